@@ -1,0 +1,278 @@
+/* engine/batch.c - change batch codec (see batch.h). */
+#include "engine/batch.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "carnet/error.h"
+#include "engine/mp.h"
+#include "engine/schema.h"
+
+void carnet__benc_init(carnet__benc *enc) {
+  msgpack_sbuffer_init(&enc->body);
+  msgpack_packer_init(&enc->pk, &enc->body, msgpack_sbuffer_write);
+  enc->norigins = 0;
+  enc->prev = 0;
+  enc->nents = enc->ncells = 0;
+}
+
+void carnet__benc_destroy(carnet__benc *enc) {
+  msgpack_sbuffer_destroy(&enc->body);
+}
+
+typedef struct bstamp {
+  carnet_hlc hlc;
+  uint64_t origin;
+} bstamp;
+
+static size_t origin_ref(carnet__benc *enc, uint64_t origin, bool *declare) {
+  for (size_t i = 0; i < enc->norigins; i++) {
+    if (enc->origins[i] == origin) {
+      *declare = false;
+      return i;
+    }
+  }
+  *declare = true;
+  return enc->norigins;
+}
+
+int carnet__benc_entity(carnet__benc *enc, const carnet__entity *e, uint64_t since) {
+  bstamp *st = malloc((e->n ? e->n : 1) * sizeof *st);
+  size_t *idx = malloc((e->n ? e->n : 1) * sizeof *idx);
+  size_t ns = 0, nc = 0;
+  int rc = CARNET_ENOMEM;
+  if (st == NULL || idx == NULL) goto done;
+  for (size_t i = 0; i < e->n; i++) {
+    const carnet__cell *c = &e->cells[i];
+    if (c->seq <= since) continue;
+    size_t j = ns;
+    while (j-- > 0)
+      if (st[j].hlc == c->hlc && st[j].origin == c->origin) break;
+    if (j == (size_t)-1) {
+      st[ns] = (bstamp){c->hlc, c->origin};
+      j = ns++;
+    }
+    idx[i] = j;
+    nc++;
+  }
+  rc = 0;
+  if (nc == 0) goto done;
+  /* Origins this entity would declare must fit in the table. */
+  size_t fresh = 0;
+  for (size_t j = 0; j < ns; j++) {
+    bool declare;
+    origin_ref(enc, st[j].origin, &declare);
+    fresh += declare;
+  }
+  if (enc->norigins + fresh > CARNET__BATCH_ORIGINS_MAX) {
+    rc = CARNET_ELIMIT;
+    goto done;
+  }
+  carnet__pack_bin(&enc->pk, e->id.b, 16);
+  msgpack_pack_uint8(&enc->pk, e->kind);
+  msgpack_pack_uint64(&enc->pk, ns);
+  for (size_t j = 0; j < ns; j++) {
+    bool declare;
+    size_t ref = origin_ref(enc, st[j].origin, &declare);
+    msgpack_pack_uint64(&enc->pk, ref);
+    if (declare) {
+      msgpack_pack_uint64(&enc->pk, st[j].origin);
+      enc->origins[enc->norigins++] = st[j].origin;
+    }
+    /* Two's-complement difference, read back as a signed delta. */
+    msgpack_pack_int64(&enc->pk, (int64_t)(st[j].hlc - enc->prev));
+    enc->prev = st[j].hlc;
+  }
+  msgpack_pack_uint64(&enc->pk, nc);
+  for (size_t i = 0; i < e->n; i++) {
+    const carnet__cell *c = &e->cells[i];
+    if (c->seq <= since) continue;
+    msgpack_pack_uint16(&enc->pk, c->field);
+    if (c->klen) {
+      carnet__pack_bin(&enc->pk, c->key, c->klen);
+    } else {
+      msgpack_pack_nil(&enc->pk);
+    }
+    msgpack_sbuffer_write(&enc->body, (const char *)c->val, c->vlen);
+    msgpack_pack_uint64(&enc->pk, idx[i]);
+  }
+  enc->nents++;
+  enc->ncells += (uint32_t)nc;
+  if (enc->body.data == NULL) rc = CARNET_ENOMEM;
+done:
+  free(st);
+  free(idx);
+  return rc;
+}
+
+int carnet__benc_finish(carnet__benc *enc, const carnet_batch_info *info, carnet_buf *out) {
+  msgpack_sbuffer head;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&head);
+  msgpack_packer_init(&pk, &head, msgpack_sbuffer_write);
+  msgpack_pack_uint8(&pk, CARNET__BATCH_VERSION);
+  msgpack_pack_uint64(&pk, info->sender);
+  msgpack_pack_uint64(&pk, info->since);
+  msgpack_pack_uint64(&pk, info->upto);
+  if (info->more) {
+    msgpack_pack_true(&pk);
+  } else {
+    msgpack_pack_false(&pk);
+  }
+  size_t n = head.size + enc->body.size;
+  char *buf = head.data ? malloc(n) : NULL;
+  if (buf == NULL) {
+    msgpack_sbuffer_destroy(&head);
+    return CARNET_ENOMEM;
+  }
+  memcpy(buf, head.data, head.size);
+  if (enc->body.size) memcpy(buf + head.size, enc->body.data, enc->body.size);
+  msgpack_sbuffer_destroy(&head);
+  out->base = buf;
+  out->len = n;
+  return 0;
+}
+
+/* --- decoding ------------------------------------------------------------- */
+
+#define BAD(m) (b->bad_line = __LINE__, (void)(m), CARNET_EPROTO)
+
+static int read_entity(carnet__mp *m, carnet__batch *b, uint64_t *origins, size_t *norigins,
+                       carnet_hlc *prev, carnet__bentity *be) {
+  carnet_buf id, key, val;
+  uint64_t kind, ns, nc;
+  bstamp *st = NULL;
+  msgpack_object o;
+  int rc;
+  if ((rc = carnet__mp_bin(m, &id, false)) || (rc = carnet__mp_uint(m, &kind)) ||
+      (rc = carnet__mp_uint(m, &ns)))
+    goto done;
+  if (id.len != 16 || !carnet__kind_valid((unsigned)kind) || kind > 255 ||
+      ns > CARNET__ENTITY_CELLS_MAX || ns == 0) {
+    rc = BAD(m);
+    goto done;
+  }
+  memcpy(be->id.b, id.base, 16);
+  be->kind = (uint8_t)kind;
+  if ((st = malloc(ns * sizeof *st)) == NULL) {
+    rc = CARNET_ENOMEM;
+    goto done;
+  }
+  for (uint64_t i = 0; i < ns; i++) {
+    uint64_t ref;
+    int64_t delta;
+    if ((rc = carnet__mp_uint(m, &ref))) goto done;
+    if (ref > *norigins || ref >= CARNET__BATCH_ORIGINS_MAX) {
+      rc = BAD(m);
+      goto done;
+    }
+    if (ref == *norigins) {
+      if ((rc = carnet__mp_uint(m, &origins[ref]))) goto done;
+      (*norigins)++;
+    }
+    if ((rc = carnet__mp_int(m, &delta))) goto done;
+    st[i].origin = origins[ref];
+    st[i].hlc = *prev + (uint64_t)delta;
+    /* A stamp that wrapped around is not a stamp. */
+    if ((delta < 0 && st[i].hlc > *prev) || (delta > 0 && st[i].hlc < *prev)) {
+      rc = BAD(m);
+      goto done;
+    }
+    *prev = st[i].hlc;
+    if (st[i].hlc > b->max_hlc) b->max_hlc = st[i].hlc;
+  }
+  if ((rc = carnet__mp_uint(m, &nc))) goto done;
+  if (nc == 0 || nc > CARNET__ENTITY_CELLS_MAX) {
+    rc = BAD(m);
+    goto done;
+  }
+  be->cells = carnet__arena_alloc(&b->arena, nc * sizeof *be->cells);
+  if (be->cells == NULL) {
+    rc = CARNET_ENOMEM;
+    goto done;
+  }
+  be->n = 0;
+  for (uint64_t i = 0; i < nc; i++) {
+    uint64_t field, si;
+    if ((rc = carnet__mp_uint(m, &field)) || (rc = carnet__mp_bin(m, &key, true)) ||
+        (rc = carnet__mp_next(m, &o, &val)) || (rc = carnet__mp_uint(m, &si)))
+      goto done;
+    if (field > UINT16_MAX || key.len > CARNET__KEY_MAX || si >= ns) {
+      rc = BAD(m);
+      goto done;
+    }
+    carnet__cell *c = &be->cells[be->n];
+    *c = (carnet__cell){.field = (uint16_t)field,
+                        .klen = (uint16_t)key.len,
+                        .vlen = (uint32_t)val.len,
+                        .key = key.base,
+                        .val = val.base,
+                        .hlc = st[si].hlc,
+                        .origin = st[si].origin};
+    if ((be->n > 0 && carnet__cell_key_cmp(&be->cells[be->n - 1], c) >= 0) ||
+        carnet__cell_check(be->kind, c) != 0) {
+      rc = BAD(m);
+      goto done;
+    }
+    be->n++;
+  }
+done:
+  free(st);
+  return rc == CARNET_ECORRUPT ? CARNET_EPROTO : rc;
+}
+
+int carnet__batch_decode(const void *buf, size_t len, carnet__batch *b) {
+  carnet__mp m;
+  uint64_t version, *origins = NULL;
+  size_t norigins = 0, cap = 0;
+  carnet_hlc prev = 0;
+  int rc;
+  memset(b, 0, sizeof *b);
+  carnet__arena_init(&b->arena, 16384);
+  if (buf == NULL || len == 0 || len > CARNET_BATCH_BYTES_MAX) return BAD(0);
+  if ((rc = carnet__mp_init(&m, buf, len))) return rc;
+  if ((rc = carnet__mp_uint(&m, &version)) || (rc = carnet__mp_uint(&m, &b->info.sender)) ||
+      (rc = carnet__mp_uint(&m, &b->info.since)) || (rc = carnet__mp_uint(&m, &b->info.upto)) ||
+      (rc = carnet__mp_bool(&m, &b->info.more)))
+    goto done;
+  if (version != CARNET__BATCH_VERSION || b->info.upto < b->info.since) {
+    rc = BAD(&m);
+    goto done;
+  }
+  origins = malloc(CARNET__BATCH_ORIGINS_MAX * sizeof *origins);
+  if (origins == NULL) {
+    rc = CARNET_ENOMEM;
+    goto done;
+  }
+  while (!carnet__mp_done(&m)) {
+    if (b->info.entities >= CARNET_BATCH_ENTITIES_MAX) {
+      rc = BAD(&m);
+      goto done;
+    }
+    if (b->info.entities == cap) {
+      cap = cap ? cap * 2 : 64;
+      carnet__bentity *ents = realloc(b->ents, cap * sizeof *ents);
+      if (ents == NULL) {
+        rc = CARNET_ENOMEM;
+        goto done;
+      }
+      b->ents = ents;
+    }
+    carnet__bentity *be = &b->ents[b->info.entities];
+    if ((rc = read_entity(&m, b, origins, &norigins, &prev, be))) goto done;
+    b->info.entities++;
+    b->info.cells += (uint32_t)be->n;
+  }
+done:
+  if (rc == CARNET_ECORRUPT) rc = CARNET_EPROTO;
+  if (rc == CARNET_EPROTO && b->bad_line == 0) b->bad_line = m.bad_line;
+  free(origins);
+  carnet__mp_destroy(&m);
+  return rc;
+}
+
+void carnet__batch_free(carnet__batch *b) {
+  free(b->ents);
+  b->ents = NULL;
+  carnet__arena_free(&b->arena);
+}

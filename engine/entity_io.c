@@ -1,0 +1,75 @@
+/* engine/entity_io.c - load/save of entities (see entity_io.h). */
+#include "engine/entity_io.h"
+
+#include <string.h>
+
+#include "carnet/error.h"
+#include "engine/replica_int.h"
+
+int carnet__load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l) {
+  carnet_buf row;
+  carnet__arena_init(&l->arena, 4096);
+  carnet__entity_init(&l->e, &l->arena);
+  l->e.id = *id;
+  l->existed = false;
+  l->old_seq = 0;
+  l->old_keys.n = 0;
+  int rc = carnet__store_get(st, CARNET__T_ENTITIES, id->b, 16, &row);
+  if (rc == CARNET_ENOTFOUND) return 0;
+  if (rc) return rc;
+  /* The row lives in the map only until the next write: decode a copy. */
+  void *copy = carnet__arena_dup(&l->arena, row.base, row.len);
+  if (copy == NULL) return CARNET_ENOMEM;
+  if ((rc = carnet__row_decode(id, copy, row.len, &l->e))) return rc;
+  l->e.arena = &l->arena;
+  l->existed = true;
+  l->old_seq = l->e.seq;
+  return carnet__index_keys(&l->e, &l->arena, &l->old_keys);
+}
+
+void carnet__loaded_free(carnet__loaded *l) {
+  carnet__entity_free(&l->e);
+  carnet__arena_free(&l->arena);
+}
+
+static bool has_key(const carnet__keyset *ks, carnet_buf k) {
+  for (size_t i = 0; i < ks->n; i++)
+    if (ks->keys[i].len == k.len && memcmp(ks->keys[i].base, k.base, k.len) == 0) return true;
+  return false;
+}
+
+int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb) {
+  carnet__entity *e = &l->e;
+  carnet__keyset now;
+  uint8_t seqkey[8];
+  int rc;
+  if ((rc = carnet__index_keys(e, &l->arena, &now)) || (rc = carnet__row_encode(e, sb))) return rc;
+  if ((rc = carnet__store_put(st, CARNET__T_ENTITIES, e->id.b, 16, sb->data, sb->size, 0)))
+    return rc;
+  if (l->existed && l->old_seq != e->seq) {
+    carnet__be64_put(seqkey, l->old_seq);
+    rc = carnet__store_del(st, CARNET__T_CHANGES, seqkey, 8);
+    if (rc && rc != CARNET_ENOTFOUND) return rc;
+  }
+  if (!l->existed || l->old_seq != e->seq) {
+    carnet__be64_put(seqkey, e->seq);
+    if ((rc = carnet__store_put(st, CARNET__T_CHANGES, seqkey, 8, e->id.b, 16,
+                                CARNET__PUT_APPEND)))
+      return rc;
+  }
+  for (size_t i = 0; i < l->old_keys.n; i++) {
+    if (has_key(&now, l->old_keys.keys[i])) continue;
+    rc = carnet__store_del(st, CARNET__T_INDEX, l->old_keys.keys[i].base, l->old_keys.keys[i].len);
+    if (rc && rc != CARNET_ENOTFOUND) return rc;
+  }
+  for (size_t i = 0; i < now.n; i++) {
+    if (has_key(&l->old_keys, now.keys[i])) continue;
+    if ((rc = carnet__store_put(st, CARNET__T_INDEX, now.keys[i].base, now.keys[i].len, "", 0, 0)))
+      return rc;
+  }
+  /* What is stored is now the baseline for a further save. */
+  l->existed = true;
+  l->old_seq = e->seq;
+  l->old_keys = now;
+  return 0;
+}

@@ -1,0 +1,44 @@
+/* engine/mp.h - reading a msgpack stream (concatenated objects) with
+ * msgpack-c, keeping the exact bytes of each object.
+ *
+ * Rows and batches are streams of top-level objects rather than one nested
+ * array, so a value's raw bytes are known exactly (they are stored, compared
+ * and forwarded as they are) and a batch can be written as it is produced.
+ * Every check that rejects input records its line (STYLE 6), so a fuzz
+ * report points at the check that fired.
+ */
+#ifndef CARNET_ENGINE_MP_H
+#define CARNET_ENGINE_MP_H
+
+#include <stdbool.h>
+#include <msgpack.h>
+#include "carnet/types.h"
+
+typedef struct carnet__mp {
+  const char *buf;
+  size_t len, off;
+  msgpack_zone zone;
+  int bad_line; /* source line of the check that rejected the input */
+} carnet__mp;
+
+#define CARNET__BAD(m) ((m)->bad_line = __LINE__, CARNET_ECORRUPT)
+
+int carnet__mp_init(carnet__mp *m, const void *buf, size_t len);
+void carnet__mp_destroy(carnet__mp *m);
+
+/* The next object and its raw bytes. Errors: CARNET_ECORRUPT. */
+int carnet__mp_next(carnet__mp *m, msgpack_object *o, carnet_buf *raw);
+int carnet__mp_uint(carnet__mp *m, uint64_t *v);
+int carnet__mp_int(carnet__mp *m, int64_t *v);
+int carnet__mp_bool(carnet__mp *m, bool *v);
+/* A bin; nil reads as empty when nil_ok. */
+int carnet__mp_bin(carnet__mp *m, carnet_buf *v, bool nil_ok);
+/* The next object is nil: consumes it and returns true. */
+bool carnet__mp_nil(carnet__mp *m);
+bool carnet__mp_done(const carnet__mp *m);
+
+/* A packer writing into an sbuffer: the usual msgpack-c pair. */
+void carnet__pack_bin(msgpack_packer *pk, const void *p, size_t n);
+void carnet__pack_str(msgpack_packer *pk, const char *p, size_t n);
+
+#endif

@@ -1,0 +1,191 @@
+/* engine/read.c - reads: one entity, listing with filters, resolving what
+ * a user typed (id, id prefix, reference code) to an id. */
+#include <ctype.h>
+#include <string.h>
+
+#include "carnet/error.h"
+#include "carnet/record.h"
+#include "engine/entity_io.h"
+#include "engine/record.h"
+#include "engine/replica_int.h"
+
+int carnet_get(carnet_replica *r, const carnet_id *id, carnet_record **out) {
+  carnet__stxn *st;
+  carnet__loaded l;
+  *out = NULL;
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  rc = carnet__load(st, id, &l);
+  carnet__read_end(r, st);
+  if (rc == 0 && !l.existed) rc = CARNET_ENOTFOUND;
+  if (rc == 0) rc = carnet__record_build(&l.e, out);
+  carnet__loaded_free(&l);
+  if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "the stored record is damaged");
+  return rc;
+}
+
+/* Case-insensitive (ASCII) substring. */
+static bool contains(const char *hay, const char *needle) {
+  if (hay == NULL) return false;
+  size_t n = strlen(needle);
+  for (; *hay; hay++) {
+    size_t i = 0;
+    while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
+      i++;
+    if (i == n) return true;
+  }
+  return false;
+}
+
+static bool has_elem(const carnet_record *rec, carnet_field f, const char *v, bool substring) {
+  const char *const *el;
+  size_t n = carnet_record_elems(rec, f, &el);
+  for (size_t i = 0; i < n; i++)
+    if (substring ? contains(el[i], v) : strcmp(el[i], v) == 0) return true;
+  return false;
+}
+
+static bool matches(const carnet_record *rec, const carnet_filter *f) {
+  if (f == NULL) return !carnet_record_deleted(rec);
+  if (carnet_record_deleted(rec) && !f->include_deleted) return false;
+  if (f->tag && !has_elem(rec, CARNET_F_TAGS, f->tag, false)) return false;
+  if (f->role && !has_elem(rec, CARNET_F_ROLES, f->role, false)) return false;
+  if (f->sales_rep) {
+    const char *rep = carnet_record_str(rec, CARNET_F_SALES_REP);
+    if (rep == NULL || strcmp(rep, f->sales_rep) != 0) return false;
+  }
+  if (f->customer) {
+    char hex[CARNET_ID_HEX_LEN + 1];
+    const char *cu = carnet_record_str(rec, CARNET_F_CUSTOMER);
+    carnet_id_hex(f->customer, hex);
+    if (cu == NULL || strcmp(cu, hex) != 0) return false;
+  }
+  if (f->text && *f->text) {
+    static const carnet_field scalars[] = {CARNET_F_NAME,  CARNET_F_COMPANY, CARNET_F_REFCODE,
+                                           CARNET_F_CITY,  CARNET_F_NOTES,   CARNET_F_SIRET,
+                                           CARNET_F_STREET, CARNET_F_POSTCODE};
+    for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++)
+      if (contains(carnet_record_str(rec, scalars[i]), f->text)) return true;
+    return has_elem(rec, CARNET_F_EMAILS, f->text, true) ||
+           has_elem(rec, CARNET_F_PHONES, f->text, true) ||
+           has_elem(rec, CARNET_F_TAGS, f->text, true);
+  }
+  return true;
+}
+
+int carnet_list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter,
+                carnet_list_cb cb, void *data) {
+  carnet__stxn *st;
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  if ((rc = carnet__store_cursor(st, CARNET__T_ENTITIES, &cur))) goto done;
+  for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
+       rc = carnet__store_next(cur, &k, &v)) {
+    carnet__entity e;
+    carnet_record *rec = NULL;
+    carnet_id id;
+    if (k.len != 16) {
+      rc = carnet__fail(r, CARNET_ECORRUPT, "damaged entity key in the store");
+      goto done;
+    }
+    memcpy(id.b, k.base, 16);
+    /* Only the kind is needed to skip other kinds: it is the row's first byte. */
+    if (v.len == 0 || ((const uint8_t *)v.base)[0] != (uint8_t)kind) continue;
+    carnet__entity_init(&e, NULL);
+    if ((rc = carnet__row_decode(&id, v.base, v.len, &e)) == 0) {
+      rc = carnet__record_build(&e, &rec);
+      carnet__entity_free(&e);
+    }
+    if (rc) {
+      if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "a stored record is damaged");
+      goto done;
+    }
+    int stop = matches(rec, filter) ? cb(rec, data) : 0;
+    carnet_record_free(rec);
+    if (stop) {
+      rc = stop;
+      goto done;
+    }
+  }
+  if (rc == CARNET_ENOTFOUND) rc = 0;
+done:
+  carnet__store_cursor_close(cur);
+  carnet__read_end(r, st);
+  return rc;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  c = (char)tolower((unsigned char)c);
+  return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Entities whose id starts with the hex prefix `ref`. */
+static int by_prefix(carnet__stxn *st, carnet_kind kind, const char *ref, carnet_id *out,
+                     int *found) {
+  size_t n = strlen(ref);
+  uint8_t lo[16] = {0};
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  for (size_t i = 0; i < n; i++) lo[i / 2] |= (uint8_t)(hexval(ref[i]) << (i % 2 ? 0 : 4));
+  int rc = carnet__store_cursor(st, CARNET__T_ENTITIES, &cur);
+  if (rc) return rc;
+  for (rc = carnet__store_seek(cur, lo, 16, &k, &v); rc == 0 && *found < 2;
+       rc = carnet__store_next(cur, &k, &v)) {
+    const uint8_t *kb = k.base;
+    bool match = k.len == 16;
+    for (size_t i = 0; match && i < n; i++)
+      match = ((i % 2 ? kb[i / 2] & 15 : kb[i / 2] >> 4) == hexval(ref[i]));
+    if (!match) break;
+    if (v.len && ((const uint8_t *)v.base)[0] == (uint8_t)kind) {
+      memcpy(out->b, kb, 16);
+      (*found)++;
+    }
+  }
+  carnet__store_cursor_close(cur);
+  return rc == CARNET_ENOTFOUND ? 0 : rc;
+}
+
+static int by_refcode(carnet__stxn *st, const char *ref, carnet_id *out, int *found) {
+  uint8_t key[1 + 64];
+  size_t n = strlen(ref);
+  carnet__scur *cur = NULL;
+  carnet_buf k;
+  if (n > 64) return 0;
+  key[0] = CARNET__IDX_REFCODE;
+  for (size_t i = 0; i < n; i++) key[1 + i] = (uint8_t)toupper((unsigned char)ref[i]);
+  int rc = carnet__store_cursor(st, CARNET__T_INDEX, &cur);
+  if (rc) return rc;
+  rc = carnet__store_seek(cur, key, 1 + n, &k, NULL);
+  for (; rc == 0 && *found < 2; rc = carnet__store_next(cur, &k, NULL)) {
+    if (k.len != 1 + n + 16 || memcmp(k.base, key, 1 + n) != 0) break;
+    memcpy(out->b, (const uint8_t *)k.base + 1 + n, 16);
+    (*found)++;
+  }
+  carnet__store_cursor_close(cur);
+  return rc == CARNET_ENOTFOUND ? 0 : rc;
+}
+
+int carnet_resolve(carnet_replica *r, carnet_kind kind, const char *ref, carnet_id *out) {
+  carnet__stxn *st;
+  int found = 0, rc;
+  size_t n = ref ? strlen(ref) : 0;
+  bool hex = n >= 6 && n <= CARNET_ID_HEX_LEN;
+  for (size_t i = 0; hex && i < n; i++) hex = hexval(ref[i]) >= 0;
+  if (n == 0) return carnet__fail(r, CARNET_EINVAL, "empty reference");
+  if ((rc = carnet__read_begin(r, &st))) return rc;
+  rc = by_refcode(st, ref, out, &found);
+  if (rc == 0 && found == 0 && hex) rc = by_prefix(st, kind, ref, out, &found);
+  carnet__read_end(r, st);
+  if (rc) return rc;
+  if (found == 0)
+    return carnet__fail(r, CARNET_ENOTFOUND, "no %s '%s' (give an id, an id prefix of 6 or more "
+                                             "characters, or a reference code)",
+                        carnet_kind_name(kind) ? carnet_kind_name(kind) : "entity", ref);
+  if (found > 1)
+    return carnet__fail(r, CARNET_EAMBIGUOUS, "'%s' matches several %ss: type more characters",
+                        ref, carnet_kind_name(kind) ? carnet_kind_name(kind) : "entitie");
+  return 0;
+}

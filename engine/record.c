@@ -1,0 +1,263 @@
+/* engine/record.c - the read view of an entity: the merged state of its
+ * cells rendered as text, owned by one arena. */
+#include "engine/record.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "carnet/error.h"
+#include "carnet/record.h"
+#include "engine/consent.h"
+#include "engine/replica_int.h"
+
+struct carnet_record {
+  carnet__arena arena;
+  carnet_id id;
+  carnet_kind kind;
+  bool deleted;
+  carnet_hlc updated;
+  const char *scalar[CARNET_F_MAX_];
+  const char **elems[CARNET_F_MAX_];
+  size_t nelems[CARNET_F_MAX_];
+  carnet_custom *customs;
+  size_t ncustoms;
+  carnet_consent_event *consents;
+  size_t nconsents;
+  bool granted[CARNET_CH_MAX_];
+  carnet_hlc decided[CARNET_CH_MAX_];
+};
+
+static char *dup_str(carnet_record *rec, const msgpack_object *o) {
+  return carnet__arena_dup(&rec->arena, o->via.str.ptr, o->via.str.size);
+}
+
+static int render_scalar(carnet_record *rec, const msgpack_object *o, const char **out) {
+  char buf[40];
+  switch (o->type) {
+  case MSGPACK_OBJECT_NIL:
+    *out = NULL;
+    return 0;
+  case MSGPACK_OBJECT_STR:
+    *out = dup_str(rec, o);
+    break;
+  case MSGPACK_OBJECT_POSITIVE_INTEGER:
+    snprintf(buf, sizeof buf, "%" PRIu64, o->via.u64);
+    *out = carnet__arena_dup(&rec->arena, buf, strlen(buf));
+    break;
+  case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+    snprintf(buf, sizeof buf, "%" PRId64, o->via.i64);
+    *out = carnet__arena_dup(&rec->arena, buf, strlen(buf));
+    break;
+  case MSGPACK_OBJECT_BOOLEAN:
+    *out = o->via.boolean ? "true" : "false";
+    return 0;
+  case MSGPACK_OBJECT_BIN: {
+    carnet_id id;
+    if (o->via.bin.size != 16) return CARNET_ECORRUPT;
+    memcpy(id.b, o->via.bin.ptr, 16);
+    carnet_id_hex(&id, buf);
+    *out = carnet__arena_dup(&rec->arena, buf, strlen(buf));
+    break;
+  }
+  default:
+    return CARNET_ECORRUPT;
+  }
+  return *out ? 0 : CARNET_ENOMEM;
+}
+
+/* Append a string to a growable array kept in the arena. */
+static int push_elem(carnet_record *rec, carnet_field f, const char *s, size_t *cap) {
+  if (rec->nelems[f] == *cap) {
+    size_t ncap = *cap ? *cap * 2 : 8;
+    const char **a = carnet__arena_alloc(&rec->arena, ncap * sizeof *a);
+    if (a == NULL) return CARNET_ENOMEM;
+    if (rec->nelems[f]) memcpy(a, rec->elems[f], rec->nelems[f] * sizeof *a);
+    rec->elems[f] = a;
+    *cap = ncap;
+  }
+  rec->elems[f][rec->nelems[f]++] = s;
+  return 0;
+}
+
+static int str_cmp(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int count_field(const carnet__entity *e, carnet_field f) {
+  int n = 0;
+  for (size_t i = 0; i < e->n; i++) n += e->cells[i].field == f;
+  return n;
+}
+
+static int add_cell(carnet_record *rec, const carnet__cell *c, const msgpack_object *o,
+                    size_t *caps, carnet__consent_ev *cev) {
+  const carnet_field_info *fi = carnet_field_get((carnet_field)c->field);
+  carnet_field f = fi->field;
+  switch (fi->crdt) {
+  case CARNET_CRDT_LWW:
+    if (f == CARNET_F_DELETED) rec->deleted = o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
+    return render_scalar(rec, o, &rec->scalar[f]);
+  case CARNET_CRDT_SET: {
+    if (!o->via.boolean) return 0;
+    char *s = carnet__arena_dup(&rec->arena, c->key, c->klen);
+    return s ? push_elem(rec, f, s, &caps[f]) : CARNET_ENOMEM;
+  }
+  case CARNET_CRDT_MAP: {
+    if (o->type == MSGPACK_OBJECT_NIL) return 0;
+    const msgpack_object *a = o->via.array.ptr;
+    if (f == CARNET_F_PHONES) {
+      size_t n = a[0].via.str.size + 1 + a[1].via.str.size;
+      char *s = carnet__arena_alloc(&rec->arena, n + 1);
+      if (s == NULL) return CARNET_ENOMEM;
+      snprintf(s, n + 1, "%.*s:%.*s", (int)a[0].via.str.size, a[0].via.str.ptr,
+               (int)a[1].via.str.size, a[1].via.str.ptr);
+      return push_elem(rec, f, s, &caps[f]);
+    }
+    carnet_custom *cu = &rec->customs[rec->ncustoms];
+    cu->name = carnet__arena_dup(&rec->arena, c->key, c->klen);
+    cu->type = (carnet_custom_type)a[0].via.u64;
+    cu->value = dup_str(rec, &a[1]);
+    if (cu->name == NULL || cu->value == NULL) return CARNET_ENOMEM;
+    rec->ncustoms++;
+    return 0;
+  }
+  case CARNET_CRDT_LOG: {
+    const msgpack_object *a = o->via.array.ptr;
+    carnet_consent_event *ev = &rec->consents[rec->nconsents];
+    ev->channel = (carnet_channel)c->key[0];
+    ev->granted = a[0].via.boolean;
+    ev->at = carnet__be64_get(c->key + 1);
+    ev->origin = carnet__be64_get(c->key + 9);
+    ev->note = dup_str(rec, &a[2]);
+    if (ev->note == NULL) return CARNET_ENOMEM;
+    cev[rec->nconsents] = (carnet__consent_ev){ev->granted, ev->at, ev->origin, a[1].via.u64};
+    rec->nconsents++;
+    return 0;
+  }
+  }
+  return CARNET_ECORRUPT;
+}
+
+static int ev_cmp(const void *a, const void *b) {
+  const carnet_consent_event *x = a, *y = b;
+  if (x->at != y->at) return x->at < y->at ? -1 : 1;
+  return x->origin < y->origin ? -1 : x->origin > y->origin;
+}
+
+int carnet__record_build(const carnet__entity *e, carnet_record **out) {
+  carnet_record *rec = calloc(1, sizeof *rec);
+  carnet__consent_ev *cev = NULL;
+  size_t caps[CARNET_F_MAX_] = {0};
+  msgpack_zone z;
+  int rc = CARNET_ENOMEM;
+  *out = NULL;
+  if (rec == NULL) return CARNET_ENOMEM;
+  if (!msgpack_zone_init(&z, 512)) {
+    free(rec);
+    return CARNET_ENOMEM;
+  }
+  carnet__arena_init(&rec->arena, 2048);
+  rec->id = e->id;
+  rec->kind = (carnet_kind)e->kind;
+  int ncustom = count_field(e, CARNET_F_CUSTOM), ncons = count_field(e, CARNET_F_CONSENT);
+  rec->customs = carnet__arena_alloc(&rec->arena, (size_t)(ncustom + 1) * sizeof *rec->customs);
+  rec->consents = carnet__arena_alloc(&rec->arena, (size_t)(ncons + 1) * sizeof *rec->consents);
+  cev = malloc((size_t)(ncons + 1) * sizeof *cev);
+  if (rec->customs == NULL || rec->consents == NULL || cev == NULL) goto done;
+  for (size_t i = 0; i < e->n; i++) {
+    const carnet__cell *c = &e->cells[i];
+    msgpack_object o;
+    size_t off = 0;
+    msgpack_zone_clear(&z);
+    if (msgpack_unpack((const char *)c->val, c->vlen, &off, &z, &o) != MSGPACK_UNPACK_SUCCESS) {
+      rc = CARNET_ECORRUPT;
+      goto done;
+    }
+    if (c->hlc > rec->updated) rec->updated = c->hlc;
+    if ((rc = add_cell(rec, c, &o, caps, cev))) goto done;
+  }
+  /* Two replicas may both have added the same number in different slots. */
+  size_t np = rec->nelems[CARNET_F_PHONES];
+  if (np > 1) {
+    const char **ph = rec->elems[CARNET_F_PHONES];
+    qsort(ph, np, sizeof *ph, str_cmp);
+    size_t k = 1;
+    for (size_t i = 1; i < np; i++)
+      if (strcmp(ph[i], ph[k - 1]) != 0) ph[k++] = ph[i];
+    rec->nelems[CARNET_F_PHONES] = k;
+  }
+  for (int ch = 1; ch < CARNET_CH_MAX_; ch++) {
+    size_t n = 0;
+    carnet__consent_ev *sel = malloc((rec->nconsents + 1) * sizeof *sel);
+    if (sel == NULL) goto done;
+    for (size_t i = 0; i < rec->nconsents; i++)
+      if (rec->consents[i].channel == (carnet_channel)ch) sel[n++] = cev[i];
+    rec->granted[ch] = carnet__consent_decide(sel, n, &rec->decided[ch]);
+    free(sel);
+  }
+  qsort(rec->consents, rec->nconsents, sizeof *rec->consents, ev_cmp);
+  *out = rec;
+  rec = NULL;
+  rc = 0;
+done:
+  free(cev);
+  msgpack_zone_destroy(&z);
+  if (rec) carnet_record_free(rec);
+  return rc;
+}
+
+void carnet_record_free(carnet_record *rec) {
+  if (rec == NULL) return;
+  carnet__arena_free(&rec->arena);
+  free(rec);
+}
+
+carnet_kind carnet_record_kind(const carnet_record *rec) {
+  return rec->kind;
+}
+
+const carnet_id *carnet_record_id(const carnet_record *rec) {
+  return &rec->id;
+}
+
+bool carnet_record_deleted(const carnet_record *rec) {
+  return rec->deleted;
+}
+
+const char *carnet_record_str(const carnet_record *rec, carnet_field f) {
+  return f >= 1 && f < CARNET_F_MAX_ ? rec->scalar[f] : NULL;
+}
+
+size_t carnet_record_elems(const carnet_record *rec, carnet_field f, const char *const **out) {
+  if (f < 1 || f >= CARNET_F_MAX_) {
+    *out = NULL;
+    return 0;
+  }
+  *out = rec->elems[f];
+  return rec->nelems[f];
+}
+
+size_t carnet_record_customs(const carnet_record *rec, const carnet_custom **out) {
+  *out = rec->customs;
+  return rec->ncustoms;
+}
+
+bool carnet_record_consent(const carnet_record *rec, carnet_channel ch, carnet_hlc *decided_at) {
+  if (ch < 1 || ch >= CARNET_CH_MAX_) {
+    if (decided_at) *decided_at = 0;
+    return false;
+  }
+  if (decided_at) *decided_at = rec->decided[ch];
+  return rec->granted[ch];
+}
+
+size_t carnet_record_consent_log(const carnet_record *rec, const carnet_consent_event **out) {
+  *out = rec->consents;
+  return rec->nconsents;
+}
+
+carnet_hlc carnet_record_updated(const carnet_record *rec) {
+  return rec->updated;
+}

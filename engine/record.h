@@ -1,0 +1,12 @@
+/* engine/record.h - building a read view from an entity (not API). */
+#ifndef CARNET_ENGINE_RECORD_H
+#define CARNET_ENGINE_RECORD_H
+
+#include "carnet/record.h"
+#include "engine/entity.h"
+
+/* After the call the record owns copies of everything it shows; `e` may be
+ * freed. Errors: CARNET_ENOMEM, CARNET_ECORRUPT. */
+int carnet__record_build(const carnet__entity *e, carnet_record **out);
+
+#endif

@@ -1,0 +1,369 @@
+/* engine/replica.c - the replica handle: init/open/close, the environment
+ * (clock, randomness, log), transactions and the persisted clock.
+ *
+ * Invariant R1: the HLC and the sequence counter live in the meta table and
+ * are read and written inside each write transaction, so two processes
+ * writing the same directory (their writers serialised by LMDB) never hand
+ * out the same stamp or sequence number.
+ */
+#include "engine/replica_int.h"
+
+#include <errno.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "carnet/error.h"
+#include "engine/hlc.h"
+
+/* --- byte order --------------------------------------------------------- */
+
+void carnet__be64_put(uint8_t *p, uint64_t v) {
+  for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
+}
+
+uint64_t carnet__be64_get(const uint8_t *p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; i++) v = (v << 8) | p[i];
+  return v;
+}
+
+void carnet__be32_put(uint8_t *p, uint32_t v) {
+  for (int i = 3; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
+}
+
+uint32_t carnet__be32_get(const uint8_t *p) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++) v = (v << 8) | p[i];
+  return v;
+}
+
+int carnet__meta_get_u64(carnet__stxn *st, const char *key, uint64_t *out) {
+  carnet_buf v;
+  int rc = carnet__store_get(st, CARNET__T_META, key, strlen(key), &v);
+  if (rc) return rc;
+  if (v.len != 8) return CARNET_ECORRUPT;
+  *out = carnet__be64_get(v.base);
+  return 0;
+}
+
+int carnet__meta_put_u64(carnet__stxn *st, const char *key, uint64_t v) {
+  uint8_t b[8];
+  carnet__be64_put(b, v);
+  return carnet__store_put(st, CARNET__T_META, key, strlen(key), b, 8, 0);
+}
+
+/* --- environment -------------------------------------------------------- */
+
+static uint64_t real_now_ms(void *ctx) {
+  (void)ctx;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void real_random(void *ctx, void *buf, size_t len) {
+  (void)ctx;
+  randombytes_buf(buf, len);
+}
+
+static void real_log(void *ctx, int level, const char *line) {
+  (void)ctx;
+  if (level <= CARNET_LOG_WARN) fprintf(stderr, "carnet: %s\n", line);
+}
+
+uint64_t carnet__now_ms(const carnet_replica *r) {
+  return r->env.now_ms(r->env.ctx);
+}
+
+void carnet__random(const carnet_replica *r, void *buf, size_t n) {
+  r->env.random(r->env.ctx, buf, n);
+}
+
+void carnet__log(const carnet_replica *r, int level, const char *fmt, ...) {
+  char line[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof line, fmt, ap);
+  va_end(ap);
+  r->env.log(r->env.ctx, level, line);
+}
+
+int carnet__fail(carnet_replica *r, int code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(r->err, sizeof r->err, fmt, ap);
+  va_end(ap);
+  return code;
+}
+
+void carnet__clear_err(carnet_replica *r) {
+  r->err[0] = '\0';
+}
+
+const char *carnet_replica_errmsg(const carnet_replica *r) {
+  return r ? r->err : "";
+}
+
+/* --- init / open / close ------------------------------------------------- */
+
+static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+
+static carnet_replica *replica_new(const char *dir, const carnet_env *env) {
+  carnet_replica *r = calloc(1, sizeof *r);
+  if (r == NULL) return NULL;
+  r->dir = strdup(dir);
+  if (r->dir == NULL) {
+    free(r);
+    return NULL;
+  }
+  if (env) r->env = *env;
+  if (r->env.now_ms == NULL) r->env.now_ms = real_now_ms;
+  if (r->env.random == NULL) r->env.random = real_random;
+  if (r->env.log == NULL) r->env.log = real_log;
+  return r;
+}
+
+static void set_identity(carnet_replica *r, uint64_t id) {
+  r->id = id;
+  for (int i = 0; i < 4; i++) r->tag[i] = crockford[(id >> (59 - 5 * i)) & 31];
+  r->tag[4] = '\0';
+}
+
+static int mkdir_p(const char *dir) {
+  char path[4096];
+  size_t n = strlen(dir);
+  if (n == 0 || n >= sizeof path) return -1;
+  memcpy(path, dir, n + 1);
+  for (char *p = path + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(path, 0700) != 0 && errno != EEXIST) return -1;
+    *p = '/';
+  }
+  return mkdir(path, 0700) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+static void copy_why(char *errbuf, size_t errbuf_len, const char *why) {
+  if (errbuf && errbuf_len) snprintf(errbuf, errbuf_len, "%s", why);
+}
+
+int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica **out,
+                        char *errbuf, size_t errbuf_len) {
+  carnet_replica *r = NULL;
+  carnet__stxn *st = NULL;
+  char why[512] = "";
+  char path[4096];
+  struct stat sb;
+  int rc;
+  *out = NULL;
+  if (sodium_init() < 0) return CARNET_ENOMEM;
+  snprintf(path, sizeof path, "%s/data.mdb", dir);
+  if (stat(path, &sb) == 0) {
+    snprintf(why, sizeof why, "a replica already exists in %s", dir);
+    rc = CARNET_EEXIST;
+    goto done;
+  }
+  if (mkdir_p(dir) != 0) {
+    snprintf(why, sizeof why, "cannot create directory %s: %s", dir, strerror(errno));
+    rc = CARNET_EIO;
+    goto done;
+  }
+  if ((r = replica_new(dir, env)) == NULL) {
+    rc = CARNET_ENOMEM;
+    goto done;
+  }
+  if ((rc = carnet__store_open(dir, CARNET__STORE_CREATE, &r->store, why, sizeof why))) goto done;
+  uint64_t id = 0;
+  while (id == 0) r->env.random(r->env.ctx, &id, sizeof id);
+  uint8_t schema[4];
+  carnet__be32_put(schema, CARNET_SCHEMA_VERSION);
+  if ((rc = carnet__store_begin(r->store, true, &st)) ||
+      (rc = carnet__meta_put_u64(st, CARNET__META_REPLICA_ID, id)) ||
+      (rc = carnet__store_put(st, CARNET__T_META, CARNET__META_SCHEMA,
+                              strlen(CARNET__META_SCHEMA), schema, 4, 0)) ||
+      (rc = carnet__meta_put_u64(st, CARNET__META_HLC, 0)) ||
+      (rc = carnet__meta_put_u64(st, CARNET__META_SEQ, 0))) {
+    snprintf(why, sizeof why, "cannot write the new replica in %s: %s", dir,
+             carnet__store_why(r->store));
+    goto done;
+  }
+  rc = carnet__store_commit(st);
+  st = NULL;
+  if (rc) {
+    snprintf(why, sizeof why, "cannot write the new replica in %s: %s", dir,
+             carnet__store_why(r->store));
+    goto done;
+  }
+  set_identity(r, id);
+  *out = r;
+  r = NULL;
+done:
+  carnet__store_abort(st);
+  if (r) carnet_replica_close(r);
+  if (rc) copy_why(errbuf, errbuf_len, why[0] ? why : carnet_strerror(rc));
+  return rc;
+}
+
+int carnet_replica_open(const char *dir, const carnet_env *env, carnet_replica **out,
+                        char *errbuf, size_t errbuf_len) {
+  carnet_replica *r = NULL;
+  carnet__stxn *st = NULL;
+  char why[512] = "";
+  int rc;
+  uint64_t id;
+  carnet_buf v;
+  *out = NULL;
+  if (sodium_init() < 0) return CARNET_ENOMEM;
+  if ((r = replica_new(dir, env)) == NULL) {
+    rc = CARNET_ENOMEM;
+    goto done;
+  }
+  if ((rc = carnet__store_open(dir, 0, &r->store, why, sizeof why))) goto done;
+  if ((rc = carnet__store_begin(r->store, false, &st))) {
+    snprintf(why, sizeof why, "cannot read the replica in %s: %s", dir,
+             carnet__store_why(r->store));
+    goto done;
+  }
+  rc = carnet__store_get(st, CARNET__T_META, CARNET__META_SCHEMA, strlen(CARNET__META_SCHEMA), &v);
+  if (rc || v.len != 4) {
+    snprintf(why, sizeof why, "%s does not hold a Carnet replica (no schema version)", dir);
+    rc = CARNET_ECORRUPT;
+    goto done;
+  }
+  uint32_t schema = carnet__be32_get(v.base);
+  if (schema > CARNET_SCHEMA_VERSION) {
+    snprintf(why, sizeof why,
+             "the replica in %s was written by a newer version of Carnet (schema %u, this build "
+             "reads up to %u): upgrade carnet",
+             dir, schema, CARNET_SCHEMA_VERSION);
+    rc = CARNET_EVERSION;
+    goto done;
+  }
+  if ((rc = carnet__meta_get_u64(st, CARNET__META_REPLICA_ID, &id)) || id == 0) {
+    snprintf(why, sizeof why, "%s does not hold a Carnet replica (no replica id)", dir);
+    rc = CARNET_ECORRUPT;
+    goto done;
+  }
+  set_identity(r, id);
+  *out = r;
+  r = NULL;
+done:
+  carnet__store_abort(st);
+  if (r) carnet_replica_close(r);
+  if (rc) copy_why(errbuf, errbuf_len, why[0] ? why : carnet_strerror(rc));
+  return rc;
+}
+
+void carnet_replica_close(carnet_replica *r) {
+  if (r == NULL) return;
+  if (r->txn) carnet_txn_abort(r->txn);
+  carnet__store_close(r->store);
+  free(r->dir);
+  free(r);
+}
+
+uint64_t carnet_replica_id(const carnet_replica *r) {
+  return r->id;
+}
+
+const char *carnet_replica_tag(const carnet_replica *r) {
+  return r->tag;
+}
+
+const char *carnet_replica_dir(const carnet_replica *r) {
+  return r->dir;
+}
+
+int carnet__read_begin(carnet_replica *r, carnet__stxn **st) {
+  if (r->txn) {
+    *st = r->txn->st;
+    return 0;
+  }
+  int rc = carnet__store_begin(r->store, false, st);
+  if (rc) return carnet__fail(r, rc, "cannot read the replica: %s", carnet__store_why(r->store));
+  return 0;
+}
+
+void carnet__read_end(carnet_replica *r, carnet__stxn *st) {
+  if (r->txn == NULL || r->txn->st != st) carnet__store_abort(st);
+}
+
+int carnet_replica_seq(carnet_replica *r, uint64_t *out) {
+  carnet__stxn *st;
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  rc = r->txn ? (*out = r->txn->seq, 0) : carnet__meta_get_u64(st, CARNET__META_SEQ, out);
+  carnet__read_end(r, st);
+  return rc;
+}
+
+/* --- transactions --------------------------------------------------------- */
+
+int carnet_txn_begin(carnet_replica *r, carnet_txn **out) {
+  carnet_txn *t = NULL;
+  int rc;
+  *out = NULL;
+  if (r->txn) return carnet__fail(r, CARNET_EMISUSE, "a transaction is already open");
+  if ((t = calloc(1, sizeof *t)) == NULL) return CARNET_ENOMEM;
+  t->r = r;
+  if ((rc = carnet__store_begin(r->store, true, &t->st))) {
+    rc = carnet__fail(r, rc, "cannot start a write: %s", carnet__store_why(r->store));
+    goto fail;
+  }
+  if ((rc = carnet__meta_get_u64(t->st, CARNET__META_HLC, &t->hlc)) ||
+      (rc = carnet__meta_get_u64(t->st, CARNET__META_SEQ, &t->seq))) {
+    rc = carnet__fail(r, CARNET_ECORRUPT, "the replica's clock is missing or damaged");
+    goto fail;
+  }
+  t->hlc0 = t->hlc;
+  t->seq0 = t->seq;
+  r->txn = t;
+  *out = t;
+  return 0;
+fail:
+  carnet__store_abort(t->st);
+  free(t);
+  return rc;
+}
+
+carnet_hlc carnet__txn_tick(carnet_txn *t) {
+  t->hlc = carnet__hlc_tick(t->hlc, carnet__now_ms(t->r));
+  return t->hlc;
+}
+
+uint64_t carnet__txn_next_seq(carnet_txn *t) {
+  return ++t->seq;
+}
+
+int carnet__txn_fail(carnet_txn *t, int err) {
+  if (t->sticky == 0) t->sticky = err;
+  return err;
+}
+
+int carnet_txn_commit(carnet_txn *t) {
+  carnet_replica *r = t->r;
+  int rc = t->sticky;
+  if (rc == 0 && t->hlc != t->hlc0) rc = carnet__meta_put_u64(t->st, CARNET__META_HLC, t->hlc);
+  if (rc == 0 && t->seq != t->seq0) rc = carnet__meta_put_u64(t->st, CARNET__META_SEQ, t->seq);
+  if (rc) {
+    carnet__store_abort(t->st);
+  } else {
+    rc = carnet__store_commit(t->st);
+    if (rc) carnet__fail(r, rc, "commit failed: %s", carnet__store_why(r->store));
+  }
+  r->txn = NULL;
+  free(t);
+  return rc;
+}
+
+void carnet_txn_abort(carnet_txn *t) {
+  if (t == NULL) return;
+  carnet__store_abort(t->st);
+  t->r->txn = NULL;
+  free(t);
+}

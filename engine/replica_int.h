@@ -1,0 +1,72 @@
+/* engine/replica_int.h - the replica handle and its transaction, shared by
+ * the engine's modules (not API). */
+#ifndef CARNET_ENGINE_REPLICA_INT_H
+#define CARNET_ENGINE_REPLICA_INT_H
+
+#include <stdbool.h>
+#include "carnet/replica.h"
+#include "engine/store.h"
+
+#define CARNET__ERRMSG_MAX 512
+
+struct carnet_replica {
+  carnet__store *store;
+  carnet_env env;
+  char *dir;
+  uint64_t id;
+  char tag[5];
+  char err[CARNET__ERRMSG_MAX];
+  carnet_txn *txn; /* the open write transaction, if any */
+};
+
+struct carnet_txn {
+  carnet_replica *r;
+  carnet__stxn *st;
+  int sticky;         /* first error of a write in this transaction */
+  carnet_hlc hlc;     /* the clock, loaded at begin, saved at commit */
+  uint64_t seq;       /* the last sequence number given */
+  carnet_hlc hlc0;
+  uint64_t seq0;
+};
+
+/* Meta keys (table CARNET__T_META). Frozen. */
+#define CARNET__META_REPLICA_ID "replica_id" /* 8 bytes big-endian */
+#define CARNET__META_SCHEMA "schema"         /* 4 bytes big-endian */
+#define CARNET__META_HLC "hlc"               /* 8 bytes big-endian */
+#define CARNET__META_SEQ "seq"               /* 8 bytes big-endian */
+#define CARNET__META_REFSEQ "refseq:"        /* + period: 8 bytes big-endian */
+
+/* Record a detail for carnet_replica_errmsg and return `code`. */
+int carnet__fail(carnet_replica *r, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void carnet__clear_err(carnet_replica *r);
+
+uint64_t carnet__now_ms(const carnet_replica *r);
+void carnet__random(const carnet_replica *r, void *buf, size_t n);
+void carnet__log(const carnet_replica *r, int level, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A transaction to read in: the open write transaction when there is one
+ * (so a caller sees its own writes), else a fresh read-only one, which
+ * carnet__read_end aborts. */
+int carnet__read_begin(carnet_replica *r, carnet__stxn **st);
+void carnet__read_end(carnet_replica *r, carnet__stxn *st);
+
+/* Take the next local stamp and sequence number inside `t`. */
+carnet_hlc carnet__txn_tick(carnet_txn *t);
+uint64_t carnet__txn_next_seq(carnet_txn *t);
+
+/* Mark the transaction failed (sticky) and return err. */
+int carnet__txn_fail(carnet_txn *t, int err);
+
+/* Big-endian helpers. */
+void carnet__be64_put(uint8_t *p, uint64_t v);
+uint64_t carnet__be64_get(const uint8_t *p);
+void carnet__be32_put(uint8_t *p, uint32_t v);
+uint32_t carnet__be32_get(const uint8_t *p);
+
+/* Meta values of 8 bytes. get returns CARNET_ENOTFOUND when absent. */
+int carnet__meta_get_u64(carnet__stxn *st, const char *key, uint64_t *out);
+int carnet__meta_put_u64(carnet__stxn *st, const char *key, uint64_t v);
+
+#endif

@@ -1,0 +1,142 @@
+/* engine/schema.c - the field catalogue and value checks. */
+#include "engine/schema.h"
+
+#include <msgpack.h>
+#include <string.h>
+
+#include "carnet/error.h"
+#include "engine/entity.h"
+
+#define CU (1u << CARNET_KIND_CUSTOMER)
+#define CO (1u << CARNET_KIND_CONTACT)
+
+static const carnet_field_info fields[] = {
+    {CARNET_F_TYPE, "type", CARNET_CRDT_LWW, CARNET_V_STR, CU},
+    {CARNET_F_ROLES, "roles", CARNET_CRDT_SET, CARNET_V_BOOL, CU},
+    {CARNET_F_NAME, "name", CARNET_CRDT_LWW, CARNET_V_STR, CU | CO},
+    {CARNET_F_COMPANY, "company", CARNET_CRDT_LWW, CARNET_V_STR, CU},
+    {CARNET_F_REFCODE, "ref", CARNET_CRDT_LWW, CARNET_V_STR, CU},
+    {CARNET_F_SIRET, "siret", CARNET_CRDT_LWW, CARNET_V_STR, CU},
+    {CARNET_F_VAT_ID, "vat_id", CARNET_CRDT_LWW, CARNET_V_STR, CU},
+    {CARNET_F_STREET, "street", CARNET_CRDT_LWW, CARNET_V_STR, CU | CO},
+    {CARNET_F_POSTCODE, "postcode", CARNET_CRDT_LWW, CARNET_V_STR, CU | CO},
+    {CARNET_F_CITY, "city", CARNET_CRDT_LWW, CARNET_V_STR, CU | CO},
+    {CARNET_F_COUNTRY, "country", CARNET_CRDT_LWW, CARNET_V_STR, CU | CO},
+    {CARNET_F_GEO, "geo", CARNET_CRDT_LWW, CARNET_V_STR, CU},
+    {CARNET_F_EMAILS, "emails", CARNET_CRDT_SET, CARNET_V_BOOL, CU | CO},
+    {CARNET_F_PHONES, "phones", CARNET_CRDT_MAP, CARNET_V_PHONE, CU | CO},
+    {CARNET_F_TAGS, "tags", CARNET_CRDT_SET, CARNET_V_BOOL, CU},
+    {CARNET_F_SALES_REP, "sales_rep", CARNET_CRDT_LWW, CARNET_V_STR, CU},
+    {CARNET_F_CHANNEL, "channel", CARNET_CRDT_LWW, CARNET_V_STR, CU},
+    {CARNET_F_DISCOUNT, "discount", CARNET_CRDT_LWW, CARNET_V_INT, CU},
+    {CARNET_F_CONFLICT, "conflict", CARNET_CRDT_LWW, CARNET_V_BOOL, CU},
+    {CARNET_F_NOTES, "notes", CARNET_CRDT_LWW, CARNET_V_STR, CU | CO},
+    {CARNET_F_CUSTOM, "custom", CARNET_CRDT_MAP, CARNET_V_CUSTOM, CU},
+    {CARNET_F_CONSENT, "consent", CARNET_CRDT_LOG, CARNET_V_CONSENT, CU},
+    {CARNET_F_DELETED, "deleted", CARNET_CRDT_LWW, CARNET_V_BOOL, CU | CO},
+    {CARNET_F_CUSTOMER, "customer", CARNET_CRDT_LWW, CARNET_V_ID, CO},
+    {CARNET_F_ROLE, "role", CARNET_CRDT_LWW, CARNET_V_STR, CO},
+};
+
+_Static_assert(sizeof fields / sizeof fields[0] == CARNET_F_MAX_ - 1,
+               "every field number has a catalogue entry");
+
+const carnet_field_info *carnet_field_get(carnet_field f) {
+  if (f < 1 || f >= CARNET_F_MAX_) return NULL;
+  return &fields[f - 1];
+}
+
+const carnet_field_info *carnet_field_by_name(carnet_kind kind, const char *name) {
+  if (!carnet__kind_valid((unsigned)kind) || name == NULL) return NULL;
+  for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+    if ((fields[i].kinds & (1u << kind)) && strcmp(fields[i].name, name) == 0) return &fields[i];
+  }
+  return NULL;
+}
+
+const char *carnet_kind_name(carnet_kind kind) {
+  switch (kind) {
+  case CARNET_KIND_CUSTOMER:
+    return "customer";
+  case CARNET_KIND_CONTACT:
+    return "contact";
+  }
+  return NULL;
+}
+
+bool carnet__kind_valid(unsigned kind) {
+  return kind == CARNET_KIND_CUSTOMER || kind == CARNET_KIND_CONTACT;
+}
+
+/* Decode exactly one object from the value bytes. */
+static bool one_object(const carnet__cell *c, msgpack_zone *z, msgpack_object *o) {
+  size_t off = 0;
+  msgpack_unpack_return ret = msgpack_unpack((const char *)c->val, c->vlen, &off, z, o);
+  return ret == MSGPACK_UNPACK_SUCCESS && off == c->vlen;
+}
+
+static bool is_str(const msgpack_object *o, size_t max) {
+  return o->type == MSGPACK_OBJECT_STR && o->via.str.size <= max;
+}
+
+static bool scalar_ok(carnet_vtype vt, const msgpack_object *o) {
+  if (o->type == MSGPACK_OBJECT_NIL) return true; /* cleared */
+  switch (vt) {
+  case CARNET_V_STR:
+    return is_str(o, CARNET__VALUE_MAX);
+  case CARNET_V_INT:
+    return o->type == MSGPACK_OBJECT_POSITIVE_INTEGER || o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER;
+  case CARNET_V_BOOL:
+    return o->type == MSGPACK_OBJECT_BOOLEAN;
+  case CARNET_V_ID:
+    return o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == 16;
+  default:
+    return false;
+  }
+}
+
+static bool array_of(const msgpack_object *o, uint32_t n) {
+  return o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == n;
+}
+
+static bool value_ok(const carnet_field_info *fi, const carnet__cell *c, const msgpack_object *o) {
+  switch (fi->crdt) {
+  case CARNET_CRDT_LWW:
+    return c->klen == 0 && scalar_ok(fi->vtype, o);
+  case CARNET_CRDT_SET:
+    return c->klen > 0 && c->klen <= CARNET__KEY_MAX && o->type == MSGPACK_OBJECT_BOOLEAN;
+  case CARNET_CRDT_MAP:
+    if (o->type == MSGPACK_OBJECT_NIL) return c->klen > 0 && c->klen <= CARNET__KEY_MAX;
+    if (!array_of(o, 2)) return false;
+    if (fi->vtype == CARNET_V_PHONE) {
+      const msgpack_object *a = o->via.array.ptr;
+      return c->klen == CARNET__PHONE_SLOT_LEN && is_str(&a[0], 16) && is_str(&a[1], 32);
+    } else {
+      const msgpack_object *a = o->via.array.ptr;
+      return c->klen > 0 && c->klen <= CARNET__CUSTOM_NAME_MAX &&
+             a[0].type == MSGPACK_OBJECT_POSITIVE_INTEGER && a[0].via.u64 >= CARNET_CUSTOM_STRING &&
+             a[0].via.u64 <= CARNET_CUSTOM_CHECKBOX && is_str(&a[1], CARNET__VALUE_MAX);
+    }
+  case CARNET_CRDT_LOG: {
+    if (c->klen != CARNET__CONSENT_KEY_LEN || c->key[0] < 1 || c->key[0] >= CARNET_CH_MAX_)
+      return false;
+    if (!array_of(o, 3)) return false;
+    const msgpack_object *a = o->via.array.ptr;
+    return a[0].type == MSGPACK_OBJECT_BOOLEAN && a[1].type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+           is_str(&a[2], 1024);
+  }
+  }
+  return false;
+}
+
+int carnet__cell_check(unsigned kind, const carnet__cell *c) {
+  const carnet_field_info *fi = carnet_field_get((carnet_field)c->field);
+  if (fi == NULL || !(fi->kinds & (1u << kind))) return CARNET_ECORRUPT;
+  if (c->vlen == 0 || c->vlen > CARNET__VALUE_MAX + 16) return CARNET_ECORRUPT;
+  msgpack_zone z;
+  if (!msgpack_zone_init(&z, 256)) return CARNET_ENOMEM;
+  msgpack_object o;
+  int rc = one_object(c, &z, &o) && value_ok(fi, c, &o) ? 0 : CARNET_ECORRUPT;
+  msgpack_zone_destroy(&z);
+  return rc;
+}

@@ -1,0 +1,266 @@
+/* engine/store.c - the LMDB store: the only file that includes lmdb.h.
+ *
+ * One environment per replica directory, with named tables (store.h).
+ * LMDB's own codes are translated here to CARNET_E* so that no other file
+ * has to know them. MDB_NOTLS lets a read transaction live alongside the
+ * write transaction of the same thread (the CLI reads while it writes).
+ */
+#include "engine/store.h"
+
+#include <errno.h>
+#include <lmdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "carnet/error.h"
+
+/* Virtual address space reserved for the map; the file grows only as data
+ * is written. 64 GiB holds tens of millions of customers. */
+#define CARNET__MAP_BYTES (64ull << 30)
+
+static const char *const table_names[CARNET__T_COUNT_] = {"meta", "entities", "changes", "marks",
+                                                         "index"};
+
+struct carnet__store {
+  MDB_env *env;
+  MDB_dbi dbi[CARNET__T_COUNT_];
+  unsigned fail_commit_after; /* test hook */
+  char why[256];
+};
+
+struct carnet__stxn {
+  carnet__store *s;
+  MDB_txn *txn;
+};
+
+struct carnet__scur {
+  MDB_cursor *cur;
+};
+
+static int from_mdb(int rc) {
+  switch (rc) {
+  case MDB_SUCCESS:
+    return 0;
+  case MDB_NOTFOUND:
+    return CARNET_ENOTFOUND;
+  case MDB_KEYEXIST:
+    return CARNET_EEXIST;
+  case MDB_MAP_FULL:
+  case ENOSPC:
+  case EDQUOT:
+    return CARNET_ENOSPC;
+  case MDB_CORRUPTED:
+  case MDB_PAGE_NOTFOUND:
+  case MDB_INVALID:
+  case MDB_VERSION_MISMATCH:
+    return CARNET_ECORRUPT;
+  case ENOMEM:
+    return CARNET_ENOMEM;
+  case MDB_READERS_FULL:
+  case EAGAIN:
+  case EBUSY:
+    return CARNET_EBUSY;
+  case ENOENT:
+    return CARNET_ENOREPLICA;
+  default:
+    return CARNET_EIO;
+  }
+}
+
+static int fail(carnet__store *s, int mdb_rc, const char *what) {
+  if (s) snprintf(s->why, sizeof s->why, "%s: %s", what, mdb_strerror(mdb_rc));
+  return from_mdb(mdb_rc);
+}
+
+const char *carnet__store_why(const carnet__store *s) {
+  return s->why;
+}
+
+void carnet__store_fail_commit_after(carnet__store *s, unsigned n) {
+  s->fail_commit_after = n;
+}
+
+int carnet__store_open(const char *dir, unsigned flags, carnet__store **out, char *why,
+                       size_t why_len) {
+  carnet__store *s = calloc(1, sizeof *s);
+  MDB_txn *txn = NULL;
+  int rc, mrc;
+  char path[4096];
+  struct stat sb;
+  *out = NULL;
+  if (s == NULL) return CARNET_ENOMEM;
+
+  snprintf(path, sizeof path, "%s/data.mdb", dir);
+  if (!(flags & CARNET__STORE_CREATE) && stat(path, &sb) != 0) {
+    snprintf(why, why_len, "no replica in %s (run 'carnet init' first)", dir);
+    rc = CARNET_ENOREPLICA;
+    goto done;
+  }
+  if (!(flags & CARNET__STORE_CREATE) && sb.st_size < 8192) {
+    /* LMDB writes two meta pages at creation: anything shorter is truncated. */
+    snprintf(why, why_len, "%s is truncated (%lld bytes): restore it from a backup", path,
+             (long long)sb.st_size);
+    rc = CARNET_ECORRUPT;
+    goto done;
+  }
+  if ((mrc = mdb_env_create(&s->env)) || (mrc = mdb_env_set_maxdbs(s->env, CARNET__T_COUNT_)) ||
+      (mrc = mdb_env_set_mapsize(s->env, (size_t)CARNET__MAP_BYTES)) ||
+      (mrc = mdb_env_set_maxreaders(s->env, 126))) {
+    rc = from_mdb(mrc);
+    snprintf(why, why_len, "cannot set up the store: %s", mdb_strerror(mrc));
+    goto done;
+  }
+  if ((mrc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD, 0600))) {
+    rc = from_mdb(mrc);
+    if (mrc == MDB_INVALID || mrc == MDB_VERSION_MISMATCH || mrc == MDB_CORRUPTED)
+      snprintf(why, why_len, "%s is not a valid Carnet data file (%s): restore it from a backup",
+               path, mdb_strerror(mrc));
+    else
+      snprintf(why, why_len, "cannot open the replica in %s: %s", dir, mdb_strerror(mrc));
+    goto done;
+  }
+  unsigned tflags = (flags & CARNET__STORE_CREATE) ? MDB_CREATE : 0;
+  if ((mrc = mdb_txn_begin(s->env, NULL, 0, &txn))) {
+    rc = from_mdb(mrc);
+    snprintf(why, why_len, "cannot open the replica in %s: %s", dir, mdb_strerror(mrc));
+    goto done;
+  }
+  for (int i = 0; i < CARNET__T_COUNT_; i++) {
+    if ((mrc = mdb_dbi_open(txn, table_names[i], tflags, &s->dbi[i]))) {
+      rc = mrc == MDB_NOTFOUND ? CARNET_ECORRUPT : from_mdb(mrc);
+      snprintf(why, why_len, "%s is not a Carnet replica (table '%s': %s)", dir, table_names[i],
+               mdb_strerror(mrc));
+      goto done;
+    }
+  }
+  mrc = mdb_txn_commit(txn);
+  txn = NULL;
+  if (mrc) {
+    rc = from_mdb(mrc);
+    snprintf(why, why_len, "cannot open the replica in %s: %s", dir, mdb_strerror(mrc));
+    goto done;
+  }
+  *out = s;
+  s = NULL;
+  rc = 0;
+done:
+  if (txn) mdb_txn_abort(txn);
+  if (s) {
+    if (s->env) mdb_env_close(s->env);
+    free(s);
+  }
+  return rc;
+}
+
+void carnet__store_close(carnet__store *s) {
+  if (s == NULL) return;
+  mdb_env_close(s->env);
+  free(s);
+}
+
+int carnet__store_begin(carnet__store *s, bool write, carnet__stxn **out) {
+  carnet__stxn *t = malloc(sizeof *t);
+  *out = NULL;
+  if (t == NULL) return CARNET_ENOMEM;
+  int mrc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
+  if (mrc) {
+    free(t);
+    return fail(s, mrc, "begin transaction");
+  }
+  t->s = s;
+  *out = t;
+  return 0;
+}
+
+int carnet__store_commit(carnet__stxn *t) {
+  carnet__store *s = t->s;
+  MDB_txn *txn = t->txn;
+  free(t);
+  if (s->fail_commit_after && --s->fail_commit_after == 0) {
+    mdb_txn_abort(txn);
+    snprintf(s->why, sizeof s->why, "commit: injected failure");
+    return CARNET_EIO;
+  }
+  /* A failed mdb_txn_commit has already freed the transaction (STYLE 7). */
+  int mrc = mdb_txn_commit(txn);
+  return mrc ? fail(s, mrc, "commit") : 0;
+}
+
+void carnet__store_abort(carnet__stxn *t) {
+  if (t == NULL) return;
+  mdb_txn_abort(t->txn);
+  free(t);
+}
+
+int carnet__store_get(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
+                      carnet_buf *val) {
+  MDB_val k = {klen, (void *)key}, v;
+  int mrc = mdb_get(t->txn, t->s->dbi[tb], &k, &v);
+  if (mrc == MDB_NOTFOUND) return CARNET_ENOTFOUND;
+  if (mrc) return fail(t->s, mrc, "read");
+  val->base = v.mv_data;
+  val->len = v.mv_size;
+  return 0;
+}
+
+int carnet__store_put(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
+                      const void *val, size_t vlen, unsigned flags) {
+  MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+  int mrc = mdb_put(t->txn, t->s->dbi[tb], &k, &v, (flags & CARNET__PUT_APPEND) ? MDB_APPEND : 0);
+  return mrc ? fail(t->s, mrc, "write") : 0;
+}
+
+int carnet__store_del(carnet__stxn *t, carnet__table tb, const void *key, size_t klen) {
+  MDB_val k = {klen, (void *)key};
+  int mrc = mdb_del(t->txn, t->s->dbi[tb], &k, NULL);
+  if (mrc == MDB_NOTFOUND) return CARNET_ENOTFOUND;
+  return mrc ? fail(t->s, mrc, "delete") : 0;
+}
+
+int carnet__store_cursor(carnet__stxn *t, carnet__table tb, carnet__scur **out) {
+  carnet__scur *c = malloc(sizeof *c);
+  *out = NULL;
+  if (c == NULL) return CARNET_ENOMEM;
+  int mrc = mdb_cursor_open(t->txn, t->s->dbi[tb], &c->cur);
+  if (mrc) {
+    free(c);
+    return fail(t->s, mrc, "cursor");
+  }
+  *out = c;
+  return 0;
+}
+
+void carnet__store_cursor_close(carnet__scur *c) {
+  if (c == NULL) return;
+  mdb_cursor_close(c->cur);
+  free(c);
+}
+
+static int cursor_get(carnet__scur *c, MDB_val *k, MDB_cursor_op op, carnet_buf *ko,
+                      carnet_buf *vo) {
+  MDB_val v;
+  int mrc = mdb_cursor_get(c->cur, k, &v, op);
+  if (mrc == MDB_NOTFOUND) return CARNET_ENOTFOUND;
+  if (mrc) return from_mdb(mrc);
+  if (ko) *ko = (carnet_buf){k->mv_data, k->mv_size};
+  if (vo) *vo = (carnet_buf){v.mv_data, v.mv_size};
+  return 0;
+}
+
+int carnet__store_seek(carnet__scur *c, const void *key, size_t klen, carnet_buf *k,
+                       carnet_buf *v) {
+  MDB_val mk = {klen, (void *)key};
+  return cursor_get(c, &mk, klen ? MDB_SET_RANGE : MDB_FIRST, k, v);
+}
+
+int carnet__store_next(carnet__scur *c, carnet_buf *k, carnet_buf *v) {
+  MDB_val mk;
+  return cursor_get(c, &mk, MDB_NEXT, k, v);
+}
+
+int carnet__store_last(carnet__scur *c, carnet_buf *k, carnet_buf *v) {
+  MDB_val mk;
+  return cursor_get(c, &mk, MDB_LAST, k, v);
+}

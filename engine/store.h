@@ -1,0 +1,84 @@
+/* engine/store.h - the narrow storage interface of the engine.
+ *
+ * Only engine/store*.c includes lmdb.h: everything else sees named tables of
+ * byte keys and byte values, transactions and cursors, and CARNET_E* codes.
+ * A simulated store could stand in for this one in tests.
+ */
+#ifndef CARNET_ENGINE_STORE_H
+#define CARNET_ENGINE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "carnet/types.h"
+
+/* The named tables of a replica. Names are stored in the file: frozen. */
+typedef enum carnet__table {
+  CARNET__T_META = 0,     /* "meta": replica id, schema, clock, counters */
+  CARNET__T_ENTITIES = 1, /* "entities": id(16) -> row (engine/row.c) */
+  CARNET__T_CHANGES = 2,  /* "changes": seq(8, big-endian) -> id(16) */
+  CARNET__T_MARKS = 3,    /* "marks": peer(8, big-endian) -> watermark */
+  CARNET__T_INDEX = 4,    /* "index": tag byte + key -> id(16) */
+  CARNET__T_COUNT_ = 5
+} carnet__table;
+
+typedef struct carnet__store carnet__store;
+typedef struct carnet__stxn carnet__stxn;
+typedef struct carnet__scur carnet__scur;
+
+enum {
+  CARNET__STORE_CREATE = 1u << 0, /* create the directory and tables */
+};
+
+/* Brief: open (or with CARNET__STORE_CREATE, create) the environment in
+ * `dir`. Errors: CARNET_ENOREPLICA (no data file and no CREATE),
+ * CARNET_ECORRUPT (not an LMDB file, or damaged), CARNET_EIO, CARNET_ENOMEM.
+ * `why` receives a one-line detail. */
+int carnet__store_open(const char *dir, unsigned flags, carnet__store **out, char *why,
+                       size_t why_len);
+void carnet__store_close(carnet__store *s);
+
+/* Brief: begin a transaction (write or read-only). */
+int carnet__store_begin(carnet__store *s, bool write, carnet__stxn **out);
+
+/* Brief: commit; the transaction is freed whatever the result. */
+int carnet__store_commit(carnet__stxn *t);
+
+/* Brief: abort and free; NULL is a no-op. */
+void carnet__store_abort(carnet__stxn *t);
+
+/* Brief: read a value. `*val` points into the map and stays valid until the
+ * transaction ends or the next write in it. Errors: CARNET_ENOTFOUND. */
+int carnet__store_get(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
+                      carnet_buf *val);
+
+enum { CARNET__PUT_APPEND = 1u << 0 /* key is greater than every key */ };
+
+int carnet__store_put(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
+                      const void *val, size_t vlen, unsigned flags);
+
+/* Errors: CARNET_ENOTFOUND when the key is absent. */
+int carnet__store_del(carnet__stxn *t, carnet__table tb, const void *key, size_t klen);
+
+/* Cursors walk a table in key order. */
+int carnet__store_cursor(carnet__stxn *t, carnet__table tb, carnet__scur **out);
+void carnet__store_cursor_close(carnet__scur *c);
+
+/* Brief: position at the first key >= `key` (klen 0: the first key) and read
+ * it. Errors: CARNET_ENOTFOUND when there is none. */
+int carnet__store_seek(carnet__scur *c, const void *key, size_t klen, carnet_buf *k,
+                       carnet_buf *v);
+
+/* Brief: the next entry. Errors: CARNET_ENOTFOUND at the end. */
+int carnet__store_next(carnet__scur *c, carnet_buf *k, carnet_buf *v);
+
+/* Brief: the last entry of the table. Errors: CARNET_ENOTFOUND if empty. */
+int carnet__store_last(carnet__scur *c, carnet_buf *k, carnet_buf *v);
+
+/* Brief: a one-line explanation of the last failure of this store. */
+const char *carnet__store_why(const carnet__store *s);
+
+/* Test hook: make the Nth next commit fail with CARNET_EIO (0 = off). */
+void carnet__store_fail_commit_after(carnet__store *s, unsigned n);
+
+#endif

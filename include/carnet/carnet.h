@@ -1,0 +1,19 @@
+/* carnet/carnet.h - the umbrella header of Carnet's public API.
+ *
+ * Carnet is a local-first sync engine for a small business's customer book:
+ * every device holds a full replica, writes locally, and converges with its
+ * peers by exchanging encrypted deltas. Include this header and link with
+ * libcarnet.
+ */
+#ifndef CARNET_H
+#define CARNET_H
+
+#include "carnet/types.h"
+#include "carnet/error.h"
+#include "carnet/replica.h"
+#include "carnet/record.h"
+#include "carnet/changes.h"
+
+#define CARNET_VERSION "0.1.0"
+
+#endif

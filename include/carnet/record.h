@@ -1,0 +1,236 @@
+/* carnet/record.h - writing and reading entities (customers, contacts).
+ *
+ * Writes go through a patch: a list of field operations built in memory,
+ * validated, then applied by carnet_write in one entity write (one HLC stamp,
+ * one local sequence number). Reads return a record: a decoded, merged view of
+ * one entity that owns its memory and outlives the transaction it came from.
+ *
+ * Values are UTF-8 strings as a user typed them; the engine validates and
+ * normalises them (phones to E.164, SIRET digits only) per field. A validation
+ * error is CARNET_EINVAL with a detail on the replica naming the field.
+ */
+#ifndef CARNET_RECORD_H
+#define CARNET_RECORD_H
+
+#include <stdbool.h>
+#include "carnet/replica.h"
+
+typedef struct carnet_patch carnet_patch;
+typedef struct carnet_record carnet_record;
+
+/* --- Field catalogue ---------------------------------------------------- */
+
+typedef enum carnet_crdt {
+  CARNET_CRDT_LWW = 1,   /* last-writer-wins register */
+  CARNET_CRDT_SET = 2,   /* LWW-element set (add wins a tie) */
+  CARNET_CRDT_MAP = 3,   /* map of key -> LWW register */
+  CARNET_CRDT_LOG = 4,   /* grow-only log (consent events) */
+} carnet_crdt;
+
+typedef enum carnet_vtype {
+  CARNET_V_STR = 1,
+  CARNET_V_INT = 2,
+  CARNET_V_BOOL = 3,
+  CARNET_V_ID = 4,
+  CARNET_V_CUSTOM = 5,
+  CARNET_V_CONSENT = 6,
+  CARNET_V_PHONE = 7,
+} carnet_vtype;
+
+typedef struct carnet_field_info {
+  carnet_field field;
+  const char *name;     /* the name used by the CLI and JSON ("emails") */
+  carnet_crdt crdt;
+  carnet_vtype vtype;
+  unsigned kinds;       /* bit (1u << kind) for each kind that accepts it */
+} carnet_field_info;
+
+/* Brief: the catalogue entry of a field, or NULL for an unknown number. The
+ * entry is static. */
+const carnet_field_info *carnet_field_get(carnet_field f);
+
+/* Brief: look a field up by name for a kind. Returns NULL when the kind has
+ * no such field (the caller says "unknown field"). */
+const carnet_field_info *carnet_field_by_name(carnet_kind kind, const char *name);
+
+/* Brief: the name of a kind ("customer", "contact"), or NULL. */
+const char *carnet_kind_name(carnet_kind kind);
+
+/* --- Ids ------------------------------------------------------------------ */
+
+/* Brief: write the 32 lowercase hex characters of `id` and a NUL to `out`
+ * (33 bytes). */
+void carnet_id_hex(const carnet_id *id, char out[CARNET_ID_HEX_LEN + 1]);
+
+/* Brief: parse 32 hex characters. Errors: CARNET_EINVAL. */
+int carnet_id_parse(const char *hex, carnet_id *out);
+
+/* Brief: resolve what a user typed (a full id, a unique id prefix of at least
+ * 6 hex characters, or a reference code) to an entity of `kind`.
+ * Errors: CARNET_ENOTFOUND, CARNET_EAMBIGUOUS (prefix matches several: type
+ * more characters). */
+int carnet_resolve(carnet_replica *r, carnet_kind kind, const char *ref, carnet_id *out);
+
+/* --- Patches (writes) -------------------------------------------------- */
+
+/* Custom field types. */
+typedef enum carnet_custom_type {
+  CARNET_CUSTOM_STRING = 1,
+  CARNET_CUSTOM_NUMBER = 2,   /* decimal text, e.g. "12.5" */
+  CARNET_CUSTOM_DATE = 3,     /* YYYY-MM-DD */
+  CARNET_CUSTOM_LIST = 4,     /* items separated by '|' in the text form */
+  CARNET_CUSTOM_CHECKBOX = 5, /* "true" / "false" */
+} carnet_custom_type;
+
+/* Consent channels. */
+typedef enum carnet_channel {
+  CARNET_CH_EMAIL = 1,
+  CARNET_CH_SMS = 2,
+  CARNET_CH_WHATSAPP = 3,
+  CARNET_CH_VIBER = 4,
+  CARNET_CH_PHONE = 5,
+  CARNET_CH_POST = 6,
+  CARNET_CH_MAX_ = 7
+} carnet_channel;
+
+/* Brief: the name of a channel ("email") or NULL; and the reverse (0 when
+ * unknown). */
+const char *carnet_channel_name(carnet_channel ch);
+carnet_channel carnet_channel_by_name(const char *name);
+
+/* Brief: a new empty patch for an entity of `kind`. Returns NULL on ENOMEM.
+ * After the call the caller owns the patch and frees it with
+ * carnet_patch_free. */
+carnet_patch *carnet_patch_new(carnet_kind kind);
+void carnet_patch_free(carnet_patch *p);
+
+/* Brief: set a scalar field (LWW) from its text form; `value` NULL or ""
+ * clears it. Set fields (emails, phones, tags, roles) add `value` as an
+ * element. The text is copied. Validation happens at carnet_write. */
+int carnet_patch_set(carnet_patch *p, carnet_field f, const char *value);
+
+/* Brief: remove an element from a set field (emails, phones, tags, roles). */
+int carnet_patch_remove(carnet_patch *p, carnet_field f, const char *value);
+/* (For phones, `value` is the number in any format; every slot holding it
+ * is removed.) */
+
+/* Brief: add a typed phone: `type` is "mobile", "work" or "home". Phones
+ * are a map of slot -> (type, number): concurrent additions on two replicas
+ * both survive, and an edit rewrites one slot (one cell on the wire). */
+int carnet_patch_phone(carnet_patch *p, const char *type, const char *number);
+
+/* Brief: make `number` the only phone of `type`: the first slot of that type
+ * is rewritten and the other slots of that type are removed. */
+int carnet_patch_phone_replace(carnet_patch *p, const char *type, const char *number);
+
+/* Brief: set (or with value NULL, clear) a custom field. */
+int carnet_patch_custom(carnet_patch *p, const char *name, carnet_custom_type type,
+                        const char *value);
+
+/* Brief: record a consent grant (granted=true) or withdrawal on a channel,
+ * with an optional note (where/how it was given). */
+int carnet_patch_consent(carnet_patch *p, carnet_channel ch, bool granted, const char *note);
+
+/* Brief: mark the entity deleted (LWW tombstone). */
+int carnet_patch_delete(carnet_patch *p);
+
+/* Brief: apply a patch to a new entity (`id` NULL: a fresh time-ordered id is
+ * made; else the given id, which must not exist) or to an existing one
+ * (carnet_update). New customers get a reference code and, when no role is
+ * given, the role "prospect".
+ * `out_id` (may be NULL) receives the id. Runs inside `t`; nothing is durable
+ * before carnet_txn_commit.
+ * Errors: CARNET_EINVAL (a value failed validation; the replica's errmsg names
+ * the field and the value), CARNET_EEXIST (the id exists), CARNET_ENOSPC,
+ * CARNET_EIO. A failed write leaves the transaction failed (sticky). */
+int carnet_create(carnet_txn *t, const carnet_patch *p, const carnet_id *id, carnet_id *out_id);
+
+/* Errors: as carnet_create, plus CARNET_ENOTFOUND (no such entity, or it is
+ * deleted) and CARNET_EINVAL when the entity is of another kind. */
+int carnet_update(carnet_txn *t, const carnet_id *id, const carnet_patch *p);
+
+/* Brief: carnet_create / carnet_update in their own transaction. */
+int carnet_create1(carnet_replica *r, const carnet_patch *p, carnet_id *out_id);
+int carnet_update1(carnet_replica *r, const carnet_id *id, const carnet_patch *p);
+
+/* --- Records (reads) ---------------------------------------------------- */
+
+/* Brief: read one entity. After the call the caller owns *out (free with
+ * carnet_record_free); it does not depend on any transaction.
+ * Deleted entities are returned too (carnet_record_deleted tells).
+ * Errors: CARNET_ENOTFOUND, CARNET_ECORRUPT (stored bytes fail validation). */
+int carnet_get(carnet_replica *r, const carnet_id *id, carnet_record **out);
+void carnet_record_free(carnet_record *rec);
+
+carnet_kind carnet_record_kind(const carnet_record *rec);
+const carnet_id *carnet_record_id(const carnet_record *rec);
+bool carnet_record_deleted(const carnet_record *rec);
+
+/* Brief: a scalar field as text (integers and bools rendered as text, ids
+ * as hex), or NULL when unset. The string lives with the record. */
+const char *carnet_record_str(const carnet_record *rec, carnet_field f);
+
+/* Brief: the present elements of a set field, in byte order; the strings
+ * live with the record. Returns the count. */
+size_t carnet_record_elems(const carnet_record *rec, carnet_field f, const char *const **out);
+
+/* Brief: custom fields, in name order. */
+typedef struct carnet_custom {
+  const char *name;
+  carnet_custom_type type;
+  const char *value; /* text form */
+} carnet_custom;
+size_t carnet_record_customs(const carnet_record *rec, const carnet_custom **out);
+
+/* Brief: consent state of a channel: granted or not (OFF until granted),
+ * and the HLC of the event that decided it (0 when never touched). */
+typedef struct carnet_consent_event {
+  carnet_channel channel;
+  bool granted;
+  carnet_hlc at;
+  uint64_t origin;
+  const char *note;
+} carnet_consent_event;
+bool carnet_record_consent(const carnet_record *rec, carnet_channel ch, carnet_hlc *decided_at);
+
+/* Brief: every consent event kept, oldest first. */
+size_t carnet_record_consent_log(const carnet_record *rec, const carnet_consent_event **out);
+
+/* Brief: the HLC of the latest change to any field of the record. */
+carnet_hlc carnet_record_updated(const carnet_record *rec);
+
+/* --- Listing ------------------------------------------------------------ */
+
+typedef struct carnet_filter {
+  const char *text;      /* case-insensitive substring of name, company,
+                            emails, phones, city, refcode, notes; NULL = any */
+  const char *tag;       /* has this tag */
+  const char *role;      /* has this role */
+  const char *sales_rep; /* exact sales rep */
+  const carnet_id *customer; /* contacts: belonging to this customer */
+  bool include_deleted;
+} carnet_filter;
+
+/* Brief: call `cb` for each entity of `kind` that passes `filter` (NULL:
+ * all live ones), in id order. The record passed to `cb` is freed after `cb`
+ * returns; `cb` returns 0 to go on or non-zero to stop (that value is then
+ * returned). Errors: CARNET_ECORRUPT, CARNET_ENOMEM. */
+typedef int (*carnet_list_cb)(const carnet_record *rec, void *data);
+int carnet_list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter,
+                carnet_list_cb cb, void *data);
+
+/* --- Validation helpers (pure) ----------------------------------------- */
+
+/* Brief: true when `s` is a syntactically valid e-mail address. */
+bool carnet_email_valid(const char *s);
+
+/* Brief: normalise a SIRET (14) or SIREN (9) to digits and check it with
+ * Luhn (La Poste: SIREN 356000000, digit sum a multiple of 5). Writes the
+ * digits and a NUL to out (15 bytes). Errors: CARNET_EINVAL. */
+int carnet_siret_normalize(const char *s, char out[15]);
+
+/* Brief: normalise a phone number to E.164 ("+33612345678"), French
+ * numbering by default. Errors: CARNET_EINVAL. */
+int carnet_phone_normalize(const char *s, char *out, size_t out_len);
+
+#endif

@@ -1,0 +1,83 @@
+/* carnet/types.h - value types shared by every area of the API.
+ *
+ * Values are transparent structs (like MDB_val / uv_buf_t); anything with a
+ * lifetime is an opaque handle declared in its own header.
+ */
+#ifndef CARNET_TYPES_H
+#define CARNET_TYPES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* A 16-byte entity id: the 8-byte HLC stamp of its creation (big-endian)
+ * then 8 random bytes, so ids made on one replica sort by creation time and
+ * inserts stay sequential in the B-tree. Ids given from outside (import, benchmarks) may be
+ * any 16 bytes. */
+typedef struct carnet_id {
+  uint8_t b[16];
+} carnet_id;
+
+#define CARNET_ID_HEX_LEN 32
+
+/* A hybrid logical clock value: (physical milliseconds << 16) | counter. */
+typedef uint64_t carnet_hlc;
+
+#define CARNET_HLC_MS(h) ((h) >> 16)
+
+/* A byte range. Who owns it is said at each function that hands one out. */
+typedef struct carnet_buf {
+  const void *base;
+  size_t len;
+} carnet_buf;
+
+/* What a replica needs from the outside world. Every field may be NULL, in
+ * which case the real clock, libsodium's randombytes and stderr are used.
+ * Tests inject a clock and a seeded random source to replay a run exactly. */
+typedef struct carnet_env {
+  uint64_t (*now_ms)(void *ctx);                        /* wall clock, Unix ms */
+  void (*random)(void *ctx, void *buf, size_t len);     /* fills buf */
+  void (*log)(void *ctx, int level, const char *line);  /* one line, no \n */
+  void *ctx;
+} carnet_env;
+
+enum { CARNET_LOG_ERROR = 0, CARNET_LOG_WARN = 1, CARNET_LOG_INFO = 2, CARNET_LOG_DEBUG = 3 };
+
+/* Entity kinds. Values are stored and sent: never renumber. */
+typedef enum carnet_kind {
+  CARNET_KIND_CUSTOMER = 1,
+  CARNET_KIND_CONTACT = 2,
+} carnet_kind;
+
+/* Fields. Numbers are stored and sent: never renumber, only append. Which
+ * kinds accept which field, its CRDT and its value type are listed by
+ * carnet_field_info (carnet/record.h). */
+typedef enum carnet_field {
+  CARNET_F_TYPE = 1,         /* customer: "individual" | "company" */
+  CARNET_F_ROLES = 2,        /* set of "prospect" "customer" "supplier" */
+  CARNET_F_NAME = 3,         /* person's name, or the display name */
+  CARNET_F_COMPANY = 4,      /* company (legal) name */
+  CARNET_F_REFCODE = 5,      /* reference code, given once at creation */
+  CARNET_F_SIRET = 6,        /* 14-digit SIRET or 9-digit SIREN, Luhn-checked */
+  CARNET_F_VAT_ID = 7,
+  CARNET_F_STREET = 8,
+  CARNET_F_POSTCODE = 9,
+  CARNET_F_CITY = 10,
+  CARNET_F_COUNTRY = 11,     /* ISO 3166 alpha-2 */
+  CARNET_F_GEO = 12,         /* "lat,lon" */
+  CARNET_F_EMAILS = 13,      /* set of addresses */
+  CARNET_F_PHONES = 14,      /* map slot -> (type, number); read as "type:+E164" */
+  CARNET_F_TAGS = 15,        /* set */
+  CARNET_F_SALES_REP = 16,   /* assigned sales rep */
+  CARNET_F_CHANNEL = 17,     /* acquisition channel */
+  CARNET_F_DISCOUNT = 18,    /* basis points: 550 = 5.50 % */
+  CARNET_F_CONFLICT = 19,    /* conflict flag (bool) */
+  CARNET_F_NOTES = 20,
+  CARNET_F_CUSTOM = 21,      /* map name -> typed value */
+  CARNET_F_CONSENT = 22,     /* grow-only log of grants and withdrawals */
+  CARNET_F_DELETED = 23,     /* LWW tombstone */
+  CARNET_F_CUSTOMER = 24,    /* contact: the customer it belongs to (id) */
+  CARNET_F_ROLE = 25,        /* contact: director, assistant, delivery, legal… */
+  CARNET_F_MAX_ = 26         /* one past the last field number */
+} carnet_field;
+
+#endif
