@@ -5,7 +5,7 @@ BUILD_SAN  ?= build-san
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-san check test test-san demo clean format
+.PHONY: all deps build build-san check test test-san demo clean format fuzz
 
 all: build
 
@@ -42,3 +42,16 @@ clean:
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# libFuzzer on every decoder (clang); FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 60
+BUILD_FUZZ   ?= build-fuzz
+fuzz: deps
+	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCARNET_SANITIZE=ON -DCARNET_LIBFUZZER=ON >/dev/null
+	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target $$(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$$//' | tr '\n' ' ')
+	@for t in tests/fuzz/fuzz_*.c; do n=$$(basename $$t .c); c=$${n#fuzz_}; \
+	  mkdir -p $(BUILD_FUZZ)/corpus/$$c; \
+	  echo "== $$n ($(FUZZ_SECONDS) s)"; \
+	  $(BUILD_FUZZ)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    $(BUILD_FUZZ)/corpus/$$c tests/fuzz/corpus/$$c 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' || exit 1; \
+	done

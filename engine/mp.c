@@ -15,8 +15,80 @@ void carnet__mp_destroy(carnet__mp *m) {
   msgpack_zone_destroy(&m->zone);
 }
 
+static uint64_t be(const uint8_t *p, size_t n) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < n; i++) v = (v << 8) | p[i];
+  return v;
+}
+
+int carnet__mp_scan(const void *buf, size_t len, size_t *used) {
+  const uint8_t *p = buf;
+  size_t off = 0, pending = 1;
+  while (pending > 0) {
+    if (off >= len) return CARNET_ECORRUPT;
+    uint8_t c = p[off++];
+    uint64_t skip = 0, items = 0;
+    size_t hdr = 0;
+    pending--;
+    if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
+      /* fixint, nil, bool: nothing follows */
+    } else if (c >= 0x80 && c <= 0x8f) {
+      items = 2u * (c & 0x0f);
+    } else if (c >= 0x90 && c <= 0x9f) {
+      items = c & 0x0f;
+    } else if (c >= 0xa0 && c <= 0xbf) {
+      skip = c & 0x1f;
+    } else {
+      switch (c) {
+      case 0xc4: case 0xd9: hdr = 1; break;              /* bin8, str8 */
+      case 0xc5: case 0xda: hdr = 2; break;              /* bin16, str16 */
+      case 0xc6: case 0xdb: hdr = 4; break;              /* bin32, str32 */
+      case 0xc7: hdr = 1; skip = 1; break;               /* ext8 (+type) */
+      case 0xc8: hdr = 2; skip = 1; break;
+      case 0xc9: hdr = 4; skip = 1; break;
+      case 0xca: skip = 4; break;
+      case 0xcb: skip = 8; break;
+      case 0xcc: case 0xd0: skip = 1; break;
+      case 0xcd: case 0xd1: skip = 2; break;
+      case 0xce: case 0xd2: skip = 4; break;
+      case 0xcf: case 0xd3: skip = 8; break;
+      case 0xd4: skip = 2; break;
+      case 0xd5: skip = 3; break;
+      case 0xd6: skip = 5; break;
+      case 0xd7: skip = 9; break;
+      case 0xd8: skip = 17; break;
+      case 0xdc: case 0xde: hdr = 2; break;
+      case 0xdd: case 0xdf: hdr = 4; break;
+      default: return CARNET_ECORRUPT; /* 0xc1: never used */
+      }
+      if (hdr) {
+        if (len - off < hdr) return CARNET_ECORRUPT;
+        uint64_t n = be(p + off, hdr);
+        off += hdr;
+        if (c == 0xdc || c == 0xdd) {
+          items = n;
+        } else if (c == 0xde || c == 0xdf) {
+          items = 2 * n;
+        } else {
+          skip += n;
+        }
+      }
+    }
+    if (skip > len - off) return CARNET_ECORRUPT;
+    off += (size_t)skip;
+    /* Every announced element needs at least one byte: a count larger than
+     * what is left is a lie, refused before msgpack-c allocates for it. */
+    if (items > len - off || pending + items > len - off) return CARNET_ECORRUPT;
+    pending += (size_t)items;
+  }
+  *used = off;
+  return 0;
+}
+
 int carnet__mp_next(carnet__mp *m, msgpack_object *o, carnet_buf *raw) {
+  size_t used;
   if (m->off >= m->len) return CARNET__BAD(m);
+  if (carnet__mp_scan(m->buf + m->off, m->len - m->off, &used) != 0) return CARNET__BAD(m);
   size_t start = m->off;
   msgpack_zone_clear(&m->zone);
   msgpack_unpack_return ret = msgpack_unpack(m->buf, m->len, &m->off, &m->zone, o);

@@ -23,6 +23,12 @@ typedef struct carnet__mp {
 
 #define CARNET__BAD(m) ((m)->bad_line = __LINE__, CARNET_ECORRUPT)
 
+/* Walk one object's structure without allocating: 0 and its length in
+ * *used when every length and element count fits in `len` bytes, else
+ * CARNET_ECORRUPT. msgpack-c allocates by the announced counts, so every
+ * outside byte goes through this first. */
+int carnet__mp_scan(const void *buf, size_t len, size_t *used);
+
 int carnet__mp_init(carnet__mp *m, const void *buf, size_t len);
 void carnet__mp_destroy(carnet__mp *m);
 
