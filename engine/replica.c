@@ -180,18 +180,32 @@ int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica *
   if ((rc = carnet__store_open(dir, CARNET__STORE_CREATE, &r->store, why, sizeof why))) goto done;
   uint64_t id = 0;
   while (id == 0) r->env.random(r->env.ctx, &id, sizeof id);
-  uint8_t schema[4];
+  uint8_t schema[4], seed[crypto_sign_SEEDBYTES], pk[crypto_sign_PUBLICKEYBYTES],
+      sk[crypto_sign_SECRETKEYBYTES], team[16];
   carnet__be32_put(schema, CARNET_SCHEMA_VERSION);
+  /* Keys come from the injected random source, so tests replay exactly. */
+  r->env.random(r->env.ctx, seed, sizeof seed);
+  r->env.random(r->env.ctx, team, sizeof team);
+  crypto_sign_seed_keypair(pk, sk, seed);
+  sodium_memzero(seed, sizeof seed);
   if ((rc = carnet__store_begin(r->store, true, &st)) ||
       (rc = carnet__meta_put_u64(st, CARNET__META_REPLICA_ID, id)) ||
       (rc = carnet__store_put(st, CARNET__T_META, CARNET__META_SCHEMA,
                               strlen(CARNET__META_SCHEMA), schema, 4, 0)) ||
       (rc = carnet__meta_put_u64(st, CARNET__META_HLC, 0)) ||
-      (rc = carnet__meta_put_u64(st, CARNET__META_SEQ, 0))) {
+      (rc = carnet__meta_put_u64(st, CARNET__META_SEQ, 0)) ||
+      (rc = carnet__store_put(st, CARNET__T_META, CARNET__META_SIGN_PK,
+                              strlen(CARNET__META_SIGN_PK), pk, sizeof pk, 0)) ||
+      (rc = carnet__store_put(st, CARNET__T_META, CARNET__META_SIGN_SK,
+                              strlen(CARNET__META_SIGN_SK), sk, sizeof sk, 0)) ||
+      (rc = carnet__store_put(st, CARNET__T_META, CARNET__META_TEAM, strlen(CARNET__META_TEAM),
+                              team, sizeof team, 0))) {
+    sodium_memzero(sk, sizeof sk);
     snprintf(why, sizeof why, "cannot write the new replica in %s: %s", dir,
              carnet__store_why(r->store));
     goto done;
   }
+  sodium_memzero(sk, sizeof sk);
   rc = carnet__store_commit(st);
   st = NULL;
   if (rc) {

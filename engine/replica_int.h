@@ -35,6 +35,9 @@ struct carnet_txn {
 #define CARNET__META_HLC "hlc"               /* 8 bytes big-endian */
 #define CARNET__META_SEQ "seq"               /* 8 bytes big-endian */
 #define CARNET__META_REFSEQ "refseq:"        /* + period: 8 bytes big-endian */
+#define CARNET__META_SIGN_PK "sign_pk"       /* 32 bytes */
+#define CARNET__META_SIGN_SK "sign_sk"       /* 64 bytes */
+#define CARNET__META_TEAM "team"             /* 16 bytes */
 
 /* Record a detail for carnet_replica_errmsg and return `code`. */
 int carnet__fail(carnet_replica *r, int code, const char *fmt, ...)

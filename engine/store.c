@@ -20,8 +20,8 @@
  * is written. 64 GiB holds tens of millions of customers. */
 #define CARNET__MAP_BYTES (64ull << 30)
 
-static const char *const table_names[CARNET__T_COUNT_] = {"meta", "entities", "changes", "marks",
-                                                         "index"};
+static const char *const table_names[CARNET__T_COUNT_] = {
+    "meta", "entities", "changes", "marks", "index", "peers", "invites"};
 
 struct carnet__store {
   MDB_env *env;

@@ -19,7 +19,9 @@ typedef enum carnet__table {
   CARNET__T_CHANGES = 2,  /* "changes": seq(8, big-endian) -> id(16) */
   CARNET__T_MARKS = 3,    /* "marks": peer(8, big-endian) -> watermark */
   CARNET__T_INDEX = 4,    /* "index": tag byte + key -> id(16) */
-  CARNET__T_COUNT_ = 5
+  CARNET__T_PEERS = 5,    /* "peers": public key(32) -> peer record */
+  CARNET__T_INVITES = 6,  /* "invites": invite id(16) -> secret, expiry, used */
+  CARNET__T_COUNT_ = 7
 } carnet__table;
 
 typedef struct carnet__store carnet__store;

@@ -13,6 +13,7 @@
 #include "carnet/replica.h"
 #include "carnet/record.h"
 #include "carnet/changes.h"
+#include "carnet/peer.h"
 
 #define CARNET_VERSION "0.1.0"
 

@@ -1,0 +1,324 @@
+/* engine/peer.c - identity, trust list and invites (carnet/peer.h).
+ *
+ * A peer record is a msgpack stream: replica_id addr added_ms last_sync_ms
+ * acked. An invite record: secret(bin32) expiry_ms used(bool).
+ */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "carnet/error.h"
+#include "carnet/peer.h"
+#include "engine/mp.h"
+#include "engine/replica_int.h"
+
+static int meta_bytes(carnet__stxn *st, const char *key, void *out, size_t n) {
+  carnet_buf v;
+  int rc = carnet__store_get(st, CARNET__T_META, key, strlen(key), &v);
+  if (rc == CARNET_ENOTFOUND) return CARNET_ECORRUPT;
+  if (rc) return rc;
+  if (v.len != n) return CARNET_ECORRUPT;
+  memcpy(out, v.base, n);
+  return 0;
+}
+
+int carnet_identity(carnet_replica *r, uint8_t pk[CARNET_PK_BYTES],
+                    uint8_t team[CARNET_TEAM_BYTES]) {
+  carnet__stxn *st;
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  if (pk) rc = meta_bytes(st, CARNET__META_SIGN_PK, pk, CARNET_PK_BYTES);
+  if (rc == 0 && team) rc = meta_bytes(st, CARNET__META_TEAM, team, CARNET_TEAM_BYTES);
+  carnet__read_end(r, st);
+  if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "the replica's identity keys are missing or damaged");
+  return rc;
+}
+
+int carnet_sign(carnet_replica *r, const void *msg, size_t len, uint8_t sig[64]) {
+  uint8_t sk[crypto_sign_SECRETKEYBYTES];
+  carnet__stxn *st;
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  rc = meta_bytes(st, CARNET__META_SIGN_SK, sk, sizeof sk);
+  carnet__read_end(r, st);
+  if (rc == 0) crypto_sign_detached(sig, NULL, msg, len, sk);
+  sodium_memzero(sk, sizeof sk);
+  return rc;
+}
+
+/* Run `fn` in a write transaction of its own (or the open one). */
+static int in_write(carnet_replica *r, int (*fn)(carnet_txn *t, void *arg), void *arg) {
+  carnet_txn *t;
+  int rc;
+  if (r->txn) return fn(r->txn, arg);
+  if ((rc = carnet_txn_begin(r, &t))) return rc;
+  if ((rc = fn(t, arg))) {
+    carnet_txn_abort(t);
+    return rc;
+  }
+  return carnet_txn_commit(t);
+}
+
+static int put_team(carnet_txn *t, void *arg) {
+  return carnet__store_put(t->st, CARNET__T_META, CARNET__META_TEAM, strlen(CARNET__META_TEAM),
+                           arg, CARNET_TEAM_BYTES, 0);
+}
+
+int carnet_team_set(carnet_replica *r, const uint8_t team[CARNET_TEAM_BYTES]) {
+  return in_write(r, put_team, (void *)team);
+}
+
+/* --- peers ------------------------------------------------------------------ */
+
+static int peer_decode(const uint8_t pk[32], carnet_buf v, carnet_peer_info *p) {
+  carnet__mp m;
+  msgpack_object o;
+  int rc = carnet__mp_init(&m, v.base, v.len);
+  if (rc) return rc;
+  memset(p, 0, sizeof *p);
+  memcpy(p->pk, pk, 32);
+  if ((rc = carnet__mp_uint(&m, &p->replica_id)) || (rc = carnet__mp_next(&m, &o, NULL))) goto done;
+  if (o.type != MSGPACK_OBJECT_STR || o.via.str.size >= sizeof p->addr) {
+    rc = CARNET_ECORRUPT;
+    goto done;
+  }
+  memcpy(p->addr, o.via.str.ptr, o.via.str.size);
+  if ((rc = carnet__mp_uint(&m, &p->added_ms)) || (rc = carnet__mp_uint(&m, &p->last_sync_ms)) ||
+      (rc = carnet__mp_uint(&m, &p->acked)))
+    goto done;
+  if (!carnet__mp_done(&m)) rc = CARNET_ECORRUPT;
+done:
+  carnet__mp_destroy(&m);
+  return rc;
+}
+
+static int peer_put(carnet__stxn *st, const carnet_peer_info *p) {
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_uint64(&pk, p->replica_id);
+  carnet__pack_str(&pk, p->addr, strlen(p->addr));
+  msgpack_pack_uint64(&pk, p->added_ms);
+  msgpack_pack_uint64(&pk, p->last_sync_ms);
+  msgpack_pack_uint64(&pk, p->acked);
+  int rc = sb.data ? carnet__store_put(st, CARNET__T_PEERS, p->pk, 32, sb.data, sb.size, 0)
+                   : CARNET_ENOMEM;
+  msgpack_sbuffer_destroy(&sb);
+  return rc;
+}
+
+static int peer_read(carnet__stxn *st, const uint8_t pk[32], carnet_peer_info *p) {
+  carnet_buf v;
+  int rc = carnet__store_get(st, CARNET__T_PEERS, pk, 32, &v);
+  return rc ? rc : peer_decode(pk, v, p);
+}
+
+struct peer_arg {
+  carnet_peer_info info;
+  bool create;
+};
+
+static int peer_upsert(carnet_txn *t, void *arg) {
+  struct peer_arg *a = arg;
+  carnet_peer_info cur;
+  int rc = peer_read(t->st, a->info.pk, &cur);
+  if (rc == CARNET_ENOTFOUND) {
+    if (!a->create) return carnet__fail(t->r, rc, "this key is not trusted");
+    memset(&cur, 0, sizeof cur);
+    memcpy(cur.pk, a->info.pk, 32);
+    cur.added_ms = carnet__now_ms(t->r);
+  } else if (rc) {
+    return rc;
+  }
+  if (a->info.replica_id) cur.replica_id = a->info.replica_id;
+  if (a->info.addr[0]) snprintf(cur.addr, sizeof cur.addr, "%s", a->info.addr);
+  if (a->info.last_sync_ms) cur.last_sync_ms = a->info.last_sync_ms;
+  if (a->info.acked > cur.acked) cur.acked = a->info.acked;
+  return peer_put(t->st, &cur);
+}
+
+static int upsert(carnet_replica *r, const uint8_t pk[32], uint64_t replica_id, const char *addr,
+                  uint64_t last_sync_ms, uint64_t acked, bool create) {
+  struct peer_arg a = {.create = create};
+  memcpy(a.info.pk, pk, 32);
+  a.info.replica_id = replica_id;
+  if (addr && strlen(addr) >= sizeof a.info.addr)
+    return carnet__fail(r, CARNET_EINVAL, "address too long");
+  snprintf(a.info.addr, sizeof a.info.addr, "%s", addr ? addr : "");
+  a.info.last_sync_ms = last_sync_ms;
+  a.info.acked = acked;
+  return in_write(r, peer_upsert, &a);
+}
+
+int carnet_peer_trust(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], const char *addr) {
+  uint8_t self[32];
+  int rc = carnet_identity(r, self, NULL);
+  if (rc) return rc;
+  if (memcmp(self, pk, 32) == 0)
+    return carnet__fail(r, CARNET_EINVAL, "that is this replica's own key");
+  return upsert(r, pk, 0, addr, 0, 0, true);
+}
+
+int carnet_peer_note(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], uint64_t replica_id,
+                     const char *addr, uint64_t last_sync_ms, uint64_t acked) {
+  return upsert(r, pk, replica_id, addr, last_sync_ms, acked, false);
+}
+
+static int peer_del(carnet_txn *t, void *arg) {
+  int rc = carnet__store_del(t->st, CARNET__T_PEERS, arg, 32);
+  if (rc == CARNET_ENOTFOUND) return carnet__fail(t->r, rc, "no trusted peer with that key");
+  return rc;
+}
+
+int carnet_peer_remove(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES]) {
+  return in_write(r, peer_del, (void *)pk);
+}
+
+int carnet_peer_get(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], carnet_peer_info *out) {
+  carnet__stxn *st;
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  rc = peer_read(st, pk, out);
+  carnet__read_end(r, st);
+  return rc;
+}
+
+int carnet_peer_trusted(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES]) {
+  carnet_peer_info p;
+  int rc = carnet_peer_get(r, pk, &p);
+  return rc == CARNET_ENOTFOUND ? CARNET_EPERM : rc;
+}
+
+int carnet_peer_list(carnet_replica *r, int (*cb)(const carnet_peer_info *p, void *data),
+                     void *data) {
+  carnet__stxn *st;
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  if ((rc = carnet__store_cursor(st, CARNET__T_PEERS, &cur))) goto done;
+  for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
+       rc = carnet__store_next(cur, &k, &v)) {
+    carnet_peer_info p;
+    if (k.len != 32 || peer_decode(k.base, v, &p) != 0) {
+      rc = carnet__fail(r, CARNET_ECORRUPT, "a peer record is damaged");
+      goto done;
+    }
+    if ((rc = cb(&p, data))) goto done;
+  }
+  if (rc == CARNET_ENOTFOUND) rc = 0;
+done:
+  carnet__store_cursor_close(cur);
+  carnet__read_end(r, st);
+  return rc;
+}
+
+/* --- invites -------------------------------------------------------------------- */
+
+typedef struct invite {
+  uint8_t secret[32];
+  uint64_t expiry_ms;
+  bool used;
+} invite;
+
+static int invite_read(carnet__stxn *st, const uint8_t id[16], invite *inv) {
+  carnet_buf v, s;
+  carnet__mp m;
+  int rc = carnet__store_get(st, CARNET__T_INVITES, id, 16, &v);
+  if (rc) return rc;
+  if ((rc = carnet__mp_init(&m, v.base, v.len))) return rc;
+  if ((rc = carnet__mp_bin(&m, &s, false)) || (rc = carnet__mp_uint(&m, &inv->expiry_ms)) ||
+      (rc = carnet__mp_bool(&m, &inv->used)))
+    goto done;
+  if (s.len != 32 || !carnet__mp_done(&m)) {
+    rc = CARNET_ECORRUPT;
+    goto done;
+  }
+  memcpy(inv->secret, s.base, 32);
+done:
+  carnet__mp_destroy(&m);
+  return rc;
+}
+
+static int invite_write(carnet__stxn *st, const uint8_t id[16], const invite *inv) {
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  carnet__pack_bin(&pk, inv->secret, 32);
+  msgpack_pack_uint64(&pk, inv->expiry_ms);
+  if (inv->used) {
+    msgpack_pack_true(&pk);
+  } else {
+    msgpack_pack_false(&pk);
+  }
+  int rc = sb.data ? carnet__store_put(st, CARNET__T_INVITES, id, 16, sb.data, sb.size, 0)
+                   : CARNET_ENOMEM;
+  sodium_memzero(sb.data, sb.size);
+  msgpack_sbuffer_destroy(&sb);
+  return rc;
+}
+
+struct invite_arg {
+  const uint8_t *id, *pk;
+  const char *addr;
+  invite inv;
+};
+
+static int invite_add(carnet_txn *t, void *arg) {
+  struct invite_arg *a = arg;
+  return invite_write(t->st, a->id, &a->inv);
+}
+
+int carnet_invite_add(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_BYTES],
+                      const uint8_t secret[CARNET_INVITE_SECRET_BYTES], uint64_t expiry_ms) {
+  struct invite_arg a = {.id = id, .inv = {.expiry_ms = expiry_ms}};
+  memcpy(a.inv.secret, secret, 32);
+  int rc = in_write(r, invite_add, &a);
+  sodium_memzero(&a.inv, sizeof a.inv);
+  return rc;
+}
+
+static int invite_check(carnet_replica *r, const invite *inv, int rc) {
+  if (rc == CARNET_ENOTFOUND || (rc == 0 && inv->used))
+    return carnet__fail(r, CARNET_ENOTFOUND, "unknown or already used invite");
+  if (rc) return rc;
+  if (carnet__now_ms(r) > inv->expiry_ms)
+    return carnet__fail(r, CARNET_EPERM, "the invite has expired: make a new one with 'carnet "
+                                         "invite'");
+  return 0;
+}
+
+int carnet_invite_secret(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_BYTES],
+                         uint8_t secret[CARNET_INVITE_SECRET_BYTES]) {
+  carnet__stxn *st;
+  invite inv;
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  rc = invite_check(r, &inv, invite_read(st, id, &inv));
+  carnet__read_end(r, st);
+  if (rc == 0) memcpy(secret, inv.secret, 32);
+  sodium_memzero(&inv, sizeof inv);
+  return rc;
+}
+
+static int invite_use(carnet_txn *t, void *arg) {
+  struct invite_arg *a = arg;
+  int rc = invite_check(t->r, &a->inv, invite_read(t->st, a->id, &a->inv));
+  if (rc) return rc;
+  a->inv.used = true;
+  if ((rc = invite_write(t->st, a->id, &a->inv))) return rc;
+  struct peer_arg p = {.create = true};
+  memcpy(p.info.pk, a->pk, 32);
+  snprintf(p.info.addr, sizeof p.info.addr, "%s", a->addr ? a->addr : "");
+  return peer_upsert(t, &p);
+}
+
+int carnet_invite_consume(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_BYTES],
+                          const uint8_t pk[CARNET_PK_BYTES], const char *addr) {
+  struct invite_arg a = {.id = id, .pk = pk, .addr = addr};
+  int rc = in_write(r, invite_use, &a);
+  sodium_memzero(&a.inv, sizeof a.inv);
+  return rc;
+}

@@ -1,0 +1,75 @@
+/* carnet/peer.h - a replica's identity, the team it trusts, and invites.
+ *
+ * Each replica has an Ed25519 key pair made at init. A team is the set of
+ * replicas that trust each other's public keys; it has a 16-byte team id
+ * (made at init, adopted from the inviter on join). Sync refuses any key not
+ * in the trust list during the handshake, before any data is read.
+ */
+#ifndef CARNET_PEER_H
+#define CARNET_PEER_H
+
+#include <stdbool.h>
+#include "carnet/replica.h"
+
+#define CARNET_PK_BYTES 32
+#define CARNET_TEAM_BYTES 16
+#define CARNET_INVITE_ID_BYTES 16
+#define CARNET_INVITE_SECRET_BYTES 32
+
+/* Brief: this replica's public signing key and team id. */
+int carnet_identity(carnet_replica *r, uint8_t pk[CARNET_PK_BYTES],
+                    uint8_t team[CARNET_TEAM_BYTES]);
+
+/* Brief: adopt a team id (on join). */
+int carnet_team_set(carnet_replica *r, const uint8_t team[CARNET_TEAM_BYTES]);
+
+/* Brief: sign `msg` with this replica's secret key (64-byte signature). The
+ * secret key never leaves the engine. */
+int carnet_sign(carnet_replica *r, const void *msg, size_t len, uint8_t sig[64]);
+
+typedef struct carnet_peer_info {
+  uint8_t pk[CARNET_PK_BYTES];
+  uint64_t replica_id;    /* 0 until the first handshake */
+  char addr[256];         /* last known address, "" if none */
+  uint64_t added_ms;
+  uint64_t last_sync_ms;  /* 0 if never */
+  uint64_t acked;         /* our sequence number the peer has confirmed */
+} carnet_peer_info;
+
+/* Brief: trust a key (idempotent; `addr` may be NULL). */
+int carnet_peer_trust(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], const char *addr);
+
+/* Brief: stop trusting a key. Errors: CARNET_ENOTFOUND. */
+int carnet_peer_remove(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES]);
+
+/* Brief: 0 when the key is trusted, CARNET_EPERM when not. */
+int carnet_peer_trusted(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES]);
+
+/* Brief: read one peer. Errors: CARNET_ENOTFOUND. */
+int carnet_peer_get(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], carnet_peer_info *out);
+
+/* Brief: record what a sync session learnt of a peer (fields 0/"" are left
+ * as they are). Errors: CARNET_ENOTFOUND (not trusted). */
+int carnet_peer_note(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], uint64_t replica_id,
+                     const char *addr, uint64_t last_sync_ms, uint64_t acked);
+
+/* Brief: call cb for every trusted peer, in key order; a non-zero return
+ * stops and is returned. */
+int carnet_peer_list(carnet_replica *r, int (*cb)(const carnet_peer_info *p, void *data),
+                     void *data);
+
+/* Brief: record an invite (one-time secret with an expiry). */
+int carnet_invite_add(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_BYTES],
+                      const uint8_t secret[CARNET_INVITE_SECRET_BYTES], uint64_t expiry_ms);
+
+/* Brief: the secret of an outstanding invite.
+ * Errors: CARNET_ENOTFOUND (unknown or already used), CARNET_EPERM (expired). */
+int carnet_invite_secret(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_BYTES],
+                         uint8_t secret[CARNET_INVITE_SECRET_BYTES]);
+
+/* Brief: mark an invite used and trust `pk`, in one transaction, so a token
+ * works once. Errors: CARNET_ENOTFOUND (unknown or already used). */
+int carnet_invite_consume(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_BYTES],
+                          const uint8_t pk[CARNET_PK_BYTES], const char *addr);
+
+#endif
