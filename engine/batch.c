@@ -36,7 +36,19 @@ static size_t origin_ref(carnet__benc *enc, uint64_t origin, bool *declare) {
   return enc->norigins;
 }
 
-int carnet__benc_entity(carnet__benc *enc, const carnet__entity *e, uint64_t since) {
+carnet__benc_pos carnet__benc_tell(const carnet__benc *enc) {
+  return (carnet__benc_pos){enc->body.size, enc->norigins, enc->prev, enc->nents, enc->ncells};
+}
+
+void carnet__benc_rewind(carnet__benc *enc, carnet__benc_pos pos) {
+  enc->body.size = pos.size;
+  enc->norigins = pos.norigins;
+  enc->prev = pos.prev;
+  enc->nents = pos.nents;
+  enc->ncells = pos.ncells;
+}
+
+int carnet__benc_entity(carnet__benc *enc, const carnet__entity *e, uint64_t base) {
   bstamp *st = malloc((e->n ? e->n : 1) * sizeof *st);
   size_t *idx = malloc((e->n ? e->n : 1) * sizeof *idx);
   size_t ns = 0, nc = 0;
@@ -44,7 +56,7 @@ int carnet__benc_entity(carnet__benc *enc, const carnet__entity *e, uint64_t sin
   if (st == NULL || idx == NULL) goto done;
   for (size_t i = 0; i < e->n; i++) {
     const carnet__cell *c = &e->cells[i];
-    if (c->seq <= since) continue;
+    if (c->seq <= base) continue;
     size_t j = ns;
     while (j-- > 0)
       if (st[j].hlc == c->hlc && st[j].origin == c->origin) break;
@@ -86,7 +98,7 @@ int carnet__benc_entity(carnet__benc *enc, const carnet__entity *e, uint64_t sin
   msgpack_pack_uint64(&enc->pk, nc);
   for (size_t i = 0; i < e->n; i++) {
     const carnet__cell *c = &e->cells[i];
-    if (c->seq <= since) continue;
+    if (c->seq <= base) continue;
     msgpack_pack_uint16(&enc->pk, c->field);
     if (c->klen) {
       carnet__pack_bin(&enc->pk, c->key, c->klen);
@@ -112,7 +124,8 @@ int carnet__benc_finish(carnet__benc *enc, const carnet_batch_info *info, carnet
   msgpack_packer_init(&pk, &head, msgpack_sbuffer_write);
   msgpack_pack_uint8(&pk, CARNET__BATCH_VERSION);
   msgpack_pack_uint64(&pk, info->sender);
-  msgpack_pack_uint64(&pk, info->since);
+  msgpack_pack_uint64(&pk, info->base);
+  msgpack_pack_uint64(&pk, info->after);
   msgpack_pack_uint64(&pk, info->upto);
   if (info->more) {
     msgpack_pack_true(&pk);
@@ -232,10 +245,11 @@ int carnet__batch_decode(const void *buf, size_t len, carnet__batch *b) {
   if (buf == NULL || len == 0 || len > CARNET_BATCH_BYTES_MAX) return BAD(0);
   if ((rc = carnet__mp_init(&m, buf, len))) return rc;
   if ((rc = carnet__mp_uint(&m, &version)) || (rc = carnet__mp_uint(&m, &b->info.sender)) ||
-      (rc = carnet__mp_uint(&m, &b->info.since)) || (rc = carnet__mp_uint(&m, &b->info.upto)) ||
-      (rc = carnet__mp_bool(&m, &b->info.more)))
+      (rc = carnet__mp_uint(&m, &b->info.base)) || (rc = carnet__mp_uint(&m, &b->info.after)) ||
+      (rc = carnet__mp_uint(&m, &b->info.upto)) || (rc = carnet__mp_bool(&m, &b->info.more)))
     goto done;
-  if (version != CARNET__BATCH_VERSION || b->info.upto < b->info.since) {
+  if (version != CARNET__BATCH_VERSION || b->info.after < b->info.base ||
+      b->info.upto < b->info.after) {
     rc = BAD(&m);
     goto done;
   }

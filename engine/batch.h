@@ -3,7 +3,7 @@
  *
  * A batch is a msgpack stream:
  *
- *   version=1  sender  since  upto  more
+ *   version=1  sender  base  after  upto  more
  *   then, until the end:  id(bin16) kind nstamps (oref hdelta)* ncells
  *                         (field key|nil value stamp)*
  *
@@ -54,9 +54,18 @@ typedef struct carnet__benc {
 
 void carnet__benc_init(carnet__benc *enc);
 void carnet__benc_destroy(carnet__benc *enc);
-/* Append the cells of `e` whose seq > since (nothing when none). Errors:
+/* Append the cells of `e` whose seq > base (nothing when none). Errors:
  * CARNET_ENOMEM, CARNET_ELIMIT (origin table full: end the batch here). */
-int carnet__benc_entity(carnet__benc *enc, const carnet__entity *e, uint64_t since);
+int carnet__benc_entity(carnet__benc *enc, const carnet__entity *e, uint64_t base);
+
+/* Where the encoder is, to take back the last entity when it overflows. */
+typedef struct carnet__benc_pos {
+  size_t size, norigins;
+  carnet_hlc prev;
+  uint32_t nents, ncells;
+} carnet__benc_pos;
+carnet__benc_pos carnet__benc_tell(const carnet__benc *enc);
+void carnet__benc_rewind(carnet__benc *enc, carnet__benc_pos pos);
 /* The final bytes (malloc'd, owned by the caller). */
 int carnet__benc_finish(carnet__benc *enc, const carnet_batch_info *info, carnet_buf *out);
 

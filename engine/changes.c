@@ -2,21 +2,26 @@
  * number, applying a batch, watermarks, and the state digest.
  *
  *   sender                                   receiver
- *   changes index (seq -> id), one entry     watermark[sender] = w
+ *   change index (seq -> id), one entry      mark[sender] = (base, after)
  *   per entity at its greatest seq (E1)
- *        <------------- "since w" -------------
- *   batch (w, upto]: each entity with an
- *   entry in the range, its cells > w  ------>  decode + validate all (A1)
- *                                               one transaction: merge
- *                                               cells (C1), save rows,
- *                                               raise clock, and move
- *                                               watermark to upto (A2)
+ *        <--------- "from (base, after)" ---------
+ *   batch: each entity with an entry in
+ *   (after, upto], its cells > base   ------>  decode + validate all (A1)
+ *   ...more batches, after = previous upto      one transaction: merge
+ *   last batch: more = false                    cells (C1), save rows,
+ *                                               raise clock, move the
+ *                                               mark (A2): after = upto,
+ *                                               and at the end of the
+ *                                               stream base = after = upto
  *
  * Invariant A1: nothing of a batch is applied unless all of it decodes and
  * validates (a valid MAC proves who sent bytes, not that they are valid).
- * Invariant A2: the watermark only moves forward, and only when the batch
- * starts at or before it: a batch that overtakes a lost one must not make
- * the receiver skip the lost one. Re-applying a batch changes nothing.
+ * Invariant A2: the mark only moves forward, and only when the batch
+ * continues it: a batch that overtakes a lost one must not make the
+ * receiver skip the lost one. `base` moves only at the end of a stream, so
+ * an entity edited while a stream is under way (its entry moves past the
+ * window) still gets its older cells (carnet_mark in changes.h). Re-applying
+ * a batch changes nothing.
  */
 #include <sodium.h>
 #include <stdlib.h>
@@ -29,40 +34,45 @@
 #include "engine/hlc.h"
 #include "engine/replica_int.h"
 
-int carnet_changes_since(carnet_replica *r, uint64_t since, size_t max_bytes, carnet_buf *out,
-                         carnet_batch_info *info) {
+/* Room kept for the batch header (version, sender, base, after, upto, more). */
+#define HEADER_BYTES_MAX 48
+
+int carnet_changes_since(carnet_replica *r, const carnet_mark *from, size_t max_bytes,
+                         carnet_buf *out, carnet_batch_info *info) {
   carnet__stxn *st = NULL;
   carnet__scur *cur = NULL;
   carnet__benc *enc = malloc(sizeof *enc);
-  carnet_batch_info bi = {.sender = r->id, .since = since, .upto = since};
+  carnet_mark m = from ? *from : (carnet_mark){0, 0};
+  carnet_batch_info bi = {.sender = r->id, .base = m.base, .after = m.after, .upto = m.after};
   carnet_buf k, v;
-  uint8_t from[8];
+  uint8_t key[8];
   int rc;
   out->base = NULL;
   out->len = 0;
   if (enc == NULL) return CARNET_ENOMEM;
   carnet__benc_init(enc);
+  if (m.after < m.base) {
+    rc = carnet__fail(r, CARNET_EMISUSE, "a change mark with after < base");
+    goto done;
+  }
   if (max_bytes == 0 || max_bytes > CARNET_BATCH_BYTES_MAX / 2) max_bytes = CARNET_BATCH_BYTES_MAX / 2;
+  max_bytes = max_bytes > 2 * HEADER_BYTES_MAX ? max_bytes - HEADER_BYTES_MAX : HEADER_BYTES_MAX;
   if ((rc = carnet__read_begin(r, &st))) goto done;
   if ((rc = carnet__store_cursor(st, CARNET__T_CHANGES, &cur))) goto done;
-  carnet__be64_put(from, since + 1);
-  for (rc = carnet__store_seek(cur, from, 8, &k, &v); rc == 0;
+  carnet__be64_put(key, m.after + 1);
+  for (rc = carnet__store_seek(cur, key, 8, &k, &v); rc == 0;
        rc = carnet__store_next(cur, &k, &v)) {
+    carnet_id id;
+    carnet_buf row;
+    carnet__entity e;
     if (k.len != 8 || v.len != 16) {
       rc = carnet__fail(r, CARNET_ECORRUPT, "damaged entry in the change index");
       goto done;
     }
-    if (enc->body.size >= max_bytes) {
-      bi.more = true;
-      break;
-    }
-    carnet_id id;
-    carnet_buf row;
-    carnet__entity e;
     memcpy(id.b, v.base, 16);
     if ((rc = carnet__store_get(st, CARNET__T_ENTITIES, id.b, 16, &row))) {
-      if (rc == CARNET_ENOTFOUND) rc = carnet__fail(r, CARNET_ECORRUPT, "change index points to "
-                                                                        "a missing entity");
+      if (rc == CARNET_ENOTFOUND)
+        rc = carnet__fail(r, CARNET_ECORRUPT, "change index points to a missing entity");
       goto done;
     }
     carnet__entity_init(&e, NULL);
@@ -70,10 +80,15 @@ int carnet_changes_since(carnet_replica *r, uint64_t since, size_t max_bytes, ca
       carnet__fail(r, rc, "a stored record is damaged");
       goto done;
     }
-    rc = carnet__benc_entity(enc, &e, since);
+    carnet__benc_pos pos = carnet__benc_tell(enc);
+    rc = carnet__benc_entity(enc, &e, m.base);
     carnet__entity_free(&e);
-    if (rc == CARNET_ELIMIT) {
+    /* The entity that does not fit goes first in the next batch, unless it
+     * is alone: one entity larger than the limit still travels. */
+    if (rc == CARNET_ELIMIT || (rc == 0 && enc->body.size > max_bytes && pos.nents > 0)) {
+      carnet__benc_rewind(enc, pos);
       bi.more = true;
+      rc = 0;
       break;
     }
     if (rc) goto done;
@@ -100,31 +115,49 @@ int carnet_changes_inspect(const void *batch, size_t len, carnet_batch_info *inf
   return rc;
 }
 
-static int mark_key(uint8_t key[8], uint64_t peer) {
-  carnet__be64_put(key, peer);
-  return 0;
-}
-
-static int read_mark(carnet__stxn *st, uint64_t peer, uint64_t *out) {
+/* Marks are stored as base(8) after(8), big-endian, under the peer's id. */
+static int read_mark(carnet__stxn *st, uint64_t peer, carnet_mark *out) {
   uint8_t key[8];
   carnet_buf v;
-  mark_key(key, peer);
+  carnet__be64_put(key, peer);
   int rc = carnet__store_get(st, CARNET__T_MARKS, key, 8, &v);
-  *out = 0;
+  *out = (carnet_mark){0, 0};
   if (rc == CARNET_ENOTFOUND) return 0;
   if (rc) return rc;
-  if (v.len != 8) return CARNET_ECORRUPT;
-  *out = carnet__be64_get(v.base);
-  return 0;
+  if (v.len != 16) return CARNET_ECORRUPT;
+  out->base = carnet__be64_get(v.base);
+  out->after = carnet__be64_get((const uint8_t *)v.base + 8);
+  return out->after >= out->base ? 0 : CARNET_ECORRUPT;
 }
 
-int carnet_watermark(carnet_replica *r, uint64_t peer, uint64_t *out) {
+static int write_mark(carnet__stxn *st, uint64_t peer, carnet_mark m) {
+  uint8_t key[8], val[16];
+  carnet__be64_put(key, peer);
+  carnet__be64_put(val, m.base);
+  carnet__be64_put(val + 8, m.after);
+  return carnet__store_put(st, CARNET__T_MARKS, key, 8, val, 16, 0);
+}
+
+int carnet_watermark(carnet_replica *r, uint64_t peer, carnet_mark *out) {
   carnet__stxn *st;
   int rc = carnet__read_begin(r, &st);
   if (rc) return rc;
   rc = read_mark(st, peer, out);
   carnet__read_end(r, st);
   return rc;
+}
+
+/* A2: the mark after a batch, or the same mark when the batch does not
+ * continue it (it starts past what we hold: an earlier batch was lost). */
+static carnet_mark next_mark(carnet_mark m, const carnet_batch_info *b) {
+  if (b->base > m.base || b->after > m.after || b->upto < m.after) return m;
+  /* The end of the stream as of the sender's read: every entity edited
+   * since an earlier batch had its entry moved into this one's range, so
+   * every change up to upto is now here. A stale end (upto < after) says
+   * less than we know, and is ignored above. */
+  if (!b->more) return (carnet_mark){b->upto, b->upto};
+  m.after = b->upto;
+  return m;
 }
 
 /* Merge one entity of a batch; `*applied` counts the cells that won. */
@@ -163,7 +196,7 @@ int carnet_changes_apply(carnet_replica *r, const void *batch, size_t len, carne
   carnet_txn *t = NULL;
   msgpack_sbuffer sb;
   uint32_t n = 0;
-  uint64_t mark;
+  carnet_mark mark;
   int rc;
   msgpack_sbuffer_init(&sb);
   carnet__clear_err(r);
@@ -193,12 +226,10 @@ int carnet_changes_apply(carnet_replica *r, const void *batch, size_t len, carne
   t->hlc = carnet__hlc_recv(t->hlc, b.max_hlc);
   if (b.info.sender != r->id) {
     if ((rc = read_mark(t->st, b.info.sender, &mark))) goto done;
-    if (b.info.since <= mark && b.info.upto > mark) {
-      uint8_t key[8], val[8];
-      mark_key(key, b.info.sender);
-      carnet__be64_put(val, b.info.upto);
-      if ((rc = carnet__store_put(t->st, CARNET__T_MARKS, key, 8, val, 8, 0))) goto done;
-    }
+    carnet_mark nm = next_mark(mark, &b.info);
+    if ((nm.base != mark.base || nm.after != mark.after) &&
+        (rc = write_mark(t->st, b.info.sender, nm)))
+      goto done;
   }
   rc = carnet_txn_commit(t);
   t = NULL;

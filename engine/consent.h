@@ -3,9 +3,11 @@
  * Consent events are a grow-only log (each event is its own cell, keyed by
  * channel + stamp). A grant records `observed`: the stamp of the latest
  * withdrawal its replica had seen for that channel. The channel is granted
- * iff there is a grant G and every withdrawal W has W.hlc <= G.observed:
- * a withdrawal the granter had not seen (concurrent, or later) wins. The
- * decision is a pure function of the set of events, so it converges.
+ * iff there is a grant G and every withdrawal W has W.hlc <= G.observed
+ * (for one G: the grant that saw the latest withdrawal covers the others):
+ * a withdrawal that no grant had seen (concurrent, or later) wins; a grant
+ * made after seeing it is an informed re-consent and wins. The decision is a
+ * pure function of the set of events, so it converges.
  */
 #ifndef CARNET_ENGINE_CONSENT_H
 #define CARNET_ENGINE_CONSENT_H

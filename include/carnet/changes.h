@@ -8,8 +8,9 @@
  * at all (then they are asked for again), and replicas still converge.
  *
  * A batch is self-describing msgpack bytes (see docs/FORMATS.md): the sender's
- * replica id, the range (since, upto] of the sender's sequence numbers it
- * covers, and the changed cells with their HLC stamps and origins.
+ * replica id, the part of the sender's change stream it covers (a
+ * carnet_mark and upto), and the changed cells with their HLC stamps and
+ * origins.
  */
 #ifndef CARNET_CHANGES_H
 #define CARNET_CHANGES_H
@@ -21,45 +22,65 @@
 #define CARNET_BATCH_BYTES_MAX (4u * 1024u * 1024u)
 #define CARNET_BATCH_ENTITIES_MAX 65536u
 
+/* How far a receiver has got in a sender's change stream.
+ *
+ * Every cell carries the sender-local sequence number of its last change, and
+ * every entity has one entry in the sender's change index, at the greatest
+ * sequence number of its cells. A stream sends, in entry order, every entity
+ * whose entry is after `after`, with its cells changed after `base`. A mark
+ * (base, after) means: the receiver holds every change of the sender up to
+ * `base`, and, for the entities whose entry is up to `after`, every change
+ * after `base` too. Only when a stream reaches the end does `base` move up;
+ * until then an entity edited during the stream (its entry moves past the
+ * window) still gets its older cells, and an interrupted stream resumes at
+ * `after` without losing them. */
+typedef struct carnet_mark {
+  uint64_t base;
+  uint64_t after; /* >= base */
+} carnet_mark;
+
 typedef struct carnet_batch_info {
   uint64_t sender;   /* replica id of the sender */
-  uint64_t since;    /* the batch holds every change in (since, upto] ... */
-  uint64_t upto;     /* ... of the sender's sequence numbers */
+  uint64_t base;     /* cells changed after base ... */
+  uint64_t after;    /* ... of the entities with an entry in (after, upto] */
+  uint64_t upto;
   uint32_t entities; /* entities in the batch */
   uint32_t cells;    /* cells in the batch */
-  bool more;         /* the sender has changes after upto */
+  bool more;         /* the sender has entries after upto */
 } carnet_batch_info;
 
-/* Brief: encode the next batch of changes after sequence `since`, at most
- * `max_bytes` long (0 = CARNET_BATCH_BYTES_MAX; one entity larger than that
- * still goes alone).
+/* Brief: encode the next batch of the change stream from `from` (NULL: from
+ * the start), at most `max_bytes` long (0 = CARNET_BATCH_BYTES_MAX / 2; one
+ * entity larger than that still goes alone).
  * After the call `*out` holds malloc'd bytes owned by the caller (free()),
- * and `info` (may be NULL) says what range they cover; when there is nothing
- * after `since`, the batch is empty with upto == since and more == false.
- * Call again with since = info.upto while info.more.
+ * and `info` (may be NULL) says what they cover; when there is nothing more,
+ * the batch is empty with more == false. Call again with
+ * {from->base, info.upto} while info.more.
  * Errors: CARNET_ECORRUPT, CARNET_ENOMEM, CARNET_EIO. */
-int carnet_changes_since(carnet_replica *r, uint64_t since, size_t max_bytes, carnet_buf *out,
-                         carnet_batch_info *info);
+int carnet_changes_since(carnet_replica *r, const carnet_mark *from, size_t max_bytes,
+                         carnet_buf *out, carnet_batch_info *info);
 
 /* Brief: decode and validate a batch without applying it. `info` may be
  * NULL. Errors: CARNET_EPROTO (malformed or out-of-limits bytes). */
 int carnet_changes_inspect(const void *batch, size_t len, carnet_batch_info *info);
 
 /* Brief: merge a batch into the replica, in one transaction that also moves
- * the watermark kept for the batch's sender (only forward, and only when the
- * batch starts at or before it, so a batch that arrives after a lost one
- * never makes the receiver skip the lost one).
+ * the mark kept for the batch's sender: only forward, and only when the
+ * batch continues it (batch base <= mark base and batch after <= mark after),
+ * so a batch that overtakes a lost one never makes the receiver skip the
+ * lost one. The last batch of a stream (more == false) sets the mark to
+ * (upto, upto). Re-applying a batch changes nothing.
  * After the call the caller still owns `batch`. `info` (may be NULL) is
  * filled. `applied` (may be NULL) receives the number of cells that changed
  * local state.
- * Errors: CARNET_EPROTO (malformed batch: nothing applied), CARNET_ENOSPC,
- * CARNET_EIO. */
+ * Errors: CARNET_EPROTO (malformed batch: nothing applied), CARNET_EMISUSE (a
+ * transaction is open on the handle), CARNET_ENOSPC, CARNET_EIO. */
 int carnet_changes_apply(carnet_replica *r, const void *batch, size_t len, carnet_batch_info *info,
                          uint32_t *applied);
 
-/* Brief: the watermark kept for `peer`: every change of that peer up to this
- * sequence number has been applied here (0 when never synced). */
-int carnet_watermark(carnet_replica *r, uint64_t peer, uint64_t *out);
+/* Brief: the mark kept for `peer` ({0, 0} when never synced): what to ask
+ * that peer for next. */
+int carnet_watermark(carnet_replica *r, uint64_t peer, carnet_mark *out);
 
 /* Brief: a 32-byte digest of the replica's merged state: every entity, every
  * cell with its value, HLC and origin, in a canonical order, without local

@@ -1,0 +1,222 @@
+/* cli/cli.h - what the `carnet` command's files share: the invocation
+ * context, table-driven option parsing, the field flags that build a patch,
+ * error reporting, and the output helpers (JSON, tables).
+ *
+ * Exit codes: 0 ok, 1 a user error (bad flag or value, not found, no replica,
+ * newer schema, ambiguous reference, already exists), 2 an internal error
+ * (I/O, corrupt data, out of memory). Every error is one line on stderr,
+ * prefixed by the command ("carnet customer add: ...").
+ */
+#ifndef CARNET_CLI_H
+#define CARNET_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "carnet/carnet.h"
+
+enum {
+  CLI_OK = 0,
+  CLI_EUSER = 1,
+  CLI_EINTERNAL = 2,
+  CLI_HELP = -1, /* --help was printed: exit 0 */
+};
+
+/* The invocation: where the replica is and how to print. */
+typedef struct cli {
+  const char *dir; /* --dir, or NULL: $CARNET_DIR, then ~/.local/share/carnet */
+  char cmd[64];    /* "carnet customer add": the prefix of every message */
+  bool json;       /* --json */
+} cli;
+
+/* Appends a word to c->cmd ("carnet" -> "carnet customer"). */
+void cli_push(cli *c, const char *word);
+
+/* --- Options ------------------------------------------------------------ */
+
+/* Option ids. A command's own options use ids from CLI_O_USER; field flags
+ * (cli_field_flags) use CLI_FIELD_BASE + their index in that table. Ids stay
+ * above 255 so that they never collide with a short option's character. */
+enum {
+  CLI_O_HELP = 256,
+  CLI_O_DIR,
+  CLI_O_JSON,
+  CLI_O_USER = 300,
+  CLI_FIELD_BASE = 1000,
+};
+
+typedef struct cli_opt {
+  const char *name; /* long name, without "--"; NULL ends a table */
+  char short_name;  /* 0 when none */
+  int has_arg;      /* no_argument, required_argument, optional_argument */
+  int id;
+  const char *metavar; /* "NAME", shown in --help */
+  const char *help;
+} cli_opt;
+
+/* What a command accepts, and its --help text. */
+typedef struct cli_usage {
+  const char *args;    /* positional arguments, e.g. "REF" or "CUSTOMER CHANNEL" */
+  const char *summary; /* one sentence */
+  const cli_opt *opts; /* the command's own options, or NULL */
+  int field_kind;      /* 0, or the carnet_kind whose field flags it takes */
+  bool json;           /* takes --json */
+  int min_pos, max_pos;
+  const char *more; /* extra paragraph for --help, or NULL */
+} cli_usage;
+
+typedef struct cli_optval {
+  int id;
+  const char *arg; /* points into argv; NULL when the option has no value */
+} cli_optval;
+
+/* The parsed command line: options in the order given, then positionals. */
+typedef struct cli_args {
+  cli_optval *opts;
+  int nopts;
+  char **pos;
+  int npos;
+} cli_args;
+
+/* Brief: parse argv[1..argc) (argv[0] is the command word) against `u`.
+ * Handles --dir, --json and --help itself. Returns CLI_OK, CLI_HELP (usage
+ * printed on stdout) or an exit code after printing the error.
+ * After the call `a` holds memory to free with cli_args_free. */
+int cli_parse(cli *c, const cli_usage *u, int argc, char **argv, cli_args *a);
+void cli_args_free(cli_args *a);
+
+/* Brief: print a command's usage on `f`. */
+void cli_usage_print(const cli *c, const cli_usage *u, FILE *f);
+
+/* A command group ("customer") is a table of subcommands. */
+typedef struct cli_sub {
+  const char *name;
+  int (*run)(cli *c, int argc, char **argv);
+  const char *summary;
+} cli_sub;
+
+/* Brief: run the subcommand named by argv[1] (argv[0] is the group word);
+ * a leading --dir is accepted; --help lists the subcommands. */
+int cli_dispatch(cli *c, const cli_sub *subs, const char *summary, int argc, char **argv);
+
+/* Brief: parse a non-negative decimal integer. Returns false when `s` is not
+ * one. */
+bool cli_parse_u64(const char *s, uint64_t *out);
+
+/* --- Field flags (cli/fields.c) ---------------------------------------- */
+
+/* Brief: append the long options of the field flags of `kind` to `out` (room
+ * for cli_field_flag_count() entries) and return how many were added. */
+size_t cli_field_flag_count(void);
+size_t cli_field_options(carnet_kind kind, cli_opt *out);
+
+/* Brief: build `p` from the field flags in `a`, in the order given.
+ * `*touched` receives a bit (1 << field) for each field written. Resolves
+ * --customer REF through `r`. Returns CLI_OK or an exit code after printing
+ * the error. */
+int cli_patch_build(cli *c, carnet_replica *r, carnet_kind kind, const cli_args *a, carnet_patch *p,
+                    uint64_t *touched);
+
+/* cli/write.c: add, edit and delete, the same for every kind. `u` describes
+ * the command; edit and delete take the entity's reference as argument. */
+int cli_write_add(cli *c, const cli_usage *u, carnet_kind kind, int argc, char **argv);
+int cli_write_edit(cli *c, const cli_usage *u, carnet_kind kind, int argc, char **argv);
+int cli_write_delete(cli *c, const cli_usage *u, carnet_kind kind, int argc, char **argv);
+
+/* cli/show.c: a record as aligned "field: value" lines (unset fields
+ * skipped), and a customer's consents. */
+void cli_show_fields(FILE *f, const carnet_record *rec);
+void cli_show_consents(FILE *f, const carnet_record *rec);
+/* Brief: "street, postcode city, country" (malloc'd, never NULL). */
+char *cli_address_line(const carnet_record *rec);
+
+/* --- Replica, errors ----------------------------------------------------- */
+
+/* Brief: print "<cmd>: <message>" as one line on stderr; returns `code`. */
+int cli_fail(const cli *c, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Brief: report a CARNET_E* error of `r` (its errmsg when set, else the
+ * error's message), prefixed by `what` when not NULL; returns its exit
+ * code. */
+int cli_fail_rc(const cli *c, const carnet_replica *r, int rc, const char *what);
+
+/* Brief: the exit code for a CARNET_E* code. */
+int cli_exit_code(int rc);
+
+/* Brief: the replica directory to use (--dir, $CARNET_DIR, ~/.local/...).
+ * Writes it to buf. Returns CLI_OK or an exit code after printing. */
+int cli_replica_dir(const cli *c, char *buf, size_t len);
+
+/* Brief: open the replica. Returns CLI_OK or an exit code after printing. */
+int cli_open(cli *c, carnet_replica **out);
+
+/* Brief: resolve what the user typed to an entity of `kind`. Returns CLI_OK
+ * or an exit code after printing. */
+int cli_resolve(cli *c, carnet_replica *r, carnet_kind kind, const char *ref, carnet_id *out);
+
+/* Brief: resolve then read. After the call the caller frees *out. */
+int cli_load(cli *c, carnet_replica *r, carnet_kind kind, const char *ref, carnet_record **out);
+
+/* Brief: a record's label for messages: its reference code, else its hex id.
+ * `buf` has room for CARNET_ID_HEX_LEN + 1 bytes. */
+const char *cli_label(const carnet_record *rec, char *buf);
+
+/* Brief: ISO-8601 UTC of an HLC ("2025-03-01T09:30:00.123Z"); "" for 0. */
+void cli_iso_time(carnet_hlc hlc, char out[32]);
+
+/* Brief: split a phone element "mobile:+336..." into its type and number.
+ * The type is written to `type` (at most `tlen`-1 bytes). */
+const char *cli_phone_split(const char *elem, char *type, size_t tlen);
+
+/* Brief: a malloc'd string of the elements joined by `sep` (phones shown by
+ * number only when `numbers` is set). Never NULL: exits on ENOMEM. */
+char *cli_join(const char *const *v, size_t n, const char *sep, bool numbers);
+
+/* Brief: exit(2) with a message when `p` is NULL (the CLI treats ENOMEM as
+ * fatal, STYLE 6). Returns `p`. */
+void *cli_oom(void *p);
+
+/* --- Output ----------------------------------------------------------- */
+
+/* cli/json.c */
+json_t *cli_json_record(const carnet_record *rec);
+json_t *cli_json_consents(const carnet_record *rec);
+json_t *cli_json_consent_log(const carnet_record *rec);
+json_t *cli_json_str(const char *s); /* NULL -> null; bad UTF-8 is repaired */
+/* Brief: json_object_set_new that treats failure as out of memory. */
+void cli_json_put(json_t *o, const char *key, json_t *v);
+void cli_json_push(json_t *a, json_t *v);
+/* Brief: print `j` on stdout and release it. Returns CLI_OK or 2. */
+int cli_json_print(const cli *c, json_t *j);
+
+/* cli/table.c */
+typedef struct cli_table cli_table;
+cli_table *cli_table_new(size_t ncols, const char *const *headers);
+void cli_table_add(cli_table *t, const char *const *cells);
+size_t cli_table_rows(const cli_table *t);
+/* Brief: print the header and rows, each line starting with `indent` spaces. */
+void cli_table_print(const cli_table *t, FILE *f, int indent);
+void cli_table_free(cli_table *t);
+/* Brief: "label:" padded to `width`, then the value, on one line. Record
+ * views use CLI_LABEL_W so that their values line up. */
+enum { CLI_LABEL_W = 11 };
+void cli_kv(FILE *f, int width, const char *label, const char *value);
+/* Brief: number of terminal columns of a UTF-8 string (code points). */
+size_t cli_utf8_width(const char *s);
+/* Brief: length of the valid UTF-8 sequence at `s` (1-4), 0 when invalid. */
+size_t cli_utf8_seq(const char *s);
+
+/* --- Commands --------------------------------------------------------- */
+
+int cli_cmd_init(cli *c, int argc, char **argv);
+int cli_cmd_customer(cli *c, int argc, char **argv);
+int cli_cmd_contact(cli *c, int argc, char **argv);
+int cli_cmd_consent(cli *c, int argc, char **argv);
+int cli_cmd_changes(cli *c, int argc, char **argv);
+
+/* Shared by customer show and contact commands (cli/cmd_contact.c). */
+int cli_contacts_of(cli *c, carnet_replica *r, const carnet_id *customer, json_t *arr, FILE *human);
+
+#endif

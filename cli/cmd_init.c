@@ -1,0 +1,44 @@
+/* cli/cmd_init.c - `carnet init`: create a replica. */
+#include "cli/cli.h"
+
+static const cli_usage usage = {
+    .summary = "Create a new, empty replica (a full copy of the customer book on this device).",
+    .json = true,
+    .more = "The directory is --dir, else $CARNET_DIR, else ~/.local/share/carnet.",
+};
+
+int cli_cmd_init(cli *c, int argc, char **argv) {
+  carnet_replica *r = NULL;
+  cli_args a;
+  char dir[4096], why[512] = "", id[17];
+  int rc = cli_parse(c, &usage, argc, argv, &a);
+  if (rc) return rc;
+  if ((rc = cli_replica_dir(c, dir, sizeof dir))) goto done;
+  rc = carnet_replica_init(dir, NULL, &r, why, sizeof why);
+  if (rc == CARNET_EEXIST) {
+    rc = cli_fail(c, CLI_EUSER, "a replica already exists in %s", dir);
+    goto done;
+  }
+  if (rc) {
+    rc = cli_fail(c, cli_exit_code(rc), "%s", why[0] ? why : carnet_strerror(rc));
+    goto done;
+  }
+  snprintf(id, sizeof id, "%016llx", (unsigned long long)carnet_replica_id(r));
+  if (c->json) {
+    json_t *o = cli_oom(json_object());
+    cli_json_put(o, "id", cli_json_str(id));
+    cli_json_put(o, "tag", cli_json_str(carnet_replica_tag(r)));
+    cli_json_put(o, "dir", cli_json_str(carnet_replica_dir(r)));
+    rc = cli_json_print(c, o);
+  } else {
+    printf("Created a replica in %s\n", carnet_replica_dir(r));
+    cli_kv(stdout, 10, "  id", id);
+    cli_kv(stdout, 10, "  tag", carnet_replica_tag(r));
+    printf("Next: carnet customer add --name NAME%s%s\n", c->dir ? " --dir " : "",
+           c->dir ? c->dir : "");
+  }
+done:
+  carnet_replica_close(r);
+  cli_args_free(&a);
+  return rc;
+}

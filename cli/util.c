@@ -1,0 +1,156 @@
+/* cli/util.c - errors, opening the replica, resolving references, and small
+ * formatting helpers shared by every command.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+
+void *cli_oom(void *p) {
+  if (p == NULL) {
+    fputs("carnet: out of memory\n", stderr);
+    exit(CLI_EINTERNAL);
+  }
+  return p;
+}
+
+int cli_fail(const cli *c, int code, const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  /* One line, whatever the values quoted in it hold. */
+  for (char *p = msg; *p; p++)
+    if (*p == '\n' || *p == '\r') *p = ' ';
+  fprintf(stderr, "%s: %s\n", c->cmd, msg);
+  return code;
+}
+
+int cli_exit_code(int rc) {
+  switch (rc) {
+  case 0:
+    return CLI_OK;
+  case CARNET_EINVAL:
+  case CARNET_ENOTFOUND:
+  case CARNET_EEXIST:
+  case CARNET_EVERSION:
+  case CARNET_ENOREPLICA:
+  case CARNET_EAMBIGUOUS:
+  case CARNET_ELIMIT:
+  case CARNET_EPROTO: /* bytes the user handed us (a change file) */
+  case CARNET_EPERM:
+    return CLI_EUSER;
+  default:
+    return CLI_EINTERNAL;
+  }
+}
+
+int cli_fail_rc(const cli *c, const carnet_replica *r, int rc, const char *what) {
+  const char *msg = r ? carnet_replica_errmsg(r) : "";
+  if (msg == NULL || msg[0] == '\0') msg = carnet_strerror(rc);
+  if (what) return cli_fail(c, cli_exit_code(rc), "%s: %s", what, msg);
+  return cli_fail(c, cli_exit_code(rc), "%s", msg);
+}
+
+int cli_replica_dir(const cli *c, char *buf, size_t len) {
+  const char *env = getenv("CARNET_DIR");
+  const char *home = getenv("HOME");
+  int n;
+  if (c->dir && c->dir[0])
+    n = snprintf(buf, len, "%s", c->dir);
+  else if (env && env[0])
+    n = snprintf(buf, len, "%s", env);
+  else if (home && home[0])
+    n = snprintf(buf, len, "%s/.local/share/carnet", home);
+  else
+    return cli_fail(c, CLI_EUSER, "no replica directory: give --dir DIR or set CARNET_DIR");
+  if (n < 0 || (size_t)n >= len) return cli_fail(c, CLI_EUSER, "replica directory path too long");
+  return CLI_OK;
+}
+
+int cli_open(cli *c, carnet_replica **out) {
+  char dir[4096], why[512] = "";
+  int rc = cli_replica_dir(c, dir, sizeof dir);
+  if (rc) return rc;
+  rc = carnet_replica_open(dir, NULL, out, why, sizeof why);
+  if (rc == CARNET_ENOREPLICA)
+    return cli_fail(c, CLI_EUSER, "no replica in %s: create one with 'carnet init --dir %s'", dir,
+                    dir);
+  if (rc == CARNET_EVERSION && strstr(why, "newer") == NULL)
+    return cli_fail(c, CLI_EUSER, "%s: %s: upgrade carnet", dir, carnet_strerror(rc));
+  if (rc) return cli_fail(c, cli_exit_code(rc), "%s", why[0] ? why : carnet_strerror(rc));
+  return CLI_OK;
+}
+
+int cli_resolve(cli *c, carnet_replica *r, carnet_kind kind, const char *ref, carnet_id *out) {
+  const char *kname = carnet_kind_name(kind);
+  int rc = carnet_resolve(r, kind, ref, out);
+  if (rc == CARNET_ENOTFOUND && strlen(ref) < 6 &&
+      strspn(ref, "0123456789abcdefABCDEF") == strlen(ref))
+    return cli_fail(c, CLI_EUSER, "no %s '%s': an id prefix needs at least 6 characters", kname,
+                    ref);
+  if (rc == CARNET_ENOTFOUND)
+    return cli_fail(c, CLI_EUSER, "no %s '%s' (see 'carnet %s list')", kname, ref, kname);
+  if (rc == CARNET_EAMBIGUOUS)
+    return cli_fail(c, CLI_EUSER, "'%s' matches several %ss: type more characters", ref, kname);
+  if (rc) return cli_fail_rc(c, r, rc, ref);
+  return CLI_OK;
+}
+
+int cli_load(cli *c, carnet_replica *r, carnet_kind kind, const char *ref, carnet_record **out) {
+  carnet_id id;
+  int rc = cli_resolve(c, r, kind, ref, &id);
+  if (rc) return rc;
+  rc = carnet_get(r, &id, out);
+  if (rc) return cli_fail_rc(c, r, rc, ref);
+  if (carnet_record_kind(*out) != kind) {
+    carnet_record_free(*out);
+    *out = NULL;
+    return cli_fail(c, CLI_EUSER, "'%s' is not a %s", ref, carnet_kind_name(kind));
+  }
+  return CLI_OK;
+}
+
+const char *cli_label(const carnet_record *rec, char *buf) {
+  const char *ref = carnet_record_str(rec, CARNET_F_REFCODE);
+  if (ref && ref[0]) return ref;
+  carnet_id_hex(carnet_record_id(rec), buf);
+  return buf;
+}
+
+void cli_iso_time(carnet_hlc hlc, char out[32]) {
+  uint64_t ms = CARNET_HLC_MS(hlc);
+  time_t secs = (time_t)(ms / 1000);
+  struct tm tm;
+  out[0] = '\0';
+  if (hlc == 0 || gmtime_r(&secs, &tm) == NULL) return;
+  size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+  snprintf(out + n, 32 - n, ".%03uZ", (unsigned)(ms % 1000));
+}
+
+const char *cli_phone_split(const char *elem, char *type, size_t tlen) {
+  const char *colon = strchr(elem, ':');
+  if (colon == NULL) {
+    snprintf(type, tlen, "%s", "");
+    return elem;
+  }
+  snprintf(type, tlen, "%.*s", (int)(colon - elem), elem);
+  return colon + 1;
+}
+
+char *cli_join(const char *const *v, size_t n, const char *sep, bool numbers) {
+  size_t len = 1;
+  char type[32];
+  for (size_t i = 0; i < n; i++)
+    len += strlen(v[i]) + strlen(sep);
+  char *out = cli_oom(malloc(len));
+  out[0] = '\0';
+  for (size_t i = 0, used = 0; i < n; i++) {
+    const char *s = numbers ? cli_phone_split(v[i], type, sizeof type) : v[i];
+    used += (size_t)snprintf(out + used, len - used, "%s%s", i ? sep : "", s);
+  }
+  return out;
+}
