@@ -48,7 +48,8 @@ void carnet__benc_rewind(carnet__benc *enc, carnet__benc_pos pos) {
   enc->ncells = pos.ncells;
 }
 
-int carnet__benc_entity(carnet__benc *enc, const carnet__entity *e, uint64_t base) {
+int carnet__benc_entity(carnet__benc *enc, const carnet__entity *e, uint64_t base,
+                        uint64_t skip_origin) {
   bstamp *st = malloc((e->n ? e->n : 1) * sizeof *st);
   size_t *idx = malloc((e->n ? e->n : 1) * sizeof *idx);
   size_t ns = 0, nc = 0;
@@ -56,7 +57,7 @@ int carnet__benc_entity(carnet__benc *enc, const carnet__entity *e, uint64_t bas
   if (st == NULL || idx == NULL) goto done;
   for (size_t i = 0; i < e->n; i++) {
     const carnet__cell *c = &e->cells[i];
-    if (c->seq <= base) continue;
+    if (c->seq <= base || (skip_origin && c->origin == skip_origin)) continue;
     size_t j = ns;
     while (j-- > 0)
       if (st[j].hlc == c->hlc && st[j].origin == c->origin) break;
@@ -98,7 +99,7 @@ int carnet__benc_entity(carnet__benc *enc, const carnet__entity *e, uint64_t bas
   msgpack_pack_uint64(&enc->pk, nc);
   for (size_t i = 0; i < e->n; i++) {
     const carnet__cell *c = &e->cells[i];
-    if (c->seq <= base) continue;
+    if (c->seq <= base || (skip_origin && c->origin == skip_origin)) continue;
     msgpack_pack_uint16(&enc->pk, c->field);
     if (c->klen) {
       carnet__pack_bin(&enc->pk, c->key, c->klen);

@@ -30,6 +30,7 @@
 #include "carnet/changes.h"
 #include "carnet/error.h"
 #include "engine/batch.h"
+#include "engine/changes_int.h"
 #include "engine/entity_io.h"
 #include "engine/hlc.h"
 #include "engine/replica_int.h"
@@ -39,6 +40,11 @@
 
 int carnet_changes_since(carnet_replica *r, const carnet_mark *from, size_t max_bytes,
                          carnet_buf *out, carnet_batch_info *info) {
+  return carnet__changes_since(r, from, max_bytes, 0, out, info);
+}
+
+int carnet__changes_since(carnet_replica *r, const carnet_mark *from, size_t max_bytes,
+                          uint64_t skip_origin, carnet_buf *out, carnet_batch_info *info) {
   carnet__stxn *st = NULL;
   carnet__scur *cur = NULL;
   carnet__benc *enc = malloc(sizeof *enc);
@@ -81,7 +87,7 @@ int carnet_changes_since(carnet_replica *r, const carnet_mark *from, size_t max_
       goto done;
     }
     carnet__benc_pos pos = carnet__benc_tell(enc);
-    rc = carnet__benc_entity(enc, &e, m.base);
+    rc = carnet__benc_entity(enc, &e, m.base, skip_origin);
     carnet__entity_free(&e);
     /* The entity that does not fit goes first in the next batch, unless it
      * is alone: one entity larger than the limit still travels. */
@@ -192,6 +198,11 @@ done:
 
 int carnet_changes_apply(carnet_replica *r, const void *batch, size_t len, carnet_batch_info *info,
                          uint32_t *applied) {
+  return carnet__changes_apply(r, batch, len, 0, info, applied);
+}
+
+int carnet__changes_apply(carnet_replica *r, const void *batch, size_t len, uint64_t expect_sender,
+                          carnet_batch_info *info, uint32_t *applied) {
   carnet__batch b;
   carnet_txn *t = NULL;
   msgpack_sbuffer sb;
@@ -204,6 +215,12 @@ int carnet_changes_apply(carnet_replica *r, const void *batch, size_t len, carne
   if ((rc = carnet__batch_decode(batch, len, &b))) {
     carnet__fail(r, rc, "malformed change batch (check at engine/batch.c:%d); nothing applied",
                  b.bad_line);
+    goto done;
+  }
+  if (expect_sender && b.info.sender != expect_sender) {
+    rc = carnet__fail(r, CARNET_EPROTO,
+                      "change batch claims sender %016llx but comes from %016llx; nothing applied",
+                      (unsigned long long)b.info.sender, (unsigned long long)expect_sender);
     goto done;
   }
   if (!carnet__hlc_plausible(b.max_hlc, carnet__now_ms(r))) {

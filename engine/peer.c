@@ -34,6 +34,15 @@ int carnet_identity(carnet_replica *r, uint8_t pk[CARNET_PK_BYTES],
   return rc;
 }
 
+int carnet__identity_secret(carnet_replica *r, uint8_t sk[64]) {
+  carnet__stxn *st;
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  rc = meta_bytes(st, CARNET__META_SIGN_SK, sk, 64);
+  carnet__read_end(r, st);
+  return rc;
+}
+
 int carnet_sign(carnet_replica *r, const void *msg, size_t len, uint8_t sig[64]) {
   uint8_t sk[crypto_sign_SECRETKEYBYTES];
   carnet__stxn *st;

@@ -62,6 +62,10 @@ uint64_t carnet__txn_next_seq(carnet_txn *t);
 /* Mark the transaction failed (sticky) and return err. */
 int carnet__txn_fail(carnet_txn *t, int err);
 
+/* The replica's secret signing key (64 bytes), for the handshake, which
+ * copies and wipes it. */
+int carnet__identity_secret(carnet_replica *r, uint8_t sk[64]);
+
 /* Big-endian helpers. */
 void carnet__be64_put(uint8_t *p, uint64_t v);
 uint64_t carnet__be64_get(const uint8_t *p);

@@ -242,8 +242,11 @@ static int slot_same_number(wctx *w, const carnet__cell *c, const char *type, co
   if (strcmp(number, a->number) != 0) return 0;
   a->done = true;
   uint8_t slot[CARNET__PHONE_SLOT_LEN];
+  (void)type;
   memcpy(slot, c->key, sizeof slot);
-  return strcmp(type, a->type) == 0 ? 0 : put_phone(w, slot, a->type, a->number);
+  /* Re-adding a number is a fresh statement of intent: a new stamp, so it
+   * wins over an older concurrent removal of the slot. */
+  return put_phone(w, slot, a->type, a->number);
 }
 
 static int slot_replace(wctx *w, const carnet__cell *c, const char *type, const char *number,

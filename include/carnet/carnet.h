@@ -14,6 +14,7 @@
 #include "carnet/record.h"
 #include "carnet/changes.h"
 #include "carnet/peer.h"
+#include "carnet/sync.h"
 
 #define CARNET_VERSION "0.1.0"
 

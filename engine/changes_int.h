@@ -1,0 +1,20 @@
+/* engine/changes_int.h - the change API's internal variants used by sync
+ * sessions (not API). */
+#ifndef CARNET_ENGINE_CHANGES_INT_H
+#define CARNET_ENGINE_CHANGES_INT_H
+
+#include "carnet/changes.h"
+
+/* carnet_changes_since, leaving out cells whose origin is `skip_origin`
+ * (0: none): a peer already holds what it wrote, so a session does not echo
+ * its own changes back to it. */
+int carnet__changes_since(carnet_replica *r, const carnet_mark *from, size_t max_bytes,
+                          uint64_t skip_origin, carnet_buf *out, carnet_batch_info *info);
+
+/* carnet_changes_apply, refusing (CARNET_EPROTO, nothing applied) a batch
+ * whose sender is not `expect_sender` (0: any): an authenticated peer must
+ * not move the mark this replica keeps for another replica. */
+int carnet__changes_apply(carnet_replica *r, const void *batch, size_t len, uint64_t expect_sender,
+                          carnet_batch_info *info, uint32_t *applied);
+
+#endif

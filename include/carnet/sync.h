@@ -1,0 +1,116 @@
+/* carnet/sync.h - one sync session with one peer, as a state machine.
+ *
+ * A session knows nothing of sockets: the caller feeds it the bytes that
+ * arrived from the peer (carnet_session_input), sends what it has to send
+ * (carnet_session_output / carnet_session_sent), and calls carnet_session_tick
+ * regularly with the time. So the same code runs over TCP (replica/), over
+ * in-memory pipes in tests, and in the deterministic simulation.
+ *
+ * A session: handshake (authenticated key exchange, trust checked before any
+ * data is read), then each side asks the other for the changes after its mark
+ * (carnet_mark) and streams batches in a bounded window, each acknowledged
+ * once applied; then, while it lives, it pushes new local changes (made by
+ * this process or another one writing the same directory) within a tick.
+ *
+ * Threads: a session and its replica belong to one thread at a time.
+ */
+#ifndef CARNET_SYNC_H
+#define CARNET_SYNC_H
+
+#include <stdbool.h>
+#include "carnet/peer.h"
+#include "carnet/replica.h"
+
+typedef struct carnet_session carnet_session;
+
+typedef enum carnet_session_state {
+  CARNET_SESSION_HANDSHAKE = 1, /* keys being exchanged */
+  CARNET_SESSION_SYNCING = 2,   /* batches in flight one way or the other */
+  CARNET_SESSION_IDLE = 3,      /* both sides caught up; waiting for changes */
+  CARNET_SESSION_CLOSED = 4,    /* ended cleanly (BYE sent and/or received) */
+  CARNET_SESSION_FAILED = 5,    /* ended on an error (carnet_session_error) */
+} carnet_session_state;
+
+typedef struct carnet_session_opts {
+  bool initiator;           /* we dialled */
+  bool once;                /* end with BYE once both sides are caught up (`carnet sync`) */
+  const char *invite_token; /* initiator only: join the inviter's team with this token */
+  const char *peer_addr;    /* where the peer is, recorded in the peer list; may be NULL */
+  size_t batch_bytes;       /* 0 = 256 KiB */
+  unsigned window;          /* batches sent before waiting for an ack; 0 = 4 */
+} carnet_session_opts;
+
+typedef struct carnet_session_stats {
+  uint64_t bytes_in, bytes_out;     /* on the wire, handshake included */
+  uint64_t batches_in, batches_out;
+  uint64_t cells_in, cells_out;     /* cells received / sent */
+  uint64_t cells_applied;           /* received cells that changed local state */
+} carnet_session_stats;
+
+#define CARNET_SESSION_IDLE_PING_MS 15000u /* a PING when nothing was sent for this long */
+#define CARNET_SESSION_TIMEOUT_MS 60000u   /* the peer silent for this long: fail */
+
+/* Brief: start a session on replica `r` at time `now_ms`. An initiator has
+ * its first handshake message ready in carnet_session_output at once.
+ * After the call the caller owns *out (carnet_session_free).
+ * Errors: CARNET_EINVAL (a bad invite token: the replica's errmsg says why),
+ * CARNET_EPERM (expired token), CARNET_ENOMEM. */
+int carnet_session_new(carnet_replica *r, const carnet_session_opts *opts, uint64_t now_ms,
+                       carnet_session **out);
+void carnet_session_free(carnet_session *s);
+
+/* Brief: feed bytes received from the peer, in any chunking. Returns 0, or
+ * the session's (sticky) error once it has failed: CARNET_EPROTO (bad,
+ * tampered, replayed or oversized frame: nothing of it was applied),
+ * CARNET_EPERM (untrusted key, wrong team, bad invite), CARNET_EVERSION
+ * (incompatible protocol), CARNET_ENOSPC, CARNET_EIO. On failure the output
+ * may still hold an ERROR message for the peer: send it, then close. */
+int carnet_session_input(carnet_session *s, const void *data, size_t len, uint64_t now_ms);
+
+/* Brief: the bytes waiting to be sent (empty when none). The buffer belongs
+ * to the session and stays valid until the next call on it. */
+carnet_buf carnet_session_output(carnet_session *s);
+
+/* Brief: `n` bytes of the output were written to the peer. */
+void carnet_session_sent(carnet_session *s, size_t n);
+
+/* Brief: timers and local changes: pushes new local changes to the peer,
+ * pings when quiet, fails on a handshake or peer timeout. Call every 100 to
+ * 250 ms. Returns as carnet_session_input. */
+int carnet_session_tick(carnet_session *s, uint64_t now_ms);
+
+/* Brief: the connection closed (EOF). A session that had not ended cleanly
+ * fails (CARNET_EPROTO, "connection closed by the peer …"); returns the
+ * session's error, 0 when it had closed cleanly. */
+int carnet_session_eof(carnet_session *s);
+
+/* Brief: end the session cleanly: a BYE goes out, then CLOSED. */
+void carnet_session_close(carnet_session *s);
+
+carnet_session_state carnet_session_state_get(const carnet_session *s);
+
+/* Brief: the session's error (0 while it has none) and its one-line detail
+ * (written for a log: says what happened and what to do). */
+int carnet_session_error(const carnet_session *s);
+const char *carnet_session_errmsg(const carnet_session *s);
+
+/* Brief: once the handshake is done: the peer's public key, its replica id,
+ * and whether it joined through one of our invites (or we through its). */
+const uint8_t *carnet_session_peer_pk(const carnet_session *s);
+uint64_t carnet_session_peer_id(const carnet_session *s);
+bool carnet_session_joined(const carnet_session *s);
+
+void carnet_session_stats_get(const carnet_session *s, carnet_session_stats *out);
+
+/* Brief: make an invite on `r` valid for `ttl_ms`, to be accepted by a
+ * replica serving at `addr` ("host:port"); writes the token text (NUL
+ * terminated) to `out`. Errors: CARNET_EINVAL (address too long),
+ * CARNET_ELIMIT (out too small: 256 bytes is enough). */
+int carnet_invite_make(carnet_replica *r, const char *addr, uint64_t ttl_ms, char *out,
+                       size_t out_len);
+
+/* Brief: the address a token points to (to dial for `carnet join`).
+ * Errors: CARNET_EINVAL (not a Carnet invite token). */
+int carnet_invite_addr(const char *token, char *addr, size_t addr_len);
+
+#endif
