@@ -1,0 +1,219 @@
+/* protocol/msg.c - session message codec (see msg.h).
+ *
+ * The decoder accepts only the canonical encoding of each message: every
+ * integer, bin and str in its shortest msgpack form, which is what msgpack-c
+ * writes. So decoding then encoding gives back the very same bytes (the fuzz
+ * target checks it), and one message has one byte form.
+ */
+#include "protocol/msg.h"
+
+#include <string.h>
+
+#include "carnet/error.h"
+#include "engine/mp.h"
+#include "engine/text.h"
+#include "protocol/canon.h"
+
+#define BAD(m) ((m)->bad_line = __LINE__, CARNET_EPROTO)
+
+/* The smallest ERROR code accepted: a CARNET_E* code this build does not know
+ * is fine (the peer may be newer), a huge one is garbage. */
+#define CODE_MIN (-32768)
+
+const char *carnet__msg_name(int type) {
+  switch (type) {
+  case CARNET_MSG_REQ: return "REQ";
+  case CARNET_MSG_BATCH: return "BATCH";
+  case CARNET_MSG_ACK: return "ACK";
+  case CARNET_MSG_CERT: return "CERT";
+  case CARNET_MSG_ERROR: return "ERROR";
+  case CARNET_MSG_BYE: return "BYE";
+  case CARNET_MSG_PING: return "PING";
+  default: return NULL;
+  }
+}
+
+/* 0 when `text` is a line we may show a user: UTF-8 without control
+ * characters (a peer must not be able to drive our terminal) and no NUL. */
+static int text_valid(carnet_buf text) {
+  char tmp[CARNET_MSG_TEXT_BYTES_MAX + 1];
+  if (text.len > CARNET_MSG_TEXT_BYTES_MAX) return CARNET_EINVAL;
+  if (text.len && memchr(text.base, 0, text.len) != NULL) return CARNET_EINVAL;
+  if (text.len) memcpy(tmp, text.base, text.len);
+  tmp[text.len] = '\0';
+  return carnet__text_valid(tmp, CARNET_MSG_TEXT_BYTES_MAX, false);
+}
+
+static size_t bytes_max(int type) {
+  return type == CARNET_MSG_BATCH ? CARNET_BATCH_BYTES_MAX : CARNET_MSG_CERT_BYTES_MAX;
+}
+
+int carnet__msg_encode(const carnet__msg *m, carnet__obuf *out) {
+  msgpack_packer pk;
+  size_t mark = out->len;
+  int rc = 0;
+
+  switch (m->type) {
+  case CARNET_MSG_REQ:
+    if (m->after < m->since) return CARNET_EMISUSE;
+    break;
+  case CARNET_MSG_ACK: case CARNET_MSG_BYE: case CARNET_MSG_PING:
+    break;
+  case CARNET_MSG_BATCH: case CARNET_MSG_CERT:
+    if (m->bytes.len == 0 || m->bytes.len > bytes_max(m->type)) return CARNET_EMISUSE;
+    break;
+  case CARNET_MSG_ERROR:
+    if (m->code >= 0 || m->code < CODE_MIN || text_valid(m->text) != 0) return CARNET_EMISUSE;
+    break;
+  default:
+    return CARNET_EMISUSE;
+  }
+  /* Reserve the whole message first, so the packer cannot fail halfway for
+   * want of memory; a failure below is still checked and rolled back. */
+  rc = carnet__obuf_reserve(out, 32 + m->bytes.len + m->text.len);
+  if (rc) return rc;
+  msgpack_packer_init(&pk, out, carnet__obuf_mp_write);
+  rc |= msgpack_pack_uint8(&pk, (uint8_t)m->type);
+  switch (m->type) {
+  case CARNET_MSG_REQ:
+    rc |= msgpack_pack_uint64(&pk, m->since);
+    rc |= msgpack_pack_uint64(&pk, m->after);
+    break;
+  case CARNET_MSG_ACK:
+    rc |= msgpack_pack_uint64(&pk, m->upto);
+    break;
+  case CARNET_MSG_BATCH: case CARNET_MSG_CERT:
+    rc |= msgpack_pack_bin(&pk, m->bytes.len);
+    rc |= msgpack_pack_bin_body(&pk, m->bytes.base, m->bytes.len);
+    break;
+  case CARNET_MSG_ERROR:
+    rc |= msgpack_pack_int(&pk, m->code);
+    rc |= msgpack_pack_str(&pk, m->text.len);
+    rc |= msgpack_pack_str_body(&pk, m->text.base, m->text.len);
+    break;
+  default:
+    break;
+  }
+  if (rc) {
+    out->len = mark;
+    return CARNET_ENOMEM;
+  }
+  return 0;
+}
+
+/* Map the stream reader's verdict on bad bytes to ours: what a peer sent is
+ * a protocol violation, not a corrupted store. */
+static int mp_err(carnet__msg *m, carnet__mp *mp, int rc) {
+  if (rc == CARNET_ENOMEM) return rc;
+  m->bad_line = mp->bad_line;
+  return CARNET_EPROTO;
+}
+
+/* A canonical uint. */
+static int read_uint(carnet__msg *m, carnet__mp *mp, uint64_t *v) {
+  msgpack_object o;
+  carnet_buf raw;
+  int rc = carnet__mp_next(mp, &o, &raw);
+  if (rc) return mp_err(m, mp, rc);
+  if (o.type != MSGPACK_OBJECT_POSITIVE_INTEGER || raw.len != carnet__canon_uint(o.via.u64))
+    return BAD(m);
+  *v = o.via.u64;
+  return 0;
+}
+
+int carnet__msg_decode(const void *buf, size_t len, carnet__msg *m) {
+  carnet__mp mp;
+  msgpack_object o;
+  carnet_buf raw;
+  int rc;
+
+  memset(m, 0, sizeof *m);
+  rc = carnet__mp_init(&mp, buf, len);
+  if (rc) return rc;
+
+  rc = carnet__mp_next(&mp, &o, &raw);
+  if (rc) {
+    rc = mp_err(m, &mp, rc);
+    goto done;
+  }
+  if (o.type != MSGPACK_OBJECT_POSITIVE_INTEGER || raw.len != 1 ||
+      carnet__msg_name((int)o.via.u64) == NULL) {
+    rc = BAD(m);
+    goto done;
+  }
+  m->type = (int)o.via.u64;
+
+  switch (m->type) {
+  case CARNET_MSG_REQ:
+    if ((rc = read_uint(m, &mp, &m->since)) != 0 || (rc = read_uint(m, &mp, &m->after)) != 0)
+      goto done;
+    if (m->after < m->since) {
+      rc = BAD(m);
+      goto done;
+    }
+    break;
+  case CARNET_MSG_ACK:
+    if ((rc = read_uint(m, &mp, &m->upto)) != 0) goto done;
+    break;
+  case CARNET_MSG_BATCH: case CARNET_MSG_CERT:
+    rc = carnet__mp_next(&mp, &o, &raw);
+    if (rc) {
+      rc = mp_err(m, &mp, rc);
+      goto done;
+    }
+    if (o.type != MSGPACK_OBJECT_BIN || o.via.bin.size == 0 ||
+        o.via.bin.size > bytes_max(m->type) || raw.len != carnet__canon_bin(o.via.bin.size)) {
+      rc = BAD(m);
+      goto done;
+    }
+    m->bytes.base = o.via.bin.ptr;
+    m->bytes.len = o.via.bin.size;
+    break;
+  case CARNET_MSG_ERROR:
+    rc = carnet__mp_next(&mp, &o, &raw);
+    if (rc) {
+      rc = mp_err(m, &mp, rc);
+      goto done;
+    }
+    if (o.type != MSGPACK_OBJECT_NEGATIVE_INTEGER || o.via.i64 < CODE_MIN ||
+        raw.len != carnet__canon_neg(o.via.i64)) {
+      rc = BAD(m);
+      goto done;
+    }
+    m->code = (int)o.via.i64;
+    rc = carnet__mp_next(&mp, &o, &raw);
+    if (rc) {
+      rc = mp_err(m, &mp, rc);
+      goto done;
+    }
+    if (o.type != MSGPACK_OBJECT_STR || o.via.str.size > CARNET_MSG_TEXT_BYTES_MAX ||
+        raw.len != carnet__canon_str(o.via.str.size)) {
+      rc = BAD(m);
+      goto done;
+    }
+    m->text.base = o.via.str.ptr;
+    m->text.len = o.via.str.size;
+    if (text_valid(m->text) != 0) {
+      rc = BAD(m);
+      goto done;
+    }
+    break;
+  default: /* BYE, PING: the type is the whole message */
+    break;
+  }
+  if (!carnet__mp_done(&mp)) {
+    rc = BAD(m);
+    goto done;
+  }
+  rc = 0;
+
+done:
+  carnet__mp_destroy(&mp);
+  if (rc) {
+    int type = m->type, line = m->bad_line;
+    memset(m, 0, sizeof *m);
+    m->type = type;
+    m->bad_line = line;
+  }
+  return rc;
+}

@@ -1,0 +1,87 @@
+/* protocol/msg.h - the messages of a sync session, after the handshake.
+ *
+ * Each message is the plaintext of one encrypted frame (protocol/channel.h):
+ * a msgpack stream (top-level objects one after the other, like rows and
+ * batches, docs/FORMATS.md) whose first object is the type, a positive
+ * fixint. The objects that follow depend on the type and nothing may come
+ * after them:
+ *
+ *   REQ    1  since uint64         send me your change stream from the mark
+ *             after uint64         (since, after) (carnet_mark {base, after},
+ *                                  carnet/changes.h); after >= since
+ *   BATCH  2  bytes bin            one change batch (engine/batch.h), 1 ..
+ *                                  CARNET_BATCH_BYTES_MAX bytes
+ *   ACK    3  upto uint64          I applied your changes up to `upto`
+ *   CERT   4  bytes bin            an erasure certificate, 1 ..
+ *                                  CARNET_MSG_CERT_BYTES_MAX bytes (reserved:
+ *                                  the payload is not interpreted here)
+ *   ERROR  5  code int  text str   a CARNET_E* code (negative) and a line for
+ *                                  the user: UTF-8, no control characters, <=
+ *                                  CARNET_MSG_TEXT_BYTES_MAX bytes
+ *   BYE    6                       the last message: sent with TAG_FINAL
+ *   PING   7                       keep-alive; needs no answer
+ *
+ * Type numbers are frozen (they are on the wire): add, never renumber. The
+ * ERROR encoding is frozen across protocol versions as well, since the
+ * handshake uses it to tell a peer of another version why it is refused.
+ */
+#ifndef CARNET_PROTOCOL_MSG_H
+#define CARNET_PROTOCOL_MSG_H
+
+#include <stdint.h>
+
+#include "carnet/changes.h"
+#include "carnet/types.h"
+#include "protocol/obuf.h"
+
+enum {
+  CARNET_MSG_REQ = 1,
+  CARNET_MSG_BATCH = 2,
+  CARNET_MSG_ACK = 3,
+  CARNET_MSG_CERT = 4,
+  CARNET_MSG_ERROR = 5,
+  CARNET_MSG_BYE = 6,
+  CARNET_MSG_PING = 7,
+};
+
+#define CARNET_MSG_CERT_BYTES_MAX 4096u
+#define CARNET_MSG_TEXT_BYTES_MAX 512u
+/* The largest encoded message: a BATCH (type, bin32 header, bytes). Every
+ * other message is far smaller. */
+#define CARNET_MSG_BYTES_MAX (CARNET_BATCH_BYTES_MAX + 16u)
+/* The largest encoded ERROR: type, int32 code, str16 header, text. */
+#define CARNET_MSG_ERROR_BYTES_MAX (1u + 5u + 3u + CARNET_MSG_TEXT_BYTES_MAX)
+
+typedef struct carnet__msg {
+  int type;         /* CARNET_MSG_* */
+  uint64_t since;   /* REQ: the mark's base */
+  uint64_t after;   /* REQ: the mark's after (>= since) */
+  uint64_t upto;    /* ACK */
+  carnet_buf bytes; /* BATCH, CERT: points into the decoded buffer */
+  int code;         /* ERROR: a negative CARNET_E* code (possibly one this
+                       build does not know) */
+  carnet_buf text;  /* ERROR: points into the decoded buffer, not
+                       NUL-terminated */
+  int bad_line;     /* decode: the check that refused the bytes (STYLE 6) */
+} carnet__msg;
+
+/* Brief: encode `m` (only the fields of its type are read) and append the
+ * bytes to `out`.
+ * Errors: CARNET_EMISUSE (unknown type, or a field out of its limits: a bug
+ * in the caller), CARNET_ELIMIT (`out` is full), CARNET_ENOMEM. On error
+ * `out` is unchanged. */
+int carnet__msg_encode(const carnet__msg *m, carnet__obuf *out);
+
+/* Brief: decode and validate one message occupying exactly `len` bytes.
+ * After the call `m->bytes` and `m->text` point into `buf`: they live as long
+ * as `buf` does (for a message read from a channel, until the next read).
+ * Errors: CARNET_EPROTO (unknown type, wrong object types, a field out of its
+ * limits, missing or trailing bytes: the peer is broken or hostile, end the
+ * session; m->bad_line says which check fired), CARNET_ENOMEM. On error `*m`
+ * holds only the type (when it was read) and bad_line. */
+int carnet__msg_decode(const void *buf, size_t len, carnet__msg *m);
+
+/* Brief: the name of a message type ("BATCH"), or NULL. Static. */
+const char *carnet__msg_name(int type);
+
+#endif

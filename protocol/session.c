@@ -1,0 +1,474 @@
+/* protocol/session.c - one sync session with one peer (carnet/sync.h).
+ *
+ *   HANDSHAKE --(keys agreed, peer trusted)--> SYNCING <--> IDLE
+ *       |                                        |            |
+ *       +------------- error --------------> FAILED <---------+
+ *                                                |
+ *                              BYE sent and received: CLOSED
+ *
+ * Once the handshake is done, each side sends REQ with the mark it keeps
+ * for the other (carnet_mark). Each side then streams its changes from the
+ * mark the peer asked for: at most `window` batches unacknowledged, the
+ * last batch of a stream with more == false (even when empty: it completes
+ * the peer's mark). A received batch is applied in one transaction with the
+ * peer's mark, then acknowledged. New local changes (local sequence number
+ * past what was streamed) start a new stream from where the last ended.
+ *
+ * Invariant S1: nothing is read from an untrusted peer past the handshake
+ * (protocol/handshake.c stops at the key).
+ * Invariant S2: a batch is applied only if it claims to come from the peer
+ * the handshake authenticated (engine/changes_int.h), so a peer cannot move
+ * the mark we keep for another replica.
+ * Invariant S3: cells the peer wrote itself are not sent back to it.
+ * Invariant S4: the session's error is sticky: once failed, no more input is
+ * read and no more batch applied.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "carnet/changes.h"
+#include "carnet/error.h"
+#include "carnet/sync.h"
+#include "engine/changes_int.h"
+#include "engine/replica_int.h"
+#include "protocol/channel.h"
+#include "protocol/handshake.h"
+#include "protocol/invite.h"
+#include "protocol/msg.h"
+
+#define DEFAULT_BATCH_BYTES (256u * 1024u)
+#define DEFAULT_WINDOW 4u
+
+struct carnet_session {
+  carnet_replica *r;
+  carnet_session_opts o;
+  char *peer_addr;
+  carnet_session_state state;
+  int err;
+  char errmsg[512];
+
+  carnet__hs hs;
+  bool hs_live;       /* hs initialised: free it */
+  carnet__channel ch;
+  bool ch_live;       /* handshake done, channel up */
+  bool joining;       /* initiator with an invite */
+  carnet__invite invite;
+  bool trusted_inviter; /* joining: the inviter's key is now trusted */
+  carnet__obuf out;
+
+  uint8_t peer_pk[32];
+  uint64_t peer_id;
+  bool joined;
+
+  /* What we stream to the peer. */
+  bool stream_on;     /* the peer asked (REQ) */
+  carnet_mark from;   /* where the next batch starts */
+  bool final_sent;    /* the current stream's last batch is out */
+  unsigned inflight;  /* batches not yet acknowledged */
+  uint64_t acked;     /* our sequence number the peer confirmed */
+  /* What we receive. */
+  bool peer_done;     /* the peer's stream reached its end at least once */
+  bool bye_sent, bye_recv, noted;
+
+  uint64_t last_rx_ms, last_tx_ms;
+  carnet_session_stats st;
+};
+
+/* --- errors --------------------------------------------------------------- */
+
+static int fail(carnet_session *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail(carnet_session *s, int code, const char *fmt, ...) {
+  if (s->err) return s->err; /* S4: the first error stands */
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
+  va_end(ap);
+  s->err = code;
+  s->state = CARNET_SESSION_FAILED;
+  /* Tell the peer why, when the channel still carries messages and the
+   * error is not the peer's bytes failing to open. */
+  if (s->ch_live && !s->ch.err && !s->ch.tx_final && code != CARNET_ENOMEM) {
+    carnet__msg m = {.type = CARNET_MSG_ERROR, .code = code};
+    size_t n = strlen(s->errmsg);
+    if (n > CARNET_MSG_TEXT_BYTES_MAX) n = CARNET_MSG_TEXT_BYTES_MAX;
+    m.text = (carnet_buf){s->errmsg, n};
+    (void)carnet__channel_send(&s->ch, &m, &s->out);
+  }
+  return code;
+}
+
+/* --- sending -------------------------------------------------------------- */
+
+static int send_msg(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
+  int rc = carnet__channel_send(&s->ch, m, &s->out);
+  if (rc) return fail(s, rc, "cannot send %s: %s", carnet__msg_name(m->type),
+                      carnet__channel_errmsg(&s->ch)[0] ? carnet__channel_errmsg(&s->ch)
+                                                        : carnet_strerror(rc));
+  s->last_tx_ms = now_ms;
+  return 0;
+}
+
+static int send_bye(carnet_session *s, uint64_t now_ms) {
+  if (s->bye_sent) return 0;
+  carnet__msg m = {.type = CARNET_MSG_BYE};
+  int rc = send_msg(s, &m, now_ms);
+  if (rc == 0) s->bye_sent = true;
+  return rc;
+}
+
+static uint64_t local_seq(carnet_session *s) {
+  uint64_t seq = 0;
+  return carnet_replica_seq(s->r, &seq) == 0 ? seq : 0;
+}
+
+/* Stream batches while the window allows and there is something to send. */
+static int pump(carnet_session *s, uint64_t now_ms) {
+  while (s->stream_on && !s->bye_sent && s->inflight < s->o.window) {
+    if (s->final_sent && local_seq(s) <= s->from.after) return 0;
+    carnet_buf b = {0};
+    carnet_batch_info info;
+    int rc = carnet__changes_since(s->r, &s->from, s->o.batch_bytes, s->peer_id, &b, &info);
+    if (rc) return fail(s, rc, "cannot read local changes: %s", carnet_replica_errmsg(s->r));
+    carnet__msg m = {.type = CARNET_MSG_BATCH, .bytes = b};
+    rc = send_msg(s, &m, now_ms);
+    free((void *)b.base);
+    if (rc) return rc;
+    s->inflight++;
+    s->st.batches_out++;
+    s->st.cells_out += info.cells;
+    s->from.after = info.upto;
+    if (!info.more) {
+      s->from.base = info.upto;
+      s->final_sent = true;
+    } else {
+      s->final_sent = false;
+    }
+  }
+  return 0;
+}
+
+/* Both sides caught up: record it, and end a one-shot session. */
+static int check_done(carnet_session *s, uint64_t now_ms) {
+  bool caught_up = s->peer_done && s->final_sent && s->inflight == 0 &&
+                   local_seq(s) <= s->from.after;
+  if (s->state == CARNET_SESSION_SYNCING || s->state == CARNET_SESSION_IDLE)
+    s->state = caught_up ? CARNET_SESSION_IDLE : CARNET_SESSION_SYNCING;
+  if (!caught_up) return 0;
+  if (!s->noted) {
+    /* The peer list shows when we last caught up with this peer. */
+    carnet_peer_note(s->r, s->peer_pk, s->peer_id, s->peer_addr, carnet__now_ms(s->r), s->acked);
+    s->noted = true;
+  }
+  return s->o.once ? send_bye(s, now_ms) : 0;
+}
+
+/* --- the handshake --------------------------------------------------------------- */
+
+static int hs_trusted(void *ctx, const uint8_t pk[32]) {
+  carnet_session *s = ctx;
+  int rc = carnet_peer_trusted(s->r, pk);
+  return rc == 0 ? 0 : rc == CARNET_EPERM ? CARNET_EPERM : rc;
+}
+
+static int hs_invite(void *ctx, const uint8_t *id, size_t n, uint8_t secret[32]) {
+  carnet_session *s = ctx;
+  if (n != CARNET_INVITE_ID_BYTES) return CARNET_ENOTFOUND;
+  int rc = carnet_invite_secret(s->r, id, secret);
+  return rc == CARNET_EPERM ? CARNET_ENOTFOUND : rc;
+}
+
+static int handshake_done(carnet_session *s, uint64_t now_ms) {
+  const carnet__hs_peer *p = carnet__hs_peer_info(&s->hs);
+  int rc;
+  memcpy(s->peer_pk, p->static_pk, 32);
+  s->peer_id = p->replica_id;
+  s->joined = p->joined;
+  rc = carnet__channel_init_hs(&s->ch, &s->hs);
+  s->ch_live = true;
+  if (rc) return fail(s, rc, "cannot start the encrypted channel");
+  if (s->joined && !s->joining) {
+    /* The initiator proved it holds our invite's secret: trust it, once. */
+    if ((rc = carnet_invite_consume(s->r, p->invite_id, s->peer_pk, s->peer_addr)))
+      return fail(s, CARNET_EPERM, "invite refused: %s", carnet_replica_errmsg(s->r));
+  }
+  if (s->peer_id == carnet_replica_id(s->r))
+    return fail(s, CARNET_EPROTO, "the peer has this replica's own id (a copied replica "
+                                  "directory?): sync refused");
+  if (!s->joining) carnet_peer_note(s->r, s->peer_pk, s->peer_id, s->peer_addr, 0, 0);
+  s->state = CARNET_SESSION_SYNCING;
+  s->last_rx_ms = now_ms;
+  carnet_mark mark;
+  if ((rc = carnet_watermark(s->r, s->peer_id, &mark)))
+    return fail(s, rc, "cannot read the mark kept for the peer");
+  carnet__msg m = {.type = CARNET_MSG_REQ, .since = mark.base, .after = mark.after};
+  return send_msg(s, &m, now_ms);
+}
+
+/* --- receiving ------------------------------------------------------------------- */
+
+static int on_batch(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
+  carnet_batch_info info;
+  uint32_t applied = 0;
+  int rc = carnet__changes_apply(s->r, m->bytes.base, m->bytes.len, s->peer_id, &info, &applied);
+  if (rc) return fail(s, rc, "cannot apply a batch from the peer: %s", carnet_replica_errmsg(s->r));
+  s->st.batches_in++;
+  s->st.cells_in += info.cells;
+  s->st.cells_applied += applied;
+  if (!info.more) s->peer_done = true;
+  if (s->bye_sent) return 0; /* our direction is over: nothing to acknowledge with */
+  carnet__msg ack = {.type = CARNET_MSG_ACK, .upto = info.upto};
+  return send_msg(s, &ack, now_ms);
+}
+
+static int on_message(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
+  if (s->joining && !s->trusted_inviter) {
+    /* The responder's first encrypted message proves it accepted our join. */
+    int rc = carnet_peer_trust(s->r, s->peer_pk, s->peer_addr);
+    if (rc == 0) rc = carnet_team_set(s->r, s->invite.team_id);
+    if (rc) return fail(s, rc, "cannot record the team joined: %s", carnet_replica_errmsg(s->r));
+    carnet_peer_note(s->r, s->peer_pk, s->peer_id, s->peer_addr, 0, 0);
+    s->trusted_inviter = true;
+  }
+  switch (m->type) {
+  case CARNET_MSG_REQ:
+    if (m->after < m->since) return fail(s, CARNET_EPROTO, "the peer sent a malformed request");
+    s->stream_on = true;
+    s->from = (carnet_mark){m->since, m->after};
+    s->final_sent = false;
+    return pump(s, now_ms);
+  case CARNET_MSG_BATCH:
+    return on_batch(s, m, now_ms);
+  case CARNET_MSG_ACK:
+    if (s->inflight == 0) return fail(s, CARNET_EPROTO, "the peer acknowledged a batch never sent");
+    s->inflight--;
+    if (m->upto > s->acked) s->acked = m->upto;
+    return pump(s, now_ms);
+  case CARNET_MSG_CERT:
+    return 0; /* erasure certificates: handled by the erasure layer (reserved) */
+  case CARNET_MSG_ERROR: {
+    int n = (int)(m->text.len < 400 ? m->text.len : 400);
+    return fail(s, m->code < 0 && m->code >= CARNET_EPERM ? m->code : CARNET_EPROTO,
+                "the peer ended the session: %.*s", n, (const char *)m->text.base);
+  }
+  case CARNET_MSG_BYE:
+    s->bye_recv = true;
+    if (send_bye(s, now_ms)) return s->err;
+    s->state = CARNET_SESSION_CLOSED;
+    return 0;
+  case CARNET_MSG_PING:
+    return 0;
+  }
+  return fail(s, CARNET_EPROTO, "unexpected message from the peer");
+}
+
+/* --- the API ------------------------------------------------------------------- */
+
+int carnet_session_new(carnet_replica *r, const carnet_session_opts *opts, uint64_t now_ms,
+                       carnet_session **out) {
+  carnet_session *s = calloc(1, sizeof *s);
+  uint8_t pk[32], sk[64];
+  carnet__hs_config cfg = {0};
+  char why[160];
+  int rc;
+  *out = NULL;
+  if (s == NULL) return CARNET_ENOMEM;
+  s->r = r;
+  s->o = *opts;
+  s->o.invite_token = NULL;
+  s->o.peer_addr = NULL;
+  if (s->o.batch_bytes == 0) s->o.batch_bytes = DEFAULT_BATCH_BYTES;
+  if (s->o.window == 0) s->o.window = DEFAULT_WINDOW;
+  s->state = CARNET_SESSION_HANDSHAKE;
+  s->last_rx_ms = s->last_tx_ms = now_ms;
+  carnet__obuf_init(&s->out);
+  s->peer_addr = strdup(opts->peer_addr ? opts->peer_addr : "");
+  if (s->peer_addr == NULL) {
+    rc = CARNET_ENOMEM;
+    goto fail;
+  }
+  if ((rc = carnet_identity(r, pk, cfg.team_id)) || (rc = carnet__identity_secret(r, sk))) goto fail;
+  if (opts->invite_token) {
+    if (!opts->initiator) {
+      rc = carnet__fail(r, CARNET_EMISUSE, "only the dialling side joins with an invite");
+      goto fail;
+    }
+    if ((rc = carnet__invite_decode(opts->invite_token, &s->invite, why, sizeof why))) {
+      rc = carnet__fail(r, CARNET_EINVAL, "not a valid invite token: %s", why);
+      goto fail;
+    }
+    if (carnet__now_ms(r) > s->invite.expiry_ms) {
+      rc = carnet__fail(r, CARNET_EPERM, "the invite has expired: ask for a new one");
+      goto fail;
+    }
+    s->joining = true;
+    memcpy(cfg.team_id, s->invite.team_id, sizeof cfg.team_id);
+    cfg.invite = &s->invite;
+  }
+  cfg.sign_pk = pk;
+  cfg.sign_sk = sk;
+  cfg.replica_id = carnet_replica_id(r);
+  cfg.trusted = hs_trusted;
+  cfg.invite_secret = hs_invite;
+  cfg.ctx = s;
+  cfg.env = NULL;
+  rc = carnet__hs_init(&s->hs, opts->initiator ? CARNET_HS_INITIATOR : CARNET_HS_RESPONDER, &cfg,
+                       now_ms, &s->out);
+  s->hs_live = true;
+  sodium_memzero(sk, sizeof sk);
+  if (rc) goto fail;
+  s->st.bytes_out = 0;
+  *out = s;
+  return 0;
+fail:
+  sodium_memzero(sk, sizeof sk);
+  carnet_session_free(s);
+  return rc;
+}
+
+void carnet_session_free(carnet_session *s) {
+  if (s == NULL) return;
+  if (s->hs_live) carnet__hs_free(&s->hs);
+  if (s->ch_live) carnet__channel_free(&s->ch);
+  sodium_memzero(&s->invite, sizeof s->invite);
+  carnet__obuf_free(&s->out);
+  free(s->peer_addr);
+  free(s);
+}
+
+int carnet_session_input(carnet_session *s, const void *data, size_t len, uint64_t now_ms) {
+  const uint8_t *p = data;
+  if (s->err) return s->err;
+  s->st.bytes_in += len;
+  s->last_rx_ms = now_ms;
+  while (len > 0 && !s->err && s->state != CARNET_SESSION_CLOSED) {
+    if (!s->ch_live) {
+      int rc = carnet__hs_feed(&s->hs, &p, &len, &s->out);
+      if (rc) {
+        const char *why = carnet__hs_errmsg(&s->hs);
+        return fail(s, rc, "handshake failed: %s", why[0] ? why : carnet_strerror(rc));
+      }
+      if (!carnet__hs_done(&s->hs)) return 0;
+      if ((rc = handshake_done(s, now_ms))) return rc;
+      continue;
+    }
+    carnet__msg m;
+    int got = carnet__channel_recv(&s->ch, &p, &len, &m);
+    if (got < 0)
+      return fail(s, got, "bad frame from the peer (%s): session ended, nothing of it applied",
+                  carnet__channel_errmsg(&s->ch));
+    if (got == 0) break;
+    int rc = on_message(s, &m, now_ms);
+    if (rc) return rc;
+  }
+  if (s->err) return s->err;
+  return s->ch_live && s->state != CARNET_SESSION_CLOSED ? check_done(s, now_ms) : 0;
+}
+
+carnet_buf carnet_session_output(carnet_session *s) {
+  return (carnet_buf){s->out.base, s->out.len};
+}
+
+void carnet_session_sent(carnet_session *s, size_t n) {
+  if (n > s->out.len) n = s->out.len;
+  carnet__obuf_consume(&s->out, n);
+  s->st.bytes_out += n;
+}
+
+int carnet_session_tick(carnet_session *s, uint64_t now_ms) {
+  int rc;
+  if (s->err) return s->err;
+  if (s->state == CARNET_SESSION_CLOSED) return 0;
+  if (!s->ch_live) {
+    if ((rc = carnet__hs_tick(&s->hs, now_ms)))
+      return fail(s, rc, "handshake failed: %s", carnet__hs_errmsg(&s->hs));
+    return 0;
+  }
+  if (now_ms - s->last_rx_ms >= CARNET_SESSION_TIMEOUT_MS)
+    return fail(s, CARNET_ELIMIT, "the peer sent nothing for %u s: session ended",
+                CARNET_SESSION_TIMEOUT_MS / 1000);
+  if (!s->bye_sent && now_ms - s->last_tx_ms >= CARNET_SESSION_IDLE_PING_MS) {
+    carnet__msg m = {.type = CARNET_MSG_PING};
+    if ((rc = send_msg(s, &m, now_ms))) return rc;
+  }
+  if ((rc = pump(s, now_ms))) return rc;
+  return check_done(s, now_ms);
+}
+
+int carnet_session_eof(carnet_session *s) {
+  if (s->err || s->state == CARNET_SESSION_CLOSED) return s->err;
+  if (!s->ch_live) {
+    carnet__hs_eof(&s->hs);
+    return fail(s, CARNET_EPROTO, "connection closed by the peer during the handshake%s%s",
+                carnet__hs_errmsg(&s->hs)[0] ? ": " : "", carnet__hs_errmsg(&s->hs));
+  }
+  return fail(s, CARNET_EPROTO, "connection closed by the peer before the session ended "
+                                "(what was applied stays; the next sync resumes)");
+}
+
+void carnet_session_close(carnet_session *s) {
+  if (s->err || !s->ch_live || s->state == CARNET_SESSION_CLOSED) return;
+  send_bye(s, s->last_tx_ms);
+}
+
+carnet_session_state carnet_session_state_get(const carnet_session *s) {
+  return s->state;
+}
+
+int carnet_session_error(const carnet_session *s) {
+  return s->err;
+}
+
+const char *carnet_session_errmsg(const carnet_session *s) {
+  return s->errmsg;
+}
+
+const uint8_t *carnet_session_peer_pk(const carnet_session *s) {
+  return s->peer_pk;
+}
+
+uint64_t carnet_session_peer_id(const carnet_session *s) {
+  return s->peer_id;
+}
+
+bool carnet_session_joined(const carnet_session *s) {
+  return s->joined || s->trusted_inviter;
+}
+
+void carnet_session_stats_get(const carnet_session *s, carnet_session_stats *out) {
+  *out = s->st;
+}
+
+/* --- invites --------------------------------------------------------------------- */
+
+int carnet_invite_make(carnet_replica *r, const char *addr, uint64_t ttl_ms, char *out,
+                       size_t out_len) {
+  carnet__invite inv = {0};
+  char why[160];
+  int rc;
+  if (addr == NULL || strlen(addr) > CARNET_INVITE_ADDRESS_MAX || carnet__invite_address_valid(addr))
+    return carnet__fail(r, CARNET_EINVAL, "invalid address '%s': give HOST:PORT",
+                        addr ? addr : "");
+  memcpy(inv.address, addr, strlen(addr) + 1);
+  if ((rc = carnet_identity(r, inv.inviter_pk, inv.team_id))) return rc;
+  carnet__random(r, inv.id, sizeof inv.id);
+  carnet__random(r, inv.secret, sizeof inv.secret);
+  inv.expiry_ms = carnet__now_ms(r) + ttl_ms;
+  rc = carnet__invite_encode(&inv, out, out_len, why, sizeof why);
+  if (rc == 0) rc = carnet_invite_add(r, inv.id, inv.secret, inv.expiry_ms);
+  else carnet__fail(r, rc, "cannot make the invite: %s", why);
+  sodium_memzero(&inv, sizeof inv);
+  return rc;
+}
+
+int carnet_invite_addr(const char *token, char *addr, size_t addr_len) {
+  carnet__invite inv;
+  char why[160];
+  int rc = carnet__invite_decode(token, &inv, why, sizeof why);
+  if (rc == 0) snprintf(addr, addr_len, "%s", inv.address);
+  sodium_memzero(&inv, sizeof inv);
+  return rc ? CARNET_EINVAL : 0;
+}

@@ -1,0 +1,305 @@
+/* Sync sessions between replicas in one process, over in-memory pipes:
+ * the real engine and protocol code with no network (carnet/sync.h). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "carnet/carnet.h"
+#include "support/testenv.h"
+
+typedef struct node {
+  char *dir;
+  tenv env;
+  carnet_replica *r;
+} node;
+
+static void node_open(node *n, const char *label, uint64_t seed) {
+  carnet_env e;
+  char err[256];
+  n->dir = tdir_new(label);
+  tenv_init(&n->env, 1790000000000ull, seed);
+  tenv_fill(&n->env, &e);
+  char *d = tdir_join(n->dir, "r");
+  int rc = carnet_replica_init(d, &e, &n->r, err, sizeof err);
+  free(d);
+  if (rc) fail_msg("init %s: %s", label, err);
+}
+
+static void node_close(node *n) {
+  carnet_replica_close(n->r);
+  tdir_remove(n->dir);
+  free(n->dir);
+}
+
+static void trust_both(node *a, node *b) {
+  uint8_t pa[32], pb[32];
+  assert_int_equal(carnet_identity(a->r, pa, NULL), 0);
+  assert_int_equal(carnet_identity(b->r, pb, NULL), 0);
+  assert_int_equal(carnet_peer_trust(a->r, pb, NULL), 0);
+  assert_int_equal(carnet_peer_trust(b->r, pa, NULL), 0);
+}
+
+/* Teams are made at init: give b the team of a, as a join would. */
+static void same_team(node *a, node *b) {
+  uint8_t team[16];
+  assert_int_equal(carnet_identity(a->r, NULL, team), 0);
+  assert_int_equal(carnet_team_set(b->r, team), 0);
+}
+
+static carnet_id add_customer(node *n, const char *name, const char *city) {
+  carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
+  carnet_id id;
+  assert_int_equal(carnet_patch_set(p, CARNET_F_NAME, name), 0);
+  assert_int_equal(carnet_patch_set(p, CARNET_F_CITY, city), 0);
+  assert_int_equal(carnet_patch_set(p, CARNET_F_EMAILS, "x@example.org"), 0);
+  int rc = carnet_create1(n->r, p, &id);
+  if (rc) fail_msg("create: %s", carnet_replica_errmsg(n->r));
+  carnet_patch_free(p);
+  return id;
+}
+
+/* A byte-tampering hook on the pipe from s1 to s2 (NULL: none). */
+typedef void (*tamper_fn)(uint8_t *buf, size_t len, uint64_t offset, void *arg);
+
+typedef struct pipe_stats {
+  uint64_t a_to_b, b_to_a;
+} pipe_stats;
+
+/* Move bytes both ways and tick, until both sessions are idle/closed/failed
+ * or `rounds` pass. */
+static void run(carnet_session *a, carnet_session *b, tenv *ea, tenv *eb, int rounds,
+                tamper_fn tamper, void *arg, pipe_stats *ps) {
+  uint64_t sent_ab = 0;
+  for (int i = 0; i < rounds; i++) {
+    carnet_buf o = carnet_session_output(a);
+    if (o.len) {
+      uint8_t *copy = malloc(o.len);
+      memcpy(copy, o.base, o.len);
+      if (tamper) tamper(copy, o.len, sent_ab, arg);
+      size_t n = o.len;
+      carnet_session_sent(a, n);
+      sent_ab += n;
+      if (ps) ps->a_to_b += n;
+      carnet_session_input(b, copy, n, eb->now_ms);
+      free(copy);
+    }
+    o = carnet_session_output(b);
+    if (o.len) {
+      uint8_t *copy = malloc(o.len);
+      size_t n = o.len;
+      memcpy(copy, o.base, n);
+      carnet_session_sent(b, n);
+      if (ps) ps->b_to_a += n;
+      carnet_session_input(a, copy, n, ea->now_ms);
+      free(copy);
+    }
+    tenv_advance_ms(ea, 50);
+    tenv_advance_ms(eb, 50);
+    carnet_session_tick(a, ea->now_ms);
+    carnet_session_tick(b, eb->now_ms);
+    carnet_session_state sa = carnet_session_state_get(a), sb = carnet_session_state_get(b);
+    bool a_quiet = carnet_session_output(a).len == 0, b_quiet = carnet_session_output(b).len == 0;
+    if (a_quiet && b_quiet && sa != CARNET_SESSION_HANDSHAKE && sb != CARNET_SESSION_HANDSHAKE &&
+        sa != CARNET_SESSION_SYNCING && sb != CARNET_SESSION_SYNCING)
+      return;
+  }
+}
+
+static void assert_same_digest(node *a, node *b) {
+  uint8_t da[32], db[32];
+  assert_int_equal(carnet_state_digest(a->r, da), 0);
+  assert_int_equal(carnet_state_digest(b->r, db), 0);
+  assert_memory_equal(da, db, 32);
+}
+
+static carnet_session *start(node *n, bool initiator, bool once, const char *token) {
+  carnet_session_opts o = {.initiator = initiator, .once = once, .invite_token = token,
+                           .batch_bytes = 4096};
+  carnet_session *s;
+  int rc = carnet_session_new(n->r, &o, n->env.now_ms, &s);
+  if (rc) fail_msg("session_new: %s (%s)", carnet_err_name(rc), carnet_replica_errmsg(n->r));
+  return s;
+}
+
+static void test_sync_both_ways_then_push(void **state) {
+  (void)state;
+  node a, b;
+  node_open(&a, "sess-a", 1);
+  node_open(&b, "sess-b", 2);
+  same_team(&a, &b);
+  trust_both(&a, &b);
+  for (int i = 0; i < 300; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "Client A%03d", i);
+    add_customer(&a, name, "Lyon");
+  }
+  carnet_id shared = add_customer(&b, "Client B", "Brest");
+  carnet_session *sa = start(&a, true, false, NULL), *sb = start(&b, false, false, NULL);
+  pipe_stats ps = {0};
+  run(sa, sb, &a.env, &b.env, 2000, NULL, NULL, &ps);
+  assert_int_equal(carnet_session_error(sa), 0);
+  assert_int_equal(carnet_session_error(sb), 0);
+  assert_int_equal(carnet_session_state_get(sa), CARNET_SESSION_IDLE);
+  assert_int_equal(carnet_session_state_get(sb), CARNET_SESSION_IDLE);
+  assert_same_digest(&a, &b);
+  carnet_session_stats st;
+  carnet_session_stats_get(sb, &st);
+  assert_true(st.batches_in > 1); /* 4 KiB batches: the stream was split */
+  print_message("first sync: %llu bytes A->B, %llu bytes B->A\n", (unsigned long long)ps.a_to_b,
+                (unsigned long long)ps.b_to_a);
+
+  /* A live edit on B reaches A through the running session (push on tick). */
+  carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
+  assert_int_equal(carnet_patch_set(p, CARNET_F_NOTES, "rappeler lundi"), 0);
+  assert_int_equal(carnet_update1(b.r, &shared, p), 0);
+  carnet_patch_free(p);
+  pipe_stats ps2 = {0};
+  run(sa, sb, &a.env, &b.env, 200, NULL, NULL, &ps2);
+  assert_same_digest(&a, &b);
+  carnet_record *rec;
+  assert_int_equal(carnet_get(a.r, &shared, &rec), 0);
+  assert_string_equal(carnet_record_str(rec, CARNET_F_NOTES), "rappeler lundi");
+  carnet_record_free(rec);
+  print_message("one changed field pushed: %llu bytes B->A, %llu bytes A->B\n",
+                (unsigned long long)ps2.b_to_a, (unsigned long long)ps2.a_to_b);
+  assert_true(ps2.b_to_a < 1024);
+
+  carnet_session_close(sa);
+  run(sa, sb, &a.env, &b.env, 50, NULL, NULL, NULL);
+  assert_int_equal(carnet_session_state_get(sa), CARNET_SESSION_CLOSED);
+  assert_int_equal(carnet_session_state_get(sb), CARNET_SESSION_CLOSED);
+  carnet_session_free(sa);
+  carnet_session_free(sb);
+
+  /* The marks persist: a new session sends only what changed since. */
+  add_customer(&a, "Client tardif", "Caen");
+  sa = start(&a, true, true, NULL);
+  sb = start(&b, false, false, NULL);
+  pipe_stats ps3 = {0};
+  run(sa, sb, &a.env, &b.env, 200, NULL, NULL, &ps3);
+  assert_int_equal(carnet_session_state_get(sa), CARNET_SESSION_CLOSED);
+  assert_int_equal(carnet_session_state_get(sb), CARNET_SESSION_CLOSED);
+  carnet_session_stats_get(sb, &st);
+  assert_int_equal(st.batches_in, 1);
+  assert_same_digest(&a, &b);
+  print_message("resumed one-shot sync: %llu + %llu bytes\n", (unsigned long long)ps3.a_to_b,
+                (unsigned long long)ps3.b_to_a);
+  carnet_session_free(sa);
+  carnet_session_free(sb);
+  node_close(&a);
+  node_close(&b);
+}
+
+static void test_untrusted_refused(void **state) {
+  (void)state;
+  node a, b;
+  node_open(&a, "untr-a", 3);
+  node_open(&b, "untr-b", 4);
+  same_team(&a, &b);
+  uint8_t pb[32];
+  assert_int_equal(carnet_identity(b.r, pb, NULL), 0);
+  assert_int_equal(carnet_peer_trust(a.r, pb, NULL), 0); /* a trusts b, b does not trust a */
+  add_customer(&a, "Secret", "Paris");
+  uint8_t before[32], after[32];
+  assert_int_equal(carnet_state_digest(b.r, before), 0);
+  carnet_session *sa = start(&a, true, true, NULL), *sb = start(&b, false, false, NULL);
+  run(sa, sb, &a.env, &b.env, 100, NULL, NULL, NULL);
+  assert_int_equal(carnet_session_state_get(sb), CARNET_SESSION_FAILED);
+  assert_int_equal(carnet_session_error(sb), CARNET_EPERM);
+  print_message("responder: %s\n", carnet_session_errmsg(sb));
+  assert_int_equal(carnet_state_digest(b.r, after), 0);
+  assert_memory_equal(before, after, 32);
+  carnet_session_free(sa);
+  carnet_session_free(sb);
+  node_close(&a);
+  node_close(&b);
+}
+
+static void flip_after_handshake(uint8_t *buf, size_t len, uint64_t offset, void *arg) {
+  uint64_t *at = arg;
+  if (*at >= offset && *at < offset + len) buf[*at - offset] ^= 0x40;
+}
+
+static void test_tampered_frame(void **state) {
+  (void)state;
+  node a, b;
+  node_open(&a, "tamp-a", 5);
+  node_open(&b, "tamp-b", 6);
+  same_team(&a, &b);
+  trust_both(&a, &b);
+  for (int i = 0; i < 50; i++) add_customer(&a, "Client", "Nantes");
+  uint8_t before[32], after[32];
+  assert_int_equal(carnet_state_digest(b.r, before), 0);
+  /* Byte 400 of A's output is inside the first encrypted batch. */
+  uint64_t at = 400;
+  carnet_session *sa = start(&a, true, true, NULL), *sb = start(&b, false, false, NULL);
+  run(sa, sb, &a.env, &b.env, 100, flip_after_handshake, &at, NULL);
+  assert_int_equal(carnet_session_state_get(sb), CARNET_SESSION_FAILED);
+  assert_int_equal(carnet_session_error(sb), CARNET_EPROTO);
+  print_message("tampered: %s\n", carnet_session_errmsg(sb));
+  assert_int_equal(carnet_state_digest(b.r, after), 0);
+  assert_memory_equal(before, after, 32);
+  carnet_session_free(sa);
+  carnet_session_free(sb);
+  node_close(&a);
+  node_close(&b);
+}
+
+static void test_join_with_invite(void **state) {
+  (void)state;
+  node a, b;
+  node_open(&a, "join-a", 7);
+  node_open(&b, "join-b", 8);
+  add_customer(&a, "Client du bureau", "Lille");
+  char token[512];
+  assert_int_equal(carnet_invite_make(a.r, "127.0.0.1:7000", 600000, token, sizeof token), 0);
+  char addr[300];
+  assert_int_equal(carnet_invite_addr(token, addr, sizeof addr), 0);
+  assert_string_equal(addr, "127.0.0.1:7000");
+  carnet_session *sb = start(&b, true, true, token), *sa = start(&a, false, false, NULL);
+  run(sb, sa, &b.env, &a.env, 200, NULL, NULL, NULL);
+  assert_int_equal(carnet_session_error(sb), 0);
+  assert_int_equal(carnet_session_state_get(sb), CARNET_SESSION_CLOSED);
+  assert_true(carnet_session_joined(sb));
+  assert_true(carnet_session_joined(sa));
+  assert_same_digest(&a, &b);
+  uint8_t pa[32], pb[32], ta[16], tb[16];
+  assert_int_equal(carnet_identity(a.r, pa, ta), 0);
+  assert_int_equal(carnet_identity(b.r, pb, tb), 0);
+  assert_memory_equal(ta, tb, 16);
+  assert_int_equal(carnet_peer_trusted(a.r, pb), 0);
+  assert_int_equal(carnet_peer_trusted(b.r, pa), 0);
+  carnet_session_free(sa);
+  carnet_session_free(sb);
+
+  /* The token works once. */
+  node c;
+  node_open(&c, "join-c", 9);
+  carnet_session *sc = start(&c, true, true, token);
+  sa = start(&a, false, false, NULL);
+  run(sc, sa, &c.env, &a.env, 100, NULL, NULL, NULL);
+  assert_int_equal(carnet_session_state_get(sa), CARNET_SESSION_FAILED);
+  assert_int_equal(carnet_session_error(sa), CARNET_EPERM);
+  assert_int_equal(carnet_session_state_get(sc), CARNET_SESSION_FAILED);
+  print_message("second use of the token: %s\n", carnet_session_errmsg(sc));
+  carnet_session_free(sa);
+  carnet_session_free(sc);
+  node_close(&c);
+  node_close(&a);
+  node_close(&b);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_sync_both_ways_then_push),
+      cmocka_unit_test(test_untrusted_refused),
+      cmocka_unit_test(test_tampered_frame),
+      cmocka_unit_test(test_join_with_invite),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
