@@ -91,7 +91,7 @@ static int peer_decode(const uint8_t pk[32], carnet_buf v, carnet_peer_info *p) 
     rc = CARNET_ECORRUPT;
     goto done;
   }
-  memcpy(p->addr, o.via.str.ptr, o.via.str.size);
+  if (o.via.str.size) memcpy(p->addr, o.via.str.ptr, o.via.str.size);
   if ((rc = carnet__mp_uint(&m, &p->added_ms)) || (rc = carnet__mp_uint(&m, &p->last_sync_ms)) ||
       (rc = carnet__mp_uint(&m, &p->acked)))
     goto done;
