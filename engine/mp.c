@@ -23,13 +23,16 @@ static uint64_t be(const uint8_t *p, size_t n) {
 
 int carnet__mp_scan(const void *buf, size_t len, size_t *used) {
   const uint8_t *p = buf;
-  size_t off = 0, pending = 1;
-  while (pending > 0) {
+  /* Elements still owed by each open array or map, innermost last. */
+  uint64_t open[CARNET__MP_DEPTH_MAX];
+  int depth = 0;
+  size_t off = 0;
+  uint64_t owed = 0; /* elements owed by all open containers together */
+  do {
     if (off >= len) return CARNET_ECORRUPT;
     uint8_t c = p[off++];
     uint64_t skip = 0, items = 0;
     size_t hdr = 0;
-    pending--;
     if (c <= 0x7f || c >= 0xe0 || c == 0xc0 || c == 0xc2 || c == 0xc3) {
       /* fixint, nil, bool: nothing follows */
     } else if (c >= 0x80 && c <= 0x8f) {
@@ -76,11 +79,22 @@ int carnet__mp_scan(const void *buf, size_t len, size_t *used) {
     }
     if (skip > len - off) return CARNET_ECORRUPT;
     off += (size_t)skip;
-    /* Every announced element needs at least one byte: a count larger than
-     * what is left is a lie, refused before msgpack-c allocates for it. */
-    if (items > len - off || pending + items > len - off) return CARNET_ECORRUPT;
-    pending += (size_t)items;
-  }
+    /* This object is one element of the container it is in. */
+    if (depth > 0) {
+      open[depth - 1]--;
+      owed--;
+    }
+    if (items > 0) {
+      /* Every announced element needs at least one byte: counts larger
+       * than what is left are a lie, refused before msgpack-c allocates for
+       * them; and nesting is bounded (msgpack-c reports depth as ENOMEM). */
+      if (items > len - off || owed + items > len - off || depth == CARNET__MP_DEPTH_MAX)
+        return CARNET_ECORRUPT;
+      open[depth++] = items;
+      owed += items;
+    }
+    while (depth > 0 && open[depth - 1] == 0) depth--;
+  } while (depth > 0);
   *used = off;
   return 0;
 }

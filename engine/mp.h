@@ -29,6 +29,9 @@ typedef struct carnet__mp {
  * outside byte goes through this first. */
 int carnet__mp_scan(const void *buf, size_t len, size_t *used);
 
+/* Nesting accepted in outside bytes: rows and batches need 2. */
+#define CARNET__MP_DEPTH_MAX 8
+
 int carnet__mp_init(carnet__mp *m, const void *buf, size_t len);
 void carnet__mp_destroy(carnet__mp *m);
 

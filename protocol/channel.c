@@ -27,6 +27,9 @@
 
 #include "carnet/error.h"
 
+/* The largest plaintext buffers kept between messages. */
+#define RETAIN_MAX (64u * 1024u)
+
 static int fail_at(carnet__channel *ch, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 static int fail_at(carnet__channel *ch, int rc, const char *fmt, ...) {
@@ -133,13 +136,16 @@ int carnet__channel_open(carnet__channel *ch, const uint8_t **data, size_t *len,
     return fail_at(ch, CARNET_EPROTO, "an encrypted frame is too short");
   }
   size_t need = clen - CARNET_CHANNEL_ABYTES;
-  if (need > ch->plain_cap) {
-    uint8_t *p = malloc(need);
+  /* Grow to the message; shrink back after a big one (like the frame
+   * reader), so an idle session holds little. */
+  if (need > ch->plain_cap || (ch->plain_cap > RETAIN_MAX && need <= RETAIN_MAX)) {
+    size_t cap = need < 4096 ? 4096 : need;
+    uint8_t *p = malloc(cap);
     if (p == NULL) return fail_at(ch, CARNET_ENOMEM, "out of memory");
     if (ch->plain) sodium_memzero(ch->plain, ch->plain_cap);
     free(ch->plain);
     ch->plain = p;
-    ch->plain_cap = need;
+    ch->plain_cap = cap;
   }
   /* C1 */
   if (crypto_secretstream_xchacha20poly1305_pull(&ch->rx, ch->plain, &mlen, &tag, c, clen, NULL,
@@ -176,8 +182,9 @@ int carnet__channel_send(carnet__channel *ch, const carnet__msg *m, carnet__obuf
   ch->scratch.len = 0;
   int rc = carnet__msg_encode(m, &ch->scratch);
   if (rc) return rc;
-  return carnet__channel_seal(ch, ch->scratch.base, ch->scratch.len, m->type == CARNET_MSG_BYE,
-                              out);
+  rc = carnet__channel_seal(ch, ch->scratch.base, ch->scratch.len, m->type == CARNET_MSG_BYE, out);
+  if (ch->scratch.cap > RETAIN_MAX) carnet__obuf_free(&ch->scratch);
+  return rc;
 }
 
 int carnet__channel_recv(carnet__channel *ch, const uint8_t **data, size_t *len, carnet__msg *m) {
@@ -191,8 +198,9 @@ int carnet__channel_recv(carnet__channel *ch, const uint8_t **data, size_t *len,
     return fail_at(ch, CARNET_EPROTO, "the peer sent a malformed message (msg.c line %d)",
                    m->bad_line);
   if (final != (m->type == CARNET_MSG_BYE))
-    return fail_at(ch, CARNET_EPROTO, final ? "the peer ended its stream with a %s instead of BYE"
-                                            : "the peer sent %s without ending its stream",
+    return fail_at(ch, CARNET_EPROTO,
+                   final ? "the peer ended its stream with a %s instead of BYE"
+                         : "the peer sent %s without ending its stream",
                    carnet__msg_name(m->type));
   return 1;
 }

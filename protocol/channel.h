@@ -49,9 +49,9 @@ typedef struct carnet__channel {
   bool tx_final, rx_final;     /* FINAL sent / received: that direction is over */
   int err;                     /* sticky */
   carnet__frame_reader rd;
-  uint8_t *plain;              /* the last opened message */
+  uint8_t *plain; /* the last opened message */
   size_t plain_cap;
-  carnet__obuf scratch;        /* encoded message before sealing */
+  carnet__obuf scratch; /* encoded message before sealing */
   char errmsg[160];
 } carnet__channel;
 

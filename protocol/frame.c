@@ -26,6 +26,8 @@
 /* The first allocation for a payload: most frames (handshake, ACK, REQ) fit,
  * and a large one grows by doubling towards its announced length. */
 #define FIRST_CHUNK 4096u
+/* The largest buffer kept between frames. */
+#define RETAIN_MAX (64u * 1024u)
 
 void carnet__frame_reader_init(carnet__frame_reader *r, uint32_t max) {
   assert(max >= 1 && max <= CARNET_FRAME_BYTES_MAX);
@@ -44,7 +46,8 @@ void carnet__frame_reader_free(carnet__frame_reader *r) {
 static int grow(carnet__frame_reader *r, size_t need) {
   if (need <= r->cap) return 0;
   size_t cap = r->cap ? r->cap : FIRST_CHUNK;
-  while (cap < need) cap *= 2;
+  while (cap < need)
+    cap *= 2;
   if (cap > r->want) cap = r->want; /* F2 */
   uint8_t *p = malloc(cap);
   if (p == NULL) return r->err = CARNET_ENOMEM;
@@ -60,6 +63,9 @@ int carnet__frame_read(carnet__frame_reader *r, const uint8_t **data, size_t *le
                        carnet_buf *frame) {
   if (r->err) return r->err;
   if (r->yielded) {
+    /* A connection that received one big batch does not keep 8 MiB for
+     * the rest of its life: past RETAIN_MAX the buffer goes back. */
+    if (r->cap > RETAIN_MAX) carnet__frame_reader_free(r);
     r->yielded = false;
     r->hdr_have = 0;
     r->want = 0;
@@ -71,8 +77,8 @@ int carnet__frame_read(carnet__frame_reader *r, const uint8_t **data, size_t *le
       (*data)++;
       (*len)--;
       if (r->hdr_have < CARNET_FRAME_HEADER_BYTES) continue;
-      r->want = (uint32_t)r->hdr[0] << 24 | (uint32_t)r->hdr[1] << 16 |
-                (uint32_t)r->hdr[2] << 8 | r->hdr[3];
+      r->want = (uint32_t)r->hdr[0] << 24 | (uint32_t)r->hdr[1] << 16 | (uint32_t)r->hdr[2] << 8 |
+                r->hdr[3];
       if (r->want == 0 || r->want > r->max) return BAD(r); /* F1 */
       continue;
     }
@@ -129,8 +135,10 @@ int carnet__frame_end(carnet__obuf *out, size_t mark, uint32_t max) {
   assert(mark + CARNET_FRAME_HEADER_BYTES <= out->len);
   size_t len = out->len - mark - CARNET_FRAME_HEADER_BYTES;
   int rc = 0;
-  if (len == 0) rc = CARNET_EMISUSE;
-  else if (len > max || len > CARNET_FRAME_BYTES_MAX) rc = CARNET_ELIMIT;
+  if (len == 0)
+    rc = CARNET_EMISUSE;
+  else if (len > max || len > CARNET_FRAME_BYTES_MAX)
+    rc = CARNET_ELIMIT;
   if (rc) {
     out->len = mark;
     return rc;

@@ -46,9 +46,9 @@ typedef struct carnet__frame_reader {
   uint32_t max;      /* the largest payload accepted */
   uint8_t *buf;      /* payload bytes received (grows as they arrive) */
   size_t have, cap;
-  bool yielded;      /* the last call returned a frame: start a new one */
-  int err;           /* sticky: a reader that failed stays failed */
-  int bad_line;      /* the check that refused the bytes (STYLE 6) */
+  bool yielded; /* the last call returned a frame: start a new one */
+  int err;      /* sticky: a reader that failed stays failed */
+  int bad_line; /* the check that refused the bytes (STYLE 6) */
 } carnet__frame_reader;
 
 /* Brief: a reader for payloads of at most `max` bytes (1 ..

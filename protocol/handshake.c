@@ -38,6 +38,7 @@
 
 #include "carnet/error.h"
 #include "engine/mp.h"
+#include "protocol/canon.h"
 
 enum { HS_WAIT1 = 1, HS_WAIT2, HS_WAIT3, HS_DONE, HS_FAILED };
 
@@ -195,8 +196,10 @@ static int send_msg1(carnet__hs *hs, carnet__obuf *out) {
   prc |= msgpack_pack_uint32(&pk, hs->version);
   pack_bin(&pk, &prc, team, CARNET_TEAM_BYTES);
   pack_bin(&pk, &prc, hs->eph_pk, sizeof hs->eph_pk);
-  if (hs->have_invite) pack_bin(&pk, &prc, hs->invite.id, sizeof hs->invite.id);
-  else prc |= msgpack_pack_nil(&pk);
+  if (hs->have_invite)
+    pack_bin(&pk, &prc, hs->invite.id, sizeof hs->invite.id);
+  else
+    prc |= msgpack_pack_nil(&pk);
   if (prc) return pack_failed(hs, out, mark, CARNET_ENOMEM);
   rc = carnet__frame_end(out, mark, CARNET_HANDSHAKE_MSG_BYTES_MAX);
   if (rc) return pack_failed(hs, out, mark, rc);
@@ -291,10 +294,21 @@ static int peer_error(carnet__hs *hs, carnet_buf f) {
               (const char *)m.text.base);
 }
 
+/* Reads a uint. Containers never reach msgpack-c (canon.h). */
+static bool get_uint(carnet__mp *m, uint64_t *v) {
+  return !carnet__canon_container(m) && carnet__mp_uint(m, v) == 0;
+}
+
+/* Reads a bin of 1 .. `max` bytes. */
+static bool get_bin_upto(carnet__mp *m, size_t max, carnet_buf *v) {
+  return !carnet__canon_container(m) && carnet__mp_bin(m, v, false) == 0 && v->len >= 1 &&
+         v->len <= max;
+}
+
 /* Reads a bin of exactly `n` bytes. */
 static bool get_bin(carnet__mp *m, size_t n, const uint8_t **out) {
   carnet_buf v;
-  if (carnet__mp_bin(m, &v, false) != 0 || v.len != n) return false;
+  if (!get_bin_upto(m, n, &v) || v.len != n) return false;
   *out = v.base;
   return true;
 }
@@ -304,7 +318,7 @@ static bool get_bin(carnet__mp *m, size_t n, const uint8_t **out) {
 static bool get_bin_at(carnet__mp *m, size_t n, size_t *at, const uint8_t **out) {
   msgpack_object o;
   carnet_buf raw;
-  if (carnet__mp_next(m, &o, &raw) != 0 || o.type != MSGPACK_OBJECT_BIN || o.via.bin.size != n)
+  if (carnet__canon_next(m, &o, &raw) != 0 || o.type != MSGPACK_OBJECT_BIN || o.via.bin.size != n)
     return false;
   *at = (size_t)((const char *)raw.base - m->buf);
   *out = (const uint8_t *)o.via.bin.ptr;
@@ -330,14 +344,14 @@ static int on_msg1(carnet__hs *hs, carnet_buf f, carnet__obuf *out) {
   rc = carnet__mp_init(&m, f.base, f.len);
   if (rc) return FAIL(hs, rc, "out of memory");
   m.off = sizeof magic;
-  if (carnet__mp_uint(&m, &version) != 0) {
+  if (!get_uint(&m, &version)) {
     rc = MP_BAD(hs, "version");
     goto done;
   }
   if (version != hs->version) {
     snprintf(text, sizeof text,
-             "protocol version %" PRIu64 " not supported, this replica speaks %u: upgrade",
-             version, (unsigned)hs->version);
+             "protocol version %" PRIu64 " not supported, this replica speaks %u: upgrade", version,
+             (unsigned)hs->version);
     send_error(out, CARNET_EVERSION, text);
     rc = FAIL(hs, CARNET_EVERSION,
               "the peer speaks protocol version %" PRIu64 ", this replica speaks %u: upgrade %s",
@@ -348,8 +362,7 @@ static int on_msg1(carnet__hs *hs, carnet_buf f, carnet__obuf *out) {
     rc = MP_BAD(hs, "team id or ephemeral key");
     goto done;
   }
-  if (!carnet__mp_nil(&m) && (carnet__mp_bin(&m, &invite_id, false) != 0 || invite_id.len == 0 ||
-                              invite_id.len > CARNET_HS_INVITE_ID_BYTES_MAX)) {
+  if (!carnet__mp_nil(&m) && !get_bin_upto(&m, CARNET_HS_INVITE_ID_BYTES_MAX, &invite_id)) {
     rc = MP_BAD(hs, "invite id");
     goto done;
   }
@@ -402,17 +415,18 @@ static int on_msg2(carnet__hs *hs, carnet_buf f, carnet__obuf *out) {
   if (rc != 1) return rc;
   rc = carnet__mp_init(&m, f.base, f.len);
   if (rc) return FAIL(hs, rc, "out of memory");
-  if (carnet__mp_uint(&m, &version) != 0) {
+  if (!get_uint(&m, &version)) {
     rc = MP_BAD(hs, "version");
     goto done;
   }
   if (version != hs->version) {
-    rc = FAIL(hs, CARNET_EVERSION, "the peer answered with protocol version %" PRIu64
-              ", this replica speaks %u", version, (unsigned)hs->version);
+    rc = FAIL(hs, CARNET_EVERSION,
+              "the peer answered with protocol version %" PRIu64 ", this replica speaks %u",
+              version, (unsigned)hs->version);
     goto done;
   }
   if (!get_bin(&m, crypto_kx_PUBLICKEYBYTES, &eph) ||
-      !get_bin(&m, crypto_sign_PUBLICKEYBYTES, &pk) || carnet__mp_uint(&m, &rid) != 0 ||
+      !get_bin(&m, crypto_sign_PUBLICKEYBYTES, &pk) || !get_uint(&m, &rid) ||
       !get_bin_at(&m, crypto_sign_BYTES, &sig_at, &sig) || !carnet__mp_done(&m)) {
     rc = MP_BAD(hs, "message 2");
     goto done;
@@ -478,7 +492,7 @@ static int on_msg3(carnet__hs *hs, carnet_buf f) {
   if (rc != 1) return rc;
   rc = carnet__mp_init(&m, f.base, f.len);
   if (rc) return FAIL(hs, rc, "out of memory");
-  if (!get_bin(&m, crypto_sign_PUBLICKEYBYTES, &pk) || carnet__mp_uint(&m, &rid) != 0 ||
+  if (!get_bin(&m, crypto_sign_PUBLICKEYBYTES, &pk) || !get_uint(&m, &rid) ||
       !get_bin_at(&m, crypto_sign_BYTES, &sig_at, &sig)) {
     rc = MP_BAD(hs, "message 3");
     goto done;
@@ -563,8 +577,10 @@ int carnet__hs_init(carnet__hs *hs, carnet__hs_role role, const carnet__hs_confi
     hs->have_invite = true;
     hs->invite = *cfg->invite;
   }
-  if (cfg->env && cfg->env->random) cfg->env->random(cfg->env->ctx, seed, sizeof seed);
-  else randombytes_buf(seed, sizeof seed);
+  if (cfg->env && cfg->env->random)
+    cfg->env->random(cfg->env->ctx, seed, sizeof seed);
+  else
+    randombytes_buf(seed, sizeof seed);
   crypto_kx_seed_keypair(hs->eph_pk, hs->eph_sk, seed);
   sodium_memzero(seed, sizeof seed);
   if (role == CARNET_HS_RESPONDER) {
@@ -591,9 +607,15 @@ int carnet__hs_feed(carnet__hs *hs, const uint8_t **data, size_t *len, carnet__o
     }
     if (rc == 0) break;
     switch (hs->state) {
-    case HS_WAIT1: rc = on_msg1(hs, f, out); break;
-    case HS_WAIT2: rc = on_msg2(hs, f, out); break;
-    default: rc = on_msg3(hs, f); break;
+    case HS_WAIT1:
+      rc = on_msg1(hs, f, out);
+      break;
+    case HS_WAIT2:
+      rc = on_msg2(hs, f, out);
+      break;
+    default:
+      rc = on_msg3(hs, f);
+      break;
     }
     if (rc) return rc;
   }

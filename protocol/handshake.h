@@ -74,7 +74,8 @@
 #define CARNET_HS_INVITE_ID_BYTES_MAX 32u
 #define CARNET_HS_KEY_BYTES 32u /* a direction's session key */
 /* Three frames at most (ERROR frames are not part of the transcript). */
-#define CARNET_HS_TRANSCRIPT_BYTES_MAX (3u * (CARNET_FRAME_HEADER_BYTES + CARNET_HANDSHAKE_MSG_BYTES_MAX))
+#define CARNET_HS_TRANSCRIPT_BYTES_MAX                                                             \
+  (3u * (CARNET_FRAME_HEADER_BYTES + CARNET_HANDSHAKE_MSG_BYTES_MAX))
 
 _Static_assert(CARNET_MSG_ERROR_BYTES_MAX <= CARNET_HANDSHAKE_MSG_BYTES_MAX,
                "a handshake ERROR frame fits the handshake frame limit");
@@ -107,14 +108,14 @@ typedef struct carnet__hs_config {
   const uint8_t *sign_sk; /* 64 bytes; copied, wiped at carnet__hs_free */
   uint64_t replica_id;
   uint8_t team_id[CARNET_TEAM_BYTES];
-  uint32_t version;                /* 0 = CARNET_PROTOCOL_VERSION */
-  carnet__hs_trusted_cb trusted;   /* required */
-  const carnet__invite *invite;    /* initiator joining a team, else NULL;
-                                      copied */
+  uint32_t version;                   /* 0 = CARNET_PROTOCOL_VERSION */
+  carnet__hs_trusted_cb trusted;      /* required */
+  const carnet__invite *invite;       /* initiator joining a team, else NULL;
+                                         copied */
   carnet__hs_invite_cb invite_secret; /* responder; NULL = no invites */
-  void *ctx;                       /* passed to the callbacks */
-  const carnet_env *env;           /* its `random` makes the ephemeral keys
-                                      (tests replay them); NULL = libsodium */
+  void *ctx;                          /* passed to the callbacks */
+  const carnet_env *env;              /* its `random` makes the ephemeral keys
+                                         (tests replay them); NULL = libsodium */
 } carnet__hs_config;
 
 /* What the handshake learnt about the peer; valid once it is done. */
@@ -135,9 +136,9 @@ typedef struct carnet__hs_peer {
  * fields are private to handshake.c and channel.c. */
 typedef struct carnet__hs {
   int role, state;
-  int err;               /* sticky */
-  int bad_line;          /* the check that refused the peer's bytes */
-  uint64_t started_ms;   /* carnet__hs_init's now_ms: the deadline counts from it */
+  int err;             /* sticky */
+  int bad_line;        /* the check that refused the peer's bytes */
+  uint64_t started_ms; /* carnet__hs_init's now_ms: the deadline counts from it */
   uint32_t version;
   uint64_t replica_id;
   uint8_t team_id[CARNET_TEAM_BYTES];
@@ -146,9 +147,9 @@ typedef struct carnet__hs {
   uint8_t eph_pk[crypto_kx_PUBLICKEYBYTES], eph_sk[crypto_kx_SECRETKEYBYTES];
   uint8_t kx_rx[crypto_kx_SESSIONKEYBYTES], kx_tx[crypto_kx_SESSIONKEYBYTES];
   uint8_t tx_key[CARNET_HS_KEY_BYTES], rx_key[CARNET_HS_KEY_BYTES];
-  bool have_invite;      /* initiator: joining with cfg.invite */
+  bool have_invite; /* initiator: joining with cfg.invite */
   carnet__invite invite;
-  bool have_secret;      /* responder: message (1) named an outstanding invite */
+  bool have_secret; /* responder: message (1) named an outstanding invite */
   uint8_t secret[32];
   carnet__hs_trusted_cb trusted;
   carnet__hs_invite_cb invite_secret;

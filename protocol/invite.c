@@ -20,6 +20,8 @@
 /* The largest msgpack stream of a token. */
 #define STREAM_MAX (2u + CARNET_INVITE_ADDRESS_MAX + 34u + 18u + 34u + 9u + 18u)
 #define PREFIX_LEN (sizeof CARNET_INVITE_PREFIX - 1)
+/* The longest text decode reads, whitespace around the token included. */
+#define PASTE_MAX 4096u
 
 _Static_assert(PREFIX_LEN + ((STREAM_MAX + 2) / 3) * 4 + 1 <= CARNET_INVITE_TEXT_MAX,
                "the longest token fits CARNET_INVITE_TEXT_MAX");
@@ -85,8 +87,7 @@ static int check_fields(const carnet__invite *inv, char *why, size_t why_len) {
     return fail(why, why_len, CARNET_EINVAL, "invite: the inviter's key is not an Ed25519 key");
   if (sodium_is_zero(inv->secret, sizeof inv->secret))
     return fail(why, why_len, CARNET_EINVAL, "invite: the secret is empty (all zeros)");
-  if (inv->expiry_ms == 0)
-    return fail(why, why_len, CARNET_EINVAL, "invite: no expiry date");
+  if (inv->expiry_ms == 0) return fail(why, why_len, CARNET_EINVAL, "invite: no expiry date");
   return 0;
 }
 
@@ -120,7 +121,8 @@ int carnet__invite_encode(const carnet__invite *inv, char *out, size_t out_len, 
     rc = CARNET_ENOMEM;
     goto done;
   }
-  size_t need = PREFIX_LEN + sodium_base64_ENCODED_LEN(b.len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+  size_t need =
+      PREFIX_LEN + sodium_base64_ENCODED_LEN(b.len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   if (out_len < need) {
     rc = fail(why, why_len, CARNET_ELIMIT, "invite: output buffer too small");
     goto done;
@@ -141,7 +143,7 @@ done:
 static int read_bin(carnet__mp *m, void *dst, size_t n) {
   msgpack_object o;
   carnet_buf raw;
-  if (carnet__mp_next(m, &o, &raw) != 0 || o.type != MSGPACK_OBJECT_BIN || o.via.bin.size != n ||
+  if (carnet__canon_next(m, &o, &raw) != 0 || o.type != MSGPACK_OBJECT_BIN || o.via.bin.size != n ||
       raw.len != carnet__canon_bin(n))
     return CARNET_EINVAL;
   memcpy(dst, o.via.bin.ptr, n);
@@ -161,12 +163,17 @@ int carnet__invite_decode(const char *text, carnet__invite *out, char *why, size
   memset(out, 0, sizeof *out);
   if (why && why_len) why[0] = '\0';
 
-  /* A pasted token often brings a newline or spaces along. */
-  size_t n = strnlen(text, CARNET_INVITE_TEXT_MAX + 64);
+  /* A pasted token often brings a newline or spaces along; within reason:
+   * the text is read up to a bound, and refused when it goes past it. */
+  size_t n = strnlen(text, PASTE_MAX);
+  if (n == PASTE_MAX) {
+    rc = fail(why, why_len, CARNET_EINVAL, "invite too long: it is damaged");
+    goto done;
+  }
   while (n && (text[0] == ' ' || text[0] == '\t' || text[0] == '\n' || text[0] == '\r'))
     text++, n--;
-  while (n && (text[n - 1] == ' ' || text[n - 1] == '\t' || text[n - 1] == '\n' ||
-               text[n - 1] == '\r'))
+  while (n &&
+         (text[n - 1] == ' ' || text[n - 1] == '\t' || text[n - 1] == '\n' || text[n - 1] == '\r'))
     n--;
   if (n < PREFIX_LEN || memcmp(text, CARNET_INVITE_PREFIX, PREFIX_LEN) != 0) {
     rc = fail(why, why_len, CARNET_EINVAL,
@@ -179,6 +186,18 @@ int carnet__invite_decode(const char *text, carnet__invite *out, char *why, size
   }
   const char *b64 = text + PREFIX_LEN;
   size_t b64_len = n - PREFIX_LEN;
+  /* The alphabet is checked here rather than left to libsodium: its 1.0.18
+   * decoder reads every byte above 0x7f as '_' (found by fuzz_invite), and a
+   * token must have one text form. */
+  for (size_t i = 0; i < b64_len; i++) {
+    char c = b64[i];
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+          c == '_')) {
+      rc = fail(why, why_len, CARNET_EINVAL,
+                "invite damaged: not base64url (was it cut or changed when copied?)");
+      goto done;
+    }
+  }
   if (sodium_base642bin(bin, sizeof bin, b64, b64_len, NULL, &bin_len, &end,
                         sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
       end != b64 + b64_len) {
@@ -191,7 +210,7 @@ int carnet__invite_decode(const char *text, carnet__invite *out, char *why, size
   rc = carnet__mp_init(&m, bin, bin_len);
   if (rc) goto done;
   mp_open = true;
-  rc = carnet__mp_next(&m, &o, &raw);
+  rc = carnet__canon_next(&m, &o, &raw);
   if (rc || o.type != MSGPACK_OBJECT_STR || o.via.str.size == 0 ||
       o.via.str.size > CARNET_INVITE_ADDRESS_MAX || raw.len != carnet__canon_str(o.via.str.size) ||
       memchr(o.via.str.ptr, 0, o.via.str.size) != NULL) {
@@ -206,9 +225,8 @@ int carnet__invite_decode(const char *text, carnet__invite *out, char *why, size
     rc = fail(why, why_len, CARNET_EINVAL, "invite damaged or truncated: bad key, id or secret");
     goto done;
   }
-  rc = carnet__mp_next(&m, &o, &raw);
-  if (rc || o.type != MSGPACK_OBJECT_POSITIVE_INTEGER ||
-      raw.len != carnet__canon_uint(o.via.u64)) {
+  rc = carnet__canon_next(&m, &o, &raw);
+  if (rc || o.type != MSGPACK_OBJECT_POSITIVE_INTEGER || !carnet__canon_is_uint(raw, o.via.u64)) {
     rc = fail(why, why_len, CARNET_EINVAL, "invite damaged or truncated: bad expiry");
     goto done;
   }

@@ -22,14 +22,22 @@
 
 const char *carnet__msg_name(int type) {
   switch (type) {
-  case CARNET_MSG_REQ: return "REQ";
-  case CARNET_MSG_BATCH: return "BATCH";
-  case CARNET_MSG_ACK: return "ACK";
-  case CARNET_MSG_CERT: return "CERT";
-  case CARNET_MSG_ERROR: return "ERROR";
-  case CARNET_MSG_BYE: return "BYE";
-  case CARNET_MSG_PING: return "PING";
-  default: return NULL;
+  case CARNET_MSG_REQ:
+    return "REQ";
+  case CARNET_MSG_BATCH:
+    return "BATCH";
+  case CARNET_MSG_ACK:
+    return "ACK";
+  case CARNET_MSG_CERT:
+    return "CERT";
+  case CARNET_MSG_ERROR:
+    return "ERROR";
+  case CARNET_MSG_BYE:
+    return "BYE";
+  case CARNET_MSG_PING:
+    return "PING";
+  default:
+    return NULL;
   }
 }
 
@@ -57,9 +65,12 @@ int carnet__msg_encode(const carnet__msg *m, carnet__obuf *out) {
   case CARNET_MSG_REQ:
     if (m->after < m->since) return CARNET_EMISUSE;
     break;
-  case CARNET_MSG_ACK: case CARNET_MSG_BYE: case CARNET_MSG_PING:
+  case CARNET_MSG_ACK:
+  case CARNET_MSG_BYE:
+  case CARNET_MSG_PING:
     break;
-  case CARNET_MSG_BATCH: case CARNET_MSG_CERT:
+  case CARNET_MSG_BATCH:
+  case CARNET_MSG_CERT:
     if (m->bytes.len == 0 || m->bytes.len > bytes_max(m->type)) return CARNET_EMISUSE;
     break;
   case CARNET_MSG_ERROR:
@@ -82,7 +93,8 @@ int carnet__msg_encode(const carnet__msg *m, carnet__obuf *out) {
   case CARNET_MSG_ACK:
     rc |= msgpack_pack_uint64(&pk, m->upto);
     break;
-  case CARNET_MSG_BATCH: case CARNET_MSG_CERT:
+  case CARNET_MSG_BATCH:
+  case CARNET_MSG_CERT:
     rc |= msgpack_pack_bin(&pk, m->bytes.len);
     rc |= msgpack_pack_bin_body(&pk, m->bytes.base, m->bytes.len);
     break;
@@ -113,9 +125,9 @@ static int mp_err(carnet__msg *m, carnet__mp *mp, int rc) {
 static int read_uint(carnet__msg *m, carnet__mp *mp, uint64_t *v) {
   msgpack_object o;
   carnet_buf raw;
-  int rc = carnet__mp_next(mp, &o, &raw);
+  int rc = carnet__canon_next(mp, &o, &raw);
   if (rc) return mp_err(m, mp, rc);
-  if (o.type != MSGPACK_OBJECT_POSITIVE_INTEGER || raw.len != carnet__canon_uint(o.via.u64))
+  if (o.type != MSGPACK_OBJECT_POSITIVE_INTEGER || !carnet__canon_is_uint(raw, o.via.u64))
     return BAD(m);
   *v = o.via.u64;
   return 0;
@@ -131,7 +143,7 @@ int carnet__msg_decode(const void *buf, size_t len, carnet__msg *m) {
   rc = carnet__mp_init(&mp, buf, len);
   if (rc) return rc;
 
-  rc = carnet__mp_next(&mp, &o, &raw);
+  rc = carnet__canon_next(&mp, &o, &raw);
   if (rc) {
     rc = mp_err(m, &mp, rc);
     goto done;
@@ -155,8 +167,9 @@ int carnet__msg_decode(const void *buf, size_t len, carnet__msg *m) {
   case CARNET_MSG_ACK:
     if ((rc = read_uint(m, &mp, &m->upto)) != 0) goto done;
     break;
-  case CARNET_MSG_BATCH: case CARNET_MSG_CERT:
-    rc = carnet__mp_next(&mp, &o, &raw);
+  case CARNET_MSG_BATCH:
+  case CARNET_MSG_CERT:
+    rc = carnet__canon_next(&mp, &o, &raw);
     if (rc) {
       rc = mp_err(m, &mp, rc);
       goto done;
@@ -170,7 +183,7 @@ int carnet__msg_decode(const void *buf, size_t len, carnet__msg *m) {
     m->bytes.len = o.via.bin.size;
     break;
   case CARNET_MSG_ERROR:
-    rc = carnet__mp_next(&mp, &o, &raw);
+    rc = carnet__canon_next(&mp, &o, &raw);
     if (rc) {
       rc = mp_err(m, &mp, rc);
       goto done;
@@ -181,7 +194,7 @@ int carnet__msg_decode(const void *buf, size_t len, carnet__msg *m) {
       goto done;
     }
     m->code = (int)o.via.i64;
-    rc = carnet__mp_next(&mp, &o, &raw);
+    rc = carnet__canon_next(&mp, &o, &raw);
     if (rc) {
       rc = mp_err(m, &mp, rc);
       goto done;

@@ -26,7 +26,8 @@ int carnet__obuf_reserve(carnet__obuf *b, size_t n) {
   size_t need = b->len + n;
   if (need <= b->cap) return 0;
   size_t cap = b->cap ? b->cap : 256;
-  while (cap < need) cap *= 2;
+  while (cap < need)
+    cap *= 2;
   if (cap > CARNET_OBUF_BYTES_MAX) cap = CARNET_OBUF_BYTES_MAX;
   /* Not realloc: the old block may hold plaintext, which is wiped before it
    * goes back to the allocator. */

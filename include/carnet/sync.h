@@ -105,7 +105,7 @@ void carnet_session_stats_get(const carnet_session *s, carnet_session_stats *out
 /* Brief: make an invite on `r` valid for `ttl_ms`, to be accepted by a
  * replica serving at `addr` ("host:port"); writes the token text (NUL
  * terminated) to `out`. Errors: CARNET_EINVAL (address too long),
- * CARNET_ELIMIT (out too small: 256 bytes is enough). */
+ * CARNET_ELIMIT (out too small: 512 bytes is enough). */
 int carnet_invite_make(carnet_replica *r, const char *addr, uint64_t ttl_ms, char *out,
                        size_t out_len);
 

@@ -85,7 +85,8 @@ static void test_round_trip_chunks(void **state) {
   read_back(&out, 3, 0);
   read_back(&out, 4096, 0);
   read_back(&out, out.len, 0); /* everything at once */
-  for (uint64_t seed = 1; seed <= 20; seed++) read_back(&out, 0, seed);
+  for (uint64_t seed = 1; seed <= 20; seed++)
+    read_back(&out, 0, seed);
   carnet__obuf_free(&out);
 }
 
@@ -181,6 +182,12 @@ static void test_max_frame_and_growth(void **state) {
   assert_int_equal(f.len, CARNET_FRAME_BYTES_MAX);
   assert_memory_equal(f.base, payload, CARNET_FRAME_BYTES_MAX);
   assert_int_equal(r.cap, CARNET_FRAME_BYTES_MAX);
+  /* The next frame starts from a small buffer again. */
+  static const uint8_t small[] = {0, 0, 0, 1, 'x'};
+  p = small;
+  n = sizeof small;
+  assert_int_equal(carnet__frame_read(&r, &p, &n, &f), 1);
+  assert_true(r.cap < 65536);
   carnet__frame_reader_free(&r);
   free(payload);
 }

@@ -125,6 +125,21 @@ static void test_garbage_and_prefix(void **state) {
   memcpy(long_text, CARNET_INVITE_PREFIX, strlen(CARNET_INVITE_PREFIX));
   long_text[sizeof long_text - 1] = '\0';
   refused(long_text, "too long");
+  /* A valid token followed by a lot of whitespace and then junk: the junk
+   * is not out of sight (found by fuzz_invite). */
+  carnet__invite inv;
+  char tok[CARNET_INVITE_TEXT_MAX];
+  make_invite(&inv, 4);
+  assert_int_equal(carnet__invite_encode(&inv, tok, sizeof tok, NULL, 0), 0);
+  for (size_t pad = 0; pad < 5000; pad += 97) {
+    char *t = malloc(strlen(tok) + pad + 2);
+    assert_non_null(t);
+    strcpy(t, tok);
+    memset(t + strlen(tok), '\r', pad);
+    strcpy(t + strlen(tok) + pad, "c");
+    refused(t, pad + strlen(tok) + 1 >= 4096 ? "too long" : "damaged");
+    free(t);
+  }
   /* Random printable junk after the prefix. */
   trng g;
   trng_seed(&g, 77);
@@ -154,6 +169,13 @@ static void test_truncated_and_padded(void **state) {
   /* Padding is not part of the URL-safe, no-padding form. */
   snprintf(cut, sizeof cut, "%s=", text);
   refused(cut, "damaged");
+  /* A byte outside the alphabet, even one libsodium 1.0.18 would read as
+   * '_' (any byte above 0x7f). */
+  strcpy(cut, text);
+  cut[n - 3] = (char)0xff;
+  refused(cut, "damaged");
+  cut[n - 3] = '=';
+  refused(cut, "damaged");
   /* One more character: either not base64 any more or a trailing byte. */
   snprintf(cut, sizeof cut, "%sAA", text);
   refused(cut, "damaged");
@@ -164,7 +186,7 @@ static void test_truncated_and_padded(void **state) {
 typedef struct raw {
   const char *addr;
   size_t pk_len, id_len, secret_len, team_len;
-  bool zero_secret, bad_pk, long_expiry, skip_team, extra;
+  bool zero_secret, bad_pk, long_expiry, signed_expiry, skip_team, extra;
   uint64_t expiry;
 } raw;
 
@@ -194,6 +216,10 @@ static void raw_token(const raw *r, char *out, size_t out_len) {
     /* 5 as a uint64: valid msgpack, not the shortest form. */
     static const char u64[] = {(char)0xcf, 0, 0, 0, 0, 0, 0, 0, 5};
     msgpack_sbuffer_write(&sb, u64, sizeof u64);
+  } else if (r->signed_expiry) {
+    /* 2^32 as an int64: the shortest length, but a signed tag. */
+    static const char i64[] = {(char)0xd3, 0, 0, 0, 1, 0, 0, 0, 0};
+    msgpack_sbuffer_write(&sb, i64, sizeof i64);
   } else {
     msgpack_pack_uint64(&pk, r->expiry);
   }
@@ -215,7 +241,7 @@ static void test_fields_checked(void **state) {
   (void)state;
   char t[CARNET_INVITE_TEXT_MAX * 2];
   carnet__invite inv;
-  const raw good = {"h.example:7420", 32, 16, 32, 16, false, false, false, false, false, 1};
+  const raw good = {"h.example:7420", 32, 16, 32, 16, false, false, false, false, false, false, 1};
   raw r = good;
   raw_token(&r, t, sizeof t);
   assert_int_equal(carnet__invite_decode(t, &inv, NULL, 0), 0);
@@ -245,6 +271,7 @@ static void test_fields_checked(void **state) {
   BAD_FIELD(zero_secret, true, "secret is empty");
   BAD_FIELD(expiry, 0, "expiry");
   BAD_FIELD(long_expiry, true, "expiry");
+  BAD_FIELD(signed_expiry, true, "expiry");
   BAD_FIELD(team_len, 17, "team");
   BAD_FIELD(skip_team, true, "team");
   BAD_FIELD(extra, true, "unexpected bytes");
@@ -279,12 +306,9 @@ static void test_encoder_refuses(void **state) {
 int main(void) {
   if (sodium_init() < 0) return 1;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_round_trip),
-      cmocka_unit_test(test_whitespace_ignored),
-      cmocka_unit_test(test_garbage_and_prefix),
-      cmocka_unit_test(test_truncated_and_padded),
-      cmocka_unit_test(test_fields_checked),
-      cmocka_unit_test(test_encoder_refuses),
+      cmocka_unit_test(test_round_trip),         cmocka_unit_test(test_whitespace_ignored),
+      cmocka_unit_test(test_garbage_and_prefix), cmocka_unit_test(test_truncated_and_padded),
+      cmocka_unit_test(test_fields_checked),     cmocka_unit_test(test_encoder_refuses),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,7 +44,8 @@ static void round_trip(const carnet__msg *m) {
   case CARNET_MSG_ACK:
     assert_true(d.upto == m->upto);
     break;
-  case CARNET_MSG_BATCH: case CARNET_MSG_CERT:
+  case CARNET_MSG_BATCH:
+  case CARNET_MSG_CERT:
     assert_int_equal(d.bytes.len, m->bytes.len);
     assert_memory_equal(d.bytes.base, m->bytes.base, m->bytes.len);
     /* Document lifetime: the bytes point into the decoded buffer. */
@@ -78,9 +79,18 @@ static void round_trip(const carnet__msg *m) {
   carnet__obuf_free(&b);
 }
 
-static const uint64_t edges[] = {0,          1,          127,        128,       255,
-                                 256,        65535,      65536,      UINT32_MAX, (uint64_t)UINT32_MAX + 1,
-                                 UINT64_MAX - 1, UINT64_MAX};
+static const uint64_t edges[] = {0,
+                                 1,
+                                 127,
+                                 128,
+                                 255,
+                                 256,
+                                 65535,
+                                 65536,
+                                 UINT32_MAX,
+                                 (uint64_t)UINT32_MAX + 1,
+                                 UINT64_MAX - 1,
+                                 UINT64_MAX};
 #define NEDGES (sizeof edges / sizeof edges[0])
 
 static void test_round_trip_integers(void **state) {
@@ -151,29 +161,32 @@ static void test_unknown_type(void **state) {
   REFUSED(0x00);
   REFUSED(0x08);
   REFUSED(0x7f);
-  REFUSED(0xcc, 0x07);       /* PING, but its type not as a fixint */
-  REFUSED(0xff);             /* negative */
+  REFUSED(0xcc, 0x07); /* PING, but its type not as a fixint */
+  REFUSED(0xff);       /* negative */
   REFUSED(0xa4, 'P', 'I', 'N', 'G');
-  REFUSED(0xc0);             /* nil */
-  REFUSED(0x91, 0x07);       /* [PING]: a stream, not an array */
-  expect_refused(NULL, 0);   /* nothing at all */
+  REFUSED(0xc0);           /* nil */
+  REFUSED(0x91, 0x07);     /* [PING]: a stream, not an array */
+  expect_refused(NULL, 0); /* nothing at all */
 }
 
 static void test_wrong_fields(void **state) {
   (void)state;
-  REFUSED(0x03, 0xff);                   /* ACK with a negative upto */
-  REFUSED(0x03, 0xa1, '1');              /* ACK with a str */
-  REFUSED(0x03, 0xcc, 0x05);             /* ACK 5 not in its shortest form */
+  REFUSED(0x03, 0xff);       /* ACK with a negative upto */
+  REFUSED(0x03, 0xa1, '1');  /* ACK with a str */
+  REFUSED(0x03, 0xcc, 0x05); /* ACK 5 not in its shortest form */
   REFUSED(0x03, 0xcf, 0, 0, 0, 0, 0, 0, 0, 5);
-  REFUSED(0x01, 0x05, 0x04);             /* REQ with after < since */
-  REFUSED(0x01, 0x05);                   /* REQ without after */
-  REFUSED(0x02, 0xc4, 0x00);             /* empty BATCH */
-  REFUSED(0x02, 0xa1, 'x');              /* BATCH as a str */
-  REFUSED(0x02, 0xc5, 0x00, 0x01, 'x');  /* bin16 for one byte */
-  REFUSED(0x05, 0x07, 0xa0);             /* ERROR with a positive code */
-  REFUSED(0x05, 0x00, 0xa0);             /* ERROR with code 0 */
+  /* The shortest length but a signed tag (found by fuzz_msg). */
+  REFUSED(0x03, 0xd1, 0x2f, 0xfe);
+  REFUSED(0x03, 0xd3, 0, 0, 0, 1, 0, 0, 0, 0);
+  REFUSED(0x01, 0x05, 0x04);                         /* REQ with after < since */
+  REFUSED(0x01, 0x05);                               /* REQ without after */
+  REFUSED(0x02, 0xc4, 0x00);                         /* empty BATCH */
+  REFUSED(0x02, 0xa1, 'x');                          /* BATCH as a str */
+  REFUSED(0x02, 0xc5, 0x00, 0x01, 'x');              /* bin16 for one byte */
+  REFUSED(0x05, 0x07, 0xa0);                         /* ERROR with a positive code */
+  REFUSED(0x05, 0x00, 0xa0);                         /* ERROR with code 0 */
   REFUSED(0x05, 0xd2, 0xff, 0xff, 0x7f, 0xff, 0xa0); /* ERROR code -32769: garbage */
-  REFUSED(0x05, 0xd0, 0xf9, 0xa0);       /* code -7 as int8: not the shortest */
+  REFUSED(0x05, 0xd0, 0xf9, 0xa0);                   /* code -7 as int8: not the shortest */
 }
 
 /* The ERROR code range ends at -32768 (int16, its shortest form). */
@@ -187,13 +200,13 @@ static void test_error_code_edges(void **state) {
 
 static void test_error_text_checked(void **state) {
   (void)state;
-  REFUSED(0x05, 0xf9, 0xa2, 'a', '\n');      /* control character */
-  REFUSED(0x05, 0xf9, 0xa2, 'a', 0x1b);      /* ESC: no terminal games */
-  REFUSED(0x05, 0xf9, 0xa2, 'a', 0x00);      /* NUL */
-  REFUSED(0x05, 0xf9, 0xa2, 0xc3, 0x28);     /* invalid UTF-8 */
-  REFUSED(0x05, 0xf9, 0xa2, 0xc0, 0xaf);     /* overlong */
-  REFUSED(0x05, 0xf9, 0xc4, 0x01, 'a');      /* bin, not str */
-  REFUSED(0x05, 0xf9, 0xd9, 0x01, 'a');      /* str8 for one byte */
+  REFUSED(0x05, 0xf9, 0xa2, 'a', '\n');  /* control character */
+  REFUSED(0x05, 0xf9, 0xa2, 'a', 0x1b);  /* ESC: no terminal games */
+  REFUSED(0x05, 0xf9, 0xa2, 'a', 0x00);  /* NUL */
+  REFUSED(0x05, 0xf9, 0xa2, 0xc3, 0x28); /* invalid UTF-8 */
+  REFUSED(0x05, 0xf9, 0xa2, 0xc0, 0xaf); /* overlong */
+  REFUSED(0x05, 0xf9, 0xc4, 0x01, 'a');  /* bin, not str */
+  REFUSED(0x05, 0xf9, 0xd9, 0x01, 'a');  /* str8 for one byte */
   /* Over the limit. */
   uint8_t big[1 + 1 + 3 + CARNET_MSG_TEXT_BYTES_MAX + 1];
   big[0] = 0x05;
@@ -214,6 +227,23 @@ static void test_lying_lengths(void **state) {
   REFUSED(0x02, 0xc6, 0x00, 0x00, 0x00, 0x02, 'x');
   REFUSED(0x05, 0xf9, 0xdb, 0xff, 0xff, 0xff, 0xff);
   REFUSED(0x07, 0xdd, 0xff, 0xff, 0xff, 0xff); /* PING then an array header */
+}
+
+/* Nesting deeper than msgpack-c's stack is garbage, not a lack of memory
+ * (found by fuzz_msg); no message has an array or a map anywhere. */
+static void test_containers_refused(void **state) {
+  (void)state;
+  uint8_t deep[200];
+  memset(deep, 0x91, sizeof deep);
+  deep[sizeof deep - 1] = 0x07;
+  expect_refused(deep, sizeof deep);
+  deep[0] = 0x03; /* ACK, then nested arrays */
+  expect_refused(deep, sizeof deep);
+  deep[0] = 0x05; /* ERROR, then nested arrays */
+  expect_refused(deep, sizeof deep);
+  REFUSED(0x01, 0x90, 0x90);
+  REFUSED(0x02, 0x80);
+  REFUSED(0x03, 0xdc, 0x00, 0x00);
 }
 
 static void test_oversized_bin_refused(void **state) {
@@ -292,17 +322,12 @@ static void test_garbage(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_round_trip_integers),
-      cmocka_unit_test(test_round_trip_bytes),
-      cmocka_unit_test(test_round_trip_error),
-      cmocka_unit_test(test_unknown_type),
-      cmocka_unit_test(test_wrong_fields),
-      cmocka_unit_test(test_error_code_edges),
-      cmocka_unit_test(test_error_text_checked),
-      cmocka_unit_test(test_lying_lengths),
-      cmocka_unit_test(test_oversized_bin_refused),
-      cmocka_unit_test(test_encoder_refuses),
-      cmocka_unit_test(test_garbage),
+      cmocka_unit_test(test_round_trip_integers), cmocka_unit_test(test_round_trip_bytes),
+      cmocka_unit_test(test_round_trip_error),    cmocka_unit_test(test_unknown_type),
+      cmocka_unit_test(test_wrong_fields),        cmocka_unit_test(test_error_code_edges),
+      cmocka_unit_test(test_error_text_checked),  cmocka_unit_test(test_lying_lengths),
+      cmocka_unit_test(test_containers_refused),  cmocka_unit_test(test_oversized_bin_refused),
+      cmocka_unit_test(test_encoder_refuses),     cmocka_unit_test(test_garbage),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
