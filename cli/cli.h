@@ -215,6 +215,39 @@ int cli_cmd_customer(cli *c, int argc, char **argv);
 int cli_cmd_contact(cli *c, int argc, char **argv);
 int cli_cmd_consent(cli *c, int argc, char **argv);
 int cli_cmd_changes(cli *c, int argc, char **argv);
+int cli_cmd_serve(cli *c, int argc, char **argv);  /* cli/cmd_sync.c */
+int cli_cmd_sync(cli *c, int argc, char **argv);   /* cli/cmd_sync.c */
+int cli_cmd_join(cli *c, int argc, char **argv);   /* cli/cmd_sync.c */
+int cli_cmd_invite(cli *c, int argc, char **argv); /* cli/cmd_peer.c */
+int cli_cmd_peer(cli *c, int argc, char **argv);   /* cli/cmd_peer.c */
+int cli_cmd_id(cli *c, int argc, char **argv);     /* cli/cmd_status.c */
+int cli_cmd_status(cli *c, int argc, char **argv); /* cli/cmd_status.c */
+int cli_cmd_debug(cli *c, int argc, char **argv);  /* cli/cmd_debug.c (not in --help) */
+
+/* --- Sync helpers (cli/net.c) ------------------------------------------ */
+
+/* Brief: lowercase hex of `len` bytes into `out` (2 * len + 1 bytes). */
+const char *cli_hex(const void *bytes, size_t len, char *out);
+
+/* Brief: parse exactly `len` bytes given as 2 * len hex characters; `what`
+ * names the value in the error. Returns CLI_OK or an exit code after
+ * printing. */
+int cli_parse_hex(const cli *c, const char *what, const char *text, uint8_t *out, size_t len);
+
+/* Brief: parse a public key given as 64 hex characters. Returns CLI_OK or an
+ * exit code after printing. */
+int cli_parse_pk(const cli *c, const char *text, uint8_t pk[CARNET_PK_BYTES]);
+
+/* Brief: parse a duration: "90" (seconds), "500ms", "30s", "10m", "2h",
+ * "7d". Returns false when `s` is not one (or is 0 or absurdly long). */
+bool cli_parse_duration(const char *s, uint64_t *ms);
+
+/* Brief: ISO-8601 UTC of Unix milliseconds; "" for 0. */
+void cli_iso_ms(uint64_t ms, char out[32]);
+
+/* Brief: the file where a running `carnet serve` writes its address
+ * (DIR/serve.addr) for `carnet invite`, into `out`. */
+void cli_serve_addr_path(carnet_replica *r, char *out, size_t len);
 
 /* Shared by customer show and contact commands (cli/cmd_contact.c). */
 int cli_contacts_of(cli *c, carnet_replica *r, const carnet_id *customer, json_t *arr, FILE *human);

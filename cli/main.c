@@ -14,6 +14,14 @@ static const cli_sub commands[] = {
     {"contact", cli_cmd_contact, "the contacts of customers"},
     {"consent", cli_cmd_consent, "consents per channel, with their dated history"},
     {"changes", cli_cmd_changes, "sync two replicas through a file"},
+    {"serve", cli_cmd_serve, "run as a sync node: sync with peers over the network"},
+    {"sync", cli_cmd_sync, "sync once with a peer over the network"},
+    {"invite", cli_cmd_invite, "make a one-time token for a new replica to join"},
+    {"join", cli_cmd_join, "join a team with an invite token"},
+    {"peer", cli_cmd_peer, "the replicas this one trusts"},
+    {"id", cli_cmd_id, "this replica's public key, id and tag"},
+    {"status", cli_cmd_status, "record counts, sequence and peers' sync state"},
+    {"debug", cli_cmd_debug, NULL}, /* hidden: for tests */
     {NULL, NULL, NULL},
 };
 

@@ -216,22 +216,28 @@ static void group_usage(const cli *c, const cli_sub *subs, const char *summary, 
   fprintf(f, "usage: %s%s COMMAND [options]\n\n%s\n\ncommands:\n", c->cmd,
           top ? " [--dir DIR]" : "", summary);
   for (const cli_sub *s = subs; s->name; s++)
-    fprintf(f, "  %-12s%s\n", s->name, s->summary);
+    if (s->summary) fprintf(f, "  %-12s%s\n", s->name, s->summary); /* NULL: hidden */
   if (top) fprintf(f, "\n  --version   print the version\n");
   fprintf(f, "\nRun '%s COMMAND --help' for the options of a command.\n", c->cmd);
 }
 
 static void sub_names(const cli_sub *subs, char *out, size_t len) {
+  size_t shown = 0, k = 0;
   out[0] = '\0';
+  for (const cli_sub *s = subs; s->name; s++)
+    shown += s->summary != NULL; /* hidden commands are not suggested */
   for (const cli_sub *s = subs; s->name; s++) {
+    if (s->summary == NULL) continue;
     size_t used = strlen(out);
-    snprintf(out + used, len - used, "%s%s", s == subs ? "" : (s[1].name ? ", " : " or "), s->name);
+    snprintf(out + used, len - used, "%s%s", k == 0 ? "" : (k + 1 < shown ? ", " : " or "),
+             s->name);
+    k++;
   }
 }
 
 int cli_dispatch(cli *c, const cli_sub *subs, const char *summary, int argc, char **argv) {
   int i = 1;
-  char names[128];
+  char names[256];
   sub_names(subs, names, sizeof names);
   for (; i < argc && argv[i][0] == '-'; i++) {
     if (strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {

@@ -1,0 +1,302 @@
+/* cli/cmd_peer.c - the team: `carnet invite` (a one-time token for a new
+ * replica), `carnet peer trust|list|remove` (the trust list by hand).
+ *
+ * Sync refuses any replica whose public key is not in the trust list, so a
+ * replica joins a team either with an invite token (`carnet invite` here,
+ * `carnet join TOKEN` there) or by trusting keys by hand on both sides
+ * (`carnet id` shows a replica's key).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli/cli.h"
+#include "replica/addr.h"
+
+enum { O_TTL = CLI_O_USER, O_ADDR, O_TEAM };
+
+#define INVITE_TTL_MS_DEFAULT (10u * 60u * 1000u)
+#define INVITE_TTL_MS_MAX (30ull * 24u * 3600u * 1000u)
+#define INVITE_TEXT_MAX 512u /* the longest token and its NUL */
+
+/* --- invite --------------------------------------------------------------- */
+
+static const cli_opt invite_opts[] = {
+    {"ttl", 0, required_argument, O_TTL, "DURATION",
+     "how long the token stays valid (default 10m; e.g. 90s, 1h, 2d)"},
+    {"addr", 0, required_argument, O_ADDR, "HOST:PORT",
+     "where the new replica reaches this one (default: the address of the running "
+     "'carnet serve', from DIR/serve.addr)"},
+    {NULL, 0, 0, 0, NULL, NULL},
+};
+
+static const cli_usage invite_usage = {
+    .summary = "Make a one-time invite token for a new replica to join this team.",
+    .opts = invite_opts,
+    .json = true,
+    .more = "Run 'carnet serve' first, then pass the token over a channel you trust; on the\n"
+            "new replica: carnet join TOKEN. The token works once, before it expires.",
+};
+
+/* The address of the running `carnet serve`, from DIR/serve.addr. */
+static int served_addr(cli *c, carnet_replica *r, char *out, size_t len) {
+  char path[4200];
+  cli_serve_addr_path(r, path, sizeof path);
+  FILE *f = fopen(path, "r");
+  if (f == NULL && errno == ENOENT)
+    return cli_fail(c, CLI_EUSER,
+                    "no address to put in the invite: start 'carnet serve' first (it writes %s), "
+                    "or give --addr HOST:PORT",
+                    path);
+  if (f == NULL) return cli_fail(c, CLI_EINTERNAL, "cannot read %s: %s", path, strerror(errno));
+  char pid_line[32] = "";
+  bool ok = fgets(out, (int)len, f) != NULL;
+  if (ok && fgets(pid_line, sizeof pid_line, f) == NULL) pid_line[0] = '\0';
+  fclose(f);
+  out[ok ? strcspn(out, "\r\n") : 0] = '\0';
+  if (out[0] == '\0')
+    return cli_fail(c, CLI_EUSER, "%s is empty: restart 'carnet serve', or give --addr", path);
+  long pid = strtol(pid_line, NULL, 10);
+  if (pid > 0 && kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+    return cli_fail(c, CLI_EUSER,
+                    "%s was left by a 'carnet serve' that is no longer running (pid %ld): start "
+                    "'carnet serve' again, or give --addr HOST:PORT",
+                    path, pid);
+  return CLI_OK;
+}
+
+/* An address another device can dial: not "all interfaces". */
+static int check_dialable(cli *c, const char *addr) {
+  carnet__hostport hp;
+  char why[256];
+  if (carnet__addr_parse(addr, false, &hp, why, sizeof why) != 0)
+    return cli_fail(c, CLI_EUSER, "%s", why);
+  if (strcmp(hp.host, "0.0.0.0") == 0 || strcmp(hp.host, "::") == 0)
+    return cli_fail(c, CLI_EUSER,
+                    "'carnet serve' listens on all interfaces (%s): give --addr HOST:%u with "
+                    "this device's address on the network",
+                    addr, (unsigned)hp.port);
+  return CLI_OK;
+}
+
+int cli_cmd_invite(cli *c, int argc, char **argv) {
+  carnet_replica *r = NULL;
+  cli_args a;
+  const char *given = NULL;
+  char addr[CARNET__ADDR_MAX], token[INVITE_TEXT_MAX], expires[32];
+  uint64_t ttl = INVITE_TTL_MS_DEFAULT;
+  int rc = cli_parse(c, &invite_usage, argc, argv, &a);
+  if (rc) return rc;
+  for (int i = 0; i < a.nopts && rc == CLI_OK; i++) {
+    if (a.opts[i].id == O_ADDR) given = a.opts[i].arg;
+    if (a.opts[i].id == O_TTL &&
+        (!cli_parse_duration(a.opts[i].arg, &ttl) || ttl > INVITE_TTL_MS_MAX))
+      rc = cli_fail(c, CLI_EUSER,
+                    "invalid --ttl '%s': give a duration such as 10m or 1h (at "
+                    "most 30d)",
+                    a.opts[i].arg);
+  }
+  if (rc || (rc = cli_open(c, &r))) goto done;
+  if (given)
+    snprintf(addr, sizeof addr, "%s", given);
+  else if ((rc = served_addr(c, r, addr, sizeof addr)))
+    goto done;
+  if ((rc = check_dialable(c, addr))) goto done;
+  int err = carnet_invite_make(r, addr, ttl, token, sizeof token);
+  if (err) {
+    rc = cli_fail_rc(c, r, err, "making the invite");
+    goto done;
+  }
+  /* The replica's own clock is what checks the expiry: near enough. */
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  cli_iso_ms((uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u + ttl, expires);
+  if (c->json) {
+    json_t *j = cli_oom(json_object());
+    cli_json_put(j, "token", cli_json_str(token));
+    cli_json_put(j, "addr", cli_json_str(addr));
+    cli_json_put(j, "expires", cli_json_str(expires));
+    rc = cli_json_print(c, j);
+  } else {
+    printf("%s\n", token);
+    fflush(stdout);
+    fprintf(stderr,
+            "Valid once, until %s, for a replica that can reach %s.\n"
+            "On the new replica: carnet join TOKEN\n",
+            expires, addr);
+  }
+done:
+  carnet_replica_close(r);
+  cli_args_free(&a);
+  return rc;
+}
+
+/* --- peer trust | list | remove ------------------------------------------ */
+
+static const cli_opt trust_opts[] = {
+    {"addr", 0, required_argument, O_ADDR, "HOST:PORT",
+     "where that replica serves (for the record)"},
+    {"team", 0, required_argument, O_TEAM, "TEAM",
+     "also adopt this team id (32 hex characters, from 'carnet id' there): replicas sync "
+     "only within one team"},
+    {NULL, 0, 0, 0, NULL, NULL},
+};
+
+static const cli_usage trust_usage = {
+    .args = "PUBKEY",
+    .summary = "Trust a replica by its public key (64 hex characters, from 'carnet id' there).",
+    .opts = trust_opts,
+    .min_pos = 1,
+    .max_pos = 1,
+    .more = "Both replicas must trust each other and be in the same team before they sync:\n"
+            "run 'carnet peer trust' on each side with the other's key, and on the newcomer\n"
+            "add --team with the team of the other ('carnet id' shows both). Trusting a key\n"
+            "twice is harmless. 'carnet invite' / 'carnet join' does all of this at once.",
+};
+
+static const cli_usage list_usage = {
+    .summary = "List the trusted replicas, with their last sync.",
+    .json = true,
+};
+
+static const cli_usage remove_usage = {
+    .args = "PUBKEY",
+    .summary = "Stop trusting a replica: its next sync is refused.",
+    .min_pos = 1,
+    .max_pos = 1,
+};
+
+static int run_trust(cli *c, int argc, char **argv) {
+  carnet_replica *r = NULL;
+  cli_args a;
+  uint8_t pk[CARNET_PK_BYTES];
+  uint8_t team[CARNET_TEAM_BYTES];
+  const char *addr = NULL, *team_hex = NULL;
+  int rc = cli_parse(c, &trust_usage, argc, argv, &a);
+  if (rc) return rc;
+  for (int i = 0; i < a.nopts; i++) {
+    if (a.opts[i].id == O_ADDR) addr = a.opts[i].arg;
+    if (a.opts[i].id == O_TEAM) team_hex = a.opts[i].arg;
+  }
+  if ((rc = cli_parse_pk(c, a.pos[0], pk))) goto done;
+  if (team_hex && (rc = cli_parse_hex(c, "team id", team_hex, team, sizeof team))) goto done;
+  if (addr) {
+    carnet__hostport hp;
+    char why[256];
+    if (carnet__addr_parse(addr, false, &hp, why, sizeof why) != 0) {
+      rc = cli_fail(c, CLI_EUSER, "%s", why);
+      goto done;
+    }
+  }
+  if ((rc = cli_open(c, &r))) goto done;
+  int err = team_hex ? carnet_team_set(r, team) : 0;
+  if (err == 0) err = carnet_peer_trust(r, pk, addr);
+  if (err) {
+    rc = cli_fail_rc(c, r, err, NULL);
+    goto done;
+  }
+  if (team_hex) printf("Joined the team %s\n", team_hex);
+  printf("Trusted the replica with key %s%s%s\n", a.pos[0], addr ? " at " : "", addr ? addr : "");
+done:
+  carnet_replica_close(r);
+  cli_args_free(&a);
+  return rc;
+}
+
+typedef struct peer_rows {
+  cli_table *t;
+  json_t *arr;
+} peer_rows;
+
+static int peer_row(const carnet_peer_info *p, void *data) {
+  peer_rows *pr = data;
+  char key[2 * CARNET_PK_BYTES + 1], id[17] = "", last[32], added[32], acked[24];
+  cli_hex(p->pk, CARNET_PK_BYTES, key);
+  if (p->replica_id) snprintf(id, sizeof id, "%016llx", (unsigned long long)p->replica_id);
+  cli_iso_ms(p->last_sync_ms, last);
+  cli_iso_ms(p->added_ms, added);
+  snprintf(acked, sizeof acked, "%llu", (unsigned long long)p->acked);
+  if (pr->arr) {
+    json_t *o = cli_oom(json_object());
+    cli_json_put(o, "key", cli_json_str(key));
+    cli_json_put(o, "replica", p->replica_id ? cli_json_str(id) : json_null());
+    cli_json_put(o, "addr", p->addr[0] ? cli_json_str(p->addr) : json_null());
+    cli_json_put(o, "added", added[0] ? cli_json_str(added) : json_null());
+    cli_json_put(o, "last_sync", last[0] ? cli_json_str(last) : json_null());
+    cli_json_put(o, "acked", json_integer((json_int_t)p->acked));
+    cli_json_push(pr->arr, o);
+  } else {
+    /* The key last: it is never cut, so it can be copied from here. */
+    const char *cells[5] = {id[0] ? id : "-", p->addr[0] ? p->addr : "-", last[0] ? last : "never",
+                            acked, key};
+    cli_table_add(pr->t, cells);
+  }
+  return 0;
+}
+
+static int run_list(cli *c, int argc, char **argv) {
+  static const char *const headers[] = {"REPLICA", "ADDRESS", "LAST SYNC", "ACKED", "KEY"};
+  carnet_replica *r = NULL;
+  peer_rows pr = {NULL, NULL};
+  cli_args a;
+  int rc = cli_parse(c, &list_usage, argc, argv, &a);
+  if (rc) return rc;
+  if ((rc = cli_open(c, &r))) goto done;
+  if (c->json)
+    pr.arr = cli_oom(json_array());
+  else
+    pr.t = cli_table_new(5, headers);
+  int err = carnet_peer_list(r, peer_row, &pr);
+  if (err) {
+    rc = cli_fail_rc(c, r, err, NULL);
+  } else if (pr.arr) {
+    rc = cli_json_print(c, pr.arr);
+    pr.arr = NULL;
+  } else if (cli_table_rows(pr.t) == 0) {
+    printf("No trusted replica yet: 'carnet invite' here and 'carnet join' there, or 'carnet "
+           "peer trust KEY'.\n");
+  } else {
+    cli_table_print(pr.t, stdout, 0);
+  }
+done:
+  json_decref(pr.arr);
+  cli_table_free(pr.t);
+  carnet_replica_close(r);
+  cli_args_free(&a);
+  return rc;
+}
+
+static int run_remove(cli *c, int argc, char **argv) {
+  carnet_replica *r = NULL;
+  cli_args a;
+  uint8_t pk[CARNET_PK_BYTES];
+  int rc = cli_parse(c, &remove_usage, argc, argv, &a);
+  if (rc) return rc;
+  if ((rc = cli_parse_pk(c, a.pos[0], pk)) || (rc = cli_open(c, &r))) goto done;
+  int err = carnet_peer_remove(r, pk);
+  if (err == CARNET_ENOTFOUND)
+    rc =
+        cli_fail(c, CLI_EUSER, "no trusted replica with key %s (see 'carnet peer list')", a.pos[0]);
+  else if (err)
+    rc = cli_fail_rc(c, r, err, NULL);
+  else
+    printf("No longer trusting the replica with key %s\n", a.pos[0]);
+done:
+  carnet_replica_close(r);
+  cli_args_free(&a);
+  return rc;
+}
+
+static const cli_sub subs[] = {
+    {"trust", run_trust, "trust a replica by its public key"},
+    {"list", run_list, "list the trusted replicas"},
+    {"remove", run_remove, "stop trusting a replica"},
+    {NULL, NULL, NULL},
+};
+
+int cli_cmd_peer(cli *c, int argc, char **argv) {
+  return cli_dispatch(c, subs, "The replicas this one trusts and syncs with.", argc, argv);
+}

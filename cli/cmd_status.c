@@ -1,0 +1,190 @@
+/* cli/cmd_status.c - `carnet id` (who this replica is: what another replica
+ * needs to trust it) and `carnet status` (what it holds and how far each
+ * peer has got). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const cli_usage id_usage = {
+    .summary = "Show this replica's public key, replica id and tag.",
+    .json = true,
+    .more = "To trust this replica by hand on another one: carnet peer trust KEY",
+};
+
+static const cli_usage status_usage = {
+    .summary = "Show this replica: identity, record counts, change sequence, and each peer's "
+               "last sync and pending changes.",
+    .json = true,
+};
+
+typedef struct identity {
+  char key[2 * CARNET_PK_BYTES + 1];
+  char team[2 * CARNET_TEAM_BYTES + 1];
+  char id[17];
+} identity;
+
+static int load_identity(cli *c, carnet_replica *r, identity *out) {
+  uint8_t pk[CARNET_PK_BYTES], team[CARNET_TEAM_BYTES];
+  int err = carnet_identity(r, pk, team);
+  if (err) return cli_fail_rc(c, r, err, "reading the identity");
+  cli_hex(pk, sizeof pk, out->key);
+  cli_hex(team, sizeof team, out->team);
+  snprintf(out->id, sizeof out->id, "%016llx", (unsigned long long)carnet_replica_id(r));
+  return CLI_OK;
+}
+
+static void put_identity(json_t *o, carnet_replica *r, const identity *id) {
+  cli_json_put(o, "key", cli_json_str(id->key));
+  cli_json_put(o, "replica", cli_json_str(id->id));
+  cli_json_put(o, "tag", cli_json_str(carnet_replica_tag(r)));
+  cli_json_put(o, "team", cli_json_str(id->team));
+}
+
+int cli_cmd_id(cli *c, int argc, char **argv) {
+  carnet_replica *r = NULL;
+  identity id;
+  cli_args a;
+  int rc = cli_parse(c, &id_usage, argc, argv, &a);
+  if (rc) return rc;
+  if ((rc = cli_open(c, &r)) || (rc = load_identity(c, r, &id))) goto done;
+  if (c->json) {
+    json_t *o = cli_oom(json_object());
+    put_identity(o, r, &id);
+    rc = cli_json_print(c, o);
+  } else {
+    cli_kv(stdout, 9, "key", id.key);
+    cli_kv(stdout, 9, "replica", id.id);
+    cli_kv(stdout, 9, "tag", carnet_replica_tag(r));
+    cli_kv(stdout, 9, "team", id.team);
+  }
+done:
+  carnet_replica_close(r);
+  cli_args_free(&a);
+  return rc;
+}
+
+/* --- status --------------------------------------------------------------- */
+
+typedef struct counts {
+  uint64_t live, deleted;
+} counts;
+
+static int count_cb(const carnet_record *rec, void *data) {
+  counts *n = data;
+  if (carnet_record_deleted(rec))
+    n->deleted++;
+  else
+    n->live++;
+  return 0;
+}
+
+static int count_kind(cli *c, carnet_replica *r, carnet_kind kind, counts *out) {
+  carnet_filter f;
+  memset(&f, 0, sizeof f);
+  f.include_deleted = true;
+  memset(out, 0, sizeof *out);
+  int err = carnet_list(r, kind, &f, count_cb, out);
+  return err ? cli_fail_rc(c, r, err, "counting records") : CLI_OK;
+}
+
+typedef struct peers_out {
+  uint64_t seq;
+  json_t *arr;
+  cli_table *t;
+} peers_out;
+
+static int status_peer(const carnet_peer_info *p, void *data) {
+  peers_out *po = data;
+  char key[2 * CARNET_PK_BYTES + 1], last[32], pending[24];
+  uint64_t n = po->seq > p->acked ? po->seq - p->acked : 0;
+  cli_hex(p->pk, CARNET_PK_BYTES, key);
+  cli_iso_ms(p->last_sync_ms, last);
+  snprintf(pending, sizeof pending, "%llu", (unsigned long long)n);
+  if (po->arr) {
+    json_t *o = cli_oom(json_object());
+    cli_json_put(o, "key", cli_json_str(key));
+    cli_json_put(o, "addr", p->addr[0] ? cli_json_str(p->addr) : json_null());
+    cli_json_put(o, "last_sync", last[0] ? cli_json_str(last) : json_null());
+    cli_json_put(o, "acked", json_integer((json_int_t)p->acked));
+    cli_json_put(o, "pending", json_integer((json_int_t)n));
+    cli_json_push(po->arr, o);
+  } else {
+    const char *cells[4] = {p->addr[0] ? p->addr : "-", last[0] ? last : "never", pending, key};
+    cli_table_add(po->t, cells);
+  }
+  return 0;
+}
+
+static json_t *json_counts(const counts *n) {
+  json_t *o = cli_oom(json_object());
+  cli_json_put(o, "live", json_integer((json_int_t)n->live));
+  cli_json_put(o, "deleted", json_integer((json_int_t)n->deleted));
+  return o;
+}
+
+int cli_cmd_status(cli *c, int argc, char **argv) {
+  static const char *const headers[] = {"PEER", "LAST SYNC", "PENDING", "KEY"};
+  carnet_replica *r = NULL;
+  identity id;
+  counts customers, contacts;
+  peers_out po = {0, NULL, NULL};
+  json_t *o = NULL;
+  cli_args a;
+  char line[96];
+  int rc = cli_parse(c, &status_usage, argc, argv, &a);
+  if (rc) return rc;
+  if ((rc = cli_open(c, &r)) || (rc = load_identity(c, r, &id)) ||
+      (rc = count_kind(c, r, CARNET_KIND_CUSTOMER, &customers)) ||
+      (rc = count_kind(c, r, CARNET_KIND_CONTACT, &contacts)))
+    goto done;
+  int err = carnet_replica_seq(r, &po.seq);
+  if (err) {
+    rc = cli_fail_rc(c, r, err, "reading the sequence");
+    goto done;
+  }
+  if (c->json)
+    po.arr = cli_oom(json_array());
+  else
+    po.t = cli_table_new(4, headers);
+  if ((err = carnet_peer_list(r, status_peer, &po))) {
+    rc = cli_fail_rc(c, r, err, "reading the peers");
+    goto done;
+  }
+  if (c->json) {
+    o = cli_oom(json_object());
+    put_identity(o, r, &id);
+    cli_json_put(o, "dir", cli_json_str(carnet_replica_dir(r)));
+    cli_json_put(o, "customers", json_counts(&customers));
+    cli_json_put(o, "contacts", json_counts(&contacts));
+    cli_json_put(o, "seq", json_integer((json_int_t)po.seq));
+    cli_json_put(o, "peers", po.arr);
+    po.arr = NULL;
+    rc = cli_json_print(c, o);
+    goto done;
+  }
+  cli_kv(stdout, 11, "replica", id.id);
+  cli_kv(stdout, 11, "tag", carnet_replica_tag(r));
+  cli_kv(stdout, 11, "key", id.key);
+  cli_kv(stdout, 11, "dir", carnet_replica_dir(r));
+  snprintf(line, sizeof line, "%llu (%llu deleted)", (unsigned long long)customers.live,
+           (unsigned long long)customers.deleted);
+  cli_kv(stdout, 11, "customers", line);
+  snprintf(line, sizeof line, "%llu (%llu deleted)", (unsigned long long)contacts.live,
+           (unsigned long long)contacts.deleted);
+  cli_kv(stdout, 11, "contacts", line);
+  snprintf(line, sizeof line, "%llu", (unsigned long long)po.seq);
+  cli_kv(stdout, 11, "sequence", line);
+  if (cli_table_rows(po.t) == 0) {
+    printf("No peers yet ('carnet invite' here, 'carnet join' there).\n");
+  } else {
+    printf("\n");
+    cli_table_print(po.t, stdout, 0);
+  }
+done:
+  json_decref(po.arr);
+  cli_table_free(po.t);
+  carnet_replica_close(r);
+  cli_args_free(&a);
+  return rc;
+}

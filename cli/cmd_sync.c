@@ -1,0 +1,363 @@
+/* cli/cmd_sync.c - sync over the network: `carnet serve` (a long-running
+ * node: listens, keeps live sessions with its peers, redials them), `carnet
+ * sync ADDR` (one session with one peer, then exit) and `carnet join TOKEN`
+ * (the same, joining the inviter's team with an invite token).
+ *
+ * All three drive replica/node.h. `serve` prints "listening on HOST:PORT" on
+ * stdout as soon as it listens (scripts and tests read the real port there)
+ * and writes the same address to DIR/serve.addr, for `carnet invite`; the
+ * file is removed on a clean exit. Its log goes to stderr, a line per event.
+ *
+ * Exit codes of sync and join: 0 synced, 1 the peer could not be reached or
+ * refused us (or the sync failed on its side), 2 an internal error here.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "replica/node.h"
+
+enum { O_LISTEN = CLI_O_USER, O_PEER, O_ONCE, O_TIMEOUT, O_VERBOSE };
+
+#define SYNC_TIMEOUT_MS_DEFAULT 120000u
+#define DEFAULT_LISTEN "127.0.0.1:0"
+
+/* --- logging ------------------------------------------------------------ */
+
+typedef struct logger {
+  const char *cmd; /* "carnet serve" */
+  int max_level;   /* lines above it are dropped */
+} logger;
+
+static void log_line(void *ctx, int level, const char *line) {
+  const logger *lg = ctx;
+  char stamp[16] = "";
+  time_t now = time(NULL);
+  struct tm tm;
+  if (level > lg->max_level) return;
+  if (localtime_r(&now, &tm)) strftime(stamp, sizeof stamp, "%H:%M:%S ", &tm);
+  fprintf(stderr, "%s: %s%s\n", lg->cmd, stamp, line);
+}
+
+/* --- serve ---------------------------------------------------------------- */
+
+static const cli_opt serve_opts[] = {
+    {"listen", 'l', required_argument, O_LISTEN, "HOST:PORT",
+     "accept peers on this address (default " DEFAULT_LISTEN ": this machine only, any free "
+     "port); 0.0.0.0:PORT accepts from the network"},
+    {"peer", 'p', required_argument, O_PEER, "HOST:PORT",
+     "keep a live session with the peer serving there (repeatable); redialled when lost"},
+    {"once", 0, no_argument, O_ONCE, NULL,
+     "sync each --peer once, then exit (with no --peer: after one incoming session)"},
+    {"verbose", 'v', no_argument, O_VERBOSE, NULL, "log every connection, not only sessions"},
+    {NULL, 0, 0, 0, NULL, NULL},
+};
+
+static const cli_usage serve_usage = {
+    .summary = "Run this replica as a sync node: accept trusted peers, sync with them "
+               "continuously, until Ctrl-C or SIGTERM.",
+    .opts = serve_opts,
+    .more = "Prints 'listening on HOST:PORT' and writes it to DIR/serve.addr (for 'carnet\n"
+            "invite'). Changes made here, by this or any other carnet command, reach the\n"
+            "connected peers within a second. Only peers in 'carnet peer list' are accepted.",
+};
+
+/* Written to a temporary file then renamed, so `invite` never reads half an
+ * address. */
+static int write_addr_file(cli *c, const char *path, const char *addr) {
+  char tmp[4300];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *f = fopen(tmp, "w");
+  if (f == NULL) return cli_fail(c, CLI_EINTERNAL, "cannot write %s: %s", tmp, strerror(errno));
+  /* The pid lets `invite` tell a live serve from one that was killed. */
+  int bad = fprintf(f, "%s\n%ld\n", addr, (long)getpid()) < 0;
+  bad |= fclose(f) != 0;
+  if (bad || rename(tmp, path) != 0) {
+    int e = errno;
+    unlink(tmp);
+    return cli_fail(c, CLI_EINTERNAL, "cannot write %s: %s", path, strerror(e));
+  }
+  return CLI_OK;
+}
+
+/* Removes DIR/serve.addr if it still holds our address (another serve may
+ * have started on the same directory since). */
+static void remove_addr_file(const char *path, const char *addr) {
+  char line[300] = "";
+  FILE *f = fopen(path, "r");
+  if (f == NULL) return;
+  bool ours = fgets(line, sizeof line, f) != NULL && strncmp(line, addr, strlen(addr)) == 0 &&
+              (line[strlen(addr)] == '\n' || line[strlen(addr)] == '\0');
+  fclose(f);
+  if (ours) unlink(path);
+}
+
+int cli_cmd_serve(cli *c, int argc, char **argv) {
+  carnet_replica *r = NULL;
+  carnet__node *node = NULL;
+  cli_args a;
+  const char **peers = NULL;
+  size_t npeers = 0;
+  char why[512], path[4200];
+  bool once = false, addr_written = false;
+  logger lg = {.cmd = c->cmd, .max_level = CARNET_LOG_INFO};
+  carnet__node_opts o = {.listen = DEFAULT_LISTEN, .redial = true, .signals = true};
+  int rc = cli_parse(c, &serve_usage, argc, argv, &a);
+  if (rc) return rc;
+  peers = cli_oom(calloc((size_t)a.nopts + 1, sizeof *peers));
+  for (int i = 0; i < a.nopts; i++) {
+    if (a.opts[i].id == O_LISTEN) o.listen = a.opts[i].arg;
+    if (a.opts[i].id == O_PEER) peers[npeers++] = a.opts[i].arg;
+    if (a.opts[i].id == O_ONCE) once = true;
+    if (a.opts[i].id == O_VERBOSE) lg.max_level = CARNET_LOG_DEBUG;
+  }
+  o.peers = peers;
+  o.npeers = npeers;
+  o.once = once;
+  o.log = log_line;
+  o.log_ctx = &lg;
+  if ((rc = cli_open(c, &r))) goto done;
+  int err = carnet__node_new(r, &o, &node, why, sizeof why);
+  if (err) {
+    /* A bad address or one that is taken is the user's to fix. */
+    rc = cli_fail(c, err == CARNET_ENOMEM ? CLI_EINTERNAL : CLI_EUSER, "%s",
+                  why[0] ? why : carnet_strerror(err));
+    goto done;
+  }
+  /* The file first: whoever read the line can run `carnet invite` at once. */
+  const char *addr = carnet__node_listen_addr(node);
+  cli_serve_addr_path(r, path, sizeof path);
+  if ((rc = write_addr_file(c, path, addr))) goto done;
+  addr_written = true;
+  printf("listening on %s\n", addr);
+  fflush(stdout);
+  log_line(&lg, CARNET_LOG_INFO, npeers ? "serving; dialling the peers given" : "serving");
+  err = carnet__node_run(node);
+  rc = err ? CLI_EINTERNAL : CLI_OK;
+  if (rc == CLI_OK && once) {
+    for (size_t i = 0; i < npeers; i++)
+      if (!carnet__node_outcome_get(node, i)->synced) rc = CLI_EUSER;
+  }
+  log_line(&lg, CARNET_LOG_INFO, "stopped");
+done:
+  if (addr_written) remove_addr_file(path, carnet__node_listen_addr(node));
+  carnet__node_free(node);
+  carnet_replica_close(r);
+  free(peers);
+  cli_args_free(&a);
+  return rc;
+}
+
+/* --- one session: sync and join ----------------------------------------- */
+
+static const cli_opt session_opts[] = {
+    {"timeout", 't', required_argument, O_TIMEOUT, "DURATION",
+     "give up after this long (default 120s; e.g. 30s, 5m)"},
+    {"verbose", 'v', no_argument, O_VERBOSE, NULL, "log the session's events on stderr"},
+    {NULL, 0, 0, 0, NULL, NULL},
+};
+
+static const cli_usage sync_usage = {
+    .args = "HOST:PORT",
+    .summary = "Sync once with the peer serving at HOST:PORT ('carnet serve' there), both "
+               "ways, then exit.",
+    .opts = session_opts,
+    .json = true,
+    .min_pos = 1,
+    .max_pos = 1,
+    .more = "The peer must trust this replica and be trusted by it ('carnet peer trust', or\n"
+            "'carnet invite' there and 'carnet join' here). Exit code 1 when the peer cannot\n"
+            "be reached or refuses.",
+};
+
+static const cli_usage join_usage = {
+    .args = "TOKEN",
+    .summary = "Join a team with an invite token made by 'carnet invite' on a replica of it, "
+               "and sync with that replica.",
+    .opts = session_opts,
+    .json = true,
+    .min_pos = 1,
+    .max_pos = 1,
+    .more = "A token works once, before it expires. Afterwards the two replicas trust each\n"
+            "other: sync with 'carnet sync HOST:PORT'.",
+};
+
+typedef struct session_args {
+  uint64_t timeout_ms;
+  bool verbose;
+} session_args;
+
+static int parse_session_args(cli *c, const cli_args *a, session_args *sa) {
+  sa->timeout_ms = SYNC_TIMEOUT_MS_DEFAULT;
+  sa->verbose = false;
+  for (int i = 0; i < a->nopts; i++) {
+    if (a->opts[i].id == O_VERBOSE) sa->verbose = true;
+    if (a->opts[i].id == O_TIMEOUT && !cli_parse_duration(a->opts[i].arg, &sa->timeout_ms))
+      return cli_fail(c, CLI_EUSER, "invalid --timeout '%s': give a duration such as 30s or 5m",
+                      a->opts[i].arg);
+  }
+  return CLI_OK;
+}
+
+static void human_bytes(uint64_t n, char out[32]) {
+  if (n < 10000)
+    snprintf(out, 32, "%llu B", (unsigned long long)n);
+  else if (n < 10000000)
+    snprintf(out, 32, "%.1f KiB", n / 1024.0);
+  else
+    snprintf(out, 32, "%.1f MiB", n / 1048576.0);
+}
+
+static int print_summary(cli *c, const carnet__node_outcome *o, bool join) {
+  const carnet_session_stats *st = &o->stats;
+  char key[2 * CARNET_PK_BYTES + 1], id[17], bin[32], bout[32], kshort[16];
+  cli_hex(o->peer_pk, CARNET_PK_BYTES, key);
+  snprintf(id, sizeof id, "%016llx", (unsigned long long)o->peer_id);
+  if (c->json) {
+    json_t *j = cli_oom(json_object());
+    cli_json_put(j, "peer", cli_json_str(o->addr));
+    cli_json_put(j, "key", cli_json_str(key));
+    cli_json_put(j, "replica", cli_json_str(id));
+    cli_json_put(j, "joined", json_boolean(o->joined));
+    cli_json_put(j, "bytes_in", json_integer((json_int_t)st->bytes_in));
+    cli_json_put(j, "bytes_out", json_integer((json_int_t)st->bytes_out));
+    cli_json_put(j, "batches_in", json_integer((json_int_t)st->batches_in));
+    cli_json_put(j, "batches_out", json_integer((json_int_t)st->batches_out));
+    cli_json_put(j, "cells_in", json_integer((json_int_t)st->cells_in));
+    cli_json_put(j, "cells_out", json_integer((json_int_t)st->cells_out));
+    cli_json_put(j, "cells_applied", json_integer((json_int_t)st->cells_applied));
+    cli_json_put(j, "seconds", json_real((double)o->elapsed_ms / 1000.0));
+    return cli_json_print(c, j);
+  }
+  human_bytes(st->bytes_in, bin);
+  human_bytes(st->bytes_out, bout);
+  if (join) printf("joined the team of %s\n", key);
+  if (o->elapsed_ms < 1000)
+    printf("Synced with %s (key %s) in %llu ms\n", o->addr,
+           carnet__node_key_short(o->peer_pk, kshort), (unsigned long long)o->elapsed_ms);
+  else
+    printf("Synced with %s (key %s) in %.1f s\n", o->addr,
+           carnet__node_key_short(o->peer_pk, kshort), (double)o->elapsed_ms / 1000.0);
+  printf("  received  %llu changed field%s (%llu new here) in %llu batch%s, %s\n",
+         (unsigned long long)st->cells_in, st->cells_in == 1 ? "" : "s",
+         (unsigned long long)st->cells_applied, (unsigned long long)st->batches_in,
+         st->batches_in == 1 ? "" : "es", bin);
+  printf("  sent      %llu changed field%s in %llu batch%s, %s\n",
+         (unsigned long long)st->cells_out, st->cells_out == 1 ? "" : "s",
+         (unsigned long long)st->batches_out, st->batches_out == 1 ? "" : "es", bout);
+  return CLI_OK;
+}
+
+/* One line saying why the session did not end in a sync, and the exit
+ * code that goes with it. */
+static int report_failure(cli *c, const carnet__node_outcome *o, int signal_no, uint64_t timeout) {
+  if (signal_no)
+    return cli_fail(c, CLI_EUSER, "interrupted (%s) before the sync with %s finished",
+                    signal_no == SIGINT ? "SIGINT" : "SIGTERM", o->addr);
+  if (o->timed_out)
+    return cli_fail(c, CLI_EUSER, "no result from %s after %.0f s (raise --timeout?)", o->addr,
+                    timeout / 1000.0);
+  if (o->err && !o->connected) /* the session could not even start: a bad token */
+    return cli_fail(c, cli_exit_code(o->err), "%s", o->msg);
+  if (o->unresolved) return cli_fail(c, CLI_EUSER, "cannot reach %s: %s", o->addr, o->msg);
+  if (!o->connected)
+    return cli_fail(c, CLI_EUSER, "cannot reach %s: %s (is 'carnet serve' running there?)",
+                    o->addr, o->msg[0] ? o->msg : "no connection");
+  if (o->err == CARNET_EPERM || o->err == CARNET_EVERSION)
+    return cli_fail(c, CLI_EUSER, "refused by %s: %s", o->addr, o->msg);
+  if (o->peer_closed && o->authenticated && o->stats.batches_in == 0)
+    /* The peer checks our key last, once it has our whole handshake, and
+     * may close without a word: a close before any data is most likely
+     * that refusal. */
+    return cli_fail(c, CLI_EUSER,
+                    "%s closed the connection right after the handshake: it probably does not "
+                    "trust this replica (there: carnet peer trust KEY, with KEY from 'carnet id' "
+                    "here)",
+                    o->addr);
+  if (o->peer_closed)
+    return cli_fail(c, CLI_EUSER, "sync with %s failed: %s", o->addr,
+                    o->msg[0] ? o->msg : "connection closed by the peer");
+  if (o->err)
+    return cli_fail(c, cli_exit_code(o->err), "sync with %s failed: %s", o->addr, o->msg);
+  return cli_fail(c, CLI_EUSER, "sync with %s failed: %s", o->addr,
+                  o->msg[0] ? o->msg : "connection lost");
+}
+
+static void quiet_log(void *ctx, int level, const char *line) {
+  (void)ctx, (void)level, (void)line;
+}
+
+/* Runs one session with `addr` (joining with `token` when not NULL). */
+static int one_session(cli *c, const char *addr, const char *token, const session_args *sa,
+                       bool join) {
+  carnet_replica *r = NULL;
+  carnet__node *node = NULL;
+  char why[512];
+  logger lg = {.cmd = c->cmd, .max_level = CARNET_LOG_DEBUG};
+  const char *peers[1] = {addr};
+  carnet__node_opts o = {
+      .peers = peers,
+      .npeers = 1,
+      .once = true,
+      .invite_token = token,
+      .timeout_ms = sa->timeout_ms,
+      .signals = true,
+      .log = sa->verbose ? log_line : quiet_log,
+      .log_ctx = &lg,
+  };
+  int rc = cli_open(c, &r);
+  if (rc) return rc;
+  int err = carnet__node_new(r, &o, &node, why, sizeof why);
+  if (err) {
+    rc = cli_fail(c, cli_exit_code(err), "%s", why[0] ? why : carnet_strerror(err));
+    goto done;
+  }
+  if (carnet__node_run(node) != 0) {
+    rc = cli_fail(c, CLI_EINTERNAL, "the event loop failed (run with --verbose for details)");
+    goto done;
+  }
+  const carnet__node_outcome *out = carnet__node_outcome_get(node, 0);
+  if (out->synced)
+    rc = print_summary(c, out, join);
+  else
+    rc = report_failure(c, out, carnet__node_signal(node), sa->timeout_ms);
+done:
+  carnet__node_free(node);
+  carnet_replica_close(r);
+  return rc;
+}
+
+int cli_cmd_sync(cli *c, int argc, char **argv) {
+  cli_args a;
+  session_args sa;
+  int rc = cli_parse(c, &sync_usage, argc, argv, &a);
+  if (rc) return rc;
+  if ((rc = parse_session_args(c, &a, &sa)) == CLI_OK)
+    rc = one_session(c, a.pos[0], NULL, &sa, false);
+  cli_args_free(&a);
+  return rc;
+}
+
+int cli_cmd_join(cli *c, int argc, char **argv) {
+  cli_args a;
+  session_args sa;
+  char addr[CARNET__ADDR_MAX];
+  int rc = cli_parse(c, &join_usage, argc, argv, &a);
+  if (rc) return rc;
+  if ((rc = parse_session_args(c, &a, &sa))) goto done;
+  if (carnet_invite_addr(a.pos[0], addr, sizeof addr) != 0) {
+    rc = cli_fail(c, CLI_EUSER,
+                  "not a Carnet invite token (it starts with 'carnet1:'; copy the whole line "
+                  "printed by 'carnet invite')");
+    goto done;
+  }
+  rc = one_session(c, addr, a.pos[0], &sa, true);
+done:
+  cli_args_free(&a);
+  return rc;
+}

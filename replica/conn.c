@@ -1,0 +1,462 @@
+/* replica/conn.c - one TCP connection driving one sync session.
+ *
+ * The session (carnet/sync.h) is a state machine over bytes; this file moves
+ * its bytes over a libuv TCP handle and gives it the clock.
+ *
+ *            connect ok / accept
+ *   CONNECTING -------------------> OPEN
+ *       |                            |  \  session CLOSED or FAILED,
+ *       | connect error,             |   \ or the node stops (BYE)
+ *       | CONNECT_MS                 |    v
+ *       |                 read EOF,  |   DRAINING --(output written)--> SHUTDOWN
+ *       |                 I/O error, |    |                                |
+ *       |                 write stall|    | LINGER_MS, I/O error           | peer's EOF,
+ *       v                            v    v                                v LINGER_MS
+ *     CLOSING <------------------------------------------------------------
+ *     (uv_close; the connection is freed in the close callback)
+ *
+ * Invariants:
+ *  1. At most one uv_write is in flight. Its bytes are a copy of the head of
+ *     the session's output; carnet_session_sent(n) is called only from the
+ *     write callback, with status 0, for exactly those n bytes.
+ *  2. The session is fed input only in OPEN; after its end, bytes from the
+ *     peer are read and dropped (so closing does not reset the connection
+ *     while the peer still reads our ERROR or BYE).
+ *  3. A connection's end is recorded (dial outcome, one log line) exactly
+ *     once: c->ended.
+ *  4. Every phase but OPEN has a deadline, and OPEN has the session's own
+ *     timeouts plus the write stall limit: nothing waits on a peer forever.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "carnet/error.h"
+#include "carnet/replica.h"
+#include "replica/node_int.h"
+
+static void pump(carnet__conn *c);
+
+static carnet__node_outcome *outcome(carnet__conn *c) {
+  return c->dial ? &c->dial->out : NULL;
+}
+
+static uv_stream_t *stream(carnet__conn *c) {
+  return (uv_stream_t *)&c->tcp;
+}
+
+/* "127.0.0.1:7001 (key ab12cd34…)", once the peer's key is known. */
+static const char *label(carnet__conn *c, char *buf, size_t len) {
+  const uint8_t *pk = c->s && c->authenticated ? carnet_session_peer_pk(c->s) : NULL;
+  char key[16];
+  if (pk)
+    snprintf(buf, len, "%s (key %s)", c->addr, carnet__node_key_short(pk, key));
+  else
+    snprintf(buf, len, "%s", c->addr);
+  return buf;
+}
+
+/* Records the end of the connection (invariant 3) in the dial outcome. The
+ * caller logs the line. */
+static void record_end(carnet__conn *c, int uv_err, int err, bool synced, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+static void record_end(carnet__conn *c, int uv_err, int err, bool synced, const char *fmt, ...) {
+  carnet__node_outcome *o = outcome(c);
+  if (c->ended) return; /* the first end is the one that counts */
+  c->ended = true;
+  if (o == NULL) return;
+  o->uv_err = uv_err;
+  o->err = err;
+  o->synced = synced;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(o->msg, sizeof o->msg, fmt, ap);
+  va_end(ap);
+}
+
+static void on_close(uv_handle_t *h) {
+  carnet__conn *c = h->data;
+  carnet__node *n = c->node;
+  carnet__node_outcome *o = outcome(c);
+  if (o && c->s) {
+    carnet_session_stats_get(c->s, &o->stats);
+    if (o->connected) o->elapsed_ms = uv_now(&n->loop) - c->started;
+  }
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    n->conns = c->next;
+  if (c->next) c->next->prev = c->prev;
+  n->nconns--;
+  carnet__node_conn_gone(n, c);
+  carnet_session_free(c->s);
+  free(c->wbuf);
+  free(c->rbuf);
+  free(c);
+}
+
+void carnet__conn_close(carnet__conn *c) {
+  if (c->phase == CARNET__CONN_CLOSING) return;
+  c->phase = CARNET__CONN_CLOSING;
+  if (!c->ended) record_end(c, UV_ECANCELED, 0, false, "connection closed");
+  uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+/* The connection broke (EOF, I/O error, a deadline) while the session was
+ * still running: record it, log it, close. */
+static void lost(carnet__conn *c, int uv_err, const char *why) {
+  char w[CARNET__ADDR_MAX + 48];
+  carnet__node *n = c->node;
+  if (!c->ended) {
+    const char *what = why                ? why
+                       : uv_err == UV_EOF ? "connection closed by the peer"
+                                          : uv_strerror(uv_err);
+    if (c->dial) c->dial->out.peer_closed = uv_err == UV_EOF || uv_err == UV_ECONNRESET;
+    if (c->phase == CARNET__CONN_CONNECTING) {
+      record_end(c, uv_err, 0, false, "%s", what);
+      carnet__node_log(n, CARNET_LOG_WARN, "cannot reach %s: %s", c->addr, what);
+    } else if (!c->authenticated) {
+      record_end(c, uv_err, 0, false, "%s during the handshake", what);
+      carnet__node_log(n, CARNET_LOG_WARN, "connection with %s ended during the handshake: %s",
+                       c->addr, what);
+    } else {
+      record_end(c, uv_err, 0, false, "%s during the session", what);
+      carnet__node_log(n, CARNET_LOG_WARN, "peer %s: disconnected (%s)", label(c, w, sizeof w),
+                       what);
+    }
+  }
+  carnet__conn_close(c);
+}
+
+/* --- the session's end -------------------------------------------------- */
+
+static void start_draining(carnet__conn *c) {
+  uint64_t now = uv_now(&c->node->loop);
+  c->phase = CARNET__CONN_DRAINING;
+  c->deadline = now + CARNET_NODE_LINGER_MS;
+  if (c->node->stopping && c->node->stop_deadline < c->deadline)
+    c->deadline = c->node->stop_deadline;
+}
+
+static void session_failed(carnet__conn *c) {
+  carnet__node *n = c->node;
+  int err = carnet_session_error(c->s);
+  const char *msg = carnet_session_errmsg(c->s);
+  char w[CARNET__ADDR_MAX + 48];
+  if (msg == NULL || msg[0] == '\0') msg = carnet_strerror(err);
+  record_end(c, 0, err, false, "%s", msg);
+  if (!c->authenticated && (err == CARNET_EPERM || err == CARNET_EVERSION))
+    carnet__node_log(n, CARNET_LOG_WARN, "refused %s: %s", c->addr, msg);
+  else
+    carnet__node_log(n, CARNET_LOG_WARN, "session with %s failed: %s", label(c, w, sizeof w), msg);
+  start_draining(c);
+}
+
+static void session_closed(carnet__conn *c) {
+  carnet_session_stats st;
+  char w[CARNET__ADDR_MAX + 48];
+  carnet_session_stats_get(c->s, &st);
+  record_end(c, 0, 0, true, "%s", "");
+  carnet__node_log(c->node, CARNET_LOG_INFO,
+                   "peer %s: session closed: %llu cells in (%llu new), %llu out, %llu bytes in, "
+                   "%llu out",
+                   label(c, w, sizeof w), (unsigned long long)st.cells_in,
+                   (unsigned long long)st.cells_applied, (unsigned long long)st.cells_out,
+                   (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out);
+  start_draining(c);
+}
+
+/* --- watching the session's state ---------------------------------------- */
+
+static void on_authenticated(carnet__conn *c) {
+  carnet__node_outcome *o = outcome(c);
+  const uint8_t *pk = carnet_session_peer_pk(c->s);
+  c->authenticated = true;
+  if (o) {
+    o->authenticated = true;
+    if (pk) memcpy(o->peer_pk, pk, CARNET_PK_BYTES);
+    o->peer_id = carnet_session_peer_id(c->s);
+    o->joined = carnet_session_joined(c->s);
+  }
+  carnet__node_conn_authenticated(c->node, c);
+}
+
+/* Logs "synced" each time the session catches up, with what moved since the
+ * last such line. */
+static void log_synced(carnet__conn *c) {
+  carnet_session_stats st;
+  char w[CARNET__ADDR_MAX + 48];
+  carnet_session_stats_get(c->s, &st);
+  uint64_t in = st.cells_in - c->logged.cells_in, out = st.cells_out - c->logged.cells_out;
+  bool first = c->logged.bytes_in == 0 && c->logged.bytes_out == 0;
+  if (first || in || out)
+    carnet__node_log(c->node, CARNET_LOG_INFO, "peer %s: synced, %llu cells in, %llu out",
+                     label(c, w, sizeof w), (unsigned long long)in, (unsigned long long)out);
+  c->logged = st;
+}
+
+static void observe(carnet__conn *c) {
+  carnet_session_state st = carnet_session_state_get(c->s);
+  if (!c->authenticated && (st == CARNET_SESSION_SYNCING || st == CARNET_SESSION_IDLE ||
+                            (st == CARNET_SESSION_CLOSED && carnet_session_peer_pk(c->s))))
+    on_authenticated(c);
+  if (st == CARNET_SESSION_IDLE && c->seen != CARNET_SESSION_IDLE) log_synced(c);
+  c->seen = st;
+  if (st == CARNET_SESSION_FAILED)
+    session_failed(c);
+  else if (st == CARNET_SESSION_CLOSED)
+    session_closed(c);
+}
+
+/* --- writing ------------------------------------------------------------ */
+
+static void on_shutdown(uv_shutdown_t *req, int status) {
+  carnet__conn *c = req->data;
+  if (c->phase == CARNET__CONN_CLOSING) return;
+  if (status < 0 || c->eof) carnet__conn_close(c);
+  /* else: wait (bounded by the deadline) for the peer's EOF. */
+}
+
+static void on_write(uv_write_t *req, int status) {
+  carnet__conn *c = req->data;
+  c->writing = false;
+  if (c->phase == CARNET__CONN_CLOSING) return;
+  if (status < 0) {
+    lost(c, status, NULL);
+    return;
+  }
+  carnet_session_sent(c->s, c->wlen);
+  c->wlen = 0;
+  pump(c);
+}
+
+static int flush(carnet__conn *c) {
+  carnet_buf out = carnet_session_output(c->s);
+  if (c->writing || out.len == 0) return 0;
+  size_t len = out.len < CARNET_NODE_WRITE_BYTES ? out.len : CARNET_NODE_WRITE_BYTES;
+  if (len > c->wcap) {
+    size_t cap = c->wcap ? c->wcap : 4096;
+    while (cap < len)
+      cap *= 2;
+    uint8_t *b = realloc(c->wbuf, cap);
+    if (b == NULL) return UV_ENOMEM;
+    c->wbuf = b;
+    c->wcap = cap;
+  }
+  memcpy(c->wbuf, out.base, len);
+  uv_buf_t buf = uv_buf_init((char *)c->wbuf, (unsigned)len);
+  int rc = uv_write(&c->write_req, stream(c), &buf, 1, on_write);
+  if (rc < 0) return rc;
+  c->wlen = len;
+  c->writing = true;
+  c->write_since = uv_now(&c->node->loop);
+  return 0;
+}
+
+/* After every event: note the session's state, send what it has to send,
+ * and once it has ended and its last bytes are out, send our FIN. */
+static void pump(carnet__conn *c) {
+  if (c->phase == CARNET__CONN_OPEN) observe(c);
+  if (c->phase != CARNET__CONN_OPEN && c->phase != CARNET__CONN_DRAINING) return;
+  int rc = flush(c);
+  if (rc < 0) {
+    lost(c, rc, NULL);
+    return;
+  }
+  if (c->phase == CARNET__CONN_DRAINING && !c->writing) {
+    c->phase = CARNET__CONN_SHUTDOWN;
+    if (uv_shutdown(&c->shutdown_req, stream(c), on_shutdown) < 0) carnet__conn_close(c);
+  }
+}
+
+/* --- reading ------------------------------------------------------------ */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
+  carnet__conn *c = h->data;
+  (void)suggested;
+  *buf = uv_buf_init((char *)c->rbuf, CARNET_NODE_READ_BYTES);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  carnet__conn *c = s->data;
+  if (c->phase == CARNET__CONN_CLOSING) return;
+  if (nread > 0) {
+    if (c->phase != CARNET__CONN_OPEN) return; /* invariant 2 */
+    carnet_session_input(c->s, buf->base, (size_t)nread, carnet__node_now(c->node));
+    pump(c);
+    return;
+  }
+  if (nread == 0) return; /* EAGAIN */
+  if (c->phase == CARNET__CONN_OPEN && (nread == UV_EOF || nread == UV_ECONNRESET)) {
+    /* The peer is gone: the session decides whether that was a clean end
+     * (it had closed) or a failure, and says which in its errmsg. */
+    uv_read_stop(s);
+    c->eof = true;
+    if (c->dial) c->dial->out.peer_closed = true;
+    carnet_session_eof(c->s);
+    pump(c); /* FAILED: logged, then closed, since nothing more can come */
+    if (c->phase == CARNET__CONN_OPEN) lost(c, (int)nread, NULL);
+    return;
+  }
+  if (c->phase == CARNET__CONN_OPEN) {
+    lost(c, (int)nread, NULL);
+    return;
+  }
+  /* DRAINING or SHUTDOWN: the peer is done with us. */
+  uv_read_stop(s);
+  c->eof = true;
+  if (nread != UV_EOF || c->phase == CARNET__CONN_SHUTDOWN) carnet__conn_close(c);
+}
+
+/* --- starting ----------------------------------------------------------- */
+
+carnet__conn *carnet__conn_new(carnet__node *n, carnet__dial *d, const char *addr) {
+  carnet__conn *c = calloc(1, sizeof *c);
+  if (c == NULL) return NULL;
+  c->rbuf = malloc(CARNET_NODE_READ_BYTES);
+  int rc = c->rbuf ? uv_tcp_init(&n->loop, &c->tcp) : UV_ENOMEM;
+  if (rc < 0) {
+    carnet__node_log(n, CARNET_LOG_ERROR, "cannot make a connection to %s: %s", addr,
+                     uv_strerror(rc));
+    free(c->rbuf);
+    free(c);
+    return NULL;
+  }
+  c->tcp.data = c;
+  c->connect_req.data = c;
+  c->write_req.data = c;
+  c->shutdown_req.data = c;
+  c->node = n;
+  c->dial = d;
+  c->seen = CARNET_SESSION_HANDSHAKE;
+  c->started = uv_now(&n->loop);
+  snprintf(c->addr, sizeof c->addr, "%s", addr);
+  c->next = n->conns;
+  if (n->conns) n->conns->prev = c;
+  n->conns = c;
+  n->nconns++;
+  return c;
+}
+
+/* Reads, low latency (small messages go at once) and dead peers noticed by
+ * the kernel too. */
+static void start_open(carnet__conn *c) {
+  c->phase = CARNET__CONN_OPEN;
+  c->started = uv_now(&c->node->loop);
+  uv_tcp_nodelay(&c->tcp, 1);
+  uv_tcp_keepalive(&c->tcp, 1, 30);
+  int rc = uv_read_start(stream(c), on_alloc, on_read);
+  if (rc < 0) {
+    lost(c, rc, NULL);
+    return;
+  }
+  pump(c);
+}
+
+static int make_session(carnet__conn *c, bool initiator) {
+  carnet__node *n = c->node;
+  carnet_session_opts so = {
+      .initiator = initiator,
+      .once = n->opts.once,
+      .invite_token = initiator ? n->invite_token : NULL,
+      .peer_addr = initiator ? c->addr : NULL,
+  };
+  int rc = carnet_session_new(n->r, &so, carnet__node_now(n), &c->s);
+  if (rc == 0) return 0;
+  const char *msg = carnet_replica_errmsg(n->r);
+  if (msg == NULL || msg[0] == '\0') msg = carnet_strerror(rc);
+  record_end(c, 0, rc, false, "%s", msg);
+  carnet__node_log(n, CARNET_LOG_WARN, "cannot start a session with %s: %s", c->addr, msg);
+  c->s = NULL;
+  return rc;
+}
+
+static void on_connect(uv_connect_t *req, int status) {
+  carnet__conn *c = req->data;
+  if (c->phase == CARNET__CONN_CLOSING) return;
+  if (status < 0) {
+    lost(c, status, NULL);
+    return;
+  }
+  if (c->dial) c->dial->out.connected = true;
+  carnet__node_log(c->node, CARNET_LOG_DEBUG, "connected to %s", c->addr);
+  start_open(c);
+}
+
+void carnet__conn_connect(carnet__conn *c, const struct sockaddr *sa) {
+  c->phase = CARNET__CONN_CONNECTING;
+  c->deadline = uv_now(&c->node->loop) + CARNET_NODE_CONNECT_MS;
+  /* The session first: a bad or expired invite token fails here, before
+   * the peer sees a connection. */
+  if (make_session(c, true) < 0) {
+    carnet__conn_close(c);
+    return;
+  }
+  int rc = uv_tcp_connect(&c->connect_req, &c->tcp, sa, on_connect);
+  if (rc < 0) lost(c, rc, NULL);
+}
+
+void carnet__conn_accepted(carnet__conn *c) {
+  c->phase = CARNET__CONN_OPEN;
+  carnet__node_log(c->node, CARNET_LOG_DEBUG, "accepted a connection from %s", c->addr);
+  if (make_session(c, false) < 0) {
+    carnet__conn_close(c);
+    return;
+  }
+  start_open(c);
+}
+
+/* --- time --------------------------------------------------------------- */
+
+void carnet__conn_tick(carnet__conn *c, uint64_t now) {
+  switch (c->phase) {
+  case CARNET__CONN_OPEN:
+    if (c->writing && now - c->write_since >= CARNET_NODE_WRITE_STALL_MS) {
+      lost(c, UV_ETIMEDOUT, "the peer has not read anything for 60 s");
+      return;
+    }
+    carnet_session_tick(c->s, carnet__node_now(c->node));
+    pump(c);
+    return;
+  case CARNET__CONN_CONNECTING:
+    if (now >= c->deadline) lost(c, UV_ETIMEDOUT, "no answer in 10 s");
+    return;
+  case CARNET__CONN_DRAINING:
+  case CARNET__CONN_SHUTDOWN:
+    if (now >= c->deadline) carnet__conn_close(c);
+    return;
+  case CARNET__CONN_CLOSING:
+    return;
+  }
+}
+
+void carnet__conn_stop(carnet__conn *c) {
+  switch (c->phase) {
+  case CARNET__CONN_OPEN:
+    if (c->authenticated) {
+      carnet_session_close(c->s); /* BYE, then CLOSED */
+      pump(c);
+      /* A session that did not move to CLOSED or FAILED is closed by
+       * force at the stop deadline. */
+    } else {
+      if (!c->ended) {
+        record_end(c, UV_ECANCELED, 0, false, "stopped during the handshake");
+        carnet__node_log(c->node, CARNET_LOG_INFO, "closing %s: stopping during the handshake",
+                         c->addr);
+      }
+      carnet__conn_close(c);
+    }
+    return;
+  case CARNET__CONN_CONNECTING:
+    if (!c->ended) record_end(c, UV_ECANCELED, 0, false, "stopped while connecting");
+    carnet__conn_close(c);
+    return;
+  case CARNET__CONN_DRAINING:
+  case CARNET__CONN_SHUTDOWN:
+    if (c->node->stop_deadline < c->deadline) c->deadline = c->node->stop_deadline;
+    return;
+  case CARNET__CONN_CLOSING:
+    return;
+  }
+}
