@@ -22,7 +22,7 @@
 #include "cli/cli.h"
 #include "replica/node.h"
 
-enum { O_LISTEN = CLI_O_USER, O_PEER, O_ONCE, O_TIMEOUT, O_VERBOSE };
+enum { O_LISTEN = CLI_O_USER, O_PEER, O_ONCE, O_TIMEOUT, O_VERBOSE, O_DISCOVER, O_DISC_IFACE, O_DISC_PORT };
 
 #define SYNC_TIMEOUT_MS_DEFAULT 120000u
 #define DEFAULT_LISTEN "127.0.0.1:0"
@@ -54,6 +54,13 @@ static const cli_opt serve_opts[] = {
      "keep a live session with the peer serving there (repeatable); redialled when lost"},
     {"once", 0, no_argument, O_ONCE, NULL,
      "sync each --peer once, then exit (with no --peer: after one incoming session)"},
+    {"discover", 'd', no_argument, O_DISCOVER, NULL,
+     "announce this replica on the LAN (UDP multicast, signed, team-scoped) and dial the "
+     "trusted replicas that announce themselves"},
+    {"discover-iface", 0, required_argument, O_DISC_IFACE, "IP",
+     "IPv4 address of the interface to announce on (default: the system's choice)"},
+    {"discover-port", 0, required_argument, O_DISC_PORT, "PORT",
+     "UDP port of the announcements (default 7427; every replica of the team must agree)"},
     {"verbose", 'v', no_argument, O_VERBOSE, NULL, "log every connection, not only sessions"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
@@ -115,6 +122,17 @@ int cli_cmd_serve(cli *c, int argc, char **argv) {
     if (a.opts[i].id == O_PEER) peers[npeers++] = a.opts[i].arg;
     if (a.opts[i].id == O_ONCE) once = true;
     if (a.opts[i].id == O_VERBOSE) lg.max_level = CARNET_LOG_DEBUG;
+    if (a.opts[i].id == O_DISCOVER) o.discover = true;
+    if (a.opts[i].id == O_DISC_IFACE) o.discover_iface = a.opts[i].arg;
+    if (a.opts[i].id == O_DISC_PORT) {
+      uint64_t port;
+      if (!cli_parse_u64(a.opts[i].arg, &port) || port == 0 || port > 65535) {
+        rc = cli_fail(c, CLI_EUSER, "invalid --discover-port '%s': give a UDP port (1-65535)",
+                      a.opts[i].arg);
+        goto done;
+      }
+      o.discover_port = (uint16_t)port;
+    }
   }
   o.peers = peers;
   o.npeers = npeers;

@@ -401,9 +401,10 @@ int carnet_session_tick(carnet_session *s, uint64_t now_ms) {
 int carnet_session_eof(carnet_session *s) {
   if (s->err || s->state == CARNET_SESSION_CLOSED) return s->err;
   if (!s->ch_live) {
+    /* The handshake's own detail says it (and why, when it knows). */
     carnet__hs_eof(&s->hs);
-    return fail(s, CARNET_EPROTO, "connection closed by the peer during the handshake%s%s",
-                carnet__hs_errmsg(&s->hs)[0] ? ": " : "", carnet__hs_errmsg(&s->hs));
+    const char *why = carnet__hs_errmsg(&s->hs);
+    return fail(s, CARNET_EPROTO, "%s", why[0] ? why : "connection closed during the handshake");
   }
   return fail(s, CARNET_EPROTO, "connection closed by the peer before the session ended "
                                 "(what was applied stays; the next sync resumes)");

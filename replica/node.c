@@ -27,6 +27,7 @@
 
 #include "carnet/error.h"
 #include "engine/replica_int.h" /* carnet__now_ms, carnet__random: the replica's env */
+#include "replica/discovery.h"
 #include "replica/node_int.h"
 
 void carnet__node_log(carnet__node *n, int level, const char *fmt, ...) {
@@ -90,6 +91,10 @@ void carnet__node_stop(carnet__node *n) {
   }
   for (size_t i = 0; i < n->ndials; i++)
     if (n->dials[i].resolving) uv_cancel((uv_req_t *)&n->dials[i].gai);
+  if (n->disc) {
+    carnet__discovery_stop(n->disc, NULL, NULL); /* its handles close on their own */
+    n->disc = NULL;
+  }
   for (carnet__conn *c = n->conns, *next; c; c = next) {
     next = c->next; /* closing frees nothing before its callback, but be safe */
     carnet__conn_stop(c);
@@ -237,6 +242,59 @@ static void anti_entropy(carnet__node *n, uint64_t now) {
     carnet__dial *d = &n->dials[i];
     if (!d->done && d->conn == NULL && !d->resolving && now >= d->next_ms) dial_start(d, now);
   }
+}
+
+/* --- LAN discovery ---------------------------------------------------------- */
+
+/* A trusted replica announced itself: dial it, unless a session with it
+ * exists or it is already a dial target. Of two replicas that hear each
+ * other, the one with the smaller id dials, so a pair keeps one connection. */
+static void on_discovered(void *data, const char *addr, const uint8_t pk[CARNET_PK_BYTES],
+                          uint64_t replica_id) {
+  carnet__node *n = data;
+  char key[16], why[160];
+  if (n->stopping || carnet_replica_id(n->r) > replica_id) return;
+  for (carnet__conn *c = n->conns; c; c = c->next) {
+    const uint8_t *ppk = c->s && c->authenticated ? carnet_session_peer_pk(c->s) : NULL;
+    if (ppk && memcmp(ppk, pk, CARNET_PK_BYTES) == 0) return;
+  }
+  for (size_t i = 0; i < n->ndials; i++)
+    if (strcmp(n->dials[i].out.addr, addr) == 0) return;
+  carnet__node_key_short(pk, key);
+  if (n->ndials >= CARNET_NODE_PEERS_MAX) {
+    carnet__node_log(n, CARNET_LOG_WARN, "discovered %s (key %s) but already %u peers: ignored",
+                     addr, key, CARNET_NODE_PEERS_MAX);
+    return;
+  }
+  carnet__dial *d = &n->dials[n->ndials];
+  memset(d, 0, sizeof *d);
+  d->node = n;
+  if (carnet__addr_parse(addr, false, &d->hp, why, sizeof why) < 0) return;
+  snprintf(d->out.addr, sizeof d->out.addr, "%s", addr);
+  carnet__backoff_init(&d->backoff, CARNET_RECONNECT_BACKOFF_MS_MIN,
+                       CARNET_RECONNECT_BACKOFF_MS_MAX);
+  n->ndials++;
+  carnet__node_log(n, CARNET_LOG_INFO, "discovered %s (key %s) on the LAN: dialling", addr, key);
+  dial_start(d, uv_now(&n->loop));
+}
+
+static void start_discovery(carnet__node *n) {
+  carnet__hostport hp;
+  char why[160];
+  carnet__discovery_opts o = {.iface = n->opts.discover_iface,
+                              .udp_port = n->opts.discover_port,
+                              .interval_ms = n->opts.discover_interval_ms};
+  if (!n->listening || carnet__addr_parse(n->listen_addr, false, &hp, why, sizeof why) < 0) {
+    carnet__node_log(n, CARNET_LOG_WARN, "LAN discovery needs a listening address: off");
+    return;
+  }
+  int rc = carnet__discovery_start(&n->loop, n->r, hp.port, &o, on_discovered, n, &n->disc);
+  if (rc)
+    carnet__node_log(n, CARNET_LOG_WARN, "LAN discovery off: %s (peers given with --peer are "
+                                         "still dialled)", carnet_replica_errmsg(n->r));
+  else
+    carnet__node_log(n, CARNET_LOG_INFO, "LAN discovery on (UDP %u)",
+                     n->opts.discover_port ? n->opts.discover_port : CARNET_DISCOVERY_UDP_PORT);
 }
 
 /* --- the tick ----------------------------------------------------------- */
@@ -394,8 +452,9 @@ static int setup_dials(carnet__node *n, const char *const *peers, size_t npeers,
   if (npeers > CARNET_NODE_PEERS_MAX)
     return set_why(why, why_len, CARNET_EINVAL, "too many peers (%zu): at most %u", npeers,
                    CARNET_NODE_PEERS_MAX);
-  if (npeers == 0) return 0;
-  n->dials = calloc(npeers, sizeof *n->dials);
+  /* Every slot at once: peers found on the LAN are added while connections
+   * point at their dial target, so the array never moves. */
+  n->dials = calloc(CARNET_NODE_PEERS_MAX, sizeof *n->dials);
   if (n->dials == NULL) return set_why(why, why_len, CARNET_ENOMEM, "out of memory");
   n->ndials = npeers;
   for (size_t i = 0; i < n->ndials; i++) {
@@ -462,6 +521,7 @@ int carnet__node_run(carnet__node *n) {
   uv_update_time(&n->loop);
   n->started = uv_now(&n->loop);
   if (n->opts.once && n->ndials == 0 && !n->listening) carnet__node_stop(n);
+  if (n->opts.discover && !n->opts.once) start_discovery(n);
   anti_entropy(n, n->started); /* every peer is dialled at once */
   uv_run(&n->loop, UV_RUN_DEFAULT);
   return n->uv_failed ? CARNET_EIO : 0;

@@ -69,6 +69,11 @@ typedef struct carnet__node_opts {
   uint64_t timeout_ms;      /* stop after this long (0: never) */
   unsigned max_conns;       /* 0: CARNET_NODE_CONNS_MAX (also the most) */
   bool signals;             /* SIGINT / SIGTERM stop the node cleanly */
+  bool discover;            /* announce ourselves on the LAN and dial the trusted
+                               replicas that announce themselves (needs listen) */
+  const char *discover_iface; /* IPv4 address to announce on (NULL: any) */
+  uint16_t discover_port;   /* UDP port (0: CARNET_DISCOVERY_UDP_PORT) */
+  uint32_t discover_interval_ms; /* 0: CARNET_DISCOVERY_INTERVAL_MS */
   carnet__node_log_fn log;  /* NULL: lines go to stderr */
   void *log_ctx;
 } carnet__node_opts;

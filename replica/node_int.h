@@ -74,8 +74,9 @@ struct carnet__node {
   uv_timer_t tick;
   uv_signal_t sigint, sigterm;
   bool handles_started;
-  carnet__dial *dials;
+  carnet__dial *dials; /* CARNET_NODE_PEERS_MAX slots: conns point into it */
   size_t ndials;
+  struct carnet__discovery *disc; /* LAN discovery, when on */
   carnet__conn *conns; /* every connection, any phase */
   unsigned nconns;
   bool accepted_one; /* `once` with no peer: a session was accepted */

@@ -834,6 +834,46 @@ static void test_live_push(void **state) {
   stop_all();
 }
 
+/* === LAN discovery: no address given, the replicas find each other ======= */
+
+static void test_discovery(void **state) {
+  (void)state;
+  const char *A = path("A"), *B = path("B"), *S = path("S");
+  init(A), init(B), init(S);
+  trust_pair(A, B);
+  /* S trusts A and has its team, but nobody trusts S. */
+  ident a = id_of(A);
+  OK1(S, "peer", "trust", a.key, "--team", a.team);
+  char port[16];
+  snprintf(port, sizeof port, "%u", 20000u + (unsigned)(getpid() % 20000));
+  free(add_customer(A, "Found On The LAN", "Rennes"));
+  bg *sa = SERVE_WITH(A, "A", "--discover", "--discover-iface", "127.0.0.1", "--discover-port",
+                      port);
+  bg *ss = SERVE_WITH(S, "S", "--discover", "--discover-iface", "127.0.0.1", "--discover-port",
+                      port);
+  bg *sb = SERVE_WITH(B, "B", "--discover", "--discover-iface", "127.0.0.1", "--discover-port",
+                      port);
+  uint64_t t0 = now_ms();
+  bool seen = false;
+  while (!seen && now_ms() - t0 < (uint64_t)T(15000)) {
+    seen = list_has(B, "Found On The LAN");
+    if (!seen) sleep_ms(100);
+  }
+  if (!seen) {
+    dump_log(sa);
+    dump_log(sb);
+  }
+  assert_true(seen);
+  printf("# B found A on the LAN and synced in %llu ms, with no address configured\n",
+         (unsigned long long)(now_ms() - t0));
+  /* The stranger learnt nothing: A never dialled it nor accepted it. */
+  assert_false(list_has(S, "Found On The LAN"));
+  stop(sb);
+  stop(ss);
+  stop(sa);
+  stop_all();
+}
+
 /* === (f) SIGKILL of the receiver during a large first sync ============== */
 
 static void test_kill_during_first_sync(void **state) {
@@ -976,6 +1016,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_untrusted_refused, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_garbage_on_the_wire, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_live_push, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_discovery, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_kill_during_first_sync, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_sigterm_clean_exit, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_one_field_cost, fx_setup, fx_teardown),
