@@ -834,6 +834,94 @@ static void test_live_push(void **state) {
   stop_all();
 }
 
+/* === A tampered frame on a real connection ================================ */
+
+/* A one-connection TCP proxy in a child process: forwards both ways and
+ * flips one bit of the client -> server stream at byte `flip_at`. Bounded by
+ * alarm(). Returns the child's pid; *port receives the proxy's port. */
+static pid_t tamper_proxy(const char *target, uint64_t flip_at, unsigned *port) {
+  struct sockaddr_in sa;
+  socklen_t len = sizeof sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sin_family = AF_INET;
+  inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+  int lfd = socket(AF_INET, SOCK_STREAM, 0);
+  assert_true(lfd >= 0);
+  assert_int_equal(bind(lfd, (struct sockaddr *)&sa, sizeof sa), 0);
+  assert_int_equal(listen(lfd, 1), 0);
+  assert_int_equal(getsockname(lfd, (struct sockaddr *)&sa, &len), 0);
+  *port = ntohs(sa.sin_port);
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid > 0) {
+    close(lfd);
+    return pid;
+  }
+  alarm(20);
+  int cfd = accept(lfd, NULL, NULL);
+  char local[32];
+  int sfd = raw_connect(target, local);
+  uint64_t c2s = 0;
+  struct pollfd p[2] = {{cfd, POLLIN, 0}, {sfd, POLLIN, 0}};
+  char buf[65536];
+  for (;;) {
+    if (poll(p, 2, 20000) <= 0) _exit(1);
+    for (int i = 0; i < 2; i++) {
+      if (!(p[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      ssize_t n = recv(p[i].fd, buf, sizeof buf, 0);
+      if (n <= 0) _exit(0);
+      if (i == 0) {
+        if (flip_at >= c2s && flip_at < c2s + (uint64_t)n) buf[flip_at - c2s] ^= 0x08;
+        c2s += (uint64_t)n;
+      }
+      if (send(p[1 - i].fd, buf, (size_t)n, MSG_NOSIGNAL) != n) _exit(0);
+    }
+  }
+}
+
+static void test_tampered_frame_tcp(void **state) {
+  (void)state;
+  const char *A = path("A"), *B = path("B");
+  init(A), init(B);
+  trust_pair(A, B);
+  free(add_customer(A, "Client Intact", "Lyon"));
+  free(add_customer(B, "Client Du Portable", "Brest"));
+  char *before = digest(A);
+  bg *sa = SERVE(A, "A");
+  /* The client's handshake is two frames of 63 and 162 bytes (233 with
+   * headers): byte 260 is inside its first encrypted frame. */
+  unsigned port;
+  pid_t proxy = tamper_proxy(sa->addr, 260, &port);
+  char addr[32];
+  snprintf(addr, sizeof addr, "127.0.0.1:%u", port);
+  proc_result r;
+  const char *const args[] = {"sync", addr, "--timeout", "20s", NULL};
+  int code = run_v(B, &r, args);
+  printf("# carnet sync through the tampering proxy: exit %d: %s", code, r.err);
+  assert_int_equal(code, 1);
+  if (!wait_log(sa, T(5000), "bad frame", NULL)) {
+    dump_log(sa);
+    fail_msg("the server did not log the tampered frame");
+  }
+  int status;
+  waitpid(proxy, &status, 0);
+  /* The server applied nothing of the tampered session (B's customer is
+   * not on A), and it still serves: a clean sync then carries it. */
+  char *after = digest(A);
+  assert_string_equal(before, after);
+  assert_false(list_has(A, "Client Du Portable"));
+  json_t *j = sync_json(B, sa->addr);
+  json_decref(j);
+  assert_true(list_has(A, "Client Du Portable"));
+  assert_true(list_has(B, "Client Intact"));
+  assert_true(bg_alive(sa));
+  proc_result_free(&r);
+  free(before);
+  free(after);
+  stop(sa);
+  stop_all();
+}
+
 /* === LAN discovery: no address given, the replicas find each other ======= */
 
 static void test_discovery(void **state) {
@@ -1015,6 +1103,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_invite_join, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_untrusted_refused, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_garbage_on_the_wire, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_tampered_frame_tcp, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_live_push, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_discovery, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_kill_during_first_sync, fx_setup, fx_teardown),
