@@ -198,6 +198,14 @@ static int handshake_done(carnet_session *s, uint64_t now_ms) {
   if (s->peer_id == carnet_replica_id(s->r))
     return fail(s, CARNET_EPROTO, "the peer has this replica's own id (a copied replica "
                                   "directory?): sync refused");
+  /* Reference codes and document numbers carry the replica's tag (the top
+   * 20 bits of its id): two replicas with one tag could hand out the same
+   * code, so they must not join one team. */
+  if ((s->peer_id >> 44) == (carnet_replica_id(s->r) >> 44))
+    return fail(s, CARNET_EPERM,
+                "the peer's replica tag is %s too: reference codes could collide; create one "
+                "of the two replicas again ('carnet init' in a new directory) before syncing",
+                carnet_replica_tag(s->r));
   if (!s->joining) carnet_peer_note(s->r, s->peer_pk, s->peer_id, s->peer_addr, 0, 0);
   s->state = CARNET_SESSION_SYNCING;
   s->last_rx_ms = now_ms;

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "carnet/carnet.h"
+#include "engine/store.h"
 #include "support/testenv.h"
 
 typedef struct node {
@@ -294,12 +295,57 @@ static void test_join_with_invite(void **state) {
   node_close(&b);
 }
 
+/* Give b's replica an id with the same tag (top 20 bits) as a's, through
+ * the store (the id is fixed at init), and reopen it. */
+static void copy_tag(node *a, node *b) {
+  uint64_t ida = carnet_replica_id(a->r), idb = carnet_replica_id(b->r);
+  uint64_t forged = (ida & ~((1ull << 44) - 1)) | (idb & ((1ull << 44) - 1));
+  char *d = strdup(carnet_replica_dir(b->r)), why[256];
+  carnet_replica_close(b->r);
+  carnet__store *st;
+  carnet__stxn *t;
+  uint8_t v[8];
+  for (int i = 0; i < 8; i++) v[i] = (uint8_t)(forged >> (56 - 8 * i));
+  assert_int_equal(carnet__store_open(d, 0, &st, why, sizeof why), 0);
+  assert_int_equal(carnet__store_begin(st, true, &t), 0);
+  assert_int_equal(carnet__store_put(t, CARNET__T_META, "replica_id", 10, v, 8, 0), 0);
+  assert_int_equal(carnet__store_commit(t), 0);
+  carnet__store_close(st);
+  carnet_env e;
+  tenv_fill(&b->env, &e);
+  assert_int_equal(carnet_replica_open(d, &e, &b->r, why, sizeof why), 0);
+  free(d);
+  assert_string_equal(carnet_replica_tag(a->r), carnet_replica_tag(b->r));
+  assert_true(carnet_replica_id(a->r) != carnet_replica_id(b->r));
+}
+
+static void test_same_tag_refused(void **state) {
+  (void)state;
+  node a, b;
+  node_open(&a, "tag-a", 10);
+  node_open(&b, "tag-b", 11);
+  copy_tag(&a, &b);
+  same_team(&a, &b);
+  trust_both(&a, &b);
+  carnet_session *sa = start(&a, true, true, NULL), *sb = start(&b, false, false, NULL);
+  run(sa, sb, &a.env, &b.env, 100, NULL, NULL, NULL);
+  assert_int_equal(carnet_session_state_get(sa), CARNET_SESSION_FAILED);
+  assert_int_equal(carnet_session_error(sa), CARNET_EPERM);
+  print_message("same tag: %s\n", carnet_session_errmsg(sa));
+  assert_non_null(strstr(carnet_session_errmsg(sa), "tag"));
+  carnet_session_free(sa);
+  carnet_session_free(sb);
+  node_close(&a);
+  node_close(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sync_both_ways_then_push),
       cmocka_unit_test(test_untrusted_refused),
       cmocka_unit_test(test_tampered_frame),
       cmocka_unit_test(test_join_with_invite),
+      cmocka_unit_test(test_same_tag_refused),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
