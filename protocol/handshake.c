@@ -30,6 +30,7 @@
  *      CARNET_HANDSHAKE_MSG_BYTES_MAX bytes, checked from its header.
  */
 #include "protocol/handshake.h"
+#include "protocol/channel.h"
 
 #include <inttypes.h>
 #include <stdarg.h>
@@ -479,7 +480,24 @@ done:
   return rc;
 }
 
-static int on_msg3(carnet__hs *hs, carnet_buf f) {
+/* Tell a refused initiator why, as the first frame of our encrypted
+ * direction, then wipe the keys. Best effort: a full buffer just drops it. */
+static void seal_refusal(carnet__hs *hs, carnet__obuf *out) {
+  static const char text[] = "this replica does not trust your key: ask its owner for an invite "
+                             "('carnet invite', then 'carnet join TOKEN' here) or to trust it "
+                             "with 'carnet peer trust'";
+  carnet__channel ch;
+  carnet__channel_init(&ch, hs->tx_key, hs->rx_key);
+  carnet__msg m = {.type = CARNET_MSG_ERROR,
+                   .code = CARNET_EPERM,
+                   .text = {text, sizeof text - 1}};
+  (void)carnet__channel_send(&ch, &m, out);
+  carnet__channel_free(&ch);
+  sodium_memzero(hs->tx_key, sizeof hs->tx_key);
+  sodium_memzero(hs->rx_key, sizeof hs->rx_key);
+}
+
+static int on_msg3(carnet__hs *hs, carnet_buf f, carnet__obuf *out) {
   carnet__mp m;
   uint64_t rid;
   const uint8_t *pk, *sig, *mac = NULL;
@@ -515,6 +533,14 @@ static int on_msg3(carnet__hs *hs, carnet_buf f) {
   }
   trusted = rc == 0;
   if (!trusted && !(hs->have_secret && mac)) {
+    /* The initiator has already switched to the encrypted channel: it can
+     * only be told why in an encrypted frame, so the keys are derived over
+     * the whole transcript (nothing of the initiator is read past this
+     * message either way, H1). */
+    if (tr_add_header(hs, f.len) == 0 && tr_add(hs, f.base, f.len) == 0) {
+      derive_keys(hs);
+      seal_refusal(hs, out);
+    }
     rc = FAIL(hs, CARNET_EPERM,
               "the peer's key %s is not in this replica's trust list (invite it first)", hex);
     goto done;
@@ -614,7 +640,7 @@ int carnet__hs_feed(carnet__hs *hs, const uint8_t **data, size_t *len, carnet__o
       rc = on_msg2(hs, f, out);
       break;
     default:
-      rc = on_msg3(hs, f);
+      rc = on_msg3(hs, f, out);
       break;
     }
     if (rc) return rc;

@@ -35,9 +35,9 @@
  * an initiator that refuses the responder's key answers (2) the same way.
  * An ERROR frame is told from message (2) or (3) by its shape: it decodes as
  * an ERROR message, which neither handshake message does. A responder that
- * refuses message (3) sends nothing more: the initiator, which may already
- * be sending encrypted frames, sees the connection close before the
- * responder's first encrypted frame (carnet__channel_eof says so).
+ * refuses the initiator's key in message (3) answers with an ERROR sealed as
+ * the first frame of its encrypted direction (the initiator has already
+ * switched to the channel), and reads nothing more from it.
  *
  * The handshake is a pure state machine: it reads bytes the caller got from
  * the connection and appends the bytes to send to a carnet__obuf the caller

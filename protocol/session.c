@@ -233,7 +233,7 @@ static int on_batch(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
 }
 
 static int on_message(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
-  if (s->joining && !s->trusted_inviter) {
+  if (s->joining && !s->trusted_inviter && m->type != CARNET_MSG_ERROR) {
     /* The responder's first encrypted message proves it accepted our join. */
     int rc = carnet_peer_trust(s->r, s->peer_pk, s->peer_addr);
     if (rc == 0) rc = carnet_team_set(s->r, s->invite.team_id);
