@@ -36,6 +36,7 @@ check: test test-san
 
 demo: build
 	@scripts/demo.sh $(BUILD)/bin/carnet
+	@scripts/demo-crm.sh $(BUILD)/bin/carnet
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

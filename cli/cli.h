@@ -224,6 +224,14 @@ int cli_cmd_id(cli *c, int argc, char **argv);     /* cli/cmd_status.c */
 int cli_cmd_status(cli *c, int argc, char **argv); /* cli/cmd_status.c */
 int cli_cmd_debug(cli *c, int argc, char **argv);  /* cli/cmd_debug.c (not in --help) */
 
+/* The CRM records (cli/crm.h has what they share). */
+int cli_cmd_doc(cli *c, int argc, char **argv);       /* cli/cmd_doc.c */
+int cli_cmd_action(cli *c, int argc, char **argv);    /* cli/cmd_action.c */
+int cli_cmd_reminder(cli *c, int argc, char **argv);  /* cli/cmd_reminder.c */
+int cli_cmd_reminders(cli *c, int argc, char **argv); /* cli/cmd_reminder.c */
+int cli_cmd_history(cli *c, int argc, char **argv);   /* cli/cmd_history.c */
+int cli_cmd_stats(cli *c, int argc, char **argv);     /* cli/cmd_history.c */
+
 /* --- Sync helpers (cli/net.c) ------------------------------------------ */
 
 /* Brief: lowercase hex of `len` bytes into `out` (2 * len + 1 bytes). */

@@ -13,6 +13,13 @@ static const cli_sub commands[] = {
     {"customer", cli_cmd_customer, "add, change, show, list and delete customers"},
     {"contact", cli_cmd_contact, "the contacts of customers"},
     {"consent", cli_cmd_consent, "consents per channel, with their dated history"},
+    {"doc", cli_cmd_doc, "quotes, orders, invoices and credit notes"},
+    {"action", cli_cmd_action, "commercial actions: calls, visits, e-mails, trade fairs"},
+    {"actions", cli_cmd_action, NULL}, /* hidden: the same as action */
+    {"reminder", cli_cmd_reminder, "call-back reminders"},
+    {"reminders", cli_cmd_reminders, "the reminders due today, this week or on a date"},
+    {"history", cli_cmd_history, "a customer's documents, payments and actions, with balances"},
+    {"stats", cli_cmd_stats, "actions, quotes, sales and margins over a period"},
     {"changes", cli_cmd_changes, "sync two replicas through a file"},
     {"serve", cli_cmd_serve, "run as a sync node: sync with peers over the network"},
     {"sync", cli_cmd_sync, "sync once with a peer over the network"},

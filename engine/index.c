@@ -5,6 +5,7 @@
  * a cursor seek on tag + value. Today: reference codes. The duplicate
  * detector adds normalised phones, e-mails and SIRET here.
  */
+#include <ctype.h>
 #include <msgpack.h>
 #include <string.h>
 
@@ -47,5 +48,16 @@ int carnet__index_keys(const carnet__entity *e, carnet__arena *a, carnet__keyset
   const char *s;
   size_t n;
   if (c && cell_str(c, &s, &n) && n > 0) return add_key(out, a, CARNET__IDX_REFCODE, s, n, &e->id);
+  /* Document numbers resolve like reference codes ("F2611-5T31-0042"), in
+   * upper case since carnet_resolve looks up what was typed in upper case. */
+  for (size_t i = 0; i < e->n; i++) {
+    c = &e->cells[i];
+    if (c->field != CARNET_F_NUMBER || !cell_str(c, &s, &n) || n == 0 || n > 64) continue;
+    char up[64];
+    for (size_t k = 0; k < n; k++)
+      up[k] = (char)toupper((unsigned char)s[k]);
+    int rc = add_key(out, a, CARNET__IDX_REFCODE, up, n, &e->id);
+    if (rc) return rc;
+  }
   return 0;
 }

@@ -56,9 +56,13 @@ static bool matches(const carnet_record *rec, const carnet_filter *f) {
   }
   if (f->customer) {
     char hex[CARNET_ID_HEX_LEN + 1];
-    const char *cu = carnet_record_str(rec, CARNET_F_CUSTOMER);
     carnet_id_hex(f->customer, hex);
-    if (cu == NULL || strcmp(cu, hex) != 0) return false;
+    if (carnet_record_kind(rec) == CARNET_KIND_ACTION) { /* the customers it concerns */
+      if (!has_elem(rec, CARNET_F_CUSTOMERS, hex, false)) return false;
+    } else {
+      const char *cu = carnet_record_str(rec, CARNET_F_CUSTOMER);
+      if (cu == NULL || strcmp(cu, hex) != 0) return false;
+    }
   }
   if (f->text && *f->text) {
     static const carnet_field scalars[] = {CARNET_F_NAME,  CARNET_F_COMPANY, CARNET_F_REFCODE,

@@ -8,9 +8,12 @@
 #include <string.h>
 
 #include "carnet/error.h"
+#include "carnet/document.h"
 #include "carnet/record.h"
 #include "engine/consent.h"
 #include "engine/replica_int.h"
+#include "engine/schema.h"
+#include "engine/totals.h"
 
 struct carnet_record {
   carnet__arena arena;
@@ -27,6 +30,10 @@ struct carnet_record {
   size_t nconsents;
   bool granted[CARNET_CH_MAX_];
   carnet_hlc decided[CARNET_CH_MAX_];
+  /* Documents. */
+  carnet_line *lines; /* live lines in position order */
+  size_t nlines;
+  carnet_doc_status status;
 };
 
 static char *dup_str(carnet_record *rec, const msgpack_object *o) {
@@ -101,10 +108,21 @@ static int add_cell(carnet_record *rec, const carnet__cell *c, const msgpack_obj
     return render_scalar(rec, o, &rec->scalar[f]);
   case CARNET_CRDT_SET: {
     if (!o->via.boolean) return 0;
-    char *s = carnet__arena_dup(&rec->arena, c->key, c->klen);
+    char *s;
+    if (fi->vtype == CARNET_V_ID) { /* ids (an action's customers) read as hex */
+      carnet_id id;
+      memcpy(id.b, c->key, 16);
+      s = carnet__arena_alloc(&rec->arena, CARNET_ID_HEX_LEN + 1);
+      if (s) carnet_id_hex(&id, s);
+    } else {
+      s = carnet__arena_dup(&rec->arena, c->key, c->klen);
+    }
     return s ? push_elem(rec, f, s, &caps[f]) : CARNET_ENOMEM;
   }
+  case CARNET_CRDT_MAX:
+    return 0; /* document status: doc_build */
   case CARNET_CRDT_MAP: {
+    if (f == CARNET_F_LINES || f == CARNET_F_NUMBER) return 0; /* doc_build */
     if (o->type == MSGPACK_OBJECT_NIL) return 0;
     const msgpack_object *a = o->via.array.ptr;
     if (f == CARNET_F_PHONES) {
@@ -138,6 +156,125 @@ static int add_cell(carnet_record *rec, const carnet__cell *c, const msgpack_obj
   }
   }
   return CARNET_ECORRUPT;
+}
+
+/* --- documents ------------------------------------------------------------ */
+
+static int64_t obj_int(const msgpack_object *o) {
+  if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER) return (int64_t)o->via.u64;
+  if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) return o->via.i64;
+  return 0;
+}
+
+/* Order of lines: position, then line id (two replicas inserting at the same
+ * place concurrently get the same position). */
+static int line_cmp(const void *a, const void *b) {
+  const carnet_line *x = a, *y = b;
+  int c = strcmp(x->pos, y->pos);
+  return c ? c : memcmp(x->id.b, y->id.b, sizeof x->id.b);
+}
+
+static int status_cmp_stamp(const carnet__cell *a, const carnet__cell *b) {
+  if (a->hlc != b->hlc) return a->hlc < b->hlc ? -1 : 1;
+  return a->origin < b->origin ? -1 : a->origin > b->origin;
+}
+
+/* Status (the greatest reached), number (the first given: two replicas that
+ * validated one draft concurrently both gave a number; both are kept, no
+ * series has a gap, and the earliest shows) and lines. */
+static int doc_build(carnet_record *rec, const carnet__entity *e, msgpack_zone *z, size_t *caps) {
+  const carnet__cell *first_number = NULL;
+  size_t nline_cells = 0;
+  int rc;
+  rec->status = CARNET_ST_DRAFT;
+  for (size_t i = 0; i < e->n; i++) {
+    const carnet__cell *c = &e->cells[i];
+    if (c->field == CARNET_F_STATUS) {
+      if (c->key[0] > rec->status) rec->status = (carnet_doc_status)c->key[0];
+      const char *name = carnet_doc_status_name((carnet_doc_status)c->key[0]);
+      if ((rc = push_elem(rec, CARNET_F_STATUS, name, &caps[CARNET_F_STATUS]))) return rc;
+    } else if (c->field == CARNET_F_NUMBER) {
+      msgpack_object o;
+      size_t off = 0;
+      msgpack_zone_clear(z);
+      if (msgpack_unpack((const char *)c->val, c->vlen, &off, z, &o) != MSGPACK_UNPACK_SUCCESS)
+        return CARNET_ECORRUPT;
+      char *num = dup_str(rec, &o);
+      if (num == NULL) return CARNET_ENOMEM;
+      if ((rc = push_elem(rec, CARNET_F_NUMBER, num, &caps[CARNET_F_NUMBER]))) return rc;
+      if (first_number == NULL || status_cmp_stamp(c, first_number) < 0) {
+        first_number = c;
+        rec->scalar[CARNET_F_NUMBER] = num;
+      }
+    } else if (c->field == CARNET_F_LINES) {
+      nline_cells++;
+    }
+  }
+  rec->scalar[CARNET_F_STATUS] = carnet_doc_status_name(rec->status);
+  /* Lines: the cells of one line are adjacent (key = line id + column). */
+  rec->lines = carnet__arena_alloc(&rec->arena, (nline_cells + 1) * sizeof *rec->lines);
+  if (rec->lines == NULL) return CARNET_ENOMEM;
+  carnet_line *cur = NULL;
+  bool deleted = false;
+  for (size_t i = 0; i <= e->n; i++) {
+    const carnet__cell *c = i < e->n ? &e->cells[i] : NULL;
+    bool same = c && cur && c->field == CARNET_F_LINES && memcmp(c->key, cur->id.b, 8) == 0;
+    if (cur && !same) { /* close the current line */
+      if (!deleted) {
+        cur->total_ht = carnet__line_ht(cur->qty, cur->unit_price, cur->discount_bp);
+        rec->nlines++;
+      }
+      cur = NULL;
+    }
+    if (c == NULL || c->field != CARNET_F_LINES) continue;
+    if (cur == NULL) {
+      cur = &rec->lines[rec->nlines];
+      memset(cur, 0, sizeof *cur);
+      memcpy(cur->id.b, c->key, 8);
+      cur->pos = "";
+      deleted = false;
+    }
+    msgpack_object o;
+    size_t off = 0;
+    msgpack_zone_clear(z);
+    if (msgpack_unpack((const char *)c->val, c->vlen, &off, z, &o) != MSGPACK_UNPACK_SUCCESS)
+      return CARNET_ECORRUPT;
+    bool nil = o.type == MSGPACK_OBJECT_NIL;
+    char *str = NULL;
+    if (o.type == MSGPACK_OBJECT_STR && (str = dup_str(rec, &o)) == NULL) return CARNET_ENOMEM;
+    switch (c->key[8]) {
+    case CARNET__LC_PRODUCT:
+      cur->product = str;
+      break;
+    case CARNET__LC_LABEL:
+      cur->label = str;
+      break;
+    case CARNET__LC_QTY:
+      cur->qty = obj_int(&o);
+      break;
+    case CARNET__LC_PRICE:
+      cur->unit_price = obj_int(&o);
+      break;
+    case CARNET__LC_COST:
+      cur->has_cost = !nil;
+      cur->cost = nil ? 0 : obj_int(&o);
+      break;
+    case CARNET__LC_VAT:
+      cur->vat_bp = (uint32_t)obj_int(&o);
+      break;
+    case CARNET__LC_DISCOUNT:
+      cur->discount_bp = (uint32_t)obj_int(&o);
+      break;
+    case CARNET__LC_POS:
+      cur->pos = str ? str : "";
+      break;
+    case CARNET__LC_DELETED:
+      deleted = o.type == MSGPACK_OBJECT_BOOLEAN && o.via.boolean;
+      break;
+    }
+  }
+  qsort(rec->lines, rec->nlines, sizeof *rec->lines, line_cmp);
+  return 0;
 }
 
 static int ev_cmp(const void *a, const void *b) {
@@ -178,6 +315,7 @@ int carnet__record_build(const carnet__entity *e, carnet_record **out) {
     if (c->hlc > rec->updated) rec->updated = c->hlc;
     if ((rc = add_cell(rec, c, &o, caps, cev))) goto done;
   }
+  if (rec->kind == CARNET_KIND_DOCUMENT && (rc = doc_build(rec, e, &z, caps))) goto done;
   /* Two replicas may both have added the same number in different slots. */
   size_t np = rec->nelems[CARNET_F_PHONES];
   if (np > 1) {
@@ -260,4 +398,18 @@ size_t carnet_record_consent_log(const carnet_record *rec, const carnet_consent_
 
 carnet_hlc carnet_record_updated(const carnet_record *rec) {
   return rec->updated;
+}
+
+size_t carnet_record_lines(const carnet_record *rec, const carnet_line **out) {
+  *out = rec->lines;
+  return rec->nlines;
+}
+
+carnet_doc_status carnet_record_status(const carnet_record *rec) {
+  return rec->kind == CARNET_KIND_DOCUMENT ? rec->status : (carnet_doc_status)0;
+}
+
+carnet_doc_type carnet_record_doc_type(const carnet_record *rec) {
+  if (rec->kind != CARNET_KIND_DOCUMENT) return (carnet_doc_type)0;
+  return carnet_doc_type_by_name(rec->scalar[CARNET_F_DOC_TYPE]);
 }

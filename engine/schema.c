@@ -9,6 +9,9 @@
 
 #define CU (1u << CARNET_KIND_CUSTOMER)
 #define CO (1u << CARNET_KIND_CONTACT)
+#define DO (1u << CARNET_KIND_DOCUMENT)
+#define AC (1u << CARNET_KIND_ACTION)
+#define RE (1u << CARNET_KIND_REMINDER)
 
 static const carnet_field_info fields[] = {
     {CARNET_F_TYPE, "type", CARNET_CRDT_LWW, CARNET_V_STR, CU},
@@ -26,16 +29,40 @@ static const carnet_field_info fields[] = {
     {CARNET_F_EMAILS, "emails", CARNET_CRDT_SET, CARNET_V_BOOL, CU | CO},
     {CARNET_F_PHONES, "phones", CARNET_CRDT_MAP, CARNET_V_PHONE, CU | CO},
     {CARNET_F_TAGS, "tags", CARNET_CRDT_SET, CARNET_V_BOOL, CU},
-    {CARNET_F_SALES_REP, "sales_rep", CARNET_CRDT_LWW, CARNET_V_STR, CU},
-    {CARNET_F_CHANNEL, "channel", CARNET_CRDT_LWW, CARNET_V_STR, CU},
+    {CARNET_F_SALES_REP, "sales_rep", CARNET_CRDT_LWW, CARNET_V_STR, CU | DO | AC},
+    {CARNET_F_CHANNEL, "channel", CARNET_CRDT_LWW, CARNET_V_STR, CU | AC},
     {CARNET_F_DISCOUNT, "discount", CARNET_CRDT_LWW, CARNET_V_INT, CU},
     {CARNET_F_CONFLICT, "conflict", CARNET_CRDT_LWW, CARNET_V_BOOL, CU},
-    {CARNET_F_NOTES, "notes", CARNET_CRDT_LWW, CARNET_V_STR, CU | CO},
+    {CARNET_F_NOTES, "notes", CARNET_CRDT_LWW, CARNET_V_STR, CU | CO | DO},
     {CARNET_F_CUSTOM, "custom", CARNET_CRDT_MAP, CARNET_V_CUSTOM, CU},
     {CARNET_F_CONSENT, "consent", CARNET_CRDT_LOG, CARNET_V_CONSENT, CU},
-    {CARNET_F_DELETED, "deleted", CARNET_CRDT_LWW, CARNET_V_BOOL, CU | CO},
-    {CARNET_F_CUSTOMER, "customer", CARNET_CRDT_LWW, CARNET_V_ID, CO},
+    {CARNET_F_DELETED, "deleted", CARNET_CRDT_LWW, CARNET_V_BOOL, CU | CO | DO | AC | RE},
+    {CARNET_F_CUSTOMER, "customer", CARNET_CRDT_LWW, CARNET_V_ID, CO | DO | RE},
     {CARNET_F_ROLE, "role", CARNET_CRDT_LWW, CARNET_V_STR, CO},
+    {CARNET_F_DOC_TYPE, "type", CARNET_CRDT_LWW, CARNET_V_STR, DO},
+    {CARNET_F_CONTACT, "contact", CARNET_CRDT_LWW, CARNET_V_ID, DO},
+    {CARNET_F_DATE, "date", CARNET_CRDT_LWW, CARNET_V_STR, DO | RE},
+    {CARNET_F_VALID_DAYS, "validity_days", CARNET_CRDT_LWW, CARNET_V_INT, DO},
+    {CARNET_F_PAY_TERMS, "payment_terms", CARNET_CRDT_LWW, CARNET_V_STR, DO},
+    {CARNET_F_SOURCE, "source", CARNET_CRDT_LWW, CARNET_V_ID, DO},
+    {CARNET_F_NUMBER, "number", CARNET_CRDT_MAP, CARNET_V_STR, DO},
+    {CARNET_F_LINES, "lines", CARNET_CRDT_MAP, CARNET_V_LINE, DO},
+    {CARNET_F_STATUS, "status", CARNET_CRDT_MAX, CARNET_V_BOOL, DO},
+    {CARNET_F_DUE_DATE, "due_date", CARNET_CRDT_LWW, CARNET_V_STR, DO},
+    {CARNET_F_PAID_DATE, "paid_date", CARNET_CRDT_LWW, CARNET_V_STR, DO},
+    {CARNET_F_FROZEN_HT, "validated_ht", CARNET_CRDT_LWW, CARNET_V_INT, DO},
+    {CARNET_F_FROZEN_TTC, "validated_ttc", CARNET_CRDT_LWW, CARNET_V_INT, DO},
+    {CARNET_F_CAMPAIGN, "campaign", CARNET_CRDT_LWW, CARNET_V_STR, AC},
+    {CARNET_F_SORT1, "sort1", CARNET_CRDT_LWW, CARNET_V_STR, AC},
+    {CARNET_F_SORT2, "sort2", CARNET_CRDT_LWW, CARNET_V_STR, AC},
+    {CARNET_F_AT, "at", CARNET_CRDT_LWW, CARNET_V_STR, AC},
+    {CARNET_F_DIRECTION, "direction", CARNET_CRDT_LWW, CARNET_V_STR, AC},
+    {CARNET_F_RATING, "rating", CARNET_CRDT_LWW, CARNET_V_STR, AC},
+    {CARNET_F_DETAILS, "details", CARNET_CRDT_LWW, CARNET_V_STR, AC},
+    {CARNET_F_CUSTOMERS, "customers", CARNET_CRDT_SET, CARNET_V_ID, AC},
+    {CARNET_F_MODE, "mode", CARNET_CRDT_LWW, CARNET_V_STR, RE},
+    {CARNET_F_COMMENT, "comment", CARNET_CRDT_LWW, CARNET_V_STR, RE},
+    {CARNET_F_DONE, "done", CARNET_CRDT_LWW, CARNET_V_BOOL, RE},
 };
 
 _Static_assert(sizeof fields / sizeof fields[0] == CARNET_F_MAX_ - 1,
@@ -60,12 +87,18 @@ const char *carnet_kind_name(carnet_kind kind) {
     return "customer";
   case CARNET_KIND_CONTACT:
     return "contact";
+  case CARNET_KIND_DOCUMENT:
+    return "document";
+  case CARNET_KIND_ACTION:
+    return "action";
+  case CARNET_KIND_REMINDER:
+    return "reminder";
   }
   return NULL;
 }
 
 bool carnet__kind_valid(unsigned kind) {
-  return kind == CARNET_KIND_CUSTOMER || kind == CARNET_KIND_CONTACT;
+  return kind >= CARNET_KIND_CUSTOMER && kind <= CARNET_KIND_REMINDER;
 }
 
 /* Decode exactly one object from the value bytes. */
@@ -95,6 +128,42 @@ static bool scalar_ok(carnet_vtype vt, const msgpack_object *o) {
   }
 }
 
+static bool int_in(const msgpack_object *o, int64_t lo, int64_t hi) {
+  if (o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+    return o->via.u64 <= (uint64_t)INT64_MAX && (int64_t)o->via.u64 >= lo &&
+           (int64_t)o->via.u64 <= hi;
+  if (o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) return o->via.i64 >= lo && o->via.i64 <= hi;
+  return false;
+}
+
+/* A document line's column (key: line id(8) + column(1)); see
+ * carnet__line_col in schema.h. Ranges are checked here too, so totals never
+ * overflow whatever a peer sends. */
+static bool line_ok(const carnet__cell *c, const msgpack_object *o) {
+  if (c->klen != CARNET__LINE_KEY_LEN) return false;
+  bool nil = o->type == MSGPACK_OBJECT_NIL;
+  switch (c->key[CARNET__LINE_KEY_LEN - 1]) {
+  case CARNET__LC_PRODUCT:
+    return nil || is_str(o, 200);
+  case CARNET__LC_LABEL:
+    return nil || is_str(o, 2000);
+  case CARNET__LC_QTY:
+    return int_in(o, -CARNET_QTY_MAX, CARNET_QTY_MAX);
+  case CARNET__LC_PRICE:
+    return int_in(o, -CARNET_PRICE_MAX, CARNET_PRICE_MAX);
+  case CARNET__LC_COST:
+    return nil || int_in(o, -CARNET_PRICE_MAX, CARNET_PRICE_MAX);
+  case CARNET__LC_VAT:
+  case CARNET__LC_DISCOUNT:
+    return int_in(o, 0, 10000);
+  case CARNET__LC_POS:
+    return o->type == MSGPACK_OBJECT_STR && carnet__pos_valid(o->via.str.ptr, o->via.str.size);
+  case CARNET__LC_DELETED:
+    return o->type == MSGPACK_OBJECT_BOOLEAN;
+  }
+  return false;
+}
+
 static bool array_of(const msgpack_object *o, uint32_t n) {
   return o->type == MSGPACK_OBJECT_ARRAY && o->via.array.size == n;
 }
@@ -104,8 +173,17 @@ static bool value_ok(const carnet_field_info *fi, const carnet__cell *c, const m
   case CARNET_CRDT_LWW:
     return c->klen == 0 && scalar_ok(fi->vtype, o);
   case CARNET_CRDT_SET:
+    if (fi->vtype == CARNET_V_ID && c->klen != 16) return false;
     return c->klen > 0 && c->klen <= CARNET__KEY_MAX && o->type == MSGPACK_OBJECT_BOOLEAN;
+  case CARNET_CRDT_MAX:
+    /* Grow-only: a status once reached is never unset (key = its rank). */
+    return c->klen == 1 && c->key[0] >= CARNET__STATUS_MIN && c->key[0] <= CARNET__STATUS_MAX &&
+           o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
   case CARNET_CRDT_MAP:
+    if (fi->vtype == CARNET_V_LINE) return line_ok(c, o);
+    if (fi->vtype == CARNET_V_STR) /* document numbers: series -> number, never removed */
+      return c->klen > 0 && c->klen <= CARNET_NUMBER_MAX && is_str(o, CARNET_NUMBER_MAX) &&
+             o->via.str.size > 0;
     if (o->type == MSGPACK_OBJECT_NIL) return c->klen > 0 && c->klen <= CARNET__KEY_MAX;
     if (!array_of(o, 2)) return false;
     if (fi->vtype == CARNET_V_PHONE) {

@@ -14,7 +14,9 @@
 #include <string.h>
 
 #include "carnet/error.h"
+#include "carnet/document.h"
 #include "engine/consent.h"
+#include "engine/dates.h"
 #include "engine/entity_io.h"
 #include "engine/id.h"
 #include "engine/mp.h"
@@ -23,8 +25,11 @@
 #include "engine/replica_int.h"
 #include "engine/schema.h"
 #include "engine/text.h"
+#include "engine/write.h"
 
-typedef struct wctx {
+typedef struct carnet__writer wctx;
+
+struct carnet__writer {
   carnet_txn *t;
   carnet_replica *r;
   carnet__loaded *l;
@@ -32,7 +37,23 @@ typedef struct wctx {
   uint64_t seq;
   msgpack_sbuffer sb; /* one value at a time */
   msgpack_packer pk;
-} wctx;
+};
+
+const carnet__entity *carnet__writer_entity(const carnet__writer *w) {
+  return &w->l->e;
+}
+
+carnet_txn *carnet__writer_txn(carnet__writer *w) {
+  return w->t;
+}
+
+carnet_hlc carnet__writer_stamp(const carnet__writer *w) {
+  return w->stamp;
+}
+
+msgpack_packer *carnet__writer_packer(carnet__writer *w) {
+  return &w->pk;
+}
 
 static int put(wctx *w, carnet_field f, const void *key, size_t klen) {
   carnet__cell c = {.field = (uint16_t)f,
@@ -50,6 +71,10 @@ static int put(wctx *w, carnet_field f, const void *key, size_t klen) {
   int rc = carnet__entity_put(&w->l->e, &c, w->seq);
   msgpack_sbuffer_clear(&w->sb);
   return rc;
+}
+
+int carnet__writer_put(carnet__writer *w, carnet_field f, const void *key, size_t klen) {
+  return put(w, f, key, klen);
 }
 
 static int put_str(wctx *w, carnet_field f, const char *s) {
@@ -89,10 +114,91 @@ static const char *const roles[] = {"prospect", "customer", "supplier", NULL};
 static const char *const contact_roles[] = {"director", "assistant", "delivery", "legal",
                                             "billing",  "sales",     "other",    NULL};
 
+static const char *const doc_types[] = {"quote", "order", "invoice", "credit_note", NULL};
+static const char *const directions[] = {"inbound", "outbound", NULL};
+static const char *const modes[] = {"day", "week", NULL};
+
+static int put_bool(wctx *w, carnet_field f, bool b) {
+  if (b) {
+    msgpack_pack_true(&w->pk);
+  } else {
+    msgpack_pack_false(&w->pk);
+  }
+  return put(w, f, NULL, 0);
+}
+
+/* A reference to another entity of `kind`, which must exist. */
+static int set_ref(wctx *w, const carnet_field_info *fi, const char *v, carnet_kind kind) {
+  carnet_id cid;
+  if (v == NULL || *v == '\0' || carnet_id_parse(v, &cid) != 0)
+    return invalid(w, fi, v, kind == CARNET_KIND_CUSTOMER ? "customer id" : "id");
+  carnet__loaded other;
+  int rc = carnet__load(w->t->st, &cid, &other);
+  bool ok = rc == 0 && other.existed && other.e.kind == kind;
+  carnet__loaded_free(&other);
+  if (rc) return rc;
+  if (!ok) return carnet__fail(w->r, CARNET_ENOTFOUND, "no %s %s", carnet_kind_name(kind), v);
+  carnet__pack_bin(&w->pk, cid.b, 16);
+  return put(w, fi->field, NULL, 0);
+}
+
 static int set_scalar(wctx *w, const carnet_field_info *fi, const char *v) {
   char buf[64];
   bool clear = v == NULL || *v == '\0';
+  unsigned kind = w->l->e.kind;
   switch (fi->field) {
+  case CARNET_F_DOC_TYPE:
+    if (clear || !one_of(v, doc_types))
+      return invalid(w, fi, v, "document type (quote, order, invoice or credit_note)");
+    return put_str(w, fi->field, v);
+  case CARNET_F_CONTACT:
+    if (clear) return put_str(w, fi->field, NULL);
+    return set_ref(w, fi, v, CARNET_KIND_CONTACT);
+  case CARNET_F_SOURCE:
+  case CARNET_F_FROZEN_HT:
+  case CARNET_F_FROZEN_TTC:
+    return carnet__fail(w->r, CARNET_EINVAL, "field %s is set by Carnet (conversion, validation) "
+                                             "and cannot be set",
+                        fi->name);
+  case CARNET_F_DATE:
+  case CARNET_F_DUE_DATE:
+  case CARNET_F_PAID_DATE:
+    if (clear && fi->field != CARNET_F_DATE) return put_str(w, fi->field, NULL);
+    if (clear || !carnet_date_valid(v)) return invalid(w, fi, v, "date (YYYY-MM-DD)");
+    return put_str(w, fi->field, v);
+  case CARNET_F_AT:
+    if (clear || carnet__datetime_normalize(v, buf) != 0)
+      return invalid(w, fi, v, "date and time (YYYY-MM-DD, YYYY-MM-DDTHH:MM or "
+                               "YYYY-MM-DD HH:MM:SS)");
+    return put_str(w, fi->field, buf);
+  case CARNET_F_VALID_DAYS: {
+    if (clear) return put_str(w, fi->field, NULL);
+    char *end;
+    long days = strtol(v, &end, 10);
+    if (*end != '\0' || days < 0 || days > 3650) return invalid(w, fi, v, "number of days (0-3650)");
+    msgpack_pack_int64(&w->pk, days);
+    return put(w, fi->field, NULL, 0);
+  }
+  case CARNET_F_DIRECTION:
+    if (!clear && !one_of(v, directions)) return invalid(w, fi, v, "direction (inbound or outbound)");
+    return put_str(w, fi->field, v);
+  case CARNET_F_RATING:
+    if (!clear && carnet_rating_level(v) == 0)
+      return invalid(w, fi, v, "rating (1 to 5, or red, orange, yellow, green)");
+    return put_str(w, fi->field, v);
+  case CARNET_F_MODE:
+    if (clear || !one_of(v, modes)) return invalid(w, fi, v, "mode (day or week)");
+    return put_str(w, fi->field, v);
+  case CARNET_F_DONE: {
+    bool b;
+    if (clear || carnet__parse_bool(v, &b) != 0) return invalid(w, fi, v, "flag (true or false)");
+    return put_bool(w, fi->field, b);
+  }
+  case CARNET_F_CHANNEL:
+    if (kind != CARNET_KIND_ACTION) break; /* a customer's: free text */
+    if (clear || carnet_action_channel_by_name(v) == 0)
+      return invalid(w, fi, v, "channel (email, phone, mail, visit, trade_fair, sms or other)");
+    return put_str(w, fi->field, v);
   case CARNET_F_TYPE:
     if (clear || !one_of(v, types)) return invalid(w, fi, v, "type (individual or company)");
     return put_str(w, fi->field, v);
@@ -129,18 +235,8 @@ static int set_scalar(wctx *w, const carnet_field_info *fi, const char *v) {
     }
     return put(w, fi->field, NULL, 0);
   }
-  case CARNET_F_CUSTOMER: {
-    carnet_id cid;
-    if (clear || carnet_id_parse(v, &cid) != 0) return invalid(w, fi, v, "customer id");
-    carnet__loaded other;
-    int rc = carnet__load(w->t->st, &cid, &other);
-    bool ok = rc == 0 && other.existed && other.e.kind == CARNET_KIND_CUSTOMER;
-    carnet__loaded_free(&other);
-    if (rc) return rc;
-    if (!ok) return carnet__fail(w->r, CARNET_ENOTFOUND, "no customer %s", v);
-    carnet__pack_bin(&w->pk, cid.b, 16);
-    return put(w, fi->field, NULL, 0);
-  }
+  case CARNET_F_CUSTOMER:
+    return set_ref(w, fi, v, CARNET_KIND_CUSTOMER);
   case CARNET_F_ROLE:
     if (!clear && !one_of(v, contact_roles))
       return invalid(w, fi, v, "contact role (director, assistant, delivery, legal, billing, "
@@ -156,18 +252,41 @@ static int set_scalar(wctx *w, const carnet_field_info *fi, const char *v) {
   default:
     break;
   }
-  size_t max = fi->field == CARNET_F_NOTES ? 10000 : 200;
-  if (!clear && carnet__text_valid(v, max, fi->field == CARNET_F_NOTES) != 0)
+  bool multi = fi->field == CARNET_F_NOTES || fi->field == CARNET_F_DETAILS ||
+               fi->field == CARNET_F_COMMENT;
+  size_t max = multi ? 10000 : 200;
+  if (!clear && carnet__text_valid(v, max, multi) != 0)
     return carnet__fail(w->r, CARNET_EINVAL,
                         "invalid text for field %s: must be UTF-8, at most %zu bytes%s", fi->name,
-                        max, fi->field == CARNET_F_NOTES ? "" : ", on one line");
+                        max, multi ? "" : ", on one line");
   return put_str(w, fi->field, v);
 }
 
 /* --- set fields --------------------------------------------------------- */
 
+/* An action's customers: elements are 16-byte ids, given in hex. */
+static int set_customer_elem(wctx *w, const carnet_field_info *fi, const char *v, bool present) {
+  carnet_id cid;
+  if (carnet_id_parse(v, &cid) != 0) return invalid(w, fi, v, "customer id");
+  if (present) {
+    carnet__loaded other;
+    int rc = carnet__load(w->t->st, &cid, &other);
+    bool ok = rc == 0 && other.existed && other.e.kind == CARNET_KIND_CUSTOMER;
+    carnet__loaded_free(&other);
+    if (rc) return rc;
+    if (!ok) return carnet__fail(w->r, CARNET_ENOTFOUND, "no customer %s", v);
+  }
+  if (present) {
+    msgpack_pack_true(&w->pk);
+  } else {
+    msgpack_pack_false(&w->pk);
+  }
+  return put(w, fi->field, cid.b, 16);
+}
+
 static int set_elem(wctx *w, const carnet_field_info *fi, const char *v, bool present) {
   if (v == NULL || *v == '\0') return invalid(w, fi, v, "empty value");
+  if (fi->vtype == CARNET_V_ID) return set_customer_elem(w, fi, v, present);
   switch (fi->field) {
   case CARNET_F_EMAILS:
     if (present && !carnet_email_valid(v)) return invalid(w, fi, v, "email");
@@ -386,6 +505,15 @@ static int apply_op(wctx *w, const carnet__op *op) {
     break;
   }
   if (fi->field == CARNET_F_PHONES) return phone_op(w, op);
+  if (fi->field == CARNET_F_LINES)
+    return carnet__fail(w->r, CARNET_EINVAL, "document lines are written with "
+                                             "carnet_doc_line_add/edit/remove/move");
+  if (fi->field == CARNET_F_STATUS)
+    return carnet__fail(w->r, CARNET_EINVAL, "a document's status moves with "
+                                             "carnet_doc_status_set");
+  if (fi->field == CARNET_F_NUMBER)
+    return carnet__fail(w->r, CARNET_EINVAL, "a document's number is given at validation "
+                                             "(carnet_doc_validate)");
   if (fi->crdt == CARNET_CRDT_SET) return set_elem(w, fi, op->value, op->op == CARNET__OP_SET);
   if (op->op == CARNET__OP_REMOVE || fi->crdt != CARNET_CRDT_LWW || fi->field == CARNET_F_DELETED)
     return carnet__fail(w->r, CARNET_EINVAL, "field %s cannot be %s this way", fi->name,
@@ -399,6 +527,26 @@ static bool has_live(const carnet__entity *e, carnet_field f) {
     if (c->field == f && !(c->vlen == 1 && (c->val[0] == 0xc0 || c->val[0] == 0xc2))) return true;
   }
   return false;
+}
+
+/* A new document's sales rep is its customer's, when the customer has one. */
+static int inherit_sales_rep(wctx *w) {
+  const carnet__cell *c = carnet__entity_find(&w->l->e, CARNET_F_CUSTOMER, NULL, 0);
+  carnet_id cid;
+  if (c == NULL || c->vlen != 18) return 0; /* bin8 header (2 bytes) + 16 */
+  memcpy(cid.b, c->val + 2, 16);
+  carnet__loaded cu;
+  int rc = carnet__load(w->t->st, &cid, &cu);
+  if (rc == 0 && cu.existed) {
+    const carnet__cell *rep = carnet__entity_find(&cu.e, CARNET_F_SALES_REP, NULL, 0);
+    /* Copy the value bytes: they are a str (or nil, which changes nothing). */
+    if (rep && rep->vlen > 1) {
+      msgpack_sbuffer_write(&w->sb, (const char *)rep->val, rep->vlen);
+      rc = put(w, CARNET_F_SALES_REP, NULL, 0);
+    }
+  }
+  carnet__loaded_free(&cu);
+  return rc;
 }
 
 /* Defaults and required fields of a new entity. */
@@ -417,18 +565,49 @@ static int complete_new(wctx *w) {
   } else if (e->kind == CARNET_KIND_CONTACT) {
     if (!has_live(e, CARNET_F_CUSTOMER))
       return carnet__fail(w->r, CARNET_EINVAL, "a contact belongs to a customer (--customer REF)");
+  } else if (e->kind == CARNET_KIND_DOCUMENT) {
+    if (!has_live(e, CARNET_F_DOC_TYPE))
+      return carnet__fail(w->r, CARNET_EINVAL,
+                          "a document needs a type (quote, order, invoice or credit_note)");
+    if (!has_live(e, CARNET_F_CUSTOMER))
+      return carnet__fail(w->r, CARNET_EINVAL, "a document is addressed to a customer "
+                                               "(--customer REF)");
+    char today[11];
+    carnet_today(w->r, today);
+    if (!has_live(e, CARNET_F_DATE)) rc = put_str(w, CARNET_F_DATE, today);
+    if (rc == 0 && !has_live(e, CARNET_F_SALES_REP)) rc = inherit_sales_rep(w);
+  } else if (e->kind == CARNET_KIND_ACTION) {
+    if (!has_live(e, CARNET_F_CHANNEL))
+      return carnet__fail(w->r, CARNET_EINVAL, "an action needs a channel (email, phone, mail, "
+                                               "visit, trade_fair, sms or other)");
+    char now[20];
+    carnet__datetime_of_ms(carnet__now_ms(w->r), now);
+    if (!has_live(e, CARNET_F_AT)) rc = put_str(w, CARNET_F_AT, now);
+  } else if (e->kind == CARNET_KIND_REMINDER) {
+    if (!has_live(e, CARNET_F_CUSTOMER))
+      return carnet__fail(w->r, CARNET_EINVAL, "a reminder is about a customer (--customer REF)");
+    char today[11];
+    carnet_today(w->r, today);
+    if (!has_live(e, CARNET_F_DATE)) rc = put_str(w, CARNET_F_DATE, today);
+    if (rc == 0 && !has_live(e, CARNET_F_MODE)) rc = put_str(w, CARNET_F_MODE, "day");
   }
   return rc;
 }
 
-static int write_patch(carnet_txn *t, const carnet_id *id, const carnet_patch *p, bool create) {
+bool carnet__doc_validated(const carnet__entity *e) {
+  return e->kind == CARNET_KIND_DOCUMENT && has_live(e, CARNET_F_NUMBER);
+}
+
+int carnet__write(carnet_txn *t, const carnet_id *id, carnet_kind kind, const carnet_patch *p,
+                  unsigned flags, carnet__write_fn fn, void *arg) {
   carnet_replica *r = t->r;
   wctx w = {.t = t, .r = r};
   carnet__loaded l;
+  bool create = flags & CARNET__W_CREATE;
   int rc;
   carnet__clear_err(r);
   if (t->sticky) return t->sticky;
-  if (p == NULL || !carnet__kind_valid((unsigned)p->kind))
+  if ((p == NULL && fn == NULL) || !carnet__kind_valid((unsigned)kind) || (p && p->kind != kind))
     return carnet__fail(r, CARNET_EMISUSE, "no patch, or a patch of an unknown kind");
   msgpack_sbuffer_init(&w.sb);
   msgpack_packer_init(&w.pk, &w.sb, msgpack_sbuffer_write);
@@ -450,16 +629,32 @@ static int write_patch(carnet_txn *t, const carnet_id *id, const carnet_patch *p
                         l.existed ? " (it was deleted)" : "");
       goto done;
     }
-    if (l.e.kind != p->kind) {
+    if (l.e.kind != kind) {
       rc = carnet__fail(r, CARNET_EINVAL, "%s is a %s, not a %s", hex,
-                        carnet_kind_name((carnet_kind)l.e.kind), carnet_kind_name(p->kind));
+                        carnet_kind_name((carnet_kind)l.e.kind), carnet_kind_name(kind));
+      goto done;
+    }
+    /* A validated document is read-only (French law: an invoice is
+     * corrected by a credit note); only the engine moves its status. */
+    if (!(flags & CARNET__W_SYSTEM) && carnet__doc_validated(&l.e)) {
+      const carnet__cell *num = NULL;
+      for (size_t i = 0; i < l.e.n && num == NULL; i++)
+        if (l.e.cells[i].field == CARNET_F_NUMBER) num = &l.e.cells[i];
+      /* The value is a fixstr or str8 (schema: at most 64 bytes). */
+      size_t hdr = num && num->val[0] == 0xd9 ? 2 : 1;
+      rc = carnet__fail(r, CARNET_EPERM,
+                        "document %.*s is validated: it can no longer be changed (only its "
+                        "status moves; correct an invoice with a credit note)",
+                        num ? (int)(num->vlen - hdr) : (int)strlen(hex),
+                        num ? (const char *)num->val + hdr : hex);
       goto done;
     }
   }
-  l.e.kind = (uint8_t)p->kind;
+  l.e.kind = (uint8_t)kind;
   w.stamp = carnet__txn_tick(t);
   w.seq = carnet__txn_next_seq(t);
-  for (size_t i = 0; i < p->n && rc == 0; i++) rc = apply_op(&w, &p->ops[i]);
+  for (size_t i = 0; p && i < p->n && rc == 0; i++) rc = apply_op(&w, &p->ops[i]);
+  if (rc == 0 && fn) rc = fn(&w, arg);
   if (rc == 0 && create) rc = complete_new(&w);
   if (rc) goto done;
   if (l.e.seq != w.seq) { /* an empty patch on an existing entity changes nothing */
@@ -479,6 +674,7 @@ done:
 
 int carnet_create(carnet_txn *t, const carnet_patch *p, const carnet_id *id, carnet_id *out_id) {
   carnet_id nid;
+  if (p == NULL) return carnet__fail(t->r, CARNET_EMISUSE, "no patch");
   if (id) {
     nid = *id;
   } else {
@@ -486,13 +682,14 @@ int carnet_create(carnet_txn *t, const carnet_patch *p, const carnet_id *id, car
     carnet__random(t->r, rnd, sizeof rnd);
     carnet__id_make(&nid, carnet__txn_tick(t), rnd);
   }
-  int rc = write_patch(t, &nid, p, true);
+  int rc = carnet__write(t, &nid, p->kind, p, CARNET__W_CREATE, NULL, NULL);
   if (rc == 0 && out_id) *out_id = nid;
   return rc;
 }
 
 int carnet_update(carnet_txn *t, const carnet_id *id, const carnet_patch *p) {
-  return write_patch(t, id, p, false);
+  if (p == NULL) return carnet__fail(t->r, CARNET_EMISUSE, "no patch");
+  return carnet__write(t, id, p->kind, p, 0, NULL, NULL);
 }
 
 /* One write in its own transaction. */

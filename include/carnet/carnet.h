@@ -13,6 +13,7 @@
 #include "carnet/replica.h"
 #include "carnet/record.h"
 #include "carnet/changes.h"
+#include "carnet/document.h"
 #include "carnet/peer.h"
 #include "carnet/sync.h"
 

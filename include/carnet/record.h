@@ -25,6 +25,8 @@ typedef enum carnet_crdt {
   CARNET_CRDT_SET = 2,   /* LWW-element set (add wins a tie) */
   CARNET_CRDT_MAP = 3,   /* map of key -> LWW register */
   CARNET_CRDT_LOG = 4,   /* grow-only log (consent events) */
+  CARNET_CRDT_MAX = 5,   /* max-register: grow-only set of states reached (document
+                            status); the value is the greatest (carnet/document.h) */
 } carnet_crdt;
 
 typedef enum carnet_vtype {
@@ -35,6 +37,7 @@ typedef enum carnet_vtype {
   CARNET_V_CUSTOM = 5,
   CARNET_V_CONSENT = 6,
   CARNET_V_PHONE = 7,
+  CARNET_V_LINE = 8,     /* a document line's column (carnet/document.h) */
 } carnet_vtype;
 
 typedef struct carnet_field_info {
@@ -207,7 +210,8 @@ typedef struct carnet_filter {
   const char *tag;       /* has this tag */
   const char *role;      /* has this role */
   const char *sales_rep; /* exact sales rep */
-  const carnet_id *customer; /* contacts: belonging to this customer */
+  const carnet_id *customer; /* contacts, documents, reminders: belonging to this
+                                customer; actions: concerning it */
   bool include_deleted;
 } carnet_filter;
 

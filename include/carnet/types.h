@@ -46,6 +46,9 @@ enum { CARNET_LOG_ERROR = 0, CARNET_LOG_WARN = 1, CARNET_LOG_INFO = 2, CARNET_LO
 typedef enum carnet_kind {
   CARNET_KIND_CUSTOMER = 1,
   CARNET_KIND_CONTACT = 2,
+  CARNET_KIND_DOCUMENT = 3, /* quote, order, invoice or credit note (carnet/document.h) */
+  CARNET_KIND_ACTION = 4,   /* commercial action: a call, a visit, an e-mail... */
+  CARNET_KIND_REMINDER = 5, /* call-back reminder */
 } carnet_kind;
 
 /* Fields. Numbers are stored and sent: never renumber, only append. Which
@@ -77,7 +80,36 @@ typedef enum carnet_field {
   CARNET_F_DELETED = 23,     /* LWW tombstone */
   CARNET_F_CUSTOMER = 24,    /* contact: the customer it belongs to (id) */
   CARNET_F_ROLE = 25,        /* contact: director, assistant, delivery, legal… */
-  CARNET_F_MAX_ = 26         /* one past the last field number */
+  /* Documents (carnet/document.h). They also use CUSTOMER, SALES_REP, NOTES
+   * and DELETED. */
+  CARNET_F_DOC_TYPE = 26,    /* "quote" | "order" | "invoice" | "credit_note" */
+  CARNET_F_CONTACT = 27,     /* the contact it is addressed to (id) */
+  CARNET_F_DATE = 28,        /* YYYY-MM-DD: document date (set again at validation),
+                                reminder date */
+  CARNET_F_VALID_DAYS = 29,  /* quote validity in days */
+  CARNET_F_PAY_TERMS = 30,   /* payment terms, free text ("30 days end of month") */
+  CARNET_F_SOURCE = 31,      /* the document it was converted from (id) */
+  CARNET_F_NUMBER = 32,      /* map series -> number, given at validation */
+  CARNET_F_LINES = 33,       /* map line id(8) + column(1) -> value */
+  CARNET_F_STATUS = 34,      /* max-register: grow-only set of statuses reached */
+  CARNET_F_DUE_DATE = 35,    /* YYYY-MM-DD payment due date */
+  CARNET_F_PAID_DATE = 36,   /* YYYY-MM-DD, set with the status paid */
+  CARNET_F_FROZEN_HT = 37,   /* total excl. VAT at validation (cents) */
+  CARNET_F_FROZEN_TTC = 38,  /* total incl. VAT at validation (cents) */
+  /* Commercial actions. They also use CHANNEL, SALES_REP and DELETED. */
+  CARNET_F_CAMPAIGN = 39,
+  CARNET_F_SORT1 = 40,       /* two free sort fields */
+  CARNET_F_SORT2 = 41,
+  CARNET_F_AT = 42,          /* date and time, YYYY-MM-DDTHH:MM:SS (local time) */
+  CARNET_F_DIRECTION = 43,   /* "inbound" (they contacted us) | "outbound" */
+  CARNET_F_RATING = 44,      /* "1".."5" or red, orange, yellow, green */
+  CARNET_F_DETAILS = 45,
+  CARNET_F_CUSTOMERS = 46,   /* LWW-element set of customer ids (16-byte keys) */
+  /* Reminders. They also use CUSTOMER, DATE and DELETED. */
+  CARNET_F_MODE = 47,        /* "day" (that day only) | "week" (every day of its ISO week) */
+  CARNET_F_COMMENT = 48,
+  CARNET_F_DONE = 49,        /* bool */
+  CARNET_F_MAX_ = 50         /* one past the last field number */
 } carnet_field;
 
 #endif

@@ -6,7 +6,10 @@
  * --ops operations (2000 by default) mixes local writes on every replica
  * (customers and contacts: names, notes, cities, tags, emails, phones,
  * custom fields, consents, deletes, and "twin" writes of two replicas at
- * the same HLC stamp) with sync events: a receiver R asks a sender S for
+ * the same HLC stamp; documents: header edits, lines added, edited, removed
+ * and moved, validations, status moves (some of them twins at one stamp),
+ * conversions, refused edits of validated documents; commercial actions
+ * and reminders created, edited and deleted) with sync events: a receiver R asks a sender S for
  * the next part of S's change stream from R's mark for S; the batches
  * (small, so there are several) go into a per-link queue from which they
  * are delivered in random order, dropped, applied twice, or re-delivered
@@ -18,11 +21,16 @@
  *   1. every entity, dumped field by field through the public record
  *      accessors, is identical on all replicas (the diff is printed);
  *   2. carnet_state_digest is byte-identical on all replicas;
- *   3. no acknowledged write is lost: for notes, tags and emails the value
- *      each replica sees is the one of the write with the greatest
+ *   3. no acknowledged write is lost: for notes (and an action's details, a
+ *      reminder's comment), tags, emails and an action's customers the
+ *      value each replica sees is the one of the write with the greatest
  *      (HLC, origin) stamp, as recorded when each write was acknowledged;
  *      acknowledged deletes stick; a write made after a full sync, by a
- *      replica whose wall clock is hours behind, wins everywhere.
+ *      replica whose wall clock is hours behind, wins everywhere;
+ *   4. a document's status is the greatest status any acknowledged write
+ *      reached (the max-register never goes back), every acknowledged line
+ *      is there unless its removal was acknowledged, and removed lines stay
+ *      removed; every series of numbers is 1..n with no number given twice.
  *
  * Usage: engine_test_converge [--seed=N] [--ops=N]. Without --seed the
  * default seeds run; the seed is printed in every failure message.
@@ -157,12 +165,24 @@ struct world {
   lwvec ledger;
   uint32_t *deleted; /* entity indexes with an acknowledged delete */
   size_t ndeleted, capdeleted;
+  uint8_t *st_max;     /* per entity: the greatest document status acknowledged */
+  struct lline *lines; /* acknowledged line additions and removals */
+  size_t nlines, caplines;
   unsigned counter;
   unsigned twins;
   /* statistics */
   unsigned ops, writes, creates, updates, deletes, refused_on_deleted, pulls, made, delivered,
       dropped, duplicated, redelivered, heal_rounds, heal_batches;
+  unsigned docs, line_ops, validations, status_moves, status_twins, conversions, refused_frozen,
+      actions, reminders;
 };
+
+/* An acknowledged line: added (and maybe later removed). */
+typedef struct lline {
+  uint32_t ent;
+  carnet_line_id id;
+  bool removed;
+} lline;
 
 static void q_push(queue *q, batch b) {
   if (q->n == q->cap) {
@@ -186,8 +206,11 @@ static void ent_push(world *w, const carnet_id *id, carnet_kind kind) {
   if (w->nents == w->capents) {
     w->capents = w->capents ? w->capents * 2 : 64;
     w->ents = realloc(w->ents, w->capents * sizeof *w->ents);
+    w->st_max = realloc(w->st_max, w->capents);
     assert_non_null(w->ents);
+    assert_non_null(w->st_max);
   }
+  w->st_max[w->nents] = CARNET_ST_DRAFT;
   w->ents[w->nents].id = *id;
   w->ents[w->nents].kind = kind;
   w->nents++;
@@ -270,6 +293,8 @@ static int teardown_world(void **state) {
   free(w->ents);
   free(w->ledger.v);
   free(w->deleted);
+  free(w->st_max);
+  free(w->lines);
   free(w);
   return 0;
 }
@@ -318,6 +343,11 @@ static const custom_def CUSTOMS[] = {
 static bool kind_has(carnet_kind kind, carnet_field f) {
   const carnet_field_info *fi = carnet_field_get(f);
   return fi && (fi->kinds & (1u << kind));
+}
+
+/* Tracked fields read as one value (the others are set elements). */
+static bool tracked_scalar(uint16_t f) {
+  return f == CARNET_F_NOTES || f == CARNET_F_DETAILS || f == CARNET_F_COMMENT;
 }
 
 /* --- Building patches ------------------------------------------------------ */
@@ -540,10 +570,10 @@ static void acknowledge(world *w, int ri, uint32_t e, const pending *pd, carnet_
     e2.ent = e;
     e2.hlc = stamp;
     e2.origin = carnet_replica_id(w->r[ri]);
-    if (e2.field == CARNET_F_NOTES) {
-      const char *s = carnet_record_str(rec, CARNET_F_NOTES);
-      CHECK(s && strcmp(s, e2.val) == 0, "r%d: notes written '%s' but read '%s'", ri, e2.val,
-            s ? s : "(null)");
+    if (tracked_scalar(e2.field)) {
+      const char *s = carnet_record_str(rec, (carnet_field)e2.field);
+      CHECK(s && strcmp(s, e2.val) == 0, "r%d: field %u written '%s' but read '%s'", ri, e2.field,
+            e2.val, s ? s : "(null)");
     } else {
       CHECK(rec_has_elem(rec, e2.field, e2.val) == e2.present,
             "r%d: set field %u element '%s' should be %s right after the write", ri, e2.field,
@@ -561,7 +591,7 @@ static long pick_known(world *w, int ri, carnet_kind kind, bool allow_deleted,
                        carnet_record **out) {
   *out = NULL;
   if (!w->nents) return -1;
-  for (int tries = 0; tries < 8; tries++) {
+  for (int tries = 0; tries < (kind <= CARNET_KIND_CONTACT ? 8 : 24); tries++) {
     uint32_t e = trng_below(&w->g, (uint32_t)w->nents);
     if (w->ents[e].kind != kind) continue;
     carnet_record *rec = NULL;
@@ -727,6 +757,395 @@ static void op_twin(world *w) {
   carnet_record_free(ra);
   carnet_record_free(rb);
   w->writes += 2;
+}
+
+/* --- Documents, actions, reminders ---------------------------------------------- */
+
+static const char *const DOC_TYPES[] = {"quote", "quote", "order", "invoice", "credit_note"};
+static const char *const LABELS[] = {"Pose",          "Fourniture bois", "Déplacement",
+                                     "Étagère chêne", "Remise",          "Forfait audit"};
+static const char *const TERMS[] = {"30 jours", "45 jours fin de mois", "à réception"};
+static const char *const CAMPAIGNS[] = {"printemps", "salon-lyon", "relance-hiver"};
+static const char *const ACH[] = {"email", "phone", "mail", "visit", "trade_fair", "sms", "other"};
+static const char *const RATINGS[] = {"1", "2", "3", "4", "5", "red", "orange", "green"};
+
+/* Run one call in its own transaction; returns its code (0: committed). */
+#define TXN(w, ri, call)                                                                           \
+  __extension__({                                                                                  \
+    carnet_txn *t_ = NULL;                                                                         \
+    int txrc_ = carnet_txn_begin((w)->r[ri], &t_);                                                 \
+    CHECK(txrc_ == 0, "carnet_txn_begin: %s", carnet_err_name(txrc_));                             \
+    carnet_txn *t = t_;                                                                            \
+    txrc_ = (call);                                                                                \
+    if (txrc_) {                                                                                   \
+      carnet_txn_abort(t_);                                                                        \
+    } else {                                                                                       \
+      int crc_ = carnet_txn_commit(t_);                                                            \
+      CHECK(crc_ == 0, "carnet_txn_commit: %s (%s)", carnet_err_name(crc_),                        \
+            carnet_replica_errmsg((w)->r[ri]));                                                    \
+    }                                                                                              \
+    txrc_;                                                                                         \
+  })
+
+static void lline_push(world *w, uint32_t e, const carnet_line_id *id) {
+  if (w->nlines == w->caplines) {
+    w->caplines = w->caplines ? w->caplines * 2 : 64;
+    w->lines = realloc(w->lines, w->caplines * sizeof *w->lines);
+    assert_non_null(w->lines);
+  }
+  w->lines[w->nlines++] = (lline){.ent = e, .id = *id, .removed = false};
+}
+
+static void lline_removed(world *w, uint32_t e, const carnet_line_id *id) {
+  for (size_t i = 0; i < w->nlines; i++)
+    if (w->lines[i].ent == e && memcmp(w->lines[i].id.b, id->b, 8) == 0) w->lines[i].removed = true;
+}
+
+static void ack_status(world *w, uint32_t e, carnet_doc_status s) {
+  if (s > w->st_max[e]) w->st_max[e] = (uint8_t)s;
+}
+
+static void random_line(world *w, carnet_line_input *in, bool all) {
+  memset(in, 0, sizeof *in);
+  in->set = all ? CARNET_LINE_LABEL | CARNET_LINE_QTY | CARNET_LINE_PRICE | CARNET_LINE_VAT |
+                      CARNET_LINE_DISCOUNT
+                : 1u << trng_below(&w->g, 7);
+  in->label = PICK(w, LABELS);
+  in->product = trng_chance(&w->g, 20) ? "" : "REF-42";
+  in->qty = (int64_t)trng_range(&w->g, -2000, 50000);
+  in->unit_price = (int64_t)trng_range(&w->g, -500, 250000);
+  in->cost = trng_chance(&w->g, 20) ? -1 : (int64_t)trng_below(&w->g, 100000);
+  static const uint32_t rates[] = {2000, 1000, 550, 0};
+  in->vat_bp = rates[trng_below(&w->g, 4)];
+  in->discount_bp = trng_chance(&w->g, 60) ? 0 : 50u * trng_below(&w->g, 41);
+  if (all && trng_chance(&w->g, 30)) in->set |= CARNET_LINE_COST;
+}
+
+static void op_create_document(world *w, int ri) {
+  carnet_record *cust = NULL;
+  long ce = pick_known(w, ri, CARNET_KIND_CUSTOMER, false, &cust);
+  if (ce < 0) return;
+  carnet_record_free(cust);
+  char hex[CARNET_ID_HEX_LEN + 1];
+  carnet_id_hex(&w->ents[ce].id, hex);
+  carnet_patch *p = carnet_patch_new(CARNET_KIND_DOCUMENT);
+  assert_non_null(p);
+  MUST(carnet_patch_set(p, CARNET_F_DOC_TYPE, PICK(w, DOC_TYPES)), NULL, "patch type");
+  MUST(carnet_patch_set(p, CARNET_F_CUSTOMER, hex), NULL, "patch customer");
+  if (trng_chance(&w->g, 50))
+    MUST(carnet_patch_set(p, CARNET_F_PAY_TERMS, PICK(w, TERMS)), NULL, "patch terms");
+  carnet_id id;
+  MUST(carnet_create1(w->r[ri], p, &id), w->r[ri], "carnet_create1(document)");
+  carnet_patch_free(p);
+  ent_push(w, &id, CARNET_KIND_DOCUMENT);
+  uint32_t e = (uint32_t)(w->nents - 1);
+  /* The first lines in one transaction (several entity writes in one). */
+  int nl = (int)trng_below(&w->g, 4);
+  carnet_txn *t = NULL;
+  MUST(carnet_txn_begin(w->r[ri], &t), w->r[ri], "carnet_txn_begin");
+  for (int i = 0; i < nl; i++) {
+    carnet_line_input in;
+    carnet_line_id lid;
+    random_line(w, &in, true);
+    MUST(carnet_doc_line_add(t, &id, &in, NULL, &lid), w->r[ri], "line add");
+    lline_push(w, e, &lid);
+  }
+  MUST(carnet_txn_commit(t), w->r[ri], "carnet_txn_commit");
+  w->docs++;
+  w->writes++;
+}
+
+/* A live line of the document as this replica sees it, or false. */
+static bool pick_line(world *w, const carnet_record *rec, carnet_line_id *out) {
+  const carnet_line *l;
+  size_t n = carnet_record_lines(rec, &l);
+  if (n == 0) return false;
+  *out = l[trng_below(&w->g, (uint32_t)n)].id;
+  return true;
+}
+
+static const carnet_doc_status STATUSES[] = {
+    CARNET_ST_SENT,     CARNET_ST_REFUSED, CARNET_ST_ACCEPTED, CARNET_ST_ORDERED,
+    CARNET_ST_INVOICED, CARNET_ST_PAID,    CARNET_ST_CANCELLED};
+
+/* A status move on replica ri; acknowledged when it commits. Refusals (a
+ * status below, one the type has not, a draft) are part of the contract. */
+static void status_move(world *w, int ri, uint32_t e, carnet_doc_status s) {
+  int rc = TXN(w, ri, carnet_doc_status_set(t, &w->ents[e].id, s, NULL));
+  CHECK(rc == 0 || rc == CARNET_EEXIST || rc == CARNET_EINVAL || rc == CARNET_EPERM,
+        "status move on r%d: %s (%s)", ri, carnet_err_name(rc), carnet_replica_errmsg(w->r[ri]));
+  if (rc == 0) {
+    ack_status(w, e, s);
+    w->status_moves++;
+    carnet_record *rec = NULL;
+    MUST(carnet_get(w->r[ri], &w->ents[e].id, &rec), w->r[ri], "carnet_get");
+    CHECK(carnet_record_status(rec) == s, "r%d: status %d right after moving it to %d", ri,
+          (int)carnet_record_status(rec), (int)s);
+    carnet_record_free(rec);
+  }
+}
+
+static void op_document(world *w, int ri) {
+  carnet_record *rec = NULL;
+  long el = pick_known(w, ri, CARNET_KIND_DOCUMENT, false, &rec);
+  if (el < 0) {
+    op_create_document(w, ri);
+    return;
+  }
+  uint32_t e = (uint32_t)el;
+  const carnet_id *id = &w->ents[e].id;
+  bool validated = carnet_record_str(rec, CARNET_F_NUMBER) != NULL;
+  const carnet_line *lines;
+  size_t nlines = carnet_record_lines(rec, &lines);
+  carnet_doc_status cur = carnet_record_status(rec);
+  carnet_line_input in;
+  carnet_line_id lid, other;
+  unsigned dice = trng_below(&w->g, 100);
+  int rc;
+  if (validated) {
+    if (dice < 10) { /* a validated document refuses edits */
+      carnet_patch *p = carnet_patch_new(CARNET_KIND_DOCUMENT);
+      MUST(carnet_patch_set(p, CARNET_F_NOTES, "trop tard"), NULL, "patch notes");
+      random_line(w, &in, true);
+      if (dice < 4)
+        rc = TXN(w, ri, carnet_doc_line_add(t, id, &in, NULL, NULL));
+      else if (dice < 7 && pick_line(w, rec, &lid))
+        rc = TXN(w, ri, carnet_doc_line_remove(t, id, &lid));
+      else
+        rc = carnet_update1(w->r[ri], id, p);
+      carnet_patch_free(p);
+      CHECK(rc == CARNET_EPERM, "an edit of a validated document on r%d: %s, want EPERM", ri,
+            carnet_err_name(rc));
+      w->refused_frozen++;
+    } else if (dice < 22) {
+      static const carnet_doc_type to[] = {CARNET_DOC_ORDER, CARNET_DOC_INVOICE,
+                                           CARNET_DOC_CREDIT_NOTE};
+      carnet_id nid;
+      rc = TXN(w, ri, carnet_doc_convert(t, id, PICK(w, to), &nid));
+      CHECK(rc == 0 || rc == CARNET_EINVAL, "convert on r%d: %s (%s)", ri, carnet_err_name(rc),
+            carnet_replica_errmsg(w->r[ri]));
+      if (rc == 0) {
+        ent_push(w, &nid, CARNET_KIND_DOCUMENT);
+        carnet_record *src = NULL;
+        MUST(carnet_get(w->r[ri], id, &src), w->r[ri], "carnet_get");
+        ack_status(w, e, carnet_record_status(src));
+        carnet_record_free(src);
+        w->conversions++;
+      }
+    } else {
+      status_move(w, ri, e, STATUSES[trng_below(&w->g, 7)]);
+    }
+  } else if (dice < 30) {
+    random_line(w, &in, true);
+    bool after = trng_chance(&w->g, 40) && pick_line(w, rec, &other);
+    rc = TXN(w, ri, carnet_doc_line_add(t, id, &in, after ? &other : NULL, &lid));
+    CHECK(rc == 0 || rc == CARNET_ELIMIT, "line add on r%d: %s (%s)", ri, carnet_err_name(rc),
+          carnet_replica_errmsg(w->r[ri]));
+    if (rc == 0) lline_push(w, e, &lid);
+    w->line_ops++;
+  } else if (dice < 50) {
+    if (pick_line(w, rec, &lid)) {
+      random_line(w, &in, false);
+      MUST(TXN(w, ri, carnet_doc_line_edit(t, id, &lid, &in)), w->r[ri], "line edit");
+      w->line_ops++;
+    }
+  } else if (dice < 60) {
+    if (pick_line(w, rec, &lid)) {
+      MUST(TXN(w, ri, carnet_doc_line_remove(t, id, &lid)), w->r[ri], "line remove");
+      lline_removed(w, e, &lid);
+      w->line_ops++;
+    }
+  } else if (dice < 70) {
+    if (pick_line(w, rec, &lid)) {
+      bool after =
+          trng_chance(&w->g, 70) && pick_line(w, rec, &other) && memcmp(other.b, lid.b, 8) != 0;
+      MUST(TXN(w, ri, carnet_doc_line_move(t, id, &lid, after ? &other : NULL)), w->r[ri],
+           "line move");
+      w->line_ops++;
+    }
+  } else if (dice < 82) { /* header: notes are tracked */
+    carnet_patch *p = carnet_patch_new(CARNET_KIND_DOCUMENT);
+    pending pd = {.n = 0};
+    char buf[64];
+    snprintf(buf, sizeof buf, "doc %u de r%d", ++w->counter, ri);
+    MUST(carnet_patch_set(p, CARNET_F_NOTES, buf), NULL, "patch notes");
+    pend(&pd, CARNET_F_NOTES, true, buf);
+    if (trng_chance(&w->g, 40))
+      MUST(carnet_patch_set(p, CARNET_F_DUE_DATE, trng_chance(&w->g, 20) ? "" : "2024-04-30"), NULL,
+           "patch due");
+    if (trng_chance(&w->g, 30))
+      MUST(carnet_patch_set(p, CARNET_F_VALID_DAYS, trng_chance(&w->g, 50) ? "30" : "15"), NULL,
+           "patch validity");
+    carnet_hlc before = carnet_record_updated(rec);
+    MUST(carnet_update1(w->r[ri], id, p), w->r[ri], "carnet_update1(document)");
+    carnet_patch_free(p);
+    acknowledge(w, ri, e, &pd, before);
+  } else if (dice < 94) {
+    char num[CARNET_NUMBER_MAX];
+    rc = TXN(w, ri, carnet_doc_validate(t, id, num, sizeof num));
+    CHECK(rc == 0 || (rc == CARNET_EINVAL && (nlines == 0 || cur == CARNET_ST_CANCELLED)),
+          "validate on r%d: %s (%s)", ri, carnet_err_name(rc), carnet_replica_errmsg(w->r[ri]));
+    if (rc == 0) {
+      ack_status(w, e, CARNET_ST_SENT);
+      w->validations++;
+    }
+  } else {
+    status_move(w, ri, e, trng_chance(&w->g, 50) ? CARNET_ST_CANCELLED : CARNET_ST_SENT);
+  }
+  carnet_record_free(rec);
+  w->writes++;
+}
+
+/* Two replicas move one validated document's status at the same instant: the
+ * same HLC stamp, different statuses; the greater one wins everywhere. */
+static void op_status_twin(world *w) {
+  int a = (int)trng_below(&w->g, (uint32_t)w->n);
+  int b = (int)trng_below(&w->g, (uint32_t)w->n - 1);
+  if (b >= a) b++;
+  carnet_record *ra = NULL, *rb = NULL;
+  long e = pick_known(w, a, CARNET_KIND_DOCUMENT, false, &ra);
+  if (e < 0) return;
+  bool ok = carnet_record_str(ra, CARNET_F_NUMBER) != NULL &&
+            carnet_get(w->r[b], &w->ents[e].id, &rb) == 0 && !carnet_record_deleted(rb) &&
+            carnet_record_str(rb, CARNET_F_NUMBER) != NULL;
+  carnet_record_free(ra);
+  carnet_record_free(rb);
+  if (!ok) return;
+  uint64_t t = w->gtime + 4 * 3600 * 1000 + (++w->twins);
+  int who[2] = {a, b};
+  for (int k = 0; k < 2; k++) {
+    w->env[who[k]].now_ms = t;
+    status_move(w, who[k], (uint32_t)e, STATUSES[trng_below(&w->g, 7)]);
+  }
+  w->status_twins++;
+  w->writes += 2;
+}
+
+/* One operation of an action's patch, counted. */
+static void aop(carnet_patch *p, bool set, carnet_field f, const char *v, int *nops) {
+  int rc = set ? carnet_patch_set(p, f, v) : carnet_patch_remove(p, f, v);
+  CHECK(rc == 0, "patch field %d: %s", (int)f, carnet_err_name(rc));
+  (*nops)++;
+}
+
+static void op_action(world *w, int ri) {
+  carnet_record *rec = NULL, *cust = NULL;
+  long e = trng_chance(&w->g, 35) ? -1 : pick_known(w, ri, CARNET_KIND_ACTION, false, &rec);
+  long ce = pick_known(w, ri, CARNET_KIND_CUSTOMER, false, &cust);
+  carnet_record_free(cust);
+  carnet_patch *p = carnet_patch_new(CARNET_KIND_ACTION);
+  pending pd = {.n = 0};
+  char buf[64], hex[CARNET_ID_HEX_LEN + 1];
+  int nops = 0;
+  assert_non_null(p);
+  if (e >= 0 && trng_chance(&w->g, 12)) { /* delete */
+    carnet_hlc before = carnet_record_updated(rec);
+    MUST(carnet_patch_delete(p), NULL, "patch delete");
+    MUST(carnet_update1(w->r[ri], &w->ents[e].id, p), w->r[ri], "delete action");
+    carnet_patch_free(p);
+    carnet_record_free(rec);
+    MUST(carnet_get(w->r[ri], &w->ents[e].id, &rec), w->r[ri], "carnet_get");
+    CHECK(carnet_record_deleted(rec) && carnet_record_updated(rec) > before, "action not deleted");
+    carnet_record_free(rec);
+    del_push(w, (uint32_t)e);
+    w->deletes++;
+    w->writes++;
+    return;
+  }
+  if (e < 0 || trng_chance(&w->g, 40)) aop(p, true, CARNET_F_CHANNEL, PICK(w, ACH), &nops);
+  if (trng_chance(&w->g, 50)) {
+    snprintf(buf, sizeof buf, "détails %u de r%d", ++w->counter, ri);
+    aop(p, true, CARNET_F_DETAILS, buf, &nops);
+    pend(&pd, CARNET_F_DETAILS, true, buf);
+  }
+  if (trng_chance(&w->g, 40))
+    aop(p, true, CARNET_F_RATING, trng_chance(&w->g, 10) ? "" : PICK(w, RATINGS), &nops);
+  if (trng_chance(&w->g, 30)) aop(p, true, CARNET_F_CAMPAIGN, PICK(w, CAMPAIGNS), &nops);
+  if (trng_chance(&w->g, 20)) aop(p, true, CARNET_F_SORT1, PICK(w, CAMPAIGNS), &nops);
+  if (trng_chance(&w->g, 20))
+    aop(p, true, CARNET_F_DIRECTION, trng_chance(&w->g, 50) ? "inbound" : "outbound", &nops);
+  if (trng_chance(&w->g, 20))
+    aop(p, true, CARNET_F_AT, trng_chance(&w->g, 50) ? "2024-03-04 10:15" : "2024-03-05", &nops);
+  if (ce >= 0 && trng_chance(&w->g, 70)) {
+    carnet_id_hex(&w->ents[ce].id, hex);
+    aop(p, true, CARNET_F_CUSTOMERS, hex, &nops);
+    pend(&pd, CARNET_F_CUSTOMERS, true, hex);
+  }
+  if (rec && trng_chance(&w->g, 30)) {
+    const char *v = rec_pick_elem(w, rec, CARNET_F_CUSTOMERS);
+    if (v && !pending_has(&pd, CARNET_F_CUSTOMERS, v)) {
+      aop(p, false, CARNET_F_CUSTOMERS, v, &nops);
+      pend(&pd, CARNET_F_CUSTOMERS, false, v);
+    }
+  }
+  if (e < 0) {
+    carnet_id id;
+    MUST(carnet_create1(w->r[ri], p, &id), w->r[ri], "carnet_create1(action)");
+    ent_push(w, &id, CARNET_KIND_ACTION);
+    acknowledge(w, ri, (uint32_t)(w->nents - 1), &pd, 0);
+    w->actions++;
+  } else if (nops > 0) {
+    carnet_hlc before = carnet_record_updated(rec);
+    MUST(carnet_update1(w->r[ri], &w->ents[e].id, p), w->r[ri], "carnet_update1(action)");
+    acknowledge(w, ri, (uint32_t)e, &pd, before);
+  }
+  carnet_patch_free(p);
+  carnet_record_free(rec);
+  w->writes++;
+}
+
+static void op_reminder(world *w, int ri) {
+  carnet_record *rec = NULL, *cust = NULL;
+  long e = trng_chance(&w->g, 35) ? -1 : pick_known(w, ri, CARNET_KIND_REMINDER, false, &rec);
+  carnet_patch *p = carnet_patch_new(CARNET_KIND_REMINDER);
+  pending pd = {.n = 0};
+  char buf[64], hex[CARNET_ID_HEX_LEN + 1];
+  assert_non_null(p);
+  if (e < 0) {
+    long ce = pick_known(w, ri, CARNET_KIND_CUSTOMER, false, &cust);
+    carnet_record_free(cust);
+    if (ce < 0) {
+      carnet_patch_free(p);
+      return;
+    }
+    carnet_id_hex(&w->ents[ce].id, hex);
+    MUST(carnet_patch_set(p, CARNET_F_CUSTOMER, hex), NULL, "patch customer");
+  } else if (trng_chance(&w->g, 12)) {
+    MUST(carnet_patch_delete(p), NULL, "patch delete");
+    MUST(carnet_update1(w->r[ri], &w->ents[e].id, p), w->r[ri], "delete reminder");
+    del_push(w, (uint32_t)e);
+    carnet_patch_free(p);
+    carnet_record_free(rec);
+    w->deletes++;
+    w->writes++;
+    return;
+  }
+  snprintf(buf, sizeof buf, "rappel %u de r%d", ++w->counter, ri);
+  MUST(carnet_patch_set(p, CARNET_F_COMMENT, buf), NULL, "patch comment");
+  pend(&pd, CARNET_F_COMMENT, true, buf);
+  if (trng_chance(&w->g, 40))
+    MUST(carnet_patch_set(p, CARNET_F_DATE, trng_chance(&w->g, 50) ? "2024-03-12" : "2024-03-15"),
+         NULL, "patch date");
+  if (trng_chance(&w->g, 30))
+    MUST(carnet_patch_set(p, CARNET_F_MODE, trng_chance(&w->g, 50) ? "day" : "week"), NULL,
+         "patch mode");
+  if (e >= 0 && trng_chance(&w->g, 30))
+    MUST(carnet_patch_set(p, CARNET_F_DONE, trng_chance(&w->g, 70) ? "true" : "false"), NULL,
+         "patch done");
+  if (e < 0) {
+    carnet_id id;
+    MUST(carnet_create1(w->r[ri], p, &id), w->r[ri], "carnet_create1(reminder)");
+    ent_push(w, &id, CARNET_KIND_REMINDER);
+    acknowledge(w, ri, (uint32_t)(w->nents - 1), &pd, 0);
+    w->reminders++;
+  } else {
+    carnet_hlc before = carnet_record_updated(rec);
+    MUST(carnet_update1(w->r[ri], &w->ents[e].id, p), w->r[ri], "carnet_update1(reminder)");
+    acknowledge(w, ri, (uint32_t)e, &pd, before);
+  }
+  carnet_patch_free(p);
+  carnet_record_free(rec);
+  w->writes++;
 }
 
 /* --- Sync --------------------------------------------------------------------- */
@@ -954,7 +1373,32 @@ static void dump_record(const carnet_record *rec, sbuf *sb) {
             sb, "  consent-log ch=%d granted=%d at=%016" PRIx64 " origin=%016" PRIx64 " note=%s\n",
             (int)ev[i].channel, (int)ev[i].granted, ev[i].at, ev[i].origin,
             ev[i].note ? ev[i].note : "(null)");
-    } else if (fi->crdt == CARNET_CRDT_SET || fi->crdt == CARNET_CRDT_MAP) {
+    } else if (fi->vtype == CARNET_V_LINE) {
+      const carnet_line *l = NULL;
+      size_t n = carnet_record_lines(rec, &l);
+      for (size_t i = 0; i < n; i++) {
+        char lid[17];
+        carnet_line_id_hex(&l[i].id, lid);
+        sb_printf(sb,
+                  "  line %s pos=%s product=%s label=%s qty=%" PRId64 " price=%" PRId64
+                  " cost=%s%" PRId64 " vat=%u disc=%u ht=%" PRId64 "\n",
+                  lid, l[i].pos, l[i].product ? l[i].product : "(null)",
+                  l[i].label ? l[i].label : "(null)", l[i].qty, l[i].unit_price,
+                  l[i].has_cost ? "" : "none/", l[i].cost, l[i].vat_bp, l[i].discount_bp,
+                  l[i].total_ht);
+      }
+      carnet_totals t;
+      int trc = carnet_doc_totals(rec, &t);
+      sb_printf(sb,
+                "  totals rc=%d ht=%" PRId64 " vat=%" PRId64 " ttc=%" PRId64
+                " rates=%zu altered=%d\n",
+                trc, t.ht, t.vat, t.ttc, t.nrates, (int)t.altered);
+    } else if (fi->crdt == CARNET_CRDT_SET || fi->crdt == CARNET_CRDT_MAP ||
+               fi->crdt == CARNET_CRDT_MAX) {
+      if (fi->crdt == CARNET_CRDT_MAX || fi->field == CARNET_F_NUMBER) {
+        const char *v = carnet_record_str(rec, (carnet_field)f);
+        sb_printf(sb, "  %s = %s\n", fi->name, v ? v : "(unset)");
+      }
       const char *const *els = NULL;
       size_t n = carnet_record_elems(rec, (carnet_field)f, &els);
       sb_printf(sb, "  %s = [", fi->name);
@@ -1036,7 +1480,7 @@ static int lw_cmp(const void *x, const void *y) {
   const lw *a = x, *b = y;
   if (a->ent != b->ent) return a->ent < b->ent ? -1 : 1;
   if (a->field != b->field) return a->field < b->field ? -1 : 1;
-  if (a->field != CARNET_F_NOTES) {
+  if (!tracked_scalar(a->field)) {
     int c = strcmp(a->val, b->val);
     if (c) return c;
   }
@@ -1053,10 +1497,10 @@ static void check_ledger(world *w) {
     const lw *e = &w->ledger.v[i];
     bool last = i + 1 == w->ledger.n || w->ledger.v[i + 1].ent != e->ent ||
                 w->ledger.v[i + 1].field != e->field ||
-                (e->field != CARNET_F_NOTES && strcmp(w->ledger.v[i + 1].val, e->val) != 0);
+                (!tracked_scalar(e->field) && strcmp(w->ledger.v[i + 1].val, e->val) != 0);
     if (i + 1 < w->ledger.n && !last) {
       const lw *nx = &w->ledger.v[i + 1];
-      CHECK(!(nx->hlc == e->hlc && nx->origin == e->origin && e->field == CARNET_F_NOTES),
+      CHECK(!(nx->hlc == e->hlc && nx->origin == e->origin && tracked_scalar(e->field)),
             "two acknowledged writes carry the same stamp %016" PRIx64 " and origin", e->hlc);
     }
     if (!last) continue;
@@ -1064,12 +1508,12 @@ static void check_ledger(world *w) {
     for (int r = 0; r < w->n; r++) {
       carnet_record *rec = NULL;
       MUST(carnet_get(w->r[r], &w->ents[e->ent].id, &rec), w->r[r], "carnet_get");
-      if (e->field == CARNET_F_NOTES) {
-        const char *s = carnet_record_str(rec, CARNET_F_NOTES);
+      if (tracked_scalar(e->field)) {
+        const char *s = carnet_record_str(rec, (carnet_field)e->field);
         CHECK(s && strcmp(s, e->val) == 0,
-              "lost write: r%d shows notes '%s' for entity %u; the last acknowledged write "
+              "lost write: r%d shows field %u = '%s' for entity %u; the last acknowledged write "
               "(stamp %016" PRIx64 ") was '%s'",
-              r, s ? s : "(null)", e->ent, e->hlc, e->val);
+              r, e->field, s ? s : "(null)", e->ent, e->hlc, e->val);
       } else {
         bool has = rec_has_elem(rec, (carnet_field)e->field, e->val);
         CHECK(has == e->present,
@@ -1089,6 +1533,81 @@ static void check_ledger(world *w) {
       carnet_record_free(rec);
     }
   CHECK(groups > 10, "the ledger tracked too little (%zu values) to mean anything", groups);
+}
+
+/* Documents after the final heal (4. in the header): statuses, lines,
+ * numbers. */
+typedef struct numvec {
+  char (*v)[CARNET_NUMBER_MAX];
+  size_t n, cap;
+} numvec;
+
+static int numbers_cb(const carnet_record *rec, void *data) {
+  numvec *nv = data;
+  const char *const *els;
+  size_t n = carnet_record_elems(rec, CARNET_F_NUMBER, &els);
+  for (size_t i = 0; i < n; i++) {
+    if (nv->n == nv->cap) {
+      nv->cap = nv->cap ? nv->cap * 2 : 64;
+      nv->v = realloc(nv->v, nv->cap * sizeof *nv->v);
+      assert_non_null(nv->v);
+    }
+    snprintf(nv->v[nv->n++], CARNET_NUMBER_MAX, "%s", els[i]);
+  }
+  return 0;
+}
+
+static int numcmp(const void *a, const void *b) {
+  return strcmp(a, b);
+}
+
+static void check_documents(world *w) {
+  unsigned ndocs = 0, nlive = 0;
+  for (int r = 0; r < w->n; r++) {
+    for (size_t e = 0; e < w->nents; e++) {
+      if (w->ents[e].kind != CARNET_KIND_DOCUMENT) continue;
+      carnet_record *rec = NULL;
+      MUST(carnet_get(w->r[r], &w->ents[e].id, &rec), w->r[r], "carnet_get(document)");
+      CHECK(carnet_record_status(rec) == (carnet_doc_status)w->st_max[e],
+            "r%d: document %zu has status %s; the greatest acknowledged was %s", r, e,
+            carnet_doc_status_name(carnet_record_status(rec)),
+            carnet_doc_status_name((carnet_doc_status)w->st_max[e]));
+      carnet_record_free(rec);
+      ndocs += r == 0;
+    }
+    for (size_t i = 0; i < w->nlines; i++) {
+      const lline *ll = &w->lines[i];
+      carnet_record *rec = NULL;
+      MUST(carnet_get(w->r[r], &w->ents[ll->ent].id, &rec), w->r[r], "carnet_get(document)");
+      const carnet_line *l;
+      size_t n = carnet_record_lines(rec, &l);
+      bool present = false;
+      for (size_t k = 0; k < n; k++)
+        present |= memcmp(l[k].id.b, ll->id.b, 8) == 0;
+      char lid[17];
+      carnet_line_id_hex(&ll->id, lid);
+      CHECK(present == !ll->removed, "r%d: line %s of document %u is %s; acknowledged %s", r, lid,
+            ll->ent, present ? "present" : "absent", ll->removed ? "removed" : "added");
+      carnet_record_free(rec);
+      nlive += r == 0 && present;
+    }
+  }
+  /* Every number once; every series 1..n. */
+  numvec nv = {0};
+  MUST(carnet_list(w->r[0], CARNET_KIND_DOCUMENT, NULL, numbers_cb, &nv), w->r[0], "carnet_list");
+  if (nv.n > 1) qsort(nv.v, nv.n, sizeof *nv.v, numcmp);
+  for (size_t i = 0; i < nv.n; i++) {
+    const char *dash = strrchr(nv.v[i], '-');
+    CHECK(dash != NULL, "number %s has no counter", nv.v[i]);
+    unsigned long n = strtoul(dash + 1, NULL, 10);
+    size_t plen = (size_t)(dash - nv.v[i]);
+    bool first = i == 0 || strncmp(nv.v[i - 1], nv.v[i], plen + 1) != 0;
+    if (i > 0) CHECK(strcmp(nv.v[i - 1], nv.v[i]) != 0, "number %s given twice", nv.v[i]);
+    unsigned long prev = first ? 0 : strtoul(strrchr(nv.v[i - 1], '-') + 1, NULL, 10);
+    CHECK(n == prev + 1, "series %.*s: %lu follows %lu (a gap)", (int)plen, nv.v[i], n, prev);
+  }
+  free(nv.v);
+  CHECK(ndocs == 0 || nlive > 0 || w->nlines == 0, "documents but no live tracked line");
 }
 
 /* After a full heal: every replica writes the notes of one live customer
@@ -1159,20 +1678,35 @@ static void test_converge(void **state) {
     tick_clocks(w);
     int ri = (int)trng_below(&w->g, (uint32_t)w->n);
     unsigned dice = trng_below(&w->g, 1000);
-    if (dice < 70) {
+    if (dice < 50) {
       op_create_customer(w, ri);
-    } else if (dice < 110) {
+    } else if (dice < 75) {
       op_create_contact(w, ri);
-    } else if (dice < 480) {
+    } else if (dice < 280) {
       op_update(w, ri, CARNET_KIND_CUSTOMER);
-    } else if (dice < 540) {
+    } else if (dice < 315) {
       op_update(w, ri, CARNET_KIND_CONTACT);
-    } else if (dice < 555) {
+    } else if (dice < 327) {
       op_delete(w, ri);
-    } else if (dice < 570) {
+    } else if (dice < 340) {
       op_twin(w);
       continue;
-    } else if (dice < 700) {
+    } else if (dice < 360) {
+      op_create_document(w, ri);
+      continue;
+    } else if (dice < 535) {
+      op_document(w, ri);
+      continue;
+    } else if (dice < 555) {
+      op_status_twin(w);
+      continue;
+    } else if (dice < 600) {
+      op_action(w, ri);
+      continue;
+    } else if (dice < 630) {
+      op_reminder(w, ri);
+      continue;
+    } else if (dice < 720) {
       int s = (int)trng_below(&w->g, (uint32_t)w->n - 1);
       if (s >= ri) s++;
       op_pull(w, s, ri);
@@ -1193,6 +1727,7 @@ static void test_converge(void **state) {
   heal(w);
   check_converged(w);
   check_ledger(w);
+  check_documents(w);
   for (int i = 0; i < w->n; i++) {
     carnet_record *rec = NULL;
     MUST(carnet_get(w->r[i], &w->ents[target].id, &rec), w->r[i], "carnet_get");
@@ -1207,10 +1742,13 @@ static void test_converge(void **state) {
       "converge: seed %" PRIu64 ": replicas=%d ops=%u writes=%u (creates=%u updates=%u "
       "deletes=%u refused=%u twins=%u) entities=%zu pulls=%u batches made=%u delivered=%u "
       "dropped=%u duplicated=%u redelivered=%u heal rounds=%u heal batches=%u "
-      "tracked=%zu\n",
+      "tracked=%zu; documents=%u line ops=%u validations=%u status moves=%u (twins %u) "
+      "conversions=%u refused on validated=%u actions=%u reminders=%u lines tracked=%zu\n",
       w->seed, w->n, w->ops, w->writes, w->creates, w->updates, w->deletes, w->refused_on_deleted,
       w->twins, w->nents, w->pulls, w->made, w->delivered, w->dropped, w->duplicated,
-      w->redelivered, w->heal_rounds, w->heal_batches, w->ledger.n);
+      w->redelivered, w->heal_rounds, w->heal_batches, w->ledger.n, w->docs, w->line_ops,
+      w->validations, w->status_moves, w->status_twins, w->conversions, w->refused_frozen,
+      w->actions, w->reminders, w->nlines);
 }
 
 int main(int argc, char **argv) {

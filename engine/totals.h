@@ -1,0 +1,19 @@
+/* engine/totals.h - exact money arithmetic of document lines (not API; the
+ * rule is documented at carnet_doc_totals, carnet/document.h).
+ *
+ * Products are computed in 128-bit integers (a GCC/Clang extension every
+ * supported 64-bit target has), so qty x price x (10000 - discount) never
+ * overflows within the limits schema.c enforces on every stored value. */
+#ifndef CARNET_ENGINE_TOTALS_H
+#define CARNET_ENGINE_TOTALS_H
+
+#include <stdint.h>
+
+/* A line's HT in cents: qty (thousandths) x price (cents) x (1 - discount
+ * (basis points)), rounded once, half away from zero. */
+int64_t carnet__line_ht(int64_t qty, int64_t price, uint32_t discount_bp);
+
+/* qty (thousandths) x cost (cents), rounded half away from zero. */
+int64_t carnet__line_cost(int64_t qty, int64_t cost);
+
+#endif
