@@ -43,6 +43,7 @@ enum {
   CLI_O_HELP = 256,
   CLI_O_DIR,
   CLI_O_JSON,
+  CLI_O_FORCE = 290, /* --force of `customer add` (cli/write.c) */
   CLI_O_USER = 300,
   CLI_FIELD_BASE = 1000,
 };
@@ -231,6 +232,14 @@ int cli_cmd_reminder(cli *c, int argc, char **argv);  /* cli/cmd_reminder.c */
 int cli_cmd_reminders(cli *c, int argc, char **argv); /* cli/cmd_reminder.c */
 int cli_cmd_history(cli *c, int argc, char **argv);   /* cli/cmd_history.c */
 int cli_cmd_stats(cli *c, int argc, char **argv);     /* cli/cmd_history.c */
+int cli_cmd_dupes(cli *c, int argc, char **argv);     /* cli/cmd_dupes.c */
+
+/* Brief: print on stderr the likely duplicates of customer `id` (as a
+ * warning when `force`, else as the reason for a refusal, with a hint);
+ * *found receives their number. Sees the open transaction, so it runs
+ * between carnet_create and commit. Returns CLI_OK or an exit code after
+ * printing (cli/cmd_dupes.c). */
+int cli_dupes_warn(cli *c, carnet_replica *r, const carnet_id *id, bool force, size_t *found);
 
 /* --- Sync helpers (cli/net.c) ------------------------------------------ */
 

@@ -7,8 +7,17 @@
 
 enum { O_SEARCH = CLI_O_USER, O_TAG, O_ROLE, O_SALES_REP, O_DELETED };
 
+static const cli_opt add_opts[] = {
+    {"force", 0, no_argument, CLI_O_FORCE, NULL,
+     "create it even when it looks like an existing customer (see 'carnet dupes')"},
+    {NULL, 0, 0, 0, NULL, NULL},
+};
+
 static const cli_usage add_usage = {
-    .summary = "Add a customer and print its id.",
+    .summary = "Add a customer and print its id. A likely duplicate of an existing customer "
+               "(same phone, e-mail or SIRET, or a similar name in the same postcode or city) "
+               "is refused with the customer it resembles, unless --force is given.",
+    .opts = add_opts,
     .field_kind = CARNET_KIND_CUSTOMER,
     .json = true,
     .more = "Example: carnet customer add --name \"Dupont SARL\" --company --email "

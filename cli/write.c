@@ -49,7 +49,29 @@ static int write_entity(cli *c, const cli_usage *u, carnet_kind kind, int argc, 
   p = cli_oom(carnet_patch_new(kind));
   if ((rc = cli_patch_build(c, r, kind, &a, p, &touched))) goto done;
   if ((rc = check_fields(c, kind, create, touched))) goto done;
-  int err = create ? carnet_create1(r, p, &id) : carnet_update1(r, &id, p);
+  int err;
+  if (create && kind == CARNET_KIND_CUSTOMER) {
+    /* Create, look for likely duplicates in the same transaction (the new
+     * customer's own index keys find them), then commit or abort. */
+    bool force = false;
+    size_t dupes = 0;
+    for (int i = 0; i < a.nopts; i++)
+      force |= a.opts[i].id == CLI_O_FORCE;
+    carnet_txn *t = NULL;
+    if ((err = carnet_txn_begin(r, &t)) == 0 && (err = carnet_create(t, p, NULL, &id)) == 0 &&
+        (rc = cli_dupes_warn(c, r, &id, force, &dupes)) == CLI_OK && (dupes == 0 || force)) {
+      err = carnet_txn_commit(t);
+      t = NULL;
+    }
+    if (t) carnet_txn_abort(t);
+    if (rc) goto done;
+    if (err == 0 && dupes > 0 && !force) {
+      rc = CLI_EUSER;
+      goto done;
+    }
+  } else {
+    err = create ? carnet_create1(r, p, &id) : carnet_update1(r, &id, p);
+  }
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
     goto done;

@@ -1,6 +1,7 @@
 /* engine/entity_io.c - load/save of entities (see entity_io.h). */
 #include "engine/entity_io.h"
 
+#include <sodium.h>
 #include <string.h>
 
 #include "carnet/error.h"
@@ -14,7 +15,10 @@ int carnet__load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l) {
   l->existed = false;
   l->old_seq = 0;
   l->old_keys.n = 0;
-  int rc = carnet__store_get(st, CARNET__T_ENTITIES, id->b, 16, &row);
+  int rc = carnet__index_secret(st, l->secret);
+  if (rc && rc != CARNET_ENOTFOUND) return rc;
+  l->has_secret = rc == 0;
+  rc = carnet__store_get(st, CARNET__T_ENTITIES, id->b, 16, &row);
   if (rc == CARNET_ENOTFOUND) return 0;
   if (rc) return rc;
   /* The row lives in the map only until the next write: decode a copy. */
@@ -24,10 +28,11 @@ int carnet__load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l) {
   l->e.arena = &l->arena;
   l->existed = true;
   l->old_seq = l->e.seq;
-  return carnet__index_keys(&l->e, &l->arena, &l->old_keys);
+  return carnet__index_keys(&l->e, l->has_secret ? l->secret : NULL, &l->arena, &l->old_keys);
 }
 
 void carnet__loaded_free(carnet__loaded *l) {
+  sodium_memzero(l->secret, sizeof l->secret);
   carnet__entity_free(&l->e);
   carnet__arena_free(&l->arena);
 }
@@ -43,7 +48,7 @@ int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb) {
   carnet__keyset now;
   uint8_t seqkey[8];
   int rc;
-  if ((rc = carnet__index_keys(e, &l->arena, &now)) || (rc = carnet__row_encode(e, sb))) return rc;
+  if ((rc = carnet__index_keys(e, l->has_secret ? l->secret : NULL, &l->arena, &now)) || (rc = carnet__row_encode(e, sb))) return rc;
   if ((rc = carnet__store_put(st, CARNET__T_ENTITIES, e->id.b, 16, sb->data, sb->size, 0)))
     return rc;
   if (l->existed && l->old_seq != e->seq) {

@@ -28,6 +28,8 @@ typedef struct carnet__loaded {
   bool existed;
   uint64_t old_seq;
   carnet__keyset old_keys;
+  bool has_secret; /* the replica's index secret, when it has one */
+  uint8_t secret[32];
 } carnet__loaded;
 
 /* Load `id` (absent: an empty entity of `kind` with existed=false; kind 0
@@ -41,10 +43,45 @@ void carnet__loaded_free(carnet__loaded *l);
  * its index keys. `sb` is scratch space. */
 int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb);
 
-/* The index keys of an entity (engine/index.c), allocated in `a`. */
-int carnet__index_keys(const carnet__entity *e, carnet__arena *a, carnet__keyset *out);
+/* The index keys of an entity (engine/index.c), allocated in `a`. With
+ * `secret` NULL (a replica without an index secret yet) only the keys in
+ * clear ('r'). */
+int carnet__index_keys(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
+                       carnet__keyset *out);
 
-/* Index key tags. */
+/* Index key tags (engine/index.c). Stored in the file: frozen. */
 #define CARNET__IDX_REFCODE 'r'
+#define CARNET__IDX_PHONE 'p'
+#define CARNET__IDX_EMAIL 'e'
+#define CARNET__IDX_EMAIL_HINT 'h'
+#define CARNET__IDX_SIRET 's'
+#define CARNET__IDX_SIREN 'S'
+#define CARNET__IDX_NAME 'n'
+
+/* Blind index: keyed hashes of normal forms (engine/index.c). */
+#define CARNET__INDEX_SECRET_LEN 32
+#define CARNET__INDEX_HASH_LEN 16
+/* The length of a blind key: tag + hash + entity id. */
+#define CARNET__INDEX_BLIND_KEY_LEN (1 + CARNET__INDEX_HASH_LEN + 16)
+
+void carnet__index_hash(const uint8_t secret[CARNET__INDEX_SECRET_LEN], uint8_t tag, const void *v,
+                        size_t n, uint8_t out[CARNET__INDEX_HASH_LEN]);
+
+/* The replica's index secret. Errors: CARNET_ENOTFOUND (none yet),
+ * CARNET_ECORRUPT. */
+int carnet__index_secret(carnet__stxn *st, uint8_t out[CARNET__INDEX_SECRET_LEN]);
+
+/* Make the index secret when it is missing and index every stored entity
+ * with it, inside write transaction `t` (called by carnet_txn_begin). */
+struct carnet_txn;
+int carnet__index_secret_ensure(struct carnet_txn *t);
+
+/* The place of a name blocking key: the postcode (letters and digits, upper
+ * case) or, without one, "@" + the folded city; "" when neither. */
+void carnet__index_place(const char *postcode, const char *city, char *out, size_t out_len);
+
+/* The text of a name blocking key: place + "|" + the first three characters
+ * of the folded name. Errors: CARNET_ELIMIT. */
+int carnet__index_name_block(const char *place, const char *folded, char *out, size_t out_len);
 
 #endif

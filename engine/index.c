@@ -2,15 +2,37 @@
  *
  * A key is tag byte + value + entity id, with an empty value: several
  * entities may share a value (two customers with one phone), and a lookup is
- * a cursor seek on tag + value. Today: reference codes. The duplicate
- * detector adds normalised phones, e-mails and SIRET here.
+ * a cursor seek on tag + value.
+ *
+ *   'r'  reference code or document number, in clear (carnet_resolve);
+ *   'p'  a phone, E.164                        } customers only, live ones
+ *   'e'  an e-mail's matching key              } only; the value is a keyed
+ *   'h'  an e-mail's hint key, when it differs } hash (blind index, below)
+ *   's'  SIRET (or SIREN when only that is known)
+ *   'S'  SIREN (first 9 digits of a SIRET)
+ *   'n'  name blocking key: postcode (or folded city) + the first three
+ *        characters of the folded name, and of its word-sorted form
+ *
+ * Blind index: the value of a 'p' 'e' 'h' 's' 'S' 'n' key is
+ * crypto_generichash(16 bytes, tag || normal form) keyed with a 32-byte
+ * secret of this replica (meta "index_key"), so the index table holds no
+ * address, number or name in clear. Equal normal forms give equal keys,
+ * which is all duplicate detection needs (runs of equal keys). The secret
+ * never leaves the replica; index keys are not synced, each replica derives
+ * its own from the cells (E2). The secret is made by the first write
+ * transaction that finds it missing, which indexes every stored entity in
+ * the same transaction (carnet__index_secret_ensure), so a replica created
+ * before blind indexes existed is indexed completely once.
  */
 #include <ctype.h>
 #include <msgpack.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "carnet/error.h"
+#include "carnet/normalize.h"
 #include "engine/entity_io.h"
+#include "engine/replica_int.h"
 
 static int add_key(carnet__keyset *ks, carnet__arena *a, uint8_t tag, const void *v, size_t n,
                    const carnet_id *id) {
@@ -20,8 +42,27 @@ static int add_key(carnet__keyset *ks, carnet__arena *a, uint8_t tag, const void
   k[0] = tag;
   memcpy(k + 1, v, n);
   memcpy(k + 1 + n, id->b, 16);
+  /* Two values with one key (a phone in two slots): keep one. */
+  for (size_t i = 0; i < ks->n; i++)
+    if (ks->keys[i].len == 1 + n + 16 && memcmp(ks->keys[i].base, k, 1 + n + 16) == 0) return 0;
   ks->keys[ks->n++] = (carnet_buf){k, 1 + n + 16};
   return 0;
+}
+
+void carnet__index_hash(const uint8_t secret[CARNET__INDEX_SECRET_LEN], uint8_t tag, const void *v,
+                        size_t n, uint8_t out[CARNET__INDEX_HASH_LEN]) {
+  crypto_generichash_state s;
+  crypto_generichash_init(&s, secret, CARNET__INDEX_SECRET_LEN, CARNET__INDEX_HASH_LEN);
+  crypto_generichash_update(&s, &tag, 1);
+  crypto_generichash_update(&s, v, n);
+  crypto_generichash_final(&s, out, CARNET__INDEX_HASH_LEN);
+}
+
+static int add_blind(carnet__keyset *ks, carnet__arena *a, const uint8_t *secret, uint8_t tag,
+                     const char *v, const carnet_id *id) {
+  uint8_t h[CARNET__INDEX_HASH_LEN];
+  carnet__index_hash(secret, tag, v, strlen(v), h);
+  return add_key(ks, a, tag, h, sizeof h, id);
 }
 
 /* A cell's value as a string, when it is one. */
@@ -42,12 +83,137 @@ static bool cell_str(const carnet__cell *c, const char **s, size_t *n) {
   return ok;
 }
 
-int carnet__index_keys(const carnet__entity *e, carnet__arena *a, carnet__keyset *out) {
+/* A cell's value as a bool (false when it is not one). */
+static bool cell_true(const carnet__cell *c) {
+  return c->vlen == 1 && ((const uint8_t *)c->val)[0] == 0xc3;
+}
+
+/* A scalar string field, copied NUL-terminated into `out`; "" when unset. */
+static void field_str(const carnet__entity *e, carnet_field f, char *out, size_t out_len) {
+  const carnet__cell *c = carnet__entity_find(e, f, NULL, 0);
+  const char *s;
+  size_t n;
+  out[0] = '\0';
+  if (c && cell_str(c, &s, &n)) snprintf(out, out_len, "%.*s", (int)n, s);
+}
+
+/* A phone slot's number, NUL-terminated; false when the slot is cleared. */
+static bool phone_number(const carnet__cell *c, char out[33]) {
+  msgpack_zone z;
+  msgpack_object o;
+  size_t off = 0;
+  bool ok = false;
+  if (!msgpack_zone_init(&z, 128)) return false;
+  if (msgpack_unpack((const char *)c->val, c->vlen, &off, &z, &o) == MSGPACK_UNPACK_SUCCESS &&
+      o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 2 &&
+      o.via.array.ptr[1].type == MSGPACK_OBJECT_STR && o.via.array.ptr[1].via.str.size < 33) {
+    snprintf(out, 33, "%.*s", (int)o.via.array.ptr[1].via.str.size, o.via.array.ptr[1].via.str.ptr);
+    ok = true;
+  }
+  msgpack_zone_destroy(&z);
+  return ok;
+}
+
+/* The blocking keys of one name: place + first three characters of the
+ * folded form and of the word-sorted form (a swapped first and last name
+ * still meets its twin). */
+static int name_keys(carnet__keyset *ks, carnet__arena *a, const uint8_t *secret, const char *place,
+                     const char *name, const carnet_id *id) {
+  char f[CARNET_NAME_FOLD_MAX], k[64 + 16];
+  int rc;
+  if (name[0] == '\0') return 0;
+  for (int sorted = 0; sorted < 2; sorted++) {
+    rc = sorted ? carnet_name_fold_sorted(name, f, sizeof f) : carnet_name_fold(name, f, sizeof f);
+    if (rc == CARNET_ENOMEM) return rc;
+    if (rc || f[0] == '\0') return 0; /* not UTF-8: stored bytes are validated elsewhere */
+    if ((rc = carnet__index_name_block(place, f, k, sizeof k)) ||
+        (rc = add_blind(ks, a, secret, CARNET__IDX_NAME, k, id)))
+      return rc;
+  }
+  return 0;
+}
+
+int carnet__index_name_block(const char *place, const char *folded, char *out, size_t out_len) {
+  /* Three characters, not bytes: a folded name may hold non-Latin letters. */
+  size_t n = 0, chars = 0;
+  while (folded[n] && chars < 3) {
+    if (folded[n] == ' ') break;
+    n++;
+    while ((folded[n] & 0xc0) == 0x80)
+      n++;
+    chars++;
+  }
+  int w = snprintf(out, out_len, "%s|%.*s", place, (int)n, folded);
+  return w < 0 || (size_t)w >= out_len ? CARNET_ELIMIT : 0;
+}
+
+void carnet__index_place(const char *postcode, const char *city, char *out, size_t out_len) {
+  size_t n = 0;
+  out[0] = '\0';
+  for (const char *p = postcode; *p && n + 1 < out_len; p++)
+    if (isalnum((unsigned char)*p)) out[n++] = (char)toupper((unsigned char)*p);
+  out[n] = '\0';
+  if (n > 0) return;
+  char f[CARNET_NAME_FOLD_MAX];
+  if (city[0] && carnet_name_fold(city, f, sizeof f) == 0 && f[0]) snprintf(out, out_len, "@%s", f);
+}
+
+/* The duplicate-detection keys of a live customer. */
+static int dup_keys(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
+                    carnet__keyset *out) {
+  char buf[CARNET_NAME_FOLD_MAX], norm[255];
+  int rc;
+  const carnet__cell *c = carnet__entity_find(e, CARNET_F_DELETED, NULL, 0);
+  if (c && cell_true(c)) return 0;
+  field_str(e, CARNET_F_SIRET, buf, sizeof buf);
+  if (buf[0] && carnet_siret_normalize(buf, norm) == 0) {
+    if ((rc = add_blind(out, a, secret, CARNET__IDX_SIRET, norm, &e->id))) return rc;
+    norm[9] = '\0';
+    if ((rc = add_blind(out, a, secret, CARNET__IDX_SIREN, norm, &e->id))) return rc;
+  }
+  for (size_t i = 0; i < e->n; i++) {
+    c = &e->cells[i];
+    if (c->field == CARNET_F_PHONES) {
+      char num[33], e164[CARNET_PHONE_E164_MAX];
+      if (!phone_number(c, num)) continue;
+      /* Stored numbers are E.164 already; a received one that is not is
+       * indexed as it is. */
+      const char *v = carnet_phone_normalize(num, e164, sizeof e164) == 0 ? e164 : num;
+      if ((rc = add_blind(out, a, secret, CARNET__IDX_PHONE, v, &e->id))) return rc;
+    } else if (c->field == CARNET_F_EMAILS && cell_true(c) && c->klen < sizeof buf) {
+      char hint[255];
+      memcpy(buf, c->key, c->klen);
+      buf[c->klen] = '\0';
+      if (carnet_email_key(buf, norm, sizeof norm) != 0) continue;
+      if ((rc = add_blind(out, a, secret, CARNET__IDX_EMAIL, norm, &e->id))) return rc;
+      if (carnet_email_hint_key(buf, hint, sizeof hint) == 0 && strcmp(hint, norm) != 0 &&
+          (rc = add_blind(out, a, secret, CARNET__IDX_EMAIL_HINT, hint, &e->id)))
+        return rc;
+    }
+  }
+  char postcode[32], city[128], place[CARNET_NAME_FOLD_MAX + 1];
+  field_str(e, CARNET_F_POSTCODE, postcode, sizeof postcode);
+  field_str(e, CARNET_F_CITY, city, sizeof city);
+  carnet__index_place(postcode, city, place, sizeof place);
+  field_str(e, CARNET_F_NAME, buf, sizeof buf);
+  if ((rc = name_keys(out, a, secret, place, buf, &e->id))) return rc;
+  field_str(e, CARNET_F_COMPANY, buf, sizeof buf);
+  return name_keys(out, a, secret, place, buf, &e->id);
+}
+
+int carnet__index_keys(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
+                       carnet__keyset *out) {
   out->n = 0;
   const carnet__cell *c = carnet__entity_find(e, CARNET_F_REFCODE, NULL, 0);
   const char *s;
   size_t n;
-  if (c && cell_str(c, &s, &n) && n > 0) return add_key(out, a, CARNET__IDX_REFCODE, s, n, &e->id);
+  int rc;
+  if (c && cell_str(c, &s, &n) && n > 0) {
+    if ((rc = add_key(out, a, CARNET__IDX_REFCODE, s, n, &e->id))) return rc;
+    if (secret && e->kind == CARNET_KIND_CUSTOMER) return dup_keys(e, secret, a, out);
+    return 0;
+  }
+  if (secret && e->kind == CARNET_KIND_CUSTOMER) return dup_keys(e, secret, a, out);
   /* Document numbers resolve like reference codes ("F2611-5T31-0042"), in
    * upper case since carnet_resolve looks up what was typed in upper case. */
   for (size_t i = 0; i < e->n; i++) {
@@ -56,8 +222,50 @@ int carnet__index_keys(const carnet__entity *e, carnet__arena *a, carnet__keyset
     char up[64];
     for (size_t k = 0; k < n; k++)
       up[k] = (char)toupper((unsigned char)s[k]);
-    int rc = add_key(out, a, CARNET__IDX_REFCODE, up, n, &e->id);
-    if (rc) return rc;
+    if ((rc = add_key(out, a, CARNET__IDX_REFCODE, up, n, &e->id))) return rc;
   }
   return 0;
+}
+
+int carnet__index_secret(carnet__stxn *st, uint8_t out[CARNET__INDEX_SECRET_LEN]) {
+  carnet_buf v;
+  int rc = carnet__store_get(st, CARNET__T_META, CARNET__META_INDEX_KEY,
+                             strlen(CARNET__META_INDEX_KEY), &v);
+  if (rc) return rc;
+  if (v.len != CARNET__INDEX_SECRET_LEN) return CARNET_ECORRUPT;
+  memcpy(out, v.base, CARNET__INDEX_SECRET_LEN);
+  return 0;
+}
+
+int carnet__index_secret_ensure(carnet_txn *t) {
+  uint8_t secret[CARNET__INDEX_SECRET_LEN];
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  int rc = carnet__index_secret(t->st, secret);
+  if (rc != CARNET_ENOTFOUND) return rc;
+  carnet__random(t->r, secret, sizeof secret);
+  rc = carnet__store_put(t->st, CARNET__T_META, CARNET__META_INDEX_KEY,
+                         strlen(CARNET__META_INDEX_KEY), secret, sizeof secret, 0);
+  sodium_memzero(secret, sizeof secret);
+  if (rc) return rc;
+  /* Index every stored entity with the new secret (see the top comment). */
+  if ((rc = carnet__store_cursor(t->st, CARNET__T_ENTITIES, &cur))) return rc;
+  for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
+       rc = carnet__store_next(cur, &k, &v)) {
+    carnet_id id;
+    carnet__loaded l;
+    if (k.len != 16) {
+      rc = CARNET_ECORRUPT;
+      break;
+    }
+    memcpy(id.b, k.base, 16);
+    rc = carnet__load(t->st, &id, &l);
+    for (size_t i = 0; rc == 0 && i < l.old_keys.n; i++)
+      rc = carnet__store_put(t->st, CARNET__T_INDEX, l.old_keys.keys[i].base,
+                             l.old_keys.keys[i].len, "", 0, 0);
+    carnet__loaded_free(&l);
+    if (rc) break;
+  }
+  carnet__store_cursor_close(cur);
+  return rc == CARNET_ENOTFOUND ? 0 : rc;
 }

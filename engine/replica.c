@@ -6,6 +6,7 @@
  * writing the same directory (their writers serialised by LMDB) never hand
  * out the same stamp or sequence number.
  */
+#include "engine/entity_io.h"
 #include "engine/replica_int.h"
 
 #include <errno.h>
@@ -332,6 +333,10 @@ int carnet_txn_begin(carnet_replica *r, carnet_txn **out) {
   if ((rc = carnet__meta_get_u64(t->st, CARNET__META_HLC, &t->hlc)) ||
       (rc = carnet__meta_get_u64(t->st, CARNET__META_SEQ, &t->seq))) {
     rc = carnet__fail(r, CARNET_ECORRUPT, "the replica's clock is missing or damaged");
+    goto fail;
+  }
+  if ((rc = carnet__index_secret_ensure(t))) {
+    rc = carnet__fail(r, rc, "cannot make the replica's index key: %s", carnet_strerror(rc));
     goto fail;
   }
   t->hlc0 = t->hlc;

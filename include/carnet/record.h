@@ -13,6 +13,7 @@
 #define CARNET_RECORD_H
 
 #include <stdbool.h>
+#include "carnet/normalize.h"
 #include "carnet/replica.h"
 
 typedef struct carnet_patch carnet_patch;
@@ -223,18 +224,7 @@ typedef int (*carnet_list_cb)(const carnet_record *rec, void *data);
 int carnet_list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter,
                 carnet_list_cb cb, void *data);
 
-/* --- Validation helpers (pure) ----------------------------------------- */
-
-/* Brief: true when `s` is a syntactically valid e-mail address. */
-bool carnet_email_valid(const char *s);
-
-/* Brief: normalise a SIRET (14) or SIREN (9) to digits and check it with
- * Luhn (La Poste: SIREN 356000000, digit sum a multiple of 5). Writes the
- * digits and a NUL to out (15 bytes). Errors: CARNET_EINVAL. */
-int carnet_siret_normalize(const char *s, char out[15]);
-
-/* Brief: normalise a phone number to E.164 ("+33612345678"), French
- * numbering by default. Errors: CARNET_EINVAL. */
-int carnet_phone_normalize(const char *s, char *out, size_t out_len);
+/* Validation helpers (carnet_email_valid, carnet_siret_normalize,
+ * carnet_phone_normalize) live in carnet/normalize.h. */
 
 #endif

@@ -686,9 +686,12 @@ static void test_changes_batches(void **state) {
   free(OK(f, "init", "--dir", a));
   free(OK(f, "init", "--dir", b));
   for (int i = 0; i < 12; i++) {
-    char name[32];
+    char name[32], email[32];
     snprintf(name, sizeof name, "Client %02d", i);
-    free(OK(f, "--dir", a, "customer", "add", "--name", name, "--email", "x@example.org"));
+    /* One address each: a shared one makes them likely duplicates, which
+     * `customer add` refuses without --force. */
+    snprintf(email, sizeof email, "c%02d@example.org", i);
+    free(OK(f, "--dir", a, "customer", "add", "--name", name, "--email", email));
   }
   json_t *j =
       JSON(f, "--dir", a, "changes", "export", "-o", file, "--batch-bytes", "300", "--json");
@@ -709,6 +712,55 @@ static void test_changes_batches(void **state) {
   free_json(j);
   USER_ERROR(f, "--batch-bytes", "--dir", a, "changes", "export", "-o", file, "--batch-bytes", "0");
   USER_ERROR(f, "--since", "--dir", a, "changes", "export", "-o", file, "--since", "-3");
+}
+
+/* `customer add` refuses a likely duplicate with one line naming the
+ * customer it resembles, --force creates it with a warning, and `carnet
+ * dupes` lists the pair with its score and reasons. */
+static void test_dupes(void **state) {
+  fx *f = *state;
+  free(OK(f, "init"));
+  json_t *j = JSON(f, "customer", "add", "--name", "Boulangerie Dupont SARL", "--postcode", "69003",
+                   "--phone", "04 72 10 30 30", "--json");
+  char *ref = strdup(jstr(j, "ref"));
+  free_json(j);
+  USER_ERROR(f, ref, "customer", "add", "--name", "Boulangerie Dupont Lyon", "--phone",
+             "+33 (0)4 72-10-30-30");
+  USER_ERROR(f, "same phone", "customer", "add", "--name", "Boulangerie Dupond", "--phone",
+             "0033472103030");
+  USER_ERROR(f, "--force", "customer", "add", "--name", "boulangerie dupont", "--postcode", "69003");
+  free(OK(f, "customer", "add", "--name", "Pharmacie Centrale", "--postcode", "69003"));
+  j = JSON(f, "customer", "list", "--json");
+  assert_int_equal(J.array_size(j), 2); /* nothing created by the refusals */
+  free_json(j);
+
+  proc_result r;
+  const char *const force[] = {"customer", "add", "--name", "Boulangerie Dupond", "--phone",
+                               "04.72.10.30.30", "--force", NULL};
+  assert_int_equal(run_args(f, &r, force), 0);
+  assert_int_equal(strlen(trim(r.out)), 32);
+  assert_non_null(strstr(r.err, "warning"));
+  assert_non_null(strstr(r.err, ref));
+  proc_result_free(&r);
+
+  j = JSON(f, "dupes", "--json");
+  assert_int_equal(J.array_size(j), 1);
+  json_t *pair = J.array_get(j, 0);
+  assert_true(J.number_value(jget(pair, "score")) >= 0.8);
+  assert_true(has_str(jget(pair, "reasons"), "same phone"));
+  assert_string_equal(jstr(jget(pair, "a"), "refcode"), ref);
+  free_json(j);
+  char *table = OK(f, "dupes");
+  assert_non_null(strstr(table, "SCORE"));
+  assert_non_null(strstr(table, ref));
+  assert_non_null(strstr(table, "same phone"));
+  free(table);
+  j = JSON(f, "dupes", "--min-score", "1", "--json");
+  assert_int_equal(J.array_size(j), 0);
+  free_json(j);
+  USER_ERROR(f, "--min-score", "dupes", "--min-score", "high");
+  USER_ERROR(f, "--min-score", "dupes", "--min-score", "1.5");
+  free(ref);
 }
 
 static void write_file(const char *path, const void *data, size_t len) {
@@ -767,6 +819,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_changes_sync, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_changes_batches, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_changes_bad_files, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_dupes, fx_setup, fx_teardown),
   };
   int failed = cmocka_run_group_tests_name("cli", tests, NULL, NULL);
   dlclose(J.lib);

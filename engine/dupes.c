@@ -1,0 +1,466 @@
+/* engine/dupes.c - duplicate candidates from the blind indexes
+ * (carnet/dupes.h).
+ *
+ * 1. Pairs: for each tag ('s' 'S' 'p' 'e' 'h' 'n'), a cursor walks the
+ *    index keys of that tag in order; keys are tag + hash + id, so the
+ *    customers sharing one value form a run, and every pair within a run
+ *    (at most CARNET_DUPE_RUN_MAX entities of it) is a candidate with that
+ *    reason. 'n' runs are name blocks: their pairs are only compared.
+ *    Pairs go to a hash set keyed by the two ids, reasons OR'ed.
+ * 2. Summaries: each customer in a pair is loaded once: folded name and
+ *    company (both word orders), place (postcode or city).
+ * 3. Score: each kind of evidence has a weight w, combined as
+ *    1 - prod(1 - w) (independent evidence adds up, never past 1); a pair
+ *    whose names differ (Jaro-Winkler below 0.9) and that shares no SIRET
+ *    is damped, down to x0.75 at 0.5 and below (a family's landline, an
+ *    accountant's e-mail).
+ */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "carnet/dupes.h"
+#include "carnet/error.h"
+#include "carnet/normalize.h"
+#include "carnet/record.h"
+#include "engine/entity_io.h"
+#include "engine/replica_int.h"
+
+#define REASON_BLOCK (1u << 15) /* internal: same name block, compare names */
+
+const char *carnet_dupe_reason_name(carnet_dupe_reason bit) {
+  switch (bit) {
+  case CARNET_DUPE_SIRET:
+    return "same SIRET";
+  case CARNET_DUPE_SIREN:
+    return "same SIREN";
+  case CARNET_DUPE_PHONE:
+    return "same phone";
+  case CARNET_DUPE_EMAIL:
+    return "same email";
+  case CARNET_DUPE_EMAIL_HINT:
+    return "similar email (+tag or dots)";
+  case CARNET_DUPE_NAME:
+    return "similar name, same postcode/city";
+  default:
+    return NULL;
+  }
+}
+
+/* --- Jaro-Winkler ---------------------------------------------------------- */
+
+double carnet_jaro_winkler(const char *s, const char *t) {
+  size_t n = strlen(s), m = strlen(t);
+  if (n == 0 && m == 0) return 1.0;
+  if (n == 0 || m == 0) return 0.0;
+  if (n > CARNET_NAME_FOLD_MAX) n = CARNET_NAME_FOLD_MAX;
+  if (m > CARNET_NAME_FOLD_MAX) m = CARNET_NAME_FOLD_MAX;
+  bool sm[CARNET_NAME_FOLD_MAX] = {0}, tm[CARNET_NAME_FOLD_MAX] = {0};
+  size_t win = (n > m ? n : m) / 2, matches = 0;
+  win = win > 0 ? win - 1 : 0;
+  for (size_t i = 0; i < n; i++) {
+    size_t lo = i > win ? i - win : 0, hi = i + win + 1 < m ? i + win + 1 : m;
+    for (size_t j = lo; j < hi; j++) {
+      if (tm[j] || s[i] != t[j]) continue;
+      sm[i] = tm[j] = true;
+      matches++;
+      break;
+    }
+  }
+  if (matches == 0) return 0.0;
+  size_t k = 0, half = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (!sm[i]) continue;
+    while (!tm[k])
+      k++;
+    if (s[i] != t[k]) half++;
+    k++;
+  }
+  double md = (double)matches;
+  double jaro = (md / (double)n + md / (double)m + (md - (double)half / 2.0) / md) / 3.0;
+  size_t prefix = 0;
+  while (prefix < 4 && prefix < n && prefix < m && s[prefix] == t[prefix])
+    prefix++;
+  return jaro + (double)prefix * 0.1 * (1.0 - jaro);
+}
+
+/* --- Pair set ------------------------------------------------------------- */
+
+typedef struct pair {
+  carnet_id a, b;
+  unsigned reasons;
+  bool used;
+} pair;
+
+typedef struct pairset {
+  pair *v;
+  size_t cap, n; /* cap is a power of two */
+} pairset;
+
+static uint64_t pair_hash(const carnet_id *a, const carnet_id *b) {
+  uint64_t x, y;
+  memcpy(&x, a->b + 8, 8); /* the random half of a time-ordered id */
+  memcpy(&y, b->b + 8, 8);
+  x ^= y * 0x9e3779b97f4a7c15ull;
+  x ^= x >> 31;
+  x *= 0xbf58476d1ce4e5b9ull;
+  return x ^ (x >> 29);
+}
+
+static int pairset_add(pairset *ps, const carnet_id *x, const carnet_id *y, unsigned reasons) {
+  int c = memcmp(x->b, y->b, 16);
+  if (c == 0) return 0;
+  const carnet_id *a = c < 0 ? x : y, *b = c < 0 ? y : x;
+  if ((ps->n + 1) * 2 > ps->cap) {
+    size_t cap = ps->cap ? ps->cap * 2 : 1024;
+    pair *v = calloc(cap, sizeof *v);
+    if (v == NULL) return CARNET_ENOMEM;
+    for (size_t i = 0; i < ps->cap; i++) {
+      if (!ps->v[i].used) continue;
+      size_t h = pair_hash(&ps->v[i].a, &ps->v[i].b) & (cap - 1);
+      while (v[h].used)
+        h = (h + 1) & (cap - 1);
+      v[h] = ps->v[i];
+    }
+    free(ps->v);
+    ps->v = v;
+    ps->cap = cap;
+  }
+  size_t h = pair_hash(a, b) & (ps->cap - 1);
+  while (ps->v[h].used) {
+    if (memcmp(ps->v[h].a.b, a->b, 16) == 0 && memcmp(ps->v[h].b.b, b->b, 16) == 0) {
+      ps->v[h].reasons |= reasons;
+      return 0;
+    }
+    h = (h + 1) & (ps->cap - 1);
+  }
+  ps->v[h] = (pair){*a, *b, reasons, true};
+  ps->n++;
+  return 0;
+}
+
+static unsigned tag_reason(uint8_t tag) {
+  switch (tag) {
+  case CARNET__IDX_SIRET:
+    return CARNET_DUPE_SIRET;
+  case CARNET__IDX_SIREN:
+    return CARNET_DUPE_SIREN;
+  case CARNET__IDX_PHONE:
+    return CARNET_DUPE_PHONE;
+  case CARNET__IDX_EMAIL:
+    return CARNET_DUPE_EMAIL;
+  case CARNET__IDX_EMAIL_HINT:
+    return CARNET_DUPE_EMAIL_HINT;
+  case CARNET__IDX_NAME:
+    return REASON_BLOCK;
+  default:
+    return 0;
+  }
+}
+
+static const uint8_t blind_tags[] = {CARNET__IDX_SIRET, CARNET__IDX_SIREN,      CARNET__IDX_PHONE,
+                                     CARNET__IDX_EMAIL, CARNET__IDX_EMAIL_HINT, CARNET__IDX_NAME};
+
+static int run_pairs(pairset *ps, const carnet_id *run, size_t n, unsigned reason) {
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++)
+    for (size_t j = i + 1; j < n && rc == 0; j++)
+      rc = pairset_add(ps, &run[i], &run[j], reason);
+  return rc;
+}
+
+/* Step 1 for the whole base. */
+static int scan_all(carnet__stxn *st, pairset *ps) {
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  carnet_id run[CARNET_DUPE_RUN_MAX];
+  int rc = carnet__store_cursor(st, CARNET__T_INDEX, &cur);
+  if (rc) return rc;
+  for (size_t t = 0; t < sizeof blind_tags && rc == 0; t++) {
+    uint8_t tag = blind_tags[t], hash[CARNET__INDEX_HASH_LEN];
+    size_t n = 0;
+    unsigned reason = tag_reason(tag);
+    for (rc = carnet__store_seek(cur, &tag, 1, &k, &v); rc == 0;
+         rc = carnet__store_next(cur, &k, &v)) {
+      const uint8_t *kb = k.base;
+      if (k.len == 0 || kb[0] != tag) break;
+      if (k.len != CARNET__INDEX_BLIND_KEY_LEN) continue; /* not ours: skip */
+      if (n > 0 && memcmp(hash, kb + 1, sizeof hash) != 0) {
+        if ((rc = run_pairs(ps, run, n, reason))) goto done;
+        n = 0;
+      }
+      memcpy(hash, kb + 1, sizeof hash);
+      if (n < CARNET_DUPE_RUN_MAX) memcpy(run[n++].b, kb + 1 + sizeof hash, 16);
+    }
+    if (rc != 0 && rc != CARNET_ENOTFOUND) goto done;
+    rc = run_pairs(ps, run, n, reason);
+  }
+done:
+  carnet__store_cursor_close(cur);
+  return rc;
+}
+
+/* Step 1 for one customer: the runs of its own keys. */
+static int scan_one(carnet__stxn *st, const carnet_id *id, pairset *ps) {
+  carnet__loaded l;
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  int rc = carnet__load(st, id, &l);
+  if (rc || !l.existed || !l.has_secret) goto done;
+  if ((rc = carnet__store_cursor(st, CARNET__T_INDEX, &cur))) goto done;
+  for (size_t i = 0; i < l.old_keys.n && rc == 0; i++) {
+    const uint8_t *key = l.old_keys.keys[i].base;
+    unsigned reason = tag_reason(key[0]);
+    if (reason == 0 || l.old_keys.keys[i].len != CARNET__INDEX_BLIND_KEY_LEN) continue;
+    size_t seen = 0;
+    for (rc = carnet__store_seek(cur, key, 1 + CARNET__INDEX_HASH_LEN, &k, &v);
+         rc == 0 && seen < CARNET_DUPE_RUN_MAX; rc = carnet__store_next(cur, &k, &v), seen++) {
+      if (k.len != CARNET__INDEX_BLIND_KEY_LEN ||
+          memcmp(k.base, key, 1 + CARNET__INDEX_HASH_LEN) != 0)
+        break;
+      carnet_id other;
+      memcpy(other.b, (const uint8_t *)k.base + 1 + CARNET__INDEX_HASH_LEN, 16);
+      if ((rc = pairset_add(ps, id, &other, reason))) goto done;
+    }
+    if (rc == CARNET_ENOTFOUND) rc = 0;
+  }
+done:
+  carnet__store_cursor_close(cur);
+  carnet__loaded_free(&l);
+  return rc;
+}
+
+/* --- Summaries ------------------------------------------------------------ */
+
+typedef struct summary {
+  carnet_id id;
+  char *names[4]; /* folded name, sorted name, folded company, sorted company */
+  char place[64];
+  char siret[15];
+  bool ok;
+} summary;
+
+static int id_cmp(const void *x, const void *y) {
+  return memcmp(((const summary *)x)->id.b, ((const summary *)y)->id.b, 16);
+}
+
+static char *dup_fold(const char *s, bool sorted) {
+  char f[CARNET_NAME_FOLD_MAX];
+  if (s == NULL || *s == '\0') return NULL;
+  int rc = sorted ? carnet_name_fold_sorted(s, f, sizeof f) : carnet_name_fold(s, f, sizeof f);
+  return rc == 0 && f[0] ? strdup(f) : NULL;
+}
+
+static int summarize(carnet_replica *r, summary *s) {
+  carnet_record *rec = NULL;
+  int rc = carnet_get(r, &s->id, &rec);
+  if (rc == CARNET_ENOTFOUND) return 0;
+  if (rc) return rc;
+  if (!carnet_record_deleted(rec) && carnet_record_kind(rec) == CARNET_KIND_CUSTOMER) {
+    const char *name = carnet_record_str(rec, CARNET_F_NAME);
+    const char *company = carnet_record_str(rec, CARNET_F_COMPANY);
+    const char *pc = carnet_record_str(rec, CARNET_F_POSTCODE);
+    const char *city = carnet_record_str(rec, CARNET_F_CITY);
+    const char *siret = carnet_record_str(rec, CARNET_F_SIRET);
+    s->names[0] = dup_fold(name, false);
+    s->names[1] = dup_fold(name, true);
+    s->names[2] = dup_fold(company, false);
+    s->names[3] = dup_fold(company, true);
+    carnet__index_place(pc ? pc : "", city ? city : "", s->place, sizeof s->place);
+    if (siret == NULL || carnet_siret_normalize(siret, s->siret) != 0) s->siret[0] = '\0';
+    s->ok = true;
+  }
+  carnet_record_free(rec);
+  return 0;
+}
+
+static const summary *find_summary(const summary *v, size_t n, const carnet_id *id) {
+  summary key;
+  key.id = *id;
+  const summary *s = bsearch(&key, v, n, sizeof *v, id_cmp);
+  return s && s->ok ? s : NULL;
+}
+
+/* --- Scoring -------------------------------------------------------------- */
+
+/* Three decimals, for stable output (x in [0, 1]; no libm). */
+static double round3(double x) {
+  return (double)(long)(x * 1000.0 + 0.5) / 1000.0;
+}
+
+static double clamp01(double x) {
+  return x < 0 ? 0 : x > 1 ? 1 : x;
+}
+
+static void score(const summary *x, const summary *y, unsigned reasons, carnet_dupe *d) {
+  double sim = 0;
+  bool any_name = false;
+  for (int i = 0; i < 4; i++)
+    for (int j = 0; j < 4; j++) {
+      /* Same word order against same word order: folded with folded,
+       * sorted with sorted; name and company in any combination. */
+      if ((i & 1) != (j & 1) || x->names[i] == NULL || y->names[j] == NULL) continue;
+      any_name = true;
+      double s = carnet_jaro_winkler(x->names[i], y->names[j]);
+      if (s > sim) sim = s;
+    }
+  bool same_place = x->place[0] && strcmp(x->place, y->place) == 0;
+  /* SIRET and SIREN: 's' keys of two SIRENs also match; a SIREN match of two
+   * full SIRETs that differ is two establishments. */
+  if (reasons & CARNET_DUPE_SIRET) reasons &= ~(unsigned)CARNET_DUPE_SIREN;
+  double w[6];
+  size_t nw = 0;
+  if (reasons & CARNET_DUPE_SIRET) w[nw++] = 0.99;
+  if (reasons & CARNET_DUPE_SIREN) w[nw++] = 0.6;
+  if (reasons & CARNET_DUPE_EMAIL) w[nw++] = 0.9;
+  if (reasons & CARNET_DUPE_PHONE) w[nw++] = 0.85;
+  if ((reasons & CARNET_DUPE_EMAIL_HINT) && !(reasons & CARNET_DUPE_EMAIL)) w[nw++] = 0.5;
+  double wn = same_place ? 0.9 * clamp01((sim - 0.8) / 0.15) : 0.6 * clamp01((sim - 0.88) / 0.12);
+  if (wn > 0) {
+    w[nw++] = wn;
+    if (same_place && sim >= 0.85) reasons |= CARNET_DUPE_NAME;
+  }
+  double keep = 1.0;
+  for (size_t i = 0; i < nw; i++)
+    keep *= 1.0 - w[i];
+  double sc = 1.0 - keep;
+  /* Names that differ weaken every exact evidence but a SIRET: a family's
+   * landline, an accountant's address. Similar names (0.9 and more) do not. */
+  if (any_name && !(reasons & CARNET_DUPE_SIRET)) sc *= 0.75 + 0.25 * clamp01((sim - 0.5) / 0.4);
+  d->score = round3(sc); /* three decimals: stable output */
+  d->reasons = reasons & ~(unsigned)REASON_BLOCK;
+  d->name_similarity = round3(sim);
+  d->same_place = same_place;
+}
+
+static int dupe_cmp(const void *x, const void *y) {
+  const carnet_dupe *a = x, *b = y;
+  if (a->score != b->score) return a->score > b->score ? -1 : 1;
+  int c = memcmp(a->a.b, b->a.b, 16);
+  return c ? c : memcmp(a->b.b, b->b.b, 16);
+}
+
+static int finish(carnet_replica *r, pairset *ps, double min_score, carnet_dupe **out, size_t *n) {
+  summary *sv = NULL;
+  carnet_dupe *dv = NULL;
+  size_t ns = 0, nd = 0;
+  int rc = 0;
+  if (ps->n == 0) return 0;
+  if ((sv = calloc(ps->n * 2, sizeof *sv)) == NULL || (dv = calloc(ps->n, sizeof *dv)) == NULL) {
+    rc = CARNET_ENOMEM;
+    goto done;
+  }
+  for (size_t i = 0; i < ps->cap; i++) {
+    if (!ps->v[i].used) continue;
+    sv[ns++].id = ps->v[i].a;
+    sv[ns++].id = ps->v[i].b;
+  }
+  qsort(sv, ns, sizeof *sv, id_cmp);
+  size_t u = 0;
+  for (size_t i = 0; i < ns; i++)
+    if (u == 0 || memcmp(sv[u - 1].id.b, sv[i].id.b, 16) != 0) sv[u++] = sv[i];
+  ns = u;
+  for (size_t i = 0; i < ns && rc == 0; i++)
+    rc = summarize(r, &sv[i]);
+  if (rc) goto done;
+  for (size_t i = 0; i < ps->cap; i++) {
+    if (!ps->v[i].used) continue;
+    const summary *x = find_summary(sv, ns, &ps->v[i].a), *y = find_summary(sv, ns, &ps->v[i].b);
+    if (x == NULL || y == NULL) continue;
+    carnet_dupe d = {.a = ps->v[i].a, .b = ps->v[i].b};
+    score(x, y, ps->v[i].reasons, &d);
+    if (d.reasons != 0 && d.score >= min_score) dv[nd++] = d;
+  }
+  qsort(dv, nd, sizeof *dv, dupe_cmp);
+  if (nd > 0) {
+    *out = dv;
+    *n = nd;
+    dv = NULL;
+  }
+done:
+  for (size_t i = 0; sv && i < ns; i++)
+    for (int k = 0; k < 4; k++)
+      free(sv[i].names[k]);
+  free(sv);
+  free(dv);
+  return rc;
+}
+
+static int dupes(carnet_replica *r, const carnet_id *id, double min_score, carnet_dupe **out,
+                 size_t *n) {
+  carnet__stxn *st;
+  pairset ps = {0};
+  *out = NULL;
+  *n = 0;
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  rc = id ? scan_one(st, id, &ps) : scan_all(st, &ps);
+  carnet__read_end(r, st);
+  if (rc == 0) rc = finish(r, &ps, min_score, out, n);
+  free(ps.v);
+  if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "the duplicate index is damaged");
+  return rc;
+}
+
+int carnet_dupes_find(carnet_replica *r, double min_score, carnet_dupe **out, size_t *n) {
+  return dupes(r, NULL, min_score, out, n);
+}
+
+int carnet_dupes_of(carnet_replica *r, const carnet_id *id, double min_score, carnet_dupe **out,
+                    size_t *n) {
+  return dupes(r, id, min_score, out, n);
+}
+
+/* --- Lookup --------------------------------------------------------------- */
+
+int carnet_lookup(carnet_replica *r, carnet_lookup_kind kind, const char *value, carnet_id *ids,
+                  size_t max, size_t *n) {
+  char norm[255];
+  uint8_t tag, secret[CARNET__INDEX_SECRET_LEN], key[1 + CARNET__INDEX_HASH_LEN];
+  carnet__stxn *st;
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  int rc;
+  *n = 0;
+  switch (kind) {
+  case CARNET_LOOKUP_PHONE:
+    tag = CARNET__IDX_PHONE;
+    rc = carnet_phone_normalize(value, norm, sizeof norm);
+    break;
+  case CARNET_LOOKUP_EMAIL:
+    tag = CARNET__IDX_EMAIL;
+    rc = carnet_email_key(value, norm, sizeof norm);
+    break;
+  case CARNET_LOOKUP_SIRET:
+  case CARNET_LOOKUP_SIREN:
+    tag = kind == CARNET_LOOKUP_SIRET ? CARNET__IDX_SIRET : CARNET__IDX_SIREN;
+    rc = carnet_siret_normalize(value, norm);
+    if (kind == CARNET_LOOKUP_SIREN) norm[9] = '\0';
+    break;
+  default:
+    return carnet__fail(r, CARNET_EINVAL, "unknown lookup kind %d", (int)kind);
+  }
+  if (rc) return carnet__fail(r, CARNET_EINVAL, "'%s' cannot be looked up: not valid", value);
+  if ((rc = carnet__read_begin(r, &st))) return rc;
+  rc = carnet__index_secret(st, secret);
+  if (rc == CARNET_ENOTFOUND) { /* never written to: nothing indexed */
+    rc = 0;
+    goto done;
+  }
+  if (rc) goto done;
+  key[0] = tag;
+  carnet__index_hash(secret, tag, norm, strlen(norm), key + 1);
+  sodium_memzero(secret, sizeof secret);
+  if ((rc = carnet__store_cursor(st, CARNET__T_INDEX, &cur))) goto done;
+  for (rc = carnet__store_seek(cur, key, sizeof key, &k, &v); rc == 0;
+       rc = carnet__store_next(cur, &k, &v)) {
+    if (k.len != CARNET__INDEX_BLIND_KEY_LEN || memcmp(k.base, key, sizeof key) != 0) break;
+    if (*n < max) memcpy(ids[*n].b, (const uint8_t *)k.base + sizeof key, 16);
+    (*n)++;
+  }
+  if (rc == CARNET_ENOTFOUND) rc = 0;
+done:
+  carnet__store_cursor_close(cur);
+  carnet__read_end(r, st);
+  return rc;
+}

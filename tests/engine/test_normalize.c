@@ -1,0 +1,376 @@
+/* tests/engine/test_normalize.c - the normalisers of carnet/normalize.h
+ * (engine/normalize.c, engine/fold.c), each on real-world inputs: the forms
+ * people type, paste from e-mail signatures and import from spreadsheets.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "carnet/error.h"
+#include "carnet/normalize.h"
+
+typedef struct {
+  const char *in, *country, *want; /* want NULL: refused */
+} phone_case;
+
+static void check_phones(const phone_case *c, size_t n) {
+  for (size_t i = 0; i < n; i++) {
+    char out[CARNET_PHONE_E164_MAX];
+    int rc = carnet_phone_normalize_in(c[i].in, c[i].country, out, sizeof out);
+    if (c[i].want == NULL) {
+      if (rc != CARNET_EINVAL)
+        fail_msg("phone \"%s\" (%s): accepted as %s, want refused", c[i].in,
+                 c[i].country ? c[i].country : "FR", out);
+      if (out[0] != '\0') fail_msg("phone \"%s\": output not emptied on error", c[i].in);
+    } else if (rc != 0 || strcmp(out, c[i].want) != 0) {
+      fail_msg("phone \"%s\" (%s): rc %d \"%s\", want \"%s\"", c[i].in,
+               c[i].country ? c[i].country : "FR", rc, out, c[i].want);
+    }
+  }
+}
+
+static void test_phone_france(void **state) {
+  (void)state;
+  static const phone_case c[] = {
+      {"06 12 34 56 78", NULL, "+33612345678"},
+      {"+33 (0)6 12-34-56-78", NULL, "+33612345678"},
+      {"0033612345678", NULL, "+33612345678"},
+      {"06.12.34.56.78", NULL, "+33612345678"},
+      {"+33612345678", NULL, "+33612345678"},
+      {"(0)6 12 34 56 78", NULL, "+33612345678"},
+      {"06-12-34-56-78", NULL, "+33612345678"},
+      {"0612345678", NULL, "+33612345678"},
+      {"  06 12 34 56 78  ", NULL, "+33612345678"},
+      {"06/12/34/56/78", NULL, "+33612345678"},
+      {"+33 6 12 34 56 78", NULL, "+33612345678"},
+      {"+33.6.12.34.56.78", NULL, "+33612345678"},
+      {"00 33 6 12 34 56 78", NULL, "+33612345678"},
+      {"0033 (0)6 12 34 56 78", NULL, "+33612345678"},
+      {"+33 0612345678", NULL, "+33612345678"}, /* trunk zero written after the code */
+      {"612345678", NULL, "+33612345678"},      /* a spreadsheet dropped the zero */
+      {"01 42 68 53 00", NULL, "+33142685300"},
+      {"01.42.68.53.00", NULL, "+33142685300"},
+      {"+33 1 42 68 53 00", NULL, "+33142685300"},
+      {"04 72 10 30 30", NULL, "+33472103030"},
+      {"09 70 80 90 00", NULL, "+33970809000"},
+      {"07 11 22 33 44", NULL, "+33711223344"},
+      {"08 00 12 34 56", NULL, "+33800123456"},
+      {"(01) 42 68 53 00", NULL, "+33142685300"},
+      {"06 12 34 56 78 ", "fr", "+33612345678"}, /* country code case-insensitive */
+      /* Refused: extensions, letters, wrong lengths. */
+      {"06 12 34 56 78 poste 12", NULL, NULL},
+      {"01 42 68 53 00 ext. 4", NULL, NULL},
+      {"01 42 68 53 00 x4", NULL, NULL},
+      {"01 42 68 53 00 #4", NULL, NULL},
+      {"01 42 68 53 00;4", NULL, NULL},
+      {"06 12 34 56 7", NULL, NULL},
+      {"06 12 34 56 78 9", NULL, NULL},
+      {"+33 6 12 34 56 7", NULL, NULL},
+      {"+33 6 12 34 56 78 9", NULL, NULL},
+      {"00 12 34 56 78", NULL, NULL},
+      {"0800-FLEURS", NULL, NULL},
+      {"n/a", NULL, NULL},
+      {"", NULL, NULL},
+      {"+", NULL, NULL},
+      {"++33612345678", NULL, NULL},
+      {"06 12 34 56 78", "ZZ", NULL}, /* unknown default country */
+  };
+  check_phones(c, sizeof c / sizeof *c);
+}
+
+static void test_phone_overseas(void **state) {
+  (void)state;
+  static const phone_case c[] = {
+      {"0262 12 34 56", NULL, "+262262123456"}, /* La Réunion, fixed */
+      {"0263 12 34 56", NULL, "+262263123456"},
+      {"0692 12 34 56", NULL, "+262692123456"}, /* La Réunion, mobile */
+      {"06 93 12 34 56", NULL, "+262693123456"},
+      {"0269 61 23 45", NULL, "+262269612345"}, /* Mayotte, fixed */
+      {"0639 12 34 56", NULL, "+262639123456"}, /* Mayotte, mobile */
+      {"0590 12 34 56", NULL, "+590590123456"}, /* Guadeloupe */
+      {"0690 12 34 56", NULL, "+590690123456"},
+      {"0691 12 34 56", NULL, "+590691123456"},
+      {"0594 12 34 56", NULL, "+594594123456"}, /* Guyane */
+      {"0694 12 34 56", NULL, "+594694123456"},
+      {"0596 12 34 56", NULL, "+596596123456"}, /* Martinique */
+      {"0696 12 34 56", NULL, "+596696123456"},
+      {"0697 12 34 56", NULL, "+596697123456"},
+      {"05 08 41 23 45", NULL, "+508412345"}, /* Saint-Pierre-et-Miquelon */
+      {"+508 41 23 45", NULL, "+508412345"},
+      {"+262 692 12 34 56", NULL, "+262692123456"},
+      {"00262692123456", NULL, "+262692123456"},
+      {"+590 690 12 34 56", NULL, "+590690123456"},
+      {"692123456", NULL, "+262692123456"},        /* zero dropped by a spreadsheet */
+      {"+33 6 92 12 34 56", NULL, "+33692123456"}, /* an explicit code is kept */
+      {"0262 12 34 5", NULL, NULL},
+      {"+262 692 12 34 5", NULL, NULL},
+      {"+508 41 23 45 6", NULL, NULL},
+      {"05 08 41 23 4", NULL, NULL},
+      {"0692 12 34 56 78", NULL, NULL},
+      {"+596 0696 12 34 56", NULL, "+596696123456"},
+      {"05 56 12 34 56", NULL, "+33556123456"}, /* Bordeaux: metropolitan */
+      {"0509 12 34 56", NULL, "+33509123456"},
+      {"06 91 12 34 56", NULL, "+590691123456"},
+  };
+  check_phones(c, sizeof c / sizeof *c);
+}
+
+static void test_phone_countries(void **state) {
+  (void)state;
+  static const phone_case c[] = {
+      /* Belgium: trunk 0, 8-digit fixed and 9-digit mobile numbers. */
+      {"02 555 12 34", "BE", "+3225551234"},
+      {"0470 12 34 56", "BE", "+32470123456"},
+      {"+32 (0)470 12 34 56", NULL, "+32470123456"},
+      {"0032 2 555 12 34", NULL, "+3225551234"},
+      {"+32 470 12 34 567", NULL, NULL},
+      /* Switzerland. */
+      {"044 668 18 00", "CH", "+41446681800"},
+      {"+41 79 123 45 67", NULL, "+41791234567"},
+      {"0041 (0)79 123 45 67", NULL, "+41791234567"},
+      {"079 123 45 6", "CH", NULL},
+      /* Luxembourg: no trunk prefix, variable length. */
+      {"621 123 456", "LU", "+352621123456"},
+      {"+352 26 12 34", NULL, "+352261234"},
+      {"4796 1", "LU", "+35247961"},
+      /* Germany: trunk 0, variable length. */
+      {"030 12345678", "DE", "+493012345678"},
+      {"0171 1234567", "DE", "+491711234567"},
+      {"+49 (0)30 1234 5678", NULL, "+493012345678"},
+      {"089/1234567", "DE", "+49891234567"},
+      /* Spain: no trunk prefix, 9 digits. */
+      {"612 34 56 78", "ES", "+34612345678"},
+      {"+34 912 345 678", NULL, "+34912345678"},
+      {"0034912345678", NULL, "+34912345678"},
+      {"612 34 56 7", "ES", NULL},
+      /* Italy: the leading zero of fixed numbers is part of the number. */
+      {"06 1234 5678", "IT", "+390612345678"},
+      {"+39 06 1234 5678", NULL, "+390612345678"},
+      {"347 123 4567", "IT", "+393471234567"},
+      {"+39 347 123 4567", NULL, "+393471234567"},
+      /* United Kingdom. */
+      {"020 7946 0958", "GB", "+442079460958"},
+      {"07700 900123", "GB", "+447700900123"},
+      {"+44 (0)20 7946 0958", NULL, "+442079460958"},
+      {"+44 20 7946 095", NULL, "+44207946095"}, /* 9-digit NSN exists (e.g. 016977) */
+      {"2079460958", "GB", NULL},                /* GB lengths vary: trunk needed */
+      /* United States (NANP). */
+      {"(415) 555-2671", "US", "+14155552671"},
+      {"415.555.2671", "US", "+14155552671"},
+      {"1-415-555-2671", "US", "+14155552671"},
+      {"+1 415 555 2671", NULL, "+14155552671"},
+      {"011 33 6 12 34 56 78", "US", "+33612345678"},
+      {"(415) 555-267", "US", NULL},
+      {"(115) 555-2671", "US", NULL},
+      {"1-800-FLOWERS", "US", NULL},
+      /* Unknown country codes: E.164's own bounds. */
+      {"+81 3 1234 5678", NULL, "+81312345678"},
+      {"+81 3 1234", NULL, NULL},
+      {"+1234567890123456", NULL, NULL},
+  };
+  check_phones(c, sizeof c / sizeof *c);
+  assert_string_equal(carnet_phone_calling_code("FR"), "33");
+  assert_string_equal(carnet_phone_calling_code("lu"), "352");
+  assert_null(carnet_phone_calling_code("XX"));
+  assert_null(carnet_phone_calling_code(NULL));
+  char small[8];
+  assert_int_equal(carnet_phone_normalize("0612345678", small, sizeof small), CARNET_EINVAL);
+  char out[CARNET_PHONE_E164_MAX];
+  assert_int_equal(carnet_phone_normalize(NULL, out, sizeof out), CARNET_EINVAL);
+}
+
+typedef struct {
+  const char *in, *key, *hint; /* key NULL: refused */
+} email_case;
+
+static void test_email_keys(void **state) {
+  (void)state;
+  static const email_case c[] = {
+      {"jean@exemple.fr", "jean@exemple.fr", "jean@exemple.fr"},
+      {"Jean@Exemple.FR", "jean@exemple.fr", "jean@exemple.fr"},
+      {"  jean@exemple.fr  ", "jean@exemple.fr", "jean@exemple.fr"},
+      {"\tjean@exemple.fr\r\n", "jean@exemple.fr", "jean@exemple.fr"},
+      {"JEAN.DUPONT@EXEMPLE.FR", "jean.dupont@exemple.fr", "jeandupont@exemple.fr"},
+      {"jean.dupont+crm@exemple.fr", "jean.dupont+crm@exemple.fr", "jeandupont@exemple.fr"},
+      {"Jean.Dupont+Salon2026@Gmail.com", "jean.dupont+salon2026@gmail.com",
+       "jeandupont@gmail.com"},
+      {"j.e.a.n@orange.fr", "j.e.a.n@orange.fr", "jean@orange.fr"},
+      {"jean+a+b@free.fr", "jean+a+b@free.fr", "jean@free.fr"},
+      {"contact@boulangerie-muller.fr", "contact@boulangerie-muller.fr",
+       "contact@boulangerie-muller.fr"},
+      {"Contact@Sub.Domain.Example.com", "contact@sub.domain.example.com",
+       "contact@sub.domain.example.com"},
+      {"o'neil@exemple.ie", "o'neil@exemple.ie", "o'neil@exemple.ie"},
+      {"compta_2026@sarl-dupont.fr", "compta_2026@sarl-dupont.fr", "compta_2026@sarl-dupont.fr"},
+      {"a@b.co", "a@b.co", "a@b.co"},
+      {"+tag@exemple.fr", "+tag@exemple.fr", "+tag@exemple.fr"}, /* nothing left: full key */
+      {"jean-pierre@la-poste.net", "jean-pierre@la-poste.net", "jean-pierre@la-poste.net"},
+      {"JP.Martin@Wanadoo.FR", "jp.martin@wanadoo.fr", "jpmartin@wanadoo.fr"},
+      {"info@müller.de", "info@müller.de", "info@müller.de"},
+      {"x.y+z@EXAMPLE.org ", "x.y+z@example.org", "xy@example.org"},
+      {"user%relay@exemple.fr", "user%relay@exemple.fr", "user%relay@exemple.fr"},
+      {"1234@exemple.fr", "1234@exemple.fr", "1234@exemple.fr"},
+      {"first.last@exemple.co.uk", "first.last@exemple.co.uk", "firstlast@exemple.co.uk"},
+      /* Refused. */
+      {"jean@", NULL, NULL},
+      {"@exemple.fr", NULL, NULL},
+      {"jean dupont@exemple.fr", NULL, NULL},
+      {"jean@exemple", NULL, NULL},
+      {"jean@@exemple.fr", NULL, NULL},
+      {"jean@exemple..fr", NULL, NULL},
+      {".jean@exemple.fr", NULL, NULL},
+      {"jean.@exemple.fr", NULL, NULL},
+      {"", NULL, NULL},
+      {"   ", NULL, NULL},
+      {"Jean Dupont <jean@exemple.fr>", NULL, NULL},
+      {"jean@exemple.f", NULL, NULL},
+  };
+  for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+    char key[255], hint[255];
+    int rk = carnet_email_key(c[i].in, key, sizeof key);
+    int rh = carnet_email_hint_key(c[i].in, hint, sizeof hint);
+    if (c[i].key == NULL) {
+      if (rk != CARNET_EINVAL || rh != CARNET_EINVAL || key[0] || hint[0])
+        fail_msg("email \"%s\": accepted (%s / %s), want refused", c[i].in, key, hint);
+      continue;
+    }
+    if (rk || strcmp(key, c[i].key))
+      fail_msg("email \"%s\": key \"%s\", want \"%s\"", c[i].in, key, c[i].key);
+    if (rh || strcmp(hint, c[i].hint))
+      fail_msg("email \"%s\": hint \"%s\", want \"%s\"", c[i].in, hint, c[i].hint);
+  }
+  char tiny[4];
+  assert_int_equal(carnet_email_key("jean@exemple.fr", tiny, sizeof tiny), CARNET_ELIMIT);
+  assert_int_equal(carnet_email_key(NULL, tiny, sizeof tiny), CARNET_EINVAL);
+}
+
+typedef struct {
+  const char *in, *fold, *sorted;
+} name_case;
+
+static void test_name_fold(void **state) {
+  (void)state;
+  static const name_case c[] = {
+      {"Jean Dupont", "jean dupont", "dupont jean"},
+      {"DUPONT Jean", "dupont jean", "dupont jean"},
+      {"  jean   dupont ", "jean dupont", "dupont jean"},
+      {"Jean-Pierre Dupont", "jean pierre dupont", "dupont jean pierre"},
+      {"Hélène Lefèvre", "helene lefevre", "helene lefevre"},
+      {"HÉLÈNE LEFÈVRE", "helene lefevre", "helene lefevre"},
+      {"Hélène Lefèvre", "helene lefevre", "helene lefevre"}, /* NFD */
+      {"François Ça", "francois ca", "ca francois"},
+      {"Müller GmbH", "muller", "muller"},
+      {"Straße GmbH & Co. KG", "strasse", "strasse"},
+      {"Œuvres Cœur SARL", "oeuvres coeur", "coeur oeuvres"},
+      {"Boulangerie Dupont SARL", "boulangerie dupont", "boulangerie dupont"},
+      {"SARL Boulangerie Dupont", "boulangerie dupont", "boulangerie dupont"},
+      {"S.A.R.L. Boulangerie Dupont", "boulangerie dupont", "boulangerie dupont"},
+      {"Boulangerie Dupont S.A.S.", "boulangerie dupont", "boulangerie dupont"},
+      {"Dupont SAS", "dupont", "dupont"},
+      {"Dupont SASU", "dupont", "dupont"},
+      {"EURL Martin", "martin", "martin"},
+      {"SCI Les Tilleuls", "les tilleuls", "les tilleuls"},
+      {"Dupont & Fils", "dupont fils", "dupont fils"},
+      {"Dupont et Fils", "dupont fils", "dupont fils"},
+      {"Ets Dupont et Cie", "dupont", "dupont"},
+      {"L'Atelier du Pain", "latelier du pain", "du latelier pain"},
+      {"L’Atelier du Pain", "latelier du pain", "du latelier pain"},
+      {"O'Neil Ltd", "oneil", "oneil"},
+      {"ACME, Inc.", "acme", "acme"},
+      {"Acme Inc", "acme", "acme"},
+      {"SA", "sa", "sa"}, /* nothing but a legal form: kept */
+      {"Sasha Martin", "sasha martin", "martin sasha"},
+      {"Saint-Étienne Auto", "saint etienne auto", "auto etienne saint"},
+      {"Garage de la Gare (Lyon 3e)", "garage de la gare lyon 3e", "3e de garage gare la lyon"},
+      {"ＡＢＣ Conseil", "abc conseil", "abc conseil"}, /* full-width letters */
+      {"J. P. Morgan", "jp morgan", "jp morgan"},
+      {"Łukasz Żółć", "lukasz zolc", "lukasz zolc"},
+      {"Søren Ærø", "soren aero", "aero soren"},
+      {"Dupont Dupont", "dupont dupont", "dupont"},
+      {"café\xc2\xa0"
+       "crème",
+       "cafe creme", "cafe creme"},
+      {"", "", ""},
+      {"---", "", ""},
+  };
+  for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+    char f[CARNET_NAME_FOLD_MAX], s[CARNET_NAME_FOLD_MAX];
+    int rf = carnet_name_fold(c[i].in, f, sizeof f);
+    int rs = carnet_name_fold_sorted(c[i].in, s, sizeof s);
+    if (rf || strcmp(f, c[i].fold))
+      fail_msg("name \"%s\": fold \"%s\", want \"%s\"", c[i].in, f, c[i].fold);
+    if (rs || strcmp(s, c[i].sorted))
+      fail_msg("name \"%s\": sorted \"%s\", want \"%s\"", c[i].in, s, c[i].sorted);
+  }
+  char out[CARNET_NAME_FOLD_MAX];
+  assert_int_equal(carnet_name_fold("\xff\xfe", out, sizeof out), CARNET_EINVAL);
+  assert_string_equal(out, "");
+  assert_int_equal(carnet_name_fold("abc", out, 8), CARNET_ELIMIT);
+  /* A very long name is cut at a word boundary and stays in the buffer. */
+  char big[2048];
+  size_t n = 0;
+  while (n + 8 < sizeof big)
+    n += (size_t)sprintf(big + n, "Ébène%02zu ", n % 100);
+  assert_int_equal(carnet_name_fold(big, out, sizeof out), 0);
+  assert_true(strlen(out) < CARNET_NAME_FOLD_MAX);
+  assert_true(out[strlen(out) - 1] != ' ');
+}
+
+static void test_siret_cases(void **state) {
+  (void)state;
+  static const struct {
+    const char *in, *want;
+  } c[] = {
+      {"73282932000074", "73282932000074"}, /* SIRET */
+      {"732 829 320 00074", "73282932000074"},
+      {"732.829.320.00074", "73282932000074"},
+      {"732-829-320-00074", "73282932000074"},
+      {"732829320", "732829320"}, /* SIREN */
+      {"732 829 320", "732829320"},
+      {"552 100 554", "552100554"},
+      {"55210055400013", "55210055400013"},
+      {"542 107 651", "542107651"},
+      {"542 051 180", "542051180"},
+      {"356000000", "356000000"},              /* La Poste */
+      {"356 000 000 00001", "35600000000001"}, /* La Poste: digit sum 15 */
+      {"35600000000010", "35600000000010"},
+      {"35600000049837", "35600000049837"}, /* sum 45 */
+      {"443 061 841 00047", "44306184100047"},
+      {"  ", NULL},
+      {"", NULL},
+      {"12345678901234", NULL},
+      {"1234", NULL},
+      {"7328293200007a", NULL},
+      {"732829320000745", NULL}, /* 15 digits */
+      {"732829321", NULL},       /* Luhn fails */
+      {"73282932000075", NULL},
+      {"356 000 000 00002", NULL}, /* La Poste: sum 16 */
+      {"35600000000012", NULL},
+      {"FR 732829320", NULL}, /* a VAT id is not a SIREN */
+      {"732829320 00074 ", "73282932000074"},
+      {"7328/29320", NULL},
+      {"73 28 29 32", NULL},
+      {"000000000", "000000000"}, /* passes Luhn: syntax only */
+  };
+  for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
+    char out[15];
+    int rc = carnet_siret_normalize(c[i].in, out);
+    if (c[i].want == NULL ? rc != CARNET_EINVAL : (rc != 0 || strcmp(out, c[i].want) != 0))
+      fail_msg("siret \"%s\": rc %d \"%s\", want %s", c[i].in, rc, out,
+               c[i].want ? c[i].want : "refused");
+  }
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_phone_france),    cmocka_unit_test(test_phone_overseas),
+      cmocka_unit_test(test_phone_countries), cmocka_unit_test(test_email_keys),
+      cmocka_unit_test(test_name_fold),       cmocka_unit_test(test_siret_cases),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
