@@ -5,7 +5,7 @@ BUILD_SAN  ?= build-san
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-san check test test-san demo clean format fuzz
+.PHONY: all deps build build-san check test test-san demo clean format fuzz bench
 
 all: build
 
@@ -37,6 +37,20 @@ check: test test-san
 demo: build
 	@scripts/demo.sh $(BUILD)/bin/carnet
 	@scripts/demo-crm.sh $(BUILD)/bin/carnet
+
+# Benchmarks: workload W (../shared/WORKLOAD.md) on Carnet plus the machine's
+# raw limits; prints JSON lines and a table (bench/RESULTS.md). Never part of
+# `make check`, never fails on time. `make bench GROWTH=1` adds W1 at N = 10k,
+# 100k and 1M (GROWTH_MAX caps N); BENCH_N, BENCH_M, BENCH_ARGS change the rest.
+BENCH_N    ?= 100000
+BENCH_M    ?= 1000
+GROWTH     ?=
+GROWTH_MAX ?= 1000000
+BENCH_ARGS ?=
+bench: deps $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS) --target carnet-bench carnet-cli
+	$(BUILD)/bench/carnet-bench --n $(BENCH_N) --m $(BENCH_M) --raw \
+	  $(if $(GROWTH),--growth --growth-max $(GROWTH_MAX)) $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)
