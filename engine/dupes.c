@@ -11,9 +11,10 @@
  *    company (both word orders), place (postcode or city).
  * 3. Score: each kind of evidence has a weight w, combined as
  *    1 - prod(1 - w) (independent evidence adds up, never past 1); a pair
- *    whose names differ (Jaro-Winkler below 0.9) and that shares no SIRET
- *    is damped, down to x0.75 at 0.5 and below (a family's landline, an
- *    accountant's e-mail).
+ *    whose names differ (Jaro-Winkler below 0.95) and that shares no SIRET
+ *    is damped, down to x0.6 at 0.6 and below (a family's landline, an
+ *    accountant's e-mail). Weights tuned with bench/dupes_quality.c
+ *    (docs/DESIGN-NOTES.md, "Duplicate detection").
  */
 #include <sodium.h>
 #include <stdlib.h>
@@ -313,20 +314,25 @@ static void score(const summary *x, const summary *y, unsigned reasons, carnet_d
   if (reasons & CARNET_DUPE_SIRET) w[nw++] = 0.99;
   if (reasons & CARNET_DUPE_SIREN) w[nw++] = 0.6;
   if (reasons & CARNET_DUPE_EMAIL) w[nw++] = 0.9;
-  if (reasons & CARNET_DUPE_PHONE) w[nw++] = 0.85;
+  if (reasons & CARNET_DUPE_PHONE) w[nw++] = 0.8;
   if ((reasons & CARNET_DUPE_EMAIL_HINT) && !(reasons & CARNET_DUPE_EMAIL)) w[nw++] = 0.5;
-  double wn = same_place ? 0.9 * clamp01((sim - 0.8) / 0.15) : 0.6 * clamp01((sim - 0.88) / 0.12);
+  /* A name alone is a likely duplicate (>= 0.8) only when it is the same
+   * folded name in the same place (similarity >= 0.995); a near name only
+   * adds to another evidence. Elsewhere it never reaches the default. */
+  double wn = same_place ? 0.85 * clamp01((sim - 0.92) / 0.08) : 0.6 * clamp01((sim - 0.88) / 0.12);
   if (wn > 0) {
     w[nw++] = wn;
-    if (same_place && sim >= 0.85) reasons |= CARNET_DUPE_NAME;
+    if (same_place) reasons |= CARNET_DUPE_NAME;
   }
   double keep = 1.0;
   for (size_t i = 0; i < nw; i++)
     keep *= 1.0 - w[i];
   double sc = 1.0 - keep;
   /* Names that differ weaken every exact evidence but a SIRET: a family's
-   * landline, an accountant's address. Similar names (0.9 and more) do not. */
-  if (any_name && !(reasons & CARNET_DUPE_SIRET)) sc *= 0.75 + 0.25 * clamp01((sim - 0.5) / 0.4);
+   * landline (same surname, another first name: 0.85..0.92 by Jaro-Winkler
+   * of the word-sorted names), an accountant's address. Down to x0.6 at
+   * 0.6 and below; names of 0.95 and more are not damped. */
+  if (any_name && !(reasons & CARNET_DUPE_SIRET)) sc *= 0.6 + 0.4 * clamp01((sim - 0.6) / 0.35);
   d->score = round3(sc); /* three decimals: stable output */
   d->reasons = reasons & ~(unsigned)REASON_BLOCK;
   d->name_similarity = round3(sim);
