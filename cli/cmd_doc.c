@@ -811,16 +811,10 @@ static int run_list(cli *c, int argc, char **argv) {
     rc = cli_fail_rc(c, r, err, NULL);
     goto done;
   }
-  size_t n = json_array_size(st.rows);
-  json_t **v = cli_oom(calloc(n + 1, sizeof *v));
-  for (size_t i = 0; i < n; i++)
-    v[i] = json_array_get(st.rows, i);
-  qsort(v, n, sizeof *v, by_date);
+  size_t n;
+  json_t **v = crm_sorted(st.rows, by_date, &n);
   if (c->json) {
-    json_t *out = cli_oom(json_array());
-    for (size_t i = 0; i < n; i++)
-      cli_json_push(out, json_incref(v[i]));
-    rc = cli_json_print(c, out);
+    rc = crm_print_json(c, v, n);
   } else if (n == 0) {
     printf("No documents%s.\n", type || status || cust || st.from || st.to ? " match"
                                                                            : " yet: "

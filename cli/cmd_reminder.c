@@ -218,17 +218,11 @@ static int by_date(const void *x, const void *y) {
 
 /* Print st->arr sorted by date, as JSON or a table. */
 static int print_rows(cli *c, rows *st, const char *none) {
-  size_t n = json_array_size(st->arr);
-  json_t **v = cli_oom(calloc(n + 1, sizeof *v));
+  size_t n;
+  json_t **v = crm_sorted(st->arr, by_date, &n);
   int rc = CLI_OK;
-  for (size_t i = 0; i < n; i++)
-    v[i] = json_array_get(st->arr, i);
-  qsort(v, n, sizeof *v, by_date);
   if (c->json) {
-    json_t *out = cli_oom(json_array());
-    for (size_t i = 0; i < n; i++)
-      cli_json_push(out, json_incref(v[i]));
-    rc = cli_json_print(c, out);
+    rc = crm_print_json(c, v, n);
   } else if (n == 0) {
     printf("%s\n", none);
   } else {

@@ -416,3 +416,19 @@ json_t *crm_json_reminder(const carnet_record *rec, json_t *labels) {
   cli_json_put(o, "updated", iso_of(rec));
   return o;
 }
+
+json_t **crm_sorted(json_t *arr, int (*cmp)(const void *, const void *), size_t *n) {
+  *n = json_array_size(arr);
+  json_t **v = cli_oom(calloc(*n + 1, sizeof *v));
+  for (size_t i = 0; i < *n; i++)
+    v[i] = json_array_get(arr, i);
+  qsort(v, *n, sizeof *v, cmp);
+  return v;
+}
+
+int crm_print_json(cli *c, json_t *const *v, size_t n) {
+  json_t *out = cli_oom(json_array());
+  for (size_t i = 0; i < n; i++)
+    cli_json_push(out, json_incref(v[i]));
+  return cli_json_print(c, out);
+}

@@ -53,6 +53,12 @@ const char *crm_label_of(json_t *labels, const char *hex);
 const char *crm_doc_label(const carnet_record *rec, char *buf);
 
 /* JSON of one record (labels may be NULL). */
+/* Brief: the elements of a JSON array sorted with `cmp` (over json_t *),
+ * in a malloc'd array (free it; the elements are borrowed); *n their count. */
+json_t **crm_sorted(json_t *arr, int (*cmp)(const void *, const void *), size_t *n);
+/* Brief: print sorted rows as one JSON array. */
+int crm_print_json(cli *c, json_t *const *v, size_t n);
+
 json_t *crm_json_doc(const carnet_record *rec, json_t *labels);
 json_t *crm_json_action(const carnet_record *rec, json_t *labels);
 json_t *crm_json_reminder(const carnet_record *rec, json_t *labels);
