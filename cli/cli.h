@@ -150,7 +150,12 @@ int cli_exit_code(int rc);
  * Writes it to buf. Returns CLI_OK or an exit code after printing. */
 int cli_replica_dir(const cli *c, char *buf, size_t len);
 
-/* Brief: open the replica. Returns CLI_OK or an exit code after printing. */
+/* Brief: the replica clock set by $CARNET_TEST_NOW (Unix ms, or a UTC date
+ * or date-time), for tests: *set tells whether it is. Returns CLI_OK or an
+ * exit code after printing (cli/crm.c). */
+int cli_test_clock(cli *c, carnet_env *env, bool *set);
+
+/* Brief: open the replica (with the $CARNET_TEST_NOW clock when set). Returns CLI_OK or an exit code after printing. */
 int cli_open(cli *c, carnet_replica **out);
 
 /* Brief: resolve what the user typed to an entity of `kind`. Returns CLI_OK
@@ -233,6 +238,11 @@ int cli_cmd_reminders(cli *c, int argc, char **argv); /* cli/cmd_reminder.c */
 int cli_cmd_history(cli *c, int argc, char **argv);   /* cli/cmd_history.c */
 int cli_cmd_stats(cli *c, int argc, char **argv);     /* cli/cmd_history.c */
 int cli_cmd_dupes(cli *c, int argc, char **argv);     /* cli/cmd_dupes.c */
+int cli_cmd_merge(cli *c, int argc, char **argv);     /* cli/cmd_merge.c */
+int cli_cmd_unmerge(cli *c, int argc, char **argv);   /* cli/cmd_merge.c */
+/* `carnet dupes review|dismiss|set-aside` (cli/cmd_review.c): *handled is
+ * set when argv[1] names one of them. */
+int cli_dupes_sub(cli *c, int argc, char **argv, bool *handled);
 
 /* Brief: print on stderr the likely duplicates of customer `id` (as a
  * warning when `force`, else as the reason for a refusal, with a hint);

@@ -19,7 +19,12 @@ static const cli_usage dupes_usage = {
     .summary = "List customers that may be duplicates, with a score and the reasons.",
     .opts = dupes_opts,
     .json = true,
-    .more = "Reasons: same SIRET, same SIREN, same phone, same email, similar email (+tag or\n"
+    .args = "[review | dismiss A B | set-aside A B]",
+    .max_pos = 0,
+    .more = "'carnet dupes review' lists the pairs set aside; 'carnet dupes dismiss A B'\n"
+            "records that two customers are not the same; 'carnet dupes set-aside A B' puts\n"
+            "a pair on the review list; 'carnet merge KEEP OTHER' merges it.\n"
+            "Reasons: same SIRET, same SIREN, same phone, same email, similar email (+tag or\n"
             "dots), similar name in the same postcode/city (Jaro-Winkler of the folded\n"
             "names, shown as name~). Nothing is merged.",
 };
@@ -115,7 +120,10 @@ int cli_cmd_dupes(cli *c, int argc, char **argv) {
   size_t n = 0;
   double min = CARNET_DUPE_SCORE_DEFAULT;
   cli_args a;
-  int rc = cli_parse(c, &dupes_usage, argc, argv, &a);
+  bool handled;
+  int rc = cli_dupes_sub(c, argc, argv, &handled);
+  if (handled) return rc;
+  rc = cli_parse(c, &dupes_usage, argc, argv, &a);
   if (rc) return rc;
   for (int i = 0; i < a.nopts; i++)
     if (a.opts[i].id == O_MIN_SCORE && !parse_score(a.opts[i].arg, &min)) {
@@ -125,6 +133,7 @@ int cli_cmd_dupes(cli *c, int argc, char **argv) {
     }
   if ((rc = cli_open(c, &r))) goto done;
   int err = carnet_dupes_find(r, min, &d, &n);
+  if (err == 0) err = carnet_dupes_decided(r, d, &n);
   if (err) {
     rc = cli_fail_rc(c, r, err, "finding duplicates");
     goto done;
@@ -153,7 +162,11 @@ int cli_dupes_warn(cli *c, carnet_replica *r, const carnet_id *id, bool force, s
   size_t n = 0;
   *found = 0;
   int err = carnet_dupes_of(r, id, CARNET_DUPE_SCORE_DEFAULT, &d, &n);
-  if (err) return cli_fail_rc(c, r, err, "checking for duplicates");
+  if (err == 0) err = carnet_dupes_decided(r, d, &n);
+  if (err) {
+    free(d);
+    return cli_fail_rc(c, r, err, "checking for duplicates");
+  }
   /* Refused: one line (the CLI's error contract) naming the best match.
    * Forced: a warning line per match, and the customer is created. */
   for (size_t i = 0; i < n && (force || i == 0); i++) {

@@ -46,23 +46,21 @@ static bool parse_test_now(const char *s, uint64_t *ms) {
   return true;
 }
 
-int crm_open(cli *c, carnet_replica **out) {
+int cli_test_clock(cli *c, carnet_env *env, bool *set) {
   const char *now = getenv("CARNET_TEST_NOW");
-  char dir[4096], why[512] = "";
-  *out = NULL;
-  if (now == NULL || now[0] == '\0') return cli_open(c, out);
+  *set = false;
+  if (now == NULL || now[0] == '\0') return CLI_OK;
   if (!parse_test_now(now, &g_test_now))
     return cli_fail(c, CLI_EUSER, "invalid CARNET_TEST_NOW '%s' (Unix ms or YYYY-MM-DDTHH:MM:SS)",
                     now);
-  int rc = cli_replica_dir(c, dir, sizeof dir);
-  if (rc) return rc;
-  carnet_env env = {.now_ms = test_now};
-  rc = carnet_replica_open(dir, &env, out, why, sizeof why);
-  if (rc == CARNET_ENOREPLICA)
-    return cli_fail(c, CLI_EUSER, "no replica in %s: create one with 'carnet init --dir %s'", dir,
-                    dir);
-  if (rc) return cli_fail(c, cli_exit_code(rc), "%s", why[0] ? why : carnet_strerror(rc));
+  memset(env, 0, sizeof *env);
+  env->now_ms = test_now;
+  *set = true;
   return CLI_OK;
+}
+
+int crm_open(cli *c, carnet_replica **out) {
+  return cli_open(c, out);
 }
 
 int crm_finish(cli *c, carnet_replica *r, carnet_txn *t, int err) {

@@ -200,12 +200,18 @@ static const field_flag *flag_for_field(carnet_kind kind, carnet_field field) {
   return NULL;
 }
 
+/* Merge bookkeeping is written by carnet merge/unmerge/dupes only. */
+static bool merge_field(carnet_field f) {
+  return f == CARNET_F_SAME_AS || f == CARNET_F_NOT_SAME || f == CARNET_F_REVIEW;
+}
+
 static void field_names(carnet_kind kind, char *out, size_t len) {
   out[0] = '\0';
   for (int f = 1; f < CARNET_F_MAX_; f++) {
     const carnet_field_info *fi = carnet_field_get((carnet_field)f);
     if (fi == NULL || !(fi->kinds & (1u << kind))) continue;
-    if (fi->vtype == CARNET_V_CONSENT || fi->field == CARNET_F_DELETED) continue;
+    if (fi->vtype == CARNET_V_CONSENT || fi->field == CARNET_F_DELETED || merge_field(fi->field))
+      continue;
     size_t used = strlen(out);
     snprintf(out + used, len - used, "%s%s", used ? ", " : "", fi->name);
   }
@@ -220,6 +226,9 @@ static int set_known(cli *c, carnet_replica *r, carnet_kind kind, const carnet_f
     return cli_fail(c, CLI_EUSER, "use 'carnet consent grant|withdraw' to record consents");
   if (fi->field == CARNET_F_DELETED)
     return cli_fail(c, CLI_EUSER, "use 'carnet %s delete' to delete a %s", kname, kname);
+  if (merge_field(fi->field))
+    return cli_fail(c, CLI_EUSER, "use 'carnet merge', 'carnet unmerge' or 'carnet dupes' for %s",
+                    fi->name);
   const field_flag *f = flag_for_field(kind, fi->field);
   field_flag raw = {"set", REQ, NULL, NULL, FOP_SET, fi->field, NULL, 1u << kind};
   if (f == NULL) {

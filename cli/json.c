@@ -179,9 +179,19 @@ json_t *cli_json_record(const carnet_record *rec) {
   carnet_id_hex(carnet_record_id(rec), hex);
   put(o, "id", cli_json_str(hex));
   put(o, "kind", cli_json_str(carnet_kind_name(carnet_record_kind(rec))));
-  if (carnet_record_kind(rec) == CARNET_KIND_CUSTOMER)
+  if (carnet_record_kind(rec) == CARNET_KIND_CUSTOMER) {
+    const carnet_id *m;
+    size_t nm = carnet_record_merged(rec, &m);
+    json_t *arr = cli_oom(json_array());
     customer_fields(o, rec);
-  else
+    for (size_t i = 0; i < nm; i++) {
+      carnet_id_hex(&m[i], hex);
+      push(arr, cli_json_str(hex));
+    }
+    put(o, "merged", arr);
+    put(o, "review", json_boolean(carnet_record_review(rec)));
+    carnet_id_hex(carnet_record_id(rec), hex);
+  } else
     contact_fields(o, rec);
   put(o, "deleted", json_boolean(carnet_record_deleted(rec)));
   put(o, "updated", iso(carnet_record_updated(rec)));

@@ -21,6 +21,8 @@ static const cli_sub commands[] = {
     {"history", cli_cmd_history, "a customer's documents, payments and actions, with balances"},
     {"stats", cli_cmd_stats, "actions, quotes, sales and margins over a period"},
     {"dupes", cli_cmd_dupes, "customers that may be duplicates, with a score and reasons"},
+    {"merge", cli_cmd_merge, "merge a duplicate customer into another (every replica agrees)"},
+    {"unmerge", cli_cmd_unmerge, "undo a merge"},
     {"changes", cli_cmd_changes, "sync two replicas through a file"},
     {"serve", cli_cmd_serve, "run as a sync node: sync with peers over the network"},
     {"sync", cli_cmd_sync, "sync once with a peer over the network"},

@@ -135,6 +135,15 @@ void cli_show_fields(FILE *f, const carnet_record *rec) {
     free(text);
   }
   show_customs(f, rec);
+  const carnet_id *m;
+  size_t nm = carnet_record_merged(rec, &m);
+  for (size_t i = 0; i < nm; i++) {
+    carnet_id_hex(&m[i], hex);
+    cli_kv(f, CLI_LABEL_W, i ? "" : "merged", hex);
+  }
+  if (carnet_record_review(rec))
+    cli_kv(f, CLI_LABEL_W, "review",
+           "merged, but also decided \"not the same\": see 'carnet dupes review'");
   cli_iso_time(carnet_record_updated(rec), when);
   cli_kv(f, CLI_LABEL_W, "updated", when);
 }

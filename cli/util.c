@@ -73,9 +73,11 @@ int cli_replica_dir(const cli *c, char *buf, size_t len) {
 
 int cli_open(cli *c, carnet_replica **out) {
   char dir[4096], why[512] = "";
+  carnet_env env;
+  bool test_clock;
   int rc = cli_replica_dir(c, dir, sizeof dir);
-  if (rc) return rc;
-  rc = carnet_replica_open(dir, NULL, out, why, sizeof why);
+  if (rc || (rc = cli_test_clock(c, &env, &test_clock))) return rc;
+  rc = carnet_replica_open(dir, test_clock ? &env : NULL, out, why, sizeof why);
   if (rc == CARNET_ENOREPLICA)
     return cli_fail(c, CLI_EUSER, "no replica in %s: create one with 'carnet init --dir %s'", dir,
                     dir);

@@ -32,6 +32,7 @@
 #include "carnet/error.h"
 #include "carnet/normalize.h"
 #include "engine/entity_io.h"
+#include "engine/group.h"
 #include "engine/replica_int.h"
 
 static int add_key(carnet__keyset *ks, carnet__arena *a, uint8_t tag, const void *v, size_t n,
@@ -208,6 +209,8 @@ int carnet__index_keys(const carnet__entity *e, const uint8_t *secret, carnet__a
   const char *s;
   size_t n;
   int rc;
+  /* Merge edges and decisions (engine/group.h), in clear: ids only. */
+  if (e->kind == CARNET_KIND_CUSTOMER && (rc = carnet__index_merge_keys(e, a, out))) return rc;
   if (c && cell_str(c, &s, &n) && n > 0) {
     if ((rc = add_key(out, a, CARNET__IDX_REFCODE, s, n, &e->id))) return rc;
     if (secret && e->kind == CARNET_KIND_CUSTOMER) return dup_keys(e, secret, a, out);

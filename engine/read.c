@@ -1,24 +1,51 @@
 /* engine/read.c - reads: one entity, listing with filters, resolving what
  * a user typed (id, id prefix, reference code) to an id. */
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "carnet/error.h"
 #include "carnet/record.h"
 #include "engine/entity_io.h"
+#include "engine/group.h"
 #include "engine/record.h"
 #include "engine/replica_int.h"
+
+/* The record of a customer's merged group (engine/group.h), when it has
+ * several members; else builds the entity's own record. */
+static int build_view(carnet__stxn *st, const carnet__entity *e, const carnet__group *g,
+                      carnet_record **out) {
+  carnet_id others[CARNET__GROUP_MAX];
+  carnet__arena a;
+  carnet__entity m;
+  size_t n = 0;
+  if (g->n < 2) return carnet__record_build(e, out);
+  carnet__arena_init(&a, 4096);
+  int rc = carnet__group_entity(st, g, &a, &m);
+  if (rc == 0) rc = carnet__record_build(&m, out);
+  carnet__entity_free(&m);
+  carnet__arena_free(&a);
+  for (size_t i = 0; rc == 0 && i < g->n; i++)
+    if (i != g->survivor) others[n++] = g->ids[i];
+  if (rc == 0 && (rc = carnet__record_set_group(*out, others, n, g->review))) {
+    carnet_record_free(*out);
+    *out = NULL;
+  }
+  return rc;
+}
 
 int carnet_get(carnet_replica *r, const carnet_id *id, carnet_record **out) {
   carnet__stxn *st;
   carnet__loaded l;
+  carnet__group g = {.n = 1};
   *out = NULL;
   int rc = carnet__read_begin(r, &st);
   if (rc) return rc;
   rc = carnet__load(st, id, &l);
-  carnet__read_end(r, st);
   if (rc == 0 && !l.existed) rc = CARNET_ENOTFOUND;
-  if (rc == 0) rc = carnet__record_build(&l.e, out);
+  if (rc == 0 && l.e.kind == CARNET_KIND_CUSTOMER) rc = carnet__group_of(st, id, &g);
+  if (rc == 0) rc = build_view(st, &l.e, &g, out);
+  carnet__read_end(r, st);
   carnet__loaded_free(&l);
   if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "the stored record is damaged");
   return rc;
@@ -45,7 +72,13 @@ static bool has_elem(const carnet_record *rec, carnet_field f, const char *v, bo
   return false;
 }
 
-static bool matches(const carnet_record *rec, const carnet_filter *f) {
+/* The customer a filter asks for, as the hex ids of its whole group. */
+typedef struct group_hex {
+  char hex[CARNET__GROUP_MAX][CARNET_ID_HEX_LEN + 1];
+  size_t n;
+} group_hex;
+
+static bool matches(const carnet_record *rec, const carnet_filter *f, const group_hex *gh) {
   if (f == NULL) return !carnet_record_deleted(rec);
   if (carnet_record_deleted(rec) && !f->include_deleted) return false;
   if (f->tag && !has_elem(rec, CARNET_F_TAGS, f->tag, false)) return false;
@@ -55,14 +88,16 @@ static bool matches(const carnet_record *rec, const carnet_filter *f) {
     if (rep == NULL || strcmp(rep, f->sales_rep) != 0) return false;
   }
   if (f->customer) {
-    char hex[CARNET_ID_HEX_LEN + 1];
-    carnet_id_hex(f->customer, hex);
-    if (carnet_record_kind(rec) == CARNET_KIND_ACTION) { /* the customers it concerns */
-      if (!has_elem(rec, CARNET_F_CUSTOMERS, hex, false)) return false;
-    } else {
-      const char *cu = carnet_record_str(rec, CARNET_F_CUSTOMER);
-      if (cu == NULL || strcmp(cu, hex) != 0) return false;
+    bool any = false;
+    for (size_t i = 0; i < gh->n && !any; i++) {
+      if (carnet_record_kind(rec) == CARNET_KIND_ACTION) { /* the customers it concerns */
+        any = has_elem(rec, CARNET_F_CUSTOMERS, gh->hex[i], false);
+      } else {
+        const char *cu = carnet_record_str(rec, CARNET_F_CUSTOMER);
+        any = cu != NULL && strcmp(cu, gh->hex[i]) == 0;
+      }
     }
+    if (!any) return false;
   }
   if (f->text && *f->text) {
     static const carnet_field scalars[] = {CARNET_F_NAME,  CARNET_F_COMPANY, CARNET_F_REFCODE,
@@ -77,17 +112,76 @@ static bool matches(const carnet_record *rec, const carnet_filter *f) {
   return true;
 }
 
+/* The targets of every merge edge (index 'm'), sorted and unique: with the
+ * entity's own SAME_AS cells, they say which customers need their group
+ * resolved. */
+static int merge_targets(carnet__stxn *st, carnet_id **out, size_t *n) {
+  carnet__scur *cur = NULL;
+  carnet_buf k;
+  uint8_t tag = CARNET__IDX_SAME_AS;
+  size_t cap = 0;
+  *out = NULL;
+  *n = 0;
+  int rc = carnet__store_cursor(st, CARNET__T_INDEX, &cur);
+  if (rc) return rc;
+  for (rc = carnet__store_seek(cur, &tag, 1, &k, NULL); rc == 0;
+       rc = carnet__store_next(cur, &k, NULL)) {
+    const uint8_t *kb = k.base;
+    if (k.len != 33 || kb[0] != tag) break;
+    if (*n && memcmp((*out)[*n - 1].b, kb + 1, 16) == 0) continue;
+    if (*n == cap) {
+      cap = cap ? 2 * cap : 64;
+      carnet_id *nn = realloc(*out, cap * sizeof *nn);
+      if (nn == NULL) {
+        rc = CARNET_ENOMEM;
+        break;
+      }
+      *out = nn;
+    }
+    memcpy((*out)[(*n)++].b, kb + 1, 16);
+  }
+  carnet__store_cursor_close(cur);
+  return rc == CARNET_ENOTFOUND ? 0 : rc;
+}
+
+static int id_cmp(const void *a, const void *b) {
+  return memcmp(a, b, 16);
+}
+
+static bool has_same_as(const carnet__entity *e) {
+  for (size_t i = 0; i < e->n; i++)
+    if (e->cells[i].field == CARNET_F_SAME_AS && e->cells[i].vlen == 1 &&
+        e->cells[i].val[0] == 0xc3)
+      return true;
+  return false;
+}
+
 int carnet_list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter,
                 carnet_list_cb cb, void *data) {
   carnet__stxn *st;
   carnet__scur *cur = NULL;
   carnet_buf k, v;
+  carnet_id *targets = NULL;
+  size_t ntargets = 0;
+  group_hex *gh = NULL;
   int rc = carnet__read_begin(r, &st);
   if (rc) return rc;
+  if (kind == CARNET_KIND_CUSTOMER && (rc = merge_targets(st, &targets, &ntargets))) goto done;
+  if (filter && filter->customer) {
+    carnet__group g;
+    if ((gh = calloc(1, sizeof *gh)) == NULL) {
+      rc = CARNET_ENOMEM;
+      goto done;
+    }
+    if ((rc = carnet__group_of(st, filter->customer, &g))) goto done;
+    for (size_t i = 0; i < g.n; i++) carnet_id_hex(&g.ids[i], gh->hex[i]);
+    gh->n = g.n;
+  }
   if ((rc = carnet__store_cursor(st, CARNET__T_ENTITIES, &cur))) goto done;
   for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
        rc = carnet__store_next(cur, &k, &v)) {
     carnet__entity e;
+    carnet__group g = {.n = 1};
     carnet_record *rec = NULL;
     carnet_id id;
     if (k.len != 16) {
@@ -99,14 +193,23 @@ int carnet_list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter
     if (v.len == 0 || ((const uint8_t *)v.base)[0] != (uint8_t)kind) continue;
     carnet__entity_init(&e, NULL);
     if ((rc = carnet__row_decode(&id, v.base, v.len, &e)) == 0) {
-      rc = carnet__record_build(&e, &rec);
+      /* A merged customer is listed once, as its group's survivor. */
+      if (kind == CARNET_KIND_CUSTOMER &&
+          (has_same_as(&e) ||
+           (ntargets && bsearch(&id, targets, ntargets, sizeof *targets, id_cmp))))
+        rc = carnet__group_of(st, &id, &g);
+      if (rc == 0 && g.n > 1 && memcmp(g.ids[g.survivor].b, id.b, 16) != 0) {
+        carnet__entity_free(&e);
+        continue;
+      }
+      if (rc == 0) rc = build_view(st, &e, &g, &rec);
       carnet__entity_free(&e);
     }
     if (rc) {
       if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "a stored record is damaged");
       goto done;
     }
-    int stop = matches(rec, filter) ? cb(rec, data) : 0;
+    int stop = matches(rec, filter, gh) ? cb(rec, data) : 0;
     carnet_record_free(rec);
     if (stop) {
       rc = stop;
@@ -115,6 +218,8 @@ int carnet_list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter
   }
   if (rc == CARNET_ENOTFOUND) rc = 0;
 done:
+  free(targets);
+  free(gh);
   carnet__store_cursor_close(cur);
   carnet__read_end(r, st);
   return rc;

@@ -34,6 +34,10 @@ struct carnet_record {
   carnet_line *lines; /* live lines in position order */
   size_t nlines;
   carnet_doc_status status;
+  /* Merged customers (carnet/merge.h): the other members of its group. */
+  carnet_id *merged;
+  size_t nmerged;
+  bool review;
 };
 
 static char *dup_str(carnet_record *rec, const msgpack_object *o) {
@@ -412,4 +416,22 @@ carnet_doc_status carnet_record_status(const carnet_record *rec) {
 carnet_doc_type carnet_record_doc_type(const carnet_record *rec) {
   if (rec->kind != CARNET_KIND_DOCUMENT) return (carnet_doc_type)0;
   return carnet_doc_type_by_name(rec->scalar[CARNET_F_DOC_TYPE]);
+}
+
+int carnet__record_set_group(carnet_record *rec, const carnet_id *others, size_t n, bool review) {
+  rec->merged = n ? carnet__arena_alloc(&rec->arena, n * sizeof *others) : NULL;
+  if (n && rec->merged == NULL) return CARNET_ENOMEM;
+  if (n) memcpy(rec->merged, others, n * sizeof *others);
+  rec->nmerged = n;
+  rec->review = review;
+  return 0;
+}
+
+size_t carnet_record_merged(const carnet_record *rec, const carnet_id **out) {
+  *out = rec->merged;
+  return rec->nmerged;
+}
+
+bool carnet_record_review(const carnet_record *rec) {
+  return rec->review;
 }

@@ -9,4 +9,9 @@
  * freed. Errors: CARNET_ENOMEM, CARNET_ECORRUPT. */
 int carnet__record_build(const carnet__entity *e, carnet_record **out);
 
+/* Record the other members of a merged customer's group and whether a
+ * "not the same" decision conflicts with the merge (carnet/merge.h).
+ * Errors: CARNET_ENOMEM. */
+int carnet__record_set_group(carnet_record *rec, const carnet_id *others, size_t n, bool review);
+
 #endif

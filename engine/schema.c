@@ -63,6 +63,9 @@ static const carnet_field_info fields[] = {
     {CARNET_F_MODE, "mode", CARNET_CRDT_LWW, CARNET_V_STR, RE},
     {CARNET_F_COMMENT, "comment", CARNET_CRDT_LWW, CARNET_V_STR, RE},
     {CARNET_F_DONE, "done", CARNET_CRDT_LWW, CARNET_V_BOOL, RE},
+    {CARNET_F_SAME_AS, "same_as", CARNET_CRDT_SET, CARNET_V_ID, CU},
+    {CARNET_F_NOT_SAME, "not_same", CARNET_CRDT_SET, CARNET_V_ID, CU},
+    {CARNET_F_REVIEW, "review", CARNET_CRDT_SET, CARNET_V_ID, CU},
 };
 
 _Static_assert(sizeof fields / sizeof fields[0] == CARNET_F_MAX_ - 1,

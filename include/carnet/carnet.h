@@ -15,6 +15,7 @@
 #include "carnet/normalize.h"
 #include "carnet/changes.h"
 #include "carnet/dupes.h"
+#include "carnet/merge.h"
 #include "carnet/document.h"
 #include "carnet/peer.h"
 #include "carnet/sync.h"

@@ -109,7 +109,12 @@ typedef enum carnet_field {
   CARNET_F_MODE = 47,        /* "day" (that day only) | "week" (every day of its ISO week) */
   CARNET_F_COMMENT = 48,
   CARNET_F_DONE = 49,        /* bool */
-  CARNET_F_MAX_ = 50         /* one past the last field number */
+  /* Merging duplicate customers (carnet/merge.h): sets of customer ids
+   * (16-byte keys), like CUSTOMERS. */
+  CARNET_F_SAME_AS = 50,     /* "this customer is the same as": merge edges */
+  CARNET_F_NOT_SAME = 51,    /* "not the same" decisions, kept on the smaller id */
+  CARNET_F_REVIEW = 52,      /* pairs set aside for review, kept on the smaller id */
+  CARNET_F_MAX_ = 53         /* one past the last field number */
 } carnet_field;
 
 #endif

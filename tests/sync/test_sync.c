@@ -543,6 +543,74 @@ static void test_three_replicas_converge(void **state) {
   stop_all();
 }
 
+/* === merges in opposite directions, then an unmerge ====================== */
+
+static char *show_json(const char *dir, const char *ref) {
+  return OK(dir, "customer", "show", ref, "--json");
+}
+
+static void test_merge_opposite_directions(void **state) {
+  (void)state;
+  const char *A = path("A"), *B = path("B");
+  init(A), init(B);
+  trust_pair(A, B);
+  char *x = OK(A, "customer", "add", "--name", "Sophie Martin", "--email", "sophie@martin.fr",
+               "--city", "Lyon", "--postcode", "69003");
+  char *y = OK(A, "customer", "add", "--name", "Sophie Martin", "--email", "s.martin@free.fr",
+               "--city", "Lyon", "--postcode", "69003", "--force");
+  x[strcspn(x, "\n")] = '\0';
+  y[strcspn(y, "\n")] = '\0';
+  bg *sa = SERVE(A, "A");
+  json_decref(sync_json(B, sa->addr));
+
+  /* Offline on both: A merges Y into X, B merges X into Y; both edit. */
+  OK1(A, "merge", x, y);
+  OK1(B, "merge", y, x);
+  OK1(A, "customer", "edit", x, "--tag", "from-a");
+  OK1(B, "customer", "edit", y, "--notes", "edited on B while merged");
+  json_decref(sync_json(B, sa->addr));
+  json_decref(sync_json(B, sa->addr));
+
+  /* One survivor, the same on both, showing everything of both. */
+  char *ax = show_json(A, x), *ay = show_json(A, y), *bx = show_json(B, x), *by = show_json(B, y);
+  assert_string_equal(ax, ay);
+  assert_string_equal(ax, bx);
+  assert_string_equal(ax, by);
+  json_t *j = parse_json(ax);
+  char surv[40];
+  jstr(j, "id", surv, sizeof surv);
+  assert_string_equal(surv, strcmp(x, y) < 0 ? x : y); /* a tie: the smaller id */
+  assert_int_equal(json_array_size(json_object_get(j, "merged")), 1);
+  assert_int_equal(json_array_size(json_object_get(j, "emails")), 2);
+  assert_non_null(strstr(ax, "from-a"));
+  assert_non_null(strstr(ax, "edited on B while merged"));
+  json_decref(j);
+  char *la = OK(A, "customer", "list", "--json"), *lb = OK(B, "customer", "list", "--json");
+  assert_string_equal(la, lb);
+  j = parse_json(la);
+  assert_int_equal(json_array_size(j), 1);
+  json_decref(j);
+  char *da = digest(A), *db = digest(B);
+  assert_string_equal(da, db);
+  free(ax), free(ay), free(bx), free(by), free(la), free(lb), free(da), free(db);
+
+  /* An unmerge on B reaches A: two customers again, each with its data. */
+  OK1(B, "unmerge", y);
+  json_decref(sync_json(B, sa->addr));
+  la = OK(A, "customer", "list", "--json");
+  lb = OK(B, "customer", "list", "--json");
+  assert_string_equal(la, lb);
+  j = parse_json(la);
+  assert_int_equal(json_array_size(j), 2);
+  json_decref(j);
+  ay = show_json(A, y);
+  assert_non_null(strstr(ay, "s.martin@free.fr"));
+  assert_null(strstr(ay, "sophie@martin.fr"));
+  assert_non_null(strstr(ay, "edited on B while merged"));
+  free(ay), free(la), free(lb), free(x), free(y);
+  stop_all();
+}
+
 /* === (b) invite and join ================================================== */
 
 static void test_invite_join(void **state) {
@@ -1099,6 +1167,7 @@ static void test_one_field_cost(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_three_replicas_converge, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_merge_opposite_directions, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_invite_join, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_untrusted_refused, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_garbage_on_the_wire, fx_setup, fx_teardown),
