@@ -118,6 +118,8 @@ on_laptop customer edit "$dupont" --email compta@dupont.fr --tag vip \
   --notes "Called on Monday: wants a quote"
 on_laptop customer add --name "Boulangerie Petit" --company --phone "04 78 00 11 22" --city Lyon
 sleep 0.01
+on_office customer add --name "Petit Boulangerie SARL" --company --phone "0478001122" \
+  --city Lyon --force
 on_office customer edit "$dupont" --work-phone "04 72 00 00 00" --tag salon-2025 \
   --notes "Meeting on Friday at the office"
 note "different fields (e-mail, phone), a tag on each side, and the same field (notes) on both"
@@ -138,6 +140,15 @@ else
   diff <(quiet_laptop customer show "$dupont" --json) <(quiet_office customer show "$dupont" --json) >&2 || true
   exit 1
 fi
+
+section "6b. Both created the same bakery: found and merged once, for everyone"
+on_office dupes
+petit=$(quiet_office customer list --search "Boulangerie Petit" --json | sed -n 's/^ *"ref": "\([^"]*\)".*/\1/p' | head -1)
+other=$(quiet_office customer list --search "Petit Boulangerie" --json | sed -n 's/^ *"ref": "\([^"]*\)".*/\1/p' | head -1)
+on_office merge "$petit" "$other"
+on_laptop sync "$office_addr"
+on_laptop customer list --search petit
+note "a merge is an edge 'same as', synced like any change: an unmerge ('carnet unmerge') undoes it"
 
 section "7. Live: the laptop keeps a session open with the office"
 serve laptop "$laptop" --peer "$office_addr"
