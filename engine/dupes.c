@@ -50,13 +50,15 @@ const char *carnet_dupe_reason_name(carnet_dupe_reason bit) {
 
 /* --- Jaro-Winkler ---------------------------------------------------------- */
 
-double carnet_jaro_winkler(const char *s, const char *t) {
-  size_t n = strlen(s), m = strlen(t);
+/* Jaro-Winkler of s[0..n) and t[0..m). */
+static double jw(const char *s, size_t n, const char *t, size_t m) {
   if (n == 0 && m == 0) return 1.0;
   if (n == 0 || m == 0) return 0.0;
   if (n > CARNET_NAME_FOLD_MAX) n = CARNET_NAME_FOLD_MAX;
   if (m > CARNET_NAME_FOLD_MAX) m = CARNET_NAME_FOLD_MAX;
-  bool sm[CARNET_NAME_FOLD_MAX] = {0}, tm[CARNET_NAME_FOLD_MAX] = {0};
+  bool sm[CARNET_NAME_FOLD_MAX], tm[CARNET_NAME_FOLD_MAX];
+  memset(sm, 0, n);
+  memset(tm, 0, m);
   size_t win = (n > m ? n : m) / 2, matches = 0;
   win = win > 0 ? win - 1 : 0;
   for (size_t i = 0; i < n; i++) {
@@ -83,6 +85,19 @@ double carnet_jaro_winkler(const char *s, const char *t) {
   while (prefix < 4 && prefix < n && prefix < m && s[prefix] == t[prefix])
     prefix++;
   return jaro + (double)prefix * 0.1 * (1.0 - jaro);
+}
+
+double carnet_jaro_winkler(const char *s, const char *t) {
+  return jw(s, strlen(s), t, strlen(t));
+}
+
+/* The greatest Jaro-Winkler two strings of lengths n and m can reach: every
+ * character of the shorter one matched, in order, with a full prefix. */
+static double jw_bound(size_t n, size_t m) {
+  if (n == 0 || m == 0) return n == m ? 1.0 : 0.0;
+  double r = n < m ? (double)n / (double)m : (double)m / (double)n;
+  double jaro = (r + 1.0 + 1.0) / 3.0;
+  return jaro + 0.4 * (1.0 - jaro);
 }
 
 /* --- Pair set ------------------------------------------------------------- */
@@ -236,50 +251,124 @@ done:
 typedef struct summary {
   carnet_id id;
   char *names[4]; /* folded name, sorted name, folded company, sorted company */
+  size_t lens[4];
   char place[64];
   char siret[15];
   bool ok;
 } summary;
 
 static int id_cmp(const void *x, const void *y) {
-  return memcmp(((const summary *)x)->id.b, ((const summary *)y)->id.b, 16);
+  return memcmp(x, y, 16);
 }
 
-static char *dup_fold(const char *s, bool sorted) {
+static char *dup_fold(const char *s, bool sorted, size_t *len) {
   char f[CARNET_NAME_FOLD_MAX];
+  *len = 0;
   if (s == NULL || *s == '\0') return NULL;
   int rc = sorted ? carnet_name_fold_sorted(s, f, sizeof f) : carnet_name_fold(s, f, sizeof f);
-  return rc == 0 && f[0] ? strdup(f) : NULL;
+  if (rc != 0 || f[0] == '\0') return NULL;
+  *len = strlen(f);
+  return strdup(f);
 }
 
-static int summarize(carnet_replica *r, summary *s) {
-  carnet_record *rec = NULL;
-  int rc = carnet_get(r, &s->id, &rec);
+/* A scalar string cell of `e`, NUL-terminated into `out` ("" when unset,
+ * cleared or too long). */
+static void cell_text(const carnet__entity *e, carnet_field f, char *out, size_t len) {
+  const carnet__cell *c = carnet__entity_find(e, f, NULL, 0);
+  out[0] = '\0';
+  if (c == NULL || c->vlen == 0) return;
+  const uint8_t *v = c->val;
+  size_t n, hdr;
+  if ((v[0] & 0xe0) == 0xa0) { /* fixstr */
+    n = v[0] & 0x1f;
+    hdr = 1;
+  } else if (v[0] == 0xd9 && c->vlen >= 2) {
+    n = v[1];
+    hdr = 2;
+  } else if (v[0] == 0xda && c->vlen >= 3) {
+    n = (size_t)v[1] << 8 | v[2];
+    hdr = 3;
+  } else {
+    return; /* nil (cleared), or not a string */
+  }
+  if (hdr + n > c->vlen || n >= len) return;
+  memcpy(out, v + hdr, n);
+  out[n] = '\0';
+}
+
+/* Read the customer's own row (not its merged group: pairs are scored
+ * between the records as they are), inside the scan's read transaction. */
+static int summarize(carnet__stxn *st, summary *s) {
+  carnet_buf row;
+  carnet__entity e;
+  char name[CARNET_NAME_FOLD_MAX], company[CARNET_NAME_FOLD_MAX], pc[32], city[128], siret[64];
+  int rc = carnet__store_get(st, CARNET__T_ENTITIES, s->id.b, 16, &row);
   if (rc == CARNET_ENOTFOUND) return 0;
   if (rc) return rc;
-  if (!carnet_record_deleted(rec) && carnet_record_kind(rec) == CARNET_KIND_CUSTOMER) {
-    const char *name = carnet_record_str(rec, CARNET_F_NAME);
-    const char *company = carnet_record_str(rec, CARNET_F_COMPANY);
-    const char *pc = carnet_record_str(rec, CARNET_F_POSTCODE);
-    const char *city = carnet_record_str(rec, CARNET_F_CITY);
-    const char *siret = carnet_record_str(rec, CARNET_F_SIRET);
-    s->names[0] = dup_fold(name, false);
-    s->names[1] = dup_fold(name, true);
-    s->names[2] = dup_fold(company, false);
-    s->names[3] = dup_fold(company, true);
-    carnet__index_place(pc ? pc : "", city ? city : "", s->place, sizeof s->place);
-    if (siret == NULL || carnet_siret_normalize(siret, s->siret) != 0) s->siret[0] = '\0';
+  carnet__entity_init(&e, NULL);
+  /* Cells point into the map, valid until the transaction ends. */
+  if ((rc = carnet__row_decode(&s->id, row.base, row.len, &e))) return rc;
+  const carnet__cell *del = carnet__entity_find(&e, CARNET_F_DELETED, NULL, 0);
+  if (e.kind == CARNET_KIND_CUSTOMER && !(del && del->vlen == 1 && del->val[0] == 0xc3)) {
+    cell_text(&e, CARNET_F_NAME, name, sizeof name);
+    cell_text(&e, CARNET_F_COMPANY, company, sizeof company);
+    cell_text(&e, CARNET_F_POSTCODE, pc, sizeof pc);
+    cell_text(&e, CARNET_F_CITY, city, sizeof city);
+    cell_text(&e, CARNET_F_SIRET, siret, sizeof siret);
+    s->names[0] = dup_fold(name, false, &s->lens[0]);
+    s->names[1] = dup_fold(name, true, &s->lens[1]);
+    s->names[2] = dup_fold(company, false, &s->lens[2]);
+    s->names[3] = dup_fold(company, true, &s->lens[3]);
+    carnet__index_place(pc, city, s->place, sizeof s->place);
+    if (siret[0] == '\0' || carnet_siret_normalize(siret, s->siret) != 0) s->siret[0] = '\0';
     s->ok = true;
   }
-  carnet_record_free(rec);
+  carnet__entity_free(&e);
   return 0;
 }
 
-static const summary *find_summary(const summary *v, size_t n, const carnet_id *id) {
-  summary key;
-  key.id = *id;
-  const summary *s = bsearch(&key, v, n, sizeof *v, id_cmp);
-  return s && s->ok ? s : NULL;
+/* Ids to their index in an array: an open-addressing table. */
+typedef struct sumtab {
+  uint32_t *slot;   /* index + 1; 0 = empty */
+  const carnet_id *ids; /* the array indexed (set by build) */
+  size_t cap;       /* a power of two, at least twice the room of the array */
+} sumtab;
+
+static uint64_t id_hash(const carnet_id *id) {
+  uint64_t x;
+  memcpy(&x, id->b + 8, 8); /* the random half of a time-ordered id */
+  x ^= x >> 31;
+  x *= 0xbf58476d1ce4e5b9ull;
+  return x ^ (x >> 29);
+}
+
+static void sumtab_put(sumtab *t, const carnet_id *ids, size_t i) {
+  t->ids = ids;
+  size_t h = id_hash(&ids[i]) & (t->cap - 1);
+  while (t->slot[h]) h = (h + 1) & (t->cap - 1);
+  t->slot[h] = (uint32_t)i + 1;
+}
+
+/* (Re)build for the first n ids of an array with room for `room`. */
+static int sumtab_build(sumtab *t, const carnet_id *ids, size_t n, size_t room) {
+  size_t cap = 16;
+  while (cap < 2 * room) cap *= 2;
+  free(t->slot);
+  if ((t->slot = calloc(cap, sizeof *t->slot)) == NULL) return CARNET_ENOMEM;
+  t->cap = cap;
+  for (size_t i = 0; i < n; i++) sumtab_put(t, ids, i);
+  t->ids = ids;
+  return 0;
+}
+
+/* The index of `id`, or SIZE_MAX. `ids` NULL: the array last built on. */
+static size_t sumtab_find(const sumtab *t, const carnet_id *ids, const carnet_id *id) {
+  if (ids == NULL) ids = t->ids;
+  for (size_t h = id_hash(id) & (t->cap - 1); t->slot[h]; h = (h + 1) & (t->cap - 1)) {
+    size_t i = t->slot[h] - 1;
+    if (memcmp(ids[i].b, id->b, 16) == 0) return i;
+  }
+  return SIZE_MAX;
 }
 
 /* --- Scoring -------------------------------------------------------------- */
@@ -293,18 +382,37 @@ static double clamp01(double x) {
   return x < 0 ? 0 : x > 1 ? 1 : x;
 }
 
-static void score(const summary *x, const summary *y, unsigned reasons, carnet_dupe *d) {
+/* The best similarity of the names of x and y; `need`: a similarity below
+ * it is as good as 0 to the caller, so pairs of names whose lengths alone
+ * keep them below it are not compared. */
+static double name_sim(const summary *x, const summary *y, double need, bool *any_name) {
   double sim = 0;
-  bool any_name = false;
-  for (int i = 0; i < 4; i++)
-    for (int j = 0; j < 4; j++) {
+  *any_name = false;
+  for (int i = 0; i < 4 && sim < 1.0; i++)
+    for (int j = i & 1; j < 4 && sim < 1.0; j += 2) {
       /* Same word order against same word order: folded with folded,
        * sorted with sorted; name and company in any combination. */
-      if ((i & 1) != (j & 1) || x->names[i] == NULL || y->names[j] == NULL) continue;
-      any_name = true;
-      double s = carnet_jaro_winkler(x->names[i], y->names[j]);
+      if (x->names[i] == NULL || y->names[j] == NULL) continue;
+      *any_name = true;
+      if (jw_bound(x->lens[i], y->lens[j]) < need) continue;
+      double s = jw(x->names[i], x->lens[i], y->names[j], y->lens[j]);
       if (s > sim) sim = s;
     }
+  return sim;
+}
+
+/* A pair with only a name block in common scores 0.85 * (sim - 0.92) /
+ * 0.08 at most (same place, undamped): the similarity it needs to reach
+ * min_score. */
+static double block_need(double min_score) {
+  return min_score <= 0 ? 0 : 0.92 + 0.08 * min_score / 0.85;
+}
+
+static void score(const summary *x, const summary *y, unsigned reasons, double min_score,
+                  carnet_dupe *d) {
+  bool any_name;
+  bool block_only = !(reasons & ~(unsigned)REASON_BLOCK);
+  double sim = name_sim(x, y, block_only ? block_need(min_score) : 0, &any_name);
   bool same_place = x->place[0] && strcmp(x->place, y->place) == 0;
   /* SIRET and SIREN: 's' keys of two SIRENs also match; a SIREN match of two
    * full SIRETs that differ is two establishments. */
@@ -346,35 +454,61 @@ static int dupe_cmp(const void *x, const void *y) {
   return c ? c : memcmp(a->b.b, b->b.b, 16);
 }
 
-static int finish(carnet_replica *r, pairset *ps, double min_score, carnet_dupe **out, size_t *n) {
+static int finish(carnet__stxn *st, pairset *ps, double min_score, carnet_dupe **out,
+                  size_t *n) {
   summary *sv = NULL;
   carnet_dupe *dv = NULL;
+  carnet_id *ids = NULL;
+  sumtab tab = {0};
   size_t ns = 0, nd = 0;
   int rc = 0;
   if (ps->n == 0) return 0;
-  if ((sv = calloc(ps->n * 2, sizeof *sv)) == NULL || (dv = calloc(ps->n, sizeof *dv)) == NULL) {
+  /* The distinct customers of the pairs, through a growing hash set (a
+   * sort of every pair's ids costs more than the set). */
+  size_t cap = 0;
+  if ((dv = calloc(ps->n, sizeof *dv)) == NULL) {
     rc = CARNET_ENOMEM;
     goto done;
   }
-  for (size_t i = 0; i < ps->cap; i++) {
+  for (size_t i = 0; i < ps->cap && rc == 0; i++) {
     if (!ps->v[i].used) continue;
-    sv[ns++].id = ps->v[i].a;
-    sv[ns++].id = ps->v[i].b;
+    for (int side = 0; side < 2 && rc == 0; side++) {
+      const carnet_id *id = side ? &ps->v[i].b : &ps->v[i].a;
+      if (tab.cap && sumtab_find(&tab, ids, id) != SIZE_MAX) continue;
+      if (ns == cap) {
+        cap = cap ? 2 * cap : 4096;
+        carnet_id *ni = realloc(ids, cap * sizeof *ids);
+        if (ni == NULL) {
+          rc = CARNET_ENOMEM;
+          break;
+        }
+        ids = ni;
+        if ((rc = sumtab_build(&tab, ids, ns, cap))) break;
+      }
+      ids[ns] = *id;
+      sumtab_put(&tab, ids, ns++);
+    }
   }
-  qsort(sv, ns, sizeof *sv, id_cmp);
-  size_t u = 0;
+  if (rc) goto done;
+  /* Sorted: rows are read in key order, which the B-tree likes. */
+  qsort(ids, ns, sizeof *ids, id_cmp);
+  if ((sv = calloc(ns, sizeof *sv)) == NULL) {
+    rc = CARNET_ENOMEM;
+    goto done;
+  }
+  if ((rc = sumtab_build(&tab, ids, ns, ns))) goto done;
   for (size_t i = 0; i < ns; i++)
-    if (u == 0 || memcmp(sv[u - 1].id.b, sv[i].id.b, 16) != 0) sv[u++] = sv[i];
-  ns = u;
+    sv[i].id = ids[i];
   for (size_t i = 0; i < ns && rc == 0; i++)
-    rc = summarize(r, &sv[i]);
+    rc = summarize(st, &sv[i]);
   if (rc) goto done;
   for (size_t i = 0; i < ps->cap; i++) {
     if (!ps->v[i].used) continue;
-    const summary *x = find_summary(sv, ns, &ps->v[i].a), *y = find_summary(sv, ns, &ps->v[i].b);
-    if (x == NULL || y == NULL) continue;
+    size_t ix = sumtab_find(&tab, NULL, &ps->v[i].a), iy = sumtab_find(&tab, NULL, &ps->v[i].b);
+    const summary *x = &sv[ix], *y = &sv[iy];
+    if (!x->ok || !y->ok) continue;
     carnet_dupe d = {.a = ps->v[i].a, .b = ps->v[i].b};
-    score(x, y, ps->v[i].reasons, &d);
+    score(x, y, ps->v[i].reasons, min_score, &d);
     if (d.reasons != 0 && d.score >= min_score) dv[nd++] = d;
   }
   qsort(dv, nd, sizeof *dv, dupe_cmp);
@@ -387,6 +521,8 @@ done:
   for (size_t i = 0; sv && i < ns; i++)
     for (int k = 0; k < 4; k++)
       free(sv[i].names[k]);
+  free(tab.slot);
+  free(ids);
   free(sv);
   free(dv);
   return rc;
@@ -401,8 +537,8 @@ static int dupes(carnet_replica *r, const carnet_id *id, double min_score, carne
   int rc = carnet__read_begin(r, &st);
   if (rc) return rc;
   rc = id ? scan_one(st, id, &ps) : scan_all(st, &ps);
+  if (rc == 0) rc = finish(st, &ps, min_score, out, n);
   carnet__read_end(r, st);
-  if (rc == 0) rc = finish(r, &ps, min_score, out, n);
   free(ps.v);
   if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "the duplicate index is damaged");
   return rc;

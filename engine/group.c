@@ -50,10 +50,8 @@ int carnet__index_merge_keys(const carnet__entity *e, carnet__arena *a, carnet__
 
 /* --- loading rows ---------------------------------------------------------- */
 
-/* Decode the row of `id` into `e` with its bytes copied into `a`; *found
- * false when there is no such row. */
-static int load_row(carnet__stxn *st, const carnet_id *id, carnet__arena *a, carnet__entity *e,
-                    bool *found) {
+int carnet__load_row(carnet__stxn *st, const carnet_id *id, carnet__arena *a, carnet__entity *e,
+                     bool *found) {
   carnet_buf row;
   *found = false;
   int rc = carnet__store_get(st, CARNET__T_ENTITIES, id->b, 16, &row);
@@ -149,7 +147,7 @@ int carnet__group_of(carnet__stxn *st, const carnet_id *id, carnet__group *g) {
     bool found;
     carnet__arena_init(&a, 1024);
     carnet__entity_init(&e, &a);
-    rc = load_row(st, &q[i], &a, &e, &found);
+    rc = carnet__load_row(st, &q[i], &a, &e, &found);
     for (size_t j = 0; rc == 0 && found && j < e.n; j++) {
       const carnet__cell *c = &e.cells[j];
       if (c->klen != 16 || !cell_true(c)) continue;
@@ -231,13 +229,13 @@ int carnet__group_entity(carnet__stxn *st, const carnet__group *g, carnet__arena
   bool found;
   int rc;
   carnet__entity_init(out, a);
-  if ((rc = load_row(st, surv, a, out, &found))) return rc;
+  if ((rc = carnet__load_row(st, surv, a, out, &found))) return rc;
   if (!found) return CARNET_ENOTFOUND;
   for (size_t m = 0; m < g->n; m++) {
     if (m == g->survivor) continue;
     carnet__entity e;
     carnet__entity_init(&e, a);
-    rc = load_row(st, &g->ids[m], a, &e, &found);
+    rc = carnet__load_row(st, &g->ids[m], a, &e, &found);
     for (size_t j = 0; rc == 0 && found && j < e.n; j++) {
       bool changed;
       if (own_field(e.cells[j].field)) continue;

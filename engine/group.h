@@ -54,6 +54,13 @@ bool carnet__group_has(const carnet__group *g, const carnet_id *id);
 int carnet__group_entity(carnet__stxn *st, const carnet__group *g, carnet__arena *a,
                          carnet__entity *out);
 
+/* Brief: decode the row of `id` into `e` (initialised by the caller with
+ * arena `a`), its bytes copied into `a`: a read that needs no index keys
+ * (carnet__load computes them for a write). *found is false when there is
+ * no such row. Errors: CARNET_ECORRUPT, CARNET_ENOMEM, CARNET_EIO. */
+int carnet__load_row(carnet__stxn *st, const carnet_id *id, carnet__arena *a, carnet__entity *e,
+                     bool *found);
+
 /* Brief: whether a row exists for `id` and is a live customer candidate for
  * a group (exists, is a customer). */
 int carnet__group_member_ok(carnet__stxn *st, const carnet_id *id, bool *ok);

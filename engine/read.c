@@ -36,17 +36,22 @@ static int build_view(carnet__stxn *st, const carnet__entity *e, const carnet__g
 
 int carnet_get(carnet_replica *r, const carnet_id *id, carnet_record **out) {
   carnet__stxn *st;
-  carnet__loaded l;
+  carnet__arena a;
+  carnet__entity e;
   carnet__group g = {.n = 1};
+  bool found;
   *out = NULL;
   int rc = carnet__read_begin(r, &st);
   if (rc) return rc;
-  rc = carnet__load(st, id, &l);
-  if (rc == 0 && !l.existed) rc = CARNET_ENOTFOUND;
-  if (rc == 0 && l.e.kind == CARNET_KIND_CUSTOMER) rc = carnet__group_of(st, id, &g);
-  if (rc == 0) rc = build_view(st, &l.e, &g, out);
+  carnet__arena_init(&a, 4096);
+  carnet__entity_init(&e, &a);
+  rc = carnet__load_row(st, id, &a, &e, &found);
+  if (rc == 0 && !found) rc = CARNET_ENOTFOUND;
+  if (rc == 0 && e.kind == CARNET_KIND_CUSTOMER) rc = carnet__group_of(st, id, &g);
+  if (rc == 0) rc = build_view(st, &e, &g, out);
   carnet__read_end(r, st);
-  carnet__loaded_free(&l);
+  carnet__entity_free(&e);
+  carnet__arena_free(&a);
   if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "the stored record is damaged");
   return rc;
 }
