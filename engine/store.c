@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "carnet/error.h"
 
@@ -50,6 +52,7 @@ static int from_mdb(int rc) {
   case MDB_MAP_FULL:
   case ENOSPC:
   case EDQUOT:
+  case EFBIG:
     return CARNET_ENOSPC;
   case MDB_CORRUPTED:
   case MDB_PAGE_NOTFOUND:
@@ -121,6 +124,26 @@ int carnet__store_open(const char *dir, unsigned flags, carnet__store **out, cha
       snprintf(why, why_len, "cannot open the replica in %s: %s", dir, mdb_strerror(mrc));
     goto done;
   }
+  /* A file cut short still opens (its meta pages are whole), but reading a
+   * page past its end through the map would kill the process (SIGBUS):
+   * every page up to the last one committed must be in the file. */
+  MDB_envinfo info;
+  MDB_stat est;
+  if ((mrc = mdb_env_info(s->env, &info)) || (mrc = mdb_env_stat(s->env, &est)) ||
+      stat(path, &sb) != 0) {
+    rc = mrc ? from_mdb(mrc) : CARNET_EIO;
+    snprintf(why, why_len, "cannot open the replica in %s: %s", dir,
+             mrc ? mdb_strerror(mrc) : "cannot stat data.mdb");
+    goto done;
+  }
+  if ((uint64_t)sb.st_size < ((uint64_t)info.me_last_pgno + 1) * est.ms_psize) {
+    snprintf(why, why_len,
+             "%s is truncated (%lld bytes, its pages need %llu): restore it from a backup", path,
+             (long long)sb.st_size,
+             (unsigned long long)(((uint64_t)info.me_last_pgno + 1) * est.ms_psize));
+    rc = CARNET_ECORRUPT;
+    goto done;
+  }
   unsigned tflags = (flags & CARNET__STORE_CREATE) ? MDB_CREATE : 0;
   if ((mrc = mdb_txn_begin(s->env, NULL, 0, &txn))) {
     rc = from_mdb(mrc);
@@ -174,6 +197,25 @@ int carnet__store_begin(carnet__store *s, bool write, carnet__stxn **out) {
   return 0;
 }
 
+/* LMDB reports a short write as EIO. When the disk holding the replica is
+ * (nearly) full, or the data file reached the process's file-size limit,
+ * that is what happened, and the user must be told so: the errno to report
+ * instead, or EIO. */
+static int short_write_cause(carnet__store *s) {
+  const char *dir = NULL;
+  char path[4096];
+  struct statvfs vs;
+  struct stat sb;
+  struct rlimit rl;
+  if (mdb_env_get_path(s->env, &dir) != 0 || dir == NULL) return EIO;
+  if (statvfs(dir, &vs) == 0 && (uint64_t)vs.f_bavail * vs.f_frsize < 1024u * 1024u) return ENOSPC;
+  snprintf(path, sizeof path, "%s/data.mdb", dir);
+  if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && stat(path, &sb) == 0 &&
+      (uint64_t)sb.st_size + 1024u * 1024u > (uint64_t)rl.rlim_cur)
+    return EFBIG;
+  return EIO;
+}
+
 int carnet__store_commit(carnet__stxn *t) {
   carnet__store *s = t->s;
   MDB_txn *txn = t->txn;
@@ -185,6 +227,7 @@ int carnet__store_commit(carnet__stxn *t) {
   }
   /* A failed mdb_txn_commit has already freed the transaction (STYLE 7). */
   int mrc = mdb_txn_commit(txn);
+  if (mrc == EIO) mrc = short_write_cause(s);
   return mrc ? fail(s, mrc, "commit") : 0;
 }
 

@@ -16,6 +16,7 @@
 #include "carnet/changes.h"
 #include "carnet/dupes.h"
 #include "carnet/merge.h"
+#include "carnet/verify.h"
 #include "carnet/document.h"
 #include "carnet/peer.h"
 #include "carnet/sync.h"
