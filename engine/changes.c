@@ -88,7 +88,8 @@ int carnet__changes_since(carnet_replica *r, const carnet_mark *from, size_t max
       goto done;
     }
     carnet__benc_pos pos = carnet__benc_tell(enc);
-    rc = carnet__benc_entity(enc, &e, m.base, skip_origin);
+    rc = carnet__benc_entity(enc, &e, m.base,
+                             skip_origin && carnet__erase_send_whole(st, &e) ? 0 : skip_origin);
     carnet__entity_free(&e);
     /* The entity that does not fit goes first in the next batch, unless it
      * is alone: one entity larger than the limit still travels. */

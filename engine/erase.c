@@ -124,6 +124,13 @@ static int erased_owner(carnet__stxn *st, const carnet__entity *e, carnet_id *ow
   return 0;
 }
 
+bool carnet__erase_send_whole(carnet__stxn *st, const carnet__entity *e) {
+  carnet_id owner;
+  bool found = false;
+  if (!kept_document(e)) return false;
+  return erased_owner(st, e, &owner, &found) == 0 && found;
+}
+
 /* Delete what is stored of `l` (row, change-index entry, index keys) and
  * remember it as erased by `owner`. */
 static int drop_entity(carnet__stxn *st, carnet__loaded *l, const carnet_id *owner) {

@@ -50,6 +50,13 @@ int carnet__cert_apply(struct carnet_txn *t, const carnet_erasure *c, bool *chan
  * `erased`. Errors: CARNET_EIO, CARNET_ENOSPC. */
 int carnet__erase_filter(struct carnet_txn *t, carnet__loaded *l, bool *drop);
 
+/* Brief: whether a stream must send every cell of `e`, even those the
+ * receiving peer wrote (protocol/session.c S3): a kept document of an
+ * erased customer (X2), since the peer may have deleted its own cells of
+ * it when it applied the certificate. Errors: none (false on a read
+ * error: the entity then travels as usual). */
+bool carnet__erase_send_whole(carnet__stxn *st, const carnet__entity *e);
+
 /* Brief: the current `certseq` (0 when no certificate). */
 int carnet__certs_seq(carnet_replica *r, uint64_t *out);
 
