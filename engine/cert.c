@@ -66,7 +66,7 @@ int carnet__cert_decode(const void *buf, size_t len, carnet_erasure *out, int *b
     rc = BAD(__LINE__);
     goto done;
   }
-  memcpy(out->reason, o.via.str.ptr, o.via.str.size);
+  if (o.via.str.size) memcpy(out->reason, o.via.str.ptr, o.via.str.size);
   out->reason[o.via.str.size] = '\0';
   if (strlen(out->reason) != o.via.str.size || carnet__text_valid(out->reason, CARNET_ERASE_REASON_MAX, false)) {
     rc = BAD(__LINE__);

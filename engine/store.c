@@ -5,6 +5,7 @@
  * has to know them. MDB_NOTLS lets a read transaction live alongside the
  * write transaction of the same thread (the CLI reads while it writes).
  */
+#define _GNU_SOURCE /* F_OFD_SETLK: open file description locks (Linux) */
 #include "engine/store.h"
 
 #include <errno.h>
@@ -13,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -143,11 +143,24 @@ done:
   return rc;
 }
 
-/* Take the directory lock shared (waiting while a compaction runs). */
-static int lock_shared(carnet__store *s) {
-  while (flock(s->lock_fd, LOCK_SH) != 0)
+/* The directory lock is an open-file-description record lock (fcntl
+ * F_OFD_*), not flock: turning a shared lock into an exclusive one is then
+ * refused without losing the shared one (flock drops it first, and another
+ * process could compact in that instant while this one still maps the old
+ * file), and turning it back is atomic. */
+static int lock_set(carnet__store *s, short type, bool wait) {
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET; /* l_start = l_len = 0: the whole file */
+  while (fcntl(s->lock_fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) != 0)
     if (errno != EINTR) return -1;
   return 0;
+}
+
+/* Take the directory lock shared (waiting while a compaction runs). */
+static int lock_shared(carnet__store *s) {
+  return lock_set(s, F_RDLCK, true);
 }
 
 int carnet__store_open(const char *dir, unsigned flags, carnet__store **out, char *why,
@@ -230,14 +243,12 @@ int carnet__store_compact(carnet__store *s, bool *done) {
   char data[4200], tmp[4200], why[256];
   int rc;
   *done = false;
-  /* Linux drops the shared lock before trying the exclusive one: when that
-   * fails, take the shared one back. */
-  if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-    if (errno != EWOULDBLOCK && errno != EINTR) {
-      snprintf(s->why, sizeof s->why, "compaction: lock: %s", strerror(errno));
-      return CARNET_EIO;
-    }
-    return lock_shared(s) == 0 ? 0 : CARNET_EIO;
+  /* Exclusive, without waiting: refused while another process holds it
+   * shared (ours stays shared then). */
+  if (lock_set(s, F_WRLCK, false) != 0) {
+    if (errno == EAGAIN || errno == EACCES) return 0;
+    snprintf(s->why, sizeof s->why, "compaction: lock: %s", strerror(errno));
+    return CARNET_EIO;
   }
   /* No other process has the environment open: no reader keeps an old page
    * or the old file mapped, so after the rename nothing reads it. */

@@ -85,8 +85,9 @@ int carnet__store_last(carnet__scur *c, carnet_buf *k, carnet_buf *v);
 
 /* Brief: compact the environment when no other process has it open: copy
  * it with MDB_CP_COMPACT to DIR/data.mdb.tmp, fsync, rename it over
- * data.mdb, and reopen. Every process holds DIR/carnet.lock shared while
- * its environment is open; compaction takes it exclusive without waiting.
+ * data.mdb, and reopen. Every process holds DIR/carnet.lock shared (an
+ * fcntl open file description lock) while its environment is open;
+ * compaction takes it exclusive without waiting, then shared again.
  * `*done` says whether it ran (false: another process has the directory
  * open; try again later). No transaction may be open on the store.
  * Errors: CARNET_EIO, CARNET_ENOSPC (the copy did not fit: the old file

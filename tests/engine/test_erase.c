@@ -10,6 +10,7 @@
  * - compaction waits while another process holds the directory open;
  * - the errors carnet_erase lists.
  */
+#define _GNU_SOURCE /* F_OFD_SETLK */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,7 +21,6 @@
 
 #include <cmocka.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include "carnet/carnet.h"
@@ -225,11 +225,13 @@ static void test_compaction_waits_for_other_processes(void **state) {
   pair *p = *state;
   carnet_replica *r = p->r[0];
   carnet_id cu = add_customer(r, "Held Open", "held@exemple.fr");
-  /* Another process has the directory open: it holds the lock shared. */
+  /* Another process has the directory open: it holds the lock shared
+   * (an open file description lock, like every replica handle). */
   char *lock = tdir_join(p->dir[0], "carnet.lock");
   int fd = open(lock, O_RDWR);
   assert_true(fd >= 0);
-  assert_int_equal(flock(fd, LOCK_SH), 0);
+  struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
+  assert_int_equal(fcntl(fd, F_OFD_SETLK, &fl), 0);
   bool compacted = true;
   OK(r, carnet_erase(r, &cu, "", NULL, &compacted));
   assert_false(compacted);
