@@ -79,6 +79,8 @@ static int teardown(void **state) {
 
 /* `carnet --dir DIR args...`: its exit status; *out gets stdout (free it)
  * when out is not NULL. */
+static char g_err[4096]; /* stderr of the last carnet run */
+
 static int carnet(int who, char **out, const char *const *args) {
   const char *argv[32] = {W->bin, "--dir", W->dirs[who]};
   size_t n = 3;
@@ -89,6 +91,7 @@ static int carnet(int who, char **out, const char *const *args) {
   if (proc_run(argv, &o, &r) != 0) fail_msg("cannot run carnet: %s", r.why);
   if (r.timed_out) fail_msg("carnet %s timed out", argv[3]);
   if (r.status != 0) fprintf(stderr, "[%c] carnet %s: exit %d: %s", 'A' + who, argv[3], r.status, r.err);
+  snprintf(g_err, sizeof g_err, "%s", r.err);
   if (out) {
     *out = r.out;
     r.out = NULL;
@@ -407,13 +410,44 @@ static void test_erase_everywhere(void **state) {
   /* The opposition list: adding the person again warns, by e-mail. */
   char *again = NULL;
   assert_int_equal(CARNET(B, &again, "customer", "add", "--name", "Z. O.", "--email", X_EMAIL), 0);
+  assert_non_null(strstr(g_err, "warning: an e-mail or phone of this customer belongs to a person "
+                                "erased"));
   free(again);
   free(k), free(x), free(y), free(quote), free(inv_a), free(num_a), free(draft), free(num_c);
+}
+
+/* `carnet erase` while `carnet serve` has the directory open: the CLI
+ * cannot compact (the serve maps the file), says so, and the serve does it
+ * within its next ticks; then the bytes are gone while it still runs. */
+static void test_serve_compacts_after_cli_erase(void **state) {
+  (void)state;
+  enum { B = 1 };
+  DO(B, "init");
+  char *x = MUST(B, "customer", "add", "--name", X_NAME, "--email", X_EMAIL, "--phone", X_PHONE);
+  serve_b();
+  char *out = MUST(B, "erase", x, "--reason", "request");
+  free(out);
+  char *note = NULL;
+  assert_int_equal(CARNET(B, &note, "erasures"), 0);
+  free(note);
+  char *where = NULL;
+  for (int waited = 0;; waited += 50) {
+    free(where);
+    where = file_holding(W->dirs[B], X_EMAIL);
+    if (where == NULL) break;
+    if (waited > 10000 * SCALE) fail_msg("'%s' is still in %s after 10 s of serve", X_EMAIL, where);
+    sleep_ms(50);
+  }
+  where = file_holding(W->dirs[B], X_E164);
+  if (where) fail_msg("'%s' is still in %s", X_E164, where);
+  stop_b();
+  free(x);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_erase_everywhere, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_serve_compacts_after_cli_erase, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
