@@ -483,7 +483,12 @@ int carnet__cert_receive(carnet_replica *r, const void *bytes, size_t len, msgpa
                                         "of this machine's clock; check the clocks");
     goto done;
   }
-  if ((rc = carnet_txn_begin(r, &t)) || (rc = carnet__cert_apply(t, in, &changed))) goto done;
+  if ((rc = carnet_txn_begin(r, &t))) goto done;
+  if ((rc = carnet__cert_apply(t, in, &changed)) == CARNET_EPROTO) {
+    carnet__fail(r, rc, "an erasure certificate names an entity that is not a customer");
+    goto done;
+  }
+  if (rc) goto done;
   if ((rc = cert_load(t->st, &in->id, merged, NULL))) goto done;
   rc = carnet_txn_commit(t);
   t = NULL;
@@ -491,6 +496,8 @@ int carnet__cert_receive(carnet_replica *r, const void *bytes, size_t len, msgpa
 done:
   if (rc && rc != CARNET_EPROTO && t)
     carnet__fail(r, rc, "cannot apply an erasure certificate: %s", carnet__store_why(r->store));
+  else if (rc && rc != CARNET_EPROTO)
+    carnet__fail(r, rc, "cannot apply an erasure certificate: %s", carnet_replica_errmsg(r));
   if (t) carnet_txn_abort(t);
   free(in);
   free(merged);

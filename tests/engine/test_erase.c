@@ -24,7 +24,9 @@
 #include <unistd.h>
 
 #include "carnet/carnet.h"
+#include "engine/cert.h"
 #include "engine/erase.h"
+#include "engine/replica_int.h"
 #include "support/testenv.h"
 
 #define OK(r, expr)                                                                                \
@@ -270,11 +272,63 @@ static void test_erase_errors(void **state) {
   carnet_patch_free(pa);
 }
 
+/* A failed commit (fail the Nth for N = 1, 2, ...) leaves nothing: the
+ * customer is there, not erased, no certificate; then it goes through. */
+static void test_erase_commit_failures(void **state) {
+  pair *p = *state;
+  carnet_replica *r = p->r[0];
+  carnet_id cu = add_customer(r, "Fault Sweep", "fault@exemple.fr");
+  carnet_erasure e;
+  carnet_record *rec = NULL;
+  int rc = CARNET_EIO;
+  for (unsigned n = 1; rc != 0 && n < 8; n++) {
+    carnet__store_fail_commit_after(r->store, n);
+    rc = carnet_erase(r, &cu, "sweep", NULL, NULL);
+    carnet__store_fail_commit_after(r->store, 0);
+    if (rc == 0) break;
+    assert_int_equal(rc, CARNET_EIO);
+    assert_false(erased(r, &cu));
+    assert_int_equal(carnet_erasure_get(r, &cu, &e), CARNET_ENOTFOUND);
+    OK(r, carnet_get(r, &cu, &rec));
+    carnet_record_free(rec);
+  }
+  assert_int_equal(rc, 0);
+  assert_true(erased(r, &cu));
+}
+
+/* A peer's certificate that names a contact, or bytes that do not decode,
+ * are refused and change nothing. */
+static void test_bad_certificates_refused(void **state) {
+  pair *p = *state;
+  carnet_replica *r = p->r[0];
+  carnet_id cu = add_customer(r, "Owner", "owner@exemple.fr"), contact;
+  char hex[CARNET_ID_HEX_LEN + 1];
+  carnet_id_hex(&cu, hex);
+  carnet_patch *pa = carnet_patch_new(CARNET_KIND_CONTACT);
+  OK(r, carnet_patch_set(pa, CARNET_F_NAME, "Assistant"));
+  OK(r, carnet_patch_set(pa, CARNET_F_CUSTOMER, hex));
+  OK(r, carnet_create1(r, pa, &contact));
+  carnet_patch_free(pa);
+  carnet_erasure c = {.id = contact, .at = 1u << 20, .origin = 42};
+  msgpack_sbuffer sb, reply;
+  msgpack_sbuffer_init(&sb);
+  msgpack_sbuffer_init(&reply);
+  OK(r, carnet__cert_encode(&c, &sb));
+  assert_int_equal(carnet__cert_receive(r, sb.data, sb.size, &reply), CARNET_EPROTO);
+  assert_false(erased(r, &contact));
+  assert_int_equal(carnet__cert_receive(r, sb.data, sb.size - 1, &reply), CARNET_EPROTO);
+  assert_int_equal(reply.size, 0);
+  msgpack_sbuffer_destroy(&sb);
+  msgpack_sbuffer_destroy(&reply);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_late_edit_dropped_and_invoice_kept, setup, teardown),
       cmocka_unit_test_setup_teardown(test_compaction_waits_for_other_processes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_erase_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_erase_commit_failures, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bad_certificates_refused, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
