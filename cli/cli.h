@@ -233,9 +233,11 @@ int cli_cmd_reminders(cli *c, int argc, char **argv); /* cli/cmd_reminder.c */
 int cli_cmd_history(cli *c, int argc, char **argv);   /* cli/cmd_history.c */
 int cli_cmd_stats(cli *c, int argc, char **argv);     /* cli/cmd_history.c */
 int cli_cmd_dupes(cli *c, int argc, char **argv);     /* cli/cmd_dupes.c */
-int cli_cmd_erase(cli *c, int argc, char **argv);          /* cli/cmd_erase.c */
-int cli_cmd_erasures(cli *c, int argc, char **argv);       /* cli/cmd_erase.c */
-int cli_cmd_subject_export(cli *c, int argc, char **argv); /* cli/cmd_erase.c */
+
+/* The data subject's rights (cli/cmd_erase.c). */
+int cli_cmd_erase(cli *c, int argc, char **argv);
+int cli_cmd_erasures(cli *c, int argc, char **argv);
+int cli_cmd_subject_export(cli *c, int argc, char **argv);
 
 /* Brief: print on stderr the likely duplicates of customer `id` (as a
  * warning when `force`, else as the reason for a refusal, with a hint);

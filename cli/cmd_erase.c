@@ -137,7 +137,8 @@ static int erasures_cb(const carnet_erasure *e, void *data) {
   carnet_id_hex(&e->id, hex);
   cli_iso_time(e->at, when);
   snprintf(origin, sizeof origin, "%016llx", (unsigned long long)e->origin);
-  for (uint32_t i = 0; i < e->nconfirmed; i++) cli_json_push(yes, hex64(e->confirmed[i]));
+  for (uint32_t i = 0; i < e->nconfirmed; i++)
+    cli_json_push(yes, hex64(e->confirmed[i]));
   for (size_t i = 0; i < st->team->n; i++)
     if (!confirmed_by(e, st->team->ids[i])) cli_json_push(no, hex64(st->team->ids[i]));
   if (st->arr) {

@@ -68,7 +68,8 @@ int carnet__cert_decode(const void *buf, size_t len, carnet_erasure *out, int *b
   }
   if (o.via.str.size) memcpy(out->reason, o.via.str.ptr, o.via.str.size);
   out->reason[o.via.str.size] = '\0';
-  if (strlen(out->reason) != o.via.str.size || carnet__text_valid(out->reason, CARNET_ERASE_REASON_MAX, false)) {
+  if (strlen(out->reason) != o.via.str.size ||
+      carnet__text_valid(out->reason, CARNET_ERASE_REASON_MAX, false)) {
     rc = BAD(__LINE__);
     goto done;
   }
@@ -96,7 +97,8 @@ done:
 
 bool carnet__cert_confirm(carnet_erasure *c, uint64_t id) {
   uint32_t i = 0;
-  while (i < c->nconfirmed && c->confirmed[i] < id) i++;
+  while (i < c->nconfirmed && c->confirmed[i] < id)
+    i++;
   if ((i < c->nconfirmed && c->confirmed[i] == id) || c->nconfirmed >= CARNET_ERASE_CONFIRMS_MAX)
     return false;
   memmove(&c->confirmed[i + 1], &c->confirmed[i], (c->nconfirmed - i) * sizeof c->confirmed[0]);
@@ -113,7 +115,8 @@ bool carnet__cert_merge(carnet_erasure *a, const carnet_erasure *b) {
     memcpy(a->reason, b->reason, sizeof a->reason);
     changed = true;
   }
-  for (uint32_t i = 0; i < b->nconfirmed; i++) changed |= carnet__cert_confirm(a, b->confirmed[i]);
+  for (uint32_t i = 0; i < b->nconfirmed; i++)
+    changed |= carnet__cert_confirm(a, b->confirmed[i]);
   return changed;
 }
 

@@ -14,8 +14,8 @@
 #ifndef CARNET_ENGINE_CERT_H
 #define CARNET_ENGINE_CERT_H
 
-#include <msgpack.h>
 #include "carnet/erase.h"
+#include <msgpack.h>
 
 #define CARNET__CERT_VERSION 1
 /* The largest encoded certificate (fits a CERT message). */

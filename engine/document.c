@@ -458,12 +458,13 @@ static void number_of(const carnet__entity *e, char out[CARNET_NUMBER_MAX]) {
 /* The customer's identity as issued: copied onto the document in the
  * validating transaction (D5), so an invoice keeps it once the customer is
  * erased (carnet/erase.h). No phone, no e-mail. */
-static const carnet_field identity_fields[] = {CARNET_F_NAME,     CARNET_F_COMPANY, CARNET_F_SIRET,
-                                               CARNET_F_STREET,   CARNET_F_POSTCODE,
-                                               CARNET_F_CITY,     CARNET_F_COUNTRY};
+static const carnet_field identity_fields[] = {CARNET_F_NAME,   CARNET_F_COMPANY,  CARNET_F_SIRET,
+                                               CARNET_F_STREET, CARNET_F_POSTCODE, CARNET_F_CITY,
+                                               CARNET_F_COUNTRY};
 
 static int freeze_identity(carnet__writer *w) {
-  const carnet__cell *cu = carnet__entity_find(carnet__writer_entity(w), CARNET_F_CUSTOMER, NULL, 0);
+  const carnet__cell *cu =
+      carnet__entity_find(carnet__writer_entity(w), CARNET_F_CUSTOMER, NULL, 0);
   carnet__loaded l;
   carnet_id cid;
   if (cu == NULL || cu->vlen != 18) return 0; /* bin8 header + 16 bytes */

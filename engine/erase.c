@@ -104,8 +104,7 @@ static bool kept_document(const carnet__entity *e) {
 /* The customer `e` belongs to or concerns that has a certificate (`*found`
  * false when none): a contact's, document's or reminder's customer, any
  * customer of an action. */
-static int erased_owner(carnet__stxn *st, const carnet__entity *e, carnet_id *owner,
-                        bool *found) {
+static int erased_owner(carnet__stxn *st, const carnet__entity *e, carnet_id *owner, bool *found) {
   carnet_buf v;
   *found = false;
   for (size_t i = 0; i < e->n; i++) {
@@ -143,8 +142,8 @@ static int drop_entity(carnet__stxn *st, carnet__loaded *l, const carnet_id *own
     if ((rc = carnet__store_del(st, CARNET__T_CHANGES, seqkey, 8)) && rc != CARNET_ENOTFOUND)
       return rc;
     for (size_t i = 0; i < l->old_keys.n; i++) {
-      rc = carnet__store_del(st, CARNET__T_INDEX, l->old_keys.keys[i].base,
-                             l->old_keys.keys[i].len);
+      rc =
+          carnet__store_del(st, CARNET__T_INDEX, l->old_keys.keys[i].base, l->old_keys.keys[i].len);
       if (rc && rc != CARNET_ENOTFOUND) return rc;
     }
     l->existed = false;
@@ -160,8 +159,8 @@ static int oppose_keys(carnet__stxn *st, const carnet__loaded *l) {
     if (l->old_keys.keys[i].len != CARNET__INDEX_BLIND_KEY_LEN ||
         (k[0] != CARNET__IDX_EMAIL && k[0] != CARNET__IDX_PHONE))
       continue;
-    int rc = carnet__store_put(st, CARNET__T_OPPOSE, k, 1 + CARNET__INDEX_HASH_LEN, l->e.id.b, 16,
-                               0);
+    int rc =
+        carnet__store_put(st, CARNET__T_OPPOSE, k, 1 + CARNET__INDEX_HASH_LEN, l->e.id.b, 16, 0);
     if (rc) return rc;
   }
   return 0;
@@ -196,7 +195,8 @@ static int related_find(carnet__stxn *st, const carnet_id *cid, related *rl) {
   carnet_buf k, v;
   int rc = carnet__store_cursor(st, CARNET__T_ENTITIES, &cur);
   if (rc) return rc;
-  for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0; rc = carnet__store_next(cur, &k, &v)) {
+  for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
+       rc = carnet__store_next(cur, &k, &v)) {
     carnet_id id;
     carnet__entity e;
     if (k.len != 16) {
@@ -210,8 +210,9 @@ static int related_find(carnet__stxn *st, const carnet_id *cid, related *rl) {
     bool mine = false;
     for (size_t i = 0; i < e.n && !mine; i++) {
       const carnet__cell *c = &e.cells[i];
-      mine = (c->field == CARNET_F_CUSTOMER && c->vlen == 18 && memcmp(c->val + 2, cid->b, 16) == 0) ||
-             (c->field == CARNET_F_CUSTOMERS && c->klen == 16 && memcmp(c->key, cid->b, 16) == 0);
+      mine =
+          (c->field == CARNET_F_CUSTOMER && c->vlen == 18 && memcmp(c->val + 2, cid->b, 16) == 0) ||
+          (c->field == CARNET_F_CUSTOMERS && c->klen == 16 && memcmp(c->key, cid->b, 16) == 0);
     }
     if (mine) rc = related_add(rl, &id, kept_document(&e));
     carnet__entity_free(&e);
@@ -225,7 +226,8 @@ static int related_find(carnet__stxn *st, const carnet_id *cid, related *rl) {
  * unchanged), so the next stream sends it whole to every peer. */
 static int reannounce(carnet_txn *t, carnet__loaded *l, msgpack_sbuffer *sb) {
   uint64_t seq = carnet__txn_next_seq(t);
-  for (size_t i = 0; i < l->e.n; i++) l->e.cells[i].seq = seq;
+  for (size_t i = 0; i < l->e.n; i++)
+    l->e.cells[i].seq = seq;
   l->e.seq = seq;
   return carnet__save(t->st, l, sb);
 }
@@ -292,7 +294,8 @@ int carnet__erase_filter(carnet_txn *t, carnet__loaded *l, bool *drop) {
     return l->existed ? drop_entity(t->st, l, &owner) : 0;
   }
   if (rc != CARNET_ENOTFOUND) return rc;
-  if ((rc = erased_owner(t->st, &l->e, &owner, &found)) || !found || kept_document(&l->e)) return rc;
+  if ((rc = erased_owner(t->st, &l->e, &owner, &found)) || !found || kept_document(&l->e))
+    return rc;
   *drop = true;
   return drop_entity(t->st, l, &owner);
 }
@@ -380,7 +383,8 @@ int carnet_erasure_list(carnet_replica *r, int (*cb)(const carnet_erasure *e, vo
     return rc;
   }
   if ((rc = carnet__store_cursor(st, CARNET__T_CERTS, &cur))) goto done;
-  for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0; rc = carnet__store_next(cur, &k, &v)) {
+  for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
+       rc = carnet__store_next(cur, &k, &v)) {
     carnet_id id;
     if (k.len != 16) {
       rc = CARNET_ECORRUPT;
@@ -451,7 +455,8 @@ int carnet__certs_since(carnet_replica *r, uint64_t after, uint64_t *upto,
     goto done;
   }
   if (rc || *upto <= after || (rc = carnet__store_cursor(st, CARNET__T_CERTS, &cur))) goto done;
-  for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0; rc = carnet__store_next(cur, &k, &v)) {
+  for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
+       rc = carnet__store_next(cur, &k, &v)) {
     uint64_t lseq = 0;
     carnet_buf cert;
     if ((rc = stored_split(v, &lseq, &cert))) break;
@@ -479,8 +484,9 @@ int carnet__cert_receive(carnet_replica *r, const void *bytes, size_t len, msgpa
     goto done;
   }
   if (!carnet__hlc_plausible(in->at, carnet__now_ms(r))) {
-    rc = carnet__fail(r, CARNET_EPROTO, "an erasure certificate is dated more than 7 days ahead "
-                                        "of this machine's clock; check the clocks");
+    rc = carnet__fail(r, CARNET_EPROTO,
+                      "an erasure certificate is dated more than 7 days ahead "
+                      "of this machine's clock; check the clocks");
     goto done;
   }
   if ((rc = carnet_txn_begin(r, &t))) goto done;
@@ -514,7 +520,8 @@ int carnet_replica_compact(carnet_replica *r, bool force, bool *done) {
   if (done) *done = false;
   if (r->txn) return carnet__fail(r, CARNET_EMISUSE, "compaction with a transaction open");
   if ((rc = carnet__store_begin(r->store, false, &st))) return rc;
-  rc = carnet__store_get(st, CARNET__T_META, CARNET__META_COMPACT, strlen(CARNET__META_COMPACT), &v);
+  rc =
+      carnet__store_get(st, CARNET__T_META, CARNET__META_COMPACT, strlen(CARNET__META_COMPACT), &v);
   carnet__store_abort(st);
   st = NULL;
   if (rc == CARNET_ENOTFOUND && !force) return 0;
@@ -531,7 +538,8 @@ int carnet_replica_compact(carnet_replica *r, bool force, bool *done) {
       carnet__store_abort(st);
     }
   }
-  if (rc) return carnet__fail(r, rc, "cannot record the compaction: %s", carnet__store_why(r->store));
+  if (rc)
+    return carnet__fail(r, rc, "cannot record the compaction: %s", carnet__store_why(r->store));
   if (done) *done = true;
   return 0;
 }

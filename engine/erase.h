@@ -23,10 +23,10 @@
 #ifndef CARNET_ENGINE_ERASE_H
 #define CARNET_ENGINE_ERASE_H
 
-#include <msgpack.h>
 #include "carnet/erase.h"
 #include "engine/entity_io.h"
 #include "engine/store.h"
+#include <msgpack.h>
 
 /* Meta keys. Frozen. */
 #define CARNET__META_CERTSEQ "certseq"         /* 8 bytes big-endian */

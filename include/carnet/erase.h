@@ -32,17 +32,17 @@
 #ifndef CARNET_ERASE_H
 #define CARNET_ERASE_H
 
-#include <stdbool.h>
 #include "carnet/replica.h"
+#include <stdbool.h>
 
-#define CARNET_ERASE_REASON_MAX 500u  /* bytes of UTF-8, one line */
+#define CARNET_ERASE_REASON_MAX 500u   /* bytes of UTF-8, one line */
 #define CARNET_ERASE_CONFIRMS_MAX 256u /* replicas recorded as having applied it */
 
 /* An erasure certificate. A value: it owns nothing. */
 typedef struct carnet_erasure {
-  carnet_id id;      /* the erased customer */
-  carnet_hlc at;     /* when it was erased (HLC of the erasing replica) */
-  uint64_t origin;   /* the replica that erased it */
+  carnet_id id;    /* the erased customer */
+  carnet_hlc at;   /* when it was erased (HLC of the erasing replica) */
+  uint64_t origin; /* the replica that erased it */
   char reason[CARNET_ERASE_REASON_MAX + 1];
   uint32_t nconfirmed;
   uint64_t confirmed[CARNET_ERASE_CONFIRMS_MAX]; /* replica ids, ascending */

@@ -32,7 +32,7 @@
 #define OK(r, expr)                                                                                \
   do {                                                                                             \
     int rc_ = (expr);                                                                              \
-    if (rc_ != 0) fail_msg("%s: %s (%s)", #expr, carnet_err_name(rc_), carnet_replica_errmsg(r)); \
+    if (rc_ != 0) fail_msg("%s: %s (%s)", #expr, carnet_err_name(rc_), carnet_replica_errmsg(r));  \
   } while (0)
 
 typedef struct pair {
@@ -132,7 +132,10 @@ static carnet_id add_invoice(carnet_replica *r, const carnet_id *cu) {
   carnet_patch *pa = carnet_patch_new(CARNET_KIND_DOCUMENT);
   carnet_line_input in = {.set = CARNET_LINE_LABEL | CARNET_LINE_QTY | CARNET_LINE_PRICE |
                                  CARNET_LINE_VAT,
-                          .label = "Widget", .qty = 2000, .unit_price = 5000, .vat_bp = 2000};
+                          .label = "Widget",
+                          .qty = 2000,
+                          .unit_price = 5000,
+                          .vat_bp = 2000};
   carnet_txn *t;
   carnet_id id;
   carnet_id_hex(cu, hex);

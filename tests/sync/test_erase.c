@@ -54,12 +54,14 @@ static world *W;
 
 static int setup(void **state) {
   world *w = calloc(1, sizeof *w);
-  if (w == NULL || (w->bin = getenv("CARNET_BIN")) == NULL || (w->root = tdir_new("erase")) == NULL) {
+  if (w == NULL || (w->bin = getenv("CARNET_BIN")) == NULL ||
+      (w->root = tdir_new("erase")) == NULL) {
     fprintf(stderr, "CARNET_BIN is not set (run through ctest) or no scratch directory\n");
     free(w);
     return -1;
   }
-  for (int i = 0; i < 3; i++) snprintf(w->dirs[i], sizeof w->dirs[i], "%s/%c", w->root, 'A' + i);
+  for (int i = 0; i < 3; i++)
+    snprintf(w->dirs[i], sizeof w->dirs[i], "%s/%c", w->root, 'A' + i);
   W = *state = w;
   return 0;
 }
@@ -84,13 +86,15 @@ static char g_err[4096]; /* stderr of the last carnet run */
 static int carnet(int who, char **out, const char *const *args) {
   const char *argv[32] = {W->bin, "--dir", W->dirs[who]};
   size_t n = 3;
-  while (*args && n < 31) argv[n++] = *args++;
+  while (*args && n < 31)
+    argv[n++] = *args++;
   argv[n] = NULL;
   proc_opts o = {.cwd = W->root, .timeout_ms = 60000 * SCALE};
   proc_result r;
   if (proc_run(argv, &o, &r) != 0) fail_msg("cannot run carnet: %s", r.why);
   if (r.timed_out) fail_msg("carnet %s timed out", argv[3]);
-  if (r.status != 0) fprintf(stderr, "[%c] carnet %s: exit %d: %s", 'A' + who, argv[3], r.status, r.err);
+  if (r.status != 0)
+    fprintf(stderr, "[%c] carnet %s: exit %d: %s", 'A' + who, argv[3], r.status, r.err);
   snprintf(g_err, sizeof g_err, "%s", r.err);
   if (out) {
     *out = r.out;
@@ -227,7 +231,8 @@ static void assert_nowhere(const char *needle) {
 
 static void assert_somewhere(int who, const char *needle) {
   char *where = file_holding(W->dirs[who], needle);
-  if (where == NULL) fail_msg("'%s' is not in replica %c (the search finds nothing)", needle, 'A' + who);
+  if (where == NULL)
+    fail_msg("'%s' is not in replica %c (the search finds nothing)", needle, 'A' + who);
   free(where);
 }
 
@@ -268,7 +273,8 @@ static size_t count_invoices_of(int who, const char *customer, const char *numbe
 static void test_erase_everywhere(void **state) {
   (void)state;
   enum { A, B, C };
-  for (int i = 0; i < 3; i++) DO(i, "init");
+  for (int i = 0; i < 3; i++)
+    DO(i, "init");
   trust(A, B);
   trust(B, C);
   trust(A, C);
@@ -288,12 +294,15 @@ static void test_erase_everywhere(void **state) {
      "visite commune Zacharie");
   DO(A, "reminder", "add", "--customer", y, "--comment", "relancer Yolande");
   char *quote = MUST(A, "doc", "add", "--type", "quote", "--customer", x);
-  DO(A, "doc", "line", "add", quote, "--label", "Pose", "--qty", "1", "--price", "10", "--vat", "20");
+  DO(A, "doc", "line", "add", quote, "--label", "Pose", "--qty", "1", "--price", "10", "--vat",
+     "20");
   char *inv_a = MUST(A, "doc", "add", "--type", "invoice", "--customer", y);
-  DO(A, "doc", "line", "add", inv_a, "--label", "Widget", "--qty", "2", "--price", "50", "--vat", "20");
+  DO(A, "doc", "line", "add", inv_a, "--label", "Widget", "--qty", "2", "--price", "50", "--vat",
+     "20");
   char *num_a = MUST(A, "doc", "validate", inv_a);
   char *draft = MUST(A, "doc", "add", "--type", "invoice", "--customer", y);
-  DO(A, "doc", "line", "add", draft, "--label", "Gadget", "--qty", "1", "--price", "30", "--vat", "20");
+  DO(A, "doc", "line", "add", draft, "--label", "Gadget", "--qty", "1", "--price", "30", "--vat",
+     "20");
 
   /* Art. 15/20: the export holds X's data and nothing of K but its id. */
   char exp[1200];
@@ -374,7 +383,8 @@ static void test_erase_everywhere(void **state) {
 
   /* Every replica confirmed both certificates, and A knows it. */
   json_t *ids[3];
-  for (int i = 0; i < 3; i++) ids[i] = JSON(i, "id");
+  for (int i = 0; i < 3; i++)
+    ids[i] = JSON(i, "id");
   json_t *certs = JSON(A, "erasures");
   assert_int_equal(json_array_size(certs), 2);
   for (size_t c = 0; c < 2; c++) {
@@ -391,16 +401,29 @@ static void test_erase_everywhere(void **state) {
     assert_string_equal(jget(cert, "origin"), jget(ids[A], "replica"));
   }
   json_decref(certs);
-  for (int i = 0; i < 3; i++) json_decref(ids[i]);
+  for (int i = 0; i < 3; i++)
+    json_decref(ids[i]);
 
   /* Not one byte of them is left in any file of any replica (the phone as
    * stored and as typed). The frozen identity on Y's invoices holds Y's
    * name, by law: only Y's e-mail and phone are searched. */
-  const char *gone[] = {X_NAME, X_EMAIL, X_PHONE, X_E164, X_EDIT_EMAIL, X_EDIT_NOTE,
-                        "assistant.oubliable", "rappeler Zacharie", "visite commune",
-                        "prefers calls after six", "salon 2026", Y_EMAIL, Y_PHONE, Y_E164,
+  const char *gone[] = {X_NAME,
+                        X_EMAIL,
+                        X_PHONE,
+                        X_E164,
+                        X_EDIT_EMAIL,
+                        X_EDIT_NOTE,
+                        "assistant.oubliable",
+                        "rappeler Zacharie",
+                        "visite commune",
+                        "prefers calls after six",
+                        "salon 2026",
+                        Y_EMAIL,
+                        Y_PHONE,
+                        Y_E164,
                         "relancer Yolande"};
-  for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++) assert_nowhere(gone[i]);
+  for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
+    assert_nowhere(gone[i]);
   /* The search does find what stays (it is not blind). */
   for (int i = 0; i < 3; i++) {
     assert_somewhere(i, K_EMAIL);
