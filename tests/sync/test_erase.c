@@ -285,7 +285,8 @@ static void test_erase_everywhere(void **state) {
                  "--notes", "prefers calls after six", "--city", "Rennes", "--custom",
                  "birthday:date=1980-04-02");
   char *y = MUST(A, "customer", "add", "--name", Y_NAME, "--email", Y_EMAIL, "--phone", Y_PHONE,
-                 "--street", "3 place du Marche", "--city", "Nantes", "--postcode", "44000");
+                 "--street", "3 place du Marche", "--city", "Nantes", "--postcode", "44000",
+                 "--notes", "allergique aux chats");
   DO(A, "contact", "add", "--customer", x, "--name", "Assistant Oubliable", "--email",
      "assistant.oubliable@exemple.fr");
   DO(A, "consent", "grant", x, "email", "--note", "salon 2026");
@@ -293,6 +294,8 @@ static void test_erase_everywhere(void **state) {
   DO(A, "action", "add", "--channel", "visit", "--customer", x, "--customer", k, "--details",
      "visite commune Zacharie");
   DO(A, "reminder", "add", "--customer", y, "--comment", "relancer Yolande");
+  DO(A, "consent", "grant", y, "sms", "--note", "formulaire Yolande");
+  DO(A, "action", "add", "--channel", "phone", "--customer", y, "--details", "appel Yolande");
   char *quote = MUST(A, "doc", "add", "--type", "quote", "--customer", x);
   DO(A, "doc", "line", "add", quote, "--label", "Pose", "--qty", "1", "--price", "10", "--vat",
      "20");
@@ -421,7 +424,10 @@ static void test_erase_everywhere(void **state) {
                         Y_EMAIL,
                         Y_PHONE,
                         Y_E164,
-                        "relancer Yolande"};
+                        "relancer Yolande",
+                        "allergique aux chats",
+                        "formulaire Yolande",
+                        "appel Yolande"};
   for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++)
     assert_nowhere(gone[i]);
   /* The search does find what stays (it is not blind). */
