@@ -245,6 +245,11 @@ int cli_cmd_unmerge(cli *c, int argc, char **argv);   /* cli/cmd_merge.c */
  * set when argv[1] names one of them. */
 int cli_dupes_sub(cli *c, int argc, char **argv, bool *handled);
 
+/* The data subject's rights (cli/cmd_erase.c). */
+int cli_cmd_erase(cli *c, int argc, char **argv);
+int cli_cmd_erasures(cli *c, int argc, char **argv);
+int cli_cmd_subject_export(cli *c, int argc, char **argv);
+
 /* Brief: print on stderr the likely duplicates of customer `id` (as a
  * warning when `force`, else as the reason for a refusal, with a hint);
  * *found receives their number. Sees the open transaction, so it runs

@@ -651,7 +651,10 @@ static void show_doc(FILE *f, const carnet_record *rec, const char *customer_lab
       {"due date", CARNET_F_DUE_DATE}, {"validity", CARNET_F_VALID_DAYS},
       {"terms", CARNET_F_PAY_TERMS},   {"sales rep", CARNET_F_SALES_REP},
       {"paid on", CARNET_F_PAID_DATE}, {"source", CARNET_F_SOURCE},
-      {"notes", CARNET_F_NOTES},
+      {"notes", CARNET_F_NOTES},       {"issued to", CARNET_F_NAME},
+      {"company", CARNET_F_COMPANY},   {"SIRET", CARNET_F_SIRET},
+      {"street", CARNET_F_STREET},     {"postcode", CARNET_F_POSTCODE},
+      {"city", CARNET_F_CITY},         {"country", CARNET_F_COUNTRY},
   };
   for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
     const char *v = carnet_record_str(rec, rows[i].f);

@@ -343,6 +343,25 @@ static json_t *totals_json(const carnet_record *rec) {
   return o;
 }
 
+/* The customer's identity as issued, frozen at validation (null before). */
+static json_t *issued_json(const carnet_record *rec) {
+  static const struct {
+    const char *key;
+    carnet_field f;
+  } keys[] = {{"name", CARNET_F_NAME},         {"company", CARNET_F_COMPANY},
+              {"siret", CARNET_F_SIRET},       {"street", CARNET_F_STREET},
+              {"postcode", CARNET_F_POSTCODE}, {"city", CARNET_F_CITY},
+              {"country", CARNET_F_COUNTRY}};
+  json_t *o = NULL;
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+    const char *v = carnet_record_str(rec, keys[i].f);
+    if (v == NULL) continue;
+    if (o == NULL) o = cli_oom(json_object());
+    cli_json_put(o, keys[i].key, cli_json_str(v));
+  }
+  return o ? o : json_null();
+}
+
 json_t *crm_json_doc(const carnet_record *rec, json_t *labels) {
   json_t *o = cli_oom(json_object());
   const char *cu = carnet_record_str(rec, CARNET_F_CUSTOMER);
@@ -354,6 +373,7 @@ json_t *crm_json_doc(const carnet_record *rec, json_t *labels) {
   cli_json_put(o, "statuses_reached", elems(rec, CARNET_F_STATUS));
   cli_json_put(o, "customer", cli_json_str(cu));
   if (labels) cli_json_put(o, "customer_label", cli_json_str(cu ? crm_label_of(labels, cu) : NULL));
+  cli_json_put(o, "issued_to", issued_json(rec));
   cli_json_put(o, "contact", str_of(rec, CARNET_F_CONTACT));
   cli_json_put(o, "date", str_of(rec, CARNET_F_DATE));
   cli_json_put(o, "due_date", str_of(rec, CARNET_F_DUE_DATE));

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
+#include "cli/crm.h"
 
 void *cli_oom(void *p) {
   if (p == NULL) {

@@ -23,6 +23,26 @@ static int print_written(cli *c, carnet_replica *r, const carnet_id *id, bool cr
   return rc;
 }
 
+/* A person who was erased (carnet/erase.h) is not re-imported by mistake:
+ * a warning when an e-mail or phone of the new customer is on the
+ * opposition list. The customer is created all the same. */
+static int opposed_warn(cli *c, carnet_replica *r, const carnet_id *id) {
+  carnet_erasure e;
+  carnet_id cert;
+  bool opposed = false;
+  char when[32] = "?", hex[CARNET_ID_HEX_LEN + 1];
+  int err = carnet_erasure_opposed(r, id, &opposed, &cert);
+  if (err) return cli_fail_rc(c, r, err, "checking the opposition list");
+  if (!opposed) return CLI_OK;
+  if (carnet_erasure_get(r, &cert, &e) == 0) cli_iso_time(e.at, when);
+  carnet_id_hex(&cert, hex);
+  fprintf(stderr,
+          "%s: warning: an e-mail or phone of this customer belongs to a person erased at their "
+          "request on %s (certificate %s): check that they agree before keeping them\n",
+          c->cmd, when, hex);
+  return CLI_OK;
+}
+
 static int check_fields(cli *c, carnet_kind kind, bool create, uint64_t touched) {
   uint64_t customer = 1ull << CARNET_F_CUSTOMER;
   if (create && kind == CARNET_KIND_CONTACT && !(touched & customer))
@@ -59,6 +79,7 @@ static int write_entity(cli *c, const cli_usage *u, carnet_kind kind, int argc, 
       force |= a.opts[i].id == CLI_O_FORCE;
     carnet_txn *t = NULL;
     if ((err = carnet_txn_begin(r, &t)) == 0 && (err = carnet_create(t, p, NULL, &id)) == 0 &&
+        (rc = opposed_warn(c, r, &id)) == CLI_OK &&
         (rc = cli_dupes_warn(c, r, &id, force, &dupes)) == CLI_OK && (dupes == 0 || force)) {
       err = carnet_txn_commit(t);
       t = NULL;

@@ -32,6 +32,7 @@
 #include "engine/batch.h"
 #include "engine/changes_int.h"
 #include "engine/entity_io.h"
+#include "engine/erase.h"
 #include "engine/hlc.h"
 #include "engine/replica_int.h"
 
@@ -87,7 +88,8 @@ int carnet__changes_since(carnet_replica *r, const carnet_mark *from, size_t max
       goto done;
     }
     carnet__benc_pos pos = carnet__benc_tell(enc);
-    rc = carnet__benc_entity(enc, &e, m.base, skip_origin);
+    rc = carnet__benc_entity(enc, &e, m.base,
+                             skip_origin && carnet__erase_send_whole(st, &e) ? 0 : skip_origin);
     carnet__entity_free(&e);
     /* The entity that does not fit goes first in the next batch, unless it
      * is alone: one entity larger than the limit still travels. */
@@ -178,16 +180,17 @@ static int apply_entity(carnet_txn *t, const carnet__bentity *be, msgpack_sbuffe
   }
   l.e.kind = be->kind;
   uint64_t seq = t->seq + 1;
-  bool any = false;
+  uint32_t won = 0;
+  bool drop;
   for (size_t i = 0; i < be->n; i++) {
     bool changed;
     if ((rc = carnet__entity_merge(&l.e, &be->cells[i], seq, &changed))) goto done;
-    if (changed) {
-      any = true;
-      (*applied)++;
-    }
+    won += changed;
   }
-  if (any) {
+  /* X1 (engine/erase.h): nothing of an erased entity is stored. */
+  if (won && ((rc = carnet__erase_filter(t, &l, &drop)) || drop)) goto done;
+  *applied += won;
+  if (won) {
     t->seq = seq;
     rc = carnet__save(t->st, &l, sb);
   }

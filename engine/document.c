@@ -17,6 +17,11 @@
  *   D3. A validation writes the number, the counter of its series
  *       (numbering.h N1), the status sent and the frozen totals in one
  *       transaction.
+ *   D5. The validation also copies the customer's identity (name, company,
+ *       SIRET, street, postcode, city, country; never a phone or e-mail)
+ *       onto the document: an invoice shows the identity as issued, even
+ *       after the customer is erased (carnet/erase.h). Only the validation
+ *       writes these fields of a document.
  *   D4. A line is never physically removed: its tombstone column keeps a
  *       concurrent edit of another column from resurrecting it.
  */
@@ -450,6 +455,33 @@ static void number_of(const carnet__entity *e, char out[CARNET_NUMBER_MAX]) {
   out[n] = '\0';
 }
 
+/* The customer's identity as issued: copied onto the document in the
+ * validating transaction (D5), so an invoice keeps it once the customer is
+ * erased (carnet/erase.h). No phone, no e-mail. */
+static const carnet_field identity_fields[] = {CARNET_F_NAME,   CARNET_F_COMPANY,  CARNET_F_SIRET,
+                                               CARNET_F_STREET, CARNET_F_POSTCODE, CARNET_F_CITY,
+                                               CARNET_F_COUNTRY};
+
+static int freeze_identity(carnet__writer *w) {
+  const carnet__cell *cu =
+      carnet__entity_find(carnet__writer_entity(w), CARNET_F_CUSTOMER, NULL, 0);
+  carnet__loaded l;
+  carnet_id cid;
+  if (cu == NULL || cu->vlen != 18) return 0; /* bin8 header + 16 bytes */
+  memcpy(cid.b, cu->val + 2, 16);
+  int rc = carnet__load(carnet__writer_txn(w)->st, &cid, &l);
+  for (size_t i = 0; rc == 0 && l.existed && i < sizeof identity_fields / sizeof identity_fields[0];
+       i++) {
+    const carnet__cell *c = carnet__entity_find(&l.e, identity_fields[i], NULL, 0);
+    if (c == NULL || c->vlen < 2) continue; /* unset or nil */
+    msgpack_packer *pk = carnet__writer_packer(w);
+    pk->callback(pk->data, (const char *)c->val, c->vlen); /* the value bytes as they are */
+    rc = carnet__writer_put(w, identity_fields[i], NULL, 0);
+  }
+  carnet__loaded_free(&l);
+  return rc;
+}
+
 static int validate_fn(carnet__writer *w, void *arg) {
   validate_op *op = arg;
   carnet_replica *r = wr(w);
@@ -482,7 +514,7 @@ static int validate_fn(carnet__writer *w, void *arg) {
   if ((rc = put_text(w, CARNET_F_NUMBER, series, strlen(series), op->number)) ||
       (rc = put_status(w, CARNET_ST_SENT)) || (rc = put_text(w, CARNET_F_DATE, NULL, 0, today)) ||
       (rc = put_int(w, CARNET_F_FROZEN_HT, tot.ht)) ||
-      (rc = put_int(w, CARNET_F_FROZEN_TTC, tot.ttc)))
+      (rc = put_int(w, CARNET_F_FROZEN_TTC, tot.ttc)) || (rc = freeze_identity(w)))
     return rc;
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
+#include "engine/erase.h"
 #include "engine/group.h"
 #include "engine/replica_int.h"
 
@@ -19,12 +20,19 @@ static bool same_id(const carnet_id *a, const carnet_id *b) {
   return memcmp(a->b, b->b, 16) == 0;
 }
 
-/* A live (not deleted) customer, or a clear error. */
+/* A live (not deleted, not erased) customer, or a clear error. */
 static int live_customer(carnet_txn *t, const carnet_id *id) {
   carnet__loaded l;
   char hex[CARNET_ID_HEX_LEN + 1];
-  int rc = carnet__load(t->st, id, &l);
+  bool erased;
   carnet_id_hex(id, hex);
+  int rc = carnet__erased(t->st, id, &erased);
+  if (rc) return rc;
+  if (erased)
+    return carnet__fail(t->r, CARNET_EPERM,
+                        "customer %s was erased (GDPR): it can no longer be merged or decided on",
+                        hex);
+  rc = carnet__load(t->st, id, &l);
   if (rc == 0 && !l.existed) rc = carnet__fail(t->r, CARNET_ENOTFOUND, "no customer %s", hex);
   if (rc == 0 && l.e.kind != CARNET_KIND_CUSTOMER)
     rc = carnet__fail(t->r, CARNET_EINVAL, "%s is a %s, not a customer", hex,

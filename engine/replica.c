@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "carnet/erase.h"
 #include "carnet/error.h"
 #include "engine/hlc.h"
 
@@ -265,6 +266,12 @@ int carnet_replica_open(const char *dir, const carnet_env *env, carnet_replica *
     goto done;
   }
   set_identity(r, id);
+  carnet__store_abort(st);
+  st = NULL;
+  /* An erasure applied while another process had the directory open left
+   * its compaction to the next process that can do it (carnet/erase.h). */
+  (void)carnet_replica_compact(r, false, NULL);
+  carnet__clear_err(r);
   *out = r;
   r = NULL;
 done:
@@ -277,6 +284,7 @@ done:
 void carnet_replica_close(carnet_replica *r) {
   if (r == NULL) return;
   if (r->txn) carnet_txn_abort(r->txn);
+  if (r->id) (void)carnet_replica_compact(r, false, NULL);
   carnet__store_close(r->store);
   free(r->dir);
   free(r);

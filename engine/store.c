@@ -5,6 +5,7 @@
  * has to know them. MDB_NOTLS lets a read transaction live alongside the
  * write transaction of the same thread (the CLI reads while it writes).
  */
+#define _GNU_SOURCE /* F_OFD_SETLK: open file description locks (Linux) */
 #include "engine/store.h"
 
 #include <errno.h>
@@ -12,9 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "carnet/error.h"
 
@@ -23,10 +26,13 @@
 #define CARNET__MAP_BYTES (64ull << 30)
 
 static const char *const table_names[CARNET__T_COUNT_] = {
-    "meta", "entities", "changes", "marks", "index", "peers", "invites"};
+    "meta", "entities", "changes", "marks", "index", "peers", "invites", "certs", "erased",
+    "oppose"};
 
 struct carnet__store {
-  MDB_env *env;
+  MDB_env *env; /* NULL only inside a failed compaction */
+  char *dir;
+  int lock_fd; /* DIR/carnet.lock, held shared while env is open */
   MDB_dbi dbi[CARNET__T_COUNT_];
   unsigned fail_commit_after; /* test hook */
   char why[256];
@@ -85,16 +91,115 @@ void carnet__store_fail_commit_after(carnet__store *s, unsigned n) {
   s->fail_commit_after = n;
 }
 
+/* Open the LMDB environment of s->dir and its tables (creating the tables
+ * with `create`; the erasure tables, added later, are created whenever they
+ * are missing, so replicas made before them open). */
+static int env_open(carnet__store *s, bool create, char *why, size_t why_len) {
+  MDB_txn *txn = NULL;
+  int rc, mrc;
+  char path[4200];
+  snprintf(path, sizeof path, "%s/data.mdb", s->dir);
+  if ((mrc = mdb_env_create(&s->env)) || (mrc = mdb_env_set_maxdbs(s->env, CARNET__T_COUNT_)) ||
+      (mrc = mdb_env_set_mapsize(s->env, (size_t)CARNET__MAP_BYTES)) ||
+      (mrc = mdb_env_set_maxreaders(s->env, 126))) {
+    rc = from_mdb(mrc);
+    snprintf(why, why_len, "cannot set up the store: %s", mdb_strerror(mrc));
+    goto done;
+  }
+  if ((mrc = mdb_env_open(s->env, s->dir, MDB_NOTLS | MDB_NORDAHEAD, 0600))) {
+    rc = from_mdb(mrc);
+    if (mrc == MDB_INVALID || mrc == MDB_VERSION_MISMATCH || mrc == MDB_CORRUPTED)
+      snprintf(why, why_len, "%s is not a valid Carnet data file (%s): restore it from a backup",
+               path, mdb_strerror(mrc));
+    else
+      snprintf(why, why_len, "cannot open the replica in %s: %s", s->dir, mdb_strerror(mrc));
+    goto done;
+  }
+  /* A file cut short still opens (its meta pages are whole), but reading a
+   * page past its end through the map would kill the process (SIGBUS):
+   * every page up to the last one committed must be in the file. */
+  MDB_envinfo info;
+  MDB_stat est;
+  struct stat sb;
+  if ((mrc = mdb_env_info(s->env, &info)) || (mrc = mdb_env_stat(s->env, &est)) ||
+      stat(path, &sb) != 0) {
+    rc = mrc ? from_mdb(mrc) : CARNET_EIO;
+    snprintf(why, why_len, "cannot open the replica in %s: %s", s->dir,
+             mrc ? mdb_strerror(mrc) : "cannot stat data.mdb");
+    goto done;
+  }
+  if ((uint64_t)sb.st_size < ((uint64_t)info.me_last_pgno + 1) * est.ms_psize) {
+    snprintf(why, why_len,
+             "%s is truncated (%lld bytes, its pages need %llu): restore it from a backup", path,
+             (long long)sb.st_size,
+             (unsigned long long)(((uint64_t)info.me_last_pgno + 1) * est.ms_psize));
+    rc = CARNET_ECORRUPT;
+    goto done;
+  }
+  if ((mrc = mdb_txn_begin(s->env, NULL, 0, &txn))) {
+    rc = from_mdb(mrc);
+    snprintf(why, why_len, "cannot open the replica in %s: %s", s->dir, mdb_strerror(mrc));
+    goto done;
+  }
+  for (int i = 0; i < CARNET__T_COUNT_; i++) {
+    unsigned tflags = (create || i >= CARNET__T_CERTS) ? MDB_CREATE : 0;
+    if ((mrc = mdb_dbi_open(txn, table_names[i], tflags, &s->dbi[i]))) {
+      rc = mrc == MDB_NOTFOUND ? CARNET_ECORRUPT : from_mdb(mrc);
+      snprintf(why, why_len, "%s is not a Carnet replica (table '%s': %s)", s->dir,
+               table_names[i], mdb_strerror(mrc));
+      goto done;
+    }
+  }
+  mrc = mdb_txn_commit(txn);
+  txn = NULL;
+  if (mrc) {
+    rc = from_mdb(mrc);
+    snprintf(why, why_len, "cannot open the replica in %s: %s", s->dir, mdb_strerror(mrc));
+    goto done;
+  }
+  rc = 0;
+done:
+  if (txn) mdb_txn_abort(txn);
+  if (rc && s->env) {
+    mdb_env_close(s->env);
+    s->env = NULL;
+  }
+  return rc;
+}
+
+/* The directory lock is an open-file-description record lock (fcntl
+ * F_OFD_*), not flock: turning a shared lock into an exclusive one is then
+ * refused without losing the shared one (flock drops it first, and another
+ * process could compact in that instant while this one still maps the old
+ * file), and turning it back is atomic. */
+static int lock_set(carnet__store *s, short type, bool wait) {
+  struct flock fl;
+  memset(&fl, 0, sizeof fl);
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET; /* l_start = l_len = 0: the whole file */
+  while (fcntl(s->lock_fd, wait ? F_OFD_SETLKW : F_OFD_SETLK, &fl) != 0)
+    if (errno != EINTR) return -1;
+  return 0;
+}
+
+/* Take the directory lock shared (waiting while a compaction runs). */
+static int lock_shared(carnet__store *s) {
+  return lock_set(s, F_RDLCK, true);
+}
+
 int carnet__store_open(const char *dir, unsigned flags, carnet__store **out, char *why,
                        size_t why_len) {
   carnet__store *s = calloc(1, sizeof *s);
-  MDB_txn *txn = NULL;
-  int rc, mrc;
-  char path[4096];
+  int rc;
+  char path[4200];
   struct stat sb;
   *out = NULL;
   if (s == NULL) return CARNET_ENOMEM;
-
+  s->lock_fd = -1;
+  if ((s->dir = strdup(dir)) == NULL) {
+    rc = CARNET_ENOMEM;
+    goto done;
+  }
   snprintf(path, sizeof path, "%s/data.mdb", dir);
   if (!(flags & CARNET__STORE_CREATE) && stat(path, &sb) != 0) {
     snprintf(why, why_len, "no replica in %s (run 'carnet init' first)", dir);
@@ -108,85 +213,99 @@ int carnet__store_open(const char *dir, unsigned flags, carnet__store **out, cha
     rc = CARNET_ECORRUPT;
     goto done;
   }
-  if ((mrc = mdb_env_create(&s->env)) || (mrc = mdb_env_set_maxdbs(s->env, CARNET__T_COUNT_)) ||
-      (mrc = mdb_env_set_mapsize(s->env, (size_t)CARNET__MAP_BYTES)) ||
-      (mrc = mdb_env_set_maxreaders(s->env, 126))) {
-    rc = from_mdb(mrc);
-    snprintf(why, why_len, "cannot set up the store: %s", mdb_strerror(mrc));
+  /* Every process holds the directory lock shared while its environment is
+   * open; compaction (carnet__store_compact) needs it exclusive. */
+  snprintf(path, sizeof path, "%s/%s", dir, CARNET__STORE_LOCK_FILE);
+  if ((s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 || lock_shared(s) != 0) {
+    rc = errno == ENOENT ? CARNET_ENOREPLICA : CARNET_EIO;
+    snprintf(why, why_len, "cannot lock the replica in %s: %s", dir, strerror(errno));
     goto done;
   }
-  if ((mrc = mdb_env_open(s->env, dir, MDB_NOTLS | MDB_NORDAHEAD, 0600))) {
-    rc = from_mdb(mrc);
-    if (mrc == MDB_INVALID || mrc == MDB_VERSION_MISMATCH || mrc == MDB_CORRUPTED)
-      snprintf(why, why_len, "%s is not a valid Carnet data file (%s): restore it from a backup",
-               path, mdb_strerror(mrc));
-    else
-      snprintf(why, why_len, "cannot open the replica in %s: %s", dir, mdb_strerror(mrc));
-    goto done;
-  }
-  /* A file cut short still opens (its meta pages are whole), but reading a
-   * page past its end through the map would kill the process (SIGBUS):
-   * every page up to the last one committed must be in the file. */
-  MDB_envinfo info;
-  MDB_stat est;
-  if ((mrc = mdb_env_info(s->env, &info)) || (mrc = mdb_env_stat(s->env, &est)) ||
-      stat(path, &sb) != 0) {
-    rc = mrc ? from_mdb(mrc) : CARNET_EIO;
-    snprintf(why, why_len, "cannot open the replica in %s: %s", dir,
-             mrc ? mdb_strerror(mrc) : "cannot stat data.mdb");
-    goto done;
-  }
-  if ((uint64_t)sb.st_size < ((uint64_t)info.me_last_pgno + 1) * est.ms_psize) {
-    snprintf(why, why_len,
-             "%s is truncated (%lld bytes, its pages need %llu): restore it from a backup", path,
-             (long long)sb.st_size,
-             (unsigned long long)(((uint64_t)info.me_last_pgno + 1) * est.ms_psize));
-    rc = CARNET_ECORRUPT;
-    goto done;
-  }
-  unsigned tflags = (flags & CARNET__STORE_CREATE) ? MDB_CREATE : 0;
-  if ((mrc = mdb_txn_begin(s->env, NULL, 0, &txn))) {
-    rc = from_mdb(mrc);
-    snprintf(why, why_len, "cannot open the replica in %s: %s", dir, mdb_strerror(mrc));
-    goto done;
-  }
-  for (int i = 0; i < CARNET__T_COUNT_; i++) {
-    if ((mrc = mdb_dbi_open(txn, table_names[i], tflags, &s->dbi[i]))) {
-      rc = mrc == MDB_NOTFOUND ? CARNET_ECORRUPT : from_mdb(mrc);
-      snprintf(why, why_len, "%s is not a Carnet replica (table '%s': %s)", dir, table_names[i],
-               mdb_strerror(mrc));
-      goto done;
-    }
-  }
-  mrc = mdb_txn_commit(txn);
-  txn = NULL;
-  if (mrc) {
-    rc = from_mdb(mrc);
-    snprintf(why, why_len, "cannot open the replica in %s: %s", dir, mdb_strerror(mrc));
-    goto done;
-  }
+  if ((rc = env_open(s, flags & CARNET__STORE_CREATE, why, why_len))) goto done;
   *out = s;
   s = NULL;
   rc = 0;
 done:
-  if (txn) mdb_txn_abort(txn);
-  if (s) {
-    if (s->env) mdb_env_close(s->env);
-    free(s);
-  }
+  carnet__store_close(s);
   return rc;
 }
 
 void carnet__store_close(carnet__store *s) {
   if (s == NULL) return;
-  mdb_env_close(s->env);
+  if (s->env) mdb_env_close(s->env);
+  if (s->lock_fd >= 0) close(s->lock_fd); /* releases the lock */
+  free(s->dir);
   free(s);
+}
+
+/* Copy the environment, compacted, to data.mdb.tmp and make it durable. */
+static int copy_compact(carnet__store *s, const char *tmp) {
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    snprintf(s->why, sizeof s->why, "compaction: cannot create %.180s: %s", tmp, strerror(errno));
+    return errno == ENOSPC ? CARNET_ENOSPC : CARNET_EIO;
+  }
+  int mrc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT);
+  if (mrc == 0 && fsync(fd) != 0) mrc = errno;
+  if (close(fd) != 0 && mrc == 0) mrc = errno;
+  if (mrc) {
+    unlink(tmp);
+    return fail(s, mrc, "compaction: copy");
+  }
+  return 0;
+}
+
+static int fsync_dir(const char *dir) {
+  int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  int rc = fsync(fd);
+  close(fd);
+  return rc;
+}
+
+int carnet__store_compact(carnet__store *s, bool *done) {
+  char data[4200], tmp[4200], why[256];
+  int rc;
+  *done = false;
+  /* Exclusive, without waiting: refused while another process holds it
+   * shared (ours stays shared then). */
+  if (lock_set(s, F_WRLCK, false) != 0) {
+    if (errno == EAGAIN || errno == EACCES) return 0;
+    snprintf(s->why, sizeof s->why, "compaction: lock: %s", strerror(errno));
+    return CARNET_EIO;
+  }
+  /* No other process has the environment open: no reader keeps an old page
+   * or the old file mapped, so after the rename nothing reads it. */
+  snprintf(data, sizeof data, "%s/data.mdb", s->dir);
+  snprintf(tmp, sizeof tmp, "%s/data.mdb.tmp", s->dir);
+  if ((rc = copy_compact(s, tmp))) goto relock;
+  mdb_env_close(s->env);
+  s->env = NULL;
+  if (rename(tmp, data) != 0 || fsync_dir(s->dir) != 0) {
+    snprintf(s->why, sizeof s->why, "compaction: cannot rename %.180s: %s", tmp, strerror(errno));
+    unlink(tmp);
+    rc = CARNET_EIO;
+  }
+  /* Reopen whatever happened: the old file if the rename failed. */
+  int orc = env_open(s, false, why, sizeof why);
+  if (orc) {
+    snprintf(s->why, sizeof s->why, "compaction: %.200s", why);
+    if (rc == 0) rc = orc;
+  }
+  if (rc == 0) *done = true;
+relock:
+  if (lock_shared(s) != 0 && rc == 0) rc = CARNET_EIO;
+  return rc;
 }
 
 int carnet__store_begin(carnet__store *s, bool write, carnet__stxn **out) {
   carnet__stxn *t = malloc(sizeof *t);
   *out = NULL;
   if (t == NULL) return CARNET_ENOMEM;
+  if (s->env == NULL) { /* a compaction could not reopen the file (s->why says why) */
+    free(t);
+    return CARNET_EIO;
+  }
   int mrc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
   if (mrc) {
     free(t);

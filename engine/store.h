@@ -21,12 +21,18 @@ typedef enum carnet__table {
   CARNET__T_INDEX = 4,    /* "index": tag byte + key -> id(16) */
   CARNET__T_PEERS = 5,    /* "peers": public key(32) -> peer record */
   CARNET__T_INVITES = 6,  /* "invites": invite id(16) -> secret, expiry, used */
-  CARNET__T_COUNT_ = 7
+  CARNET__T_CERTS = 7,    /* "certs": erased customer id(16) -> certificate (engine/cert.h) */
+  CARNET__T_ERASED = 8,   /* "erased": entity id(16) -> id(16) of the certificate that erased it */
+  CARNET__T_OPPOSE = 9,   /* "oppose": tag + keyed hash(16) -> certificate id(16) */
+  CARNET__T_COUNT_ = 10
 } carnet__table;
 
 typedef struct carnet__store carnet__store;
 typedef struct carnet__stxn carnet__stxn;
 typedef struct carnet__scur carnet__scur;
+
+/* The directory lock (carnet__store_compact). */
+#define CARNET__STORE_LOCK_FILE "carnet.lock"
 
 enum {
   CARNET__STORE_CREATE = 1u << 0, /* create the directory and tables */
@@ -76,6 +82,17 @@ int carnet__store_next(carnet__scur *c, carnet_buf *k, carnet_buf *v);
 
 /* Brief: the last entry of the table. Errors: CARNET_ENOTFOUND if empty. */
 int carnet__store_last(carnet__scur *c, carnet_buf *k, carnet_buf *v);
+
+/* Brief: compact the environment when no other process has it open: copy
+ * it with MDB_CP_COMPACT to DIR/data.mdb.tmp, fsync, rename it over
+ * data.mdb, and reopen. Every process holds DIR/carnet.lock shared (an
+ * fcntl open file description lock) while its environment is open;
+ * compaction takes it exclusive without waiting, then shared again.
+ * `*done` says whether it ran (false: another process has the directory
+ * open; try again later). No transaction may be open on the store.
+ * Errors: CARNET_EIO, CARNET_ENOSPC (the copy did not fit: the old file
+ * stays), CARNET_ECORRUPT (the reopened file fails: restore a backup). */
+int carnet__store_compact(carnet__store *s, bool *done);
 
 /* Brief: a one-line explanation of the last failure of this store. */
 const char *carnet__store_why(const carnet__store *s);

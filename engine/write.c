@@ -514,6 +514,11 @@ static int apply_op(wctx *w, const carnet__op *op) {
   if (fi->field == CARNET_F_NUMBER)
     return carnet__fail(w->r, CARNET_EINVAL, "a document's number is given at validation "
                                              "(carnet_doc_validate)");
+  if (kind == CARNET_KIND_DOCUMENT && (fi->kinds & (1u << CARNET_KIND_CUSTOMER)) &&
+      fi->field != CARNET_F_SALES_REP && fi->field != CARNET_F_NOTES && fi->field != CARNET_F_DELETED)
+    return carnet__fail(w->r, CARNET_EINVAL, "field %s of a document is the customer's identity "
+                                             "as issued: Carnet copies it at validation",
+                        fi->name);
   if (fi->crdt == CARNET_CRDT_SET) return set_elem(w, fi, op->value, op->op == CARNET__OP_SET);
   if (op->op == CARNET__OP_REMOVE || fi->crdt != CARNET_CRDT_LWW || fi->field == CARNET_F_DELETED)
     return carnet__fail(w->r, CARNET_EINVAL, "field %s cannot be %s this way", fi->name,

@@ -12,9 +12,9 @@
  *   BATCH  2  bytes bin            one change batch (engine/batch.h), 1 ..
  *                                  CARNET_BATCH_BYTES_MAX bytes
  *   ACK    3  upto uint64          I applied your changes up to `upto`
- *   CERT   4  bytes bin            an erasure certificate, 1 ..
- *                                  CARNET_MSG_CERT_BYTES_MAX bytes (reserved:
- *                                  the payload is not interpreted here)
+ *   CERT   4  bytes bin            an erasure certificate (engine/cert.h), 1 ..
+ *                                  CARNET_MSG_CERT_BYTES_MAX bytes; decoded
+ *                                  and validated by the engine, not here
  *   ERROR  5  code int  text str   a CARNET_E* code (negative) and a line for
  *                                  the user: UTF-8, no control characters, <=
  *                                  CARNET_MSG_TEXT_BYTES_MAX bytes

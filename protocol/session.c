@@ -22,6 +22,11 @@
  * Invariant S3: cells the peer wrote itself are not sent back to it.
  * Invariant S4: the session's error is sticky: once failed, no more input is
  * read and no more batch applied.
+ * Invariant S5: erasure certificates travel first: each side sends all of
+ * its certificates before its REQ, so the peer applies them before any
+ * batch of ours; certificates that change later (new ones, new
+ * confirmations) are sent on the tick, and a received certificate that
+ * lacks confirmations we hold is answered at once with ours.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -32,11 +37,16 @@
 #include "carnet/error.h"
 #include "carnet/sync.h"
 #include "engine/changes_int.h"
+#include "engine/cert.h"
+#include "engine/erase.h"
 #include "engine/replica_int.h"
 #include "protocol/channel.h"
 #include "protocol/handshake.h"
 #include "protocol/invite.h"
 #include "protocol/msg.h"
+
+_Static_assert(CARNET__CERT_BYTES_MAX <= CARNET_MSG_CERT_BYTES_MAX,
+               "a certificate fits a CERT message");
 
 #define DEFAULT_BATCH_BYTES (256u * 1024u)
 #define DEFAULT_WINDOW 4u
@@ -68,6 +78,7 @@ struct carnet_session {
   bool final_sent;    /* the current stream's last batch is out */
   unsigned inflight;  /* batches not yet acknowledged */
   uint64_t acked;     /* our sequence number the peer confirmed */
+  uint64_t certs_sent; /* our certseq when we last sent certificates */
   /* What we receive. */
   bool peer_done;     /* the peer's stream reached its end at least once */
   bool bye_sent, bye_recv, noted;
@@ -151,6 +162,52 @@ static int pump(carnet_session *s, uint64_t now_ms) {
   return 0;
 }
 
+/* Erasure certificates (engine/erase.h) go before any batch: every one at
+ * the start of a session, then those that changed (new ones, new
+ * confirmations) on the tick. S5: a certificate is applied before any
+ * later batch is, since messages are handled in order. */
+typedef struct cert_send {
+  carnet_session *s;
+  uint64_t now_ms;
+} cert_send;
+
+static int send_cert(const void *bytes, size_t len, void *data) {
+  cert_send *cs = data;
+  carnet__msg m = {.type = CARNET_MSG_CERT, .bytes = {bytes, len}};
+  int rc = send_msg(cs->s, &m, cs->now_ms);
+  if (rc == 0) cs->s->st.certs_out++;
+  return rc;
+}
+
+static int push_certs(carnet_session *s, uint64_t now_ms) {
+  uint64_t seq;
+  cert_send cs = {s, now_ms};
+  if (s->bye_sent) return 0;
+  int rc = carnet__certs_seq(s->r, &seq);
+  if (rc == 0 && seq <= s->certs_sent) return 0;
+  if (rc == 0) rc = carnet__certs_since(s->r, s->certs_sent, &seq, send_cert, &cs);
+  if (s->err) return s->err;
+  if (rc) return fail(s, rc, "cannot read erasure certificates: %s", carnet_replica_errmsg(s->r));
+  s->certs_sent = seq;
+  return 0;
+}
+
+static int on_cert(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
+  msgpack_sbuffer reply;
+  msgpack_sbuffer_init(&reply);
+  int rc = carnet__cert_receive(s->r, m->bytes.base, m->bytes.len, &reply);
+  if (rc == 0) {
+    s->st.certs_in++;
+    /* The peer lacks confirmations we hold: tell it now, before BYE. */
+    if (reply.size) rc = send_cert(reply.data, reply.size, &(cert_send){s, now_ms});
+  } else {
+    rc = fail(s, rc, "cannot apply an erasure certificate from the peer: %s",
+              carnet_replica_errmsg(s->r));
+  }
+  msgpack_sbuffer_destroy(&reply);
+  return rc;
+}
+
 /* Both sides caught up: record it, and end a one-shot session. */
 static int check_done(carnet_session *s, uint64_t now_ms) {
   bool caught_up = s->peer_done && s->final_sent && s->inflight == 0 &&
@@ -212,6 +269,7 @@ static int handshake_done(carnet_session *s, uint64_t now_ms) {
   carnet_mark mark;
   if ((rc = carnet_watermark(s->r, s->peer_id, &mark)))
     return fail(s, rc, "cannot read the mark kept for the peer");
+  if ((rc = push_certs(s, now_ms))) return rc;
   carnet__msg m = {.type = CARNET_MSG_REQ, .since = mark.base, .after = mark.after};
   return send_msg(s, &m, now_ms);
 }
@@ -256,7 +314,7 @@ static int on_message(carnet_session *s, const carnet__msg *m, uint64_t now_ms) 
     if (m->upto > s->acked) s->acked = m->upto;
     return pump(s, now_ms);
   case CARNET_MSG_CERT:
-    return 0; /* erasure certificates: handled by the erasure layer (reserved) */
+    return on_cert(s, m, now_ms);
   case CARNET_MSG_ERROR: {
     int n = (int)(m->text.len < 400 ? m->text.len : 400);
     return fail(s, m->code < 0 && m->code >= CARNET_EPERM ? m->code : CARNET_EPROTO,
@@ -402,7 +460,7 @@ int carnet_session_tick(carnet_session *s, uint64_t now_ms) {
     carnet__msg m = {.type = CARNET_MSG_PING};
     if ((rc = send_msg(s, &m, now_ms))) return rc;
   }
-  if ((rc = pump(s, now_ms))) return rc;
+  if ((rc = push_certs(s, now_ms)) || (rc = pump(s, now_ms))) return rc;
   return check_done(s, now_ms);
 }
 

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "carnet/erase.h"
 #include "carnet/error.h"
 #include "engine/replica_int.h" /* carnet__now_ms, carnet__random: the replica's env */
 #include "replica/discovery.h"
@@ -299,6 +300,21 @@ static void start_discovery(carnet__node *n) {
 
 /* --- the tick ----------------------------------------------------------- */
 
+/* An erasure applied here or by another process asks for a compaction
+ * (carnet/erase.h). Between two callbacks no transaction is open and no
+ * session holds a pointer into the map, so the node can close and reopen
+ * its environment at any tick; it runs once no other process has the
+ * directory open. Looked at once a second. */
+static void compact_if_asked(carnet__node *n, uint64_t now) {
+  bool done = false;
+  if (now - n->compact_checked < 1000) return;
+  n->compact_checked = now;
+  if (carnet_replica_compact(n->r, false, &done) != 0)
+    carnet__node_log(n, CARNET_LOG_WARN, "%s", carnet_replica_errmsg(n->r));
+  else if (done)
+    carnet__node_log(n, CARNET_LOG_INFO, "replica compacted after an erasure");
+}
+
 static void on_tick(uv_timer_t *t) {
   carnet__node *n = t->data;
   uint64_t now = uv_now(&n->loop);
@@ -325,10 +341,12 @@ static void on_tick(uv_timer_t *t) {
     else
       carnet__conn_tick(c, now);
   }
-  if (n->stopping)
+  if (n->stopping) {
     maybe_finish(n);
-  else
+  } else {
     anti_entropy(n, now);
+    compact_if_asked(n, now);
+  }
 }
 
 /* --- accepting ---------------------------------------------------------- */

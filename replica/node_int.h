@@ -83,6 +83,7 @@ struct carnet__node {
   uint64_t started;  /* uv_now at run */
   bool stopping;
   uint64_t stop_deadline;
+  uint64_t compact_checked; /* uv_now of the last look for a pending compaction */
   int stop_signal;
   bool finished; /* the loop's own handles are closing */
   int uv_failed; /* a libuv call that should not fail did */

@@ -20,6 +20,7 @@
 #include "carnet/document.h"
 #include "carnet/peer.h"
 #include "carnet/sync.h"
+#include "carnet/erase.h"
 
 #define CARNET_VERSION "0.1.0"
 

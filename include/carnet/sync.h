@@ -45,6 +45,7 @@ typedef struct carnet_session_stats {
   uint64_t batches_in, batches_out;
   uint64_t cells_in, cells_out;     /* cells received / sent */
   uint64_t cells_applied;           /* received cells that changed local state */
+  uint64_t certs_in, certs_out;     /* erasure certificates received / sent */
 } carnet_session_stats;
 
 #define CARNET_SESSION_IDLE_PING_MS 15000u /* a PING when nothing was sent for this long */

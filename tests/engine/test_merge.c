@@ -427,11 +427,33 @@ static void test_documents_follow_and_consent(void **state) {
   }
 }
 
+static void test_erase_in_a_group(void **state) {
+  fx *f = *state;
+  carnet_replica *r = f->r[0];
+  carnet_id a = customer(r, "Eva Blanc", "eva@blanc.fr", NULL);
+  carnet_id b = customer(r, "Eva Blanc", "eva.blanc@free.fr", "0699887766");
+  ASSERT_OK(r, TX(r, carnet_merge(t, &a, &b)));
+  assert_true(view_has(r, &a, "eva.blanc@free.fr"));
+  /* Erasing one member erases that person's data, not the other's. */
+  ASSERT_OK(r, carnet_erase(r, &b, "asked to be forgotten", NULL, NULL));
+  size_t n;
+  survivor(r, &a, &n);
+  assert_int_equal(n, 1);
+  assert_true(view_has(r, &a, "eva@blanc.fr"));
+  assert_false(view_has(r, &a, "eva.blanc@free.fr"));
+  assert_false(view_has(r, &a, "+33699887766"));
+  assert_int_equal(count(r, CARNET_KIND_CUSTOMER, NULL), 1);
+  /* Merging with an erased customer is refused. */
+  assert_int_equal(TX(r, carnet_merge(t, &a, &b)), CARNET_EPERM);
+  assert_int_equal(TX(r, carnet_merge(t, &b, &a)), CARNET_EPERM);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       FX_TEST(test_merge_view_and_unmerge),        FX_TEST(test_decisions_filter_dupes),
       FX_TEST(test_opposite_directions_converge), FX_TEST(test_chain_converges),
       FX_TEST(test_not_same_meets_merge),          FX_TEST(test_documents_follow_and_consent),
+      FX_TEST(test_erase_in_a_group),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

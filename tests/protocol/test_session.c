@@ -339,6 +339,43 @@ static void test_same_tag_refused(void **state) {
   node_close(&b);
 }
 
+/* S5: a certificate made while a session is idle is pushed on the tick,
+ * applied by the peer, and the peer's confirmation comes back. */
+static void test_certificate_pushed_live(void **state) {
+  (void)state;
+  node a, b;
+  node_open(&a, "sess-cert-a", 11);
+  node_open(&b, "sess-cert-b", 12);
+  same_team(&a, &b);
+  trust_both(&a, &b);
+  carnet_id gone = add_customer(&a, "Client Efface", "Lyon");
+  carnet_session *sa = start(&a, true, false, NULL), *sb = start(&b, false, false, NULL);
+  run(sa, sb, &a.env, &b.env, 200, NULL, NULL, NULL);
+  assert_int_equal(carnet_session_state_get(sb), CARNET_SESSION_IDLE);
+  carnet_record *rec = NULL;
+  assert_int_equal(carnet_get(b.r, &gone, &rec), 0);
+  carnet_record_free(rec);
+
+  assert_int_equal(carnet_erase(a.r, &gone, "request", NULL, NULL), 0);
+  run(sa, sb, &a.env, &b.env, 200, NULL, NULL, NULL);
+  assert_int_equal(carnet_session_error(sa), 0);
+  assert_int_equal(carnet_session_error(sb), 0);
+  assert_int_equal(carnet_get(b.r, &gone, &rec), CARNET_ENOTFOUND);
+  carnet_erasure e;
+  assert_int_equal(carnet_erasure_get(a.r, &gone, &e), 0);
+  assert_int_equal(e.nconfirmed, 2); /* A's, and B's that came back */
+  carnet_session_stats st;
+  carnet_session_stats_get(sb, &st);
+  assert_true(st.certs_in >= 1 && st.certs_out >= 1);
+  assert_same_digest(&a, &b);
+  carnet_session_close(sa);
+  run(sa, sb, &a.env, &b.env, 50, NULL, NULL, NULL);
+  carnet_session_free(sa);
+  carnet_session_free(sb);
+  node_close(&a);
+  node_close(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sync_both_ways_then_push),
@@ -346,6 +383,7 @@ int main(void) {
       cmocka_unit_test(test_tampered_frame),
       cmocka_unit_test(test_join_with_invite),
       cmocka_unit_test(test_same_tag_refused),
+      cmocka_unit_test(test_certificate_pushed_live),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,302 @@
+/* cli/cmd_erase.c - the data subject's rights (carnet/erase.h):
+ *
+ *   carnet erase CUSTOMER --reason TEXT      Art. 17: erase, on every replica
+ *   carnet erasures [--json]                 the certificates, who applied them
+ *   carnet subject-export CUSTOMER [-o FILE] Art. 15 / 20: everything held on
+ *                                            the person, as JSON
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/crm.h"
+
+enum { O_REASON = CLI_O_USER, O_OUTPUT };
+
+/* --- erase --------------------------------------------------------------------- */
+
+static const cli_opt erase_opts[] = {
+    {"reason", 0, required_argument, O_REASON, "TEXT",
+     "why (required; kept forever on every replica: no personal data)"},
+    {NULL, 0, 0, 0, NULL, NULL},
+};
+
+static const cli_usage erase_usage = {
+    .args = "CUSTOMER",
+    .summary = "Erase a customer on every replica (GDPR Art. 17): irreversible.",
+    .opts = erase_opts,
+    .json = true,
+    .min_pos = 1,
+    .max_pos = 1,
+    .more = "Deletes the customer, its contacts, consents, reminders, the actions that concern\n"
+            "it, its drafts, quotes and orders. Validated invoices and credit notes stay,\n"
+            "read-only, with the identity as issued. A certificate (id, time, replica,\n"
+            "reason) travels to every replica at its next sync; each one applies it and\n"
+            "confirms ('carnet erasures'). The data file is compacted so that no byte of\n"
+            "the erased values stays in it; if another process (carnet serve) has the\n"
+            "replica open, that process compacts it as soon as it can.",
+};
+
+static json_t *hex64(uint64_t v) {
+  char buf[17];
+  snprintf(buf, sizeof buf, "%016llx", (unsigned long long)v);
+  return cli_json_str(buf);
+}
+
+static int run_erase(cli *c, int argc, char **argv) {
+  carnet_replica *r = NULL;
+  carnet_erasure *e = cli_oom(malloc(sizeof *e));
+  const char *reason = NULL;
+  carnet_id id;
+  bool known = false, compacted = false;
+  char hex[CARNET_ID_HEX_LEN + 1], when[32];
+  cli_args a;
+  int rc = cli_parse(c, &erase_usage, argc, argv, &a);
+  if (rc) {
+    free(e);
+    return rc;
+  }
+  for (int i = 0; i < a.nopts; i++)
+    if (a.opts[i].id == O_REASON) reason = a.opts[i].arg;
+  if (reason == NULL) {
+    rc = cli_fail(c, CLI_EUSER, "missing --reason TEXT: say why (e.g. \"request of 2026-12-01\")");
+    goto done;
+  }
+  if ((rc = cli_open(c, &r))) goto done;
+  if (carnet_id_parse(a.pos[0], &id) == 0 && carnet_erased(r, &id, &known) == 0 && known) {
+    rc = cli_fail(c, CLI_EUSER, "%s is already erased (see 'carnet erasures')", a.pos[0]);
+    goto done;
+  }
+  if ((rc = cli_resolve(c, r, CARNET_KIND_CUSTOMER, a.pos[0], &id))) goto done;
+  int err = carnet_erase(r, &id, reason, e, &compacted);
+  if (err) {
+    rc = cli_fail_rc(c, r, err, NULL);
+    goto done;
+  }
+  carnet_id_hex(&id, hex);
+  cli_iso_time(e->at, when);
+  if (c->json) {
+    json_t *o = cli_oom(json_object());
+    cli_json_put(o, "id", cli_json_str(hex));
+    cli_json_put(o, "erased_at", cli_json_str(when));
+    cli_json_put(o, "origin", hex64(e->origin));
+    cli_json_put(o, "reason", cli_json_str(e->reason));
+    cli_json_put(o, "compacted", json_boolean(compacted));
+    rc = cli_json_print(c, o);
+  } else {
+    printf("erased %s at %s; the certificate goes to every replica at its next sync\n", hex, when);
+    if (!compacted)
+      printf("note: another process has this replica open (carnet serve?): it compacts the data "
+             "file as soon as it can\n");
+  }
+done:
+  free(e);
+  carnet_replica_close(r);
+  cli_args_free(&a);
+  return rc;
+}
+
+/* --- erasures ------------------------------------------------------------------ */
+
+static const cli_usage erasures_usage = {
+    .summary = "List the erasure certificates and which replicas of the team applied them.",
+    .json = true,
+    .more = "The team is this replica and the peers it knows by id (after a first sync).\n"
+            "A replica confirms a certificate when it applies it; confirmations come back\n"
+            "through sync.",
+};
+
+typedef struct team {
+  uint64_t ids[CARNET_ERASE_CONFIRMS_MAX];
+  size_t n;
+} team;
+
+static int team_cb(const carnet_peer_info *p, void *data) {
+  team *t = data;
+  if (p->replica_id && t->n < CARNET_ERASE_CONFIRMS_MAX) t->ids[t->n++] = p->replica_id;
+  return 0;
+}
+
+typedef struct erasures_state {
+  team *team;
+  json_t *arr;
+  cli_table *table;
+} erasures_state;
+
+static bool confirmed_by(const carnet_erasure *e, uint64_t id) {
+  for (uint32_t i = 0; i < e->nconfirmed; i++)
+    if (e->confirmed[i] == id) return true;
+  return false;
+}
+
+static int erasures_cb(const carnet_erasure *e, void *data) {
+  erasures_state *st = data;
+  char hex[CARNET_ID_HEX_LEN + 1], when[32], origin[17], counts[32];
+  json_t *yes = cli_oom(json_array()), *no = cli_oom(json_array());
+  carnet_id_hex(&e->id, hex);
+  cli_iso_time(e->at, when);
+  snprintf(origin, sizeof origin, "%016llx", (unsigned long long)e->origin);
+  for (uint32_t i = 0; i < e->nconfirmed; i++)
+    cli_json_push(yes, hex64(e->confirmed[i]));
+  for (size_t i = 0; i < st->team->n; i++)
+    if (!confirmed_by(e, st->team->ids[i])) cli_json_push(no, hex64(st->team->ids[i]));
+  if (st->arr) {
+    json_t *o = cli_oom(json_object());
+    cli_json_put(o, "id", cli_json_str(hex));
+    cli_json_put(o, "erased_at", cli_json_str(when));
+    cli_json_put(o, "origin", cli_json_str(origin));
+    cli_json_put(o, "reason", cli_json_str(e->reason));
+    cli_json_put(o, "confirmed", yes);
+    cli_json_put(o, "pending", no);
+    cli_json_push(st->arr, o);
+    return 0;
+  }
+  snprintf(counts, sizeof counts, "%zu/%zu", (size_t)e->nconfirmed,
+           (size_t)e->nconfirmed + json_array_size(no));
+  const char *row[] = {when, hex, origin, counts, e->reason};
+  cli_table_add(st->table, row);
+  json_decref(yes);
+  json_decref(no);
+  return 0;
+}
+
+static int run_erasures(cli *c, int argc, char **argv) {
+  carnet_replica *r = NULL;
+  team *t = cli_oom(calloc(1, sizeof *t));
+  erasures_state st = {t, NULL, NULL};
+  static const char *const headers[] = {"ERASED AT", "CUSTOMER", "BY", "CONFIRMED", "REASON"};
+  cli_args a;
+  int rc = cli_parse(c, &erasures_usage, argc, argv, &a);
+  if (rc) {
+    free(t);
+    return rc;
+  }
+  if ((rc = cli_open(c, &r))) goto done;
+  t->ids[t->n++] = carnet_replica_id(r);
+  int err = carnet_peer_list(r, team_cb, t);
+  if (c->json)
+    st.arr = cli_oom(json_array());
+  else
+    st.table = cli_oom(cli_table_new(5, headers));
+  if (err == 0) err = carnet_erasure_list(r, erasures_cb, &st);
+  if (err) {
+    rc = cli_fail_rc(c, r, err, "listing erasures");
+  } else if (c->json) {
+    rc = cli_json_print(c, st.arr);
+    st.arr = NULL;
+  } else if (cli_table_rows(st.table) == 0) {
+    printf("no erasure\n");
+  } else {
+    cli_table_print(st.table, stdout, 0);
+  }
+done:
+  json_decref(st.arr);
+  cli_table_free(st.table);
+  free(t);
+  carnet_replica_close(r);
+  cli_args_free(&a);
+  return rc;
+}
+
+/* --- subject-export ---------------------------------------------------------------- */
+
+static const cli_opt export_opts[] = {
+    {"output", 'o', required_argument, O_OUTPUT, "FILE", "write to FILE instead of stdout"},
+    {NULL, 0, 0, 0, NULL, NULL},
+};
+
+static const cli_usage export_usage = {
+    .args = "CUSTOMER",
+    .summary = "Everything held on a customer, as JSON (GDPR Art. 15 access, Art. 20 "
+               "portability).",
+    .opts = export_opts,
+    .min_pos = 1,
+    .max_pos = 1,
+    .more = "The customer with its consents and their dated log, its contacts, documents\n"
+            "(with lines and totals), the commercial actions that concern it and its\n"
+            "reminders, deleted ones included. Nothing of other customers: an action that\n"
+            "concerns several customers lists their ids only.",
+};
+
+typedef struct export_state {
+  json_t *arr;
+  json_t *(*fn)(const carnet_record *rec, json_t *labels);
+} export_state;
+
+static int export_cb(const carnet_record *rec, void *data) {
+  export_state *st = data;
+  cli_json_push(st->arr, st->fn ? st->fn(rec, NULL) : cli_json_record(rec));
+  return 0;
+}
+
+static int run_export(cli *c, int argc, char **argv) {
+  carnet_replica *r = NULL;
+  carnet_record *cu = NULL;
+  json_t *o = NULL;
+  const char *out = NULL;
+  FILE *f = NULL;
+  cli_args a;
+  int rc = cli_parse(c, &export_usage, argc, argv, &a);
+  if (rc) return rc;
+  for (int i = 0; i < a.nopts; i++)
+    if (a.opts[i].id == O_OUTPUT) out = a.opts[i].arg;
+  if ((rc = crm_open(c, &r)) || (rc = cli_load(c, r, CARNET_KIND_CUSTOMER, a.pos[0], &cu)))
+    goto done;
+  static const struct {
+    const char *key;
+    carnet_kind kind;
+    json_t *(*fn)(const carnet_record *rec, json_t *labels);
+  } parts[] = {{"contacts", CARNET_KIND_CONTACT, NULL},
+               {"documents", CARNET_KIND_DOCUMENT, crm_json_doc},
+               {"actions", CARNET_KIND_ACTION, crm_json_action},
+               {"reminders", CARNET_KIND_REMINDER, crm_json_reminder}};
+  carnet_filter filter = {.customer = carnet_record_id(cu), .include_deleted = true};
+  o = cli_oom(json_object());
+  cli_json_put(o, "format", cli_json_str("carnet-subject-export-1"));
+  cli_json_put(o, "customer", cli_json_record(cu));
+  cli_json_put(o, "consents", cli_json_consents(cu));
+  cli_json_put(o, "consent_log", cli_json_consent_log(cu));
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+    export_state st = {cli_oom(json_array()), parts[i].fn};
+    cli_json_put(o, parts[i].key, st.arr);
+    int err = carnet_list(r, parts[i].kind, &filter, export_cb, &st);
+    if (err) {
+      rc = cli_fail_rc(c, r, err, parts[i].key);
+      goto done;
+    }
+  }
+  if (out && (f = fopen(out, "w")) == NULL) {
+    rc = cli_fail(c, CLI_EUSER, "cannot write %s: %s", out, strerror(errno));
+    goto done;
+  }
+  if (json_dumpf(o, f ? f : stdout, JSON_INDENT(2)) != 0 || fputc('\n', f ? f : stdout) == EOF ||
+      (f && fclose(f) != 0)) {
+    f = NULL;
+    rc = cli_fail(c, CLI_EINTERNAL, "cannot write the export%s%s", out ? " to " : "",
+                  out ? out : "");
+    goto done;
+  }
+  f = NULL;
+done:
+  if (f) fclose(f);
+  json_decref(o);
+  carnet_record_free(cu);
+  carnet_replica_close(r);
+  cli_args_free(&a);
+  return rc;
+}
+
+/* --- dispatch ------------------------------------------------------------------------ */
+
+int cli_cmd_erase(cli *c, int argc, char **argv) {
+  return run_erase(c, argc, argv);
+}
+
+int cli_cmd_erasures(cli *c, int argc, char **argv) {
+  return run_erasures(c, argc, argv);
+}
+
+int cli_cmd_subject_export(cli *c, int argc, char **argv) {
+  return run_export(c, argc, argv);
+}

@@ -1,0 +1,545 @@
+/* engine/erase.c - erasure certificates: applying them, the filter of
+ * received changes, the opposition list, listing, and compaction
+ * (carnet/erase.h, engine/erase.h for invariants X1-X4).
+ *
+ *   carnet_erase / a CERT from a peer
+ *        |
+ *        v  one write transaction (X3)
+ *   certs[id] known? --yes--> union of confirmations (X4) --> done
+ *        | no
+ *        v
+ *   opposition hashes of the customer's e-mails and phones (its blind
+ *   index keys), then delete: the customer; its contacts, reminders,
+ *   actions, drafts, quotes, orders (row + change-index entry + index keys;
+ *   erased[x] = id); re-announce its validated invoices and credit notes
+ *   (X2: fresh sequence numbers, same stamps, so a replica that deleted
+ *   their draft gets them whole); certs[id] with our confirmation; meta
+ *   compact_pending
+ *        |
+ *        v  after commit, when no other process has the directory open
+ *   compaction (engine/store.c): no byte of the deleted rows stays in the
+ *   data file.
+ */
+#include "engine/erase.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "carnet/error.h"
+#include "engine/cert.h"
+#include "engine/hlc.h"
+#include "engine/mp.h"
+#include "engine/replica_int.h"
+#include "engine/text.h"
+#include "engine/write.h"
+
+/* --- lookups ---------------------------------------------------------------- */
+
+int carnet__erased(carnet__stxn *st, const carnet_id *id, bool *out) {
+  carnet_buf v;
+  int rc = carnet__store_get(st, CARNET__T_ERASED, id->b, 16, &v);
+  *out = rc == 0;
+  return rc == CARNET_ENOTFOUND ? 0 : rc;
+}
+
+/* A stored certificate: lseq(uint) then the certificate's bytes. */
+static int stored_split(carnet_buf v, uint64_t *lseq, carnet_buf *cert) {
+  carnet__mp m;
+  int rc = carnet__mp_init(&m, v.base, v.len);
+  if (rc) return rc;
+  rc = carnet__mp_uint(&m, lseq) ? CARNET_ECORRUPT : 0;
+  *cert = (carnet_buf){(const uint8_t *)v.base + m.off, v.len - m.off};
+  carnet__mp_destroy(&m);
+  return rc;
+}
+
+/* The stored certificate of `id` and its lseq. Errors: CARNET_ENOTFOUND. */
+static int cert_load(carnet__stxn *st, const carnet_id *id, carnet_erasure *out, uint64_t *lseq) {
+  carnet_buf v;
+  int rc = carnet__store_get(st, CARNET__T_CERTS, id->b, 16, &v);
+  if (rc) return rc;
+  uint64_t seq = 0;
+  carnet_buf cert;
+  if ((rc = stored_split(v, &seq, &cert))) return rc;
+  if (carnet__cert_decode(cert.base, cert.len, out, NULL)) rc = CARNET_ECORRUPT;
+  if (rc == 0 && memcmp(out->id.b, id->b, 16) != 0) rc = CARNET_ECORRUPT;
+  if (lseq) *lseq = seq;
+  return rc;
+}
+
+static int cert_store(carnet__stxn *st, const carnet_erasure *c) {
+  uint64_t seq = 0;
+  int rc = carnet__meta_get_u64(st, CARNET__META_CERTSEQ, &seq);
+  if (rc && rc != CARNET_ENOTFOUND) return rc;
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  seq++;
+  if (msgpack_pack_uint64(&pk, seq) || (rc = carnet__cert_encode(c, &sb))) {
+    rc = rc ? rc : CARNET_ENOMEM;
+    goto done;
+  }
+  if ((rc = carnet__store_put(st, CARNET__T_CERTS, c->id.b, 16, sb.data, sb.size, 0))) goto done;
+  rc = carnet__meta_put_u64(st, CARNET__META_CERTSEQ, seq);
+done:
+  msgpack_sbuffer_destroy(&sb);
+  return rc;
+}
+
+/* --- what belongs to an erased customer ------------------------------------- */
+
+static bool cell_is_str(const carnet__cell *c, const char *s) {
+  size_t n = strlen(s);
+  return n < 32 && c->vlen == n + 1 && c->val[0] == (0xa0 | n) && memcmp(c->val + 1, s, n) == 0;
+}
+
+/* X2: a validated invoice or credit note is kept. */
+static bool kept_document(const carnet__entity *e) {
+  if (e->kind != CARNET_KIND_DOCUMENT || !carnet__doc_validated(e)) return false;
+  const carnet__cell *t = carnet__entity_find(e, CARNET_F_DOC_TYPE, NULL, 0);
+  return t && (cell_is_str(t, "invoice") || cell_is_str(t, "credit_note"));
+}
+
+/* The customer `e` belongs to or concerns that has a certificate (`*found`
+ * false when none): a contact's, document's or reminder's customer, any
+ * customer of an action. */
+static int erased_owner(carnet__stxn *st, const carnet__entity *e, carnet_id *owner, bool *found) {
+  carnet_buf v;
+  *found = false;
+  for (size_t i = 0; i < e->n; i++) {
+    const carnet__cell *c = &e->cells[i];
+    const uint8_t *ref = NULL;
+    if (c->field == CARNET_F_CUSTOMER && c->vlen == 18) ref = c->val + 2; /* bin8 header */
+    if (c->field == CARNET_F_CUSTOMERS && c->klen == 16) ref = c->key;
+    if (ref == NULL) continue;
+    int rc = carnet__store_get(st, CARNET__T_CERTS, ref, 16, &v);
+    if (rc == CARNET_ENOTFOUND) continue;
+    if (rc) return rc;
+    memcpy(owner->b, ref, 16);
+    *found = true;
+    return 0;
+  }
+  return 0;
+}
+
+bool carnet__erase_send_whole(carnet__stxn *st, const carnet__entity *e) {
+  carnet_id owner;
+  bool found = false;
+  if (!kept_document(e)) return false;
+  return erased_owner(st, e, &owner, &found) == 0 && found;
+}
+
+/* Delete what is stored of `l` (row, change-index entry, index keys) and
+ * remember it as erased by `owner`. */
+static int drop_entity(carnet__stxn *st, carnet__loaded *l, const carnet_id *owner) {
+  uint8_t seqkey[8];
+  int rc;
+  if (l->existed) {
+    if ((rc = carnet__store_del(st, CARNET__T_ENTITIES, l->e.id.b, 16)) && rc != CARNET_ENOTFOUND)
+      return rc;
+    carnet__be64_put(seqkey, l->old_seq);
+    if ((rc = carnet__store_del(st, CARNET__T_CHANGES, seqkey, 8)) && rc != CARNET_ENOTFOUND)
+      return rc;
+    for (size_t i = 0; i < l->old_keys.n; i++) {
+      rc =
+          carnet__store_del(st, CARNET__T_INDEX, l->old_keys.keys[i].base, l->old_keys.keys[i].len);
+      if (rc && rc != CARNET_ENOTFOUND) return rc;
+    }
+    l->existed = false;
+  }
+  return carnet__store_put(st, CARNET__T_ERASED, l->e.id.b, 16, owner->b, 16, 0);
+}
+
+/* The opposition list: the customer's blind e-mail and phone keys (tag +
+ * keyed hash, engine/index.c) without the entity id. */
+static int oppose_keys(carnet__stxn *st, const carnet__loaded *l) {
+  for (size_t i = 0; i < l->old_keys.n; i++) {
+    const uint8_t *k = l->old_keys.keys[i].base;
+    if (l->old_keys.keys[i].len != CARNET__INDEX_BLIND_KEY_LEN ||
+        (k[0] != CARNET__IDX_EMAIL && k[0] != CARNET__IDX_PHONE))
+      continue;
+    int rc =
+        carnet__store_put(st, CARNET__T_OPPOSE, k, 1 + CARNET__INDEX_HASH_LEN, l->e.id.b, 16, 0);
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+typedef struct related {
+  carnet_id *ids;
+  bool *keep;
+  size_t n, cap;
+} related;
+
+static int related_add(related *rl, const carnet_id *id, bool keep) {
+  if (rl->n == rl->cap) {
+    size_t cap = rl->cap ? rl->cap * 2 : 16;
+    carnet_id *ids = realloc(rl->ids, cap * sizeof *ids);
+    if (ids == NULL) return CARNET_ENOMEM;
+    rl->ids = ids;
+    bool *keep2 = realloc(rl->keep, cap * sizeof *keep2);
+    if (keep2 == NULL) return CARNET_ENOMEM;
+    rl->keep = keep2;
+    rl->cap = cap;
+  }
+  rl->ids[rl->n] = *id;
+  rl->keep[rl->n++] = keep;
+  return 0;
+}
+
+/* Every stored entity that belongs to customer `cid` (one pass over the
+ * rows: there is no reverse index of owners). */
+static int related_find(carnet__stxn *st, const carnet_id *cid, related *rl) {
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  int rc = carnet__store_cursor(st, CARNET__T_ENTITIES, &cur);
+  if (rc) return rc;
+  for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
+       rc = carnet__store_next(cur, &k, &v)) {
+    carnet_id id;
+    carnet__entity e;
+    if (k.len != 16) {
+      rc = CARNET_ECORRUPT;
+      break;
+    }
+    memcpy(id.b, k.base, 16);
+    if (memcmp(id.b, cid->b, 16) == 0) continue;
+    carnet__entity_init(&e, NULL);
+    if ((rc = carnet__row_decode(&id, v.base, v.len, &e))) break;
+    bool mine = false;
+    for (size_t i = 0; i < e.n && !mine; i++) {
+      const carnet__cell *c = &e.cells[i];
+      mine =
+          (c->field == CARNET_F_CUSTOMER && c->vlen == 18 && memcmp(c->val + 2, cid->b, 16) == 0) ||
+          (c->field == CARNET_F_CUSTOMERS && c->klen == 16 && memcmp(c->key, cid->b, 16) == 0);
+    }
+    if (mine) rc = related_add(rl, &id, kept_document(&e));
+    carnet__entity_free(&e);
+    if (rc) break;
+  }
+  carnet__store_cursor_close(cur);
+  return rc == CARNET_ENOTFOUND ? 0 : rc;
+}
+
+/* X2: a kept document gets a fresh sequence number on every cell (stamps
+ * unchanged), so the next stream sends it whole to every peer. */
+static int reannounce(carnet_txn *t, carnet__loaded *l, msgpack_sbuffer *sb) {
+  uint64_t seq = carnet__txn_next_seq(t);
+  for (size_t i = 0; i < l->e.n; i++)
+    l->e.cells[i].seq = seq;
+  l->e.seq = seq;
+  return carnet__save(t->st, l, sb);
+}
+
+/* Erase customer `cid` and what belongs to it. */
+static int erase_all(carnet_txn *t, const carnet_id *cid) {
+  related rl = {0};
+  carnet__loaded l;
+  msgpack_sbuffer sb;
+  int rc;
+  msgpack_sbuffer_init(&sb);
+  rc = carnet__load(t->st, cid, &l);
+  if (rc == 0 && l.existed && l.e.kind != CARNET_KIND_CUSTOMER) rc = CARNET_EPROTO;
+  if (rc == 0) rc = oppose_keys(t->st, &l);
+  if (rc == 0) rc = drop_entity(t->st, &l, cid);
+  carnet__loaded_free(&l);
+  if (rc == 0) rc = related_find(t->st, cid, &rl);
+  for (size_t i = 0; i < rl.n && rc == 0; i++) {
+    if ((rc = carnet__load(t->st, &rl.ids[i], &l)) == 0)
+      rc = rl.keep[i] ? reannounce(t, &l, &sb) : drop_entity(t->st, &l, cid);
+    carnet__loaded_free(&l);
+  }
+  free(rl.ids);
+  free(rl.keep);
+  msgpack_sbuffer_destroy(&sb);
+  return rc;
+}
+
+int carnet__cert_apply(carnet_txn *t, const carnet_erasure *c, bool *changed) {
+  carnet_erasure cur;
+  int rc = cert_load(t->st, &c->id, &cur, NULL);
+  *changed = false;
+  if (rc == 0) {
+    bool ch = carnet__cert_merge(&cur, c);
+    ch |= carnet__cert_confirm(&cur, t->r->id);
+    if (!ch) return 0;
+    *changed = true;
+    return cert_store(t->st, &cur);
+  }
+  if (rc != CARNET_ENOTFOUND) return rc;
+  cur = *c;
+  carnet__cert_confirm(&cur, t->r->id);
+  t->hlc = carnet__hlc_recv(t->hlc, c->at);
+  if ((rc = erase_all(t, &c->id)) || (rc = cert_store(t->st, &cur)) ||
+      (rc = carnet__store_put(t->st, CARNET__T_META, CARNET__META_COMPACT,
+                              strlen(CARNET__META_COMPACT), "\1", 1, 0)))
+    return rc;
+  *changed = true;
+  return 0;
+}
+
+int carnet__erase_filter(carnet_txn *t, carnet__loaded *l, bool *drop) {
+  carnet_buf v;
+  carnet_id owner;
+  bool found;
+  *drop = false;
+  int rc = carnet__store_get(t->st, CARNET__T_ERASED, l->e.id.b, 16, &v);
+  if (rc == 0) {
+    if (v.len != 16) return CARNET_ECORRUPT;
+    memcpy(owner.b, v.base, 16);
+    if (memcmp(owner.b, l->e.id.b, 16) != 0 && kept_document(&l->e))
+      return carnet__store_del(t->st, CARNET__T_ERASED, l->e.id.b, 16); /* X2 */
+    *drop = true;
+    return l->existed ? drop_entity(t->st, l, &owner) : 0;
+  }
+  if (rc != CARNET_ENOTFOUND) return rc;
+  if ((rc = erased_owner(t->st, &l->e, &owner, &found)) || !found || kept_document(&l->e))
+    return rc;
+  *drop = true;
+  return drop_entity(t->st, l, &owner);
+}
+
+/* --- the API ------------------------------------------------------------------ */
+
+int carnet_erased(carnet_replica *r, const carnet_id *id, bool *out) {
+  carnet__stxn *st;
+  *out = false;
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  rc = carnet__erased(st, id, out);
+  carnet__read_end(r, st);
+  return rc;
+}
+
+int carnet_erasure_get(carnet_replica *r, const carnet_id *id, carnet_erasure *out) {
+  carnet__stxn *st;
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  rc = cert_load(st, id, out, NULL);
+  carnet__read_end(r, st);
+  if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "a stored erasure certificate is damaged");
+  return rc;
+}
+
+int carnet_erase(carnet_replica *r, const carnet_id *id, const char *reason, carnet_erasure *out,
+                 bool *compacted) {
+  carnet_txn *t = NULL;
+  carnet__loaded l;
+  carnet_erasure c;
+  bool changed, known = false;
+  char hex[CARNET_ID_HEX_LEN + 1];
+  int rc;
+  if (compacted) *compacted = false;
+  if (reason == NULL) reason = "";
+  if (carnet__text_valid(reason, CARNET_ERASE_REASON_MAX, false) != 0)
+    return carnet__fail(r, CARNET_EINVAL, "invalid reason: one line of UTF-8, at most %u bytes",
+                        CARNET_ERASE_REASON_MAX);
+  carnet_id_hex(id, hex);
+  if ((rc = carnet_txn_begin(r, &t))) return rc;
+  if ((rc = carnet__erased(t->st, id, &known))) goto done;
+  if (known) {
+    rc = carnet__fail(r, CARNET_EEXIST, "%s is already erased ('carnet erasures' lists it)", hex);
+    goto done;
+  }
+  rc = carnet__load(t->st, id, &l);
+  bool ok = rc == 0 && l.existed && l.e.kind == CARNET_KIND_CUSTOMER;
+  carnet__loaded_free(&l);
+  if (rc) goto done;
+  if (!ok) {
+    rc = carnet__fail(r, CARNET_ENOTFOUND, "no customer %s", hex);
+    goto done;
+  }
+  memset(&c, 0, sizeof c);
+  c.id = *id;
+  c.at = carnet__txn_tick(t);
+  c.origin = r->id;
+  memcpy(c.reason, reason, strlen(reason));
+  if ((rc = carnet__cert_apply(t, &c, &changed))) {
+    carnet__fail(r, rc, "cannot erase %s: %s", hex, carnet__store_why(r->store));
+    goto done;
+  }
+  rc = carnet_txn_commit(t);
+  t = NULL;
+  if (rc) goto done;
+  if (out && (rc = carnet_erasure_get(r, id, out))) goto done;
+  /* The erasure is durable; a compaction that cannot run now runs later. */
+  if (carnet_replica_compact(r, false, compacted) != 0 && compacted) *compacted = false;
+done:
+  if (t) carnet_txn_abort(t);
+  return rc;
+}
+
+int carnet_erasure_list(carnet_replica *r, int (*cb)(const carnet_erasure *e, void *data),
+                        void *data) {
+  carnet__stxn *st;
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  carnet_erasure *e = malloc(sizeof *e);
+  if (e == NULL) return CARNET_ENOMEM;
+  int rc = carnet__read_begin(r, &st);
+  if (rc) {
+    free(e);
+    return rc;
+  }
+  if ((rc = carnet__store_cursor(st, CARNET__T_CERTS, &cur))) goto done;
+  for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
+       rc = carnet__store_next(cur, &k, &v)) {
+    carnet_id id;
+    if (k.len != 16) {
+      rc = CARNET_ECORRUPT;
+      break;
+    }
+    memcpy(id.b, k.base, 16);
+    if ((rc = cert_load(st, &id, e, NULL)) || (rc = cb(e, data))) break;
+  }
+  if (rc == CARNET_ENOTFOUND) rc = 0;
+done:
+  carnet__store_cursor_close(cur);
+  carnet__read_end(r, st);
+  free(e);
+  if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "a stored erasure certificate is damaged");
+  return rc;
+}
+
+int carnet_erasure_opposed(carnet_replica *r, const carnet_id *id, bool *out, carnet_id *cert) {
+  carnet__stxn *st;
+  carnet__loaded l;
+  carnet_buf v;
+  *out = false;
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  if ((rc = carnet__load(st, id, &l)) == 0 && !l.existed) rc = CARNET_ENOTFOUND;
+  for (size_t i = 0; rc == 0 && !*out && i < l.old_keys.n; i++) {
+    const uint8_t *k = l.old_keys.keys[i].base;
+    if (l.old_keys.keys[i].len != CARNET__INDEX_BLIND_KEY_LEN ||
+        (k[0] != CARNET__IDX_EMAIL && k[0] != CARNET__IDX_PHONE))
+      continue;
+    rc = carnet__store_get(st, CARNET__T_OPPOSE, k, 1 + CARNET__INDEX_HASH_LEN, &v);
+    if (rc == CARNET_ENOTFOUND) {
+      rc = 0;
+    } else if (rc == 0 && v.len == 16) {
+      *out = true;
+      if (cert) memcpy(cert->b, v.base, 16);
+    }
+  }
+  carnet__loaded_free(&l);
+  carnet__read_end(r, st);
+  return rc;
+}
+
+/* --- sessions ------------------------------------------------------------------ */
+
+int carnet__certs_seq(carnet_replica *r, uint64_t *out) {
+  carnet__stxn *st;
+  *out = 0;
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  rc = carnet__meta_get_u64(st, CARNET__META_CERTSEQ, out);
+  carnet__read_end(r, st);
+  return rc == CARNET_ENOTFOUND ? 0 : rc;
+}
+
+int carnet__certs_since(carnet_replica *r, uint64_t after, uint64_t *upto,
+                        int (*cb)(const void *bytes, size_t len, void *data), void *data) {
+  carnet__stxn *st;
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  *upto = after;
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  rc = carnet__meta_get_u64(st, CARNET__META_CERTSEQ, upto);
+  if (rc == CARNET_ENOTFOUND) {
+    *upto = 0;
+    rc = 0;
+    goto done;
+  }
+  if (rc || *upto <= after || (rc = carnet__store_cursor(st, CARNET__T_CERTS, &cur))) goto done;
+  for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
+       rc = carnet__store_next(cur, &k, &v)) {
+    uint64_t lseq = 0;
+    carnet_buf cert;
+    if ((rc = stored_split(v, &lseq, &cert))) break;
+    if (lseq > after && (rc = cb(cert.base, cert.len, data))) break;
+  }
+  if (rc == CARNET_ENOTFOUND) rc = 0;
+done:
+  carnet__store_cursor_close(cur);
+  carnet__read_end(r, st);
+  return rc;
+}
+
+int carnet__cert_receive(carnet_replica *r, const void *bytes, size_t len, msgpack_sbuffer *reply) {
+  carnet_erasure *in = malloc(sizeof *in), *merged = malloc(sizeof *merged);
+  carnet_txn *t = NULL;
+  bool changed;
+  int bad = 0, rc;
+  if (in == NULL || merged == NULL) {
+    rc = CARNET_ENOMEM;
+    goto done;
+  }
+  if ((rc = carnet__cert_decode(bytes, len, in, &bad))) {
+    rc = carnet__fail(r, CARNET_EPROTO, "malformed erasure certificate (check at engine/cert.c:%d)",
+                      bad);
+    goto done;
+  }
+  if (!carnet__hlc_plausible(in->at, carnet__now_ms(r))) {
+    rc = carnet__fail(r, CARNET_EPROTO,
+                      "an erasure certificate is dated more than 7 days ahead "
+                      "of this machine's clock; check the clocks");
+    goto done;
+  }
+  if ((rc = carnet_txn_begin(r, &t))) goto done;
+  if ((rc = carnet__cert_apply(t, in, &changed)) == CARNET_EPROTO) {
+    carnet__fail(r, rc, "an erasure certificate names an entity that is not a customer");
+    goto done;
+  }
+  if (rc) goto done;
+  if ((rc = cert_load(t->st, &in->id, merged, NULL))) goto done;
+  rc = carnet_txn_commit(t);
+  t = NULL;
+  if (rc == 0 && !carnet__cert_equal(merged, in)) rc = carnet__cert_encode(merged, reply);
+done:
+  if (rc && rc != CARNET_EPROTO && t)
+    carnet__fail(r, rc, "cannot apply an erasure certificate: %s", carnet__store_why(r->store));
+  else if (rc && rc != CARNET_EPROTO)
+    carnet__fail(r, rc, "cannot apply an erasure certificate: %s", carnet_replica_errmsg(r));
+  if (t) carnet_txn_abort(t);
+  free(in);
+  free(merged);
+  return rc;
+}
+
+/* --- compaction ------------------------------------------------------------- */
+
+int carnet_replica_compact(carnet_replica *r, bool force, bool *done) {
+  carnet__stxn *st = NULL;
+  carnet_buf v;
+  bool ran = false;
+  int rc;
+  if (done) *done = false;
+  if (r->txn) return carnet__fail(r, CARNET_EMISUSE, "compaction with a transaction open");
+  if ((rc = carnet__store_begin(r->store, false, &st))) return rc;
+  rc =
+      carnet__store_get(st, CARNET__T_META, CARNET__META_COMPACT, strlen(CARNET__META_COMPACT), &v);
+  carnet__store_abort(st);
+  st = NULL;
+  if (rc == CARNET_ENOTFOUND && !force) return 0;
+  if (rc && rc != CARNET_ENOTFOUND) return rc;
+  if ((rc = carnet__store_compact(r->store, &ran)))
+    return carnet__fail(r, rc, "cannot compact the replica: %s", carnet__store_why(r->store));
+  if (!ran) return 0;
+  /* The flag goes only now: a crash before this line compacts again. */
+  if ((rc = carnet__store_begin(r->store, true, &st)) == 0) {
+    rc = carnet__store_del(st, CARNET__T_META, CARNET__META_COMPACT, strlen(CARNET__META_COMPACT));
+    if (rc == 0 || rc == CARNET_ENOTFOUND) {
+      rc = carnet__store_commit(st);
+    } else {
+      carnet__store_abort(st);
+    }
+  }
+  if (rc)
+    return carnet__fail(r, rc, "cannot record the compaction: %s", carnet__store_why(r->store));
+  if (done) *done = true;
+  return 0;
+}

@@ -1,0 +1,76 @@
+/* engine/erase.h - erasure inside the engine (not API; carnet/erase.h is).
+ *
+ * Tables: `certs` (customer id -> lseq(uint) + certificate, engine/cert.h),
+ * `erased` (entity id -> id of the customer whose certificate erased it;
+ * the customer maps to itself), `oppose` (index tag + keyed hash of an
+ * e-mail or phone -> customer id). None is ever garbage-collected.
+ *
+ * Invariant X1: a certificate dominates every cell of the entities it
+ * erased: once an entity is in `erased`, no cell of it is stored, and a
+ * received cell of it is dropped (carnet__erase_filter), whatever its
+ * stamp. Exception X2: a validated invoice or credit note of an erased
+ * customer is kept, read-only (its validating replica may have validated
+ * it offline before it learnt of the erasure; dropping it would leave a gap
+ * in that replica's numbered series).
+ * Invariant X3: applying a certificate is one transaction: the certificate,
+ * this replica's confirmation, the deletions (rows, change-index entries,
+ * index keys), the opposition hashes and the compaction flag.
+ * Invariant X4: confirmations only grow (union); the meta counter
+ * `certseq` moves whenever a stored certificate changes, and the
+ * certificate takes that value as its lseq, so a session sends what changed
+ * since it last looked (carnet__certs_since).
+ */
+#ifndef CARNET_ENGINE_ERASE_H
+#define CARNET_ENGINE_ERASE_H
+
+#include "carnet/erase.h"
+#include "engine/entity_io.h"
+#include "engine/store.h"
+#include <msgpack.h>
+
+/* Meta keys. Frozen. */
+#define CARNET__META_CERTSEQ "certseq"         /* 8 bytes big-endian */
+#define CARNET__META_COMPACT "compact_pending" /* present: an erasure awaits compaction */
+
+/* Brief: whether entity `id` was erased (X1). For the duplicate merge: a
+ * customer that is erased must not be merged into. Errors: CARNET_EIO. */
+int carnet__erased(carnet__stxn *st, const carnet_id *id, bool *out);
+
+/* Brief: apply certificate `c` in `t` (X3): on first sight erase the
+ * customer and what belongs to it, then record this replica's confirmation;
+ * on a known certificate merge the confirmations. `*changed` says whether
+ * the stored certificate changed. Errors: CARNET_ENOSPC, CARNET_EIO,
+ * CARNET_ECORRUPT. */
+struct carnet_txn;
+int carnet__cert_apply(struct carnet_txn *t, const carnet_erasure *c, bool *changed);
+
+/* Brief: for carnet_changes_apply, after the received cells of an entity
+ * were merged into `l`: `*drop` says to store nothing of it (X1), in which
+ * case any stored version has been deleted; a kept document of X2 leaves
+ * `erased`. Errors: CARNET_EIO, CARNET_ENOSPC. */
+int carnet__erase_filter(struct carnet_txn *t, carnet__loaded *l, bool *drop);
+
+/* Brief: whether a stream must send every cell of `e`, even those the
+ * receiving peer wrote (protocol/session.c S3): a kept document of an
+ * erased customer (X2), since the peer may have deleted its own cells of
+ * it when it applied the certificate. Errors: none (false on a read
+ * error: the entity then travels as usual). */
+bool carnet__erase_send_whole(carnet__stxn *st, const carnet__entity *e);
+
+/* Brief: the current `certseq` (0 when no certificate). */
+int carnet__certs_seq(carnet_replica *r, uint64_t *out);
+
+/* Brief: call `cb` with the bytes of each certificate whose lseq is after
+ * `after` (the bytes live until cb returns); `*upto` receives the certseq
+ * they were read at. Errors: CARNET_ECORRUPT, CARNET_EIO, or cb's. */
+int carnet__certs_since(carnet_replica *r, uint64_t after, uint64_t *upto,
+                        int (*cb)(const void *bytes, size_t len, void *data), void *data);
+
+/* Brief: apply a certificate received from a peer (CARNET_EPROTO when it
+ * does not decode or is dated more than 7 days ahead), in its own
+ * transaction. When the merged certificate differs from the received one
+ * (the peer lacks confirmations we have), its bytes are appended to
+ * `reply`, for the peer. */
+int carnet__cert_receive(carnet_replica *r, const void *bytes, size_t len, msgpack_sbuffer *reply);
+
+#endif
