@@ -150,6 +150,24 @@ on_laptop sync "$office_addr"
 on_laptop customer list --search petit
 note "a merge is an edge 'same as', synced like any change: an unmerge ('carnet unmerge') undoes it"
 
+section "6c. A person asks to be forgotten: erased once, gone from every replica"
+claire=$(quiet_office customer list --search "Claire Martin" --json | sed -n 's/^ *"ref": "\([^"]*\)".*/\1/p' | head -1)
+on_office erase "$claire" --reason "GDPR request received by e-mail"
+on_laptop sync "$office_addr"
+on_laptop customer list --search claire
+on_office erasures
+# The office's data file is compacted by its running serve within a second.
+for _ in $(seq 50); do
+  grep -rqa "claire.martin@example.org" "$office" || break
+  sleep 0.1
+done
+if grep -rqa -e "claire.martin@example.org" -e "+33711223344" "$office" "$laptop"; then
+  echo "erased: NO (her e-mail or phone is still in a data file)" >&2
+  exit 1
+fi
+echo "erased: no byte of her e-mail or phone is left in either replica's files"
+note "the certificate (id, time, replica, reason: no personal data) is kept; each replica confirms it"
+
 section "7. Live: the laptop keeps a session open with the office"
 serve laptop "$laptop" --peer "$office_addr"
 for _ in $(seq 50); do grep -q synced laptop-serve.log && break; sleep 0.1; done
