@@ -20,83 +20,23 @@
 
 #include "carnet/carnet.h"
 #include "engine/fracindex.h"
-#include "support/testenv.h"
+#include "support/replicas.h"
 
 /* --- Fixture: two replicas (most tests use the first) -------------------- */
 
-typedef struct fx {
-  char *root;
-  char *dir[2];
-  tenv env[2];
-  carnet_replica *r[2];
-} fx;
+typedef rfx fx;
 
 static int fx_setup(void **state) {
-  fx *f = calloc(1, sizeof *f);
-  assert_non_null(f);
-  f->root = tdir_new("document");
-  assert_non_null(f->root);
-  for (int i = 0; i < 2; i++) {
-    char name[8];
-    snprintf(name, sizeof name, "r%d", i);
-    f->dir[i] = tdir_join(f->root, name);
-    tenv_init(&f->env[i], TENV_EPOCH_MS, 100 + (uint64_t)i);
-    carnet_env ce;
-    tenv_fill(&f->env[i], &ce);
-    char err[256] = "";
-    int rc = carnet_replica_init(f->dir[i], &ce, &f->r[i], err, sizeof err);
-    if (rc) fail_msg("carnet_replica_init: %s: %s", carnet_err_name(rc), err);
-  }
-  *state = f;
+  *state = rfx_new("document", 2, TENV_EPOCH_MS, 100);
   return 0;
 }
 
 static int fx_teardown(void **state) {
-  fx *f = *state;
-  if (!f) return 0;
-  for (int i = 0; i < 2; i++) {
-    carnet_replica_close(f->r[i]);
-    free(f->dir[i]);
-  }
-  tdir_remove(f->root);
-  free(f->root);
-  free(f);
+  rfx_free(*state);
   return 0;
 }
 
 #define FX_TEST(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
-
-#define ASSERT_OK(r, expr)                                                                         \
-  do {                                                                                             \
-    int rc_ = (expr);                                                                              \
-    if (rc_ != 0)                                                                                  \
-      fail_msg("%s: %s (%s)", #expr, carnet_err_name(rc_), (r) ? carnet_replica_errmsg(r) : "");   \
-  } while (0)
-
-#define ASSERT_RC(r, expr, want)                                                                   \
-  do {                                                                                             \
-    int rc_ = (expr);                                                                              \
-    if (rc_ != (want))                                                                             \
-      fail_msg("%s: got %s, want %s (%s)", #expr, carnet_err_name(rc_), carnet_err_name(want),     \
-               carnet_replica_errmsg(r));                                                          \
-  } while (0)
-
-/* One call in its own transaction: begin, the call, commit (or abort when
- * the call fails, returning its code). */
-#define TX(r, call)                                                                                \
-  __extension__({                                                                                  \
-    carnet_txn *t_ = NULL;                                                                         \
-    int txrc_ = carnet_txn_begin((r), &t_);                                                        \
-    if (txrc_ == 0) {                                                                              \
-      carnet_txn *t = t_;                                                                          \
-      txrc_ = (call);                                                                              \
-      if (txrc_)                                                                                   \
-        carnet_txn_abort(t_);                                                                      \
-      else                                                                                         \
-        txrc_ = carnet_txn_commit(t_);                                                             \
-    }                                                                                              \
-    txrc_;                                                                                         \
-  })
 
 /* --- Helpers -------------------------------------------------------------- */
 
@@ -173,25 +113,10 @@ static void labels(carnet_replica *r, const carnet_id *doc, char *out, size_t le
 
 /* Everything `from` has that `to` lacks. */
 static void sync_to(carnet_replica *from, carnet_replica *to) {
-  carnet_mark m;
-  ASSERT_OK(to, carnet_watermark(to, carnet_replica_id(from), &m));
-  for (;;) {
-    carnet_buf out;
-    carnet_batch_info info;
-    ASSERT_OK(from, carnet_changes_since(from, &m, 0, &out, &info));
-    ASSERT_OK(to, carnet_changes_apply(to, out.base, out.len, NULL, NULL));
-    free((void *)out.base);
-    m.after = info.upto;
-    if (!info.more) break;
-  }
+  rfx_sync(from, to, 0);
 }
 
-static void assert_same_digest(carnet_replica *a, carnet_replica *b) {
-  uint8_t da[32], db[32];
-  ASSERT_OK(a, carnet_state_digest(a, da));
-  ASSERT_OK(b, carnet_state_digest(b, db));
-  assert_memory_equal(da, db, 32);
-}
+#define assert_same_digest rfx_assert_same_digest
 
 /* --- Amounts ------------------------------------------------------------------ */
 

@@ -15,73 +15,23 @@
 #include <cmocka.h>
 
 #include "carnet/carnet.h"
-#include "support/testenv.h"
+#include "support/replicas.h"
 
 #define NREP 3
 
-typedef struct fx {
-  char *root;
-  char *dir[NREP];
-  tenv env[NREP];
-  carnet_replica *r[NREP];
-} fx;
+typedef rfx fx;
 
 static int fx_setup(void **state) {
-  fx *f = calloc(1, sizeof *f);
-  assert_non_null(f);
-  f->root = tdir_new("merge");
-  assert_non_null(f->root);
-  for (int i = 0; i < NREP; i++) {
-    char name[8];
-    snprintf(name, sizeof name, "r%d", i);
-    f->dir[i] = tdir_join(f->root, name);
-    tenv_init(&f->env[i], TENV_EPOCH_MS, 300 + (uint64_t)i);
-    carnet_env ce;
-    tenv_fill(&f->env[i], &ce);
-    char err[256] = "";
-    int rc = carnet_replica_init(f->dir[i], &ce, &f->r[i], err, sizeof err);
-    if (rc) fail_msg("carnet_replica_init: %s: %s", carnet_err_name(rc), err);
-  }
-  *state = f;
+  *state = rfx_new("merge", NREP, TENV_EPOCH_MS, 300);
   return 0;
 }
 
 static int fx_teardown(void **state) {
-  fx *f = *state;
-  for (int i = 0; i < NREP; i++) {
-    carnet_replica_close(f->r[i]);
-    free(f->dir[i]);
-  }
-  tdir_remove(f->root);
-  free(f->root);
-  free(f);
+  rfx_free(*state);
   return 0;
 }
 
 #define FX_TEST(fn) cmocka_unit_test_setup_teardown(fn, fx_setup, fx_teardown)
-
-#define ASSERT_OK(r, expr)                                                                         \
-  do {                                                                                             \
-    int rc_ = (expr);                                                                              \
-    if (rc_ != 0)                                                                                  \
-      fail_msg("%s: %s (%s)", #expr, carnet_err_name(rc_), (r) ? carnet_replica_errmsg(r) : "");   \
-  } while (0)
-
-/* One call in its own transaction `t`: commit, or abort and return the
- * call's code. */
-#define TX(r, call)                                                                                \
-  __extension__({                                                                                  \
-    carnet_txn *t = NULL;                                                                          \
-    int txrc_ = carnet_txn_begin((r), &t);                                                         \
-    if (txrc_ == 0) {                                                                              \
-      txrc_ = (call);                                                                              \
-      if (txrc_)                                                                                   \
-        carnet_txn_abort(t);                                                                       \
-      else                                                                                         \
-        txrc_ = carnet_txn_commit(t);                                                              \
-    }                                                                                              \
-    txrc_;                                                                                         \
-  })
 
 static carnet_id customer(carnet_replica *r, const char *name, const char *email,
                           const char *phone) {
@@ -105,17 +55,7 @@ static void set1(carnet_replica *r, const carnet_id *id, carnet_field f, const c
 }
 
 static void sync_to(carnet_replica *from, carnet_replica *to) {
-  carnet_mark m;
-  ASSERT_OK(to, carnet_watermark(to, carnet_replica_id(from), &m));
-  for (;;) {
-    carnet_buf out;
-    carnet_batch_info info;
-    ASSERT_OK(from, carnet_changes_since(from, &m, 0, &out, &info));
-    ASSERT_OK(to, carnet_changes_apply(to, out.base, out.len, NULL, NULL));
-    free((void *)out.base);
-    m.after = info.upto;
-    if (!info.more) break;
-  }
+  rfx_sync(from, to, 0);
 }
 
 static void sync_all(fx *f) {
@@ -180,12 +120,7 @@ static carnet_id survivor(carnet_replica *r, const carnet_id *id, size_t *n) {
   return s;
 }
 
-static void assert_same_digest(carnet_replica *a, carnet_replica *b) {
-  uint8_t da[32], db[32];
-  ASSERT_OK(a, carnet_state_digest(a, da));
-  ASSERT_OK(b, carnet_state_digest(b, db));
-  assert_memory_equal(da, db, 32);
-}
+#define assert_same_digest rfx_assert_same_digest
 
 static const carnet_id *min_id(const carnet_id *a, const carnet_id *b) {
   return memcmp(a->b, b->b, 16) < 0 ? a : b;

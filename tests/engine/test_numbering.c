@@ -25,71 +25,27 @@
 
 #include "carnet/carnet.h"
 #include "engine/replica_int.h"
-#include "support/testenv.h"
+#include "support/replicas.h"
 
 #define NREP 3
-#define ASSERT_OK(r, expr)                                                                         \
-  do {                                                                                             \
-    int rc_ = (expr);                                                                              \
-    if (rc_ != 0)                                                                                  \
-      fail_msg("%s: %s (%s)", #expr, carnet_err_name(rc_), (r) ? carnet_replica_errmsg(r) : "");   \
-  } while (0)
 
-typedef struct fx {
-  char *root;
-  char *dir[NREP];
-  tenv env[NREP];
-  carnet_replica *r[NREP];
-} fx;
+typedef rfx fx;
 
 static uint64_t g_seed = 1;
 
 static int fx_setup(void **state) {
-  fx *f = calloc(1, sizeof *f);
-  assert_non_null(f);
-  f->root = tdir_new("numbering");
-  for (int i = 0; i < NREP; i++) {
-    char name[8];
-    snprintf(name, sizeof name, "r%d", i);
-    f->dir[i] = tdir_join(f->root, name);
-    /* 2026-11-30 23:00 UTC: the run crosses into December. */
-    tenv_init(&f->env[i], 1796079600000ull, g_seed * 31 + (uint64_t)i);
-    carnet_env ce;
-    tenv_fill(&f->env[i], &ce);
-    char err[256] = "";
-    int rc = carnet_replica_init(f->dir[i], &ce, &f->r[i], err, sizeof err);
-    if (rc) fail_msg("carnet_replica_init: %s: %s", carnet_err_name(rc), err);
-  }
-  *state = f;
+  /* 2026-11-30 23:00 UTC: the run crosses into December. */
+  *state = rfx_new("numbering", NREP, 1796079600000ull, g_seed * 31);
   return 0;
 }
 
 static int fx_teardown(void **state) {
-  fx *f = *state;
-  for (int i = 0; f && i < NREP; i++) {
-    carnet_replica_close(f->r[i]);
-    free(f->dir[i]);
-  }
-  if (f) {
-    tdir_remove(f->root);
-    free(f->root);
-    free(f);
-  }
+  rfx_free(*state);
   return 0;
 }
 
 static void sync_to(carnet_replica *from, carnet_replica *to) {
-  carnet_mark m;
-  ASSERT_OK(to, carnet_watermark(to, carnet_replica_id(from), &m));
-  for (;;) {
-    carnet_buf out;
-    carnet_batch_info info;
-    ASSERT_OK(from, carnet_changes_since(from, &m, 4096, &out, &info));
-    ASSERT_OK(to, carnet_changes_apply(to, out.base, out.len, NULL, NULL));
-    free((void *)out.base);
-    m.after = info.upto;
-    if (!info.more) break;
-  }
+  rfx_sync(from, to, 4096);
 }
 
 static carnet_id new_draft(carnet_replica *r, const carnet_id *cu, const char *type) {
