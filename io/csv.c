@@ -92,7 +92,7 @@ typedef struct parser {
   size_t len, i;
   unsigned long line;
   char sep;
-  carnet__table *t;
+  carnet__sheet *t;
   carnet__obuf field; /* a quoted field, unescaped */
 } parser;
 
@@ -125,10 +125,10 @@ static int parse_field(parser *p, char *why, size_t why_len) {
     size_t tail = p->i;
     while (p->i < p->len && s[p->i] != p->sep && s[p->i] != '\n' && s[p->i] != '\r') p->i++;
     if (carnet__obuf_put(&p->field, s + tail, p->i - tail)) return CARNET_ENOMEM;
-    return carnet__table_cell(p->t, p->field.data ? p->field.data : "", p->field.len);
+    return carnet__sheet_cell(p->t, p->field.data ? p->field.data : "", p->field.len);
   }
   while (p->i < p->len && s[p->i] != p->sep && s[p->i] != '\n' && s[p->i] != '\r') p->i++;
-  return carnet__table_cell(p->t, s + start, p->i - start);
+  return carnet__sheet_cell(p->t, s + start, p->i - start);
 }
 
 static int parse(parser *p, char *why, size_t why_len) {
@@ -140,7 +140,7 @@ static int parse(parser *p, char *why, size_t why_len) {
       p->line++;
       continue;
     }
-    if ((rc = carnet__table_row(p->t, p->line > UINT32_MAX ? UINT32_MAX : (uint32_t)p->line)))
+    if ((rc = carnet__sheet_row(p->t, p->line > UINT32_MAX ? UINT32_MAX : (uint32_t)p->line)))
       goto limit;
     for (;;) {
       if ((rc = parse_field(p, why, why_len))) goto limit;
@@ -164,7 +164,7 @@ limit:
   return rc;
 }
 
-int carnet__csv_decode(const void *buf, size_t len, carnet__table **out, carnet__csv_info *info,
+int carnet__csv_decode(const void *buf, size_t len, carnet__sheet **out, carnet__csv_info *info,
                        char *why, size_t why_len) {
   const unsigned char *s = buf;
   char *converted = NULL;
@@ -193,7 +193,7 @@ int carnet__csv_decode(const void *buf, size_t len, carnet__table **out, carnet_
   }
   inf.sep = p.sep = sniff_sep(p.s, p.len);
   p.line = 1;
-  if ((p.t = carnet__table_new()) == NULL) {
+  if ((p.t = carnet__sheet_new()) == NULL) {
     rc = CARNET_ENOMEM;
     goto done;
   }
@@ -202,7 +202,7 @@ int carnet__csv_decode(const void *buf, size_t len, carnet__table **out, carnet_
   p.t = NULL;
   if (info) *info = inf;
 done:
-  carnet__table_free(p.t);
+  carnet__sheet_free(p.t);
   carnet__obuf_free(&p.field);
   free(converted);
   return rc;
@@ -232,12 +232,12 @@ int carnet__csv_encode_row(carnet__obuf *out, const char *const *cells, size_t n
   return carnet__obuf_put(out, "\r\n", 2);
 }
 
-int carnet__csv_encode(const carnet__table *t, char sep, bool bom, carnet__obuf *out) {
-  const char *cells[CARNET__TABLE_COLS_MAX];
+int carnet__csv_encode(const carnet__sheet *t, char sep, bool bom, carnet__obuf *out) {
+  const char *cells[CARNET__SHEET_COLS_MAX];
   if (bom && carnet__obuf_put(out, "\xef\xbb\xbf", 3)) return CARNET_ENOMEM;
-  for (size_t r = 0; r < carnet__table_rows(t); r++) {
-    size_t n = carnet__table_width(t, r);
-    for (size_t c = 0; c < n; c++) cells[c] = carnet__table_get(t, r, c);
+  for (size_t r = 0; r < carnet__sheet_rows(t); r++) {
+    size_t n = carnet__sheet_width(t, r);
+    for (size_t c = 0; c < n; c++) cells[c] = carnet__sheet_get(t, r, c);
     int rc = carnet__csv_encode_row(out, cells, n, sep);
     if (rc) return rc;
   }

@@ -1,5 +1,5 @@
 /* io/csv.h - CSV files as written by spreadsheets and CRMs, into a table
- * (io/table.h) and back.
+ * (io/sheet.h) and back.
  *
  * Decoding, in order: a UTF-8 byte order mark is skipped; bytes that are
  * not valid UTF-8 are read as Windows-1252 (what Excel writes on a French
@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "io/table.h"
+#include "io/sheet.h"
 
 /* What the decoder found out about the file. */
 typedef struct carnet__csv_info {
@@ -34,11 +34,11 @@ typedef struct carnet__csv_info {
 
 /* Brief: decode `len` bytes of CSV. Blank lines are skipped; each record
  * remembers the line it starts on. After the call the caller owns *out
- * (carnet__table_free); on error *out is NULL and `why` (may be NULL) says
+ * (carnet__sheet_free); on error *out is NULL and `why` (may be NULL) says
  * what and where ("line 12: a quoted field is never closed").
  * Errors: CARNET_EINVAL (unterminated quote, NUL byte), CARNET_ELIMIT (a
  * table limit), CARNET_ENOMEM. */
-int carnet__csv_decode(const void *buf, size_t len, carnet__table **out, carnet__csv_info *info,
+int carnet__csv_decode(const void *buf, size_t len, carnet__sheet **out, carnet__csv_info *info,
                        char *why, size_t why_len);
 
 /* Brief: append one record to `out`: cells joined by `sep`, quoted when
@@ -50,7 +50,7 @@ int carnet__csv_encode_row(carnet__obuf *out, const char *const *cells, size_t n
 /* Brief: encode a whole table (optionally after a UTF-8 BOM, which Excel
  * needs to read UTF-8). carnet__csv_decode of the result gives an equal
  * table. Errors: CARNET_ENOMEM. */
-int carnet__csv_encode(const carnet__table *t, char sep, bool bom, carnet__obuf *out);
+int carnet__csv_encode(const carnet__sheet *t, char sep, bool bom, carnet__obuf *out);
 
 /* Brief: true when `s[0..len)` is valid UTF-8 (no overlong forms, no
  * surrogates, nothing above U+10FFFF). */

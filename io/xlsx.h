@@ -1,5 +1,5 @@
 /* io/xlsx.h - Excel workbooks (.xlsx): the first worksheet into a table
- * (io/table.h), and a table into a new workbook.
+ * (io/sheet.h), and a table into a new workbook.
  *
  * Reading (libzip + expat, io/xlsx_read.c): the first sheet of
  * xl/workbook.xml, found through xl/_rels/workbook.xml.rels; shared strings
@@ -13,14 +13,14 @@
  *
  * Hostile files are refused, never followed: at most 256 MiB uncompressed
  * per part (zip bombs), no DTD (entity expansion), the table limits of
- * io/table.h.
+ * io/sheet.h.
  */
 #ifndef CARNET_IO_XLSX_H
 #define CARNET_IO_XLSX_H
 
 #include <stddef.h>
 
-#include "io/table.h"
+#include "io/sheet.h"
 
 #define CARNET__XLSX_PART_MAX (256ul << 20)
 
@@ -30,7 +30,7 @@
  * ...").
  * Errors: CARNET_EINVAL (not a workbook, damaged), CARNET_ELIMIT,
  * CARNET_ENOMEM. */
-int carnet__xlsx_decode(const void *buf, size_t len, carnet__table **out, char *why,
+int carnet__xlsx_decode(const void *buf, size_t len, carnet__sheet **out, char *why,
                         size_t why_len);
 
 /* Brief: write `t` as the only sheet (named `sheet`) of a new workbook at
@@ -38,7 +38,7 @@ int carnet__xlsx_decode(const void *buf, size_t len, carnet__table **out, char *
  * zeros), row 0 in bold. Uses libxlsxwriter in constant-memory mode with
  * its temporary files in `tmpdir` (NULL: the system's).
  * Errors: CARNET_EIO (`why` says why), CARNET_ENOMEM. */
-int carnet__xlsx_write(const carnet__table *t, const char *path, const char *sheet,
+int carnet__xlsx_write(const carnet__sheet *t, const char *path, const char *sheet,
                        const char *tmpdir, char *why, size_t why_len);
 
 #endif

@@ -47,7 +47,7 @@ struct ctx {
   char ctype[16];
   long cstyle;
   size_t ccol, next_col;
-  carnet__table *t;
+  carnet__sheet *t;
 };
 
 static const char *local(const char *name) {
@@ -96,7 +96,7 @@ static void XMLCALL on_end(void *ud, const char *name) {
 static void XMLCALL on_text(void *ud, const char *s, int len) {
   ctx *x = ud;
   if (!x->collect || x->rc) return;
-  if (x->buf.len + (size_t)len > CARNET__TABLE_CELL_MAX)
+  if (x->buf.len + (size_t)len > CARNET__SHEET_CELL_MAX)
     fail(x, CARNET_ELIMIT, "a cell holds more than 1 MiB of text");
   else if (carnet__obuf_put(&x->buf, s, (size_t)len))
     fail(x, CARNET_ENOMEM, "out of memory");
@@ -275,7 +275,7 @@ static void ss_end(ctx *x, const char *name) {
   text_end(x, name);
   if (strcmp(name, "si") != 0 || !x->in_si) return;
   x->in_si = false;
-  if (x->nss >= CARNET__TABLE_ROWS_MAX * 8)
+  if (x->nss >= CARNET__SHEET_ROWS_MAX * 8)
     {
       fail(x, CARNET_ELIMIT, "too many shared strings");
       return;
@@ -381,7 +381,7 @@ static void cell_done(ctx *x) {
       len = strlen(num);
     }
   } /* str, inlineStr, e: the text as is */
-  int rc = carnet__table_cell_at(x->t, x->ccol, v, len);
+  int rc = carnet__sheet_cell_at(x->t, x->ccol, v, len);
   if (rc == CARNET_EINVAL) {
       fail(x, rc, "cells out of order in a row");
       return;
@@ -401,10 +401,10 @@ static void sheet_start(ctx *x, const char *name, const char **attrs) {
   const char *v;
   if (strcmp(name, "row") == 0) {
     unsigned long line = (v = attr(attrs, "r")) ? strtoul(v, NULL, 10) : 0;
-    if (line == 0 || line > CARNET__TABLE_ROWS_MAX)
-      line = carnet__table_rows(x->t) ? carnet__table_line(x->t, carnet__table_rows(x->t) - 1) + 1
+    if (line == 0 || line > CARNET__SHEET_ROWS_MAX)
+      line = carnet__sheet_rows(x->t) ? carnet__sheet_line(x->t, carnet__sheet_rows(x->t) - 1) + 1
                                       : 1;
-    int rc = carnet__table_row(x->t, (uint32_t)line);
+    int rc = carnet__sheet_row(x->t, (uint32_t)line);
     if (rc) {
       fail(x, rc, rc == CARNET_ELIMIT ? "too many rows" : "out of memory");
       return;
@@ -447,7 +447,7 @@ static void sheet_end(ctx *x, const char *name) {
 
 /* --- the whole workbook ---------------------------------------------------- */
 
-int carnet__xlsx_decode(const void *buf, size_t len, carnet__table **out, char *why,
+int carnet__xlsx_decode(const void *buf, size_t len, carnet__sheet **out, char *why,
                         size_t why_len) {
   ctx x = {.why = why, .why_len = why_len, .cstyle = -1};
   zip_error_t ze;
@@ -487,7 +487,7 @@ int carnet__xlsx_decode(const void *buf, size_t len, carnet__table **out, char *
   if ((rc = parse_part(z, "xl/sharedStrings.xml", &x)) && rc != CARNET_ENOTFOUND) goto done;
   x.in_rph = 0;
   x.collect = false;
-  if ((x.t = carnet__table_new()) == NULL) {
+  if ((x.t = carnet__sheet_new()) == NULL) {
     rc = CARNET_ENOMEM;
     goto done;
   }
@@ -503,7 +503,7 @@ int carnet__xlsx_decode(const void *buf, size_t len, carnet__table **out, char *
 done:
   if (z) zip_discard(z);
   zip_error_fini(&ze);
-  carnet__table_free(x.t);
+  carnet__sheet_free(x.t);
   free(x.xf_date);
   free(x.ss_off);
   carnet__obuf_free(&x.ss_text);

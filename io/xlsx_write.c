@@ -10,7 +10,7 @@
 
 #include "carnet/error.h"
 
-int carnet__xlsx_write(const carnet__table *t, const char *path, const char *sheet,
+int carnet__xlsx_write(const carnet__sheet *t, const char *path, const char *sheet,
                        const char *tmpdir, char *why, size_t why_len) {
   lxw_workbook_options opts = {.constant_memory = LXW_TRUE, .tmpdir = (char *)tmpdir};
   lxw_workbook *wb = workbook_new_opt(path, &opts);
@@ -27,18 +27,18 @@ int carnet__xlsx_write(const carnet__table *t, const char *path, const char *she
     return CARNET_ENOMEM;
   }
   format_set_bold(bold);
-  for (size_t r = 0; r < carnet__table_rows(t) && err == LXW_NO_ERROR; r++) {
+  for (size_t r = 0; r < carnet__sheet_rows(t) && err == LXW_NO_ERROR; r++) {
     if (r >= LXW_ROW_MAX) {
       err = LXW_ERROR_WORKSHEET_INDEX_OUT_OF_RANGE;
       break;
     }
-    for (size_t c = 0; c < carnet__table_width(t, r) && err == LXW_NO_ERROR; c++) {
-      const char *v = carnet__table_get(t, r, c);
+    for (size_t c = 0; c < carnet__sheet_width(t, r) && err == LXW_NO_ERROR; c++) {
+      const char *v = carnet__sheet_get(t, r, c);
       if (v[0] == '\0') continue; /* an empty cell is no cell */
       err = worksheet_write_string(ws, (lxw_row_t)r, (lxw_col_t)c, v, r == 0 ? bold : NULL);
     }
   }
-  if (err == LXW_NO_ERROR && carnet__table_rows(t) > 0) worksheet_freeze_panes(ws, 1, 0);
+  if (err == LXW_NO_ERROR && carnet__sheet_rows(t) > 0) worksheet_freeze_panes(ws, 1, 0);
   lxw_error cerr = workbook_close(wb);
   if (err == LXW_NO_ERROR) err = cerr;
   if (err != LXW_NO_ERROR) {

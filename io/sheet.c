@@ -1,5 +1,5 @@
-/* io/table.c - the decoded table: cells as offsets into one text buffer. */
-#include "io/table.h"
+/* io/sheet.c - the decoded sheet: cells as offsets into one text buffer. */
+#include "io/sheet.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +12,7 @@ typedef struct row {
   uint32_t line;
 } row;
 
-struct carnet__table {
+struct carnet__sheet {
   row *rows;
   size_t nrows, rows_cap;
   size_t *cells; /* offsets into text */
@@ -21,8 +21,8 @@ struct carnet__table {
   size_t text_len, text_cap;
 };
 
-carnet__table *carnet__table_new(void) {
-  carnet__table *t = calloc(1, sizeof *t);
+carnet__sheet *carnet__sheet_new(void) {
+  carnet__sheet *t = calloc(1, sizeof *t);
   if (t == NULL) return NULL;
   /* Offset 0 is an empty string: the cell of every gap. */
   t->text = malloc(256);
@@ -36,7 +36,7 @@ carnet__table *carnet__table_new(void) {
   return t;
 }
 
-void carnet__table_free(carnet__table *t) {
+void carnet__sheet_free(carnet__sheet *t) {
   if (t == NULL) return;
   free(t->rows);
   free(t->cells);
@@ -56,16 +56,16 @@ static int grow(void **p, size_t *cap, size_t need, size_t size) {
   return 0;
 }
 
-int carnet__table_row(carnet__table *t, uint32_t line) {
-  if (t->nrows >= CARNET__TABLE_ROWS_MAX) return CARNET_ELIMIT;
+int carnet__sheet_row(carnet__sheet *t, uint32_t line) {
+  if (t->nrows >= CARNET__SHEET_ROWS_MAX) return CARNET_ELIMIT;
   if (grow((void **)&t->rows, &t->rows_cap, t->nrows + 1, sizeof *t->rows)) return CARNET_ENOMEM;
   t->rows[t->nrows++] = (row){.first = t->ncells, .n = 0, .line = line};
   return 0;
 }
 
-static int push_off(carnet__table *t, size_t off) {
+static int push_off(carnet__sheet *t, size_t off) {
   row *r = &t->rows[t->nrows - 1];
-  if (r->n >= CARNET__TABLE_COLS_MAX) return CARNET_ELIMIT;
+  if (r->n >= CARNET__SHEET_COLS_MAX) return CARNET_ELIMIT;
   if (grow((void **)&t->cells, &t->cells_cap, t->ncells + 1, sizeof *t->cells))
     return CARNET_ENOMEM;
   t->cells[t->ncells++] = off;
@@ -73,12 +73,12 @@ static int push_off(carnet__table *t, size_t off) {
   return 0;
 }
 
-int carnet__table_cell_at(carnet__table *t, size_t col, const char *text, size_t len) {
+int carnet__sheet_cell_at(carnet__sheet *t, size_t col, const char *text, size_t len) {
   if (t->nrows == 0) return CARNET_EINVAL;
   row *r = &t->rows[t->nrows - 1];
   if (col < r->n) return CARNET_EINVAL;
-  if (col >= CARNET__TABLE_COLS_MAX || len > CARNET__TABLE_CELL_MAX) return CARNET_ELIMIT;
-  if (t->text_len + len + 1 > CARNET__TABLE_TEXT_MAX) return CARNET_ELIMIT;
+  if (col >= CARNET__SHEET_COLS_MAX || len > CARNET__SHEET_CELL_MAX) return CARNET_ELIMIT;
+  if (t->text_len + len + 1 > CARNET__SHEET_TEXT_MAX) return CARNET_ELIMIT;
   int rc;
   while (r->n < col)
     if ((rc = push_off(t, 0))) return rc;
@@ -91,34 +91,34 @@ int carnet__table_cell_at(carnet__table *t, size_t col, const char *text, size_t
   return push_off(t, off);
 }
 
-int carnet__table_cell(carnet__table *t, const char *text, size_t len) {
+int carnet__sheet_cell(carnet__sheet *t, const char *text, size_t len) {
   if (t->nrows == 0) return CARNET_EINVAL;
-  return carnet__table_cell_at(t, t->rows[t->nrows - 1].n, text, len);
+  return carnet__sheet_cell_at(t, t->rows[t->nrows - 1].n, text, len);
 }
 
-size_t carnet__table_rows(const carnet__table *t) {
+size_t carnet__sheet_rows(const carnet__sheet *t) {
   return t->nrows;
 }
 
-size_t carnet__table_width(const carnet__table *t, size_t r) {
+size_t carnet__sheet_width(const carnet__sheet *t, size_t r) {
   return r < t->nrows ? t->rows[r].n : 0;
 }
 
-uint32_t carnet__table_line(const carnet__table *t, size_t r) {
+uint32_t carnet__sheet_line(const carnet__sheet *t, size_t r) {
   return r < t->nrows ? t->rows[r].line : 0;
 }
 
-const char *carnet__table_get(const carnet__table *t, size_t r, size_t col) {
+const char *carnet__sheet_get(const carnet__sheet *t, size_t r, size_t col) {
   if (r >= t->nrows || col >= t->rows[r].n) return "";
   return t->text + t->cells[t->rows[r].first + col];
 }
 
-bool carnet__table_equal(const carnet__table *a, const carnet__table *b) {
+bool carnet__sheet_equal(const carnet__sheet *a, const carnet__sheet *b) {
   if (a->nrows != b->nrows) return false;
   for (size_t r = 0; r < a->nrows; r++) {
     if (a->rows[r].n != b->rows[r].n) return false;
     for (size_t c = 0; c < a->rows[r].n; c++)
-      if (strcmp(carnet__table_get(a, r, c), carnet__table_get(b, r, c)) != 0) return false;
+      if (strcmp(carnet__sheet_get(a, r, c), carnet__sheet_get(b, r, c)) != 0) return false;
   }
   return true;
 }
