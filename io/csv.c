@@ -93,7 +93,7 @@ typedef struct parser {
   unsigned long line;
   char sep;
   carnet__sheet *t;
-  carnet__obuf field; /* a quoted field, unescaped */
+  carnet__iobuf field; /* a quoted field, unescaped */
 } parser;
 
 /* One field starting at p->i; stops on the separator or line end (not
@@ -108,14 +108,14 @@ static int parse_field(parser *p, char *why, size_t why_len) {
     for (;;) {
       size_t run = p->i;
       while (p->i < p->len && s[p->i] != '"') p->line += s[p->i++] == '\n';
-      if (carnet__obuf_put(&p->field, s + run, p->i - run)) return CARNET_ENOMEM;
+      if (carnet__iobuf_put(&p->field, s + run, p->i - run)) return CARNET_ENOMEM;
       if (p->i >= p->len) {
         say(why, why_len, "line %lu: a quoted field is never closed (a missing '\"')", qline);
         return CARNET_EINVAL;
       }
       p->i++; /* the quote */
       if (p->i < p->len && s[p->i] == '"') {
-        if (carnet__obuf_put(&p->field, "\"", 1)) return CARNET_ENOMEM;
+        if (carnet__iobuf_put(&p->field, "\"", 1)) return CARNET_ENOMEM;
         p->i++;
         continue;
       }
@@ -124,7 +124,7 @@ static int parse_field(parser *p, char *why, size_t why_len) {
     /* Text between the closing quote and the separator is kept. */
     size_t tail = p->i;
     while (p->i < p->len && s[p->i] != p->sep && s[p->i] != '\n' && s[p->i] != '\r') p->i++;
-    if (carnet__obuf_put(&p->field, s + tail, p->i - tail)) return CARNET_ENOMEM;
+    if (carnet__iobuf_put(&p->field, s + tail, p->i - tail)) return CARNET_ENOMEM;
     return carnet__sheet_cell(p->t, p->field.data ? p->field.data : "", p->field.len);
   }
   while (p->i < p->len && s[p->i] != p->sep && s[p->i] != '\n' && s[p->i] != '\r') p->i++;
@@ -203,7 +203,7 @@ int carnet__csv_decode(const void *buf, size_t len, carnet__sheet **out, carnet_
   if (info) *info = inf;
 done:
   carnet__sheet_free(p.t);
-  carnet__obuf_free(&p.field);
+  carnet__iobuf_free(&p.field);
   free(converted);
   return rc;
 }
@@ -214,27 +214,27 @@ static bool needs_quotes(const char *c) {
   return c[strcspn(c, ",;\t\"\r\n")] != '\0';
 }
 
-int carnet__csv_encode_row(carnet__obuf *out, const char *const *cells, size_t n, char sep) {
+int carnet__csv_encode_row(carnet__iobuf *out, const char *const *cells, size_t n, char sep) {
   for (size_t i = 0; i < n; i++) {
     const char *c = cells[i] ? cells[i] : "";
-    if (i > 0 && carnet__obuf_put(out, &sep, 1)) return CARNET_ENOMEM;
+    if (i > 0 && carnet__iobuf_put(out, &sep, 1)) return CARNET_ENOMEM;
     if (!needs_quotes(c) && !(n == 1 && c[0] == '\0')) {
-      if (carnet__obuf_put(out, c, strlen(c))) return CARNET_ENOMEM;
+      if (carnet__iobuf_put(out, c, strlen(c))) return CARNET_ENOMEM;
       continue;
     }
     /* A lone empty cell is written "" so that the line is not blank. */
-    if (carnet__obuf_put(out, "\"", 1)) return CARNET_ENOMEM;
+    if (carnet__iobuf_put(out, "\"", 1)) return CARNET_ENOMEM;
     for (const char *q; (q = strchr(c, '"')) != NULL; c = q + 1)
-      if (carnet__obuf_put(out, c, (size_t)(q - c) + 1) || carnet__obuf_put(out, "\"", 1))
+      if (carnet__iobuf_put(out, c, (size_t)(q - c) + 1) || carnet__iobuf_put(out, "\"", 1))
         return CARNET_ENOMEM;
-    if (carnet__obuf_put(out, c, strlen(c)) || carnet__obuf_put(out, "\"", 1)) return CARNET_ENOMEM;
+    if (carnet__iobuf_put(out, c, strlen(c)) || carnet__iobuf_put(out, "\"", 1)) return CARNET_ENOMEM;
   }
-  return carnet__obuf_put(out, "\r\n", 2);
+  return carnet__iobuf_put(out, "\r\n", 2);
 }
 
-int carnet__csv_encode(const carnet__sheet *t, char sep, bool bom, carnet__obuf *out) {
+int carnet__csv_encode(const carnet__sheet *t, char sep, bool bom, carnet__iobuf *out) {
   const char *cells[CARNET__SHEET_COLS_MAX];
-  if (bom && carnet__obuf_put(out, "\xef\xbb\xbf", 3)) return CARNET_ENOMEM;
+  if (bom && carnet__iobuf_put(out, "\xef\xbb\xbf", 3)) return CARNET_ENOMEM;
   for (size_t r = 0; r < carnet__sheet_rows(t); r++) {
     size_t n = carnet__sheet_width(t, r);
     for (size_t c = 0; c < n; c++) cells[c] = carnet__sheet_get(t, r, c);

@@ -45,12 +45,12 @@ int carnet__csv_decode(const void *buf, size_t len, carnet__sheet **out, carnet_
  * they hold a separator of any kind, a quote, a line break, or start with
  * a byte order mark (so that decoding gives the same cells back), ended by
  * "\r\n". Errors: CARNET_ENOMEM. */
-int carnet__csv_encode_row(carnet__obuf *out, const char *const *cells, size_t n, char sep);
+int carnet__csv_encode_row(carnet__iobuf *out, const char *const *cells, size_t n, char sep);
 
 /* Brief: encode a whole table (optionally after a UTF-8 BOM, which Excel
  * needs to read UTF-8). carnet__csv_decode of the result gives an equal
  * table. Errors: CARNET_ENOMEM. */
-int carnet__csv_encode(const carnet__sheet *t, char sep, bool bom, carnet__obuf *out);
+int carnet__csv_encode(const carnet__sheet *t, char sep, bool bom, carnet__iobuf *out);
 
 /* Brief: true when `s[0..len)` is valid UTF-8 (no overlong forms, no
  * surrogates, nothing above U+10FFFF). */

@@ -123,7 +123,7 @@ bool carnet__sheet_equal(const carnet__sheet *a, const carnet__sheet *b) {
   return true;
 }
 
-int carnet__obuf_put(carnet__obuf *b, const void *p, size_t len) {
+int carnet__iobuf_put(carnet__iobuf *b, const void *p, size_t len) {
   if (grow((void **)&b->data, &b->cap, b->len + len + 1, 1)) return CARNET_ENOMEM;
   memcpy(b->data + b->len, p, len);
   b->len += len;
@@ -131,7 +131,7 @@ int carnet__obuf_put(carnet__obuf *b, const void *p, size_t len) {
   return 0;
 }
 
-void carnet__obuf_free(carnet__obuf *b) {
+void carnet__iobuf_free(carnet__iobuf *b) {
   free(b->data);
   b->data = NULL;
   b->len = b->cap = 0;

@@ -52,11 +52,11 @@ const char *carnet__sheet_get(const carnet__sheet *t, size_t row, size_t col);
 bool carnet__sheet_equal(const carnet__sheet *a, const carnet__sheet *b);
 
 /* Brief: a NUL-terminated growing byte buffer, for encoders. */
-typedef struct carnet__obuf {
+typedef struct carnet__iobuf {
   char *data;
   size_t len, cap;
-} carnet__obuf;
-int carnet__obuf_put(carnet__obuf *b, const void *p, size_t len);
-void carnet__obuf_free(carnet__obuf *b);
+} carnet__iobuf;
+int carnet__iobuf_put(carnet__iobuf *b, const void *p, size_t len);
+void carnet__iobuf_free(carnet__iobuf *b);
 
 #endif

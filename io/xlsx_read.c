@@ -36,11 +36,11 @@ struct ctx {
   bool *xf_date;
   size_t nxf, xf_cap;
   /* shared strings: offsets into one buffer */
-  carnet__obuf ss_text;
+  carnet__iobuf ss_text;
   size_t *ss_off;
   size_t nss, ss_cap;
   /* cells */
-  carnet__obuf buf; /* character data being collected */
+  carnet__iobuf buf; /* character data being collected */
   bool collect;     /* inside <t> (not in <rPh>) or <v> */
   int in_rph;
   bool in_si, in_cell, in_row;
@@ -98,7 +98,7 @@ static void XMLCALL on_text(void *ud, const char *s, int len) {
   if (!x->collect || x->rc) return;
   if (x->buf.len + (size_t)len > CARNET__SHEET_CELL_MAX)
     fail(x, CARNET_ELIMIT, "a cell holds more than 1 MiB of text");
-  else if (carnet__obuf_put(&x->buf, s, (size_t)len))
+  else if (carnet__iobuf_put(&x->buf, s, (size_t)len))
     fail(x, CARNET_ENOMEM, "out of memory");
 }
 
@@ -281,8 +281,8 @@ static void ss_end(ctx *x, const char *name) {
       return;
     }
   if (grow((void **)&x->ss_off, &x->ss_cap, x->nss + 1, sizeof *x->ss_off) ||
-      carnet__obuf_put(&x->ss_text, x->buf.data ? x->buf.data : "", x->buf.len) ||
-      carnet__obuf_put(&x->ss_text, "", 1))
+      carnet__iobuf_put(&x->ss_text, x->buf.data ? x->buf.data : "", x->buf.len) ||
+      carnet__iobuf_put(&x->ss_text, "", 1))
     {
       fail(x, CARNET_ENOMEM, "out of memory");
       return;
@@ -506,7 +506,7 @@ done:
   carnet__sheet_free(x.t);
   free(x.xf_date);
   free(x.ss_off);
-  carnet__obuf_free(&x.ss_text);
-  carnet__obuf_free(&x.buf);
+  carnet__iobuf_free(&x.ss_text);
+  carnet__iobuf_free(&x.buf);
   return rc;
 }
