@@ -237,6 +237,8 @@ int cli_cmd_peer(cli *c, int argc, char **argv);   /* cli/cmd_peer.c */
 int cli_cmd_id(cli *c, int argc, char **argv);     /* cli/cmd_status.c */
 int cli_cmd_status(cli *c, int argc, char **argv); /* cli/cmd_status.c */
 int cli_cmd_debug(cli *c, int argc, char **argv);  /* cli/cmd_debug.c (not in --help) */
+int cli_cmd_import(cli *c, int argc, char **argv); /* cli/cmd_import.c */
+int cli_cmd_export(cli *c, int argc, char **argv); /* cli/cmd_export.c */
 
 /* The CRM records (cli/crm.h has what they share). */
 int cli_cmd_doc(cli *c, int argc, char **argv);       /* cli/cmd_doc.c */

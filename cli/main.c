@@ -21,6 +21,8 @@ static const cli_sub commands[] = {
     {"history", cli_cmd_history, "a customer's documents, payments and actions, with balances"},
     {"stats", cli_cmd_stats, "actions, quotes, sales and margins over a period"},
     {"dupes", cli_cmd_dupes, "customers that may be duplicates, with a score and reasons"},
+    {"import", cli_cmd_import, "import customers from a CSV or Excel file"},
+    {"export", cli_cmd_export, "export customers, contacts, documents or actions to a file"},
     {"changes", cli_cmd_changes, "sync two replicas through a file"},
     {"serve", cli_cmd_serve, "run as a sync node: sync with peers over the network"},
     {"sync", cli_cmd_sync, "sync once with a peer over the network"},
