@@ -418,7 +418,6 @@ static void test_xlsx_roundtrip(void **state) {
   }
   json_decref(ca);
   json_decref(cb);
-  /* And again: the export of the import is the same file, cell for cell. */
   free(csv), free(xlsx), free(a), free(b);
 }
 
