@@ -154,8 +154,8 @@ int carnet_create(carnet_txn *t, const carnet_patch *p, const carnet_id *id, car
  * failed check leaves `t` usable, so a caller importing many rows in one
  * transaction can set a bad row aside and go on (cli/cmd_import.c).
  * Errors: CARNET_EINVAL (the replica's errmsg names the field and value),
- * CARNET_ENOTFOUND (a referenced entity does not exist), CARNET_ENOMEM, or
- * the transaction's sticky error. */
+ * CARNET_ENOTFOUND (a referenced entity does not exist), CARNET_EMISUSE (no
+ * patch), CARNET_ENOMEM, or the transaction's sticky error. */
 int carnet_check(carnet_txn *t, const carnet_patch *p);
 
 /* Errors: as carnet_create, plus CARNET_ENOTFOUND (no such entity, or it is
