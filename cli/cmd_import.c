@@ -300,6 +300,18 @@ static int summary(job *j, const char *file, const char *format, const char *rej
     cli_json_put(o, "dry_run", json_boolean(j->dry_run));
     cli_json_put(o, "rejects_file", rejects && j->nrejects ? cli_json_str(rejects) : json_null());
     cli_json_put(o, "seconds", json_real(seconds));
+    json_t *arr = cli_oom(json_array()); /* the first 100; --rejects keeps them all */
+    for (size_t i = 0; i < j->nrejects && i < 100; i++) {
+      const reject *rj = &j->rejects[i];
+      json_t *e = cli_oom(json_object());
+      cli_json_put(e, "line", json_integer((json_int_t)carnet__sheet_line(j->sh, rj->row)));
+      cli_json_put(e, "column", rj->col == SIZE_MAX
+                                    ? json_null()
+                                    : cli_json_str(carnet__sheet_get(j->sh, 0, rj->col)));
+      cli_json_put(e, "reason", cli_json_str(rj->reason));
+      cli_json_push(arr, e);
+    }
+    cli_json_put(o, "rejects", arr);
     return cli_json_print(j->c, o);
   }
   printf("%s%zu imported, %zu merged, %zu skipped, %zu rejected (%zu rows in %.1f s)%s\n",

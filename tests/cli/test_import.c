@@ -184,6 +184,9 @@ static void test_csv_import_and_rerun(void **state) {
   assert_int_equal(jint(s, "imported"), (json_int_t)g.good);
   assert_int_equal(jint(s, "rejected"), (json_int_t)(g.bad_email + g.bad_siret));
   assert_int_equal(jint(s, "skipped"), 0);
+  json_t *r0 = json_array_get(json_object_get(s, "rejects"), 0);
+  assert_int_equal(jint(r0, "line"), (json_int_t)g.first_bad_line);
+  assert_non_null(strstr(json_string_value(json_object_get(r0, "reason")), "invalid"));
   json_decref(s);
   assert_int_equal(live_customers(f), (json_int_t)g.good);
 
