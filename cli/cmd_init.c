@@ -1,8 +1,19 @@
 /* cli/cmd_init.c - `carnet init`: create a replica. */
+#include <getopt.h>
+
 #include "cli/cli.h"
+
+enum { O_ROLE = CLI_O_USER };
+
+static const cli_opt opts[] = {
+    {"role", 0, required_argument, O_ROLE, "ROLE",
+     "admin (default: may import and export the customer base) or member"},
+    {NULL, 0, 0, 0, NULL, NULL},
+};
 
 static const cli_usage usage = {
     .summary = "Create a new, empty replica (a full copy of the customer book on this device).",
+    .opts = opts,
     .json = true,
     .more = "The directory is --dir, else $CARNET_DIR, else ~/.local/share/carnet.",
 };
@@ -11,8 +22,14 @@ int cli_cmd_init(cli *c, int argc, char **argv) {
   carnet_replica *r = NULL;
   cli_args a;
   char dir[4096], why[512] = "", id[17];
+  carnet_role role = CARNET_ROLE_ADMIN;
   int rc = cli_parse(c, &usage, argc, argv, &a);
   if (rc) return rc;
+  for (int i = 0; i < a.nopts; i++)
+    if (a.opts[i].id == O_ROLE && (role = carnet_role_by_name(a.opts[i].arg)) == 0) {
+      rc = cli_fail(c, CLI_EUSER, "invalid --role '%s': admin or member", a.opts[i].arg);
+      goto done;
+    }
   if ((rc = cli_replica_dir(c, dir, sizeof dir))) goto done;
   rc = carnet_replica_init(dir, NULL, &r, why, sizeof why);
   if (rc == CARNET_EEXIST) {
@@ -23,17 +40,23 @@ int cli_cmd_init(cli *c, int argc, char **argv) {
     rc = cli_fail(c, cli_exit_code(rc), "%s", why[0] ? why : carnet_strerror(rc));
     goto done;
   }
+  if ((rc = carnet_role_set(r, role))) {
+    rc = cli_fail_rc(c, r, rc, "storing the role");
+    goto done;
+  }
   snprintf(id, sizeof id, "%016llx", (unsigned long long)carnet_replica_id(r));
   if (c->json) {
     json_t *o = cli_oom(json_object());
     cli_json_put(o, "id", cli_json_str(id));
     cli_json_put(o, "tag", cli_json_str(carnet_replica_tag(r)));
     cli_json_put(o, "dir", cli_json_str(carnet_replica_dir(r)));
+    cli_json_put(o, "role", cli_json_str(carnet_role_name(role)));
     rc = cli_json_print(c, o);
   } else {
     printf("Created a replica in %s\n", carnet_replica_dir(r));
     cli_kv(stdout, 10, "  id", id);
     cli_kv(stdout, 10, "  tag", carnet_replica_tag(r));
+    cli_kv(stdout, 10, "  role", carnet_role_name(role));
     printf("Next: carnet customer add --name NAME%s%s\n", c->dir ? " --dir " : "",
            c->dir ? c->dir : "");
   }

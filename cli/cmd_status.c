@@ -138,7 +138,13 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
       (rc = count_kind(c, r, CARNET_KIND_CUSTOMER, &customers)) ||
       (rc = count_kind(c, r, CARNET_KIND_CONTACT, &contacts)))
     goto done;
-  int err = carnet_replica_seq(r, &po.seq);
+  carnet_role role;
+  int err = carnet_role_get(r, &role);
+  if (err) {
+    rc = cli_fail_rc(c, r, err, "reading the role");
+    goto done;
+  }
+  err = carnet_replica_seq(r, &po.seq);
   if (err) {
     rc = cli_fail_rc(c, r, err, "reading the sequence");
     goto done;
@@ -155,6 +161,7 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
     o = cli_oom(json_object());
     put_identity(o, r, &id);
     cli_json_put(o, "dir", cli_json_str(carnet_replica_dir(r)));
+    cli_json_put(o, "role", cli_json_str(carnet_role_name(role)));
     cli_json_put(o, "customers", json_counts(&customers));
     cli_json_put(o, "contacts", json_counts(&contacts));
     cli_json_put(o, "seq", json_integer((json_int_t)po.seq));
@@ -167,6 +174,7 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
   cli_kv(stdout, 11, "tag", carnet_replica_tag(r));
   cli_kv(stdout, 11, "key", id.key);
   cli_kv(stdout, 11, "dir", carnet_replica_dir(r));
+  cli_kv(stdout, 11, "role", carnet_role_name(role));
   snprintf(line, sizeof line, "%llu (%llu deleted)", (unsigned long long)customers.live,
            (unsigned long long)customers.deleted);
   cli_kv(stdout, 11, "customers", line);

@@ -22,7 +22,7 @@
 #include "cli/cli.h"
 #include "replica/node.h"
 
-enum { O_LISTEN = CLI_O_USER, O_PEER, O_ONCE, O_TIMEOUT, O_VERBOSE, O_DISCOVER, O_DISC_IFACE, O_DISC_PORT };
+enum { O_LISTEN = CLI_O_USER, O_PEER, O_ONCE, O_TIMEOUT, O_VERBOSE, O_DISCOVER, O_DISC_IFACE, O_DISC_PORT, O_ROLE };
 
 #define SYNC_TIMEOUT_MS_DEFAULT 120000u
 #define DEFAULT_LISTEN "127.0.0.1:0"
@@ -193,11 +193,20 @@ static const cli_usage sync_usage = {
             "be reached or refuses.",
 };
 
+static const cli_opt join_opts[] = {
+    {"timeout", 't', required_argument, O_TIMEOUT, "DURATION",
+     "give up after this long (default 120s; e.g. 30s, 5m)"},
+    {"verbose", 'v', no_argument, O_VERBOSE, NULL, "log the session's events on stderr"},
+    {"role", 0, required_argument, O_ROLE, "ROLE",
+     "this replica's role once joined: member (default) or admin"},
+    {NULL, 0, 0, 0, NULL, NULL},
+};
+
 static const cli_usage join_usage = {
     .args = "TOKEN",
     .summary = "Join a team with an invite token made by 'carnet invite' on a replica of it, "
                "and sync with that replica.",
-    .opts = session_opts,
+    .opts = join_opts,
     .json = true,
     .min_pos = 1,
     .max_pos = 1,
@@ -208,13 +217,17 @@ static const cli_usage join_usage = {
 typedef struct session_args {
   uint64_t timeout_ms;
   bool verbose;
+  carnet_role role; /* join: set once joined */
 } session_args;
 
 static int parse_session_args(cli *c, const cli_args *a, session_args *sa) {
   sa->timeout_ms = SYNC_TIMEOUT_MS_DEFAULT;
   sa->verbose = false;
+  sa->role = CARNET_ROLE_MEMBER;
   for (int i = 0; i < a->nopts; i++) {
     if (a->opts[i].id == O_VERBOSE) sa->verbose = true;
+    if (a->opts[i].id == O_ROLE && (sa->role = carnet_role_by_name(a->opts[i].arg)) == 0)
+      return cli_fail(c, CLI_EUSER, "invalid --role '%s': member or admin", a->opts[i].arg);
     if (a->opts[i].id == O_TIMEOUT && !cli_parse_duration(a->opts[i].arg, &sa->timeout_ms))
       return cli_fail(c, CLI_EUSER, "invalid --timeout '%s': give a duration such as 30s or 5m",
                       a->opts[i].arg);
@@ -340,7 +353,9 @@ static int one_session(cli *c, const char *addr, const char *token, const sessio
     goto done;
   }
   const carnet__node_outcome *out = carnet__node_outcome_get(node, 0);
-  if (out->synced)
+  if (out->synced && join && (err = carnet_role_set(r, sa->role)) != 0)
+    rc = cli_fail_rc(c, r, err, "joined, but storing the role failed");
+  else if (out->synced)
     rc = print_summary(c, out, join);
   else
     rc = report_failure(c, out, carnet__node_signal(node), sa->timeout_ms);

@@ -112,7 +112,7 @@ size_t cli_field_options(carnet_kind kind, cli_opt *out) {
 /* --- Value conversions --------------------------------------------------- */
 
 /* French mobiles are +336 and +337; anything else we cannot tell is "work". */
-static const char *phone_type(const char *number) {
+const char *cli_phone_type(const char *number) {
   char e164[32];
   if (carnet_phone_normalize(number, e164, sizeof e164) != 0) return "work";
   return strncmp(e164, "+336", 4) == 0 || strncmp(e164, "+337", 4) == 0 ? "mobile" : "work";
@@ -159,31 +159,36 @@ static int patch_fail(const cli *c, const field_flag *f, const char *arg, int rc
                   carnet_strerror(rc));
 }
 
-/* --custom NAME:TYPE=VALUE, or NAME= to clear. */
-static int apply_custom(cli *c, const char *arg, carnet_patch *p) {
+/* --custom NAME:TYPE=VALUE, or NAME= to clear. On error, `why` says why. */
+static int custom_op(const char *arg, carnet_patch *p, char *why, size_t why_len) {
   size_t nlen = strcspn(arg, ":="), tlen = 0;
   const char *type = arg + nlen, *eq = strchr(arg, '=');
   carnet_custom_type t = CARNET_CUSTOM_STRING;
-  if (nlen == 0 || eq == NULL || (*type == '=' && eq[1] != '\0'))
-    return cli_fail(c, CLI_EUSER,
-                    "invalid --custom '%s': write NAME:TYPE=VALUE, e.g. --custom "
-                    "'surface:number=120' (NAME= clears)",
-                    arg);
+  if (nlen == 0 || eq == NULL || (*type == '=' && eq[1] != '\0')) {
+    snprintf(why, why_len,
+             "invalid --custom '%s': write NAME:TYPE=VALUE, e.g. --custom 'surface:number=120' "
+             "(NAME= clears)",
+             arg);
+    return CLI_EUSER;
+  }
   if (*type == ':') {
     type++;
     tlen = (size_t)(eq - type);
-    if ((t = custom_type(type, tlen)) == 0)
-      return cli_fail(c, CLI_EUSER,
-                      "unknown custom field type '%.*s': use string, number, date, list or "
-                      "checkbox",
-                      (int)tlen, type);
+    if ((t = custom_type(type, tlen)) == 0) {
+      snprintf(why, why_len,
+               "unknown custom field type '%.*s': use string, number, date, list or checkbox",
+               (int)tlen, type);
+      return CLI_EUSER;
+    }
   }
   char *name = cli_oom(strndup(arg, nlen));
   int rc = carnet_patch_custom(p, name, t, eq[1] ? eq + 1 : NULL);
   free(name);
-  if (rc == CARNET_ENOMEM) return cli_fail(c, CLI_EINTERNAL, "out of memory");
-  if (rc)
-    return cli_fail(c, cli_exit_code(rc), "invalid --custom '%s': %s", arg, carnet_strerror(rc));
+  if (rc == CARNET_ENOMEM) cli_oom(NULL);
+  if (rc) {
+    snprintf(why, why_len, "invalid --custom '%s': %s", arg, carnet_strerror(rc));
+    return cli_exit_code(rc);
+  }
   return CLI_OK;
 }
 
@@ -271,10 +276,11 @@ static int live_customer(cli *c, carnet_replica *r, const char *ref, carnet_id *
   return rc;
 }
 
-static int apply_flag(cli *c, carnet_replica *r, carnet_kind kind, const field_flag *f,
-                      const char *arg, carnet_patch *p) {
-  char buf[CARNET_ID_HEX_LEN + 1];
-  carnet_id id;
+/* The operation of a flag that needs no replica (all but --customer and
+ * --set), the same for `customer add` and `carnet import`. */
+static int flag_op(const field_flag *f, const char *arg, carnet_patch *p, char *why,
+                   size_t why_len) {
+  char buf[8];
   int rc = 0;
   switch (f->op) {
   case FOP_SET:
@@ -291,30 +297,65 @@ static int apply_flag(cli *c, carnet_replica *r, carnet_kind kind, const field_f
     if (rc == 0 && arg) rc = carnet_patch_set(p, CARNET_F_COMPANY, arg);
     break;
   case FOP_PHONE_AUTO:
-    rc = carnet_patch_phone(p, phone_type(arg), arg);
+    rc = carnet_patch_phone(p, cli_phone_type(arg), arg);
     break;
   case FOP_PHONE:
     rc = carnet_patch_phone(p, f->fixed, arg);
     break;
   case FOP_DISCOUNT:
-    if (!discount_bp(arg, buf))
-      return cli_fail(c, CLI_EUSER,
-                      "invalid discount '%s': give a percentage from 0 to 100 with at most 2 "
-                      "decimals, e.g. 5.5",
-                      arg);
+    if (!discount_bp(arg, buf)) {
+      snprintf(why, why_len,
+               "invalid discount '%s': give a percentage from 0 to 100 with at most 2 decimals, "
+               "e.g. 5.5",
+               arg);
+      return CLI_EUSER;
+    }
     rc = carnet_patch_set(p, f->field, buf);
     break;
   case FOP_CUSTOM:
-    return apply_custom(c, arg, p);
+    return custom_op(arg, p, why, why_len);
+  case FOP_GENERIC:
+  case FOP_CUSTOMER:
+    snprintf(why, why_len, "--%s needs the replica", f->name);
+    return CLI_EINTERNAL;
+  }
+  if (rc == CARNET_ENOMEM) cli_oom(NULL);
+  if (rc) {
+    snprintf(why, why_len, "invalid value '%s' for --%s: %s", arg ? arg : "", f->name,
+             carnet_strerror(rc));
+    return cli_exit_code(rc);
+  }
+  return CLI_OK;
+}
+
+int cli_field_apply(carnet_kind kind, const char *flag, const char *value, carnet_patch *p,
+                    char *why, size_t why_len) {
+  for (size_t i = 0; i < NFLAGS; i++) {
+    const field_flag *f = &flags[i];
+    if (strcmp(f->name, flag) != 0 || !(f->kinds & (1u << kind))) continue;
+    return flag_op(f, value, p, why, why_len);
+  }
+  snprintf(why, why_len, "no flag --%s for a %s", flag, carnet_kind_name(kind));
+  return CLI_EINTERNAL;
+}
+
+static int apply_flag(cli *c, carnet_replica *r, carnet_kind kind, const field_flag *f,
+                      const char *arg, carnet_patch *p) {
+  char buf[CARNET_ID_HEX_LEN + 1], why[512];
+  carnet_id id;
+  int rc;
+  switch (f->op) {
   case FOP_GENERIC:
     return apply_generic(c, r, kind, arg, p);
   case FOP_CUSTOMER:
     if ((rc = live_customer(c, r, arg, &id))) return rc;
     carnet_id_hex(&id, buf);
     rc = carnet_patch_set(p, f->field, buf);
-    break;
+    return rc ? patch_fail(c, f, arg, rc) : CLI_OK;
+  default:
+    rc = flag_op(f, arg, p, why, sizeof why);
+    return rc ? cli_fail(c, rc, "%s", why) : CLI_OK;
   }
-  return rc ? patch_fail(c, f, arg, rc) : CLI_OK;
 }
 
 /* The fields a flag writes, for the "nothing to add" and "missing

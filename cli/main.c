@@ -56,6 +56,8 @@ static const cli_sub commands[] = {
     {"erase", cli_cmd_erase, "erase a customer on every replica (GDPR right to be forgotten)"},
     {"erasures", cli_cmd_erasures, "the erasure certificates and which replicas applied them"},
     {"subject-export", cli_cmd_subject_export, "everything held on a customer, as JSON (GDPR)"},
+    {"import", cli_cmd_import, "import customers from a CSV or Excel file"},
+    {"export", cli_cmd_export, "export customers, contacts, documents or actions to a file"},
     {"changes", cli_cmd_changes, "sync two replicas through a file"},
     {"serve", cli_cmd_serve, "run as a sync node: sync with peers over the network"},
     {"sync", cli_cmd_sync, "sync once with a peer over the network"},

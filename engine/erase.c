@@ -23,9 +23,11 @@
 #include "engine/erase.h"
 
 #include <stdlib.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "carnet/error.h"
+#include "carnet/normalize.h"
 #include "engine/cert.h"
 #include "engine/hlc.h"
 #include "engine/mp.h"
@@ -424,6 +426,45 @@ int carnet_erasure_opposed(carnet_replica *r, const carnet_id *id, bool *out, ca
     }
   }
   carnet__loaded_free(&l);
+  carnet__read_end(r, st);
+  return rc;
+}
+
+int carnet_erasure_opposed_value(carnet_replica *r, carnet_lookup_kind kind, const char *value,
+                                  bool *out, carnet_id *cert) {
+  char norm[255];
+  uint8_t key[1 + CARNET__INDEX_HASH_LEN], secret[CARNET__INDEX_SECRET_LEN];
+  carnet__stxn *st;
+  carnet_buf v;
+  int rc;
+  *out = false;
+  if (kind == CARNET_LOOKUP_EMAIL) {
+    key[0] = CARNET__IDX_EMAIL;
+    rc = carnet_email_key(value, norm, sizeof norm);
+  } else if (kind == CARNET_LOOKUP_PHONE) {
+    key[0] = CARNET__IDX_PHONE;
+    rc = carnet_phone_normalize(value, norm, sizeof norm);
+  } else {
+    return carnet__fail(r, CARNET_EINVAL, "the opposition list holds e-mails and phones only");
+  }
+  if (rc) return carnet__fail(r, CARNET_EINVAL, "'%s' is not a valid e-mail or phone", value);
+  if ((rc = carnet__read_begin(r, &st))) return rc;
+  rc = carnet__index_secret(st, secret);
+  if (rc == CARNET_ENOTFOUND) { /* never written to: nobody was erased here */
+    rc = 0;
+    goto done;
+  }
+  if (rc) goto done;
+  carnet__index_hash(secret, key[0], norm, strlen(norm), key + 1);
+  sodium_memzero(secret, sizeof secret);
+  rc = carnet__store_get(st, CARNET__T_OPPOSE, key, sizeof key, &v);
+  if (rc == CARNET_ENOTFOUND) {
+    rc = 0;
+  } else if (rc == 0 && v.len == 16) {
+    *out = true;
+    if (cert) memcpy(cert->b, v.base, 16);
+  }
+done:
   carnet__read_end(r, st);
   return rc;
 }

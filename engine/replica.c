@@ -394,3 +394,58 @@ void carnet_txn_abort(carnet_txn *t) {
   t->r->txn = NULL;
   free(t);
 }
+
+/* --- role ------------------------------------------------------------------ */
+
+const char *carnet_role_name(carnet_role role) {
+  switch (role) {
+  case CARNET_ROLE_ADMIN:
+    return "admin";
+  case CARNET_ROLE_MEMBER:
+    return "member";
+  }
+  return NULL;
+}
+
+carnet_role carnet_role_by_name(const char *name) {
+  if (name && strcmp(name, "admin") == 0) return CARNET_ROLE_ADMIN;
+  if (name && strcmp(name, "member") == 0) return CARNET_ROLE_MEMBER;
+  return 0;
+}
+
+int carnet_role_get(carnet_replica *r, carnet_role *out) {
+  carnet__stxn *st;
+  carnet_buf v;
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  rc = carnet__store_get(st, CARNET__T_META, CARNET__META_ROLE, strlen(CARNET__META_ROLE), &v);
+  if (rc == CARNET_ENOTFOUND) {
+    *out = CARNET_ROLE_ADMIN;
+    rc = 0;
+  } else if (rc == 0) {
+    const uint8_t *b = v.base;
+    if (v.len != 1 || carnet_role_name((carnet_role)b[0]) == NULL)
+      rc = carnet__fail(r, CARNET_ECORRUPT, "the replica's role is damaged");
+    else
+      *out = (carnet_role)b[0];
+  }
+  carnet__read_end(r, st);
+  return rc;
+}
+
+int carnet_role_set(carnet_replica *r, carnet_role role) {
+  carnet_txn *t = NULL;
+  uint8_t b = (uint8_t)role;
+  if (carnet_role_name(role) == NULL)
+    return carnet__fail(r, CARNET_EINVAL, "unknown role %d (admin or member)", (int)role);
+  int rc = carnet_txn_begin(r, &t);
+  if (rc) return rc;
+  rc = carnet__store_put(t->st, CARNET__T_META, CARNET__META_ROLE, strlen(CARNET__META_ROLE), &b,
+                         1, 0);
+  if (rc) {
+    carnet__fail(r, rc, "cannot store the role: %s", carnet__store_why(r->store));
+    carnet_txn_abort(t);
+    return rc;
+  }
+  return carnet_txn_commit(t);
+}

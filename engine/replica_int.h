@@ -39,6 +39,7 @@ struct carnet_txn {
 #define CARNET__META_SIGN_SK "sign_sk"       /* 64 bytes */
 #define CARNET__META_TEAM "team"             /* 16 bytes */
 #define CARNET__META_INDEX_KEY "index_key"   /* 32 bytes: blind index secret (engine/index.c) */
+#define CARNET__META_ROLE "role"             /* 1 byte: carnet_role; absent = admin */
 
 /* Record a detail for carnet_replica_errmsg and return `code`. */
 int carnet__fail(carnet_replica *r, int code, const char *fmt, ...)

@@ -554,14 +554,22 @@ static int inherit_sales_rep(wctx *w) {
   return rc;
 }
 
+/* The fields a new entity cannot do without. */
+static int require_new(wctx *w) {
+  carnet__entity *e = &w->l->e;
+  if (e->kind == CARNET_KIND_CUSTOMER && !has_live(e, CARNET_F_NAME) &&
+      !has_live(e, CARNET_F_COMPANY))
+    return carnet__fail(w->r, CARNET_EINVAL, "a customer needs a name or a company name "
+                                             "(--name or --company=NAME)");
+  return 0;
+}
+
 /* Defaults and required fields of a new entity. */
 static int complete_new(wctx *w) {
   carnet__entity *e = &w->l->e;
-  int rc = 0;
+  int rc = require_new(w);
+  if (rc) return rc;
   if (e->kind == CARNET_KIND_CUSTOMER) {
-    if (!has_live(e, CARNET_F_NAME) && !has_live(e, CARNET_F_COMPANY))
-      return carnet__fail(w->r, CARNET_EINVAL, "a customer needs a name or a company name "
-                                               "(--name or --company=NAME)");
     if (!has_live(e, CARNET_F_TYPE)) rc = put_str(w, CARNET_F_TYPE, "individual");
     if (rc == 0 && !has_live(e, CARNET_F_ROLES)) rc = put_elem(w, CARNET_F_ROLES, "prospect", true);
     char ref[64];
@@ -689,6 +697,33 @@ int carnet_create(carnet_txn *t, const carnet_patch *p, const carnet_id *id, car
   }
   int rc = carnet__write(t, &nid, p->kind, p, CARNET__W_CREATE, NULL, NULL);
   if (rc == 0 && out_id) *out_id = nid;
+  return rc;
+}
+
+int carnet_check(carnet_txn *t, const carnet_patch *p) {
+  carnet_replica *r = t->r;
+  wctx w = {.t = t, .r = r};
+  carnet__loaded l;
+  const carnet_id none = {{0}}; /* never an entity: ids start with a stamp */
+  int rc;
+  carnet__clear_err(r);
+  if (t->sticky) return t->sticky;
+  if (p == NULL || !carnet__kind_valid((unsigned)p->kind))
+    return carnet__fail(r, CARNET_EMISUSE, "no patch, or a patch of an unknown kind");
+  msgpack_sbuffer_init(&w.sb);
+  msgpack_packer_init(&w.pk, &w.sb, msgpack_sbuffer_write);
+  w.l = &l;
+  rc = carnet__load(t->st, &none, &l);
+  if (rc) goto done;
+  l.e.kind = (uint8_t)p->kind;
+  /* The stamp and sequence a write would take, without taking them. */
+  w.stamp = t->hlc + 1;
+  w.seq = t->seq + 1;
+  for (size_t i = 0; i < p->n && rc == 0; i++) rc = apply_op(&w, &p->ops[i]);
+  if (rc == 0) rc = require_new(&w);
+done:
+  carnet__loaded_free(&l);
+  msgpack_sbuffer_destroy(&w.sb);
   return rc;
 }
 

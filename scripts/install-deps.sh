@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config clang
   liblmdb-dev lmdb-utils libsodium-dev libuv1-dev libmsgpack-dev libcmocka-dev
   libjansson-dev libutf8proc-dev
+  libxlsxwriter-dev libzip-dev libexpat1-dev
 )
 
 missing=()

@@ -32,6 +32,7 @@
 #ifndef CARNET_ERASE_H
 #define CARNET_ERASE_H
 
+#include "carnet/dupes.h"
 #include "carnet/replica.h"
 #include <stdbool.h>
 
@@ -78,6 +79,13 @@ int carnet_erasure_list(carnet_replica *r, int (*cb)(const carnet_erasure *e, vo
  * erased person; `cert` (may be NULL) receives that certificate's customer
  * id. Errors: CARNET_ENOTFOUND (no such customer). */
 int carnet_erasure_opposed(carnet_replica *r, const carnet_id *id, bool *out, carnet_id *cert);
+
+/* Brief: whether an e-mail (kind CARNET_LOOKUP_EMAIL) or phone
+ * (CARNET_LOOKUP_PHONE), in any written form, is on the opposition list;
+ * for a check before writing (an import). `cert` as above.
+ * Errors: CARNET_EINVAL (not a valid e-mail or phone, or another kind). */
+int carnet_erasure_opposed_value(carnet_replica *r, carnet_lookup_kind kind, const char *value,
+                                  bool *out, carnet_id *cert);
 
 /* Brief: compact the replica when an erasure asked for it (`force`: in any
  * case): copy it with LMDB's compacting copy, fsync, rename the copy over

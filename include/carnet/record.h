@@ -149,6 +149,15 @@ int carnet_patch_delete(carnet_patch *p);
  * CARNET_EIO. A failed write leaves the transaction failed (sticky). */
 int carnet_create(carnet_txn *t, const carnet_patch *p, const carnet_id *id, carnet_id *out_id);
 
+/* Brief: validate `p` as carnet_create would for a new entity (every value,
+ * the required fields) and write nothing: unlike a failed carnet_create, a
+ * failed check leaves `t` usable, so a caller importing many rows in one
+ * transaction can set a bad row aside and go on (cli/cmd_import.c).
+ * Errors: CARNET_EINVAL (the replica's errmsg names the field and value),
+ * CARNET_ENOTFOUND (a referenced entity does not exist), CARNET_EMISUSE (no
+ * patch), CARNET_ENOMEM, or the transaction's sticky error. */
+int carnet_check(carnet_txn *t, const carnet_patch *p);
+
 /* Errors: as carnet_create, plus CARNET_ENOTFOUND (no such entity, or it is
  * deleted) and CARNET_EINVAL when the entity is of another kind. */
 int carnet_update(carnet_txn *t, const carnet_id *id, const carnet_patch *p);

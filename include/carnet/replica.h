@@ -63,6 +63,32 @@ const char *carnet_replica_dir(const carnet_replica *r);
  * number it has given to a change, local or received). */
 int carnet_replica_seq(carnet_replica *r, uint64_t *out);
 
+/* The role of a replica in its team. Administrator actions (import and
+ * export of the customer base) are refused on a member replica by the CLI.
+ * The role is a local setting kept in the replica's meta table: it guards
+ * against mistakes on a salesperson's laptop, it is not a security boundary
+ * (whoever holds the directory holds the data). Values are stored: never
+ * renumber. */
+typedef enum carnet_role {
+  CARNET_ROLE_ADMIN = 1,
+  CARNET_ROLE_MEMBER = 2,
+} carnet_role;
+
+/* Brief: "admin" or "member" (NULL for another value); and back (0 when
+ * `name` is neither). */
+const char *carnet_role_name(carnet_role role);
+carnet_role carnet_role_by_name(const char *name);
+
+/* Brief: this replica's role. A replica made before roles existed has none
+ * stored and reads as admin (it was made by `carnet init`, whose default is
+ * admin). Errors: CARNET_ECORRUPT (a stored role that is neither), CARNET_EIO. */
+int carnet_role_get(carnet_replica *r, carnet_role *out);
+
+/* Brief: store this replica's role, in its own write transaction.
+ * Errors: CARNET_EINVAL (not a role), CARNET_EMISUSE (a transaction is
+ * open on this handle), CARNET_EIO, CARNET_ENOSPC. */
+int carnet_role_set(carnet_replica *r, carnet_role role);
+
 /* Brief: start a write transaction. Every write made through it becomes
  * durable at carnet_txn_commit, all or nothing. Only one write transaction
  * exists at a time per directory (across processes): others wait.

@@ -210,8 +210,18 @@ static void test_invite_join(void **state) {
   assert_non_null(strstr(out, "joined the team of"));
   assert_non_null(strstr(out, ia.key));
   free(out);
-  /* Both sides trust each other now, B is in A's team and has A's data. */
+  /* Both sides trust each other now, B is in A's team and has A's data;
+   * B joined as a member (the default of join), A stays an admin. */
   assert_string_equal(id_of(B).team, ia.team);
+  char role[16];
+  json_t *st = OKJ(B, "status");
+  jstr(st, "role", role, sizeof role);
+  assert_string_equal(role, "member");
+  json_decref(st);
+  st = OKJ(A, "status");
+  jstr(st, "role", role, sizeof role);
+  assert_string_equal(role, "admin");
+  json_decref(st);
   assert_int_equal(customer_count(B), 1);
   json_t *pa = OKJ(A, "peer", "list");
   assert_int_equal(json_array_size(pa), 1);
@@ -229,6 +239,10 @@ static void test_invite_join(void **state) {
   printf("# second join: %s", r.err);
   proc_result_free(&r);
   assert_int_equal(customer_count(C), 0);
+  st = OKJ(C, "status"); /* a refused join leaves the role as it was */
+  jstr(st, "role", role, sizeof role);
+  assert_string_equal(role, "admin");
+  json_decref(st);
 
   /* An expired token: refused. */
   char *old = OK(A, "invite", "--ttl", "1s");

@@ -1,0 +1,105 @@
+/* cli/files.c - reading a whole input file, writing an output file under a
+ * temporary name then renaming it (a failed export leaves nothing half
+ * written), and the administrator check of import and export.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/import.h"
+
+int cli_read_file(cli *c, const char *path, size_t max, char **out, size_t *len) {
+  struct stat sb;
+  char *buf = NULL;
+  size_t got = 0;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  *out = NULL;
+  *len = 0;
+  if (fd < 0) return cli_fail(c, CLI_EUSER, "cannot open %s: %s", path, strerror(errno));
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    close(fd);
+    return cli_fail(c, CLI_EUSER, "%s is not a regular file", path);
+  }
+  if ((uint64_t)sb.st_size > max) {
+    close(fd);
+    return cli_fail(c, CLI_EUSER, "%s is too big (%lld bytes; at most %zu)", path,
+                    (long long)sb.st_size, max);
+  }
+  buf = cli_oom(malloc((size_t)sb.st_size + 1));
+  while (got < (size_t)sb.st_size) {
+    ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      int e = n < 0 ? errno : EIO;
+      close(fd);
+      free(buf);
+      return cli_fail(c, CLI_EINTERNAL, "cannot read %s: %s", path, strerror(e));
+    }
+    got += (size_t)n;
+  }
+  close(fd);
+  buf[got] = '\0';
+  *out = buf;
+  *len = got;
+  return CLI_OK;
+}
+
+int cli_tmp_open(cli *c, cli_tmpfile *f, const char *path) {
+  f->fd = -1;
+  if (snprintf(f->final, sizeof f->final, "%s", path) >= (int)sizeof f->final)
+    return cli_fail(c, CLI_EUSER, "path too long: %s", path);
+  snprintf(f->tmp, sizeof f->tmp, "%s.tmp-XXXXXX", path);
+  if ((f->fd = mkstemp(f->tmp)) < 0)
+    return cli_fail(c, CLI_EUSER, "cannot create %s: %s", f->tmp, strerror(errno));
+  mode_t um = umask(0); /* mkstemp makes 0600: give the mode a plain create would */
+  umask(um);
+  fchmod(f->fd, 0666 & ~um);
+  return CLI_OK;
+}
+
+int cli_tmp_write(cli *c, cli_tmpfile *f, const void *buf, size_t len) {
+  const char *p = buf;
+  while (len > 0) {
+    ssize_t n = write(f->fd, p, len);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return cli_fail(c, CLI_EINTERNAL, "cannot write %s: %s", f->tmp, strerror(errno));
+    p += n;
+    len -= (size_t)n;
+  }
+  return CLI_OK;
+}
+
+int cli_tmp_commit(cli *c, cli_tmpfile *f) {
+  int rc = CLI_OK;
+  if (fsync(f->fd) != 0)
+    rc = cli_fail(c, CLI_EINTERNAL, "cannot write %s: %s", f->tmp, strerror(errno));
+  if (close(f->fd) != 0 && rc == CLI_OK)
+    rc = cli_fail(c, CLI_EINTERNAL, "cannot write %s: %s", f->tmp, strerror(errno));
+  f->fd = -1;
+  if (rc == CLI_OK && rename(f->tmp, f->final) != 0)
+    rc = cli_fail(c, CLI_EINTERNAL, "cannot rename %s to %s: %s", f->tmp, f->final,
+                  strerror(errno));
+  if (rc) unlink(f->tmp);
+  return rc;
+}
+
+void cli_tmp_discard(cli_tmpfile *f) {
+  if (f->fd >= 0) close(f->fd);
+  f->fd = -1;
+  if (f->tmp[0]) unlink(f->tmp);
+}
+
+int cli_require_admin(cli *c, carnet_replica *r, const char *what) {
+  carnet_role role;
+  int err = carnet_role_get(r, &role);
+  if (err) return cli_fail_rc(c, r, err, "reading the replica's role");
+  if (role != CARNET_ROLE_ADMIN)
+    return cli_fail(c, CLI_EUSER,
+                    "%s is an administrator action; this replica is a %s (its role is set by "
+                    "'carnet init --role' or 'carnet join --role'; see 'carnet status')",
+                    what, carnet_role_name(role));
+  return CLI_OK;
+}
