@@ -1,13 +1,14 @@
 /* engine/entity_io.c - load/save of entities (see entity_io.h). */
 #include "engine/entity_io.h"
 
+#include <assert.h>
 #include <sodium.h>
 #include <string.h>
 
 #include "carnet/error.h"
 #include "engine/replica_int.h"
 
-int carnet__load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l) {
+static int load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l, bool lazy) {
   carnet_buf row;
   carnet__arena_init(&l->arena, 4096);
   carnet__entity_init(&l->e, &l->arena);
@@ -15,6 +16,9 @@ int carnet__load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l) {
   l->existed = false;
   l->old_seq = 0;
   l->old_keys.n = 0;
+  l->keys_pending = false;
+  l->old_row = NULL;
+  l->old_row_len = 0;
   int rc = carnet__index_secret(st, l->secret);
   if (rc && rc != CARNET_ENOTFOUND) return rc;
   l->has_secret = rc == 0;
@@ -28,7 +32,42 @@ int carnet__load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l) {
   l->e.arena = &l->arena;
   l->existed = true;
   l->old_seq = l->e.seq;
+  if (lazy) {
+    l->keys_pending = true;
+    l->old_row = copy;
+    l->old_row_len = row.len;
+    return 0;
+  }
   return carnet__index_keys(&l->e, l->has_secret ? l->secret : NULL, &l->arena, &l->old_keys);
+}
+
+int carnet__load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l) {
+  return load(st, id, l, false);
+}
+
+int carnet__load_lazy(carnet__stxn *st, const carnet_id *id, carnet__loaded *l) {
+  return load(st, id, l, true);
+}
+
+/* The keys of the row as loaded (keys_pending), into l->old_keys. */
+static int derive_old_keys(carnet__loaded *l) {
+  carnet__entity old;
+  carnet__entity_init(&old, &l->arena);
+  int rc = carnet__row_decode(&l->e.id, l->old_row, l->old_row_len, &old);
+  if (rc == 0)
+    rc = carnet__index_keys(&old, l->has_secret ? l->secret : NULL, &l->arena, &l->old_keys);
+  carnet__entity_free(&old);
+  if (rc == 0) l->keys_pending = false;
+  return rc;
+}
+
+/* Whether the cells changed since the load (or the last save) can change
+ * the entity's index keys. Cells are never removed, only replaced, and a
+ * replaced or new cell takes a sequence number above the stored one. */
+static bool keys_may_change(const carnet__loaded *l) {
+  for (size_t i = 0; i < l->e.n; i++)
+    if (l->e.cells[i].seq > l->old_seq && carnet__index_field(l->e.cells[i].field)) return true;
+  return false;
 }
 
 void carnet__loaded_free(carnet__loaded *l) {
@@ -48,7 +87,31 @@ int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb) {
   carnet__keyset now;
   uint8_t seqkey[8];
   int rc;
-  if ((rc = carnet__index_keys(e, l->has_secret ? l->secret : NULL, &l->arena, &now)) || (rc = carnet__row_encode(e, sb))) return rc;
+  bool same_keys = false;
+  if (l->keys_pending) {
+    if (!keys_may_change(l)) {
+      same_keys = true;
+#ifndef NDEBUG
+      /* Debug builds (the sanitizer suite) check the shortcut. */
+      carnet__keyset check;
+      if ((rc = carnet__index_keys(e, l->has_secret ? l->secret : NULL, &l->arena, &check)) ||
+          (rc = derive_old_keys(l)))
+        return rc;
+      assert(check.n == l->old_keys.n);
+      for (size_t i = 0; i < check.n; i++)
+        assert(check.keys[i].len == l->old_keys.keys[i].len &&
+               memcmp(check.keys[i].base, l->old_keys.keys[i].base, check.keys[i].len) == 0);
+#endif
+    } else if ((rc = derive_old_keys(l))) {
+      return rc;
+    }
+  }
+  if (same_keys) {
+    now.n = 0;
+  } else if ((rc = carnet__index_keys(e, l->has_secret ? l->secret : NULL, &l->arena, &now))) {
+    return rc;
+  }
+  if ((rc = carnet__row_encode(e, sb))) return rc;
   if ((rc = carnet__store_put(st, CARNET__T_ENTITIES, e->id.b, 16, sb->data, sb->size, 0)))
     return rc;
   if (l->existed && l->old_seq != e->seq) {
@@ -62,6 +125,7 @@ int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb) {
                                 CARNET__PUT_APPEND)))
       return rc;
   }
+  if (same_keys) goto keys_done;
   for (size_t i = 0; i < l->old_keys.n; i++) {
     if (has_key(&now, l->old_keys.keys[i])) continue;
     rc = carnet__store_del(st, CARNET__T_INDEX, l->old_keys.keys[i].base, l->old_keys.keys[i].len);
@@ -72,9 +136,11 @@ int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb) {
     if ((rc = carnet__store_put(st, CARNET__T_INDEX, now.keys[i].base, now.keys[i].len, "", 0, 0)))
       return rc;
   }
-  /* What is stored is now the baseline for a further save. */
+  l->old_keys = now;
+keys_done:
+  /* What is stored is now the baseline for a further save (with same_keys,
+   * the keys of the baseline are those of the row as loaded: unchanged). */
   l->existed = true;
   l->old_seq = e->seq;
-  l->old_keys = now;
   return 0;
 }

@@ -30,6 +30,13 @@ typedef struct carnet__loaded {
   carnet__keyset old_keys;
   bool has_secret; /* the replica's index secret, when it has one */
   uint8_t secret[32];
+  /* carnet__load_lazy: old_keys not derived yet. They are derived from the
+   * row as loaded (old_row) only when a save changes a cell that feeds the
+   * index (carnet__index_field): most writes (a street, notes) change no
+   * index key, and deriving keys means folding names and hashing. */
+  bool keys_pending;
+  const void *old_row;
+  size_t old_row_len;
 } carnet__loaded;
 
 /* Load `id` (absent: an empty entity of `kind` with existed=false; kind 0
@@ -37,6 +44,9 @@ typedef struct carnet__loaded {
  * survives writes in the same transaction.
  * Errors: CARNET_ECORRUPT (stored row fails validation), CARNET_ENOMEM. */
 int carnet__load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l);
+/* carnet__load for a write that ends in carnet__save: old_keys is not
+ * filled (keys_pending). */
+int carnet__load_lazy(carnet__stxn *st, const carnet_id *id, carnet__loaded *l);
 void carnet__loaded_free(carnet__loaded *l);
 
 /* Write the entity's row, move its change-index entry to e.seq and update
@@ -48,6 +58,11 @@ int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb);
  * clear ('r'). */
 int carnet__index_keys(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
                        carnet__keyset *out);
+
+/* Whether a field's cells feed carnet__index_keys: a save that changes no
+ * such cell keeps the entity's index keys (engine/index.c; keep the two
+ * together). */
+bool carnet__index_field(uint16_t field);
 
 /* Index key tags (engine/index.c). Stored in the file: frozen. */
 #define CARNET__IDX_REFCODE 'r'
