@@ -170,7 +170,7 @@ static carnet_mark next_mark(carnet_mark m, const carnet_batch_info *b) {
 static int apply_entity(carnet_txn *t, const carnet__bentity *be, msgpack_sbuffer *sb,
                         uint32_t *applied) {
   carnet__loaded l;
-  int rc = carnet__load(t->st, &be->id, &l);
+  int rc = carnet__load_lazy(t->st, &be->id, &l);
   if (rc) goto done;
   if (l.existed && l.e.kind != be->kind) {
     rc = CARNET_EPROTO; /* ids are unique: a kind that changes is forged */
@@ -203,15 +203,34 @@ int carnet_changes_apply(carnet_replica *r, const void *batch, size_t len, carne
 
 int carnet__changes_apply(carnet_replica *r, const void *batch, size_t len, uint64_t expect_sender,
                           carnet_batch_info *info, uint32_t *applied) {
-  carnet__batch b;
   carnet_txn *t = NULL;
+  carnet_batch_info bi;
+  uint32_t n = 0;
+  int rc;
+  carnet__clear_err(r);
+  if (applied) *applied = 0;
+  if ((rc = carnet_txn_begin(r, &t))) return rc;
+  if ((rc = carnet__changes_apply_in(t, batch, len, expect_sender, &bi, &n))) {
+    carnet_txn_abort(t);
+    return rc;
+  }
+  rc = carnet_txn_commit(t);
+  if (rc == 0) {
+    if (info) *info = bi;
+    if (applied) *applied = n;
+  }
+  return rc;
+}
+
+int carnet__changes_apply_in(carnet_txn *t, const void *batch, size_t len, uint64_t expect_sender,
+                             carnet_batch_info *info, uint32_t *applied) {
+  carnet_replica *r = t->r;
+  carnet__batch b;
   msgpack_sbuffer sb;
   uint32_t n = 0;
   carnet_mark mark;
   int rc;
   msgpack_sbuffer_init(&sb);
-  carnet__clear_err(r);
-  if (applied) *applied = 0;
   if ((rc = carnet__batch_decode(batch, len, &b))) {
     carnet__fail(r, rc, "malformed change batch (check at engine/batch.c:%d); nothing applied",
                  b.bad_line);
@@ -230,7 +249,6 @@ int carnet__changes_apply(carnet_replica *r, const void *batch, size_t len, uint
                       (unsigned long long)b.info.sender);
     goto done;
   }
-  if ((rc = carnet_txn_begin(r, &t))) goto done;
   for (uint32_t i = 0; i < b.info.entities && rc == 0; i++)
     rc = apply_entity(t, &b.ents[i], &sb, &n);
   if (rc) {
@@ -248,14 +266,9 @@ int carnet__changes_apply(carnet_replica *r, const void *batch, size_t len, uint
         (rc = write_mark(t->st, b.info.sender, nm)))
       goto done;
   }
-  rc = carnet_txn_commit(t);
-  t = NULL;
-  if (rc == 0) {
-    if (info) *info = b.info;
-    if (applied) *applied = n;
-  }
+  *info = b.info;
+  *applied = n;
 done:
-  if (t) carnet_txn_abort(t);
   msgpack_sbuffer_destroy(&sb);
   carnet__batch_free(&b);
   return rc;
