@@ -49,25 +49,25 @@ int carnet__load_lazy(carnet__stxn *st, const carnet_id *id, carnet__loaded *l) 
   return load(st, id, l, true);
 }
 
-/* The keys of the row as loaded (keys_pending), into l->old_keys. */
-static int derive_old_keys(carnet__loaded *l) {
+/* The keys of `parts` of the row as loaded (keys_pending), into *out. */
+static int derive_old_keys(carnet__loaded *l, unsigned parts, carnet__keyset *out) {
   carnet__entity old;
   carnet__entity_init(&old, &l->arena);
   int rc = carnet__row_decode(&l->e.id, l->old_row, l->old_row_len, &old);
   if (rc == 0)
-    rc = carnet__index_keys(&old, l->has_secret ? l->secret : NULL, &l->arena, &l->old_keys);
+    rc = carnet__index_keys_parts(&old, l->has_secret ? l->secret : NULL, &l->arena, parts, out);
   carnet__entity_free(&old);
-  if (rc == 0) l->keys_pending = false;
   return rc;
 }
 
-/* Whether the cells changed since the load (or the last save) can change
- * the entity's index keys. Cells are never removed, only replaced, and a
- * replaced or new cell takes a sequence number above the stored one. */
-static bool keys_may_change(const carnet__loaded *l) {
+/* The index parts the cells changed since the load (or the last save) may
+ * change. Cells are never removed, only replaced, and a replaced or new
+ * cell takes a sequence number above the stored one. */
+static unsigned changed_parts(const carnet__loaded *l) {
+  unsigned parts = 0;
   for (size_t i = 0; i < l->e.n; i++)
-    if (l->e.cells[i].seq > l->old_seq && carnet__index_field(l->e.cells[i].field)) return true;
-  return false;
+    if (l->e.cells[i].seq > l->old_seq) parts |= carnet__index_parts(l->e.cells[i].field);
+  return parts;
 }
 
 void carnet__loaded_free(carnet__loaded *l) {
@@ -84,33 +84,38 @@ static bool has_key(const carnet__keyset *ks, carnet_buf k) {
 
 int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb) {
   carnet__entity *e = &l->e;
-  carnet__keyset now;
+  const uint8_t *secret = l->has_secret ? l->secret : NULL;
+  carnet__keyset now, old, *oldk = &l->old_keys;
   uint8_t seqkey[8];
   int rc;
-  bool same_keys = false;
+  /* Eager loads (and new entities) hold every old key: diff them all. A
+   * lazy load derives, from the row as loaded, only the parts whose fields
+   * changed; keys of the other parts are the same before and after. */
+  unsigned parts = CARNET__IDX_PART_ALL;
   if (l->keys_pending) {
-    if (!keys_may_change(l)) {
-      same_keys = true;
+    parts = changed_parts(l);
+    if (parts && !carnet__index_parts_exact(e)) parts = CARNET__IDX_PART_ALL;
+    if (parts && (rc = derive_old_keys(l, parts, &old))) return rc;
+    oldk = &old;
+    if (parts == 0) old.n = 0;
+  }
+  if ((rc = carnet__index_keys_parts(e, secret, &l->arena, parts, &now))) return rc;
 #ifndef NDEBUG
-      /* Debug builds (the sanitizer suite) check the shortcut. */
-      carnet__keyset check;
-      if ((rc = carnet__index_keys(e, l->has_secret ? l->secret : NULL, &l->arena, &check)) ||
-          (rc = derive_old_keys(l)))
-        return rc;
-      assert(check.n == l->old_keys.n);
-      for (size_t i = 0; i < check.n; i++)
-        assert(check.keys[i].len == l->old_keys.keys[i].len &&
-               memcmp(check.keys[i].base, l->old_keys.keys[i].base, check.keys[i].len) == 0);
-#endif
-    } else if ((rc = derive_old_keys(l))) {
+  if (l->keys_pending) {
+    /* Debug builds (the sanitizer suite) check the shortcut: every key
+     * outside the parts recomputed is the same before and after. */
+    carnet__keyset fo, fn;
+    if ((rc = derive_old_keys(l, CARNET__IDX_PART_ALL, &fo)) ||
+        (rc = carnet__index_keys(e, secret, &l->arena, &fn)))
       return rc;
-    }
+    for (size_t i = 0; i < fo.n; i++)
+      if (!(carnet__index_tag_part(((const uint8_t *)fo.keys[i].base)[0]) & parts))
+        assert(has_key(&fn, fo.keys[i]));
+    for (size_t i = 0; i < fn.n; i++)
+      if (!(carnet__index_tag_part(((const uint8_t *)fn.keys[i].base)[0]) & parts))
+        assert(has_key(&fo, fn.keys[i]));
   }
-  if (same_keys) {
-    now.n = 0;
-  } else if ((rc = carnet__index_keys(e, l->has_secret ? l->secret : NULL, &l->arena, &now))) {
-    return rc;
-  }
+#endif
   if ((rc = carnet__row_encode(e, sb))) return rc;
   if ((rc = carnet__store_put(st, CARNET__T_ENTITIES, e->id.b, 16, sb->data, sb->size, 0)))
     return rc;
@@ -125,21 +130,25 @@ int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb) {
                                 CARNET__PUT_APPEND)))
       return rc;
   }
-  if (same_keys) goto keys_done;
-  for (size_t i = 0; i < l->old_keys.n; i++) {
-    if (has_key(&now, l->old_keys.keys[i])) continue;
-    rc = carnet__store_del(st, CARNET__T_INDEX, l->old_keys.keys[i].base, l->old_keys.keys[i].len);
+  for (size_t i = 0; i < oldk->n; i++) {
+    if (has_key(&now, oldk->keys[i])) continue;
+    rc = carnet__store_del(st, CARNET__T_INDEX, oldk->keys[i].base, oldk->keys[i].len);
     if (rc && rc != CARNET_ENOTFOUND) return rc;
   }
   for (size_t i = 0; i < now.n; i++) {
-    if (has_key(&l->old_keys, now.keys[i])) continue;
+    if (has_key(oldk, now.keys[i])) continue;
     if ((rc = carnet__store_put(st, CARNET__T_INDEX, now.keys[i].base, now.keys[i].len, "", 0, 0)))
       return rc;
   }
-  l->old_keys = now;
-keys_done:
-  /* What is stored is now the baseline for a further save (with same_keys,
-   * the keys of the baseline are those of the row as loaded: unchanged). */
+  /* What is stored is now the baseline for a further save. */
+  if (l->keys_pending) {
+    void *row = carnet__arena_dup(&l->arena, sb->data, sb->size);
+    if (row == NULL) return CARNET_ENOMEM;
+    l->old_row = row;
+    l->old_row_len = sb->size;
+  } else {
+    l->old_keys = now;
+  }
   l->existed = true;
   l->old_seq = e->seq;
   return 0;

@@ -59,10 +59,25 @@ int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb);
 int carnet__index_keys(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
                        carnet__keyset *out);
 
-/* Whether a field's cells feed carnet__index_keys: a save that changes no
- * such cell keeps the entity's index keys (engine/index.c; keep the two
- * together). */
-bool carnet__index_field(uint16_t field);
+/* Index keys come in parts, each derived from its own fields only: a save
+ * recomputes only the parts whose fields changed (engine/index.c; keep
+ * carnet__index_parts and carnet__index_keys_parts together). */
+#define CARNET__IDX_PART_REF 1u   /* 'r': reference code, document numbers */
+#define CARNET__IDX_PART_SIRET 2u /* 's' 'S' */
+#define CARNET__IDX_PART_PHONE 4u /* 'p' */
+#define CARNET__IDX_PART_EMAIL 8u /* 'e' 'h' */
+#define CARNET__IDX_PART_NAME 16u /* 'n' */
+#define CARNET__IDX_PART_ALL 31u
+/* The parts a field's cells feed (0: none). */
+unsigned carnet__index_parts(uint16_t field);
+/* The part of a key's tag byte. */
+unsigned carnet__index_tag_part(uint8_t tag);
+/* The keys of the parts in `parts` only. */
+int carnet__index_keys_parts(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
+                             unsigned parts, carnet__keyset *out);
+/* Whether the parts computed alone give the same keys as all together
+ * (the keyset's cap is out of reach for this entity). */
+bool carnet__index_parts_exact(const carnet__entity *e);
 
 /* Index key tags (engine/index.c). Stored in the file: frozen. */
 #define CARNET__IDX_REFCODE 'r'

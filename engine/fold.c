@@ -34,9 +34,16 @@ static const char *const legal_forms[] = {
     "nv",   "sl",   "spa",     "sapa",  "ets",  "cie",  "et",
 };
 
+#define LEGAL_FORM_MAX 7 /* "limited" */
+
 static bool legal_form(const char *w, size_t n) {
+  /* Called twice per word of every folded name: most words are longer
+   * than any legal form or start with another letter. */
+  if (n == 0 || n > LEGAL_FORM_MAX) return false;
   for (size_t i = 0; i < sizeof legal_forms / sizeof legal_forms[0]; i++)
-    if (strlen(legal_forms[i]) == n && memcmp(legal_forms[i], w, n) == 0) return true;
+    if (legal_forms[i][0] == w[0] && strlen(legal_forms[i]) == n &&
+        memcmp(legal_forms[i], w, n) == 0)
+      return true;
   return false;
 }
 

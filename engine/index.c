@@ -191,29 +191,30 @@ void carnet__index_place(const char *postcode, const char *city, char *out, size
   if (city[0] && carnet_name_fold(city, f, sizeof f) == 0 && f[0]) snprintf(out, out_len, "@%s", f);
 }
 
-/* The duplicate-detection keys of a live customer. */
+/* The duplicate-detection keys of a live customer, of the parts asked. */
 static int dup_keys(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
-                    carnet__keyset *out) {
+                    unsigned parts, carnet__keyset *out) {
   char buf[CARNET_NAME_FOLD_MAX], norm[255];
   int rc;
   const carnet__cell *c = carnet__entity_find(e, CARNET_F_DELETED, NULL, 0);
   if (c && cell_true(c)) return 0;
-  field_str(e, CARNET_F_SIRET, buf, sizeof buf);
-  if (buf[0] && carnet_siret_normalize(buf, norm) == 0) {
+  if (parts & CARNET__IDX_PART_SIRET) field_str(e, CARNET_F_SIRET, buf, sizeof buf);
+  if ((parts & CARNET__IDX_PART_SIRET) && buf[0] && carnet_siret_normalize(buf, norm) == 0) {
     if ((rc = add_blind(out, a, secret, CARNET__IDX_SIRET, norm, &e->id))) return rc;
     norm[9] = '\0';
     if ((rc = add_blind(out, a, secret, CARNET__IDX_SIREN, norm, &e->id))) return rc;
   }
-  for (size_t i = 0; i < e->n; i++) {
+  for (size_t i = 0; i < e->n && (parts & (CARNET__IDX_PART_PHONE | CARNET__IDX_PART_EMAIL)); i++) {
     c = &e->cells[i];
-    if (c->field == CARNET_F_PHONES) {
+    if (c->field == CARNET_F_PHONES && (parts & CARNET__IDX_PART_PHONE)) {
       char num[33], e164[CARNET_PHONE_E164_MAX];
       if (!phone_number(c, num)) continue;
       /* Stored numbers are E.164 already; a received one that is not is
        * indexed as it is. */
       const char *v = carnet_phone_normalize(num, e164, sizeof e164) == 0 ? e164 : num;
       if ((rc = add_blind(out, a, secret, CARNET__IDX_PHONE, v, &e->id))) return rc;
-    } else if (c->field == CARNET_F_EMAILS && cell_true(c) && c->klen < sizeof buf) {
+    } else if (c->field == CARNET_F_EMAILS && (parts & CARNET__IDX_PART_EMAIL) && cell_true(c) &&
+               c->klen < sizeof buf) {
       char hint[255];
       memcpy(buf, c->key, c->klen);
       buf[c->klen] = '\0';
@@ -224,6 +225,7 @@ static int dup_keys(const carnet__entity *e, const uint8_t *secret, carnet__aren
         return rc;
     }
   }
+  if (!(parts & CARNET__IDX_PART_NAME)) return 0;
   char postcode[32], city[128], place[CARNET_NAME_FOLD_MAX + 1];
   field_str(e, CARNET_F_POSTCODE, postcode, sizeof postcode);
   field_str(e, CARNET_F_CITY, city, sizeof city);
@@ -234,38 +236,80 @@ static int dup_keys(const carnet__entity *e, const uint8_t *secret, carnet__aren
   return name_keys(out, a, secret, place, buf, &e->id);
 }
 
-bool carnet__index_field(uint16_t field) {
+unsigned carnet__index_parts(uint16_t field) {
   switch (field) {
-  case CARNET_F_REFCODE:  /* 'r' */
-  case CARNET_F_NUMBER:   /* 'r' of documents */
-  case CARNET_F_DELETED:  /* a deleted customer has no blind keys */
-  case CARNET_F_SIRET:    /* 's' 'S' */
-  case CARNET_F_PHONES:   /* 'p' */
-  case CARNET_F_EMAILS:   /* 'e' 'h' */
+  case CARNET_F_REFCODE: /* 'r' */
+  case CARNET_F_NUMBER:  /* 'r' of documents */
+    return CARNET__IDX_PART_REF;
+  case CARNET_F_DELETED: /* a deleted customer has no blind keys */
+    return CARNET__IDX_PART_ALL;
+  case CARNET_F_SIRET: /* 's' 'S' */
+    return CARNET__IDX_PART_SIRET;
+  case CARNET_F_PHONES: /* 'p' */
+    return CARNET__IDX_PART_PHONE;
+  case CARNET_F_EMAILS: /* 'e' 'h' */
+    return CARNET__IDX_PART_EMAIL;
   case CARNET_F_POSTCODE: /* 'n': the place */
   case CARNET_F_CITY:
-  case CARNET_F_NAME:     /* 'n' */
+  case CARNET_F_NAME: /* 'n' */
   case CARNET_F_COMPANY:
-    return true;
+    return CARNET__IDX_PART_NAME;
   default:
-    return false;
+    return 0;
   }
 }
 
-/* Every field read here must be listed in carnet__index_field. */
+unsigned carnet__index_tag_part(uint8_t tag) {
+  switch (tag) {
+  case CARNET__IDX_REFCODE:
+    return CARNET__IDX_PART_REF;
+  case CARNET__IDX_SIRET:
+  case CARNET__IDX_SIREN:
+    return CARNET__IDX_PART_SIRET;
+  case CARNET__IDX_PHONE:
+    return CARNET__IDX_PART_PHONE;
+  case CARNET__IDX_EMAIL:
+  case CARNET__IDX_EMAIL_HINT:
+    return CARNET__IDX_PART_EMAIL;
+  case CARNET__IDX_NAME:
+    return CARNET__IDX_PART_NAME;
+  default:
+    return CARNET__IDX_PART_ALL;
+  }
+}
+
+bool carnet__index_parts_exact(const carnet__entity *e) {
+  /* The keyset is capped (CARNET__INDEX_KEYS_MAX, extra values unindexed);
+   * under the cap every part's keys are the same computed alone or with the
+   * others: at most 7 keys besides phones (1 each) and e-mails (2). */
+  size_t k = 7;
+  for (size_t i = 0; i < e->n; i++)
+    if (e->cells[i].field == CARNET_F_PHONES) k += 1;
+    else if (e->cells[i].field == CARNET_F_EMAILS) k += 2;
+  return k <= CARNET__INDEX_KEYS_MAX;
+}
+
 int carnet__index_keys(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
                        carnet__keyset *out) {
+  return carnet__index_keys_parts(e, secret, a, CARNET__IDX_PART_ALL, out);
+}
+
+/* Every field read here must be mapped by carnet__index_parts. */
+int carnet__index_keys_parts(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
+                             unsigned parts, carnet__keyset *out) {
   out->n = 0;
   const carnet__cell *c = carnet__entity_find(e, CARNET_F_REFCODE, NULL, 0);
   const char *s;
   size_t n;
   int rc;
   if (c && cell_str(c, &s, &n) && n > 0) {
-    if ((rc = add_key(out, a, CARNET__IDX_REFCODE, s, n, &e->id))) return rc;
-    if (secret && e->kind == CARNET_KIND_CUSTOMER) return dup_keys(e, secret, a, out);
+    if ((parts & CARNET__IDX_PART_REF) && (rc = add_key(out, a, CARNET__IDX_REFCODE, s, n, &e->id)))
+      return rc;
+    if (secret && e->kind == CARNET_KIND_CUSTOMER) return dup_keys(e, secret, a, parts, out);
     return 0;
   }
-  if (secret && e->kind == CARNET_KIND_CUSTOMER) return dup_keys(e, secret, a, out);
+  if (secret && e->kind == CARNET_KIND_CUSTOMER) return dup_keys(e, secret, a, parts, out);
+  if (!(parts & CARNET__IDX_PART_REF)) return 0;
   /* Document numbers resolve like reference codes ("F2611-5T31-0042"), in
    * upper case since carnet_resolve looks up what was typed in upper case. */
   for (size_t i = 0; i < e->n; i++) {
