@@ -156,7 +156,6 @@ static int read_entity(carnet__mp *m, carnet__batch *b, uint64_t *origins, size_
   carnet_buf id, key, val;
   uint64_t kind, ns, nc;
   bstamp *st = NULL;
-  msgpack_object o;
   int rc;
   if ((rc = carnet__mp_bin(m, &id, false)) || (rc = carnet__mp_uint(m, &kind)) ||
       (rc = carnet__mp_uint(m, &ns)))
@@ -209,7 +208,7 @@ static int read_entity(carnet__mp *m, carnet__batch *b, uint64_t *origins, size_
   for (uint64_t i = 0; i < nc; i++) {
     uint64_t field, si;
     if ((rc = carnet__mp_uint(m, &field)) || (rc = carnet__mp_bin(m, &key, true)) ||
-        (rc = carnet__mp_next(m, &o, &val)) || (rc = carnet__mp_uint(m, &si)))
+        (rc = carnet__mp_skip(m, &val)) || (rc = carnet__mp_uint(m, &si)))
       goto done;
     if (field > UINT16_MAX || key.len > CARNET__KEY_MAX || si >= ns) {
       rc = BAD(m);

@@ -17,4 +17,13 @@ int carnet__changes_since(carnet_replica *r, const carnet_mark *from, size_t max
 int carnet__changes_apply(carnet_replica *r, const void *batch, size_t len, uint64_t expect_sender,
                           carnet_batch_info *info, uint32_t *applied);
 
+/* The body of carnet__changes_apply inside the caller's open write
+ * transaction `t`: decode and validate the whole batch (A1), merge it and
+ * move the mark (A2), without committing. Several batches may share one
+ * transaction (a sync session applies what one read brought in one commit);
+ * the caller acknowledges them only after the commit, and aborts the whole
+ * transaction when any of them fails. */
+int carnet__changes_apply_in(carnet_txn *t, const void *batch, size_t len,
+                             uint64_t expect_sender, carnet_batch_info *info, uint32_t *applied);
+
 #endif

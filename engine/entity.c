@@ -190,9 +190,8 @@ int carnet__row_decode(const carnet_id *id, const void *buf, size_t len, carnet_
   for (uint64_t i = 0; i < nc; i++) {
     uint64_t field, si;
     carnet_buf key, val;
-    msgpack_object o;
     if ((rc = carnet__mp_uint(&m, &field)) || (rc = carnet__mp_bin(&m, &key, true)) ||
-        (rc = carnet__mp_next(&m, &o, &val)) || (rc = carnet__mp_uint(&m, &si)))
+        (rc = carnet__mp_skip(&m, &val)) || (rc = carnet__mp_uint(&m, &si)))
       goto done;
     if (field > UINT16_MAX || key.len > CARNET__KEY_MAX || si >= ns) {
       rc = CARNET__BAD(&m);

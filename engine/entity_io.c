@@ -1,13 +1,14 @@
 /* engine/entity_io.c - load/save of entities (see entity_io.h). */
 #include "engine/entity_io.h"
 
+#include <assert.h>
 #include <sodium.h>
 #include <string.h>
 
 #include "carnet/error.h"
 #include "engine/replica_int.h"
 
-int carnet__load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l) {
+static int load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l, bool lazy) {
   carnet_buf row;
   carnet__arena_init(&l->arena, 4096);
   carnet__entity_init(&l->e, &l->arena);
@@ -15,6 +16,9 @@ int carnet__load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l) {
   l->existed = false;
   l->old_seq = 0;
   l->old_keys.n = 0;
+  l->keys_pending = false;
+  l->old_row = NULL;
+  l->old_row_len = 0;
   int rc = carnet__index_secret(st, l->secret);
   if (rc && rc != CARNET_ENOTFOUND) return rc;
   l->has_secret = rc == 0;
@@ -28,7 +32,42 @@ int carnet__load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l) {
   l->e.arena = &l->arena;
   l->existed = true;
   l->old_seq = l->e.seq;
+  if (lazy) {
+    l->keys_pending = true;
+    l->old_row = copy;
+    l->old_row_len = row.len;
+    return 0;
+  }
   return carnet__index_keys(&l->e, l->has_secret ? l->secret : NULL, &l->arena, &l->old_keys);
+}
+
+int carnet__load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l) {
+  return load(st, id, l, false);
+}
+
+int carnet__load_lazy(carnet__stxn *st, const carnet_id *id, carnet__loaded *l) {
+  return load(st, id, l, true);
+}
+
+/* The keys of `parts` of the row as loaded (keys_pending), into *out. */
+static int derive_old_keys(carnet__loaded *l, unsigned parts, carnet__keyset *out) {
+  carnet__entity old;
+  carnet__entity_init(&old, &l->arena);
+  int rc = carnet__row_decode(&l->e.id, l->old_row, l->old_row_len, &old);
+  if (rc == 0)
+    rc = carnet__index_keys_parts(&old, l->has_secret ? l->secret : NULL, &l->arena, parts, out);
+  carnet__entity_free(&old);
+  return rc;
+}
+
+/* The index parts the cells changed since the load (or the last save) may
+ * change. Cells are never removed, only replaced, and a replaced or new
+ * cell takes a sequence number above the stored one. */
+static unsigned changed_parts(const carnet__loaded *l) {
+  unsigned parts = 0;
+  for (size_t i = 0; i < l->e.n; i++)
+    if (l->e.cells[i].seq > l->old_seq) parts |= carnet__index_parts(l->e.cells[i].field);
+  return parts;
 }
 
 void carnet__loaded_free(carnet__loaded *l) {
@@ -45,10 +84,39 @@ static bool has_key(const carnet__keyset *ks, carnet_buf k) {
 
 int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb) {
   carnet__entity *e = &l->e;
-  carnet__keyset now;
+  const uint8_t *secret = l->has_secret ? l->secret : NULL;
+  carnet__keyset now, old, *oldk = &l->old_keys;
   uint8_t seqkey[8];
   int rc;
-  if ((rc = carnet__index_keys(e, l->has_secret ? l->secret : NULL, &l->arena, &now)) || (rc = carnet__row_encode(e, sb))) return rc;
+  /* Eager loads (and new entities) hold every old key: diff them all. A
+   * lazy load derives, from the row as loaded, only the parts whose fields
+   * changed; keys of the other parts are the same before and after. */
+  unsigned parts = CARNET__IDX_PART_ALL;
+  if (l->keys_pending) {
+    parts = changed_parts(l);
+    if (parts && !carnet__index_parts_exact(e)) parts = CARNET__IDX_PART_ALL;
+    if (parts && (rc = derive_old_keys(l, parts, &old))) return rc;
+    oldk = &old;
+    if (parts == 0) old.n = 0;
+  }
+  if ((rc = carnet__index_keys_parts(e, secret, &l->arena, parts, &now))) return rc;
+#ifndef NDEBUG
+  if (l->keys_pending) {
+    /* Debug builds (the sanitizer suite) check the shortcut: every key
+     * outside the parts recomputed is the same before and after. */
+    carnet__keyset fo, fn;
+    if ((rc = derive_old_keys(l, CARNET__IDX_PART_ALL, &fo)) ||
+        (rc = carnet__index_keys(e, secret, &l->arena, &fn)))
+      return rc;
+    for (size_t i = 0; i < fo.n; i++)
+      if (!(carnet__index_tag_part(((const uint8_t *)fo.keys[i].base)[0]) & parts))
+        assert(has_key(&fn, fo.keys[i]));
+    for (size_t i = 0; i < fn.n; i++)
+      if (!(carnet__index_tag_part(((const uint8_t *)fn.keys[i].base)[0]) & parts))
+        assert(has_key(&fo, fn.keys[i]));
+  }
+#endif
+  if ((rc = carnet__row_encode(e, sb))) return rc;
   if ((rc = carnet__store_put(st, CARNET__T_ENTITIES, e->id.b, 16, sb->data, sb->size, 0)))
     return rc;
   if (l->existed && l->old_seq != e->seq) {
@@ -62,19 +130,26 @@ int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb) {
                                 CARNET__PUT_APPEND)))
       return rc;
   }
-  for (size_t i = 0; i < l->old_keys.n; i++) {
-    if (has_key(&now, l->old_keys.keys[i])) continue;
-    rc = carnet__store_del(st, CARNET__T_INDEX, l->old_keys.keys[i].base, l->old_keys.keys[i].len);
+  for (size_t i = 0; i < oldk->n; i++) {
+    if (has_key(&now, oldk->keys[i])) continue;
+    rc = carnet__store_del(st, CARNET__T_INDEX, oldk->keys[i].base, oldk->keys[i].len);
     if (rc && rc != CARNET_ENOTFOUND) return rc;
   }
   for (size_t i = 0; i < now.n; i++) {
-    if (has_key(&l->old_keys, now.keys[i])) continue;
+    if (has_key(oldk, now.keys[i])) continue;
     if ((rc = carnet__store_put(st, CARNET__T_INDEX, now.keys[i].base, now.keys[i].len, "", 0, 0)))
       return rc;
   }
   /* What is stored is now the baseline for a further save. */
+  if (l->keys_pending) {
+    void *row = carnet__arena_dup(&l->arena, sb->data, sb->size);
+    if (row == NULL) return CARNET_ENOMEM;
+    l->old_row = row;
+    l->old_row_len = sb->size;
+  } else {
+    l->old_keys = now;
+  }
   l->existed = true;
   l->old_seq = e->seq;
-  l->old_keys = now;
   return 0;
 }

@@ -30,6 +30,13 @@ typedef struct carnet__loaded {
   carnet__keyset old_keys;
   bool has_secret; /* the replica's index secret, when it has one */
   uint8_t secret[32];
+  /* carnet__load_lazy: old_keys not derived yet. They are derived from the
+   * row as loaded (old_row) only when a save changes a cell that feeds the
+   * index (carnet__index_field): most writes (a street, notes) change no
+   * index key, and deriving keys means folding names and hashing. */
+  bool keys_pending;
+  const void *old_row;
+  size_t old_row_len;
 } carnet__loaded;
 
 /* Load `id` (absent: an empty entity of `kind` with existed=false; kind 0
@@ -37,6 +44,9 @@ typedef struct carnet__loaded {
  * survives writes in the same transaction.
  * Errors: CARNET_ECORRUPT (stored row fails validation), CARNET_ENOMEM. */
 int carnet__load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l);
+/* carnet__load for a write that ends in carnet__save: old_keys is not
+ * filled (keys_pending). */
+int carnet__load_lazy(carnet__stxn *st, const carnet_id *id, carnet__loaded *l);
 void carnet__loaded_free(carnet__loaded *l);
 
 /* Write the entity's row, move its change-index entry to e.seq and update
@@ -48,6 +58,27 @@ int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb);
  * clear ('r'). */
 int carnet__index_keys(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
                        carnet__keyset *out);
+
+/* Index keys come in parts, each derived from its own fields only: a save
+ * recomputes only the parts whose fields changed (engine/index.c; keep
+ * carnet__index_parts and carnet__index_keys_parts together). */
+#define CARNET__IDX_PART_REF 1u   /* 'r': reference code, document numbers */
+#define CARNET__IDX_PART_SIRET 2u /* 's' 'S' */
+#define CARNET__IDX_PART_PHONE 4u /* 'p' */
+#define CARNET__IDX_PART_EMAIL 8u /* 'e' 'h' */
+#define CARNET__IDX_PART_NAME 16u /* 'n' */
+#define CARNET__IDX_PART_MERGE 32u /* 'm' 'x' 'v': merge edges and decisions (engine/group.h) */
+#define CARNET__IDX_PART_ALL 63u
+/* The parts a field's cells feed (0: none). */
+unsigned carnet__index_parts(uint16_t field);
+/* The part of a key's tag byte. */
+unsigned carnet__index_tag_part(uint8_t tag);
+/* The keys of the parts in `parts` only. */
+int carnet__index_keys_parts(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
+                             unsigned parts, carnet__keyset *out);
+/* Whether the parts computed alone give the same keys as all together
+ * (the keyset's cap is out of reach for this entity). */
+bool carnet__index_parts_exact(const carnet__entity *e);
 
 /* Index key tags (engine/index.c). Stored in the file: frozen. */
 #define CARNET__IDX_REFCODE 'r'

@@ -34,9 +34,16 @@ static const char *const legal_forms[] = {
     "nv",   "sl",   "spa",     "sapa",  "ets",  "cie",  "et",
 };
 
+#define LEGAL_FORM_MAX 7 /* "limited" */
+
 static bool legal_form(const char *w, size_t n) {
+  /* Called twice per word of every folded name: most words are longer
+   * than any legal form or start with another letter. */
+  if (n == 0 || n > LEGAL_FORM_MAX) return false;
   for (size_t i = 0; i < sizeof legal_forms / sizeof legal_forms[0]; i++)
-    if (strlen(legal_forms[i]) == n && memcmp(legal_forms[i], w, n) == 0) return true;
+    if (legal_forms[i][0] == w[0] && strlen(legal_forms[i]) == n &&
+        memcmp(legal_forms[i], w, n) == 0)
+      return true;
   return false;
 }
 
@@ -69,6 +76,8 @@ static bool apostrophe(utf8proc_int32_t c) {
 }
 
 static bool word_char(utf8proc_int32_t c) {
+  /* ASCII: letters and digits are the only L* and N* code points. */
+  if (c < 0x80) return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
   switch (utf8proc_category(c)) {
   case UTF8PROC_CATEGORY_LU:
   case UTF8PROC_CATEGORY_LL:
@@ -96,11 +105,25 @@ static int split(const char *s, words *w) {
   utf8proc_uint8_t *mapped = NULL;
   w->len = w->count = 0;
   if (s == NULL) return CARNET_EINVAL;
-  utf8proc_ssize_t m =
-      utf8proc_map((const utf8proc_uint8_t *)s, 0, &mapped,
-                   UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE |
-                       UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK | UTF8PROC_IGNORE);
-  if (m < 0) return m == UTF8PROC_ERROR_NOMEM ? CARNET_ENOMEM : CARNET_EINVAL;
+  utf8proc_ssize_t m = 0;
+  while (s[m] && (unsigned char)s[m] < 0x80) m++;
+  if (s[m] == '\0') {
+    /* Pure ASCII (most names): step 1 is lower-casing A-Z; NFKD, the other
+     * case foldings, marks and ignorables concern only non-ASCII code
+     * points. Same result as utf8proc_map, without its allocation. */
+    mapped = malloc((size_t)m + 1);
+    if (mapped == NULL) return CARNET_ENOMEM;
+    for (utf8proc_ssize_t i = 0; i < m; i++) {
+      unsigned char c = (unsigned char)s[i];
+      mapped[i] = (utf8proc_uint8_t)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+    }
+    mapped[m] = 0;
+  } else {
+    m = utf8proc_map((const utf8proc_uint8_t *)s, 0, &mapped,
+                     UTF8PROC_NULLTERM | UTF8PROC_STABLE | UTF8PROC_COMPAT | UTF8PROC_DECOMPOSE |
+                         UTF8PROC_CASEFOLD | UTF8PROC_STRIPMARK | UTF8PROC_IGNORE);
+    if (m < 0) return m == UTF8PROC_ERROR_NOMEM ? CARNET_ENOMEM : CARNET_EINVAL;
+  }
   bool in_word = false, full = false, joined = false;
   for (utf8proc_ssize_t i = 0; i < m && !full;) {
     utf8proc_int32_t c;

@@ -33,6 +33,7 @@
 #include "carnet/normalize.h"
 #include "engine/entity_io.h"
 #include "engine/group.h"
+#include "engine/mp.h"
 #include "engine/replica_int.h"
 
 static int add_key(carnet__keyset *ks, carnet__arena *a, uint8_t tag, const void *v, size_t n,
@@ -52,8 +53,22 @@ static int add_key(carnet__keyset *ks, carnet__arena *a, uint8_t tag, const void
 
 void carnet__index_hash(const uint8_t secret[CARNET__INDEX_SECRET_LEN], uint8_t tag, const void *v,
                         size_t n, uint8_t out[CARNET__INDEX_HASH_LEN]) {
+  /* Keyed BLAKE2b hashes its key as a first block of its own: the state
+   * after it is kept per thread for the last secret seen and copied for
+   * each hash, which halves the work of a customer's ~7 hashes (same
+   * output). The copy holds nothing that the stored secret does not. */
+  static _Thread_local struct {
+    bool ok;
+    uint8_t secret[CARNET__INDEX_SECRET_LEN];
+    crypto_generichash_state keyed;
+  } cache;
   crypto_generichash_state s;
-  crypto_generichash_init(&s, secret, CARNET__INDEX_SECRET_LEN, CARNET__INDEX_HASH_LEN);
+  if (!cache.ok || sodium_memcmp(cache.secret, secret, CARNET__INDEX_SECRET_LEN) != 0) {
+    crypto_generichash_init(&cache.keyed, secret, CARNET__INDEX_SECRET_LEN, CARNET__INDEX_HASH_LEN);
+    memcpy(cache.secret, secret, CARNET__INDEX_SECRET_LEN);
+    cache.ok = true;
+  }
+  s = cache.keyed;
   crypto_generichash_update(&s, &tag, 1);
   crypto_generichash_update(&s, v, n);
   crypto_generichash_final(&s, out, CARNET__INDEX_HASH_LEN);
@@ -69,9 +84,15 @@ static int add_blind(carnet__keyset *ks, carnet__arena *a, const uint8_t *secret
 /* A cell's value as a string, when it is one. */
 static bool cell_str(const carnet__cell *c, const char **s, size_t *n) {
   msgpack_zone z;
-  msgpack_object o;
+  msgpack_object o, elems[4];
   size_t off = 0;
   bool ok = false;
+  if (carnet__mp_obj1(c->val, c->vlen, &o, elems)) {
+    if (o.type != MSGPACK_OBJECT_STR) return false;
+    *s = o.via.str.ptr;
+    *n = o.via.str.size;
+    return true;
+  }
   if (!msgpack_zone_init(&z, 64)) return false;
   if (msgpack_unpack((const char *)c->val, c->vlen, &off, &z, &o) == MSGPACK_UNPACK_SUCCESS &&
       o.type == MSGPACK_OBJECT_STR) {
@@ -95,15 +116,27 @@ static void field_str(const carnet__entity *e, carnet_field f, char *out, size_t
   const char *s;
   size_t n;
   out[0] = '\0';
-  if (c && cell_str(c, &s, &n)) snprintf(out, out_len, "%.*s", (int)n, s);
+  if (c && cell_str(c, &s, &n)) {
+    if (n >= out_len) n = out_len - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+  }
 }
 
 /* A phone slot's number, NUL-terminated; false when the slot is cleared. */
 static bool phone_number(const carnet__cell *c, char out[33]) {
   msgpack_zone z;
-  msgpack_object o;
+  msgpack_object o, elems[4];
   size_t off = 0;
   bool ok = false;
+  if (carnet__mp_obj1(c->val, c->vlen, &o, elems)) {
+    if (o.type != MSGPACK_OBJECT_ARRAY || o.via.array.size != 2 ||
+        elems[1].type != MSGPACK_OBJECT_STR || elems[1].via.str.size >= 33)
+      return false;
+    memcpy(out, elems[1].via.str.ptr, elems[1].via.str.size);
+    out[elems[1].via.str.size] = '\0';
+    return true;
+  }
   if (!msgpack_zone_init(&z, 128)) return false;
   if (msgpack_unpack((const char *)c->val, c->vlen, &off, &z, &o) == MSGPACK_UNPACK_SUCCESS &&
       o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 2 &&
@@ -159,29 +192,30 @@ void carnet__index_place(const char *postcode, const char *city, char *out, size
   if (city[0] && carnet_name_fold(city, f, sizeof f) == 0 && f[0]) snprintf(out, out_len, "@%s", f);
 }
 
-/* The duplicate-detection keys of a live customer. */
+/* The duplicate-detection keys of a live customer, of the parts asked. */
 static int dup_keys(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
-                    carnet__keyset *out) {
+                    unsigned parts, carnet__keyset *out) {
   char buf[CARNET_NAME_FOLD_MAX], norm[255];
   int rc;
   const carnet__cell *c = carnet__entity_find(e, CARNET_F_DELETED, NULL, 0);
   if (c && cell_true(c)) return 0;
-  field_str(e, CARNET_F_SIRET, buf, sizeof buf);
-  if (buf[0] && carnet_siret_normalize(buf, norm) == 0) {
+  if (parts & CARNET__IDX_PART_SIRET) field_str(e, CARNET_F_SIRET, buf, sizeof buf);
+  if ((parts & CARNET__IDX_PART_SIRET) && buf[0] && carnet_siret_normalize(buf, norm) == 0) {
     if ((rc = add_blind(out, a, secret, CARNET__IDX_SIRET, norm, &e->id))) return rc;
     norm[9] = '\0';
     if ((rc = add_blind(out, a, secret, CARNET__IDX_SIREN, norm, &e->id))) return rc;
   }
-  for (size_t i = 0; i < e->n; i++) {
+  for (size_t i = 0; i < e->n && (parts & (CARNET__IDX_PART_PHONE | CARNET__IDX_PART_EMAIL)); i++) {
     c = &e->cells[i];
-    if (c->field == CARNET_F_PHONES) {
+    if (c->field == CARNET_F_PHONES && (parts & CARNET__IDX_PART_PHONE)) {
       char num[33], e164[CARNET_PHONE_E164_MAX];
       if (!phone_number(c, num)) continue;
       /* Stored numbers are E.164 already; a received one that is not is
        * indexed as it is. */
       const char *v = carnet_phone_normalize(num, e164, sizeof e164) == 0 ? e164 : num;
       if ((rc = add_blind(out, a, secret, CARNET__IDX_PHONE, v, &e->id))) return rc;
-    } else if (c->field == CARNET_F_EMAILS && cell_true(c) && c->klen < sizeof buf) {
+    } else if (c->field == CARNET_F_EMAILS && (parts & CARNET__IDX_PART_EMAIL) && cell_true(c) &&
+               c->klen < sizeof buf) {
       char hint[255];
       memcpy(buf, c->key, c->klen);
       buf[c->klen] = '\0';
@@ -192,6 +226,7 @@ static int dup_keys(const carnet__entity *e, const uint8_t *secret, carnet__aren
         return rc;
     }
   }
+  if (!(parts & CARNET__IDX_PART_NAME)) return 0;
   char postcode[32], city[128], place[CARNET_NAME_FOLD_MAX + 1];
   field_str(e, CARNET_F_POSTCODE, postcode, sizeof postcode);
   field_str(e, CARNET_F_CITY, city, sizeof city);
@@ -202,21 +237,95 @@ static int dup_keys(const carnet__entity *e, const uint8_t *secret, carnet__aren
   return name_keys(out, a, secret, place, buf, &e->id);
 }
 
+unsigned carnet__index_parts(uint16_t field) {
+  switch (field) {
+  case CARNET_F_REFCODE: /* 'r' */
+  case CARNET_F_NUMBER:  /* 'r' of documents */
+    return CARNET__IDX_PART_REF;
+  case CARNET_F_DELETED: /* a deleted customer has no blind keys */
+    return CARNET__IDX_PART_ALL;
+  case CARNET_F_SIRET: /* 's' 'S' */
+    return CARNET__IDX_PART_SIRET;
+  case CARNET_F_PHONES: /* 'p' */
+    return CARNET__IDX_PART_PHONE;
+  case CARNET_F_EMAILS: /* 'e' 'h' */
+    return CARNET__IDX_PART_EMAIL;
+  case CARNET_F_POSTCODE: /* 'n': the place */
+  case CARNET_F_CITY:
+  case CARNET_F_NAME: /* 'n' */
+  case CARNET_F_COMPANY:
+    return CARNET__IDX_PART_NAME;
+  case CARNET_F_SAME_AS: /* 'm' 'x' 'v' */
+  case CARNET_F_NOT_SAME:
+  case CARNET_F_REVIEW:
+    return CARNET__IDX_PART_MERGE;
+  default:
+    return 0;
+  }
+}
+
+unsigned carnet__index_tag_part(uint8_t tag) {
+  switch (tag) {
+  case CARNET__IDX_REFCODE:
+    return CARNET__IDX_PART_REF;
+  case CARNET__IDX_SIRET:
+  case CARNET__IDX_SIREN:
+    return CARNET__IDX_PART_SIRET;
+  case CARNET__IDX_PHONE:
+    return CARNET__IDX_PART_PHONE;
+  case CARNET__IDX_EMAIL:
+  case CARNET__IDX_EMAIL_HINT:
+    return CARNET__IDX_PART_EMAIL;
+  case CARNET__IDX_NAME:
+    return CARNET__IDX_PART_NAME;
+  case CARNET__IDX_SAME_AS:
+  case CARNET__IDX_NOT_SAME:
+  case CARNET__IDX_REVIEW:
+    return CARNET__IDX_PART_MERGE;
+  default:
+    return CARNET__IDX_PART_ALL;
+  }
+}
+
+bool carnet__index_parts_exact(const carnet__entity *e) {
+  /* The keyset is capped (CARNET__INDEX_KEYS_MAX, extra values unindexed);
+   * under the cap every part's keys are the same computed alone or with the
+   * others: at most 7 keys besides phones (1 each) and e-mails (2). */
+  size_t k = 7;
+  for (size_t i = 0; i < e->n; i++)
+    if (e->cells[i].field == CARNET_F_PHONES || e->cells[i].field == CARNET_F_SAME_AS ||
+        e->cells[i].field == CARNET_F_NOT_SAME || e->cells[i].field == CARNET_F_REVIEW)
+      k += 1;
+    else if (e->cells[i].field == CARNET_F_EMAILS)
+      k += 2;
+  return k <= CARNET__INDEX_KEYS_MAX;
+}
+
 int carnet__index_keys(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
                        carnet__keyset *out) {
+  return carnet__index_keys_parts(e, secret, a, CARNET__IDX_PART_ALL, out);
+}
+
+/* Every field read here must be mapped by carnet__index_parts. */
+int carnet__index_keys_parts(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
+                             unsigned parts, carnet__keyset *out) {
   out->n = 0;
   const carnet__cell *c = carnet__entity_find(e, CARNET_F_REFCODE, NULL, 0);
   const char *s;
   size_t n;
   int rc;
   /* Merge edges and decisions (engine/group.h), in clear: ids only. */
-  if (e->kind == CARNET_KIND_CUSTOMER && (rc = carnet__index_merge_keys(e, a, out))) return rc;
+  if ((parts & CARNET__IDX_PART_MERGE) && e->kind == CARNET_KIND_CUSTOMER &&
+      (rc = carnet__index_merge_keys(e, a, out)))
+    return rc;
   if (c && cell_str(c, &s, &n) && n > 0) {
-    if ((rc = add_key(out, a, CARNET__IDX_REFCODE, s, n, &e->id))) return rc;
-    if (secret && e->kind == CARNET_KIND_CUSTOMER) return dup_keys(e, secret, a, out);
+    if ((parts & CARNET__IDX_PART_REF) && (rc = add_key(out, a, CARNET__IDX_REFCODE, s, n, &e->id)))
+      return rc;
+    if (secret && e->kind == CARNET_KIND_CUSTOMER) return dup_keys(e, secret, a, parts, out);
     return 0;
   }
-  if (secret && e->kind == CARNET_KIND_CUSTOMER) return dup_keys(e, secret, a, out);
+  if (secret && e->kind == CARNET_KIND_CUSTOMER) return dup_keys(e, secret, a, parts, out);
+  if (!(parts & CARNET__IDX_PART_REF)) return 0;
   /* Document numbers resolve like reference codes ("F2611-5T31-0042"), in
    * upper case since carnet_resolve looks up what was typed in upper case. */
   for (size_t i = 0; i < e->n; i++) {

@@ -8,11 +8,13 @@ int carnet__mp_init(carnet__mp *m, const void *buf, size_t len) {
   m->len = len;
   m->off = 0;
   m->bad_line = 0;
-  return msgpack_zone_init(&m->zone, 2048) ? 0 : CARNET_ENOMEM;
+  m->zone_live = false;
+  return 0;
 }
 
 void carnet__mp_destroy(carnet__mp *m) {
-  msgpack_zone_destroy(&m->zone);
+  if (m->zone_live) msgpack_zone_destroy(&m->zone);
+  m->zone_live = false;
 }
 
 static uint64_t be(const uint8_t *p, size_t n) {
@@ -104,6 +106,10 @@ int carnet__mp_next(carnet__mp *m, msgpack_object *o, carnet_buf *raw) {
   if (m->off >= m->len) return CARNET__BAD(m);
   if (carnet__mp_scan(m->buf + m->off, m->len - m->off, &used) != 0) return CARNET__BAD(m);
   size_t start = m->off;
+  if (!m->zone_live) {
+    if (!msgpack_zone_init(&m->zone, 2048)) return CARNET_ENOMEM;
+    m->zone_live = true;
+  }
   msgpack_zone_clear(&m->zone);
   msgpack_unpack_return ret = msgpack_unpack(m->buf, m->len, &m->off, &m->zone, o);
   if (ret == MSGPACK_UNPACK_NOMEM_ERROR) return CARNET_ENOMEM;
@@ -115,9 +121,134 @@ int carnet__mp_next(carnet__mp *m, msgpack_object *o, carnet_buf *raw) {
   return 0;
 }
 
+int carnet__mp_skip(carnet__mp *m, carnet_buf *raw) {
+  size_t used;
+  if (m->off >= m->len) return CARNET__BAD(m);
+  if (carnet__mp_scan(m->buf + m->off, m->len - m->off, &used) != 0) return CARNET__BAD(m);
+  raw->base = m->buf + m->off;
+  raw->len = used;
+  m->off += used;
+  return 0;
+}
+
+/* One scalar at p (n bytes left): its object and size; false when it is not
+ * a scalar this reader knows or its bytes run past n. */
+static bool scalar1(const uint8_t *p, size_t n, msgpack_object *o, size_t *used) {
+  uint8_t c;
+  size_t hdr = 0, body = 0;
+  if (n == 0) return false;
+  c = p[0];
+  if (c <= 0x7f) {
+    o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+    o->via.u64 = c;
+    *used = 1;
+    return true;
+  }
+  if (c >= 0xe0) {
+    o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+    o->via.i64 = (int8_t)c;
+    *used = 1;
+    return true;
+  }
+  switch (c) {
+  case 0xc0:
+    o->type = MSGPACK_OBJECT_NIL;
+    *used = 1;
+    return true;
+  case 0xc2:
+  case 0xc3:
+    o->type = MSGPACK_OBJECT_BOOLEAN;
+    o->via.boolean = c == 0xc3;
+    *used = 1;
+    return true;
+  case 0xcc: case 0xcd: case 0xce: case 0xcf: {
+    size_t w = (size_t)1 << (c - 0xcc);
+    if (n < 1 + w) return false;
+    o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+    o->via.u64 = be(p + 1, w);
+    *used = 1 + w;
+    return true;
+  }
+  case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+    size_t w = (size_t)1 << (c - 0xd0);
+    if (n < 1 + w) return false;
+    uint64_t u = be(p + 1, w);
+    int64_t v;
+    /* Sign-extend the w-byte two's-complement value. */
+    if (w < 8 && (u >> (8 * w - 1)) & 1) u |= ~(uint64_t)0 << (8 * w);
+    v = (int64_t)u;
+    if (v < 0) {
+      o->type = MSGPACK_OBJECT_NEGATIVE_INTEGER;
+      o->via.i64 = v;
+    } else {
+      o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
+      o->via.u64 = (uint64_t)v;
+    }
+    *used = 1 + w;
+    return true;
+  }
+  case 0xd9: case 0xc4: hdr = 1; break;
+  case 0xda: case 0xc5: hdr = 2; break;
+  case 0xdb: case 0xc6: hdr = 4; break;
+  default:
+    if (c >= 0xa0 && c <= 0xbf) {
+      body = c & 0x1f;
+      break;
+    }
+    return false;
+  }
+  if (n < 1 + hdr) return false;
+  if (hdr) body = be(p + 1, hdr);
+  if (body > n - 1 - hdr) return false;
+  bool bin = c == 0xc4 || c == 0xc5 || c == 0xc6;
+  o->type = bin ? MSGPACK_OBJECT_BIN : MSGPACK_OBJECT_STR;
+  if (bin) {
+    o->via.bin.ptr = (const char *)p + 1 + hdr;
+    o->via.bin.size = (uint32_t)body;
+  } else {
+    o->via.str.ptr = (const char *)p + 1 + hdr;
+    o->via.str.size = (uint32_t)body;
+  }
+  *used = 1 + hdr + body;
+  return true;
+}
+
+bool carnet__mp_obj1(const void *buf, size_t len, msgpack_object *o, msgpack_object elems[4]) {
+  const uint8_t *p = buf;
+  size_t used;
+  if (len == 0) return false;
+  if (p[0] >= 0x90 && p[0] <= 0x94) {
+    uint32_t k = p[0] & 0x0f;
+    size_t off = 1;
+    for (uint32_t i = 0; i < k; i++) {
+      if (!scalar1(p + off, len - off, &elems[i], &used)) return false;
+      off += used;
+    }
+    if (off != len) return false;
+    o->type = MSGPACK_OBJECT_ARRAY;
+    o->via.array.size = k;
+    o->via.array.ptr = k ? elems : NULL;
+    return true;
+  }
+  return scalar1(p, len, o, &used) && used == len;
+}
+
+/* The next object when it is a scalar, without msgpack-c; else (a
+ * container, or bytes that do not decode) through carnet__mp_next, which
+ * gives the reference answer and error. */
+static int next_scalar(carnet__mp *m, msgpack_object *o) {
+  size_t used;
+  if (m->off < m->len &&
+      scalar1((const uint8_t *)m->buf + m->off, m->len - m->off, o, &used)) {
+    m->off += used;
+    return 0;
+  }
+  return carnet__mp_next(m, o, NULL);
+}
+
 int carnet__mp_uint(carnet__mp *m, uint64_t *v) {
   msgpack_object o;
-  int rc = carnet__mp_next(m, &o, NULL);
+  int rc = next_scalar(m, &o);
   if (rc) return rc;
   if (o.type != MSGPACK_OBJECT_POSITIVE_INTEGER) return CARNET__BAD(m);
   *v = o.via.u64;
@@ -126,7 +257,7 @@ int carnet__mp_uint(carnet__mp *m, uint64_t *v) {
 
 int carnet__mp_int(carnet__mp *m, int64_t *v) {
   msgpack_object o;
-  int rc = carnet__mp_next(m, &o, NULL);
+  int rc = next_scalar(m, &o);
   if (rc) return rc;
   if (o.type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
     *v = o.via.i64;
@@ -140,7 +271,7 @@ int carnet__mp_int(carnet__mp *m, int64_t *v) {
 
 int carnet__mp_bool(carnet__mp *m, bool *v) {
   msgpack_object o;
-  int rc = carnet__mp_next(m, &o, NULL);
+  int rc = next_scalar(m, &o);
   if (rc) return rc;
   if (o.type != MSGPACK_OBJECT_BOOLEAN) return CARNET__BAD(m);
   *v = o.via.boolean;
@@ -149,7 +280,7 @@ int carnet__mp_bool(carnet__mp *m, bool *v) {
 
 int carnet__mp_bin(carnet__mp *m, carnet_buf *v, bool nil_ok) {
   msgpack_object o;
-  int rc = carnet__mp_next(m, &o, NULL);
+  int rc = next_scalar(m, &o);
   if (rc) return rc;
   if (o.type == MSGPACK_OBJECT_NIL && nil_ok) {
     v->base = NULL;

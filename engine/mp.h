@@ -17,7 +17,8 @@
 typedef struct carnet__mp {
   const char *buf;
   size_t len, off;
-  msgpack_zone zone;
+  msgpack_zone zone; /* made on the first carnet__mp_next: scalars need none */
+  bool zone_live;
   int bad_line; /* source line of the check that rejected the input */
 } carnet__mp;
 
@@ -37,6 +38,10 @@ void carnet__mp_destroy(carnet__mp *m);
 
 /* The next object and its raw bytes. Errors: CARNET_ECORRUPT. */
 int carnet__mp_next(carnet__mp *m, msgpack_object *o, carnet_buf *raw);
+/* The raw bytes of the next object, its structure checked (carnet__mp_scan)
+ * but not unpacked: for values that are kept as bytes and checked by their
+ * own rules (carnet__cell_check). Errors: CARNET_ECORRUPT. */
+int carnet__mp_skip(carnet__mp *m, carnet_buf *raw);
 int carnet__mp_uint(carnet__mp *m, uint64_t *v);
 int carnet__mp_int(carnet__mp *m, int64_t *v);
 int carnet__mp_bool(carnet__mp *m, bool *v);
@@ -45,6 +50,16 @@ int carnet__mp_bin(carnet__mp *m, carnet_buf *v, bool nil_ok);
 /* The next object is nil: consumes it and returns true. */
 bool carnet__mp_nil(carnet__mp *m);
 bool carnet__mp_done(const carnet__mp *m);
+
+/* Decode `len` bytes holding exactly one object into *o without msgpack-c
+ * and without allocating: scalars, and arrays of at most 4 scalars (their
+ * elements go to `elems`). Returns false when the bytes are anything else,
+ * including malformed: the caller then asks msgpack-c, whose answer is the
+ * reference. When it returns true, *o is what msgpack_unpack would give.
+ * The hot paths (row and batch decoding, value checks, index keys) read
+ * millions of small values: msgpack-c's zone allocation per value was a
+ * visible share of their time. */
+bool carnet__mp_obj1(const void *buf, size_t len, msgpack_object *o, msgpack_object elems[4]);
 
 /* A packer writing into an sbuffer: the usual msgpack-c pair. */
 void carnet__pack_bin(msgpack_packer *pk, const void *p, size_t n);

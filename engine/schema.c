@@ -6,6 +6,7 @@
 
 #include "carnet/error.h"
 #include "engine/entity.h"
+#include "engine/mp.h"
 
 #define CU (1u << CARNET_KIND_CUSTOMER)
 #define CO (1u << CARNET_KIND_CONTACT)
@@ -214,9 +215,13 @@ int carnet__cell_check(unsigned kind, const carnet__cell *c) {
   const carnet_field_info *fi = carnet_field_get((carnet_field)c->field);
   if (fi == NULL || !(fi->kinds & (1u << kind))) return CARNET_ECORRUPT;
   if (c->vlen == 0 || c->vlen > CARNET__VALUE_MAX + 16) return CARNET_ECORRUPT;
+  msgpack_object o, elems[4];
+  /* Nearly every value is a scalar or a short array of scalars: decoded
+   * without msgpack-c; anything else (or bytes that do not decode) goes the
+   * reference way. */
+  if (carnet__mp_obj1(c->val, c->vlen, &o, elems)) return value_ok(fi, c, &o) ? 0 : CARNET_ECORRUPT;
   msgpack_zone z;
   if (!msgpack_zone_init(&z, 256)) return CARNET_ENOMEM;
-  msgpack_object o;
   int rc = one_object(c, &z, &o) && value_ok(fi, c, &o) ? 0 : CARNET_ECORRUPT;
   msgpack_zone_destroy(&z);
   return rc;

@@ -62,10 +62,17 @@ int carnet__store_get(carnet__stxn *t, carnet__table tb, const void *key, size_t
 
 enum { CARNET__PUT_APPEND = 1u << 0 /* key is greater than every key */ };
 
+/* Index table (CARNET__T_INDEX) writes of an empty value, and its deletes,
+ * wait in the transaction and reach LMDB sorted by key at commit, or before
+ * the next get or cursor on that table in the transaction (store.c): a
+ * reader in the transaction sees them all. So an index write reports only
+ * CARNET_ENOMEM / CARNET_EINVAL at once, and its other errors at commit; an
+ * index delete of an absent key is not reported. */
 int carnet__store_put(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
                       const void *val, size_t vlen, unsigned flags);
 
-/* Errors: CARNET_ENOTFOUND when the key is absent. */
+/* Errors: CARNET_ENOTFOUND when the key is absent (not for the index table,
+ * above). */
 int carnet__store_del(carnet__stxn *t, carnet__table tb, const void *key, size_t klen);
 
 /* Cursors walk a table in key order. */

@@ -625,7 +625,7 @@ int carnet__write(carnet_txn *t, const carnet_id *id, carnet_kind kind, const ca
   msgpack_sbuffer_init(&w.sb);
   msgpack_packer_init(&w.pk, &w.sb, msgpack_sbuffer_write);
   w.l = &l;
-  if ((rc = carnet__load(t->st, id, &l))) {
+  if ((rc = carnet__load_lazy(t->st, id, &l))) {
     if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "the stored record is damaged");
     goto done;
   }

@@ -272,22 +272,63 @@ static void pump(carnet__conn *c) {
 
 /* --- reading ------------------------------------------------------------ */
 
+/* Reads are gathered while the socket has more to give (a read that fills
+ * its buffer), up to CARNET_NODE_INPUT_BYTES, and fed to the session in one
+ * call: the session applies the batches of one call in one transaction
+ * (protocol/session.c), so a bulk stream costs one commit per burst, not
+ * one per batch. A read that comes back short means the socket is drained
+ * for now: the input is fed at once, so a peer waiting for our ACKs is
+ * never kept waiting. Input held when libuv stops reading in the middle of a
+ * burst is fed on the next read or tick. */
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   carnet__conn *c = h->data;
   (void)suggested;
-  *buf = uv_buf_init((char *)c->rbuf, CARNET_NODE_READ_BYTES);
+  if (c->rcap - c->rlen < CARNET_NODE_READ_BYTES) {
+    size_t cap = c->rlen + CARNET_NODE_READ_BYTES;
+    uint8_t *b = realloc(c->rbuf, cap);
+    if (b == NULL) {
+      *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
+      return;
+    }
+    c->rbuf = b;
+    c->rcap = cap;
+  }
+  *buf = uv_buf_init((char *)c->rbuf + c->rlen, CARNET_NODE_READ_BYTES);
+}
+
+static void feed(carnet__conn *c) {
+  size_t n = c->rlen;
+  if (n == 0 || c->phase != CARNET__CONN_OPEN) return;
+  c->rlen = 0;
+  carnet_session_input(c->s, c->rbuf, n, carnet__node_now(c->node));
+  if (c->rcap > 2 * CARNET_NODE_READ_BYTES) {
+    /* Give back a burst's room. */
+    uint8_t *b = realloc(c->rbuf, CARNET_NODE_READ_BYTES);
+    if (b) {
+      c->rbuf = b;
+      c->rcap = CARNET_NODE_READ_BYTES;
+    }
+  }
+  pump(c);
 }
 
 static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   carnet__conn *c = s->data;
+  (void)buf;
   if (c->phase == CARNET__CONN_CLOSING) return;
   if (nread > 0) {
     if (c->phase != CARNET__CONN_OPEN) return; /* invariant 2 */
-    carnet_session_input(c->s, buf->base, (size_t)nread, carnet__node_now(c->node));
-    pump(c);
+    c->rlen += (size_t)nread;
+    if ((size_t)nread == CARNET_NODE_READ_BYTES && c->rlen < CARNET_NODE_INPUT_BYTES) return;
+    feed(c);
     return;
   }
-  if (nread == 0) return; /* EAGAIN */
+  if (nread == 0) { /* EAGAIN */
+    feed(c);
+    return;
+  }
+  feed(c); /* what came before the end */
+  if (c->phase == CARNET__CONN_CLOSING) return;
   if (c->phase == CARNET__CONN_OPEN && (nread == UV_EOF || nread == UV_ECONNRESET)) {
     /* The peer is gone: the session decides whether that was a clean end
      * (it had closed) or a failure, and says which in its errmsg. */
@@ -315,6 +356,7 @@ carnet__conn *carnet__conn_new(carnet__node *n, carnet__dial *d, const char *add
   carnet__conn *c = calloc(1, sizeof *c);
   if (c == NULL) return NULL;
   c->rbuf = malloc(CARNET_NODE_READ_BYTES);
+  c->rcap = CARNET_NODE_READ_BYTES;
   int rc = c->rbuf ? uv_tcp_init(&n->loop, &c->tcp) : UV_ENOMEM;
   if (rc < 0) {
     carnet__node_log(n, CARNET_LOG_ERROR, "cannot make a connection to %s: %s", addr,
@@ -416,6 +458,8 @@ void carnet__conn_tick(carnet__conn *c, uint64_t now) {
       lost(c, UV_ETIMEDOUT, "the peer has not read anything for 60 s");
       return;
     }
+    feed(c);
+    if (c->phase != CARNET__CONN_OPEN) return;
     carnet_session_tick(c->s, carnet__node_now(c->node));
     pump(c);
     return;

@@ -36,7 +36,8 @@
 
 #define CARNET_NODE_CONNS_MAX 64u          /* connections at once, both ways */
 #define CARNET_NODE_TICK_MS 100u           /* carnet_session_tick period */
-#define CARNET_NODE_READ_BYTES 65536u      /* read buffer per connection */
+#define CARNET_NODE_READ_BYTES 65536u      /* one read */
+#define CARNET_NODE_INPUT_BYTES (8u << 20) /* input held before the session is fed */
 #define CARNET_NODE_WRITE_BYTES (1u << 20) /* the largest single write */
 #define CARNET_NODE_CONNECT_MS 10000u      /* a TCP connect may take this long */
 #define CARNET_NODE_WRITE_STALL_MS 60000u  /* a write may wait this long for the peer */

@@ -40,7 +40,8 @@ struct carnet__conn {
   size_t wcap, wlen;
   bool writing;
   uint64_t write_since;        /* uv_now when the write in flight started */
-  uint8_t *rbuf;               /* CARNET_NODE_READ_BYTES */
+  uint8_t *rbuf;               /* input not yet fed to the session, then a free read */
+  size_t rlen, rcap;           /* bytes held, room (rlen + CARNET_NODE_READ_BYTES at least) */
   uint64_t started;            /* uv_now at connect / accept */
   uint64_t deadline;           /* uv_now: end of CONNECTING, or of the last flush */
   carnet_session_state seen;   /* the state at the last pump */

@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "carnet/carnet.h"
+#include "engine/replica_int.h"
 #include "engine/store.h"
 #include "support/testenv.h"
 
@@ -376,8 +377,66 @@ static void test_certificate_pushed_live(void **state) {
   node_close(&b);
 }
 
+/* The batches of one input call are applied in one transaction and
+ * acknowledged only after its commit (protocol/session.c): when that commit
+ * fails, nothing of the group stays, no batch is acknowledged, the mark does
+ * not move, and the next session sends it all again. */
+static void test_failed_group_commit_applies_nothing(void **state) {
+  (void)state;
+  node a, b;
+  node_open(&a, "grp-a", 20);
+  node_open(&b, "grp-b", 21);
+  same_team(&a, &b);
+  trust_both(&a, &b);
+  for (int i = 0; i < 60; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "Client G%03d", i);
+    add_customer(&a, name, "Nantes");
+  }
+  carnet_session *sa = start(&a, true, false, NULL), *sb = start(&b, false, false, NULL);
+  /* Up to the end of the handshake: B's next commit is the first group. */
+  bool armed = false;
+  for (int i = 0; i < 50 && !armed; i++) {
+    run(sa, sb, &a.env, &b.env, 1, NULL, NULL, NULL);
+    if (carnet_session_state_get(sb) == CARNET_SESSION_SYNCING ||
+        carnet_session_state_get(sb) == CARNET_SESSION_IDLE) {
+      carnet__store_fail_commit_after(b.r->store, 1);
+      armed = true;
+    }
+  }
+  assert_true(armed);
+  run(sa, sb, &a.env, &b.env, 50, NULL, NULL, NULL);
+  assert_int_equal(carnet_session_state_get(sb), CARNET_SESSION_FAILED);
+  assert_int_equal(carnet_session_error(sb), CARNET_EIO);
+  carnet_session_stats st;
+  carnet_session_stats_get(sb, &st);
+  assert_true(st.batches_in > 1); /* several batches in the failed group */
+  carnet_mark m;
+  assert_int_equal(carnet_watermark(b.r, carnet_replica_id(a.r), &m), 0);
+  assert_int_equal(m.base, 0);
+  assert_int_equal(m.after, 0);
+  uint64_t seq;
+  assert_int_equal(carnet_replica_seq(b.r, &seq), 0);
+  assert_int_equal(seq, 0); /* nothing of the group was stored */
+  assert_int_equal(carnet_session_state_get(sa), CARNET_SESSION_FAILED);
+  carnet_session_free(sa);
+  carnet_session_free(sb);
+  /* The next session brings everything. */
+  sa = start(&a, true, false, NULL);
+  sb = start(&b, false, false, NULL);
+  run(sa, sb, &a.env, &b.env, 2000, NULL, NULL, NULL);
+  assert_int_equal(carnet_session_error(sa), 0);
+  assert_int_equal(carnet_session_error(sb), 0);
+  assert_same_digest(&a, &b);
+  carnet_session_free(sa);
+  carnet_session_free(sb);
+  node_close(&a);
+  node_close(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_failed_group_commit_applies_nothing),
       cmocka_unit_test(test_sync_both_ways_then_push),
       cmocka_unit_test(test_untrusted_refused),
       cmocka_unit_test(test_tampered_frame),
