@@ -19,7 +19,7 @@ rfx *rfx_new(const char *label, int n, uint64_t start_ms, uint64_t seed) {
   f->root = tdir_new(label);
   assert_non_null(f->root);
   for (int i = 0; i < n; i++) {
-    char name[8], err[256] = "";
+    char name[16], err[256] = "";
     carnet_env ce;
     snprintf(name, sizeof name, "r%d", i);
     f->dir[i] = tdir_join(f->root, name);
