@@ -4,6 +4,16 @@
  * LMDB's own codes are translated here to CARNET_E* so that no other file
  * has to know them. MDB_NOTLS lets a read transaction live alongside the
  * write transaction of the same thread (the CLI reads while it writes).
+ *
+ * Encryption at rest: the values that hold personal data or secrets (see
+ * sealed() below) are sealed with the replica's data key on put (written
+ * straight into the page LMDB reserves) and opened on get and on cursor
+ * reads, so no caller sees ciphertext. An opened value lives in a buffer of
+ * the transaction (gets) or of the cursor (cursor reads), reused by the
+ * next read of the same kind: memory stays bounded during a scan of any
+ * size. Debug builds take a fresh buffer for every read and free the old
+ * one, so that AddressSanitizer catches a caller that keeps a value longer
+ * than store.h says it lives.
  */
 #include "engine/store.h"
 
@@ -12,9 +22,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <sys/stat.h>
 
 #include "carnet/error.h"
+#include "engine/seal.h"
 
 /* Virtual address space reserved for the map; the file grows only as data
  * is written. 64 GiB holds tens of millions of customers. */
@@ -23,21 +35,121 @@
 static const char *const table_names[CARNET__T_COUNT_] = {
     "meta", "entities", "changes", "marks", "index", "peers", "invites"};
 
+/* A reusable buffer for opened (decrypted) values. */
+typedef struct sbuf {
+  uint8_t *p;
+  size_t cap;
+} sbuf;
+
 struct carnet__store {
   MDB_env *env;
   MDB_dbi dbi[CARNET__T_COUNT_];
   unsigned fail_commit_after; /* test hook */
   char why[256];
+  uint8_t *key; /* the data key (sodium_malloc: guarded, locked), NULL until set */
+  carnet__nonces nonces;
 };
 
 struct carnet__stxn {
   carnet__store *s;
   MDB_txn *txn;
+  sbuf get; /* the value of the last sealed get */
 };
 
 struct carnet__scur {
   MDB_cursor *cur;
+  carnet__store *s;
+  carnet__table tb;
+  sbuf val; /* the value at the cursor, when sealed */
 };
+
+/* --- sealed values ------------------------------------------------------- */
+
+/* Meta values that are secrets (engine/replica_int.h): the blind index key
+ * and the identity's secret signing key. */
+static const char *const meta_secrets[] = {"index_key", "sign_sk"};
+
+/* Which values are sealed: every entity row (all the personal data),
+ * invites (one-time join secrets) and the secret meta values. The other
+ * tables hold ids, sequence numbers, watermarks, public keys and addresses,
+ * and blind (keyed-hash) index keys: docs/DESIGN-NOTES.md says why. */
+static bool sealed(carnet__table tb, const void *key, size_t klen) {
+  switch (tb) {
+  case CARNET__T_ENTITIES:
+  case CARNET__T_INVITES:
+    return true;
+  case CARNET__T_META:
+    for (size_t i = 0; i < sizeof meta_secrets / sizeof meta_secrets[0]; i++)
+      if (klen == strlen(meta_secrets[i]) && memcmp(key, meta_secrets[i], klen) == 0) return true;
+    return false;
+  default:
+    return false;
+  }
+}
+
+static void sbuf_free(sbuf *b) {
+  if (b->p) {
+    sodium_memzero(b->p, b->cap);
+    free(b->p);
+  }
+  b->p = NULL;
+  b->cap = 0;
+}
+
+/* Room for n bytes (never NULL on success, even for n = 0). */
+static int sbuf_fit(sbuf *b, size_t n) {
+#ifdef NDEBUG
+  if (b->p && n <= b->cap) return 0;
+  size_t cap = b->cap ? b->cap : 512;
+  while (cap < n) cap *= 2;
+#else
+  size_t cap = n ? n : 1; /* a fresh block per read: see the top comment */
+#endif
+  uint8_t *p = malloc(cap);
+  if (p == NULL) return CARNET_ENOMEM;
+  sbuf_free(b);
+  b->p = p;
+  b->cap = cap;
+  return 0;
+}
+
+/* Open the sealed value `v` stored under `k` in `tb` into `b`. */
+static int open_value(carnet__store *s, carnet__table tb, const MDB_val *k, const MDB_val *v,
+                      sbuf *b, carnet_buf *out) {
+  int rc;
+  if (s->key == NULL) {
+    snprintf(s->why, sizeof s->why, "read of a sealed value before the data key is loaded");
+    return CARNET_EMISUSE;
+  }
+  if (v->mv_size < CARNET__SEAL_OVERHEAD) goto corrupt;
+  if ((rc = sbuf_fit(b, v->mv_size - CARNET__SEAL_OVERHEAD))) return rc;
+  if (carnet__unseal(s->key, table_names[tb], k->mv_data, k->mv_size, v->mv_data, v->mv_size,
+                     b->p) != 0)
+    goto corrupt;
+  out->base = b->p;
+  out->len = v->mv_size - CARNET__SEAL_OVERHEAD;
+  return 0;
+corrupt:
+  snprintf(s->why, sizeof s->why,
+           "a stored value (table %s) fails authentication: the data file is damaged or was "
+           "changed outside Carnet (restore it from a backup or sync from a peer)",
+           table_names[tb]);
+  return CARNET_ECORRUPT;
+}
+
+int carnet__store_key(const carnet__store *s, uint8_t out[32]) {
+  if (s->key == NULL) return CARNET_EMISUSE;
+  memcpy(out, s->key, CARNET__SEAL_KEY_BYTES);
+  return 0;
+}
+
+int carnet__store_set_key(carnet__store *s, const uint8_t key[32]) {
+  if (s->key == NULL && (s->key = sodium_malloc(CARNET__SEAL_KEY_BYTES)) == NULL)
+    return CARNET_ENOMEM;
+  memcpy(s->key, key, CARNET__SEAL_KEY_BYTES);
+  carnet__nonces_init(&s->nonces);
+  return 0;
+}
 
 static int from_mdb(int rc) {
   switch (rc) {
@@ -156,12 +268,14 @@ done:
 
 void carnet__store_close(carnet__store *s) {
   if (s == NULL) return;
+  if (s->key) sodium_free(s->key); /* zeroes it */
+  sodium_memzero(&s->nonces, sizeof s->nonces);
   mdb_env_close(s->env);
   free(s);
 }
 
 int carnet__store_begin(carnet__store *s, bool write, carnet__stxn **out) {
-  carnet__stxn *t = malloc(sizeof *t);
+  carnet__stxn *t = calloc(1, sizeof *t);
   *out = NULL;
   if (t == NULL) return CARNET_ENOMEM;
   int mrc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
@@ -177,6 +291,7 @@ int carnet__store_begin(carnet__store *s, bool write, carnet__stxn **out) {
 int carnet__store_commit(carnet__stxn *t) {
   carnet__store *s = t->s;
   MDB_txn *txn = t->txn;
+  sbuf_free(&t->get);
   free(t);
   if (s->fail_commit_after && --s->fail_commit_after == 0) {
     mdb_txn_abort(txn);
@@ -191,6 +306,7 @@ int carnet__store_commit(carnet__stxn *t) {
 void carnet__store_abort(carnet__stxn *t) {
   if (t == NULL) return;
   mdb_txn_abort(t->txn);
+  sbuf_free(&t->get);
   free(t);
 }
 
@@ -200,6 +316,7 @@ int carnet__store_get(carnet__stxn *t, carnet__table tb, const void *key, size_t
   int mrc = mdb_get(t->txn, t->s->dbi[tb], &k, &v);
   if (mrc == MDB_NOTFOUND) return CARNET_ENOTFOUND;
   if (mrc) return fail(t->s, mrc, "read");
+  if (sealed(tb, key, klen)) return open_value(t->s, tb, &k, &v, &t->get, val);
   val->base = v.mv_data;
   val->len = v.mv_size;
   return 0;
@@ -208,7 +325,22 @@ int carnet__store_get(carnet__stxn *t, carnet__table tb, const void *key, size_t
 int carnet__store_put(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
                       const void *val, size_t vlen, unsigned flags) {
   MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
-  int mrc = mdb_put(t->txn, t->s->dbi[tb], &k, &v, (flags & CARNET__PUT_APPEND) ? MDB_APPEND : 0);
+  unsigned mflags = (flags & CARNET__PUT_APPEND) ? MDB_APPEND : 0;
+  if (sealed(tb, key, klen)) {
+    carnet__store *s = t->s;
+    if (s->key == NULL) {
+      snprintf(s->why, sizeof s->why, "write of a sealed value before the data key is loaded");
+      return CARNET_EMISUSE;
+    }
+    /* Seal straight into the space LMDB reserves in the page: one pass, no
+     * copy. `val` never points into the map here (it is a caller's row). */
+    v = (MDB_val){vlen + CARNET__SEAL_OVERHEAD, NULL};
+    int mrc = mdb_put(t->txn, s->dbi[tb], &k, &v, mflags | MDB_RESERVE);
+    if (mrc) return fail(s, mrc, "write");
+    carnet__seal(s->key, &s->nonces, table_names[tb], key, klen, val, vlen, v.mv_data);
+    return 0;
+  }
+  int mrc = mdb_put(t->txn, t->s->dbi[tb], &k, &v, mflags);
   return mrc ? fail(t->s, mrc, "write") : 0;
 }
 
@@ -220,7 +352,7 @@ int carnet__store_del(carnet__stxn *t, carnet__table tb, const void *key, size_t
 }
 
 int carnet__store_cursor(carnet__stxn *t, carnet__table tb, carnet__scur **out) {
-  carnet__scur *c = malloc(sizeof *c);
+  carnet__scur *c = calloc(1, sizeof *c);
   *out = NULL;
   if (c == NULL) return CARNET_ENOMEM;
   int mrc = mdb_cursor_open(t->txn, t->s->dbi[tb], &c->cur);
@@ -228,6 +360,8 @@ int carnet__store_cursor(carnet__stxn *t, carnet__table tb, carnet__scur **out) 
     free(c);
     return fail(t->s, mrc, "cursor");
   }
+  c->s = t->s;
+  c->tb = tb;
   *out = c;
   return 0;
 }
@@ -235,6 +369,7 @@ int carnet__store_cursor(carnet__stxn *t, carnet__table tb, carnet__scur **out) 
 void carnet__store_cursor_close(carnet__scur *c) {
   if (c == NULL) return;
   mdb_cursor_close(c->cur);
+  sbuf_free(&c->val);
   free(c);
 }
 
@@ -245,6 +380,8 @@ static int cursor_get(carnet__scur *c, MDB_val *k, MDB_cursor_op op, carnet_buf 
   if (mrc == MDB_NOTFOUND) return CARNET_ENOTFOUND;
   if (mrc) return from_mdb(mrc);
   if (ko) *ko = (carnet_buf){k->mv_data, k->mv_size};
+  /* Only a caller that reads the value pays for opening it. */
+  if (vo && sealed(c->tb, k->mv_data, k->mv_size)) return open_value(c->s, c->tb, k, &v, &c->val, vo);
   if (vo) *vo = (carnet_buf){v.mv_data, v.mv_size};
   return 0;
 }
