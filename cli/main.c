@@ -31,6 +31,7 @@ static const cli_sub commands[] = {
     {"peer", cli_cmd_peer, "the replicas this one trusts"},
     {"id", cli_cmd_id, "this replica's public key, id and tag"},
     {"status", cli_cmd_status, "record counts, sequence and peers' sync state"},
+    {"passwd", cli_cmd_passwd, "change the passphrase that protects this replica's files"},
     {"debug", cli_cmd_debug, NULL}, /* hidden: for tests */
     {NULL, NULL, NULL},
 };

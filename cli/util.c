@@ -42,6 +42,7 @@ int cli_exit_code(int rc) {
   case CARNET_ELIMIT:
   case CARNET_EPROTO: /* bytes the user handed us (a change file) */
   case CARNET_EPERM:
+  case CARNET_EKEY: /* wrong or missing passphrase or key file */
     return CLI_EUSER;
   default:
     return CLI_EINTERNAL;
@@ -77,11 +78,13 @@ int cli_open(cli *c, carnet_replica **out) {
   bool test_clock;
   int rc = cli_replica_dir(c, dir, sizeof dir);
   if (rc || (rc = cli_test_clock(c, &env, &test_clock))) return rc;
-  rc = carnet_replica_open(dir, test_clock ? &env : NULL, out, why, sizeof why);
+  if (!test_clock) memset(&env, 0, sizeof env);
+  cli_key_env(c, &env, true);
+  rc = carnet_replica_open(dir, &env, out, why, sizeof why);
   if (rc == CARNET_ENOREPLICA)
     return cli_fail(c, CLI_EUSER, "no replica in %s: create one with 'carnet init --dir %s'", dir,
                     dir);
-  if (rc == CARNET_EVERSION && strstr(why, "newer") == NULL)
+  if (rc == CARNET_EVERSION && why[0] == '\0')
     return cli_fail(c, CLI_EUSER, "%s: %s: upgrade carnet", dir, carnet_strerror(rc));
   if (rc) return cli_fail(c, cli_exit_code(rc), "%s", why[0] ? why : carnet_strerror(rc));
   return CLI_OK;

@@ -12,9 +12,11 @@
  *   version(1)=1 kind(1) opslimit(8 BE) memlimit(8 BE) salt(16) nonce(24)
  *   wrapped data key(32 + 16 tag)                                   = 106 bytes
  *
- * sealed with the master key and, as associated data, "carnet data key",
- * the replica id and the record's first 34 bytes, so the limits, salt and
- * kind cannot be changed without the unwrap failing.
+ * sealed with the master key and, as associated data, "carnet data key"
+ * and the record's first 34 bytes, so the limits, salt and kind cannot be
+ * changed without the unwrap failing. (Not the replica id: tests rewrite
+ * it, and a record moved from another replica unwraps another data key,
+ * which opens nothing here.)
  *
  * Invariant K1: a replica is opened only with its data key; a wrong
  * passphrase or key file fails before any transaction that writes.
@@ -150,19 +152,19 @@ static void key_file_destroy(const char *path) {
 
 /* --- the record ------------------------------------------------------------ */
 
-static void make_ad(const carnet_replica *r, const key_record *rec, uint8_t *ad, size_t *adlen) {
+static void make_ad(const key_record *rec, uint8_t *ad, size_t *adlen) {
   size_t n = strlen(AD_LABEL);
   memcpy(ad, AD_LABEL, n);
-  carnet__be64_put(ad + n, r->id);
-  memcpy(ad + n + 8, rec->b, REC_HEAD);
-  *adlen = n + 8 + REC_HEAD;
+  memcpy(ad + n, rec->b, REC_HEAD);
+  *adlen = n + REC_HEAD;
 }
 
 static void record_wrap(const carnet_replica *r, key_record *rec, const uint8_t master[32],
                         const uint8_t dkey[32]) {
   uint8_t ad[64];
   size_t adlen;
-  make_ad(r, rec, ad, &adlen);
+  (void)r;
+  make_ad(rec, ad, &adlen);
   randombytes_buf(rec->b + REC_HEAD, 24);
   crypto_aead_xchacha20poly1305_ietf_encrypt(rec->b + REC_HEAD + 24, NULL, dkey, 32, ad, adlen, NULL,
                                              rec->b + REC_HEAD, master);
@@ -172,7 +174,8 @@ static int record_unwrap(const carnet_replica *r, const key_record *rec, const u
                          uint8_t dkey[32]) {
   uint8_t ad[64];
   size_t adlen;
-  make_ad(r, rec, ad, &adlen);
+  (void)r;
+  make_ad(rec, ad, &adlen);
   return crypto_aead_xchacha20poly1305_ietf_decrypt(dkey, NULL, NULL, rec->b + REC_HEAD + 24, 48, ad,
                                                     adlen, rec->b + REC_HEAD, master) == 0
              ? 0
@@ -201,7 +204,8 @@ static int get_passphrase(carnet_replica *r, const carnet_env *env, bool is_new,
   if (env && env->ask_passphrase) {
     buf[0] = '\0';
     int rc = env->ask_passphrase(env->ctx, r->dir, is_new, buf, len);
-    if (rc) return carnet__fail(r, rc, "no passphrase was given");
+    if (rc == CARNET_EINVAL) return carnet__fail(r, rc, "the two passphrases typed differ");
+    if (rc) return carnet__fail(r, rc, "no passphrase was given for the replica in %s", r->dir);
     if (buf[0]) *out = buf;
   }
   return 0;

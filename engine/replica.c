@@ -190,7 +190,7 @@ int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica *
   created = true;
   uint64_t id = 0;
   while (id == 0) r->env.random(r->env.ctx, &id, sizeof id);
-  set_identity(r, id); /* the key record binds the replica id */
+  set_identity(r, id);
   if ((rc = carnet__store_begin(r->store, true, &st))) {
     snprintf(why, sizeof why, "cannot write the new replica in %s: %s", dir,
              carnet__store_why(r->store));
