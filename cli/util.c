@@ -51,6 +51,9 @@ int cli_exit_code(int rc) {
 
 int cli_fail_rc(const cli *c, const carnet_replica *r, int rc, const char *what) {
   const char *msg = r ? carnet_replica_errmsg(r) : "";
+  if ((msg == NULL || msg[0] == '\0') && rc == CARNET_ECORRUPT)
+    msg = "a stored record is damaged or was changed outside Carnet (it fails authentication): "
+          "restore the replica from a backup or sync it again from a peer";
   if (msg == NULL || msg[0] == '\0') msg = carnet_strerror(rc);
   if (what) return cli_fail(c, cli_exit_code(rc), "%s: %s", what, msg);
   return cli_fail(c, cli_exit_code(rc), "%s", msg);
