@@ -22,8 +22,10 @@
 #include <dirent.h>
 #include <sodium.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "carnet/carnet.h"
+#include "engine/seal.h"
 #include "support/proc.h"
 #include "support/testenv.h"
 
@@ -482,6 +484,131 @@ static void test_tampered_row(void **state) {
   proc_result_free(&r);
 }
 
+/* A sealed value opens only under its key, table and value key. */
+static void test_seal_binding(void **state) {
+  (void)state;
+  uint8_t k1[32], k2[32], ct[64 + CARNET__SEAL_OVERHEAD], pt[64];
+  carnet__nonces nonces;
+  carnet__nonces_init(&nonces);
+  randombytes_buf(k1, sizeof k1);
+  randombytes_buf(k2, sizeof k2);
+  const char *row = "a row of sixty-four bytes, more or less, that holds a name......";
+  carnet__seal(k1, &nonces, "entities", "0123456789abcdef", 16, row, 64, ct);
+  assert_int_equal(carnet__unseal(k1, "entities", "0123456789abcdef", 16, ct, sizeof ct, pt), 0);
+  assert_memory_equal(pt, row, 64);
+  assert_int_equal(carnet__unseal(k2, "entities", "0123456789abcdef", 16, ct, sizeof ct, pt),
+                   CARNET_ECORRUPT);
+  assert_int_equal(carnet__unseal(k1, "invites", "0123456789abcdef", 16, ct, sizeof ct, pt),
+                   CARNET_ECORRUPT);
+  assert_int_equal(carnet__unseal(k1, "entities", "0123456789abcdeF", 16, ct, sizeof ct, pt),
+                   CARNET_ECORRUPT);
+  assert_int_equal(carnet__unseal(k1, "entities", "0123456789abcdef", 16, ct, 40, pt),
+                   CARNET_ECORRUPT);
+  ct[0] = 2; /* an unknown version */
+  assert_int_equal(carnet__unseal(k1, "entities", "0123456789abcdef", 16, ct, sizeof ct, pt),
+                   CARNET_ECORRUPT);
+  /* Two seals of one value differ (random nonces). */
+  uint8_t ct2[64 + CARNET__SEAL_OVERHEAD];
+  carnet__seal(k1, &nonces, "entities", "0123456789abcdef", 16, row, 64, ct);
+  carnet__seal(k1, &nonces, "entities", "0123456789abcdef", 16, row, 64, ct2);
+  assert_memory_not_equal(ct, ct2, sizeof ct);
+}
+
+static bool exists(const char *path) {
+  struct stat sb;
+  return stat(path, &sb) == 0;
+}
+
+/* Key files: made 0600, refused when others can read them, a wrong one
+ * refused; a failed init leaves nothing behind; rekey between key files
+ * and passphrases. */
+static void test_key_files(void **state) {
+  (void)state;
+  char *root = tdir_new("cryptkf");
+  char *dir = tdir_join(root, "r"), *kf = tdir_join(root, "office.key"),
+       *kf2 = tdir_join(root, "other.key"), *inkf = tdir_join(dir, CARNET_KEY_FILE_NAME),
+       *data = tdir_join(dir, "data.mdb");
+  carnet_replica *r = NULL;
+  carnet_env e;
+  char err[512] = "";
+  struct stat sb;
+  memset(&e, 0, sizeof e);
+  /* A key file others can read: refused, and no replica is left. */
+  FILE *f = fopen(kf, "w");
+  assert_non_null(f);
+  fputs("00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n", f);
+  fclose(f);
+  assert_int_equal(chmod(kf, 0644), 0);
+  e.key_file = kf;
+  assert_int_equal(carnet_replica_init(dir, &e, &r, err, sizeof err), CARNET_EPERM);
+  assert_non_null(strstr(err, "chmod 600"));
+  assert_false(exists(data));
+  assert_int_equal(unlink(kf), 0);
+  /* Made when missing, mode 0600. */
+  OK(r, carnet_replica_init(dir, &e, &r, err, sizeof err));
+  assert_int_equal(stat(kf, &sb), 0);
+  assert_int_equal(sb.st_mode & 0777, 0600);
+  assert_false(exists(inkf));
+  carnet_key_info ki;
+  OK(r, carnet_replica_key_info(r, &ki));
+  assert_int_equal(ki.kind, CARNET_KEY_FILE);
+  carnet_id id;
+  carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
+  assert_int_equal(carnet_patch_set(p, CARNET_F_NAME, "Keyfile Customer"), 0);
+  OK(r, carnet_create1(r, p, &id));
+  carnet_patch_free(p);
+  carnet_replica_close(r);
+  r = NULL;
+  /* Without it: refused, saying where to give it. */
+  e.key_file = NULL;
+  assert_int_equal(carnet_replica_open(dir, &e, &r, err, sizeof err), CARNET_EKEY);
+  assert_non_null(strstr(err, "key file"));
+  /* Another key: wrong key file. */
+  e.key_file = kf2;
+  f = fopen(kf2, "w");
+  assert_non_null(f);
+  fputs("ffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100", f);
+  fclose(f);
+  assert_int_equal(chmod(kf2, 0600), 0);
+  assert_int_equal(carnet_replica_open(dir, &e, &r, err, sizeof err), CARNET_EKEY);
+  assert_non_null(strstr(err, "wrong key file"));
+  /* Others can read it now: refused before any use. */
+  e.key_file = kf;
+  assert_int_equal(chmod(kf, 0640), 0);
+  assert_int_equal(carnet_replica_open(dir, &e, &r, err, sizeof err), CARNET_EPERM);
+  assert_int_equal(chmod(kf, 0400), 0); /* read-only for its owner: fine */
+  OK(r, carnet_replica_open(dir, &e, &r, err, sizeof err));
+  /* To the key file in the directory, then to a passphrase: the directory
+   * key file goes. */
+  OK(r, carnet_replica_rekey(r, NULL, NULL));
+  assert_true(exists(inkf));
+  OK(r, carnet_replica_key_info(r, &ki));
+  assert_int_equal(ki.kind, CARNET_KEY_FILE_IN_DIR);
+  carnet_replica_close(r);
+  r = NULL;
+  memset(&e, 0, sizeof e);
+  OK(r, carnet_replica_open(dir, &e, &r, err, sizeof err));
+  OK(r, carnet_replica_rekey(r, "a passphrase", NULL));
+  assert_false(exists(inkf));
+  carnet_replica_close(r);
+  r = NULL;
+  assert_int_equal(carnet_replica_open(dir, &e, &r, err, sizeof err), CARNET_EKEY);
+  e.passphrase = "a passphrase";
+  OK(r, carnet_replica_open(dir, &e, &r, err, sizeof err));
+  carnet_record *rec;
+  OK(r, carnet_get(r, &id, &rec));
+  assert_string_equal(carnet_record_str(rec, CARNET_F_NAME), "Keyfile Customer");
+  carnet_record_free(rec);
+  carnet_replica_close(r);
+  tdir_remove(root);
+  free(root);
+  free(dir);
+  free(kf);
+  free(kf2);
+  free(inkf);
+  free(data);
+}
+
 int main(void) {
   if (sodium_init() < 0) return 1;
   const struct CMUnitTest tests[] = {
@@ -490,5 +617,10 @@ int main(void) {
       cmocka_unit_test(test_passwd),
       cmocka_unit_test(test_tampered_row), /* last: it damages the replica */
   };
-  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+  const struct CMUnitTest small[] = {
+      cmocka_unit_test(test_seal_binding),
+      cmocka_unit_test(test_key_files),
+  };
+  int failed = cmocka_run_group_tests_name("small", small, NULL, NULL);
+  return failed + cmocka_run_group_tests_name("10k", tests, group_setup, group_teardown);
 }
