@@ -309,9 +309,13 @@ int carnet__keys_load(carnet_replica *r, carnet__stxn *st, const carnet_env *env
       goto done;
     }
     break;
-  default: /* a key file: the one given, else the one in the directory */
+  default:
+    /* A key file: the one given, else the one in the directory; for a
+     * replica made with the directory's own, that one first (a
+     * CARNET_KEY_FILE meant for another replica must not get in the way). */
+    key_path(r, path, sizeof path);
+    if (rec.b[1] == CARNET_KEY_FILE_IN_DIR && access(path, F_OK) == 0) kf = path;
     if (kf == NULL || kf[0] == '\0') {
-      key_path(r, path, sizeof path);
       kf = path;
       if (rec.b[1] == CARNET_KEY_FILE && access(path, F_OK) != 0) {
         rc = carnet__fail(r, CARNET_EKEY,
