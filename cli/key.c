@@ -25,10 +25,10 @@ static bool tty_line(const char *prompt, char *buf, size_t len) {
     quiet = old;
     quiet.c_lflag &= ~(tcflag_t)ECHO;
     quiet.c_lflag |= ECHONL;
-    restore = tcsetattr(fileno(tty), TCSAFLUSH, &quiet) == 0;
+    restore = tcsetattr(fileno(tty), TCSADRAIN, &quiet) == 0;
   }
   ok = fgets(buf, (int)len, tty) != NULL;
-  if (restore) tcsetattr(fileno(tty), TCSAFLUSH, &old);
+  if (restore) tcsetattr(fileno(tty), TCSADRAIN, &old);
   fclose(tty);
   if (!ok) {
     buf[0] = '\0';
