@@ -4,8 +4,8 @@
  * keeps working. The current key opens the replica as for any command
  * ($CARNET_PASSPHRASE, --key-file, or a prompt).
  */
-#include <stdlib.h>
 #include <getopt.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
@@ -93,9 +93,8 @@ int cli_cmd_passwd(cli *c, int argc, char **argv) {
     cli_json_put(o, "protection", cli_json_str(kind_text(ki.kind)));
     rc = cli_json_print(c, o);
   } else {
-    printf("The replica in %s is now protected by %s%s%s%s.\n", carnet_replica_dir(r),
-           "a ", kind_text(ki.kind),
-           new_key_file ? " " : "", new_key_file ? new_key_file : "");
+    printf("The replica in %s is now protected by %s%s%s%s.\n", carnet_replica_dir(r), "a ",
+           kind_text(ki.kind), new_key_file ? " " : "", new_key_file ? new_key_file : "");
   }
 done:
   sodium_memzero(buf, sizeof buf);

@@ -58,9 +58,9 @@ static int ask(void *ctx, const char *dir, int is_new, char *buf, size_t len) {
   char prompt[4200], again[1024];
   (void)ctx;
   if (is_new)
-    snprintf(prompt, sizeof prompt,
-             "Passphrase for the new replica in %s (empty: none, a key file in the directory): ",
-             dir);
+    snprintf(
+        prompt, sizeof prompt,
+        "Passphrase for the new replica in %s (empty: none, a key file in the directory): ", dir);
   else
     snprintf(prompt, sizeof prompt, "Passphrase for replica %s: ", dir);
   if (!tty_line(prompt, buf, len)) return CARNET_EKEY;

@@ -264,8 +264,7 @@ int cli_dispatch(cli *c, const cli_sub *subs, const char *summary, int argc, cha
       printf("carnet %s\n", CARNET_VERSION);
       return CLI_HELP;
     } else if (strcmp(argv[i], "--dir") == 0 || strcmp(argv[i], "--key-file") == 0) {
-      return cli_fail(c, CLI_EUSER, "option '%s' needs a value (see '%s --help')", argv[i],
-                      c->cmd);
+      return cli_fail(c, CLI_EUSER, "option '%s' needs a value (see '%s --help')", argv[i], c->cmd);
     } else {
       return cli_fail(c, CLI_EUSER, "unknown option '%s' (see '%s --help')", argv[i], c->cmd);
     }

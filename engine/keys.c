@@ -78,8 +78,8 @@ static int key_file_read(carnet_replica *r, const char *path, uint8_t key[32]) {
   struct stat sb;
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0)
-    return carnet__fail(r, errno == ENOENT ? CARNET_EKEY : CARNET_EIO, "cannot read key file %s: %s",
-                        path, strerror(errno));
+    return carnet__fail(r, errno == ENOENT ? CARNET_EKEY : CARNET_EIO,
+                        "cannot read key file %s: %s", path, strerror(errno));
   if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
     close(fd);
     return carnet__fail(r, CARNET_EKEY, "key file %s is not a regular file", path);
@@ -95,8 +95,10 @@ static int key_file_read(carnet_replica *r, const char *path, uint8_t key[32]) {
   int rc = n < 64 ? -1 : 0;
   for (int i = 0; rc == 0 && i < 32; i++) {
     int hi = hexval(text[2 * i]), lo = hexval(text[2 * i + 1]);
-    if (hi < 0 || lo < 0) rc = -1;
-    else key[i] = (uint8_t)(hi << 4 | lo);
+    if (hi < 0 || lo < 0)
+      rc = -1;
+    else
+      key[i] = (uint8_t)(hi << 4 | lo);
   }
   for (ssize_t i = 64; rc == 0 && i < n; i++)
     if (text[i] != '\n' && text[i] != '\r' && text[i] != ' ') rc = -1;
@@ -166,8 +168,8 @@ static void record_wrap(const carnet_replica *r, key_record *rec, const uint8_t 
   (void)r;
   make_ad(rec, ad, &adlen);
   randombytes_buf(rec->b + REC_HEAD, 24);
-  crypto_aead_xchacha20poly1305_ietf_encrypt(rec->b + REC_HEAD + 24, NULL, dkey, 32, ad, adlen, NULL,
-                                             rec->b + REC_HEAD, master);
+  crypto_aead_xchacha20poly1305_ietf_encrypt(rec->b + REC_HEAD + 24, NULL, dkey, 32, ad, adlen,
+                                             NULL, rec->b + REC_HEAD, master);
 }
 
 static int record_unwrap(const carnet_replica *r, const key_record *rec, const uint8_t master[32],
@@ -176,8 +178,8 @@ static int record_unwrap(const carnet_replica *r, const key_record *rec, const u
   size_t adlen;
   (void)r;
   make_ad(rec, ad, &adlen);
-  return crypto_aead_xchacha20poly1305_ietf_decrypt(dkey, NULL, NULL, rec->b + REC_HEAD + 24, 48, ad,
-                                                    adlen, rec->b + REC_HEAD, master) == 0
+  return crypto_aead_xchacha20poly1305_ietf_decrypt(dkey, NULL, NULL, rec->b + REC_HEAD + 24, 48,
+                                                    ad, adlen, rec->b + REC_HEAD, master) == 0
              ? 0
              : -1;
 }
@@ -187,8 +189,9 @@ static int passphrase_master(carnet_replica *r, const key_record *rec, const cha
   uint64_t ops = carnet__be64_get(rec->b + 2), mem = carnet__be64_get(rec->b + 10);
   if (crypto_pwhash(master, 32, pass, strlen(pass), rec->b + 18, ops, (size_t)mem,
                     crypto_pwhash_ALG_ARGON2ID13) != 0)
-    return carnet__fail(r, CARNET_ENOMEM, "cannot derive the key from the passphrase (Argon2id "
-                                          "needs %llu MiB)",
+    return carnet__fail(r, CARNET_ENOMEM,
+                        "cannot derive the key from the passphrase (Argon2id "
+                        "needs %llu MiB)",
                         (unsigned long long)(mem >> 20));
   return 0;
 }
@@ -242,7 +245,8 @@ static int record_new(carnet_replica *r, const char *pass, const char *key_file,
 
 static int record_read(carnet_replica *r, carnet__stxn *st, key_record *rec) {
   carnet_buf v;
-  int rc = carnet__store_get(st, CARNET__T_META, CARNET__META_CRYPT, strlen(CARNET__META_CRYPT), &v);
+  int rc =
+      carnet__store_get(st, CARNET__T_META, CARNET__META_CRYPT, strlen(CARNET__META_CRYPT), &v);
   if (rc == CARNET_ENOTFOUND || (rc == 0 && v.len != REC_BYTES))
     return carnet__fail(r, CARNET_ECORRUPT,
                         "the replica in %s has no valid key record: restore it from a backup",
@@ -252,11 +256,11 @@ static int record_read(carnet_replica *r, carnet__stxn *st, key_record *rec) {
   uint8_t kind = rec->b[1];
   uint64_t ops = carnet__be64_get(rec->b + 2), mem = carnet__be64_get(rec->b + 10);
   if (rec->b[0] != REC_VERSION || kind < CARNET_KEY_PASSPHRASE || kind > CARNET_KEY_FILE_IN_DIR ||
-      (kind == CARNET_KEY_PASSPHRASE &&
-       (ops < crypto_pwhash_OPSLIMIT_MIN || ops > OPSLIMIT_MAX || mem < crypto_pwhash_MEMLIMIT_MIN ||
-        mem > MEMLIMIT_MAX)))
+      (kind == CARNET_KEY_PASSPHRASE && (ops < crypto_pwhash_OPSLIMIT_MIN || ops > OPSLIMIT_MAX ||
+                                         mem < crypto_pwhash_MEMLIMIT_MIN || mem > MEMLIMIT_MAX)))
     return carnet__fail(r, CARNET_ECORRUPT,
-                        "the key record of the replica in %s is damaged or of a newer Carnet", r->dir);
+                        "the key record of the replica in %s is damaged or of a newer Carnet",
+                        r->dir);
   return 0;
 }
 
@@ -297,10 +301,11 @@ int carnet__keys_load(carnet_replica *r, carnet__stxn *st, const carnet_env *env
   case CARNET_KEY_PASSPHRASE:
     if ((rc = get_passphrase(r, env, false, buf, sizeof buf, &pass))) goto done;
     if (pass == NULL) {
-      rc = carnet__fail(r, CARNET_EKEY,
-                        "the replica in %s is protected by a passphrase: give it (CARNET_PASSPHRASE "
-                        "for the carnet command, or run it on a terminal)",
-                        r->dir);
+      rc =
+          carnet__fail(r, CARNET_EKEY,
+                       "the replica in %s is protected by a passphrase: give it (CARNET_PASSPHRASE "
+                       "for the carnet command, or run it on a terminal)",
+                       r->dir);
       goto done;
     }
     if ((rc = passphrase_master(r, &rec, pass, master))) goto done;
@@ -327,8 +332,9 @@ int carnet__keys_load(carnet_replica *r, carnet__stxn *st, const carnet_env *env
     }
     if ((rc = key_file_read(r, kf, master))) {
       if (rc == CARNET_EKEY && kf == path)
-        carnet__fail(r, rc, "the key file of the replica in %s is missing or damaged (%s): give "
-                            "it with --key-file or CARNET_KEY_FILE, or restore it from a backup",
+        carnet__fail(r, rc,
+                     "the key file of the replica in %s is missing or damaged (%s): give "
+                     "it with --key-file or CARNET_KEY_FILE, or restore it from a backup",
                      r->dir, path);
       goto done;
     }

@@ -19,10 +19,10 @@
 
 #include <errno.h>
 #include <lmdb.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sodium.h>
 #include <sys/stat.h>
 
 #include "carnet/error.h"
@@ -101,7 +101,8 @@ static int sbuf_fit(sbuf *b, size_t n) {
 #ifdef NDEBUG
   if (b->p && n <= b->cap) return 0;
   size_t cap = b->cap ? b->cap : 512;
-  while (cap < n) cap *= 2;
+  while (cap < n)
+    cap *= 2;
 #else
   size_t cap = n ? n : 1; /* a fresh block per read: see the top comment */
 #endif
@@ -381,7 +382,8 @@ static int cursor_get(carnet__scur *c, MDB_val *k, MDB_cursor_op op, carnet_buf 
   if (mrc) return from_mdb(mrc);
   if (ko) *ko = (carnet_buf){k->mv_data, k->mv_size};
   /* Only a caller that reads the value pays for opening it. */
-  if (vo && sealed(c->tb, k->mv_data, k->mv_size)) return open_value(c->s, c->tb, k, &v, &c->val, vo);
+  if (vo && sealed(c->tb, k->mv_data, k->mv_size))
+    return open_value(c->s, c->tb, k, &v, &c->val, vo);
   if (vo) *vo = (carnet_buf){v.mv_data, v.mv_size};
   return 0;
 }

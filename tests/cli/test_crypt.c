@@ -68,17 +68,17 @@ static void phone_national_of(int i, char *out, size_t len) {
  * random bytes by chance). */
 #define EXTRA_COUNT 11
 static void extras_of(int i, char out[EXTRA_COUNT][96]) {
-  snprintf(out[0], 96, "Brakwater Freres Holding %05d", i);   /* company */
-  snprintf(out[1], 96, "%d rue des Tanneurs Obscurs", 100 + i); /* street */
-  snprintf(out[2], 96, "Saint-Quenneh-sur-Brume %05d", i);    /* city */
-  snprintf(out[3], 96, "dog named Roquefortissime %05d", i);  /* notes */
-  snprintf(out[4], 96, "FRVAT%09d", i);                       /* VAT id */
-  snprintf(out[5], 96, "vipcrypt%05d", i);                    /* tag */
-  snprintf(out[6], 96, "rep.ondulia.%05d", i);                /* sales rep */
-  snprintf(out[7], 96, "Contactine Marvelloux %05d", i);      /* contact name */
-  snprintf(out[8], 96, "contactine%05d@cryptcheck.example", i); /* contact e-mail */
+  snprintf(out[0], 96, "Brakwater Freres Holding %05d", i);        /* company */
+  snprintf(out[1], 96, "%d rue des Tanneurs Obscurs", 100 + i);    /* street */
+  snprintf(out[2], 96, "Saint-Quenneh-sur-Brume %05d", i);         /* city */
+  snprintf(out[3], 96, "dog named Roquefortissime %05d", i);       /* notes */
+  snprintf(out[4], 96, "FRVAT%09d", i);                            /* VAT id */
+  snprintf(out[5], 96, "vipcrypt%05d", i);                         /* tag */
+  snprintf(out[6], 96, "rep.ondulia.%05d", i);                     /* sales rep */
+  snprintf(out[7], 96, "Contactine Marvelloux %05d", i);           /* contact name */
+  snprintf(out[8], 96, "contactine%05d@cryptcheck.example", i);    /* contact e-mail */
   snprintf(out[9], 96, "talked about the Zephyrine deal %05d", i); /* action details */
-  snprintf(out[10], 96, "call back about Quillowby %05d", i); /* reminder comment */
+  snprintf(out[10], 96, "call back about Quillowby %05d", i);      /* reminder comment */
 }
 
 /* --- scanning files ------------------------------------------------------------ */
@@ -109,12 +109,14 @@ static int u64_cmp(const void *a, const void *b) {
 static void needles_ready(needles *s) {
   s->pre = malloc(s->n * sizeof *s->pre);
   assert_non_null(s->pre);
-  for (size_t i = 0; i < s->n; i++) memcpy(&s->pre[i], s->v[i], 8);
+  for (size_t i = 0; i < s->n; i++)
+    memcpy(&s->pre[i], s->v[i], 8);
   qsort(s->pre, s->n, sizeof *s->pre, u64_cmp);
 }
 
 static void needles_free(needles *s) {
-  for (size_t i = 0; i < s->n; i++) free(s->v[i]);
+  for (size_t i = 0; i < s->n; i++)
+    free(s->v[i]);
   free(s->v);
   free(s->pre);
 }
@@ -181,7 +183,6 @@ typedef struct fx {
   carnet_id ids[N];
   char refcode0[64];
 } fx;
-
 
 static void set(carnet_patch *p, carnet_field f, const char *v) {
   int rc = carnet_patch_set(p, f, v);
@@ -302,7 +303,8 @@ static int run(const fx *f, const char *pass, const char *new_pass, proc_result 
   const char *bin = getenv("CARNET_BIN");
   if (bin == NULL) fail_msg("CARNET_BIN is not set: run this test through ctest");
   argv[n++] = bin;
-  for (; *args && n < 31; args++) argv[n++] = *args;
+  for (; *args && n < 31; args++)
+    argv[n++] = *args;
   argv[n] = NULL;
   snprintf(e_dir, sizeof e_dir, "CARNET_DIR=%s", f->dir);
   snprintf(e_home, sizeof e_home, "HOME=%s", f->root);
@@ -325,7 +327,8 @@ static int run(const fx *f, const char *pass, const char *new_pass, proc_result 
   return res->status;
 }
 
-#define RUN(f, pass, newp, res, ...) run((f), (pass), (newp), (res), (const char *const[]){__VA_ARGS__, NULL})
+#define RUN(f, pass, newp, res, ...)                                                               \
+  run((f), (pass), (newp), (res), (const char *const[]){__VA_ARGS__, NULL})
 
 static void hash_file(const char *path, uint8_t out[32]) {
   size_t len;
@@ -355,7 +358,8 @@ static void test_no_plaintext_in_files(void **state) {
   /* Every value of the 10 chosen customers. */
   for (int i = 0; i < N; i += CHOSEN_EVERY) {
     extras_of(i, extra);
-    for (int k = 0; k < EXTRA_COUNT; k++) needle_add(&s, extra[k]);
+    for (int k = 0; k < EXTRA_COUNT; k++)
+      needle_add(&s, extra[k]);
   }
   assert_true(s.n >= 200 + 10 * EXTRA_COUNT);
   needles_ready(&s);
@@ -612,8 +616,7 @@ static void test_key_files(void **state) {
 int main(void) {
   if (sodium_init() < 0) return 1;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_no_plaintext_in_files),
-      cmocka_unit_test(test_wrong_passphrase),
+      cmocka_unit_test(test_no_plaintext_in_files), cmocka_unit_test(test_wrong_passphrase),
       cmocka_unit_test(test_passwd),
       cmocka_unit_test(test_tampered_row), /* last: it damages the replica */
   };
