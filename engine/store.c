@@ -54,6 +54,14 @@ struct carnet__stxn {
   carnet__store *s;
   MDB_txn *txn;
   sbuf get; /* the value of the last sealed get */
+  /* The secret meta values, once opened in this transaction: carnet__load
+   * reads index_key for every entity, and opening it each time would be
+   * one more pass per row. Wiped at the end of the transaction. */
+  struct {
+    uint8_t v[64];
+    size_t n;
+    bool ok;
+  } secret[2];
 };
 
 struct carnet__scur {
@@ -69,6 +77,13 @@ struct carnet__scur {
  * and the identity's secret signing key. */
 static const char *const meta_secrets[] = {"index_key", "sign_sk"};
 
+/* The index of a secret meta key in meta_secrets, or -1. */
+static int meta_secret(const void *key, size_t klen) {
+  for (size_t i = 0; i < sizeof meta_secrets / sizeof meta_secrets[0]; i++)
+    if (klen == strlen(meta_secrets[i]) && memcmp(key, meta_secrets[i], klen) == 0) return (int)i;
+  return -1;
+}
+
 /* Which values are sealed: every entity row (all the personal data),
  * invites (one-time join secrets) and the secret meta values. The other
  * tables hold ids, sequence numbers, watermarks, public keys and addresses,
@@ -79,9 +94,7 @@ static bool sealed(carnet__table tb, const void *key, size_t klen) {
   case CARNET__T_INVITES:
     return true;
   case CARNET__T_META:
-    for (size_t i = 0; i < sizeof meta_secrets / sizeof meta_secrets[0]; i++)
-      if (klen == strlen(meta_secrets[i]) && memcmp(key, meta_secrets[i], klen) == 0) return true;
-    return false;
+    return meta_secret(key, klen) >= 0;
   default:
     return false;
   }
@@ -293,6 +306,7 @@ int carnet__store_commit(carnet__stxn *t) {
   carnet__store *s = t->s;
   MDB_txn *txn = t->txn;
   sbuf_free(&t->get);
+  sodium_memzero(t->secret, sizeof t->secret);
   free(t);
   if (s->fail_commit_after && --s->fail_commit_after == 0) {
     mdb_txn_abort(txn);
@@ -308,16 +322,31 @@ void carnet__store_abort(carnet__stxn *t) {
   if (t == NULL) return;
   mdb_txn_abort(t->txn);
   sbuf_free(&t->get);
+  sodium_memzero(t->secret, sizeof t->secret);
   free(t);
 }
 
 int carnet__store_get(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
                       carnet_buf *val) {
   MDB_val k = {klen, (void *)key}, v;
+  int ms = tb == CARNET__T_META ? meta_secret(key, klen) : -1;
+  if (ms >= 0 && t->secret[ms].ok) {
+    *val = (carnet_buf){t->secret[ms].v, t->secret[ms].n};
+    return 0;
+  }
   int mrc = mdb_get(t->txn, t->s->dbi[tb], &k, &v);
   if (mrc == MDB_NOTFOUND) return CARNET_ENOTFOUND;
   if (mrc) return fail(t->s, mrc, "read");
-  if (sealed(tb, key, klen)) return open_value(t->s, tb, &k, &v, &t->get, val);
+  if (sealed(tb, key, klen)) {
+    int rc = open_value(t->s, tb, &k, &v, &t->get, val);
+    if (rc == 0 && ms >= 0 && val->len <= sizeof t->secret[ms].v) {
+      memcpy(t->secret[ms].v, val->base, val->len);
+      t->secret[ms].n = val->len;
+      t->secret[ms].ok = true;
+      val->base = t->secret[ms].v;
+    }
+    return rc;
+  }
   val->base = v.mv_data;
   val->len = v.mv_size;
   return 0;
@@ -336,6 +365,8 @@ int carnet__store_put(carnet__stxn *t, carnet__table tb, const void *key, size_t
     /* Seal straight into the space LMDB reserves in the page: one pass, no
      * copy. `val` never points into the map here (it is a caller's row). */
     v = (MDB_val){vlen + CARNET__SEAL_OVERHEAD, NULL};
+    int ms = tb == CARNET__T_META ? meta_secret(key, klen) : -1;
+    if (ms >= 0) t->secret[ms].ok = false;
     int mrc = mdb_put(t->txn, s->dbi[tb], &k, &v, mflags | MDB_RESERVE);
     if (mrc) return fail(s, mrc, "write");
     carnet__seal(s->key, &s->nonces, table_names[tb], key, klen, val, vlen, v.mv_data);
@@ -347,6 +378,8 @@ int carnet__store_put(carnet__stxn *t, carnet__table tb, const void *key, size_t
 
 int carnet__store_del(carnet__stxn *t, carnet__table tb, const void *key, size_t klen) {
   MDB_val k = {klen, (void *)key};
+  int ms = tb == CARNET__T_META ? meta_secret(key, klen) : -1;
+  if (ms >= 0) t->secret[ms].ok = false;
   int mrc = mdb_del(t->txn, t->s->dbi[tb], &k, NULL);
   if (mrc == MDB_NOTFOUND) return CARNET_ENOTFOUND;
   return mrc ? fail(t->s, mrc, "delete") : 0;

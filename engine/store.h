@@ -64,7 +64,8 @@ int carnet__store_key(const carnet__store *s, uint8_t out[32]);
  * value is opened into a buffer of the transaction and stays valid only
  * until the next carnet__store_get of a sealed value in the same
  * transaction, the next write, or the end of the transaction: copy it (or
- * finish with it) before the next get. Errors: CARNET_ENOTFOUND,
+ * finish with it) before the next get. (The secret meta values are kept
+ * opened for the rest of the transaction; the rule above still holds.) Errors: CARNET_ENOTFOUND,
  * CARNET_ECORRUPT (a sealed value fails authentication: damaged or
  * tampered with), CARNET_ENOMEM. */
 int carnet__store_get(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
