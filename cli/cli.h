@@ -27,6 +27,7 @@ enum {
 /* The invocation: where the replica is and how to print. */
 typedef struct cli {
   const char *dir; /* --dir, or NULL: $CARNET_DIR, then ~/.local/share/carnet */
+  const char *key_file; /* --key-file, or NULL: $CARNET_KEY_FILE (cli_key_env) */
   char cmd[64];    /* "carnet customer add": the prefix of every message */
   bool json;       /* --json */
 } cli;
@@ -43,6 +44,7 @@ enum {
   CLI_O_HELP = 256,
   CLI_O_DIR,
   CLI_O_JSON,
+  CLI_O_KEY_FILE,
   CLI_O_FORCE = 290, /* --force of `customer add` (cli/write.c) */
   CLI_O_USER = 300,
   CLI_FIELD_BASE = 1000,
@@ -168,6 +170,16 @@ int cli_replica_dir(const cli *c, char *buf, size_t len);
  * exit code after printing (cli/crm.c). */
 int cli_test_clock(cli *c, carnet_env *env, bool *set);
 
+/* Brief: fill the key material of `env` for the replica's encryption at
+ * rest: --key-file, else $CARNET_KEY_FILE; $CARNET_PASSPHRASE; and, when
+ * stdin is a terminal and `ask` is set, a prompt that does not echo (cli/key.c). */
+void cli_key_env(const cli *c, carnet_env *env, bool ask);
+
+/* Brief: read a passphrase on the terminal without echo; with `twice`,
+ * ask again and compare. Returns CLI_OK, or an exit code after printing
+ * (no terminal, the two differ). */
+int cli_read_passphrase(const cli *c, const char *prompt, bool twice, char *buf, size_t len);
+
 /* Brief: open the replica (with the $CARNET_TEST_NOW clock when set). Returns CLI_OK or an exit code after printing. */
 int cli_open(cli *c, carnet_replica **out);
 
@@ -241,6 +253,9 @@ int cli_cmd_invite(cli *c, int argc, char **argv); /* cli/cmd_peer.c */
 int cli_cmd_peer(cli *c, int argc, char **argv);   /* cli/cmd_peer.c */
 int cli_cmd_id(cli *c, int argc, char **argv);     /* cli/cmd_status.c */
 int cli_cmd_status(cli *c, int argc, char **argv); /* cli/cmd_status.c */
+int cli_cmd_passwd(cli *c, int argc, char **argv); /* cli/cmd_passwd.c */
+/* Brief: "passphrase", "key file"... (cli/cmd_passwd.c). */
+const char *cli_key_kind_text(carnet_key_kind k);
 int cli_cmd_debug(cli *c, int argc, char **argv);  /* cli/cmd_debug.c (not in --help) */
 int cli_cmd_import(cli *c, int argc, char **argv); /* cli/cmd_import.c */
 int cli_cmd_export(cli *c, int argc, char **argv); /* cli/cmd_export.c */

@@ -128,6 +128,7 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
   carnet_replica *r = NULL;
   identity id;
   counts customers, contacts;
+  carnet_key_info ki;
   peers_out po = {0, NULL, NULL};
   json_t *o = NULL;
   cli_args a;
@@ -142,6 +143,11 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
   int err = carnet_role_get(r, &role);
   if (err) {
     rc = cli_fail_rc(c, r, err, "reading the role");
+    goto done;
+  }
+  err = carnet_replica_key_info(r, &ki);
+  if (err) {
+    rc = cli_fail_rc(c, r, err, "reading the key record");
     goto done;
   }
   err = carnet_replica_seq(r, &po.seq);
@@ -165,6 +171,7 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
     cli_json_put(o, "customers", json_counts(&customers));
     cli_json_put(o, "contacts", json_counts(&contacts));
     cli_json_put(o, "seq", json_integer((json_int_t)po.seq));
+    cli_json_put(o, "encryption", cli_json_str(cli_key_kind_text(ki.kind)));
     cli_json_put(o, "peers", po.arr);
     po.arr = NULL;
     rc = cli_json_print(c, o);
@@ -183,6 +190,16 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
   cli_kv(stdout, 11, "contacts", line);
   snprintf(line, sizeof line, "%llu", (unsigned long long)po.seq);
   cli_kv(stdout, 11, "sequence", line);
+  /* Encryption at rest is always on; what guards the key is what varies. */
+  if (ki.kind == CARNET_KEY_PASSPHRASE)
+    snprintf(line, sizeof line, "on, passphrase (Argon2id, %llu passes, %llu MiB)",
+             (unsigned long long)ki.opslimit, (unsigned long long)(ki.memlimit >> 20));
+  else if (ki.kind == CARNET_KEY_FILE)
+    snprintf(line, sizeof line, "on, key file outside the replica directory");
+  else
+    snprintf(line, sizeof line, "on, key file %s in the replica directory (no passphrase)",
+             CARNET_KEY_FILE_NAME);
+  cli_kv(stdout, 11, "encryption", line);
   if (cli_table_rows(po.t) == 0) {
     printf("No peers yet ('carnet invite' here, 'carnet join' there).\n");
   } else {

@@ -67,6 +67,7 @@ static const cli_sub commands[] = {
     {"id", cli_cmd_id, "this replica's public key, id and tag"},
     {"status", cli_cmd_status, "record counts, sequence and peers' sync state"},
     {"check", cli_cmd_check, "read the whole replica and report damage"},
+    {"passwd", cli_cmd_passwd, "change the passphrase that protects this replica's files"},
     {"debug", cli_cmd_debug, NULL}, /* hidden: for tests */
     {NULL, NULL, NULL},
 };

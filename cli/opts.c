@@ -16,6 +16,12 @@ static const cli_opt opt_dir = {
     .id = CLI_O_DIR,
     .metavar = "DIR",
     .help = "replica directory (default: $CARNET_DIR, else ~/.local/share/carnet)"};
+static const cli_opt opt_key_file = {
+    .name = "key-file",
+    .has_arg = required_argument,
+    .id = CLI_O_KEY_FILE,
+    .metavar = "PATH",
+    .help = "the replica's key file (default: $CARNET_KEY_FILE; see 'carnet passwd --help')"};
 static const cli_opt opt_help = {.name = "help",
                                  .short_name = 'h',
                                  .has_arg = no_argument,
@@ -28,7 +34,7 @@ void cli_push(cli *c, const char *word) {
 }
 
 /* Every option of a command, in --help order: its own, its field flags, then
- * the common ones. `out` has room for own + field flags + 3. */
+ * the common ones. `out` has room for own + field flags + 4. */
 static size_t collect_opts(const cli_usage *u, cli_opt *out) {
   size_t n = 0;
   for (const cli_opt *o = u->opts; o && o->name; o++)
@@ -36,12 +42,13 @@ static size_t collect_opts(const cli_usage *u, cli_opt *out) {
   if (u->field_kind) n += cli_field_options((carnet_kind)u->field_kind, out + n);
   if (u->json) out[n++] = opt_json;
   out[n++] = opt_dir;
+  out[n++] = opt_key_file;
   out[n++] = opt_help;
   return n;
 }
 
 static size_t opts_room(const cli_usage *u) {
-  size_t n = 3 + (u->field_kind ? cli_field_flag_count() : 0);
+  size_t n = 4 + (u->field_kind ? cli_field_flag_count() : 0);
   for (const cli_opt *o = u->opts; o && o->name; o++)
     n++;
   return n;
@@ -166,6 +173,8 @@ static int scan(cli *c, const cli_usage *u, int argc, char **argv, const cli_opt
       rc = CLI_HELP;
     } else if (id == CLI_O_DIR) {
       c->dir = optarg;
+    } else if (id == CLI_O_KEY_FILE) {
+      c->key_file = optarg;
     } else if (id == CLI_O_JSON) {
       c->json = true;
     } else {
@@ -244,14 +253,18 @@ int cli_dispatch(cli *c, const cli_sub *subs, const char *summary, int argc, cha
       c->dir = argv[++i];
     } else if (strncmp(argv[i], "--dir=", 6) == 0) {
       c->dir = argv[i] + 6;
+    } else if (strcmp(argv[i], "--key-file") == 0 && i + 1 < argc) {
+      c->key_file = argv[++i];
+    } else if (strncmp(argv[i], "--key-file=", 11) == 0) {
+      c->key_file = argv[i] + 11;
     } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
       group_usage(c, subs, summary, stdout);
       return CLI_HELP;
     } else if (strcmp(argv[i], "--version") == 0 && strcmp(c->cmd, "carnet") == 0) {
       printf("carnet %s\n", CARNET_VERSION);
       return CLI_HELP;
-    } else if (strcmp(argv[i], "--dir") == 0) {
-      return cli_fail(c, CLI_EUSER, "option '--dir' needs a value (see '%s --help')", c->cmd);
+    } else if (strcmp(argv[i], "--dir") == 0 || strcmp(argv[i], "--key-file") == 0) {
+      return cli_fail(c, CLI_EUSER, "option '%s' needs a value (see '%s --help')", argv[i], c->cmd);
     } else {
       return cli_fail(c, CLI_EUSER, "unknown option '%s' (see '%s --help')", argv[i], c->cmd);
     }

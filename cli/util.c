@@ -43,6 +43,7 @@ int cli_exit_code(int rc) {
   case CARNET_ELIMIT:
   case CARNET_EPROTO: /* bytes the user handed us (a change file) */
   case CARNET_EPERM:
+  case CARNET_EKEY: /* wrong or missing passphrase or key file */
     return CLI_EUSER;
   default:
     return CLI_EINTERNAL;
@@ -51,6 +52,9 @@ int cli_exit_code(int rc) {
 
 int cli_fail_rc(const cli *c, const carnet_replica *r, int rc, const char *what) {
   const char *msg = r ? carnet_replica_errmsg(r) : "";
+  if ((msg == NULL || msg[0] == '\0') && rc == CARNET_ECORRUPT)
+    msg = "a stored record is damaged or was changed outside Carnet (it fails authentication): "
+          "restore the replica from a backup or sync it again from a peer";
   if (msg == NULL || msg[0] == '\0') msg = carnet_strerror(rc);
   if (what) return cli_fail(c, cli_exit_code(rc), "%s: %s", what, msg);
   return cli_fail(c, cli_exit_code(rc), "%s", msg);
@@ -78,11 +82,13 @@ int cli_open(cli *c, carnet_replica **out) {
   bool test_clock;
   int rc = cli_replica_dir(c, dir, sizeof dir);
   if (rc || (rc = cli_test_clock(c, &env, &test_clock))) return rc;
-  rc = carnet_replica_open(dir, test_clock ? &env : NULL, out, why, sizeof why);
+  if (!test_clock) memset(&env, 0, sizeof env);
+  cli_key_env(c, &env, true);
+  rc = carnet_replica_open(dir, &env, out, why, sizeof why);
   if (rc == CARNET_ENOREPLICA)
     return cli_fail(c, CLI_EUSER, "no replica in %s: create one with 'carnet init --dir %s'", dir,
                     dir);
-  if (rc == CARNET_EVERSION && strstr(why, "newer") == NULL)
+  if (rc == CARNET_EVERSION && why[0] == '\0')
     return cli_fail(c, CLI_EUSER, "%s: %s: upgrade carnet", dir, carnet_strerror(rc));
   if (rc) return cli_fail(c, cli_exit_code(rc), "%s", why[0] ? why : carnet_strerror(rc));
   return CLI_OK;

@@ -17,10 +17,12 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "carnet/erase.h"
 #include "carnet/error.h"
 #include "engine/hlc.h"
+#include "engine/keys.h"
 
 /* --- byte order --------------------------------------------------------- */
 
@@ -127,6 +129,9 @@ static carnet_replica *replica_new(const char *dir, const carnet_env *env) {
   if (r->env.now_ms == NULL) r->env.now_ms = real_now_ms;
   if (r->env.random == NULL) r->env.random = real_random;
   if (r->env.log == NULL) r->env.log = real_log;
+  /* Key material is used by init/open only (carnet/types.h). */
+  r->env.key_file = NULL;
+  r->env.passphrase = NULL;
   return r;
 }
 
@@ -159,11 +164,14 @@ int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica *
   carnet_replica *r = NULL;
   carnet__stxn *st = NULL;
   char why[512] = "";
-  char path[4096];
+  char path[4096], keypath[4200];
   struct stat sb;
+  bool created = false, had_key_file;
   int rc;
   *out = NULL;
   if (sodium_init() < 0) return CARNET_ENOMEM;
+  snprintf(keypath, sizeof keypath, "%s/%s", dir, CARNET_KEY_FILE_NAME);
+  had_key_file = lstat(keypath, &sb) == 0;
   snprintf(path, sizeof path, "%s/data.mdb", dir);
   if (stat(path, &sb) == 0) {
     snprintf(why, sizeof why, "a replica already exists in %s", dir);
@@ -180,8 +188,19 @@ int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica *
     goto done;
   }
   if ((rc = carnet__store_open(dir, CARNET__STORE_CREATE, &r->store, why, sizeof why))) goto done;
+  created = true;
   uint64_t id = 0;
   while (id == 0) r->env.random(r->env.ctx, &id, sizeof id);
+  set_identity(r, id);
+  if ((rc = carnet__store_begin(r->store, true, &st))) {
+    snprintf(why, sizeof why, "cannot write the new replica in %s: %s", dir,
+             carnet__store_why(r->store));
+    goto done;
+  }
+  if ((rc = carnet__keys_create(r, st, env))) {
+    snprintf(why, sizeof why, "%s", r->err);
+    goto done;
+  }
   uint8_t schema[4], seed[crypto_sign_SEEDBYTES], pk[crypto_sign_PUBLICKEYBYTES],
       sk[crypto_sign_SECRETKEYBYTES], team[16];
   carnet__be32_put(schema, CARNET_SCHEMA_VERSION);
@@ -190,8 +209,7 @@ int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica *
   r->env.random(r->env.ctx, team, sizeof team);
   crypto_sign_seed_keypair(pk, sk, seed);
   sodium_memzero(seed, sizeof seed);
-  if ((rc = carnet__store_begin(r->store, true, &st)) ||
-      (rc = carnet__meta_put_u64(st, CARNET__META_REPLICA_ID, id)) ||
+  if ((rc = carnet__meta_put_u64(st, CARNET__META_REPLICA_ID, id)) ||
       (rc = carnet__store_put(st, CARNET__T_META, CARNET__META_SCHEMA,
                               strlen(CARNET__META_SCHEMA), schema, 4, 0)) ||
       (rc = carnet__meta_put_u64(st, CARNET__META_HLC, 0)) ||
@@ -215,12 +233,18 @@ int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica *
              carnet__store_why(r->store));
     goto done;
   }
-  set_identity(r, id);
   *out = r;
   r = NULL;
 done:
   carnet__store_abort(st);
   if (r) carnet_replica_close(r);
+  if (rc && created) {
+    /* Leave nothing half made behind: a retry would find "a replica". */
+    unlink(path);
+    snprintf(path, sizeof path, "%s/lock.mdb", dir);
+    unlink(path);
+    if (!had_key_file) unlink(keypath);
+  }
   if (rc) copy_why(errbuf, errbuf_len, why[0] ? why : carnet_strerror(rc));
   return rc;
 }
@@ -265,7 +289,23 @@ int carnet_replica_open(const char *dir, const carnet_env *env, carnet_replica *
     rc = CARNET_ECORRUPT;
     goto done;
   }
+  if (schema < 2) {
+    snprintf(why, sizeof why,
+             "the replica in %s is not encrypted (made before encryption at rest, schema %u) and "
+             "this build opens encrypted replicas only: make a new one with 'carnet init' and "
+             "fill it with 'carnet join' from a peer (see docs/DESIGN-NOTES.md, encryption at "
+             "rest)",
+             dir, schema);
+    rc = CARNET_EVERSION;
+    goto done;
+  }
   set_identity(r, id);
+  /* Invariant K1 (engine/keys.c): the data key before anything else. */
+  if ((rc = carnet__keys_load(r, st, env))) {
+    snprintf(why, sizeof why, "%s", r->err);
+    carnet__clear_err(r);
+    goto done;
+  }
   carnet__store_abort(st);
   st = NULL;
   /* An erasure applied while another process had the directory open left

@@ -40,6 +40,9 @@ struct carnet_txn {
 #define CARNET__META_TEAM "team"             /* 16 bytes */
 #define CARNET__META_INDEX_KEY "index_key"   /* 32 bytes: blind index secret (engine/index.c) */
 #define CARNET__META_ROLE "role"             /* 1 byte: carnet_role; absent = admin */
+#define CARNET__META_CRYPT "crypt"           /* 106 bytes: the wrapped data key (engine/keys.c) */
+/* Sealed meta values (encryption at rest): sign_sk and index_key, listed in
+ * engine/store.c sealed(). */
 
 /* Record a detail for carnet_replica_errmsg and return `code`. */
 int carnet__fail(carnet_replica *r, int code, const char *fmt, ...)

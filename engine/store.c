@@ -4,12 +4,23 @@
  * LMDB's own codes are translated here to CARNET_E* so that no other file
  * has to know them. MDB_NOTLS lets a read transaction live alongside the
  * write transaction of the same thread (the CLI reads while it writes).
+ *
+ * Encryption at rest: the values that hold personal data or secrets (see
+ * sealed() below) are sealed with the replica's data key on put (written
+ * straight into the page LMDB reserves) and opened on get and on cursor
+ * reads, so no caller sees ciphertext. An opened value lives in a buffer of
+ * the transaction (gets) or of the cursor (cursor reads), reused by the
+ * next read of the same kind: memory stays bounded during a scan of any
+ * size. Debug builds take a fresh buffer for every read and free the old
+ * one, so that AddressSanitizer catches a caller that keeps a value longer
+ * than store.h says it lives.
  */
 #define _GNU_SOURCE /* F_OFD_SETLK: open file description locks (Linux) */
 #include "engine/store.h"
 
 #include <errno.h>
 #include <lmdb.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +31,7 @@
 #include <unistd.h>
 
 #include "carnet/error.h"
+#include "engine/seal.h"
 
 /* Virtual address space reserved for the map; the file grows only as data
  * is written. 64 GiB holds tens of millions of customers. A build for
@@ -33,6 +45,12 @@ static const char *const table_names[CARNET__T_COUNT_] = {
     "meta", "entities", "changes", "marks", "index", "peers", "invites", "certs", "erased",
     "oppose"};
 
+/* A reusable buffer for opened (decrypted) values. */
+typedef struct sbuf {
+  uint8_t *p;
+  size_t cap;
+} sbuf;
+
 struct carnet__store {
   MDB_env *env; /* NULL only inside a failed compaction */
   char *dir;
@@ -40,6 +58,8 @@ struct carnet__store {
   MDB_dbi dbi[CARNET__T_COUNT_];
   unsigned fail_commit_after; /* test hook */
   char why[256];
+  uint8_t *key; /* the data key (sodium_malloc: guarded, locked), NULL until set */
+  carnet__nonces nonces;
 };
 
 /* Writes to the index table wait in the transaction and reach LMDB in key
@@ -65,11 +85,117 @@ struct carnet__stxn {
   size_t nops, capops;
   uint8_t *keys;
   size_t klen, kcap;
+  sbuf get; /* the value of the last sealed get */
+  /* The secret meta values, once opened in this transaction: carnet__load
+   * reads index_key for every entity, and opening it each time would be
+   * one more pass per row. Wiped at the end of the transaction. */
+  struct {
+    uint8_t v[64];
+    size_t n;
+    bool ok;
+  } secret[2];
 };
 
 struct carnet__scur {
   MDB_cursor *cur;
+  carnet__store *s;
+  carnet__table tb;
+  sbuf val; /* the value at the cursor, when sealed */
 };
+
+/* --- sealed values ------------------------------------------------------- */
+
+/* Meta values that are secrets (engine/replica_int.h): the blind index key
+ * and the identity's secret signing key. */
+static const char *const meta_secrets[] = {"index_key", "sign_sk"};
+
+/* The index of a secret meta key in meta_secrets, or -1. */
+static int meta_secret(const void *key, size_t klen) {
+  for (size_t i = 0; i < sizeof meta_secrets / sizeof meta_secrets[0]; i++)
+    if (klen == strlen(meta_secrets[i]) && memcmp(key, meta_secrets[i], klen) == 0) return (int)i;
+  return -1;
+}
+
+/* Which values are sealed: every entity row (all the personal data),
+ * invites (one-time join secrets) and the secret meta values. The other
+ * tables hold ids, sequence numbers, watermarks, public keys and addresses,
+ * and blind (keyed-hash) index keys: docs/DESIGN-NOTES.md says why. */
+static bool sealed(carnet__table tb, const void *key, size_t klen) {
+  switch (tb) {
+  case CARNET__T_ENTITIES:
+  case CARNET__T_INVITES:
+    return true;
+  case CARNET__T_META:
+    return meta_secret(key, klen) >= 0;
+  default:
+    return false;
+  }
+}
+
+static void sbuf_free(sbuf *b) {
+  if (b->p) {
+    sodium_memzero(b->p, b->cap);
+    free(b->p);
+  }
+  b->p = NULL;
+  b->cap = 0;
+}
+
+/* Room for n bytes (never NULL on success, even for n = 0). */
+static int sbuf_fit(sbuf *b, size_t n) {
+#ifdef NDEBUG
+  if (b->p && n <= b->cap) return 0;
+  size_t cap = b->cap ? b->cap : 512;
+  while (cap < n)
+    cap *= 2;
+#else
+  size_t cap = n ? n : 1; /* a fresh block per read: see the top comment */
+#endif
+  uint8_t *p = malloc(cap);
+  if (p == NULL) return CARNET_ENOMEM;
+  sbuf_free(b);
+  b->p = p;
+  b->cap = cap;
+  return 0;
+}
+
+/* Open the sealed value `v` stored under `k` in `tb` into `b`. */
+static int open_value(carnet__store *s, carnet__table tb, const MDB_val *k, const MDB_val *v,
+                      sbuf *b, carnet_buf *out) {
+  int rc;
+  if (s->key == NULL) {
+    snprintf(s->why, sizeof s->why, "read of a sealed value before the data key is loaded");
+    return CARNET_EMISUSE;
+  }
+  if (v->mv_size < CARNET__SEAL_OVERHEAD) goto corrupt;
+  if ((rc = sbuf_fit(b, v->mv_size - CARNET__SEAL_OVERHEAD))) return rc;
+  if (carnet__unseal(s->key, table_names[tb], k->mv_data, k->mv_size, v->mv_data, v->mv_size,
+                     b->p) != 0)
+    goto corrupt;
+  out->base = b->p;
+  out->len = v->mv_size - CARNET__SEAL_OVERHEAD;
+  return 0;
+corrupt:
+  snprintf(s->why, sizeof s->why,
+           "a stored value (table %s) fails authentication: the data file is damaged or was "
+           "changed outside Carnet (restore it from a backup or sync from a peer)",
+           table_names[tb]);
+  return CARNET_ECORRUPT;
+}
+
+int carnet__store_key(const carnet__store *s, uint8_t out[32]) {
+  if (s->key == NULL) return CARNET_EMISUSE;
+  memcpy(out, s->key, CARNET__SEAL_KEY_BYTES);
+  return 0;
+}
+
+int carnet__store_set_key(carnet__store *s, const uint8_t key[32]) {
+  if (s->key == NULL && (s->key = sodium_malloc(CARNET__SEAL_KEY_BYTES)) == NULL)
+    return CARNET_ENOMEM;
+  memcpy(s->key, key, CARNET__SEAL_KEY_BYTES);
+  carnet__nonces_init(&s->nonces);
+  return 0;
+}
 
 static int from_mdb(int rc) {
   switch (rc) {
@@ -256,6 +382,8 @@ done:
 
 void carnet__store_close(carnet__store *s) {
   if (s == NULL) return;
+  if (s->key) sodium_free(s->key); /* zeroes it */
+  sodium_memzero(&s->nonces, sizeof s->nonces);
   if (s->env) mdb_env_close(s->env);
   if (s->lock_fd >= 0) close(s->lock_fd); /* releases the lock */
   free(s->dir);
@@ -444,6 +572,8 @@ int carnet__store_commit(carnet__stxn *t) {
   carnet__store *s = t->s;
   MDB_txn *txn = t->txn;
   int rc = pend_flush(t);
+  sbuf_free(&t->get);
+  sodium_memzero(t->secret, sizeof t->secret);
   free(t);
   if (rc) {
     mdb_txn_abort(txn);
@@ -464,17 +594,34 @@ void carnet__store_abort(carnet__stxn *t) {
   if (t == NULL) return;
   pend_clear(t);
   mdb_txn_abort(t->txn);
+  sbuf_free(&t->get);
+  sodium_memzero(t->secret, sizeof t->secret);
   free(t);
 }
 
 int carnet__store_get(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
                       carnet_buf *val) {
   MDB_val k = {klen, (void *)key}, v;
+  int ms = tb == CARNET__T_META ? meta_secret(key, klen) : -1;
+  if (ms >= 0 && t->secret[ms].ok) {
+    *val = (carnet_buf){t->secret[ms].v, t->secret[ms].n};
+    return 0;
+  }
   int mrc;
   if (tb == CARNET__T_INDEX && (mrc = pend_flush(t))) return mrc;
   mrc = mdb_get(t->txn, t->s->dbi[tb], &k, &v);
   if (mrc == MDB_NOTFOUND) return CARNET_ENOTFOUND;
   if (mrc) return fail(t->s, mrc, "read");
+  if (sealed(tb, key, klen)) {
+    int rc = open_value(t->s, tb, &k, &v, &t->get, val);
+    if (rc == 0 && ms >= 0 && val->len <= sizeof t->secret[ms].v) {
+      memcpy(t->secret[ms].v, val->base, val->len);
+      t->secret[ms].n = val->len;
+      t->secret[ms].ok = true;
+      val->base = t->secret[ms].v;
+    }
+    return rc;
+  }
   val->base = v.mv_data;
   val->len = v.mv_size;
   return 0;
@@ -485,13 +632,32 @@ int carnet__store_put(carnet__stxn *t, carnet__table tb, const void *key, size_t
   MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
   if (tb == CARNET__T_INDEX && vlen == 0 && !(flags & CARNET__PUT_APPEND))
     return pend_add(t, key, klen, false);
-  int mrc = mdb_put(t->txn, t->s->dbi[tb], &k, &v, (flags & CARNET__PUT_APPEND) ? MDB_APPEND : 0);
+  unsigned mflags = (flags & CARNET__PUT_APPEND) ? MDB_APPEND : 0;
+  if (sealed(tb, key, klen)) {
+    carnet__store *s = t->s;
+    if (s->key == NULL) {
+      snprintf(s->why, sizeof s->why, "write of a sealed value before the data key is loaded");
+      return CARNET_EMISUSE;
+    }
+    /* Seal straight into the space LMDB reserves in the page: one pass, no
+     * copy. `val` never points into the map here (it is a caller's row). */
+    v = (MDB_val){vlen + CARNET__SEAL_OVERHEAD, NULL};
+    int ms = tb == CARNET__T_META ? meta_secret(key, klen) : -1;
+    if (ms >= 0) t->secret[ms].ok = false;
+    int mrc = mdb_put(t->txn, s->dbi[tb], &k, &v, mflags | MDB_RESERVE);
+    if (mrc) return fail(s, mrc, "write");
+    carnet__seal(s->key, &s->nonces, table_names[tb], key, klen, val, vlen, v.mv_data);
+    return 0;
+  }
+  int mrc = mdb_put(t->txn, t->s->dbi[tb], &k, &v, mflags);
   return mrc ? fail(t->s, mrc, "write") : 0;
 }
 
 int carnet__store_del(carnet__stxn *t, carnet__table tb, const void *key, size_t klen) {
   MDB_val k = {klen, (void *)key};
   if (tb == CARNET__T_INDEX) return pend_add(t, key, klen, true);
+  int ms = tb == CARNET__T_META ? meta_secret(key, klen) : -1;
+  if (ms >= 0) t->secret[ms].ok = false;
   int mrc = mdb_del(t->txn, t->s->dbi[tb], &k, NULL);
   if (mrc == MDB_NOTFOUND) return CARNET_ENOTFOUND;
   return mrc ? fail(t->s, mrc, "delete") : 0;
@@ -502,13 +668,15 @@ int carnet__store_cursor(carnet__stxn *t, carnet__table tb, carnet__scur **out) 
   int rc;
   *out = NULL;
   if (tb == CARNET__T_INDEX && (rc = pend_flush(t))) return rc;
-  c = malloc(sizeof *c);
+  c = calloc(1, sizeof *c);
   if (c == NULL) return CARNET_ENOMEM;
   int mrc = mdb_cursor_open(t->txn, t->s->dbi[tb], &c->cur);
   if (mrc) {
     free(c);
     return fail(t->s, mrc, "cursor");
   }
+  c->s = t->s;
+  c->tb = tb;
   *out = c;
   return 0;
 }
@@ -516,6 +684,7 @@ int carnet__store_cursor(carnet__stxn *t, carnet__table tb, carnet__scur **out) 
 void carnet__store_cursor_close(carnet__scur *c) {
   if (c == NULL) return;
   mdb_cursor_close(c->cur);
+  sbuf_free(&c->val);
   free(c);
 }
 
@@ -526,6 +695,9 @@ static int cursor_get(carnet__scur *c, MDB_val *k, MDB_cursor_op op, carnet_buf 
   if (mrc == MDB_NOTFOUND) return CARNET_ENOTFOUND;
   if (mrc) return from_mdb(mrc);
   if (ko) *ko = (carnet_buf){k->mv_data, k->mv_size};
+  /* Only a caller that reads the value pays for opening it. */
+  if (vo && sealed(c->tb, k->mv_data, k->mv_size))
+    return open_value(c->s, c->tb, k, &v, &c->val, vo);
   if (vo) *vo = (carnet_buf){v.mv_data, v.mv_size};
   return 0;
 }

@@ -55,8 +55,25 @@ int carnet__store_commit(carnet__stxn *t);
 /* Brief: abort and free; NULL is a no-op. */
 void carnet__store_abort(carnet__stxn *t);
 
-/* Brief: read a value. `*val` points into the map and stays valid until the
- * transaction ends or the next write in it. Errors: CARNET_ENOTFOUND. */
+/* Brief: give the store the replica's 32-byte data key (copied); from then
+ * on sealed values (entity rows, invites, the secret meta values: store.c
+ * sealed()) are sealed on put and opened on reads. Before it, reading or
+ * writing a sealed value fails with CARNET_EMISUSE. Errors: CARNET_ENOMEM. */
+int carnet__store_set_key(carnet__store *s, const uint8_t key[32]);
+
+/* Brief: a copy of the data key (for wrapping it again: engine/keys.c).
+ * Errors: CARNET_EMISUSE when none is set. */
+int carnet__store_key(const carnet__store *s, uint8_t out[32]);
+
+/* Brief: read a value. A value that is not sealed points into the map and
+ * stays valid until the transaction ends or the next write in it. A sealed
+ * value is opened into a buffer of the transaction and stays valid only
+ * until the next carnet__store_get of a sealed value in the same
+ * transaction, the next write, or the end of the transaction: copy it (or
+ * finish with it) before the next get. (The secret meta values are kept
+ * opened for the rest of the transaction; the rule above still holds.) Errors: CARNET_ENOTFOUND,
+ * CARNET_ECORRUPT (a sealed value fails authentication: damaged or
+ * tampered with), CARNET_ENOMEM. */
 int carnet__store_get(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
                       carnet_buf *val);
 
@@ -75,7 +92,11 @@ int carnet__store_put(carnet__stxn *t, carnet__table tb, const void *key, size_t
  * above). */
 int carnet__store_del(carnet__stxn *t, carnet__table tb, const void *key, size_t klen);
 
-/* Cursors walk a table in key order. */
+/* Cursors walk a table in key order. A value read through a cursor stays
+ * valid until the cursor's next move or its close (and, when not sealed,
+ * no longer than a value of carnet__store_get); pass v = NULL when only the
+ * key is needed, which skips opening a sealed value. Cursor reads fail like
+ * carnet__store_get (CARNET_ECORRUPT for a value that fails authentication). */
 int carnet__store_cursor(carnet__stxn *t, carnet__table tb, carnet__scur **out);
 void carnet__store_cursor_close(carnet__scur *c);
 

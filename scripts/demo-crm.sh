@@ -19,7 +19,7 @@ bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 mkdir -p demo-replicas
 work=$(mktemp -d "$PWD/demo-replicas/crm.XXXXXX")
 cd "$work"
-unset CARNET_DIR CARNET_TEST_NOW
+unset CARNET_DIR CARNET_TEST_NOW CARNET_PASSPHRASE CARNET_KEY_FILE
 
 if [[ -t 1 ]]; then bold=$'\033[1m' plain=$'\033[0m'; else bold='' plain=''; fi
 section() { printf '\n%s== %s ==%s\n' "$bold" "$*" "$plain"; }
@@ -39,7 +39,7 @@ quiet() { local who=$1; shift; "$bin" --dir "$who" "$@"; }
 on_q() { local who=$1; shift; show_cmd "$who" "$@"; "$bin" --dir "$who" "$@" >/dev/null; }
 
 section "A prospect and a quote (three VAT rates, line discounts)"
-quiet office init >/dev/null
+quiet office init --no-passphrase >/dev/null
 show_cmd office customer add --name "Boulangerie Lefèvre" --company --sales-rep alice
 cu=$(quiet office customer add --name "Boulangerie Lefèvre" --company --sales-rep alice --json |
   sed -n 's/^  "ref": "\(.*\)",$/\1/p')
@@ -84,8 +84,8 @@ on_q office doc status "$fnum" paid
 on office history "$cu"
 
 section "Two laptops validate invoices offline: no number is given twice"
-quiet laptop-a init >/dev/null
-quiet laptop-b init >/dev/null
+quiet laptop-a init --no-passphrase >/dev/null
+quiet laptop-b init --no-passphrase >/dev/null
 quiet office changes export -o office.carnet >/dev/null
 quiet laptop-a changes apply office.carnet >/dev/null
 quiet laptop-b changes apply office.carnet >/dev/null

@@ -24,7 +24,7 @@ cd "$work"
 laptop=laptop
 office=office
 # The demo never touches a real replica: every command gets --dir.
-unset CARNET_DIR
+unset CARNET_DIR CARNET_PASSPHRASE CARNET_KEY_FILE
 
 # Background `carnet serve` processes, stopped on exit (SIGTERM: they say BYE
 # to their peers and remove their serve.addr), killed if they do not stop.
@@ -86,7 +86,7 @@ serve() {
 ref_of() { sed -n 's/^  "ref": "\([^"]*\)".*/\1/p'; }
 
 section "1. The office PC creates the customer book and serves it"
-on_office init
+on_office init --no-passphrase
 serve office "$office"
 office_addr=$served
 note "only replicas of the team are accepted; the log of this process is in $work/office-serve.log"
@@ -95,7 +95,7 @@ section "2. The laptop joins the team with a one-time invite"
 show_cmd office invite --ttl 10m
 token=$(quiet_office invite --ttl 10m 2>/dev/null)
 echo "$token"
-on_laptop init
+on_laptop init --no-passphrase
 on_laptop join "$token"
 note "the token carries the office's address and key; it works once, and for 10 minutes"
 on_office peer list

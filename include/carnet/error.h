@@ -24,7 +24,8 @@
   X(EBUSY, -12, "resource busy")                                               \
   X(ELIMIT, -13, "a limit was exceeded")                                       \
   X(EAMBIGUOUS, -14, "ambiguous reference")                                    \
-  X(EPERM, -15, "permission denied")
+  X(EPERM, -15, "permission denied")                                           \
+  X(EKEY, -16, "wrong or missing passphrase or key file")
 
 enum {
 #define CARNET__ERR_ENUM(name, value, msg) CARNET_##name = (value),

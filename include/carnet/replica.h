@@ -18,8 +18,10 @@
 typedef struct carnet_replica carnet_replica;
 typedef struct carnet_txn carnet_txn;
 
-/* The schema version this build writes and the newest it can read. */
-#define CARNET_SCHEMA_VERSION 1
+/* The schema version this build writes and the newest it can read.
+ * 2: encryption at rest (sealed values, the "crypt" key record). This build
+ * refuses schema 1 replicas (not encrypted): see carnet_replica_open. */
+#define CARNET_SCHEMA_VERSION 2
 
 /* Brief: create a new replica in `dir` (created if missing, must not already
  * hold a replica) with a fresh random replica id.
@@ -27,8 +29,13 @@ typedef struct carnet_txn carnet_txn;
  * After the call `*out` is an open replica to close with carnet_replica_close.
  * Errors: CARNET_EEXIST (a replica is already there: open it instead),
  * CARNET_EIO (cannot create or write the directory: check the path and
- * permissions), CARNET_ENOMEM. On error *out is NULL and, when `errbuf` is not
- * NULL, a one-line explanation is written to it (errbuf_len bytes max). */
+ * permissions), CARNET_EPERM (the key file given can be read by others),
+ * CARNET_EKEY (a key file that does not hold a key), CARNET_ENOMEM. On error
+ * *out is NULL and, when `errbuf` is not NULL, a one-line explanation is
+ * written to it (errbuf_len bytes max).
+ * Encryption at rest: the replica's data key is wrapped with the key that
+ * `env` gives (carnet/types.h: a key file, a passphrase, or the key file
+ * DIR/carnet.key made here when neither is given). */
 int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica **out,
                         char *errbuf, size_t errbuf_len);
 
@@ -36,9 +43,47 @@ int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica *
  * Errors: CARNET_ENOREPLICA (no replica there: run `carnet init`),
  * CARNET_EVERSION (written by a newer Carnet: upgrade), CARNET_ECORRUPT
  * (the data file is damaged or not a Carnet replica: restore a backup),
- * CARNET_EIO, CARNET_ENOMEM. Same out/errbuf rules as carnet_replica_init. */
+ * CARNET_EKEY (wrong or missing passphrase or key file: nothing was
+ * touched), CARNET_EPERM (a key file others can read: chmod 600 it),
+ * CARNET_EIO, CARNET_ENOMEM. A replica made before encryption at rest
+ * (schema 1) is refused with CARNET_EVERSION and a message saying how to
+ * move its data (docs/DESIGN-NOTES.md). Same out/errbuf rules as
+ * carnet_replica_init. */
 int carnet_replica_open(const char *dir, const carnet_env *env, carnet_replica **out,
                         char *errbuf, size_t errbuf_len);
+
+/* --- Encryption at rest ---------------------------------------------------- */
+
+/* The key file in the replica directory used when no key is given. */
+#define CARNET_KEY_FILE_NAME "carnet.key"
+
+/* What wraps a replica's data key. Stored: never renumber. */
+typedef enum carnet_key_kind {
+  CARNET_KEY_PASSPHRASE = 1,  /* a passphrase, through Argon2id */
+  CARNET_KEY_FILE = 2,        /* a key file kept where the user chose */
+  CARNET_KEY_FILE_IN_DIR = 3, /* DIR/carnet.key: no passphrase */
+} carnet_key_kind;
+
+typedef struct carnet_key_info {
+  carnet_key_kind kind;
+  uint64_t opslimit; /* Argon2id passes (CARNET_KEY_PASSPHRASE only) */
+  uint64_t memlimit; /* Argon2id memory in bytes (CARNET_KEY_PASSPHRASE only) */
+} carnet_key_info;
+
+/* Brief: how the replica's data key is protected. Errors: CARNET_ECORRUPT. */
+int carnet_replica_key_info(carnet_replica *r, carnet_key_info *out);
+
+/* Brief: protect the replica's data key with a new key: `passphrase` when
+ * not NULL or empty, else the key file `key_file` (created when missing),
+ * else the key file in the replica directory. Rewrites one meta value, not
+ * the data (the data key stays); a key file left in the replica directory
+ * by the old protection is overwritten and removed. Anyone who held the
+ * old passphrase and a copy of the files made before still reads those
+ * copies: see docs/DESIGN-NOTES.md.
+ * Errors: CARNET_EMISUSE (a transaction is open on this handle), CARNET_EIO,
+ * CARNET_EPERM, CARNET_EKEY (a key file that does not hold a key),
+ * CARNET_ENOSPC, CARNET_ENOMEM; on error nothing changed. */
+int carnet_replica_rekey(carnet_replica *r, const char *passphrase, const char *key_file);
 
 /* Brief: close the replica. Any transaction still open is aborted. NULL is a
  * no-op. */

@@ -32,12 +32,27 @@ typedef struct carnet_buf {
 
 /* What a replica needs from the outside world. Every field may be NULL, in
  * which case the real clock, libsodium's randombytes and stderr are used.
- * Tests inject a clock and a seeded random source to replay a run exactly. */
+ * Tests inject a clock and a seeded random source to replay a run exactly.
+ *
+ * The key that opens the replica's files (encryption at rest,
+ * docs/DESIGN-NOTES.md): `key_file` (a file of 64 hex digits only its owner
+ * can read; created by carnet_replica_init when missing), else `passphrase`,
+ * else what `ask_passphrase` answers when the replica needs a passphrase
+ * (`is_new` at init: confirm it; an empty answer at init means none). With
+ * none of them a replica is created with, and opened from, the key file
+ * DIR/carnet.key (CARNET_KEY_FILE_NAME): its files are then only as safe as
+ * that directory. The strings are read during init/open only; the replica
+ * keeps no pointer to them. */
 typedef struct carnet_env {
   uint64_t (*now_ms)(void *ctx);                        /* wall clock, Unix ms */
   void (*random)(void *ctx, void *buf, size_t len);     /* fills buf */
   void (*log)(void *ctx, int level, const char *line);  /* one line, no \n */
   void *ctx;
+  const char *key_file;   /* path of a key file, or NULL */
+  const char *passphrase; /* NUL-terminated, or NULL */
+  /* Fill buf (len bytes, NUL-terminated) and return 0, or return a
+   * CARNET_E* code to give up. */
+  int (*ask_passphrase)(void *ctx, const char *dir, int is_new, char *buf, size_t len);
 } carnet_env;
 
 enum { CARNET_LOG_ERROR = 0, CARNET_LOG_WARN = 1, CARNET_LOG_INFO = 2, CARNET_LOG_DEBUG = 3 };

@@ -26,6 +26,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "carnet/replica.h"
 #include "engine/store.h"
 #include "support/proc.h"
 
@@ -546,7 +547,7 @@ static void test_newer_schema(void **state) {
   carnet__store *s = NULL;
   carnet__stxn *t = NULL;
   char why[256] = "";
-  const uint8_t schema[4] = {0, 0, 0, 2};
+  const uint8_t schema[4] = {0, 0, 0, CARNET_SCHEMA_VERSION + 1};
   assert_int_equal(carnet__store_open(f->replica, 0, &s, why, sizeof why), 0);
   assert_int_equal(carnet__store_begin(s, true, &t), 0);
   assert_int_equal(carnet__store_put(t, CARNET__T_META, "schema", 6, schema, 4, 0), 0);

@@ -391,7 +391,7 @@ static void test_open_newer_schema(void **state) {
   char why[256] = "";
   ASSERT_OK(NULL, carnet__store_open(f->dir, 0, &s, why, sizeof why));
   ASSERT_OK(NULL, carnet__store_begin(s, true, &t));
-  static const uint8_t be2[4] = {0, 0, 0, 2};
+  static const uint8_t be2[4] = {0, 0, 0, CARNET_SCHEMA_VERSION + 1};
   ASSERT_OK(NULL, carnet__store_put(t, CARNET__T_META, "schema", 6, be2, 4, 0));
   ASSERT_OK(NULL, carnet__store_commit(t));
   carnet__store_close(s);
