@@ -42,7 +42,17 @@ void model_number(sim *s, int replica, uint32_t ent, const char *num) {
   snprintf(n->num, sizeof n->num, "%s", num);
 }
 
+void model_merged(sim *s, uint32_t keep, uint32_t other) {
+  s->merged = grow(s->merged, &s->capmerged, s->nmerged, sizeof *s->merged);
+  s->merged[s->nmerged][0] = keep;
+  s->merged[s->nmerged][1] = other;
+  s->nmerged++;
+}
+
 void model_free(sim *s) {
+  free(s->merged);
+  s->merged = NULL;
+  s->nmerged = s->capmerged = 0;
   free(s->ents);
   free(s->led);
   free(s->nums);
@@ -50,4 +60,5 @@ void model_free(sim *s) {
   s->led = NULL;
   s->nums = NULL;
   s->nents = s->nled = s->nnums = 0;
+  s->capents = s->capled = s->capnums = 0;
 }

@@ -90,8 +90,11 @@ int net_move(sim *s, int ci, int d, size_t max) {
   s->st.bytes_chunks++;
   if (to) { /* a dead side drops what arrives */
     int dst = side_rep(c, !d);
-    c->rx_g[!d] = s->gtime;
-    (void)carnet_session_input(to, copy, n, now_of(s, dst));
+    if (!carnet_session_error(to)) c->rx_g[!d] = s->gtime;
+    int rc = carnet_session_input(to, copy, n, now_of(s, dst));
+    if (s->cfg.verbose > 1)
+      fprintf(stderr, "  step %u r%d->r%d %zu bytes at %" PRIu64 " (%s)\n", s->step,
+              side_rep(c, d), dst, n, now_of(s, dst), rc ? carnet_session_errmsg(to) : "ok");
     if (s->cfg.broken && dst == 0 && broken_after_apply(s, dst)) {
       free(copy);
       return -1;
@@ -105,7 +108,12 @@ int net_tick_all(sim *s) {
   for (int ci = 0; ci < s->nconn; ci++)
     for (int d = 0; d < 2; d++) {
       carnet_session *x = *side(&s->conn[ci], d);
-      if (x) (void)carnet_session_tick(x, now_of(s, side_rep(&s->conn[ci], d)));
+      if (!x || carnet_session_error(x)) continue;
+      int rc = carnet_session_tick(x, now_of(s, side_rep(&s->conn[ci], d)));
+      if (rc && s->cfg.verbose > 1)
+        fprintf(stderr, "  step %u r%d's session with r%d at %" PRIu64 ": %s\n", s->step,
+                side_rep(&s->conn[ci], d), side_rep(&s->conn[ci], !d),
+                now_of(s, side_rep(&s->conn[ci], d)), carnet_session_errmsg(x));
     }
   return 0;
 }
@@ -157,12 +165,13 @@ int net_reap(sim *s) {
   for (int ci = 0; ci < s->nconn;) {
     simconn *c = &s->conn[ci];
     bool up = net_link_up(s, c->a, c->b);
+    for (int d = 0; d < 2; d++)
+      if (*side(c, d) && judge(s, c, d)) return -1;
     for (int d = 0; d < 2; d++) {
       carnet_session *x = *side(c, d);
       if (!x) continue;
       carnet_session_state st = carnet_session_state_get(x);
       if (st != CARNET_SESSION_FAILED && st != CARNET_SESSION_CLOSED) continue;
-      if (judge(s, c, d)) return -1;
       /* Its last bytes (an ERROR, a BYE) go out, then the connection closes. */
       if (up && *side(c, !d) && net_move(s, ci, d, 0) < 0) return -1;
       end_side(s, c, d);

@@ -32,13 +32,23 @@ static const char *const PTYPES[] = {"mobile", "work", "home"};
 
 /* --- helpers ------------------------------------------------------------------ */
 
-/* An entity of `kind` from the model (the replica may not have it yet). */
-static long pick_ent(sim *s, sim_ent_kind kind) {
-  for (int tries = 0; s->nents && tries < 16; tries++) {
+/* An entity of `kind` from the model, preferably one replica `ri` holds
+ * (a few tries); else any, so operations on entities not received yet are
+ * exercised too. */
+static long pick_ent(sim *s, int ri, sim_ent_kind kind) {
+  long any = -1;
+  for (int tries = 0; s->nents && tries < 24; tries++) {
     uint32_t e = trng_below(&s->g, (uint32_t)s->nents);
-    if (s->ents[e].kind == kind) return e;
+    if (s->ents[e].kind != kind) continue;
+    carnet_record *rec = NULL;
+    if (carnet_get(s->rep[ri].r, &s->ents[e].id, &rec) == 0) {
+      bool live = !carnet_record_deleted(rec);
+      carnet_record_free(rec);
+      if (live || trng_chance(&s->g, 10)) return e;
+    }
+    if (any < 0 || trng_chance(&s->g, 20)) any = e;
   }
-  return -1;
+  return any;
 }
 
 /* Refusals that are the API working as documented: not received yet,
@@ -147,7 +157,7 @@ static int op_create(sim *s, int ri) {
 }
 
 static int op_notes(sim *s, int ri) {
-  long e = pick_ent(s, SIM_CUSTOMER);
+  long e = pick_ent(s, ri, SIM_CUSTOMER);
   if (e < 0) return 0;
   char note[48];
   snprintf(note, sizeof note, "n%u r%d", ++s->counter, ri);
@@ -164,7 +174,7 @@ static int op_notes(sim *s, int ri) {
 
 /* Scalars the model does not track: the replicas must still agree on them. */
 static int op_scalar(sim *s, int ri) {
-  long e = pick_ent(s, SIM_CUSTOMER);
+  long e = pick_ent(s, ri, SIM_CUSTOMER);
   if (e < 0) return 0;
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   char disc[16];
@@ -185,7 +195,7 @@ static int op_scalar(sim *s, int ri) {
 /* Tags and e-mails: an LWW-element set each; add, or remove an element the
  * replica sees. */
 static int op_set(sim *s, int ri, carnet_field f, sim_lkind lk) {
-  long e = pick_ent(s, SIM_CUSTOMER);
+  long e = pick_ent(s, ri, SIM_CUSTOMER);
   if (e < 0) return 0;
   carnet_record *rec = view(s, ri, (uint32_t)e);
   if (!rec) return 0;
@@ -220,7 +230,7 @@ static int op_email(sim *s, int ri) {
  * removed or replaced a phone with that number; removed and replaced
  * numbers are recorded as taken away (never expected any more). */
 static int op_phone(sim *s, int ri) {
-  long e = pick_ent(s, SIM_CUSTOMER);
+  long e = pick_ent(s, ri, SIM_CUSTOMER);
   if (e < 0) return 0;
   carnet_record *rec = view(s, ri, (uint32_t)e);
   if (!rec) return 0;
@@ -270,7 +280,7 @@ static int op_phone(sim *s, int ri) {
 }
 
 static int op_consent(sim *s, int ri) {
-  long e = pick_ent(s, SIM_CUSTOMER);
+  long e = pick_ent(s, ri, SIM_CUSTOMER);
   if (e < 0) return 0;
   carnet_channel ch = (carnet_channel)(1 + trng_below(&s->g, CARNET_CH_MAX_ - 1));
   bool grant = trng_chance(&s->g, 60);
@@ -284,7 +294,7 @@ static int op_consent(sim *s, int ri) {
 }
 
 static int op_delete(sim *s, int ri) {
-  long e = pick_ent(s, SIM_CUSTOMER);
+  long e = pick_ent(s, ri, SIM_CUSTOMER);
   if (e < 0) return 0;
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   if (!p || carnet_patch_delete(p)) return sim_fail(s, "patch delete");
@@ -297,32 +307,37 @@ static int op_delete(sim *s, int ri) {
 /* --- merges ------------------------------------------------------------------------ */
 
 static int op_merge(sim *s, int ri) {
-  long a = pick_ent(s, SIM_CUSTOMER), b = pick_ent(s, SIM_CUSTOMER);
+  long a = pick_ent(s, ri, SIM_CUSTOMER), b = pick_ent(s, ri, SIM_CUSTOMER);
   if (a < 0 || b < 0 || a == b) return 0;
   carnet_txn *t;
   int rc = carnet_txn_begin(s->rep[ri].r, &t);
   if (rc) return api_fail(s, ri, "txn_begin", rc);
   rc = finish(s, ri, t, carnet_merge(t, &s->ents[a].id, &s->ents[b].id), "carnet_merge");
-  if (rc == 1) s->st.merges++;
+  if (rc == 1) {
+    s->st.merges++;
+    model_merged(s, (uint32_t)a, (uint32_t)b);
+  }
   return rc;
 }
 
+/* Undo a merge made earlier somewhere (the pairs merged are remembered):
+ * the whole member out of its group, or only the edges of that pair. */
 static int op_unmerge(sim *s, int ri) {
-  long a = pick_ent(s, SIM_CUSTOMER);
-  if (a < 0) return 0;
-  long b = trng_chance(&s->g, 50) ? pick_ent(s, SIM_CUSTOMER) : -1;
-  if (b == a) b = -1;
+  if (!s->nmerged) return 0;
+  const uint32_t *pair = s->merged[trng_below(&s->g, (uint32_t)s->nmerged)];
+  bool whole = trng_chance(&s->g, 50);
   carnet_txn *t;
   int rc = carnet_txn_begin(s->rep[ri].r, &t);
   if (rc) return api_fail(s, ri, "txn_begin", rc);
-  rc = finish(s, ri, t, carnet_unmerge(t, &s->ents[a].id, b >= 0 ? &s->ents[b].id : NULL),
+  rc = finish(s, ri, t,
+              carnet_unmerge(t, &s->ents[pair[1]].id, whole ? NULL : &s->ents[pair[0]].id),
               "carnet_unmerge");
   if (rc == 1) s->st.unmerges++;
   return rc;
 }
 
 static int op_dismiss(sim *s, int ri) {
-  long a = pick_ent(s, SIM_CUSTOMER), b = pick_ent(s, SIM_CUSTOMER);
+  long a = pick_ent(s, ri, SIM_CUSTOMER), b = pick_ent(s, ri, SIM_CUSTOMER);
   if (a < 0 || b < 0 || a == b) return 0;
   carnet_txn *t;
   int rc = carnet_txn_begin(s->rep[ri].r, &t);
@@ -350,7 +365,7 @@ static int line_add(sim *s, carnet_txn *t, const carnet_id *doc) {
 }
 
 static int op_doc_create(sim *s, int ri) {
-  long c = pick_ent(s, SIM_CUSTOMER);
+  long c = pick_ent(s, ri, SIM_CUSTOMER);
   if (c < 0) return 0;
   char hex[CARNET_ID_HEX_LEN + 1];
   carnet_id_hex(&s->ents[c].id, hex);
@@ -375,7 +390,7 @@ static int op_doc_create(sim *s, int ri) {
 }
 
 static int op_doc_line(sim *s, int ri) {
-  long d = pick_ent(s, SIM_DOCUMENT);
+  long d = pick_ent(s, ri, SIM_DOCUMENT);
   if (d < 0) return 0;
   carnet_txn *t;
   int rc = carnet_txn_begin(s->rep[ri].r, &t);
@@ -384,7 +399,7 @@ static int op_doc_line(sim *s, int ri) {
 }
 
 static int op_doc_validate(sim *s, int ri) {
-  long d = pick_ent(s, SIM_DOCUMENT);
+  long d = pick_ent(s, ri, SIM_DOCUMENT);
   if (d < 0) return 0;
   carnet_txn *t;
   char num[CARNET_NUMBER_MAX];
@@ -400,7 +415,7 @@ static int op_doc_validate(sim *s, int ri) {
 }
 
 static int op_doc_paid(sim *s, int ri) {
-  long d = pick_ent(s, SIM_DOCUMENT);
+  long d = pick_ent(s, ri, SIM_DOCUMENT);
   if (d < 0) return 0;
   carnet_txn *t;
   int rc = carnet_txn_begin(s->rep[ri].r, &t);

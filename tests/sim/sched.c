@@ -57,7 +57,7 @@ static void partition(sim *s) {
 
 static int one_event(sim *s) {
   unsigned ev = trng_below(&s->g, 100);
-  if (ev < 42) {
+  if (ev < 45) {
     int ri = random_up(s);
     return ri < 0 ? 0 : ops_run_one(s, ri);
   }

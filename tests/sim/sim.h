@@ -136,6 +136,8 @@ typedef struct sim_number {
 uint32_t model_ent_add(sim *s, const carnet_id *id, sim_ent_kind kind, int creator);
 void model_log(sim *s, const sim_ledger *l);
 void model_number(sim *s, int replica, uint32_t ent, const char *num);
+/* A merge acknowledged (for unmerges to undo later). */
+void model_merged(sim *s, uint32_t keep, uint32_t other);
 void model_free(sim *s);
 
 /* --- operations (ops.c) ---------------------------------------------------- */
@@ -205,6 +207,8 @@ struct sim {
   size_t nled, capled;
   sim_number *nums;
   size_t nnums, capnums;
+  uint32_t (*merged)[2]; /* pairs merged: keep, other */
+  size_t nmerged, capmerged;
   unsigned counter; /* unique values */
   /* broken mode: the last notes replica 0 wrote, per entity */
   char **broken_own;

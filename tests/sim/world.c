@@ -117,6 +117,7 @@ void world_clocks(sim *s, uint64_t dt, bool jumps) {
     r->env.now_ms += (uint64_t)((int64_t)dt * r->rate_pm / 1000);
     if (!jumps || !trng_chance(&s->g, 1) || !trng_chance(&s->g, 50)) continue;
     s->st.clock_jumps++;
+    uint64_t before = r->env.now_ms;
     if (trng_chance(&s->g, 70)) {
       r->env.now_ms -= (uint64_t)trng_range(&s->g, 1000, 30 * 60 * 1000); /* NTP steps back */
       r->clock_back++;
@@ -124,6 +125,9 @@ void world_clocks(sim *s, uint64_t dt, bool jumps) {
       r->env.now_ms += (uint64_t)trng_range(&s->g, 1000, 3600 * 1000);
       r->fwd_g = s->gtime;
     }
+    if (s->cfg.verbose > 1)
+      fprintf(stderr, "  step %u r%d clock %+" PRId64 " ms\n", s->step, i,
+              (int64_t)(r->env.now_ms - before));
   }
 }
 
