@@ -424,6 +424,21 @@ static int op_doc_paid(sim *s, int ri) {
                 "carnet_doc_status_set");
 }
 
+/* A validated invoice corrected by a credit note (a new draft, validated
+ * later into its own series). */
+static int op_doc_convert(sim *s, int ri) {
+  long d = pick_ent(s, ri, SIM_DOCUMENT);
+  if (d < 0) return 0;
+  carnet_txn *t;
+  carnet_id out;
+  int rc = carnet_txn_begin(s->rep[ri].r, &t);
+  if (rc) return api_fail(s, ri, "txn_begin", rc);
+  rc = finish(s, ri, t, carnet_doc_convert(t, &s->ents[d].id, CARNET_DOC_CREDIT_NOTE, &out),
+              "carnet_doc_convert");
+  if (rc == 1) model_ent_add(s, &out, SIM_DOCUMENT, ri);
+  return rc;
+}
+
 /* --- the table ----------------------------------------------------------------------- */
 
 const sim_op SIM_OPS[] = {
@@ -442,6 +457,7 @@ const sim_op SIM_OPS[] = {
     {"doc.line", 3, op_doc_line},
     {"doc.validate", 4, op_doc_validate},
     {"doc.paid", 1, op_doc_paid},
+    {"doc.convert", 1, op_doc_convert},
 };
 const size_t SIM_NOPS = sizeof SIM_OPS / sizeof SIM_OPS[0];
 
