@@ -125,10 +125,13 @@ static void print_stats(const sim *s) {
   fprintf(stderr,
           "seed %" PRIu64 ": %d replicas, %u steps, %u ops (%u refused), %zu entities, %u merges, "
           "%u unmerges, %u validations, %u dials, %u cuts, %u partitions, %u crashes, %u clock "
-          "jumps, %u sessions failed, %llu bytes, %llu cells applied, %u heal rounds\n",
+          "jumps, %u sessions failed, %llu bytes, %llu cells applied, %u heal rounds, digest "
+          "%02x%02x%02x%02x%02x%02x%02x%02x\n",
           s->cfg.seed, s->n, t->steps, t->ops_done, t->ops_skipped, s->nents, t->merges,
           t->unmerges, t->validations, t->dials, t->cuts, t->partitions, t->crashes,
-          t->clock_jumps, t->session_fail, t->bytes, t->cells_applied, t->heal_rounds);
+          t->clock_jumps, t->session_fail, t->bytes, t->cells_applied, t->heal_rounds,
+          s->digest[0], s->digest[1], s->digest[2], s->digest[3], s->digest[4], s->digest[5],
+          s->digest[6], s->digest[7]);
 }
 
 static void print_replay(const char *argv0, const sim *s) {
