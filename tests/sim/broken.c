@@ -5,7 +5,9 @@
  * whenever a value received from a peer replaces the notes it wrote itself,
  * it writes its own value back, with a fresh stamp of its own. The result
  * depends on the order in which replicas see the writes (a non-commutative
- * merge), and a peer's acknowledged later write is lost. The breakage lives
+ * merge), and a peer's acknowledged later write is lost. At most 3 rewrites
+ * per entity: two merged entities whose notes replica 0 both wrote would
+ * otherwise fight each other forever through the merged view. The breakage lives
  * here, in the simulation, not in the library: the library has no test
  * switch.
  */
@@ -18,9 +20,12 @@ void broken_note_local(sim *s, uint32_t ent, const char *val) {
   if (ent >= s->nbroken_own) {
     size_t n = ent + 64;
     char **p = realloc(s->broken_own, n * sizeof *p);
-    if (!p) abort();
+    uint8_t *k = realloc(s->broken_count, n);
+    if (!p || !k) abort();
     memset(p + s->nbroken_own, 0, (n - s->nbroken_own) * sizeof *p);
+    memset(k + s->nbroken_own, 0, n - s->nbroken_own);
     s->broken_own = p;
+    s->broken_count = k;
     s->nbroken_own = n;
   }
   free(s->broken_own[ent]);
@@ -39,6 +44,8 @@ int broken_after_apply(sim *s, int ri) {
     bool lost = !cur || strcmp(cur, own) != 0;
     carnet_record_free(rec);
     if (!lost) continue;
+    if (s->broken_count[e] >= 3) continue;
+    s->broken_count[e]++;
     carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
     if (!p || carnet_patch_set(p, CARNET_F_NOTES, own)) {
       carnet_patch_free(p);
@@ -55,6 +62,8 @@ int broken_after_apply(sim *s, int ri) {
 void broken_free(sim *s) {
   for (size_t e = 0; e < s->nbroken_own; e++) free(s->broken_own[e]);
   free(s->broken_own);
+  free(s->broken_count);
   s->broken_own = NULL;
+  s->broken_count = NULL;
   s->nbroken_own = 0;
 }

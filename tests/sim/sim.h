@@ -212,6 +212,7 @@ struct sim {
   unsigned counter; /* unique values */
   /* broken mode: the last notes replica 0 wrote, per entity */
   char **broken_own;
+  uint8_t *broken_count; /* rewrites per entity */
   size_t nbroken_own;
   unsigned long long cells_seen[SIM_MAXR];
   /* outcome */
