@@ -498,9 +498,11 @@ static void test_missing_document_not_found(void **state) {
   carnet_id cu = new_customer(f->r[1], "Client Absent", NULL), out;
   carnet_id ghost = new_doc(f->r[1], "invoice", &cu); /* made elsewhere, never synced */
   ASSERT_RC(r, TX(r, carnet_doc_status_set(t, &ghost, CARNET_ST_PAID, NULL)), CARNET_ENOTFOUND);
-  ASSERT_RC(r, TX(r, carnet_doc_status_set(t, &ghost, CARNET_ST_CANCELLED, NULL)), CARNET_ENOTFOUND);
+  ASSERT_RC(r, TX(r, carnet_doc_status_set(t, &ghost, CARNET_ST_CANCELLED, NULL)),
+            CARNET_ENOTFOUND);
   ASSERT_RC(r, TX(r, carnet_doc_validate(t, &ghost, NULL, 0)), CARNET_ENOTFOUND);
-  ASSERT_RC(r, TX(r, carnet_doc_convert(t, &ghost, CARNET_DOC_CREDIT_NOTE, &out)), CARNET_ENOTFOUND);
+  ASSERT_RC(r, TX(r, carnet_doc_convert(t, &ghost, CARNET_DOC_CREDIT_NOTE, &out)),
+            CARNET_ENOTFOUND);
   carnet_line_input in = {.set = CARNET_LINE_LABEL, .label = "x"};
   ASSERT_RC(r, TX(r, carnet_doc_line_add(t, &ghost, &in, NULL, NULL)), CARNET_ENOTFOUND);
 }

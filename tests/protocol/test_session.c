@@ -358,7 +358,8 @@ static void test_clock_step_back_keeps_session(void **state) {
   assert_int_equal(carnet_session_state_get(sa), CARNET_SESSION_IDLE);
   /* ...and a real silence is still noticed, counted from the step. */
   assert_int_equal(carnet_session_tick(sa, a.env.now_ms + CARNET_SESSION_TIMEOUT_MS - 1), 0);
-  assert_int_equal(carnet_session_tick(sa, a.env.now_ms + CARNET_SESSION_TIMEOUT_MS), CARNET_ELIMIT);
+  assert_int_equal(carnet_session_tick(sa, a.env.now_ms + CARNET_SESSION_TIMEOUT_MS),
+                   CARNET_ELIMIT);
   carnet_session_free(sa);
   carnet_session_free(sb);
   node_close(&a);

@@ -60,7 +60,8 @@ int broken_after_apply(sim *s, int ri) {
 }
 
 void broken_free(sim *s) {
-  for (size_t e = 0; e < s->nbroken_own; e++) free(s->broken_own[e]);
+  for (size_t e = 0; e < s->nbroken_own; e++)
+    free(s->broken_own[e]);
   free(s->broken_own);
   free(s->broken_count);
   s->broken_own = NULL;

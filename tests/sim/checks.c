@@ -45,7 +45,8 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
       return;
     }
     size_t cap = b->cap ? b->cap * 2 : 4096;
-    while (cap < b->n + (size_t)k + 1) cap *= 2;
+    while (cap < b->n + (size_t)k + 1)
+      cap *= 2;
     char *np = realloc(b->p, cap);
     if (!np) abort();
     b->p = np;
@@ -72,12 +73,14 @@ static void dump_record(sbuf *b, const carnet_record *rec) {
     size_t n = carnet_record_elems(rec, (carnet_field)f, &el);
     if (!v && !n) continue;
     sb_printf(b, " %s=%s", fi->name, v ? v : "");
-    for (size_t i = 0; i < n; i++) sb_printf(b, "%s%s", i ? "," : "[", el[i]);
+    for (size_t i = 0; i < n; i++)
+      sb_printf(b, "%s%s", i ? "," : "[", el[i]);
     if (n) sb_printf(b, "]");
   }
   const carnet_custom *cu;
   size_t nc = carnet_record_customs(rec, &cu);
-  for (size_t i = 0; i < nc; i++) sb_printf(b, " custom.%s=%s", cu[i].name, cu[i].value);
+  for (size_t i = 0; i < nc; i++)
+    sb_printf(b, " custom.%s=%s", cu[i].name, cu[i].value);
   const carnet_consent_event *ev;
   size_t ne = carnet_record_consent_log(rec, &ev);
   for (size_t i = 0; i < ne; i++)
@@ -129,8 +132,8 @@ static int view_of(sim *s, int i, sbuf *b) {
     hex(&s->ents[e].id, h);
     rc = carnet_get(r, &s->ents[e].id, &rec);
     if (rc)
-      return sim_fail(s, "entity %s created by r%d is missing on r%d: %s", h, s->ents[e].creator,
-                      i, carnet_err_name(rc));
+      return sim_fail(s, "entity %s created by r%d is missing on r%d: %s", h, s->ents[e].creator, i,
+                      carnet_err_name(rc));
     sb_printf(b, "get %s -> ", h);
     dump_record(b, rec);
     carnet_record_free(rec);
@@ -172,7 +175,8 @@ static int check_identical(sim *s) {
   uint8_t d0[32];
   int rc;
   sbuf v0 = {0};
-  if ((rc = carnet_state_digest(s->rep[0].r, d0))) return sim_fail(s, "digest: %s", carnet_err_name(rc));
+  if ((rc = carnet_state_digest(s->rep[0].r, d0)))
+    return sim_fail(s, "digest: %s", carnet_err_name(rc));
   memcpy(s->digest, d0, 32);
   if (view_of(s, 0, &v0)) goto fail;
   for (int i = 1; i < s->n; i++) {
@@ -190,8 +194,9 @@ static int check_identical(sim *s) {
     if (!same_view || !same_digest) {
       char diff[1500] = "(views equal)";
       if (!same_view) first_diff(v0.p, vi.p, diff, sizeof diff);
-      sim_fail(s, "replicas r0 and r%d differ after the heal: digest %s, view %s; first difference "
-                  "(rX = r%d) at %s",
+      sim_fail(s,
+               "replicas r0 and r%d differ after the heal: digest %s, view %s; first difference "
+               "(rX = r%d) at %s",
                i, same_digest ? "equal" : "DIFFERENT", same_view ? "equal" : "DIFFERENT", i, diff);
       free(vi.p);
       goto fail;
@@ -272,16 +277,19 @@ static int check_customer(sim *s, int ri, uint32_t e) {
       if (last != l) break;
       carnet_field f = l->kind == SIM_L_TAG ? CARNET_F_TAGS : CARNET_F_EMAILS;
       if (has_elem(rec, f, l->val, false) != l->present)
-        bad = sim_fail(s, "acknowledged write lost on r%d: customer %s %s '%s' should be %s (its "
-                          "latest write, stamp %" PRIx64 " by %" PRIx64 ")",
+        bad = sim_fail(s,
+                       "acknowledged write lost on r%d: customer %s %s '%s' should be %s (its "
+                       "latest write, stamp %" PRIx64 " by %" PRIx64 ")",
                        ri, h, l->kind == SIM_L_TAG ? "tag" : "e-mail", l->val,
                        l->present ? "present" : "absent", l->hlc, l->origin);
       break;
     }
     case SIM_L_PHONE:
-      if (l->present && !phone_taken_away(s, l->val) && !has_elem(rec, CARNET_F_PHONES, l->val, true))
-        bad = sim_fail(s, "acknowledged write lost on r%d: customer %s phone %s added (stamp %" PRIx64
-                          " by %" PRIx64 ") and never removed, but missing",
+      if (l->present && !phone_taken_away(s, l->val) &&
+          !has_elem(rec, CARNET_F_PHONES, l->val, true))
+        bad = sim_fail(s,
+                       "acknowledged write lost on r%d: customer %s phone %s added (stamp %" PRIx64
+                       " by %" PRIx64 ") and never removed, but missing",
                        ri, h, l->val, l->hlc, l->origin);
       break;
     case SIM_L_CONSENT: {
@@ -292,8 +300,9 @@ static int check_customer(sim *s, int ri, uint32_t e) {
             ev[i].origin == l->origin)
           break;
       if (i == ne)
-        bad = sim_fail(s, "acknowledged write lost on r%d: customer %s consent %s of channel %d "
-                          "(stamp %" PRIx64 " by %" PRIx64 ") is not in the log",
+        bad = sim_fail(s,
+                       "acknowledged write lost on r%d: customer %s consent %s of channel %d "
+                       "(stamp %" PRIx64 " by %" PRIx64 ") is not in the log",
                        ri, h, l->present ? "grant" : "withdrawal", l->channel, l->hlc, l->origin);
       break;
     }
@@ -305,8 +314,9 @@ static int check_customer(sim *s, int ri, uint32_t e) {
   if (!bad && notes) {
     const char *v = carnet_record_str(rec, CARNET_F_NOTES);
     if (!v || strcmp(v, notes->val) != 0)
-      bad = sim_fail(s, "acknowledged write lost on r%d: customer %s (group of %zu) notes read '%s', "
-                        "expected '%s' (the latest write: stamp %" PRIx64 " by %" PRIx64 ")",
+      bad = sim_fail(s,
+                     "acknowledged write lost on r%d: customer %s (group of %zu) notes read '%s', "
+                     "expected '%s' (the latest write: stamp %" PRIx64 " by %" PRIx64 ")",
                      ri, h, n, v ? v : "(none)", notes->val, notes->hlc, notes->origin);
   }
   if (!bad && n == 1 && carnet_record_deleted(rec) != deleted)
@@ -365,8 +375,8 @@ static int check_numbers(sim *s) {
     for (size_t j = 0; j < k; j++)
       if (strncmp(s->nums[j].num, num, slen + 1) == 0) want++;
     if (strtol(dash + 1, NULL, 10) != want || s->nums[k].replica < 0)
-      return sim_fail(s, "series %.*s: r%d gave %s, expected number %ld (gap or repeat)",
-                      (int)slen, num, s->nums[k].replica, num, want);
+      return sim_fail(s, "series %.*s: r%d gave %s, expected number %ld (gap or repeat)", (int)slen,
+                      num, s->nums[k].replica, num, want);
     for (size_t j = 0; j < k; j++)
       if (strcmp(s->nums[j].num, num) == 0)
         return sim_fail(s, "number %s given twice (r%d and r%d)", num, s->nums[j].replica,

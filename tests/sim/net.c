@@ -55,10 +55,12 @@ int net_dial(sim *s, int a, int b, bool once) {
   c->once = once;
   /* Small batches and windows, so streams are split and acknowledgements
    * interleave with batches. */
-  carnet_session_opts oa = {.initiator = true, .once = once, .batch_bytes = SIM_BATCH_BYTES,
+  carnet_session_opts oa = {.initiator = true,
+                            .once = once,
+                            .batch_bytes = SIM_BATCH_BYTES,
                             .window = 1 + trng_below(&s->g, 4)};
-  carnet_session_opts ob = {.initiator = false, .batch_bytes = SIM_BATCH_BYTES,
-                            .window = 1 + trng_below(&s->g, 4)};
+  carnet_session_opts ob = {
+      .initiator = false, .batch_bytes = SIM_BATCH_BYTES, .window = 1 + trng_below(&s->g, 4)};
   int rc = carnet_session_new(s->rep[a].r, &oa, now_of(s, a), &c->sa);
   if (rc == 0) rc = carnet_session_new(s->rep[b].r, &ob, now_of(s, b), &c->sb);
   if (rc) {
@@ -93,8 +95,8 @@ int net_move(sim *s, int ci, int d, size_t max) {
     if (!carnet_session_error(to)) c->rx_g[!d] = s->gtime;
     int rc = carnet_session_input(to, copy, n, now_of(s, dst));
     if (s->cfg.verbose > 1)
-      fprintf(stderr, "  step %u r%d->r%d %zu bytes at %" PRIu64 " (%s)\n", s->step,
-              side_rep(c, d), dst, n, now_of(s, dst), rc ? carnet_session_errmsg(to) : "ok");
+      fprintf(stderr, "  step %u r%d->r%d %zu bytes at %" PRIu64 " (%s)\n", s->step, side_rep(c, d),
+              dst, n, now_of(s, dst), rc ? carnet_session_errmsg(to) : "ok");
     if (s->cfg.broken && dst == 0 && broken_after_apply(s, dst)) {
       free(copy);
       return -1;
@@ -136,7 +138,8 @@ static int judge(sim *s, simconn *c, int d) {
     /* The handshake's deadline runs from its start, whatever arrives. */
     bool handshake = strncmp(m, "handshake failed", 16) == 0;
     uint64_t quiet = s->gtime - c->rx_g[d];
-    if (relayed || handshake || c->silent || quiet >= 40000 || s->rep[me].fwd_g >= c->rx_g[d]) return 0;
+    if (relayed || handshake || c->silent || quiet >= 40000 || s->rep[me].fwd_g >= c->rx_g[d])
+      return 0;
     return sim_fail(s,
                     "session r%d<->r%d (r%d's side) timed out though bytes arrived %" PRIu64
                     " ms ago (global time); its clock stepped back %u time(s): %s",
@@ -242,8 +245,7 @@ static bool quiet(sim *s) {
     simconn *c = &s->conn[ci];
     for (int d = 0; d < 2; d++) {
       carnet_session *x = *side(c, d);
-      if (!x || carnet_session_state_get(x) != CARNET_SESSION_IDLE ||
-          carnet_session_output(x).len)
+      if (!x || carnet_session_state_get(x) != CARNET_SESSION_IDLE || carnet_session_output(x).len)
         return false;
     }
   }

@@ -20,8 +20,8 @@
 
 #include "sim/sim.h"
 
-static const char *const NAMES[] = {"Jean Dupont", "Éloïse Martin", "Boulangerie Lefèvre",
-                                    "Ahmed Benali", "Zoë Nguyễn",   "SARL Menuiserie Roux"};
+static const char *const NAMES[] = {"Jean Dupont",  "Éloïse Martin", "Boulangerie Lefèvre",
+                                    "Ahmed Benali", "Zoë Nguyễn",    "SARL Menuiserie Roux"};
 static const char *const CITIES[] = {"Paris", "Lyon", "Saint-Étienne", "Bordeaux", "Lille"};
 static const char *const TAGS[] = {"vip", "b2b", "salon", "relance", "grossiste", "export"};
 static const char *const EMAILS[] = {"contact@exemple.fr", "jean.dupont@exemple.fr",
@@ -79,8 +79,12 @@ static int stamp_of(sim *s, int ri, uint32_t e, carnet_record **rec_out, carnet_
 
 static void ledger(sim *s, int ri, uint32_t e, sim_lkind kind, bool present, const char *val,
                    carnet_hlc hlc, int channel) {
-  sim_ledger l = {.ent = e, .kind = (uint8_t)kind, .present = present,
-                  .channel = (uint8_t)channel, .hlc = hlc, .origin = s->rep[ri].id};
+  sim_ledger l = {.ent = e,
+                  .kind = (uint8_t)kind,
+                  .present = present,
+                  .channel = (uint8_t)channel,
+                  .hlc = hlc,
+                  .origin = s->rep[ri].id};
   snprintf(l.val, sizeof l.val, "%.47s", val ? val : "");
   model_log(s, &l);
 }
@@ -181,11 +185,20 @@ static int op_scalar(sim *s, int ri) {
   snprintf(disc, sizeof disc, "%u", 50u * trng_below(&s->g, 40));
   int rc;
   switch (trng_below(&s->g, 5)) {
-  case 0: rc = carnet_patch_set(p, CARNET_F_CITY, trng_chance(&s->g, 10) ? "" : SIM_PICK(s, CITIES)); break;
-  case 1: rc = carnet_patch_set(p, CARNET_F_NAME, SIM_PICK(s, NAMES)); break;
-  case 2: rc = carnet_patch_set(p, CARNET_F_SALES_REP, SIM_PICK(s, REPS)); break;
-  case 3: rc = carnet_patch_set(p, CARNET_F_DISCOUNT, disc); break;
-  default: rc = carnet_patch_set(p, CARNET_F_CONFLICT, trng_chance(&s->g, 50) ? "true" : "false");
+  case 0:
+    rc = carnet_patch_set(p, CARNET_F_CITY, trng_chance(&s->g, 10) ? "" : SIM_PICK(s, CITIES));
+    break;
+  case 1:
+    rc = carnet_patch_set(p, CARNET_F_NAME, SIM_PICK(s, NAMES));
+    break;
+  case 2:
+    rc = carnet_patch_set(p, CARNET_F_SALES_REP, SIM_PICK(s, REPS));
+    break;
+  case 3:
+    rc = carnet_patch_set(p, CARNET_F_DISCOUNT, disc);
+    break;
+  default:
+    rc = carnet_patch_set(p, CARNET_F_CONFLICT, trng_chance(&s->g, 50) ? "true" : "false");
   }
   if (rc) return sim_fail(s, "patch scalar");
   carnet_hlc h;
@@ -201,8 +214,8 @@ static int op_set(sim *s, int ri, carnet_field f, sim_lkind lk) {
   if (!rec) return 0;
   char val[48];
   bool add = trng_chance(&s->g, 60);
-  const char *v = add ? (f == CARNET_F_TAGS ? SIM_PICK(s, TAGS) : SIM_PICK(s, EMAILS))
-                      : pick_elem(s, rec, f);
+  const char *v =
+      add ? (f == CARNET_F_TAGS ? SIM_PICK(s, TAGS) : SIM_PICK(s, EMAILS)) : pick_elem(s, rec, f);
   if (!v) {
     carnet_record_free(rec);
     return 0;
@@ -275,7 +288,8 @@ static int op_phone(sim *s, int ri) {
   /* A replaced slot may be rewritten concurrently elsewhere (LWW), so only
    * plain additions are promised. */
   if (how == 0) ledger(s, ri, (uint32_t)e, SIM_L_PHONE, true, e164, h, 0);
-  for (size_t i = 0; i < ngone; i++) ledger(s, ri, (uint32_t)e, SIM_L_PHONE, false, gone[i], h, 0);
+  for (size_t i = 0; i < ngone; i++)
+    ledger(s, ri, (uint32_t)e, SIM_L_PHONE, false, gone[i], h, 0);
   return 1;
 }
 
@@ -329,9 +343,9 @@ static int op_unmerge(sim *s, int ri) {
   carnet_txn *t;
   int rc = carnet_txn_begin(s->rep[ri].r, &t);
   if (rc) return api_fail(s, ri, "txn_begin", rc);
-  rc = finish(s, ri, t,
-              carnet_unmerge(t, &s->ents[pair[1]].id, whole ? NULL : &s->ents[pair[0]].id),
-              "carnet_unmerge");
+  rc =
+      finish(s, ri, t, carnet_unmerge(t, &s->ents[pair[1]].id, whole ? NULL : &s->ents[pair[0]].id),
+             "carnet_unmerge");
   if (rc == 1) s->st.unmerges++;
   return rc;
 }
@@ -463,10 +477,12 @@ const size_t SIM_NOPS = sizeof SIM_OPS / sizeof SIM_OPS[0];
 
 int ops_run_one(sim *s, int ri) {
   unsigned total = 0;
-  for (size_t i = 0; i < SIM_NOPS; i++) total += SIM_OPS[i].weight;
+  for (size_t i = 0; i < SIM_NOPS; i++)
+    total += SIM_OPS[i].weight;
   unsigned x = trng_below(&s->g, total);
   size_t k = 0;
-  while (x >= SIM_OPS[k].weight) x -= SIM_OPS[k++].weight;
+  while (x >= SIM_OPS[k].weight)
+    x -= SIM_OPS[k++].weight;
   /* Until a few customers exist, create. */
   if (s->nents < 3) k = 0;
   int rc = SIM_OPS[k].fn(s, ri);

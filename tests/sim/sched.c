@@ -15,7 +15,8 @@
 
 static int up_count(const sim *s) {
   int k = 0;
-  for (int i = 0; i < s->n; i++) k += s->rep[i].r != NULL;
+  for (int i = 0; i < s->n; i++)
+    k += s->rep[i].r != NULL;
   return k;
 }
 
@@ -44,14 +45,17 @@ static int flush_all(sim *s) {
 
 static void partition(sim *s) {
   bool split = false;
-  for (int i = 0; i < s->n; i++) split |= s->rep[i].part != 0;
+  for (int i = 0; i < s->n; i++)
+    split |= s->rep[i].part != 0;
   if (split) { /* heal */
-    for (int i = 0; i < s->n; i++) s->rep[i].part = 0;
+    for (int i = 0; i < s->n; i++)
+      s->rep[i].part = 0;
     s->st.heals++;
     return;
   }
   unsigned k = 2 + trng_below(&s->g, 2);
-  for (int i = 0; i < s->n; i++) s->rep[i].part = (int)trng_below(&s->g, k);
+  for (int i = 0; i < s->n; i++)
+    s->rep[i].part = (int)trng_below(&s->g, k);
   s->st.partitions++;
 }
 

@@ -128,10 +128,9 @@ static void print_stats(const sim *s) {
           "jumps, %u sessions failed, %llu bytes, %llu cells applied, %u heal rounds, digest "
           "%02x%02x%02x%02x%02x%02x%02x%02x\n",
           s->cfg.seed, s->n, t->steps, t->ops_done, t->ops_skipped, s->nents, t->merges,
-          t->unmerges, t->validations, t->dials, t->cuts, t->partitions, t->crashes,
-          t->clock_jumps, t->session_fail, t->bytes, t->cells_applied, t->heal_rounds,
-          s->digest[0], s->digest[1], s->digest[2], s->digest[3], s->digest[4], s->digest[5],
-          s->digest[6], s->digest[7]);
+          t->unmerges, t->validations, t->dials, t->cuts, t->partitions, t->crashes, t->clock_jumps,
+          t->session_fail, t->bytes, t->cells_applied, t->heal_rounds, s->digest[0], s->digest[1],
+          s->digest[2], s->digest[3], s->digest[4], s->digest[5], s->digest[6], s->digest[7]);
 }
 
 static void print_replay(const char *argv0, const sim *s) {
@@ -146,8 +145,11 @@ int main(int argc, char **argv) {
   uint64_t failures = 0, first_fail = 0, ran = 0;
   sim_stats sum = {0};
   for (uint64_t seed = o.first; seed < o.first + o.count; seed++) {
-    sim_cfg cfg = {.seed = seed, .replicas = (int)o.replicas, .steps = (unsigned)o.steps,
-                   .broken = o.broken, .verbose = o.verbose};
+    sim_cfg cfg = {.seed = seed,
+                   .replicas = (int)o.replicas,
+                   .steps = (unsigned)o.steps,
+                   .broken = o.broken,
+                   .verbose = o.verbose};
     sim *s = calloc(1, sizeof *s);
     if (!s) return 2;
     int rc = sim_run(&cfg, s);

@@ -52,10 +52,10 @@ typedef struct simrep {
   tenv env;
   carnet_replica *r; /* NULL while crashed */
   uint64_t id;
-  int64_t rate_pm;   /* clock speed, per mille of the global time */
-  int part;          /* partition component; links join equal ones */
-  uint64_t up_at;    /* crashed: step at which it restarts */
-  uint64_t fwd_g;    /* global time of its clock's last step forward */
+  int64_t rate_pm; /* clock speed, per mille of the global time */
+  int part;        /* partition component; links join equal ones */
+  uint64_t up_at;  /* crashed: step at which it restarts */
+  uint64_t fwd_g;  /* global time of its clock's last step forward */
   unsigned crashes, restarts, clock_back;
 } simrep;
 
@@ -70,12 +70,12 @@ int world_restart(sim *s, int i);
 /* --- network (net.c) ------------------------------------------------------- */
 
 typedef struct simconn {
-  int a, b;                 /* a dialled b */
-  carnet_session *sa, *sb;  /* NULL: that side is gone (crash) */
+  int a, b;                /* a dialled b */
+  carnet_session *sa, *sb; /* NULL: that side is gone (crash) */
   bool once;
-  bool silent;              /* a side died without a RST: the other times out */
-  bool eof[2];              /* EOF given to side a / b */
-  uint64_t rx_g[2];         /* global time of the last bytes side a / b received */
+  bool silent;      /* a side died without a RST: the other times out */
+  bool eof[2];      /* EOF given to side a / b */
+  uint64_t rx_g[2]; /* global time of the last bytes side a / b received */
 } simconn;
 
 int net_dial(sim *s, int a, int b, bool once);
@@ -109,8 +109,8 @@ typedef struct sim_ent {
 
 /* An acknowledged write of a tracked value. */
 typedef enum sim_lkind {
-  SIM_L_NOTES = 1,   /* scalar: the value of the greatest stamp wins */
-  SIM_L_TAG = 2,     /* set element add (present) or remove */
+  SIM_L_NOTES = 1, /* scalar: the value of the greatest stamp wins */
+  SIM_L_TAG = 2,   /* set element add (present) or remove */
   SIM_L_EMAIL = 3,
   SIM_L_PHONE = 4,   /* a unique number added (present) or taken away */
   SIM_L_CONSENT = 5, /* a consent event that must be in the log */
@@ -192,7 +192,7 @@ typedef struct sim_cfg {
 
 struct sim {
   sim_cfg cfg;
-  trng g;     /* the scheduler's decisions */
+  trng g; /* the scheduler's decisions */
   uint64_t gtime;
   unsigned step;
   int n;

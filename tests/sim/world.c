@@ -15,10 +15,10 @@
 static char *make_root(uint64_t seed) {
   const char *base = getenv("CARNET_SIM_TMP");
   struct stat st;
-  if (!base || !*base) base = (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) &&
-                               access("/dev/shm", W_OK) == 0)
-                                  ? "/dev/shm"
-                                  : NULL;
+  if (!base || !*base)
+    base = (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0)
+               ? "/dev/shm"
+               : NULL;
   char label[48];
   snprintf(label, sizeof label, "carnet-sim-%" PRIu64, seed);
   if (!base) return tdir_new(label);
