@@ -438,6 +438,37 @@ static int op_doc_paid(sim *s, int ri) {
                 "carnet_doc_status_set");
 }
 
+/* A line of a draft edited, removed or moved first (concurrent edits of
+ * different columns both survive; the views must agree on the rest). */
+static int op_doc_line_change(sim *s, int ri) {
+  long d = pick_ent(s, ri, SIM_DOCUMENT);
+  if (d < 0) return 0;
+  carnet_record *rec = view(s, ri, (uint32_t)d);
+  if (!rec) return 0;
+  const carnet_line *ln;
+  size_t n = carnet_record_lines(rec, &ln);
+  if (!n) {
+    carnet_record_free(rec);
+    return 0;
+  }
+  carnet_line_id line = ln[trng_below(&s->g, (uint32_t)n)].id;
+  carnet_record_free(rec);
+  carnet_txn *t;
+  int rc = carnet_txn_begin(s->rep[ri].r, &t);
+  if (rc) return api_fail(s, ri, "txn_begin", rc);
+  unsigned how = trng_below(&s->g, 3);
+  carnet_line_input in = {.set = CARNET_LINE_QTY | CARNET_LINE_DISCOUNT,
+                          .qty = 500 * (1 + trng_below(&s->g, 9)),
+                          .discount_bp = 100 * trng_below(&s->g, 20)};
+  if (how == 0)
+    rc = carnet_doc_line_edit(t, &s->ents[d].id, &line, &in);
+  else if (how == 1)
+    rc = carnet_doc_line_remove(t, &s->ents[d].id, &line);
+  else
+    rc = carnet_doc_line_move(t, &s->ents[d].id, &line, NULL);
+  return finish(s, ri, t, rc, "carnet_doc_line_edit/remove/move");
+}
+
 /* A validated invoice corrected by a credit note (a new draft, validated
  * later into its own series). */
 static int op_doc_convert(sim *s, int ri) {
@@ -469,6 +500,7 @@ const sim_op SIM_OPS[] = {
     {"dismiss", 2, op_dismiss},
     {"doc.create", 4, op_doc_create},
     {"doc.line", 3, op_doc_line},
+    {"doc.line.change", 3, op_doc_line_change},
     {"doc.validate", 4, op_doc_validate},
     {"doc.paid", 1, op_doc_paid},
     {"doc.convert", 1, op_doc_convert},
