@@ -246,7 +246,7 @@ static int check_customer(sim *s, int ri, uint32_t e) {
   carnet_replica *r = s->rep[ri].r;
   carnet_id surv, mem[GROUP_MAX];
   size_t n = 0;
-  char h[CARNET_ID_HEX_LEN + 1];
+  char h[CARNET_ID_HEX_LEN + 1], h2[CARNET_ID_HEX_LEN + 1];
   carnet_record *rec = NULL;
   hex(&s->ents[e].id, h);
   int rc = carnet_group(r, &s->ents[e].id, &surv, mem, GROUP_MAX, &n, NULL);
@@ -286,11 +286,27 @@ static int check_customer(sim *s, int ri, uint32_t e) {
     }
     case SIM_L_PHONE:
       if (l->present && !phone_taken_away(s, l->val) &&
-          !has_elem(rec, CARNET_F_PHONES, l->val, true))
+          !has_elem(rec, CARNET_F_PHONES, l->val, true)) {
+        char got[512] = "";
+        const char *const *el;
+        size_t np = carnet_record_elems(rec, CARNET_F_PHONES, &el), o = 0;
+        for (size_t i = 0; i < np && o < sizeof got - 40; i++)
+          o += (size_t)snprintf(got + o, sizeof got - o, "%s%s", i ? " " : "", el[i]);
+        hex(&s->ents[l->ent].id, h2);
+        if (s->cfg.verbose > 1) /* every phone write, for the diagnosis */
+          for (size_t j = 0; j < s->nled; j++)
+            if (s->led[j].ent == l->ent || s->led[j].kind == SIM_L_PHONE)
+              fprintf(stderr,
+                      "  ledger ent %u kind %d %s '%s' hlc %" PRIx64 " origin %" PRIx64 "\n",
+                      s->led[j].ent, s->led[j].kind, s->led[j].present ? "+" : "-", s->led[j].val,
+                      s->led[j].hlc, s->led[j].origin);
         bad = sim_fail(s,
-                       "acknowledged write lost on r%d: customer %s phone %s added (stamp %" PRIx64
-                       " by %" PRIx64 ") and never removed, but missing",
-                       ri, h, l->val, l->hlc, l->origin);
+                       "acknowledged write lost on r%d: customer %s (added to %s, group of %zu%s) "
+                       "phone %s added (stamp %" PRIx64 " by %" PRIx64
+                       ") and never removed, but missing; it reads: %s",
+                       ri, h, h2, n, carnet_record_deleted(rec) ? ", deleted" : "", l->val, l->hlc,
+                       l->origin, got);
+      }
       break;
     case SIM_L_CONSENT: {
       const carnet_consent_event *ev;

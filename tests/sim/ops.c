@@ -247,7 +247,7 @@ static int op_phone(sim *s, int ri) {
   if (e < 0) return 0;
   carnet_record *rec = view(s, ri, (uint32_t)e);
   if (!rec) return 0;
-  char nat[16], e164[16], gone[8][24];
+  char nat[16], e164[16];
   size_t ngone = 0;
   unsigned how = trng_below(&s->g, 3);
   const char *type = SIM_PICK(s, PTYPES);
@@ -256,6 +256,14 @@ static int op_phone(sim *s, int ri) {
   unique_phone(s, nat, e164);
   const char *const *el;
   size_t n = carnet_record_elems(rec, CARNET_F_PHONES, &el);
+  /* Every number a replace may take away (all of that type in the view, a
+   * merged group's included): none may be left out of the model. */
+  char(*gone)[24] = malloc((n + 1) * sizeof *gone);
+  if (!gone) {
+    carnet_record_free(rec);
+    carnet_patch_free(p);
+    return sim_fail(s, "out of memory");
+  }
   if (how == 2 && n) { /* remove one */
     const char *c = strchr(el[trng_below(&s->g, (uint32_t)n)], ':');
     if (c) {
@@ -263,7 +271,7 @@ static int op_phone(sim *s, int ri) {
       if (!rc) rc = carnet_patch_remove(p, CARNET_F_PHONES, c + 1);
     }
   } else if (how == 1) { /* replace every phone of a type */
-    for (size_t i = 0; i < n && ngone < 8; i++) {
+    for (size_t i = 0; i < n; i++) {
       const char *c = strchr(el[i], ':');
       if (c && (size_t)(c - el[i]) == strlen(type) && strncmp(el[i], type, strlen(type)) == 0)
         snprintf(gone[ngone++], sizeof gone[0], "%s", c + 1);
@@ -276,20 +284,26 @@ static int op_phone(sim *s, int ri) {
   carnet_record_free(rec);
   if (rc) {
     carnet_patch_free(p);
+    free(gone);
     return sim_fail(s, "patch phone: %s", carnet_err_name(rc));
   }
   if (how == 2 && ngone == 0) {
     carnet_patch_free(p);
+    free(gone);
     return 0;
   }
   carnet_hlc h;
   rc = update(s, ri, (uint32_t)e, p, &h);
-  if (rc != 1) return rc;
+  if (rc != 1) {
+    free(gone);
+    return rc;
+  }
   /* A replaced slot may be rewritten concurrently elsewhere (LWW), so only
    * plain additions are promised. */
   if (how == 0) ledger(s, ri, (uint32_t)e, SIM_L_PHONE, true, e164, h, 0);
   for (size_t i = 0; i < ngone; i++)
     ledger(s, ri, (uint32_t)e, SIM_L_PHONE, false, gone[i], h, 0);
+  free(gone);
   return 1;
 }
 
