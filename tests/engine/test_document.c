@@ -488,7 +488,7 @@ static void test_lines_concurrent(void **state) {
 
 /* --- Status, validation, conversions ---------------------------------------------- */
 
-/* Regression (carnet-sim --seed 1): a status move, a validation or a
+/* Regression (carnet-sim, first runs): a status move, a validation or a
  * conversion of a document this replica does not hold (not received yet)
  * dereferenced the NULL patch of the engine's own writes while building
  * its "not found" message. */
