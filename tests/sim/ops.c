@@ -11,13 +11,14 @@
  * Extension point: a new kind of write (erasure, when it lands) is one
  * function `static int op_xxx(sim *s, int ri)` and one row in SIM_OPS; what
  * it guarantees goes into the model as a sim_ledger kind, checked in
- * checks.c (check_ledger).
+ * checks.c (check_customer).
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/ops.h"
 #include "sim/sim.h"
 
 static const char *const NAMES[] = {"Jean Dupont",  "Éloïse Martin", "Boulangerie Lefèvre",
@@ -35,7 +36,7 @@ static const char *const PTYPES[] = {"mobile", "work", "home"};
 /* An entity of `kind` from the model, preferably one replica `ri` holds
  * (a few tries); else any, so operations on entities not received yet are
  * exercised too. */
-static long pick_ent(sim *s, int ri, sim_ent_kind kind) {
+long ops_pick_ent(sim *s, int ri, sim_ent_kind kind) {
   long any = -1;
   for (int tries = 0; s->nents && tries < 24; tries++) {
     uint32_t e = trng_below(&s->g, (uint32_t)s->nents);
@@ -57,7 +58,7 @@ static bool expected_refusal(int rc) {
   return rc == CARNET_ENOTFOUND || rc == CARNET_EEXIST || rc == CARNET_EPERM;
 }
 
-static int api_fail(sim *s, int ri, const char *what, int rc) {
+int ops_api_fail(sim *s, int ri, const char *what, int rc) {
   return sim_fail(s, "r%d: %s: %s (%s)", ri, what, carnet_err_name(rc),
                   s->rep[ri].r ? carnet_replica_errmsg(s->rep[ri].r) : "");
 }
@@ -68,7 +69,7 @@ static int api_fail(sim *s, int ri, const char *what, int rc) {
 static int stamp_of(sim *s, int ri, uint32_t e, carnet_record **rec_out, carnet_hlc *out) {
   carnet_record *rec = NULL;
   int rc = carnet_get(s->rep[ri].r, &s->ents[e].id, &rec);
-  if (rc) return api_fail(s, ri, "carnet_get after a write", rc);
+  if (rc) return ops_api_fail(s, ri, "carnet_get after a write", rc);
   *out = carnet_record_updated(rec);
   if (rec_out)
     *rec_out = rec;
@@ -94,12 +95,12 @@ static int update(sim *s, int ri, uint32_t e, carnet_patch *p, carnet_hlc *hlc) 
   int rc = carnet_update1(s->rep[ri].r, &s->ents[e].id, p);
   carnet_patch_free(p);
   if (rc == CARNET_ENOTFOUND) return 0;
-  if (rc) return api_fail(s, ri, "carnet_update1", rc);
+  if (rc) return ops_api_fail(s, ri, "carnet_update1", rc);
   return stamp_of(s, ri, e, NULL, hlc) ? -1 : 1;
 }
 
 /* The current view of entity `e` on `ri` (NULL: not there). */
-static carnet_record *view(sim *s, int ri, uint32_t e) {
+carnet_record *ops_view(sim *s, int ri, uint32_t e) {
   carnet_record *rec = NULL;
   if (carnet_get(s->rep[ri].r, &s->ents[e].id, &rec)) return NULL;
   return rec;
@@ -120,14 +121,14 @@ static void unique_phone(sim *s, char national[16], char e164[16]) {
 }
 
 /* Commit or abort `t` after a call returned `rc`: 1 done, 0 refused. */
-static int finish(sim *s, int ri, carnet_txn *t, int rc, const char *what) {
+int ops_finish(sim *s, int ri, carnet_txn *t, int rc, const char *what) {
   if (rc) {
     carnet_txn_abort(t);
     if (expected_refusal(rc) || rc == CARNET_EINVAL) return 0;
-    return api_fail(s, ri, what, rc);
+    return ops_api_fail(s, ri, what, rc);
   }
   rc = carnet_txn_commit(t);
-  return rc ? api_fail(s, ri, "commit", rc) : 1;
+  return rc ? ops_api_fail(s, ri, "commit", rc) : 1;
 }
 
 /* --- customers ------------------------------------------------------------------ */
@@ -148,7 +149,7 @@ static int op_create(sim *s, int ri) {
   carnet_id id;
   if (!rc) rc = carnet_create1(s->rep[ri].r, p, &id);
   carnet_patch_free(p);
-  if (rc) return api_fail(s, ri, "create customer", rc);
+  if (rc) return ops_api_fail(s, ri, "create customer", rc);
   uint32_t e = model_ent_add(s, &id, SIM_CUSTOMER, ri);
   carnet_hlc h;
   if (stamp_of(s, ri, e, NULL, &h)) return -1;
@@ -161,7 +162,7 @@ static int op_create(sim *s, int ri) {
 }
 
 static int op_notes(sim *s, int ri) {
-  long e = pick_ent(s, ri, SIM_CUSTOMER);
+  long e = ops_pick_ent(s, ri, SIM_CUSTOMER);
   if (e < 0) return 0;
   char note[48];
   snprintf(note, sizeof note, "n%u r%d", ++s->counter, ri);
@@ -178,7 +179,7 @@ static int op_notes(sim *s, int ri) {
 
 /* Scalars the model does not track: the replicas must still agree on them. */
 static int op_scalar(sim *s, int ri) {
-  long e = pick_ent(s, ri, SIM_CUSTOMER);
+  long e = ops_pick_ent(s, ri, SIM_CUSTOMER);
   if (e < 0) return 0;
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   char disc[16];
@@ -208,9 +209,9 @@ static int op_scalar(sim *s, int ri) {
 /* Tags and e-mails: an LWW-element set each; add, or remove an element the
  * replica sees. */
 static int op_set(sim *s, int ri, carnet_field f, sim_lkind lk) {
-  long e = pick_ent(s, ri, SIM_CUSTOMER);
+  long e = ops_pick_ent(s, ri, SIM_CUSTOMER);
   if (e < 0) return 0;
-  carnet_record *rec = view(s, ri, (uint32_t)e);
+  carnet_record *rec = ops_view(s, ri, (uint32_t)e);
   if (!rec) return 0;
   char val[48];
   bool add = trng_chance(&s->g, 60);
@@ -243,9 +244,9 @@ static int op_email(sim *s, int ri) {
  * removed or replaced a phone with that number; removed and replaced
  * numbers are recorded as taken away (never expected any more). */
 static int op_phone(sim *s, int ri) {
-  long e = pick_ent(s, ri, SIM_CUSTOMER);
+  long e = ops_pick_ent(s, ri, SIM_CUSTOMER);
   if (e < 0) return 0;
-  carnet_record *rec = view(s, ri, (uint32_t)e);
+  carnet_record *rec = ops_view(s, ri, (uint32_t)e);
   if (!rec) return 0;
   char nat[16], e164[16];
   size_t ngone = 0;
@@ -308,7 +309,7 @@ static int op_phone(sim *s, int ri) {
 }
 
 static int op_consent(sim *s, int ri) {
-  long e = pick_ent(s, ri, SIM_CUSTOMER);
+  long e = ops_pick_ent(s, ri, SIM_CUSTOMER);
   if (e < 0) return 0;
   carnet_channel ch = (carnet_channel)(1 + trng_below(&s->g, CARNET_CH_MAX_ - 1));
   bool grant = trng_chance(&s->g, 60);
@@ -322,179 +323,13 @@ static int op_consent(sim *s, int ri) {
 }
 
 static int op_delete(sim *s, int ri) {
-  long e = pick_ent(s, ri, SIM_CUSTOMER);
+  long e = ops_pick_ent(s, ri, SIM_CUSTOMER);
   if (e < 0) return 0;
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   if (!p || carnet_patch_delete(p)) return sim_fail(s, "patch delete");
   carnet_hlc h;
   int rc = update(s, ri, (uint32_t)e, p, &h);
   if (rc == 1) ledger(s, ri, (uint32_t)e, SIM_L_DELETE, true, NULL, h, 0);
-  return rc;
-}
-
-/* --- merges ------------------------------------------------------------------------ */
-
-static int op_merge(sim *s, int ri) {
-  long a = pick_ent(s, ri, SIM_CUSTOMER), b = pick_ent(s, ri, SIM_CUSTOMER);
-  if (a < 0 || b < 0 || a == b) return 0;
-  carnet_txn *t;
-  int rc = carnet_txn_begin(s->rep[ri].r, &t);
-  if (rc) return api_fail(s, ri, "txn_begin", rc);
-  rc = finish(s, ri, t, carnet_merge(t, &s->ents[a].id, &s->ents[b].id), "carnet_merge");
-  if (rc == 1) {
-    s->st.merges++;
-    model_merged(s, (uint32_t)a, (uint32_t)b);
-  }
-  return rc;
-}
-
-/* Undo a merge made earlier somewhere (the pairs merged are remembered):
- * the whole member out of its group, or only the edges of that pair. */
-static int op_unmerge(sim *s, int ri) {
-  if (!s->nmerged) return 0;
-  const uint32_t *pair = s->merged[trng_below(&s->g, (uint32_t)s->nmerged)];
-  bool whole = trng_chance(&s->g, 50);
-  carnet_txn *t;
-  int rc = carnet_txn_begin(s->rep[ri].r, &t);
-  if (rc) return api_fail(s, ri, "txn_begin", rc);
-  rc =
-      finish(s, ri, t, carnet_unmerge(t, &s->ents[pair[1]].id, whole ? NULL : &s->ents[pair[0]].id),
-             "carnet_unmerge");
-  if (rc == 1) s->st.unmerges++;
-  return rc;
-}
-
-static int op_dismiss(sim *s, int ri) {
-  long a = pick_ent(s, ri, SIM_CUSTOMER), b = pick_ent(s, ri, SIM_CUSTOMER);
-  if (a < 0 || b < 0 || a == b) return 0;
-  carnet_txn *t;
-  int rc = carnet_txn_begin(s->rep[ri].r, &t);
-  if (rc) return api_fail(s, ri, "txn_begin", rc);
-  bool aside = trng_chance(&s->g, 30);
-  rc = aside ? carnet_set_aside(t, &s->ents[a].id, &s->ents[b].id)
-             : carnet_dismiss(t, &s->ents[a].id, &s->ents[b].id);
-  rc = finish(s, ri, t, rc, aside ? "carnet_set_aside" : "carnet_dismiss");
-  if (rc == 1) s->st.dismisses++;
-  return rc;
-}
-
-/* --- documents ---------------------------------------------------------------------- */
-
-static int line_add(sim *s, carnet_txn *t, const carnet_id *doc) {
-  char label[32];
-  snprintf(label, sizeof label, "ligne %u", ++s->counter);
-  carnet_line_input in = {.set = CARNET_LINE_LABEL | CARNET_LINE_QTY | CARNET_LINE_PRICE |
-                                 CARNET_LINE_VAT,
-                          .label = label,
-                          .qty = 1000 * (1 + trng_below(&s->g, 5)),
-                          .unit_price = 100 * (1 + trng_below(&s->g, 500)),
-                          .vat_bp = trng_chance(&s->g, 70) ? 2000 : 550};
-  return carnet_doc_line_add(t, doc, &in, NULL, NULL);
-}
-
-static int op_doc_create(sim *s, int ri) {
-  long c = pick_ent(s, ri, SIM_CUSTOMER);
-  if (c < 0) return 0;
-  char hex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_hex(&s->ents[c].id, hex);
-  carnet_patch *p = carnet_patch_new(CARNET_KIND_DOCUMENT);
-  if (!p || carnet_patch_set(p, CARNET_F_DOC_TYPE, "invoice") ||
-      carnet_patch_set(p, CARNET_F_CUSTOMER, hex))
-    return sim_fail(s, "patch document");
-  carnet_txn *t;
-  carnet_id id;
-  int rc = carnet_txn_begin(s->rep[ri].r, &t);
-  if (rc) {
-    carnet_patch_free(p);
-    return api_fail(s, ri, "txn_begin", rc);
-  }
-  rc = carnet_create(t, p, NULL, &id);
-  carnet_patch_free(p);
-  for (unsigned k = 1 + trng_below(&s->g, 3); rc == 0 && k > 0; k--)
-    rc = line_add(s, t, &id);
-  rc = finish(s, ri, t, rc, "create document");
-  if (rc == 1) model_ent_add(s, &id, SIM_DOCUMENT, ri);
-  return rc;
-}
-
-static int op_doc_line(sim *s, int ri) {
-  long d = pick_ent(s, ri, SIM_DOCUMENT);
-  if (d < 0) return 0;
-  carnet_txn *t;
-  int rc = carnet_txn_begin(s->rep[ri].r, &t);
-  if (rc) return api_fail(s, ri, "txn_begin", rc);
-  return finish(s, ri, t, line_add(s, t, &s->ents[d].id), "carnet_doc_line_add");
-}
-
-static int op_doc_validate(sim *s, int ri) {
-  long d = pick_ent(s, ri, SIM_DOCUMENT);
-  if (d < 0) return 0;
-  carnet_txn *t;
-  char num[CARNET_NUMBER_MAX];
-  int rc = carnet_txn_begin(s->rep[ri].r, &t);
-  if (rc) return api_fail(s, ri, "txn_begin", rc);
-  rc = finish(s, ri, t, carnet_doc_validate(t, &s->ents[d].id, num, sizeof num),
-              "carnet_doc_validate");
-  if (rc == 1) {
-    model_number(s, ri, (uint32_t)d, num);
-    s->st.validations++;
-  }
-  return rc;
-}
-
-static int op_doc_paid(sim *s, int ri) {
-  long d = pick_ent(s, ri, SIM_DOCUMENT);
-  if (d < 0) return 0;
-  carnet_txn *t;
-  int rc = carnet_txn_begin(s->rep[ri].r, &t);
-  if (rc) return api_fail(s, ri, "txn_begin", rc);
-  return finish(s, ri, t, carnet_doc_status_set(t, &s->ents[d].id, CARNET_ST_PAID, NULL),
-                "carnet_doc_status_set");
-}
-
-/* A line of a draft edited, removed or moved first (concurrent edits of
- * different columns both survive; the views must agree on the rest). */
-static int op_doc_line_change(sim *s, int ri) {
-  long d = pick_ent(s, ri, SIM_DOCUMENT);
-  if (d < 0) return 0;
-  carnet_record *rec = view(s, ri, (uint32_t)d);
-  if (!rec) return 0;
-  const carnet_line *ln;
-  size_t n = carnet_record_lines(rec, &ln);
-  if (!n) {
-    carnet_record_free(rec);
-    return 0;
-  }
-  carnet_line_id line = ln[trng_below(&s->g, (uint32_t)n)].id;
-  carnet_record_free(rec);
-  carnet_txn *t;
-  int rc = carnet_txn_begin(s->rep[ri].r, &t);
-  if (rc) return api_fail(s, ri, "txn_begin", rc);
-  unsigned how = trng_below(&s->g, 3);
-  carnet_line_input in = {.set = CARNET_LINE_QTY | CARNET_LINE_DISCOUNT,
-                          .qty = 500 * (1 + trng_below(&s->g, 9)),
-                          .discount_bp = 100 * trng_below(&s->g, 20)};
-  if (how == 0)
-    rc = carnet_doc_line_edit(t, &s->ents[d].id, &line, &in);
-  else if (how == 1)
-    rc = carnet_doc_line_remove(t, &s->ents[d].id, &line);
-  else
-    rc = carnet_doc_line_move(t, &s->ents[d].id, &line, NULL);
-  return finish(s, ri, t, rc, "carnet_doc_line_edit/remove/move");
-}
-
-/* A validated invoice corrected by a credit note (a new draft, validated
- * later into its own series). */
-static int op_doc_convert(sim *s, int ri) {
-  long d = pick_ent(s, ri, SIM_DOCUMENT);
-  if (d < 0) return 0;
-  carnet_txn *t;
-  carnet_id out;
-  int rc = carnet_txn_begin(s->rep[ri].r, &t);
-  if (rc) return api_fail(s, ri, "txn_begin", rc);
-  rc = finish(s, ri, t, carnet_doc_convert(t, &s->ents[d].id, CARNET_DOC_CREDIT_NOTE, &out),
-              "carnet_doc_convert");
-  if (rc == 1) model_ent_add(s, &out, SIM_DOCUMENT, ri);
   return rc;
 }
 

@@ -13,8 +13,9 @@
  *             the heal that syncs every pair to quiescence
  *   sched.c   the random phase: one event per step (local op, bytes moved,
  *             dial, cut, partition, heal, crash, restart, clock step)
- *   ops.c     the table of local operations (customers, sets, phones,
- *             consents, deletes, merges, unmerges, dismissals, documents)
+ *   ops.c     the table of local operations, and those on customers
+ *             (fields, sets, phones, consents, deletes)
+ *   ops_doc.c merges, unmerges, dismissals, documents (ops.h: shared)
  *   model.c   what every acknowledged write must leave behind
  *   checks.c  the checks after the heal
  *   broken.c  the deliberately broken merge (--broken) that proves the
