@@ -5,7 +5,7 @@ BUILD_SAN  ?= build-san
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-san check test test-san demo clean format fuzz bench
+.PHONY: all deps build build-san check test test-san demo clean format fuzz bench sim
 
 all: build
 
@@ -70,3 +70,20 @@ fuzz: deps
 	  $(BUILD_FUZZ)/fuzz/$$n -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
 	    $(BUILD_FUZZ)/corpus/$$c tests/fuzz/corpus/$$c 2>&1 | grep -E 'stat::number_of_executed_units|ERROR|SUMMARY' || exit 1; \
 	done
+
+# The deterministic simulation over many seeds (tests/sim/, carnet-sim):
+# SEEDS seeds from SEED_FIRST, split in two halves run in parallel (two
+# cores); SIM_ARGS adds options (--steps S, --broken...). A failing seed is
+# printed with the command line that replays it.
+SEEDS      ?= 1000
+SEED_FIRST ?= 1
+SIM_ARGS   ?=
+sim: deps $(BUILD)/Makefile
+	cmake --build $(BUILD) -j $(JOBS) --target carnet-sim
+	@half=$$(( $(SEEDS) / 2 )); rest=$$(( $(SEEDS) - half )); \
+	  start=$$(date +%s); \
+	  $(BUILD)/tests/carnet-sim --first $(SEED_FIRST) --count $$half $(SIM_ARGS) & p1=$$!; \
+	  $(BUILD)/tests/carnet-sim --first $$(( $(SEED_FIRST) + half )) --count $$rest $(SIM_ARGS) & p2=$$!; \
+	  rc=0; wait $$p1 || rc=1; wait $$p2 || rc=1; \
+	  echo "make sim: $(SEEDS) seeds from $(SEED_FIRST) in $$(( $$(date +%s) - start )) s: $$( [ $$rc = 0 ] && echo all passed || echo FAILURES above)"; \
+	  exit $$rc

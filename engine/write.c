@@ -638,7 +638,7 @@ int carnet__write(carnet_txn *t, const carnet_id *id, carnet_kind kind, const ca
   if (!create) {
     const carnet__cell *del = carnet__entity_find(&l.e, CARNET_F_DELETED, NULL, 0);
     if (!l.existed || (del && del->vlen == 1 && del->val[0] == 0xc3)) {
-      rc = carnet__fail(r, CARNET_ENOTFOUND, "no %s %s%s", carnet_kind_name(p->kind), hex,
+      rc = carnet__fail(r, CARNET_ENOTFOUND, "no %s %s%s", carnet_kind_name(kind), hex,
                         l.existed ? " (it was deleted)" : "");
       goto done;
     }

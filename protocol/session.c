@@ -508,6 +508,11 @@ int carnet_session_tick(carnet_session *s, uint64_t now_ms) {
       return fail(s, rc, "handshake failed: %s", carnet__hs_errmsg(&s->hs));
     return 0;
   }
+  /* The clock is the replica's wall clock, which may step back (NTP): that
+   * is no silence of 2^64 ms. Re-anchor, as the handshake's deadline does
+   * (found by the deterministic simulation, tests/sim/). */
+  if (now_ms < s->last_rx_ms) s->last_rx_ms = now_ms;
+  if (now_ms < s->last_tx_ms) s->last_tx_ms = now_ms;
   if (now_ms - s->last_rx_ms >= CARNET_SESSION_TIMEOUT_MS)
     return fail(s, CARNET_ELIMIT, "the peer sent nothing for %u s: session ended",
                 CARNET_SESSION_TIMEOUT_MS / 1000);

@@ -413,6 +413,25 @@ static void test_lines_concurrent(void **state) {
 
 /* --- Status, validation, conversions ---------------------------------------------- */
 
+/* Regression (carnet-sim, first runs): a status move, a validation or a
+ * conversion of a document this replica does not hold (not received yet)
+ * dereferenced the NULL patch of the engine's own writes while building
+ * its "not found" message. */
+static void test_missing_document_not_found(void **state) {
+  fx *f = *state;
+  carnet_replica *r = f->r[0];
+  carnet_id cu = new_customer(f->r[1], "Client Absent", NULL), out;
+  carnet_id ghost = new_doc(f->r[1], "invoice", &cu); /* made elsewhere, never synced */
+  ASSERT_RC(r, TX(r, carnet_doc_status_set(t, &ghost, CARNET_ST_PAID, NULL)), CARNET_ENOTFOUND);
+  ASSERT_RC(r, TX(r, carnet_doc_status_set(t, &ghost, CARNET_ST_CANCELLED, NULL)),
+            CARNET_ENOTFOUND);
+  ASSERT_RC(r, TX(r, carnet_doc_validate(t, &ghost, NULL, 0)), CARNET_ENOTFOUND);
+  ASSERT_RC(r, TX(r, carnet_doc_convert(t, &ghost, CARNET_DOC_CREDIT_NOTE, &out)),
+            CARNET_ENOTFOUND);
+  carnet_line_input in = {.set = CARNET_LINE_LABEL, .label = "x"};
+  ASSERT_RC(r, TX(r, carnet_doc_line_add(t, &ghost, &in, NULL, NULL)), CARNET_ENOTFOUND);
+}
+
 static void test_status_rules(void **state) {
   fx *f = *state;
   carnet_replica *r = f->r[0];
@@ -918,6 +937,7 @@ int main(int argc, char **argv) {
       FX_TEST(test_lines_order_and_moves),
       FX_TEST(test_lines_concurrent),
       FX_TEST(test_status_rules),
+      FX_TEST(test_missing_document_not_found),
       FX_TEST(test_status_concurrent),
       FX_TEST(test_convert_chain),
       FX_TEST(test_validate_twice_concurrently),

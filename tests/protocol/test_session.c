@@ -434,6 +434,33 @@ static void test_failed_group_commit_applies_nothing(void **state) {
   node_close(&b);
 }
 
+/* Regression (carnet-sim --seed 1): a replica's wall clock stepping back
+ * (NTP) made `now - last_rx` wrap, and a live session failed at its next
+ * tick with "the peer sent nothing for 60 s". */
+static void test_clock_step_back_keeps_session(void **state) {
+  (void)state;
+  node a, b;
+  node_open(&a, "back-a", 11);
+  node_open(&b, "back-b", 12);
+  same_team(&a, &b);
+  trust_both(&a, &b);
+  add_customer(&a, "Client", "Rennes");
+  carnet_session *sa = start(&a, true, false, NULL), *sb = start(&b, false, false, NULL);
+  run(sa, sb, &a.env, &b.env, 200, NULL, NULL, NULL);
+  assert_int_equal(carnet_session_state_get(sa), CARNET_SESSION_IDLE);
+  a.env.now_ms -= 20 * 60 * 1000; /* twenty minutes back */
+  assert_int_equal(carnet_session_tick(sa, a.env.now_ms), 0);
+  assert_int_equal(carnet_session_state_get(sa), CARNET_SESSION_IDLE);
+  /* ...and a real silence is still noticed, counted from the step. */
+  assert_int_equal(carnet_session_tick(sa, a.env.now_ms + CARNET_SESSION_TIMEOUT_MS - 1), 0);
+  assert_int_equal(carnet_session_tick(sa, a.env.now_ms + CARNET_SESSION_TIMEOUT_MS),
+                   CARNET_ELIMIT);
+  carnet_session_free(sa);
+  carnet_session_free(sb);
+  node_close(&a);
+  node_close(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_failed_group_commit_applies_nothing),
@@ -443,6 +470,7 @@ int main(void) {
       cmocka_unit_test(test_join_with_invite),
       cmocka_unit_test(test_same_tag_refused),
       cmocka_unit_test(test_certificate_pushed_live),
+      cmocka_unit_test(test_clock_step_back_keeps_session),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
