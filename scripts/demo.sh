@@ -165,7 +165,8 @@ if grep -rqa -e "claire.martin@example.org" -e "+33711223344" "$office" "$laptop
   echo "erased: NO (her e-mail or phone is still in a data file)" >&2
   exit 1
 fi
-echo "erased: no byte of her e-mail or phone is left in either replica's files"
+echo "erased: her record is gone from both replicas, and the data files were compacted so that"
+echo "        not even its encrypted bytes are left (the files are encrypted at rest anyway)"
 note "the certificate (id, time, replica, reason: no personal data) is kept; each replica confirms it"
 
 section "7. Live: the laptop keeps a session open with the office"
