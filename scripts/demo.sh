@@ -165,8 +165,9 @@ if grep -rqa -e "claire.martin@example.org" -e "+33711223344" "$office" "$laptop
   echo "erased: NO (her e-mail or phone is still in a data file)" >&2
   exit 1
 fi
-echo "erased: her record is gone from both replicas, and the data files were compacted so that"
-echo "        not even its encrypted bytes are left (the files are encrypted at rest anyway)"
+echo "erased: her record is gone from both replicas; each data file is compacted (at once by the"
+echo "        laptop's sync, within a second by the office's running serve) so that not even its"
+echo "        encrypted bytes stay in a free page"
 note "the certificate (id, time, replica, reason: no personal data) is kept; each replica confirms it"
 
 section "7. Live: the laptop keeps a session open with the office"
