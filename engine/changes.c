@@ -140,6 +140,23 @@ int carnet__changes_since(carnet_replica *r, const carnet_mark *from, size_t max
     bi.upto = carnet__be64_get(k.base);
   }
   if (rc && rc != CARNET_ENOTFOUND) goto done;
+  rc = 0;
+  /* The end of the stream covers the sequence counter, not only the last
+   * entry: an erasure deletes entries (engine/erase.c), and a stream that
+   * ended below the counter would be started again and again by a session
+   * that compares the two. Nothing lies between the last entry and the
+   * counter in this snapshot, so the mark may move past it. */
+  if (!bi.more) {
+    uint64_t seq = 0;
+    if (r->txn) {
+      seq = r->txn->seq;
+    } else if ((rc = carnet__meta_get_u64(st, CARNET__META_SEQ, &seq)) == CARNET_ENOTFOUND) {
+      seq = 0;
+      rc = 0;
+    }
+    if (rc) goto done;
+    if (seq > bi.upto) bi.upto = seq;
+  }
   bi.entities = enc->nents;
   bi.cells = enc->ncells;
   rc = carnet__benc_finish(enc, &bi, out);

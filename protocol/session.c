@@ -212,8 +212,10 @@ static int on_cert(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
   int rc = carnet__cert_receive(s->r, m->bytes.base, m->bytes.len, &reply);
   if (rc == 0) {
     s->st.certs_in++;
-    /* The peer lacks confirmations we hold: tell it now, before BYE. */
-    if (reply.size) rc = send_cert(reply.data, reply.size, &(cert_send){s, now_ms});
+    /* The peer lacks confirmations we hold: tell it now, before BYE. After
+     * our BYE nothing more can be sent: the next session carries them. */
+    if (reply.size && !s->bye_sent)
+      rc = send_cert(reply.data, reply.size, &(cert_send){s, now_ms});
   } else {
     rc = fail(s, rc, "cannot apply an erasure certificate from the peer: %s",
               carnet_replica_errmsg(s->r));

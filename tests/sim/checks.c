@@ -15,7 +15,11 @@
  *      every replica, on that document only, no other number exists, and
  *      each replica's series runs 1..n with no gap;
  *   4. merges converge: same survivor and members everywhere (part of 1,
- *      reported on its own).
+ *      reported on its own);
+ *   5. erasures (erase.c): an erased customer is gone everywhere, its
+ *      writes are expected nowhere (2 skips them, and an erased member
+ *      leaves its group), none of its values is left in any view, every
+ *      replica holds the same certificates, each confirmed by all.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -131,9 +135,18 @@ static int view_of(sim *s, int i, sbuf *b) {
     carnet_record *rec = NULL;
     hex(&s->ents[e].id, h);
     rc = carnet_get(r, &s->ents[e].id, &rec);
+    bool erased = false;
+    if (rc == CARNET_ENOTFOUND && carnet_erased(r, &s->ents[e].id, &erased) == 0 &&
+        model_erased(s, (uint32_t)e)) {
+      /* Not carnet_erased: a replica that never received a document of an
+       * erased customer (its peers deleted it first) knows nothing of it. */
+      sb_printf(b, "get %s -> gone\n", h); /* checked in erase.c */
+      continue;
+    }
     if (rc)
-      return sim_fail(s, "entity %s created by r%d is missing on r%d: %s", h, s->ents[e].creator, i,
-                      carnet_err_name(rc));
+      return sim_fail(s, "%s %s created by r%d is missing on r%d: %s (%serased)",
+                      s->ents[e].kind == SIM_CUSTOMER ? "customer" : "document", h,
+                      s->ents[e].creator, i, carnet_err_name(rc), erased ? "" : "not ");
     sb_printf(b, "get %s -> ", h);
     dump_record(b, rec);
     carnet_record_free(rec);
@@ -171,7 +184,8 @@ static void first_diff(const char *a, const char *b, char *out, size_t len) {
            nb > 600 ? 600 : nb, lb);
 }
 
-static int check_identical(sim *s) {
+/* Check 1; each replica's view is left in views[i] (for erase.c). */
+static int check_identical(sim *s, char **views) {
   uint8_t d0[32];
   int rc;
   sbuf v0 = {0};
@@ -190,6 +204,7 @@ static int check_identical(sim *s) {
       free(vi.p);
       goto fail;
     }
+    views[i] = vi.p;
     bool same_view = strcmp(v0.p, vi.p) == 0, same_digest = memcmp(d0, di, 32) == 0;
     if (!same_view || !same_digest) {
       char diff[1500] = "(views equal)";
@@ -198,12 +213,10 @@ static int check_identical(sim *s) {
                "replicas r0 and r%d differ after the heal: digest %s, view %s; first difference "
                "(rX = r%d) at %s",
                i, same_digest ? "equal" : "DIFFERENT", same_view ? "equal" : "DIFFERENT", i, diff);
-      free(vi.p);
       goto fail;
     }
-    free(vi.p);
   }
-  free(v0.p);
+  views[0] = v0.p;
   return 0;
 fail:
   free(v0.p);
@@ -259,7 +272,7 @@ static int check_customer(sim *s, int ri, uint32_t e) {
   int bad = 0;
   for (size_t k = 0; k < s->nled && !bad; k++) {
     const sim_ledger *l = &s->led[k];
-    if (!in_group(mem, n, &s->ents[l->ent].id)) continue;
+    if (s->ents[l->ent].erased || !in_group(mem, n, &s->ents[l->ent].id)) continue;
     switch (l->kind) {
     case SIM_L_NOTES:
       if (!notes || later(l, notes)) notes = l;
@@ -270,7 +283,7 @@ static int check_customer(sim *s, int ri, uint32_t e) {
       const sim_ledger *last = l;
       for (size_t j = 0; j < s->nled; j++) {
         const sim_ledger *m = &s->led[j];
-        if (m->kind == l->kind && strcmp(m->val, l->val) == 0 &&
+        if (m->kind == l->kind && strcmp(m->val, l->val) == 0 && !s->ents[m->ent].erased &&
             in_group(mem, n, &s->ents[m->ent].id) && later(m, last))
           last = m;
       }
@@ -412,9 +425,16 @@ static int check_numbers(sim *s) {
 }
 
 int checks_run(sim *s) {
-  if (check_identical(s)) return -1;
-  /* The views are identical everywhere: the model is checked on r0. */
-  for (size_t e = 0; e < s->nents; e++)
-    if (s->ents[e].kind == SIM_CUSTOMER && check_customer(s, 0, (uint32_t)e)) return -1;
-  return check_numbers(s);
+  char *views[SIM_MAXR] = {0};
+  int bad = check_identical(s, views);
+  /* The views are identical everywhere: the model is checked on r0; the
+   * writes to an erased customer are dropped by design (erase.c). */
+  for (size_t e = 0; !bad && e < s->nents; e++)
+    if (s->ents[e].kind == SIM_CUSTOMER && !s->ents[e].erased && check_customer(s, 0, (uint32_t)e))
+      bad = -1;
+  if (!bad) bad = check_numbers(s);
+  if (!bad) bad = checks_erasure(s, views);
+  for (int i = 0; i < SIM_MAXR; i++)
+    free(views[i]);
+  return bad;
 }

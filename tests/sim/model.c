@@ -29,6 +29,11 @@ uint32_t model_ent_add(sim *s, const carnet_id *id, sim_ent_kind kind, int creat
   return (uint32_t)s->nents++;
 }
 
+bool model_erased(const sim *s, uint32_t e) {
+  if (s->ents[e].kind == SIM_DOCUMENT) e = s->ents[e].owner;
+  return s->ents[e].erased;
+}
+
 void model_log(sim *s, const sim_ledger *l) {
   s->led = grow(s->led, &s->capled, s->nled, sizeof *s->led);
   s->led[s->nled++] = *l;

@@ -353,6 +353,7 @@ const sim_op SIM_OPS[] = {
     {"doc.validate", 4, op_doc_validate},
     {"doc.paid", 1, op_doc_paid},
     {"doc.convert", 1, op_doc_convert},
+    {"customer.erase", 1, op_erase},
 };
 const size_t SIM_NOPS = sizeof SIM_OPS / sizeof SIM_OPS[0];
 

@@ -26,5 +26,7 @@ int op_doc_validate(sim *s, int ri);
 int op_doc_paid(sim *s, int ri);
 int op_doc_line_change(sim *s, int ri);
 int op_doc_convert(sim *s, int ri);
+/* erase.c */
+int op_erase(sim *s, int ri);
 
 #endif

@@ -88,7 +88,7 @@ int op_doc_create(sim *s, int ri) {
   for (unsigned k = 1 + trng_below(&s->g, 3); rc == 0 && k > 0; k--)
     rc = line_add(s, t, &id);
   rc = ops_finish(s, ri, t, rc, "create document");
-  if (rc == 1) model_ent_add(s, &id, SIM_DOCUMENT, ri);
+  if (rc == 1) s->ents[model_ent_add(s, &id, SIM_DOCUMENT, ri)].owner = (uint32_t)c;
   return rc;
 }
 
@@ -169,6 +169,6 @@ int op_doc_convert(sim *s, int ri) {
   if (rc) return ops_api_fail(s, ri, "txn_begin", rc);
   rc = ops_finish(s, ri, t, carnet_doc_convert(t, &s->ents[d].id, CARNET_DOC_CREDIT_NOTE, &out),
                   "carnet_doc_convert");
-  if (rc == 1) model_ent_add(s, &out, SIM_DOCUMENT, ri);
+  if (rc == 1) s->ents[model_ent_add(s, &out, SIM_DOCUMENT, ri)].owner = s->ents[d].owner;
   return rc;
 }

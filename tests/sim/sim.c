@@ -124,11 +124,11 @@ static void print_stats(const sim *s) {
   const sim_stats *t = &s->st;
   fprintf(stderr,
           "seed %" PRIu64 ": %d replicas, %u steps, %u ops (%u refused), %zu entities, %u merges, "
-          "%u unmerges, %u validations, %u dials, %u cuts, %u partitions, %u crashes, %u clock "
+          "%u unmerges, %u erases, %u validations, %u dials, %u cuts, %u partitions, %u crashes, %u clock "
           "jumps, %u sessions failed, %llu bytes, %llu cells applied, %u heal rounds, digest "
           "%02x%02x%02x%02x%02x%02x%02x%02x\n",
           s->cfg.seed, s->n, t->steps, t->ops_done, t->ops_skipped, s->nents, t->merges,
-          t->unmerges, t->validations, t->dials, t->cuts, t->partitions, t->crashes, t->clock_jumps,
+          t->unmerges, t->erases, t->validations, t->dials, t->cuts, t->partitions, t->crashes, t->clock_jumps,
           t->session_fail, t->bytes, t->cells_applied, t->heal_rounds, s->digest[0], s->digest[1],
           s->digest[2], s->digest[3], s->digest[4], s->digest[5], s->digest[6], s->digest[7]);
 }
@@ -174,6 +174,7 @@ int main(int argc, char **argv) {
     if (o.verbose) print_stats(s);
     sum.ops_done += s->st.ops_done;
     sum.merges += s->st.merges;
+    sum.erases += s->st.erases;
     sum.validations += s->st.validations;
     sum.crashes += s->st.crashes;
     sum.partitions += s->st.partitions;
@@ -195,10 +196,10 @@ int main(int argc, char **argv) {
   double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   fprintf(stderr,
           "carnet-sim: %" PRIu64 " seed(s) from %" PRIu64 ", %" PRIu64 " steps each%s: %" PRIu64
-          " failed; %u ops, %u merges, %u validations, %u crashes, %u partitions, %u sessions "
+          " failed; %u ops, %u merges, %u erases, %u validations, %u crashes, %u partitions, %u sessions "
           "failed by the network; %.1f s\n",
           ran, o.first, o.steps, o.broken ? ", broken merge on r0" : "", failures, sum.ops_done,
-          sum.merges, sum.validations, sum.crashes, sum.partitions, sum.session_fail, secs);
+          sum.merges, sum.erases, sum.validations, sum.crashes, sum.partitions, sum.session_fail, secs);
   if (o.expect_failure) {
     if (failures) {
       fprintf(stderr, "carnet-sim: expected failure found: first failing seed %" PRIu64 "\n",

@@ -18,6 +18,7 @@
  *   ops_doc.c merges, unmerges, dismissals, documents (ops.h: shared)
  *   model.c   what every acknowledged write must leave behind
  *   checks.c  the checks after the heal
+ *   erase.c   the erasure operation and what it must leave (checks 5)
  *   broken.c  the deliberately broken merge (--broken) that proves the
  *             checks catch a non-commutative rule
  *
@@ -106,6 +107,8 @@ typedef struct sim_ent {
   carnet_id id;
   sim_ent_kind kind;
   int creator;
+  bool erased;    /* an erasure of it was acknowledged (SIM_L_ERASE) */
+  uint32_t owner; /* a document: its customer */
 } sim_ent;
 
 /* An acknowledged write of a tracked value. */
@@ -116,6 +119,7 @@ typedef enum sim_lkind {
   SIM_L_PHONE = 4,   /* a unique number added (present) or taken away */
   SIM_L_CONSENT = 5, /* a consent event that must be in the log */
   SIM_L_DELETE = 6,
+  SIM_L_ERASE = 7, /* the customer erased (carnet_erase): stamp of its certificate */
 } sim_lkind;
 
 typedef struct sim_ledger {
@@ -135,6 +139,8 @@ typedef struct sim_number {
 } sim_number;
 
 uint32_t model_ent_add(sim *s, const carnet_id *id, sim_ent_kind kind, int creator);
+/* Whether entity `e` is an erased customer or a document of one. */
+bool model_erased(const sim *s, uint32_t e);
 void model_log(sim *s, const sim_ledger *l);
 void model_number(sim *s, int replica, uint32_t ent, const char *num);
 /* A merge acknowledged (for unmerges to undo later). */
@@ -173,13 +179,15 @@ int sched_run(sim *s);
 /* --- checks (checks.c) ----------------------------------------------------- */
 
 int checks_run(sim *s);
+/* erase.c: the erasure checks, given every replica's view (checks.c). */
+int checks_erasure(sim *s, char *const *views);
 
 /* --- the run ---------------------------------------------------------------- */
 
 typedef struct sim_stats {
   unsigned steps, ops_done, ops_skipped, dials, cuts, rst_cuts, partitions, heals, crashes,
       restarts, clock_jumps, session_fail, session_closed, bytes_chunks, heal_rounds, validations,
-      merges, unmerges, dismisses, broken_rewrites;
+      merges, unmerges, dismisses, erases, broken_rewrites;
   unsigned long long bytes, cells_applied;
 } sim_stats;
 
