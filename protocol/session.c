@@ -52,7 +52,7 @@ _Static_assert(CARNET__CERT_BYTES_MAX <= CARNET_MSG_CERT_BYTES_MAX,
 #define DEFAULT_WINDOW 8u
 /* Received batches of one input call share a transaction up to this many
  * bytes (see on_batch). */
-#define RX_GROUP_BYTES (16u * 1024u * 1024u)
+#define RX_GROUP_BYTES (4u * 1024u * 1024u)
 #define RX_GROUP_BATCHES 256u
 
 struct carnet_session {
