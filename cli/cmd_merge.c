@@ -70,48 +70,38 @@ static int decide(carnet_replica *r, bool merge, const carnet_id *x, const carne
   return err;
 }
 
-int cli_cmd_merge(cli *c, int argc, char **argv) {
+/* merge KEEP OTHER, or unmerge ID [FROM]: resolve, decide, show the group
+ * of the first customer. */
+static int run(cli *c, const cli_usage *u, bool merge, int argc, char **argv) {
   carnet_replica *r = NULL;
-  carnet_id keep, other;
+  carnet_id x, y;
   cli_args a;
-  int rc = cli_parse(c, &merge_usage, argc, argv, &a);
+  int rc = cli_parse(c, u, argc, argv, &a);
   if (rc) return rc;
-  if ((rc = cli_open(c, &r)) || (rc = cli_resolve(c, r, CARNET_KIND_CUSTOMER, a.pos[0], &keep)) ||
-      (rc = cli_resolve(c, r, CARNET_KIND_CUSTOMER, a.pos[1], &other)))
+  if ((rc = cli_open(c, &r)) || (rc = cli_resolve(c, r, CARNET_KIND_CUSTOMER, a.pos[0], &x)) ||
+      (a.npos > 1 && (rc = cli_resolve(c, r, CARNET_KIND_CUSTOMER, a.pos[1], &y))))
     goto done;
-  int err = decide(r, true, &keep, &other);
+  int err = decide(r, merge, &x, a.npos > 1 ? &y : NULL);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
     goto done;
   }
   char msg[128];
-  snprintf(msg, sizeof msg, "merged %s into %s", a.pos[1], a.pos[0]);
-  rc = print_group(c, r, &keep, msg);
+  if (merge)
+    snprintf(msg, sizeof msg, "merged %s into %s", a.pos[1], a.pos[0]);
+  else
+    snprintf(msg, sizeof msg, "unmerged %s", a.pos[0]);
+  rc = print_group(c, r, &x, msg);
 done:
   carnet_replica_close(r);
   cli_args_free(&a);
   return rc;
 }
 
+int cli_cmd_merge(cli *c, int argc, char **argv) {
+  return run(c, &merge_usage, true, argc, argv);
+}
+
 int cli_cmd_unmerge(cli *c, int argc, char **argv) {
-  carnet_replica *r = NULL;
-  carnet_id id, from;
-  cli_args a;
-  int rc = cli_parse(c, &unmerge_usage, argc, argv, &a);
-  if (rc) return rc;
-  if ((rc = cli_open(c, &r)) || (rc = cli_resolve(c, r, CARNET_KIND_CUSTOMER, a.pos[0], &id)) ||
-      (a.npos > 1 && (rc = cli_resolve(c, r, CARNET_KIND_CUSTOMER, a.pos[1], &from))))
-    goto done;
-  int err = decide(r, false, &id, a.npos > 1 ? &from : NULL);
-  if (err) {
-    rc = cli_fail_rc(c, r, err, NULL);
-    goto done;
-  }
-  char msg[128];
-  snprintf(msg, sizeof msg, "unmerged %s", a.pos[0]);
-  rc = print_group(c, r, &id, msg);
-done:
-  carnet_replica_close(r);
-  cli_args_free(&a);
-  return rc;
+  return run(c, &unmerge_usage, false, argc, argv);
 }
