@@ -34,6 +34,26 @@ static int build_view(carnet__stxn *st, const carnet__entity *e, const carnet__g
   return rc;
 }
 
+static bool has_same_as(const carnet__entity *e) {
+  for (size_t i = 0; i < e->n; i++)
+    if (e->cells[i].field == CARNET_F_SAME_AS && e->cells[i].vlen == 1 &&
+        e->cells[i].val[0] == 0xc3)
+      return true;
+  return false;
+}
+
+/* Whether a customer takes part in any merge: an edge of its own, or one
+ * into it (the index). Most customers do not, and need no group walk. */
+static int in_a_merge(carnet__stxn *st, const carnet__entity *e, bool *out) {
+  carnet_id src;
+  size_t n = 0;
+  *out = has_same_as(e);
+  if (*out) return 0;
+  int rc = carnet__group_sources(st, &e->id, &src, 1, &n);
+  *out = n > 0;
+  return rc;
+}
+
 int carnet_get(carnet_replica *r, const carnet_id *id, carnet_record **out) {
   carnet__stxn *st;
   carnet__arena a;
@@ -47,7 +67,10 @@ int carnet_get(carnet_replica *r, const carnet_id *id, carnet_record **out) {
   carnet__entity_init(&e, &a);
   rc = carnet__load_row(st, id, &a, &e, &found);
   if (rc == 0 && !found) rc = CARNET_ENOTFOUND;
-  if (rc == 0 && e.kind == CARNET_KIND_CUSTOMER) rc = carnet__group_of(st, id, &g);
+  bool merged = false;
+  if (rc == 0 && e.kind == CARNET_KIND_CUSTOMER && (rc = in_a_merge(st, &e, &merged)) == 0 &&
+      merged)
+    rc = carnet__group_of(st, id, &g);
   if (rc == 0) rc = build_view(st, &e, &g, out);
   carnet__read_end(r, st);
   carnet__entity_free(&e);
@@ -153,13 +176,6 @@ static int id_cmp(const void *a, const void *b) {
   return memcmp(a, b, 16);
 }
 
-static bool has_same_as(const carnet__entity *e) {
-  for (size_t i = 0; i < e->n; i++)
-    if (e->cells[i].field == CARNET_F_SAME_AS && e->cells[i].vlen == 1 &&
-        e->cells[i].val[0] == 0xc3)
-      return true;
-  return false;
-}
 
 int carnet_list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter,
                 carnet_list_cb cb, void *data) {
