@@ -56,14 +56,16 @@ void carnet__index_hash(const uint8_t secret[CARNET__INDEX_SECRET_LEN], uint8_t 
   /* Keyed BLAKE2b hashes its key as a first block of its own: the state
    * after it is kept per thread for the last secret seen and copied for
    * each hash, which halves the work of a customer's ~7 hashes (same
-   * output). The copy holds nothing that the stored secret does not. */
+   * output). The copy holds nothing that the stored secret does not.
+   * Plain memcmp: whether the secret changed is no secret, and the
+   * constant-time compare was a visible share of an import. */
   static _Thread_local struct {
     bool ok;
     uint8_t secret[CARNET__INDEX_SECRET_LEN];
     crypto_generichash_state keyed;
   } cache;
   crypto_generichash_state s;
-  if (!cache.ok || sodium_memcmp(cache.secret, secret, CARNET__INDEX_SECRET_LEN) != 0) {
+  if (!cache.ok || memcmp(cache.secret, secret, CARNET__INDEX_SECRET_LEN) != 0) {
     crypto_generichash_init(&cache.keyed, secret, CARNET__INDEX_SECRET_LEN, CARNET__INDEX_HASH_LEN);
     memcpy(cache.secret, secret, CARNET__INDEX_SECRET_LEN);
     cache.ok = true;

@@ -70,11 +70,6 @@ static uint64_t real_now_ms(void *ctx) {
   return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void real_random(void *ctx, void *buf, size_t len) {
-  (void)ctx;
-  randombytes_buf(buf, len);
-}
-
 static void real_log(void *ctx, int level, const char *line) {
   (void)ctx;
   if (level <= CARNET_LOG_WARN) fprintf(stderr, "carnet: %s\n", line);
@@ -84,8 +79,25 @@ uint64_t carnet__now_ms(const carnet_replica *r) {
   return r->env.now_ms(r->env.ctx);
 }
 
-void carnet__random(const carnet_replica *r, void *buf, size_t n) {
-  r->env.random(r->env.ctx, buf, n);
+void carnet__random(carnet_replica *r, void *buf, size_t n) {
+  if (!r->pooled_random) {
+    r->env.random(r->env.ctx, buf, n);
+    return;
+  }
+  uint8_t *out = buf;
+  while (n > 0) {
+    if (r->rnd_used == sizeof r->rnd_pool) {
+      randombytes_buf(r->rnd_pool, sizeof r->rnd_pool);
+      r->rnd_used = 0;
+    }
+    size_t k = sizeof r->rnd_pool - r->rnd_used;
+    if (k > n) k = n;
+    memcpy(out, r->rnd_pool + r->rnd_used, k);
+    sodium_memzero(r->rnd_pool + r->rnd_used, k);
+    r->rnd_used += k;
+    out += k;
+    n -= k;
+  }
 }
 
 void carnet__log(const carnet_replica *r, int level, const char *fmt, ...) {
@@ -127,7 +139,8 @@ static carnet_replica *replica_new(const char *dir, const carnet_env *env) {
   }
   if (env) r->env = *env;
   if (r->env.now_ms == NULL) r->env.now_ms = real_now_ms;
-  if (r->env.random == NULL) r->env.random = real_random;
+  r->pooled_random = r->env.random == NULL;
+  r->rnd_used = sizeof r->rnd_pool; /* empty: filled at the first draw */
   if (r->env.log == NULL) r->env.log = real_log;
   /* Key material is used by init/open only (carnet/types.h). */
   r->env.key_file = NULL;
@@ -190,7 +203,7 @@ int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica *
   if ((rc = carnet__store_open(dir, CARNET__STORE_CREATE, &r->store, why, sizeof why))) goto done;
   created = true;
   uint64_t id = 0;
-  while (id == 0) r->env.random(r->env.ctx, &id, sizeof id);
+  while (id == 0) carnet__random(r, &id, sizeof id);
   set_identity(r, id);
   if ((rc = carnet__store_begin(r->store, true, &st))) {
     snprintf(why, sizeof why, "cannot write the new replica in %s: %s", dir,
@@ -205,8 +218,8 @@ int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica *
       sk[crypto_sign_SECRETKEYBYTES], team[16];
   carnet__be32_put(schema, CARNET_SCHEMA_VERSION);
   /* Keys come from the injected random source, so tests replay exactly. */
-  r->env.random(r->env.ctx, seed, sizeof seed);
-  r->env.random(r->env.ctx, team, sizeof team);
+  carnet__random(r, seed, sizeof seed);
+  carnet__random(r, team, sizeof team);
   crypto_sign_seed_keypair(pk, sk, seed);
   sodium_memzero(seed, sizeof seed);
   if ((rc = carnet__meta_put_u64(st, CARNET__META_REPLICA_ID, id)) ||
@@ -327,6 +340,7 @@ void carnet_replica_close(carnet_replica *r) {
   if (r->id) (void)carnet_replica_compact(r, false, NULL);
   carnet__store_close(r->store);
   free(r->dir);
+  sodium_memzero(r->rnd_pool, sizeof r->rnd_pool);
   free(r);
 }
 

@@ -17,6 +17,12 @@ struct carnet_replica {
   char tag[5];
   char err[CARNET__ERRMSG_MAX];
   carnet_txn *txn; /* the open write transaction, if any */
+  /* The default random source draws from libsodium a pool at a time: each
+   * randombytes_buf call is a getrandom system call, and a created customer
+   * needs a few draws (id, stamps). Drawn bytes are wiped from the pool. */
+  bool pooled_random;
+  size_t rnd_used;
+  uint8_t rnd_pool[512];
 };
 
 struct carnet_txn {
@@ -50,7 +56,7 @@ int carnet__fail(carnet_replica *r, int code, const char *fmt, ...)
 void carnet__clear_err(carnet_replica *r);
 
 uint64_t carnet__now_ms(const carnet_replica *r);
-void carnet__random(const carnet_replica *r, void *buf, size_t n);
+void carnet__random(carnet_replica *r, void *buf, size_t n);
 void carnet__log(const carnet_replica *r, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

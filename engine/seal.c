@@ -27,18 +27,14 @@ static size_t make_ad(uint8_t ad[AD_MAX], const char *table, const void *k, size
 }
 
 void carnet__nonces_init(carnet__nonces *n) {
-  n->used = sizeof n->pool; /* empty: filled at the first use */
+  randombytes_buf(n->base, sizeof n->base);
+  n->count = 0;
 }
 
 static void next_nonce(carnet__nonces *n, uint8_t out[CARNET__SEAL_NONCE_BYTES]) {
-  if (n->used + CARNET__SEAL_NONCE_BYTES > sizeof n->pool) {
-    randombytes_buf(n->pool, sizeof n->pool);
-    n->used = 0;
-  }
-  memcpy(out, n->pool + n->used, CARNET__SEAL_NONCE_BYTES);
-  /* A nonce is used once: wipe it from the pool. */
-  memset(n->pool + n->used, 0, CARNET__SEAL_NONCE_BYTES);
-  n->used += CARNET__SEAL_NONCE_BYTES;
+  memcpy(out, n->base, CARNET__SEAL_NONCE_BYTES);
+  uint64_t c = n->count++;
+  for (int i = 0; i < 8; i++, c >>= 8) out[CARNET__SEAL_NONCE_BYTES - 1 - i] ^= (uint8_t)c;
 }
 
 void carnet__seal(const uint8_t key[CARNET__SEAL_KEY_BYTES], carnet__nonces *nonces,

@@ -24,12 +24,16 @@
 #define CARNET__SEAL_TAG_BYTES 16
 #define CARNET__SEAL_OVERHEAD (1 + CARNET__SEAL_NONCE_BYTES + CARNET__SEAL_TAG_BYTES)
 
-/* Random nonces, drawn from libsodium's generator (never the injected
- * carnet_env source: a seeded test source would repeat them) a page at a
- * time, since each randombytes_buf call is a getrandom system call. */
+/* Nonces: a random 192-bit base drawn from libsodium's generator when the
+ * store opens (never the injected carnet_env source: a seeded test source
+ * would repeat them), its last 64 bits xored with a counter. Within one
+ * open store the counter makes them distinct; across opens (processes,
+ * replicas) the 128 random bits the counter leaves alone do, with the odds
+ * of two equal 128-bit draws. A random nonce per value cost a getrandom
+ * system call every 10 values (libsodium draws 256 bytes per call). */
 typedef struct carnet__nonces {
-  uint8_t pool[4096 - (4096 % CARNET__SEAL_NONCE_BYTES)];
-  size_t used;
+  uint8_t base[CARNET__SEAL_NONCE_BYTES];
+  uint64_t count;
 } carnet__nonces;
 
 void carnet__nonces_init(carnet__nonces *n);
