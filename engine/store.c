@@ -83,6 +83,12 @@ struct carnet__stxn {
   MDB_txn *txn;
   pend_op *ops;
   size_t nops, capops;
+  /* The heads of the waiting keys, as a set (open addressing, 0 = empty):
+   * a read of one key prefix flushes only when a waiting key may start
+   * with it (carnet__store_cursor_at), so an import that looks up each
+   * row's phones before writing the row keeps its writes sorted. */
+  uint64_t *heads;
+  size_t capheads;
   uint8_t *keys;
   size_t klen, kcap;
   sbuf get; /* the value of the last sealed get */
@@ -467,9 +473,60 @@ static int pend_cmp(const void *a, const void *b) {
 static void pend_clear(carnet__stxn *t) {
   free(t->ops);
   free(t->keys);
+  free(t->heads);
   t->ops = NULL;
   t->keys = NULL;
-  t->nops = t->capops = t->klen = t->kcap = 0;
+  t->heads = NULL;
+  t->nops = t->capops = t->klen = t->kcap = t->capheads = 0;
+}
+
+static uint64_t key_head(const void *key, size_t klen) {
+  uint64_t head = 0;
+  for (size_t i = 0; i < 8; i++) head = (head << 8) | (i < klen ? ((const uint8_t *)key)[i] : 0);
+  return head;
+}
+
+static size_t head_slot(uint64_t h, size_t cap) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  return (size_t)h & (cap - 1);
+}
+
+static void heads_put(uint64_t *set, size_t cap, uint64_t h) {
+  if (h == 0) h = 1; /* 0 marks an empty slot; a stray match only costs a flush */
+  for (size_t i = head_slot(h, cap);; i = (i + 1) & (cap - 1)) {
+    if (set[i] == h) return;
+    if (set[i] == 0) {
+      set[i] = h;
+      return;
+    }
+  }
+}
+
+static bool heads_has(const carnet__stxn *t, uint64_t h) {
+  if (t->capheads == 0) return false;
+  if (h == 0) h = 1;
+  for (size_t i = head_slot(h, t->capheads);; i = (i + 1) & (t->capheads - 1)) {
+    if (t->heads[i] == h) return true;
+    if (t->heads[i] == 0) return false;
+  }
+}
+
+/* Keeps the set at most half full (nops counts every op, an upper bound). */
+static int heads_add(carnet__stxn *t, uint64_t h) {
+  if (2 * (t->nops + 1) > t->capheads) {
+    size_t cap = t->capheads ? 2 * t->capheads : 2048;
+    uint64_t *set = calloc(cap, sizeof *set);
+    if (set == NULL) return CARNET_ENOMEM;
+    for (size_t i = 0; i < t->capheads; i++)
+      if (t->heads[i]) heads_put(set, cap, t->heads[i]);
+    free(t->heads);
+    t->heads = set;
+    t->capheads = cap;
+  }
+  heads_put(t->heads, t->capheads, h);
+  return 0;
 }
 
 static int pend_add(carnet__stxn *t, const void *key, size_t klen, bool del) {
@@ -490,8 +547,8 @@ static int pend_add(carnet__stxn *t, const void *key, size_t klen, bool del) {
     t->kcap = cap;
   }
   memcpy(t->keys + t->klen, key, klen);
-  uint64_t head = 0;
-  for (size_t i = 0; i < 8; i++) head = (head << 8) | (i < klen ? ((const uint8_t *)key)[i] : 0);
+  uint64_t head = key_head(key, klen);
+  if (heads_add(t, head)) return CARNET_ENOMEM;
   t->ops[t->nops] = (pend_op){head, t->klen, NULL, (uint32_t)klen, (uint32_t)t->nops, del};
   t->nops++;
   t->klen += klen;
@@ -664,10 +721,17 @@ int carnet__store_del(carnet__stxn *t, carnet__table tb, const void *key, size_t
 }
 
 int carnet__store_cursor(carnet__stxn *t, carnet__table tb, carnet__scur **out) {
+  return carnet__store_cursor_at(t, tb, NULL, 0, out);
+}
+
+int carnet__store_cursor_at(carnet__stxn *t, carnet__table tb, const void *prefix, size_t plen,
+                            carnet__scur **out) {
   carnet__scur *c;
   int rc;
   *out = NULL;
-  if (tb == CARNET__T_INDEX && (rc = pend_flush(t))) return rc;
+  /* A waiting key starts with `prefix` only if its first 8 bytes do. */
+  bool flush = plen < 8 || heads_has(t, key_head(prefix, plen));
+  if (tb == CARNET__T_INDEX && flush && (rc = pend_flush(t))) return rc;
   c = calloc(1, sizeof *c);
   if (c == NULL) return CARNET_ENOMEM;
   int mrc = mdb_cursor_open(t->txn, t->s->dbi[tb], &c->cur);

@@ -295,9 +295,48 @@ static void test_jaro_winkler(void **state) {
   assert_true(carnet_jaro_winkler("a", "") == 0.0);
 }
 
+/* Lookups inside a write transaction see its own index writes, which wait
+ * in the transaction (engine/store.c) until a read of their prefix: a
+ * phone added, then replaced, among many other waiting keys. */
+static void test_lookup_inside_transaction(void **state) {
+  fx *f = *state;
+  carnet_replica *r = f->r[0];
+  carnet_txn *t;
+  carnet_id first, other, x;
+  OK(r, carnet_txn_begin(r, &t));
+  for (int i = 0; i < 300; i++) {
+    char name[32], phone[32];
+    snprintf(name, sizeof name, "Client %d", i);
+    snprintf(phone, sizeof phone, "01 40 00 %02d %02d", i / 100, i % 100);
+    carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
+    assert_int_equal(carnet_patch_set(p, CARNET_F_NAME, name), 0);
+    assert_int_equal(carnet_patch_phone(p, "work", phone), 0);
+    OK(r, carnet_create(t, p, NULL, &x));
+    carnet_patch_free(p);
+    if (i == 0) first = x;
+    if (i == 150) {
+      expect(r, CARNET_LOOKUP_PHONE, "01 40 00 01 50", &x, true);
+      expect(r, CARNET_LOOKUP_PHONE, "01 40 00 00 00", &first, true);
+      other = x;
+    }
+  }
+  expect(r, CARNET_LOOKUP_PHONE, "01 40 00 02 99", &x, true);
+  carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
+  assert_int_equal(carnet_patch_phone_replace(p, "work", "01 49 99 99 99"), 0);
+  OK(r, carnet_update(t, &other, p));
+  carnet_patch_free(p);
+  expect(r, CARNET_LOOKUP_PHONE, "01 40 00 01 50", &other, false);
+  expect(r, CARNET_LOOKUP_PHONE, "01 49 99 99 99", &other, true);
+  OK(r, carnet_txn_commit(t));
+  expect(r, CARNET_LOOKUP_PHONE, "01 40 00 01 50", &other, false);
+  expect(r, CARNET_LOOKUP_PHONE, "01 49 99 99 99", &other, true);
+  expect(r, CARNET_LOOKUP_PHONE, "01 40 00 02 99", &x, true);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       FX_TEST(test_lookup_after_local_writes),
+      FX_TEST(test_lookup_inside_transaction),
       FX_TEST(test_lookup_after_received_batch),
       FX_TEST(test_index_is_blind),
       FX_TEST(test_detection),
