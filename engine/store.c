@@ -51,17 +51,6 @@ typedef struct sbuf {
   size_t cap;
 } sbuf;
 
-struct carnet__store {
-  MDB_env *env; /* NULL only inside a failed compaction */
-  char *dir;
-  int lock_fd; /* DIR/carnet.lock, held shared while env is open */
-  MDB_dbi dbi[CARNET__T_COUNT_];
-  unsigned fail_commit_after; /* test hook */
-  char why[256];
-  uint8_t *key; /* the data key (sodium_malloc: guarded, locked), NULL until set */
-  carnet__nonces nonces;
-};
-
 /* Writes to the index table wait in the transaction and reach LMDB in key
  * order, at commit or before the table is next read in the transaction.
  * Blind index keys are keyed hashes, random by construction: inserted as
@@ -78,19 +67,41 @@ typedef struct pend_op {
   bool del;
 } pend_op;
 
-struct carnet__stxn {
-  carnet__store *s;
-  MDB_txn *txn;
+/* The waiting writes. Kept by the store from one write transaction to the
+ * next: freeing and growing them again for each transaction cost page
+ * faults that were a visible share of a receiving sync. */
+typedef struct pendbuf {
   pend_op *ops;
   size_t nops, capops;
+  uint8_t *keys;
+  size_t klen, kcap;
   /* The heads of the waiting keys, as a set (open addressing, 0 = empty):
    * a read of one key prefix flushes only when a waiting key may start
    * with it (carnet__store_cursor_at), so an import that looks up each
    * row's phones before writing the row keeps its writes sorted. */
   uint64_t *heads;
   size_t capheads;
-  uint8_t *keys;
-  size_t klen, kcap;
+} pendbuf;
+
+static void pend_free(pendbuf *p);
+
+struct carnet__store {
+  MDB_env *env; /* NULL only inside a failed compaction */
+  char *dir;
+  int lock_fd; /* DIR/carnet.lock, held shared while env is open */
+  MDB_dbi dbi[CARNET__T_COUNT_];
+  unsigned fail_commit_after; /* test hook */
+  char why[256];
+  uint8_t *key; /* the data key (sodium_malloc: guarded, locked), NULL until set */
+  carnet__nonces nonces;
+  pendbuf pend; /* the index writes of the write transaction (LMDB has one at a time) */
+};
+
+
+struct carnet__stxn {
+  carnet__store *s;
+  MDB_txn *txn;
+  pendbuf *pend; /* the store's, in a write transaction; NULL in a read one */
   sbuf get; /* the value of the last sealed get */
   /* The secret meta values, once opened in this transaction: carnet__load
    * reads index_key for every entity, and opening it each time would be
@@ -390,6 +401,7 @@ void carnet__store_close(carnet__store *s) {
   if (s == NULL) return;
   if (s->key) sodium_free(s->key); /* zeroes it */
   sodium_memzero(&s->nonces, sizeof s->nonces);
+  pend_free(&s->pend);
   if (s->env) mdb_env_close(s->env);
   if (s->lock_fd >= 0) close(s->lock_fd); /* releases the lock */
   free(s->dir);
@@ -456,10 +468,6 @@ relock:
   return rc;
 }
 
-static const uint8_t *pend_key(const carnet__stxn *t, const pend_op *o) {
-  return t->keys + o->off;
-}
-
 static int pend_cmp(const void *a, const void *b) {
   const pend_op *x = a, *y = b;
   if (x->head != y->head) return x->head < y->head ? -1 : 1;
@@ -470,20 +478,10 @@ static int pend_cmp(const void *a, const void *b) {
   return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-static void pend_clear(carnet__stxn *t) {
-  free(t->ops);
-  free(t->keys);
-  free(t->heads);
-  t->ops = NULL;
-  t->keys = NULL;
-  t->heads = NULL;
-  t->nops = t->capops = t->klen = t->kcap = t->capheads = 0;
-}
-
 static uint64_t key_head(const void *key, size_t klen) {
   uint64_t head = 0;
   for (size_t i = 0; i < 8; i++) head = (head << 8) | (i < klen ? ((const uint8_t *)key)[i] : 0);
-  return head;
+  return head ? head : 1; /* 0 marks an empty slot of the set; a stray match costs a flush */
 }
 
 static size_t head_slot(uint64_t h, size_t cap) {
@@ -494,7 +492,6 @@ static size_t head_slot(uint64_t h, size_t cap) {
 }
 
 static void heads_put(uint64_t *set, size_t cap, uint64_t h) {
-  if (h == 0) h = 1; /* 0 marks an empty slot; a stray match only costs a flush */
   for (size_t i = head_slot(h, cap);; i = (i + 1) & (cap - 1)) {
     if (set[i] == h) return;
     if (set[i] == 0) {
@@ -504,70 +501,102 @@ static void heads_put(uint64_t *set, size_t cap, uint64_t h) {
   }
 }
 
-static bool heads_has(const carnet__stxn *t, uint64_t h) {
-  if (t->capheads == 0) return false;
-  if (h == 0) h = 1;
-  for (size_t i = head_slot(h, t->capheads);; i = (i + 1) & (t->capheads - 1)) {
-    if (t->heads[i] == h) return true;
-    if (t->heads[i] == 0) return false;
+static bool heads_has(const pendbuf *p, uint64_t h) {
+  if (p->nops == 0) return false;
+  for (size_t i = head_slot(h, p->capheads);; i = (i + 1) & (p->capheads - 1)) {
+    if (p->heads[i] == h) return true;
+    if (p->heads[i] == 0) return false;
   }
 }
 
 /* Keeps the set at most half full (nops counts every op, an upper bound). */
-static int heads_add(carnet__stxn *t, uint64_t h) {
-  if (2 * (t->nops + 1) > t->capheads) {
-    size_t cap = t->capheads ? 2 * t->capheads : 2048;
+static int heads_add(pendbuf *p, uint64_t h) {
+  if (2 * (p->nops + 1) > p->capheads) {
+    size_t cap = p->capheads ? 2 * p->capheads : 2048;
     uint64_t *set = calloc(cap, sizeof *set);
     if (set == NULL) return CARNET_ENOMEM;
-    for (size_t i = 0; i < t->capheads; i++)
-      if (t->heads[i]) heads_put(set, cap, t->heads[i]);
-    free(t->heads);
-    t->heads = set;
-    t->capheads = cap;
+    for (size_t i = 0; i < p->capheads; i++)
+      if (p->heads[i]) heads_put(set, cap, p->heads[i]);
+    free(p->heads);
+    p->heads = set;
+    p->capheads = cap;
   }
-  heads_put(t->heads, t->capheads, h);
+  heads_put(p->heads, p->capheads, h);
   return 0;
 }
 
+/* Empty for the next transaction, keeping the memory unless it grew past
+ * what a large transaction needs. The set is emptied run by run: every
+ * entry belongs to a waiting key, so zeroing from each key's home slot to
+ * the next empty slot clears them all, in time of the number of keys. */
+static void pend_reset(pendbuf *p) {
+  if (p->capops > (1u << 20)) {
+    free(p->ops);
+    free(p->keys);
+    free(p->heads);
+    memset(p, 0, sizeof *p);
+    return;
+  }
+  if (p->nops * 8 >= p->capheads) {
+    if (p->heads) memset(p->heads, 0, p->capheads * sizeof *p->heads);
+  } else {
+    for (size_t i = 0; i < p->nops; i++)
+      for (size_t j = head_slot(p->ops[i].head, p->capheads); p->heads[j];
+           j = (j + 1) & (p->capheads - 1))
+        p->heads[j] = 0;
+  }
+  p->nops = p->klen = 0;
+}
+
+static void pend_free(pendbuf *p) {
+  free(p->ops);
+  free(p->keys);
+  free(p->heads);
+  memset(p, 0, sizeof *p);
+}
+
 static int pend_add(carnet__stxn *t, const void *key, size_t klen, bool del) {
+  pendbuf *p = t->pend;
   if (klen == 0 || klen > 511) return CARNET_EINVAL; /* LMDB's own key limit */
-  if (t->nops == t->capops) {
-    size_t cap = t->capops ? 2 * t->capops : 1024;
-    pend_op *ops = realloc(t->ops, cap * sizeof *ops);
+  if (p == NULL) return CARNET_EMISUSE;              /* a write in a read transaction */
+  if (p->nops == p->capops) {
+    size_t cap = p->capops ? 2 * p->capops : 1024;
+    pend_op *ops = realloc(p->ops, cap * sizeof *ops);
     if (ops == NULL) return CARNET_ENOMEM;
-    t->ops = ops;
-    t->capops = cap;
+    p->ops = ops;
+    p->capops = cap;
   }
-  if (t->kcap - t->klen < klen) {
-    size_t cap = t->kcap ? 2 * t->kcap : 32768;
-    while (cap - t->klen < klen) cap *= 2;
-    uint8_t *keys = realloc(t->keys, cap);
+  if (p->kcap - p->klen < klen) {
+    size_t cap = p->kcap ? 2 * p->kcap : 32768;
+    while (cap - p->klen < klen) cap *= 2;
+    uint8_t *keys = realloc(p->keys, cap);
     if (keys == NULL) return CARNET_ENOMEM;
-    t->keys = keys;
-    t->kcap = cap;
+    p->keys = keys;
+    p->kcap = cap;
   }
-  memcpy(t->keys + t->klen, key, klen);
   uint64_t head = key_head(key, klen);
-  if (heads_add(t, head)) return CARNET_ENOMEM;
-  t->ops[t->nops] = (pend_op){head, t->klen, NULL, (uint32_t)klen, (uint32_t)t->nops, del};
-  t->nops++;
-  t->klen += klen;
+  if (heads_add(p, head)) return CARNET_ENOMEM;
+  memcpy(p->keys + p->klen, key, klen);
+  p->ops[p->nops] = (pend_op){head, p->klen, NULL, (uint32_t)klen, (uint32_t)p->nops, del};
+  p->nops++;
+  p->klen += klen;
   return 0;
 }
 
 /* Apply the waiting index writes, in key order. */
 static int pend_flush(carnet__stxn *t) {
+  pendbuf *p = t->pend;
   MDB_cursor *cur = NULL;
   int mrc = 0;
-  if (t->nops == 0) return 0;
-  for (size_t i = 0; i < t->nops; i++) t->ops[i].key = pend_key(t, &t->ops[i]);
-  qsort(t->ops, t->nops, sizeof *t->ops, pend_cmp);
+  if (p == NULL || p->nops == 0) return 0;
+  for (size_t i = 0; i < p->nops; i++) p->ops[i].key = p->keys + p->ops[i].off;
+  qsort(p->ops, p->nops, sizeof *p->ops, pend_cmp);
   if ((mrc = mdb_cursor_open(t->txn, t->s->dbi[CARNET__T_INDEX], &cur))) goto done;
-  for (size_t i = 0; i < t->nops; i++) {
-    const pend_op *o = &t->ops[i];
+  for (size_t i = 0; i < p->nops; i++) {
+    const pend_op *o = &p->ops[i];
     /* Only the last write to a key counts. */
-    if (i + 1 < t->nops && t->ops[i + 1].len == o->len &&
-        memcmp(t->ops[i + 1].key, o->key, o->len) == 0)
+    if (i + 1 < p->nops && p->ops[i + 1].len == o->len &&
+        memcmp(p->ops[i + 1].key, o->key, o->len) == 0)
       continue;
     MDB_val k = {o->len, (void *)o->key}, v = {0, ""};
     if (o->del) {
@@ -584,7 +613,7 @@ static int pend_flush(carnet__stxn *t) {
   }
 done:
   if (cur) mdb_cursor_close(cur);
-  pend_clear(t);
+  pend_reset(p);
   return mrc ? fail(t->s, mrc, "write") : 0;
 }
 
@@ -602,6 +631,7 @@ int carnet__store_begin(carnet__store *s, bool write, carnet__stxn **out) {
     return fail(s, mrc, "begin transaction");
   }
   t->s = s;
+  t->pend = write ? &s->pend : NULL;
   *out = t;
   return 0;
 }
@@ -649,7 +679,7 @@ int carnet__store_commit(carnet__stxn *t) {
 
 void carnet__store_abort(carnet__stxn *t) {
   if (t == NULL) return;
-  pend_clear(t);
+  if (t->pend) pend_reset(t->pend);
   mdb_txn_abort(t->txn);
   sbuf_free(&t->get);
   sodium_memzero(t->secret, sizeof t->secret);
@@ -730,7 +760,7 @@ int carnet__store_cursor_at(carnet__stxn *t, carnet__table tb, const void *prefi
   int rc;
   *out = NULL;
   /* A waiting key starts with `prefix` only if its first 8 bytes do. */
-  bool flush = plen < 8 || heads_has(t, key_head(prefix, plen));
+  bool flush = t->pend && (plen < 8 || heads_has(t->pend, key_head(prefix, plen)));
   if (tb == CARNET__T_INDEX && flush && (rc = pend_flush(t))) return rc;
   c = calloc(1, sizeof *c);
   if (c == NULL) return CARNET_ENOMEM;
