@@ -76,6 +76,10 @@ unsigned carnet__index_tag_part(uint8_t tag);
 /* The keys of the parts in `parts` only. */
 int carnet__index_keys_parts(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
                              unsigned parts, carnet__keyset *out);
+/* The blind phone and e-mail keys ('p' 'e' 'h') of a customer, deleted or
+ * not: what the opposition list of an erasure holds (engine/erase.c). */
+int carnet__index_reach_keys(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
+                             carnet__keyset *out);
 /* Whether the parts computed alone give the same keys as all together
  * (the keyset's cap is out of reach for this entity). */
 bool carnet__index_parts_exact(const carnet__entity *e);

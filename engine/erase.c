@@ -154,18 +154,25 @@ static int drop_entity(carnet__stxn *st, carnet__loaded *l, const carnet_id *own
 }
 
 /* The opposition list: the customer's blind e-mail and phone keys (tag +
- * keyed hash, engine/index.c) without the entity id. */
-static int oppose_keys(carnet__stxn *st, const carnet__loaded *l) {
-  for (size_t i = 0; i < l->old_keys.n; i++) {
-    const uint8_t *k = l->old_keys.keys[i].base;
-    if (l->old_keys.keys[i].len != CARNET__INDEX_BLIND_KEY_LEN ||
+ * keyed hash, engine/index.c) without the entity id. Derived from the
+ * cells rather than taken from the index: a customer deleted before being
+ * erased has no index keys, and must be opposed all the same. */
+static int oppose_keys(carnet__stxn *st, carnet__loaded *l) {
+  uint8_t secret[CARNET__INDEX_SECRET_LEN];
+  carnet__keyset ks;
+  if (!l->existed) return 0;
+  int rc = carnet__index_secret(st, secret);
+  if (rc == CARNET_ENOTFOUND) return 0; /* never written to: nothing to oppose */
+  if (rc == 0) rc = carnet__index_reach_keys(&l->e, secret, &l->arena, &ks);
+  sodium_memzero(secret, sizeof secret);
+  for (size_t i = 0; rc == 0 && i < ks.n; i++) {
+    const uint8_t *k = ks.keys[i].base;
+    if (ks.keys[i].len != CARNET__INDEX_BLIND_KEY_LEN ||
         (k[0] != CARNET__IDX_EMAIL && k[0] != CARNET__IDX_PHONE))
       continue;
-    int rc =
-        carnet__store_put(st, CARNET__T_OPPOSE, k, 1 + CARNET__INDEX_HASH_LEN, l->e.id.b, 16, 0);
-    if (rc) return rc;
+    rc = carnet__store_put(st, CARNET__T_OPPOSE, k, 1 + CARNET__INDEX_HASH_LEN, l->e.id.b, 16, 0);
   }
-  return 0;
+  return rc;
 }
 
 typedef struct related {

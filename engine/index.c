@@ -196,11 +196,11 @@ void carnet__index_place(const char *postcode, const char *city, char *out, size
 
 /* The duplicate-detection keys of a live customer, of the parts asked. */
 static int dup_keys(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
-                    unsigned parts, carnet__keyset *out) {
+                    unsigned parts, bool even_deleted, carnet__keyset *out) {
   char buf[CARNET_NAME_FOLD_MAX], norm[255];
   int rc;
   const carnet__cell *c = carnet__entity_find(e, CARNET_F_DELETED, NULL, 0);
-  if (c && cell_true(c)) return 0;
+  if (c && cell_true(c) && !even_deleted) return 0;
   if (parts & CARNET__IDX_PART_SIRET) field_str(e, CARNET_F_SIRET, buf, sizeof buf);
   if ((parts & CARNET__IDX_PART_SIRET) && buf[0] && carnet_siret_normalize(buf, norm) == 0) {
     if ((rc = add_blind(out, a, secret, CARNET__IDX_SIRET, norm, &e->id))) return rc;
@@ -323,10 +323,10 @@ int carnet__index_keys_parts(const carnet__entity *e, const uint8_t *secret, car
   if (c && cell_str(c, &s, &n) && n > 0) {
     if ((parts & CARNET__IDX_PART_REF) && (rc = add_key(out, a, CARNET__IDX_REFCODE, s, n, &e->id)))
       return rc;
-    if (secret && e->kind == CARNET_KIND_CUSTOMER) return dup_keys(e, secret, a, parts, out);
+    if (secret && e->kind == CARNET_KIND_CUSTOMER) return dup_keys(e, secret, a, parts, false, out);
     return 0;
   }
-  if (secret && e->kind == CARNET_KIND_CUSTOMER) return dup_keys(e, secret, a, parts, out);
+  if (secret && e->kind == CARNET_KIND_CUSTOMER) return dup_keys(e, secret, a, parts, false, out);
   if (!(parts & CARNET__IDX_PART_REF)) return 0;
   /* Document numbers resolve like reference codes ("F2611-5T31-0042"), in
    * upper case since carnet_resolve looks up what was typed in upper case. */
@@ -339,6 +339,13 @@ int carnet__index_keys_parts(const carnet__entity *e, const uint8_t *secret, car
     if ((rc = add_key(out, a, CARNET__IDX_REFCODE, up, n, &e->id))) return rc;
   }
   return 0;
+}
+
+int carnet__index_reach_keys(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
+                             carnet__keyset *out) {
+  out->n = 0;
+  if (e->kind != CARNET_KIND_CUSTOMER) return 0;
+  return dup_keys(e, secret, a, CARNET__IDX_PART_PHONE | CARNET__IDX_PART_EMAIL, true, out);
 }
 
 int carnet__index_secret(carnet__stxn *st, uint8_t out[CARNET__INDEX_SECRET_LEN]) {

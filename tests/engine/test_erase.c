@@ -226,6 +226,34 @@ static void test_late_edit_dropped_and_invoice_kept(void **state) {
   assert_memory_equal(who.b, cu.b, 16);
 }
 
+/* A customer deleted, then erased, is opposed all the same: its e-mail and
+ * phone come back in a later import or `customer add` with a warning. */
+static void test_deleted_then_erased_is_opposed(void **state) {
+  pair *p = *state;
+  carnet_replica *r = p->r[0];
+  carnet_id cu = add_customer(r, "Zoe Deleted", "zoe.deleted@exemple.fr");
+  carnet_patch *pa = carnet_patch_new(CARNET_KIND_CUSTOMER);
+  carnet_txn *t;
+  bool compacted = false, opposed = false;
+  carnet_id who;
+  OK(r, carnet_patch_delete(pa));
+  OK(r, carnet_txn_begin(r, &t));
+  OK(r, carnet_update(t, &cu, pa));
+  OK(r, carnet_txn_commit(t));
+  carnet_patch_free(pa);
+  OK(r, carnet_erase(r, &cu, "request", NULL, &compacted));
+  OK(r, carnet_erasure_opposed_value(r, CARNET_LOOKUP_EMAIL, "Zoe.Deleted@exemple.fr", &opposed,
+                                     &who));
+  assert_true(opposed);
+  assert_memory_equal(who.b, cu.b, 16);
+  opposed = false;
+  OK(r, carnet_erasure_opposed_value(r, CARNET_LOOKUP_PHONE, "+33 6 11 22 33 44", &opposed, &who));
+  assert_true(opposed);
+  opposed = true;
+  OK(r, carnet_erasure_opposed_value(r, CARNET_LOOKUP_PHONE, "+33 6 99 99 99 99", &opposed, &who));
+  assert_false(opposed);
+}
+
 static void test_compaction_waits_for_other_processes(void **state) {
   pair *p = *state;
   carnet_replica *r = p->r[0];
@@ -328,6 +356,7 @@ static void test_bad_certificates_refused(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_late_edit_dropped_and_invoice_kept, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_deleted_then_erased_is_opposed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_compaction_waits_for_other_processes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_erase_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_erase_commit_failures, setup, teardown),
