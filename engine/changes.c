@@ -105,11 +105,17 @@ int carnet__changes_since(carnet_replica *r, const carnet_mark *from, size_t max
     carnet_id id;
     carnet_buf row;
     carnet__entity e;
-    if (k.len != 8 || v.len != 16) {
+    if (k.len != 8 || (v.len != 16 && v.len != CARNET__CHANGE_ENTRY_LEN)) {
       rc = carnet__fail(r, CARNET_ECORRUPT, "damaged entry in the change index");
       goto done;
     }
     memcpy(id.b, v.base, 16);
+    if (skip_origin && v.len == CARNET__CHANGE_ENTRY_LEN &&
+        carnet__be64_get((const uint8_t *)v.base + 16) == skip_origin &&
+        carnet__be64_get((const uint8_t *)v.base + 24) <= m.base) {
+      bi.upto = carnet__be64_get(k.base); /* every cell after base is the peer's own */
+      continue;
+    }
     if ((rc = carnet__store_get(st, CARNET__T_ENTITIES, id.b, 16, &row))) {
       if (rc == CARNET_ENOTFOUND)
         rc = carnet__fail(r, CARNET_ECORRUPT, "change index points to a missing entity");

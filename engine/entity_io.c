@@ -8,6 +8,23 @@
 #include "carnet/error.h"
 #include "engine/replica_int.h"
 
+void carnet__change_entry(const carnet__entity *e, uint8_t out[CARNET__CHANGE_ENTRY_LEN]) {
+  uint64_t origin = 0, other = 0;
+  bool one = true;
+  for (size_t i = 0; i < e->n; i++) {
+    const carnet__cell *c = &e->cells[i];
+    if (c->seq != e->seq) continue;
+    if (origin == 0) origin = c->origin;
+    if (c->origin != origin) one = false;
+  }
+  if (!one) origin = 0;
+  for (size_t i = 0; i < e->n; i++)
+    if (e->cells[i].origin != origin && e->cells[i].seq > other) other = e->cells[i].seq;
+  memcpy(out, e->id.b, 16);
+  carnet__be64_put(out + 16, origin);
+  carnet__be64_put(out + 24, other);
+}
+
 static int load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l, bool lazy) {
   carnet_buf row;
   carnet__arena_init(&l->arena, 4096);
@@ -124,10 +141,21 @@ int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb) {
     rc = carnet__store_del(st, CARNET__T_CHANGES, seqkey, 8);
     if (rc && rc != CARNET_ENOTFOUND) return rc;
   }
+  uint8_t entry[CARNET__CHANGE_ENTRY_LEN];
+  carnet__change_entry(e, entry);
+  carnet__be64_put(seqkey, e->seq);
   if (!l->existed || l->old_seq != e->seq) {
-    carnet__be64_put(seqkey, e->seq);
-    if ((rc = carnet__store_put(st, CARNET__T_CHANGES, seqkey, 8, e->id.b, 16,
+    if ((rc = carnet__store_put(st, CARNET__T_CHANGES, seqkey, 8, entry, sizeof entry,
                                 CARNET__PUT_APPEND)))
+      return rc;
+  } else {
+    /* A second save at the same sequence number (one transaction) may
+     * change the summary: rewrite the entry only then. */
+    carnet_buf v;
+    rc = carnet__store_get(st, CARNET__T_CHANGES, seqkey, 8, &v);
+    if (rc && rc != CARNET_ENOTFOUND) return rc;
+    if ((rc == CARNET_ENOTFOUND || v.len != sizeof entry || memcmp(v.base, entry, sizeof entry)) &&
+        (rc = carnet__store_put(st, CARNET__T_CHANGES, seqkey, 8, entry, sizeof entry, 0)))
       return rc;
   }
   for (size_t i = 0; i < oldk->n; i++) {

@@ -49,6 +49,19 @@ int carnet__load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l);
 int carnet__load_lazy(carnet__stxn *st, const carnet_id *id, carnet__loaded *l);
 void carnet__loaded_free(carnet__loaded *l);
 
+/* The change-index entry of an entity (table `changes`, seq -> entry):
+ *
+ *   id(16) | origin(8) | other(8)      (big-endian; older entries: id only)
+ *
+ * `origin` is the replica that wrote every cell of the entity's latest
+ * change (0 when they came from several), `other` the greatest local
+ * sequence number of a cell written by any other replica. A stream to
+ * replica `origin` from `base` has nothing of this entity to send when
+ * other <= base, and skips it without reading the row: after a first sync,
+ * the stream back to the sender is all such entities. */
+#define CARNET__CHANGE_ENTRY_LEN 32
+void carnet__change_entry(const carnet__entity *e, uint8_t out[CARNET__CHANGE_ENTRY_LEN]);
+
 /* Write the entity's row, move its change-index entry to e.seq and update
  * its index keys. `sb` is scratch space. */
 int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb);

@@ -39,10 +39,19 @@ static int check_entity(carnet_replica *r, carnet__stxn *st, const carnet_id *id
     }
   carnet__be64_put(seqkey, l.e.seq);
   rc = carnet__store_get(st, CARNET__T_CHANGES, seqkey, 8, &v);
-  if (rc == CARNET_ENOTFOUND || (rc == 0 && (v.len != 16 || memcmp(v.base, id->b, 16) != 0))) {
+  if (rc == CARNET_ENOTFOUND || (rc == 0 && ((v.len != 16 && v.len != CARNET__CHANGE_ENTRY_LEN) ||
+                                              memcmp(v.base, id->b, 16) != 0))) {
     o->bad_changes++;
     first(r, o, "an entity has no change-index entry at its sequence number", id);
     rc = 0;
+  } else if (rc == 0 && v.len == CARNET__CHANGE_ENTRY_LEN) {
+    /* A wrong summary would keep a change from a peer: check it too. */
+    uint8_t want[CARNET__CHANGE_ENTRY_LEN];
+    carnet__change_entry(&l.e, want);
+    if (memcmp(v.base, want, sizeof want) != 0) {
+      o->bad_changes++;
+      first(r, o, "a change-index entry does not match its entity", id);
+    }
   }
   if (rc) goto done;
   for (size_t i = 0; i < l.old_keys.n; i++) {
@@ -91,7 +100,7 @@ int carnet_verify(carnet_replica *r, carnet_verify_report *out) {
     carnet_buf row;
     carnet_id id;
     out->changes++;
-    if (k.len != 8 || v.len != 16) {
+    if (k.len != 8 || (v.len != 16 && v.len != CARNET__CHANGE_ENTRY_LEN)) {
       rc = carnet__fail(r, CARNET_ECORRUPT, "a damaged change-index entry");
       goto done;
     }
