@@ -24,6 +24,7 @@
  * a batch changes nothing.
  */
 #include <sodium.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,6 +174,16 @@ done:
   carnet__benc_destroy(enc);
   free(enc);
   return rc;
+}
+
+static size_t min_size(size_t a, size_t b) {
+  return a < b ? a : b;
+}
+
+size_t carnet__txn_dirty_estimate(carnet_txn *t, uint64_t entities) {
+  size_t ents = entities > SIZE_MAX / 2 ? SIZE_MAX / 2 : (size_t)entities;
+  return min_size(carnet__store_pending(t->st), carnet__store_leaves(t->st, CARNET__T_INDEX)) +
+         min_size(ents, carnet__store_leaves(t->st, CARNET__T_ENTITIES));
 }
 
 int carnet_changes_inspect(const void *batch, size_t len, carnet_batch_info *info) {

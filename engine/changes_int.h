@@ -26,4 +26,11 @@ int carnet__changes_apply(carnet_replica *r, const void *batch, size_t len, uint
 int carnet__changes_apply_in(carnet_txn *t, const void *batch, size_t len,
                              uint64_t expect_sender, carnet_batch_info *info, uint32_t *applied);
 
+/* The pages an open write transaction that applied `entities` received
+ * entities has dirtied, estimated from above: each entity and each waiting
+ * index write dirties at most one leaf, and a table cannot have more
+ * dirty leaves than it has leaves. Without MDB_WRITEMAP each is a heap
+ * copy until the commit, so a receiver bounds its memory with this. */
+size_t carnet__txn_dirty_estimate(carnet_txn *t, uint64_t entities);
+
 #endif

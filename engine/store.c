@@ -754,6 +754,15 @@ int carnet__store_cursor(carnet__stxn *t, carnet__table tb, carnet__scur **out) 
   return carnet__store_cursor_at(t, tb, NULL, 0, out);
 }
 
+size_t carnet__store_pending(const carnet__stxn *t) {
+  return t->pend ? t->pend->nops : 0;
+}
+
+size_t carnet__store_leaves(carnet__stxn *t, carnet__table tb) {
+  MDB_stat ms;
+  return mdb_stat(t->txn, t->s->dbi[tb], &ms) == 0 ? ms.ms_leaf_pages : 0;
+}
+
 int carnet__store_cursor_at(carnet__stxn *t, carnet__table tb, const void *prefix, size_t plen,
                             carnet__scur **out) {
   carnet__scur *c;

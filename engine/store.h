@@ -98,6 +98,11 @@ int carnet__store_del(carnet__stxn *t, carnet__table tb, const void *key, size_t
  * key is needed, which skips opening a sealed value. Cursor reads fail like
  * carnet__store_get (CARNET_ECORRUPT for a value that fails authentication). */
 int carnet__store_cursor(carnet__stxn *t, carnet__table tb, carnet__scur **out);
+/* Brief: the number of index writes waiting in the transaction, and the
+ * number of leaf pages of table `tb` as the transaction sees it (0 on an
+ * error): what an estimate of the pages a transaction dirties needs. */
+size_t carnet__store_pending(const carnet__stxn *t);
+size_t carnet__store_leaves(carnet__stxn *t, carnet__table tb);
 /* Brief: the same, for a caller that reads only keys starting with
  * `prefix` (plen bytes): the index writes waiting in the transaction are
  * applied first only when one of them may start with it. Reading a key

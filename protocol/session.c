@@ -54,6 +54,11 @@ _Static_assert(CARNET__CERT_BYTES_MAX <= CARNET_MSG_CERT_BYTES_MAX,
  * bytes (see on_batch). */
 #define RX_GROUP_BYTES (4u * 1024u * 1024u)
 #define RX_GROUP_BATCHES 256u
+/* ... and up to about this many dirty pages (128 MiB; carnet_session_opts
+ * rx_group_pages): in a large replica
+ * each received entity dirties a leaf per index key, and the group's
+ * memory would grow with the replica instead of staying bounded. */
+#define RX_GROUP_PAGES 32768u
 
 struct carnet_session {
   carnet_replica *r;
@@ -88,6 +93,7 @@ struct carnet_session {
   uint64_t rx_acks[RX_GROUP_BATCHES]; /* their `upto`, acknowledged after the commit */
   unsigned rx_n;
   size_t rx_bytes;
+  uint64_t rx_entities;
   bool rx_done;       /* one of them ended the peer's stream */
   bool peer_done;     /* the peer's stream reached its end at least once */
   bool bye_sent, bye_recv, noted;
@@ -114,6 +120,7 @@ static int fail(carnet_session *s, int code, const char *fmt, ...) {
   if (s->rx_txn) carnet_txn_abort(s->rx_txn);
   s->rx_txn = NULL;
   s->rx_n = 0;
+  s->rx_entities = 0;
   /* Tell the peer why, when the channel still carries messages and the
    * error is not the peer's bytes failing to open. */
   if (s->ch_live && !s->ch.err && !s->ch.tx_final && code != CARNET_ENOMEM) {
@@ -312,6 +319,7 @@ static int rx_commit(carnet_session *s, uint64_t now_ms) {
   unsigned n = s->rx_n;
   s->rx_n = 0;
   s->rx_bytes = 0;
+  s->rx_entities = 0;
   if (s->rx_done) s->peer_done = true;
   s->rx_done = false;
   for (unsigned i = 0; i < n && !s->bye_sent; i++) {
@@ -339,7 +347,10 @@ static int on_batch(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
   if (!info.more) s->rx_done = true;
   s->rx_acks[s->rx_n++] = info.upto;
   s->rx_bytes += m->bytes.len;
-  if (s->rx_n == RX_GROUP_BATCHES || s->rx_bytes >= RX_GROUP_BYTES) return rx_commit(s, now_ms);
+  s->rx_entities += info.entities;
+  if (s->rx_n == RX_GROUP_BATCHES || s->rx_bytes >= RX_GROUP_BYTES ||
+      carnet__txn_dirty_estimate(s->rx_txn, s->rx_entities) >= s->o.rx_group_pages)
+    return rx_commit(s, now_ms);
   return 0;
 }
 
@@ -403,6 +414,7 @@ int carnet_session_new(carnet_replica *r, const carnet_session_opts *opts, uint6
   s->o.peer_addr = NULL;
   if (s->o.batch_bytes == 0) s->o.batch_bytes = DEFAULT_BATCH_BYTES;
   if (s->o.window == 0) s->o.window = DEFAULT_WINDOW;
+  if (s->o.rx_group_pages == 0) s->o.rx_group_pages = RX_GROUP_PAGES;
   s->state = CARNET_SESSION_HANDSHAKE;
   s->last_rx_ms = s->last_tx_ms = now_ms;
   carnet__obuf_init(&s->out);

@@ -61,6 +61,10 @@ int net_dial(sim *s, int a, int b, bool once) {
                             .window = 1 + trng_below(&s->g, 4)};
   carnet_session_opts ob = {
       .initiator = false, .batch_bytes = SIM_BATCH_BYTES, .window = 1 + trng_below(&s->g, 4)};
+  /* Receive groups cut by their page estimate too (a few pages: these
+   * replicas are small), without a draw that would change every seed. */
+  oa.rx_group_pages = 6 * ob.window;
+  ob.rx_group_pages = 6 * oa.window;
   int rc = carnet_session_new(s->rep[a].r, &oa, now_of(s, a), &c->sa);
   if (rc == 0) rc = carnet_session_new(s->rep[b].r, &ob, now_of(s, b), &c->sb);
   if (rc) {
