@@ -4,9 +4,9 @@
  * breaks, accents, 1 % bad rows), reruns, duplicates, malformed files, the
  * XLSX round trip, and the member role.
  *
- * Sizes: 5,000 rows for the CSV import and 10,000 customers for the XLSX
- * round trip; under AddressSanitizer (which makes the binary several times
- * slower) the round trip uses 2,000. CARNET_TEST_IMPORT_ROWS and
+ * Sizes: 100,000 rows for the CSV import and 10,000 customers for the
+ * XLSX round trip; under AddressSanitizer (which makes the binary several
+ * times slower) 5,000 and 2,000. CARNET_TEST_IMPORT_ROWS and
  * CARNET_TEST_ROUNDTRIP_ROWS override both.
  */
 /* clang-format off */
@@ -27,12 +27,16 @@
 #include "support/proc.h"
 #include "support/testenv.h"
 
+/* The acceptance sizes of issue 7 in the normal build (100,000 rows
+ * imported, 10,000 round-tripped through XLSX); smaller under the
+ * sanitizers, where the same code runs ten times slower. */
 #if defined(__SANITIZE_ADDRESS__)
 #define ROUNDTRIP_ROWS_DEFAULT 2000
+#define IMPORT_ROWS_DEFAULT 5000
 #else
 #define ROUNDTRIP_ROWS_DEFAULT 10000
+#define IMPORT_ROWS_DEFAULT 100000
 #endif
-#define IMPORT_ROWS_DEFAULT 5000
 
 enum { RUN_TIMEOUT_MS = 280000 }; /* 10,000 rows under a loaded sanitizer build */
 
