@@ -29,8 +29,10 @@
  * would repeat them), its last 64 bits xored with a counter. Within one
  * open store the counter makes them distinct; across opens (processes,
  * replicas) the 128 random bits the counter leaves alone do, with the odds
- * of two equal 128-bit draws. A random nonce per value cost a getrandom
- * system call every 10 values (libsodium draws 256 bytes per call). */
+ * of two equal 128-bit draws. A store is never used on both sides of a
+ * fork (LMDB forbids it), so no two processes share a counter. A random
+ * nonce per value cost a getrandom system call every 10 values (libsodium
+ * draws 256 bytes per call). */
 typedef struct carnet__nonces {
   uint8_t base[CARNET__SEAL_NONCE_BYTES];
   uint64_t count;
