@@ -16,47 +16,19 @@
 #include "carnet/carnet.h"
 #include "carnet/verify.h"
 #include "engine/changes_int.h"
-#include "support/testenv.h"
+#include "support/replicas.h"
 
-#define OK(r, expr)                                                                                \
-  do {                                                                                             \
-    int rc_ = (expr);                                                                              \
-    if (rc_ != 0) fail_msg("%s: %s (%s)", #expr, carnet_err_name(rc_), carnet_replica_errmsg(r));  \
-  } while (0)
+#define OK ASSERT_OK
 
 enum { A, B, C, NREP };
 
-typedef struct fx {
-  char *root, *dir[NREP];
-  tenv env[NREP];
-  carnet_replica *r[NREP];
-} fx;
-
 static int setup(void **state) {
-  fx *f = calloc(1, sizeof *f);
-  assert_non_null(f);
-  f->root = tdir_new("stream");
-  for (int i = 0; i < NREP; i++) {
-    char err[256] = "", name[2] = {(char)('a' + i), 0};
-    carnet_env ce;
-    f->dir[i] = tdir_join(f->root, name);
-    tenv_init(&f->env[i], TENV_EPOCH_MS, 11 + (uint64_t)i);
-    tenv_fill(&f->env[i], &ce);
-    if (carnet_replica_init(f->dir[i], &ce, &f->r[i], err, sizeof err)) fail_msg("init: %s", err);
-  }
-  *state = f;
+  *state = rfx_new("stream", NREP, TENV_EPOCH_MS, 11);
   return 0;
 }
 
 static int teardown(void **state) {
-  fx *f = *state;
-  for (int i = 0; i < NREP; i++) {
-    carnet_replica_close(f->r[i]);
-    free(f->dir[i]);
-  }
-  tdir_remove(f->root);
-  free(f->root);
-  free(f);
+  rfx_free(*state);
   return 0;
 }
 
@@ -88,14 +60,15 @@ static carnet_id add(carnet_replica *r, const char *name) {
   return id;
 }
 
-static void set_city(carnet_replica *r, const carnet_id *id, const char *city) {
+static void set_field(carnet_replica *r, const carnet_id *id, carnet_field f, const char *v) {
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
-  carnet_txn *t;
-  OK(r, carnet_patch_set(p, CARNET_F_CITY, city));
-  OK(r, carnet_txn_begin(r, &t));
-  OK(r, carnet_update(t, id, p));
-  OK(r, carnet_txn_commit(t));
+  OK(r, carnet_patch_set(p, f, v));
+  OK(r, TX(r, carnet_update(t, id, p)));
   carnet_patch_free(p);
+}
+
+static void set_city(carnet_replica *r, const carnet_id *id, const char *city) {
+  set_field(r, id, CARNET_F_CITY, city);
 }
 
 static void verified(carnet_replica *r) {
@@ -106,7 +79,7 @@ static void verified(carnet_replica *r) {
 }
 
 static void test_stream_back_skips_the_peers_own(void **state) {
-  fx *f = *state;
+  rfx *f = *state;
   carnet_replica *a = f->r[A], *b = f->r[B], *c = f->r[C];
   carnet_id x = add(a, "Jean Dupont"), y = add(a, "Marie Curie");
   (void)add(a, "Paul Martin");
@@ -131,21 +104,12 @@ static void test_stream_back_skips_the_peers_own(void **state) {
   /* B edits x, then receives A's edit of x before streaming back: x's
    * latest change is A's, but B's older cell is still news for A. */
   set_city(b, &x, "Dijon");
-  carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
-  carnet_txn *t;
-  OK(a, carnet_patch_set(p, CARNET_F_NAME, "Jean Dupont-Aubert"));
-  OK(a, carnet_txn_begin(a, &t));
-  OK(a, carnet_update(t, &x, p));
-  OK(a, carnet_txn_commit(t));
-  carnet_patch_free(p);
+  set_field(a, &x, CARNET_F_NAME, "Jean Dupont-Aubert");
   assert_int_equal(stream(a, b), 1);
   assert_int_equal(stream(b, a), 1);
   verified(a);
   verified(b);
-  uint8_t da[32], db[32];
-  OK(a, carnet_state_digest(a, da));
-  OK(b, carnet_state_digest(b, db));
-  assert_memory_equal(da, db, 32);
+  rfx_assert_same_digest(a, b);
 }
 
 int main(void) {
