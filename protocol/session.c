@@ -55,9 +55,9 @@ _Static_assert(CARNET__CERT_BYTES_MAX <= CARNET_MSG_CERT_BYTES_MAX,
 #define RX_GROUP_BYTES (4u * 1024u * 1024u)
 #define RX_GROUP_BATCHES 256u
 /* ... and up to about this many dirty pages (128 MiB; carnet_session_opts
- * rx_group_pages): in a large replica
- * each received entity dirties a leaf per index key, and the group's
- * memory would grow with the replica instead of staying bounded. */
+ * rx_group_pages): in a large replica each received entity dirties a leaf
+ * per index key, and the group's memory would grow with the replica
+ * instead of staying bounded. */
 #define RX_GROUP_PAGES 32768u
 
 struct carnet_session {
