@@ -591,9 +591,9 @@ int carnet_lookup(carnet_replica *r, carnet_lookup_kind kind, const char *value,
   }
   if (rc) goto done;
   key[0] = tag;
-  carnet__index_hash(secret, tag, norm, strlen(norm), key + 1);
+  rc = carnet__index_hash(secret, tag, norm, strlen(norm), key + 1);
   sodium_memzero(secret, sizeof secret);
-  if ((rc = carnet__store_cursor_at(st, CARNET__T_INDEX, key, sizeof key, &cur))) goto done;
+  if (rc || (rc = carnet__store_cursor_at(st, CARNET__T_INDEX, key, sizeof key, &cur))) goto done;
   for (rc = carnet__store_seek(cur, key, sizeof key, &k, &v); rc == 0;
        rc = carnet__store_next(cur, &k, &v)) {
     if (k.len != CARNET__INDEX_BLIND_KEY_LEN || memcmp(k.base, key, sizeof key) != 0) break;

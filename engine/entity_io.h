@@ -66,6 +66,24 @@ void carnet__change_entry(const carnet__entity *e, uint8_t out[CARNET__CHANGE_EN
  * its index keys. `sb` is scratch space. */
 int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb);
 
+/* Blind index: keyed hashes of normal forms (engine/index.c). */
+#define CARNET__INDEX_SECRET_LEN 32
+#define CARNET__INDEX_HASH_LEN 16
+/* The length of a blind key: tag + hash + entity id. */
+#define CARNET__INDEX_BLIND_KEY_LEN (1 + CARNET__INDEX_HASH_LEN + 16)
+
+/* A blind key's hash of tag || value (n bytes), keyed with the index
+ * secret. Two functions, one per table (docs/FORMATS.md):
+ * carnet__index_hash, for the index (SipHash-2-4, 128-bit output, keyed
+ * with a subkey of the secret: engine/index.c), and carnet__oppose_hash,
+ * for the opposition list (keyed BLAKE2b, which was also the index's up to
+ * schema 2; frozen: the list's entries cannot be computed again). Errors:
+ * CARNET_ENOMEM (carnet__index_hash of a value of 256 bytes or more). */
+typedef int carnet__blind_hash(const uint8_t secret[CARNET__INDEX_SECRET_LEN], uint8_t tag,
+                               const void *v, size_t n, uint8_t out[CARNET__INDEX_HASH_LEN]);
+carnet__blind_hash carnet__index_hash;
+carnet__blind_hash carnet__oppose_hash;
+
 /* The index keys of an entity (engine/index.c), allocated in `a`. With
  * `secret` NULL (a replica without an index secret yet) only the keys in
  * clear ('r'). */
@@ -89,10 +107,14 @@ unsigned carnet__index_tag_part(uint8_t tag);
 /* The keys of the parts in `parts` only. */
 int carnet__index_keys_parts(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
                              unsigned parts, carnet__keyset *out);
-/* The blind phone and e-mail keys ('p' 'e' 'h') of a customer, deleted or
- * not: what the opposition list of an erasure holds (engine/erase.c). */
-int carnet__index_reach_keys(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
-                             carnet__keyset *out);
+/* The blind keys of `parts` of a customer (deleted or not with
+ * `even_deleted`) hashed with `hash`, which carnet__index_keys_parts does
+ * with carnet__index_hash. With carnet__oppose_hash and the phone and
+ * e-mail parts ('p' 'e' 'h'): what the opposition list of an erasure holds
+ * and is looked up with (engine/erase.c). */
+int carnet__index_blind_keys(const carnet__entity *e, const uint8_t *secret,
+                             carnet__blind_hash *hash, unsigned parts, bool even_deleted,
+                             carnet__arena *a, carnet__keyset *out);
 /* Whether the parts computed alone give the same keys as all together
  * (the keyset's cap is out of reach for this entity). */
 bool carnet__index_parts_exact(const carnet__entity *e);
@@ -106,15 +128,6 @@ bool carnet__index_parts_exact(const carnet__entity *e);
 #define CARNET__IDX_SIREN 'S'
 #define CARNET__IDX_NAME 'n'
 
-/* Blind index: keyed hashes of normal forms (engine/index.c). */
-#define CARNET__INDEX_SECRET_LEN 32
-#define CARNET__INDEX_HASH_LEN 16
-/* The length of a blind key: tag + hash + entity id. */
-#define CARNET__INDEX_BLIND_KEY_LEN (1 + CARNET__INDEX_HASH_LEN + 16)
-
-void carnet__index_hash(const uint8_t secret[CARNET__INDEX_SECRET_LEN], uint8_t tag, const void *v,
-                        size_t n, uint8_t out[CARNET__INDEX_HASH_LEN]);
-
 /* The replica's index secret. Errors: CARNET_ENOTFOUND (none yet),
  * CARNET_ECORRUPT. */
 int carnet__index_secret(carnet__stxn *st, uint8_t out[CARNET__INDEX_SECRET_LEN]);
@@ -123,6 +136,12 @@ int carnet__index_secret(carnet__stxn *st, uint8_t out[CARNET__INDEX_SECRET_LEN]
  * with it, inside write transaction `t` (called by carnet_txn_begin). */
 struct carnet_txn;
 int carnet__index_secret_ensure(struct carnet_txn *t);
+
+/* Schema 2 -> 3 (engine/replica.c): delete every blind key ('p' 'e' 'h'
+ * 's' 'S' 'n', hashed with keyed BLAKE2b up to schema 2) and derive them
+ * again from the stored entities with carnet__index_hash, inside write
+ * transaction `st`. The opposition list is not touched. */
+int carnet__index_rehash(carnet__stxn *st);
 
 /* The place of a name blocking key: the postcode (letters and digits, upper
  * case) or, without one, "@" + the folded city; "" when neither. */

@@ -154,16 +154,22 @@ static int drop_entity(carnet__stxn *st, carnet__loaded *l, const carnet_id *own
 }
 
 /* The opposition list: the customer's blind e-mail and phone keys (tag +
- * keyed hash, engine/index.c) without the entity id. Derived from the
- * cells rather than taken from the index: a customer deleted before being
- * erased has no index keys, and must be opposed all the same. */
+ * keyed hash, engine/index.c) without the entity id, hashed with
+ * carnet__oppose_hash (keyed BLAKE2b, frozen), not the index's hash.
+ * Derived from the cells rather than taken from the index: a customer
+ * deleted before being erased has no index keys, and must be opposed all
+ * the same. */
+#define OPPOSE_PARTS (CARNET__IDX_PART_PHONE | CARNET__IDX_PART_EMAIL)
+
 static int oppose_keys(carnet__stxn *st, carnet__loaded *l) {
   uint8_t secret[CARNET__INDEX_SECRET_LEN];
   carnet__keyset ks;
   if (!l->existed) return 0;
   int rc = carnet__index_secret(st, secret);
   if (rc == CARNET_ENOTFOUND) return 0; /* never written to: nothing to oppose */
-  if (rc == 0) rc = carnet__index_reach_keys(&l->e, secret, &l->arena, &ks);
+  if (rc == 0)
+    rc = carnet__index_blind_keys(&l->e, secret, carnet__oppose_hash, OPPOSE_PARTS, true, &l->arena,
+                                  &ks);
   sodium_memzero(secret, sizeof secret);
   for (size_t i = 0; rc == 0 && i < ks.n; i++) {
     const uint8_t *k = ks.keys[i].base;
@@ -418,10 +424,17 @@ int carnet_erasure_opposed(carnet_replica *r, const carnet_id *id, bool *out, ca
   *out = false;
   int rc = carnet__read_begin(r, &st);
   if (rc) return rc;
-  if ((rc = carnet__load(st, id, &l)) == 0 && !l.existed) rc = CARNET_ENOTFOUND;
-  for (size_t i = 0; rc == 0 && !*out && i < l.old_keys.n; i++) {
-    const uint8_t *k = l.old_keys.keys[i].base;
-    if (l.old_keys.keys[i].len != CARNET__INDEX_BLIND_KEY_LEN ||
+  carnet__keyset ks;
+  ks.n = 0;
+  if ((rc = carnet__load_lazy(st, id, &l)) == 0 && !l.existed) rc = CARNET_ENOTFOUND;
+  /* The e-mail and phone keys of a live customer, as the opposition list
+   * hashes them (not the index's keys: another hash). */
+  if (rc == 0 && l.has_secret)
+    rc = carnet__index_blind_keys(&l.e, l.secret, carnet__oppose_hash, OPPOSE_PARTS, false,
+                                  &l.arena, &ks);
+  for (size_t i = 0; rc == 0 && !*out && i < ks.n; i++) {
+    const uint8_t *k = ks.keys[i].base;
+    if (ks.keys[i].len != CARNET__INDEX_BLIND_KEY_LEN ||
         (k[0] != CARNET__IDX_EMAIL && k[0] != CARNET__IDX_PHONE))
       continue;
     rc = carnet__store_get(st, CARNET__T_OPPOSE, k, 1 + CARNET__INDEX_HASH_LEN, &v);
@@ -462,9 +475,9 @@ int carnet_erasure_opposed_value(carnet_replica *r, carnet_lookup_kind kind, con
     goto done;
   }
   if (rc) goto done;
-  carnet__index_hash(secret, key[0], norm, strlen(norm), key + 1);
+  rc = carnet__oppose_hash(secret, key[0], norm, strlen(norm), key + 1);
   sodium_memzero(secret, sizeof secret);
-  rc = carnet__store_get(st, CARNET__T_OPPOSE, key, sizeof key, &v);
+  if (rc == 0) rc = carnet__store_get(st, CARNET__T_OPPOSE, key, sizeof key, &v);
   if (rc == CARNET_ENOTFOUND) {
     rc = 0;
   } else if (rc == 0 && v.len == 16) {

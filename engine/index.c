@@ -13,20 +13,28 @@
  *   'n'  name blocking key: postcode (or folded city) + the first three
  *        characters of the folded name, and of its word-sorted form
  *
- * Blind index: the value of a 'p' 'e' 'h' 's' 'S' 'n' key is
- * crypto_generichash(16 bytes, tag || normal form) keyed with a 32-byte
- * secret of this replica (meta "index_key"), so the index table holds no
- * address, number or name in clear. Equal normal forms give equal keys,
- * which is all duplicate detection needs (runs of equal keys). The secret
- * never leaves the replica; index keys are not synced, each replica derives
- * its own from the cells (E2). The secret is made by the first write
- * transaction that finds it missing, which indexes every stored entity in
- * the same transaction (carnet__index_secret_ensure), so a replica created
- * before blind indexes existed is indexed completely once.
+ * Blind index: the value of a 'p' 'e' 'h' 's' 'S' 'n' key is a 16-byte
+ * keyed hash of tag || normal form with a 32-byte secret of this replica
+ * (meta "index_key"), so the index table holds no address, number or name
+ * in clear. Equal normal forms give equal keys, which is all duplicate
+ * detection needs (runs of equal keys). Since schema 3 the hash is
+ * SipHash-2-4 with a 128-bit output (carnet__index_hash), keyed with a
+ * subkey of the secret; schema 2 used keyed BLAKE2b (a compression per
+ * key), and a schema 2 replica has its blind keys derived again when
+ * opened (carnet__index_rehash, one transaction). The opposition list of
+ * erasures (engine/erase.c) keeps keyed BLAKE2b (carnet__oppose_hash) for
+ * good: its entries are hashes of persons whose data is gone, which
+ * nothing can compute again. The secret never leaves the replica; index
+ * keys are not synced, each replica derives its own from the cells (E2).
+ * The secret is made by the first write transaction that finds it
+ * missing, which indexes every stored entity in the same transaction
+ * (carnet__index_secret_ensure), so a replica created before blind indexes
+ * existed is indexed completely once.
  */
 #include <ctype.h>
 #include <msgpack.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "carnet/error.h"
@@ -51,14 +59,55 @@ static int add_key(carnet__keyset *ks, carnet__arena *a, uint8_t tag, const void
   return 0;
 }
 
-void carnet__index_hash(const uint8_t secret[CARNET__INDEX_SECRET_LEN], uint8_t tag, const void *v,
+/* The SipHash key of the index: keyed BLAKE2b of a fixed label with the
+ * secret, so the 32-byte secret stays the one stored (and the one the
+ * opposition list is keyed with) and the two hashes never share a key. */
+static const char sip_label[] = "carnet blind index siphashx24 v1";
+
+_Static_assert(crypto_shorthash_siphashx24_BYTES == CARNET__INDEX_HASH_LEN,
+               "a blind key's hash is 16 bytes");
+
+int carnet__index_hash(const uint8_t secret[CARNET__INDEX_SECRET_LEN], uint8_t tag, const void *v,
+                       size_t n, uint8_t out[CARNET__INDEX_HASH_LEN]) {
+  /* SipHash-2-4 with a 128-bit output instead of a BLAKE2b compression
+   * per key (a customer has ~7; keyed BLAKE2b was ~14 % of a receiving
+   * sync). The keys need only be equal for equal inputs and unpredictable
+   * without the secret: SipHash is a PRF under its key. The subkey for the
+   * last secret seen is kept per thread: deriving it is a keyed BLAKE2b,
+   * dearer than the hashes it would serve. It tells nothing the stored
+   * secret does not. Plain memcmp: whether the secret changed is no
+   * secret, and the constant-time compare was a visible share of an
+   * import. */
+  static _Thread_local struct {
+    bool ok;
+    uint8_t secret[CARNET__INDEX_SECRET_LEN];
+    uint8_t sub[crypto_shorthash_siphashx24_KEYBYTES];
+  } cache;
+  /* SipHash has no incremental API in libsodium: tag || value in one
+   * buffer, on the stack for every normal form the index makes. */
+  uint8_t stack[256], *in = stack;
+  if (!cache.ok || memcmp(cache.secret, secret, CARNET__INDEX_SECRET_LEN) != 0) {
+    crypto_generichash(cache.sub, sizeof cache.sub, (const unsigned char *)sip_label,
+                       sizeof sip_label - 1, secret, CARNET__INDEX_SECRET_LEN);
+    memcpy(cache.secret, secret, CARNET__INDEX_SECRET_LEN);
+    cache.ok = true;
+  }
+  if (n >= sizeof stack && (in = malloc(n + 1)) == NULL) return CARNET_ENOMEM;
+  in[0] = tag;
+  memcpy(in + 1, v, n);
+  crypto_shorthash_siphashx24(out, in, n + 1, cache.sub);
+  if (in != stack) free(in);
+  return 0;
+}
+
+int carnet__oppose_hash(const uint8_t secret[CARNET__INDEX_SECRET_LEN], uint8_t tag, const void *v,
                         size_t n, uint8_t out[CARNET__INDEX_HASH_LEN]) {
-  /* Keyed BLAKE2b hashes its key as a first block of its own: the state
+  /* Frozen: the opposition list holds these hashes of persons whose data
+   * is gone, so they can never be computed again with another function.
+   * Keyed BLAKE2b hashes its key as a first block of its own: the state
    * after it is kept per thread for the last secret seen and copied for
-   * each hash, which halves the work of a customer's ~7 hashes (same
-   * output). The copy holds nothing that the stored secret does not.
-   * Plain memcmp: whether the secret changed is no secret, and the
-   * constant-time compare was a visible share of an import. */
+   * each hash (same output; an import checks every row's e-mails and
+   * phones). The copy holds nothing that the stored secret does not. */
   static _Thread_local struct {
     bool ok;
     uint8_t secret[CARNET__INDEX_SECRET_LEN];
@@ -74,13 +123,16 @@ void carnet__index_hash(const uint8_t secret[CARNET__INDEX_SECRET_LEN], uint8_t 
   crypto_generichash_update(&s, &tag, 1);
   crypto_generichash_update(&s, v, n);
   crypto_generichash_final(&s, out, CARNET__INDEX_HASH_LEN);
+  return 0;
 }
 
-static int add_blind(carnet__keyset *ks, carnet__arena *a, const uint8_t *secret, uint8_t tag,
-                     const char *v, const carnet_id *id) {
+/* A blind key: the hash (the index's or the opposition list's) of a normal
+ * form. */
+static int add_blind(carnet__keyset *ks, carnet__arena *a, const uint8_t *secret,
+                     carnet__blind_hash *hash, uint8_t tag, const char *v, const carnet_id *id) {
   uint8_t h[CARNET__INDEX_HASH_LEN];
-  carnet__index_hash(secret, tag, v, strlen(v), h);
-  return add_key(ks, a, tag, h, sizeof h, id);
+  int rc = hash(secret, tag, v, strlen(v), h);
+  return rc ? rc : add_key(ks, a, tag, h, sizeof h, id);
 }
 
 /* A cell's value as a string, when it is one. */
@@ -153,8 +205,9 @@ static bool phone_number(const carnet__cell *c, char out[33]) {
 /* The blocking keys of one name: place + first three characters of the
  * folded form and of the word-sorted form (a swapped first and last name
  * still meets its twin). */
-static int name_keys(carnet__keyset *ks, carnet__arena *a, const uint8_t *secret, const char *place,
-                     const char *name, const carnet_id *id) {
+static int name_keys(carnet__keyset *ks, carnet__arena *a, const uint8_t *secret,
+                     carnet__blind_hash *hash, const char *place, const char *name,
+                     const carnet_id *id) {
   char f[CARNET_NAME_FOLD_MAX], k[64 + 16];
   int rc;
   if (name[0] == '\0') return 0;
@@ -163,7 +216,7 @@ static int name_keys(carnet__keyset *ks, carnet__arena *a, const uint8_t *secret
     if (rc == CARNET_ENOMEM) return rc;
     if (rc || f[0] == '\0') return 0; /* not UTF-8: stored bytes are validated elsewhere */
     if ((rc = carnet__index_name_block(place, f, k, sizeof k)) ||
-        (rc = add_blind(ks, a, secret, CARNET__IDX_NAME, k, id)))
+        (rc = add_blind(ks, a, secret, hash, CARNET__IDX_NAME, k, id)))
       return rc;
   }
   return 0;
@@ -194,18 +247,19 @@ void carnet__index_place(const char *postcode, const char *city, char *out, size
   if (city[0] && carnet_name_fold(city, f, sizeof f) == 0 && f[0]) snprintf(out, out_len, "@%s", f);
 }
 
-/* The duplicate-detection keys of a live customer, of the parts asked. */
-static int dup_keys(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
-                    unsigned parts, bool even_deleted, carnet__keyset *out) {
+/* The duplicate-detection keys of a live customer, of the parts asked,
+ * hashed with `hash`. */
+static int dup_keys(const carnet__entity *e, const uint8_t *secret, carnet__blind_hash *hash,
+                    carnet__arena *a, unsigned parts, bool even_deleted, carnet__keyset *out) {
   char buf[CARNET_NAME_FOLD_MAX], norm[255];
   int rc;
   const carnet__cell *c = carnet__entity_find(e, CARNET_F_DELETED, NULL, 0);
   if (c && cell_true(c) && !even_deleted) return 0;
   if (parts & CARNET__IDX_PART_SIRET) field_str(e, CARNET_F_SIRET, buf, sizeof buf);
   if ((parts & CARNET__IDX_PART_SIRET) && buf[0] && carnet_siret_normalize(buf, norm) == 0) {
-    if ((rc = add_blind(out, a, secret, CARNET__IDX_SIRET, norm, &e->id))) return rc;
+    if ((rc = add_blind(out, a, secret, hash, CARNET__IDX_SIRET, norm, &e->id))) return rc;
     norm[9] = '\0';
-    if ((rc = add_blind(out, a, secret, CARNET__IDX_SIREN, norm, &e->id))) return rc;
+    if ((rc = add_blind(out, a, secret, hash, CARNET__IDX_SIREN, norm, &e->id))) return rc;
   }
   for (size_t i = 0; i < e->n && (parts & (CARNET__IDX_PART_PHONE | CARNET__IDX_PART_EMAIL)); i++) {
     c = &e->cells[i];
@@ -215,16 +269,16 @@ static int dup_keys(const carnet__entity *e, const uint8_t *secret, carnet__aren
       /* Stored numbers are E.164 already; a received one that is not is
        * indexed as it is. */
       const char *v = carnet_phone_normalize(num, e164, sizeof e164) == 0 ? e164 : num;
-      if ((rc = add_blind(out, a, secret, CARNET__IDX_PHONE, v, &e->id))) return rc;
+      if ((rc = add_blind(out, a, secret, hash, CARNET__IDX_PHONE, v, &e->id))) return rc;
     } else if (c->field == CARNET_F_EMAILS && (parts & CARNET__IDX_PART_EMAIL) && cell_true(c) &&
                c->klen < sizeof buf) {
       char hint[255];
       memcpy(buf, c->key, c->klen);
       buf[c->klen] = '\0';
       if (carnet_email_key(buf, norm, sizeof norm) != 0) continue;
-      if ((rc = add_blind(out, a, secret, CARNET__IDX_EMAIL, norm, &e->id))) return rc;
+      if ((rc = add_blind(out, a, secret, hash, CARNET__IDX_EMAIL, norm, &e->id))) return rc;
       if (carnet_email_hint_key(buf, hint, sizeof hint) == 0 && strcmp(hint, norm) != 0 &&
-          (rc = add_blind(out, a, secret, CARNET__IDX_EMAIL_HINT, hint, &e->id)))
+          (rc = add_blind(out, a, secret, hash, CARNET__IDX_EMAIL_HINT, hint, &e->id)))
         return rc;
     }
   }
@@ -234,9 +288,9 @@ static int dup_keys(const carnet__entity *e, const uint8_t *secret, carnet__aren
   field_str(e, CARNET_F_CITY, city, sizeof city);
   carnet__index_place(postcode, city, place, sizeof place);
   field_str(e, CARNET_F_NAME, buf, sizeof buf);
-  if ((rc = name_keys(out, a, secret, place, buf, &e->id))) return rc;
+  if ((rc = name_keys(out, a, secret, hash, place, buf, &e->id))) return rc;
   field_str(e, CARNET_F_COMPANY, buf, sizeof buf);
-  return name_keys(out, a, secret, place, buf, &e->id);
+  return name_keys(out, a, secret, hash, place, buf, &e->id);
 }
 
 unsigned carnet__index_parts(uint16_t field) {
@@ -323,10 +377,12 @@ int carnet__index_keys_parts(const carnet__entity *e, const uint8_t *secret, car
   if (c && cell_str(c, &s, &n) && n > 0) {
     if ((parts & CARNET__IDX_PART_REF) && (rc = add_key(out, a, CARNET__IDX_REFCODE, s, n, &e->id)))
       return rc;
-    if (secret && e->kind == CARNET_KIND_CUSTOMER) return dup_keys(e, secret, a, parts, false, out);
+    if (secret && e->kind == CARNET_KIND_CUSTOMER)
+      return dup_keys(e, secret, carnet__index_hash, a, parts, false, out);
     return 0;
   }
-  if (secret && e->kind == CARNET_KIND_CUSTOMER) return dup_keys(e, secret, a, parts, false, out);
+  if (secret && e->kind == CARNET_KIND_CUSTOMER)
+    return dup_keys(e, secret, carnet__index_hash, a, parts, false, out);
   if (!(parts & CARNET__IDX_PART_REF)) return 0;
   /* Document numbers resolve like reference codes ("F2611-5T31-0042"), in
    * upper case since carnet_resolve looks up what was typed in upper case. */
@@ -341,11 +397,12 @@ int carnet__index_keys_parts(const carnet__entity *e, const uint8_t *secret, car
   return 0;
 }
 
-int carnet__index_reach_keys(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
-                             carnet__keyset *out) {
+int carnet__index_blind_keys(const carnet__entity *e, const uint8_t *secret,
+                             carnet__blind_hash *hash, unsigned parts, bool even_deleted,
+                             carnet__arena *a, carnet__keyset *out) {
   out->n = 0;
   if (e->kind != CARNET_KIND_CUSTOMER) return 0;
-  return dup_keys(e, secret, a, CARNET__IDX_PART_PHONE | CARNET__IDX_PART_EMAIL, true, out);
+  return dup_keys(e, secret, hash, a, parts, even_deleted, out);
 }
 
 int carnet__index_secret(carnet__stxn *st, uint8_t out[CARNET__INDEX_SECRET_LEN]) {
@@ -358,10 +415,48 @@ int carnet__index_secret(carnet__stxn *st, uint8_t out[CARNET__INDEX_SECRET_LEN]
   return 0;
 }
 
+/* The tags of the blind keys (hashed), which carnet__index_rehash derives
+ * again; 'r' 'm' 'x' 'v' are in clear and stay. */
+static const uint8_t blind_tags[] = {CARNET__IDX_PHONE, CARNET__IDX_EMAIL, CARNET__IDX_EMAIL_HINT,
+                                     CARNET__IDX_SIRET, CARNET__IDX_SIREN, CARNET__IDX_NAME};
+
+/* Index writes wait in the transaction (store.h) until the table is read:
+ * a loop over every entity applies them every so many writes, so that the
+ * waiting writes of a replica of any size stay bounded (~5 MB). */
+#define INDEX_PENDING_MAX 65536u
+
+/* Write the index keys of every stored entity (only the blind ones with
+ * `blind_only`) in write transaction `st`. */
+static int index_all(carnet__stxn *st, bool blind_only) {
+  carnet__scur *cur = NULL;
+  carnet_buf k;
+  int rc = carnet__store_cursor(st, CARNET__T_ENTITIES, &cur);
+  if (rc) return rc;
+  for (rc = carnet__store_seek(cur, NULL, 0, &k, NULL); rc == 0;
+       rc = carnet__store_next(cur, &k, NULL)) {
+    carnet_id id;
+    carnet__loaded l;
+    if (k.len != 16) {
+      rc = CARNET_ECORRUPT;
+      break;
+    }
+    memcpy(id.b, k.base, 16);
+    rc = carnet__load(st, &id, &l);
+    for (size_t i = 0; rc == 0 && i < l.old_keys.n; i++) {
+      const uint8_t *key = l.old_keys.keys[i].base;
+      if (blind_only && memchr(blind_tags, key[0], sizeof blind_tags) == NULL) continue;
+      rc = carnet__store_put(st, CARNET__T_INDEX, key, l.old_keys.keys[i].len, "", 0, 0);
+    }
+    carnet__loaded_free(&l);
+    if (rc == 0 && carnet__store_pending(st) >= INDEX_PENDING_MAX) rc = carnet__store_flush(st);
+    if (rc) break;
+  }
+  carnet__store_cursor_close(cur);
+  return rc == CARNET_ENOTFOUND ? 0 : rc;
+}
+
 int carnet__index_secret_ensure(carnet_txn *t) {
   uint8_t secret[CARNET__INDEX_SECRET_LEN];
-  carnet__scur *cur = NULL;
-  carnet_buf k, v;
   int rc = carnet__index_secret(t->st, secret);
   if (rc != CARNET_ENOTFOUND) return rc;
   carnet__random(t->r, secret, sizeof secret);
@@ -370,23 +465,37 @@ int carnet__index_secret_ensure(carnet_txn *t) {
   sodium_memzero(secret, sizeof secret);
   if (rc) return rc;
   /* Index every stored entity with the new secret (see the top comment). */
-  if ((rc = carnet__store_cursor(t->st, CARNET__T_ENTITIES, &cur))) return rc;
-  for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
-       rc = carnet__store_next(cur, &k, &v)) {
-    carnet_id id;
-    carnet__loaded l;
-    if (k.len != 16) {
-      rc = CARNET_ECORRUPT;
-      break;
-    }
-    memcpy(id.b, k.base, 16);
-    rc = carnet__load(t->st, &id, &l);
-    for (size_t i = 0; rc == 0 && i < l.old_keys.n; i++)
-      rc = carnet__store_put(t->st, CARNET__T_INDEX, l.old_keys.keys[i].base,
-                             l.old_keys.keys[i].len, "", 0, 0);
-    carnet__loaded_free(&l);
-    if (rc) break;
+  return index_all(t->st, false);
+}
+
+int carnet__index_rehash(carnet__stxn *st) {
+  uint8_t secret[CARNET__INDEX_SECRET_LEN];
+  carnet__scur *cur = NULL;
+  carnet_buf k;
+  int rc = carnet__index_secret(st, secret);
+  sodium_memzero(secret, sizeof secret);
+  if (rc == CARNET_ENOTFOUND) return 0; /* never written to: no blind key */
+  if (rc) return rc;
+  /* 1. Delete every blind key, a tag at a time. A batch of deletes reaches
+   * the table when the next cursor opens, so each batch starts over at the
+   * tag's first remaining key. */
+  for (size_t t = 0; t < sizeof blind_tags; t++) {
+    size_t n;
+    do {
+      n = 0;
+      if ((rc = carnet__store_cursor(st, CARNET__T_INDEX, &cur))) return rc;
+      for (rc = carnet__store_seek(cur, &blind_tags[t], 1, &k, NULL);
+           rc == 0 && n < INDEX_PENDING_MAX; rc = carnet__store_next(cur, &k, NULL), n++) {
+        if (k.len == 0 || ((const uint8_t *)k.base)[0] != blind_tags[t]) break;
+        if ((rc = carnet__store_del(st, CARNET__T_INDEX, k.base, k.len))) break;
+      }
+      carnet__store_cursor_close(cur);
+      cur = NULL;
+      if (rc && rc != CARNET_ENOTFOUND) return rc;
+    } while (n == INDEX_PENDING_MAX);
   }
-  carnet__store_cursor_close(cur);
-  return rc == CARNET_ENOTFOUND ? 0 : rc;
+  /* 2. Derive them again from every stored entity, with the current hash
+   * (carnet__load derives all of an entity's keys; the ones in clear are
+   * in the table already). */
+  return index_all(st, true);
 }

@@ -750,6 +750,10 @@ int carnet__store_del(carnet__stxn *t, carnet__table tb, const void *key, size_t
   return mrc ? fail(t->s, mrc, "delete") : 0;
 }
 
+int carnet__store_flush(carnet__stxn *t) {
+  return pend_flush(t);
+}
+
 int carnet__store_cursor(carnet__stxn *t, carnet__table tb, carnet__scur **out) {
   return carnet__store_cursor_at(t, tb, NULL, 0, out);
 }

@@ -88,6 +88,11 @@ enum { CARNET__PUT_APPEND = 1u << 0 /* key is greater than every key */ };
 int carnet__store_put(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
                       const void *val, size_t vlen, unsigned flags);
 
+/* Brief: apply the index writes waiting in the transaction now, as a read
+ * of the index table would: a loop writing a whole table's worth of keys
+ * bounds its memory so. Errors: those of a commit's writes. */
+int carnet__store_flush(carnet__stxn *t);
+
 /* Errors: CARNET_ENOTFOUND when the key is absent (not for the index table,
  * above). */
 int carnet__store_del(carnet__stxn *t, carnet__table tb, const void *key, size_t klen);

@@ -6,7 +6,9 @@
  * SIRET; after the value is edited away or the customer deleted, it does
  * not. No normal form appears in clear in the index table. Detection finds
  * exact and fuzzy pairs with their reasons and leaves unrelated customers
- * alone.
+ * alone. A replica of schema 2 (blind keys hashed with keyed BLAKE2b) is
+ * upgraded on open: its blind keys are derived again with SipHash, and
+ * lookups, detection and carnet_verify give what they gave before.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <sodium.h>
 
 #include "carnet/carnet.h"
 #include "engine/entity_io.h"
@@ -333,6 +336,218 @@ static void test_lookup_inside_transaction(void **state) {
   expect(r, CARNET_LOOKUP_PHONE, "01 40 00 02 99", &x, true);
 }
 
+/* The index hash of schema 2 (docs/FORMATS.md), spelt out with libsodium:
+ * BLAKE2b-128 keyed with the 32-byte secret over tag || normal form. */
+static int schema2_hash(const uint8_t secret[CARNET__INDEX_SECRET_LEN], uint8_t tag, const void *v,
+                        size_t n, uint8_t out[CARNET__INDEX_HASH_LEN]) {
+  crypto_generichash_state s;
+  crypto_generichash_init(&s, secret, CARNET__INDEX_SECRET_LEN, CARNET__INDEX_HASH_LEN);
+  crypto_generichash_update(&s, &tag, 1);
+  crypto_generichash_update(&s, v, n);
+  crypto_generichash_final(&s, out, CARNET__INDEX_HASH_LEN);
+  return 0;
+}
+
+static bool blind_tag(uint8_t tag) {
+  return tag != 0 && strchr("pehsSn", tag) != NULL;
+}
+
+/* Rewrite the replica as schema 2 wrote it: every blind key hashed with
+ * schema2_hash, and schema 2 in meta. */
+static void downgrade_to_schema2(carnet_replica *r) {
+  carnet_txn *t;
+  carnet__scur *cur;
+  carnet_buf k;
+  uint8_t secret[CARNET__INDEX_SECRET_LEN], schema[4] = {0, 0, 0, 2};
+  uint8_t(*blind)[CARNET__INDEX_BLIND_KEY_LEN] = NULL;
+  size_t n = 0;
+  OK(r, carnet_txn_begin(r, &t));
+  assert_int_equal(carnet__index_secret(t->st, secret), 0);
+  assert_int_equal(carnet__store_cursor(t->st, CARNET__T_INDEX, &cur), 0);
+  for (int rc = carnet__store_seek(cur, NULL, 0, &k, NULL); rc == 0;
+       rc = carnet__store_next(cur, &k, NULL)) {
+    if (!blind_tag(((const uint8_t *)k.base)[0])) continue;
+    assert_int_equal(k.len, CARNET__INDEX_BLIND_KEY_LEN);
+    assert_non_null(blind = realloc(blind, (n + 1) * sizeof *blind));
+    memcpy(blind[n++], k.base, k.len);
+  }
+  carnet__store_cursor_close(cur);
+  assert_true(n > 0);
+  for (size_t i = 0; i < n; i++)
+    assert_int_equal(carnet__store_del(t->st, CARNET__T_INDEX, blind[i], sizeof blind[i]), 0);
+  free(blind);
+  assert_int_equal(carnet__store_cursor(t->st, CARNET__T_ENTITIES, &cur), 0);
+  for (int rc = carnet__store_seek(cur, NULL, 0, &k, NULL); rc == 0;
+       rc = carnet__store_next(cur, &k, NULL)) {
+    carnet_id id;
+    carnet__loaded l;
+    carnet__keyset ks;
+    memcpy(id.b, k.base, 16);
+    assert_int_equal(carnet__load(t->st, &id, &l), 0);
+    assert_int_equal(carnet__index_blind_keys(&l.e, secret, schema2_hash,
+                                              CARNET__IDX_PART_ALL &
+                                                  ~(CARNET__IDX_PART_REF | CARNET__IDX_PART_MERGE),
+                                              false, &l.arena, &ks),
+                     0);
+    for (size_t i = 0; i < ks.n; i++)
+      assert_int_equal(
+          carnet__store_put(t->st, CARNET__T_INDEX, ks.keys[i].base, ks.keys[i].len, "", 0, 0), 0);
+    carnet__loaded_free(&l);
+  }
+  carnet__store_cursor_close(cur);
+  assert_int_equal(
+      carnet__store_put(t->st, CARNET__T_META, CARNET__META_SCHEMA, strlen("schema"), schema, 4, 0),
+      0);
+  OK(r, carnet_txn_commit(t));
+}
+
+/* The number of index keys and a digest of them all, in table order. */
+static size_t index_digest(carnet_replica *r, uint8_t digest[32]) {
+  carnet__stxn *st;
+  carnet__scur *cur;
+  carnet_buf k;
+  crypto_generichash_state s;
+  size_t n = 0;
+  crypto_generichash_init(&s, NULL, 0, 32);
+  assert_int_equal(carnet__read_begin(r, &st), 0);
+  assert_int_equal(carnet__store_cursor(st, CARNET__T_INDEX, &cur), 0);
+  for (int rc = carnet__store_seek(cur, NULL, 0, &k, NULL); rc == 0;
+       rc = carnet__store_next(cur, &k, NULL), n++) {
+    uint8_t len = (uint8_t)k.len;
+    crypto_generichash_update(&s, &len, 1);
+    crypto_generichash_update(&s, k.base, k.len);
+  }
+  carnet__store_cursor_close(cur);
+  carnet__read_end(r, st);
+  crypto_generichash_final(&s, digest, 32);
+  return n;
+}
+
+static uint32_t schema_of(carnet_replica *r) {
+  carnet__stxn *st;
+  carnet_buf v;
+  assert_int_equal(carnet__read_begin(r, &st), 0);
+  assert_int_equal(carnet__store_get(st, CARNET__T_META, "schema", 6, &v), 0);
+  assert_int_equal(v.len, 4);
+  uint32_t schema = carnet__be32_get(v.base);
+  carnet__read_end(r, st);
+  return schema;
+}
+
+static void reopen(fx *f, int i) {
+  carnet_env ce;
+  char err[256] = "";
+  carnet_replica_close(f->r[i]);
+  f->r[i] = NULL;
+  tenv_fill(&f->env[i], &ce);
+  int rc = carnet_replica_open(f->dir[i], &ce, &f->r[i], err, sizeof err);
+  if (rc) fail_msg("carnet_replica_open: %s: %s", carnet_err_name(rc), err);
+}
+
+/* A schema 2 replica is upgraded on open (CARNET_SCHEMA_VERSION 3): the
+ * index afterwards is the one this build makes, key for key, and lookups,
+ * detection and carnet_verify agree with it. */
+static void test_schema2_index_upgraded(void **state) {
+  fx *f = *state;
+  carnet_replica *r = f->r[0];
+  carnet_id a1 = add(r, "name", "Boulangerie Dupont SARL", "postcode", "69003", "phone",
+                     "04 72 10 30 30", "siret", "73282932000074", NULL);
+  carnet_id a2 = add(r, "name", "boulangerie dupont", "postcode", "69003", "phone",
+                     "+33 4 72 10 30 30", "emails", "Contact@Dupont.fr", NULL);
+  carnet_id b1 =
+      add(r, "name", "Jean Dupont", "postcode", "75011", "emails", "jean@dupont.fr", NULL);
+  carnet_id b2 =
+      add(r, "name", "DUPONT Jean", "postcode", "75011", "emails", "Jean@Dupont.fr", NULL);
+  add(r, "name", "Pharmacie Centrale", "postcode", "69003", NULL);
+  /* A deleted customer has no blind key, before or after. */
+  carnet_id gone = add(r, "name", "Parti Ailleurs", "phone", "05 56 12 34 56", NULL);
+  carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
+  OK(r, carnet_patch_delete(p));
+  OK(r, carnet_update1(r, &gone, p));
+  carnet_patch_free(p);
+
+  carnet_dupe *d = NULL;
+  size_t n = 0, n_after = 0;
+  uint8_t before[32], after[32];
+  OK(r, carnet_dupes_find(r, CARNET_DUPE_SCORE_DEFAULT, &d, &n));
+  assert_int_equal(n, 2);
+  assert_non_null(pair_of(d, n, &a1, &a2));
+  assert_non_null(pair_of(d, n, &b1, &b2));
+  free(d);
+  size_t keys = index_digest(r, before);
+
+  downgrade_to_schema2(r);
+  /* The old keys are there, and this build's lookups do not see them. */
+  assert_int_equal(index_digest(r, after), keys);
+  assert_memory_not_equal(before, after, 32);
+  expect(r, CARNET_LOOKUP_PHONE, "04 72 10 30 30", &a1, false);
+
+  reopen(f, 0);
+  r = f->r[0];
+  assert_int_equal(schema_of(r), CARNET_SCHEMA_VERSION);
+  assert_int_equal(index_digest(r, after), keys);
+  assert_memory_equal(before, after, 32);
+  expect(r, CARNET_LOOKUP_PHONE, "04 72 10 30 30", &a1, true);
+  expect(r, CARNET_LOOKUP_PHONE, "04 72 10 30 30", &a2, true);
+  expect(r, CARNET_LOOKUP_EMAIL, "contact@dupont.fr", &a2, true);
+  expect(r, CARNET_LOOKUP_EMAIL, "JEAN@dupont.fr", &b2, true);
+  expect(r, CARNET_LOOKUP_SIRET, "732 829 320 00074", &a1, true);
+  expect(r, CARNET_LOOKUP_SIREN, "732829320", &a1, true);
+  expect(r, CARNET_LOOKUP_PHONE, "05 56 12 34 56", &gone, false);
+  OK(r, carnet_dupes_find(r, CARNET_DUPE_SCORE_DEFAULT, &d, &n_after));
+  assert_int_equal(n_after, n);
+  assert_non_null(pair_of(d, n_after, &a1, &a2));
+  assert_non_null(pair_of(d, n_after, &b1, &b2));
+  free(d);
+  carnet_verify_report vr;
+  OK(r, carnet_verify(r, &vr));
+  assert_int_equal(vr.missing_keys, 0);
+  assert_int_equal(vr.bad_rows + vr.bad_changes, 0);
+
+  /* Opening it again finds nothing to do. */
+  reopen(f, 0);
+  assert_int_equal(index_digest(f->r[0], after), keys);
+  assert_memory_equal(before, after, 32);
+}
+
+/* A schema 2 replica never written to (no index secret, no blind key) is
+ * upgraded too. */
+static void test_schema2_unwritten_upgraded(void **state) {
+  fx *f = *state;
+  carnet__stxn *st;
+  uint8_t schema[4] = {0, 0, 0, 2};
+  assert_int_equal(carnet__store_begin(f->r[1]->store, true, &st), 0);
+  assert_int_equal(carnet__store_put(st, CARNET__T_META, "schema", 6, schema, 4, 0), 0);
+  assert_int_equal(carnet__store_commit(st), 0);
+  reopen(f, 1);
+  assert_int_equal(schema_of(f->r[1]), CARNET_SCHEMA_VERSION);
+  carnet_id x = add(f->r[1], "name", "Premier Client", "phone", "06 12 34 56 78", NULL);
+  expect(f->r[1], CARNET_LOOKUP_PHONE, "06 12 34 56 78", &x, true);
+}
+
+/* The index hash of schema 3 (docs/FORMATS.md), spelt out with libsodium:
+ * SipHash-2-4 with a 128-bit output over tag || normal form, keyed with
+ * BLAKE2b-128 of the label keyed with the secret; for values on both sides
+ * of the engine's stack buffer (256 bytes). */
+static void test_index_hash_format(void **state) {
+  (void)state;
+  static const char label[] = "carnet blind index siphashx24 v1";
+  uint8_t secret[CARNET__INDEX_SECRET_LEN], sub[16], in[1 + 600], want[16], got[16];
+  static const size_t lens[] = {0, 1, 12, 254, 255, 256, 257, 600};
+  for (size_t i = 0; i < sizeof secret; i++)
+    secret[i] = (uint8_t)(i * 7 + 1);
+  crypto_generichash(sub, sizeof sub, (const unsigned char *)label, strlen(label), secret,
+                     sizeof secret);
+  in[0] = 'p';
+  for (size_t i = 1; i < sizeof in; i++)
+    in[i] = (uint8_t)('a' + i % 26);
+  for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
+    crypto_shorthash_siphashx24(want, in, 1 + lens[i], sub);
+    assert_int_equal(carnet__index_hash(secret, 'p', in + 1, lens[i], got), 0);
+    assert_memory_equal(got, want, 16);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       FX_TEST(test_lookup_after_local_writes),
@@ -340,7 +555,10 @@ int main(void) {
       FX_TEST(test_lookup_after_received_batch),
       FX_TEST(test_index_is_blind),
       FX_TEST(test_detection),
+      FX_TEST(test_schema2_index_upgraded),
+      FX_TEST(test_schema2_unwritten_upgraded),
       cmocka_unit_test(test_jaro_winkler),
+      cmocka_unit_test(test_index_hash_format),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

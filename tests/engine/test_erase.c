@@ -8,7 +8,9 @@
  *   the erasure survives, locked, and reaches the erasing replica whole;
  * - X4: confirmations come back and merge by union;
  * - compaction waits while another process holds the directory open;
- * - the errors carnet_erase lists.
+ * - the errors carnet_erase lists;
+ * - an opposition written before the index changed hash (schema 3) still
+ *   matches: the opposition list keeps keyed BLAKE2b.
  */
 #define _GNU_SOURCE /* F_OFD_SETLK */
 #include <setjmp.h>
@@ -21,10 +23,12 @@
 
 #include <cmocka.h>
 #include <fcntl.h>
+#include <sodium.h>
 #include <unistd.h>
 
 #include "carnet/carnet.h"
 #include "engine/cert.h"
+#include "engine/entity_io.h"
 #include "engine/erase.h"
 #include "engine/replica_int.h"
 #include "support/testenv.h"
@@ -254,6 +258,71 @@ static void test_deleted_then_erased_is_opposed(void **state) {
   assert_false(opposed);
 }
 
+/* The opposition list's key of a value, in the format frozen before
+ * schema 3 (docs/FORMATS.md): tag + BLAKE2b-128 keyed with the 32-byte
+ * index secret over tag || normal form. Spelt out with libsodium here, not
+ * through the engine, so that a change of the engine's hash fails. */
+static void legacy_key(carnet_txn *t, uint8_t tag, const char *norm, uint8_t key[17]) {
+  uint8_t secret[CARNET__INDEX_SECRET_LEN];
+  crypto_generichash_state s;
+  assert_int_equal(carnet__index_secret(t->st, secret), 0);
+  key[0] = tag;
+  crypto_generichash_init(&s, secret, sizeof secret, 16);
+  crypto_generichash_update(&s, &tag, 1);
+  crypto_generichash_update(&s, (const unsigned char *)norm, strlen(norm));
+  crypto_generichash_final(&s, key + 1, 16);
+}
+
+static void legacy_oppose(carnet_txn *t, uint8_t tag, const char *norm, const carnet_id *cert) {
+  uint8_t key[17];
+  legacy_key(t, tag, norm, key);
+  assert_int_equal(carnet__store_put(t->st, CARNET__T_OPPOSE, key, sizeof key, cert->b, 16, 0), 0);
+}
+
+/* Oppositions stored before the index moved to SipHash (their persons'
+ * data is gone, they cannot be computed again) still match: by value, for
+ * a new customer with that e-mail or phone, and next to a new erasure. */
+static void test_opposition_before_schema3_still_matches(void **state) {
+  pair *p = *state;
+  carnet_replica *r = p->r[0];
+  carnet_id old_cert, who;
+  carnet_txn *t;
+  bool opposed = false, compacted = false;
+  memset(old_cert.b, 0xa5, 16);
+  OK(r, carnet_txn_begin(r, &t));
+  legacy_oppose(t, 'e', "gone@exemple.fr", &old_cert);
+  legacy_oppose(t, 'p', "+33655443322", &old_cert);
+  OK(r, carnet_txn_commit(t));
+
+  OK(r, carnet_erasure_opposed_value(r, CARNET_LOOKUP_EMAIL, " Gone@Exemple.fr", &opposed, &who));
+  assert_true(opposed);
+  assert_memory_equal(who.b, old_cert.b, 16);
+  opposed = false;
+  OK(r, carnet_erasure_opposed_value(r, CARNET_LOOKUP_PHONE, "06 55 44 33 22", &opposed, &who));
+  assert_true(opposed);
+  opposed = true;
+  OK(r, carnet_erasure_opposed_value(r, CARNET_LOOKUP_EMAIL, "other@exemple.fr", &opposed, &who));
+  assert_false(opposed);
+
+  /* A customer added again with the old e-mail is opposed... */
+  carnet_id back = add_customer(r, "Back Again", "GONE@exemple.fr");
+  OK(r, carnet_erasure_opposed(r, &back, &opposed, &who));
+  assert_true(opposed);
+  assert_memory_equal(who.b, old_cert.b, 16);
+
+  /* ...and an erasure made now writes its entries in that format too. */
+  carnet_id now = add_customer(r, "Erased Now", "now@exemple.fr");
+  uint8_t key[17];
+  carnet_buf v;
+  OK(r, carnet_erase(r, &now, "request", NULL, &compacted));
+  OK(r, carnet_txn_begin(r, &t));
+  legacy_key(t, 'e', "now@exemple.fr", key);
+  OK(r, carnet__store_get(t->st, CARNET__T_OPPOSE, key, sizeof key, &v));
+  assert_int_equal(v.len, 16);
+  assert_memory_equal(v.base, now.b, 16);
+  carnet_txn_abort(t);
+}
+
 static void test_compaction_waits_for_other_processes(void **state) {
   pair *p = *state;
   carnet_replica *r = p->r[0];
@@ -357,6 +426,8 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_late_edit_dropped_and_invoice_kept, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deleted_then_erased_is_opposed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_opposition_before_schema3_still_matches, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_compaction_waits_for_other_processes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_erase_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_erase_commit_failures, setup, teardown),
