@@ -78,9 +78,12 @@ typedef struct pendbuf {
   /* The heads of the waiting keys, as a set (open addressing, 0 = empty):
    * a read of one key prefix flushes only when a waiting key may start
    * with it (carnet__store_cursor_at), so an import that looks up each
-   * row's phones before writing the row keeps its writes sorted. */
+   * row's phones before writing the row keeps its writes sorted. Built at
+   * the first such read of a transaction and kept from then on: a
+   * transaction that never reads a prefix (a receive) never pays for it. */
   uint64_t *heads;
   size_t capheads;
+  bool heads_live;
 } pendbuf;
 
 static void pend_free(pendbuf *p);
@@ -502,7 +505,7 @@ static void heads_put(uint64_t *set, size_t cap, uint64_t h) {
 }
 
 static bool heads_has(const pendbuf *p, uint64_t h) {
-  if (p->nops == 0) return false;
+  if (p->nops == 0 || !p->heads_live) return false;
   for (size_t i = head_slot(h, p->capheads);; i = (i + 1) & (p->capheads - 1)) {
     if (p->heads[i] == h) return true;
     if (p->heads[i] == 0) return false;
@@ -525,6 +528,18 @@ static int heads_add(pendbuf *p, uint64_t h) {
   return 0;
 }
 
+/* The set of the keys waiting so far, from then on kept with each write. */
+static int heads_build(pendbuf *p) {
+  size_t n = p->nops;
+  p->heads_live = true;
+  p->nops = 0; /* heads_add sizes the set by the keys already in it */
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++, p->nops++) rc = heads_add(p, p->ops[i].head);
+  p->nops = n;
+  if (rc) p->heads_live = false; /* a half-built set must not answer */
+  return rc;
+}
+
 /* Empty for the next transaction, keeping the memory unless it grew past
  * what a large transaction needs. The set is emptied run by run: every
  * entry belongs to a waiting key, so zeroing from each key's home slot to
@@ -537,7 +552,9 @@ static void pend_reset(pendbuf *p) {
     memset(p, 0, sizeof *p);
     return;
   }
-  if (p->nops * 8 >= p->capheads) {
+  if (!p->heads_live) {
+    /* never built in this transaction: nothing in it */
+  } else if (p->nops * 8 >= p->capheads) {
     if (p->heads) memset(p->heads, 0, p->capheads * sizeof *p->heads);
   } else {
     for (size_t i = 0; i < p->nops; i++)
@@ -545,6 +562,7 @@ static void pend_reset(pendbuf *p) {
            j = (j + 1) & (p->capheads - 1))
         p->heads[j] = 0;
   }
+  p->heads_live = false;
   p->nops = p->klen = 0;
 }
 
@@ -575,7 +593,7 @@ static int pend_add(carnet__stxn *t, const void *key, size_t klen, bool del) {
     p->kcap = cap;
   }
   uint64_t head = key_head(key, klen);
-  if (heads_add(p, head)) return CARNET_ENOMEM;
+  if (p->heads_live && heads_add(p, head)) return CARNET_ENOMEM;
   memcpy(p->keys + p->klen, key, klen);
   p->ops[p->nops] = (pend_op){head, p->klen, NULL, (uint32_t)klen, (uint32_t)p->nops, del};
   p->nops++;
@@ -773,6 +791,9 @@ int carnet__store_cursor_at(carnet__stxn *t, carnet__table tb, const void *prefi
   int rc;
   *out = NULL;
   /* A waiting key starts with `prefix` only if its first 8 bytes do. */
+  if (t->pend && t->pend->nops && plen >= 8 && !t->pend->heads_live &&
+      heads_build(t->pend))
+    return CARNET_ENOMEM;
   bool flush = t->pend && (plen < 8 || heads_has(t->pend, key_head(prefix, plen)));
   if (tb == CARNET__T_INDEX && flush && (rc = pend_flush(t))) return rc;
   c = calloc(1, sizeof *c);
