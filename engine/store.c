@@ -100,7 +100,6 @@ struct carnet__store {
   pendbuf pend; /* the index writes of the write transaction (LMDB has one at a time) */
 };
 
-
 struct carnet__stxn {
   carnet__store *s;
   MDB_txn *txn;
@@ -546,10 +545,7 @@ static int heads_build(pendbuf *p) {
  * the next empty slot clears them all, in time of the number of keys. */
 static void pend_reset(pendbuf *p) {
   if (p->capops > (1u << 20)) {
-    free(p->ops);
-    free(p->keys);
-    free(p->heads);
-    memset(p, 0, sizeof *p);
+    pend_free(p);
     return;
   }
   if (!p->heads_live) {
@@ -790,12 +786,15 @@ int carnet__store_cursor_at(carnet__stxn *t, carnet__table tb, const void *prefi
   carnet__scur *c;
   int rc;
   *out = NULL;
-  /* A waiting key starts with `prefix` only if its first 8 bytes do. */
-  if (t->pend && t->pend->nops && plen >= 8 && !t->pend->heads_live &&
-      heads_build(t->pend))
-    return CARNET_ENOMEM;
-  bool flush = t->pend && (plen < 8 || heads_has(t->pend, key_head(prefix, plen)));
-  if (tb == CARNET__T_INDEX && flush && (rc = pend_flush(t))) return rc;
+  if (tb == CARNET__T_INDEX && t->pend && t->pend->nops) {
+    /* A waiting key starts with `prefix` only if its first 8 bytes do. */
+    bool flush = plen < 8;
+    if (!flush) {
+      if (!t->pend->heads_live && (rc = heads_build(t->pend))) return rc;
+      flush = heads_has(t->pend, key_head(prefix, plen));
+    }
+    if (flush && (rc = pend_flush(t))) return rc;
+  }
   c = calloc(1, sizeof *c);
   if (c == NULL) return CARNET_ENOMEM;
   int mrc = mdb_cursor_open(t->txn, t->s->dbi[tb], &c->cur);
