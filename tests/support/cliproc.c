@@ -189,6 +189,13 @@ char *digest(const char *dir) {
   return out;
 }
 
+void assert_same_digest(const char *a, const char *b) {
+  char *da = digest(a), *db = digest(b);
+  assert_string_equal(da, db);
+  free(da);
+  free(db);
+}
+
 /* --- background processes ------------------------------------------------- */
 
 bg *bg_spawn(const char *const *args, const char *err_name) {

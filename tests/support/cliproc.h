@@ -75,6 +75,8 @@ ident id_of(const char *dir);
 void trust_pair(const char *member, const char *newcomer);
 void init(const char *dir);
 char *digest(const char *dir);
+/* Asserts that two replicas hold the same merged state (`carnet debug digest`). */
+void assert_same_digest(const char *a, const char *b);
 bg *bg_spawn(const char *const *args, const char *err_name);
 bool bg_read_line(bg *b, const char *prefix, char *out, size_t len, int timeout_ms);
 bg *serve_v(const char *dir, const char *name, const char *const *extra);
