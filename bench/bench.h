@@ -98,8 +98,9 @@ int bench_dir_check(const char *dir, const bench_expect *e, bench_check *out,
                     uint8_t state_digest[32]);
 
 /* Creates the N records of W1 in `r`, in transactions of `batch`; returns
- * the time spent in the API (generation excluded), in ms, or < 0. */
-double bench_create_w1(carnet_replica *r, uint32_t n, uint32_t batch);
+ * the time spent in the API (generation excluded), in ms, or < 0; the part
+ * of it spent in carnet_txn_commit in *commit_ms (NULL: not wanted). */
+double bench_create_w1(carnet_replica *r, uint32_t n, uint32_t batch, double *commit_ms);
 
 /* --- raw limits (raw.c) ----------------------------------------------------- */
 
