@@ -110,6 +110,7 @@ typedef struct bench_raw {
   double lmdb_1txn_ms, lmdb_batch_ms;                 /* N rows keyed by id */
   double lmdb_1txn_written_mb, lmdb_batch_written_mb; /* their block writes (ru_oublock) */
   double lmdb_commit_med_ms, lmdb_commit_p99_ms;      /* one 300-byte put + durable commit */
+  double log_batch_ms, log_batch_written_mb; /* the rows appended to a file, fdatasync per 1,000 */
   double ss_small_ms, ss_small_mbs;                   /* secretstream push, one message per row */
   double ss_small_pull_ms;
   double ss_big_mbs, ss_big_pull_mbs; /* 64 KiB chunks */

@@ -1,5 +1,6 @@
 /* bench/raw.c - what this machine allows, with W1's own record bytes: raw
- * LMDB inserts of the N CSV rows keyed by id (durable commits), libsodium
+ * LMDB inserts of the N CSV rows keyed by id (durable commits), the same
+ * rows appended to a log in durable batches, libsodium
  * secretstream on row-sized messages and on 64 KiB chunks, loopback TCP
  * between two threads, fdatasync latency. */
 #include <arpa/inet.h>
@@ -130,6 +131,46 @@ static void lmdb_commit_latency(const char *dir, const rows *r, int iters, doubl
   free(lat);
   mdb_env_close(env);
   bench_rm_rf(dir);
+}
+
+/* --- append-only log --------------------------------------------------------- */
+
+/* The rows (id, length, bytes) appended to one file `batch` at a time, each
+ * batch one write and one fdatasync: the durable commit path of a store
+ * whose writes are appends, against LMDB's B-tree page copies; ms. */
+static double log_append(const char *path, const rows *r, uint32_t batch, double *written_mb) {
+  size_t cap = 1 << 20, len = 0;
+  uint8_t *buf = malloc(cap);
+  int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND, 0600);
+  if (fd < 0 || buf == NULL) bench_die("cannot create %s", path);
+  struct rusage r0, r1;
+  getrusage(RUSAGE_SELF, &r0);
+  double t0 = bench_now_ms();
+  for (uint32_t done = 0; done < r->n;) {
+    uint32_t k = r->n - done < batch ? r->n - done : batch;
+    len = 0;
+    for (uint32_t i = done; i < done + k; i++) {
+      uint32_t n = (uint32_t)(r->off[i + 1] - r->off[i]);
+      while (len + 20 + n > cap) {
+        cap *= 2;
+        if ((buf = realloc(buf, cap)) == NULL) bench_die("out of memory");
+      }
+      memcpy(buf + len, r->id[i], 16);
+      memcpy(buf + len + 16, &n, 4);
+      memcpy(buf + len + 20, r->buf + r->off[i], n);
+      len += 20 + n;
+    }
+    if (write(fd, buf, len) != (ssize_t)len || fdatasync(fd) != 0)
+      bench_die("append test failed on %s", path);
+    done += k;
+  }
+  double ms = bench_now_ms() - t0;
+  getrusage(RUSAGE_SELF, &r1);
+  *written_mb = (double)(r1.ru_oublock - r0.ru_oublock) * 512.0 / 1e6;
+  close(fd);
+  unlink(path);
+  free(buf);
+  return ms;
 }
 
 /* --- secretstream ------------------------------------------------------------ */
@@ -304,6 +345,8 @@ int bench_raw_run(const char *tmpdir, uint32_t n, uint64_t wire_bytes, bench_raw
   o->lmdb_1txn_ms = lmdb_insert(path, &r, n, &o->lmdb_1txn_written_mb);
   o->lmdb_batch_ms = lmdb_insert(path, &r, 1000, &o->lmdb_batch_written_mb);
   lmdb_commit_latency(path, &r, 500, &o->lmdb_commit_med_ms, &o->lmdb_commit_p99_ms);
+  snprintf(path, sizeof path, "%s/raw-log", tmpdir);
+  o->log_batch_ms = log_append(path, &r, 1000, &o->log_batch_written_mb);
   ss_rows(&r, &o->ss_small_ms, &o->ss_small_pull_ms);
   o->ss_small_mbs = (double)o->csv_bytes / 1e6 / (o->ss_small_ms / 1e3);
   ss_chunks(&r, &o->ss_big_mbs, &o->ss_big_pull_mbs);
