@@ -224,9 +224,12 @@ static void group_usage(const cli *c, const cli_sub *subs, const char *summary, 
   bool top = strcmp(c->cmd, "carnet") == 0;
   fprintf(f, "usage: %s%s COMMAND [options]\n\n%s\n\ncommands:\n", c->cmd,
           top ? " [--dir DIR]" : "", summary);
+  int w = 10; /* the names' column: the longest name and two spaces */
   for (const cli_sub *s = subs; s->name; s++)
-    if (s->summary) fprintf(f, "  %-12s%s\n", s->name, s->summary); /* NULL: hidden */
-  if (top) fprintf(f, "\n  --version   print the version\n");
+    if (s->summary && (int)strlen(s->name) > w) w = (int)strlen(s->name);
+  for (const cli_sub *s = subs; s->name; s++)
+    if (s->summary) fprintf(f, "  %-*s  %s\n", w, s->name, s->summary); /* NULL: hidden */
+  if (top) fprintf(f, "\n  %-*s  print the version\n", w, "--version");
   fprintf(f, "\nRun '%s COMMAND --help' for the options of a command.\n", c->cmd);
 }
 

@@ -592,6 +592,11 @@ static void test_help(void **state) {
   char *v = OK(f, "--version");
   assert_true(strncmp(v, "carnet ", 7) == 0);
   free(v);
+  /* Every command's summary is set apart from its name, the longest too. */
+  char *top = OK(f, "--help");
+  assert_non_null(strstr(top, "  subject-export  everything held"));
+  assert_non_null(strstr(top, "\n  init            create a replica\n"));
+  free(top);
 }
 
 /* --dir before or after the command, $CARNET_DIR, then $HOME. */
