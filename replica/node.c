@@ -315,6 +315,17 @@ static void compact_if_asked(carnet__node *n, uint64_t now) {
     carnet__node_log(n, CARNET_LOG_INFO, "replica compacted after an erasure");
 }
 
+static void report_progress(carnet__node *n, uint64_t now) {
+  if (n->opts.progress == NULL || n->stopping) return;
+  for (carnet__conn *c = n->conns; c; c = c->next) {
+    if (c->dial == NULL || c->s == NULL || !c->authenticated || c->phase != CARNET__CONN_OPEN)
+      continue;
+    carnet_session_stats st;
+    carnet_session_stats_get(c->s, &st);
+    n->opts.progress(n->opts.progress_ctx, c->addr, &st, now - c->started);
+  }
+}
+
 static void on_tick(uv_timer_t *t) {
   carnet__node *n = t->data;
   uint64_t now = uv_now(&n->loop);
@@ -341,6 +352,7 @@ static void on_tick(uv_timer_t *t) {
     else
       carnet__conn_tick(c, now);
   }
+  report_progress(n, now);
   if (n->stopping) {
     maybe_finish(n);
   } else {

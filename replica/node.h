@@ -77,6 +77,12 @@ typedef struct carnet__node_opts {
   uint32_t discover_interval_ms; /* 0: CARNET_DISCOVERY_INTERVAL_MS */
   carnet__node_log_fn log;  /* NULL: lines go to stderr */
   void *log_ctx;
+  /* Called at every tick with the counters of each authenticated session
+   * with a dialled peer, and how long it has run (`carnet sync` draws its
+   * progress line from it). NULL: not called. */
+  void (*progress)(void *ctx, const char *addr, const carnet_session_stats *st,
+                   uint64_t elapsed_ms);
+  void *progress_ctx;
 } carnet__node_opts;
 
 /* What became of a dialled peer's last session. */

@@ -28,6 +28,7 @@
 #include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pty.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -492,10 +493,13 @@ static void test_live_push(void **state) {
 
 /* === A tampered frame on a real connection ================================ */
 
-/* A one-connection TCP proxy in a child process: forwards both ways and
- * flips one bit of the client -> server stream at byte `flip_at`. Bounded by
- * alarm(). Returns the child's pid; *port receives the proxy's port. */
-static pid_t tamper_proxy(const char *target, uint64_t flip_at, unsigned *port) {
+/* A one-connection TCP proxy in a child process: forwards both ways, flips
+ * one bit of the client -> server stream at byte `flip_at` (UINT64_MAX:
+ * none), and holds the server -> client stream for `hold_ms` once
+ * `hold_at` bytes of it went through. Bounded by alarm(). Returns the
+ * child's pid; *port receives the proxy's port. */
+static pid_t relay_proxy(const char *target, uint64_t flip_at, uint64_t hold_at, unsigned hold_ms,
+                         unsigned *port) {
   struct sockaddr_in sa;
   socklen_t len = sizeof sa;
   memset(&sa, 0, sizeof sa);
@@ -517,7 +521,8 @@ static pid_t tamper_proxy(const char *target, uint64_t flip_at, unsigned *port) 
   int cfd = accept(lfd, NULL, NULL);
   char local[32];
   int sfd = raw_connect(target, local);
-  uint64_t c2s = 0;
+  uint64_t c2s = 0, s2c = 0;
+  bool held = false;
   struct pollfd p[2] = {{cfd, POLLIN, 0}, {sfd, POLLIN, 0}};
   char buf[65536];
   for (;;) {
@@ -531,6 +536,10 @@ static pid_t tamper_proxy(const char *target, uint64_t flip_at, unsigned *port) 
         c2s += (uint64_t)n;
       }
       if (send(p[1 - i].fd, buf, (size_t)n, MSG_NOSIGNAL) != n) _exit(0);
+      if (i == 1 && (s2c += (uint64_t)n) >= hold_at && !held) {
+        held = true;
+        sleep_ms(hold_ms);
+      }
     }
   }
 }
@@ -547,7 +556,7 @@ static void test_tampered_frame_tcp(void **state) {
   /* The client's handshake is two frames of 63 and 162 bytes (233 with
    * headers): byte 260 is inside its first encrypted frame. */
   unsigned port;
-  pid_t proxy = tamper_proxy(sa->addr, 260, &port);
+  pid_t proxy = relay_proxy(sa->addr, 260, UINT64_MAX, 0, &port);
   char addr[32];
   snprintf(addr, sizeof addr, "127.0.0.1:%u", port);
   proc_result r;
@@ -615,6 +624,57 @@ static void test_discovery(void **state) {
   stop(sb);
   stop(ss);
   stop(sa);
+  stop_all();
+}
+
+/* === A sync's progress on a terminal ===================================== */
+
+/* `carnet sync` with a terminal for its output, through a proxy that holds
+ * the server's stream for 1.5 s part-way: the sync runs past a second, so
+ * its progress line is drawn, and it is erased before the summary. */
+static void test_progress_on_a_terminal(void **state) {
+  (void)state;
+  const char *A = path("A"), *B = path("B");
+  char first[CARNET_ID_HEX_LEN + 1], addr[32], out[65536];
+  build_replica(A, 3000, first);
+  init(B);
+  trust_pair(A, B);
+  bg *sa = SERVE(A, "A");
+  unsigned port;
+  pid_t proxy = relay_proxy(sa->addr, UINT64_MAX, 200000, 1500, &port);
+  snprintf(addr, sizeof addr, "127.0.0.1:%u", port);
+  int term;
+  pid_t pid = forkpty(&term, NULL, NULL, NULL);
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    execl(F->bin, F->bin, "--dir", B, "sync", addr, "--timeout", "60s", (char *)NULL);
+    _exit(127);
+  }
+  size_t len = 0;
+  uint64_t t0 = now_ms();
+  while (len < sizeof out - 1 && now_ms() - t0 < (uint64_t)T(30000)) {
+    struct pollfd p = {term, POLLIN, 0};
+    if (poll(&p, 1, 200) <= 0) continue;
+    ssize_t n = read(term, out + len, sizeof out - 1 - len);
+    if (n <= 0) break; /* EIO: the child closed the terminal */
+    len += (size_t)n;
+  }
+  out[len] = '\0';
+  close(term);
+  int st = -1;
+  while (waitpid(pid, &st, WNOHANG) == 0 && now_ms() - t0 < (uint64_t)T(35000))
+    sleep_ms(20);
+  if (!WIFEXITED(st)) kill(pid, SIGKILL), waitpid(pid, &st, 0);
+  kill(proxy, SIGKILL);
+  waitpid(proxy, NULL, 0);
+  const char *line = strstr(out, "carnet sync: 127.0.0.1:"), *sum = strstr(out, "Synced with");
+  if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 || !line || !sum) fail_msg("carnet sync: %s", out);
+  printf("# sync on a terminal: %zu bytes of output, the progress line first drawn %zu bytes in\n",
+         len, (size_t)(line - out));
+  assert_non_null(strstr(line, "changed fields ("));
+  assert_true(line < sum);
+  assert_true(sum - out >= 4 && memcmp(sum - 4, "\r\033[K", 4) == 0);
+  assert_same_digest(A, B);
   stop_all();
 }
 
@@ -759,6 +819,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_tampered_frame_tcp, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_live_push, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_discovery, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_progress_on_a_terminal, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_kill_during_first_sync, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_sigterm_clean_exit, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_one_field_cost, fx_setup, fx_teardown),
