@@ -1,6 +1,7 @@
 /* cli/cmd_check.c - `carnet check`: read the whole replica and say whether
  * its files are sound (carnet/verify.h). */
 #include "cli/cli.h"
+#include "cli/progress.h"
 
 static const cli_usage check_usage = {
     .summary = "Read every record and index of the replica and report damage.",
@@ -10,6 +11,10 @@ static const cli_usage check_usage = {
             "from a peer), 2 when the files cannot be read at all.",
 };
 
+static void check_progress(void *ctx, uint64_t done, uint64_t total) {
+  cli_progress_count(ctx, "rows read", done, total);
+}
+
 int cli_cmd_check(cli *c, int argc, char **argv) {
   carnet_replica *r = NULL;
   carnet_verify_report rep;
@@ -17,7 +22,10 @@ int cli_cmd_check(cli *c, int argc, char **argv) {
   int rc = cli_parse(c, &check_usage, argc, argv, &a);
   if (rc) return rc;
   if ((rc = cli_open(c, &r))) goto done;
-  int err = carnet_verify(r, &rep);
+  cli_progress pr;
+  cli_progress_start(&pr, c);
+  int err = carnet_verify_progress(r, check_progress, &pr, &rep);
+  cli_progress_end(&pr);
   if (err) {
     rc = cli_fail_rc(c, r, err, "the data file is damaged");
     goto done;

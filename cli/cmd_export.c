@@ -14,6 +14,7 @@
 
 #include "cli/crm.h"
 #include "cli/export.h"
+#include "cli/progress.h"
 #include "cli/import.h"
 #include "io/csv.h"
 #include "io/xlsx.h"
@@ -107,6 +108,7 @@ static int parse_args(cli *c, const cli_args *a, args *o) {
 typedef struct json_state {
   json_t *arr;
   carnet_kind kind;
+  cli_progress progress;
 } json_state;
 
 static int json_cb(const carnet_record *rec, void *data) {
@@ -127,12 +129,15 @@ static int json_cb(const carnet_record *rec, void *data) {
     break;
   }
   cli_json_push(st->arr, o);
+  cli_progress_count(&st->progress, "records read", json_array_size(st->arr), 0);
   return 0;
 }
 
 static int json_bytes(cli *c, carnet_replica *r, const args *o, carnet__iobuf *b, size_t *count) {
-  json_state st = {cli_oom(json_array()), o->kind};
+  json_state st = {cli_oom(json_array()), o->kind, {0}};
+  cli_progress_start(&st.progress, c);
   int err = carnet_list(r, o->kind, &o->filter, json_cb, &st);
+  cli_progress_end(&st.progress);
   if (err) {
     json_decref(st.arr);
     return cli_fail_rc(c, r, err, "reading the records");

@@ -17,9 +17,9 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "cli/import.h"
+#include "cli/progress.h"
 #include "io/csv.h"
 #include "io/xlsx.h"
 
@@ -84,7 +84,8 @@ typedef struct job {
   const carnet__sheet *sh;
   imp_map map;
   dup_mode mode;
-  bool dry_run, progress;
+  bool dry_run;
+  cli_progress progress;
   size_t batch;
   uint8_t key[CARNET_TEAM_BYTES];
   /* counts */
@@ -212,16 +213,11 @@ done:
 
 /* --- the loop -------------------------------------------------------------- */
 
-static void progress(job *j, size_t row, bool done) {
+static void progress(job *j, size_t row) {
   size_t n = carnet__sheet_rows(j->sh) - 1;
-  if (!j->progress) return;
-  if (done) {
-    fprintf(stderr, "\r\033[K");
-    return;
-  }
   size_t pct = n ? (row * 100) / n : 100, bar = pct / 5;
-  fprintf(stderr, "\r%s: [%.*s%*s] %3zu%% %zu/%zu rows", j->c->cmd, (int)bar,
-          "####################", (int)(20 - bar), "", pct, row, n);
+  cli_progress_draw(&j->progress, "[%.*s%*s] %3zu%% %zu/%zu rows", (int)bar,
+                    "####################", (int)(20 - bar), "", pct, row, n);
 }
 
 static int run_rows(job *j, size_t *stopped_at) {
@@ -233,7 +229,7 @@ static int run_rows(job *j, size_t *stopped_at) {
     if ((err = import_row(j, row))) break;
     /* A row counts once it has an outcome; blank rows have none. */
     if (j->imported + j->merged + j->skipped + j->rejected > counted) j->rows++;
-    if ((row & 255) == 0) progress(j, row, false);
+    if ((row & 255) == 0) progress(j, row);
     if (!j->dry_run && ++j->in_batch >= j->batch) {
       err = carnet_txn_commit(j->t);
       j->t = NULL;
@@ -241,7 +237,7 @@ static int run_rows(job *j, size_t *stopped_at) {
       if (err == 0) err = carnet_txn_begin(j->r, &j->t);
     }
   }
-  progress(j, 0, true);
+  cli_progress_end(&j->progress);
   if (j->t && (err || j->dry_run)) {
     carnet_txn_abort(j->t);
   } else if (j->t) {
@@ -435,7 +431,7 @@ int cli_cmd_import(cli *c, int argc, char **argv) {
     goto done;
   }
   j.r = r, j.sh = sh, j.mode = o.mode, j.dry_run = o.dry_run, j.batch = o.batch;
-  j.progress = isatty(STDERR_FILENO) && !c->json;
+  cli_progress_start(&j.progress, c);
   if ((err = run_rows(&j, &stopped))) {
     rc = cli_fail(c, cli_exit_code(err),
                   "stopped at line %lu: %s; the rows before it were imported in batches of %zu: "

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/progress.h"
 #include "replica/node.h"
 
 enum { O_LISTEN = CLI_O_USER, O_PEER, O_ONCE, O_TIMEOUT, O_VERBOSE, O_DISCOVER, O_DISC_IFACE, O_DISC_PORT, O_ROLE };
@@ -323,29 +324,16 @@ static void quiet_log(void *ctx, int level, const char *line) {
   (void)ctx, (void)level, (void)line;
 }
 
-/* The progress line of a sync, redrawn on stderr at every tick when it is
- * a terminal: a first sync of a large book takes seconds to minutes. */
-typedef struct progress_line {
-  const char *cmd;
-  bool drawn;
-} progress_line;
-
+/* The progress line of a sync (cli/progress.h): a first sync of a large
+ * book takes seconds to minutes. */
 static void draw_progress(void *ctx, const char *addr, const carnet_session_stats *st,
                           uint64_t elapsed_ms) {
-  progress_line *p = ctx;
   char bin[32], bout[32];
-  if (elapsed_ms < 1000) return; /* a quick sync prints only its summary */
   human_bytes(st->bytes_in, bin);
   human_bytes(st->bytes_out, bout);
-  fprintf(stderr, "\r\033[K%s: %s: received %llu changed fields (%s), sent %llu (%s), %.1f s",
-          p->cmd, addr, (unsigned long long)st->cells_in, bin, (unsigned long long)st->cells_out,
-          bout, (double)elapsed_ms / 1000.0);
-  p->drawn = true;
-}
-
-static void end_progress(progress_line *p) {
-  if (p->drawn) fprintf(stderr, "\r\033[K");
-  p->drawn = false;
+  cli_progress_draw(ctx, "%s: received %llu changed fields (%s), sent %llu (%s), %.1f s", addr,
+                    (unsigned long long)st->cells_in, bin, (unsigned long long)st->cells_out,
+                    bout, (double)elapsed_ms / 1000.0);
 }
 
 /* Runs one session with `addr` (joining with `token` when not NULL). */
@@ -355,8 +343,9 @@ static int one_session(cli *c, const char *addr, const char *token, const sessio
   carnet__node *node = NULL;
   char why[512];
   logger lg = {.cmd = c->cmd, .max_level = CARNET_LOG_DEBUG};
-  progress_line pl = {.cmd = c->cmd};
-  bool show = !c->json && !sa->verbose && isatty(STDERR_FILENO);
+  cli_progress pl;
+  cli_progress_start(&pl, c);
+  pl.on = pl.on && !sa->verbose; /* log lines would cut through it */
   const char *peers[1] = {addr};
   carnet__node_opts o = {
       .peers = peers,
@@ -367,7 +356,7 @@ static int one_session(cli *c, const char *addr, const char *token, const sessio
       .signals = true,
       .log = sa->verbose ? log_line : quiet_log,
       .log_ctx = &lg,
-      .progress = show ? draw_progress : NULL,
+      .progress = pl.on ? draw_progress : NULL,
       .progress_ctx = &pl,
   };
   int rc = cli_open(c, &r);
@@ -378,11 +367,11 @@ static int one_session(cli *c, const char *addr, const char *token, const sessio
     goto done;
   }
   if (carnet__node_run(node) != 0) {
-    end_progress(&pl);
+    cli_progress_end(&pl);
     rc = cli_fail(c, CLI_EINTERNAL, "the event loop failed (run with --verbose for details)");
     goto done;
   }
-  end_progress(&pl);
+  cli_progress_end(&pl);
   const carnet__node_outcome *out = carnet__node_outcome_get(node, 0);
   if (out->synced && join && (err = carnet_role_set(r, sa->role)) != 0)
     rc = cli_fail_rc(c, r, err, "joined, but storing the role failed");

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cli/export.h"
+#include "cli/progress.h"
 
 static const char *const custom_types[] = {"", "string", "number", "date", "list", "checkbox"};
 
@@ -42,6 +43,7 @@ typedef struct exp_state {
   size_t nfields;
   size_t count;
   int err;
+  cli_progress progress;
 } exp_state;
 
 static void put(exp_state *st, const char *v) {
@@ -139,6 +141,7 @@ static int row_cb(const carnet_record *rec, void *data) {
   }
   for (size_t i = 0; i < st->ncustoms; i++) put(st, custom_of(rec, st->customs[i]));
   st->count++;
+  cli_progress_count(&st->progress, "records read", st->count, 0);
   return st->err;
 }
 
@@ -178,6 +181,7 @@ int exp_sheet(cli *c, carnet_replica *r, carnet_kind kind, const carnet_filter *
   int err = 0, rc = CLI_OK;
   *out = NULL;
   st.sh = cli_oom(carnet__sheet_new());
+  cli_progress_start(&st.progress, c);
   choose_fields(&st);
   if (kind == CARNET_KIND_CUSTOMER && (err = carnet_list(r, kind, filter, collect_cb, &st)))
     goto done;
@@ -187,6 +191,7 @@ int exp_sheet(cli *c, carnet_replica *r, carnet_kind kind, const carnet_filter *
   *count = st.count;
   st.sh = NULL;
 done:
+  cli_progress_end(&st.progress);
   if (err == CARNET_ELIMIT)
     rc = cli_fail(c, CLI_EUSER, "too much to export as a sheet (a cell over 1 MiB, or more than "
                                 "2,000,000 rows): use --format json");

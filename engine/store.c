@@ -781,6 +781,11 @@ size_t carnet__store_leaves(carnet__stxn *t, carnet__table tb) {
   return mdb_stat(t->txn, t->s->dbi[tb], &ms) == 0 ? ms.ms_leaf_pages : 0;
 }
 
+uint64_t carnet__store_entries(carnet__stxn *t, carnet__table tb) {
+  MDB_stat ms;
+  return mdb_stat(t->txn, t->s->dbi[tb], &ms) == 0 ? ms.ms_entries : 0;
+}
+
 int carnet__store_cursor_at(carnet__stxn *t, carnet__table tb, const void *prefix, size_t plen,
                             carnet__scur **out) {
   carnet__scur *c;

@@ -108,6 +108,9 @@ int carnet__store_cursor(carnet__stxn *t, carnet__table tb, carnet__scur **out);
  * error): what an estimate of the pages a transaction dirties needs. */
 size_t carnet__store_pending(const carnet__stxn *t);
 size_t carnet__store_leaves(carnet__stxn *t, carnet__table tb);
+/* Brief: the number of entries of table `tb` as the transaction sees it
+ * (0 on an error; for the index, without the writes still waiting). */
+uint64_t carnet__store_entries(carnet__stxn *t, carnet__table tb);
 /* Brief: the same, for a caller that reads only keys starting with
  * `prefix` (plen bytes): the index writes waiting in the transaction are
  * applied first only when one of them may start with it. Reading a key

@@ -72,6 +72,13 @@ done:
 }
 
 int carnet_verify(carnet_replica *r, carnet_verify_report *out) {
+  return carnet_verify_progress(r, NULL, NULL, out);
+}
+
+#define PROGRESS_EVERY 4096u
+
+int carnet_verify_progress(carnet_replica *r, carnet_verify_progress_fn *fn, void *ctx,
+                           carnet_verify_report *out) {
   carnet__stxn *st;
   carnet__scur *cur = NULL;
   carnet_buf k, v;
@@ -79,11 +86,14 @@ int carnet_verify(carnet_replica *r, carnet_verify_report *out) {
   carnet__clear_err(r);
   int rc = carnet__read_begin(r, &st);
   if (rc) return rc;
+  uint64_t total = carnet__store_entries(st, CARNET__T_ENTITIES) +
+                   carnet__store_entries(st, CARNET__T_CHANGES);
   if ((rc = carnet__store_cursor(st, CARNET__T_ENTITIES, &cur))) goto done;
   for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
        rc = carnet__store_next(cur, &k, &v)) {
     carnet_id id;
     out->entities++;
+    if (fn && out->entities % PROGRESS_EVERY == 0) fn(ctx, out->entities, total);
     if (k.len != 16) {
       rc = carnet__fail(r, CARNET_ECORRUPT, "a damaged entity key");
       goto done;
@@ -100,6 +110,7 @@ int carnet_verify(carnet_replica *r, carnet_verify_report *out) {
     carnet_buf row;
     carnet_id id;
     out->changes++;
+    if (fn && out->changes % PROGRESS_EVERY == 0) fn(ctx, out->entities + out->changes, total);
     if (k.len != 8 || (v.len != 16 && v.len != CARNET__CHANGE_ENTRY_LEN)) {
       rc = carnet__fail(r, CARNET_ECORRUPT, "a damaged change-index entry");
       goto done;

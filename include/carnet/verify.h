@@ -30,4 +30,12 @@ typedef struct carnet_verify_report {
  * go on), CARNET_ENOMEM, CARNET_EIO. */
 int carnet_verify(carnet_replica *r, carnet_verify_report *out);
 
+/* Brief: carnet_verify, calling `fn` (when not NULL) every few thousand
+ * rows with the rows read so far (entities, then change-index entries) and
+ * their total, for a progress line: a replica of a million customers takes
+ * tens of seconds to read. */
+typedef void carnet_verify_progress_fn(void *ctx, uint64_t done, uint64_t total);
+int carnet_verify_progress(carnet_replica *r, carnet_verify_progress_fn *fn, void *ctx,
+                           carnet_verify_report *out);
+
 #endif
