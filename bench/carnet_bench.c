@@ -628,8 +628,8 @@ static void run_w1_tcp(ctx *c) {
   res *r = &c->t1;
   res_init(r, "w1", "tcp-loopback", c->o.n, 0);
   carnet_replica *a = open_dir(c->dir_a, true);
-  r->create_ms = create_sampled(c, a, c->o.n, &r->anon_create_mb, &r->written_create_mb,
-                                &r->create_commit_ms);
+  r->create_ms =
+      create_sampled(c, a, c->o.n, &r->anon_create_mb, &r->written_create_mb, &r->create_commit_ms);
   carnet_replica_close(a);
   r->rss_create_mb = bench_self_maxrss_mb();
   carnet_replica_close(open_dir(c->dir_b, true));

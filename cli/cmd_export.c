@@ -14,8 +14,8 @@
 
 #include "cli/crm.h"
 #include "cli/export.h"
-#include "cli/progress.h"
 #include "cli/import.h"
+#include "cli/progress.h"
 #include "io/csv.h"
 #include "io/xlsx.h"
 

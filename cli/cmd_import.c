@@ -216,8 +216,8 @@ done:
 static void progress(job *j, size_t row) {
   size_t n = carnet__sheet_rows(j->sh) - 1;
   size_t pct = n ? (row * 100) / n : 100, bar = pct / 5;
-  cli_progress_draw(&j->progress, "[%.*s%*s] %3zu%% %zu/%zu rows", (int)bar,
-                    "####################", (int)(20 - bar), "", pct, row, n);
+  cli_progress_draw(&j->progress, "[%.*s%*s] %3zu%% %zu/%zu rows", (int)bar, "####################",
+                    (int)(20 - bar), "", pct, row, n);
 }
 
 static int run_rows(job *j, size_t *stopped_at) {

@@ -332,8 +332,8 @@ static void draw_progress(void *ctx, const char *addr, const carnet_session_stat
   human_bytes(st->bytes_in, bin);
   human_bytes(st->bytes_out, bout);
   cli_progress_draw(ctx, "%s: received %llu changed fields (%s), sent %llu (%s), %.1f s", addr,
-                    (unsigned long long)st->cells_in, bin, (unsigned long long)st->cells_out,
-                    bout, (double)elapsed_ms / 1000.0);
+                    (unsigned long long)st->cells_in, bin, (unsigned long long)st->cells_out, bout,
+                    (double)elapsed_ms / 1000.0);
 }
 
 /* Runs one session with `addr` (joining with `token` when not NULL). */

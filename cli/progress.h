@@ -17,9 +17,9 @@
 #define CLI_PROGRESS_EVERY_MS 100u  /* between two redraws */
 
 typedef struct cli_progress {
-  const char *cmd; /* the prefix of the line ("carnet check") */
-  bool on;         /* stderr is a terminal and the output is for a person */
-  bool drawn;      /* a line is on the screen */
+  const char *cmd;   /* the prefix of the line ("carnet check") */
+  bool on;           /* stderr is a terminal and the output is for a person */
+  bool drawn;        /* a line is on the screen */
   uint64_t t0, last; /* monotonic ms: the start, the last redraw */
 } cli_progress;
 

@@ -86,8 +86,8 @@ int carnet_verify_progress(carnet_replica *r, carnet_verify_progress_fn *fn, voi
   carnet__clear_err(r);
   int rc = carnet__read_begin(r, &st);
   if (rc) return rc;
-  uint64_t total = carnet__store_entries(st, CARNET__T_ENTITIES) +
-                   carnet__store_entries(st, CARNET__T_CHANGES);
+  uint64_t total =
+      carnet__store_entries(st, CARNET__T_ENTITIES) + carnet__store_entries(st, CARNET__T_CHANGES);
   if ((rc = carnet__store_cursor(st, CARNET__T_ENTITIES, &cur))) goto done;
   for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
        rc = carnet__store_next(cur, &k, &v)) {

@@ -3,10 +3,11 @@
  * module is compiled into this test: it is part of the carnet binary, not
  * of the library. */
 #define _GNU_SOURCE
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <setjmp.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <fcntl.h>
@@ -38,7 +39,8 @@ static void term_open(term *t) {
 static size_t term_read(term *t, char *out, size_t len) {
   size_t n = 0;
   fflush(stderr);
-  for (ssize_t k; n < len - 1 && (k = read(t->master, out + n, len - 1 - n)) > 0;) n += (size_t)k;
+  for (ssize_t k; n < len - 1 && (k = read(t->master, out + n, len - 1 - n)) > 0;)
+    n += (size_t)k;
   out[n] = '\0';
   return n;
 }
@@ -57,7 +59,8 @@ static void sleep_ms(unsigned ms) {
 
 static int count(const char *hay, const char *needle) {
   int n = 0;
-  for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++) n++;
+  for (const char *p = hay; (p = strstr(p, needle)) != NULL; p++)
+    n++;
   return n;
 }
 
