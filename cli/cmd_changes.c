@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/progress.h"
 
 static const char MAGIC[8] = {'C', 'A', 'R', 'N', 'E', 'T', 'C', '1'};
 
@@ -86,12 +87,12 @@ static int write_batch(cli *c, int fd, const char *tmp, const carnet_buf *b) {
 }
 
 /* Streams every change after t->since into fd, one batch at a time. */
-static int export_batches(cli *c, carnet_replica *r, int fd, const char *tmp, totals *t) {
-  carnet_mark from = {t->since, t->since};
+static int export_loop(cli *c, carnet_replica *r, int fd, const char *tmp, totals *t,
+                       carnet_mark *from, cli_progress *pr) {
   for (;;) {
     carnet_buf b = {NULL, 0};
     carnet_batch_info info;
-    int err = carnet_changes_since(r, &from, (size_t)t->batch_bytes, &b, &info), rc = CLI_OK;
+    int err = carnet_changes_since(r, from, (size_t)t->batch_bytes, &b, &info), rc = CLI_OK;
     if (err) return cli_fail_rc(c, r, err, "reading changes");
     /* The last batch goes even when empty: it tells the receiver the
      * stream is complete, which moves its mark's base. */
@@ -100,16 +101,26 @@ static int export_batches(cli *c, carnet_replica *r, int fd, const char *tmp, to
       t->batches++;
       t->entities += info.entities;
       t->cells += info.cells;
+      cli_progress_count(pr, "records written", t->entities, 0);
     }
     free((void *)b.base);
     if (rc) return rc;
     t->upto = info.upto;
     if (!info.more) return CLI_OK;
-    if (info.upto <= from.after) /* a batch must move forward, or this would never end */
+    if (info.upto <= from->after) /* a batch must move forward, or this would never end */
       return cli_fail(c, CLI_EINTERNAL, "the engine did not move past sequence %llu",
-                      (unsigned long long)from.after);
-    from.after = info.upto;
+                      (unsigned long long)from->after);
+    from->after = info.upto;
   }
+}
+
+static int export_batches(cli *c, carnet_replica *r, int fd, const char *tmp, totals *t) {
+  carnet_mark from = {t->since, t->since};
+  cli_progress pr;
+  cli_progress_start(&pr, c);
+  int rc = export_loop(c, r, fd, tmp, t, &from, &pr);
+  cli_progress_end(&pr);
+  return rc;
 }
 
 /* Makes the rename durable; best effort (some file systems refuse). */
@@ -278,13 +289,21 @@ static int check_file(cli *c, reader *rd, totals *t) {
 
 /* Pass 2: apply each batch in its own transaction. */
 static int apply_file(cli *c, carnet_replica *r, reader *rd, totals *t) {
+  cli_progress pr;
+  uint64_t done = 0;
   int rc = check_magic(c, rd);
+  cli_progress_start(&pr, c);
   while (rc == CLI_OK && (rc = next_batch(c, rd)) == CLI_OK && rd->len > 0) {
     uint32_t applied = 0;
     int err = carnet_changes_apply(r, rd->buf, rd->len, NULL, &applied);
-    if (err) return cli_fail_rc(c, r, err, rd->path);
+    if (err) {
+      rc = cli_fail_rc(c, r, err, rd->path);
+      break;
+    }
     t->applied += applied;
+    cli_progress_count(&pr, "batches applied", ++done, t->batches);
   }
+  cli_progress_end(&pr);
   return rc;
 }
 
