@@ -20,7 +20,9 @@
 
 /* Generated text fits its fields by construction; where it would not, cutting
  * it is what is wanted. */
+#if defined(__GNUC__) && !defined(__clang__) /* clang has no such warning */
 #pragma GCC diagnostic ignored "-Wformat-truncation"
+#endif
 
 #include <ctype.h>
 #include <stdbool.h>
