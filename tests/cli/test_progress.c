@@ -87,10 +87,11 @@ static void test_drawn_after_a_second_then_erased(void **state) {
   term_close(&t);
   assert_true(on);
   assert_int_equal(early, 0);
-  assert_non_null(strstr(out, "\r\033[Kcarnet check: rows read: 5 of 10 (50 %), 1 s"));
+  /* (The seconds that follow are not checked: a loaded machine may sleep longer.) */
+  assert_non_null(strstr(out, "\r\033[Kcarnet check: rows read: 5 of 10 (50 %), "));
   assert_null(strstr(out, ": 6 of 10"));
   assert_null(strstr(out, "never"));
-  assert_non_null(strstr(out, "\r\033[Kcarnet check: rows read: 7, 1 s"));
+  assert_non_null(strstr(out, "\r\033[Kcarnet check: rows read: 7, "));
   assert_int_equal(count(out, "\r\033[K"), 3); /* two lines drawn, one erasure */
   size_t n = strlen(out);
   assert_true(n >= 4 && strcmp(out + n - 4, "\r\033[K") == 0);
