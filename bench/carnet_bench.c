@@ -86,13 +86,14 @@ static void res_init(res *r, const char *workload, const char *transport, uint32
   r->transport = transport;
   r->n = n;
   r->m = m;
-  r->create_commit_ms = NA;
-  double *na[] = {&r->create_ms,     &r->update_a_ms,    &r->update_b_ms,       &r->encode_ms,
-                  &r->encode_a_ms,   &r->encode_b_ms,    &r->apply_ms,          &r->apply_a_ms,
-                  &r->apply_b_ms,    &r->sync_ms,        &r->session_ms,        &r->reverse_ms,
-                  &r->rss_create_mb, &r->rss_serve_mb,   &r->rss_sync_mb,       &r->anon_serve_mb,
-                  &r->anon_sync_mb,  &r->anon_create_mb, &r->written_create_mb, &r->written_b_mb,
-                  &r->cpu_serve_ms,  &r->cpu_sync_ms,    &r->edit_med_ms,       &r->edit_p99_ms};
+  double *na[] = {
+      &r->create_ms,     &r->create_commit_ms, &r->update_a_ms,    &r->update_b_ms,
+      &r->encode_ms,     &r->encode_a_ms,      &r->encode_b_ms,    &r->apply_ms,
+      &r->apply_a_ms,    &r->apply_b_ms,       &r->sync_ms,        &r->session_ms,
+      &r->reverse_ms,    &r->rss_create_mb,    &r->rss_serve_mb,   &r->rss_sync_mb,
+      &r->anon_serve_mb, &r->anon_sync_mb,     &r->anon_create_mb, &r->written_create_mb,
+      &r->written_b_mb,  &r->cpu_serve_ms,     &r->cpu_sync_ms,    &r->edit_med_ms,
+      &r->edit_p99_ms};
   for (size_t i = 0; i < sizeof na / sizeof na[0]; i++)
     *na[i] = NA;
 }

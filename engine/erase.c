@@ -161,6 +161,14 @@ static int drop_entity(carnet__stxn *st, carnet__loaded *l, const carnet_id *own
  * the same. */
 #define OPPOSE_PARTS (CARNET__IDX_PART_PHONE | CARNET__IDX_PART_EMAIL)
 
+/* Whether a blind key of OPPOSE_PARTS goes on the list: e-mails and
+ * phones, not the e-mail hint keys ('h') that come with them. */
+static bool opposable(const carnet_buf *k) {
+  const uint8_t *b = k->base;
+  return k->len == CARNET__INDEX_BLIND_KEY_LEN &&
+         (b[0] == CARNET__IDX_EMAIL || b[0] == CARNET__IDX_PHONE);
+}
+
 static int oppose_keys(carnet__stxn *st, carnet__loaded *l) {
   uint8_t secret[CARNET__INDEX_SECRET_LEN];
   carnet__keyset ks;
@@ -171,13 +179,10 @@ static int oppose_keys(carnet__stxn *st, carnet__loaded *l) {
     rc = carnet__index_blind_keys(&l->e, secret, carnet__oppose_hash, OPPOSE_PARTS, true, &l->arena,
                                   &ks);
   sodium_memzero(secret, sizeof secret);
-  for (size_t i = 0; rc == 0 && i < ks.n; i++) {
-    const uint8_t *k = ks.keys[i].base;
-    if (ks.keys[i].len != CARNET__INDEX_BLIND_KEY_LEN ||
-        (k[0] != CARNET__IDX_EMAIL && k[0] != CARNET__IDX_PHONE))
-      continue;
-    rc = carnet__store_put(st, CARNET__T_OPPOSE, k, 1 + CARNET__INDEX_HASH_LEN, l->e.id.b, 16, 0);
-  }
+  for (size_t i = 0; rc == 0 && i < ks.n; i++)
+    if (opposable(&ks.keys[i]))
+      rc = carnet__store_put(st, CARNET__T_OPPOSE, ks.keys[i].base, 1 + CARNET__INDEX_HASH_LEN,
+                             l->e.id.b, 16, 0);
   return rc;
 }
 
@@ -433,11 +438,8 @@ int carnet_erasure_opposed(carnet_replica *r, const carnet_id *id, bool *out, ca
     rc = carnet__index_blind_keys(&l.e, l.secret, carnet__oppose_hash, OPPOSE_PARTS, false,
                                   &l.arena, &ks);
   for (size_t i = 0; rc == 0 && !*out && i < ks.n; i++) {
-    const uint8_t *k = ks.keys[i].base;
-    if (ks.keys[i].len != CARNET__INDEX_BLIND_KEY_LEN ||
-        (k[0] != CARNET__IDX_EMAIL && k[0] != CARNET__IDX_PHONE))
-      continue;
-    rc = carnet__store_get(st, CARNET__T_OPPOSE, k, 1 + CARNET__INDEX_HASH_LEN, &v);
+    if (!opposable(&ks.keys[i])) continue;
+    rc = carnet__store_get(st, CARNET__T_OPPOSE, ks.keys[i].base, 1 + CARNET__INDEX_HASH_LEN, &v);
     if (rc == CARNET_ENOTFOUND) {
       rc = 0;
     } else if (rc == 0 && v.len == 16) {

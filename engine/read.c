@@ -176,7 +176,6 @@ static int id_cmp(const void *a, const void *b) {
   return memcmp(a, b, 16);
 }
 
-
 int carnet_list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter,
                 carnet_list_cb cb, void *data) {
   carnet__stxn *st;

@@ -776,14 +776,19 @@ size_t carnet__store_pending(const carnet__stxn *t) {
   return t->pend ? t->pend->nops : 0;
 }
 
-size_t carnet__store_leaves(carnet__stxn *t, carnet__table tb) {
+/* The table's statistics as the transaction sees it; zeroes on an error. */
+static MDB_stat table_stat(carnet__stxn *t, carnet__table tb) {
   MDB_stat ms;
-  return mdb_stat(t->txn, t->s->dbi[tb], &ms) == 0 ? ms.ms_leaf_pages : 0;
+  if (mdb_stat(t->txn, t->s->dbi[tb], &ms) != 0) memset(&ms, 0, sizeof ms);
+  return ms;
+}
+
+size_t carnet__store_leaves(carnet__stxn *t, carnet__table tb) {
+  return table_stat(t, tb).ms_leaf_pages;
 }
 
 uint64_t carnet__store_entries(carnet__stxn *t, carnet__table tb) {
-  MDB_stat ms;
-  return mdb_stat(t->txn, t->s->dbi[tb], &ms) == 0 ? ms.ms_entries : 0;
+  return table_stat(t, tb).ms_entries;
 }
 
 int carnet__store_cursor_at(carnet__stxn *t, carnet__table tb, const void *prefix, size_t plen,

@@ -103,6 +103,14 @@ int carnet__store_del(carnet__stxn *t, carnet__table tb, const void *key, size_t
  * key is needed, which skips opening a sealed value. Cursor reads fail like
  * carnet__store_get (CARNET_ECORRUPT for a value that fails authentication). */
 int carnet__store_cursor(carnet__stxn *t, carnet__table tb, carnet__scur **out);
+/* Brief: the same, for a caller that reads only keys starting with
+ * `prefix` (plen bytes): the index writes waiting in the transaction are
+ * applied first only when one of them may start with it. Reading a key
+ * outside the prefix through this cursor may miss a waiting write. */
+int carnet__store_cursor_at(carnet__stxn *t, carnet__table tb, const void *prefix, size_t plen,
+                            carnet__scur **out);
+void carnet__store_cursor_close(carnet__scur *c);
+
 /* Brief: the number of index writes waiting in the transaction, and the
  * number of leaf pages of table `tb` as the transaction sees it (0 on an
  * error): what an estimate of the pages a transaction dirties needs. */
@@ -111,13 +119,6 @@ size_t carnet__store_leaves(carnet__stxn *t, carnet__table tb);
 /* Brief: the number of entries of table `tb` as the transaction sees it
  * (0 on an error; for the index, without the writes still waiting). */
 uint64_t carnet__store_entries(carnet__stxn *t, carnet__table tb);
-/* Brief: the same, for a caller that reads only keys starting with
- * `prefix` (plen bytes): the index writes waiting in the transaction are
- * applied first only when one of them may start with it. Reading a key
- * outside the prefix through this cursor may miss a waiting write. */
-int carnet__store_cursor_at(carnet__stxn *t, carnet__table tb, const void *prefix, size_t plen,
-                            carnet__scur **out);
-void carnet__store_cursor_close(carnet__scur *c);
 
 /* Brief: position at the first key >= `key` (klen 0: the first key) and read
  * it. Errors: CARNET_ENOTFOUND when there is none. */

@@ -232,30 +232,34 @@ static void test_late_edit_dropped_and_invoice_kept(void **state) {
 
 /* A customer deleted, then erased, is opposed all the same: its e-mail and
  * phone come back in a later import or `customer add` with a warning. */
+/* carnet_erasure_opposed_value on `v`, its answer set beforehand to the
+ * opposite of `want` so that the call has to write it; with `cert`, the
+ * certificate the answer must name. */
+static void expect_opposed(carnet_replica *r, carnet_lookup_kind kind, const char *v, bool want,
+                           const carnet_id *cert) {
+  bool opposed = !want;
+  carnet_id who;
+  OK(r, carnet_erasure_opposed_value(r, kind, v, &opposed, &who));
+  if (opposed != want) fail_msg("opposition of \"%s\": %d, want %d", v, opposed, want);
+  if (cert) assert_memory_equal(who.b, cert->b, 16);
+}
+
 static void test_deleted_then_erased_is_opposed(void **state) {
   pair *p = *state;
   carnet_replica *r = p->r[0];
   carnet_id cu = add_customer(r, "Zoe Deleted", "zoe.deleted@exemple.fr");
   carnet_patch *pa = carnet_patch_new(CARNET_KIND_CUSTOMER);
   carnet_txn *t;
-  bool compacted = false, opposed = false;
-  carnet_id who;
+  bool compacted = false;
   OK(r, carnet_patch_delete(pa));
   OK(r, carnet_txn_begin(r, &t));
   OK(r, carnet_update(t, &cu, pa));
   OK(r, carnet_txn_commit(t));
   carnet_patch_free(pa);
   OK(r, carnet_erase(r, &cu, "request", NULL, &compacted));
-  OK(r, carnet_erasure_opposed_value(r, CARNET_LOOKUP_EMAIL, "Zoe.Deleted@exemple.fr", &opposed,
-                                     &who));
-  assert_true(opposed);
-  assert_memory_equal(who.b, cu.b, 16);
-  opposed = false;
-  OK(r, carnet_erasure_opposed_value(r, CARNET_LOOKUP_PHONE, "+33 6 11 22 33 44", &opposed, &who));
-  assert_true(opposed);
-  opposed = true;
-  OK(r, carnet_erasure_opposed_value(r, CARNET_LOOKUP_PHONE, "+33 6 99 99 99 99", &opposed, &who));
-  assert_false(opposed);
+  expect_opposed(r, CARNET_LOOKUP_EMAIL, "Zoe.Deleted@exemple.fr", true, &cu);
+  expect_opposed(r, CARNET_LOOKUP_PHONE, "+33 6 11 22 33 44", true, NULL);
+  expect_opposed(r, CARNET_LOOKUP_PHONE, "+33 6 99 99 99 99", false, NULL);
 }
 
 /* The opposition list's key of a value, in the format frozen before
@@ -294,15 +298,9 @@ static void test_opposition_before_schema3_still_matches(void **state) {
   legacy_oppose(t, 'p', "+33655443322", &old_cert);
   OK(r, carnet_txn_commit(t));
 
-  OK(r, carnet_erasure_opposed_value(r, CARNET_LOOKUP_EMAIL, " Gone@Exemple.fr", &opposed, &who));
-  assert_true(opposed);
-  assert_memory_equal(who.b, old_cert.b, 16);
-  opposed = false;
-  OK(r, carnet_erasure_opposed_value(r, CARNET_LOOKUP_PHONE, "06 55 44 33 22", &opposed, &who));
-  assert_true(opposed);
-  opposed = true;
-  OK(r, carnet_erasure_opposed_value(r, CARNET_LOOKUP_EMAIL, "other@exemple.fr", &opposed, &who));
-  assert_false(opposed);
+  expect_opposed(r, CARNET_LOOKUP_EMAIL, " Gone@Exemple.fr", true, &old_cert);
+  expect_opposed(r, CARNET_LOOKUP_PHONE, "06 55 44 33 22", true, NULL);
+  expect_opposed(r, CARNET_LOOKUP_EMAIL, "other@exemple.fr", false, NULL);
 
   /* A customer added again with the old e-mail is opposed... */
   carnet_id back = add_customer(r, "Back Again", "GONE@exemple.fr");
