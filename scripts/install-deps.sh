@@ -8,6 +8,7 @@ packages=(
   liblmdb-dev lmdb-utils libsodium-dev libuv1-dev libmsgpack-dev libcmocka-dev
   libjansson-dev libutf8proc-dev
   libxlsxwriter-dev libzip-dev libexpat1-dev
+  scdoc man-db bash-completion dpkg-dev file systemd
 )
 
 missing=()
