@@ -558,7 +558,8 @@ int carnet_dupes_of(carnet_replica *r, const carnet_id *id, double min_score, ca
 int carnet_lookup(carnet_replica *r, carnet_lookup_kind kind, const char *value, carnet_id *ids,
                   size_t max, size_t *n) {
   char norm[255];
-  uint8_t tag, secret[CARNET__INDEX_SECRET_LEN], key[1 + CARNET__INDEX_HASH_LEN];
+  uint8_t tag, key[1 + CARNET__INDEX_HASH_LEN];
+  carnet__blind_secret secret;
   carnet__stxn *st;
   carnet__scur *cur = NULL;
   carnet_buf k, v;
@@ -584,15 +585,15 @@ int carnet_lookup(carnet_replica *r, carnet_lookup_kind kind, const char *value,
   }
   if (rc) return carnet__fail(r, CARNET_EINVAL, "'%s' cannot be looked up: not valid", value);
   if ((rc = carnet__read_begin(r, &st))) return rc;
-  rc = carnet__index_secret(st, secret);
+  rc = carnet__index_secret(st, &secret);
   if (rc == CARNET_ENOTFOUND) { /* never written to: nothing indexed */
     rc = 0;
     goto done;
   }
   if (rc) goto done;
   key[0] = tag;
-  rc = carnet__index_hash(secret, tag, norm, strlen(norm), key + 1);
-  sodium_memzero(secret, sizeof secret);
+  rc = carnet__index_hash(&secret, tag, norm, strlen(norm), key + 1);
+  sodium_memzero(&secret, sizeof secret);
   if (rc || (rc = carnet__store_cursor_at(st, CARNET__T_INDEX, key, sizeof key, &cur))) goto done;
   for (rc = carnet__store_seek(cur, key, sizeof key, &k, &v); rc == 0;
        rc = carnet__store_next(cur, &k, &v)) {

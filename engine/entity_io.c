@@ -36,7 +36,7 @@ static int load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l, bool l
   l->keys_pending = false;
   l->old_row = NULL;
   l->old_row_len = 0;
-  int rc = carnet__index_secret(st, l->secret);
+  int rc = carnet__index_secret(st, &l->secret);
   if (rc && rc != CARNET_ENOTFOUND) return rc;
   l->has_secret = rc == 0;
   rc = carnet__store_get(st, CARNET__T_ENTITIES, id->b, 16, &row);
@@ -55,7 +55,7 @@ static int load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l, bool l
     l->old_row_len = row.len;
     return 0;
   }
-  return carnet__index_keys(&l->e, l->has_secret ? l->secret : NULL, &l->arena, &l->old_keys);
+  return carnet__index_keys(&l->e, l->has_secret ? &l->secret : NULL, &l->arena, &l->old_keys);
 }
 
 int carnet__load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l) {
@@ -72,7 +72,7 @@ static int derive_old_keys(carnet__loaded *l, unsigned parts, carnet__keyset *ou
   carnet__entity_init(&old, &l->arena);
   int rc = carnet__row_decode(&l->e.id, l->old_row, l->old_row_len, &old);
   if (rc == 0)
-    rc = carnet__index_keys_parts(&old, l->has_secret ? l->secret : NULL, &l->arena, parts, out);
+    rc = carnet__index_keys_parts(&old, l->has_secret ? &l->secret : NULL, &l->arena, parts, out);
   carnet__entity_free(&old);
   return rc;
 }
@@ -88,7 +88,7 @@ static unsigned changed_parts(const carnet__loaded *l) {
 }
 
 void carnet__loaded_free(carnet__loaded *l) {
-  sodium_memzero(l->secret, sizeof l->secret);
+  sodium_memzero(&l->secret, sizeof l->secret);
   carnet__entity_free(&l->e);
   carnet__arena_free(&l->arena);
 }
@@ -101,7 +101,7 @@ static bool has_key(const carnet__keyset *ks, carnet_buf k) {
 
 int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb) {
   carnet__entity *e = &l->e;
-  const uint8_t *secret = l->has_secret ? l->secret : NULL;
+  carnet__blind_secret *secret = l->has_secret ? &l->secret : NULL;
   carnet__keyset now, old, *oldk = &l->old_keys;
   uint8_t seqkey[8];
   int rc;

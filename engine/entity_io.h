@@ -11,6 +11,7 @@
 #define CARNET_ENGINE_ENTITY_IO_H
 
 #include <msgpack.h>
+#include <sodium.h>
 #include "engine/entity.h"
 #include "engine/store.h"
 
@@ -21,6 +22,20 @@ typedef struct carnet__keyset {
   size_t n;
 } carnet__keyset;
 
+/* The blind index secret (engine/index.c) with the keys derived from it,
+ * each derived on first use by the hash that needs it: a SipHash subkey for
+ * the index, and a keyed BLAKE2b state that has absorbed the key block for
+ * the opposition list. It lives with the loaded entity or on a caller's
+ * stack (never in a static: two replicas in one process have two secrets)
+ * and is wiped with sodium_memzero when done. */
+#define CARNET__INDEX_SECRET_LEN 32
+typedef struct carnet__blind_secret {
+  uint8_t raw[CARNET__INDEX_SECRET_LEN];
+  bool has_sip, has_keyed;
+  uint8_t sip[crypto_shorthash_siphashx24_KEYBYTES];
+  crypto_generichash_state keyed;
+} carnet__blind_secret;
+
 /* An entity as loaded, remembering what saving must undo. */
 typedef struct carnet__loaded {
   carnet__arena arena;
@@ -29,7 +44,7 @@ typedef struct carnet__loaded {
   uint64_t old_seq;
   carnet__keyset old_keys;
   bool has_secret; /* the replica's index secret, when it has one */
-  uint8_t secret[32];
+  carnet__blind_secret secret;
   /* carnet__load_lazy: old_keys not derived yet. They are derived from the
    * row as loaded (old_row) only when a save changes a cell that feeds the
    * index (carnet__index_field): most writes (a street, notes) change no
@@ -67,7 +82,6 @@ void carnet__change_entry(const carnet__entity *e, uint8_t out[CARNET__CHANGE_EN
 int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb);
 
 /* Blind index: keyed hashes of normal forms (engine/index.c). */
-#define CARNET__INDEX_SECRET_LEN 32
 #define CARNET__INDEX_HASH_LEN 16
 /* The length of a blind key: tag + hash + entity id. */
 #define CARNET__INDEX_BLIND_KEY_LEN (1 + CARNET__INDEX_HASH_LEN + 16)
@@ -79,15 +93,15 @@ int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb);
  * for the opposition list (keyed BLAKE2b, which was also the index's up to
  * schema 2; frozen: the list's entries cannot be computed again). Errors:
  * CARNET_ENOMEM (carnet__index_hash of a value of 256 bytes or more). */
-typedef int carnet__blind_hash(const uint8_t secret[CARNET__INDEX_SECRET_LEN], uint8_t tag,
-                               const void *v, size_t n, uint8_t out[CARNET__INDEX_HASH_LEN]);
+typedef int carnet__blind_hash(carnet__blind_secret *secret, uint8_t tag, const void *v, size_t n,
+                               uint8_t out[CARNET__INDEX_HASH_LEN]);
 carnet__blind_hash carnet__index_hash;
 carnet__blind_hash carnet__oppose_hash;
 
 /* The index keys of an entity (engine/index.c), allocated in `a`. With
  * `secret` NULL (a replica without an index secret yet) only the keys in
  * clear ('r'). */
-int carnet__index_keys(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
+int carnet__index_keys(const carnet__entity *e, carnet__blind_secret *secret, carnet__arena *a,
                        carnet__keyset *out);
 
 /* Index keys come in parts, each derived from its own fields only: a save
@@ -105,14 +119,14 @@ unsigned carnet__index_parts(uint16_t field);
 /* The part of a key's tag byte. */
 unsigned carnet__index_tag_part(uint8_t tag);
 /* The keys of the parts in `parts` only. */
-int carnet__index_keys_parts(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
+int carnet__index_keys_parts(const carnet__entity *e, carnet__blind_secret *secret, carnet__arena *a,
                              unsigned parts, carnet__keyset *out);
 /* The blind keys of `parts` of a customer (deleted or not with
  * `even_deleted`) hashed with `hash`, which carnet__index_keys_parts does
  * with carnet__index_hash. With carnet__oppose_hash and the phone and
  * e-mail parts ('p' 'e' 'h'): what the opposition list of an erasure holds
  * and is looked up with (engine/erase.c). */
-int carnet__index_blind_keys(const carnet__entity *e, const uint8_t *secret,
+int carnet__index_blind_keys(const carnet__entity *e, carnet__blind_secret *secret,
                              carnet__blind_hash *hash, unsigned parts, bool even_deleted,
                              carnet__arena *a, carnet__keyset *out);
 /* Whether the parts computed alone give the same keys as all together
@@ -130,7 +144,7 @@ bool carnet__index_parts_exact(const carnet__entity *e);
 
 /* The replica's index secret. Errors: CARNET_ENOTFOUND (none yet),
  * CARNET_ECORRUPT. */
-int carnet__index_secret(carnet__stxn *st, uint8_t out[CARNET__INDEX_SECRET_LEN]);
+int carnet__index_secret(carnet__stxn *st, carnet__blind_secret *out);
 
 /* Make the index secret when it is missing and index every stored entity
  * with it, inside write transaction `t` (called by carnet_txn_begin). */

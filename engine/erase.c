@@ -170,15 +170,15 @@ static bool opposable(const carnet_buf *k) {
 }
 
 static int oppose_keys(carnet__stxn *st, carnet__loaded *l) {
-  uint8_t secret[CARNET__INDEX_SECRET_LEN];
+  carnet__blind_secret secret;
   carnet__keyset ks;
   if (!l->existed) return 0;
-  int rc = carnet__index_secret(st, secret);
+  int rc = carnet__index_secret(st, &secret);
   if (rc == CARNET_ENOTFOUND) return 0; /* never written to: nothing to oppose */
   if (rc == 0)
-    rc = carnet__index_blind_keys(&l->e, secret, carnet__oppose_hash, OPPOSE_PARTS, true, &l->arena,
+    rc = carnet__index_blind_keys(&l->e, &secret, carnet__oppose_hash, OPPOSE_PARTS, true, &l->arena,
                                   &ks);
-  sodium_memzero(secret, sizeof secret);
+  sodium_memzero(&secret, sizeof secret);
   for (size_t i = 0; rc == 0 && i < ks.n; i++)
     if (opposable(&ks.keys[i]))
       rc = carnet__store_put(st, CARNET__T_OPPOSE, ks.keys[i].base, 1 + CARNET__INDEX_HASH_LEN,
@@ -435,7 +435,7 @@ int carnet_erasure_opposed(carnet_replica *r, const carnet_id *id, bool *out, ca
   /* The e-mail and phone keys of a live customer, as the opposition list
    * hashes them (not the index's keys: another hash). */
   if (rc == 0 && l.has_secret)
-    rc = carnet__index_blind_keys(&l.e, l.secret, carnet__oppose_hash, OPPOSE_PARTS, false,
+    rc = carnet__index_blind_keys(&l.e, &l.secret, carnet__oppose_hash, OPPOSE_PARTS, false,
                                   &l.arena, &ks);
   for (size_t i = 0; rc == 0 && !*out && i < ks.n; i++) {
     if (!opposable(&ks.keys[i])) continue;
@@ -455,7 +455,8 @@ int carnet_erasure_opposed(carnet_replica *r, const carnet_id *id, bool *out, ca
 int carnet_erasure_opposed_value(carnet_replica *r, carnet_lookup_kind kind, const char *value,
                                   bool *out, carnet_id *cert) {
   char norm[255];
-  uint8_t key[1 + CARNET__INDEX_HASH_LEN], secret[CARNET__INDEX_SECRET_LEN];
+  uint8_t key[1 + CARNET__INDEX_HASH_LEN];
+  carnet__blind_secret secret;
   carnet__stxn *st;
   carnet_buf v;
   int rc;
@@ -471,14 +472,14 @@ int carnet_erasure_opposed_value(carnet_replica *r, carnet_lookup_kind kind, con
   }
   if (rc) return carnet__fail(r, CARNET_EINVAL, "'%s' is not a valid e-mail or phone", value);
   if ((rc = carnet__read_begin(r, &st))) return rc;
-  rc = carnet__index_secret(st, secret);
+  rc = carnet__index_secret(st, &secret);
   if (rc == CARNET_ENOTFOUND) { /* never written to: nobody was erased here */
     rc = 0;
     goto done;
   }
   if (rc) goto done;
-  rc = carnet__oppose_hash(secret, key[0], norm, strlen(norm), key + 1);
-  sodium_memzero(secret, sizeof secret);
+  rc = carnet__oppose_hash(&secret, key[0], norm, strlen(norm), key + 1);
+  sodium_memzero(&secret, sizeof secret);
   if (rc == 0) rc = carnet__store_get(st, CARNET__T_OPPOSE, key, sizeof key, &v);
   if (rc == CARNET_ENOTFOUND) {
     rc = 0;

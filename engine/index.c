@@ -67,68 +67,54 @@ static const char sip_label[] = "carnet blind index siphashx24 v1";
 _Static_assert(crypto_shorthash_siphashx24_BYTES == CARNET__INDEX_HASH_LEN,
                "a blind key's hash is 16 bytes");
 
-int carnet__index_hash(const uint8_t secret[CARNET__INDEX_SECRET_LEN], uint8_t tag, const void *v,
-                       size_t n, uint8_t out[CARNET__INDEX_HASH_LEN]) {
+int carnet__index_hash(carnet__blind_secret *secret, uint8_t tag, const void *v, size_t n,
+                       uint8_t out[CARNET__INDEX_HASH_LEN]) {
   /* SipHash-2-4 with a 128-bit output instead of a BLAKE2b compression
    * per key (a customer has ~7; keyed BLAKE2b was ~14 % of a receiving
    * sync). The keys need only be equal for equal inputs and unpredictable
-   * without the secret: SipHash is a PRF under its key. The subkey for the
-   * last secret seen is kept per thread: deriving it is a keyed BLAKE2b,
-   * dearer than the hashes it would serve. It tells nothing the stored
-   * secret does not. Plain memcmp: whether the secret changed is no
-   * secret, and the constant-time compare was a visible share of an
-   * import. */
-  static _Thread_local struct {
-    bool ok;
-    uint8_t secret[CARNET__INDEX_SECRET_LEN];
-    uint8_t sub[crypto_shorthash_siphashx24_KEYBYTES];
-  } cache;
+   * without the secret: SipHash is a PRF under its key. The subkey is
+   * derived once per loaded secret (a keyed BLAKE2b, dearer than the hashes
+   * it serves) and kept beside it. */
   /* SipHash has no incremental API in libsodium: tag || value in one
    * buffer, on the stack for every normal form the index makes. */
   uint8_t stack[256], *in = stack;
-  if (!cache.ok || memcmp(cache.secret, secret, CARNET__INDEX_SECRET_LEN) != 0) {
-    crypto_generichash(cache.sub, sizeof cache.sub, (const unsigned char *)sip_label,
-                       sizeof sip_label - 1, secret, CARNET__INDEX_SECRET_LEN);
-    memcpy(cache.secret, secret, CARNET__INDEX_SECRET_LEN);
-    cache.ok = true;
+  if (!secret->has_sip) {
+    crypto_generichash(secret->sip, sizeof secret->sip, (const unsigned char *)sip_label,
+                       sizeof sip_label - 1, secret->raw, CARNET__INDEX_SECRET_LEN);
+    secret->has_sip = true;
   }
   if (n >= sizeof stack && (in = malloc(n + 1)) == NULL) return CARNET_ENOMEM;
   in[0] = tag;
   memcpy(in + 1, v, n);
-  crypto_shorthash_siphashx24(out, in, n + 1, cache.sub);
+  crypto_shorthash_siphashx24(out, in, n + 1, secret->sip);
   if (in != stack) free(in);
   return 0;
 }
 
-int carnet__oppose_hash(const uint8_t secret[CARNET__INDEX_SECRET_LEN], uint8_t tag, const void *v,
-                        size_t n, uint8_t out[CARNET__INDEX_HASH_LEN]) {
+int carnet__oppose_hash(carnet__blind_secret *secret, uint8_t tag, const void *v, size_t n,
+                        uint8_t out[CARNET__INDEX_HASH_LEN]) {
   /* Frozen: the opposition list holds these hashes of persons whose data
    * is gone, so they can never be computed again with another function.
    * Keyed BLAKE2b hashes its key as a first block of its own: the state
-   * after it is kept per thread for the last secret seen and copied for
-   * each hash (same output; an import checks every row's e-mails and
-   * phones). The copy holds nothing that the stored secret does not. */
-  static _Thread_local struct {
-    bool ok;
-    uint8_t secret[CARNET__INDEX_SECRET_LEN];
-    crypto_generichash_state keyed;
-  } cache;
+   * after it is kept beside the secret and copied for each hash (same
+   * output; an import checks every row's e-mails and phones). */
   crypto_generichash_state s;
-  if (!cache.ok || memcmp(cache.secret, secret, CARNET__INDEX_SECRET_LEN) != 0) {
-    crypto_generichash_init(&cache.keyed, secret, CARNET__INDEX_SECRET_LEN, CARNET__INDEX_HASH_LEN);
-    memcpy(cache.secret, secret, CARNET__INDEX_SECRET_LEN);
-    cache.ok = true;
+  if (!secret->has_keyed) {
+    crypto_generichash_init(&secret->keyed, secret->raw, CARNET__INDEX_SECRET_LEN,
+                            CARNET__INDEX_HASH_LEN);
+    secret->has_keyed = true;
   }
-  s = cache.keyed;
+  s = secret->keyed;
   crypto_generichash_update(&s, &tag, 1);
   crypto_generichash_update(&s, v, n);
   crypto_generichash_final(&s, out, CARNET__INDEX_HASH_LEN);
+  sodium_memzero(&s, sizeof s);
   return 0;
 }
 
 /* A blind key: the hash (the index's or the opposition list's) of a normal
  * form. */
-static int add_blind(carnet__keyset *ks, carnet__arena *a, const uint8_t *secret,
+static int add_blind(carnet__keyset *ks, carnet__arena *a, carnet__blind_secret *secret,
                      carnet__blind_hash *hash, uint8_t tag, const char *v, const carnet_id *id) {
   uint8_t h[CARNET__INDEX_HASH_LEN];
   int rc = hash(secret, tag, v, strlen(v), h);
@@ -205,7 +191,7 @@ static bool phone_number(const carnet__cell *c, char out[33]) {
 /* The blocking keys of one name: place + first three characters of the
  * folded form and of the word-sorted form (a swapped first and last name
  * still meets its twin). */
-static int name_keys(carnet__keyset *ks, carnet__arena *a, const uint8_t *secret,
+static int name_keys(carnet__keyset *ks, carnet__arena *a, carnet__blind_secret *secret,
                      carnet__blind_hash *hash, const char *place, const char *name,
                      const carnet_id *id) {
   char f[CARNET_NAME_FOLD_MAX], k[64 + 16];
@@ -249,7 +235,7 @@ void carnet__index_place(const char *postcode, const char *city, char *out, size
 
 /* The duplicate-detection keys of a live customer, of the parts asked,
  * hashed with `hash`. */
-static int dup_keys(const carnet__entity *e, const uint8_t *secret, carnet__blind_hash *hash,
+static int dup_keys(const carnet__entity *e, carnet__blind_secret *secret, carnet__blind_hash *hash,
                     carnet__arena *a, unsigned parts, bool even_deleted, carnet__keyset *out) {
   char buf[CARNET_NAME_FOLD_MAX], norm[255];
   int rc;
@@ -357,13 +343,13 @@ bool carnet__index_parts_exact(const carnet__entity *e) {
   return k <= CARNET__INDEX_KEYS_MAX;
 }
 
-int carnet__index_keys(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
+int carnet__index_keys(const carnet__entity *e, carnet__blind_secret *secret, carnet__arena *a,
                        carnet__keyset *out) {
   return carnet__index_keys_parts(e, secret, a, CARNET__IDX_PART_ALL, out);
 }
 
 /* Every field read here must be mapped by carnet__index_parts. */
-int carnet__index_keys_parts(const carnet__entity *e, const uint8_t *secret, carnet__arena *a,
+int carnet__index_keys_parts(const carnet__entity *e, carnet__blind_secret *secret, carnet__arena *a,
                              unsigned parts, carnet__keyset *out) {
   out->n = 0;
   const carnet__cell *c = carnet__entity_find(e, CARNET_F_REFCODE, NULL, 0);
@@ -397,7 +383,7 @@ int carnet__index_keys_parts(const carnet__entity *e, const uint8_t *secret, car
   return 0;
 }
 
-int carnet__index_blind_keys(const carnet__entity *e, const uint8_t *secret,
+int carnet__index_blind_keys(const carnet__entity *e, carnet__blind_secret *secret,
                              carnet__blind_hash *hash, unsigned parts, bool even_deleted,
                              carnet__arena *a, carnet__keyset *out) {
   out->n = 0;
@@ -405,13 +391,14 @@ int carnet__index_blind_keys(const carnet__entity *e, const uint8_t *secret,
   return dup_keys(e, secret, hash, a, parts, even_deleted, out);
 }
 
-int carnet__index_secret(carnet__stxn *st, uint8_t out[CARNET__INDEX_SECRET_LEN]) {
+int carnet__index_secret(carnet__stxn *st, carnet__blind_secret *out) {
   carnet_buf v;
   int rc = carnet__store_get(st, CARNET__T_META, CARNET__META_INDEX_KEY,
                              strlen(CARNET__META_INDEX_KEY), &v);
   if (rc) return rc;
   if (v.len != CARNET__INDEX_SECRET_LEN) return CARNET_ECORRUPT;
-  memcpy(out, v.base, CARNET__INDEX_SECRET_LEN);
+  memcpy(out->raw, v.base, CARNET__INDEX_SECRET_LEN);
+  out->has_sip = out->has_keyed = false;
   return 0;
 }
 
@@ -456,24 +443,24 @@ static int index_all(carnet__stxn *st, bool blind_only) {
 }
 
 int carnet__index_secret_ensure(carnet_txn *t) {
-  uint8_t secret[CARNET__INDEX_SECRET_LEN];
-  int rc = carnet__index_secret(t->st, secret);
+  carnet__blind_secret secret;
+  int rc = carnet__index_secret(t->st, &secret);
   if (rc != CARNET_ENOTFOUND) return rc;
-  carnet__random(t->r, secret, sizeof secret);
+  carnet__random(t->r, secret.raw, sizeof secret.raw);
   rc = carnet__store_put(t->st, CARNET__T_META, CARNET__META_INDEX_KEY,
-                         strlen(CARNET__META_INDEX_KEY), secret, sizeof secret, 0);
-  sodium_memzero(secret, sizeof secret);
+                         strlen(CARNET__META_INDEX_KEY), secret.raw, sizeof secret.raw, 0);
+  sodium_memzero(&secret, sizeof secret);
   if (rc) return rc;
   /* Index every stored entity with the new secret (see the top comment). */
   return index_all(t->st, false);
 }
 
 int carnet__index_rehash(carnet__stxn *st) {
-  uint8_t secret[CARNET__INDEX_SECRET_LEN];
+  carnet__blind_secret secret;
   carnet__scur *cur = NULL;
   carnet_buf k;
-  int rc = carnet__index_secret(st, secret);
-  sodium_memzero(secret, sizeof secret);
+  int rc = carnet__index_secret(st, &secret);
+  sodium_memzero(&secret, sizeof secret);
   if (rc == CARNET_ENOTFOUND) return 0; /* never written to: no blind key */
   if (rc) return rc;
   /* 1. Delete every blind key, a tag at a time. A batch of deletes reaches

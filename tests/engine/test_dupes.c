@@ -338,10 +338,10 @@ static void test_lookup_inside_transaction(void **state) {
 
 /* The index hash of schema 2 (docs/FORMATS.md), spelt out with libsodium:
  * BLAKE2b-128 keyed with the 32-byte secret over tag || normal form. */
-static int schema2_hash(const uint8_t secret[CARNET__INDEX_SECRET_LEN], uint8_t tag, const void *v,
-                        size_t n, uint8_t out[CARNET__INDEX_HASH_LEN]) {
+static int schema2_hash(carnet__blind_secret *secret, uint8_t tag, const void *v, size_t n,
+                        uint8_t out[CARNET__INDEX_HASH_LEN]) {
   crypto_generichash_state s;
-  crypto_generichash_init(&s, secret, CARNET__INDEX_SECRET_LEN, CARNET__INDEX_HASH_LEN);
+  crypto_generichash_init(&s, secret->raw, CARNET__INDEX_SECRET_LEN, CARNET__INDEX_HASH_LEN);
   crypto_generichash_update(&s, &tag, 1);
   crypto_generichash_update(&s, v, n);
   crypto_generichash_final(&s, out, CARNET__INDEX_HASH_LEN);
@@ -358,11 +358,12 @@ static void downgrade_to_schema2(carnet_replica *r) {
   carnet_txn *t;
   carnet__scur *cur;
   carnet_buf k;
-  uint8_t secret[CARNET__INDEX_SECRET_LEN], schema[4] = {0, 0, 0, 2};
+  carnet__blind_secret secret;
+  uint8_t schema[4] = {0, 0, 0, 2};
   uint8_t(*blind)[CARNET__INDEX_BLIND_KEY_LEN] = NULL;
   size_t n = 0;
   OK(r, carnet_txn_begin(r, &t));
-  assert_int_equal(carnet__index_secret(t->st, secret), 0);
+  assert_int_equal(carnet__index_secret(t->st, &secret), 0);
   assert_int_equal(carnet__store_cursor(t->st, CARNET__T_INDEX, &cur), 0);
   for (int rc = carnet__store_seek(cur, NULL, 0, &k, NULL); rc == 0;
        rc = carnet__store_next(cur, &k, NULL)) {
@@ -384,7 +385,7 @@ static void downgrade_to_schema2(carnet_replica *r) {
     carnet__keyset ks;
     memcpy(id.b, k.base, 16);
     assert_int_equal(carnet__load(t->st, &id, &l), 0);
-    assert_int_equal(carnet__index_blind_keys(&l.e, secret, schema2_hash,
+    assert_int_equal(carnet__index_blind_keys(&l.e, &secret, schema2_hash,
                                               CARNET__IDX_PART_ALL &
                                                   ~(CARNET__IDX_PART_REF | CARNET__IDX_PART_MERGE),
                                               false, &l.arena, &ks),
@@ -532,18 +533,19 @@ static void test_schema2_unwritten_upgraded(void **state) {
 static void test_index_hash_format(void **state) {
   (void)state;
   static const char label[] = "carnet blind index siphashx24 v1";
-  uint8_t secret[CARNET__INDEX_SECRET_LEN], sub[16], in[1 + 600], want[16], got[16];
+  carnet__blind_secret secret = {0};
+  uint8_t sub[16], in[1 + 600], want[16], got[16];
   static const size_t lens[] = {0, 1, 12, 254, 255, 256, 257, 600};
-  for (size_t i = 0; i < sizeof secret; i++)
-    secret[i] = (uint8_t)(i * 7 + 1);
-  crypto_generichash(sub, sizeof sub, (const unsigned char *)label, strlen(label), secret,
-                     sizeof secret);
+  for (size_t i = 0; i < sizeof secret.raw; i++)
+    secret.raw[i] = (uint8_t)(i * 7 + 1);
+  crypto_generichash(sub, sizeof sub, (const unsigned char *)label, strlen(label), secret.raw,
+                     sizeof secret.raw);
   in[0] = 'p';
   for (size_t i = 1; i < sizeof in; i++)
     in[i] = (uint8_t)('a' + i % 26);
   for (size_t i = 0; i < sizeof lens / sizeof *lens; i++) {
     crypto_shorthash_siphashx24(want, in, 1 + lens[i], sub);
-    assert_int_equal(carnet__index_hash(secret, 'p', in + 1, lens[i], got), 0);
+    assert_int_equal(carnet__index_hash(&secret, 'p', in + 1, lens[i], got), 0);
     assert_memory_equal(got, want, 16);
   }
 }
