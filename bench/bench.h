@@ -84,7 +84,7 @@ int bench_expect_init(bench_expect *e, const w_index *ix, const w_update *w2a, c
                       uint32_t m);
 void bench_expect_free(bench_expect *e);
 
-/* W's digest recomputed from every customer of the replica (carnet_list),
+/* W's digest recomputed from every customer of the replica (carnet_record_list),
  * and the rows compared with the expected ones: *mismatch counts rows that
  * differ, first_bad gets the first (stored vs expected). */
 typedef struct bench_check {

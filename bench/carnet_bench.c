@@ -15,14 +15,14 @@
  *                 Encrypted (secretstream), every received batch committed
  *                 durably. Time = wall time of the `carnet sync` process;
  *                 bytes = its bytes_in + bytes_out (handshake included).
- *   inproc        two replicas in this process, carnet_changes_since on one
+ *   inproc        two replicas in this process, carnet_changes_encode on one
  *                 and carnet_changes_apply on the other: encode and apply
  *                 timed apart, bytes = batch bytes (no framing, no crypto).
  *                 Commits are durable too.
  *
  * Data generation, digests and state dumps are not timed. Convergence is
  * checked end to end: W's digest is recomputed from every customer read back
- * from the replica (carnet_list) and compared with the generator's.
+ * from the replica (carnet_record_list) and compared with the generator's.
  * Benchmarks never fail on time; the exit code is 1 only when a replica does
  * not hold what it should.
  */
@@ -413,12 +413,12 @@ static void check_pair(ctx *c, res *r, carnet_replica *ra, const char *dir_a, ca
   bench_check ca, cb;
   uint8_t sa[32], sb[32];
   if (ra) {
-    if (bench_replica_check(ra, e, &ca) || carnet_state_digest(ra, sa)) bench_die("reading A");
+    if (bench_replica_check(ra, e, &ca) || carnet_replica_get_digest(ra, sa)) bench_die("reading A");
   } else if (bench_dir_check(dir_a, e, &ca, sa)) {
     bench_die("reading %s", dir_a);
   }
   if (rb) {
-    if (bench_replica_check(rb, e, &cb) || carnet_state_digest(rb, sb)) bench_die("reading B");
+    if (bench_replica_check(rb, e, &cb) || carnet_replica_get_digest(rb, sb)) bench_die("reading B");
   } else if (bench_dir_check(dir_b, e, &cb, sb)) {
     bench_die("reading %s", dir_b);
   }
@@ -451,7 +451,7 @@ static void check_w3_values(ctx *c, res *r, carnet_replica *ra, carnet_replica *
     carnet_id id;
     carnet_record *x, *y;
     memcpy(id.b, c->ix.by_gen[c->w3[k].idx].id, 16);
-    if (carnet_get(ra, &id, &x) || carnet_get(rb, &id, &y)) bench_die("W3: a record is missing");
+    if (carnet_record_get(ra, &id, &x) || carnet_record_get(rb, &id, &y)) bench_die("W3: a record is missing");
     const char *nx = carnet_record_str(x, CARNET_F_NOTES),
                *ny = carnet_record_str(y, CARNET_F_NOTES);
     if (nx && ny && strcmp(nx, ny) == 0 && strcmp(nx, c->w3[k].va) == 0)
@@ -513,10 +513,10 @@ static double edits(ctx *c, carnet_replica *r, const w_update *u, edit_kind kind
         break;
       }
     }
-    if (rc == 0) rc = carnet_update1(r, &id, p);
+    if (rc == 0) rc = carnet_record_update_commit(r, &id, p);
     carnet_patch_free(p);
     double dt = bench_now_ms() - t0;
-    if (rc) bench_die("edit %u: %s: %s", k, carnet_strerror(rc), carnet_replica_errmsg(r));
+    if (rc) bench_die("edit %u: %s: %s", k, carnet_error_message(rc), carnet_replica_errmsg(r));
     lat[k] = dt;
     total += dt;
   }
@@ -540,13 +540,13 @@ typedef struct stream {
 static double encode_all(carnet_replica *src, carnet_replica *dst, stream *s) {
   carnet_mark from;
   memset(s, 0, sizeof *s);
-  if (carnet_watermark(dst, carnet_replica_id(src), &from)) bench_die("carnet_watermark");
+  if (carnet_changes_get_mark(dst, carnet_replica_id(src), &from)) bench_die("carnet_changes_get_mark");
   double t0 = bench_now_ms();
   for (;;) {
     carnet_buf b;
     carnet_batch_info info;
-    int rc = carnet_changes_since(src, &from, 256 * 1024, &b, &info);
-    if (rc) bench_die("carnet_changes_since: %s", carnet_strerror(rc));
+    int rc = carnet_changes_encode(src, &from, 256 * 1024, &b, &info);
+    if (rc) bench_die("carnet_changes_encode: %s", carnet_error_message(rc));
     if (s->n == s->cap) {
       s->cap = s->cap ? 2 * s->cap : 64;
       s->b = realloc(s->b, s->cap * sizeof *s->b);
@@ -566,7 +566,7 @@ static double apply_all(carnet_replica *dst, stream *s) {
   for (size_t i = 0; i < s->n; i++) {
     int rc = carnet_changes_apply(dst, s->b[i].base, s->b[i].len, NULL, NULL);
     if (rc)
-      bench_die("carnet_changes_apply: %s: %s", carnet_strerror(rc), carnet_replica_errmsg(dst));
+      bench_die("carnet_changes_apply: %s: %s", carnet_error_message(rc), carnet_replica_errmsg(dst));
   }
   double ms = bench_now_ms() - t0;
   for (size_t i = 0; i < s->n; i++)
@@ -580,20 +580,20 @@ static double apply_all(carnet_replica *dst, stream *s) {
 static void stream_interleaved(carnet_replica *src, carnet_replica *dst, double *enc, double *app,
                                uint64_t *bytes, uint64_t *cells, uint64_t *batches) {
   carnet_mark from;
-  if (carnet_watermark(dst, carnet_replica_id(src), &from)) bench_die("carnet_watermark");
+  if (carnet_changes_get_mark(dst, carnet_replica_id(src), &from)) bench_die("carnet_changes_get_mark");
   *enc = *app = 0;
   *bytes = *cells = *batches = 0;
   for (;;) {
     carnet_buf b;
     carnet_batch_info info;
     double t0 = bench_now_ms();
-    int rc = carnet_changes_since(src, &from, 256 * 1024, &b, &info);
+    int rc = carnet_changes_encode(src, &from, 256 * 1024, &b, &info);
     double t1 = bench_now_ms();
-    if (rc) bench_die("carnet_changes_since: %s", carnet_strerror(rc));
+    if (rc) bench_die("carnet_changes_encode: %s", carnet_error_message(rc));
     rc = carnet_changes_apply(dst, b.base, b.len, NULL, NULL);
     double t2 = bench_now_ms();
     if (rc)
-      bench_die("carnet_changes_apply: %s: %s", carnet_strerror(rc), carnet_replica_errmsg(dst));
+      bench_die("carnet_changes_apply: %s: %s", carnet_error_message(rc), carnet_replica_errmsg(dst));
     *enc += t1 - t0;
     *app += t2 - t1;
     *bytes += b.len;
@@ -754,7 +754,7 @@ static void run_edits_inproc(ctx *c, bool w3, bool w2_applied) {
   r->apply_ms = r->apply_a_ms + r->apply_b_ms;
   /* Untimed: each side's mark past what it just received. Applying moved
    * the received entities in the receiver's change index, and the public
-   * carnet_changes_since has no "not the peer's own cells" filter (a session
+   * carnet_changes_encode has no "not the peer's own cells" filter (a session
    * has), so the next exchange would echo them; this round carries that
    * echo (applied: 0 cells) so the next workload starts clean. */
   stream e1, e2;
@@ -1015,7 +1015,7 @@ static void print_table(ctx *c) {
          c->o.batch);
   printf("tcp-loopback: real `carnet serve` + `carnet sync`, encrypted; sync wall = the `carnet "
          "sync` process from exec to exit.\n");
-  printf("inproc: carnet_changes_since / carnet_changes_apply in one process, not encrypted.\n");
+  printf("inproc: carnet_changes_encode / carnet_changes_apply in one process, not encrypted.\n");
   printf("Every commit is durable (fsync) on both transports.\n");
   if (c->t1.ran)
     printf("W1 over TCP: CPU time serve %.0f ms, sync %.0f ms (wall %.0f ms); disk writes: %.0f MB "

@@ -6,7 +6,7 @@
  *
  * Generates the base (bench/dupes_gen.h), writes it into a fresh replica in
  * a temporary directory through the public API (transactions of 1,000
- * carnet_create calls with explicit patches: the engine does not refuse
+ * carnet_record_create calls with explicit patches: the engine does not refuse
  * duplicates, only `carnet customer add` does), runs carnet_dupes_find at
  * the score given (default CARNET_DUPE_SCORE_DEFAULT), and counts a
  * reported pair as right when both records belong to one generated group.
@@ -43,7 +43,7 @@ static double now_ms(void) {
 }
 
 static void die(const char *what, int rc, carnet_replica *r) {
-  fprintf(stderr, "carnet-dupes-quality: %s: %s (%s)\n", what, carnet_err_name(rc),
+  fprintf(stderr, "carnet-dupes-quality: %s: %s (%s)\n", what, carnet_error_name(rc),
           r ? carnet_replica_errmsg(r) : "");
   exit(2);
 }
@@ -196,11 +196,11 @@ int main(int argc, char **argv) {
       carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
       if (p == NULL) die("patch_new", CARNET_ENOMEM, r);
       patch_rec(p, &base.recs[i]);
-      rc = carnet_create(t, p, NULL, &ids[i].id);
+      rc = carnet_record_create(t, p, NULL, &ids[i].id);
       carnet_patch_free(p);
       if (rc) {
         print_rec("record", &base.recs[i]);
-        die("carnet_create", rc, r);
+        die("carnet_record_create", rc, r);
       }
       ids[i].idx = i;
     }

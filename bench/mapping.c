@@ -13,7 +13,7 @@
  *   owner    -> CARNET_F_SALES_REP
  *   tags     -> two elements of CARNET_F_TAGS
  *   notes    -> CARNET_F_NOTES
- *   id       -> the entity id (16 bytes, carnet_create with an explicit id)
+ *   id       -> the entity id (16 bytes, carnet_record_create with an explicit id)
  * Carnet adds to every new customer a reference code and the role
  * "prospect"; they are not part of W's row.
  */
@@ -73,7 +73,7 @@ size_t bench_row_of(const carnet_record *rec, char out[W_ROW_MAX]) {
   char hex[CARNET_ID_HEX_LEN + 1], phone[32] = "", mobile[32] = "", tags[160] = "";
   const char *const *el;
   const char *email = "", *siret = "";
-  carnet_id_hex(carnet_record_id(rec), hex);
+  carnet_id_format(carnet_record_id(rec), hex);
   size_t ne = carnet_record_elems(rec, CARNET_F_EMAILS, &el);
   if (ne > 0) email = el[0];
   size_t np = carnet_record_elems(rec, CARNET_F_PHONES, &el);
@@ -181,7 +181,7 @@ int bench_replica_check(carnet_replica *r, const bench_expect *e, bench_check *o
   check_ctx c = {.e = e, .out = out};
   memset(out, 0, sizeof *out);
   w_digest_init(&c.d);
-  int rc = carnet_list(r, CARNET_KIND_CUSTOMER, NULL, check_cb, &c);
+  int rc = carnet_record_list(r, CARNET_KIND_CUSTOMER, NULL, check_cb, &c);
   w_digest_final(&c.d, out->digest);
   if (rc == 0 && e && out->rows != e->ix->n) {
     out->mismatch += out->rows > e->ix->n ? out->rows - e->ix->n : e->ix->n - out->rows;
@@ -199,7 +199,7 @@ int bench_dir_check(const char *dir, const bench_expect *e, bench_check *out,
   int rc = carnet_replica_open(dir, NULL, &r, why, sizeof why);
   if (rc) bench_die("cannot open %s: %s", dir, why);
   rc = bench_replica_check(r, e, out);
-  if (rc == 0 && state_digest) rc = carnet_state_digest(r, state_digest);
+  if (rc == 0 && state_digest) rc = carnet_replica_get_digest(r, state_digest);
   carnet_replica_close(r);
   return rc;
 }
@@ -222,10 +222,10 @@ double bench_create_w1(carnet_replica *r, uint32_t n, uint32_t batch, double *co
       carnet_patch *p = bench_patch_of(&recs[i]);
       carnet_id id;
       memcpy(id.b, recs[i].id, 16);
-      rc = p ? carnet_create(t, p, &id, NULL) : CARNET_ENOMEM;
+      rc = p ? carnet_record_create(t, p, &id, NULL) : CARNET_ENOMEM;
       carnet_patch_free(p);
       if (rc)
-        fprintf(stderr, "carnet-bench: creating %s: %s: %s\n", recs[i].idhex, carnet_strerror(rc),
+        fprintf(stderr, "carnet-bench: creating %s: %s: %s\n", recs[i].idhex, carnet_error_message(rc),
                 carnet_replica_errmsg(r));
     }
     double t1 = bench_now_ms();

@@ -20,9 +20,9 @@ import sys
 
 REGIONS = [
     ("apply", {"carnet_changes_apply", "carnet__changes_apply"}),
-    ("encode", {"carnet_changes_since", "carnet__changes_since"}),
-    ("edit", {"carnet_update1"}),
-    ("create", {"carnet_create", "carnet_txn_commit", "carnet_txn_begin", "bench_patch_of",
+    ("encode", {"carnet_changes_encode", "carnet__changes_since"}),
+    ("edit", {"carnet_record_update_commit"}),
+    ("create", {"carnet_record_create", "carnet_txn_commit", "carnet_txn_begin", "bench_patch_of",
                 "carnet_patch_free"}),
 ]
 INTERESTING = re.compile(r"(carnet|mdb_|msgpack|crypto_|bench_|__libc_pwrite|fdatasync|uv_run)")

@@ -283,7 +283,7 @@ int cli_cmd_subject_export(cli *c, int argc, char **argv);
 /* Brief: print on stderr the likely duplicates of customer `id` (as a
  * warning when `force`, else as the reason for a refusal, with a hint);
  * *found receives their number. Sees the open transaction, so it runs
- * between carnet_create and commit. Returns CLI_OK or an exit code after
+ * between carnet_record_create and commit. Returns CLI_OK or an exit code after
  * printing (cli/cmd_dupes.c). */
 int cli_dupes_warn(cli *c, carnet_replica *r, const carnet_id *id, bool force, size_t *found);
 

@@ -117,7 +117,7 @@ static int build_patch(cli *c, carnet_replica *r, const cli_args *a, carnet_patc
     switch (a->opts[i].id) {
     case O_CHANNEL:
       f = CARNET_F_CHANNEL;
-      if (carnet_action_channel_by_name(v) == 0)
+      if (carnet_action_channel_parse(v) == 0)
         return cli_fail(c, CLI_EUSER,
                         "unknown channel '%s': email, phone, mail, visit, "
                         "trade_fair, sms or other",
@@ -130,7 +130,7 @@ static int build_patch(cli *c, carnet_replica *r, const cli_args *a, carnet_patc
       continue;
     case O_REMOVE_CUSTOMER:
       if ((rc = cli_resolve(c, r, CARNET_KIND_CUSTOMER, v, &id))) return rc;
-      carnet_id_hex(&id, hex);
+      carnet_id_format(&id, hex);
       rc = carnet_patch_remove(p, CARNET_F_CUSTOMERS, hex);
       (*n)++;
       continue;
@@ -175,7 +175,7 @@ static int print_action(cli *c, carnet_replica *r, const carnet_id *id, const ch
     printf("%s\n", text);
     return CLI_OK;
   }
-  int err = carnet_get(r, id, &rec);
+  int err = carnet_record_get(r, id, &rec);
   if (err) return cli_fail_rc(c, r, err, "reading it back");
   int rc = cli_json_print(c, crm_json_action(rec, NULL));
   carnet_record_free(rec);
@@ -204,12 +204,12 @@ static int write_action(cli *c, const cli_usage *u, bool create, int argc, char 
     rc = cli_fail(c, CLI_EUSER, "nothing to change (see '%s --help')", c->cmd);
     goto done;
   }
-  int err = create ? carnet_create1(r, p, &id) : carnet_update1(r, &id, p);
+  int err = create ? carnet_record_create_commit(r, p, &id) : carnet_record_update_commit(r, &id, p);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
     goto done;
   }
-  carnet_id_hex(&id, hex);
+  carnet_id_format(&id, hex);
   snprintf(msg, sizeof msg, "%s%s", create ? "" : "updated ", hex);
   rc = print_action(c, r, &id, msg);
 done:
@@ -233,7 +233,7 @@ static int run_delete(cli *c, int argc, char **argv) {
 
 static void show_action(FILE *f, const carnet_record *rec, json_t *labels) {
   char hex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_hex(carnet_record_id(rec), hex);
+  carnet_id_format(carnet_record_id(rec), hex);
   cli_kv(f, CLI_LABEL_W, "action", hex);
   if (carnet_record_deleted(rec)) cli_kv(f, CLI_LABEL_W, "deleted", "yes");
   static const struct {
@@ -335,7 +335,7 @@ static int run_list(cli *c, int argc, char **argv) {
     rc = CLI_EUSER;
     goto done;
   }
-  if (st.channel && carnet_action_channel_by_name(st.channel) == 0) {
+  if (st.channel && carnet_action_channel_parse(st.channel) == 0) {
     rc = cli_fail(c, CLI_EUSER,
                   "unknown channel '%s': email, phone, mail, visit, trade_fair, sms "
                   "or other",
@@ -349,7 +349,7 @@ static int run_list(cli *c, int argc, char **argv) {
   }
   if ((rc = crm_customer_labels(c, r, &st.labels))) goto done;
   st.rows = cli_oom(json_array());
-  int err = carnet_list(r, CARNET_KIND_ACTION, &filter, list_cb, &st);
+  int err = carnet_record_list(r, CARNET_KIND_ACTION, &filter, list_cb, &st);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
     goto done;

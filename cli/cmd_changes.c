@@ -6,7 +6,7 @@
  *   "CARNETC1"                      8 bytes of magic
  *   then for each batch:
  *     length                        4 bytes, big-endian, 1..CARNET_BATCH_BYTES_MAX
- *     batch                         `length` bytes from carnet_changes_since
+ *     batch                         `length` bytes from carnet_changes_encode
  *
  * A file is written to FILE.tmp, fsync'd, then renamed over FILE, so a crash
  * never leaves a half-written change file under the final name. `apply`
@@ -92,7 +92,7 @@ static int export_loop(cli *c, carnet_replica *r, int fd, const char *tmp, total
   for (;;) {
     carnet_buf b = {NULL, 0};
     carnet_batch_info info;
-    int err = carnet_changes_since(r, from, (size_t)t->batch_bytes, &b, &info), rc = CLI_OK;
+    int err = carnet_changes_encode(r, from, (size_t)t->batch_bytes, &b, &info), rc = CLI_OK;
     if (err) return cli_fail_rc(c, r, err, "reading changes");
     /* The last batch goes even when empty: it tells the receiver the
      * stream is complete, which moves its mark's base. */
@@ -280,7 +280,7 @@ static int check_file(cli *c, reader *rd, totals *t) {
     if (err)
       return cli_fail(c, cli_exit_code(err), "%s: batch %u (at byte %llu) is damaged: %s", rd->path,
                       t->batches + 1, (unsigned long long)(rd->off - rd->len - 4),
-                      carnet_strerror(err));
+                      carnet_error_message(err));
     t->batches++;
     t->cells += info.cells;
   }

@@ -24,7 +24,7 @@ int cli_cmd_check(cli *c, int argc, char **argv) {
   if ((rc = cli_open(c, &r))) goto done;
   cli_progress pr;
   cli_progress_start(&pr, c);
-  int err = carnet_verify_progress(r, check_progress, &pr, &rep);
+  int err = carnet_replica_verify_progress(r, check_progress, &pr, &rep);
   cli_progress_end(&pr);
   if (err) {
     rc = cli_fail_rc(c, r, err, "the data file is damaged");

@@ -55,7 +55,7 @@ static int record_consent(cli *c, const cli_usage *u, bool granted, int argc, ch
   if (rc) return rc;
   for (int i = 0; i < a.nopts; i++)
     if (a.opts[i].id == O_NOTE) note = a.opts[i].arg;
-  carnet_channel ch = carnet_channel_by_name(a.pos[1]);
+  carnet_channel ch = carnet_channel_parse(a.pos[1]);
   if (ch == 0) {
     rc = cli_fail(c, CLI_EUSER, "unknown channel '%s': use " CHANNELS, a.pos[1]);
     goto done;
@@ -64,7 +64,7 @@ static int record_consent(cli *c, const cli_usage *u, bool granted, int argc, ch
     goto done;
   p = cli_oom(carnet_patch_new(CARNET_KIND_CUSTOMER));
   int err = carnet_patch_consent(p, ch, granted, note);
-  if (err == 0) err = carnet_update1(r, carnet_record_id(rec), p);
+  if (err == 0) err = carnet_record_update_commit(r, carnet_record_id(rec), p);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
     goto done;
@@ -120,7 +120,7 @@ static int run_show(cli *c, int argc, char **argv) {
     goto done;
   if (c->json) {
     json_t *o = cli_oom(json_object());
-    carnet_id_hex(carnet_record_id(rec), hex);
+    carnet_id_format(carnet_record_id(rec), hex);
     cli_json_put(o, "customer", cli_json_str(hex));
     cli_json_put(o, "ref", cli_json_str(carnet_record_str(rec, CARNET_F_REFCODE)));
     cli_json_put(o, "consents", cli_json_consents(rec));

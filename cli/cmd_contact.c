@@ -1,7 +1,7 @@
 /* cli/cmd_contact.c - `carnet contact add|edit|show|list|delete`: people and
  * alternate addresses attached to a customer.
  *
- * carnet_list must not call back into the replica from its callback (the
+ * carnet_record_list must not call back into the replica from its callback (the
  * listing holds a read transaction), so customer labels for the table are
  * gathered before the contacts are listed.
  */
@@ -75,7 +75,7 @@ static int label_cb(const carnet_record *rec, void *data) {
   char hex[CARNET_ID_HEX_LEN + 1], ref[CARNET_ID_HEX_LEN + 1], label[256];
   const char *name = carnet_record_str(rec, CARNET_F_NAME);
   if (name == NULL) name = carnet_record_str(rec, CARNET_F_COMPANY);
-  carnet_id_hex(carnet_record_id(rec), hex);
+  carnet_id_format(carnet_record_id(rec), hex);
   snprintf(label, sizeof label, "%s%s%s", cli_label(rec, ref), name ? " " : "", name ? name : "");
   cli_json_put(data, hex, cli_json_str(label));
   return 0;
@@ -84,7 +84,7 @@ static int label_cb(const carnet_record *rec, void *data) {
 static int customer_labels(cli *c, carnet_replica *r, json_t **out) {
   carnet_filter all = {.include_deleted = true};
   *out = cli_oom(json_object());
-  int err = carnet_list(r, CARNET_KIND_CUSTOMER, &all, label_cb, *out);
+  int err = carnet_record_list(r, CARNET_KIND_CUSTOMER, &all, label_cb, *out);
   return err ? cli_fail_rc(c, r, err, NULL) : CLI_OK;
 }
 
@@ -109,7 +109,7 @@ static void contact_row(rows_state *st, const carnet_record *rec) {
   const char *name = carnet_record_str(rec, CARNET_F_NAME);
   const char *role = carnet_record_str(rec, CARNET_F_ROLE);
   char *e = cli_join(emails, ne, ", ", false), *p = cli_join(phones, np, ", ", true);
-  carnet_id_hex(carnet_record_id(rec), hex);
+  carnet_id_format(carnet_record_id(rec), hex);
   if (st->labels) {
     const char *row[] = {
         hex, name, role, label_of(st->labels, carnet_record_str(rec, CARNET_F_CUSTOMER)), e, p};
@@ -136,7 +136,7 @@ int cli_contacts_of(cli *c, carnet_replica *r, const carnet_id *customer, json_t
   static const char *const headers[] = {"NAME", "ROLE", "EMAILS", "PHONES", "ID"};
   carnet_filter f = {.customer = customer};
   rows_state st = {arr, arr ? NULL : cli_table_new(5, headers), NULL};
-  int err = carnet_list(r, CARNET_KIND_CONTACT, &f, rows_cb, &st), rc = CLI_OK;
+  int err = carnet_record_list(r, CARNET_KIND_CONTACT, &f, rows_cb, &st), rc = CLI_OK;
   if (err) {
     rc = cli_fail_rc(c, r, err, "listing contacts");
   } else if (human && cli_table_rows(st.table) == 0) {
@@ -156,7 +156,7 @@ static void show_human(cli *c, carnet_replica *r, const carnet_record *rec) {
   carnet_record *cust = NULL;
   carnet_id id;
   char ref[CARNET_ID_HEX_LEN + 1], line[256];
-  if (hex && carnet_id_parse(hex, &id) == 0 && carnet_get(r, &id, &cust) == 0) {
+  if (hex && carnet_id_parse(hex, &id) == 0 && carnet_record_get(r, &id, &cust) == 0) {
     const char *name = carnet_record_str(cust, CARNET_F_NAME);
     snprintf(line, sizeof line, "%s%s%s", cli_label(cust, ref), name ? " " : "", name ? name : "");
     hex = line;
@@ -190,7 +190,7 @@ static int list_rows(cli *c, carnet_replica *r, const char *customer_ref, rows_s
   carnet_filter f = {.customer = customer_ref ? &id : NULL};
   int rc;
   if (customer_ref && (rc = cli_resolve(c, r, CARNET_KIND_CUSTOMER, customer_ref, &id))) return rc;
-  int err = carnet_list(r, CARNET_KIND_CONTACT, &f, rows_cb, st);
+  int err = carnet_record_list(r, CARNET_KIND_CONTACT, &f, rows_cb, st);
   return err ? cli_fail_rc(c, r, err, NULL) : CLI_OK;
 }
 

@@ -204,7 +204,7 @@ static int run_list(cli *c, int argc, char **argv) {
     st.arr = cli_oom(json_array());
   else
     st.table = cli_table_new(6, headers);
-  int err = carnet_list(r, CARNET_KIND_CUSTOMER, &filter, list_cb, &st);
+  int err = carnet_record_list(r, CARNET_KIND_CUSTOMER, &filter, list_cb, &st);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
   } else if (st.arr) {

@@ -15,7 +15,7 @@ static int run_digest(cli *c, int argc, char **argv) {
   int rc = cli_parse(c, &digest_usage, argc, argv, &a);
   if (rc) return rc;
   if ((rc = cli_open(c, &r))) goto done;
-  int err = carnet_state_digest(r, d);
+  int err = carnet_replica_get_digest(r, d);
   if (err)
     rc = cli_fail_rc(c, r, err, NULL);
   else

@@ -258,7 +258,7 @@ static int find_line(cli *c, const carnet_record *doc, const char *ref, carnet_l
   }
   for (size_t i = 0; i < n; i++) {
     char hex[17];
-    carnet_line_id_hex(&l[i].id, hex);
+    carnet_line_id_format(&l[i].id, hex);
     if (len >= 4 && len <= 16 && strncasecmp(hex, ref, len) == 0) {
       *out = l[i].id;
       found++;
@@ -283,7 +283,7 @@ static int print_doc(cli *c, carnet_replica *r, const carnet_id *id, const char 
     if (text) printf("%s\n", text);
     return CLI_OK;
   }
-  int err = carnet_get(r, id, &rec);
+  int err = carnet_record_get(r, id, &rec);
   if (err) return cli_fail_rc(c, r, err, "reading it back");
   int rc = cli_json_print(c, crm_json_doc(rec, NULL));
   carnet_record_free(rec);
@@ -302,7 +302,7 @@ static int header_patch(cli *c, carnet_replica *r, const cli_args *a, carnet_pat
     carnet_field f = 0;
     switch (a->opts[i].id) {
     case O_TYPE:
-      if (carnet_doc_type_by_name(v) == 0)
+      if (carnet_doc_type_parse(v) == 0)
         return cli_fail(c, CLI_EUSER, "unknown type '%s': quote, order, invoice or credit_note", v);
       f = CARNET_F_DOC_TYPE;
       break;
@@ -314,7 +314,7 @@ static int header_patch(cli *c, carnet_replica *r, const cli_args *a, carnet_pat
     case O_CONTACT:
       if (v[0]) {
         if ((rc = cli_resolve(c, r, CARNET_KIND_CONTACT, v, &id))) return rc;
-        carnet_id_hex(&id, hex);
+        carnet_id_format(&id, hex);
         v = hex;
       }
       f = CARNET_F_CONTACT;
@@ -361,13 +361,13 @@ static int run_add(cli *c, int argc, char **argv) {
   if ((rc = crm_open(c, &r))) goto done;
   p = cli_oom(carnet_patch_new(CARNET_KIND_DOCUMENT));
   if ((rc = header_patch(c, r, &a, p, &n))) goto done;
-  int err = carnet_create1(r, p, &id);
+  int err = carnet_record_create_commit(r, p, &id);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
     goto done;
   }
   char hex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_hex(&id, hex);
+  carnet_id_format(&id, hex);
   rc = print_doc(c, r, &id, hex);
 done:
   carnet_patch_free(p);
@@ -391,7 +391,7 @@ static int run_edit(cli *c, int argc, char **argv) {
     rc = cli_fail(c, CLI_EUSER, "nothing to change (see '%s --help')", c->cmd);
     goto done;
   }
-  int err = carnet_update1(r, carnet_record_id(rec), p);
+  int err = carnet_record_update_commit(r, carnet_record_id(rec), p);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
     goto done;
@@ -507,7 +507,7 @@ static int run_line(cli *c, const cli_usage *u, line_cmd cmd, int argc, char **a
   }
   if ((rc = crm_finish(c, r, t, err))) goto done;
   char hex[17], msg[64];
-  carnet_line_id_hex(cmd == LC_ADD ? &out : &line, hex);
+  carnet_line_id_format(cmd == LC_ADD ? &out : &line, hex);
   if (cmd == LC_ADD)
     snprintf(msg, sizeof msg, "%s", hex);
   else
@@ -579,7 +579,7 @@ static int run_status(cli *c, int argc, char **argv) {
   char label[48], msg[128];
   int rc = cli_parse(c, &status_usage, argc, argv, &a);
   if (rc) return rc;
-  carnet_doc_status st = carnet_doc_status_by_name(a.pos[1]);
+  carnet_doc_status st = carnet_doc_status_parse(a.pos[1]);
   const char *date = opt(&a, O_DATE);
   if (st == 0 || st == CARNET_ST_DRAFT) {
     rc = cli_fail(c, CLI_EUSER,
@@ -614,7 +614,7 @@ static int run_convert(cli *c, int argc, char **argv) {
   int rc = cli_parse(c, &convert_usage, argc, argv, &a);
   if (rc) return rc;
   const char *to = opt(&a, O_TO);
-  carnet_doc_type type = carnet_doc_type_by_name(to);
+  carnet_doc_type type = carnet_doc_type_parse(to);
   if (type == 0) {
     rc = cli_fail(c, CLI_EUSER, "give --to order, invoice or credit_note");
     goto done;
@@ -624,7 +624,7 @@ static int run_convert(cli *c, int argc, char **argv) {
   if (err == 0) err = carnet_doc_convert(t, carnet_record_id(rec), type, &nid);
   if ((rc = t ? crm_finish(c, r, t, err) : cli_fail_rc(c, r, err, NULL))) goto done;
   char hex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_hex(&nid, hex);
+  carnet_id_format(&nid, hex);
   rc = print_doc(c, r, &nid, hex);
 done:
   carnet_record_free(rec);
@@ -638,7 +638,7 @@ done:
 static void show_doc(FILE *f, const carnet_record *rec, const char *customer_label) {
   char buf[32], b2[32], b3[32], label[48], hex[CARNET_ID_HEX_LEN + 1];
   const char *type = carnet_record_str(rec, CARNET_F_DOC_TYPE);
-  carnet_id_hex(carnet_record_id(rec), hex);
+  carnet_id_format(carnet_record_id(rec), hex);
   cli_kv(f, CLI_LABEL_W, type ? type : "document", crm_doc_label(rec, label));
   cli_kv(f, CLI_LABEL_W, "id", hex);
   cli_kv(f, CLI_LABEL_W, "status", carnet_record_str(rec, CARNET_F_STATUS));
@@ -727,7 +727,7 @@ static int run_show(cli *c, int argc, char **argv) {
   const char *cuhex = carnet_record_str(rec, CARNET_F_CUSTOMER);
   char label[300] = "";
   carnet_id cid;
-  if (cuhex && carnet_id_parse(cuhex, &cid) == 0 && carnet_get(r, &cid, &cu) == 0) {
+  if (cuhex && carnet_id_parse(cuhex, &cid) == 0 && carnet_record_get(r, &cid, &cu) == 0) {
     char ref[CARNET_ID_HEX_LEN + 1];
     const char *name = carnet_record_str(cu, CARNET_F_NAME);
     if (name == NULL) name = carnet_record_str(cu, CARNET_F_COMPANY);
@@ -790,11 +790,11 @@ static int run_list(cli *c, int argc, char **argv) {
   const char *type = opt(&a, O_TYPE), *status = opt(&a, O_STATUS), *cust = opt(&a, O_CUSTOMER);
   st.from = opt(&a, O_FROM);
   st.to = opt(&a, O_UNTIL);
-  if (type && (st.type = carnet_doc_type_by_name(type)) == 0) {
+  if (type && (st.type = carnet_doc_type_parse(type)) == 0) {
     rc = cli_fail(c, CLI_EUSER, "unknown type '%s': quote, order, invoice or credit_note", type);
     goto done;
   }
-  if (status && (st.status = carnet_doc_status_by_name(status)) == 0) {
+  if (status && (st.status = carnet_doc_status_parse(status)) == 0) {
     rc = cli_fail(c, CLI_EUSER, "unknown status '%s'", status);
     goto done;
   }
@@ -809,7 +809,7 @@ static int run_list(cli *c, int argc, char **argv) {
   }
   if ((rc = crm_customer_labels(c, r, &st.labels))) goto done;
   st.rows = cli_oom(json_array());
-  int err = carnet_list(r, CARNET_KIND_DOCUMENT, &filter, list_cb, &st);
+  int err = carnet_record_list(r, CARNET_KIND_DOCUMENT, &filter, list_cb, &st);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
     goto done;
@@ -860,7 +860,7 @@ static int run_numbering(cli *c, int argc, char **argv) {
   char rule[160];
   int rc = cli_parse(c, &numbering_usage, argc, argv, &a);
   if (rc) return rc;
-  carnet_doc_type type = a.npos ? carnet_doc_type_by_name(a.pos[0]) : (carnet_doc_type)0;
+  carnet_doc_type type = a.npos ? carnet_doc_type_parse(a.pos[0]) : (carnet_doc_type)0;
   bool reset = opt(&a, O_DEFAULT) != NULL;
   if (a.npos && type == 0) {
     rc =
@@ -873,7 +873,7 @@ static int run_numbering(cli *c, int argc, char **argv) {
   }
   if ((rc = crm_open(c, &r))) goto done;
   if (a.npos == 2 || reset) {
-    int err = carnet_numbering_set(r, type, reset ? NULL : a.pos[1]);
+    int err = carnet_replica_set_numbering(r, type, reset ? NULL : a.pos[1]);
     if (err) {
       rc = cli_fail_rc(c, r, err, NULL);
       goto done;
@@ -881,7 +881,7 @@ static int run_numbering(cli *c, int argc, char **argv) {
   }
   for (int t = CARNET_DOC_QUOTE; t <= CARNET_DOC_CREDIT_NOTE; t++) {
     if (type && t != (int)type) continue;
-    int err = carnet_numbering_get(r, (carnet_doc_type)t, rule, sizeof rule);
+    int err = carnet_replica_get_numbering(r, (carnet_doc_type)t, rule, sizeof rule);
     if (err) {
       rc = cli_fail_rc(c, r, err, NULL);
       goto done;

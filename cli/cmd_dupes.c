@@ -43,7 +43,7 @@ static char *reasons_text(const carnet_dupe *d) {
   for (unsigned bit = 1; bit <= CARNET_DUPE_NAME; bit <<= 1) {
     if (!(d->reasons & bit)) continue;
     if (buf[0]) strncat(buf, ", ", sizeof buf - strlen(buf) - 1);
-    strncat(buf, carnet_dupe_reason_name((carnet_dupe_reason)bit), sizeof buf - strlen(buf) - 1);
+    strncat(buf, carnet_dupes_reason_name((carnet_dupe_reason)bit), sizeof buf - strlen(buf) - 1);
   }
   char sim[32];
   snprintf(sim, sizeof sim, " (name~%.2f)", d->name_similarity);
@@ -54,7 +54,7 @@ static char *reasons_text(const carnet_dupe *d) {
 static json_t *json_side(const carnet_record *rec, const carnet_id *id) {
   char hex[CARNET_ID_HEX_LEN + 1];
   json_t *o = cli_oom(json_object());
-  carnet_id_hex(id, hex);
+  carnet_id_format(id, hex);
   cli_json_put(o, "id", cli_json_str(hex));
   cli_json_put(o, "refcode", cli_json_str(rec ? carnet_record_str(rec, CARNET_F_REFCODE) : NULL));
   cli_json_put(o, "name", cli_json_str(rec ? carnet_record_str(rec, CARNET_F_NAME) : NULL));
@@ -74,8 +74,8 @@ static int print_pairs(cli *c, carnet_replica *r, const carnet_dupe *d, size_t n
   cli_table *t = f ? cli_oom(cli_table_new(6, headers)) : NULL;
   for (size_t i = 0; i < n; i++) {
     carnet_record *ra = NULL, *rb = NULL;
-    int err = carnet_get(r, &d[i].a, &ra);
-    if (err == 0) err = carnet_get(r, &d[i].b, &rb);
+    int err = carnet_record_get(r, &d[i].a, &ra);
+    if (err == 0) err = carnet_record_get(r, &d[i].b, &rb);
     if (err) {
       carnet_record_free(ra);
       cli_table_free(t);
@@ -90,7 +90,7 @@ static int print_pairs(cli *c, carnet_replica *r, const carnet_dupe *d, size_t n
       json_t *rs = cli_oom(json_array());
       for (unsigned bit = 1; bit <= CARNET_DUPE_NAME; bit <<= 1)
         if (d[i].reasons & bit)
-          cli_json_push(rs, cli_json_str(carnet_dupe_reason_name((carnet_dupe_reason)bit)));
+          cli_json_push(rs, cli_json_str(carnet_dupes_reason_name((carnet_dupe_reason)bit)));
       cli_json_put(o, "reasons", rs);
       cli_json_put(o, "name_similarity", json_real(d[i].name_similarity));
       cli_json_put(o, "name_measure", cli_json_str("jaro-winkler"));
@@ -133,7 +133,7 @@ int cli_cmd_dupes(cli *c, int argc, char **argv) {
     }
   if ((rc = cli_open(c, &r))) goto done;
   int err = carnet_dupes_find(r, min, &d, &n);
-  if (err == 0) err = carnet_dupes_decided(r, d, &n);
+  if (err == 0) err = carnet_dupes_filter(r, d, &n);
   if (err) {
     rc = cli_fail_rc(c, r, err, "finding duplicates");
     goto done;
@@ -162,7 +162,7 @@ int cli_dupes_warn(cli *c, carnet_replica *r, const carnet_id *id, bool force, s
   size_t n = 0;
   *found = 0;
   int err = carnet_dupes_of(r, id, CARNET_DUPE_SCORE_DEFAULT, &d, &n);
-  if (err == 0) err = carnet_dupes_decided(r, d, &n);
+  if (err == 0) err = carnet_dupes_filter(r, d, &n);
   if (err) {
     free(d);
     return cli_fail_rc(c, r, err, "checking for duplicates");
@@ -173,7 +173,7 @@ int cli_dupes_warn(cli *c, carnet_replica *r, const carnet_id *id, bool force, s
     const carnet_id *other = memcmp(d[i].a.b, id->b, 16) == 0 ? &d[i].b : &d[i].a;
     carnet_record *rec = NULL;
     char label[CARNET_ID_HEX_LEN + 1], more[64] = "";
-    if ((err = carnet_get(r, other, &rec)) != 0) {
+    if ((err = carnet_record_get(r, other, &rec)) != 0) {
       free(d);
       return cli_fail_rc(c, r, err, "reading a likely duplicate");
     }

@@ -64,17 +64,17 @@ static int run_erase(cli *c, int argc, char **argv) {
     goto done;
   }
   if ((rc = cli_open(c, &r))) goto done;
-  if (carnet_id_parse(a.pos[0], &id) == 0 && carnet_erased(r, &id, &known) == 0 && known) {
+  if (carnet_id_parse(a.pos[0], &id) == 0 && carnet_record_erased(r, &id, &known) == 0 && known) {
     rc = cli_fail(c, CLI_EUSER, "%s is already erased (see 'carnet erasures')", a.pos[0]);
     goto done;
   }
   if ((rc = cli_resolve(c, r, CARNET_KIND_CUSTOMER, a.pos[0], &id))) goto done;
-  int err = carnet_erase(r, &id, reason, e, &compacted);
+  int err = carnet_record_erase(r, &id, reason, e, &compacted);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
     goto done;
   }
-  carnet_id_hex(&id, hex);
+  carnet_id_format(&id, hex);
   cli_iso_time(e->at, when);
   if (c->json) {
     json_t *o = cli_oom(json_object());
@@ -134,7 +134,7 @@ static int erasures_cb(const carnet_erasure *e, void *data) {
   erasures_state *st = data;
   char hex[CARNET_ID_HEX_LEN + 1], when[32], origin[17], counts[32];
   json_t *yes = cli_oom(json_array()), *no = cli_oom(json_array());
-  carnet_id_hex(&e->id, hex);
+  carnet_id_format(&e->id, hex);
   cli_iso_time(e->at, when);
   snprintf(origin, sizeof origin, "%016llx", (unsigned long long)e->origin);
   for (uint32_t i = 0; i < e->nconfirmed; i++)
@@ -260,7 +260,7 @@ static int run_export(cli *c, int argc, char **argv) {
   for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
     export_state st = {cli_oom(json_array()), parts[i].fn};
     cli_json_put(o, parts[i].key, st.arr);
-    int err = carnet_list(r, parts[i].kind, &filter, export_cb, &st);
+    int err = carnet_record_list(r, parts[i].kind, &filter, export_cb, &st);
     if (err) {
       rc = cli_fail_rc(c, r, err, parts[i].key);
       goto done;

@@ -136,7 +136,7 @@ static int json_cb(const carnet_record *rec, void *data) {
 static int json_bytes(cli *c, carnet_replica *r, const args *o, carnet__iobuf *b, size_t *count) {
   json_state st = {cli_oom(json_array()), o->kind, {0}};
   cli_progress_start(&st.progress, c);
-  int err = carnet_list(r, o->kind, &o->filter, json_cb, &st);
+  int err = carnet_record_list(r, o->kind, &o->filter, json_cb, &st);
   cli_progress_end(&st.progress);
   if (err) {
     json_decref(st.arr);

@@ -3,7 +3,7 @@
  *
  * The balance is what the customer owes: a validated invoice adds its TTC,
  * a validated credit note subtracts it, a payment (the invoice's status
- * paid, at its paid date) subtracts it (carnet_history, carnet/document.h).
+ * paid, at its paid date) subtracts it (carnet_history_list, carnet/document.h).
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -57,7 +57,7 @@ static const char *kind_word(const carnet_history_entry *e) {
 static int hist_cb(const carnet_history_entry *e, void *data) {
   hist_state *st = data;
   char amount[32], balance[32], label[48], hex[CARNET_ID_HEX_LEN + 1], what[256];
-  carnet_id_hex(carnet_record_id(e->rec), hex);
+  carnet_id_format(carnet_record_id(e->rec), hex);
   if (e->kind == CARNET_HIST_ACTION) {
     const char *ch = carnet_record_str(e->rec, CARNET_F_CHANNEL);
     const char *d = carnet_record_str(e->rec, CARNET_F_DETAILS);
@@ -110,7 +110,7 @@ int cli_cmd_history(cli *c, int argc, char **argv) {
     st.arr = cli_oom(json_array());
   else
     st.table = cli_table_new(5, headers);
-  int err = carnet_history(r, carnet_record_id(cu), hist_cb, &st);
+  int err = carnet_history_list(r, carnet_record_id(cu), hist_cb, &st);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
     goto done;
@@ -124,7 +124,7 @@ int cli_cmd_history(cli *c, int argc, char **argv) {
     const char *last =
         n ? json_string_value(json_object_get(json_array_get(st.arr, n - 1), "balance"))
           : crm_fmt_money(0, bal);
-    carnet_id_hex(carnet_record_id(cu), hex);
+    carnet_id_format(carnet_record_id(cu), hex);
     cli_json_put(o, "customer", cli_json_str(hex));
     cli_json_put(o, "ref", cli_json_str(carnet_record_str(cu, CARNET_F_REFCODE)));
     cli_json_put(o, "name", cli_json_str(name));

@@ -2,13 +2,13 @@
  * file.
  *
  *   read the file -> decode it whole (io/csv.h, io/xlsx.h) -> map the header
- *   -> for each row: patch (cli/import_row.c) -> carnet_check -> id -> same
+ *   -> for each row: patch (cli/import_row.c) -> carnet_record_check -> id -> same
  *      id already there? -> same SIRET/e-mail/phone? -> create | merge | skip
  *   -> one transaction per batch of rows -> rejects file -> summary
  *
  * The whole file is decoded before the first write, so a malformed file
  * (an unterminated quote, a damaged workbook) imports nothing. A bad row is
- * set aside (carnet_check fails without failing the transaction) and goes
+ * set aside (carnet_record_check fails without failing the transaction) and goes
  * to the rejects. A rerun imports nothing twice: a row's id is derived from
  * its content (imp_row_id), and a row whose id exists is skipped.
  */
@@ -105,7 +105,7 @@ static void add_reject(job *j, size_t row, size_t col, const char *reason) {
 
 /* --- one row -------------------------------------------------------------- */
 
-/* Which column makes carnet_check fail: each mapped cell alone (with a
+/* Which column makes carnet_record_check fail: each mapped cell alone (with a
  * stand-in name, since a customer needs one). SIZE_MAX when only the row as
  * a whole fails (no name). */
 static size_t bad_column(job *j, size_t row) {
@@ -124,7 +124,7 @@ static size_t bad_column(job *j, size_t row) {
     int rc = imp_row_patch(&one, j->sh, row, NULL, p, &empty, &ec, why, sizeof why);
     if (rc == CLI_OK && t != IMP_NAME && t != IMP_FIRST_NAME && t != IMP_COMPANY)
       rc = carnet_patch_set(p, CARNET_F_NAME, "-");
-    if (rc == CLI_OK && !empty && carnet_check(j->t, p) != 0) found = col;
+    if (rc == CLI_OK && !empty && carnet_record_check(j->t, p) != 0) found = col;
     carnet_patch_free(p);
   }
   free(one.cols);
@@ -138,12 +138,12 @@ static int merge_into(job *j, size_t row, const carnet_id *id, bool *changed) {
   bool empty = true;
   size_t col;
   char why[512];
-  int err = carnet_get(j->r, id, &rec);
+  int err = carnet_record_get(j->r, id, &rec);
   *changed = false;
   if (err == 0 && imp_row_patch(&j->map, j->sh, row, rec, p, &empty, &col, why, sizeof why) ==
                       CLI_OK &&
       !empty) {
-    err = carnet_update(j->t, id, p);
+    err = carnet_record_update(j->t, id, p);
     *changed = err == 0;
   }
   carnet_record_free(rec);
@@ -166,7 +166,7 @@ static int import_row(job *j, size_t row) {
     goto done;
   }
   if (empty) goto done; /* a blank row */
-  if ((err = carnet_check(j->t, p)) != 0) {
+  if ((err = carnet_record_check(j->t, p)) != 0) {
     if (err != CARNET_EINVAL && err != CARNET_ENOTFOUND) goto done;
     snprintf(why, sizeof why, "%s", carnet_replica_errmsg(j->r));
     add_reject(j, row, bad_column(j, row), why);
@@ -177,7 +177,7 @@ static int import_row(job *j, size_t row) {
   if ((err = imp_row_opposed(&j->map, j->sh, row, j->r, &match, &opposed))) goto done;
   if (opposed) {
     char hex[CARNET_ID_HEX_LEN + 1];
-    carnet_id_hex(&match, hex);
+    carnet_id_format(&match, hex);
     snprintf(why, sizeof why,
              "an e-mail or phone of a person erased at their request (certificate %s): not "
              "imported; add them by hand with their agreement",
@@ -186,7 +186,7 @@ static int import_row(job *j, size_t row) {
     goto done;
   }
   imp_row_id(&j->map, j->sh, row, j->key, sizeof j->key, &id);
-  err = carnet_get(j->r, &id, &rec);
+  err = carnet_record_get(j->r, &id, &rec);
   if (err == 0) { /* this very row was imported before */
     if (j->mode == DUP_MERGE && !carnet_record_deleted(rec) &&
         (err = merge_into(j, row, &id, &changed)) == 0 && changed)
@@ -202,7 +202,7 @@ static int import_row(job *j, size_t row) {
     j->skipped++;
   } else if (found) {
     if ((err = merge_into(j, row, &match, &changed)) == 0) changed ? j->merged++ : j->skipped++;
-  } else if ((err = carnet_create(j->t, p, &id, NULL)) == 0) {
+  } else if ((err = carnet_record_create(j->t, p, &id, NULL)) == 0) {
     j->imported++;
   }
 done:
@@ -421,12 +421,12 @@ int cli_cmd_import(cli *c, int argc, char **argv) {
   if (err == CARNET_ENOMEM) cli_oom(NULL);
   if (err) {
     rc = cli_fail(c, CLI_EUSER, "%s: %s; nothing was imported", path,
-                  why[0] ? why : carnet_strerror(err));
+                  why[0] ? why : carnet_error_message(err));
     goto done;
   }
   free(buf), buf = NULL; /* the sheet holds its own copy */
   if ((rc = imp_map_header(c, sh, o.maps, o.nmaps, c->json, &j.map))) goto done;
-  if ((err = carnet_identity(r, pk, j.key))) {
+  if ((err = carnet_replica_get_identity(r, pk, j.key))) {
     rc = cli_fail_rc(c, r, err, "reading the replica's identity");
     goto done;
   }
@@ -437,7 +437,7 @@ int cli_cmd_import(cli *c, int argc, char **argv) {
                   "stopped at line %lu: %s; the rows before it were imported in batches of %zu: "
                   "run the same command again to finish (imported rows are skipped)",
                   (unsigned long)carnet__sheet_line(sh, stopped),
-                  carnet_replica_errmsg(r)[0] ? carnet_replica_errmsg(r) : carnet_strerror(err),
+                  carnet_replica_errmsg(r)[0] ? carnet_replica_errmsg(r) : carnet_error_message(err),
                   j.batch);
     goto done;
   }

@@ -37,7 +37,7 @@ int cli_cmd_init(cli *c, int argc, char **argv) {
   if (rc) return rc;
   for (int i = 0; i < a.nopts; i++) {
     if (a.opts[i].id == O_NO_PASSPHRASE) ask = false;
-    if (a.opts[i].id == O_ROLE && (role = carnet_role_by_name(a.opts[i].arg)) == 0) {
+    if (a.opts[i].id == O_ROLE && (role = carnet_role_parse(a.opts[i].arg)) == 0) {
       rc = cli_fail(c, CLI_EUSER, "invalid --role '%s': admin or member", a.opts[i].arg);
       goto done;
     }
@@ -53,16 +53,16 @@ int cli_cmd_init(cli *c, int argc, char **argv) {
     goto done;
   }
   if (rc) {
-    rc = cli_fail(c, cli_exit_code(rc), "%s", why[0] ? why : carnet_strerror(rc));
+    rc = cli_fail(c, cli_exit_code(rc), "%s", why[0] ? why : carnet_error_message(rc));
     goto done;
   }
-  if ((rc = carnet_role_set(r, role))) {
+  if ((rc = carnet_replica_set_role(r, role))) {
     rc = cli_fail_rc(c, r, rc, "storing the role");
     goto done;
   }
   snprintf(id, sizeof id, "%016llx", (unsigned long long)carnet_replica_id(r));
   carnet_key_info ki;
-  if ((rc = carnet_replica_key_info(r, &ki))) {
+  if ((rc = carnet_replica_get_key_info(r, &ki))) {
     rc = cli_fail_rc(c, r, rc, "reading the key record");
     goto done;
   }

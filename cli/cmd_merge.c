@@ -37,16 +37,16 @@ static int print_group(cli *c, carnet_replica *r, const carnet_id *id, const cha
   bool review = false;
   char hex[CARNET_ID_HEX_LEN + 1], label[CARNET_ID_HEX_LEN + 1];
   carnet_record *rec = NULL;
-  int err = carnet_group(r, id, &surv, members, 64, &n, &review);
-  if (err == 0) err = carnet_get(r, &surv, &rec);
+  int err = carnet_merge_group(r, id, &surv, members, 64, &n, &review);
+  if (err == 0) err = carnet_record_get(r, &surv, &rec);
   if (err) return cli_fail_rc(c, r, err, "reading the result");
-  carnet_id_hex(&surv, hex);
+  carnet_id_format(&surv, hex);
   if (c->json) {
     json_t *o = cli_oom(json_object()), *arr = cli_oom(json_array());
     cli_json_put(o, "survivor", cli_json_str(hex));
     cli_json_put(o, "refcode", cli_json_str(carnet_record_str(rec, CARNET_F_REFCODE)));
     for (size_t i = 0; i < n && i < 64; i++) {
-      carnet_id_hex(&members[i], label);
+      carnet_id_format(&members[i], label);
       cli_json_push(arr, cli_json_str(label));
     }
     cli_json_put(o, "members", arr);
@@ -64,7 +64,7 @@ static int print_group(cli *c, carnet_replica *r, const carnet_id *id, const cha
 static int decide(carnet_replica *r, bool merge, const carnet_id *x, const carnet_id *y) {
   carnet_txn *t = NULL;
   int err = carnet_txn_begin(r, &t);
-  if (err == 0) err = merge ? carnet_merge(t, x, y) : carnet_unmerge(t, x, y);
+  if (err == 0) err = merge ? carnet_merge_apply(t, x, y) : carnet_merge_undo(t, x, y);
   if (err == 0) return carnet_txn_commit(t);
   carnet_txn_abort(t);
   return err;

@@ -83,7 +83,7 @@ int cli_cmd_passwd(cli *c, int argc, char **argv) {
     goto done;
   }
   carnet_key_info ki;
-  if ((err = carnet_replica_key_info(r, &ki))) {
+  if ((err = carnet_replica_get_key_info(r, &ki))) {
     rc = cli_fail_rc(c, r, err, "reading the key record");
     goto done;
   }

@@ -105,7 +105,7 @@ int cli_cmd_invite(cli *c, int argc, char **argv) {
   else if ((rc = served_addr(c, r, addr, sizeof addr)))
     goto done;
   if ((rc = check_dialable(c, addr))) goto done;
-  int err = carnet_invite_make(r, addr, ttl, token, sizeof token);
+  int err = carnet_invite_create(r, addr, ttl, token, sizeof token);
   if (err) {
     rc = cli_fail_rc(c, r, err, "making the invite");
     goto done;
@@ -192,7 +192,7 @@ static int run_trust(cli *c, int argc, char **argv) {
     }
   }
   if ((rc = cli_open(c, &r))) goto done;
-  int err = team_hex ? carnet_team_set(r, team) : 0;
+  int err = team_hex ? carnet_replica_set_team(r, team) : 0;
   if (err == 0) err = carnet_peer_trust(r, pk, addr);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);

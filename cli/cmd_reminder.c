@@ -103,7 +103,7 @@ static int print_reminder(cli *c, carnet_replica *r, const carnet_id *id, const 
     printf("%s\n", text);
     return CLI_OK;
   }
-  int err = carnet_get(r, id, &rec);
+  int err = carnet_record_get(r, id, &rec);
   if (err) return cli_fail_rc(c, r, err, "reading it back");
   int rc = cli_json_print(c, crm_json_reminder(rec, NULL));
   carnet_record_free(rec);
@@ -162,12 +162,12 @@ static int write_reminder(cli *c, const cli_usage *u, int mode, int argc, char *
     rc = cli_fail(c, CLI_EUSER, "nothing to change (see '%s --help')", c->cmd);
     goto done;
   }
-  err = mode == ADD ? carnet_create1(r, p, &id) : carnet_update1(r, &id, p);
+  err = mode == ADD ? carnet_record_create_commit(r, p, &id) : carnet_record_update_commit(r, &id, p);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
     goto done;
   }
-  carnet_id_hex(&id, hex);
+  carnet_id_format(&id, hex);
   snprintf(msg, sizeof msg, "%s%s", mode == ADD ? "" : mode == EDIT ? "updated " : "done: ", hex);
   if (mode == DONE && opt(&a, O_UNDO)) snprintf(msg, sizeof msg, "not done: %s", hex);
   rc = print_reminder(c, r, &id, msg);
@@ -263,7 +263,7 @@ static int run_list(cli *c, int argc, char **argv) {
   }
   if ((rc = crm_customer_labels(c, r, &st.labels))) goto done;
   st.arr = cli_oom(json_array());
-  int err = carnet_list(r, CARNET_KIND_REMINDER, &filter, row_cb, &st);
+  int err = carnet_record_list(r, CARNET_KIND_REMINDER, &filter, row_cb, &st);
   rc = err ? cli_fail_rc(c, r, err, NULL) : print_rows(c, &st, "No reminders.");
 done:
   json_decref(st.arr);
@@ -315,7 +315,7 @@ int cli_cmd_reminders(cli *c, int argc, char **argv) {
   if (date) {
     snprintf(from, sizeof from, "%s", date);
   } else {
-    carnet_today(r, from);
+    carnet_replica_get_today(r, from);
   }
   snprintf(to, sizeof to, "%s", from);
   if (week) { /* Monday to Sunday of this week */
@@ -328,7 +328,7 @@ int cli_cmd_reminders(cli *c, int argc, char **argv) {
   }
   if ((rc = crm_customer_labels(c, r, &st.labels))) goto done;
   st.arr = cli_oom(json_array());
-  int err = carnet_reminders_due(r, from, to, due_cb, &st);
+  int err = carnet_reminder_list_due(r, from, to, due_cb, &st);
   rc = err ? cli_fail_rc(c, r, err, NULL) : print_rows(c, &st, none);
 done:
   json_decref(st.arr);

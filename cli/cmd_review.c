@@ -33,10 +33,10 @@ static json_t *side(carnet_replica *r, const carnet_id *id, char *label) {
   carnet_record *rec = NULL;
   char hex[CARNET_ID_HEX_LEN + 1];
   json_t *o = cli_oom(json_object());
-  carnet_id_hex(id, hex);
+  carnet_id_format(id, hex);
   strcpy(label, hex);
   cli_json_put(o, "id", cli_json_str(hex));
-  if (carnet_get(r, id, &rec) == 0) {
+  if (carnet_record_get(r, id, &rec) == 0) {
     const char *name = carnet_record_str(rec, CARNET_F_NAME);
     cli_json_put(o, "name", cli_json_str(name ? name : carnet_record_str(rec, CARNET_F_COMPANY)));
     carnet_record_free(rec);
@@ -53,7 +53,7 @@ static int run_review(cli *c, int argc, char **argv) {
   int rc = cli_parse(c, &review_usage, argc, argv, &a);
   if (rc) return rc;
   if ((rc = cli_open(c, &r))) goto done;
-  int err = carnet_review_list(r, &it, &n);
+  int err = carnet_dupes_review_list(r, &it, &n);
   if (err) {
     rc = cli_fail_rc(c, r, err, "reading the review list");
     goto done;
@@ -69,7 +69,7 @@ static int run_review(cli *c, int argc, char **argv) {
     cli_json_put(o, "a", side(r, &it[i].a, la));
     cli_json_put(o, "b", side(r, &it[i].b, lb));
     if (it[i].why == CARNET_REVIEW_CONFLICT) {
-      carnet_id_hex(&it[i].survivor, ls);
+      carnet_id_format(&it[i].survivor, ls);
       cli_json_put(o, "survivor", cli_json_str(ls));
     }
     if (arr) {
@@ -107,7 +107,7 @@ static int run_pair(cli *c, const cli_usage *u, int argc, char **argv, bool dism
       (rc = cli_resolve(c, r, CARNET_KIND_CUSTOMER, a.pos[1], &y)))
     goto done;
   int err = carnet_txn_begin(r, &t);
-  if (err == 0) err = dismiss ? carnet_dismiss(t, &x, &y) : carnet_set_aside(t, &x, &y);
+  if (err == 0) err = dismiss ? carnet_dupes_dismiss(t, &x, &y) : carnet_dupes_set_aside(t, &x, &y);
   if (err == 0) {
     err = carnet_txn_commit(t);
   } else {

@@ -26,7 +26,7 @@ typedef struct identity {
 
 static int load_identity(cli *c, carnet_replica *r, identity *out) {
   uint8_t pk[CARNET_PK_BYTES], team[CARNET_TEAM_BYTES];
-  int err = carnet_identity(r, pk, team);
+  int err = carnet_replica_get_identity(r, pk, team);
   if (err) return cli_fail_rc(c, r, err, "reading the identity");
   cli_hex(pk, sizeof pk, out->key);
   cli_hex(team, sizeof team, out->team);
@@ -84,7 +84,7 @@ static int count_kind(cli *c, carnet_replica *r, carnet_kind kind, counts *out) 
   memset(&f, 0, sizeof f);
   f.include_deleted = true;
   memset(out, 0, sizeof *out);
-  int err = carnet_list(r, kind, &f, count_cb, out);
+  int err = carnet_record_list(r, kind, &f, count_cb, out);
   return err ? cli_fail_rc(c, r, err, "counting records") : CLI_OK;
 }
 
@@ -140,17 +140,17 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
       (rc = count_kind(c, r, CARNET_KIND_CONTACT, &contacts)))
     goto done;
   carnet_role role;
-  int err = carnet_role_get(r, &role);
+  int err = carnet_replica_get_role(r, &role);
   if (err) {
     rc = cli_fail_rc(c, r, err, "reading the role");
     goto done;
   }
-  err = carnet_replica_key_info(r, &ki);
+  err = carnet_replica_get_key_info(r, &ki);
   if (err) {
     rc = cli_fail_rc(c, r, err, "reading the key record");
     goto done;
   }
-  err = carnet_replica_seq(r, &po.seq);
+  err = carnet_replica_get_seq(r, &po.seq);
   if (err) {
     rc = cli_fail_rc(c, r, err, "reading the sequence");
     goto done;

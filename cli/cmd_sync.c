@@ -145,7 +145,7 @@ int cli_cmd_serve(cli *c, int argc, char **argv) {
   if (err) {
     /* A bad address or one that is taken is the user's to fix. */
     rc = cli_fail(c, err == CARNET_ENOMEM ? CLI_EINTERNAL : CLI_EUSER, "%s",
-                  why[0] ? why : carnet_strerror(err));
+                  why[0] ? why : carnet_error_message(err));
     goto done;
   }
   /* The file first: whoever read the line can run `carnet invite` at once. */
@@ -227,7 +227,7 @@ static int parse_session_args(cli *c, const cli_args *a, session_args *sa) {
   sa->role = CARNET_ROLE_MEMBER;
   for (int i = 0; i < a->nopts; i++) {
     if (a->opts[i].id == O_VERBOSE) sa->verbose = true;
-    if (a->opts[i].id == O_ROLE && (sa->role = carnet_role_by_name(a->opts[i].arg)) == 0)
+    if (a->opts[i].id == O_ROLE && (sa->role = carnet_role_parse(a->opts[i].arg)) == 0)
       return cli_fail(c, CLI_EUSER, "invalid --role '%s': member or admin", a->opts[i].arg);
     if (a->opts[i].id == O_TIMEOUT && !cli_parse_duration(a->opts[i].arg, &sa->timeout_ms))
       return cli_fail(c, CLI_EUSER, "invalid --timeout '%s': give a duration such as 30s or 5m",
@@ -363,7 +363,7 @@ static int one_session(cli *c, const char *addr, const char *token, const sessio
   if (rc) return rc;
   int err = carnet__node_new(r, &o, &node, why, sizeof why);
   if (err) {
-    rc = cli_fail(c, cli_exit_code(err), "%s", why[0] ? why : carnet_strerror(err));
+    rc = cli_fail(c, cli_exit_code(err), "%s", why[0] ? why : carnet_error_message(err));
     goto done;
   }
   if (carnet__node_run(node) != 0) {
@@ -373,7 +373,7 @@ static int one_session(cli *c, const char *addr, const char *token, const sessio
   }
   cli_progress_end(&pl);
   const carnet__node_outcome *out = carnet__node_outcome_get(node, 0);
-  if (out->synced && join && (err = carnet_role_set(r, sa->role)) != 0)
+  if (out->synced && join && (err = carnet_replica_set_role(r, sa->role)) != 0)
     rc = cli_fail_rc(c, r, err, "joined, but storing the role failed");
   else if (out->synced)
     rc = print_summary(c, out, join);

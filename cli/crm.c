@@ -158,7 +158,7 @@ static const char *list_cmd(carnet_kind kind) {
 
 int crm_resolve(cli *c, carnet_replica *r, carnet_kind kind, const char *ref, carnet_id *out) {
   const char *kname = carnet_kind_name(kind);
-  int rc = carnet_resolve(r, kind, ref, out);
+  int rc = carnet_record_resolve(r, kind, ref, out);
   if (rc == CARNET_ENOTFOUND && strlen(ref) < 6 &&
       strspn(ref, "0123456789abcdefABCDEF") == strlen(ref))
     return cli_fail(c, CLI_EUSER, "no %s '%s': an id prefix needs at least 6 characters", kname,
@@ -175,7 +175,7 @@ int crm_load(cli *c, carnet_replica *r, carnet_kind kind, const char *ref, carne
   carnet_id id;
   int rc = crm_resolve(c, r, kind, ref, &id);
   if (rc) return rc;
-  rc = carnet_get(r, &id, out);
+  rc = carnet_record_get(r, &id, out);
   if (rc) return cli_fail_rc(c, r, rc, ref);
   if (carnet_record_kind(*out) != kind) {
     carnet_record_free(*out);
@@ -195,14 +195,14 @@ int crm_delete(cli *c, const cli_usage *u, carnet_kind kind, int argc, char **ar
   int rc = cli_parse(c, u, argc, argv, &a);
   if (rc) return rc;
   if ((rc = crm_open(c, &r)) || (rc = crm_load(c, r, kind, a.pos[0], &rec))) goto done;
-  carnet_id_hex(carnet_record_id(rec), hex);
+  carnet_id_format(carnet_record_id(rec), hex);
   if (carnet_record_deleted(rec)) {
     rc = cli_fail(c, CLI_EUSER, "%s %s is already deleted", carnet_kind_name(kind), hex);
     goto done;
   }
   p = cli_oom(carnet_patch_new(kind));
   int err = carnet_patch_delete(p);
-  if (err == 0) err = carnet_update1(r, carnet_record_id(rec), p);
+  if (err == 0) err = carnet_record_update_commit(r, carnet_record_id(rec), p);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
     goto done;
@@ -222,7 +222,7 @@ int crm_customer_hex(cli *c, carnet_replica *r, const char *ref, char *hex) {
   carnet_record *rec = NULL;
   int rc = cli_load(c, r, CARNET_KIND_CUSTOMER, ref, &rec);
   if (rc) return rc;
-  carnet_id_hex(carnet_record_id(rec), hex);
+  carnet_id_format(carnet_record_id(rec), hex);
   if (carnet_record_deleted(rec)) rc = cli_fail(c, CLI_EUSER, "customer '%s' is deleted", ref);
   carnet_record_free(rec);
   return rc;
@@ -232,7 +232,7 @@ static int label_cb(const carnet_record *rec, void *data) {
   char hex[CARNET_ID_HEX_LEN + 1], ref[CARNET_ID_HEX_LEN + 1], label[256];
   const char *name = carnet_record_str(rec, CARNET_F_NAME);
   if (name == NULL) name = carnet_record_str(rec, CARNET_F_COMPANY);
-  carnet_id_hex(carnet_record_id(rec), hex);
+  carnet_id_format(carnet_record_id(rec), hex);
   snprintf(label, sizeof label, "%s%s%s", cli_label(rec, ref), name ? " " : "", name ? name : "");
   cli_json_put(data, hex, cli_json_str(label));
   return 0;
@@ -241,7 +241,7 @@ static int label_cb(const carnet_record *rec, void *data) {
 int crm_customer_labels(cli *c, carnet_replica *r, json_t **out) {
   carnet_filter all = {.include_deleted = true};
   *out = cli_oom(json_object());
-  int err = carnet_list(r, CARNET_KIND_CUSTOMER, &all, label_cb, *out);
+  int err = carnet_record_list(r, CARNET_KIND_CUSTOMER, &all, label_cb, *out);
   return err ? cli_fail_rc(c, r, err, NULL) : CLI_OK;
 }
 
@@ -254,7 +254,7 @@ const char *crm_doc_label(const carnet_record *rec, char *buf) {
   const char *num = carnet_record_str(rec, CARNET_F_NUMBER);
   char hex[CARNET_ID_HEX_LEN + 1];
   if (num) return num;
-  carnet_id_hex(carnet_record_id(rec), hex);
+  carnet_id_format(carnet_record_id(rec), hex);
   snprintf(buf, 48, "draft %.8s", hex);
   return buf;
 }
@@ -294,7 +294,7 @@ static json_t *int_of(const carnet_record *rec, carnet_field f) {
 
 static void common(json_t *o, const carnet_record *rec) {
   char hex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_hex(carnet_record_id(rec), hex);
+  carnet_id_format(carnet_record_id(rec), hex);
   cli_json_put(o, "id", cli_json_str(hex));
   cli_json_put(o, "kind", cli_json_str(carnet_kind_name(carnet_record_kind(rec))));
 }
@@ -306,7 +306,7 @@ static json_t *lines_json(const carnet_record *rec) {
   char buf[32], lid[17];
   for (size_t i = 0; i < n; i++) {
     json_t *o = cli_oom(json_object());
-    carnet_line_id_hex(&l[i].id, lid);
+    carnet_line_id_format(&l[i].id, lid);
     cli_json_put(o, "id", cli_json_str(lid));
     cli_json_put(o, "position", cli_oom(json_integer((json_int_t)(i + 1))));
     cli_json_put(o, "product", cli_json_str(l[i].product));

@@ -131,7 +131,7 @@ static int row_cb(const carnet_record *rec, void *data) {
   int rc = carnet__sheet_row(st->sh, (uint32_t)(carnet__sheet_rows(st->sh) + 1));
   if (rc == CARNET_ENOMEM) cli_oom(NULL);
   if (rc) return st->err = rc;
-  carnet_id_hex(carnet_record_id(rec), hex);
+  carnet_id_format(carnet_record_id(rec), hex);
   put(st, hex);
   if (st->kind == CARNET_KIND_CUSTOMER) put(st, carnet_record_str(rec, CARNET_F_REFCODE));
   for (size_t i = 0; i < st->nfields; i++) {
@@ -183,10 +183,10 @@ int exp_sheet(cli *c, carnet_replica *r, carnet_kind kind, const carnet_filter *
   st.sh = cli_oom(carnet__sheet_new());
   cli_progress_start(&st.progress, c);
   choose_fields(&st);
-  if (kind == CARNET_KIND_CUSTOMER && (err = carnet_list(r, kind, filter, collect_cb, &st)))
+  if (kind == CARNET_KIND_CUSTOMER && (err = carnet_record_list(r, kind, filter, collect_cb, &st)))
     goto done;
   header(&st);
-  if ((err = carnet_list(r, kind, filter, row_cb, &st))) goto done;
+  if ((err = carnet_record_list(r, kind, filter, row_cb, &st))) goto done;
   *out = st.sh;
   *count = st.count;
   st.sh = NULL;

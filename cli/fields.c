@@ -156,7 +156,7 @@ static int apply_flag(cli *c, carnet_replica *r, carnet_kind kind, const field_f
 static int patch_fail(const cli *c, const field_flag *f, const char *arg, int rc) {
   if (rc == CARNET_ENOMEM) return cli_fail(c, CLI_EINTERNAL, "out of memory");
   return cli_fail(c, cli_exit_code(rc), "invalid value '%s' for --%s: %s", arg ? arg : "", f->name,
-                  carnet_strerror(rc));
+                  carnet_error_message(rc));
 }
 
 /* --custom NAME:TYPE=VALUE, or NAME= to clear. On error, `why` says why. */
@@ -186,7 +186,7 @@ static int custom_op(const char *arg, carnet_patch *p, char *why, size_t why_len
   free(name);
   if (rc == CARNET_ENOMEM) cli_oom(NULL);
   if (rc) {
-    snprintf(why, why_len, "invalid --custom '%s': %s", arg, carnet_strerror(rc));
+    snprintf(why, why_len, "invalid --custom '%s': %s", arg, carnet_error_message(rc));
     return cli_exit_code(rc);
   }
   return CLI_OK;
@@ -252,7 +252,7 @@ static int apply_generic(cli *c, carnet_replica *r, carnet_kind kind, const char
     return cli_fail(c, CLI_EUSER, "invalid --set '%s': write FIELD=VALUE, e.g. --set city=Lyon",
                     arg);
   char *name = cli_oom(strndup(arg, (size_t)(eq - arg)));
-  const carnet_field_info *fi = carnet_field_by_name(kind, name);
+  const carnet_field_info *fi = carnet_field_find(kind, name);
   int rc;
   if (fi == NULL) {
     field_names(kind, known, sizeof known);
@@ -322,7 +322,7 @@ static int flag_op(const field_flag *f, const char *arg, carnet_patch *p, char *
   if (rc == CARNET_ENOMEM) cli_oom(NULL);
   if (rc) {
     snprintf(why, why_len, "invalid value '%s' for --%s: %s", arg ? arg : "", f->name,
-             carnet_strerror(rc));
+             carnet_error_message(rc));
     return cli_exit_code(rc);
   }
   return CLI_OK;
@@ -349,7 +349,7 @@ static int apply_flag(cli *c, carnet_replica *r, carnet_kind kind, const field_f
     return apply_generic(c, r, kind, arg, p);
   case FOP_CUSTOMER:
     if ((rc = live_customer(c, r, arg, &id))) return rc;
-    carnet_id_hex(&id, buf);
+    carnet_id_format(&id, buf);
     rc = carnet_patch_set(p, f->field, buf);
     return rc ? patch_fail(c, f, arg, rc) : CLI_OK;
   default:

@@ -94,7 +94,7 @@ void cli_tmp_discard(cli_tmpfile *f) {
 
 int cli_require_admin(cli *c, carnet_replica *r, const char *what) {
   carnet_role role;
-  int err = carnet_role_get(r, &role);
+  int err = carnet_replica_get_role(r, &role);
   if (err) return cli_fail_rc(c, r, err, "reading the replica's role");
   if (role != CARNET_ROLE_ADMIN)
     return cli_fail(c, CLI_EUSER,

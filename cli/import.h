@@ -104,7 +104,7 @@ void imp_row_id(const imp_map *m, const carnet__sheet *sh, size_t row, const uin
                 size_t key_len, carnet_id *out);
 
 /* Brief: look for a live customer that has the row's SIRET, one of its
- * e-mails or one of its phones (carnet_lookup: the blind indexes, which see
+ * e-mails or one of its phones (carnet_record_lookup: the blind indexes, which see
  * the open transaction). *found tells; the first match goes to *match.
  * Returns 0 or a CARNET_E* error of the replica. */
 int imp_row_match(const imp_map *m, const carnet__sheet *sh, size_t row, carnet_replica *r,

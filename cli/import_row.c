@@ -2,7 +2,7 @@
  * multi-valued cells split, French words for types, roles and flags
  * understood, then every value converted by the same code as the flags of
  * `carnet customer add` (cli_field_apply), and checked by the engine
- * (carnet_check) like any write.
+ * (carnet_record_check) like any write.
  */
 #include <ctype.h>
 #include <sodium.h>
@@ -427,7 +427,7 @@ static int find_cb(void *ctx, imp_target t, const char *e) {
                          : t == IMP_SIRET ? CARNET_LOOKUP_SIRET
                                           : CARNET_LOOKUP_PHONE;
   if (k == CARNET_LOOKUP_PHONE && strchr(e, ':')) number = strchr(e, ':') + 1;
-  int err = carnet_lookup(f->r, k, number, ids, 1, &n);
+  int err = carnet_record_lookup(f->r, k, number, ids, 1, &n);
   if (err == CARNET_EINVAL) return 0; /* not a valid value: nothing to match */
   if (err) {
     f->err = err;
@@ -473,7 +473,7 @@ static int opposed_cb(void *ctx, imp_target t, const char *e) {
   const char *number = e;
   if (t == IMP_SIRET) return 0;
   if (t != IMP_EMAILS && strchr(e, ':')) number = strchr(e, ':') + 1;
-  int err = carnet_erasure_opposed_value(
+  int err = carnet_erasure_check_value(
       f->r, t == IMP_EMAILS ? CARNET_LOOKUP_EMAIL : CARNET_LOOKUP_PHONE, number, &opposed, f->match);
   if (err == CARNET_EINVAL) return 0; /* not a valid value: the row check says so */
   if (err) {

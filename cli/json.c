@@ -176,7 +176,7 @@ static void contact_fields(json_t *o, const carnet_record *rec) {
 json_t *cli_json_record(const carnet_record *rec) {
   char hex[CARNET_ID_HEX_LEN + 1];
   json_t *o = cli_oom(json_object());
-  carnet_id_hex(carnet_record_id(rec), hex);
+  carnet_id_format(carnet_record_id(rec), hex);
   put(o, "id", cli_json_str(hex));
   put(o, "kind", cli_json_str(carnet_kind_name(carnet_record_kind(rec))));
   if (carnet_record_kind(rec) == CARNET_KIND_CUSTOMER) {
@@ -185,12 +185,12 @@ json_t *cli_json_record(const carnet_record *rec) {
     json_t *arr = cli_oom(json_array());
     customer_fields(o, rec);
     for (size_t i = 0; i < nm; i++) {
-      carnet_id_hex(&m[i], hex);
+      carnet_id_format(&m[i], hex);
       push(arr, cli_json_str(hex));
     }
     put(o, "merged", arr);
     put(o, "review", json_boolean(carnet_record_review(rec)));
-    carnet_id_hex(carnet_record_id(rec), hex);
+    carnet_id_format(carnet_record_id(rec), hex);
   } else
     contact_fields(o, rec);
   put(o, "deleted", json_boolean(carnet_record_deleted(rec)));

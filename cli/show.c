@@ -123,7 +123,7 @@ void cli_show_fields(FILE *f, const carnet_record *rec) {
   char hex[CARNET_ID_HEX_LEN + 1], when[32];
   unsigned kind_bit = 1u << carnet_record_kind(rec);
   const char *ref = carnet_record_str(rec, CARNET_F_REFCODE);
-  carnet_id_hex(carnet_record_id(rec), hex);
+  carnet_id_format(carnet_record_id(rec), hex);
   if (ref) cli_kv(f, CLI_LABEL_W, "ref", ref);
   cli_kv(f, CLI_LABEL_W, "id", hex);
   if (carnet_record_deleted(rec)) cli_kv(f, CLI_LABEL_W, "deleted", "yes");
@@ -138,7 +138,7 @@ void cli_show_fields(FILE *f, const carnet_record *rec) {
   const carnet_id *m;
   size_t nm = carnet_record_merged(rec, &m);
   for (size_t i = 0; i < nm; i++) {
-    carnet_id_hex(&m[i], hex);
+    carnet_id_format(&m[i], hex);
     cli_kv(f, CLI_LABEL_W, i ? "" : "merged", hex);
   }
   if (carnet_record_review(rec))

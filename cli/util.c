@@ -55,7 +55,7 @@ int cli_fail_rc(const cli *c, const carnet_replica *r, int rc, const char *what)
   if ((msg == NULL || msg[0] == '\0') && rc == CARNET_ECORRUPT)
     msg = "a stored record is damaged or was changed outside Carnet (it fails authentication): "
           "restore the replica from a backup or sync it again from a peer";
-  if (msg == NULL || msg[0] == '\0') msg = carnet_strerror(rc);
+  if (msg == NULL || msg[0] == '\0') msg = carnet_error_message(rc);
   if (what) return cli_fail(c, cli_exit_code(rc), "%s: %s", what, msg);
   return cli_fail(c, cli_exit_code(rc), "%s", msg);
 }
@@ -89,14 +89,14 @@ int cli_open(cli *c, carnet_replica **out) {
     return cli_fail(c, CLI_EUSER, "no replica in %s: create one with 'carnet init --dir %s'", dir,
                     dir);
   if (rc == CARNET_EVERSION && why[0] == '\0')
-    return cli_fail(c, CLI_EUSER, "%s: %s: upgrade carnet", dir, carnet_strerror(rc));
-  if (rc) return cli_fail(c, cli_exit_code(rc), "%s", why[0] ? why : carnet_strerror(rc));
+    return cli_fail(c, CLI_EUSER, "%s: %s: upgrade carnet", dir, carnet_error_message(rc));
+  if (rc) return cli_fail(c, cli_exit_code(rc), "%s", why[0] ? why : carnet_error_message(rc));
   return CLI_OK;
 }
 
 int cli_resolve(cli *c, carnet_replica *r, carnet_kind kind, const char *ref, carnet_id *out) {
   const char *kname = carnet_kind_name(kind);
-  int rc = carnet_resolve(r, kind, ref, out);
+  int rc = carnet_record_resolve(r, kind, ref, out);
   if (rc == CARNET_ENOTFOUND && strlen(ref) < 6 &&
       strspn(ref, "0123456789abcdefABCDEF") == strlen(ref))
     return cli_fail(c, CLI_EUSER, "no %s '%s': an id prefix needs at least 6 characters", kname,
@@ -113,7 +113,7 @@ int cli_load(cli *c, carnet_replica *r, carnet_kind kind, const char *ref, carne
   carnet_id id;
   int rc = cli_resolve(c, r, kind, ref, &id);
   if (rc) return rc;
-  rc = carnet_get(r, &id, out);
+  rc = carnet_record_get(r, &id, out);
   if (rc) return cli_fail_rc(c, r, rc, ref);
   if (carnet_record_kind(*out) != kind) {
     carnet_record_free(*out);
@@ -126,7 +126,7 @@ int cli_load(cli *c, carnet_replica *r, carnet_kind kind, const char *ref, carne
 const char *cli_label(const carnet_record *rec, char *buf) {
   const char *ref = carnet_record_str(rec, CARNET_F_REFCODE);
   if (ref && ref[0]) return ref;
-  carnet_id_hex(carnet_record_id(rec), buf);
+  carnet_id_format(carnet_record_id(rec), buf);
   return buf;
 }
 

@@ -10,11 +10,11 @@ static int print_written(cli *c, carnet_replica *r, const carnet_id *id, bool cr
   char hex[CARNET_ID_HEX_LEN + 1];
   int rc;
   if (created && !c->json) {
-    carnet_id_hex(id, hex);
+    carnet_id_format(id, hex);
     printf("%s\n", hex);
     return CLI_OK;
   }
-  if ((rc = carnet_get(r, id, &rec))) return cli_fail_rc(c, r, rc, "reading it back");
+  if ((rc = carnet_record_get(r, id, &rec))) return cli_fail_rc(c, r, rc, "reading it back");
   if (c->json)
     rc = cli_json_print(c, cli_json_record(rec));
   else
@@ -31,11 +31,11 @@ static int opposed_warn(cli *c, carnet_replica *r, const carnet_id *id) {
   carnet_id cert;
   bool opposed = false;
   char when[32] = "?", hex[CARNET_ID_HEX_LEN + 1];
-  int err = carnet_erasure_opposed(r, id, &opposed, &cert);
+  int err = carnet_erasure_check_record(r, id, &opposed, &cert);
   if (err) return cli_fail_rc(c, r, err, "checking the opposition list");
   if (!opposed) return CLI_OK;
   if (carnet_erasure_get(r, &cert, &e) == 0) cli_iso_time(e.at, when);
-  carnet_id_hex(&cert, hex);
+  carnet_id_format(&cert, hex);
   fprintf(stderr,
           "%s: warning: an e-mail or phone of this customer belongs to a person erased at their "
           "request on %s (certificate %s): check that they agree before keeping them\n",
@@ -78,7 +78,7 @@ static int write_entity(cli *c, const cli_usage *u, carnet_kind kind, int argc, 
     for (int i = 0; i < a.nopts; i++)
       force |= a.opts[i].id == CLI_O_FORCE;
     carnet_txn *t = NULL;
-    if ((err = carnet_txn_begin(r, &t)) == 0 && (err = carnet_create(t, p, NULL, &id)) == 0 &&
+    if ((err = carnet_txn_begin(r, &t)) == 0 && (err = carnet_record_create(t, p, NULL, &id)) == 0 &&
         (rc = opposed_warn(c, r, &id)) == CLI_OK &&
         (rc = cli_dupes_warn(c, r, &id, force, &dupes)) == CLI_OK && (dupes == 0 || force)) {
       err = carnet_txn_commit(t);
@@ -91,7 +91,7 @@ static int write_entity(cli *c, const cli_usage *u, carnet_kind kind, int argc, 
       goto done;
     }
   } else {
-    err = create ? carnet_create1(r, p, &id) : carnet_update1(r, &id, p);
+    err = create ? carnet_record_create_commit(r, p, &id) : carnet_record_update_commit(r, &id, p);
   }
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
@@ -130,7 +130,7 @@ int cli_write_delete(cli *c, const cli_usage *u, carnet_kind kind, int argc, cha
   }
   p = cli_oom(carnet_patch_new(kind));
   int err = carnet_patch_delete(p);
-  if (err == 0) err = carnet_update1(r, carnet_record_id(rec), p);
+  if (err == 0) err = carnet_record_update_commit(r, carnet_record_id(rec), p);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
     goto done;

@@ -10,7 +10,7 @@ const char *carnet_action_channel_name(carnet_action_channel ch) {
   return ch >= 1 && ch < CARNET_ACH_MAX_ ? channels[ch] : NULL;
 }
 
-carnet_action_channel carnet_action_channel_by_name(const char *name) {
+carnet_action_channel carnet_action_channel_parse(const char *name) {
   for (int i = 1; name && i < CARNET_ACH_MAX_; i++)
     if (strcmp(channels[i], name) == 0) return (carnet_action_channel)i;
   return (carnet_action_channel)0;

@@ -1,4 +1,4 @@
-/* engine/batch.h - the change batch codec (the bytes carnet_changes_since
+/* engine/batch.h - the change batch codec (the bytes carnet_changes_encode
  * produces and carnet_changes_apply consumes; docs/FORMATS.md).
  *
  * A batch is a msgpack stream:

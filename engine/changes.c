@@ -73,7 +73,7 @@ done:
   return news;
 }
 
-int carnet_changes_since(carnet_replica *r, const carnet_mark *from, size_t max_bytes,
+int carnet_changes_encode(carnet_replica *r, const carnet_mark *from, size_t max_bytes,
                          carnet_buf *out, carnet_batch_info *info) {
   return carnet__changes_since(r, from, max_bytes, 0, out, info);
 }
@@ -217,7 +217,7 @@ static int write_mark(carnet__stxn *st, uint64_t peer, carnet_mark m) {
   return carnet__store_put(st, CARNET__T_MARKS, key, 8, val, 16, 0);
 }
 
-int carnet_watermark(carnet_replica *r, uint64_t peer, carnet_mark *out) {
+int carnet_changes_get_mark(carnet_replica *r, uint64_t peer, carnet_mark *out) {
   carnet__stxn *st;
   int rc = carnet__read_begin(r, &st);
   if (rc) return rc;
@@ -354,7 +354,7 @@ static void hash_u64(crypto_generichash_state *h, uint64_t v) {
   crypto_generichash_update(h, b, 8);
 }
 
-int carnet_state_digest(carnet_replica *r, uint8_t out[32]) {
+int carnet_replica_get_digest(carnet_replica *r, uint8_t out[32]) {
   carnet__stxn *st;
   carnet__scur *cur = NULL;
   crypto_generichash_state h;

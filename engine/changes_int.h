@@ -5,7 +5,7 @@
 
 #include "carnet/changes.h"
 
-/* carnet_changes_since, leaving out cells whose origin is `skip_origin`
+/* carnet_changes_encode, leaving out cells whose origin is `skip_origin`
  * (0: none): a peer already holds what it wrote, so a session does not echo
  * its own changes back to it. */
 int carnet__changes_since(carnet_replica *r, const carnet_mark *from, size_t max_bytes,

@@ -148,7 +148,7 @@ void carnet__datetime_of_ms(uint64_t ms, char out[20]) {
   fmt_datetime(out, tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
-void carnet_today(carnet_replica *r, char out[11]) {
+void carnet_replica_get_today(carnet_replica *r, char out[11]) {
   carnet__date_of_ms(carnet__now_ms(r), out);
 }
 

@@ -52,7 +52,7 @@ const char *carnet_doc_type_name(carnet_doc_type t) {
   return t >= CARNET_DOC_QUOTE && t <= CARNET_DOC_CREDIT_NOTE ? type_names[t] : NULL;
 }
 
-carnet_doc_type carnet_doc_type_by_name(const char *name) {
+carnet_doc_type carnet_doc_type_parse(const char *name) {
   for (int i = 1; name && i <= CARNET_DOC_CREDIT_NOTE; i++)
     if (strcmp(type_names[i], name) == 0) return (carnet_doc_type)i;
   return (carnet_doc_type)0;
@@ -62,13 +62,13 @@ const char *carnet_doc_status_name(carnet_doc_status s) {
   return s >= CARNET_ST_DRAFT && s <= CARNET_ST_CANCELLED ? status_names[s] : NULL;
 }
 
-carnet_doc_status carnet_doc_status_by_name(const char *name) {
+carnet_doc_status carnet_doc_status_parse(const char *name) {
   for (int i = 1; name && i <= CARNET_ST_CANCELLED; i++)
     if (strcmp(status_names[i], name) == 0) return (carnet_doc_status)i;
   return (carnet_doc_status)0;
 }
 
-void carnet_line_id_hex(const carnet_line_id *id, char out[17]) {
+void carnet_line_id_format(const carnet_line_id *id, char out[17]) {
   static const char hex[] = "0123456789abcdef";
   for (int i = 0; i < 8; i++) {
     out[2 * i] = hex[id->b[i] >> 4];
@@ -206,7 +206,7 @@ static void str_of(const carnet__entity *e, carnet_field f, char *out, size_t le
 static carnet_doc_type type_of(const carnet__entity *e) {
   char t[32];
   str_of(e, CARNET_F_DOC_TYPE, t, sizeof t);
-  return carnet_doc_type_by_name(t);
+  return carnet_doc_type_parse(t);
 }
 
 static carnet_replica *wr(carnet__writer *w) {
@@ -316,7 +316,7 @@ static int line_fn(carnet__writer *w, void *arg) {
   const lview *after = NULL;
   if (op->after) {
     after = line_find(&ls, op->after);
-    carnet_line_id_hex(op->after, hex);
+    carnet_line_id_format(op->after, hex);
     if (after == NULL || after->deleted) {
       rc = carnet__fail(r, CARNET_ENOTFOUND, "no line %s in this document", hex);
       goto done;
@@ -344,7 +344,7 @@ static int line_fn(carnet__writer *w, void *arg) {
   }
   op->id = *op->line;
   const lview *l = line_find(&ls, op->line);
-  carnet_line_id_hex(op->line, hex);
+  carnet_line_id_format(op->line, hex);
   if (l == NULL || l->deleted) {
     rc = carnet__fail(r, CARNET_ENOTFOUND, "no line %s in this document%s", hex,
                       l ? " (it was removed)" : "");
@@ -612,7 +612,7 @@ static int status_fn(carnet__writer *w, void *arg) {
  * the caller's transaction. A deleted customer stays as it is. */
 static int promote_customer(carnet_txn *t, const carnet_id *customer) {
   carnet_record *rec = NULL;
-  int rc = carnet_get(t->r, customer, &rec);
+  int rc = carnet_record_get(t->r, customer, &rec);
   if (rc == CARNET_ENOTFOUND) return 0;
   if (rc) return carnet__txn_fail(t, rc);
   bool prospect = false, client = false;
@@ -631,7 +631,7 @@ static int promote_customer(carnet_txn *t, const carnet_id *customer) {
   rc = carnet_patch_set(p, CARNET_F_ROLES, "customer");
   if (rc == 0 && prospect) rc = carnet_patch_remove(p, CARNET_F_ROLES, "prospect");
   if (rc == 0) {
-    rc = carnet_update(t, customer, p);
+    rc = carnet_record_update(t, customer, p);
   } else {
     carnet__txn_fail(t, rc);
   }
@@ -709,7 +709,7 @@ int carnet_doc_convert(carnet_txn *t, const carnet_id *src, carnet_doc_type to, 
   carnet_record *rec = NULL;
   carnet_patch *p = NULL;
   carnet_id nid;
-  int rc = carnet_get(r, src, &rec);
+  int rc = carnet_record_get(r, src, &rec);
   if (rc) {
     if (rc == CARNET_ENOTFOUND) carnet__fail(r, rc, "no such document");
     return carnet__txn_fail(t, rc);

@@ -29,7 +29,7 @@
 
 #define REASON_BLOCK (1u << 15) /* internal: same name block, compare names */
 
-const char *carnet_dupe_reason_name(carnet_dupe_reason bit) {
+const char *carnet_dupes_reason_name(carnet_dupe_reason bit) {
   switch (bit) {
   case CARNET_DUPE_SIRET:
     return "same SIRET";
@@ -87,7 +87,7 @@ static double jw(const char *s, size_t n, const char *t, size_t m) {
   return jaro + (double)prefix * 0.1 * (1.0 - jaro);
 }
 
-double carnet_jaro_winkler(const char *s, const char *t) {
+double carnet_name_similarity(const char *s, const char *t) {
   return jw(s, strlen(s), t, strlen(t));
 }
 
@@ -555,7 +555,7 @@ int carnet_dupes_of(carnet_replica *r, const carnet_id *id, double min_score, ca
 
 /* --- Lookup --------------------------------------------------------------- */
 
-int carnet_lookup(carnet_replica *r, carnet_lookup_kind kind, const char *value, carnet_id *ids,
+int carnet_record_lookup(carnet_replica *r, carnet_lookup_kind kind, const char *value, carnet_id *ids,
                   size_t max, size_t *n) {
   char norm[255];
   uint8_t tag, key[1 + CARNET__INDEX_HASH_LEN];

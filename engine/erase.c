@@ -2,7 +2,7 @@
  * received changes, the opposition list, listing, and compaction
  * (carnet/erase.h, engine/erase.h for invariants X1-X4).
  *
- *   carnet_erase / a CERT from a peer
+ *   carnet_record_erase / a CERT from a peer
  *        |
  *        v  one write transaction (X3)
  *   certs[id] known? --yes--> union of confirmations (X4) --> done
@@ -322,7 +322,7 @@ int carnet__erase_filter(carnet_txn *t, carnet__loaded *l, bool *drop) {
 
 /* --- the API ------------------------------------------------------------------ */
 
-int carnet_erased(carnet_replica *r, const carnet_id *id, bool *out) {
+int carnet_record_erased(carnet_replica *r, const carnet_id *id, bool *out) {
   carnet__stxn *st;
   *out = false;
   int rc = carnet__read_begin(r, &st);
@@ -342,7 +342,7 @@ int carnet_erasure_get(carnet_replica *r, const carnet_id *id, carnet_erasure *o
   return rc;
 }
 
-int carnet_erase(carnet_replica *r, const carnet_id *id, const char *reason, carnet_erasure *out,
+int carnet_record_erase(carnet_replica *r, const carnet_id *id, const char *reason, carnet_erasure *out,
                  bool *compacted) {
   carnet_txn *t = NULL;
   carnet__loaded l;
@@ -355,7 +355,7 @@ int carnet_erase(carnet_replica *r, const carnet_id *id, const char *reason, car
   if (carnet__text_valid(reason, CARNET_ERASE_REASON_MAX, false) != 0)
     return carnet__fail(r, CARNET_EINVAL, "invalid reason: one line of UTF-8, at most %u bytes",
                         CARNET_ERASE_REASON_MAX);
-  carnet_id_hex(id, hex);
+  carnet_id_format(id, hex);
   if ((rc = carnet_txn_begin(r, &t))) return rc;
   if ((rc = carnet__erased(t->st, id, &known))) goto done;
   if (known) {
@@ -422,7 +422,7 @@ done:
   return rc;
 }
 
-int carnet_erasure_opposed(carnet_replica *r, const carnet_id *id, bool *out, carnet_id *cert) {
+int carnet_erasure_check_record(carnet_replica *r, const carnet_id *id, bool *out, carnet_id *cert) {
   carnet__stxn *st;
   carnet__loaded l;
   carnet_buf v;
@@ -452,7 +452,7 @@ int carnet_erasure_opposed(carnet_replica *r, const carnet_id *id, bool *out, ca
   return rc;
 }
 
-int carnet_erasure_opposed_value(carnet_replica *r, carnet_lookup_kind kind, const char *value,
+int carnet_erasure_check_value(carnet_replica *r, carnet_lookup_kind kind, const char *value,
                                   bool *out, carnet_id *cert) {
   char norm[255];
   uint8_t key[1 + CARNET__INDEX_HASH_LEN];

@@ -1,7 +1,7 @@
 /* engine/error.c - names and messages of the CARNET_E* codes. */
 #include "carnet/error.h"
 
-const char *carnet_strerror(int err) {
+const char *carnet_error_message(int err) {
   switch (err) {
   case 0:
     return "success";
@@ -15,7 +15,7 @@ const char *carnet_strerror(int err) {
   }
 }
 
-const char *carnet_err_name(int err) {
+const char *carnet_error_name(int err) {
   switch (err) {
   case 0:
     return "CARNET_OK";

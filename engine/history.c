@@ -1,10 +1,10 @@
 /* engine/history.c - computed views over many entities: reminders due, a
  * customer's history with its running balance, statistics.
  *
- * carnet_list holds a read transaction while it calls back, so a view that
+ * carnet_record_list holds a read transaction while it calls back, so a view that
  * needs records in another order first gathers what it sorts on (ids,
  * dates, amounts) in the callback, then sorts, then reads each record again
- * with carnet_get for its own callback.
+ * with carnet_record_get for its own callback.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,19 +96,19 @@ static int due_cb(const carnet_record *rec, void *data) {
   return 0;
 }
 
-int carnet_reminders_due(carnet_replica *r, const char *from, const char *to, carnet_list_cb cb,
+int carnet_reminder_list_due(carnet_replica *r, const char *from, const char *to, carnet_record_cb cb,
                          void *data) {
   due_state st = {.from = 0};
   if (carnet__date_days(from, &st.from) != 0 || carnet__date_days(to, &st.to) != 0 ||
       st.to < st.from)
     return carnet__fail(r, CARNET_EINVAL, "invalid date range '%s' to '%s' (YYYY-MM-DD)",
                         from ? from : "", to ? to : "");
-  int rc = carnet_list(r, CARNET_KIND_REMINDER, NULL, due_cb, &st);
+  int rc = carnet_record_list(r, CARNET_KIND_REMINDER, NULL, due_cb, &st);
   if (rc == 1 || st.f.err) rc = st.f.err ? st.f.err : CARNET_ENOMEM;
   if (rc == 0 && st.f.n > 1) qsort(st.f.v, st.f.n, sizeof *st.f.v, found_cmp);
   for (size_t i = 0; rc == 0 && i < st.f.n; i++) {
     carnet_record *rec = NULL;
-    if ((rc = carnet_get(r, &st.f.v[i].id, &rec))) break;
+    if ((rc = carnet_record_get(r, &st.f.v[i].id, &rec))) break;
     rc = cb(rec, data);
     carnet_record_free(rec);
   }
@@ -167,23 +167,23 @@ static int history_cb(const carnet_record *rec, void *data) {
   return 0;
 }
 
-int carnet_history(carnet_replica *r, const carnet_id *customer, carnet_history_cb cb, void *data) {
+int carnet_history_list(carnet_replica *r, const carnet_id *customer, carnet_history_cb cb, void *data) {
   carnet_record *cu = NULL;
   founds f = {0};
   carnet_filter filter = {.customer = customer};
-  int rc = carnet_get(r, customer, &cu);
+  int rc = carnet_record_get(r, customer, &cu);
   if (rc == 0 && carnet_record_kind(cu) != CARNET_KIND_CUSTOMER) rc = CARNET_ENOTFOUND;
   carnet_record_free(cu);
   if (rc == CARNET_ENOTFOUND) return carnet__fail(r, rc, "no such customer");
   if (rc) return rc;
-  rc = carnet_list(r, CARNET_KIND_DOCUMENT, &filter, history_cb, &f);
-  if (rc == 0) rc = carnet_list(r, CARNET_KIND_ACTION, &filter, history_cb, &f);
+  rc = carnet_record_list(r, CARNET_KIND_DOCUMENT, &filter, history_cb, &f);
+  if (rc == 0) rc = carnet_record_list(r, CARNET_KIND_ACTION, &filter, history_cb, &f);
   if (rc == 1 || f.err) rc = f.err ? f.err : CARNET_ENOMEM;
   if (rc == 0 && f.n > 1) qsort(f.v, f.n, sizeof *f.v, found_cmp);
   int64_t balance = 0;
   for (size_t i = 0; rc == 0 && i < f.n; i++) {
     carnet_record *rec = NULL;
-    if ((rc = carnet_get(r, &f.v[i].id, &rec))) break;
+    if ((rc = carnet_record_get(r, &f.v[i].id, &rec))) break;
     balance += f.v[i].amount;
     carnet_history_entry e = {.kind = f.v[i].kind,
                               .date = f.v[i].date,
@@ -221,7 +221,7 @@ static int action_stats_cb(const carnet_record *rec, void *data) {
   carnet_stats *s = st->s;
   if (!in_range(st, carnet_record_str(rec, CARNET_F_AT))) return 0;
   s->actions++;
-  s->per_channel[carnet_action_channel_by_name(carnet_record_str(rec, CARNET_F_CHANNEL))]++;
+  s->per_channel[carnet_action_channel_parse(carnet_record_str(rec, CARNET_F_CHANNEL))]++;
   int level = carnet_rating_level(carnet_record_str(rec, CARNET_F_RATING));
   s->per_rating[level]++;
   if (level > 0) s->rated++;
@@ -291,8 +291,8 @@ int carnet_stats_compute(carnet_replica *r, const char *from, const char *to, in
                         from ? from : "", to ? to : "");
   if (won_rating < 1 || won_rating > 5)
     return carnet__fail(r, CARNET_EINVAL, "the won rating is a level from 1 to 5");
-  int rc = carnet_list(r, CARNET_KIND_ACTION, NULL, action_stats_cb, &st);
-  if (rc == 0) rc = carnet_list(r, CARNET_KIND_DOCUMENT, NULL, doc_stats_cb, &st);
+  int rc = carnet_record_list(r, CARNET_KIND_ACTION, NULL, action_stats_cb, &st);
+  if (rc == 0) rc = carnet_record_list(r, CARNET_KIND_DOCUMENT, NULL, doc_stats_cb, &st);
   if (rc == 1 || st.err) rc = st.err ? st.err : CARNET_ENOMEM;
   if (rc) {
     carnet_stats_free(out);

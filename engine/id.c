@@ -11,7 +11,7 @@ void carnet__id_make(carnet_id *id, carnet_hlc stamp, const uint8_t rnd[8]) {
   memcpy(id->b + 8, rnd, 8);
 }
 
-void carnet_id_hex(const carnet_id *id, char out[CARNET_ID_HEX_LEN + 1]) {
+void carnet_id_format(const carnet_id *id, char out[CARNET_ID_HEX_LEN + 1]) {
   static const char hex[] = "0123456789abcdef";
   for (int i = 0; i < 16; i++) {
     out[2 * i] = hex[id->b[i] >> 4];

@@ -4,7 +4,7 @@
  * entities may share a value (two customers with one phone), and a lookup is
  * a cursor seek on tag + value.
  *
- *   'r'  reference code or document number, in clear (carnet_resolve);
+ *   'r'  reference code or document number, in clear (carnet_record_resolve);
  *   'p'  a phone, E.164                        } customers only, live ones
  *   'e'  an e-mail's matching key              } only; the value is a keyed
  *   'h'  an e-mail's hint key, when it differs } hash (blind index, below)
@@ -371,7 +371,7 @@ int carnet__index_keys_parts(const carnet__entity *e, carnet__blind_secret *secr
     return dup_keys(e, secret, carnet__index_hash, a, parts, false, out);
   if (!(parts & CARNET__IDX_PART_REF)) return 0;
   /* Document numbers resolve like reference codes ("F2611-5T31-0042"), in
-   * upper case since carnet_resolve looks up what was typed in upper case. */
+   * upper case since carnet_record_resolve looks up what was typed in upper case. */
   for (size_t i = 0; i < e->n; i++) {
     c = &e->cells[i];
     if (c->field != CARNET_F_NUMBER || !cell_str(c, &s, &n) || n == 0 || n > 64) continue;

@@ -394,7 +394,7 @@ done:
   return rc;
 }
 
-int carnet_replica_key_info(carnet_replica *r, carnet_key_info *out) {
+int carnet_replica_get_key_info(carnet_replica *r, carnet_key_info *out) {
   carnet__stxn *st;
   key_record rec;
   memset(out, 0, sizeof *out);

@@ -1,6 +1,6 @@
 /* engine/merge.c - merge, unmerge, and the decisions on candidate pairs
  * (carnet/merge.h). Every decision is a cell of a customer's id set
- * (SAME_AS, NOT_SAME, REVIEW), written through carnet_update like any other
+ * (SAME_AS, NOT_SAME, REVIEW), written through carnet_record_update like any other
  * field, so it is stamped, synced and merged by the one rule. */
 #include "carnet/merge.h"
 
@@ -25,7 +25,7 @@ static int live_customer(carnet_txn *t, const carnet_id *id) {
   carnet__loaded l;
   char hex[CARNET_ID_HEX_LEN + 1];
   bool erased;
-  carnet_id_hex(id, hex);
+  carnet_id_format(id, hex);
   int rc = carnet__erased(t->st, id, &erased);
   if (rc) return rc;
   if (erased)
@@ -52,9 +52,9 @@ static int put_elem(carnet_txn *t, const carnet_id *on, carnet_field f, const ca
   char hex[CARNET_ID_HEX_LEN + 1];
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   if (p == NULL) return carnet__txn_fail(t, CARNET_ENOMEM);
-  carnet_id_hex(elem, hex);
+  carnet_id_format(elem, hex);
   int rc = present ? carnet_patch_set(p, f, hex) : carnet_patch_remove(p, f, hex);
-  if (rc == 0) rc = carnet_update(t, on, p);
+  if (rc == 0) rc = carnet_record_update(t, on, p);
   carnet_patch_free(p);
   return rc;
 }
@@ -82,14 +82,14 @@ static int clear_pair(carnet_txn *t, carnet_field f, const carnet_id *a, const c
   return rc;
 }
 
-int carnet_merge(carnet_txn *t, const carnet_id *keep, const carnet_id *other) {
+int carnet_merge_apply(carnet_txn *t, const carnet_id *keep, const carnet_id *other) {
   carnet__group g;
   char a[CARNET_ID_HEX_LEN + 1], b[CARNET_ID_HEX_LEN + 1];
   int rc;
   carnet__clear_err(t->r);
   if (t->sticky) return t->sticky;
-  carnet_id_hex(keep, a);
-  carnet_id_hex(other, b);
+  carnet_id_format(keep, a);
+  carnet_id_format(other, b);
   if (same_id(keep, other))
     return carnet__fail(t->r, CARNET_EINVAL, "cannot merge customer %s with itself", a);
   if ((rc = live_customer(t, keep)) || (rc = live_customer(t, other))) return rc;
@@ -118,14 +118,14 @@ static int targets_of(carnet__stxn *st, const carnet_id *id, carnet_id *out, siz
   return rc;
 }
 
-int carnet_unmerge(carnet_txn *t, const carnet_id *id, const carnet_id *from) {
+int carnet_merge_undo(carnet_txn *t, const carnet_id *id, const carnet_id *from) {
   carnet_id tg[CARNET__GROUP_MAX], src[CARNET__GROUP_MAX];
   size_t ntg, nsrc, removed = 0;
   char hex[CARNET_ID_HEX_LEN + 1];
   int rc;
   carnet__clear_err(t->r);
   if (t->sticky) return t->sticky;
-  carnet_id_hex(id, hex);
+  carnet_id_format(id, hex);
   if ((rc = targets_of(t->st, id, tg, CARNET__GROUP_MAX, &ntg)) ||
       (rc = carnet__group_sources(t->st, id, src, CARNET__GROUP_MAX, &nsrc)))
     return rc;
@@ -152,8 +152,8 @@ static int pair_decision(carnet_txn *t, const carnet_id *a, const carnet_id *b, 
   int rc;
   carnet__clear_err(t->r);
   if (t->sticky) return t->sticky;
-  carnet_id_hex(a, ha);
-  carnet_id_hex(b, hb);
+  carnet_id_format(a, ha);
+  carnet_id_format(b, hb);
   if (same_id(a, b)) return carnet__fail(t->r, CARNET_EINVAL, "%s twice: give two customers", ha);
   if ((rc = live_customer(t, a)) || (rc = live_customer(t, b))) return rc;
   if ((rc = carnet__group_of(t->st, a, &g))) return rc;
@@ -165,15 +165,15 @@ static int pair_decision(carnet_txn *t, const carnet_id *a, const carnet_id *b, 
   return put_elem(t, lo, f, hi, true);
 }
 
-int carnet_dismiss(carnet_txn *t, const carnet_id *a, const carnet_id *b) {
+int carnet_dupes_dismiss(carnet_txn *t, const carnet_id *a, const carnet_id *b) {
   return pair_decision(t, a, b, CARNET_F_NOT_SAME);
 }
 
-int carnet_set_aside(carnet_txn *t, const carnet_id *a, const carnet_id *b) {
+int carnet_dupes_set_aside(carnet_txn *t, const carnet_id *a, const carnet_id *b) {
   return pair_decision(t, a, b, CARNET_F_REVIEW);
 }
 
-int carnet_group(carnet_replica *r, const carnet_id *id, carnet_id *survivor, carnet_id *members,
+int carnet_merge_group(carnet_replica *r, const carnet_id *id, carnet_id *survivor, carnet_id *members,
                  size_t max, size_t *n, bool *review) {
   carnet__stxn *st;
   carnet__group g;
@@ -295,7 +295,7 @@ static int survivor_of(carnet__stxn *st, survmap *sm, const carnet_id *id, carne
   return 0;
 }
 
-int carnet_dupes_decided(carnet_replica *r, carnet_dupe *pairs, size_t *n) {
+int carnet_dupes_filter(carnet_replica *r, carnet_dupe *pairs, size_t *n) {
   carnet__stxn *st;
   pairset not_same = {0}, aside = {0};
   survmap sm = {0};
@@ -333,7 +333,7 @@ done:
   return rc;
 }
 
-int carnet_review_list(carnet_replica *r, carnet_review_item **out, size_t *n) {
+int carnet_dupes_review_list(carnet_replica *r, carnet_review_item **out, size_t *n) {
   carnet__stxn *st;
   pairset not_same = {0}, aside = {0};
   carnet_review_item *items = NULL;

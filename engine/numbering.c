@@ -43,7 +43,7 @@ static int rule_get(carnet__stxn *st, carnet_doc_type type, char *out, size_t le
   return 0;
 }
 
-int carnet_numbering_get(carnet_replica *r, carnet_doc_type type, char *out, size_t len) {
+int carnet_replica_get_numbering(carnet_replica *r, carnet_doc_type type, char *out, size_t len) {
   carnet__stxn *st;
   if (!type_ok(type)) return carnet__fail(r, CARNET_EINVAL, "unknown document type");
   int rc = carnet__read_begin(r, &st);
@@ -83,7 +83,7 @@ static int rule_check(carnet_replica *r, const char *rule) {
   return 0;
 }
 
-int carnet_numbering_set(carnet_replica *r, carnet_doc_type type, const char *rule) {
+int carnet_replica_set_numbering(carnet_replica *r, carnet_doc_type type, const char *rule) {
   char key[64];
   carnet_txn *t;
   carnet__clear_err(r);

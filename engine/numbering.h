@@ -1,5 +1,5 @@
 /* engine/numbering.h - document numbers from per-replica series (not API;
- * the rules are set with carnet_numbering_set, carnet/document.h).
+ * the rules are set with carnet_replica_set_numbering, carnet/document.h).
  *
  * Invariant N1: a number is `rule` expanded with this replica's tag, the
  * period of the validating stamp and the next value of the series counter,

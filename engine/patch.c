@@ -94,7 +94,7 @@ const char *carnet_channel_name(carnet_channel ch) {
   return ch >= 1 && ch < CARNET_CH_MAX_ ? channel_names[ch] : NULL;
 }
 
-carnet_channel carnet_channel_by_name(const char *name) {
+carnet_channel carnet_channel_parse(const char *name) {
   for (int i = 1; name && i < CARNET_CH_MAX_; i++)
     if (strcmp(channel_names[i], name) == 0) return (carnet_channel)i;
   return (carnet_channel)0;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
+#include "engine/peer_int.h"
 #include "carnet/peer.h"
 #include "engine/mp.h"
 #include "engine/replica_int.h"
@@ -22,7 +23,7 @@ static int meta_bytes(carnet__stxn *st, const char *key, void *out, size_t n) {
   return 0;
 }
 
-int carnet_identity(carnet_replica *r, uint8_t pk[CARNET_PK_BYTES],
+int carnet_replica_get_identity(carnet_replica *r, uint8_t pk[CARNET_PK_BYTES],
                     uint8_t team[CARNET_TEAM_BYTES]) {
   carnet__stxn *st;
   int rc = carnet__read_begin(r, &st);
@@ -43,7 +44,7 @@ int carnet__identity_secret(carnet_replica *r, uint8_t sk[64]) {
   return rc;
 }
 
-int carnet_sign(carnet_replica *r, const void *msg, size_t len, uint8_t sig[64]) {
+int carnet__sign(carnet_replica *r, const void *msg, size_t len, uint8_t sig[64]) {
   uint8_t sk[crypto_sign_SECRETKEYBYTES];
   carnet__stxn *st;
   int rc = carnet__read_begin(r, &st);
@@ -73,7 +74,7 @@ static int put_team(carnet_txn *t, void *arg) {
                            arg, CARNET_TEAM_BYTES, 0);
 }
 
-int carnet_team_set(carnet_replica *r, const uint8_t team[CARNET_TEAM_BYTES]) {
+int carnet_replica_set_team(carnet_replica *r, const uint8_t team[CARNET_TEAM_BYTES]) {
   return in_write(r, put_team, (void *)team);
 }
 
@@ -162,14 +163,14 @@ static int upsert(carnet_replica *r, const uint8_t pk[32], uint64_t replica_id, 
 
 int carnet_peer_trust(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], const char *addr) {
   uint8_t self[32];
-  int rc = carnet_identity(r, self, NULL);
+  int rc = carnet_replica_get_identity(r, self, NULL);
   if (rc) return rc;
   if (memcmp(self, pk, 32) == 0)
     return carnet__fail(r, CARNET_EINVAL, "that is this replica's own key");
   return upsert(r, pk, 0, addr, 0, 0, true);
 }
 
-int carnet_peer_note(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], uint64_t replica_id,
+int carnet__peer_note(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], uint64_t replica_id,
                      const char *addr, uint64_t last_sync_ms, uint64_t acked) {
   return upsert(r, pk, replica_id, addr, last_sync_ms, acked, false);
 }
@@ -193,7 +194,7 @@ int carnet_peer_get(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], carnet
   return rc;
 }
 
-int carnet_peer_trusted(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES]) {
+int carnet_peer_check(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES]) {
   carnet_peer_info p;
   int rc = carnet_peer_get(r, pk, &p);
   return rc == CARNET_ENOTFOUND ? CARNET_EPERM : rc;
@@ -280,7 +281,7 @@ static int invite_add(carnet_txn *t, void *arg) {
   return invite_write(t->st, a->id, &a->inv);
 }
 
-int carnet_invite_add(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_BYTES],
+int carnet__invite_add(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_BYTES],
                       const uint8_t secret[CARNET_INVITE_SECRET_BYTES], uint64_t expiry_ms) {
   struct invite_arg a = {.id = id, .inv = {.expiry_ms = expiry_ms}};
   memcpy(a.inv.secret, secret, 32);
@@ -299,7 +300,7 @@ static int invite_check(carnet_replica *r, const invite *inv, int rc) {
   return 0;
 }
 
-int carnet_invite_secret(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_BYTES],
+int carnet__invite_secret(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_BYTES],
                          uint8_t secret[CARNET_INVITE_SECRET_BYTES]) {
   carnet__stxn *st;
   invite inv;
@@ -324,7 +325,7 @@ static int invite_use(carnet_txn *t, void *arg) {
   return peer_upsert(t, &p);
 }
 
-int carnet_invite_consume(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_BYTES],
+int carnet__invite_consume(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_BYTES],
                           const uint8_t pk[CARNET_PK_BYTES], const char *addr) {
   struct invite_arg a = {.id = id, .pk = pk, .addr = addr};
   int rc = in_write(r, invite_use, &a);

@@ -54,7 +54,7 @@ static int in_a_merge(carnet__stxn *st, const carnet__entity *e, bool *out) {
   return rc;
 }
 
-int carnet_get(carnet_replica *r, const carnet_id *id, carnet_record **out) {
+int carnet_record_get(carnet_replica *r, const carnet_id *id, carnet_record **out) {
   carnet__stxn *st;
   carnet__arena a;
   carnet__entity e;
@@ -176,8 +176,8 @@ static int id_cmp(const void *a, const void *b) {
   return memcmp(a, b, 16);
 }
 
-int carnet_list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter,
-                carnet_list_cb cb, void *data) {
+int carnet_record_list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter,
+                carnet_record_cb cb, void *data) {
   carnet__stxn *st;
   carnet__scur *cur = NULL;
   carnet_buf k, v;
@@ -194,7 +194,7 @@ int carnet_list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter
       goto done;
     }
     if ((rc = carnet__group_of(st, filter->customer, &g))) goto done;
-    for (size_t i = 0; i < g.n; i++) carnet_id_hex(&g.ids[i], gh->hex[i]);
+    for (size_t i = 0; i < g.n; i++) carnet_id_format(&g.ids[i], gh->hex[i]);
     gh->n = g.n;
   }
   if ((rc = carnet__store_cursor(st, CARNET__T_ENTITIES, &cur))) goto done;
@@ -297,7 +297,7 @@ static int by_refcode(carnet__stxn *st, const char *ref, carnet_id *out, int *fo
   return rc == CARNET_ENOTFOUND ? 0 : rc;
 }
 
-int carnet_resolve(carnet_replica *r, carnet_kind kind, const char *ref, carnet_id *out) {
+int carnet_record_resolve(carnet_replica *r, carnet_kind kind, const char *ref, carnet_id *out) {
   carnet__stxn *st;
   int found = 0, rc;
   size_t n = ref ? strlen(ref) : 0;

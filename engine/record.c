@@ -68,7 +68,7 @@ static int render_scalar(carnet_record *rec, const msgpack_object *o, const char
     carnet_id id;
     if (o->via.bin.size != 16) return CARNET_ECORRUPT;
     memcpy(id.b, o->via.bin.ptr, 16);
-    carnet_id_hex(&id, buf);
+    carnet_id_format(&id, buf);
     *out = carnet__arena_dup(&rec->arena, buf, strlen(buf));
     break;
   }
@@ -117,7 +117,7 @@ static int add_cell(carnet_record *rec, const carnet__cell *c, const msgpack_obj
       carnet_id id;
       memcpy(id.b, c->key, 16);
       s = carnet__arena_alloc(&rec->arena, CARNET_ID_HEX_LEN + 1);
-      if (s) carnet_id_hex(&id, s);
+      if (s) carnet_id_format(&id, s);
     } else {
       s = carnet__arena_dup(&rec->arena, c->key, c->klen);
     }
@@ -415,7 +415,7 @@ carnet_doc_status carnet_record_status(const carnet_record *rec) {
 
 carnet_doc_type carnet_record_doc_type(const carnet_record *rec) {
   if (rec->kind != CARNET_KIND_DOCUMENT) return (carnet_doc_type)0;
-  return carnet_doc_type_by_name(rec->scalar[CARNET_F_DOC_TYPE]);
+  return carnet_doc_type_parse(rec->scalar[CARNET_F_DOC_TYPE]);
 }
 
 int carnet__record_set_group(carnet_record *rec, const carnet_id *others, size_t n, bool review) {

@@ -258,7 +258,7 @@ done:
     unlink(path);
     if (!had_key_file) unlink(keypath);
   }
-  if (rc) copy_why(errbuf, errbuf_len, why[0] ? why : carnet_strerror(rc));
+  if (rc) copy_why(errbuf, errbuf_len, why[0] ? why : carnet_error_message(rc));
   return rc;
 }
 
@@ -297,7 +297,7 @@ done:
   carnet__store_abort(st);
   if (rc)
     snprintf(why, why_len, "cannot upgrade the replica in %s to schema %u (%s): %s", r->dir,
-             CARNET_SCHEMA_VERSION, carnet_strerror(rc), carnet__store_why(r->store));
+             CARNET_SCHEMA_VERSION, carnet_error_message(rc), carnet__store_why(r->store));
   return rc;
 }
 
@@ -370,7 +370,7 @@ int carnet_replica_open(const char *dir, const carnet_env *env, carnet_replica *
 done:
   carnet__store_abort(st);
   if (r) carnet_replica_close(r);
-  if (rc) copy_why(errbuf, errbuf_len, why[0] ? why : carnet_strerror(rc));
+  if (rc) copy_why(errbuf, errbuf_len, why[0] ? why : carnet_error_message(rc));
   return rc;
 }
 
@@ -410,7 +410,7 @@ void carnet__read_end(carnet_replica *r, carnet__stxn *st) {
   if (r->txn == NULL || r->txn->st != st) carnet__store_abort(st);
 }
 
-int carnet_replica_seq(carnet_replica *r, uint64_t *out) {
+int carnet_replica_get_seq(carnet_replica *r, uint64_t *out) {
   carnet__stxn *st;
   int rc = carnet__read_begin(r, &st);
   if (rc) return rc;
@@ -438,7 +438,7 @@ int carnet_txn_begin(carnet_replica *r, carnet_txn **out) {
     goto fail;
   }
   if ((rc = carnet__index_secret_ensure(t))) {
-    rc = carnet__fail(r, rc, "cannot make the replica's index key: %s", carnet_strerror(rc));
+    rc = carnet__fail(r, rc, "cannot make the replica's index key: %s", carnet_error_message(rc));
     goto fail;
   }
   t->hlc0 = t->hlc;
@@ -501,13 +501,13 @@ const char *carnet_role_name(carnet_role role) {
   return NULL;
 }
 
-carnet_role carnet_role_by_name(const char *name) {
+carnet_role carnet_role_parse(const char *name) {
   if (name && strcmp(name, "admin") == 0) return CARNET_ROLE_ADMIN;
   if (name && strcmp(name, "member") == 0) return CARNET_ROLE_MEMBER;
   return 0;
 }
 
-int carnet_role_get(carnet_replica *r, carnet_role *out) {
+int carnet_replica_get_role(carnet_replica *r, carnet_role *out) {
   carnet__stxn *st;
   carnet_buf v;
   int rc = carnet__read_begin(r, &st);
@@ -527,7 +527,7 @@ int carnet_role_get(carnet_replica *r, carnet_role *out) {
   return rc;
 }
 
-int carnet_role_set(carnet_replica *r, carnet_role role) {
+int carnet_replica_set_role(carnet_replica *r, carnet_role role) {
   carnet_txn *t = NULL;
   uint8_t b = (uint8_t)role;
   if (carnet_role_name(role) == NULL)

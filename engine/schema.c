@@ -77,7 +77,7 @@ const carnet_field_info *carnet_field_get(carnet_field f) {
   return &fields[f - 1];
 }
 
-const carnet_field_info *carnet_field_by_name(carnet_kind kind, const char *name) {
+const carnet_field_info *carnet_field_find(carnet_kind kind, const char *name) {
   if (!carnet__kind_valid((unsigned)kind) || name == NULL) return NULL;
   for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
     if ((fields[i].kinds & (1u << kind)) && strcmp(fields[i].name, name) == 0) return &fields[i];

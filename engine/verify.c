@@ -13,7 +13,7 @@ static void first(carnet_replica *r, carnet_verify_report *o, const char *what,
                   const carnet_id *id) {
   char hex[CARNET_ID_HEX_LEN + 1];
   if (o->bad_rows + o->bad_changes + o->missing_keys != 1) return;
-  carnet_id_hex(id, hex);
+  carnet_id_format(id, hex);
   carnet__fail(r, CARNET_ECORRUPT, "%s (entity %s)", what, hex);
 }
 
@@ -71,13 +71,13 @@ done:
   return rc;
 }
 
-int carnet_verify(carnet_replica *r, carnet_verify_report *out) {
-  return carnet_verify_progress(r, NULL, NULL, out);
+int carnet_replica_verify(carnet_replica *r, carnet_verify_report *out) {
+  return carnet_replica_verify_progress(r, NULL, NULL, out);
 }
 
 #define PROGRESS_EVERY 4096u
 
-int carnet_verify_progress(carnet_replica *r, carnet_verify_progress_fn *fn, void *ctx,
+int carnet_replica_verify_progress(carnet_replica *r, carnet_progress_fn *fn, void *ctx,
                            carnet_verify_report *out) {
   carnet__stxn *st;
   carnet__scur *cur = NULL;

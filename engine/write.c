@@ -196,7 +196,7 @@ static int set_scalar(wctx *w, const carnet_field_info *fi, const char *v) {
   }
   case CARNET_F_CHANNEL:
     if (kind != CARNET_KIND_ACTION) break; /* a customer's: free text */
-    if (clear || carnet_action_channel_by_name(v) == 0)
+    if (clear || carnet_action_channel_parse(v) == 0)
       return invalid(w, fi, v, "channel (email, phone, mail, visit, trade_fair, sms or other)");
     return put_str(w, fi->field, v);
   case CARNET_F_TYPE:
@@ -586,7 +586,7 @@ static int complete_new(wctx *w) {
       return carnet__fail(w->r, CARNET_EINVAL, "a document is addressed to a customer "
                                                "(--customer REF)");
     char today[11];
-    carnet_today(w->r, today);
+    carnet_replica_get_today(w->r, today);
     if (!has_live(e, CARNET_F_DATE)) rc = put_str(w, CARNET_F_DATE, today);
     if (rc == 0 && !has_live(e, CARNET_F_SALES_REP)) rc = inherit_sales_rep(w);
   } else if (e->kind == CARNET_KIND_ACTION) {
@@ -600,7 +600,7 @@ static int complete_new(wctx *w) {
     if (!has_live(e, CARNET_F_CUSTOMER))
       return carnet__fail(w->r, CARNET_EINVAL, "a reminder is about a customer (--customer REF)");
     char today[11];
-    carnet_today(w->r, today);
+    carnet_replica_get_today(w->r, today);
     if (!has_live(e, CARNET_F_DATE)) rc = put_str(w, CARNET_F_DATE, today);
     if (rc == 0 && !has_live(e, CARNET_F_MODE)) rc = put_str(w, CARNET_F_MODE, "day");
   }
@@ -630,7 +630,7 @@ int carnet__write(carnet_txn *t, const carnet_id *id, carnet_kind kind, const ca
     goto done;
   }
   char hex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_hex(id, hex);
+  carnet_id_format(id, hex);
   if (create && l.existed) {
     rc = carnet__fail(r, CARNET_EEXIST, "%s already exists", hex);
     goto done;
@@ -685,7 +685,7 @@ done:
   return rc;
 }
 
-int carnet_create(carnet_txn *t, const carnet_patch *p, const carnet_id *id, carnet_id *out_id) {
+int carnet_record_create(carnet_txn *t, const carnet_patch *p, const carnet_id *id, carnet_id *out_id) {
   carnet_id nid;
   if (p == NULL) return carnet__fail(t->r, CARNET_EMISUSE, "no patch");
   if (id) {
@@ -700,7 +700,7 @@ int carnet_create(carnet_txn *t, const carnet_patch *p, const carnet_id *id, car
   return rc;
 }
 
-int carnet_check(carnet_txn *t, const carnet_patch *p) {
+int carnet_record_check(carnet_txn *t, const carnet_patch *p) {
   carnet_replica *r = t->r;
   wctx w = {.t = t, .r = r};
   carnet__loaded l;
@@ -727,7 +727,7 @@ done:
   return rc;
 }
 
-int carnet_update(carnet_txn *t, const carnet_id *id, const carnet_patch *p) {
+int carnet_record_update(carnet_txn *t, const carnet_id *id, const carnet_patch *p) {
   if (p == NULL) return carnet__fail(t->r, CARNET_EMISUSE, "no patch");
   return carnet__write(t, id, p->kind, p, 0, NULL, NULL);
 }
@@ -738,7 +738,7 @@ static int write1(carnet_replica *r, const carnet_id *id, const carnet_patch *p,
   carnet_txn *t;
   int rc = carnet_txn_begin(r, &t);
   if (rc) return rc;
-  rc = create ? carnet_create(t, p, id, out_id) : carnet_update(t, id, p);
+  rc = create ? carnet_record_create(t, p, id, out_id) : carnet_record_update(t, id, p);
   if (rc) {
     carnet_txn_abort(t);
     return rc;
@@ -746,10 +746,10 @@ static int write1(carnet_replica *r, const carnet_id *id, const carnet_patch *p,
   return carnet_txn_commit(t);
 }
 
-int carnet_create1(carnet_replica *r, const carnet_patch *p, carnet_id *out_id) {
+int carnet_record_create_commit(carnet_replica *r, const carnet_patch *p, carnet_id *out_id) {
   return write1(r, NULL, p, true, out_id);
 }
 
-int carnet_update1(carnet_replica *r, const carnet_id *id, const carnet_patch *p) {
+int carnet_record_update_commit(carnet_replica *r, const carnet_id *id, const carnet_patch *p) {
   return write1(r, id, p, false, NULL);
 }

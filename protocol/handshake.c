@@ -178,7 +178,7 @@ static int frame_fix_header(carnet__hs *hs, carnet__obuf *out, size_t mark, size
 
 static int pack_failed(carnet__hs *hs, carnet__obuf *out, size_t mark, int rc) {
   out->len = mark;
-  return FAIL(hs, rc, "cannot queue a handshake message: %s", carnet_strerror(rc));
+  return FAIL(hs, rc, "cannot queue a handshake message: %s", carnet_error_message(rc));
 }
 
 /* Message (1). */
@@ -189,7 +189,7 @@ static int send_msg1(carnet__hs *hs, carnet__obuf *out) {
   const uint8_t *team = hs->have_invite ? hs->invite.team_id : hs->team_id;
 
   rc = carnet__obuf_reserve(out, CARNET_FRAME_HEADER_BYTES + CARNET_HANDSHAKE_MSG_BYTES_MAX);
-  if (rc) return FAIL(hs, rc, "cannot queue the handshake: %s", carnet_strerror(rc));
+  if (rc) return FAIL(hs, rc, "cannot queue the handshake: %s", carnet_error_message(rc));
   (void)carnet__frame_begin(out, &mark); /* reserved above */
   msgpack_packer_init(&pk, out, carnet__obuf_mp_write);
   prc |= msgpack_pack_str(&pk, 4);
@@ -215,7 +215,7 @@ static int send_msg2(carnet__hs *hs, carnet__obuf *out) {
   int prc = 0, rc;
 
   rc = carnet__obuf_reserve(out, CARNET_FRAME_HEADER_BYTES + CARNET_HANDSHAKE_MSG_BYTES_MAX);
-  if (rc) return FAIL(hs, rc, "cannot queue the handshake: %s", carnet_strerror(rc));
+  if (rc) return FAIL(hs, rc, "cannot queue the handshake: %s", carnet_error_message(rc));
   (void)carnet__frame_begin(out, &mark);
   msgpack_packer_init(&pk, out, carnet__obuf_mp_write);
   prc |= msgpack_pack_uint32(&pk, hs->version);
@@ -242,7 +242,7 @@ static int send_msg3(carnet__hs *hs, carnet__obuf *out) {
   int prc = 0, rc;
 
   rc = carnet__obuf_reserve(out, CARNET_FRAME_HEADER_BYTES + CARNET_HANDSHAKE_MSG_BYTES_MAX);
-  if (rc) return FAIL(hs, rc, "cannot queue the handshake: %s", carnet_strerror(rc));
+  if (rc) return FAIL(hs, rc, "cannot queue the handshake: %s", carnet_error_message(rc));
   (void)carnet__frame_begin(out, &mark);
   msgpack_packer_init(&pk, out, carnet__obuf_mp_write);
   pack_bin(&pk, &prc, hs->sign_pk, sizeof hs->sign_pk);
@@ -385,7 +385,7 @@ static int on_msg1(carnet__hs *hs, carnet_buf f, carnet__obuf *out) {
       goto done;
     }
     if (rc) {
-      rc = FAIL(hs, rc, "cannot look the invite up: %s", carnet_strerror(rc));
+      rc = FAIL(hs, rc, "cannot look the invite up: %s", carnet_error_message(rc));
       goto done;
     }
     hs->have_secret = true;
@@ -450,7 +450,7 @@ static int on_msg2(carnet__hs *hs, carnet_buf f, carnet__obuf *out) {
       goto done;
     }
     if (rc) {
-      rc = FAIL(hs, rc, "cannot check the peer's key: %s", carnet_strerror(rc));
+      rc = FAIL(hs, rc, "cannot check the peer's key: %s", carnet_error_message(rc));
       goto done;
     }
   }
@@ -528,7 +528,7 @@ static int on_msg3(carnet__hs *hs, carnet_buf f, carnet__obuf *out) {
   hex32(pk, hex);
   rc = check_trust(hs, pk);
   if (rc < 0) {
-    rc = FAIL(hs, rc, "cannot check the peer's key: %s", carnet_strerror(rc));
+    rc = FAIL(hs, rc, "cannot check the peer's key: %s", carnet_error_message(rc));
     goto done;
   }
   trusted = rc == 0;

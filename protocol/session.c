@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "carnet/changes.h"
+#include "engine/peer_int.h"
 #include "carnet/error.h"
 #include "carnet/sync.h"
 #include "engine/changes_int.h"
@@ -139,7 +140,7 @@ static int send_msg(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
   int rc = carnet__channel_send(&s->ch, m, &s->out);
   if (rc) return fail(s, rc, "cannot send %s: %s", carnet__msg_name(m->type),
                       carnet__channel_errmsg(&s->ch)[0] ? carnet__channel_errmsg(&s->ch)
-                                                        : carnet_strerror(rc));
+                                                        : carnet_error_message(rc));
   s->last_tx_ms = now_ms;
   return 0;
 }
@@ -154,7 +155,7 @@ static int send_bye(carnet_session *s, uint64_t now_ms) {
 
 static uint64_t local_seq(carnet_session *s) {
   uint64_t seq = 0;
-  return carnet_replica_seq(s->r, &seq) == 0 ? seq : 0;
+  return carnet_replica_get_seq(s->r, &seq) == 0 ? seq : 0;
 }
 
 /* Stream batches while the window allows and there is something to send. */
@@ -240,7 +241,7 @@ static int check_done(carnet_session *s, uint64_t now_ms) {
   if (!caught_up) return 0;
   if (!s->noted) {
     /* The peer list shows when we last caught up with this peer. */
-    carnet_peer_note(s->r, s->peer_pk, s->peer_id, s->peer_addr, carnet__now_ms(s->r), s->acked);
+    carnet__peer_note(s->r, s->peer_pk, s->peer_id, s->peer_addr, carnet__now_ms(s->r), s->acked);
     s->noted = true;
   }
   return s->o.once ? send_bye(s, now_ms) : 0;
@@ -250,14 +251,14 @@ static int check_done(carnet_session *s, uint64_t now_ms) {
 
 static int hs_trusted(void *ctx, const uint8_t pk[32]) {
   carnet_session *s = ctx;
-  int rc = carnet_peer_trusted(s->r, pk);
+  int rc = carnet_peer_check(s->r, pk);
   return rc == 0 ? 0 : rc == CARNET_EPERM ? CARNET_EPERM : rc;
 }
 
 static int hs_invite(void *ctx, const uint8_t *id, size_t n, uint8_t secret[32]) {
   carnet_session *s = ctx;
   if (n != CARNET_INVITE_ID_BYTES) return CARNET_ENOTFOUND;
-  int rc = carnet_invite_secret(s->r, id, secret);
+  int rc = carnet__invite_secret(s->r, id, secret);
   return rc == CARNET_EPERM ? CARNET_ENOTFOUND : rc;
 }
 
@@ -272,7 +273,7 @@ static int handshake_done(carnet_session *s, uint64_t now_ms) {
   if (rc) return fail(s, rc, "cannot start the encrypted channel");
   if (s->joined && !s->joining) {
     /* The initiator proved it holds our invite's secret: trust it, once. */
-    if ((rc = carnet_invite_consume(s->r, p->invite_id, s->peer_pk, s->peer_addr)))
+    if ((rc = carnet__invite_consume(s->r, p->invite_id, s->peer_pk, s->peer_addr)))
       return fail(s, CARNET_EPERM, "invite refused: %s", carnet_replica_errmsg(s->r));
   }
   if (s->peer_id == carnet_replica_id(s->r))
@@ -286,11 +287,11 @@ static int handshake_done(carnet_session *s, uint64_t now_ms) {
                 "the peer's replica tag is %s too: reference codes could collide; create one "
                 "of the two replicas again ('carnet init' in a new directory) before syncing",
                 carnet_replica_tag(s->r));
-  if (!s->joining) carnet_peer_note(s->r, s->peer_pk, s->peer_id, s->peer_addr, 0, 0);
+  if (!s->joining) carnet__peer_note(s->r, s->peer_pk, s->peer_id, s->peer_addr, 0, 0);
   s->state = CARNET_SESSION_SYNCING;
   s->last_rx_ms = now_ms;
   carnet_mark mark;
-  if ((rc = carnet_watermark(s->r, s->peer_id, &mark)))
+  if ((rc = carnet_changes_get_mark(s->r, s->peer_id, &mark)))
     return fail(s, rc, "cannot read the mark kept for the peer");
   if ((rc = push_certs(s, now_ms))) return rc;
   carnet__msg m = {.type = CARNET_MSG_REQ, .since = mark.base, .after = mark.after};
@@ -360,9 +361,9 @@ static int on_message(carnet_session *s, const carnet__msg *m, uint64_t now_ms) 
   if (s->joining && !s->trusted_inviter && m->type != CARNET_MSG_ERROR) {
     /* The responder's first encrypted message proves it accepted our join. */
     int rc = carnet_peer_trust(s->r, s->peer_pk, s->peer_addr);
-    if (rc == 0) rc = carnet_team_set(s->r, s->invite.team_id);
+    if (rc == 0) rc = carnet_replica_set_team(s->r, s->invite.team_id);
     if (rc) return fail(s, rc, "cannot record the team joined: %s", carnet_replica_errmsg(s->r));
-    carnet_peer_note(s->r, s->peer_pk, s->peer_id, s->peer_addr, 0, 0);
+    carnet__peer_note(s->r, s->peer_pk, s->peer_id, s->peer_addr, 0, 0);
     s->trusted_inviter = true;
   }
   switch (m->type) {
@@ -423,7 +424,7 @@ int carnet_session_new(carnet_replica *r, const carnet_session_opts *opts, uint6
     rc = CARNET_ENOMEM;
     goto fail;
   }
-  if ((rc = carnet_identity(r, pk, cfg.team_id)) || (rc = carnet__identity_secret(r, sk))) goto fail;
+  if ((rc = carnet_replica_get_identity(r, pk, cfg.team_id)) || (rc = carnet__identity_secret(r, sk))) goto fail;
   if (opts->invite_token) {
     if (!opts->initiator) {
       rc = carnet__fail(r, CARNET_EMISUSE, "only the dialling side joins with an invite");
@@ -483,7 +484,7 @@ int carnet_session_input(carnet_session *s, const void *data, size_t len, uint64
       int rc = carnet__hs_feed(&s->hs, &p, &len, &s->out);
       if (rc) {
         const char *why = carnet__hs_errmsg(&s->hs);
-        return fail(s, rc, "handshake failed: %s", why[0] ? why : carnet_strerror(rc));
+        return fail(s, rc, "handshake failed: %s", why[0] ? why : carnet_error_message(rc));
       }
       if (!carnet__hs_done(&s->hs)) return 0;
       if ((rc = handshake_done(s, now_ms))) return rc;
@@ -555,11 +556,11 @@ void carnet_session_close(carnet_session *s) {
   send_bye(s, s->last_tx_ms);
 }
 
-carnet_session_state carnet_session_state_get(const carnet_session *s) {
+carnet_session_state carnet_session_get_state(const carnet_session *s) {
   return s->state;
 }
 
-int carnet_session_error(const carnet_session *s) {
+int carnet_session_get_error(const carnet_session *s) {
   return s->err;
 }
 
@@ -579,13 +580,13 @@ bool carnet_session_joined(const carnet_session *s) {
   return s->joined || s->trusted_inviter;
 }
 
-void carnet_session_stats_get(const carnet_session *s, carnet_session_stats *out) {
+void carnet_session_get_stats(const carnet_session *s, carnet_session_stats *out) {
   *out = s->st;
 }
 
 /* --- invites --------------------------------------------------------------------- */
 
-int carnet_invite_make(carnet_replica *r, const char *addr, uint64_t ttl_ms, char *out,
+int carnet_invite_create(carnet_replica *r, const char *addr, uint64_t ttl_ms, char *out,
                        size_t out_len) {
   carnet__invite inv = {0};
   char why[160];
@@ -594,12 +595,12 @@ int carnet_invite_make(carnet_replica *r, const char *addr, uint64_t ttl_ms, cha
     return carnet__fail(r, CARNET_EINVAL, "invalid address '%s': give HOST:PORT",
                         addr ? addr : "");
   memcpy(inv.address, addr, strlen(addr) + 1);
-  if ((rc = carnet_identity(r, inv.inviter_pk, inv.team_id))) return rc;
+  if ((rc = carnet_replica_get_identity(r, inv.inviter_pk, inv.team_id))) return rc;
   carnet__random(r, inv.id, sizeof inv.id);
   carnet__random(r, inv.secret, sizeof inv.secret);
   inv.expiry_ms = carnet__now_ms(r) + ttl_ms;
   rc = carnet__invite_encode(&inv, out, out_len, why, sizeof why);
-  if (rc == 0) rc = carnet_invite_add(r, inv.id, inv.secret, inv.expiry_ms);
+  if (rc == 0) rc = carnet__invite_add(r, inv.id, inv.secret, inv.expiry_ms);
   else carnet__fail(r, rc, "cannot make the invite: %s", why);
   sodium_memzero(&inv, sizeof inv);
   return rc;

@@ -35,6 +35,7 @@
 #include <stdint.h>
 
 #include "carnet/peer.h" /* CARNET_PK_BYTES, CARNET_TEAM_BYTES */
+#include "engine/peer_int.h"
 
 #define CARNET__ANNOUNCE_MAGIC "CNA1"
 #define CARNET__ANNOUNCE_VERSION 1u
@@ -64,7 +65,7 @@ typedef struct carnet__announce {
 } carnet__announce;
 
 /* Signs `len` bytes of `msg` with the sender's secret key; 0 or a CARNET_E*
- * code. carnet_sign has this shape once its replica is passed as `ctx`. */
+ * code. carnet__sign has this shape once its replica is passed as `ctx`. */
 typedef int (*carnet__announce_sign_fn)(void *ctx, const void *msg, size_t len,
                                         uint8_t sig[CARNET__ANNOUNCE_SIG_BYTES]);
 

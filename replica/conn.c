@@ -80,7 +80,7 @@ static void on_close(uv_handle_t *h) {
   carnet__node *n = c->node;
   carnet__node_outcome *o = outcome(c);
   if (o && c->s) {
-    carnet_session_stats_get(c->s, &o->stats);
+    carnet_session_get_stats(c->s, &o->stats);
     if (o->connected) o->elapsed_ms = uv_now(&n->loop) - c->started;
   }
   if (c->prev)
@@ -141,10 +141,10 @@ static void start_draining(carnet__conn *c) {
 
 static void session_failed(carnet__conn *c) {
   carnet__node *n = c->node;
-  int err = carnet_session_error(c->s);
+  int err = carnet_session_get_error(c->s);
   const char *msg = carnet_session_errmsg(c->s);
   char w[CARNET__ADDR_MAX + 48];
-  if (msg == NULL || msg[0] == '\0') msg = carnet_strerror(err);
+  if (msg == NULL || msg[0] == '\0') msg = carnet_error_message(err);
   record_end(c, 0, err, false, "%s", msg);
   if (!c->authenticated && (err == CARNET_EPERM || err == CARNET_EVERSION))
     carnet__node_log(n, CARNET_LOG_WARN, "refused %s: %s", c->addr, msg);
@@ -156,7 +156,7 @@ static void session_failed(carnet__conn *c) {
 static void session_closed(carnet__conn *c) {
   carnet_session_stats st;
   char w[CARNET__ADDR_MAX + 48];
-  carnet_session_stats_get(c->s, &st);
+  carnet_session_get_stats(c->s, &st);
   record_end(c, 0, 0, true, "%s", "");
   carnet__node_log(c->node, CARNET_LOG_INFO,
                    "peer %s: session closed: %llu cells in (%llu new), %llu out, %llu bytes in, "
@@ -187,7 +187,7 @@ static void on_authenticated(carnet__conn *c) {
 static void log_synced(carnet__conn *c) {
   carnet_session_stats st;
   char w[CARNET__ADDR_MAX + 48];
-  carnet_session_stats_get(c->s, &st);
+  carnet_session_get_stats(c->s, &st);
   uint64_t in = st.cells_in - c->logged.cells_in, out = st.cells_out - c->logged.cells_out;
   bool first = c->logged.bytes_in == 0 && c->logged.bytes_out == 0;
   if (first || in || out)
@@ -197,7 +197,7 @@ static void log_synced(carnet__conn *c) {
 }
 
 static void observe(carnet__conn *c) {
-  carnet_session_state st = carnet_session_state_get(c->s);
+  carnet_session_state st = carnet_session_get_state(c->s);
   if (!c->authenticated && (st == CARNET_SESSION_SYNCING || st == CARNET_SESSION_IDLE ||
                             (st == CARNET_SESSION_CLOSED && carnet_session_peer_pk(c->s))))
     on_authenticated(c);
@@ -407,7 +407,7 @@ static int make_session(carnet__conn *c, bool initiator) {
   int rc = carnet_session_new(n->r, &so, carnet__node_now(n), &c->s);
   if (rc == 0) return 0;
   const char *msg = carnet_replica_errmsg(n->r);
-  if (msg == NULL || msg[0] == '\0') msg = carnet_strerror(rc);
+  if (msg == NULL || msg[0] == '\0') msg = carnet_error_message(rc);
   record_end(c, 0, rc, false, "%s", msg);
   carnet__node_log(n, CARNET_LOG_WARN, "cannot start a session with %s: %s", c->addr, msg);
   c->s = NULL;

@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
+#include "engine/peer_int.h"
 #include "engine/replica_int.h" /* carnet__now_ms, carnet__random, carnet__log, carnet__fail */
 #include "replica/addr.h"
 #include "replica/announce.h"
@@ -142,7 +143,7 @@ void carnet__discovery_stats_get(const carnet__discovery *d, carnet__discovery_s
 /* --- announcing ------------------------------------------------------------- */
 
 static int sign_with_replica(void *ctx, const void *msg, size_t len, uint8_t sig[64]) {
-  return carnet_sign(ctx, msg, len, sig);
+  return carnet__sign(ctx, msg, len, sig);
 }
 
 /* The delay to the next announcement: uniform in interval +- 25 %. */
@@ -157,7 +158,7 @@ static void announce(carnet__discovery *d) {
   carnet__announce a;
   uint8_t dgram[CARNET__ANNOUNCE_BYTES];
   memset(&a, 0, sizeof a);
-  int rc = carnet_identity(d->r, d->pk, d->team);
+  int rc = carnet_replica_get_identity(d->r, d->pk, d->team);
   if (rc == 0) {
     memcpy(a.team, d->team, sizeof a.team);
     memcpy(a.pk, d->pk, sizeof a.pk);
@@ -169,7 +170,7 @@ static void announce(carnet__discovery *d) {
   if (rc) {
     d->stats.send_failed++;
     if (rc != d->last_send_err)
-      dlog(d, CARNET_LOG_WARN, "cannot sign an announcement: %s", carnet_strerror(rc));
+      dlog(d, CARNET_LOG_WARN, "cannot sign an announcement: %s", carnet_error_message(rc));
     d->last_send_err = rc;
     return;
   }
@@ -201,7 +202,7 @@ static void on_tick(uv_timer_t *t) {
 /* --- listening -------------------------------------------------------------- */
 
 static int trusted_in_replica(void *ctx, const uint8_t pk[CARNET_PK_BYTES]) {
-  return carnet_peer_trusted(ctx, pk);
+  return carnet_peer_check(ctx, pk);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
@@ -379,9 +380,9 @@ int carnet__discovery_start(uv_loop_t *loop, carnet_replica *r, uint16_t tcp_por
   d->on_peer = on_peer;
   d->data = data;
   int rc = parse_opts(d, opts);
-  if (rc == 0 && (rc = carnet_identity(r, d->pk, d->team)) != 0)
+  if (rc == 0 && (rc = carnet_replica_get_identity(r, d->pk, d->team)) != 0)
     rc = carnet__fail(r, CARNET_EIO, "discovery: cannot read the replica's identity: %s",
-                      carnet_strerror(rc));
+                      carnet_error_message(rc));
   if (rc) { /* nothing is on the loop yet */
     free(d);
     return rc;

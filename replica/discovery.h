@@ -19,7 +19,7 @@
  * turn of the loop after start.
  *
  * Threads: everything runs on `loop`'s thread, like the replica handle it
- * uses (carnet_identity, carnet_sign, carnet_peer_trusted, the env's clock,
+ * uses (carnet_replica_get_identity, carnet__sign, carnet_peer_check, the env's clock,
  * random source and log).
  */
 #ifndef CARNET_REPLICA_DISCOVERY_H
@@ -29,6 +29,7 @@
 #include <uv.h>
 
 #include "carnet/peer.h"
+#include "engine/peer_int.h"
 #include "carnet/replica.h"
 
 #define CARNET_DISCOVERY_GROUP "239.255.42.42" /* organisation-local scope */

@@ -321,7 +321,7 @@ static void report_progress(carnet__node *n, uint64_t now) {
     if (c->dial == NULL || c->s == NULL || !c->authenticated || c->phase != CARNET__CONN_OPEN)
       continue;
     carnet_session_stats st;
-    carnet_session_stats_get(c->s, &st);
+    carnet_session_get_stats(c->s, &st);
     n->opts.progress(n->opts.progress_ctx, c->addr, &st, now - c->started);
   }
 }

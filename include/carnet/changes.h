@@ -1,7 +1,7 @@
 /* carnet/changes.h - the change API that sync is built on.
  *
  * A replica numbers every entity write it makes or receives with a local
- * sequence number. carnet_changes_since streams, in batches, every field that
+ * sequence number. carnet_changes_encode streams, in batches, every field that
  * changed after a given sequence number; carnet_changes_apply merges such a
  * batch into another replica in one transaction. Merging is commutative,
  * associative and idempotent: batches may arrive in any order, twice, or not
@@ -57,7 +57,7 @@ typedef struct carnet_batch_info {
  * the batch is empty with more == false. Call again with
  * {from->base, info.upto} while info.more.
  * Errors: CARNET_ECORRUPT, CARNET_ENOMEM, CARNET_EIO. */
-int carnet_changes_since(carnet_replica *r, const carnet_mark *from, size_t max_bytes,
+int carnet_changes_encode(carnet_replica *r, const carnet_mark *from, size_t max_bytes,
                          carnet_buf *out, carnet_batch_info *info);
 
 /* Brief: decode and validate a batch without applying it. `info` may be
@@ -80,12 +80,12 @@ int carnet_changes_apply(carnet_replica *r, const void *batch, size_t len, carne
 
 /* Brief: the mark kept for `peer` ({0, 0} when never synced): what to ask
  * that peer for next. */
-int carnet_watermark(carnet_replica *r, uint64_t peer, carnet_mark *out);
+int carnet_changes_get_mark(carnet_replica *r, uint64_t peer, carnet_mark *out);
 
 /* Brief: a 32-byte digest of the replica's merged state: every entity, every
  * cell with its value, HLC and origin, in a canonical order, without local
  * sequence numbers. Two replicas that have seen the same changes have the
  * same digest. */
-int carnet_state_digest(carnet_replica *r, uint8_t out[32]);
+int carnet_replica_get_digest(carnet_replica *r, uint8_t out[32]);
 
 #endif

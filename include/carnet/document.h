@@ -64,17 +64,17 @@ typedef enum carnet_doc_status {
 /* Brief: names ("quote", "credit_note"; "draft", "paid") and the reverse
  * (0 when unknown). Names are static. */
 const char *carnet_doc_type_name(carnet_doc_type t);
-carnet_doc_type carnet_doc_type_by_name(const char *name);
+carnet_doc_type carnet_doc_type_parse(const char *name);
 const char *carnet_doc_status_name(carnet_doc_status s);
-carnet_doc_status carnet_doc_status_by_name(const char *name);
+carnet_doc_status carnet_doc_status_parse(const char *name);
 
-/* A new document is written with carnet_create and a patch of kind
+/* A new document is written with carnet_record_create and a patch of kind
  * CARNET_KIND_DOCUMENT: CARNET_F_DOC_TYPE and CARNET_F_CUSTOMER (a customer
  * id in hex) are required; CARNET_F_DATE defaults to today (the replica's
  * clock, local time) and CARNET_F_SALES_REP to the customer's. Header fields
- * are changed with carnet_update while the document is a draft.
+ * are changed with carnet_record_update while the document is a draft.
  *
- * A validated document (one with a number) is read-only: carnet_update and
+ * A validated document (one with a number) is read-only: carnet_record_update and
  * the line calls fail with CARNET_EPERM ("issue a credit note"); only its
  * status moves. */
 
@@ -233,18 +233,18 @@ int carnet_doc_convert(carnet_txn *t, const carnet_id *src, carnet_doc_type to, 
 #define CARNET_NUMBER_MAX 64
 
 /* Brief: this replica's rule for a type (the default when never set). */
-int carnet_numbering_get(carnet_replica *r, carnet_doc_type type, char *out, size_t len);
+int carnet_replica_get_numbering(carnet_replica *r, carnet_doc_type type, char *out, size_t len);
 
 /* Brief: set this replica's rule for a type (NULL: back to the default), in
  * its own transaction. Errors: CARNET_EINVAL (unknown placeholder, no {tag}
  * or {n:W}, a number that could exceed CARNET_NUMBER_MAX). */
-int carnet_numbering_set(carnet_replica *r, carnet_doc_type type, const char *rule);
+int carnet_replica_set_numbering(carnet_replica *r, carnet_doc_type type, const char *rule);
 
 /* --- Line ids and amounts (pure) ------------------------------------------ */
 
 /* Brief: 16 lowercase hex characters and a NUL; and the reverse
  * (CARNET_EINVAL). */
-void carnet_line_id_hex(const carnet_line_id *id, char out[17]);
+void carnet_line_id_format(const carnet_line_id *id, char out[17]);
 int carnet_line_id_parse(const char *hex, carnet_line_id *out);
 
 /* Brief: parse a decimal ("12", "-3.5", "19,99") exactly into an integer
@@ -261,7 +261,7 @@ bool carnet_date_valid(const char *s);
 
 /* Brief: today's date (YYYY-MM-DD, local time) by the replica's clock
  * (carnet_env.now_ms), so tests can inject it. */
-void carnet_today(carnet_replica *r, char out[11]);
+void carnet_replica_get_today(carnet_replica *r, char out[11]);
 
 /* Brief: the date `days` days after `date` (may be negative), and the ISO
  * weekday of a date (1 = Monday .. 7 = Sunday). Errors: CARNET_EINVAL. */
@@ -277,7 +277,7 @@ int carnet_date_weekday(const char *date);
  * "outbound": we contacted them), CARNET_F_RATING ("1".."5" or red, orange,
  * yellow, green: levels 1..4), CARNET_F_DETAILS, CARNET_F_SALES_REP, and
  * CARNET_F_CUSTOMERS (carnet_patch_set adds a customer id in hex,
- * carnet_patch_remove removes one). Edit with carnet_update, delete with
+ * carnet_patch_remove removes one). Edit with carnet_record_update, delete with
  * carnet_patch_delete. */
 typedef enum carnet_action_channel {
   CARNET_ACH_EMAIL = 1,
@@ -291,7 +291,7 @@ typedef enum carnet_action_channel {
 } carnet_action_channel;
 
 const char *carnet_action_channel_name(carnet_action_channel ch);
-carnet_action_channel carnet_action_channel_by_name(const char *name);
+carnet_action_channel carnet_action_channel_parse(const char *name);
 
 /* Brief: the level 1..5 of a rating text ("4", "green"), 0 when unrated or
  * unknown. */
@@ -313,7 +313,7 @@ bool carnet_reminder_due_on(const carnet_record *rec, const char *date);
  * inclusive), in date order. The record is freed after `cb` returns; a
  * non-zero return stops and is returned. Errors: CARNET_EINVAL (bad dates),
  * CARNET_ECORRUPT, CARNET_ENOMEM. */
-int carnet_reminders_due(carnet_replica *r, const char *from, const char *to, carnet_list_cb cb,
+int carnet_reminder_list_due(carnet_replica *r, const char *from, const char *to, carnet_record_cb cb,
                          void *data);
 
 /* --- History and statistics ----------------------------------------------------- */
@@ -344,7 +344,7 @@ typedef struct carnet_history_entry {
  * Errors: CARNET_ENOTFOUND (no such customer), CARNET_ECORRUPT,
  * CARNET_ENOMEM. */
 typedef int (*carnet_history_cb)(const carnet_history_entry *e, void *data);
-int carnet_history(carnet_replica *r, const carnet_id *customer, carnet_history_cb cb, void *data);
+int carnet_history_list(carnet_replica *r, const carnet_id *customer, carnet_history_cb cb, void *data);
 
 typedef struct carnet_rep_stats {
   char *rep;           /* "" for documents without a sales rep */

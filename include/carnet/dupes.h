@@ -32,7 +32,7 @@ typedef enum carnet_dupe_reason {
 } carnet_dupe_reason;
 
 /* Brief: the name of a reason bit ("same phone"), or NULL. */
-const char *carnet_dupe_reason_name(carnet_dupe_reason bit);
+const char *carnet_dupes_reason_name(carnet_dupe_reason bit);
 
 /* One candidate pair. */
 typedef struct carnet_dupe {
@@ -67,7 +67,7 @@ int carnet_dupes_find(carnet_replica *r, double min_score, carnet_dupe **out, si
 int carnet_dupes_of(carnet_replica *r, const carnet_id *id, double min_score, carnet_dupe **out,
                     size_t *n);
 
-/* What carnet_lookup looks for. */
+/* What carnet_record_lookup looks for. */
 typedef enum carnet_lookup_kind {
   CARNET_LOOKUP_PHONE = 1, /* a phone in any written form (French numbering) */
   CARNET_LOOKUP_EMAIL = 2, /* an address, any case, spaces around */
@@ -80,11 +80,11 @@ typedef enum carnet_lookup_kind {
  * number found to *n (which may exceed max).
  * Errors: CARNET_EINVAL (the value does not normalise, or unknown kind),
  * CARNET_ECORRUPT, CARNET_EIO. */
-int carnet_lookup(carnet_replica *r, carnet_lookup_kind kind, const char *value, carnet_id *ids,
+int carnet_record_lookup(carnet_replica *r, carnet_lookup_kind kind, const char *value, carnet_id *ids,
                   size_t max, size_t *n);
 
 /* Brief: Jaro-Winkler similarity of two byte strings (0..1; prefix scale
  * 0.1, at most 4 characters of prefix). Exposed for tests and tools. */
-double carnet_jaro_winkler(const char *s, const char *t);
+double carnet_name_similarity(const char *s, const char *t);
 
 #endif

@@ -1,6 +1,6 @@
 /* carnet/erase.h - GDPR erasure (Art. 17) and the subject's rights.
  *
- * carnet_erase writes an erasure certificate for a customer: the customer's
+ * carnet_record_erase writes an erasure certificate for a customer: the customer's
  * id, when, which replica, and a reason (no personal data). Applying a
  * certificate, on the replica that writes it and on every replica it
  * reaches through sync, deletes in one transaction the customer's row, its
@@ -8,9 +8,9 @@
  * quotes and orders, and their index keys and change-index entries; the
  * validated invoices and credit notes stay, read-only, with the identity
  * frozen on them at validation. What is left of the customer is the
- * certificate itself (the "stub"): carnet_get says CARNET_ENOTFOUND and
- * carnet_erased says true. A keyed hash of each of its e-mails and phones
- * goes to an opposition list (carnet_erasure_opposed) so that the person is
+ * certificate itself (the "stub"): carnet_record_get says CARNET_ENOTFOUND and
+ * carnet_record_erased says true. A keyed hash of each of its e-mails and phones
+ * goes to an opposition list (carnet_erasure_check_record) so that the person is
  * not re-imported by mistake.
  *
  * A certificate dominates every cell of the erased entities: a replica
@@ -25,7 +25,7 @@
  * applying a certificate also marks the replica for compaction; the
  * replica is copied compacted and the copy renamed over the data file as
  * soon as no other process has the directory open (carnet_replica_compact,
- * run by carnet_erase, at open and close, and by a running node).
+ * run by carnet_record_erase, at open and close, and by a running node).
  *
  * Threads: as carnet/replica.h.
  */
@@ -57,13 +57,13 @@ typedef struct carnet_erasure {
  * Errors: CARNET_ENOTFOUND (no such customer), CARNET_EEXIST (already
  * erased), CARNET_EINVAL (bad reason), CARNET_EMISUSE (a transaction is
  * open on the handle), CARNET_ENOSPC, CARNET_EIO. */
-int carnet_erase(carnet_replica *r, const carnet_id *id, const char *reason, carnet_erasure *out,
+int carnet_record_erase(carnet_replica *r, const carnet_id *id, const char *reason, carnet_erasure *out,
                  bool *compacted);
 
 /* Brief: whether entity `id` was erased (the customer of a certificate, or
  * one of its contacts, reminders, actions or documents deleted with it).
  * Errors: CARNET_EIO. */
-int carnet_erased(carnet_replica *r, const carnet_id *id, bool *out);
+int carnet_record_erased(carnet_replica *r, const carnet_id *id, bool *out);
 
 /* Brief: the certificate of customer `id`. Errors: CARNET_ENOTFOUND. */
 int carnet_erasure_get(carnet_replica *r, const carnet_id *id, carnet_erasure *out);
@@ -78,13 +78,13 @@ int carnet_erasure_list(carnet_replica *r, int (*cb)(const carnet_erasure *e, vo
  * created, in the open transaction) is on the opposition list of an
  * erased person; `cert` (may be NULL) receives that certificate's customer
  * id. Errors: CARNET_ENOTFOUND (no such customer). */
-int carnet_erasure_opposed(carnet_replica *r, const carnet_id *id, bool *out, carnet_id *cert);
+int carnet_erasure_check_record(carnet_replica *r, const carnet_id *id, bool *out, carnet_id *cert);
 
 /* Brief: whether an e-mail (kind CARNET_LOOKUP_EMAIL) or phone
  * (CARNET_LOOKUP_PHONE), in any written form, is on the opposition list;
  * for a check before writing (an import). `cert` as above.
  * Errors: CARNET_EINVAL (not a valid e-mail or phone, or another kind). */
-int carnet_erasure_opposed_value(carnet_replica *r, carnet_lookup_kind kind, const char *value,
+int carnet_erasure_check_value(carnet_replica *r, carnet_lookup_kind kind, const char *value,
                                   bool *out, carnet_id *cert);
 
 /* Brief: compact the replica when an erasure asked for it (`force`: in any

@@ -35,9 +35,9 @@ enum {
 
 /* Brief: the fixed English message of an error code ("unknown error" for a
  * code outside the table). The string is static. */
-const char *carnet_strerror(int err);
+const char *carnet_error_message(int err);
 
 /* Brief: the symbolic name of an error code ("CARNET_ENOTFOUND"), static. */
-const char *carnet_err_name(int err);
+const char *carnet_error_name(int err);
 
 #endif

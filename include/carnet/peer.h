@@ -17,15 +17,11 @@
 #define CARNET_INVITE_SECRET_BYTES 32
 
 /* Brief: this replica's public signing key and team id. */
-int carnet_identity(carnet_replica *r, uint8_t pk[CARNET_PK_BYTES],
+int carnet_replica_get_identity(carnet_replica *r, uint8_t pk[CARNET_PK_BYTES],
                     uint8_t team[CARNET_TEAM_BYTES]);
 
 /* Brief: adopt a team id (on join). */
-int carnet_team_set(carnet_replica *r, const uint8_t team[CARNET_TEAM_BYTES]);
-
-/* Brief: sign `msg` with this replica's secret key (64-byte signature). The
- * secret key never leaves the engine. */
-int carnet_sign(carnet_replica *r, const void *msg, size_t len, uint8_t sig[64]);
+int carnet_replica_set_team(carnet_replica *r, const uint8_t team[CARNET_TEAM_BYTES]);
 
 typedef struct carnet_peer_info {
   uint8_t pk[CARNET_PK_BYTES];
@@ -43,33 +39,14 @@ int carnet_peer_trust(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], cons
 int carnet_peer_remove(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES]);
 
 /* Brief: 0 when the key is trusted, CARNET_EPERM when not. */
-int carnet_peer_trusted(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES]);
+int carnet_peer_check(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES]);
 
 /* Brief: read one peer. Errors: CARNET_ENOTFOUND. */
 int carnet_peer_get(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], carnet_peer_info *out);
-
-/* Brief: record what a sync session learnt of a peer (fields 0/"" are left
- * as they are). Errors: CARNET_ENOTFOUND (not trusted). */
-int carnet_peer_note(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], uint64_t replica_id,
-                     const char *addr, uint64_t last_sync_ms, uint64_t acked);
 
 /* Brief: call cb for every trusted peer, in key order; a non-zero return
  * stops and is returned. */
 int carnet_peer_list(carnet_replica *r, int (*cb)(const carnet_peer_info *p, void *data),
                      void *data);
-
-/* Brief: record an invite (one-time secret with an expiry). */
-int carnet_invite_add(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_BYTES],
-                      const uint8_t secret[CARNET_INVITE_SECRET_BYTES], uint64_t expiry_ms);
-
-/* Brief: the secret of an outstanding invite.
- * Errors: CARNET_ENOTFOUND (unknown or already used), CARNET_EPERM (expired). */
-int carnet_invite_secret(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_BYTES],
-                         uint8_t secret[CARNET_INVITE_SECRET_BYTES]);
-
-/* Brief: mark an invite used and trust `pk`, in one transaction, so a token
- * works once. Errors: CARNET_ENOTFOUND (unknown or already used). */
-int carnet_invite_consume(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_BYTES],
-                          const uint8_t pk[CARNET_PK_BYTES], const char *addr);
 
 #endif

@@ -55,7 +55,7 @@ const carnet_field_info *carnet_field_get(carnet_field f);
 
 /* Brief: look a field up by name for a kind. Returns NULL when the kind has
  * no such field (the caller says "unknown field"). */
-const carnet_field_info *carnet_field_by_name(carnet_kind kind, const char *name);
+const carnet_field_info *carnet_field_find(carnet_kind kind, const char *name);
 
 /* Brief: the name of a kind ("customer", "contact"), or NULL. */
 const char *carnet_kind_name(carnet_kind kind);
@@ -64,7 +64,7 @@ const char *carnet_kind_name(carnet_kind kind);
 
 /* Brief: write the 32 lowercase hex characters of `id` and a NUL to `out`
  * (33 bytes). */
-void carnet_id_hex(const carnet_id *id, char out[CARNET_ID_HEX_LEN + 1]);
+void carnet_id_format(const carnet_id *id, char out[CARNET_ID_HEX_LEN + 1]);
 
 /* Brief: parse 32 hex characters. Errors: CARNET_EINVAL. */
 int carnet_id_parse(const char *hex, carnet_id *out);
@@ -73,7 +73,7 @@ int carnet_id_parse(const char *hex, carnet_id *out);
  * 6 hex characters, or a reference code) to an entity of `kind`.
  * Errors: CARNET_ENOTFOUND, CARNET_EAMBIGUOUS (prefix matches several: type
  * more characters). */
-int carnet_resolve(carnet_replica *r, carnet_kind kind, const char *ref, carnet_id *out);
+int carnet_record_resolve(carnet_replica *r, carnet_kind kind, const char *ref, carnet_id *out);
 
 /* --- Patches (writes) -------------------------------------------------- */
 
@@ -100,7 +100,7 @@ typedef enum carnet_channel {
 /* Brief: the name of a channel ("email") or NULL; and the reverse (0 when
  * unknown). */
 const char *carnet_channel_name(carnet_channel ch);
-carnet_channel carnet_channel_by_name(const char *name);
+carnet_channel carnet_channel_parse(const char *name);
 
 /* Brief: a new empty patch for an entity of `kind`. Returns NULL on ENOMEM.
  * After the call the caller owns the patch and frees it with
@@ -140,31 +140,31 @@ int carnet_patch_delete(carnet_patch *p);
 
 /* Brief: apply a patch to a new entity (`id` NULL: a fresh time-ordered id is
  * made; else the given id, which must not exist) or to an existing one
- * (carnet_update). New customers get a reference code and, when no role is
+ * (carnet_record_update). New customers get a reference code and, when no role is
  * given, the role "prospect".
  * `out_id` (may be NULL) receives the id. Runs inside `t`; nothing is durable
  * before carnet_txn_commit.
  * Errors: CARNET_EINVAL (a value failed validation; the replica's errmsg names
  * the field and the value), CARNET_EEXIST (the id exists), CARNET_ENOSPC,
  * CARNET_EIO. A failed write leaves the transaction failed (sticky). */
-int carnet_create(carnet_txn *t, const carnet_patch *p, const carnet_id *id, carnet_id *out_id);
+int carnet_record_create(carnet_txn *t, const carnet_patch *p, const carnet_id *id, carnet_id *out_id);
 
-/* Brief: validate `p` as carnet_create would for a new entity (every value,
- * the required fields) and write nothing: unlike a failed carnet_create, a
+/* Brief: validate `p` as carnet_record_create would for a new entity (every value,
+ * the required fields) and write nothing: unlike a failed carnet_record_create, a
  * failed check leaves `t` usable, so a caller importing many rows in one
  * transaction can set a bad row aside and go on (cli/cmd_import.c).
  * Errors: CARNET_EINVAL (the replica's errmsg names the field and value),
  * CARNET_ENOTFOUND (a referenced entity does not exist), CARNET_EMISUSE (no
  * patch), CARNET_ENOMEM, or the transaction's sticky error. */
-int carnet_check(carnet_txn *t, const carnet_patch *p);
+int carnet_record_check(carnet_txn *t, const carnet_patch *p);
 
-/* Errors: as carnet_create, plus CARNET_ENOTFOUND (no such entity, or it is
+/* Errors: as carnet_record_create, plus CARNET_ENOTFOUND (no such entity, or it is
  * deleted) and CARNET_EINVAL when the entity is of another kind. */
-int carnet_update(carnet_txn *t, const carnet_id *id, const carnet_patch *p);
+int carnet_record_update(carnet_txn *t, const carnet_id *id, const carnet_patch *p);
 
-/* Brief: carnet_create / carnet_update in their own transaction. */
-int carnet_create1(carnet_replica *r, const carnet_patch *p, carnet_id *out_id);
-int carnet_update1(carnet_replica *r, const carnet_id *id, const carnet_patch *p);
+/* Brief: carnet_record_create / carnet_record_update in their own transaction. */
+int carnet_record_create_commit(carnet_replica *r, const carnet_patch *p, carnet_id *out_id);
+int carnet_record_update_commit(carnet_replica *r, const carnet_id *id, const carnet_patch *p);
 
 /* --- Records (reads) ---------------------------------------------------- */
 
@@ -172,7 +172,7 @@ int carnet_update1(carnet_replica *r, const carnet_id *id, const carnet_patch *p
  * carnet_record_free); it does not depend on any transaction.
  * Deleted entities are returned too (carnet_record_deleted tells).
  * Errors: CARNET_ENOTFOUND, CARNET_ECORRUPT (stored bytes fail validation). */
-int carnet_get(carnet_replica *r, const carnet_id *id, carnet_record **out);
+int carnet_record_get(carnet_replica *r, const carnet_id *id, carnet_record **out);
 void carnet_record_free(carnet_record *rec);
 
 carnet_kind carnet_record_kind(const carnet_record *rec);
@@ -229,9 +229,9 @@ typedef struct carnet_filter {
  * all live ones), in id order. The record passed to `cb` is freed after `cb`
  * returns; `cb` returns 0 to go on or non-zero to stop (that value is then
  * returned). Errors: CARNET_ECORRUPT, CARNET_ENOMEM. */
-typedef int (*carnet_list_cb)(const carnet_record *rec, void *data);
-int carnet_list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter,
-                carnet_list_cb cb, void *data);
+typedef int (*carnet_record_cb)(const carnet_record *rec, void *data);
+int carnet_record_list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter,
+                carnet_record_cb cb, void *data);
 
 /* Validation helpers (carnet_email_valid, carnet_siret_normalize,
  * carnet_phone_normalize) live in carnet/normalize.h. */

@@ -73,7 +73,7 @@ typedef struct carnet_key_info {
 } carnet_key_info;
 
 /* Brief: how the replica's data key is protected. Errors: CARNET_ECORRUPT. */
-int carnet_replica_key_info(carnet_replica *r, carnet_key_info *out);
+int carnet_replica_get_key_info(carnet_replica *r, carnet_key_info *out);
 
 /* Brief: protect the replica's data key with a new key: `passphrase` when
  * not NULL or empty, else the key file `key_file` (created when missing),
@@ -108,7 +108,7 @@ const char *carnet_replica_dir(const carnet_replica *r);
 
 /* Brief: the replica's current local change sequence (the highest sequence
  * number it has given to a change, local or received). */
-int carnet_replica_seq(carnet_replica *r, uint64_t *out);
+int carnet_replica_get_seq(carnet_replica *r, uint64_t *out);
 
 /* The role of a replica in its team. Administrator actions (import and
  * export of the customer base) are refused on a member replica by the CLI.
@@ -124,17 +124,17 @@ typedef enum carnet_role {
 /* Brief: "admin" or "member" (NULL for another value); and back (0 when
  * `name` is neither). */
 const char *carnet_role_name(carnet_role role);
-carnet_role carnet_role_by_name(const char *name);
+carnet_role carnet_role_parse(const char *name);
 
 /* Brief: this replica's role. A replica made before roles existed has none
  * stored and reads as admin (it was made by `carnet init`, whose default is
  * admin). Errors: CARNET_ECORRUPT (a stored role that is neither), CARNET_EIO. */
-int carnet_role_get(carnet_replica *r, carnet_role *out);
+int carnet_replica_get_role(carnet_replica *r, carnet_role *out);
 
 /* Brief: store this replica's role, in its own write transaction.
  * Errors: CARNET_EINVAL (not a role), CARNET_EMISUSE (a transaction is
  * open on this handle), CARNET_EIO, CARNET_ENOSPC. */
-int carnet_role_set(carnet_replica *r, carnet_role role);
+int carnet_replica_set_role(carnet_replica *r, carnet_role role);
 
 /* Brief: start a write transaction. Every write made through it becomes
  * durable at carnet_txn_commit, all or nothing. Only one write transaction

@@ -28,7 +28,7 @@ typedef enum carnet_session_state {
   CARNET_SESSION_SYNCING = 2,   /* batches in flight one way or the other */
   CARNET_SESSION_IDLE = 3,      /* both sides caught up; waiting for changes */
   CARNET_SESSION_CLOSED = 4,    /* ended cleanly (BYE sent and/or received) */
-  CARNET_SESSION_FAILED = 5,    /* ended on an error (carnet_session_error) */
+  CARNET_SESSION_FAILED = 5,    /* ended on an error (carnet_session_get_error) */
 } carnet_session_state;
 
 typedef struct carnet_session_opts {
@@ -91,11 +91,11 @@ int carnet_session_eof(carnet_session *s);
 /* Brief: end the session cleanly: a BYE goes out, then CLOSED. */
 void carnet_session_close(carnet_session *s);
 
-carnet_session_state carnet_session_state_get(const carnet_session *s);
+carnet_session_state carnet_session_get_state(const carnet_session *s);
 
 /* Brief: the session's error (0 while it has none) and its one-line detail
  * (written for a log: says what happened and what to do). */
-int carnet_session_error(const carnet_session *s);
+int carnet_session_get_error(const carnet_session *s);
 const char *carnet_session_errmsg(const carnet_session *s);
 
 /* Brief: once the handshake is done: the peer's public key, its replica id,
@@ -104,13 +104,13 @@ const uint8_t *carnet_session_peer_pk(const carnet_session *s);
 uint64_t carnet_session_peer_id(const carnet_session *s);
 bool carnet_session_joined(const carnet_session *s);
 
-void carnet_session_stats_get(const carnet_session *s, carnet_session_stats *out);
+void carnet_session_get_stats(const carnet_session *s, carnet_session_stats *out);
 
 /* Brief: make an invite on `r` valid for `ttl_ms`, to be accepted by a
  * replica serving at `addr` ("host:port"); writes the token text (NUL
  * terminated) to `out`. Errors: CARNET_EINVAL (address too long),
  * CARNET_ELIMIT (out too small: 512 bytes is enough). */
-int carnet_invite_make(carnet_replica *r, const char *addr, uint64_t ttl_ms, char *out,
+int carnet_invite_create(carnet_replica *r, const char *addr, uint64_t ttl_ms, char *out,
                        size_t out_len);
 
 /* Brief: the address a token points to (to dial for `carnet join`).

@@ -1,7 +1,7 @@
 /* carnet/verify.h - checking a replica's files end to end.
  *
  * LMDB keeps no page checksums: a damaged data file is found by reading
- * it. carnet_verify walks every table in one read transaction: every
+ * it. carnet_replica_verify walks every table in one read transaction: every
  * entity row must decode and pass the schema, every entity must have its
  * change-index entry at its sequence number and every entry must point at
  * an entity with that number (invariant E1), and every index key an entity
@@ -28,14 +28,14 @@ typedef struct carnet_verify_report {
  * replica's errmsg names the first problem found.
  * Errors: CARNET_ECORRUPT (the B-tree itself is damaged: the walk could not
  * go on), CARNET_ENOMEM, CARNET_EIO. */
-int carnet_verify(carnet_replica *r, carnet_verify_report *out);
+int carnet_replica_verify(carnet_replica *r, carnet_verify_report *out);
 
-/* Brief: carnet_verify, calling `fn` (when not NULL) every few thousand
+/* Brief: carnet_replica_verify, calling `fn` (when not NULL) every few thousand
  * rows with the rows read so far (entities, then change-index entries) and
  * their total, for a progress line: a replica of a million customers takes
  * tens of seconds to read. */
-typedef void carnet_verify_progress_fn(void *ctx, uint64_t done, uint64_t total);
-int carnet_verify_progress(carnet_replica *r, carnet_verify_progress_fn *fn, void *ctx,
+typedef void carnet_progress_fn(void *ctx, uint64_t done, uint64_t total);
+int carnet_replica_verify_progress(carnet_replica *r, carnet_progress_fn *fn, void *ctx,
                            carnet_verify_report *out);
 
 #endif

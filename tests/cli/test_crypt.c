@@ -37,7 +37,7 @@ enum { N = 10000, CHOSEN_EVERY = 1000, BATCH = 1000, RUN_TIMEOUT_MS = 120000 };
 #define OK(r, expr)                                                                                \
   do {                                                                                             \
     int rc_ = (expr);                                                                              \
-    if (rc_ != 0) fail_msg("%s: %s (%s)", #expr, carnet_err_name(rc_), carnet_replica_errmsg(r));  \
+    if (rc_ != 0) fail_msg("%s: %s (%s)", #expr, carnet_error_name(rc_), carnet_replica_errmsg(r));  \
   } while (0)
 
 /* --- the values -------------------------------------------------------------- */
@@ -186,7 +186,7 @@ typedef struct fx {
 
 static void set(carnet_patch *p, carnet_field f, const char *v) {
   int rc = carnet_patch_set(p, f, v);
-  if (rc) fail_msg("carnet_patch_set(%d, '%s'): %s", (int)f, v, carnet_err_name(rc));
+  if (rc) fail_msg("carnet_patch_set(%d, '%s'): %s", (int)f, v, carnet_error_name(rc));
 }
 
 static void open_with(const fx *f, const char *pass, carnet_replica **r) {
@@ -195,7 +195,7 @@ static void open_with(const fx *f, const char *pass, carnet_replica **r) {
   memset(&e, 0, sizeof e);
   e.passphrase = pass;
   int rc = carnet_replica_open(f->dir, &e, r, err, sizeof err);
-  if (rc) fail_msg("open: %s: %s", carnet_err_name(rc), err);
+  if (rc) fail_msg("open: %s: %s", carnet_error_name(rc), err);
 }
 
 static void build(fx *f) {
@@ -205,7 +205,7 @@ static void build(fx *f) {
   memset(&e, 0, sizeof e);
   e.passphrase = PASS1;
   int rc = carnet_replica_init(f->dir, &e, &r, err, sizeof err);
-  if (rc) fail_msg("init: %s: %s", carnet_err_name(rc), err);
+  if (rc) fail_msg("init: %s: %s", carnet_error_name(rc), err);
   for (int b = 0; b < N; b += BATCH) {
     carnet_txn *t;
     OK(r, carnet_txn_begin(r, &t));
@@ -229,9 +229,9 @@ static void build(fx *f) {
         set(p, CARNET_F_TAGS, extra[5]);
         set(p, CARNET_F_SALES_REP, extra[6]);
       }
-      rc = carnet_create(t, p, NULL, &f->ids[i]);
+      rc = carnet_record_create(t, p, NULL, &f->ids[i]);
       carnet_patch_free(p);
-      if (rc) fail_msg("create %d: %s (%s)", i, carnet_err_name(rc), carnet_replica_errmsg(r));
+      if (rc) fail_msg("create %d: %s (%s)", i, carnet_error_name(rc), carnet_replica_errmsg(r));
     }
     OK(r, carnet_txn_commit(t));
   }
@@ -240,32 +240,32 @@ static void build(fx *f) {
   for (int i = 0; i < N; i += CHOSEN_EVERY) {
     carnet_id id;
     extras_of(i, extra);
-    carnet_id_hex(&f->ids[i], hex);
+    carnet_id_format(&f->ids[i], hex);
     carnet_patch *p = carnet_patch_new(CARNET_KIND_CONTACT);
     set(p, CARNET_F_CUSTOMER, hex);
     set(p, CARNET_F_NAME, extra[7]);
     set(p, CARNET_F_EMAILS, extra[8]);
-    OK(r, carnet_create1(r, p, &id));
+    OK(r, carnet_record_create_commit(r, p, &id));
     carnet_patch_free(p);
     p = carnet_patch_new(CARNET_KIND_ACTION);
     set(p, CARNET_F_CHANNEL, "phone");
     set(p, CARNET_F_DETAILS, extra[9]);
     set(p, CARNET_F_CUSTOMERS, hex);
-    OK(r, carnet_create1(r, p, &id));
+    OK(r, carnet_record_create_commit(r, p, &id));
     carnet_patch_free(p);
     p = carnet_patch_new(CARNET_KIND_REMINDER);
     set(p, CARNET_F_CUSTOMER, hex);
     set(p, CARNET_F_DATE, "2026-12-24");
     set(p, CARNET_F_COMMENT, extra[10]);
-    OK(r, carnet_create1(r, p, &id));
+    OK(r, carnet_record_create_commit(r, p, &id));
     carnet_patch_free(p);
     p = carnet_patch_new(CARNET_KIND_CUSTOMER);
     set(p, CARNET_F_POSTCODE, "69003");
-    OK(r, carnet_update1(r, &f->ids[i], p));
+    OK(r, carnet_record_update_commit(r, &f->ids[i], p));
     carnet_patch_free(p);
   }
   carnet_record *rec;
-  OK(r, carnet_get(r, &f->ids[0], &rec));
+  OK(r, carnet_record_get(r, &f->ids[0], &rec));
   snprintf(f->refcode0, sizeof f->refcode0, "%s", carnet_record_str(rec, CARNET_F_REFCODE));
   carnet_record_free(rec);
   carnet_replica_close(r);
@@ -431,7 +431,7 @@ static void test_passwd(void **state) {
   open_with(f, PASS2, &rp);
   OK(rp, carnet_replica_rekey(rp, PASS1, NULL));
   carnet_record *rec;
-  OK(rp, carnet_get(rp, &f->ids[42], &rec));
+  OK(rp, carnet_record_get(rp, &f->ids[42], &rec));
   carnet_record_free(rec);
   carnet_replica_close(rp);
   open_with(f, PASS1, &rp);
@@ -467,14 +467,14 @@ static void test_tampered_row(void **state) {
   carnet_replica *rp;
   carnet_record *rec = NULL;
   open_with(f, PASS1, &rp);
-  assert_int_equal(carnet_get(rp, &f->ids[7], &rec), CARNET_ECORRUPT);
+  assert_int_equal(carnet_record_get(rp, &f->ids[7], &rec), CARNET_ECORRUPT);
   assert_null(rec);
-  OK(rp, carnet_get(rp, &f->ids[8], &rec));
+  OK(rp, carnet_record_get(rp, &f->ids[8], &rec));
   carnet_record_free(rec);
   carnet_replica_close(rp);
   /* The command: exit 2 (damaged data), one clear line, no crash. */
   char hex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_hex(&f->ids[7], hex);
+  carnet_id_format(&f->ids[7], hex);
   proc_result r;
   int st = RUN(f, PASS1, NULL, &r, "customer", "show", hex);
   print_message("customer show of the damaged row: exit %d: %s", st, r.err);
@@ -554,12 +554,12 @@ static void test_key_files(void **state) {
   assert_int_equal(sb.st_mode & 0777, 0600);
   assert_false(exists(inkf));
   carnet_key_info ki;
-  OK(r, carnet_replica_key_info(r, &ki));
+  OK(r, carnet_replica_get_key_info(r, &ki));
   assert_int_equal(ki.kind, CARNET_KEY_FILE);
   carnet_id id;
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   assert_int_equal(carnet_patch_set(p, CARNET_F_NAME, "Keyfile Customer"), 0);
-  OK(r, carnet_create1(r, p, &id));
+  OK(r, carnet_record_create_commit(r, p, &id));
   carnet_patch_free(p);
   carnet_replica_close(r);
   r = NULL;
@@ -586,7 +586,7 @@ static void test_key_files(void **state) {
    * key file goes. */
   OK(r, carnet_replica_rekey(r, NULL, NULL));
   assert_true(exists(inkf));
-  OK(r, carnet_replica_key_info(r, &ki));
+  OK(r, carnet_replica_get_key_info(r, &ki));
   assert_int_equal(ki.kind, CARNET_KEY_FILE_IN_DIR);
   carnet_replica_close(r);
   r = NULL;
@@ -600,7 +600,7 @@ static void test_key_files(void **state) {
   e.passphrase = "a passphrase";
   OK(r, carnet_replica_open(dir, &e, &r, err, sizeof err));
   carnet_record *rec;
-  OK(r, carnet_get(r, &id, &rec));
+  OK(r, carnet_record_get(r, &id, &rec));
   assert_string_equal(carnet_record_str(rec, CARNET_F_NAME), "Keyfile Customer");
   carnet_record_free(rec);
   carnet_replica_close(r);

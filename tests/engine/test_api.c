@@ -1,6 +1,6 @@
 /* tests/engine/test_api.c - the public API's contract: every validation
  * error it documents is produced with the documented code and a detail that
- * names the culprit; values round-trip through carnet_get; transactions are
+ * names the culprit; values round-trip through carnet_record_get; transactions are
  * all or nothing; listing, resolving and reference codes behave as the
  * headers say.
  */
@@ -55,7 +55,7 @@ static int fx_setup(void **state) {
   tenv_fill(&f->env, &f->ce);
   char err[256] = "";
   int rc = carnet_replica_init(f->dir, &f->ce, &f->r, err, sizeof err);
-  if (rc) fail_msg("carnet_replica_init: %s: %s", carnet_err_name(rc), err);
+  if (rc) fail_msg("carnet_replica_init: %s: %s", carnet_error_name(rc), err);
   *state = f;
   return 0;
 }
@@ -89,7 +89,7 @@ static peer *open_peer(fx *f, const char *name, uint64_t seed) {
   tenv_fill(&pe->env, &ce);
   char err[256] = "";
   int rc = carnet_replica_init(pe->dir, &ce, &pe->r, err, sizeof err);
-  if (rc) fail_msg("carnet_replica_init(%s): %s: %s", pe->dir, carnet_err_name(rc), err);
+  if (rc) fail_msg("carnet_replica_init(%s): %s: %s", pe->dir, carnet_error_name(rc), err);
   return pe;
 }
 
@@ -113,15 +113,15 @@ static bool contains_ci(const char *hay, const char *needle) {
   do {                                                                                             \
     int rc_ = (expr);                                                                              \
     if (rc_ != (want))                                                                             \
-      fail_msg("%s: got %s (%d), want %s", #expr, carnet_err_name(rc_), rc_,                       \
-               carnet_err_name(want));                                                             \
+      fail_msg("%s: got %s (%d), want %s", #expr, carnet_error_name(rc_), rc_,                       \
+               carnet_error_name(want));                                                             \
   } while (0)
 
 #define ASSERT_OK(r, expr)                                                                         \
   do {                                                                                             \
     int rc_ = (expr);                                                                              \
     if (rc_ != 0)                                                                                  \
-      fail_msg("%s: %s (%s)", #expr, carnet_err_name(rc_), (r) ? carnet_replica_errmsg(r) : "");   \
+      fail_msg("%s: %s (%s)", #expr, carnet_error_name(rc_), (r) ? carnet_replica_errmsg(r) : "");   \
   } while (0)
 
 /* The detail of the last error names the field and the offending value. */
@@ -141,14 +141,14 @@ static int create_with(carnet_replica *r, carnet_field f, const char *v, carnet_
   assert_non_null(p);
   int rc = carnet_patch_set(p, CARNET_F_NAME, "Client test");
   if (rc == 0) rc = carnet_patch_set(p, f, v);
-  if (rc == 0) rc = carnet_create1(r, p, out);
+  if (rc == 0) rc = carnet_record_create_commit(r, p, out);
   carnet_patch_free(p);
   return rc;
 }
 
 static carnet_record *get_ok(carnet_replica *r, const carnet_id *id) {
   carnet_record *rec = NULL;
-  ASSERT_OK(r, carnet_get(r, id, &rec));
+  ASSERT_OK(r, carnet_record_get(r, id, &rec));
   assert_non_null(rec);
   return rec;
 }
@@ -187,7 +187,7 @@ static int count_cb(const carnet_record *rec, void *data) {
 
 static size_t count_live(carnet_replica *r, carnet_kind kind) {
   size_t n = 0;
-  ASSERT_OK(r, carnet_list(r, kind, NULL, count_cb, &n));
+  ASSERT_OK(r, carnet_record_list(r, kind, NULL, count_cb, &n));
   return n;
 }
 
@@ -197,13 +197,13 @@ static void test_error_names(void **state) {
   (void)state;
 #define CHECK_ERR(name, value, msg)                                                                \
   assert_int_equal(CARNET_##name, value);                                                          \
-  assert_string_equal(carnet_err_name(CARNET_##name), "CARNET_" #name);                            \
-  assert_string_equal(carnet_strerror(CARNET_##name), msg);
+  assert_string_equal(carnet_error_name(CARNET_##name), "CARNET_" #name);                            \
+  assert_string_equal(carnet_error_message(CARNET_##name), msg);
   CARNET_ERRNO_MAP(CHECK_ERR)
 #undef CHECK_ERR
-  assert_string_equal(carnet_strerror(-9999), "unknown error");
-  assert_non_null(carnet_err_name(-9999));
-  assert_non_null(carnet_strerror(0));
+  assert_string_equal(carnet_error_message(-9999), "unknown error");
+  assert_non_null(carnet_error_name(-9999));
+  assert_non_null(carnet_error_message(0));
 }
 
 /* --- Validation -------------------------------------------------------------- */
@@ -273,7 +273,7 @@ static void test_phone_normalize(void **state) {
     int rc = carnet_phone_normalize(same[i], out, sizeof out);
     if (rc != 0 || strcmp(out, "+33612345678") != 0)
       fail_msg("carnet_phone_normalize(\"%s\") = %s \"%s\", want \"+33612345678\"", same[i],
-               carnet_err_name(rc), out);
+               carnet_error_name(rc), out);
   }
   char out[32];
   ASSERT_OK(NULL, carnet_phone_normalize("01 42 68 53 00", out, sizeof out));
@@ -285,18 +285,18 @@ static void test_phone_normalize(void **state) {
   assert_non_null(p);
   ASSERT_OK(NULL, carnet_patch_set(p, CARNET_F_NAME, "Client"));
   ASSERT_OK(NULL, carnet_patch_phone(p, "mobile", "bonjour"));
-  ASSERT_RC(carnet_create1(f->r, p, NULL), CARNET_EINVAL);
+  ASSERT_RC(carnet_record_create_commit(f->r, p, NULL), CARNET_EINVAL);
   assert_errmsg_names(f->r, "phone", "bonjour");
   carnet_patch_free(p);
 }
 
 static void test_field_catalogue(void **state) {
   (void)state;
-  assert_null(carnet_field_by_name(CARNET_KIND_CUSTOMER, "foo"));
-  assert_null(carnet_field_by_name(CARNET_KIND_CONTACT, "foo"));
+  assert_null(carnet_field_find(CARNET_KIND_CUSTOMER, "foo"));
+  assert_null(carnet_field_find(CARNET_KIND_CONTACT, "foo"));
   assert_null(carnet_field_get((carnet_field)0));
   assert_null(carnet_field_get(CARNET_F_MAX_));
-  const carnet_field_info *fi = carnet_field_by_name(CARNET_KIND_CUSTOMER, "emails");
+  const carnet_field_info *fi = carnet_field_find(CARNET_KIND_CUSTOMER, "emails");
   assert_non_null(fi);
   assert_int_equal(fi->field, CARNET_F_EMAILS);
   for (int f = 1; f < CARNET_F_MAX_; f++) {
@@ -306,7 +306,7 @@ static void test_field_catalogue(void **state) {
     assert_non_null(fi->name);
     assert_true(fi->kinds != 0);
     for (int k = CARNET_KIND_CUSTOMER; k <= CARNET_KIND_CONTACT; k++) {
-      const carnet_field_info *by = carnet_field_by_name((carnet_kind)k, fi->name);
+      const carnet_field_info *by = carnet_field_find((carnet_kind)k, fi->name);
       if (fi->kinds & (1u << k))
         assert_ptr_equal(by, fi);
       else
@@ -319,12 +319,12 @@ static void test_field_catalogue(void **state) {
   for (int ch = 1; ch < CARNET_CH_MAX_; ch++) {
     const char *n = carnet_channel_name((carnet_channel)ch);
     assert_non_null(n);
-    assert_int_equal(carnet_channel_by_name(n), ch);
+    assert_int_equal(carnet_channel_parse(n), ch);
   }
   assert_string_equal(carnet_channel_name(CARNET_CH_EMAIL), "email");
   assert_null(carnet_channel_name((carnet_channel)0));
   assert_null(carnet_channel_name(CARNET_CH_MAX_));
-  assert_int_equal(carnet_channel_by_name("fax"), 0);
+  assert_int_equal(carnet_channel_parse("fax"), 0);
 }
 
 static void test_id_hex(void **state) {
@@ -333,7 +333,7 @@ static void test_id_hex(void **state) {
   for (int i = 0; i < 16; i++)
     id.b[i] = (uint8_t)(i * 17 + 1);
   char hex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_hex(&id, hex);
+  carnet_id_format(&id, hex);
   assert_int_equal(strlen(hex), 32);
   assert_string_equal(hex, "0112233445566778899aabbccddeef00");
   ASSERT_OK(NULL, carnet_id_parse(hex, &back));
@@ -449,10 +449,10 @@ static void test_identity(void **state) {
   assert_string_equal(carnet_replica_dir(f->r), f->dir);
   assert_string_equal(carnet_replica_errmsg(f->r), "");
   uint64_t seq = 99;
-  ASSERT_OK(f->r, carnet_replica_seq(f->r, &seq));
+  ASSERT_OK(f->r, carnet_replica_get_seq(f->r, &seq));
   assert_int_equal(seq, 0);
   carnet_mark mark = {99, 99};
-  ASSERT_OK(f->r, carnet_watermark(f->r, 12345, &mark));
+  ASSERT_OK(f->r, carnet_changes_get_mark(f->r, 12345, &mark));
   assert_int_equal(mark.base, 0);
   assert_int_equal(mark.after, 0);
 }
@@ -480,7 +480,7 @@ static void test_deterministic_env(void **state) {
       assert_int_equal(CARNET_HLC_MS(carnet_record_updated(rec)), env[k]->now_ms);
       carnet_record_free(rec);
     }
-    ASSERT_OK(r[k], carnet_state_digest(r[k], dig[k]));
+    ASSERT_OK(r[k], carnet_replica_get_digest(r[k], dig[k]));
   }
   assert_int_equal(carnet_replica_id(r[0]), carnet_replica_id(r[1]));
   assert_memory_equal(ids[0], ids[1], sizeof ids[0]);
@@ -498,29 +498,29 @@ static void test_update_missing(void **state) {
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   assert_non_null(p);
   ASSERT_OK(NULL, carnet_patch_set(p, CARNET_F_CITY, "Nantes"));
-  ASSERT_RC(carnet_update1(f->r, &ghost, p), CARNET_ENOTFOUND);
+  ASSERT_RC(carnet_record_update_commit(f->r, &ghost, p), CARNET_ENOTFOUND);
   assert_true(strlen(carnet_replica_errmsg(f->r)) > 0);
   carnet_record *rec = (carnet_record *)1;
-  ASSERT_RC(carnet_get(f->r, &ghost, &rec), CARNET_ENOTFOUND);
+  ASSERT_RC(carnet_record_get(f->r, &ghost, &rec), CARNET_ENOTFOUND);
 
   /* Deleted: still readable, no longer updatable. */
   carnet_id id;
   ASSERT_OK(f->r, create_with(f->r, CARNET_F_CITY, "Lyon", &id));
   carnet_patch *d = carnet_patch_new(CARNET_KIND_CUSTOMER);
   ASSERT_OK(NULL, carnet_patch_delete(d));
-  ASSERT_OK(f->r, carnet_update1(f->r, &id, d));
+  ASSERT_OK(f->r, carnet_record_update_commit(f->r, &id, d));
   carnet_patch_free(d);
   rec = get_ok(f->r, &id);
   assert_true(carnet_record_deleted(rec));
   assert_str_field(rec, CARNET_F_CITY, "Lyon");
   carnet_record_free(rec);
-  ASSERT_RC(carnet_update1(f->r, &id, p), CARNET_ENOTFOUND);
+  ASSERT_RC(carnet_record_update_commit(f->r, &id, p), CARNET_ENOTFOUND);
   assert_int_equal(count_live(f->r, CARNET_KIND_CUSTOMER), 0);
 
   /* Creating with an id that exists: EEXIST. */
   carnet_txn *t = NULL;
   ASSERT_OK(f->r, carnet_txn_begin(f->r, &t));
-  ASSERT_RC(carnet_create(t, p, &id, NULL), CARNET_EEXIST);
+  ASSERT_RC(carnet_record_create(t, p, &id, NULL), CARNET_EEXIST);
   carnet_txn_abort(t);
 
   /* A contact patch on a customer: EINVAL. */
@@ -528,7 +528,7 @@ static void test_update_missing(void **state) {
   ASSERT_OK(f->r, create_with(f->r, CARNET_F_CITY, "Lyon", &live));
   carnet_patch *cp = carnet_patch_new(CARNET_KIND_CONTACT);
   ASSERT_OK(NULL, carnet_patch_set(cp, CARNET_F_NAME, "Paul"));
-  ASSERT_RC(carnet_update1(f->r, &live, cp), CARNET_EINVAL);
+  ASSERT_RC(carnet_record_update_commit(f->r, &live, cp), CARNET_EINVAL);
   carnet_patch_free(cp);
   carnet_patch_free(p);
 }
@@ -549,9 +549,9 @@ static void test_txn_misuse(void **state) {
 static void test_txn_sticky(void **state) {
   fx *f = *state;
   uint64_t seq0 = 0;
-  ASSERT_OK(f->r, carnet_replica_seq(f->r, &seq0));
+  ASSERT_OK(f->r, carnet_replica_get_seq(f->r, &seq0));
   uint8_t d0[32], d1[32];
-  ASSERT_OK(f->r, carnet_state_digest(f->r, d0));
+  ASSERT_OK(f->r, carnet_replica_get_digest(f->r, d0));
   carnet_txn *t = NULL;
   ASSERT_OK(f->r, carnet_txn_begin(f->r, &t));
   carnet_patch *good = carnet_patch_new(CARNET_KIND_CUSTOMER);
@@ -560,22 +560,22 @@ static void test_txn_sticky(void **state) {
   ASSERT_OK(NULL, carnet_patch_set(bad, CARNET_F_NAME, "Mauvais"));
   ASSERT_OK(NULL, carnet_patch_set(bad, CARNET_F_EMAILS, "jean@"));
   carnet_id a, b;
-  ASSERT_OK(f->r, carnet_create(t, good, NULL, &a));
-  ASSERT_RC(carnet_create(t, bad, NULL, NULL), CARNET_EINVAL);
+  ASSERT_OK(f->r, carnet_record_create(t, good, NULL, &a));
+  ASSERT_RC(carnet_record_create(t, bad, NULL, NULL), CARNET_EINVAL);
   assert_errmsg_names(f->r, "email", "jean@");
   /* The transaction stays failed: later writes do not succeed... */
-  assert_int_not_equal(carnet_create(t, good, NULL, &b), 0);
+  assert_int_not_equal(carnet_record_create(t, good, NULL, &b), 0);
   /* ...and the commit reports the failure and writes nothing. */
   assert_int_not_equal(carnet_txn_commit(t), 0);
   carnet_patch_free(good);
   carnet_patch_free(bad);
   carnet_record *rec = (carnet_record *)1;
-  ASSERT_RC(carnet_get(f->r, &a, &rec), CARNET_ENOTFOUND);
+  ASSERT_RC(carnet_record_get(f->r, &a, &rec), CARNET_ENOTFOUND);
   assert_int_equal(count_live(f->r, CARNET_KIND_CUSTOMER), 0);
   uint64_t seq1 = 0;
-  ASSERT_OK(f->r, carnet_replica_seq(f->r, &seq1));
+  ASSERT_OK(f->r, carnet_replica_get_seq(f->r, &seq1));
   assert_int_equal(seq0, seq1);
-  ASSERT_OK(f->r, carnet_state_digest(f->r, d1));
+  ASSERT_OK(f->r, carnet_replica_get_digest(f->r, d1));
   assert_memory_equal(d0, d1, 32);
   /* The handle works normally afterwards. */
   ASSERT_OK(f->r, create_with(f->r, CARNET_F_CITY, "Brest", NULL));
@@ -592,12 +592,12 @@ static void test_txn_commit_abort(void **state) {
   carnet_id ids[20];
   ASSERT_OK(f->r, carnet_txn_begin(f->r, &t));
   for (int i = 0; i < 20; i++)
-    ASSERT_OK(f->r, carnet_create(t, p, NULL, &ids[i]));
+    ASSERT_OK(f->r, carnet_record_create(t, p, NULL, &ids[i]));
   carnet_txn_abort(t);
   assert_int_equal(count_live(f->r, CARNET_KIND_CUSTOMER), 0);
   ASSERT_OK(f->r, carnet_txn_begin(f->r, &t));
   for (int i = 0; i < 20; i++)
-    ASSERT_OK(f->r, carnet_create(t, p, NULL, &ids[i]));
+    ASSERT_OK(f->r, carnet_record_create(t, p, NULL, &ids[i]));
   ASSERT_OK(f->r, carnet_txn_commit(t));
   assert_int_equal(count_live(f->r, CARNET_KIND_CUSTOMER), 20);
   for (int i = 0; i < 20; i++) {
@@ -606,7 +606,7 @@ static void test_txn_commit_abort(void **state) {
     carnet_record_free(rec);
   }
   uint64_t seq = 0;
-  ASSERT_OK(f->r, carnet_replica_seq(f->r, &seq));
+  ASSERT_OK(f->r, carnet_replica_get_seq(f->r, &seq));
   assert_int_equal(seq, 20); /* one sequence number per entity write */
   carnet_patch_free(p);
 }
@@ -647,7 +647,7 @@ static void test_round_trip(void **state) {
   ASSERT_OK(NULL, carnet_patch_custom(p, "newsletter", CARNET_CUSTOM_CHECKBOX, "true"));
   ASSERT_OK(NULL, carnet_patch_consent(p, CARNET_CH_EMAIL, true, "formulaire salon"));
   carnet_id id;
-  ASSERT_OK(f->r, carnet_create1(f->r, p, &id));
+  ASSERT_OK(f->r, carnet_record_create_commit(f->r, p, &id));
   carnet_patch_free(p);
 
   carnet_record *rec = get_ok(f->r, &id);
@@ -731,7 +731,7 @@ static void test_round_trip(void **state) {
   ASSERT_OK(NULL, carnet_patch_set(p, CARNET_F_CITY, ""));
   ASSERT_OK(NULL, carnet_patch_set(p, CARNET_F_GEO, NULL));
   ASSERT_OK(NULL, carnet_patch_custom(p, "budget", CARNET_CUSTOM_NUMBER, NULL));
-  ASSERT_OK(f->r, carnet_update1(f->r, &id, p));
+  ASSERT_OK(f->r, carnet_record_update_commit(f->r, &id, p));
   carnet_patch_free(p);
   rec = get_ok(f->r, &id);
   assert_true(carnet_record_updated(rec) > created);
@@ -753,7 +753,7 @@ static void test_round_trip(void **state) {
   /* Removing a phone by number, in another format. */
   p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   ASSERT_OK(NULL, carnet_patch_remove(p, CARNET_F_PHONES, "01.42.68.53.00"));
-  ASSERT_OK(f->r, carnet_update1(f->r, &id, p));
+  ASSERT_OK(f->r, carnet_record_update_commit(f->r, &id, p));
   carnet_patch_free(p);
   rec = get_ok(f->r, &id);
   const char *const phones3[] = {"mobile:+33700000001"};
@@ -783,14 +783,14 @@ static void test_defaults_and_contact(void **state) {
   carnet_record_free(rec);
 
   char hex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_hex(&cust, hex);
+  carnet_id_format(&cust, hex);
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CONTACT);
   ASSERT_OK(NULL, carnet_patch_set(p, CARNET_F_CUSTOMER, hex));
   ASSERT_OK(NULL, carnet_patch_set(p, CARNET_F_NAME, "Paul Directeur"));
   ASSERT_OK(NULL, carnet_patch_set(p, CARNET_F_ROLE, "director"));
   ASSERT_OK(NULL, carnet_patch_set(p, CARNET_F_EMAILS, "paul@exemple.fr"));
   carnet_id contact;
-  ASSERT_OK(f->r, carnet_create1(f->r, p, &contact));
+  ASSERT_OK(f->r, carnet_record_create_commit(f->r, p, &contact));
   carnet_patch_free(p);
   rec = get_ok(f->r, &contact);
   assert_int_equal(carnet_record_kind(rec), CARNET_KIND_CONTACT);
@@ -802,20 +802,20 @@ static void test_defaults_and_contact(void **state) {
   /* A field the kind does not have is refused. */
   p = carnet_patch_new(CARNET_KIND_CONTACT);
   int rc = carnet_patch_set(p, CARNET_F_SIRET, "73282932000074");
-  if (rc == 0) rc = carnet_update1(f->r, &contact, p);
+  if (rc == 0) rc = carnet_record_update_commit(f->r, &contact, p);
   ASSERT_RC(rc, CARNET_EINVAL);
   carnet_patch_free(p);
 
   /* Contacts are listed per customer. */
   carnet_filter flt = {.customer = &cust};
   size_t n = 0;
-  ASSERT_OK(f->r, carnet_list(f->r, CARNET_KIND_CONTACT, &flt, count_cb, &n));
+  ASSERT_OK(f->r, carnet_record_list(f->r, CARNET_KIND_CONTACT, &flt, count_cb, &n));
   assert_int_equal(n, 1);
   carnet_id other;
   ASSERT_OK(f->r, create_with(f->r, CARNET_F_CITY, "Metz", &other));
   flt.customer = &other;
   n = 0;
-  ASSERT_OK(f->r, carnet_list(f->r, CARNET_KIND_CONTACT, &flt, count_cb, &n));
+  ASSERT_OK(f->r, carnet_record_list(f->r, CARNET_KIND_CONTACT, &flt, count_cb, &n));
   assert_int_equal(n, 0);
 }
 
@@ -832,11 +832,11 @@ static void test_custom_validation(void **state) {
     carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
     ASSERT_OK(NULL, carnet_patch_set(p, CARNET_F_NAME, "Client"));
     ASSERT_OK(NULL, carnet_patch_custom(p, "champ", bad[i].type, bad[i].value));
-    int rc = carnet_create1(f->r, p, NULL);
+    int rc = carnet_record_create_commit(f->r, p, NULL);
     carnet_patch_free(p);
     if (rc != CARNET_EINVAL)
       fail_msg("custom type %d value '%s': got %s, want CARNET_EINVAL", (int)bad[i].type,
-               bad[i].value, carnet_err_name(rc));
+               bad[i].value, carnet_error_name(rc));
     assert_errmsg_names(f->r, "champ", bad[i].value);
   }
   assert_int_equal(count_live(f->r, CARNET_KIND_CUSTOMER), 0);
@@ -852,7 +852,7 @@ static void test_apply_malformed(void **state) {
     ASSERT_OK(r2, create_with(r2, CARNET_F_NOTES, "une note assez longue pour le lot", NULL));
   carnet_buf b = {0};
   carnet_batch_info info;
-  ASSERT_OK(r2, carnet_changes_since(r2, NULL, 0, &b, &info));
+  ASSERT_OK(r2, carnet_changes_encode(r2, NULL, 0, &b, &info));
   assert_int_equal(info.entities, 5);
   assert_int_equal(info.base, 0);
   assert_int_equal(info.after, 0);
@@ -864,8 +864,8 @@ static void test_apply_malformed(void **state) {
   uint8_t d0[32], d1[32];
   uint64_t seq0, seq1;
   carnet_mark mark;
-  ASSERT_OK(f->r, carnet_state_digest(f->r, d0));
-  ASSERT_OK(f->r, carnet_replica_seq(f->r, &seq0));
+  ASSERT_OK(f->r, carnet_replica_get_digest(f->r, d0));
+  ASSERT_OK(f->r, carnet_replica_get_seq(f->r, &seq0));
 
   uint8_t garbage[512];
   trng g;
@@ -889,12 +889,12 @@ static void test_apply_malformed(void **state) {
     uint32_t applied = 99;
     int rc = carnet_changes_apply(f->r, cases[i].p, cases[i].len, NULL, &applied);
     if (rc != CARNET_EPROTO)
-      fail_msg("apply of %s: got %s, want CARNET_EPROTO", cases[i].what, carnet_err_name(rc));
+      fail_msg("apply of %s: got %s, want CARNET_EPROTO", cases[i].what, carnet_error_name(rc));
     assert_true(strlen(carnet_replica_errmsg(f->r)) > 0);
     rc = carnet_changes_inspect(cases[i].p, cases[i].len, NULL);
     if (rc != CARNET_EPROTO)
-      fail_msg("inspect of %s: got %s, want CARNET_EPROTO", cases[i].what, carnet_err_name(rc));
-    ASSERT_OK(f->r, carnet_state_digest(f->r, d1));
+      fail_msg("inspect of %s: got %s, want CARNET_EPROTO", cases[i].what, carnet_error_name(rc));
+    ASSERT_OK(f->r, carnet_replica_get_digest(f->r, d1));
     assert_memory_equal(d0, d1, 32);
   }
   /* Every single-bit flip of the header bytes either is refused or applies
@@ -908,9 +908,9 @@ static void test_apply_malformed(void **state) {
     (void)carnet_changes_inspect(copy, b.len, &ii);
   }
   free(copy);
-  ASSERT_OK(f->r, carnet_replica_seq(f->r, &seq1));
+  ASSERT_OK(f->r, carnet_replica_get_seq(f->r, &seq1));
   assert_int_equal(seq0, seq1);
-  ASSERT_OK(f->r, carnet_watermark(f->r, carnet_replica_id(r2), &mark));
+  ASSERT_OK(f->r, carnet_changes_get_mark(f->r, carnet_replica_id(r2), &mark));
   assert_int_equal(mark.base, 0);
   assert_int_equal(mark.after, 0);
 
@@ -919,7 +919,7 @@ static void test_apply_malformed(void **state) {
   uint32_t applied = 0;
   ASSERT_OK(f->r, carnet_changes_apply(f->r, b.base, b.len, &info, &applied));
   assert_true(applied > 0);
-  ASSERT_OK(f->r, carnet_watermark(f->r, carnet_replica_id(r2), &mark));
+  ASSERT_OK(f->r, carnet_changes_get_mark(f->r, carnet_replica_id(r2), &mark));
   assert_int_equal(mark.base, 5); /* the last batch of the stream */
   assert_int_equal(mark.after, 5);
   ASSERT_OK(f->r, carnet_changes_apply(f->r, b.base, b.len, &info, &applied));
@@ -928,7 +928,7 @@ static void test_apply_malformed(void **state) {
   free((void *)b.base);
 
   /* Nothing after the last change: an empty batch. */
-  ASSERT_OK(r2, carnet_changes_since(r2, &mark, 0, &b, &info));
+  ASSERT_OK(r2, carnet_changes_encode(r2, &mark, 0, &b, &info));
   assert_int_equal(info.entities, 0);
   assert_false(info.more);
   free((void *)b.base);
@@ -943,11 +943,11 @@ static void test_watermark_gap(void **state) {
     ASSERT_OK(r2, create_with(r2, CARNET_F_NOTES, "note de trente caractères au moins", NULL));
   carnet_buf b1 = {0}, b2 = {0};
   carnet_batch_info i1, i2;
-  ASSERT_OK(r2, carnet_changes_since(r2, NULL, 1024, &b1, &i1));
+  ASSERT_OK(r2, carnet_changes_encode(r2, NULL, 1024, &b1, &i1));
   assert_true(i1.more);
   assert_true(i1.upto > 0 && i1.upto < 40);
   carnet_mark next = {0, i1.upto};
-  ASSERT_OK(r2, carnet_changes_since(r2, &next, 1024, &b2, &i2));
+  ASSERT_OK(r2, carnet_changes_encode(r2, &next, 1024, &b2, &i2));
   assert_int_equal(i2.base, 0);
   assert_int_equal(i2.after, i1.upto);
   assert_true(i2.more); /* 40 entities do not fit in two 1 KiB batches */
@@ -955,23 +955,23 @@ static void test_watermark_gap(void **state) {
   carnet_mark mark;
   /* The second batch first: applied, but the mark stays at the start. */
   ASSERT_OK(f->r, carnet_changes_apply(f->r, b2.base, b2.len, NULL, NULL));
-  ASSERT_OK(f->r, carnet_watermark(f->r, sid, &mark));
+  ASSERT_OK(f->r, carnet_changes_get_mark(f->r, sid, &mark));
   assert_int_equal(mark.base, 0);
   assert_int_equal(mark.after, 0);
   ASSERT_OK(f->r, carnet_changes_apply(f->r, b1.base, b1.len, NULL, NULL));
-  ASSERT_OK(f->r, carnet_watermark(f->r, sid, &mark));
+  ASSERT_OK(f->r, carnet_changes_get_mark(f->r, sid, &mark));
   assert_int_equal(mark.base, 0);
   assert_int_equal(mark.after, i1.upto);
   /* Re-applying the second batch now moves it on. */
   uint32_t applied = 99;
   ASSERT_OK(f->r, carnet_changes_apply(f->r, b2.base, b2.len, NULL, &applied));
   assert_int_equal(applied, 0); /* its cells were merged the first time */
-  ASSERT_OK(f->r, carnet_watermark(f->r, sid, &mark));
+  ASSERT_OK(f->r, carnet_changes_get_mark(f->r, sid, &mark));
   assert_int_equal(mark.base, 0);
   assert_int_equal(mark.after, i2.upto);
   /* An old batch never moves it back. */
   ASSERT_OK(f->r, carnet_changes_apply(f->r, b1.base, b1.len, NULL, NULL));
-  ASSERT_OK(f->r, carnet_watermark(f->r, sid, &mark));
+  ASSERT_OK(f->r, carnet_changes_get_mark(f->r, sid, &mark));
   assert_int_equal(mark.base, 0);
   assert_int_equal(mark.after, i2.upto);
   free((void *)b1.base);
@@ -981,10 +981,10 @@ static void test_watermark_gap(void **state) {
     assert_true(guard < 100);
     carnet_buf b;
     carnet_batch_info info;
-    ASSERT_OK(r2, carnet_changes_since(r2, &mark, 1024, &b, &info));
+    ASSERT_OK(r2, carnet_changes_encode(r2, &mark, 1024, &b, &info));
     ASSERT_OK(f->r, carnet_changes_apply(f->r, b.base, b.len, NULL, NULL));
     free((void *)b.base);
-    ASSERT_OK(f->r, carnet_watermark(f->r, sid, &mark));
+    ASSERT_OK(f->r, carnet_changes_get_mark(f->r, sid, &mark));
     if (!info.more) {
       assert_int_equal(mark.base, info.upto);
       assert_int_equal(mark.after, info.upto);
@@ -993,7 +993,7 @@ static void test_watermark_gap(void **state) {
     assert_int_equal(mark.after, info.upto);
   }
   uint64_t seq = 0;
-  ASSERT_OK(r2, carnet_replica_seq(r2, &seq));
+  ASSERT_OK(r2, carnet_replica_get_seq(r2, &seq));
   assert_int_equal(mark.base, seq);
   assert_int_equal(count_live(f->r, CARNET_KIND_CUSTOMER), 40);
 }
@@ -1012,7 +1012,7 @@ static void test_changes_max_bytes(void **state) {
       assert_true(guard < 1000);
       carnet_buf b;
       carnet_batch_info info;
-      ASSERT_OK(f->r, carnet_changes_since(f->r, &from, limits[li], &b, &info));
+      ASSERT_OK(f->r, carnet_changes_encode(f->r, &from, limits[li], &b, &info));
       free((void *)b.base);
       if (b.len > limits[li] && info.entities > 1)
         fail_msg("batch (%" PRIu64 ", %" PRIu64 "] of %u entities is %zu bytes, over max_bytes "
@@ -1030,11 +1030,11 @@ static void test_changes_max_bytes(void **state) {
 /* Every change of `from` that `to` lacks, batch by batch, from `to`'s mark. */
 static void sync_all(carnet_replica *from, carnet_replica *to, size_t max_bytes) {
   carnet_mark m = {0, 0};
-  ASSERT_OK(to, carnet_watermark(to, carnet_replica_id(from), &m));
+  ASSERT_OK(to, carnet_changes_get_mark(to, carnet_replica_id(from), &m));
   for (int guard = 0; guard < 10000; guard++) {
     carnet_buf b;
     carnet_batch_info info;
-    ASSERT_OK(from, carnet_changes_since(from, &m, max_bytes, &b, &info));
+    ASSERT_OK(from, carnet_changes_encode(from, &m, max_bytes, &b, &info));
     int rc = carnet_changes_apply(to, b.base, b.len, NULL, NULL);
     free((void *)b.base);
     ASSERT_OK(to, rc);
@@ -1054,23 +1054,23 @@ static void test_digest_ignores_local_seq(void **state) {
   ASSERT_OK(f->r, create_with(f->r, CARNET_F_CITY, "Lyon", &id));
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   ASSERT_OK(NULL, carnet_patch_set(p, CARNET_F_CITY, "Lille"));
-  ASSERT_OK(f->r, carnet_update1(f->r, &id, p)); /* seq 2 here */
+  ASSERT_OK(f->r, carnet_record_update_commit(f->r, &id, p)); /* seq 2 here */
   carnet_patch_free(p);
   sync_all(f->r, r2, 0); /* one entity write there: seq 1 */
   uint64_t s1, s2;
-  ASSERT_OK(f->r, carnet_replica_seq(f->r, &s1));
-  ASSERT_OK(r2, carnet_replica_seq(r2, &s2));
+  ASSERT_OK(f->r, carnet_replica_get_seq(f->r, &s1));
+  ASSERT_OK(r2, carnet_replica_get_seq(r2, &s2));
   assert_int_equal(s1, 2);
   assert_int_equal(s2, 1);
   uint8_t d1[32], dd2[32], again[32];
-  ASSERT_OK(f->r, carnet_state_digest(f->r, d1));
-  ASSERT_OK(r2, carnet_state_digest(r2, dd2));
+  ASSERT_OK(f->r, carnet_replica_get_digest(f->r, d1));
+  ASSERT_OK(r2, carnet_replica_get_digest(r2, dd2));
   assert_memory_equal(d1, dd2, 32);
   /* The digest changes with the state, and only with it. */
-  ASSERT_OK(f->r, carnet_state_digest(f->r, again));
+  ASSERT_OK(f->r, carnet_replica_get_digest(f->r, again));
   assert_memory_equal(d1, again, 32);
   ASSERT_OK(f->r, create_with(f->r, CARNET_F_CITY, "Brest", NULL));
-  ASSERT_OK(f->r, carnet_state_digest(f->r, again));
+  ASSERT_OK(f->r, carnet_replica_get_digest(f->r, again));
   assert_memory_not_equal(d1, again, 32);
 }
 
@@ -1087,13 +1087,13 @@ static void test_changes_chain_keeps_moved_entity(void **state) {
   ASSERT_OK(NULL, carnet_patch_set(p, CARNET_F_CITY, "Quimper"));
   ASSERT_OK(NULL, carnet_patch_set(p, CARNET_F_TAGS, "fidèle"));
   carnet_id first;
-  ASSERT_OK(f->r, carnet_create1(f->r, p, &first));
+  ASSERT_OK(f->r, carnet_record_create_commit(f->r, p, &first));
   carnet_patch_free(p);
   for (int i = 0; i < 30; i++)
     ASSERT_OK(f->r, create_with(f->r, CARNET_F_NOTES, "une note pour grossir les lots", NULL));
   p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   ASSERT_OK(NULL, carnet_patch_set(p, CARNET_F_NOTES, "rappeler lundi"));
-  ASSERT_OK(f->r, carnet_update1(f->r, &first, p));
+  ASSERT_OK(f->r, carnet_record_update_commit(f->r, &first, p));
   carnet_patch_free(p);
 
   carnet_replica *r2 = open_peer(f, "receiver", 31337)->r;
@@ -1121,9 +1121,9 @@ static void test_changes_chain_keeps_moved_entity(void **state) {
   carnet_replica *r3 = open_peer(f, "receiver-big", 4444)->r;
   sync_all(f->r, r3, 0);
   uint8_t a[32], b[32], c[32];
-  ASSERT_OK(f->r, carnet_state_digest(f->r, a));
-  ASSERT_OK(r2, carnet_state_digest(r2, b));
-  ASSERT_OK(r3, carnet_state_digest(r3, c));
+  ASSERT_OK(f->r, carnet_replica_get_digest(f->r, a));
+  ASSERT_OK(r2, carnet_replica_get_digest(r2, b));
+  ASSERT_OK(r3, carnet_replica_get_digest(r3, c));
   assert_memory_equal(a, c, 32);
   assert_memory_equal(a, b, 32);
 }
@@ -1140,7 +1140,7 @@ static void test_consent_informed_regrant(void **state) {
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   ASSERT_OK(NULL, carnet_patch_set(p, CARNET_F_NAME, "Client consentant"));
   ASSERT_OK(NULL, carnet_patch_consent(p, CARNET_CH_EMAIL, true, "formulaire"));
-  ASSERT_OK(f->r, carnet_create1(f->r, p, &id));
+  ASSERT_OK(f->r, carnet_record_create_commit(f->r, p, &id));
   carnet_patch_free(p);
   sync_all(f->r, b, 0);
   sync_all(f->r, c, 0);
@@ -1148,14 +1148,14 @@ static void test_consent_informed_regrant(void **state) {
   tenv_set_ms(&pc->env, TENV_EPOCH_MS + 1000);
   p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   ASSERT_OK(NULL, carnet_patch_consent(p, CARNET_CH_EMAIL, false, "désinscription"));
-  ASSERT_OK(c, carnet_update1(c, &id, p));
+  ASSERT_OK(c, carnet_record_update_commit(c, &id, p));
   carnet_patch_free(p);
   sync_all(c, f->r, 0);
 
   tenv_set_ms(&f->env, TENV_EPOCH_MS + 2000);
   p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   ASSERT_OK(NULL, carnet_patch_consent(p, CARNET_CH_EMAIL, true, "nouvel accord signé"));
-  ASSERT_OK(f->r, carnet_update1(f->r, &id, p));
+  ASSERT_OK(f->r, carnet_record_update_commit(f->r, &id, p));
   carnet_patch_free(p);
   carnet_record *rec = get_ok(f->r, &id);
   assert_true(carnet_record_consent(rec, CARNET_CH_EMAIL, NULL));
@@ -1164,7 +1164,7 @@ static void test_consent_informed_regrant(void **state) {
   tenv_set_ms(&pb->env, TENV_EPOCH_MS + 3000);
   p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   ASSERT_OK(NULL, carnet_patch_consent(p, CARNET_CH_EMAIL, true, "salon"));
-  ASSERT_OK(b, carnet_update1(b, &id, p));
+  ASSERT_OK(b, carnet_record_update_commit(b, &id, p));
   carnet_patch_free(p);
 
   carnet_replica *all[3] = {f->r, b, c};
@@ -1216,7 +1216,7 @@ static void test_refcodes_distinct(void **state) {
     for (int i = 0; i < 200; i++) {
       tenv_advance_ms(envs[k], 1);
       if (i % 50 == 0) ASSERT_OK(rs[k], carnet_txn_begin(rs[k], &t));
-      ASSERT_OK(rs[k], carnet_create(t, p, NULL, NULL));
+      ASSERT_OK(rs[k], carnet_record_create(t, p, NULL, NULL));
       if (i % 50 == 49) ASSERT_OK(rs[k], carnet_txn_commit(t));
     }
     carnet_patch_free(p);
@@ -1226,7 +1226,7 @@ static void test_refcodes_distinct(void **state) {
   for (;;) {
     carnet_buf b;
     carnet_batch_info info;
-    ASSERT_OK(r2, carnet_changes_since(r2, &from, 16384, &b, &info));
+    ASSERT_OK(r2, carnet_changes_encode(r2, &from, 16384, &b, &info));
     ASSERT_OK(f->r, carnet_changes_apply(f->r, b.base, b.len, NULL, NULL));
     free((void *)b.base);
     from.after = info.upto;
@@ -1234,7 +1234,7 @@ static void test_refcodes_distinct(void **state) {
   }
   codes c = {.v = calloc(400, sizeof(char *)), .n = 0};
   assert_non_null(c.v);
-  ASSERT_OK(f->r, carnet_list(f->r, CARNET_KIND_CUSTOMER, NULL, collect_code, &c));
+  ASSERT_OK(f->r, carnet_record_list(f->r, CARNET_KIND_CUSTOMER, NULL, collect_code, &c));
   assert_int_equal(c.n, 400);
   qsort(c.v, c.n, sizeof *c.v, cmp_str);
   for (size_t i = 0; i < c.n; i++) {
@@ -1275,7 +1275,7 @@ static int collect_name(const carnet_record *rec, void *data) {
 
 static void list_expect(carnet_replica *r, const carnet_filter *flt, const char *want) {
   names nm = {.ordered = true};
-  ASSERT_OK(r, carnet_list(r, CARNET_KIND_CUSTOMER, flt, collect_name, &nm));
+  ASSERT_OK(r, carnet_record_list(r, CARNET_KIND_CUSTOMER, flt, collect_name, &nm));
   if (strcmp(nm.buf, want) != 0)
     fail_msg("list filter (text=%s tag=%s role=%s rep=%s deleted=%d): got [%s], want [%s]",
              flt && flt->text ? flt->text : "-", flt && flt->tag ? flt->tag : "-",
@@ -1301,7 +1301,7 @@ static carnet_id make(fx *f, const char *name, const char *city, const char *tag
   if (phone) ASSERT_OK(NULL, carnet_patch_phone(p, "mobile", phone));
   carnet_id id;
   tenv_advance_ms(&f->env, 10); /* ids sort by creation */
-  ASSERT_OK(f->r, carnet_create1(f->r, p, &id));
+  ASSERT_OK(f->r, carnet_record_create_commit(f->r, p, &id));
   carnet_patch_free(p);
   return id;
 }
@@ -1314,7 +1314,7 @@ static void test_list_filters(void **state) {
   carnet_id d = make(f, "Alice Supprimée", "Lyon", "vip", "customer", "marie", NULL, NULL);
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   ASSERT_OK(NULL, carnet_patch_delete(p));
-  ASSERT_OK(f->r, carnet_update1(f->r, &d, p));
+  ASSERT_OK(f->r, carnet_record_update_commit(f->r, &d, p));
   carnet_patch_free(p);
 
   list_expect(f->r, NULL, "Alice Martin,Bob Durand,Chloé Petit");
@@ -1339,10 +1339,10 @@ static void test_list_filters(void **state) {
   list_expect(f->r, &(carnet_filter){.tag = "vip", .role = "supplier"}, "");
   /* The callback's non-zero return stops the walk and is returned. */
   int calls = 0;
-  ASSERT_RC(carnet_list(f->r, CARNET_KIND_CUSTOMER, NULL, stop_at_two, &calls), 7);
+  ASSERT_RC(carnet_record_list(f->r, CARNET_KIND_CUSTOMER, NULL, stop_at_two, &calls), 7);
   assert_int_equal(calls, 2);
   size_t n = 0;
-  ASSERT_OK(f->r, carnet_list(f->r, CARNET_KIND_CONTACT, NULL, count_cb, &n));
+  ASSERT_OK(f->r, carnet_record_list(f->r, CARNET_KIND_CONTACT, NULL, count_cb, &n));
   assert_int_equal(n, 0);
 }
 
@@ -1356,22 +1356,22 @@ static void test_resolve(void **state) {
   char *ref = strdup(carnet_record_str(rec, CARNET_F_REFCODE));
   carnet_record_free(rec);
   carnet_id out;
-  ASSERT_OK(f->r, carnet_resolve(f->r, CARNET_KIND_CUSTOMER, ref, &out));
+  ASSERT_OK(f->r, carnet_record_resolve(f->r, CARNET_KIND_CUSTOMER, ref, &out));
   assert_memory_equal(&out, &a, 16);
   char hex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_hex(&b, hex);
-  ASSERT_OK(f->r, carnet_resolve(f->r, CARNET_KIND_CUSTOMER, hex, &out));
+  carnet_id_format(&b, hex);
+  ASSERT_OK(f->r, carnet_record_resolve(f->r, CARNET_KIND_CUSTOMER, hex, &out));
   assert_memory_equal(&out, &b, 16);
   /* A unique prefix: the whole id minus its last characters is unique. */
   char prefix[CARNET_ID_HEX_LEN + 1];
   snprintf(prefix, sizeof prefix, "%.28s", hex);
-  ASSERT_OK(f->r, carnet_resolve(f->r, CARNET_KIND_CUSTOMER, prefix, &out));
+  ASSERT_OK(f->r, carnet_record_resolve(f->r, CARNET_KIND_CUSTOMER, prefix, &out));
   assert_memory_equal(&out, &b, 16);
-  ASSERT_RC(carnet_resolve(f->r, CARNET_KIND_CUSTOMER, "inconnu-0000", &out), CARNET_ENOTFOUND);
+  ASSERT_RC(carnet_record_resolve(f->r, CARNET_KIND_CUSTOMER, "inconnu-0000", &out), CARNET_ENOTFOUND);
   assert_true(strlen(carnet_replica_errmsg(f->r)) > 0);
-  ASSERT_RC(carnet_resolve(f->r, CARNET_KIND_CUSTOMER, "ffffffffffff", &out), CARNET_ENOTFOUND);
+  ASSERT_RC(carnet_record_resolve(f->r, CARNET_KIND_CUSTOMER, "ffffffffffff", &out), CARNET_ENOTFOUND);
   /* Another kind does not resolve. */
-  ASSERT_RC(carnet_resolve(f->r, CARNET_KIND_CONTACT, hex, &out), CARNET_ENOTFOUND);
+  ASSERT_RC(carnet_record_resolve(f->r, CARNET_KIND_CONTACT, hex, &out), CARNET_ENOTFOUND);
 
   /* Two ids with a long common prefix: that prefix is ambiguous, one more
    * character is not. */
@@ -1382,14 +1382,14 @@ static void test_resolve(void **state) {
   ASSERT_OK(NULL, carnet_patch_set(p, CARNET_F_NAME, "X"));
   carnet_txn *t = NULL;
   ASSERT_OK(f->r, carnet_txn_begin(f->r, &t));
-  ASSERT_OK(f->r, carnet_create(t, p, &x, NULL));
-  ASSERT_OK(f->r, carnet_create(t, p, &y, NULL));
+  ASSERT_OK(f->r, carnet_record_create(t, p, &x, NULL));
+  ASSERT_OK(f->r, carnet_record_create(t, p, &y, NULL));
   ASSERT_OK(f->r, carnet_txn_commit(t));
   carnet_patch_free(p);
-  ASSERT_RC(carnet_resolve(f->r, CARNET_KIND_CUSTOMER, "abcdef012345", &out), CARNET_EAMBIGUOUS);
-  ASSERT_OK(f->r, carnet_resolve(f->r, CARNET_KIND_CUSTOMER, "abcdef0123451", &out));
+  ASSERT_RC(carnet_record_resolve(f->r, CARNET_KIND_CUSTOMER, "abcdef012345", &out), CARNET_EAMBIGUOUS);
+  ASSERT_OK(f->r, carnet_record_resolve(f->r, CARNET_KIND_CUSTOMER, "abcdef0123451", &out));
   assert_memory_equal(&out, &y, 16);
-  ASSERT_OK(f->r, carnet_resolve(f->r, CARNET_KIND_CUSTOMER, "abcdef0123450", &out));
+  ASSERT_OK(f->r, carnet_record_resolve(f->r, CARNET_KIND_CUSTOMER, "abcdef0123450", &out));
   assert_memory_equal(&out, &x, 16);
   free(ref);
 }

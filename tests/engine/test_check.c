@@ -1,6 +1,6 @@
-/* tests/engine/test_check.c - carnet_check (validate a patch without
+/* tests/engine/test_check.c - carnet_record_check (validate a patch without
  * failing the transaction, carnet/record.h) and the replica's role
- * (carnet_role_get/set, carnet/replica.h): every error they list. */
+ * (carnet_replica_get_role/set, carnet/replica.h): every error they list. */
 /* clang-format off */
 #include <stdarg.h>
 #include <stddef.h>
@@ -59,27 +59,27 @@ static void test_check_keeps_the_transaction(void **state) {
   carnet_txn *t;
   carnet_id id;
   uint64_t seq0, seq1;
-  assert_int_equal(carnet_replica_seq(f->r, &seq0), 0);
+  assert_int_equal(carnet_replica_get_seq(f->r, &seq0), 0);
   assert_int_equal(carnet_txn_begin(f->r, &t), 0);
   carnet_patch *bad = customer("Jean", "jean@"), *noname = customer(NULL, "a@b.fr"),
                *good = customer("Paul", "paul@x.fr");
-  assert_int_equal(carnet_check(t, bad), CARNET_EINVAL);
+  assert_int_equal(carnet_record_check(t, bad), CARNET_EINVAL);
   assert_non_null(strstr(carnet_replica_errmsg(f->r), "invalid email 'jean@'"));
-  assert_int_equal(carnet_check(t, noname), CARNET_EINVAL);
+  assert_int_equal(carnet_record_check(t, noname), CARNET_EINVAL);
   assert_non_null(strstr(carnet_replica_errmsg(f->r), "needs a name or a company"));
-  assert_int_equal(carnet_check(t, good), 0);
-  assert_int_equal(carnet_create(t, good, NULL, &id), 0);
+  assert_int_equal(carnet_record_check(t, good), 0);
+  assert_int_equal(carnet_record_create(t, good, NULL, &id), 0);
   assert_int_equal(carnet_txn_commit(t), 0);
-  assert_int_equal(carnet_replica_seq(f->r, &seq1), 0);
+  assert_int_equal(carnet_replica_get_seq(f->r, &seq1), 0);
   assert_int_equal(seq1, seq0 + 1); /* a check takes no sequence number */
   carnet_record *rec;
-  assert_int_equal(carnet_get(f->r, &id, &rec), 0);
+  assert_int_equal(carnet_record_get(f->r, &id, &rec), 0);
   assert_string_equal(carnet_record_str(rec, CARNET_F_NAME), "Paul");
   carnet_record_free(rec);
   /* Same patch, same verdict, as a create: which fails its transaction. */
   assert_int_equal(carnet_txn_begin(f->r, &t), 0);
-  assert_int_equal(carnet_create(t, bad, NULL, NULL), CARNET_EINVAL);
-  assert_int_equal(carnet_check(t, good), CARNET_EINVAL); /* the sticky error */
+  assert_int_equal(carnet_record_create(t, bad, NULL, NULL), CARNET_EINVAL);
+  assert_int_equal(carnet_record_check(t, good), CARNET_EINVAL); /* the sticky error */
   carnet_txn_abort(t);
   carnet_patch_free(bad);
   carnet_patch_free(noname);
@@ -94,8 +94,8 @@ static void test_check_reference(void **state) {
   assert_int_equal(carnet_patch_set(p, CARNET_F_NAME, "Léa"), 0);
   assert_int_equal(carnet_patch_set(p, CARNET_F_CUSTOMER, "0123456789abcdef0123456789abcdef"), 0);
   assert_int_equal(carnet_txn_begin(f->r, &t), 0);
-  assert_int_equal(carnet_check(t, p), CARNET_ENOTFOUND);
-  assert_int_equal(carnet_check(t, NULL), CARNET_EMISUSE);
+  assert_int_equal(carnet_record_check(t, p), CARNET_ENOTFOUND);
+  assert_int_equal(carnet_record_check(t, NULL), CARNET_EMISUSE);
   carnet_txn_abort(t);
   carnet_patch_free(p);
 }
@@ -103,25 +103,25 @@ static void test_check_reference(void **state) {
 static void test_role(void **state) {
   fx *f = *state;
   carnet_role role = 0;
-  assert_int_equal(carnet_role_get(f->r, &role), 0);
+  assert_int_equal(carnet_replica_get_role(f->r, &role), 0);
   assert_int_equal(role, CARNET_ROLE_ADMIN); /* none stored: admin */
-  assert_int_equal(carnet_role_set(f->r, CARNET_ROLE_MEMBER), 0);
-  assert_int_equal(carnet_role_get(f->r, &role), 0);
+  assert_int_equal(carnet_replica_set_role(f->r, CARNET_ROLE_MEMBER), 0);
+  assert_int_equal(carnet_replica_get_role(f->r, &role), 0);
   assert_int_equal(role, CARNET_ROLE_MEMBER);
-  assert_int_equal(carnet_role_set(f->r, (carnet_role)9), CARNET_EINVAL);
+  assert_int_equal(carnet_replica_set_role(f->r, (carnet_role)9), CARNET_EINVAL);
   carnet_txn *t;
   assert_int_equal(carnet_txn_begin(f->r, &t), 0);
-  assert_int_equal(carnet_role_set(f->r, CARNET_ROLE_ADMIN), CARNET_EMISUSE);
+  assert_int_equal(carnet_replica_set_role(f->r, CARNET_ROLE_ADMIN), CARNET_EMISUSE);
   carnet_txn_abort(t);
   assert_string_equal(carnet_role_name(CARNET_ROLE_ADMIN), "admin");
-  assert_int_equal(carnet_role_by_name("member"), CARNET_ROLE_MEMBER);
-  assert_int_equal(carnet_role_by_name("root"), 0);
+  assert_int_equal(carnet_role_parse("member"), CARNET_ROLE_MEMBER);
+  assert_int_equal(carnet_role_parse("root"), 0);
   assert_null(carnet_role_name((carnet_role)0));
   /* It survives a reopen. */
   char err[256];
   carnet_replica_close(f->r);
   assert_int_equal(carnet_replica_open(f->dir, &f->ce, &f->r, err, sizeof err), 0);
-  assert_int_equal(carnet_role_get(f->r, &role), 0);
+  assert_int_equal(carnet_replica_get_role(f->r, &role), 0);
   assert_int_equal(role, CARNET_ROLE_MEMBER);
 }
 

@@ -20,7 +20,7 @@
  * full resend of S's stream must change nothing on R), and then:
  *   1. every entity, dumped field by field through the public record
  *      accessors, is identical on all replicas (the diff is printed);
- *   2. carnet_state_digest is byte-identical on all replicas;
+ *   2. carnet_replica_get_digest is byte-identical on all replicas;
  *   3. no acknowledged write is lost: for notes (and an action's details, a
  *      reminder's comment), tags, emails and an action's customers the
  *      value each replica sees is the one of the write with the greatest
@@ -82,7 +82,7 @@ static void check_failed(int line, const char *cond, const char *fmt, ...) {
 #define MUST(rc, r, what)                                                                          \
   do {                                                                                             \
     int rc_ = (rc);                                                                                \
-    CHECK(rc_ == 0, "%s failed: %s (%s)", what, carnet_err_name(rc_),                              \
+    CHECK(rc_ == 0, "%s failed: %s (%s)", what, carnet_error_name(rc_),                              \
           (r) ? carnet_replica_errmsg(r) : "");                                                    \
   } while (0)
 
@@ -264,7 +264,7 @@ static int setup_world(void **state) {
     tenv_fill(&w->env[i], &ce);
     char err[256] = "";
     int rc = carnet_replica_init(w->dirs[i], &ce, &w->r[i], err, sizeof err);
-    CHECK(rc == 0, "carnet_replica_init(%s): %s %s", w->dirs[i], carnet_err_name(rc), err);
+    CHECK(rc == 0, "carnet_replica_init(%s): %s %s", w->dirs[i], carnet_error_name(rc), err);
   }
   for (int i = 0; i < w->n; i++)
     for (int j = 0; j < i; j++)
@@ -553,7 +553,7 @@ static void random_ops(world *w, int ri, carnet_patch *p, carnet_kind kind,
  * the tracked values in the ledger with the write's stamp. */
 static void acknowledge(world *w, int ri, uint32_t e, const pending *pd, carnet_hlc before) {
   carnet_record *rec = NULL;
-  MUST(carnet_get(w->r[ri], &w->ents[e].id, &rec), w->r[ri], "carnet_get after write");
+  MUST(carnet_record_get(w->r[ri], &w->ents[e].id, &rec), w->r[ri], "carnet_record_get after write");
   carnet_hlc stamp = carnet_record_updated(rec);
   /* A write is stamped above everything its replica holds (the clock is
    * raised by every received stamp), so it wins locally. A patch made only
@@ -595,9 +595,9 @@ static long pick_known(world *w, int ri, carnet_kind kind, bool allow_deleted,
     uint32_t e = trng_below(&w->g, (uint32_t)w->nents);
     if (w->ents[e].kind != kind) continue;
     carnet_record *rec = NULL;
-    int rc = carnet_get(w->r[ri], &w->ents[e].id, &rec);
+    int rc = carnet_record_get(w->r[ri], &w->ents[e].id, &rec);
     if (rc == CARNET_ENOTFOUND) continue;
-    MUST(rc, w->r[ri], "carnet_get");
+    MUST(rc, w->r[ri], "carnet_record_get");
     CHECK(carnet_record_kind(rec) == kind, "entity kind changed");
     if (!allow_deleted && carnet_record_deleted(rec)) {
       carnet_record_free(rec);
@@ -616,9 +616,9 @@ static void op_create_customer(world *w, int ri) {
   MUST(carnet_patch_set(p, CARNET_F_NAME, PICK(w, NAMES)), NULL, "patch name");
   random_ops(w, ri, p, CARNET_KIND_CUSTOMER, NULL, &pd, 1 + (int)trng_below(&w->g, 5));
   carnet_id id;
-  int rc = carnet_create1(w->r[ri], p, &id);
+  int rc = carnet_record_create_commit(w->r[ri], p, &id);
   carnet_patch_free(p);
-  MUST(rc, w->r[ri], "carnet_create1(customer)");
+  MUST(rc, w->r[ri], "carnet_record_create_commit(customer)");
   ent_push(w, &id, CARNET_KIND_CUSTOMER);
   acknowledge(w, ri, (uint32_t)(w->nents - 1), &pd, 0);
   w->creates++;
@@ -633,7 +633,7 @@ static void op_create_contact(world *w, int ri) {
   }
   carnet_record_free(cust);
   char hex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_hex(&w->ents[ce].id, hex);
+  carnet_id_format(&w->ents[ce].id, hex);
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CONTACT);
   assert_non_null(p);
   pending pd = {.n = 0};
@@ -641,9 +641,9 @@ static void op_create_contact(world *w, int ri) {
   MUST(carnet_patch_set(p, CARNET_F_NAME, PICK(w, NAMES)), NULL, "patch contact name");
   random_ops(w, ri, p, CARNET_KIND_CONTACT, NULL, &pd, 1 + (int)trng_below(&w->g, 3));
   carnet_id id;
-  int rc = carnet_create1(w->r[ri], p, &id);
+  int rc = carnet_record_create_commit(w->r[ri], p, &id);
   carnet_patch_free(p);
-  MUST(rc, w->r[ri], "carnet_create1(contact)");
+  MUST(rc, w->r[ri], "carnet_record_create_commit(contact)");
   ent_push(w, &id, CARNET_KIND_CONTACT);
   acknowledge(w, ri, (uint32_t)(w->nents - 1), &pd, 0);
   w->creates++;
@@ -665,14 +665,14 @@ static void op_update(world *w, int ri, carnet_kind kind) {
   if (carnet_record_deleted(rec)) {
     /* A deleted entity refuses updates (record.h: ENOTFOUND). */
     MUST(carnet_patch_set(p, CARNET_F_NAME, "après suppression"), NULL, "patch");
-    int rc = carnet_update1(w->r[ri], &w->ents[e].id, p);
+    int rc = carnet_record_update_commit(w->r[ri], &w->ents[e].id, p);
     CHECK(rc == CARNET_ENOTFOUND, "update of a deleted entity on r%d: %s, want CARNET_ENOTFOUND",
-          ri, carnet_err_name(rc));
+          ri, carnet_error_name(rc));
     w->refused_on_deleted++;
   } else {
     random_ops(w, ri, p, kind, rec, &pd, 1 + (int)trng_below(&w->g, 3));
     carnet_hlc before = carnet_record_updated(rec);
-    MUST(carnet_update1(w->r[ri], &w->ents[e].id, p), w->r[ri], "carnet_update1");
+    MUST(carnet_record_update_commit(w->r[ri], &w->ents[e].id, p), w->r[ri], "carnet_record_update_commit");
     acknowledge(w, ri, (uint32_t)e, &pd, before);
     w->updates++;
   }
@@ -690,10 +690,10 @@ static void op_delete(world *w, int ri) {
   carnet_patch *p = carnet_patch_new(kind);
   assert_non_null(p);
   MUST(carnet_patch_delete(p), NULL, "patch delete");
-  int rc = carnet_update1(w->r[ri], &w->ents[e].id, p);
+  int rc = carnet_record_update_commit(w->r[ri], &w->ents[e].id, p);
   carnet_patch_free(p);
-  MUST(rc, w->r[ri], "carnet_update1(delete)");
-  MUST(carnet_get(w->r[ri], &w->ents[e].id, &rec), w->r[ri], "carnet_get after delete");
+  MUST(rc, w->r[ri], "carnet_record_update_commit(delete)");
+  MUST(carnet_record_get(w->r[ri], &w->ents[e].id, &rec), w->r[ri], "carnet_record_get after delete");
   CHECK(carnet_record_deleted(rec), "r%d: entity not deleted right after its delete", ri);
   CHECK(carnet_record_updated(rec) > before, "delete did not get a newer stamp");
   carnet_record_free(rec);
@@ -713,7 +713,7 @@ static void op_twin(world *w) {
   carnet_record *ra = NULL, *rb = NULL;
   long e = pick_known(w, a, CARNET_KIND_CUSTOMER, false, &ra);
   if (e < 0) return;
-  if (carnet_get(w->r[b], &w->ents[e].id, &rb) != 0 || carnet_record_deleted(rb)) {
+  if (carnet_record_get(w->r[b], &w->ents[e].id, &rb) != 0 || carnet_record_deleted(rb)) {
     carnet_record_free(ra);
     carnet_record_free(rb);
     return;
@@ -742,11 +742,11 @@ static void op_twin(world *w) {
       pend(&pd, CARNET_F_TAGS, true, tag);
     }
     carnet_hlc prev = carnet_record_updated(before[k]);
-    MUST(carnet_update1(w->r[ri], &w->ents[e].id, p), w->r[ri], "carnet_update1(twin)");
+    MUST(carnet_record_update_commit(w->r[ri], &w->ents[e].id, p), w->r[ri], "carnet_record_update_commit(twin)");
     carnet_patch_free(p);
     acknowledge(w, ri, (uint32_t)e, &pd, prev);
     carnet_record *after = NULL;
-    MUST(carnet_get(w->r[ri], &w->ents[e].id, &after), w->r[ri], "carnet_get");
+    MUST(carnet_record_get(w->r[ri], &w->ents[e].id, &after), w->r[ri], "carnet_record_get");
     stamps[k] = carnet_record_updated(after);
     carnet_record_free(after);
   }
@@ -774,14 +774,14 @@ static const char *const RATINGS[] = {"1", "2", "3", "4", "5", "red", "orange", 
   __extension__({                                                                                  \
     carnet_txn *t_ = NULL;                                                                         \
     int txrc_ = carnet_txn_begin((w)->r[ri], &t_);                                                 \
-    CHECK(txrc_ == 0, "carnet_txn_begin: %s", carnet_err_name(txrc_));                             \
+    CHECK(txrc_ == 0, "carnet_txn_begin: %s", carnet_error_name(txrc_));                             \
     carnet_txn *t = t_;                                                                            \
     txrc_ = (call);                                                                                \
     if (txrc_) {                                                                                   \
       carnet_txn_abort(t_);                                                                        \
     } else {                                                                                       \
       int crc_ = carnet_txn_commit(t_);                                                            \
-      CHECK(crc_ == 0, "carnet_txn_commit: %s (%s)", carnet_err_name(crc_),                        \
+      CHECK(crc_ == 0, "carnet_txn_commit: %s (%s)", carnet_error_name(crc_),                        \
             carnet_replica_errmsg((w)->r[ri]));                                                    \
     }                                                                                              \
     txrc_;                                                                                         \
@@ -827,7 +827,7 @@ static void op_create_document(world *w, int ri) {
   if (ce < 0) return;
   carnet_record_free(cust);
   char hex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_hex(&w->ents[ce].id, hex);
+  carnet_id_format(&w->ents[ce].id, hex);
   carnet_patch *p = carnet_patch_new(CARNET_KIND_DOCUMENT);
   assert_non_null(p);
   MUST(carnet_patch_set(p, CARNET_F_DOC_TYPE, PICK(w, DOC_TYPES)), NULL, "patch type");
@@ -835,7 +835,7 @@ static void op_create_document(world *w, int ri) {
   if (trng_chance(&w->g, 50))
     MUST(carnet_patch_set(p, CARNET_F_PAY_TERMS, PICK(w, TERMS)), NULL, "patch terms");
   carnet_id id;
-  MUST(carnet_create1(w->r[ri], p, &id), w->r[ri], "carnet_create1(document)");
+  MUST(carnet_record_create_commit(w->r[ri], p, &id), w->r[ri], "carnet_record_create_commit(document)");
   carnet_patch_free(p);
   ent_push(w, &id, CARNET_KIND_DOCUMENT);
   uint32_t e = (uint32_t)(w->nents - 1);
@@ -873,12 +873,12 @@ static const carnet_doc_status STATUSES[] = {
 static void status_move(world *w, int ri, uint32_t e, carnet_doc_status s) {
   int rc = TXN(w, ri, carnet_doc_status_set(t, &w->ents[e].id, s, NULL));
   CHECK(rc == 0 || rc == CARNET_EEXIST || rc == CARNET_EINVAL || rc == CARNET_EPERM,
-        "status move on r%d: %s (%s)", ri, carnet_err_name(rc), carnet_replica_errmsg(w->r[ri]));
+        "status move on r%d: %s (%s)", ri, carnet_error_name(rc), carnet_replica_errmsg(w->r[ri]));
   if (rc == 0) {
     ack_status(w, e, s);
     w->status_moves++;
     carnet_record *rec = NULL;
-    MUST(carnet_get(w->r[ri], &w->ents[e].id, &rec), w->r[ri], "carnet_get");
+    MUST(carnet_record_get(w->r[ri], &w->ents[e].id, &rec), w->r[ri], "carnet_record_get");
     CHECK(carnet_record_status(rec) == s, "r%d: status %d right after moving it to %d", ri,
           (int)carnet_record_status(rec), (int)s);
     carnet_record_free(rec);
@@ -912,22 +912,22 @@ static void op_document(world *w, int ri) {
       else if (dice < 7 && pick_line(w, rec, &lid))
         rc = TXN(w, ri, carnet_doc_line_remove(t, id, &lid));
       else
-        rc = carnet_update1(w->r[ri], id, p);
+        rc = carnet_record_update_commit(w->r[ri], id, p);
       carnet_patch_free(p);
       CHECK(rc == CARNET_EPERM, "an edit of a validated document on r%d: %s, want EPERM", ri,
-            carnet_err_name(rc));
+            carnet_error_name(rc));
       w->refused_frozen++;
     } else if (dice < 22) {
       static const carnet_doc_type to[] = {CARNET_DOC_ORDER, CARNET_DOC_INVOICE,
                                            CARNET_DOC_CREDIT_NOTE};
       carnet_id nid;
       rc = TXN(w, ri, carnet_doc_convert(t, id, PICK(w, to), &nid));
-      CHECK(rc == 0 || rc == CARNET_EINVAL, "convert on r%d: %s (%s)", ri, carnet_err_name(rc),
+      CHECK(rc == 0 || rc == CARNET_EINVAL, "convert on r%d: %s (%s)", ri, carnet_error_name(rc),
             carnet_replica_errmsg(w->r[ri]));
       if (rc == 0) {
         ent_push(w, &nid, CARNET_KIND_DOCUMENT);
         carnet_record *src = NULL;
-        MUST(carnet_get(w->r[ri], id, &src), w->r[ri], "carnet_get");
+        MUST(carnet_record_get(w->r[ri], id, &src), w->r[ri], "carnet_record_get");
         ack_status(w, e, carnet_record_status(src));
         carnet_record_free(src);
         w->conversions++;
@@ -939,7 +939,7 @@ static void op_document(world *w, int ri) {
     random_line(w, &in, true);
     bool after = trng_chance(&w->g, 40) && pick_line(w, rec, &other);
     rc = TXN(w, ri, carnet_doc_line_add(t, id, &in, after ? &other : NULL, &lid));
-    CHECK(rc == 0 || rc == CARNET_ELIMIT, "line add on r%d: %s (%s)", ri, carnet_err_name(rc),
+    CHECK(rc == 0 || rc == CARNET_ELIMIT, "line add on r%d: %s (%s)", ri, carnet_error_name(rc),
           carnet_replica_errmsg(w->r[ri]));
     if (rc == 0) lline_push(w, e, &lid);
     w->line_ops++;
@@ -977,14 +977,14 @@ static void op_document(world *w, int ri) {
       MUST(carnet_patch_set(p, CARNET_F_VALID_DAYS, trng_chance(&w->g, 50) ? "30" : "15"), NULL,
            "patch validity");
     carnet_hlc before = carnet_record_updated(rec);
-    MUST(carnet_update1(w->r[ri], id, p), w->r[ri], "carnet_update1(document)");
+    MUST(carnet_record_update_commit(w->r[ri], id, p), w->r[ri], "carnet_record_update_commit(document)");
     carnet_patch_free(p);
     acknowledge(w, ri, e, &pd, before);
   } else if (dice < 94) {
     char num[CARNET_NUMBER_MAX];
     rc = TXN(w, ri, carnet_doc_validate(t, id, num, sizeof num));
     CHECK(rc == 0 || (rc == CARNET_EINVAL && (nlines == 0 || cur == CARNET_ST_CANCELLED)),
-          "validate on r%d: %s (%s)", ri, carnet_err_name(rc), carnet_replica_errmsg(w->r[ri]));
+          "validate on r%d: %s (%s)", ri, carnet_error_name(rc), carnet_replica_errmsg(w->r[ri]));
     if (rc == 0) {
       ack_status(w, e, CARNET_ST_SENT);
       w->validations++;
@@ -1006,7 +1006,7 @@ static void op_status_twin(world *w) {
   long e = pick_known(w, a, CARNET_KIND_DOCUMENT, false, &ra);
   if (e < 0) return;
   bool ok = carnet_record_str(ra, CARNET_F_NUMBER) != NULL &&
-            carnet_get(w->r[b], &w->ents[e].id, &rb) == 0 && !carnet_record_deleted(rb) &&
+            carnet_record_get(w->r[b], &w->ents[e].id, &rb) == 0 && !carnet_record_deleted(rb) &&
             carnet_record_str(rb, CARNET_F_NUMBER) != NULL;
   carnet_record_free(ra);
   carnet_record_free(rb);
@@ -1024,7 +1024,7 @@ static void op_status_twin(world *w) {
 /* One operation of an action's patch, counted. */
 static void aop(carnet_patch *p, bool set, carnet_field f, const char *v, int *nops) {
   int rc = set ? carnet_patch_set(p, f, v) : carnet_patch_remove(p, f, v);
-  CHECK(rc == 0, "patch field %d: %s", (int)f, carnet_err_name(rc));
+  CHECK(rc == 0, "patch field %d: %s", (int)f, carnet_error_name(rc));
   (*nops)++;
 }
 
@@ -1041,10 +1041,10 @@ static void op_action(world *w, int ri) {
   if (e >= 0 && trng_chance(&w->g, 12)) { /* delete */
     carnet_hlc before = carnet_record_updated(rec);
     MUST(carnet_patch_delete(p), NULL, "patch delete");
-    MUST(carnet_update1(w->r[ri], &w->ents[e].id, p), w->r[ri], "delete action");
+    MUST(carnet_record_update_commit(w->r[ri], &w->ents[e].id, p), w->r[ri], "delete action");
     carnet_patch_free(p);
     carnet_record_free(rec);
-    MUST(carnet_get(w->r[ri], &w->ents[e].id, &rec), w->r[ri], "carnet_get");
+    MUST(carnet_record_get(w->r[ri], &w->ents[e].id, &rec), w->r[ri], "carnet_record_get");
     CHECK(carnet_record_deleted(rec) && carnet_record_updated(rec) > before, "action not deleted");
     carnet_record_free(rec);
     del_push(w, (uint32_t)e);
@@ -1067,7 +1067,7 @@ static void op_action(world *w, int ri) {
   if (trng_chance(&w->g, 20))
     aop(p, true, CARNET_F_AT, trng_chance(&w->g, 50) ? "2024-03-04 10:15" : "2024-03-05", &nops);
   if (ce >= 0 && trng_chance(&w->g, 70)) {
-    carnet_id_hex(&w->ents[ce].id, hex);
+    carnet_id_format(&w->ents[ce].id, hex);
     aop(p, true, CARNET_F_CUSTOMERS, hex, &nops);
     pend(&pd, CARNET_F_CUSTOMERS, true, hex);
   }
@@ -1080,13 +1080,13 @@ static void op_action(world *w, int ri) {
   }
   if (e < 0) {
     carnet_id id;
-    MUST(carnet_create1(w->r[ri], p, &id), w->r[ri], "carnet_create1(action)");
+    MUST(carnet_record_create_commit(w->r[ri], p, &id), w->r[ri], "carnet_record_create_commit(action)");
     ent_push(w, &id, CARNET_KIND_ACTION);
     acknowledge(w, ri, (uint32_t)(w->nents - 1), &pd, 0);
     w->actions++;
   } else if (nops > 0) {
     carnet_hlc before = carnet_record_updated(rec);
-    MUST(carnet_update1(w->r[ri], &w->ents[e].id, p), w->r[ri], "carnet_update1(action)");
+    MUST(carnet_record_update_commit(w->r[ri], &w->ents[e].id, p), w->r[ri], "carnet_record_update_commit(action)");
     acknowledge(w, ri, (uint32_t)e, &pd, before);
   }
   carnet_patch_free(p);
@@ -1108,11 +1108,11 @@ static void op_reminder(world *w, int ri) {
       carnet_patch_free(p);
       return;
     }
-    carnet_id_hex(&w->ents[ce].id, hex);
+    carnet_id_format(&w->ents[ce].id, hex);
     MUST(carnet_patch_set(p, CARNET_F_CUSTOMER, hex), NULL, "patch customer");
   } else if (trng_chance(&w->g, 12)) {
     MUST(carnet_patch_delete(p), NULL, "patch delete");
-    MUST(carnet_update1(w->r[ri], &w->ents[e].id, p), w->r[ri], "delete reminder");
+    MUST(carnet_record_update_commit(w->r[ri], &w->ents[e].id, p), w->r[ri], "delete reminder");
     del_push(w, (uint32_t)e);
     carnet_patch_free(p);
     carnet_record_free(rec);
@@ -1134,13 +1134,13 @@ static void op_reminder(world *w, int ri) {
          "patch done");
   if (e < 0) {
     carnet_id id;
-    MUST(carnet_create1(w->r[ri], p, &id), w->r[ri], "carnet_create1(reminder)");
+    MUST(carnet_record_create_commit(w->r[ri], p, &id), w->r[ri], "carnet_record_create_commit(reminder)");
     ent_push(w, &id, CARNET_KIND_REMINDER);
     acknowledge(w, ri, (uint32_t)(w->nents - 1), &pd, 0);
     w->reminders++;
   } else {
     carnet_hlc before = carnet_record_updated(rec);
-    MUST(carnet_update1(w->r[ri], &w->ents[e].id, p), w->r[ri], "carnet_update1(reminder)");
+    MUST(carnet_record_update_commit(w->r[ri], &w->ents[e].id, p), w->r[ri], "carnet_record_update_commit(reminder)");
     acknowledge(w, ri, (uint32_t)e, &pd, before);
   }
   carnet_patch_free(p);
@@ -1166,7 +1166,7 @@ static void apply_checked(world *w, int s, int t, const batch *b, uint32_t *appl
  * batches go too: the last batch of a stream moves the mark's base. */
 static void op_pull(world *w, int s, int t) {
   carnet_mark from = {0, 0};
-  MUST(carnet_watermark(w->r[t], carnet_replica_id(w->r[s]), &from), w->r[t], "carnet_watermark");
+  MUST(carnet_changes_get_mark(w->r[t], carnet_replica_id(w->r[s]), &from), w->r[t], "carnet_changes_get_mark");
   CHECK(from.after >= from.base, "mark after %" PRIu64 " < base %" PRIu64, from.after, from.base);
   if (trng_chance(&w->g, 10)) { /* an overlapping request, as after a lost reply */
     from.base /= 2;
@@ -1176,8 +1176,8 @@ static void op_pull(world *w, int s, int t) {
   for (int j = 0; j < k; j++) {
     carnet_buf out = {0};
     carnet_batch_info info;
-    MUST(carnet_changes_since(w->r[s], &from, BATCH_BYTES, &out, &info), w->r[s],
-         "carnet_changes_since");
+    MUST(carnet_changes_encode(w->r[s], &from, BATCH_BYTES, &out, &info), w->r[s],
+         "carnet_changes_encode");
     CHECK(info.base == from.base && info.after == from.after,
           "batch covers (%" PRIu64 ", %" PRIu64 "), asked (%" PRIu64 ", %" PRIu64 ")", info.base,
           info.after, from.base, from.after);
@@ -1263,13 +1263,13 @@ static uint64_t full_exchange(world *w, int s, int t) {
   uint64_t total = 0;
   uint64_t sid = carnet_replica_id(w->r[s]);
   carnet_mark from = {0, 0}, mark;
-  MUST(carnet_watermark(w->r[t], sid, &from), w->r[t], "carnet_watermark");
+  MUST(carnet_changes_get_mark(w->r[t], sid, &from), w->r[t], "carnet_changes_get_mark");
   for (int guard = 0;; guard++) {
     CHECK(guard < 100000, "full exchange r%d -> r%d does not end", s, t);
     carnet_buf out = {0};
     carnet_batch_info info;
-    MUST(carnet_changes_since(w->r[s], &from, BATCH_BYTES, &out, &info), w->r[s],
-         "carnet_changes_since");
+    MUST(carnet_changes_encode(w->r[s], &from, BATCH_BYTES, &out, &info), w->r[s],
+         "carnet_changes_encode");
     CHECK(info.entities > 0 || !info.more, "empty batch says more");
     batch b = {.b = (uint8_t *)out.base, .len = out.len};
     uint32_t ap = 0;
@@ -1278,7 +1278,7 @@ static uint64_t full_exchange(world *w, int s, int t) {
     total += ap;
     w->heal_batches++;
     /* The batch continued R's mark, so the mark follows it (changes.h). */
-    MUST(carnet_watermark(w->r[t], sid, &mark), w->r[t], "carnet_watermark");
+    MUST(carnet_changes_get_mark(w->r[t], sid, &mark), w->r[t], "carnet_changes_get_mark");
     if (info.more)
       CHECK(mark_eq(mark, from.base, info.upto),
             "after batch (%" PRIu64 ", %" PRIu64 ", upto %" PRIu64 "] the mark is (%" PRIu64
@@ -1295,8 +1295,8 @@ static uint64_t full_exchange(world *w, int s, int t) {
   /* Now R's mark for S leaves nothing to send. */
   carnet_buf out = {0};
   carnet_batch_info info;
-  MUST(carnet_changes_since(w->r[s], &mark, BATCH_BYTES, &out, &info), w->r[s],
-       "carnet_changes_since");
+  MUST(carnet_changes_encode(w->r[s], &mark, BATCH_BYTES, &out, &info), w->r[s],
+       "carnet_changes_encode");
   free((void *)out.base);
   CHECK(info.entities == 0 && !info.more,
         "after a full exchange r%d -> r%d, the mark (%" PRIu64 ", %" PRIu64
@@ -1309,8 +1309,8 @@ static uint64_t full_exchange(world *w, int s, int t) {
   carnet_mark zero = {0, 0};
   for (int guard = 0;; guard++) {
     CHECK(guard < 100000, "full resend r%d -> r%d does not end", s, t);
-    MUST(carnet_changes_since(w->r[s], &zero, 64 * 1024, &out, &info), w->r[s],
-         "carnet_changes_since");
+    MUST(carnet_changes_encode(w->r[s], &zero, 64 * 1024, &out, &info), w->r[s],
+         "carnet_changes_encode");
     batch b = {.b = (uint8_t *)out.base, .len = out.len};
     uint32_t ap = 0;
     apply_checked(w, s, t, &b, &ap);
@@ -1323,7 +1323,7 @@ static uint64_t full_exchange(world *w, int s, int t) {
     if (!info.more) break;
   }
   carnet_mark again;
-  MUST(carnet_watermark(w->r[t], sid, &again), w->r[t], "carnet_watermark");
+  MUST(carnet_changes_get_mark(w->r[t], sid, &again), w->r[t], "carnet_changes_get_mark");
   CHECK(again.base == mark.base && again.after == mark.after,
         "a resend of old batches moved the mark from (%" PRIu64 ", %" PRIu64 ") to (%" PRIu64
         ", %" PRIu64 ")",
@@ -1347,7 +1347,7 @@ static void heal(world *w) {
 
 static void dump_record(const carnet_record *rec, sbuf *sb) {
   char hex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_hex(carnet_record_id(rec), hex);
+  carnet_id_format(carnet_record_id(rec), hex);
   carnet_kind kind = carnet_record_kind(rec);
   sb_printf(sb, "%s kind=%d deleted=%d updated=%016" PRIx64 "\n", hex, (int)kind,
             (int)carnet_record_deleted(rec), carnet_record_updated(rec));
@@ -1378,7 +1378,7 @@ static void dump_record(const carnet_record *rec, sbuf *sb) {
       size_t n = carnet_record_lines(rec, &l);
       for (size_t i = 0; i < n; i++) {
         char lid[17];
-        carnet_line_id_hex(&l[i].id, lid);
+        carnet_line_id_format(&l[i].id, lid);
         sb_printf(sb,
                   "  line %s pos=%s product=%s label=%s qty=%" PRId64 " price=%" PRId64
                   " cost=%s%" PRId64 " vat=%u disc=%u ht=%" PRId64 "\n",
@@ -1437,13 +1437,13 @@ static void check_converged(world *w) {
   for (size_t e = 0; e < w->nents; e++) {
     a.n = 0;
     carnet_record *rec = NULL;
-    MUST(carnet_get(w->r[0], &w->ents[e].id, &rec), w->r[0], "carnet_get on r0 after healing");
+    MUST(carnet_record_get(w->r[0], &w->ents[e].id, &rec), w->r[0], "carnet_record_get on r0 after healing");
     dump_record(rec, &a);
     carnet_record_free(rec);
     for (int i = 1; i < w->n; i++) {
       b.n = 0;
-      int rc = carnet_get(w->r[i], &w->ents[e].id, &rec);
-      CHECK(rc == 0, "entity %zu missing on r%d after healing: %s", e, i, carnet_err_name(rc));
+      int rc = carnet_record_get(w->r[i], &w->ents[e].id, &rec);
+      CHECK(rc == 0, "entity %zu missing on r%d after healing: %s", e, i, carnet_error_name(rc));
       dump_record(rec, &b);
       carnet_record_free(rec);
       if (strcmp(a.p, b.p) != 0) {
@@ -1458,10 +1458,10 @@ static void check_converged(world *w) {
   free(b.p);
   /* Then the whole state, cells, stamps and origins included. */
   uint8_t d0[32];
-  MUST(carnet_state_digest(w->r[0], d0), w->r[0], "carnet_state_digest");
+  MUST(carnet_replica_get_digest(w->r[0], d0), w->r[0], "carnet_replica_get_digest");
   for (int i = 1; i < w->n; i++) {
     uint8_t di[32];
-    MUST(carnet_state_digest(w->r[i], di), w->r[i], "carnet_state_digest");
+    MUST(carnet_replica_get_digest(w->r[i], di), w->r[i], "carnet_replica_get_digest");
     if (memcmp(d0, di, 32) != 0) {
       char h0[65], hi[65];
       for (int k = 0; k < 32; k++) {
@@ -1507,7 +1507,7 @@ static void check_ledger(world *w) {
     groups++;
     for (int r = 0; r < w->n; r++) {
       carnet_record *rec = NULL;
-      MUST(carnet_get(w->r[r], &w->ents[e->ent].id, &rec), w->r[r], "carnet_get");
+      MUST(carnet_record_get(w->r[r], &w->ents[e->ent].id, &rec), w->r[r], "carnet_record_get");
       if (tracked_scalar(e->field)) {
         const char *s = carnet_record_str(rec, (carnet_field)e->field);
         CHECK(s && strcmp(s, e->val) == 0,
@@ -1528,7 +1528,7 @@ static void check_ledger(world *w) {
   for (size_t i = 0; i < w->ndeleted; i++)
     for (int r = 0; r < w->n; r++) {
       carnet_record *rec = NULL;
-      MUST(carnet_get(w->r[r], &w->ents[w->deleted[i]].id, &rec), w->r[r], "carnet_get");
+      MUST(carnet_record_get(w->r[r], &w->ents[w->deleted[i]].id, &rec), w->r[r], "carnet_record_get");
       CHECK(carnet_record_deleted(rec), "lost delete: entity %u is live on r%d", w->deleted[i], r);
       carnet_record_free(rec);
     }
@@ -1567,7 +1567,7 @@ static void check_documents(world *w) {
     for (size_t e = 0; e < w->nents; e++) {
       if (w->ents[e].kind != CARNET_KIND_DOCUMENT) continue;
       carnet_record *rec = NULL;
-      MUST(carnet_get(w->r[r], &w->ents[e].id, &rec), w->r[r], "carnet_get(document)");
+      MUST(carnet_record_get(w->r[r], &w->ents[e].id, &rec), w->r[r], "carnet_record_get(document)");
       CHECK(carnet_record_status(rec) == (carnet_doc_status)w->st_max[e],
             "r%d: document %zu has status %s; the greatest acknowledged was %s", r, e,
             carnet_doc_status_name(carnet_record_status(rec)),
@@ -1578,14 +1578,14 @@ static void check_documents(world *w) {
     for (size_t i = 0; i < w->nlines; i++) {
       const lline *ll = &w->lines[i];
       carnet_record *rec = NULL;
-      MUST(carnet_get(w->r[r], &w->ents[ll->ent].id, &rec), w->r[r], "carnet_get(document)");
+      MUST(carnet_record_get(w->r[r], &w->ents[ll->ent].id, &rec), w->r[r], "carnet_record_get(document)");
       const carnet_line *l;
       size_t n = carnet_record_lines(rec, &l);
       bool present = false;
       for (size_t k = 0; k < n; k++)
         present |= memcmp(l[k].id.b, ll->id.b, 8) == 0;
       char lid[17];
-      carnet_line_id_hex(&ll->id, lid);
+      carnet_line_id_format(&ll->id, lid);
       CHECK(present == !ll->removed, "r%d: line %s of document %u is %s; acknowledged %s", r, lid,
             ll->ent, present ? "present" : "absent", ll->removed ? "removed" : "added");
       carnet_record_free(rec);
@@ -1594,7 +1594,7 @@ static void check_documents(world *w) {
   }
   /* Every number once; every series 1..n. */
   numvec nv = {0};
-  MUST(carnet_list(w->r[0], CARNET_KIND_DOCUMENT, NULL, numbers_cb, &nv), w->r[0], "carnet_list");
+  MUST(carnet_record_list(w->r[0], CARNET_KIND_DOCUMENT, NULL, numbers_cb, &nv), w->r[0], "carnet_record_list");
   if (nv.n > 1) qsort(nv.v, nv.n, sizeof *nv.v, numcmp);
   for (size_t i = 0; i < nv.n; i++) {
     const char *dash = strrchr(nv.v[i], '-');
@@ -1619,7 +1619,7 @@ static uint32_t final_writes(world *w) {
   for (size_t e = 0; e < w->nents && target < 0; e++) {
     if (w->ents[e].kind != CARNET_KIND_CUSTOMER) continue;
     carnet_record *rec = NULL;
-    MUST(carnet_get(w->r[0], &w->ents[e].id, &rec), w->r[0], "carnet_get");
+    MUST(carnet_record_get(w->r[0], &w->ents[e].id, &rec), w->r[0], "carnet_record_get");
     if (!carnet_record_deleted(rec)) target = (long)e;
     carnet_record_free(rec);
   }
@@ -1630,7 +1630,7 @@ static uint32_t final_writes(world *w) {
   }
   for (int i = 0; i < w->n; i++) {
     carnet_record *rec = NULL;
-    MUST(carnet_get(w->r[i], &w->ents[target].id, &rec), w->r[i], "carnet_get");
+    MUST(carnet_record_get(w->r[i], &w->ents[target].id, &rec), w->r[i], "carnet_record_get");
     carnet_hlc before = carnet_record_updated(rec);
     carnet_record_free(rec);
     carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
@@ -1638,7 +1638,7 @@ static uint32_t final_writes(world *w) {
     char buf[64];
     snprintf(buf, sizeof buf, "final-%d", i);
     MUST(carnet_patch_set(p, CARNET_F_NOTES, buf), NULL, "patch");
-    MUST(carnet_update1(w->r[i], &w->ents[target].id, p), w->r[i], "carnet_update1(final)");
+    MUST(carnet_record_update_commit(w->r[i], &w->ents[target].id, p), w->r[i], "carnet_record_update_commit(final)");
     carnet_patch_free(p);
     pending pd = {.n = 0};
     pend(&pd, CARNET_F_NOTES, true, buf);
@@ -1649,13 +1649,13 @@ static uint32_t final_writes(world *w) {
   for (int s = 1; s < w->n; s++)
     full_exchange(w, s, 0);
   carnet_record *rec = NULL;
-  MUST(carnet_get(w->r[0], &w->ents[target].id, &rec), w->r[0], "carnet_get");
+  MUST(carnet_record_get(w->r[0], &w->ents[target].id, &rec), w->r[0], "carnet_record_get");
   carnet_hlc before = carnet_record_updated(rec);
   carnet_record_free(rec);
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   assert_non_null(p);
   MUST(carnet_patch_set(p, CARNET_F_NOTES, "final-after-sync"), NULL, "patch");
-  MUST(carnet_update1(w->r[0], &w->ents[target].id, p), w->r[0], "carnet_update1(final)");
+  MUST(carnet_record_update_commit(w->r[0], &w->ents[target].id, p), w->r[0], "carnet_record_update_commit(final)");
   carnet_patch_free(p);
   pending pd = {.n = 0};
   pend(&pd, CARNET_F_NOTES, true, "final-after-sync");
@@ -1730,7 +1730,7 @@ static void test_converge(void **state) {
   check_documents(w);
   for (int i = 0; i < w->n; i++) {
     carnet_record *rec = NULL;
-    MUST(carnet_get(w->r[i], &w->ents[target].id, &rec), w->r[i], "carnet_get");
+    MUST(carnet_record_get(w->r[i], &w->ents[target].id, &rec), w->r[i], "carnet_record_get");
     const char *s = carnet_record_str(rec, CARNET_F_NOTES);
     CHECK(s && strcmp(s, "final-after-sync") == 0,
           "r%d shows notes '%s': the causally last write was lost", i, s ? s : "(null)");

@@ -2,7 +2,7 @@
  * acknowledged and never leaves half a transaction (DESIGN, Storage).
  *
  * A child process opens a replica and writes customers in a loop: mostly
- * one carnet_create1 each, sometimes a carnet_txn of BATCH creates with ids
+ * one carnet_record_create_commit each, sometimes a carnet_txn of BATCH creates with ids
  * chosen in advance. After each commit returns it writes the acknowledged
  * ids to a pipe. The parent reads acknowledgements for a while, kills the
  * child with SIGKILL in the middle of its writing, reaps it, and only then
@@ -11,7 +11,7 @@
  *   - every acknowledged id is there, with every field intact;
  *   - the transaction in flight at the kill is all there or not at all,
  *     and at most one unacknowledged transaction committed;
- *   - carnet_changes_since from the start streams every entity, and a fresh replica
+ *   - carnet_changes_encode from the start streams every entity, and a fresh replica
  *     fed with that stream holds the same state;
  *   - the reopened replica accepts new writes.
  * Three rounds, killed at different points.
@@ -49,7 +49,7 @@ typedef struct ack {
 } ack;
 
 /* The schedule both processes know: unit u is a transaction of BATCH
- * creates when u % 7 == 3, else one carnet_create1. */
+ * creates when u % 7 == 3, else one carnet_record_create_commit. */
 static bool unit_is_batch(uint32_t u) {
   return u % 7 == 3;
 }
@@ -149,7 +149,7 @@ static void child_main(const char *dir, int fd, int round) {
     if (!unit_is_batch(u)) {
       carnet_patch *p = patch_of(n);
       carnet_id id;
-      int rc = p ? carnet_create1(r, p, &id) : CARNET_ENOMEM;
+      int rc = p ? carnet_record_create_commit(r, p, &id) : CARNET_ENOMEM;
       carnet_patch_free(p);
       if (rc) {
         fprintf(stderr, "crash child: create1 %u: %s\n", n, carnet_replica_errmsg(r));
@@ -165,7 +165,7 @@ static void child_main(const char *dir, int fd, int round) {
     for (uint32_t k = 0; k < BATCH && rc == 0; k++) {
       carnet_patch *p = patch_of(n + k);
       carnet_id id = batch_id(round, n + k);
-      rc = p ? carnet_create(t, p, &id, NULL) : CARNET_ENOMEM;
+      rc = p ? carnet_record_create(t, p, &id, NULL) : CARNET_ENOMEM;
       carnet_patch_free(p);
     }
     if (rc == 0)
@@ -229,12 +229,12 @@ static void check_fields(carnet_replica *r, const carnet_id *id, uint32_t n) {
   const char *city;
   fields_of(n, name, email, notes, &city, tag);
   carnet_record *rec = NULL;
-  int rc = carnet_get(r, id, &rec);
+  int rc = carnet_record_get(r, id, &rec);
   if (rc != 0) {
     char hex[CARNET_ID_HEX_LEN + 1];
-    carnet_id_hex(id, hex);
+    carnet_id_format(id, hex);
     fail_msg("acknowledged write %u (id %s) is missing after the crash: %s", n, hex,
-             carnet_err_name(rc));
+             carnet_error_name(rc));
   }
   assert_int_equal(carnet_record_kind(rec), CARNET_KIND_CUSTOMER);
   assert_false(carnet_record_deleted(rec));
@@ -309,7 +309,7 @@ static void crash_round(int round, size_t kill_after, unsigned extra_us) {
   carnet_replica *r = NULL;
   char err[256] = "";
   int rc = carnet_replica_open(dir, &ce, &r, err, sizeof err);
-  if (rc) fail_msg("round %d: reopening after the crash: %s: %s", round, carnet_err_name(rc), err);
+  if (rc) fail_msg("round %d: reopening after the crash: %s: %s", round, carnet_error_name(rc), err);
 
   for (size_t i = 0; i < a.n; i++) {
     carnet_id id;
@@ -331,7 +331,7 @@ static void crash_round(int round, size_t kill_after, unsigned extra_us) {
     }
   }
   size_t present = 0;
-  rc = carnet_list(r, CARNET_KIND_CUSTOMER, NULL, count_cb, &present);
+  rc = carnet_record_list(r, CARNET_KIND_CUSTOMER, NULL, count_cb, &present);
   assert_int_equal(rc, 0);
   if (present != done_n && present != more_n)
     fail_msg("round %d: %zu customers after the crash; want %u (acknowledged units) or %u (plus "
@@ -342,7 +342,7 @@ static void crash_round(int round, size_t kill_after, unsigned extra_us) {
     for (uint32_t k = 0; k < BATCH; k++) {
       carnet_id id = batch_id(round, f0 + k);
       carnet_record *rec = NULL;
-      if (carnet_get(r, &id, &rec) == 0) {
+      if (carnet_record_get(r, &id, &rec) == 0) {
         found++;
         carnet_record_free(rec);
         check_fields(r, &id, f0 + k);
@@ -369,15 +369,15 @@ static void crash_round(int round, size_t kill_after, unsigned extra_us) {
     assert_true(guard < 100000);
     carnet_buf b;
     carnet_batch_info info;
-    rc = carnet_changes_since(r, &from, 64 * 1024, &b, &info);
+    rc = carnet_changes_encode(r, &from, 64 * 1024, &b, &info);
     if (rc)
       fail_msg("changes_since(%" PRIu64 ") after the crash: %s (%s)", from.after,
-               carnet_err_name(rc), carnet_replica_errmsg(r));
+               carnet_error_name(rc), carnet_replica_errmsg(r));
     entities += info.entities;
     rc = carnet_changes_apply(r2, b.base, b.len, NULL, NULL);
     free((void *)b.base);
     if (rc)
-      fail_msg("applying the stream: %s (%s)", carnet_err_name(rc), carnet_replica_errmsg(r2));
+      fail_msg("applying the stream: %s (%s)", carnet_error_name(rc), carnet_replica_errmsg(r2));
     from.after = info.upto;
     if (info.entities) last_upto = info.upto;
     if (!info.more) break;
@@ -386,7 +386,7 @@ static void crash_round(int round, size_t kill_after, unsigned extra_us) {
     fail_msg("round %d: the change stream from 0 holds %" PRIu64 " entities, the replica %zu",
              round, entities, present);
   uint64_t seq = 0;
-  assert_int_equal(carnet_replica_seq(r, &seq), 0);
+  assert_int_equal(carnet_replica_get_seq(r, &seq), 0);
   assert_int_equal(last_upto, seq); /* the newest entry is the newest change */
   for (size_t i = 0; i < a.n; i++) {
     carnet_id id;
@@ -394,17 +394,17 @@ static void crash_round(int round, size_t kill_after, unsigned extra_us) {
     check_fields(r2, &id, a.v[i].n);
   }
   uint8_t d1[32], d2[32];
-  assert_int_equal(carnet_state_digest(r, d1), 0);
-  assert_int_equal(carnet_state_digest(r2, d2), 0);
+  assert_int_equal(carnet_replica_get_digest(r, d1), 0);
+  assert_int_equal(carnet_replica_get_digest(r2, d2), 0);
   assert_memory_equal(d1, d2, 32);
 
   /* Life goes on: the reopened replica takes new writes. */
   carnet_patch *p = patch_of(999999);
   assert_non_null(p);
   carnet_id nid;
-  rc = carnet_create1(r, p, &nid);
+  rc = carnet_record_create_commit(r, p, &nid);
   carnet_patch_free(p);
-  if (rc) fail_msg("write after the crash: %s (%s)", carnet_err_name(rc), carnet_replica_errmsg(r));
+  if (rc) fail_msg("write after the crash: %s (%s)", carnet_error_name(rc), carnet_replica_errmsg(r));
   check_fields(r, &nid, 999999);
 
   print_message("crash round %d: killed after %zu acks (%zu read in all); %zu customers on disk, "

@@ -46,7 +46,7 @@ static carnet_id new_customer(carnet_replica *r, const char *name, const char *r
   assert_non_null(p);
   ASSERT_OK(r, carnet_patch_set(p, CARNET_F_NAME, name));
   if (rep) ASSERT_OK(r, carnet_patch_set(p, CARNET_F_SALES_REP, rep));
-  ASSERT_OK(r, carnet_create1(r, p, &id));
+  ASSERT_OK(r, carnet_record_create_commit(r, p, &id));
   carnet_patch_free(p);
   return id;
 }
@@ -55,11 +55,11 @@ static carnet_id new_doc(carnet_replica *r, const char *type, const carnet_id *c
   char hex[CARNET_ID_HEX_LEN + 1];
   carnet_patch *p = carnet_patch_new(CARNET_KIND_DOCUMENT);
   carnet_id id;
-  carnet_id_hex(customer, hex);
+  carnet_id_format(customer, hex);
   assert_non_null(p);
   ASSERT_OK(r, carnet_patch_set(p, CARNET_F_DOC_TYPE, type));
   ASSERT_OK(r, carnet_patch_set(p, CARNET_F_CUSTOMER, hex));
-  ASSERT_OK(r, carnet_create1(r, p, &id));
+  ASSERT_OK(r, carnet_record_create_commit(r, p, &id));
   carnet_patch_free(p);
   return id;
 }
@@ -82,7 +82,7 @@ static carnet_line_id add_line(carnet_replica *r, const carnet_id *doc, const ch
 
 static carnet_record *get(carnet_replica *r, const carnet_id *id) {
   carnet_record *rec = NULL;
-  ASSERT_OK(r, carnet_get(r, id, &rec));
+  ASSERT_OK(r, carnet_record_get(r, id, &rec));
   return rec;
 }
 
@@ -244,18 +244,18 @@ static void test_line_values_checked(void **state) {
   /* Lines are not patch fields. */
   carnet_patch *p = carnet_patch_new(CARNET_KIND_DOCUMENT);
   ASSERT_OK(r, carnet_patch_set(p, CARNET_F_LINES, "x"));
-  ASSERT_RC(r, carnet_update1(r, &doc, p), CARNET_EINVAL);
+  ASSERT_RC(r, carnet_record_update_commit(r, &doc, p), CARNET_EINVAL);
   carnet_patch_free(p);
   p = carnet_patch_new(CARNET_KIND_DOCUMENT);
   ASSERT_OK(r, carnet_patch_set(p, CARNET_F_STATUS, "paid"));
-  ASSERT_RC(r, carnet_update1(r, &doc, p), CARNET_EINVAL);
+  ASSERT_RC(r, carnet_record_update_commit(r, &doc, p), CARNET_EINVAL);
   carnet_patch_free(p);
   /* A document needs a type and a customer. */
   p = carnet_patch_new(CARNET_KIND_DOCUMENT);
   ASSERT_OK(r, carnet_patch_set(p, CARNET_F_DOC_TYPE, "invoice"));
-  ASSERT_RC(r, carnet_create1(r, p, NULL), CARNET_EINVAL);
+  ASSERT_RC(r, carnet_record_create_commit(r, p, NULL), CARNET_EINVAL);
   ASSERT_OK(r, carnet_patch_set(p, CARNET_F_DOC_TYPE, "facture"));
-  ASSERT_RC(r, carnet_create1(r, p, NULL), CARNET_EINVAL);
+  ASSERT_RC(r, carnet_record_create_commit(r, p, NULL), CARNET_EINVAL);
   carnet_patch_free(p);
 }
 
@@ -460,7 +460,7 @@ static void test_status_rules(void **state) {
   char lower[CARNET_NUMBER_MAX];
   for (size_t i = 0; i <= strlen(num); i++)
     lower[i] = (char)((num[i] >= 'A' && num[i] <= 'Z') ? num[i] + 32 : num[i]);
-  ASSERT_OK(r, carnet_resolve(r, CARNET_KIND_DOCUMENT, lower, &found));
+  ASSERT_OK(r, carnet_record_resolve(r, CARNET_KIND_DOCUMENT, lower, &found));
   assert_memory_equal(found.b, q.b, 16);
   rec = get(r, &q);
   assert_int_equal(carnet_record_status(rec), CARNET_ST_SENT);
@@ -473,12 +473,12 @@ static void test_status_rules(void **state) {
   /* Validated: read-only. */
   carnet_patch *p = carnet_patch_new(CARNET_KIND_DOCUMENT);
   ASSERT_OK(r, carnet_patch_set(p, CARNET_F_NOTES, "changement"));
-  ASSERT_RC(r, carnet_update1(r, &q, p), CARNET_EPERM);
+  ASSERT_RC(r, carnet_record_update_commit(r, &q, p), CARNET_EPERM);
   assert_non_null(strstr(carnet_replica_errmsg(r), "validated"));
   carnet_patch_free(p);
   p = carnet_patch_new(CARNET_KIND_DOCUMENT);
   ASSERT_OK(r, carnet_patch_delete(p));
-  ASSERT_RC(r, carnet_update1(r, &q, p), CARNET_EPERM);
+  ASSERT_RC(r, carnet_record_update_commit(r, &q, p), CARNET_EPERM);
   carnet_patch_free(p);
   carnet_line_input in = {.set = CARNET_LINE_LABEL, .label = "en plus"};
   ASSERT_RC(r, TX(r, carnet_doc_line_add(t, &q, &in, NULL, NULL)), CARNET_EPERM);
@@ -564,7 +564,7 @@ static void test_convert_chain(void **state) {
   carnet_record_free(rec);
   rec = get(r, &o);
   char qhex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_hex(&q, qhex);
+  carnet_id_format(&q, qhex);
   assert_str(rec, CARNET_F_DOC_TYPE, "order");
   assert_str(rec, CARNET_F_SOURCE, qhex);
   assert_str(rec, CARNET_F_SALES_REP, "inès");
@@ -654,14 +654,14 @@ static carnet_id new_action(carnet_replica *r, const char *channel, const char *
   if (at) ASSERT_OK(r, carnet_patch_set(p, CARNET_F_AT, at));
   if (rating) ASSERT_OK(r, carnet_patch_set(p, CARNET_F_RATING, rating));
   if (c1) {
-    carnet_id_hex(c1, hex);
+    carnet_id_format(c1, hex);
     ASSERT_OK(r, carnet_patch_set(p, CARNET_F_CUSTOMERS, hex));
   }
   if (c2) {
-    carnet_id_hex(c2, hex);
+    carnet_id_format(c2, hex);
     ASSERT_OK(r, carnet_patch_set(p, CARNET_F_CUSTOMERS, hex));
   }
-  ASSERT_OK(r, carnet_create1(r, p, &id));
+  ASSERT_OK(r, carnet_record_create_commit(r, p, &id));
   carnet_patch_free(p);
   return id;
 }
@@ -690,46 +690,46 @@ static void test_actions(void **state) {
   /* Bad values are refused. */
   carnet_patch *p = carnet_patch_new(CARNET_KIND_ACTION);
   ASSERT_OK(r, carnet_patch_set(p, CARNET_F_CHANNEL, "pigeon"));
-  ASSERT_RC(r, carnet_create1(r, p, NULL), CARNET_EINVAL);
+  ASSERT_RC(r, carnet_record_create_commit(r, p, NULL), CARNET_EINVAL);
   carnet_patch_free(p);
   p = carnet_patch_new(CARNET_KIND_ACTION);
   ASSERT_OK(r, carnet_patch_set(p, CARNET_F_RATING, "6"));
-  ASSERT_RC(r, carnet_update1(r, &act, p), CARNET_EINVAL);
+  ASSERT_RC(r, carnet_record_update_commit(r, &act, p), CARNET_EINVAL);
   carnet_patch_free(p);
   p = carnet_patch_new(CARNET_KIND_ACTION);
   ASSERT_OK(r, carnet_patch_set(p, CARNET_F_AT, "2024-02-30"));
-  ASSERT_RC(r, carnet_update1(r, &act, p), CARNET_EINVAL);
+  ASSERT_RC(r, carnet_record_update_commit(r, &act, p), CARNET_EINVAL);
   carnet_patch_free(p);
   p = carnet_patch_new(CARNET_KIND_ACTION);
   ASSERT_OK(r, carnet_patch_set(p, CARNET_F_CUSTOMERS, "00112233445566778899aabbccddeeff"));
-  ASSERT_RC(r, carnet_update1(r, &act, p), CARNET_ENOTFOUND);
+  ASSERT_RC(r, carnet_record_update_commit(r, &act, p), CARNET_ENOTFOUND);
   carnet_patch_free(p);
   /* Listing by customer: c2 is concerned by one action, c1 by two. */
   carnet_filter fl = {.customer = &c2};
   int n = 0;
-  ASSERT_OK(r, carnet_list(r, CARNET_KIND_ACTION, &fl, count_cb, &n));
+  ASSERT_OK(r, carnet_record_list(r, CARNET_KIND_ACTION, &fl, count_cb, &n));
   assert_int_equal(n, 1);
   fl.customer = &c1;
   n = 0;
-  ASSERT_OK(r, carnet_list(r, CARNET_KIND_ACTION, &fl, count_cb, &n));
+  ASSERT_OK(r, carnet_record_list(r, CARNET_KIND_ACTION, &fl, count_cb, &n));
   assert_int_equal(n, 2);
   /* Remove a customer from the action, then delete it. */
   char hex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_hex(&c2, hex);
+  carnet_id_format(&c2, hex);
   p = carnet_patch_new(CARNET_KIND_ACTION);
   ASSERT_OK(r, carnet_patch_remove(p, CARNET_F_CUSTOMERS, hex));
-  ASSERT_OK(r, carnet_update1(r, &act, p));
+  ASSERT_OK(r, carnet_record_update_commit(r, &act, p));
   carnet_patch_free(p);
   fl.customer = &c2;
   n = 0;
-  ASSERT_OK(r, carnet_list(r, CARNET_KIND_ACTION, &fl, count_cb, &n));
+  ASSERT_OK(r, carnet_record_list(r, CARNET_KIND_ACTION, &fl, count_cb, &n));
   assert_int_equal(n, 0);
   p = carnet_patch_new(CARNET_KIND_ACTION);
   ASSERT_OK(r, carnet_patch_delete(p));
-  ASSERT_OK(r, carnet_update1(r, &act, p));
+  ASSERT_OK(r, carnet_record_update_commit(r, &act, p));
   carnet_patch_free(p);
   n = 0;
-  ASSERT_OK(r, carnet_list(r, CARNET_KIND_ACTION, NULL, count_cb, &n));
+  ASSERT_OK(r, carnet_record_list(r, CARNET_KIND_ACTION, NULL, count_cb, &n));
   assert_int_equal(n, 1);
   assert_int_equal(carnet_rating_level("green"), 4);
   assert_int_equal(carnet_rating_level("5"), 5);
@@ -743,12 +743,12 @@ static carnet_id new_reminder(carnet_replica *r, const carnet_id *cu, const char
   char hex[CARNET_ID_HEX_LEN + 1];
   carnet_patch *p = carnet_patch_new(CARNET_KIND_REMINDER);
   carnet_id id;
-  carnet_id_hex(cu, hex);
+  carnet_id_format(cu, hex);
   ASSERT_OK(r, carnet_patch_set(p, CARNET_F_CUSTOMER, hex));
   if (date) ASSERT_OK(r, carnet_patch_set(p, CARNET_F_DATE, date));
   if (mode) ASSERT_OK(r, carnet_patch_set(p, CARNET_F_MODE, mode));
   if (comment) ASSERT_OK(r, carnet_patch_set(p, CARNET_F_COMMENT, comment));
-  ASSERT_OK(r, carnet_create1(r, p, &id));
+  ASSERT_OK(r, carnet_record_create_commit(r, p, &id));
   carnet_patch_free(p);
   return id;
 }
@@ -767,7 +767,7 @@ static int due_cb(const carnet_record *rec, void *data) {
 
 static const char *due(carnet_replica *r, const char *from, const char *to, due_list *d) {
   d->comments[0] = '\0';
-  ASSERT_OK(r, carnet_reminders_due(r, from, to, due_cb, d));
+  ASSERT_OK(r, carnet_reminder_list_due(r, from, to, due_cb, d));
   return d->comments;
 }
 
@@ -797,10 +797,10 @@ static void test_reminders_due(void **state) {
   /* Done: no longer due. */
   carnet_patch *p = carnet_patch_new(CARNET_KIND_REMINDER);
   ASSERT_OK(r, carnet_patch_set(p, CARNET_F_DONE, "true"));
-  ASSERT_OK(r, carnet_update1(r, &day, p));
+  ASSERT_OK(r, carnet_record_update_commit(r, &day, p));
   carnet_patch_free(p);
   assert_string_equal(due(r, "2024-03-13", "2024-03-13", &d), "week");
-  assert_int_equal(carnet_reminders_due(r, "2024-03-13", "2024-03-12", due_cb, &d), CARNET_EINVAL);
+  assert_int_equal(carnet_reminder_list_due(r, "2024-03-13", "2024-03-12", due_cb, &d), CARNET_EINVAL);
   char out[11];
   ASSERT_OK(r, carnet_date_add("2024-02-28", 2, out));
   assert_string_equal(out, "2024-03-01");
@@ -882,7 +882,7 @@ static void test_history_and_stats(void **state) {
   add_line(r, &draft, "brouillon", 1000, 99900, 2000, 0);
   hist h = {.n = 0};
   h.text[0] = '\0';
-  ASSERT_OK(r, carnet_history(r, &cu, hist_cb, &h));
+  ASSERT_OK(r, carnet_history_list(r, &cu, hist_cb, &h));
   assert_string_equal(h.text, "2024-03-01 quote 0 0; "
                               "2024-03-03 invoice 18000 18000; "
                               "2024-03-04 action 0 18000; "
@@ -893,7 +893,7 @@ static void test_history_and_stats(void **state) {
   assert_int_equal(h.last_balance, -6000); /* the customer is owed the credit note */
   carnet_id nobody;
   memset(&nobody, 0x42, sizeof nobody);
-  assert_int_equal(carnet_history(r, &nobody, hist_cb, &h), CARNET_ENOTFOUND);
+  assert_int_equal(carnet_history_list(r, &nobody, hist_cb, &h), CARNET_ENOTFOUND);
   /* Statistics over the first week. */
   carnet_stats s;
   ASSERT_OK(r, carnet_stats_compute(r, "2024-03-01", "2024-03-07", 4, &s));

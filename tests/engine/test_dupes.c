@@ -8,7 +8,7 @@
  * exact and fuzzy pairs with their reasons and leaves unrelated customers
  * alone. A replica of schema 2 (blind keys hashed with keyed BLAKE2b) is
  * upgraded on open: its blind keys are derived again with SipHash, and
- * lookups, detection and carnet_verify give what they gave before.
+ * lookups, detection and carnet_replica_verify give what they gave before.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -45,7 +45,7 @@ static int fx_setup(void **state) {
     tenv_init(&f->env[i], TENV_EPOCH_MS, 42 + (uint64_t)i);
     tenv_fill(&f->env[i], &ce);
     int rc = carnet_replica_init(f->dir[i], &ce, &f->r[i], err, sizeof err);
-    if (rc) fail_msg("carnet_replica_init: %s: %s", carnet_err_name(rc), err);
+    if (rc) fail_msg("carnet_replica_init: %s: %s", carnet_error_name(rc), err);
   }
   *state = f;
   return 0;
@@ -68,7 +68,7 @@ static int fx_teardown(void **state) {
 #define OK(r, expr)                                                                                \
   do {                                                                                             \
     int rc_ = (expr);                                                                              \
-    if (rc_ != 0) fail_msg("%s: %s (%s)", #expr, carnet_err_name(rc_), carnet_replica_errmsg(r));  \
+    if (rc_ != 0) fail_msg("%s: %s (%s)", #expr, carnet_error_name(rc_), carnet_replica_errmsg(r));  \
   } while (0)
 
 /* A customer from field=value pairs (phones through "phone"). */
@@ -81,14 +81,14 @@ static carnet_id add(carnet_replica *r, ...) {
     if (strcmp(k, "phone") == 0) {
       assert_int_equal(carnet_patch_phone(p, "mobile", v), 0);
     } else {
-      const carnet_field_info *fi = carnet_field_by_name(CARNET_KIND_CUSTOMER, k);
+      const carnet_field_info *fi = carnet_field_find(CARNET_KIND_CUSTOMER, k);
       assert_non_null(fi);
       assert_int_equal(carnet_patch_set(p, fi->field, v), 0);
     }
   }
   va_end(ap);
   carnet_id id;
-  OK(r, carnet_create1(r, p, &id));
+  OK(r, carnet_record_create_commit(r, p, &id));
   carnet_patch_free(p);
   return id;
 }
@@ -98,7 +98,7 @@ static size_t found(carnet_replica *r, carnet_lookup_kind k, const char *v, cons
                     bool *has) {
   carnet_id ids[8];
   size_t n = 0;
-  OK(r, carnet_lookup(r, k, v, ids, 8, &n));
+  OK(r, carnet_record_lookup(r, k, v, ids, 8, &n));
   *has = false;
   for (size_t i = 0; i < n && i < 8; i++)
     if (memcmp(ids[i].b, id->b, 16) == 0) *has = true;
@@ -127,13 +127,13 @@ static void test_lookup_after_local_writes(void **state) {
   expect(r, CARNET_LOOKUP_PHONE, "01.42.68.53.00", &b, true);
   bool has;
   assert_int_equal(found(r, CARNET_LOOKUP_PHONE, "07 00 00 00 00", &a, &has), 0);
-  assert_int_equal(carnet_lookup(r, CARNET_LOOKUP_PHONE, "ext 12", NULL, 0, &(size_t){0}),
+  assert_int_equal(carnet_record_lookup(r, CARNET_LOOKUP_PHONE, "ext 12", NULL, 0, &(size_t){0}),
                    CARNET_EINVAL);
 
   /* A second phone slot is indexed too; editing a phone away drops it. */
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   assert_int_equal(carnet_patch_phone(p, "work", "04 72 10 30 30"), 0);
-  OK(r, carnet_update1(r, &a, p));
+  OK(r, carnet_record_update_commit(r, &a, p));
   carnet_patch_free(p);
   expect(r, CARNET_LOOKUP_PHONE, "04 72 10 30 30", &a, true);
   expect(r, CARNET_LOOKUP_PHONE, "06 12 34 56 78", &a, true);
@@ -141,7 +141,7 @@ static void test_lookup_after_local_writes(void **state) {
   assert_int_equal(carnet_patch_phone_replace(p, "mobile", "06 99 99 99 99"), 0);
   assert_int_equal(carnet_patch_remove(p, CARNET_F_EMAILS, "Contact@Dupont.fr"), 0);
   assert_int_equal(carnet_patch_set(p, CARNET_F_SIRET, ""), 0);
-  OK(r, carnet_update1(r, &a, p));
+  OK(r, carnet_record_update_commit(r, &a, p));
   carnet_patch_free(p);
   expect(r, CARNET_LOOKUP_PHONE, "06 12 34 56 78", &a, false);
   expect(r, CARNET_LOOKUP_PHONE, "06 99 99 99 99", &a, true);
@@ -150,7 +150,7 @@ static void test_lookup_after_local_writes(void **state) {
   /* A deleted customer is no duplicate of anyone. */
   p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   assert_int_equal(carnet_patch_delete(p), 0);
-  OK(r, carnet_update1(r, &b, p));
+  OK(r, carnet_record_update_commit(r, &b, p));
   carnet_patch_free(p);
   expect(r, CARNET_LOOKUP_PHONE, "01 42 68 53 00", &b, false);
 }
@@ -161,7 +161,7 @@ static void test_lookup_after_received_batch(void **state) {
                     "0692 12 34 56", NULL);
   carnet_buf b = {0};
   carnet_batch_info info;
-  OK(f->r[1], carnet_changes_since(f->r[1], NULL, 0, &b, &info));
+  OK(f->r[1], carnet_changes_encode(f->r[1], NULL, 0, &b, &info));
   OK(f->r[0], carnet_changes_apply(f->r[0], b.base, b.len, NULL, NULL));
   free((void *)b.base);
   expect(f->r[0], CARNET_LOOKUP_PHONE, "+262 692 12 34 56", &a, true);
@@ -170,11 +170,11 @@ static void test_lookup_after_received_batch(void **state) {
   /* The phone edited away on the sender: the receiver's index follows. */
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   assert_int_equal(carnet_patch_remove(p, CARNET_F_PHONES, "0692 12 34 56"), 0);
-  OK(f->r[1], carnet_update1(f->r[1], &a, p));
+  OK(f->r[1], carnet_record_update_commit(f->r[1], &a, p));
   carnet_patch_free(p);
   carnet_mark m;
-  OK(f->r[0], carnet_watermark(f->r[0], carnet_replica_id(f->r[1]), &m));
-  OK(f->r[1], carnet_changes_since(f->r[1], &m, 0, &b, &info));
+  OK(f->r[0], carnet_changes_get_mark(f->r[0], carnet_replica_id(f->r[1]), &m));
+  OK(f->r[1], carnet_changes_encode(f->r[1], &m, 0, &b, &info));
   OK(f->r[0], carnet_changes_apply(f->r[0], b.base, b.len, NULL, NULL));
   free((void *)b.base);
   expect(f->r[0], CARNET_LOOKUP_PHONE, "0692 12 34 56", &a, false);
@@ -288,14 +288,14 @@ static void test_detection(void **state) {
 
 static void test_jaro_winkler(void **state) {
   (void)state;
-  assert_true(carnet_jaro_winkler("martha", "marhta") > 0.96 &&
-              carnet_jaro_winkler("martha", "marhta") < 0.962);
-  assert_true(carnet_jaro_winkler("dixon", "dicksonx") > 0.81 &&
-              carnet_jaro_winkler("dixon", "dicksonx") < 0.82);
-  assert_true(carnet_jaro_winkler("abc", "abc") == 1.0);
-  assert_true(carnet_jaro_winkler("abc", "xyz") == 0.0);
-  assert_true(carnet_jaro_winkler("", "") == 1.0);
-  assert_true(carnet_jaro_winkler("a", "") == 0.0);
+  assert_true(carnet_name_similarity("martha", "marhta") > 0.96 &&
+              carnet_name_similarity("martha", "marhta") < 0.962);
+  assert_true(carnet_name_similarity("dixon", "dicksonx") > 0.81 &&
+              carnet_name_similarity("dixon", "dicksonx") < 0.82);
+  assert_true(carnet_name_similarity("abc", "abc") == 1.0);
+  assert_true(carnet_name_similarity("abc", "xyz") == 0.0);
+  assert_true(carnet_name_similarity("", "") == 1.0);
+  assert_true(carnet_name_similarity("a", "") == 0.0);
 }
 
 /* Lookups inside a write transaction see its own index writes, which wait
@@ -314,7 +314,7 @@ static void test_lookup_inside_transaction(void **state) {
     carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
     assert_int_equal(carnet_patch_set(p, CARNET_F_NAME, name), 0);
     assert_int_equal(carnet_patch_phone(p, "work", phone), 0);
-    OK(r, carnet_create(t, p, NULL, &x));
+    OK(r, carnet_record_create(t, p, NULL, &x));
     carnet_patch_free(p);
     if (i == 0) first = x;
     if (i == 150) {
@@ -326,7 +326,7 @@ static void test_lookup_inside_transaction(void **state) {
   expect(r, CARNET_LOOKUP_PHONE, "01 40 00 02 99", &x, true);
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   assert_int_equal(carnet_patch_phone_replace(p, "work", "01 49 99 99 99"), 0);
-  OK(r, carnet_update(t, &other, p));
+  OK(r, carnet_record_update(t, &other, p));
   carnet_patch_free(p);
   expect(r, CARNET_LOOKUP_PHONE, "01 40 00 01 50", &other, false);
   expect(r, CARNET_LOOKUP_PHONE, "01 49 99 99 99", &other, true);
@@ -442,12 +442,12 @@ static void reopen(fx *f, int i) {
   f->r[i] = NULL;
   tenv_fill(&f->env[i], &ce);
   int rc = carnet_replica_open(f->dir[i], &ce, &f->r[i], err, sizeof err);
-  if (rc) fail_msg("carnet_replica_open: %s: %s", carnet_err_name(rc), err);
+  if (rc) fail_msg("carnet_replica_open: %s: %s", carnet_error_name(rc), err);
 }
 
 /* A schema 2 replica is upgraded on open (CARNET_SCHEMA_VERSION 3): the
  * index afterwards is the one this build makes, key for key, and lookups,
- * detection and carnet_verify agree with it. */
+ * detection and carnet_replica_verify agree with it. */
 static void test_schema2_index_upgraded(void **state) {
   fx *f = *state;
   carnet_replica *r = f->r[0];
@@ -464,7 +464,7 @@ static void test_schema2_index_upgraded(void **state) {
   carnet_id gone = add(r, "name", "Parti Ailleurs", "phone", "05 56 12 34 56", NULL);
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   OK(r, carnet_patch_delete(p));
-  OK(r, carnet_update1(r, &gone, p));
+  OK(r, carnet_record_update_commit(r, &gone, p));
   carnet_patch_free(p);
 
   carnet_dupe *d = NULL;
@@ -501,7 +501,7 @@ static void test_schema2_index_upgraded(void **state) {
   assert_non_null(pair_of(d, n_after, &b1, &b2));
   free(d);
   carnet_verify_report vr;
-  OK(r, carnet_verify(r, &vr));
+  OK(r, carnet_replica_verify(r, &vr));
   assert_int_equal(vr.missing_keys, 0);
   assert_int_equal(vr.bad_rows + vr.bad_changes, 0);
 

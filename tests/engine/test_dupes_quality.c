@@ -94,8 +94,8 @@ static void test_precision_recall_small_base(void **state) {
     for (size_t k = 0; k < 1000 && i < base.n; k++, i++) {
       carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
       patch_rec(p, &base.recs[i]);
-      rc = carnet_create(t, p, NULL, &ids[i].id);
-      if (rc) fail_msg("carnet_create #%zu: %s", i, carnet_replica_errmsg(r));
+      rc = carnet_record_create(t, p, NULL, &ids[i].id);
+      if (rc) fail_msg("carnet_record_create #%zu: %s", i, carnet_replica_errmsg(r));
       carnet_patch_free(p);
       ids[i].idx = i;
     }

@@ -8,7 +8,7 @@
  *   the erasure survives, locked, and reaches the erasing replica whole;
  * - X4: confirmations come back and merge by union;
  * - compaction waits while another process holds the directory open;
- * - the errors carnet_erase lists;
+ * - the errors carnet_record_erase lists;
  * - an opposition written before the index changed hash (schema 3) still
  *   matches: the opposition list keeps keyed BLAKE2b.
  */
@@ -36,7 +36,7 @@
 #define OK(r, expr)                                                                                \
   do {                                                                                             \
     int rc_ = (expr);                                                                              \
-    if (rc_ != 0) fail_msg("%s: %s (%s)", #expr, carnet_err_name(rc_), carnet_replica_errmsg(r));  \
+    if (rc_ != 0) fail_msg("%s: %s (%s)", #expr, carnet_error_name(rc_), carnet_replica_errmsg(r));  \
   } while (0)
 
 typedef struct pair {
@@ -77,10 +77,10 @@ static int teardown(void **state) {
 static void stream(carnet_replica *from, carnet_replica *to) {
   carnet_mark m;
   carnet_batch_info info;
-  OK(to, carnet_watermark(to, carnet_replica_id(from), &m));
+  OK(to, carnet_changes_get_mark(to, carnet_replica_id(from), &m));
   do {
     carnet_buf b;
-    OK(from, carnet_changes_since(from, &m, 0, &b, &info));
+    OK(from, carnet_changes_encode(from, &m, 0, &b, &info));
     OK(to, carnet_changes_apply(to, b.base, b.len, NULL, NULL));
     free((void *)b.base);
     m.after = info.upto;
@@ -126,7 +126,7 @@ static carnet_id add_customer(carnet_replica *r, const char *name, const char *e
   OK(r, carnet_patch_set(pa, CARNET_F_NAME, name));
   OK(r, carnet_patch_set(pa, CARNET_F_EMAILS, email));
   OK(r, carnet_patch_phone(pa, "mobile", "06 11 22 33 44"));
-  OK(r, carnet_create1(r, pa, &id));
+  OK(r, carnet_record_create_commit(r, pa, &id));
   carnet_patch_free(pa);
   return id;
 }
@@ -142,11 +142,11 @@ static carnet_id add_invoice(carnet_replica *r, const carnet_id *cu) {
                           .vat_bp = 2000};
   carnet_txn *t;
   carnet_id id;
-  carnet_id_hex(cu, hex);
+  carnet_id_format(cu, hex);
   OK(r, carnet_patch_set(pa, CARNET_F_DOC_TYPE, "invoice"));
   OK(r, carnet_patch_set(pa, CARNET_F_CUSTOMER, hex));
   OK(r, carnet_txn_begin(r, &t));
-  OK(r, carnet_create(t, pa, NULL, &id));
+  OK(r, carnet_record_create(t, pa, NULL, &id));
   OK(r, carnet_doc_line_add(t, &id, &in, NULL, NULL));
   OK(r, carnet_txn_commit(t));
   carnet_patch_free(pa);
@@ -155,7 +155,7 @@ static carnet_id add_invoice(carnet_replica *r, const carnet_id *cu) {
 
 static bool erased(carnet_replica *r, const carnet_id *id) {
   bool e = false;
-  OK(r, carnet_erased(r, id, &e));
+  OK(r, carnet_record_erased(r, id, &e));
   return e;
 }
 
@@ -169,7 +169,7 @@ static void test_late_edit_dropped_and_invoice_kept(void **state) {
   /* The laptop, offline: edits the customer, validates the invoice. */
   carnet_patch *pa = carnet_patch_new(CARNET_KIND_CUSTOMER);
   OK(laptop, carnet_patch_set(pa, CARNET_F_NOTES, "late edit"));
-  OK(laptop, carnet_update1(laptop, &cu, pa));
+  OK(laptop, carnet_record_update_commit(laptop, &cu, pa));
   carnet_patch_free(pa);
   carnet_txn *t;
   char number[64];
@@ -181,23 +181,23 @@ static void test_late_edit_dropped_and_invoice_kept(void **state) {
   tenv_advance_ms(&p->env[1], 60000);
   carnet_erasure e;
   bool compacted = false;
-  OK(office, carnet_erase(office, &cu, "request", &e, &compacted));
+  OK(office, carnet_record_erase(office, &cu, "request", &e, &compacted));
   assert_true(compacted);
   assert_true(erased(office, &cu) && erased(office, &inv));
   carnet_record *rec = NULL;
-  assert_int_equal(carnet_get(office, &cu, &rec), CARNET_ENOTFOUND);
-  assert_int_equal(carnet_get(office, &inv, &rec), CARNET_ENOTFOUND);
+  assert_int_equal(carnet_record_get(office, &cu, &rec), CARNET_ENOTFOUND);
+  assert_int_equal(carnet_record_get(office, &inv, &rec), CARNET_ENOTFOUND);
 
   sync2(p);
   /* X1: nowhere the customer, whatever the stamps; the laptop learnt. */
   for (int i = 0; i < 2; i++) {
-    assert_int_equal(carnet_get(p->r[i], &cu, &rec), CARNET_ENOTFOUND);
+    assert_int_equal(carnet_record_get(p->r[i], &cu, &rec), CARNET_ENOTFOUND);
     assert_true(erased(p->r[i], &cu));
   }
   /* X2: the invoice survives on both, whole, locked, identity frozen. */
   for (int i = 0; i < 2; i++) {
     carnet_totals tot;
-    OK(p->r[i], carnet_get(p->r[i], &inv, &rec));
+    OK(p->r[i], carnet_record_get(p->r[i], &inv, &rec));
     assert_string_equal(carnet_record_str(rec, CARNET_F_NUMBER), number);
     assert_string_equal(carnet_record_str(rec, CARNET_F_NAME), "Zoe Erasable");
     OK(p->r[i], carnet_doc_totals(rec, &tot));
@@ -218,28 +218,28 @@ static void test_late_edit_dropped_and_invoice_kept(void **state) {
   }
   /* The same digest on both: they converged. */
   uint8_t d0[32], d1[32];
-  OK(laptop, carnet_state_digest(laptop, d0));
-  OK(office, carnet_state_digest(office, d1));
+  OK(laptop, carnet_replica_get_digest(laptop, d0));
+  OK(office, carnet_replica_get_digest(office, d1));
   assert_memory_equal(d0, d1, 32);
   /* The opposition list knows the e-mail and the phone. */
   carnet_id again = add_customer(laptop, "Z. E.", "ZOE@exemple.fr");
   bool opposed = false;
   carnet_id who;
-  OK(laptop, carnet_erasure_opposed(laptop, &again, &opposed, &who));
+  OK(laptop, carnet_erasure_check_record(laptop, &again, &opposed, &who));
   assert_true(opposed);
   assert_memory_equal(who.b, cu.b, 16);
 }
 
 /* A customer deleted, then erased, is opposed all the same: its e-mail and
  * phone come back in a later import or `customer add` with a warning. */
-/* carnet_erasure_opposed_value on `v`, its answer set beforehand to the
+/* carnet_erasure_check_value on `v`, its answer set beforehand to the
  * opposite of `want` so that the call has to write it; with `cert`, the
  * certificate the answer must name. */
 static void expect_opposed(carnet_replica *r, carnet_lookup_kind kind, const char *v, bool want,
                            const carnet_id *cert) {
   bool opposed = !want;
   carnet_id who;
-  OK(r, carnet_erasure_opposed_value(r, kind, v, &opposed, &who));
+  OK(r, carnet_erasure_check_value(r, kind, v, &opposed, &who));
   if (opposed != want) fail_msg("opposition of \"%s\": %d, want %d", v, opposed, want);
   if (cert) assert_memory_equal(who.b, cert->b, 16);
 }
@@ -253,10 +253,10 @@ static void test_deleted_then_erased_is_opposed(void **state) {
   bool compacted = false;
   OK(r, carnet_patch_delete(pa));
   OK(r, carnet_txn_begin(r, &t));
-  OK(r, carnet_update(t, &cu, pa));
+  OK(r, carnet_record_update(t, &cu, pa));
   OK(r, carnet_txn_commit(t));
   carnet_patch_free(pa);
-  OK(r, carnet_erase(r, &cu, "request", NULL, &compacted));
+  OK(r, carnet_record_erase(r, &cu, "request", NULL, &compacted));
   expect_opposed(r, CARNET_LOOKUP_EMAIL, "Zoe.Deleted@exemple.fr", true, &cu);
   expect_opposed(r, CARNET_LOOKUP_PHONE, "+33 6 11 22 33 44", true, NULL);
   expect_opposed(r, CARNET_LOOKUP_PHONE, "+33 6 99 99 99 99", false, NULL);
@@ -304,7 +304,7 @@ static void test_opposition_before_schema3_still_matches(void **state) {
 
   /* A customer added again with the old e-mail is opposed... */
   carnet_id back = add_customer(r, "Back Again", "GONE@exemple.fr");
-  OK(r, carnet_erasure_opposed(r, &back, &opposed, &who));
+  OK(r, carnet_erasure_check_record(r, &back, &opposed, &who));
   assert_true(opposed);
   assert_memory_equal(who.b, old_cert.b, 16);
 
@@ -312,7 +312,7 @@ static void test_opposition_before_schema3_still_matches(void **state) {
   carnet_id now = add_customer(r, "Erased Now", "now@exemple.fr");
   uint8_t key[17];
   carnet_buf v;
-  OK(r, carnet_erase(r, &now, "request", NULL, &compacted));
+  OK(r, carnet_record_erase(r, &now, "request", NULL, &compacted));
   OK(r, carnet_txn_begin(r, &t));
   legacy_key(t, 'e', "now@exemple.fr", key);
   OK(r, carnet__store_get(t->st, CARNET__T_OPPOSE, key, sizeof key, &v));
@@ -333,7 +333,7 @@ static void test_compaction_waits_for_other_processes(void **state) {
   struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
   assert_int_equal(fcntl(fd, F_OFD_SETLK, &fl), 0);
   bool compacted = true;
-  OK(r, carnet_erase(r, &cu, "", NULL, &compacted));
+  OK(r, carnet_record_erase(r, &cu, "", NULL, &compacted));
   assert_false(compacted);
   bool done = true;
   OK(r, carnet_replica_compact(r, false, &done));
@@ -351,22 +351,22 @@ static void test_erase_errors(void **state) {
   carnet_replica *r = p->r[0];
   carnet_id cu = add_customer(r, "Err", "err@exemple.fr"), none;
   memset(none.b, 7, 16);
-  assert_int_equal(carnet_erase(r, &none, "", NULL, NULL), CARNET_ENOTFOUND);
-  assert_int_equal(carnet_erase(r, &cu, "two\nlines", NULL, NULL), CARNET_EINVAL);
-  OK(r, carnet_erase(r, &cu, "ok", NULL, NULL));
-  assert_int_equal(carnet_erase(r, &cu, "ok", NULL, NULL), CARNET_EEXIST);
+  assert_int_equal(carnet_record_erase(r, &none, "", NULL, NULL), CARNET_ENOTFOUND);
+  assert_int_equal(carnet_record_erase(r, &cu, "two\nlines", NULL, NULL), CARNET_EINVAL);
+  OK(r, carnet_record_erase(r, &cu, "ok", NULL, NULL));
+  assert_int_equal(carnet_record_erase(r, &cu, "ok", NULL, NULL), CARNET_EEXIST);
   carnet_txn *t;
   OK(r, carnet_txn_begin(r, &t));
-  assert_int_equal(carnet_erase(r, &cu, "", NULL, NULL), CARNET_EMISUSE);
+  assert_int_equal(carnet_record_erase(r, &cu, "", NULL, NULL), CARNET_EMISUSE);
   assert_int_equal(carnet_replica_compact(r, true, NULL), CARNET_EMISUSE);
   carnet_txn_abort(t);
   /* A contact cannot be attached to an erased customer. */
   char hex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_hex(&cu, hex);
+  carnet_id_format(&cu, hex);
   carnet_patch *pa = carnet_patch_new(CARNET_KIND_CONTACT);
   OK(r, carnet_patch_set(pa, CARNET_F_NAME, "x"));
   OK(r, carnet_patch_set(pa, CARNET_F_CUSTOMER, hex));
-  assert_int_equal(carnet_create1(r, pa, NULL), CARNET_ENOTFOUND);
+  assert_int_equal(carnet_record_create_commit(r, pa, NULL), CARNET_ENOTFOUND);
   carnet_patch_free(pa);
 }
 
@@ -381,13 +381,13 @@ static void test_erase_commit_failures(void **state) {
   int rc = CARNET_EIO;
   for (unsigned n = 1; rc != 0 && n < 8; n++) {
     carnet__store_fail_commit_after(r->store, n);
-    rc = carnet_erase(r, &cu, "sweep", NULL, NULL);
+    rc = carnet_record_erase(r, &cu, "sweep", NULL, NULL);
     carnet__store_fail_commit_after(r->store, 0);
     if (rc == 0) break;
     assert_int_equal(rc, CARNET_EIO);
     assert_false(erased(r, &cu));
     assert_int_equal(carnet_erasure_get(r, &cu, &e), CARNET_ENOTFOUND);
-    OK(r, carnet_get(r, &cu, &rec));
+    OK(r, carnet_record_get(r, &cu, &rec));
     carnet_record_free(rec);
   }
   assert_int_equal(rc, 0);
@@ -401,11 +401,11 @@ static void test_bad_certificates_refused(void **state) {
   carnet_replica *r = p->r[0];
   carnet_id cu = add_customer(r, "Owner", "owner@exemple.fr"), contact;
   char hex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_hex(&cu, hex);
+  carnet_id_format(&cu, hex);
   carnet_patch *pa = carnet_patch_new(CARNET_KIND_CONTACT);
   OK(r, carnet_patch_set(pa, CARNET_F_NAME, "Assistant"));
   OK(r, carnet_patch_set(pa, CARNET_F_CUSTOMER, hex));
-  OK(r, carnet_create1(r, pa, &contact));
+  OK(r, carnet_record_create_commit(r, pa, &contact));
   carnet_patch_free(pa);
   carnet_erasure c = {.id = contact, .at = 1u << 20, .origin = 42};
   msgpack_sbuffer sb, reply;

@@ -41,7 +41,7 @@ static carnet_id customer(carnet_replica *r, const char *name, const char *email
   ASSERT_OK(r, carnet_patch_set(p, CARNET_F_NAME, name));
   if (email) ASSERT_OK(r, carnet_patch_set(p, CARNET_F_EMAILS, email));
   if (phone) ASSERT_OK(r, carnet_patch_phone(p, "mobile", phone));
-  ASSERT_OK(r, carnet_create1(r, p, &id));
+  ASSERT_OK(r, carnet_record_create_commit(r, p, &id));
   carnet_patch_free(p);
   return id;
 }
@@ -50,7 +50,7 @@ static void set1(carnet_replica *r, const carnet_id *id, carnet_field f, const c
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   assert_non_null(p);
   ASSERT_OK(r, carnet_patch_set(p, f, v));
-  ASSERT_OK(r, carnet_update1(r, id, p));
+  ASSERT_OK(r, carnet_record_update_commit(r, id, p));
   carnet_patch_free(p);
 }
 
@@ -70,8 +70,8 @@ static char *view(carnet_replica *r, const carnet_id *id) {
   carnet_record *rec = NULL;
   char *out = calloc(1, 4096), hex[CARNET_ID_HEX_LEN + 1];
   assert_non_null(out);
-  ASSERT_OK(r, carnet_get(r, id, &rec));
-  carnet_id_hex(carnet_record_id(rec), hex);
+  ASSERT_OK(r, carnet_record_get(r, id, &rec));
+  carnet_id_format(carnet_record_id(rec), hex);
   size_t len = (size_t)snprintf(out, 4096, "id=%s ref=%s name=%s notes=%s", hex,
                                 carnet_record_str(rec, CARNET_F_REFCODE),
                                 carnet_record_str(rec, CARNET_F_NAME) ? carnet_record_str(rec, CARNET_F_NAME) : "-",
@@ -85,7 +85,7 @@ static char *view(carnet_replica *r, const carnet_id *id) {
   const carnet_id *m;
   size_t nm = carnet_record_merged(rec, &m);
   for (size_t i = 0; i < nm; i++) {
-    carnet_id_hex(&m[i], hex);
+    carnet_id_format(&m[i], hex);
     len += (size_t)snprintf(out + len, 4096 - len, " merged=%s", hex);
   }
   len += (size_t)snprintf(out + len, 4096 - len, " review=%d email_consent=%d",
@@ -110,13 +110,13 @@ static int count_cb(const carnet_record *rec, void *data) {
 
 static int count(carnet_replica *r, carnet_kind kind, const carnet_filter *flt) {
   int n = 0;
-  ASSERT_OK(r, carnet_list(r, kind, flt, count_cb, &n));
+  ASSERT_OK(r, carnet_record_list(r, kind, flt, count_cb, &n));
   return n;
 }
 
 static carnet_id survivor(carnet_replica *r, const carnet_id *id, size_t *n) {
   carnet_id s;
-  ASSERT_OK(r, carnet_group(r, id, &s, NULL, 0, n, NULL));
+  ASSERT_OK(r, carnet_merge_group(r, id, &s, NULL, 0, n, NULL));
   return s;
 }
 
@@ -137,7 +137,7 @@ static void test_merge_view_and_unmerge(void **state) {
   set1(r, &a, CARNET_F_TAGS, "vip");
   assert_int_equal(count(r, CARNET_KIND_CUSTOMER, NULL), 2);
 
-  ASSERT_OK(r, TX(r, carnet_merge(t, &a, &b)));
+  ASSERT_OK(r, TX(r, carnet_merge_apply(t, &a, &b)));
   size_t n;
   carnet_id s = survivor(r, &b, &n);
   assert_int_equal(n, 2);
@@ -153,31 +153,31 @@ static void test_merge_view_and_unmerge(void **state) {
   free(vb);
 
   /* Refusals: itself, twice, a deleted customer. */
-  assert_int_equal(TX(r, carnet_merge(t, &a, &a)), CARNET_EINVAL);
-  assert_int_equal(TX(r, carnet_merge(t, &b, &a)), CARNET_EEXIST);
+  assert_int_equal(TX(r, carnet_merge_apply(t, &a, &a)), CARNET_EINVAL);
+  assert_int_equal(TX(r, carnet_merge_apply(t, &b, &a)), CARNET_EEXIST);
   carnet_id c = customer(r, "Paul Martin", NULL, NULL);
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   ASSERT_OK(r, carnet_patch_delete(p));
-  ASSERT_OK(r, carnet_update1(r, &c, p));
+  ASSERT_OK(r, carnet_record_update_commit(r, &c, p));
   carnet_patch_free(p);
-  assert_int_equal(TX(r, carnet_merge(t, &a, &c)), CARNET_ENOTFOUND);
+  assert_int_equal(TX(r, carnet_merge_apply(t, &a, &c)), CARNET_ENOTFOUND);
 
   /* An edit to the merged-away customer shows in the group. */
   set1(r, &b, CARNET_F_CITY, "Lyon");
   assert_true(view_has(r, &a, "id="));
   carnet_record *rec;
-  ASSERT_OK(r, carnet_get(r, &a, &rec));
+  ASSERT_OK(r, carnet_record_get(r, &a, &rec));
   assert_string_equal(carnet_record_str(rec, CARNET_F_CITY), "Lyon");
   carnet_record_free(rec);
 
   /* Unmerge: each gets its own data back. */
-  ASSERT_OK(r, TX(r, carnet_unmerge(t, &b, NULL)));
+  ASSERT_OK(r, TX(r, carnet_merge_undo(t, &b, NULL)));
   assert_int_equal(count(r, CARNET_KIND_CUSTOMER, NULL), 2);
   assert_false(view_has(r, &a, "jd@gmail.com"));
   assert_true(view_has(r, &b, "jd@gmail.com"));
   assert_true(view_has(r, &b, "met at the fair"));
   assert_false(view_has(r, &b, "vip"));
-  assert_int_equal(TX(r, carnet_unmerge(t, &b, NULL)), CARNET_ENOTFOUND);
+  assert_int_equal(TX(r, carnet_merge_undo(t, &b, NULL)), CARNET_ENOTFOUND);
 }
 
 static void test_decisions_filter_dupes(void **state) {
@@ -189,33 +189,33 @@ static void test_decisions_filter_dupes(void **state) {
   carnet_dupe *d = NULL;
   size_t n = 0;
   ASSERT_OK(r, carnet_dupes_find(r, 0.8, &d, &n));
-  ASSERT_OK(r, carnet_dupes_decided(r, d, &n));
+  ASSERT_OK(r, carnet_dupes_filter(r, d, &n));
   assert_true(n >= 1);
   free(d);
 
   /* Set aside: off the list, on the review list. */
-  ASSERT_OK(r, TX(r, carnet_set_aside(t, &a, &b)));
+  ASSERT_OK(r, TX(r, carnet_dupes_set_aside(t, &a, &b)));
   ASSERT_OK(r, carnet_dupes_find(r, 0.8, &d, &n));
-  ASSERT_OK(r, carnet_dupes_decided(r, d, &n));
+  ASSERT_OK(r, carnet_dupes_filter(r, d, &n));
   for (size_t i = 0; i < n; i++)
     assert_false((!memcmp(d[i].a.b, a.b, 16) || !memcmp(d[i].b.b, a.b, 16)) &&
                  (!memcmp(d[i].a.b, b.b, 16) || !memcmp(d[i].b.b, b.b, 16)));
   free(d);
   carnet_review_item *it;
   size_t ni;
-  ASSERT_OK(r, carnet_review_list(r, &it, &ni));
+  ASSERT_OK(r, carnet_dupes_review_list(r, &it, &ni));
   assert_int_equal(ni, 1);
   assert_int_equal(it[0].why, CARNET_REVIEW_SET_ASIDE);
   free(it);
 
   /* Merged: the pair is gone from the review list and from the candidates. */
-  ASSERT_OK(r, TX(r, carnet_merge(t, &a, &b)));
-  ASSERT_OK(r, carnet_review_list(r, &it, &ni));
+  ASSERT_OK(r, TX(r, carnet_merge_apply(t, &a, &b)));
+  ASSERT_OK(r, carnet_dupes_review_list(r, &it, &ni));
   assert_int_equal(ni, 0);
   free(it);
   /* A pair with a merged-away customer is shown with its survivor. */
   ASSERT_OK(r, carnet_dupes_find(r, 0.0, &d, &n));
-  ASSERT_OK(r, carnet_dupes_decided(r, d, &n));
+  ASSERT_OK(r, carnet_dupes_filter(r, d, &n));
   for (size_t i = 0; i < n; i++) {
     assert_memory_not_equal(d[i].a.b, b.b, 16);
     assert_memory_not_equal(d[i].b.b, b.b, 16);
@@ -223,12 +223,12 @@ static void test_decisions_filter_dupes(void **state) {
   free(d);
 
   /* Not the same: never proposed again; refused on a merged pair. */
-  ASSERT_OK(r, TX(r, carnet_dismiss(t, &a, &c)));
+  ASSERT_OK(r, TX(r, carnet_dupes_dismiss(t, &a, &c)));
   ASSERT_OK(r, carnet_dupes_find(r, 0.0, &d, &n));
-  ASSERT_OK(r, carnet_dupes_decided(r, d, &n));
+  ASSERT_OK(r, carnet_dupes_filter(r, d, &n));
   assert_int_equal(n, 0);
   free(d);
-  assert_int_equal(TX(r, carnet_dismiss(t, &a, &b)), CARNET_EINVAL);
+  assert_int_equal(TX(r, carnet_dupes_dismiss(t, &a, &b)), CARNET_EINVAL);
 }
 
 /* --- across replicas ------------------------------------------------------ */
@@ -239,8 +239,8 @@ static void test_opposite_directions_converge(void **state) {
   carnet_id b = customer(f->r[0], "Sophie Martin", "s.martin@free.fr", "0698765432");
   sync_all(f);
   /* Offline: r0 merges A<-B, r1 merges B<-A, and both edit. */
-  ASSERT_OK(f->r[0], TX(f->r[0], carnet_merge(t, &a, &b)));
-  ASSERT_OK(f->r[1], TX(f->r[1], carnet_merge(t, &b, &a)));
+  ASSERT_OK(f->r[0], TX(f->r[0], carnet_merge_apply(t, &a, &b)));
+  ASSERT_OK(f->r[1], TX(f->r[1], carnet_merge_apply(t, &b, &a)));
   tenv_advance_ms(&f->env[1], 1000);
   set1(f->r[1], &b, CARNET_F_NOTES, "edited offline on r1");
   set1(f->r[0], &a, CARNET_F_TAGS, "from-r0");
@@ -265,7 +265,7 @@ static void test_opposite_directions_converge(void **state) {
   assert_same_digest(f->r[0], f->r[2]);
 
   /* An unmerge on r2 reaches everyone. */
-  ASSERT_OK(f->r[2], TX(f->r[2], carnet_unmerge(t, &b, NULL)));
+  ASSERT_OK(f->r[2], TX(f->r[2], carnet_merge_undo(t, &b, NULL)));
   sync_all(f);
   for (int i = 0; i < NREP; i++) {
     assert_int_equal(count(f->r[i], CARNET_KIND_CUSTOMER, NULL), 2);
@@ -280,9 +280,9 @@ static void test_chain_converges(void **state) {
   carnet_id b = customer(f->r[0], "Luc Bernard", NULL, "0601010101");
   carnet_id c = customer(f->r[0], "Luc Bernard", NULL, "0601010101");
   sync_all(f);
-  ASSERT_OK(f->r[0], TX(f->r[0], carnet_merge(t, &a, &b))); /* A<-B */
-  ASSERT_OK(f->r[1], TX(f->r[1], carnet_merge(t, &b, &c))); /* B<-C */
-  ASSERT_OK(f->r[2], TX(f->r[2], carnet_merge(t, &c, &a))); /* C<-A: a cycle */
+  ASSERT_OK(f->r[0], TX(f->r[0], carnet_merge_apply(t, &a, &b))); /* A<-B */
+  ASSERT_OK(f->r[1], TX(f->r[1], carnet_merge_apply(t, &b, &c))); /* B<-C */
+  ASSERT_OK(f->r[2], TX(f->r[2], carnet_merge_apply(t, &c, &a))); /* C<-A: a cycle */
   sync_all(f);
   carnet_id s[NREP];
   for (int i = 0; i < NREP; i++) {
@@ -302,8 +302,8 @@ static void test_not_same_meets_merge(void **state) {
   carnet_id a = customer(f->r[0], "Anne Roux", "anne@roux.fr", NULL);
   carnet_id b = customer(f->r[0], "Anne Roux", "anne.roux@orange.fr", NULL);
   sync_all(f);
-  ASSERT_OK(f->r[0], TX(f->r[0], carnet_dismiss(t, &a, &b)));
-  ASSERT_OK(f->r[1], TX(f->r[1], carnet_merge(t, &a, &b)));
+  ASSERT_OK(f->r[0], TX(f->r[0], carnet_dupes_dismiss(t, &a, &b)));
+  ASSERT_OK(f->r[1], TX(f->r[1], carnet_merge_apply(t, &a, &b)));
   sync_all(f);
   for (int i = 0; i < NREP; i++) {
     size_t n;
@@ -312,7 +312,7 @@ static void test_not_same_meets_merge(void **state) {
     assert_true(view_has(f->r[i], &b, "review=1"));
     carnet_review_item *it;
     size_t ni;
-    ASSERT_OK(f->r[i], carnet_review_list(f->r[i], &it, &ni));
+    ASSERT_OK(f->r[i], carnet_dupes_review_list(f->r[i], &it, &ni));
     assert_int_equal(ni, 1);
     assert_int_equal(it[0].why, CARNET_REVIEW_CONFLICT);
     free(it);
@@ -322,10 +322,10 @@ static void test_not_same_meets_merge(void **state) {
 static int doc_of(carnet_replica *r, const carnet_id *cu, carnet_id *out) {
   char hex[CARNET_ID_HEX_LEN + 1];
   carnet_patch *p = carnet_patch_new(CARNET_KIND_DOCUMENT);
-  carnet_id_hex(cu, hex);
+  carnet_id_format(cu, hex);
   int rc = carnet_patch_set(p, CARNET_F_DOC_TYPE, "quote");
   if (rc == 0) rc = carnet_patch_set(p, CARNET_F_CUSTOMER, hex);
-  if (rc == 0) rc = carnet_create1(r, p, out);
+  if (rc == 0) rc = carnet_record_create_commit(r, p, out);
   carnet_patch_free(p);
   return rc;
 }
@@ -336,7 +336,7 @@ static void test_documents_follow_and_consent(void **state) {
   carnet_id b = customer(f->r[0], "Hugo Petit", "hugo.petit@sfr.fr", NULL);
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   ASSERT_OK(f->r[0], carnet_patch_consent(p, CARNET_CH_EMAIL, true, "form"));
-  ASSERT_OK(f->r[0], carnet_update1(f->r[0], &a, p));
+  ASSERT_OK(f->r[0], carnet_record_update_commit(f->r[0], &a, p));
   carnet_patch_free(p);
   sync_all(f);
   /* Offline: r1 writes a quote for B and B withdraws consent; r0 merges. */
@@ -345,17 +345,17 @@ static void test_documents_follow_and_consent(void **state) {
   tenv_advance_ms(&f->env[1], 5000);
   p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   ASSERT_OK(f->r[1], carnet_patch_consent(p, CARNET_CH_EMAIL, false, "phone call"));
-  ASSERT_OK(f->r[1], carnet_update1(f->r[1], &b, p));
+  ASSERT_OK(f->r[1], carnet_record_update_commit(f->r[1], &b, p));
   carnet_patch_free(p);
-  ASSERT_OK(f->r[0], TX(f->r[0], carnet_merge(t, &a, &b)));
+  ASSERT_OK(f->r[0], TX(f->r[0], carnet_merge_apply(t, &a, &b)));
   sync_all(f);
   for (int i = 0; i < NREP; i++) {
     carnet_filter flt = {.customer = &a};
     assert_int_equal(count(f->r[i], CARNET_KIND_DOCUMENT, &flt), 1); /* listed under A */
     carnet_record *rec;
-    ASSERT_OK(f->r[i], carnet_get(f->r[i], &doc, &rec));
+    ASSERT_OK(f->r[i], carnet_record_get(f->r[i], &doc, &rec));
     char hex[CARNET_ID_HEX_LEN + 1];
-    carnet_id_hex(&b, hex);
+    carnet_id_format(&b, hex);
     assert_string_equal(carnet_record_str(rec, CARNET_F_CUSTOMER), hex); /* kept as written */
     carnet_record_free(rec);
     assert_true(view_has(f->r[i], &a, "email_consent=0")); /* the withdrawal is kept */
@@ -367,10 +367,10 @@ static void test_erase_in_a_group(void **state) {
   carnet_replica *r = f->r[0];
   carnet_id a = customer(r, "Eva Blanc", "eva@blanc.fr", NULL);
   carnet_id b = customer(r, "Eva Blanc", "eva.blanc@free.fr", "0699887766");
-  ASSERT_OK(r, TX(r, carnet_merge(t, &a, &b)));
+  ASSERT_OK(r, TX(r, carnet_merge_apply(t, &a, &b)));
   assert_true(view_has(r, &a, "eva.blanc@free.fr"));
   /* Erasing one member erases that person's data, not the other's. */
-  ASSERT_OK(r, carnet_erase(r, &b, "asked to be forgotten", NULL, NULL));
+  ASSERT_OK(r, carnet_record_erase(r, &b, "asked to be forgotten", NULL, NULL));
   size_t n;
   survivor(r, &a, &n);
   assert_int_equal(n, 1);
@@ -379,8 +379,8 @@ static void test_erase_in_a_group(void **state) {
   assert_false(view_has(r, &a, "+33699887766"));
   assert_int_equal(count(r, CARNET_KIND_CUSTOMER, NULL), 1);
   /* Merging with an erased customer is refused. */
-  assert_int_equal(TX(r, carnet_merge(t, &a, &b)), CARNET_EPERM);
-  assert_int_equal(TX(r, carnet_merge(t, &b, &a)), CARNET_EPERM);
+  assert_int_equal(TX(r, carnet_merge_apply(t, &a, &b)), CARNET_EPERM);
+  assert_int_equal(TX(r, carnet_merge_apply(t, &b, &a)), CARNET_EPERM);
 }
 
 int main(void) {

@@ -52,10 +52,10 @@ static carnet_id new_draft(carnet_replica *r, const carnet_id *cu, const char *t
   char hex[CARNET_ID_HEX_LEN + 1];
   carnet_patch *p = carnet_patch_new(CARNET_KIND_DOCUMENT);
   carnet_id id;
-  carnet_id_hex(cu, hex);
+  carnet_id_format(cu, hex);
   ASSERT_OK(r, carnet_patch_set(p, CARNET_F_DOC_TYPE, type));
   ASSERT_OK(r, carnet_patch_set(p, CARNET_F_CUSTOMER, hex));
-  ASSERT_OK(r, carnet_create1(r, p, &id));
+  ASSERT_OK(r, carnet_record_create_commit(r, p, &id));
   carnet_patch_free(p);
   carnet_txn *t;
   carnet_line_input in = {.set = CARNET_LINE_LABEL | CARNET_LINE_QTY | CARNET_LINE_PRICE,
@@ -74,9 +74,9 @@ static void test_rules(void **state) {
   fx *f = *state;
   carnet_replica *r = f->r[0];
   char rule[128];
-  ASSERT_OK(r, carnet_numbering_get(r, CARNET_DOC_INVOICE, rule, sizeof rule));
+  ASSERT_OK(r, carnet_replica_get_numbering(r, CARNET_DOC_INVOICE, rule, sizeof rule));
   assert_string_equal(rule, "F{yy}{mm}-{tag}-{n:4}");
-  ASSERT_OK(r, carnet_numbering_get(r, CARNET_DOC_CREDIT_NOTE, rule, sizeof rule));
+  ASSERT_OK(r, carnet_replica_get_numbering(r, CARNET_DOC_CREDIT_NOTE, rule, sizeof rule));
   assert_string_equal(rule, "AV{yy}{mm}-{tag}-{n:4}");
   static const char *const bad[] = {"F{yy}-{n:4}",         /* no tag */
                                     "F-{tag}",             /* no counter */
@@ -85,16 +85,16 @@ static void test_rules(void **state) {
                                     "F{tag}-{n:13}",       /* too wide */
                                     "F{tag-{n:4}"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-    int rc = carnet_numbering_set(r, CARNET_DOC_INVOICE, bad[i]);
+    int rc = carnet_replica_set_numbering(r, CARNET_DOC_INVOICE, bad[i]);
     if (rc != CARNET_EINVAL) fail_msg("rule '%s' accepted", bad[i]);
   }
-  ASSERT_OK(r, carnet_numbering_set(r, CARNET_DOC_INVOICE, "FA{yyyy}/{tag}/{n:6}"));
-  ASSERT_OK(r, carnet_numbering_get(r, CARNET_DOC_INVOICE, rule, sizeof rule));
+  ASSERT_OK(r, carnet_replica_set_numbering(r, CARNET_DOC_INVOICE, "FA{yyyy}/{tag}/{n:6}"));
+  ASSERT_OK(r, carnet_replica_get_numbering(r, CARNET_DOC_INVOICE, rule, sizeof rule));
   assert_string_equal(rule, "FA{yyyy}/{tag}/{n:6}");
   carnet_id cu;
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   ASSERT_OK(r, carnet_patch_set(p, CARNET_F_NAME, "Client"));
-  ASSERT_OK(r, carnet_create1(r, p, &cu));
+  ASSERT_OK(r, carnet_record_create_commit(r, p, &cu));
   carnet_patch_free(p);
   carnet_id inv = new_draft(r, &cu, "invoice");
   char num[CARNET_NUMBER_MAX], want[CARNET_NUMBER_MAX];
@@ -105,8 +105,8 @@ static void test_rules(void **state) {
   snprintf(want, sizeof want, "FA2026/%s/000001", carnet_replica_tag(r));
   assert_string_equal(num, want);
   /* Back to the default. */
-  ASSERT_OK(r, carnet_numbering_set(r, CARNET_DOC_INVOICE, NULL));
-  ASSERT_OK(r, carnet_numbering_get(r, CARNET_DOC_INVOICE, rule, sizeof rule));
+  ASSERT_OK(r, carnet_replica_set_numbering(r, CARNET_DOC_INVOICE, NULL));
+  ASSERT_OK(r, carnet_replica_get_numbering(r, CARNET_DOC_INVOICE, rule, sizeof rule));
   assert_string_equal(rule, "F{yy}{mm}-{tag}-{n:4}");
 }
 
@@ -117,7 +117,7 @@ static void test_failed_transactions_consume_nothing(void **state) {
   carnet_id cu;
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   ASSERT_OK(r, carnet_patch_set(p, CARNET_F_NAME, "Client"));
-  ASSERT_OK(r, carnet_create1(r, p, &cu));
+  ASSERT_OK(r, carnet_record_create_commit(r, p, &cu));
   carnet_patch_free(p);
   carnet_id a = new_draft(r, &cu, "invoice"), b = new_draft(r, &cu, "invoice");
   char num[CARNET_NUMBER_MAX], n1[CARNET_NUMBER_MAX];
@@ -198,7 +198,7 @@ static void test_concurrent_validation(void **state) {
   carnet_id cu;
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   ASSERT_OK(f->r[0], carnet_patch_set(p, CARNET_F_NAME, "Client commun"));
-  ASSERT_OK(f->r[0], carnet_create1(f->r[0], p, &cu));
+  ASSERT_OK(f->r[0], carnet_record_create_commit(f->r[0], p, &cu));
   carnet_patch_free(p);
   for (int i = 1; i < NREP; i++)
     sync_to(f->r[0], f->r[i]);
@@ -260,7 +260,7 @@ static void test_concurrent_validation(void **state) {
   /* Every replica holds every number, each exactly once. */
   for (int i = 0; i < NREP; i++) {
     collect c = {0};
-    ASSERT_OK(f->r[i], carnet_list(f->r[i], CARNET_KIND_DOCUMENT, NULL, collect_cb, &c));
+    ASSERT_OK(f->r[i], carnet_record_list(f->r[i], CARNET_KIND_DOCUMENT, NULL, collect_cb, &c));
     assert_int_equal(c.n, nlog);
     if (c.n > 1) qsort(c.v, c.n, sizeof *c.v, num_cmp);
     for (size_t k = 1; k < c.n; k++)

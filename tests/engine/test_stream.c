@@ -39,7 +39,7 @@ static uint64_t stream(carnet_replica *from, carnet_replica *to) {
   carnet_mark m;
   carnet_batch_info info;
   uint64_t n = 0;
-  OK(to, carnet_watermark(to, carnet_replica_id(from), &m));
+  OK(to, carnet_changes_get_mark(to, carnet_replica_id(from), &m));
   do {
     carnet_buf b;
     OK(from, carnet__changes_since(from, &m, 0, carnet_replica_id(to), &b, &info));
@@ -55,7 +55,7 @@ static carnet_id add(carnet_replica *r, const char *name) {
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   carnet_id id;
   OK(r, carnet_patch_set(p, CARNET_F_NAME, name));
-  OK(r, carnet_create1(r, p, &id));
+  OK(r, carnet_record_create_commit(r, p, &id));
   carnet_patch_free(p);
   return id;
 }
@@ -63,7 +63,7 @@ static carnet_id add(carnet_replica *r, const char *name) {
 static void set_field(carnet_replica *r, const carnet_id *id, carnet_field f, const char *v) {
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   OK(r, carnet_patch_set(p, f, v));
-  OK(r, TX(r, carnet_update(t, id, p)));
+  OK(r, TX(r, carnet_record_update(t, id, p)));
   carnet_patch_free(p);
 }
 
@@ -73,7 +73,7 @@ static void set_city(carnet_replica *r, const carnet_id *id, const char *city) {
 
 static void verified(carnet_replica *r) {
   carnet_verify_report rep;
-  OK(r, carnet_verify(r, &rep));
+  OK(r, carnet_replica_verify(r, &rep));
   assert_int_equal(rep.bad_changes, 0);
   assert_int_equal(rep.bad_rows, 0);
 }

@@ -1,5 +1,5 @@
-/* tests/engine/test_verify.c - carnet_verify_progress (carnet/verify.h):
- * the same report as carnet_verify, and progress calls that count the rows
+/* tests/engine/test_verify.c - carnet_replica_verify_progress (carnet/verify.h):
+ * the same report as carnet_replica_verify, and progress calls that count the rows
  * read towards a total known from the start. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -44,15 +44,15 @@ static void test_progress_counts_towards_the_total(void **state) {
     carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
     snprintf(name, sizeof name, "Client %05u", i);
     OK(r, carnet_patch_set(p, CARNET_F_NAME, name));
-    OK(r, carnet_create(t, p, NULL, NULL));
+    OK(r, carnet_record_create(t, p, NULL, NULL));
     carnet_patch_free(p);
   }
   OK(r, carnet_txn_commit(t));
 
   carnet_verify_report plain, with;
   seen s = {.increasing = true, .same_total = true};
-  OK(r, carnet_verify(r, &plain));
-  OK(r, carnet_verify_progress(r, on_progress, &s, &with));
+  OK(r, carnet_replica_verify(r, &plain));
+  OK(r, carnet_replica_verify_progress(r, on_progress, &s, &with));
   assert_memory_equal(&plain, &with, sizeof plain);
   assert_int_equal(with.entities, N);
   assert_int_equal(with.changes, N);
@@ -63,7 +63,7 @@ static void test_progress_counts_towards_the_total(void **state) {
   assert_true(s.increasing);
   assert_int_equal(s.calls, 2 * N / 4096);
   /* No callback: nothing called, the same report. */
-  OK(r, carnet_verify_progress(r, NULL, NULL, &with));
+  OK(r, carnet_replica_verify_progress(r, NULL, NULL, &with));
   assert_memory_equal(&plain, &with, sizeof plain);
   rfx_free(f);
 }

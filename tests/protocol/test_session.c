@@ -40,8 +40,8 @@ static void node_close(node *n) {
 
 static void trust_both(node *a, node *b) {
   uint8_t pa[32], pb[32];
-  assert_int_equal(carnet_identity(a->r, pa, NULL), 0);
-  assert_int_equal(carnet_identity(b->r, pb, NULL), 0);
+  assert_int_equal(carnet_replica_get_identity(a->r, pa, NULL), 0);
+  assert_int_equal(carnet_replica_get_identity(b->r, pb, NULL), 0);
   assert_int_equal(carnet_peer_trust(a->r, pb, NULL), 0);
   assert_int_equal(carnet_peer_trust(b->r, pa, NULL), 0);
 }
@@ -49,8 +49,8 @@ static void trust_both(node *a, node *b) {
 /* Teams are made at init: give b the team of a, as a join would. */
 static void same_team(node *a, node *b) {
   uint8_t team[16];
-  assert_int_equal(carnet_identity(a->r, NULL, team), 0);
-  assert_int_equal(carnet_team_set(b->r, team), 0);
+  assert_int_equal(carnet_replica_get_identity(a->r, NULL, team), 0);
+  assert_int_equal(carnet_replica_set_team(b->r, team), 0);
 }
 
 static carnet_id add_customer(node *n, const char *name, const char *city) {
@@ -59,7 +59,7 @@ static carnet_id add_customer(node *n, const char *name, const char *city) {
   assert_int_equal(carnet_patch_set(p, CARNET_F_NAME, name), 0);
   assert_int_equal(carnet_patch_set(p, CARNET_F_CITY, city), 0);
   assert_int_equal(carnet_patch_set(p, CARNET_F_EMAILS, "x@example.org"), 0);
-  int rc = carnet_create1(n->r, p, &id);
+  int rc = carnet_record_create_commit(n->r, p, &id);
   if (rc) fail_msg("create: %s", carnet_replica_errmsg(n->r));
   carnet_patch_free(p);
   return id;
@@ -104,7 +104,7 @@ static void run(carnet_session *a, carnet_session *b, tenv *ea, tenv *eb, int ro
     tenv_advance_ms(eb, 50);
     carnet_session_tick(a, ea->now_ms);
     carnet_session_tick(b, eb->now_ms);
-    carnet_session_state sa = carnet_session_state_get(a), sb = carnet_session_state_get(b);
+    carnet_session_state sa = carnet_session_get_state(a), sb = carnet_session_get_state(b);
     bool a_quiet = carnet_session_output(a).len == 0, b_quiet = carnet_session_output(b).len == 0;
     if (a_quiet && b_quiet && sa != CARNET_SESSION_HANDSHAKE && sb != CARNET_SESSION_HANDSHAKE &&
         sa != CARNET_SESSION_SYNCING && sb != CARNET_SESSION_SYNCING)
@@ -114,8 +114,8 @@ static void run(carnet_session *a, carnet_session *b, tenv *ea, tenv *eb, int ro
 
 static void assert_same_digest(node *a, node *b) {
   uint8_t da[32], db[32];
-  assert_int_equal(carnet_state_digest(a->r, da), 0);
-  assert_int_equal(carnet_state_digest(b->r, db), 0);
+  assert_int_equal(carnet_replica_get_digest(a->r, da), 0);
+  assert_int_equal(carnet_replica_get_digest(b->r, db), 0);
   assert_memory_equal(da, db, 32);
 }
 
@@ -124,7 +124,7 @@ static carnet_session *start(node *n, bool initiator, bool once, const char *tok
                            .batch_bytes = 4096};
   carnet_session *s;
   int rc = carnet_session_new(n->r, &o, n->env.now_ms, &s);
-  if (rc) fail_msg("session_new: %s (%s)", carnet_err_name(rc), carnet_replica_errmsg(n->r));
+  if (rc) fail_msg("session_new: %s (%s)", carnet_error_name(rc), carnet_replica_errmsg(n->r));
   return s;
 }
 
@@ -144,13 +144,13 @@ static void test_sync_both_ways_then_push(void **state) {
   carnet_session *sa = start(&a, true, false, NULL), *sb = start(&b, false, false, NULL);
   pipe_stats ps = {0};
   run(sa, sb, &a.env, &b.env, 2000, NULL, NULL, &ps);
-  assert_int_equal(carnet_session_error(sa), 0);
-  assert_int_equal(carnet_session_error(sb), 0);
-  assert_int_equal(carnet_session_state_get(sa), CARNET_SESSION_IDLE);
-  assert_int_equal(carnet_session_state_get(sb), CARNET_SESSION_IDLE);
+  assert_int_equal(carnet_session_get_error(sa), 0);
+  assert_int_equal(carnet_session_get_error(sb), 0);
+  assert_int_equal(carnet_session_get_state(sa), CARNET_SESSION_IDLE);
+  assert_int_equal(carnet_session_get_state(sb), CARNET_SESSION_IDLE);
   assert_same_digest(&a, &b);
   carnet_session_stats st;
-  carnet_session_stats_get(sb, &st);
+  carnet_session_get_stats(sb, &st);
   assert_true(st.batches_in > 1); /* 4 KiB batches: the stream was split */
   print_message("first sync: %llu bytes A->B, %llu bytes B->A\n", (unsigned long long)ps.a_to_b,
                 (unsigned long long)ps.b_to_a);
@@ -158,13 +158,13 @@ static void test_sync_both_ways_then_push(void **state) {
   /* A live edit on B reaches A through the running session (push on tick). */
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   assert_int_equal(carnet_patch_set(p, CARNET_F_NOTES, "rappeler lundi"), 0);
-  assert_int_equal(carnet_update1(b.r, &shared, p), 0);
+  assert_int_equal(carnet_record_update_commit(b.r, &shared, p), 0);
   carnet_patch_free(p);
   pipe_stats ps2 = {0};
   run(sa, sb, &a.env, &b.env, 200, NULL, NULL, &ps2);
   assert_same_digest(&a, &b);
   carnet_record *rec;
-  assert_int_equal(carnet_get(a.r, &shared, &rec), 0);
+  assert_int_equal(carnet_record_get(a.r, &shared, &rec), 0);
   assert_string_equal(carnet_record_str(rec, CARNET_F_NOTES), "rappeler lundi");
   carnet_record_free(rec);
   print_message("one changed field pushed: %llu bytes B->A, %llu bytes A->B\n",
@@ -173,8 +173,8 @@ static void test_sync_both_ways_then_push(void **state) {
 
   carnet_session_close(sa);
   run(sa, sb, &a.env, &b.env, 50, NULL, NULL, NULL);
-  assert_int_equal(carnet_session_state_get(sa), CARNET_SESSION_CLOSED);
-  assert_int_equal(carnet_session_state_get(sb), CARNET_SESSION_CLOSED);
+  assert_int_equal(carnet_session_get_state(sa), CARNET_SESSION_CLOSED);
+  assert_int_equal(carnet_session_get_state(sb), CARNET_SESSION_CLOSED);
   carnet_session_free(sa);
   carnet_session_free(sb);
 
@@ -184,9 +184,9 @@ static void test_sync_both_ways_then_push(void **state) {
   sb = start(&b, false, false, NULL);
   pipe_stats ps3 = {0};
   run(sa, sb, &a.env, &b.env, 200, NULL, NULL, &ps3);
-  assert_int_equal(carnet_session_state_get(sa), CARNET_SESSION_CLOSED);
-  assert_int_equal(carnet_session_state_get(sb), CARNET_SESSION_CLOSED);
-  carnet_session_stats_get(sb, &st);
+  assert_int_equal(carnet_session_get_state(sa), CARNET_SESSION_CLOSED);
+  assert_int_equal(carnet_session_get_state(sb), CARNET_SESSION_CLOSED);
+  carnet_session_get_stats(sb, &st);
   assert_int_equal(st.batches_in, 1);
   assert_same_digest(&a, &b);
   print_message("resumed one-shot sync: %llu + %llu bytes\n", (unsigned long long)ps3.a_to_b,
@@ -204,17 +204,17 @@ static void test_untrusted_refused(void **state) {
   node_open(&b, "untr-b", 4);
   same_team(&a, &b);
   uint8_t pb[32];
-  assert_int_equal(carnet_identity(b.r, pb, NULL), 0);
+  assert_int_equal(carnet_replica_get_identity(b.r, pb, NULL), 0);
   assert_int_equal(carnet_peer_trust(a.r, pb, NULL), 0); /* a trusts b, b does not trust a */
   add_customer(&a, "Secret", "Paris");
   uint8_t before[32], after[32];
-  assert_int_equal(carnet_state_digest(b.r, before), 0);
+  assert_int_equal(carnet_replica_get_digest(b.r, before), 0);
   carnet_session *sa = start(&a, true, true, NULL), *sb = start(&b, false, false, NULL);
   run(sa, sb, &a.env, &b.env, 100, NULL, NULL, NULL);
-  assert_int_equal(carnet_session_state_get(sb), CARNET_SESSION_FAILED);
-  assert_int_equal(carnet_session_error(sb), CARNET_EPERM);
+  assert_int_equal(carnet_session_get_state(sb), CARNET_SESSION_FAILED);
+  assert_int_equal(carnet_session_get_error(sb), CARNET_EPERM);
   print_message("responder: %s\n", carnet_session_errmsg(sb));
-  assert_int_equal(carnet_state_digest(b.r, after), 0);
+  assert_int_equal(carnet_replica_get_digest(b.r, after), 0);
   assert_memory_equal(before, after, 32);
   carnet_session_free(sa);
   carnet_session_free(sb);
@@ -236,15 +236,15 @@ static void test_tampered_frame(void **state) {
   trust_both(&a, &b);
   for (int i = 0; i < 50; i++) add_customer(&a, "Client", "Nantes");
   uint8_t before[32], after[32];
-  assert_int_equal(carnet_state_digest(b.r, before), 0);
+  assert_int_equal(carnet_replica_get_digest(b.r, before), 0);
   /* Byte 400 of A's output is inside the first encrypted batch. */
   uint64_t at = 400;
   carnet_session *sa = start(&a, true, true, NULL), *sb = start(&b, false, false, NULL);
   run(sa, sb, &a.env, &b.env, 100, flip_after_handshake, &at, NULL);
-  assert_int_equal(carnet_session_state_get(sb), CARNET_SESSION_FAILED);
-  assert_int_equal(carnet_session_error(sb), CARNET_EPROTO);
+  assert_int_equal(carnet_session_get_state(sb), CARNET_SESSION_FAILED);
+  assert_int_equal(carnet_session_get_error(sb), CARNET_EPROTO);
   print_message("tampered: %s\n", carnet_session_errmsg(sb));
-  assert_int_equal(carnet_state_digest(b.r, after), 0);
+  assert_int_equal(carnet_replica_get_digest(b.r, after), 0);
   assert_memory_equal(before, after, 32);
   carnet_session_free(sa);
   carnet_session_free(sb);
@@ -259,23 +259,23 @@ static void test_join_with_invite(void **state) {
   node_open(&b, "join-b", 8);
   add_customer(&a, "Client du bureau", "Lille");
   char token[512];
-  assert_int_equal(carnet_invite_make(a.r, "127.0.0.1:7000", 600000, token, sizeof token), 0);
+  assert_int_equal(carnet_invite_create(a.r, "127.0.0.1:7000", 600000, token, sizeof token), 0);
   char addr[300];
   assert_int_equal(carnet_invite_addr(token, addr, sizeof addr), 0);
   assert_string_equal(addr, "127.0.0.1:7000");
   carnet_session *sb = start(&b, true, true, token), *sa = start(&a, false, false, NULL);
   run(sb, sa, &b.env, &a.env, 200, NULL, NULL, NULL);
-  assert_int_equal(carnet_session_error(sb), 0);
-  assert_int_equal(carnet_session_state_get(sb), CARNET_SESSION_CLOSED);
+  assert_int_equal(carnet_session_get_error(sb), 0);
+  assert_int_equal(carnet_session_get_state(sb), CARNET_SESSION_CLOSED);
   assert_true(carnet_session_joined(sb));
   assert_true(carnet_session_joined(sa));
   assert_same_digest(&a, &b);
   uint8_t pa[32], pb[32], ta[16], tb[16];
-  assert_int_equal(carnet_identity(a.r, pa, ta), 0);
-  assert_int_equal(carnet_identity(b.r, pb, tb), 0);
+  assert_int_equal(carnet_replica_get_identity(a.r, pa, ta), 0);
+  assert_int_equal(carnet_replica_get_identity(b.r, pb, tb), 0);
   assert_memory_equal(ta, tb, 16);
-  assert_int_equal(carnet_peer_trusted(a.r, pb), 0);
-  assert_int_equal(carnet_peer_trusted(b.r, pa), 0);
+  assert_int_equal(carnet_peer_check(a.r, pb), 0);
+  assert_int_equal(carnet_peer_check(b.r, pa), 0);
   carnet_session_free(sa);
   carnet_session_free(sb);
 
@@ -285,9 +285,9 @@ static void test_join_with_invite(void **state) {
   carnet_session *sc = start(&c, true, true, token);
   sa = start(&a, false, false, NULL);
   run(sc, sa, &c.env, &a.env, 100, NULL, NULL, NULL);
-  assert_int_equal(carnet_session_state_get(sa), CARNET_SESSION_FAILED);
-  assert_int_equal(carnet_session_error(sa), CARNET_EPERM);
-  assert_int_equal(carnet_session_state_get(sc), CARNET_SESSION_FAILED);
+  assert_int_equal(carnet_session_get_state(sa), CARNET_SESSION_FAILED);
+  assert_int_equal(carnet_session_get_error(sa), CARNET_EPERM);
+  assert_int_equal(carnet_session_get_state(sc), CARNET_SESSION_FAILED);
   print_message("second use of the token: %s\n", carnet_session_errmsg(sc));
   carnet_session_free(sa);
   carnet_session_free(sc);
@@ -330,8 +330,8 @@ static void test_same_tag_refused(void **state) {
   trust_both(&a, &b);
   carnet_session *sa = start(&a, true, true, NULL), *sb = start(&b, false, false, NULL);
   run(sa, sb, &a.env, &b.env, 100, NULL, NULL, NULL);
-  assert_int_equal(carnet_session_state_get(sa), CARNET_SESSION_FAILED);
-  assert_int_equal(carnet_session_error(sa), CARNET_EPERM);
+  assert_int_equal(carnet_session_get_state(sa), CARNET_SESSION_FAILED);
+  assert_int_equal(carnet_session_get_error(sa), CARNET_EPERM);
   print_message("same tag: %s\n", carnet_session_errmsg(sa));
   assert_non_null(strstr(carnet_session_errmsg(sa), "tag"));
   carnet_session_free(sa);
@@ -352,21 +352,21 @@ static void test_certificate_pushed_live(void **state) {
   carnet_id gone = add_customer(&a, "Client Efface", "Lyon");
   carnet_session *sa = start(&a, true, false, NULL), *sb = start(&b, false, false, NULL);
   run(sa, sb, &a.env, &b.env, 200, NULL, NULL, NULL);
-  assert_int_equal(carnet_session_state_get(sb), CARNET_SESSION_IDLE);
+  assert_int_equal(carnet_session_get_state(sb), CARNET_SESSION_IDLE);
   carnet_record *rec = NULL;
-  assert_int_equal(carnet_get(b.r, &gone, &rec), 0);
+  assert_int_equal(carnet_record_get(b.r, &gone, &rec), 0);
   carnet_record_free(rec);
 
-  assert_int_equal(carnet_erase(a.r, &gone, "request", NULL, NULL), 0);
+  assert_int_equal(carnet_record_erase(a.r, &gone, "request", NULL, NULL), 0);
   run(sa, sb, &a.env, &b.env, 200, NULL, NULL, NULL);
-  assert_int_equal(carnet_session_error(sa), 0);
-  assert_int_equal(carnet_session_error(sb), 0);
-  assert_int_equal(carnet_get(b.r, &gone, &rec), CARNET_ENOTFOUND);
+  assert_int_equal(carnet_session_get_error(sa), 0);
+  assert_int_equal(carnet_session_get_error(sb), 0);
+  assert_int_equal(carnet_record_get(b.r, &gone, &rec), CARNET_ENOTFOUND);
   carnet_erasure e;
   assert_int_equal(carnet_erasure_get(a.r, &gone, &e), 0);
   assert_int_equal(e.nconfirmed, 2); /* A's, and B's that came back */
   carnet_session_stats st;
-  carnet_session_stats_get(sb, &st);
+  carnet_session_get_stats(sb, &st);
   assert_true(st.certs_in >= 1 && st.certs_out >= 1);
   assert_same_digest(&a, &b);
   carnet_session_close(sa);
@@ -398,35 +398,35 @@ static void test_failed_group_commit_applies_nothing(void **state) {
   bool armed = false;
   for (int i = 0; i < 50 && !armed; i++) {
     run(sa, sb, &a.env, &b.env, 1, NULL, NULL, NULL);
-    if (carnet_session_state_get(sb) == CARNET_SESSION_SYNCING ||
-        carnet_session_state_get(sb) == CARNET_SESSION_IDLE) {
+    if (carnet_session_get_state(sb) == CARNET_SESSION_SYNCING ||
+        carnet_session_get_state(sb) == CARNET_SESSION_IDLE) {
       carnet__store_fail_commit_after(b.r->store, 1);
       armed = true;
     }
   }
   assert_true(armed);
   run(sa, sb, &a.env, &b.env, 50, NULL, NULL, NULL);
-  assert_int_equal(carnet_session_state_get(sb), CARNET_SESSION_FAILED);
-  assert_int_equal(carnet_session_error(sb), CARNET_EIO);
+  assert_int_equal(carnet_session_get_state(sb), CARNET_SESSION_FAILED);
+  assert_int_equal(carnet_session_get_error(sb), CARNET_EIO);
   carnet_session_stats st;
-  carnet_session_stats_get(sb, &st);
+  carnet_session_get_stats(sb, &st);
   assert_true(st.batches_in > 1); /* several batches in the failed group */
   carnet_mark m;
-  assert_int_equal(carnet_watermark(b.r, carnet_replica_id(a.r), &m), 0);
+  assert_int_equal(carnet_changes_get_mark(b.r, carnet_replica_id(a.r), &m), 0);
   assert_int_equal(m.base, 0);
   assert_int_equal(m.after, 0);
   uint64_t seq;
-  assert_int_equal(carnet_replica_seq(b.r, &seq), 0);
+  assert_int_equal(carnet_replica_get_seq(b.r, &seq), 0);
   assert_int_equal(seq, 0); /* nothing of the group was stored */
-  assert_int_equal(carnet_session_state_get(sa), CARNET_SESSION_FAILED);
+  assert_int_equal(carnet_session_get_state(sa), CARNET_SESSION_FAILED);
   carnet_session_free(sa);
   carnet_session_free(sb);
   /* The next session brings everything. */
   sa = start(&a, true, false, NULL);
   sb = start(&b, false, false, NULL);
   run(sa, sb, &a.env, &b.env, 2000, NULL, NULL, NULL);
-  assert_int_equal(carnet_session_error(sa), 0);
-  assert_int_equal(carnet_session_error(sb), 0);
+  assert_int_equal(carnet_session_get_error(sa), 0);
+  assert_int_equal(carnet_session_get_error(sb), 0);
   assert_same_digest(&a, &b);
   carnet_session_free(sa);
   carnet_session_free(sb);
@@ -447,10 +447,10 @@ static void test_clock_step_back_keeps_session(void **state) {
   add_customer(&a, "Client", "Rennes");
   carnet_session *sa = start(&a, true, false, NULL), *sb = start(&b, false, false, NULL);
   run(sa, sb, &a.env, &b.env, 200, NULL, NULL, NULL);
-  assert_int_equal(carnet_session_state_get(sa), CARNET_SESSION_IDLE);
+  assert_int_equal(carnet_session_get_state(sa), CARNET_SESSION_IDLE);
   a.env.now_ms -= 20 * 60 * 1000; /* twenty minutes back */
   assert_int_equal(carnet_session_tick(sa, a.env.now_ms), 0);
-  assert_int_equal(carnet_session_state_get(sa), CARNET_SESSION_IDLE);
+  assert_int_equal(carnet_session_get_state(sa), CARNET_SESSION_IDLE);
   /* ...and a real silence is still noticed, counted from the step. */
   assert_int_equal(carnet_session_tick(sa, a.env.now_ms + CARNET_SESSION_TIMEOUT_MS - 1), 0);
   assert_int_equal(carnet_session_tick(sa, a.env.now_ms + CARNET_SESSION_TIMEOUT_MS),
@@ -489,22 +489,22 @@ static void test_certificate_after_bye(void **state) {
   carnet_id gone = add_customer(&b, "Client Efface", "Nantes");
   carnet_session *sa = start(&a, true, true, NULL), *sb = start(&b, false, false, NULL);
   /* Until the one-shot side is caught up: it has queued its BYE, not sent. */
-  for (int i = 0; i < 400 && carnet_session_state_get(sa) != CARNET_SESSION_IDLE; i++) {
+  for (int i = 0; i < 400 && carnet_session_get_state(sa) != CARNET_SESSION_IDLE; i++) {
     step_one(sa, sb, &a.env, &b.env, true);
     step_one(sb, sa, &b.env, &a.env, true);
   }
-  assert_int_equal(carnet_session_state_get(sa), CARNET_SESSION_IDLE);
+  assert_int_equal(carnet_session_get_state(sa), CARNET_SESSION_IDLE);
   assert_true(carnet_session_output(sa).len > 0); /* the BYE */
-  assert_int_equal(carnet_erase(b.r, &gone, "request", NULL, NULL), 0);
+  assert_int_equal(carnet_record_erase(b.r, &gone, "request", NULL, NULL), 0);
   for (int i = 0; i < 10; i++)
     step_one(sb, sa, &b.env, &a.env, true); /* the CERT reaches A after its BYE */
-  assert_int_equal(carnet_session_error(sa), 0);
+  assert_int_equal(carnet_session_get_error(sa), 0);
   bool erased = false;
-  assert_int_equal(carnet_erased(a.r, &gone, &erased), 0);
+  assert_int_equal(carnet_record_erased(a.r, &gone, &erased), 0);
   assert_true(erased);
   run(sa, sb, &a.env, &b.env, 100, NULL, NULL, NULL);
-  assert_int_equal(carnet_session_error(sa), 0);
-  assert_int_equal(carnet_session_error(sb), 0);
+  assert_int_equal(carnet_session_get_error(sa), 0);
+  assert_int_equal(carnet_session_get_error(sb), 0);
   carnet_session_free(sa);
   carnet_session_free(sb);
   node_close(&a);

@@ -39,7 +39,7 @@ int broken_after_apply(sim *s, int ri) {
     const char *own = s->broken_own[e];
     if (!own) continue;
     carnet_record *rec = NULL;
-    if (carnet_get(r, &s->ents[e].id, &rec)) continue;
+    if (carnet_record_get(r, &s->ents[e].id, &rec)) continue;
     const char *cur = carnet_record_str(rec, CARNET_F_NOTES);
     bool lost = !cur || strcmp(cur, own) != 0;
     carnet_record_free(rec);
@@ -51,9 +51,9 @@ int broken_after_apply(sim *s, int ri) {
       carnet_patch_free(p);
       return sim_fail(s, "broken: patch");
     }
-    int rc = carnet_update1(r, &s->ents[e].id, p);
+    int rc = carnet_record_update_commit(r, &s->ents[e].id, p);
     carnet_patch_free(p);
-    if (rc && rc != CARNET_ENOTFOUND) return sim_fail(s, "broken: update: %s", carnet_err_name(rc));
+    if (rc && rc != CARNET_ENOTFOUND) return sim_fail(s, "broken: update: %s", carnet_error_name(rc));
     if (rc == 0) s->st.broken_rewrites++;
   }
   return 0;

@@ -1,8 +1,8 @@
 /* tests/sim/checks.c - what must hold once the network is healed and every
  * pair of replicas has synced to quiescence (see sim.h):
  *
- *   1. all replicas identical: equal carnet_state_digest, and equal views:
- *      the customer list (survivors), carnet_get of every entity ever
+ *   1. all replicas identical: equal carnet_replica_get_digest, and equal views:
+ *      the customer list (survivors), carnet_record_get of every entity ever
  *      created (merged-away members read as their survivor), every
  *      document, and every customer's group (survivor and members);
  *   2. no acknowledged write lost (model.c): every entity exists
@@ -59,7 +59,7 @@ static void sb_printf(sbuf *b, const char *fmt, ...) {
 }
 
 static void hex(const carnet_id *id, char out[CARNET_ID_HEX_LEN + 1]) {
-  carnet_id_hex(id, out);
+  carnet_id_format(id, out);
 }
 
 /* --- views ----------------------------------------------------------------- */
@@ -103,7 +103,7 @@ static void dump_record(sbuf *b, const carnet_record *rec) {
   size_t nl = carnet_record_lines(rec, &ln);
   for (size_t i = 0; i < nl; i++) {
     char lh[17];
-    carnet_line_id_hex(&ln[i].id, lh);
+    carnet_line_id_format(&ln[i].id, lh);
     sb_printf(b, " line(%s,%s,%s,%" PRId64 ",%" PRId64 ",%u)", lh, ln[i].label ? ln[i].label : "",
               ln[i].pos, ln[i].qty, ln[i].unit_price, ln[i].vat_bp);
   }
@@ -121,24 +121,24 @@ static int view_of(sim *s, int i, sbuf *b) {
   carnet_filter all = {.include_deleted = true};
   int rc;
   sb_printf(b, "# customer list\n");
-  if ((rc = carnet_list(r, CARNET_KIND_CUSTOMER, NULL, dump_cb, b)))
-    return sim_fail(s, "r%d: carnet_list: %s", i, carnet_err_name(rc));
+  if ((rc = carnet_record_list(r, CARNET_KIND_CUSTOMER, NULL, dump_cb, b)))
+    return sim_fail(s, "r%d: carnet_record_list: %s", i, carnet_error_name(rc));
   sb_printf(b, "# customer list, deleted included\n");
-  if ((rc = carnet_list(r, CARNET_KIND_CUSTOMER, &all, dump_cb, b)))
-    return sim_fail(s, "r%d: carnet_list: %s", i, carnet_err_name(rc));
+  if ((rc = carnet_record_list(r, CARNET_KIND_CUSTOMER, &all, dump_cb, b)))
+    return sim_fail(s, "r%d: carnet_record_list: %s", i, carnet_error_name(rc));
   sb_printf(b, "# documents\n");
-  if ((rc = carnet_list(r, CARNET_KIND_DOCUMENT, &all, dump_cb, b)))
-    return sim_fail(s, "r%d: carnet_list: %s", i, carnet_err_name(rc));
+  if ((rc = carnet_record_list(r, CARNET_KIND_DOCUMENT, &all, dump_cb, b)))
+    return sim_fail(s, "r%d: carnet_record_list: %s", i, carnet_error_name(rc));
   sb_printf(b, "# every entity created, and its group\n");
   for (size_t e = 0; e < s->nents; e++) {
     char h[CARNET_ID_HEX_LEN + 1];
     carnet_record *rec = NULL;
     hex(&s->ents[e].id, h);
-    rc = carnet_get(r, &s->ents[e].id, &rec);
+    rc = carnet_record_get(r, &s->ents[e].id, &rec);
     bool erased = false;
-    if (rc == CARNET_ENOTFOUND && carnet_erased(r, &s->ents[e].id, &erased) == 0 &&
+    if (rc == CARNET_ENOTFOUND && carnet_record_erased(r, &s->ents[e].id, &erased) == 0 &&
         model_erased(s, (uint32_t)e)) {
-      /* Not carnet_erased: a replica that never received a document of an
+      /* Not carnet_record_erased: a replica that never received a document of an
        * erased customer (its peers deleted it first) knows nothing of it. */
       sb_printf(b, "get %s -> gone\n", h); /* checked in erase.c */
       continue;
@@ -146,7 +146,7 @@ static int view_of(sim *s, int i, sbuf *b) {
     if (rc)
       return sim_fail(s, "%s %s created by r%d is missing on r%d: %s (%serased)",
                       s->ents[e].kind == SIM_CUSTOMER ? "customer" : "document", h,
-                      s->ents[e].creator, i, carnet_err_name(rc), erased ? "" : "not ");
+                      s->ents[e].creator, i, carnet_error_name(rc), erased ? "" : "not ");
     sb_printf(b, "get %s -> ", h);
     dump_record(b, rec);
     carnet_record_free(rec);
@@ -154,8 +154,8 @@ static int view_of(sim *s, int i, sbuf *b) {
     carnet_id surv, mem[GROUP_MAX];
     size_t n = 0;
     bool review = false;
-    if ((rc = carnet_group(r, &s->ents[e].id, &surv, mem, GROUP_MAX, &n, &review)))
-      return sim_fail(s, "r%d: carnet_group(%s): %s", i, h, carnet_err_name(rc));
+    if ((rc = carnet_merge_group(r, &s->ents[e].id, &surv, mem, GROUP_MAX, &n, &review)))
+      return sim_fail(s, "r%d: carnet_merge_group(%s): %s", i, h, carnet_error_name(rc));
     hex(&surv, h);
     sb_printf(b, "  group survivor=%s review=%d members=", h, review);
     for (size_t k = 0; k < n && k < GROUP_MAX; k++) {
@@ -189,15 +189,15 @@ static int check_identical(sim *s, char **views) {
   uint8_t d0[32];
   int rc;
   sbuf v0 = {0};
-  if ((rc = carnet_state_digest(s->rep[0].r, d0)))
-    return sim_fail(s, "digest: %s", carnet_err_name(rc));
+  if ((rc = carnet_replica_get_digest(s->rep[0].r, d0)))
+    return sim_fail(s, "digest: %s", carnet_error_name(rc));
   memcpy(s->digest, d0, 32);
   if (view_of(s, 0, &v0)) goto fail;
   for (int i = 1; i < s->n; i++) {
     uint8_t di[32];
     sbuf vi = {0};
-    if ((rc = carnet_state_digest(s->rep[i].r, di))) {
-      sim_fail(s, "digest: %s", carnet_err_name(rc));
+    if ((rc = carnet_replica_get_digest(s->rep[i].r, di))) {
+      sim_fail(s, "digest: %s", carnet_error_name(rc));
       goto fail;
     }
     if (view_of(s, i, &vi)) {
@@ -262,9 +262,9 @@ static int check_customer(sim *s, int ri, uint32_t e) {
   char h[CARNET_ID_HEX_LEN + 1], h2[CARNET_ID_HEX_LEN + 1];
   carnet_record *rec = NULL;
   hex(&s->ents[e].id, h);
-  int rc = carnet_group(r, &s->ents[e].id, &surv, mem, GROUP_MAX, &n, NULL);
-  if (rc == 0) rc = carnet_get(r, &s->ents[e].id, &rec);
-  if (rc) return sim_fail(s, "r%d: customer %s: %s", ri, h, carnet_err_name(rc));
+  int rc = carnet_merge_group(r, &s->ents[e].id, &surv, mem, GROUP_MAX, &n, NULL);
+  if (rc == 0) rc = carnet_record_get(r, &s->ents[e].id, &rec);
+  if (rc) return sim_fail(s, "r%d: customer %s: %s", ri, h, carnet_error_name(rc));
   if (n > GROUP_MAX) n = GROUP_MAX;
   if (n == 0) mem[n++] = s->ents[e].id;
   const sim_ledger *notes = NULL;
@@ -415,9 +415,9 @@ static int check_numbers(sim *s) {
   for (int i = 0; i < s->n; i++) {
     numseen ns = {.s = s, .ri = i, .sm = s};
     carnet_filter all = {.include_deleted = true};
-    int rc = carnet_list(s->rep[i].r, CARNET_KIND_DOCUMENT, &all, number_cb, &ns);
+    int rc = carnet_record_list(s->rep[i].r, CARNET_KIND_DOCUMENT, &all, number_cb, &ns);
     if (ns.bad) return -1;
-    if (rc) return sim_fail(s, "r%d: carnet_list documents: %s", i, carnet_err_name(rc));
+    if (rc) return sim_fail(s, "r%d: carnet_record_list documents: %s", i, carnet_error_name(rc));
     if (ns.found != s->nnums)
       return sim_fail(s, "r%d holds %zu invoice numbers, %zu were given", i, ns.found, s->nnums);
   }

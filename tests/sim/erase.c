@@ -1,13 +1,13 @@
 /* tests/sim/erase.c - erasures in the simulation (see sim.h, ops.c).
  *
- * The operation: carnet_erase of a customer, rare (a few per run). The model
+ * The operation: carnet_record_erase of a customer, rare (a few per run). The model
  * marks the entity erased and logs a SIM_L_ERASE with the certificate's
  * stamp; the values written to the customer are already in the ledger
  * (every acknowledged write to it, before or after the erasure).
  *
  * The checks (5, after checks 1-4 of checks.c; every view is identical by
  * then, but each replica is read):
- *   a. every erased customer reads CARNET_ENOTFOUND, carnet_erased says
+ *   a. every erased customer reads CARNET_ENOTFOUND, carnet_record_erased says
  *      true, and no listed customer is it or has it as a merged member;
  *   b. (in checks.c) the writes to an erased customer are expected nowhere,
  *      and an erased member's writes do not count in its former group;
@@ -32,9 +32,9 @@ int op_erase(sim *s, int ri) {
   long e = ops_pick_ent(s, ri, SIM_CUSTOMER);
   if (e < 0) return 0;
   carnet_erasure cert;
-  int rc = carnet_erase(s->rep[ri].r, &s->ents[e].id, "sim", &cert, NULL);
+  int rc = carnet_record_erase(s->rep[ri].r, &s->ents[e].id, "sim", &cert, NULL);
   if (rc == CARNET_ENOTFOUND || rc == CARNET_EEXIST) return 0;
-  if (rc) return ops_api_fail(s, ri, "carnet_erase", rc);
+  if (rc) return ops_api_fail(s, ri, "carnet_record_erase", rc);
   s->ents[e].erased = true;
   sim_ledger l = {.ent = (uint32_t)e,
                   .kind = SIM_L_ERASE,
@@ -64,15 +64,15 @@ static int list_cb(const carnet_record *rec, void *data) {
   listchk *lc = data;
   char h[CARNET_ID_HEX_LEN + 1];
   if (erased_index(lc->s, carnet_record_id(rec)) >= 0) {
-    carnet_id_hex(carnet_record_id(rec), h);
-    lc->bad = sim_fail(lc->s, "r%d: erased customer %s is in carnet_list", lc->ri, h);
+    carnet_id_format(carnet_record_id(rec), h);
+    lc->bad = sim_fail(lc->s, "r%d: erased customer %s is in carnet_record_list", lc->ri, h);
     return 1;
   }
   const carnet_id *m;
   size_t nm = carnet_record_merged(rec, &m);
   for (size_t i = 0; i < nm; i++)
     if (erased_index(lc->s, &m[i]) >= 0) {
-      carnet_id_hex(&m[i], h);
+      carnet_id_format(&m[i], h);
       lc->bad = sim_fail(lc->s, "r%d: erased customer %s is still a merged member", lc->ri, h);
       return 1;
     }
@@ -85,24 +85,24 @@ static int check_gone(sim *s, int ri) {
   char h[CARNET_ID_HEX_LEN + 1];
   for (size_t e = 0; e < s->nents; e++) {
     if (!s->ents[e].erased) continue;
-    carnet_id_hex(&s->ents[e].id, h);
+    carnet_id_format(&s->ents[e].id, h);
     bool er = false;
-    int rc = carnet_erased(r, &s->ents[e].id, &er);
+    int rc = carnet_record_erased(r, &s->ents[e].id, &er);
     if (rc || !er)
-      return sim_fail(s, "r%d: customer %s was erased but carnet_erased says %s (%s)", ri, h,
-                      er ? "true" : "false", carnet_err_name(rc));
+      return sim_fail(s, "r%d: customer %s was erased but carnet_record_erased says %s (%s)", ri, h,
+                      er ? "true" : "false", carnet_error_name(rc));
     carnet_record *rec = NULL;
-    rc = carnet_get(r, &s->ents[e].id, &rec);
+    rc = carnet_record_get(r, &s->ents[e].id, &rec);
     carnet_record_free(rec);
     if (rc != CARNET_ENOTFOUND)
-      return sim_fail(s, "r%d: erased customer %s: carnet_get says %s, not ENOTFOUND", ri, h,
-                      carnet_err_name(rc));
+      return sim_fail(s, "r%d: erased customer %s: carnet_record_get says %s, not ENOTFOUND", ri, h,
+                      carnet_error_name(rc));
   }
   listchk lc = {.s = s, .ri = ri};
   carnet_filter all = {.include_deleted = true};
-  int rc = carnet_list(r, CARNET_KIND_CUSTOMER, &all, list_cb, &lc);
+  int rc = carnet_record_list(r, CARNET_KIND_CUSTOMER, &all, list_cb, &lc);
   if (lc.bad) return -1;
-  return rc ? sim_fail(s, "r%d: carnet_list: %s", ri, carnet_err_name(rc)) : 0;
+  return rc ? sim_fail(s, "r%d: carnet_record_list: %s", ri, carnet_error_name(rc)) : 0;
 }
 
 /* Whether value `l` was written to an entity other than `l->ent`. */
@@ -123,7 +123,7 @@ static int check_values(sim *s, int ri, const char *view) {
     if (l->kind != SIM_L_NOTES && l->kind != SIM_L_EMAIL && l->kind != SIM_L_PHONE) continue;
     if (shared_value(s, l) || !strstr(view, l->val)) continue;
     char h[CARNET_ID_HEX_LEN + 1];
-    carnet_id_hex(&s->ents[l->ent].id, h);
+    carnet_id_format(&s->ents[l->ent].id, h);
     if (s->cfg.verbose > 1)
       for (size_t j = 0; j < s->nled; j++)
         fprintf(stderr, "  ledger ent %u kind %d %s '%s' hlc %" PRIx64 " origin %" PRIx64 "\n",
@@ -172,13 +172,13 @@ static int check_certs(sim *s, int ri, certs *c0) {
     nerased += s->ents[e].erased;
   char h[CARNET_ID_HEX_LEN + 1];
   if (rc)
-    bad = sim_fail(s, "r%d: carnet_erasure_list: %s", ri, carnet_err_name(rc));
+    bad = sim_fail(s, "r%d: carnet_erasure_list: %s", ri, carnet_error_name(rc));
   else if (c.n != nerased)
     bad = sim_fail(s, "r%d lists %zu erasure certificates, %zu customers were erased", ri, c.n,
                    nerased);
   for (size_t k = 0; !bad && k < c.n; k++) {
     const carnet_erasure *e = &c.v[k];
-    carnet_id_hex(&e->id, h);
+    carnet_id_format(&e->id, h);
     if (erased_index(s, &e->id) < 0)
       bad = sim_fail(s, "r%d: certificate for %s, a customer never erased", ri, h);
     for (int i = 0; !bad && i < s->n; i++)

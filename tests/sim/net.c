@@ -69,7 +69,7 @@ int net_dial(sim *s, int a, int b, bool once) {
   if (rc == 0) rc = carnet_session_new(s->rep[b].r, &ob, now_of(s, b), &c->sb);
   if (rc) {
     carnet_session_free(c->sa);
-    return sim_fail(s, "carnet_session_new r%d->r%d: %s", a, b, carnet_err_name(rc));
+    return sim_fail(s, "carnet_session_new r%d->r%d: %s", a, b, carnet_error_name(rc));
   }
   c->rx_g[0] = c->rx_g[1] = s->gtime;
   s->nconn++;
@@ -96,7 +96,7 @@ int net_move(sim *s, int ci, int d, size_t max) {
   s->st.bytes_chunks++;
   if (to) { /* a dead side drops what arrives */
     int dst = side_rep(c, !d);
-    if (!carnet_session_error(to)) c->rx_g[!d] = s->gtime;
+    if (!carnet_session_get_error(to)) c->rx_g[!d] = s->gtime;
     int rc = carnet_session_input(to, copy, n, now_of(s, dst));
     if (s->cfg.verbose > 1)
       fprintf(stderr, "  step %u r%d->r%d %zu bytes at %" PRIu64 " (%s)\n", s->step, side_rep(c, d),
@@ -114,7 +114,7 @@ int net_tick_all(sim *s) {
   for (int ci = 0; ci < s->nconn; ci++)
     for (int d = 0; d < 2; d++) {
       carnet_session *x = *side(&s->conn[ci], d);
-      if (!x || carnet_session_error(x)) continue;
+      if (!x || carnet_session_get_error(x)) continue;
       int rc = carnet_session_tick(x, now_of(s, side_rep(&s->conn[ci], d)));
       if (rc && s->cfg.verbose > 1)
         fprintf(stderr, "  step %u r%d's session with r%d at %" PRIu64 ": %s\n", s->step,
@@ -127,9 +127,9 @@ int net_tick_all(sim *s) {
 /* Why did this session fail? Only the network's doing is allowed. */
 static int judge(sim *s, simconn *c, int d) {
   carnet_session *x = *side(c, d);
-  int err = carnet_session_error(x);
+  int err = carnet_session_get_error(x);
   int me = side_rep(c, d), peer = side_rep(c, !d);
-  if (carnet_session_state_get(x) != CARNET_SESSION_FAILED) return 0;
+  if (carnet_session_get_state(x) != CARNET_SESSION_FAILED) return 0;
   s->st.session_fail++;
   if (c->eof[d]) return 0;
   if (err == CARNET_ELIMIT) {
@@ -150,15 +150,15 @@ static int judge(sim *s, simconn *c, int d) {
                     c->a, c->b, me, quiet, s->rep[me].clock_back, m);
   }
   return sim_fail(s, "session r%d<->r%d (r%d's side, peer r%d) failed: %s: %s", c->a, c->b, me,
-                  peer, carnet_err_name(err), carnet_session_errmsg(x));
+                  peer, carnet_error_name(err), carnet_session_errmsg(x));
 }
 
 static void end_side(sim *s, simconn *c, int d) {
   carnet_session *x = *side(c, d);
   carnet_session_stats st;
-  carnet_session_stats_get(x, &st);
+  carnet_session_get_stats(x, &st);
   s->st.cells_applied += st.cells_applied;
-  if (carnet_session_state_get(x) == CARNET_SESSION_CLOSED) s->st.session_closed++;
+  if (carnet_session_get_state(x) == CARNET_SESSION_CLOSED) s->st.session_closed++;
   carnet_session_free(x);
   *side(c, d) = NULL;
 }
@@ -177,7 +177,7 @@ int net_reap(sim *s) {
     for (int d = 0; d < 2; d++) {
       carnet_session *x = *side(c, d);
       if (!x) continue;
-      carnet_session_state st = carnet_session_state_get(x);
+      carnet_session_state st = carnet_session_get_state(x);
       if (st != CARNET_SESSION_FAILED && st != CARNET_SESSION_CLOSED) continue;
       /* Its last bytes (an ERROR, a BYE) go out, then the connection closes. */
       if (up && *side(c, !d) && net_move(s, ci, d, 0) < 0) return -1;
@@ -249,7 +249,7 @@ static bool quiet(sim *s) {
     simconn *c = &s->conn[ci];
     for (int d = 0; d < 2; d++) {
       carnet_session *x = *side(c, d);
-      if (!x || carnet_session_state_get(x) != CARNET_SESSION_IDLE || carnet_session_output(x).len)
+      if (!x || carnet_session_get_state(x) != CARNET_SESSION_IDLE || carnet_session_output(x).len)
         return false;
     }
   }

@@ -42,7 +42,7 @@ long ops_pick_ent(sim *s, int ri, sim_ent_kind kind) {
     uint32_t e = trng_below(&s->g, (uint32_t)s->nents);
     if (s->ents[e].kind != kind) continue;
     carnet_record *rec = NULL;
-    if (carnet_get(s->rep[ri].r, &s->ents[e].id, &rec) == 0) {
+    if (carnet_record_get(s->rep[ri].r, &s->ents[e].id, &rec) == 0) {
       bool live = !carnet_record_deleted(rec);
       carnet_record_free(rec);
       if (live || trng_chance(&s->g, 10)) return e;
@@ -59,7 +59,7 @@ static bool expected_refusal(int rc) {
 }
 
 int ops_api_fail(sim *s, int ri, const char *what, int rc) {
-  return sim_fail(s, "r%d: %s: %s (%s)", ri, what, carnet_err_name(rc),
+  return sim_fail(s, "r%d: %s: %s (%s)", ri, what, carnet_error_name(rc),
                   s->rep[ri].r ? carnet_replica_errmsg(s->rep[ri].r) : "");
 }
 
@@ -68,8 +68,8 @@ int ops_api_fail(sim *s, int ri, const char *what, int rc) {
  * the merged group view's) latest change. */
 static int stamp_of(sim *s, int ri, uint32_t e, carnet_record **rec_out, carnet_hlc *out) {
   carnet_record *rec = NULL;
-  int rc = carnet_get(s->rep[ri].r, &s->ents[e].id, &rec);
-  if (rc) return ops_api_fail(s, ri, "carnet_get after a write", rc);
+  int rc = carnet_record_get(s->rep[ri].r, &s->ents[e].id, &rec);
+  if (rc) return ops_api_fail(s, ri, "carnet_record_get after a write", rc);
   *out = carnet_record_updated(rec);
   if (rec_out)
     *rec_out = rec;
@@ -92,17 +92,17 @@ static void ledger(sim *s, int ri, uint32_t e, sim_lkind kind, bool present, con
 
 /* Apply `p` to entity `e` on `ri`: 1 done (stamp in *hlc), 0 refused. */
 static int update(sim *s, int ri, uint32_t e, carnet_patch *p, carnet_hlc *hlc) {
-  int rc = carnet_update1(s->rep[ri].r, &s->ents[e].id, p);
+  int rc = carnet_record_update_commit(s->rep[ri].r, &s->ents[e].id, p);
   carnet_patch_free(p);
   if (rc == CARNET_ENOTFOUND) return 0;
-  if (rc) return ops_api_fail(s, ri, "carnet_update1", rc);
+  if (rc) return ops_api_fail(s, ri, "carnet_record_update_commit", rc);
   return stamp_of(s, ri, e, NULL, hlc) ? -1 : 1;
 }
 
 /* The current view of entity `e` on `ri` (NULL: not there). */
 carnet_record *ops_view(sim *s, int ri, uint32_t e) {
   carnet_record *rec = NULL;
-  if (carnet_get(s->rep[ri].r, &s->ents[e].id, &rec)) return NULL;
+  if (carnet_record_get(s->rep[ri].r, &s->ents[e].id, &rec)) return NULL;
   return rec;
 }
 
@@ -147,7 +147,7 @@ static int op_create(sim *s, int ri) {
   if (!rc) rc = carnet_patch_set(p, CARNET_F_EMAILS, email);
   if (!rc) rc = carnet_patch_phone(p, SIM_PICK(s, PTYPES), nat);
   carnet_id id;
-  if (!rc) rc = carnet_create1(s->rep[ri].r, p, &id);
+  if (!rc) rc = carnet_record_create_commit(s->rep[ri].r, p, &id);
   carnet_patch_free(p);
   if (rc) return ops_api_fail(s, ri, "create customer", rc);
   uint32_t e = model_ent_add(s, &id, SIM_CUSTOMER, ri);
@@ -286,7 +286,7 @@ static int op_phone(sim *s, int ri) {
   if (rc) {
     carnet_patch_free(p);
     free(gone);
-    return sim_fail(s, "patch phone: %s", carnet_err_name(rc));
+    return sim_fail(s, "patch phone: %s", carnet_error_name(rc));
   }
   if (how == 2 && ngone == 0) {
     carnet_patch_free(p);

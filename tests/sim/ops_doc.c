@@ -15,7 +15,7 @@ int op_merge(sim *s, int ri) {
   carnet_txn *t;
   int rc = carnet_txn_begin(s->rep[ri].r, &t);
   if (rc) return ops_api_fail(s, ri, "txn_begin", rc);
-  rc = ops_finish(s, ri, t, carnet_merge(t, &s->ents[a].id, &s->ents[b].id), "carnet_merge");
+  rc = ops_finish(s, ri, t, carnet_merge_apply(t, &s->ents[a].id, &s->ents[b].id), "carnet_merge_apply");
   if (rc == 1) {
     s->st.merges++;
     model_merged(s, (uint32_t)a, (uint32_t)b);
@@ -33,8 +33,8 @@ int op_unmerge(sim *s, int ri) {
   int rc = carnet_txn_begin(s->rep[ri].r, &t);
   if (rc) return ops_api_fail(s, ri, "txn_begin", rc);
   rc = ops_finish(s, ri, t,
-                  carnet_unmerge(t, &s->ents[pair[1]].id, whole ? NULL : &s->ents[pair[0]].id),
-                  "carnet_unmerge");
+                  carnet_merge_undo(t, &s->ents[pair[1]].id, whole ? NULL : &s->ents[pair[0]].id),
+                  "carnet_merge_undo");
   if (rc == 1) s->st.unmerges++;
   return rc;
 }
@@ -46,9 +46,9 @@ int op_dismiss(sim *s, int ri) {
   int rc = carnet_txn_begin(s->rep[ri].r, &t);
   if (rc) return ops_api_fail(s, ri, "txn_begin", rc);
   bool aside = trng_chance(&s->g, 30);
-  rc = aside ? carnet_set_aside(t, &s->ents[a].id, &s->ents[b].id)
-             : carnet_dismiss(t, &s->ents[a].id, &s->ents[b].id);
-  rc = ops_finish(s, ri, t, rc, aside ? "carnet_set_aside" : "carnet_dismiss");
+  rc = aside ? carnet_dupes_set_aside(t, &s->ents[a].id, &s->ents[b].id)
+             : carnet_dupes_dismiss(t, &s->ents[a].id, &s->ents[b].id);
+  rc = ops_finish(s, ri, t, rc, aside ? "carnet_dupes_set_aside" : "carnet_dupes_dismiss");
   if (rc == 1) s->st.dismisses++;
   return rc;
 }
@@ -71,7 +71,7 @@ int op_doc_create(sim *s, int ri) {
   long c = ops_pick_ent(s, ri, SIM_CUSTOMER);
   if (c < 0) return 0;
   char hex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_hex(&s->ents[c].id, hex);
+  carnet_id_format(&s->ents[c].id, hex);
   carnet_patch *p = carnet_patch_new(CARNET_KIND_DOCUMENT);
   if (!p || carnet_patch_set(p, CARNET_F_DOC_TYPE, "invoice") ||
       carnet_patch_set(p, CARNET_F_CUSTOMER, hex))
@@ -83,7 +83,7 @@ int op_doc_create(sim *s, int ri) {
     carnet_patch_free(p);
     return ops_api_fail(s, ri, "txn_begin", rc);
   }
-  rc = carnet_create(t, p, NULL, &id);
+  rc = carnet_record_create(t, p, NULL, &id);
   carnet_patch_free(p);
   for (unsigned k = 1 + trng_below(&s->g, 3); rc == 0 && k > 0; k--)
     rc = line_add(s, t, &id);

@@ -119,7 +119,7 @@ typedef enum sim_lkind {
   SIM_L_PHONE = 4,   /* a unique number added (present) or taken away */
   SIM_L_CONSENT = 5, /* a consent event that must be in the log */
   SIM_L_DELETE = 6,
-  SIM_L_ERASE = 7, /* the customer erased (carnet_erase): stamp of its certificate */
+  SIM_L_ERASE = 7, /* the customer erased (carnet_record_erase): stamp of its certificate */
 } sim_lkind;
 
 typedef struct sim_ledger {

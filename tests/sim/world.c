@@ -42,7 +42,7 @@ static int open_one(sim *s, int i, bool init) {
                 : carnet_replica_open(r->dir, &ce, &r->r, err, sizeof err);
   if (rc)
     return sim_fail(s, "carnet_replica_%s(r%d): %s: %s", init ? "init" : "open", i,
-                    carnet_err_name(rc), err);
+                    carnet_error_name(rc), err);
   if (!init && carnet_replica_id(r->r) != r->id)
     return sim_fail(s, "r%d reopened with another replica id", i);
   r->id = carnet_replica_id(r->r);
@@ -86,15 +86,15 @@ int world_init(sim *s) {
   }
   /* One team, everybody trusts everybody (what invite/join leaves). */
   uint8_t team[CARNET_TEAM_BYTES], pk[SIM_MAXR][CARNET_PK_BYTES];
-  int rc = carnet_identity(s->rep[0].r, pk[0], team);
+  int rc = carnet_replica_get_identity(s->rep[0].r, pk[0], team);
   for (int i = 1; rc == 0 && i < s->n; i++) {
-    rc = carnet_identity(s->rep[i].r, pk[i], NULL);
-    if (rc == 0) rc = carnet_team_set(s->rep[i].r, team);
+    rc = carnet_replica_get_identity(s->rep[i].r, pk[i], NULL);
+    if (rc == 0) rc = carnet_replica_set_team(s->rep[i].r, team);
   }
   for (int i = 0; rc == 0 && i < s->n; i++)
     for (int j = 0; rc == 0 && j < s->n; j++)
       if (i != j) rc = carnet_peer_trust(s->rep[i].r, pk[j], NULL);
-  if (rc) return sim_fail(s, "team setup: %s", carnet_err_name(rc));
+  if (rc) return sim_fail(s, "team setup: %s", carnet_error_name(rc));
   return 0;
 }
 

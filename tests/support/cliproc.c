@@ -404,9 +404,9 @@ void build_replica(const char *dir, unsigned n, char first_id[CARNET_ID_HEX_LEN 
       assert_int_equal(carnet_patch_set(p, CARNET_F_POSTCODE, buf), 0);
       snprintf(buf, sizeof buf, "First met at the fair, row %u: wants a quote before June.", i);
       assert_int_equal(carnet_patch_set(p, CARNET_F_NOTES, buf), 0);
-      int rc = carnet_create(t, p, NULL, &id);
-      if (rc) fail_msg("carnet_create: %s", carnet_replica_errmsg(r));
-      if (i == 0) carnet_id_hex(&id, first_id);
+      int rc = carnet_record_create(t, p, NULL, &id);
+      if (rc) fail_msg("carnet_record_create: %s", carnet_replica_errmsg(r));
+      if (i == 0) carnet_id_format(&id, first_id);
       carnet_patch_free(p);
     }
     assert_int_equal(carnet_txn_commit(t), 0);

@@ -27,7 +27,7 @@ rfx *rfx_new(const char *label, int n, uint64_t start_ms, uint64_t seed) {
     tenv_init(&f->env[i], start_ms, seed + (uint64_t)i);
     tenv_fill(&f->env[i], &ce);
     int rc = carnet_replica_init(f->dir[i], &ce, &f->r[i], err, sizeof err);
-    if (rc) fail_msg("carnet_replica_init: %s: %s", carnet_err_name(rc), err);
+    if (rc) fail_msg("carnet_replica_init: %s: %s", carnet_error_name(rc), err);
     f->n = i + 1;
   }
   return f;
@@ -46,11 +46,11 @@ void rfx_free(rfx *f) {
 
 void rfx_sync(carnet_replica *from, carnet_replica *to, size_t max_bytes) {
   carnet_mark m;
-  ASSERT_OK(to, carnet_watermark(to, carnet_replica_id(from), &m));
+  ASSERT_OK(to, carnet_changes_get_mark(to, carnet_replica_id(from), &m));
   for (;;) {
     carnet_buf out;
     carnet_batch_info info;
-    ASSERT_OK(from, carnet_changes_since(from, &m, max_bytes, &out, &info));
+    ASSERT_OK(from, carnet_changes_encode(from, &m, max_bytes, &out, &info));
     ASSERT_OK(to, carnet_changes_apply(to, out.base, out.len, NULL, NULL));
     free((void *)out.base);
     m.after = info.upto;
@@ -60,7 +60,7 @@ void rfx_sync(carnet_replica *from, carnet_replica *to, size_t max_bytes) {
 
 void rfx_assert_same_digest(carnet_replica *a, carnet_replica *b) {
   uint8_t da[32], db[32];
-  ASSERT_OK(a, carnet_state_digest(a, da));
-  ASSERT_OK(b, carnet_state_digest(b, db));
+  ASSERT_OK(a, carnet_replica_get_digest(a, da));
+  ASSERT_OK(b, carnet_replica_get_digest(b, db));
   assert_memory_equal(da, db, 32);
 }
