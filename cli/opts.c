@@ -264,7 +264,7 @@ int cli_dispatch(cli *c, const cli_sub *subs, const char *summary, int argc, cha
       group_usage(c, subs, summary, stdout);
       return CLI_HELP;
     } else if (strcmp(argv[i], "--version") == 0 && strcmp(c->cmd, "carnet") == 0) {
-      printf("carnet %s\n", CARNET_VERSION);
+      printf("carnet %s\n", carnet_version(NULL, NULL, NULL));
       return CLI_HELP;
     } else if (strcmp(argv[i], "--dir") == 0 || strcmp(argv[i], "--key-file") == 0) {
       return cli_fail(c, CLI_EUSER, "option '%s' needs a value (see '%s --help')", argv[i], c->cmd);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "carnet/merge.h"
 #include "carnet/error.h"
 #include "carnet/document.h"
 #include "carnet/record.h"

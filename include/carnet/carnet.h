@@ -8,6 +8,9 @@
 #ifndef CARNET_H
 #define CARNET_H
 
+#include "carnet/api.h"
+#include "carnet/version.h"
+#include "carnet/alloc.h"
 #include "carnet/types.h"
 #include "carnet/error.h"
 #include "carnet/replica.h"
@@ -21,7 +24,5 @@
 #include "carnet/peer.h"
 #include "carnet/sync.h"
 #include "carnet/erase.h"
-
-#define CARNET_VERSION "0.1.0"
 
 #endif

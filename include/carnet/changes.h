@@ -15,8 +15,12 @@
 #ifndef CARNET_CHANGES_H
 #define CARNET_CHANGES_H
 
+#include "carnet/api.h"
+
 #include <stdbool.h>
 #include "carnet/replica.h"
+
+CARNET_BEGIN_DECLS
 
 /* Hard limits on a batch, enforced when encoding and when decoding. */
 #define CARNET_BATCH_BYTES_MAX (4u * 1024u * 1024u)
@@ -57,12 +61,12 @@ typedef struct carnet_batch_info {
  * the batch is empty with more == false. Call again with
  * {from->base, info.upto} while info.more.
  * Errors: CARNET_ECORRUPT, CARNET_ENOMEM, CARNET_EIO. */
-int carnet_changes_encode(carnet_replica *r, const carnet_mark *from, size_t max_bytes,
+CARNET_API int carnet_changes_encode(carnet_replica *r, const carnet_mark *from, size_t max_bytes,
                          carnet_buf *out, carnet_batch_info *info);
 
 /* Brief: decode and validate a batch without applying it. `info` may be
  * NULL. Errors: CARNET_EPROTO (malformed or out-of-limits bytes). */
-int carnet_changes_inspect(const void *batch, size_t len, carnet_batch_info *info);
+CARNET_API int carnet_changes_inspect(const void *batch, size_t len, carnet_batch_info *info);
 
 /* Brief: merge a batch into the replica, in one transaction that also moves
  * the mark kept for the batch's sender: only forward, and only when the
@@ -75,17 +79,19 @@ int carnet_changes_inspect(const void *batch, size_t len, carnet_batch_info *inf
  * local state.
  * Errors: CARNET_EPROTO (malformed batch: nothing applied), CARNET_EMISUSE (a
  * transaction is open on the handle), CARNET_ENOSPC, CARNET_EIO. */
-int carnet_changes_apply(carnet_replica *r, const void *batch, size_t len, carnet_batch_info *info,
+CARNET_API int carnet_changes_apply(carnet_replica *r, const void *batch, size_t len, carnet_batch_info *info,
                          uint32_t *applied);
 
 /* Brief: the mark kept for `peer` ({0, 0} when never synced): what to ask
  * that peer for next. */
-int carnet_changes_get_mark(carnet_replica *r, uint64_t peer, carnet_mark *out);
+CARNET_API int carnet_changes_get_mark(carnet_replica *r, uint64_t peer, carnet_mark *out);
 
 /* Brief: a 32-byte digest of the replica's merged state: every entity, every
  * cell with its value, HLC and origin, in a canonical order, without local
  * sequence numbers. Two replicas that have seen the same changes have the
  * same digest. */
-int carnet_replica_get_digest(carnet_replica *r, uint8_t out[32]);
+CARNET_API int carnet_replica_get_digest(carnet_replica *r, uint8_t out[32]);
+
+CARNET_END_DECLS
 
 #endif

@@ -35,8 +35,12 @@
 #ifndef CARNET_DOCUMENT_H
 #define CARNET_DOCUMENT_H
 
+#include "carnet/api.h"
+
 #include "carnet/record.h"
 #include <stdbool.h>
+
+CARNET_BEGIN_DECLS
 
 /* --- Documents ------------------------------------------------------------ */
 
@@ -63,10 +67,10 @@ typedef enum carnet_doc_status {
 
 /* Brief: names ("quote", "credit_note"; "draft", "paid") and the reverse
  * (0 when unknown). Names are static. */
-const char *carnet_doc_type_name(carnet_doc_type t);
-carnet_doc_type carnet_doc_type_parse(const char *name);
-const char *carnet_doc_status_name(carnet_doc_status s);
-carnet_doc_status carnet_doc_status_parse(const char *name);
+CARNET_API const char *carnet_doc_type_name(carnet_doc_type t);
+CARNET_API carnet_doc_type carnet_doc_type_parse(const char *name);
+CARNET_API const char *carnet_doc_status_name(carnet_doc_status s);
+CARNET_API carnet_doc_status carnet_doc_status_parse(const char *name);
 
 /* A new document is written with carnet_record_create and a patch of kind
  * CARNET_KIND_DOCUMENT: CARNET_F_DOC_TYPE and CARNET_F_CUSTOMER (a customer
@@ -117,22 +121,22 @@ typedef struct carnet_line_input {
  * Errors: CARNET_ENOTFOUND (no such document or `after` line), CARNET_EPERM
  * (validated), CARNET_EINVAL (a value out of range), CARNET_ELIMIT (too many
  * lines). */
-int carnet_doc_line_add(carnet_txn *t, const carnet_id *doc, const carnet_line_input *in,
+CARNET_API int carnet_doc_line_add(carnet_txn *t, const carnet_id *doc, const carnet_line_input *in,
                         const carnet_line_id *after, carnet_line_id *out);
 
 /* Brief: change the columns of a line that `in->set` names; the others keep
  * their values (and a concurrent edit of them elsewhere survives).
  * Errors: as carnet_doc_line_add; CARNET_ENOTFOUND for a removed line. */
-int carnet_doc_line_edit(carnet_txn *t, const carnet_id *doc, const carnet_line_id *line,
+CARNET_API int carnet_doc_line_edit(carnet_txn *t, const carnet_id *doc, const carnet_line_id *line,
                          const carnet_line_input *in);
 
 /* Brief: remove a line (a tombstone column). Errors: as carnet_doc_line_edit. */
-int carnet_doc_line_remove(carnet_txn *t, const carnet_id *doc, const carnet_line_id *line);
+CARNET_API int carnet_doc_line_remove(carnet_txn *t, const carnet_id *doc, const carnet_line_id *line);
 
 /* Brief: move a line after line `after` (NULL: first). Only its position
  * cell is rewritten. Errors: as carnet_doc_line_edit; CARNET_EINVAL when
  * `after` is the line itself. */
-int carnet_doc_line_move(carnet_txn *t, const carnet_id *doc, const carnet_line_id *line,
+CARNET_API int carnet_doc_line_move(carnet_txn *t, const carnet_id *doc, const carnet_line_id *line,
                          const carnet_line_id *after);
 
 /* A line of the read view. */
@@ -149,15 +153,15 @@ typedef struct carnet_line {
 
 /* Brief: the live lines of a document, in position order (ties by id). The
  * array lives with the record; 0 for other kinds. */
-size_t carnet_record_lines(const carnet_record *rec, const carnet_line **out);
+CARNET_API size_t carnet_record_lines(const carnet_record *rec, const carnet_line **out);
 
 /* Brief: the status of a document (CARNET_ST_DRAFT when none reached), or 0
  * for other kinds. carnet_record_str(rec, CARNET_F_STATUS) gives its name,
  * carnet_record_elems every status reached. */
-carnet_doc_status carnet_record_status(const carnet_record *rec);
+CARNET_API carnet_doc_status carnet_record_status(const carnet_record *rec);
 
 /* Brief: the document's type, or 0. */
-carnet_doc_type carnet_record_doc_type(const carnet_record *rec);
+CARNET_API carnet_doc_type carnet_record_doc_type(const carnet_record *rec);
 
 #define CARNET_VAT_RATES_MAX 16
 
@@ -185,7 +189,7 @@ typedef struct carnet_totals {
  * rates' VAT; TTC = HT + VAT.
  * Errors: CARNET_EINVAL (not a document), CARNET_ELIMIT (more than
  * CARNET_VAT_RATES_MAX rates, or totals beyond 64 bits). */
-int carnet_doc_totals(const carnet_record *rec, carnet_totals *out);
+CARNET_API int carnet_doc_totals(const carnet_record *rec, carnet_totals *out);
 
 /* Brief: validate a draft: give it the next number of this replica's series
  * for its type, set its date to today and its status to sent, and freeze
@@ -195,7 +199,7 @@ int carnet_doc_totals(const carnet_record *rec, carnet_totals *out);
  * Errors: CARNET_ENOTFOUND, CARNET_EEXIST (already validated: the errmsg
  * gives its number), CARNET_EINVAL (no line, or cancelled), CARNET_ELIMIT
  * (number_len too small). */
-int carnet_doc_validate(carnet_txn *t, const carnet_id *doc, char *number, size_t number_len);
+CARNET_API int carnet_doc_validate(carnet_txn *t, const carnet_id *doc, char *number, size_t number_len);
 
 /* Brief: move a document's status forward. Moving to the status it has, or
  * one below it, changes nothing and returns CARNET_EEXIST. `date` (may be
@@ -208,7 +212,7 @@ int carnet_doc_validate(carnet_txn *t, const carnet_id *doc, char *number, size_
  * sent, accepted, invoiced; invoice and credit note: sent, paid; all:
  * cancelled). Errors: CARNET_ENOTFOUND, CARNET_EINVAL (a status the type
  * does not have, a bad date), CARNET_EPERM (the rules above), CARNET_EEXIST. */
-int carnet_doc_status_set(carnet_txn *t, const carnet_id *doc, carnet_doc_status status,
+CARNET_API int carnet_doc_status_set(carnet_txn *t, const carnet_id *doc, carnet_doc_status status,
                           const char *date);
 
 /* Brief: make a new draft document of type `to` from a validated one: quote
@@ -220,7 +224,7 @@ int carnet_doc_status_set(carnet_txn *t, const carnet_id *doc, carnet_doc_status
  * Errors: CARNET_ENOTFOUND, CARNET_EINVAL (a conversion that does not exist,
  * a refused or cancelled source), CARNET_EPERM (the source is a draft:
  * validate it first). */
-int carnet_doc_convert(carnet_txn *t, const carnet_id *src, carnet_doc_type to, carnet_id *out);
+CARNET_API int carnet_doc_convert(carnet_txn *t, const carnet_id *src, carnet_doc_type to, carnet_id *out);
 
 /* --- Numbering ------------------------------------------------------------ */
 
@@ -233,40 +237,40 @@ int carnet_doc_convert(carnet_txn *t, const carnet_id *src, carnet_doc_type to, 
 #define CARNET_NUMBER_MAX 64
 
 /* Brief: this replica's rule for a type (the default when never set). */
-int carnet_replica_get_numbering(carnet_replica *r, carnet_doc_type type, char *out, size_t len);
+CARNET_API int carnet_replica_get_numbering(carnet_replica *r, carnet_doc_type type, char *out, size_t len);
 
 /* Brief: set this replica's rule for a type (NULL: back to the default), in
  * its own transaction. Errors: CARNET_EINVAL (unknown placeholder, no {tag}
  * or {n:W}, a number that could exceed CARNET_NUMBER_MAX). */
-int carnet_replica_set_numbering(carnet_replica *r, carnet_doc_type type, const char *rule);
+CARNET_API int carnet_replica_set_numbering(carnet_replica *r, carnet_doc_type type, const char *rule);
 
 /* --- Line ids and amounts (pure) ------------------------------------------ */
 
 /* Brief: 16 lowercase hex characters and a NUL; and the reverse
  * (CARNET_EINVAL). */
-void carnet_line_id_format(const carnet_line_id *id, char out[17]);
-int carnet_line_id_parse(const char *hex, carnet_line_id *out);
+CARNET_API void carnet_line_id_format(const carnet_line_id *id, char out[17]);
+CARNET_API int carnet_line_id_parse(const char *hex, carnet_line_id *out);
 
 /* Brief: parse a decimal ("12", "-3.5", "19,99") exactly into an integer
  * with `decimals` decimals (2: cents, 3: thousandths): "19.99" -> 1999.
  * More decimals than that, or beyond +/- 10^15, is CARNET_EINVAL. */
-int carnet_decimal_parse(const char *s, unsigned decimals, int64_t *out);
+CARNET_API int carnet_decimal_parse(const char *s, unsigned decimals, int64_t *out);
 
 /* Brief: the reverse: 1999 with 2 decimals -> "19.99"; trailing zero
  * decimals are dropped when `trim` ("2.5" rather than "2.500"). */
-void carnet_decimal_format(int64_t v, unsigned decimals, bool trim, char *out, size_t len);
+CARNET_API void carnet_decimal_format(int64_t v, unsigned decimals, bool trim, char *out, size_t len);
 
 /* Brief: true when `s` is a valid calendar date YYYY-MM-DD. */
-bool carnet_date_valid(const char *s);
+CARNET_API bool carnet_date_valid(const char *s);
 
 /* Brief: today's date (YYYY-MM-DD, local time) by the replica's clock
  * (carnet_env.now_ms), so tests can inject it. */
-void carnet_replica_get_today(carnet_replica *r, char out[11]);
+CARNET_API void carnet_replica_get_today(carnet_replica *r, char out[11]);
 
 /* Brief: the date `days` days after `date` (may be negative), and the ISO
  * weekday of a date (1 = Monday .. 7 = Sunday). Errors: CARNET_EINVAL. */
-int carnet_date_add(const char *date, int days, char out[11]);
-int carnet_date_weekday(const char *date);
+CARNET_API int carnet_date_add(const char *date, int days, char out[11]);
+CARNET_API int carnet_date_weekday(const char *date);
 
 /* --- Commercial actions ----------------------------------------------------- */
 
@@ -290,12 +294,12 @@ typedef enum carnet_action_channel {
   CARNET_ACH_MAX_ = 8
 } carnet_action_channel;
 
-const char *carnet_action_channel_name(carnet_action_channel ch);
-carnet_action_channel carnet_action_channel_parse(const char *name);
+CARNET_API const char *carnet_action_channel_name(carnet_action_channel ch);
+CARNET_API carnet_action_channel carnet_action_channel_parse(const char *name);
 
 /* Brief: the level 1..5 of a rating text ("4", "green"), 0 when unrated or
  * unknown. */
-int carnet_rating_level(const char *rating);
+CARNET_API int carnet_rating_level(const char *rating);
 
 /* --- Reminders ------------------------------------------------------------------ */
 
@@ -307,13 +311,13 @@ int carnet_rating_level(const char *rating);
 /* Brief: is the reminder due on `date`? Not done, not deleted, and: mode day
  * -> its date is `date`; mode week -> `date` is in the ISO week (Monday to
  * Sunday) of its date. */
-bool carnet_reminder_due_on(const carnet_record *rec, const char *date);
+CARNET_API bool carnet_reminder_due_on(const carnet_record *rec, const char *date);
 
 /* Brief: call `cb` for each reminder due on some day of [from, to] (dates,
  * inclusive), in date order. The record is freed after `cb` returns; a
  * non-zero return stops and is returned. Errors: CARNET_EINVAL (bad dates),
  * CARNET_ECORRUPT, CARNET_ENOMEM. */
-int carnet_reminder_list_due(carnet_replica *r, const char *from, const char *to, carnet_record_cb cb,
+CARNET_API int carnet_reminder_list_due(carnet_replica *r, const char *from, const char *to, carnet_record_cb cb,
                          void *data);
 
 /* --- History and statistics ----------------------------------------------------- */
@@ -344,7 +348,7 @@ typedef struct carnet_history_entry {
  * Errors: CARNET_ENOTFOUND (no such customer), CARNET_ECORRUPT,
  * CARNET_ENOMEM. */
 typedef int (*carnet_history_cb)(const carnet_history_entry *e, void *data);
-int carnet_history_list(carnet_replica *r, const carnet_id *customer, carnet_history_cb cb, void *data);
+CARNET_API int carnet_history_list(carnet_replica *r, const carnet_id *customer, carnet_history_cb cb, void *data);
 
 typedef struct carnet_rep_stats {
   char *rep;           /* "" for documents without a sales rep */
@@ -372,8 +376,10 @@ typedef struct carnet_stats {
  * documents dated in the range. After the call free `out` with
  * carnet_stats_free. Errors: CARNET_EINVAL (bad dates, won_rating outside
  * 1..5), CARNET_ECORRUPT, CARNET_ENOMEM. */
-int carnet_stats_compute(carnet_replica *r, const char *from, const char *to, int won_rating,
+CARNET_API int carnet_stats_compute(carnet_replica *r, const char *from, const char *to, int won_rating,
                          carnet_stats *out);
-void carnet_stats_free(carnet_stats *s);
+CARNET_API void carnet_stats_free(carnet_stats *s);
+
+CARNET_END_DECLS
 
 #endif

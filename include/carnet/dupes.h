@@ -17,9 +17,13 @@
 #ifndef CARNET_DUPES_H
 #define CARNET_DUPES_H
 
+#include "carnet/api.h"
+
 #include "carnet/replica.h"
 #include <stdbool.h>
 #include <stddef.h>
+
+CARNET_BEGIN_DECLS
 
 /* Why two customers are candidates (bits). */
 typedef enum carnet_dupe_reason {
@@ -32,7 +36,7 @@ typedef enum carnet_dupe_reason {
 } carnet_dupe_reason;
 
 /* Brief: the name of a reason bit ("same phone"), or NULL. */
-const char *carnet_dupes_reason_name(carnet_dupe_reason bit);
+CARNET_API const char *carnet_dupes_reason_name(carnet_dupe_reason bit);
 
 /* One candidate pair. */
 typedef struct carnet_dupe {
@@ -58,13 +62,13 @@ typedef struct carnet_dupe {
  * best first (then by ids). After the call *out is a malloc'd array of *n
  * pairs owned by the caller (free() it; NULL when none).
  * Errors: CARNET_ENOMEM, CARNET_ECORRUPT, CARNET_EIO. */
-int carnet_dupes_find(carnet_replica *r, double min_score, carnet_dupe **out, size_t *n);
+CARNET_API int carnet_dupes_find(carnet_replica *r, double min_score, carnet_dupe **out, size_t *n);
 
 /* Brief: the candidate pairs of one customer `id` with score >= min_score
  * (pair.a or pair.b is `id`), best first; sees the open transaction's
  * writes, so a caller can create, check, and commit or abort.
  * Ownership as carnet_dupes_find. Errors: as carnet_dupes_find. */
-int carnet_dupes_of(carnet_replica *r, const carnet_id *id, double min_score, carnet_dupe **out,
+CARNET_API int carnet_dupes_of(carnet_replica *r, const carnet_id *id, double min_score, carnet_dupe **out,
                     size_t *n);
 
 /* What carnet_record_lookup looks for. */
@@ -80,11 +84,13 @@ typedef enum carnet_lookup_kind {
  * number found to *n (which may exceed max).
  * Errors: CARNET_EINVAL (the value does not normalise, or unknown kind),
  * CARNET_ECORRUPT, CARNET_EIO. */
-int carnet_record_lookup(carnet_replica *r, carnet_lookup_kind kind, const char *value, carnet_id *ids,
+CARNET_API int carnet_record_lookup(carnet_replica *r, carnet_lookup_kind kind, const char *value, carnet_id *ids,
                   size_t max, size_t *n);
 
 /* Brief: Jaro-Winkler similarity of two byte strings (0..1; prefix scale
  * 0.1, at most 4 characters of prefix). Exposed for tests and tools. */
-double carnet_name_similarity(const char *s, const char *t);
+CARNET_API double carnet_name_similarity(const char *s, const char *t);
+
+CARNET_END_DECLS
 
 #endif

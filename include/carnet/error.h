@@ -8,6 +8,10 @@
 #ifndef CARNET_ERROR_H
 #define CARNET_ERROR_H
 
+#include "carnet/api.h"
+
+CARNET_BEGIN_DECLS
+
 /* X(name, value, message). Values are frozen: they appear in logs and JSON. */
 #define CARNET_ERRNO_MAP(X)                                                     \
   X(EINVAL, -1, "invalid input")                                               \
@@ -35,9 +39,11 @@ enum {
 
 /* Brief: the fixed English message of an error code ("unknown error" for a
  * code outside the table). The string is static. */
-const char *carnet_error_message(int err);
+CARNET_API const char *carnet_error_message(int err);
 
 /* Brief: the symbolic name of an error code ("CARNET_ENOTFOUND"), static. */
-const char *carnet_error_name(int err);
+CARNET_API const char *carnet_error_name(int err);
+
+CARNET_END_DECLS
 
 #endif

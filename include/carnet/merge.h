@@ -26,42 +26,46 @@
 #ifndef CARNET_MERGE_H
 #define CARNET_MERGE_H
 
+#include "carnet/api.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 
 #include "carnet/dupes.h"
 #include "carnet/record.h"
 
+CARNET_BEGIN_DECLS
+
 /* Brief: merge customer `other` into `keep`, in `t`.
  * Errors: CARNET_EINVAL (the same customer twice, or not customers),
  * CARNET_ENOTFOUND (no such customer, or deleted), CARNET_EEXIST (already
  * merged: in one group), CARNET_EPERM (one of them was erased),
  * CARNET_ENOSPC, CARNET_EIO. The replica's errmsg says which. */
-int carnet_merge_apply(carnet_txn *t, const carnet_id *keep, const carnet_id *other);
+CARNET_API int carnet_merge_apply(carnet_txn *t, const carnet_id *keep, const carnet_id *other);
 
 /* Brief: undo merges, in `t`. With `from` NULL, `id` leaves its group: every
  * edge from or to `id` is removed (the others stay merged with each other
  * where edges join them). With `from`, only the edges between `id` and
  * `from` are removed. Errors: CARNET_ENOTFOUND (nothing to undo: not
  * merged), CARNET_ENOSPC, CARNET_EIO. */
-int carnet_merge_undo(carnet_txn *t, const carnet_id *id, const carnet_id *from);
+CARNET_API int carnet_merge_undo(carnet_txn *t, const carnet_id *id, const carnet_id *from);
 
 /* Brief: record that customers `a` and `b` are not the same (the pair is no
  * longer a candidate), and take it off the review list, in `t`.
  * Errors: CARNET_EINVAL (the same id twice; or the two are merged: unmerge
  * first), CARNET_ENOTFOUND, CARNET_ENOSPC, CARNET_EIO. */
-int carnet_dupes_dismiss(carnet_txn *t, const carnet_id *a, const carnet_id *b);
+CARNET_API int carnet_dupes_dismiss(carnet_txn *t, const carnet_id *a, const carnet_id *b);
 
 /* Brief: put the pair on the review list (decide later), in `t`.
  * Errors: as carnet_dupes_dismiss. */
-int carnet_dupes_set_aside(carnet_txn *t, const carnet_id *a, const carnet_id *b);
+CARNET_API int carnet_dupes_set_aside(carnet_txn *t, const carnet_id *a, const carnet_id *b);
 
 /* Brief: the group of customer `id`: its survivor, and up to `max` member
  * ids (survivor included, in id order) in `members` (may be NULL with max
  * 0); *n receives the number of members (1 when not merged). `review` (may
  * be NULL) tells whether a "not the same" decision conflicts with the group.
  * Errors: CARNET_ECORRUPT, CARNET_EIO, CARNET_ENOMEM. */
-int carnet_merge_group(carnet_replica *r, const carnet_id *id, carnet_id *survivor, carnet_id *members,
+CARNET_API int carnet_merge_group(carnet_replica *r, const carnet_id *id, carnet_id *survivor, carnet_id *members,
                  size_t max, size_t *n, bool *review);
 
 /* Brief: apply the decisions to candidate pairs from carnet_dupes_find (or
@@ -70,7 +74,7 @@ int carnet_merge_group(carnet_replica *r, const carnet_id *id, carnet_id *surviv
  * are dropped, and a pair seen twice keeps its best score. The array is
  * rewritten in place (best first) and *n shrinks. Errors: CARNET_ECORRUPT,
  * CARNET_EIO, CARNET_ENOMEM. */
-int carnet_dupes_filter(carnet_replica *r, carnet_dupe *pairs, size_t *n);
+CARNET_API int carnet_dupes_filter(carnet_replica *r, carnet_dupe *pairs, size_t *n);
 
 /* What is on the review list. */
 typedef enum carnet_review_why {
@@ -86,12 +90,14 @@ typedef struct carnet_review_item {
 
 /* Brief: the review list, in (a, b) order. After the call *out is a malloc'd
  * array of *n items owned by the caller (free()). Errors: as carnet_merge_group. */
-int carnet_dupes_review_list(carnet_replica *r, carnet_review_item **out, size_t *n);
+CARNET_API int carnet_dupes_review_list(carnet_replica *r, carnet_review_item **out, size_t *n);
 
 /* Brief: the other members of a merged customer's group as read (ids;
  * empty when not merged), and whether the group is flagged for review. The
  * array lives with the record. */
-size_t carnet_record_merged(const carnet_record *rec, const carnet_id **out);
-bool carnet_record_review(const carnet_record *rec);
+CARNET_API size_t carnet_record_merged(const carnet_record *rec, const carnet_id **out);
+CARNET_API bool carnet_record_review(const carnet_record *rec);
+
+CARNET_END_DECLS
 
 #endif

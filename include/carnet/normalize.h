@@ -9,14 +9,18 @@
 #ifndef CARNET_NORMALIZE_H
 #define CARNET_NORMALIZE_H
 
+#include "carnet/api.h"
+
 #include <stdbool.h>
 #include <stddef.h>
+
+CARNET_BEGIN_DECLS
 
 /* --- E-mail addresses ----------------------------------------------------- */
 
 /* Brief: true when `s` is a syntactically valid e-mail address (no
  * surrounding spaces). */
-bool carnet_email_valid(const char *s);
+CARNET_API bool carnet_email_valid(const char *s);
 
 /* Brief: the matching key of an address: surrounding white space trimmed and
  * the whole address lower-cased (ASCII). Two addresses with one key are the
@@ -24,14 +28,14 @@ bool carnet_email_valid(const char *s);
  * rewritten. No provider-specific rule is applied.
  * Errors: CARNET_EINVAL (not a valid address once trimmed), CARNET_ELIMIT
  * (`out_len` too small; 255 bytes always suffice). */
-int carnet_email_key(const char *s, char *out, size_t out_len);
+CARNET_API int carnet_email_key(const char *s, char *out, size_t out_len);
 
 /* Brief: the "possible duplicate" hint key: the matching key with, in the
  * local part, everything from the first '+' dropped and every '.' removed
  * ("Jean.Dupont+crm@x.fr" -> "jeandupont@x.fr"). Only a hint: for most
  * providers these are different mailboxes.
  * Errors: as carnet_email_key. */
-int carnet_email_hint_key(const char *s, char *out, size_t out_len);
+CARNET_API int carnet_email_hint_key(const char *s, char *out, size_t out_len);
 
 /* --- SIRET / SIREN -------------------------------------------------------- */
 
@@ -39,7 +43,7 @@ int carnet_email_hint_key(const char *s, char *out, size_t out_len);
  * Luhn (La Poste: SIREN 356000000, digit sum a multiple of 5). Spaces, dots
  * and dashes are ignored. Writes the digits and a NUL to out (15 bytes).
  * Errors: CARNET_EINVAL. */
-int carnet_siret_normalize(const char *s, char out[15]);
+CARNET_API int carnet_siret_normalize(const char *s, char out[15]);
 
 /* --- Phone numbers -------------------------------------------------------- */
 
@@ -48,7 +52,7 @@ int carnet_siret_normalize(const char *s, char out[15]);
 
 /* Brief: normalise a phone number to E.164 ("+33612345678"), French
  * numbering by default: carnet_phone_normalize_in(s, "FR", ...). */
-int carnet_phone_normalize(const char *s, char *out, size_t out_len);
+CARNET_API int carnet_phone_normalize(const char *s, char *out, size_t out_len);
 
 /* Brief: normalise a phone number to E.164 with `country` (ISO 3166
  * alpha-2, e.g. "FR", "BE", "US"; NULL means "FR") as the country of
@@ -68,11 +72,11 @@ int carnet_phone_normalize(const char *s, char *out, size_t out_len);
  * unknown country code outside 8..15 digits.
  * `out_len` must be at least CARNET_PHONE_E164_MAX.
  * Errors: CARNET_EINVAL (not a phone number, or unknown `country`). */
-int carnet_phone_normalize_in(const char *s, const char *country, char *out, size_t out_len);
+CARNET_API int carnet_phone_normalize_in(const char *s, const char *country, char *out, size_t out_len);
 
 /* Brief: the country calling code ("33") of an ISO 3166 alpha-2 country
  * the normaliser knows, or NULL. */
-const char *carnet_phone_calling_code(const char *country);
+CARNET_API const char *carnet_phone_calling_code(const char *country);
 
 /* --- Names ---------------------------------------------------------------- */
 
@@ -89,11 +93,13 @@ const char *carnet_phone_calling_code(const char *country);
  * "  SARL Boulangerie  Müller & Fils " -> "boulangerie muller fils".
  * Errors: CARNET_EINVAL (not UTF-8), CARNET_ELIMIT (`out_len` below
  * CARNET_NAME_FOLD_MAX). */
-int carnet_name_fold(const char *s, char *out, size_t out_len);
+CARNET_API int carnet_name_fold(const char *s, char *out, size_t out_len);
 
 /* Brief: carnet_name_fold with its words sorted and repeated words
  * dropped, so word order does not matter ("Dupont Jean" and "JEAN
  * DUPONT" -> "dupont jean"). Errors: as carnet_name_fold. */
-int carnet_name_fold_sorted(const char *s, char *out, size_t out_len);
+CARNET_API int carnet_name_fold_sorted(const char *s, char *out, size_t out_len);
+
+CARNET_END_DECLS
 
 #endif

@@ -8,8 +8,12 @@
 #ifndef CARNET_PEER_H
 #define CARNET_PEER_H
 
+#include "carnet/api.h"
+
 #include <stdbool.h>
 #include "carnet/replica.h"
+
+CARNET_BEGIN_DECLS
 
 #define CARNET_PK_BYTES 32
 #define CARNET_TEAM_BYTES 16
@@ -17,11 +21,11 @@
 #define CARNET_INVITE_SECRET_BYTES 32
 
 /* Brief: this replica's public signing key and team id. */
-int carnet_replica_get_identity(carnet_replica *r, uint8_t pk[CARNET_PK_BYTES],
+CARNET_API int carnet_replica_get_identity(carnet_replica *r, uint8_t pk[CARNET_PK_BYTES],
                     uint8_t team[CARNET_TEAM_BYTES]);
 
 /* Brief: adopt a team id (on join). */
-int carnet_replica_set_team(carnet_replica *r, const uint8_t team[CARNET_TEAM_BYTES]);
+CARNET_API int carnet_replica_set_team(carnet_replica *r, const uint8_t team[CARNET_TEAM_BYTES]);
 
 typedef struct carnet_peer_info {
   uint8_t pk[CARNET_PK_BYTES];
@@ -33,20 +37,22 @@ typedef struct carnet_peer_info {
 } carnet_peer_info;
 
 /* Brief: trust a key (idempotent; `addr` may be NULL). */
-int carnet_peer_trust(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], const char *addr);
+CARNET_API int carnet_peer_trust(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], const char *addr);
 
 /* Brief: stop trusting a key. Errors: CARNET_ENOTFOUND. */
-int carnet_peer_remove(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES]);
+CARNET_API int carnet_peer_remove(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES]);
 
 /* Brief: 0 when the key is trusted, CARNET_EPERM when not. */
-int carnet_peer_check(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES]);
+CARNET_API int carnet_peer_check(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES]);
 
 /* Brief: read one peer. Errors: CARNET_ENOTFOUND. */
-int carnet_peer_get(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], carnet_peer_info *out);
+CARNET_API int carnet_peer_get(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], carnet_peer_info *out);
 
 /* Brief: call cb for every trusted peer, in key order; a non-zero return
  * stops and is returned. */
-int carnet_peer_list(carnet_replica *r, int (*cb)(const carnet_peer_info *p, void *data),
+CARNET_API int carnet_peer_list(carnet_replica *r, int (*cb)(const carnet_peer_info *p, void *data),
                      void *data);
+
+CARNET_END_DECLS
 
 #endif

@@ -12,9 +12,13 @@
 #ifndef CARNET_RECORD_H
 #define CARNET_RECORD_H
 
+#include "carnet/api.h"
+
 #include <stdbool.h>
 #include "carnet/normalize.h"
 #include "carnet/replica.h"
+
+CARNET_BEGIN_DECLS
 
 typedef struct carnet_patch carnet_patch;
 typedef struct carnet_record carnet_record;
@@ -51,29 +55,29 @@ typedef struct carnet_field_info {
 
 /* Brief: the catalogue entry of a field, or NULL for an unknown number. The
  * entry is static. */
-const carnet_field_info *carnet_field_get(carnet_field f);
+CARNET_API const carnet_field_info *carnet_field_get(carnet_field f);
 
 /* Brief: look a field up by name for a kind. Returns NULL when the kind has
  * no such field (the caller says "unknown field"). */
-const carnet_field_info *carnet_field_find(carnet_kind kind, const char *name);
+CARNET_API const carnet_field_info *carnet_field_find(carnet_kind kind, const char *name);
 
 /* Brief: the name of a kind ("customer", "contact"), or NULL. */
-const char *carnet_kind_name(carnet_kind kind);
+CARNET_API const char *carnet_kind_name(carnet_kind kind);
 
 /* --- Ids ------------------------------------------------------------------ */
 
 /* Brief: write the 32 lowercase hex characters of `id` and a NUL to `out`
  * (33 bytes). */
-void carnet_id_format(const carnet_id *id, char out[CARNET_ID_HEX_LEN + 1]);
+CARNET_API void carnet_id_format(const carnet_id *id, char out[CARNET_ID_HEX_LEN + 1]);
 
 /* Brief: parse 32 hex characters. Errors: CARNET_EINVAL. */
-int carnet_id_parse(const char *hex, carnet_id *out);
+CARNET_API int carnet_id_parse(const char *hex, carnet_id *out);
 
 /* Brief: resolve what a user typed (a full id, a unique id prefix of at least
  * 6 hex characters, or a reference code) to an entity of `kind`.
  * Errors: CARNET_ENOTFOUND, CARNET_EAMBIGUOUS (prefix matches several: type
  * more characters). */
-int carnet_record_resolve(carnet_replica *r, carnet_kind kind, const char *ref, carnet_id *out);
+CARNET_API int carnet_record_resolve(carnet_replica *r, carnet_kind kind, const char *ref, carnet_id *out);
 
 /* --- Patches (writes) -------------------------------------------------- */
 
@@ -99,44 +103,44 @@ typedef enum carnet_channel {
 
 /* Brief: the name of a channel ("email") or NULL; and the reverse (0 when
  * unknown). */
-const char *carnet_channel_name(carnet_channel ch);
-carnet_channel carnet_channel_parse(const char *name);
+CARNET_API const char *carnet_channel_name(carnet_channel ch);
+CARNET_API carnet_channel carnet_channel_parse(const char *name);
 
 /* Brief: a new empty patch for an entity of `kind`. Returns NULL on ENOMEM.
  * After the call the caller owns the patch and frees it with
  * carnet_patch_free. */
-carnet_patch *carnet_patch_new(carnet_kind kind);
-void carnet_patch_free(carnet_patch *p);
+CARNET_API carnet_patch *carnet_patch_new(carnet_kind kind);
+CARNET_API void carnet_patch_free(carnet_patch *p);
 
 /* Brief: set a scalar field (LWW) from its text form; `value` NULL or ""
  * clears it. Set fields (emails, phones, tags, roles) add `value` as an
  * element. The text is copied. Validation happens at carnet_write. */
-int carnet_patch_set(carnet_patch *p, carnet_field f, const char *value);
+CARNET_API int carnet_patch_set(carnet_patch *p, carnet_field f, const char *value);
 
 /* Brief: remove an element from a set field (emails, phones, tags, roles). */
-int carnet_patch_remove(carnet_patch *p, carnet_field f, const char *value);
+CARNET_API int carnet_patch_remove(carnet_patch *p, carnet_field f, const char *value);
 /* (For phones, `value` is the number in any format; every slot holding it
  * is removed.) */
 
 /* Brief: add a typed phone: `type` is "mobile", "work" or "home". Phones
  * are a map of slot -> (type, number): concurrent additions on two replicas
  * both survive, and an edit rewrites one slot (one cell on the wire). */
-int carnet_patch_phone(carnet_patch *p, const char *type, const char *number);
+CARNET_API int carnet_patch_phone(carnet_patch *p, const char *type, const char *number);
 
 /* Brief: make `number` the only phone of `type`: the first slot of that type
  * is rewritten and the other slots of that type are removed. */
-int carnet_patch_phone_replace(carnet_patch *p, const char *type, const char *number);
+CARNET_API int carnet_patch_phone_replace(carnet_patch *p, const char *type, const char *number);
 
 /* Brief: set (or with value NULL, clear) a custom field. */
-int carnet_patch_custom(carnet_patch *p, const char *name, carnet_custom_type type,
+CARNET_API int carnet_patch_custom(carnet_patch *p, const char *name, carnet_custom_type type,
                         const char *value);
 
 /* Brief: record a consent grant (granted=true) or withdrawal on a channel,
  * with an optional note (where/how it was given). */
-int carnet_patch_consent(carnet_patch *p, carnet_channel ch, bool granted, const char *note);
+CARNET_API int carnet_patch_consent(carnet_patch *p, carnet_channel ch, bool granted, const char *note);
 
 /* Brief: mark the entity deleted (LWW tombstone). */
-int carnet_patch_delete(carnet_patch *p);
+CARNET_API int carnet_patch_delete(carnet_patch *p);
 
 /* Brief: apply a patch to a new entity (`id` NULL: a fresh time-ordered id is
  * made; else the given id, which must not exist) or to an existing one
@@ -147,7 +151,7 @@ int carnet_patch_delete(carnet_patch *p);
  * Errors: CARNET_EINVAL (a value failed validation; the replica's errmsg names
  * the field and the value), CARNET_EEXIST (the id exists), CARNET_ENOSPC,
  * CARNET_EIO. A failed write leaves the transaction failed (sticky). */
-int carnet_record_create(carnet_txn *t, const carnet_patch *p, const carnet_id *id, carnet_id *out_id);
+CARNET_API int carnet_record_create(carnet_txn *t, const carnet_patch *p, const carnet_id *id, carnet_id *out_id);
 
 /* Brief: validate `p` as carnet_record_create would for a new entity (every value,
  * the required fields) and write nothing: unlike a failed carnet_record_create, a
@@ -156,15 +160,15 @@ int carnet_record_create(carnet_txn *t, const carnet_patch *p, const carnet_id *
  * Errors: CARNET_EINVAL (the replica's errmsg names the field and value),
  * CARNET_ENOTFOUND (a referenced entity does not exist), CARNET_EMISUSE (no
  * patch), CARNET_ENOMEM, or the transaction's sticky error. */
-int carnet_record_check(carnet_txn *t, const carnet_patch *p);
+CARNET_API int carnet_record_check(carnet_txn *t, const carnet_patch *p);
 
 /* Errors: as carnet_record_create, plus CARNET_ENOTFOUND (no such entity, or it is
  * deleted) and CARNET_EINVAL when the entity is of another kind. */
-int carnet_record_update(carnet_txn *t, const carnet_id *id, const carnet_patch *p);
+CARNET_API int carnet_record_update(carnet_txn *t, const carnet_id *id, const carnet_patch *p);
 
 /* Brief: carnet_record_create / carnet_record_update in their own transaction. */
-int carnet_record_create_commit(carnet_replica *r, const carnet_patch *p, carnet_id *out_id);
-int carnet_record_update_commit(carnet_replica *r, const carnet_id *id, const carnet_patch *p);
+CARNET_API int carnet_record_create_commit(carnet_replica *r, const carnet_patch *p, carnet_id *out_id);
+CARNET_API int carnet_record_update_commit(carnet_replica *r, const carnet_id *id, const carnet_patch *p);
 
 /* --- Records (reads) ---------------------------------------------------- */
 
@@ -172,20 +176,20 @@ int carnet_record_update_commit(carnet_replica *r, const carnet_id *id, const ca
  * carnet_record_free); it does not depend on any transaction.
  * Deleted entities are returned too (carnet_record_deleted tells).
  * Errors: CARNET_ENOTFOUND, CARNET_ECORRUPT (stored bytes fail validation). */
-int carnet_record_get(carnet_replica *r, const carnet_id *id, carnet_record **out);
-void carnet_record_free(carnet_record *rec);
+CARNET_API int carnet_record_get(carnet_replica *r, const carnet_id *id, carnet_record **out);
+CARNET_API void carnet_record_free(carnet_record *rec);
 
-carnet_kind carnet_record_kind(const carnet_record *rec);
-const carnet_id *carnet_record_id(const carnet_record *rec);
-bool carnet_record_deleted(const carnet_record *rec);
+CARNET_API carnet_kind carnet_record_kind(const carnet_record *rec);
+CARNET_API const carnet_id *carnet_record_id(const carnet_record *rec);
+CARNET_API bool carnet_record_deleted(const carnet_record *rec);
 
 /* Brief: a scalar field as text (integers and bools rendered as text, ids
  * as hex), or NULL when unset. The string lives with the record. */
-const char *carnet_record_str(const carnet_record *rec, carnet_field f);
+CARNET_API const char *carnet_record_str(const carnet_record *rec, carnet_field f);
 
 /* Brief: the present elements of a set field, in byte order; the strings
  * live with the record. Returns the count. */
-size_t carnet_record_elems(const carnet_record *rec, carnet_field f, const char *const **out);
+CARNET_API size_t carnet_record_elems(const carnet_record *rec, carnet_field f, const char *const **out);
 
 /* Brief: custom fields, in name order. */
 typedef struct carnet_custom {
@@ -193,7 +197,7 @@ typedef struct carnet_custom {
   carnet_custom_type type;
   const char *value; /* text form */
 } carnet_custom;
-size_t carnet_record_customs(const carnet_record *rec, const carnet_custom **out);
+CARNET_API size_t carnet_record_customs(const carnet_record *rec, const carnet_custom **out);
 
 /* Brief: consent state of a channel: granted or not (OFF until granted),
  * and the HLC of the event that decided it (0 when never touched). */
@@ -204,13 +208,13 @@ typedef struct carnet_consent_event {
   uint64_t origin;
   const char *note;
 } carnet_consent_event;
-bool carnet_record_consent(const carnet_record *rec, carnet_channel ch, carnet_hlc *decided_at);
+CARNET_API bool carnet_record_consent(const carnet_record *rec, carnet_channel ch, carnet_hlc *decided_at);
 
 /* Brief: every consent event kept, oldest first. */
-size_t carnet_record_consent_log(const carnet_record *rec, const carnet_consent_event **out);
+CARNET_API size_t carnet_record_consent_log(const carnet_record *rec, const carnet_consent_event **out);
 
 /* Brief: the HLC of the latest change to any field of the record. */
-carnet_hlc carnet_record_updated(const carnet_record *rec);
+CARNET_API carnet_hlc carnet_record_updated(const carnet_record *rec);
 
 /* --- Listing ------------------------------------------------------------ */
 
@@ -230,10 +234,12 @@ typedef struct carnet_filter {
  * returns; `cb` returns 0 to go on or non-zero to stop (that value is then
  * returned). Errors: CARNET_ECORRUPT, CARNET_ENOMEM. */
 typedef int (*carnet_record_cb)(const carnet_record *rec, void *data);
-int carnet_record_list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter,
+CARNET_API int carnet_record_list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter,
                 carnet_record_cb cb, void *data);
 
 /* Validation helpers (carnet_email_valid, carnet_siret_normalize,
  * carnet_phone_normalize) live in carnet/normalize.h. */
+
+CARNET_END_DECLS
 
 #endif

@@ -12,8 +12,12 @@
 #ifndef CARNET_REPLICA_H
 #define CARNET_REPLICA_H
 
+#include "carnet/api.h"
+
 #include <stdbool.h>
 #include "carnet/types.h"
+
+CARNET_BEGIN_DECLS
 
 typedef struct carnet_replica carnet_replica;
 typedef struct carnet_txn carnet_txn;
@@ -38,7 +42,7 @@ typedef struct carnet_txn carnet_txn;
  * Encryption at rest: the replica's data key is wrapped with the key that
  * `env` gives (carnet/types.h: a key file, a passphrase, or the key file
  * DIR/carnet.key made here when neither is given). */
-int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica **out,
+CARNET_API int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica **out,
                         char *errbuf, size_t errbuf_len);
 
 /* Brief: open an existing replica.
@@ -51,7 +55,7 @@ int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica *
  * (schema 1) is refused with CARNET_EVERSION and a message saying how to
  * move its data (docs/DESIGN-NOTES.md). Same out/errbuf rules as
  * carnet_replica_init. */
-int carnet_replica_open(const char *dir, const carnet_env *env, carnet_replica **out,
+CARNET_API int carnet_replica_open(const char *dir, const carnet_env *env, carnet_replica **out,
                         char *errbuf, size_t errbuf_len);
 
 /* --- Encryption at rest ---------------------------------------------------- */
@@ -73,7 +77,7 @@ typedef struct carnet_key_info {
 } carnet_key_info;
 
 /* Brief: how the replica's data key is protected. Errors: CARNET_ECORRUPT. */
-int carnet_replica_get_key_info(carnet_replica *r, carnet_key_info *out);
+CARNET_API int carnet_replica_get_key_info(carnet_replica *r, carnet_key_info *out);
 
 /* Brief: protect the replica's data key with a new key: `passphrase` when
  * not NULL or empty, else the key file `key_file` (created when missing),
@@ -85,30 +89,30 @@ int carnet_replica_get_key_info(carnet_replica *r, carnet_key_info *out);
  * Errors: CARNET_EMISUSE (a transaction is open on this handle), CARNET_EIO,
  * CARNET_EPERM, CARNET_EKEY (a key file that does not hold a key),
  * CARNET_ENOSPC, CARNET_ENOMEM; on error nothing changed. */
-int carnet_replica_rekey(carnet_replica *r, const char *passphrase, const char *key_file);
+CARNET_API int carnet_replica_rekey(carnet_replica *r, const char *passphrase, const char *key_file);
 
 /* Brief: close the replica. Any transaction still open is aborted. NULL is a
  * no-op. */
-void carnet_replica_close(carnet_replica *r);
+CARNET_API void carnet_replica_close(carnet_replica *r);
 
 /* Brief: the detail of the last error on this handle ("" if none). The
  * string lives until the next call on the handle. */
-const char *carnet_replica_errmsg(const carnet_replica *r);
+CARNET_API const char *carnet_replica_errmsg(const carnet_replica *r);
 
 /* Brief: this replica's 64-bit id (random, fixed at init). */
-uint64_t carnet_replica_id(const carnet_replica *r);
+CARNET_API uint64_t carnet_replica_id(const carnet_replica *r);
 
 /* Brief: this replica's short tag (4 characters of Crockford base32 of the
  * replica id) used in reference codes so two replicas never hand out the same
  * code. The string lives as long as the handle. */
-const char *carnet_replica_tag(const carnet_replica *r);
+CARNET_API const char *carnet_replica_tag(const carnet_replica *r);
 
 /* Brief: the directory the replica was opened from (lives with the handle). */
-const char *carnet_replica_dir(const carnet_replica *r);
+CARNET_API const char *carnet_replica_dir(const carnet_replica *r);
 
 /* Brief: the replica's current local change sequence (the highest sequence
  * number it has given to a change, local or received). */
-int carnet_replica_get_seq(carnet_replica *r, uint64_t *out);
+CARNET_API int carnet_replica_get_seq(carnet_replica *r, uint64_t *out);
 
 /* The role of a replica in its team. Administrator actions (import and
  * export of the customer base) are refused on a member replica by the CLI.
@@ -123,34 +127,36 @@ typedef enum carnet_role {
 
 /* Brief: "admin" or "member" (NULL for another value); and back (0 when
  * `name` is neither). */
-const char *carnet_role_name(carnet_role role);
-carnet_role carnet_role_parse(const char *name);
+CARNET_API const char *carnet_role_name(carnet_role role);
+CARNET_API carnet_role carnet_role_parse(const char *name);
 
 /* Brief: this replica's role. A replica made before roles existed has none
  * stored and reads as admin (it was made by `carnet init`, whose default is
  * admin). Errors: CARNET_ECORRUPT (a stored role that is neither), CARNET_EIO. */
-int carnet_replica_get_role(carnet_replica *r, carnet_role *out);
+CARNET_API int carnet_replica_get_role(carnet_replica *r, carnet_role *out);
 
 /* Brief: store this replica's role, in its own write transaction.
  * Errors: CARNET_EINVAL (not a role), CARNET_EMISUSE (a transaction is
  * open on this handle), CARNET_EIO, CARNET_ENOSPC. */
-int carnet_replica_set_role(carnet_replica *r, carnet_role role);
+CARNET_API int carnet_replica_set_role(carnet_replica *r, carnet_role role);
 
 /* Brief: start a write transaction. Every write made through it becomes
  * durable at carnet_txn_commit, all or nothing. Only one write transaction
  * exists at a time per directory (across processes): others wait.
  * Errors: CARNET_EMISUSE (a transaction is already open on this handle),
  * CARNET_EIO, CARNET_ENOSPC. */
-int carnet_txn_begin(carnet_replica *r, carnet_txn **out);
+CARNET_API int carnet_txn_begin(carnet_replica *r, carnet_txn **out);
 
 /* Brief: make the transaction's writes durable (fsync). After the call the
  * transaction is gone, whether it succeeded or not.
  * Errors: CARNET_ENOSPC (disk or map full: nothing was written), CARNET_EIO,
  * or the sticky error of a write that failed inside the transaction (a failed
  * transaction stays failed and commits nothing). */
-int carnet_txn_commit(carnet_txn *t);
+CARNET_API int carnet_txn_commit(carnet_txn *t);
 
 /* Brief: drop the transaction's writes. NULL is a no-op. */
-void carnet_txn_abort(carnet_txn *t);
+CARNET_API void carnet_txn_abort(carnet_txn *t);
+
+CARNET_END_DECLS
 
 #endif

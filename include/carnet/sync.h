@@ -17,9 +17,13 @@
 #ifndef CARNET_SYNC_H
 #define CARNET_SYNC_H
 
+#include "carnet/api.h"
+
 #include <stdbool.h>
 #include "carnet/peer.h"
 #include "carnet/replica.h"
+
+CARNET_BEGIN_DECLS
 
 typedef struct carnet_session carnet_session;
 
@@ -59,9 +63,9 @@ typedef struct carnet_session_stats {
  * After the call the caller owns *out (carnet_session_free).
  * Errors: CARNET_EINVAL (a bad invite token: the replica's errmsg says why),
  * CARNET_EPERM (expired token), CARNET_ENOMEM. */
-int carnet_session_new(carnet_replica *r, const carnet_session_opts *opts, uint64_t now_ms,
+CARNET_API int carnet_session_new(carnet_replica *r, const carnet_session_opts *opts, uint64_t now_ms,
                        carnet_session **out);
-void carnet_session_free(carnet_session *s);
+CARNET_API void carnet_session_free(carnet_session *s);
 
 /* Brief: feed bytes received from the peer, in any chunking. Returns 0, or
  * the session's (sticky) error once it has failed: CARNET_EPROTO (bad,
@@ -69,52 +73,54 @@ void carnet_session_free(carnet_session *s);
  * CARNET_EPERM (untrusted key, wrong team, bad invite), CARNET_EVERSION
  * (incompatible protocol), CARNET_ENOSPC, CARNET_EIO. On failure the output
  * may still hold an ERROR message for the peer: send it, then close. */
-int carnet_session_input(carnet_session *s, const void *data, size_t len, uint64_t now_ms);
+CARNET_API int carnet_session_input(carnet_session *s, const void *data, size_t len, uint64_t now_ms);
 
 /* Brief: the bytes waiting to be sent (empty when none). The buffer belongs
  * to the session and stays valid until the next call on it. */
-carnet_buf carnet_session_output(carnet_session *s);
+CARNET_API carnet_buf carnet_session_output(carnet_session *s);
 
 /* Brief: `n` bytes of the output were written to the peer. */
-void carnet_session_sent(carnet_session *s, size_t n);
+CARNET_API void carnet_session_sent(carnet_session *s, size_t n);
 
 /* Brief: timers and local changes: pushes new local changes to the peer,
  * pings when quiet, fails on a handshake or peer timeout. Call every 100 to
  * 250 ms. Returns as carnet_session_input. */
-int carnet_session_tick(carnet_session *s, uint64_t now_ms);
+CARNET_API int carnet_session_tick(carnet_session *s, uint64_t now_ms);
 
 /* Brief: the connection closed (EOF). A session that had not ended cleanly
  * fails (CARNET_EPROTO, "connection closed by the peer …"); returns the
  * session's error, 0 when it had closed cleanly. */
-int carnet_session_eof(carnet_session *s);
+CARNET_API int carnet_session_eof(carnet_session *s);
 
 /* Brief: end the session cleanly: a BYE goes out, then CLOSED. */
-void carnet_session_close(carnet_session *s);
+CARNET_API void carnet_session_close(carnet_session *s);
 
-carnet_session_state carnet_session_get_state(const carnet_session *s);
+CARNET_API carnet_session_state carnet_session_get_state(const carnet_session *s);
 
 /* Brief: the session's error (0 while it has none) and its one-line detail
  * (written for a log: says what happened and what to do). */
-int carnet_session_get_error(const carnet_session *s);
-const char *carnet_session_errmsg(const carnet_session *s);
+CARNET_API int carnet_session_get_error(const carnet_session *s);
+CARNET_API const char *carnet_session_errmsg(const carnet_session *s);
 
 /* Brief: once the handshake is done: the peer's public key, its replica id,
  * and whether it joined through one of our invites (or we through its). */
-const uint8_t *carnet_session_peer_pk(const carnet_session *s);
-uint64_t carnet_session_peer_id(const carnet_session *s);
-bool carnet_session_joined(const carnet_session *s);
+CARNET_API const uint8_t *carnet_session_peer_pk(const carnet_session *s);
+CARNET_API uint64_t carnet_session_peer_id(const carnet_session *s);
+CARNET_API bool carnet_session_joined(const carnet_session *s);
 
-void carnet_session_get_stats(const carnet_session *s, carnet_session_stats *out);
+CARNET_API void carnet_session_get_stats(const carnet_session *s, carnet_session_stats *out);
 
 /* Brief: make an invite on `r` valid for `ttl_ms`, to be accepted by a
  * replica serving at `addr` ("host:port"); writes the token text (NUL
  * terminated) to `out`. Errors: CARNET_EINVAL (address too long),
  * CARNET_ELIMIT (out too small: 512 bytes is enough). */
-int carnet_invite_create(carnet_replica *r, const char *addr, uint64_t ttl_ms, char *out,
+CARNET_API int carnet_invite_create(carnet_replica *r, const char *addr, uint64_t ttl_ms, char *out,
                        size_t out_len);
 
 /* Brief: the address a token points to (to dial for `carnet join`).
  * Errors: CARNET_EINVAL (not a Carnet invite token). */
-int carnet_invite_addr(const char *token, char *addr, size_t addr_len);
+CARNET_API int carnet_invite_addr(const char *token, char *addr, size_t addr_len);
+
+CARNET_END_DECLS
 
 #endif

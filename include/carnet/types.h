@@ -6,8 +6,12 @@
 #ifndef CARNET_TYPES_H
 #define CARNET_TYPES_H
 
+#include "carnet/api.h"
+
 #include <stddef.h>
 #include <stdint.h>
+
+CARNET_BEGIN_DECLS
 
 /* A 16-byte entity id: the 8-byte HLC stamp of its creation (big-endian)
  * then 8 random bytes, so ids made on one replica sort by creation time and
@@ -131,5 +135,7 @@ typedef enum carnet_field {
   CARNET_F_REVIEW = 52,      /* pairs set aside for review, kept on the smaller id */
   CARNET_F_MAX_ = 53         /* one past the last field number */
 } carnet_field;
+
+CARNET_END_DECLS
 
 #endif

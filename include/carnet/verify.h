@@ -10,9 +10,13 @@
 #ifndef CARNET_VERIFY_H
 #define CARNET_VERIFY_H
 
+#include "carnet/api.h"
+
 #include <stdint.h>
 
 #include "carnet/replica.h"
+
+CARNET_BEGIN_DECLS
 
 typedef struct carnet_verify_report {
   uint64_t entities;     /* rows read */
@@ -28,14 +32,16 @@ typedef struct carnet_verify_report {
  * replica's errmsg names the first problem found.
  * Errors: CARNET_ECORRUPT (the B-tree itself is damaged: the walk could not
  * go on), CARNET_ENOMEM, CARNET_EIO. */
-int carnet_replica_verify(carnet_replica *r, carnet_verify_report *out);
+CARNET_API int carnet_replica_verify(carnet_replica *r, carnet_verify_report *out);
 
 /* Brief: carnet_replica_verify, calling `fn` (when not NULL) every few thousand
  * rows with the rows read so far (entities, then change-index entries) and
  * their total, for a progress line: a replica of a million customers takes
  * tens of seconds to read. */
 typedef void carnet_progress_fn(void *ctx, uint64_t done, uint64_t total);
-int carnet_replica_verify_progress(carnet_replica *r, carnet_progress_fn *fn, void *ctx,
+CARNET_API int carnet_replica_verify_progress(carnet_replica *r, carnet_progress_fn *fn, void *ctx,
                            carnet_verify_report *out);
+
+CARNET_END_DECLS
 
 #endif
