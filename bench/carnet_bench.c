@@ -599,7 +599,7 @@ static void stream_interleaved(carnet_replica *src, carnet_replica *dst, double 
     *bytes += b.len;
     *cells += info.cells;
     (*batches)++;
-    free((void *)b.base);
+    carnet_free((void *)b.base);
     if (!info.more) break;
     from.after = info.upto;
   }

@@ -279,7 +279,7 @@ int main(int argc, char **argv) {
   }
   free(hit);
   if (df) fclose(df);
-  free(d);
+  carnet_free(d);
   free(ids);
   carnet_replica_close(r);
 

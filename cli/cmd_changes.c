@@ -103,7 +103,7 @@ static int export_loop(cli *c, carnet_replica *r, int fd, const char *tmp, total
       t->cells += info.cells;
       cli_progress_count(pr, "records written", t->entities, 0);
     }
-    free((void *)b.base);
+    carnet_free((void *)b.base);
     if (rc) return rc;
     t->upto = info.upto;
     if (!info.more) return CLI_OK;

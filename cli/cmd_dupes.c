@@ -151,7 +151,7 @@ int cli_cmd_dupes(cli *c, int argc, char **argv) {
     rc = print_pairs(c, r, d, n, NULL, stdout);
   }
 done:
-  free(d);
+  carnet_free(d);
   carnet_replica_close(r);
   cli_args_free(&a);
   return rc;
@@ -164,7 +164,7 @@ int cli_dupes_warn(cli *c, carnet_replica *r, const carnet_id *id, bool force, s
   int err = carnet_dupes_of(r, id, CARNET_DUPE_SCORE_DEFAULT, &d, &n);
   if (err == 0) err = carnet_dupes_filter(r, d, &n);
   if (err) {
-    free(d);
+    carnet_free(d);
     return cli_fail_rc(c, r, err, "checking for duplicates");
   }
   /* Refused: one line (the CLI's error contract) naming the best match.
@@ -174,7 +174,7 @@ int cli_dupes_warn(cli *c, carnet_replica *r, const carnet_id *id, bool force, s
     carnet_record *rec = NULL;
     char label[CARNET_ID_HEX_LEN + 1], more[64] = "";
     if ((err = carnet_record_get(r, other, &rec)) != 0) {
-      free(d);
+      carnet_free(d);
       return cli_fail_rc(c, r, err, "reading a likely duplicate");
     }
     char *why = reasons_text(&d[i]);
@@ -192,6 +192,6 @@ int cli_dupes_warn(cli *c, carnet_replica *r, const carnet_id *id, bool force, s
     carnet_record_free(rec);
   }
   *found = n;
-  free(d);
+  carnet_free(d);
   return CLI_OK;
 }

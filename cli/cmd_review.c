@@ -90,7 +90,7 @@ static int run_review(cli *c, int argc, char **argv) {
     cli_table_free(t);
   }
 done:
-  free(it);
+  carnet_free(it);
   carnet_replica_close(r);
   cli_args_free(&a);
   return rc;

@@ -1,5 +1,6 @@
 /* engine/arena.c - bump allocator (see arena.h). */
 #include "engine/arena.h"
+#include "engine/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +20,7 @@ void carnet__arena_free(carnet__arena *a) {
   carnet__arena_chunk *c = a->head;
   while (c) {
     carnet__arena_chunk *next = c->next;
-    free(c);
+    carnet__free(c);
     c = next;
   }
   a->head = NULL;
@@ -30,7 +31,7 @@ void *carnet__arena_alloc(carnet__arena *a, size_t n) {
   carnet__arena_chunk *c = a->head;
   if (c == NULL || c->cap - c->used < n) {
     size_t cap = n > a->chunk_size ? n : a->chunk_size;
-    c = malloc(sizeof *c + cap);
+    c = carnet__malloc(sizeof *c + cap);
     if (c == NULL) return NULL;
     c->used = 0;
     c->cap = cap;

@@ -1,5 +1,6 @@
 /* engine/batch.c - change batch codec (see batch.h). */
 #include "engine/batch.h"
+#include "engine/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -50,8 +51,8 @@ void carnet__benc_rewind(carnet__benc *enc, carnet__benc_pos pos) {
 
 int carnet__benc_entity(carnet__benc *enc, const carnet__entity *e, uint64_t base,
                         uint64_t skip_origin) {
-  bstamp *st = malloc((e->n ? e->n : 1) * sizeof *st);
-  size_t *idx = malloc((e->n ? e->n : 1) * sizeof *idx);
+  bstamp *st = carnet__malloc((e->n ? e->n : 1) * sizeof *st);
+  size_t *idx = carnet__malloc((e->n ? e->n : 1) * sizeof *idx);
   size_t ns = 0, nc = 0;
   int rc = CARNET_ENOMEM;
   if (st == NULL || idx == NULL) goto done;
@@ -113,8 +114,8 @@ int carnet__benc_entity(carnet__benc *enc, const carnet__entity *e, uint64_t bas
   enc->ncells += (uint32_t)nc;
   if (enc->body.data == NULL) rc = CARNET_ENOMEM;
 done:
-  free(st);
-  free(idx);
+  carnet__free(st);
+  carnet__free(idx);
   return rc;
 }
 
@@ -134,7 +135,7 @@ int carnet__benc_finish(carnet__benc *enc, const carnet_batch_info *info, carnet
     msgpack_pack_false(&pk);
   }
   size_t n = head.size + enc->body.size;
-  char *buf = head.data ? malloc(n) : NULL;
+  char *buf = head.data ? carnet__malloc(n) : NULL;
   if (buf == NULL) {
     msgpack_sbuffer_destroy(&head);
     return CARNET_ENOMEM;
@@ -167,7 +168,7 @@ static int read_entity(carnet__mp *m, carnet__batch *b, uint64_t *origins, size_
   }
   memcpy(be->id.b, id.base, 16);
   be->kind = (uint8_t)kind;
-  if ((st = malloc(ns * sizeof *st)) == NULL) {
+  if ((st = carnet__malloc(ns * sizeof *st)) == NULL) {
     rc = CARNET_ENOMEM;
     goto done;
   }
@@ -230,7 +231,7 @@ static int read_entity(carnet__mp *m, carnet__batch *b, uint64_t *origins, size_
     be->n++;
   }
 done:
-  free(st);
+  carnet__free(st);
   return rc == CARNET_ECORRUPT ? CARNET_EPROTO : rc;
 }
 
@@ -253,7 +254,7 @@ int carnet__batch_decode(const void *buf, size_t len, carnet__batch *b) {
     rc = BAD(&m);
     goto done;
   }
-  origins = malloc(CARNET__BATCH_ORIGINS_MAX * sizeof *origins);
+  origins = carnet__malloc(CARNET__BATCH_ORIGINS_MAX * sizeof *origins);
   if (origins == NULL) {
     rc = CARNET_ENOMEM;
     goto done;
@@ -265,7 +266,7 @@ int carnet__batch_decode(const void *buf, size_t len, carnet__batch *b) {
     }
     if (b->info.entities == cap) {
       cap = cap ? cap * 2 : 64;
-      carnet__bentity *ents = realloc(b->ents, cap * sizeof *ents);
+      carnet__bentity *ents = carnet__realloc(b->ents, cap * sizeof *ents);
       if (ents == NULL) {
         rc = CARNET_ENOMEM;
         goto done;
@@ -280,13 +281,13 @@ int carnet__batch_decode(const void *buf, size_t len, carnet__batch *b) {
 done:
   if (rc == CARNET_ECORRUPT) rc = CARNET_EPROTO;
   if (rc == CARNET_EPROTO && b->bad_line == 0) b->bad_line = m.bad_line;
-  free(origins);
+  carnet__free(origins);
   carnet__mp_destroy(&m);
   return rc;
 }
 
 void carnet__batch_free(carnet__batch *b) {
-  free(b->ents);
+  carnet__free(b->ents);
   b->ents = NULL;
   carnet__arena_free(&b->arena);
 }

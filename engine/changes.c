@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "carnet/changes.h"
+#include "engine/alloc.h"
 #include "carnet/error.h"
 #include "engine/batch.h"
 #include "engine/changes_int.h"
@@ -82,7 +83,7 @@ int carnet__changes_since(carnet_replica *r, const carnet_mark *from, size_t max
                           uint64_t skip_origin, carnet_buf *out, carnet_batch_info *info) {
   carnet__stxn *st = NULL;
   carnet__scur *cur = NULL;
-  carnet__benc *enc = malloc(sizeof *enc);
+  carnet__benc *enc = carnet__malloc(sizeof *enc);
   carnet_mark m = from ? *from : (carnet_mark){0, 0};
   carnet_batch_info bi = {.sender = r->id, .base = m.base, .after = m.after, .upto = m.after};
   carnet_buf k, v;
@@ -172,7 +173,7 @@ done:
   carnet__store_cursor_close(cur);
   if (st) carnet__read_end(r, st);
   carnet__benc_destroy(enc);
-  free(enc);
+  carnet__free(enc);
   return rc;
 }
 

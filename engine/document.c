@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "carnet/document.h"
+#include "engine/alloc.h"
 #include "carnet/error.h"
 #include "engine/dates.h"
 #include "engine/entity_io.h"
@@ -109,7 +110,7 @@ typedef struct lineset {
 } lineset;
 
 static void lines_free(lineset *ls) {
-  free(ls->v);
+  carnet__free(ls->v);
   ls->v = NULL;
   ls->n = 0;
 }
@@ -124,7 +125,7 @@ static int lines_of(const carnet__entity *e, lineset *out) {
     if (out->n == 0 || memcmp(out->v[out->n - 1].id, c->key, 8) != 0) {
       if (out->n == cap) {
         cap = cap ? cap * 2 : 16;
-        lview *v = realloc(out->v, cap * sizeof *v);
+        lview *v = carnet__realloc(out->v, cap * sizeof *v);
         if (v == NULL) {
           lines_free(out);
           return CARNET_ENOMEM;

@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "carnet/dupes.h"
+#include "engine/alloc.h"
 #include "carnet/error.h"
 #include "carnet/normalize.h"
 #include "carnet/record.h"
@@ -129,7 +130,7 @@ static int pairset_add(pairset *ps, const carnet_id *x, const carnet_id *y, unsi
   const carnet_id *a = c < 0 ? x : y, *b = c < 0 ? y : x;
   if ((ps->n + 1) * 2 > ps->cap) {
     size_t cap = ps->cap ? ps->cap * 2 : 1024;
-    pair *v = calloc(cap, sizeof *v);
+    pair *v = carnet__calloc(cap, sizeof *v);
     if (v == NULL) return CARNET_ENOMEM;
     for (size_t i = 0; i < ps->cap; i++) {
       if (!ps->v[i].used) continue;
@@ -138,7 +139,7 @@ static int pairset_add(pairset *ps, const carnet_id *x, const carnet_id *y, unsi
         h = (h + 1) & (cap - 1);
       v[h] = ps->v[i];
     }
-    free(ps->v);
+    carnet__free(ps->v);
     ps->v = v;
     ps->cap = cap;
   }
@@ -268,7 +269,7 @@ static char *dup_fold(const char *s, bool sorted, size_t *len) {
   int rc = sorted ? carnet_name_fold_sorted(s, f, sizeof f) : carnet_name_fold(s, f, sizeof f);
   if (rc != 0 || f[0] == '\0') return NULL;
   *len = strlen(f);
-  return strdup(f);
+  return carnet__strdup(f);
 }
 
 /* A scalar string cell of `e`, NUL-terminated into `out` ("" when unset,
@@ -353,8 +354,8 @@ static void sumtab_put(sumtab *t, const carnet_id *ids, size_t i) {
 static int sumtab_build(sumtab *t, const carnet_id *ids, size_t n, size_t room) {
   size_t cap = 16;
   while (cap < 2 * room) cap *= 2;
-  free(t->slot);
-  if ((t->slot = calloc(cap, sizeof *t->slot)) == NULL) return CARNET_ENOMEM;
+  carnet__free(t->slot);
+  if ((t->slot = carnet__calloc(cap, sizeof *t->slot)) == NULL) return CARNET_ENOMEM;
   t->cap = cap;
   for (size_t i = 0; i < n; i++) sumtab_put(t, ids, i);
   t->ids = ids;
@@ -466,7 +467,7 @@ static int finish(carnet__stxn *st, pairset *ps, double min_score, carnet_dupe *
   /* The distinct customers of the pairs, through a growing hash set (a
    * sort of every pair's ids costs more than the set). */
   size_t cap = 0;
-  if ((dv = calloc(ps->n, sizeof *dv)) == NULL) {
+  if ((dv = carnet__calloc(ps->n, sizeof *dv)) == NULL) {
     rc = CARNET_ENOMEM;
     goto done;
   }
@@ -477,7 +478,7 @@ static int finish(carnet__stxn *st, pairset *ps, double min_score, carnet_dupe *
       if (tab.cap && sumtab_find(&tab, ids, id) != SIZE_MAX) continue;
       if (ns == cap) {
         cap = cap ? 2 * cap : 4096;
-        carnet_id *ni = realloc(ids, cap * sizeof *ids);
+        carnet_id *ni = carnet__realloc(ids, cap * sizeof *ids);
         if (ni == NULL) {
           rc = CARNET_ENOMEM;
           break;
@@ -492,7 +493,7 @@ static int finish(carnet__stxn *st, pairset *ps, double min_score, carnet_dupe *
   if (rc) goto done;
   /* Sorted: rows are read in key order, which the B-tree likes. */
   qsort(ids, ns, sizeof *ids, id_cmp);
-  if ((sv = calloc(ns, sizeof *sv)) == NULL) {
+  if ((sv = carnet__calloc(ns, sizeof *sv)) == NULL) {
     rc = CARNET_ENOMEM;
     goto done;
   }
@@ -520,11 +521,11 @@ static int finish(carnet__stxn *st, pairset *ps, double min_score, carnet_dupe *
 done:
   for (size_t i = 0; sv && i < ns; i++)
     for (int k = 0; k < 4; k++)
-      free(sv[i].names[k]);
-  free(tab.slot);
-  free(ids);
-  free(sv);
-  free(dv);
+      carnet__free(sv[i].names[k]);
+  carnet__free(tab.slot);
+  carnet__free(ids);
+  carnet__free(sv);
+  carnet__free(dv);
   return rc;
 }
 
@@ -539,7 +540,7 @@ static int dupes(carnet_replica *r, const carnet_id *id, double min_score, carne
   rc = id ? scan_one(st, id, &ps) : scan_all(st, &ps);
   if (rc == 0) rc = finish(st, &ps, min_score, out, n);
   carnet__read_end(r, st);
-  free(ps.v);
+  carnet__free(ps.v);
   if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "the duplicate index is damaged");
   return rc;
 }

@@ -1,5 +1,6 @@
 /* engine/entity.c - entity cells in memory and the stored row codec. */
 #include "engine/entity.h"
+#include "engine/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,7 +15,7 @@ void carnet__entity_init(carnet__entity *e, carnet__arena *arena) {
 }
 
 void carnet__entity_free(carnet__entity *e) {
-  free(e->cells);
+  carnet__free(e->cells);
   e->cells = NULL;
   e->n = e->cap = 0;
 }
@@ -57,7 +58,7 @@ static int store_at(carnet__entity *e, size_t i, bool found, const carnet__cell 
     if (e->n >= CARNET__ENTITY_CELLS_MAX) return CARNET_ELIMIT;
     if (e->n == e->cap) {
       size_t cap = e->cap ? e->cap * 2 : 16;
-      carnet__cell *cells = realloc(e->cells, cap * sizeof *cells);
+      carnet__cell *cells = carnet__realloc(e->cells, cap * sizeof *cells);
       if (cells == NULL) return CARNET_ENOMEM;
       e->cells = cells;
       e->cap = cap;
@@ -108,8 +109,8 @@ static size_t stamp_index(stamp *st, size_t *n, const carnet__cell *c) {
 
 int carnet__row_encode(const carnet__entity *e, msgpack_sbuffer *sb) {
   msgpack_packer pk;
-  stamp *st = malloc((e->n ? e->n : 1) * sizeof *st);
-  size_t *idx = malloc((e->n ? e->n : 1) * sizeof *idx);
+  stamp *st = carnet__malloc((e->n ? e->n : 1) * sizeof *st);
+  size_t *idx = carnet__malloc((e->n ? e->n : 1) * sizeof *idx);
   int rc = CARNET_ENOMEM;
   if (st == NULL || idx == NULL) goto done;
   size_t ns = 0;
@@ -140,8 +141,8 @@ int carnet__row_encode(const carnet__entity *e, msgpack_sbuffer *sb) {
   /* msgpack_sbuffer_write reports ENOMEM only through a NULL data pointer. */
   rc = sb->data != NULL ? 0 : CARNET_ENOMEM;
 done:
-  free(st);
-  free(idx);
+  carnet__free(st);
+  carnet__free(idx);
   return rc;
 }
 
@@ -161,7 +162,7 @@ int carnet__row_decode(const carnet_id *id, const void *buf, size_t len, carnet_
   }
   e->kind = (uint8_t)kind;
   e->seq = seq;
-  st = malloc((ns ? ns : 1) * sizeof *st);
+  st = carnet__malloc((ns ? ns : 1) * sizeof *st);
   if (st == NULL) {
     rc = CARNET_ENOMEM;
     goto done;
@@ -180,7 +181,7 @@ int carnet__row_decode(const carnet_id *id, const void *buf, size_t len, carnet_
     rc = CARNET__BAD(&m);
     goto done;
   }
-  e->cells = malloc((nc ? nc : 1) * sizeof *e->cells);
+  e->cells = carnet__malloc((nc ? nc : 1) * sizeof *e->cells);
   if (e->cells == NULL) {
     rc = CARNET_ENOMEM;
     goto done;
@@ -217,7 +218,7 @@ int carnet__row_decode(const carnet_id *id, const void *buf, size_t len, carnet_
   if (!carnet__mp_done(&m)) rc = CARNET__BAD(&m);
 done:
   if (rc) carnet__entity_free(e);
-  free(st);
+  carnet__free(st);
   carnet__mp_destroy(&m);
   return rc;
 }

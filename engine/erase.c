@@ -21,6 +21,7 @@
  *   data file.
  */
 #include "engine/erase.h"
+#include "engine/alloc.h"
 
 #include <stdlib.h>
 #include <sodium.h>
@@ -195,10 +196,10 @@ typedef struct related {
 static int related_add(related *rl, const carnet_id *id, bool keep) {
   if (rl->n == rl->cap) {
     size_t cap = rl->cap ? rl->cap * 2 : 16;
-    carnet_id *ids = realloc(rl->ids, cap * sizeof *ids);
+    carnet_id *ids = carnet__realloc(rl->ids, cap * sizeof *ids);
     if (ids == NULL) return CARNET_ENOMEM;
     rl->ids = ids;
-    bool *keep2 = realloc(rl->keep, cap * sizeof *keep2);
+    bool *keep2 = carnet__realloc(rl->keep, cap * sizeof *keep2);
     if (keep2 == NULL) return CARNET_ENOMEM;
     rl->keep = keep2;
     rl->cap = cap;
@@ -270,8 +271,8 @@ static int erase_all(carnet_txn *t, const carnet_id *cid) {
       rc = rl.keep[i] ? reannounce(t, &l, &sb) : drop_entity(t->st, &l, cid);
     carnet__loaded_free(&l);
   }
-  free(rl.ids);
-  free(rl.keep);
+  carnet__free(rl.ids);
+  carnet__free(rl.keep);
   msgpack_sbuffer_destroy(&sb);
   return rc;
 }
@@ -395,11 +396,11 @@ int carnet_erasure_list(carnet_replica *r, int (*cb)(const carnet_erasure *e, vo
   carnet__stxn *st;
   carnet__scur *cur = NULL;
   carnet_buf k, v;
-  carnet_erasure *e = malloc(sizeof *e);
+  carnet_erasure *e = carnet__malloc(sizeof *e);
   if (e == NULL) return CARNET_ENOMEM;
   int rc = carnet__read_begin(r, &st);
   if (rc) {
-    free(e);
+    carnet__free(e);
     return rc;
   }
   if ((rc = carnet__store_cursor(st, CARNET__T_CERTS, &cur))) goto done;
@@ -417,7 +418,7 @@ int carnet_erasure_list(carnet_replica *r, int (*cb)(const carnet_erasure *e, vo
 done:
   carnet__store_cursor_close(cur);
   carnet__read_end(r, st);
-  free(e);
+  carnet__free(e);
   if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "a stored erasure certificate is damaged");
   return rc;
 }
@@ -534,7 +535,7 @@ done:
 }
 
 int carnet__cert_receive(carnet_replica *r, const void *bytes, size_t len, msgpack_sbuffer *reply) {
-  carnet_erasure *in = malloc(sizeof *in), *merged = malloc(sizeof *merged);
+  carnet_erasure *in = carnet__malloc(sizeof *in), *merged = carnet__malloc(sizeof *merged);
   carnet_txn *t = NULL;
   bool changed;
   int bad = 0, rc;
@@ -569,8 +570,8 @@ done:
   else if (rc && rc != CARNET_EPROTO)
     carnet__fail(r, rc, "cannot apply an erasure certificate: %s", carnet_replica_errmsg(r));
   if (t) carnet_txn_abort(t);
-  free(in);
-  free(merged);
+  carnet__free(in);
+  carnet__free(merged);
   return rc;
 }
 

@@ -21,6 +21,7 @@
 
 #include "carnet/error.h"
 #include "carnet/normalize.h"
+#include "engine/alloc.h"
 
 #define WORDS_MAX 64
 
@@ -106,12 +107,13 @@ static int split(const char *s, words *w) {
   w->len = w->count = 0;
   if (s == NULL) return CARNET_EINVAL;
   utf8proc_ssize_t m = 0;
-  while (s[m] && (unsigned char)s[m] < 0x80) m++;
+  while (s[m] && (unsigned char)s[m] < 0x80)
+    m++;
   if (s[m] == '\0') {
     /* Pure ASCII (most names): step 1 is lower-casing A-Z; NFKD, the other
      * case foldings, marks and ignorables concern only non-ASCII code
      * points. Same result as utf8proc_map, without its allocation. */
-    mapped = malloc((size_t)m + 1);
+    mapped = malloc((size_t)m + 1); /* freed with utf8proc_map's buffers: C library */
     if (mapped == NULL) return CARNET_ENOMEM;
     for (utf8proc_ssize_t i = 0; i < m; i++) {
       unsigned char c = (unsigned char)s[i];
@@ -162,7 +164,7 @@ static int split(const char *s, words *w) {
     w->len += tn;
     w->n[w->count - 1] += tn;
   }
-  free(mapped);
+  free(mapped); /* utf8proc allocates with the C library */
   /* Step 4: join runs of one-letter words (one byte: ASCII after folding).
    * Words only move towards the start of the buffer, so none is overwritten
    * before it is read. */

@@ -1,6 +1,7 @@
 /* engine/group.c - groups of merged customers, their survivor and their
  * merged view (engine/group.h). */
 #include "engine/group.h"
+#include "engine/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -139,7 +140,7 @@ int carnet__group_of(carnet__stxn *st, const carnet_id *id, carnet__group *g) {
   g->review = false;
   bool ok;
   if ((rc = carnet__group_member_ok(st, id, &ok)) || !ok) return rc;
-  edges = calloc(CARNET__GROUP_MAX, sizeof *edges);
+  edges = carnet__calloc(CARNET__GROUP_MAX, sizeof *edges);
   if (edges == NULL) return CARNET_ENOMEM;
   for (size_t i = 0; i < n; i++) {
     carnet__arena a;
@@ -154,8 +155,8 @@ int carnet__group_of(carnet__stxn *st, const carnet_id *id, carnet__group *g) {
       if (c->field == CARNET_F_NOT_SAME) {
         if (nns == cap_ns) {
           size_t nc = cap_ns ? 2 * cap_ns : 8;
-          carnet_id *nn = realloc(ns, nc * sizeof *nn);
-          size_t *no = nn ? realloc(ns_of, nc * sizeof *no) : NULL;
+          carnet_id *nn = carnet__realloc(ns, nc * sizeof *nn);
+          size_t *no = nn ? carnet__realloc(ns_of, nc * sizeof *no) : NULL;
           if (nn) ns = nn;
           if (no == NULL) {
             rc = CARNET_ENOMEM;
@@ -210,9 +211,9 @@ int carnet__group_of(carnet__stxn *st, const carnet_id *id, carnet__group *g) {
   for (size_t i = 0; i < nns && !g->review; i++)
     g->review = n > 1 && carnet__group_has(g, &ns[i]);
 done:
-  free(edges);
-  free(ns);
-  free(ns_of);
+  carnet__free(edges);
+  carnet__free(ns);
+  carnet__free(ns_of);
   return rc;
 }
 

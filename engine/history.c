@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "carnet/document.h"
+#include "engine/alloc.h"
 #include "carnet/error.h"
 #include "engine/dates.h"
 #include "engine/replica_int.h"
@@ -59,7 +60,7 @@ typedef struct founds {
 static found *founds_add(founds *f) {
   if (f->n == f->cap) {
     size_t cap = f->cap ? f->cap * 2 : 32;
-    found *v = realloc(f->v, cap * sizeof *v);
+    found *v = carnet__realloc(f->v, cap * sizeof *v);
     if (v == NULL) {
       f->err = CARNET_ENOMEM;
       return NULL;
@@ -112,7 +113,7 @@ int carnet_reminder_list_due(carnet_replica *r, const char *from, const char *to
     rc = cb(rec, data);
     carnet_record_free(rec);
   }
-  free(st.f.v);
+  carnet__free(st.f.v);
   return rc;
 }
 
@@ -193,7 +194,7 @@ int carnet_history_list(carnet_replica *r, const carnet_id *customer, carnet_his
     rc = cb(&e, data);
     carnet_record_free(rec);
   }
-  free(f.v);
+  carnet__free(f.v);
   return rc;
 }
 
@@ -236,14 +237,14 @@ static carnet_rep_stats *rep_of(stats_state *st, const char *name) {
     if (strcmp(s->reps[i].rep, name) == 0) return &s->reps[i];
   if (s->nreps == st->cap) {
     size_t cap = st->cap ? st->cap * 2 : 8;
-    carnet_rep_stats *v = realloc(s->reps, cap * sizeof *v);
+    carnet_rep_stats *v = carnet__realloc(s->reps, cap * sizeof *v);
     if (v == NULL) return NULL;
     s->reps = v;
     st->cap = cap;
   }
   carnet_rep_stats *rs = &s->reps[s->nreps];
   memset(rs, 0, sizeof *rs);
-  if ((rs->rep = strdup(name)) == NULL) return NULL;
+  if ((rs->rep = carnet__strdup(name)) == NULL) return NULL;
   s->nreps++;
   return rs;
 }
@@ -305,8 +306,8 @@ int carnet_stats_compute(carnet_replica *r, const char *from, const char *to, in
 void carnet_stats_free(carnet_stats *s) {
   if (s == NULL) return;
   for (size_t i = 0; i < s->nreps; i++)
-    free(s->reps[i].rep);
-  free(s->reps);
+    carnet__free(s->reps[i].rep);
+  carnet__free(s->reps);
   s->reps = NULL;
   s->nreps = 0;
 }

@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
+#include "engine/alloc.h"
 #include "carnet/normalize.h"
 #include "engine/entity_io.h"
 #include "engine/group.h"
@@ -83,11 +84,11 @@ int carnet__index_hash(carnet__blind_secret *secret, uint8_t tag, const void *v,
                        sizeof sip_label - 1, secret->raw, CARNET__INDEX_SECRET_LEN);
     secret->has_sip = true;
   }
-  if (n >= sizeof stack && (in = malloc(n + 1)) == NULL) return CARNET_ENOMEM;
+  if (n >= sizeof stack && (in = carnet__malloc(n + 1)) == NULL) return CARNET_ENOMEM;
   in[0] = tag;
   memcpy(in + 1, v, n);
   crypto_shorthash_siphashx24(out, in, n + 1, secret->sip);
-  if (in != stack) free(in);
+  if (in != stack) carnet__free(in);
   return 0;
 }
 

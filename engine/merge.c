@@ -3,6 +3,7 @@
  * (SAME_AS, NOT_SAME, REVIEW), written through carnet_record_update like any other
  * field, so it is stamped, synced and merged by the one rule. */
 #include "carnet/merge.h"
+#include "engine/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -212,7 +213,7 @@ static int load_pairs(carnet__stxn *st, uint8_t tag, pairset *ps) {
     if (k.len != 49 || kb[0] != tag) break;
     if (ps->n == ps->cap) {
       size_t nc = ps->cap ? 2 * ps->cap : 64;
-      void *np = realloc(ps->p, nc * 32);
+      void *np = carnet__realloc(ps->p, nc * 32);
       if (np == NULL) {
         rc = CARNET_ENOMEM;
         break;
@@ -255,7 +256,7 @@ static int survmap_load(carnet__stxn *st, survmap *sm) {
     if (k.len != 33 || kb[0] != tag) break;
     if (sm->n + 2 > cap) {
       cap = cap ? 2 * cap : 64;
-      carnet_id *ni = realloc(sm->ids, cap * sizeof *ni);
+      carnet_id *ni = carnet__realloc(sm->ids, cap * sizeof *ni);
       if (ni == NULL) {
         rc = CARNET_ENOMEM;
         break;
@@ -272,8 +273,8 @@ static int survmap_load(carnet__stxn *st, survmap *sm) {
   for (size_t i = 0; i < sm->n; i++)
     if (u == 0 || !same_id(&sm->ids[u - 1], &sm->ids[i])) sm->ids[u++] = sm->ids[i];
   sm->n = u;
-  sm->surv = calloc(u + 1, sizeof *sm->surv);
-  sm->done = calloc(u + 1, sizeof *sm->done);
+  sm->surv = carnet__calloc(u + 1, sizeof *sm->surv);
+  sm->done = carnet__calloc(u + 1, sizeof *sm->done);
   return sm->surv && sm->done ? 0 : CARNET_ENOMEM;
 }
 
@@ -324,11 +325,11 @@ int carnet_dupes_filter(carnet_replica *r, carnet_dupe *pairs, size_t *n) {
   }
   *n = k;
 done:
-  free(not_same.p);
-  free(aside.p);
-  free(sm.ids);
-  free(sm.surv);
-  free(sm.done);
+  carnet__free(not_same.p);
+  carnet__free(aside.p);
+  carnet__free(sm.ids);
+  carnet__free(sm.surv);
+  carnet__free(sm.done);
   carnet__read_end(r, st);
   return rc;
 }
@@ -346,7 +347,7 @@ int carnet_dupes_review_list(carnet_replica *r, carnet_review_item **out, size_t
       (rc = load_pairs(st, CARNET__IDX_REVIEW, &aside)))
     goto done;
   if (aside.n) qsort(aside.p, aside.n, 32, pair_cmp);
-  items = calloc(not_same.n + aside.n + 1, sizeof *items);
+  items = carnet__calloc(not_same.n + aside.n + 1, sizeof *items);
   if (items == NULL) {
     rc = CARNET_ENOMEM;
     goto done;
@@ -376,9 +377,9 @@ int carnet_dupes_review_list(carnet_replica *r, carnet_review_item **out, size_t
   *n = cnt;
   items = NULL;
 done:
-  free(items);
-  free(not_same.p);
-  free(aside.p);
+  carnet__free(items);
+  carnet__free(not_same.p);
+  carnet__free(aside.p);
   carnet__read_end(r, st);
   return rc;
 }

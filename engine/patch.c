@@ -2,6 +2,7 @@
  * validated when the patch is written (engine/write.c), against the entity
  * they apply to. */
 #include "engine/patch.h"
+#include "engine/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,7 @@
 
 carnet_patch *carnet_patch_new(carnet_kind kind) {
   if (!carnet__kind_valid((unsigned)kind)) return NULL;
-  carnet_patch *p = calloc(1, sizeof *p);
+  carnet_patch *p = carnet__calloc(1, sizeof *p);
   if (p) p->kind = kind;
   return p;
 }
@@ -19,11 +20,11 @@ carnet_patch *carnet_patch_new(carnet_kind kind) {
 void carnet_patch_free(carnet_patch *p) {
   if (p == NULL) return;
   for (size_t i = 0; i < p->n; i++) {
-    free(p->ops[i].value);
-    free(p->ops[i].aux);
+    carnet__free(p->ops[i].value);
+    carnet__free(p->ops[i].aux);
   }
-  free(p->ops);
-  free(p);
+  carnet__free(p->ops);
+  carnet__free(p);
 }
 
 static int push(carnet_patch *p, carnet__op op, const char *value, const char *aux) {
@@ -31,16 +32,16 @@ static int push(carnet_patch *p, carnet__op op, const char *value, const char *a
   if (p->n >= CARNET__PATCH_OPS_MAX) return CARNET_ELIMIT;
   if (p->n == p->cap) {
     size_t cap = p->cap ? p->cap * 2 : 8;
-    carnet__op *ops = realloc(p->ops, cap * sizeof *ops);
+    carnet__op *ops = carnet__realloc(p->ops, cap * sizeof *ops);
     if (ops == NULL) return CARNET_ENOMEM;
     p->ops = ops;
     p->cap = cap;
   }
-  op.value = value ? strdup(value) : NULL;
-  op.aux = aux ? strdup(aux) : NULL;
+  op.value = value ? carnet__strdup(value) : NULL;
+  op.aux = aux ? carnet__strdup(aux) : NULL;
   if ((value && op.value == NULL) || (aux && op.aux == NULL)) {
-    free(op.value);
-    free(op.aux);
+    carnet__free(op.value);
+    carnet__free(op.aux);
     return CARNET_ENOMEM;
   }
   p->ops[p->n++] = op;

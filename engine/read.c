@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
+#include "engine/alloc.h"
 #include "carnet/record.h"
 #include "engine/entity_io.h"
 #include "engine/group.h"
@@ -159,7 +160,7 @@ static int merge_targets(carnet__stxn *st, carnet_id **out, size_t *n) {
     if (*n && memcmp((*out)[*n - 1].b, kb + 1, 16) == 0) continue;
     if (*n == cap) {
       cap = cap ? 2 * cap : 64;
-      carnet_id *nn = realloc(*out, cap * sizeof *nn);
+      carnet_id *nn = carnet__realloc(*out, cap * sizeof *nn);
       if (nn == NULL) {
         rc = CARNET_ENOMEM;
         break;
@@ -189,7 +190,7 @@ int carnet_record_list(carnet_replica *r, carnet_kind kind, const carnet_filter 
   if (kind == CARNET_KIND_CUSTOMER && (rc = merge_targets(st, &targets, &ntargets))) goto done;
   if (filter && filter->customer) {
     carnet__group g;
-    if ((gh = calloc(1, sizeof *gh)) == NULL) {
+    if ((gh = carnet__calloc(1, sizeof *gh)) == NULL) {
       rc = CARNET_ENOMEM;
       goto done;
     }
@@ -238,8 +239,8 @@ int carnet_record_list(carnet_replica *r, carnet_kind kind, const carnet_filter 
   }
   if (rc == CARNET_ENOTFOUND) rc = 0;
 done:
-  free(targets);
-  free(gh);
+  carnet__free(targets);
+  carnet__free(gh);
   carnet__store_cursor_close(cur);
   carnet__read_end(r, st);
   return rc;

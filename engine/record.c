@@ -1,6 +1,7 @@
 /* engine/record.c - the read view of an entity: the merged state of its
  * cells rendered as text, owned by one arena. */
 #include "engine/record.h"
+#include "engine/alloc.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -289,7 +290,7 @@ static int ev_cmp(const void *a, const void *b) {
 }
 
 int carnet__record_build(const carnet__entity *e, carnet_record **out) {
-  carnet_record *rec = calloc(1, sizeof *rec);
+  carnet_record *rec = carnet__calloc(1, sizeof *rec);
   carnet__consent_ev *cev = NULL;
   size_t caps[CARNET_F_MAX_] = {0};
   msgpack_zone z;
@@ -297,7 +298,7 @@ int carnet__record_build(const carnet__entity *e, carnet_record **out) {
   *out = NULL;
   if (rec == NULL) return CARNET_ENOMEM;
   if (!msgpack_zone_init(&z, 512)) {
-    free(rec);
+    carnet__free(rec);
     return CARNET_ENOMEM;
   }
   carnet__arena_init(&rec->arena, 2048);
@@ -306,7 +307,7 @@ int carnet__record_build(const carnet__entity *e, carnet_record **out) {
   int ncustom = count_field(e, CARNET_F_CUSTOM), ncons = count_field(e, CARNET_F_CONSENT);
   rec->customs = carnet__arena_alloc(&rec->arena, (size_t)(ncustom + 1) * sizeof *rec->customs);
   rec->consents = carnet__arena_alloc(&rec->arena, (size_t)(ncons + 1) * sizeof *rec->consents);
-  cev = malloc((size_t)(ncons + 1) * sizeof *cev);
+  cev = carnet__malloc((size_t)(ncons + 1) * sizeof *cev);
   if (rec->customs == NULL || rec->consents == NULL || cev == NULL) goto done;
   for (size_t i = 0; i < e->n; i++) {
     const carnet__cell *c = &e->cells[i];
@@ -333,19 +334,19 @@ int carnet__record_build(const carnet__entity *e, carnet_record **out) {
   }
   for (int ch = 1; ch < CARNET_CH_MAX_; ch++) {
     size_t n = 0;
-    carnet__consent_ev *sel = malloc((rec->nconsents + 1) * sizeof *sel);
+    carnet__consent_ev *sel = carnet__malloc((rec->nconsents + 1) * sizeof *sel);
     if (sel == NULL) goto done;
     for (size_t i = 0; i < rec->nconsents; i++)
       if (rec->consents[i].channel == (carnet_channel)ch) sel[n++] = cev[i];
     rec->granted[ch] = carnet__consent_decide(sel, n, &rec->decided[ch]);
-    free(sel);
+    carnet__free(sel);
   }
   qsort(rec->consents, rec->nconsents, sizeof *rec->consents, ev_cmp);
   *out = rec;
   rec = NULL;
   rc = 0;
 done:
-  free(cev);
+  carnet__free(cev);
   msgpack_zone_destroy(&z);
   if (rec) carnet_record_free(rec);
   return rc;
@@ -354,7 +355,7 @@ done:
 void carnet_record_free(carnet_record *rec) {
   if (rec == NULL) return;
   carnet__arena_free(&rec->arena);
-  free(rec);
+  carnet__free(rec);
 }
 
 carnet_kind carnet_record_kind(const carnet_record *rec) {

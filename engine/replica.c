@@ -7,6 +7,7 @@
  * out the same stamp or sequence number.
  */
 #include "engine/entity_io.h"
+#include "engine/alloc.h"
 #include "engine/replica_int.h"
 
 #include <errno.h>
@@ -130,11 +131,11 @@ const char *carnet_replica_errmsg(const carnet_replica *r) {
 static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
 static carnet_replica *replica_new(const char *dir, const carnet_env *env) {
-  carnet_replica *r = calloc(1, sizeof *r);
+  carnet_replica *r = carnet__calloc(1, sizeof *r);
   if (r == NULL) return NULL;
-  r->dir = strdup(dir);
+  r->dir = carnet__strdup(dir);
   if (r->dir == NULL) {
-    free(r);
+    carnet__free(r);
     return NULL;
   }
   if (env) r->env = *env;
@@ -379,9 +380,9 @@ void carnet_replica_close(carnet_replica *r) {
   if (r->txn) carnet_txn_abort(r->txn);
   if (r->id) (void)carnet_replica_compact(r, false, NULL);
   carnet__store_close(r->store);
-  free(r->dir);
+  carnet__free(r->dir);
   sodium_memzero(r->rnd_pool, sizeof r->rnd_pool);
-  free(r);
+  carnet__free(r);
 }
 
 uint64_t carnet_replica_id(const carnet_replica *r) {
@@ -426,7 +427,7 @@ int carnet_txn_begin(carnet_replica *r, carnet_txn **out) {
   int rc;
   *out = NULL;
   if (r->txn) return carnet__fail(r, CARNET_EMISUSE, "a transaction is already open");
-  if ((t = calloc(1, sizeof *t)) == NULL) return CARNET_ENOMEM;
+  if ((t = carnet__calloc(1, sizeof *t)) == NULL) return CARNET_ENOMEM;
   t->r = r;
   if ((rc = carnet__store_begin(r->store, true, &t->st))) {
     rc = carnet__fail(r, rc, "cannot start a write: %s", carnet__store_why(r->store));
@@ -448,7 +449,7 @@ int carnet_txn_begin(carnet_replica *r, carnet_txn **out) {
   return 0;
 fail:
   carnet__store_abort(t->st);
-  free(t);
+  carnet__free(t);
   return rc;
 }
 
@@ -478,7 +479,7 @@ int carnet_txn_commit(carnet_txn *t) {
     if (rc) carnet__fail(r, rc, "commit failed: %s", carnet__store_why(r->store));
   }
   r->txn = NULL;
-  free(t);
+  carnet__free(t);
   return rc;
 }
 
@@ -486,7 +487,7 @@ void carnet_txn_abort(carnet_txn *t) {
   if (t == NULL) return;
   carnet__store_abort(t->st);
   t->r->txn = NULL;
-  free(t);
+  carnet__free(t);
 }
 
 /* --- role ------------------------------------------------------------------ */

@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE /* F_OFD_SETLK: open file description locks (Linux) */
 #include "engine/store.h"
+#include "engine/alloc.h"
 
 #include <errno.h>
 #include <lmdb.h>
@@ -154,7 +155,7 @@ static bool sealed(carnet__table tb, const void *key, size_t klen) {
 static void sbuf_free(sbuf *b) {
   if (b->p) {
     sodium_memzero(b->p, b->cap);
-    free(b->p);
+    carnet__free(b->p);
   }
   b->p = NULL;
   b->cap = 0;
@@ -170,7 +171,7 @@ static int sbuf_fit(sbuf *b, size_t n) {
 #else
   size_t cap = n ? n : 1; /* a fresh block per read: see the top comment */
 #endif
-  uint8_t *p = malloc(cap);
+  uint8_t *p = carnet__malloc(cap);
   if (p == NULL) return CARNET_ENOMEM;
   sbuf_free(b);
   b->p = p;
@@ -358,14 +359,14 @@ static int lock_shared(carnet__store *s) {
 
 int carnet__store_open(const char *dir, unsigned flags, carnet__store **out, char *why,
                        size_t why_len) {
-  carnet__store *s = calloc(1, sizeof *s);
+  carnet__store *s = carnet__calloc(1, sizeof *s);
   int rc;
   char path[4200];
   struct stat sb;
   *out = NULL;
   if (s == NULL) return CARNET_ENOMEM;
   s->lock_fd = -1;
-  if ((s->dir = strdup(dir)) == NULL) {
+  if ((s->dir = carnet__strdup(dir)) == NULL) {
     rc = CARNET_ENOMEM;
     goto done;
   }
@@ -406,8 +407,8 @@ void carnet__store_close(carnet__store *s) {
   pend_free(&s->pend);
   if (s->env) mdb_env_close(s->env);
   if (s->lock_fd >= 0) close(s->lock_fd); /* releases the lock */
-  free(s->dir);
-  free(s);
+  carnet__free(s->dir);
+  carnet__free(s);
 }
 
 /* Copy the environment, compacted, to data.mdb.tmp and make it durable. */
@@ -515,11 +516,11 @@ static bool heads_has(const pendbuf *p, uint64_t h) {
 static int heads_add(pendbuf *p, uint64_t h) {
   if (2 * (p->nops + 1) > p->capheads) {
     size_t cap = p->capheads ? 2 * p->capheads : 2048;
-    uint64_t *set = calloc(cap, sizeof *set);
+    uint64_t *set = carnet__calloc(cap, sizeof *set);
     if (set == NULL) return CARNET_ENOMEM;
     for (size_t i = 0; i < p->capheads; i++)
       if (p->heads[i]) heads_put(set, cap, p->heads[i]);
-    free(p->heads);
+    carnet__free(p->heads);
     p->heads = set;
     p->capheads = cap;
   }
@@ -563,9 +564,9 @@ static void pend_reset(pendbuf *p) {
 }
 
 static void pend_free(pendbuf *p) {
-  free(p->ops);
-  free(p->keys);
-  free(p->heads);
+  carnet__free(p->ops);
+  carnet__free(p->keys);
+  carnet__free(p->heads);
   memset(p, 0, sizeof *p);
 }
 
@@ -575,7 +576,7 @@ static int pend_add(carnet__stxn *t, const void *key, size_t klen, bool del) {
   if (p == NULL) return CARNET_EMISUSE;              /* a write in a read transaction */
   if (p->nops == p->capops) {
     size_t cap = p->capops ? 2 * p->capops : 1024;
-    pend_op *ops = realloc(p->ops, cap * sizeof *ops);
+    pend_op *ops = carnet__realloc(p->ops, cap * sizeof *ops);
     if (ops == NULL) return CARNET_ENOMEM;
     p->ops = ops;
     p->capops = cap;
@@ -583,7 +584,7 @@ static int pend_add(carnet__stxn *t, const void *key, size_t klen, bool del) {
   if (p->kcap - p->klen < klen) {
     size_t cap = p->kcap ? 2 * p->kcap : 32768;
     while (cap - p->klen < klen) cap *= 2;
-    uint8_t *keys = realloc(p->keys, cap);
+    uint8_t *keys = carnet__realloc(p->keys, cap);
     if (keys == NULL) return CARNET_ENOMEM;
     p->keys = keys;
     p->kcap = cap;
@@ -632,16 +633,16 @@ done:
 }
 
 int carnet__store_begin(carnet__store *s, bool write, carnet__stxn **out) {
-  carnet__stxn *t = calloc(1, sizeof *t);
+  carnet__stxn *t = carnet__calloc(1, sizeof *t);
   *out = NULL;
   if (t == NULL) return CARNET_ENOMEM;
   if (s->env == NULL) { /* a compaction could not reopen the file (s->why says why) */
-    free(t);
+    carnet__free(t);
     return CARNET_EIO;
   }
   int mrc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
   if (mrc) {
-    free(t);
+    carnet__free(t);
     return fail(s, mrc, "begin transaction");
   }
   t->s = s;
@@ -675,7 +676,7 @@ int carnet__store_commit(carnet__stxn *t) {
   int rc = pend_flush(t);
   sbuf_free(&t->get);
   sodium_memzero(t->secret, sizeof t->secret);
-  free(t);
+  carnet__free(t);
   if (rc) {
     mdb_txn_abort(txn);
     return rc;
@@ -697,7 +698,7 @@ void carnet__store_abort(carnet__stxn *t) {
   mdb_txn_abort(t->txn);
   sbuf_free(&t->get);
   sodium_memzero(t->secret, sizeof t->secret);
-  free(t);
+  carnet__free(t);
 }
 
 int carnet__store_get(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
@@ -805,11 +806,11 @@ int carnet__store_cursor_at(carnet__stxn *t, carnet__table tb, const void *prefi
     }
     if (flush && (rc = pend_flush(t))) return rc;
   }
-  c = calloc(1, sizeof *c);
+  c = carnet__calloc(1, sizeof *c);
   if (c == NULL) return CARNET_ENOMEM;
   int mrc = mdb_cursor_open(t->txn, t->s->dbi[tb], &c->cur);
   if (mrc) {
-    free(c);
+    carnet__free(c);
     return fail(t->s, mrc, "cursor");
   }
   c->s = t->s;
@@ -822,7 +823,7 @@ void carnet__store_cursor_close(carnet__scur *c) {
   if (c == NULL) return;
   mdb_cursor_close(c->cur);
   sbuf_free(&c->val);
-  free(c);
+  carnet__free(c);
 }
 
 static int cursor_get(carnet__scur *c, MDB_val *k, MDB_cursor_op op, carnet_buf *ko,

@@ -1,5 +1,6 @@
 /* io/csv.c - the CSV decoder and encoder (io/csv.h). */
 #include "io/csv.h"
+#include "engine/alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,7 +49,7 @@ static const unsigned short cp1252_high[32] = {
 
 static char *cp1252_to_utf8(const unsigned char *s, size_t len, size_t *out_len) {
   if (len > SIZE_MAX / 3 - 1) return NULL;
-  char *out = malloc(len * 3 + 1), *p = out;
+  char *out = carnet__malloc(len * 3 + 1), *p = out;
   if (out == NULL) return NULL;
   for (size_t i = 0; i < len; i++) {
     unsigned cp = s[i] >= 0x80 && s[i] < 0xa0 ? cp1252_high[s[i] - 0x80] : s[i];
@@ -204,7 +205,7 @@ int carnet__csv_decode(const void *buf, size_t len, carnet__sheet **out, carnet_
 done:
   carnet__sheet_free(p.t);
   carnet__iobuf_free(&p.field);
-  free(converted);
+  carnet__free(converted);
   return rc;
 }
 

@@ -1,5 +1,6 @@
 /* io/sheet.c - the decoded sheet: cells as offsets into one text buffer. */
 #include "io/sheet.h"
+#include "engine/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +23,12 @@ struct carnet__sheet {
 };
 
 carnet__sheet *carnet__sheet_new(void) {
-  carnet__sheet *t = calloc(1, sizeof *t);
+  carnet__sheet *t = carnet__calloc(1, sizeof *t);
   if (t == NULL) return NULL;
   /* Offset 0 is an empty string: the cell of every gap. */
-  t->text = malloc(256);
+  t->text = carnet__malloc(256);
   if (t->text == NULL) {
-    free(t);
+    carnet__free(t);
     return NULL;
   }
   t->text[0] = '\0';
@@ -38,10 +39,10 @@ carnet__sheet *carnet__sheet_new(void) {
 
 void carnet__sheet_free(carnet__sheet *t) {
   if (t == NULL) return;
-  free(t->rows);
-  free(t->cells);
-  free(t->text);
-  free(t);
+  carnet__free(t->rows);
+  carnet__free(t->cells);
+  carnet__free(t->text);
+  carnet__free(t);
 }
 
 /* Grow `*p` (elements of `size` bytes) to hold `need`. */
@@ -49,7 +50,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t size) {
   if (need <= *cap) return 0;
   size_t n = *cap ? *cap : 64;
   while (n < need) n *= 2;
-  void *q = realloc(*p, n * size);
+  void *q = carnet__realloc(*p, n * size);
   if (q == NULL) return CARNET_ENOMEM;
   *p = q;
   *cap = n;
@@ -132,7 +133,7 @@ int carnet__iobuf_put(carnet__iobuf *b, const void *p, size_t len) {
 }
 
 void carnet__iobuf_free(carnet__iobuf *b) {
-  free(b->data);
+  carnet__free(b->data);
   b->data = NULL;
   b->len = b->cap = 0;
 }

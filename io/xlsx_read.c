@@ -4,6 +4,7 @@
  * kept.
  */
 #include "io/xlsx.h"
+#include "engine/alloc.h"
 
 #include <expat.h>
 #include <math.h>
@@ -74,7 +75,7 @@ static int grow(void **p, size_t *cap, size_t need, size_t size) {
   if (need <= *cap) return 0;
   size_t n = *cap ? *cap * 2 : 256;
   while (n < need) n *= 2;
-  void *q = realloc(*p, n * size);
+  void *q = carnet__realloc(*p, n * size);
   if (q == NULL) return CARNET_ENOMEM;
   *p = q;
   *cap = n;
@@ -504,8 +505,8 @@ done:
   if (z) zip_discard(z);
   zip_error_fini(&ze);
   carnet__sheet_free(x.t);
-  free(x.xf_date);
-  free(x.ss_off);
+  carnet__free(x.xf_date);
+  carnet__free(x.ss_off);
   carnet__iobuf_free(&x.ss_text);
   carnet__iobuf_free(&x.buf);
   return rc;

@@ -19,6 +19,7 @@
  *      caller may drain and send the same message again.
  */
 #include "protocol/channel.h"
+#include "engine/alloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -71,7 +72,7 @@ void carnet__channel_free(carnet__channel *ch) {
   sodium_memzero(ch->rx_key, sizeof ch->rx_key);
   carnet__frame_reader_free(&ch->rd);
   if (ch->plain) sodium_memzero(ch->plain, ch->plain_cap);
-  free(ch->plain);
+  carnet__free(ch->plain);
   ch->plain = NULL;
   ch->plain_cap = 0;
   carnet__obuf_free(&ch->scratch);
@@ -140,10 +141,10 @@ int carnet__channel_open(carnet__channel *ch, const uint8_t **data, size_t *len,
    * reader), so an idle session holds little. */
   if (need > ch->plain_cap || (ch->plain_cap > RETAIN_MAX && need <= RETAIN_MAX)) {
     size_t cap = need < 4096 ? 4096 : need;
-    uint8_t *p = malloc(cap);
+    uint8_t *p = carnet__malloc(cap);
     if (p == NULL) return fail_at(ch, CARNET_ENOMEM, "out of memory");
     if (ch->plain) sodium_memzero(ch->plain, ch->plain_cap);
-    free(ch->plain);
+    carnet__free(ch->plain);
     ch->plain = p;
     ch->plain_cap = cap;
   }

@@ -12,6 +12,7 @@
  * received; (F3) the reader never consumes a byte past the frame it yields.
  */
 #include "protocol/frame.h"
+#include "engine/alloc.h"
 
 #include <assert.h>
 #include <stdlib.h>
@@ -38,7 +39,7 @@ void carnet__frame_reader_init(carnet__frame_reader *r, uint32_t max) {
 void carnet__frame_reader_free(carnet__frame_reader *r) {
   if (r == NULL) return;
   if (r->buf) sodium_memzero(r->buf, r->cap);
-  free(r->buf);
+  carnet__free(r->buf);
   r->buf = NULL;
   r->cap = r->have = 0;
 }
@@ -49,11 +50,11 @@ static int grow(carnet__frame_reader *r, size_t need) {
   while (cap < need)
     cap *= 2;
   if (cap > r->want) cap = r->want; /* F2 */
-  uint8_t *p = malloc(cap);
+  uint8_t *p = carnet__malloc(cap);
   if (p == NULL) return r->err = CARNET_ENOMEM;
   if (r->have) memcpy(p, r->buf, r->have);
   if (r->buf) sodium_memzero(r->buf, r->cap);
-  free(r->buf);
+  carnet__free(r->buf);
   r->buf = p;
   r->cap = cap;
   return 0;

@@ -1,5 +1,6 @@
 /* protocol/obuf.c - growable output buffer (see obuf.h). */
 #include "protocol/obuf.h"
+#include "engine/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,7 +18,7 @@ void carnet__obuf_init(carnet__obuf *b) {
 void carnet__obuf_free(carnet__obuf *b) {
   if (b == NULL) return;
   if (b->base) sodium_memzero(b->base, b->cap);
-  free(b->base);
+  carnet__free(b->base);
   carnet__obuf_init(b);
 }
 
@@ -31,11 +32,11 @@ int carnet__obuf_reserve(carnet__obuf *b, size_t n) {
   if (cap > CARNET_OBUF_BYTES_MAX) cap = CARNET_OBUF_BYTES_MAX;
   /* Not realloc: the old block may hold plaintext, which is wiped before it
    * goes back to the allocator. */
-  uint8_t *p = malloc(cap);
+  uint8_t *p = carnet__malloc(cap);
   if (p == NULL) return CARNET_ENOMEM;
   if (b->len) memcpy(p, b->base, b->len);
   if (b->base) sodium_memzero(b->base, b->cap);
-  free(b->base);
+  carnet__free(b->base);
   b->base = p;
   b->cap = cap;
   return 0;

@@ -34,6 +34,7 @@
 #include <string.h>
 
 #include "carnet/changes.h"
+#include "engine/alloc.h"
 #include "engine/peer_int.h"
 #include "carnet/error.h"
 #include "carnet/sync.h"
@@ -168,7 +169,7 @@ static int pump(carnet_session *s, uint64_t now_ms) {
     if (rc) return fail(s, rc, "cannot read local changes: %s", carnet_replica_errmsg(s->r));
     carnet__msg m = {.type = CARNET_MSG_BATCH, .bytes = b};
     rc = send_msg(s, &m, now_ms);
-    free((void *)b.base);
+    carnet__free((void *)b.base);
     if (rc) return rc;
     s->inflight++;
     s->st.batches_out++;
@@ -402,7 +403,7 @@ static int on_message(carnet_session *s, const carnet__msg *m, uint64_t now_ms) 
 
 int carnet_session_new(carnet_replica *r, const carnet_session_opts *opts, uint64_t now_ms,
                        carnet_session **out) {
-  carnet_session *s = calloc(1, sizeof *s);
+  carnet_session *s = carnet__calloc(1, sizeof *s);
   uint8_t pk[32], sk[64];
   carnet__hs_config cfg = {0};
   char why[160];
@@ -419,7 +420,7 @@ int carnet_session_new(carnet_replica *r, const carnet_session_opts *opts, uint6
   s->state = CARNET_SESSION_HANDSHAKE;
   s->last_rx_ms = s->last_tx_ms = now_ms;
   carnet__obuf_init(&s->out);
-  s->peer_addr = strdup(opts->peer_addr ? opts->peer_addr : "");
+  s->peer_addr = carnet__strdup(opts->peer_addr ? opts->peer_addr : "");
   if (s->peer_addr == NULL) {
     rc = CARNET_ENOMEM;
     goto fail;
@@ -470,8 +471,8 @@ void carnet_session_free(carnet_session *s) {
   if (s->ch_live) carnet__channel_free(&s->ch);
   sodium_memzero(&s->invite, sizeof s->invite);
   carnet__obuf_free(&s->out);
-  free(s->peer_addr);
-  free(s);
+  carnet__free(s->peer_addr);
+  carnet__free(s);
 }
 
 int carnet_session_input(carnet_session *s, const void *data, size_t len, uint64_t now_ms) {

@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
+#include "engine/alloc.h"
 #include "carnet/replica.h"
 #include "replica/node_int.h"
 
@@ -91,9 +92,9 @@ static void on_close(uv_handle_t *h) {
   n->nconns--;
   carnet__node_conn_gone(n, c);
   carnet_session_free(c->s);
-  free(c->wbuf);
-  free(c->rbuf);
-  free(c);
+  carnet__free(c->wbuf);
+  carnet__free(c->rbuf);
+  carnet__free(c);
 }
 
 void carnet__conn_close(carnet__conn *c) {
@@ -239,7 +240,7 @@ static int flush(carnet__conn *c) {
     size_t cap = c->wcap ? c->wcap : 4096;
     while (cap < len)
       cap *= 2;
-    uint8_t *b = realloc(c->wbuf, cap);
+    uint8_t *b = carnet__realloc(c->wbuf, cap);
     if (b == NULL) return UV_ENOMEM;
     c->wbuf = b;
     c->wcap = cap;
@@ -285,7 +286,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   (void)suggested;
   if (c->rcap - c->rlen < CARNET_NODE_READ_BYTES) {
     size_t cap = c->rlen + CARNET_NODE_READ_BYTES;
-    uint8_t *b = realloc(c->rbuf, cap);
+    uint8_t *b = carnet__realloc(c->rbuf, cap);
     if (b == NULL) {
       *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
       return;
@@ -303,7 +304,7 @@ static void feed(carnet__conn *c) {
   carnet_session_input(c->s, c->rbuf, n, carnet__node_now(c->node));
   if (c->rcap > 2 * CARNET_NODE_READ_BYTES) {
     /* Give back a burst's room. */
-    uint8_t *b = realloc(c->rbuf, CARNET_NODE_READ_BYTES);
+    uint8_t *b = carnet__realloc(c->rbuf, CARNET_NODE_READ_BYTES);
     if (b) {
       c->rbuf = b;
       c->rcap = CARNET_NODE_READ_BYTES;
@@ -353,16 +354,16 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 /* --- starting ----------------------------------------------------------- */
 
 carnet__conn *carnet__conn_new(carnet__node *n, carnet__dial *d, const char *addr) {
-  carnet__conn *c = calloc(1, sizeof *c);
+  carnet__conn *c = carnet__calloc(1, sizeof *c);
   if (c == NULL) return NULL;
-  c->rbuf = malloc(CARNET_NODE_READ_BYTES);
+  c->rbuf = carnet__malloc(CARNET_NODE_READ_BYTES);
   c->rcap = CARNET_NODE_READ_BYTES;
   int rc = c->rbuf ? uv_tcp_init(&n->loop, &c->tcp) : UV_ENOMEM;
   if (rc < 0) {
     carnet__node_log(n, CARNET_LOG_ERROR, "cannot make a connection to %s: %s", addr,
                      uv_strerror(rc));
-    free(c->rbuf);
-    free(c);
+    carnet__free(c->rbuf);
+    carnet__free(c);
     return NULL;
   }
   c->tcp.data = c;

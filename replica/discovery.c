@@ -27,6 +27,7 @@
  * new team from its next tick on.
  */
 #include "replica/discovery.h"
+#include "engine/alloc.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -118,7 +119,7 @@ static void on_closed(uv_handle_t *h) {
   if (--d->open_handles > 0) return;
   void (*done)(void *) = d->done;
   void *done_data = d->done_data;
-  free(d);
+  carnet__free(d);
   if (done) done(done_data);
 }
 
@@ -372,7 +373,7 @@ int carnet__discovery_start(uv_loop_t *loop, carnet_replica *r, uint16_t tcp_por
                             void *data, carnet__discovery **out) {
   assert(loop && r && on_peer && out);
   *out = NULL;
-  carnet__discovery *d = calloc(1, sizeof *d);
+  carnet__discovery *d = carnet__calloc(1, sizeof *d);
   if (d == NULL) return carnet__fail(r, CARNET_ENOMEM, "discovery: out of memory");
   d->loop = loop;
   d->r = r;
@@ -384,7 +385,7 @@ int carnet__discovery_start(uv_loop_t *loop, carnet_replica *r, uint16_t tcp_por
     rc = carnet__fail(r, CARNET_EIO, "discovery: cannot read the replica's identity: %s",
                       carnet_error_message(rc));
   if (rc) { /* nothing is on the loop yet */
-    free(d);
+    carnet__free(d);
     return rc;
   }
 
@@ -392,7 +393,7 @@ int carnet__discovery_start(uv_loop_t *loop, carnet_replica *r, uint16_t tcp_por
    * on_closed, and no callback of the caller runs (done is NULL). */
   int uv_rc = uv_udp_init(loop, &d->udp);
   if (uv_rc) {
-    free(d);
+    carnet__free(d);
     return carnet__fail(r, from_uv(uv_rc), "discovery: cannot make a UDP socket: %s",
                         uv_strerror(uv_rc));
   }

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "carnet/erase.h"
+#include "engine/alloc.h"
 #include "carnet/error.h"
 #include "engine/replica_int.h" /* carnet__now_ms, carnet__random: the replica's env */
 #include "replica/discovery.h"
@@ -364,7 +365,7 @@ static void on_tick(uv_timer_t *t) {
 /* --- accepting ---------------------------------------------------------- */
 
 static void on_refused_close(uv_handle_t *h) {
-  free(h);
+  carnet__free(h);
 }
 
 static void on_connection(uv_stream_t *server, int status) {
@@ -378,9 +379,9 @@ static void on_connection(uv_stream_t *server, int status) {
   }
   if (n->stopping || n->nconns >= n->opts.max_conns) {
     /* Accept to take it off the backlog, then close it at once. */
-    uv_tcp_t *t = malloc(sizeof *t);
+    uv_tcp_t *t = carnet__malloc(sizeof *t);
     if (t == NULL || uv_tcp_init(&n->loop, t) < 0) {
-      free(t);
+      carnet__free(t);
       return;
     }
     if (uv_accept(server, (uv_stream_t *)t) == 0 &&
@@ -484,7 +485,7 @@ static int setup_dials(carnet__node *n, const char *const *peers, size_t npeers,
                    CARNET_NODE_PEERS_MAX);
   /* Every slot at once: peers found on the LAN are added while connections
    * point at their dial target, so the array never moves. */
-  n->dials = calloc(CARNET_NODE_PEERS_MAX, sizeof *n->dials);
+  n->dials = carnet__calloc(CARNET_NODE_PEERS_MAX, sizeof *n->dials);
   if (n->dials == NULL) return set_why(why, why_len, CARNET_ENOMEM, "out of memory");
   n->ndials = npeers;
   for (size_t i = 0; i < n->ndials; i++) {
@@ -500,7 +501,7 @@ static int setup_dials(carnet__node *n, const char *const *peers, size_t npeers,
 
 int carnet__node_new(carnet_replica *r, const carnet__node_opts *opts, carnet__node **out,
                      char *why, size_t why_len) {
-  carnet__node *n = calloc(1, sizeof *n);
+  carnet__node *n = carnet__calloc(1, sizeof *n);
   int rc;
   *out = NULL;
   if (why && why_len) why[0] = '\0';
@@ -510,7 +511,7 @@ int carnet__node_new(carnet_replica *r, const carnet__node_opts *opts, carnet__n
   n->opts.peers = NULL; /* not kept: the dials hold what they need */
   if (n->opts.max_conns == 0 || n->opts.max_conns > CARNET_NODE_CONNS_MAX)
     n->opts.max_conns = CARNET_NODE_CONNS_MAX;
-  if (opts->invite_token && (n->invite_token = strdup(opts->invite_token)) == NULL) {
+  if (opts->invite_token && (n->invite_token = carnet__strdup(opts->invite_token)) == NULL) {
     rc = set_why(why, why_len, CARNET_ENOMEM, "out of memory");
     goto fail;
   }
@@ -578,7 +579,7 @@ void carnet__node_free(carnet__node *n) {
     if (rc != 0)
       carnet__node_log(n, CARNET_LOG_ERROR, "event loop still busy at close: %s", uv_strerror(rc));
   }
-  free(n->dials);
-  free(n->invite_token);
-  free(n);
+  carnet__free(n->dials);
+  carnet__free(n->invite_token);
+  carnet__free(n);
 }

@@ -56,7 +56,7 @@ typedef struct carnet_batch_info {
 /* Brief: encode the next batch of the change stream from `from` (NULL: from
  * the start), at most `max_bytes` long (0 = CARNET_BATCH_BYTES_MAX / 2; one
  * entity larger than that still goes alone).
- * After the call `*out` holds malloc'd bytes owned by the caller (free()),
+ * After the call `*out` holds bytes owned by the caller (carnet_free),
  * and `info` (may be NULL) says what they cover; when there is nothing more,
  * the batch is empty with more == false. Call again with
  * {from->base, info.upto} while info.more.

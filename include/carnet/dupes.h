@@ -59,8 +59,8 @@ typedef struct carnet_dupe {
 #define CARNET_DUPE_RUN_MAX 64
 
 /* Brief: every candidate pair of live customers with score >= min_score,
- * best first (then by ids). After the call *out is a malloc'd array of *n
- * pairs owned by the caller (free() it; NULL when none).
+ * best first (then by ids). After the call *out is an array of *n
+ * pairs owned by the caller (carnet_free it; NULL when none).
  * Errors: CARNET_ENOMEM, CARNET_ECORRUPT, CARNET_EIO. */
 CARNET_API int carnet_dupes_find(carnet_replica *r, double min_score, carnet_dupe **out, size_t *n);
 

@@ -88,8 +88,8 @@ typedef struct carnet_review_item {
   carnet_review_why why;
 } carnet_review_item;
 
-/* Brief: the review list, in (a, b) order. After the call *out is a malloc'd
- * array of *n items owned by the caller (free()). Errors: as carnet_merge_group. */
+/* Brief: the review list, in (a, b) order. After the call *out is an
+ * array of *n items owned by the caller (carnet_free). Errors: as carnet_merge_group. */
 CARNET_API int carnet_dupes_review_list(carnet_replica *r, carnet_review_item **out, size_t *n);
 
 /* Brief: the other members of a merged customer's group as read (ids;

@@ -925,13 +925,13 @@ static void test_apply_malformed(void **state) {
   ASSERT_OK(f->r, carnet_changes_apply(f->r, b.base, b.len, &info, &applied));
   assert_int_equal(applied, 0);
   assert_int_equal(count_live(f->r, CARNET_KIND_CUSTOMER), 6);
-  free((void *)b.base);
+  carnet_free((void *)b.base);
 
   /* Nothing after the last change: an empty batch. */
   ASSERT_OK(r2, carnet_changes_encode(r2, &mark, 0, &b, &info));
   assert_int_equal(info.entities, 0);
   assert_false(info.more);
-  free((void *)b.base);
+  carnet_free((void *)b.base);
 }
 
 /* A batch that overtakes a lost one must not move the mark over the gap,
@@ -974,8 +974,8 @@ static void test_watermark_gap(void **state) {
   ASSERT_OK(f->r, carnet_changes_get_mark(f->r, sid, &mark));
   assert_int_equal(mark.base, 0);
   assert_int_equal(mark.after, i2.upto);
-  free((void *)b1.base);
-  free((void *)b2.base);
+  carnet_free((void *)b1.base);
+  carnet_free((void *)b2.base);
   /* The rest of the stream; its last batch sets the mark to (upto, upto). */
   for (int guard = 0;; guard++) {
     assert_true(guard < 100);
@@ -983,7 +983,7 @@ static void test_watermark_gap(void **state) {
     carnet_batch_info info;
     ASSERT_OK(r2, carnet_changes_encode(r2, &mark, 1024, &b, &info));
     ASSERT_OK(f->r, carnet_changes_apply(f->r, b.base, b.len, NULL, NULL));
-    free((void *)b.base);
+    carnet_free((void *)b.base);
     ASSERT_OK(f->r, carnet_changes_get_mark(f->r, sid, &mark));
     if (!info.more) {
       assert_int_equal(mark.base, info.upto);
@@ -1013,7 +1013,7 @@ static void test_changes_max_bytes(void **state) {
       carnet_buf b;
       carnet_batch_info info;
       ASSERT_OK(f->r, carnet_changes_encode(f->r, &from, limits[li], &b, &info));
-      free((void *)b.base);
+      carnet_free((void *)b.base);
       if (b.len > limits[li] && info.entities > 1)
         fail_msg("batch (%" PRIu64 ", %" PRIu64 "] of %u entities is %zu bytes, over max_bytes "
                  "%zu",
@@ -1036,7 +1036,7 @@ static void sync_all(carnet_replica *from, carnet_replica *to, size_t max_bytes)
     carnet_batch_info info;
     ASSERT_OK(from, carnet_changes_encode(from, &m, max_bytes, &b, &info));
     int rc = carnet_changes_apply(to, b.base, b.len, NULL, NULL);
-    free((void *)b.base);
+    carnet_free((void *)b.base);
     ASSERT_OK(to, rc);
     m.after = info.upto;
     if (!info.more) return;
@@ -1228,7 +1228,7 @@ static void test_refcodes_distinct(void **state) {
     carnet_batch_info info;
     ASSERT_OK(r2, carnet_changes_encode(r2, &from, 16384, &b, &info));
     ASSERT_OK(f->r, carnet_changes_apply(f->r, b.base, b.len, NULL, NULL));
-    free((void *)b.base);
+    carnet_free((void *)b.base);
     from.after = info.upto;
     if (!info.more) break;
   }

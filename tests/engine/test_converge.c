@@ -1297,7 +1297,7 @@ static uint64_t full_exchange(world *w, int s, int t) {
   carnet_batch_info info;
   MUST(carnet_changes_encode(w->r[s], &mark, BATCH_BYTES, &out, &info), w->r[s],
        "carnet_changes_encode");
-  free((void *)out.base);
+  carnet_free((void *)out.base);
   CHECK(info.entities == 0 && !info.more,
         "after a full exchange r%d -> r%d, the mark (%" PRIu64 ", %" PRIu64
         ") still leaves %u entities",

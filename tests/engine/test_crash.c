@@ -375,7 +375,7 @@ static void crash_round(int round, size_t kill_after, unsigned extra_us) {
                carnet_error_name(rc), carnet_replica_errmsg(r));
     entities += info.entities;
     rc = carnet_changes_apply(r2, b.base, b.len, NULL, NULL);
-    free((void *)b.base);
+    carnet_free((void *)b.base);
     if (rc)
       fail_msg("applying the stream: %s (%s)", carnet_error_name(rc), carnet_replica_errmsg(r2));
     from.after = info.upto;

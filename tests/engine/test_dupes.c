@@ -163,7 +163,7 @@ static void test_lookup_after_received_batch(void **state) {
   carnet_batch_info info;
   OK(f->r[1], carnet_changes_encode(f->r[1], NULL, 0, &b, &info));
   OK(f->r[0], carnet_changes_apply(f->r[0], b.base, b.len, NULL, NULL));
-  free((void *)b.base);
+  carnet_free((void *)b.base);
   expect(f->r[0], CARNET_LOOKUP_PHONE, "+262 692 12 34 56", &a, true);
   expect(f->r[0], CARNET_LOOKUP_EMAIL, "HELENE@exemple.fr", &a, true);
 
@@ -176,7 +176,7 @@ static void test_lookup_after_received_batch(void **state) {
   OK(f->r[0], carnet_changes_get_mark(f->r[0], carnet_replica_id(f->r[1]), &m));
   OK(f->r[1], carnet_changes_encode(f->r[1], &m, 0, &b, &info));
   OK(f->r[0], carnet_changes_apply(f->r[0], b.base, b.len, NULL, NULL));
-  free((void *)b.base);
+  carnet_free((void *)b.base);
   expect(f->r[0], CARNET_LOOKUP_PHONE, "0692 12 34 56", &a, false);
   expect(f->r[0], CARNET_LOOKUP_EMAIL, "helene@exemple.fr", &a, true);
 }
@@ -271,19 +271,19 @@ static void test_detection(void **state) {
     assert_true(d[i - 1].score >= d[i].score);
   for (size_t i = 0; i < n; i++)
     assert_true(d[i].score >= 0.8 && d[i].score <= 1.0);
-  free(d);
+  carnet_free(d);
 
   /* A lower threshold shows the shared landline, with its reason. */
   OK(r, carnet_dupes_find(r, 0.5, &d, &n));
   assert_non_null(p = pair_of(d, n, &s1, &s2));
   assert_int_equal(p->reasons, CARNET_DUPE_PHONE);
-  free(d);
+  carnet_free(d);
 
   /* One customer's pairs. */
   OK(r, carnet_dupes_of(r, &b2, CARNET_DUPE_SCORE_DEFAULT, &d, &n));
   assert_int_equal(n, 1);
   assert_non_null(pair_of(d, n, &b1, &b2));
-  free(d);
+  carnet_free(d);
 }
 
 static void test_jaro_winkler(void **state) {
@@ -474,7 +474,7 @@ static void test_schema2_index_upgraded(void **state) {
   assert_int_equal(n, 2);
   assert_non_null(pair_of(d, n, &a1, &a2));
   assert_non_null(pair_of(d, n, &b1, &b2));
-  free(d);
+  carnet_free(d);
   size_t keys = index_digest(r, before);
 
   downgrade_to_schema2(r);
@@ -499,7 +499,7 @@ static void test_schema2_index_upgraded(void **state) {
   assert_int_equal(n_after, n);
   assert_non_null(pair_of(d, n_after, &a1, &a2));
   assert_non_null(pair_of(d, n_after, &b1, &b2));
-  free(d);
+  carnet_free(d);
   carnet_verify_report vr;
   OK(r, carnet_replica_verify(r, &vr));
   assert_int_equal(vr.missing_keys, 0);

@@ -121,7 +121,7 @@ static void test_precision_recall_small_base(void **state) {
   assert_true(precision >= 0.9);
   assert_true(recall >= 0.85);
 
-  free(d);
+  carnet_free(d);
   free(ids);
   carnet_replica_close(r);
   tdir_remove(dir);

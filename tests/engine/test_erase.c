@@ -82,7 +82,7 @@ static void stream(carnet_replica *from, carnet_replica *to) {
     carnet_buf b;
     OK(from, carnet_changes_encode(from, &m, 0, &b, &info));
     OK(to, carnet_changes_apply(to, b.base, b.len, NULL, NULL));
-    free((void *)b.base);
+    carnet_free((void *)b.base);
     m.after = info.upto;
   } while (info.more);
 }

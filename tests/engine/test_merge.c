@@ -191,7 +191,7 @@ static void test_decisions_filter_dupes(void **state) {
   ASSERT_OK(r, carnet_dupes_find(r, 0.8, &d, &n));
   ASSERT_OK(r, carnet_dupes_filter(r, d, &n));
   assert_true(n >= 1);
-  free(d);
+  carnet_free(d);
 
   /* Set aside: off the list, on the review list. */
   ASSERT_OK(r, TX(r, carnet_dupes_set_aside(t, &a, &b)));
@@ -200,19 +200,19 @@ static void test_decisions_filter_dupes(void **state) {
   for (size_t i = 0; i < n; i++)
     assert_false((!memcmp(d[i].a.b, a.b, 16) || !memcmp(d[i].b.b, a.b, 16)) &&
                  (!memcmp(d[i].a.b, b.b, 16) || !memcmp(d[i].b.b, b.b, 16)));
-  free(d);
+  carnet_free(d);
   carnet_review_item *it;
   size_t ni;
   ASSERT_OK(r, carnet_dupes_review_list(r, &it, &ni));
   assert_int_equal(ni, 1);
   assert_int_equal(it[0].why, CARNET_REVIEW_SET_ASIDE);
-  free(it);
+  carnet_free(it);
 
   /* Merged: the pair is gone from the review list and from the candidates. */
   ASSERT_OK(r, TX(r, carnet_merge_apply(t, &a, &b)));
   ASSERT_OK(r, carnet_dupes_review_list(r, &it, &ni));
   assert_int_equal(ni, 0);
-  free(it);
+  carnet_free(it);
   /* A pair with a merged-away customer is shown with its survivor. */
   ASSERT_OK(r, carnet_dupes_find(r, 0.0, &d, &n));
   ASSERT_OK(r, carnet_dupes_filter(r, d, &n));
@@ -220,14 +220,14 @@ static void test_decisions_filter_dupes(void **state) {
     assert_memory_not_equal(d[i].a.b, b.b, 16);
     assert_memory_not_equal(d[i].b.b, b.b, 16);
   }
-  free(d);
+  carnet_free(d);
 
   /* Not the same: never proposed again; refused on a merged pair. */
   ASSERT_OK(r, TX(r, carnet_dupes_dismiss(t, &a, &c)));
   ASSERT_OK(r, carnet_dupes_find(r, 0.0, &d, &n));
   ASSERT_OK(r, carnet_dupes_filter(r, d, &n));
   assert_int_equal(n, 0);
-  free(d);
+  carnet_free(d);
   assert_int_equal(TX(r, carnet_dupes_dismiss(t, &a, &b)), CARNET_EINVAL);
 }
 
@@ -315,7 +315,7 @@ static void test_not_same_meets_merge(void **state) {
     ASSERT_OK(f->r[i], carnet_dupes_review_list(f->r[i], &it, &ni));
     assert_int_equal(ni, 1);
     assert_int_equal(it[0].why, CARNET_REVIEW_CONFLICT);
-    free(it);
+    carnet_free(it);
   }
 }
 

@@ -44,7 +44,7 @@ static uint64_t stream(carnet_replica *from, carnet_replica *to) {
     carnet_buf b;
     OK(from, carnet__changes_since(from, &m, 0, carnet_replica_id(to), &b, &info));
     OK(to, carnet_changes_apply(to, b.base, b.len, NULL, NULL));
-    free((void *)b.base);
+    carnet_free((void *)b.base);
     n += info.entities;
     m.after = info.upto;
   } while (info.more);

@@ -52,7 +52,7 @@ void rfx_sync(carnet_replica *from, carnet_replica *to, size_t max_bytes) {
     carnet_batch_info info;
     ASSERT_OK(from, carnet_changes_encode(from, &m, max_bytes, &out, &info));
     ASSERT_OK(to, carnet_changes_apply(to, out.base, out.len, NULL, NULL));
-    free((void *)out.base);
+    carnet_free((void *)out.base);
     m.after = info.upto;
     if (!info.more) break;
   }
