@@ -17,8 +17,8 @@
 
 #include "carnet/api.h"
 
-#include <stdbool.h>
 #include "carnet/replica.h"
+#include <stdbool.h>
 
 CARNET_BEGIN_DECLS
 
@@ -44,9 +44,9 @@ typedef struct carnet_mark {
 } carnet_mark;
 
 typedef struct carnet_batch_info {
-  uint64_t sender;   /* replica id of the sender */
-  uint64_t base;     /* cells changed after base ... */
-  uint64_t after;    /* ... of the entities with an entry in (after, upto] */
+  uint64_t sender; /* replica id of the sender */
+  uint64_t base;   /* cells changed after base ... */
+  uint64_t after;  /* ... of the entities with an entry in (after, upto] */
   uint64_t upto;
   uint32_t entities; /* entities in the batch */
   uint32_t cells;    /* cells in the batch */
@@ -62,7 +62,7 @@ typedef struct carnet_batch_info {
  * {from->base, info.upto} while info.more.
  * Errors: CARNET_ECORRUPT, CARNET_ENOMEM, CARNET_EIO. */
 CARNET_API int carnet_changes_encode(carnet_replica *r, const carnet_mark *from, size_t max_bytes,
-                         carnet_buf *out, carnet_batch_info *info);
+                                     carnet_buf *out, carnet_batch_info *info);
 
 /* Brief: decode and validate a batch without applying it. `info` may be
  * NULL. Errors: CARNET_EPROTO (malformed or out-of-limits bytes). */
@@ -79,17 +79,20 @@ CARNET_API int carnet_changes_inspect(const void *batch, size_t len, carnet_batc
  * local state.
  * Errors: CARNET_EPROTO (malformed batch: nothing applied), CARNET_EMISUSE (a
  * transaction is open on the handle), CARNET_ENOSPC, CARNET_EIO. */
-CARNET_API int carnet_changes_apply(carnet_replica *r, const void *batch, size_t len, carnet_batch_info *info,
-                         uint32_t *applied);
+CARNET_API int carnet_changes_apply(carnet_replica *r, const void *batch, size_t len,
+                                    carnet_batch_info *info, uint32_t *applied);
 
 /* Brief: the mark kept for `peer` ({0, 0} when never synced): what to ask
- * that peer for next. */
+ * that peer for next. Errors: CARNET_ECORRUPT (the stored mark is damaged:
+ * run `carnet check`), CARNET_EIO, CARNET_EBUSY (too many readers). */
 CARNET_API int carnet_changes_get_mark(carnet_replica *r, uint64_t peer, carnet_mark *out);
 
 /* Brief: a 32-byte digest of the replica's merged state: every entity, every
  * cell with its value, HLC and origin, in a canonical order, without local
  * sequence numbers. Two replicas that have seen the same changes have the
- * same digest. */
+ * same digest. It reads every row: seconds on a large replica.
+ * Errors: CARNET_ECORRUPT (a row does not decode), CARNET_ENOMEM, CARNET_EIO,
+ * CARNET_EBUSY. */
 CARNET_API int carnet_replica_get_digest(carnet_replica *r, uint8_t out[32]);
 
 CARNET_END_DECLS

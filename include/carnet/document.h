@@ -122,22 +122,23 @@ typedef struct carnet_line_input {
  * (validated), CARNET_EINVAL (a value out of range), CARNET_ELIMIT (too many
  * lines). */
 CARNET_API int carnet_doc_line_add(carnet_txn *t, const carnet_id *doc, const carnet_line_input *in,
-                        const carnet_line_id *after, carnet_line_id *out);
+                                   const carnet_line_id *after, carnet_line_id *out);
 
 /* Brief: change the columns of a line that `in->set` names; the others keep
  * their values (and a concurrent edit of them elsewhere survives).
  * Errors: as carnet_doc_line_add; CARNET_ENOTFOUND for a removed line. */
 CARNET_API int carnet_doc_line_edit(carnet_txn *t, const carnet_id *doc, const carnet_line_id *line,
-                         const carnet_line_input *in);
+                                    const carnet_line_input *in);
 
 /* Brief: remove a line (a tombstone column). Errors: as carnet_doc_line_edit. */
-CARNET_API int carnet_doc_line_remove(carnet_txn *t, const carnet_id *doc, const carnet_line_id *line);
+CARNET_API int carnet_doc_line_remove(carnet_txn *t, const carnet_id *doc,
+                                      const carnet_line_id *line);
 
 /* Brief: move a line after line `after` (NULL: first). Only its position
  * cell is rewritten. Errors: as carnet_doc_line_edit; CARNET_EINVAL when
  * `after` is the line itself. */
 CARNET_API int carnet_doc_line_move(carnet_txn *t, const carnet_id *doc, const carnet_line_id *line,
-                         const carnet_line_id *after);
+                                    const carnet_line_id *after);
 
 /* A line of the read view. */
 typedef struct carnet_line {
@@ -199,7 +200,8 @@ CARNET_API int carnet_doc_totals(const carnet_record *rec, carnet_totals *out);
  * Errors: CARNET_ENOTFOUND, CARNET_EEXIST (already validated: the errmsg
  * gives its number), CARNET_EINVAL (no line, or cancelled), CARNET_ELIMIT
  * (number_len too small). */
-CARNET_API int carnet_doc_validate(carnet_txn *t, const carnet_id *doc, char *number, size_t number_len);
+CARNET_API int carnet_doc_validate(carnet_txn *t, const carnet_id *doc, char *number,
+                                   size_t number_len);
 
 /* Brief: move a document's status forward. Moving to the status it has, or
  * one below it, changes nothing and returns CARNET_EEXIST. `date` (may be
@@ -213,7 +215,7 @@ CARNET_API int carnet_doc_validate(carnet_txn *t, const carnet_id *doc, char *nu
  * cancelled). Errors: CARNET_ENOTFOUND, CARNET_EINVAL (a status the type
  * does not have, a bad date), CARNET_EPERM (the rules above), CARNET_EEXIST. */
 CARNET_API int carnet_doc_status_set(carnet_txn *t, const carnet_id *doc, carnet_doc_status status,
-                          const char *date);
+                                     const char *date);
 
 /* Brief: make a new draft document of type `to` from a validated one: quote
  * -> order or invoice, order -> invoice, invoice -> credit note. The header
@@ -224,7 +226,8 @@ CARNET_API int carnet_doc_status_set(carnet_txn *t, const carnet_id *doc, carnet
  * Errors: CARNET_ENOTFOUND, CARNET_EINVAL (a conversion that does not exist,
  * a refused or cancelled source), CARNET_EPERM (the source is a draft:
  * validate it first). */
-CARNET_API int carnet_doc_convert(carnet_txn *t, const carnet_id *src, carnet_doc_type to, carnet_id *out);
+CARNET_API int carnet_doc_convert(carnet_txn *t, const carnet_id *src, carnet_doc_type to,
+                                  carnet_id *out);
 
 /* --- Numbering ------------------------------------------------------------ */
 
@@ -236,29 +239,36 @@ CARNET_API int carnet_doc_convert(carnet_txn *t, const carnet_id *src, carnet_do
  * order "CO...", invoice "F...", credit note "AV...". */
 #define CARNET_NUMBER_MAX 64
 
-/* Brief: this replica's rule for a type (the default when never set). */
-CARNET_API int carnet_replica_get_numbering(carnet_replica *r, carnet_doc_type type, char *out, size_t len);
+/* Brief: this replica's rule for a type (the default when never set),
+ * NUL-terminated in `out` (`len` bytes; 128 is enough).
+ * Errors: CARNET_EINVAL (unknown type), CARNET_ELIMIT (`out` too small),
+ * CARNET_ECORRUPT (the stored rule is damaged), CARNET_EIO. */
+CARNET_API int carnet_replica_get_numbering(carnet_replica *r, carnet_doc_type type, char *out,
+                                            size_t len);
 
 /* Brief: set this replica's rule for a type (NULL: back to the default), in
  * its own transaction. Errors: CARNET_EINVAL (unknown placeholder, no {tag}
  * or {n:W}, a number that could exceed CARNET_NUMBER_MAX). */
-CARNET_API int carnet_replica_set_numbering(carnet_replica *r, carnet_doc_type type, const char *rule);
+CARNET_API int carnet_replica_set_numbering(carnet_replica *r, carnet_doc_type type,
+                                            const char *rule);
 
 /* --- Line ids and amounts (pure) ------------------------------------------ */
 
-/* Brief: 16 lowercase hex characters and a NUL; and the reverse
- * (CARNET_EINVAL). */
+/* Brief: 16 lowercase hex characters and a NUL; and the reverse.
+ * Errors: CARNET_EINVAL (parse: not 16 hex characters). */
 CARNET_API void carnet_line_id_format(const carnet_line_id *id, char out[17]);
 CARNET_API int carnet_line_id_parse(const char *hex, carnet_line_id *out);
 
 /* Brief: parse a decimal ("12", "-3.5", "19,99") exactly into an integer
  * with `decimals` decimals (2: cents, 3: thousandths): "19.99" -> 1999.
- * More decimals than that, or beyond +/- 10^15, is CARNET_EINVAL. */
+ * Errors: CARNET_EINVAL (not a decimal, more decimals than `decimals`, or
+ * beyond +/- 10^15). */
 CARNET_API int carnet_decimal_parse(const char *s, unsigned decimals, int64_t *out);
 
 /* Brief: the reverse: 1999 with 2 decimals -> "19.99"; trailing zero
  * decimals are dropped when `trim` ("2.5" rather than "2.500"). */
-CARNET_API void carnet_decimal_format(int64_t v, unsigned decimals, bool trim, char *out, size_t len);
+CARNET_API void carnet_decimal_format(int64_t v, unsigned decimals, bool trim, char *out,
+                                      size_t len);
 
 /* Brief: true when `s` is a valid calendar date YYYY-MM-DD. */
 CARNET_API bool carnet_date_valid(const char *s);
@@ -298,7 +308,7 @@ CARNET_API const char *carnet_action_channel_name(carnet_action_channel ch);
 CARNET_API carnet_action_channel carnet_action_channel_parse(const char *name);
 
 /* Brief: the level 1..5 of a rating text ("4", "green"), 0 when unrated or
- * unknown. */
+ * unknown. Errors: none (the int is the level). */
 CARNET_API int carnet_rating_level(const char *rating);
 
 /* --- Reminders ------------------------------------------------------------------ */
@@ -317,8 +327,8 @@ CARNET_API bool carnet_reminder_due_on(const carnet_record *rec, const char *dat
  * inclusive), in date order. The record is freed after `cb` returns; a
  * non-zero return stops and is returned. Errors: CARNET_EINVAL (bad dates),
  * CARNET_ECORRUPT, CARNET_ENOMEM. */
-CARNET_API int carnet_reminder_list_due(carnet_replica *r, const char *from, const char *to, carnet_record_cb cb,
-                         void *data);
+CARNET_API int carnet_reminder_list_due(carnet_replica *r, const char *from, const char *to,
+                                        carnet_record_cb cb, void *data);
 
 /* --- History and statistics ----------------------------------------------------- */
 
@@ -348,7 +358,8 @@ typedef struct carnet_history_entry {
  * Errors: CARNET_ENOTFOUND (no such customer), CARNET_ECORRUPT,
  * CARNET_ENOMEM. */
 typedef int (*carnet_history_cb)(const carnet_history_entry *e, void *data);
-CARNET_API int carnet_history_list(carnet_replica *r, const carnet_id *customer, carnet_history_cb cb, void *data);
+CARNET_API int carnet_history_list(carnet_replica *r, const carnet_id *customer,
+                                   carnet_history_cb cb, void *data);
 
 typedef struct carnet_rep_stats {
   char *rep;           /* "" for documents without a sales rep */
@@ -376,8 +387,8 @@ typedef struct carnet_stats {
  * documents dated in the range. After the call free `out` with
  * carnet_stats_free. Errors: CARNET_EINVAL (bad dates, won_rating outside
  * 1..5), CARNET_ECORRUPT, CARNET_ENOMEM. */
-CARNET_API int carnet_stats_compute(carnet_replica *r, const char *from, const char *to, int won_rating,
-                         carnet_stats *out);
+CARNET_API int carnet_stats_compute(carnet_replica *r, const char *from, const char *to,
+                                    int won_rating, carnet_stats *out);
 CARNET_API void carnet_stats_free(carnet_stats *s);
 
 CARNET_END_DECLS

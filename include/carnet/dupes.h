@@ -68,8 +68,8 @@ CARNET_API int carnet_dupes_find(carnet_replica *r, double min_score, carnet_dup
  * (pair.a or pair.b is `id`), best first; sees the open transaction's
  * writes, so a caller can create, check, and commit or abort.
  * Ownership as carnet_dupes_find. Errors: as carnet_dupes_find. */
-CARNET_API int carnet_dupes_of(carnet_replica *r, const carnet_id *id, double min_score, carnet_dupe **out,
-                    size_t *n);
+CARNET_API int carnet_dupes_of(carnet_replica *r, const carnet_id *id, double min_score,
+                               carnet_dupe **out, size_t *n);
 
 /* What carnet_record_lookup looks for. */
 typedef enum carnet_lookup_kind {
@@ -84,8 +84,8 @@ typedef enum carnet_lookup_kind {
  * number found to *n (which may exceed max).
  * Errors: CARNET_EINVAL (the value does not normalise, or unknown kind),
  * CARNET_ECORRUPT, CARNET_EIO. */
-CARNET_API int carnet_record_lookup(carnet_replica *r, carnet_lookup_kind kind, const char *value, carnet_id *ids,
-                  size_t max, size_t *n);
+CARNET_API int carnet_record_lookup(carnet_replica *r, carnet_lookup_kind kind, const char *value,
+                                    carnet_id *ids, size_t max, size_t *n);
 
 /* Brief: Jaro-Winkler similarity of two byte strings (0..1; prefix scale
  * 0.1, at most 4 characters of prefix). Exposed for tests and tools. */

@@ -61,8 +61,8 @@ typedef struct carnet_erasure {
  * Errors: CARNET_ENOTFOUND (no such customer), CARNET_EEXIST (already
  * erased), CARNET_EINVAL (bad reason), CARNET_EMISUSE (a transaction is
  * open on the handle), CARNET_ENOSPC, CARNET_EIO. */
-CARNET_API int carnet_record_erase(carnet_replica *r, const carnet_id *id, const char *reason, carnet_erasure *out,
-                 bool *compacted);
+CARNET_API int carnet_record_erase(carnet_replica *r, const carnet_id *id, const char *reason,
+                                   carnet_erasure *out, bool *compacted);
 
 /* Brief: whether entity `id` was erased (the customer of a certificate, or
  * one of its contacts, reminders, actions or documents deleted with it).
@@ -75,21 +75,22 @@ CARNET_API int carnet_erasure_get(carnet_replica *r, const carnet_id *id, carnet
 /* Brief: call `cb` for each certificate, in customer id order; a non-zero
  * return of `cb` stops and is returned. `e` lives until `cb` returns.
  * Errors: CARNET_ECORRUPT, CARNET_EIO. */
-CARNET_API int carnet_erasure_list(carnet_replica *r, int (*cb)(const carnet_erasure *e, void *data),
-                        void *data);
+CARNET_API int carnet_erasure_list(carnet_replica *r,
+                                   int (*cb)(const carnet_erasure *e, void *data), void *data);
 
 /* Brief: whether an e-mail or phone of customer `id` (typically just
  * created, in the open transaction) is on the opposition list of an
  * erased person; `cert` (may be NULL) receives that certificate's customer
  * id. Errors: CARNET_ENOTFOUND (no such customer). */
-CARNET_API int carnet_erasure_check_record(carnet_replica *r, const carnet_id *id, bool *out, carnet_id *cert);
+CARNET_API int carnet_erasure_check_record(carnet_replica *r, const carnet_id *id, bool *out,
+                                           carnet_id *cert);
 
 /* Brief: whether an e-mail (kind CARNET_LOOKUP_EMAIL) or phone
  * (CARNET_LOOKUP_PHONE), in any written form, is on the opposition list;
  * for a check before writing (an import). `cert` as above.
  * Errors: CARNET_EINVAL (not a valid e-mail or phone, or another kind). */
-CARNET_API int carnet_erasure_check_value(carnet_replica *r, carnet_lookup_kind kind, const char *value,
-                                  bool *out, carnet_id *cert);
+CARNET_API int carnet_erasure_check_value(carnet_replica *r, carnet_lookup_kind kind,
+                                          const char *value, bool *out, carnet_id *cert);
 
 /* Brief: compact the replica when an erasure asked for it (`force`: in any
  * case): copy it with LMDB's compacting copy, fsync, rename the copy over

@@ -13,22 +13,22 @@
 CARNET_BEGIN_DECLS
 
 /* X(name, value, message). Values are frozen: they appear in logs and JSON. */
-#define CARNET_ERRNO_MAP(X)                                                     \
-  X(EINVAL, -1, "invalid input")                                               \
-  X(EMISUSE, -2, "API misuse (a bug in the caller)")                           \
-  X(ENOMEM, -3, "out of memory")                                               \
-  X(ENOTFOUND, -4, "not found")                                                \
-  X(EEXIST, -5, "already exists")                                              \
-  X(ECORRUPT, -6, "corrupted data")                                            \
-  X(EPROTO, -7, "protocol violation")                                          \
-  X(EIO, -8, "input/output error")                                             \
-  X(ENOSPC, -9, "no space left (disk or map full)")                            \
-  X(EVERSION, -10, "written by a newer version of Carnet")                     \
-  X(ENOREPLICA, -11, "no replica in this directory")                           \
-  X(EBUSY, -12, "resource busy")                                               \
-  X(ELIMIT, -13, "a limit was exceeded")                                       \
-  X(EAMBIGUOUS, -14, "ambiguous reference")                                    \
-  X(EPERM, -15, "permission denied")                                           \
+#define CARNET_ERRNO_MAP(X)                                                                        \
+  X(EINVAL, -1, "invalid input")                                                                   \
+  X(EMISUSE, -2, "API misuse (a bug in the caller)")                                               \
+  X(ENOMEM, -3, "out of memory")                                                                   \
+  X(ENOTFOUND, -4, "not found")                                                                    \
+  X(EEXIST, -5, "already exists")                                                                  \
+  X(ECORRUPT, -6, "corrupted data")                                                                \
+  X(EPROTO, -7, "protocol violation")                                                              \
+  X(EIO, -8, "input/output error")                                                                 \
+  X(ENOSPC, -9, "no space left (disk or map full)")                                                \
+  X(EVERSION, -10, "written by a newer version of Carnet")                                         \
+  X(ENOREPLICA, -11, "no replica in this directory")                                               \
+  X(EBUSY, -12, "resource busy")                                                                   \
+  X(ELIMIT, -13, "a limit was exceeded")                                                           \
+  X(EAMBIGUOUS, -14, "ambiguous reference")                                                        \
+  X(EPERM, -15, "permission denied")                                                               \
   X(EKEY, -16, "wrong or missing passphrase or key file")
 
 enum {

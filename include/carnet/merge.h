@@ -65,8 +65,8 @@ CARNET_API int carnet_dupes_set_aside(carnet_txn *t, const carnet_id *a, const c
  * 0); *n receives the number of members (1 when not merged). `review` (may
  * be NULL) tells whether a "not the same" decision conflicts with the group.
  * Errors: CARNET_ECORRUPT, CARNET_EIO, CARNET_ENOMEM. */
-CARNET_API int carnet_merge_group(carnet_replica *r, const carnet_id *id, carnet_id *survivor, carnet_id *members,
-                 size_t max, size_t *n, bool *review);
+CARNET_API int carnet_merge_group(carnet_replica *r, const carnet_id *id, carnet_id *survivor,
+                                  carnet_id *members, size_t max, size_t *n, bool *review);
 
 /* Brief: apply the decisions to candidate pairs from carnet_dupes_find (or
  * carnet_dupes_of): each side is replaced by the survivor of its group;
@@ -83,7 +83,7 @@ typedef enum carnet_review_why {
 } carnet_review_why;
 
 typedef struct carnet_review_item {
-  carnet_id a, b; /* a < b; for a conflict, the two members so decided */
+  carnet_id a, b;     /* a < b; for a conflict, the two members so decided */
   carnet_id survivor; /* conflict: the survivor of their group */
   carnet_review_why why;
 } carnet_review_item;

@@ -51,7 +51,8 @@ CARNET_API int carnet_siret_normalize(const char *s, char out[15]);
 #define CARNET_PHONE_E164_MAX 17
 
 /* Brief: normalise a phone number to E.164 ("+33612345678"), French
- * numbering by default: carnet_phone_normalize_in(s, "FR", ...). */
+ * numbering by default: carnet_phone_normalize_in(s, "FR", ...).
+ * Errors: as carnet_phone_normalize_in. */
 CARNET_API int carnet_phone_normalize(const char *s, char *out, size_t out_len);
 
 /* Brief: normalise a phone number to E.164 with `country` (ISO 3166
@@ -72,7 +73,8 @@ CARNET_API int carnet_phone_normalize(const char *s, char *out, size_t out_len);
  * unknown country code outside 8..15 digits.
  * `out_len` must be at least CARNET_PHONE_E164_MAX.
  * Errors: CARNET_EINVAL (not a phone number, or unknown `country`). */
-CARNET_API int carnet_phone_normalize_in(const char *s, const char *country, char *out, size_t out_len);
+CARNET_API int carnet_phone_normalize_in(const char *s, const char *country, char *out,
+                                         size_t out_len);
 
 /* Brief: the country calling code ("33") of an ISO 3166 alpha-2 country
  * the normaliser knows, or NULL. */

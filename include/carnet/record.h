@@ -14,9 +14,9 @@
 
 #include "carnet/api.h"
 
-#include <stdbool.h>
 #include "carnet/normalize.h"
 #include "carnet/replica.h"
+#include <stdbool.h>
 
 CARNET_BEGIN_DECLS
 
@@ -26,12 +26,12 @@ typedef struct carnet_record carnet_record;
 /* --- Field catalogue ---------------------------------------------------- */
 
 typedef enum carnet_crdt {
-  CARNET_CRDT_LWW = 1,   /* last-writer-wins register */
-  CARNET_CRDT_SET = 2,   /* LWW-element set (add wins a tie) */
-  CARNET_CRDT_MAP = 3,   /* map of key -> LWW register */
-  CARNET_CRDT_LOG = 4,   /* grow-only log (consent events) */
-  CARNET_CRDT_MAX = 5,   /* max-register: grow-only set of states reached (document
-                            status); the value is the greatest (carnet/document.h) */
+  CARNET_CRDT_LWW = 1, /* last-writer-wins register */
+  CARNET_CRDT_SET = 2, /* LWW-element set (add wins a tie) */
+  CARNET_CRDT_MAP = 3, /* map of key -> LWW register */
+  CARNET_CRDT_LOG = 4, /* grow-only log (consent events) */
+  CARNET_CRDT_MAX = 5, /* max-register: grow-only set of states reached (document
+                          status); the value is the greatest (carnet/document.h) */
 } carnet_crdt;
 
 typedef enum carnet_vtype {
@@ -42,15 +42,15 @@ typedef enum carnet_vtype {
   CARNET_V_CUSTOM = 5,
   CARNET_V_CONSENT = 6,
   CARNET_V_PHONE = 7,
-  CARNET_V_LINE = 8,     /* a document line's column (carnet/document.h) */
+  CARNET_V_LINE = 8, /* a document line's column (carnet/document.h) */
 } carnet_vtype;
 
 typedef struct carnet_field_info {
   carnet_field field;
-  const char *name;     /* the name used by the CLI and JSON ("emails") */
+  const char *name; /* the name used by the CLI and JSON ("emails") */
   carnet_crdt crdt;
   carnet_vtype vtype;
-  unsigned kinds;       /* bit (1u << kind) for each kind that accepts it */
+  unsigned kinds; /* bit (1u << kind) for each kind that accepts it */
 } carnet_field_info;
 
 /* Brief: the catalogue entry of a field, or NULL for an unknown number. The
@@ -77,7 +77,8 @@ CARNET_API int carnet_id_parse(const char *hex, carnet_id *out);
  * 6 hex characters, or a reference code) to an entity of `kind`.
  * Errors: CARNET_ENOTFOUND, CARNET_EAMBIGUOUS (prefix matches several: type
  * more characters). */
-CARNET_API int carnet_record_resolve(carnet_replica *r, carnet_kind kind, const char *ref, carnet_id *out);
+CARNET_API int carnet_record_resolve(carnet_replica *r, carnet_kind kind, const char *ref,
+                                     carnet_id *out);
 
 /* --- Patches (writes) -------------------------------------------------- */
 
@@ -114,32 +115,42 @@ CARNET_API void carnet_patch_free(carnet_patch *p);
 
 /* Brief: set a scalar field (LWW) from its text form; `value` NULL or ""
  * clears it. Set fields (emails, phones, tags, roles) add `value` as an
- * element. The text is copied. Validation happens at carnet_write. */
+ * element. The text is copied. Values are validated when the patch is
+ * written (carnet_record_create / carnet_record_update / carnet_record_check),
+ * not here: building a patch only fails on memory and limits.
+ * Errors: CARNET_EMISUSE (`p` is NULL), CARNET_ELIMIT (the patch already
+ * holds its most operations: split the write), CARNET_ENOMEM. */
 CARNET_API int carnet_patch_set(carnet_patch *p, carnet_field f, const char *value);
 
-/* Brief: remove an element from a set field (emails, phones, tags, roles). */
+/* Brief: remove an element from a set field (emails, phones, tags, roles).
+ * For phones, `value` is the number in any format; every slot holding it
+ * is removed. Errors: CARNET_EINVAL (`value` is NULL), as carnet_patch_set. */
 CARNET_API int carnet_patch_remove(carnet_patch *p, carnet_field f, const char *value);
-/* (For phones, `value` is the number in any format; every slot holding it
- * is removed.) */
 
 /* Brief: add a typed phone: `type` is "mobile", "work" or "home". Phones
  * are a map of slot -> (type, number): concurrent additions on two replicas
- * both survive, and an edit rewrites one slot (one cell on the wire). */
+ * both survive, and an edit rewrites one slot (one cell on the wire).
+ * Errors: CARNET_EINVAL (`type` or `number` is NULL), as carnet_patch_set. */
 CARNET_API int carnet_patch_phone(carnet_patch *p, const char *type, const char *number);
 
 /* Brief: make `number` the only phone of `type`: the first slot of that type
- * is rewritten and the other slots of that type are removed. */
+ * is rewritten and the other slots of that type are removed.
+ * Errors: as carnet_patch_phone. */
 CARNET_API int carnet_patch_phone_replace(carnet_patch *p, const char *type, const char *number);
 
-/* Brief: set (or with value NULL, clear) a custom field. */
+/* Brief: set (or with value NULL, clear) a custom field.
+ * Errors: CARNET_EINVAL (`name` is NULL), as carnet_patch_set. */
 CARNET_API int carnet_patch_custom(carnet_patch *p, const char *name, carnet_custom_type type,
-                        const char *value);
+                                   const char *value);
 
 /* Brief: record a consent grant (granted=true) or withdrawal on a channel,
- * with an optional note (where/how it was given). */
-CARNET_API int carnet_patch_consent(carnet_patch *p, carnet_channel ch, bool granted, const char *note);
+ * with an optional note (where/how it was given).
+ * Errors: as carnet_patch_set. */
+CARNET_API int carnet_patch_consent(carnet_patch *p, carnet_channel ch, bool granted,
+                                    const char *note);
 
-/* Brief: mark the entity deleted (LWW tombstone). */
+/* Brief: mark the entity deleted (LWW tombstone).
+ * Errors: as carnet_patch_set. */
 CARNET_API int carnet_patch_delete(carnet_patch *p);
 
 /* Brief: apply a patch to a new entity (`id` NULL: a fresh time-ordered id is
@@ -151,7 +162,8 @@ CARNET_API int carnet_patch_delete(carnet_patch *p);
  * Errors: CARNET_EINVAL (a value failed validation; the replica's errmsg names
  * the field and the value), CARNET_EEXIST (the id exists), CARNET_ENOSPC,
  * CARNET_EIO. A failed write leaves the transaction failed (sticky). */
-CARNET_API int carnet_record_create(carnet_txn *t, const carnet_patch *p, const carnet_id *id, carnet_id *out_id);
+CARNET_API int carnet_record_create(carnet_txn *t, const carnet_patch *p, const carnet_id *id,
+                                    carnet_id *out_id);
 
 /* Brief: validate `p` as carnet_record_create would for a new entity (every value,
  * the required fields) and write nothing: unlike a failed carnet_record_create, a
@@ -166,9 +178,14 @@ CARNET_API int carnet_record_check(carnet_txn *t, const carnet_patch *p);
  * deleted) and CARNET_EINVAL when the entity is of another kind. */
 CARNET_API int carnet_record_update(carnet_txn *t, const carnet_id *id, const carnet_patch *p);
 
-/* Brief: carnet_record_create / carnet_record_update in their own transaction. */
-CARNET_API int carnet_record_create_commit(carnet_replica *r, const carnet_patch *p, carnet_id *out_id);
-CARNET_API int carnet_record_update_commit(carnet_replica *r, const carnet_id *id, const carnet_patch *p);
+/* Brief: carnet_record_create / carnet_record_update in a transaction of
+ * their own, committed (durable) when they return 0, rolled back when not.
+ * Errors: as carnet_record_create / carnet_record_update, plus CARNET_EMISUSE
+ * (a transaction is already open on this handle: use the txn calls). */
+CARNET_API int carnet_record_create_commit(carnet_replica *r, const carnet_patch *p,
+                                           carnet_id *out_id);
+CARNET_API int carnet_record_update_commit(carnet_replica *r, const carnet_id *id,
+                                           const carnet_patch *p);
 
 /* --- Records (reads) ---------------------------------------------------- */
 
@@ -189,7 +206,8 @@ CARNET_API const char *carnet_record_str(const carnet_record *rec, carnet_field 
 
 /* Brief: the present elements of a set field, in byte order; the strings
  * live with the record. Returns the count. */
-CARNET_API size_t carnet_record_elems(const carnet_record *rec, carnet_field f, const char *const **out);
+CARNET_API size_t carnet_record_elems(const carnet_record *rec, carnet_field f,
+                                      const char *const **out);
 
 /* Brief: custom fields, in name order. */
 typedef struct carnet_custom {
@@ -208,10 +226,12 @@ typedef struct carnet_consent_event {
   uint64_t origin;
   const char *note;
 } carnet_consent_event;
-CARNET_API bool carnet_record_consent(const carnet_record *rec, carnet_channel ch, carnet_hlc *decided_at);
+CARNET_API bool carnet_record_consent(const carnet_record *rec, carnet_channel ch,
+                                      carnet_hlc *decided_at);
 
 /* Brief: every consent event kept, oldest first. */
-CARNET_API size_t carnet_record_consent_log(const carnet_record *rec, const carnet_consent_event **out);
+CARNET_API size_t carnet_record_consent_log(const carnet_record *rec,
+                                            const carnet_consent_event **out);
 
 /* Brief: the HLC of the latest change to any field of the record. */
 CARNET_API carnet_hlc carnet_record_updated(const carnet_record *rec);
@@ -219,11 +239,11 @@ CARNET_API carnet_hlc carnet_record_updated(const carnet_record *rec);
 /* --- Listing ------------------------------------------------------------ */
 
 typedef struct carnet_filter {
-  const char *text;      /* case-insensitive substring of name, company,
-                            emails, phones, city, refcode, notes; NULL = any */
-  const char *tag;       /* has this tag */
-  const char *role;      /* has this role */
-  const char *sales_rep; /* exact sales rep */
+  const char *text;          /* case-insensitive substring of name, company,
+                                emails, phones, city, refcode, notes; NULL = any */
+  const char *tag;           /* has this tag */
+  const char *role;          /* has this role */
+  const char *sales_rep;     /* exact sales rep */
   const carnet_id *customer; /* contacts, documents, reminders: belonging to this
                                 customer; actions: concerning it */
   bool include_deleted;
@@ -235,7 +255,7 @@ typedef struct carnet_filter {
  * returned). Errors: CARNET_ECORRUPT, CARNET_ENOMEM. */
 typedef int (*carnet_record_cb)(const carnet_record *rec, void *data);
 CARNET_API int carnet_record_list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter,
-                carnet_record_cb cb, void *data);
+                                  carnet_record_cb cb, void *data);
 
 /* Validation helpers (carnet_email_valid, carnet_siret_normalize,
  * carnet_phone_normalize) live in carnet/normalize.h. */

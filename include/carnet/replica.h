@@ -14,8 +14,8 @@
 
 #include "carnet/api.h"
 
-#include <stdbool.h>
 #include "carnet/types.h"
+#include <stdbool.h>
 
 CARNET_BEGIN_DECLS
 
@@ -43,7 +43,7 @@ typedef struct carnet_txn carnet_txn;
  * `env` gives (carnet/types.h: a key file, a passphrase, or the key file
  * DIR/carnet.key made here when neither is given). */
 CARNET_API int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica **out,
-                        char *errbuf, size_t errbuf_len);
+                                   char *errbuf, size_t errbuf_len);
 
 /* Brief: open an existing replica.
  * Errors: CARNET_ENOREPLICA (no replica there: run `carnet init`),
@@ -56,7 +56,7 @@ CARNET_API int carnet_replica_init(const char *dir, const carnet_env *env, carne
  * move its data (docs/DESIGN-NOTES.md). Same out/errbuf rules as
  * carnet_replica_init. */
 CARNET_API int carnet_replica_open(const char *dir, const carnet_env *env, carnet_replica **out,
-                        char *errbuf, size_t errbuf_len);
+                                   char *errbuf, size_t errbuf_len);
 
 /* --- Encryption at rest ---------------------------------------------------- */
 
@@ -89,7 +89,8 @@ CARNET_API int carnet_replica_get_key_info(carnet_replica *r, carnet_key_info *o
  * Errors: CARNET_EMISUSE (a transaction is open on this handle), CARNET_EIO,
  * CARNET_EPERM, CARNET_EKEY (a key file that does not hold a key),
  * CARNET_ENOSPC, CARNET_ENOMEM; on error nothing changed. */
-CARNET_API int carnet_replica_rekey(carnet_replica *r, const char *passphrase, const char *key_file);
+CARNET_API int carnet_replica_rekey(carnet_replica *r, const char *passphrase,
+                                    const char *key_file);
 
 /* Brief: close the replica. Any transaction still open is aborted. NULL is a
  * no-op. */
@@ -111,7 +112,9 @@ CARNET_API const char *carnet_replica_tag(const carnet_replica *r);
 CARNET_API const char *carnet_replica_dir(const carnet_replica *r);
 
 /* Brief: the replica's current local change sequence (the highest sequence
- * number it has given to a change, local or received). */
+ * number it has given to a change, local or received), inside the open
+ * write transaction when there is one.
+ * Errors: CARNET_ECORRUPT, CARNET_EIO, CARNET_EBUSY (too many readers). */
 CARNET_API int carnet_replica_get_seq(carnet_replica *r, uint64_t *out);
 
 /* The role of a replica in its team. Administrator actions (import and

@@ -19,9 +19,9 @@
 
 #include "carnet/api.h"
 
-#include <stdbool.h>
 #include "carnet/peer.h"
 #include "carnet/replica.h"
+#include <stdbool.h>
 
 CARNET_BEGIN_DECLS
 
@@ -48,11 +48,11 @@ typedef struct carnet_session_opts {
 } carnet_session_opts;
 
 typedef struct carnet_session_stats {
-  uint64_t bytes_in, bytes_out;     /* on the wire, handshake included */
+  uint64_t bytes_in, bytes_out; /* on the wire, handshake included */
   uint64_t batches_in, batches_out;
-  uint64_t cells_in, cells_out;     /* cells received / sent */
-  uint64_t cells_applied;           /* received cells that changed local state */
-  uint64_t certs_in, certs_out;     /* erasure certificates received / sent */
+  uint64_t cells_in, cells_out; /* cells received / sent */
+  uint64_t cells_applied;       /* received cells that changed local state */
+  uint64_t certs_in, certs_out; /* erasure certificates received / sent */
 } carnet_session_stats;
 
 #define CARNET_SESSION_IDLE_PING_MS 15000u /* a PING when nothing was sent for this long */
@@ -63,17 +63,20 @@ typedef struct carnet_session_stats {
  * After the call the caller owns *out (carnet_session_free).
  * Errors: CARNET_EINVAL (a bad invite token: the replica's errmsg says why),
  * CARNET_EPERM (expired token), CARNET_ENOMEM. */
-CARNET_API int carnet_session_new(carnet_replica *r, const carnet_session_opts *opts, uint64_t now_ms,
-                       carnet_session **out);
+CARNET_API int carnet_session_new(carnet_replica *r, const carnet_session_opts *opts,
+                                  uint64_t now_ms, carnet_session **out);
 CARNET_API void carnet_session_free(carnet_session *s);
 
 /* Brief: feed bytes received from the peer, in any chunking. Returns 0, or
- * the session's (sticky) error once it has failed: CARNET_EPROTO (bad,
- * tampered, replayed or oversized frame: nothing of it was applied),
- * CARNET_EPERM (untrusted key, wrong team, bad invite), CARNET_EVERSION
- * (incompatible protocol), CARNET_ENOSPC, CARNET_EIO. On failure the output
- * may still hold an ERROR message for the peer: send it, then close. */
-CARNET_API int carnet_session_input(carnet_session *s, const void *data, size_t len, uint64_t now_ms);
+ * the session's (sticky) error once it has failed. On failure the output
+ * may still hold an ERROR message for the peer: send it, then close.
+ * Errors: CARNET_EPROTO (bad, tampered, replayed or oversized frame: nothing
+ * of it was applied), CARNET_EPERM (untrusted key, wrong team, bad invite),
+ * CARNET_EVERSION (incompatible protocol), CARNET_ENOSPC (disk or map full:
+ * free space, the session restarts from the stored mark), CARNET_ENOMEM,
+ * CARNET_EIO. */
+CARNET_API int carnet_session_input(carnet_session *s, const void *data, size_t len,
+                                    uint64_t now_ms);
 
 /* Brief: the bytes waiting to be sent (empty when none). The buffer belongs
  * to the session and stays valid until the next call on it. */
@@ -84,21 +87,24 @@ CARNET_API void carnet_session_sent(carnet_session *s, size_t n);
 
 /* Brief: timers and local changes: pushes new local changes to the peer,
  * pings when quiet, fails on a handshake or peer timeout. Call every 100 to
- * 250 ms. Returns as carnet_session_input. */
+ * 250 ms. Errors: as carnet_session_input, plus CARNET_EPROTO for a timeout
+ * (the errmsg says which step timed out). */
 CARNET_API int carnet_session_tick(carnet_session *s, uint64_t now_ms);
 
-/* Brief: the connection closed (EOF). A session that had not ended cleanly
- * fails (CARNET_EPROTO, "connection closed by the peer …"); returns the
- * session's error, 0 when it had closed cleanly. */
+/* Brief: the connection closed (EOF). Returns 0 when the session had closed
+ * cleanly. Errors: CARNET_EPROTO ("connection closed by the peer …": the
+ * session had not ended cleanly), or the session's earlier sticky error. */
 CARNET_API int carnet_session_eof(carnet_session *s);
 
 /* Brief: end the session cleanly: a BYE goes out, then CLOSED. */
 CARNET_API void carnet_session_close(carnet_session *s);
 
+/* Brief: where the session is (it changes with every call above). */
 CARNET_API carnet_session_state carnet_session_get_state(const carnet_session *s);
 
 /* Brief: the session's error (0 while it has none) and its one-line detail
- * (written for a log: says what happened and what to do). */
+ * (written for a log: says what happened and what to do).
+ * Errors: none (the int is the sticky error, as carnet_session_input). */
 CARNET_API int carnet_session_get_error(const carnet_session *s);
 CARNET_API const char *carnet_session_errmsg(const carnet_session *s);
 
@@ -115,7 +121,7 @@ CARNET_API void carnet_session_get_stats(const carnet_session *s, carnet_session
  * terminated) to `out`. Errors: CARNET_EINVAL (address too long),
  * CARNET_ELIMIT (out too small: 512 bytes is enough). */
 CARNET_API int carnet_invite_create(carnet_replica *r, const char *addr, uint64_t ttl_ms, char *out,
-                       size_t out_len);
+                                    size_t out_len);
 
 /* Brief: the address a token points to (to dial for `carnet join`).
  * Errors: CARNET_EINVAL (not a Carnet invite token). */

@@ -48,9 +48,9 @@ typedef struct carnet_buf {
  * that directory. The strings are read during init/open only; the replica
  * keeps no pointer to them. */
 typedef struct carnet_env {
-  uint64_t (*now_ms)(void *ctx);                        /* wall clock, Unix ms */
-  void (*random)(void *ctx, void *buf, size_t len);     /* fills buf */
-  void (*log)(void *ctx, int level, const char *line);  /* one line, no \n */
+  uint64_t (*now_ms)(void *ctx);                       /* wall clock, Unix ms */
+  void (*random)(void *ctx, void *buf, size_t len);    /* fills buf */
+  void (*log)(void *ctx, int level, const char *line); /* one line, no \n */
   void *ctx;
   const char *key_file;   /* path of a key file, or NULL */
   const char *passphrase; /* NUL-terminated, or NULL */
@@ -58,6 +58,11 @@ typedef struct carnet_env {
    * CARNET_E* code to give up. */
   int (*ask_passphrase)(void *ctx, const char *dir, int is_new, char *buf, size_t len);
 } carnet_env;
+
+/* Progress of a long call (verify, import, export): `done` units of
+ * `total` (total 0 when unknown yet), called on the caller's thread at
+ * most a few times a second. It may not call back into the library. */
+typedef void carnet_progress_fn(void *ctx, uint64_t done, uint64_t total);
 
 enum { CARNET_LOG_ERROR = 0, CARNET_LOG_WARN = 1, CARNET_LOG_INFO = 2, CARNET_LOG_DEBUG = 3 };
 
@@ -74,66 +79,66 @@ typedef enum carnet_kind {
  * kinds accept which field, its CRDT and its value type are listed by
  * carnet_field_info (carnet/record.h). */
 typedef enum carnet_field {
-  CARNET_F_TYPE = 1,         /* customer: "individual" | "company" */
-  CARNET_F_ROLES = 2,        /* set of "prospect" "customer" "supplier" */
-  CARNET_F_NAME = 3,         /* person's name, or the display name */
-  CARNET_F_COMPANY = 4,      /* company (legal) name */
-  CARNET_F_REFCODE = 5,      /* reference code, given once at creation */
-  CARNET_F_SIRET = 6,        /* 14-digit SIRET or 9-digit SIREN, Luhn-checked */
+  CARNET_F_TYPE = 1,    /* customer: "individual" | "company" */
+  CARNET_F_ROLES = 2,   /* set of "prospect" "customer" "supplier" */
+  CARNET_F_NAME = 3,    /* person's name, or the display name */
+  CARNET_F_COMPANY = 4, /* company (legal) name */
+  CARNET_F_REFCODE = 5, /* reference code, given once at creation */
+  CARNET_F_SIRET = 6,   /* 14-digit SIRET or 9-digit SIREN, Luhn-checked */
   CARNET_F_VAT_ID = 7,
   CARNET_F_STREET = 8,
   CARNET_F_POSTCODE = 9,
   CARNET_F_CITY = 10,
-  CARNET_F_COUNTRY = 11,     /* ISO 3166 alpha-2 */
-  CARNET_F_GEO = 12,         /* "lat,lon" */
-  CARNET_F_EMAILS = 13,      /* set of addresses */
-  CARNET_F_PHONES = 14,      /* map slot -> (type, number); read as "type:+E164" */
-  CARNET_F_TAGS = 15,        /* set */
-  CARNET_F_SALES_REP = 16,   /* assigned sales rep */
-  CARNET_F_CHANNEL = 17,     /* acquisition channel */
-  CARNET_F_DISCOUNT = 18,    /* basis points: 550 = 5.50 % */
-  CARNET_F_CONFLICT = 19,    /* conflict flag (bool) */
+  CARNET_F_COUNTRY = 11,   /* ISO 3166 alpha-2 */
+  CARNET_F_GEO = 12,       /* "lat,lon" */
+  CARNET_F_EMAILS = 13,    /* set of addresses */
+  CARNET_F_PHONES = 14,    /* map slot -> (type, number); read as "type:+E164" */
+  CARNET_F_TAGS = 15,      /* set */
+  CARNET_F_SALES_REP = 16, /* assigned sales rep */
+  CARNET_F_CHANNEL = 17,   /* acquisition channel */
+  CARNET_F_DISCOUNT = 18,  /* basis points: 550 = 5.50 % */
+  CARNET_F_CONFLICT = 19,  /* conflict flag (bool) */
   CARNET_F_NOTES = 20,
-  CARNET_F_CUSTOM = 21,      /* map name -> typed value */
-  CARNET_F_CONSENT = 22,     /* grow-only log of grants and withdrawals */
-  CARNET_F_DELETED = 23,     /* LWW tombstone */
-  CARNET_F_CUSTOMER = 24,    /* contact: the customer it belongs to (id) */
-  CARNET_F_ROLE = 25,        /* contact: director, assistant, delivery, legal… */
+  CARNET_F_CUSTOM = 21,   /* map name -> typed value */
+  CARNET_F_CONSENT = 22,  /* grow-only log of grants and withdrawals */
+  CARNET_F_DELETED = 23,  /* LWW tombstone */
+  CARNET_F_CUSTOMER = 24, /* contact: the customer it belongs to (id) */
+  CARNET_F_ROLE = 25,     /* contact: director, assistant, delivery, legal… */
   /* Documents (carnet/document.h). They also use CUSTOMER, SALES_REP, NOTES
    * and DELETED. */
-  CARNET_F_DOC_TYPE = 26,    /* "quote" | "order" | "invoice" | "credit_note" */
-  CARNET_F_CONTACT = 27,     /* the contact it is addressed to (id) */
-  CARNET_F_DATE = 28,        /* YYYY-MM-DD: document date (set again at validation),
-                                reminder date */
-  CARNET_F_VALID_DAYS = 29,  /* quote validity in days */
-  CARNET_F_PAY_TERMS = 30,   /* payment terms, free text ("30 days end of month") */
-  CARNET_F_SOURCE = 31,      /* the document it was converted from (id) */
-  CARNET_F_NUMBER = 32,      /* map series -> number, given at validation */
-  CARNET_F_LINES = 33,       /* map line id(8) + column(1) -> value */
-  CARNET_F_STATUS = 34,      /* max-register: grow-only set of statuses reached */
-  CARNET_F_DUE_DATE = 35,    /* YYYY-MM-DD payment due date */
-  CARNET_F_PAID_DATE = 36,   /* YYYY-MM-DD, set with the status paid */
-  CARNET_F_FROZEN_HT = 37,   /* total excl. VAT at validation (cents) */
-  CARNET_F_FROZEN_TTC = 38,  /* total incl. VAT at validation (cents) */
+  CARNET_F_DOC_TYPE = 26,   /* "quote" | "order" | "invoice" | "credit_note" */
+  CARNET_F_CONTACT = 27,    /* the contact it is addressed to (id) */
+  CARNET_F_DATE = 28,       /* YYYY-MM-DD: document date (set again at validation),
+                               reminder date */
+  CARNET_F_VALID_DAYS = 29, /* quote validity in days */
+  CARNET_F_PAY_TERMS = 30,  /* payment terms, free text ("30 days end of month") */
+  CARNET_F_SOURCE = 31,     /* the document it was converted from (id) */
+  CARNET_F_NUMBER = 32,     /* map series -> number, given at validation */
+  CARNET_F_LINES = 33,      /* map line id(8) + column(1) -> value */
+  CARNET_F_STATUS = 34,     /* max-register: grow-only set of statuses reached */
+  CARNET_F_DUE_DATE = 35,   /* YYYY-MM-DD payment due date */
+  CARNET_F_PAID_DATE = 36,  /* YYYY-MM-DD, set with the status paid */
+  CARNET_F_FROZEN_HT = 37,  /* total excl. VAT at validation (cents) */
+  CARNET_F_FROZEN_TTC = 38, /* total incl. VAT at validation (cents) */
   /* Commercial actions. They also use CHANNEL, SALES_REP and DELETED. */
   CARNET_F_CAMPAIGN = 39,
-  CARNET_F_SORT1 = 40,       /* two free sort fields */
+  CARNET_F_SORT1 = 40, /* two free sort fields */
   CARNET_F_SORT2 = 41,
-  CARNET_F_AT = 42,          /* date and time, YYYY-MM-DDTHH:MM:SS (local time) */
-  CARNET_F_DIRECTION = 43,   /* "inbound" (they contacted us) | "outbound" */
-  CARNET_F_RATING = 44,      /* "1".."5" or red, orange, yellow, green */
+  CARNET_F_AT = 42,        /* date and time, YYYY-MM-DDTHH:MM:SS (local time) */
+  CARNET_F_DIRECTION = 43, /* "inbound" (they contacted us) | "outbound" */
+  CARNET_F_RATING = 44,    /* "1".."5" or red, orange, yellow, green */
   CARNET_F_DETAILS = 45,
-  CARNET_F_CUSTOMERS = 46,   /* LWW-element set of customer ids (16-byte keys) */
+  CARNET_F_CUSTOMERS = 46, /* LWW-element set of customer ids (16-byte keys) */
   /* Reminders. They also use CUSTOMER, DATE and DELETED. */
-  CARNET_F_MODE = 47,        /* "day" (that day only) | "week" (every day of its ISO week) */
+  CARNET_F_MODE = 47, /* "day" (that day only) | "week" (every day of its ISO week) */
   CARNET_F_COMMENT = 48,
-  CARNET_F_DONE = 49,        /* bool */
+  CARNET_F_DONE = 49, /* bool */
   /* Merging duplicate customers (carnet/merge.h): sets of customer ids
    * (16-byte keys), like CUSTOMERS. */
-  CARNET_F_SAME_AS = 50,     /* "this customer is the same as": merge edges */
-  CARNET_F_NOT_SAME = 51,    /* "not the same" decisions, kept on the smaller id */
-  CARNET_F_REVIEW = 52,      /* pairs set aside for review, kept on the smaller id */
-  CARNET_F_MAX_ = 53         /* one past the last field number */
+  CARNET_F_SAME_AS = 50,  /* "this customer is the same as": merge edges */
+  CARNET_F_NOT_SAME = 51, /* "not the same" decisions, kept on the smaller id */
+  CARNET_F_REVIEW = 52,   /* pairs set aside for review, kept on the smaller id */
+  CARNET_F_MAX_ = 53      /* one past the last field number */
 } carnet_field;
 
 CARNET_END_DECLS

@@ -37,10 +37,10 @@ CARNET_API int carnet_replica_verify(carnet_replica *r, carnet_verify_report *ou
 /* Brief: carnet_replica_verify, calling `fn` (when not NULL) every few thousand
  * rows with the rows read so far (entities, then change-index entries) and
  * their total, for a progress line: a replica of a million customers takes
- * tens of seconds to read. */
-typedef void carnet_progress_fn(void *ctx, uint64_t done, uint64_t total);
+ * tens of seconds to read. `fn` runs on the calling thread.
+ * Errors: as carnet_replica_verify. */
 CARNET_API int carnet_replica_verify_progress(carnet_replica *r, carnet_progress_fn *fn, void *ctx,
-                           carnet_verify_report *out);
+                                              carnet_verify_report *out);
 
 CARNET_END_DECLS
 

@@ -22,8 +22,8 @@ CARNET_BEGIN_DECLS
 #define CARNET__STR(x) CARNET__STR2(x)
 /* "0.2.0" */
 #define CARNET_VERSION_STRING                                                                      \
-  CARNET__STR(CARNET_VERSION_MAJOR) "." CARNET__STR(CARNET_VERSION_MINOR) "." CARNET__STR(         \
-      CARNET_VERSION_PATCH)
+  CARNET__STR(CARNET_VERSION_MAJOR)                                                                \
+  "." CARNET__STR(CARNET_VERSION_MINOR) "." CARNET__STR(CARNET_VERSION_PATCH)
 /* One integer that orders versions: 0x000200 for 0.2.0. */
 #define CARNET_VERSION_NUMBER                                                                      \
   ((CARNET_VERSION_MAJOR << 16) | (CARNET_VERSION_MINOR << 8) | CARNET_VERSION_PATCH)
