@@ -19,17 +19,18 @@ install(DIRECTORY ${CMAKE_SOURCE_DIR}/include/carnet DESTINATION ${CMAKE_INSTALL
         COMPONENT dev FILES_MATCHING PATTERN "*.h")
 install(TARGETS carnet-cli RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT cli)
 
-# pkg-config: absolute paths, so DESTDIR staging keeps them right.
+# pkg-config: relocatable, the prefix found from where carnet.pc lies
+# (${pcfiledir}), so `cmake --install --prefix ANY` and DESTDIR staging both
+# give a carnet.pc that points at the files next to it.
+set(CARNET_PC_DIR ${CMAKE_INSTALL_LIBDIR}/pkgconfig)
 if(IS_ABSOLUTE "${CMAKE_INSTALL_LIBDIR}")
-  set(CARNET_PC_LIBDIR "${CMAKE_INSTALL_LIBDIR}")
-else()
-  set(CARNET_PC_LIBDIR "\${exec_prefix}/${CMAKE_INSTALL_LIBDIR}")
+  message(FATAL_ERROR "CMAKE_INSTALL_LIBDIR must be relative to the prefix")
 endif()
-if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
-  set(CARNET_PC_INCLUDEDIR "${CMAKE_INSTALL_INCLUDEDIR}")
-else()
-  set(CARNET_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
-endif()
+file(RELATIVE_PATH CARNET_PC_UP /x/${CARNET_PC_DIR} /x)
+string(REGEX REPLACE "/$" "" CARNET_PC_UP "${CARNET_PC_UP}")
+set(CARNET_PC_PREFIX "\${pcfiledir}/${CARNET_PC_UP}")
+set(CARNET_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
+set(CARNET_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
 configure_file(${CMAKE_SOURCE_DIR}/cmake/carnet.pc.in ${CMAKE_BINARY_DIR}/carnet.pc @ONLY)
 install(FILES ${CMAKE_BINARY_DIR}/carnet.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig
         COMPONENT dev)
