@@ -9,6 +9,7 @@ packages=(
   libjansson-dev libutf8proc-dev
   libxlsxwriter-dev libzip-dev libexpat1-dev
   scdoc man-db bash-completion dpkg-dev file systemd
+  python3 python3-cffi
 )
 
 missing=()
