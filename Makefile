@@ -5,7 +5,7 @@ BUILD_SAN  ?= build-san
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-san check test test-san demo clean format fuzz bench sim
+.PHONY: all deps build build-san check test test-san demo clean format fuzz bench sim deb
 
 all: build
 
@@ -87,3 +87,16 @@ sim: deps $(BUILD)/Makefile
 	  rc=0; wait $$p1 || rc=1; wait $$p2 || rc=1; \
 	  echo "make sim: $(SEEDS) seeds from $(SEED_FIRST) in $$(( $$(date +%s) - start )) s: $$( [ $$rc = 0 ] && echo all passed || echo FAILURES above)"; \
 	  exit $$rc
+
+# Debian packages (packaging/CPack.cmake): libcarnet0, libcarnet-dev and
+# carnet, from a build of their own (no tests, installed under /usr), then
+# the paths of the .deb files made. Older .deb files are removed first so
+# that what is listed is what this run made.
+BUILD_DEB ?= build-deb
+deb: deps
+	cmake -S . -B $(BUILD_DEB) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_TESTING=OFF \
+	  -DCMAKE_INSTALL_PREFIX=/usr $(CMAKE_ARGS) >/dev/null
+	cmake --build $(BUILD_DEB) -j $(JOBS)
+	rm -f $(BUILD_DEB)/*.deb
+	cd $(BUILD_DEB) && cpack -G DEB
+	@ls -1 $(abspath $(BUILD_DEB))/*.deb
