@@ -249,10 +249,14 @@ static int walk_cli(void) {
           rc = -1;
           break;
         }
+        /* Through locals: the parent and the child are both in T.cmds. */
+        char path[sizeof c->path], top[sizeof c->top];
+        snprintf(path, sizeof path, "%s%s%s", c->path, c->path[0] ? " " : "", subs.v[k]);
+        snprintf(top, sizeof top, "%s", c->top[0] ? c->top : subs.v[k]);
         cmd *s = &T.cmds[T.ncmds++];
         memset(s, 0, sizeof *s);
-        snprintf(s->path, sizeof s->path, "%s%s%s", c->path, c->path[0] ? " " : "", subs.v[k]);
-        snprintf(s->top, sizeof s->top, "%s", c->top[0] ? c->top : subs.v[k]);
+        memcpy(s->path, path, sizeof path);
+        memcpy(s->top, top, sizeof top);
       }
       sl_free(&subs);
     }
