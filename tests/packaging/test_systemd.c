@@ -4,11 +4,12 @@
  * - The unit holds what the office replica needs: `carnet serve` on the
  *   network, its own user, a state directory that CARNET_DIR names, restart
  *   on failure, logs to the journal, the hardening options.
- * - `systemd-analyze verify` accepts it without a warning (a copy naming
- *   $CARNET_BIN where the package has /usr/bin/carnet, since verify checks
- *   that the programs exist, and MANPATH on the built pages, since it checks
- *   that its Documentation= pages exist). verify exits 0 even on an unknown
- *   key, so any output on stderr fails; a misspelt copy proves it is seen.
+ * - `systemd-analyze verify` accepts it without a warning, alone and with
+ *   the drop-in lines its comments show (in a copy naming $CARNET_BIN where
+ *   the package has /usr/bin/carnet, since verify checks that the programs
+ *   exist, and with MANPATH on the built pages, since it checks that its
+ *   Documentation= pages exist). verify exits 0 even on an unknown key, so
+ *   any output on stderr fails; a misspelt copy proves it is seen.
  * - Its ExecStartPre, run by /bin/sh as systemd would, creates the replica
  *   the first time and leaves it alone the second (`carnet init` refuses to
  *   run over a replica).
@@ -237,6 +238,39 @@ static void test_systemd_analyze_verify(void **state) {
   free(unit);
 }
 
+/* The drop-in lines the unit's comments show ("#   Environment=...",
+ * "#   LoadCredential=..."), applied: verify must accept them too (an
+ * unquoted Environment= value with a space is a warning). */
+static void test_documented_dropins(void **state) {
+  (void)state;
+  char *unit = replace_all(T.unit, "/usr/bin/carnet", T.bin);
+  size_t cap = strlen(unit) + 4096, len = strlen(unit), lines = 0;
+  char *with = malloc(cap);
+  assert_non_null(with);
+  memcpy(with, unit, len);
+  len += (size_t)snprintf(with + len, cap - len, "\n[Service]\n");
+  for (const char *line = T.unit; *line;) {
+    size_t n = strcspn(line, "\n");
+    static const char *const keys[] = {"#   Environment=", "#   LoadCredential="};
+    for (size_t k = 0; k < 2; k++)
+      if (n > strlen(keys[k]) && strncmp(line, keys[k], strlen(keys[k])) == 0 && len + n < cap) {
+        len += (size_t)snprintf(with + len, cap - len, "%.*s\n", (int)(n - 4), line + 4);
+        lines++;
+      }
+    line += n + (line[n] ? 1 : 0);
+  }
+  assert_true(len < cap);
+  assert_true(lines >= 4); /* port, serve options, credential, key file */
+  proc_result res;
+  verify(with, &res);
+  if (res.status != 0 || res.err_len != 0 || res.out_len != 0)
+    fail_msg("systemd-analyze verify with the documented drop-in: exit %d\n%s%s\n%s", res.status,
+             res.out, res.err, with);
+  proc_result_free(&res);
+  free(with);
+  free(unit);
+}
+
 /* ExecStartPre, run the way systemd runs it ($$ is one $ to the shell). */
 static void run_pre(const char *script, const char *replica, proc_result *res) {
   char dir_env[PATH_MAX + 16];
@@ -300,9 +334,8 @@ static void test_sysusers(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_unit_content),
-      cmocka_unit_test(test_systemd_analyze_verify),
-      cmocka_unit_test(test_exec_start_pre_inits_once),
+      cmocka_unit_test(test_unit_content),       cmocka_unit_test(test_systemd_analyze_verify),
+      cmocka_unit_test(test_documented_dropins), cmocka_unit_test(test_exec_start_pre_inits_once),
       cmocka_unit_test(test_sysusers),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
