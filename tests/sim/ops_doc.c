@@ -88,7 +88,13 @@ int op_doc_create(sim *s, int ri) {
   for (unsigned k = 1 + trng_below(&s->g, 3); rc == 0 && k > 0; k--)
     rc = line_add(s, t, &id);
   rc = ops_finish(s, ri, t, rc, "create document");
-  if (rc == 1) s->ents[model_ent_add(s, &id, SIM_DOCUMENT, ri)].owner = (uint32_t)c;
+  if (rc == 1) {
+    /* The index first: model_ent_add may move s->ents (realloc), and
+     * `s->ents[model_ent_add(...)]` may read the old pointer before the
+     * call (the order is unspecified): a write into freed memory. */
+    uint32_t e = model_ent_add(s, &id, SIM_DOCUMENT, ri);
+    s->ents[e].owner = (uint32_t)c;
+  }
   return rc;
 }
 
@@ -169,6 +175,9 @@ int op_doc_convert(sim *s, int ri) {
   if (rc) return ops_api_fail(s, ri, "txn_begin", rc);
   rc = ops_finish(s, ri, t, carnet_doc_convert(t, &s->ents[d].id, CARNET_DOC_CREDIT_NOTE, &out),
                   "carnet_doc_convert");
-  if (rc == 1) s->ents[model_ent_add(s, &out, SIM_DOCUMENT, ri)].owner = s->ents[d].owner;
+  if (rc == 1) {
+    uint32_t e = model_ent_add(s, &out, SIM_DOCUMENT, ri); /* may move s->ents: see above */
+    s->ents[e].owner = s->ents[d].owner;
+  }
   return rc;
 }
