@@ -470,9 +470,16 @@ static void test_live_push(void **state) {
    * flow again. */
   char addr[64];
   snprintf(addr, sizeof addr, "%s", sa->addr);
+  int unreachable = count_log(sb, "cannot reach");
   stop(sa);
   free(add_customer(A, "While Apart", "Nice"));
-  sleep_ms(500); /* B fails to reach A at least once */
+  /* B fails to reach A at least once before A comes back: waited for in
+   * B's log, not assumed from a sleep. */
+  uint64_t t1 = now_ms();
+  while (count_log(sb, "cannot reach") == unreachable && now_ms() - t1 < (uint64_t)T(10000))
+    sleep_ms(20);
+  if (count_log(sb, "cannot reach") == unreachable) dump_log(sb);
+  assert_true(count_log(sb, "cannot reach") > unreachable);
   assert_true(bg_alive(sb));
   t0 = now_ms();
   bg *sa2 = SERVE_WITH(A, "A2", "--listen", addr);
