@@ -10,6 +10,7 @@ packages=(
   libxlsxwriter-dev libzip-dev libexpat1-dev
   scdoc man-db bash-completion dpkg-dev file systemd
   python3 python3-cffi
+  chromium chromium-driver python3-selenium
 )
 
 missing=()
