@@ -1,6 +1,6 @@
-/* cli/files.c - reading a whole input file, writing an output file under a
- * temporary name then renaming it (a failed export leaves nothing half
- * written), and the administrator check of import and export.
+/* cli/files.c - a JSON export's output file, written under a temporary
+ * name then renamed (a failed export leaves nothing half written), and the
+ * administrator check of import and export (cli/files.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -9,43 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/import.h"
-
-int cli_read_file(cli *c, const char *path, size_t max, char **out, size_t *len) {
-  struct stat sb;
-  char *buf = NULL;
-  size_t got = 0;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  *out = NULL;
-  *len = 0;
-  if (fd < 0) return cli_fail(c, CLI_EUSER, "cannot open %s: %s", path, strerror(errno));
-  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    close(fd);
-    return cli_fail(c, CLI_EUSER, "%s is not a regular file", path);
-  }
-  if ((uint64_t)sb.st_size > max) {
-    close(fd);
-    return cli_fail(c, CLI_EUSER, "%s is too big (%lld bytes; at most %zu)", path,
-                    (long long)sb.st_size, max);
-  }
-  buf = cli_oom(malloc((size_t)sb.st_size + 1));
-  while (got < (size_t)sb.st_size) {
-    ssize_t n = read(fd, buf + got, (size_t)sb.st_size - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) {
-      int e = n < 0 ? errno : EIO;
-      close(fd);
-      free(buf);
-      return cli_fail(c, CLI_EINTERNAL, "cannot read %s: %s", path, strerror(e));
-    }
-    got += (size_t)n;
-  }
-  close(fd);
-  buf[got] = '\0';
-  *out = buf;
-  *len = got;
-  return CLI_OK;
-}
+#include "cli/files.h"
 
 int cli_tmp_open(cli *c, cli_tmpfile *f, const char *path) {
   f->fd = -1;
@@ -80,8 +44,8 @@ int cli_tmp_commit(cli *c, cli_tmpfile *f) {
     rc = cli_fail(c, CLI_EINTERNAL, "cannot write %s: %s", f->tmp, strerror(errno));
   f->fd = -1;
   if (rc == CLI_OK && rename(f->tmp, f->final) != 0)
-    rc = cli_fail(c, CLI_EINTERNAL, "cannot rename %s to %s: %s", f->tmp, f->final,
-                  strerror(errno));
+    rc =
+        cli_fail(c, CLI_EINTERNAL, "cannot rename %s to %s: %s", f->tmp, f->final, strerror(errno));
   if (rc) unlink(f->tmp);
   return rc;
 }

@@ -24,5 +24,6 @@
 #include "carnet/peer.h"
 #include "carnet/sync.h"
 #include "carnet/erase.h"
+#include "carnet/import.h"
 
 #endif

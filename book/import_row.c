@@ -1,16 +1,23 @@
-/* cli/import_row.c - one row of an import file as a patch: values trimmed,
+/* book/import_row.c - one row of an import file as a patch: values trimmed,
  * multi-valued cells split, French words for types, roles and flags
- * understood, then every value converted by the same code as the flags of
- * `carnet customer add` (cli_field_apply), and checked by the engine
+ * understood, then every value converted as the flags of `carnet customer
+ * add` convert theirs (book/import_value.c), and checked by the engine
  * (carnet_record_check) like any write.
+ *
+ * Return values: 0, or a negative CARNET_E* code. CARNET_EINVAL with a
+ * reason in `why` is a row's own problem (it is rejected, the import goes
+ * on); CARNET_ENOMEM and the replica's errors stop the import. Callbacks
+ * over a cell's elements return 0 to go on, a positive value to stop (a
+ * match was found) or a negative error.
  */
-#include <ctype.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "cli/import.h"
+#include "book/import_int.h"
+#include "engine/alloc.h"
 
 /* Spaces, tabs, line breaks and no-break spaces (U+00A0) around a value. */
 static const char *trim(const char *s, size_t *len) {
@@ -35,18 +42,21 @@ static const char *trim(const char *s, size_t *len) {
   return s;
 }
 
+/* The trimmed cell, in a block of carnet__malloc; NULL when out of memory. */
 static char *trimmed(const carnet__sheet *sh, size_t row, size_t col) {
   size_t n;
   const char *s = trim(carnet__sheet_get(sh, row, col), &n);
-  return cli_oom(strndup(s, n));
+  return carnet__strndup(s, n);
 }
 
-const char *imp_cell(const carnet__sheet *sh, size_t row, size_t col, char *buf, size_t len) {
+const char *carnet__imp_cell(const carnet__sheet *sh, size_t row, size_t col, char *buf,
+                             size_t len) {
   size_t n;
   const char *s = trim(carnet__sheet_get(sh, row, col), &n);
   if (n >= len) {
     n = len - 1;
-    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80) n--; /* a character boundary */
+    while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+      n--; /* a character boundary */
   }
   memcpy(buf, s, n);
   buf[n] = '\0';
@@ -64,8 +74,8 @@ static bool word_in(const char *v, const char *const *list) {
 static const char *type_word(const char *v) {
   static const char *const ind[] = {"individual", "particulier", "personne", "person",
                                     "private",    "individu",    NULL};
-  static const char *const co[] = {"company",     "societe",   "société",      "entreprise",
-                                   "professionnel", "pro",     "business",     "organisation",
+  static const char *const co[] = {"company",       "societe", "société",  "entreprise",
+                                   "professionnel", "pro",     "business", "organisation",
                                    "organization",  NULL};
   if (word_in(v, ind)) return "individual";
   if (word_in(v, co)) return "company";
@@ -113,7 +123,7 @@ static bool has_phone(const carnet_record *rec, const char *number) {
   size_t n = carnet_record_elems(rec, CARNET_F_PHONES, &v);
   if (carnet_phone_normalize(number, e164, sizeof e164) != 0) return false;
   for (size_t i = 0; i < n; i++)
-    if (strcmp(cli_phone_split(v[i], type, sizeof type), e164) == 0) return true;
+    if (strcmp(carnet__imp_phone_split(v[i], type, sizeof type), e164) == 0) return true;
   return false;
 }
 
@@ -145,21 +155,21 @@ typedef struct rowctx {
 
 static int flag(rowctx *x, const char *name, const char *value) {
   x->empty = false;
-  return cli_field_apply(CARNET_KIND_CUSTOMER, name, value, x->p, x->why, x->why_len);
+  return carnet__imp_value(x->p, name, value, x->why, x->why_len);
 }
 
 /* One element of a multi-valued cell. */
-static int element(rowctx *x, imp_target t, const char *v) {
+static int element(rowctx *x, carnet__imp_target t, const char *v) {
   char type[16];
   const carnet_record *e = x->existing;
   switch (t) {
-  case IMP_EMAILS:
-    return e && has_email(e, v) ? CLI_OK : flag(x, "email", v);
-  case IMP_TAGS:
-    return e && has_elem(e, CARNET_F_TAGS, v) ? CLI_OK : flag(x, "tag", v);
-  case IMP_ROLES:
+  case CARNET__IMP_EMAILS:
+    return e && has_email(e, v) ? 0 : flag(x, "email", v);
+  case CARNET__IMP_TAGS:
+    return e && has_elem(e, CARNET_F_TAGS, v) ? 0 : flag(x, "tag", v);
+  case CARNET__IMP_ROLES:
     v = role_word(v);
-    return e && has_elem(e, CARNET_F_ROLES, v) ? CLI_OK : flag(x, "role", v);
+    return e && has_elem(e, CARNET_F_ROLES, v) ? 0 : flag(x, "role", v);
   default:
     break;
   }
@@ -170,193 +180,221 @@ static int element(rowctx *x, imp_target t, const char *v) {
     snprintf(type, sizeof type, "%.*s", (int)(colon - v), v);
     if (strcmp(type, "mobile") == 0 || strcmp(type, "work") == 0 || strcmp(type, "home") == 0) {
       number = colon + 1;
-      if (e && has_phone(e, number)) return CLI_OK;
+      if (e && has_phone(e, number)) return 0;
       x->empty = false;
-      int rc = carnet_patch_phone(x->p, type, number);
-      if (rc == CARNET_ENOMEM) cli_oom(NULL);
-      return CLI_OK;
+      /* A bad number is left for carnet_record_check, which names it. */
+      int err = carnet_patch_phone(x->p, type, number);
+      return err == CARNET_ENOMEM ? err : 0;
     }
   }
-  if (e && has_phone(e, number)) return CLI_OK;
-  return flag(x, t == IMP_MOBILE ? "mobile" : t == IMP_WORK_PHONE ? "work-phone"
-                 : t == IMP_HOME_PHONE ? "home-phone" : "phone",
+  if (e && has_phone(e, number)) return 0;
+  return flag(x,
+              t == CARNET__IMP_MOBILE       ? "mobile"
+              : t == CARNET__IMP_WORK_PHONE ? "work-phone"
+              : t == CARNET__IMP_HOME_PHONE ? "home-phone"
+                                            : "phone",
               number);
 }
 
 /* The separators of a multi-valued cell: "a@x.fr, b@y.fr", "vip|export".
  * Phones are split on '|', ';' and ',' only (they hold spaces, dots and
  * slashes). */
-static const char *seps_of(imp_target t) {
-  if (t == IMP_EMAILS) return "|,; \t\n";
-  if (t == IMP_TAGS || t == IMP_ROLES) return "|,;\n";
+static const char *seps_of(carnet__imp_target t) {
+  if (t == CARNET__IMP_EMAILS) return "|,; \t\n";
+  if (t == CARNET__IMP_TAGS || t == CARNET__IMP_ROLES) return "|,;\n";
   return "|;,\n";
 }
 
+typedef int (*elem_fn)(void *ctx, carnet__imp_target t, const char *e);
+
 /* Calls fn for each trimmed, non-empty element of `v`; stops at the first
  * non-zero return and returns it. */
-static int split(imp_target t, const char *v, int (*fn)(void *ctx, imp_target t, const char *e),
-                 void *ctx) {
-  char *copy = cli_oom(strdup(v)), *save = NULL;
+static int split(carnet__imp_target t, const char *v, elem_fn fn, void *ctx) {
+  char *copy = carnet__strdup(v), *save = NULL;
   int rc = 0;
+  if (copy == NULL) return CARNET_ENOMEM;
   for (char *tok = strtok_r(copy, seps_of(t), &save); tok && rc == 0;
        tok = strtok_r(NULL, seps_of(t), &save)) {
     size_t n;
     const char *s = trim(tok, &n);
     if (n == 0) continue;
-    char *one = cli_oom(strndup(s, n));
-    rc = fn(ctx, t, one);
-    free(one);
+    char *one = carnet__strndup(s, n);
+    rc = one ? fn(ctx, t, one) : CARNET_ENOMEM;
+    carnet__free(one);
   }
-  free(copy);
+  carnet__free(copy);
   return rc;
 }
 
-static int element_cb(void *ctx, imp_target t, const char *e) {
+static int element_cb(void *ctx, carnet__imp_target t, const char *e) {
   return element(ctx, t, e);
 }
 
-static int elements(rowctx *x, imp_target t, const char *v) {
+static int elements(rowctx *x, carnet__imp_target t, const char *v) {
   return split(t, v, element_cb, x);
 }
 
 static const struct {
-  imp_target t;
+  carnet__imp_target t;
   carnet_field field;
   const char *flag;
 } scalars[] = {
-    {IMP_SIRET, CARNET_F_SIRET, "siret"},          {IMP_VAT_ID, CARNET_F_VAT_ID, "vat-id"},
-    {IMP_CITY, CARNET_F_CITY, "city"},             {IMP_COUNTRY, CARNET_F_COUNTRY, "country"},
-    {IMP_GEO, CARNET_F_GEO, "geo"},                {IMP_SALES_REP, CARNET_F_SALES_REP, "sales-rep"},
-    {IMP_CHANNEL, CARNET_F_CHANNEL, "channel"},    {IMP_DISCOUNT, CARNET_F_DISCOUNT, "discount"},
-    {IMP_NOTES, CARNET_F_NOTES, "notes"},          {IMP_POSTCODE, CARNET_F_POSTCODE, "postcode"},
+    {CARNET__IMP_SIRET, CARNET_F_SIRET, "siret"},
+    {CARNET__IMP_VAT_ID, CARNET_F_VAT_ID, "vat-id"},
+    {CARNET__IMP_CITY, CARNET_F_CITY, "city"},
+    {CARNET__IMP_COUNTRY, CARNET_F_COUNTRY, "country"},
+    {CARNET__IMP_GEO, CARNET_F_GEO, "geo"},
+    {CARNET__IMP_SALES_REP, CARNET_F_SALES_REP, "sales-rep"},
+    {CARNET__IMP_CHANNEL, CARNET_F_CHANNEL, "channel"},
+    {CARNET__IMP_DISCOUNT, CARNET_F_DISCOUNT, "discount"},
+    {CARNET__IMP_NOTES, CARNET_F_NOTES, "notes"},
+    {CARNET__IMP_POSTCODE, CARNET_F_POSTCODE, "postcode"},
 };
 
-static int scalar(rowctx *x, imp_target t, const char *v) {
+static int scalar(rowctx *x, carnet__imp_target t, const char *v) {
   char pc[8];
   for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++) {
     if (scalars[i].t != t) continue;
-    if (x->existing && has_scalar(x->existing, scalars[i].field)) return CLI_OK;
+    if (x->existing && has_scalar(x->existing, scalars[i].field)) return 0;
     /* A French postcode read from a number cell lost its leading zero. */
-    if (t == IMP_POSTCODE && strlen(v) == 4 && strspn(v, "0123456789") == 4) {
+    if (t == CARNET__IMP_POSTCODE && strlen(v) == 4 && strspn(v, "0123456789") == 4) {
       snprintf(pc, sizeof pc, "0%s", v);
       v = pc;
     }
     return flag(x, scalars[i].flag, v);
   }
-  return CLI_OK;
+  return 0;
 }
 
-/* The name: "first_name name" when both columns are there. */
+/* "a" and "b" joined by `sep` (either may be NULL) into a new block. */
+static char *join2(const char *a, const char *sep, const char *b) {
+  size_t n = (a ? strlen(a) : 0) + strlen(sep) + (b ? strlen(b) : 0) + 1;
+  char *v = carnet__malloc(n);
+  if (v) snprintf(v, n, "%s%s%s", a ? a : "", a && b ? sep : "", b ? b : "");
+  return v;
+}
+
+/* The name: "first_name name" when both columns are there; the street:
+ * "street, street2". */
 static int name_and_street(rowctx *x, const char *first, const char *last, const char *street,
                            const char *street2) {
-  int rc = CLI_OK;
+  int rc = 0;
   char *v = NULL;
   if ((first || last) && !(x->existing && has_scalar(x->existing, CARNET_F_NAME))) {
-    size_t n = (first ? strlen(first) : 0) + (last ? strlen(last) : 0) + 2;
-    v = cli_oom(malloc(n));
-    snprintf(v, n, "%s%s%s", first ? first : "", first && last ? " " : "", last ? last : "");
+    if ((v = join2(first, " ", last)) == NULL) return CARNET_ENOMEM;
     rc = flag(x, "name", v);
-    free(v);
+    carnet__free(v);
   }
-  if (rc == CLI_OK && (street || street2) &&
+  if (rc == 0 && (street || street2) &&
       !(x->existing && has_scalar(x->existing, CARNET_F_STREET))) {
-    size_t n = (street ? strlen(street) : 0) + (street2 ? strlen(street2) : 0) + 3;
-    v = cli_oom(malloc(n));
-    snprintf(v, n, "%s%s%s", street ? street : "", street && street2 ? ", " : "",
-             street2 ? street2 : "");
+    if ((v = join2(street, ", ", street2)) == NULL) return CARNET_ENOMEM;
     rc = flag(x, "street", v);
-    free(v);
+    carnet__free(v);
   }
   return rc;
 }
 
-int imp_row_patch(const imp_map *m, const carnet__sheet *sh, size_t row,
-                  const carnet_record *existing, carnet_patch *p, bool *empty, size_t *err_col,
-                  char *why, size_t why_len) {
+/* A custom column: "NAME:TYPE=value", a column without a type being text
+ * (the documented custom:NAME[:TYPE]). */
+static int custom(rowctx *x, const carnet__imp_col *ic, const char *v) {
+  if (x->existing && has_custom(x->existing, ic->custom)) return 0;
+  bool typed = strchr(ic->custom, ':') != NULL;
+  size_t n = strlen(ic->custom) + strlen(v) + sizeof ":string=";
+  char *spec = carnet__malloc(n);
+  if (spec == NULL) return CARNET_ENOMEM;
+  snprintf(spec, n, "%s%s=%s", ic->custom, typed ? "" : ":string", v);
+  int rc = flag(x, "custom", spec);
+  carnet__free(spec);
+  return rc;
+}
+
+int carnet__imp_row_patch(const carnet__imp_map *m, const carnet__sheet *sh, size_t row,
+                          const carnet_record *existing, carnet_patch *p, bool *empty,
+                          size_t *err_col, char *why, size_t why_len) {
   rowctx x = {existing, p, true, why, why_len};
   char *first = NULL, *last = NULL, *street = NULL, *street2 = NULL, *type = NULL;
   size_t c_first = 0, c_last = 0, c_street = 0, c_type = 0;
-  int rc = CLI_OK;
-  for (size_t col = 0; col < m->ncols && rc == CLI_OK; col++) {
-    const imp_col *ic = &m->cols[col];
-    if (ic->target == IMP_NONE || ic->target == IMP_ID || ic->target == IMP_REF) continue;
+  int rc = 0;
+  for (size_t col = 0; col < m->ncols && rc == 0; col++) {
+    const carnet__imp_col *ic = &m->cols[col];
+    if (ic->target == CARNET__IMP_NONE || ic->target == CARNET__IMP_ID ||
+        ic->target == CARNET__IMP_REF)
+      continue;
     char *v = trimmed(sh, row, col);
     *err_col = col;
+    if (v == NULL) {
+      rc = CARNET_ENOMEM;
+      break;
+    }
     if (v[0] == '\0') {
-      free(v);
+      carnet__free(v);
       continue;
     }
     switch (ic->target) {
-    case IMP_NAME: /* the pieces wait for the end of the row */
-      free(last), last = v, v = NULL, c_last = col;
+    case CARNET__IMP_NAME: /* the pieces wait for the end of the row */
+      carnet__free(last), last = v, v = NULL, c_last = col;
       break;
-    case IMP_FIRST_NAME:
-      free(first), first = v, v = NULL, c_first = col;
+    case CARNET__IMP_FIRST_NAME:
+      carnet__free(first), first = v, v = NULL, c_first = col;
       break;
-    case IMP_STREET:
-      free(street), street = v, v = NULL, c_street = col;
+    case CARNET__IMP_STREET:
+      carnet__free(street), street = v, v = NULL, c_street = col;
       break;
-    case IMP_STREET2:
-      free(street2), street2 = v, v = NULL;
+    case CARNET__IMP_STREET2:
+      carnet__free(street2), street2 = v, v = NULL;
       break;
-    case IMP_TYPE:
-      free(type), type = v, v = NULL, c_type = col;
+    case CARNET__IMP_TYPE:
+      carnet__free(type), type = v, v = NULL, c_type = col;
       break;
-    case IMP_COMPANY:
+    case CARNET__IMP_COMPANY:
       if (existing == NULL) {
         rc = flag(&x, "company", v); /* type company too, as --company=NAME */
       } else if (!has_scalar(existing, CARNET_F_COMPANY)) {
         x.empty = false;
-        if (carnet_patch_set(p, CARNET_F_COMPANY, v) == CARNET_ENOMEM) cli_oom(NULL);
+        if (carnet_patch_set(p, CARNET_F_COMPANY, v) == CARNET_ENOMEM) rc = CARNET_ENOMEM;
       }
       break;
-    case IMP_EMAILS:
-    case IMP_PHONES:
-    case IMP_MOBILE:
-    case IMP_WORK_PHONE:
-    case IMP_HOME_PHONE:
-    case IMP_TAGS:
-    case IMP_ROLES:
+    case CARNET__IMP_EMAILS:
+    case CARNET__IMP_PHONES:
+    case CARNET__IMP_MOBILE:
+    case CARNET__IMP_WORK_PHONE:
+    case CARNET__IMP_HOME_PHONE:
+    case CARNET__IMP_TAGS:
+    case CARNET__IMP_ROLES:
       rc = elements(&x, ic->target, v);
       break;
-    case IMP_CONFLICT: {
+    case CARNET__IMP_CONFLICT: {
       const char *f = bool_word(v);
       if (f == NULL) {
         snprintf(why, why_len, "invalid conflict flag '%s': true or false (oui/non)", v);
-        rc = CLI_EUSER;
+        rc = CARNET_EINVAL;
       } else if (!(existing && has_scalar(existing, CARNET_F_CONFLICT))) {
         rc = flag(&x, f, NULL);
       }
       break;
     }
-    case IMP_CUSTOM: {
-      if (existing && has_custom(existing, ic->custom)) break;
-      size_t n = strlen(ic->custom) + strlen(v) + 2;
-      char *spec = cli_oom(malloc(n));
-      snprintf(spec, n, "%s=%s", ic->custom, v);
-      rc = flag(&x, "custom", spec);
-      free(spec);
+    case CARNET__IMP_CUSTOM:
+      rc = custom(&x, ic, v);
       break;
-    }
     default:
       rc = scalar(&x, ic->target, v);
       break;
     }
-    free(v);
+    carnet__free(v);
   }
-  if (rc == CLI_OK) {
+  if (rc == 0) {
     *err_col = first ? c_first : last ? c_last : c_street;
     rc = name_and_street(&x, first, last, street, street2);
   }
   /* After the company, which makes the type "company", so that an explicit
-   * type column wins. */
-  if (rc == CLI_OK && type && !(existing && has_scalar(existing, CARNET_F_TYPE))) {
+   * type column wins. A bad type is left for carnet_record_check. */
+  if (rc == 0 && type && !(existing && has_scalar(existing, CARNET_F_TYPE))) {
     *err_col = c_type;
     x.empty = false;
-    int err = carnet_patch_set(p, CARNET_F_TYPE, type_word(type));
-    if (err == CARNET_ENOMEM) cli_oom(NULL);
+    if (carnet_patch_set(p, CARNET_F_TYPE, type_word(type)) == CARNET_ENOMEM) rc = CARNET_ENOMEM;
   }
-  free(first), free(last), free(street), free(street2), free(type);
+  carnet__free(first), carnet__free(last), carnet__free(street), carnet__free(street2);
+  carnet__free(type);
   *empty = x.empty;
   return rc;
 }
@@ -364,7 +402,7 @@ int imp_row_patch(const imp_map *m, const carnet__sheet *sh, size_t row,
 /* --- the row's id --------------------------------------------------------------- */
 
 typedef struct canon {
-  imp_target t;
+  carnet__imp_target t;
   const char *custom;
   char *value;
 } canon;
@@ -376,26 +414,36 @@ static int canon_cmp(const void *a, const void *b) {
   return c ? c : strcmp(x->value, y->value);
 }
 
-void imp_row_id(const imp_map *m, const carnet__sheet *sh, size_t row, const uint8_t *key,
-                size_t key_len, carnet_id *out) {
+int carnet__imp_row_id(const carnet__imp_map *m, const carnet__sheet *sh, size_t row,
+                       const uint8_t *key, size_t key_len, carnet_id *out) {
   for (size_t col = 0; m->has_id && col < m->ncols; col++) {
     char hex[CARNET_ID_HEX_LEN + 2];
-    if (m->cols[col].target != IMP_ID) continue;
-    if (carnet_id_parse(imp_cell(sh, row, col, hex, sizeof hex), out) == 0) return;
+    if (m->cols[col].target != CARNET__IMP_ID) continue;
+    if (carnet_id_parse(carnet__imp_cell(sh, row, col, hex, sizeof hex), out) == 0) return 0;
   }
-  canon *v = cli_oom(calloc(m->ncols ? m->ncols : 1, sizeof *v));
+  canon *v = carnet__calloc(m->ncols ? m->ncols : 1, sizeof *v);
   size_t n = 0;
+  int err = 0;
+  if (v == NULL) return CARNET_ENOMEM;
   for (size_t col = 0; col < m->ncols; col++) {
-    const imp_col *ic = &m->cols[col];
-    if (ic->target == IMP_NONE || ic->target == IMP_ID || ic->target == IMP_REF) continue;
+    const carnet__imp_col *ic = &m->cols[col];
+    if (ic->target == CARNET__IMP_NONE || ic->target == CARNET__IMP_ID ||
+        ic->target == CARNET__IMP_REF)
+      continue;
     char *s = trimmed(sh, row, col);
+    if (s == NULL) {
+      err = CARNET_ENOMEM;
+      goto done;
+    }
     if (s[0] == '\0') {
-      free(s);
+      carnet__free(s);
       continue;
     }
     v[n++] = (canon){ic->target, ic->custom, s};
   }
   qsort(v, n, sizeof *v, canon_cmp);
+  /* Frozen: changing what is hashed gives every row a new id, and a rerun
+   * of an old file would import it all again. */
   crypto_generichash_state st;
   crypto_generichash_init(&st, key, key_len, sizeof out->b);
   crypto_generichash_update(&st, (const unsigned char *)"carnet import row v1", 20);
@@ -404,10 +452,13 @@ void imp_row_id(const imp_map *m, const carnet__sheet *sh, size_t row, const uin
     crypto_generichash_update(&st, &t, 1);
     crypto_generichash_update(&st, (const unsigned char *)v[i].custom, strlen(v[i].custom) + 1);
     crypto_generichash_update(&st, (const unsigned char *)v[i].value, strlen(v[i].value) + 1);
-    free(v[i].value);
   }
   crypto_generichash_final(&st, out->b, sizeof out->b);
-  free(v);
+done:
+  for (size_t i = 0; i < n; i++)
+    carnet__free(v[i].value);
+  carnet__free(v);
+  return err;
 }
 
 /* --- an existing customer with the same SIRET, e-mail or phone ---------------- */
@@ -415,24 +466,20 @@ void imp_row_id(const imp_map *m, const carnet__sheet *sh, size_t row, const uin
 typedef struct finder {
   carnet_replica *r;
   carnet_id *match;
-  int err;
 } finder;
 
-static int find_cb(void *ctx, imp_target t, const char *e) {
+static int find_cb(void *ctx, carnet__imp_target t, const char *e) {
   finder *f = ctx;
   carnet_id ids[1];
   size_t n = 0;
   const char *number = e;
-  carnet_lookup_kind k = t == IMP_EMAILS  ? CARNET_LOOKUP_EMAIL
-                         : t == IMP_SIRET ? CARNET_LOOKUP_SIRET
-                                          : CARNET_LOOKUP_PHONE;
+  carnet_lookup_kind k = t == CARNET__IMP_EMAILS  ? CARNET_LOOKUP_EMAIL
+                         : t == CARNET__IMP_SIRET ? CARNET_LOOKUP_SIRET
+                                                  : CARNET_LOOKUP_PHONE;
   if (k == CARNET_LOOKUP_PHONE && strchr(e, ':')) number = strchr(e, ':') + 1;
   int err = carnet_record_lookup(f->r, k, number, ids, 1, &n);
   if (err == CARNET_EINVAL) return 0; /* not a valid value: nothing to match */
-  if (err) {
-    f->err = err;
-    return 1;
-  }
+  if (err) return err;
   if (n == 0) return 0;
   *f->match = ids[0];
   return 1;
@@ -440,55 +487,50 @@ static int find_cb(void *ctx, imp_target t, const char *e) {
 
 /* Calls fn for every SIRET, e-mail and phone of the row, until it returns
  * non-zero (returned). */
-static int each_identifier(const imp_map *m, const carnet__sheet *sh, size_t row,
-                           int (*fn)(void *ctx, imp_target t, const char *e), void *ctx) {
+static int each_identifier(const carnet__imp_map *m, const carnet__sheet *sh, size_t row,
+                           elem_fn fn, void *ctx) {
   int stop = 0;
   for (size_t col = 0; col < m->ncols && stop == 0; col++) {
-    imp_target t = m->cols[col].target;
-    if (t != IMP_SIRET && t != IMP_EMAILS && t != IMP_PHONES && t != IMP_MOBILE &&
-        t != IMP_WORK_PHONE && t != IMP_HOME_PHONE)
+    carnet__imp_target t = m->cols[col].target;
+    if (t != CARNET__IMP_SIRET && t != CARNET__IMP_EMAILS && t != CARNET__IMP_PHONES &&
+        t != CARNET__IMP_MOBILE && t != CARNET__IMP_WORK_PHONE && t != CARNET__IMP_HOME_PHONE)
       continue;
     char *v = trimmed(sh, row, col);
-    if (v[0]) stop = t == IMP_SIRET ? fn(ctx, t, v) : split(t, v, fn, ctx);
-    free(v);
+    if (v == NULL) return CARNET_ENOMEM;
+    if (v[0]) stop = t == CARNET__IMP_SIRET ? fn(ctx, t, v) : split(t, v, fn, ctx);
+    carnet__free(v);
   }
   return stop;
 }
 
-int imp_row_match(const imp_map *m, const carnet__sheet *sh, size_t row, carnet_replica *r,
-                  carnet_id *match, bool *found) {
-  finder f = {r, match, 0};
+int carnet__imp_row_match(const carnet__imp_map *m, const carnet__sheet *sh, size_t row,
+                          carnet_replica *r, carnet_id *match, bool *found) {
+  finder f = {r, match};
   int stop = each_identifier(m, sh, row, find_cb, &f);
-  *found = false;
-  if (f.err) return f.err;
-  *found = stop != 0;
-  return 0;
+  *found = stop > 0;
+  return stop < 0 ? stop : 0;
 }
 
 /* --- a person erased at their request (carnet/erase.h) ----------------------- */
 
-static int opposed_cb(void *ctx, imp_target t, const char *e) {
+static int opposed_cb(void *ctx, carnet__imp_target t, const char *e) {
   finder *f = ctx;
   bool opposed = false;
   const char *number = e;
-  if (t == IMP_SIRET) return 0;
-  if (t != IMP_EMAILS && strchr(e, ':')) number = strchr(e, ':') + 1;
+  if (t == CARNET__IMP_SIRET) return 0;
+  if (t != CARNET__IMP_EMAILS && strchr(e, ':')) number = strchr(e, ':') + 1;
   int err = carnet_erasure_check_value(
-      f->r, t == IMP_EMAILS ? CARNET_LOOKUP_EMAIL : CARNET_LOOKUP_PHONE, number, &opposed, f->match);
+      f->r, t == CARNET__IMP_EMAILS ? CARNET_LOOKUP_EMAIL : CARNET_LOOKUP_PHONE, number, &opposed,
+      f->match);
   if (err == CARNET_EINVAL) return 0; /* not a valid value: the row check says so */
-  if (err) {
-    f->err = err;
-    return 1;
-  }
-  return opposed;
+  if (err) return err;
+  return opposed ? 1 : 0;
 }
 
-int imp_row_opposed(const imp_map *m, const carnet__sheet *sh, size_t row, carnet_replica *r,
-                    carnet_id *cert, bool *opposed) {
-  finder f = {r, cert, 0};
+int carnet__imp_row_opposed(const carnet__imp_map *m, const carnet__sheet *sh, size_t row,
+                            carnet_replica *r, carnet_id *cert, bool *opposed) {
+  finder f = {r, cert};
   int stop = each_identifier(m, sh, row, opposed_cb, &f);
-  *opposed = false;
-  if (f.err) return f.err;
-  *opposed = stop != 0;
-  return 0;
+  *opposed = stop > 0;
+  return stop < 0 ? stop : 0;
 }
