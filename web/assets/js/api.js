@@ -1,0 +1,114 @@
+// The HTTP API (docs/HTTP-API.md): the token, JSON calls, errors, downloads
+// and uploads. Nothing else in the console talks to the server.
+
+const TOKEN_KEY = 'carnet.token';
+
+/** Moves a token found in the address bar's fragment (#token=...) to
+ * sessionStorage and removes it from the address bar (and from history),
+ * so it is not left on screen, in bookmarks or in a shared screenshot.
+ * sessionStorage (not localStorage): the token dies with the tab, as it
+ * dies with the `carnet` process that made it. */
+export function takeTokenFromUrl() {
+  const m = /(?:^#|&)token=([0-9a-fA-F]+)/.exec(location.hash);
+  if (!m) return;
+  sessionStorage.setItem(TOKEN_KEY, m[1]);
+  history.replaceState(null, '', `${location.pathname}${location.search}#/`);
+}
+
+export function hasToken() {
+  return !!sessionStorage.getItem(TOKEN_KEY);
+}
+
+function authHeaders(extra) {
+  const token = sessionStorage.getItem(TOKEN_KEY) || '';
+  return Object.assign({'X-Carnet-Token': token}, extra || {});
+}
+
+/** An answer with an error status: the API's JSON error, kept whole
+ * (code, message, field, and `duplicates` for a likely duplicate). */
+export class ApiError extends Error {
+  constructor(status, body) {
+    const e = (body && body.error) || {};
+    super(e.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = e.code || null;
+    this.field = e.field || null;
+    this.error = e;
+  }
+}
+
+// 401 is not the caller's business: the whole page switches to the
+// "open the link printed by carnet" screen (app.js listens).
+function unauthorized() {
+  window.dispatchEvent(new CustomEvent('carnet:unauthorized'));
+}
+
+async function check(res) {
+  if (res.ok) return res;
+  let body = null;
+  try { body = await res.json(); } catch (_) { /* not JSON: keep the status */ }
+  if (res.status === 401) unauthorized();
+  throw new ApiError(res.status, body);
+}
+
+/** Builds /api/PATH?query, leaving out empty query values. */
+export function apiUrl(path, query) {
+  const u = new URL(`/api/${path}`, location.origin);
+  for (const [k, v] of Object.entries(query || {}))
+    if (v !== undefined && v !== null && v !== '') u.searchParams.set(k, String(v));
+  return u.pathname + u.search;
+}
+
+/** A JSON call: resolves to the parsed answer, or throws ApiError. */
+export async function api(method, path, {query, body, signal} = {}) {
+  const init = {method, headers: authHeaders({Accept: 'application/json'}), signal,
+    cache: 'no-store', credentials: 'omit'};
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  const res = await check(await fetch(apiUrl(path, query), init));
+  return res.json();
+}
+
+export const get = (path, query, signal) => api('GET', path, {query, signal});
+export const post = (path, body) => api('POST', path, {body});
+export const patch = (path, body) => api('PATCH', path, {body});
+export const del = (path) => api('DELETE', path);
+
+/** Uploads a file as the request body (the API takes no multipart). */
+export async function upload(path, file, query) {
+  const res = await check(await fetch(apiUrl(path, query), {
+    method: 'POST', body: file, cache: 'no-store', credentials: 'omit',
+    headers: authHeaders({'Content-Type': file.type || 'application/octet-stream'}),
+  }));
+  return res.json();
+}
+
+/** Downloads an answer as a file. A plain link cannot carry the token
+ * header, so the file is fetched, then saved through a blob: URL. */
+export async function download(path, query, fallbackName) {
+  const res = await check(await fetch(apiUrl(path, query), {headers: authHeaders(), cache: 'no-store', credentials: 'omit'}));
+  const cd = res.headers.get('Content-Disposition') || '';
+  const m = /filename="([^"]+)"/.exec(cd);
+  const name = m ? m[1] : fallbackName;
+  const blob = await res.blob();
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  // Revoked later: revoking at once can cancel the download in some browsers.
+  setTimeout(() => URL.revokeObjectURL(url), 60000);
+  return {name, size: blob.size};
+}
+
+/** Opens the event stream (GET /api/events) with the token header, which
+ * EventSource cannot send; resolves to the Response (its body is read by
+ * events.js). */
+export async function openEvents(signal) {
+  return check(await fetch('/api/events', {headers: authHeaders({Accept: 'text/event-stream'}),
+    signal, cache: 'no-store', credentials: 'omit'}));
+}

@@ -1,0 +1,353 @@
+/* web/patch.c - JSON bodies into patches (see patch.h). */
+#include "patch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "view.h"
+
+#define CU (1u << CARNET_KIND_CUSTOMER)
+#define CO (1u << CARNET_KIND_CONTACT)
+
+typedef enum how { H_STR, H_SET, H_PHONES, H_ADDRESS, H_DISCOUNT, H_BOOL, H_CUSTOM, H_CUSTOMER,
+                   H_COMPANY, H_IGNORE } how;
+
+static const struct key {
+  const char *name;
+  how how;
+  carnet_field field;
+  unsigned kinds;
+} keys[] = {
+    {"name", H_STR, CARNET_F_NAME, CU | CO},
+    {"company", H_COMPANY, CARNET_F_COMPANY, CU},
+    {"type", H_STR, CARNET_F_TYPE, CU},
+    {"roles", H_SET, CARNET_F_ROLES, CU},
+    {"role", H_STR, CARNET_F_ROLE, CO},
+    {"customer", H_CUSTOMER, CARNET_F_CUSTOMER, CO},
+    {"emails", H_SET, CARNET_F_EMAILS, CU | CO},
+    {"phones", H_PHONES, CARNET_F_PHONES, CU | CO},
+    {"tags", H_SET, CARNET_F_TAGS, CU},
+    {"siret", H_STR, CARNET_F_SIRET, CU},
+    {"vat_id", H_STR, CARNET_F_VAT_ID, CU},
+    {"address", H_ADDRESS, 0, CU | CO},
+    {"sales_rep", H_STR, CARNET_F_SALES_REP, CU},
+    {"channel", H_STR, CARNET_F_CHANNEL, CU},
+    {"discount", H_DISCOUNT, CARNET_F_DISCOUNT, CU},
+    {"conflict", H_BOOL, CARNET_F_CONFLICT, CU},
+    {"notes", H_STR, CARNET_F_NOTES, CU | CO},
+    {"custom", H_CUSTOM, CARNET_F_CUSTOM, CU},
+    /* The record shape's read-only keys: a client may send back what it
+     * read. */
+    {"id", H_IGNORE, 0, CU | CO},
+    {"kind", H_IGNORE, 0, CU | CO},
+    {"ref", H_IGNORE, 0, CU},
+    {"consents", H_IGNORE, 0, CU},
+    {"merged", H_IGNORE, 0, CU},
+    {"review", H_IGNORE, 0, CU},
+    {"deleted", H_IGNORE, 0, CU | CO},
+    {"updated", H_IGNORE, 0, CU | CO},
+    {"force", H_IGNORE, 0, CU},
+};
+
+static const struct {
+  const char *name;
+  carnet_field field;
+} address_keys[] = {{"street", CARNET_F_STREET},
+                    {"postcode", CARNET_F_POSTCODE},
+                    {"city", CARNET_F_CITY},
+                    {"country", CARNET_F_COUNTRY},
+                    {"geo", CARNET_F_GEO}};
+
+const char *web_phone_type(const char *number) {
+  char e164[32];
+  if (carnet_phone_normalize(number, e164, sizeof e164) != 0) return "work";
+  return strncmp(e164, "+336", 4) == 0 || strncmp(e164, "+337", 4) == 0 ? "mobile" : "work";
+}
+
+/* A failed patch call: only limits and memory can fail while building. */
+static bool op(web_req *q, int rc, const char *key) {
+  if (rc == 0) return true;
+  if (rc == CARNET_ENOMEM)
+    web_oom(q);
+  else
+    web_error(q, 400, rc, key, "invalid value for '%s': %s", key, carnet_error_message(rc));
+  return false;
+}
+
+static bool bad_shape(web_req *q, const char *key, const char *want) {
+  web_error(q, 400, CARNET_EINVAL, key, "invalid value for '%s': give %s", key, want);
+  return false;
+}
+
+/* A scalar: a string, or null / "" to clear. */
+static bool set_str(web_req *q, carnet_patch *p, const char *key, carnet_field f, json_t *v) {
+  if (json_is_null(v)) return op(q, carnet_patch_set(p, f, NULL), key);
+  if (!json_is_string(v)) return bad_shape(q, key, "a string or null");
+  return op(q, carnet_patch_set(p, f, json_string_value(v)), key);
+}
+
+static bool has_str(json_t *arr, const char *s) {
+  size_t i;
+  json_t *v;
+  json_array_foreach(arr, i, v) if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
+      return true;
+  return false;
+}
+
+/* A set given whole: on a new record every element is added; on an edit,
+ * what the record has and the body lacks is removed, the rest added. */
+static bool set_set(web_req *q, carnet_patch *p, const char *key, carnet_field f, json_t *v,
+                    const carnet_record *cur) {
+  size_t i;
+  json_t *e;
+  if (json_is_null(v)) v = NULL;
+  else if (!json_is_array(v)) return bad_shape(q, key, "an array of strings");
+  json_array_foreach(v, i, e) if (!json_is_string(e)) return bad_shape(q, key, "an array of strings");
+  const char *const *have = NULL;
+  size_t n = cur ? carnet_record_elems(cur, f, &have) : 0;
+  for (size_t k = 0; k < n; k++)
+    if (!v || !has_str(v, have[k])) {
+      if (!op(q, carnet_patch_remove(p, f, have[k]), key)) return false;
+    }
+  json_array_foreach(v, i, e) {
+    const char *s = json_string_value(e);
+    bool had = false;
+    for (size_t k = 0; k < n && !had; k++)
+      had = strcmp(have[k], s) == 0;
+    if (!had && !op(q, carnet_patch_set(p, f, s), key)) return false;
+  }
+  return true;
+}
+
+/* One phone of the body: "06 12..." or {"type": "mobile", "number": "..."}. */
+static bool phone_of(web_req *q, json_t *e, const char **type, const char **number) {
+  if (json_is_string(e)) {
+    *number = json_string_value(e);
+    *type = web_phone_type(*number);
+    return true;
+  }
+  json_t *t = json_object_get(e, "type"), *n = json_object_get(e, "number");
+  if (!json_is_object(e) || !json_is_string(n) || (t && !json_is_null(t) && !json_is_string(t)))
+    return bad_shape(q, "phones", "an array of {\"type\", \"number\"} or of numbers");
+  *number = json_string_value(n);
+  *type = json_is_string(t) && json_string_value(t)[0] ? json_string_value(t)
+                                                      : web_phone_type(*number);
+  return true;
+}
+
+/* The stored element of a phone: "type:+E164" (the number as typed when it
+ * does not normalise: the write then fails with the engine's message). */
+static void phone_elem(const char *type, const char *number, char *out, size_t len) {
+  char e164[32];
+  if (carnet_phone_normalize(number, e164, sizeof e164) != 0) snprintf(e164, sizeof e164, "?");
+  snprintf(out, len, "%s:%s", type, e164);
+}
+
+static bool set_phones(web_req *q, carnet_patch *p, json_t *v, const carnet_record *cur) {
+  size_t i;
+  json_t *e;
+  const char *type, *number;
+  char elem[96];
+  if (json_is_null(v)) v = NULL;
+  else if (!json_is_array(v))
+    return bad_shape(q, "phones", "an array of {\"type\", \"number\"} or of numbers");
+  json_array_foreach(v, i, e) if (!phone_of(q, e, &type, &number)) return false;
+  const char *const *have = NULL;
+  size_t n = cur ? carnet_record_elems(cur, CARNET_F_PHONES, &have) : 0;
+  for (size_t k = 0; k < n; k++) {
+    bool keep = false;
+    json_array_foreach(v, i, e) {
+      phone_of(q, e, &type, &number);
+      phone_elem(type, number, elem, sizeof elem);
+      keep |= strcmp(elem, have[k]) == 0;
+    }
+    char t[32];
+    const char *num = web_phone_split(have[k], t, sizeof t);
+    if (!keep && !op(q, carnet_patch_remove(p, CARNET_F_PHONES, num), "phones")) return false;
+  }
+  json_array_foreach(v, i, e) {
+    phone_of(q, e, &type, &number);
+    phone_elem(type, number, elem, sizeof elem);
+    bool had = false;
+    for (size_t k = 0; k < n && !had; k++)
+      had = strcmp(have[k], elem) == 0;
+    if (!had && !op(q, carnet_patch_phone(p, type, number), "phones")) return false;
+  }
+  return true;
+}
+
+static bool set_address(web_req *q, carnet_patch *p, carnet_kind kind, json_t *v) {
+  const char *k;
+  json_t *e;
+  if (!json_is_object(v)) return bad_shape(q, "address", "an object");
+  json_object_foreach(v, k, e) {
+    size_t i = 0, n = sizeof address_keys / sizeof address_keys[0];
+    while (i < n && strcmp(address_keys[i].name, k) != 0)
+      i++;
+    if (i == n || (address_keys[i].field == CARNET_F_GEO && kind != CARNET_KIND_CUSTOMER)) {
+      web_error(q, 400, CARNET_EINVAL, "address", "unknown field 'address.%s'", k);
+      return false;
+    }
+    if (!set_str(q, p, address_keys[i].name, address_keys[i].field, e)) return false;
+  }
+  return true;
+}
+
+/* Percent (a number or a string, 0..100, two decimals at most) to basis
+ * points, as `--discount` takes it. */
+static bool set_discount(web_req *q, carnet_patch *p, json_t *v) {
+  int64_t bp;
+  char buf[32];
+  if (json_is_null(v) || (json_is_string(v) && json_string_value(v)[0] == '\0'))
+    return op(q, carnet_patch_set(p, CARNET_F_DISCOUNT, NULL), "discount");
+  if (json_is_string(v)) {
+    snprintf(buf, sizeof buf, "%s", json_string_value(v));
+    size_t n = strlen(buf);
+    if (n && buf[n - 1] == '%') buf[n - 1] = '\0';
+    json_t *s = json_string(buf);
+    bool ok = s && web_json_decimal(s, 2, &bp);
+    json_decref(s);
+    if (!ok) bp = -1;
+  } else if (!web_json_decimal(v, 2, &bp)) {
+    bp = -1;
+  }
+  if (bp < 0 || bp > 10000) {
+    char shown[64];
+    char *t = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY);
+    snprintf(shown, sizeof shown, "%s", json_is_string(v) ? json_string_value(v) : t ? t : "?");
+    free(t);
+    web_error(q, 400, CARNET_EINVAL, "discount",
+              "invalid discount '%s': give a percentage from 0 to 100 with at most 2 decimals, "
+              "e.g. 5.5",
+              shown);
+    return false;
+  }
+  snprintf(buf, sizeof buf, "%lld", (long long)bp);
+  return op(q, carnet_patch_set(p, CARNET_F_DISCOUNT, buf), "discount");
+}
+
+static bool set_bool(web_req *q, carnet_patch *p, const char *key, carnet_field f, json_t *v) {
+  if (json_is_null(v)) return op(q, carnet_patch_set(p, f, NULL), key);
+  if (!json_is_boolean(v)) return bad_shape(q, key, "true, false or null");
+  return op(q, carnet_patch_set(p, f, json_is_true(v) ? "true" : "false"), key);
+}
+
+static carnet_custom_type custom_type(const char *s) {
+  static const char *const names[] = {NULL, "string", "number", "date", "list", "checkbox"};
+  for (int t = CARNET_CUSTOM_STRING; t <= CARNET_CUSTOM_CHECKBOX; t++)
+    if (strcmp(names[t], s) == 0) return (carnet_custom_type)t;
+  return 0;
+}
+
+/* {"surface": {"type": "number", "value": "120"}}, {"x": "text"} (a
+ * string), {"x": null} (cleared). */
+static bool set_custom(web_req *q, carnet_patch *p, json_t *v) {
+  const char *name;
+  json_t *e;
+  if (!json_is_object(v)) return bad_shape(q, "custom", "an object of custom fields");
+  json_object_foreach(v, name, e) {
+    carnet_custom_type t = CARNET_CUSTOM_STRING;
+    const char *value = NULL;
+    if (json_is_string(e)) {
+      value = json_string_value(e);
+    } else if (json_is_object(e)) {
+      json_t *jt = json_object_get(e, "type"), *jv = json_object_get(e, "value");
+      if (jt && !json_is_null(jt)) {
+        if (!json_is_string(jt) || (t = custom_type(json_string_value(jt))) == 0) {
+          web_error(q, 400, CARNET_EINVAL, "custom",
+                    "unknown custom field type '%s': use string, number, date, list or checkbox",
+                    json_is_string(jt) ? json_string_value(jt) : "?");
+          return false;
+        }
+      }
+      if (jv && !json_is_null(jv) && !json_is_string(jv))
+        return bad_shape(q, "custom", "{\"type\", \"value\"} with a string value");
+      value = json_is_string(jv) && json_string_value(jv)[0] ? json_string_value(jv) : NULL;
+    } else if (!json_is_null(e)) {
+      return bad_shape(q, "custom", "{\"type\", \"value\"}, a string or null for each field");
+    }
+    if (!op(q, carnet_patch_custom(p, name, t, value), "custom")) return false;
+  }
+  return true;
+}
+
+/* A contact belongs to a customer that exists and is not deleted. */
+static bool set_customer(web_req *q, carnet_replica *r, carnet_patch *p, json_t *v) {
+  carnet_id id;
+  carnet_record *rec = NULL;
+  char hex[CARNET_ID_HEX_LEN + 1];
+  if (!json_is_string(v)) return bad_shape(q, "customer", "the customer's reference");
+  const char *ref = json_string_value(v);
+  if (!web_resolve(q, r, CARNET_KIND_CUSTOMER, ref, "customer", &id)) return false;
+  int rc = carnet_record_get(r, &id, &rec);
+  if (rc) {
+    web_fail(q, r, rc, ref);
+    return false;
+  }
+  bool deleted = carnet_record_deleted(rec);
+  carnet_id_format(carnet_record_id(rec), hex);
+  carnet_record_free(rec);
+  if (deleted) {
+    web_error(q, 400, CARNET_EINVAL, "customer", "customer '%s' is deleted", ref);
+    return false;
+  }
+  return op(q, carnet_patch_set(p, CARNET_F_CUSTOMER, hex), "customer");
+}
+
+bool web_patch_build(web_req *q, carnet_replica *r, carnet_kind kind, json_t *body,
+                     const carnet_record *cur, carnet_patch *p, size_t *touched) {
+  const char *k;
+  json_t *v;
+  *touched = 0;
+  if (body == NULL) return true;
+  json_object_foreach(body, k, v) {
+    size_t i = 0, n = sizeof keys / sizeof keys[0];
+    while (i < n && !(strcmp(keys[i].name, k) == 0 && (keys[i].kinds & (1u << kind))))
+      i++;
+    if (i == n) {
+      web_error(q, 400, CARNET_EINVAL, k, "unknown field '%s' for %s", k, carnet_kind_name(kind));
+      return false;
+    }
+    const struct key *key = &keys[i];
+    bool ok = true;
+    switch (key->how) {
+    case H_IGNORE:
+      continue;
+    case H_STR:
+      ok = set_str(q, p, k, key->field, v);
+      break;
+    case H_COMPANY:
+      /* As --company: a company name makes the type company, unless the
+       * body says the type itself. */
+      ok = set_str(q, p, k, key->field, v);
+      if (ok && json_is_string(v) && json_string_value(v)[0] && !json_object_get(body, "type"))
+        ok = op(q, carnet_patch_set(p, CARNET_F_TYPE, "company"), "type");
+      break;
+    case H_SET:
+      ok = set_set(q, p, k, key->field, v, cur);
+      break;
+    case H_PHONES:
+      ok = set_phones(q, p, v, cur);
+      break;
+    case H_ADDRESS:
+      ok = set_address(q, p, kind, v);
+      break;
+    case H_DISCOUNT:
+      ok = set_discount(q, p, v);
+      break;
+    case H_BOOL:
+      ok = set_bool(q, p, k, key->field, v);
+      break;
+    case H_CUSTOM:
+      ok = set_custom(q, p, v);
+      break;
+    case H_CUSTOMER:
+      ok = set_customer(q, r, p, v);
+      break;
+    }
+    if (!ok) return false;
+    (*touched)++;
+  }
+  return true;
+}

@@ -1,0 +1,23 @@
+/* web/patch.h - a customer's or a contact's fields, as the JSON body of
+ * POST and PATCH gives them (the record shape of web/view.h), into a
+ * patch: values converted as the command line's field flags convert them
+ * (a phone without type is mobile when French 06/07, a discount in
+ * percent), sets diffed against the record being edited. Validation of
+ * the values themselves is the engine's, at write time. */
+#ifndef CARNET_WEB_PATCH_H
+#define CARNET_WEB_PATCH_H
+
+#include "req.h"
+
+/* Brief: fill `p` (of `kind`: customer or contact) from `body`. `cur` is
+ * the record being edited, or NULL for a new one. *touched receives the
+ * number of fields written. Returns false with the answer set (400 and the
+ * field) on a value of the wrong shape or an unknown key. Runs on the node
+ * thread (a contact's customer is resolved through `r`). */
+bool web_patch_build(web_req *q, carnet_replica *r, carnet_kind kind, json_t *body,
+                     const carnet_record *cur, carnet_patch *p, size_t *touched);
+
+/* Brief: "mobile" for a French 06/07 number, else "work" (as --phone). */
+const char *web_phone_type(const char *number);
+
+#endif
