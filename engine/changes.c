@@ -264,7 +264,7 @@ static int apply_entity(carnet_txn *t, const carnet__bentity *be, msgpack_sbuffe
   *applied += won;
   if (won) {
     t->seq = seq;
-    rc = carnet__save(t->st, &l, sb);
+    rc = carnet__save(t, &l, sb);
   }
 done:
   carnet__loaded_free(&l);
@@ -324,6 +324,7 @@ int carnet__changes_apply_in(carnet_txn *t, const void *batch, size_t len, uint6
                       (unsigned long long)b.info.sender);
     goto done;
   }
+  carnet__feed_from_peer(t, b.info.sender);
   for (uint32_t i = 0; i < b.info.entities && rc == 0; i++)
     rc = apply_entity(t, &b.ents[i], &sb, &n);
   if (rc) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
+#include "engine/feed.h"
 #include "engine/replica_int.h"
 
 void carnet__change_entry(const carnet__entity *e, uint8_t out[CARNET__CHANGE_ENTRY_LEN]) {
@@ -99,8 +100,10 @@ static bool has_key(const carnet__keyset *ks, carnet_buf k) {
   return false;
 }
 
-int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb) {
+int carnet__save(carnet_txn *t, carnet__loaded *l, msgpack_sbuffer *sb) {
+  carnet__stxn *st = t->st;
   carnet__entity *e = &l->e;
+  bool created = !l->existed;
   carnet__blind_secret *secret = l->has_secret ? &l->secret : NULL;
   carnet__keyset now, old, *oldk = &l->old_keys;
   uint8_t seqkey[8];
@@ -179,5 +182,11 @@ int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb) {
   }
   l->existed = true;
   l->old_seq = e->seq;
+  const carnet__cell *del = carnet__entity_find(e, CARNET_F_DELETED, NULL, 0);
+  bool deleted = del && del->vlen == 1 && del->val[0] == 0xc3; /* msgpack true */
+  carnet__feed_note(t, &e->id, e->kind,
+                    deleted   ? CARNET_CHANGE_DELETED
+                    : created ? CARNET_CHANGE_CREATED
+                              : CARNET_CHANGE_UPDATED);
   return 0;
 }

@@ -78,8 +78,10 @@ void carnet__loaded_free(carnet__loaded *l);
 void carnet__change_entry(const carnet__entity *e, uint8_t out[CARNET__CHANGE_ENTRY_LEN]);
 
 /* Write the entity's row, move its change-index entry to e.seq and update
- * its index keys. `sb` is scratch space. */
-int carnet__save(carnet__stxn *st, carnet__loaded *l, msgpack_sbuffer *sb);
+ * its index keys, in write transaction `t`, and note the entity for the
+ * change feed (engine/feed.h F1). `sb` is scratch space. */
+struct carnet_txn;
+int carnet__save(struct carnet_txn *t, carnet__loaded *l, msgpack_sbuffer *sb);
 
 /* Blind index: keyed hashes of normal forms (engine/index.c). */
 #define CARNET__INDEX_HASH_LEN 16

@@ -30,6 +30,7 @@
 #include "carnet/error.h"
 #include "carnet/normalize.h"
 #include "engine/cert.h"
+#include "engine/feed.h"
 #include "engine/hlc.h"
 #include "engine/mp.h"
 #include "engine/replica_int.h"
@@ -134,8 +135,10 @@ bool carnet__erase_send_whole(carnet__stxn *st, const carnet__entity *e) {
 }
 
 /* Delete what is stored of `l` (row, change-index entry, index keys) and
- * remember it as erased by `owner`. */
-static int drop_entity(carnet__stxn *st, carnet__loaded *l, const carnet_id *owner) {
+ * remember it as erased by `owner`. The change feed hears of it here (F1:
+ * an erased entity is never saved again). */
+static int drop_entity(carnet_txn *t, carnet__loaded *l, const carnet_id *owner) {
+  carnet__stxn *st = t->st;
   uint8_t seqkey[8];
   int rc;
   if (l->existed) {
@@ -150,6 +153,7 @@ static int drop_entity(carnet__stxn *st, carnet__loaded *l, const carnet_id *own
       if (rc && rc != CARNET_ENOTFOUND) return rc;
     }
     l->existed = false;
+    carnet__feed_note(t, &l->e.id, l->e.kind, CARNET_CHANGE_ERASED);
   }
   return carnet__store_put(st, CARNET__T_ERASED, l->e.id.b, 16, owner->b, 16, 0);
 }
@@ -250,7 +254,7 @@ static int reannounce(carnet_txn *t, carnet__loaded *l, msgpack_sbuffer *sb) {
   for (size_t i = 0; i < l->e.n; i++)
     l->e.cells[i].seq = seq;
   l->e.seq = seq;
-  return carnet__save(t->st, l, sb);
+  return carnet__save(t, l, sb);
 }
 
 /* Erase customer `cid` and what belongs to it. */
@@ -263,12 +267,12 @@ static int erase_all(carnet_txn *t, const carnet_id *cid) {
   rc = carnet__load(t->st, cid, &l);
   if (rc == 0 && l.existed && l.e.kind != CARNET_KIND_CUSTOMER) rc = CARNET_EPROTO;
   if (rc == 0) rc = oppose_keys(t->st, &l);
-  if (rc == 0) rc = drop_entity(t->st, &l, cid);
+  if (rc == 0) rc = drop_entity(t, &l, cid);
   carnet__loaded_free(&l);
   if (rc == 0) rc = related_find(t->st, cid, &rl);
   for (size_t i = 0; i < rl.n && rc == 0; i++) {
     if ((rc = carnet__load(t->st, &rl.ids[i], &l)) == 0)
-      rc = rl.keep[i] ? reannounce(t, &l, &sb) : drop_entity(t->st, &l, cid);
+      rc = rl.keep[i] ? reannounce(t, &l, &sb) : drop_entity(t, &l, cid);
     carnet__loaded_free(&l);
   }
   carnet__free(rl.ids);
@@ -312,13 +316,13 @@ int carnet__erase_filter(carnet_txn *t, carnet__loaded *l, bool *drop) {
     if (memcmp(owner.b, l->e.id.b, 16) != 0 && kept_document(&l->e))
       return carnet__store_del(t->st, CARNET__T_ERASED, l->e.id.b, 16); /* X2 */
     *drop = true;
-    return l->existed ? drop_entity(t->st, l, &owner) : 0;
+    return l->existed ? drop_entity(t, l, &owner) : 0;
   }
   if (rc != CARNET_ENOTFOUND) return rc;
   if ((rc = erased_owner(t->st, &l->e, &owner, &found)) || !found || kept_document(&l->e))
     return rc;
   *drop = true;
-  return drop_entity(t->st, l, &owner);
+  return drop_entity(t, l, &owner);
 }
 
 /* --- the API ------------------------------------------------------------------ */
@@ -534,7 +538,70 @@ done:
   return rc;
 }
 
-int carnet__cert_receive(carnet_replica *r, const void *bytes, size_t len, msgpack_sbuffer *reply) {
+static int id_cmp(const void *a, const void *b) {
+  return memcmp(a, b, 16);
+}
+
+int carnet__erasures_between(carnet__stxn *st, uint64_t after, uint64_t upto,
+                             int (*cb)(void *data, const carnet_id *id, bool customer),
+                             void *data) {
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  carnet_id *ids = NULL;
+  size_t n = 0, cap = 0;
+  int rc = carnet__store_cursor(st, CARNET__T_CERTS, &cur);
+  if (rc) return rc;
+  /* Certificates have no index by lseq: one pass over them (there are few:
+   * one per erased person). */
+  for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
+       rc = carnet__store_next(cur, &k, &v)) {
+    uint64_t lseq = 0;
+    carnet_buf cert;
+    if (k.len != 16 || (rc = stored_split(v, &lseq, &cert))) {
+      rc = rc ? rc : CARNET_ECORRUPT;
+      break;
+    }
+    if (lseq <= after || lseq > upto) continue;
+    if (n == cap) {
+      size_t c2 = cap ? cap * 2 : 16;
+      carnet_id *p = carnet__realloc(ids, c2 * sizeof *p);
+      if (p == NULL) {
+        rc = CARNET_ENOMEM;
+        break;
+      }
+      ids = p;
+      cap = c2;
+    }
+    memcpy(ids[n].b, k.base, 16);
+    if ((rc = cb(data, &ids[n], true))) break;
+    n++;
+  }
+  carnet__store_cursor_close(cur);
+  cur = NULL;
+  if (rc != CARNET_ENOTFOUND || n == 0) goto done;
+  /* What went with them: `erased` maps each entity to its customer. */
+  qsort(ids, n, sizeof *ids, id_cmp);
+  if ((rc = carnet__store_cursor(st, CARNET__T_ERASED, &cur))) goto done;
+  for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
+       rc = carnet__store_next(cur, &k, &v)) {
+    carnet_id id;
+    if (k.len != 16 || v.len != 16) {
+      rc = CARNET_ECORRUPT;
+      break;
+    }
+    if (memcmp(k.base, v.base, 16) == 0 || bsearch(v.base, ids, n, sizeof *ids, id_cmp) == NULL)
+      continue; /* the customer itself (reported above), or another erasure */
+    memcpy(id.b, k.base, 16);
+    if ((rc = cb(data, &id, false))) break;
+  }
+done:
+  carnet__store_cursor_close(cur);
+  carnet__free(ids);
+  return rc == CARNET_ENOTFOUND ? 0 : rc;
+}
+
+int carnet__cert_receive(carnet_replica *r, uint64_t from, const void *bytes, size_t len,
+                         msgpack_sbuffer *reply) {
   carnet_erasure *in = carnet__malloc(sizeof *in), *merged = carnet__malloc(sizeof *merged);
   carnet_txn *t = NULL;
   bool changed;
@@ -555,6 +622,7 @@ int carnet__cert_receive(carnet_replica *r, const void *bytes, size_t len, msgpa
     goto done;
   }
   if ((rc = carnet_txn_begin(r, &t))) goto done;
+  if (from) carnet__feed_from_peer(t, from);
   if ((rc = carnet__cert_apply(t, in, &changed)) == CARNET_EPROTO) {
     carnet__fail(r, rc, "an erasure certificate names an entity that is not a customer");
     goto done;

@@ -66,11 +66,21 @@ int carnet__certs_seq(carnet_replica *r, uint64_t *out);
 int carnet__certs_since(carnet_replica *r, uint64_t after, uint64_t *upto,
                         int (*cb)(const void *bytes, size_t len, void *data), void *data);
 
-/* Brief: apply a certificate received from a peer (CARNET_EPROTO when it
- * does not decode or is dated more than 7 days ahead), in its own
- * transaction. When the merged certificate differs from the received one
- * (the peer lacks confirmations we have), its bytes are appended to
- * `reply`, for the peer. */
-int carnet__cert_receive(carnet_replica *r, const void *bytes, size_t len, msgpack_sbuffer *reply);
+/* Brief: for the change feed (engine/feed.c): each customer whose
+ * certificate was stored with an lseq in (after, upto] (new, or changed by
+ * a confirmation: X4), cb(data, id, true), then each other entity erased by
+ * one of them, cb(data, id, false). A non-zero return of `cb` stops and is
+ * returned. Errors: CARNET_ECORRUPT, CARNET_EIO, CARNET_ENOMEM. */
+int carnet__erasures_between(carnet__stxn *st, uint64_t after, uint64_t upto,
+                             int (*cb)(void *data, const carnet_id *id, bool customer),
+                             void *data);
+
+/* Brief: apply a certificate received from peer `from` (its replica id,
+ * for the change feed; 0: unknown), in its own transaction (CARNET_EPROTO
+ * when it does not decode or is dated more than 7 days ahead). When the merged
+ * certificate differs from the received one (the peer lacks confirmations
+ * we have), its bytes are appended to `reply`, for the peer. */
+int carnet__cert_receive(carnet_replica *r, uint64_t from, const void *bytes, size_t len,
+                         msgpack_sbuffer *reply);
 
 #endif

@@ -378,6 +378,7 @@ done:
 void carnet_replica_close(carnet_replica *r) {
   if (r == NULL) return;
   if (r->txn) carnet_txn_abort(r->txn);
+  carnet__feed_close(r);
   if (r->id) (void)carnet_replica_compact(r, false, NULL);
   carnet__store_close(r->store);
   carnet__free(r->dir);
@@ -427,6 +428,9 @@ int carnet_txn_begin(carnet_replica *r, carnet_txn **out) {
   int rc;
   *out = NULL;
   if (r->txn) return carnet__fail(r, CARNET_EMISUSE, "a transaction is already open");
+  if (carnet__feed_busy(r))
+    return carnet__fail(r, CARNET_EMISUSE, "a change callback cannot write to the replica "
+                                           "(carnet/feed.h): write after the call that committed");
   if ((t = carnet__calloc(1, sizeof *t)) == NULL) return CARNET_ENOMEM;
   t->r = r;
   if ((rc = carnet__store_begin(r->store, true, &t->st))) {
@@ -440,6 +444,10 @@ int carnet_txn_begin(carnet_replica *r, carnet_txn **out) {
   }
   if ((rc = carnet__index_secret_ensure(t))) {
     rc = carnet__fail(r, rc, "cannot make the replica's index key: %s", carnet_error_message(rc));
+    goto fail;
+  }
+  if ((rc = carnet__feed_begin(r, &t->notes, t->st))) {
+    rc = carnet__fail(r, rc, "cannot read the replica's erasure counter");
     goto fail;
   }
   t->hlc0 = t->hlc;
@@ -467,11 +475,17 @@ int carnet__txn_fail(carnet_txn *t, int err) {
   return err;
 }
 
+/* The one place commits happen (engine/feed.h F1): the change feed is
+ * raised here, once the commit is durable and the handle has no
+ * transaction, so a callback may read. */
 int carnet_txn_commit(carnet_txn *t) {
   carnet_replica *r = t->r;
+  carnet__notes ext = {0};
+  uint64_t certseq = 0;
   int rc = t->sticky;
   if (rc == 0 && t->hlc != t->hlc0) rc = carnet__meta_put_u64(t->st, CARNET__META_HLC, t->hlc);
   if (rc == 0 && t->seq != t->seq0) rc = carnet__meta_put_u64(t->st, CARNET__META_SEQ, t->seq);
+  if (rc == 0 && t->notes.on) carnet__feed_precommit(t, &ext, &certseq);
   if (rc) {
     carnet__store_abort(t->st);
   } else {
@@ -479,6 +493,9 @@ int carnet_txn_commit(carnet_txn *t) {
     if (rc) carnet__fail(r, rc, "commit failed: %s", carnet__store_why(r->store));
   }
   r->txn = NULL;
+  if (rc == 0 && t->notes.on) carnet__feed_commit(r, &ext, &t->notes, t->seq, certseq);
+  carnet__feed_notes_free(&ext);
+  carnet__feed_notes_free(&t->notes);
   carnet__free(t);
   return rc;
 }
@@ -487,6 +504,7 @@ void carnet_txn_abort(carnet_txn *t) {
   if (t == NULL) return;
   carnet__store_abort(t->st);
   t->r->txn = NULL;
+  carnet__feed_notes_free(&t->notes);
   carnet__free(t);
 }
 

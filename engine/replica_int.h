@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include "carnet/replica.h"
+#include "engine/feed.h"
 #include "engine/store.h"
 
 #define CARNET__ERRMSG_MAX 512
@@ -17,6 +18,7 @@ struct carnet_replica {
   char tag[5];
   char err[CARNET__ERRMSG_MAX];
   carnet_txn *txn; /* the open write transaction, if any */
+  carnet__feed feed; /* subscriptions to the change feed (engine/feed.h) */
   /* The default random source draws from libsodium a pool at a time: each
    * randombytes_buf call is a getrandom system call, and a created customer
    * needs a few draws (id, stamps). Drawn bytes are wiped from the pool. */
@@ -33,6 +35,7 @@ struct carnet_txn {
   uint64_t seq;       /* the last sequence number given */
   carnet_hlc hlc0;
   uint64_t seq0;
+  carnet__notes notes; /* the entities changed, for the change feed */
 };
 
 /* Meta keys (table CARNET__T_META). Frozen. */

@@ -675,7 +675,7 @@ int carnet__write(carnet_txn *t, const carnet_id *id, carnet_kind kind, const ca
     goto done;
   }
   msgpack_sbuffer_clear(&w.sb);
-  if ((rc = carnet__save(t->st, &l, &w.sb)))
+  if ((rc = carnet__save(t, &l, &w.sb)))
     carnet__fail(r, rc, "cannot write: %s", carnet__store_why(r->store));
 done:
   /* W2 + STYLE 9: a failed write fails the transaction. */

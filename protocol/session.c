@@ -218,7 +218,7 @@ static int push_certs(carnet_session *s, uint64_t now_ms) {
 static int on_cert(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
   msgpack_sbuffer reply;
   msgpack_sbuffer_init(&reply);
-  int rc = carnet__cert_receive(s->r, m->bytes.base, m->bytes.len, &reply);
+  int rc = carnet__cert_receive(s->r, s->peer_id, m->bytes.base, m->bytes.len, &reply);
   if (rc == 0) {
     s->st.certs_in++;
     /* The peer lacks confirmations we hold: tell it now, before BYE. After

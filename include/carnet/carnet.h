@@ -25,5 +25,6 @@
 #include "carnet/sync.h"
 #include "carnet/erase.h"
 #include "carnet/import.h"
+#include "carnet/feed.h"
 
 #endif

@@ -96,11 +96,11 @@ static int deliver(const void *bytes, size_t len, void *data) {
   cert_ctx *c = data;
   msgpack_sbuffer reply;
   msgpack_sbuffer_init(&reply);
-  int rc = carnet__cert_receive(c->to, bytes, len, &reply);
+  int rc = carnet__cert_receive(c->to, carnet_replica_id(c->from), bytes, len, &reply);
   if (rc == 0 && reply.size) { /* the session answers at once */
     msgpack_sbuffer back;
     msgpack_sbuffer_init(&back);
-    rc = carnet__cert_receive(c->from, reply.data, reply.size, &back);
+    rc = carnet__cert_receive(c->from, carnet_replica_id(c->to), reply.data, reply.size, &back);
     c->replies++;
     msgpack_sbuffer_destroy(&back);
   }
@@ -412,9 +412,9 @@ static void test_bad_certificates_refused(void **state) {
   msgpack_sbuffer_init(&sb);
   msgpack_sbuffer_init(&reply);
   OK(r, carnet__cert_encode(&c, &sb));
-  assert_int_equal(carnet__cert_receive(r, sb.data, sb.size, &reply), CARNET_EPROTO);
+  assert_int_equal(carnet__cert_receive(r, 0, sb.data, sb.size, &reply), CARNET_EPROTO);
   assert_false(erased(r, &contact));
-  assert_int_equal(carnet__cert_receive(r, sb.data, sb.size - 1, &reply), CARNET_EPROTO);
+  assert_int_equal(carnet__cert_receive(r, 0, sb.data, sb.size - 1, &reply), CARNET_EPROTO);
   assert_int_equal(reply.size, 0);
   msgpack_sbuffer_destroy(&sb);
   msgpack_sbuffer_destroy(&reply);
