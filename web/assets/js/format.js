@@ -58,6 +58,13 @@ export function customerName(c) {
   return c.name || c.company || c.ref || c.id;
 }
 
+/** A phone as people write it: the replica keeps E.164 (+33612345678);
+ * a French number reads 06 12 34 56 78, others stay international. */
+export function phone(n) {
+  const m = /^\+33(\d{9})$/.exec(n || '');
+  return m ? `0${m[1]}`.replace(/(\d{2})(?=\d)/g, '$1 ') : (n || '');
+}
+
 export function phoneList(c) {
-  return (c.phones || []).map((p) => (typeof p === 'string' ? p : p.number)).join(', ');
+  return (c.phones || []).map((p) => phone(typeof p === 'string' ? p : p.number)).join(', ');
 }

@@ -22,8 +22,11 @@ export async function render(ctx) {
   const addr = (c && c.address) || {};
 
   const input = (value, attrs) => h('input', Object.assign({type: 'text', value: v(value)}, attrs || {}));
+  // A new customer's type may be left to the API ("auto": a company when a
+  // company name is given), as on the command line.
   const type = h('select', {},
-    h('option', {value: 'individual', selected: !c || c.type !== 'company'}, t('type.individual')),
+    editing ? null : h('option', {value: '', selected: true}, t('type.auto')),
+    h('option', {value: 'individual', selected: c && c.type === 'individual'}, t('type.individual')),
     h('option', {value: 'company', selected: c && c.type === 'company'}, t('type.company')));
   const roleBoxes = ROLES.map((r) => h('label', {class: 'check'},
     h('input', {type: 'checkbox', name: 'roles', value: r, checked: c ? (c.roles || []).includes(r) : r === 'prospect'}),
@@ -85,7 +88,7 @@ export async function render(ctx) {
     const b = {
       name: controls.name.value.trim() || null,
       company: controls.company.value.trim() || null,
-      type: type.value,
+      type: type.value || undefined,
       roles: roleBoxes.map((l) => l.querySelector('input')).filter((i) => i.checked).map((i) => i.value),
       emails: splitList(controls.emails.value),
       // A number kept from before keeps its type (mobile, work, home); a new
@@ -154,7 +157,8 @@ export async function render(ctx) {
     fill(dupBox, h('div', {class: 'warning', role: 'alert'},
       h('p', {}, e.message),
       h('ul', {}, pairs.map((p) => {
-        const o = p.b || p.a || p;
+        // The existing customer of the pair is the side with an id.
+        const o = (p.a && p.a.id) ? p.a : (p.b && p.b.id) ? p.b : p;
         return h('li', {}, h('a', {href: `#/customers/${o.id}`}, `${o.ref || ''} ${customerName(o)}`),
           p.reasons ? ` (${p.reasons.join(', ')})` : '');
       })),
