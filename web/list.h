@@ -38,4 +38,8 @@ void web_search_init(web_search *s, const char *text);
  * tags; phones by their digits. A web_keep_fn. */
 bool web_search_match(const carnet_record *rec, void *search);
 
+/* Brief: web_page_answer, then the customers' labels of documents,
+ * actions and reminders (web/api_doc.c). */
+void web_crm_page(web_req *q, carnet_replica *r, const web_page *pg);
+
 #endif

@@ -20,4 +20,11 @@ bool web_patch_build(web_req *q, carnet_replica *r, carnet_kind kind, json_t *bo
 /* Brief: "mobile" for a French 06/07 number, else "work" (as --phone). */
 const char *web_phone_type(const char *number);
 
+/* Brief: the header fields of a document, or the fields of an action or a
+ * reminder, from `body` into `p` (the keys of their record shapes);
+ * references resolved (a live customer, a contact), dates checked with
+ * the command line's messages. `cur` as web_patch_build (an action's
+ * `customers` given is the new whole set). */
+bool web_patch_crm(web_req *q, carnet_replica *r, carnet_kind kind, json_t *body,
+                   const carnet_record *cur, carnet_patch *p, size_t *touched);
 #endif

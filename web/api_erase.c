@@ -1,0 +1,176 @@
+/* web/api_erase.c - GDPR erasure (an administrator action), the
+ * certificates with which replicas confirmed them, and the subject export:
+ * `carnet erase`, `carnet erasures`, `carnet subject-export` over HTTP. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "routes.h"
+#include "view.h"
+
+static json_t *hex64(uint64_t v) {
+  char s[17];
+  snprintf(s, sizeof s, "%016llx", (unsigned long long)v);
+  return web_json_str(s);
+}
+
+void api_erase(carnet_replica *r, web_req *q) {
+  carnet_record *rec = NULL;
+  carnet_erasure e;
+  bool compacted = false, bad = false;
+  char hex[CARNET_ID_HEX_LEN + 1], when[32];
+  const char *reason = web_body_str(q, "reason", &bad);
+  const char *confirm = bad ? NULL : web_body_str(q, "confirm", &bad);
+  if (bad || !web_require_admin(q, r, "erase")) return;
+  if (reason == NULL || reason[0] == '\0') {
+    web_error(q, 400, CARNET_EINVAL, "reason",
+              "give the reason: it is kept forever on every replica (no personal data)");
+    return;
+  }
+  if (!web_load(q, r, CARNET_KIND_CUSTOMER, q->seg[1], &rec)) return;
+  /* The typed confirmation: the reference code the page shows (the full id
+   * for a customer without one). */
+  const char *ref = carnet_record_str(rec, CARNET_F_REFCODE);
+  carnet_id_format(carnet_record_id(rec), hex);
+  const char *want = ref ? ref : hex;
+  if (confirm == NULL || strcmp(confirm, want) != 0) {
+    web_error(q, 400, CARNET_EINVAL, "confirm",
+              "type the customer's reference %s to confirm the erasure: it cannot be undone", want);
+    goto done;
+  }
+  int rc = carnet_record_erase(r, carnet_record_id(rec), reason, &e, &compacted);
+  if (rc) {
+    web_fail(q, r, rc, NULL);
+    goto done;
+  }
+  web_iso_time(e.at, when);
+  web_ok(q, 200, json_pack("{s:s,s:s,s:o,s:o,s:b}", "id", hex, "erased_at", when, "origin",
+                           hex64(e.origin), "reason", web_json_str(e.reason), "compacted", compacted));
+done:
+  carnet_record_free(rec);
+}
+
+typedef struct team {
+  uint64_t ids[CARNET_ERASE_CONFIRMS_MAX];
+  size_t n;
+} team;
+
+static int team_cb(const carnet_peer_info *p, void *data) {
+  team *t = data;
+  if (p->replica_id && t->n < CARNET_ERASE_CONFIRMS_MAX) t->ids[t->n++] = p->replica_id;
+  return 0;
+}
+
+typedef struct erasures_st {
+  const team *team;
+  json_t *items;
+  bool oom;
+} erasures_st;
+
+static int erasure_cb(const carnet_erasure *e, void *data) {
+  erasures_st *st = data;
+  char hex[CARNET_ID_HEX_LEN + 1], when[32];
+  json_t *yes = json_array(), *no = json_array();
+  bool ok = yes && no;
+  for (uint32_t i = 0; i < e->nconfirmed; i++)
+    ok = web_json_push(yes, hex64(e->confirmed[i])) && ok;
+  for (size_t i = 0; i < st->team->n; i++) {
+    bool done = false;
+    for (uint32_t k = 0; k < e->nconfirmed && !done; k++)
+      done = e->confirmed[k] == st->team->ids[i];
+    if (!done) ok = web_json_push(no, hex64(st->team->ids[i])) && ok;
+  }
+  carnet_id_format(&e->id, hex);
+  web_iso_time(e->at, when);
+  json_t *o = ok ? json_pack("{s:s,s:s,s:o,s:o,s:o,s:o}", "id", hex, "erased_at", when, "origin",
+                             hex64(e->origin), "reason", web_json_str(e->reason), "confirmed", yes,
+                             "pending", no)
+                 : (json_decref(yes), json_decref(no), NULL);
+  if (!web_json_push(st->items, o)) {
+    st->oom = true;
+    return 1;
+  }
+  return 0;
+}
+
+void api_erasures(carnet_replica *r, web_req *q) {
+  team t = {.n = 0};
+  t.ids[t.n++] = carnet_replica_id(r);
+  erasures_st st = {&t, json_array(), false};
+  int rc = st.items ? carnet_peer_list(r, team_cb, &t) : CARNET_ENOMEM;
+  if (rc == 0) rc = carnet_erasure_list(r, erasure_cb, &st);
+  if (st.oom || rc == CARNET_ENOMEM) {
+    json_decref(st.items);
+    web_oom(q);
+  } else if (rc) {
+    json_decref(st.items);
+    web_fail(q, r, rc, NULL);
+  } else {
+    web_ok(q, 200, json_pack("{s:o}", "items", st.items));
+  }
+}
+
+typedef struct part_st {
+  json_t *arr;
+  json_t *(*fn)(const carnet_record *rec, json_t *labels);
+  bool oom;
+} part_st;
+
+static int part_cb(const carnet_record *rec, void *data) {
+  part_st *st = data;
+  if (!web_json_push(st->arr, st->fn ? st->fn(rec, NULL) : web_json_record(rec))) {
+    st->oom = true;
+    return 1;
+  }
+  return 0;
+}
+
+/* Everything held on the person, as `carnet subject-export` writes it. */
+void api_subject_export(carnet_replica *r, web_req *q) {
+  static const struct {
+    const char *key;
+    carnet_kind kind;
+    json_t *(*fn)(const carnet_record *rec, json_t *labels);
+  } parts[] = {{"contacts", CARNET_KIND_CONTACT, NULL},
+               {"documents", CARNET_KIND_DOCUMENT, web_json_doc},
+               {"actions", CARNET_KIND_ACTION, web_json_action},
+               {"reminders", CARNET_KIND_REMINDER, web_json_reminder}};
+  carnet_record *cu = NULL;
+  char hex[CARNET_ID_HEX_LEN + 1];
+  if (!web_load(q, r, CARNET_KIND_CUSTOMER, q->seg[1], &cu)) return;
+  carnet_filter filter = {.customer = carnet_record_id(cu), .include_deleted = true};
+  json_t *o = json_object();
+  bool ok = web_json_put(o, "format", web_json_str("carnet-subject-export-1"));
+  ok = web_json_put(o, "customer", web_json_record(cu)) && ok;
+  ok = web_json_put(o, "consents", web_json_consents(cu)) && ok;
+  ok = web_json_put(o, "consent_log", web_json_consent_log(cu)) && ok;
+  for (size_t i = 0; i < sizeof parts / sizeof parts[0] && ok; i++) {
+    part_st st = {json_array(), parts[i].fn, false};
+    int rc = st.arr ? carnet_record_list(r, parts[i].kind, &filter, part_cb, &st) : CARNET_ENOMEM;
+    if (st.oom) rc = CARNET_ENOMEM;
+    if (rc) {
+      json_decref(st.arr);
+      json_decref(o);
+      carnet_record_free(cu);
+      if (rc == CARNET_ENOMEM) web_oom(q);
+      else web_fail(q, r, rc, parts[i].key);
+      return;
+    }
+    ok = web_json_put(o, parts[i].key, st.arr) && ok;
+  }
+  char *text = ok ? json_dumps(o, JSON_INDENT(2)) : NULL;
+  json_decref(o);
+  if (text == NULL) {
+    carnet_record_free(cu);
+    web_oom(q);
+    return;
+  }
+  const char *ref = carnet_record_str(cu, CARNET_F_REFCODE);
+  carnet_id_format(carnet_record_id(cu), hex);
+  q->status = 200;
+  q->file = text;
+  q->file_len = strlen(text);
+  q->file_type = "application/json; charset=utf-8";
+  snprintf(q->filename, sizeof q->filename, "carnet-subject-%s.json", ref ? ref : hex);
+  carnet_record_free(cu);
+}
