@@ -74,6 +74,13 @@ void web_page_answer(web_req *q, carnet_replica *r, const web_page *pg) {
 
 /* --- Search ------------------------------------------------------------------ */
 
+static bool ascii_plain(const char *s) {
+  for (; *s; s++)
+    if ((unsigned char)*s >= 0x80 || !(isalnum((unsigned char)*s) || *s == ' ')) return false;
+  return true;
+}
+
+
 void web_search_init(web_search *s, const char *text) {
   memset(s, 0, sizeof *s);
   s->raw = text && text[0] ? text : NULL;
@@ -87,6 +94,10 @@ void web_search_init(web_search *s, const char *text) {
   if (s->digits[0] == '0') memmove(s->digits, s->digits + 1, n);
   if (strlen(s->digits) < 3 || strspn(text, "0123456789 .+-()") != strlen(text))
     s->digits[0] = '\0';
+  /* A query of plain ASCII words that folds to itself (lower case, single
+   * spaces, no legal form dropped) matches a plain ASCII value exactly when
+   * a case-insensitive substring does. */
+  s->plain = ascii_plain(text) && strcasecmp(text, s->folded) == 0;
 }
 
 /* Case-insensitive (ASCII) substring, as the engine's filter. */
@@ -102,7 +113,11 @@ static bool folded_has(const char *value, const web_search *s) {
   if (value == NULL) return false;
   if (contains_ci(value, s->raw)) return true;
   if (s->folded[0] == '\0') return false;
-  /* Plain ASCII needs no folding beyond case: skip utf8proc for it. */
+  /* Folding a value made of ASCII letters, digits and spaces only changes
+   * its case (and drops legal forms, which a plain query has dropped too),
+   * which contains_ci has already covered: utf8proc, the costly part of a
+   * search, runs only for values that need it. */
+  if (s->plain && ascii_plain(value)) return false;
   if (carnet_name_fold(value, f, sizeof f) != 0) return false;
   return strstr(f, s->folded) != NULL;
 }

@@ -29,6 +29,7 @@ typedef struct web_search {
   char folded[CARNET_NAME_FOLD_MAX];
   char digits[32]; /* the text's digits, without a leading 0: for phones */
   const char *raw;
+  bool plain; /* the query folds to itself (see web/list.c) */
 } web_search;
 
 /* Brief: prepare `text` (NULL or "": matches everything). */
