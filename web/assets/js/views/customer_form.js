@@ -156,11 +156,11 @@ export async function render(ctx) {
     const pairs = e.error.duplicates || [];
     fill(dupBox, h('div', {class: 'warning', role: 'alert'},
       h('p', {}, e.message),
-      h('ul', {}, pairs.map((p) => {
-        // The existing customer of the pair is the side with an id.
-        const o = (p.a && p.a.id) ? p.a : (p.b && p.b.id) ? p.b : p;
-        return h('li', {}, h('a', {href: `#/customers/${o.id}`}, `${o.ref || ''} ${customerName(o)}`),
-          p.reasons ? ` (${p.reasons.join(', ')})` : '');
+      h('ul', {id: 'duplicate-list'}, pairs.map((p) => {
+        // `a` is the customer already in the book; `b` is the one refused.
+        const o = p.a || p;
+        const why = p.reasons ? p.reasons.join(', ') : (p.score ? t('dupes.score', {score: Math.round(p.score * 100)}) : '');
+        return h('li', {}, h('a', {href: `#/customers/${o.id}`}, `${o.ref || ''} ${customerName(o)}`), why ? ` (${why})` : '');
       })),
       h('button', {type: 'button', id: 'force-create', onclick: () => submit(true)}, t('form.create.anyway'))));
   }

@@ -68,6 +68,10 @@ export async function render(ctx) {
   }
 
   function show(page) {
+    // What the rows on screen answer (the tests, and a screen reader's
+    // context, rely on it rather than on timing).
+    results.dataset.q = state.q;
+    results.dataset.page = String(state.page + 1);
     state.cursors.length = state.page + 1;
     state.cursors.push(page.next);
     const items = page.items || [];
