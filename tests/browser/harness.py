@@ -281,6 +281,16 @@ class Session:
                 pass
         return out
 
+    def click(self, css, timeout=10):
+        """Waits for a displayed, enabled element, scrolls it to the middle
+        of the window (clear of the sticky header) and clicks it."""
+        e = self.wait(lambda d: next((x for x in d.find_elements(By.CSS_SELECTOR, css)
+                                      if x.is_displayed() and x.is_enabled()), False),
+                      timeout, "%s clickable" % css)
+        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", e)
+        e.click()
+        return e
+
     def set_input(self, css, text):
         e = self.find(css)
         e.clear()

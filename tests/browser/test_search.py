@@ -47,7 +47,7 @@ def flow(s):
     s.visible('#results[data-q="helene"]')
     s.wait(lambda d: len(s.rows()) == 1, message="back to Hélène")
     # Her page from the result.
-    s.find("#results tbody tr a.name").click()
+    s.click("#results tbody tr a.name")
     s.text_of("#customer-name", "Hélène Martin")
     s.text_of("#identity-body", "06 12 34 56 78")
     s.mark("her page")

@@ -96,6 +96,9 @@ async function route() {
   for (const a of document.querySelectorAll('#nav a'))
     a.toggleAttribute('aria-current', !!m && a.dataset.route === m.section);
   const el = view();
+  // A new screen starts at its top (the browser keeps the old scroll
+  // position across hash changes, which could leave a page half-hidden).
+  window.scrollTo(0, 0);
   if (!m) {
     fill(el, h('h1', {}, t('notfound.title')), h('p', {}, h('a', {href: '#/'}, t('notfound.back'))));
     return;

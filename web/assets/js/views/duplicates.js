@@ -15,6 +15,9 @@ const recent = () => JSON.parse(sessionStorage.getItem(RECENT_KEY) || '[]');
 const saveRecent = (list) => sessionStorage.setItem(RECENT_KEY, JSON.stringify(list.slice(0, 20)));
 
 function side(p, label) {
+  // The summary of docs/HTTP-API.md has `city`; a full record has it in
+  // `address`: either reads.
+  const city = p.city || (p.address && p.address.city);
   const phones = (p.phones || []).map((x) => phone(typeof x === 'string' ? x : x.number));
   return h('div', {class: 'side'},
     h('p', {class: 'muted'}, label),
@@ -22,9 +25,10 @@ function side(p, label) {
     h('dl', {class: 'facts'},
       h('dt', {}, t('customer.ref')), h('dd', {}, p.ref || p.refcode || p.id.slice(0, 8)),
       p.company ? [h('dt', {}, t('customer.company')), h('dd', {}, p.company)] : null,
-      p.city ? [h('dt', {}, t('customer.city')), h('dd', {}, p.city)] : null,
+      city ? [h('dt', {}, t('customer.city')), h('dd', {}, city)] : null,
       (p.emails || []).length ? [h('dt', {}, t('customer.emails')), h('dd', {}, p.emails.join(', '))] : null,
-      phones.length ? [h('dt', {}, t('customer.phones')), h('dd', {}, phones.join(', '))] : null));
+      phones.length ? [h('dt', {}, t('customer.phones')), h('dd', {}, phones.join(', '))] : null,
+      (p.tags || []).length ? [h('dt', {}, t('customer.tags')), h('dd', {}, p.tags.map((x) => h('span', {class: 'tag'}, x)))] : null));
 }
 
 export async function render(ctx) {
