@@ -29,7 +29,8 @@ import time
 import traceback
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException, WebDriverException
+from selenium.common.exceptions import (ElementClickInterceptedException, NoSuchElementException,
+                                        StaleElementReferenceException, TimeoutException, WebDriverException)
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
@@ -227,10 +228,22 @@ class Session:
         self.driver.set_script_timeout(T(30))
         return self.driver
 
+    def open(self, url, route=None):
+        """Opens the printed console URL (the token moves to sessionStorage
+        and leaves the address bar), then goes to `route` (#/...)."""
+        self.driver.get(url)
+        self.wait(lambda d: "token=" not in d.current_url, message="the token leaves the address bar")
+        if route:
+            self.driver.execute_script("location.hash = arguments[0]", route)
+
     def wait(self, cond, timeout=10, message=""):
         """Waits (bounded) until cond(driver) is truthy; returns its value."""
+        # The page re-renders under the test (live events, a new answer): an
+        # element found a moment ago may be gone; the condition is retried.
         try:
-            return WebDriverWait(self.driver, T(timeout), poll_frequency=0.05).until(cond, message)
+            return WebDriverWait(self.driver, T(timeout), poll_frequency=0.05,
+                                 ignored_exceptions=(StaleElementReferenceException, NoSuchElementException)
+                                 ).until(cond, message)
         except TimeoutException:
             raise Failure("timed out after %.0fs: %s" % (T(timeout), message)) from None
 
@@ -284,12 +297,17 @@ class Session:
     def click(self, css, timeout=10):
         """Waits for a displayed, enabled element, scrolls it to the middle
         of the window (clear of the sticky header) and clicks it."""
-        e = self.wait(lambda d: next((x for x in d.find_elements(By.CSS_SELECTOR, css)
-                                      if x.is_displayed() and x.is_enabled()), False),
-                      timeout, "%s clickable" % css)
-        self.driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", e)
-        e.click()
-        return e
+        def cond(d):
+            e = next((x for x in d.find_elements(By.CSS_SELECTOR, css) if x.is_displayed() and x.is_enabled()), None)
+            if e is None:
+                return False
+            try:
+                d.execute_script("arguments[0].scrollIntoView({block: 'center'})", e)
+                e.click()
+            except (StaleElementReferenceException, ElementClickInterceptedException):
+                return False  # re-rendered or covered (the toast) meanwhile: find it again
+            return e
+        return self.wait(cond, timeout, "%s clicked" % css)
 
     def set_input(self, css, text):
         e = self.find(css)

@@ -6,11 +6,20 @@
 import {get, post, del, ApiError} from '../api.js';
 import {t} from '../i18n.js';
 import {h, fill, field, table, setFieldError, clearErrors} from '../dom.js';
-import {money, decimal, percent, date} from '../format.js';
+import {money, decimal, percent, date, today} from '../format.js';
 import {STATUSES} from './documents.js';
 
 const CONVERT = {quote: ['order', 'invoice'], order: ['invoice'], invoice: ['credit_note'], credit_note: []};
 const VAT_RATES = ['20', '10', '5.5', '2.1', '0'];
+// The statuses each type goes through once validated (the library's rule:
+// a validated invoice or credit note is never cancelled, a credit note
+// is issued instead).
+const TYPE_STATUSES = {
+  quote: ['sent', 'refused', 'accepted', 'ordered', 'invoiced', 'cancelled'],
+  order: ['sent', 'accepted', 'invoiced', 'cancelled'],
+  invoice: ['sent', 'paid'],
+  credit_note: ['sent', 'paid'],
+};
 
 export async function render(ctx) {
   const {el, params} = ctx;
@@ -119,13 +128,21 @@ export async function render(ctx) {
       }
       // Statuses not reached yet, after the current one (a status never goes back).
       const reached = new Set(d.statuses_reached || []);
-      const after = STATUSES.slice(STATUSES.indexOf(d.status) + 1).filter((s) => !reached.has(s));
-      if (after.length) {
+      const after = STATUSES.slice(STATUSES.indexOf(d.status) + 1)
+        .filter((s) => !reached.has(s) && (TYPE_STATUSES[d.type] || []).includes(s));
+      if (after.length && d.status !== 'cancelled') {
         const sel = h('select', {id: 'status-select'}, after.map((s) => h('option', {value: s}, t(`doc.status.${s}`))));
+        // "paid" takes the payment's date (today unless told).
+        const paidOn = h('input', {type: 'date', id: 'paid-date', value: today(), 'aria-label': t('doc.paid_date')});
+        const syncPaid = () => { paidOn.hidden = sel.value !== 'paid'; };
+        sel.addEventListener('change', syncPaid);
+        syncPaid();
         buttons.push(h('span', {class: 'status-move'},
-          h('label', {for: 'status-select'}, t('doc.status.move')), ' ', sel, ' ',
+          h('label', {for: 'status-select'}, t('doc.status.move')), ' ', sel, ' ', paidOn, ' ',
           h('button', {type: 'button', class: 'secondary', id: 'set-status', onclick: (e) => act(e.target, async () => {
-            d = await post(`documents/${d.id}/status`, {status: sel.value});
+            const body = {status: sel.value};
+            if (sel.value === 'paid' && paidOn.value) body.date = paidOn.value;
+            d = await post(`documents/${d.id}/status`, body);
             show();
           })}, t('doc.status.apply'))));
       }
