@@ -194,6 +194,19 @@ class Session:
         self._same_as_file(dir, url)
         return addr, url
 
+    def node(self, dir):
+        """A replica that syncs with peers and serves the console: (the sync
+        address, the console's URL). `carnet serve --http` when this
+        carnet has it; until then (the server is being written) `carnet
+        serve` and `carnet web` side by side on the same directory, the
+        second seeing the first's commits through the change feed."""
+        if "--http" in self.cli(dir, "serve", "--help"):
+            return self.serve(dir)
+        print("# no 'serve --http' yet: carnet serve and carnet web side by side", flush=True)
+        p = self._start([BIN, "--dir", dir, "serve", "--listen", "127.0.0.1:0", "--verbose"], "serve")
+        addr = p.wait_line(r"listening on (127\.0\.0\.1:\d+)", T(15)).group(1)
+        return addr, self.web(dir)
+
     def _same_as_file(self, dir, url):
         with open(os.path.join(dir, "web.url")) as f:
             check(f.read().strip() == url, "DIR/web.url does not hold the printed URL")
@@ -213,7 +226,7 @@ class Session:
         self.cli(member, "peer", "trust", n["key"])
 
     # --- browser -------------------------------------------------------------
-    def browser(self, width=1280, height=900):
+    def browser(self, width=1280, height=900, phone=False):
         opts = webdriver.ChromeOptions()
         opts.binary_location = "/usr/bin/chromium"
         for f in CHROMIUM_FLAGS:
@@ -224,6 +237,12 @@ class Session:
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         service = Service("/usr/bin/chromedriver", log_path=os.path.join(self.root, "chromedriver.log"))
         self.driver = webdriver.Chrome(service=service, options=opts)
+        if phone:
+            # A phone's screen, emulated by Chromium itself (touch, the
+            # viewport meta tag, a device pixel ratio), not just a narrow window.
+            self.driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+                "width": width, "height": height, "deviceScaleFactor": 2, "mobile": True})
+            self.driver.execute_cdp_cmd("Emulation.setTouchEmulationEnabled", {"enabled": True})
         self.driver.set_page_load_timeout(T(30))
         self.driver.set_script_timeout(T(30))
         return self.driver
@@ -285,14 +304,9 @@ class Session:
             raise Failure("timed out after %.0fs: text of %s =~ /%s/; it is %r" % (T(timeout), css, pattern, now)) from None
 
     def rows(self, css="#results tbody tr"):
-        """The texts of a list's rows."""
-        out = []
-        for r in self.finds(css):
-            try:
-                out.append(r.text)
-            except WebDriverException:
-                pass
-        return out
+        """The texts of a list's rows (in one round trip to the browser)."""
+        return self.driver.execute_script(
+            "return [...document.querySelectorAll(arguments[0])].map((r) => r.innerText)", css)
 
     def click(self, css, timeout=10):
         """Waits for a displayed, enabled element, scrolls it to the middle
