@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "cli/cli.h"
-#include "replica/addr.h"
+#include "carnet/node.h"
 
 enum { O_TTL = CLI_O_USER, O_ADDR, O_TEAM };
 
@@ -70,15 +70,15 @@ static int served_addr(cli *c, carnet_replica *r, char *out, size_t len) {
 
 /* An address another device can dial: not "all interfaces". */
 static int check_dialable(cli *c, const char *addr) {
-  carnet__hostport hp;
-  char why[256];
-  if (carnet__addr_parse(addr, false, &hp, why, sizeof why) != 0)
+  char host[CARNET_NODE_ADDR_MAX], why[256];
+  uint16_t port = 0;
+  if (carnet_node_addr_parse(addr, host, sizeof host, &port, why, sizeof why) != 0)
     return cli_fail(c, CLI_EUSER, "%s", why);
-  if (strcmp(hp.host, "0.0.0.0") == 0 || strcmp(hp.host, "::") == 0)
+  if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
     return cli_fail(c, CLI_EUSER,
                     "'carnet serve' listens on all interfaces (%s): give --addr HOST:%u with "
                     "this device's address on the network",
-                    addr, (unsigned)hp.port);
+                    addr, (unsigned)port);
   return CLI_OK;
 }
 
@@ -86,7 +86,7 @@ int cli_cmd_invite(cli *c, int argc, char **argv) {
   carnet_replica *r = NULL;
   cli_args a;
   const char *given = NULL;
-  char addr[CARNET__ADDR_MAX], token[INVITE_TEXT_MAX], expires[32];
+  char addr[CARNET_NODE_ADDR_MAX], token[INVITE_TEXT_MAX], expires[32];
   uint64_t ttl = INVITE_TTL_MS_DEFAULT;
   int rc = cli_parse(c, &invite_usage, argc, argv, &a);
   if (rc) return rc;
@@ -184,9 +184,8 @@ static int run_trust(cli *c, int argc, char **argv) {
   if ((rc = cli_parse_pk(c, a.pos[0], pk))) goto done;
   if (team_hex && (rc = cli_parse_hex(c, "team id", team_hex, team, sizeof team))) goto done;
   if (addr) {
-    carnet__hostport hp;
     char why[256];
-    if (carnet__addr_parse(addr, false, &hp, why, sizeof why) != 0) {
+    if (carnet_node_addr_parse(addr, NULL, 0, NULL, why, sizeof why) != 0) {
       rc = cli_fail(c, CLI_EUSER, "%s", why);
       goto done;
     }

@@ -3,10 +3,11 @@
  * sync ADDR` (one session with one peer, then exit) and `carnet join TOKEN`
  * (the same, joining the inviter's team with an invite token).
  *
- * All three drive replica/node.h. `serve` prints "listening on HOST:PORT" on
- * stdout as soon as it listens (scripts and tests read the real port there)
- * and writes the same address to DIR/serve.addr, for `carnet invite`; the
- * file is removed on a clean exit. Its log goes to stderr, a line per event.
+ * All three run a node (carnet/node.h) on its own loop, in this thread.
+ * `serve` prints "listening on HOST:PORT" on stdout as soon as it listens
+ * (scripts and tests read the real port there) and writes the same address
+ * to DIR/serve.addr, for `carnet invite`; the file is removed on a clean
+ * exit. Its log goes to stderr, a line per event.
  *
  * Exit codes of sync and join: 0 synced, 1 the peer could not be reached or
  * refused us (or the sync failed on its side), 2 an internal error here.
@@ -21,7 +22,7 @@
 
 #include "cli/cli.h"
 #include "cli/progress.h"
-#include "replica/node.h"
+#include "carnet/node.h"
 
 enum { O_LISTEN = CLI_O_USER, O_PEER, O_ONCE, O_TIMEOUT, O_VERBOSE, O_DISCOVER, O_DISC_IFACE, O_DISC_PORT, O_ROLE };
 
@@ -107,14 +108,14 @@ static void remove_addr_file(const char *path, const char *addr) {
 
 int cli_cmd_serve(cli *c, int argc, char **argv) {
   carnet_replica *r = NULL;
-  carnet__node *node = NULL;
+  carnet_node *node = NULL;
   cli_args a;
   const char **peers = NULL;
   size_t npeers = 0;
   char why[512], path[4200];
   bool once = false, addr_written = false;
   logger lg = {.cmd = c->cmd, .max_level = CARNET_LOG_INFO};
-  carnet__node_opts o = {.listen = DEFAULT_LISTEN, .redial = true, .signals = true};
+  carnet_node_opts o = {.listen = DEFAULT_LISTEN, .redial = true, .signals = true};
   int rc = cli_parse(c, &serve_usage, argc, argv, &a);
   if (rc) return rc;
   peers = cli_oom(calloc((size_t)a.nopts + 1, sizeof *peers));
@@ -139,9 +140,9 @@ int cli_cmd_serve(cli *c, int argc, char **argv) {
   o.npeers = npeers;
   o.once = once;
   o.log = log_line;
-  o.log_ctx = &lg;
+  o.log_data = &lg;
   if ((rc = cli_open(c, &r))) goto done;
-  int err = carnet__node_new(r, &o, &node, why, sizeof why);
+  int err = carnet_node_new(r, &o, &node, why, sizeof why);
   if (err) {
     /* A bad address or one that is taken is the user's to fix. */
     rc = cli_fail(c, err == CARNET_ENOMEM ? CLI_EINTERNAL : CLI_EUSER, "%s",
@@ -149,23 +150,23 @@ int cli_cmd_serve(cli *c, int argc, char **argv) {
     goto done;
   }
   /* The file first: whoever read the line can run `carnet invite` at once. */
-  const char *addr = carnet__node_listen_addr(node);
+  const char *addr = carnet_node_listen_addr(node);
   cli_serve_addr_path(r, path, sizeof path);
   if ((rc = write_addr_file(c, path, addr))) goto done;
   addr_written = true;
   printf("listening on %s\n", addr);
   fflush(stdout);
   log_line(&lg, CARNET_LOG_INFO, npeers ? "serving; dialling the peers given" : "serving");
-  err = carnet__node_run(node);
+  err = carnet_node_run(node);
   rc = err ? CLI_EINTERNAL : CLI_OK;
   if (rc == CLI_OK && once) {
     for (size_t i = 0; i < npeers; i++)
-      if (!carnet__node_outcome_get(node, i)->synced) rc = CLI_EUSER;
+      if (!carnet_node_outcome_get(node, i)->synced) rc = CLI_EUSER;
   }
   log_line(&lg, CARNET_LOG_INFO, "stopped");
 done:
-  if (addr_written) remove_addr_file(path, carnet__node_listen_addr(node));
-  carnet__node_free(node);
+  if (addr_written) remove_addr_file(path, carnet_node_listen_addr(node));
+  carnet_node_free(node);
   carnet_replica_close(r);
   free(peers);
   cli_args_free(&a);
@@ -236,6 +237,13 @@ static int parse_session_args(cli *c, const cli_args *a, session_args *sa) {
   return CLI_OK;
 }
 
+/* The first 8 hex characters of a key and an ellipsis, as the node's log
+ * lines show it ("ab12cd34…"). */
+static const char *key_short(const uint8_t pk[CARNET_PK_BYTES], char out[16]) {
+  snprintf(out, 16, "%02x%02x%02x%02x\xe2\x80\xa6", pk[0], pk[1], pk[2], pk[3]);
+  return out;
+}
+
 static void human_bytes(uint64_t n, char out[32]) {
   if (n < 10000)
     snprintf(out, 32, "%llu B", (unsigned long long)n);
@@ -245,7 +253,7 @@ static void human_bytes(uint64_t n, char out[32]) {
     snprintf(out, 32, "%.1f MiB", n / 1048576.0);
 }
 
-static int print_summary(cli *c, const carnet__node_outcome *o, bool join) {
+static int print_summary(cli *c, const carnet_node_outcome *o, bool join) {
   const carnet_session_stats *st = &o->stats;
   char key[2 * CARNET_PK_BYTES + 1], id[17], bin[32], bout[32], kshort[16];
   cli_hex(o->peer_pk, CARNET_PK_BYTES, key);
@@ -271,10 +279,10 @@ static int print_summary(cli *c, const carnet__node_outcome *o, bool join) {
   if (join) printf("joined the team of %s\n", key);
   if (o->elapsed_ms < 1000)
     printf("Synced with %s (key %s) in %llu ms\n", o->addr,
-           carnet__node_key_short(o->peer_pk, kshort), (unsigned long long)o->elapsed_ms);
+           key_short(o->peer_pk, kshort), (unsigned long long)o->elapsed_ms);
   else
     printf("Synced with %s (key %s) in %.1f s\n", o->addr,
-           carnet__node_key_short(o->peer_pk, kshort), (double)o->elapsed_ms / 1000.0);
+           key_short(o->peer_pk, kshort), (double)o->elapsed_ms / 1000.0);
   printf("  received  %llu changed field%s (%llu new here) in %llu batch%s, %s\n",
          (unsigned long long)st->cells_in, st->cells_in == 1 ? "" : "s",
          (unsigned long long)st->cells_applied, (unsigned long long)st->batches_in,
@@ -287,7 +295,7 @@ static int print_summary(cli *c, const carnet__node_outcome *o, bool join) {
 
 /* One line saying why the session did not end in a sync, and the exit
  * code that goes with it. */
-static int report_failure(cli *c, const carnet__node_outcome *o, int signal_no, uint64_t timeout) {
+static int report_failure(cli *c, const carnet_node_outcome *o, int signal_no, uint64_t timeout) {
   if (signal_no)
     return cli_fail(c, CLI_EUSER, "interrupted (%s) before the sync with %s finished",
                     signal_no == SIGINT ? "SIGINT" : "SIGTERM", o->addr);
@@ -340,14 +348,14 @@ static void draw_progress(void *ctx, const char *addr, const carnet_session_stat
 static int one_session(cli *c, const char *addr, const char *token, const session_args *sa,
                        bool join) {
   carnet_replica *r = NULL;
-  carnet__node *node = NULL;
+  carnet_node *node = NULL;
   char why[512];
   logger lg = {.cmd = c->cmd, .max_level = CARNET_LOG_DEBUG};
   cli_progress pl;
   cli_progress_start(&pl, c);
   pl.on = pl.on && !sa->verbose; /* log lines would cut through it */
   const char *peers[1] = {addr};
-  carnet__node_opts o = {
+  carnet_node_opts o = {
       .peers = peers,
       .npeers = 1,
       .once = true,
@@ -355,32 +363,32 @@ static int one_session(cli *c, const char *addr, const char *token, const sessio
       .timeout_ms = sa->timeout_ms,
       .signals = true,
       .log = sa->verbose ? log_line : quiet_log,
-      .log_ctx = &lg,
+      .log_data = &lg,
       .progress = pl.on ? draw_progress : NULL,
-      .progress_ctx = &pl,
+      .progress_data = &pl,
   };
   int rc = cli_open(c, &r);
   if (rc) return rc;
-  int err = carnet__node_new(r, &o, &node, why, sizeof why);
+  int err = carnet_node_new(r, &o, &node, why, sizeof why);
   if (err) {
     rc = cli_fail(c, cli_exit_code(err), "%s", why[0] ? why : carnet_error_message(err));
     goto done;
   }
-  if (carnet__node_run(node) != 0) {
+  if (carnet_node_run(node) != 0) {
     cli_progress_end(&pl);
     rc = cli_fail(c, CLI_EINTERNAL, "the event loop failed (run with --verbose for details)");
     goto done;
   }
   cli_progress_end(&pl);
-  const carnet__node_outcome *out = carnet__node_outcome_get(node, 0);
+  const carnet_node_outcome *out = carnet_node_outcome_get(node, 0);
   if (out->synced && join && (err = carnet_replica_set_role(r, sa->role)) != 0)
     rc = cli_fail_rc(c, r, err, "joined, but storing the role failed");
   else if (out->synced)
     rc = print_summary(c, out, join);
   else
-    rc = report_failure(c, out, carnet__node_signal(node), sa->timeout_ms);
+    rc = report_failure(c, out, carnet_node_signal(node), sa->timeout_ms);
 done:
-  carnet__node_free(node);
+  carnet_node_free(node);
   carnet_replica_close(r);
   return rc;
 }
@@ -399,7 +407,7 @@ int cli_cmd_sync(cli *c, int argc, char **argv) {
 int cli_cmd_join(cli *c, int argc, char **argv) {
   cli_args a;
   session_args sa;
-  char addr[CARNET__ADDR_MAX];
+  char addr[CARNET_NODE_ADDR_MAX];
   int rc = cli_parse(c, &join_usage, argc, argv, &a);
   if (rc) return rc;
   if ((rc = parse_session_args(c, &a, &sa))) goto done;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
+#include "carnet/node.h"
 
 static int bad(char *why, size_t why_len, const char *fmt, const char *text) {
   if (why && why_len) snprintf(why, why_len, fmt, text);
@@ -88,4 +89,19 @@ void carnet__addr_format(const struct sockaddr *sa, char *out, size_t out_len) {
   } else {
     snprintf(out, out_len, "?");
   }
+}
+
+int carnet_node_addr_parse(const char *hostport, char *host, size_t host_len, uint16_t *port,
+                           char *why, size_t why_len) {
+  carnet__hostport hp;
+  int rc = carnet__addr_parse(hostport, false, &hp, why, why_len);
+  if (rc) return rc;
+  size_t n = strlen(hp.host);
+  if (host && n >= host_len) {
+    if (why && why_len) snprintf(why, why_len, "no room for the host of '%s'", hostport);
+    return CARNET_ELIMIT;
+  }
+  if (host) memcpy(host, hp.host, n + 1);
+  if (port) *port = hp.port;
+  return 0;
 }

@@ -39,7 +39,7 @@
 
 static void pump(carnet__conn *c);
 
-static carnet__node_outcome *outcome(carnet__conn *c) {
+static carnet_node_outcome *outcome(carnet__conn *c) {
   return c->dial ? &c->dial->out : NULL;
 }
 
@@ -58,31 +58,33 @@ static const char *label(carnet__conn *c, char *buf, size_t len) {
   return buf;
 }
 
-/* Records the end of the connection (invariant 3) in the dial outcome. The
- * caller logs the line. */
-static void record_end(carnet__conn *c, int uv_err, int err, bool synced, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static void record_end(carnet__conn *c, int uv_err, int err, bool synced, const char *fmt, ...) {
-  carnet__node_outcome *o = outcome(c);
+/* Records the end of the connection (invariant 3), for its close's peer
+ * event and in the dial outcome. The caller logs the line. */
+void carnet__conn_end(carnet__conn *c, int uv_err, int err, bool synced, const char *fmt, ...) {
+  carnet_node_outcome *o = outcome(c);
   if (c->ended) return; /* the first end is the one that counts */
   c->ended = true;
-  if (o == NULL) return;
-  o->uv_err = uv_err;
-  o->err = err;
-  o->synced = synced;
+  c->end_uv = uv_err;
+  c->end_err = err;
+  c->end_synced = synced;
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(o->msg, sizeof o->msg, fmt, ap);
+  vsnprintf(c->end_msg, sizeof c->end_msg, fmt, ap);
   va_end(ap);
+  if (o == NULL) return;
+  c->dial->uv_err = uv_err;
+  o->err = err;
+  o->synced = synced;
+  memcpy(o->msg, c->end_msg, sizeof o->msg);
 }
 
 static void on_close(uv_handle_t *h) {
   carnet__conn *c = h->data;
-  carnet__node *n = c->node;
-  carnet__node_outcome *o = outcome(c);
+  carnet_node *n = c->node;
+  carnet_node_outcome *o = outcome(c);
   if (o && c->s) {
     carnet_session_get_stats(c->s, &o->stats);
-    if (o->connected) o->elapsed_ms = uv_now(&n->loop) - c->started;
+    if (o->connected) o->elapsed_ms = uv_now(n->loop) - c->started;
   }
   if (c->prev)
     c->prev->next = c->next;
@@ -100,7 +102,7 @@ static void on_close(uv_handle_t *h) {
 void carnet__conn_close(carnet__conn *c) {
   if (c->phase == CARNET__CONN_CLOSING) return;
   c->phase = CARNET__CONN_CLOSING;
-  if (!c->ended) record_end(c, UV_ECANCELED, 0, false, "connection closed");
+  if (!c->ended) carnet__conn_end(c, UV_ECANCELED, 0, false, "connection closed");
   uv_close((uv_handle_t *)&c->tcp, on_close);
 }
 
@@ -108,21 +110,21 @@ void carnet__conn_close(carnet__conn *c) {
  * still running: record it, log it, close. */
 static void lost(carnet__conn *c, int uv_err, const char *why) {
   char w[CARNET__ADDR_MAX + 48];
-  carnet__node *n = c->node;
+  carnet_node *n = c->node;
   if (!c->ended) {
     const char *what = why                ? why
                        : uv_err == UV_EOF ? "connection closed by the peer"
                                           : uv_strerror(uv_err);
     if (c->dial) c->dial->out.peer_closed = uv_err == UV_EOF || uv_err == UV_ECONNRESET;
     if (c->phase == CARNET__CONN_CONNECTING) {
-      record_end(c, uv_err, 0, false, "%s", what);
+      carnet__conn_end(c, uv_err, 0, false, "%s", what);
       carnet__node_log(n, CARNET_LOG_WARN, "cannot reach %s: %s", c->addr, what);
     } else if (!c->authenticated) {
-      record_end(c, uv_err, 0, false, "%s during the handshake", what);
+      carnet__conn_end(c, uv_err, 0, false, "%s during the handshake", what);
       carnet__node_log(n, CARNET_LOG_WARN, "connection with %s ended during the handshake: %s",
                        c->addr, what);
     } else {
-      record_end(c, uv_err, 0, false, "%s during the session", what);
+      carnet__conn_end(c, uv_err, 0, false, "%s during the session", what);
       carnet__node_log(n, CARNET_LOG_WARN, "peer %s: disconnected (%s)", label(c, w, sizeof w),
                        what);
     }
@@ -133,7 +135,7 @@ static void lost(carnet__conn *c, int uv_err, const char *why) {
 /* --- the session's end -------------------------------------------------- */
 
 static void start_draining(carnet__conn *c) {
-  uint64_t now = uv_now(&c->node->loop);
+  uint64_t now = uv_now(c->node->loop);
   c->phase = CARNET__CONN_DRAINING;
   c->deadline = now + CARNET_NODE_LINGER_MS;
   if (c->node->stopping && c->node->stop_deadline < c->deadline)
@@ -141,12 +143,12 @@ static void start_draining(carnet__conn *c) {
 }
 
 static void session_failed(carnet__conn *c) {
-  carnet__node *n = c->node;
+  carnet_node *n = c->node;
   int err = carnet_session_get_error(c->s);
   const char *msg = carnet_session_errmsg(c->s);
   char w[CARNET__ADDR_MAX + 48];
   if (msg == NULL || msg[0] == '\0') msg = carnet_error_message(err);
-  record_end(c, 0, err, false, "%s", msg);
+  carnet__conn_end(c, 0, err, false, "%s", msg);
   if (!c->authenticated && (err == CARNET_EPERM || err == CARNET_EVERSION))
     carnet__node_log(n, CARNET_LOG_WARN, "refused %s: %s", c->addr, msg);
   else
@@ -158,7 +160,7 @@ static void session_closed(carnet__conn *c) {
   carnet_session_stats st;
   char w[CARNET__ADDR_MAX + 48];
   carnet_session_get_stats(c->s, &st);
-  record_end(c, 0, 0, true, "%s", "");
+  carnet__conn_end(c, 0, 0, true, "%s", "");
   carnet__node_log(c->node, CARNET_LOG_INFO,
                    "peer %s: session closed: %llu cells in (%llu new), %llu out, %llu bytes in, "
                    "%llu out",
@@ -171,7 +173,7 @@ static void session_closed(carnet__conn *c) {
 /* --- watching the session's state ---------------------------------------- */
 
 static void on_authenticated(carnet__conn *c) {
-  carnet__node_outcome *o = outcome(c);
+  carnet_node_outcome *o = outcome(c);
   const uint8_t *pk = carnet_session_peer_pk(c->s);
   c->authenticated = true;
   if (o) {
@@ -181,6 +183,7 @@ static void on_authenticated(carnet__conn *c) {
     o->joined = carnet_session_joined(c->s);
   }
   carnet__node_conn_authenticated(c->node, c);
+  carnet__node_conn_event(c->node, c, CARNET_PEER_AUTHENTICATED);
 }
 
 /* Logs "synced" each time the session catches up, with what moved since the
@@ -202,7 +205,10 @@ static void observe(carnet__conn *c) {
   if (!c->authenticated && (st == CARNET_SESSION_SYNCING || st == CARNET_SESSION_IDLE ||
                             (st == CARNET_SESSION_CLOSED && carnet_session_peer_pk(c->s))))
     on_authenticated(c);
-  if (st == CARNET_SESSION_IDLE && c->seen != CARNET_SESSION_IDLE) log_synced(c);
+  if (st == CARNET_SESSION_IDLE && c->seen != CARNET_SESSION_IDLE) {
+    log_synced(c);
+    carnet__node_conn_event(c->node, c, CARNET_PEER_SYNCED);
+  }
   c->seen = st;
   if (st == CARNET_SESSION_FAILED)
     session_failed(c);
@@ -251,7 +257,7 @@ static int flush(carnet__conn *c) {
   if (rc < 0) return rc;
   c->wlen = len;
   c->writing = true;
-  c->write_since = uv_now(&c->node->loop);
+  c->write_since = uv_now(c->node->loop);
   return 0;
 }
 
@@ -353,12 +359,12 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 
 /* --- starting ----------------------------------------------------------- */
 
-carnet__conn *carnet__conn_new(carnet__node *n, carnet__dial *d, const char *addr) {
+carnet__conn *carnet__conn_new(carnet_node *n, carnet__dial *d, const char *addr) {
   carnet__conn *c = carnet__calloc(1, sizeof *c);
   if (c == NULL) return NULL;
   c->rbuf = carnet__malloc(CARNET_NODE_READ_BYTES);
   c->rcap = CARNET_NODE_READ_BYTES;
-  int rc = c->rbuf ? uv_tcp_init(&n->loop, &c->tcp) : UV_ENOMEM;
+  int rc = c->rbuf ? uv_tcp_init(n->loop, &c->tcp) : UV_ENOMEM;
   if (rc < 0) {
     carnet__node_log(n, CARNET_LOG_ERROR, "cannot make a connection to %s: %s", addr,
                      uv_strerror(rc));
@@ -373,7 +379,7 @@ carnet__conn *carnet__conn_new(carnet__node *n, carnet__dial *d, const char *add
   c->node = n;
   c->dial = d;
   c->seen = CARNET_SESSION_HANDSHAKE;
-  c->started = uv_now(&n->loop);
+  c->started = uv_now(n->loop);
   snprintf(c->addr, sizeof c->addr, "%s", addr);
   c->next = n->conns;
   if (n->conns) n->conns->prev = c;
@@ -386,7 +392,7 @@ carnet__conn *carnet__conn_new(carnet__node *n, carnet__dial *d, const char *add
  * the kernel too. */
 static void start_open(carnet__conn *c) {
   c->phase = CARNET__CONN_OPEN;
-  c->started = uv_now(&c->node->loop);
+  c->started = uv_now(c->node->loop);
   uv_tcp_nodelay(&c->tcp, 1);
   uv_tcp_keepalive(&c->tcp, 1, 30);
   int rc = uv_read_start(stream(c), on_alloc, on_read);
@@ -398,7 +404,7 @@ static void start_open(carnet__conn *c) {
 }
 
 static int make_session(carnet__conn *c, bool initiator) {
-  carnet__node *n = c->node;
+  carnet_node *n = c->node;
   carnet_session_opts so = {
       .initiator = initiator,
       .once = n->opts.once,
@@ -409,7 +415,7 @@ static int make_session(carnet__conn *c, bool initiator) {
   if (rc == 0) return 0;
   const char *msg = carnet_replica_errmsg(n->r);
   if (msg == NULL || msg[0] == '\0') msg = carnet_error_message(rc);
-  record_end(c, 0, rc, false, "%s", msg);
+  carnet__conn_end(c, 0, rc, false, "%s", msg);
   carnet__node_log(n, CARNET_LOG_WARN, "cannot start a session with %s: %s", c->addr, msg);
   c->s = NULL;
   return rc;
@@ -424,12 +430,13 @@ static void on_connect(uv_connect_t *req, int status) {
   }
   if (c->dial) c->dial->out.connected = true;
   carnet__node_log(c->node, CARNET_LOG_DEBUG, "connected to %s", c->addr);
+  carnet__node_conn_event(c->node, c, CARNET_PEER_CONNECTED);
   start_open(c);
 }
 
 void carnet__conn_connect(carnet__conn *c, const struct sockaddr *sa) {
   c->phase = CARNET__CONN_CONNECTING;
-  c->deadline = uv_now(&c->node->loop) + CARNET_NODE_CONNECT_MS;
+  c->deadline = uv_now(c->node->loop) + CARNET_NODE_CONNECT_MS;
   /* The session first: a bad or expired invite token fails here, before
    * the peer sees a connection. */
   if (make_session(c, true) < 0) {
@@ -443,6 +450,7 @@ void carnet__conn_connect(carnet__conn *c, const struct sockaddr *sa) {
 void carnet__conn_accepted(carnet__conn *c) {
   c->phase = CARNET__CONN_OPEN;
   carnet__node_log(c->node, CARNET_LOG_DEBUG, "accepted a connection from %s", c->addr);
+  carnet__node_conn_event(c->node, c, CARNET_PEER_CONNECTED);
   if (make_session(c, false) < 0) {
     carnet__conn_close(c);
     return;
@@ -486,7 +494,7 @@ void carnet__conn_stop(carnet__conn *c) {
        * force at the stop deadline. */
     } else {
       if (!c->ended) {
-        record_end(c, UV_ECANCELED, 0, false, "stopped during the handshake");
+        carnet__conn_end(c, UV_ECANCELED, 0, false, "stopped during the handshake");
         carnet__node_log(c->node, CARNET_LOG_INFO, "closing %s: stopping during the handshake",
                          c->addr);
       }
@@ -494,7 +502,7 @@ void carnet__conn_stop(carnet__conn *c) {
     }
     return;
   case CARNET__CONN_CONNECTING:
-    if (!c->ended) record_end(c, UV_ECANCELED, 0, false, "stopped while connecting");
+    if (!c->ended) carnet__conn_end(c, UV_ECANCELED, 0, false, "stopped while connecting");
     carnet__conn_close(c);
     return;
   case CARNET__CONN_DRAINING:

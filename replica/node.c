@@ -1,23 +1,51 @@
-/* replica/node.c - the running node: the loop, the listener, the peers it
- * dials, the tick, signals and a clean stop (see node.h).
+/* replica/node.c - the running node (carnet/node.h): the loop, the
+ * listener, the peers it dials, the tick, signals, a clean stop, and the
+ * ways to run it (the app's loop, its own loop in the caller's thread or in
+ * a thread of its own).
  *
- * Everything happens on one libuv loop, in one thread, so the replica and
- * its sessions need no locks. One timer ticks every CARNET_NODE_TICK_MS:
+ * Everything the node does happens on one loop, in one thread, so the
+ * replica and its sessions need no locks. Other threads reach it through a
+ * queue of calls (carnet_node_exec, carnet_node_dial) and a stop flag, both
+ * under `mu`, and wake the loop with one uv_async handle. One timer ticks
+ * every CARNET_NODE_TICK_MS:
  *
  *   - every connection: carnet_session_tick (pushes local changes, pings,
  *     times out a silent peer) and the connection's own deadlines;
- *   - anti-entropy: every configured peer with no connection whose backoff
+ *   - anti-entropy: every dial target with no connection whose backoff
  *     delay has passed is dialled. Delays grow from 250 ms to 30 s with
  *     jitter (replica/backoff.h) and are reset by a session that gets
  *     through its handshake, so a peer that comes back is resynced within
  *     30 s, and a peer that refuses us is not hammered;
+ *   - the change feed: changes committed by other processes on the
+ *     directory reach the replica's subscribers (carnet_replica_poll);
  *   - the node's timeout, and the stop deadline.
  *
- * Stopping (a signal, `once` done, the timeout): the listener closes, every
- * authenticated session says BYE and flushes, the rest close at once; after
- * CARNET_NODE_STOP_MS whatever is left is closed by force. When the last
- * connection and DNS lookup are gone, the timer and signal handles close
- * and uv_run returns, so uv_loop_close finds nothing open.
+ * Life of a node:
+ *
+ *   NEW --start/run/start_thread--> RUNNING --stop--> STOPPING
+ *    |   (async, timer, signals,     (accepting     (listener closed, BYE
+ *    |    dials, discovery)           calls)         to every peer, flush)
+ *    |                                                   | last connection and
+ *    |                                                   v DNS lookup gone
+ *    |                                               FINISHED: queued calls run,
+ *    |                                               async, timer, signals close
+ *    |                                                   | last close callback
+ *    +--free (loop mode: listener closes first)--->  STOPPED: opts.stopped
+ *
+ * Invariants:
+ *  N1. Only the loop thread touches the replica while `accepting` or
+ *      `draining`, and on its own loop (run, thread) until uv_run returns
+ *      (`own_running`: close callbacks, opts.stopped); otherwise calls run
+ *      in the caller's thread, one at a time (`direct`, recursive: a call
+ *      may call again).
+ *  N2. A queued call runs exactly once: by on_async, or by the drain at
+ *      FINISHED, which ends `accepting` first under `mu`, so no call is
+ *      queued after the drain.
+ *  N3. `async` is open exactly while `accepting` (or the drain runs):
+ *      uv_async_send is only called under `mu` with `accepting` set.
+ *  N4. The node is STOPPED when FINISHED and `handles_open` (listener,
+ *      timer, signals, async, discovery) is 0: from then on nothing of the
+ *      node is on the loop and it may be freed.
  */
 #include <signal.h>
 #include <stdarg.h>
@@ -26,13 +54,14 @@
 #include <string.h>
 
 #include "carnet/erase.h"
-#include "engine/alloc.h"
 #include "carnet/error.h"
+#include "carnet/feed.h"
+#include "engine/alloc.h"
 #include "engine/replica_int.h" /* carnet__now_ms, carnet__random: the replica's env */
 #include "replica/discovery.h"
 #include "replica/node_int.h"
 
-void carnet__node_log(carnet__node *n, int level, const char *fmt, ...) {
+void carnet__node_log(carnet_node *n, int level, const char *fmt, ...) {
   char line[768];
   va_list ap;
   va_start(ap, fmt);
@@ -41,7 +70,7 @@ void carnet__node_log(carnet__node *n, int level, const char *fmt, ...) {
   for (char *p = line; *p; p++) /* one line, whatever a peer put in a message */
     if (*p == '\n' || *p == '\r') *p = ' ';
   if (n->opts.log)
-    n->opts.log(n->opts.log_ctx, level, line);
+    n->opts.log(n->opts.log_data, level, line);
   else if (level <= CARNET_LOG_INFO)
     fprintf(stderr, "carnet: %s\n", line);
 }
@@ -51,50 +80,160 @@ const char *carnet__node_key_short(const uint8_t pk[CARNET_PK_BYTES], char out[1
   return out;
 }
 
-uint64_t carnet__node_now(const carnet__node *n) {
+uint64_t carnet__node_now(const carnet_node *n) {
   return carnet__now_ms(n->r);
 }
 
-const char *carnet__node_listen_addr(const carnet__node *n) {
+const char *carnet_node_listen_addr(const carnet_node *n) {
   return n->listen_addr;
 }
 
-int carnet__node_signal(const carnet__node *n) {
+int carnet_node_signal(const carnet_node *n) {
   return n->stop_signal;
 }
 
-const carnet__node_outcome *carnet__node_outcome_get(const carnet__node *n, size_t i) {
+const carnet_node_outcome *carnet_node_outcome_get(const carnet_node *n, size_t i) {
   return i < n->ndials ? &n->dials[i].out : NULL;
 }
 
-/* --- stopping ----------------------------------------------------------- */
+/* --- peer events -------------------------------------------------------------- */
 
-static void maybe_finish(carnet__node *n) {
+/* The error a connection's end reports: the session's, else a network
+ * error (ours closing it is none). */
+static int end_err(const carnet__conn *c) {
+  if (c->end_err) return c->end_err;
+  if (c->end_synced || c->end_uv == 0 || c->end_uv == UV_ECANCELED) return 0;
+  return CARNET_EIO;
+}
+
+void carnet__node_conn_event(carnet_node *n, carnet__conn *c, carnet_peer_event_type type) {
+  carnet_session_stats st;
+  if (n->opts.event == NULL) return;
+  const uint8_t *pk = c->s && c->authenticated ? carnet_session_peer_pk(c->s) : NULL;
+  if (c->s) carnet_session_get_stats(c->s, &st);
+  carnet_peer_event ev = {.type = type,
+                          .addr = c->addr,
+                          .dialled = c->dial != NULL,
+                          .pk = pk,
+                          .replica_id = pk ? carnet_session_peer_id(c->s) : 0,
+                          .message = "",
+                          .stats = c->s ? &st : NULL};
+  if (type == CARNET_PEER_DISCONNECTED || type == CARNET_PEER_FAILED) {
+    ev.err = end_err(c);
+    ev.message = c->end_msg;
+  }
+  n->opts.event(n->opts.event_data, &ev);
+}
+
+/* The end of a dial attempt that made no connection (the host could not be
+ * looked up, the node stopped first, no memory): its message is in the
+ * outcome. */
+static void dial_event(carnet__dial *d, int err) {
+  carnet_node *n = d->node;
+  if (n->opts.event == NULL) return;
+  carnet_peer_event ev = {.type = err ? CARNET_PEER_FAILED : CARNET_PEER_DISCONNECTED,
+                          .addr = d->out.addr,
+                          .dialled = true,
+                          .err = err,
+                          .message = d->out.msg};
+  n->opts.event(n->opts.event_data, &ev);
+}
+
+/* --- handles and the end of the node ----------------------------------------- */
+
+static void node_release(carnet_node *n);
+
+/* N4. Nothing may touch `n` after opts.stopped returns (loop mode may free
+ * it there). */
+static void check_stopped(carnet_node *n) {
+  if (!n->finished || n->handles_open > 0 || n->stopped_done || n->freeing) return;
+  n->stopped_done = true;
+  if (n->free_when_closed) {
+    node_release(n);
+    return;
+  }
+  if (n->opts.stopped) n->opts.stopped(n->opts.stopped_data);
+}
+
+static void on_handle_closed(uv_handle_t *h) {
+  carnet_node *n = h->data;
+  n->handles_open--;
+  check_stopped(n);
+}
+
+static void close_handle(carnet_node *n, uv_handle_t *h) {
+  (void)n;
+  if (!uv_is_closing(h)) uv_close(h, on_handle_closed);
+}
+
+static void on_discovery_done(void *data) {
+  carnet_node *n = data;
+  n->handles_open--;
+  check_stopped(n);
+}
+
+/* Runs queued calls (N2) and wakes their callers. A call's record lives on
+ * its caller's stack: it is not touched once `done` is set. */
+static void run_calls(carnet_node *n, carnet__call *c) {
+  while (c) {
+    carnet__call *next = c->next;
+    int rc = c->fn(n, c->arg);
+    uv_mutex_lock(&n->mu);
+    c->rc = rc;
+    c->done = true;
+    uv_cond_broadcast(&n->cond);
+    uv_mutex_unlock(&n->mu);
+    c = next;
+  }
+}
+
+/* FINISHED: no more calls are queued; those waiting run now, on the loop
+ * thread, then the async handle closes (N2, N3). */
+static void end_calls(carnet_node *n) {
+  uv_mutex_lock(&n->mu);
+  bool had = n->accepting;
+  carnet__call *q = n->calls;
+  n->accepting = false;
+  n->draining = had;
+  n->calls = n->calls_tail = NULL;
+  uv_mutex_unlock(&n->mu);
+  if (!had) return;
+  run_calls(n, q);
+  uv_mutex_lock(&n->mu);
+  n->draining = false;
+  uv_cond_broadcast(&n->cond);
+  uv_mutex_unlock(&n->mu);
+  close_handle(n, (uv_handle_t *)&n->async);
+}
+
+static void maybe_finish(carnet_node *n) {
   if (!n->stopping || n->finished || n->nconns > 0) return;
   for (size_t i = 0; i < n->ndials; i++)
     if (n->dials[i].resolving) return;
   n->finished = true;
   if (n->handles_started) {
-    uv_close((uv_handle_t *)&n->tick, NULL);
+    close_handle(n, (uv_handle_t *)&n->tick);
     if (n->opts.signals) {
-      uv_close((uv_handle_t *)&n->sigint, NULL);
-      uv_close((uv_handle_t *)&n->sigterm, NULL);
+      close_handle(n, (uv_handle_t *)&n->sigint);
+      close_handle(n, (uv_handle_t *)&n->sigterm);
     }
   }
+  end_calls(n);
+  check_stopped(n);
 }
 
-void carnet__node_stop(carnet__node *n) {
+void carnet__node_stop(carnet_node *n) {
   if (n->stopping) return;
   n->stopping = true;
-  n->stop_deadline = uv_now(&n->loop) + CARNET_NODE_STOP_MS;
+  n->stop_deadline = uv_now(n->loop) + CARNET_NODE_STOP_MS;
   if (n->listening) {
-    uv_close((uv_handle_t *)&n->listener, NULL);
+    close_handle(n, (uv_handle_t *)&n->listener);
     n->listening = false;
   }
   for (size_t i = 0; i < n->ndials; i++)
     if (n->dials[i].resolving) uv_cancel((uv_req_t *)&n->dials[i].gai);
   if (n->disc) {
-    carnet__discovery_stop(n->disc, NULL, NULL); /* its handles close on their own */
+    carnet__discovery_stop(n->disc, on_discovery_done, n); /* its handles close on their own */
     n->disc = NULL;
   }
   for (carnet__conn *c = n->conns, *next; c; c = next) {
@@ -104,7 +243,7 @@ void carnet__node_stop(carnet__node *n) {
   maybe_finish(n);
 }
 
-static bool all_dials_done(const carnet__node *n) {
+static bool all_dials_done(const carnet_node *n) {
   for (size_t i = 0; i < n->ndials; i++)
     if (!n->dials[i].done) return false;
   return true;
@@ -112,17 +251,18 @@ static bool all_dials_done(const carnet__node *n) {
 
 /* --- dialling ----------------------------------------------------------- */
 
-static bool redialling(const carnet__node *n) {
+static bool redialling(const carnet_node *n) {
   return n->opts.redial && !n->opts.once;
 }
 
 /* The dial's session is over (or never started): schedule the next one,
- * or, without redial, mark it done and stop when every dial is. */
+ * or, without redial, mark it done; a `once` node stops when every dial
+ * is. */
 static void dial_over(carnet__dial *d, bool success) {
-  carnet__node *n = d->node;
+  carnet_node *n = d->node;
   if (!redialling(n)) {
     d->done = true;
-    if (all_dials_done(n)) carnet__node_stop(n);
+    if (n->opts.once && all_dials_done(n)) carnet__node_stop(n);
     return;
   }
   if (n->stopping) return;
@@ -130,13 +270,14 @@ static void dial_over(carnet__dial *d, bool success) {
   uint32_t rnd = 0;
   carnet__random(n->r, &rnd, sizeof rnd);
   uint32_t delay = carnet__backoff_next(&d->backoff, rnd);
-  d->next_ms = uv_now(&n->loop) + delay;
+  d->next_ms = uv_now(n->loop) + delay;
   if (!success)
     carnet__node_log(n, CARNET_LOG_INFO, "next attempt to reach %s in %.1f s", d->out.addr,
                      delay / 1000.0);
 }
 
-void carnet__node_conn_gone(carnet__node *n, carnet__conn *c) {
+void carnet__node_conn_gone(carnet_node *n, carnet__conn *c) {
+  carnet__node_conn_event(n, c, end_err(c) ? CARNET_PEER_FAILED : CARNET_PEER_DISCONNECTED);
   if (c->dial) {
     c->dial->conn = NULL;
     dial_over(c->dial, c->authenticated);
@@ -146,7 +287,7 @@ void carnet__node_conn_gone(carnet__node *n, carnet__conn *c) {
   maybe_finish(n);
 }
 
-void carnet__node_conn_authenticated(carnet__node *n, carnet__conn *c) {
+void carnet__node_conn_authenticated(carnet_node *n, carnet__conn *c) {
   char key[16];
   const uint8_t *pk = carnet_session_peer_pk(c->s);
   if (pk == NULL) return;
@@ -163,8 +304,9 @@ void carnet__node_conn_authenticated(carnet__node *n, carnet__conn *c) {
 static void dial_connect(carnet__dial *d, const struct sockaddr *sa) {
   carnet__conn *c = carnet__conn_new(d->node, d, d->out.addr);
   if (c == NULL) {
-    d->out.uv_err = UV_ENOMEM;
+    d->uv_err = UV_ENOMEM;
     snprintf(d->out.msg, sizeof d->out.msg, "out of memory");
+    dial_event(d, CARNET_ENOMEM);
     dial_over(d, false);
     return;
   }
@@ -174,25 +316,27 @@ static void dial_connect(carnet__dial *d, const struct sockaddr *sa) {
 
 static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res) {
   carnet__dial *d = req->data;
-  carnet__node *n = d->node;
+  carnet_node *n = d->node;
   d->resolving = false;
   if (n->stopping || status == UV_ECANCELED) {
     if (status == UV_ECANCELED && !d->out.msg[0]) {
-      d->out.uv_err = UV_ECANCELED;
+      d->uv_err = UV_ECANCELED;
       snprintf(d->out.msg, sizeof d->out.msg, "stopped while looking the host up");
     }
     uv_freeaddrinfo(res);
     if (!redialling(n)) d->done = true;
+    dial_event(d, 0);
     maybe_finish(n);
     return;
   }
   if (status < 0 || res == NULL) {
-    d->out.uv_err = status < 0 ? status : UV_EAI_NONAME;
+    d->uv_err = status < 0 ? status : UV_EAI_NONAME;
     d->out.unresolved = true;
     snprintf(d->out.msg, sizeof d->out.msg, "cannot find host '%s': %s", d->hp.host,
-             uv_strerror(d->out.uv_err));
+             uv_strerror(d->uv_err));
     carnet__node_log(n, CARNET_LOG_WARN, "cannot reach %s: %s", d->out.addr, d->out.msg);
     uv_freeaddrinfo(res);
+    dial_event(d, CARNET_EIO);
     dial_over(d, false);
     return;
   }
@@ -201,7 +345,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 }
 
 static void dial_start(carnet__dial *d, uint64_t now) {
-  carnet__node *n = d->node;
+  carnet_node *n = d->node;
   struct sockaddr_storage ss;
   if (n->nconns >= n->opts.max_conns) {
     d->next_ms = now + 1000; /* a slot frees up when a connection ends */
@@ -214,6 +358,7 @@ static void dial_start(carnet__dial *d, uint64_t now) {
   memset(&d->out, 0, sizeof d->out);
   memcpy(d->out.addr, addr, sizeof addr);
   d->out.attempts = attempts;
+  d->uv_err = 0;
   if (carnet__addr_numeric(&d->hp, &ss)) {
     dial_connect(d, (const struct sockaddr *)&ss);
     return;
@@ -226,24 +371,45 @@ static void dial_start(carnet__dial *d, uint64_t now) {
   hints.ai_flags = AI_NUMERICSERV;
   snprintf(port, sizeof port, "%u", (unsigned)d->hp.port);
   d->gai.data = d;
-  int rc = uv_getaddrinfo(&n->loop, &d->gai, on_resolved, d->hp.host, port, &hints);
+  int rc = uv_getaddrinfo(n->loop, &d->gai, on_resolved, d->hp.host, port, &hints);
   if (rc < 0) {
-    d->out.uv_err = rc;
+    d->uv_err = rc;
     d->out.unresolved = true;
     snprintf(d->out.msg, sizeof d->out.msg, "cannot look '%s' up: %s", d->hp.host, uv_strerror(rc));
     carnet__node_log(n, CARNET_LOG_WARN, "cannot reach %s: %s", d->out.addr, d->out.msg);
+    dial_event(d, CARNET_EIO);
     dial_over(d, false);
     return;
   }
   d->resolving = true;
 }
 
-/* Every configured peer with no connection whose delay has passed. */
-static void anti_entropy(carnet__node *n, uint64_t now) {
+/* Every dial target with no connection whose delay has passed. */
+static void anti_entropy(carnet_node *n, uint64_t now) {
   for (size_t i = 0; i < n->ndials && !n->stopping; i++) {
     carnet__dial *d = &n->dials[i];
     if (!d->done && d->conn == NULL && !d->resolving && now >= d->next_ms) dial_start(d, now);
   }
+}
+
+/* A new dial target in the next free slot (the array never moves:
+ * connections point into it). */
+static int dial_add(carnet_node *n, const char *addr, carnet__dial **out, char *why,
+                    size_t why_len) {
+  if (n->ndials >= CARNET_NODE_PEERS_MAX) {
+    if (why && why_len) snprintf(why, why_len, "too many peers: at most %u", CARNET_NODE_PEERS_MAX);
+    return CARNET_ELIMIT;
+  }
+  carnet__dial *d = &n->dials[n->ndials];
+  memset(d, 0, sizeof *d);
+  d->node = n;
+  if (carnet__addr_parse(addr, false, &d->hp, why, why_len) < 0) return CARNET_EINVAL;
+  snprintf(d->out.addr, sizeof d->out.addr, "%s", addr);
+  carnet__backoff_init(&d->backoff, CARNET_RECONNECT_BACKOFF_MS_MIN,
+                       CARNET_RECONNECT_BACKOFF_MS_MAX);
+  n->ndials++;
+  *out = d;
+  return 0;
 }
 
 /* --- LAN discovery ---------------------------------------------------------- */
@@ -253,7 +419,8 @@ static void anti_entropy(carnet__node *n, uint64_t now) {
  * other, the one with the smaller id dials, so a pair keeps one connection. */
 static void on_discovered(void *data, const char *addr, const uint8_t pk[CARNET_PK_BYTES],
                           uint64_t replica_id) {
-  carnet__node *n = data;
+  carnet_node *n = data;
+  carnet__dial *d;
   char key[16], why[160];
   if (n->stopping || carnet_replica_id(n->r) > replica_id) return;
   for (carnet__conn *c = n->conns; c; c = c->next) {
@@ -268,19 +435,12 @@ static void on_discovered(void *data, const char *addr, const uint8_t pk[CARNET_
                      addr, key, CARNET_NODE_PEERS_MAX);
     return;
   }
-  carnet__dial *d = &n->dials[n->ndials];
-  memset(d, 0, sizeof *d);
-  d->node = n;
-  if (carnet__addr_parse(addr, false, &d->hp, why, sizeof why) < 0) return;
-  snprintf(d->out.addr, sizeof d->out.addr, "%s", addr);
-  carnet__backoff_init(&d->backoff, CARNET_RECONNECT_BACKOFF_MS_MIN,
-                       CARNET_RECONNECT_BACKOFF_MS_MAX);
-  n->ndials++;
+  if (dial_add(n, addr, &d, why, sizeof why) < 0) return;
   carnet__node_log(n, CARNET_LOG_INFO, "discovered %s (key %s) on the LAN: dialling", addr, key);
-  dial_start(d, uv_now(&n->loop));
+  dial_start(d, uv_now(n->loop));
 }
 
-static void start_discovery(carnet__node *n) {
+static void start_discovery(carnet_node *n) {
   carnet__hostport hp;
   char why[160];
   carnet__discovery_opts o = {.iface = n->opts.discover_iface,
@@ -290,13 +450,17 @@ static void start_discovery(carnet__node *n) {
     carnet__node_log(n, CARNET_LOG_WARN, "LAN discovery needs a listening address: off");
     return;
   }
-  int rc = carnet__discovery_start(&n->loop, n->r, hp.port, &o, on_discovered, n, &n->disc);
-  if (rc)
-    carnet__node_log(n, CARNET_LOG_WARN, "LAN discovery off: %s (peers given with --peer are "
-                                         "still dialled)", carnet_replica_errmsg(n->r));
-  else
-    carnet__node_log(n, CARNET_LOG_INFO, "LAN discovery on (UDP %u)",
-                     n->opts.discover_port ? n->opts.discover_port : CARNET_DISCOVERY_UDP_PORT);
+  int rc = carnet__discovery_start(n->loop, n->r, hp.port, &o, on_discovered, n, &n->disc);
+  if (rc) {
+    carnet__node_log(n, CARNET_LOG_WARN,
+                     "LAN discovery off: %s (peers given with --peer are "
+                     "still dialled)",
+                     carnet_replica_errmsg(n->r));
+    return;
+  }
+  n->handles_open++; /* until on_discovery_done */
+  carnet__node_log(n, CARNET_LOG_INFO, "LAN discovery on (UDP %u)",
+                   n->opts.discover_port ? n->opts.discover_port : CARNET_DISCOVERY_UDP_PORT);
 }
 
 /* --- the tick ----------------------------------------------------------- */
@@ -306,7 +470,7 @@ static void start_discovery(carnet__node *n) {
  * session holds a pointer into the map, so the node can close and reopen
  * its environment at any tick; it runs once no other process has the
  * directory open. Looked at once a second. */
-static void compact_if_asked(carnet__node *n, uint64_t now) {
+static void compact_if_asked(carnet_node *n, uint64_t now) {
   bool done = false;
   if (now - n->compact_checked < 1000) return;
   n->compact_checked = now;
@@ -316,31 +480,38 @@ static void compact_if_asked(carnet__node *n, uint64_t now) {
     carnet__node_log(n, CARNET_LOG_INFO, "replica compacted after an erasure");
 }
 
-static void report_progress(carnet__node *n, uint64_t now) {
+/* Changes that other processes committed reach the replica's subscribers
+ * (carnet/feed.h); a failure is logged once until it changes, and the
+ * changes stay to be found at a later tick. */
+static void poll_feed(carnet_node *n) {
+  int rc = carnet_replica_poll(n->r);
+  if (rc && rc != n->poll_err)
+    carnet__node_log(n, CARNET_LOG_WARN, "change feed: %s", carnet_replica_errmsg(n->r));
+  n->poll_err = rc;
+}
+
+static void report_progress(carnet_node *n, uint64_t now) {
   if (n->opts.progress == NULL || n->stopping) return;
   for (carnet__conn *c = n->conns; c; c = c->next) {
     if (c->dial == NULL || c->s == NULL || !c->authenticated || c->phase != CARNET__CONN_OPEN)
       continue;
     carnet_session_stats st;
     carnet_session_get_stats(c->s, &st);
-    n->opts.progress(n->opts.progress_ctx, c->addr, &st, now - c->started);
+    n->opts.progress(n->opts.progress_data, c->addr, &st, now - c->started);
   }
 }
 
 static void on_tick(uv_timer_t *t) {
-  carnet__node *n = t->data;
-  uint64_t now = uv_now(&n->loop);
-  if (!n->stopping && n->opts.timeout_ms && now - n->started >= n->opts.timeout_ms) {
+  carnet_node *n = t->data;
+  uint64_t now = uv_now(n->loop);
+  if (!n->stopping && n->opts.timeout_ms && now - n->t0 >= n->opts.timeout_ms) {
     for (size_t i = 0; i < n->ndials; i++) {
       carnet__dial *d = &n->dials[i];
       if (d->done) continue;
       d->out.timed_out = true;
-      if (d->conn && !d->conn->ended) {
-        d->conn->ended = true;
-        d->out.uv_err = UV_ETIMEDOUT;
-        snprintf(d->out.msg, sizeof d->out.msg, "no result after %.0f s",
-                 n->opts.timeout_ms / 1000.0);
-      }
+      if (d->conn && !d->conn->ended)
+        carnet__conn_end(d->conn, UV_ETIMEDOUT, 0, false, "no result after %.0f s",
+                         n->opts.timeout_ms / 1000.0);
     }
     carnet__node_log(n, CARNET_LOG_WARN, "stopping: timed out after %.0f s",
                      n->opts.timeout_ms / 1000.0);
@@ -359,6 +530,7 @@ static void on_tick(uv_timer_t *t) {
   } else {
     anti_entropy(n, now);
     compact_if_asked(n, now);
+    poll_feed(n);
   }
 }
 
@@ -369,7 +541,7 @@ static void on_refused_close(uv_handle_t *h) {
 }
 
 static void on_connection(uv_stream_t *server, int status) {
-  carnet__node *n = server->data;
+  carnet_node *n = server->data;
   char addr[CARNET__ADDR_NUMERIC_MAX];
   struct sockaddr_storage ss;
   int len = sizeof ss;
@@ -380,7 +552,7 @@ static void on_connection(uv_stream_t *server, int status) {
   if (n->stopping || n->nconns >= n->opts.max_conns) {
     /* Accept to take it off the backlog, then close it at once. */
     uv_tcp_t *t = carnet__malloc(sizeof *t);
-    if (t == NULL || uv_tcp_init(&n->loop, t) < 0) {
+    if (t == NULL || uv_tcp_init(n->loop, t) < 0) {
       carnet__free(t);
       return;
     }
@@ -407,15 +579,109 @@ static void on_connection(uv_stream_t *server, int status) {
 /* --- signals ------------------------------------------------------------ */
 
 static void on_signal(uv_signal_t *h, int signum) {
-  carnet__node *n = h->data;
+  carnet_node *n = h->data;
   if (n->stopping) {
     /* A second signal: do not wait for peers any longer. */
-    n->stop_deadline = uv_now(&n->loop);
+    n->stop_deadline = uv_now(n->loop);
     return;
   }
   n->stop_signal = signum;
   carnet__node_log(n, CARNET_LOG_INFO, "stopping (%s)", signum == SIGINT ? "SIGINT" : "SIGTERM");
   carnet__node_stop(n);
+}
+
+/* --- calls from other threads --------------------------------------------------- */
+
+static void on_async(uv_async_t *h) {
+  carnet_node *n = h->data;
+  uv_mutex_lock(&n->mu);
+  carnet__call *q = n->calls;
+  bool stop = n->stop_requested;
+  n->calls = n->calls_tail = NULL;
+  uv_mutex_unlock(&n->mu);
+  run_calls(n, q);
+  if (stop) carnet__node_stop(n);
+}
+
+static bool on_loop_thread(carnet_node *n) {
+  uv_thread_t self = uv_thread_self();
+  return n->loop_thread_set && uv_thread_equal(&self, &n->loop_thread);
+}
+
+/* Runs fn(n, arg) where the replica may be used (N1) and returns its
+ * result. */
+static int node_call(carnet_node *n, int (*fn)(carnet_node *n, void *arg), void *arg) {
+  for (;;) {
+    uv_mutex_lock(&n->mu);
+    if (on_loop_thread(n)) {
+      uv_mutex_unlock(&n->mu);
+      return fn(n, arg); /* a callback of the node: between two events already */
+    }
+    /* N1: a loop thread that is not done yet (beginning, draining,
+     * closing) is waited for; one that accepts calls gets this one. */
+    while (!n->accepting && (n->draining || n->own_running))
+      uv_cond_wait(&n->cond, &n->mu);
+    if (n->accepting) {
+      carnet__call c = {.fn = fn, .arg = arg};
+      if (n->calls_tail)
+        n->calls_tail->next = &c;
+      else
+        n->calls = &c;
+      n->calls_tail = &c;
+      uv_async_send(&n->async); /* N3 */
+      while (!c.done)
+        uv_cond_wait(&n->cond, &n->mu);
+      uv_mutex_unlock(&n->mu);
+      return c.rc;
+    }
+    uv_mutex_unlock(&n->mu);
+    /* Not running: run it here, one caller at a time. The node cannot
+     * start meanwhile (starting takes `direct`), but it may have started
+     * before we got it: then go round again. */
+    uv_mutex_lock(&n->direct);
+    uv_mutex_lock(&n->mu);
+    bool busy = n->accepting || n->draining || n->own_running;
+    uv_mutex_unlock(&n->mu);
+    if (!busy) {
+      int rc = fn(n, arg);
+      uv_mutex_unlock(&n->direct);
+      return rc;
+    }
+    uv_mutex_unlock(&n->direct);
+  }
+}
+
+typedef struct exec_arg {
+  int (*fn)(carnet_replica *r, void *data);
+  void *data;
+} exec_arg;
+
+static int exec_here(carnet_node *n, void *arg) {
+  exec_arg *a = arg;
+  return a->fn(n->r, a->data);
+}
+
+int carnet_node_exec(carnet_node *n, int (*fn)(carnet_replica *r, void *data), void *data) {
+  exec_arg a = {fn, data};
+  if (fn == NULL) return CARNET_EMISUSE;
+  return node_call(n, exec_here, &a);
+}
+
+static int dial_here(carnet_node *n, void *arg) {
+  const char *addr = arg;
+  carnet__dial *d;
+  if (n->stopping || n->finished) return CARNET_EMISUSE;
+  for (size_t i = 0; i < n->ndials; i++)
+    if (strcmp(n->dials[i].out.addr, addr) == 0) return CARNET_EEXIST;
+  int rc = dial_add(n, addr, &d, NULL, 0);
+  if (rc == 0) d->next_ms = 0; /* the next tick dials it, or the start */
+  return rc;
+}
+
+int carnet_node_dial(carnet_node *n, const char *hostport) {
+  int rc = carnet_node_addr_parse(hostport, NULL, 0, NULL, NULL, 0);
+  if (rc) return rc;
+  return node_call(n, dial_here, (void *)hostport);
 }
 
 /* --- life --------------------------------------------------------------- */
@@ -433,7 +699,7 @@ static int set_why(char *why, size_t why_len, int rc, const char *fmt, ...) {
 }
 
 /* Binds and listens on opts.listen; fills n->listen_addr. */
-static int start_listening(carnet__node *n, char *why, size_t why_len) {
+static int start_listening(carnet_node *n, char *why, size_t why_len) {
   carnet__hostport hp;
   struct sockaddr_storage ss;
   struct addrinfo *res = NULL;
@@ -450,20 +716,21 @@ static int start_listening(carnet__node *n, char *why, size_t why_len) {
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
     snprintf(port, sizeof port, "%u", (unsigned)hp.port);
-    rc = uv_getaddrinfo(&n->loop, &req, NULL, hp.host, port, &hints);
+    rc = uv_getaddrinfo(n->loop, &req, NULL, hp.host, port, &hints);
     if (rc < 0 || req.addrinfo == NULL)
       return set_why(why, why_len, CARNET_EINVAL, "cannot listen on %s: unknown host '%s'",
                      n->opts.listen, hp.host);
     res = req.addrinfo;
     sa = res->ai_addr;
   }
-  rc = uv_tcp_init(&n->loop, &n->listener);
+  rc = uv_tcp_init(n->loop, &n->listener);
   if (rc < 0) {
     uv_freeaddrinfo(res);
     return set_why(why, why_len, CARNET_EIO, "cannot listen: %s", uv_strerror(rc));
   }
   n->listener.data = n;
   n->listening = true;
+  n->handles_open++;
   rc = uv_tcp_bind(&n->listener, sa, 0);
   uv_freeaddrinfo(res);
   if (rc == 0) rc = uv_listen((uv_stream_t *)&n->listener, 128, on_connection);
@@ -478,69 +745,117 @@ static int start_listening(carnet__node *n, char *why, size_t why_len) {
   return 0;
 }
 
-static int setup_dials(carnet__node *n, const char *const *peers, size_t npeers, char *why,
+static int setup_dials(carnet_node *n, const char *const *peers, size_t npeers, char *why,
                        size_t why_len) {
+  carnet__dial *d;
   if (npeers > CARNET_NODE_PEERS_MAX)
     return set_why(why, why_len, CARNET_EINVAL, "too many peers (%zu): at most %u", npeers,
                    CARNET_NODE_PEERS_MAX);
-  /* Every slot at once: peers found on the LAN are added while connections
-   * point at their dial target, so the array never moves. */
+  /* Every slot at once: peers dialled at runtime or found on the LAN are
+   * added while connections point at their dial target. */
   n->dials = carnet__calloc(CARNET_NODE_PEERS_MAX, sizeof *n->dials);
   if (n->dials == NULL) return set_why(why, why_len, CARNET_ENOMEM, "out of memory");
-  n->ndials = npeers;
-  for (size_t i = 0; i < n->ndials; i++) {
-    carnet__dial *d = &n->dials[i];
-    d->node = n;
-    if (carnet__addr_parse(peers[i], false, &d->hp, why, why_len) < 0) return CARNET_EINVAL;
-    snprintf(d->out.addr, sizeof d->out.addr, "%s", peers[i]);
-    carnet__backoff_init(&d->backoff, CARNET_RECONNECT_BACKOFF_MS_MIN,
-                         CARNET_RECONNECT_BACKOFF_MS_MAX);
-  }
+  for (size_t i = 0; i < npeers; i++)
+    if (dial_add(n, peers[i], &d, why, why_len) < 0) return CARNET_EINVAL;
   return 0;
 }
 
-int carnet__node_new(carnet_replica *r, const carnet__node_opts *opts, carnet__node **out,
-                     char *why, size_t why_len) {
-  carnet__node *n = carnet__calloc(1, sizeof *n);
+int carnet_node_new(carnet_replica *r, const carnet_node_opts *opts, carnet_node **out, char *why,
+                    size_t why_len) {
+  carnet_node *n = NULL;
   int rc;
-  *out = NULL;
+  if (out) *out = NULL;
   if (why && why_len) why[0] = '\0';
-  if (n == NULL) return set_why(why, why_len, CARNET_ENOMEM, "out of memory");
+  if (r == NULL || opts == NULL || out == NULL)
+    return set_why(why, why_len, CARNET_EMISUSE, "a node needs a replica, options and a handle");
+  if ((n = carnet__calloc(1, sizeof *n)) == NULL)
+    return set_why(why, why_len, CARNET_ENOMEM, "out of memory");
+  if (uv_mutex_init(&n->mu) < 0) {
+    carnet__free(n);
+    return set_why(why, why_len, CARNET_EIO, "cannot make a mutex");
+  }
+  if (uv_cond_init(&n->cond) < 0) {
+    uv_mutex_destroy(&n->mu);
+    carnet__free(n);
+    return set_why(why, why_len, CARNET_EIO, "cannot make a condition variable");
+  }
+  if (uv_mutex_init_recursive(&n->direct) < 0) {
+    uv_cond_destroy(&n->cond);
+    uv_mutex_destroy(&n->mu);
+    carnet__free(n);
+    return set_why(why, why_len, CARNET_EIO, "cannot make a mutex");
+  }
   n->r = r;
   n->opts = *opts;
-  n->opts.peers = NULL; /* not kept: the dials hold what they need */
+  n->opts.peers = NULL;  /* not kept: the dials hold what they need */
+  n->opts.listen = NULL; /* n->listen_addr says where it listens */
+  n->opts.discover_iface = NULL;
+  n->opts.invite_token = NULL; /* n->invite_token is the copy */
   if (n->opts.max_conns == 0 || n->opts.max_conns > CARNET_NODE_CONNS_MAX)
     n->opts.max_conns = CARNET_NODE_CONNS_MAX;
-  if (opts->invite_token && (n->invite_token = carnet__strdup(opts->invite_token)) == NULL) {
+  n->mode = opts->loop ? CARNET__MODE_LOOP : CARNET__MODE_OWN;
+  if ((opts->invite_token && (n->invite_token = carnet__strdup(opts->invite_token)) == NULL) ||
+      (opts->discover_iface &&
+       (n->discover_iface = carnet__strdup(opts->discover_iface)) == NULL)) {
     rc = set_why(why, why_len, CARNET_ENOMEM, "out of memory");
     goto fail;
   }
-  n->opts.invite_token = NULL; /* n->invite_token is the copy */
+  n->opts.discover_iface = n->discover_iface;
   if ((rc = setup_dials(n, opts->peers, opts->npeers, why, why_len)) < 0) goto fail;
-  rc = uv_loop_init(&n->loop);
-  if (rc < 0) {
-    rc = set_why(why, why_len, CARNET_EIO, "cannot start the event loop: %s", uv_strerror(rc));
-    goto fail;
+  if (opts->loop) {
+    n->loop = opts->loop;
+  } else {
+    rc = uv_loop_init(&n->own_loop);
+    if (rc < 0) {
+      rc = set_why(why, why_len, CARNET_EIO, "cannot start the event loop: %s", uv_strerror(rc));
+      goto fail;
+    }
+    n->own_loop_open = true;
+    n->loop = &n->own_loop;
+    n->own_loop.data = n;
   }
-  n->loop_open = true;
-  n->loop.data = n;
-  if (opts->listen && (rc = start_listening(n, why, why_len)) < 0) goto fail;
+  if (opts->listen) {
+    n->opts.listen = opts->listen; /* read by start_listening only */
+    rc = start_listening(n, why, why_len);
+    n->opts.listen = NULL;
+    if (rc < 0) goto fail;
+  }
   *out = n;
   return 0;
 fail:
-  carnet__node_free(n);
+  carnet_node_free(n);
   return rc;
 }
 
-int carnet__node_run(carnet__node *n) {
+/* What every way of running does first, on the loop thread: the handles,
+ * the dials, discovery. Returns 0, or CARNET_EIO with the node stopping. */
+static int node_begin(carnet_node *n) {
   int rc;
-  /* A peer that vanishes mid-write must not kill the process. */
-  signal(SIGPIPE, SIG_IGN);
-  if ((rc = uv_timer_init(&n->loop, &n->tick)) < 0) goto uv_fail;
+  n->started = true;
+  /* A peer that vanishes mid-write must not kill a command-line process;
+   * an app decides for itself (carnet/node.h). */
+  if (n->opts.signals) signal(SIGPIPE, SIG_IGN);
+  if ((rc = uv_async_init(n->loop, &n->async, on_async)) < 0) goto uv_fail;
+  n->async.data = n;
+  n->handles_open++;
+  /* The loop's life is the timer's and the connections': a woken loop
+   * that has nothing else to do may end. */
+  uv_unref((uv_handle_t *)&n->async);
+  uv_mutex_lock(&n->mu);
+  n->accepting = true;
+  uv_cond_broadcast(&n->cond); /* callers waiting for the loop thread queue now */
+  uv_mutex_unlock(&n->mu);
+  if ((rc = uv_timer_init(n->loop, &n->tick)) < 0) goto uv_fail;
   n->tick.data = n;
+  n->handles_open++;
   if (n->opts.signals) {
-    if ((rc = uv_signal_init(&n->loop, &n->sigint)) < 0) goto uv_fail;
-    if ((rc = uv_signal_init(&n->loop, &n->sigterm)) < 0) goto uv_fail;
+    if ((rc = uv_signal_init(n->loop, &n->sigint)) < 0) goto uv_fail_tick;
+    n->handles_open++;
+    if ((rc = uv_signal_init(n->loop, &n->sigterm)) < 0) {
+      close_handle(n, (uv_handle_t *)&n->sigint);
+      goto uv_fail_tick;
+    }
+    n->handles_open++;
     n->sigint.data = n->sigterm.data = n;
   }
   n->handles_started = true;
@@ -549,19 +864,125 @@ int carnet__node_run(carnet__node *n) {
   if (n->opts.signals && ((rc = uv_signal_start(&n->sigint, on_signal, SIGINT)) < 0 ||
                           (rc = uv_signal_start(&n->sigterm, on_signal, SIGTERM)) < 0))
     goto uv_fail;
-  uv_update_time(&n->loop);
-  n->started = uv_now(&n->loop);
-  if (n->opts.once && n->ndials == 0 && !n->listening) carnet__node_stop(n);
-  if (n->opts.discover && !n->opts.once) start_discovery(n);
-  anti_entropy(n, n->started); /* every peer is dialled at once */
-  uv_run(&n->loop, UV_RUN_DEFAULT);
-  return n->uv_failed ? CARNET_EIO : 0;
+  uv_update_time(n->loop);
+  n->t0 = uv_now(n->loop);
+  uv_mutex_lock(&n->mu);
+  bool asked = n->stop_requested; /* carnet_node_stop before the start */
+  uv_mutex_unlock(&n->mu);
+  if (asked || (n->opts.once && n->ndials == 0 && !n->listening)) carnet__node_stop(n);
+  if (!n->stopping && n->opts.discover && !n->opts.once) start_discovery(n);
+  anti_entropy(n, n->t0); /* every peer is dialled at once */
+  return 0;
+uv_fail_tick:
+  close_handle(n, (uv_handle_t *)&n->tick);
 uv_fail:
   carnet__node_log(n, CARNET_LOG_ERROR, "event loop: %s", uv_strerror(rc));
   n->uv_failed = rc;
   carnet__node_stop(n);
-  uv_run(&n->loop, UV_RUN_DEFAULT);
   return CARNET_EIO;
+}
+
+/* The calling thread runs the node's loop from now on (`on`), or no longer
+ * (its uv_run returned: N1). */
+static void set_loop_thread(carnet_node *n, bool on) {
+  uv_mutex_lock(&n->mu);
+  n->loop_thread = uv_thread_self();
+  n->loop_thread_set = on;
+  n->own_running = on && n->mode == CARNET__MODE_OWN;
+  uv_cond_broadcast(&n->cond);
+  uv_mutex_unlock(&n->mu);
+}
+
+int carnet_node_start(carnet_node *n) {
+  if (n->mode != CARNET__MODE_LOOP || n->started) return CARNET_EMISUSE;
+  uv_mutex_lock(&n->direct); /* N1: no call runs in another thread from now on */
+  set_loop_thread(n, true);
+  int rc = node_begin(n);
+  uv_mutex_unlock(&n->direct);
+  return rc;
+}
+
+int carnet_node_run(carnet_node *n) {
+  if (n->mode != CARNET__MODE_OWN || n->started) return CARNET_EMISUSE;
+  uv_mutex_lock(&n->direct);
+  set_loop_thread(n, true);
+  int rc = node_begin(n);
+  uv_mutex_unlock(&n->direct);
+  uv_run(n->loop, UV_RUN_DEFAULT);
+  set_loop_thread(n, false);
+  return rc || n->uv_failed ? CARNET_EIO : 0;
+}
+
+static void thread_main(void *arg) {
+  carnet_node *n = arg;
+  set_loop_thread(n, true);
+  int rc = node_begin(n);
+  uv_mutex_lock(&n->mu);
+  n->begun = true;
+  uv_cond_broadcast(&n->cond);
+  uv_mutex_unlock(&n->mu);
+  uv_run(n->loop, UV_RUN_DEFAULT);
+  uv_mutex_lock(&n->mu);
+  n->run_rc = rc || n->uv_failed ? CARNET_EIO : 0;
+  n->loop_thread_set = false;
+  n->own_running = false;
+  n->thread_running = false;
+  uv_cond_broadcast(&n->cond);
+  uv_mutex_unlock(&n->mu);
+}
+
+int carnet_node_start_thread(carnet_node *n) {
+  if (n->mode != CARNET__MODE_OWN || n->started) return CARNET_EMISUSE;
+  /* N1: no call runs in the app's threads while the node's thread begins;
+   * calls made meanwhile wait for it, then queue. */
+  uv_mutex_lock(&n->direct);
+  uv_mutex_lock(&n->mu);
+  n->threaded = true;
+  n->thread_running = true;
+  uv_mutex_unlock(&n->mu);
+  n->started = true;
+  int rc = uv_thread_create(&n->thread, thread_main, n);
+  uv_mutex_lock(&n->mu);
+  if (rc < 0) {
+    n->threaded = false;
+    n->thread_running = false;
+  } else {
+    while (!n->begun)
+      uv_cond_wait(&n->cond, &n->mu);
+  }
+  uv_mutex_unlock(&n->mu);
+  uv_mutex_unlock(&n->direct);
+  if (rc < 0) {
+    n->started = false;
+    carnet__node_log(n, CARNET_LOG_ERROR, "cannot start the node's thread: %s", uv_strerror(rc));
+    return CARNET_EIO;
+  }
+  return 0;
+}
+
+void carnet_node_stop(carnet_node *n) {
+  uv_mutex_lock(&n->mu);
+  n->stop_requested = true;
+  if (n->accepting) uv_async_send(&n->async); /* N3 */
+  bool join = n->threaded && !on_loop_thread(n);
+  uv_mutex_unlock(&n->mu);
+  if (join) (void)carnet_node_join(n);
+}
+
+int carnet_node_join(carnet_node *n) {
+  uv_mutex_lock(&n->mu);
+  if (!n->threaded || on_loop_thread(n)) {
+    uv_mutex_unlock(&n->mu);
+    return CARNET_EMISUSE;
+  }
+  bool mine = !n->joined; /* one caller joins; others wait for the end */
+  n->joined = true;
+  if (!mine)
+    while (n->thread_running)
+      uv_cond_wait(&n->cond, &n->mu);
+  uv_mutex_unlock(&n->mu);
+  if (mine) uv_thread_join(&n->thread);
+  return n->run_rc;
 }
 
 static void close_any(uv_handle_t *h, void *arg) {
@@ -569,17 +990,49 @@ static void close_any(uv_handle_t *h, void *arg) {
   if (!uv_is_closing(h)) uv_close(h, NULL);
 }
 
-void carnet__node_free(carnet__node *n) {
+static void node_release(carnet_node *n) {
+  uv_mutex_destroy(&n->direct);
+  uv_cond_destroy(&n->cond);
+  uv_mutex_destroy(&n->mu);
+  carnet__free(n->dials);
+  carnet__free(n->invite_token);
+  carnet__free(n->discover_iface);
+  carnet__free(n);
+}
+
+void carnet_node_free(carnet_node *n) {
   if (n == NULL) return;
-  if (n->loop_open) {
+  if (n->threaded) carnet_node_stop(n); /* and joins */
+  if (n->mode == CARNET__MODE_LOOP) {
+    if (n->started && !n->finished) {
+      /* Its sessions still use the replica and its handles the loop: the
+       * app must stop it and let the loop close them (carnet/node.h). */
+      fprintf(stderr, "carnet_node_free: the node still runs on the app's loop: call "
+                      "carnet_node_stop and wait for its stopped callback\n");
+      abort();
+    }
+    if (!n->started) {
+      n->finished = true;
+      if (n->listening) {
+        close_handle(n, (uv_handle_t *)&n->listener);
+        n->listening = false;
+      }
+    }
+    if (n->handles_open > 0) {
+      n->free_when_closed = true; /* by the last close callback, on the app's loop */
+      return;
+    }
+    node_release(n);
+    return;
+  }
+  n->freeing = true;
+  if (n->own_loop_open) {
     /* A node that never ran (or failed in setup) still has its listener. */
-    uv_walk(&n->loop, close_any, NULL);
-    uv_run(&n->loop, UV_RUN_DEFAULT);
-    int rc = uv_loop_close(&n->loop);
+    uv_walk(n->loop, close_any, NULL);
+    uv_run(n->loop, UV_RUN_DEFAULT);
+    int rc = uv_loop_close(n->loop);
     if (rc != 0)
       carnet__node_log(n, CARNET_LOG_ERROR, "event loop still busy at close: %s", uv_strerror(rc));
   }
-  carnet__free(n->dials);
-  carnet__free(n->invite_token);
-  carnet__free(n);
+  node_release(n);
 }

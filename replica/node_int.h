@@ -1,5 +1,6 @@
-/* replica/node_int.h - what node.c (the loop, listener, dials, timers) and
- * conn.c (one TCP connection driving one session) share. Not API.
+/* replica/node_int.h - what node.c (the loop, listener, dials, timers,
+ * threads) and conn.c (one TCP connection driving one session) share. Not
+ * API.
  */
 #ifndef CARNET_REPLICA_NODE_INT_H
 #define CARNET_REPLICA_NODE_INT_H
@@ -23,7 +24,7 @@ typedef enum carnet__conn_phase {
 
 struct carnet__conn {
   uv_tcp_t tcp; /* tcp.data = this */
-  carnet__node *node;
+  carnet_node *node;
   carnet__dial *dial; /* the dial target that made it; NULL when accepted */
   carnet__conn *prev, *next;
   carnet_session *s;
@@ -47,64 +48,120 @@ struct carnet__conn {
   carnet_session_state seen;   /* the state at the last pump */
   carnet_session_stats logged; /* stats at the last "synced" line */
   bool authenticated;
-  bool ended; /* its end is logged and recorded */
+  bool ended; /* its end is logged and recorded (invariant 3 of conn.c) */
   bool eof;   /* the peer closed its side */
+  /* How it ended, for the peer event of its close. */
+  int end_uv;  /* the libuv error that ended it, or 0 */
+  int end_err; /* the session's error, or 0 */
+  bool end_synced;
+  char end_msg[CARNET_NODE_MSG_MAX];
 };
 
 struct carnet__dial {
-  carnet__node *node;
+  carnet_node *node;
   carnet__hostport hp;
   carnet__conn *conn; /* the connection in progress, or NULL */
   carnet__backoff backoff;
   uint64_t next_ms; /* uv_now of the next attempt */
   bool resolving;   /* a DNS lookup is in flight */
   uv_getaddrinfo_t gai;
-  bool done; /* `once` or no redial: its session has ended */
-  carnet__node_outcome out;
+  bool done;  /* `once` or no redial: its session has ended */
+  int uv_err; /* the libuv error that ended the last attempt (connect, I/O), or 0 */
+  carnet_node_outcome out;
 };
 
-struct carnet__node {
-  uv_loop_t loop;
-  bool loop_open;
+/* A call to run on the node's loop thread (carnet_node_exec, dial): queued
+ * by another thread, which waits for `done`. Lives on the caller's stack. */
+typedef struct carnet__call {
+  int (*fn)(carnet_node *n, void *arg);
+  void *arg;
+  int rc;
+  bool done;
+  struct carnet__call *next;
+} carnet__call;
+
+typedef enum carnet__node_mode {
+  CARNET__MODE_LOOP = 1, /* on the app's loop */
+  CARNET__MODE_OWN = 2,  /* its own loop: carnet_node_run or a thread */
+} carnet__node_mode;
+
+struct carnet_node {
+  uv_loop_t *loop; /* &own_loop, or the app's */
+  uv_loop_t own_loop;
+  bool own_loop_open;
+  carnet__node_mode mode;
   carnet_replica *r;
-  carnet__node_opts opts;
-  char *invite_token; /* copied */
+  carnet_node_opts opts; /* strings below are the node's copies */
+  char *invite_token, *discover_iface;
   uv_tcp_t listener;
   bool listening;
   char listen_addr[CARNET__ADDR_NUMERIC_MAX];
   uv_timer_t tick;
   uv_signal_t sigint, sigterm;
   bool handles_started;
+  bool started;        /* run, start or start_thread was called */
   carnet__dial *dials; /* CARNET_NODE_PEERS_MAX slots: conns point into it */
   size_t ndials;
   struct carnet__discovery *disc; /* LAN discovery, when on */
-  carnet__conn *conns; /* every connection, any phase */
+  carnet__conn *conns;            /* every connection, any phase */
   unsigned nconns;
   bool accepted_one; /* `once` with no peer: a session was accepted */
-  uint64_t started;  /* uv_now at run */
+  uint64_t t0;       /* uv_now at start */
   bool stopping;
   uint64_t stop_deadline;
   uint64_t compact_checked; /* uv_now of the last look for a pending compaction */
   int stop_signal;
   bool finished; /* the loop's own handles are closing */
   int uv_failed; /* a libuv call that should not fail did */
+  int poll_err;  /* the change feed's last poll failed so (logged once) */
+  /* Handles of the node on the loop not closed yet (listener, timer,
+   * signals, async, discovery): at 0 after `finished` the node has
+   * stopped. */
+  unsigned handles_open;
+  bool stopped_done;     /* opts.stopped was called */
+  bool free_when_closed; /* loop mode: freed by the last close callback */
+  bool freeing;
+
+  /* Between threads, under `mu`: the queue of calls, the stop request and
+   * the thread's state. `async` wakes the loop thread; it is open while
+   * `accepting`. */
+  uv_mutex_t mu;
+  uv_cond_t cond;    /* a call is done, draining ended, the thread ended */
+  uv_mutex_t direct; /* serialises calls run on the caller's thread (recursive) */
+  uv_async_t async;
+  bool accepting; /* calls are queued for the loop thread */
+  bool draining;  /* the loop thread runs the last queued calls */
+  bool stop_requested;
+  carnet__call *calls, *calls_tail;
+  uv_thread_t loop_thread; /* the thread running the loop, once known */
+  bool loop_thread_set;
+  bool own_running; /* the node's own loop runs (run, thread) until uv_run returns */
+  uv_thread_t thread; /* thread mode */
+  bool threaded, thread_running, joined;
+  bool begun; /* the thread has run node_begin */
+  int run_rc;
 };
 
 /* node.c */
-void carnet__node_log(carnet__node *n, int level, const char *fmt, ...)
+void carnet__node_log(carnet_node *n, int level, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* A connection is gone (called from its close callback, before it is
- * freed): updates its dial target and finishes a stopping node. */
-void carnet__node_conn_gone(carnet__node *n, carnet__conn *c);
+ * freed): reports its end, updates its dial target and finishes a stopping
+ * node. */
+void carnet__node_conn_gone(carnet_node *n, carnet__conn *c);
 /* The session of `c` got through its handshake. */
-void carnet__node_conn_authenticated(carnet__node *n, carnet__conn *c);
+void carnet__node_conn_authenticated(carnet_node *n, carnet__conn *c);
+/* A peer event about connection `c` (opts.event). */
+void carnet__node_conn_event(carnet_node *n, carnet__conn *c, carnet_peer_event_type type);
 /* The replica's clock, for the sessions. */
-uint64_t carnet__node_now(const carnet__node *n);
+uint64_t carnet__node_now(const carnet_node *n);
+/* Ask the node to stop, on its loop thread. */
+void carnet__node_stop(carnet_node *n);
 
 /* conn.c */
 /* Brief: a connection on n's loop, linked into n->conns. Returns NULL on
  * ENOMEM or when uv_tcp_init fails (logged). */
-carnet__conn *carnet__conn_new(carnet__node *n, carnet__dial *d, const char *addr);
+carnet__conn *carnet__conn_new(carnet_node *n, carnet__dial *d, const char *addr);
 /* Brief: start connecting to `sa` (the session is made first). On failure
  * the connection is ended and closing. */
 void carnet__conn_connect(carnet__conn *c, const struct sockaddr *sa);
@@ -118,5 +175,9 @@ void carnet__conn_tick(carnet__conn *c, uint64_t now);
 void carnet__conn_stop(carnet__conn *c);
 /* Brief: close the connection now, whatever its phase (idempotent). */
 void carnet__conn_close(carnet__conn *c);
+/* Brief: record how the connection ended (the first end counts: invariant
+ * 3 of conn.c), in it and in its dial target's outcome. The caller logs. */
+void carnet__conn_end(carnet__conn *c, int uv_err, int err, bool synced, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 #endif
