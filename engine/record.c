@@ -335,7 +335,10 @@ int carnet__record_build(const carnet__entity *e, carnet_record **out) {
   for (int ch = 1; ch < CARNET_CH_MAX_; ch++) {
     size_t n = 0;
     carnet__consent_ev *sel = carnet__malloc((rec->nconsents + 1) * sizeof *sel);
-    if (sel == NULL) goto done;
+    if (sel == NULL) {
+      rc = CARNET_ENOMEM; /* rc is 0 here: the record would be "built" as NULL */
+      goto done;
+    }
     for (size_t i = 0; i < rec->nconsents; i++)
       if (rec->consents[i].channel == (carnet_channel)ch) sel[n++] = cev[i];
     rec->granted[ch] = carnet__consent_decide(sel, n, &rec->decided[ch]);
