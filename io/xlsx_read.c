@@ -250,6 +250,59 @@ static void styles_end(ctx *x, const char *name) {
   if (strcmp(name, "cellXfs") == 0) x->in_cellxfs = false;
 }
 
+/* --- escaped characters ---------------------------------------------------- */
+
+static int hexval(char c) {
+  return c >= '0' && c <= '9' ? c - '0'
+         : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                : -1;
+}
+
+/* Whether s[0..len) starts with _xHHHH_; its code point to *cp. */
+static bool xescape_at(const char *s, size_t len, unsigned *cp) {
+  unsigned v = 0;
+  if (len < 7 || s[0] != '_' || s[1] != 'x' || s[6] != '_') return false;
+  for (int i = 2; i < 6; i++) {
+    int h = hexval(s[i]);
+    if (h < 0) return false;
+    v = v * 16 + (unsigned)h;
+  }
+  *cp = v;
+  return true;
+}
+
+/* Text as OOXML stores it (ST_Xstring, ECMA-376 Part 1, 22.9.2.19): a
+ * character XML cannot hold (a carriage return, a control character) is
+ * written _xHHHH_, and a literal "_xHHHH_" has its '_' written _x005F_.
+ * Excel and libxlsxwriter write both, so "a\r\nb" arrives "a_x000D_\nb".
+ * Decoded in place (never longer: 7 bytes become at most 3). NUL and
+ * surrogates, which no cell can hold, stay as written. Returns the new
+ * length. */
+static size_t xstring_decode(char *s, size_t len) {
+  size_t r = 0, w = 0;
+  unsigned cp;
+  while (r < len) {
+    if (xescape_at(s + r, len - r, &cp) && cp != 0 && (cp < 0xd800 || cp > 0xdfff)) {
+      if (cp < 0x80) {
+        s[w++] = (char)cp;
+      } else if (cp < 0x800) {
+        s[w++] = (char)(0xc0 | (cp >> 6));
+        s[w++] = (char)(0x80 | (cp & 0x3f));
+      } else {
+        s[w++] = (char)(0xe0 | (cp >> 12));
+        s[w++] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        s[w++] = (char)(0x80 | (cp & 0x3f));
+      }
+      r += 7;
+    } else {
+      s[w++] = s[r++];
+    }
+  }
+  if (w < len) s[w] = '\0';
+  return w;
+}
+
 /* --- shared strings ------------------------------------------------------ */
 
 /* <t> collects unless inside a phonetic run <rPh>. */
@@ -276,6 +329,7 @@ static void ss_end(ctx *x, const char *name) {
   text_end(x, name);
   if (strcmp(name, "si") != 0 || !x->in_si) return;
   x->in_si = false;
+  if (x->buf.data) x->buf.len = xstring_decode(x->buf.data, x->buf.len);
   if (x->nss >= CARNET__SHEET_ROWS_MAX * 8)
     {
       fail(x, CARNET_ELIMIT, "too many shared strings");
@@ -381,7 +435,9 @@ static void cell_done(ctx *x) {
       v = num;
       len = strlen(num);
     }
-  } /* str, inlineStr, e: the text as is */
+  } else if ((strcmp(t, "str") == 0 || strcmp(t, "inlineStr") == 0) && x->buf.data) {
+    len = xstring_decode(x->buf.data, len);
+  } /* e: the text as is */
   int rc = carnet__sheet_cell_at(x->t, x->ccol, v, len);
   if (rc == CARNET_EINVAL) {
       fail(x, rc, "cells out of order in a row");

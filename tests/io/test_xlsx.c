@@ -72,10 +72,13 @@ static void test_write_read(void **state) {
   char *dir = tdir_new("xlsx");
   char *path = tdir_join(dir, "t.xlsx"), why[256];
   carnet__sheet *sh = carnet__sheet_new(), *back = NULL;
-  const char *cells[3][3] = {{"id", "phones", "notes"},
+  const char *cells[4][3] = {{"id", "phones", "notes"},
                              {"0612", "mobile:+33612345678|work:+33145678910", "a\nb & <c>"},
-                             {"01000", "", "é€😀"}};
-  for (int r = 0; r < 3; r++) {
+                             {"01000", "", "é€😀"},
+                             /* A carriage return (written _x000D_), a control
+                              * character, and text that looks like an escape. */
+                             {"a\r\nb", "x\x01y", "_x0041_ _x005F_ _x00e9_ _x12_"}};
+  for (int r = 0; r < 4; r++) {
     assert_int_equal(carnet__sheet_row(sh, (uint32_t)r + 1), 0);
     for (int c = 0; c < 3; c++)
       assert_int_equal(carnet__sheet_cell(sh, cells[r][c], strlen(cells[r][c])), 0);
@@ -85,8 +88,8 @@ static void test_write_read(void **state) {
   char *buf = slurp(path, &len);
   assert_int_equal(carnet__xlsx_decode(buf, len, &back, why, sizeof why), 0);
   /* The empty cell is no cell: its row is one cell narrower. */
-  assert_int_equal(carnet__sheet_rows(back), 3);
-  for (int r = 0; r < 3; r++)
+  assert_int_equal(carnet__sheet_rows(back), 4);
+  for (int r = 0; r < 4; r++)
     for (int c = 0; c < 3; c++) assert_string_equal(carnet__sheet_get(back, r, c), cells[r][c]);
   free(buf);
   carnet__sheet_free(back);
