@@ -71,9 +71,12 @@ static bool multi(carnet_field f) {
   return fi->crdt == CARNET_CRDT_SET || f == CARNET_F_PHONES;
 }
 
-/* Elements joined by '|', in a new block. */
+/* Elements joined by '|', in a new block. A lone element holding ',' or
+ * ';' gets a '|' after it: import splits a tags cell on '|' alone when it
+ * holds one, and on ',' and ';' too otherwise (book/import_row.c), so
+ * "export, été|" reads back as one tag. */
 static char *join(const char *const *v, size_t n) {
-  size_t len = 1;
+  size_t len = 2;
   for (size_t i = 0; i < n; i++)
     len += strlen(v[i]) + 1;
   char *out = carnet__malloc(len), *p = out;
@@ -84,6 +87,7 @@ static char *join(const char *const *v, size_t n) {
     memcpy(p, v[i], l);
     p += l;
   }
+  if (n == 1 && strpbrk(v[0], ",;")) *p++ = '|';
   *p = '\0';
   return out;
 }

@@ -198,9 +198,13 @@ static int element(rowctx *x, carnet__imp_target t, const char *v) {
 
 /* The separators of a multi-valued cell: "a@x.fr, b@y.fr", "vip|export".
  * Phones are split on '|', ';' and ',' only (they hold spaces, dots and
- * slashes). */
-static const char *seps_of(carnet__imp_target t) {
+ * slashes). A tag is free text that may hold ',' or ';': a tags cell
+ * holding a '|' is split on '|' alone, which is how an export writes tags
+ * ("export, été|vip", or "export, été|" for that one tag), so that export
+ * then import gives the same tags. */
+static const char *seps_of(carnet__imp_target t, const char *cell) {
   if (t == CARNET__IMP_EMAILS) return "|,; \t\n";
+  if (t == CARNET__IMP_TAGS && strchr(cell, '|')) return "|\n";
   if (t == CARNET__IMP_TAGS || t == CARNET__IMP_ROLES) return "|,;\n";
   return "|;,\n";
 }
@@ -213,8 +217,9 @@ static int split(carnet__imp_target t, const char *v, elem_fn fn, void *ctx) {
   char *copy = carnet__strdup(v), *save = NULL;
   int rc = 0;
   if (copy == NULL) return CARNET_ENOMEM;
-  for (char *tok = strtok_r(copy, seps_of(t), &save); tok && rc == 0;
-       tok = strtok_r(NULL, seps_of(t), &save)) {
+  const char *seps = seps_of(t, v);
+  for (char *tok = strtok_r(copy, seps, &save); tok && rc == 0;
+       tok = strtok_r(NULL, seps, &save)) {
     size_t n;
     const char *s = trim(tok, &n);
     if (n == 0) continue;

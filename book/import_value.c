@@ -6,8 +6,10 @@
  * cli/fields.c holds the same conversions for the command line. Both must
  * agree, or a customer typed in and the same customer imported would
  * differ; the CLI may only use the public API, so the two sets of rules
- * are kept side by side, and tests/book/test_import.c checks an imported
- * discount, phone type and custom field against `customer add`'s values.
+ * are kept side by side (a public "set a field from what a user typed"
+ * call would let them be one), and tests/book/test_import.c checks the
+ * values `customer add` gives: a discount in basis points, a phone's type
+ * from its number, a custom field's type.
  * Reasons name the flag ("invalid value 'x' for --email: ...") because a
  * rejected row's reason is read by the person who typed the file, and the
  * flags are the documented names of the fields.
