@@ -81,14 +81,18 @@
 CARNET_BEGIN_DECLS
 
 /* The initialiser of a struct that starts with its size, every other field
- * zero (designated in C, where -Wextra would warn about the fields left
- * out; positional in C++ before C++20, which has no designators). */
+ * zero, without a -Wextra warning about the fields left out: designated in
+ * C; in C++ (where g++ warns even about designated ones) a lambda returns
+ * the struct value-initialised with its size set. */
 #ifdef __cplusplus
 #define CARNET__SIZED(type)                                                                        \
-  { sizeof(type) }
+  ([] {                                                                                            \
+    type s_{};                                                                                     \
+    s_.size = sizeof s_;                                                                           \
+    return s_;                                                                                     \
+  }())
 #else
-#define CARNET__SIZED(type)                                                                        \
-  { .size = sizeof(type) }
+#define CARNET__SIZED(type) {.size = sizeof(type)}
 #endif
 
 /* Spreadsheet file formats. */
