@@ -23,10 +23,13 @@ def flow(s):
     check(not s.finds("#results"), "no list without a token")
     s.mark("no token: the message")
 
-    # A wrong token: the API answers 401 and the page says the same.
+    # A wrong token, opened in the same tab: the token is taken, the API
+    # answers 401, and the message is shown anew (the old one is removed
+    # first, so what is seen is the page's answer to the 401).
+    d.execute_script("document.getElementById('token-screen').remove()")
     d.get(base + "/#token=" + "0" * 64)
-    d.refresh()  # a fresh page with the wrong token in sessionStorage
     s.text_of("#token-screen h1", MESSAGE)
+    check("token" not in d.current_url, "even a wrong token leaves the address bar")
     check(d.execute_script("return sessionStorage.getItem('carnet.token')") == "0" * 64,
           "the wrong token was taken and sent (the 401 is the server's answer)")
     s.mark("wrong token: the message")
@@ -57,8 +60,9 @@ def flow(s):
     # The new link brings the page back.
     d.get(url2)
     s.wait(lambda d: len(s.rows()) == 1, message="the new link works")
-    d.get(base + "/")
+    # A tab without the token (sessionStorage is per tab): the message.
     d.execute_script("sessionStorage.clear()")
+    d.get(base + "/")
     d.refresh()
     s.text_of("#token-screen h1", MESSAGE)
 

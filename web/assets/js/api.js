@@ -19,8 +19,11 @@ export function hasToken() {
   return !!sessionStorage.getItem(TOKEN_KEY);
 }
 
-function authHeaders(extra) {
-  const token = sessionStorage.getItem(TOKEN_KEY) || '';
+function currentToken() {
+  return sessionStorage.getItem(TOKEN_KEY) || '';
+}
+
+function authHeaders(token, extra) {
   return Object.assign({'X-Carnet-Token': token}, extra || {});
 }
 
@@ -38,16 +41,19 @@ export class ApiError extends Error {
 }
 
 // 401 is not the caller's business: the whole page switches to the
-// "open the link printed by carnet" screen (app.js listens).
-function unauthorized() {
-  window.dispatchEvent(new CustomEvent('carnet:unauthorized'));
+// "open the link printed by carnet" screen (app.js listens). Only when the
+// refused token is still the one in use: the answer to a request sent with
+// a token since replaced (a new link opened in this tab) says nothing of
+// the new one.
+function unauthorized(token) {
+  if (token === currentToken()) window.dispatchEvent(new CustomEvent('carnet:unauthorized'));
 }
 
-async function check(res) {
+async function check(res, token) {
   if (res.ok) return res;
   let body = null;
   try { body = await res.json(); } catch (_) { /* not JSON: keep the status */ }
-  if (res.status === 401) unauthorized();
+  if (res.status === 401) unauthorized(token);
   throw new ApiError(res.status, body);
 }
 
@@ -61,13 +67,14 @@ export function apiUrl(path, query) {
 
 /** A JSON call: resolves to the parsed answer, or throws ApiError. */
 export async function api(method, path, {query, body, signal} = {}) {
-  const init = {method, headers: authHeaders({Accept: 'application/json'}), signal,
+  const token = currentToken();
+  const init = {method, headers: authHeaders(token, {Accept: 'application/json'}), signal,
     cache: 'no-store', credentials: 'omit'};
   if (body !== undefined) {
     init.headers['Content-Type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
-  const res = await check(await fetch(apiUrl(path, query), init));
+  const res = await check(await fetch(apiUrl(path, query), init), token);
   return res.json();
 }
 
@@ -78,17 +85,19 @@ export const del = (path) => api('DELETE', path);
 
 /** Uploads a file as the request body (the API takes no multipart). */
 export async function upload(path, file, query) {
+  const token = currentToken();
   const res = await check(await fetch(apiUrl(path, query), {
     method: 'POST', body: file, cache: 'no-store', credentials: 'omit',
-    headers: authHeaders({'Content-Type': file.type || 'application/octet-stream'}),
-  }));
+    headers: authHeaders(token, {'Content-Type': file.type || 'application/octet-stream'}),
+  }), token);
   return res.json();
 }
 
 /** Downloads an answer as a file. A plain link cannot carry the token
  * header, so the file is fetched, then saved through a blob: URL. */
 export async function download(path, query, fallbackName) {
-  const res = await check(await fetch(apiUrl(path, query), {headers: authHeaders(), cache: 'no-store', credentials: 'omit'}));
+  const token = currentToken();
+  const res = await check(await fetch(apiUrl(path, query), {headers: authHeaders(token), cache: 'no-store', credentials: 'omit'}), token);
   const cd = res.headers.get('Content-Disposition') || '';
   const m = /filename="([^"]+)"/.exec(cd);
   const name = m ? m[1] : fallbackName;
@@ -109,6 +118,7 @@ export async function download(path, query, fallbackName) {
  * EventSource cannot send; resolves to the Response (its body is read by
  * events.js). */
 export async function openEvents(signal) {
-  return check(await fetch('/api/events', {headers: authHeaders({Accept: 'text/event-stream'}),
-    signal, cache: 'no-store', credentials: 'omit'}));
+  const token = currentToken();
+  return check(await fetch('/api/events', {headers: authHeaders(token, {Accept: 'text/event-stream'}),
+    signal, cache: 'no-store', credentials: 'omit'}), token);
 }

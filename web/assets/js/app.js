@@ -149,16 +149,22 @@ function start() {
     if (locked) showTokenScreen(); else route();
   });
   window.addEventListener('carnet:unauthorized', showTokenScreen);
-  if (!hasToken()) { showTokenScreen(); return; }
   window.addEventListener('hashchange', () => {
-    // A new link opened in this tab (#token=...) replaces the stored token.
-    if (/token=/.test(location.hash)) { takeTokenFromUrl(); locked = false; document.body.classList.remove('locked'); events.start(); }
+    // The printed link opened in this tab (#token=...): it replaces the
+    // stored token, also from the token screen.
+    if (/token=/.test(location.hash)) {
+      takeTokenFromUrl();
+      locked = false;
+      document.body.classList.remove('locked');
+      events.restart();
+    }
     route();
   });
   events.onState(liveLabel);
   events.onEvent((type, data) => {
     if (active && active.onEvent) active.onEvent(type, data);
   });
+  if (!hasToken()) { showTokenScreen(); return; }
   events.start();
   route();
 }

@@ -57,7 +57,7 @@ let controller = null;
 export function start() {
   if (controller) return;
   controller = new AbortController();
-  run(controller.signal);
+  run(controller);
 }
 
 export function stop() {
@@ -66,7 +66,14 @@ export function stop() {
   setState('off');
 }
 
-async function run(signal) {
+/** A new token: the stream starts again with it. */
+export function restart() {
+  stop();
+  start();
+}
+
+async function run(ac) {
+  const signal = ac.signal;
   let delay = 500;
   let again = false;
   while (!signal.aborted) {
@@ -93,7 +100,12 @@ async function run(signal) {
       }
     } catch (e) {
       if (signal.aborted) return;
-      if (e instanceof ApiError && e.status === 401) { stop(); return; }
+      // Refused: the token screen is up (api.js); this stream ends, unless a
+      // newer one already replaced it.
+      if (e instanceof ApiError && e.status === 401) {
+        if (controller === ac) stop();
+        return;
+      }
     }
     if (signal.aborted) return;
     // The stream ended (server restarted, or too many streams: 503): try
