@@ -303,6 +303,27 @@ class Session:
                 now = "(no element)"
             raise Failure("timed out after %.0fs: text of %s =~ /%s/; it is %r" % (T(timeout), css, pattern, now)) from None
 
+    # Reads in one script each: the page re-renders under the test (each
+    # write comes back as a live event and the view reads itself again), so
+    # an element found in one call may be gone by the next.
+    def text(self, css):
+        """The element's visible text, or None when there is none."""
+        return self.driver.execute_script(
+            "const e = document.querySelector(arguments[0]); return e ? e.innerText : null", css)
+
+    def attr(self, css, name):
+        return self.driver.execute_script(
+            "const e = document.querySelector(arguments[0]); return e ? e.getAttribute(arguments[1]) : null", css, name)
+
+    def shown(self, css):
+        """Is the element there and rendered (not display:none, not hidden)?"""
+        return self.driver.execute_script(
+            "const e = document.querySelector(arguments[0]); return !!e && e.getClientRects().length > 0", css)
+
+    def enabled(self, css):
+        return self.driver.execute_script(
+            "const e = document.querySelector(arguments[0]); return !!e && !e.disabled", css)
+
     def rows(self, css="#results tbody tr"):
         """The texts of a list's rows (in one round trip to the browser)."""
         return self.driver.execute_script(

@@ -12,9 +12,9 @@ from harness import run, check, SOURCE_DIR
 
 def texts(s):
     return {
-        "nav": s.find('#nav a[data-route="customers"]').text,
-        "h1": s.find("main h1").text,
-        "label": s.find('label[for="search"]').text,
+        "nav": s.text('#nav a[data-route="customers"]'),
+        "h1": s.text("main h1"),
+        "label": s.text('label[for="search"]'),
         "lang": s.driver.execute_script("return document.documentElement.lang"),
     }
 

@@ -20,7 +20,7 @@ def flow(s):
     d = s.browser()
     s.open(url)
     s.wait(lambda d: len(s.rows()) == 1, message="A's list shows Jean Dupont")
-    s.wait(lambda d: s.find("#live").get_attribute("data-state") == "live", message="the live stream is connected")
+    s.wait(lambda d: s.attr("#live", "data-state") == "live", message="the live stream is connected")
     # A mark that a reload would wipe out: it must still be there at the end.
     d.execute_script("window.__noReload = 'still here'")
     s.mark("list open on A, live")
@@ -37,7 +37,7 @@ def flow(s):
     s.mark("appeared on A's open list %.0f ms after the sync ended" % (took * 1000))
     check(took <= T(1.0), "it took %.2fs, more than a second" % took)
     check(d.execute_script("return window.__noReload") == "still here", "the page was not reloaded")
-    check("Zoé Nouvelle" in s.find("#results " + row).text, "the row shows her name")
+    check("Zoé Nouvelle" in s.text("#results " + row), "the row shows her name")
     check(len(s.rows()) == 2, "two customers listed")
 
     # An edit from the peer shows as well (the row is read again).

@@ -22,20 +22,20 @@ def flow(s):
     d.get(url)
     s.click('#nav a[data-route="duplicates"]')
 
-    card = s.visible("article.pair")
+    s.visible("article.pair")
     check(len(s.finds("#pairs article.pair")) == 1, "one likely pair")
-    ids = {card.get_attribute("data-a"), card.get_attribute("data-b")}
+    keep_id = s.attr("#pairs article.pair", "data-a")
+    other_id = s.attr("#pairs article.pair", "data-b")
+    ids = {keep_id, other_id}
     check(ids == {first["id"], second["id"]}, "the pair is the two Hélène")
-    text = card.text
+    text = s.text("#pairs article.pair")
     check("same phone" in text, "the reasons are shown: %r" % text)
-    sides = s.finds("#pairs article.pair .side")
-    check(len(sides) == 2 and "Lyon" in sides[0].text and "Lyon" in sides[1].text, "side by side, with their city")
+    sides = s.rows("#pairs article.pair .side")
+    check(len(sides) == 2 and "Lyon" in sides[0] and "Lyon" in sides[1], "side by side, with their city")
     s.mark("pair shown side by side")
     s.screenshot("-pair")
 
     # Merge, keeping side A.
-    keep_id = card.get_attribute("data-a")
-    other_id = card.get_attribute("data-b")
     s.click("#pairs article.pair .merge-keep-a")
     s.visible("#no-pairs")
     s.visible('#recent li[data-keep="%s"][data-other="%s"]' % (keep_id, other_id))

@@ -31,7 +31,7 @@ def flow(s):
     s.open(url)
     s.wait(lambda d: len(s.rows()) == 2, message="the list")
     check(s.driver.execute_script("return screen.width") == 390, "a phone-sized screen")
-    check(not s.find("#results thead").is_displayed(), "no header row on a phone")
+    check(not s.shown("#results thead"), "no header row on a phone")
     label = s.driver.execute_script(
         "return getComputedStyle(document.querySelector('#results tbody td'), '::before').content")
     check("Référence" in label, "each cell shows its column's name: %r" % label)

@@ -25,8 +25,7 @@ def flow(s):
     # Only Hélène: Jean is gone, and "Helios" is not a match for "helene".
     s.wait(lambda d: len(s.rows()) == 1 and "Hélène Martin" in s.rows()[0],
            message="typing 'helene' leaves exactly Hélène Martin")
-    row = s.find("#results tbody tr")
-    check(row.get_attribute("data-id") == helene["id"], "the row is Hélène's (by id)")
+    check(s.attr("#results tbody tr", "data-id") == helene["id"], "the row is Hélène's (by id)")
     s.mark("'helene' found Hélène")
 
     # Upper case and a partial word, and the search kept in the address bar.

@@ -49,7 +49,7 @@ def flow(s):
     # carnet restarts on the same port with a new token: the open page (its
     # event stream reconnects, gets 401) shows the message by itself.
     port = re.search(r":(\d+)$", base).group(1)
-    s.wait(lambda d: s.find("#live").get_attribute("data-state") == "live", message="live before the restart")
+    s.wait(lambda d: s.attr("#live", "data-state") == "live", message="live before the restart")
     problem = s.procs[0].stop()
     check(problem is None, problem or "")
     p = s._start([s.procs[0].args[0], "--dir", a, "web", "--http", "127.0.0.1:" + port], "web")
