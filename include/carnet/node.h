@@ -80,12 +80,14 @@ typedef struct carnet_node carnet_node;
 
 /* What happened to a connection with a peer. Each dial attempt and each
  * accepted connection ends with exactly one DISCONNECTED or FAILED; a dial
- * that never connects has no CONNECTED. */
+ * that never connects has no CONNECTED. (A connection accepted past
+ * max_conns is closed at once, with a log line and no event.) */
 typedef enum carnet_peer_event_type {
   CARNET_PEER_CONNECTED = 1,     /* a TCP connection is made (dialled or accepted) */
   CARNET_PEER_AUTHENTICATED = 2, /* the handshake is done: key and replica id known */
   CARNET_PEER_SYNCED = 3,        /* both sides caught up (again after every change while
-                                    the session lives) */
+                                    the session lives; a `once` session may end cleanly
+                                    without it: see the outcome's `synced`) */
   CARNET_PEER_DISCONNECTED = 4,  /* ended without error: the session closed cleanly, or
                                     this node stopped */
   CARNET_PEER_FAILED = 5,        /* ended on an error: refused (CARNET_EPERM, an untrusted
@@ -179,11 +181,12 @@ typedef struct carnet_node_outcome {
  * to the end of the thread, it is the node's (see Threads above).
  * After the call the caller owns *out (carnet_node_free).
  * Errors: CARNET_EINVAL (a bad address or option: `why` says which; fix the
- * configuration), CARNET_EMISUSE (r, opts or out is NULL), CARNET_EIO (cannot listen: the address is in use or not
- * an address of this host; or the event loop cannot start), CARNET_ENOMEM.
- * On error *out is NULL and `why` (may be NULL; why_len bytes) receives a
- * one-line reason; in loop mode a listener already opened closes, and the
- * node's memory goes, when the app's loop runs next. */
+ * configuration), CARNET_EMISUSE (r, opts or out is NULL), CARNET_EIO
+ * (cannot listen: the address is in use or not an address of this host;
+ * or the event loop cannot start), CARNET_ENOMEM. On error *out is NULL
+ * and `why` (may be NULL; why_len bytes) receives a one-line reason; in
+ * loop mode a listener already opened closes, and the node's memory goes,
+ * when the app's loop runs next. */
 CARNET_API int carnet_node_new(carnet_replica *r, const carnet_node_opts *opts, carnet_node **out,
                                char *why, size_t why_len);
 
