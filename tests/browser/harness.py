@@ -235,8 +235,14 @@ class Session:
         opts.add_argument("--user-data-dir=" + os.path.join(self.root, "chromium-profile"))
         opts.add_argument("--lang=fr-FR")
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+        self.downloads = os.path.join(self.root, "downloads")
+        os.makedirs(self.downloads, exist_ok=True)
+        opts.add_experimental_option("prefs", {"download.default_directory": self.downloads,
+                                               "download.prompt_for_download": False})
         service = Service("/usr/bin/chromedriver", log_path=os.path.join(self.root, "chromedriver.log"))
         self.driver = webdriver.Chrome(service=service, options=opts)
+        # Headless Chromium saves downloads only when told where.
+        self.driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": self.downloads})
         if phone:
             # A phone's screen, emulated by Chromium itself (touch, the
             # viewport meta tag, a device pixel ratio), not just a narrow window.
