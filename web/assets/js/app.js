@@ -106,8 +106,12 @@ async function route() {
   const ctx = {el, params: m.params, query, go, setQuery, toast, isCurrent: () => gen === generation};
   try {
     const handle = await m.view.render(ctx);
-    if (gen === generation) active = handle || null;
-    else if (handle && handle.dispose) handle.dispose();
+    if (gen === generation) {
+      active = handle || null;
+      // Keyboard and screen reader users start on the new screen (unless
+      // the view put the focus somewhere itself, as the list's search).
+      if (!el.contains(document.activeElement)) el.focus({preventScroll: true});
+    } else if (handle && handle.dispose) handle.dispose();
   } catch (e) {
     if (gen !== generation || locked) return;
     fill(el, h('h1', {}, t('error.title')), h('p', {class: 'error', role: 'alert'}, e.message));

@@ -26,7 +26,7 @@ export const strings = {
     'customers.filters': 'Filtres', 'customers.role': 'Rôle', 'customers.role.any': 'Tous',
     'customers.tag': 'Étiquette', 'customers.sales_rep': 'Commercial',
     'customers.none': 'Aucun client pour l’instant.', 'customers.none.search': 'Aucun client ne correspond à « {q} ».',
-    'customers.shown': 'Clients {from} à {to}',
+    'customers.shown': 'Clients {from} à {to}', 'customers.shown.none': 'Aucun résultat',
 
     'customer.ref': 'Référence', 'customer.name': 'Nom', 'customer.company': 'Société', 'customer.type': 'Type',
     'customer.roles': 'Rôles', 'customer.emails': 'E-mails', 'customer.phones': 'Téléphones',
@@ -176,7 +176,7 @@ export const strings = {
     'customers.filters': 'Filters', 'customers.role': 'Role', 'customers.role.any': 'Any',
     'customers.tag': 'Tag', 'customers.sales_rep': 'Sales rep',
     'customers.none': 'No customers yet.', 'customers.none.search': 'No customer matches “{q}”.',
-    'customers.shown': 'Customers {from} to {to}',
+    'customers.shown': 'Customers {from} to {to}', 'customers.shown.none': 'No results',
 
     'customer.ref': 'Reference', 'customer.name': 'Name', 'customer.company': 'Company', 'customer.type': 'Type',
     'customer.roles': 'Roles', 'customer.emails': 'E-mails', 'customer.phones': 'Phones',

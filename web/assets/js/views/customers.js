@@ -27,11 +27,13 @@ export async function render(ctx) {
     ['prospect', 'customer', 'supplier'].map((r) => h('option', {value: r, selected: state.role === r}, t(`role.${r}`))));
   const tag = h('input', {type: 'text', id: 'filter-tag', value: state.tag, autocomplete: 'off'});
   const rep = h('input', {type: 'text', id: 'filter-rep', value: state.sales_rep, autocomplete: 'off'});
-  const results = h('div', {id: 'results', 'aria-live': 'polite', 'aria-busy': 'false'});
+  // The count is announced (a live region); the table is not, or a screen
+  // reader would read fifty rows at every key typed.
+  const results = h('div', {id: 'results', 'aria-busy': 'false'});
   const prev = h('button', {type: 'button', id: 'prev', class: 'secondary'}, t('paging.prev'));
   const next = h('button', {type: 'button', id: 'next', class: 'secondary'}, t('paging.next'));
   const pageLabel = h('span', {id: 'page', class: 'page-label'});
-  const count = h('p', {id: 'count', class: 'muted'});
+  const count = h('p', {id: 'count', class: 'muted', role: 'status', 'aria-live': 'polite'});
 
   fill(el,
     h('div', {class: 'title-row'},
@@ -91,7 +93,8 @@ export async function render(ctx) {
     prev.disabled = state.page === 0;
     next.disabled = !page.next;
     pageLabel.textContent = t('paging.page', {n: state.page + 1});
-    count.textContent = items.length ? t('customers.shown', {from: state.page * PAGE + 1, to: state.page * PAGE + items.length}) : '';
+    count.textContent = items.length ? t('customers.shown', {from: state.page * PAGE + 1, to: state.page * PAGE + items.length})
+      : t('customers.shown.none');
   }
 
   // A new search or filter starts again at the first page.
