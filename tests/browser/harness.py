@@ -405,11 +405,21 @@ class Session:
         return problems
 
 
+def _overdue(signum, frame):
+    raise Failure("the test ran past its own deadline")
+
+
 def run(name, flow):
     """Runs flow(session); exits 0 when it passed and everything stopped
     cleanly, 1 otherwise."""
     s = Session(name)
     ok = False
+    # Its own deadline, before CTest's (300 s), so that the browser and the
+    # carnet processes are still stopped by the code below; and SIGTERM
+    # (ctest interrupted) takes the same way out.
+    signal.signal(signal.SIGALRM, _overdue)
+    signal.signal(signal.SIGTERM, _overdue)
+    signal.alarm(int(min(120 * SLOW, 240)))
     try:
         flow(s)
         ok = True
@@ -419,6 +429,7 @@ def run(name, flow):
         print("FAIL %s: unexpected error" % name, file=sys.stderr)
         traceback.print_exc()
     finally:
+        signal.alarm(0)
         problems = s.close()
     for p in problems:
         print("FAIL %s: %s" % (name, p), file=sys.stderr)
