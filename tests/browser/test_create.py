@@ -66,10 +66,22 @@ def flow(s):
     check(s.text("#phones-error") == "", "the phone is fine this time")
     s.set_input("#siret", "")
     s.set_input("#city", "Rennes")
+    # A custom field, first with a value its type refuses.
+    s.set_input("#custom-new-name", "surface")
+    s.find("#custom-new-type option[value='number']").click()
+    s.set_input("#custom-new-value", "cent")
+    s.click("#save")
+    s.wait(lambda d: "cent" in (s.text("#custom-error") or "") + (s.text("#form-error") or ""),
+           message="the custom field's message is shown")
+    check(s.cli(a, "customer", "show", c["id"], json_out=True)["address"]["city"] == "Nantes",
+          "a refused edit changed nothing (not even the city)")
+    s.set_input("#custom-new-value", "120")
     s.click("#save")
     s.text_of("#identity-body", "Rennes")
+    s.text_of("#identity-body", r"surface\s+120")
     c = s.cli(a, "customer", "show", c["id"], json_out=True)
     check(c["address"]["city"] == "Rennes" and c["siret"] is None, "edited: %r" % c["address"])
+    check(c["custom"] == {"surface": {"type": "number", "value": "120"}}, "custom field: %r" % c["custom"])
     check(c["phones"] == [{"type": "mobile", "number": "+33612345678"}], "the phone kept: %r" % c["phones"])
     s.mark("edited")
 

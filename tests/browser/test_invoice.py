@@ -29,6 +29,20 @@ def flow(s):
     s.click("#new-quote")
     s.text_of("#doc-number", "brouillon")
     s.text_of("#doc-head h1", "Devis")
+    # The header of a draft: a validity of 30 days.
+    s.click("#doc-header-edit summary")
+    s.set_input("#header-form-validity_days", "trente")
+    s.click("#save-header")
+    s.text_of("#header-form-validity_days-error", "trente")
+    s.set_input("#header-form-validity_days", "30")
+    s.click("#save-header")
+    s.text_of("#doc-head", r"Validité \(jours\)\s+30")
+    # A bad quantity: the message under the quantity.
+    s.set_input("#line-form-label", "Pose")
+    s.set_input("#line-form-qty", "deux")
+    s.click("#add-line")
+    s.text_of("#line-form-qty-error", "deux")
+    check(not s.finds("#doc-lines tbody tr"), "no line added")
     add_line(s, "Pose", "2,5", "45", "10")
     add_line(s, "Fourniture", "1", "100", "20")
     # 2.5 x 45 = 112.50 at 10 %, 100 at 20 %: HT 212.50, VAT 11.25 + 20 = 31.25.
@@ -70,6 +84,7 @@ def flow(s):
     check(inv["number"] == inv_no, "the invoice's number: page %s, replica %s" % (inv_no, inv["number"]))
     check(inv["totals"]["ttc"] == "243.75" and inv["totals"]["ht"] == "212.50", "totals: %r" % inv["totals"])
     check(docs["quote"]["number"] == quote_no, "the quote's number")
+    check(s.cli(a, "doc", "show", docs["quote"]["id"], json_out=True)["validity_days"] == 30, "the quote's validity")
     check(re.match(r"#/documents/[0-9a-f]{32}$", d.current_url.split("/", 3)[3]), "on the invoice's page")
 
     # The customer's page lists both, and the history has the invoice.

@@ -51,6 +51,29 @@ export async function render(ctx) {
     notes: h('textarea', {rows: 3}, v(c && c.notes)),
   };
 
+  // Custom fields: each one kept, changed or removed; one new per save.
+  const CUSTOM_TYPES = ['string', 'number', 'date', 'list', 'checkbox'];
+  const customRows = Object.entries((c && c.custom) || {}).map(([name, f]) => {
+    const value = h('input', {type: 'text', value: v(f && typeof f === 'object' ? f.value : f), 'aria-label': name});
+    const drop = h('input', {type: 'checkbox', 'aria-label': t('custom.remove.label', {name})});
+    return {name, type: (f && f.type) || 'string', before: v(f && typeof f === 'object' ? f.value : f), value, drop,
+      row: h('div', {class: 'custom-row', dataset: {name}}, h('span', {class: 'custom-name'}, name),
+        h('span', {class: 'muted'}, t(`custom.type.${(f && f.type) || 'string'}`)), value,
+        h('label', {class: 'check'}, drop, ' ', t('custom.remove')))};
+  });
+  const newName = h('input', {type: 'text', id: 'custom-new-name', placeholder: t('custom.new.name')});
+  const newType = h('select', {id: 'custom-new-type', 'aria-label': t('custom.new.type')},
+    CUSTOM_TYPES.map((x) => h('option', {value: x}, t(`custom.type.${x}`))));
+  const newValue = h('input', {type: 'text', id: 'custom-new-value', placeholder: t('custom.new.value')});
+  const customBox = h('fieldset', {class: 'custom', id: 'custom'},
+    h('legend', {}, t('custom.title')),
+    customRows.map((r) => r.row),
+    h('div', {class: 'custom-row new'},
+      h('label', {class: 'sr', for: 'custom-new-name'}, t('custom.new.name')), newName,
+      newType,
+      h('label', {class: 'sr', for: 'custom-new-value'}, t('custom.new.value')), newValue),
+    h('p', {class: 'field-error', id: 'custom-error', 'aria-live': 'polite'}));
+
   const formError = h('p', {class: 'form-error', role: 'alert', id: 'form-error'});
   const dupBox = h('div', {id: 'duplicates-found'});
   const save = h('button', {type: 'submit', id: 'save'}, editing ? t('form.save') : t('form.create'));
@@ -74,6 +97,7 @@ export async function render(ctx) {
       field('channel', t('customer.channel'), controls.channel),
       field('discount', t('customer.discount'), controls.discount)),
     field('notes', t('customer.notes'), controls.notes),
+    customBox,
     formError, dupBox,
     h('div', {class: 'actions'}, save,
       h('a', {class: 'button secondary', href: editing ? `#/customers/${c.id}` : '#/'}, t('form.cancel'))));
@@ -104,8 +128,16 @@ export async function render(ctx) {
       discount: controls.discount.value.trim().replace(',', '.') || null,
       notes: controls.notes.value.trim() || null,
     };
+    // Custom fields: what changed, what was removed (null), and a new one.
+    const custom = {};
+    for (const r of customRows) {
+      if (r.drop.checked) custom[r.name] = null;
+      else if (r.value.value.trim() !== r.before) custom[r.name] = {type: r.type, value: r.value.value.trim()};
+    }
+    if (newName.value.trim()) custom[newName.value.trim()] = {type: newType.value, value: newValue.value.trim()};
+    if (Object.keys(custom).length) b.custom = custom;
     if (!editing) return b;
-    const changed = {};
+    const changed = b.custom ? {custom: b.custom} : {};
     const same = (x, y) => JSON.stringify(x) === JSON.stringify(y);
     const before = {
       name: c.name, company: c.company, type: c.type, roles: c.roles, emails: c.emails,
@@ -125,7 +157,7 @@ export async function render(ctx) {
     // fields come back as their own names (street, postcode, city...).
     const f = e.field === 'type' ? 'type' : e.field;
     if (!f || !setFieldError(form, f, e.message)) {
-      if (f === 'roles') form.querySelector('#roles-error').textContent = e.message;
+      if (f === 'roles' || f === 'custom') form.querySelector(`#${f}-error`).textContent = e.message;
       else formError.textContent = e.message;
     }
     const bad = f && form.querySelector(`#${CSS.escape(f)}`);

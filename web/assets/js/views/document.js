@@ -3,7 +3,7 @@
 // document moves its status forward or converts (quote -> order ->
 // invoice -> credit note) into a new draft.
 
-import {get, post, del, ApiError} from '../api.js';
+import {get, post, patch, del, ApiError} from '../api.js';
 import {t} from '../i18n.js';
 import {h, fill, field, table, setFieldError, clearErrors} from '../dom.js';
 import {money, decimal, percent, date, today} from '../format.js';
@@ -58,7 +58,40 @@ export async function render(ctx) {
     }
   });
 
-  fill(el, headBox, message, h('section', {class: 'card'}, h('h2', {}, t('doc.lines')), linesBox, lineForm),
+  // A draft's header: dates, validity, terms, notes (read-only once validated).
+  const hv = (x) => (x === null || x === undefined ? '' : String(x));
+  const headerForm = h('form', {id: 'header-form', class: 'inline-form'},
+    field('header-form-date', t('doc.date'), h('input', {type: 'date', value: hv(d.date)})),
+    field('header-form-due_date', t('doc.due_date'), h('input', {type: 'date', value: hv(d.due_date)})),
+    d.type === 'quote' ? field('header-form-validity_days', t('doc.validity_days'), h('input', {type: 'text', inputmode: 'numeric', size: 4, value: hv(d.validity_days)})) : null,
+    field('header-form-payment_terms', t('doc.payment_terms'), h('input', {type: 'text', value: hv(d.payment_terms)})),
+    field('header-form-notes', t('doc.notes'), h('input', {type: 'text', value: hv(d.notes)})),
+    h('button', {type: 'submit', class: 'secondary', id: 'save-header'}, t('form.save')),
+    h('p', {class: 'form-error', role: 'alert'}));
+  headerForm.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    clearErrors(headerForm);
+    const body = {};
+    for (const k of ['date', 'due_date', 'validity_days', 'payment_terms', 'notes']) {
+      const input = headerForm.querySelector(`#header-form-${k}`);
+      if (!input) continue;
+      const val = input.value.trim();
+      // Sent as typed: the API checks and converts (a number of days as well).
+      if (val !== hv(d[k])) body[k] = val || null;
+    }
+    if (!Object.keys(body).length) return;
+    try {
+      d = await patch(`documents/${d.id}`, body);
+      ctx.toast(t('form.saved'));
+      show();
+    } catch (err) {
+      const f = err instanceof ApiError ? err.field : null;
+      if (!f || !setFieldError(headerForm, `header-form-${f}`, err.message)) headerForm.querySelector('.form-error').textContent = err.message;
+    }
+  });
+  const headerCard = h('details', {class: 'card', id: 'doc-header-edit'}, h('summary', {}, t('doc.header.edit')), headerForm);
+
+  fill(el, headBox, message, headerCard, h('section', {class: 'card'}, h('h2', {}, t('doc.lines')), linesBox, lineForm),
     h('section', {class: 'card'}, h('h2', {}, t('doc.totals')), totalsBox), actionsBox);
 
   // Runs a document action; the answer is the document (or a new one).
@@ -80,7 +113,10 @@ export async function render(ctx) {
         h('dt', {}, t('doc.date')), h('dd', {}, date(d.date)),
         d.due_date ? [h('dt', {}, t('doc.due_date')), h('dd', {}, date(d.due_date))] : null,
         d.source ? [h('dt', {}, t('doc.source')), h('dd', {}, h('a', {href: `#/documents/${d.source}`, id: 'doc-source'}, t('doc.source.link')))] : null,
-        d.paid_date ? [h('dt', {}, t('doc.paid_date')), h('dd', {}, date(d.paid_date))] : null));
+        d.paid_date ? [h('dt', {}, t('doc.paid_date')), h('dd', {}, date(d.paid_date))] : null,
+        d.validity_days ? [h('dt', {}, t('doc.validity_days')), h('dd', {}, String(d.validity_days))] : null,
+        d.payment_terms ? [h('dt', {}, t('doc.payment_terms')), h('dd', {}, d.payment_terms)] : null,
+        d.notes ? [h('dt', {}, t('doc.notes')), h('dd', {}, d.notes)] : null));
 
     const lines = d.lines || [];
     fill(linesBox, lines.length ? table([
@@ -96,6 +132,7 @@ export async function render(ctx) {
       })}, t('line.remove')) : '')},
     ], lines, (l) => ({dataset: {id: l.id}})) : h('p', {class: 'empty'}, t('doc.lines.none')));
     lineForm.hidden = !draft;
+    headerCard.hidden = !draft;
 
     const tt = d.totals || {};
     fill(totalsBox, h('table', {class: 'totals'}, h('tbody', {},
