@@ -440,7 +440,9 @@ static void on_discovered(void *data, const char *addr, const uint8_t pk[CARNET_
   dial_start(d, uv_now(n->loop));
 }
 
-static void start_discovery(carnet_node *n) {
+/* Errors: CARNET_EINVAL (no listening address to announce), or those of
+ * carnet__discovery_start (the replica's errmsg says why). Logged. */
+static int start_discovery(carnet_node *n) {
   carnet__hostport hp;
   char why[160];
   carnet__discovery_opts o = {.iface = n->opts.discover_iface,
@@ -448,7 +450,7 @@ static void start_discovery(carnet_node *n) {
                               .interval_ms = n->opts.discover_interval_ms};
   if (!n->listening || carnet__addr_parse(n->listen_addr, false, &hp, why, sizeof why) < 0) {
     carnet__node_log(n, CARNET_LOG_WARN, "LAN discovery needs a listening address: off");
-    return;
+    return CARNET_EINVAL;
   }
   int rc = carnet__discovery_start(n->loop, n->r, hp.port, &o, on_discovered, n, &n->disc);
   if (rc) {
@@ -456,11 +458,12 @@ static void start_discovery(carnet_node *n) {
                      "LAN discovery off: %s (peers given with --peer are "
                      "still dialled)",
                      carnet_replica_errmsg(n->r));
-    return;
+    return rc;
   }
   n->handles_open++; /* until on_discovery_done */
   carnet__node_log(n, CARNET_LOG_INFO, "LAN discovery on (UDP %u)",
                    n->opts.discover_port ? n->opts.discover_port : CARNET_DISCOVERY_UDP_PORT);
+  return 0;
 }
 
 /* --- the tick ----------------------------------------------------------- */
@@ -678,6 +681,22 @@ static int dial_here(carnet_node *n, void *arg) {
   return rc;
 }
 
+static int discover_here(carnet_node *n, void *arg) {
+  (void)arg;
+  if (n->opts.once || n->stopping || n->finished) return CARNET_EMISUSE;
+  if (!n->listening) return CARNET_EINVAL;
+  if (n->disc) return 0;
+  if (!n->started) { /* at the start, as opts.discover asks */
+    n->opts.discover = true;
+    return 0;
+  }
+  return start_discovery(n);
+}
+
+int carnet_node_discover(carnet_node *n) {
+  return node_call(n, discover_here, NULL);
+}
+
 int carnet_node_dial(carnet_node *n, const char *hostport) {
   int rc = carnet_node_addr_parse(hostport, NULL, 0, NULL, NULL, 0);
   if (rc) return rc;
@@ -870,7 +889,7 @@ static int node_begin(carnet_node *n) {
   bool asked = n->stop_requested; /* carnet_node_stop before the start */
   uv_mutex_unlock(&n->mu);
   if (asked || (n->opts.once && n->ndials == 0 && !n->listening)) carnet__node_stop(n);
-  if (!n->stopping && n->opts.discover && !n->opts.once) start_discovery(n);
+  if (!n->stopping && n->opts.discover && !n->opts.once) (void)start_discovery(n); /* logged */
   anti_entropy(n, n->t0); /* every peer is dialled at once */
   return 0;
 uv_fail_tick:

@@ -263,6 +263,20 @@ CARNET_API int carnet_node_exec(carnet_node *n, int (*fn)(carnet_replica *r, voi
  * stopped). */
 CARNET_API int carnet_node_dial(carnet_node *n, const char *hostport);
 
+/* Brief: announce this replica on the LAN and dial the trusted replicas
+ * of its team that announce themselves, as opts.discover does at the start
+ * (with opts.discover_iface, _port and _interval_ms), from now on (or from
+ * the start, when the node has not started). Of two replicas that hear
+ * each other, the one with the smaller replica id dials. Idempotent. Safe
+ * from any thread.
+ * Errors: CARNET_EINVAL (the node does not listen: there is nothing to
+ * announce; or a discovery option is out of range), CARNET_EMISUSE (a
+ * `once` node, or the node is stopping or stopped), CARNET_EBUSY (the UDP
+ * port is taken by a program that does not share it), CARNET_EIO (no
+ * interface can join the multicast group: no network, or no multicast
+ * route), CARNET_ENOMEM. The log and the replica's errmsg say why. */
+CARNET_API int carnet_node_discover(carnet_node *n);
+
 /* Brief: the outcome of the i-th dial target (NULL past the end). It lives
  * with the node and changes while the node runs: read it from the node's
  * thread (a callback, carnet_node_exec) or once the node has stopped. */

@@ -50,11 +50,17 @@ typedef struct rec {
   int poll_rc;
   bool read_ok;              /* the callback could read the changed record */
   carnet_subscription *self; /* unsubscribed from inside its first call when set */
+  bool odd;                  /* a callback saw something wrong */
 } rec;
 
+/* Records; asserts nothing: a cmocka failure longjmps, which must not
+ * happen inside carnet_txn_commit. `odd` is asserted after. */
 static void on_change(void *data, const carnet_change_event *ev) {
   rec *rc = data;
-  assert_true(rc->n < REC_EVENTS);
+  if (rc->n == REC_EVENTS) {
+    rc->odd = true;
+    return;
+  }
   rec_event *e = &rc->ev[rc->n++];
   e->source = ev->source;
   e->peer = ev->peer;
@@ -62,10 +68,14 @@ static void on_change(void *data, const carnet_change_event *ev) {
   e->n = ev->n;
   e->seq = ev->seq;
   e->changes = calloc(ev->n ? ev->n : 1, sizeof *e->changes);
-  assert_non_null(e->changes);
+  if (e->changes == NULL) {
+    rc->odd = true;
+    e->n = 0;
+    return;
+  }
   memcpy(e->changes, ev->changes, ev->n * sizeof *ev->changes);
   for (size_t i = 1; i < ev->n; i++) /* in id order, each id once */
-    assert_true(memcmp(ev->changes[i - 1].id.b, ev->changes[i].id.b, 16) < 0);
+    if (memcmp(ev->changes[i - 1].id.b, ev->changes[i].id.b, 16) >= 0) rc->odd = true;
 }
 
 static void rec_clear(rec *rc) {
@@ -109,6 +119,7 @@ static int setup(void **state) {
 
 static int teardown(void **state) {
   fx *x = *state;
+  assert_false(x->rc.odd);
   rec_clear(&x->rc);
   rfx_free(x->f);
   free(x);
@@ -336,7 +347,7 @@ static void on_change_tries(void *data, const carnet_change_event *ev) {
   rc->read_ok = ev->n == 1 && carnet_record_get(rc->r, &ev->changes[0].id, &record) == 0;
   carnet_record_free(record);
   if (rc->self) {
-    assert_int_equal(carnet_replica_unsubscribe(rc->r, rc->self), 0);
+    if (carnet_replica_unsubscribe(rc->r, rc->self) != 0) rc->odd = true;
     rc->self = NULL;
   }
   on_change(data, ev);
