@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "carnet/carnet.h"
+#include "carnet/node.h"
 
 enum {
   CLI_OK = 0,
@@ -258,6 +259,25 @@ int cli_cmd_passwd(cli *c, int argc, char **argv); /* cli/cmd_passwd.c */
 const char *cli_key_kind_text(carnet_key_kind k);
 int cli_cmd_debug(cli *c, int argc, char **argv);  /* cli/cmd_debug.c (not in --help) */
 int cli_cmd_import(cli *c, int argc, char **argv); /* cli/cmd_import.c */
+int cli_cmd_web(cli *c, int argc, char **argv);    /* cli/cmd_web.c */
+
+/* The web console (cli/cmd_web.c, web/web.h), shared by `carnet web` and
+ * `carnet serve --http`. */
+struct web_server;
+/* Brief: refuse (exit code 1, printed) an address the console would not
+ * listen on (not loopback). */
+int cli_web_check(cli *c, const char *listen);
+/* Brief: start the console on `listen` for the replica of `node` (before
+ * the node runs), print 'console: URL' and write it to DIR/web.url.
+ * Returns CLI_OK or an exit code after printing. */
+int cli_web_start(cli *c, carnet_replica *r, carnet_node *node, const char *listen, bool sync,
+                  struct web_server **out);
+/* Brief: stop it (once the node has stopped) and remove DIR/web.url. NULL:
+ * nothing. */
+void cli_web_stop(carnet_replica *r, struct web_server *s);
+/* Brief: a carnet_node_opts.event callback whose data is a `struct
+ * web_server **` (NULL until started): the page's peer events. */
+void cli_web_peer_event(void *data, const carnet_peer_event *ev);
 int cli_cmd_export(cli *c, int argc, char **argv); /* cli/cmd_export.c */
 
 /* The CRM records (cli/crm.h has what they share). */

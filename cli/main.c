@@ -60,6 +60,7 @@ static const cli_sub commands[] = {
     {"export", cli_cmd_export, "export customers, contacts, documents or actions to a file"},
     {"changes", cli_cmd_changes, "sync two replicas through a file"},
     {"serve", cli_cmd_serve, "run as a sync node: sync with peers over the network"},
+    {"web", cli_cmd_web, "serve the web console on this machine (a browser page and its HTTP API)"},
     {"sync", cli_cmd_sync, "sync once with a peer over the network"},
     {"invite", cli_cmd_invite, "make a one-time token for a new replica to join"},
     {"join", cli_cmd_join, "join a team with an invite token"},

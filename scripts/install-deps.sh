@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config clang
   liblmdb-dev lmdb-utils libsodium-dev libuv1-dev libmsgpack-dev libcmocka-dev
   libjansson-dev libutf8proc-dev
+  libmicrohttpd-dev libcurl4-openssl-dev
   libxlsxwriter-dev libzip-dev libexpat1-dev
   scdoc man-db bash-completion dpkg-dev file systemd
   python3 python3-cffi

@@ -1,0 +1,815 @@
+/* tests/web/test_api.c - the HTTP API of the web console against a real
+ * `carnet web` process (docs/HTTP-API.md): each endpoint's happy path,
+ * requests without or with a wrong token (401, nothing done), malformed
+ * JSON, unknown ids (404), bodies over the limit (413), a wrong Host (403),
+ * and that a failed request changed nothing (the replica's digest, read by
+ * another `carnet` process, is the same before and after).
+ *
+ * One `carnet web` serves the whole group (starting it is the slow part);
+ * each test makes its own customers.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/web/webclient.h"
+
+static web W;
+static char DIR_[1100];
+
+static int group_setup(void **state) {
+  if (fx_setup(state) != 0) return -1;
+  curl_global_init(CURL_GLOBAL_ALL);
+  snprintf(DIR_, sizeof DIR_, "%s", path("office"));
+  init(DIR_);
+  const char *argv[] = {F->bin, "--dir", DIR_, "web", "--http", "127.0.0.1:0", NULL};
+  wc_start(&W, argv, "web.log");
+  return 0;
+}
+
+static int group_teardown(void **state) {
+  curl_global_cleanup();
+  return fx_teardown(state);
+}
+
+/* A customer made through the API; its id into `id` (33 bytes). */
+static void make_customer(const char *json, char *id) {
+  resp r = wc(&W, "POST", "/api/customers", json);
+  EXPECT(r, 201);
+  snprintf(id, CARNET_ID_HEX_LEN + 1, "%s", jget(&r, "id"));
+  resp_free(&r);
+}
+
+/* --- The page, and the checks before any handler -------------------------------- */
+
+static void test_page_and_headers(void **state) {
+  (void)state;
+  char v[512];
+  resp r = wc_send(&W, 0, "GET", "/", NULL, NULL, 0, NULL, NULL);
+  EXPECT(r, 200);
+  assert_non_null(strstr(r.body, "<html"));
+  assert_non_null(strstr(resp_header(&r, "Content-Security-Policy", v, sizeof v), "default-src 'self'"));
+  assert_non_null(strstr(v, "frame-ancestors 'none'"));
+  assert_string_equal(resp_header(&r, "X-Content-Type-Options", v, sizeof v), "nosniff");
+  assert_string_equal(resp_header(&r, "Referrer-Policy", v, sizeof v), "no-referrer");
+  assert_string_equal(resp_header(&r, "Access-Control-Allow-Origin", v, sizeof v), "");
+  char etag[64];
+  resp_header(&r, "ETag", etag, sizeof etag);
+  assert_true(strlen(etag) > 2);
+  resp_free(&r);
+  char inm[128];
+  snprintf(inm, sizeof inm, "If-None-Match: %s", etag);
+  r = wc_send(&W, 0, "GET", "/index.html", NULL, NULL, 0, NULL, inm);
+  EXPECT(r, 304);
+  resp_free(&r);
+  r = wc_send(&W, 0, "GET", "/app.js", NULL, NULL, 0, NULL, NULL);
+  EXPECT(r, 200);
+  assert_non_null(strstr(resp_header(&r, "Content-Type", v, sizeof v), "javascript"));
+  resp_free(&r);
+  r = wc_send(&W, 0, "GET", "/nothing-here", NULL, NULL, 0, NULL, NULL);
+  EXPECT(r, 404);
+  resp_free(&r);
+  /* DIR/web.url holds the URL printed, readable by its owner only. */
+  char *url = slurp(path("office/web.url"));
+  assert_non_null(strstr(url, W.token));
+  free(url);
+  struct stat st;
+  assert_int_equal(stat(path("office/web.url"), &st), 0);
+  assert_int_equal(st.st_mode & 077, 0);
+}
+
+static void test_host_origin_options(void **state) {
+  (void)state;
+  resp r = wc_send(&W, WC_TOKEN, "GET", "/api/status", NULL, NULL, 0, "evil.example:80", NULL);
+  EXPECT(r, 403);
+  assert_string_equal(err_code(&r), "CARNET_EPERM");
+  resp_free(&r);
+  r = wc_send(&W, 0, "GET", "/", NULL, NULL, 0, "attacker.test", NULL);
+  EXPECT(r, 403); /* DNS rebinding: the page too */
+  resp_free(&r);
+  r = wc_send(&W, WC_TOKEN, "GET", "/api/status", NULL, NULL, 0, NULL, "Origin: http://evil.example");
+  EXPECT(r, 403);
+  resp_free(&r);
+  char origin[160];
+  snprintf(origin, sizeof origin, "Origin: http://%s", W.host);
+  r = wc_send(&W, WC_TOKEN, "GET", "/api/status", NULL, NULL, 0, NULL, origin);
+  EXPECT(r, 200);
+  resp_free(&r);
+  r = wc_send(&W, WC_TOKEN, "OPTIONS", "/api/customers", NULL, NULL, 0, NULL,
+              "Access-Control-Request-Method: POST");
+  EXPECT(r, 405);
+  char v[64];
+  assert_string_equal(resp_header(&r, "Access-Control-Allow-Origin", v, sizeof v), "");
+  resp_free(&r);
+}
+
+/* Every endpoint refuses a request without the token, or with a wrong
+ * one, and does nothing. */
+static void test_auth_everywhere(void **state) {
+  (void)state;
+  static const char *const calls[][2] = {
+      {"GET", "/api/status"},           {"GET", "/api/events"},
+      {"GET", "/api/customers"},        {"POST", "/api/customers"},
+      {"GET", "/api/customers/x"},      {"PATCH", "/api/customers/x"},
+      {"DELETE", "/api/customers/x"},   {"GET", "/api/customers/x/contacts"},
+      {"GET", "/api/customers/x/consents"}, {"POST", "/api/customers/x/consents"},
+      {"GET", "/api/customers/x/history"}, {"POST", "/api/customers/x/erase"},
+      {"GET", "/api/customers/x/subject-export"}, {"POST", "/api/contacts"},
+      {"GET", "/api/contacts/x"},       {"PATCH", "/api/contacts/x"},
+      {"DELETE", "/api/contacts/x"},    {"GET", "/api/documents"},
+      {"POST", "/api/documents"},       {"GET", "/api/documents/x"},
+      {"PATCH", "/api/documents/x"},    {"DELETE", "/api/documents/x"},
+      {"POST", "/api/documents/x/lines"}, {"PATCH", "/api/documents/x/lines/y"},
+      {"DELETE", "/api/documents/x/lines/y"}, {"POST", "/api/documents/x/lines/y/move"},
+      {"POST", "/api/documents/x/validate"}, {"POST", "/api/documents/x/status"},
+      {"POST", "/api/documents/x/convert"}, {"GET", "/api/actions"},
+      {"POST", "/api/actions"},         {"GET", "/api/actions/x"},
+      {"PATCH", "/api/actions/x"},      {"DELETE", "/api/actions/x"},
+      {"GET", "/api/reminders"},        {"GET", "/api/reminders/due"},
+      {"POST", "/api/reminders"},       {"GET", "/api/reminders/x"},
+      {"PATCH", "/api/reminders/x"},    {"DELETE", "/api/reminders/x"},
+      {"GET", "/api/duplicates"},       {"GET", "/api/duplicates/review"},
+      {"POST", "/api/duplicates/dismiss"}, {"POST", "/api/duplicates/set-aside"},
+      {"POST", "/api/merge"},           {"POST", "/api/unmerge"},
+      {"POST", "/api/import"},          {"GET", "/api/export"},
+      {"GET", "/api/peers"},            {"POST", "/api/invite"},
+      {"GET", "/api/erasures"},         {"GET", "/api/nothing"},
+  };
+  const char *body = "{\"name\":\"Intrus\",\"channel\":\"email\",\"granted\":true}";
+  char *before = digest(DIR_);
+  for (size_t i = 0; i < sizeof calls / sizeof calls[0]; i++) {
+    for (unsigned how = 0; how < 3; how++) {
+      unsigned flags = how == 0 ? 0 : how == 1 ? WC_BADTOKEN : WC_BADTOKEN | WC_XTOKEN;
+      bool has_body = strcmp(calls[i][0], "GET") != 0 && strcmp(calls[i][0], "DELETE") != 0;
+      resp r = wc_send(&W, flags, calls[i][0], calls[i][1], NULL, has_body ? body : NULL,
+                       has_body ? strlen(body) : 0, NULL, NULL);
+      if (r.status != 401)
+        fail_msg("%s %s without a valid token: %ld %s", calls[i][0], calls[i][1], r.status,
+                 r.body ? r.body : "");
+      assert_string_equal(err_code(&r), "CARNET_EPERM");
+      resp_free(&r);
+    }
+  }
+  char *after = digest(DIR_);
+  assert_string_equal(before, after);
+  free(before);
+  free(after);
+}
+
+static void test_routes_methods_limits(void **state) {
+  (void)state;
+  resp r = wc(&W, "GET", "/api/no/such/thing", NULL);
+  EXPECT(r, 404);
+  assert_string_equal(err_code(&r), "CARNET_ENOTFOUND");
+  resp_free(&r);
+  r = wc(&W, "PUT", "/api/customers", "{}");
+  EXPECT(r, 405);
+  char v[64];
+  assert_non_null(strstr(resp_header(&r, "Allow", v, sizeof v), "POST"));
+  resp_free(&r);
+  /* Malformed JSON, a body that is not an object, a wrong content type. */
+  char *before = digest(DIR_);
+  r = wc(&W, "POST", "/api/customers", "{\"name\": \"Jean\",");
+  EXPECT(r, 400);
+  assert_string_equal(err_code(&r), "CARNET_EINVAL");
+  assert_non_null(strstr(json_string_value(json_object_get(json_object_get(r.json, "error"), "message")),
+                         "malformed JSON"));
+  resp_free(&r);
+  r = wc(&W, "POST", "/api/customers", "[1,2]");
+  EXPECT(r, 400);
+  resp_free(&r);
+  r = wc_send(&W, WC_TOKEN, "POST", "/api/customers", "text/plain", "{\"name\":\"x\"}", 12, NULL, NULL);
+  EXPECT(r, 415);
+  resp_free(&r);
+  /* Over the limit: 1 MiB of JSON. */
+  size_t big = (1u << 20) + 100;
+  char *huge = malloc(big + 1);
+  assert_non_null(huge);
+  memset(huge, ' ', big);
+  memcpy(huge, "{\"name\":\"", 9);
+  huge[big - 2] = '"';
+  huge[big - 1] = '}';
+  huge[big] = '\0';
+  r = wc(&W, "POST", "/api/customers", huge);
+  EXPECT(r, 413);
+  assert_string_equal(err_code(&r), "CARNET_ELIMIT");
+  resp_free(&r);
+  free(huge);
+  /* Query parameters out of range. */
+  r = wc(&W, "GET", "/api/customers?limit=0", NULL);
+  EXPECT(r, 400);
+  assert_string_equal(err_field(&r), "limit");
+  resp_free(&r);
+  r = wc(&W, "GET", "/api/customers?cursor=zzz", NULL);
+  EXPECT(r, 400);
+  resp_free(&r);
+  char *after = digest(DIR_);
+  assert_string_equal(before, after);
+  free(before);
+  free(after);
+}
+
+/* --- Customers, contacts, consents ------------------------------------------------ */
+
+static void test_customers(void **state) {
+  (void)state;
+  char id[40], path_[256];
+  make_customer("{\"name\":\"Hélène Martin\",\"phones\":[{\"type\":\"mobile\",\"number\":\"06 11 22 33 44\"}],"
+                "\"tags\":[\"vip\"],\"address\":{\"city\":\"Lyon\"},\"sales_rep\":\"anne\","
+                "\"discount\":5.5,\"custom\":{\"surface\":{\"type\":\"number\",\"value\":\"120\"}}}",
+                id);
+  snprintf(path_, sizeof path_, "/api/customers/%s", id);
+  resp r = wc(&W, "GET", path_, NULL);
+  EXPECT(r, 200);
+  assert_string_equal(jget(&r, "name"), "Hélène Martin");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r.json, "phones"), 0), "number")),
+                      "+33611223344");
+  assert_true(json_real_value(json_object_get(r.json, "discount")) == 5.5);
+  char ref[64];
+  snprintf(ref, sizeof ref, "%s", jget(&r, "ref"));
+  resp_free(&r);
+  /* By reference code and by id prefix, as the command line. */
+  snprintf(path_, sizeof path_, "/api/customers/%s", ref);
+  r = wc(&W, "GET", path_, NULL);
+  EXPECT(r, 200);
+  resp_free(&r);
+  /* Accent-insensitive search, and the filters. */
+  r = wc(&W, "GET", "/api/customers?q=helene", NULL);
+  EXPECT(r, 200);
+  assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
+  resp_free(&r);
+  r = wc(&W, "GET", "/api/customers?q=0611", NULL);
+  EXPECT(r, 200);
+  assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
+  resp_free(&r);
+  r = wc(&W, "GET", "/api/customers?tag=vip&role=prospect&sales_rep=anne", NULL);
+  EXPECT(r, 200);
+  assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
+  resp_free(&r);
+  r = wc(&W, "GET", "/api/customers?tag=nobody", NULL);
+  assert_int_equal(json_array_size(json_object_get(r.json, "items")), 0);
+  resp_free(&r);
+  /* Edit: a set given whole, a scalar cleared. */
+  snprintf(path_, sizeof path_, "/api/customers/%s", id);
+  r = wc(&W, "PATCH", path_, "{\"tags\":[\"gold\"],\"sales_rep\":null,\"emails\":[\"h@example.fr\"]}");
+  EXPECT(r, 200);
+  assert_string_equal(json_string_value(json_array_get(json_object_get(r.json, "tags"), 0)), "gold");
+  assert_int_equal(json_array_size(json_object_get(r.json, "tags")), 1);
+  assert_true(json_is_null(json_object_get(r.json, "sales_rep")));
+  resp_free(&r);
+  r = wc(&W, "PATCH", path_, "{}");
+  EXPECT(r, 400);
+  resp_free(&r);
+  /* A bad value: 400 with the CLI's message and field, nothing written. */
+  char *before = digest(DIR_);
+  r = wc(&W, "POST", "/api/customers", "{\"name\":\"Jean\",\"phones\":[\"123\"]}");
+  EXPECT(r, 400);
+  assert_string_equal(err_field(&r), "phones");
+  assert_non_null(strstr(json_string_value(json_object_get(json_object_get(r.json, "error"), "message")),
+                         "invalid phone number '123'"));
+  resp_free(&r);
+  r = wc(&W, "PATCH", path_, "{\"name\":\"Hélène B\",\"emails\":[\"jean@\"]}");
+  EXPECT(r, 400);
+  assert_string_equal(err_field(&r), "emails");
+  resp_free(&r);
+  r = wc(&W, "POST", "/api/customers", "{\"name\":\"X\",\"discount\":150}");
+  EXPECT(r, 400);
+  assert_string_equal(err_field(&r), "discount");
+  resp_free(&r);
+  r = wc(&W, "POST", "/api/customers", "{\"name\":\"X\",\"colour\":\"red\"}");
+  EXPECT(r, 400);
+  resp_free(&r);
+  char *after = digest(DIR_);
+  assert_string_equal(before, after);
+  free(before);
+  free(after);
+  /* Unknown ids. */
+  r = wc(&W, "GET", "/api/customers/ffffffffffffffffffffffffffffffff", NULL);
+  EXPECT(r, 404);
+  assert_string_equal(err_code(&r), "CARNET_ENOTFOUND");
+  resp_free(&r);
+  r = wc(&W, "PATCH", "/api/customers/CU0000-XXXX-9999", "{\"name\":\"y\"}");
+  EXPECT(r, 404);
+  resp_free(&r);
+  /* Delete, then again: 409. */
+  r = wc(&W, "DELETE", path_, NULL);
+  EXPECT(r, 200);
+  assert_true(json_is_true(json_object_get(r.json, "deleted")));
+  resp_free(&r);
+  r = wc(&W, "DELETE", path_, NULL);
+  EXPECT(r, 409);
+  resp_free(&r);
+  r = wc(&W, "GET", "/api/customers?q=helene", NULL);
+  assert_int_equal(json_array_size(json_object_get(r.json, "items")), 0);
+  resp_free(&r);
+  r = wc(&W, "GET", "/api/customers?q=helene&deleted=1", NULL);
+  assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
+  resp_free(&r);
+}
+
+static void test_paging(void **state) {
+  (void)state;
+  char id[40], seen[8][40];
+  for (int i = 0; i < 5; i++) {
+    char body[128];
+    snprintf(body, sizeof body, "{\"name\":\"Pagination %c%c\",\"tags\":[\"page\"]}", 'a' + i, 'a' + i);
+    make_customer(body, id);
+  }
+  char url[256] = "/api/customers?tag=page&limit=2";
+  int n = 0, pages = 0;
+  for (;;) {
+    resp r = wc(&W, "GET", url, NULL);
+    EXPECT(r, 200);
+    json_t *items = json_object_get(r.json, "items"), *it;
+    size_t i;
+    json_array_foreach(items, i, it) snprintf(seen[n++], 40, "%s", json_string_value(json_object_get(it, "id")));
+    pages++;
+    const char *next = jget(&r, "next");
+    if (next == NULL) {
+      resp_free(&r);
+      break;
+    }
+    snprintf(url, sizeof url, "/api/customers?tag=page&limit=2&cursor=%s", next);
+    resp_free(&r);
+    assert_true(pages < 10);
+  }
+  assert_int_equal(n, 5);
+  assert_int_equal(pages, 3);
+  for (int i = 1; i < n; i++)
+    assert_true(strcmp(seen[i - 1], seen[i]) < 0);
+}
+
+static void test_duplicate_refused_then_forced(void **state) {
+  (void)state;
+  char id[40];
+  make_customer("{\"name\":\"Doublon SARL\",\"emails\":[\"contact@doublon.fr\"]}", id);
+  char *before = digest(DIR_);
+  resp r = wc(&W, "POST", "/api/customers", "{\"name\":\"Doublon\",\"emails\":[\"contact@doublon.fr\"]}");
+  EXPECT(r, 409);
+  assert_string_equal(err_code(&r), "CARNET_EEXIST");
+  assert_true(json_array_size(json_object_get(json_object_get(r.json, "error"), "duplicates")) >= 1);
+  resp_free(&r);
+  char *after = digest(DIR_);
+  assert_string_equal(before, after);
+  free(before);
+  free(after);
+  r = wc(&W, "POST", "/api/customers",
+         "{\"name\":\"Doublon\",\"emails\":[\"contact@doublon.fr\"],\"force\":true}");
+  EXPECT(r, 201);
+  resp_free(&r);
+}
+
+static void test_contacts_consents(void **state) {
+  (void)state;
+  char cu[40], path_[256];
+  make_customer("{\"name\":\"Atelier Contacts\",\"company\":\"Atelier Contacts\"}", cu);
+  resp r = wcf(&W, "POST", "/api/contacts", "{\"customer\":\"%s\",\"name\":\"Paul\",\"role\":\"director\"}", cu);
+  EXPECT(r, 201);
+  char ct[40];
+  snprintf(ct, sizeof ct, "%s", jget(&r, "id"));
+  resp_free(&r);
+  r = wc(&W, "POST", "/api/contacts", "{\"name\":\"Orphan\"}");
+  EXPECT(r, 400);
+  assert_string_equal(err_field(&r), "customer");
+  resp_free(&r);
+  r = wc(&W, "POST", "/api/contacts", "{\"customer\":\"ffffffffffffffffffffffffffffffff\",\"name\":\"O\"}");
+  EXPECT(r, 400);
+  resp_free(&r);
+  snprintf(path_, sizeof path_, "/api/customers/%s/contacts", cu);
+  r = wc(&W, "GET", path_, NULL);
+  EXPECT(r, 200);
+  assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
+  resp_free(&r);
+  snprintf(path_, sizeof path_, "/api/contacts/%s", ct);
+  r = wc(&W, "PATCH", path_, "{\"emails\":[\"paul@atelier.fr\"]}");
+  EXPECT(r, 200);
+  resp_free(&r);
+  r = wc(&W, "GET", path_, NULL);
+  EXPECT(r, 200);
+  resp_free(&r);
+  r = wc(&W, "DELETE", path_, NULL);
+  EXPECT(r, 200);
+  resp_free(&r);
+  /* Consents: off until granted, every change kept. */
+  snprintf(path_, sizeof path_, "/api/customers/%s/consents", cu);
+  r = wc(&W, "GET", path_, NULL);
+  EXPECT(r, 200);
+  assert_true(json_is_false(json_object_get(json_object_get(json_object_get(r.json, "consents"), "email"), "granted")));
+  resp_free(&r);
+  r = wc(&W, "POST", path_, "{\"channel\":\"email\",\"granted\":true,\"note\":\"salon 2026\"}");
+  EXPECT(r, 200);
+  assert_true(json_is_true(json_object_get(json_object_get(json_object_get(r.json, "consents"), "email"), "granted")));
+  assert_int_equal(json_array_size(json_object_get(r.json, "log")), 1);
+  resp_free(&r);
+  r = wc(&W, "POST", path_, "{\"channel\":\"fax\",\"granted\":true}");
+  EXPECT(r, 400);
+  assert_string_equal(err_field(&r), "channel");
+  resp_free(&r);
+  r = wc(&W, "POST", "/api/customers/ffffffffffffffffffffffffffffffff/consents",
+         "{\"channel\":\"sms\",\"granted\":true}");
+  EXPECT(r, 404);
+  resp_free(&r);
+}
+
+/* --- Documents, actions, reminders, history --------------------------------------- */
+
+static void test_documents(void **state) {
+  (void)state;
+  char cu[40], doc[40], inv[40], p[256];
+  make_customer("{\"name\":\"Client Devis\"}", cu);
+  resp r = wcf(&W, "POST", "/api/documents", "{\"type\":\"quote\",\"customer\":\"%s\",\"validity_days\":30}", cu);
+  EXPECT(r, 201);
+  snprintf(doc, sizeof doc, "%s", jget(&r, "id"));
+  assert_string_equal(jget(&r, "status"), "draft");
+  resp_free(&r);
+  r = wcf(&W, "POST", "/api/documents", "{\"type\":\"bill\",\"customer\":\"%s\"}", cu);
+  EXPECT(r, 400);
+  assert_string_equal(err_field(&r), "type");
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/documents/%s/validate", doc);
+  r = wc(&W, "POST", p, NULL);
+  EXPECT(r, 400); /* no line */
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/documents/%s/lines", doc);
+  r = wc(&W, "POST", p, "{\"label\":\"Table\",\"qty\":\"2\",\"unit_price\":\"100.00\",\"vat_rate\":\"20\"}");
+  EXPECT(r, 201);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "totals"), "ttc")), "240.00");
+  char line[20];
+  snprintf(line, sizeof line, "%s", json_string_value(json_object_get(json_array_get(json_object_get(r.json, "lines"), 0), "id")));
+  resp_free(&r);
+  r = wc(&W, "POST", p, "{\"label\":\"Bad\",\"qty\":\"2.12345\"}");
+  EXPECT(r, 400);
+  assert_string_equal(err_field(&r), "qty");
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/documents/%s/lines/%s", doc, line);
+  r = wc(&W, "PATCH", p, "{\"unit_price\":150}");
+  EXPECT(r, 200);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "totals"), "ht")), "300.00");
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/documents/%s/lines/0000000000000000", doc);
+  r = wc(&W, "DELETE", p, NULL);
+  EXPECT(r, 404);
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/documents/%s/validate", doc);
+  r = wc(&W, "POST", p, NULL);
+  EXPECT(r, 200);
+  assert_non_null(jget(&r, "number"));
+  resp_free(&r);
+  r = wc(&W, "POST", p, NULL);
+  EXPECT(r, 409); /* already validated */
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/documents/%s", doc);
+  r = wc(&W, "PATCH", p, "{\"notes\":\"too late\"}");
+  EXPECT(r, 409); /* validated: read-only */
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/documents/%s/convert", doc);
+  r = wc(&W, "POST", p, "{\"to\":\"invoice\"}");
+  EXPECT(r, 201);
+  snprintf(inv, sizeof inv, "%s", jget(&r, "id"));
+  assert_string_equal(jget(&r, "source"), doc);
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/documents/%s/validate", inv);
+  r = wc(&W, "POST", p, NULL);
+  EXPECT(r, 200);
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/documents/%s/status", inv);
+  r = wc(&W, "POST", p, "{\"status\":\"paid\",\"date\":\"2026-12-01\"}");
+  EXPECT(r, 200);
+  assert_string_equal(jget(&r, "status"), "paid");
+  resp_free(&r);
+  r = wc(&W, "POST", p, "{\"status\":\"paid\"}");
+  EXPECT(r, 409);
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/documents?customer=%s&type=invoice", cu);
+  r = wc(&W, "GET", p, NULL);
+  EXPECT(r, 200);
+  assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
+  assert_non_null(json_object_get(json_array_get(json_object_get(r.json, "items"), 0), "customer_label"));
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/customers/%s/history", cu);
+  r = wc(&W, "GET", p, NULL);
+  EXPECT(r, 200);
+  assert_string_equal(jget(&r, "balance"), "0.00");
+  assert_true(json_array_size(json_object_get(r.json, "entries")) >= 3);
+  resp_free(&r);
+  r = wc(&W, "GET", "/api/documents/ffffffffffffffffffffffffffffffff", NULL);
+  EXPECT(r, 404);
+  resp_free(&r);
+}
+
+static void test_actions_reminders(void **state) {
+  (void)state;
+  char cu[40], p[256], act[40], rem[40];
+  make_customer("{\"name\":\"Client Actions\"}", cu);
+  resp r = wcf(&W, "POST", "/api/actions",
+               "{\"channel\":\"visit\",\"customers\":[\"%s\"],\"rating\":\"4\",\"details\":\"showroom\"}", cu);
+  EXPECT(r, 201);
+  snprintf(act, sizeof act, "%s", jget(&r, "id"));
+  assert_int_equal(json_array_size(json_object_get(r.json, "customer_labels")), 1);
+  resp_free(&r);
+  r = wc(&W, "POST", "/api/actions", "{\"details\":\"no channel\"}");
+  EXPECT(r, 400);
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/actions?customer=%s", cu);
+  r = wc(&W, "GET", p, NULL);
+  EXPECT(r, 200);
+  assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/actions/%s", act);
+  r = wc(&W, "PATCH", p, "{\"rating\":\"green\"}");
+  EXPECT(r, 200);
+  resp_free(&r);
+  r = wc(&W, "DELETE", p, NULL);
+  EXPECT(r, 200);
+  resp_free(&r);
+  r = wcf(&W, "POST", "/api/reminders", "{\"customer\":\"%s\",\"comment\":\"rappeler\"}", cu);
+  EXPECT(r, 201);
+  snprintf(rem, sizeof rem, "%s", jget(&r, "id"));
+  resp_free(&r);
+  r = wc(&W, "GET", "/api/reminders/due", NULL);
+  EXPECT(r, 200);
+  assert_true(json_array_size(json_object_get(r.json, "items")) >= 1);
+  resp_free(&r);
+  r = wc(&W, "GET", "/api/reminders/due?week=1", NULL);
+  EXPECT(r, 200);
+  resp_free(&r);
+  r = wc(&W, "GET", "/api/reminders/due?date=2026-02-30", NULL);
+  EXPECT(r, 400);
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/reminders/%s", rem);
+  r = wc(&W, "PATCH", p, "{\"done\":true}");
+  EXPECT(r, 200);
+  assert_true(json_is_true(json_object_get(r.json, "done")));
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/reminders?customer=%s", cu);
+  r = wc(&W, "GET", p, NULL);
+  EXPECT(r, 200);
+  assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
+  resp_free(&r);
+}
+
+/* --- Duplicates, erasure, import and export, peers --------------------------------- */
+
+static void test_duplicates_merge(void **state) {
+  (void)state;
+  char a[40], b[40], c[40];
+  make_customer("{\"name\":\"Boulangerie Pâques\",\"phones\":[\"01 42 00 00 01\"]}", a);
+  make_customer("{\"name\":\"Boulangerie Paques\",\"phones\":[\"01 42 00 00 01\"],\"force\":true}", b);
+  make_customer("{\"name\":\"Autre Boulangerie\",\"phones\":[\"01 42 00 00 01\"],\"force\":true}", c);
+  resp r = wc(&W, "GET", "/api/duplicates?min_score=0.5", NULL);
+  EXPECT(r, 200);
+  assert_true(json_array_size(json_object_get(r.json, "items")) >= 1);
+  assert_non_null(json_object_get(json_array_get(json_object_get(r.json, "items"), 0), "reasons"));
+  resp_free(&r);
+  r = wc(&W, "GET", "/api/duplicates?min_score=2", NULL);
+  EXPECT(r, 400);
+  resp_free(&r);
+  r = wcf(&W, "POST", "/api/merge", "{\"keep\":\"%s\",\"other\":\"%s\"}", a, b);
+  EXPECT(r, 200);
+  assert_int_equal(json_array_size(json_object_get(r.json, "merged")), 1);
+  resp_free(&r);
+  r = wcf(&W, "POST", "/api/merge", "{\"keep\":\"%s\",\"other\":\"%s\"}", a, b);
+  EXPECT(r, 409);
+  resp_free(&r);
+  r = wcf(&W, "POST", "/api/unmerge", "{\"id\":\"%s\"}", b);
+  EXPECT(r, 200);
+  assert_int_equal(json_array_size(json_object_get(r.json, "customers")), 2);
+  resp_free(&r);
+  r = wcf(&W, "POST", "/api/unmerge", "{\"id\":\"%s\"}", b);
+  EXPECT(r, 404); /* not merged */
+  resp_free(&r);
+  r = wcf(&W, "POST", "/api/duplicates/dismiss", "{\"a\":\"%s\",\"b\":\"%s\"}", a, b);
+  EXPECT(r, 200);
+  resp_free(&r);
+  r = wcf(&W, "POST", "/api/duplicates/set-aside", "{\"a\":\"%s\",\"b\":\"%s\"}", a, c);
+  EXPECT(r, 200);
+  resp_free(&r);
+  r = wc(&W, "GET", "/api/duplicates/review", NULL);
+  EXPECT(r, 200);
+  assert_true(json_array_size(json_object_get(r.json, "items")) >= 1);
+  resp_free(&r);
+  r = wc(&W, "POST", "/api/merge", "{\"keep\":\"ffffffffffffffffffffffffffffffff\",\"other\":\"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\"}");
+  EXPECT(r, 400);
+  resp_free(&r);
+}
+
+static void test_erasure(void **state) {
+  (void)state;
+  char cu[40], p[256];
+  make_customer("{\"name\":\"Personne Effacée\",\"emails\":[\"efface@example.fr\"]}", cu);
+  snprintf(p, sizeof p, "/api/customers/%s/subject-export", cu);
+  resp r = wc(&W, "GET", p, NULL);
+  EXPECT(r, 200);
+  assert_non_null(r.json);
+  assert_string_equal(jget(&r, "format"), "carnet-subject-export-1");
+  char v[256];
+  assert_non_null(strstr(resp_header(&r, "Content-Disposition", v, sizeof v), "attachment"));
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/customers/%s/erase", cu);
+  char *before = digest(DIR_);
+  r = wc(&W, "POST", p, "{\"reason\":\"demande du 1er décembre\",\"confirm\":\"wrong\"}");
+  EXPECT(r, 400);
+  assert_string_equal(err_field(&r), "confirm");
+  resp_free(&r);
+  r = wc(&W, "POST", p, "{\"confirm\":\"x\"}");
+  EXPECT(r, 400);
+  resp_free(&r);
+  char *after = digest(DIR_);
+  assert_string_equal(before, after);
+  free(before);
+  free(after);
+  snprintf(p, sizeof p, "/api/customers/%s", cu);
+  r = wc(&W, "GET", p, NULL);
+  char ref[64];
+  snprintf(ref, sizeof ref, "%s", jget(&r, "ref"));
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/customers/%s/erase", cu);
+  r = wcf(&W, "POST", p, "{\"reason\":\"demande du 1er décembre\",\"confirm\":\"%s\"}", ref);
+  EXPECT(r, 200);
+  assert_string_equal(jget(&r, "id"), cu);
+  resp_free(&r);
+  r = wc(&W, "GET", "/api/erasures", NULL);
+  EXPECT(r, 200);
+  json_t *items = json_object_get(r.json, "items");
+  assert_true(json_array_size(items) >= 1);
+  assert_int_equal(json_array_size(json_object_get(json_array_get(items, 0), "confirmed")), 1);
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/customers/%s", cu);
+  r = wc(&W, "GET", p, NULL);
+  EXPECT(r, 404);
+  resp_free(&r);
+}
+
+static void test_import_export(void **state) {
+  (void)state;
+  const char *csv = "Nom;Email;Téléphone\nImport Un;un@import.fr;0611111111\n"
+                    "Import Deux;pas-un-email;0622222222\n";
+  char *before = digest(DIR_);
+  resp r = wc_send(&W, WC_TOKEN, "POST", "/api/import?name=clients.csv&dry_run=1", "text/csv", csv,
+                   strlen(csv), NULL, NULL);
+  EXPECT(r, 200);
+  assert_int_equal(json_integer_value(json_object_get(r.json, "rejected")), 1);
+  resp_free(&r);
+  char *after = digest(DIR_);
+  assert_string_equal(before, after); /* a dry run writes nothing */
+  free(before);
+  free(after);
+  r = wc_send(&W, WC_TOKEN, "POST", "/api/import?name=clients.csv", "text/csv", csv, strlen(csv),
+              NULL, NULL);
+  EXPECT(r, 200);
+  assert_int_equal(json_integer_value(json_object_get(r.json, "imported")), 1);
+  assert_int_equal(json_integer_value(json_object_get(r.json, "rejected")), 1);
+  json_t *rej = json_array_get(json_object_get(r.json, "rejects"), 0);
+  assert_non_null(strstr(json_string_value(json_object_get(rej, "reason")), "pas-un-email"));
+  resp_free(&r);
+  r = wc_send(&W, WC_TOKEN, "POST", "/api/import", "application/json", "{}", 2, NULL, NULL);
+  EXPECT(r, 415);
+  resp_free(&r);
+  r = wc(&W, "GET", "/api/export?format=csv", NULL);
+  EXPECT(r, 200);
+  assert_non_null(strstr(r.body, "Import Un"));
+  char v[256];
+  assert_non_null(strstr(resp_header(&r, "Content-Disposition", v, sizeof v), ".csv"));
+  resp_free(&r);
+  r = wc(&W, "GET", "/api/export?kind=planet", NULL);
+  EXPECT(r, 400);
+  resp_free(&r);
+}
+
+static void test_status_peers_invite(void **state) {
+  (void)state;
+  resp r = wc(&W, "GET", "/api/status", NULL);
+  EXPECT(r, 200);
+  assert_string_equal(jget(&r, "role"), "admin");
+  assert_true(json_is_false(json_object_get(r.json, "node")));
+  resp_free(&r);
+  r = wc(&W, "GET", "/api/peers", NULL);
+  EXPECT(r, 200);
+  assert_int_equal(json_array_size(json_object_get(r.json, "items")), 0);
+  resp_free(&r);
+  r = wc(&W, "POST", "/api/invite", "{}");
+  EXPECT(r, 400); /* no node: no default address */
+  assert_string_equal(err_field(&r), "addr");
+  resp_free(&r);
+  r = wc(&W, "POST", "/api/invite", "{\"addr\":\"192.0.2.10:7373\",\"ttl\":\"5m\"}");
+  EXPECT(r, 200);
+  assert_non_null(jget(&r, "token"));
+  resp_free(&r);
+  r = wc(&W, "POST", "/api/invite", "{\"addr\":\"192.0.2.10:7373\",\"ttl\":\"forever\"}");
+  EXPECT(r, 400);
+  resp_free(&r);
+}
+
+/* --- The live feed --------------------------------------------------------------------- */
+
+typedef struct sse {
+  char buf[1 << 16];
+  size_t len;
+  const char *want;
+  bool found;
+} sse;
+
+static size_t sse_body(char *p, size_t sz, size_t n, void *data) {
+  sse *s = data;
+  size_t add = sz * n;
+  if (s->len + add < sizeof s->buf) {
+    memcpy(s->buf + s->len, p, add);
+    s->len += add;
+    s->buf[s->len] = '\0';
+  }
+  if (strstr(s->buf, s->want)) s->found = true;
+  return add;
+}
+
+static int sse_progress(void *data, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d) {
+  (void)a, (void)b, (void)c, (void)d;
+  return ((sse *)data)->found; /* abort the transfer once seen */
+}
+
+/* A change made by another `carnet` process on the directory reaches an
+ * open event stream (the node's poll feeds the change feed). The stream is
+ * read in a child thread's stead by curl's multi interface, with a
+ * deadline. */
+static void test_events_external(void **state) {
+  (void)state;
+  sse s = {.want = "\"source\":\"external\""};
+  CURL *c = curl_easy_init();
+  char url[256], auth[128], host[128];
+  snprintf(url, sizeof url, "%s/api/events", W.base);
+  snprintf(auth, sizeof auth, "Authorization: Bearer %s", W.token);
+  snprintf(host, sizeof host, "Host: %s", W.host);
+  struct curl_slist *hs = curl_slist_append(NULL, auth);
+  hs = curl_slist_append(hs, host);
+  curl_easy_setopt(c, CURLOPT_URL, url);
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, sse_body);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+  curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, sse_progress);
+  curl_easy_setopt(c, CURLOPT_XFERINFODATA, &s);
+  CURLM *m = curl_multi_init();
+  curl_multi_add_handle(m, c);
+  int running = 1;
+  bool changed = false;
+  uint64_t deadline = now_ms() + (uint64_t)T(15000);
+  while (running && !s.found && now_ms() < deadline) {
+    curl_multi_perform(m, &running);
+    if (!changed && strstr(s.buf, "event: hello")) {
+      OK1(DIR_, "customer", "add", "--name", "Venu d'ailleurs", "--force");
+      changed = true;
+    }
+    curl_multi_poll(m, NULL, 0, 100, NULL);
+  }
+  curl_multi_remove_handle(m, c);
+  curl_multi_cleanup(m);
+  curl_easy_cleanup(c);
+  curl_slist_free_all(hs);
+  if (!s.found) fail_msg("no change event within the deadline; got: %s", s.buf);
+  assert_non_null(strstr(s.buf, "\"source\":\"external\""));
+}
+
+/* SIGTERM ends `carnet web` cleanly (exit 0: under sanitizers, nothing
+ * leaked), and DIR/web.url goes with it. Last: the group's server stops. */
+static void test_stops_cleanly(void **state) {
+  (void)state;
+  stop(W.proc);
+  assert_false(file_exists(path("office/web.url")));
+}
+
+/* A non-loopback address is refused before anything starts. */
+static void test_remote_address_refused(void **state) {
+  (void)state;
+  proc_result r;
+  assert_int_equal(RUN(DIR_, &r, "web", "--http", "0.0.0.0:0"), 1);
+  assert_non_null(strstr(r.err, "loopback"));
+  proc_result_free(&r);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_page_and_headers),
+      cmocka_unit_test(test_host_origin_options),
+      cmocka_unit_test(test_auth_everywhere),
+      cmocka_unit_test(test_routes_methods_limits),
+      cmocka_unit_test(test_customers),
+      cmocka_unit_test(test_paging),
+      cmocka_unit_test(test_duplicate_refused_then_forced),
+      cmocka_unit_test(test_contacts_consents),
+      cmocka_unit_test(test_documents),
+      cmocka_unit_test(test_actions_reminders),
+      cmocka_unit_test(test_duplicates_merge),
+      cmocka_unit_test(test_erasure),
+      cmocka_unit_test(test_import_export),
+      cmocka_unit_test(test_status_peers_invite),
+      cmocka_unit_test(test_events_external),
+      cmocka_unit_test(test_remote_address_refused),
+      cmocka_unit_test(test_stops_cleanly),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
