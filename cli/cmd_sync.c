@@ -24,7 +24,7 @@
 #include "cli/progress.h"
 #include "carnet/node.h"
 
-enum { O_LISTEN = CLI_O_USER, O_PEER, O_ONCE, O_TIMEOUT, O_VERBOSE, O_DISCOVER, O_DISC_IFACE, O_DISC_PORT, O_ROLE };
+enum { O_LISTEN = CLI_O_USER, O_PEER, O_ONCE, O_TIMEOUT, O_VERBOSE, O_DISCOVER, O_DISC_IFACE, O_DISC_PORT, O_ROLE, O_HTTP };
 
 #define SYNC_TIMEOUT_MS_DEFAULT 120000u
 #define DEFAULT_LISTEN "127.0.0.1:0"
@@ -64,6 +64,9 @@ static const cli_opt serve_opts[] = {
     {"discover-port", 0, required_argument, O_DISC_PORT, "PORT",
      "UDP port of the announcements (default 7427; every replica of the team must agree)"},
     {"verbose", 'v', no_argument, O_VERBOSE, NULL, "log every connection, not only sessions"},
+    {"http", 0, required_argument, O_HTTP, "HOST:PORT",
+     "also serve the web console and its HTTP API on this loopback address (port 0: any free "
+     "port); prints 'console: URL' and writes it to DIR/web.url"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -114,6 +117,8 @@ int cli_cmd_serve(cli *c, int argc, char **argv) {
   size_t npeers = 0;
   char why[512], path[4200];
   bool once = false, addr_written = false;
+  const char *http = NULL;
+  struct web_server *web = NULL;
   logger lg = {.cmd = c->cmd, .max_level = CARNET_LOG_INFO};
   carnet_node_opts o = {.listen = DEFAULT_LISTEN, .redial = true, .signals = true};
   int rc = cli_parse(c, &serve_usage, argc, argv, &a);
@@ -125,6 +130,7 @@ int cli_cmd_serve(cli *c, int argc, char **argv) {
     if (a.opts[i].id == O_ONCE) once = true;
     if (a.opts[i].id == O_VERBOSE) lg.max_level = CARNET_LOG_DEBUG;
     if (a.opts[i].id == O_DISCOVER) o.discover = true;
+    if (a.opts[i].id == O_HTTP) http = a.opts[i].arg;
     if (a.opts[i].id == O_DISC_IFACE) o.discover_iface = a.opts[i].arg;
     if (a.opts[i].id == O_DISC_PORT) {
       uint64_t port;
@@ -141,6 +147,13 @@ int cli_cmd_serve(cli *c, int argc, char **argv) {
   o.once = once;
   o.log = log_line;
   o.log_data = &lg;
+  if (http) {
+    /* The console's page shows peers coming and going: it hears the
+     * node's peer events (the server registers itself once started). */
+    o.event = cli_web_peer_event;
+    o.event_data = &web;
+  }
+  if (http && (rc = cli_web_check(c, http))) goto done;
   if ((rc = cli_open(c, &r))) goto done;
   int err = carnet_node_new(r, &o, &node, why, sizeof why);
   if (err) {
@@ -156,6 +169,7 @@ int cli_cmd_serve(cli *c, int argc, char **argv) {
   addr_written = true;
   printf("listening on %s\n", addr);
   fflush(stdout);
+  if (http && (rc = cli_web_start(c, r, node, http, true, &web))) goto done;
   log_line(&lg, CARNET_LOG_INFO, npeers ? "serving; dialling the peers given" : "serving");
   err = carnet_node_run(node);
   rc = err ? CLI_EINTERNAL : CLI_OK;
@@ -165,6 +179,7 @@ int cli_cmd_serve(cli *c, int argc, char **argv) {
   }
   log_line(&lg, CARNET_LOG_INFO, "stopped");
 done:
+  cli_web_stop(r, web); /* after the node: its handlers run on the node's thread */
   if (addr_written) remove_addr_file(path, carnet_node_listen_addr(node));
   carnet_node_free(node);
   carnet_replica_close(r);
