@@ -101,4 +101,24 @@ quiet laptop-b changes apply a.carnet >/dev/null
 on laptop-a doc list --type invoice
 note "each laptop numbers from its own series (its tag), without gaps; no single global sequence"
 
+section "The web console of the office replica"
+# `carnet web` keeps running after the demo (detached, its own session), so
+# the page can be opened; it prints one URL, with a fresh access token, and
+# writes it to office/web.url.
+setsid "$bin" --dir office web --http 127.0.0.1:0 >web.log 2>&1 </dev/null &
+web_pid=$!
+for _ in $(seq 1 100); do
+  [[ -s office/web.url ]] && break
+  kill -0 "$web_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if [[ -s office/web.url ]]; then
+  printf 'Open the office replica in a browser:\n  %s%s%s\n' "$bold" "$(cat office/web.url)" "$plain"
+  note "it keeps running: stop it with 'kill $web_pid' (or carnet web --help for more)"
+else
+  echo "demo: the console did not start:" >&2
+  cat web.log >&2
+  exit 1
+fi
+
 printf '\nThe replicas are in %s\n' "$work"
