@@ -195,17 +195,9 @@ class Session:
         return addr, url
 
     def node(self, dir):
-        """A replica that syncs with peers and serves the console: (the sync
-        address, the console's URL). `carnet serve --http` when this
-        carnet has it; until then (the server is being written) `carnet
-        serve` and `carnet web` side by side on the same directory, the
-        second seeing the first's commits through the change feed."""
-        if "--http" in self.cli(dir, "serve", "--help"):
-            return self.serve(dir)
-        print("# no 'serve --http' yet: carnet serve and carnet web side by side", flush=True)
-        p = self._start([BIN, "--dir", dir, "serve", "--listen", "127.0.0.1:0", "--verbose"], "serve")
-        addr = p.wait_line(r"listening on (127\.0\.0\.1:\d+)", T(15)).group(1)
-        return addr, self.web(dir)
+        """A replica that syncs with peers and serves the console, in one
+        process (`carnet serve --http`): (the sync address, the URL)."""
+        return self.serve(dir)
 
     def _same_as_file(self, dir, url):
         with open(os.path.join(dir, "web.url")) as f:

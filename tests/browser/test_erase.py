@@ -55,12 +55,14 @@ def flow(s):
     s.cli(b, "sync", addr)
     code, _, err = s.cli(b, "customer", "show", c["id"], ok=False)
     check(code != 0, "B erased her at its sync")
-    # Shown again (the audit is read anew), B's confirmation is there.
+    # The open audit follows: B's confirmation arrives with B's sync (a
+    # peer event and a change), and the page reads the audit again.
+    s.text_of(row + " .confirmed", idb, timeout=5)
+    s.text_of(row + " .pending", r"personne|^—$")
     s.click('#nav a[data-route="customers"]')
     s.wait(lambda d: len(s.rows()) == 1, message="one customer left on the list")
     s.click('#nav a[data-route="erasures"]')
     s.text_of(row + " .confirmed", idb)
-    s.text_of(row + " .pending", r"personne|^—$")
     s.mark("audit: confirmed by A and B")
 
 

@@ -23,6 +23,22 @@ def flow(s):
     s.wait(lambda d: s.attr("#live", "data-state") == "live", message="the live stream is connected")
     # A mark that a reload would wipe out: it must still be there at the end.
     d.execute_script("window.__noReload = 'still here'")
+    # A second reader of the event stream, beside the page's, records what
+    # the server sends: the change must come from the peer (B's batch
+    # applied by A's node), not from a poll of the directory.
+    d.execute_script("""
+        window.__events = [];
+        fetch('/api/events', {headers: {'X-Carnet-Token': sessionStorage.getItem('carnet.token')}})
+          .then(async (res) => {
+            const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+            for (;;) {
+              const {value, done} = await reader.read();
+              if (done) break;
+              window.__events.push(value);
+            }
+          });""")
+    s.wait(lambda d: "event: hello" in "".join(d.execute_script("return window.__events")),
+           message="the recorder is connected")
     s.mark("list open on A, live")
 
     c = s.add_customer(b, "--name", "Zoé Nouvelle", "--city", "Nantes")
@@ -39,6 +55,9 @@ def flow(s):
     check(d.execute_script("return window.__noReload") == "still here", "the page was not reloaded")
     check("Zoé Nouvelle" in s.text("#results " + row), "the row shows her name")
     check(len(s.rows()) == 2, "two customers listed")
+    stream = "".join(d.execute_script("return window.__events"))
+    check('"source":"peer"' in stream.replace(" ", "") and c["id"] in stream,
+          "the change came from the peer, naming her: %r" % stream[-600:])
 
     # An edit from the peer shows as well (the row is read again).
     s.cli(b, "customer", "edit", c["id"], "--city", "Angers")

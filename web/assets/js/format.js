@@ -44,6 +44,11 @@ export function date(s) {
   return d.toLocaleString(locale, {day: '2-digit', month: '2-digit', year: 'numeric', hour: '2-digit', minute: '2-digit'});
 }
 
+/** The time now, as the language writes it (21:24:32, or 9:24:32 pm). */
+export function time() {
+  return new Date().toLocaleTimeString(lang() === 'fr' ? 'fr-FR' : 'en-GB');
+}
+
 /** Today as YYYY-MM-DD in local time (the browser's, which on this machine
  * is also the replica's). */
 export function today() {

@@ -5,7 +5,7 @@
 import {get, post, ApiError} from '../api.js';
 import {t} from '../i18n.js';
 import {h, fill, field, table, clearErrors, setFieldError} from '../dom.js';
-import {date} from '../format.js';
+import {date, time} from '../format.js';
 
 export async function render(ctx) {
   const {el} = ctx;
@@ -56,12 +56,14 @@ export async function render(ctx) {
       h('dt', {}, t('sync.version')), h('dd', {}, s.version || '—')));
     const items = p.items || [];
     fill(peersBox, items.length ? table([
-      {label: t('peer.replica'), cell: (x) => h('code', {}, x.replica || (x.key || '').slice(0, 16))},
-      {label: t('peer.online'), cell: (x) => h('span', {class: `dot ${x.online ? 'on' : 'off'}`, title: x.online ? t('peer.online.yes') : t('peer.online.no')}, x.online ? t('peer.online.yes') : t('peer.online.no'))},
+      // A peer's replica id is learned at its first session; until then, its key.
+      {label: t('peer.replica'), cell: (x) => (x.replica ? h('code', {}, x.replica)
+        : [h('code', {title: x.key}, `${(x.key || '').slice(0, 16)}…`), ' ', h('span', {class: 'muted'}, t('peer.key_only'))])},
+      {label: t('peer.online'), cell: (x) => h('span', {class: `state ${x.online ? 'on' : 'off'}`}, x.online ? t('peer.online.yes') : t('peer.online.no'))},
       {label: t('peer.addr'), cell: (x) => x.addr || '—'},
       {label: t('peer.last_sync'), cell: (x) => (x.last_sync ? date(x.last_sync) : t('peer.never'))},
       {label: t('peer.pending'), cell: (x) => (x.pending === null || x.pending === undefined ? '—' : String(x.pending))},
-    ], items, (x) => ({dataset: {replica: x.replica || '', online: String(!!x.online)}})) : h('p', {class: 'empty'}, t('peers.none')));
+    ], items, (x) => ({dataset: {key: x.key || '', replica: x.replica || '', online: String(!!x.online)}})) : h('p', {class: 'empty'}, t('peers.none')));
   }
   await load();
 
@@ -69,7 +71,7 @@ export async function render(ctx) {
   return {
     onEvent(type, data) {
       if (type === 'peer') {
-        activity.prepend(h('li', {}, `${new Date().toLocaleTimeString()} — ${t(`peer.event.${data.event}`)} ${data.replica || data.addr || ''}${data.message ? ` (${data.message})` : ''}`));
+        activity.prepend(h('li', {}, `${time()} — ${t(`peer.event.${data.event}`)} ${data.replica || data.addr || ''}${data.message ? ` (${data.message})` : ''}`));
         while (activity.children.length > 10) activity.lastChild.remove();
       }
       if (type === 'peer' || type === 'reset' || type === 'change') {
