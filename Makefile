@@ -5,7 +5,7 @@ BUILD_SAN  ?= build-san
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-san check test test-san demo clean format fuzz bench sim deb
+.PHONY: all deps build build-san check test test-san demo clean format fuzz bench sim install uninstall deb
 
 all: build
 
@@ -51,6 +51,19 @@ bench: deps $(BUILD)/Makefile
 	cmake --build $(BUILD) -j $(JOBS) --target carnet-bench carnet-cli
 	$(BUILD)/bench/carnet-bench --n $(BENCH_N) --m $(BENCH_M) --raw \
 	  $(if $(GROWTH),--growth --growth-max $(GROWTH_MAX)) $(BENCH_ARGS)
+
+# Install the library, headers, carnet.pc, the CMake package, the carnet
+# binary, man pages, completion and the systemd unit under PREFIX (default
+# /usr/local); DESTDIR stages them elsewhere (cmake --install honours it).
+# `make uninstall` removes what the last install wrote.
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && command -v ldconfig >/dev/null; then ldconfig; fi
+
+uninstall:
+	@test -f $(BUILD)/install_manifest.txt || { echo "make uninstall: nothing installed from $(BUILD)"; exit 1; }
+	sed 's|^|$(DESTDIR)|' $(BUILD)/install_manifest.txt | xargs -d '\n' rm -f --
 
 clean:
 	rm -rf $(BUILD) $(BUILD_SAN)

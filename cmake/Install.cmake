@@ -29,6 +29,11 @@ endif()
 file(RELATIVE_PATH CARNET_PC_UP /x/${CARNET_PC_DIR} /x)
 string(REGEX REPLACE "/$" "" CARNET_PC_UP "${CARNET_PC_UP}")
 set(CARNET_PC_PREFIX "\${pcfiledir}/${CARNET_PC_UP}")
+# A system install (the Debian packages) gets plain absolute paths, which
+# pkg-config recognises as the system's and leaves out of the flags.
+if(CMAKE_INSTALL_PREFIX STREQUAL "/usr")
+  set(CARNET_PC_PREFIX "/usr")
+endif()
 set(CARNET_PC_LIBDIR "\${prefix}/${CMAKE_INSTALL_LIBDIR}")
 set(CARNET_PC_INCLUDEDIR "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
 configure_file(${CMAKE_SOURCE_DIR}/cmake/carnet.pc.in ${CMAKE_BINARY_DIR}/carnet.pc @ONLY)
