@@ -61,10 +61,18 @@ def flow(s):
     check(s.cli(a, "customer", "show", keep_id, json_out=True)["merged"] == [], "nothing merged any more")
     s.mark("unmerged")
 
-    # "Not the same" takes the pair off the list for good.
-    s.click("#pairs article.pair .dismiss")
+    # "Later" moves the pair to the review list; "not the same" there takes
+    # it off for good.
+    s.click("#pairs article.pair .later")
+    s.visible("#no-pairs")
+    s.visible('#review article.pair[data-a="%s"]' % keep_id)
+    s.text_of("#review article.pair h2", "Mise de côté")
+    s.mark("set aside, on the review list")
+    s.click("#review article.pair .dismiss")
+    s.text_of("#review", "Rien à revoir")
     s.visible("#no-pairs")
     check(s.cli(a, "dupes", json_out=True) == [], "dismissed: carnet dupes proposes nothing")
+    check(s.cli(a, "dupes", "review", json_out=True) == [], "nothing left to review")
     s.mark("dismissed")
 
 
