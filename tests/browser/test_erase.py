@@ -43,7 +43,7 @@ def flow(s):
     row = '#erasures tr[data-id="%s"]' % c["id"]
     s.visible(row + ".highlight")
     check("/erasures" in d.current_url, "on the audit page")
-    s.text_of(row + " .confirmed", ida)
+    s.text_of(row + " .confirmed", ida + r" \(ce carnet\)")
     s.text_of(row + " .pending", idb)
     check(idb not in s.text(row + " .confirmed"), "B has not confirmed yet")
     check("demande du 06/12" in s.text(row), "the reason is shown")

@@ -143,7 +143,7 @@ export const strings = {
     'erasures.title': 'Effacements', 'erasures.explain': 'Les certificats d’effacement et les appareils qui les ont appliqués. Pour effacer une personne, ouvrez sa fiche.',
     'erasures.none': 'Aucun effacement.', 'erasure.id': 'Identifiant', 'erasure.at': 'Effacé le', 'erasure.origin': 'Par la réplique',
     'erasure.reason': 'Motif', 'erasure.confirmed': 'Appliqué par', 'erasure.pending': 'En attente de',
-    'erasure.pending.none': 'personne',
+    'erasure.pending.none': 'personne', 'erasure.self': '(ce carnet)',
 
     'import.title': 'Import', 'import.explain': 'Un fichier CSV ou Excel (.xlsx), une ligne par client, la première ligne nommant les colonnes (Nom, Téléphone, Ville…). Chaque ligne est vérifiée comme une saisie ; les lignes refusées sont listées.',
     'import.file': 'Fichier', 'import.file.hint': 'CSV (séparateur ; ou ,) ou .xlsx, 50 Mo au plus.',
@@ -299,7 +299,7 @@ export const strings = {
     'erasures.title': 'Erasures', 'erasures.explain': 'The erasure certificates and the devices that applied them. To erase a person, open their page.',
     'erasures.none': 'No erasures.', 'erasure.id': 'Id', 'erasure.at': 'Erased at', 'erasure.origin': 'By replica',
     'erasure.reason': 'Reason', 'erasure.confirmed': 'Applied by', 'erasure.pending': 'Waiting for',
-    'erasure.pending.none': 'nobody',
+    'erasure.pending.none': 'nobody', 'erasure.self': '(this book)',
 
     'import.title': 'Import', 'import.explain': 'A CSV or Excel (.xlsx) file, one customer per row, the first row naming the columns (Name, Phone, City…). Each row is checked as an entry; rejected rows are listed.',
     'import.file': 'File', 'import.file.hint': 'CSV (; or , separated) or .xlsx, at most 50 MB.',

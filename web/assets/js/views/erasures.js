@@ -12,15 +12,18 @@ export async function render(ctx) {
   const list = h('div', {id: 'erasures', 'aria-live': 'polite'});
   fill(el, h('h1', {}, t('erasures.title')), h('p', {class: 'muted'}, t('erasures.explain')), list);
 
+  // This replica's id, to name it "this book" among the others.
+  const self = (await get('status')).replica;
   async function load() {
     const r = await get('erasures');
     if (!ctx.isCurrent()) return;
     const items = r.items || [];
-    const replicas = (xs) => (xs && xs.length ? xs.map((x) => h('code', {class: 'replica'}, x, ' ')) : '—');
+    const replicas = (xs) => (xs && xs.length ? xs.map((x) => h('span', {class: 'replica'}, h('code', {}, x),
+      x === self ? [' ', h('span', {class: 'muted'}, t('erasure.self'))] : null, ' ')) : '—');
     fill(list, items.length ? table([
       {label: t('erasure.id'), cell: (x) => h('code', {}, x.id)},
       {label: t('erasure.at'), cell: (x) => date(x.erased_at)},
-      {label: t('erasure.origin'), cell: (x) => h('code', {}, x.origin || '')},
+      {label: t('erasure.origin'), cell: (x) => replicas([x.origin])},
       {label: t('erasure.reason'), cell: (x) => x.reason || ''},
       {label: t('erasure.confirmed'), cell: (x) => h('span', {class: 'confirmed'}, replicas(x.confirmed))},
       {label: t('erasure.pending'), cell: (x) => h('span', {class: 'pending'}, (x.pending || []).length ? replicas(x.pending) : t('erasure.pending.none'))},
