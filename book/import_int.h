@@ -24,6 +24,7 @@
 
 #include "carnet/carnet.h"
 #include "carnet/import.h"
+#include "engine/file.h"
 #include "io/sheet.h"
 
 typedef enum carnet__imp_target {
@@ -156,39 +157,7 @@ const char *carnet__imp_phone_type(const char *number);
  * copied to `type` (at most tlen - 1 bytes). */
 const char *carnet__imp_phone_split(const char *elem, char *type, size_t tlen);
 
-/* --- files (book/file.c) ---------------------------------------------------- */
+/* --- files ------------------------------------------------------------------ */
 
-/* Brief: read a whole regular file (at most `max` bytes) into a block of
- * carnet__malloc (NUL-terminated; release with carnet__free).
- * Errors (detail on `r`): CARNET_ENOTFOUND, CARNET_EPERM, CARNET_EINVAL (not
- * a regular file, a bad path), CARNET_ELIMIT (over `max`), CARNET_EIO,
- * CARNET_ENOMEM. */
-int carnet__file_read(carnet_replica *r, const char *path, size_t max, char **out, size_t *len);
-
-/* A file written under a temporary name beside its final path and renamed
- * over it once complete, so that a failed write leaves nothing half
- * written. */
-typedef struct carnet__tmpfile {
-  char final[4096];
-  char tmp[4120];
-  int fd;
-} carnet__tmpfile;
-
-/* Brief: create the temporary file for `path` (mode as a plain create
- * would give). Errors (detail on `r`): CARNET_EINVAL (path too long),
- * CARNET_ENOTFOUND (no such directory), CARNET_EPERM, CARNET_ENOSPC,
- * CARNET_EIO. */
-int carnet__tmpfile_open(carnet_replica *r, carnet__tmpfile *f, const char *path);
-/* Brief: write all of buf. Errors: CARNET_ENOSPC, CARNET_EIO. */
-int carnet__tmpfile_write(carnet_replica *r, carnet__tmpfile *f, const void *buf, size_t len);
-/* Brief: fsync, close and rename over the final path; on error the
- * temporary file is removed. Errors: CARNET_ENOSPC, CARNET_EIO. */
-int carnet__tmpfile_commit(carnet_replica *r, carnet__tmpfile *f);
-/* Brief: close and remove the temporary file (after a failure). */
-void carnet__tmpfile_discard(carnet__tmpfile *f);
-
-/* Brief: the CARNET_E* code of an errno value (ENOENT: CARNET_ENOTFOUND,
- * EACCES: CARNET_EPERM...). */
-int carnet__errno_code(int e);
-
+/* Whole-file reads and private output files (export, rejects): engine/file.h. */
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cli/crm.h"
+#include "cli/files.h"
 
 enum { O_REASON = CLI_O_USER, O_OUTPUT };
 
@@ -235,7 +236,6 @@ static int run_export(cli *c, int argc, char **argv) {
   carnet_record *cu = NULL;
   json_t *o = NULL;
   const char *out = NULL;
-  FILE *f = NULL;
   cli_args a;
   int rc = cli_parse(c, &export_usage, argc, argv, &a);
   if (rc) return rc;
@@ -266,20 +266,25 @@ static int run_export(cli *c, int argc, char **argv) {
       goto done;
     }
   }
-  if (out && (f = fopen(out, "w")) == NULL) {
-    rc = cli_fail(c, CLI_EUSER, "cannot write %s: %s", out, strerror(errno));
+  if (out) {
+    /* Personal data: a private file (0600), whole or not at all. */
+    char *text = cli_oom(json_dumps(o, JSON_INDENT(2)));
+    cli_tmpfile f;
+    if ((rc = cli_tmp_open(c, &f, out)) == CLI_OK) {
+      if ((rc = cli_tmp_write(c, &f, text, strlen(text))) == CLI_OK &&
+          (rc = cli_tmp_write(c, &f, "\n", 1)) == CLI_OK)
+        rc = cli_tmp_commit(c, &f);
+      else
+        cli_tmp_discard(&f);
+    }
+    free(text);
     goto done;
   }
-  if (json_dumpf(o, f ? f : stdout, JSON_INDENT(2)) != 0 || fputc('\n', f ? f : stdout) == EOF ||
-      (f && fclose(f) != 0)) {
-    f = NULL;
-    rc = cli_fail(c, CLI_EINTERNAL, "cannot write the export%s%s", out ? " to " : "",
-                  out ? out : "");
+  if (json_dumpf(o, stdout, JSON_INDENT(2)) != 0 || fputc('\n', stdout) == EOF) {
+    rc = cli_fail(c, CLI_EINTERNAL, "cannot write the export");
     goto done;
   }
-  f = NULL;
 done:
-  if (f) fclose(f);
   json_decref(o);
   carnet_record_free(cu);
   carnet_replica_close(r);

@@ -1,5 +1,6 @@
-/* cli/files.c - a JSON export's output file, written under a temporary
- * name then renamed (a failed export leaves nothing half written), and the
+/* cli/files.c - the output file of a JSON export or a subject export,
+ * written under a temporary name then renamed (a failed export leaves
+ * nothing half written) with mode 0600 (it holds personal data), and the
  * administrator check of import and export (cli/files.h).
  */
 #include <errno.h>
@@ -18,9 +19,13 @@ int cli_tmp_open(cli *c, cli_tmpfile *f, const char *path) {
   snprintf(f->tmp, sizeof f->tmp, "%s.tmp-XXXXXX", path);
   if ((f->fd = mkstemp(f->tmp)) < 0)
     return cli_fail(c, CLI_EUSER, "cannot create %s: %s", f->tmp, strerror(errno));
-  mode_t um = umask(0); /* mkstemp makes 0600: give the mode a plain create would */
-  umask(um);
-  fchmod(f->fd, 0666 & ~um);
+  /* mkstemp makes 0600 already; say so, whatever the C library does. The
+   * library's files (CSV, XLSX, rejects) get the same mode: engine/file.h. */
+  if (fchmod(f->fd, 0600) != 0) {
+    int e = errno;
+    cli_tmp_discard(f);
+    return cli_fail(c, CLI_EUSER, "cannot set the mode of %s: %s", path, strerror(e));
+  }
   return CLI_OK;
 }
 

@@ -11,7 +11,8 @@
 
 /* A file written under a temporary name beside its final path and renamed
  * over it once complete, so that a failed write leaves nothing half
- * written. */
+ * written; mode 0600, since what Carnet writes to a file is personal data
+ * (a JSON export, a subject export). */
 typedef struct cli_tmpfile {
   char final[4096];
   char tmp[4120];

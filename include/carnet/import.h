@@ -176,8 +176,8 @@ typedef struct carnet_import_options {
   size_t batch;                       /* rows per transaction; 0: CARNET_IMPORT_BATCH_DEFAULT */
   const char *rejects_path;           /* when not NULL and rows are rejected: write them to this
                                          CSV file (line, column, reason, then the row's cells;
-                                         the input's separator) under a temporary name renamed
-                                         once complete */
+                                         the input's separator), mode 0600, under a temporary
+                                         name renamed once complete */
   carnet_import_column_fn *on_column; /* may be NULL */
   carnet_import_row_fn *on_row;       /* may be NULL */
   carnet_progress_fn *on_progress;    /* may be NULL: (data rows done, data rows in the file),
@@ -265,9 +265,11 @@ typedef struct carnet_export_report {
 #define CARNET_EXPORT_REPORT_INIT CARNET__SIZED(carnet_export_report)
 
 /* Brief: export the records of opts->kind that pass opts->filter to a new
- * file at `path` (see the top of this header). The file is written under a
- * temporary name beside `path`, fsynced and renamed over it, so a failed
- * export leaves nothing half written (and an existing file untouched).
+ * file at `path` (see the top of this header). The file holds personal
+ * data: it is made mode 0600 (only its owner reads it, whatever the
+ * umask), written under a temporary name beside `path`, fsynced and
+ * renamed over it, so a failed export leaves nothing half written (and an
+ * existing file untouched; a successful one replaces it, mode included).
  * `opts` NULL: every live customer, the format from the path. `report` (may
  * be NULL) is filled on success. Nothing is written to the replica. On
  * error the replica's errmsg says what ("cannot create

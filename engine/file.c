@@ -1,7 +1,8 @@
-/* book/file.c - reading a whole input file, and writing an output file
- * under a temporary name then renaming it, so that a failed export (or
- * rejects file) leaves nothing half written and an older file untouched.
- * Every failure leaves its detail on the replica handle.
+/* engine/file.c - reading a whole input file, and writing an output file
+ * that holds personal data (engine/file.h): mode 0600, under a temporary
+ * name then renamed, so that a failed export, rejects file or backup leaves
+ * nothing half written and an older file untouched. Every failure leaves
+ * its detail on the replica handle.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +14,9 @@
 
 #include <sodium.h>
 
-#include "book/import_int.h"
+#include "engine/file.h"
+
+#include "carnet/error.h"
 #include "engine/alloc.h"
 #include "engine/replica_int.h"
 
@@ -85,9 +88,11 @@ int carnet__file_read(carnet_replica *r, const char *path, size_t max, char **ou
 }
 
 /* The temporary name: PATH.tmp- and 12 random hex digits, created with
- * O_EXCL and mode 0666 so that the process's umask gives the file the mode
- * a plain create would (mkstemp's 0600 would need umask() read and set
- * back, a process-wide change another thread could see). */
+ * O_EXCL and mode 0600. The file holds personal data (issue 19: exports and
+ * rejects were created 0644 beside a 0700 replica directory), so it is
+ * private whatever the umask: open() can only narrow the mode, and fchmod
+ * sets it exactly (a umask of 0177 or wider would otherwise leave the
+ * owner unable to read back what was written). */
 int carnet__tmpfile_open(carnet_replica *r, carnet__tmpfile *f, const char *path) {
   enum { TRIES = 16 };
   int e = 0;
@@ -101,7 +106,7 @@ int carnet__tmpfile_open(carnet_replica *r, carnet__tmpfile *f, const char *path
     randombytes_buf(rnd, sizeof rnd);
     sodium_bin2hex(hex, sizeof hex, rnd, sizeof rnd);
     snprintf(f->tmp, sizeof f->tmp, "%s.tmp-%s", path, hex);
-    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    f->fd = open(f->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, CARNET__FILE_MODE);
     e = f->fd < 0 ? errno : 0;
     if (f->fd < 0 && e != EEXIST) break;
   }
@@ -111,7 +116,25 @@ int carnet__tmpfile_open(carnet_replica *r, carnet__tmpfile *f, const char *path
     f->tmp[0] = '\0'; /* nothing to remove */
     return code;
   }
+  if (fchmod(f->fd, CARNET__FILE_MODE) != 0) {
+    e = errno;
+    carnet__tmpfile_discard(f);
+    return carnet__fail(r, carnet__errno_code(e), "cannot set the mode of %s: %s", path,
+                        strerror(e));
+  }
   return 0;
+}
+
+/* The directory of `path` ("." for a bare name), for its fsync. */
+static void dir_of(const char *path, char *dir, size_t len) {
+  snprintf(dir, len, "%s", path);
+  char *slash = strrchr(dir, '/');
+  if (slash == dir)
+    dir[1] = '\0';
+  else if (slash)
+    *slash = '\0';
+  else
+    snprintf(dir, len, ".");
 }
 
 int carnet__tmpfile_write(carnet_replica *r, carnet__tmpfile *f, const void *buf, size_t len) {
@@ -142,8 +165,23 @@ int carnet__tmpfile_commit(carnet_replica *r, carnet__tmpfile *f) {
     e = errno;
     err = carnet__fail(r, CARNET_EIO, "cannot rename %s to %s: %s", f->tmp, f->final, strerror(e));
   }
-  if (err) unlink(f->tmp);
-  return err;
+  if (err) {
+    unlink(f->tmp);
+    return err;
+  }
+  /* The rename is durable once the directory is: a backup must survive a
+   * crash right after the command said it was written. A directory that
+   * cannot be opened for reading (rare) keeps the file, not durable yet. */
+  char dir[4096];
+  dir_of(f->final, dir, sizeof dir);
+  int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0) {
+    if (fsync(dfd) != 0 && errno != EINVAL) e = errno;
+    close(dfd);
+    if (e) return carnet__fail(r, CARNET_EIO, "cannot sync the directory of %s: %s", f->final,
+                               strerror(e));
+  }
+  return 0;
 }
 
 void carnet__tmpfile_discard(carnet__tmpfile *f) {
