@@ -57,6 +57,15 @@ export function setFieldError(form, id, message) {
   return true;
 }
 
+/** The message of a failed form action, next to its field when the API
+ * names one the form has (ids are FORMID-FIELD), else under the form. */
+export function formFailed(form, e) {
+  const f = e && e.field;
+  if (!f || !setFieldError(form, `${form.id}-${f}`, e.message)) {
+    form.querySelector('.form-error').textContent = e.message;
+  }
+}
+
 export function clearErrors(form) {
   for (const e of form.querySelectorAll('.field-error')) e.textContent = '';
   for (const c of form.querySelectorAll('[aria-invalid]')) c.removeAttribute('aria-invalid');

@@ -6,10 +6,11 @@
 
 import {get, post, patch, del, download, ApiError} from '../api.js';
 import {t} from '../i18n.js';
-import {h, fill, field, table, setFieldError, clearErrors} from '../dom.js';
+import {h, fill, field, table, clearErrors, formFailed} from '../dom.js';
 import {money, date, customerName, today, phone} from '../format.js';
+import {eraseForm} from './erase_form.js';
+import {consentsSection} from './consents.js';
 
-const CHANNELS = ['email', 'sms', 'whatsapp', 'viber', 'phone', 'post'];
 const ACTION_CHANNELS = ['visit', 'phone', 'email', 'mail', 'sms', 'trade_fair', 'other'];
 const DOC_TYPES = ['quote', 'order', 'invoice', 'credit_note'];
 
@@ -18,14 +19,6 @@ function section(id, title, ...children) {
     h('h2', {id: `${id}-title`}, title), ...children);
 }
 
-// The message of a failed form action, next to its field when the API
-// names one that the form has, else under the form.
-function formFailed(form, e) {
-  const f = e instanceof ApiError ? e.field : null;
-  if (!f || !setFieldError(form, `${form.id}-${f}`, e.message)) {
-    form.querySelector('.form-error').textContent = e.message;
-  }
-}
 
 export async function render(ctx) {
   const {el, params} = ctx;
@@ -48,7 +41,6 @@ export async function render(ctx) {
   const head = h('div', {id: 'customer-head'});
   const identity = h('div', {id: 'identity-body'});
   const contactsList = h('div', {id: 'contacts-list'});
-  const consentsBody = h('div', {id: 'consents-body'});
   const docsList = h('div', {id: 'documents-list'});
   const actionsList = h('div', {id: 'actions-list'});
   const remindersList = h('div', {id: 'reminders-list'});
@@ -78,10 +70,7 @@ export async function render(ctx) {
     } catch (err) { formFailed(contactForm, err); }
   });
 
-  const consentNote = h('input', {type: 'text'});
-  const consentForm = h('form', {id: 'consent-form', class: 'inline-form'},
-    field('consent-form-note', t('consent.note'), consentNote),
-    h('p', {class: 'form-error', role: 'alert'}));
+  const consents = consentsSection(id);
 
   const actionForm = h('form', {id: 'action-form', class: 'inline-form'},
     field('action-form-channel', t('action.channel'), h('select', {},
@@ -129,33 +118,7 @@ export async function render(ctx) {
         } catch (err) { ctx.toast(err.message); e.target.disabled = false; }
       }}, t(`doc.new.${type}`))));
 
-  // --- erasure: the typed confirmation --------------------------------------
-  const eraseReason = h('input', {type: 'text'});
-  const eraseConfirm = h('input', {type: 'text', autocomplete: 'off', spellcheck: 'false'});
-  const eraseButton = h('button', {type: 'submit', class: 'danger', id: 'erase-button', disabled: true}, t('erase.button'));
-  const confirmWord = () => c.ref || c.id;
-  const eraseForm = h('form', {id: 'erase-form', class: 'form'},
-    h('p', {}, t('erase.explain')),
-    field('erase-form-reason', t('erase.reason'), eraseReason, t('erase.reason.hint')),
-    field('erase-form-confirm', '', eraseConfirm),
-    eraseButton,
-    h('p', {class: 'form-error', role: 'alert'}));
-  const confirmLabel = eraseForm.querySelector('label[for="erase-form-confirm"]');
-  // The button wakes only once the reference is typed exactly: an erasure
-  // cannot be undone, on any replica.
-  const armErase = () => { eraseButton.disabled = eraseConfirm.value.trim() !== confirmWord() || !eraseReason.value.trim(); };
-  eraseConfirm.addEventListener('input', armErase);
-  eraseReason.addEventListener('input', armErase);
-  eraseForm.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    clearErrors(eraseForm);
-    eraseButton.disabled = true;
-    try {
-      const cert = await post(`customers/${id}/erase`, {reason: eraseReason.value.trim(), confirm: eraseConfirm.value.trim()});
-      ctx.toast(t('erase.done'));
-      ctx.go(`/erasures?id=${encodeURIComponent(cert.id)}`);
-    } catch (err) { formFailed(eraseForm, err); armErase(); }
-  });
+  const erase = eraseForm(ctx, () => c);
 
   fill(el,
     head,
@@ -163,14 +126,14 @@ export async function render(ctx) {
       h('div', {class: 'col'},
         section('identity', t('customer.identity'), identity, mergedBody),
         section('contacts', t('customer.contacts'), contactsList, contactForm),
-        section('consents', t('customer.consents'), consentsBody, consentForm),
+        section('consents', t('customer.consents'), consents.body, consents.form),
         section('reminders', t('customer.reminders'), remindersList, reminderForm)),
       h('div', {class: 'col'},
         section('history', t('customer.history'), historyBody),
         section('documents', t('customer.documents'), newDoc, docsList),
         section('actions', t('customer.actions'), actionsList, actionForm))),
     h('details', {class: 'card danger-zone', id: 'erase'},
-      h('summary', {}, t('erase.title')), eraseForm));
+      h('summary', {}, t('erase.title')), erase.form));
 
   // --- loaders ---------------------------------------------------------------
   function showHead() {
@@ -209,7 +172,7 @@ export async function render(ctx) {
       row(t('customer.notes'), c.notes),
       Object.entries(c.custom || {}).map(([k, f]) => row(k, f && typeof f === 'object' ? String(f.value) : String(f))),
       row(t('customer.updated'), date(c.updated))));
-    confirmLabel.textContent = t('erase.confirm', {ref: confirmWord()});
+    erase.update();
     // Members merged into this customer, each with a way back (unmerge).
     const members = c.merged || [];
     fill(mergedBody, members.length ? h('div', {class: 'merged'},
@@ -252,35 +215,7 @@ export async function render(ctx) {
     ], items, (x) => ({dataset: {id: x.id}})) : h('p', {class: 'empty'}, t('contacts.none')));
   });
 
-  const loadConsents = guard(consentsBody, async () => {
-    const r = await get(`customers/${id}/consents`);
-    const log = r.log || r.history || [];
-    fill(consentsBody,
-      h('ul', {class: 'consents'}, CHANNELS.map((ch) => {
-        const s = (r.consents || {})[ch] || {granted: false, at: null};
-        return h('li', {dataset: {channel: ch, granted: String(!!s.granted)}},
-          h('span', {class: `dot ${s.granted ? 'on' : 'off'}`, 'aria-hidden': 'true'}),
-          h('span', {class: 'channel'}, t(`consent.${ch}`)), ' ',
-          h('span', {class: 'muted'}, s.granted ? t('consent.granted', {at: date(s.at)}) : t('consent.off')), ' ',
-          h('button', {type: 'button', class: 'secondary small', onclick: async (e) => {
-            e.target.disabled = true;
-            clearErrors(consentForm);
-            try {
-              await post(`customers/${id}/consents`, {channel: ch, granted: !s.granted, note: consentNote.value.trim() || null});
-              consentNote.value = '';
-              loadConsents();
-            } catch (err) { formFailed(consentForm, err); e.target.disabled = false; }
-          }}, s.granted ? t('consent.withdraw') : t('consent.grant')));
-      })),
-      h('details', {class: 'log'}, h('summary', {}, t('consent.log', {n: log.length})),
-        log.length ? table([
-          {label: t('consent.at'), cell: (x) => date(x.at)},
-          {label: t('consent.channel'), cell: (x) => t(`consent.${x.channel}`)},
-          {label: t('consent.state'), cell: (x) => (x.granted ? t('consent.yes') : t('consent.no'))},
-          {label: t('consent.origin'), cell: (x) => x.origin || ''},
-          {label: t('consent.note'), cell: (x) => x.note || ''},
-        ], log) : h('p', {class: 'empty'}, t('consent.log.none'))));
-  });
+  const loadConsents = guard(consents.body, consents.load);
 
   const loadDocs = guard(docsList, async () => {
     const r = await get('documents', {customer: id, limit: 100});

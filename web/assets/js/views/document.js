@@ -3,9 +3,9 @@
 // document moves its status forward or converts (quote -> order ->
 // invoice -> credit note) into a new draft.
 
-import {get, post, patch, del, ApiError} from '../api.js';
+import {get, post, patch, del} from '../api.js';
 import {t} from '../i18n.js';
-import {h, fill, field, table, setFieldError, clearErrors} from '../dom.js';
+import {h, fill, field, table, clearErrors, formFailed} from '../dom.js';
 import {money, decimal, percent, date, today} from '../format.js';
 import {STATUSES} from './documents.js';
 
@@ -52,10 +52,7 @@ export async function render(ctx) {
       for (const k of ['label', 'unit_price', 'product']) lineForm.querySelector(`#line-form-${k}`).value = '';
       show();
       lineForm.querySelector('#line-form-label').focus();
-    } catch (err) {
-      const f = err instanceof ApiError ? err.field : null;
-      if (!f || !setFieldError(lineForm, `line-form-${f}`, err.message)) lineForm.querySelector('.form-error').textContent = err.message;
-    }
+    } catch (err) { formFailed(lineForm, err); }
   });
 
   // A draft's header: dates, validity, terms, notes (read-only once validated).
@@ -84,10 +81,7 @@ export async function render(ctx) {
       d = await patch(`documents/${d.id}`, body);
       ctx.toast(t('form.saved'));
       show();
-    } catch (err) {
-      const f = err instanceof ApiError ? err.field : null;
-      if (!f || !setFieldError(headerForm, `header-form-${f}`, err.message)) headerForm.querySelector('.form-error').textContent = err.message;
-    }
+    } catch (err) { formFailed(headerForm, err); }
   });
   const headerCard = h('details', {class: 'card', id: 'doc-header-edit'}, h('summary', {}, t('doc.header.edit')), headerForm);
 

@@ -2,9 +2,9 @@
 // confirmed), and an invite for a new device. Peer events from the node
 // (connected, synced, disconnected...) refresh the table as they happen.
 
-import {get, post, ApiError} from '../api.js';
+import {get, post} from '../api.js';
 import {t} from '../i18n.js';
-import {h, fill, field, table, clearErrors, setFieldError} from '../dom.js';
+import {h, fill, field, table, clearErrors, formFailed} from '../dom.js';
 import {date, time} from '../format.js';
 
 export async function render(ctx) {
@@ -31,10 +31,7 @@ export async function render(ctx) {
         h('pre', {id: 'invite-command'}, `carnet join ${r.token}`),
         h('p', {class: 'muted'}, t('invite.meta', {addr: r.addr || '—', expires: date(r.expires)})),
         h('button', {type: 'button', class: 'secondary', onclick: () => navigator.clipboard && navigator.clipboard.writeText(`carnet join ${r.token}`).then(() => ctx.toast(t('invite.copied')))}, t('invite.copy'))));
-    } catch (err) {
-      const f = err instanceof ApiError ? err.field : null;
-      if (!f || !setFieldError(inviteForm, `invite-form-${f}`, err.message)) inviteForm.querySelector('.form-error').textContent = err.message;
-    }
+    } catch (err) { formFailed(inviteForm, err); }
   });
 
   fill(el, h('h1', {}, t('sync.title')),
