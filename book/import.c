@@ -50,6 +50,8 @@ typedef struct job {
   const char **cells;     /* the row handed to on_row */
   reject *rejects;        /* only with a rejects file */
   size_t nrejects, rejects_cap;
+  const carnet__csv_info *csv; /* a CSV file's encoding (NULL for XLSX) */
+  size_t next_bad;             /* the first of csv->bad not yet reached */
 } job;
 
 /* --- outcomes --------------------------------------------------------------- */
@@ -180,6 +182,26 @@ static int import_row(job *j, size_t row) {
   int err = 0;
   if (p == NULL) return CARNET_ENOMEM;
   carnet__clear_err(j->r);
+  /* A row in the other encoding than the file's (io/csv.h) is not imported
+   * garbled: rejected, with its line, for the user to fix. */
+  while (j->csv && j->next_bad < j->csv->nbad && j->csv->bad[j->next_bad].row < row) j->next_bad++;
+  if (j->csv && j->next_bad < j->csv->nbad && j->csv->bad[j->next_bad].row == row) {
+    unsigned byte = j->csv->bad[j->next_bad].byte;
+    if (j->csv->cp1252)
+      snprintf(why, sizeof why,
+               "UTF-8 text (byte 0x%02X) in a file read as Windows-1252: this row was saved in "
+               "another encoding; not imported (fix it, or save the whole file as UTF-8, and "
+               "import it again)",
+               byte);
+    else
+      snprintf(why, sizeof why,
+               "a byte that is not UTF-8 (0x%02X) in a UTF-8 file: this row was saved in another "
+               "encoding (Windows-1252?); not imported (fix it and import it again)",
+               byte);
+    j->rep.bad_encoding++;
+    err = outcome(j, row, CARNET_IMPORT_ROW_REJECTED, SIZE_MAX, why, NULL);
+    goto done;
+  }
   int rc = carnet__imp_row_patch(&j->map, j->sh, row, NULL, p, &empty, &col, why, sizeof why);
   if (rc == CARNET_EINVAL) {
     err = outcome(j, row, CARNET_IMPORT_ROW_REJECTED, col, why, NULL);
@@ -400,7 +422,7 @@ static int import_bytes(carnet_replica *r, const char *data, size_t len, char *o
                         const char *name, const carnet_import_options *o,
                         carnet_import_report *report) {
   carnet__sheet *sh = NULL;
-  carnet__csv_info info = {',', false, false};
+  carnet__csv_info info = {',', false, false, 0, 0, NULL, 0};
   uint8_t pk[CARNET_PK_BYTES];
   char why[512] = "";
   job j = {.r = r, .o = *o};
@@ -421,6 +443,18 @@ static int import_bytes(carnet_replica *r, const char *data, size_t len, char *o
     goto done;
   }
   j.sh = sh;
+  if (j.rep.format == CARNET_SHEET_CSV) j.csv = &info;
+  if (info.nbad && info.bad[0].row == 0) {
+    /* A header in another encoding would map its columns wrong, silently. */
+    err = carnet__fail(r, CARNET_EINVAL,
+                       "%s%sline %u (the header): %s (byte 0x%02X); save the file as UTF-8; "
+                       "nothing was imported",
+                       name ? name : "", name ? ": " : "", (unsigned)carnet__sheet_line(sh, 0),
+                       info.cp1252 ? "UTF-8 text in a file read as Windows-1252"
+                                   : "a byte that is not UTF-8 in a UTF-8 file",
+                       info.bad[0].byte);
+    goto done;
+  }
   if ((err = carnet__imp_map_header(r, sh, o->maps, o->nmaps, o->on_column, o->ctx, &j.map)))
     goto done;
   if ((err = carnet_replica_get_identity(r, pk, j.key))) {
@@ -445,6 +479,7 @@ done:
   carnet__free(j.cells);
   carnet__imp_map_free(&j.map);
   carnet__sheet_free(sh);
+  carnet__csv_info_free(&info);
   return err;
 }
 

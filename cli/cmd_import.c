@@ -118,6 +118,10 @@ static int summary(const job *j, const carnet_import_report *rep, const char *fi
     json_t *o = cli_oom(json_object());
     cli_json_put(o, "file", cli_json_str(file));
     cli_json_put(o, "format", cli_json_str(format));
+    cli_json_put(o, "encoding", rep->format == CARNET_SHEET_XLSX
+                                    ? json_null()
+                                    : cli_json_str(rep->cp1252 ? "windows-1252" : "utf-8"));
+    cli_json_put(o, "bad_encoding", json_integer((json_int_t)rep->bad_encoding));
     cli_json_put(o, "rows", json_integer((json_int_t)rep->rows));
     cli_json_put(o, "imported", json_integer((json_int_t)rep->imported));
     cli_json_put(o, "merged", json_integer((json_int_t)rep->merged));
@@ -138,6 +142,17 @@ static int summary(const job *j, const carnet_import_report *rep, const char *fi
     cli_json_put(o, "rejects", arr);
     return cli_json_print(j->c, o);
   }
+  /* The encoding is never guessed silently (io/csv.h). */
+  if (rep->format == CARNET_SHEET_CSV && rep->cp1252)
+    printf("read as Windows-1252: %s is not UTF-8; check accented letters (or save it as UTF-8 "
+           "and import it again)\n",
+           file);
+  if (rep->bad_encoding)
+    printf("%llu row%s in another encoding than the rest of the file %s rejected (their lines "
+           "are %s)\n",
+           (unsigned long long)rep->bad_encoding, rep->bad_encoding == 1 ? "" : "s",
+           rep->bad_encoding == 1 ? "was" : "were",
+           rejects ? "in the rejects file" : "listed above");
   printf("%s%llu imported, %llu merged, %llu skipped, %llu rejected (%llu rows in %.1f s)%s\n",
          dry_run ? "dry run: " : "", (unsigned long long)rep->imported,
          (unsigned long long)rep->merged, (unsigned long long)rep->skipped,

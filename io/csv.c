@@ -10,33 +10,42 @@
 
 #define SNIFF_BYTES 65536
 
+/* The length of the valid UTF-8 multi-byte sequence at s[i] (2 to 4), or 0
+ * when s[i] does not start one (strict: no overlong forms, no surrogates,
+ * nothing above U+10FFFF). */
+static size_t utf8_seq(const unsigned char *s, size_t i, size_t len) {
+  unsigned char c = s[i];
+  size_t n;
+  unsigned cp;
+  if (c >= 0xc2 && c <= 0xdf)
+    n = 1, cp = c & 0x1fu;
+  else if (c >= 0xe0 && c <= 0xef)
+    n = 2, cp = c & 0x0fu;
+  else if (c >= 0xf0 && c <= 0xf4)
+    n = 3, cp = c & 0x07u;
+  else
+    return 0;
+  if (len - i <= n) return 0;
+  for (size_t k = 1; k <= n; k++) {
+    if ((s[i + k] & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (s[i + k] & 0x3fu);
+  }
+  if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+      (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return n + 1;
+}
+
 bool carnet__utf8_valid(const unsigned char *s, size_t len) {
   size_t i = 0;
   while (i < len) {
-    unsigned char c = s[i];
-    if (c < 0x80) {
+    if (s[i] < 0x80) {
       i++;
       continue;
     }
-    size_t n;
-    unsigned cp;
-    if (c >= 0xc2 && c <= 0xdf)
-      n = 1, cp = c & 0x1fu;
-    else if (c >= 0xe0 && c <= 0xef)
-      n = 2, cp = c & 0x0fu;
-    else if (c >= 0xf0 && c <= 0xf4)
-      n = 3, cp = c & 0x07u;
-    else
-      return false;
-    if (len - i <= n) return false;
-    for (size_t k = 1; k <= n; k++) {
-      if ((s[i + k] & 0xc0) != 0x80) return false;
-      cp = (cp << 6) | (s[i + k] & 0x3fu);
-    }
-    if ((n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
-        (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    i += n + 1;
+    size_t n = utf8_seq(s, i, len);
+    if (n == 0) return false;
+    i += n;
   }
   return true;
 }
@@ -47,15 +56,77 @@ static const unsigned short cp1252_high[32] = {
     0x2039, 0x0152, 0x008d, 0x017d, 0x008f, 0x0090, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022,
     0x2013, 0x2014, 0x02dc, 0x2122, 0x0161, 0x203a, 0x0153, 0x009d, 0x017e, 0x0178};
 
-static char *cp1252_to_utf8(const unsigned char *s, size_t len, size_t *out_len) {
+/* Where the pieces of the minority encoding are in the converted text. */
+typedef struct marks {
+  size_t *at;         /* offsets in the converted text, ascending */
+  unsigned char *byte; /* the first byte of each piece */
+  size_t n, cap;
+} marks;
+
+static int mark_add(marks *m, size_t at, unsigned char byte) {
+  if (m->n == m->cap) {
+    size_t cap = m->cap ? 2 * m->cap : 64;
+    size_t *a = carnet__realloc(m->at, cap * sizeof *a);
+    if (a == NULL) return CARNET_ENOMEM;
+    m->at = a;
+    unsigned char *b = carnet__realloc(m->byte, cap);
+    if (b == NULL) return CARNET_ENOMEM;
+    m->byte = b;
+    m->cap = cap;
+  }
+  m->at[m->n] = at;
+  m->byte[m->n++] = byte;
+  return 0;
+}
+
+static void marks_free(marks *m) {
+  carnet__free(m->at);
+  carnet__free(m->byte);
+  memset(m, 0, sizeof *m);
+}
+
+/* Counts the valid multi-byte sequences and the stray bytes. */
+static void census(const unsigned char *s, size_t len, uint64_t *seqs, uint64_t *strays) {
+  *seqs = *strays = 0;
+  for (size_t i = 0; i < len;) {
+    if (s[i] < 0x80) {
+      i++;
+      continue;
+    }
+    size_t n = utf8_seq(s, i, len);
+    if (n) {
+      (*seqs)++;
+      i += n;
+    } else {
+      (*strays)++;
+      i++;
+    }
+  }
+}
+
+/* The text as UTF-8: a valid sequence as it is, a stray byte read as
+ * Windows-1252. The pieces of the minority encoding (stray bytes when
+ * `utf8`, sequences otherwise) are marked at their offset in the result. */
+static char *to_utf8(const unsigned char *s, size_t len, bool utf8, marks *m, size_t *out_len) {
   if (len > SIZE_MAX / 3 - 1) return NULL;
   char *out = carnet__malloc(len * 3 + 1), *p = out;
   if (out == NULL) return NULL;
-  for (size_t i = 0; i < len; i++) {
-    unsigned cp = s[i] >= 0x80 && s[i] < 0xa0 ? cp1252_high[s[i] - 0x80] : s[i];
-    if (cp < 0x80) {
-      *p++ = (char)cp;
-    } else if (cp < 0x800) {
+  for (size_t i = 0; i < len;) {
+    if (s[i] < 0x80) {
+      *p++ = (char)s[i++];
+      continue;
+    }
+    size_t n = utf8_seq(s, i, len);
+    if (n) {
+      if (!utf8 && mark_add(m, (size_t)(p - out), s[i])) goto nomem;
+      memcpy(p, s + i, n);
+      p += n;
+      i += n;
+      continue;
+    }
+    if (utf8 && mark_add(m, (size_t)(p - out), s[i])) goto nomem;
+    unsigned cp = s[i] < 0xa0 ? cp1252_high[s[i] - 0x80] : s[i];
+    if (cp < 0x800) {
       *p++ = (char)(0xc0 | (cp >> 6));
       *p++ = (char)(0x80 | (cp & 0x3f));
     } else {
@@ -63,9 +134,13 @@ static char *cp1252_to_utf8(const unsigned char *s, size_t len, size_t *out_len)
       *p++ = (char)(0x80 | ((cp >> 6) & 0x3f));
       *p++ = (char)(0x80 | (cp & 0x3f));
     }
+    i++;
   }
   *out_len = (size_t)(p - out);
   return out;
+nomem:
+  carnet__free(out);
+  return NULL;
 }
 
 /* The separator most often found outside quotes near the start. */
@@ -95,7 +170,35 @@ typedef struct parser {
   char sep;
   carnet__sheet *t;
   carnet__iobuf field; /* a quoted field, unescaped */
+  const marks *m;      /* pieces in the minority encoding */
+  size_t next_mark;    /* the first mark not yet passed */
+  carnet__csv_bad *bad; /* the records holding one */
+  size_t nbad, capbad;
 } parser;
+
+/* After a record that spans [start, p->i): note it when a mark falls in it. */
+static int note_bad(parser *p, size_t start) {
+  const marks *m = p->m;
+  bool hit = false;
+  unsigned char byte = 0;
+  while (p->next_mark < m->n && m->at[p->next_mark] < p->i) {
+    if (!hit && m->at[p->next_mark] >= start) {
+      hit = true;
+      byte = m->byte[p->next_mark];
+    }
+    p->next_mark++;
+  }
+  if (!hit) return 0;
+  if (p->nbad == p->capbad) {
+    size_t cap = p->capbad ? 2 * p->capbad : 16;
+    carnet__csv_bad *b = carnet__realloc(p->bad, cap * sizeof *b);
+    if (b == NULL) return CARNET_ENOMEM;
+    p->bad = b;
+    p->capbad = cap;
+  }
+  p->bad[p->nbad++] = (carnet__csv_bad){carnet__sheet_rows(p->t) - 1, byte};
+  return 0;
+}
 
 /* One field starting at p->i; stops on the separator or line end (not
  * consumed). */
@@ -143,6 +246,7 @@ static int parse(parser *p, char *why, size_t why_len) {
     }
     if ((rc = carnet__sheet_row(p->t, p->line > UINT32_MAX ? UINT32_MAX : (uint32_t)p->line)))
       goto limit;
+    size_t start = p->i;
     for (;;) {
       if ((rc = parse_field(p, why, why_len))) goto limit;
       if (p->i < p->len && p->s[p->i] == p->sep) {
@@ -151,6 +255,7 @@ static int parse(parser *p, char *why, size_t why_len) {
       }
       break;
     }
+    if (p->m->n && (rc = note_bad(p, start))) return rc;
     if (p->i < p->len) { /* a line end */
       p->i += p->s[p->i] == '\r' && p->i + 1 < p->len && p->s[p->i + 1] == '\n' ? 2 : 1;
       p->line++;
@@ -165,14 +270,23 @@ limit:
   return rc;
 }
 
+void carnet__csv_info_free(carnet__csv_info *info) {
+  if (info == NULL) return;
+  carnet__free(info->bad);
+  info->bad = NULL;
+  info->nbad = 0;
+}
+
 int carnet__csv_decode(const void *buf, size_t len, carnet__sheet **out, carnet__csv_info *info,
                        char *why, size_t why_len) {
   const unsigned char *s = buf;
   char *converted = NULL;
   parser p = {0};
-  carnet__csv_info inf = {',', false, false};
+  marks m = {0};
+  carnet__csv_info inf = {',', false, false, 0, 0, NULL, 0};
   int rc = 0;
   *out = NULL;
+  if (info) *info = inf;
   if (why && why_len) why[0] = '\0';
   if (len >= 3 && s[0] == 0xef && s[1] == 0xbb && s[2] == 0xbf) {
     s += 3, len -= 3;
@@ -187,10 +301,17 @@ int carnet__csv_decode(const void *buf, size_t len, carnet__sheet **out, carnet_
   }
   p.s = (const char *)s;
   p.len = len;
-  if (!carnet__utf8_valid(s, len)) {
-    if ((converted = cp1252_to_utf8(s, len, &p.len)) == NULL) return CARNET_ENOMEM;
+  p.m = &m;
+  census(s, len, &inf.utf8_seqs, &inf.strays);
+  if (inf.strays) {
+    /* The majority decides (see csv.h); the minority's records are marked. */
+    bool utf8 = inf.utf8_seqs >= inf.strays;
+    if ((converted = to_utf8(s, len, utf8, &m, &p.len)) == NULL) {
+      rc = CARNET_ENOMEM;
+      goto done;
+    }
     p.s = converted;
-    inf.cp1252 = true;
+    inf.cp1252 = !utf8;
   }
   inf.sep = p.sep = sniff_sep(p.s, p.len);
   p.line = 1;
@@ -201,10 +322,17 @@ int carnet__csv_decode(const void *buf, size_t len, carnet__sheet **out, carnet_
   if ((rc = parse(&p, why, why_len))) goto done;
   *out = p.t;
   p.t = NULL;
-  if (info) *info = inf;
+  if (info) {
+    inf.bad = p.bad;
+    inf.nbad = p.nbad;
+    p.bad = NULL;
+    *info = inf;
+  }
 done:
   carnet__sheet_free(p.t);
   carnet__iobuf_free(&p.field);
+  carnet__free(p.bad);
+  marks_free(&m);
   carnet__free(converted);
   return rc;
 }

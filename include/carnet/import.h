@@ -191,13 +191,18 @@ typedef struct carnet_import_options {
 typedef struct carnet_import_report {
   size_t size;                /* set by CARNET_IMPORT_REPORT_INIT */
   carnet_sheet_format format; /* the format read */
-  bool cp1252;                /* a CSV file that was not UTF-8, read as Windows-1252 */
+  bool cp1252;                /* a CSV file read as Windows-1252 (it is not UTF-8): say so
+                                 to the user, accented letters are a guess */
   uint64_t rows;              /* data rows with an outcome (blank rows have none) */
   uint64_t imported, merged, skipped, rejected; /* their outcomes */
   uint64_t committed;    /* rows whose outcome is durable: all of them after a
                             successful run (none in a dry run) */
   uint64_t stopped_line; /* when the call failed during the rows: the line of the row
                             it stopped at; 0 otherwise */
+  uint64_t bad_encoding; /* rejected rows (counted in `rejected`) whose bytes are in another
+                            encoding than the rest of the CSV file: the stray bytes of a
+                            UTF-8 file, or UTF-8 text in a file read as Windows-1252 (a
+                            file is never re-read whole for a few bytes) */
 } carnet_import_report;
 
 #define CARNET_IMPORT_REPORT_INIT CARNET__SIZED(carnet_import_report)

@@ -647,6 +647,103 @@ static void test_windows_1252_and_bad_bytes(void **state) {
   assert_same_digest(d0, digest_of(r));
 }
 
+/* A real-looking French customer file saved as UTF-8 by one tool, 120
+ * rows, where two rows were typed in later by a Windows tool that wrote
+ * Windows-1252 (issue 19: one such byte made the whole file be re-read as
+ * Windows-1252, every "Hélène Müller" becoming "HÃ©lÃ¨ne MÃ¼ller", exit
+ * 0). The file stays UTF-8: the 118 rows import as written, the two rows
+ * are rejected with their lines and a reason, and the report says so. */
+static void test_mostly_utf8_with_stray_bytes(void **state) {
+  fx *f = *state;
+  carnet_replica *r = f->r[0];
+  static const char *const first[] = {"Hélène", "Zoé", "Jérôme", "Françoise", "Anaïs", "Björn"};
+  static const char *const last[] = {"Müller", "Lefèvre", "Dupré", "Garçon", "Noël", "Éloi"};
+  static const char *const city[] = {"Besançon", "Orléans", "Saint-Étienne", "Nîmes", "Évry"};
+  size_t cap = 64 * 1024, len = 0;
+  char *csv = malloc(cap);
+  assert_non_null(csv);
+  len += (size_t)snprintf(csv + len, cap - len, "Prénom;Nom;E-mail;Ville\r\n");
+  for (int i = 0; i < 120; i++) {
+    if (i == 40) /* line 42: "Zoé Lefèvre" typed on Windows */
+      len += (size_t)snprintf(csv + len, cap - len,
+                              "Zo\xe9;Lef\xe8vre;zoe.win%d@exemple.fr;Besan\xe7on\r\n", i);
+    else if (i == 97) /* line 99: one stray byte in a UTF-8 row */
+      len += (size_t)snprintf(csv + len, cap - len, "Ana\xefs;Noël;anais%d@exemple.fr;Nîmes\r\n", i);
+    else
+      len += (size_t)snprintf(csv + len, cap - len, "%s;%s;client%d@exemple.fr;%s\r\n",
+                              first[i % 6], last[(i / 6) % 6], i, city[i % 5]);
+  }
+  seen *s = calloc(1, sizeof *s);
+  carnet_import_options o = options(s);
+  carnet_import_report rep = CARNET_IMPORT_REPORT_INIT;
+  char *rejects = path_in(f, "rejects.csv");
+  o.rejects_path = rejects;
+  ASSERT_OK(r, carnet_import_buffer(r, csv, len, "clients.csv", &o, &rep));
+  assert_false(rep.cp1252);
+  assert_int_equal(rep.rows, 120);
+  assert_int_equal(rep.imported, 118);
+  assert_int_equal(rep.rejected, 2);
+  assert_int_equal(rep.bad_encoding, 2);
+  size_t nrej = 0;
+  for (size_t i = 0; i < s->n; i++) {
+    if (s->rows[i].outcome != CARNET_IMPORT_ROW_REJECTED) {
+      carnet_record *rec = get(r, &s->rows[i].id);
+      const char *name = carnet_record_str(rec, CARNET_F_NAME);
+      if (strstr(name, "Ã") != NULL) fail_msg("line %llu read garbled: %s",
+                                              (unsigned long long)s->rows[i].line, name);
+      carnet_record_free(rec);
+      continue;
+    }
+    nrej++;
+    assert_true(s->rows[i].line == 42 || s->rows[i].line == 99);
+    assert_non_null(strstr(s->rows[i].reason, "not UTF-8"));
+    assert_non_null(strstr(s->rows[i].reason, s->rows[i].line == 42 ? "0xE9" : "0xEF"));
+  }
+  assert_int_equal(nrej, 2);
+  /* The first row reads as written. */
+  carnet_record *rec = get(r, &s->rows[0].id);
+  assert_string_equal(carnet_record_str(rec, CARNET_F_NAME), "Hélène Müller");
+  assert_string_equal(carnet_record_str(rec, CARNET_F_CITY), "Besançon");
+  carnet_record_free(rec);
+  /* The rejects file has the two rows as their author meant them. */
+  char *text = read_file(rejects, NULL);
+  assert_non_null(strstr(text, "42;;"));
+  assert_non_null(strstr(text, "Zoé;Lefèvre"));
+  assert_non_null(strstr(text, "Anaïs;Noël"));
+  free(text);
+
+  /* A file read as Windows-1252 but for one row saved as UTF-8: that row is
+   * rejected (it would read "HÃ©lÃ¨ne"), the others are Windows-1252. */
+  static const char mostly_1252[] = "Pr\xe9nom;Nom;Ville\r\n"
+                                    "Ren\xe9" "e;Lef\xe8vre;Besan\xe7on\r\n"
+                                    "Fran\xe7oise;Dupr\xe9;N\xeemes\r\n"
+                                    "Hélène;Müller;Orléans\r\n"
+                                    "J\xe9r\xf4me;Gar\xe7on;\xc9vry\r\n";
+  memset(s, 0, sizeof *s);
+  o.rejects_path = NULL;
+  ASSERT_OK(r, carnet_import_buffer(r, mostly_1252, sizeof mostly_1252 - 1, "w.csv", &o, &rep));
+  assert_true(rep.cp1252);
+  assert_int_equal(rep.imported, 3);
+  assert_int_equal(rep.rejected, 1);
+  assert_int_equal(rep.bad_encoding, 1);
+  assert_int_equal(s->rows[2].outcome, CARNET_IMPORT_ROW_REJECTED);
+  assert_int_equal(s->rows[2].line, 4);
+  assert_non_null(strstr(s->rows[2].reason, "UTF-8 text"));
+  rec = get(r, &s->rows[0].id);
+  assert_string_equal(carnet_record_str(rec, CARNET_F_NAME), "Renée Lefèvre");
+  carnet_record_free(rec);
+
+  /* A header in the other encoding: refused whole, nothing written. */
+  digest d0 = digest_of(r);
+  static const char bad_header[] = "Pr\xe9nom;Nom\r\nHélène;Müller\r\nZoé;Noël\r\n";
+  ASSERT_FAILS(r, carnet_import_buffer(r, bad_header, sizeof bad_header - 1, "h.csv", NULL, NULL),
+               CARNET_EINVAL, "h.csv: line 1 (the header): a byte that is not UTF-8");
+  assert_same_digest(d0, digest_of(r));
+  free(rejects);
+  free(csv);
+  free(s);
+}
+
 /* An export, cut in half and then scrambled: refused, nothing written. */
 static void test_malformed_xlsx(void **state) {
   fx *f = *state;
@@ -1081,6 +1178,7 @@ int main(void) {
       TEST(test_dry_run),
       TEST(test_erased_rejected),
       TEST(test_windows_1252_and_bad_bytes),
+      TEST(test_mostly_utf8_with_stray_bytes),
       TEST(test_malformed_xlsx),
       TEST(test_errors),
       TEST(test_callback_stops),

@@ -330,12 +330,45 @@ static void test_windows_1252(void **state) {
   const char text[] = "Nom;Pr\xe9nom;Ville\nLef\xe8vre;Zo\xe9;Besan\xe7on\n";
   write_file(csv, text, sizeof text - 1);
   OK(f, "init");
-  OK(f, "import", csv);
+  /* Said in the summary (issue 19: never silent), and in --json. */
+  proc_result r = RUN(f, "import", csv);
+  assert_int_equal(r.status, 0);
+  assert_non_null(strstr(r.out, "read as Windows-1252"));
+  proc_result_free(&r);
+  json_t *rep = OK_JSON(f, "import", csv, "--json");
+  assert_string_equal(json_string_value(json_object_get(rep, "encoding")), "windows-1252");
+  json_decref(rep);
   json_t *list = OK_JSON(f, "customer", "list", "--json");
   json_t *c = json_array_get(list, 0);
   assert_string_equal(json_string_value(json_object_get(c, "name")), "Zoé Lefèvre");
   assert_string_equal(json_string_value(json_object_get(json_object_get(c, "address"), "city")),
                       "Besançon");
+  json_decref(list);
+  free(csv);
+}
+
+/* A UTF-8 file with one row typed in Windows-1252: that row is rejected
+ * with its line, the summary says why, the others read as written. */
+static void test_stray_bytes(void **state) {
+  fx *f = *state;
+  char *csv = path(f, "m.csv");
+  const char text[] = "Prénom;Nom;Ville\nHélène;Müller;Orléans\nZo\xe9;Lef\xe8vre;Besan\xe7on\n"
+                      "Jérôme;Dupré;Nîmes\n";
+  write_file(csv, text, sizeof text - 1);
+  OK(f, "init");
+  proc_result r = RUN(f, "import", csv);
+  assert_int_equal(r.status, 0);
+  assert_null(strstr(r.out, "Windows-1252:"));
+  assert_non_null(strstr(r.out, "1 row in another encoding than the rest of the file was rejected"));
+  assert_non_null(strstr(r.out, "2 imported, 0 merged, 0 skipped, 1 rejected"));
+  assert_non_null(strstr(r.err, "line 3: a byte that is not UTF-8 (0xE9)"));
+  proc_result_free(&r);
+  json_t *list = OK_JSON(f, "customer", "list", "--json");
+  assert_int_equal(json_array_size(list), 2);
+  for (size_t i = 0; i < 2; i++) {
+    const char *name = json_string_value(json_object_get(json_array_get(list, i), "name"));
+    assert_true(strcmp(name, "Hélène Müller") == 0 || strcmp(name, "Jérôme Dupré") == 0);
+  }
   json_decref(list);
   free(csv);
 }
@@ -499,6 +532,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_on_duplicate, setup, teardown),
       cmocka_unit_test_setup_teardown(test_malformed_files, setup, teardown),
       cmocka_unit_test_setup_teardown(test_windows_1252, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_stray_bytes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_erased_not_reimported, setup, teardown),
       cmocka_unit_test_setup_teardown(test_xlsx_excel_cells, setup, teardown),
       cmocka_unit_test_setup_teardown(test_xlsx_roundtrip, setup, teardown),

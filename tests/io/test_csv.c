@@ -87,6 +87,59 @@ static void test_windows_1252(void **state) {
   assert_false(carnet__utf8_valid((const unsigned char *)"\xed\xa0\x80", 3)); /* surrogate */
 }
 
+/* The encoding is decided by the majority, and the records in the other
+ * encoding are listed (io/csv.h). */
+static void test_mixed_encodings(void **state) {
+  (void)state;
+  carnet__csv_info info;
+  /* UTF-8 with one stray byte (line 3) and a multi-line record holding one
+   * (starting line 4): UTF-8 stays UTF-8. */
+  carnet__sheet *sh = DECODE("Prénom;Nom\nHélène;Müller\nZo\xe9;Noël\n\"Ana\n\xefs\";Dupré\n"
+                             "Jérôme;Garçon\n",
+                             &info);
+  assert_false(info.cp1252);
+  assert_int_equal(info.strays, 2);
+  assert_int_equal(info.utf8_seqs, 9);
+  assert_string_equal(carnet__sheet_get(sh, 1, 0), "Hélène");
+  assert_string_equal(carnet__sheet_get(sh, 4, 1), "Garçon");
+  assert_int_equal(info.nbad, 2);
+  assert_int_equal(info.bad[0].row, 2);
+  assert_int_equal(info.bad[0].byte, 0xe9);
+  assert_int_equal(info.bad[1].row, 3);
+  assert_int_equal(carnet__sheet_line(sh, 3), 4);
+  /* A listed record reads as its author meant it. */
+  assert_string_equal(carnet__sheet_get(sh, 2, 0), "Zoé");
+  assert_string_equal(carnet__sheet_get(sh, 3, 0), "Ana\nïs");
+  carnet__csv_info_free(&info);
+  assert_null(info.bad);
+  carnet__sheet_free(sh);
+
+  /* Windows-1252 with one UTF-8 row: read as Windows-1252, the row listed. */
+  sh = DECODE("Pr\xe9nom;Ville\nRen\xe9" "e;Besan\xe7on\nHélène;Orléans\nFran\xe7oise;N\xeemes\n",
+              &info);
+  assert_true(info.cp1252);
+  assert_int_equal(info.nbad, 1);
+  assert_int_equal(info.bad[0].row, 2);
+  assert_int_equal(info.bad[0].byte, 0xc3);
+  assert_string_equal(carnet__sheet_get(sh, 1, 1), "Besançon");
+  assert_string_equal(carnet__sheet_get(sh, 2, 0), "Hélène");
+  carnet__csv_info_free(&info);
+  carnet__sheet_free(sh);
+
+  /* Pure encodings list nothing. */
+  sh = DECODE("Nom\nZo\xe9\n", &info);
+  assert_true(info.cp1252);
+  assert_int_equal(info.nbad, 0);
+  carnet__csv_info_free(&info);
+  carnet__sheet_free(sh);
+  sh = DECODE("Nom\nZoé\n", &info);
+  assert_false(info.cp1252);
+  assert_int_equal(info.nbad, 0);
+  assert_int_equal(info.strays, 0);
+  carnet__csv_info_free(&info);
+  carnet__sheet_free(sh);
+}
+
 static void test_errors(void **state) {
   (void)state;
   carnet__sheet *sh = (carnet__sheet *)1;
@@ -124,6 +177,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_semicolon_bom_quotes), cmocka_unit_test(test_separator_sniffing),
       cmocka_unit_test(test_lenient),              cmocka_unit_test(test_windows_1252),
+      cmocka_unit_test(test_mixed_encodings),
       cmocka_unit_test(test_errors),               cmocka_unit_test(test_encode_roundtrip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
