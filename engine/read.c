@@ -11,6 +11,7 @@
 #include "engine/group.h"
 #include "engine/record.h"
 #include "engine/replica_int.h"
+#include "engine/searchtext.h"
 
 /* The record of a customer's merged group (engine/group.h), when it has
  * several members; else builds the entity's own record. */
@@ -80,24 +81,11 @@ int carnet_record_get(carnet_replica *r, const carnet_id *id, carnet_record **ou
   return rc;
 }
 
-/* Case-insensitive (ASCII) substring. */
-static bool contains(const char *hay, const char *needle) {
-  if (hay == NULL) return false;
-  size_t n = strlen(needle);
-  for (; *hay; hay++) {
-    size_t i = 0;
-    while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i]))
-      i++;
-    if (i == n) return true;
-  }
-  return false;
-}
-
-static bool has_elem(const carnet_record *rec, carnet_field f, const char *v, bool substring) {
+static bool has_elem(const carnet_record *rec, carnet_field f, const char *v) {
   const char *const *el;
   size_t n = carnet_record_elems(rec, f, &el);
   for (size_t i = 0; i < n; i++)
-    if (substring ? contains(el[i], v) : strcmp(el[i], v) == 0) return true;
+    if (strcmp(el[i], v) == 0) return true;
   return false;
 }
 
@@ -107,38 +95,44 @@ typedef struct group_hex {
   size_t n;
 } group_hex;
 
-static bool matches(const carnet_record *rec, const carnet_filter *f, const group_hex *gh) {
+/* The text of a filter, compiled once for a listing (engine/searchtext.h),
+ * and the buffer each record's document is built in. */
+typedef struct text_match {
+  carnet__squery q;
+  carnet__sbuf doc;
+  bool on;
+} text_match;
+
+/* 1 when `rec` passes, 0 when not, CARNET_ENOMEM. */
+static int matches(const carnet_record *rec, const carnet_filter *f, const group_hex *gh,
+                   text_match *tm) {
   if (f == NULL) return !carnet_record_deleted(rec);
-  if (carnet_record_deleted(rec) && !f->include_deleted) return false;
-  if (f->tag && !has_elem(rec, CARNET_F_TAGS, f->tag, false)) return false;
-  if (f->role && !has_elem(rec, CARNET_F_ROLES, f->role, false)) return false;
+  if (carnet_record_deleted(rec) && !f->include_deleted) return 0;
+  if (f->tag && !has_elem(rec, CARNET_F_TAGS, f->tag)) return 0;
+  if (f->role && !has_elem(rec, CARNET_F_ROLES, f->role)) return 0;
   if (f->sales_rep) {
     const char *rep = carnet_record_str(rec, CARNET_F_SALES_REP);
-    if (rep == NULL || strcmp(rep, f->sales_rep) != 0) return false;
+    if (rep == NULL || strcmp(rep, f->sales_rep) != 0) return 0;
   }
   if (f->customer) {
     bool any = false;
     for (size_t i = 0; i < gh->n && !any; i++) {
       if (carnet_record_kind(rec) == CARNET_KIND_ACTION) { /* the customers it concerns */
-        any = has_elem(rec, CARNET_F_CUSTOMERS, gh->hex[i], false);
+        any = has_elem(rec, CARNET_F_CUSTOMERS, gh->hex[i]);
       } else {
         const char *cu = carnet_record_str(rec, CARNET_F_CUSTOMER);
         any = cu != NULL && strcmp(cu, gh->hex[i]) == 0;
       }
     }
-    if (!any) return false;
+    if (!any) return 0;
   }
-  if (f->text && *f->text) {
-    static const carnet_field scalars[] = {CARNET_F_NAME,  CARNET_F_COMPANY, CARNET_F_REFCODE,
-                                           CARNET_F_CITY,  CARNET_F_NOTES,   CARNET_F_SIRET,
-                                           CARNET_F_STREET, CARNET_F_POSTCODE};
-    for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++)
-      if (contains(carnet_record_str(rec, scalars[i]), f->text)) return true;
-    return has_elem(rec, CARNET_F_EMAILS, f->text, true) ||
-           has_elem(rec, CARNET_F_PHONES, f->text, true) ||
-           has_elem(rec, CARNET_F_TAGS, f->text, true);
+  if (tm->on) {
+    carnet__sdoc d;
+    int rc = carnet__sdoc_build(rec, &tm->doc, &d);
+    if (rc) return rc;
+    return carnet__squery_match(&tm->q, tm->doc.p, tm->doc.len, d.siret_off, d.phones_off);
   }
-  return true;
+  return 1;
 }
 
 /* The targets of every merge edge (index 'm'), sorted and unique: with the
@@ -185,8 +179,13 @@ int carnet_record_list(carnet_replica *r, carnet_kind kind, const carnet_filter 
   carnet_id *targets = NULL;
   size_t ntargets = 0;
   group_hex *gh = NULL;
+  text_match tm = {.on = false};
   int rc = carnet__read_begin(r, &st);
   if (rc) return rc;
+  if (filter && filter->text && filter->text[0]) {
+    if ((rc = carnet__squery_init(&tm.q, filter->text))) goto done;
+    tm.on = !tm.q.any;
+  }
   if (kind == CARNET_KIND_CUSTOMER && (rc = merge_targets(st, &targets, &ntargets))) goto done;
   if (filter && filter->customer) {
     carnet__group g;
@@ -230,7 +229,8 @@ int carnet_record_list(carnet_replica *r, carnet_kind kind, const carnet_filter 
       if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "a stored record is damaged");
       goto done;
     }
-    int stop = matches(rec, filter, gh) ? cb(rec, data) : 0;
+    int keep = matches(rec, filter, gh, &tm);
+    int stop = keep < 0 ? keep : keep ? cb(rec, data) : 0;
     carnet_record_free(rec);
     if (stop) {
       rc = stop;
@@ -239,6 +239,8 @@ int carnet_record_list(carnet_replica *r, carnet_kind kind, const carnet_filter 
   }
   if (rc == CARNET_ENOTFOUND) rc = 0;
 done:
+  carnet__squery_free(&tm.q);
+  carnet__sbuf_free(&tm.doc);
   carnet__free(targets);
   carnet__free(gh);
   carnet__store_cursor_close(cur);

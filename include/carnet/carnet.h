@@ -26,5 +26,6 @@
 #include "carnet/erase.h"
 #include "carnet/import.h"
 #include "carnet/feed.h"
+#include "carnet/search.h"
 
 #endif

@@ -239,8 +239,14 @@ CARNET_API carnet_hlc carnet_record_updated(const carnet_record *rec);
 /* --- Listing ------------------------------------------------------------ */
 
 typedef struct carnet_filter {
-  const char *text;          /* case-insensitive substring of name, company,
-                                emails, phones, city, refcode, notes; NULL = any */
+  const char *text;          /* folded substring (case, accents, ligatures and
+                                apostrophes do not matter) of the name, company,
+                                refcode, city, street, postcode, notes, e-mails,
+                                tags, SIRET or a phone; a text written like a
+                                phone number also finds the phones and SIRET
+                                holding its digits ("06 12 34 56 78" finds
+                                +33612345678): see carnet/search.h; NULL or
+                                "" = any */
   const char *tag;           /* has this tag */
   const char *role;          /* has this role */
   const char *sales_rep;     /* exact sales rep */

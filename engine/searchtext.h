@@ -1,0 +1,88 @@
+/* engine/searchtext.h - what a search text matches (not API): the folding,
+ * a record's searchable document, a compiled query.
+ *
+ * One definition serves carnet_record_list's `text` filter (engine/read.c)
+ * and the in-memory index (engine/search.c), so the two answer the same by
+ * construction: both build the same document from the same record and run
+ * the same match on it.
+ *
+ * Folding (carnet__sfold) maps each code point on its own, so that a
+ * substring of a value folds to a substring of the folded value:
+ *
+ *   utf8proc COMPAT | DECOMPOSE | CASEFOLD | STRIPMARK | IGNORE | LUMP:
+ *   "É" -> "e", "ß" -> "ss", "ﬁ" -> "fi", "’" -> "'", "‐" -> "-";
+ *   œ -> oe, æ -> ae, ø -> o, ł -> l, đ/ð -> d, þ -> th, ı -> i (as
+ *   engine/fold.c); ` and ´ -> '; white space and control characters ->
+ *   one space, none at either end. Punctuation stays: "client.3@" is not
+ *   "client 30". Bytes that are not valid UTF-8 make the value fold as
+ *   ASCII only (A-Z lowered, the rest kept).
+ *
+ * The document of a record, one allocation of text:
+ *
+ *   fold(name) \n fold(company) \n fold(ref) \n fold(city) \n fold(street)
+ *   \n fold(postcode) \n fold(notes) \n fold(e-mail)... \n fold(tag)...
+ *   \n fold(siret) <- siret_off       \n +E164... <- phones_off
+ *
+ * (empty values left out). '\n' never comes out of folding, so a query
+ * never matches across two values.
+ *
+ * A query matches a document when
+ *   T. its folded text is non-empty and a substring of the document; or
+ *   P. it is written like a phone number (digits, spaces and . + - ( ) /
+ *      only) and its digits, less a national trunk 0 or an international
+ *      00 (none after a '+'), at least 3, are a substring of a phone's
+ *      digits: "06 12 34 56 78", "0612345678" and "+33 6 12 34 56 78"
+ *      all find +33612345678; or
+ *   S. written so, its digits (at least 3) are a substring of the SIRET:
+ *      "123 456 789" finds 12345678900012.
+ * A query whose folding is empty and that is not written like a number
+ * constrains nothing (it matches every document).
+ */
+#ifndef CARNET_ENGINE_SEARCHTEXT_H
+#define CARNET_ENGINE_SEARCHTEXT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "carnet/record.h"
+
+/* A growing byte buffer (carnet__realloc). */
+typedef struct carnet__sbuf {
+  char *p;
+  size_t len, cap;
+} carnet__sbuf;
+
+void carnet__sbuf_free(carnet__sbuf *b);
+
+/* Brief: append the folding of `s` (n bytes) to `b` (not NUL-terminated;
+ * b->p[b->len] is kept a NUL when b->p is set). Errors: CARNET_ENOMEM. */
+int carnet__sfold(carnet__sbuf *b, const char *s, size_t n);
+
+/* A record's document (see above): `b` holds text_len bytes and a NUL. */
+typedef struct carnet__sdoc {
+  size_t siret_off;  /* where the SIRET starts (= phones_off when none) */
+  size_t phones_off; /* where the phones start (= the length when none) */
+} carnet__sdoc;
+
+/* Brief: the document of `rec` in `b` (emptied first) and its offsets in
+ * `d`. Errors: CARNET_ENOMEM. */
+int carnet__sdoc_build(const carnet_record *rec, carnet__sbuf *b, carnet__sdoc *d);
+
+/* A compiled query. */
+typedef struct carnet__squery {
+  carnet__sbuf text; /* T: folded; len 0 = no such rule */
+  char phone[64];    /* P: digits, "" = no such rule */
+  char siret[64];    /* S: digits, "" = no such rule */
+  bool any;          /* no rule at all: matches everything */
+} carnet__squery;
+
+/* Brief: compile `text` (NULL or "": matches everything). Free with
+ * carnet__squery_free. Errors: CARNET_ENOMEM. */
+int carnet__squery_init(carnet__squery *q, const char *text);
+void carnet__squery_free(carnet__squery *q);
+
+/* Brief: whether the document `doc` (len bytes, offsets `d`) matches. */
+bool carnet__squery_match(const carnet__squery *q, const char *doc, size_t len, size_t siret_off,
+                          size_t phones_off);
+
+#endif
