@@ -314,6 +314,11 @@ static int report_failure(cli *c, const carnet_node_outcome *o, int signal_no, u
   if (signal_no)
     return cli_fail(c, CLI_EUSER, "interrupted (%s) before the sync with %s finished",
                     signal_no == SIGINT ? "SIGINT" : "SIGTERM", o->addr);
+  if (o->timed_out && o->err == CARNET_EBUSY)
+    return cli_fail(c, CLI_EUSER,
+                    "%s stayed busy (too many connections) for %.0f s: try again later, or "
+                    "raise --timeout",
+                    o->addr, timeout / 1000.0);
   if (o->timed_out)
     return cli_fail(c, CLI_EUSER, "no result from %s after %.0f s (raise --timeout?)", o->addr,
                     timeout / 1000.0);
@@ -347,6 +352,26 @@ static void quiet_log(void *ctx, int level, const char *line) {
   (void)ctx, (void)level, (void)line;
 }
 
+typedef struct busy_note {
+  cli *c;
+  cli_progress *pl;
+  bool verbose; /* the log says it already, at each attempt */
+  unsigned times;
+} busy_note;
+
+/* A peer at its connection limits answers "busy" (carnet/node.h), and the
+ * node tries again after a delay until --timeout: say so once, rather than
+ * waiting silently or failing with what looks like a broken peer. */
+static void on_peer_event(void *data, const carnet_peer_event *ev) {
+  busy_note *b = data;
+  if (ev->type != CARNET_PEER_FAILED || ev->err != CARNET_EBUSY || !ev->dialled) return;
+  if (b->times++ > 0 || b->verbose) return;
+  cli_progress_end(b->pl);
+  fprintf(stderr, "%s: %s: the peer is busy (too many connections): retrying\n", b->c->cmd,
+          ev->addr);
+}
+
+
 /* The progress line of a sync (cli/progress.h): a first sync of a large
  * book takes seconds to minutes. */
 static void draw_progress(void *ctx, const char *addr, const carnet_session_stats *st,
@@ -370,6 +395,7 @@ static int one_session(cli *c, const char *addr, const char *token, const sessio
   cli_progress_start(&pl, c);
   pl.on = pl.on && !sa->verbose; /* log lines would cut through it */
   const char *peers[1] = {addr};
+  busy_note busy = {.c = c, .pl = &pl, .verbose = sa->verbose};
   carnet_node_opts o = {
       .peers = peers,
       .npeers = 1,
@@ -381,6 +407,8 @@ static int one_session(cli *c, const char *addr, const char *token, const sessio
       .log_data = &lg,
       .progress = pl.on ? draw_progress : NULL,
       .progress_data = &pl,
+      .event = on_peer_event,
+      .event_data = &busy,
   };
   int rc = cli_open(c, &r);
   if (rc) return rc;

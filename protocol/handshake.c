@@ -166,6 +166,12 @@ static void send_error(carnet__obuf *out, int code, const char *text) {
   (void)carnet__frame_end(out, mark, CARNET_HANDSHAKE_MSG_BYTES_MAX);
 }
 
+int carnet__hs_refusal(carnet__obuf *out, int code, const char *text) {
+  size_t before = out->len;
+  send_error(out, code, text);
+  return out->len > before ? 0 : CARNET_ENOMEM;
+}
+
 /* The header a frame under construction will have once `tail` more bytes
  * are appended: signatures cover the header, written before them. */
 static int frame_fix_header(carnet__hs *hs, carnet__obuf *out, size_t mark, size_t tail) {
@@ -288,6 +294,9 @@ static int peer_error(carnet__hs *hs, carnet_buf f) {
   int rc = carnet__msg_decode(f.base, f.len, &m);
   if (rc == CARNET_ENOMEM) return FAIL(hs, rc, "out of memory");
   if (rc != 0 || m.type != CARNET_MSG_ERROR) return 1;
+  /* A node at its admission limits (replica/node.c) says it is busy: the
+   * caller retries; the peer's text is not needed to say so. */
+  if (m.code == CARNET_EBUSY) return FAIL(hs, CARNET_EBUSY, "the peer is busy (too many connections)");
   /* Only the codes a refusal can carry keep their meaning; anything else
    * from the peer is just a protocol failure to us. */
   int code = (m.code == CARNET_EVERSION || m.code == CARNET_EPERM) ? m.code : CARNET_EPROTO;

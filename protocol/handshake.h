@@ -164,6 +164,17 @@ typedef struct carnet__hs {
   char errmsg[768];
 } carnet__hs;
 
+/* The text of the refusal a node at its admission limits sends (CARNET_EBUSY). */
+#define CARNET_HS_BUSY_TEXT "busy: too many connections, try again in a moment"
+
+/* Brief: append a plaintext ERROR frame (code, text: one line, at most
+ * CARNET_MSG_TEXT_BYTES_MAX bytes) to `out`: what a responder sends before
+ * or instead of message (2) to refuse a connection. A dialling handshake
+ * that reads it fails with the code when it is CARNET_EVERSION, CARNET_EPERM
+ * or CARNET_EBUSY ("the peer is busy": try again later), else CARNET_EPROTO.
+ * Errors: CARNET_ENOMEM (nothing appended). */
+int carnet__hs_refusal(carnet__obuf *out, int code, const char *text);
+
 /* Brief: start a handshake in `role` at time `now_ms` (the caller's clock,
  * any origin). An initiator appends message (1) to `out` at once.
  * Whatever the result, free `hs` with carnet__hs_free.
@@ -184,6 +195,8 @@ int carnet__hs_init(carnet__hs *hs, carnet__hs_role role, const carnet__hs_confi
  *                   or the peer refused us for one of these reasons;
  *   CARNET_EVERSION the peer speaks another protocol version (one side must
  *                   upgrade; the detail says which);
+ *   CARNET_EBUSY    the peer refused us for now: it is at its connection
+ *                   limits (try again later);
  *   CARNET_EPROTO   malformed or oversized handshake bytes, a bad signature,
  *                   an invalid ephemeral key, or an ERROR frame from the peer
  *                   with another code;

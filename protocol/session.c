@@ -46,6 +46,7 @@
 #include "protocol/handshake.h"
 #include "protocol/invite.h"
 #include "protocol/msg.h"
+#include "protocol/session_int.h"
 
 _Static_assert(CARNET__CERT_BYTES_MAX <= CARNET_MSG_CERT_BYTES_MAX,
                "a certificate fits a CERT message");
@@ -583,6 +584,16 @@ bool carnet_session_joined(const carnet_session *s) {
 
 void carnet_session_get_stats(const carnet_session *s, carnet_session_stats *out) {
   *out = s->st;
+}
+
+void carnet__session_abort(carnet_session *s, int code, const char *fmt, ...) {
+  char why[400];
+  va_list ap;
+  if (s->err || s->state == CARNET_SESSION_CLOSED) return;
+  va_start(ap, fmt);
+  vsnprintf(why, sizeof why, fmt, ap);
+  va_end(ap);
+  (void)fail(s, code, "%s", why);
 }
 
 /* --- invites --------------------------------------------------------------------- */

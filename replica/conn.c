@@ -32,12 +32,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
 #include "carnet/error.h"
 #include "engine/alloc.h"
 #include "carnet/replica.h"
+#include "protocol/handshake.h"
 #include "replica/node_int.h"
 
 static void pump(carnet__conn *c);
+
+void carnet__conn_pump(carnet__conn *c) {
+  pump(c);
+}
 
 static carnet_node_outcome *outcome(carnet__conn *c) {
   return c->dial ? &c->dial->out : NULL;
@@ -104,6 +112,61 @@ void carnet__conn_close(carnet__conn *c) {
   c->phase = CARNET__CONN_CLOSING;
   if (!c->ended) carnet__conn_end(c, UV_ECANCELED, 0, false, "connection closed");
   uv_close((uv_handle_t *)&c->tcp, on_close);
+}
+
+/* Reads and drops what the peer sent that was not read yet, then closes:
+ * a socket closed with unread input sends a RST, which may destroy what we
+ * just wrote (our ERROR) before the peer reads it. Bounded: a peer that
+ * keeps sending loses the race, which costs only it. */
+static void close_now(carnet__conn *c) {
+  uv_os_fd_t fd;
+  if (c->phase != CARNET__CONN_CLOSING && uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
+    char sink[4096];
+    for (int i = 0; i < 16 && recv(fd, sink, sizeof sink, MSG_DONTWAIT) > 0; i++) {
+    }
+  }
+  carnet__conn_close(c);
+}
+
+/* The plaintext ERROR frame that tells a dialling peer this node is busy
+ * (protocol/handshake.h: a refusal during the handshake). Encoded once. */
+static const carnet_buf *busy_frame(void) {
+  static uint8_t bytes[96];
+  static carnet_buf frame;
+  if (frame.len == 0) {
+    carnet__obuf b;
+    carnet__obuf_init(&b);
+    if (carnet__hs_refusal(&b, CARNET_EBUSY, CARNET_HS_BUSY_TEXT) == 0 && b.len <= sizeof bytes) {
+      memcpy(bytes, b.base, b.len);
+      frame = (carnet_buf){bytes, b.len};
+    }
+    carnet__obuf_free(&b);
+  }
+  return &frame;
+}
+
+void carnet__conn_turn_away(carnet__conn *c, const char *why) {
+  if (c->phase == CARNET__CONN_CLOSING) return;
+  /* Only while we have sent nothing of our own, or only our handshake's
+   * message (2) (the dialler then reads frames: the ERROR is one); a
+   * session that ended has had its say. */
+  bool tell = c->phase == CARNET__CONN_OPEN && !c->writing && !c->authenticated &&
+              (c->s == NULL || carnet_session_output(c->s).len == 0);
+  const carnet_buf *f = busy_frame();
+  if (tell && f->len) {
+    uv_buf_t b = uv_buf_init((char *)f->base, (unsigned)f->len);
+    (void)uv_try_write(stream(c), &b, 1); /* a fresh socket takes 50 bytes at once */
+  }
+  if (!c->ended) carnet__conn_end(c, 0, CARNET_EBUSY, false, "%s", why);
+  close_now(c);
+}
+
+bool carnet__conn_idle(carnet__conn *c) {
+  uv_os_fd_t fd;
+  int avail = 0;
+  if (c->rx_bytes > 0) return false;
+  if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0) return true;
+  return ioctl(fd, FIONREAD, &avail) != 0 || avail == 0;
 }
 
 /* The connection broke (EOF, I/O error, a deadline) while the session was
@@ -203,8 +266,10 @@ static void log_synced(carnet__conn *c) {
 static void observe(carnet__conn *c) {
   carnet_session_state st = carnet_session_get_state(c->s);
   if (!c->authenticated && (st == CARNET_SESSION_SYNCING || st == CARNET_SESSION_IDLE ||
-                            (st == CARNET_SESSION_CLOSED && carnet_session_peer_pk(c->s))))
+                            (st == CARNET_SESSION_CLOSED && carnet_session_peer_pk(c->s)))) {
     on_authenticated(c);
+    st = carnet_session_get_state(c->s); /* admission may have ended it (node.c A2) */
+  }
   if (st == CARNET_SESSION_IDLE && c->seen != CARNET_SESSION_IDLE) {
     log_synced(c);
     carnet__node_conn_event(c->node, c, CARNET_PEER_SYNCED);
@@ -287,11 +352,18 @@ static void pump(carnet__conn *c) {
  * for now: the input is fed at once, so a peer waiting for our ACKs is
  * never kept waiting. Input held when libuv stops reading in the middle of a
  * burst is fed on the next read or tick. */
+/* The size of one read: small while an accepted connection is in its
+ * handshake (anyone may open one: A4 of node.c), a burst's chunk after. */
+static size_t read_chunk(const carnet__conn *c) {
+  return c->dial || c->authenticated ? CARNET_NODE_READ_BYTES : CARNET_NODE_HS_READ_BYTES;
+}
+
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   carnet__conn *c = h->data;
+  size_t chunk = read_chunk(c);
   (void)suggested;
-  if (c->rcap - c->rlen < CARNET_NODE_READ_BYTES) {
-    size_t cap = c->rlen + CARNET_NODE_READ_BYTES;
+  if (c->rcap - c->rlen < chunk) {
+    size_t cap = c->rlen + chunk;
     uint8_t *b = carnet__realloc(c->rbuf, cap);
     if (b == NULL) {
       *buf = uv_buf_init(NULL, 0); /* libuv reports UV_ENOBUFS */
@@ -300,7 +372,7 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
     c->rbuf = b;
     c->rcap = cap;
   }
-  *buf = uv_buf_init((char *)c->rbuf + c->rlen, CARNET_NODE_READ_BYTES);
+  *buf = uv_buf_init((char *)c->rbuf + c->rlen, (unsigned)chunk);
 }
 
 static void feed(carnet__conn *c) {
@@ -324,6 +396,8 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   (void)buf;
   if (c->phase == CARNET__CONN_CLOSING) return;
   if (nread > 0) {
+    c->rx_bytes += (uint64_t)nread;
+    c->last_rx = uv_now(c->node->loop);
     if (c->phase != CARNET__CONN_OPEN) return; /* invariant 2 */
     c->rlen += (size_t)nread;
     if ((size_t)nread == CARNET_NODE_READ_BYTES && c->rlen < CARNET_NODE_INPUT_BYTES) return;
@@ -362,8 +436,9 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 carnet__conn *carnet__conn_new(carnet_node *n, carnet__dial *d, const char *addr) {
   carnet__conn *c = carnet__calloc(1, sizeof *c);
   if (c == NULL) return NULL;
-  c->rbuf = carnet__malloc(CARNET_NODE_READ_BYTES);
-  c->rcap = CARNET_NODE_READ_BYTES;
+  c->dial = d;
+  c->rcap = read_chunk(c);
+  c->rbuf = carnet__malloc(c->rcap);
   int rc = c->rbuf ? uv_tcp_init(n->loop, &c->tcp) : UV_ENOMEM;
   if (rc < 0) {
     carnet__node_log(n, CARNET_LOG_ERROR, "cannot make a connection to %s: %s", addr,
@@ -379,7 +454,7 @@ carnet__conn *carnet__conn_new(carnet_node *n, carnet__dial *d, const char *addr
   c->node = n;
   c->dial = d;
   c->seen = CARNET_SESSION_HANDSHAKE;
-  c->started = uv_now(n->loop);
+  c->started = c->last_rx = uv_now(n->loop);
   snprintf(c->addr, sizeof c->addr, "%s", addr);
   c->next = n->conns;
   if (n->conns) n->conns->prev = c;
@@ -392,7 +467,7 @@ carnet__conn *carnet__conn_new(carnet_node *n, carnet__dial *d, const char *addr
  * the kernel too. */
 static void start_open(carnet__conn *c) {
   c->phase = CARNET__CONN_OPEN;
-  c->started = uv_now(c->node->loop);
+  c->started = c->last_rx = uv_now(c->node->loop);
   uv_tcp_nodelay(&c->tcp, 1);
   uv_tcp_keepalive(&c->tcp, 1, 30);
   int rc = uv_read_start(stream(c), on_alloc, on_read);
@@ -465,6 +540,18 @@ void carnet__conn_tick(carnet__conn *c, uint64_t now) {
   case CARNET__CONN_OPEN:
     if (c->writing && now - c->write_since >= CARNET_NODE_WRITE_STALL_MS) {
       lost(c, UV_ETIMEDOUT, "the peer has not read anything for 60 s");
+      return;
+    }
+    if (c->in_handshakes && !c->authenticated &&
+        now - c->started >= CARNET_NODE_HANDSHAKE_MS) {
+      /* A3: an accepted handshake has a deadline of its own, shorter than
+       * the session's: its slot is for someone who answers. */
+      if (!c->ended)
+        carnet__conn_end(c, UV_ETIMEDOUT, 0, false, "no handshake within %u s",
+                         CARNET_NODE_HANDSHAKE_MS / 1000);
+      carnet__node_log(c->node, CARNET_LOG_DEBUG, "closing %s: no handshake within %u s",
+                       c->addr, CARNET_NODE_HANDSHAKE_MS / 1000);
+      close_now(c);
       return;
     }
     feed(c);

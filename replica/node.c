@@ -44,8 +44,68 @@
  *  N3. `async` is open exactly while `accepting` (or the drain runs):
  *      uv_async_send is only called under `mu` with `accepting` set.
  *  N4. The node is STOPPED when FINISHED and `handles_open` (listener,
- *      timer, signals, async, discovery) is 0: from then on nothing of the
+ *      timers, signals, async, discovery) is 0: from then on nothing of the
  *      node is on the loop and it may be freed.
+ *
+ * Admission. Anyone who can reach the port can open a connection, and
+ * until its handshake is done nothing says it is one of ours: a client
+ * holding a few dozen idle connections used to take all 64 slots, so that
+ * trusted peers were closed at once (issue 19). So connections accepted
+ * from the network go through two budgets, and a newcomer is accepted
+ * into a slot of its own, into the slot of a handshake that is getting
+ * nowhere, or told it is busy:
+ *
+ *           accept (A5: at most ACCEPT_BURST a turn)
+ *              |
+ *     slot free for its address and in all? --no--> a victim (A3)? --no--> "busy", close
+ *              | yes                                     | yes: "busy" to the victim, close it
+ *              v                                         v
+ *     HANDSHAKE budget (A1) <----------------------------+
+ *              | handshake done (a trusted key)
+ *              v
+ *     SESSION budget (A2) ---- per key full: its oldest session ends;
+ *                              all max_conns taken: "busy" to the newcomer
+ *
+ * Invariants:
+ *  A1. At most CARNET_NODE_HANDSHAKES_MAX accepted connections are in
+ *      their handshake at once, at most CARNET_NODE_HANDSHAKES_PER_ADDR of
+ *      them from one address (IPv4, or IPv6 /64); a connection stays in
+ *      the budget from its accept until it is freed or authenticated, its
+ *      linger included (so a client cannot pile up closing connections).
+ *      Every connection at once, any phase: CARNET__NODE_CONNS_HARD.
+ *  A2. Authenticated accepted sessions are counted apart, up to max_conns
+ *      (at most CARNET_NODE_CONNS_MAX), and at most
+ *      CARNET_NODE_SESSIONS_PER_KEY of one key: a newer one replaces that
+ *      key's oldest. So a trusted peer always finds a slot however many
+ *      strangers knock, as long as the team is at most max_conns /
+ *      SESSIONS_PER_KEY replicas (16 by default) or its members keep
+ *      one session each. Dialled connections are ours: one per dial target
+ *      (CARNET_NODE_PEERS_MAX), in neither budget.
+ *  A3. A newcomer at a full budget takes the slot of a handshake that is
+ *      not getting anywhere, in this order: one whose session has ended
+ *      (lingering), one that has sent nothing at all (no byte read and
+ *      none waiting in its socket: a Carnet initiator sends message (1)
+ *      right after connecting), one silent for CARNET_NODE_HS_STALL_MS;
+ *      the oldest first. A handshake in progress is never evicted, so a
+ *      trusted peer's connection that has sent its first bytes keeps its
+ *      slot, and a client flooding idle connections only evicts its own.
+ *      Every accepted handshake must be done within
+ *      CARNET_NODE_HANDSHAKE_MS (the session's own limit is 10 s).
+ *  A4. A connection turned away is told why when it can be: a plaintext
+ *      ERROR frame (CARNET_EBUSY), which a Carnet initiator reports as
+ *      "the peer is busy (too many connections)" and retries on (dial_busy,
+ *      even a `once` node, until its timeout). It is closed at once after
+ *      a non-blocking read of what it sent (no linger, no RST destroying
+ *      the ERROR), and costs no event and no log line of its own (A6).
+ *      Until authenticated, a connection reads 4 KiB at a time (a
+ *      handshake frame is at most 1 KiB), not 64 KiB.
+ *  A5. At most CARNET_NODE_ACCEPT_BURST connections are accepted per turn
+ *      of the loop (on_connection leaves the next one in the backlog, and
+ *      accept_timer takes it on the next turn, after the reads): libuv
+ *      accepts until the backlog is empty, and a client that reopens every
+ *      connection closed keeps it full forever.
+ *  A6. What admission turns away is summed up in one log line a second at
+ *      most (admission_log): an attack must not fill the log.
  */
 #include <signal.h>
 #include <stdarg.h>
@@ -142,6 +202,7 @@ static void dial_event(carnet__dial *d, int err) {
 /* --- handles and the end of the node ----------------------------------------- */
 
 static void node_release(carnet_node *n);
+static void admission_log(carnet_node *n, uint64_t now, bool flush);
 
 /* N4. Nothing may touch `n` after opts.stopped returns (loop mode may free
  * it there). */
@@ -213,6 +274,7 @@ static void maybe_finish(carnet_node *n) {
   n->finished = true;
   if (n->handles_started) {
     close_handle(n, (uv_handle_t *)&n->tick);
+    close_handle(n, (uv_handle_t *)&n->accept_timer);
     if (n->opts.signals) {
       close_handle(n, (uv_handle_t *)&n->sigint);
       close_handle(n, (uv_handle_t *)&n->sigterm);
@@ -276,21 +338,77 @@ static void dial_over(carnet__dial *d, bool success) {
                      delay / 1000.0);
 }
 
+/* A dialled peer said it is busy (A1: it turned us away at its admission
+ * limits): try again after the backoff delay, even with `once`, until the
+ * node's timeout. */
+static void dial_busy(carnet__dial *d) {
+  carnet_node *n = d->node;
+  if (n->stopping) return;
+  uint32_t rnd = 0;
+  carnet__random(n->r, &rnd, sizeof rnd);
+  uint32_t delay = carnet__backoff_next(&d->backoff, rnd);
+  d->next_ms = uv_now(n->loop) + delay;
+  carnet__node_log(n, CARNET_LOG_WARN, "%s: the peer is busy (too many connections): retrying in %.1f s",
+                   d->out.addr, delay / 1000.0);
+}
+
 void carnet__node_conn_gone(carnet_node *n, carnet__conn *c) {
-  carnet__node_conn_event(n, c, end_err(c) ? CARNET_PEER_FAILED : CARNET_PEER_DISCONNECTED);
+  if (c->in_handshakes) n->nhandshakes--;
+  if (c->in_sessions) n->nsessions--;
+  c->in_handshakes = c->in_sessions = false;
+  if (!c->quiet)
+    carnet__node_conn_event(n, c, end_err(c) ? CARNET_PEER_FAILED : CARNET_PEER_DISCONNECTED);
   if (c->dial) {
     c->dial->conn = NULL;
-    dial_over(c->dial, c->authenticated);
+    if (c->end_err == CARNET_EBUSY && !c->dial->out.timed_out)
+      dial_busy(c->dial);
+    else
+      dial_over(c->dial, c->authenticated);
   } else if (n->opts.once && n->ndials == 0 && c->authenticated) {
     carnet__node_stop(n); /* `serve --once` with no peer: one session served */
   }
   maybe_finish(n);
 }
 
+/* A2: an accepted connection that got through its handshake leaves the
+ * handshake budget for the sessions': at most CARNET_NODE_SESSIONS_PER_KEY
+ * of one key (a newer one replaces the oldest: a peer that restarted does
+ * not wait for its stale session to time out), at most max_conns in all.
+ * Returns false when the session was refused. */
+static bool admit_session(carnet_node *n, carnet__conn *c, const uint8_t *pk) {
+  carnet__conn *oldest = NULL;
+  unsigned same = 0;
+  if (c->dial) return true;
+  if (c->in_handshakes) {
+    c->in_handshakes = false;
+    n->nhandshakes--;
+  }
+  for (carnet__conn *o = n->conns; o; o = o->next) {
+    if (!o->in_sessions || o->phase != CARNET__CONN_OPEN) continue;
+    if (memcmp(carnet_session_peer_pk(o->s), pk, CARNET_PK_BYTES) != 0) continue;
+    same++;
+    if (oldest == NULL || o->started < oldest->started) oldest = o;
+  }
+  if (same >= CARNET_NODE_SESSIONS_PER_KEY && oldest) {
+    carnet__session_abort(oldest->s, CARNET_ELIMIT,
+                          "replaced by a newer session of the same replica (at most %u at once)",
+                          CARNET_NODE_SESSIONS_PER_KEY);
+    carnet__conn_pump(oldest);
+  } else if (n->nsessions >= n->opts.max_conns) {
+    carnet__session_abort(c->s, CARNET_EBUSY, "busy: %u sessions already, try again in a moment",
+                          n->nsessions);
+    return false;
+  }
+  c->in_sessions = true;
+  n->nsessions++;
+  return true;
+}
+
 void carnet__node_conn_authenticated(carnet_node *n, carnet__conn *c) {
   char key[16];
   const uint8_t *pk = carnet_session_peer_pk(c->s);
   if (pk == NULL) return;
+  if (!admit_session(n, c, pk)) return;
   carnet__node_key_short(pk, key);
   if (carnet_session_joined(c->s) && c->dial)
     carnet__node_log(n, CARNET_LOG_INFO, "joined the team of %s at %s", key, c->addr);
@@ -347,7 +465,7 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 static void dial_start(carnet__dial *d, uint64_t now) {
   carnet_node *n = d->node;
   struct sockaddr_storage ss;
-  if (n->nconns >= n->opts.max_conns) {
+  if (n->nconns >= CARNET__NODE_CONNS_HARD) {
     d->next_ms = now + 1000; /* a slot frees up when a connection ends */
     return;
   }
@@ -528,6 +646,8 @@ static void on_tick(uv_timer_t *t) {
       carnet__conn_tick(c, now);
   }
   report_progress(n, now);
+  if (!n->accept_deferred) n->accept_burst = 0;
+  admission_log(n, now, false);
   if (n->stopping) {
     maybe_finish(n);
   } else {
@@ -537,46 +657,178 @@ static void on_tick(uv_timer_t *t) {
   }
 }
 
-/* --- accepting ---------------------------------------------------------- */
+/* --- accepting: admission (A1-A6) ------------------------------------------ */
 
 static void on_refused_close(uv_handle_t *h) {
   carnet__free(h);
 }
 
-static void on_connection(uv_stream_t *server, int status) {
-  carnet_node *n = server->data;
-  char addr[CARNET__ADDR_NUMERIC_MAX];
+/* The address a budget counts by: IPv4 (an IPv4-mapped IPv6 address is
+ * one), or the /64 of an IPv6 address (one host usually holds a whole
+ * /64). */
+static void source_key(const struct sockaddr_storage *ss, carnet__conn *c) {
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  c->srclen = 0;
+  if (ss->ss_family == AF_INET) {
+    memcpy(c->src, &((const struct sockaddr_in *)ss)->sin_addr, 4);
+    c->srclen = 4;
+  } else if (ss->ss_family == AF_INET6) {
+    const uint8_t *a = ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+    if (memcmp(a, mapped, sizeof mapped) == 0) {
+      memcpy(c->src, a + 12, 4);
+      c->srclen = 4;
+    } else {
+      memcpy(c->src, a, 8);
+      c->srclen = 8;
+    }
+  }
+}
+
+static bool same_source(const carnet__conn *a, const carnet__conn *b) {
+  return a->srclen == b->srclen && memcmp(a->src, b->src, a->srclen) == 0;
+}
+
+/* How readily an accepted handshake gives its slot to a newcomer (A3):
+ * 0 its session has ended (it only lingers), 1 it has sent nothing at all
+ * (no byte read, none waiting in its socket), 2 it has been silent for
+ * CARNET_NODE_HS_STALL_MS; -1 it is making progress and keeps its slot. */
+static int victim_rank(carnet__conn *c, uint64_t now) {
+  if (c->phase == CARNET__CONN_DRAINING || c->phase == CARNET__CONN_SHUTDOWN) return 0;
+  if (c->phase != CARNET__CONN_OPEN) return -1;
+  if (carnet__conn_idle(c)) return 1;
+  if (now - c->last_rx >= CARNET_NODE_HS_STALL_MS) return 2;
+  return -1;
+}
+
+/* The handshake a newcomer from `like`'s address (NULL: any address) may
+ * take the place of: the lowest rank, then the oldest. NULL: none. */
+static carnet__conn *admission_victim(carnet_node *n, const carnet__conn *like, uint64_t now) {
+  carnet__conn *best = NULL;
+  int best_rank = 3;
+  for (carnet__conn *c = n->conns; c; c = c->next) {
+    if (!c->in_handshakes || c->authenticated || c == like || c->phase == CARNET__CONN_CLOSING)
+      continue;
+    if (like && !same_source(c, like)) continue;
+    int rank = victim_rank(c, now);
+    if (rank < 0) continue;
+    if (rank < best_rank || (rank == best_rank && c->started < best->started)) {
+      best = c;
+      best_rank = rank;
+    }
+  }
+  return best;
+}
+
+static unsigned handshakes_from(const carnet_node *n, const carnet__conn *like) {
+  unsigned k = 0;
+  for (const carnet__conn *c = n->conns; c; c = c->next)
+    if (c->in_handshakes && c != like && c->phase != CARNET__CONN_CLOSING && same_source(c, like))
+      k++;
+  return k;
+}
+
+/* One line a second at most for what admission turned away (A6): an
+ * attack must not fill the log, nor the disk it is on. */
+static void admission_log(carnet_node *n, uint64_t now, bool flush) {
+  if (n->refused == 0 && n->evicted == 0) return;
+  if (!flush && now - n->admission_logged < CARNET_NODE_ADMISSION_LOG_MS) return;
+  carnet__node_log(n, CARNET_LOG_WARN,
+                   "busy: turned away %u new and %u waiting connection%s in %.1f s (at most %u "
+                   "handshakes at once, %u from one address)",
+                   n->refused, n->evicted, n->evicted == 1 ? "" : "s",
+                   (now - n->admission_logged) / 1000.0, CARNET_NODE_HANDSHAKES_MAX,
+                   CARNET_NODE_HANDSHAKES_PER_ADDR);
+  n->refused = n->evicted = 0;
+  n->admission_logged = now;
+}
+
+/* Takes one connection from the backlog and decides (A1-A3): a slot of
+ * its own, the slot of a handshake that is not getting anywhere, or a
+ * "busy" answer and a close. */
+static void admit(carnet_node *n) {
+  uv_stream_t *server = (uv_stream_t *)&n->listener;
   struct sockaddr_storage ss;
   int len = sizeof ss;
-  if (status < 0) {
-    carnet__node_log(n, CARNET_LOG_WARN, "cannot accept a connection: %s", uv_strerror(status));
-    return;
-  }
-  if (n->stopping || n->nconns >= n->opts.max_conns) {
+  uint64_t now = uv_now(n->loop);
+  if (n->stopping || n->nconns >= CARNET__NODE_CONNS_HARD) {
     /* Accept to take it off the backlog, then close it at once. */
     uv_tcp_t *t = carnet__malloc(sizeof *t);
     if (t == NULL || uv_tcp_init(n->loop, t) < 0) {
       carnet__free(t);
       return;
     }
-    if (uv_accept(server, (uv_stream_t *)t) == 0 &&
-        uv_tcp_getpeername(t, (struct sockaddr *)&ss, &len) == 0) {
-      carnet__addr_format((struct sockaddr *)&ss, addr, sizeof addr);
-      carnet__node_log(n, CARNET_LOG_WARN, "refused %s: too many connections (%u)", addr,
-                       n->opts.max_conns);
-    }
+    (void)uv_accept(server, (uv_stream_t *)t);
+    if (!n->stopping) n->refused++;
     uv_close((uv_handle_t *)t, on_refused_close);
     return;
   }
   carnet__conn *c = carnet__conn_new(n, NULL, "?");
-  if (c == NULL) return;
+  if (c == NULL) return; /* the connection stays in the backlog: the kernel's bound */
   if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
+    c->quiet = true;
     carnet__conn_close(c);
     return;
   }
-  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0)
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) == 0) {
     carnet__addr_format((struct sockaddr *)&ss, c->addr, sizeof c->addr);
+    source_key(&ss, c);
+  }
+  carnet__conn *victim = NULL;
+  bool full = false;
+  if (handshakes_from(n, c) >= CARNET_NODE_HANDSHAKES_PER_ADDR) {
+    full = true;
+    victim = admission_victim(n, c, now);
+  } else if (n->nhandshakes >= CARNET_NODE_HANDSHAKES_MAX) {
+    full = true;
+    victim = admission_victim(n, NULL, now);
+  }
+  if (full && victim == NULL) {
+    c->quiet = true; /* no CONNECTED yet: no event (carnet/node.h) */
+    n->refused++;
+    carnet__conn_turn_away(c, "refused: too many handshakes at once");
+    admission_log(n, now, false);
+    return;
+  }
+  if (victim) {
+    n->evicted++;
+    carnet__conn_turn_away(victim, "turned away: it sent nothing while others waited");
+    admission_log(n, now, false);
+  }
+  c->in_handshakes = true;
+  n->nhandshakes++;
   carnet__conn_accepted(c);
+}
+
+/* A5: at most CARNET_NODE_ACCEPT_BURST connections per turn of the loop.
+ * libuv accepts until the backlog is empty; a client that reopens every
+ * connection we close keeps it full, so the loop would never get to the
+ * reads of the connections it holds (a trusted peer's included). Leaving
+ * one in the backlog stops libuv watching the listener until uv_accept,
+ * which the zero timer calls at the next turn, after the reads. */
+static void on_accept_timer(uv_timer_t *t) {
+  carnet_node *n = t->data;
+  n->accept_burst = 0;
+  if (!n->accept_deferred) return;
+  n->accept_deferred = false;
+  if (!n->listening) return;
+  n->accept_burst++;
+  admit(n);
+}
+
+static void on_connection(uv_stream_t *server, int status) {
+  carnet_node *n = server->data;
+  if (status < 0) {
+    carnet__node_log(n, CARNET_LOG_WARN, "cannot accept a connection: %s", uv_strerror(status));
+    return;
+  }
+  if (n->handles_started && !n->finished && n->accept_burst >= CARNET_NODE_ACCEPT_BURST) {
+    if (uv_timer_start(&n->accept_timer, on_accept_timer, 0, 0) == 0) {
+      n->accept_deferred = true;
+      return;
+    }
+  }
+  n->accept_burst++;
+  admit(n);
 }
 
 /* --- signals ------------------------------------------------------------ */
@@ -867,12 +1119,15 @@ static int node_begin(carnet_node *n) {
   if ((rc = uv_timer_init(n->loop, &n->tick)) < 0) goto uv_fail;
   n->tick.data = n;
   n->handles_open++;
+  if ((rc = uv_timer_init(n->loop, &n->accept_timer)) < 0) goto uv_fail_tick;
+  n->accept_timer.data = n;
+  n->handles_open++;
   if (n->opts.signals) {
-    if ((rc = uv_signal_init(n->loop, &n->sigint)) < 0) goto uv_fail_tick;
+    if ((rc = uv_signal_init(n->loop, &n->sigint)) < 0) goto uv_fail_timers;
     n->handles_open++;
     if ((rc = uv_signal_init(n->loop, &n->sigterm)) < 0) {
       close_handle(n, (uv_handle_t *)&n->sigint);
-      goto uv_fail_tick;
+      goto uv_fail_timers;
     }
     n->handles_open++;
     n->sigint.data = n->sigterm.data = n;
@@ -892,6 +1147,8 @@ static int node_begin(carnet_node *n) {
   if (!n->stopping && n->opts.discover && !n->opts.once) (void)start_discovery(n); /* logged */
   anti_entropy(n, n->t0); /* every peer is dialled at once */
   return 0;
+uv_fail_timers:
+  close_handle(n, (uv_handle_t *)&n->accept_timer);
 uv_fail_tick:
   close_handle(n, (uv_handle_t *)&n->tick);
 uv_fail:

@@ -7,6 +7,7 @@
 
 #include <uv.h>
 
+#include "protocol/session_int.h"
 #include "replica/backoff.h"
 #include "replica/node.h"
 
@@ -48,6 +49,14 @@ struct carnet__conn {
   carnet_session_state seen;   /* the state at the last pump */
   carnet_session_stats logged; /* stats at the last "synced" line */
   bool authenticated;
+  /* Admission (node.c, A1-A6): accepted connections only. */
+  uint8_t src[16];      /* the peer's address: IPv4 (4 bytes) or IPv6 /64 (8) */
+  uint8_t srclen;       /* 0: unknown */
+  bool in_handshakes;   /* counted in n->nhandshakes until it is freed */
+  bool in_sessions;     /* counted in n->nsessions until it is freed */
+  bool quiet;           /* refused before its CONNECTED event: no event, no log line */
+  uint64_t rx_bytes;    /* bytes received */
+  uint64_t last_rx;     /* uv_now of the last bytes received, or of the accept */
   bool ended; /* its end is logged and recorded (invariant 3 of conn.c) */
   bool eof;   /* the peer closed its side */
   /* How it ended, for the peer event of its close. */
@@ -105,6 +114,14 @@ struct carnet_node {
   struct carnet__discovery *disc; /* LAN discovery, when on */
   carnet__conn *conns;            /* every connection, any phase */
   unsigned nconns;
+  /* Admission (A1-A6). */
+  unsigned nhandshakes; /* accepted, not authenticated, not freed */
+  unsigned nsessions;   /* accepted, authenticated, not freed */
+  uv_timer_t accept_timer; /* takes a connection left in the backlog (A5) */
+  unsigned accept_burst;   /* connections accepted since the backlog was last left */
+  bool accept_deferred;    /* one waits in the backlog for accept_timer */
+  unsigned refused, evicted; /* since the last summary line */
+  uint64_t admission_logged; /* uv_now of that line */
   bool accepted_one; /* `once` with no peer: a session was accepted */
   uint64_t t0;       /* uv_now at start */
   bool stopping;
@@ -173,8 +190,19 @@ void carnet__conn_tick(carnet__conn *c, uint64_t now);
 /* Brief: the node is stopping: BYE when the session is authenticated, else
  * close at once. */
 void carnet__conn_stop(carnet__conn *c);
+/* Brief: note the session's state, write what it has to send; after a
+ * change made to the session from outside its events (node.c ending it). */
+void carnet__conn_pump(carnet__conn *c);
 /* Brief: close the connection now, whatever its phase (idempotent). */
 void carnet__conn_close(carnet__conn *c);
+/* Brief: turn away an accepted connection still in its handshake: tell it
+ * the node is busy (a plaintext ERROR frame, CARNET_EBUSY) unless its
+ * session has ended already, drop what it sent, and close it now (no
+ * linger: A4). `why` is its end's message. */
+void carnet__conn_turn_away(carnet__conn *c, const char *why);
+/* Brief: the connection has received nothing, and nothing waits in its
+ * socket either. */
+bool carnet__conn_idle(carnet__conn *c);
 /* Brief: record how the connection ended (the first end counts: invariant
  * 3 of conn.c), in it and in its dial target's outcome. The caller logs. */
 void carnet__conn_end(carnet__conn *c, int uv_err, int err, bool synced, const char *fmt, ...)

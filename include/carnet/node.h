@@ -13,6 +13,16 @@
  * bounded: connections (max_conns), bytes queued per connection, the time a
  * connect, a write or the last flush of a closing connection may take.
  *
+ * Admission: connections accepted from the network have a small budget of
+ * their own until their handshake is done (16 at once, 4 from one address,
+ * 5 s each), apart from the sessions of trusted peers (max_conns, at most 4
+ * per key), so strangers holding connections open cannot lock the team
+ * out: a newcomer takes the place of a connection that has sent nothing,
+ * or is told the node is busy (CARNET_EBUSY) and closed. A dialled peer
+ * that says it is busy is dialled again after the backoff delay, even by
+ * a `once` node, until the node's timeout (its FAILED event has err
+ * CARNET_EBUSY). replica/node.c has the details (invariants A1-A6).
+ *
  * Three ways to run a node:
  *
  *   - on the app's own libuv loop (opts.loop set): carnet_node_start adds
@@ -72,7 +82,7 @@ struct uv_loop_s;
 
 typedef struct carnet_node carnet_node;
 
-#define CARNET_NODE_CONNS_MAX 64u /* connections at once, both ways */
+#define CARNET_NODE_CONNS_MAX 64u /* accepted sessions of trusted peers at once */
 #define CARNET_NODE_PEERS_MAX 64u /* dial targets: given, dialled at runtime, discovered */
 #define CARNET_NODE_TICK_MS 100u  /* sessions' timers, redials, the change feed's poll */
 #define CARNET_NODE_ADDR_MAX 256u /* the longest "host:port" text, NUL included */
@@ -80,8 +90,9 @@ typedef struct carnet_node carnet_node;
 
 /* What happened to a connection with a peer. Each dial attempt and each
  * accepted connection ends with exactly one DISCONNECTED or FAILED; a dial
- * that never connects has no CONNECTED. (A connection accepted past
- * max_conns is closed at once, with a log line and no event.) */
+ * that never connects has no CONNECTED. (A connection refused at once by
+ * admission, before its handshake could start, has no event at all; the
+ * log sums such refusals up once a second.) */
 typedef enum carnet_peer_event_type {
   CARNET_PEER_CONNECTED = 1,     /* a TCP connection is made (dialled or accepted) */
   CARNET_PEER_AUTHENTICATED = 2, /* the handshake is done: key and replica id known */
@@ -93,7 +104,9 @@ typedef enum carnet_peer_event_type {
   CARNET_PEER_FAILED = 5,        /* ended on an error: refused (CARNET_EPERM, an untrusted
                                     key), incompatible (CARNET_EVERSION), a protocol
                                     error (CARNET_EPROTO), a network error or timeout
-                                    (CARNET_EIO); `message` says what happened */
+                                    (CARNET_EIO), busy (CARNET_EBUSY: the peer, or this
+                                    node, is at its connection limits; a dialled peer is
+                                    tried again); `message` says what happened */
 } carnet_peer_event_type;
 
 /* A peer event. It and what it points to live until the callback returns. */
@@ -132,7 +145,8 @@ typedef struct carnet_node_opts {
                                     30 s), after a failure or a disconnect (not with once) */
   const char *invite_token;      /* dialled sessions join the peer's team with this token */
   uint64_t timeout_ms;           /* stop after this long (0: never) */
-  unsigned max_conns;            /* 0: CARNET_NODE_CONNS_MAX (also the most) */
+  unsigned max_conns;            /* sessions of trusted peers accepted at once; 0:
+                                    CARNET_NODE_CONNS_MAX (also the most) */
   bool signals;                  /* for command-line programs: SIGINT and SIGTERM stop the
                                     node cleanly (a second one stops it at once), and
                                     SIGPIPE is ignored */

@@ -545,6 +545,19 @@ static void test_version_mismatch_older_initiator(void **state) {
              "protocol version 1 not supported, this replica speaks 2: upgrade");
 }
 
+/* A node at its admission limits (replica/node.c A4) answers message (1)
+ * with a busy refusal instead of message (2): the initiator fails with
+ * CARNET_EBUSY and says so, rather than "closed during the handshake". */
+static void test_busy_refusal(void **state) {
+  fx *f = *state;
+  start(&f->a, CARNET_HS_INITIATOR, NULL, 0);
+  assert_int_equal(carnet__hs_refusal(&f->b.out, CARNET_EBUSY, CARNET_HS_BUSY_TEXT), 0);
+  feed_hs(&f->a, &f->b, 0);
+  assert_int_equal(f->a.hs_rc, CARNET_EBUSY);
+  errmsg_has(carnet__hs_errmsg(&f->a.hs), "the peer is busy (too many connections)");
+  assert_false(carnet__hs_done(&f->a.hs));
+}
+
 /* --- An active attacker on the handshake -------------------------------------- */
 
 /* Flips byte `k` of handshake message `which` (1..3) in transit; returns
@@ -910,6 +923,7 @@ int main(void) {
       T(test_unknown_key_without_join),
       T(test_team_mismatch),
       T(test_version_mismatch),
+      T(test_busy_refusal),
       T(test_version_mismatch_older_initiator),
       T(test_tampered_handshake_never_agrees),
       T(test_handshake_message_over_limit),
