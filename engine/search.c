@@ -310,7 +310,7 @@ static int build(carnet_search *s) {
     clear(s);
     return rc;
   }
-  qsort(s->mem, s->nmem, sizeof *s->mem, id_cmp);
+  if (s->nmem > 1) qsort(s->mem, s->nmem, sizeof *s->mem, id_cmp);
   /* Rows come in id order: ent is sorted already. */
   s->stale = false;
   return 0;
@@ -434,11 +434,11 @@ static int todo_push(walk *w, const carnet_id *id) {
 }
 
 static entry *ent_find(const carnet_search *s, const carnet_id *id) {
-  return bsearch(id, s->ent, s->nent, sizeof *s->ent, id_cmp);
+  return s->nent ? bsearch(id, s->ent, s->nent, sizeof *s->ent, id_cmp) : NULL;
 }
 
 static member *mem_find(const carnet_search *s, const carnet_id *id) {
-  return bsearch(id, s->mem, s->nmem, sizeof *s->mem, id_cmp);
+  return s->nmem ? bsearch(id, s->mem, s->nmem, sizeof *s->mem, id_cmp) : NULL;
 }
 
 /* The ids `id` was grouped with before: its survivor, or its members. */
@@ -506,7 +506,7 @@ static int res_cmp(const void *a, const void *b) {
 /* S3: the new arrays are made whole before anything old is released. */
 static int apply(carnet_search *s, walk *w) {
   size_t listed = 0, members = 0, old_ent = 0, old_mem = 0;
-  qsort(w->res, w->nres, sizeof *w->res, res_cmp);
+  if (w->nres > 1) qsort(w->res, w->nres, sizeof *w->res, res_cmp);
   for (size_t j = 0; j < w->nres; j++) {
     listed += w->res[j].what == R_LISTED;
     members += w->res[j].what == R_MEMBER;
@@ -572,7 +572,7 @@ static void walk_free(carnet_search *s, walk *w) {
 static int refresh(carnet_search *s) {
   walk w = {.s = s};
   int rc = 0;
-  qsort(s->pending, s->npending, sizeof *s->pending, id_cmp);
+  if (s->npending > 1) qsort(s->pending, s->npending, sizeof *s->pending, id_cmp);
   for (size_t i = 0; rc == 0 && i < s->npending; i++)
     if (i == 0 || memcmp(s->pending[i - 1].b, s->pending[i].b, 16) != 0)
       rc = todo_push(&w, &s->pending[i]);

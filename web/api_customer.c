@@ -35,22 +35,20 @@ static void answer_record(web_req *q, carnet_replica *r, const carnet_id *id, in
 /* --- Customers --------------------------------------------------------------- */
 
 void api_customers_list(carnet_replica *r, web_req *q) {
-  web_search search;
   bool deleted;
   if (!web_parse_bool(web_arg_get(q, "deleted"), false, &deleted)) {
     web_error(q, 400, CARNET_EINVAL, "deleted", "invalid value for 'deleted': 1 or 0");
     return;
   }
-  web_search_init(&search, web_arg_get(q, "q"));
+  const char *text = web_arg_get(q, "q");
   web_page pg = {.kind = CARNET_KIND_CUSTOMER,
-                 .filter = {.tag = web_arg_get(q, "tag"),
+                 .filter = {.text = text && text[0] ? text : NULL,
+                            .tag = web_arg_get(q, "tag"),
                             .role = web_arg_get(q, "role"),
                             .sales_rep = web_arg_get(q, "sales_rep"),
                             .include_deleted = deleted},
-                 .view = view_record,
-                 .keep = search.raw ? web_search_match : NULL,
-                 .data = &search};
-  web_page_answer(q, r, &pg);
+                 .view = view_record};
+  if (!web_search_answer(q, r, &pg)) web_page_answer(q, r, &pg);
 }
 
 /* One side of a likely-duplicate pair, as `carnet dupes --json` shows it. */

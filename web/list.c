@@ -3,13 +3,18 @@
  * A page is the records after the cursor's id, in id order, that pass the
  * filter: limit + 1 are collected, so the answer knows whether a next page
  * exists without a second scan.
+ *
+ * The customer list asks the search index (carnet/search.h) for the ids of
+ * its page, then reads those records only; the other lists, and the
+ * customer list when the index could not answer, go through
+ * carnet_record_list. Both give the same page (tests/engine/test_search.c).
  */
 #include "list.h"
 
-#include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
+#include "state.h"
 #include "view.h"
 
 typedef struct page_st {
@@ -40,18 +45,24 @@ static int page_cb(const carnet_record *rec, void *data) {
   return 0;
 }
 
-void web_page_answer(web_req *q, carnet_replica *r, const web_page *pg) {
-  page_st s = {.pg = pg};
-  if (!web_parse_limit(web_arg_get(q, "limit"), &s.limit)) {
+/* `limit` and `cursor`, or the 400 answer. */
+static bool page_args(web_req *q, size_t *limit, bool *has_after, carnet_id *after) {
+  if (!web_parse_limit(web_arg_get(q, "limit"), limit)) {
     web_error(q, 400, CARNET_EINVAL, "limit", "invalid limit '%s': a number from 1 to 500",
               web_arg_get(q, "limit"));
-    return;
+    return false;
   }
-  if (!web_parse_cursor(web_arg_get(q, "cursor"), &s.has_after, &s.after)) {
+  if (!web_parse_cursor(web_arg_get(q, "cursor"), has_after, after)) {
     web_error(q, 400, CARNET_EINVAL, "cursor",
               "invalid cursor: give the 'next' of the previous page");
-    return;
+    return false;
   }
+  return true;
+}
+
+void web_page_answer(web_req *q, carnet_replica *r, const web_page *pg) {
+  page_st s = {.pg = pg};
+  if (!page_args(q, &s.limit, &s.has_after, &s.after)) return;
   if ((s.items = json_array()) == NULL) {
     web_oom(q);
     return;
@@ -72,76 +83,55 @@ void web_page_answer(web_req *q, carnet_replica *r, const web_page *pg) {
   web_ok(q, 200, json_pack("{s:o,s:s?}", "items", s.items, "next", s.more ? next : NULL));
 }
 
-/* --- Search ------------------------------------------------------------------ */
+/* --- The customer list through the search index ------------------------------- */
 
-static bool ascii_plain(const char *s) {
-  for (; *s; s++)
-    if ((unsigned char)*s >= 0x80 || !(isalnum((unsigned char)*s) || *s == ' ')) return false;
+bool web_search_answer(web_req *q, carnet_replica *r, const web_page *pg) {
+  carnet_search *idx = q->st->search;
+  carnet_id after, *ids = NULL;
+  bool has_after = false;
+  size_t limit = 0, n = 0;
+  json_t *items = NULL;
+  if (idx == NULL || pg->kind != CARNET_KIND_CUSTOMER || pg->keep) return false;
+  if (!page_args(q, &limit, &has_after, &after)) return true;
+  if ((ids = malloc((limit + 1) * sizeof *ids)) == NULL || (items = json_array()) == NULL) {
+    free(ids);
+    web_oom(q);
+    return true;
+  }
+  int rc = carnet_search_query(idx, &pg->filter, has_after ? &after : NULL, ids, limit + 1, &n);
+  if (rc == CARNET_ELIMIT || rc == CARNET_ENOMEM) { /* the index cannot: scan */
+    free(ids);
+    json_decref(items);
+    return false;
+  }
+  if (rc) {
+    free(ids);
+    json_decref(items);
+    web_fail(q, r, rc, NULL);
+    return true;
+  }
+  bool more = n > limit;
+  for (size_t i = 0; i < n && i < limit; i++) {
+    carnet_record *rec = NULL;
+    /* The index is current with the store on this thread: each id reads. */
+    if ((rc = carnet_record_get(r, &ids[i], &rec))) {
+      free(ids);
+      json_decref(items);
+      web_fail(q, r, rc, NULL);
+      return true;
+    }
+    bool ok = web_json_push(items, pg->view(rec, pg->data));
+    carnet_record_free(rec);
+    if (!ok) {
+      free(ids);
+      json_decref(items);
+      web_oom(q);
+      return true;
+    }
+  }
+  char next[40];
+  if (more) web_format_cursor(&ids[limit - 1], next);
+  free(ids);
+  web_ok(q, 200, json_pack("{s:o,s:s?}", "items", items, "next", more ? next : NULL));
   return true;
-}
-
-
-void web_search_init(web_search *s, const char *text) {
-  memset(s, 0, sizeof *s);
-  s->raw = text && text[0] ? text : NULL;
-  if (s->raw == NULL) return;
-  if (carnet_name_fold(text, s->folded, sizeof s->folded) != 0) s->folded[0] = '\0';
-  size_t n = 0;
-  for (const char *p = text; *p && n + 1 < sizeof s->digits; p++)
-    if (isdigit((unsigned char)*p)) s->digits[n++] = *p;
-  s->digits[n] = '\0';
-  /* "06 12" finds +33612...: the national trunk 0 is not in E.164. */
-  if (s->digits[0] == '0') memmove(s->digits, s->digits + 1, n);
-  if (strlen(s->digits) < 3 || strspn(text, "0123456789 .+-()") != strlen(text))
-    s->digits[0] = '\0';
-  /* A query of plain ASCII words that folds to itself (lower case, single
-   * spaces, no legal form dropped) matches a plain ASCII value exactly when
-   * a case-insensitive substring does. */
-  s->plain = ascii_plain(text) && strcasecmp(text, s->folded) == 0;
-}
-
-/* Case-insensitive (ASCII) substring, as the engine's filter. */
-static bool contains_ci(const char *hay, const char *needle) {
-  size_t n = strlen(needle);
-  for (; hay && *hay; hay++)
-    if (strncasecmp(hay, needle, n) == 0) return true;
-  return false;
-}
-
-static bool folded_has(const char *value, const web_search *s) {
-  char f[CARNET_NAME_FOLD_MAX];
-  if (value == NULL) return false;
-  if (contains_ci(value, s->raw)) return true;
-  if (s->folded[0] == '\0') return false;
-  /* Folding a value made of ASCII letters, digits and spaces only changes
-   * its case (and drops legal forms, which a plain query has dropped too),
-   * which contains_ci has already covered: utf8proc, the costly part of a
-   * search, runs only for values that need it. */
-  if (s->plain && ascii_plain(value)) return false;
-  if (carnet_name_fold(value, f, sizeof f) != 0) return false;
-  return strstr(f, s->folded) != NULL;
-}
-
-bool web_search_match(const carnet_record *rec, void *search) {
-  const web_search *s = search;
-  static const carnet_field scalars[] = {CARNET_F_NAME,   CARNET_F_COMPANY,  CARNET_F_REFCODE,
-                                         CARNET_F_CITY,   CARNET_F_STREET,   CARNET_F_POSTCODE,
-                                         CARNET_F_NOTES,  CARNET_F_SIRET};
-  static const carnet_field sets[] = {CARNET_F_EMAILS, CARNET_F_TAGS};
-  if (s->raw == NULL) return true;
-  for (size_t i = 0; i < sizeof scalars / sizeof scalars[0]; i++)
-    if (folded_has(carnet_record_str(rec, scalars[i]), s)) return true;
-  for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
-    const char *const *v;
-    size_t n = carnet_record_elems(rec, sets[i], &v);
-    for (size_t k = 0; k < n; k++)
-      if (folded_has(v[k], s)) return true;
-  }
-  const char *const *ph;
-  size_t n = carnet_record_elems(rec, CARNET_F_PHONES, &ph);
-  for (size_t k = 0; k < n; k++) {
-    if (contains_ci(ph[k], s->raw)) return true;
-    if (s->digits[0] && strstr(ph[k], s->digits)) return true;
-  }
-  return false;
 }

@@ -1,6 +1,6 @@
 /* web/list.h - one page of a list (`items` and the `next` cursor) built
- * from carnet_record_list, and the folded text search of the customer
- * list. */
+ * from carnet_record_list, or for the customer list from the search
+ * index. */
 #ifndef CARNET_WEB_LIST_H
 #define CARNET_WEB_LIST_H
 
@@ -24,20 +24,13 @@ typedef struct web_page {
  * error). */
 void web_page_answer(web_req *q, carnet_replica *r, const web_page *pg);
 
-/* A search text folded once, matched against records. */
-typedef struct web_search {
-  char folded[CARNET_NAME_FOLD_MAX];
-  char digits[32]; /* the text's digits, without a leading 0: for phones */
-  const char *raw;
-  bool plain; /* the query folds to itself (see web/list.c) */
-} web_search;
-
-/* Brief: prepare `text` (NULL or "": matches everything). */
-void web_search_init(web_search *s, const char *text);
-/* Brief: case- and accent-insensitive substring of a customer's or
- * contact's name, company, reference, address, notes, SIRET, e-mails,
- * tags; phones by their digits. A web_keep_fn. */
-bool web_search_match(const carnet_record *rec, void *search);
+/* Brief: answer the page of customers `pg` selects (its filter, with the
+ * search text in filter.text) from the search index (q->st->search):
+ * the ids of the page from the index, then those records only. Returns
+ * false, having answered nothing, when the index cannot answer (none was
+ * built, it outgrew its bound, no memory) or `pg` is not a plain customer
+ * list: then answer with web_page_answer, which scans. */
+bool web_search_answer(web_req *q, carnet_replica *r, const web_page *pg);
 
 /* Brief: web_page_answer, then the customers' labels of documents,
  * actions and reminders (web/api_doc.c). */

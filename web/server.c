@@ -566,6 +566,26 @@ static int unsubscribe(carnet_replica *r, void *data) {
   return rc;
 }
 
+/* The customer list's index: one scan now, so that no search pays for it.
+ * A book too large for its bound (or no memory) is served without it. */
+static int search_new(carnet_replica *r, void *data) {
+  web_state *st = data;
+  int rc = carnet_search_new(r, 0, &st->search);
+  /* Said even when quiet: every search is then a scan of the book. */
+  if (rc)
+    fprintf(stderr, "carnet web: no search index (%s: %s): searches scan the book\n",
+            carnet_error_name(rc), carnet_replica_errmsg(r));
+  return 0;
+}
+
+static int search_free(carnet_replica *r, void *data) {
+  web_state *st = data;
+  (void)r;
+  carnet_search_free(st->search);
+  st->search = NULL;
+  return 0;
+}
+
 static void quiet_log(void *cls, const char *fmt, va_list ap) {
   (void)cls;
   (void)fmt;
@@ -605,6 +625,7 @@ int web_server_start(const web_opts *o, web_server **out, char *why, size_t why_
     snprintf(why, why_len, "cannot follow the replica's changes: %s", carnet_error_message(rc));
     goto fail;
   }
+  carnet_node_exec(o->node, search_new, st);
   unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD;
   if (!o->quiet) flags |= MHD_USE_ERROR_LOG;
   s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, st, MHD_OPTION_LISTEN_SOCKET, s->lfd,
@@ -616,6 +637,7 @@ int web_server_start(const web_opts *o, web_server **out, char *why, size_t why_
   if (s->d == NULL) {
     snprintf(why, why_len, "the HTTP server could not start");
     rc = CARNET_EIO;
+    carnet_node_exec(o->node, search_free, st);
     carnet_node_exec(o->node, unsubscribe, st);
     goto fail;
   }
@@ -642,6 +664,7 @@ void web_server_stop(web_server *s) {
   if (s == NULL) return;
   web_feed_stop(s->st.feed);
   MHD_stop_daemon(s->d);
+  if (s->st.search) carnet_node_exec(s->st.node, search_free, &s->st);
   if (s->st.sub) carnet_node_exec(s->st.node, unsubscribe, &s->st);
   web_feed_free(s->st.feed);
   sodium_memzero(s->st.token, sizeof s->st.token);

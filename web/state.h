@@ -64,6 +64,10 @@ struct web_state {
   bool quiet;
   web_feed *feed;
   carnet_subscription *sub;
+  /* The customer list's index (carnet/search.h), built at start and kept
+   * current by the change feed; used on the node thread only, as the
+   * replica. NULL when it could not be built: the list then scans. */
+  carnet_search *search;
   /* Replica ids of the peers with a live authenticated session, kept from
    * the node's peer events (node thread) and read by /api/peers (node
    * thread too: both run there, so no lock). */

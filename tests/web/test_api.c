@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -774,6 +775,227 @@ static void test_events_external(void **state) {
   assert_non_null(strstr(s.buf, "\"source\":\"external\""));
 }
 
+/* --- The customer list's search index ---------------------------------------------- */
+
+/* The ids of what `GET /api/customers?QUERY` lists, every page (limit 2),
+ * comma separated into `out`. */
+static size_t list_ids(const char *query, char *out, size_t len) {
+  char url[512], cursor[64] = "";
+  size_t n = 0;
+  out[0] = '\0';
+  for (;;) {
+    snprintf(url, sizeof url, "/api/customers?limit=2&%s%s%s", query, cursor[0] ? "&cursor=" : "",
+             cursor);
+    resp r = wc(&W, "GET", url, NULL);
+    EXPECT(r, 200);
+    json_t *items = json_object_get(r.json, "items"), *it;
+    size_t i;
+    json_array_foreach(items, i, it) {
+      size_t used = strlen(out);
+      snprintf(out + used, len - used, "%s%s", used ? "," : "",
+               json_string_value(json_object_get(it, "id")));
+      n++;
+    }
+    const char *next = json_string_value(json_object_get(r.json, "next"));
+    snprintf(cursor, sizeof cursor, "%s", next ? next : "");
+    resp_free(&r);
+    if (!next) break;
+  }
+  return n;
+}
+
+static void expect_ids(const char *query, const char *want) {
+  char got[2048];
+  list_ids(query, got, sizeof got);
+  if (strcmp(got, want) != 0) fail_msg("GET /api/customers?%s: got [%s], want [%s]", query, got, want);
+}
+
+/* Phones in any written form, homonyms, filters, a merged group listed
+ * once, and a change made by another process, all through the index. */
+static void test_search_index(void **state) {
+  (void)state;
+  char a[40], b[40], c[40], ab[100], ext[40];
+  make_customer("{\"name\":\"Noël Lefèvre\",\"phones\":[\"07 82 35 61 55\"],\"tags\":[\"salon\"],"
+                "\"roles\":[\"customer\"],\"sales_rep\":\"paul\"}",
+                a);
+  make_customer("{\"name\":\"NOEL LEFEVRE\",\"phones\":[\"06 99 88 77 66\"],\"force\":true}", b);
+  make_customer("{\"company\":\"Œuvres d’Art\",\"siret\":\"73282932000074\"}", c);
+  snprintf(ab, sizeof ab, "%s,%s", a, b);
+  expect_ids("q=0782356155", a);
+  expect_ids("q=%2B33782356155", a);
+  expect_ids("q=07%2082%2035%2061%2055", a);
+  expect_ids("q=%2B33%207%2082%2035%2061%2055", a);
+  expect_ids("q=noel%20lefevre", ab);
+  expect_ids("q=N%C3%B6EL", ab); /* marks are stripped: "NöEL" is "noel" */
+  expect_ids("q=lef%C3%A8vre&tag=salon", a);
+  expect_ids("q=lefevre&role=customer&sales_rep=paul", a);
+  expect_ids("q=lefevre&sales_rep=pau", "");
+  expect_ids("q=oeuvres%20d'art", c);
+  expect_ids("q=732%20829%20320", c);
+  /* Merged: listed once, as the survivor, found by either's values. */
+  resp r = wcf(&W, "POST", "/api/merge", "{\"keep\":\"%s\",\"other\":\"%s\"}", a, b);
+  EXPECT(r, 200);
+  resp_free(&r);
+  expect_ids("q=noel%20lefevre", a);
+  expect_ids("q=0699887766", a);
+  r = wcf(&W, "POST", "/api/unmerge", "{\"id\":\"%s\"}", b);
+  EXPECT(r, 200);
+  resp_free(&r);
+  expect_ids("q=noel%20lefevre", ab);
+  expect_ids("q=0699887766", b);
+  /* Another process writes: the next search sees it, without waiting for
+   * the node's tick. */
+  char *line = OK(DIR_, "customer", "add", "--name", "Zoé Extérieure", "--phone", "0631415926",
+                  "--force");
+  snprintf(ext, sizeof ext, "%.32s", line);
+  free(line);
+  expect_ids("q=zoe%20exterieure", ext);
+  expect_ids("q=06%2031%2041%2059%2026", ext);
+  /* Erased: gone from the list, deleted ones included. */
+  char p[128], ref[64];
+  snprintf(p, sizeof p, "/api/customers/%s", ext);
+  r = wc(&W, "GET", p, NULL);
+  EXPECT(r, 200);
+  snprintf(ref, sizeof ref, "%s", jget(&r, "ref"));
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/customers/%s/erase", ext);
+  r = wcf(&W, "POST", p, "{\"reason\":\"asked by e-mail\",\"confirm\":\"%s\"}", ref);
+  EXPECT(r, 200);
+  resp_free(&r);
+  expect_ids("q=zoe%20exterieure&deleted=1", "");
+}
+
+/* Searches from several connections while others write through the API
+ * and another process writes the directory: every answer is whole and
+ * right (each item matches), nothing crashes (run under ASan too). The
+ * requests' threads record and never assert. */
+typedef struct hammer {
+  pthread_t th;
+  int requests, bad;
+  char why[256];
+  volatile int *stop;
+} hammer;
+
+static size_t hammer_body(char *p, size_t sz, size_t n, void *data) {
+  resp *r = data;
+  char *b = realloc(r->body, r->len + sz * n + 1);
+  if (b == NULL) return 0;
+  memcpy(b + r->len, p, sz * n);
+  r->len += sz * n;
+  b[r->len] = '\0';
+  r->body = b;
+  return sz * n;
+}
+
+static void *hammer_run(void *data) {
+  hammer *h = data;
+  static const char *const queries[] = {"q=concurrent", "q=CONCURRENT&tag=conc", "q=06%2044",
+                                        "q=concurrent&deleted=1&limit=3"};
+  char url[512], auth[128], host[128];
+  snprintf(auth, sizeof auth, "Authorization: Bearer %s", W.token);
+  snprintf(host, sizeof host, "Host: %s", W.host);
+  for (int i = 0; !*h->stop && h->bad == 0; i++) {
+    const char *qs = queries[i % 4];
+    resp r;
+    memset(&r, 0, sizeof r);
+    CURL *c = curl_easy_init();
+    struct curl_slist *hs = curl_slist_append(curl_slist_append(NULL, auth), host);
+    snprintf(url, sizeof url, "%s/api/customers?%s", W.base, qs);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)T(30000));
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, hammer_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    CURLcode cc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(hs);
+    curl_easy_cleanup(c);
+    json_t *j = r.body ? json_loadb(r.body, r.len, 0, NULL) : NULL;
+    json_t *items = json_object_get(j, "items"), *it;
+    size_t k;
+    if (cc != CURLE_OK || r.status != 200 || !json_is_array(items)) {
+      snprintf(h->why, sizeof h->why, "%s: curl %d, status %ld: %.120s", qs, (int)cc, r.status,
+               r.body ? r.body : "");
+      h->bad++;
+    }
+    json_array_foreach(items, k, it) {
+      const char *name = json_string_value(json_object_get(it, "name"));
+      bool phone = strstr(qs, "06") != NULL;
+      if (!phone && (name == NULL || strncasecmp(name, "Concurrent", 10) != 0)) {
+        snprintf(h->why, sizeof h->why, "%s listed '%s'", qs, name ? name : "(null)");
+        h->bad++;
+      }
+      if (strstr(qs, "deleted") == NULL && json_is_true(json_object_get(it, "deleted"))) {
+        snprintf(h->why, sizeof h->why, "%s listed a deleted customer", qs);
+        h->bad++;
+      }
+    }
+    json_decref(j);
+    free(r.body);
+    h->requests++;
+  }
+  return NULL;
+}
+
+static void test_search_concurrent(void **state) {
+  (void)state;
+  volatile int stop = 0;
+  hammer h[3];
+  char ids[40][CARNET_ID_HEX_LEN + 1];
+  memset(h, 0, sizeof h);
+  for (int i = 0; i < 3; i++) {
+    h[i].stop = &stop;
+    assert_int_equal(pthread_create(&h[i].th, NULL, hammer_run, &h[i]), 0);
+  }
+  for (int i = 0; i < 40; i++) {
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"name\":\"Concurrent %d\",\"tags\":[\"conc\"],\"phones\":[\"06 44 %02d 00 00\"],"
+             "\"force\":true}",
+             i, i);
+    make_customer(body, ids[i]);
+    char p[128];
+    snprintf(p, sizeof p, "/api/customers/%.32s", ids[i]);
+    if (i % 5 == 1) {
+      resp r = wc(&W, "PATCH", p, "{\"name\":\"CONCURRENT renamed\"}");
+      EXPECT(r, 200);
+      resp_free(&r);
+    }
+    if (i % 7 == 3) {
+      resp r = wc(&W, "DELETE", p, NULL);
+      EXPECT(r, 200);
+      resp_free(&r);
+    }
+    if (i % 6 == 5) { /* 404 when one of them is deleted */
+      resp r = wcf(&W, "POST", "/api/merge", "{\"keep\":\"%s\",\"other\":\"%s\"}", ids[i - 1],
+                   ids[i]);
+      if (r.status != 200 && r.status != 404) fail_msg("merge: %ld %s", r.status, r.body);
+      resp_free(&r);
+    }
+    if (i % 10 == 9) {
+      char name[64];
+      snprintf(name, sizeof name, "Concurrent external %d", i);
+      OK1(DIR_, "customer", "add", "--name", name, "--force");
+    }
+  }
+  stop = 1;
+  int requests = 0;
+  for (int i = 0; i < 3; i++) {
+    pthread_join(h[i].th, NULL);
+    if (h[i].bad) fail_msg("a search during writes went wrong: %s", h[i].why);
+    requests += h[i].requests;
+  }
+  print_message("%d searches during 40 creations, edits, deletions, merges\n", requests);
+  assert_true(requests > 10);
+  /* And now the index answers as a scan of another process does. */
+  char got[4096];
+  size_t n = list_ids("q=concurrent", got, sizeof got);
+  json_t *cli = OKJ(DIR_, "customer", "list", "--search", "concurrent");
+  assert_int_equal(n, json_array_size(cli));
+  json_decref(cli);
+}
+
 /* SIGTERM ends `carnet web` cleanly (exit 0: under sanitizers, nothing
  * leaked), and DIR/web.url goes with it. Last: the group's server stops. */
 static void test_stops_cleanly(void **state) {
@@ -808,6 +1030,8 @@ int main(void) {
       cmocka_unit_test(test_import_export),
       cmocka_unit_test(test_status_peers_invite),
       cmocka_unit_test(test_events_external),
+      cmocka_unit_test(test_search_index),
+      cmocka_unit_test(test_search_concurrent),
       cmocka_unit_test(test_remote_address_refused),
       cmocka_unit_test(test_stops_cleanly),
   };
