@@ -9,6 +9,7 @@
 #include <carnet/import.h>
 
 #include "routes.h"
+#include "state.h"
 #include "view.h"
 
 typedef struct import_st {
@@ -75,6 +76,13 @@ void api_import(carnet_replica *r, web_req *q) {
     return;
   }
   int rc = carnet_import_buffer(r, q->upload, q->upload_len, name && name[0] ? name : NULL, &o, &rep);
+  /* Rows committed in batches of thousands overflow the change feed's
+   * list: the search index reads the book again now, in this request,
+   * rather than in the next search (a failure is the next search's). */
+  if (q->st->search && rep.committed > 0) {
+    size_t none = 0;
+    (void)carnet_search_query(q->st->search, NULL, NULL, NULL, 0, &none);
+  }
   if (rc || st.oom) {
     json_decref(st.rejects);
     if (st.oom) web_oom(q);

@@ -493,6 +493,19 @@ static void test_search_filters(void **state) {
   assert_int_equal(J.array_size(l), 1);
   assert_string_equal(jstr(J.array_get(l, 0), "name"), "Garage Moreau");
   free_json(l);
+  /* Accents and case do not matter, nor how a phone is written (issue 18,
+   * first point: the search of carnet/search.h, through
+   * carnet_record_list). */
+  free(OK(f, "customer", "add", "--name", "Électricité Générale", "--phone", "+33782356155"));
+  static const char *const forms[] = {"électricité", "ELECTRICITE", "electricite generale",
+                                      "07 82 35 61 55", "0782356155", "+33782356155",
+                                      "+33 7 82 35 61 55"};
+  for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
+    l = JSON(f, "customer", "list", "--search", forms[i], "--json");
+    if (J.array_size(l) != 1) fail_msg("--search '%s': %zu customers", forms[i], J.array_size(l));
+    assert_string_equal(jstr(J.array_get(l, 0), "name"), "Électricité Générale");
+    free_json(l);
+  }
 }
 
 static void test_errors(void **state) {
