@@ -13,13 +13,16 @@
 #include "cli/crm.h"
 #include "cli/files.h"
 
-enum { O_REASON = CLI_O_USER, O_OUTPUT };
+enum { O_REASON = CLI_O_USER, O_OUTPUT, O_ONLY };
 
 /* --- erase --------------------------------------------------------------------- */
 
 static const cli_opt erase_opts[] = {
     {"reason", 0, required_argument, O_REASON, "TEXT",
      "why (required; kept forever on every replica: no personal data)"},
+    {"only-this-record", 0, no_argument, O_ONLY, NULL,
+     "erase this record only, not the records merged with it (the rare case of a wrong "
+     "merge: unmerging first says so better)"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -30,13 +33,18 @@ static const cli_usage erase_usage = {
     .json = true,
     .min_pos = 1,
     .max_pos = 1,
-    .more = "Deletes the customer, its contacts, consents, reminders, the actions that concern\n"
-            "it, its drafts, quotes and orders. Validated invoices and credit notes stay,\n"
-            "read-only, with the identity as issued. A certificate (id, time, replica,\n"
-            "reason) travels to every replica at its next sync; each one applies it and\n"
-            "confirms ('carnet erasures'). The data file is compacted so that no byte of\n"
-            "the erased values stays in it; if another process (carnet serve) has the\n"
-            "replica open, that process compacts it as soon as it can.",
+    .more = "Erases the person as shown: CUSTOMER and every record merged with it ('carnet\n"
+            "merge'), each listed before it is erased; a record merged with one of them on\n"
+            "another replica before it learnt of the erasure goes too, once the two meet.\n"
+            "Deletes the customers, their contacts, consents, reminders, the actions that\n"
+            "concern them, their drafts, quotes and orders. Validated invoices and credit\n"
+            "notes stay, read-only, with the identity as issued. A certificate per record\n"
+            "(id, time, replica, reason) travels to every replica at its next sync; each\n"
+            "one applies it and confirms ('carnet erasures'). The data file is compacted so\n"
+            "that no byte of the erased values stays in it; if another process (carnet\n"
+            "serve) has the replica open, that process compacts it as soon as it can, and\n"
+            "a compaction that fails (a full disk) is retried at every open and by carnet\n"
+            "serve ('carnet status' lists the erasures still waiting).",
 };
 
 static json_t *hex64(uint64_t v) {
@@ -49,8 +57,9 @@ static int run_erase(cli *c, int argc, char **argv) {
   carnet_replica *r = NULL;
   carnet_erasure *e = cli_oom(malloc(sizeof *e));
   const char *reason = NULL;
-  carnet_id id;
-  bool known = false, compacted = false;
+  carnet_id id, *members = NULL;
+  size_t nmembers = 0;
+  bool known = false, compacted = false, only = false;
   char hex[CARNET_ID_HEX_LEN + 1], when[32];
   cli_args a;
   int rc = cli_parse(c, &erase_usage, argc, argv, &a);
@@ -58,8 +67,10 @@ static int run_erase(cli *c, int argc, char **argv) {
     free(e);
     return rc;
   }
-  for (int i = 0; i < a.nopts; i++)
+  for (int i = 0; i < a.nopts; i++) {
     if (a.opts[i].id == O_REASON) reason = a.opts[i].arg;
+    if (a.opts[i].id == O_ONLY) only = true;
+  }
   if (reason == NULL) {
     rc = cli_fail(c, CLI_EUSER, "missing --reason TEXT: say why (e.g. \"request of 2026-12-01\")");
     goto done;
@@ -70,28 +81,85 @@ static int run_erase(cli *c, int argc, char **argv) {
     goto done;
   }
   if ((rc = cli_resolve(c, r, CARNET_KIND_CUSTOMER, a.pos[0], &id))) goto done;
-  int err = carnet_record_erase(r, &id, reason, e, &compacted);
+  carnet_id_format(&id, hex);
+  /* The person as shown: every record merged with it, said before. */
+  int err = 0;
+  if (only) {
+    nmembers = 1;
+  } else if ((err = carnet_erasure_group(r, &id, &members, &nmembers)) != 0) {
+    rc = cli_fail_rc(c, r, err, NULL);
+    goto done;
+  }
+  const carnet_id *list = only ? &id : members;
+  if (nmembers > 1 && !c->json) {
+    carnet_record *view = NULL;
+    const char *name = NULL, *ref = NULL;
+    if (carnet_record_get(r, &id, &view) == 0) {
+      name = carnet_record_str(view, CARNET_F_NAME);
+      ref = carnet_record_str(view, CARNET_F_REFCODE);
+    }
+    printf("%s%s%s%s is %zu merged records; erasing every one of them (--only-this-record "
+           "erases %s alone):\n",
+           ref ? ref : hex, name ? " \"" : "", name ? name : "", name ? "\"" : "", nmembers, hex);
+    for (size_t i = 0; i < nmembers; i++) {
+      char mh[CARNET_ID_HEX_LEN + 1];
+      carnet_id_format(&list[i], mh);
+      printf("  %s%s\n", mh, memcmp(list[i].b, id.b, 16) == 0 ? " (named)" : "");
+    }
+    fflush(stdout);
+    carnet_record_free(view);
+  }
+  err = only ? carnet_record_erase_one(r, &id, reason, e, &compacted)
+             : carnet_record_erase(r, &id, reason, e, &compacted);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
     goto done;
   }
-  carnet_id_format(&id, hex);
+  /* Why the data file was not compacted, when it was not. */
+  carnet_compaction cp;
+  memset(&cp, 0, sizeof cp);
+  if (!compacted) (void)carnet_replica_get_compaction(r, &cp, NULL, 0, NULL);
+  bool busy = !compacted && cp.last_error == CARNET_EBUSY;
   cli_iso_time(e->at, when);
   if (c->json) {
-    json_t *o = cli_oom(json_object());
+    json_t *o = cli_oom(json_object()), *arr = cli_oom(json_array());
+    for (size_t i = 0; i < nmembers; i++) {
+      char mh[CARNET_ID_HEX_LEN + 1];
+      carnet_id_format(&list[i], mh);
+      cli_json_push(arr, cli_json_str(mh));
+    }
     cli_json_put(o, "id", cli_json_str(hex));
+    cli_json_put(o, "erased", arr);
+    cli_json_put(o, "scope", cli_json_str(only ? "record" : "person"));
     cli_json_put(o, "erased_at", cli_json_str(when));
     cli_json_put(o, "origin", hex64(e->origin));
     cli_json_put(o, "reason", cli_json_str(e->reason));
     cli_json_put(o, "compacted", json_boolean(compacted));
+    cli_json_put(o, "compaction_error", !compacted && cp.last_error && !busy
+                                            ? cli_json_str(cp.last_why)
+                                            : json_null());
     rc = cli_json_print(c, o);
   } else {
-    printf("erased %s at %s; the certificate goes to every replica at its next sync\n", hex, when);
-    if (!compacted)
+    if (nmembers > 1)
+      printf("erased %zu customers (one person) at %s; the certificates go to every replica at "
+             "its next sync\n",
+             nmembers, when);
+    else
+      printf("erased %s at %s; the certificate goes to every replica at its next sync\n", hex,
+             when);
+    if (busy)
       printf("note: another process has this replica open (carnet serve?): it compacts the data "
              "file as soon as it can\n");
   }
+  if (!compacted && !busy && cp.last_error)
+    fprintf(stderr,
+            "%s: warning: the erasure is done, but the data file could not be compacted: %s; "
+            "until it is, the erased values stay in its free pages (encrypted). Free some space: "
+            "the compaction is tried again at every command on this replica and by carnet "
+            "serve; 'carnet status' shows it pending\n",
+            c->cmd, cp.last_why);
 done:
+  carnet_free(members);
   free(e);
   carnet_replica_close(r);
   cli_args_free(&a);

@@ -13,10 +13,29 @@ static const cli_usage id_usage = {
 };
 
 static const cli_usage status_usage = {
-    .summary = "Show this replica: identity, record counts, change sequence, and each peer's "
-               "last sync and pending changes.",
+    .summary = "Show this replica: identity, record counts, change sequence, erasures awaiting "
+               "compaction, and each peer's last sync and pending changes.",
     .json = true,
+    .more = "An erasure is physical once the data file is compacted: until then its values stay\n"
+            "(encrypted) in the file's free pages. 'compaction' says whether erasures wait for\n"
+            "it, which ones, and why it has not run (another process has the replica open,\n"
+            "or it failed: a full disk); every command and carnet serve try it again.",
 };
+
+/* The erasures awaiting compaction (carnet_replica_get_compaction). */
+#define COMPACT_SHOWN 256
+
+typedef struct compaction_out {
+  carnet_compaction c;
+  carnet_id ids[COMPACT_SHOWN];
+  size_t n;
+} compaction_out;
+
+static const char *compaction_state(const carnet_compaction *c) {
+  if (!c->pending) return "done";
+  if (c->last_error == CARNET_EBUSY) return "waiting";
+  return c->last_error ? "failed" : "pending";
+}
 
 typedef struct identity {
   char key[2 * CARNET_PK_BYTES + 1];
@@ -130,6 +149,7 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
   counts customers, contacts;
   carnet_key_info ki;
   peers_out po = {0, NULL, NULL};
+  compaction_out *cp = NULL;
   json_t *o = NULL;
   cli_args a;
   char line[96];
@@ -155,6 +175,14 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
     rc = cli_fail_rc(c, r, err, "reading the sequence");
     goto done;
   }
+  /* This command's own open tried a pending compaction: its outcome is
+   * the freshest there is. */
+  cp = cli_oom(calloc(1, sizeof *cp));
+  err = carnet_replica_get_compaction(r, &cp->c, cp->ids, COMPACT_SHOWN, &cp->n);
+  if (err) {
+    rc = cli_fail_rc(c, r, err, "reading the compaction state");
+    goto done;
+  }
   if (c->json)
     po.arr = cli_oom(json_array());
   else
@@ -172,6 +200,19 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
     cli_json_put(o, "contacts", json_counts(&contacts));
     cli_json_put(o, "seq", json_integer((json_int_t)po.seq));
     cli_json_put(o, "encryption", cli_json_str(cli_key_kind_text(ki.kind)));
+    json_t *co = cli_oom(json_object()), *ids = cli_oom(json_array());
+    for (size_t i = 0; i < cp->n; i++) {
+      char hex[CARNET_ID_HEX_LEN + 1];
+      carnet_id_format(&cp->ids[i], hex);
+      cli_json_push(ids, cli_json_str(hex));
+    }
+    cli_json_put(co, "pending", json_boolean(cp->c.pending));
+    cli_json_put(co, "state", cli_json_str(compaction_state(&cp->c)));
+    cli_json_put(co, "erasures", json_integer((json_int_t)cp->c.erasures));
+    cli_json_put(co, "erased", ids);
+    cli_json_put(co, "why", cp->c.pending && cp->c.last_why[0] ? cli_json_str(cp->c.last_why)
+                                                               : json_null());
+    cli_json_put(o, "compaction", co);
     cli_json_put(o, "peers", po.arr);
     po.arr = NULL;
     rc = cli_json_print(c, o);
@@ -200,6 +241,22 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
     snprintf(line, sizeof line, "on, key file %s in the replica directory (no passphrase)",
              CARNET_KEY_FILE_NAME);
   cli_kv(stdout, 11, "encryption", line);
+  if (!cp->c.pending) {
+    cli_kv(stdout, 11, "compaction", "nothing pending");
+  } else {
+    if (cp->c.erasures)
+      snprintf(line, sizeof line, "%s: %llu erasure%s awaiting it", compaction_state(&cp->c),
+               (unsigned long long)cp->c.erasures, cp->c.erasures == 1 ? "" : "s");
+    else
+      snprintf(line, sizeof line, "%s: the data file awaits it", compaction_state(&cp->c));
+    cli_kv(stdout, 11, "compaction", line);
+    if (cp->c.last_why[0]) printf("%12s%s\n", "", cp->c.last_why);
+    for (size_t i = 0; i < cp->n; i++) {
+      char hex[CARNET_ID_HEX_LEN + 1];
+      carnet_id_format(&cp->ids[i], hex);
+      printf("%12serased %s\n", "", hex);
+    }
+  }
   if (cli_table_rows(po.t) == 0) {
     printf("No peers yet ('carnet invite' here, 'carnet join' there).\n");
   } else {
@@ -207,6 +264,7 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
     cli_table_print(po.t, stdout, 0);
   }
 done:
+  free(cp);
   json_decref(po.arr);
   cli_table_free(po.t);
   carnet_replica_close(r);

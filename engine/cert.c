@@ -1,6 +1,7 @@
 /* engine/cert.c - the erasure certificate codec (see cert.h). */
 #include "engine/cert.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "carnet/error.h"
@@ -8,16 +9,28 @@
 #include "engine/mp.h"
 #include "engine/text.h"
 
+/* The scope sits in what was the struct's padding (carnet/erase.h): the
+ * public layout must not move. */
+_Static_assert(offsetof(carnet_erasure, scope) == offsetof(carnet_erasure, reason) +
+                                                      CARNET_ERASE_REASON_MAX + 1,
+               "scope follows the reason");
+_Static_assert(offsetof(carnet_erasure, nconfirmed) ==
+                   (offsetof(carnet_erasure, reason) + CARNET_ERASE_REASON_MAX + 1 + 3) / 4 * 4,
+               "nconfirmed where it was before the scope was added");
+
 int carnet__cert_encode(const carnet_erasure *c, msgpack_sbuffer *sb) {
   msgpack_packer pk;
   size_t before = sb->size;
   msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
   size_t rlen = strnlen(c->reason, CARNET_ERASE_REASON_MAX);
-  int rc = msgpack_pack_uint8(&pk, CARNET__CERT_VERSION);
+  /* The oldest version that holds it (cert.h): RECORD stays version 1. */
+  bool v2 = c->scope == CARNET_ERASE_PERSON;
+  int rc = msgpack_pack_uint8(&pk, v2 ? 2 : 1);
   carnet__pack_bin(&pk, c->id.b, 16);
   rc |= msgpack_pack_uint8(&pk, CARNET_KIND_CUSTOMER);
   rc |= msgpack_pack_uint64(&pk, c->at);
   rc |= msgpack_pack_uint64(&pk, c->origin);
+  if (v2) rc |= msgpack_pack_uint8(&pk, CARNET_ERASE_PERSON);
   carnet__pack_str(&pk, c->reason, rlen);
   rc |= msgpack_pack_uint32(&pk, c->nconfirmed);
   for (uint32_t i = 0; i < c->nconfirmed && i < CARNET_ERASE_CONFIRMS_MAX; i++)
@@ -40,7 +53,8 @@ int carnet__cert_decode(const void *buf, size_t len, carnet_erasure *out, int *b
     return CARNET_EPROTO;
   }
   if ((rc = carnet__mp_init(&m, buf, len))) return rc;
-  if (carnet__mp_uint(&m, &v) || v != CARNET__CERT_VERSION) {
+  uint64_t version;
+  if (carnet__mp_uint(&m, &version) || version < 1 || version > CARNET__CERT_VERSION) {
     rc = BAD(__LINE__);
     goto done;
   }
@@ -61,6 +75,14 @@ int carnet__cert_decode(const void *buf, size_t len, carnet_erasure *out, int *b
     rc = BAD(__LINE__);
     goto done;
   }
+  out->scope = CARNET_ERASE_RECORD; /* version 1 */
+  /* Version 2 writes PERSON only (the encoder's rule): anything else there
+   * would encode back to other bytes. */
+  if (version == 2 && (carnet__mp_uint(&m, &v) || v != CARNET_ERASE_PERSON)) {
+    rc = BAD(__LINE__);
+    goto done;
+  }
+  if (version == 2) out->scope = CARNET_ERASE_PERSON;
   if (carnet__mp_next(&m, &o, NULL) || o.type != MSGPACK_OBJECT_STR ||
       o.via.str.size > CARNET_ERASE_REASON_MAX) {
     rc = BAD(__LINE__);
@@ -109,6 +131,10 @@ bool carnet__cert_confirm(carnet_erasure *c, uint64_t id) {
 
 bool carnet__cert_merge(carnet_erasure *a, const carnet_erasure *b) {
   bool changed = false;
+  if (b->scope == CARNET_ERASE_PERSON && a->scope != CARNET_ERASE_PERSON) {
+    a->scope = CARNET_ERASE_PERSON;
+    changed = true;
+  }
   if (b->at < a->at || (b->at == a->at && b->origin < a->origin)) {
     a->at = b->at;
     a->origin = b->origin;
@@ -122,6 +148,7 @@ bool carnet__cert_merge(carnet_erasure *a, const carnet_erasure *b) {
 
 bool carnet__cert_equal(const carnet_erasure *a, const carnet_erasure *b) {
   return memcmp(a->id.b, b->id.b, 16) == 0 && a->at == b->at && a->origin == b->origin &&
+         a->scope == b->scope &&
          strcmp(a->reason, b->reason) == 0 && a->nconfirmed == b->nconfirmed &&
          memcmp(a->confirmed, b->confirmed, a->nconfirmed * sizeof a->confirmed[0]) == 0;
 }

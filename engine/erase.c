@@ -31,6 +31,7 @@
 #include "carnet/normalize.h"
 #include "engine/cert.h"
 #include "engine/feed.h"
+#include "engine/group.h"
 #include "engine/hlc.h"
 #include "engine/mp.h"
 #include "engine/replica_int.h"
@@ -117,9 +118,13 @@ static int erased_owner(carnet__stxn *st, const carnet__entity *e, carnet_id *ow
     if (c->field == CARNET_F_CUSTOMER && c->vlen == 18) ref = c->val + 2; /* bin8 header */
     if (c->field == CARNET_F_CUSTOMERS && c->klen == 16) ref = c->key;
     if (ref == NULL) continue;
-    int rc = carnet__store_get(st, CARNET__T_CERTS, ref, 16, &v);
+    /* A customer with a certificate maps to itself in `erased`. Not a get
+     * of its certificate: that is a sealed value, whose get would reuse
+     * the buffer of the row the caller may still be reading (store.h). */
+    int rc = carnet__store_get(st, CARNET__T_ERASED, ref, 16, &v);
     if (rc == CARNET_ENOTFOUND) continue;
     if (rc) return rc;
+    if (v.len != 16 || memcmp(v.base, ref, 16) != 0) continue;
     memcpy(owner->b, ref, 16);
     *found = true;
     return 0;
@@ -191,31 +196,144 @@ static int oppose_keys(carnet__stxn *st, carnet__loaded *l) {
   return rc;
 }
 
+/* --- sets of customers -------------------------------------------------------- */
+
+static int id_cmp(const void *a, const void *b);
+
+/* A small growing set of ids (the customers of one erasure). */
+typedef struct idset {
+  carnet_id *ids;
+  size_t n, cap;
+} idset;
+
+static bool idset_has(const idset *s, const carnet_id *id) {
+  for (size_t i = 0; i < s->n; i++)
+    if (memcmp(s->ids[i].b, id->b, 16) == 0) return true;
+  return false;
+}
+
+static int idset_add(idset *s, const carnet_id *id) {
+  if (idset_has(s, id)) return 0;
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? 2 * s->cap : 8;
+    carnet_id *ids = carnet__realloc(s->ids, cap * sizeof *ids);
+    if (ids == NULL) return CARNET_ENOMEM;
+    s->ids = ids;
+    s->cap = cap;
+  }
+  s->ids[s->n++] = *id;
+  return 0;
+}
+
+static void idset_free(idset *s) {
+  carnet__free(s->ids);
+  memset(s, 0, sizeof *s);
+}
+
+static bool cell_true(const carnet__cell *c) {
+  return c->vlen == 1 && c->val[0] == 0xc3;
+}
+
+/* Add to `out` the customers joined to `id` by a present merge edge, as
+ * the group walk (engine/group.c) sees them: out-edges from its row's
+ * SAME_AS cells, in-edges from the index ('m' id source), each a live
+ * customer row that is not erased. `id` itself may have no row (a
+ * certificate can arrive before the customer). */
+static int add_neighbours(carnet__stxn *st, const carnet_id *id, idset *out) {
+  carnet__arena a;
+  carnet__entity e;
+  carnet__scur *cur = NULL;
+  carnet_buf k;
+  uint8_t prefix[17];
+  bool found;
+  idset cand = {0};
+  carnet__arena_init(&a, 1024);
+  carnet__entity_init(&e, &a);
+  int rc = carnet__load_row(st, id, &a, &e, &found);
+  for (size_t i = 0; rc == 0 && found && i < e.n; i++) {
+    const carnet__cell *c = &e.cells[i];
+    if (c->field != CARNET_F_SAME_AS || c->klen != 16 || !cell_true(c)) continue;
+    carnet_id t;
+    memcpy(t.b, c->key, 16);
+    rc = idset_add(&cand, &t);
+  }
+  carnet__entity_free(&e);
+  carnet__arena_free(&a);
+  prefix[0] = CARNET__IDX_SAME_AS;
+  memcpy(prefix + 1, id->b, 16);
+  if (rc == 0) rc = carnet__store_cursor_at(st, CARNET__T_INDEX, prefix, sizeof prefix, &cur);
+  if (rc == 0) {
+    for (rc = carnet__store_seek(cur, prefix, sizeof prefix, &k, NULL); rc == 0;
+         rc = carnet__store_next(cur, &k, NULL)) {
+      if (k.len != 33 || memcmp(k.base, prefix, sizeof prefix) != 0) break;
+      carnet_id src;
+      memcpy(src.b, (const uint8_t *)k.base + 17, 16);
+      if ((rc = idset_add(&cand, &src))) break;
+    }
+    if (rc == CARNET_ENOTFOUND) rc = 0;
+  }
+  carnet__store_cursor_close(cur);
+  for (size_t i = 0; rc == 0 && i < cand.n; i++) {
+    bool live = false, erased = false;
+    if (idset_has(out, &cand.ids[i]) || memcmp(cand.ids[i].b, id->b, 16) == 0) continue;
+    if ((rc = carnet__group_member_ok(st, &cand.ids[i], &live)) || !live) continue;
+    if ((rc = carnet__erased(st, &cand.ids[i], &erased)) || erased) continue;
+    rc = idset_add(out, &cand.ids[i]);
+  }
+  idset_free(&cand);
+  return rc;
+}
+
+/* The person of customer `id`: `id` and every live customer connected to
+ * it by present merge edges (its group, without the view's cap: an
+ * erasure must reach them all), `id` first. */
+static int person_of(carnet__stxn *st, const carnet_id *id, idset *out) {
+  int rc = idset_add(out, id);
+  for (size_t i = 0; rc == 0 && i < out->n; i++) {
+    carnet_id m = out->ids[i]; /* out->ids may move as it grows */
+    rc = add_neighbours(st, &m, out);
+  }
+  return rc;
+}
+
+/* --- what belongs to erased customers ----------------------------------------- */
+
 typedef struct related {
   carnet_id *ids;
+  carnet_id *owner; /* the erased customer it belongs to */
   bool *keep;
   size_t n, cap;
 } related;
 
-static int related_add(related *rl, const carnet_id *id, bool keep) {
+static int related_add(related *rl, const carnet_id *id, const carnet_id *owner, bool keep) {
   if (rl->n == rl->cap) {
     size_t cap = rl->cap ? rl->cap * 2 : 16;
     carnet_id *ids = carnet__realloc(rl->ids, cap * sizeof *ids);
     if (ids == NULL) return CARNET_ENOMEM;
     rl->ids = ids;
+    carnet_id *owner2 = carnet__realloc(rl->owner, cap * sizeof *owner2);
+    if (owner2 == NULL) return CARNET_ENOMEM;
+    rl->owner = owner2;
     bool *keep2 = carnet__realloc(rl->keep, cap * sizeof *keep2);
     if (keep2 == NULL) return CARNET_ENOMEM;
     rl->keep = keep2;
     rl->cap = cap;
   }
   rl->ids[rl->n] = *id;
+  rl->owner[rl->n] = *owner;
   rl->keep[rl->n++] = keep;
   return 0;
 }
 
-/* Every stored entity that belongs to customer `cid` (one pass over the
- * rows: there is no reverse index of owners). */
-static int related_find(carnet__stxn *st, const carnet_id *cid, related *rl) {
+static void related_free(related *rl) {
+  carnet__free(rl->ids);
+  carnet__free(rl->owner);
+  carnet__free(rl->keep);
+}
+
+/* Every stored entity that belongs to one of the customers in `cust` (one
+ * pass over the rows: there is no reverse index of owners). */
+static int related_find(carnet__stxn *st, const idset *cust, related *rl) {
   carnet__scur *cur = NULL;
   carnet_buf k, v;
   int rc = carnet__store_cursor(st, CARNET__T_ENTITIES, &cur);
@@ -229,17 +347,23 @@ static int related_find(carnet__stxn *st, const carnet_id *cid, related *rl) {
       break;
     }
     memcpy(id.b, k.base, 16);
-    if (memcmp(id.b, cid->b, 16) == 0) continue;
+    if (idset_has(cust, &id)) continue;
     carnet__entity_init(&e, NULL);
     if ((rc = carnet__row_decode(&id, v.base, v.len, &e))) break;
-    bool mine = false;
-    for (size_t i = 0; i < e.n && !mine; i++) {
+    const carnet_id *owner = NULL;
+    for (size_t i = 0; i < e.n && owner == NULL; i++) {
       const carnet__cell *c = &e.cells[i];
-      mine =
-          (c->field == CARNET_F_CUSTOMER && c->vlen == 18 && memcmp(c->val + 2, cid->b, 16) == 0) ||
-          (c->field == CARNET_F_CUSTOMERS && c->klen == 16 && memcmp(c->key, cid->b, 16) == 0);
+      carnet_id ref;
+      if (c->field == CARNET_F_CUSTOMER && c->vlen == 18)
+        memcpy(ref.b, c->val + 2, 16);
+      else if (c->field == CARNET_F_CUSTOMERS && c->klen == 16)
+        memcpy(ref.b, c->key, 16);
+      else
+        continue;
+      for (size_t j = 0; j < cust->n && owner == NULL; j++)
+        if (memcmp(cust->ids[j].b, ref.b, 16) == 0) owner = &cust->ids[j];
     }
-    if (mine) rc = related_add(rl, &id, kept_document(&e));
+    if (owner) rc = related_add(rl, &id, owner, kept_document(&e));
     carnet__entity_free(&e);
     if (rc) break;
   }
@@ -257,27 +381,69 @@ static int reannounce(carnet_txn *t, carnet__loaded *l, msgpack_sbuffer *sb) {
   return carnet__save(t, l, sb);
 }
 
-/* Erase customer `cid` and what belongs to it. */
-static int erase_all(carnet_txn *t, const carnet_id *cid) {
+/* Erase the customers of `cust` and what belongs to them. */
+static int erase_all(carnet_txn *t, const idset *cust) {
   related rl = {0};
   carnet__loaded l;
   msgpack_sbuffer sb;
-  int rc;
+  int rc = 0;
   msgpack_sbuffer_init(&sb);
-  rc = carnet__load(t->st, cid, &l);
-  if (rc == 0 && l.existed && l.e.kind != CARNET_KIND_CUSTOMER) rc = CARNET_EPROTO;
-  if (rc == 0) rc = oppose_keys(t->st, &l);
-  if (rc == 0) rc = drop_entity(t, &l, cid);
-  carnet__loaded_free(&l);
-  if (rc == 0) rc = related_find(t->st, cid, &rl);
-  for (size_t i = 0; i < rl.n && rc == 0; i++) {
-    if ((rc = carnet__load(t->st, &rl.ids[i], &l)) == 0)
-      rc = rl.keep[i] ? reannounce(t, &l, &sb) : drop_entity(t, &l, cid);
+  for (size_t i = 0; rc == 0 && i < cust->n; i++) {
+    rc = carnet__load(t->st, &cust->ids[i], &l);
+    if (rc == 0 && l.existed && l.e.kind != CARNET_KIND_CUSTOMER) rc = CARNET_EPROTO;
+    if (rc == 0) rc = oppose_keys(t->st, &l);
+    if (rc == 0) rc = drop_entity(t, &l, &cust->ids[i]);
     carnet__loaded_free(&l);
   }
-  carnet__free(rl.ids);
-  carnet__free(rl.keep);
+  if (rc == 0) rc = related_find(t->st, cust, &rl);
+  for (size_t i = 0; i < rl.n && rc == 0; i++) {
+    if ((rc = carnet__load(t->st, &rl.ids[i], &l)) == 0)
+      rc = rl.keep[i] ? reannounce(t, &l, &sb) : drop_entity(t, &l, &rl.owner[i]);
+    carnet__loaded_free(&l);
+  }
+  related_free(&rl);
   msgpack_sbuffer_destroy(&sb);
+  return rc;
+}
+
+static int ask_compaction(carnet__stxn *st, const carnet_id *ids, size_t n);
+
+/* The certificate of member `id` of an erased person: the same erasure
+ * (time, replica, reason, scope) as `of`, so that every replica that
+ * derives it derives the same one, confirmed by this replica. */
+static void member_cert(const carnet_erasure *of, const carnet_id *id, uint64_t me,
+                        carnet_erasure *out) {
+  memcpy(out, of, offsetof(carnet_erasure, nconfirmed));
+  out->id = *id;
+  out->nconfirmed = 0;
+  carnet__cert_confirm(out, me);
+}
+
+/* Erase person `c` (scope PERSON) on this replica: its customer and every
+ * live customer merged with it, each with its certificate. `stored` says
+ * c's own certificate is stored already (a certificate widened from RECORD
+ * to PERSON): then only the members still live are erased. */
+static int erase_person(carnet_txn *t, const carnet_erasure *c, bool stored) {
+  idset who = {0};
+  carnet_erasure *m = carnet__malloc(sizeof *m);
+  int rc = m ? person_of(t->st, &c->id, &who) : CARNET_ENOMEM;
+  if (rc == 0 && stored) { /* c's customer is gone already */
+    who.ids[0] = who.ids[--who.n];
+    if (who.n == 0) goto done;
+  }
+  if (rc == 0) rc = erase_all(t, &who);
+  for (size_t i = 0; rc == 0 && i < who.n; i++) {
+    if (memcmp(who.ids[i].b, c->id.b, 16) == 0) {
+      rc = cert_store(t->st, c);
+      continue;
+    }
+    member_cert(c, &who.ids[i], t->r->id, m);
+    rc = cert_store(t->st, m);
+  }
+  if (rc == 0) rc = ask_compaction(t->st, who.ids, who.n);
+done:
+  idset_free(&who);
+  carnet__free(m);
   return rc;
 }
 
@@ -286,22 +452,67 @@ int carnet__cert_apply(carnet_txn *t, const carnet_erasure *c, bool *changed) {
   int rc = cert_load(t->st, &c->id, &cur, NULL);
   *changed = false;
   if (rc == 0) {
+    /* Two erasures of one customer, one of the person: the person goes. */
+    bool widened = cur.scope != CARNET_ERASE_PERSON && c->scope == CARNET_ERASE_PERSON;
     bool ch = carnet__cert_merge(&cur, c);
     ch |= carnet__cert_confirm(&cur, t->r->id);
     if (!ch) return 0;
     *changed = true;
-    return cert_store(t->st, &cur);
+    if ((rc = cert_store(t->st, &cur))) return rc;
+    return widened ? erase_person(t, &cur, true) : 0;
   }
   if (rc != CARNET_ENOTFOUND) return rc;
   cur = *c;
+  if (cur.scope != CARNET_ERASE_PERSON) cur.scope = CARNET_ERASE_RECORD;
   carnet__cert_confirm(&cur, t->r->id);
   t->hlc = carnet__hlc_recv(t->hlc, c->at);
-  if ((rc = erase_all(t, &c->id)) || (rc = cert_store(t->st, &cur)) ||
-      (rc = carnet__store_put(t->st, CARNET__T_META, CARNET__META_COMPACT,
-                              strlen(CARNET__META_COMPACT), "\1", 1, 0)))
-    return rc;
   *changed = true;
-  return 0;
+  if (cur.scope == CARNET_ERASE_PERSON) return erase_person(t, &cur, false);
+  idset one = {&cur.id, 1, 1};
+  if ((rc = erase_all(t, &one)) || (rc = cert_store(t->st, &cur))) return rc;
+  return ask_compaction(t->st, &cur.id, 1);
+}
+
+/* A customer received with a present merge edge to a customer erased as a
+ * person (scope PERSON) is part of that person: the merge was made on a
+ * replica that had not learnt of the erasure yet. It is erased with a
+ * certificate of its own, derived from that one (member_cert), which
+ * erases its own group in turn. `*erased` says it was. The received
+ * version is saved first, so that what goes to the opposition list and
+ * the edges the walk follows are the merged ones. */
+static int erase_if_merged_with_person(carnet_txn *t, carnet__loaded *l, bool *erased) {
+  carnet_erasure *pc = NULL;
+  int rc = 0;
+  *erased = false;
+  if (l->e.kind != CARNET_KIND_CUSTOMER) return 0;
+  for (size_t i = 0; i < l->e.n && rc == 0 && !*erased; i++) {
+    const carnet__cell *c = &l->e.cells[i];
+    if (c->field != CARNET_F_SAME_AS || c->klen != 16 || !cell_true(c)) continue;
+    carnet_id target;
+    memcpy(target.b, c->key, 16);
+    if (pc == NULL && (pc = carnet__malloc(sizeof *pc)) == NULL) return CARNET_ENOMEM;
+    rc = cert_load(t->st, &target, pc, NULL);
+    if (rc == CARNET_ENOTFOUND) {
+      rc = 0;
+      continue;
+    }
+    if (rc || pc->scope != CARNET_ERASE_PERSON) continue;
+    msgpack_sbuffer sb;
+    msgpack_sbuffer_init(&sb);
+    rc = carnet__save(t, l, &sb);
+    msgpack_sbuffer_destroy(&sb);
+    carnet_erasure *mine = rc ? NULL : carnet__malloc(sizeof *mine);
+    if (rc == 0 && mine == NULL) rc = CARNET_ENOMEM;
+    if (rc == 0) {
+      bool changed;
+      member_cert(pc, &l->e.id, t->r->id, mine);
+      rc = carnet__cert_apply(t, mine, &changed);
+      *erased = rc == 0;
+    }
+    carnet__free(mine);
+  }
+  carnet__free(pc);
+  return rc;
 }
 
 int carnet__erase_filter(carnet_txn *t, carnet__loaded *l, bool *drop) {
@@ -319,10 +530,13 @@ int carnet__erase_filter(carnet_txn *t, carnet__loaded *l, bool *drop) {
     return l->existed ? drop_entity(t, l, &owner) : 0;
   }
   if (rc != CARNET_ENOTFOUND) return rc;
-  if ((rc = erased_owner(t->st, &l->e, &owner, &found)) || !found || kept_document(&l->e))
-    return rc;
-  *drop = true;
-  return drop_entity(t, l, &owner);
+  if ((rc = erased_owner(t->st, &l->e, &owner, &found))) return rc;
+  if (found && !kept_document(&l->e)) {
+    *drop = true;
+    return drop_entity(t, l, &owner);
+  }
+  /* X5: a merge with an erased person, made before its replica knew. */
+  return found ? 0 : erase_if_merged_with_person(t, l, drop);
 }
 
 /* --- the API ------------------------------------------------------------------ */
@@ -347,8 +561,8 @@ int carnet_erasure_get(carnet_replica *r, const carnet_id *id, carnet_erasure *o
   return rc;
 }
 
-int carnet_record_erase(carnet_replica *r, const carnet_id *id, const char *reason, carnet_erasure *out,
-                 bool *compacted) {
+static int erase_customer(carnet_replica *r, const carnet_id *id, const char *reason,
+                          carnet_erase_scope scope, carnet_erasure *out, bool *compacted) {
   carnet_txn *t = NULL;
   carnet__loaded l;
   carnet_erasure c;
@@ -379,6 +593,7 @@ int carnet_record_erase(carnet_replica *r, const carnet_id *id, const char *reas
   c.id = *id;
   c.at = carnet__txn_tick(t);
   c.origin = r->id;
+  c.scope = (uint8_t)scope;
   memcpy(c.reason, reason, strlen(reason));
   if ((rc = carnet__cert_apply(t, &c, &changed))) {
     carnet__fail(r, rc, "cannot erase %s: %s", hex, carnet__store_why(r->store));
@@ -388,11 +603,51 @@ int carnet_record_erase(carnet_replica *r, const carnet_id *id, const char *reas
   t = NULL;
   if (rc) goto done;
   if (out && (rc = carnet_erasure_get(r, id, out))) goto done;
-  /* The erasure is durable; a compaction that cannot run now runs later. */
-  if (carnet_replica_compact(r, false, compacted) != 0 && compacted) *compacted = false;
+  /* The erasure is durable; a compaction that cannot run now runs later
+   * (carnet_replica_get_compaction says why it did not). */
+  bool ran = false;
+  (void)carnet_replica_compact(r, false, &ran);
+  carnet__clear_err(r);
+  if (compacted) *compacted = ran;
 done:
   if (t) carnet_txn_abort(t);
   return rc;
+}
+
+int carnet_record_erase(carnet_replica *r, const carnet_id *id, const char *reason,
+                        carnet_erasure *out, bool *compacted) {
+  return erase_customer(r, id, reason, CARNET_ERASE_PERSON, out, compacted);
+}
+
+int carnet_record_erase_one(carnet_replica *r, const carnet_id *id, const char *reason,
+                            carnet_erasure *out, bool *compacted) {
+  return erase_customer(r, id, reason, CARNET_ERASE_RECORD, out, compacted);
+}
+
+int carnet_erasure_group(carnet_replica *r, const carnet_id *id, carnet_id **out, size_t *n) {
+  carnet__stxn *st;
+  idset who = {0};
+  bool erased = false, live = false;
+  char hex[CARNET_ID_HEX_LEN + 1];
+  *out = NULL;
+  *n = 0;
+  carnet_id_format(id, hex);
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  if ((rc = carnet__erased(st, id, &erased)) == 0 && erased)
+    rc = carnet__fail(r, CARNET_EEXIST, "%s is already erased ('carnet erasures' lists it)", hex);
+  if (rc == 0 && (rc = carnet__group_member_ok(st, id, &live)) == 0 && !live)
+    rc = carnet__fail(r, CARNET_ENOTFOUND, "no customer %s", hex);
+  if (rc == 0) rc = person_of(st, id, &who);
+  carnet__read_end(r, st);
+  if (rc) {
+    idset_free(&who);
+    return rc;
+  }
+  qsort(who.ids, who.n, sizeof who.ids[0], id_cmp);
+  *out = who.ids;
+  *n = who.n;
+  return 0;
 }
 
 int carnet_erasure_list(carnet_replica *r, int (*cb)(const carnet_erasure *e, void *data),
@@ -645,6 +900,63 @@ done:
 
 /* --- compaction ------------------------------------------------------------- */
 
+/* The meta value compact_pending: how many erasures await compaction
+ * (8 bytes, big-endian) then the customer ids of the first
+ * COMPACT_IDS_MAX of them. A value of one byte was written before issue 19
+ * (a flag: an unknown number of erasures). */
+#define COMPACT_IDS_MAX 256u
+
+static int ask_compaction(carnet__stxn *st, const carnet_id *ids, size_t n) {
+  carnet_buf v;
+  uint8_t *val = NULL;
+  size_t len = 8;
+  uint64_t count = 0;
+  int rc =
+      carnet__store_get(st, CARNET__T_META, CARNET__META_COMPACT, strlen(CARNET__META_COMPACT), &v);
+  if (rc && rc != CARNET_ENOTFOUND) return rc;
+  size_t had = rc == 0 && v.len >= 8 && (v.len - 8) % 16 == 0 ? (v.len - 8) / 16 : 0;
+  if (rc == 0 && v.len >= 8) count = carnet__be64_get(v.base);
+  size_t add = n;
+  if (had + add > COMPACT_IDS_MAX) add = had < COMPACT_IDS_MAX ? COMPACT_IDS_MAX - had : 0;
+  if ((val = carnet__malloc(8 + 16 * (had + add))) == NULL) return CARNET_ENOMEM;
+  carnet__be64_put(val, count + n);
+  if (had) memcpy(val + 8, (const uint8_t *)v.base + 8, 16 * had);
+  for (size_t i = 0; i < add; i++)
+    memcpy(val + 8 + 16 * (had + i), ids[i].b, 16);
+  len = 8 + 16 * (had + add);
+  rc = carnet__store_put(st, CARNET__T_META, CARNET__META_COMPACT, strlen(CARNET__META_COMPACT),
+                         val, len, 0);
+  carnet__free(val);
+  return rc;
+}
+
+int carnet__erase_seal_certs(carnet__stxn *st) {
+  uint64_t n = 0;
+  int rc = carnet__store_reseal(st, CARNET__T_CERTS, &n);
+  /* The clear copies stay in free pages until a compaction. */
+  return rc == 0 && n ? ask_compaction(st, NULL, 0) : rc;
+}
+
+/* After failed compactions, an attempt that is not forced waits 1 s, then
+ * 2, 4... up to 64 s (a running node looks every second: a full disk is
+ * not copied to every second, and space freed is used soon). */
+#define COMPACT_RETRY_MS 1000u
+#define COMPACT_RETRY_MAX_SHIFT 6
+
+static void compact_note(carnet_replica *r, int rc, const char *why) {
+  r->compact_rc = rc;
+  snprintf(r->compact_why, sizeof r->compact_why, "%.255s", why);
+  if (rc == 0 || rc == CARNET_EBUSY) {
+    r->compact_fails = 0;
+    r->compact_retry_ms = 0;
+    return;
+  }
+  unsigned shift = r->compact_fails < COMPACT_RETRY_MAX_SHIFT ? r->compact_fails
+                                                              : COMPACT_RETRY_MAX_SHIFT;
+  r->compact_fails++;
+  r->compact_retry_ms = carnet__now_ms(r) + ((uint64_t)COMPACT_RETRY_MS << shift);
+}
+
 int carnet_replica_compact(carnet_replica *r, bool force, bool *done) {
   carnet__stxn *st = NULL;
   carnet_buf v;
@@ -657,11 +969,26 @@ int carnet_replica_compact(carnet_replica *r, bool force, bool *done) {
       carnet__store_get(st, CARNET__T_META, CARNET__META_COMPACT, strlen(CARNET__META_COMPACT), &v);
   carnet__store_abort(st);
   st = NULL;
-  if (rc == CARNET_ENOTFOUND && !force) return 0;
+  if (rc == CARNET_ENOTFOUND && !force) {
+    compact_note(r, 0, "");
+    return 0;
+  }
   if (rc && rc != CARNET_ENOTFOUND) return rc;
-  if ((rc = carnet__store_compact(r->store, &ran)))
-    return carnet__fail(r, rc, "cannot compact the replica: %s", carnet__store_why(r->store));
-  if (!ran) return 0;
+  /* A failure (a full disk) is tried again later, not at every tick. */
+  if (!force && r->compact_retry_ms && carnet__now_ms(r) < r->compact_retry_ms) return 0;
+  if ((rc = carnet__store_compact(r->store, &ran))) {
+    carnet__fail(r, rc, "cannot compact the replica (%s): %s",
+                 rc == CARNET_ENOSPC ? "no space left for the compacted copy" : carnet_error_name(rc),
+                 carnet__store_why(r->store));
+    compact_note(r, rc, r->err);
+    return rc;
+  }
+  if (!ran) {
+    compact_note(r, CARNET_EBUSY,
+                 "another process has the replica open (carnet serve?): it compacts the data "
+                 "file as soon as it can");
+    return 0;
+  }
   /* The flag goes only now: a crash before this line compacts again. */
   if ((rc = carnet__store_begin(r->store, true, &st)) == 0) {
     rc = carnet__store_del(st, CARNET__T_META, CARNET__META_COMPACT, strlen(CARNET__META_COMPACT));
@@ -671,8 +998,47 @@ int carnet_replica_compact(carnet_replica *r, bool force, bool *done) {
       carnet__store_abort(st);
     }
   }
-  if (rc)
-    return carnet__fail(r, rc, "cannot record the compaction: %s", carnet__store_why(r->store));
+  if (rc) {
+    carnet__fail(r, rc, "cannot record the compaction: %s", carnet__store_why(r->store));
+    compact_note(r, rc, r->err);
+    return rc;
+  }
+  compact_note(r, 0, "");
   if (done) *done = true;
+  return 0;
+}
+
+int carnet_replica_get_compaction(carnet_replica *r, carnet_compaction *out, carnet_id *ids,
+                                  size_t max, size_t *n) {
+  carnet__stxn *st;
+  carnet_buf v;
+  memset(out, 0, sizeof *out);
+  if (n) *n = 0;
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  rc =
+      carnet__store_get(st, CARNET__T_META, CARNET__META_COMPACT, strlen(CARNET__META_COMPACT), &v);
+  if (rc == 0) {
+    out->pending = true;
+    if (v.len >= 8 && (v.len - 8) % 16 == 0) {
+      out->erasures = carnet__be64_get(v.base);
+      size_t have = (v.len - 8) / 16;
+      for (size_t i = 0; i < have && i < max && ids; i++)
+        memcpy(ids[i].b, (const uint8_t *)v.base + 8 + 16 * i, 16);
+      if (n) *n = have < max ? have : max;
+    } else if (v.len != 1) {
+      rc = carnet__fail(r, CARNET_ECORRUPT, "the compaction mark is damaged");
+    }
+  } else if (rc == CARNET_ENOTFOUND) {
+    rc = 0;
+  }
+  carnet__read_end(r, st);
+  if (rc) {
+    memset(out, 0, sizeof *out);
+    if (n) *n = 0;
+    return rc;
+  }
+  out->last_error = out->pending ? r->compact_rc : 0;
+  snprintf(out->last_why, sizeof out->last_why, "%s", out->pending ? r->compact_why : "");
   return 0;
 }

@@ -15,6 +15,14 @@
  * Invariant X3: applying a certificate is one transaction: the certificate,
  * this replica's confirmation, the deletions (rows, change-index entries,
  * index keys), the opposition hashes and the compaction flag.
+ * Invariant X5: an erasure of the person (scope PERSON) reaches every
+ * customer merged with it: applying the certificate erases the customer's
+ * group as this replica sees it, each member with a certificate of its own
+ * that repeats the erasure (same time, replica, reason, scope), and a
+ * customer that arrives later with a present merge edge to such a
+ * customer (a merge made on a replica that had not learnt of the erasure
+ * yet) is erased the same way (carnet__erase_filter). A certificate of
+ * scope RECORD erases its customer alone.
  * Invariant X4: confirmations only grow (union); the meta counter
  * `certseq` moves whenever a stored certificate changes, and the
  * certificate takes that value as its lseq, so a session sends what changed
@@ -56,6 +64,13 @@ int carnet__erase_filter(struct carnet_txn *t, carnet__loaded *l, bool *drop);
  * it when it applied the certificate. Errors: none (false on a read
  * error: the entity then travels as usual). */
 bool carnet__erase_send_whole(carnet__stxn *st, const carnet__entity *e);
+
+/* Brief: the schema 4 upgrade (engine/replica.c), in write transaction
+ * `st`: seal every stored certificate (they were in clear, reason
+ * included) and, when there were some, mark the replica for compaction so
+ * that their clear copies leave the free pages. Errors: CARNET_ENOSPC,
+ * CARNET_EIO, CARNET_ENOMEM, CARNET_EMISUSE (no data key). */
+int carnet__erase_seal_certs(carnet__stxn *st);
 
 /* Brief: the current `certseq` (0 when no certificate). */
 int carnet__certs_seq(carnet_replica *r, uint64_t *out);

@@ -7,6 +7,7 @@
  * out the same stamp or sequence number.
  */
 #include "engine/entity_io.h"
+#include "engine/erase.h"
 #include "engine/alloc.h"
 #include "engine/replica_int.h"
 
@@ -285,6 +286,9 @@ static int schema_upgrade(carnet_replica *r, char *why, size_t why_len) {
   uint32_t schema = carnet__be32_get(v.base);
   if (schema >= CARNET_SCHEMA_VERSION) goto done; /* upgraded meanwhile: nothing to commit */
   if (schema < 3 && (rc = carnet__index_rehash(st))) goto done;
+  /* 4: the erasure certificates sealed (their reason may name a person);
+   * their clear copies in free pages go with the compaction it asks for. */
+  if (schema < 4 && (rc = carnet__erase_seal_certs(st))) goto done;
   carnet__be32_put(b, CARNET_SCHEMA_VERSION);
   if ((rc = carnet__store_put(st, CARNET__T_META, CARNET__META_SCHEMA, strlen(CARNET__META_SCHEMA),
                               b, 4, 0)))

@@ -25,6 +25,15 @@ struct carnet_replica {
   bool pooled_random;
   size_t rnd_used;
   uint8_t rnd_pool[512];
+  /* The last compaction this handle tried (engine/erase.c,
+   * carnet_replica_get_compaction): 0, CARNET_EBUSY (another process had
+   * the directory open) or its error with a detail; after an error, the
+   * time before which an attempt that is not forced waits (a full disk is
+   * not retried every second by a running node). */
+  int compact_rc;
+  char compact_why[256];
+  uint64_t compact_retry_ms;
+  unsigned compact_fails; /* failed attempts in a row (the wait doubles) */
 };
 
 struct carnet_txn {

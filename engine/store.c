@@ -95,10 +95,12 @@ struct carnet__store {
   int lock_fd; /* DIR/carnet.lock, held shared while env is open */
   MDB_dbi dbi[CARNET__T_COUNT_];
   unsigned fail_commit_after; /* test hook */
+  int fail_compact;           /* test hook: the error of the next compactions */
   char why[256];
   uint8_t *key; /* the data key (sodium_malloc: guarded, locked), NULL until set */
   carnet__nonces nonces;
   pendbuf pend; /* the index writes of the write transaction (LMDB has one at a time) */
+  uint32_t schema; /* meta "schema" as last read or committed: what is sealed (sealed_in) */
 };
 
 struct carnet__stxn {
@@ -106,6 +108,7 @@ struct carnet__stxn {
   MDB_txn *txn;
   pendbuf *pend; /* the store's, in a write transaction; NULL in a read one */
   sbuf get; /* the value of the last sealed get */
+  uint32_t new_schema; /* a schema written in this transaction: the store's at commit */
   /* The secret meta values, once opened in this transaction: carnet__load
    * reads index_key for every entity, and opening it each time would be
    * one more pass per row. Wiped at the end of the transaction. */
@@ -150,6 +153,17 @@ static bool sealed(carnet__table tb, const void *key, size_t klen) {
   default:
     return false;
   }
+}
+
+/* The schema from which the erasure certificates are sealed too: their
+ * reason is typed by a person and may name one (issue 19). A schema 3 file
+ * holds them in clear until its upgrade reseals them (carnet__store_reseal),
+ * and a schema 3 replica on read-only media is read as it is. */
+#define CERTS_SEALED_SCHEMA 4u
+
+/* sealed() for the file of store `s`. */
+static bool sealed_in(const carnet__store *s, carnet__table tb, const void *key, size_t klen) {
+  return sealed(tb, key, klen) || (tb == CARNET__T_CERTS && s->schema >= CERTS_SEALED_SCHEMA);
 }
 
 static void sbuf_free(sbuf *b) {
@@ -261,6 +275,10 @@ void carnet__store_fail_commit_after(carnet__store *s, unsigned n) {
   s->fail_commit_after = n;
 }
 
+void carnet__store_fail_compact(carnet__store *s, int err) {
+  s->fail_compact = err;
+}
+
 /* Open the LMDB environment of s->dir and its tables (creating the tables
  * with `create`; the erasure tables, added later, are created whenever they
  * are missing, so replicas made before them open). */
@@ -319,6 +337,13 @@ static int env_open(carnet__store *s, bool create, char *why, size_t why_len) {
                table_names[i], mdb_strerror(mrc));
       goto done;
     }
+  }
+  /* Which values are sealed depends on the file's schema (sealed_in). */
+  MDB_val sk = {strlen("schema"), "schema"}, sv;
+  s->schema = 0;
+  if (mdb_get(txn, s->dbi[CARNET__T_META], &sk, &sv) == 0 && sv.mv_size == 4) {
+    const uint8_t *b = sv.mv_data;
+    s->schema = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
   }
   mrc = mdb_txn_commit(txn);
   txn = NULL;
@@ -451,6 +476,12 @@ int carnet__store_compact(carnet__store *s, bool *done) {
    * or the old file mapped, so after the rename nothing reads it. */
   snprintf(data, sizeof data, "%s/data.mdb", s->dir);
   snprintf(tmp, sizeof tmp, "%s/data.mdb.tmp", s->dir);
+  if (s->fail_compact) { /* test hook: the copy fails, as on a full disk */
+    rc = s->fail_compact;
+    snprintf(s->why, sizeof s->why, "compaction: copy: %s (injected)",
+             rc == CARNET_ENOSPC ? "No space left on device" : "Input/output error");
+    goto relock;
+  }
   if ((rc = copy_compact(s, tmp))) goto relock;
   mdb_env_close(s->env);
   s->env = NULL;
@@ -673,6 +704,7 @@ static int short_write_cause(carnet__store *s) {
 int carnet__store_commit(carnet__stxn *t) {
   carnet__store *s = t->s;
   MDB_txn *txn = t->txn;
+  uint32_t new_schema = t->new_schema;
   int rc = pend_flush(t);
   sbuf_free(&t->get);
   sodium_memzero(t->secret, sizeof t->secret);
@@ -689,6 +721,7 @@ int carnet__store_commit(carnet__stxn *t) {
   /* A failed mdb_txn_commit has already freed the transaction (STYLE 7). */
   int mrc = mdb_txn_commit(txn);
   if (mrc == EIO) mrc = short_write_cause(s);
+  if (mrc == 0 && new_schema) s->schema = new_schema;
   return mrc ? fail(s, mrc, "commit") : 0;
 }
 
@@ -714,7 +747,7 @@ int carnet__store_get(carnet__stxn *t, carnet__table tb, const void *key, size_t
   mrc = mdb_get(t->txn, t->s->dbi[tb], &k, &v);
   if (mrc == MDB_NOTFOUND) return CARNET_ENOTFOUND;
   if (mrc) return fail(t->s, mrc, "read");
-  if (sealed(tb, key, klen)) {
+  if (sealed_in(t->s, tb, key, klen)) {
     int rc = open_value(t->s, tb, &k, &v, &t->get, val);
     if (rc == 0 && ms >= 0 && val->len <= sizeof t->secret[ms].v) {
       memcpy(t->secret[ms].v, val->base, val->len);
@@ -729,30 +762,96 @@ int carnet__store_get(carnet__stxn *t, carnet__table tb, const void *key, size_t
   return 0;
 }
 
+/* Seal `val` into table `tb` under `key`. */
+static int put_sealed(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
+                      const void *val, size_t vlen, unsigned mflags) {
+  carnet__store *s = t->s;
+  MDB_val k = {klen, (void *)key};
+  if (s->key == NULL) {
+    snprintf(s->why, sizeof s->why, "write of a sealed value before the data key is loaded");
+    return CARNET_EMISUSE;
+  }
+  /* Seal straight into the space LMDB reserves in the page: one pass, no
+   * copy. `val` never points into the map here (it is a caller's row). */
+  MDB_val v = {vlen + CARNET__SEAL_OVERHEAD, NULL};
+  int ms = tb == CARNET__T_META ? meta_secret(key, klen) : -1;
+  if (ms >= 0) t->secret[ms].ok = false;
+  int mrc = mdb_put(t->txn, s->dbi[tb], &k, &v, mflags | MDB_RESERVE);
+  if (mrc) return fail(s, mrc, "write");
+  carnet__seal(s->key, &s->nonces, table_names[tb], key, klen, val, vlen, v.mv_data);
+  return 0;
+}
+
 int carnet__store_put(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
                       const void *val, size_t vlen, unsigned flags) {
   MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
   if (tb == CARNET__T_INDEX && vlen == 0 && !(flags & CARNET__PUT_APPEND))
     return pend_add(t, key, klen, false);
   unsigned mflags = (flags & CARNET__PUT_APPEND) ? MDB_APPEND : 0;
-  if (sealed(tb, key, klen)) {
-    carnet__store *s = t->s;
-    if (s->key == NULL) {
-      snprintf(s->why, sizeof s->why, "write of a sealed value before the data key is loaded");
-      return CARNET_EMISUSE;
-    }
-    /* Seal straight into the space LMDB reserves in the page: one pass, no
-     * copy. `val` never points into the map here (it is a caller's row). */
-    v = (MDB_val){vlen + CARNET__SEAL_OVERHEAD, NULL};
-    int ms = tb == CARNET__T_META ? meta_secret(key, klen) : -1;
-    if (ms >= 0) t->secret[ms].ok = false;
-    int mrc = mdb_put(t->txn, s->dbi[tb], &k, &v, mflags | MDB_RESERVE);
-    if (mrc) return fail(s, mrc, "write");
-    carnet__seal(s->key, &s->nonces, table_names[tb], key, klen, val, vlen, v.mv_data);
-    return 0;
+  if (tb == CARNET__T_META && klen == strlen("schema") && memcmp(key, "schema", klen) == 0 &&
+      vlen == 4) {
+    const uint8_t *b = val;
+    t->new_schema = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
   }
+  if (sealed_in(t->s, tb, key, klen)) return put_sealed(t, tb, key, klen, val, vlen, mflags);
   int mrc = mdb_put(t->txn, t->s->dbi[tb], &k, &v, mflags);
   return mrc ? fail(t->s, mrc, "write") : 0;
+}
+
+int carnet__store_reseal(carnet__stxn *t, carnet__table tb, uint64_t *n) {
+  MDB_cursor *cur = NULL;
+  MDB_val k, v;
+  uint8_t *buf = NULL;
+  size_t len = 0, cap = 0, count = 0;
+  int mrc, rc = 0;
+  *n = 0;
+  if (t->pend == NULL) return CARNET_EMISUSE;
+  /* Every value as stored first (the puts below would move the cursor's
+   * pages): [klen(4) vlen(4) key value]... */
+  if ((mrc = mdb_cursor_open(t->txn, t->s->dbi[tb], &cur))) return fail(t->s, mrc, "cursor");
+  for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+       mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    size_t need = 8 + k.mv_size + v.mv_size;
+    if (cap - len < need) {
+      size_t c2 = cap ? 2 * cap : 4096;
+      while (c2 - len < need) c2 *= 2;
+      uint8_t *b2 = carnet__realloc(buf, c2);
+      if (b2 == NULL) {
+        rc = CARNET_ENOMEM;
+        goto done;
+      }
+      buf = b2;
+      cap = c2;
+    }
+    uint32_t kl = (uint32_t)k.mv_size, vl = (uint32_t)v.mv_size;
+    memcpy(buf + len, &kl, 4);
+    memcpy(buf + len + 4, &vl, 4);
+    memcpy(buf + len + 8, k.mv_data, k.mv_size);
+    memcpy(buf + len + 8 + k.mv_size, v.mv_data, v.mv_size);
+    len += need;
+    count++;
+  }
+  if (mrc != MDB_NOTFOUND) {
+    rc = fail(t->s, mrc, "read");
+    goto done;
+  }
+  mdb_cursor_close(cur);
+  cur = NULL;
+  for (size_t off = 0; off < len && rc == 0;) {
+    uint32_t kl, vl;
+    memcpy(&kl, buf + off, 4);
+    memcpy(&vl, buf + off + 4, 4);
+    rc = put_sealed(t, tb, buf + off + 8, kl, buf + off + 8 + kl, vl, 0);
+    off += 8 + (size_t)kl + vl;
+  }
+  if (rc == 0) *n = count;
+done:
+  if (cur) mdb_cursor_close(cur);
+  if (buf) {
+    sodium_memzero(buf, cap);
+    carnet__free(buf);
+  }
+  return rc;
 }
 
 int carnet__store_del(carnet__stxn *t, carnet__table tb, const void *key, size_t klen) {
@@ -834,7 +933,7 @@ static int cursor_get(carnet__scur *c, MDB_val *k, MDB_cursor_op op, carnet_buf 
   if (mrc) return from_mdb(mrc);
   if (ko) *ko = (carnet_buf){k->mv_data, k->mv_size};
   /* Only a caller that reads the value pays for opening it. */
-  if (vo && sealed(c->tb, k->mv_data, k->mv_size))
+  if (vo && sealed_in(c->s, c->tb, k->mv_data, k->mv_size))
     return open_value(c->s, c->tb, k, &v, &c->val, vo);
   if (vo) *vo = (carnet_buf){v.mv_data, v.mv_size};
   return 0;

@@ -21,7 +21,8 @@ typedef enum carnet__table {
   CARNET__T_INDEX = 4,    /* "index": tag byte + key -> id(16) */
   CARNET__T_PEERS = 5,    /* "peers": public key(32) -> peer record */
   CARNET__T_INVITES = 6,  /* "invites": invite id(16) -> secret, expiry, used */
-  CARNET__T_CERTS = 7,    /* "certs": erased customer id(16) -> certificate (engine/cert.h) */
+  CARNET__T_CERTS = 7,    /* "certs": erased customer id(16) -> lseq + certificate (engine/cert.h);
+                             sealed from schema 4 */
   CARNET__T_ERASED = 8,   /* "erased": entity id(16) -> id(16) of the certificate that erased it */
   CARNET__T_OPPOSE = 9,   /* "oppose": tag + keyed hash(16) -> certificate id(16) */
   CARNET__T_COUNT_ = 10
@@ -88,6 +89,13 @@ enum { CARNET__PUT_APPEND = 1u << 0 /* key is greater than every key */ };
 int carnet__store_put(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
                       const void *val, size_t vlen, unsigned flags);
 
+/* Brief: rewrite every value of table `tb`, stored in clear, sealed: the
+ * schema upgrade that starts sealing a table (the erasure certificates, at
+ * schema 4: store.c sealed_in). `*n` receives how many were rewritten. In
+ * a write transaction only. Errors: CARNET_EMISUSE (a read transaction, or
+ * no data key), CARNET_ENOMEM, CARNET_ENOSPC, CARNET_EIO. */
+int carnet__store_reseal(carnet__stxn *t, carnet__table tb, uint64_t *n);
+
 /* Brief: apply the index writes waiting in the transaction now, as a read
  * of the index table would: a loop writing a whole table's worth of keys
  * bounds its memory so. Errors: those of a commit's writes. */
@@ -147,5 +155,11 @@ const char *carnet__store_why(const carnet__store *s);
 
 /* Test hook: make the Nth next commit fail with CARNET_EIO (0 = off). */
 void carnet__store_fail_commit_after(carnet__store *s, unsigned n);
+
+/* Test hook: make every compaction that gets the directory to itself fail
+ * with `err` (CARNET_ENOSPC: as on a full disk) before it copies anything;
+ * 0 = off. Internal, like the one above: libcarnet.so does not export it,
+ * so the shipped `carnet` cannot reach it. */
+void carnet__store_fail_compact(carnet__store *s, int err);
 
 #endif

@@ -420,6 +420,319 @@ static void test_bad_certificates_refused(void **state) {
   msgpack_sbuffer_destroy(&reply);
 }
 
+/* --- the person as shown (issue 19, point 3) ------------------------------------ */
+
+static void merge(carnet_replica *r, const carnet_id *keep, const carnet_id *other) {
+  carnet_txn *t;
+  OK(r, carnet_txn_begin(r, &t));
+  OK(r, carnet_merge_apply(t, keep, other));
+  OK(r, carnet_txn_commit(t));
+}
+
+static void assert_erased_everywhere(pair *p, const carnet_id *id, uint64_t origin,
+                                     carnet_hlc at) {
+  for (int i = 0; i < 2; i++) {
+    carnet_record *rec = NULL;
+    carnet_erasure e;
+    assert_true(erased(p->r[i], id));
+    assert_int_equal(carnet_record_get(p->r[i], id, &rec), CARNET_ENOTFOUND);
+    OK(p->r[i], carnet_erasure_get(p->r[i], id, &e));
+    assert_int_equal(e.scope, CARNET_ERASE_PERSON);
+    assert_int_equal(e.origin, origin); /* the same erasure, wherever it was derived */
+    assert_int_equal(e.at, at);
+    assert_string_equal(e.reason, "request");
+  }
+}
+
+/* A merge made on the laptop before it learnt of the office's erasure:
+ * Y -> X (an in-edge of X, a cell of Y). The laptop applies the
+ * certificate while it holds the edge, and erases Y too; its certificate
+ * of Y reaches the office at the next exchange. */
+static void test_concurrent_merge_in_edge(void **state) {
+  pair *p = *state;
+  carnet_replica *laptop = p->r[0], *office = p->r[1];
+  carnet_id x = add_customer(office, "Xavier Un", "x@exemple.fr");
+  carnet_id y = add_customer(office, "Xavier Un", "x.un@exemple.fr");
+  carnet_id k = add_customer(office, "Karine Garde", "k@exemple.fr");
+  sync2(p);
+  merge(laptop, &x, &y); /* offline */
+  carnet_erasure e;
+  OK(office, carnet_record_erase(office, &x, "request", &e, NULL));
+  assert_false(erased(office, &y)); /* the office never saw the merge */
+  sync2(p);
+  sync2(p);
+  assert_erased_everywhere(p, &x, carnet_replica_id(office), e.at);
+  assert_erased_everywhere(p, &y, carnet_replica_id(office), e.at);
+  assert_false(erased(office, &k));
+  uint8_t d0[32], d1[32];
+  OK(laptop, carnet_replica_get_digest(laptop, d0));
+  OK(office, carnet_replica_get_digest(office, d1));
+  assert_memory_equal(d0, d1, 32);
+}
+
+/* The merge edge reaches a replica that has the certificate already (the
+ * office), before the merging replica hears of the erasure: the office
+ * erases Y as it receives it (carnet__erase_filter), and its e-mail goes
+ * to the opposition list. */
+static void test_concurrent_merge_arrives_after(void **state) {
+  pair *p = *state;
+  carnet_replica *laptop = p->r[0], *office = p->r[1];
+  carnet_id x = add_customer(office, "Xavier Deux", "x2@exemple.fr");
+  carnet_id y = add_customer(office, "Xavier Deux", "x2.bis@exemple.fr");
+  sync2(p);
+  merge(laptop, &x, &y);
+  carnet_patch *pa = carnet_patch_new(CARNET_KIND_CUSTOMER); /* an edit after the merge */
+  OK(laptop, carnet_patch_set(pa, CARNET_F_EMAILS, "x2.late@exemple.fr"));
+  OK(laptop, carnet_record_update_commit(laptop, &y, pa));
+  carnet_patch_free(pa);
+  carnet_erasure e;
+  OK(office, carnet_record_erase(office, &x, "request", &e, NULL));
+  stream(laptop, office); /* the edge, without the certificate going back */
+  assert_true(erased(office, &y));
+  expect_opposed(office, CARNET_LOOKUP_EMAIL, "x2.late@exemple.fr", true, &y);
+  sync2(p);
+  assert_erased_everywhere(p, &x, carnet_replica_id(office), e.at);
+  assert_erased_everywhere(p, &y, carnet_replica_id(office), e.at);
+}
+
+/* X -> Y made on the laptop (an out-edge of X, a cell of X that the office
+ * drops): the laptop holds it when the certificate arrives, and erases Y. */
+static void test_concurrent_merge_out_edge(void **state) {
+  pair *p = *state;
+  carnet_replica *laptop = p->r[0], *office = p->r[1];
+  carnet_id x = add_customer(office, "Xavier Trois", "x3@exemple.fr");
+  carnet_id y = add_customer(office, "Xavier Trois", "x3.bis@exemple.fr");
+  sync2(p);
+  merge(laptop, &y, &x);
+  carnet_erasure e;
+  OK(office, carnet_record_erase(office, &x, "request", &e, NULL));
+  sync2(p);
+  sync2(p);
+  assert_erased_everywhere(p, &x, carnet_replica_id(office), e.at);
+  assert_erased_everywhere(p, &y, carnet_replica_id(office), e.at);
+}
+
+/* Scope RECORD (carnet_record_erase_one, and every certificate of a build
+ * before issue 19, version 1): a merged member stays, then and later. Two
+ * erasures of one customer, one of them of the person: the person goes. */
+static void test_record_scope_and_widening(void **state) {
+  pair *p = *state;
+  carnet_replica *laptop = p->r[0], *office = p->r[1];
+  carnet_id x = add_customer(office, "Xavier Quatre", "x4@exemple.fr");
+  carnet_id y = add_customer(office, "Xavier Quatre", "x4.bis@exemple.fr");
+  merge(office, &x, &y);
+  sync2(p);
+  carnet_erasure e;
+  OK(office, carnet_record_erase_one(office, &x, "request", &e, NULL));
+  assert_int_equal(e.scope, CARNET_ERASE_RECORD);
+  /* Encoded as version 1: what an older build reads. */
+  msgpack_sbuffer sb;
+  msgpack_sbuffer_init(&sb);
+  OK(office, carnet__cert_encode(&e, &sb));
+  assert_int_equal(((const uint8_t *)sb.data)[0], 1);
+  msgpack_sbuffer_destroy(&sb);
+  sync2(p);
+  for (int i = 0; i < 2; i++) {
+    assert_true(erased(p->r[i], &x));
+    assert_false(erased(p->r[i], &y));
+  }
+  /* A concurrent erasure of X as a person (made on the laptop) widens X's
+   * certificate everywhere, and Y, merged with X, goes. */
+  carnet_erasure wide = e;
+  wide.scope = CARNET_ERASE_PERSON;
+  wide.at = e.at + 1; /* later: the office's time, replica and reason stay */
+  wide.origin = carnet_replica_id(laptop);
+  wide.nconfirmed = 0;
+  msgpack_sbuffer_init(&sb);
+  msgpack_sbuffer reply;
+  msgpack_sbuffer_init(&reply);
+  OK(laptop, carnet__cert_encode(&wide, &sb));
+  assert_int_equal(((const uint8_t *)sb.data)[0], 2);
+  OK(laptop, carnet__cert_receive(laptop, 0, sb.data, sb.size, &reply));
+  msgpack_sbuffer_destroy(&sb);
+  msgpack_sbuffer_destroy(&reply);
+  assert_true(erased(laptop, &y)); /* Y's edge to X is in the laptop's index */
+  sync2(p);
+  sync2(p);
+  for (int i = 0; i < 2; i++) {
+    carnet_erasure got;
+    assert_true(erased(p->r[i], &y));
+    OK(p->r[i], carnet_erasure_get(p->r[i], &x, &got));
+    assert_int_equal(got.scope, CARNET_ERASE_PERSON);
+    assert_int_equal(got.origin, carnet_replica_id(office)); /* the earlier (at, origin) */
+  }
+}
+
+/* A version 1 certificate (an older peer) decodes as scope RECORD, and a
+ * version 2 certificate with another scope than PERSON is refused. */
+static void test_certificate_versions(void **state) {
+  (void)state;
+  static const uint8_t v1[] = {0x01, 0xc4, 0x10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+                               15, 16, 0x01, 0xcd, 0x10, 0x00, 0x2a, 0xa2, 'o', 'k', 0x01, 0x2a};
+  carnet_erasure e;
+  int bad = 0;
+  assert_int_equal(carnet__cert_decode(v1, sizeof v1, &e, &bad), 0);
+  assert_int_equal(e.scope, CARNET_ERASE_RECORD);
+  assert_string_equal(e.reason, "ok");
+  uint8_t v2[sizeof v1 + 1];
+  memcpy(v2, v1, 24); /* the scope goes after the origin */
+  v2[0] = 0x02;
+  v2[24] = CARNET_ERASE_PERSON;
+  memcpy(v2 + 25, v1 + 24, sizeof v1 - 24);
+  assert_int_equal(carnet__cert_decode(v2, sizeof v2, &e, &bad), 0);
+  assert_int_equal(e.scope, CARNET_ERASE_PERSON);
+  v2[24] = CARNET_ERASE_RECORD;
+  assert_int_equal(carnet__cert_decode(v2, sizeof v2, &e, &bad), CARNET_EPROTO);
+  v2[0] = 0x03;
+  v2[24] = CARNET_ERASE_PERSON;
+  assert_int_equal(carnet__cert_decode(v2, sizeof v2, &e, &bad), CARNET_EPROTO);
+}
+
+/* --- the reason at rest (issue 19, point 4) ---------------------------------------- */
+
+static bool file_holds(const char *dir, const char *name, const char *needle) {
+  char *path = tdir_join(dir, name);
+  FILE *f = fopen(path, "rb");
+  free(path);
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *buf = malloc((size_t)n);
+  assert_non_null(buf);
+  assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+  fclose(f);
+  bool found = memmem(buf, (size_t)n, needle, strlen(needle)) != NULL;
+  free(buf);
+  return found;
+}
+
+#define REASON "demande de Madame Hortense Quidam-Rareté"
+
+/* The reason is sealed like every personal value: not in the data file,
+ * even before the compaction (the certificate was never written in clear);
+ * read back, it is whole. */
+static void test_reason_sealed(void **state) {
+  pair *p = *state;
+  carnet_replica *r = p->r[0];
+  carnet_id cu = add_customer(r, "Sealed Reason", "sealed@exemple.fr");
+  char *lock = tdir_join(p->dir[0], "carnet.lock");
+  int fd = open(lock, O_RDWR); /* another process: no compaction now */
+  struct flock fl = {.l_type = F_RDLCK, .l_whence = SEEK_SET};
+  assert_int_equal(fcntl(fd, F_OFD_SETLK, &fl), 0);
+  bool compacted = true;
+  OK(r, carnet_record_erase(r, &cu, REASON, NULL, &compacted));
+  assert_false(compacted);
+  assert_false(file_holds(p->dir[0], "data.mdb", REASON));
+  assert_false(file_holds(p->dir[0], "data.mdb", "Quidam"));
+  carnet_erasure e;
+  OK(r, carnet_erasure_get(r, &cu, &e));
+  assert_string_equal(e.reason, REASON);
+  close(fd);
+  free(lock);
+}
+
+/* A replica of schema 3 holds its certificates in clear: opening it seals
+ * them (schema 4) and compacts, so the reason is nowhere in the file. */
+static void test_schema3_certificates_sealed_on_open(void **state) {
+  pair *p = *state;
+  carnet_replica *r = p->r[0];
+  carnet_id cu = add_customer(r, "Old Cert", "old.cert@exemple.fr");
+  carnet_erasure e;
+  OK(r, carnet_record_erase(r, &cu, REASON, &e, NULL));
+  /* Make it what a schema 3 build wrote: schema 3, the row in clear. */
+  carnet_txn *t;
+  uint8_t b4[4] = {0, 0, 0, 3};
+  OK(r, carnet_txn_begin(r, &t));
+  OK(r, carnet__store_put(t->st, CARNET__T_META, "schema", 6, b4, 4, 0));
+  OK(r, carnet_txn_commit(t));
+  msgpack_sbuffer sb;
+  msgpack_packer pk;
+  msgpack_sbuffer_init(&sb);
+  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+  msgpack_pack_uint64(&pk, 1);
+  OK(r, carnet__cert_encode(&e, &sb));
+  OK(r, carnet_txn_begin(r, &t));
+  OK(r, carnet__store_put(t->st, CARNET__T_CERTS, cu.b, 16, sb.data, sb.size, 0));
+  OK(r, carnet_txn_commit(t));
+  msgpack_sbuffer_destroy(&sb);
+  carnet_replica_close(r);
+  p->r[0] = NULL;
+  assert_true(file_holds(p->dir[0], "data.mdb", REASON)); /* as a schema 3 build left it */
+  char err[256] = "";
+  carnet_env ce;
+  tenv_fill(&p->env[0], &ce);
+  if (carnet_replica_open(p->dir[0], &ce, &p->r[0], err, sizeof err)) fail_msg("open: %s", err);
+  r = p->r[0];
+  assert_false(file_holds(p->dir[0], "data.mdb", REASON));
+  carnet_erasure again;
+  OK(r, carnet_erasure_get(r, &cu, &again));
+  assert_true(carnet__cert_equal(&e, &again));
+  OK(r, carnet_txn_begin(r, &t));
+  carnet_buf v;
+  OK(r, carnet__store_get(t->st, CARNET__T_META, "schema", 6, &v));
+  assert_int_equal(((const uint8_t *)v.base)[3], CARNET_SCHEMA_VERSION);
+  carnet_txn_abort(t);
+}
+
+/* --- a compaction that fails (issue 19, point 8) ---------------------------------- */
+
+/* The copy fails for space (the store's test hook, as on a full disk):
+ * the erasure stands, the replica says why it is not compacted (not that
+ * another process has it open), lists the erasure as awaiting compaction,
+ * and a later attempt compacts once there is room: the next open, or the
+ * handle's own retry after its wait. */
+static void test_compaction_fails_for_space(void **state) {
+  pair *p = *state;
+  carnet_replica *r = p->r[0];
+  carnet_id cu = add_customer(r, "Full Disk", "full.disk@exemple.fr");
+  carnet__store_fail_compact(r->store, CARNET_ENOSPC);
+  bool compacted = true;
+  OK(r, carnet_record_erase(r, &cu, "request", NULL, &compacted));
+  assert_false(compacted);
+  assert_true(erased(r, &cu));
+  carnet_compaction c;
+  carnet_id ids[4];
+  size_t n = 0;
+  OK(r, carnet_replica_get_compaction(r, &c, ids, 4, &n));
+  assert_true(c.pending);
+  assert_int_equal(c.erasures, 1);
+  assert_int_equal(n, 1);
+  assert_memory_equal(ids[0].b, cu.b, 16);
+  assert_int_equal(c.last_error, CARNET_ENOSPC);
+  assert_non_null(strstr(c.last_why, "No space left on device"));
+  assert_null(strstr(c.last_why, "another process"));
+  bool done = true;
+  /* Within its wait, the handle does not copy again (a node looks every
+   * second); forced, it does, and fails the same way. */
+  OK(r, carnet_replica_compact(r, false, &done));
+  assert_false(done);
+  assert_int_equal(carnet_replica_compact(r, true, &done), CARNET_ENOSPC);
+  assert_non_null(strstr(carnet_replica_errmsg(r), "no space left"));
+  /* Room again: after its wait, the next attempt compacts. */
+  carnet__store_fail_compact(r->store, 0);
+  tenv_advance_ms(&p->env[0], 10000);
+  OK(r, carnet_replica_compact(r, false, &done));
+  assert_true(done);
+  OK(r, carnet_replica_get_compaction(r, &c, ids, 4, &n));
+  assert_false(c.pending);
+  assert_int_equal(n, 0);
+
+  /* Retried by the next open: a close without room leaves it pending. */
+  carnet_id cu2 = add_customer(r, "Full Again", "full.again@exemple.fr");
+  carnet__store_fail_compact(r->store, CARNET_ENOSPC);
+  OK(r, carnet_record_erase(r, &cu2, "request", NULL, &compacted));
+  assert_false(compacted);
+  carnet_replica_close(r); /* its own try at close fails too */
+  p->r[0] = NULL;
+  char err[256] = "";
+  carnet_env ce;
+  tenv_fill(&p->env[0], &ce);
+  if (carnet_replica_open(p->dir[0], &ce, &p->r[0], err, sizeof err)) fail_msg("open: %s", err);
+  OK(p->r[0], carnet_replica_get_compaction(p->r[0], &c, NULL, 0, NULL));
+  assert_false(c.pending);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_late_edit_dropped_and_invoice_kept, setup, teardown),
@@ -430,6 +743,14 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_erase_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_erase_commit_failures, setup, teardown),
       cmocka_unit_test_setup_teardown(test_bad_certificates_refused, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_concurrent_merge_in_edge, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_concurrent_merge_arrives_after, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_concurrent_merge_out_edge, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_record_scope_and_widening, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_certificate_versions, NULL, NULL),
+      cmocka_unit_test_setup_teardown(test_reason_sealed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_schema3_certificates_sealed_on_open, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_compaction_fails_for_space, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -369,8 +369,9 @@ static void test_erase_in_a_group(void **state) {
   carnet_id b = customer(r, "Eva Blanc", "eva.blanc@free.fr", "0699887766");
   ASSERT_OK(r, TX(r, carnet_merge_apply(t, &a, &b)));
   assert_true(view_has(r, &a, "eva.blanc@free.fr"));
-  /* Erasing one member erases that person's data, not the other's. */
-  ASSERT_OK(r, carnet_record_erase(r, &b, "asked to be forgotten", NULL, NULL));
+  /* Erasing only this record (carnet_record_erase_one) erases that
+   * record's data, not the other's. */
+  ASSERT_OK(r, carnet_record_erase_one(r, &b, "asked to be forgotten", NULL, NULL));
   size_t n;
   survivor(r, &a, &n);
   assert_int_equal(n, 1);
@@ -383,12 +384,53 @@ static void test_erase_in_a_group(void **state) {
   assert_int_equal(TX(r, carnet_merge_apply(t, &b, &a)), CARNET_EPERM);
 }
 
+/* Erasing any member erases the person as shown: every member of the
+ * group, each with its certificate (issue 19, point 3). */
+static void test_erase_person_of_a_group(void **state) {
+  fx *f = *state;
+  carnet_replica *r = f->r[0];
+  carnet_id a = customer(r, "Eva Blanc", "eva@blanc.fr", NULL);
+  carnet_id b = customer(r, "Eva Blanc", "eva.blanc@free.fr", "0699887766");
+  carnet_id c = customer(r, "E. Blanc", "e.blanc@orange.fr", NULL);
+  carnet_id other = customer(r, "Paul Noir", "paul@noir.fr", NULL);
+  ASSERT_OK(r, TX(r, carnet_merge_apply(t, &a, &b)));
+  ASSERT_OK(r, TX(r, carnet_merge_apply(t, &b, &c))); /* a chain: c -> b -> a */
+  carnet_id *ids = NULL;
+  size_t n = 0;
+  ASSERT_OK(r, carnet_erasure_group(r, &c, &ids, &n));
+  assert_int_equal(n, 3);
+  for (size_t i = 0; i < n; i++)
+    assert_true(memcmp(ids[i].b, a.b, 16) == 0 || memcmp(ids[i].b, b.b, 16) == 0 ||
+                memcmp(ids[i].b, c.b, 16) == 0);
+  carnet_free(ids);
+  ASSERT_OK(r, carnet_record_erase(r, &c, "asked to be forgotten", NULL, NULL));
+  const carnet_id *all[] = {&a, &b, &c};
+  carnet_erasure e0;
+  ASSERT_OK(r, carnet_erasure_get(r, &c, &e0));
+  assert_int_equal(e0.scope, CARNET_ERASE_PERSON);
+  for (size_t i = 0; i < 3; i++) {
+    bool er = false;
+    carnet_record *rec = NULL;
+    ASSERT_OK(r, carnet_record_erased(r, all[i], &er));
+    assert_true(er);
+    assert_int_equal(carnet_record_get(r, all[i], &rec), CARNET_ENOTFOUND);
+    carnet_erasure e;
+    ASSERT_OK(r, carnet_erasure_get(r, all[i], &e));
+    assert_int_equal(e.scope, CARNET_ERASE_PERSON);
+    assert_int_equal(e.at, e0.at);
+    assert_string_equal(e.reason, "asked to be forgotten");
+  }
+  assert_int_equal(count(r, CARNET_KIND_CUSTOMER, NULL), 1);
+  assert_true(view_has(r, &other, "paul@noir.fr"));
+  assert_int_equal(carnet_erasure_group(r, &a, &ids, &n), CARNET_EEXIST);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       FX_TEST(test_merge_view_and_unmerge),        FX_TEST(test_decisions_filter_dupes),
       FX_TEST(test_opposite_directions_converge), FX_TEST(test_chain_converges),
       FX_TEST(test_not_same_meets_merge),          FX_TEST(test_documents_follow_and_consent),
-      FX_TEST(test_erase_in_a_group),
+      FX_TEST(test_erase_in_a_group),              FX_TEST(test_erase_person_of_a_group),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,6 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "carnet/carnet.h"
+#include "engine/replica_int.h"
+#include "engine/store.h"
 #include "support/proc.h"
 #include "support/testenv.h"
 
@@ -554,10 +557,152 @@ static void test_serve_compacts_after_cli_erase(void **state) {
   free(x);
 }
 
+/* --- the person as shown (issue 19, point 3) ----------------------------------------- */
+
+/* Every value of every table of replica `dir`, decrypted with the
+ * replica's key (its key file DIR/carnet.key) through the store, searched
+ * for `needle`: whether any holds it. Keys are searched too. */
+static bool decrypted_holds(const char *dir, const char *needle) {
+  carnet_replica *r = NULL;
+  char err[256] = "";
+  if (carnet_replica_open(dir, NULL, &r, err, sizeof err)) fail_msg("open %s: %s", dir, err);
+  carnet__stxn *st = NULL;
+  bool found = false;
+  assert_int_equal(carnet__store_begin(r->store, false, &st), 0);
+  for (int tb = 0; tb < CARNET__T_COUNT_ && !found; tb++) {
+    carnet__scur *cur = NULL;
+    carnet_buf k, v;
+    assert_int_equal(carnet__store_cursor(st, (carnet__table)tb, &cur), 0);
+    int rc;
+    for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0 && !found;
+         rc = carnet__store_next(cur, &k, &v))
+      found = memmem(k.base, k.len, needle, strlen(needle)) != NULL ||
+              (v.len && memmem(v.base, v.len, needle, strlen(needle)) != NULL);
+    if (!found) assert_int_equal(rc, CARNET_ENOTFOUND); /* every value opened */
+    carnet__store_cursor_close(cur);
+  }
+  carnet__store_abort(st);
+  carnet_replica_close(r);
+  return found;
+}
+
+#define P1_NAME "Ophelie Fusionnee"
+#define P1_EMAIL "ophelie.fusion@exemple.fr"
+#define P1_NOTE "allergique aux noisettes"
+#define P2_NAME "O. Fusionnee"
+#define P2_EMAIL "o.fusionnee@travail.fr"
+#define P2_PHONE "06 44 55 66 77"
+#define P2_E164 "+33644556677"
+#define P2_CONTACT "assistante.fusion@exemple.fr"
+#define P3_NAME "Ophelie F. Concurrente"
+#define P3_EMAIL "ophelie.concurrente@exemple.fr"
+#define P3_NOTE "fusionnee sur C hors ligne"
+
+/* Two records merged on A and shown as one person; C, offline, merges a
+ * third record into that person while A erases it through the reference
+ * code it shows. After syncs through B: no replica has any of the three,
+ * in any file (bytes) or any table (decrypted with its key); each record
+ * has its certificate, of the person; K, never merged, stays. */
+static void test_erase_person_everywhere(void **state) {
+  (void)state;
+  enum { A, B, C };
+  for (int i = 0; i < 3; i++) DO(i, "init");
+  trust(A, B);
+  trust(B, C);
+  trust(A, C);
+  char *k = MUST(A, "customer", "add", "--name", K_NAME, "--email", K_EMAIL);
+  char *p1 = MUST(A, "customer", "add", "--name", P1_NAME, "--email", P1_EMAIL, "--notes", P1_NOTE,
+                  "--city", "Quimper");
+  char *p2 = MUST(A, "customer", "add", "--name", P2_NAME, "--email", P2_EMAIL, "--phone",
+                  P2_PHONE, "--city", "Quimper");
+  DO(A, "contact", "add", "--customer", p2, "--name", "Assistante", "--email", P2_CONTACT);
+  DO(A, "reminder", "add", "--customer", p2, "--comment", "rappeler Ophelie");
+  DO(A, "merge", p1, p2);
+  serve_b();
+  sync_with_b(A);
+  sync_with_b(C);
+  /* C, offline: a third record, merged into the person as C shows it. */
+  char *p3 = MUST(C, "customer", "add", "--name", P3_NAME, "--email", P3_EMAIL, "--notes", P3_NOTE);
+  DO(C, "merge", p1, p3);
+  /* A erases the person as shown: through its reference code. */
+  json_t *shown = JSON(A, "customer", "show", p2);
+  char ref[64];
+  snprintf(ref, sizeof ref, "%s", jget(shown, "ref"));
+  json_decref(shown);
+  char *out = NULL;
+  assert_int_equal(CARNET(A, &out, "erase", ref, "--reason", "request of 2026-12-03"), 0);
+  /* It said which records it would erase before doing it. */
+  assert_non_null(strstr(out, "is 2 merged records"));
+  assert_non_null(strstr(out, p1));
+  assert_non_null(strstr(out, p2));
+  assert_non_null(strstr(out, "erased 2 customers"));
+  free(out);
+  static rowset before[3];
+  for (int i = 0; i < 3; i++) read_rows(W->dirs[i], &before[i]);
+  /* C learns of the erasure and erases its third record with it (a
+   * certificate it derives while applying A's, which leaves at C's next
+   * session); A and B learn of that one; confirmations come back. */
+  sync_with_b(A);
+  sync_with_b(C);
+  sync_with_b(C);
+  sync_with_b(A);
+  sync_with_b(C);
+  stop_b();
+
+  const char *ids[] = {p1, p2, p3};
+  json_t *certs = JSON(A, "erasures");
+  assert_int_equal(json_array_size(certs), 3);
+  json_decref(certs);
+  for (int i = 0; i < 3; i++) {
+    json_t *list = JSON(i, "customer", "list", "--deleted");
+    assert_int_equal(json_array_size(list), 1);
+    assert_string_equal(jget(json_array_get(list, 0), "id"), k);
+    json_decref(list);
+    for (int j = 0; j < 3; j++) assert_int_equal(CARNET(i, NULL, "customer", "show", ids[j]), 1);
+    json_t *c = JSON(i, "erasures");
+    assert_int_equal(json_array_size(c), 3);
+    for (size_t j = 0; j < 3; j++) {
+      json_t *e = json_array_get(c, j);
+      assert_string_equal(jget(e, "reason"), "request of 2026-12-03");
+      assert_int_equal(json_array_size(json_object_get(e, "confirmed")), 3);
+    }
+    json_decref(c);
+  }
+  const char *gone[] = {P1_NAME, P1_EMAIL, P1_NOTE,    P2_NAME, P2_EMAIL, P2_PHONE, P2_E164,
+                        P2_CONTACT, "rappeler Ophelie", P3_NAME, P3_EMAIL, P3_NOTE};
+  for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++) {
+    assert_nowhere(gone[i]);
+    for (int d = 0; d < 3; d++)
+      if (decrypted_holds(W->dirs[d], gone[i]))
+        fail_msg("'%s' is still in replica %c, decrypted with its key", gone[i], 'A' + d);
+  }
+  /* Not blind: K is found both ways. */
+  assert_true(decrypted_holds(W->dirs[C], K_EMAIL));
+  /* No piece of the sealed rows of the erased records either. */
+  static rowset after[3];
+  for (int i = 0; i < 3; i++) read_rows(W->dirs[i], &after[i]);
+  size_t gone_rows = 0;
+  for (int i = 0; i < 3; i++)
+    for (size_t r = 0; r < before[i].n; r++) {
+      bool stays = false;
+      for (int j = 0; j < 3; j++) stays |= has_id(&after[j], before[i].id[r]);
+      if (stays) continue;
+      gone_rows++;
+      for (int j = 0; j < 3; j++)
+        for (int c = 0; c < 3; c++)
+          if (dir_holds(W->dirs[j], before[i].chunk[r][c], CHUNK))
+            fail_msg("a piece of an erased row of replica %c is still in replica %c", 'A' + i,
+                     'A' + j);
+    }
+  assert_true(gone_rows >= 3 * 2);
+  free(k), free(p1), free(p2), free(p3);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_erase_everywhere, setup, teardown),
       cmocka_unit_test_setup_teardown(test_serve_compacts_after_cli_erase, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_erase_person_everywhere, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
