@@ -1,5 +1,6 @@
 /* cli/cmd_peer.c - the team: `carnet invite` (a one-time token for a new
- * replica), `carnet peer trust|list|remove` (the trust list by hand).
+ * replica), `carnet peer trust|list|remove|revoked` (the trust list by
+ * hand, and the keys revoked for the team: carnet/peer.h).
  *
  * Sync refuses any replica whose public key is not in the trust list, so a
  * replica joins a team either with an invite token (`carnet invite` here,
@@ -16,7 +17,7 @@
 #include "cli/cli.h"
 #include "carnet/node.h"
 
-enum { O_TTL = CLI_O_USER, O_ADDR, O_TEAM };
+enum { O_TTL = CLI_O_USER, O_ADDR, O_TEAM, O_OVERRIDE };
 
 #define INVITE_TTL_MS_DEFAULT (10u * 60u * 1000u)
 #define INVITE_TTL_MS_MAX (30ull * 24u * 3600u * 1000u)
@@ -142,6 +143,9 @@ static const cli_opt trust_opts[] = {
     {"team", 0, required_argument, O_TEAM, "TEAM",
      "also adopt this team id (32 hex characters, from 'carnet id' there): replicas sync "
      "only within one team"},
+    {"override-revocation", 0, no_argument, O_OVERRIDE, NULL,
+     "trust the key even though it was revoked (by 'carnet peer remove' here or on another "
+     "replica of the team): here only; a later revocation of it revokes it again"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -154,7 +158,8 @@ static const cli_usage trust_usage = {
     .more = "Both replicas must trust each other and be in the same team before they sync:\n"
             "run 'carnet peer trust' on each side with the other's key, and on the newcomer\n"
             "add --team with the team of the other ('carnet id' shows both). Trusting a key\n"
-            "twice is harmless. 'carnet invite' / 'carnet join' does all of this at once.",
+            "twice is harmless. 'carnet invite' / 'carnet join' does all of this at once.\n"
+            "A revoked key ('carnet peer revoked') is refused unless --override-revocation.",
 };
 
 static const cli_usage list_usage = {
@@ -164,9 +169,20 @@ static const cli_usage list_usage = {
 
 static const cli_usage remove_usage = {
     .args = "PUBKEY",
-    .summary = "Stop trusting a replica: its next sync is refused.",
+    .summary = "Stop trusting a replica and revoke its key for the whole team.",
     .min_pos = 1,
     .max_pos = 1,
+    .more = "Its live sessions end within a second (a 'carnet serve' running on this replica\n"
+            "notices by itself), and nothing it sends afterwards is applied. A revocation\n"
+            "signed by this replica goes to every peer before anything else; each replica\n"
+            "that trusts this one refuses the key from then on and ends its own sessions\n"
+            "with it. Undo on a replica only with 'carnet peer trust KEY\n"
+            "--override-revocation' there.",
+};
+
+static const cli_usage revoked_usage = {
+    .summary = "List the keys revoked for the team, who revoked them and when.",
+    .json = true,
 };
 
 static int run_trust(cli *c, int argc, char **argv) {
@@ -175,11 +191,13 @@ static int run_trust(cli *c, int argc, char **argv) {
   uint8_t pk[CARNET_PK_BYTES];
   uint8_t team[CARNET_TEAM_BYTES];
   const char *addr = NULL, *team_hex = NULL;
+  bool override = false;
   int rc = cli_parse(c, &trust_usage, argc, argv, &a);
   if (rc) return rc;
   for (int i = 0; i < a.nopts; i++) {
     if (a.opts[i].id == O_ADDR) addr = a.opts[i].arg;
     if (a.opts[i].id == O_TEAM) team_hex = a.opts[i].arg;
+    if (a.opts[i].id == O_OVERRIDE) override = true;
   }
   if ((rc = cli_parse_pk(c, a.pos[0], pk))) goto done;
   if (team_hex && (rc = cli_parse_hex(c, "team id", team_hex, team, sizeof team))) goto done;
@@ -191,14 +209,18 @@ static int run_trust(cli *c, int argc, char **argv) {
     }
   }
   if ((rc = cli_open(c, &r))) goto done;
+  carnet_revocation rv;
+  bool was_revoked = carnet_revocation_get(r, pk, &rv) == 0 && !rv.overridden;
   int err = team_hex ? carnet_replica_set_team(r, team) : 0;
-  if (err == 0) err = carnet_peer_trust(r, pk, addr);
+  if (err == 0) err = override ? carnet_peer_trust_override(r, pk, addr) : carnet_peer_trust(r, pk, addr);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
     goto done;
   }
   if (team_hex) printf("Joined the team %s\n", team_hex);
   printf("Trusted the replica with key %s%s%s\n", a.pos[0], addr ? " at " : "", addr ? addr : "");
+  if (override && was_revoked)
+    printf("Its revocation is overridden here only: other replicas of the team still refuse it\n");
 done:
   carnet_replica_close(r);
   cli_args_free(&a);
@@ -276,14 +298,88 @@ static int run_remove(cli *c, int argc, char **argv) {
   if (rc) return rc;
   if ((rc = cli_parse_pk(c, a.pos[0], pk)) || (rc = cli_open(c, &r))) goto done;
   int err = carnet_peer_remove(r, pk);
-  if (err == CARNET_ENOTFOUND)
+  carnet_revocation rv;
+  if (err == CARNET_ENOTFOUND && carnet_revocation_get(r, pk, &rv) == 0 && !rv.overridden)
+    rc = cli_fail(c, CLI_EUSER, "the key %s is revoked already (see 'carnet peer revoked')",
+                  a.pos[0]);
+  else if (err == CARNET_ENOTFOUND)
     rc =
         cli_fail(c, CLI_EUSER, "no trusted replica with key %s (see 'carnet peer list')", a.pos[0]);
   else if (err)
     rc = cli_fail_rc(c, r, err, NULL);
   else
-    printf("No longer trusting the replica with key %s\n", a.pos[0]);
+    printf("No longer trusting the replica with key %s, and revoked it for the team: its live\n"
+           "sessions end now, and every replica that hears of it refuses the key too\n",
+           a.pos[0]);
 done:
+  carnet_replica_close(r);
+  cli_args_free(&a);
+  return rc;
+}
+
+typedef struct revoked_rows {
+  cli_table *t;
+  json_t *arr;
+  const uint8_t *self;
+} revoked_rows;
+
+static int revoked_row(const carnet_revocation *rv, void *data) {
+  revoked_rows *rr = data;
+  char key[2 * CARNET_PK_BYTES + 1], by[2 * CARNET_PK_BYTES + 1], at[32];
+  cli_hex(rv->pk, CARNET_PK_BYTES, key);
+  cli_hex(rv->by, CARNET_PK_BYTES, by);
+  cli_iso_ms(rv->at_ms, at);
+  bool mine = memcmp(rv->by, rr->self, CARNET_PK_BYTES) == 0;
+  if (rr->arr) {
+    json_t *o = cli_oom(json_object());
+    cli_json_put(o, "key", cli_json_str(key));
+    cli_json_put(o, "by", cli_json_str(by));
+    cli_json_put(o, "by_this_replica", json_boolean(mine));
+    cli_json_put(o, "at", at[0] ? cli_json_str(at) : json_null());
+    cli_json_put(o, "overridden", json_boolean(rv->overridden));
+    cli_json_push(rr->arr, o);
+  } else {
+    char by_short[24];
+    snprintf(by_short, sizeof by_short, "%.8s\xe2\x80\xa6", by);
+    const char *cells[4] = {at[0] ? at : "-", mine ? "this replica" : by_short,
+                            rv->overridden ? "overridden here" : "refused", key};
+    cli_table_add(rr->t, cells);
+  }
+  return 0;
+}
+
+static int run_revoked(cli *c, int argc, char **argv) {
+  static const char *const headers[] = {"REVOKED AT", "BY", "HERE", "KEY"};
+  carnet_replica *r = NULL;
+  uint8_t self[CARNET_PK_BYTES];
+  revoked_rows rr = {NULL, NULL, self};
+  cli_args a;
+  int rc = cli_parse(c, &revoked_usage, argc, argv, &a);
+  if (rc) return rc;
+  if ((rc = cli_open(c, &r))) goto done;
+  int err = carnet_replica_get_identity(r, self, NULL);
+  if (err) {
+    rc = cli_fail_rc(c, r, err, NULL);
+    goto done;
+  }
+  if (c->json)
+    rr.arr = cli_oom(json_array());
+  else
+    rr.t = cli_table_new(4, headers);
+  err = carnet_revocation_list(r, revoked_row, &rr);
+  if (err) {
+    rc = cli_fail_rc(c, r, err, NULL);
+  } else if (rr.arr) {
+    rc = cli_json_print(c, rr.arr);
+    rr.arr = NULL;
+  } else if (cli_table_rows(rr.t) == 0) {
+    printf("No revoked key.\n");
+  } else {
+    cli_table_print(rr.t, stdout, 0);
+  }
+done:
+  json_decref(rr.arr);
+  cli_table_free(rr.t);
   carnet_replica_close(r);
   cli_args_free(&a);
   return rc;
@@ -292,7 +388,8 @@ done:
 static const cli_sub subs[] = {
     {"trust", run_trust, "trust a replica by its public key"},
     {"list", run_list, "list the trusted replicas"},
-    {"remove", run_remove, "stop trusting a replica"},
+    {"remove", run_remove, "stop trusting a replica and revoke its key for the team"},
+    {"revoked", run_revoked, "list the keys revoked for the team"},
     {NULL, NULL, NULL},
 };
 

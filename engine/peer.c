@@ -1,17 +1,27 @@
-/* engine/peer.c - identity, trust list and invites (carnet/peer.h).
+/* engine/peer.c - identity, trust list, revocations and invites
+ * (carnet/peer.h).
  *
  * A peer record is a msgpack stream: replica_id addr added_ms last_sync_ms
  * acked. An invite record: secret(bin32) expiry_ms used(bool).
+ *
+ * Trusted, here, means: in the `peers` table and not revoked (R4 of
+ * engine/revoke.h: a revocation not overridden here). Removing a peer
+ * revokes its key for the whole team (a signed record, engine/revoke.h);
+ * every change of who is trusted moves `trustseq` in the same transaction,
+ * which live sessions watch to end a session with a key no longer trusted
+ * (protocol/session.c S6).
  */
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "carnet/error.h"
 #include "engine/peer_int.h"
 #include "carnet/peer.h"
 #include "engine/mp.h"
 #include "engine/replica_int.h"
+#include "engine/revoke.h"
 
 static int meta_bytes(carnet__stxn *st, const char *key, void *out, size_t n) {
   carnet_buf v;
@@ -127,7 +137,42 @@ static int peer_read(carnet__stxn *st, const uint8_t pk[32], carnet_peer_info *p
 struct peer_arg {
   carnet_peer_info info;
   bool create;
+  bool override; /* trust a revoked key again (R4) */
 };
+
+/* "revoked by this replica on 2025-03-01 10:00 UTC" for messages. */
+static void revoked_text(carnet_txn *t, const carnet__revocation *rv, char *out, size_t len) {
+  uint8_t self[CARNET_PK_BYTES];
+  char when[32] = "?";
+  time_t secs = (time_t)(rv->at_ms / 1000);
+  struct tm tm;
+  if (gmtime_r(&secs, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
+  if (carnet_replica_get_identity(t->r, self, NULL) == 0 &&
+      memcmp(self, rv->by, CARNET_PK_BYTES) == 0)
+    snprintf(out, len, "revoked by this replica on %s", when);
+  else
+    snprintf(out, len, "revoked by the replica with key %02x%02x%02x%02x\xe2\x80\xa6 on %s",
+             rv->by[0], rv->by[1], rv->by[2], rv->by[3], when);
+}
+
+/* R4: a revoked key is trusted again only by an explicit override. */
+static int check_not_revoked(carnet_txn *t, const uint8_t pk[CARNET_PK_BYTES], bool override) {
+  carnet__revocation rv;
+  uint32_t flags = 0;
+  char why[160];
+  int rc = carnet__revoked_read(t->st, pk, &rv, &flags, NULL);
+  if (rc == CARNET_ENOTFOUND) return 0;
+  if (rc) return carnet__fail(t->r, rc, "a stored revocation record is damaged");
+  if (flags & CARNET__REVOKED_OVERRIDDEN) return 0;
+  if (override)
+    return carnet__revoked_put(t->r, t->st, &rv, CARNET__REVOKED_OVERRIDDEN,
+                               carnet__now_ms(t->r));
+  revoked_text(t, &rv, why, sizeof why);
+  return carnet__fail(t->r, CARNET_EPERM,
+                      "this key was %s: it is trusted again only by overriding the revocation "
+                      "(carnet peer trust --override-revocation)",
+                      why);
+}
 
 static int peer_upsert(carnet_txn *t, void *arg) {
   struct peer_arg *a = arg;
@@ -135,10 +180,14 @@ static int peer_upsert(carnet_txn *t, void *arg) {
   int rc = peer_read(t->st, a->info.pk, &cur);
   if (rc == CARNET_ENOTFOUND) {
     if (!a->create) return carnet__fail(t->r, rc, "this key is not trusted");
+    if ((rc = check_not_revoked(t, a->info.pk, a->override))) return rc;
+    if ((rc = carnet__trust_bump(t->st))) return rc;
     memset(&cur, 0, sizeof cur);
     memcpy(cur.pk, a->info.pk, 32);
     cur.added_ms = carnet__now_ms(t->r);
   } else if (rc) {
+    return rc;
+  } else if (a->create && (rc = check_not_revoked(t, a->info.pk, a->override))) {
     return rc;
   }
   if (a->info.replica_id) cur.replica_id = a->info.replica_id;
@@ -149,8 +198,8 @@ static int peer_upsert(carnet_txn *t, void *arg) {
 }
 
 static int upsert(carnet_replica *r, const uint8_t pk[32], uint64_t replica_id, const char *addr,
-                  uint64_t last_sync_ms, uint64_t acked, bool create) {
-  struct peer_arg a = {.create = create};
+                  uint64_t last_sync_ms, uint64_t acked, bool create, bool override) {
+  struct peer_arg a = {.create = create, .override = override};
   memcpy(a.info.pk, pk, 32);
   a.info.replica_id = replica_id;
   if (addr && strlen(addr) >= sizeof a.info.addr)
@@ -161,23 +210,40 @@ static int upsert(carnet_replica *r, const uint8_t pk[32], uint64_t replica_id, 
   return in_write(r, peer_upsert, &a);
 }
 
-int carnet_peer_trust(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], const char *addr) {
+static int trust(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], const char *addr,
+                 bool override) {
   uint8_t self[32];
   int rc = carnet_replica_get_identity(r, self, NULL);
   if (rc) return rc;
   if (memcmp(self, pk, 32) == 0)
     return carnet__fail(r, CARNET_EINVAL, "that is this replica's own key");
-  return upsert(r, pk, 0, addr, 0, 0, true);
+  return upsert(r, pk, 0, addr, 0, 0, true, override);
+}
+
+int carnet_peer_trust(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], const char *addr) {
+  return trust(r, pk, addr, false);
+}
+
+int carnet_peer_trust_override(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES],
+                               const char *addr) {
+  return trust(r, pk, addr, true);
 }
 
 int carnet__peer_note(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], uint64_t replica_id,
                      const char *addr, uint64_t last_sync_ms, uint64_t acked) {
-  return upsert(r, pk, replica_id, addr, last_sync_ms, acked, false);
+  return upsert(r, pk, replica_id, addr, last_sync_ms, acked, false, false);
 }
 
+/* Out of the trust list, and revoked for the team (engine/revoke.h): the
+ * record is written in the same transaction, so no session of this or
+ * another process can see the key gone without its revocation. */
 static int peer_del(carnet_txn *t, void *arg) {
   int rc = carnet__store_del(t->st, CARNET__T_PEERS, arg, 32);
   if (rc == CARNET_ENOTFOUND) return carnet__fail(t->r, rc, "no trusted peer with that key");
+  if (rc) return rc;
+  rc = carnet__revoke_local(t->r, t->st, arg);
+  if (rc && !carnet_replica_errmsg(t->r)[0])
+    carnet__fail(t->r, rc, "cannot write the revocation record");
   return rc;
 }
 
@@ -195,9 +261,66 @@ int carnet_peer_get(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], carnet
 }
 
 int carnet_peer_check(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES]) {
+  carnet__stxn *st;
   carnet_peer_info p;
-  int rc = carnet_peer_get(r, pk, &p);
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  rc = peer_read(st, pk, &p);
+  if (rc == 0) {
+    rc = carnet__revoked_in(st, pk);
+    if (rc == 1) rc = CARNET_EPERM;
+  }
+  carnet__read_end(r, st);
   return rc == CARNET_ENOTFOUND ? CARNET_EPERM : rc;
+}
+
+/* --- revocations ------------------------------------------------------------ */
+
+static void revocation_info(const carnet__revocation *rv, uint32_t flags, carnet_revocation *out) {
+  memset(out, 0, sizeof *out);
+  memcpy(out->pk, rv->pk, CARNET_PK_BYTES);
+  memcpy(out->by, rv->by, CARNET_PK_BYTES);
+  out->at_ms = rv->at_ms;
+  out->overridden = (flags & CARNET__REVOKED_OVERRIDDEN) != 0;
+}
+
+int carnet_revocation_get(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES],
+                          carnet_revocation *out) {
+  carnet__stxn *st;
+  carnet__revocation rv;
+  uint32_t flags = 0;
+  memset(out, 0, sizeof *out);
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  rc = carnet__revoked_read(st, pk, &rv, &flags, NULL);
+  carnet__read_end(r, st);
+  if (rc == CARNET_ECORRUPT) return carnet__fail(r, rc, "a stored revocation record is damaged");
+  if (rc == 0) revocation_info(&rv, flags, out);
+  return rc;
+}
+
+typedef struct list_arg {
+  carnet_replica *r;
+  int (*cb)(const carnet_revocation *rv, void *data);
+  void *data;
+} list_arg;
+
+static int list_one(const void *bytes, size_t len, uint32_t flags, void *data) {
+  list_arg *a = data;
+  carnet__revocation rv;
+  carnet_revocation out;
+  if (carnet__revoke_decode(bytes, len, &rv, NULL) != 0)
+    return carnet__fail(a->r, CARNET_ECORRUPT, "a stored revocation record is damaged");
+  revocation_info(&rv, flags, &out);
+  return a->cb(&out, a->data);
+}
+
+int carnet_revocation_list(carnet_replica *r,
+                           int (*cb)(const carnet_revocation *rv, void *data), void *data) {
+  list_arg a = {r, cb, data};
+  uint64_t upto;
+  if (cb == NULL) return CARNET_EMISUSE;
+  return carnet__revoke_since(r, 0, &upto, list_one, &a);
 }
 
 int carnet_peer_list(carnet_replica *r, int (*cb)(const carnet_peer_info *p, void *data),
@@ -317,6 +440,9 @@ static int invite_use(carnet_txn *t, void *arg) {
   struct invite_arg *a = arg;
   int rc = invite_check(t->r, &a->inv, invite_read(t->st, a->id, &a->inv));
   if (rc) return rc;
+  /* R4: an invite never brings a revoked key back (peer_upsert refuses it
+   * too; say it before the invite is spent). */
+  if ((rc = check_not_revoked(t, a->pk, false))) return rc;
   a->inv.used = true;
   if ((rc = invite_write(t->st, a->id, &a->inv))) return rc;
   struct peer_arg p = {.create = true};

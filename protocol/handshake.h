@@ -62,8 +62,11 @@
 #include "protocol/obuf.h"
 
 /* The protocol version this build speaks. A peer must speak the same one:
- * any change to the handshake or the session messages bumps it. */
-#define CARNET_PROTOCOL_VERSION 1u
+ * any change to the handshake or the session messages bumps it. Version 2
+ * added the REVOKE message (protocol/msg.h): a version 1 peer would fail a
+ * session on it as an unknown message, so the two refuse each other in the
+ * handshake instead, with a message saying which side to upgrade. */
+#define CARNET_PROTOCOL_VERSION 2u
 /* The whole handshake must finish within this time from carnet__hs_init. */
 #define CARNET_HANDSHAKE_TIMEOUT_MS 10000u
 /* The largest handshake frame payload. Messages (1) to (3) take under 200

@@ -36,6 +36,8 @@ const char *carnet__msg_name(int type) {
     return "BYE";
   case CARNET_MSG_PING:
     return "PING";
+  case CARNET_MSG_REVOKE:
+    return "REVOKE";
   default:
     return NULL;
   }
@@ -53,7 +55,9 @@ static int text_valid(carnet_buf text) {
 }
 
 static size_t bytes_max(int type) {
-  return type == CARNET_MSG_BATCH ? CARNET_BATCH_BYTES_MAX : CARNET_MSG_CERT_BYTES_MAX;
+  return type == CARNET_MSG_BATCH    ? CARNET_BATCH_BYTES_MAX
+         : type == CARNET_MSG_REVOKE ? CARNET_MSG_REVOKE_BYTES_MAX
+                                     : CARNET_MSG_CERT_BYTES_MAX;
 }
 
 int carnet__msg_encode(const carnet__msg *m, carnet__obuf *out) {
@@ -71,6 +75,7 @@ int carnet__msg_encode(const carnet__msg *m, carnet__obuf *out) {
     break;
   case CARNET_MSG_BATCH:
   case CARNET_MSG_CERT:
+  case CARNET_MSG_REVOKE:
     if (m->bytes.len == 0 || m->bytes.len > bytes_max(m->type)) return CARNET_EMISUSE;
     break;
   case CARNET_MSG_ERROR:
@@ -95,6 +100,7 @@ int carnet__msg_encode(const carnet__msg *m, carnet__obuf *out) {
     break;
   case CARNET_MSG_BATCH:
   case CARNET_MSG_CERT:
+  case CARNET_MSG_REVOKE:
     rc |= msgpack_pack_bin(&pk, m->bytes.len);
     rc |= msgpack_pack_bin_body(&pk, m->bytes.base, m->bytes.len);
     break;
@@ -169,6 +175,7 @@ int carnet__msg_decode(const void *buf, size_t len, carnet__msg *m) {
     break;
   case CARNET_MSG_BATCH:
   case CARNET_MSG_CERT:
+  case CARNET_MSG_REVOKE:
     rc = carnet__canon_next(&mp, &o, &raw);
     if (rc) {
       rc = mp_err(m, &mp, rc);

@@ -20,6 +20,10 @@
  *                                  CARNET_MSG_TEXT_BYTES_MAX bytes
  *   BYE    6                       the last message: sent with TAG_FINAL
  *   PING   7                       keep-alive; needs no answer
+ *   REVOKE 8  bytes bin            a revocation record (engine/revoke.h), 1 ..
+ *                                  CARNET_MSG_REVOKE_BYTES_MAX bytes; decoded,
+ *                                  verified and applied by the engine, not here
+ *                                  (protocol version 2)
  *
  * Type numbers are frozen (they are on the wire): add, never renumber. The
  * ERROR encoding is frozen across protocol versions as well, since the
@@ -42,9 +46,11 @@ enum {
   CARNET_MSG_ERROR = 5,
   CARNET_MSG_BYE = 6,
   CARNET_MSG_PING = 7,
+  CARNET_MSG_REVOKE = 8,
 };
 
 #define CARNET_MSG_CERT_BYTES_MAX 4096u
+#define CARNET_MSG_REVOKE_BYTES_MAX 256u
 #define CARNET_MSG_TEXT_BYTES_MAX 512u
 /* The largest encoded message: a BATCH (type, bin32 header, bytes). Every
  * other message is far smaller. */
@@ -57,7 +63,7 @@ typedef struct carnet__msg {
   uint64_t since;   /* REQ: the mark's base */
   uint64_t after;   /* REQ: the mark's after (>= since) */
   uint64_t upto;    /* ACK */
-  carnet_buf bytes; /* BATCH, CERT: points into the decoded buffer */
+  carnet_buf bytes; /* BATCH, CERT, REVOKE: points into the decoded buffer */
   int code;         /* ERROR: a negative CARNET_E* code (possibly one this
                        build does not know) */
   carnet_buf text;  /* ERROR: points into the decoded buffer, not

@@ -27,6 +27,13 @@
  * batch of ours; certificates that change later (new ones, new
  * confirmations) are sent on the tick, and a received certificate that
  * lacks confirmations we hold is answered at once with ours.
+ * Invariant S7 (engine/revoke.h): revocations travel first, before the
+ * certificates, and a session ends as soon as the peer's key is no longer
+ * trusted here (removed by this process or another, or revoked by a record
+ * from any peer): `trustseq` is read at every input call, every tick, and
+ * inside the transaction of every received batch, so after the removal
+ * commits nothing more the peer sends is applied and nothing more is sent
+ * to it but the ERROR that says why.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,6 +49,7 @@
 #include "engine/cert.h"
 #include "engine/erase.h"
 #include "engine/replica_int.h"
+#include "engine/revoke.h"
 #include "protocol/channel.h"
 #include "protocol/handshake.h"
 #include "protocol/invite.h"
@@ -91,6 +99,8 @@ struct carnet_session {
   unsigned inflight;  /* batches not yet acknowledged */
   uint64_t acked;     /* our sequence number the peer confirmed */
   uint64_t certs_sent; /* our certseq when we last sent certificates */
+  uint64_t revs_sent;  /* our revseq when we last sent revocations (S7) */
+  uint64_t trust_seen; /* the trustseq at which the peer was last found trusted (S7) */
   /* What we receive. */
   carnet_txn *rx_txn; /* batches applied, not yet committed (this input call) */
   uint64_t rx_acks[RX_GROUP_BATCHES]; /* their `upto`, acknowledged after the commit */
@@ -234,6 +244,58 @@ static int on_cert(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
   return rc;
 }
 
+/* S7: revocation records (engine/revoke.h) go before certificates and
+ * batches: every one at the start of a session, later ones on the tick. */
+static int send_revoke(const void *bytes, size_t len, uint32_t flags, void *data) {
+  cert_send *cs = data;
+  (void)flags; /* an override here is ours alone: the record is passed on */
+  carnet__msg m = {.type = CARNET_MSG_REVOKE, .bytes = {bytes, len}};
+  return send_msg(cs->s, &m, cs->now_ms);
+}
+
+static int push_revocations(carnet_session *s, uint64_t now_ms) {
+  uint64_t seq;
+  cert_send cs = {s, now_ms};
+  if (s->bye_sent) return 0;
+  int rc = carnet__revoke_seq(s->r, &seq);
+  if (rc == 0 && seq <= s->revs_sent) return 0;
+  if (rc == 0) rc = carnet__revoke_since(s->r, s->revs_sent, &seq, send_revoke, &cs);
+  if (s->err) return s->err;
+  if (rc) return fail(s, rc, "cannot read revocations: %s", carnet_replica_errmsg(s->r));
+  s->revs_sent = seq;
+  return 0;
+}
+
+/* S7: the peer's key is still trusted here. One meta read when nothing
+ * changed; in a write transaction (on_batch) the read is the transaction's,
+ * so no removal can commit between the check and the batch's commit. */
+static int check_trust(carnet_session *s) {
+  uint64_t seq;
+  if (!s->ch_live || (s->joining && !s->trusted_inviter)) return 0;
+  int rc = carnet__trust_seq(s->r, &seq);
+  if (rc) return fail(s, rc, "cannot read the trust list: %s", carnet_replica_errmsg(s->r));
+  if (seq == s->trust_seen) return 0;
+  rc = carnet_peer_check(s->r, s->peer_pk);
+  if (rc == CARNET_EPERM)
+    return fail(s, CARNET_EPERM,
+                "the key %02x%02x%02x%02x\xe2\x80\xa6 is no longer trusted here (removed or "
+                "revoked): session ended",
+                s->peer_pk[0], s->peer_pk[1], s->peer_pk[2], s->peer_pk[3]);
+  if (rc) return fail(s, rc, "cannot read the trust list: %s", carnet_replica_errmsg(s->r));
+  s->trust_seen = seq;
+  return 0;
+}
+
+static int on_revoke(carnet_session *s, const carnet__msg *m) {
+  bool applied = false;
+  int rc = carnet__revoke_receive(s->r, m->bytes.base, m->bytes.len, &applied);
+  if (rc)
+    return fail(s, rc, "cannot apply a revocation record from the peer: %s",
+                carnet_replica_errmsg(s->r));
+  /* It may have revoked the peer itself. */
+  return applied ? check_trust(s) : 0;
+}
+
 /* Both sides caught up: record it, and end a one-shot session. */
 static int check_done(carnet_session *s, uint64_t now_ms) {
   bool caught_up = s->peer_done && s->final_sent && s->inflight == 0 &&
@@ -290,12 +352,14 @@ static int handshake_done(carnet_session *s, uint64_t now_ms) {
                 "of the two replicas again ('carnet init' in a new directory) before syncing",
                 carnet_replica_tag(s->r));
   if (!s->joining) carnet__peer_note(s->r, s->peer_pk, s->peer_id, s->peer_addr, 0, 0);
+  if ((rc = carnet__trust_seq(s->r, &s->trust_seen)))
+    return fail(s, rc, "cannot read the trust list: %s", carnet_replica_errmsg(s->r));
   s->state = CARNET_SESSION_SYNCING;
   s->last_rx_ms = now_ms;
   carnet_mark mark;
   if ((rc = carnet_changes_get_mark(s->r, s->peer_id, &mark)))
     return fail(s, rc, "cannot read the mark kept for the peer");
-  if ((rc = push_certs(s, now_ms))) return rc;
+  if ((rc = push_revocations(s, now_ms)) || (rc = push_certs(s, now_ms))) return rc;
   carnet__msg m = {.type = CARNET_MSG_REQ, .since = mark.base, .after = mark.after};
   return send_msg(s, &m, now_ms);
 }
@@ -341,6 +405,8 @@ static int on_batch(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
     s->rx_txn = NULL;
     return fail(s, rc, "cannot apply a batch from the peer: %s", carnet_replica_errmsg(s->r));
   }
+  /* S7, read in the batch's own transaction. */
+  if ((rc = check_trust(s))) return rc;
   rc = carnet__changes_apply_in(s->rx_txn, m->bytes.base, m->bytes.len, s->peer_id, &info,
                                 &applied);
   if (rc) return fail(s, rc, "cannot apply a batch from the peer: %s", carnet_replica_errmsg(s->r));
@@ -383,7 +449,11 @@ static int on_message(carnet_session *s, const carnet__msg *m, uint64_t now_ms) 
     if (m->upto > s->acked) s->acked = m->upto;
     return pump(s, now_ms);
   case CARNET_MSG_CERT:
+    if (check_trust(s)) return s->err; /* S7 */
     return on_cert(s, m, now_ms);
+  case CARNET_MSG_REVOKE:
+    if (check_trust(s)) return s->err; /* S7 */
+    return on_revoke(s, m);
   case CARNET_MSG_ERROR: {
     int n = (int)(m->text.len < 400 ? m->text.len : 400);
     return fail(s, m->code < 0 && m->code >= CARNET_EPERM ? m->code : CARNET_EPROTO,
@@ -478,6 +548,7 @@ void carnet_session_free(carnet_session *s) {
 
 int carnet_session_input(carnet_session *s, const void *data, size_t len, uint64_t now_ms) {
   const uint8_t *p = data;
+  bool checked = false;
   if (s->err) return s->err;
   s->st.bytes_in += len;
   s->last_rx_ms = now_ms;
@@ -492,6 +563,9 @@ int carnet_session_input(carnet_session *s, const void *data, size_t len, uint64
       if ((rc = handshake_done(s, now_ms))) return rc;
       continue;
     }
+    /* S7: nothing more from a key removed meanwhile (once per call: each
+     * batch checks again in its own transaction). */
+    if (!checked && (checked = true) && check_trust(s)) return s->err;
     carnet__msg m;
     int got = carnet__channel_recv(&s->ch, &p, &len, &m);
     if (got < 0)
@@ -537,7 +611,9 @@ int carnet_session_tick(carnet_session *s, uint64_t now_ms) {
     carnet__msg m = {.type = CARNET_MSG_PING};
     if ((rc = send_msg(s, &m, now_ms))) return rc;
   }
-  if ((rc = push_certs(s, now_ms)) || (rc = pump(s, now_ms))) return rc;
+  if ((rc = check_trust(s)) || (rc = push_revocations(s, now_ms)) ||
+      (rc = push_certs(s, now_ms)) || (rc = pump(s, now_ms)))
+    return rc;
   return check_done(s, now_ms);
 }
 

@@ -102,7 +102,9 @@ typedef enum carnet_peer_event_type {
   CARNET_PEER_DISCONNECTED = 4,  /* ended without error: the session closed cleanly, or
                                     this node stopped */
   CARNET_PEER_FAILED = 5,        /* ended on an error: refused (CARNET_EPERM, an untrusted
-                                    key), incompatible (CARNET_EVERSION), a protocol
+                                    key, or a key removed or revoked while its session
+                                    lived: carnet/peer.h), incompatible
+                                    (CARNET_EVERSION), a protocol
                                     error (CARNET_EPROTO), a network error or timeout
                                     (CARNET_EIO), busy (CARNET_EBUSY: the peer, or this
                                     node, is at its connection limits; a dialled peer is

@@ -71,7 +71,10 @@ CARNET_API void carnet_session_free(carnet_session *s);
  * the session's (sticky) error once it has failed. On failure the output
  * may still hold an ERROR message for the peer: send it, then close.
  * Errors: CARNET_EPROTO (bad, tampered, replayed or oversized frame: nothing
- * of it was applied), CARNET_EPERM (untrusted key, wrong team, bad invite),
+ * of it was applied), CARNET_EPERM (untrusted key, wrong team, bad invite;
+ * or the peer's key was removed or revoked here while the session lived,
+ * by this process or another: nothing it sent after that was applied),
+ * CARNET_EBUSY (the peer is at its connection limits: try again later),
  * CARNET_EVERSION (incompatible protocol), CARNET_ENOSPC (disk or map full:
  * free space, the session restarts from the stored mark), CARNET_ENOMEM,
  * CARNET_EIO. */
@@ -85,8 +88,10 @@ CARNET_API carnet_buf carnet_session_output(carnet_session *s);
 /* Brief: `n` bytes of the output were written to the peer. */
 CARNET_API void carnet_session_sent(carnet_session *s, size_t n);
 
-/* Brief: timers and local changes: pushes new local changes to the peer,
- * pings when quiet, fails on a handshake or peer timeout. Call every 100 to
+/* Brief: timers and local changes: pushes new local changes (and new
+ * revocations, carnet/peer.h) to the peer, ends the session when the
+ * peer's key is no longer trusted here, pings when quiet, fails on a
+ * handshake or peer timeout. Call every 100 to
  * 250 ms. Errors: as carnet_session_input, plus CARNET_EPROTO for a timeout
  * (the errmsg says which step timed out). */
 CARNET_API int carnet_session_tick(carnet_session *s, uint64_t now_ms);

@@ -523,26 +523,45 @@ static void test_team_mismatch(void **state) {
 
 static void test_version_mismatch(void **state) {
   fx *f = *state;
-  start(&f->a, CARNET_HS_INITIATOR, NULL, 2); /* a newer initiator */
+  char want[128];
+  start(&f->a, CARNET_HS_INITIATOR, NULL, CARNET_PROTOCOL_VERSION + 1); /* a newer initiator */
   start(&f->b, CARNET_HS_RESPONDER, NULL, 0);
   pump(f, 0);
   assert_int_equal(f->b.hs_rc, CARNET_EVERSION);
   errmsg_has(carnet__hs_errmsg(&f->b.hs), "upgrade this replica");
   assert_int_equal(f->a.hs_rc, CARNET_EVERSION);
-  errmsg_has(carnet__hs_errmsg(&f->a.hs),
-             "protocol version 2 not supported, this replica speaks 1: upgrade");
+  snprintf(want, sizeof want, "protocol version %u not supported, this replica speaks %u: upgrade",
+           CARNET_PROTOCOL_VERSION + 1, CARNET_PROTOCOL_VERSION);
+  errmsg_has(carnet__hs_errmsg(&f->a.hs), want);
 }
 
 static void test_version_mismatch_older_initiator(void **state) {
   fx *f = *state;
+  char want[128];
   start(&f->a, CARNET_HS_INITIATOR, NULL, 0);
-  start(&f->b, CARNET_HS_RESPONDER, NULL, 2); /* a newer responder */
+  start(&f->b, CARNET_HS_RESPONDER, NULL, CARNET_PROTOCOL_VERSION + 1); /* a newer responder */
   pump(f, 0);
   assert_int_equal(f->b.hs_rc, CARNET_EVERSION);
   errmsg_has(carnet__hs_errmsg(&f->b.hs), "upgrade the peer");
   assert_int_equal(f->a.hs_rc, CARNET_EVERSION);
-  errmsg_has(carnet__hs_errmsg(&f->a.hs),
-             "protocol version 1 not supported, this replica speaks 2: upgrade");
+  snprintf(want, sizeof want, "protocol version %u not supported, this replica speaks %u: upgrade",
+           CARNET_PROTOCOL_VERSION, CARNET_PROTOCOL_VERSION + 1);
+  errmsg_has(carnet__hs_errmsg(&f->a.hs), want);
+}
+
+/* A build of protocol version 1 (no REVOKE message) and this one refuse
+ * each other in the handshake, with which side to upgrade, rather than
+ * failing later on a message one of them does not know. */
+static void test_version1_peer_refused(void **state) {
+  fx *f = *state;
+  start(&f->a, CARNET_HS_INITIATOR, NULL, 1);
+  start(&f->b, CARNET_HS_RESPONDER, NULL, 0);
+  pump(f, 0);
+  assert_int_equal(CARNET_PROTOCOL_VERSION, 2);
+  assert_int_equal(f->b.hs_rc, CARNET_EVERSION);
+  errmsg_has(carnet__hs_errmsg(&f->b.hs), "upgrade the peer");
+  assert_int_equal(f->a.hs_rc, CARNET_EVERSION);
+  errmsg_has(carnet__hs_errmsg(&f->a.hs), "protocol version 1 not supported, this replica speaks 2");
 }
 
 /* A node at its admission limits (replica/node.c A4) answers message (1)
@@ -924,6 +943,7 @@ int main(void) {
       T(test_team_mismatch),
       T(test_version_mismatch),
       T(test_busy_refusal),
+      T(test_version1_peer_refused),
       T(test_version_mismatch_older_initiator),
       T(test_tampered_handshake_never_agrees),
       T(test_handshake_message_over_limit),

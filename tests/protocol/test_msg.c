@@ -123,6 +123,10 @@ static void test_round_trip_bytes(void **state) {
       carnet__msg cert = {.type = CARNET_MSG_CERT, .bytes = cbuf(buf, lens[i])};
       round_trip(&cert);
     }
+    if (lens[i] <= CARNET_MSG_REVOKE_BYTES_MAX) {
+      carnet__msg rv = {.type = CARNET_MSG_REVOKE, .bytes = cbuf(buf, lens[i])};
+      round_trip(&rv);
+    }
   }
   free(buf);
 }
@@ -159,7 +163,7 @@ static void expect_refused(const void *p, size_t n) {
 static void test_unknown_type(void **state) {
   (void)state;
   REFUSED(0x00);
-  REFUSED(0x08);
+  REFUSED(0x09); /* 8 is REVOKE (protocol version 2) */
   REFUSED(0x7f);
   REFUSED(0xcc, 0x07); /* PING, but its type not as a fixint */
   REFUSED(0xff);       /* negative */
@@ -183,6 +187,9 @@ static void test_wrong_fields(void **state) {
   REFUSED(0x02, 0xc4, 0x00);                         /* empty BATCH */
   REFUSED(0x02, 0xa1, 'x');                          /* BATCH as a str */
   REFUSED(0x02, 0xc5, 0x00, 0x01, 'x');              /* bin16 for one byte */
+  REFUSED(0x08, 0xc4, 0x00);                         /* empty REVOKE */
+  REFUSED(0x08, 0xa1, 'x');                          /* REVOKE as a str */
+  REFUSED(0x08);                                     /* REVOKE without its record */
   REFUSED(0x05, 0x07, 0xa0);                         /* ERROR with a positive code */
   REFUSED(0x05, 0x00, 0xa0);                         /* ERROR with code 0 */
   REFUSED(0x05, 0xd2, 0xff, 0xff, 0x7f, 0xff, 0xa0); /* ERROR code -32769: garbage */
@@ -261,6 +268,13 @@ static void test_oversized_bin_refused(void **state) {
   /* A CERT over 4096 bytes. */
   n = CARNET_MSG_CERT_BYTES_MAX + 1;
   buf[0] = CARNET_MSG_CERT;
+  buf[1] = 0xc5;
+  buf[2] = (uint8_t)(n >> 8);
+  buf[3] = (uint8_t)n;
+  expect_refused(buf, n + 4);
+  /* A REVOKE over 256 bytes. */
+  n = CARNET_MSG_REVOKE_BYTES_MAX + 1;
+  buf[0] = CARNET_MSG_REVOKE;
   buf[1] = 0xc5;
   buf[2] = (uint8_t)(n >> 8);
   buf[3] = (uint8_t)n;

@@ -511,8 +511,106 @@ static void test_certificate_after_bye(void **state) {
   node_close(&b);
 }
 
+/* Moves what `from` has to send into `to`, once. */
+static void move_once(carnet_session *from, carnet_session *to, tenv *eto) {
+  carnet_buf o = carnet_session_output(from);
+  if (o.len == 0) return;
+  uint8_t *copy = malloc(o.len);
+  size_t n = o.len;
+  memcpy(copy, o.base, n);
+  carnet_session_sent(from, n);
+  carnet_session_input(to, copy, n, eto->now_ms);
+  free(copy);
+}
+
+static int count_one(const carnet_record *rec, void *data) {
+  (void)rec;
+  (*(long long *)data)++;
+  return 0;
+}
+
+static long long count_customers(node *n) {
+  long long k = 0;
+  assert_int_equal(carnet_record_list(n->r, CARNET_KIND_CUSTOMER, NULL, count_one, &k), 0);
+  return k;
+}
+
+/* Revocation that bites (issue 19, point 2; protocol/session.c S7,
+ * engine/revoke.h): A, B and C all trust each other, with live sessions
+ * A-B, A-C and C-B. A removes B: A's session with B ends at its next tick
+ * (or its next input, whichever comes first), B is told why, nothing B
+ * sends afterwards is applied and nothing A writes afterwards reaches B;
+ * the record reaches C through the live A-C session, and C ends its own
+ * session with B. */
+static void test_revocation_ends_sessions(void **state) {
+  (void)state;
+  node a, b, c;
+  uint8_t pb[32];
+  node_open(&a, "sess-rv-a", 21);
+  node_open(&b, "sess-rv-b", 22);
+  node_open(&c, "sess-rv-c", 23);
+  same_team(&a, &b), same_team(&a, &c);
+  trust_both(&a, &b), trust_both(&a, &c), trust_both(&c, &b);
+  add_customer(&a, "Avant", "Lyon");
+  carnet_session *ab = start(&a, true, false, NULL), *ba = start(&b, false, false, NULL);
+  carnet_session *ac = start(&a, true, false, NULL), *ca = start(&c, false, false, NULL);
+  carnet_session *cb = start(&c, true, false, NULL), *bc = start(&b, false, false, NULL);
+  run(ab, ba, &a.env, &b.env, 200, NULL, NULL, NULL);
+  run(ac, ca, &a.env, &c.env, 200, NULL, NULL, NULL);
+  run(cb, bc, &c.env, &b.env, 200, NULL, NULL, NULL);
+  assert_int_equal(carnet_session_get_state(ab), CARNET_SESSION_IDLE);
+  assert_int_equal(carnet_session_get_state(cb), CARNET_SESSION_IDLE);
+  assert_int_equal(count_customers(&b), 1);
+
+  /* B writes; then A removes B before the batch arrives: the batch is
+   * refused at A's first input (S7), not applied. */
+  add_customer(&b, "Pendant, de B", "Brest");
+  tenv_advance_ms(&b.env, 100);
+  carnet_session_tick(ba, b.env.now_ms);
+  assert_true(carnet_session_output(ba).len > 0);
+  assert_int_equal(carnet_replica_get_identity(b.r, pb, NULL), 0);
+  assert_int_equal(carnet_peer_remove(a.r, pb), 0);
+  add_customer(&a, "Apres, de A", "Lyon");
+  move_once(ba, ab, &a.env);
+  assert_int_equal(carnet_session_get_state(ab), CARNET_SESSION_FAILED);
+  assert_int_equal(carnet_session_get_error(ab), CARNET_EPERM);
+  assert_non_null(strstr(carnet_session_errmsg(ab), "no longer trusted here"));
+  assert_int_equal(count_customers(&a), 1 + 1); /* "Avant" and A's own, not B's */
+  /* B is told why, and gets nothing of what A wrote after. */
+  run(ab, ba, &a.env, &b.env, 50, NULL, NULL, NULL);
+  assert_int_equal(carnet_session_get_state(ba), CARNET_SESSION_FAILED);
+  assert_int_equal(carnet_session_get_error(ba), CARNET_EPERM);
+  assert_non_null(strstr(carnet_session_errmsg(ba), "the peer ended the session"));
+  assert_int_equal(count_customers(&b), 1 + 1); /* "Avant" and its own */
+
+  /* C hears of it through the live A-C session, and cuts B. */
+  run(ac, ca, &a.env, &c.env, 50, NULL, NULL, NULL);
+  assert_int_equal(carnet_peer_check(c.r, pb), CARNET_EPERM);
+  carnet_revocation info;
+  assert_int_equal(carnet_revocation_get(c.r, pb, &info), 0);
+  uint8_t pa[32];
+  assert_int_equal(carnet_replica_get_identity(a.r, pa, NULL), 0);
+  assert_memory_equal(info.by, pa, 32);
+  assert_int_equal(carnet_session_get_error(ac), 0); /* A-C lives on */
+  assert_int_equal(carnet_session_get_error(ca), 0);
+  tenv_advance_ms(&c.env, 100);
+  carnet_session_tick(cb, c.env.now_ms);
+  assert_int_equal(carnet_session_get_error(cb), CARNET_EPERM);
+  run(cb, bc, &c.env, &b.env, 50, NULL, NULL, NULL);
+  assert_int_equal(carnet_session_get_error(bc), CARNET_EPERM);
+  /* A new session of B with C is refused at the handshake. */
+  carnet_session *cb2 = start(&c, true, false, NULL), *bc2 = start(&b, false, false, NULL);
+  run(cb2, bc2, &c.env, &b.env, 50, NULL, NULL, NULL);
+  assert_int_equal(carnet_session_get_error(cb2), CARNET_EPERM);
+  carnet_session *s[] = {ab, ba, ac, ca, cb, bc, cb2, bc2};
+  for (size_t i = 0; i < sizeof s / sizeof s[0]; i++)
+    carnet_session_free(s[i]);
+  node_close(&a), node_close(&b), node_close(&c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_revocation_ends_sessions),
       cmocka_unit_test(test_failed_group_commit_applies_nothing),
       cmocka_unit_test(test_sync_both_ways_then_push),
       cmocka_unit_test(test_untrusted_refused),

@@ -72,7 +72,7 @@ static void gen_msg(void) {
   uint8_t bytes[600];
   for (size_t i = 0; i < sizeof bytes; i++)
     bytes[i] = (uint8_t)(i * 7);
-  const char *text = "protocol version 2 not supported, this replica speaks 1: upgrade";
+  const char *text = "protocol version 3 not supported, this replica speaks 2: upgrade";
   put_msg("req", &(carnet__msg){.type = CARNET_MSG_REQ, .since = 1000, .after = 70000});
   put_msg("req0", &(carnet__msg){.type = CARNET_MSG_REQ});
   put_msg("batch", &(carnet__msg){.type = CARNET_MSG_BATCH, .bytes = {bytes, 300}});
@@ -83,6 +83,7 @@ static void gen_msg(void) {
                                   .text = {text, strlen(text)}});
   put_msg("bye", &(carnet__msg){.type = CARNET_MSG_BYE});
   put_msg("ping", &(carnet__msg){.type = CARNET_MSG_PING});
+  put_msg("revoke", &(carnet__msg){.type = CARNET_MSG_REVOKE, .bytes = {bytes, 144}});
 }
 
 static void gen_handshake(void) {
@@ -106,6 +107,12 @@ static void gen_handshake(void) {
   carnet__msg_encode(&e, &b);
   carnet__frame_end(&b, mark, CARNET_HANDSHAKE_MSG_BYTES_MAX);
   put1("handshake", "initiator_refused", 1 | (63 << 2), b.base, b.len);
+  /* A node at its admission limits: busy (replica/node.c A4). */
+  carnet__obuf busy;
+  carnet__obuf_init(&busy);
+  if (carnet__hs_refusal(&busy, CARNET_EBUSY, CARNET_HS_BUSY_TEXT) != 0) abort();
+  put1("handshake", "initiator_busy", 1 | (63 << 2), busy.base, busy.len);
+  carnet__obuf_free(&busy);
   fz_ref ref;
   fz_reference(0, &ref);
   /* Message (1) then the refusal in place of (3). */
@@ -115,11 +122,13 @@ static void gen_handshake(void) {
   carnet__obuf_append(&c, ref.in, m1);
   carnet__obuf_append(&c, b.base, b.len);
   put1("handshake", "responder_refused", 0 | (63 << 2), c.base, c.len);
-  /* Message (1) with version 2. */
+  /* Message (1) of a newer version, and of version 1 (before REVOKE). */
   c.len = 0;
   carnet__obuf_append(&c, ref.in, m1);
-  c.base[4 + 5] = 2; /* the version follows the 5-byte magic */
-  put1("handshake", "responder_version2", 0 | (63 << 2), c.base, c.len);
+  c.base[4 + 5] = CARNET_PROTOCOL_VERSION + 1; /* the version follows the 5-byte magic */
+  put1("handshake", "responder_version_newer", 0 | (63 << 2), c.base, c.len);
+  c.base[4 + 5] = 1;
+  put1("handshake", "responder_version1", 0 | (63 << 2), c.base, c.len);
   carnet__obuf_free(&b);
   carnet__obuf_free(&c);
 }
