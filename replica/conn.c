@@ -396,6 +396,10 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
   (void)buf;
   if (c->phase == CARNET__CONN_CLOSING) return;
   if (nread > 0) {
+    if (c->rx_bytes == 0 && c->quiet && c->phase == CARNET__CONN_OPEN) {
+      c->quiet = false;
+      carnet__node_conn_event(c->node, c, CARNET_PEER_CONNECTED);
+    }
     c->rx_bytes += (uint64_t)nread;
     c->last_rx = uv_now(c->node->loop);
     if (c->phase != CARNET__CONN_OPEN) return; /* invariant 2 */
@@ -525,7 +529,10 @@ void carnet__conn_connect(carnet__conn *c, const struct sockaddr *sa) {
 void carnet__conn_accepted(carnet__conn *c) {
   c->phase = CARNET__CONN_OPEN;
   carnet__node_log(c->node, CARNET_LOG_DEBUG, "accepted a connection from %s", c->addr);
-  carnet__node_conn_event(c->node, c, CARNET_PEER_CONNECTED);
+  /* CONNECTED when its first bytes arrive (on_read): a connection that
+   * never sends one has no event at all, so a client holding idle
+   * connections cannot flood the app's events (node.c A6). */
+  c->quiet = true;
   if (make_session(c, false) < 0) {
     carnet__conn_close(c);
     return;

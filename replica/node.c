@@ -96,7 +96,9 @@
  *      "the peer is busy (too many connections)" and retries on (dial_busy,
  *      even a `once` node, until its timeout). It is closed at once after
  *      a non-blocking read of what it sent (no linger, no RST destroying
- *      the ERROR), and costs no event and no log line of its own (A6).
+ *      the ERROR), and costs no log line of its own (A6), nor any event
+ *      when it never sent a byte (an accepted connection reports CONNECTED
+ *      with its first bytes).
  *      Until authenticated, a connection reads 4 KiB at a time (a
  *      handshake frame is at most 1 KiB), not 64 KiB.
  *  A5. At most CARNET_NODE_ACCEPT_BURST connections are accepted per turn
@@ -783,7 +785,6 @@ static void admit(carnet_node *n) {
     victim = admission_victim(n, NULL, now);
   }
   if (full && victim == NULL) {
-    c->quiet = true; /* no CONNECTED yet: no event (carnet/node.h) */
     n->refused++;
     carnet__conn_turn_away(c, "refused: too many handshakes at once");
     admission_log(n, now, false);

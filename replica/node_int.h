@@ -54,7 +54,8 @@ struct carnet__conn {
   uint8_t srclen;       /* 0: unknown */
   bool in_handshakes;   /* counted in n->nhandshakes until it is freed */
   bool in_sessions;     /* counted in n->nsessions until it is freed */
-  bool quiet;           /* refused before its CONNECTED event: no event, no log line */
+  bool quiet;           /* accepted, no CONNECTED event yet (no byte received): its end
+                           has no event either */
   uint64_t rx_bytes;    /* bytes received */
   uint64_t last_rx;     /* uv_now of the last bytes received, or of the accept */
   bool ended; /* its end is logged and recorded (invariant 3 of conn.c) */

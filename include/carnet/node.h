@@ -89,12 +89,16 @@ typedef struct carnet_node carnet_node;
 #define CARNET_NODE_MSG_MAX 512u  /* a one-line message, NUL included */
 
 /* What happened to a connection with a peer. Each dial attempt and each
- * accepted connection ends with exactly one DISCONNECTED or FAILED; a dial
- * that never connects has no CONNECTED. (A connection refused at once by
- * admission, before its handshake could start, has no event at all; the
- * log sums such refusals up once a second.) */
+ * accepted connection that reported CONNECTED ends with exactly one
+ * DISCONNECTED or FAILED; a dial that never connects has no CONNECTED. An
+ * accepted connection reports CONNECTED with its first bytes: one that
+ * never sends a byte (turned away by admission, timed out, closed by the
+ * other side) has no event at all, so strangers holding idle connections
+ * do not flood the app; the log sums admission's refusals up once a
+ * second. */
 typedef enum carnet_peer_event_type {
-  CARNET_PEER_CONNECTED = 1,     /* a TCP connection is made (dialled or accepted) */
+  CARNET_PEER_CONNECTED = 1,     /* a TCP connection is made (dialled), or an accepted
+                                    one has sent its first bytes */
   CARNET_PEER_AUTHENTICATED = 2, /* the handshake is done: key and replica id known */
   CARNET_PEER_SYNCED = 3,        /* both sides caught up (again after every change while
                                     the session lives; a `once` session may end cleanly

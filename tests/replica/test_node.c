@@ -737,6 +737,69 @@ static void test_discover(void **state) {
   carnet_node_free(n);
 }
 
+/* --- (f) admission: idle connections ----------------------------------------------------- */
+
+/* 40 connections that never send a byte, all from the trusted peer's
+ * address, reach A before B dials it (replica/node.c A1-A6): A keeps 4 of
+ * them at most, turns the others away with a busy frame, and B's session
+ * goes through. None of the idle ones shows in A's events (an accepted
+ * connection reports CONNECTED with its first bytes): A's events are B's
+ * session's, and nothing else. */
+static void test_idle_connections(void **state) {
+  world *w = *state;
+  side *a = &w->s[0], *b = &w->s[1];
+  enum { IDLE = 40 };
+  int fds[IDLE];
+  char why[256] = "";
+  trust_pair(a->r, b->r);
+  (void)customer(a->r, "Made on A");
+  carnet_node_opts oa = {.loop = &w->loop,
+                         .listen = "127.0.0.1:0",
+                         .log = quiet_log,
+                         .event = on_event,
+                         .event_data = a,
+                         .stopped = on_stopped,
+                         .stopped_data = a};
+  if (carnet_node_new(a->r, &oa, &a->node, why, sizeof why)) fail_msg("node A: %s", why);
+  const char *addr = carnet_node_listen_addr(a->node);
+  struct sockaddr_in sin = {.sin_family = AF_INET};
+  sin.sin_port = htons((uint16_t)atoi(strrchr(addr, ':') + 1));
+  assert_int_equal(inet_pton(AF_INET, "127.0.0.1", &sin.sin_addr), 1);
+  for (int i = 0; i < IDLE; i++) {
+    fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(fds[i] >= 0);
+    assert_int_equal(connect(fds[i], (struct sockaddr *)&sin, sizeof sin), 0);
+  }
+  const char *peers[] = {addr};
+  carnet_node_opts ob = {.loop = &w->loop,
+                         .peers = peers,
+                         .npeers = 1,
+                         .once = true,
+                         .log = quiet_log,
+                         .event = on_event,
+                         .event_data = b,
+                         .stopped = on_stopped_b,
+                         .stopped_data = b};
+  if (carnet_node_new(b->r, &ob, &b->node, why, sizeof why)) fail_msg("node B: %s", why);
+  deadline_start(w);
+  ASSERT_OK(a->r, carnet_node_start(a->node));
+  ASSERT_OK(b->r, carnet_node_start(b->node));
+  uv_run(&w->loop, UV_RUN_DEFAULT);
+  deadline_end(w);
+  assert_false(w->timed_out);
+  assert_true(carnet_node_outcome_get(b->node, 0)->synced);
+  expect_session_events(a, false, carnet_replica_id(b->r));
+  /* The idle ones: all closed, most of them told first that A is busy. */
+  int told = 0;
+  for (int i = 0; i < IDLE; i++) {
+    uint8_t buf[256];
+    ssize_t n = recv(fds[i], buf, sizeof buf, MSG_DONTWAIT);
+    told += n > 4 && buf[0] == 0 && buf[1] == 0; /* a frame: 4-byte length, then the ERROR */
+    close(fds[i]);
+  }
+  assert_true(told >= IDLE - 4);
+}
+
 /* --- (e) edges ------------------------------------------------------------------------------ */
 
 static void test_addresses(void **state) {
@@ -830,6 +893,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_thread_mode, setup, teardown),
       cmocka_unit_test_setup_teardown(test_other_process, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refused_peer, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_idle_connections, setup, teardown),
       cmocka_unit_test_setup_teardown(test_discover, setup, teardown),
       cmocka_unit_test(test_addresses),
       cmocka_unit_test_setup_teardown(test_edges, setup, teardown),
