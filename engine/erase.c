@@ -930,6 +930,10 @@ static int ask_compaction(carnet__stxn *st, const carnet_id *ids, size_t n) {
   return rc;
 }
 
+int carnet__erase_ask_compaction(carnet__stxn *st) {
+  return ask_compaction(st, NULL, 0);
+}
+
 int carnet__erase_seal_certs(carnet__stxn *st) {
   uint64_t n = 0;
   int rc = carnet__store_reseal(st, CARNET__T_CERTS, &n);

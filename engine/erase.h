@@ -65,6 +65,11 @@ int carnet__erase_filter(struct carnet_txn *t, carnet__loaded *l, bool *drop);
  * error: the entity then travels as usual). */
 bool carnet__erase_send_whole(carnet__stxn *st, const carnet__entity *e);
 
+/* Brief: mark the replica for compaction in `st`, for deletions that are
+ * not an erasure's (a repair deleting the rows of erased entities:
+ * engine/verify.c). Errors: CARNET_ENOSPC, CARNET_EIO, CARNET_ENOMEM. */
+int carnet__erase_ask_compaction(carnet__stxn *st);
+
 /* Brief: the schema 4 upgrade (engine/replica.c), in write transaction
  * `st`: seal every stored certificate (they were in clear, reason
  * included) and, when there were some, mark the replica for compaction so

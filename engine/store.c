@@ -868,6 +868,13 @@ int carnet__store_flush(carnet__stxn *t) {
   return pend_flush(t);
 }
 
+int carnet__store_clear(carnet__stxn *t, carnet__table tb) {
+  if (t->pend == NULL) return CARNET_EMISUSE; /* a read transaction */
+  if (tb == CARNET__T_INDEX) pend_reset(t->pend); /* what waits would land after */
+  int mrc = mdb_drop(t->txn, t->s->dbi[tb], 0);
+  return mrc ? fail(t->s, mrc, "clear") : 0;
+}
+
 int carnet__store_cursor(carnet__stxn *t, carnet__table tb, carnet__scur **out) {
   return carnet__store_cursor_at(t, tb, NULL, 0, out);
 }

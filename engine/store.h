@@ -105,6 +105,12 @@ int carnet__store_flush(carnet__stxn *t);
  * above). */
 int carnet__store_del(carnet__stxn *t, carnet__table tb, const void *key, size_t klen);
 
+/* Brief: delete every entry of table `tb` (and, for the index table, the
+ * writes waiting for it) in write transaction `t`: the first step of a
+ * rebuild of a derived table (engine/verify.c). Errors: CARNET_EMISUSE (a
+ * read transaction), CARNET_EIO. */
+int carnet__store_clear(carnet__stxn *t, carnet__table tb);
+
 /* Cursors walk a table in key order. A value read through a cursor stays
  * valid until the cursor's next move or its close (and, when not sealed,
  * no longer than a value of carnet__store_get); pass v = NULL when only the

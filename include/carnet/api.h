@@ -7,6 +7,9 @@
  * (carnet__*) stay internal however they are declared.
  *
  * CARNET_BEGIN_DECLS / CARNET_END_DECLS give C linkage to C++ callers.
+ *
+ * CARNET__SIZED(type) initialises a struct that starts with its size (the
+ * structs that grow: carnet/import.h, carnet/verify.h).
  */
 #ifndef CARNET_API_H
 #define CARNET_API_H
@@ -15,6 +18,21 @@
 #define CARNET_API __attribute__((visibility("default")))
 #else
 #define CARNET_API
+#endif
+
+/* The initialiser of a struct that starts with its size, every other field
+ * zero, without a -Wextra warning about the fields left out: designated in
+ * C; in C++ (where g++ warns even about designated ones) a lambda returns
+ * the struct value-initialised with its size set. */
+#ifdef __cplusplus
+#define CARNET__SIZED(type)                                                                        \
+  ([] {                                                                                            \
+    type s_{};                                                                                     \
+    s_.size = sizeof s_;                                                                           \
+    return s_;                                                                                     \
+  }())
+#else
+#define CARNET__SIZED(type) {.size = sizeof(type)}
 #endif
 
 #ifdef __cplusplus

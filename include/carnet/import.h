@@ -80,21 +80,6 @@
 
 CARNET_BEGIN_DECLS
 
-/* The initialiser of a struct that starts with its size, every other field
- * zero, without a -Wextra warning about the fields left out: designated in
- * C; in C++ (where g++ warns even about designated ones) a lambda returns
- * the struct value-initialised with its size set. */
-#ifdef __cplusplus
-#define CARNET__SIZED(type)                                                                        \
-  ([] {                                                                                            \
-    type s_{};                                                                                     \
-    s_.size = sizeof s_;                                                                           \
-    return s_;                                                                                     \
-  }())
-#else
-#define CARNET__SIZED(type) {.size = sizeof(type)}
-#endif
-
 /* Spreadsheet file formats. */
 typedef enum carnet_sheet_format {
   CARNET_SHEET_AUTO = 0, /* import: from the name (.xlsx, .xlsm / .csv, .txt, .tsv), else

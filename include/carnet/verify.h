@@ -1,43 +1,95 @@
-/* carnet/verify.h - checking a replica's files end to end.
+/* carnet/verify.h - checking a replica's files end to end, rebuilding what
+ * is derived from the rows, and rescuing what can be read of a damaged one.
  *
  * LMDB keeps no page checksums: a damaged data file is found by reading
- * it. carnet_replica_verify walks every table in one read transaction: every
- * entity row must decode and pass the schema, every entity must have its
- * change-index entry at its sequence number and every entry must point at
- * an entity with that number (invariant E1), and every index key an entity
- * derives must be present (E2). It writes nothing.
+ * it. carnet_replica_check walks the rows and the tables derived from them
+ * in one read transaction, both ways: every entity row must decode and
+ * pass the schema and must not be an erased entity; every entity must have
+ * its change-index entry at its sequence number and every entry must point
+ * at an entity with that number (invariant E1); every index key an entity
+ * derives (blind keys, reference codes, merge edges and decisions) must be
+ * in the index table, and every key there must be one an entity derives,
+ * with an empty value (E2). It writes nothing. carnet_replica_repair
+ * rebuilds the derived tables from the rows; carnet_replica_salvage copies
+ * what still decrypts and decodes into a new replica.
  */
 #ifndef CARNET_VERIFY_H
 #define CARNET_VERIFY_H
 
 #include "carnet/api.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "carnet/replica.h"
 
 CARNET_BEGIN_DECLS
 
+/* What carnet_replica_check found. A struct that grows: declare it with
+ * CARNET_CHECK_REPORT_INIT; the library fills only `size` bytes. */
+typedef struct carnet_check_report {
+  size_t size;           /* set by CARNET_CHECK_REPORT_INIT */
+  uint64_t entities;     /* rows read */
+  uint64_t changes;      /* change-index entries read */
+  uint64_t index_keys;   /* index entries read */
+  uint64_t bad_rows;     /* rows that do not decode or fail the schema: repair leaves them,
+                            carnet_replica_salvage copies the others */
+  uint64_t erased_rows;  /* rows of erased entities (X1): repair deletes them */
+  uint64_t bad_changes;  /* change-index entries missing, stale, damaged or pointing at no
+                            row (E1) */
+  uint64_t missing_keys; /* index keys an entity derives that the index lacks (E2) */
+  uint64_t extra_keys;   /* index keys no entity derives: stale or damaged (E2) */
+  uint64_t bad_values;   /* index entries whose value is not empty: damaged (E2) */
+  bool repaired;         /* carnet_replica_repair: the derived tables were rebuilt */
+} carnet_check_report;
+
+#define CARNET_CHECK_REPORT_INIT CARNET__SIZED(carnet_check_report)
+
+/* Brief: check the replica (see above) and fill `out`. Returns 0 when the
+ * walk completed, whatever it found (look at the counts); the replica's
+ * errmsg then names the first problem found. `fn` (may be NULL) is called
+ * every few thousand entries read (rows, change entries, then index
+ * entries) with their total; it runs on the calling thread.
+ * Errors: CARNET_ECORRUPT (the B-tree itself is damaged: the walk could not
+ * go on; carnet_replica_salvage), CARNET_EMISUSE (`r` or `out` NULL, `out`
+ * without its size), CARNET_ENOMEM, CARNET_EIO. */
+CARNET_API int carnet_replica_check(carnet_replica *r, carnet_progress_fn *fn, void *ctx,
+                                    carnet_check_report *out);
+
+/* Brief: carnet_replica_check, then, when a derived table is wrong (change
+ * index, index table, or rows of erased entities), rebuild the change index
+ * and the index table from the rows in one write transaction (`fn`, when
+ * not NULL, is called as the rows are read) and delete the rows of erased
+ * entities (the replica is then marked for compaction). `out` receives what
+ * the check found, and `repaired` whether the rebuild ran. Rows that do not
+ * decode are left as they are: carnet_replica_salvage.
+ * Errors: as carnet_replica_check, and CARNET_EMISUSE (a transaction is
+ * open on the handle), CARNET_ENOSPC, CARNET_EIO; nothing is changed then. */
+CARNET_API int carnet_replica_repair(carnet_replica *r, carnet_progress_fn *fn, void *ctx,
+                                     carnet_check_report *out);
+
+/* The report of carnet_replica_verify (the former check; the counts of
+ * carnet_check_report folded into these). */
 typedef struct carnet_verify_report {
   uint64_t entities;     /* rows read */
   uint64_t changes;      /* change-index entries read */
   uint64_t index_keys;   /* index keys checked */
-  uint64_t bad_rows;     /* rows that do not decode or fail the schema */
+  uint64_t bad_rows;     /* rows that do not decode or fail the schema, rows of erased
+                            entities */
   uint64_t bad_changes;  /* E1 violations */
-  uint64_t missing_keys; /* E2 violations */
+  uint64_t missing_keys; /* E2 violations: missing, extra and damaged index keys */
 } carnet_verify_report;
 
-/* Brief: check the replica (see above) and fill `out`. Returns 0 when the
- * walk completed, whatever it found (look at the bad_* counts), and the
- * replica's errmsg names the first problem found.
+/* Brief: carnet_replica_check into the former report (see above).
  * Errors: CARNET_ECORRUPT (the B-tree itself is damaged: the walk could not
  * go on), CARNET_ENOMEM, CARNET_EIO. */
 CARNET_API int carnet_replica_verify(carnet_replica *r, carnet_verify_report *out);
 
 /* Brief: carnet_replica_verify, calling `fn` (when not NULL) every few thousand
- * rows with the rows read so far (entities, then change-index entries) and
- * their total, for a progress line: a replica of a million customers takes
- * tens of seconds to read. `fn` runs on the calling thread.
+ * rows with the rows read so far (entities, change-index entries, then
+ * index entries) and their total, for a progress line: a replica of a
+ * million customers takes tens of seconds to read. `fn` runs on the
+ * calling thread.
  * Errors: as carnet_replica_verify. */
 CARNET_API int carnet_replica_verify_progress(carnet_replica *r, carnet_progress_fn *fn, void *ctx,
                                               carnet_verify_report *out);

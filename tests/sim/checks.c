@@ -19,7 +19,9 @@
  *   5. erasures (erase.c): an erased customer is gone everywhere, its
  *      writes are expected nowhere (2 skips them, and an erased member
  *      leaves its group), none of its values is left in any view, every
- *      replica holds the same certificates, each confirmed by all.
+ *      replica holds the same certificates, each confirmed by all;
+ *   6. every replica sound: carnet_replica_check finds nothing (rows, the
+ *      change index and the index agree, both ways).
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -424,6 +426,19 @@ static int check_numbers(sim *s) {
   return 0;
 }
 
+/* 6. every replica is sound: rows, change index and index agree both ways
+ * (carnet_replica_check; issue 19). */
+static int check_sound(sim *s) {
+  for (int i = 0; i < s->n; i++) {
+    carnet_check_report c = CARNET_CHECK_REPORT_INIT;
+    int rc = carnet_replica_check(s->rep[i].r, NULL, NULL, &c);
+    if (rc) return sim_fail(s, "r%d: carnet_replica_check: %s", i, carnet_error_name(rc));
+    if (c.bad_rows + c.erased_rows + c.bad_changes + c.missing_keys + c.extra_keys + c.bad_values)
+      return sim_fail(s, "r%d is not sound: %s", i, carnet_replica_errmsg(s->rep[i].r));
+  }
+  return 0;
+}
+
 int checks_run(sim *s) {
   char *views[SIM_MAXR] = {0};
   int bad = check_identical(s, views);
@@ -434,6 +449,7 @@ int checks_run(sim *s) {
       bad = -1;
   if (!bad) bad = check_numbers(s);
   if (!bad) bad = checks_erasure(s, views);
+  if (!bad) bad = check_sound(s);
   for (int i = 0; i < SIM_MAXR; i++)
     free(views[i]);
   return bad;
