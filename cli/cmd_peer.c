@@ -308,8 +308,9 @@ static int run_remove(cli *c, int argc, char **argv) {
   else if (err)
     rc = cli_fail_rc(c, r, err, NULL);
   else
-    printf("No longer trusting the replica with key %s, and revoked it for the team: its live\n"
-           "sessions end now, and every replica that hears of it refuses the key too\n",
+    printf("No longer trusting the replica with key %s\n"
+           "Revoked for the team: its live sessions end now, and every replica that hears of it "
+           "refuses it too\n",
            a.pos[0]);
 done:
   carnet_replica_close(r);

@@ -164,9 +164,14 @@ static int check_not_revoked(carnet_txn *t, const uint8_t pk[CARNET_PK_BYTES], b
   if (rc == CARNET_ENOTFOUND) return 0;
   if (rc) return carnet__fail(t->r, rc, "a stored revocation record is damaged");
   if (flags & CARNET__REVOKED_OVERRIDDEN) return 0;
-  if (override)
-    return carnet__revoked_put(t->r, t->st, &rv, CARNET__REVOKED_OVERRIDDEN,
-                               carnet__now_ms(t->r));
+  if (override) {
+    /* The override covers the record it overrides even when the signer's
+     * clock is ahead of ours: only a record dated later than both revokes
+     * the key again (R4). */
+    uint64_t at = carnet__now_ms(t->r);
+    if (rv.at_ms > at) at = rv.at_ms;
+    return carnet__revoked_put(t->r, t->st, &rv, CARNET__REVOKED_OVERRIDDEN, at);
+  }
   revoked_text(t, &rv, why, sizeof why);
   return carnet__fail(t->r, CARNET_EPERM,
                       "this key was %s: it is trusted again only by overriding the revocation "

@@ -43,7 +43,8 @@
  *      carnet_peer_trust_override (`carnet peer trust --override-revocation`)
  *      does, here only. The record is kept, flagged overridden (a local
  *      flag, not on the wire), and still relayed; a record for that key
- *      signed after the override (its `at` later than the override's time)
+ *      dated after the override (its `at` later than the override's time,
+ *      which is at least the overridden record's `at`, whatever the clocks)
  *      revokes it again.
  *  R5. At most CARNET__REVOKED_MAX records: past it a received record is
  *      ignored (a local removal always writes its own).

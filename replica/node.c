@@ -744,6 +744,25 @@ static void admission_log(carnet_node *n, uint64_t now, bool flush) {
   n->admission_logged = now;
 }
 
+static void on_accept_timer(uv_timer_t *t);
+
+/* Accepts the next connection of the backlog and closes it at once. With
+ * no memory even for that, it stays in the backlog; libuv watches the
+ * listener again only after a uv_accept, so the timer tries again. */
+static void refuse_now(carnet_node *n) {
+  uv_tcp_t *t = carnet__malloc(sizeof *t);
+  if (t == NULL || uv_tcp_init(n->loop, t) < 0) {
+    carnet__free(t);
+    if (n->handles_started && !n->finished &&
+        uv_timer_start(&n->accept_timer, on_accept_timer, 100, 0) == 0)
+      n->accept_deferred = true;
+    return;
+  }
+  (void)uv_accept((uv_stream_t *)&n->listener, (uv_stream_t *)t);
+  if (!n->stopping) n->refused++;
+  uv_close((uv_handle_t *)t, on_refused_close);
+}
+
 /* Takes one connection from the backlog and decides (A1-A3): a slot of
  * its own, the slot of a handshake that is not getting anywhere, or a
  * "busy" answer and a close. */
@@ -753,19 +772,14 @@ static void admit(carnet_node *n) {
   int len = sizeof ss;
   uint64_t now = uv_now(n->loop);
   if (n->stopping || n->nconns >= CARNET__NODE_CONNS_HARD) {
-    /* Accept to take it off the backlog, then close it at once. */
-    uv_tcp_t *t = carnet__malloc(sizeof *t);
-    if (t == NULL || uv_tcp_init(n->loop, t) < 0) {
-      carnet__free(t);
-      return;
-    }
-    (void)uv_accept(server, (uv_stream_t *)t);
-    if (!n->stopping) n->refused++;
-    uv_close((uv_handle_t *)t, on_refused_close);
+    refuse_now(n);
     return;
   }
   carnet__conn *c = carnet__conn_new(n, NULL, "?");
-  if (c == NULL) return; /* the connection stays in the backlog: the kernel's bound */
+  if (c == NULL) {
+    refuse_now(n);
+    return;
+  }
   if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0) {
     c->quiet = true;
     carnet__conn_close(c);

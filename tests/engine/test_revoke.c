@@ -288,6 +288,31 @@ static void test_receive_rules(void **state) {
   rep_close(&a), rep_close(&b), rep_close(&c), rep_close(&d), rep_close(&x);
 }
 
+/* R4 with clocks apart: the revoker's clock an hour ahead of C's. C's
+ * override must still cover that record when it comes again (every
+ * session sends it), though C overrides "before" the record was made by
+ * C's clock (found while adding revocations to the simulation, whose
+ * clocks jump an hour). */
+static void test_override_with_clock_ahead(void **state) {
+  (void)state;
+  rep a, b, c;
+  rep_open(&a, "rv-a", 1);
+  rep_open(&b, "rv-b", 2);
+  rep_open(&c, "rv-c", 3);
+  same_team(&a, &b), same_team(&a, &c);
+  assert_int_equal(carnet_peer_trust(a.r, b.pk, NULL), 0);
+  assert_int_equal(carnet_peer_trust(c.r, a.pk, NULL), 0);
+  assert_int_equal(carnet_peer_trust(c.r, b.pk, NULL), 0);
+  tenv_advance_ms(&a.env, 3600u * 1000u);
+  assert_int_equal(carnet_peer_remove(a.r, b.pk), 0);
+  rec_list la = records_of(a.r);
+  assert_true(receive(c.r, la.bytes[0], la.len[0]));
+  assert_int_equal(carnet_peer_trust_override(c.r, b.pk, NULL), 0);
+  assert_false(receive(c.r, la.bytes[0], la.len[0]));
+  assert_int_equal(carnet_peer_check(c.r, b.pk), 0);
+  rep_close(&a), rep_close(&b), rep_close(&c);
+}
+
 /* R5: at most CARNET__REVOKED_MAX records; past it, a received record is
  * ignored, and a local removal still writes its own. */
 static void test_bound(void **state) {
@@ -377,6 +402,7 @@ int main(void) {
       cmocka_unit_test(test_codec_and_signature),
       cmocka_unit_test(test_remove_revokes_and_refuses_trust),
       cmocka_unit_test(test_receive_rules),
+      cmocka_unit_test(test_override_with_clock_ahead),
       cmocka_unit_test(test_bound),
       cmocka_unit_test(test_list),
   };

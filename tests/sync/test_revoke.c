@@ -88,7 +88,7 @@ static void test_remove_cuts_live_sessions(void **state) {
   /* The removal, by another process than the serve. */
   char *removed = OK(A, "peer", "remove", ib.key);
   uint64_t t0 = now_ms();
-  assert_non_null(strstr(removed, "revoked it for the team"));
+  assert_non_null(strstr(removed, "Revoked for the team"));
   free(removed);
   /* B's session with A ends, B being told why. */
   assert_true(wait_log(sb, T(1000), sa->addr, "no longer trusted here"));
