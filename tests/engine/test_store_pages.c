@@ -1,0 +1,192 @@
+/* tests/engine/test_store_pages.c - the page reader of `carnet salvage`
+ * (engine/store_pages.h) against LMDB itself: on a replica of a few
+ * thousand customers (trees three levels deep, rows large enough for
+ * overflow pages), every table walked page by page holds exactly the
+ * entries LMDB's cursor gives, in the same order; a file with damaged
+ * pages is walked to the end, the damage reported, the other entries
+ * whole. */
+#define _GNU_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <lmdb.h>
+
+#include "carnet/carnet.h"
+#include "carnet/error.h"
+#include "engine/store_pages.h"
+#include "support/replicas.h"
+
+#define OK ASSERT_OK
+
+static const char *const tables[] = {"meta", "entities", "changes", "marks", "index",
+                                     "peers", "invites", "certs", "erased", "oppose"};
+
+typedef struct entries {
+  uint8_t **k, **v;
+  size_t *kl, *vl;
+  size_t n, cap;
+  unsigned long bad;
+} entries;
+
+static int collect(void *ctx, const void *k, size_t klen, const void *v, size_t vlen) {
+  entries *e = ctx;
+  if (e->n == e->cap) {
+    e->cap = e->cap ? 2 * e->cap : 256;
+    e->k = realloc(e->k, e->cap * sizeof *e->k);
+    e->v = realloc(e->v, e->cap * sizeof *e->v);
+    e->kl = realloc(e->kl, e->cap * sizeof *e->kl);
+    e->vl = realloc(e->vl, e->cap * sizeof *e->vl);
+  }
+  e->k[e->n] = malloc(klen + 1);
+  e->v[e->n] = malloc(vlen + 1);
+  memcpy(e->k[e->n], k, klen);
+  memcpy(e->v[e->n], v, vlen);
+  e->kl[e->n] = klen;
+  e->vl[e->n] = vlen;
+  e->n++;
+  return 0;
+}
+
+static void bad(void *ctx, uint64_t pgno, const char *what, int line) {
+  entries *e = ctx;
+  (void)pgno, (void)what, (void)line;
+  e->bad++;
+}
+
+static void entries_free(entries *e) {
+  for (size_t i = 0; i < e->n; i++) free(e->k[i]), free(e->v[i]);
+  free(e->k), free(e->v), free(e->kl), free(e->vl);
+  memset(e, 0, sizeof *e);
+}
+
+/* The entries of table `name` as LMDB reads them. */
+static void lmdb_entries(const char *dir, const char *name, entries *out) {
+  MDB_env *env;
+  MDB_txn *txn;
+  MDB_dbi dbi;
+  MDB_cursor *cur;
+  MDB_val k, v;
+  assert_int_equal(mdb_env_create(&env), 0);
+  assert_int_equal(mdb_env_set_maxdbs(env, 32), 0);
+  assert_int_equal(mdb_env_set_mapsize(env, (size_t)1 << 36), 0);
+  assert_int_equal(mdb_env_open(env, dir, MDB_RDONLY | MDB_NOTLS, 0600), 0);
+  assert_int_equal(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+  assert_int_equal(mdb_dbi_open(txn, name, 0, &dbi), 0);
+  assert_int_equal(mdb_cursor_open(txn, dbi, &cur), 0);
+  for (int rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+    collect(out, k.mv_data, k.mv_size, v.mv_data, v.mv_size);
+  mdb_cursor_close(cur);
+  mdb_txn_abort(txn);
+  mdb_env_close(env);
+}
+
+static void build(carnet_replica *r) {
+  char name[64], notes[3000];
+  carnet_txn *t;
+  OK(r, carnet_txn_begin(r, &t));
+  for (unsigned i = 0; i < 4000; i++) {
+    carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
+    snprintf(name, sizeof name, "Client %05u", i);
+    OK(r, carnet_patch_set(p, CARNET_F_NAME, name));
+    snprintf(name, sizeof name, "client%u@exemple.fr", i);
+    OK(r, carnet_patch_set(p, CARNET_F_EMAILS, name));
+    if (i % 100 == 0) { /* a row past a page: overflow pages */
+      memset(notes, 'a' + (int)(i % 26), sizeof notes - 1);
+      notes[sizeof notes - 1] = '\0';
+      OK(r, carnet_patch_set(p, CARNET_F_NOTES, notes));
+    }
+    OK(r, carnet_record_create(t, p, NULL, NULL));
+    carnet_patch_free(p);
+  }
+  OK(r, carnet_txn_commit(t));
+}
+
+static void test_same_entries_as_lmdb(void **state) {
+  (void)state;
+  rfx *f = rfx_new("pages", 1, TENV_EPOCH_MS, 3);
+  build(f->r[0]);
+  carnet_replica_close(f->r[0]);
+  f->r[0] = NULL;
+  char *path = tdir_join(f->dir[0], "data.mdb"), why[256];
+  carnet__pages *p = NULL;
+  assert_int_equal(carnet__pages_open(path, &p, why, sizeof why), 0);
+  size_t total = 0;
+  for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++) {
+    entries a = {0}, b = {0};
+    lmdb_entries(f->dir[0], tables[t], &a);
+    int rc = carnet__pages_walk(p, tables[t], collect, bad, &b);
+    assert_true(rc == 0 || (rc == CARNET_ENOTFOUND && a.n == 0));
+    assert_int_equal(b.bad, 0);
+    if (a.n != b.n) fail_msg("table %s: LMDB reads %zu entries, the walk %zu", tables[t], a.n, b.n);
+    for (size_t i = 0; i < a.n; i++) {
+      assert_int_equal(a.kl[i], b.kl[i]);
+      assert_memory_equal(a.k[i], b.k[i], a.kl[i]);
+      assert_int_equal(a.vl[i], b.vl[i]);
+      assert_memory_equal(a.v[i], b.v[i], a.vl[i]);
+    }
+    total += a.n;
+    entries_free(&a);
+    entries_free(&b);
+  }
+  assert_true(total > 4000 * 3);
+  assert_int_equal(carnet__pages_walk(p, "no such table", collect, bad, NULL), CARNET_ENOTFOUND);
+  carnet__pages_close(p);
+
+  /* Damaged pages: one leaf page in five scrambled (the tree above them
+   * whole). The walk ends, reports them, and what it hands over is what
+   * LMDB had, all of what the other leaves hold. */
+  FILE *fp = fopen(path, "rb");
+  fseek(fp, 0, SEEK_END);
+  long n = ftell(fp);
+  fseek(fp, 0, SEEK_SET);
+  uint8_t *buf = malloc((size_t)n);
+  assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+  fclose(fp);
+  entries good = {0};
+  lmdb_entries(f->dir[0], "entities", &good);
+  unsigned leaves = 0;
+  for (long pg = 2; (pg + 1) * 4096 <= n; pg++) {
+    uint16_t flags;
+    memcpy(&flags, buf + pg * 4096 + 10, 2);
+    if (flags == 0x02 && leaves++ % 5 == 0) memset(buf + pg * 4096 + 8, 0xee, 64);
+  }
+  assert_int_equal(carnet__pages_from_buffer(buf, (size_t)n, &p, why, sizeof why), 0);
+  entries got = {0};
+  int rc = carnet__pages_walk(p, "entities", collect, bad, &got);
+  assert_true(rc == 0 || rc == CARNET_ENOTFOUND);
+  assert_true(got.bad > 0);
+  assert_true(got.n < good.n);
+  assert_true(got.n > good.n / 2);
+  for (size_t i = 0; i < got.n; i++) { /* each one is one LMDB had */
+    bool seen = false;
+    for (size_t j = 0; j < good.n && !seen; j++)
+      seen = good.kl[j] == got.kl[i] && memcmp(good.k[j], got.k[i], got.kl[i]) == 0 &&
+             good.vl[j] == got.vl[i] && memcmp(good.v[j], got.v[i], got.vl[i]) == 0;
+    assert_true(seen);
+  }
+  printf("# %zu of %zu rows reached past %lu damaged pages\n", got.n, good.n, got.bad);
+  carnet__pages_close(p);
+  entries_free(&got);
+  entries_free(&good);
+  /* Not an LMDB file. */
+  memset(buf, 0, (size_t)n);
+  assert_int_equal(carnet__pages_from_buffer(buf, (size_t)n, &p, why, sizeof why), CARNET_ECORRUPT);
+  assert_non_null(strstr(why, "no valid meta page"));
+  free(buf);
+  free(path);
+  rfx_free(f);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_same_entries_as_lmdb),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
