@@ -255,6 +255,8 @@ int cli_cmd_peer(cli *c, int argc, char **argv);   /* cli/cmd_peer.c */
 int cli_cmd_id(cli *c, int argc, char **argv);     /* cli/cmd_status.c */
 int cli_cmd_status(cli *c, int argc, char **argv); /* cli/cmd_status.c */
 int cli_cmd_passwd(cli *c, int argc, char **argv); /* cli/cmd_passwd.c */
+int cli_cmd_backup(cli *c, int argc, char **argv);  /* cli/cmd_backup.c */
+int cli_cmd_restore(cli *c, int argc, char **argv); /* cli/cmd_backup.c */
 /* Brief: "passphrase", "key file"... (cli/cmd_passwd.c). */
 const char *cli_key_kind_text(carnet_key_kind k);
 int cli_cmd_debug(cli *c, int argc, char **argv);  /* cli/cmd_debug.c (not in --help) */

@@ -142,8 +142,19 @@ static void sync_parent(const char *path) {
 
 static int write_file(cli *c, carnet_replica *r, const char *path, totals *t) {
   size_t len = strlen(path) + 5;
-  char *tmp = cli_oom(malloc(len));
+  char *tmp = NULL;
   int rc = CLI_OK, fd;
+  carnet_restore_info ri;
+  /* A restored replica's data goes out only after its team's erasures
+   * came in (carnet/backup.h); a change file is no exception. */
+  int err = carnet_replica_get_restore(r, &ri);
+  if (err) return cli_fail_rc(c, r, err, "reading the restore record");
+  if (ri.waiting)
+    return cli_fail(c, CLI_EUSER,
+                    "this replica was restored from a backup and sends nothing until it has "
+                    "synced with a replica its team trusted before (which brings the erasures "
+                    "made since the backup): sync with one of them first");
+  tmp = cli_oom(malloc(len));
   snprintf(tmp, len, "%s.tmp", path);
   if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0) {
     rc = cli_fail(c, CLI_EUSER, "cannot create %s: %s", tmp, strerror(errno));

@@ -13,10 +13,12 @@
  * refused us (or the sync failed on its side), 2 an internal error here.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -109,6 +111,46 @@ static void remove_addr_file(const char *path, const char *addr) {
   if (ours) unlink(path);
 }
 
+/* One `carnet serve` per replica: DIR/serve.lock is flocked exclusive by
+ * the serving process for its whole life. The kernel drops the lock with
+ * the process, kill -9 included, so it never goes stale as a pid file
+ * would; the pid written in the file only names the holder to a second
+ * serve that is refused. The file stays (removing it would let a third
+ * serve lock a new file while the first still holds the old one).
+ * *fd_out is the lock (-1 when refused). */
+static int serve_lock(cli *c, carnet_replica *r, int *fd_out) {
+  char path[4200], pid[32] = "";
+  *fd_out = -1;
+  if (carnet_replica_readonly(r))
+    return cli_fail(c, CLI_EUSER,
+                    "the replica in %s is on read-only storage: carnet serve writes to it (it "
+                    "syncs); read commands work",
+                    carnet_replica_dir(r));
+  snprintf(path, sizeof path, "%s/serve.lock", carnet_replica_dir(r));
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0) return cli_fail(c, CLI_EINTERNAL, "cannot open %s: %s", path, strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int e = errno;
+    if (e == EWOULDBLOCK) {
+      ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+      pid[n > 0 ? n : 0] = '\0';
+      pid[strcspn(pid, "\n")] = '\0';
+    }
+    close(fd);
+    if (e != EWOULDBLOCK) return cli_fail(c, CLI_EINTERNAL, "cannot lock %s: %s", path, strerror(e));
+    return cli_fail(c, CLI_EUSER,
+                    "another carnet serve (pid %s) is already serving the replica in %s: one "
+                    "serve per replica (stop that one first)",
+                    pid[0] ? pid : "unknown", carnet_replica_dir(r));
+  }
+  snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, strlen(pid), 0) != (ssize_t)strlen(pid)) {
+    /* The lock holds all the same; only the name of the holder is lost. */
+  }
+  *fd_out = fd;
+  return CLI_OK;
+}
+
 int cli_cmd_serve(cli *c, int argc, char **argv) {
   carnet_replica *r = NULL;
   carnet_node *node = NULL;
@@ -117,6 +159,7 @@ int cli_cmd_serve(cli *c, int argc, char **argv) {
   size_t npeers = 0;
   char why[512], path[4200];
   bool once = false, addr_written = false;
+  int lock_fd = -1;
   const char *http = NULL;
   struct web_server *web = NULL;
   logger lg = {.cmd = c->cmd, .max_level = CARNET_LOG_INFO};
@@ -154,7 +197,7 @@ int cli_cmd_serve(cli *c, int argc, char **argv) {
     o.event_data = &web;
   }
   if (http && (rc = cli_web_check(c, http))) goto done;
-  if ((rc = cli_open(c, &r))) goto done;
+  if ((rc = cli_open(c, &r)) || (rc = serve_lock(c, r, &lock_fd))) goto done;
   int err = carnet_node_new(r, &o, &node, why, sizeof why);
   if (err) {
     /* A bad address or one that is taken is the user's to fix. */
@@ -183,6 +226,7 @@ done:
   if (addr_written) remove_addr_file(path, carnet_node_listen_addr(node));
   carnet_node_free(node);
   carnet_replica_close(r);
+  if (lock_fd >= 0) close(lock_fd); /* releases the lock, after everything else */
   free(peers);
   cli_args_free(&a);
   return rc;

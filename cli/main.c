@@ -69,6 +69,8 @@ static const cli_sub commands[] = {
     {"status", cli_cmd_status, "record counts, sequence and peers' sync state"},
     {"check", cli_cmd_check, "read the whole replica and report damage"},
     {"passwd", cli_cmd_passwd, "change the passphrase that protects this replica's files"},
+    {"backup", cli_cmd_backup, "write a backup of this replica to a file (while it is in use)"},
+    {"restore", cli_cmd_restore, "make a new replica from a backup"},
     {"debug", cli_cmd_debug, NULL}, /* hidden: for tests */
     {NULL, NULL, NULL},
 };

@@ -41,7 +41,7 @@
 #define AD_LABEL "carnet data key"
 
 _Static_assert(SALT_BYTES == crypto_pwhash_SALTBYTES, "salt size");
-_Static_assert(REC_BYTES == 106, "record size");
+_Static_assert(REC_BYTES == CARNET__KEY_RECORD_BYTES, "record size");
 
 /* Argon2id limits: libsodium's "interactive" level, 2 passes over 64 MiB
  * (about 0.1 s on a laptop core, more on a loaded VM). Every carnet command
@@ -111,10 +111,10 @@ static int key_file_read(carnet_replica *r, const char *path, uint8_t key[32]) {
   return 0;
 }
 
-/* Create a key file of 32 fresh random bytes, mode 0600. */
-static int key_file_create(carnet_replica *r, const char *path, uint8_t key[32]) {
+/* Create a key file holding `key`, mode 0600 (O_EXCL: never over
+ * another file). */
+static int key_file_write(carnet_replica *r, const char *path, const uint8_t key[32]) {
   char text[66];
-  randombytes_buf(key, 32);
   sodium_bin2hex(text, 65, key, 32);
   text[64] = '\n';
   int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
@@ -130,6 +130,12 @@ static int key_file_create(carnet_replica *r, const char *path, uint8_t key[32])
     return carnet__fail(r, CARNET_EIO, "cannot write key file %s: %s", path, strerror(errno));
   }
   return 0;
+}
+
+/* Create a key file of 32 fresh random bytes, mode 0600. */
+static int key_file_create(carnet_replica *r, const char *path, uint8_t key[32]) {
+  randombytes_buf(key, 32);
+  return key_file_write(r, path, key);
 }
 
 /* The key of `path`, made when the file does not exist yet. */
@@ -243,6 +249,19 @@ static int record_new(carnet_replica *r, const char *pass, const char *key_file,
   return rc;
 }
 
+/* The record's version, kind and limits are ones this build knows. */
+static int record_check(carnet_replica *r, const key_record *rec) {
+  uint8_t kind = rec->b[1];
+  uint64_t ops = carnet__be64_get(rec->b + 2), mem = carnet__be64_get(rec->b + 10);
+  if (rec->b[0] != REC_VERSION || kind < CARNET_KEY_PASSPHRASE || kind > CARNET_KEY_FILE_IN_DIR ||
+      (kind == CARNET_KEY_PASSPHRASE && (ops < crypto_pwhash_OPSLIMIT_MIN || ops > OPSLIMIT_MAX ||
+                                         mem < crypto_pwhash_MEMLIMIT_MIN || mem > MEMLIMIT_MAX)))
+    return carnet__fail(r, CARNET_ECORRUPT,
+                        "the key record of the replica in %s is damaged or of a newer Carnet",
+                        r->dir);
+  return 0;
+}
+
 static int record_read(carnet_replica *r, carnet__stxn *st, key_record *rec) {
   carnet_buf v;
   int rc =
@@ -253,15 +272,7 @@ static int record_read(carnet_replica *r, carnet__stxn *st, key_record *rec) {
                         r->dir);
   if (rc) return carnet__fail(r, rc, "cannot read the key record: %s", carnet__store_why(r->store));
   memcpy(rec->b, v.base, REC_BYTES);
-  uint8_t kind = rec->b[1];
-  uint64_t ops = carnet__be64_get(rec->b + 2), mem = carnet__be64_get(rec->b + 10);
-  if (rec->b[0] != REC_VERSION || kind < CARNET_KEY_PASSPHRASE || kind > CARNET_KEY_FILE_IN_DIR ||
-      (kind == CARNET_KEY_PASSPHRASE && (ops < crypto_pwhash_OPSLIMIT_MIN || ops > OPSLIMIT_MAX ||
-                                         mem < crypto_pwhash_MEMLIMIT_MIN || mem > MEMLIMIT_MAX)))
-    return carnet__fail(r, CARNET_ECORRUPT,
-                        "the key record of the replica in %s is damaged or of a newer Carnet",
-                        r->dir);
-  return 0;
+  return record_check(r, rec);
 }
 
 /* --- init, open, rekey ------------------------------------------------------- */
@@ -290,14 +301,15 @@ done:
   return rc;
 }
 
-int carnet__keys_load(carnet_replica *r, carnet__stxn *st, const carnet_env *env) {
-  uint8_t master[32], dkey[32];
+/* Unwrap the data key of `rec` with what `env` gives into `dkey`; `master`
+ * receives the master key (a key file's 32 bytes). `restoring`: r->dir is
+ * the directory a backup is restored into, which has no key file yet. */
+static int record_open(carnet_replica *r, const key_record *rec, const carnet_env *env,
+                       bool restoring, uint8_t master[32], uint8_t dkey[32]) {
   char buf[1024], path[4200];
   const char *pass = NULL, *kf = env ? env->key_file : NULL;
-  key_record rec;
-  int rc;
-  if ((rc = record_read(r, st, &rec))) return rc;
-  switch (rec.b[1]) {
+  int rc = 0;
+  switch (rec->b[1]) {
   case CARNET_KEY_PASSPHRASE:
     if ((rc = get_passphrase(r, env, false, buf, sizeof buf, &pass))) goto done;
     if (pass == NULL) {
@@ -308,8 +320,8 @@ int carnet__keys_load(carnet_replica *r, carnet__stxn *st, const carnet_env *env
                        r->dir);
       goto done;
     }
-    if ((rc = passphrase_master(r, &rec, pass, master))) goto done;
-    if (record_unwrap(r, &rec, master, dkey) != 0) {
+    if ((rc = passphrase_master(r, rec, pass, master))) goto done;
+    if (record_unwrap(r, rec, master, dkey) != 0) {
       rc = carnet__fail(r, CARNET_EKEY, "wrong passphrase for replica %s", r->dir);
       goto done;
     }
@@ -319,10 +331,17 @@ int carnet__keys_load(carnet_replica *r, carnet__stxn *st, const carnet_env *env
      * replica made with the directory's own, that one first (a
      * CARNET_KEY_FILE meant for another replica must not get in the way). */
     key_path(r, path, sizeof path);
-    if (rec.b[1] == CARNET_KEY_FILE_IN_DIR && access(path, F_OK) == 0) kf = path;
+    if (rec->b[1] == CARNET_KEY_FILE_IN_DIR && access(path, F_OK) == 0) kf = path;
+    if (restoring && rec->b[1] == CARNET_KEY_FILE_IN_DIR && (kf == NULL || kf[0] == '\0')) {
+      rc = carnet__fail(r, CARNET_EKEY,
+                        "this backup opens with the key file carnet.key of the replica directory "
+                        "it was made from (that replica had no passphrase): give a copy of it "
+                        "(--key-file PATH or CARNET_KEY_FILE for the carnet command)");
+      goto done;
+    }
     if (kf == NULL || kf[0] == '\0') {
       kf = path;
-      if (rec.b[1] == CARNET_KEY_FILE && access(path, F_OK) != 0) {
+      if (rec->b[1] == CARNET_KEY_FILE && access(path, F_OK) != 0) {
         rc = carnet__fail(r, CARNET_EKEY,
                           "the replica in %s is locked with a key file kept outside it: give it "
                           "(--key-file PATH or CARNET_KEY_FILE for the carnet command)",
@@ -331,24 +350,62 @@ int carnet__keys_load(carnet_replica *r, carnet__stxn *st, const carnet_env *env
       }
     }
     if ((rc = key_file_read(r, kf, master))) {
-      if (rc == CARNET_EKEY && kf == path)
+      if (rc == CARNET_EKEY && kf == path && !restoring)
         carnet__fail(r, rc,
                      "the key file of the replica in %s is missing or damaged (%s): give "
                      "it with --key-file or CARNET_KEY_FILE, or restore it from a backup",
                      r->dir, path);
       goto done;
     }
-    if (record_unwrap(r, &rec, master, dkey) != 0) {
-      rc = carnet__fail(r, CARNET_EKEY, "wrong key file %s for replica %s", kf, r->dir);
+    if (record_unwrap(r, rec, master, dkey) != 0) {
+      rc = restoring ? carnet__fail(r, CARNET_EKEY, "wrong key file %s for this backup", kf)
+                     : carnet__fail(r, CARNET_EKEY, "wrong key file %s for replica %s", kf, r->dir);
       goto done;
     }
   }
-  rc = carnet__store_set_key(r->store, dkey);
 done:
   sodium_memzero(buf, sizeof buf);
+  if (rc) {
+    sodium_memzero(master, 32);
+    sodium_memzero(dkey, 32);
+  }
+  return rc;
+}
+
+int carnet__keys_load(carnet_replica *r, carnet__stxn *st, const carnet_env *env) {
+  uint8_t master[32], dkey[32];
+  key_record rec;
+  int rc;
+  if ((rc = record_read(r, st, &rec))) return rc;
+  if ((rc = record_open(r, &rec, env, false, master, dkey)) == 0)
+    rc = carnet__store_set_key(r->store, dkey);
   sodium_memzero(master, sizeof master);
   sodium_memzero(dkey, sizeof dkey);
   return rc;
+}
+
+int carnet__keys_unwrap(carnet_replica *r, const uint8_t *record, size_t len,
+                        const carnet_env *env, uint8_t dkey[32], uint8_t dir_key[32],
+                        bool *need_dir_key) {
+  key_record rec;
+  char path[4200];
+  int rc;
+  *need_dir_key = false;
+  if (len != REC_BYTES)
+    return carnet__fail(r, CARNET_ECORRUPT, "the key record is %zu bytes, not %d", len, REC_BYTES);
+  memcpy(rec.b, record, REC_BYTES);
+  if ((rc = record_check(r, &rec))) return rc;
+  if ((rc = record_open(r, &rec, env, true, dir_key, dkey))) return rc;
+  key_path(r, path, sizeof path);
+  *need_dir_key = rec.b[1] == CARNET_KEY_FILE_IN_DIR && access(path, F_OK) != 0;
+  if (!*need_dir_key) sodium_memzero(dir_key, 32);
+  return 0;
+}
+
+int carnet__keys_write_dir_key(carnet_replica *r, const uint8_t key[32]) {
+  char path[4200];
+  key_path(r, path, sizeof path);
+  return key_file_write(r, path, key);
 }
 
 int carnet_replica_rekey(carnet_replica *r, const char *passphrase, const char *key_file) {

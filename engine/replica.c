@@ -131,7 +131,7 @@ const char *carnet_replica_errmsg(const carnet_replica *r) {
 
 static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 
-static carnet_replica *replica_new(const char *dir, const carnet_env *env) {
+carnet_replica *carnet__replica_new(const char *dir, const carnet_env *env) {
   carnet_replica *r = carnet__calloc(1, sizeof *r);
   if (r == NULL) return NULL;
   r->dir = carnet__strdup(dir);
@@ -150,13 +150,17 @@ static carnet_replica *replica_new(const char *dir, const carnet_env *env) {
   return r;
 }
 
-static void set_identity(carnet_replica *r, uint64_t id) {
-  r->id = id;
-  for (int i = 0; i < 4; i++) r->tag[i] = crockford[(id >> (59 - 5 * i)) & 31];
-  r->tag[4] = '\0';
+void carnet__tag_of(uint64_t id, char tag[5]) {
+  for (int i = 0; i < 4; i++) tag[i] = crockford[(id >> (59 - 5 * i)) & 31];
+  tag[4] = '\0';
 }
 
-static int mkdir_p(const char *dir) {
+void carnet__replica_set_id(carnet_replica *r, uint64_t id) {
+  r->id = id;
+  carnet__tag_of(id, r->tag);
+}
+
+int carnet__mkdir_p(const char *dir) {
   char path[4096];
   size_t n = strlen(dir);
   if (n == 0 || n >= sizeof path) return -1;
@@ -193,12 +197,12 @@ int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica *
     rc = CARNET_EEXIST;
     goto done;
   }
-  if (mkdir_p(dir) != 0) {
+  if (carnet__mkdir_p(dir) != 0) {
     snprintf(why, sizeof why, "cannot create directory %s: %s", dir, strerror(errno));
     rc = CARNET_EIO;
     goto done;
   }
-  if ((r = replica_new(dir, env)) == NULL) {
+  if ((r = carnet__replica_new(dir, env)) == NULL) {
     rc = CARNET_ENOMEM;
     goto done;
   }
@@ -206,7 +210,7 @@ int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica *
   created = true;
   uint64_t id = 0;
   while (id == 0) carnet__random(r, &id, sizeof id);
-  set_identity(r, id);
+  carnet__replica_set_id(r, id);
   if ((rc = carnet__store_begin(r->store, true, &st))) {
     snprintf(why, sizeof why, "cannot write the new replica in %s: %s", dir,
              carnet__store_why(r->store));
@@ -306,35 +310,28 @@ done:
   return rc;
 }
 
-int carnet_replica_open(const char *dir, const carnet_env *env, carnet_replica **out,
-                        char *errbuf, size_t errbuf_len) {
-  carnet_replica *r = NULL;
+int carnet__replica_load(carnet_replica *r, const carnet_env *env, const uint8_t *dkey,
+                         char *why, size_t why_len) {
   carnet__stxn *st = NULL;
-  char why[512] = "";
+  const char *dir = r->dir;
   int rc;
   uint64_t id;
   carnet_buf v;
-  *out = NULL;
-  if (sodium_init() < 0) return CARNET_ENOMEM;
-  if ((r = replica_new(dir, env)) == NULL) {
-    rc = CARNET_ENOMEM;
-    goto done;
-  }
-  if ((rc = carnet__store_open(dir, 0, &r->store, why, sizeof why))) goto done;
+  if ((rc = carnet__store_open(dir, 0, &r->store, why, why_len))) goto done;
   if ((rc = carnet__store_begin(r->store, false, &st))) {
-    snprintf(why, sizeof why, "cannot read the replica in %s: %s", dir,
+    snprintf(why, why_len, "cannot read the replica in %s: %s", dir,
              carnet__store_why(r->store));
     goto done;
   }
   rc = carnet__store_get(st, CARNET__T_META, CARNET__META_SCHEMA, strlen(CARNET__META_SCHEMA), &v);
   if (rc || v.len != 4) {
-    snprintf(why, sizeof why, "%s does not hold a Carnet replica (no schema version)", dir);
+    snprintf(why, why_len, "%s does not hold a Carnet replica (no schema version)", dir);
     rc = CARNET_ECORRUPT;
     goto done;
   }
   uint32_t schema = carnet__be32_get(v.base);
   if (schema > CARNET_SCHEMA_VERSION) {
-    snprintf(why, sizeof why,
+    snprintf(why, why_len,
              "the replica in %s was written by a newer version of Carnet (schema %u, this build "
              "reads up to %u): upgrade carnet",
              dir, schema, CARNET_SCHEMA_VERSION);
@@ -342,12 +339,12 @@ int carnet_replica_open(const char *dir, const carnet_env *env, carnet_replica *
     goto done;
   }
   if ((rc = carnet__meta_get_u64(st, CARNET__META_REPLICA_ID, &id)) || id == 0) {
-    snprintf(why, sizeof why, "%s does not hold a Carnet replica (no replica id)", dir);
+    snprintf(why, why_len, "%s does not hold a Carnet replica (no replica id)", dir);
     rc = CARNET_ECORRUPT;
     goto done;
   }
   if (schema < 2) {
-    snprintf(why, sizeof why,
+    snprintf(why, why_len,
              "the replica in %s is not encrypted (made before encryption at rest, schema %u) and "
              "this build opens encrypted replicas only: make a new one with 'carnet init' and "
              "fill it with 'carnet join' from a peer (see docs/DESIGN-NOTES.md, encryption at "
@@ -356,24 +353,57 @@ int carnet_replica_open(const char *dir, const carnet_env *env, carnet_replica *
     rc = CARNET_EVERSION;
     goto done;
   }
-  set_identity(r, id);
+  carnet__replica_set_id(r, id);
   /* Invariant K1 (engine/keys.c): the data key before anything else. */
-  if ((rc = carnet__keys_load(r, st, env))) {
-    snprintf(why, sizeof why, "%s", r->err);
+  if (dkey) {
+    rc = carnet__store_set_key(r->store, dkey);
+  } else if ((rc = carnet__keys_load(r, st, env))) {
+    snprintf(why, why_len, "%s", r->err);
     carnet__clear_err(r);
     goto done;
   }
   carnet__store_abort(st);
   st = NULL;
-  if (schema < CARNET_SCHEMA_VERSION && (rc = schema_upgrade(r, why, sizeof why))) goto done;
+  if (rc) goto done;
+  /* Read-only, nothing can be upgraded: from schema 3 (the blind index
+   * hash of this build) the store reads each table as the file's schema
+   * stored it; an older one must be upgraded before it can be read. */
+  if (schema < 3 && carnet__store_readonly(r->store)) {
+    snprintf(why, why_len,
+             "the replica in %s is read-only (%s) and of an older schema (%u) that this build "
+             "must upgrade before reading it: open it once on writable storage",
+             dir, carnet__store_readonly_why(r->store), schema);
+    rc = CARNET_EPERM;
+    goto done;
+  }
+  if (schema < CARNET_SCHEMA_VERSION && !carnet__store_readonly(r->store) &&
+      (rc = schema_upgrade(r, why, why_len)))
+    goto done;
   /* An erasure applied while another process had the directory open left
-   * its compaction to the next process that can do it (carnet/erase.h). */
+   * its compaction to the next process that can do it (carnet/erase.h).
+   * Read-only, it waits for a process that can write. */
   (void)carnet_replica_compact(r, false, NULL);
   carnet__clear_err(r);
+done:
+  carnet__store_abort(st);
+  return rc;
+}
+
+int carnet_replica_open(const char *dir, const carnet_env *env, carnet_replica **out,
+                        char *errbuf, size_t errbuf_len) {
+  carnet_replica *r = NULL;
+  char why[512] = "";
+  int rc;
+  *out = NULL;
+  if (sodium_init() < 0) return CARNET_ENOMEM;
+  if ((r = carnet__replica_new(dir, env)) == NULL) {
+    rc = CARNET_ENOMEM;
+    goto done;
+  }
+  if ((rc = carnet__replica_load(r, env, NULL, why, sizeof why))) goto done;
   *out = r;
   r = NULL;
 done:
-  carnet__store_abort(st);
   if (r) carnet_replica_close(r);
   if (rc) copy_why(errbuf, errbuf_len, why[0] ? why : carnet_error_message(rc));
   return rc;
@@ -388,6 +418,10 @@ void carnet_replica_close(carnet_replica *r) {
   carnet__free(r->dir);
   sodium_memzero(r->rnd_pool, sizeof r->rnd_pool);
   carnet__free(r);
+}
+
+bool carnet_replica_readonly(const carnet_replica *r) {
+  return r->store && carnet__store_readonly(r->store);
 }
 
 uint64_t carnet_replica_id(const carnet_replica *r) {
@@ -435,6 +469,14 @@ int carnet_txn_begin(carnet_replica *r, carnet_txn **out) {
   if (carnet__feed_busy(r))
     return carnet__fail(r, CARNET_EMISUSE, "a change callback cannot write to the replica "
                                            "(carnet/feed.h): write after the call that committed");
+  if (carnet__store_readonly(r->store))
+    return carnet__fail(r, CARNET_EPERM,
+                        "the replica in %s is on read-only storage (%s): reading works, but this "
+                        "writes to it; copy the directory to writable storage to change it",
+                        r->dir,
+                        carnet__store_readonly_why(r->store)[0]
+                            ? carnet__store_readonly_why(r->store)
+                            : "opened read-only");
   if ((t = carnet__calloc(1, sizeof *t)) == NULL) return CARNET_ENOMEM;
   t->r = r;
   if ((rc = carnet__store_begin(r->store, true, &t->st))) {

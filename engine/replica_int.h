@@ -62,6 +62,23 @@ struct carnet_txn {
 /* Sealed meta values (encryption at rest): sign_sk and index_key, listed in
  * engine/store.c sealed(). */
 
+/* For init, open and restore (engine/backup.c): a handle with no store
+ * yet (NULL: out of memory); the id and tag; `mkdir -p` with mode 0700. */
+carnet_replica *carnet__replica_new(const char *dir, const carnet_env *env);
+void carnet__replica_set_id(carnet_replica *r, uint64_t id);
+/* The tag of replica id `id` (4 characters of Crockford base32, the top 20
+ * bits: carnet_replica_tag). */
+void carnet__tag_of(uint64_t id, char tag[5]);
+int carnet__mkdir_p(const char *dir);
+
+/* Open the store of r->dir into `r` (made by carnet__replica_new), check
+ * its schema and id, load the data key (unwrapped with `env`, or `dkey`
+ * when the caller has it already: a restore), upgrade the schema and try
+ * a pending compaction: carnet_replica_open without the handle's
+ * allocation. On error `why` says why; the caller closes `r`. */
+int carnet__replica_load(carnet_replica *r, const carnet_env *env, const uint8_t *dkey,
+                         char *why, size_t why_len);
+
 /* Record a detail for carnet_replica_errmsg and return `code`. */
 int carnet__fail(carnet_replica *r, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

@@ -92,7 +92,11 @@ static void pend_free(pendbuf *p);
 struct carnet__store {
   MDB_env *env; /* NULL only inside a failed compaction */
   char *dir;
-  int lock_fd; /* DIR/carnet.lock, held shared while env is open */
+  int lock_fd; /* DIR/carnet.lock, held shared while env is open; -1 read-only without one */
+  bool readonly; /* opened read-only (read-only media): no write transaction */
+  bool nolock;   /* read-only without LMDB's lock file (MDB_NOLOCK) */
+  char ro_why[96]; /* what refused write access ("Read-only file system") */
+  int env_errno;   /* the error of the last failed mdb_env_open */
   MDB_dbi dbi[CARNET__T_COUNT_];
   unsigned fail_commit_after; /* test hook */
   int fail_compact;           /* test hook: the error of the next compactions */
@@ -267,6 +271,12 @@ static int fail(carnet__store *s, int mdb_rc, const char *what) {
   return from_mdb(mdb_rc);
 }
 
+/* Whether an open failed for want of write access: read-only media
+ * (EROFS), or files and directories the user may only read. */
+static bool cannot_write(int e) {
+  return e == EROFS || e == EACCES || e == EPERM;
+}
+
 const char *carnet__store_why(const carnet__store *s) {
   return s->why;
 }
@@ -294,7 +304,11 @@ static int env_open(carnet__store *s, bool create, char *why, size_t why_len) {
     snprintf(why, why_len, "cannot set up the store: %s", mdb_strerror(mrc));
     goto done;
   }
-  if ((mrc = mdb_env_open(s->env, s->dir, MDB_NOTLS | MDB_NORDAHEAD, 0600))) {
+  unsigned eflags = MDB_NOTLS | MDB_NORDAHEAD;
+  if (s->readonly) eflags |= MDB_RDONLY | (s->nolock ? MDB_NOLOCK : 0);
+  s->env_errno = 0;
+  if ((mrc = mdb_env_open(s->env, s->dir, eflags, 0600))) {
+    s->env_errno = mrc;
     rc = from_mdb(mrc);
     if (mrc == MDB_INVALID || mrc == MDB_VERSION_MISMATCH || mrc == MDB_CORRUPTED)
       snprintf(why, why_len, "%s is not a valid Carnet data file (%s): restore it from a backup",
@@ -324,17 +338,25 @@ static int env_open(carnet__store *s, bool create, char *why, size_t why_len) {
     rc = CARNET_ECORRUPT;
     goto done;
   }
-  if ((mrc = mdb_txn_begin(s->env, NULL, 0, &txn))) {
+  /* Read-only, the tables are opened in a read transaction (its commit
+   * keeps the handles) and none can be created. */
+  if ((mrc = mdb_txn_begin(s->env, NULL, s->readonly ? MDB_RDONLY : 0, &txn))) {
     rc = from_mdb(mrc);
     snprintf(why, why_len, "cannot open the replica in %s: %s", s->dir, mdb_strerror(mrc));
     goto done;
   }
   for (int i = 0; i < CARNET__T_COUNT_; i++) {
-    unsigned tflags = (create || i >= CARNET__T_CERTS) ? MDB_CREATE : 0;
+    unsigned tflags = !s->readonly && (create || i >= CARNET__T_CERTS) ? MDB_CREATE : 0;
     if ((mrc = mdb_dbi_open(txn, table_names[i], tflags, &s->dbi[i]))) {
       rc = mrc == MDB_NOTFOUND ? CARNET_ECORRUPT : from_mdb(mrc);
-      snprintf(why, why_len, "%s is not a Carnet replica (table '%s': %s)", s->dir,
-               table_names[i], mdb_strerror(mrc));
+      if (mrc == MDB_NOTFOUND && s->readonly && i >= CARNET__T_CERTS)
+        snprintf(why, why_len,
+                 "the replica in %s is read-only (%s) and was made by an older Carnet that "
+                 "lacks the table '%s': open it once on writable storage",
+                 s->dir, s->ro_why, table_names[i]);
+      else
+        snprintf(why, why_len, "%s is not a Carnet replica (table '%s': %s)", s->dir,
+                 table_names[i], mdb_strerror(mrc));
       goto done;
     }
   }
@@ -369,6 +391,7 @@ done:
  * file), and turning it back is atomic. */
 static int lock_set(carnet__store *s, short type, bool wait) {
   struct flock fl;
+  if (s->lock_fd < 0) return 0; /* read-only media without the file: no process writes there */
   memset(&fl, 0, sizeof fl);
   fl.l_type = type;
   fl.l_whence = SEEK_SET; /* l_start = l_len = 0: the whole file */
@@ -411,18 +434,55 @@ int carnet__store_open(const char *dir, unsigned flags, carnet__store **out, cha
   /* Every process holds the directory lock shared while its environment is
    * open; compaction (carnet__store_compact) needs it exclusive. */
   snprintf(path, sizeof path, "%s/%s", dir, CARNET__STORE_LOCK_FILE);
-  if ((s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 || lock_shared(s) != 0) {
+  s->readonly = (flags & CARNET__STORE_READONLY) && !(flags & CARNET__STORE_CREATE);
+  if (!s->readonly) s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (s->lock_fd < 0 && !(flags & CARNET__STORE_CREATE) && (s->readonly || cannot_write(errno))) {
+    /* Read-only media: open what is there for reading. A shared lock needs
+     * only read access, so a compaction run through a writable path to the
+     * same files still waits for us; with no lock file at all, nothing can
+     * have written here since it was made read-only. */
+    if (!s->readonly) snprintf(s->ro_why, sizeof s->ro_why, "%s", strerror(errno));
+    s->readonly = true;
+    s->lock_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (s->lock_fd < 0 && errno != ENOENT && !cannot_write(errno)) {
+      rc = CARNET_EIO;
+      snprintf(why, why_len, "cannot lock the replica in %s: %s", dir, strerror(errno));
+      goto done;
+    }
+  }
+  if ((s->lock_fd < 0 && !s->readonly) || lock_shared(s) != 0) {
     rc = errno == ENOENT ? CARNET_ENOREPLICA : CARNET_EIO;
     snprintf(why, why_len, "cannot lock the replica in %s: %s", dir, strerror(errno));
     goto done;
   }
-  if ((rc = env_open(s, flags & CARNET__STORE_CREATE, why, why_len))) goto done;
+  rc = env_open(s, flags & CARNET__STORE_CREATE, why, why_len);
+  if (rc && !s->readonly && !(flags & CARNET__STORE_CREATE) && cannot_write(s->env_errno)) {
+    /* The lock file could be written but LMDB's own files cannot. */
+    snprintf(s->ro_why, sizeof s->ro_why, "%s", strerror(s->env_errno));
+    s->readonly = true;
+    rc = env_open(s, false, why, why_len);
+  }
+  if (rc && s->readonly && !s->nolock && cannot_write(s->env_errno)) {
+    /* LMDB's lock file exists but cannot be written (or cannot be made):
+     * read without it (MDB_NOLOCK). */
+    s->nolock = true;
+    rc = env_open(s, false, why, why_len);
+  }
+  if (rc) goto done;
   *out = s;
   s = NULL;
   rc = 0;
 done:
   carnet__store_close(s);
   return rc;
+}
+
+bool carnet__store_readonly(const carnet__store *s) {
+  return s->readonly;
+}
+
+const char *carnet__store_readonly_why(const carnet__store *s) {
+  return s->ro_why;
 }
 
 void carnet__store_close(carnet__store *s) {
@@ -453,6 +513,12 @@ static int copy_compact(carnet__store *s, const char *tmp) {
   return 0;
 }
 
+int carnet__store_copy(carnet__store *s, int fd) {
+  if (s->env == NULL) return CARNET_EIO;
+  int mrc = mdb_env_copyfd2(s->env, fd, MDB_CP_COMPACT);
+  return mrc ? fail(s, mrc, "copy") : 0;
+}
+
 static int fsync_dir(const char *dir) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return -1;
@@ -465,6 +531,7 @@ int carnet__store_compact(carnet__store *s, bool *done) {
   char data[4200], tmp[4200], why[256];
   int rc;
   *done = false;
+  if (s->readonly) return 0; /* nothing can be written here: the flag stays for later */
   /* Exclusive, without waiting: refused while another process holds it
    * shared (ours stays shared then). */
   if (lock_set(s, F_WRLCK, false) != 0) {
@@ -670,6 +737,13 @@ int carnet__store_begin(carnet__store *s, bool write, carnet__stxn **out) {
   if (s->env == NULL) { /* a compaction could not reopen the file (s->why says why) */
     carnet__free(t);
     return CARNET_EIO;
+  }
+  if (write && s->readonly) {
+    carnet__free(t);
+    snprintf(s->why, sizeof s->why,
+             "the replica in %.100s is read-only (%.80s): reading works, writing cannot", s->dir,
+             s->ro_why[0] ? s->ro_why : "opened read-only");
+    return CARNET_EPERM;
   }
   int mrc = mdb_txn_begin(s->env, NULL, write ? 0 : MDB_RDONLY, &t->txn);
   if (mrc) {

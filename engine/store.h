@@ -36,18 +36,32 @@ typedef struct carnet__scur carnet__scur;
 #define CARNET__STORE_LOCK_FILE "carnet.lock"
 
 enum {
-  CARNET__STORE_CREATE = 1u << 0, /* create the directory and tables */
+  CARNET__STORE_CREATE = 1u << 0,   /* create the directory and tables */
+  CARNET__STORE_READONLY = 1u << 1, /* open read-only even where it could write */
 };
 
 /* Brief: open (or with CARNET__STORE_CREATE, create) the environment in
- * `dir`. Errors: CARNET_ENOREPLICA (no data file and no CREATE),
- * CARNET_ECORRUPT (not an LMDB file, or damaged), CARNET_EIO, CARNET_ENOMEM.
- * `why` receives a one-line detail. */
+ * `dir`. A replica that cannot be written (read-only media: the lock files
+ * cannot be created or opened for writing, EROFS or EACCES) is opened
+ * read-only instead (carnet__store_readonly): reads work, every write
+ * transaction is refused with CARNET_EPERM. Read-only, LMDB runs with
+ * MDB_RDONLY, and with MDB_NOLOCK when its lock file cannot be used: no
+ * reader slot is taken, so a writer elsewhere (the same files mounted
+ * writable) could reuse pages under a long read; docs/DESIGN-NOTES.md,
+ * read-only replicas. Errors: CARNET_ENOREPLICA (no data file and no
+ * CREATE), CARNET_ECORRUPT (not an LMDB file, or damaged), CARNET_EIO,
+ * CARNET_ENOMEM. `why` receives a one-line detail. */
 int carnet__store_open(const char *dir, unsigned flags, carnet__store **out, char *why,
                        size_t why_len);
 void carnet__store_close(carnet__store *s);
 
-/* Brief: begin a transaction (write or read-only). */
+/* Brief: whether the store was opened read-only, and why (strerror of
+ * what refused the write access, "" when it was asked for). */
+bool carnet__store_readonly(const carnet__store *s);
+const char *carnet__store_readonly_why(const carnet__store *s);
+
+/* Brief: begin a transaction (write or read-only). A write transaction on
+ * a read-only store fails with CARNET_EPERM (carnet__store_why says why). */
 int carnet__store_begin(carnet__store *s, bool write, carnet__stxn **out);
 
 /* Brief: commit; the transaction is freed whatever the result. */
@@ -155,6 +169,14 @@ int carnet__store_last(carnet__scur *c, carnet_buf *k, carnet_buf *v);
  * Errors: CARNET_EIO, CARNET_ENOSPC (the copy did not fit: the old file
  * stays), CARNET_ECORRUPT (the reopened file fails: restore a backup). */
 int carnet__store_compact(carnet__store *s, bool *done);
+
+/* Brief: write a compacted copy of the environment, as one read
+ * transaction sees it (a consistent snapshot while other processes write),
+ * to `fd` from its current offset (LMDB's mdb_env_copyfd2 with
+ * MDB_CP_COMPACT: live pages only, so no freed page's old bytes). Works on
+ * a read-only store; other processes may write meanwhile. Errors:
+ * CARNET_ENOSPC, CARNET_EIO, CARNET_ENOMEM. */
+int carnet__store_copy(carnet__store *s, int fd);
 
 /* Brief: a one-line explanation of the last failure of this store. */
 const char *carnet__store_why(const carnet__store *s);

@@ -34,6 +34,11 @@
  * inside the transaction of every received batch, so after the removal
  * commits nothing more the peer sends is applied and nothing more is sent
  * to it but the ERROR that says why.
+ * Invariant S6 (engine/backup.h B2): a restored replica sends no batch
+ * until the REQ of a peer its team trusted at the restore has come, since
+ * that peer's certificates come before it: held, a session ends with an
+ * error once it has received the peer's stream (a one-shot peer would
+ * otherwise wait for ours until its timeout; a node redials later).
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -42,6 +47,7 @@
 
 #include "carnet/changes.h"
 #include "engine/alloc.h"
+#include "engine/backup.h"
 #include "engine/peer_int.h"
 #include "carnet/error.h"
 #include "carnet/sync.h"
@@ -96,6 +102,7 @@ struct carnet_session {
   bool stream_on;     /* the peer asked (REQ) */
   carnet_mark from;   /* where the next batch starts */
   bool final_sent;    /* the current stream's last batch is out */
+  bool held;          /* S6: a restored replica waiting for its team's erasures */
   unsigned inflight;  /* batches not yet acknowledged */
   uint64_t acked;     /* our sequence number the peer confirmed */
   uint64_t certs_sent; /* our certseq when we last sent certificates */
@@ -172,7 +179,10 @@ static uint64_t local_seq(carnet_session *s) {
 
 /* Stream batches while the window allows and there is something to send. */
 static int pump(carnet_session *s, uint64_t now_ms) {
-  while (s->stream_on && !s->bye_sent && s->inflight < s->o.window) {
+  /* S6: another session (or process) may have ended the wait meanwhile. */
+  int grc = s->held ? carnet__restore_gate(s->r, s->peer_pk, false, &s->held) : 0;
+  if (grc) return fail(s, grc, "%s", carnet_replica_errmsg(s->r));
+  while (s->stream_on && !s->held && !s->bye_sent && s->inflight < s->o.window) {
     if (s->final_sent && local_seq(s) <= s->from.after) return 0;
     carnet_buf b = {0};
     carnet_batch_info info;
@@ -298,6 +308,11 @@ static int on_revoke(carnet_session *s, const carnet__msg *m) {
 
 /* Both sides caught up: record it, and end a one-shot session. */
 static int check_done(carnet_session *s, uint64_t now_ms) {
+  if (s->held && s->peer_done)
+    return fail(s, CARNET_EPERM,
+                "this replica was restored from a backup and sends nothing until it has synced "
+                "with a replica its team trusted before (which brings the erasures made since "
+                "the backup): sync with one of them first");
   bool caught_up = s->peer_done && s->final_sent && s->inflight == 0 &&
                    local_seq(s) <= s->from.after;
   if (s->state == CARNET_SESSION_SYNCING || s->state == CARNET_SESSION_IDLE)
@@ -440,6 +455,9 @@ static int on_message(carnet_session *s, const carnet__msg *m, uint64_t now_ms) 
     s->stream_on = true;
     s->from = (carnet_mark){m->since, m->after};
     s->final_sent = false;
+    /* S6: the peer's certificates, all sent before this REQ, are applied. */
+    int grc = carnet__restore_gate(s->r, s->peer_pk, true, &s->held);
+    if (grc) return fail(s, grc, "%s", carnet_replica_errmsg(s->r));
     return pump(s, now_ms);
   case CARNET_MSG_BATCH:
     return on_batch(s, m, now_ms);

@@ -27,5 +27,6 @@
 #include "carnet/import.h"
 #include "carnet/feed.h"
 #include "carnet/search.h"
+#include "carnet/backup.h"
 
 #endif

@@ -46,7 +46,10 @@ typedef struct carnet_txn carnet_txn;
 CARNET_API int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica **out,
                                    char *errbuf, size_t errbuf_len);
 
-/* Brief: open an existing replica.
+/* Brief: open an existing replica. A replica on read-only media (or whose
+ * files this user may only read) is opened read-only: every read works,
+ * every write fails with CARNET_EPERM and a message saying so
+ * (carnet_replica_readonly).
  * Errors: CARNET_ENOREPLICA (no replica there: run `carnet init`),
  * CARNET_EVERSION (written by a newer Carnet: upgrade), CARNET_ECORRUPT
  * (the data file is damaged or not a Carnet replica: restore a backup),
@@ -101,7 +104,13 @@ CARNET_API void carnet_replica_close(carnet_replica *r);
  * string lives until the next call on the handle. */
 CARNET_API const char *carnet_replica_errmsg(const carnet_replica *r);
 
-/* Brief: this replica's 64-bit id (random, fixed at init). */
+/* Brief: whether the handle was opened read-only, because the replica's
+ * files cannot be written (read-only media, or files this user may only
+ * read: carnet_replica_open). Fixed for the handle's life. */
+CARNET_API bool carnet_replica_readonly(const carnet_replica *r);
+
+/* Brief: this replica's 64-bit id (random, fixed at init; a restored
+ * replica has a new one: carnet/backup.h). */
 CARNET_API uint64_t carnet_replica_id(const carnet_replica *r);
 
 /* Brief: this replica's short tag (4 characters of Crockford base32 of the
@@ -148,7 +157,8 @@ CARNET_API int carnet_replica_set_role(carnet_replica *r, carnet_role role);
  * durable at carnet_txn_commit, all or nothing. Only one write transaction
  * exists at a time per directory (across processes): others wait.
  * Errors: CARNET_EMISUSE (a transaction is already open on this handle),
- * CARNET_EIO, CARNET_ENOSPC. */
+ * CARNET_EPERM (the replica is read-only: carnet_replica_readonly; every
+ * call that writes returns it), CARNET_EIO, CARNET_ENOSPC. */
 CARNET_API int carnet_txn_begin(carnet_replica *r, carnet_txn **out);
 
 /* Brief: make the transaction's writes durable (fsync). After the call the
