@@ -292,6 +292,7 @@ int cli_cmd_stats(cli *c, int argc, char **argv);     /* cli/cmd_history.c */
 int cli_cmd_dupes(cli *c, int argc, char **argv);     /* cli/cmd_dupes.c */
 int cli_cmd_merge(cli *c, int argc, char **argv);     /* cli/cmd_merge.c */
 int cli_cmd_check(cli *c, int argc, char **argv);     /* cli/cmd_check.c */
+int cli_cmd_salvage(cli *c, int argc, char **argv);   /* cli/cmd_salvage.c */
 int cli_cmd_unmerge(cli *c, int argc, char **argv);   /* cli/cmd_merge.c */
 /* `carnet dupes review|dismiss|set-aside` (cli/cmd_review.c): *handled is
  * set when argv[1] names one of them. */

@@ -68,6 +68,63 @@ CARNET_API int carnet_replica_check(carnet_replica *r, carnet_progress_fn *fn, v
 CARNET_API int carnet_replica_repair(carnet_replica *r, carnet_progress_fn *fn, void *ctx,
                                      carnet_check_report *out);
 
+/* --- Salvage --------------------------------------------------------------- */
+
+/* What carnet_replica_salvage did. A struct that grows: declare it with
+ * CARNET_SALVAGE_REPORT_INIT. */
+typedef struct carnet_salvage_report {
+  size_t size;            /* set by CARNET_SALVAGE_REPORT_INIT */
+  uint64_t rows;          /* records found in the damaged file's live trees */
+  uint64_t copied;        /* records copied into the new replica */
+  uint64_t lost;          /* records that could not be copied: found damaged, or known by
+                             the change index only (their page was damaged) */
+  uint64_t certificates;  /* erasure certificates copied */
+  uint64_t damaged_pages; /* pages skipped because they fail a check, every table */
+  bool identity_kept;     /* the new replica kept the old identity key, so the team still
+                             trusts it; else it has a key of its own to trust */
+  uint64_t replica_id;    /* the new replica's id (a new tag, new numbering series) */
+} carnet_salvage_report;
+
+#define CARNET_SALVAGE_REPORT_INIT CARNET__SIZED(carnet_salvage_report)
+
+/* What could not be read: `table` ("entities", "certs", "meta"...), the id
+ * concerned when it is known (else NULL: a damaged page), and why. */
+typedef void carnet_salvage_fn(void *ctx, const char *table, const carnet_id *id,
+                               const char *why);
+
+/* Brief: copy what can still be read of the replica in `from` (typically
+ * one that carnet_replica_open or carnet_replica_check cannot get through)
+ * into a new replica made in `to`. The damaged file is not opened through
+ * LMDB: it is read page by page, every pointer checked, from its last
+ * commit; what authenticates (every value is sealed with the data key) and
+ * decodes is copied: the records (merged as from a peer: stamps and
+ * origins kept), erasure certificates (applied), erased ids, opposition
+ * list, trust list, team, role, numbering rules, blind index secret, and
+ * the identity key when it opens. Free pages are never read (they hold
+ * older versions, and rows erased before a compaction). `on_loss` (may be
+ * NULL) hears of each thing that could not be copied, with the record's id
+ * when it is known (the old change index names the entities whose page was
+ * damaged). The new replica has a new replica id, tag and numbering series
+ * and no marks: its peers send it everything again at the next sync, which
+ * brings back what was lost here. `env` opens the old replica (its
+ * passphrase or key file; a replica without a passphrase opens with
+ * from/carnet.key) and protects the new one as carnet_replica_init does.
+ * No other process may have `from` open. Nothing is written to `from`.
+ * Errors: CARNET_ENOREPLICA (no data file in `from`), CARNET_EBUSY
+ * (another process has `from` open: stop it), CARNET_ECORRUPT (no valid
+ * meta page, or the key record is damaged: nothing can be decrypted),
+ * CARNET_EVERSION (a schema this build does not read), CARNET_EKEY (wrong
+ * passphrase or key file), CARNET_EPERM, CARNET_EEXIST (a replica is
+ * already in `to`), CARNET_ENOSPC, CARNET_EIO, CARNET_ENOMEM,
+ * CARNET_EMISUSE (a directory NULL, `report` without its size). A failure
+ * after the new replica was made leaves it in `to`, incomplete: remove it
+ * before trying again. `errbuf` (may be NULL) receives a one-line
+ * explanation. */
+CARNET_API int carnet_replica_salvage(const char *from, const char *to, const carnet_env *env,
+                                      carnet_salvage_fn *on_loss, void *ctx,
+                                      carnet_salvage_report *report, char *errbuf,
+                                      size_t errbuf_len);
+
 /* The report of carnet_replica_verify (the former check; the counts of
  * carnet_check_report folded into these). */
 typedef struct carnet_verify_report {

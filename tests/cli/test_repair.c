@@ -1,5 +1,5 @@
-/* tests/cli/test_repair.c - `carnet check --repair` (issue 19, point 7;
- * carnet/verify.h), with the real binary.
+/* tests/cli/test_repair.c - `carnet check --repair` and `carnet salvage`
+ * (issue 19, point 7; carnet/verify.h), with the real binary.
  *
  * The damage is made through the store's internal API from this test (a
  * test hook of its own: the shipped binary has no way to write an index
@@ -7,6 +7,13 @@
  * a key no row derives, a change entry gone. `carnet check` reports each
  * and exits 1; `carnet check --repair` rebuilds them and exits 0; `carnet
  * check` then finds the replica sound, and what the index serves works.
+ *
+ * Salvage: a replica with one leaf page in five of its data file
+ * scrambled (check cannot get through it) is salvaged into a new replica,
+ * which holds every record not on those pages, is sound, keeps the erasure
+ * (the person stays erased) and the identity the team trusts, and gets
+ * every lost record back from a peer at its first sync; every record not
+ * copied is named with its id.
  */
 /* clang-format off */
 #include <stdarg.h>
@@ -19,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "carnet/carnet.h"
 #include "engine/entity_io.h"
@@ -119,9 +127,147 @@ static void test_check_repair(void **state) {
   free(b);
 }
 
+/* Scramble one leaf page of the records in `every` of the data file in
+ * `dir` (their header: bounds and node offsets). A leaf of the records is
+ * told by its nodes: 16-byte keys (ids) and sealed rows of a hundred bytes
+ * or more; other tables' leaves stay whole, so that the test knows what
+ * must come through. */
+static unsigned damage_leaves(const char *dir, unsigned every) {
+  char path[1200];
+  snprintf(path, sizeof path, "%s/data.mdb", dir);
+  FILE *f = fopen(path, "r+b");
+  assert_non_null(f);
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  uint8_t *buf = malloc((size_t)n);
+  fseek(f, 0, SEEK_SET);
+  assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+  unsigned leaves = 0, hit = 0;
+  for (long pg = 2; (pg + 1) * 4096 <= n; pg++) {
+    const uint8_t *p = buf + pg * 4096;
+    uint16_t flags, lower, off, ksize, lo;
+    memcpy(&flags, p + 10, 2);
+    memcpy(&lower, p + 12, 2);
+    if (flags != 0x02 || lower < 16 + 2 * 4 || lower > 4096) continue;
+    memcpy(&off, p + 16, 2);
+    if (off + 8 > 4096) continue;
+    memcpy(&lo, p + off, 2);
+    memcpy(&ksize, p + off + 6, 2);
+    if (ksize != 16 || lo < 100) continue; /* not a leaf of the records */
+    if (leaves++ % every != every - 1) continue;
+    memset(buf + pg * 4096 + 12, 0xee, 40);
+    hit++;
+  }
+  fseek(f, 0, SEEK_SET);
+  assert_int_equal(fwrite(buf, 1, (size_t)n, f), (size_t)n);
+  assert_int_equal(fclose(f), 0);
+  free(buf);
+  return hit;
+}
+
+static void test_salvage(void **state) {
+  (void)state;
+  const char *A = path("A"), *P = path("P"), *S = path("S");
+  char csv[1100];
+  snprintf(csv, sizeof csv, "%s/in.csv", F->root);
+  FILE *f = fopen(csv, "w");
+  fprintf(f, "Nom;E-mail;Ville;Notes\n");
+  for (int i = 0; i < 1500; i++)
+    fprintf(f, "Client %04d;client%04d@exemple.fr;Lyon;rendez-vous %d, a rappeler en juin\n", i, i,
+            i);
+  fclose(f);
+  init(A);
+  init(P);
+  trust_pair(A, P);
+  OK1(A, "import", csv);
+  json_t *list = OKJ(A, "customer", "list");
+  char gone[CARNET_ID_HEX_LEN + 1], k1[CARNET_ID_HEX_LEN + 1], k2[CARNET_ID_HEX_LEN + 1];
+  jstr(json_array_get(list, 3), "id", gone, sizeof gone);
+  jstr(json_array_get(list, 10), "id", k1, sizeof k1);
+  jstr(json_array_get(list, 11), "id", k2, sizeof k2);
+  json_decref(list);
+  OK1(A, "merge", k1, k2);
+  OK1(A, "erase", gone, "--reason", "request");
+  /* P, a peer of the team, has everything. */
+  bg *sa = SERVE(A, "A");
+  json_decref(sync_json(P, sa->addr));
+  stop(sa);
+  ident ia = id_of(A);
+
+  unsigned hit = damage_leaves(A, 4);
+  printf("# %u leaf pages scrambled\n", hit);
+  assert_true(hit > 10);
+  proc_result r;
+  assert_int_not_equal(RUN(A, &r, "check"), 0);
+  proc_result_free(&r);
+  char data[1200];
+  snprintf(data, sizeof data, "%s/data.mdb", A);
+  char *before = slurp(data);
+  struct stat sb0;
+  assert_int_equal(stat(data, &sb0), 0);
+
+  if (RUN(A, &r, "salvage", "--to", S, "--json") != 0)
+    fail_msg("salvage: exit %d: %s", r.status, r.err);
+  json_t *rep = parse_json(r.out);
+  proc_result_free(&r);
+  long long copied = jint(rep, "copied"), lost = jint(rep, "lost");
+  printf("# salvaged %lld, lost %lld, %lld damaged pages\n", copied, lost,
+         jint(rep, "damaged_pages"));
+  assert_true(copied > 900 && copied < 1499);
+  assert_int_equal(copied + lost, 1499); /* every record copied or named */
+  assert_true(lost > 0);
+  assert_int_equal(jint(rep, "certificates"), 1);
+  assert_true(json_is_true(json_object_get(rep, "identity_kept")));
+  /* Every record not copied is named, with its id. */
+  json_t *nc = json_object_get(rep, "not_copied");
+  long long named = 0;
+  for (size_t i = 0; i < json_array_size(nc); i++)
+    named += json_is_string(json_object_get(json_array_get(nc, i), "id"));
+  assert_int_equal(named, lost);
+  json_decref(rep);
+  /* The old data file was not written. */
+  struct stat sb1;
+  assert_int_equal(stat(data, &sb1), 0);
+  assert_int_equal(sb0.st_size, sb1.st_size);
+  char *after = slurp(data);
+  assert_memory_equal(before, after, (size_t)sb0.st_size);
+  free(before);
+  free(after);
+  /* The new replica: sound, what was copied, the erasure, the identity. */
+  char *out = OK(S, "check");
+  assert_non_null(strstr(out, "ok: the replica is sound"));
+  free(out);
+  json_t *st = OKJ(S, "status");
+  assert_int_equal(jint(json_object_get(st, "customers"), "live"), copied - 1); /* two merged */
+  json_decref(st);
+  assert_int_equal(RUN(S, &r, "customer", "show", gone), 1);
+  proc_result_free(&r);
+  json_t *er = OKJ(S, "erasures");
+  assert_int_equal(json_array_size(er), 1);
+  json_decref(er);
+  ident is = id_of(S);
+  assert_string_equal(is.key, ia.key);
+  assert_string_equal(is.team, ia.team);
+  /* A sync with the peer brings back what was lost, and not the erased. */
+  bg *sp = SERVE(P, "P");
+  json_decref(sync_json(S, sp->addr));
+  stop(sp);
+  st = OKJ(S, "status");
+  assert_int_equal(jint(json_object_get(st, "customers"), "live"), 1498);
+  json_decref(st);
+  assert_int_equal(RUN(S, &r, "customer", "show", gone), 1);
+  proc_result_free(&r);
+  OK1(S, "check");
+  /* Salvaging into a replica: refused. */
+  assert_int_equal(RUN(A, &r, "salvage", "--to", S), 1);
+  assert_non_null(strstr(r.err, "already"));
+  proc_result_free(&r);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_check_repair, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_salvage, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

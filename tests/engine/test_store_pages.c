@@ -4,7 +4,10 @@
  * overflow pages), every table walked page by page holds exactly the
  * entries LMDB's cursor gives, in the same order; a file with damaged
  * pages is walked to the end, the damage reported, the other entries
- * whole. */
+ * whole. And carnet_replica_salvage (engine/salvage.c) on files damaged at
+ * random, in any table, meta pages included: it never crashes, and when it
+ * makes a replica, that replica is sound and holds only records of the
+ * original. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +19,7 @@
 
 #include <cmocka.h>
 #include <lmdb.h>
+#include <sys/stat.h>
 
 #include "carnet/carnet.h"
 #include "carnet/error.h"
@@ -184,9 +188,96 @@ static void test_same_entries_as_lmdb(void **state) {
   rfx_free(f);
 }
 
+static void copy_file(const char *from, const char *to) {
+  FILE *a = fopen(from, "rb"), *b = fopen(to, "wb");
+  assert_non_null(a);
+  assert_non_null(b);
+  char buf[65536];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, a)) > 0) assert_int_equal(fwrite(buf, 1, n, b), n);
+  fclose(a);
+  assert_int_equal(fclose(b), 0);
+}
+
+static int count_cb(const carnet_record *rec, void *data) {
+  (void)rec;
+  (*(size_t *)data)++;
+  return 0;
+}
+
+static void test_salvage_any_damage(void **state) {
+  (void)state;
+  rfx *f = rfx_new("salvage", 1, TENV_EPOCH_MS, 4);
+  build(f->r[0]);
+  carnet_replica_close(f->r[0]);
+  f->r[0] = NULL;
+  char *data = tdir_join(f->dir[0], "data.mdb"), *key = tdir_join(f->dir[0], "carnet.key");
+  carnet_env ce;
+  tenv_fill(&f->env[0], &ce);
+  uint64_t rng = 12345;
+  unsigned made = 0;
+  for (int round = 0; round < 12; round++) {
+    char name[32];
+    snprintf(name, sizeof name, "damaged%d", round);
+    char *src = tdir_join(f->root, name);
+    snprintf(name, sizeof name, "rescued%d", round);
+    char *dst = tdir_join(f->root, name);
+    assert_int_equal(mkdir(src, 0700), 0);
+    char *sdata = tdir_join(src, "data.mdb"), *skey = tdir_join(src, "carnet.key");
+    copy_file(data, sdata);
+    copy_file(key, skey);
+    assert_int_equal(chmod(skey, 0600), 0);
+    FILE *fp = fopen(sdata, "r+b");
+    fseek(fp, 0, SEEK_END);
+    long n = ftell(fp);
+    /* Random bytes over random pages: from 1 to 40 of them, the meta pages
+     * too from round 8 on. */
+    unsigned pages = 1 + (unsigned)(tsplitmix64(&rng) % 40);
+    for (unsigned i = 0; i < pages; i++) {
+      long first = round >= 8 ? 0 : 2;
+      long pg = first + (long)(tsplitmix64(&rng) % (uint64_t)(n / 4096 - first));
+      long at = pg * 4096 + (long)(tsplitmix64(&rng) % 4000);
+      uint8_t junk[64];
+      for (size_t j = 0; j < sizeof junk; j++) junk[j] = (uint8_t)tsplitmix64(&rng);
+      fseek(fp, at, SEEK_SET);
+      fwrite(junk, 1, sizeof junk, fp);
+    }
+    fclose(fp);
+    carnet_salvage_report rep = CARNET_SALVAGE_REPORT_INIT;
+    char err[512] = "";
+    int rc = carnet_replica_salvage(src, dst, &ce, NULL, NULL, &rep, err, sizeof err);
+    if (rc) {
+      if (rc != CARNET_ECORRUPT && rc != CARNET_EKEY)
+        fail_msg("round %d: %s: %s", round, carnet_error_name(rc), err);
+      assert_true(err[0] != '\0');
+    } else {
+      carnet_replica *r = NULL;
+      made++;
+      if (carnet_replica_open(dst, &ce, &r, err, sizeof err)) fail_msg("open: %s", err);
+      carnet_check_report c = CARNET_CHECK_REPORT_INIT;
+      ASSERT_OK(r, carnet_replica_check(r, NULL, NULL, &c));
+      assert_int_equal(c.bad_rows + c.erased_rows + c.bad_changes + c.missing_keys +
+                           c.extra_keys + c.bad_values,
+                       0);
+      size_t live = 0;
+      ASSERT_OK(r, carnet_record_list(r, CARNET_KIND_CUSTOMER, NULL, count_cb, &live));
+      assert_int_equal(live, rep.copied);
+      assert_true(rep.copied <= 4000);
+      carnet_replica_close(r);
+    }
+    free(sdata), free(skey), free(src), free(dst);
+  }
+  printf("# %u of 12 damaged files salvaged into a sound replica\n", made);
+  assert_true(made >= 6);
+  free(data);
+  free(key);
+  rfx_free(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_same_entries_as_lmdb),
+      cmocka_unit_test(test_salvage_any_damage),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
