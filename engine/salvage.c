@@ -375,7 +375,7 @@ static int on_change(void *ctx, const void *k, size_t klen, const void *v, size_
   (void)k;
   if (klen != 8 || vlen < 16) return 0;
   memcpy(id.b, v, 16);
-  if (bsearch(&id, s->got, s->ngot, sizeof id, id_cmp)) return 0;
+  if (s->ngot && bsearch(&id, s->got, s->ngot, sizeof id, id_cmp)) return 0;
   lost(s, "entities", &id, "its record was on a damaged page (the change index names it)");
   s->rep.lost++;
   return 0; /* the change index names each entity once */
@@ -515,7 +515,7 @@ int carnet_replica_salvage(const char *from, const char *to, const carnet_env *e
     goto fail;
   /* The rows, then who is missing. */
   if ((rc = walk(&s, "entities", on_row, &s)) || (rc = batch_commit(&s))) goto fail;
-  qsort(s.got, s.ngot, sizeof *s.got, id_cmp);
+  if (s.ngot) qsort(s.got, s.ngot, sizeof *s.got, id_cmp);
   s.table = "changes";
   rc = carnet__pages_walk(s.pages, "changes", on_change, on_bad_page, &s);
   if (rc == CARNET_ENOTFOUND) rc = 0;

@@ -230,7 +230,7 @@ static int check_all(checker *c) {
   if (rc != CARNET_ENOTFOUND) goto done;
   carnet__store_cursor_close(cur);
   cur = NULL;
-  qsort(c->derived.v, c->derived.n, sizeof *c->derived.v, u64_cmp);
+  if (c->derived.n) qsort(c->derived.v, c->derived.n, sizeof *c->derived.v, u64_cmp);
 
   /* 2. The change index. */
   if ((rc = carnet__store_cursor(c->st, CARNET__T_CHANGES, &cur))) goto done;
@@ -273,7 +273,7 @@ static int check_all(checker *c) {
     o->index_keys++;
     tick(c);
     uint64_t h = key_hash(&c->derived, k.base, k.len);
-    if (bsearch(&h, c->derived.v, c->derived.n, sizeof h, u64_cmp) == NULL) {
+    if (c->derived.n == 0 || bsearch(&h, c->derived.v, c->derived.n, sizeof h, u64_cmp) == NULL) {
       o->extra_keys++;
       describe_key(k.base, k.len, desc, sizeof desc);
       first(c, "an index key that no row derives: %s (stale or damaged)", desc);
