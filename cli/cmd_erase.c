@@ -216,6 +216,7 @@ static int erasures_cb(const carnet_erasure *e, void *data) {
     cli_json_put(o, "erased_at", cli_json_str(when));
     cli_json_put(o, "origin", cli_json_str(origin));
     cli_json_put(o, "reason", cli_json_str(e->reason));
+    cli_json_put(o, "scope", cli_json_str(e->scope == CARNET_ERASE_PERSON ? "person" : "record"));
     cli_json_put(o, "confirmed", yes);
     cli_json_put(o, "pending", no);
     cli_json_push(st->arr, o);

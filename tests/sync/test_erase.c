@@ -664,6 +664,7 @@ static void test_erase_person_everywhere(void **state) {
     for (size_t j = 0; j < 3; j++) {
       json_t *e = json_array_get(c, j);
       assert_string_equal(jget(e, "reason"), "request of 2026-12-03");
+      assert_string_equal(jget(e, "scope"), "person");
       assert_int_equal(json_array_size(json_object_get(e, "confirmed")), 3);
     }
     json_decref(c);
