@@ -369,6 +369,13 @@ static int handshake_done(carnet_session *s, uint64_t now_ms) {
   if (!s->joining) carnet__peer_note(s->r, s->peer_pk, s->peer_id, s->peer_addr, 0, 0);
   if ((rc = carnet__trust_seq(s->r, &s->trust_seen)))
     return fail(s, rc, "cannot read the trust list: %s", carnet_replica_errmsg(s->r));
+  /* S7: the handshake checked the key before trustseq was read; a removal
+   * committed in between (by another process) is caught here, one after
+   * is by the next check_trust. */
+  if (!s->joining && (rc = carnet_peer_check(s->r, s->peer_pk)) != 0)
+    return fail(s, rc, rc == CARNET_EPERM ? "the peer's key was removed or revoked here during "
+                                            "the handshake: session ended"
+                                          : "cannot read the trust list");
   s->state = CARNET_SESSION_SYNCING;
   s->last_rx_ms = now_ms;
   carnet_mark mark;

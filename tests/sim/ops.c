@@ -367,6 +367,17 @@ int ops_run_one(sim *s, int ri) {
     x -= SIM_OPS[k++].weight;
   /* Until a few customers exist, create. */
   if (s->nents < 3) k = 0;
+  /* --revoke: one operation in 60 is a revocation (a draw of its own, so
+   * that runs without --revoke are what they always were). */
+  if (s->cfg.revoke && trng_below(&s->g, 60) == 0) {
+    int rc = op_revoke(s, ri);
+    if (rc < 0) return -1;
+    if (rc)
+      s->st.ops_done++;
+    else
+      s->st.ops_skipped++;
+    return 0;
+  }
   int rc = SIM_OPS[k].fn(s, ri);
   if (rc < 0) return -1;
   if (rc)

@@ -4,6 +4,8 @@
  *   carnet-sim --seed N [--replicas K] [--steps S]   one run, replayable
  *   carnet-sim --first A --count C [--steps S]       seeds A..A+C-1
  *   options: --broken (replica 0 merges with a broken "local wins" rule),
+ *            --revoke (now and then a replica removes a peer: revoked for
+ *            the team; the heal overrides the revocations before the checks),
  *            --expect-failure (exit 0 iff a seed fails: proves --broken is
  *            caught; stops at the first failure), --twice (run every seed
  *            twice and require the same digest and the same statistics),
@@ -45,7 +47,9 @@ int sim_run(const sim_cfg *cfg, sim *s) {
   /* Drawn even when given, so `--replicas K` replays the seed's own run. */
   s->n = 3 + (int)trng_below(&s->g, 5);
   if (cfg->replicas) s->n = cfg->replicas;
-  if (world_init(s) == 0 && sched_run(s) == 0 && net_heal_quiesce(s) == 0) (void)checks_run(s);
+  if (world_init(s) == 0 && sched_run(s) == 0 &&
+      (cfg->revoke ? revoke_heal(s) : net_heal_quiesce(s)) == 0)
+    (void)checks_run(s);
   int rc = s->failed ? -1 : 0;
   net_free(s);
   world_free(s);
@@ -75,13 +79,13 @@ static bool arg_u64(int argc, char **argv, int *i, const char *name, uint64_t *o
 
 typedef struct opts {
   uint64_t first, count, steps, replicas;
-  bool broken, expect_failure, twice;
+  bool broken, expect_failure, twice, revoke;
   int verbose;
 } opts;
 
 static void usage(void) {
   fprintf(stderr, "usage: carnet-sim [--seed N | --first A --count C] [--replicas K (3..7)] "
-                  "[--steps S] [--broken] [--expect-failure] [--twice] [-v|-vv]\n");
+                  "[--steps S] [--broken] [--revoke] [--expect-failure] [--twice] [-v|-vv]\n");
   exit(2);
 }
 
@@ -103,6 +107,8 @@ static opts parse(int argc, char **argv) {
       o.replicas = v;
     } else if (strcmp(argv[i], "--broken") == 0) {
       o.broken = true;
+    } else if (strcmp(argv[i], "--revoke") == 0) {
+      o.revoke = true;
     } else if (strcmp(argv[i], "--expect-failure") == 0) {
       o.expect_failure = true;
     } else if (strcmp(argv[i], "--twice") == 0) {
@@ -134,8 +140,9 @@ static void print_stats(const sim *s) {
 }
 
 static void print_replay(const char *argv0, const sim *s) {
-  fprintf(stderr, "replay: %s --seed %" PRIu64 " --replicas %d --steps %u%s\n", argv0, s->cfg.seed,
-          s->n, s->cfg.steps, s->cfg.broken ? " --broken" : "");
+  fprintf(stderr, "replay: %s --seed %" PRIu64 " --replicas %d --steps %u%s%s\n", argv0,
+          s->cfg.seed, s->n, s->cfg.steps, s->cfg.broken ? " --broken" : "",
+          s->cfg.revoke ? " --revoke" : "");
 }
 
 int main(int argc, char **argv) {
@@ -149,6 +156,7 @@ int main(int argc, char **argv) {
                    .replicas = (int)o.replicas,
                    .steps = (unsigned)o.steps,
                    .broken = o.broken,
+                   .revoke = o.revoke,
                    .verbose = o.verbose};
     sim *s = calloc(1, sizeof *s);
     if (!s) return 2;
@@ -180,6 +188,8 @@ int main(int argc, char **argv) {
     sum.partitions += s->st.partitions;
     sum.session_fail += s->st.session_fail;
     sum.broken_rewrites += s->st.broken_rewrites;
+    sum.revocations += s->st.revocations;
+    sum.overrides += s->st.overrides;
     if (rc) {
       if (!failures) first_fail = seed;
       failures++;
@@ -200,6 +210,9 @@ int main(int argc, char **argv) {
           "failed by the network; %.1f s\n",
           ran, o.first, o.steps, o.broken ? ", broken merge on r0" : "", failures, sum.ops_done,
           sum.merges, sum.erases, sum.validations, sum.crashes, sum.partitions, sum.session_fail, secs);
+  if (o.revoke)
+    fprintf(stderr, "carnet-sim: %u revocations, %u overrides in the heals\n", sum.revocations,
+            sum.overrides);
   if (o.expect_failure) {
     if (failures) {
       fprintf(stderr, "carnet-sim: expected failure found: first failing seed %" PRIu64 "\n",

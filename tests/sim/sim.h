@@ -19,6 +19,8 @@
  *   model.c   what every acknowledged write must leave behind
  *   checks.c  the checks after the heal
  *   erase.c   the erasure operation and what it must leave (checks 5)
+ *   revoke.c  --revoke: a replica removes a peer (revoked for the team), and
+ *             the heal overrides every revocation so the checks still hold
  *   broken.c  the deliberately broken merge (--broken) that proves the
  *             checks catch a non-commutative rule
  *
@@ -58,6 +60,7 @@ typedef struct simrep {
   int part;        /* partition component; links join equal ones */
   uint64_t up_at;  /* crashed: step at which it restarts */
   uint64_t fwd_g;  /* global time of its clock's last step forward */
+  uint8_t pk[CARNET_PK_BYTES]; /* its identity key (--revoke) */
   unsigned crashes, restarts, clock_back;
 } simrep;
 
@@ -97,6 +100,8 @@ int net_find(const sim *s, int a, int b);
 /* Every replica up, every link up, every pair connected, bytes moved and
  * sessions ticked until nothing moves. */
 int net_heal_quiesce(sim *s);
+/* The same, at most `max` rounds: 1 quiet, 0 not yet, -1 a failure. */
+int net_heal_rounds(sim *s, unsigned max);
 void net_free(sim *s);
 
 /* --- the model (model.c) --------------------------------------------------- */
@@ -176,6 +181,20 @@ void broken_free(sim *s);
 
 int sched_run(sim *s);
 
+/* --- revocations (revoke.c, --revoke only) ---------------------------------- */
+
+/* Replica `ri` removes a random peer: revoked for the team. */
+int op_revoke(sim *s, int ri);
+/* Whether a session between `a` and `b` may fail with CARNET_EPERM: one of
+ * them was revoked by some replica during the run. */
+bool revoke_may_refuse(const sim *s, int a, int b);
+/* The heal of a --revoke run: every replica overrides every revocation it
+ * holds, heal rounds spread the records still on their way (which revoke
+ * again where they arrive), and again, until the network is quiet with no
+ * revocation biting (the checks then hold as for any run: everybody trusts
+ * everybody again). */
+int revoke_heal(sim *s);
+
 /* --- checks (checks.c) ----------------------------------------------------- */
 
 int checks_run(sim *s);
@@ -187,7 +206,7 @@ int checks_erasure(sim *s, char *const *views);
 typedef struct sim_stats {
   unsigned steps, ops_done, ops_skipped, dials, cuts, rst_cuts, partitions, heals, crashes,
       restarts, clock_jumps, session_fail, session_closed, bytes_chunks, heal_rounds, validations,
-      merges, unmerges, dismisses, erases, broken_rewrites;
+      merges, unmerges, dismisses, erases, broken_rewrites, revocations, overrides;
   unsigned long long bytes, cells_applied;
 } sim_stats;
 
@@ -196,6 +215,7 @@ typedef struct sim_cfg {
   int replicas; /* 0: from the seed, 3..7 */
   unsigned steps;
   bool broken;
+  bool revoke; /* a revocation now and then (op_revoke) */
   int verbose;
 } sim_cfg;
 
@@ -224,6 +244,7 @@ struct sim {
   uint8_t *broken_count; /* rewrites per entity */
   size_t nbroken_own;
   unsigned long long cells_seen[SIM_MAXR];
+  uint32_t revoked_mask; /* replicas revoked by some op_revoke */
   /* outcome */
   bool failed;
   char why[2048];

@@ -94,6 +94,8 @@ int world_init(sim *s) {
   for (int i = 0; rc == 0 && i < s->n; i++)
     for (int j = 0; rc == 0 && j < s->n; j++)
       if (i != j) rc = carnet_peer_trust(s->rep[i].r, pk[j], NULL);
+  for (int i = 0; i < s->n; i++)
+    memcpy(s->rep[i].pk, pk[i], CARNET_PK_BYTES);
   if (rc) return sim_fail(s, "team setup: %s", carnet_error_name(rc));
   return 0;
 }
