@@ -1,10 +1,11 @@
 /* engine/backup.c - backups, restore as a new replica, and the rule that
  * holds back a restored replica's changes (carnet/backup.h, backup.h).
  *
- * Backup: the header is written first with no length and no mac, LMDB
- * copies the environment compacted after it (carnet__store_copy: one read
- * transaction, so a consistent snapshot while `carnet serve` writes), then
- * the file is read back once to compute the keyed mac, the header is
+ * Backup: into a temporary file of mode 0600 beside the name asked for
+ * (engine/file.h), the header is written first with no length and no mac,
+ * LMDB copies the environment compacted after it (carnet__store_copy: one
+ * read transaction, so a consistent snapshot while `carnet serve` writes),
+ * then the file is read back once to compute the keyed mac, the header is
  * written again whole, and the file is fsynced and renamed over the name
  * asked for. Reading back costs one pass over the file; it also checks
  * that what is on disk is what the mac covers.
@@ -40,6 +41,7 @@
 
 #include "carnet/error.h"
 #include "engine/alloc.h"
+#include "engine/file.h"
 #include "engine/replica_int.h"
 
 #define KDF_CONTEXT "CARNETBK"
@@ -131,7 +133,7 @@ static int write_all(int fd, const void *buf, size_t len, off_t at) {
 }
 
 static int fsync_dir_of(const char *path) {
-  char dir[4200];
+  char dir[4400];
   snprintf(dir, sizeof dir, "%s", path);
   char *slash = strrchr(dir, '/');
   if (slash == dir)
@@ -185,14 +187,13 @@ static int header_from_meta(carnet_replica *r, carnet__backup_header *h) {
 
 int carnet_replica_backup(carnet_replica *r, const char *file, carnet_backup_info *out) {
   carnet__backup_header h;
+  carnet__tmpfile f = {.fd = -1};
   uint8_t head[CARNET__BACKUP_HEADER_BYTES], dkey[32];
   uint8_t *buf = NULL;
-  char tmp[4200];
-  int fd = -1, rc;
+  int rc, rfd = -1;
   crypto_generichash_state g;
   struct stat sb;
   if (out) memset(out, 0, sizeof *out);
-  tmp[0] = '\0';
   carnet__clear_err(r);
   if (r->txn) return carnet__fail(r, CARNET_EMISUSE, "a backup with a transaction open");
   if ((rc = header_from_meta(r, &h))) return rc;
@@ -201,42 +202,39 @@ int carnet_replica_backup(carnet_replica *r, const char *file, carnet_backup_inf
     rc = CARNET_ENOMEM;
     goto done;
   }
-  if (snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", file) >= (int)sizeof tmp) {
-    tmp[0] = '\0';
-    rc = carnet__fail(r, CARNET_EIO, "backup file name too long: %s", file);
-    goto done;
-  }
-  /* mkstemp makes the file 0600 (personal data: issue 19, point 5). */
-  if ((fd = mkstemp(tmp)) < 0) {
-    int e = errno;
-    tmp[0] = '\0';
-    rc = carnet__fail(r, errno_code(e), "cannot create the backup %s: %s", file, strerror(e));
-    goto done;
-  }
-  (void)fchmod(fd, 0600);
+  /* Mode 0600 whatever the umask, written whole or not at all
+   * (engine/file.h: personal data, issue 19, point 5). */
+  if ((rc = carnet__tmpfile_open(r, &f, file))) goto done;
   carnet__backup_header_encode(&h, head);
-  if (write_all(fd, head, sizeof head, 0) != 0 || lseek(fd, sizeof head, SEEK_SET) < 0) {
-    rc = carnet__fail(r, errno_code(errno), "cannot write the backup %s: %s", file,
+  if (write_all(f.fd, head, sizeof head, 0) != 0 || lseek(f.fd, sizeof head, SEEK_SET) < 0) {
+    rc = carnet__fail(r, errno_code(errno), "cannot write the backup %s: %s", f.tmp,
                       strerror(errno));
     goto done;
   }
-  if ((rc = carnet__store_copy(r->store, fd))) {
-    carnet__fail(r, rc, "cannot write the backup %s: %s", file, carnet__store_why(r->store));
+  if ((rc = carnet__store_copy(r->store, f.fd))) {
+    carnet__fail(r, rc, "cannot write the backup %s: %s", f.tmp, carnet__store_why(r->store));
     goto done;
   }
-  if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size < sizeof head + CARNET__BACKUP_DATA_MIN) {
-    rc = carnet__fail(r, CARNET_EIO, "the copy of the replica in %s came out short", tmp);
+  if (fstat(f.fd, &sb) != 0 || (uint64_t)sb.st_size < sizeof head + CARNET__BACKUP_DATA_MIN) {
+    rc = carnet__fail(r, CARNET_EIO, "the copy of the replica in %s came out short", f.tmp);
     goto done;
   }
   h.data_bytes = (uint64_t)sb.st_size - sizeof head;
   carnet__backup_header_encode(&h, head);
   mac_init(&g, dkey, head);
+  /* The temporary file is open for writing only: read it back through a
+   * descriptor of its own. */
+  if ((rfd = open(f.tmp, O_RDONLY | O_CLOEXEC)) < 0) {
+    rc = carnet__fail(r, CARNET_EIO, "cannot read back the backup %s: %s", f.tmp,
+                      strerror(errno));
+    goto done;
+  }
   for (uint64_t at = 0; at < h.data_bytes;) {
     size_t want = h.data_bytes - at < COPY_CHUNK ? (size_t)(h.data_bytes - at) : COPY_CHUNK;
-    ssize_t n = pread(fd, buf, want, (off_t)(sizeof head + at));
+    ssize_t n = pread(rfd, buf, want, (off_t)(sizeof head + at));
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
-      rc = carnet__fail(r, CARNET_EIO, "cannot read back the backup %s: %s", tmp,
+      rc = carnet__fail(r, CARNET_EIO, "cannot read back the backup %s: %s", f.tmp,
                         n < 0 ? strerror(errno) : "end of file");
       goto done;
     }
@@ -245,24 +243,16 @@ int carnet_replica_backup(carnet_replica *r, const char *file, carnet_backup_inf
   }
   crypto_generichash_final(&g, h.mac, sizeof h.mac);
   carnet__backup_header_encode(&h, head);
-  if (write_all(fd, head, sizeof head, 0) != 0 || fsync(fd) != 0) {
-    rc = carnet__fail(r, errno_code(errno), "cannot write the backup %s: %s", file,
+  if (write_all(f.fd, head, sizeof head, 0) != 0) {
+    rc = carnet__fail(r, errno_code(errno), "cannot write the backup %s: %s", f.tmp,
                       strerror(errno));
     goto done;
   }
-  int crc = close(fd);
-  fd = -1;
-  if (crc != 0 || rename(tmp, file) != 0 || fsync_dir_of(file) != 0) {
-    rc = carnet__fail(r, errno_code(errno), "cannot write the backup %s: %s", file,
-                      strerror(errno));
-    goto done;
-  }
-  tmp[0] = '\0';
+  if ((rc = carnet__tmpfile_commit(r, &f))) goto done; /* fsync, rename, fsync the directory */
   info_of(&h, out);
-  rc = 0;
 done:
-  if (fd >= 0) close(fd);
-  if (tmp[0]) unlink(tmp);
+  if (rfd >= 0) close(rfd);
+  if (rc) carnet__tmpfile_discard(&f);
   if (buf) {
     sodium_memzero(buf, COPY_CHUNK);
     carnet__free(buf);

@@ -63,11 +63,12 @@ typedef struct carnet_backup_info {
  * a replica without a passphrase (CARNET_KEY_FILE_IN_DIR) is opened by the
  * file DIR/carnet.key, which is not in the backup: keep a copy of it apart.
  * Works on a read-only replica.
- * Errors: CARNET_EMISUSE (a transaction is open on the handle), CARNET_EIO
- * (cannot create or write `file`: check the path), CARNET_ENOSPC (the disk
- * is full: nothing was left behind), CARNET_ECORRUPT (the replica's meta
- * values are damaged), CARNET_ENOMEM. The detail is in
- * carnet_replica_errmsg. */
+ * Errors: CARNET_EMISUSE (a transaction is open on the handle),
+ * CARNET_ENOTFOUND (no such directory), CARNET_EPERM (no right to write
+ * there), CARNET_EINVAL (a path too long), CARNET_EIO (cannot write
+ * `file`), CARNET_ENOSPC (the disk is full: nothing was left behind),
+ * CARNET_ECORRUPT (the replica's meta values are damaged), CARNET_ENOMEM.
+ * The detail is in carnet_replica_errmsg. */
 CARNET_API int carnet_replica_backup(carnet_replica *r, const char *file, carnet_backup_info *out);
 
 /* Brief: read the header of backup `file` (no key needed; the data is not

@@ -531,8 +531,20 @@ static void test_backup_errors(void **state) {
   in_root("err.bak", file, sizeof file);
   assert_int_equal(carnet_replica_backup(a.r, file, NULL), CARNET_EMISUSE);
   carnet_txn_abort(t);
-  assert_int_equal(carnet_replica_backup(a.r, "/nonexistent-dir/x.bak", NULL), CARNET_EIO);
+  assert_int_equal(carnet_replica_backup(a.r, "/nonexistent-dir/x.bak", NULL), CARNET_ENOTFOUND);
   assert_non_null(strstr(carnet_replica_errmsg(a.r), "/nonexistent-dir/x.bak"));
+  char dir[1100], inside[1200];
+  in_root("err-ro-dir", dir, sizeof dir);
+  assert_int_equal(mkdir(dir, 0500), 0);
+  snprintf(inside, sizeof inside, "%s/x.bak", dir);
+  if (geteuid() != 0) /* root writes through mode bits */
+    assert_int_equal(carnet_replica_backup(a.r, inside, NULL), CARNET_EPERM);
+  char *longp = malloc(5000);
+  assert_non_null(longp);
+  memset(longp, 'x', 4999);
+  longp[4999] = '\0';
+  assert_int_equal(carnet_replica_backup(a.r, longp, NULL), CARNET_EINVAL);
+  free(longp);
   write_file(file, "old", 3);
   chmod(file, 0644);
   ASSERT_OK(a.r, carnet_replica_backup(a.r, file, NULL));
