@@ -27,71 +27,8 @@
 #include <cmocka.h>
 
 #include "carnet/carnet.h"
+#include "support/tagalloc.h"
 #include "support/testenv.h"
-
-#define MAGIC 0xB00C5A11CA7EDull
-#define HDR 16u
-
-/* Test-only state: an allocator has no context by design. */
-static struct {
-  long live;     /* blocks alive */
-  long count;    /* allocations since the sweep armed */
-  long fail_at;  /* the allocation that fails, -1 for none */
-  long failures; /* allocations refused */
-} g = {0, 0, -1, 0};
-
-static bool refuse(void) {
-  if (g.fail_at < 0) return false;
-  if (g.count++ != g.fail_at) return false;
-  g.failures++;
-  return true;
-}
-
-static void check_tag(unsigned char *p, const char *who) {
-  uint64_t m;
-  memcpy(&m, p, sizeof m);
-  if (m != MAGIC) {
-    fprintf(stderr, "%s: a block the tagging allocator did not make\n", who);
-    abort();
-  }
-}
-
-static void *t_malloc(size_t n) {
-  if (refuse()) return NULL;
-  unsigned char *p = malloc(n + HDR);
-  if (!p) return NULL;
-  uint64_t m = MAGIC;
-  memcpy(p, &m, sizeof m);
-  g.live++;
-  return p + HDR;
-}
-
-static void t_free(void *q) {
-  if (!q) return;
-  unsigned char *p = (unsigned char *)q - HDR;
-  check_tag(p, "carnet_free");
-  memset(p, 0, 8);
-  g.live--;
-  free(p);
-}
-
-static void *t_calloc(size_t c, size_t n) {
-  if (n && c > SIZE_MAX / n) return NULL;
-  void *p = t_malloc(c * n);
-  if (p) memset(p, 0, c * n);
-  return p;
-}
-
-static void *t_realloc(void *q, size_t n) {
-  if (!q) return t_malloc(n);
-  if (refuse()) return NULL;
-  unsigned char *p = (unsigned char *)q - HDR;
-  check_tag(p, "realloc");
-  unsigned char *np = realloc(p, n + HDR);
-  return np ? np + HDR : NULL;
-}
-
-static const carnet_allocator tagging = {t_malloc, t_realloc, t_calloc, t_free};
 
 #define OK(r, call)                                                                                \
   do {                                                                                             \
@@ -209,34 +146,12 @@ static void test_workload_releases_everything(void **state) {
   assert_int_equal(carnet_export_file(f.r, "/nonexistent/e.csv", NULL, NULL), CARNET_ENOTFOUND);
   close_fx(&f);
   free(path), free(rej), free(xlsx), free(out);
-  assert_int_equal(g.live, 0);
+  assert_int_equal(tagalloc_live(), 0);
 }
 
 /* --- out of memory at every allocation -------------------------------------- */
 
-/* Runs `call` with the Nth allocation refused, N = 0, 1, 2... until it
- * succeeds; after each failure no block is left alive and `check` runs.
- * (The call that succeeds may hand a block out, or fill a cache of the
- * replica: the test releases the one, the replica's close the other, and
- * every test ends with no block alive. A warm-up call before the sweep
- * fills the caches, so that a failing call is not blamed for them.) */
-#define SWEEP(r, call, check)                                                                      \
-  do {                                                                                             \
-    for (long n_ = 0;; n_++) {                                                                     \
-      long live_ = g.live;                                                                         \
-      g.count = 0, g.fail_at = n_;                                                                 \
-      int sweep_rc_ = (call);                                                                      \
-      g.fail_at = -1;                                                                              \
-      if (sweep_rc_ == 0) {                                                                        \
-        printf("%s: succeeded once %ld allocations were refused in turn\n", #call, n_);            \
-        break;                                                                                     \
-      }                                                                                            \
-      if (g.live != live_)                                                                         \
-        fail_msg("%s, allocation %ld refused: %ld blocks leaked", #call, n_, g.live - live_);      \
-      if (n_ > 100000) fail_msg("%s never succeeds", #call);                                       \
-      check;                                                                                       \
-    }                                                                                              \
-  } while (0)
+#define SWEEP(r, call, check) TAGALLOC_SWEEP(call, check)
 
 static void test_import_out_of_memory(void **state) {
   (void)state;
@@ -248,7 +163,7 @@ static void test_import_out_of_memory(void **state) {
   dry.dry_run = true;
   OK(f.r, carnet_import_buffer(f.r, csv, sizeof csv - 1, "c.csv", &dry, NULL)); /* warm-up */
   OK(f.r, carnet_replica_get_digest(f.r, d0));
-  long before = g.failures;
+  long before = tagalloc_failures();
   SWEEP(f.r, carnet_import_buffer(f.r, csv, sizeof csv - 1, "c.csv", NULL, &rep), {
     assert_int_not_equal(sweep_rc_, CARNET_EMISUSE);
     assert_true(carnet_replica_errmsg(f.r)[0] != '\0');
@@ -257,7 +172,7 @@ static void test_import_out_of_memory(void **state) {
       fail_msg("allocation %ld refused: %s, yet the replica changed", n_,
                carnet_error_name(sweep_rc_));
   });
-  assert_true(g.failures - before > 50); /* the sweep did reach into the rows */
+  assert_true(tagalloc_failures() - before > 50); /* the sweep did reach into the rows */
   assert_int_equal(rep.imported, 2);
   assert_int_equal(rep.rejected, 2);
 
@@ -272,7 +187,7 @@ static void test_import_out_of_memory(void **state) {
   assert_int_equal(access(rej, F_OK), 0);
   free(rej);
   close_fx(&f);
-  assert_int_equal(g.live, 0);
+  assert_int_equal(tagalloc_live(), 0);
 }
 
 static void test_export_out_of_memory(void **state) {
@@ -302,16 +217,13 @@ static void test_export_out_of_memory(void **state) {
   carnet_free(bytes);
   free(out), free(xlsx);
   close_fx(&f);
-  assert_int_equal(g.live, 0);
+  assert_int_equal(tagalloc_live(), 0);
 }
 
 int main(void) {
   /* Before any other carnet call: the setting freezes once the library
    * has allocated. */
-  if (carnet_allocator_set(&tagging) != 0) {
-    fprintf(stderr, "carnet_allocator_set refused the tagging allocator\n");
-    return 1;
-  }
+  if (!tagalloc_install()) return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_workload_releases_everything),
       cmocka_unit_test(test_import_out_of_memory),

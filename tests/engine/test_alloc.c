@@ -22,65 +22,8 @@
 #include <cmocka.h>
 
 #include "carnet/carnet.h"
+#include "support/tagalloc.h"
 #include "support/testenv.h"
-
-#define MAGIC 0xC0FFEE5A11CA7EDull
-#define HDR 16u
-
-typedef struct counts {
-  long live;
-  long calls;
-} counts;
-
-static counts g; /* test-only: the allocator has no context by design */
-
-static void *t_malloc(size_t n) {
-  unsigned char *p = malloc(n + HDR);
-  if (!p) return NULL;
-  uint64_t m = MAGIC;
-  memcpy(p, &m, sizeof m);
-  g.live++;
-  g.calls++;
-  return p + HDR;
-}
-
-static void t_free(void *q) {
-  if (!q) return;
-  unsigned char *p = (unsigned char *)q - HDR;
-  uint64_t m;
-  memcpy(&m, p, sizeof m);
-  if (m != MAGIC) {
-    fprintf(stderr, "carnet_free: a block the tagging allocator did not make\n");
-    abort();
-  }
-  memset(p, 0, sizeof m);
-  g.live--;
-  free(p);
-}
-
-static void *t_calloc(size_t c, size_t n) {
-  if (n && c > SIZE_MAX / n) return NULL;
-  void *p = t_malloc(c * n);
-  if (p) memset(p, 0, c * n);
-  return p;
-}
-
-static void *t_realloc(void *q, size_t n) {
-  if (!q) return t_malloc(n);
-  unsigned char *p = (unsigned char *)q - HDR;
-  uint64_t m;
-  memcpy(&m, p, sizeof m);
-  if (m != MAGIC) {
-    fprintf(stderr, "realloc: a block the tagging allocator did not make\n");
-    abort();
-  }
-  unsigned char *np = realloc(p, n + HDR);
-  if (!np) return NULL;
-  g.calls++;
-  return np + HDR;
-}
-
-static const carnet_allocator tagging = {t_malloc, t_realloc, t_calloc, t_free};
 
 #define OK(r, call)                                                                                \
   do {                                                                                             \
@@ -119,10 +62,10 @@ static void test_workload_releases_everything(void **state) {
   tenv_init(&e2, TENV_EPOCH_MS, 2);
   tenv_fill(&e1, &c1);
   tenv_fill(&e2, &c2);
-  long before = g.calls;
+  long before = tagalloc_calls();
   assert_int_equal(carnet_replica_init(d1, &c1, &r1, err, sizeof err), 0);
   assert_int_equal(carnet_replica_init(d2, &c2, &r2, err, sizeof err), 0);
-  assert_true(g.calls > before); /* the library does allocate through it */
+  assert_true(tagalloc_calls() > before); /* the library does allocate through it */
 
   carnet_id a = add_customer(r1, "Jean Dupont", "jean@dupont.fr", "06 12 34 56 78");
   carnet_id b = add_customer(r1, "DUPONT Jean", "jean@dupont.fr", "+33 6 12 34 56 78");
@@ -201,7 +144,213 @@ static void test_workload_releases_everything(void **state) {
 
   carnet_replica_close(r1);
   carnet_replica_close(r2);
-  assert_int_equal(g.live, 0); /* every block made is released, by the allocator */
+  assert_int_equal(tagalloc_live(), 0); /* every block made is released, by the allocator */
+  tdir_remove(root);
+  free(d1);
+  free(d2);
+  free(root);
+}
+
+/* --- Out of memory at every allocation (STYLE 17) --------------------------
+
+   Each call below runs with its Nth allocation refused, N = 0, 1, 2... until
+   it succeeds (TAGALLOC_SWEEP): after each refusal no block is left alive,
+   and for a write the replica's digest is what it was (nothing half
+   written). A warm-up call first fills the replica's caches, so that a
+   refused call is not blamed for blocks a cache keeps. */
+
+typedef struct sweep_fx {
+  carnet_replica *r, *r2;
+  carnet_id a, b, doc;
+  uint8_t before[32]; /* r's digest before the call */
+  char hex[CARNET_ID_HEX_LEN + 1];
+} sweep_fx;
+
+static void digest_of(carnet_replica *r, uint8_t out[32]) {
+  OK(r, carnet_replica_get_digest(r, out));
+}
+
+static void same_digest(carnet_replica *r, const uint8_t want[32]) {
+  uint8_t now[32];
+  digest_of(r, now);
+  assert_memory_equal(now, want, 32);
+}
+
+static int w_create(sweep_fx *f) {
+  carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
+  if (!p) return CARNET_ENOMEM;
+  int rc = carnet_patch_set(p, CARNET_F_NAME, "Élodie Garçon");
+  if (!rc) rc = carnet_patch_set(p, CARNET_F_EMAILS, "elodie@garcon.fr");
+  if (!rc) rc = carnet_patch_phone(p, "mobile", "07 82 35 61 55");
+  if (!rc) rc = carnet_patch_set(p, CARNET_F_TAGS, "salon");
+  if (!rc) rc = carnet_record_create_commit(f->r, p, NULL);
+  carnet_patch_free(p);
+  return rc;
+}
+
+static int w_update(sweep_fx *f) {
+  carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
+  if (!p) return CARNET_ENOMEM;
+  int rc = carnet_patch_set(p, CARNET_F_CITY, "Aix-en-Provence");
+  if (!rc) rc = carnet_patch_set(p, CARNET_F_NOTES, "rappeler en janvier");
+  if (!rc) rc = carnet_record_update_commit(f->r, &f->a, p);
+  carnet_patch_free(p);
+  return rc;
+}
+
+static int w_get(sweep_fx *f) {
+  carnet_record *rec = NULL;
+  int rc = carnet_record_get(f->r, &f->a, &rec);
+  carnet_record_free(rec);
+  return rc;
+}
+
+static int w_list(sweep_fx *f) {
+  int n = 0;
+  carnet_filter flt = {.text = "dupont"};
+  return carnet_record_list(f->r, CARNET_KIND_CUSTOMER, &flt, count_cb, &n);
+}
+
+static int w_dupes(sweep_fx *f) {
+  carnet_dupe *d = NULL;
+  size_t n = 0;
+  int rc = carnet_dupes_find(f->r, CARNET_DUPE_SCORE_DEFAULT, &d, &n);
+  carnet_free(d);
+  return rc;
+}
+
+static int w_merge(sweep_fx *f) {
+  carnet_txn *t;
+  int rc = carnet_txn_begin(f->r, &t);
+  if (rc) return rc;
+  if ((rc = carnet_merge_apply(t, &f->a, &f->b))) {
+    carnet_txn_abort(t);
+    return rc;
+  }
+  return carnet_txn_commit(t);
+}
+
+static int w_validate(sweep_fx *f) {
+  char number[CARNET_NUMBER_MAX];
+  carnet_txn *t;
+  int rc = carnet_txn_begin(f->r, &t);
+  if (rc) return rc;
+  if ((rc = carnet_doc_validate(t, &f->doc, number, sizeof number))) {
+    carnet_txn_abort(t);
+    return rc;
+  }
+  return carnet_txn_commit(t);
+}
+
+/* One whole stream from r to r2, batch by batch. */
+static int w_sync(sweep_fx *f) {
+  carnet_mark m = {0, 0};
+  for (int guard = 0; guard < 1000; guard++) {
+    carnet_buf out = {0};
+    carnet_batch_info info;
+    int rc = carnet_changes_encode(f->r, &m, 2048, &out, &info);
+    if (rc) return rc;
+    rc = carnet_changes_apply(f->r2, out.base, out.len, NULL, NULL);
+    carnet_free((void *)out.base);
+    if (rc) return rc;
+    if (!info.more) return 0;
+    m.after = info.upto;
+  }
+  return CARNET_ELIMIT;
+}
+
+static int w_verify(sweep_fx *f) {
+  carnet_verify_report vr;
+  return carnet_replica_verify(f->r, &vr);
+}
+
+static int w_search(sweep_fx *f) {
+  carnet_search *s = NULL;
+  int rc = carnet_search_new(f->r, 0, &s);
+  if (rc) return rc;
+  carnet_id ids[8];
+  size_t n = 0;
+  carnet_filter flt = {.text = "0782356155"};
+  rc = carnet_search_query(s, &flt, NULL, ids, 8, &n);
+  carnet_search_free(s);
+  return rc;
+}
+
+static int w_erase(sweep_fx *f) {
+  return carnet_record_erase(f->r, &f->b, "demande de la personne", NULL, NULL);
+}
+
+static void test_out_of_memory_everywhere(void **state) {
+  (void)state;
+  char *root = tdir_new("alloc-oom"), *d1 = tdir_join(root, "a"), *d2 = tdir_join(root, "b");
+  tenv e1, e2;
+  carnet_env c1, c2;
+  char err[256];
+  sweep_fx f = {0};
+  tenv_init(&e1, TENV_EPOCH_MS, 11);
+  tenv_init(&e2, TENV_EPOCH_MS, 12);
+  tenv_fill(&e1, &c1);
+  tenv_fill(&e2, &c2);
+  assert_int_equal(carnet_replica_init(d1, &c1, &f.r, err, sizeof err), 0);
+  assert_int_equal(carnet_replica_init(d2, &c2, &f.r2, err, sizeof err), 0);
+  f.a = add_customer(f.r, "Jean Dupont", "jean@dupont.fr", "06 12 34 56 78");
+  f.b = add_customer(f.r, "DUPONT Jean", "j.dupont@dupont.fr", "+33 6 12 34 56 78");
+  add_customer(f.r, "Hélène Müller", "helene@muller.de", "07 82 35 61 55");
+  carnet_id_format(&f.a, f.hex);
+  carnet_patch *p = carnet_patch_new(CARNET_KIND_DOCUMENT);
+  OK(f.r, carnet_patch_set(p, CARNET_F_DOC_TYPE, "invoice"));
+  OK(f.r, carnet_patch_set(p, CARNET_F_CUSTOMER, f.hex));
+  carnet_txn *t;
+  OK(f.r, carnet_txn_begin(f.r, &t));
+  OK(f.r, carnet_record_create(t, p, NULL, &f.doc));
+  carnet_line_input li = {.set = CARNET_LINE_LABEL | CARNET_LINE_QTY | CARNET_LINE_PRICE,
+                          .label = "Pose",
+                          .qty = 1000,
+                          .unit_price = 9900};
+  OK(f.r, carnet_doc_line_add(t, &f.doc, &li, NULL, NULL));
+  OK(f.r, carnet_txn_commit(t));
+  carnet_patch_free(p);
+  assert_int_equal(w_get(&f), 0); /* warm-up: fills what a replica caches */
+  long refused = tagalloc_failures();
+
+  /* Writes: a refusal leaves the replica as it was. */
+  digest_of(f.r, f.before);
+  TAGALLOC_SWEEP(w_create(&f), same_digest(f.r, f.before));
+  digest_of(f.r, f.before);
+  TAGALLOC_SWEEP(w_update(&f), same_digest(f.r, f.before));
+  digest_of(f.r, f.before);
+  TAGALLOC_SWEEP(w_validate(&f), same_digest(f.r, f.before));
+  /* Reads. */
+  TAGALLOC_SWEEP(w_get(&f), (void)0);
+  TAGALLOC_SWEEP(w_list(&f), (void)0);
+  TAGALLOC_SWEEP(w_dupes(&f), (void)0);
+  TAGALLOC_SWEEP(w_verify(&f), (void)0);
+  TAGALLOC_SWEEP(w_search(&f), (void)0);
+  /* Sync. A warm-up stream first (the receiver's store keeps a buffer for
+   * its index writes between transactions), then one more customer, and
+   * the whole stream again under the sweep: what a refused batch leaves is
+   * the receiver as it was after the last whole batch. */
+  assert_int_equal(w_sync(&f), 0);
+  add_customer(f.r, "Zoé Nouvelle", "zoe@nouvelle.fr", "02 40 00 00 02");
+  TAGALLOC_SWEEP(w_sync(&f), (void)0);
+  uint8_t h1[32], h2[32];
+  digest_of(f.r, h1);
+  digest_of(f.r2, h2);
+  assert_memory_equal(h1, h2, 32);
+  /* Merge, then the erasure of the merged person. */
+  digest_of(f.r, f.before);
+  TAGALLOC_SWEEP(w_merge(&f), same_digest(f.r, f.before));
+  digest_of(f.r, f.before);
+  TAGALLOC_SWEEP(w_erase(&f), same_digest(f.r, f.before));
+  bool erased = false;
+  OK(f.r, carnet_record_erased(f.r, &f.a, &erased));
+  assert_true(erased); /* the whole person went, once it could */
+  printf("# %ld allocations refused in all\n", tagalloc_failures() - refused);
+  assert_true(tagalloc_failures() - refused > 100); /* the sweeps reached deep */
+
+  carnet_replica_close(f.r);
+  carnet_replica_close(f.r2);
+  assert_int_equal(tagalloc_live(), 0);
   tdir_remove(root);
   free(d1);
   free(d2);
@@ -210,12 +359,12 @@ static void test_workload_releases_everything(void **state) {
 
 static void test_setting_is_frozen_once_used(void **state) {
   (void)state;
-  carnet_allocator bad = tagging;
+  carnet_allocator libc = {malloc, realloc, calloc, free}, bad = libc;
   bad.free = NULL;
   assert_int_equal(carnet_allocator_set(&bad), CARNET_EINVAL);
   /* The workload has allocated: the allocator may no longer change. */
   assert_int_equal(carnet_allocator_set(NULL), CARNET_EBUSY);
-  assert_int_equal(carnet_allocator_set(&tagging), CARNET_EBUSY);
+  assert_int_equal(carnet_allocator_set(&libc), CARNET_EBUSY);
 }
 
 static void test_version(void **state) {
@@ -234,12 +383,10 @@ static void test_version(void **state) {
 
 int main(void) {
   /* Before any other carnet call, as carnet/alloc.h asks. */
-  if (carnet_allocator_set(&tagging) != 0) {
-    fprintf(stderr, "carnet_allocator_set refused before first use\n");
-    return 1;
-  }
+  if (!tagalloc_install()) return 1;
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_workload_releases_everything),
+      cmocka_unit_test(test_out_of_memory_everywhere),
       cmocka_unit_test(test_setting_is_frozen_once_used),
       cmocka_unit_test(test_version),
   };
