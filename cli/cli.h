@@ -331,6 +331,19 @@ bool cli_parse_duration(const char *s, uint64_t *ms);
 /* Brief: ISO-8601 UTC of Unix milliseconds; "" for 0. */
 void cli_iso_ms(uint64_t ms, char out[32]);
 
+/* A peer's live status as `carnet status` and `carnet peer list` show it
+ * (carnet_peer_info): text cells for a table, and the same in JSON. */
+typedef struct cli_peer_live {
+  char state[8];         /* "online" / "offline" */
+  char last_contact[32]; /* ISO-8601, "" if none */
+  char last_sync[32];
+  char acked[24];
+  char pending[24];
+} cli_peer_live;
+void cli_peer_live_text(const carnet_peer_info *p, cli_peer_live *out);
+/* Brief: put online, last_contact, last_sync, acked and pending into `o`. */
+void cli_peer_live_json(json_t *o, const carnet_peer_info *p);
+
 /* Brief: the file where a running `carnet serve` writes its address
  * (DIR/serve.addr) for `carnet invite`, into `out`. */
 void cli_serve_addr_path(carnet_replica *r, char *out, size_t len);

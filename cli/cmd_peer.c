@@ -163,8 +163,13 @@ static const cli_usage trust_usage = {
 };
 
 static const cli_usage list_usage = {
-    .summary = "List the trusted replicas, with their last sync.",
+    .summary = "List the trusted replicas: online or not, last contact, last sync, the changes "
+               "each confirmed (acked) and those it has not yet (pending).",
     .json = true,
+    .more = "Live sessions record their progress about once a second, whichever process runs\n"
+            "them (carnet serve, carnet sync): a peer is online while a session with it is live\n"
+            "in a process that is running. PENDING counts this replica's sequence numbers after\n"
+            "the last one the peer acknowledged.",
 };
 
 static const cli_usage remove_usage = {
@@ -234,32 +239,38 @@ typedef struct peer_rows {
 
 static int peer_row(const carnet_peer_info *p, void *data) {
   peer_rows *pr = data;
-  char key[2 * CARNET_PK_BYTES + 1], id[17] = "", last[32], added[32], acked[24];
+  char key[2 * CARNET_PK_BYTES + 1], id[17] = "", added[32];
+  cli_peer_live l;
   cli_hex(p->pk, CARNET_PK_BYTES, key);
   if (p->replica_id) snprintf(id, sizeof id, "%016llx", (unsigned long long)p->replica_id);
-  cli_iso_ms(p->last_sync_ms, last);
   cli_iso_ms(p->added_ms, added);
-  snprintf(acked, sizeof acked, "%llu", (unsigned long long)p->acked);
+  cli_peer_live_text(p, &l);
   if (pr->arr) {
     json_t *o = cli_oom(json_object());
     cli_json_put(o, "key", cli_json_str(key));
     cli_json_put(o, "replica", p->replica_id ? cli_json_str(id) : json_null());
     cli_json_put(o, "addr", p->addr[0] ? cli_json_str(p->addr) : json_null());
     cli_json_put(o, "added", added[0] ? cli_json_str(added) : json_null());
-    cli_json_put(o, "last_sync", last[0] ? cli_json_str(last) : json_null());
-    cli_json_put(o, "acked", json_integer((json_int_t)p->acked));
+    cli_peer_live_json(o, p);
     cli_json_push(pr->arr, o);
   } else {
     /* The key last: it is never cut, so it can be copied from here. */
-    const char *cells[5] = {id[0] ? id : "-", p->addr[0] ? p->addr : "-", last[0] ? last : "never",
-                            acked, key};
+    const char *cells[8] = {id[0] ? id : "-",
+                            p->addr[0] ? p->addr : "-",
+                            l.state,
+                            l.last_contact[0] ? l.last_contact : "never",
+                            l.last_sync[0] ? l.last_sync : "never",
+                            l.acked,
+                            l.pending,
+                            key};
     cli_table_add(pr->t, cells);
   }
   return 0;
 }
 
 static int run_list(cli *c, int argc, char **argv) {
-  static const char *const headers[] = {"REPLICA", "ADDRESS", "LAST SYNC", "ACKED", "KEY"};
+  static const char *const headers[] = {"REPLICA",   "ADDRESS", "STATE",   "LAST CONTACT",
+                                        "LAST SYNC", "ACKED",   "PENDING", "KEY"};
   carnet_replica *r = NULL;
   peer_rows pr = {NULL, NULL};
   cli_args a;
@@ -269,7 +280,7 @@ static int run_list(cli *c, int argc, char **argv) {
   if (c->json)
     pr.arr = cli_oom(json_array());
   else
-    pr.t = cli_table_new(5, headers);
+    pr.t = cli_table_new(8, headers);
   int err = carnet_peer_list(r, peer_row, &pr);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);

@@ -14,7 +14,7 @@ static const cli_usage id_usage = {
 
 static const cli_usage status_usage = {
     .summary = "Show this replica: identity, record counts, change sequence, erasures awaiting "
-               "compaction, and each peer's last sync and pending changes.",
+               "compaction, and each peer: online or not, last contact, last sync and pending changes.",
     .json = true,
     .more = "An erasure is physical once the data file is compacted: until then its values stay\n"
             "(encrypted) in the file's free pages. 'compaction' says whether erasures wait for\n"
@@ -108,28 +108,29 @@ static int count_kind(cli *c, carnet_replica *r, carnet_kind kind, counts *out) 
 }
 
 typedef struct peers_out {
-  uint64_t seq;
   json_t *arr;
   cli_table *t;
 } peers_out;
 
 static int status_peer(const carnet_peer_info *p, void *data) {
   peers_out *po = data;
-  char key[2 * CARNET_PK_BYTES + 1], last[32], pending[24];
-  uint64_t n = po->seq > p->acked ? po->seq - p->acked : 0;
+  char key[2 * CARNET_PK_BYTES + 1];
+  cli_peer_live l;
   cli_hex(p->pk, CARNET_PK_BYTES, key);
-  cli_iso_ms(p->last_sync_ms, last);
-  snprintf(pending, sizeof pending, "%llu", (unsigned long long)n);
+  cli_peer_live_text(p, &l);
   if (po->arr) {
     json_t *o = cli_oom(json_object());
     cli_json_put(o, "key", cli_json_str(key));
     cli_json_put(o, "addr", p->addr[0] ? cli_json_str(p->addr) : json_null());
-    cli_json_put(o, "last_sync", last[0] ? cli_json_str(last) : json_null());
-    cli_json_put(o, "acked", json_integer((json_int_t)p->acked));
-    cli_json_put(o, "pending", json_integer((json_int_t)n));
+    cli_peer_live_json(o, p);
     cli_json_push(po->arr, o);
   } else {
-    const char *cells[4] = {p->addr[0] ? p->addr : "-", last[0] ? last : "never", pending, key};
+    const char *cells[6] = {p->addr[0] ? p->addr : "-",
+                            l.state,
+                            l.last_contact[0] ? l.last_contact : "never",
+                            l.last_sync[0] ? l.last_sync : "never",
+                            l.pending,
+                            key};
     cli_table_add(po->t, cells);
   }
   return 0;
@@ -143,12 +144,14 @@ static json_t *json_counts(const counts *n) {
 }
 
 int cli_cmd_status(cli *c, int argc, char **argv) {
-  static const char *const headers[] = {"PEER", "LAST SYNC", "PENDING", "KEY"};
+  static const char *const headers[] = {"PEER",      "STATE",   "LAST CONTACT",
+                                        "LAST SYNC", "PENDING", "KEY"};
   carnet_replica *r = NULL;
   identity id;
   counts customers, contacts;
   carnet_key_info ki;
-  peers_out po = {0, NULL, NULL};
+  peers_out po = {NULL, NULL};
+  uint64_t seq;
   compaction_out *cp = NULL;
   json_t *o = NULL;
   cli_args a;
@@ -170,7 +173,7 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
     rc = cli_fail_rc(c, r, err, "reading the key record");
     goto done;
   }
-  err = carnet_replica_get_seq(r, &po.seq);
+  err = carnet_replica_get_seq(r, &seq);
   if (err) {
     rc = cli_fail_rc(c, r, err, "reading the sequence");
     goto done;
@@ -186,7 +189,7 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
   if (c->json)
     po.arr = cli_oom(json_array());
   else
-    po.t = cli_table_new(4, headers);
+    po.t = cli_table_new(6, headers);
   if ((err = carnet_peer_list(r, status_peer, &po))) {
     rc = cli_fail_rc(c, r, err, "reading the peers");
     goto done;
@@ -198,7 +201,7 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
     cli_json_put(o, "role", cli_json_str(carnet_role_name(role)));
     cli_json_put(o, "customers", json_counts(&customers));
     cli_json_put(o, "contacts", json_counts(&contacts));
-    cli_json_put(o, "seq", json_integer((json_int_t)po.seq));
+    cli_json_put(o, "seq", json_integer((json_int_t)seq));
     cli_json_put(o, "encryption", cli_json_str(cli_key_kind_text(ki.kind)));
     json_t *co = cli_oom(json_object()), *ids = cli_oom(json_array());
     for (size_t i = 0; i < cp->n; i++) {
@@ -229,7 +232,7 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
   snprintf(line, sizeof line, "%llu (%llu deleted)", (unsigned long long)contacts.live,
            (unsigned long long)contacts.deleted);
   cli_kv(stdout, 11, "contacts", line);
-  snprintf(line, sizeof line, "%llu", (unsigned long long)po.seq);
+  snprintf(line, sizeof line, "%llu", (unsigned long long)seq);
   cli_kv(stdout, 11, "sequence", line);
   /* Encryption at rest is always on; what guards the key is what varies. */
   if (ki.kind == CARNET_KEY_PASSPHRASE)

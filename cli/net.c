@@ -73,6 +73,24 @@ void cli_iso_ms(uint64_t ms, char out[32]) {
   snprintf(out + n, 32 - n, ".%03uZ", (unsigned)(ms % 1000));
 }
 
+void cli_peer_live_text(const carnet_peer_info *p, cli_peer_live *out) {
+  snprintf(out->state, sizeof out->state, "%s", p->online ? "online" : "offline");
+  cli_iso_ms(p->last_contact_ms, out->last_contact);
+  cli_iso_ms(p->last_sync_ms, out->last_sync);
+  snprintf(out->acked, sizeof out->acked, "%llu", (unsigned long long)p->acked);
+  snprintf(out->pending, sizeof out->pending, "%llu", (unsigned long long)p->pending);
+}
+
+void cli_peer_live_json(json_t *o, const carnet_peer_info *p) {
+  cli_peer_live l;
+  cli_peer_live_text(p, &l);
+  cli_json_put(o, "online", json_boolean(p->online));
+  cli_json_put(o, "last_contact", l.last_contact[0] ? cli_json_str(l.last_contact) : json_null());
+  cli_json_put(o, "last_sync", l.last_sync[0] ? cli_json_str(l.last_sync) : json_null());
+  cli_json_put(o, "acked", json_integer((json_int_t)p->acked));
+  cli_json_put(o, "pending", json_integer((json_int_t)p->pending));
+}
+
 void cli_serve_addr_path(carnet_replica *r, char *out, size_t len) {
   snprintf(out, len, "%s/serve.addr", carnet_replica_dir(r));
 }

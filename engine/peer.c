@@ -4,6 +4,19 @@
  * A peer record is a msgpack stream: replica_id addr added_ms last_sync_ms
  * acked. An invite record: secret(bin32) expiry_ms used(bool).
  *
+ * Live status (carnet_peer_info's last_contact_ms, online, pending) is a
+ * meta value `live:` + key(32) beside the peer record, not a field of it,
+ * so that a build that reads the record as it was still reads it:
+ * writer(8) pid(8) contact_ms(8), big-endian: the replica id that wrote it
+ * (a restored replica, with a new id, ignores what the backup held), the
+ * process whose session with the peer is live (0: none), the last message
+ * received. Online means: a pid, a process by that pid running (this one:
+ * a live session counted on this handle), and contact within
+ * CARNET__PEER_LIVE_STALE_MS. A process killed outright leaves its pid,
+ * which then names no process (or, rarely, a reused pid: the staleness
+ * bound still ends it); a process in another pid namespace than the
+ * reader is not seen (documented in docs/DESIGN-NOTES.md).
+ *
  * Trusted, here, means: in the `peers` table and not revoked (R4 of
  * engine/revoke.h: a revocation not overridden here). Removing a peer
  * revokes its key for the whole team (a signed record, engine/revoke.h);
@@ -11,12 +24,17 @@
  * which live sessions watch to end a session with a key no longer trusted
  * (protocol/session.c S6).
  */
+#include <errno.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/types.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "carnet/error.h"
+#include "engine/alloc.h"
 #include "engine/peer_int.h"
 #include "carnet/peer.h"
 #include "engine/mp.h"
@@ -234,18 +252,191 @@ int carnet_peer_trust_override(carnet_replica *r, const uint8_t pk[CARNET_PK_BYT
   return trust(r, pk, addr, true);
 }
 
-int carnet__peer_note(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], uint64_t replica_id,
-                     const char *addr, uint64_t last_sync_ms, uint64_t acked) {
-  return upsert(r, pk, replica_id, addr, last_sync_ms, acked, false, false);
+
+/* --- live status ------------------------------------------------------------ */
+
+#define LIVE_PREFIX "live:"
+#define LIVE_KEY_LEN (sizeof LIVE_PREFIX - 1 + CARNET_PK_BYTES)
+#define LIVE_VAL_LEN 24
+
+typedef struct live_rec {
+  uint64_t writer, pid, contact_ms;
+} live_rec;
+
+static void live_key(const uint8_t pk[CARNET_PK_BYTES], uint8_t key[LIVE_KEY_LEN]) {
+  memcpy(key, LIVE_PREFIX, sizeof LIVE_PREFIX - 1);
+  memcpy(key + sizeof LIVE_PREFIX - 1, pk, CARNET_PK_BYTES);
+}
+
+/* ENOTFOUND when none; a value of another length, or written by another
+ * replica id (a restore), reads as none: it is a hint, never data. */
+static int live_read(carnet__stxn *st, uint64_t self, const uint8_t pk[CARNET_PK_BYTES],
+                     live_rec *out) {
+  uint8_t key[LIVE_KEY_LEN];
+  carnet_buf v;
+  live_key(pk, key);
+  memset(out, 0, sizeof *out);
+  int rc = carnet__store_get(st, CARNET__T_META, key, sizeof key, &v);
+  if (rc) return rc;
+  if (v.len != LIVE_VAL_LEN || carnet__be64_get(v.base) != self) return CARNET_ENOTFOUND;
+  out->writer = self;
+  out->pid = carnet__be64_get((const uint8_t *)v.base + 8);
+  out->contact_ms = carnet__be64_get((const uint8_t *)v.base + 16);
+  return 0;
+}
+
+static int live_write(carnet__stxn *st, const uint8_t pk[CARNET_PK_BYTES], const live_rec *l) {
+  uint8_t key[LIVE_KEY_LEN], val[LIVE_VAL_LEN];
+  live_key(pk, key);
+  carnet__be64_put(val, l->writer);
+  carnet__be64_put(val + 8, l->pid);
+  carnet__be64_put(val + 16, l->contact_ms);
+  return carnet__store_put(st, CARNET__T_META, key, sizeof key, val, sizeof val, 0);
+}
+
+static struct carnet__live_count *live_count(carnet_replica *r, const uint8_t pk[32], bool add) {
+  for (size_t i = 0; i < r->nlive; i++)
+    if (memcmp(r->live[i].pk, pk, 32) == 0) return &r->live[i];
+  if (!add) return NULL;
+  if (r->nlive == r->caplive) {
+    size_t cap = r->caplive ? 2 * r->caplive : 8;
+    struct carnet__live_count *a = carnet__realloc(r->live, cap * sizeof *a);
+    if (a == NULL) return NULL;
+    r->live = a;
+    r->caplive = cap;
+  }
+  struct carnet__live_count *c = &r->live[r->nlive++];
+  memset(c, 0, sizeof *c);
+  memcpy(c->pk, pk, 32);
+  return c;
+}
+
+void carnet__peer_live_drop(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES]) {
+  struct carnet__live_count *c = live_count(r, pk, false);
+  if (c && c->n) c->n--;
+}
+
+/* Write one peer's waiting note. */
+static int live_put(carnet_txn *t, struct carnet__live_count *c) {
+  const carnet__peer_live *n = &c->note;
+  carnet_peer_info cur;
+  live_rec l;
+  int rc = peer_read(t->st, c->pk, &cur);
+  if (rc) return rc; /* ENOTFOUND: no longer trusted, nothing to record */
+  if (n->replica_id) cur.replica_id = n->replica_id;
+  if (c->addr[0]) snprintf(cur.addr, sizeof cur.addr, "%s", c->addr);
+  if (n->last_sync_ms) cur.last_sync_ms = n->last_sync_ms;
+  if (n->acked > cur.acked) cur.acked = n->acked;
+  if ((rc = peer_put(t->st, &cur))) return rc;
+  rc = live_read(t->st, t->r->id, c->pk, &l);
+  if (rc && rc != CARNET_ENOTFOUND) return rc;
+  l.writer = t->r->id;
+  if (n->contact_ms) l.contact_ms = n->contact_ms;
+  /* Online while a session of this process with the peer is live; the end
+   * of our last one clears only what this process wrote: another process's
+   * live session with the peer stands. */
+  uint64_t self = (uint64_t)getpid();
+  if (c->n)
+    l.pid = self;
+  else if (l.pid == self)
+    l.pid = 0;
+  return live_write(t->st, c->pk, &l);
+}
+
+static int live_put_all(carnet_txn *t, void *arg) {
+  (void)arg;
+  carnet_replica *r = t->r;
+  for (size_t i = 0; i < r->nlive; i++) {
+    if (!r->live[i].dirty) continue;
+    int rc = live_put(t, &r->live[i]);
+    if (rc && rc != CARNET_ENOTFOUND) return rc;
+  }
+  return 0;
+}
+
+int carnet__peer_live_flush(carnet_replica *r, uint64_t now_ms, bool force) {
+  bool any = false;
+  for (size_t i = 0; i < r->nlive && !any; i++)
+    any = r->live[i].dirty;
+  if (!any) return 0;
+  /* A clock stepped back (now < flushed) does not hold the notes back. */
+  if (!force && now_ms >= r->live_flushed_ms && now_ms - r->live_flushed_ms < CARNET__PEER_LIVE_NOTE_MS)
+    return 0;
+  char saved[sizeof r->err];
+  memcpy(saved, r->err, sizeof saved);
+  int rc = in_write(r, live_put_all, NULL);
+  memcpy(r->err, saved, sizeof saved); /* a note says nothing to the user */
+  r->live_flushed_ms = now_ms;
+  if (rc) return rc; /* still waiting: the next flush tries again */
+  for (size_t i = 0; i < r->nlive; i++) {
+    r->live[i].dirty = false;
+    memset(&r->live[i].note, 0, sizeof r->live[i].note);
+  }
+  return 0;
+}
+
+int carnet__peer_live_note(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES],
+                           const carnet__peer_live *n, uint64_t now_ms) {
+  struct carnet__live_count *c = live_count(r, pk, true);
+  if (c == NULL) return CARNET_ENOMEM;
+  carnet__peer_live *w = &c->note;
+  if (n->online > 0) c->n++;
+  if (n->online < 0 && c->n) c->n--;
+  if (n->replica_id) w->replica_id = n->replica_id;
+  if (n->addr && n->addr[0] && strlen(n->addr) < sizeof c->addr)
+    snprintf(c->addr, sizeof c->addr, "%s", n->addr);
+  if (n->contact_ms) w->contact_ms = n->contact_ms;
+  if (n->last_sync_ms) w->last_sync_ms = n->last_sync_ms;
+  if (n->acked > w->acked) w->acked = n->acked;
+  c->dirty = true;
+  /* A session that starts or ends is shown at once; progress waits for
+   * the next flush (CARNET__PEER_LIVE_NOTE_MS), one transaction for every
+   * peer of the handle. */
+  return carnet__peer_live_flush(r, now_ms, n->online != 0);
+}
+
+static bool live_online(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], const live_rec *l) {
+  uint64_t now = carnet__now_ms(r);
+  if (l->pid == 0 || l->pid > INT32_MAX) return false;
+  if (l->contact_ms + CARNET__PEER_LIVE_STALE_MS < now) return false;
+  if (l->pid == (uint64_t)getpid()) {
+    struct carnet__live_count *c = live_count(r, pk, false);
+    return c && c->n > 0;
+  }
+  return kill((pid_t)l->pid, 0) == 0 || errno == EPERM;
+}
+
+/* The live fields of `p`, read in the snapshot that read the record. */
+static int live_fill(carnet_replica *r, carnet__stxn *st, uint64_t seq, carnet_peer_info *p) {
+  live_rec l;
+  int rc = live_read(st, r->id, p->pk, &l);
+  if (rc && rc != CARNET_ENOTFOUND) return rc;
+  p->last_contact_ms = l.contact_ms;
+  p->online = rc == 0 && live_online(r, p->pk, &l);
+  p->pending = seq > p->acked ? seq - p->acked : 0;
+  return 0;
+}
+
+static int read_seq(carnet__stxn *st, uint64_t *seq) {
+  int rc = carnet__meta_get_u64(st, CARNET__META_SEQ, seq);
+  if (rc == CARNET_ENOTFOUND) {
+    *seq = 0;
+    rc = 0;
+  }
+  return rc;
 }
 
 /* Out of the trust list, and revoked for the team (engine/revoke.h): the
  * record is written in the same transaction, so no session of this or
  * another process can see the key gone without its revocation. */
 static int peer_del(carnet_txn *t, void *arg) {
+  uint8_t key[LIVE_KEY_LEN];
   int rc = carnet__store_del(t->st, CARNET__T_PEERS, arg, 32);
   if (rc == CARNET_ENOTFOUND) return carnet__fail(t->r, rc, "no trusted peer with that key");
   if (rc) return rc;
+  live_key(arg, key);
+  rc = carnet__store_del(t->st, CARNET__T_META, key, sizeof key);
+  if (rc && rc != CARNET_ENOTFOUND) return rc;
   rc = carnet__revoke_local(t->r, t->st, arg);
   if (rc && !carnet_replica_errmsg(t->r)[0])
     carnet__fail(t->r, rc, "cannot write the revocation record");
@@ -258,9 +449,11 @@ int carnet_peer_remove(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES]) {
 
 int carnet_peer_get(carnet_replica *r, const uint8_t pk[CARNET_PK_BYTES], carnet_peer_info *out) {
   carnet__stxn *st;
+  uint64_t seq;
   int rc = carnet__read_begin(r, &st);
   if (rc) return rc;
   rc = peer_read(st, pk, out);
+  if (rc == 0 && (rc = read_seq(st, &seq)) == 0) rc = live_fill(r, st, seq, out);
   carnet__read_end(r, st);
   return rc;
 }
@@ -333,9 +526,11 @@ int carnet_peer_list(carnet_replica *r, int (*cb)(const carnet_peer_info *p, voi
   carnet__stxn *st;
   carnet__scur *cur = NULL;
   carnet_buf k, v;
+  uint64_t seq;
   int rc = carnet__read_begin(r, &st);
   if (rc) return rc;
-  if ((rc = carnet__store_cursor(st, CARNET__T_PEERS, &cur))) goto done;
+  if ((rc = read_seq(st, &seq)) || (rc = carnet__store_cursor(st, CARNET__T_PEERS, &cur)))
+    goto done;
   for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
        rc = carnet__store_next(cur, &k, &v)) {
     carnet_peer_info p;
@@ -343,7 +538,7 @@ int carnet_peer_list(carnet_replica *r, int (*cb)(const carnet_peer_info *p, voi
       rc = carnet__fail(r, CARNET_ECORRUPT, "a peer record is damaged");
       goto done;
     }
-    if ((rc = cb(&p, data))) goto done;
+    if ((rc = live_fill(r, st, seq, &p)) || (rc = cb(&p, data))) goto done;
   }
   if (rc == CARNET_ENOTFOUND) rc = 0;
 done:

@@ -416,6 +416,7 @@ void carnet_replica_close(carnet_replica *r) {
   if (r->id) (void)carnet_replica_compact(r, false, NULL);
   carnet__store_close(r->store);
   carnet__free(r->dir);
+  carnet__free(r->live);
   sodium_memzero(r->rnd_pool, sizeof r->rnd_pool);
   carnet__free(r);
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include "carnet/replica.h"
 #include "engine/feed.h"
+#include "engine/peer_int.h"
 #include "engine/store.h"
 
 #define CARNET__ERRMSG_MAX 512
@@ -34,6 +35,18 @@ struct carnet_replica {
   char compact_why[256];
   uint64_t compact_retry_ms;
   unsigned compact_fails; /* failed attempts in a row (the wait doubles) */
+  /* Live sessions of this handle per peer key (engine/peer.c,
+   * carnet__peer_live_note): the peer is online through this process
+   * while its count is above zero. */
+  struct carnet__live_count {
+    uint8_t pk[32];
+    unsigned n;   /* live sessions with it */
+    bool dirty;   /* `note` waits to be written */
+    carnet__peer_live note;
+    char addr[256];
+  } *live;
+  size_t nlive, caplive;
+  uint64_t live_flushed_ms; /* the last write of the notes */
 };
 
 struct carnet_txn {

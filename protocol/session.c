@@ -116,11 +116,65 @@ struct carnet_session {
   uint64_t rx_entities;
   bool rx_done;       /* one of them ended the peer's stream */
   bool peer_done;     /* the peer's stream reached its end at least once */
-  bool bye_sent, bye_recv, noted;
+  bool bye_sent, bye_recv;
+  /* Live status (carnet_peer_info): what was last noted of the peer. */
+  bool live_on;         /* counted live on the handle (noted +1, not yet -1) */
+  bool caught_up;       /* both sides caught up at the last check_done */
+  bool sync_noted;      /* ... and that was noted */
+  uint64_t live_acked;  /* acked when last noted */
+  uint64_t live_contact_ms; /* last_rx_ms when last noted */
 
   uint64_t last_rx_ms, last_tx_ms;
   carnet_session_stats st;
 };
+
+/* --- live status ----------------------------------------------------------- */
+
+/* What the peer list shows of the peer (carnet_peer_info: online, last
+ * contact, last sync, acked), noted on the handle as the session goes and
+ * written by engine/peer.c at most once a second for every session of the
+ * handle together, at once when the session starts or ends. Progress (an
+ * acknowledgement that moved, catching up) is noted when it happens; mere
+ * contact (the peer's pings while idle) every LIVE_CONTACT_MS at most. */
+#define LIVE_CONTACT_MS 10000u
+
+static void live_note(carnet_session *s, uint64_t now_ms, int online) {
+  carnet__peer_live n = {.replica_id = s->peer_id,
+                         .addr = s->peer_addr,
+                         .contact_ms = s->last_rx_ms,
+                         .acked = s->acked,
+                         .online = online};
+  if (s->caught_up) n.last_sync_ms = now_ms;
+  s->live_acked = s->acked;
+  s->live_contact_ms = s->last_rx_ms;
+  s->sync_noted = s->caught_up;
+  (void)carnet__peer_live_note(s->r, s->peer_pk, &n, now_ms);
+}
+
+/* The peer is trusted and the channel up: a live session starts. */
+static void live_start(carnet_session *s, uint64_t now_ms) {
+  if (s->live_on) return;
+  s->live_on = true;
+  live_note(s, now_ms, +1);
+}
+
+/* Note what moved; the engine writes it when its second is up. */
+static void live_progress(carnet_session *s, uint64_t now_ms) {
+  if (!s->live_on) return;
+  if (s->acked != s->live_acked || s->caught_up != s->sync_noted ||
+      s->last_rx_ms >= s->live_contact_ms + LIVE_CONTACT_MS || s->last_rx_ms < s->live_contact_ms)
+    live_note(s, now_ms, 0);
+  else
+    (void)carnet__peer_live_flush(s->r, now_ms, false);
+}
+
+/* The session ended (BYE both ways, or failed): written at once. */
+static void live_end(carnet_session *s) {
+  if (!s->live_on) return;
+  s->live_on = false;
+  s->caught_up = false;
+  live_note(s, s->last_rx_ms > s->last_tx_ms ? s->last_rx_ms : s->last_tx_ms, -1);
+}
 
 /* --- errors --------------------------------------------------------------- */
 
@@ -141,6 +195,7 @@ static int fail(carnet_session *s, int code, const char *fmt, ...) {
   s->rx_txn = NULL;
   s->rx_n = 0;
   s->rx_entities = 0;
+  live_end(s);
   /* Tell the peer why, when the channel still carries messages and the
    * error is not the peer's bytes failing to open. */
   if (s->ch_live && !s->ch.err && !s->ch.tx_final && code != CARNET_ENOMEM) {
@@ -317,12 +372,8 @@ static int check_done(carnet_session *s, uint64_t now_ms) {
                    local_seq(s) <= s->from.after;
   if (s->state == CARNET_SESSION_SYNCING || s->state == CARNET_SESSION_IDLE)
     s->state = caught_up ? CARNET_SESSION_IDLE : CARNET_SESSION_SYNCING;
+  s->caught_up = caught_up;
   if (!caught_up) return 0;
-  if (!s->noted) {
-    /* The peer list shows when we last caught up with this peer. */
-    carnet__peer_note(s->r, s->peer_pk, s->peer_id, s->peer_addr, carnet__now_ms(s->r), s->acked);
-    s->noted = true;
-  }
   return s->o.once ? send_bye(s, now_ms) : 0;
 }
 
@@ -366,7 +417,6 @@ static int handshake_done(carnet_session *s, uint64_t now_ms) {
                 "the peer's replica tag is %s too: reference codes could collide; create one "
                 "of the two replicas again ('carnet init' in a new directory) before syncing",
                 carnet_replica_tag(s->r));
-  if (!s->joining) carnet__peer_note(s->r, s->peer_pk, s->peer_id, s->peer_addr, 0, 0);
   if ((rc = carnet__trust_seq(s->r, &s->trust_seen)))
     return fail(s, rc, "cannot read the trust list: %s", carnet_replica_errmsg(s->r));
   /* S7: the handshake checked the key before trustseq was read; a removal
@@ -378,6 +428,8 @@ static int handshake_done(carnet_session *s, uint64_t now_ms) {
                                           : "cannot read the trust list");
   s->state = CARNET_SESSION_SYNCING;
   s->last_rx_ms = now_ms;
+  /* Joining: the inviter is trusted (and noted) at its first message. */
+  if (!s->joining) live_start(s, now_ms);
   carnet_mark mark;
   if ((rc = carnet_changes_get_mark(s->r, s->peer_id, &mark)))
     return fail(s, rc, "cannot read the mark kept for the peer");
@@ -453,8 +505,8 @@ static int on_message(carnet_session *s, const carnet__msg *m, uint64_t now_ms) 
     int rc = carnet_peer_trust(s->r, s->peer_pk, s->peer_addr);
     if (rc == 0) rc = carnet_replica_set_team(s->r, s->invite.team_id);
     if (rc) return fail(s, rc, "cannot record the team joined: %s", carnet_replica_errmsg(s->r));
-    carnet__peer_note(s->r, s->peer_pk, s->peer_id, s->peer_addr, 0, 0);
     s->trusted_inviter = true;
+    live_start(s, now_ms);
   }
   switch (m->type) {
   case CARNET_MSG_REQ:
@@ -488,6 +540,7 @@ static int on_message(carnet_session *s, const carnet__msg *m, uint64_t now_ms) 
     s->bye_recv = true;
     if (send_bye(s, now_ms)) return s->err;
     s->state = CARNET_SESSION_CLOSED;
+    live_end(s);
     return 0;
   case CARNET_MSG_PING:
     return 0;
@@ -563,6 +616,9 @@ fail:
 void carnet_session_free(carnet_session *s) {
   if (s == NULL) return;
   if (s->rx_txn) carnet_txn_abort(s->rx_txn);
+  /* Freed while live (closed by force): this process no longer counts it;
+   * its pid going away, or the staleness bound, ends the stored record. */
+  if (s->live_on) carnet__peer_live_drop(s->r, s->peer_pk);
   if (s->hs_live) carnet__hs_free(&s->hs);
   if (s->ch_live) carnet__channel_free(&s->ch);
   sodium_memzero(&s->invite, sizeof s->invite);
@@ -602,7 +658,9 @@ int carnet_session_input(carnet_session *s, const void *data, size_t len, uint64
   }
   if (s->err) return s->err;
   if (rx_commit(s, now_ms)) return s->err;
-  return s->ch_live && s->state != CARNET_SESSION_CLOSED ? check_done(s, now_ms) : 0;
+  int rc = s->ch_live && s->state != CARNET_SESSION_CLOSED ? check_done(s, now_ms) : 0;
+  if (rc == 0) live_progress(s, now_ms);
+  return rc;
 }
 
 carnet_buf carnet_session_output(carnet_session *s) {
@@ -637,9 +695,10 @@ int carnet_session_tick(carnet_session *s, uint64_t now_ms) {
     if ((rc = send_msg(s, &m, now_ms))) return rc;
   }
   if ((rc = check_trust(s)) || (rc = push_revocations(s, now_ms)) ||
-      (rc = push_certs(s, now_ms)) || (rc = pump(s, now_ms)))
+      (rc = push_certs(s, now_ms)) || (rc = pump(s, now_ms)) || (rc = check_done(s, now_ms)))
     return rc;
-  return check_done(s, now_ms);
+  live_progress(s, now_ms);
+  return 0;
 }
 
 int carnet_session_eof(carnet_session *s) {
@@ -657,6 +716,10 @@ int carnet_session_eof(carnet_session *s) {
 void carnet_session_close(carnet_session *s) {
   if (s->err || !s->ch_live || s->state == CARNET_SESSION_CLOSED) return;
   send_bye(s, s->last_tx_ms);
+  /* A clean stop records how far the peer got, even if its BYE never
+   * comes back. */
+  if (s->live_on) live_note(s, s->last_tx_ms, 0);
+  (void)carnet__peer_live_flush(s->r, s->last_tx_ms, true);
 }
 
 carnet_session_state carnet_session_get_state(const carnet_session *s) {

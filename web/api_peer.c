@@ -43,7 +43,6 @@ void api_status(carnet_replica *r, web_req *q) {
 
 typedef struct peers_st {
   web_req *q;
-  uint64_t seq;
   json_t *items;
   bool oom;
 } peers_st;
@@ -59,18 +58,21 @@ static void iso_ms(uint64_t ms, char out[32]) {
 
 static int peer_cb(const carnet_peer_info *p, void *data) {
   peers_st *ps = data;
-  char key[2 * CARNET_PK_BYTES + 1], rid[17], last[32];
+  char key[2 * CARNET_PK_BYTES + 1], rid[17], last[32], contact[32];
   for (size_t i = 0; i < CARNET_PK_BYTES; i++)
     snprintf(key + 2 * i, 3, "%02x", p->pk[i]);
   snprintf(rid, sizeof rid, "%016llx", (unsigned long long)p->replica_id);
   iso_ms(p->last_sync_ms, last);
-  uint64_t pending = ps->seq > p->acked ? ps->seq - p->acked : 0;
-  json_t *o = json_pack("{s:s,s:s?,s:o,s:s?,s:I,s:I,s:b}", "key", key, "replica",
+  iso_ms(p->last_contact_ms, contact);
+  /* Online: a live session here (this node's events, at once) or in
+   * another process of the replica (the library's live status). */
+  bool online = p->online || (p->replica_id && web_peer_online(ps->q->st, p->replica_id));
+  json_t *o = json_pack("{s:s,s:s?,s:o,s:s?,s:s?,s:I,s:I,s:b}", "key", key, "replica",
                         p->replica_id ? rid : NULL, "addr",
                         p->addr[0] ? web_json_str(p->addr) : json_null(), "last_sync",
-                        last[0] ? last : NULL, "acked", (json_int_t)p->acked, "pending",
-                        (json_int_t)pending, "online",
-                        p->replica_id && web_peer_online(ps->q->st, p->replica_id));
+                        last[0] ? last : NULL, "last_contact", contact[0] ? contact : NULL,
+                        "acked", (json_int_t)p->acked, "pending", (json_int_t)p->pending,
+                        "online", online);
   if (!web_json_push(ps->items, o)) {
     ps->oom = true;
     return 1;
@@ -80,8 +82,7 @@ static int peer_cb(const carnet_peer_info *p, void *data) {
 
 void api_peers(carnet_replica *r, web_req *q) {
   peers_st ps = {.q = q, .items = json_array()};
-  int rc = ps.items ? carnet_replica_get_seq(r, &ps.seq) : CARNET_ENOMEM;
-  if (rc == 0) rc = carnet_peer_list(r, peer_cb, &ps);
+  int rc = ps.items ? carnet_peer_list(r, peer_cb, &ps) : CARNET_ENOMEM;
   if (ps.oom) rc = CARNET_ENOMEM;
   if (rc) {
     json_decref(ps.items);

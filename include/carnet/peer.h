@@ -50,8 +50,14 @@ typedef struct carnet_peer_info {
   uint64_t replica_id; /* 0 until the first handshake */
   char addr[256];      /* last known address, "" if none */
   uint64_t added_ms;
-  uint64_t last_sync_ms; /* 0 if never */
+  uint64_t last_sync_ms; /* last time both sides were caught up; 0 if never */
   uint64_t acked;        /* our sequence number the peer has confirmed */
+  /* Live status, recorded by sessions as they go (at most about once a
+   * second while changes are acknowledged, every few seconds while idle,
+   * and when they end) by whichever process runs them: */
+  uint64_t last_contact_ms; /* the last message received from it; 0 if none recorded */
+  bool online;              /* a session with it is live now, in a process that is running */
+  uint64_t pending; /* our sequence numbers after `acked`: changes it has not confirmed yet */
 } carnet_peer_info;
 
 /* Brief: trust a key (idempotent; `addr`, "host:port" where it serves, may

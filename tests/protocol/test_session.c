@@ -608,6 +608,81 @@ static void test_revocation_ends_sessions(void **state) {
   node_close(&a), node_close(&b), node_close(&c);
 }
 
+/* Live status (carnet_peer_info): a live session records acknowledged
+ * progress as it goes, at most about once a second, and its end at once;
+ * the peer is online while a session with it is live. */
+static void test_live_status(void **state) {
+  (void)state;
+  node a, b;
+  uint8_t pb[32];
+  carnet_peer_info p;
+  uint64_t seq;
+  node_open(&a, "live-a", 21);
+  node_open(&b, "live-b", 22);
+  same_team(&a, &b);
+  trust_both(&a, &b);
+  assert_int_equal(carnet_replica_get_identity(b.r, pb, NULL), 0);
+  assert_int_equal(carnet_peer_get(a.r, pb, &p), 0);
+  assert_false(p.online);
+  assert_int_equal(p.last_contact_ms, 0);
+  add_customer(&a, "Client", "Rennes");
+  carnet_session *sa = start(&a, true, false, NULL), *sb = start(&b, false, false, NULL);
+  run(sa, sb, &a.env, &b.env, 200, NULL, NULL, NULL);
+  assert_int_equal(carnet_session_get_state(sa), CARNET_SESSION_IDLE);
+  /* A second later the tick has written what the first sync did. */
+  tenv_advance_ms(&a.env, 1000);
+  assert_int_equal(carnet_session_tick(sa, a.env.now_ms), 0);
+  assert_int_equal(carnet_replica_get_seq(a.r, &seq), 0);
+  assert_int_equal(carnet_peer_get(a.r, pb, &p), 0);
+  assert_true(p.online);
+  assert_true(p.last_contact_ms > 0 && p.last_sync_ms > 0);
+  assert_int_equal(p.acked, seq);
+  assert_int_equal(p.pending, 0);
+  /* A new change: pending at once (the same snapshot as the sequence)... */
+  add_customer(&a, "Client 2", "Brest");
+  assert_int_equal(carnet_peer_get(a.r, pb, &p), 0);
+  assert_int_equal(p.pending, 1);
+  /* ... acknowledged within the second, and not written more often. */
+  uint64_t t0 = a.env.now_ms;
+  run(sa, sb, &a.env, &b.env, 200, NULL, NULL, NULL);
+  assert_true(a.env.now_ms - t0 < 1000);
+  assert_int_equal(carnet_peer_get(a.r, pb, &p), 0);
+  assert_int_equal(p.pending, 1); /* the last write is less than a second old */
+  while (a.env.now_ms - t0 < 1000) {
+    tenv_advance_ms(&a.env, 100);
+    assert_int_equal(carnet_session_tick(sa, a.env.now_ms), 0);
+  }
+  assert_int_equal(carnet_peer_get(a.r, pb, &p), 0);
+  assert_int_equal(p.pending, 0);
+  assert_true(p.online);
+  /* B sees A online too; a clean end is written at once, both sides. */
+  assert_int_equal(carnet_replica_get_identity(a.r, pb, NULL), 0);
+  assert_int_equal(carnet_peer_get(b.r, pb, &p), 0);
+  assert_true(p.online);
+  carnet_session_close(sa);
+  run(sa, sb, &a.env, &b.env, 50, NULL, NULL, NULL);
+  assert_int_equal(carnet_session_get_state(sb), CARNET_SESSION_CLOSED);
+  assert_int_equal(carnet_peer_get(b.r, pb, &p), 0);
+  assert_false(p.online);
+  assert_int_equal(carnet_replica_get_identity(b.r, pb, NULL), 0);
+  assert_int_equal(carnet_peer_get(a.r, pb, &p), 0);
+  assert_false(p.online);
+  assert_int_equal(p.pending, 0);
+  carnet_session_free(sa);
+  carnet_session_free(sb);
+  /* A session freed while live (closed by force) is not online either. */
+  sa = start(&a, true, false, NULL), sb = start(&b, false, false, NULL);
+  run(sa, sb, &a.env, &b.env, 200, NULL, NULL, NULL);
+  assert_int_equal(carnet_peer_get(a.r, pb, &p), 0);
+  assert_true(p.online);
+  carnet_session_free(sa);
+  assert_int_equal(carnet_peer_get(a.r, pb, &p), 0);
+  assert_false(p.online);
+  carnet_session_free(sb);
+  node_close(&a);
+  node_close(&b);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_revocation_ends_sessions),
@@ -620,6 +695,7 @@ int main(void) {
       cmocka_unit_test(test_certificate_pushed_live),
       cmocka_unit_test(test_clock_step_back_keeps_session),
       cmocka_unit_test(test_certificate_after_bye),
+      cmocka_unit_test(test_live_status),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
