@@ -121,6 +121,7 @@ struct carnet_session {
   bool live_on;         /* counted live on the handle (noted +1, not yet -1) */
   bool caught_up;       /* both sides caught up at the last check_done */
   bool sync_noted;      /* ... and that was noted */
+  bool synced_once;     /* the session's first catching up was written */
   uint64_t live_acked;  /* acked when last noted */
   uint64_t live_contact_ms; /* last_rx_ms when last noted */
 
@@ -133,7 +134,8 @@ struct carnet_session {
 /* What the peer list shows of the peer (carnet_peer_info: online, last
  * contact, last sync, acked), noted on the handle as the session goes and
  * written by engine/peer.c at most once a second for every session of the
- * handle together, at once when the session starts or ends. Progress (an
+ * handle together, at once when the session starts, first catches up, or
+ * ends. Progress (an
  * acknowledgement that moved, catching up) is noted when it happens; mere
  * contact (the peer's pings while idle) every LIVE_CONTACT_MS at most. */
 #define LIVE_CONTACT_MS 10000u
@@ -161,7 +163,13 @@ static void live_start(carnet_session *s, uint64_t now_ms) {
 /* Note what moved; the engine writes it when its second is up. */
 static void live_progress(carnet_session *s, uint64_t now_ms) {
   if (!s->live_on) return;
-  if (s->acked != s->live_acked || s->caught_up != s->sync_noted ||
+  if (s->caught_up && !s->synced_once) {
+    /* The session's first catching up is shown at once, as its start is
+     * (a page that refreshes on the node's SYNCED event reads it). */
+    s->synced_once = true;
+    live_note(s, now_ms, 0);
+    (void)carnet__peer_live_flush(s->r, now_ms, true);
+  } else if (s->acked != s->live_acked || (s->caught_up && !s->sync_noted) ||
       s->last_rx_ms >= s->live_contact_ms + LIVE_CONTACT_MS || s->last_rx_ms < s->live_contact_ms)
     live_note(s, now_ms, 0);
   else
