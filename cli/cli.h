@@ -245,6 +245,9 @@ size_t cli_utf8_seq(const char *s);
 int cli_cmd_init(cli *c, int argc, char **argv);
 int cli_cmd_customer(cli *c, int argc, char **argv);
 int cli_cmd_contact(cli *c, int argc, char **argv);
+int cli_cmd_attach(cli *c, int argc, char **argv);      /* cli/cmd_attach.c */
+int cli_cmd_attachments(cli *c, int argc, char **argv); /* cli/cmd_attach.c */
+int cli_cmd_attachment(cli *c, int argc, char **argv);  /* cli/cmd_attach.c */
 int cli_cmd_consent(cli *c, int argc, char **argv);
 int cli_cmd_changes(cli *c, int argc, char **argv);
 int cli_cmd_serve(cli *c, int argc, char **argv);  /* cli/cmd_sync.c */

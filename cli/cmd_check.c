@@ -55,6 +55,7 @@ static json_t *report_json(const carnet_check_report *r) {
   cli_json_put(o, "missing_keys", json_integer((json_int_t)r->missing_keys));
   cli_json_put(o, "extra_keys", json_integer((json_int_t)r->extra_keys));
   cli_json_put(o, "bad_values", json_integer((json_int_t)r->bad_values));
+  cli_json_put(o, "orphan_files", json_integer((json_int_t)r->orphan_files));
   return o;
 }
 
@@ -97,6 +98,10 @@ int cli_cmd_check(cli *c, int argc, char **argv) {
     printf("%llu records, %llu change entries, %llu index keys read\n",
            (unsigned long long)rep.entities, (unsigned long long)rep.changes,
            (unsigned long long)rep.index_keys);
+    if (rep.orphan_files)
+      printf("removed %llu attachment content files that no attachment owns (left by an "
+             "interrupted attach or delete)\n",
+             (unsigned long long)rep.orphan_files);
     if (bad) say_damage(&rep, first);
   }
   if (repair && derived_damage(&rep)) {

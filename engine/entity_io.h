@@ -115,7 +115,8 @@ int carnet__index_keys(const carnet__entity *e, carnet__blind_secret *secret, ca
 #define CARNET__IDX_PART_EMAIL 8u /* 'e' 'h' */
 #define CARNET__IDX_PART_NAME 16u /* 'n' */
 #define CARNET__IDX_PART_MERGE 32u /* 'm' 'x' 'v': merge edges and decisions (engine/group.h) */
-#define CARNET__IDX_PART_ALL 63u
+#define CARNET__IDX_PART_ATTACH 64u /* 'a': an attachment under its owner */
+#define CARNET__IDX_PART_ALL 127u
 /* The parts a field's cells feed (0: none). */
 unsigned carnet__index_parts(uint16_t field);
 /* The part of a key's tag byte. */
@@ -143,6 +144,9 @@ bool carnet__index_parts_exact(const carnet__entity *e);
 #define CARNET__IDX_SIRET 's'
 #define CARNET__IDX_SIREN 'S'
 #define CARNET__IDX_NAME 'n'
+/* 'a' owner(16) attachment(16): every attachment (deleted ones too) under
+ * its owner, in clear (ids only; carnet/attach.h). */
+#define CARNET__IDX_ATTACH 'a'
 
 /* The replica's index secret. Errors: CARNET_ENOTFOUND (none yet),
  * CARNET_ECORRUPT. */

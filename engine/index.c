@@ -302,6 +302,8 @@ unsigned carnet__index_parts(uint16_t field) {
   case CARNET_F_NOT_SAME:
   case CARNET_F_REVIEW:
     return CARNET__IDX_PART_MERGE;
+  case CARNET_F_OWNER: /* 'a' */
+    return CARNET__IDX_PART_ATTACH;
   default:
     return 0;
   }
@@ -325,6 +327,8 @@ unsigned carnet__index_tag_part(uint8_t tag) {
   case CARNET__IDX_NOT_SAME:
   case CARNET__IDX_REVIEW:
     return CARNET__IDX_PART_MERGE;
+  case CARNET__IDX_ATTACH:
+    return CARNET__IDX_PART_ATTACH;
   default:
     return CARNET__IDX_PART_ALL;
   }
@@ -357,6 +361,15 @@ int carnet__index_keys_parts(const carnet__entity *e, carnet__blind_secret *secr
   const char *s;
   size_t n;
   int rc;
+  /* An attachment under its owner (ids only), deleted or not: listing an
+   * owner's files and erasing them find it there. */
+  if (e->kind == CARNET_KIND_ATTACHMENT) {
+    const carnet__cell *o = carnet__entity_find(e, CARNET_F_OWNER, NULL, 0);
+    /* The value is a bin8 of 16 bytes (schema: CARNET_V_ID). */
+    if ((parts & CARNET__IDX_PART_ATTACH) && o && o->vlen == 18)
+      return add_key(out, a, CARNET__IDX_ATTACH, o->val + 2, 16, &e->id);
+    return 0;
+  }
   /* Merge edges and decisions (engine/group.h), in clear: ids only. */
   if ((parts & CARNET__IDX_PART_MERGE) && e->kind == CARNET_KIND_CUSTOMER &&
       (rc = carnet__index_merge_keys(e, a, out)))

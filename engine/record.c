@@ -66,12 +66,17 @@ static int render_scalar(carnet_record *rec, const msgpack_object *o, const char
   case MSGPACK_OBJECT_BOOLEAN:
     *out = o->via.boolean ? "true" : "false";
     return 0;
-  case MSGPACK_OBJECT_BIN: {
-    carnet_id id;
-    if (o->via.bin.size != 16) return CARNET_ECORRUPT;
-    memcpy(id.b, o->via.bin.ptr, 16);
-    carnet_id_format(&id, buf);
-    *out = carnet__arena_dup(&rec->arena, buf, strlen(buf));
+  case MSGPACK_OBJECT_BIN: { /* ids, an attachment's hash: lowercase hex */
+    static const char hexd[] = "0123456789abcdef";
+    char *s;
+    if (o->via.bin.size != 16 && o->via.bin.size != 32) return CARNET_ECORRUPT;
+    if ((s = carnet__arena_alloc(&rec->arena, 2 * o->via.bin.size + 1)) == NULL) return CARNET_ENOMEM;
+    for (uint32_t i = 0; i < o->via.bin.size; i++) {
+      s[2 * i] = hexd[(uint8_t)o->via.bin.ptr[i] >> 4];
+      s[2 * i + 1] = hexd[(uint8_t)o->via.bin.ptr[i] & 15];
+    }
+    s[2 * o->via.bin.size] = '\0';
+    *out = s;
     break;
   }
   default:
@@ -111,6 +116,7 @@ static int add_cell(carnet_record *rec, const carnet__cell *c, const msgpack_obj
   switch (fi->crdt) {
   case CARNET_CRDT_LWW:
     if (f == CARNET_F_DELETED) rec->deleted = o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
+    if (f == CARNET_F_CONTENT_KEY) return 0; /* a secret: never shown (carnet/attach.h) */
     return render_scalar(rec, o, &rec->scalar[f]);
   case CARNET_CRDT_SET: {
     if (!o->via.boolean) return 0;

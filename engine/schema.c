@@ -13,6 +13,7 @@
 #define DO (1u << CARNET_KIND_DOCUMENT)
 #define AC (1u << CARNET_KIND_ACTION)
 #define RE (1u << CARNET_KIND_REMINDER)
+#define AT (1u << CARNET_KIND_ATTACHMENT)
 
 static const carnet_field_info fields[] = {
     {CARNET_F_TYPE, "type", CARNET_CRDT_LWW, CARNET_V_STR, CU},
@@ -37,7 +38,7 @@ static const carnet_field_info fields[] = {
     {CARNET_F_NOTES, "notes", CARNET_CRDT_LWW, CARNET_V_STR, CU | CO | DO},
     {CARNET_F_CUSTOM, "custom", CARNET_CRDT_MAP, CARNET_V_CUSTOM, CU},
     {CARNET_F_CONSENT, "consent", CARNET_CRDT_LOG, CARNET_V_CONSENT, CU},
-    {CARNET_F_DELETED, "deleted", CARNET_CRDT_LWW, CARNET_V_BOOL, CU | CO | DO | AC | RE},
+    {CARNET_F_DELETED, "deleted", CARNET_CRDT_LWW, CARNET_V_BOOL, CU | CO | DO | AC | RE | AT},
     {CARNET_F_CUSTOMER, "customer", CARNET_CRDT_LWW, CARNET_V_ID, CO | DO | RE},
     {CARNET_F_ROLE, "role", CARNET_CRDT_LWW, CARNET_V_STR, CO},
     {CARNET_F_DOC_TYPE, "type", CARNET_CRDT_LWW, CARNET_V_STR, DO},
@@ -67,6 +68,15 @@ static const carnet_field_info fields[] = {
     {CARNET_F_SAME_AS, "same_as", CARNET_CRDT_SET, CARNET_V_ID, CU},
     {CARNET_F_NOT_SAME, "not_same", CARNET_CRDT_SET, CARNET_V_ID, CU},
     {CARNET_F_REVIEW, "review", CARNET_CRDT_SET, CARNET_V_ID, CU},
+    {CARNET_F_OWNER, "owner", CARNET_CRDT_LWW, CARNET_V_ID, AT},
+    {CARNET_F_FILE_NAME, "file_name", CARNET_CRDT_LWW, CARNET_V_STR, AT},
+    {CARNET_F_MEDIA_TYPE, "media_type", CARNET_CRDT_LWW, CARNET_V_STR, AT},
+    {CARNET_F_SIZE, "size", CARNET_CRDT_LWW, CARNET_V_INT, AT},
+    {CARNET_F_HASH, "hash", CARNET_CRDT_LWW, CARNET_V_BYTES, AT},
+    {CARNET_F_ADDED_BY, "added_by", CARNET_CRDT_LWW, CARNET_V_INT, AT},
+    {CARNET_F_ADDED_AT, "added_at", CARNET_CRDT_LWW, CARNET_V_INT, AT},
+    {CARNET_F_CAPTION, "caption", CARNET_CRDT_LWW, CARNET_V_STR, AT},
+    {CARNET_F_CONTENT_KEY, "content_key", CARNET_CRDT_LWW, CARNET_V_BYTES, AT},
 };
 
 _Static_assert(sizeof fields / sizeof fields[0] == CARNET_F_MAX_ - 1,
@@ -97,12 +107,14 @@ const char *carnet_kind_name(carnet_kind kind) {
     return "action";
   case CARNET_KIND_REMINDER:
     return "reminder";
+  case CARNET_KIND_ATTACHMENT:
+    return "attachment";
   }
   return NULL;
 }
 
 bool carnet__kind_valid(unsigned kind) {
-  return kind >= CARNET_KIND_CUSTOMER && kind <= CARNET_KIND_REMINDER;
+  return kind >= CARNET_KIND_CUSTOMER && kind <= CARNET_KIND_ATTACHMENT;
 }
 
 /* Decode exactly one object from the value bytes. */
@@ -127,6 +139,8 @@ static bool scalar_ok(carnet_vtype vt, const msgpack_object *o) {
     return o->type == MSGPACK_OBJECT_BOOLEAN;
   case CARNET_V_ID:
     return o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == 16;
+  case CARNET_V_BYTES: /* an attachment's hash and content key */
+    return o->type == MSGPACK_OBJECT_BIN && o->via.bin.size == 32;
   default:
     return false;
   }

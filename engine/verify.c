@@ -40,6 +40,7 @@
 
 #include "carnet/error.h"
 #include "engine/alloc.h"
+#include "engine/attach.h"
 #include "engine/entity_io.h"
 #include "engine/erase.h"
 #include "engine/mp.h"
@@ -308,6 +309,14 @@ int carnet_replica_check(carnet_replica *r, carnet_progress_fn *fn, void *ctx,
   if ((rc = carnet__read_begin(r, &c.st))) goto out;
   rc = check_all(&c);
   carnet__read_end(r, c.st);
+  /* Content files of no attachment (engine/attach.h A2, A3): only when
+   * every row was read, since the sweep keeps the files of the rows it
+   * reads. */
+  if (rc == 0 && o.bad_rows == 0 && !carnet__store_readonly(r->store)) {
+    char keep[CARNET__ERRMSG_MAX];
+    memcpy(keep, r->err, sizeof keep);
+    if ((rc = carnet__att_sweep(r, &o.orphan_files)) == 0) memcpy(r->err, keep, sizeof keep);
+  }
 out:
   carnet__free(c.derived.v);
   o.size = out->size < sizeof o ? out->size : sizeof o;

@@ -15,6 +15,7 @@
 
 #include "carnet/error.h"
 #include "carnet/document.h"
+#include "engine/attach.h"
 #include "engine/consent.h"
 #include "engine/dates.h"
 #include "engine/entity_io.h"
@@ -160,6 +161,22 @@ static int set_scalar(wctx *w, const carnet_field_info *fi, const char *v) {
     return carnet__fail(w->r, CARNET_EINVAL, "field %s is set by Carnet (conversion, validation) "
                                              "and cannot be set",
                         fi->name);
+  case CARNET_F_OWNER:
+  case CARNET_F_SIZE:
+  case CARNET_F_HASH:
+  case CARNET_F_ADDED_BY:
+  case CARNET_F_ADDED_AT:
+  case CARNET_F_CONTENT_KEY:
+    return carnet__fail(w->r, CARNET_EINVAL, "field %s of an attachment is set with its content "
+                                             "(carnet_upload_commit) and cannot be changed",
+                        fi->name);
+  case CARNET_F_FILE_NAME:
+    if (clear) return invalid(w, fi, v, "file name (it cannot be empty)");
+    break;
+  case CARNET_F_MEDIA_TYPE:
+    if (clear || !carnet__media_type_valid(v))
+      return invalid(w, fi, v, "media type (type/subtype, e.g. application/pdf)");
+    return put_str(w, fi->field, v);
   case CARNET_F_DATE:
   case CARNET_F_DUE_DATE:
   case CARNET_F_PAID_DATE:
@@ -596,6 +613,10 @@ static int complete_new(wctx *w) {
     char now[20];
     carnet__datetime_of_ms(carnet__now_ms(w->r), now);
     if (!has_live(e, CARNET_F_AT)) rc = put_str(w, CARNET_F_AT, now);
+  } else if (e->kind == CARNET_KIND_ATTACHMENT) {
+    if (!has_live(e, CARNET_F_CONTENT_KEY) || !has_live(e, CARNET_F_OWNER))
+      return carnet__fail(w->r, CARNET_EINVAL, "an attachment is made with its content "
+                                               "(carnet_upload_begin)");
   } else if (e->kind == CARNET_KIND_REMINDER) {
     if (!has_live(e, CARNET_F_CUSTOMER))
       return carnet__fail(w->r, CARNET_EINVAL, "a reminder is about a customer (--customer REF)");

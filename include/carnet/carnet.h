@@ -28,5 +28,6 @@
 #include "carnet/feed.h"
 #include "carnet/search.h"
 #include "carnet/backup.h"
+#include "carnet/attach.h"
 
 #endif

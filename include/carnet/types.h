@@ -73,6 +73,8 @@ typedef enum carnet_kind {
   CARNET_KIND_DOCUMENT = 3, /* quote, order, invoice or credit note (carnet/document.h) */
   CARNET_KIND_ACTION = 4,   /* commercial action: a call, a visit, an e-mail... */
   CARNET_KIND_REMINDER = 5, /* call-back reminder */
+  CARNET_KIND_ATTACHMENT = 6, /* a file attached to a customer, contact, document or action
+                                 (carnet/attach.h) */
 } carnet_kind;
 
 /* Fields. Numbers are stored and sent: never renumber, only append. Which
@@ -138,7 +140,19 @@ typedef enum carnet_field {
   CARNET_F_SAME_AS = 50,  /* "this customer is the same as": merge edges */
   CARNET_F_NOT_SAME = 51, /* "not the same" decisions, kept on the smaller id */
   CARNET_F_REVIEW = 52,   /* pairs set aside for review, kept on the smaller id */
-  CARNET_F_MAX_ = 53      /* one past the last field number */
+  /* Attachments (carnet/attach.h). They also use DELETED. Only the
+   * caption, the file name and the media type can be changed; the other
+   * fields are written by carnet_upload_commit. */
+  CARNET_F_OWNER = 53,       /* the customer, contact, document or action (id) */
+  CARNET_F_FILE_NAME = 54,   /* the file's name, as shown */
+  CARNET_F_MEDIA_TYPE = 55,  /* "application/pdf", "image/jpeg"... */
+  CARNET_F_SIZE = 56,        /* bytes */
+  CARNET_F_HASH = 57,        /* BLAKE2b-256 of the content (32 bytes) */
+  CARNET_F_ADDED_BY = 58,    /* the replica that attached it (id) */
+  CARNET_F_ADDED_AT = 59,    /* when, Unix ms by that replica's clock */
+  CARNET_F_CAPTION = 60,
+  CARNET_F_CONTENT_KEY = 61, /* the key the content is encrypted with (32 bytes; never shown) */
+  CARNET_F_MAX_ = 62         /* one past the last field number */
 } carnet_field;
 
 CARNET_END_DECLS

@@ -9,7 +9,10 @@
  * at an entity with that number (invariant E1); every index key an entity
  * derives (blind keys, reference codes, merge edges and decisions) must be
  * in the index table, and every key there must be one an entity derives,
- * with an empty value (E2). It writes nothing. carnet_replica_repair
+ * with an empty value (E2). It writes nothing to the store; it removes the
+ * attachments' content files that no attachment owns (carnet/attach.h: a
+ * crash between a file and its metadata, a deletion whose file outlived
+ * it), which nobody can read. carnet_replica_repair
  * rebuilds the derived tables from the rows; carnet_replica_salvage copies
  * what still decrypts and decodes into a new replica.
  */
@@ -41,6 +44,7 @@ typedef struct carnet_check_report {
   uint64_t extra_keys;   /* index keys no entity derives: stale or damaged (E2) */
   uint64_t bad_values;   /* index entries whose value is not empty: damaged (E2) */
   bool repaired;         /* carnet_replica_repair: the derived tables were rebuilt */
+  uint64_t orphan_files; /* attachments' content files that no attachment owns: removed */
 } carnet_check_report;
 
 #define CARNET_CHECK_REPORT_INIT CARNET__SIZED(carnet_check_report)
