@@ -13,7 +13,7 @@
 #include "cli/cli.h"
 
 enum { O_CAPTION = CLI_O_USER, O_NAME, O_TYPE, O_DELETED, O_OUT, O_FETCH, O_FETCH_MAX, O_MAX_SIZE,
-};
+       O_SEND_RATE };
 
 /* --- shared -------------------------------------------------------------------- */
 
@@ -390,6 +390,8 @@ static const cli_opt policy_opts[] = {
      "with --fetch up-to: fetch files up to SIZE (e.g. 5MB); larger ones when asked"},
     {"max-size", 0, required_argument, O_MAX_SIZE, "SIZE",
      "the largest file attached or received here (default 100MB)"},
+    {"send-rate", 0, required_argument, O_SEND_RATE, "SIZE",
+     "send attachments' content to a peer at most SIZE a second (0: no limit)"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -424,13 +426,16 @@ static int run_policy(cli *c, int argc, char **argv) {
         goto done;
       }
       change = true;
-    } else if (a.opts[i].id == O_FETCH_MAX || a.opts[i].id == O_MAX_SIZE) {
+    } else if (a.opts[i].id == O_FETCH_MAX || a.opts[i].id == O_MAX_SIZE ||
+               a.opts[i].id == O_SEND_RATE) {
       uint64_t n;
       if (!parse_size(v, &n)) {
         rc = cli_fail(c, CLI_EUSER, "invalid size '%s' (e.g. 5000000, 5MB, 100MiB)", v);
         goto done;
       }
-      *(a.opts[i].id == O_FETCH_MAX ? &p.fetch_max : &p.size_max) = n;
+      *(a.opts[i].id == O_FETCH_MAX  ? &p.fetch_max
+        : a.opts[i].id == O_MAX_SIZE ? &p.size_max
+                                     : &p.send_rate) = n;
       change = true;
     }
   }
@@ -443,6 +448,7 @@ static int run_policy(cli *c, int argc, char **argv) {
     cli_json_put(o, "fetch", cli_json_str(carnet_fetch_name(p.fetch)));
     cli_json_put(o, "fetch_max", json_integer((json_int_t)p.fetch_max));
     cli_json_put(o, "max_size", json_integer((json_int_t)p.size_max));
+    cli_json_put(o, "send_rate", json_integer((json_int_t)p.send_rate));
     rc = cli_json_print(c, o);
   } else {
     char a1[32], a2[32];
@@ -452,6 +458,10 @@ static int run_policy(cli *c, int argc, char **argv) {
     if (p.fetch == CARNET_FETCH_UP_TO) printf(" (files up to %s; larger ones when opened)", a1);
     if (p.fetch == CARNET_FETCH_OPEN) printf(" (a file's content when it is opened)");
     printf("\nmax size:   %s\n", a2);
+    if (p.send_rate) {
+      human_size(p.send_rate, a1);
+      printf("send rate:  %s a second\n", a1);
+    }
   }
 done:
   carnet_replica_close(r);

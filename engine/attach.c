@@ -320,16 +320,17 @@ carnet_fetch carnet_fetch_parse(const char *name) {
 
 int carnet__att_policy(carnet__stxn *st, carnet_attach_policy *out) {
   carnet_buf v;
-  *out = (carnet_attach_policy){CARNET_FETCH_ALL, 0, CARNET_ATTACH_SIZE_DEFAULT};
+  *out = (carnet_attach_policy){CARNET_FETCH_ALL, 0, CARNET_ATTACH_SIZE_DEFAULT, 0};
   int rc = carnet__store_get(st, CARNET__T_META, CARNET__META_ATT_POLICY,
                              strlen(CARNET__META_ATT_POLICY), &v);
   if (rc == CARNET_ENOTFOUND) return 0;
   if (rc) return rc;
   const uint8_t *b = v.base;
-  if (v.len != 17 || !carnet_fetch_name((carnet_fetch)b[0])) return CARNET_ECORRUPT;
+  if (v.len != 25 || !carnet_fetch_name((carnet_fetch)b[0])) return CARNET_ECORRUPT;
   out->fetch = (carnet_fetch)b[0];
   out->fetch_max = carnet__be64_get(b + 1);
   out->size_max = carnet__be64_get(b + 9);
+  out->send_rate = carnet__be64_get(b + 17);
   if (out->size_max == 0 || out->size_max > CARNET_ATTACH_SIZE_LIMIT) return CARNET_ECORRUPT;
   return 0;
 }
@@ -358,10 +359,11 @@ static int in_txn(carnet_replica *r, int (*fn)(carnet_txn *t, void *arg), void *
 
 static int put_policy(carnet_txn *t, void *arg) {
   const carnet_attach_policy *p = arg;
-  uint8_t b[17];
+  uint8_t b[25];
   b[0] = (uint8_t)p->fetch;
   carnet__be64_put(b + 1, p->fetch_max);
   carnet__be64_put(b + 9, p->size_max);
+  carnet__be64_put(b + 17, p->send_rate);
   int rc = carnet__store_put(t->st, CARNET__T_META, CARNET__META_ATT_POLICY,
                              strlen(CARNET__META_ATT_POLICY), b, sizeof b, 0);
   return rc ? carnet__txn_fail(t, rc) : 0;

@@ -43,7 +43,7 @@
 #define CARNET__ATT_ABYTES 17     /* crypto_secretstream_xchacha20poly1305_ABYTES */
 
 /* Meta keys. */
-#define CARNET__META_ATT_POLICY "att_policy" /* fetch(1) fetch_max(8) size_max(8) */
+#define CARNET__META_ATT_POLICY "att_policy" /* fetch(1) fetch_max(8) size_max(8) send_rate(8) */
 #define CARNET__META_ATT_WANT "att_want:"    /* + id(16) -> when asked (8, Unix ms) */
 
 /* An attachment's metadata as the engine needs it (the key included). */

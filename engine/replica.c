@@ -293,6 +293,9 @@ static int schema_upgrade(carnet_replica *r, char *why, size_t why_len) {
   /* 4: the erasure certificates sealed (their reason may name a person);
    * their clear copies in free pages go with the compaction it asks for. */
   if (schema < 4 && (rc = carnet__erase_seal_certs(st))) goto done;
+  /* 5: attachments (rows of kind 6, index keys 'a', DIR/files): nothing
+   * to rewrite; the number keeps a build without them from reading their
+   * rows as damage. */
   carnet__be32_put(b, CARNET_SCHEMA_VERSION);
   if ((rc = carnet__store_put(st, CARNET__T_META, CARNET__META_SCHEMA, strlen(CARNET__META_SCHEMA),
                               b, 4, 0)))

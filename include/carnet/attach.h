@@ -191,6 +191,8 @@ typedef struct carnet_attach_policy {
   carnet_fetch fetch;
   uint64_t fetch_max; /* CARNET_FETCH_UP_TO: the largest file fetched by itself */
   uint64_t size_max;  /* the largest file attached here or received: 1..CARNET_ATTACH_SIZE_LIMIT */
+  uint64_t send_rate; /* content bytes a second this replica sends a peer (0: no limit; a hub
+                         on a slow uplink keeps room for the rest) */
 } carnet_attach_policy;
 
 /* Brief: the name of a fetch mode ("all", "open", "up-to") or NULL, and
@@ -199,7 +201,7 @@ CARNET_API const char *carnet_fetch_name(carnet_fetch f);
 CARNET_API carnet_fetch carnet_fetch_parse(const char *name);
 
 /* Brief: read this replica's policy (defaults: CARNET_FETCH_ALL,
- * CARNET_ATTACH_SIZE_DEFAULT). Errors: CARNET_ECORRUPT, CARNET_EIO. */
+ * CARNET_ATTACH_SIZE_DEFAULT, no send rate limit). Errors: CARNET_ECORRUPT, CARNET_EIO. */
 CARNET_API int carnet_replica_get_attach_policy(carnet_replica *r, carnet_attach_policy *out);
 
 /* Brief: store this replica's policy (it is not synced: each device
