@@ -267,7 +267,10 @@ static int att_decode(const carnet__entity *e, att_view *v) {
   return have == 31 ? 0 : CARNET_ECORRUPT;
 }
 
-int carnet__att_load(carnet__stxn *st, const carnet_id *id, carnet__att *out) {
+/* Decode the row of `id` and hand its view to `fn`; the view is wiped
+ * after (it holds the content key). */
+typedef int view_fn(const att_view *v, void *arg);
+static int with_view(carnet__stxn *st, const carnet_id *id, view_fn *fn, void *arg) {
   carnet__arena a;
   carnet__entity e;
   att_view v;
@@ -277,11 +280,20 @@ int carnet__att_load(carnet__stxn *st, const carnet_id *id, carnet__att *out) {
   int rc = carnet__load_row(st, id, &a, &e, &found);
   if (rc == 0 && !found) rc = CARNET_ENOTFOUND;
   if (rc == 0) rc = att_decode(&e, &v);
-  if (rc == 0) *out = v.core;
+  if (rc == 0) rc = fn(&v, arg);
   sodium_memzero(&v, sizeof v);
   carnet__entity_free(&e);
   carnet__arena_free(&a);
   return rc;
+}
+
+static int copy_core(const att_view *v, void *arg) {
+  *(carnet__att *)arg = v->core;
+  return 0;
+}
+
+int carnet__att_load(carnet__stxn *st, const carnet_id *id, carnet__att *out) {
+  return with_view(st, id, copy_core, out);
 }
 
 int carnet__att_decode_row(const carnet_id *id, const void *row, size_t len, carnet__att *out) {
@@ -1021,22 +1033,22 @@ static int fill_public(carnet_replica *r, carnet__stxn *st, const att_view *v, c
 }
 
 /* Read attachment `id` as the API shows it, strings in `a`. */
+typedef struct public_arg {
+  carnet_replica *r;
+  carnet__stxn *st;
+  carnet__arena *a;
+  carnet_attachment *out;
+} public_arg;
+
+static int fill_cb(const att_view *v, void *arg) {
+  public_arg *p = arg;
+  return fill_public(p->r, p->st, v, p->a, p->out);
+}
+
 static int read_public(carnet_replica *r, carnet__stxn *st, const carnet_id *id, carnet__arena *a,
                        carnet_attachment *out) {
-  carnet__arena ra;
-  carnet__entity e;
-  att_view v;
-  bool found;
-  carnet__arena_init(&ra, 1024);
-  carnet__entity_init(&e, &ra);
-  int rc = carnet__load_row(st, id, &ra, &e, &found);
-  if (rc == 0 && !found) rc = CARNET_ENOTFOUND;
-  if (rc == 0) rc = att_decode(&e, &v);
-  if (rc == 0) rc = fill_public(r, st, &v, a, out);
-  sodium_memzero(&v, sizeof v);
-  carnet__entity_free(&e);
-  carnet__arena_free(&ra);
-  return rc;
+  public_arg p = {r, st, a, out};
+  return with_view(st, id, fill_cb, &p);
 }
 
 int carnet_attachment_list(carnet_replica *r, const carnet_id *owner, bool include_deleted,
