@@ -142,16 +142,12 @@ const char *carnet__imp_cell(const carnet__sheet *sh, size_t row, size_t col, ch
 
 /* Brief: apply the value of a `carnet customer add` flag ("email",
  * "mobile", "phone", "discount", "company", "custom", "conflict"...) to
- * `p`, converting it exactly as that flag does (cli/fields.c: phone type
- * from the number, percent to basis points, NAME:TYPE=VALUE custom
- * fields). Errors: CARNET_EINVAL (`why` says why, naming the flag as the
+ * `p`, converting it exactly as that flag does (both through
+ * carnet_patch_parse: phone type from the number, percent to basis
+ * points, NAME:TYPE=VALUE custom fields). Errors: CARNET_EINVAL (`why` says why, naming the flag as the
  * user would type it), CARNET_ENOMEM. */
 int carnet__imp_value(carnet_patch *p, const char *flag, const char *value, char *why,
                       size_t why_len);
-
-/* Brief: "mobile" for a French 06/07 number, else "work": the type a phone
- * given without one gets. */
-const char *carnet__imp_phone_type(const char *number);
 
 /* Brief: the number of a stored phone element "mobile:+336...", its type
  * copied to `type` (at most tlen - 1 bytes). */

@@ -123,19 +123,6 @@ size_t cli_field_options(carnet_kind kind, cli_opt *out);
 int cli_patch_build(cli *c, carnet_replica *r, carnet_kind kind, const cli_args *a, carnet_patch *p,
                     uint64_t *touched);
 
-/* Brief: apply the field flag `flag` of `kind` ("email", "mobile",
- * "discount", "company", "custom"...) with `value` to `p`, converting the
- * value exactly as `carnet customer add --FLAG VALUE` does, without
- * printing: on error returns an exit code and writes the reason to `why`.
- * The flags that need the replica (--customer, --set) are refused. Shared by
- * the field flags and `carnet import` (cli/import_row.c). */
-int cli_field_apply(carnet_kind kind, const char *flag, const char *value, carnet_patch *p,
-                    char *why, size_t why_len);
-
-/* Brief: "mobile" for a French 06/07 number, else "work": the type a phone
- * given without one gets. */
-const char *cli_phone_type(const char *number);
-
 /* cli/write.c: add, edit and delete, the same for every kind. `u` describes
  * the command; edit and delete take the entity's reference as argument. */
 int cli_write_add(cli *c, const cli_usage *u, carnet_kind kind, int argc, char **argv);

@@ -109,45 +109,6 @@ size_t cli_field_options(carnet_kind kind, cli_opt *out) {
   return n;
 }
 
-/* --- Value conversions --------------------------------------------------- */
-
-/* French mobiles are +336 and +337; anything else we cannot tell is "work". */
-const char *cli_phone_type(const char *number) {
-  char e164[32];
-  if (carnet_phone_normalize(number, e164, sizeof e164) != 0) return "work";
-  return strncmp(e164, "+336", 4) == 0 || strncmp(e164, "+337", 4) == 0 ? "mobile" : "work";
-}
-
-/* "5.5", "5,5" or "5.5%" -> "550" (basis points); "" -> "" (clears). */
-static bool discount_bp(const char *s, char out[8]) {
-  unsigned whole = 0, frac = 0, nwhole = 0, nfrac = 0;
-  const char *p = s;
-  out[0] = '\0';
-  if (*s == '\0') return true;
-  for (; *p >= '0' && *p <= '9'; p++, nwhole++)
-    whole = whole * 10 + (unsigned)(*p - '0');
-  if (nwhole == 0 || nwhole > 3) return false;
-  if (*p == '.' || *p == ',') {
-    for (p++; *p >= '0' && *p <= '9'; p++, nfrac++)
-      frac = frac * 10 + (unsigned)(*p - '0');
-    if (nfrac == 0 || nfrac > 2) return false;
-  }
-  if (nfrac == 1) frac *= 10;
-  if (*p == '%') p++;
-  if (*p != '\0' || whole * 100 + frac > 10000) return false;
-  snprintf(out, 8, "%u", whole * 100 + frac);
-  return true;
-}
-
-static const char *const custom_types[] = {NULL, "string", "number", "date", "list", "checkbox"};
-
-static carnet_custom_type custom_type(const char *s, size_t len) {
-  for (int t = CARNET_CUSTOM_STRING; t <= CARNET_CUSTOM_CHECKBOX; t++)
-    if (strlen(custom_types[t]) == len && strncmp(custom_types[t], s, len) == 0)
-      return (carnet_custom_type)t;
-  return 0;
-}
-
 /* --- Applying one flag ------------------------------------------------- */
 
 static int apply_flag(cli *c, carnet_replica *r, carnet_kind kind, const field_flag *f,
@@ -157,39 +118,6 @@ static int patch_fail(const cli *c, const field_flag *f, const char *arg, int rc
   if (rc == CARNET_ENOMEM) return cli_fail(c, CLI_EINTERNAL, "out of memory");
   return cli_fail(c, cli_exit_code(rc), "invalid value '%s' for --%s: %s", arg ? arg : "", f->name,
                   carnet_error_message(rc));
-}
-
-/* --custom NAME:TYPE=VALUE, or NAME= to clear. On error, `why` says why. */
-static int custom_op(const char *arg, carnet_patch *p, char *why, size_t why_len) {
-  size_t nlen = strcspn(arg, ":="), tlen = 0;
-  const char *type = arg + nlen, *eq = strchr(arg, '=');
-  carnet_custom_type t = CARNET_CUSTOM_STRING;
-  if (nlen == 0 || eq == NULL || (*type == '=' && eq[1] != '\0')) {
-    snprintf(why, why_len,
-             "invalid --custom '%s': write NAME:TYPE=VALUE, e.g. --custom 'surface:number=120' "
-             "(NAME= clears)",
-             arg);
-    return CLI_EUSER;
-  }
-  if (*type == ':') {
-    type++;
-    tlen = (size_t)(eq - type);
-    if ((t = custom_type(type, tlen)) == 0) {
-      snprintf(why, why_len,
-               "unknown custom field type '%.*s': use string, number, date, list or checkbox",
-               (int)tlen, type);
-      return CLI_EUSER;
-    }
-  }
-  char *name = cli_oom(strndup(arg, nlen));
-  int rc = carnet_patch_custom(p, name, t, eq[1] ? eq + 1 : NULL);
-  free(name);
-  if (rc == CARNET_ENOMEM) cli_oom(NULL);
-  if (rc) {
-    snprintf(why, why_len, "invalid --custom '%s': %s", arg, carnet_error_message(rc));
-    return cli_exit_code(rc);
-  }
-  return CLI_OK;
 }
 
 /* The flag a generic `--set FIELD=VALUE` stands for, so that it converts
@@ -277,15 +205,22 @@ static int live_customer(cli *c, carnet_replica *r, const char *ref, carnet_id *
 }
 
 /* The operation of a flag that needs no replica (all but --customer and
- * --set), the same for `customer add` and `carnet import`. */
+ * --set), the same for `customer add` and `carnet import`: what the user
+ * typed goes through carnet_patch_parse, whose messages name the flag. */
 static int flag_op(const field_flag *f, const char *arg, carnet_patch *p, char *why,
                    size_t why_len) {
-  char buf[8];
+  char name[32];
   int rc = 0;
+  snprintf(name, sizeof name, "--%s", f->name);
   switch (f->op) {
   case FOP_SET:
-    rc = carnet_patch_set(p, f->field, arg);
-    break;
+  case FOP_PHONE_AUTO:
+  case FOP_DISCOUNT:
+  case FOP_CUSTOM:
+    rc = carnet_patch_parse(p, f->field, arg, name);
+    if (rc == CARNET_ENOMEM) cli_oom(NULL);
+    if (rc) snprintf(why, why_len, "%s", carnet_patch_errmsg(p));
+    return rc ? cli_exit_code(rc) : CLI_OK;
   case FOP_REMOVE:
     rc = carnet_patch_remove(p, f->field, arg);
     break;
@@ -296,24 +231,9 @@ static int flag_op(const field_flag *f, const char *arg, carnet_patch *p, char *
     rc = carnet_patch_set(p, CARNET_F_TYPE, "company");
     if (rc == 0 && arg) rc = carnet_patch_set(p, CARNET_F_COMPANY, arg);
     break;
-  case FOP_PHONE_AUTO:
-    rc = carnet_patch_phone(p, cli_phone_type(arg), arg);
-    break;
   case FOP_PHONE:
     rc = carnet_patch_phone(p, f->fixed, arg);
     break;
-  case FOP_DISCOUNT:
-    if (!discount_bp(arg, buf)) {
-      snprintf(why, why_len,
-               "invalid discount '%s': give a percentage from 0 to 100 with at most 2 decimals, "
-               "e.g. 5.5",
-               arg);
-      return CLI_EUSER;
-    }
-    rc = carnet_patch_set(p, f->field, buf);
-    break;
-  case FOP_CUSTOM:
-    return custom_op(arg, p, why, why_len);
   case FOP_GENERIC:
   case FOP_CUSTOMER:
     snprintf(why, why_len, "--%s needs the replica", f->name);
@@ -321,22 +241,11 @@ static int flag_op(const field_flag *f, const char *arg, carnet_patch *p, char *
   }
   if (rc == CARNET_ENOMEM) cli_oom(NULL);
   if (rc) {
-    snprintf(why, why_len, "invalid value '%s' for --%s: %s", arg ? arg : "", f->name,
+    snprintf(why, why_len, "invalid value '%s' for %s: %s", arg ? arg : "", name,
              carnet_error_message(rc));
     return cli_exit_code(rc);
   }
   return CLI_OK;
-}
-
-int cli_field_apply(carnet_kind kind, const char *flag, const char *value, carnet_patch *p,
-                    char *why, size_t why_len) {
-  for (size_t i = 0; i < NFLAGS; i++) {
-    const field_flag *f = &flags[i];
-    if (strcmp(f->name, flag) != 0 || !(f->kinds & (1u << kind))) continue;
-    return flag_op(f, value, p, why, why_len);
-  }
-  snprintf(why, why_len, "no flag --%s for a %s", flag, carnet_kind_name(kind));
-  return CLI_EINTERNAL;
 }
 
 static int apply_flag(cli *c, carnet_replica *r, carnet_kind kind, const field_flag *f,

@@ -27,6 +27,7 @@ struct carnet_patch {
   carnet_kind kind;
   carnet__op *ops;
   size_t n, cap;
+  char errmsg[512]; /* carnet_patch_errmsg: the last carnet_patch_parse* failure */
 };
 
 #define CARNET__PATCH_OPS_MAX 1024u

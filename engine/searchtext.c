@@ -216,6 +216,42 @@ void carnet__squery_free(carnet__squery *q) {
   carnet__sbuf_free(&q->text);
 }
 
+/* Rules P and S of `s` (n bytes) when it is written like a number:
+ * digits, spaces (when `spaces`) and . + - ( ) / only; returns whether it
+ * is. */
+static bool number_rules(const char *s, size_t n, bool spaces, carnet__snum *num) {
+  char digits[sizeof num->phone];
+  size_t nd = 0;
+  bool number = true;
+  memset(num, 0, sizeof *num);
+  for (size_t i = 0; number && i < n; i++) {
+    char c = s[i];
+    if (c >= '0' && c <= '9') {
+      if (nd + 1 < sizeof digits)
+        digits[nd++] = c;
+      else
+        number = false;
+    } else if (strchr(".+-()/", c) == NULL && !(spaces && c == ' ')) {
+      number = false;
+    }
+  }
+  if (!number) return false;
+  digits[nd] = '\0';
+  if (nd >= 3) memcpy(num->siret, digits, nd + 1);
+  const char *p = digits;
+  size_t lead = 0;
+  while (lead < n && s[lead] == ' ')
+    lead++;
+  if (lead == n || s[lead] != '+') {
+    if (p[0] == '0' && p[1] == '0')
+      p += 2; /* 0033...: the international prefix */
+    else if (p[0] == '0')
+      p += 1; /* 06...: the national trunk prefix, not in E.164 */
+  }
+  if (strlen(p) >= 3) memcpy(num->phone, p, strlen(p) + 1);
+  return true;
+}
+
 int carnet__squery_init(carnet__squery *q, const char *text) {
   memset(q, 0, sizeof *q);
   q->any = true;
@@ -226,35 +262,21 @@ int carnet__squery_init(carnet__squery *q, const char *text) {
     carnet__squery_free(q);
     return rc;
   }
-  /* P and S: a text written like a number. */
-  char digits[sizeof q->phone];
-  size_t nd = 0;
-  bool number = true;
-  for (size_t i = 0; number && i < n; i++) {
-    char c = text[i];
-    if (c >= '0' && c <= '9') {
-      if (nd + 1 < sizeof digits)
-        digits[nd++] = c;
-      else
-        number = false;
-    } else if (strchr(" .+-()/", c) == NULL) {
-      number = false;
-    }
+  /* N: the whole query, as typed, written like a number: one number,
+   * whose spaces are part of it ("06 12" is not "06" and "12"). */
+  bool number = number_rules(text, n, true, &q->whole);
+  /* W: the words of the folding (single spaces, none at either end). */
+  for (size_t at = 0; at < q->text.len;) {
+    carnet__sword *w = &q->words[q->nwords++];
+    const char *sp = !number && q->nwords < CARNET__SQUERY_WORDS
+                         ? memchr(q->text.p + at, ' ', q->text.len - at)
+                         : NULL;
+    w->off = at;
+    w->len = sp ? (size_t)(sp - (q->text.p + at)) : q->text.len - at;
+    number_rules(q->text.p + w->off, w->len, false, &w->num);
+    at += w->len + 1;
   }
-  digits[nd] = '\0';
-  if (number && nd >= 3) memcpy(q->siret, digits, nd + 1);
-  if (number) {
-    const char *p = digits;
-    const char *first = text + strspn(text, " ");
-    if (*first != '+') {
-      if (p[0] == '0' && p[1] == '0')
-        p += 2; /* 0033...: the international prefix */
-      else if (p[0] == '0')
-        p += 1; /* 06...: the national trunk prefix, not in E.164 */
-    }
-    if (strlen(p) >= 3) memcpy(q->phone, p, strlen(p) + 1);
-  }
-  q->any = q->text.len == 0 && q->phone[0] == '\0' && q->siret[0] == '\0';
+  q->any = q->nwords == 0 && q->whole.phone[0] == '\0' && q->whole.siret[0] == '\0';
   return 0;
 }
 
@@ -271,15 +293,28 @@ static bool find(const char *h, size_t hn, const char *nd, size_t nn) {
   return false;
 }
 
+/* Rules P and S against the phones and the SIRET of a document. */
+static bool number_match(const carnet__snum *num, const char *doc, size_t len, size_t siret_off,
+                         size_t phones_off) {
+  if (num->phone[0] && phones_off < len &&
+      find(doc + phones_off, len - phones_off, num->phone, strlen(num->phone)))
+    return true;
+  if (num->siret[0] && siret_off < phones_off &&
+      find(doc + siret_off, phones_off - siret_off, num->siret, strlen(num->siret)))
+    return true;
+  return false;
+}
+
 bool carnet__squery_match(const carnet__squery *q, const char *doc, size_t len, size_t siret_off,
                           size_t phones_off) {
   if (q->any) return true;
-  if (q->text.len && find(doc, len, q->text.p, q->text.len)) return true;
-  if (q->phone[0] && phones_off < len &&
-      find(doc + phones_off, len - phones_off, q->phone, strlen(q->phone)))
-    return true;
-  if (q->siret[0] && siret_off < phones_off &&
-      find(doc + siret_off, phones_off - siret_off, q->siret, strlen(q->siret)))
-    return true;
-  return false;
+  if (number_match(&q->whole, doc, len, siret_off, phones_off)) return true;
+  if (q->nwords == 0) return false;
+  for (size_t i = 0; i < q->nwords; i++) {
+    const carnet__sword *w = &q->words[i];
+    if (!find(doc, len, q->text.p + w->off, w->len) &&
+        !number_match(&w->num, doc, len, siret_off, phones_off))
+      return false;
+  }
+  return true;
 }

@@ -26,17 +26,28 @@
  * (empty values left out). '\n' never comes out of folding, so a query
  * never matches across two values.
  *
- * A query matches a document when
- *   T. its folded text is non-empty and a substring of the document; or
- *   P. it is written like a phone number (digits, spaces and . + - ( ) /
- *      only) and its digits, less a national trunk 0 or an international
- *      00 (none after a '+'), at least 3, are a substring of a phone's
- *      digits: "06 12 34 56 78", "0612345678" and "+33 6 12 34 56 78"
- *      all find +33612345678; or
- *   S. written so, its digits (at least 3) are a substring of the SIRET:
- *      "123 456 789" finds 12345678900012.
- * A query whose folding is empty and that is not written like a number
- * constrains nothing (it matches every document).
+ * A query is cut into words at its (folded) spaces; it matches a
+ * document when
+ *   W. every word matches the document, each on its own and in any value
+ *      ("martin lyon" finds Martin of Lyon, and so does "lyon martin";
+ *      a single word is the whole query), a word matching when
+ *      T. it is a substring of the document (of one value: '\n' is never
+ *         in a word); or
+ *      P. it is written like a phone number (digits and . + - ( ) /
+ *         only) and its digits, less a national trunk 0 or an
+ *         international 00 (none after a '+'), at least 3, are a
+ *         substring of a phone's digits; or
+ *      S. written so, its digits (at least 3) are a substring of the
+ *         SIRET; or
+ *   N. the whole query is written like a number (spaces allowed) and its
+ *      digits match a phone (P) or the SIRET (S): "06 12 34 56 78",
+ *      "0612345678" and "+33 6 12 34 56 78" all find +33612345678, and
+ *      "123 456 789" finds 12345678900012. Such a query is one word, its
+ *      spaces kept: "06 12" is a number, not the words "06" and "12".
+ * At most CARNET__SQUERY_WORDS words are told apart: the last one holds
+ * the rest of the text, spaces included. A query whose folding is empty
+ * and that is not written like a number constrains nothing (it matches
+ * every document).
  */
 #ifndef CARNET_ENGINE_SEARCHTEXT_H
 #define CARNET_ENGINE_SEARCHTEXT_H
@@ -68,12 +79,29 @@ typedef struct carnet__sdoc {
  * `d`. Errors: CARNET_ENOMEM. */
 int carnet__sdoc_build(const carnet_record *rec, carnet__sbuf *b, carnet__sdoc *d);
 
+/* The most words a query tells apart (see above). */
+#define CARNET__SQUERY_WORDS 16
+
+/* Rules P and S of a text written like a number: its digits, "" = no
+ * such rule. */
+typedef struct carnet__snum {
+  char phone[64];
+  char siret[64];
+} carnet__snum;
+
+/* One word of a query: bytes [off, off + len) of the folded text. */
+typedef struct carnet__sword {
+  size_t off, len;
+  carnet__snum num;
+} carnet__sword;
+
 /* A compiled query. */
 typedef struct carnet__squery {
-  carnet__sbuf text; /* T: folded; len 0 = no such rule */
-  char phone[64];    /* P: digits, "" = no such rule */
-  char siret[64];    /* S: digits, "" = no such rule */
-  bool any;          /* no rule at all: matches everything */
+  carnet__sbuf text;  /* folded; len 0 = no word */
+  carnet__snum whole; /* N: the whole query as a number */
+  carnet__sword words[CARNET__SQUERY_WORDS];
+  size_t nwords;
+  bool any; /* no rule at all: matches everything */
 } carnet__squery;
 
 /* Brief: compile `text` (NULL or "": matches everything). Free with

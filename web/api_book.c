@@ -53,7 +53,7 @@ void api_import(carnet_replica *r, web_req *q) {
       o.on_duplicate = CARNET_IMPORT_DUP_CREATE;
     else {
       web_error(q, 400, CARNET_EINVAL, "on_duplicate",
-                "invalid --on-duplicate '%s': skip, merge or create", dup);
+                "invalid on_duplicate '%s': skip, merge or create", dup);
       return;
     }
   }
@@ -115,7 +115,7 @@ void api_export(carnet_replica *r, web_req *q) {
       k++;
     if (k == 5) {
       web_error(q, 400, CARNET_EINVAL, "kind",
-                "unknown --kind '%s': customer, contact, document, action or reminder", kind);
+                "unknown kind '%s': customer, contact, document, action or reminder", kind);
       return;
     }
   }
@@ -126,7 +126,7 @@ void api_export(carnet_replica *r, web_req *q) {
     ext = "xlsx";
     type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
   } else if (format && format[0] && strcmp(format, "csv") != 0) {
-    web_error(q, 400, CARNET_EINVAL, "format", "unknown --format '%s': csv or xlsx", format);
+    web_error(q, 400, CARNET_EINVAL, "format", "unknown format '%s': csv or xlsx", format);
     return;
   } else {
     o.format = CARNET_SHEET_CSV;

@@ -46,12 +46,7 @@ void api_actions_list(carnet_replica *r, web_req *q) {
     web_error(q, 400, CARNET_EINVAL, "deleted", "invalid value for 'deleted': 1 or 0");
     return;
   }
-  if ((f.from && !carnet_date_valid(f.from)) || (f.to && !carnet_date_valid(f.to))) {
-    const char *bad = f.from && !carnet_date_valid(f.from) ? "from" : "to";
-    web_error(q, 400, CARNET_EINVAL, bad, "invalid date '%s' for --%s: YYYY-MM-DD, e.g. 2026-11-20",
-              web_arg_get(q, bad), bad);
-    return;
-  }
+  if (!web_date_ok(q, "from", f.from) || !web_date_ok(q, "to", f.to)) return;
   if (customer && !web_resolve(q, r, CARNET_KIND_CUSTOMER, customer, "customer", &cu)) return;
   web_page pg = {.kind = CARNET_KIND_ACTION,
                  .filter = {.customer = customer ? &cu : NULL, .include_deleted = deleted},
@@ -107,11 +102,7 @@ void api_reminders_due(carnet_replica *r, web_req *q) {
     web_error(q, 400, CARNET_EINVAL, "week", "invalid value for 'week': 1 or 0");
     return;
   }
-  if (date && !carnet_date_valid(date)) {
-    web_error(q, 400, CARNET_EINVAL, "date", "invalid date '%s' for --date: YYYY-MM-DD, e.g. 2026-11-20",
-              date);
-    return;
-  }
+  if (!web_date_ok(q, "date", date)) return;
   if (date)
     snprintf(from, sizeof from, "%s", date);
   else

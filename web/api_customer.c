@@ -51,19 +51,6 @@ void api_customers_list(carnet_replica *r, web_req *q) {
   if (!web_search_answer(q, r, &pg)) web_page_answer(q, r, &pg);
 }
 
-/* One side of a likely-duplicate pair, as `carnet dupes --json` shows it. */
-static json_t *side_json(carnet_replica *r, const carnet_id *id) {
-  carnet_record *rec = NULL;
-  char hex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_format(id, hex);
-  if (carnet_record_get(r, id, &rec) != 0) rec = NULL;
-  json_t *o = json_pack("{s:s,s:o,s:o}", "id", hex, "ref",
-                        web_json_str(rec ? carnet_record_str(rec, CARNET_F_REFCODE) : NULL), "name",
-                        web_json_str(rec ? carnet_record_str(rec, CARNET_F_NAME) : NULL));
-  carnet_record_free(rec);
-  return o;
-}
-
 static const char *name_of(const carnet_record *rec) {
   const char *n = rec ? carnet_record_str(rec, CARNET_F_NAME) : NULL;
   if (n == NULL && rec) n = carnet_record_str(rec, CARNET_F_COMPANY);
@@ -114,14 +101,12 @@ static bool refuse_dupes(web_req *q, carnet_replica *r, const carnet_id *id, boo
             "or send \"force\": true to create it anyway",
             ref ? ref : label, name_of(rec), d[0].score, why, more);
   carnet_record_free(rec);
+  /* Each: the customer already in the book that the new one resembles
+   * (the new one was not created: it has no id). */
   json_t *pairs = json_array();
   bool ok = pairs != NULL;
-  for (size_t i = 0; i < n; i++) {
-    json_t *o = json_pack("{s:f,s:o,s:o,s:f,s:b}", "score", d[i].score, "a", side_json(r, &d[i].a),
-                          "b", side_json(r, &d[i].b), "name_similarity", d[i].name_similarity,
-                          "same_place", d[i].same_place);
-    ok = web_json_push(pairs, o) && ok;
-  }
+  for (size_t i = 0; i < n; i++)
+    ok = web_json_push(pairs, web_dupe_json(r, &d[i], id)) && ok;
   carnet_free(d);
   if (!ok || !web_json_put(json_object_get(q->reply, "error"), "duplicates", ok ? pairs : NULL)) {
     json_decref(ok ? NULL : pairs);

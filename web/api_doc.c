@@ -44,12 +44,7 @@ void web_crm_page(web_req *q, carnet_replica *r, const web_page *pg) {
 static bool date_arg(web_req *q, const char *key, const char **out) {
   *out = web_arg_get(q, key);
   if (*out && (*out)[0] == '\0') *out = NULL;
-  if (*out && !carnet_date_valid(*out)) {
-    web_error(q, 400, CARNET_EINVAL, key, "invalid date '%s' for --%s: YYYY-MM-DD, e.g. 2026-11-20",
-              *out, key);
-    return false;
-  }
-  return true;
+  return web_date_ok(q, key, *out);
 }
 
 void api_docs_list(carnet_replica *r, web_req *q) {
@@ -139,20 +134,21 @@ static bool line_input(web_req *q, carnet_line_input *in, bool add) {
     } else if (cols[i].bit == CARNET_LINE_COST && json_is_null(v)) {
       in->cost = -1; /* clears the cost price */
     } else if (!web_json_decimal(v, cols[i].decimals, &x)) {
-      char *t = json_dumps(v, JSON_ENCODE_ANY);
+      /* The key as the API names it, the value as it was sent. */
+      char typed[64];
+      web_json_typed(v, typed, sizeof typed);
       if (cols[i].bit == CARNET_LINE_QTY)
         web_error(q, 400, CARNET_EINVAL, k,
-                  "invalid quantity '%s' for --qty: a number with at most 3 decimals, e.g. 2.5",
-                  t ? t : "?");
+                  "invalid quantity '%s' for %s: a number with at most 3 decimals, e.g. 2.5",
+                  typed, k);
       else if (cols[i].bit == CARNET_LINE_VAT || cols[i].bit == CARNET_LINE_DISCOUNT)
         web_error(q, 400, CARNET_EINVAL, k,
-                  "invalid percentage '%s' for --%s: 0 to 100 with at most 2 decimals, e.g. 5.5",
-                  t ? t : "?", cols[i].bit == CARNET_LINE_VAT ? "vat" : "discount");
+                  "invalid percentage '%s' for %s: 0 to 100 with at most 2 decimals, e.g. 5.5",
+                  typed, k);
       else
         web_error(q, 400, CARNET_EINVAL, k,
-                  "invalid amount '%s' for --%s: a number with at most 2 decimals, e.g. 19.99",
-                  t ? t : "?", cols[i].bit == CARNET_LINE_COST ? "cost" : "price");
-      free(t);
+                  "invalid amount '%s' for %s: a number with at most 2 decimals, e.g. 19.99",
+                  typed, k);
       return false;
     } else {
       switch (cols[i].bit) {
@@ -171,9 +167,10 @@ static bool line_input(web_req *q, carnet_line_input *in, bool add) {
         break;
       default:
         if (x < 0 || x > 10000) {
+          char typed[64];
           web_error(q, 400, CARNET_EINVAL, k,
-                    "invalid percentage for --%s: 0 to 100 with at most 2 decimals, e.g. 5.5",
-                    cols[i].bit == CARNET_LINE_VAT ? "vat" : "discount");
+                    "invalid percentage '%s' for %s: 0 to 100 with at most 2 decimals, e.g. 5.5",
+                    web_json_typed(v, typed, sizeof typed), k);
           return false;
         }
         if (cols[i].bit == CARNET_LINE_VAT) in->vat_bp = (uint32_t)x;
@@ -295,11 +292,7 @@ void api_doc_status(carnet_replica *r, web_req *q) {
               status ? status : "");
     return;
   }
-  if (date && !carnet_date_valid(date)) {
-    web_error(q, 400, CARNET_EINVAL, "date",
-              "invalid date '%s' for --date: YYYY-MM-DD, e.g. 2026-11-20", date);
-    return;
-  }
+  if (!web_date_ok(q, "date", date)) return;
   if (!web_load(q, r, CARNET_KIND_DOCUMENT, q->seg[1], &doc)) return;
   int rc = carnet_txn_begin(r, &t);
   if (rc == 0) rc = carnet_doc_status_set(t, carnet_record_id(doc), st, date);

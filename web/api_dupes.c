@@ -8,7 +8,7 @@
 #include "routes.h"
 #include "view.h"
 
-/* One side of a pair: what a person needs to decide. */
+/* One side of a pair: the record in full (merge and unmerge answer so). */
 static json_t *side(carnet_replica *r, const carnet_id *id) {
   carnet_record *rec = NULL;
   char hex[CARNET_ID_HEX_LEN + 1];
@@ -19,6 +19,34 @@ static json_t *side(carnet_replica *r, const carnet_id *id) {
   return o;
 }
 
+/* The keys of a record's shape that a person needs to tell two customers
+ * apart, and the address's city and postcode lifted to the top. */
+static json_t *summary(carnet_replica *r, const carnet_id *id) {
+  static const char *const keys[] = {"id",     "ref",   "name", "company", "type",
+                                     "emails", "phones", "tags", "siret",   "deleted"};
+  carnet_record *rec = NULL;
+  char hex[CARNET_ID_HEX_LEN + 1];
+  carnet_id_format(id, hex);
+  json_t *full = carnet_record_get(r, id, &rec) == 0 ? web_json_record(rec) : NULL;
+  carnet_record_free(rec);
+  json_t *o = json_object();
+  bool ok = o != NULL;
+  for (size_t i = 0; ok && i < sizeof keys / sizeof keys[0]; i++) {
+    json_t *v = full ? json_object_get(full, keys[i]) : NULL;
+    ok = web_json_put(o, keys[i], v ? json_incref(v) : json_null());
+  }
+  json_t *addr = full ? json_object_get(full, "address") : NULL;
+  ok = ok && web_json_put(o, "id", json_string(hex));
+  for (size_t i = 0; ok && i < 2; i++) {
+    const char *k = i ? "postcode" : "city";
+    json_t *v = json_is_object(addr) ? json_object_get(addr, k) : NULL;
+    ok = web_json_put(o, k, v ? json_incref(v) : json_null());
+  }
+  json_decref(full);
+  if (!ok) json_decref(o);
+  return ok ? o : NULL;
+}
+
 static json_t *reasons(unsigned bits) {
   json_t *a = json_array();
   bool ok = a != NULL;
@@ -26,6 +54,21 @@ static json_t *reasons(unsigned bits) {
     if (bits & bit) ok = web_json_push(a, web_json_str(carnet_dupes_reason_name((carnet_dupe_reason)bit))) && ok;
   if (!ok) json_decref(a);
   return ok ? a : NULL;
+}
+
+json_t *web_dupe_json(carnet_replica *r, const carnet_dupe *d, const carnet_id *self) {
+  json_t *o = json_pack("{s:f,s:o,s:f,s:b}", "score", d->score, "reasons", reasons(d->reasons),
+                        "name_similarity", d->name_similarity, "same_place", d->same_place);
+  if (o == NULL) return NULL;
+  bool ok;
+  if (self) {
+    const carnet_id *other = memcmp(d->a.b, self->b, 16) == 0 ? &d->b : &d->a;
+    ok = web_json_put(o, "customer", summary(r, other));
+  } else {
+    ok = web_json_put(o, "a", summary(r, &d->a)) && web_json_put(o, "b", summary(r, &d->b));
+  }
+  if (!ok) json_decref(o);
+  return ok ? o : NULL;
 }
 
 void api_dupes_list(carnet_replica *r, web_req *q) {
@@ -38,7 +81,7 @@ void api_dupes_list(carnet_replica *r, web_req *q) {
     min = strtod(ms, &end);
     if (*end != '\0' || !(min >= 0 && min <= 1)) {
       web_error(q, 400, CARNET_EINVAL, "min_score",
-                "invalid --min-score '%s': a number between 0 and 1", ms);
+                "invalid min_score '%s': a number between 0 and 1", ms);
       return;
     }
   }
@@ -52,11 +95,7 @@ void api_dupes_list(carnet_replica *r, web_req *q) {
   json_t *items = json_array();
   bool ok = items != NULL;
   for (size_t i = 0; i < n && ok; i++)
-    ok = web_json_push(items, json_pack("{s:o,s:o,s:f,s:o,s:f,s:s,s:b}", "a", side(r, &d[i].a), "b",
-                                        side(r, &d[i].b), "score", d[i].score, "reasons",
-                                        reasons(d[i].reasons), "name_similarity",
-                                        d[i].name_similarity, "name_measure", "jaro-winkler",
-                                        "same_place", d[i].same_place));
+    ok = web_json_push(items, web_dupe_json(r, &d[i], NULL));
   carnet_free(d);
   if (!ok) {
     json_decref(items);
@@ -81,8 +120,8 @@ void api_dupes_review(carnet_replica *r, web_req *q) {
     carnet_id_format(&it[i].survivor, hex);
     bool conflict = it[i].why == CARNET_REVIEW_CONFLICT;
     ok = web_json_push(items, json_pack("{s:s,s:o,s:o,s:s?}", "why", conflict ? "conflict" : "set_aside",
-                                        "a", side(r, &it[i].a), "b", side(r, &it[i].b), "survivor",
-                                        conflict ? hex : NULL));
+                                        "a", summary(r, &it[i].a), "b", summary(r, &it[i].b),
+                                        "survivor", conflict ? hex : NULL));
   }
   carnet_free(it);
   if (!ok) {

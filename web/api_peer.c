@@ -125,7 +125,7 @@ void api_invite(carnet_replica *r, web_req *q) {
   uint64_t ttl = ttl_text ? ttl_ms(ttl_text) : 600000;
   if (ttl == 0) {
     web_error(q, 400, CARNET_EINVAL, "ttl",
-              "invalid --ttl '%s': give a duration such as 10m or 1h (at most 30d)", ttl_text);
+              "invalid ttl '%s': give a duration such as 10m or 1h (at most 30d)", ttl_text);
     return;
   }
   if (addr == NULL && q->st->sync_listen[0]) addr = q->st->sync_listen;

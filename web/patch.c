@@ -59,12 +59,6 @@ static const struct {
                     {"country", CARNET_F_COUNTRY},
                     {"geo", CARNET_F_GEO}};
 
-const char *web_phone_type(const char *number) {
-  char e164[32];
-  if (carnet_phone_normalize(number, e164, sizeof e164) != 0) return "work";
-  return strncmp(e164, "+336", 4) == 0 || strncmp(e164, "+337", 4) == 0 ? "mobile" : "work";
-}
-
 /* A failed patch call: only limits and memory can fail while building. */
 static bool op(web_req *q, int rc, const char *key) {
   if (rc == 0) return true;
@@ -75,6 +69,17 @@ static bool op(web_req *q, int rc, const char *key) {
   return false;
 }
 
+/* A failed carnet_patch_parse*: its message names the field as the API
+ * does (the key) and shows the value as sent. */
+static bool parsed(web_req *q, carnet_patch *p, int rc, const char *key) {
+  if (rc == 0) return true;
+  if (rc == CARNET_ENOMEM)
+    web_oom(q);
+  else
+    web_error(q, 400, rc, key, "%s", carnet_patch_errmsg(p));
+  return false;
+}
+
 static bool bad_shape(web_req *q, const char *key, const char *want) {
   web_error(q, 400, CARNET_EINVAL, key, "invalid value for '%s': give %s", key, want);
   return false;
@@ -82,9 +87,8 @@ static bool bad_shape(web_req *q, const char *key, const char *want) {
 
 /* A scalar: a string, or null / "" to clear. */
 static bool set_str(web_req *q, carnet_patch *p, const char *key, carnet_field f, json_t *v) {
-  if (json_is_null(v)) return op(q, carnet_patch_set(p, f, NULL), key);
-  if (!json_is_string(v)) return bad_shape(q, key, "a string or null");
-  return op(q, carnet_patch_set(p, f, json_string_value(v)), key);
+  if (!json_is_null(v) && !json_is_string(v)) return bad_shape(q, key, "a string or null");
+  return parsed(q, p, carnet_patch_parse(p, f, json_string_value(v), key), key);
 }
 
 static bool has_str(json_t *arr, const char *s) {
@@ -115,40 +119,45 @@ static bool set_set(web_req *q, carnet_patch *p, const char *key, carnet_field f
     bool had = false;
     for (size_t k = 0; k < n && !had; k++)
       had = strcmp(have[k], s) == 0;
-    if (!had && !op(q, carnet_patch_set(p, f, s), key)) return false;
+    if (!had && !parsed(q, p, carnet_patch_parse(p, f, s, key), key)) return false;
   }
   return true;
 }
 
-/* One phone of the body: "06 12..." or {"type": "mobile", "number": "..."}. */
+/* One phone of the body: "06 12..." (*type NULL: the type the number
+ * gets, carnet_patch_parse's) or {"type": "mobile", "number": "..."}. */
 static bool phone_of(web_req *q, json_t *e, const char **type, const char **number) {
   if (json_is_string(e)) {
     *number = json_string_value(e);
-    *type = web_phone_type(*number);
+    *type = NULL;
     return true;
   }
   json_t *t = json_object_get(e, "type"), *n = json_object_get(e, "number");
   if (!json_is_object(e) || !json_is_string(n) || (t && !json_is_null(t) && !json_is_string(t)))
     return bad_shape(q, "phones", "an array of {\"type\", \"number\"} or of numbers");
   *number = json_string_value(n);
-  *type = json_is_string(t) && json_string_value(t)[0] ? json_string_value(t)
-                                                      : web_phone_type(*number);
+  *type = json_is_string(t) && json_string_value(t)[0] ? json_string_value(t) : NULL;
   return true;
 }
 
-/* The stored element of a phone: "type:+E164" (the number as typed when it
- * does not normalise: the write then fails with the engine's message). */
-static void phone_elem(const char *type, const char *number, char *out, size_t len) {
-  char e164[32];
-  if (carnet_phone_normalize(number, e164, sizeof e164) != 0) snprintf(e164, sizeof e164, "?");
-  snprintf(out, len, "%s:%s", type, e164);
+/* Whether the stored element `have` ("type:+E164") is the body's phone: the
+ * same number, and the same type when the body gives one. */
+static bool same_phone(const char *have, const char *type, const char *number) {
+  char e164[32], t[32];
+  const char *num = web_phone_split(have, t, sizeof t);
+  if (carnet_phone_normalize(number, e164, sizeof e164) != 0) return false;
+  return strcmp(num, e164) == 0 && (type == NULL || strcmp(t, type) == 0);
+}
+
+static int add_phone(carnet_patch *p, const char *type, const char *number) {
+  return type ? carnet_patch_phone(p, type, number)
+              : carnet_patch_parse(p, CARNET_F_PHONES, number, "phones");
 }
 
 static bool set_phones(web_req *q, carnet_patch *p, json_t *v, const carnet_record *cur) {
   size_t i;
   json_t *e;
   const char *type, *number;
-  char elem[96];
   if (json_is_null(v)) v = NULL;
   else if (!json_is_array(v))
     return bad_shape(q, "phones", "an array of {\"type\", \"number\"} or of numbers");
@@ -159,8 +168,7 @@ static bool set_phones(web_req *q, carnet_patch *p, json_t *v, const carnet_reco
     bool keep = false;
     json_array_foreach(v, i, e) {
       phone_of(q, e, &type, &number);
-      phone_elem(type, number, elem, sizeof elem);
-      keep |= strcmp(elem, have[k]) == 0;
+      keep |= same_phone(have[k], type, number);
     }
     char t[32];
     const char *num = web_phone_split(have[k], t, sizeof t);
@@ -168,11 +176,10 @@ static bool set_phones(web_req *q, carnet_patch *p, json_t *v, const carnet_reco
   }
   json_array_foreach(v, i, e) {
     phone_of(q, e, &type, &number);
-    phone_elem(type, number, elem, sizeof elem);
     bool had = false;
     for (size_t k = 0; k < n && !had; k++)
-      had = strcmp(have[k], elem) == 0;
-    if (!had && !op(q, carnet_patch_phone(p, type, number), "phones")) return false;
+      had = same_phone(have[k], type, number);
+    if (!had && !parsed(q, p, add_phone(p, type, number), "phones")) return false;
   }
   return true;
 }
@@ -194,37 +201,19 @@ static bool set_address(web_req *q, carnet_patch *p, carnet_kind kind, json_t *v
   return true;
 }
 
-/* Percent (a number or a string, 0..100, two decimals at most) to basis
- * points, as `--discount` takes it. */
+/* Percent (a number or a string, 0..100, two decimals at most), as
+ * `--discount` takes it: a number is read as its decimal text. */
 static bool set_discount(web_req *q, carnet_patch *p, json_t *v) {
+  char typed[64];
   int64_t bp;
-  char buf[32];
-  if (json_is_null(v) || (json_is_string(v) && json_string_value(v)[0] == '\0'))
-    return op(q, carnet_patch_set(p, CARNET_F_DISCOUNT, NULL), "discount");
-  if (json_is_string(v)) {
-    snprintf(buf, sizeof buf, "%s", json_string_value(v));
-    size_t n = strlen(buf);
-    if (n && buf[n - 1] == '%') buf[n - 1] = '\0';
-    json_t *s = json_string(buf);
-    bool ok = s && web_json_decimal(s, 2, &bp);
-    json_decref(s);
-    if (!ok) bp = -1;
-  } else if (!web_json_decimal(v, 2, &bp)) {
-    bp = -1;
-  }
-  if (bp < 0 || bp > 10000) {
-    char shown[64];
-    char *t = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY);
-    snprintf(shown, sizeof shown, "%s", json_is_string(v) ? json_string_value(v) : t ? t : "?");
-    free(t);
-    web_error(q, 400, CARNET_EINVAL, "discount",
-              "invalid discount '%s': give a percentage from 0 to 100 with at most 2 decimals, "
-              "e.g. 5.5",
-              shown);
-    return false;
-  }
-  snprintf(buf, sizeof buf, "%lld", (long long)bp);
-  return op(q, carnet_patch_set(p, CARNET_F_DISCOUNT, buf), "discount");
+  if (json_is_null(v)) return parsed(q, p, carnet_patch_parse(p, CARNET_F_DISCOUNT, NULL, NULL), "discount");
+  if (json_is_number(v) && web_json_decimal(v, 2, &bp) && bp >= 0 && bp <= 10000)
+    web_fmt_percent((uint32_t)bp, typed);
+  else if (json_is_number(v) || json_is_string(v))
+    web_json_typed(v, typed, sizeof typed);
+  else
+    return bad_shape(q, "discount", "a percentage, as a number or a string");
+  return parsed(q, p, carnet_patch_parse(p, CARNET_F_DISCOUNT, typed, NULL), "discount");
 }
 
 static bool set_bool(web_req *q, carnet_patch *p, const char *key, carnet_field f, json_t *v) {
@@ -233,41 +222,30 @@ static bool set_bool(web_req *q, carnet_patch *p, const char *key, carnet_field 
   return op(q, carnet_patch_set(p, f, json_is_true(v) ? "true" : "false"), key);
 }
 
-static carnet_custom_type custom_type(const char *s) {
-  static const char *const names[] = {NULL, "string", "number", "date", "list", "checkbox"};
-  for (int t = CARNET_CUSTOM_STRING; t <= CARNET_CUSTOM_CHECKBOX; t++)
-    if (strcmp(names[t], s) == 0) return (carnet_custom_type)t;
-  return 0;
-}
-
 /* {"surface": {"type": "number", "value": "120"}}, {"x": "text"} (a
  * string), {"x": null} (cleared). */
 static bool set_custom(web_req *q, carnet_patch *p, json_t *v) {
   const char *name;
   json_t *e;
+  char key[96];
   if (!json_is_object(v)) return bad_shape(q, "custom", "an object of custom fields");
   json_object_foreach(v, name, e) {
-    carnet_custom_type t = CARNET_CUSTOM_STRING;
-    const char *value = NULL;
+    const char *type = NULL, *value = NULL;
+    /* The field at fault is the custom field itself: "custom.surface". */
+    snprintf(key, sizeof key, "custom.%s", name);
     if (json_is_string(e)) {
       value = json_string_value(e);
     } else if (json_is_object(e)) {
       json_t *jt = json_object_get(e, "type"), *jv = json_object_get(e, "value");
-      if (jt && !json_is_null(jt)) {
-        if (!json_is_string(jt) || (t = custom_type(json_string_value(jt))) == 0) {
-          web_error(q, 400, CARNET_EINVAL, "custom",
-                    "unknown custom field type '%s': use string, number, date, list or checkbox",
-                    json_is_string(jt) ? json_string_value(jt) : "?");
-          return false;
-        }
-      }
-      if (jv && !json_is_null(jv) && !json_is_string(jv))
-        return bad_shape(q, "custom", "{\"type\", \"value\"} with a string value");
-      value = json_is_string(jv) && json_string_value(jv)[0] ? json_string_value(jv) : NULL;
+      if ((jt && !json_is_null(jt) && !json_is_string(jt)) ||
+          (jv && !json_is_null(jv) && !json_is_string(jv)))
+        return bad_shape(q, key, "{\"type\", \"value\"} with string values");
+      type = json_string_value(jt);
+      value = json_string_value(jv);
     } else if (!json_is_null(e)) {
-      return bad_shape(q, "custom", "{\"type\", \"value\"}, a string or null for each field");
+      return bad_shape(q, key, "{\"type\", \"value\"}, a string or null for each field");
     }
-    if (!op(q, carnet_patch_custom(p, name, t, value), "custom")) return false;
+    if (!parsed(q, p, carnet_patch_parse_custom(p, name, type, value), key)) return false;
   }
   return true;
 }

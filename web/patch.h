@@ -1,9 +1,11 @@
 /* web/patch.h - a customer's or a contact's fields, as the JSON body of
  * POST and PATCH gives them (the record shape of web/view.h), into a
- * patch: values converted as the command line's field flags convert them
- * (a phone without type is mobile when French 06/07, a discount in
- * percent), sets diffed against the record being edited. Validation of
- * the values themselves is the engine's, at write time. */
+ * patch: values converted as the command line's field flags convert them,
+ * by the same library call (carnet_patch_parse: a phone without type is
+ * mobile when French 06/07, a discount in percent, a date checked, a
+ * custom field checked against its type), sets diffed against the record
+ * being edited. A value refused there names the API's key; the rest is
+ * checked by the engine at write time ("(field emails)"). */
 #ifndef CARNET_WEB_PATCH_H
 #define CARNET_WEB_PATCH_H
 
@@ -16,9 +18,6 @@
  * thread (a contact's customer is resolved through `r`). */
 bool web_patch_build(web_req *q, carnet_replica *r, carnet_kind kind, json_t *body,
                      const carnet_record *cur, carnet_patch *p, size_t *touched);
-
-/* Brief: "mobile" for a French 06/07 number, else "work" (as --phone). */
-const char *web_phone_type(const char *number);
 
 /* Brief: the header fields of a document, or the fields of an action or a
  * reminder, from `body` into `p` (the keys of their record shapes);

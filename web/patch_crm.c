@@ -60,10 +60,15 @@ static const struct ckey {
     {"totals", C_IGNORE, 0, DOC},
 };
 
-static bool op(web_req *q, int rc, const char *key) {
+/* A failed patch call: carnet_patch_parse's message (naming the key, the
+ * value as sent) when it has one. */
+static bool op(web_req *q, carnet_patch *p, int rc, const char *key) {
+  const char *why = carnet_patch_errmsg(p);
   if (rc == 0) return true;
   if (rc == CARNET_ENOMEM)
     web_oom(q);
+  else if (why[0])
+    web_error(q, 400, rc, key, "%s", why);
   else
     web_error(q, 400, rc, key, "invalid value for '%s': %s", key, carnet_error_message(rc));
   return false;
@@ -123,13 +128,13 @@ static bool set_customers(web_req *q, carnet_replica *r, carnet_patch *p, json_t
   for (size_t k = 0; k < n && ok; k++) {
     bool keep = false;
     json_array_foreach(ids, i, e) keep |= strcmp(json_string_value(e), have[k]) == 0;
-    if (!keep) ok = op(q, carnet_patch_remove(p, CARNET_F_CUSTOMERS, have[k]), "customers");
+    if (!keep) ok = op(q, p, carnet_patch_remove(p, CARNET_F_CUSTOMERS, have[k]), "customers");
   }
   json_array_foreach(ids, i, e) {
     bool had = false;
     for (size_t k = 0; k < n && !had; k++)
       had = strcmp(have[k], json_string_value(e)) == 0;
-    if (ok && !had) ok = op(q, carnet_patch_set(p, CARNET_F_CUSTOMERS, json_string_value(e)), "customers");
+    if (ok && !had) ok = op(q, p, carnet_patch_set(p, CARNET_F_CUSTOMERS, json_string_value(e)), "customers");
   }
   json_decref(ids);
   return ok;
@@ -146,7 +151,7 @@ static bool one(web_req *q, carnet_replica *r, const struct ckey *k, json_t *v, 
       web_error(q, 400, CARNET_EINVAL, k->name, "invalid value for '%s': true or false", k->name);
       return false;
     }
-    return op(q, carnet_patch_set(p, k->field, json_is_true(v) ? "true" : "false"), k->name);
+    return op(q, p, carnet_patch_set(p, k->field, json_is_true(v) ? "true" : "false"), k->name);
   }
   if (k->how == C_UINT && json_is_integer(v) && json_integer_value(v) >= 0) {
     snprintf(num, sizeof num, "%lld", (long long)json_integer_value(v));
@@ -181,17 +186,10 @@ static bool one(web_req *q, carnet_replica *r, const struct ckey *k, json_t *v, 
       s = hex;
     }
     break;
-  case C_DATE:
-    if (s && !carnet_date_valid(s)) {
-      web_error(q, 400, CARNET_EINVAL, k->name,
-                "invalid date '%s' for --%s: YYYY-MM-DD, e.g. 2026-11-20", s, k->name);
-      return false;
-    }
-    break;
-  default:
-    break;
+  default: /* a date is checked there, and named by its key */
+    return op(q, p, carnet_patch_parse(p, k->field, s, k->name), k->name);
   }
-  return op(q, carnet_patch_set(p, k->field, s), k->name);
+  return op(q, p, carnet_patch_set(p, k->field, s), k->name);
 }
 
 bool web_patch_crm(web_req *q, carnet_replica *r, carnet_kind kind, json_t *body,

@@ -80,3 +80,18 @@ bool web_json_decimal(const json_t *v, unsigned decimals, int64_t *out) {
   }
   return false;
 }
+
+const char *web_json_typed(const json_t *v, char *out, size_t len) {
+  if (json_is_string(v)) {
+    snprintf(out, len, "%s", json_string_value(v));
+  } else if (json_is_integer(v)) {
+    snprintf(out, len, "%lld", (long long)json_integer_value(v));
+  } else if (json_is_real(v)) {
+    snprintf(out, len, "%.15g", json_real_value(v));
+  } else {
+    char *t = json_dumps(v, JSON_ENCODE_ANY);
+    snprintf(out, len, "%s", t ? t : "?");
+    free(t);
+  }
+  return out;
+}

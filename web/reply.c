@@ -170,3 +170,10 @@ bool web_require_admin(web_req *q, carnet_replica *r, const char *what) {
             what, carnet_role_name(role));
   return false;
 }
+
+bool web_date_ok(web_req *q, const char *key, const char *value) {
+  if (value == NULL || carnet_date_valid(value)) return true;
+  web_error(q, 400, CARNET_EINVAL, key, "invalid date '%s' for %s: YYYY-MM-DD, e.g. 2026-11-20",
+            value, key);
+  return false;
+}

@@ -96,6 +96,15 @@ void web_format_cursor(const carnet_id *last, char out[40]);
  * decimal. */
 bool web_json_decimal(const json_t *v, unsigned decimals, int64_t *out);
 
+/* Brief: a JSON value as the person typed it, for messages: a string as
+ * it is, a number in its shortest decimal form (2.5, not 2.5000000001),
+ * anything else as JSON. Returns `out` (len bytes, truncated). */
+const char *web_json_typed(const json_t *v, char *out, size_t len);
+
+/* Brief: whether `value` (NULL: absent) is a date YYYY-MM-DD; if not the
+ * answer is set (400, field `key`, the value as typed). */
+bool web_date_ok(web_req *q, const char *key, const char *value);
+
 /* Brief: resolve a path or body reference to an entity of `kind` (as the
  * command line does); on failure the answer is set (404 or 400) and false
  * returned. `field` names the body key, or NULL for a path segment. */

@@ -73,6 +73,14 @@ void api_reminder_delete(carnet_replica *r, web_req *q);
 void api_history(carnet_replica *r, web_req *q);
 
 /* Duplicates and merges (web/api_dupes.c). */
+
+/* Brief: a likely duplicate as the API shows it: `self` NULL gives a pair
+ * of the list, {"a": summary, "b": summary, "score", "reasons",
+ * "name_similarity", "same_place"}; `self` one side of the pair (a
+ * customer being created) gives the other one, {"customer": summary,
+ * ...}. A summary is what a person needs to decide (docs/HTTP-API.md,
+ * "Duplicates and merges"). NULL when memory ran out. */
+json_t *web_dupe_json(carnet_replica *r, const carnet_dupe *d, const carnet_id *self);
 void api_dupes_list(carnet_replica *r, web_req *q);
 void api_dupes_review(carnet_replica *r, web_req *q);
 void api_merge(carnet_replica *r, web_req *q);

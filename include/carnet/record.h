@@ -144,6 +144,49 @@ CARNET_API int carnet_patch_phone_replace(carnet_patch *p, const char *type, con
 CARNET_API int carnet_patch_custom(carnet_patch *p, const char *name, carnet_custom_type type,
                                    const char *value);
 
+/* Brief: add to `p` the operation for what a person typed for field `f`
+ * (a form's box, a command line's flag, an import's cell), converted as
+ * the command line converts its flags, and checked now where the entity
+ * is not needed, so that the message names the field:
+ *   - CARNET_F_PHONES: a number in any written form, added with the type
+ *     mobile for a French 06/07 number, else work (carnet_patch_phone
+ *     gives another type);
+ *   - CARNET_F_DISCOUNT: a percentage ("5.5", "5,5", "5.5%"; 0 to 100, two
+ *     decimals at most), stored in basis points;
+ *   - CARNET_F_CUSTOM: NAME:TYPE=VALUE ("surface:number=120"; TYPE string,
+ *     number, date, list or checkbox; NAME= clears), checked as
+ *     carnet_patch_parse_custom checks it;
+ *   - dates (CARNET_F_DATE, CARNET_F_DUE_DATE, CARNET_F_PAID_DATE):
+ *     YYYY-MM-DD, a real day;
+ *   - any other field: as carnet_patch_set (checked when written).
+ * `value` NULL or "" clears a scalar. `name` is the field as the caller's
+ * user knows it, for messages ("--due-date" on a command line); NULL: its
+ * catalogue name ("due_date", carnet_field_get). The value is copied.
+ * Errors: CARNET_EINVAL (the value is not one the field takes:
+ * carnet_patch_errmsg(p) says why, naming the field and showing the value
+ * as typed: "invalid date '32/01/2026' for due_date: YYYY-MM-DD, e.g.
+ * 2026-11-20"), CARNET_ELIMIT (the patch holds its most operations: the
+ * errmsg names the field), CARNET_EMISUSE (`p` is NULL, or `f` is not a
+ * field of p's kind), CARNET_ENOMEM. On error nothing is added to `p`. */
+CARNET_API int carnet_patch_parse(carnet_patch *p, carnet_field f, const char *value,
+                                  const char *name);
+
+/* Brief: set (or with `value` NULL or "", clear) the custom field `name`
+ * from the parts a form gives: `type` "string" (also NULL or ""),
+ * "number", "date", "list" or "checkbox", and the value as typed, checked
+ * now (a number, a date YYYY-MM-DD, a checkbox true/false...).
+ * Errors: CARNET_EINVAL (`name` is missing or not a custom field name,
+ * `type` is unknown, or `value` is not of the type: carnet_patch_errmsg(p)
+ * says which, e.g. "invalid value 'cent' for custom field 'surface'
+ * (number)"), CARNET_ELIMIT, CARNET_EMISUSE (`p` is NULL), CARNET_ENOMEM. */
+CARNET_API int carnet_patch_parse_custom(carnet_patch *p, const char *name, const char *type,
+                                         const char *value);
+
+/* Brief: the detail of the last failed carnet_patch_parse or
+ * carnet_patch_parse_custom call on `p` ("" when the last one
+ * succeeded); valid until the next call on `p`. */
+CARNET_API const char *carnet_patch_errmsg(const carnet_patch *p);
+
 /* Brief: record a consent grant (granted=true) or withdrawal on a channel,
  * with an optional note (where/how it was given).
  * Errors: as carnet_patch_set. */
@@ -240,14 +283,15 @@ CARNET_API carnet_hlc carnet_record_updated(const carnet_record *rec);
 /* --- Listing ------------------------------------------------------------ */
 
 typedef struct carnet_filter {
-  const char *text;          /* folded substring (case, accents, ligatures and
-                                apostrophes do not matter) of the name, company,
-                                refcode, city, street, postcode, notes, e-mails,
-                                tags, SIRET or a phone; a text written like a
-                                phone number also finds the phones and SIRET
-                                holding its digits ("06 12 34 56 78" finds
-                                +33612345678): see carnet/search.h; NULL or
-                                "" = any */
+  const char *text;          /* words, each a folded substring (case, accents,
+                                ligatures and apostrophes do not matter) of one
+                                of the name, company, refcode, city, street,
+                                postcode, notes, e-mails, tags, SIRET or phones,
+                                all found, in any values ("martin lyon"); a text
+                                written like a phone number also finds the
+                                phones and SIRET holding its digits ("06 12 34
+                                56 78" finds +33612345678): see
+                                carnet/search.h; NULL or "" = any */
   const char *tag;           /* has this tag */
   const char *role;          /* has this role */
   const char *sales_rep;     /* exact sales rep */

@@ -25,14 +25,20 @@
  *     "oeuvre", "ﬁ" = "fi", "ß" = "ss"), typographic apostrophes and
  *     dashes as ASCII ones, runs of white space as one space; punctuation
  *     counts ("client.3@" does not find "client.30@");
- *   - a substring of one value: name, company, reference code, city,
+ *   - words: the text is cut at its spaces, and every word must be found,
+ *     each on its own, in any of the values and in any order ("martin
+ *     lyon" and "lyon martin" find Martin of Lyon); a word is found as a
+ *     substring of one value: name, company, reference code, city,
  *     street, postcode, notes, an e-mail, a tag, the SIRET, a phone
- *     (stored as +E164); never across two values;
+ *     (stored as +E164), never across two values; a word written like a
+ *     number (digits and . + - ( ) / only) is also found by its digits,
+ *     as below ("martin 0612345678");
  *   - a text written like a number (digits, spaces and . + - ( ) / only)
- *     also finds a phone holding its digits, less a national trunk 0 or an
- *     international 00 ("07 82 35 61 55", "0782356155" and "+33782356155"
- *     find +33782356155; at least 3 digits), and a SIRET holding its
- *     digits ("123 456 789" finds 12345678900012).
+ *     is one number, not words: it finds a phone holding its digits, less
+ *     a national trunk 0 or an international 00 ("07 82 35 61 55",
+ *     "0782356155" and "+33782356155" find +33782356155; at least 3
+ *     digits), a SIRET holding its digits ("123 456 789" finds
+ *     12345678900012), or the text itself in a value.
  *
  * Currency: the index subscribes to the replica's change feed. A commit on
  * the handle (a write of the app, a peer's batch applied by a sync

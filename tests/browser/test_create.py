@@ -71,8 +71,10 @@ def flow(s):
     s.find("#custom-new-type option[value='number']").click()
     s.set_input("#custom-new-value", "cent")
     s.click("#save")
-    s.wait(lambda d: "cent" in (s.text("#custom-error") or "") + (s.text("#form-error") or ""),
-           message="the custom field's message is shown")
+    # The API names the custom field ("custom.surface"): the message shows
+    # under the custom fields, not above the buttons.
+    s.text_of("#custom-error", r"invalid value 'cent' for custom field 'surface' \(number\)")
+    check(s.text("#form-error") == "", "no general error for a custom field's value")
     check(s.cli(a, "customer", "show", c["id"], json_out=True)["address"]["city"] == "Nantes",
           "a refused edit changed nothing (not even the city)")
     s.set_input("#custom-new-value", "120")
@@ -84,6 +86,20 @@ def flow(s):
     check(c["custom"] == {"surface": {"type": "number", "value": "120"}}, "custom field: %r" % c["custom"])
     check(c["phones"] == [{"type": "mobile", "number": "+33612345678"}], "the phone kept: %r" % c["phones"])
     s.mark("edited")
+
+    # A likely duplicate is refused, and the form lists the customer already
+    # in the book it resembles (its link, score and reasons), not itself.
+    s.click('#nav a[data-route="customers"]')
+    s.click("#new-customer")
+    s.visible("#customer-form")
+    s.set_input("#name", "Paul Durant")
+    s.set_input("#emails", "paul@example.fr")
+    s.click("#save")
+    item = s.text_of('#duplicate-list li[data-id="%s"]' % c["id"], r"Paul Durand")
+    check("same email" in item, "the reasons are shown: %r" % item)
+    check(len(s.finds("#duplicate-list li")) == 1, "one customer resembles it")
+    check(count(s, a) == 1, "nothing was created by the refused request")
+    s.mark("likely duplicate listed")
 
 
 run("create", flow)

@@ -346,6 +346,19 @@ static void test_paging(void **state) {
     assert_true(strcmp(seen[i - 1], seen[i]) < 0);
 }
 
+/* A customer summary (docs/HTTP-API.md, "Duplicates and merges"): exactly
+ * these keys. */
+static void assert_summary(json_t *o, const char *id) {
+  static const char *const keys[] = {"id",   "ref",   "name",    "company", "type",     "emails",
+                                     "phones", "tags", "siret", "deleted", "city", "postcode"};
+  assert_true(json_is_object(o));
+  for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+    if (json_object_get(o, keys[i]) == NULL) fail_msg("summary without '%s'", keys[i]);
+  if (json_object_size(o) != sizeof keys / sizeof keys[0])
+    fail_msg("summary with %zu keys, want %zu", json_object_size(o), sizeof keys / sizeof keys[0]);
+  if (id) assert_string_equal(json_string_value(json_object_get(o, "id")), id);
+}
+
 static void test_duplicate_refused_then_forced(void **state) {
   (void)state;
   char id[40];
@@ -354,7 +367,21 @@ static void test_duplicate_refused_then_forced(void **state) {
   resp r = wc(&W, "POST", "/api/customers", "{\"name\":\"Doublon\",\"emails\":[\"contact@doublon.fr\"]}");
   EXPECT(r, 409);
   assert_string_equal(err_code(&r), "CARNET_EEXIST");
-  assert_true(json_array_size(json_object_get(json_object_get(r.json, "error"), "duplicates")) >= 1);
+  json_t *dups = json_object_get(json_object_get(r.json, "error"), "duplicates");
+  assert_int_equal(json_array_size(dups), 1);
+  /* Each: the customer already in the book, with its score and reasons
+   * (the refused one has no id: it is not listed). */
+  json_t *d0 = json_array_get(dups, 0);
+  assert_null(json_object_get(d0, "a"));
+  assert_null(json_object_get(d0, "b"));
+  assert_summary(json_object_get(d0, "customer"), id);
+  assert_string_equal(json_string_value(json_object_get(json_object_get(d0, "customer"), "name")),
+                      "Doublon SARL");
+  assert_true(json_real_value(json_object_get(d0, "score")) >= 0.8);
+  assert_string_equal(json_string_value(json_array_get(json_object_get(d0, "reasons"), 0)),
+                      "same email");
+  assert_true(json_is_real(json_object_get(d0, "name_similarity")));
+  assert_true(json_is_boolean(json_object_get(d0, "same_place")));
   resp_free(&r);
   char *after = digest(DIR_);
   assert_string_equal(before, after);
@@ -419,6 +446,69 @@ static void test_contacts_consents(void **state) {
 }
 
 /* --- Documents, actions, reminders, history --------------------------------------- */
+
+/* An error answer whose field is `field` and whose message is `msg`
+ * exactly. */
+static void expect_error(resp *r, const char *field, const char *msg) {
+  EXPECT(*r, 400);
+  const char *got = json_string_value(json_object_get(json_object_get(r->json, "error"), "message"));
+  if (err_field(r) == NULL || strcmp(err_field(r), field) != 0)
+    fail_msg("field %s, want %s (%s)", err_field(r) ? err_field(r) : "null", field, got);
+  if (got == NULL || strcmp(got, msg) != 0) fail_msg("message \"%s\",\n want \"%s\"", got, msg);
+  resp_free(r);
+}
+
+/* Messages name the API's keys, never a command line's flags, and show a
+ * value as it was sent (issue 16's review, points 3 and 4). */
+static void test_messages_name_api_keys(void **state) {
+  (void)state;
+  char cu[40], doc[40], p[256];
+  make_customer("{\"name\":\"Client Messages\"}", cu);
+  resp r = wc(&W, "POST", "/api/customers",
+              "{\"name\":\"X\",\"custom\":{\"surface\":{\"type\":\"number\",\"value\":\"cent\"}}}");
+  expect_error(&r, "custom.surface", "invalid value 'cent' for custom field 'surface' (number)");
+  snprintf(p, sizeof p, "/api/customers/%s", cu);
+  r = wc(&W, "PATCH", p, "{\"custom\":{\"depuis\":{\"type\":\"date\",\"value\":\"15/03/2023\"}}}");
+  expect_error(&r, "custom.depuis",
+               "invalid value '15/03/2023' for custom field 'depuis' (date YYYY-MM-DD)");
+  r = wc(&W, "PATCH", p, "{\"custom\":{\"x\":{\"type\":\"bool\",\"value\":\"1\"}}}");
+  expect_error(&r, "custom.x",
+               "unknown custom field type 'bool': use string, number, date, list or checkbox");
+  r = wc(&W, "PATCH", p, "{\"discount\":\"5.555\"}");
+  expect_error(&r, "discount",
+               "invalid discount '5.555': give a percentage from 0 to 100 with at most 2 "
+               "decimals, e.g. 5.5");
+  r = wc(&W, "PATCH", p, "{\"discount\":150}");
+  expect_error(&r, "discount",
+               "invalid discount '150': give a percentage from 0 to 100 with at most 2 "
+               "decimals, e.g. 5.5");
+  r = wcf(&W, "POST", "/api/documents", "{\"type\":\"quote\",\"customer\":\"%s\",\"due_date\":\"32/01/2026\"}", cu);
+  expect_error(&r, "due_date", "invalid date '32/01/2026' for due_date: YYYY-MM-DD, e.g. 2026-11-20");
+  r = wcf(&W, "POST", "/api/documents", "{\"type\":\"quote\",\"customer\":\"%s\"}", cu);
+  EXPECT(r, 201);
+  snprintf(doc, sizeof doc, "%s", jget(&r, "id"));
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/documents/%s", doc);
+  r = wc(&W, "PATCH", p, "{\"date\":\"2026-02-30\"}");
+  expect_error(&r, "date", "invalid date '2026-02-30' for date: YYYY-MM-DD, e.g. 2026-11-20");
+  snprintf(p, sizeof p, "/api/documents/%s/lines", doc);
+  r = wc(&W, "POST", p, "{\"label\":\"Bad\",\"qty\":\"abc\"}");
+  expect_error(&r, "qty", "invalid quantity 'abc' for qty: a number with at most 3 decimals, e.g. 2.5");
+  r = wc(&W, "POST", p, "{\"label\":\"Bad\",\"qty\":2.5555}");
+  expect_error(&r, "qty", "invalid quantity '2.5555' for qty: a number with at most 3 decimals, e.g. 2.5");
+  r = wc(&W, "POST", p, "{\"label\":\"Bad\",\"unit_price\":\"1,2,3\"}");
+  expect_error(&r, "unit_price",
+               "invalid amount '1,2,3' for unit_price: a number with at most 2 decimals, e.g. 19.99");
+  r = wc(&W, "POST", p, "{\"label\":\"Bad\",\"vat_rate\":150}");
+  expect_error(&r, "vat_rate",
+               "invalid percentage '150' for vat_rate: 0 to 100 with at most 2 decimals, e.g. 5.5");
+  r = wc(&W, "GET", "/api/documents?from=2026-13-01", NULL);
+  expect_error(&r, "from", "invalid date '2026-13-01' for from: YYYY-MM-DD, e.g. 2026-11-20");
+  r = wc(&W, "GET", "/api/reminders/due?date=demain", NULL);
+  expect_error(&r, "date", "invalid date 'demain' for date: YYYY-MM-DD, e.g. 2026-11-20");
+  r = wc(&W, "GET", "/api/duplicates?min_score=x", NULL);
+  expect_error(&r, "min_score", "invalid min_score 'x': a number between 0 and 1");
+}
 
 static void test_documents(void **state) {
   (void)state;
@@ -566,7 +656,16 @@ static void test_duplicates_merge(void **state) {
   resp r = wc(&W, "GET", "/api/duplicates?min_score=0.5", NULL);
   EXPECT(r, 200);
   assert_true(json_array_size(json_object_get(r.json, "items")) >= 1);
-  assert_non_null(json_object_get(json_array_get(json_object_get(r.json, "items"), 0), "reasons"));
+  /* The documented shape: two summaries, score, reasons, similarity,
+   * place; nothing else. */
+  json_t *p0 = json_array_get(json_object_get(r.json, "items"), 0);
+  assert_non_null(json_object_get(p0, "reasons"));
+  assert_summary(json_object_get(p0, "a"), NULL);
+  assert_summary(json_object_get(p0, "b"), NULL);
+  assert_int_equal(json_object_size(p0), 6);
+  assert_null(json_object_get(p0, "name_measure"));
+  assert_true(strcmp(json_string_value(json_object_get(json_object_get(p0, "a"), "id")),
+                     json_string_value(json_object_get(json_object_get(p0, "b"), "id"))) < 0);
   resp_free(&r);
   r = wc(&W, "GET", "/api/duplicates?min_score=2", NULL);
   EXPECT(r, 400);
@@ -594,6 +693,8 @@ static void test_duplicates_merge(void **state) {
   r = wc(&W, "GET", "/api/duplicates/review", NULL);
   EXPECT(r, 200);
   assert_true(json_array_size(json_object_get(r.json, "items")) >= 1);
+  assert_summary(json_object_get(json_array_get(json_object_get(r.json, "items"), 0), "a"), NULL);
+  assert_summary(json_object_get(json_array_get(json_object_get(r.json, "items"), 0), "b"), NULL);
   resp_free(&r);
   r = wc(&W, "POST", "/api/merge", "{\"keep\":\"ffffffffffffffffffffffffffffffff\",\"other\":\"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\"}");
   EXPECT(r, 400);
@@ -1022,6 +1123,7 @@ int main(void) {
       cmocka_unit_test(test_customers),
       cmocka_unit_test(test_paging),
       cmocka_unit_test(test_duplicate_refused_then_forced),
+      cmocka_unit_test(test_messages_name_api_keys),
       cmocka_unit_test(test_contacts_consents),
       cmocka_unit_test(test_documents),
       cmocka_unit_test(test_actions_reminders),

@@ -155,7 +155,9 @@ export async function render(ctx) {
     if (!(e instanceof ApiError)) { formError.textContent = e.message; return; }
     // The field the API names, else the form's general message. "address"
     // fields come back as their own names (street, postcode, city...).
-    const f = e.field === 'type' ? 'type' : e.field;
+    // A custom field's own error ("custom.surface") shows under the custom
+    // fields.
+    const f = e.field && e.field.startsWith('custom.') ? 'custom' : e.field;
     if (!f || !setFieldError(form, f, e.message)) {
       if (f === 'roles' || f === 'custom') form.querySelector(`#${f}-error`).textContent = e.message;
       else formError.textContent = e.message;
@@ -189,10 +191,10 @@ export async function render(ctx) {
     fill(dupBox, h('div', {class: 'warning', role: 'alert'},
       h('p', {}, e.message),
       h('ul', {id: 'duplicate-list'}, pairs.map((p) => {
-        // `a` is the customer already in the book; `b` is the one refused.
-        const o = p.a || p;
-        const why = p.reasons ? p.reasons.join(', ') : (p.score ? t('dupes.score', {score: Math.round(p.score * 100)}) : '');
-        return h('li', {}, h('a', {href: `#/customers/${o.id}`}, `${o.ref || ''} ${customerName(o)}`), why ? ` (${why})` : '');
+        // `customer` is the one already in the book that this one resembles.
+        const o = p.customer;
+        const why = `${t('dupes.score', {score: Math.round(p.score * 100)})}: ${p.reasons.join(', ')}`;
+        return h('li', {dataset: {id: o.id}}, h('a', {href: `#/customers/${o.id}`}, `${o.ref || ''} ${customerName(o)}`), ` (${why})`);
       })),
       h('button', {type: 'button', id: 'force-create', onclick: () => submit(true)}, t('form.create.anyway'))));
   }

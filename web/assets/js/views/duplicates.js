@@ -14,21 +14,23 @@ const RECENT_KEY = 'carnet.recentMerges';
 const recent = () => JSON.parse(sessionStorage.getItem(RECENT_KEY) || '[]');
 const saveRecent = (list) => sessionStorage.setItem(RECENT_KEY, JSON.stringify(list.slice(0, 20)));
 
+// A side is the customer's summary of docs/HTTP-API.md ("Duplicates and
+// merges"): id, ref, name, company, type, emails, phones, tags, siret,
+// deleted, city, postcode.
 function side(p, label) {
-  // The summary of docs/HTTP-API.md has `city`; a full record has it in
-  // `address`: either reads.
-  const city = p.city || (p.address && p.address.city);
-  const phones = (p.phones || []).map((x) => phone(typeof x === 'string' ? x : x.number));
+  const city = [p.postcode, p.city].filter(Boolean).join(' ');
+  const phones = p.phones.map((x) => phone(x.number));
   return h('div', {class: 'side'},
     h('p', {class: 'muted'}, label),
     h('h3', {}, h('a', {href: `#/customers/${p.id}`}, customerName(p))),
     h('dl', {class: 'facts'},
-      h('dt', {}, t('customer.ref')), h('dd', {}, p.ref || p.refcode || p.id.slice(0, 8)),
+      h('dt', {}, t('customer.ref')), h('dd', {}, p.ref || p.id.slice(0, 8)),
       p.company ? [h('dt', {}, t('customer.company')), h('dd', {}, p.company)] : null,
       city ? [h('dt', {}, t('customer.city')), h('dd', {}, city)] : null,
-      (p.emails || []).length ? [h('dt', {}, t('customer.emails')), h('dd', {}, p.emails.join(', '))] : null,
+      p.siret ? [h('dt', {}, t('customer.siret')), h('dd', {}, p.siret)] : null,
+      p.emails.length ? [h('dt', {}, t('customer.emails')), h('dd', {}, p.emails.join(', '))] : null,
       phones.length ? [h('dt', {}, t('customer.phones')), h('dd', {}, phones.join(', '))] : null,
-      (p.tags || []).length ? [h('dt', {}, t('customer.tags')), h('dd', {}, p.tags.map((x) => h('span', {class: 'tag'}, x)))] : null));
+      p.tags.length ? [h('dt', {}, t('customer.tags')), h('dd', {}, p.tags.map((x) => h('span', {class: 'tag'}, x)))] : null));
 }
 
 export async function render(ctx) {
@@ -49,13 +51,11 @@ export async function render(ctx) {
   }
 
   function pairCard(pair, i, why) {
-    // A side is the customer's summary; accept a bare id as well.
-    const norm = (x) => (typeof x === 'string' ? {id: x} : x);
-    const a = norm(pair.a), b = norm(pair.b);
+    const a = pair.a, b = pair.b;
     return h('article', {class: 'card pair', dataset: {a: a.id, b: b.id}, 'aria-labelledby': `pair-${why || 'p'}-${i}`},
       h('h2', {id: `pair-${why || 'p'}-${i}`, class: 'pair-title'},
         why ? t(`dupes.why.${why}`) : t('dupes.score', {score: Math.round((pair.score || 0) * 100)})),
-      pair.reasons ? h('ul', {class: 'reasons'}, pair.reasons.map((r) => h('li', {}, r))) : null,
+      why ? null : h('ul', {class: 'reasons'}, pair.reasons.map((r) => h('li', {}, r))),
       h('div', {class: 'sides'}, side(a, 'A'), side(b, 'B')),
       h('div', {class: 'actions'},
         h('button', {type: 'button', class: 'merge-keep-a', onclick: (e) => act(e.target, () => merge(a, b))}, t('dupes.keep', {name: customerName(a), side: 'A'})),
