@@ -343,6 +343,21 @@ int carnet_replica_unsubscribe(carnet_replica *r, carnet_subscription *sub) {
   return 0;
 }
 
+int carnet__feed_behind(carnet_replica *r, bool *behind) {
+  carnet__feed *f = &r->feed;
+  carnet__stxn *st = NULL;
+  uint64_t seq = 0, cs = 0;
+  *behind = false;
+  if (f->live == 0) return 0;
+  int rc = carnet__store_begin(r->store, false, &st);
+  if (rc) return rc;
+  if ((rc = meta_u64_or_0(st, CARNET__META_SEQ, &seq)) == 0)
+    rc = meta_u64_or_0(st, CARNET__META_CERTSEQ, &cs);
+  carnet__store_abort(st);
+  *behind = rc == 0 && (seq > f->seq || cs > f->certseq);
+  return rc;
+}
+
 int carnet_replica_poll(carnet_replica *r) {
   carnet__feed *f = &r->feed;
   carnet__stxn *st = NULL;

@@ -95,6 +95,11 @@ void carnet__feed_notes_free(carnet__notes *nt);
 /* Brief: the feed is delivering: a write transaction must not begin. */
 bool carnet__feed_busy(const struct carnet_replica *r);
 
+/* Brief: whether commits (of another process) exist that the feed has not
+ * delivered yet (*behind), from the stored sequence numbers; false when
+ * nobody subscribes. Errors: those of a read. */
+int carnet__feed_behind(struct carnet_replica *r, bool *behind);
+
 /* Brief: free every subscription (carnet_replica_close). */
 void carnet__feed_close(struct carnet_replica *r);
 

@@ -171,7 +171,48 @@ static int id_cmp(const void *a, const void *b) {
   return memcmp(a, b, 16);
 }
 
+/* The records `ids` (sorted) of `kind` that pass the filter, read one by
+ * one: a customer's records as the search index names them. */
+static int list_ids(carnet_replica *r, carnet__stxn *st, carnet_kind kind, const carnet_id *ids,
+                    size_t n, const carnet_filter *filter, const group_hex *gh, text_match *tm,
+                    carnet_record_cb cb, void *data) {
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    carnet__arena a;
+    carnet__entity e;
+    carnet_record *rec = NULL;
+    bool found = false;
+    carnet__arena_init(&a, 4096);
+    carnet__entity_init(&e, &a);
+    rc = carnet__load_row(st, &ids[i], &a, &e, &found);
+    if (rc == 0 && found && e.kind == kind) rc = carnet__record_build(&e, &rec);
+    carnet__entity_free(&e);
+    carnet__arena_free(&a);
+    if (rc) {
+      if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "a stored record is damaged");
+      break;
+    }
+    if (rec == NULL) continue; /* gone, or another kind: the index named too many */
+    int keep = matches(rec, filter, gh, tm);
+    rc = keep < 0 ? keep : keep ? cb(rec, data) : 0;
+    carnet_record_free(rec);
+  }
+  return rc;
+}
+
+static int list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter,
+                carnet_record_cb cb, void *data);
+
 int carnet_record_list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter,
+                carnet_record_cb cb, void *data) {
+  /* A listing's callback that lists again is answered by the scan. */
+  r->listing++;
+  int rc = list(r, kind, filter, cb, data);
+  r->listing--;
+  return rc;
+}
+
+static int list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter,
                 carnet_record_cb cb, void *data) {
   carnet__stxn *st;
   carnet__scur *cur = NULL;
@@ -180,8 +221,22 @@ int carnet_record_list(carnet_replica *r, carnet_kind kind, const carnet_filter 
   size_t ntargets = 0;
   group_hex *gh = NULL;
   text_match tm = {.on = false};
+  carnet_id *ids = NULL;
+  size_t nids = 0;
+  /* A customer's records: from the search index when one is attached and
+   * current (engine/search.c), else by the scan below. */
+  int from_index = 1;
+  if (filter && filter->customer && r->listing == 1) {
+    r->listing--; /* the top-level listing itself may ask */
+    from_index = carnet__search_children(r, filter->customer, kind, &ids, &nids);
+    r->listing++;
+    if (from_index < 0) return from_index;
+  }
   int rc = carnet__read_begin(r, &st);
-  if (rc) return rc;
+  if (rc) {
+    carnet__free(ids);
+    return rc;
+  }
   if (filter && filter->text && filter->text[0]) {
     if ((rc = carnet__squery_init(&tm.q, filter->text))) goto done;
     tm.on = !tm.q.any;
@@ -196,6 +251,10 @@ int carnet_record_list(carnet_replica *r, carnet_kind kind, const carnet_filter 
     if ((rc = carnet__group_of(st, filter->customer, &g))) goto done;
     for (size_t i = 0; i < g.n; i++) carnet_id_format(&g.ids[i], gh->hex[i]);
     gh->n = g.n;
+  }
+  if (from_index == 0) {
+    rc = list_ids(r, st, kind, ids, nids, filter, gh, &tm, cb, data);
+    goto done;
   }
   if ((rc = carnet__store_cursor(st, CARNET__T_ENTITIES, &cur))) goto done;
   for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
@@ -239,6 +298,7 @@ int carnet_record_list(carnet_replica *r, carnet_kind kind, const carnet_filter 
   }
   if (rc == CARNET_ENOTFOUND) rc = 0;
 done:
+  carnet__free(ids);
   carnet__squery_free(&tm.q);
   carnet__sbuf_free(&tm.doc);
   carnet__free(targets);

@@ -20,6 +20,12 @@ struct carnet_replica {
   char err[CARNET__ERRMSG_MAX];
   carnet_txn *txn; /* the open write transaction, if any */
   carnet__feed feed; /* subscriptions to the change feed (engine/feed.h) */
+  /* The search index attached to this handle (the first one made, until
+   * it is freed): carnet_record_list asks it for a customer's records
+   * instead of scanning (engine/search.c), at top level only (`listing`
+   * counts the listings under way). */
+  struct carnet_search *search;
+  unsigned listing;
   /* The default random source draws from libsodium a pool at a time: each
    * randombytes_buf call is a getrandom system call, and a created customer
    * needs a few draws (id, stamps). Drawn bytes are wiped from the pool. */
@@ -59,6 +65,17 @@ struct carnet_txn {
   uint64_t seq0;
   carnet__notes notes; /* the entities changed, for the change feed */
 };
+
+/* Brief: the ids of the records of `kind` (contact, document, action,
+ * reminder) that may belong to `customer` or a member of its merged
+ * group, from the handle's search index, sorted; a superset of the true
+ * ones is allowed (the caller filters each record), never a subset.
+ * Returns 0 (*ids is then the caller's: carnet__free), 1 when the index
+ * cannot answer (none attached, not current, a transaction open, a
+ * listing or a change callback under way: scan instead), or an error.
+ * engine/search.c. */
+int carnet__search_children(carnet_replica *r, const carnet_id *customer, carnet_kind kind,
+                            carnet_id **ids, size_t *n);
 
 /* Meta keys (table CARNET__T_META). Frozen. */
 #define CARNET__META_REPLICA_ID "replica_id" /* 8 bytes big-endian */

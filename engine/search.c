@@ -17,6 +17,11 @@
  *        returns, which is the view carnet_record_list lists.
  *   mem  every member of a merged group but its survivor, sorted by id,
  *        with the survivor it was listed under.
+ *   links (customer id, record id, kind) for every contact, document,
+ *        reminder (its customer) and action (each customer it concerns),
+ *        deleted ones too, sorted by customer then record: a customer's
+ *        page reads its records without scanning the book
+ *        (carnet__search_children, used by carnet_record_list).
  *
  * Invariants:
  *  S1. Once pending changes are applied (and the index is not stale), ent
@@ -29,6 +34,11 @@
  *  S3. A refresh changes nothing until every record it needs is read and
  *      every allocation made: on failure the index and `pending` are as
  *      before, and the next query tries again.
+ *  S4. Once `cpending` is applied (and the index is not stale), links
+ *      holds exactly the (customer, record) pairs the stored records name.
+ *      A caller of carnet__search_children still checks each record's
+ *      customer (carnet_record_list's filter), so a pair too many costs a
+ *      read, never a wrong answer; a pair missing would, hence S2 and S4.
  *
  * A refresh reads again the customers named by events, and with them
  * every customer whose group they were in or are now in: a merge or an
@@ -69,6 +79,12 @@ typedef struct member {
   carnet_id id, survivor;
 } member;
 
+/* A record that belongs to (or concerns) a customer. */
+typedef struct link {
+  carnet_id customer, child;
+  uint8_t kind;
+} link;
+
 /* Interned strings (tags, roles, sales reps): a query compares numbers. */
 typedef struct dict {
   char **str;
@@ -89,6 +105,10 @@ struct carnet_search {
   dict d;
   carnet_id *pending;
   size_t npending, cappending;
+  link *links;
+  size_t nlinks, caplinks;
+  carnet_id *cpending; /* records other than customers changed since */
+  size_t ncpending, capcpending;
   bool stale;  /* build again at the next query */
   int failed;  /* the last build's CARNET_ELIMIT, until a change */
   size_t docs; /* bytes of the entries' documents */
@@ -101,7 +121,8 @@ static int id_cmp(const void *a, const void *b) {
 
 static size_t bytes_of(const carnet_search *s) {
   return sizeof *s + s->capent * sizeof(entry) + s->nmem * sizeof(member) + s->docs + s->d.bytes +
-         s->cappending * sizeof(carnet_id) + s->buf.cap;
+         s->cappending * sizeof(carnet_id) + s->buf.cap + s->caplinks * sizeof(link) +
+         s->capcpending * sizeof(carnet_id);
 }
 
 /* --- Interned strings ------------------------------------------------------ */
@@ -248,11 +269,16 @@ static void clear(carnet_search *s) {
   carnet__free(s->ent);
   carnet__free(s->mem);
   carnet__free(s->pending);
+  carnet__free(s->links);
+  carnet__free(s->cpending);
   dict_free(&s->d);
   s->ent = NULL;
   s->mem = NULL;
   s->pending = NULL;
+  s->links = NULL;
+  s->cpending = NULL;
   s->nent = s->capent = s->nmem = s->npending = s->cappending = 0;
+  s->nlinks = s->caplinks = s->ncpending = s->capcpending = 0;
   s->docs = 0;
 }
 
@@ -299,6 +325,82 @@ fail:
   return 1;
 }
 
+/* --- Links: whose records ----------------------------------------------------- */
+
+static bool child_kind(carnet_kind k) {
+  return k == CARNET_KIND_CONTACT || k == CARNET_KIND_DOCUMENT || k == CARNET_KIND_ACTION ||
+         k == CARNET_KIND_REMINDER;
+}
+
+static int link_cmp(const void *a, const void *b) {
+  const link *x = a, *y = b;
+  int c = memcmp(x->customer.b, y->customer.b, 16);
+  return c ? c : memcmp(x->child.b, y->child.b, 16);
+}
+
+/* A growing array of links, bounded by the index's bytes. */
+typedef struct links_buf {
+  carnet_search *s;
+  link *v;
+  size_t n, cap;
+  int rc;
+} links_buf;
+
+static int links_push(links_buf *lb, const char *hex, const carnet_record *rec) {
+  link l = {.child = *carnet_record_id(rec), .kind = (uint8_t)carnet_record_kind(rec)};
+  if (hex == NULL || carnet_id_parse(hex, &l.customer) != 0) return 0;
+  if (lb->n == lb->cap) {
+    size_t cap = lb->cap ? lb->cap * 2 : 1024;
+    int rc = over(lb->s, (cap - lb->cap) * sizeof(link));
+    if (rc) return rc;
+    link *v = carnet__realloc(lb->v, cap * sizeof *v);
+    if (v == NULL) return CARNET_ENOMEM;
+    lb->v = v;
+    lb->cap = cap;
+  }
+  lb->v[lb->n++] = l;
+  return 0;
+}
+
+/* The links of one record: its customer, or an action's customers. */
+static int links_of(links_buf *lb, const carnet_record *rec) {
+  if (carnet_record_kind(rec) != CARNET_KIND_ACTION)
+    return links_push(lb, carnet_record_str(rec, CARNET_F_CUSTOMER), rec);
+  const char *const *el;
+  size_t k = carnet_record_elems(rec, CARNET_F_CUSTOMERS, &el);
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < k; i++)
+    rc = links_push(lb, el[i], rec);
+  return rc;
+}
+
+static int links_cb(const carnet_record *rec, void *data) {
+  links_buf *lb = data;
+  lb->rc = links_of(lb, rec);
+  return lb->rc ? 1 : 0;
+}
+
+static int build_links(carnet_search *s) {
+  static const carnet_kind kinds[] = {CARNET_KIND_CONTACT, CARNET_KIND_DOCUMENT,
+                                      CARNET_KIND_ACTION, CARNET_KIND_REMINDER};
+  carnet_filter all = {.include_deleted = true};
+  links_buf lb = {.s = s};
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < sizeof kinds / sizeof kinds[0]; i++) {
+    rc = carnet_record_list(s->r, kinds[i], &all, links_cb, &lb);
+    if (rc == 1) rc = lb.rc;
+  }
+  if (rc) {
+    carnet__free(lb.v);
+    return rc;
+  }
+  if (lb.n > 1) qsort(lb.v, lb.n, sizeof *lb.v, link_cmp);
+  s->links = lb.v;
+  s->nlinks = lb.n;
+  s->caplinks = lb.cap;
+  return 0;
+}
+
 static int build(carnet_search *s) {
   build_st b = {.s = s};
   carnet_filter all = {.include_deleted = true};
@@ -306,6 +408,7 @@ static int build(carnet_search *s) {
   s->stale = true;
   int rc = carnet_record_list(s->r, CARNET_KIND_CUSTOMER, &all, build_cb, &b);
   if (rc == 1) rc = b.rc;
+  if (rc == 0) rc = build_links(s);
   if (rc) {
     clear(s);
     return rc;
@@ -323,6 +426,24 @@ static void go_stale(carnet_search *s) {
   carnet__free(s->pending);
   s->pending = NULL;
   s->npending = s->cappending = 0;
+  carnet__free(s->cpending);
+  s->cpending = NULL;
+  s->ncpending = s->capcpending = 0;
+}
+
+/* Notes `id` in a pending list; false when it is full or memory ran out
+ * (the index then goes stale: the next query scans). */
+static bool note(carnet_id **v, size_t *n, size_t *cap, size_t max, const carnet_id *id) {
+  if (*n == max) return false;
+  if (*n == *cap) {
+    size_t c = *cap ? *cap * 2 : 64;
+    carnet_id *nv = carnet__realloc(*v, c * sizeof *nv);
+    if (nv == NULL) return false;
+    *v = nv;
+    *cap = c;
+  }
+  (*v)[(*n)++] = *id;
+  return true;
 }
 
 static void on_change(void *data, const carnet_change_event *ev) {
@@ -337,22 +458,16 @@ static void on_change(void *data, const carnet_change_event *ev) {
   size_t max = 1024 + s->nent / 10;
   for (size_t i = 0; i < ev->n; i++) {
     const carnet_change *c = &ev->changes[i];
-    if (c->kind != CARNET_KIND_CUSTOMER && c->kind != 0) continue; /* 0: erased elsewhere */
-    if (s->npending == max) {
-      go_stale(s);
+    bool ok = true;
+    /* 0: erased elsewhere, of a kind no longer known. */
+    if (c->kind == CARNET_KIND_CUSTOMER || c->kind == 0)
+      ok = note(&s->pending, &s->npending, &s->cappending, max, &c->id);
+    if (ok && (child_kind(c->kind) || c->kind == 0))
+      ok = note(&s->cpending, &s->ncpending, &s->capcpending, max, &c->id);
+    if (!ok) {
+      go_stale(s); /* nothing is lost: the next query scans */
       return;
     }
-    if (s->npending == s->cappending) {
-      size_t cap = s->cappending ? s->cappending * 2 : 64;
-      carnet_id *v = carnet__realloc(s->pending, cap * sizeof *v);
-      if (v == NULL) {
-        go_stale(s); /* nothing is lost: the next query scans */
-        return;
-      }
-      s->pending = v;
-      s->cappending = cap;
-    }
-    s->pending[s->npending++] = c->id;
   }
 }
 
@@ -586,6 +701,54 @@ static int refresh(carnet_search *s) {
   return rc;
 }
 
+/* S3 and S4 for links: the records named by events read again, their old
+ * links dropped and their new ones merged in, in a new array. */
+static int refresh_links(carnet_search *s) {
+  links_buf lb = {.s = s};
+  int rc = 0;
+  if (s->ncpending > 1) qsort(s->cpending, s->ncpending, sizeof *s->cpending, id_cmp);
+  for (size_t i = 0; rc == 0 && i < s->ncpending; i++) {
+    if (i > 0 && memcmp(s->cpending[i - 1].b, s->cpending[i].b, 16) == 0) continue;
+    carnet_record *rec = NULL;
+    rc = carnet_record_get(s->r, &s->cpending[i], &rec);
+    if (rc == CARNET_ENOTFOUND) {
+      rc = 0; /* gone (erased): its old links go */
+    } else if (rc == 0 && child_kind(carnet_record_kind(rec))) {
+      rc = links_of(&lb, rec);
+    }
+    carnet_record_free(rec);
+  }
+  size_t cap = s->nlinks + lb.n;
+  link *v = NULL;
+  if (rc == 0 && (rc = over(s, cap * sizeof(link))) == 0 &&
+      (v = carnet__malloc((cap ? cap : 1) * sizeof *v)) == NULL)
+    rc = CARNET_ENOMEM;
+  if (rc) {
+    carnet__free(lb.v);
+    return rc;
+  }
+  if (lb.n > 1) qsort(lb.v, lb.n, sizeof *lb.v, link_cmp);
+  size_t i = 0, j = 0, k = 0;
+  while (i < s->nlinks || j < lb.n) {
+    if (i < s->nlinks && bsearch(&s->links[i].child, s->cpending, s->ncpending,
+                                 sizeof *s->cpending, id_cmp)) {
+      i++; /* a link of a record read again: its new ones are in lb */
+      continue;
+    }
+    if (j == lb.n || (i < s->nlinks && link_cmp(&s->links[i], &lb.v[j]) < 0))
+      v[k++] = s->links[i++];
+    else
+      v[k++] = lb.v[j++];
+  }
+  carnet__free(lb.v);
+  carnet__free(s->links);
+  s->links = v;
+  s->nlinks = k;
+  s->caplinks = cap;
+  s->ncpending = 0;
+  return 0;
+}
+
 /* --- The API ------------------------------------------------------------------------ */
 
 int carnet_search_new(carnet_replica *r, size_t max_bytes, carnet_search **out) {
@@ -602,12 +765,14 @@ int carnet_search_new(carnet_replica *r, size_t max_bytes, carnet_search **out) 
     carnet_search_free(s);
     return rc;
   }
+  if (r->search == NULL) r->search = s; /* carnet_record_list asks it */
   *out = s;
   return 0;
 }
 
 void carnet_search_free(carnet_search *s) {
   if (s == NULL) return;
+  if (s->r->search == s) s->r->search = NULL;
   if (s->sub) carnet_replica_unsubscribe(s->r, s->sub);
   clear(s);
   carnet__sbuf_free(&s->buf);
@@ -636,6 +801,11 @@ static int bring_up_to_date(carnet_search *s) {
   if (s->failed) return s->failed;
   if (!s->stale && s->npending) {
     rc = refresh(s);
+    if (rc == CARNET_ELIMIT) go_stale(s);
+    if (rc) return rc;
+  }
+  if (!s->stale && s->ncpending) {
+    rc = refresh_links(s);
     if (rc == CARNET_ELIMIT) go_stale(s);
     if (rc) return rc;
   }
@@ -685,5 +855,70 @@ int carnet_search_query(carnet_search *s, const carnet_filter *filter, const car
     ids[(*n)++] = e->id;
   }
   carnet__squery_free(&q);
+  return 0;
+}
+
+/* --- A customer's records (carnet_record_list's customer filter) ---------------------- */
+
+/* Appends the records of `kind` linked to `customer`. */
+static int children_of(const carnet_search *s, const carnet_id *customer, carnet_kind kind,
+                       carnet_id **v, size_t *n, size_t *cap) {
+  size_t lo = 0, hi = s->nlinks;
+  while (lo < hi) { /* the first link of `customer` */
+    size_t mid = lo + (hi - lo) / 2;
+    if (memcmp(s->links[mid].customer.b, customer->b, 16) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  for (size_t i = lo; i < s->nlinks && memcmp(s->links[i].customer.b, customer->b, 16) == 0; i++) {
+    if (s->links[i].kind != (uint8_t)kind) continue;
+    if (*n == *cap) {
+      size_t c = *cap ? *cap * 2 : 32;
+      carnet_id *nv = carnet__realloc(*v, c * sizeof *nv);
+      if (nv == NULL) return CARNET_ENOMEM;
+      *v = nv;
+      *cap = c;
+    }
+    (*v)[(*n)++] = s->links[i].child;
+  }
+  return 0;
+}
+
+int carnet__search_children(carnet_replica *r, const carnet_id *customer, carnet_kind kind,
+                            carnet_id **ids, size_t *n) {
+  carnet_search *s = r->search;
+  bool behind = true;
+  *ids = NULL;
+  *n = 0;
+  /* Only where the index can know everything the scan would read: no
+   * write of an open transaction, no commit of another process it has not
+   * been told of (no poll here: a listing calls no app callback), no
+   * change being delivered, no listing under way. */
+  if (s == NULL || !child_kind(kind) || r->txn || r->listing || r->feed.delivering || s->stale ||
+      s->failed || carnet__feed_behind(r, &behind) != 0 || behind)
+    return 1;
+  if (s->npending && refresh(s) != 0) return 1;
+  if (s->ncpending && refresh_links(s) != 0) return 1;
+  /* The customer's whole group, as carnet__group_of gives it (S1). */
+  const member *m = mem_find(s, customer);
+  const carnet_id *survivor = m ? &m->survivor : customer;
+  size_t cap = 0;
+  int rc = children_of(s, survivor, kind, ids, n, &cap);
+  const entry *e = ent_find(s, survivor);
+  for (size_t i = 0; rc == 0 && e && e->merged && i < s->nmem; i++)
+    if (memcmp(s->mem[i].survivor.b, survivor->b, 16) == 0)
+      rc = children_of(s, &s->mem[i].id, kind, ids, n, &cap);
+  if (rc) {
+    carnet__free(*ids);
+    *ids = NULL;
+    *n = 0;
+    return rc;
+  }
+  if (*n > 1) qsort(*ids, *n, sizeof **ids, id_cmp); /* an action may concern two members */
+  size_t k = 0;
+  for (size_t i = 0; i < *n; i++)
+    if (k == 0 || memcmp((*ids)[k - 1].b, (*ids)[i].b, 16) != 0) (*ids)[k++] = (*ids)[i];
+  *n = k;
   return 0;
 }

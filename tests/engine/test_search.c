@@ -33,6 +33,7 @@
 #include <string.h>
 
 #include "carnet/carnet.h"
+#include "engine/replica_int.h"
 #include "support/proc.h"
 #include "support/replicas.h"
 
@@ -127,7 +128,8 @@ static carnet_id add(carnet_replica *r, const cust *c) {
   if (c->tag) ASSERT_OK(r, carnet_patch_set(p, CARNET_F_TAGS, c->tag));
   if (c->role) ASSERT_OK(r, carnet_patch_set(p, CARNET_F_ROLES, c->role));
   if (c->rep) ASSERT_OK(r, carnet_patch_set(p, CARNET_F_SALES_REP, c->rep));
-  ASSERT_OK(r, carnet_record_create_commit(r, p, &id));
+  /* Refused for an erased customer (an erasure takes its whole group). */
+  if (carnet_record_create_commit(r, p, &id) != 0) memset(&id, 0, sizeof id);
   carnet_patch_free(p);
   return id;
 }
@@ -265,6 +267,165 @@ static void test_words(void **state) {
   expect(r, s, "martin martin martin martin martin martin martin martin martin martin martin "
                "martin martin martin martin lyon martin",
          "");
+  carnet_search_free(s);
+}
+
+/* --- a customer's records -------------------------------------------------------------- */
+
+static int collect_ids(const carnet_record *rec, void *data) {
+  ids_push(data, carnet_record_id(rec));
+  return 0;
+}
+
+/* carnet_record_list(kind, {customer}) with the index attached and
+ * current (it must answer: carnet__search_children returns 0) and without
+ * it (the scan): the same records. */
+static void same_children(carnet_replica *r, const ids *cus, int round) {
+  static const carnet_kind kinds[] = {CARNET_KIND_CONTACT, CARNET_KIND_DOCUMENT,
+                                      CARNET_KIND_ACTION, CARNET_KIND_REMINDER};
+  for (size_t i = 0; i < cus->n; i++) {
+    for (size_t k = 0; k < 4; k++) {
+      for (int del = 0; del < 2; del++) {
+        carnet_filter f = {.customer = &cus->v[i], .include_deleted = del};
+        ids a = {0}, b = {0};
+        carnet_id *v = NULL;
+        size_t n = 0;
+        if (carnet__search_children(r, &cus->v[i], kinds[k], &v, &n) != 0)
+          fail_msg("round %d: the index does not answer for a customer's records", round);
+        carnet_free(v);
+        ASSERT_OK(r, carnet_record_list(r, kinds[k], &f, collect_ids, &a));
+        struct carnet_search *saved = r->search;
+        r->search = NULL;
+        ASSERT_OK(r, carnet_record_list(r, kinds[k], &f, collect_ids, &b));
+        r->search = saved;
+        if (a.n != b.n || (a.n && memcmp(a.v, b.v, a.n * sizeof *a.v) != 0))
+          fail_msg("round %d, customer %zu, kind %s: index %zu records, scan %zu", round, i,
+                   carnet_kind_name(kinds[k]), a.n, b.n);
+        free(a.v);
+        free(b.v);
+      }
+    }
+  }
+}
+
+static carnet_id child(carnet_replica *r, carnet_kind kind, const carnet_id *cu,
+                       const carnet_id *cu2) {
+  char hex[CARNET_ID_HEX_LEN + 1], hex2[CARNET_ID_HEX_LEN + 1];
+  carnet_patch *p = carnet_patch_new(kind);
+  carnet_id id;
+  carnet_id_format(cu, hex);
+  switch (kind) {
+  case CARNET_KIND_CONTACT:
+    ASSERT_OK(r, carnet_patch_set(p, CARNET_F_NAME, "Contact"));
+    ASSERT_OK(r, carnet_patch_set(p, CARNET_F_CUSTOMER, hex));
+    break;
+  case CARNET_KIND_DOCUMENT:
+    ASSERT_OK(r, carnet_patch_set(p, CARNET_F_DOC_TYPE, "quote"));
+    ASSERT_OK(r, carnet_patch_set(p, CARNET_F_CUSTOMER, hex));
+    break;
+  case CARNET_KIND_REMINDER:
+    ASSERT_OK(r, carnet_patch_set(p, CARNET_F_CUSTOMER, hex));
+    ASSERT_OK(r, carnet_patch_set(p, CARNET_F_DATE, "2026-12-01"));
+    break;
+  default:
+    ASSERT_OK(r, carnet_patch_set(p, CARNET_F_CHANNEL, "visit"));
+    ASSERT_OK(r, carnet_patch_set(p, CARNET_F_CUSTOMERS, hex));
+    if (cu2) {
+      carnet_id_format(cu2, hex2);
+      ASSERT_OK(r, carnet_patch_set(p, CARNET_F_CUSTOMERS, hex2));
+    }
+  }
+  /* Refused for an erased customer (an erasure takes its whole group). */
+  if (carnet_record_create_commit(r, p, &id) != 0) memset(&id, 0, sizeof id);
+  carnet_patch_free(p);
+  return id;
+}
+
+/* A customer's contacts, documents, actions and reminders come from the
+ * index's links (carnet_record_list's customer filter: the console's
+ * customer page), through creations, moves, deletions, merges, unmerges
+ * and an erasure, and answer what the scan answers (issue 16's review,
+ * point 5). */
+static void test_children(void **state) {
+  fx *x = *state;
+  carnet_replica *r = x->f->r[0];
+  carnet_search *s = NULL;
+  ids cus = {0}, kids = {0};
+  trng g;
+  trng_seed(&g, g_seed);
+  for (int i = 0; i < 12; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "Client %d", i);
+    carnet_id id = add(r, &(cust){.name = name});
+    ids_push(&cus, &id);
+  }
+  static const carnet_kind kinds[] = {CARNET_KIND_CONTACT, CARNET_KIND_DOCUMENT,
+                                      CARNET_KIND_ACTION, CARNET_KIND_REMINDER};
+  for (int i = 0; i < 20; i++) { /* some before the index is built */
+    carnet_id k = child(r, kinds[i % 4], &cus.v[trng_below(&g, cus.n)],
+                        i % 8 == 2 ? &cus.v[trng_below(&g, cus.n)] : NULL);
+    ids_push(&kids, &k);
+  }
+  ASSERT_OK(r, carnet_search_new(r, 0, &s));
+  same_children(r, &cus, 0);
+  for (int round = 1; round <= 6; round++) {
+    for (int i = 0; i < 10; i++) { /* more, through the feed (never to the erased one) */
+      carnet_id k = child(r, kinds[trng_below(&g, 4)], &cus.v[1 + trng_below(&g, cus.n - 1)],
+                          trng_chance(&g, 30) ? &cus.v[1 + trng_below(&g, cus.n - 1)] : NULL);
+      if (k.b[0] || k.b[15]) ids_push(&kids, &k);
+    }
+    /* A record moved to another customer, one deleted. */
+    carnet_id k = kids.v[trng_below(&g, kids.n)];
+    carnet_record *rec = NULL;
+    if (carnet_record_get(r, &k, &rec) != 0) continue; /* erased with its customer */
+    if (carnet_record_kind(rec) == CARNET_KIND_CONTACT || carnet_record_kind(rec) == CARNET_KIND_REMINDER) {
+      char hex[CARNET_ID_HEX_LEN + 1];
+      carnet_patch *p = carnet_patch_new(carnet_record_kind(rec));
+      carnet_id_format(&cus.v[1 + trng_below(&g, cus.n - 1)], hex);
+      ASSERT_OK(r, carnet_patch_set(p, CARNET_F_CUSTOMER, hex));
+      (void)carnet_record_update_commit(r, &k, p); /* refused for an erased record */
+      carnet_patch_free(p);
+    }
+    carnet_patch *p = carnet_patch_new(carnet_record_kind(rec));
+    ASSERT_OK(r, carnet_patch_delete(p));
+    (void)carnet_record_update_commit(r, &kids.v[trng_below(&g, kids.n)], p);
+    carnet_patch_free(p);
+    carnet_record_free(rec);
+    /* Groups change: the records of a merged customer are its group's. */
+    carnet_txn *t = NULL;
+    carnet_id a = cus.v[trng_below(&g, cus.n)], b = cus.v[trng_below(&g, cus.n)];
+    ASSERT_OK(r, carnet_txn_begin(r, &t));
+    if (round % 3 == 0 ? carnet_merge_undo(t, &a, NULL) : carnet_merge_apply(t, &a, &b))
+      carnet_txn_abort(t);
+    else
+      ASSERT_OK(r, carnet_txn_commit(t));
+    if (round == 5) (void)carnet_record_erase(r, &cus.v[0], "the person asked", NULL, NULL);
+    same_children(r, &cus, round);
+  }
+  /* An open transaction's own writes: the scan answers (the index cannot
+   * know them). */
+  carnet_txn *t = NULL;
+  char hex[CARNET_ID_HEX_LEN + 1];
+  carnet_id last = add(r, &(cust){.name = "Dernier client"});
+  carnet_id_format(&last, hex);
+  carnet_patch *p = carnet_patch_new(CARNET_KIND_CONTACT);
+  ASSERT_OK(r, carnet_patch_set(p, CARNET_F_NAME, "Dans la transaction"));
+  ASSERT_OK(r, carnet_patch_set(p, CARNET_F_CUSTOMER, hex));
+  ASSERT_OK(r, carnet_txn_begin(r, &t));
+  carnet_id fresh;
+  ASSERT_OK(r, carnet_record_create(t, p, NULL, &fresh));
+  ids in = {0};
+  ASSERT_OK(r, carnet_record_list(r, CARNET_KIND_CONTACT, &(carnet_filter){.customer = &last},
+                                  collect_ids, &in));
+  bool seen = false;
+  for (size_t i = 0; i < in.n; i++)
+    seen |= memcmp(in.v[i].b, fresh.b, 16) == 0;
+  assert_true(seen);
+  carnet_txn_abort(t);
+  carnet_patch_free(p);
+  free(in.v);
+  free(cus.v);
+  free(kids.v);
   carnet_search_free(s);
 }
 
@@ -664,6 +825,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_what_matches, setup, teardown),
       cmocka_unit_test_setup_teardown(test_words, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_children, setup, teardown),
       cmocka_unit_test_setup_teardown(test_errors_and_bound, setup, teardown),
       cmocka_unit_test_setup_teardown(test_memory_per_customer, setup, teardown),
       cmocka_unit_test_setup_teardown(test_overflow, setup, teardown),
