@@ -21,7 +21,7 @@ static json_t *side(carnet_replica *r, const carnet_id *id) {
 
 /* The keys of a record's shape that a person needs to tell two customers
  * apart, and the address's city and postcode lifted to the top. */
-static json_t *summary(carnet_replica *r, const carnet_id *id) {
+json_t *web_customer_summary(carnet_replica *r, const carnet_id *id) {
   static const char *const keys[] = {"id",     "ref",   "name", "company", "type",
                                      "emails", "phones", "tags", "siret",   "deleted"};
   carnet_record *rec = NULL;
@@ -63,9 +63,9 @@ json_t *web_dupe_json(carnet_replica *r, const carnet_dupe *d, const carnet_id *
   bool ok;
   if (self) {
     const carnet_id *other = memcmp(d->a.b, self->b, 16) == 0 ? &d->b : &d->a;
-    ok = web_json_put(o, "customer", summary(r, other));
+    ok = web_json_put(o, "customer", web_customer_summary(r, other));
   } else {
-    ok = web_json_put(o, "a", summary(r, &d->a)) && web_json_put(o, "b", summary(r, &d->b));
+    ok = web_json_put(o, "a", web_customer_summary(r, &d->a)) && web_json_put(o, "b", web_customer_summary(r, &d->b));
   }
   if (!ok) json_decref(o);
   return ok ? o : NULL;
@@ -120,7 +120,7 @@ void api_dupes_review(carnet_replica *r, web_req *q) {
     carnet_id_format(&it[i].survivor, hex);
     bool conflict = it[i].why == CARNET_REVIEW_CONFLICT;
     ok = web_json_push(items, json_pack("{s:s,s:o,s:o,s:s?}", "why", conflict ? "conflict" : "set_aside",
-                                        "a", summary(r, &it[i].a), "b", summary(r, &it[i].b),
+                                        "a", web_customer_summary(r, &it[i].a), "b", web_customer_summary(r, &it[i].b),
                                         "survivor", conflict ? hex : NULL));
   }
   carnet_free(it);

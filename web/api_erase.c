@@ -14,6 +14,31 @@ static json_t *hex64(uint64_t v) {
   return web_json_str(s);
 }
 
+/* What an erasure of this customer would erase: the whole person, every
+ * customer merged with it (carnet_erasure_group), each as a summary; the
+ * console lists them before the typed confirmation. */
+void api_erase_preview(carnet_replica *r, web_req *q) {
+  carnet_id id, *group = NULL;
+  size_t n = 0;
+  if (!web_resolve(q, r, CARNET_KIND_CUSTOMER, q->seg[1], NULL, &id)) return;
+  int rc = carnet_erasure_group(r, &id, &group, &n);
+  if (rc) {
+    web_fail(q, r, rc, NULL);
+    return;
+  }
+  json_t *items = json_array();
+  bool ok = items != NULL;
+  for (size_t i = 0; ok && i < n; i++)
+    ok = web_json_push(items, web_customer_summary(r, &group[i]));
+  carnet_free(group);
+  if (!ok) {
+    json_decref(items);
+    web_oom(q);
+    return;
+  }
+  web_ok(q, 200, json_pack("{s:o}", "items", items));
+}
+
 void api_erase(carnet_replica *r, web_req *q) {
   carnet_record *rec = NULL;
   carnet_erasure e;

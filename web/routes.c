@@ -19,6 +19,7 @@ static const web_route routes[] = {
     {"GET", "customers/*/consents", api_consents_get, 0},
     {"POST", "customers/*/consents", api_consents_post, WEB_R_JSON},
     {"GET", "customers/*/history", api_history, 0},
+    {"GET", "customers/*/erase", api_erase_preview, 0},
     {"POST", "customers/*/erase", api_erase, WEB_R_JSON},
     {"GET", "customers/*/subject-export", api_subject_export, 0},
 

@@ -81,6 +81,10 @@ void api_history(carnet_replica *r, web_req *q);
  * ...}. A summary is what a person needs to decide (docs/HTTP-API.md,
  * "Duplicates and merges"). NULL when memory ran out. */
 json_t *web_dupe_json(carnet_replica *r, const carnet_dupe *d, const carnet_id *self);
+
+/* Brief: a customer's summary (see web_dupe_json); NULL when memory ran
+ * out. */
+json_t *web_customer_summary(carnet_replica *r, const carnet_id *id);
 void api_dupes_list(carnet_replica *r, web_req *q);
 void api_dupes_review(carnet_replica *r, web_req *q);
 void api_merge(carnet_replica *r, web_req *q);
@@ -90,6 +94,7 @@ void api_dupes_set_aside(carnet_replica *r, web_req *q);
 
 /* Erasure (web/api_erase.c). */
 void api_erase(carnet_replica *r, web_req *q);
+void api_erase_preview(carnet_replica *r, web_req *q);
 void api_erasures(carnet_replica *r, web_req *q);
 void api_subject_export(carnet_replica *r, web_req *q);
 

@@ -296,7 +296,10 @@ typedef struct carnet_filter {
   const char *role;          /* has this role */
   const char *sales_rep;     /* exact sales rep */
   const carnet_id *customer; /* contacts, documents, reminders: belonging to this
-                                customer; actions: concerning it */
+                                customer (or its merged group); actions:
+                                concerning it. Read through the handle's
+                                search index when one is attached
+                                (carnet/search.h), else by a scan */
   bool include_deleted;
 } carnet_filter;
 

@@ -52,6 +52,18 @@
  * starts (a query run from inside a change callback cannot poll, and may
  * not yet see the commit being delivered).
  *
+ * A customer's records: the index also holds, for every contact,
+ * document and reminder, its customer, and for every action each customer
+ * it concerns (33 bytes a pair, deleted records included). While an index
+ * is attached to its handle (the first made on it, until freed),
+ * carnet_record_list with a `customer` filter (and so
+ * carnet_history_list) reads only the records it names, instead of every
+ * record of the kind, whenever the index knows everything the scan would
+ * read: no transaction open on the handle, no listing or change callback
+ * under way, no commit of another process left undelivered (otherwise it
+ * scans, as before). Each record read is still checked against the
+ * filter: the answer is the scan's.
+ *
  * Memory: per listed customer, a fixed part (48 bytes on a 64-bit system)
  * and its folded text (its values, about as long as typed: 100 to 300
  * bytes for a customer of a French small business's book), plus the

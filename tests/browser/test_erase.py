@@ -1,7 +1,9 @@
 #!/usr/bin/python3
 """Flow 6: erase a person from their page after typing the confirmation;
-the audit shows the certificate, confirmed by this replica and waiting for
-the peer; once the peer has synced, confirmed by both."""
+the confirmation step lists the records merged with hers, erased with her
+(a merged group is one person); the audit shows the certificate, confirmed
+by this replica and waiting for the peer; once the peer has synced,
+confirmed by both."""
 
 from harness import run, check
 
@@ -11,6 +13,9 @@ def flow(s):
     b = s.replica("B")
     s.trust_pair(a, b)
     c = s.add_customer(a, "--name", "Zoé Effacée", "--email", "zoe@example.fr", "--phone", "06 99 88 77 66")
+    twin = s.add_customer(a, "--force", "--name", "Zoe Effacee", "--email", "zoe.pro@example.fr",
+                          "--city", "Nantes")
+    s.cli(a, "merge", c["id"], twin["id"])
     s.add_customer(a, "--name", "Jean Dupont", "--city", "Paris")
     ida = s.cli(a, "id", json_out=True)["replica"]
     idb = s.cli(b, "id", json_out=True)["replica"]
@@ -23,6 +28,11 @@ def flow(s):
     s.text_of("#customer-name", "Zoé Effacée")
     s.click("#erase summary")
     s.visible("#erase-form")
+    # Before the confirmation: every record that goes with her.
+    s.visible('#erase-group li[data-id="%s"]' % twin["id"])
+    s.visible('#erase-group li[data-id="%s"]' % c["id"])
+    s.text_of("#erase-group", r"2")
+    check("Nantes" in s.text('#erase-group li[data-id="%s"]' % twin["id"]), "the merged record is shown")
     label = s.text('label[for="erase-form-confirm"]')
     check(c["ref"] in label, "the label says what to type: %r" % label)
 
@@ -52,6 +62,8 @@ def flow(s):
     # Gone from A, and from the list.
     code, _, err = s.cli(a, "customer", "show", c["id"], ok=False)
     check(code != 0, "A no longer has her")
+    code, _, err = s.cli(a, "customer", "show", twin["id"], ok=False)
+    check(code != 0, "nor the record merged with hers")
     s.cli(b, "sync", addr)
     code, _, err = s.cli(b, "customer", "show", c["id"], ok=False)
     check(code != 0, "B erased her at its sync")

@@ -132,7 +132,8 @@ export async function render(ctx) {
         section('history', t('customer.history'), historyBody),
         section('documents', t('customer.documents'), newDoc, docsList),
         section('actions', t('customer.actions'), actionsList, actionForm))),
-    h('details', {class: 'card danger-zone', id: 'erase'},
+    h('details', {class: 'card danger-zone', id: 'erase',
+      ontoggle: (e) => { if (e.target.open) erase.loadGroup().catch((err) => ctx.toast(err.message)); }},
       h('summary', {}, t('erase.title')), erase.form));
 
   // --- loaders ---------------------------------------------------------------
