@@ -121,6 +121,7 @@ static void test_auth_everywhere(void **state) {
       {"DELETE", "/api/customers/x"},   {"GET", "/api/customers/x/contacts"},
       {"GET", "/api/customers/x/consents"}, {"POST", "/api/customers/x/consents"},
       {"GET", "/api/customers/x/history"}, {"POST", "/api/customers/x/erase"},
+      {"GET", "/api/customers/x/erase"},
       {"GET", "/api/customers/x/subject-export"}, {"POST", "/api/contacts"},
       {"GET", "/api/contacts/x"},       {"PATCH", "/api/contacts/x"},
       {"DELETE", "/api/contacts/x"},    {"GET", "/api/documents"},
@@ -705,8 +706,25 @@ static void test_erasure(void **state) {
   (void)state;
   char cu[40], p[256];
   make_customer("{\"name\":\"Personne Effacée\",\"emails\":[\"efface@example.fr\"]}", cu);
+  /* What would go: the whole person, the record merged with hers too. */
+  char twin[40];
+  make_customer("{\"name\":\"P. Effacée\",\"address\":{\"city\":\"Nantes\"},\"force\":true}", twin);
+  resp r = wcf(&W, "POST", "/api/merge", "{\"keep\":\"%s\",\"other\":\"%s\"}", cu, twin);
+  EXPECT(r, 200);
+  resp_free(&r);
+  snprintf(p, sizeof p, "/api/customers/%s/erase", twin);
+  r = wc(&W, "GET", p, NULL);
+  EXPECT(r, 200);
+  json_t *group = json_object_get(r.json, "items");
+  assert_int_equal(json_array_size(group), 2);
+  assert_summary(json_array_get(group, 0), strcmp(cu, twin) < 0 ? cu : twin);
+  assert_summary(json_array_get(group, 1), strcmp(cu, twin) < 0 ? twin : cu);
+  resp_free(&r);
+  r = wc(&W, "GET", "/api/customers/ffffffffffffffffffffffffffffffff/erase", NULL);
+  EXPECT(r, 404);
+  resp_free(&r);
   snprintf(p, sizeof p, "/api/customers/%s/subject-export", cu);
-  resp r = wc(&W, "GET", p, NULL);
+  r = wc(&W, "GET", p, NULL);
   EXPECT(r, 200);
   assert_non_null(r.json);
   assert_string_equal(jget(&r, "format"), "carnet-subject-export-1");
