@@ -15,7 +15,7 @@ worst of several runs after one warm-up. `--before BIN` times another
 Prints one JSON line per measure, then a table.
 
   python3 bench/customer_page_bench.py --build build [--n 100000] [--runs 7]
-          [--before OTHER/bin/carnet] [--replica DIR]
+          [--before OTHER/bin/carnet] [--replica DIR [--populated]]
 """
 import argparse
 import concurrent.futures
@@ -108,7 +108,8 @@ def main():
     ap.add_argument("--children", type=int, default=500, help="records of each kind spread over the book")
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--dir", default="/tmp")
-    ap.add_argument("--replica", help="an existing replica (already populated) instead of importing")
+    ap.add_argument("--replica", help="an existing replica instead of importing")
+    ap.add_argument("--populated", action="store_true", help="the replica already has the records")
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
     cli = os.path.join(a.build, "bin", "carnet")
@@ -129,7 +130,7 @@ def main():
             page = request(base, token, "/api/customers?limit=500")[1]["items"]
             ids = [c["id"] for c in page]
             cid = ids[250]
-            if a.replica is None:
+            if not a.populated:
                 print(f"# adding {a.children} records of each kind ...", file=sys.stderr)
                 populate(base, token, ids, cid, a.children)
             rows += measure("after", base, token, cid, a.runs, n)
