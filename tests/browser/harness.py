@@ -231,7 +231,11 @@ class Session:
         os.makedirs(self.downloads, exist_ok=True)
         opts.add_experimental_option("prefs", {"download.default_directory": self.downloads,
                                                "download.prompt_for_download": False})
-        service = Service("/usr/bin/chromedriver", log_path=os.path.join(self.root, "chromedriver.log"))
+        # The browser gets the carnet processes' environment, TZ included: the
+        # page's "today" and the replica's must be the same day, also in the
+        # hour where UTC and Europe/Paris are on different dates.
+        service = Service("/usr/bin/chromedriver", log_path=os.path.join(self.root, "chromedriver.log"),
+                          env=self.env())
         self.driver = webdriver.Chrome(service=service, options=opts)
         # Headless Chromium saves downloads only when told where.
         self.driver.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": self.downloads})
