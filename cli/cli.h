@@ -132,6 +132,9 @@ int cli_write_delete(cli *c, const cli_usage *u, carnet_kind kind, int argc, cha
 /* cli/show.c: a record as aligned "field: value" lines (unset fields
  * skipped), and a customer's consents. */
 void cli_show_fields(FILE *f, const carnet_record *rec);
+/* cli_show_fields with " [conflict]" after the rows of the fields whose bit
+ * (1 << field) is set in `marks` (cli_conflict_fields). */
+void cli_show_fields_marked(FILE *f, const carnet_record *rec, uint64_t marks);
 void cli_show_consents(FILE *f, const carnet_record *rec);
 /* Brief: "street, postcode city, country" (malloc'd, never NULL). */
 char *cli_address_line(const carnet_record *rec);
@@ -245,6 +248,14 @@ int cli_cmd_peer(cli *c, int argc, char **argv);   /* cli/cmd_peer.c */
 int cli_cmd_id(cli *c, int argc, char **argv);     /* cli/cmd_status.c */
 int cli_cmd_status(cli *c, int argc, char **argv); /* cli/cmd_status.c */
 int cli_cmd_passwd(cli *c, int argc, char **argv); /* cli/cmd_passwd.c */
+int cli_cmd_conflicts(cli *c, int argc, char **argv); /* cli/cmd_conflicts.c */
+/* The conflicts of record `id` (carnet/conflict.h) into `arr` (--json) or
+ * as a "conflicts:" section on `f`; nothing when it has none. */
+int cli_show_conflicts(cli *c, carnet_replica *r, const carnet_id *id, json_t *arr, FILE *f);
+/* The fields of `id` left with a value other than a conflict's loser (not
+ * restored), as bits 1 << field; 0 on any error. */
+uint64_t cli_conflict_fields(carnet_replica *r, const carnet_id *id);
+json_t *cli_json_conflict(const carnet_conflict *cf, const char *record);
 int cli_cmd_backup(cli *c, int argc, char **argv);  /* cli/cmd_backup.c */
 int cli_cmd_restore(cli *c, int argc, char **argv); /* cli/cmd_backup.c */
 /* Brief: "passphrase", "key file"... (cli/cmd_passwd.c). */

@@ -54,6 +54,7 @@ static const cli_sub commands[] = {
     {"merge", cli_cmd_merge, "merge a duplicate customer into another (every replica agrees)"},
     {"unmerge", cli_cmd_unmerge, "undo a merge"},
     {"erase", cli_cmd_erase, "erase a customer on every replica (GDPR right to be forgotten)"},
+    {"conflicts", cli_cmd_conflicts, "values lost to concurrent edits; put one back"},
     {"erasures", cli_cmd_erasures, "the erasure certificates and which replicas applied them"},
     {"attach", cli_cmd_attach, "attach a file to a customer, contact, document or action"},
     {"attachments", cli_cmd_attachments, "the files attached to a customer, contact, document or action"},

@@ -119,7 +119,22 @@ static void show_customs(FILE *f, const carnet_record *rec) {
   }
 }
 
+/* Whether row `i` shows a field whose bit is set in `marks`. */
+static bool row_marked(size_t i, uint64_t marks) {
+  static const carnet_field addr[] = {CARNET_F_STREET, CARNET_F_POSTCODE, CARNET_F_CITY,
+                                      CARNET_F_COUNTRY};
+  if (marks & (1ull << rows[i].field)) return true;
+  if (rows[i].how != SHOW_ADDRESS) return false;
+  for (size_t j = 0; j < sizeof addr / sizeof addr[0]; j++)
+    if (marks & (1ull << addr[j])) return true;
+  return false;
+}
+
 void cli_show_fields(FILE *f, const carnet_record *rec) {
+  cli_show_fields_marked(f, rec, 0);
+}
+
+void cli_show_fields_marked(FILE *f, const carnet_record *rec, uint64_t marks) {
   char hex[CARNET_ID_HEX_LEN + 1], when[32];
   unsigned kind_bit = 1u << carnet_record_kind(rec);
   const char *ref = carnet_record_str(rec, CARNET_F_REFCODE);
@@ -131,6 +146,14 @@ void cli_show_fields(FILE *f, const carnet_record *rec) {
     const carnet_field_info *fi = carnet_field_get(rows[i].field);
     if (fi == NULL || !(fi->kinds & kind_bit)) continue;
     char *text = row_text(rec, rows[i].field, rows[i].how);
+    if (row_marked(i, marks)) {
+      /* A value lost to a concurrent edit: the "conflicts:" section says which. */
+      size_t len = strlen(text) + 32;
+      char *m = cli_oom(malloc(len));
+      snprintf(m, len, "%s  [conflict]", text);
+      free(text);
+      text = m;
+    }
     if (text[0]) cli_kv(f, CLI_LABEL_W, rows[i].label, text);
     free(text);
   }

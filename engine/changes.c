@@ -33,6 +33,7 @@
 #include "carnet/error.h"
 #include "engine/batch.h"
 #include "engine/changes_int.h"
+#include "engine/conflict.h"
 #include "engine/entity_io.h"
 #include "engine/erase.h"
 #include "engine/hlc.h"
@@ -242,7 +243,7 @@ static carnet_mark next_mark(carnet_mark m, const carnet_batch_info *b) {
 
 /* Merge one entity of a batch; `*applied` counts the cells that won. */
 static int apply_entity(carnet_txn *t, const carnet__bentity *be, msgpack_sbuffer *sb,
-                        uint32_t *applied) {
+                        carnet__conflicts *cf, uint32_t *applied) {
   carnet__loaded l;
   int rc = carnet__load_lazy(t->st, &be->id, &l);
   if (rc) goto done;
@@ -256,6 +257,8 @@ static int apply_entity(carnet_txn *t, const carnet__bentity *be, msgpack_sbuffe
   bool drop;
   for (size_t i = 0; i < be->n; i++) {
     bool changed;
+    /* V1 (engine/conflict.h): a value lost to a concurrent edit is kept. */
+    if ((rc = carnet__conflict_check(t, &l.e, &be->cells[i], cf))) goto done;
     if ((rc = carnet__entity_merge(&l.e, &be->cells[i], seq, &changed))) goto done;
     won += changed;
   }
@@ -266,7 +269,9 @@ static int apply_entity(carnet_txn *t, const carnet__bentity *be, msgpack_sbuffe
     t->seq = seq;
     rc = carnet__save(t, &l, sb);
   }
+  if (rc == 0) rc = carnet__conflict_save(t, &be->id, cf);
 done:
+  carnet__conflicts_reset(cf);
   carnet__loaded_free(&l);
   return rc;
 }
@@ -304,6 +309,7 @@ int carnet__changes_apply_in(carnet_txn *t, const void *batch, size_t len, uint6
   msgpack_sbuffer sb;
   uint32_t n = 0;
   carnet_mark mark;
+  carnet__conflicts cf = {0};
   int rc;
   msgpack_sbuffer_init(&sb);
   if ((rc = carnet__batch_decode(batch, len, &b))) {
@@ -326,7 +332,7 @@ int carnet__changes_apply_in(carnet_txn *t, const void *batch, size_t len, uint6
   }
   carnet__feed_from_peer(t, b.info.sender);
   for (uint32_t i = 0; i < b.info.entities && rc == 0; i++)
-    rc = apply_entity(t, &b.ents[i], &sb, &n);
+    rc = apply_entity(t, &b.ents[i], &sb, &cf, &n);
   if (rc) {
     carnet__fail(r, rc, rc == CARNET_EPROTO ? "change batch changes the kind of an entity; "
                                               "nothing applied"
@@ -345,6 +351,7 @@ int carnet__changes_apply_in(carnet_txn *t, const void *batch, size_t len, uint6
   *info = b.info;
   *applied = n;
 done:
+  carnet__conflicts_free(&cf);
   msgpack_sbuffer_destroy(&sb);
   carnet__batch_free(&b);
   return rc;

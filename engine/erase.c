@@ -21,6 +21,7 @@
  *   data file.
  */
 #include "engine/erase.h"
+#include "engine/conflict.h"
 #include "engine/alloc.h"
 
 #include <stdlib.h>
@@ -160,6 +161,8 @@ static int drop_entity(carnet_txn *t, carnet__loaded *l, const carnet_id *owner)
     l->existed = false;
     carnet__feed_note(t, &l->e.id, l->e.kind, CARNET_CHANGE_ERASED);
   }
+  /* V3 (engine/conflict.h): the values it lost in merges go with it. */
+  if ((rc = carnet__conflict_erase(st, &l->e.id))) return rc;
   return carnet__store_put(st, CARNET__T_ERASED, l->e.id.b, 16, owner->b, 16, 0);
 }
 

@@ -658,3 +658,22 @@ int carnet__invite_consume(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_
   sodium_memzero(&a.inv, sizeof a.inv);
   return rc;
 }
+
+/* --- what the team holds of ours (engine/conflict.c) ------------------------ */
+
+int carnet__peer_acked_max(carnet__stxn *st, uint64_t *out) {
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  *out = 0;
+  int rc = carnet__store_cursor(st, CARNET__T_PEERS, &cur);
+  if (rc) return rc;
+  for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
+       rc = carnet__store_next(cur, &k, &v)) {
+    carnet_peer_info p;
+    if (k.len != 32) continue;
+    if ((rc = peer_decode(k.base, v, &p))) break;
+    if (p.acked > *out) *out = p.acked;
+  }
+  carnet__store_cursor_close(cur);
+  return rc == CARNET_ENOTFOUND ? 0 : rc;
+}

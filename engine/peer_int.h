@@ -73,4 +73,11 @@ int carnet__invite_secret(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_B
 int carnet__invite_consume(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_BYTES],
                            const uint8_t pk[CARNET_PK_BYTES], const char *addr);
 
+/* Brief: the greatest sequence number of ours that any peer has confirmed
+ * (carnet_peer_info.acked), 0 with no peer: a local change after it is
+ * known to no other replica (engine/conflict.c). Errors: CARNET_ECORRUPT,
+ * CARNET_EIO. */
+struct carnet__stxn;
+int carnet__peer_acked_max(struct carnet__stxn *st, uint64_t *out);
+
 #endif

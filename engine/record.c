@@ -46,22 +46,22 @@ static char *dup_str(carnet_record *rec, const msgpack_object *o) {
   return carnet__arena_dup(&rec->arena, o->via.str.ptr, o->via.str.size);
 }
 
-static int render_scalar(carnet_record *rec, const msgpack_object *o, const char **out) {
+int carnet__render_scalar(carnet__arena *a, const msgpack_object *o, const char **out) {
   char buf[40];
   switch (o->type) {
   case MSGPACK_OBJECT_NIL:
     *out = NULL;
     return 0;
   case MSGPACK_OBJECT_STR:
-    *out = dup_str(rec, o);
+    *out = carnet__arena_dup(a, o->via.str.ptr, o->via.str.size);
     break;
   case MSGPACK_OBJECT_POSITIVE_INTEGER:
     snprintf(buf, sizeof buf, "%" PRIu64, o->via.u64);
-    *out = carnet__arena_dup(&rec->arena, buf, strlen(buf));
+    *out = carnet__arena_dup(a, buf, strlen(buf));
     break;
   case MSGPACK_OBJECT_NEGATIVE_INTEGER:
     snprintf(buf, sizeof buf, "%" PRId64, o->via.i64);
-    *out = carnet__arena_dup(&rec->arena, buf, strlen(buf));
+    *out = carnet__arena_dup(a, buf, strlen(buf));
     break;
   case MSGPACK_OBJECT_BOOLEAN:
     *out = o->via.boolean ? "true" : "false";
@@ -70,7 +70,7 @@ static int render_scalar(carnet_record *rec, const msgpack_object *o, const char
     static const char hexd[] = "0123456789abcdef";
     char *s;
     if (o->via.bin.size != 16 && o->via.bin.size != 32) return CARNET_ECORRUPT;
-    if ((s = carnet__arena_alloc(&rec->arena, 2 * o->via.bin.size + 1)) == NULL) return CARNET_ENOMEM;
+    if ((s = carnet__arena_alloc(a, 2 * o->via.bin.size + 1)) == NULL) return CARNET_ENOMEM;
     for (uint32_t i = 0; i < o->via.bin.size; i++) {
       s[2 * i] = hexd[(uint8_t)o->via.bin.ptr[i] >> 4];
       s[2 * i + 1] = hexd[(uint8_t)o->via.bin.ptr[i] & 15];
@@ -117,7 +117,7 @@ static int add_cell(carnet_record *rec, const carnet__cell *c, const msgpack_obj
   case CARNET_CRDT_LWW:
     if (f == CARNET_F_DELETED) rec->deleted = o->type == MSGPACK_OBJECT_BOOLEAN && o->via.boolean;
     if (f == CARNET_F_CONTENT_KEY) return 0; /* a secret: never shown (carnet/attach.h) */
-    return render_scalar(rec, o, &rec->scalar[f]);
+    return carnet__render_scalar(&rec->arena, o, &rec->scalar[f]);
   case CARNET_CRDT_SET: {
     if (!o->via.boolean) return 0;
     char *s;

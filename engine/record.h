@@ -14,4 +14,9 @@ int carnet__record_build(const carnet__entity *e, carnet_record **out);
  * Errors: CARNET_ENOMEM. */
 int carnet__record_set_group(carnet_record *rec, const carnet_id *others, size_t n, bool review);
 
+/* A scalar cell's value as text, as carnet_record_str shows it: a copy in
+ * `a`, NULL for nil (a cleared field). Errors: CARNET_ENOMEM,
+ * CARNET_ECORRUPT (a type no scalar holds). */
+int carnet__render_scalar(carnet__arena *a, const msgpack_object *o, const char **out);
+
 #endif

@@ -296,6 +296,9 @@ static int schema_upgrade(carnet_replica *r, char *why, size_t why_len) {
   /* 5: attachments (rows of kind 6, index keys 'a', DIR/files): nothing
    * to rewrite; the number keeps a build without them from reading their
    * rows as damage. */
+  /* 6: the conflicts table (engine/conflict.h), created at open: nothing
+   * to rewrite; the number keeps an older build, which would erase a
+   * customer and leave the values it lost in merges, from writing. */
   carnet__be32_put(b, CARNET_SCHEMA_VERSION);
   if ((rc = carnet__store_put(st, CARNET__T_META, CARNET__META_SCHEMA, strlen(CARNET__META_SCHEMA),
                               b, 4, 0)))

@@ -44,7 +44,7 @@
 
 static const char *const table_names[CARNET__T_COUNT_] = {
     "meta", "entities", "changes", "marks", "index", "peers", "invites", "certs", "erased",
-    "oppose"};
+    "oppose", "conflicts"};
 
 /* A reusable buffer for opened (decrypted) values. */
 typedef struct sbuf {
@@ -105,6 +105,7 @@ struct carnet__store {
   carnet__nonces nonces;
   pendbuf pend; /* the index writes of the write transaction (LMDB has one at a time) */
   uint32_t schema; /* meta "schema" as last read or committed: what is sealed (sealed_in) */
+  bool absent[CARNET__T_COUNT_]; /* read-only, made before the table: read as empty */
 };
 
 struct carnet__stxn {
@@ -151,6 +152,7 @@ static bool sealed(carnet__table tb, const void *key, size_t klen) {
   switch (tb) {
   case CARNET__T_ENTITIES:
   case CARNET__T_INVITES:
+  case CARNET__T_CONFLICTS: /* values lost in a merge: personal data like the rows */
     return true;
   case CARNET__T_META:
     return meta_secret(key, klen) >= 0;
@@ -347,7 +349,14 @@ static int env_open(carnet__store *s, bool create, char *why, size_t why_len) {
   }
   for (int i = 0; i < CARNET__T_COUNT_; i++) {
     unsigned tflags = !s->readonly && (create || i >= CARNET__T_CERTS) ? MDB_CREATE : 0;
-    if ((mrc = mdb_dbi_open(txn, table_names[i], tflags, &s->dbi[i]))) {
+    mrc = mdb_dbi_open(txn, table_names[i], tflags, &s->dbi[i]);
+    /* A read-only replica made before the conflicts table lost nothing in
+     * a merge that this build would have kept: it reads as empty. */
+    if (mrc == MDB_NOTFOUND && s->readonly && i == CARNET__T_CONFLICTS) {
+      s->absent[i] = true;
+      continue;
+    }
+    if (mrc) {
       rc = mrc == MDB_NOTFOUND ? CARNET_ECORRUPT : from_mdb(mrc);
       if (mrc == MDB_NOTFOUND && s->readonly && i >= CARNET__T_CERTS)
         snprintf(why, why_len,
@@ -479,6 +488,10 @@ done:
 
 bool carnet__store_readonly(const carnet__store *s) {
   return s->readonly;
+}
+
+bool carnet__store_has(const carnet__stxn *t, carnet__table tb) {
+  return !t->s->absent[tb];
 }
 
 const char *carnet__store_readonly_why(const carnet__store *s) {

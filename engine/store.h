@@ -25,7 +25,8 @@ typedef enum carnet__table {
                              sealed from schema 4 */
   CARNET__T_ERASED = 8,   /* "erased": entity id(16) -> id(16) of the certificate that erased it */
   CARNET__T_OPPOSE = 9,   /* "oppose": tag + keyed hash(16) -> certificate id(16) */
-  CARNET__T_COUNT_ = 10
+  CARNET__T_CONFLICTS = 10, /* "conflicts": entity id(16) -> the values it lost (engine/conflict.h) */
+  CARNET__T_COUNT_ = 11
 } carnet__table;
 
 typedef struct carnet__store carnet__store;
@@ -59,6 +60,9 @@ void carnet__store_close(carnet__store *s);
  * what refused the write access, "" when it was asked for). */
 bool carnet__store_readonly(const carnet__store *s);
 const char *carnet__store_readonly_why(const carnet__store *s);
+/* False for a table that a read-only file made before it lacks (only
+ * CARNET__T_CONFLICTS may be missing): its reader treats it as empty. */
+bool carnet__store_has(const carnet__stxn *t, carnet__table tb);
 
 /* Brief: begin a transaction (write or read-only). A write transaction on
  * a read-only store fails with CARNET_EPERM (carnet__store_why says why). */

@@ -29,5 +29,6 @@
 #include "carnet/search.h"
 #include "carnet/backup.h"
 #include "carnet/attach.h"
+#include "carnet/conflict.h"
 
 #endif

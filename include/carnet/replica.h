@@ -26,9 +26,10 @@ typedef struct carnet_txn carnet_txn;
  * 2: encryption at rest (sealed values, the "crypt" key record). 3: blind
  * index keys hashed with SipHash (engine/index.c). 4: the erasure
  * certificates sealed too (engine/erase.c). 5: attachments (carnet/attach.h).
- * carnet_replica_open upgrades a schema 2 to 4 replica in place. This build refuses schema 1 replicas
+ * 6: the conflicts table (carnet/conflict.h).
+ * carnet_replica_open upgrades a schema 2 to 5 replica in place. This build refuses schema 1 replicas
  * (not encrypted): see carnet_replica_open. */
-#define CARNET_SCHEMA_VERSION 5
+#define CARNET_SCHEMA_VERSION 6
 
 /* Brief: create a new replica in `dir` (created if missing, must not already
  * hold a replica) with a fresh random replica id.
