@@ -89,11 +89,8 @@ static int run_show(cli *c, int argc, char **argv) {
     goto done;
   if (c->json) {
     json_t *o = cli_json_record(rec), *contacts = cli_oom(json_array());
-    json_t *conflicts = cli_oom(json_array());
     cli_json_put(o, "contacts", contacts);
-    cli_json_put(o, "conflicts", conflicts);
     rc = cli_contacts_of(c, r, carnet_record_id(rec), contacts, NULL);
-    if (rc == CLI_OK) rc = cli_show_conflicts(c, r, carnet_record_id(rec), conflicts, NULL);
     if (rc == CLI_OK)
       rc = cli_json_print(c, o);
     else
