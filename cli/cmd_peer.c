@@ -7,12 +7,18 @@
  * `carnet join TOKEN` there) or by trusting keys by hand on both sides
  * (`carnet id` shows a replica's key).
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "carnet/node.h"
@@ -30,7 +36,7 @@ static const cli_opt invite_opts[] = {
      "how long the token stays valid (default 10m; e.g. 90s, 1h, 2d)"},
     {"addr", 0, required_argument, O_ADDR, "HOST:PORT",
      "where the new replica reaches this one (default: the address of the running "
-     "'carnet serve', from DIR/serve.addr)"},
+     "'carnet serve', from DIR/serve.addr; on 0.0.0.0, this device's LAN address)"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -69,17 +75,59 @@ static int served_addr(cli *c, carnet_replica *r, char *out, size_t len) {
   return CLI_OK;
 }
 
-/* An address another device can dial: not "all interfaces". */
-static int check_dialable(cli *c, const char *addr) {
-  char host[CARNET_NODE_ADDR_MAX], why[256];
+/* This machine's IPv4 addresses on its networks, best first: the one its
+ * default route leaves from (found by connecting a UDP socket, which sends
+ * nothing), then the other interfaces that are up, loopback last. */
+static size_t lan_addresses(char out[][INET_ADDRSTRLEN], size_t max) {
+  size_t n = 0;
+  struct sockaddr_in probe = {.sin_family = AF_INET, .sin_port = htons(9)}, self;
+  socklen_t slen = sizeof self;
+  inet_pton(AF_INET, "192.0.2.1", &probe.sin_addr); /* TEST-NET-1: never reached */
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd >= 0 && connect(fd, (struct sockaddr *)&probe, sizeof probe) == 0 &&
+      getsockname(fd, (struct sockaddr *)&self, &slen) == 0 && self.sin_addr.s_addr != 0 &&
+      ntohl(self.sin_addr.s_addr) >> 24 != 127)
+    inet_ntop(AF_INET, &self.sin_addr, out[n++], INET_ADDRSTRLEN);
+  if (fd >= 0) close(fd);
+  struct ifaddrs *ifs = NULL;
+  bool loopback = false;
+  if (getifaddrs(&ifs) == 0) {
+    for (struct ifaddrs *i = ifs; i && n < max; i = i->ifa_next) {
+      char text[INET_ADDRSTRLEN];
+      if (i->ifa_addr == NULL || i->ifa_addr->sa_family != AF_INET || !(i->ifa_flags & IFF_UP))
+        continue;
+      if (i->ifa_flags & IFF_LOOPBACK) {
+        loopback = true;
+        continue;
+      }
+      inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, text, sizeof text);
+      bool seen = false;
+      for (size_t j = 0; j < n && !seen; j++) seen = strcmp(out[j], text) == 0;
+      if (!seen) snprintf(out[n++], INET_ADDRSTRLEN, "%s", text);
+    }
+    freeifaddrs(ifs);
+  }
+  if ((loopback || n == 0) && n < max) snprintf(out[n++], INET_ADDRSTRLEN, "127.0.0.1");
+  return n;
+}
+
+#define LAN_ADDRS_MAX 8u
+
+/* An address another device can dial. `carnet serve` on all interfaces
+ * (0.0.0.0:PORT): this machine's LAN addresses with that port, the best in
+ * `addr` and the others in `others` (issue 18, point 8). */
+static int dialable(cli *c, char *addr, size_t len, char others[][CARNET_NODE_ADDR_MAX],
+                    size_t *nothers) {
+  char host[CARNET_NODE_ADDR_MAX], why[256], ips[LAN_ADDRS_MAX][INET_ADDRSTRLEN];
   uint16_t port = 0;
+  *nothers = 0;
   if (carnet_node_addr_parse(addr, host, sizeof host, &port, why, sizeof why) != 0)
     return cli_fail(c, CLI_EUSER, "%s", why);
-  if (strcmp(host, "0.0.0.0") == 0 || strcmp(host, "::") == 0)
-    return cli_fail(c, CLI_EUSER,
-                    "'carnet serve' listens on all interfaces (%s): give --addr HOST:%u with "
-                    "this device's address on the network",
-                    addr, (unsigned)port);
+  if (strcmp(host, "0.0.0.0") != 0 && strcmp(host, "::") != 0) return CLI_OK;
+  size_t n = lan_addresses(ips, LAN_ADDRS_MAX);
+  snprintf(addr, len, "%s:%u", ips[0], (unsigned)port);
+  for (size_t i = 1; i < n; i++)
+    snprintf(others[(*nothers)++], CARNET_NODE_ADDR_MAX, "%s:%u", ips[i], (unsigned)port);
   return CLI_OK;
 }
 
@@ -88,6 +136,8 @@ int cli_cmd_invite(cli *c, int argc, char **argv) {
   cli_args a;
   const char *given = NULL;
   char addr[CARNET_NODE_ADDR_MAX], token[INVITE_TEXT_MAX], expires[32];
+  char others[LAN_ADDRS_MAX][CARNET_NODE_ADDR_MAX];
+  size_t nothers = 0;
   uint64_t ttl = INVITE_TTL_MS_DEFAULT;
   int rc = cli_parse(c, &invite_usage, argc, argv, &a);
   if (rc) return rc;
@@ -105,7 +155,7 @@ int cli_cmd_invite(cli *c, int argc, char **argv) {
     snprintf(addr, sizeof addr, "%s", given);
   else if ((rc = served_addr(c, r, addr, sizeof addr)))
     goto done;
-  if ((rc = check_dialable(c, addr))) goto done;
+  if ((rc = dialable(c, addr, sizeof addr, others, &nothers))) goto done;
   int err = carnet_invite_create(r, addr, ttl, token, sizeof token);
   if (err) {
     rc = cli_fail_rc(c, r, err, "making the invite");
@@ -119,6 +169,9 @@ int cli_cmd_invite(cli *c, int argc, char **argv) {
     json_t *j = cli_oom(json_object());
     cli_json_put(j, "token", cli_json_str(token));
     cli_json_put(j, "addr", cli_json_str(addr));
+    json_t *also = cli_oom(json_array());
+    for (size_t i = 0; i < nothers; i++) cli_json_push(also, cli_json_str(others[i]));
+    cli_json_put(j, "other_addrs", also);
     cli_json_put(j, "expires", cli_json_str(expires));
     rc = cli_json_print(c, j);
   } else {
@@ -128,6 +181,11 @@ int cli_cmd_invite(cli *c, int argc, char **argv) {
             "Valid once, until %s, for a replica that can reach %s.\n"
             "On the new replica: carnet join TOKEN\n",
             expires, addr);
+    for (size_t i = 0; i < nothers; i++)
+      fprintf(stderr, "%s %s", i ? "," : "This device is also at", others[i]);
+    if (nothers)
+      fprintf(stderr, ": from a network that reaches only one of those, 'carnet invite --addr "
+                      "HOST:PORT' makes a token for it.\n");
   }
 done:
   carnet_replica_close(r);

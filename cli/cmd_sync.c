@@ -57,7 +57,8 @@ static const cli_opt serve_opts[] = {
     {"peer", 'p', required_argument, O_PEER, "HOST:PORT",
      "keep a live session with the peer serving there (repeatable); redialled when lost"},
     {"once", 0, no_argument, O_ONCE, NULL,
-     "sync each --peer once, then exit (with no --peer: after one incoming session)"},
+     "sync each --peer once, then exit (with --discover: also each replica heard on the LAN "
+     "within about 8 s; with neither: after one incoming session)"},
     {"discover", 'd', no_argument, O_DISCOVER, NULL,
      "announce this replica on the LAN (UDP multicast, signed, team-scoped) and dial the "
      "trusted replicas that announce themselves"},
@@ -238,20 +239,28 @@ static const cli_opt session_opts[] = {
     {"timeout", 't', required_argument, O_TIMEOUT, "DURATION",
      "give up after this long (default 120s; e.g. 30s, 5m)"},
     {"verbose", 'v', no_argument, O_VERBOSE, NULL, "log the session's events on stderr"},
+    {"discover-iface", 0, required_argument, O_DISC_IFACE, "IP",
+     "with no HOST:PORT: IPv4 address of the interface to look for peers on (default: the "
+     "system's choice)"},
+    {"discover-port", 0, required_argument, O_DISC_PORT, "PORT",
+     "with no HOST:PORT: UDP port of the announcements (default 7427)"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
 static const cli_usage sync_usage = {
-    .args = "HOST:PORT",
-    .summary = "Sync once with the peer serving at HOST:PORT ('carnet serve' there), both "
-               "ways, then exit.",
+    .args = "[HOST:PORT]",
+    .summary = "Sync once with the peer serving at HOST:PORT ('carnet serve' there), or with "
+               "every known peer, both ways, then exit.",
     .opts = session_opts,
     .json = true,
-    .min_pos = 1,
+    .min_pos = 0,
     .max_pos = 1,
     .more = "The peer must trust this replica and be trusted by it ('carnet peer trust', or\n"
-            "'carnet invite' there and 'carnet join' here). Exit code 1 when the peer cannot\n"
-            "be reached or refuses.",
+            "'carnet invite' there and 'carnet join' here). With no HOST:PORT: every peer of\n"
+            "'carnet peer list' at its last known address, then the peers not reached that\n"
+            "announce themselves on the LAN ('carnet serve --discover' there) within about\n"
+            "8 s. Exit code 1 when a peer cannot be reached or refuses (the others are\n"
+            "synced all the same).",
 };
 
 static const cli_opt join_opts[] = {
@@ -279,14 +288,26 @@ typedef struct session_args {
   uint64_t timeout_ms;
   bool verbose;
   carnet_role role; /* join: set once joined */
+  const char *discover_iface; /* sync with no address */
+  uint16_t discover_port;
 } session_args;
 
 static int parse_session_args(cli *c, const cli_args *a, session_args *sa) {
   sa->timeout_ms = SYNC_TIMEOUT_MS_DEFAULT;
   sa->verbose = false;
   sa->role = CARNET_ROLE_MEMBER;
+  sa->discover_iface = NULL;
+  sa->discover_port = 0;
   for (int i = 0; i < a->nopts; i++) {
     if (a->opts[i].id == O_VERBOSE) sa->verbose = true;
+    if (a->opts[i].id == O_DISC_IFACE) sa->discover_iface = a->opts[i].arg;
+    if (a->opts[i].id == O_DISC_PORT) {
+      uint64_t port;
+      if (!cli_parse_u64(a->opts[i].arg, &port) || port == 0 || port > 65535)
+        return cli_fail(c, CLI_EUSER, "invalid --discover-port '%s': give a UDP port (1-65535)",
+                        a->opts[i].arg);
+      sa->discover_port = (uint16_t)port;
+    }
     if (a->opts[i].id == O_ROLE && (sa->role = carnet_role_parse(a->opts[i].arg)) == 0)
       return cli_fail(c, CLI_EUSER, "invalid --role '%s': member or admin", a->opts[i].arg);
     if (a->opts[i].id == O_TIMEOUT && !cli_parse_duration(a->opts[i].arg, &sa->timeout_ms))
@@ -312,12 +333,12 @@ static void human_bytes(uint64_t n, char out[32]) {
     snprintf(out, 32, "%.1f MiB", n / 1048576.0);
 }
 
-static int print_summary(cli *c, const carnet_node_outcome *o, bool join) {
+static json_t *summary_json(const carnet_node_outcome *o) {
   const carnet_session_stats *st = &o->stats;
-  char key[2 * CARNET_PK_BYTES + 1], id[17], bin[32], bout[32], kshort[16];
+  char key[2 * CARNET_PK_BYTES + 1], id[17];
   cli_hex(o->peer_pk, CARNET_PK_BYTES, key);
   snprintf(id, sizeof id, "%016llx", (unsigned long long)o->peer_id);
-  if (c->json) {
+  {
     json_t *j = cli_oom(json_object());
     cli_json_put(j, "peer", cli_json_str(o->addr));
     cli_json_put(j, "key", cli_json_str(key));
@@ -331,8 +352,15 @@ static int print_summary(cli *c, const carnet_node_outcome *o, bool join) {
     cli_json_put(j, "cells_out", json_integer((json_int_t)st->cells_out));
     cli_json_put(j, "cells_applied", json_integer((json_int_t)st->cells_applied));
     cli_json_put(j, "seconds", json_real((double)o->elapsed_ms / 1000.0));
-    return cli_json_print(c, j);
+    return j;
   }
+}
+
+static int print_summary(cli *c, const carnet_node_outcome *o, bool join) {
+  const carnet_session_stats *st = &o->stats;
+  char key[2 * CARNET_PK_BYTES + 1], bin[32], bout[32], kshort[16];
+  cli_hex(o->peer_pk, CARNET_PK_BYTES, key);
+  if (c->json) return cli_json_print(c, summary_json(o));
   human_bytes(st->bytes_in, bin);
   human_bytes(st->bytes_out, bout);
   if (join) printf("joined the team of %s\n", key);
@@ -480,13 +508,134 @@ done:
   return rc;
 }
 
+/* --- sync with every known peer -------------------------------------------- */
+
+typedef struct known {
+  carnet_peer_info *v;
+  size_t n, cap;
+} known;
+
+static int known_cb(const carnet_peer_info *p, void *data) {
+  known *k = data;
+  if (k->n == k->cap) {
+    k->cap = k->cap ? 2 * k->cap : 8;
+    k->v = cli_oom(realloc(k->v, k->cap * sizeof *k->v));
+  }
+  k->v[k->n++] = *p;
+  return 0;
+}
+
+/* One node run of `sync` with no address: the peers at `addrs`, or (none)
+ * discovery. Marks the known peers synced by their key; adds each synced
+ * outcome's summary to `arr` or prints it. Returns CLI_OK or an exit code. */
+static int sync_round(cli *c, carnet_replica *r, const char **addrs, size_t naddrs,
+                      const session_args *sa, const known *k, bool *synced, json_t *arr) {
+  carnet_node *node = NULL;
+  char why[512], listen[80];
+  logger lg = {.cmd = c->cmd, .max_level = CARNET_LOG_DEBUG};
+  carnet_node_opts o = {.peers = addrs,
+                        .npeers = naddrs,
+                        .once = true,
+                        .timeout_ms = sa->timeout_ms,
+                        .signals = true,
+                        .log = sa->verbose ? log_line : quiet_log,
+                        .log_data = &lg};
+  if (naddrs == 0) {
+    /* Discovery announces where we listen; the peers we hear are dialled. */
+    snprintf(listen, sizeof listen, "%s:0", sa->discover_iface ? sa->discover_iface : "0.0.0.0");
+    o.listen = listen;
+    o.discover = true;
+    o.discover_iface = sa->discover_iface;
+    o.discover_port = sa->discover_port;
+  }
+  int err = carnet_node_new(r, &o, &node, why, sizeof why);
+  if (err) return cli_fail(c, cli_exit_code(err), "%s", why[0] ? why : carnet_error_message(err));
+  int rc = CLI_OK;
+  if (carnet_node_run(node) != 0) {
+    rc = cli_fail(c, CLI_EINTERNAL, "the event loop failed (run with --verbose for details)");
+    goto done;
+  }
+  const carnet_node_outcome *out;
+  for (size_t i = 0; (out = carnet_node_outcome_get(node, i)) != NULL; i++) {
+    bool ours = false;
+    for (size_t j = 0; j < k->n; j++)
+      if (out->synced && memcmp(out->peer_pk, k->v[j].pk, CARNET_PK_BYTES) == 0) {
+        ours = !synced[j];
+        synced[j] = true;
+      }
+    if (!ours) continue;
+    if (arr)
+      cli_json_push(arr, summary_json(out));
+    else
+      print_summary(c, out, false);
+  }
+  if (carnet_node_signal(node))
+    rc = cli_fail(c, CLI_EUSER, "interrupted before the sync with every peer finished");
+done:
+  carnet_node_free(node);
+  return rc;
+}
+
+/* `carnet sync` with no address: every known peer at its stored address,
+ * then discovery for those not reached (issue 18, point 8). */
+static int sync_all(cli *c, const session_args *sa) {
+  carnet_replica *r = NULL;
+  known k = {0};
+  bool *synced = NULL;
+  const char **addrs = NULL;
+  size_t naddrs = 0, missing = 0;
+  json_t *arr = c->json ? cli_oom(json_array()) : NULL;
+  int rc = cli_open(c, &r);
+  if (rc) goto done;
+  int err = carnet_peer_list(r, known_cb, &k);
+  if (err) {
+    rc = cli_fail_rc(c, r, err, "reading the peers");
+    goto done;
+  }
+  if (k.n == 0) {
+    rc = cli_fail(c, CLI_EUSER,
+                  "no known peer to sync with: join a team first ('carnet join TOKEN'), or give "
+                  "HOST:PORT");
+    goto done;
+  }
+  synced = cli_oom(calloc(k.n, sizeof *synced));
+  addrs = cli_oom(calloc(k.n, sizeof *addrs));
+  for (size_t i = 0; i < k.n; i++)
+    if (k.v[i].addr[0]) addrs[naddrs++] = k.v[i].addr;
+  if (naddrs && (rc = sync_round(c, r, addrs, naddrs, sa, &k, synced, arr))) goto done;
+  for (size_t i = 0; i < k.n; i++) missing += !synced[i];
+  if (missing && (rc = sync_round(c, r, NULL, 0, sa, &k, synced, arr))) goto done;
+  missing = 0;
+  for (size_t i = 0; i < k.n; i++) {
+    if (synced[i]) continue;
+    char key[16];
+    missing++;
+    fprintf(stderr, "%s: not reached: the replica with key %s (%s)\n", c->cmd,
+            key_short(k.v[i].pk, key),
+            k.v[i].addr[0] ? k.v[i].addr : "no known address, not heard on the LAN");
+  }
+  if (arr) {
+    rc = cli_json_print(c, arr);
+    arr = NULL;
+  }
+  if (rc == CLI_OK && missing)
+    rc = cli_fail(c, CLI_EUSER, "synced with %zu of %zu known peers", k.n - missing, k.n);
+done:
+  json_decref(arr);
+  free(addrs);
+  free(synced);
+  free(k.v);
+  carnet_replica_close(r);
+  return rc;
+}
+
 int cli_cmd_sync(cli *c, int argc, char **argv) {
   cli_args a;
   session_args sa;
   int rc = cli_parse(c, &sync_usage, argc, argv, &a);
   if (rc) return rc;
   if ((rc = parse_session_args(c, &a, &sa)) == CLI_OK)
-    rc = one_session(c, a.pos[0], NULL, &sa, false);
+    rc = a.npos ? one_session(c, a.pos[0], NULL, &sa, false) : sync_all(c, &sa);
   cli_args_free(&a);
   return rc;
 }

@@ -46,6 +46,12 @@
  *  N4. The node is STOPPED when FINISHED and `handles_open` (listener,
  *      timers, signals, async, discovery) is 0: from then on nothing of the
  *      node is on the loop and it may be freed.
+ *  N7. A `once` node stops when every dial is done; with discovery on
+ *      (`serve --discover --once`, `sync` with no address), it also listens
+ *      for announcements during a window of 1.5 announcement intervals,
+ *      dials every trusted replica it hears in that window (whatever the
+ *      ids), and stops once the window is over, every dial is done and no
+ *      session or handshake is live (issue 18, point 8).
  *
  * Admission. Anyone who can reach the port can open a connection, and
  * until its handshake is done nothing says it is one of ours: a client
@@ -313,6 +319,25 @@ static bool all_dials_done(const carnet_node *n) {
   return true;
 }
 
+/* How long a `once` node with discovery listens for announcements: one
+ * and a half intervals, so that every replica of the team announcing on
+ * the LAN is heard at least once (an interval is jittered by 25 %). */
+static uint64_t discover_window_ms(const carnet_node *n) {
+  uint32_t iv = n->opts.discover_interval_ms ? n->opts.discover_interval_ms
+                                             : CARNET_DISCOVERY_INTERVAL_MS;
+  return (uint64_t)iv * 3u / 2u;
+}
+
+/* N7: a `once` node is done when every dial is. With discovery, not
+ * before the window is over and no session is live (a peer that heard us
+ * may be syncing with us). */
+static bool once_done(carnet_node *n) {
+  if (!n->opts.once || !all_dials_done(n)) return false;
+  if (!n->opts.discover || n->disc == NULL) return true;
+  return uv_now(n->loop) - n->t0 >= discover_window_ms(n) && n->nsessions == 0 &&
+         n->nhandshakes == 0;
+}
+
 /* --- dialling ----------------------------------------------------------- */
 
 static bool redialling(const carnet_node *n) {
@@ -326,7 +351,7 @@ static void dial_over(carnet__dial *d, bool success) {
   carnet_node *n = d->node;
   if (!redialling(n)) {
     d->done = true;
-    if (n->opts.once && all_dials_done(n)) carnet__node_stop(n);
+    if (once_done(n)) carnet__node_stop(n);
     return;
   }
   if (n->stopping) return;
@@ -366,6 +391,8 @@ void carnet__node_conn_gone(carnet_node *n, carnet__conn *c) {
       dial_busy(c->dial);
     else
       dial_over(c->dial, c->authenticated);
+  } else if (n->opts.once && n->disc) {
+    if (once_done(n)) carnet__node_stop(n); /* `--discover --once`: N7 */
   } else if (n->opts.once && n->ndials == 0 && c->authenticated) {
     carnet__node_stop(n); /* `serve --once` with no peer: one session served */
   }
@@ -542,7 +569,12 @@ static void on_discovered(void *data, const char *addr, const uint8_t pk[CARNET_
   carnet_node *n = data;
   carnet__dial *d;
   char key[16], why[160];
-  if (n->stopping || carnet_replica_id(n->r) > replica_id) return;
+  if (n->stopping) return;
+  /* A `once` node dials whatever it finds (the other side may not be
+   * discovering), within its window only (N7). */
+  if (n->opts.once ? uv_now(n->loop) - n->t0 >= discover_window_ms(n)
+                   : carnet_replica_id(n->r) > replica_id)
+    return;
   for (carnet__conn *c = n->conns; c; c = c->next) {
     const uint8_t *ppk = c->s && c->authenticated ? carnet_session_peer_pk(c->s) : NULL;
     if (ppk && memcmp(ppk, pk, CARNET_PK_BYTES) == 0) return;
@@ -650,6 +682,7 @@ static void on_tick(uv_timer_t *t) {
   report_progress(n, now);
   if (!n->accept_deferred) n->accept_burst = 0;
   admission_log(n, now, false);
+  if (!n->stopping && n->disc && once_done(n)) carnet__node_stop(n); /* N7 */
   if (n->stopping) {
     maybe_finish(n);
   } else {
@@ -1158,8 +1191,9 @@ static int node_begin(carnet_node *n) {
   uv_mutex_lock(&n->mu);
   bool asked = n->stop_requested; /* carnet_node_stop before the start */
   uv_mutex_unlock(&n->mu);
-  if (asked || (n->opts.once && n->ndials == 0 && !n->listening)) carnet__node_stop(n);
-  if (!n->stopping && n->opts.discover && !n->opts.once) (void)start_discovery(n); /* logged */
+  if (!asked && n->opts.discover) (void)start_discovery(n); /* logged */
+  if (asked || (n->opts.once && n->ndials == 0 && !n->listening && n->disc == NULL))
+    carnet__node_stop(n);
   anti_entropy(n, n->t0); /* every peer is dialled at once */
   return 0;
 uv_fail_timers:

@@ -157,8 +157,9 @@ typedef struct carnet_node_opts {
                                     node cleanly (a second one stops it at once), and
                                     SIGPIPE is ignored */
   bool discover;                 /* announce this replica on the LAN and dial the trusted
-                                    replicas that announce themselves (needs listen; not
-                                    with once) */
+                                    replicas that announce themselves (needs listen); with
+                                    once: those heard within 1.5 announcement intervals,
+                                    then stop when their sessions are over */
   const char *discover_iface;    /* IPv4 address to announce on (NULL: the system's) */
   uint16_t discover_port;        /* UDP port (0: 7427; the whole team must agree) */
   uint32_t discover_interval_ms; /* between announcements (0: 5000) */
