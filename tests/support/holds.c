@@ -47,25 +47,32 @@ bool replica_holds(const char *dir, const char *needle) {
 }
 
 
-bool files_hold(const char *dir, const char *needle) {
+char *file_holding_bytes(const char *dir, const void *needle, size_t len) {
   DIR *d = opendir(dir);
   struct dirent *de;
-  bool found = false;
+  char *found = NULL;
   assert_non_null(d);
-  while (!found && (de = readdir(d)) != NULL) {
-    char p[2048];
+  while (found == NULL && (de = readdir(d)) != NULL) {
+    char path[2048];
     struct stat st;
-    snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
-    if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    FILE *f = fopen(p, "rb");
+    snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    FILE *f = fopen(path, "rb");
     assert_non_null(f);
     char *buf = malloc((size_t)st.st_size + 1);
     assert_non_null(buf);
     size_t n = fread(buf, 1, (size_t)st.st_size, f);
     fclose(f);
-    found = memmem(buf, n, needle, strlen(needle)) != NULL;
+    if (memmem(buf, n, needle, len)) found = strdup(path);
     free(buf);
   }
   closedir(d);
+  return found;
+}
+
+bool files_hold(const char *dir, const char *needle) {
+  char *where = file_holding_bytes(dir, needle, strlen(needle));
+  bool found = where != NULL;
+  free(where);
   return found;
 }

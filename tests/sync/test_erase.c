@@ -202,31 +202,6 @@ static void trust(int member, int newcomer) {
 
 /* --- the byte search ------------------------------------------------------------ */
 
-/* Every regular file of `dir` (flat: a replica directory has no subdirectory)
- * searched for `needle`; the name of the first file holding it, or NULL. */
-static char *file_holding_bytes(const char *dir, const void *needle, size_t len) {
-  DIR *d = opendir(dir);
-  struct dirent *de;
-  char *found = NULL;
-  assert_non_null(d);
-  while (found == NULL && (de = readdir(d)) != NULL) {
-    char path[2048];
-    struct stat st;
-    snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
-    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) continue;
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    char *buf = malloc((size_t)st.st_size + 1);
-    assert_non_null(buf);
-    size_t n = fread(buf, 1, (size_t)st.st_size, f);
-    fclose(f);
-    if (memmem(buf, n, needle, len)) found = strdup(path);
-    free(buf);
-  }
-  closedir(d);
-  return found;
-}
-
 static char *file_holding(const char *dir, const char *needle) {
   return file_holding_bytes(dir, needle, strlen(needle));
 }
