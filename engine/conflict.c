@@ -91,8 +91,16 @@ int carnet__conflict_check(carnet_txn *t, const carnet__entity *e, const carnet_
 
 /* --- the stored record ------------------------------------------------------ */
 
-/* The record's entries; values point into `v`. */
-static int decode(carnet_buf v, carnet__conflict_rec **out, size_t *n) {
+/* A scalar field's value: one msgpack nil, bool, integer, str or bin. */
+static bool scalar(carnet_buf b) {
+  msgpack_object o, elems[4];
+  if (!carnet__mp_obj1(b.base, b.len, &o, elems)) return false;
+  return o.type == MSGPACK_OBJECT_NIL || o.type == MSGPACK_OBJECT_BOOLEAN ||
+         o.type == MSGPACK_OBJECT_POSITIVE_INTEGER || o.type == MSGPACK_OBJECT_NEGATIVE_INTEGER ||
+         o.type == MSGPACK_OBJECT_STR || o.type == MSGPACK_OBJECT_BIN;
+}
+
+int carnet__conflict_decode(carnet_buf v, carnet__conflict_rec **out, size_t *n) {
   carnet__mp m;
   uint64_t ver, cnt;
   carnet__conflict_rec *es = NULL;
@@ -119,7 +127,7 @@ static int decode(carnet_buf v, carnet__conflict_rec **out, size_t *n) {
         (rc = carnet__mp_uint(&m, &e->won_origin)) || (rc = carnet__mp_uint(&m, &e->noted_ms)))
       goto done;
     if (field == 0 || field >= CARNET_F_MAX_ || lost.len > CARNET__VALUE_MAX ||
-        won.len > CARNET__VALUE_MAX) {
+        won.len > CARNET__VALUE_MAX || e->noted_ms == 0 || !scalar(lost) || !scalar(won)) {
       rc = CARNET_ECORRUPT;
       goto done;
     }
@@ -150,12 +158,29 @@ static bool same(const carnet__conflict_rec *a, const carnet__conflict_rec *b) {
   return a->field == b->field && a->lost_hlc == b->lost_hlc && a->lost_origin == b->lost_origin;
 }
 
+void carnet__conflict_encode(const carnet__conflict_rec *cs, size_t n, msgpack_sbuffer *sb) {
+  msgpack_packer pk;
+  msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+  msgpack_pack_uint8(&pk, REC_VERSION);
+  msgpack_pack_uint64(&pk, n);
+  for (size_t i = 0; i < n; i++) {
+    const carnet__conflict_rec *c = &cs[i];
+    msgpack_pack_uint16(&pk, c->field);
+    msgpack_sbuffer_write(sb, (const char *)c->val, c->vlen);
+    msgpack_sbuffer_write(sb, (const char *)c->won_val, c->won_vlen);
+    msgpack_pack_uint64(&pk, c->lost_hlc);
+    msgpack_pack_uint64(&pk, c->lost_origin);
+    msgpack_pack_uint64(&pk, c->won_hlc);
+    msgpack_pack_uint64(&pk, c->won_origin);
+    msgpack_pack_uint64(&pk, c->noted_ms);
+  }
+}
+
 int carnet__conflict_save(carnet_txn *t, const carnet_id *id, carnet__conflicts *cf) {
   carnet_buf v;
   carnet__conflict_rec *old = NULL, *all = NULL;
   size_t nold = 0, n = 0;
   msgpack_sbuffer sb;
-  msgpack_packer pk;
   uint8_t *copy = NULL;
   uint64_t now = carnet__now_ms(t->r);
   int rc;
@@ -169,7 +194,7 @@ int carnet__conflict_save(carnet_txn *t, const carnet_id *id, carnet__conflicts 
       goto done;
     }
     memcpy(copy, v.base, v.len);
-    if ((rc = decode((carnet_buf){copy, v.len}, &old, &nold))) goto done;
+    if ((rc = carnet__conflict_decode((carnet_buf){copy, v.len}, &old, &nold))) goto done;
   } else if (rc != CARNET_ENOTFOUND) {
     goto done;
   }
@@ -185,20 +210,7 @@ int carnet__conflict_save(carnet_txn *t, const carnet_id *id, carnet__conflicts 
     if (j == n) all[n++] = cf->v[i]; /* else the same loss met again (a batch sent twice) */
   }
   size_t first = n > CARNET__CONFLICTS_PER_ENTITY ? n - CARNET__CONFLICTS_PER_ENTITY : 0; /* V2 */
-  msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-  msgpack_pack_uint8(&pk, REC_VERSION);
-  msgpack_pack_uint64(&pk, n - first);
-  for (size_t i = first; i < n; i++) {
-    const carnet__conflict_rec *c = &all[i];
-    msgpack_pack_uint16(&pk, c->field);
-    msgpack_sbuffer_write(&sb, (const char *)c->val, c->vlen);
-    msgpack_sbuffer_write(&sb, (const char *)c->won_val, c->won_vlen);
-    msgpack_pack_uint64(&pk, c->lost_hlc);
-    msgpack_pack_uint64(&pk, c->lost_origin);
-    msgpack_pack_uint64(&pk, c->won_hlc);
-    msgpack_pack_uint64(&pk, c->won_origin);
-    msgpack_pack_uint64(&pk, c->noted_ms);
-  }
+  carnet__conflict_encode(all + first, n - first, &sb);
   rc = sb.data ? carnet__store_put(t->st, CARNET__T_CONFLICTS, id->b, 16, sb.data, sb.size, 0)
                : CARNET_ENOMEM;
 done:
@@ -259,7 +271,7 @@ static int each_of(carnet__stxn *st, const carnet_id *id, carnet_buf v, walk *w)
   carnet__loaded l;
   carnet__arena a;
   bool loaded = false;
-  int rc = decode(v, &cs, &n);
+  int rc = carnet__conflict_decode(v, &cs, &n);
   carnet__arena_init(&a, 1024);
   if (rc) goto done;
   if ((rc = carnet__load(st, id, &l))) goto done;

@@ -68,6 +68,13 @@ int carnet__conflict_save(struct carnet_txn *t, const carnet_id *id, carnet__con
 void carnet__conflicts_reset(carnet__conflicts *cf);
 void carnet__conflicts_free(carnet__conflicts *cf);
 
+/* The stored record (decrypted), docs/FORMATS.md: after the call *out
+ * is an array of *n entries (carnet__free) whose values point into `v`.
+ * Errors: CARNET_ECORRUPT (bad bytes: fuzz_conflict), CARNET_ENOMEM. */
+int carnet__conflict_decode(carnet_buf v, carnet__conflict_rec **out, size_t *n);
+/* Append the record of `n` entries to `sb`. */
+void carnet__conflict_encode(const carnet__conflict_rec *cs, size_t n, msgpack_sbuffer *sb);
+
 /* V3: delete the conflicts of entity `id`. Errors: CARNET_EIO. */
 int carnet__conflict_erase(carnet__stxn *st, const carnet_id *id);
 
