@@ -212,6 +212,13 @@ void cli_json_put(json_t *o, const char *key, json_t *v);
 void cli_json_push(json_t *a, json_t *v);
 /* Brief: print `j` on stdout and release it. Returns CLI_OK or 2. */
 int cli_json_print(const cli *c, json_t *j);
+/* Brief: one element of a JSON array as text, so a listing of 100,000
+ * records is written as it is read, never held whole: `n` is the element's
+ * index (0 opens the array with "["); cli_json_chunk_end(n) closes it ("[]"
+ * when n is 0). The chunks together are what cli_json_print prints for the
+ * whole array. Releases `j`; returns text to free(). */
+char *cli_json_chunk(size_t n, json_t *j);
+const char *cli_json_chunk_end(size_t n);
 
 /* cli/table.c */
 typedef struct cli_table cli_table;

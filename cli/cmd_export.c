@@ -5,7 +5,7 @@
  * for standard output): customer exports read back with `carnet import`
  * without loss. JSON stays here, built on carnet_record_list: it is the
  * shape of `list --json` (cli/json.c, cli/crm.c), written with jansson,
- * which the library does not link. Every output file is written under a
+ * which the library does not link, one record at a time as it is read. Every output file is written under a
  * temporary name and renamed once complete, so a failed export leaves
  * nothing half written.
  */
@@ -104,11 +104,42 @@ static int parse_args(cli *c, const cli_args *a, args *o) {
 
 /* --- JSON ------------------------------------------------------------------ */
 
+/* The records are written as they are read, one element of the array at a
+ * time, so the memory of a JSON export does not grow with the base. */
 typedef struct json_state {
-  json_t *arr;
+  cli *c;
   carnet_kind kind;
+  cli_tmpfile f; /* fd -1: standard output */
+  size_t n;
+  int rc; /* the first failure to write */
   cli_progress progress;
+  char buf[1 << 16]; /* the file's writes, a block at a time */
+  size_t used;
 } json_state;
+
+static int json_flush(json_state *st) {
+  int rc = CLI_OK;
+  if (st->used && st->f.fd >= 0) rc = cli_tmp_write(st->c, &st->f, st->buf, st->used);
+  st->used = 0;
+  return rc;
+}
+
+static int json_put(json_state *st, const char *text) {
+  size_t len = strlen(text);
+  if (st->f.fd < 0) {
+    if (fwrite(text, 1, len, stdout) != len)
+      return cli_fail(st->c, CLI_EINTERNAL, "cannot write the output");
+    return CLI_OK;
+  }
+  if (st->used + len > sizeof st->buf) {
+    int rc = json_flush(st);
+    if (rc) return rc;
+    if (len > sizeof st->buf) return cli_tmp_write(st->c, &st->f, text, len);
+  }
+  memcpy(st->buf + st->used, text, len);
+  st->used += len;
+  return CLI_OK;
+}
 
 static int json_cb(const carnet_record *rec, void *data) {
   json_state *st = data;
@@ -127,29 +158,39 @@ static int json_cb(const carnet_record *rec, void *data) {
     o = cli_json_record(rec);
     break;
   }
-  cli_json_push(st->arr, o);
-  cli_progress_count(&st->progress, "records read", json_array_size(st->arr), 0);
-  return 0;
+  char *text = cli_json_chunk(st->n++, o);
+  st->rc = json_put(st, text);
+  free(text);
+  cli_progress_count(&st->progress, "records read", st->n, 0);
+  return st->rc ? 1 : 0; /* stop at the first failure to write */
 }
 
-/* The records as JSON text, in a block of malloc (free it). */
-static int json_text(cli *c, carnet_replica *r, const args *o, char **out, size_t *count) {
-  json_state st = {cli_oom(json_array()), o->kind, {0}};
-  cli_progress_start(&st.progress, c);
-  int err = carnet_record_list(r, o->kind, &o->filter, json_cb, &st);
-  cli_progress_end(&st.progress);
-  if (err) {
-    json_decref(st.arr);
-    return cli_fail_rc(c, r, err, "reading the records");
+static int write_json(cli *c, carnet_replica *r, const args *o, size_t *count) {
+  json_state *st = cli_oom(calloc(1, sizeof *st));
+  int rc = CLI_OK;
+  st->c = c;
+  st->kind = o->kind;
+  st->f.fd = -1;
+  if (strcmp(o->out, "-") != 0 && (rc = cli_tmp_open(c, &st->f, o->out))) goto done;
+  cli_progress_start(&st->progress, c);
+  int err = carnet_record_list(r, o->kind, &o->filter, json_cb, st);
+  cli_progress_end(&st->progress);
+  if (st->rc)
+    rc = st->rc;
+  else if (err)
+    rc = cli_fail_rc(c, r, err, "reading the records");
+  else if ((rc = json_put(st, cli_json_chunk_end(st->n))) == CLI_OK)
+    rc = json_flush(st);
+  if (st->f.fd >= 0) {
+    if (rc == CLI_OK)
+      rc = cli_tmp_commit(c, &st->f);
+    else
+      cli_tmp_discard(&st->f);
   }
-  *count = json_array_size(st.arr);
-  char *s = json_dumps(st.arr, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
-  json_decref(st.arr);
-  if (s == NULL) cli_oom(NULL);
-  size_t n = strlen(s);
-  *out = cli_oom(realloc(s, n + 2));
-  memcpy(*out + n, "\n", 2);
-  return CLI_OK;
+  *count = st->n;
+done:
+  free(st);
+  return rc;
 }
 
 /* --- writing ---------------------------------------------------------------- */
@@ -208,7 +249,6 @@ static int write_sheet(cli *c, carnet_replica *r, const args *o, size_t *count) 
 
 int cli_cmd_export(cli *c, int argc, char **argv) {
   carnet_replica *r = NULL;
-  char *json = NULL;
   size_t count = 0;
   args o;
   cli_args a;
@@ -217,8 +257,7 @@ int cli_cmd_export(cli *c, int argc, char **argv) {
   if ((rc = parse_args(c, &a, &o))) goto done;
   if ((rc = cli_open(c, &r)) || (rc = cli_require_admin(c, r, "export"))) goto done;
   if (strcmp(o.format, "json") == 0) {
-    if ((rc = json_text(c, r, &o, &json, &count)) == CLI_OK)
-      rc = write_bytes(c, o.out, json, strlen(json));
+    rc = write_json(c, r, &o, &count);
   } else {
     rc = write_sheet(c, r, &o, &count);
   }
@@ -226,7 +265,6 @@ int cli_cmd_export(cli *c, int argc, char **argv) {
     printf("exported %zu %s%s to %s (%s)\n", count, carnet_kind_name(o.kind), count == 1 ? "" : "s",
            o.out, o.format);
 done:
-  free(json);
   carnet_replica_close(r);
   cli_args_free(&a);
   return rc;

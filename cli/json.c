@@ -205,3 +205,30 @@ int cli_json_print(const cli *c, json_t *j) {
     return cli_fail(c, CLI_EINTERNAL, "cannot write the output");
   return CLI_OK;
 }
+
+/* jansson's JSON_INDENT(2) of an array indents its elements by two more
+ * spaces: each line of the element's own text gets them. */
+char *cli_json_chunk(size_t n, json_t *j) {
+  char *s = cli_oom(json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(10)));
+  json_decref(j);
+  size_t lines = 1, len = strlen(s);
+  for (const char *p = s; *p; p++)
+    lines += *p == '\n';
+  char *out = cli_oom(malloc(len + 2 * lines + 3)), *o = out;
+  memcpy(o, n == 0 ? "[\n  " : ",\n  ", 4);
+  o += 4;
+  for (const char *p = s; *p; p++) {
+    *o++ = *p;
+    if (*p == '\n') {
+      *o++ = ' ';
+      *o++ = ' ';
+    }
+  }
+  *o = '\0';
+  free(s);
+  return out;
+}
+
+const char *cli_json_chunk_end(size_t n) {
+  return n == 0 ? "[]\n" : "\n]\n";
+}

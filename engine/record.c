@@ -23,6 +23,7 @@ struct carnet_record {
   carnet_kind kind;
   bool deleted;
   carnet_hlc updated;
+  carnet_hlc created; /* the earliest stamp among its cells */
   const char *scalar[CARNET_F_MAX_];
   const char **elems[CARNET_F_MAX_];
   size_t nelems[CARNET_F_MAX_];
@@ -325,6 +326,7 @@ int carnet__record_build(const carnet__entity *e, carnet_record **out) {
       goto done;
     }
     if (c->hlc > rec->updated) rec->updated = c->hlc;
+    if (rec->created == 0 || c->hlc < rec->created) rec->created = c->hlc;
     if ((rc = add_cell(rec, c, &o, caps, cev))) goto done;
   }
   if (rec->kind == CARNET_KIND_DOCUMENT && (rc = doc_build(rec, e, &z, caps))) goto done;
@@ -413,6 +415,10 @@ size_t carnet_record_consent_log(const carnet_record *rec, const carnet_consent_
 
 carnet_hlc carnet_record_updated(const carnet_record *rec) {
   return rec->updated;
+}
+
+carnet_hlc carnet_record_created(const carnet_record *rec) {
+  return rec->created;
 }
 
 size_t carnet_record_lines(const carnet_record *rec, const carnet_line **out) {

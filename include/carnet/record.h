@@ -280,6 +280,12 @@ CARNET_API size_t carnet_record_consent_log(const carnet_record *rec,
 /* Brief: the HLC of the latest change to any field of the record. */
 CARNET_API carnet_hlc carnet_record_updated(const carnet_record *rec);
 
+/* Brief: the HLC of the earliest change the record holds: its creation,
+ * whose stamp the fields written then keep (a customer's reference code and
+ * type), whatever its id (an imported row's id is a hash of the row). A
+ * merged view holds the cells of its whole group: the earliest creation. */
+CARNET_API carnet_hlc carnet_record_created(const carnet_record *rec);
+
 /* --- Listing ------------------------------------------------------------ */
 
 typedef struct carnet_filter {
