@@ -14,7 +14,16 @@
  *     at most once per postcode, as homonymous firms side by side are rare);
  *   - phones: mobiles 06/07 and landlines 01-05 by region (0262/0692 in La
  *     Réunion), unique per customer, each record writing its numbers in one
- *     of nine common forms; e-mails derived from the name, unique.
+ *     of nine common forms; e-mails derived from the name, unique;
+ *   - companies name no one (30 %), their trade name (30 %) or a contact
+ *     person (40 %), whose surname is the one in the trade name when it has
+ *     one ("Noël Blanc", "Garage Blanc SARL");
+ *   - homonyms (issue 18): 3 % of individuals have one with the same first
+ *     and last name in the same postcode, with their own mobile and e-mail;
+ *     4 % of companies another firm of the same trade name in the same
+ *     postcode (another SIREN, legal form and contact person of the same
+ *     family); 4 % of companies with a SIRET another establishment (same
+ *     SIREN, another SIRET, its own phones, often in another town).
  */
 #include "bench/dupes_gen.h"
 
@@ -464,6 +473,16 @@ static const char *pick_first(gen *g, bool *female) {
 }
 
 /* Digits of a unique French number: "0612345678". */
+/* The prefixes French numbering gives the overseas departments (0262,
+ * 0590, 0692, ...): a metropolitan number never starts with them. */
+static bool overseas_prefix(const char *d) {
+  static const char *const p[] = {"0262", "0263", "0269", "0508", "0590", "0594", "0596", "0639",
+                                  "0690", "0691", "0692", "0693", "0694", "0696", "0697"};
+  for (size_t i = 0; i < N(p); i++)
+    if (strncmp(d, p[i], 4) == 0) return true;
+  return false;
+}
+
 static void make_phone(gen *g, bool mobile, char area, char out[11]) {
   do {
     if (area == 'R')
@@ -471,7 +490,7 @@ static void make_phone(gen *g, bool mobile, char area, char out[11]) {
     else
       snprintf(out, 11, "0%c%08u", mobile ? (rchance(&g->r, 0.7) ? '6' : '7') : area,
                rbelow(&g->r, 100000000));
-  } while (!uset_add(&g->phones, hash_str(out)));
+  } while ((area != 'R' && overseas_prefix(out)) || !uset_add(&g->phones, hash_str(out)));
 }
 
 /* The digits "0612345678" in one of the common written forms. */
@@ -519,6 +538,7 @@ typedef struct truth {
   person p;
   char co_base[96]; /* company name without legal form */
   int form;         /* -1: none, else index in forms */
+  int contact;      /* companies: 0 no name, 1 the trade name as name, 2 a contact person */
   size_t place;
   char street[128];
   char mobile[11], landline[11];
@@ -574,14 +594,17 @@ static void make_truth(gen *g, truth *t) {
     do {
       const char *act = activities[rbelow(&g->r, N(activities))];
       pick_surname(g, owner, sizeof owner);
-      if (rchance(&g->r, 0.85))
+      if (rchance(&g->r, 0.85)) {
         snprintf(t->co_base, sizeof t->co_base, "%s %s", act, owner);
-      else
+        snprintf(t->p.last, sizeof t->p.last, "%s", owner); /* Noël Blanc, Garage Blanc */
+      } else
         snprintf(t->co_base, sizeof t->co_base, "%s %s", act,
                  co_suffix[rbelow(&g->r, N(co_suffix))]);
       snprintf(key, sizeof key, "%zu|%s", t->place, t->co_base);
     } while (!uset_add(&g->conames, hash_str(key)));
     t->form = rchance(&g->r, 0.7) ? (int)rbelow(&g->r, N(forms)) : -1;
+    unsigned k = rbelow(&g->r, 10);
+    t->contact = k < 3 ? 0 : k < 6 ? 1 : 2;
     make_phone(g, false, area, t->landline);
     if (rchance(&g->r, 0.4)) make_phone(g, true, area, t->mobile);
     if (rchance(&g->r, 0.85)) {
@@ -613,6 +636,7 @@ enum {
   NZ_CASE = 256,
   NZ_NO_SIRET = 512,
   NZ_TYPO_CO = 1024,
+  NZ_NO_CONTACT = 2048,
 };
 
 static void write_rec(gen *g, const truth *t, unsigned nz, dg_rec *o) {
@@ -661,8 +685,14 @@ static void write_rec(gen *g, const truth *t, unsigned nz, dg_rec *o) {
     } else {
       snprintf(o->company, sizeof o->company, "%s", co);
     }
-    /* Display name: the company's usual name, or its contact person. */
-    if (rchance(r, 0.5)) snprintf(o->name, sizeof o->name, "%s", co);
+    /* Display name: none, the company's usual name, or its contact person
+     * (whom a copy may leave out, or write as its trade name). */
+    int contact = t->contact;
+    if (contact == 2 && (nz & NZ_NO_CONTACT)) contact = rchance(r, 0.5) ? 0 : 1;
+    if (contact == 1)
+      snprintf(o->name, sizeof o->name, "%s", co);
+    else if (contact == 2)
+      snprintf(o->name, sizeof o->name, "%s %s", first, last);
   } else {
     if (nz & NZ_SWAP)
       snprintf(o->name, sizeof o->name, "%s %s", last, first);
@@ -731,7 +761,7 @@ static unsigned dup_noise(gen *g, const truth *t) {
     else if (u < 46)
       nz |= NZ_NO_EMAIL;
     else if (u < 56)
-      nz |= NZ_NO_PHONE;
+      nz |= t->company_kind && t->contact == 2 && rchance(r, 0.3) ? NZ_NO_CONTACT : NZ_NO_PHONE;
     else if (u < 66)
       nz |= NZ_ACCENTS;
     else if (u < 76)
@@ -838,6 +868,23 @@ int dg_generate(size_t n, uint64_t seed, dg_base *out) {
       write_rec(&g, &fm, 0, &out->recs[i]);
       out->recs[i].group = group++;
       out->recs[i++].kind = DG_NEG_FAMILY;
+    } else if (!t.company_kind && u < 0.08) {
+      /* A homonym: same first and last name in the same postcode (a father
+       * and son, two neighbours), another person with contacts of their
+       * own. */
+      truth hm;
+      make_truth(&g, &hm);
+      hm.company_kind = 0;
+      hm.form = -1;
+      hm.siret[0] = '\0';
+      hm.place = t.place;
+      hm.p = t.p;
+      hm.landline[0] = '\0';
+      if (hm.mobile[0] == '\0') make_phone(&g, true, g.places[t.place].area, hm.mobile);
+      if (rchance(&g.r, 0.85)) make_email(&g, &hm, hm.email, sizeof hm.email);
+      write_rec(&g, &hm, 0, &out->recs[i]);
+      out->recs[i].group = group++;
+      out->recs[i++].kind = DG_NEG_HOMONYM;
     } else if (t.company_kind && u < 0.04) {
       /* The same company name in another town, another SIRET. */
       truth other;
@@ -852,6 +899,52 @@ int dg_generate(size_t n, uint64_t seed, dg_base *out) {
       write_rec(&g, &other, 0, &out->recs[i]);
       out->recs[i].group = group++;
       out->recs[i++].kind = DG_NEG_HOMONYM_CO;
+    } else if (t.company_kind && u < 0.08) {
+      /* The same trade name in the same postcode, another firm: "Noël Blanc
+       * / Garage Blanc SARL" and "Cécile Blanc / Garage Blanc SA", another
+       * SIREN, another contact person of the same family. */
+      truth other;
+      make_truth(&g, &other);
+      other.company_kind = 1;
+      other.place = t.place;
+      snprintf(other.co_base, sizeof other.co_base, "%s", t.co_base);
+      other.form = t.form < 0 ? (int)rbelow(&g.r, N(forms)) : (t.form + 1) % (int)N(forms);
+      other.contact = 2;
+      snprintf(other.p.last, sizeof other.p.last, "%s", t.p.last);
+      do
+        snprintf(other.p.first, sizeof other.p.first, "%s", pick_first(&g, &other.p.female));
+      while (strcmp(other.p.first, t.p.first) == 0);
+      if (other.landline[0] == '\0')
+        make_phone(&g, false, g.places[other.place].area, other.landline);
+      if (other.email[0]) make_email(&g, &other, other.email, sizeof other.email);
+      write_rec(&g, &other, 0, &out->recs[i]);
+      out->recs[i].group = group++;
+      out->recs[i++].kind = DG_NEG_HOMONYM_CO_HERE;
+    } else if (t.company_kind && t.siret[0] && u < 0.12) {
+      /* Another establishment of the same company: same SIREN and name,
+       * another SIRET, its own phones and address, often in another town. */
+      truth est = t;
+      if (rchance(&g.r, 0.7))
+        while (est.place == t.place)
+          est.place = zipf_pick(&g.zplace, &g.r);
+      snprintf(est.street, sizeof est.street, "%u %s %s", 1 + rbelow(&g.r, 150),
+               street_kinds[rbelow(&g.r, N(street_kinds))],
+               street_names[rbelow(&g.r, N(street_names))]);
+      do {
+        est.siret[9] = '0';
+        est.siret[10] = '0';
+        est.siret[11] = (char)('0' + rbelow(&g.r, 10));
+        est.siret[12] = (char)('2' + rbelow(&g.r, 8));
+        luhn_fill(&g.r, est.siret, 14, 13);
+      } while (strcmp(est.siret, t.siret) == 0);
+      est.mobile[0] = '\0';
+      make_phone(&g, false, g.places[est.place].area, est.landline);
+      if (rchance(&g.r, 0.3)) make_phone(&g, true, g.places[est.place].area, est.mobile);
+      est.email[0] = '\0';
+      if (rchance(&g.r, 0.6)) make_email(&g, &est, est.email, sizeof est.email);
+      write_rec(&g, &est, 0, &out->recs[i]);
+      out->recs[i].group = group++;
+      out->recs[i++].kind = DG_NEG_ESTABLISHMENT;
     }
   }
   out->n = i;

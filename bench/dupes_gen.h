@@ -8,7 +8,9 @@
  * differently, the e-mail's case changed or a +tag added. Hard negatives
  * are generated too: neighbours with the same surname in the same postcode,
  * the same company name in another city with another SIRET, family members
- * sharing a landline at one address. The truth is the group of each record:
+ * sharing a landline at one address, homonyms (same full name in the same
+ * postcode, another person; the same trade name in the same postcode,
+ * another firm), and other establishments of one company. The truth is the group of each record:
  * two records are duplicates iff they have the same group.
  *
  * Pure C, no replica: the caller writes the records (bench/dupes_quality.c,
@@ -42,6 +44,10 @@ enum {
   DG_NEG_NEIGHBOUR = 2, /* same surname, same postcode, another person */
   DG_NEG_HOMONYM_CO = 3,/* same company name, other city, other SIRET */
   DG_NEG_FAMILY = 4,    /* same address and landline, another person */
+  DG_NEG_HOMONYM = 5,   /* same first and last name, same postcode, another person */
+  DG_NEG_HOMONYM_CO_HERE = 6, /* same trade name, same postcode, another firm */
+  DG_NEG_ESTABLISHMENT = 7,   /* same SIREN, another SIRET: not a duplicate */
+  DG_KINDS = 8,
 };
 
 typedef struct dg_base {

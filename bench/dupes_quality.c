@@ -79,14 +79,13 @@ static void patch_rec(carnet_patch *p, const dg_rec *d) {
   if (rc) die("building a patch", rc, NULL);
 }
 
+static const char *const kind_names[DG_KINDS] = {
+    "orig",   "dup",     "neighbour",       "homonym-co",
+    "family", "homonym", "homonym-co-here", "establishment"};
+
 static void print_rec(const char *tag, const dg_rec *d) {
   fprintf(stderr, "   %s [%s g%u] name=\"%s\" company=\"%s\" %s %s siret=%s", tag,
-          d->kind == DG_ORIGINAL    ? "orig"
-          : d->kind == DG_DUPLICATE ? "dup"
-          : d->kind == DG_NEG_NEIGHBOUR ? "neighbour"
-          : d->kind == DG_NEG_FAMILY    ? "family"
-                                        : "homonym-co",
-          d->group, d->name, d->company, d->postcode, d->city, d->siret);
+          kind_names[d->kind], d->group, d->name, d->company, d->postcode, d->city, d->siret);
   for (int i = 0; i < d->nphone; i++)
     fprintf(stderr, " tel=%s", d->phone[i]);
   for (int i = 0; i < d->nemail; i++)
@@ -215,7 +214,7 @@ int main(int argc, char **argv) {
   if ((rc = carnet_dupes_find(r, min_score, &d, &nd))) die("carnet_dupes_find", rc, r);
   double api_ms = now_ms() - t0;
 
-  size_t tp = 0, fp = 0, fp_kind[5] = {0};
+  size_t tp = 0, fp = 0, fp_kind[DG_KINDS] = {0};
   size_t fp_shown = 0;
   /* Found true pairs, to list the missed ones: mark per record. */
   unsigned char *hit = calloc(base.n, 1);
@@ -291,13 +290,15 @@ int main(int argc, char **argv) {
   printf("{\"n\": %zu, \"seed\": %llu, \"min_score\": %.3f, \"true_pairs\": %zu, \"reported\": %zu,"
          " \"true_positives\": %zu, \"false_positives\": %zu,"
          " \"fp_by_kind\": {\"plain\": %zu, \"neighbour\": %zu, \"homonym_company\": %zu,"
-         " \"family\": %zu},"
+         " \"family\": %zu, \"homonym\": %zu, \"homonym_company_here\": %zu,"
+         " \"establishment\": %zu},"
          " \"precision\": %.4f, \"recall\": %.4f, \"generate_ms\": %.0f, \"load_ms\": %.0f,"
          " \"dupes_api_ms\": %.0f, \"dupes_cli_ms\": %.0f, \"cli_json_bytes\": %zu}\n",
          base.n, (unsigned long long)seed, min_score, base.true_pairs, nd, tp, fp,
          fp_kind[DG_ORIGINAL] + fp_kind[DG_DUPLICATE], fp_kind[DG_NEG_NEIGHBOUR],
-         fp_kind[DG_NEG_HOMONYM_CO], fp_kind[DG_NEG_FAMILY], precision, recall, gen_ms, load_ms,
-         api_ms, cli_ms, cli_bytes);
+         fp_kind[DG_NEG_HOMONYM_CO], fp_kind[DG_NEG_FAMILY], fp_kind[DG_NEG_HOMONYM],
+         fp_kind[DG_NEG_HOMONYM_CO_HERE], fp_kind[DG_NEG_ESTABLISHMENT], precision, recall, gen_ms,
+         load_ms, api_ms, cli_ms, cli_bytes);
   fprintf(stderr,
           "dupes quality: n=%zu seed=%llu min_score=%.2f precision=%.4f recall=%.4f "
           "(tp=%zu fp=%zu true=%zu) api=%.0f ms cli=%.0f ms\n",

@@ -25,8 +25,11 @@ static const cli_usage dupes_usage = {
             "records that two customers are not the same; 'carnet dupes set-aside A B' puts\n"
             "a pair on the review list; 'carnet merge KEEP OTHER' merges it.\n"
             "Reasons: same SIRET, same SIREN, same phone, same email, similar email (+tag or\n"
-            "dots), similar name in the same postcode/city (Jaro-Winkler of the folded\n"
-            "names, shown as name~). Nothing is merged.",
+            "dots), similar person or company name in the same postcode/city (Jaro-Winkler\n"
+            "of the folded names, shown as name~). Against (values both hold that differ):\n"
+            "same company, other establishment (same SIREN, other SIRET: not a duplicate),\n"
+            "different SIRET, e-mails, mobiles, phones, legal forms or contact persons.\n"
+            "Nothing is merged.",
 };
 
 static bool parse_score(const char *s, double *out) {
@@ -37,17 +40,33 @@ static bool parse_score(const char *s, double *out) {
   return true;
 }
 
-/* "same phone, similar name ... (name~0.96)" into a malloc'd string. */
+/* The text of one reason: a similar name says whose names matched. */
+static const char *reason_text(unsigned reasons, unsigned bit) {
+  if (bit == CARNET_DUPE_NAME)
+    return reasons & CARNET_DUPE_NAME_COMPANY ? "similar company name, same postcode/city"
+                                              : "similar person name, same postcode/city";
+  return carnet_dupes_reason_name((carnet_dupe_reason)bit);
+}
+
+/* "same phone, similar person name ... (name~0.96); against: different
+ * e-mails" into a malloc'd string. */
 static char *reasons_text(const carnet_dupe *d) {
-  char buf[512] = "";
+  char buf[768] = "";
   for (unsigned bit = 1; bit <= CARNET_DUPE_NAME; bit <<= 1) {
     if (!(d->reasons & bit)) continue;
     if (buf[0]) strncat(buf, ", ", sizeof buf - strlen(buf) - 1);
-    strncat(buf, carnet_dupes_reason_name((carnet_dupe_reason)bit), sizeof buf - strlen(buf) - 1);
+    strncat(buf, reason_text(d->reasons, bit), sizeof buf - strlen(buf) - 1);
   }
   char sim[32];
   snprintf(sim, sizeof sim, " (name~%.2f)", d->name_similarity);
   strncat(buf, sim, sizeof buf - strlen(buf) - 1);
+  const char *sep = "; against: ";
+  for (unsigned bit = CARNET_DUPE_OTHER_ESTABLISHMENT; bit & CARNET_DUPE_AGAINST_MASK; bit <<= 1) {
+    if (!(d->reasons & bit)) continue;
+    strncat(buf, sep, sizeof buf - strlen(buf) - 1);
+    strncat(buf, carnet_dupes_reason_name((carnet_dupe_reason)bit), sizeof buf - strlen(buf) - 1);
+    sep = ", ";
+  }
   return cli_oom(strdup(buf));
 }
 
@@ -65,6 +84,17 @@ static const char *name_of(const carnet_record *rec) {
   const char *n = rec ? carnet_record_str(rec, CARNET_F_NAME) : NULL;
   if (n == NULL && rec) n = carnet_record_str(rec, CARNET_F_COMPANY);
   return n ? n : "";
+}
+
+/* "Noël Blanc / Garage Blanc SARL" when the customer names a person and a
+ * company, so the table shows the names a company match is about. */
+static void names_of(const carnet_record *rec, char *out, size_t len) {
+  const char *n = rec ? carnet_record_str(rec, CARNET_F_NAME) : NULL;
+  const char *co = rec ? carnet_record_str(rec, CARNET_F_COMPANY) : NULL;
+  if (n && n[0] && co && co[0] && strcmp(n, co) != 0)
+    snprintf(out, len, "%s / %s", n, co);
+  else
+    snprintf(out, len, "%s", name_of(rec));
 }
 
 /* Print the pairs as a table (human) or append them to `arr` (JSON). */
@@ -87,20 +117,29 @@ static int print_pairs(cli *c, carnet_replica *r, const carnet_dupe *d, size_t n
       cli_json_put(o, "score", json_real(d[i].score));
       cli_json_put(o, "a", json_side(ra, &d[i].a));
       cli_json_put(o, "b", json_side(rb, &d[i].b));
-      json_t *rs = cli_oom(json_array());
+      json_t *rs = cli_oom(json_array()), *against = cli_oom(json_array());
       for (unsigned bit = 1; bit <= CARNET_DUPE_NAME; bit <<= 1)
+        if (d[i].reasons & bit) cli_json_push(rs, cli_json_str(reason_text(d[i].reasons, bit)));
+      for (unsigned bit = CARNET_DUPE_OTHER_ESTABLISHMENT; bit & CARNET_DUPE_AGAINST_MASK;
+           bit <<= 1)
         if (d[i].reasons & bit)
-          cli_json_push(rs, cli_json_str(carnet_dupes_reason_name((carnet_dupe_reason)bit)));
+          cli_json_push(against, cli_json_str(carnet_dupes_reason_name((carnet_dupe_reason)bit)));
       cli_json_put(o, "reasons", rs);
+      cli_json_put(o, "against", against);
+      cli_json_put(o, "names_matched",
+                   !(d[i].reasons & CARNET_DUPE_NAME)        ? json_null()
+                   : d[i].reasons & CARNET_DUPE_NAME_COMPANY ? cli_json_str("company")
+                                                             : cli_json_str("person"));
       cli_json_put(o, "name_similarity", json_real(d[i].name_similarity));
       cli_json_put(o, "name_measure", cli_json_str("jaro-winkler"));
       cli_json_put(o, "same_place", json_boolean(d[i].same_place));
       cli_json_push(arr, o);
     } else {
-      char score[16], la[CARNET_ID_HEX_LEN + 1], lb[CARNET_ID_HEX_LEN + 1];
+      char score[16], la[CARNET_ID_HEX_LEN + 1], lb[CARNET_ID_HEX_LEN + 1], na[512], nb[512];
       snprintf(score, sizeof score, "%.3f", d[i].score);
-      const char *row[] = {score, cli_label(ra, la), name_of(ra), cli_label(rb, lb), name_of(rb),
-                           why};
+      names_of(ra, na, sizeof na);
+      names_of(rb, nb, sizeof nb);
+      const char *row[] = {score, cli_label(ra, la), na, cli_label(rb, lb), nb, why};
       cli_table_add(t, row);
     }
     free(why);

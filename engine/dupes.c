@@ -13,19 +13,26 @@
  *    1 - prod(1 - w) (independent evidence adds up, never past 1); a pair
  *    whose names differ (Jaro-Winkler below 0.95) and that shares no SIRET
  *    is damped, down to x0.6 at 0.6 and below (a family's landline, an
- *    accountant's e-mail). Weights tuned with bench/dupes_quality.c
- *    (docs/DESIGN-NOTES.md, "Duplicate detection").
+ *    accountant's e-mail). Evidence against (carnet/dupes.h): values both
+ *    records hold and that differ. Two SIRETs of one SIREN cap the score
+ *    at 0.5 (two establishments), of two SIRENs multiply it by 0.3;
+ *    e-mails, mobiles, legal forms and contact persons that differ weaken
+ *    the name's weight only (homonyms: same name, same place, another
+ *    person). Weights tuned with bench/dupes_quality.c (docs/DESIGN-NOTES.md,
+ *    "Duplicate detection").
  */
+#include <msgpack.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "carnet/dupes.h"
-#include "engine/alloc.h"
 #include "carnet/error.h"
 #include "carnet/normalize.h"
 #include "carnet/record.h"
+#include "engine/alloc.h"
 #include "engine/entity_io.h"
+#include "engine/fold.h"
 #include "engine/replica_int.h"
 
 #define REASON_BLOCK (1u << 15) /* internal: same name block, compare names */
@@ -44,6 +51,22 @@ const char *carnet_dupes_reason_name(carnet_dupe_reason bit) {
     return "similar email (+tag or dots)";
   case CARNET_DUPE_NAME:
     return "similar name, same postcode/city";
+  case CARNET_DUPE_NAME_COMPANY:
+    return "the similar names are the companies'";
+  case CARNET_DUPE_OTHER_ESTABLISHMENT:
+    return "same company, other establishment";
+  case CARNET_DUPE_DIFF_SIRET:
+    return "different SIRET";
+  case CARNET_DUPE_DIFF_EMAIL:
+    return "different e-mails";
+  case CARNET_DUPE_DIFF_MOBILE:
+    return "different mobiles";
+  case CARNET_DUPE_DIFF_FORM:
+    return "different legal forms";
+  case CARNET_DUPE_DIFF_PERSON:
+    return "different contact persons";
+  case CARNET_DUPE_DIFF_PHONE:
+    return "different phones";
   default:
     return NULL;
   }
@@ -249,12 +272,21 @@ done:
 
 /* --- Summaries ------------------------------------------------------------ */
 
+#define PHONES_MAX 6 /* the phones of a customer compared; more are ignored */
+
 typedef struct summary {
   carnet_id id;
   char *names[4]; /* folded name, sorted name, folded company, sorted company */
   size_t lens[4];
   char place[64];
   char siret[15];
+  char form[8]; /* the company's legal form, folded ("sarl"), or "" */
+  bool company; /* type company */
+  bool person;  /* names[0..1] name a person (not the company again) */
+  bool email;   /* holds an e-mail */
+  uint8_t nphones;
+  bool mobile[PHONES_MAX]; /* phones[i] is a mobile */
+  char phones[PHONES_MAX][CARNET_PHONE_E164_MAX];
   bool ok;
 } summary;
 
@@ -297,6 +329,32 @@ static void cell_text(const carnet__entity *e, carnet_field f, char *out, size_t
   out[n] = '\0';
 }
 
+/* Whether the customer holds an e-mail, and its phones (E.164), from its
+ * element cells: a phone is [type, number], nil once removed; an e-mail's
+ * value is true while it is held. */
+static void contacts(const carnet__entity *e, summary *s) {
+  for (size_t i = 0; i < e->n; i++) {
+    const carnet__cell *c = &e->cells[i];
+    if (c->field == CARNET_F_EMAILS && c->vlen == 1 && c->val[0] == 0xc3) s->email = true;
+    if (c->field != CARNET_F_PHONES || s->nphones == PHONES_MAX) continue;
+    msgpack_zone z;
+    msgpack_object o;
+    size_t off = 0;
+    if (!msgpack_zone_init(&z, 128)) continue; /* a mobile less to compare: no harm */
+    if (msgpack_unpack((const char *)c->val, c->vlen, &off, &z, &o) == MSGPACK_UNPACK_SUCCESS &&
+        o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 2) {
+      const msgpack_object *t = &o.via.array.ptr[0], *num = &o.via.array.ptr[1];
+      if (t->type == MSGPACK_OBJECT_STR && num->type == MSGPACK_OBJECT_STR &&
+          num->via.str.size < CARNET_PHONE_E164_MAX) {
+        s->mobile[s->nphones] = t->via.str.size == 6 && memcmp(t->via.str.ptr, "mobile", 6) == 0;
+        memcpy(s->phones[s->nphones], num->via.str.ptr, num->via.str.size);
+        s->phones[s->nphones++][num->via.str.size] = '\0';
+      }
+    }
+    msgpack_zone_destroy(&z);
+  }
+}
+
 /* Read the customer's own row (not its merged group: pairs are scored
  * between the records as they are), inside the scan's read transaction. */
 static int summarize(carnet__stxn *st, summary *s) {
@@ -322,6 +380,18 @@ static int summarize(carnet__stxn *st, summary *s) {
     s->names[3] = dup_fold(company, true, &s->lens[3]);
     carnet__index_place(pc, city, s->place, sizeof s->place);
     if (siret[0] == '\0' || carnet_siret_normalize(siret, s->siret) != 0) s->siret[0] = '\0';
+    char type[16];
+    cell_text(&e, CARNET_F_TYPE, type, sizeof type);
+    s->company = strcmp(type, "company") == 0;
+    if (company[0] && carnet__name_legal_form(company, s->form, sizeof s->form) != 0)
+      s->form[0] = '\0';
+    /* A company's name is its contact person's unless it reads as the
+     * company again ("Garage Blanc" / "Garage Blanc SARL"). */
+    s->person = s->names[1] != NULL;
+    if (s->person && s->company && s->names[3] &&
+        jw(s->names[1], s->lens[1], s->names[3], s->lens[3]) >= 0.9)
+      s->person = false;
+    contacts(&e, s);
     s->ok = true;
   }
   carnet__entity_free(&e);
@@ -386,9 +456,11 @@ static double clamp01(double x) {
 /* The best similarity of the names of x and y; `need`: a similarity below
  * it is as good as 0 to the caller, so pairs of names whose lengths alone
  * keep them below it are not compared. */
-static double name_sim(const summary *x, const summary *y, double need, bool *any_name) {
+static double name_sim(const summary *x, const summary *y, double need, bool *any_name,
+                       bool *of_persons) {
   double sim = 0;
   *any_name = false;
+  *of_persons = false;
   for (int i = 0; i < 4 && sim < 1.0; i++)
     for (int j = i & 1; j < 4 && sim < 1.0; j += 2) {
       /* Same word order against same word order: folded with folded,
@@ -397,9 +469,65 @@ static double name_sim(const summary *x, const summary *y, double need, bool *an
       *any_name = true;
       if (jw_bound(x->lens[i], y->lens[j]) < need) continue;
       double s = jw(x->names[i], x->lens[i], y->names[j], y->lens[j]);
-      if (s > sim) sim = s;
+      if (s > sim) {
+        sim = s;
+        *of_persons = i < 2 && j < 2 && x->person && y->person;
+      }
     }
   return sim;
+}
+
+/* Are the two records' phones (mobiles only: `mobiles`) all different,
+ * both holding one? */
+static bool phones_differ(const summary *x, const summary *y, bool mobiles) {
+  size_t nx = 0, ny = 0;
+  for (size_t i = 0; i < x->nphones; i++)
+    nx += !mobiles || x->mobile[i];
+  for (size_t j = 0; j < y->nphones; j++)
+    ny += !mobiles || y->mobile[j];
+  if (nx == 0 || ny == 0) return false;
+  for (size_t i = 0; i < x->nphones; i++)
+    for (size_t j = 0; j < y->nphones; j++)
+      if ((!mobiles || (x->mobile[i] && y->mobile[j])) && strcmp(x->phones[i], y->phones[j]) == 0)
+        return false;
+  return true;
+}
+
+/* The evidence against a pair (carnet/dupes.h), and the factor it puts on
+ * the name's weight. */
+static unsigned against(const summary *x, const summary *y, unsigned reasons, double *name_factor) {
+  unsigned bits = 0;
+  double f = 1.0;
+  size_t lx = strlen(x->siret), ly = strlen(y->siret);
+  if (lx && ly && !(reasons & CARNET_DUPE_SIRET)) {
+    if (memcmp(x->siret, y->siret, 9) != 0)
+      bits |= CARNET_DUPE_DIFF_SIRET;
+    else if (lx == 14 && ly == 14)
+      bits |= CARNET_DUPE_OTHER_ESTABLISHMENT;
+  }
+  if (x->email && y->email && !(reasons & (CARNET_DUPE_EMAIL | CARNET_DUPE_EMAIL_HINT))) {
+    bits |= CARNET_DUPE_DIFF_EMAIL;
+    f *= 0.7;
+  }
+  if (phones_differ(x, y, true)) {
+    bits |= CARNET_DUPE_DIFF_MOBILE;
+    f *= 0.7;
+  } else if (phones_differ(x, y, false)) {
+    bits |= CARNET_DUPE_DIFF_PHONE; /* a landline and a mobile, say: weaker */
+    f *= 0.9;
+  }
+  if (x->company && y->company) {
+    if (x->form[0] && y->form[0] && strcmp(x->form, y->form) != 0) {
+      bits |= CARNET_DUPE_DIFF_FORM;
+      f *= 0.85;
+    }
+    if (x->person && y->person && jw(x->names[1], x->lens[1], y->names[1], y->lens[1]) < 0.9) {
+      bits |= CARNET_DUPE_DIFF_PERSON;
+      f *= 0.6;
+    }
+  }
+  *name_factor = f;
+  return bits;
 }
 
 /* A pair with only a name block in common scores 0.85 * (sim - 0.92) /
@@ -411,9 +539,9 @@ static double block_need(double min_score) {
 
 static void score(const summary *x, const summary *y, unsigned reasons, double min_score,
                   carnet_dupe *d) {
-  bool any_name;
+  bool any_name, of_persons;
   bool block_only = !(reasons & ~(unsigned)REASON_BLOCK);
-  double sim = name_sim(x, y, block_only ? block_need(min_score) : 0, &any_name);
+  double sim = name_sim(x, y, block_only ? block_need(min_score) : 0, &any_name, &of_persons);
   bool same_place = x->place[0] && strcmp(x->place, y->place) == 0;
   /* SIRET and SIREN: 's' keys of two SIRENs also match; a SIREN match of two
    * full SIRETs that differ is two establishments. */
@@ -429,9 +557,11 @@ static void score(const summary *x, const summary *y, unsigned reasons, double m
    * folded name in the same place (similarity >= 0.995); a near name only
    * adds to another evidence. Elsewhere it never reaches the default. */
   double wn = same_place ? 0.85 * clamp01((sim - 0.92) / 0.08) : 0.6 * clamp01((sim - 0.88) / 0.12);
+  double name_factor;
+  unsigned neg = against(x, y, reasons, &name_factor);
   if (wn > 0) {
-    w[nw++] = wn;
-    if (same_place) reasons |= CARNET_DUPE_NAME;
+    w[nw++] = wn * name_factor;
+    if (same_place) reasons |= CARNET_DUPE_NAME | (of_persons ? 0 : CARNET_DUPE_NAME_COMPANY);
   }
   double keep = 1.0;
   for (size_t i = 0; i < nw; i++)
@@ -442,8 +572,10 @@ static void score(const summary *x, const summary *y, unsigned reasons, double m
    * of the word-sorted names), an accountant's address. Down to x0.6 at
    * 0.6 and below; names of 0.95 and more are not damped. */
   if (any_name && !(reasons & CARNET_DUPE_SIRET)) sc *= 0.6 + 0.4 * clamp01((sim - 0.6) / 0.35);
+  if (neg & CARNET_DUPE_DIFF_SIRET) sc *= 0.3;
+  if ((neg & CARNET_DUPE_OTHER_ESTABLISHMENT) && sc > 0.5) sc = 0.5;
   d->score = round3(sc); /* three decimals: stable output */
-  d->reasons = reasons & ~(unsigned)REASON_BLOCK;
+  d->reasons = (reasons & ~(unsigned)REASON_BLOCK) | neg;
   d->name_similarity = round3(sim);
   d->same_place = same_place;
 }
@@ -510,7 +642,7 @@ static int finish(carnet__stxn *st, pairset *ps, double min_score, carnet_dupe *
     if (!x->ok || !y->ok) continue;
     carnet_dupe d = {.a = ps->v[i].a, .b = ps->v[i].b};
     score(x, y, ps->v[i].reasons, min_score, &d);
-    if (d.reasons != 0 && d.score >= min_score) dv[nd++] = d;
+    if ((d.reasons & CARNET_DUPE_FOR_MASK) != 0 && d.score >= min_score) dv[nd++] = d;
   }
   qsort(dv, nd, sizeof *dv, dupe_cmp);
   if (nd > 0) {

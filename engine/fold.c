@@ -22,6 +22,7 @@
 #include "carnet/error.h"
 #include "carnet/normalize.h"
 #include "engine/alloc.h"
+#include "engine/fold.h"
 
 #define WORDS_MAX 64
 
@@ -243,4 +244,24 @@ int carnet_name_fold_sorted(const char *s, char *out, size_t out_len) {
   }
   w.count = k; /* emit reads words through `order` only */
   return emit(&w, order, out, out_len);
+}
+
+int carnet__name_legal_form(const char *s, char *out, size_t out_len) {
+  words w;
+  if (out_len > 0) out[0] = '\0';
+  if (out_len <= LEGAL_FORM_MAX) return CARNET_ELIMIT;
+  int rc = split(s, &w);
+  if (rc) return rc;
+  for (size_t i = 0; i < w.count; i++) {
+    const char *p = w.buf + w.start[i];
+    size_t n = w.n[i];
+    /* Words dropped with the forms that are no form of their own. */
+    if (!legal_form(p, n) || (n == 2 && (memcmp(p, "et", 2) == 0 || memcmp(p, "co", 2) == 0)) ||
+        (n == 3 && (memcmp(p, "ets", 3) == 0 || memcmp(p, "cie", 3) == 0)))
+      continue;
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return 0;
+  }
+  return 0;
 }

@@ -25,17 +25,48 @@
 
 CARNET_BEGIN_DECLS
 
-/* Why two customers are candidates (bits). */
+/* Why two customers are candidates (bits), and what counts against it.
+ *
+ * Bits 0-5 are evidence for. CARNET_DUPE_NAME_COMPANY qualifies
+ * CARNET_DUPE_NAME: the names that matched are the companies' (trade
+ * names), not the persons'. Bits from CARNET_DUPE_OTHER_ESTABLISHMENT on
+ * are evidence against, present in both records and different; each
+ * lowers the score:
+ *
+ *   - two valid SIRETs of one SIREN: one company, two establishments, never
+ *     a likely duplicate (score at most 0.5);
+ *   - two valid SIRETs (or SIRENs) of different SIRENs: two companies
+ *     (score x0.3);
+ *   - e-mails, none in common (not even but for +tag and dots); mobiles,
+ *     none in common (else, more weakly, phones of any type, none in
+ *     common); for companies, the legal forms ("SARL" and "SA"), and the
+ *     contact persons (the customers' names, when they name a person apart
+ *     from the company): each weakens the similar name only, not a shared
+ *     phone or e-mail, so a same name in the same place with any of them
+ *     is no longer a likely duplicate on its own. */
 typedef enum carnet_dupe_reason {
-  CARNET_DUPE_SIRET = 1u << 0,      /* same SIRET (or same SIREN, both without SIRET) */
-  CARNET_DUPE_SIREN = 1u << 1,      /* same SIREN, different establishments */
-  CARNET_DUPE_PHONE = 1u << 2,      /* a phone in common */
-  CARNET_DUPE_EMAIL = 1u << 3,      /* an e-mail in common */
-  CARNET_DUPE_EMAIL_HINT = 1u << 4, /* e-mails equal but for +tag and dots */
-  CARNET_DUPE_NAME = 1u << 5,       /* similar names in the same postcode / city */
+  CARNET_DUPE_SIRET = 1u << 0,               /* same SIRET (or same SIREN, both without SIRET) */
+  CARNET_DUPE_SIREN = 1u << 1,               /* same SIREN, different establishments */
+  CARNET_DUPE_PHONE = 1u << 2,               /* a phone in common */
+  CARNET_DUPE_EMAIL = 1u << 3,               /* an e-mail in common */
+  CARNET_DUPE_EMAIL_HINT = 1u << 4,          /* e-mails equal but for +tag and dots */
+  CARNET_DUPE_NAME = 1u << 5,                /* similar names in the same postcode / city */
+  CARNET_DUPE_NAME_COMPANY = 1u << 6,        /* the similar names are the companies' */
+  CARNET_DUPE_OTHER_ESTABLISHMENT = 1u << 7, /* against: same SIREN, other SIRET */
+  CARNET_DUPE_DIFF_SIRET = 1u << 8,          /* against: SIRETs of two SIRENs */
+  CARNET_DUPE_DIFF_EMAIL = 1u << 9,          /* against: no e-mail in common */
+  CARNET_DUPE_DIFF_MOBILE = 1u << 10,        /* against: no mobile in common */
+  CARNET_DUPE_DIFF_FORM = 1u << 11,          /* against: other legal forms */
+  CARNET_DUPE_DIFF_PERSON = 1u << 12,        /* against: other contact persons */
+  CARNET_DUPE_DIFF_PHONE = 1u << 13,         /* against: no phone in common */
 } carnet_dupe_reason;
 
-/* Brief: the name of a reason bit ("same phone"), or NULL. */
+/* The evidence for (bits 0-5) and against (bits 7-13) in `reasons`. */
+#define CARNET_DUPE_FOR_MASK 0x3fu
+#define CARNET_DUPE_AGAINST_MASK 0x3f80u
+
+/* Brief: the name of a reason bit ("same phone", "similar company name",
+ * "same company, other establishment", "different e-mails"), or NULL. */
 CARNET_API const char *carnet_dupes_reason_name(carnet_dupe_reason bit);
 
 /* One candidate pair. */

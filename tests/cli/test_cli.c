@@ -867,6 +867,86 @@ static void test_dupes(void **state) {
   free(ref);
 }
 
+/* The pair of `dupes --min-score 0 --json` whose sides are refs x and y. */
+static json_t *find_pair(json_t *pairs, const char *x, const char *y) {
+  for (size_t i = 0; i < J.array_size(pairs); i++) {
+    json_t *p = J.array_get(pairs, i);
+    const char *a = jstr(jget(p, "a"), "refcode"), *b = jstr(jget(p, "b"), "refcode");
+    if ((strcmp(a, x) == 0 && strcmp(b, y) == 0) || (strcmp(a, y) == 0 && strcmp(b, x) == 0))
+      return p;
+  }
+  fail_msg("no pair %s %s", x, y);
+  return NULL;
+}
+
+static char *add_ref(const fx *f, const char *const *args) {
+  const char *argv[32] = {"customer", "add"};
+  size_t n = 2;
+  for (; *args && n < 29; args++)
+    argv[n++] = *args;
+  argv[n++] = "--json";
+  argv[n] = NULL;
+  json_t *j = json_args(f, argv);
+  char *ref = strdup(jstr(j, "ref"));
+  free_json(j);
+  return ref;
+}
+
+#define ADD_REF(f, ...) add_ref((f), (const char *const[]){__VA_ARGS__, NULL})
+
+/* Homonyms are not duplicates (issue 18, point 2): a same name in the same
+ * postcode with e-mails and mobiles that differ, the same trade name with
+ * other SIRETs, legal forms and contact persons, another establishment of
+ * one company; `customer add` takes them without --force, `dupes` lists
+ * none of them at the default score, and says why at --min-score 0, and
+ * which names matched. */
+static void test_dupes_homonyms(void **state) {
+  fx *f = *state;
+  free(OK(f, "init"));
+  char *jean1 = ADD_REF(f, "--name", "Jean Martin", "--postcode", "69003", "--city", "Lyon",
+                        "--mobile", "06 11 22 33 44", "--email", "jean.martin@orange.fr");
+  char *jean2 = ADD_REF(f, "--name", "Jean Martin", "--postcode", "69003", "--city", "Lyon",
+                        "--mobile", "07 55 66 77 88", "--email", "jmartin69@free.fr");
+  char *noel = ADD_REF(f, "--name", "Noël Blanc", "--company=Garage Blanc SARL", "--postcode",
+                       "69003", "--siret", "73282932000017");
+  char *cecile = ADD_REF(f, "--name", "Cécile Blanc", "--company=Garage Blanc SA", "--postcode",
+                         "69003", "--siret", "40483304800014");
+  char *other = ADD_REF(f, "--name", "Garage Blanc", "--company=Garage Blanc SARL", "--postcode",
+                        "69003", "--siret", "73282932000025");
+  /* The same person again: a true duplicate, refused. */
+  USER_ERROR(f, "likely duplicate", "customer", "add", "--name", "MARTIN Jean", "--postcode",
+             "69003", "--mobile", "+33 6 11 22 33 44");
+  json_t *j = JSON(f, "dupes", "--json");
+  assert_int_equal(J.array_size(j), 0);
+  free_json(j);
+  j = JSON(f, "dupes", "--min-score", "0", "--json");
+  json_t *p = find_pair(j, jean1, jean2);
+  assert_true(J.number_value(jget(p, "score")) < 0.8);
+  assert_string_equal(jstr(p, "names_matched"), "person");
+  assert_true(has_str(jget(p, "against"), "different e-mails"));
+  assert_true(has_str(jget(p, "against"), "different mobiles"));
+  p = find_pair(j, noel, cecile);
+  assert_true(J.number_value(jget(p, "score")) < 0.8);
+  assert_string_equal(jstr(p, "names_matched"), "company");
+  assert_true(has_str(jget(p, "against"), "different SIRET"));
+  assert_true(has_str(jget(p, "against"), "different legal forms"));
+  assert_true(has_str(jget(p, "against"), "different contact persons"));
+  p = find_pair(j, noel, other);
+  assert_true(J.number_value(jget(p, "score")) <= 0.5);
+  assert_true(has_str(jget(p, "against"), "same company, other establishment"));
+  free_json(j);
+  char *table = OK(f, "dupes", "--min-score", "0");
+  assert_non_null(strstr(table, "Noël Blanc / Garage Blanc SARL"));
+  assert_non_null(strstr(table, "similar company name"));
+  assert_non_null(strstr(table, "against: "));
+  free(table);
+  free(jean1);
+  free(jean2);
+  free(noel);
+  free(cecile);
+  free(other);
+}
+
 static void write_file(const char *path, const void *data, size_t len) {
   FILE *fp = fopen(path, "wb");
   assert_non_null(fp);
@@ -925,6 +1005,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_changes_batches, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_changes_bad_files, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_dupes, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_dupes_homonyms, fx_setup, fx_teardown),
   };
   int failed = cmocka_run_group_tests_name("cli", tests, NULL, NULL);
   dlclose(J.lib);

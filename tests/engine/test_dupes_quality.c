@@ -49,7 +49,7 @@ static void test_generator_is_sound(void **state) {
   assert_int_equal(a.n, 3000);
   assert_true(a.true_pairs > 150 && a.true_pairs < 600); /* ~10 % duplicated */
   assert_memory_equal(a.recs, b.recs, a.n * sizeof *a.recs); /* seeded */
-  size_t kinds[5] = {0};
+  size_t kinds[DG_KINDS] = {0};
   for (size_t i = 0; i < a.n; i++) {
     kinds[a.recs[i].kind]++;
     if (a.recs[i].siret[0]) {
@@ -64,8 +64,8 @@ static void test_generator_is_sound(void **state) {
                                         digits[5], digits[6], digits[7], digits[8], 0}));
     }
   }
-  for (int k = 0; k < 5; k++)
-    assert_true(kinds[k] > 0); /* every kind of record, hard negatives too */
+  for (int k = 0; k < DG_KINDS; k++)
+    if (kinds[k] == 0) fail_msg("no record of kind %d", k); /* hard negatives too */
   dg_free(&a);
   dg_free(&b);
 }
@@ -118,8 +118,10 @@ static void test_precision_recall_small_base(void **state) {
   double recall = (double)tp / (double)base.true_pairs;
   printf("dupes quality n=%zu: precision %.3f recall %.3f (%zu reported, %zu true pairs)\n", base.n,
          precision, recall, nd, base.true_pairs);
-  assert_true(precision >= 0.9);
-  assert_true(recall >= 0.85);
+  /* The targets of issue 18 (at 100,000 with homonyms: 0.98 and 0.95,
+   * bench/RESULTS.md), here on the small base. */
+  assert_true(precision >= 0.98);
+  assert_true(recall >= 0.95);
 
   carnet_free(d);
   free(ids);
