@@ -33,6 +33,7 @@
 #include "engine/alloc.h"
 #include "engine/entity_io.h"
 #include "engine/fold.h"
+#include "engine/mp.h"
 #include "engine/replica_int.h"
 
 #define REASON_BLOCK (1u << 15) /* internal: same name block, compare names */
@@ -337,21 +338,19 @@ static void contacts(const carnet__entity *e, summary *s) {
     const carnet__cell *c = &e->cells[i];
     if (c->field == CARNET_F_EMAILS && c->vlen == 1 && c->val[0] == 0xc3) s->email = true;
     if (c->field != CARNET_F_PHONES || s->nphones == PHONES_MAX) continue;
-    msgpack_zone z;
-    msgpack_object o;
-    size_t off = 0;
-    if (!msgpack_zone_init(&z, 128)) continue; /* a mobile less to compare: no harm */
-    if (msgpack_unpack((const char *)c->val, c->vlen, &off, &z, &o) == MSGPACK_UNPACK_SUCCESS &&
-        o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == 2) {
-      const msgpack_object *t = &o.via.array.ptr[0], *num = &o.via.array.ptr[1];
-      if (t->type == MSGPACK_OBJECT_STR && num->type == MSGPACK_OBJECT_STR &&
-          num->via.str.size < CARNET_PHONE_E164_MAX) {
-        s->mobile[s->nphones] = t->via.str.size == 6 && memcmp(t->via.str.ptr, "mobile", 6) == 0;
-        memcpy(s->phones[s->nphones], num->via.str.ptr, num->via.str.size);
-        s->phones[s->nphones++][num->via.str.size] = '\0';
-      }
+    /* A phone is a two-element array of short strings: read in place
+     * (carnet__mp_obj1); anything else is no phone to compare. */
+    msgpack_object o, el[4];
+    if (!carnet__mp_obj1(c->val, c->vlen, &o, el) || o.type != MSGPACK_OBJECT_ARRAY ||
+        o.via.array.size != 2)
+      continue;
+    const msgpack_object *t = &el[0], *num = &el[1];
+    if (t->type == MSGPACK_OBJECT_STR && num->type == MSGPACK_OBJECT_STR &&
+        num->via.str.size < CARNET_PHONE_E164_MAX) {
+      s->mobile[s->nphones] = t->via.str.size == 6 && memcmp(t->via.str.ptr, "mobile", 6) == 0;
+      memcpy(s->phones[s->nphones], num->via.str.ptr, num->via.str.size);
+      s->phones[s->nphones++][num->via.str.size] = '\0';
     }
-    msgpack_zone_destroy(&z);
   }
 }
 
