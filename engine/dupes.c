@@ -666,8 +666,8 @@ static int dupes(carnet_replica *r, const carnet_id *id, double min_score, carne
   pairset ps = {0};
   *out = NULL;
   *n = 0;
-  int rc = carnet__read_begin(r, &st);
-  if (rc) return rc;
+  int rc = carnet__index_ready(r);
+  if (rc || (rc = carnet__read_begin(r, &st))) return rc;
   rc = id ? scan_one(st, id, &ps) : scan_all(st, &ps);
   if (rc == 0) rc = finish(st, &ps, min_score, out, n);
   carnet__read_end(r, st);
@@ -716,7 +716,7 @@ int carnet_record_lookup(carnet_replica *r, carnet_lookup_kind kind, const char 
     return carnet__fail(r, CARNET_EINVAL, "unknown lookup kind %d", (int)kind);
   }
   if (rc) return carnet__fail(r, CARNET_EINVAL, "'%s' cannot be looked up: not valid", value);
-  if ((rc = carnet__read_begin(r, &st))) return rc;
+  if ((rc = carnet__index_ready(r)) || (rc = carnet__read_begin(r, &st))) return rc;
   rc = carnet__index_secret(st, &secret);
   if (rc == CARNET_ENOTFOUND) { /* never written to: nothing indexed */
     rc = 0;

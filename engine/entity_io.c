@@ -88,6 +88,18 @@ static unsigned changed_parts(const carnet__loaded *l) {
   return parts;
 }
 
+int carnet__loaded_keys(carnet__loaded *l, carnet__keyset *out) {
+  if (!l->existed) {
+    out->n = 0;
+    return 0;
+  }
+  if (!l->keys_pending) {
+    *out = l->old_keys;
+    return 0;
+  }
+  return derive_old_keys(l, CARNET__IDX_PART_ALL, out);
+}
+
 void carnet__loaded_free(carnet__loaded *l) {
   sodium_memzero(&l->secret, sizeof l->secret);
   carnet__entity_free(&l->e);
@@ -111,15 +123,24 @@ int carnet__save(carnet_txn *t, carnet__loaded *l, msgpack_sbuffer *sb) {
   /* Eager loads (and new entities) hold every old key: diff them all. A
    * lazy load derives, from the row as loaded, only the parts whose fields
    * changed; keys of the other parts are the same before and after. */
-  unsigned parts = CARNET__IDX_PART_ALL;
+  unsigned parts = CARNET__IDX_PART_ALL, changed = changed_parts(l);
+  if (changed && !carnet__index_parts_exact(e)) changed = CARNET__IDX_PART_ALL;
   if (l->keys_pending) {
-    parts = changed_parts(l);
-    if (parts && !carnet__index_parts_exact(e)) parts = CARNET__IDX_PART_ALL;
+    parts = changed;
     if (parts && (rc = derive_old_keys(l, parts, &old))) return rc;
     oldk = &old;
     if (parts == 0) old.n = 0;
   }
-  if ((rc = carnet__index_keys_parts(e, secret, &l->arena, parts, &now))) return rc;
+  /* E3 (engine/index.c): above the blind index's mark, a save writes no
+   * blind key and deletes those of the parts it changes; at or below it
+   * (after a catch-up in this transaction) it keeps them whole. */
+  uint64_t mark;
+  if ((rc = carnet__index_mark(st, &mark))) return rc;
+  bool deferred = e->seq > mark;
+  unsigned del_blind = deferred ? changed & CARNET__IDX_PART_BLIND : CARNET__IDX_PART_BLIND;
+  if ((rc = carnet__index_keys_parts(e, secret, &l->arena,
+                                     deferred ? parts & ~CARNET__IDX_PART_BLIND : parts, &now)))
+    return rc;
 #ifndef NDEBUG
   if (l->keys_pending) {
     /* Debug builds (the sanitizer suite) check the shortcut: every key
@@ -163,6 +184,8 @@ int carnet__save(carnet_txn *t, carnet__loaded *l, msgpack_sbuffer *sb) {
   }
   for (size_t i = 0; i < oldk->n; i++) {
     if (has_key(&now, oldk->keys[i])) continue;
+    unsigned part = carnet__index_tag_part(((const uint8_t *)oldk->keys[i].base)[0]);
+    if ((part & CARNET__IDX_PART_BLIND) && !(part & del_blind)) continue; /* still derived */
     rc = carnet__store_del(st, CARNET__T_INDEX, oldk->keys[i].base, oldk->keys[i].len);
     if (rc && rc != CARNET_ENOTFOUND) return rc;
   }
@@ -171,8 +194,10 @@ int carnet__save(carnet_txn *t, carnet__loaded *l, msgpack_sbuffer *sb) {
     if ((rc = carnet__store_put(st, CARNET__T_INDEX, now.keys[i].base, now.keys[i].len, "", 0, 0)))
       return rc;
   }
-  /* What is stored is now the baseline for a further save. */
-  if (l->keys_pending) {
+  /* What is stored is now the baseline for a further save (deferred, the
+   * row: the keys in the index are not all of its keys). */
+  if (l->keys_pending || deferred) {
+    l->keys_pending = true;
     void *row = carnet__arena_dup(&l->arena, sb->data, sb->size);
     if (row == NULL) return CARNET_ENOMEM;
     l->old_row = row;

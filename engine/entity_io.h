@@ -63,6 +63,10 @@ int carnet__load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l);
  * filled (keys_pending). */
 int carnet__load_lazy(carnet__stxn *st, const carnet_id *id, carnet__loaded *l);
 void carnet__loaded_free(carnet__loaded *l);
+/* Every index key the row as stored derives (old_keys, or derived from the
+ * row of a lazy load), allocated in the entity's arena: what deleting the
+ * entity deletes. Errors: CARNET_ENOMEM, CARNET_ECORRUPT. */
+int carnet__loaded_keys(carnet__loaded *l, carnet__keyset *out);
 
 /* The change-index entry of an entity (table `changes`, seq -> entry):
  *
@@ -132,6 +136,27 @@ int carnet__index_keys_parts(const carnet__entity *e, carnet__blind_secret *secr
 int carnet__index_blind_keys(const carnet__entity *e, carnet__blind_secret *secret,
                              carnet__blind_hash *hash, unsigned parts, bool even_deleted,
                              carnet__arena *a, carnet__keyset *out);
+/* The blind parts: keys derived in bulk, behind the "indexed up to" mark. */
+#define CARNET__IDX_PART_BLIND                                                                    \
+  (CARNET__IDX_PART_SIRET | CARNET__IDX_PART_PHONE | CARNET__IDX_PART_EMAIL | CARNET__IDX_PART_NAME)
+
+/* The blind index's mark (meta "indexed_upto", engine/index.c, invariant
+ * E3): every entity whose change-index entry is at or below it has all its
+ * blind keys in the index; one above it has a subset of its current blind
+ * keys (none of the parts changed since it was indexed). A replica without
+ * the meta value reads 0. Errors: CARNET_ECORRUPT, CARNET_EIO. */
+int carnet__index_mark(carnet__stxn *st, uint64_t *mark);
+int carnet__index_mark_put(carnet__stxn *st, uint64_t mark);
+
+/* Brief: bring the blind index up to the change index in write
+ * transaction `st`: the blind keys of every entity with an entry above the
+ * mark, sorted (they reach LMDB at commit or at the next read of the
+ * table), then the mark at the last entry. At most `max` entities (0: no
+ * limit); *more says whether some are left. *n (may be NULL) receives how
+ * many entities it read. Errors: CARNET_ENOMEM, CARNET_ECORRUPT,
+ * CARNET_EIO. */
+int carnet__index_catchup(carnet__stxn *st, size_t max, bool *more, uint64_t *n);
+
 /* Whether the parts computed alone give the same keys as all together
  * (the keyset's cap is out of reach for this entity). */
 bool carnet__index_parts_exact(const carnet__entity *e);

@@ -153,9 +153,12 @@ static int drop_entity(carnet_txn *t, carnet__loaded *l, const carnet_id *owner)
     carnet__be64_put(seqkey, l->old_seq);
     if ((rc = carnet__store_del(st, CARNET__T_CHANGES, seqkey, 8)) && rc != CARNET_ENOTFOUND)
       return rc;
-    for (size_t i = 0; i < l->old_keys.n; i++) {
-      rc =
-          carnet__store_del(st, CARNET__T_INDEX, l->old_keys.keys[i].base, l->old_keys.keys[i].len);
+    /* Every key the stored row derives, indexed yet or not (E3): a key
+     * not in the index is a delete of an absent key, which is nothing. */
+    carnet__keyset ks;
+    if ((rc = carnet__loaded_keys(l, &ks))) return rc;
+    for (size_t i = 0; i < ks.n; i++) {
+      rc = carnet__store_del(st, CARNET__T_INDEX, ks.keys[i].base, ks.keys[i].len);
       if (rc && rc != CARNET_ENOTFOUND) return rc;
     }
     l->existed = false;

@@ -39,6 +39,7 @@
 
 #include "carnet/error.h"
 #include "engine/alloc.h"
+#include "engine/feed.h"
 #include "carnet/normalize.h"
 #include "engine/entity_io.h"
 #include "engine/group.h"
@@ -465,8 +466,10 @@ int carnet__index_secret_ensure(carnet_txn *t) {
                          strlen(CARNET__META_INDEX_KEY), secret.raw, sizeof secret.raw, 0);
   sodium_memzero(&secret, sizeof secret);
   if (rc) return rc;
-  /* Index every stored entity with the new secret (see the top comment). */
-  return index_all(t->st, false);
+  /* Index every stored entity with the new secret (see the top comment):
+   * the blind index is then whole up to the transaction's start. */
+  if ((rc = index_all(t->st, false))) return rc;
+  return t->seq ? carnet__index_mark_put(t->st, t->seq) : 0;
 }
 
 int carnet__index_rehash(carnet__stxn *st) {
@@ -499,4 +502,155 @@ int carnet__index_rehash(carnet__stxn *st) {
    * (carnet__load derives all of an entity's keys; the ones in clear are
    * in the table already). */
   return index_all(st, true);
+}
+
+/* --- The blind index, derived in bulk (invariant E3) ----------------------
+ *
+ * Writes (carnet__save) do not insert blind keys: a customer's keys are
+ * keyed hashes, random by construction, and inserting ~7 of them per
+ * customer in every commit copied a leaf per key (most of the disk writes
+ * of a bulk load or a first sync). A save only deletes, eagerly, the old
+ * keys of the blind parts it changes, so the index never holds a key its
+ * entity no longer derives. The mark "indexed_upto" says up to which
+ * change-index entry the keys are all there; a reader of the blind keys
+ * first catches up (carnet__index_ready): the keys of every entity above
+ * the mark, collected, sorted by the store and inserted in one pass
+ * (appended when the table is empty), then the mark moves.
+ *
+ * E3: an entity whose entry is <= the mark has in the index exactly the
+ * blind keys its current cells derive; one above it has a subset of them.
+ * A save at or below the mark (the same transaction, after a catch-up)
+ * writes its keys eagerly, as before. Erasure deletes every key the
+ * current cells derive, so an erased person's keys are gone whether
+ * indexed yet or not. */
+
+int carnet__index_mark(carnet__stxn *st, uint64_t *mark) {
+  int rc = carnet__meta_get_u64(st, CARNET__META_INDEXED, mark);
+  if (rc == CARNET_ENOTFOUND) *mark = 0, rc = 0;
+  return rc;
+}
+
+int carnet__index_mark_put(carnet__stxn *st, uint64_t mark) {
+  return carnet__meta_put_u64(st, CARNET__META_INDEXED, mark);
+}
+
+/* Index writes waiting before they are applied (one sorted pass each):
+ * large enough that a 100k-customer catch-up goes in one pass (appended
+ * into an empty table), bounded so that a larger one stays ~50 MB. */
+#define CATCHUP_PENDING_MAX (1u << 20)
+
+int carnet__index_catchup(carnet__stxn *st, size_t max, bool *more, uint64_t *n) {
+  carnet__blind_secret secret;
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  uint64_t mark, last = 0, count = 0;
+  uint8_t from[8];
+  *more = false;
+  if (n) *n = 0;
+  int rc = carnet__index_mark(st, &mark);
+  if (rc) return rc;
+  rc = carnet__index_secret(st, &secret);
+  bool has_secret = rc == 0;
+  if (rc && rc != CARNET_ENOTFOUND) return rc;
+  if (mark == UINT64_MAX) goto done;
+  carnet__be64_put(from, mark + 1);
+  if ((rc = carnet__store_cursor(st, CARNET__T_CHANGES, &cur))) goto done;
+  for (rc = carnet__store_seek(cur, from, sizeof from, &k, &v); rc == 0;
+       rc = carnet__store_next(cur, &k, &v)) {
+    if (max && count == max) {
+      *more = true;
+      break;
+    }
+    if (k.len != 8 || v.len < 16) {
+      rc = CARNET_ECORRUPT;
+      break;
+    }
+    last = carnet__be64_get(k.base);
+    count++;
+    if (!has_secret) continue; /* no blind key without a secret */
+    carnet_id id;
+    carnet_buf row;
+    memcpy(id.b, v.base, 16);
+    rc = carnet__store_get(st, CARNET__T_ENTITIES, id.b, 16, &row);
+    if (rc == CARNET_ENOTFOUND) { /* the check reports it; nothing derives from it */
+      rc = 0;
+      continue;
+    }
+    if (rc) break;
+    /* Only customers have blind keys; the kind is a row's first byte. */
+    if (row.len == 0 || ((const uint8_t *)row.base)[0] != CARNET_KIND_CUSTOMER) continue;
+    carnet__arena a;
+    carnet__entity e;
+    carnet__keyset ks;
+    carnet__arena_init(&a, 2048);
+    carnet__entity_init(&e, &a);
+    void *copy = carnet__arena_dup(&a, row.base, row.len);
+    rc = copy ? carnet__row_decode(&id, copy, row.len, &e) : CARNET_ENOMEM;
+    if (rc == 0) rc = carnet__index_keys_parts(&e, &secret, &a, CARNET__IDX_PART_BLIND, &ks);
+    for (size_t i = 0; rc == 0 && i < ks.n; i++)
+      rc = carnet__store_put(st, CARNET__T_INDEX, ks.keys[i].base, ks.keys[i].len, "", 0, 0);
+    carnet__entity_free(&e);
+    carnet__arena_free(&a);
+    if (rc == 0 && carnet__store_pending(st) >= CATCHUP_PENDING_MAX) rc = carnet__store_flush(st);
+    if (rc) break;
+  }
+  if (rc == CARNET_ENOTFOUND) rc = 0;
+  if (rc == 0 && count) rc = carnet__index_mark_put(st, last);
+done:
+  carnet__store_cursor_close(cur);
+  sodium_memzero(&secret, sizeof secret);
+  if (rc == 0 && n) *n = count;
+  return rc;
+}
+
+/* Entities per catch-up transaction of carnet__index_ready: its dirty
+ * pages and waiting keys stay bounded on a replica of any size. */
+#define READY_ENTITIES_MAX 262144u
+
+/* Whether the change index holds an entry above the mark. */
+static int lagging(carnet__stxn *st, bool *lag) {
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  uint64_t mark;
+  uint8_t from[8];
+  *lag = false;
+  int rc = carnet__index_mark(st, &mark);
+  if (rc || mark == UINT64_MAX) return rc;
+  carnet__be64_put(from, mark + 1);
+  if ((rc = carnet__store_cursor(st, CARNET__T_CHANGES, &cur))) return rc;
+  rc = carnet__store_seek(cur, from, sizeof from, &k, &v);
+  carnet__store_cursor_close(cur);
+  if (rc == 0) *lag = true;
+  return rc == CARNET_ENOTFOUND ? 0 : rc;
+}
+
+int carnet__index_ready(carnet_replica *r) {
+  carnet__stxn *st = NULL;
+  bool lag = false, more = true;
+  int rc;
+  if (r->txn) { /* the caller's transaction: its own writes count too */
+    rc = carnet__index_catchup(r->txn->st, 0, &more, NULL);
+    return rc ? carnet__txn_fail(r->txn, rc) : 0;
+  }
+  /* A read-only replica cannot catch up: readers see what is indexed. A
+   * change callback may not write (carnet/feed.h). */
+  if (carnet__store_readonly(r->store) || carnet__feed_busy(r)) return 0;
+  if ((rc = carnet__store_begin(r->store, false, &st))) goto fail;
+  rc = lagging(st, &lag);
+  carnet__store_abort(st);
+  st = NULL;
+  if (rc) goto fail;
+  while (lag && more) {
+    if ((rc = carnet__store_begin(r->store, true, &st)) ||
+        (rc = carnet__index_catchup(st, READY_ENTITIES_MAX, &more, NULL)))
+      goto fail;
+    rc = carnet__store_commit(st);
+    st = NULL;
+    if (rc) goto fail;
+  }
+  return 0;
+fail:
+  carnet__store_abort(st);
+  return carnet__fail(r, rc, "cannot bring the duplicate index up to date: %s",
+                      carnet__store_why(r->store));
 }

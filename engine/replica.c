@@ -299,6 +299,14 @@ static int schema_upgrade(carnet_replica *r, char *why, size_t why_len) {
   /* 6: the conflicts table (engine/conflict.h), created at open: nothing
    * to rewrite; the number keeps an older build, which would erase a
    * customer and leave the values it lost in merges, from writing. */
+  /* 7: the blind index is derived behind a mark (engine/index.c, E3); an
+   * older replica's index is whole, so the mark starts at its sequence
+   * number. An older build would neither catch up before reading nor
+   * know the mark: the number keeps it out. */
+  uint64_t seq;
+  if (schema < 7 && ((rc = carnet__meta_get_u64(st, CARNET__META_SEQ, &seq)) ||
+                     (rc = carnet__index_mark_put(st, seq))))
+    goto done;
   carnet__be32_put(b, CARNET_SCHEMA_VERSION);
   if ((rc = carnet__store_put(st, CARNET__T_META, CARNET__META_SCHEMA, strlen(CARNET__META_SCHEMA),
                               b, 4, 0)))

@@ -87,6 +87,7 @@ int carnet__search_children(carnet_replica *r, const carnet_id *customer, carnet
 #define CARNET__META_SIGN_SK "sign_sk"       /* 64 bytes */
 #define CARNET__META_TEAM "team"             /* 16 bytes */
 #define CARNET__META_INDEX_KEY "index_key"   /* 32 bytes: blind index secret (engine/index.c) */
+#define CARNET__META_INDEXED "indexed_upto" /* 8 bytes big-endian: the blind index's mark (engine/index.c) */
 #define CARNET__META_ROLE "role"             /* 1 byte: carnet_role; absent = admin */
 #define CARNET__META_CRYPT "crypt"           /* 106 bytes: the wrapped data key (engine/keys.c) */
 /* Sealed meta values (encryption at rest): sign_sk and index_key, listed in
@@ -131,6 +132,14 @@ uint64_t carnet__txn_next_seq(carnet_txn *t);
 
 /* Mark the transaction failed (sticky) and return err. */
 int carnet__txn_fail(carnet_txn *t, int err);
+
+/* Brief: bring the blind index up to date before reading it (engine/index.c,
+ * E3): inside the handle's open write transaction if there is one (its own
+ * writes included), else in write transactions of its own, committed;
+ * nothing on a read-only replica or inside a change callback (readers see
+ * what is indexed). Errors: CARNET_ENOMEM, CARNET_ECORRUPT, CARNET_EIO,
+ * CARNET_ENOSPC (last error set). */
+int carnet__index_ready(carnet_replica *r);
 
 /* The replica's secret signing key (64 bytes), for the handshake, which
  * copies and wipes it. */

@@ -709,6 +709,8 @@ static int pend_add(carnet__stxn *t, const void *key, size_t klen, bool del) {
   return 0;
 }
 
+static MDB_stat table_stat(carnet__stxn *t, carnet__table tb);
+
 /* Apply the waiting index writes, in key order. */
 static int pend_flush(carnet__stxn *t) {
   pendbuf *p = t->pend;
@@ -717,6 +719,10 @@ static int pend_flush(carnet__stxn *t) {
   if (p == NULL || p->nops == 0) return 0;
   for (size_t i = 0; i < p->nops; i++) p->ops[i].key = p->keys + p->ops[i].off;
   qsort(p->ops, p->nops, sizeof *p->ops, pend_cmp);
+  /* Into an empty table, sorted keys append: LMDB fills each leaf and
+   * starts the next instead of splitting them in half (the index catch-up
+   * of a first sync or a bulk load, engine/index.c). */
+  bool empty = table_stat(t, CARNET__T_INDEX).ms_entries == 0;
   if ((mrc = mdb_cursor_open(t->txn, t->s->dbi[CARNET__T_INDEX], &cur))) goto done;
   for (size_t i = 0; i < p->nops; i++) {
     const pend_op *o = &p->ops[i];
@@ -732,8 +738,14 @@ static int pend_flush(carnet__stxn *t) {
         continue;
       }
       if (mrc == 0) mrc = mdb_cursor_del(cur, 0);
+    } else if (empty) {
+      mrc = mdb_cursor_put(cur, &k, &v, MDB_APPEND);
     } else {
-      mrc = mdb_cursor_put(cur, &k, &v, 0);
+      /* A key already there (the value is always empty) is left alone, so
+       * its leaf is not copied: a catch-up puts again keys that a
+       * partly indexed entity still has. */
+      mrc = mdb_cursor_put(cur, &k, &v, MDB_NOOVERWRITE);
+      if (mrc == MDB_KEYEXIST) mrc = 0;
     }
     if (mrc) break;
   }

@@ -29,7 +29,7 @@ typedef struct carnet_txn carnet_txn;
  * 6: the conflicts table (carnet/conflict.h).
  * carnet_replica_open upgrades a schema 2 to 5 replica in place. This build refuses schema 1 replicas
  * (not encrypted): see carnet_replica_open. */
-#define CARNET_SCHEMA_VERSION 6
+#define CARNET_SCHEMA_VERSION 7
 
 /* Brief: create a new replica in `dir` (created if missing, must not already
  * hold a replica) with a fresh random replica id.

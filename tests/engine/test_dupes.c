@@ -194,6 +194,7 @@ static void test_index_is_blind(void **state) {
   carnet_replica *r = f->r[0];
   add(r, "name", "Jean Dupont", "emails", "jean@dupont.fr", "phone", "06 12 34 56 78", "siret",
       "73282932000074", "postcode", "69003", NULL);
+  OK(r, carnet__index_ready(r)); /* E3: the blind keys come with a catch-up */
   carnet_txn *t;
   OK(r, carnet_txn_begin(r, &t));
   carnet__scur *cur;
@@ -334,6 +335,98 @@ static void test_lookup_inside_transaction(void **state) {
   expect(r, CARNET_LOOKUP_PHONE, "01 40 00 01 50", &other, false);
   expect(r, CARNET_LOOKUP_PHONE, "01 49 99 99 99", &other, true);
   expect(r, CARNET_LOOKUP_PHONE, "01 40 00 02 99", &x, true);
+}
+
+/* The blind keys in the index table (of `id` only, unless NULL), and the
+ * blind index's mark, as committed. */
+static size_t blind_keys(carnet_replica *r, const carnet_id *id) {
+  carnet__stxn *st;
+  carnet__scur *cur;
+  carnet_buf k, v;
+  size_t n = 0;
+  assert_int_equal(carnet__store_begin(r->store, false, &st), 0);
+  assert_int_equal(carnet__store_cursor(st, CARNET__T_INDEX, &cur), 0);
+  for (int rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
+       rc = carnet__store_next(cur, &k, &v)) {
+    const uint8_t *kb = k.base;
+    if (!(carnet__index_tag_part(kb[0]) & CARNET__IDX_PART_BLIND)) continue;
+    if (id == NULL || (k.len >= 16 && memcmp(kb + k.len - 16, id->b, 16) == 0)) n++;
+  }
+  carnet__store_cursor_close(cur);
+  carnet__store_abort(st);
+  return n;
+}
+
+static uint64_t mark_of(carnet_replica *r) {
+  carnet__stxn *st;
+  uint64_t m;
+  assert_int_equal(carnet__store_begin(r->store, false, &st), 0);
+  assert_int_equal(carnet__index_mark(st, &m), 0);
+  carnet__store_abort(st);
+  return m;
+}
+
+static void assert_index_sound(carnet_replica *r) {
+  carnet_check_report c = CARNET_CHECK_REPORT_INIT;
+  OK(r, carnet_replica_check(r, NULL, NULL, &c));
+  if (c.bad_rows + c.bad_changes + c.missing_keys + c.extra_keys + c.bad_values)
+    fail_msg("carnet_replica_check: %s", carnet_replica_errmsg(r));
+}
+
+/* E3 (engine/index.c): writes leave blind keys to a catch-up that the first
+ * reader runs; a save deletes at once the old keys of the parts it
+ * changes, so the index never answers with a value a customer no longer
+ * has; an erased person's keys are gone whether indexed yet or not; the
+ * check holds at every step. */
+static void test_index_derived_in_bulk(void **state) {
+  fx *f = *state;
+  carnet_replica *r = f->r[0];
+  uint64_t seq;
+  carnet_id a = add(r, "name", "Boulangerie Dupont", "emails", "contact@dupont.fr", "phone",
+                    "06 12 34 56 78", "siret", "73282932000074", "postcode", "69003", NULL);
+  carnet_id b = add(r, "name", "Garage Martin", "phone", "01 42 68 53 00", NULL);
+  /* Written, not indexed: no blind key yet, and the check is sound. */
+  assert_int_equal(blind_keys(r, NULL), 0);
+  assert_int_equal(mark_of(r), 0);
+  assert_index_sound(r);
+  /* The first reader catches up: every key, and the mark at the last write. */
+  expect(r, CARNET_LOOKUP_PHONE, "06 12 34 56 78", &a, true);
+  OK(r, carnet_replica_get_seq(r, &seq));
+  assert_int_equal(mark_of(r), seq);
+  size_t all = blind_keys(r, NULL), of_a = blind_keys(r, &a);
+  assert_true(of_a >= 5 && all > of_a);
+  assert_index_sound(r);
+
+  /* A phone edited: the old key goes with the write, the new one waits. */
+  carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
+  assert_int_equal(carnet_patch_phone_replace(p, "mobile", "06 99 99 99 99"), 0);
+  OK(r, carnet_record_update_commit(r, &a, p));
+  carnet_patch_free(p);
+  assert_int_equal(blind_keys(r, &a), of_a - 1);
+  assert_index_sound(r);
+  /* A note edited: no blind key moves. */
+  p = carnet_patch_new(CARNET_KIND_CUSTOMER);
+  assert_int_equal(carnet_patch_set(p, CARNET_F_NOTES, "livraison le mardi"), 0);
+  OK(r, carnet_record_update_commit(r, &b, p));
+  carnet_patch_free(p);
+  assert_int_equal(blind_keys(r, NULL), all - 1);
+  expect(r, CARNET_LOOKUP_PHONE, "06 12 34 56 78", &a, false);
+  expect(r, CARNET_LOOKUP_PHONE, "06 99 99 99 99", &a, true);
+  assert_int_equal(blind_keys(r, &a), of_a);
+  assert_index_sound(r);
+
+  /* Erased before it was indexed, and erased after: nothing left. */
+  carnet_id c = add(r, "name", "Chantal Efface", "emails", "chantal@efface.fr", "phone",
+                    "07 11 22 33 44", NULL);
+  OK(r, carnet_record_erase(r, &c, "request", NULL, NULL));
+  OK(r, carnet_record_erase(r, &a, "request", NULL, NULL));
+  assert_int_equal(blind_keys(r, &a), 0);
+  expect(r, CARNET_LOOKUP_PHONE, "07 11 22 33 44", &c, false);
+  expect(r, CARNET_LOOKUP_EMAIL, "contact@dupont.fr", &a, false);
+  assert_int_equal(blind_keys(r, &c), 0);
+  assert_int_equal(blind_keys(r, &a), 0);
+  assert_true(blind_keys(r, &b) > 0);
+  assert_index_sound(r);
 }
 
 /* The index hash of schema 2 (docs/FORMATS.md), spelt out with libsodium:
@@ -556,6 +649,7 @@ int main(void) {
       FX_TEST(test_lookup_inside_transaction),
       FX_TEST(test_lookup_after_received_batch),
       FX_TEST(test_index_is_blind),
+      FX_TEST(test_index_derived_in_bulk),
       FX_TEST(test_detection),
       FX_TEST(test_schema2_index_upgraded),
       FX_TEST(test_schema2_unwritten_upgraded),
