@@ -109,6 +109,7 @@ typedef struct bench_raw {
   uint64_t csv_bytes;
   double lmdb_1txn_ms, lmdb_batch_ms;                 /* N rows keyed by id */
   double lmdb_1txn_written_mb, lmdb_batch_written_mb; /* their block writes (ru_oublock) */
+  double lmdb_index_ms, lmdb_index_written_mb;        /* 7 random keys a row, sorted, appended */
   double lmdb_commit_med_ms, lmdb_commit_p99_ms;      /* one 300-byte put + durable commit */
   double log_batch_ms, log_batch_written_mb; /* the rows appended to a file, fdatasync per 1,000 */
   double ss_small_ms, ss_small_mbs;                   /* secretstream push, one message per row */
