@@ -156,9 +156,10 @@ int cli_exit_code(int rc);
  * Writes it to buf. Returns CLI_OK or an exit code after printing. */
 int cli_replica_dir(const cli *c, char *buf, size_t len);
 
-/* Brief: the replica clock set by $CARNET_TEST_NOW (Unix ms, or a UTC date
- * or date-time), for tests: *set tells whether it is. Returns CLI_OK or an
- * exit code after printing (cli/crm.c). */
+/* Brief: the replica clock of the test-only binary carnet-testclock, set by
+ * $CARNET_TEST_NOW (Unix ms, or a UTC date or date-time): *set tells
+ * whether it is. In the shipped `carnet` it is never set (cli/testclock.c).
+ * Returns CLI_OK or an exit code after printing. */
 int cli_test_clock(cli *c, carnet_env *env, bool *set);
 
 /* Brief: fill the key material of `env` for the replica's encryption at
@@ -171,7 +172,8 @@ void cli_key_env(const cli *c, carnet_env *env, bool ask);
  * (no terminal, the two differ). */
 int cli_read_passphrase(const cli *c, const char *prompt, bool twice, char *buf, size_t len);
 
-/* Brief: open the replica (with the $CARNET_TEST_NOW clock when set). Returns CLI_OK or an exit code after printing. */
+/* Brief: open the replica (with the test binary's clock: cli_test_clock). Returns CLI_OK or an exit
+ * code after printing. */
 int cli_open(cli *c, carnet_replica **out);
 
 /* Brief: resolve what the user typed to an entity of `kind`. Returns CLI_OK

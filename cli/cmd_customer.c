@@ -16,7 +16,8 @@ static const cli_opt add_opts[] = {
 };
 
 static const cli_usage add_usage = {
-    .summary = "Add a customer and print its id. A likely duplicate of an existing customer "
+    .summary = "Add a customer and print its reference (--json: the record, id included). A likely "
+               "duplicate of an existing customer "
                "(same phone, e-mail or SIRET, or a similar name in the same postcode or city) "
                "is refused with the customer it resembles, unless --force is given.",
     .opts = add_opts,

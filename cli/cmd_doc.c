@@ -42,6 +42,7 @@ enum {
   O_FROM,
   O_UNTIL,
   O_DEFAULT,
+  O_AGAIN,
 };
 
 #define REQ required_argument
@@ -102,6 +103,8 @@ static const cli_opt line_move_opts[] = {
 
 static const cli_opt convert_opts[] = {
     {"to", 0, REQ, O_TO, "TYPE", "order, invoice or credit_note (required)"},
+    {"again", 0, no_argument, O_AGAIN, NULL,
+     "convert even though the document was converted to TYPE before"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -189,6 +192,9 @@ static const cli_usage convert_usage = {
     .json = true,
     .min_pos = 1,
     .max_pos = 1,
+    .more = "A document converted to TYPE before (and not cancelled) is not converted twice: the\n"
+            "command names the document made then; --again makes another one (a second\n"
+            "invoice, a partial credit note).",
 };
 static const cli_usage show_usage = {
     .args = "DOC",
@@ -396,7 +402,7 @@ static int run_edit(cli *c, int argc, char **argv) {
     rc = cli_fail_rc(c, r, err, NULL);
     goto done;
   }
-  snprintf(msg, sizeof msg, "updated %s", crm_doc_label(rec, label));
+  snprintf(msg, sizeof msg, "updated %s", crm_doc_label(r, rec, label));
   rc = print_doc(c, r, carnet_record_id(rec), msg);
 done:
   carnet_patch_free(p);
@@ -596,7 +602,7 @@ static int run_status(cli *c, int argc, char **argv) {
   int err = carnet_txn_begin(r, &t);
   if (err == 0) err = carnet_doc_status_set(t, carnet_record_id(rec), st, date);
   if ((rc = t ? crm_finish(c, r, t, err) : cli_fail_rc(c, r, err, NULL))) goto done;
-  snprintf(msg, sizeof msg, "%s: %s", crm_doc_label(rec, label), carnet_doc_status_name(st));
+  snprintf(msg, sizeof msg, "%s: %s", crm_doc_label(r, rec, label), carnet_doc_status_name(st));
   rc = print_doc(c, r, carnet_record_id(rec), msg);
 done:
   carnet_record_free(rec);
@@ -621,7 +627,14 @@ static int run_convert(cli *c, int argc, char **argv) {
   }
   if ((rc = crm_open(c, &r)) || (rc = load_doc(c, r, a.pos[0], &rec))) goto done;
   int err = carnet_txn_begin(r, &t);
-  if (err == 0) err = carnet_doc_convert(t, carnet_record_id(rec), type, &nid);
+  if (err == 0)
+    err = opt(&a, O_AGAIN) ? carnet_doc_convert_again(t, carnet_record_id(rec), type, &nid)
+                           : carnet_doc_convert(t, carnet_record_id(rec), type, &nid);
+  if (err == CARNET_EEXIST) {
+    rc = cli_fail(c, CLI_EUSER, "%s (add --again)", carnet_replica_errmsg(r));
+    carnet_txn_abort(t);
+    goto done;
+  }
   if ((rc = t ? crm_finish(c, r, t, err) : cli_fail_rc(c, r, err, NULL))) goto done;
   char hex[CARNET_ID_HEX_LEN + 1];
   carnet_id_format(&nid, hex);
@@ -635,11 +648,12 @@ done:
 
 /* --- show ----------------------------------------------------------------------------- */
 
-static void show_doc(FILE *f, const carnet_record *rec, const char *customer_label) {
+static void show_doc(FILE *f, carnet_replica *r, const carnet_record *rec,
+                     const char *customer_label) {
   char buf[32], b2[32], b3[32], label[48], hex[CARNET_ID_HEX_LEN + 1];
   const char *type = carnet_record_str(rec, CARNET_F_DOC_TYPE);
   carnet_id_format(carnet_record_id(rec), hex);
-  cli_kv(f, CLI_LABEL_W, type ? type : "document", crm_doc_label(rec, label));
+  cli_kv(f, CLI_LABEL_W, type ? type : "document", crm_doc_label(r, rec, label));
   cli_kv(f, CLI_LABEL_W, "id", hex);
   cli_kv(f, CLI_LABEL_W, "status", carnet_record_str(rec, CARNET_F_STATUS));
   cli_kv(f, CLI_LABEL_W, "customer", customer_label);
@@ -738,7 +752,7 @@ static int run_show(cli *c, int argc, char **argv) {
     cli_json_put(o, "customer_label", cli_json_str(label[0] ? label : NULL));
     rc = cli_json_print(c, o);
   } else {
-    show_doc(stdout, rec, label[0] ? label : (cuhex ? cuhex : ""));
+    show_doc(stdout, r, rec, label[0] ? label : (cuhex ? cuhex : ""));
   }
 done:
   carnet_record_free(cu);
@@ -831,7 +845,12 @@ static int run_list(cli *c, int argc, char **argv) {
       json_t *o = v[i], *tot = json_object_get(o, "totals");
       const char *num = json_string_value(json_object_get(o, "number"));
       char draft[48];
-      snprintf(draft, sizeof draft, "draft %.8s", json_string_value(json_object_get(o, "id")));
+      char hex[CARNET_ID_HEX_LEN + 1];
+      carnet_id did;
+      if (carnet_id_parse(json_string_value(json_object_get(o, "id")), &did) == 0)
+        snprintf(draft, sizeof draft, "draft %s", crm_short_id(r, CARNET_KIND_DOCUMENT, &did, hex));
+      else
+        snprintf(draft, sizeof draft, "draft");
       const char *row[] = {json_string_value(json_object_get(o, "date")),
                            json_string_value(json_object_get(o, "type")),
                            num ? num : draft,

@@ -9,11 +9,13 @@
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <unistd.h>
 
 #include "cli/crm.h"
 #include "cli/files.h"
 
-enum { O_REASON = CLI_O_USER, O_OUTPUT, O_ONLY };
+enum { O_REASON = CLI_O_USER, O_OUTPUT, O_ONLY, O_YES };
 
 /* --- erase --------------------------------------------------------------------- */
 
@@ -23,6 +25,8 @@ static const cli_opt erase_opts[] = {
     {"only-this-record", 0, no_argument, O_ONLY, NULL,
      "erase this record only, not the records merged with it (the rare case of a wrong "
      "merge: unmerging first says so better)"},
+    {"yes", 'y', no_argument, O_YES, NULL,
+     "do not ask to type the customer's reference on a terminal (scripts need not)"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -44,7 +48,9 @@ static const cli_usage erase_usage = {
             "that no byte of the erased values stays in it; if another process (carnet\n"
             "serve) has the replica open, that process compacts it as soon as it can, and\n"
             "a compaction that fails (a full disk) is retried at every open and by carnet\n"
-            "serve ('carnet status' lists the erasures still waiting).",
+            "serve ('carnet status' lists the erasures still waiting).\n"
+            "On a terminal the command first asks you to type the customer's reference (the\n"
+            "id when it has none); anything else erases nothing. --yes skips the question.",
 };
 
 static json_t *hex64(uint64_t v) {
@@ -53,13 +59,46 @@ static json_t *hex64(uint64_t v) {
   return cli_json_str(buf);
 }
 
+/* On a terminal, an irreversible erasure is confirmed by typing the
+ * customer's reference (the id when it has none), compared without case
+ * and surrounding spaces. Returns CLI_OK to go on, or an exit code after
+ * printing. */
+static int confirm(cli *c, carnet_replica *r, const carnet_id *id, size_t nmembers) {
+  carnet_record *view = NULL;
+  char hex[CARNET_ID_HEX_LEN + 1], line[256];
+  carnet_id_format(id, hex);
+  (void)carnet_record_get(r, id, &view);
+  const char *ref = view ? carnet_record_str(view, CARNET_F_REFCODE) : NULL;
+  const char *name = view ? carnet_record_str(view, CARNET_F_NAME) : NULL;
+  if (name == NULL && view) name = carnet_record_str(view, CARNET_F_COMPANY);
+  const char *want = ref && ref[0] ? ref : hex;
+  fprintf(stderr,
+          "Erase %s%s%s%s%s on every replica? This cannot be undone.\n"
+          "Type the customer's reference (%s) to erase it: ",
+          want, name ? " \"" : "", name ? name : "", name ? "\"" : "",
+          nmembers > 1 ? " and the records merged with it" : "", want);
+  fflush(stderr);
+  int rc = CLI_OK;
+  if (fgets(line, sizeof line, stdin) == NULL) line[0] = '\0';
+  char *s = line;
+  while (*s == ' ' || *s == '\t')
+    s++;
+  size_t n = strlen(s);
+  while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+    s[--n] = '\0';
+  if (strcasecmp(s, want) != 0)
+    rc = cli_fail(c, CLI_EUSER, "'%s' is not %s: nothing was erased", s, want);
+  carnet_record_free(view);
+  return rc;
+}
+
 static int run_erase(cli *c, int argc, char **argv) {
   carnet_replica *r = NULL;
   carnet_erasure *e = cli_oom(malloc(sizeof *e));
   const char *reason = NULL;
   carnet_id id, *members = NULL;
   size_t nmembers = 0;
-  bool known = false, compacted = false, only = false;
+  bool known = false, compacted = false, only = false, yes = false;
   char hex[CARNET_ID_HEX_LEN + 1], when[32];
   cli_args a;
   int rc = cli_parse(c, &erase_usage, argc, argv, &a);
@@ -70,6 +109,7 @@ static int run_erase(cli *c, int argc, char **argv) {
   for (int i = 0; i < a.nopts; i++) {
     if (a.opts[i].id == O_REASON) reason = a.opts[i].arg;
     if (a.opts[i].id == O_ONLY) only = true;
+    if (a.opts[i].id == O_YES) yes = true;
   }
   if (reason == NULL) {
     rc = cli_fail(c, CLI_EUSER, "missing --reason TEXT: say why (e.g. \"request of 2026-12-01\")");
@@ -109,6 +149,7 @@ static int run_erase(cli *c, int argc, char **argv) {
     fflush(stdout);
     carnet_record_free(view);
   }
+  if (!yes && isatty(STDIN_FILENO) && (rc = confirm(c, r, &id, nmembers))) goto done;
   err = only ? carnet_record_erase_one(r, &id, reason, e, &compacted)
              : carnet_record_erase(r, &id, reason, e, &compacted);
   if (err) {

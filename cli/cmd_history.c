@@ -25,16 +25,18 @@ static const cli_usage history_usage = {
 };
 
 static const cli_opt stats_opts[] = {
-    {"from", 0, required_argument, O_FROM, "DATE", "first day, YYYY-MM-DD (required)"},
-    {"to", 0, required_argument, O_TO, "DATE", "last day, YYYY-MM-DD (required)"},
+    {"from", 0, required_argument, O_FROM, "DATE",
+     "first day, YYYY-MM-DD (default: the first day of the current month)"},
+    {"to", 0, required_argument, O_TO, "DATE",
+     "last day, YYYY-MM-DD (default: the last day of the current month)"},
     {"won-rating", 0, required_argument, O_WON, "N",
      "an action rated N or more (1-5; green = 4) counts as won (default 4)"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
 static const cli_usage stats_usage = {
-    .summary = "Statistics over a period: actions per channel and rating, share won, and per "
-               "sales rep the quotes, sales and margins.",
+    .summary = "Statistics over a period (default: the current month): actions per channel and "
+               "rating, share won, and per sales rep the quotes, sales and margins.",
     .opts = stats_opts,
     .json = true,
 };
@@ -42,6 +44,7 @@ static const cli_usage stats_usage = {
 /* --- history ----------------------------------------------------------------- */
 
 typedef struct hist_state {
+  carnet_replica *r;
   json_t *arr;
   cli_table *table;
 } hist_state;
@@ -69,7 +72,7 @@ static int hist_cb(const carnet_history_entry *e, void *data) {
     carnet_totals t;
     char ttc[32];
     bool ok = carnet_doc_totals(e->rec, &t) == 0;
-    snprintf(what, sizeof what, "%s %s, TTC %s", crm_doc_label(e->rec, label),
+    snprintf(what, sizeof what, "%s %s, TTC %s", crm_doc_label(st->r, e->rec, label),
              carnet_record_str(e->rec, CARNET_F_STATUS), ok ? crm_fmt_money(t.ttc, ttc) : "?");
   }
   if (st->arr) {
@@ -110,6 +113,7 @@ int cli_cmd_history(cli *c, int argc, char **argv) {
     st.arr = cli_oom(json_array());
   else
     st.table = cli_table_new(5, headers);
+  st.r = r;
   int err = carnet_history_list(r, carnet_record_id(cu), hist_cb, &st);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
@@ -154,6 +158,22 @@ static json_t *share(uint32_t part, uint32_t whole) {
   return whole ? cli_oom(json_real((double)part / (double)whole)) : json_null();
 }
 
+/* The first and last days of today's month (the replica's clock, local
+ * time), YYYY-MM-DD. */
+static void month_of_today(carnet_replica *r, char first[11], char last[11]) {
+  static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  char today[11];
+  carnet_replica_get_today(r, today);
+  int y = atoi(today), m = atoi(today + 5);
+  int d = m >= 1 && m <= 12 ? days[m - 1] : 31;
+  if (m == 2 && ((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)) d = 29;
+  snprintf(first, 11, "%.7s-01", today);
+  char buf[24];
+  snprintf(buf, sizeof buf, "%.7s-%02d", today, d);
+  memcpy(last, buf, 10);
+  last[10] = '\0';
+}
+
 int cli_cmd_stats(cli *c, int argc, char **argv) {
   carnet_replica *r = NULL;
   carnet_stats s;
@@ -169,11 +189,7 @@ int cli_cmd_stats(cli *c, int argc, char **argv) {
     if (a.opts[i].id == O_WON) won = a.opts[i].arg;
   }
   uint64_t n;
-  if (from == NULL || to == NULL) {
-    rc = cli_fail(c, CLI_EUSER, "give --from DATE and --to DATE");
-    goto done;
-  }
-  if (!crm_date(c, "from", from) || !crm_date(c, "to", to)) {
+  if ((from && !crm_date(c, "from", from)) || (to && !crm_date(c, "to", to))) {
     rc = CLI_EUSER;
     goto done;
   }
@@ -182,6 +198,15 @@ int cli_cmd_stats(cli *c, int argc, char **argv) {
     goto done;
   }
   if ((rc = crm_open(c, &r))) goto done;
+  /* The current month by the replica's clock, for what is not given. */
+  char first[11], last[11];
+  month_of_today(r, first, last);
+  if (from == NULL) from = first;
+  if (to == NULL) to = last;
+  if (strcmp(from, to) > 0) {
+    rc = cli_fail(c, CLI_EUSER, "--from %s is after --to %s", from, to);
+    goto done;
+  }
   int err = carnet_stats_compute(r, from, to, (int)n, &s);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);

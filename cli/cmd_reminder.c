@@ -4,7 +4,7 @@
  *
  * A reminder in mode "day" is due on its date; in mode "week", on every day
  * of the ISO week (Monday to Sunday) of its date; until it is done. "Today"
- * is the replica's clock (crm_open: tests set $CARNET_TEST_NOW).
+ * is the replica's clock (crm_open; the test binary sets it, cli/testclock.c).
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -217,7 +217,7 @@ static int by_date(const void *x, const void *y) {
 }
 
 /* Print st->arr sorted by date, as JSON or a table. */
-static int print_rows(cli *c, rows *st, const char *none) {
+static int print_rows(cli *c, carnet_replica *r, rows *st, const char *none) {
   size_t n;
   json_t **v = crm_sorted(st->arr, by_date, &n);
   int rc = CLI_OK;
@@ -231,8 +231,10 @@ static int print_rows(cli *c, rows *st, const char *none) {
     for (size_t i = 0; i < n; i++) {
       json_t *o = v[i];
       bool done = json_is_true(json_object_get(o, "done"));
-      char id[16];
-      snprintf(id, sizeof id, "%.8s", json_string_value(json_object_get(o, "id")));
+      char id[CARNET_ID_HEX_LEN + 1] = "";
+      carnet_id rid;
+      if (carnet_id_parse(json_string_value(json_object_get(o, "id")), &rid) == 0)
+        crm_short_id(r, CARNET_KIND_REMINDER, &rid, id);
       const char *mode = json_string_value(json_object_get(o, "mode"));
       const char *row[] = {json_string_value(json_object_get(o, "date")),
                            done ? "done" : (mode ? mode : ""),
@@ -264,7 +266,7 @@ static int run_list(cli *c, int argc, char **argv) {
   if ((rc = crm_customer_labels(c, r, &st.labels))) goto done;
   st.arr = cli_oom(json_array());
   int err = carnet_record_list(r, CARNET_KIND_REMINDER, &filter, row_cb, &st);
-  rc = err ? cli_fail_rc(c, r, err, NULL) : print_rows(c, &st, "No reminders.");
+  rc = err ? cli_fail_rc(c, r, err, NULL) : print_rows(c, r, &st, "No reminders.");
 done:
   json_decref(st.arr);
   json_decref(st.labels);
@@ -329,7 +331,7 @@ int cli_cmd_reminders(cli *c, int argc, char **argv) {
   if ((rc = crm_customer_labels(c, r, &st.labels))) goto done;
   st.arr = cli_oom(json_array());
   int err = carnet_reminder_list_due(r, from, to, due_cb, &st);
-  rc = err ? cli_fail_rc(c, r, err, NULL) : print_rows(c, &st, none);
+  rc = err ? cli_fail_rc(c, r, err, NULL) : print_rows(c, r, &st, none);
 done:
   json_decref(st.arr);
   json_decref(st.labels);

@@ -5,59 +5,7 @@
 #include <string.h>
 #include <time.h>
 
-/* --- Opening, with the test clock ---------------------------------------- */
-
-static uint64_t g_test_now;
-
-static uint64_t test_now(void *ctx) {
-  (void)ctx;
-  return g_test_now;
-}
-
-/* $CARNET_TEST_NOW: Unix ms, or a UTC date or date-time. */
-static bool parse_test_now(const char *s, uint64_t *ms) {
-  uint64_t v;
-  if (cli_parse_u64(s, &v)) {
-    *ms = v;
-    return true;
-  }
-  char date[11];
-  int hh = 0, mi = 0, ss = 0, used = 0;
-  size_t n = strlen(s);
-  if (n < 10) return false;
-  memcpy(date, s, 10);
-  date[10] = '\0';
-  if (!carnet_date_valid(date)) return false;
-  if (n > 10 &&
-      !((s[10] == 'T' || s[10] == ' ') && (sscanf(s + 11, "%2d:%2d%n", &hh, &mi, &used) == 2) &&
-        (s[11 + used] == '\0' || (sscanf(s + 11 + used, ":%2d%n", &ss, &used) == 1 && n == 19))))
-    return false;
-  struct tm tm;
-  memset(&tm, 0, sizeof tm);
-  tm.tm_year = atoi(date) - 1900;
-  tm.tm_mon = atoi(date + 5) - 1;
-  tm.tm_mday = atoi(date + 8);
-  tm.tm_hour = hh;
-  tm.tm_min = mi;
-  tm.tm_sec = ss;
-  time_t t = timegm(&tm);
-  if (t < 0) return false;
-  *ms = (uint64_t)t * 1000u;
-  return true;
-}
-
-int cli_test_clock(cli *c, carnet_env *env, bool *set) {
-  const char *now = getenv("CARNET_TEST_NOW");
-  *set = false;
-  if (now == NULL || now[0] == '\0') return CLI_OK;
-  if (!parse_test_now(now, &g_test_now))
-    return cli_fail(c, CLI_EUSER, "invalid CARNET_TEST_NOW '%s' (Unix ms or YYYY-MM-DDTHH:MM:SS)",
-                    now);
-  memset(env, 0, sizeof *env);
-  env->now_ms = test_now;
-  *set = true;
-  return CLI_OK;
-}
+/* --- Opening ------------------------------------------------------------ */
 
 int crm_open(cli *c, carnet_replica **out) {
   return cli_open(c, out);
@@ -250,12 +198,30 @@ const char *crm_label_of(json_t *labels, const char *hex) {
   return s ? s : (hex ? hex : "");
 }
 
-const char *crm_doc_label(const carnet_record *rec, char *buf) {
+const char *crm_short_id(carnet_replica *r, carnet_kind kind, const carnet_id *id,
+                         char out[CARNET_ID_HEX_LEN + 1]) {
+  char pre[CARNET_ID_HEX_LEN + 1];
+  carnet_id got;
+  carnet_id_format(id, out);
+  /* Ids begin with their time (carnet_id): two made in the same minute
+   * share their first 8 characters, so the prefix grows until it names
+   * this record alone, as 'carnet doc show PREFIX' would find it. */
+  for (size_t n = 8; n < CARNET_ID_HEX_LEN; n += 2) {
+    memcpy(pre, out, n);
+    pre[n] = '\0';
+    if (carnet_record_resolve(r, kind, pre, &got) == 0 && memcmp(got.b, id->b, 16) == 0) {
+      out[n] = '\0';
+      break;
+    }
+  }
+  return out;
+}
+
+const char *crm_doc_label(carnet_replica *r, const carnet_record *rec, char *buf) {
   const char *num = carnet_record_str(rec, CARNET_F_NUMBER);
   char hex[CARNET_ID_HEX_LEN + 1];
   if (num) return num;
-  carnet_id_format(carnet_record_id(rec), hex);
-  snprintf(buf, 48, "draft %.8s", hex);
+  snprintf(buf, 48, "draft %s", crm_short_id(r, CARNET_KIND_DOCUMENT, carnet_record_id(rec), hex));
   return buf;
 }
 

@@ -8,10 +8,10 @@
 
 #include "cli/cli.h"
 
-/* Brief: open the replica like cli_open. When $CARNET_TEST_NOW is set
- * (Unix milliseconds, or YYYY-MM-DD[THH:MM[:SS]] UTC), the replica's clock
- * reads that instant: "today" and every stamp come from it, so tests can
- * say which day it is. Returns CLI_OK or an exit code after printing. */
+/* Brief: open the replica like cli_open (the test-only binary
+ * carnet-testclock reads its clock from $CARNET_TEST_NOW, cli/testclock.c;
+ * the shipped `carnet` never does). Returns CLI_OK or an exit code after
+ * printing. */
 int crm_open(cli *c, carnet_replica **out);
 
 /* Brief: commit `t` when `err` is 0, else abort it; report a failure (the
@@ -48,9 +48,15 @@ int crm_customer_hex(cli *c, carnet_replica *r, const char *ref, char *hex);
 int crm_customer_labels(cli *c, carnet_replica *r, json_t **out);
 const char *crm_label_of(json_t *labels, const char *hex);
 
-/* Brief: a document's label: its number, else "draft " + 8 hex digits of
- * its id (buf: 48 bytes). */
-const char *crm_doc_label(const carnet_record *rec, char *buf);
+/* Brief: the shortest prefix of `id` (8 hex digits or more) that names it
+ * alone among the records of `kind` (what a listing shows: ids made in the
+ * same minute share their first 8 digits), in `out`, returned. */
+const char *crm_short_id(carnet_replica *r, carnet_kind kind, const carnet_id *id,
+                         char out[CARNET_ID_HEX_LEN + 1]);
+
+/* Brief: a document's label: its number, else "draft " + its short id
+ * (crm_short_id; buf: 48 bytes). */
+const char *crm_doc_label(carnet_replica *r, const carnet_record *rec, char *buf);
 
 /* JSON of one record (labels may be NULL). */
 /* Brief: the elements of a JSON array sorted with `cmp` (over json_t *),

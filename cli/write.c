@@ -3,20 +3,19 @@
  */
 #include "cli/crm.h"
 
-/* After a write: `add` prints the new id alone (for scripts), `edit` a
- * confirmation; --json prints the record as it now is. */
+/* After a write: `add` prints the new record's reference alone (what a
+ * person reads and types: CU2611-5T31-0001; the id when it has none, as a
+ * contact), `edit` a confirmation; --json prints the record as it now is,
+ * its id included (for scripts). */
 static int print_written(cli *c, carnet_replica *r, const carnet_id *id, bool created) {
   carnet_record *rec = NULL;
   char hex[CARNET_ID_HEX_LEN + 1];
   int rc;
-  if (created && !c->json) {
-    carnet_id_format(id, hex);
-    printf("%s\n", hex);
-    return CLI_OK;
-  }
   if ((rc = carnet_record_get(r, id, &rec))) return cli_fail_rc(c, r, rc, "reading it back");
   if (c->json)
     rc = cli_json_print(c, cli_json_record(rec));
+  else if (created)
+    printf("%s\n", cli_label(rec, hex));
   else
     printf("updated %s\n", cli_label(rec, hex));
   carnet_record_free(rec);
@@ -64,7 +63,7 @@ static int write_entity(cli *c, const cli_usage *u, carnet_kind kind, int argc, 
   cli_args a;
   int rc = cli_parse(c, u, argc, argv, &a);
   if (rc) return rc;
-  if ((rc = crm_open(c, &r))) goto done; /* $CARNET_TEST_NOW, as the CRM commands */
+  if ((rc = crm_open(c, &r))) goto done;
   if (!create && (rc = cli_resolve(c, r, kind, a.pos[0], &id))) goto done;
   p = cli_oom(carnet_patch_new(kind));
   if ((rc = cli_patch_build(c, r, kind, &a, p, &touched))) goto done;
@@ -121,7 +120,7 @@ int cli_write_delete(cli *c, const cli_usage *u, carnet_kind kind, int argc, cha
   cli_args a;
   int rc = cli_parse(c, u, argc, argv, &a);
   if (rc) return rc;
-  if ((rc = crm_open(c, &r))) goto done; /* $CARNET_TEST_NOW, as the CRM commands */
+  if ((rc = crm_open(c, &r))) goto done;
   if ((rc = cli_load(c, r, kind, a.pos[0], &rec))) goto done;
   if (carnet_record_deleted(rec)) {
     rc = cli_fail(c, CLI_EUSER, "%s %s is already deleted", carnet_kind_name(kind),

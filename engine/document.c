@@ -30,8 +30,8 @@
 #include <string.h>
 
 #include "carnet/document.h"
-#include "engine/alloc.h"
 #include "carnet/error.h"
+#include "engine/alloc.h"
 #include "engine/dates.h"
 #include "engine/entity_io.h"
 #include "engine/id.h"
@@ -705,7 +705,57 @@ static bool conversion_ok(carnet_doc_type from, carnet_doc_type to) {
          (from == CARNET_DOC_INVOICE && to == CARNET_DOC_CREDIT_NOTE);
 }
 
+/* An earlier conversion of a source: a live document of the target type
+ * whose source is it (the source's customer's documents: the search index
+ * when it can answer, else the scan). A cancelled one does not count. */
+typedef struct prior_conv {
+  char src_hex[CARNET_ID_HEX_LEN + 1];
+  carnet_doc_type to;
+  bool found;
+  carnet_id id;
+  char label[CARNET_NUMBER_MAX];
+} prior_conv;
+
+static int prior_cb(const carnet_record *rec, void *data) {
+  prior_conv *pc = data;
+  const char *source = carnet_record_str(rec, CARNET_F_SOURCE);
+  if (source == NULL || strcmp(source, pc->src_hex) != 0 || carnet_record_doc_type(rec) != pc->to ||
+      carnet_record_status(rec) == CARNET_ST_CANCELLED)
+    return 0;
+  const char *num = carnet_record_str(rec, CARNET_F_NUMBER);
+  pc->found = true;
+  pc->id = *carnet_record_id(rec);
+  snprintf(pc->label, sizeof pc->label, "%s", num ? num : "");
+  return 1;
+}
+
+static int prior_conversion(carnet_replica *r, const carnet_record *src, carnet_doc_type to,
+                            prior_conv *pc) {
+  carnet_id customer;
+  const char *cust = carnet_record_str(src, CARNET_F_CUSTOMER);
+  memset(pc, 0, sizeof *pc);
+  carnet_id_format(carnet_record_id(src), pc->src_hex);
+  pc->to = to;
+  carnet_filter f = {.customer = NULL};
+  if (cust && carnet_id_parse(cust, &customer) == 0) f.customer = &customer;
+  int rc = carnet_record_list(r, CARNET_KIND_DOCUMENT, &f, prior_cb, pc);
+  return rc == 1 ? 0 : rc;
+}
+
+static int convert(carnet_txn *t, const carnet_id *src, carnet_doc_type to, bool again,
+                   carnet_id *out);
+
 int carnet_doc_convert(carnet_txn *t, const carnet_id *src, carnet_doc_type to, carnet_id *out) {
+  return convert(t, src, to, false, out);
+}
+
+int carnet_doc_convert_again(carnet_txn *t, const carnet_id *src, carnet_doc_type to,
+                             carnet_id *out) {
+  return convert(t, src, to, true, out);
+}
+
+static int convert(carnet_txn *t, const carnet_id *src, carnet_doc_type to, bool again,
+                   carnet_id *out) {
   carnet_replica *r = t->r;
   carnet_record *rec = NULL;
   carnet_patch *p = NULL;
@@ -739,6 +789,26 @@ int carnet_doc_convert(carnet_txn *t, const carnet_id *src, carnet_doc_type to, 
                             : "",
                         carnet_doc_type_name(to) ? carnet_doc_type_name(to) : "?", why));
     goto done;
+  }
+  if (!again) {
+    prior_conv pc;
+    if ((rc = prior_conversion(r, rec, to, &pc))) {
+      rc = carnet__txn_fail(t, rc);
+      goto done;
+    }
+    if (pc.found) {
+      char hex[CARNET_ID_HEX_LEN + 1];
+      carnet_id_format(&pc.id, hex);
+      rc = carnet__txn_fail(
+          t, carnet__fail(r, CARNET_EEXIST,
+                          "%s %s was already converted to %s %s (%s): convert it again only "
+                          "to make a second %s",
+                          carnet_doc_type_name(from), carnet_record_str(rec, CARNET_F_NUMBER),
+                          carnet_doc_type_name(to), pc.label[0] ? pc.label : "draft", hex,
+                          carnet_doc_type_name(to)));
+      if (out) *out = pc.id;
+      goto done;
+    }
   }
   p = carnet_patch_new(CARNET_KIND_DOCUMENT);
   if (p == NULL) {

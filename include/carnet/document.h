@@ -223,11 +223,24 @@ CARNET_API int carnet_doc_status_set(carnet_txn *t, const carnet_id *doc, carnet
  * copied (new line ids), CARNET_F_SOURCE links the source, and the source's
  * status moves (quote -> ordered or invoiced, order -> invoiced; an invoice
  * keeps its status) in the same transaction. `out` receives the new id.
+ * A source converted before to the same type (a live document of type `to`
+ * whose CARNET_F_SOURCE is `src`, not cancelled) is not converted twice:
+ * the call fails with CARNET_EEXIST, the errmsg names that document (its
+ * number, or "draft" and its id) and `out` receives its id;
+ * carnet_doc_convert_again makes another one all the same.
  * Errors: CARNET_ENOTFOUND, CARNET_EINVAL (a conversion that does not exist,
  * a refused or cancelled source), CARNET_EPERM (the source is a draft:
- * validate it first). */
+ * validate it first), CARNET_EEXIST (converted before: show the user the
+ * document `out` names, or call carnet_doc_convert_again when a second one
+ * is wanted), CARNET_ENOMEM. */
 CARNET_API int carnet_doc_convert(carnet_txn *t, const carnet_id *src, carnet_doc_type to,
                                   carnet_id *out);
+
+/* Brief: carnet_doc_convert without the check of an earlier conversion: a
+ * second invoice from the same quote, a second (partial) credit note.
+ * Errors: as carnet_doc_convert, without CARNET_EEXIST. */
+CARNET_API int carnet_doc_convert_again(carnet_txn *t, const carnet_id *src, carnet_doc_type to,
+                                        carnet_id *out);
 
 /* --- Numbering ------------------------------------------------------------ */
 

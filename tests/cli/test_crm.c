@@ -1,10 +1,12 @@
 /* tests/cli/test_crm.c - the CRM commands of `carnet` (doc, action,
- * reminder, reminders, history, stats), driven as a user would: the real
- * binary ($CARNET_BIN) through tests/support/proc.h, each test in a fresh
- * directory, with the replica's clock set by $CARNET_TEST_NOW (Friday
- * 2026-11-20, 10:00 UTC) and TZ=UTC so that "today" is known.
+ * reminder, reminders, history, stats), driven as a user would through
+ * tests/support/proc.h, each test in a fresh directory: the command built
+ * with a test clock ($CARNET_TESTCLOCK_BIN, cli/testclock.c) reading
+ * $CARNET_TEST_NOW (Friday 2026-11-20, 10:00 UTC), and TZ=UTC, so that
+ * "today" is known; test_shipped_clock checks that the shipped binary
+ * ($CARNET_BIN) ignores that variable.
  */
-#define _XOPEN_SOURCE 700 /* nftw */
+#define _GNU_SOURCE /* nftw, forkpty */
 /* cmocka.h needs these first, in this order. */
 /* clang-format off */
 #include <stdarg.h>
@@ -16,10 +18,14 @@
 
 #include <ftw.h>
 #include <jansson.h>
+#include <poll.h>
+#include <pty.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "support/proc.h"
@@ -35,6 +41,7 @@ typedef struct fx {
   char replica[1100];
   char env_dir[1200], env_home[1200];
   const char *env[6];
+  bool shipped; /* run $CARNET_BIN (no test clock) instead of $CARNET_TESTCLOCK_BIN */
 } fx;
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
@@ -79,7 +86,7 @@ static int fx_teardown(void **state) {
 static int run_args(const fx *f, proc_result *r, const char *const *args) {
   const char *argv[64];
   size_t n = 0;
-  const char *bin = getenv("CARNET_BIN");
+  const char *bin = getenv(f->shipped ? "CARNET_BIN" : "CARNET_TESTCLOCK_BIN");
   if (bin == NULL) fail_msg("CARNET_BIN is not set: run this test through ctest");
   argv[n++] = bin;
   for (; *args && n < 63; args++)
@@ -453,7 +460,20 @@ static void test_actions_and_stats(void **state) {
   USER_ERROR(f, "unknown channel", "action", "add", "--channel", "pigeon");
   USER_ERROR(f, "give --channel", "action", "add", "--customer", a);
   USER_ERROR(f, "invalid rating", "action", "add", "--channel", "sms", "--rating", "9");
-  USER_ERROR(f, "give --from DATE and --to DATE", "stats", "--from", "2026-11-01");
+  /* Without dates: the current month (2026-11 by the replica's clock). */
+  j = JSON(f, "stats", "--json");
+  assert_jstr(j, "from", "2026-11-01");
+  assert_jstr(j, "to", "2026-11-30");
+  assert_int_equal(json_integer_value(json_object_get(j, "actions")), 1);
+  json_decref(j);
+  j = JSON(f, "stats", "--from", "2026-10-01", "--json");
+  assert_jstr(j, "to", "2026-11-30");
+  assert_int_equal(json_integer_value(json_object_get(j, "actions")), 2);
+  json_decref(j);
+  out = OK(f, "stats");
+  assert_non_null(strstr(out, "from 2026-11-01 to 2026-11-30"));
+  free(out);
+  USER_ERROR(f, "is after --to", "stats", "--from", "2026-12-01");
   USER_ERROR(f, "invalid --won-rating", "stats", "--from", "2026-11-01", "--to", "2026-11-30",
              "--won-rating", "7");
   /* History of Alpha: the quote, the phone call, the invoice, the visit. */
@@ -549,6 +569,182 @@ static void test_two_replicas_numbers(void **state) {
   free(cu);
 }
 
+/* Slips (issue 18, point 7): a document is not converted twice by mistake
+ * (the command names the first conversion; --again makes another), and
+ * the drafts made within the same minute show as different ids in `doc
+ * list`, each naming its draft for `doc show`. */
+static void test_convert_twice(void **state) {
+  fx *f = *state;
+  free(OK(f, "init"));
+  char *cu = add_customer(f, "Menuiserie Roux", NULL);
+  char *q = trim(OK(f, "doc", "add", "--type", "quote", "--customer", cu));
+  free(OK(f, "doc", "line", "add", q, "--label", "Escalier", "--price", "1200"));
+  char *num = trim(OK(f, "doc", "validate", q));
+  json_t *first = JSON(f, "doc", "convert", num, "--to", "invoice", "--json");
+  char *inv = strdup(jstr(first, "id"));
+  json_decref(first);
+  /* Again: refused, naming the draft made the first time. */
+  char want[64];
+  snprintf(want, sizeof want, "already converted to invoice draft (%s)", inv);
+  USER_ERROR(f, want, "doc", "convert", num, "--to", "invoice");
+  USER_ERROR(f, "--again", "doc", "convert", num, "--to", "invoice");
+  json_t *l = JSON(f, "doc", "list", "--type", "invoice", "--json");
+  assert_int_equal(json_array_size(l), 1);
+  json_decref(l);
+  /* Once validated, the message gives its number. */
+  char *fnum = trim(OK(f, "doc", "validate", inv));
+  snprintf(want, sizeof want, "already converted to invoice %s", fnum);
+  USER_ERROR(f, want, "doc", "convert", num, "--to", "invoice");
+  /* --again makes a second draft; an order is another conversion. */
+  char *second = trim(OK(f, "doc", "convert", num, "--to", "invoice", "--again"));
+  assert_int_equal(strlen(second), 32);
+  assert_string_not_equal(second, inv);
+  char *third = trim(OK(f, "doc", "convert", num, "--to", "invoice", "--again"));
+  free(OK(f, "doc", "convert", num, "--to", "order"));
+  USER_ERROR(f, "already converted to order", "doc", "convert", num, "--to", "order");
+  l = JSON(f, "doc", "list", "--type", "invoice", "--json");
+  assert_int_equal(json_array_size(l), 3);
+  json_decref(l);
+  /* The two drafts were made within a second: their ids share the first
+   * 8 digits, which the list used to show for both. */
+  assert_memory_equal(second, third, 8);
+  char *list = OK(f, "doc", "list", "--type", "invoice", "--status", "draft");
+  char sa[40] = "", sb[40] = "";
+  for (const char *p = list; (p = strstr(p, "draft ")) != NULL; p += 6) {
+    char one[40];
+    if (sscanf(p + 6, "%39[0-9a-f]", one) != 1) continue; /* the STATUS column */
+    snprintf(sa[0] ? sb : sa, sizeof sa, "%s", one);
+  }
+  assert_true(strlen(sa) >= 8 && strlen(sb) >= 8);
+  assert_string_not_equal(sa, sb);
+  free(list);
+  const char *shorts[2] = {sa, sb};
+  bool seen[2] = {false, false};
+  for (int k = 0; k < 2; k++) {
+    json_t *d = JSON(f, "doc", "show", shorts[k], "--json");
+    const char *id = jstr(d, "id");
+    assert_int_equal(strncmp(id, shorts[k], strlen(shorts[k])), 0);
+    seen[0] |= strcmp(id, second) == 0;
+    seen[1] |= strcmp(id, third) == 0;
+    json_decref(d);
+  }
+  assert_true(seen[0] && seen[1]);
+  free(third);
+  free(second);
+  free(fnum);
+  free(inv);
+  free(num);
+  free(q);
+  free(cu);
+}
+
+/* The shipped binary has no test hook: $CARNET_TEST_NOW does not move its
+ * clock, so an invoice is dated today (issue 18: it dated a validated
+ * invoice in the past). */
+static void test_shipped_clock(void **state) {
+  fx *f = *state;
+  f->env[2] = "CARNET_TEST_NOW=2020-01-15";
+  f->shipped = true;
+  free(OK(f, "init"));
+  char *cu = add_customer(f, "Horloge Honnete", NULL);
+  char *inv = trim(OK(f, "doc", "add", "--type", "invoice", "--customer", cu));
+  free(OK(f, "doc", "line", "add", inv, "--label", "x", "--price", "10"));
+  free(OK(f, "doc", "validate", inv));
+  json_t *d = JSON(f, "doc", "show", inv, "--json");
+  char today[16];
+  time_t now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  strftime(today, sizeof today, "%Y-%m-%d", &tm);
+  const char *date = jstr(d, "date");
+  /* Around midnight the day may turn between the command and this line. */
+  if (strcmp(date, today) != 0) {
+    now -= 60;
+    gmtime_r(&now, &tm);
+    strftime(today, sizeof today, "%Y-%m-%d", &tm);
+  }
+  assert_string_equal(date, today);
+  assert_string_not_equal(date, "2020-01-15");
+  assert_int_equal(strncmp(jstr(d, "number"), "F2001", 5) == 0, 0);
+  json_decref(d);
+  /* The test binary does read it (what the other tests rely on). */
+  f->shipped = false;
+  json_t *s = JSON(f, "stats", "--json");
+  assert_jstr(s, "from", "2020-01-01");
+  assert_jstr(s, "to", "2020-01-31");
+  json_decref(s);
+  free(inv);
+  free(cu);
+}
+
+/* `carnet erase` on a terminal: the command asks for the customer's
+ * reference; a wrong answer erases nothing, the right one erases; --yes
+ * does not ask. */
+static int erase_on_terminal(const fx *f, const char *answer, const char *ref, char *out,
+                             size_t len, bool yes) {
+  const char *bin = getenv("CARNET_BIN");
+  int term;
+  pid_t pid = forkpty(&term, NULL, NULL, NULL);
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    char **envp = (char **)f->env;
+    for (char **e = envp; *e; e++)
+      putenv(*e);
+    if (yes)
+      execl(bin, bin, "erase", ref, "--reason", "demande du 2026-11-20", "--yes", (char *)NULL);
+    else
+      execl(bin, bin, "erase", ref, "--reason", "demande du 2026-11-20", (char *)NULL);
+    _exit(127);
+  }
+  size_t n = 0;
+  bool answered = yes;
+  time_t t0 = time(NULL);
+  while (n < len - 1 && time(NULL) - t0 < 60) {
+    struct pollfd p = {term, POLLIN, 0};
+    if (poll(&p, 1, 200) <= 0) continue;
+    ssize_t k = read(term, out + n, len - 1 - n);
+    if (k <= 0) break; /* EIO: the child closed the terminal */
+    n += (size_t)k;
+    out[n] = '\0';
+    if (!answered && strstr(out, "to erase it: ")) {
+      char line[128];
+      snprintf(line, sizeof line, "%s\n", answer);
+      assert_true(write(term, line, strlen(line)) == (ssize_t)strlen(line));
+      answered = true;
+    }
+  }
+  out[n] = '\0';
+  close(term);
+  int st = -1;
+  assert_int_equal(waitpid(pid, &st, 0), pid);
+  assert_true(WIFEXITED(st));
+  return WEXITSTATUS(st);
+}
+
+static void test_erase_asks(void **state) {
+  fx *f = *state;
+  char out[4096];
+  free(OK(f, "init"));
+  char *ref = trim(OK(f, "customer", "add", "--name", "Paul Oubli", "--email", "paul@oubli.fr"));
+  assert_int_equal(strncmp(ref, "CU", 2), 0); /* `customer add` prints the reference */
+  assert_int_equal(erase_on_terminal(f, "CU0000-XXXX-0000", ref, out, sizeof out, false), 1);
+  assert_non_null(strstr(out, "Type the customer's reference"));
+  assert_non_null(strstr(out, ref));
+  assert_non_null(strstr(out, "nothing was erased"));
+  json_t *c = JSON(f, "customer", "show", ref, "--json");
+  assert_jstr(c, "name", "Paul Oubli");
+  json_decref(c);
+  assert_int_equal(erase_on_terminal(f, ref, ref, out, sizeof out, false), 0);
+  assert_non_null(strstr(out, "erased "));
+  USER_ERROR(f, "no customer", "customer", "show", ref);
+  char *other = trim(OK(f, "customer", "add", "--name", "Lea Presse"));
+  assert_int_equal(erase_on_terminal(f, "", other, out, sizeof out, true), 0);
+  assert_null(strstr(out, "Type the customer's reference"));
+  assert_non_null(strstr(out, "erased "));
+  free(other);
+  free(ref);
+}
+
 static void test_help(void **state) {
   fx *f = *state;
   static const char *const cmds[][5] = {
@@ -601,6 +797,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_actions_and_stats, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_numbering_rules, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_two_replicas_numbers, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_convert_twice, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_shipped_clock, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_erase_asks, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_help, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests_name("crm", tests, NULL, NULL);

@@ -77,11 +77,10 @@ static void test_check_repair(void **state) {
   (void)state;
   const char *R = path("R");
   init(R);
-  char *a = OK(R, "customer", "add", "--name", "Irene Index", "--email", "irene@index.fr", "--phone",
-               "06 12 12 12 12");
-  char *b = OK(R, "customer", "add", "--name", "Irene Index", "--email", "i.index@travail.fr");
-  a[strcspn(a, "\n")] = '\0';
-  b[strcspn(b, "\n")] = '\0';
+  char *a = added_id(OK(R, "customer", "add", "--name", "Irene Index", "--email", "irene@index.fr",
+                        "--phone", "06 12 12 12 12", "--json"));
+  char *b = added_id(
+      OK(R, "customer", "add", "--name", "Irene Index", "--email", "i.index@travail.fr", "--json"));
   OK1(R, "merge", a, b);
   for (int i = 0; i < 20; i++) {
     char name[32];

@@ -542,11 +542,15 @@ static carnet_id cli_customer_add(const char *dir, const char *name) {
   proc_result res;
   carnet_id id;
   assert_non_null(bin);
-  const char *argv[] = {bin, "--dir", dir, "customer", "add", "--name", name, NULL};
+  const char *argv[] = {bin, "--dir", dir, "customer", "add", "--name", name, "--json", NULL};
   assert_int_equal(proc_run(argv, NULL, &res), 0);
   if (res.status != 0) fail_msg("carnet customer add: exit %d: %s", res.status, res.err);
-  res.out[strcspn(res.out, "\n")] = '\0';
-  if (carnet_id_parse(res.out, &id) != 0) fail_msg("not an id: '%s'", res.out);
+  /* --json: the record, its id first among its keys ("id": "..."). */
+  const char *at = strstr(res.out, "\"id\"");
+  char hex[CARNET_ID_HEX_LEN + 1] = "";
+  if (at) sscanf(at, "\"id\": \"%32[0-9a-f]\"", hex);
+  if (hex[0] == '\0' && at) sscanf(at, "\"id\":\"%32[0-9a-f]\"", hex);
+  if (carnet_id_parse(hex, &id) != 0) fail_msg("no id in: '%s'", res.out);
   proc_result_free(&res);
   return id;
 }

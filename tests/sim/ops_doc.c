@@ -173,8 +173,10 @@ int op_doc_convert(sim *s, int ri) {
   carnet_id out;
   int rc = carnet_txn_begin(s->rep[ri].r, &t);
   if (rc) return ops_api_fail(s, ri, "txn_begin", rc);
-  rc = ops_finish(s, ri, t, carnet_doc_convert(t, &s->ents[d].id, CARNET_DOC_CREDIT_NOTE, &out),
-                  "carnet_doc_convert");
+  /* Again: several credit notes may correct one invoice (a partial one). */
+  rc = ops_finish(s, ri, t,
+                  carnet_doc_convert_again(t, &s->ents[d].id, CARNET_DOC_CREDIT_NOTE, &out),
+                  "carnet_doc_convert_again");
   if (rc == 1) {
     uint32_t e = model_ent_add(s, &out, SIM_DOCUMENT, ri); /* may move s->ents: see above */
     s->ents[e].owner = s->ents[d].owner;

@@ -140,6 +140,17 @@ json_t *parse_json(const char *text) {
   return j;
 }
 
+char *added_id(char *out) {
+  json_t *j = parse_json(out);
+  const char *id = json_string_value(json_object_get(j, "id"));
+  if (id == NULL) fail_msg("no \"id\" in: %s", out);
+  char *copy = strdup(id);
+  if (copy == NULL) fail_msg("out of memory");
+  json_decref(j);
+  free(out);
+  return copy;
+}
+
 json_t *ok_json_v(const char *dir, const char *const *args) {
   char *out = ok_v(dir, args);
   json_t *j = parse_json(out);

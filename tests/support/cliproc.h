@@ -68,6 +68,10 @@ const char *path(const char *name);
 int run_v(const char *dir, proc_result *r, const char *const *args);
 char *ok_v(const char *dir, const char *const *args);
 json_t *parse_json(const char *text);
+/* The "id" of the JSON record `out` holds (what `customer add --json`
+ * prints: the plain `customer add` prints the reference code), malloc'd;
+ * `out` is freed. */
+char *added_id(char *out);
 json_t *ok_json_v(const char *dir, const char *const *args);
 long long jint(const json_t *o, const char *key);
 void jstr(const json_t *o, const char *key, char *out, size_t len);

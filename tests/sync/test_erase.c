@@ -138,6 +138,14 @@ static const char *jget(const json_t *o, const char *key) {
   return s;
 }
 
+/* `customer add ... --json`: the new customer's id (free it). */
+static char *id_of(json_t *j) {
+  char *id = strdup(jget(j, "id"));
+  json_decref(j);
+  return id;
+}
+#define ADD(who, ...) id_of(JSON((who), "customer", "add", __VA_ARGS__))
+
 /* --- B's `carnet serve` ------------------------------------------------------ */
 
 static void sleep_ms(long ms) {
@@ -314,13 +322,13 @@ static void test_erase_everywhere(void **state) {
   trust(A, C);
 
   /* A holds X (every kind of personal data), Y (with invoices) and K. */
-  char *k = MUST(A, "customer", "add", "--name", K_NAME, "--email", K_EMAIL, "--city", "Brest");
-  char *x = MUST(A, "customer", "add", "--name", X_NAME, "--email", X_EMAIL, "--phone", X_PHONE,
-                 "--notes", "prefers calls after six", "--city", "Rennes", "--custom",
-                 "birthday:date=1980-04-02");
-  char *y = MUST(A, "customer", "add", "--name", Y_NAME, "--email", Y_EMAIL, "--phone", Y_PHONE,
-                 "--street", "3 place du Marche", "--city", "Nantes", "--postcode", "44000",
-                 "--notes", "allergique aux chats");
+  char *k = ADD(A, "--name", K_NAME, "--email", K_EMAIL, "--city", "Brest");
+  char *x =
+      ADD(A, "--name", X_NAME, "--email", X_EMAIL, "--phone", X_PHONE, "--notes",
+          "prefers calls after six", "--city", "Rennes", "--custom", "birthday:date=1980-04-02");
+  char *y = ADD(A, "--name", Y_NAME, "--email", Y_EMAIL, "--phone", Y_PHONE, "--street",
+                "3 place du Marche", "--city", "Nantes", "--postcode", "44000", "--notes",
+                "allergique aux chats");
   DO(A, "contact", "add", "--customer", x, "--name", "Assistant Oubliable", "--email",
      "assistant.oubliable@exemple.fr");
   DO(A, "consent", "grant", x, "email", "--note", "salon 2026");
@@ -510,7 +518,7 @@ static void test_serve_compacts_after_cli_erase(void **state) {
   enum { B = 1 };
   static rowset before;
   DO(B, "init");
-  char *x = MUST(B, "customer", "add", "--name", X_NAME, "--email", X_EMAIL, "--phone", X_PHONE);
+  char *x = ADD(B, "--name", X_NAME, "--email", X_EMAIL, "--phone", X_PHONE);
   read_rows(W->dirs[B], &before);
   assert_int_equal(before.n, 1);
   assert_true(dir_holds(W->dirs[B], before.chunk[0][1], CHUNK));
@@ -559,11 +567,11 @@ static void test_erase_person_everywhere(void **state) {
   trust(A, B);
   trust(B, C);
   trust(A, C);
-  char *k = MUST(A, "customer", "add", "--name", K_NAME, "--email", K_EMAIL);
-  char *p1 = MUST(A, "customer", "add", "--name", P1_NAME, "--email", P1_EMAIL, "--notes", P1_NOTE,
-                  "--city", "Quimper");
-  char *p2 = MUST(A, "customer", "add", "--name", P2_NAME, "--email", P2_EMAIL, "--phone",
-                  P2_PHONE, "--city", "Quimper");
+  char *k = ADD(A, "--name", K_NAME, "--email", K_EMAIL);
+  char *p1 =
+      ADD(A, "--name", P1_NAME, "--email", P1_EMAIL, "--notes", P1_NOTE, "--city", "Quimper");
+  char *p2 =
+      ADD(A, "--name", P2_NAME, "--email", P2_EMAIL, "--phone", P2_PHONE, "--city", "Quimper");
   DO(A, "contact", "add", "--customer", p2, "--name", "Assistante", "--email", P2_CONTACT);
   DO(A, "reminder", "add", "--customer", p2, "--comment", "rappeler Ophelie");
   DO(A, "merge", p1, p2);
@@ -571,7 +579,7 @@ static void test_erase_person_everywhere(void **state) {
   sync_with_b(A);
   sync_with_b(C);
   /* C, offline: a third record, merged into the person as C shows it. */
-  char *p3 = MUST(C, "customer", "add", "--name", P3_NAME, "--email", P3_EMAIL, "--notes", P3_NOTE);
+  char *p3 = ADD(C, "--name", P3_NAME, "--email", P3_EMAIL, "--notes", P3_NOTE);
   DO(C, "merge", p1, p3);
   /* A erases the person as shown: through its reference code. */
   json_t *shown = JSON(A, "customer", "show", p2);

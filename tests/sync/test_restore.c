@@ -53,6 +53,8 @@ static char *first_line(char *s) {
   return s;
 }
 #define LINE(dir, ...) first_line(OK((dir), __VA_ARGS__))
+/* A new customer's id (`customer add` prints its reference). */
+#define ADD_ID(dir, ...) added_id(OK((dir), "customer", "add", __VA_ARGS__, "--json"))
 
 /* `carnet --dir DIR args...`: its exit status; stderr copied to err. */
 static int status_v(const char *dir, char *err, size_t len, const char *const *args) {
@@ -165,16 +167,16 @@ static void test_restore_into_team(void **state) {
   bg *sb = SERVE(B, "B");
 
   /* Before the backup: K, X, Y on A, an invoice on each side. */
-  char *k = LINE(A, "customer", "add", "--name", "Karine Gardee", "--email", K_EMAIL);
-  char *x = LINE(A, "customer", "add", "--name", X_NAME, "--email", X_EMAIL, "--phone", X_PHONE,
+  char *k = ADD_ID(A, "--name", "Karine Gardee", "--email", K_EMAIL);
+  char *x = ADD_ID(A, "--name", X_NAME, "--email", X_EMAIL, "--phone", X_PHONE,
                  "--notes", X_NOTES, "--city", "Rennes");
-  char *y = LINE(A, "customer", "add", "--name", "Yves Garde", "--city", "Nantes");
+  char *y = ADD_ID(A, "--name", "Yves Garde", "--city", "Nantes");
   char *inv = LINE(A, "doc", "add", "--type", "invoice", "--customer", k);
   OK1(A, "doc", "line", "add", inv, "--label", "Pose", "--qty", "1", "--price", "100", "--vat",
       "20");
   char *num_a1 = LINE(A, "doc", "validate", inv);
   json_decref(sync_json(A, sb->addr));
-  char *c1 = LINE(B, "customer", "add", "--name", "Client Bureau Un");
+  char *c1 = ADD_ID(B, "--name", "Client Bureau Un");
   char *inv_b = LINE(B, "doc", "add", "--type", "invoice", "--customer", y);
   OK1(B, "doc", "line", "add", inv_b, "--label", "Audit", "--qty", "1", "--price", "250",
       "--vat", "20");
@@ -194,12 +196,12 @@ static void test_restore_into_team(void **state) {
 
   /* Everybody keeps working: B validates another invoice (its series
    * goes on), both add customers, A erases X; then they sync. */
-  char *c2 = LINE(B, "customer", "add", "--name", "Client Bureau Deux");
+  char *c2 = ADD_ID(B, "--name", "Client Bureau Deux");
   char *inv_b2 = LINE(B, "doc", "add", "--type", "invoice", "--customer", k);
   OK1(B, "doc", "line", "add", inv_b2, "--label", "Suivi", "--qty", "2", "--price", "80",
       "--vat", "20");
   char *num_b2 = LINE(B, "doc", "validate", inv_b2);
-  char *c3 = LINE(A, "customer", "add", "--name", "Client Portable Trois");
+  char *c3 = ADD_ID(A, "--name", "Client Portable Trois");
   OK1(A, "erase", x, "--reason", "request of 2026-12-06");
   json_decref(sync_json(A, sb->addr));
   stop(sb);
@@ -253,7 +255,7 @@ static void test_restore_into_team(void **state) {
   for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) assert_true(shows(R, kept[i]));
 
   /* R works: a customer, and an invoice of its own series. */
-  char *c4 = LINE(R, "customer", "add", "--name", "Client Restaure Quatre");
+  char *c4 = ADD_ID(R, "--name", "Client Restaure Quatre");
   char *inv_r = LINE(R, "doc", "add", "--type", "invoice", "--customer", y);
   OK1(R, "doc", "line", "add", inv_r, "--label", "Reprise", "--qty", "1", "--price", "60",
       "--vat", "20");

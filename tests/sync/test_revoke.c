@@ -36,8 +36,7 @@
 #include "support/cliproc.h"
 
 static char *add_customer(const char *dir, const char *name) {
-  char *out = OK(dir, "customer", "add", "--name", name, "--city", "Lyon");
-  out[strcspn(out, "\n")] = '\0';
+  char *out = added_id(OK(dir, "customer", "add", "--name", name, "--city", "Lyon", "--json"));
   return out;
 }
 

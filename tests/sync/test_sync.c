@@ -52,8 +52,7 @@
 /* === (a) three replicas, A-B and B-C only, converge ===================== */
 
 static char *add_customer(const char *dir, const char *name, const char *city) {
-  char *out = OK(dir, "customer", "add", "--name", name, "--city", city);
-  out[strcspn(out, "\n")] = '\0';
+  char *out = added_id(OK(dir, "customer", "add", "--name", name, "--city", city, "--json"));
   return out; /* the id */
 }
 
@@ -131,12 +130,11 @@ static void test_merge_opposite_directions(void **state) {
   const char *A = path("A"), *B = path("B");
   init(A), init(B);
   trust_pair(A, B);
-  char *x = OK(A, "customer", "add", "--name", "Sophie Martin", "--email", "sophie@martin.fr",
-               "--city", "Lyon", "--postcode", "69003");
-  char *y = OK(A, "customer", "add", "--name", "Sophie Martin", "--email", "s.martin@free.fr",
-               "--city", "Lyon", "--postcode", "69003", "--force");
-  x[strcspn(x, "\n")] = '\0';
-  y[strcspn(y, "\n")] = '\0';
+  char *x = added_id(OK(A, "customer", "add", "--name", "Sophie Martin", "--email",
+                        "sophie@martin.fr", "--city", "Lyon", "--postcode", "69003", "--json"));
+  char *y = added_id(OK(A, "customer", "add", "--name", "Sophie Martin", "--email",
+                        "s.martin@free.fr", "--city", "Lyon", "--postcode", "69003", "--force",
+                        "--json"));
   bg *sa = SERVE(A, "A");
   json_decref(sync_json(B, sa->addr));
 

@@ -28,8 +28,7 @@
 #include "support/cliproc.h"
 
 static char *add_customer(const char *dir, const char *name, const char *city) {
-  char *out = OK(dir, "customer", "add", "--name", name, "--city", city);
-  out[strcspn(out, "\n")] = '\0';
+  char *out = added_id(OK(dir, "customer", "add", "--name", name, "--city", city, "--json"));
   return out; /* the id */
 }
 

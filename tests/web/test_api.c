@@ -965,8 +965,11 @@ static void test_search_index(void **state) {
   /* Another process writes: the next search sees it, without waiting for
    * the node's tick. */
   char *line = OK(DIR_, "customer", "add", "--name", "Zoé Extérieure", "--phone", "0631415926",
-                  "--force");
-  snprintf(ext, sizeof ext, "%.32s", line);
+                  "--force", "--json");
+  json_t *added = json_loads(line, 0, NULL);
+  assert_non_null(added);
+  snprintf(ext, sizeof ext, "%s", json_string_value(json_object_get(added, "id")));
+  json_decref(added);
   free(line);
   expect_ids("q=zoe%20exterieure", ext);
   expect_ids("q=06%2031%2041%2059%2026", ext);
