@@ -37,6 +37,14 @@ typedef struct reject {
   char *reason;
 } reject;
 
+/* A row with an outcome, kept for the report file. */
+typedef struct listed {
+  size_t row;
+  carnet_import_outcome what;
+  carnet_id id;
+  char *ref, *name, *fields, *reason; /* may be NULL */
+} listed;
+
 typedef struct job {
   carnet_replica *r;
   carnet_txn *t;
@@ -52,14 +60,48 @@ typedef struct job {
   size_t nrejects, rejects_cap;
   const carnet__csv_info *csv; /* a CSV file's encoding (NULL for XLSX) */
   size_t next_bad;             /* the first of csv->bad not yet reached */
+  listed *list;                /* only with a report file */
+  size_t nlist, list_cap;
 } job;
+
+static char *dup_or_null(const char *s) {
+  return s ? carnet__strdup(s) : NULL;
+}
+
+/* Keeps a row for the report file. Returns 0 or CARNET_ENOMEM. */
+static int keep_listed(job *j, size_t row, carnet_import_outcome what, const carnet_id *id,
+                       const carnet_record *rec, const char *fields, const char *reason) {
+  if (j->nlist == j->list_cap) {
+    size_t cap = j->list_cap ? j->list_cap * 2 : 256;
+    listed *grown = carnet__realloc(j->list, cap * sizeof *grown);
+    if (grown == NULL) return CARNET_ENOMEM;
+    j->list = grown;
+    j->list_cap = cap;
+  }
+  const char *name = rec ? carnet_record_str(rec, CARNET_F_NAME) : NULL;
+  if (rec && name == NULL) name = carnet_record_str(rec, CARNET_F_COMPANY);
+  listed *l = &j->list[j->nlist];
+  memset(l, 0, sizeof *l);
+  l->row = row;
+  l->what = what;
+  if (id) l->id = *id;
+  l->ref = dup_or_null(rec ? carnet_record_str(rec, CARNET_F_REFCODE) : NULL);
+  l->name = dup_or_null(name);
+  l->fields = dup_or_null(fields);
+  l->reason = dup_or_null(reason);
+  j->nlist++;
+  if ((rec && carnet_record_str(rec, CARNET_F_REFCODE) && l->ref == NULL) ||
+      (name && l->name == NULL) || (fields && l->fields == NULL) || (reason && l->reason == NULL))
+    return CARNET_ENOMEM;
+  return 0;
+}
 
 /* --- outcomes --------------------------------------------------------------- */
 
 /* Counts a row's outcome, tells on_row, and keeps a rejected row for the
  * rejects file. Returns 0, CARNET_ENOMEM, or what on_row returned. */
 static int outcome(job *j, size_t row, carnet_import_outcome what, size_t col, const char *reason,
-                   const carnet_id *id) {
+                   const carnet_id *id, const carnet_record *rec, const char *fields) {
   j->rep.rows++;
   j->rows_in_batch++;
   switch (what) {
@@ -75,6 +117,14 @@ static int outcome(job *j, size_t row, carnet_import_outcome what, size_t col, c
   case CARNET_IMPORT_ROW_REJECTED:
     j->rep.rejected++;
     break;
+  case CARNET_IMPORT_ROW_UPDATED:
+    j->rep.updated++;
+    break;
+  }
+  if (j->o.report_path) {
+    int rc = keep_listed(j, row, what, id, what == CARNET_IMPORT_ROW_IMPORTED ? NULL : rec, fields,
+                         what == CARNET_IMPORT_ROW_REJECTED ? reason : NULL);
+    if (rc) return rc;
   }
   if (what == CARNET_IMPORT_ROW_REJECTED && j->o.rejects_path) {
     if (j->nrejects == j->rejects_cap) {
@@ -97,6 +147,12 @@ static int outcome(job *j, size_t row, carnet_import_outcome what, size_t col, c
                             .reason = what == CARNET_IMPORT_ROW_REJECTED ? reason : NULL,
                             .cells = j->cells,
                             .ncells = j->map.ncols};
+  bool matched = what == CARNET_IMPORT_ROW_MERGED || what == CARNET_IMPORT_ROW_UPDATED ||
+                 what == CARNET_IMPORT_ROW_SKIPPED;
+  const char *ref = rec ? carnet_record_str(rec, CARNET_F_REFCODE) : NULL;
+  if (matched) info.ref = ref ? ref : "";
+  if (what == CARNET_IMPORT_ROW_MERGED || what == CARNET_IMPORT_ROW_UPDATED)
+    info.fields = fields ? fields : "";
   if (id) info.id = *id;
   for (size_t c = 0; c < j->map.ncols; c++)
     j->cells[c] = carnet__sheet_get(j->sh, row, c);
@@ -144,15 +200,15 @@ static int bad_column(job *j, size_t row, size_t *found) {
   return err;
 }
 
-/* Fills customer `id` with what the row has and it lacks; *changed tells
- * whether anything was written. */
-static int merge_into(job *j, size_t row, const carnet_id *id, bool *changed) {
-  carnet_record *rec = NULL;
+/* Fills customer `id` (stored as `rec`) with what the row has and it
+ * lacks; *changed tells whether anything was written, `fields` what. */
+static int merge_into(job *j, size_t row, const carnet_id *id, const carnet_record *rec,
+                      bool *changed, char *fields, size_t flen) {
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   bool empty = true;
   size_t col;
   char why[512];
-  int err = p ? carnet_record_get(j->r, id, &rec) : CARNET_ENOMEM;
+  int err = p ? 0 : CARNET_ENOMEM;
   *changed = false;
   if (err == 0) {
     int rc = carnet__imp_row_patch(&j->map, j->sh, row, rec, p, &empty, &col, why, sizeof why);
@@ -161,12 +217,24 @@ static int merge_into(job *j, size_t row, const carnet_id *id, bool *changed) {
     if (rc == CARNET_ENOMEM)
       err = rc;
     else if (rc == 0 && !empty) {
+      carnet__imp_patch_fields(p, fields, flen);
       err = carnet_record_update(j->t, id, p);
       *changed = err == 0;
     }
   }
-  carnet_record_free(rec);
   carnet_patch_free(p);
+  return err;
+}
+
+/* Gives customer `id` (stored as `rec`) the row's values (`full`, the row
+ * as a new customer) where they differ; *changed tells whether anything
+ * was written, `fields` what. */
+static int update_from(job *j, const carnet_id *id, const carnet_patch *full,
+                       const carnet_record *rec, bool *changed, char *fields, size_t flen) {
+  carnet_patch *q = carnet_patch_new(CARNET_KIND_CUSTOMER);
+  int err = q ? carnet__imp_update_patch(full, rec, q, fields, flen, changed) : CARNET_ENOMEM;
+  if (err == 0 && *changed) err = carnet_record_update(j->t, id, q);
+  carnet_patch_free(q);
   return err;
 }
 
@@ -199,12 +267,12 @@ static int import_row(job *j, size_t row) {
                "encoding (Windows-1252?); not imported (fix it and import it again)",
                byte);
     j->rep.bad_encoding++;
-    err = outcome(j, row, CARNET_IMPORT_ROW_REJECTED, SIZE_MAX, why, NULL);
+    err = outcome(j, row, CARNET_IMPORT_ROW_REJECTED, SIZE_MAX, why, NULL, NULL, NULL);
     goto done;
   }
   int rc = carnet__imp_row_patch(&j->map, j->sh, row, NULL, p, &empty, &col, why, sizeof why);
   if (rc == CARNET_EINVAL) {
-    err = outcome(j, row, CARNET_IMPORT_ROW_REJECTED, col, why, NULL);
+    err = outcome(j, row, CARNET_IMPORT_ROW_REJECTED, col, why, NULL, NULL, NULL);
     goto done;
   }
   if (rc) {
@@ -216,7 +284,7 @@ static int import_row(job *j, size_t row) {
     if (err != CARNET_EINVAL && err != CARNET_ENOTFOUND) goto done;
     snprintf(why, sizeof why, "%s", carnet_replica_errmsg(j->r));
     if ((err = bad_column(j, row, &col)) == 0)
-      err = outcome(j, row, CARNET_IMPORT_ROW_REJECTED, col, why, NULL);
+      err = outcome(j, row, CARNET_IMPORT_ROW_REJECTED, col, why, NULL, NULL, NULL);
     carnet__clear_err(j->r);
     goto done;
   }
@@ -228,32 +296,40 @@ static int import_row(job *j, size_t row) {
              "an e-mail or phone of a person erased at their request (certificate %s): not "
              "imported; add them by hand with their agreement",
              hex);
-    err = outcome(j, row, CARNET_IMPORT_ROW_REJECTED, 0, why, NULL);
+    err = outcome(j, row, CARNET_IMPORT_ROW_REJECTED, 0, why, NULL, NULL, NULL);
     goto done;
   }
   if ((err = carnet__imp_row_id(&j->map, j->sh, row, j->key, sizeof j->key, &id))) goto done;
+  carnet_import_dup mode = j->o.on_duplicate;
   err = carnet_record_get(j->r, &id, &rec);
-  if (err == 0) { /* this very row was imported before */
-    if (j->o.on_duplicate == CARNET_IMPORT_DUP_MERGE && !carnet_record_deleted(rec) &&
-        (err = merge_into(j, row, &id, &changed)) != 0)
+  if (err == 0) { /* this very row was imported before (or an export's id) */
+    match = id;
+    found = true;
+    if (carnet_record_deleted(rec) || mode == CARNET_IMPORT_DUP_CREATE)
+      mode = CARNET_IMPORT_DUP_SKIP;
+  } else if (err == CARNET_ENOTFOUND) {
+    err = 0;
+    if (mode != CARNET_IMPORT_DUP_CREATE &&
+        (err = carnet__imp_row_match(&j->map, j->sh, row, j->r, &match, &found)))
       goto done;
-    err = outcome(j, row, changed ? CARNET_IMPORT_ROW_MERGED : CARNET_IMPORT_ROW_SKIPPED, SIZE_MAX,
-                  NULL, &id);
+    if (found && (err = carnet_record_get(j->r, &match, &rec))) goto done;
+  } else {
     goto done;
   }
-  if (err != CARNET_ENOTFOUND) goto done;
-  err = 0;
-  if (j->o.on_duplicate != CARNET_IMPORT_DUP_CREATE &&
-      (err = carnet__imp_row_match(&j->map, j->sh, row, j->r, &match, &found)))
-    goto done;
-  if (found && j->o.on_duplicate == CARNET_IMPORT_DUP_SKIP) {
-    err = outcome(j, row, CARNET_IMPORT_ROW_SKIPPED, SIZE_MAX, NULL, &match);
-  } else if (found) {
-    if ((err = merge_into(j, row, &match, &changed)) == 0)
+  char fields[256] = "";
+  if (!found) {
+    if ((err = carnet_record_create(j->t, p, &id, NULL)) == 0)
+      err = outcome(j, row, CARNET_IMPORT_ROW_IMPORTED, SIZE_MAX, NULL, &id, NULL, NULL);
+  } else if (mode == CARNET_IMPORT_DUP_MERGE) {
+    if ((err = merge_into(j, row, &match, rec, &changed, fields, sizeof fields)) == 0)
       err = outcome(j, row, changed ? CARNET_IMPORT_ROW_MERGED : CARNET_IMPORT_ROW_SKIPPED,
-                    SIZE_MAX, NULL, &match);
-  } else if ((err = carnet_record_create(j->t, p, &id, NULL)) == 0) {
-    err = outcome(j, row, CARNET_IMPORT_ROW_IMPORTED, SIZE_MAX, NULL, &id);
+                    SIZE_MAX, NULL, &match, rec, changed ? fields : NULL);
+  } else if (mode == CARNET_IMPORT_DUP_UPDATE) {
+    if ((err = update_from(j, &match, p, rec, &changed, fields, sizeof fields)) == 0)
+      err = outcome(j, row, changed ? CARNET_IMPORT_ROW_UPDATED : CARNET_IMPORT_ROW_SKIPPED,
+                    SIZE_MAX, NULL, &match, rec, changed ? fields : NULL);
+  } else {
+    err = outcome(j, row, CARNET_IMPORT_ROW_SKIPPED, SIZE_MAX, NULL, &match, rec, NULL);
   }
 done:
   carnet_record_free(rec);
@@ -306,9 +382,23 @@ static int run_rows(job *j) {
 
 /* --- rejects --------------------------------------------------------------- */
 
+/* Writes the CSV bytes in `b` (released) to a private file at `path`
+ * (`err`: an error making them, reported instead). */
+static int write_file(job *j, const char *path, carnet__iobuf *b, int err) {
+  carnet__tmpfile f;
+  if (err) err = carnet__fail(j->r, err, "out of memory");
+  if (err == 0 && (err = carnet__tmpfile_open(j->r, &f, path)) == 0) {
+    if ((err = carnet__tmpfile_write(j->r, &f, b->data, b->len)) == 0)
+      err = carnet__tmpfile_commit(j->r, &f);
+    else
+      carnet__tmpfile_discard(&f);
+  }
+  carnet__iobuf_free(b);
+  return err;
+}
+
 static int write_rejects(job *j, const char *path, char sep) {
   carnet__iobuf b = {0};
-  carnet__tmpfile f;
   const carnet__sheet *sh = j->sh;
   size_t w = carnet__sheet_width(sh, 0);
   const char **cells = carnet__calloc(w + 3, sizeof *cells);
@@ -330,15 +420,46 @@ static int write_rejects(job *j, const char *path, char sep) {
     err = carnet__csv_encode_row(&b, cells, 3 + w, sep);
   }
   carnet__free(cells);
-  if (err) err = carnet__fail(j->r, err, "out of memory");
-  if (err == 0 && (err = carnet__tmpfile_open(j->r, &f, path)) == 0) {
-    if ((err = carnet__tmpfile_write(j->r, &f, b.data, b.len)) == 0)
-      err = carnet__tmpfile_commit(j->r, &f);
-    else
-      carnet__tmpfile_discard(&f);
+  return write_file(j, path, &b, err);
+}
+
+static const char *outcome_name(carnet_import_outcome what) {
+  switch (what) {
+  case CARNET_IMPORT_ROW_IMPORTED:
+    return "imported";
+  case CARNET_IMPORT_ROW_MERGED:
+    return "merged";
+  case CARNET_IMPORT_ROW_SKIPPED:
+    return "skipped";
+  case CARNET_IMPORT_ROW_REJECTED:
+    return "rejected";
+  case CARNET_IMPORT_ROW_UPDATED:
+    return "updated";
   }
-  carnet__iobuf_free(&b);
-  return err;
+  return "?";
+}
+
+/* Every row with an outcome and the customer it went to or matched. */
+static int write_report(job *j, const char *path, char sep) {
+  carnet__iobuf b = {0};
+  static const char *const head[] = {"line",   "outcome", "reference", "id",
+                                     "name",   "fields",  "reason"};
+  int err = carnet__csv_encode_row(&b, head, 7, sep);
+  for (size_t i = 0; i < j->nlist && err == 0; i++) {
+    const listed *l = &j->list[i];
+    char line[24], hex[CARNET_ID_HEX_LEN + 1] = "";
+    snprintf(line, sizeof line, "%lu", (unsigned long)carnet__sheet_line(j->sh, l->row));
+    if (l->what != CARNET_IMPORT_ROW_REJECTED) carnet_id_format(&l->id, hex);
+    const char *cells[] = {line,
+                           outcome_name(l->what),
+                           l->ref ? l->ref : "",
+                           hex,
+                           l->name ? l->name : "",
+                           l->fields ? l->fields : "",
+                           l->reason ? l->reason : ""};
+    err = carnet__csv_encode_row(&b, cells, 7, sep);
+  }
+  return write_file(j, path, &b, err);
 }
 
 /* --- the calls ---------------------------------------------------------------- */
@@ -361,8 +482,9 @@ static int load_options(carnet_replica *r, const carnet_import_options *in,
       o->format != CARNET_SHEET_XLSX)
     return carnet__fail(r, CARNET_EINVAL, "unknown format %d: csv or xlsx", (int)o->format);
   if (o->on_duplicate != CARNET_IMPORT_DUP_SKIP && o->on_duplicate != CARNET_IMPORT_DUP_MERGE &&
-      o->on_duplicate != CARNET_IMPORT_DUP_CREATE)
-    return carnet__fail(r, CARNET_EINVAL, "unknown duplicate mode %d: skip, merge or create",
+      o->on_duplicate != CARNET_IMPORT_DUP_CREATE && o->on_duplicate != CARNET_IMPORT_DUP_UPDATE)
+    return carnet__fail(r, CARNET_EINVAL,
+                        "unknown duplicate mode %d: skip, merge, update or create",
                         (int)o->on_duplicate);
   if (o->batch == 0) o->batch = CARNET_IMPORT_BATCH_DEFAULT;
   if (o->batch > CARNET_IMPORT_BATCH_MAX)
@@ -457,6 +579,7 @@ static int import_bytes(carnet_replica *r, const char *data, size_t len, char *o
   }
   if ((err = carnet__imp_map_header(r, sh, o->maps, o->nmaps, o->on_column, o->ctx, &j.map)))
     goto done;
+  j.rep.source = j.map.source;
   if ((err = carnet_replica_get_identity(r, pk, j.key))) {
     char detail[CARNET__ERRMSG_MAX];
     snprintf(detail, sizeof detail, "%s",
@@ -470,11 +593,19 @@ static int import_bytes(carnet_replica *r, const char *data, size_t len, char *o
   }
   if ((err = run_rows(&j))) goto done;
   if (o->rejects_path && j.nrejects) err = write_rejects(&j, o->rejects_path, info.sep);
+  /* A workbook's report: ';', what a spreadsheet opens on a French system. */
+  if (err == 0 && o->report_path)
+    err = write_report(&j, o->report_path, j.rep.format == CARNET_SHEET_XLSX ? ';' : info.sep);
   if (err == 0) carnet__clear_err(r);
 done:
   fill_report(report, &j.rep);
   for (size_t i = 0; i < j.nrejects; i++)
     carnet__free(j.rejects[i].reason);
+  for (size_t i = 0; i < j.nlist; i++) {
+    listed *l = &j.list[i];
+    carnet__free(l->ref), carnet__free(l->name), carnet__free(l->fields), carnet__free(l->reason);
+  }
+  carnet__free(j.list);
   carnet__free(j.rejects);
   carnet__free(j.cells);
   carnet__imp_map_free(&j.map);

@@ -56,24 +56,63 @@ typedef enum carnet__imp_target {
   CARNET__IMP_CONFLICT,
   CARNET__IMP_NOTES,
   CARNET__IMP_CUSTOM,
+  CARNET__IMP_CODE,       /* the file's own customer code: kept as the custom field
+                             CARNET__IMP_CODE_FIELD (Carnet gives its own reference) */
+  CARNET__IMP_CLIENT_KIND, /* Dolibarr's "Client": 0 none, 1 customer, 2 prospect, 3 both */
+  CARNET__IMP_SUPPLIER,    /* a yes/no (1/0, oui/non) column: the role supplier */
   CARNET__IMP_TARGET_MAX_
 } carnet__imp_target;
+
+/* The custom field that keeps a file's own customer code. */
+#define CARNET__IMP_CODE_FIELD "code_client"
 
 /* One column of the file: where it goes. */
 typedef struct carnet__imp_col {
   carnet__imp_target target;
   bool mapped;     /* by a --map pair (carnet_import_options.maps) */
+  bool ignored;    /* CARNET__IMP_NONE on purpose: COLUMN=ignore, or a known column of a
+                      recognised export that has no field */
   char custom[80]; /* CARNET__IMP_CUSTOM: "NAME" or "NAME:TYPE" */
 } carnet__imp_col;
+
+/* Country names (French and English, folded) to ISO 3166 alpha-2 codes,
+ * from ICU's locale data (book/country.c). */
+typedef struct carnet__countries carnet__countries;
 
 /* The mapping of a file's columns. */
 typedef struct carnet__imp_map {
   carnet__imp_col *cols; /* one per header cell */
   size_t ncols;
   bool has_id;
+  const char *source;           /* a recognised export ("Dolibarr"), or NULL */
+  carnet__countries *countries; /* built when a country column is mapped; may be NULL */
 } carnet__imp_map;
 
+/* --- countries (book/country.c) ---------------------------------------------- */
+
+/* Brief: the table of country names of every ISO 3166 country ICU knows,
+ * in French and English, folded (case, accents, spaces and punctuation
+ * ignored), plus the alpha-3 codes. After the call the caller releases *out
+ * with carnet__countries_free. Errors: CARNET_ENOMEM. */
+int carnet__countries_load(carnet__countries **out);
+void carnet__countries_free(carnet__countries *c);
+
+/* Brief: the ISO 3166 alpha-2 code of `text` ("France", "allemagne",
+ * "United Kingdom", "fr", "FRA") into `out`; false when it names no
+ * country. `c` may be NULL: then only codes are understood. */
+bool carnet__country_code(const carnet__countries *c, const char *text, char out[3]);
+
+/* Brief: a date as a person or a French program writes it, "15/03/2021",
+ * "15/03/2021 10:42", "15.03.2021", "15-03-2021" (day first) or
+ * "2021-03-15" (ISO), as YYYY-MM-DD in `out`; false when it is none. */
+bool carnet__imp_date(const char *text, char out[11]);
+
 /* --- the header (book/import_map.c) ----------------------------------------- */
+
+/* Brief: `s` folded for comparison: case folded, marks stripped, only
+ * letters and digits kept ("Téléphone portable" -> "telephoneportable"),
+ * into `out` (`len` bytes). */
+void carnet__imp_fold(const char *s, char *out, size_t len);
 
 /* Brief: the target named `name` ("emails", "custom:size:number"...), as a
  * map pair takes it; false when unknown. */
@@ -109,6 +148,19 @@ void carnet__imp_map_free(carnet__imp_map *m);
 int carnet__imp_row_patch(const carnet__imp_map *m, const carnet__sheet *sh, size_t row,
                           const carnet_record *existing, carnet_patch *p, bool *empty,
                           size_t *err_col, char *why, size_t why_len);
+
+/* Brief: what the row's values (`full`, the patch of the row as a new
+ * customer) change in `existing`, for CARNET_IMPORT_DUP_UPDATE, into `out`:
+ * a scalar that differs, the elements of a set the file names and the
+ * customer lacks (added) or has and the file does not name (removed), a
+ * phone missing or of another type, a custom field of another value. The
+ * names of the fields written go to `fields` ("city,phones"). *changed
+ * tells whether anything differs. Errors: CARNET_ENOMEM. */
+int carnet__imp_update_patch(const carnet_patch *full, const carnet_record *existing,
+                             carnet_patch *out, char *fields, size_t fields_len, bool *changed);
+
+/* Brief: the names of the fields `p` writes, comma-separated, in `fields`. */
+void carnet__imp_patch_fields(const carnet_patch *p, char *fields, size_t fields_len);
 
 /* Brief: the row's own id: the id column when the file has one and the
  * cell holds an id, else a keyed hash (key `key`, 16+ bytes) of the row's

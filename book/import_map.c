@@ -42,6 +42,9 @@ static const char *const target_names[CARNET__IMP_TARGET_MAX_] = {
     [CARNET__IMP_CONFLICT] = "conflict",
     [CARNET__IMP_NOTES] = "notes",
     [CARNET__IMP_CUSTOM] = "custom:NAME[:TYPE]",
+    [CARNET__IMP_CODE] = "code",
+    [CARNET__IMP_CLIENT_KIND] = "client_kind",
+    [CARNET__IMP_SUPPLIER] = "supplier",
 };
 
 const char *carnet__imp_target_name(carnet__imp_target t) {
@@ -51,7 +54,8 @@ const char *carnet__imp_target_name(carnet__imp_target t) {
 const char *carnet__imp_target_list(void) {
   return "name, first_name, company, type, roles, emails, phones, mobile, work_phone, "
          "home_phone, siret, vat_id, street, street2, postcode, city, country, geo, tags, "
-         "sales_rep, channel, discount, conflict, notes, custom:NAME[:TYPE], id, ignore";
+         "sales_rep, channel, discount, conflict, notes, custom:NAME[:TYPE], code, supplier, "
+         "client_kind, id, ignore";
 }
 
 /* Folded header names (see fold) and their target, a few to a line. */
@@ -62,8 +66,10 @@ static const struct {
   carnet__imp_target target;
 } names[] = {
     {"id", T(ID)},
-    {"ref", T(REF)},            {"reference", T(REF)},       {"refclient", T(REF)},
-    {"codeclient", T(REF)},
+    {"ref", T(REF)},            {"reference", T(CODE)},      {"refclient", T(CODE)},
+    {"codeclient", T(CODE)},    {"referenceclient", T(CODE)}, {"numeroclient", T(CODE)},
+    {"customercode", T(CODE)},  {"customerref", T(CODE)},    {"customerid", T(CODE)},
+    {"fournisseur", T(SUPPLIER)}, {"supplier", T(SUPPLIER)},
     {"name", T(NAME)},          {"nom", T(NAME)},            {"nomcomplet", T(NAME)},
     {"fullname", T(NAME)},      {"contact", T(NAME)},        {"nomducontact", T(NAME)},
     {"client", T(NAME)},        {"customer", T(NAME)},       {"displayname", T(NAME)},
@@ -129,12 +135,90 @@ static const struct {
     {"description", T(NOTES)},
 };
 // clang-format on
+
+/* Exports of other applications, recognised by a column only they write:
+ * their names take precedence over the general ones above, and their
+ * columns that Carnet has no field for are left out silently (`ignored`).
+ *
+ * Dolibarr (ERP/CRM): the third-party export ("Tiers (sociétés/institutions)
+ * et attributs") with French labels, as written from modSociete's export
+ * fields and the fr_FR translations: "Nom du tiers", "Code client",
+ * "Client" (0 none, 1 customer, 2 prospect, 3 both), "Fournisseur" (0/1),
+ * "Id. prof. 1 (SIREN)", "Id. prof. 2 (SIRET)", "Numéro de TVA", "Pays"
+ * (a country name), "Code pays", "Note privée", "Note publique", "Date
+ * création" (dd/mm/yyyy)...
+ *
+ * INFast (invoicing): its customer export, whose columns are mostly the
+ * general French names; "Code client" and "Raison sociale" with "Civilité"
+ * and "Remarques" tell it. */
+typedef struct profile_col {
+  const char *name; /* folded */
+  carnet__imp_target target;
+  const char *custom; /* CARNET__IMP_CUSTOM: NAME:TYPE */
+} profile_col;
+
+// clang-format off
+static const profile_col dolibarr[] = {
+    {"nomdutiers", T(COMPANY), NULL},      {"nom", T(COMPANY), NULL},
+    {"codeclient", T(CODE), NULL},         {"client", T(CLIENT_KIND), NULL},
+    {"fournisseur", T(SUPPLIER), NULL},    {"idprof2siret", T(SIRET), NULL},
+    {"idprof1siren", T(NONE), NULL},       {"numerodetva", T(VAT_ID), NULL},
+    {"numtva", T(VAT_ID), NULL},           {"adresse", T(STREET), NULL},
+    {"codepostal", T(POSTCODE), NULL},     {"ville", T(CITY), NULL},
+    {"pays", T(COUNTRY), NULL},            {"codepays", T(COUNTRY), NULL},
+    {"telephone", T(WORK_PHONE), NULL},    {"email", T(EMAILS), NULL},
+    {"noteprivee", T(NOTES), NULL},        {"notepublique", T(CUSTOM), "note_publique:string"},
+    {"datecreation", T(CUSTOM), "date_creation:date"},
+    {"typedutiers", T(TYPE), NULL},        {"logincommercial", T(SALES_REP), NULL},
+    {"logindelutilisateurcommercial", T(SALES_REP), NULL},
+    {"id", T(NONE), NULL},                 {"idtiers", T(NONE), NULL},
+    {"nomalternatif", T(NONE), NULL},      {"maisonmere", T(NONE), NULL},
+    {"etat", T(NONE), NULL},               {"datedernieremodification", T(NONE), NULL},
+    {"codefournisseur", T(NONE), NULL},    {"codecompta", T(NONE), NULL},
+    {"codecomptable", T(NONE), NULL},      {"codecomptablefournisseur", T(NONE), NULL},
+    {"departementcanton", T(NONE), NULL},  {"region", T(NONE), NULL},
+    {"fax", T(NONE), NULL},                {"siteweb", T(NONE), NULL},
+    {"url", T(NONE), NULL},                {"languepardefaut", T(NONE), NULL},
+    {"idprof3nafape", T(NONE), NULL},      {"idprof4rcsrm", T(NONE), NULL},
+    {"idprof5", T(NONE), NULL},            {"idprof6", T(NONE), NULL},
+    {"capital", T(NONE), NULL},            {"effectif", T(NONE), NULL},
+    {"formejuridique", T(NONE), NULL},     {"potentieldeprospection", T(NONE), NULL},
+    {"statutprospection", T(NONE), NULL},  {"conditionsdereglement", T(NONE), NULL},
+    {"modedereglement", T(NONE), NULL},    {"encoursautorise", T(NONE), NULL},
+    {"comptebancairepardefaut", T(NONE), NULL}, {"incoterms", T(NONE), NULL},
+    {"prenomcommercial", T(NONE), NULL},   {"nomcommercial", T(NONE), NULL},
+    {NULL, T(NONE), NULL},
+};
+
+static const profile_col infast[] = {
+    {"codeclient", T(CODE), NULL},         {"raisonsociale", T(COMPANY), NULL},
+    {"civilite", T(NONE), NULL},           {"nom", T(NAME), NULL},
+    {"prenom", T(FIRST_NAME), NULL},       {"remarques", T(NOTES), NULL},
+    {"ntvaintracommunautaire", T(VAT_ID), NULL},
+    {"fax", T(NONE), NULL},                {"siteinternet", T(NONE), NULL},
+    {"conditionsdepaiement", T(NONE), NULL}, {"delaidepaiement", T(NONE), NULL},
+    {"modedepaiement", T(NONE), NULL},     {"comptecomptable", T(NONE), NULL},
+    {"datedecreation", T(CUSTOM), "date_creation:date"},
+    {NULL, T(NONE), NULL},
+};
+// clang-format on
+
+static const struct {
+  const char *source;
+  const char *const *signature; /* folded names: all present */
+  const profile_col *cols;
+} profiles[] = {
+    {"Dolibarr", (const char *const[]){"nomdutiers", NULL}, dolibarr},
+    {"Dolibarr", (const char *const[]){"idprof2siret", "codeclient", NULL}, dolibarr},
+    {"INFast", (const char *const[]){"codeclient", "raisonsociale", "civilite", "remarques", NULL},
+     infast},
+};
 #undef T
 
 /* "Téléphone portable", "E-mail", "N° SIRET" -> "telephoneportable",
  * "email", "nsiret": case folded, marks stripped, only letters and digits
  * kept. */
-static void fold(const char *s, char *out, size_t len) {
+void carnet__imp_fold(const char *s, char *out, size_t len) {
   utf8proc_uint8_t *f = NULL;
   size_t n = 0;
   out[0] = '\0';
@@ -158,20 +242,46 @@ bool carnet__imp_target_parse(const char *name, carnet__imp_col *out) {
     return true;
   }
   if (strcmp(name, "-") == 0) return true; /* CARNET__IMP_NONE */
-  for (int t = 0; t < CARNET__IMP_CUSTOM; t++)
-    if (strcmp(name, target_names[t]) == 0) {
+  for (int t = 0; t < CARNET__IMP_TARGET_MAX_; t++)
+    if (t != CARNET__IMP_CUSTOM && strcmp(name, target_names[t]) == 0) {
       out->target = (carnet__imp_target)t;
       return true;
     }
   return false;
 }
 
-/* The target of a header by its name alone. */
-static void auto_target(const char *header, carnet__imp_col *out) {
+/* The recognised export whose signature columns the header has, or -1. */
+static int profile_of(const carnet__sheet *sh, size_t ncols) {
+  for (size_t p = 0; p < sizeof profiles / sizeof profiles[0]; p++) {
+    bool all = true;
+    for (const char *const *sig = profiles[p].signature; *sig && all; sig++) {
+      bool found = false;
+      for (size_t i = 0; i < ncols && !found; i++) {
+        char f[128];
+        carnet__imp_fold(carnet__sheet_get(sh, 0, i), f, sizeof f);
+        found = strcmp(f, *sig) == 0;
+      }
+      all = found;
+    }
+    if (all) return (int)p;
+  }
+  return -1;
+}
+
+/* The target of a header by its name alone (`prof`: a recognised export's
+ * index in profiles, or -1). */
+static void auto_target(const char *header, int prof, carnet__imp_col *out) {
   char f[128];
   memset(out, 0, sizeof *out);
   if (carnet__imp_target_parse(header, out)) return; /* our own export's names */
-  fold(header, f, sizeof f);
+  carnet__imp_fold(header, f, sizeof f);
+  for (const profile_col *pc = prof >= 0 ? profiles[prof].cols : NULL; pc && pc->name; pc++)
+    if (strcmp(f, pc->name) == 0) {
+      out->target = pc->target;
+      out->ignored = pc->target == CARNET__IMP_NONE;
+      if (pc->custom) snprintf(out->custom, sizeof out->custom, "%s", pc->custom);
+      return;
+    }
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (strcmp(f, names[i].name) == 0) {
       out->target = names[i].target;
@@ -182,8 +292,8 @@ static void auto_target(const char *header, carnet__imp_col *out) {
 static bool same_header(const char *a, const char *b) {
   char fa[128], fb[128];
   if (strcmp(a, b) == 0) return true;
-  fold(a, fa, sizeof fa);
-  fold(b, fb, sizeof fb);
+  carnet__imp_fold(a, fa, sizeof fa);
+  carnet__imp_fold(b, fb, sizeof fb);
   return fa[0] && strcmp(fa, fb) == 0;
 }
 
@@ -202,6 +312,7 @@ static int apply_map(carnet_replica *r, const carnet__sheet *sh, const char *arg
     return carnet__fail(r, CARNET_EINVAL, "invalid --map '%s': unknown field '%s' (fields: %s)",
                         arg, eq + 1, carnet__imp_target_list());
   col.mapped = true;
+  col.ignored = col.target == CARNET__IMP_NONE;
   char *name = carnet__strndup(arg, (size_t)(eq - arg));
   if (name == NULL) return carnet__fail(r, CARNET_ENOMEM, "out of memory");
   bool found = false;
@@ -220,6 +331,8 @@ static int apply_map(carnet_replica *r, const carnet__sheet *sh, const char *arg
 /* The field name of a column for on_column: "emails", "custom:size:number". */
 static const char *field_of(const carnet__imp_col *c, char *buf, size_t len) {
   if (c->target == CARNET__IMP_NONE) return NULL;
+  if (c->target == CARNET__IMP_CODE) return "custom:" CARNET__IMP_CODE_FIELD;
+  if (c->target == CARNET__IMP_CLIENT_KIND || c->target == CARNET__IMP_SUPPLIER) return "roles";
   if (c->target != CARNET__IMP_CUSTOM) return carnet__imp_target_name(c->target);
   snprintf(buf, len, "custom:%s", c->custom);
   return buf;
@@ -235,8 +348,10 @@ int carnet__imp_map_header(carnet_replica *r, const carnet__sheet *sh, const cha
   m->ncols = carnet__sheet_width(sh, 0);
   if ((m->cols = carnet__calloc(m->ncols ? m->ncols : 1, sizeof *m->cols)) == NULL)
     return carnet__fail(r, CARNET_ENOMEM, "out of memory");
+  int prof = profile_of(sh, m->ncols);
+  m->source = prof >= 0 ? profiles[prof].source : NULL;
   for (size_t i = 0; i < m->ncols; i++)
-    auto_target(carnet__sheet_get(sh, 0, i), &m->cols[i]);
+    auto_target(carnet__sheet_get(sh, 0, i), prof, &m->cols[i]);
   for (size_t k = 0; k < nmaps && err == 0; k++)
     err = apply_map(r, sh, maps[k], m);
   if (err) return err;
@@ -250,9 +365,15 @@ int carnet__imp_map_header(carnet_replica *r, const carnet__sheet *sh, const cha
    * refused file shows which of its columns were understood. */
   for (size_t i = 0; on_column && i < m->ncols; i++) {
     carnet_import_column col = {i, carnet__sheet_get(sh, 0, i),
-                                field_of(&m->cols[i], field, sizeof field), m->cols[i].mapped};
+                                field_of(&m->cols[i], field, sizeof field), m->cols[i].mapped,
+                                m->cols[i].ignored};
     on_column(ctx, &col);
   }
+  bool country = false;
+  for (size_t i = 0; i < m->ncols; i++)
+    country |= m->cols[i].target == CARNET__IMP_COUNTRY;
+  if (named && country && carnet__countries_load(&m->countries) != 0)
+    return carnet__fail(r, CARNET_ENOMEM, "out of memory");
   if (!named)
     return carnet__fail(r, CARNET_EINVAL,
                         "no column of the header (line %lu) holds a name or a company: is it a "
@@ -262,6 +383,7 @@ int carnet__imp_map_header(carnet_replica *r, const carnet__sheet *sh, const cha
 }
 
 void carnet__imp_map_free(carnet__imp_map *m) {
+  carnet__countries_free(m->countries);
   carnet__free(m->cols);
   memset(m, 0, sizeof *m);
 }

@@ -72,11 +72,15 @@ static bool word_in(const char *v, const char *const *list) {
 }
 
 static const char *type_word(const char *v) {
-  static const char *const ind[] = {"individual", "particulier", "personne", "person",
-                                    "private",    "individu",    NULL};
-  static const char *const co[] = {"company",       "societe", "société",  "entreprise",
-                                   "professionnel", "pro",     "business", "organisation",
-                                   "organization",  NULL};
+  static const char *const ind[] = {"individual", "particulier",     "personne", "person",
+                                    "private",    "individu",        "individu privé",
+                                    NULL};
+  /* With the kinds of Dolibarr's "Type du tiers" (TPE, PME/PMI...). */
+  static const char *const co[] = {"company",      "societe",       "société",  "entreprise",
+                                   "professionnel", "pro",          "business", "organisation",
+                                   "organization", "tpe",           "pme/pmi",  "pme",
+                                   "grand compte", "administration", "revendeur", "grossiste",
+                                   "startup",      "association",   NULL};
   if (word_in(v, ind)) return "individual";
   if (word_in(v, co)) return "company";
   return v; /* the engine says what is wrong */
@@ -146,6 +150,7 @@ static bool has_custom(const carnet_record *rec, const char *spec) {
 /* --- building the patch ------------------------------------------------------ */
 
 typedef struct rowctx {
+  const carnet__imp_map *m;
   const carnet_record *existing;
   carnet_patch *p;
   bool empty;
@@ -266,6 +271,19 @@ static int scalar(rowctx *x, carnet__imp_target t, const char *v) {
       snprintf(pc, sizeof pc, "0%s", v);
       v = pc;
     }
+    /* A country by its name ("France", "Allemagne", "United Kingdom"). */
+    if (t == CARNET__IMP_COUNTRY) {
+      char code[3];
+      if (!carnet__country_code(x->m->countries, v, code)) {
+        snprintf(x->why, x->why_len,
+                 "unknown country '%s': a country's name in French or English, or its ISO "
+                 "3166 code (FR)",
+                 v);
+        return CARNET_EINVAL;
+      }
+      snprintf(pc, sizeof pc, "%s", code);
+      v = pc;
+    }
     return flag(x, scalars[i].flag, v);
   }
   return 0;
@@ -303,7 +321,11 @@ static int name_and_street(rowctx *x, const char *first, const char *last, const
  * (the documented custom:NAME[:TYPE]). */
 static int custom(rowctx *x, const carnet__imp_col *ic, const char *v) {
   if (x->existing && has_custom(x->existing, ic->custom)) return 0;
-  bool typed = strchr(ic->custom, ':') != NULL;
+  const char *colon = strchr(ic->custom, ':');
+  bool typed = colon != NULL;
+  /* A date as a French program writes it (15/03/2021) is read day first. */
+  char date[11];
+  if (typed && strcmp(colon + 1, "date") == 0 && carnet__imp_date(v, date)) v = date;
   size_t n = strlen(ic->custom) + strlen(v) + sizeof ":string=";
   char *spec = carnet__malloc(n);
   if (spec == NULL) return CARNET_ENOMEM;
@@ -316,7 +338,7 @@ static int custom(rowctx *x, const carnet__imp_col *ic, const char *v) {
 int carnet__imp_row_patch(const carnet__imp_map *m, const carnet__sheet *sh, size_t row,
                           const carnet_record *existing, carnet_patch *p, bool *empty,
                           size_t *err_col, char *why, size_t why_len) {
-  rowctx x = {existing, p, true, why, why_len};
+  rowctx x = {m, existing, p, true, why, why_len};
   char *first = NULL, *last = NULL, *street = NULL, *street2 = NULL, *type = NULL;
   size_t c_first = 0, c_last = 0, c_street = 0, c_type = 0;
   int rc = 0;
@@ -381,6 +403,28 @@ int carnet__imp_row_patch(const carnet__imp_map *m, const carnet__sheet *sh, siz
     case CARNET__IMP_CUSTOM:
       rc = custom(&x, ic, v);
       break;
+    case CARNET__IMP_CODE: {
+      carnet__imp_col code = {.target = CARNET__IMP_CUSTOM};
+      snprintf(code.custom, sizeof code.custom, "%s", CARNET__IMP_CODE_FIELD ":string");
+      rc = custom(&x, &code, v);
+      break;
+    }
+    case CARNET__IMP_CLIENT_KIND: /* Dolibarr: 0 none, 1 customer, 2 prospect, 3 both */
+      if (strcmp(v, "1") == 0 || strcmp(v, "3") == 0) rc = elements(&x, CARNET__IMP_ROLES, "customer");
+      if (rc == 0 && (strcmp(v, "2") == 0 || strcmp(v, "3") == 0))
+        rc = elements(&x, CARNET__IMP_ROLES, "prospect");
+      if (rc == 0 && strspn(v, "0123") != strlen(v)) rc = elements(&x, CARNET__IMP_ROLES, v);
+      break;
+    case CARNET__IMP_SUPPLIER: {
+      const char *f = bool_word(v);
+      if (f == NULL) {
+        snprintf(why, why_len, "invalid supplier flag '%s': 1 or 0 (oui/non)", v);
+        rc = CARNET_EINVAL;
+      } else if (strcmp(f, "conflict") == 0) { /* yes */
+        rc = elements(&x, CARNET__IMP_ROLES, "supplier");
+      }
+      break;
+    }
     default:
       rc = scalar(&x, ic->target, v);
       break;
@@ -432,8 +476,11 @@ int carnet__imp_row_id(const carnet__imp_map *m, const carnet__sheet *sh, size_t
   if (v == NULL) return CARNET_ENOMEM;
   for (size_t col = 0; col < m->ncols; col++) {
     const carnet__imp_col *ic = &m->cols[col];
+    /* A file's own code and a supplier column were not imported before
+     * (REF, NONE): left out of the hash, so rows keep the ids they had. */
     if (ic->target == CARNET__IMP_NONE || ic->target == CARNET__IMP_ID ||
-        ic->target == CARNET__IMP_REF)
+        ic->target == CARNET__IMP_REF || ic->target == CARNET__IMP_CODE ||
+        ic->target == CARNET__IMP_SUPPLIER)
       continue;
     char *s = trimmed(sh, row, col);
     if (s == NULL) {

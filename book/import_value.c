@@ -11,6 +11,7 @@
  * flags are the documented names of the fields.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "book/import_int.h"
@@ -103,4 +104,35 @@ int carnet__imp_value(carnet_patch *p, const char *flag, const char *value, char
     return CARNET_EINVAL;
   }
   return 0;
+}
+
+/* Digits at s[0..n), as a number; -1 when not all digits. */
+static int digits(const char *s, size_t n) {
+  int v = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] < '0' || s[i] > '9') return -1;
+    v = v * 10 + (s[i] - '0');
+  }
+  return v;
+}
+
+bool carnet__imp_date(const char *text, char out[11]) {
+  int d, m, y;
+  size_t n = strlen(text);
+  if (n >= 10 && text[4] == '-' && text[7] == '-') { /* ISO, maybe with a time */
+    y = digits(text, 4), m = digits(text + 5, 2), d = digits(text + 8, 2);
+  } else if (n >= 10 && (text[2] == '/' || text[2] == '.' || text[2] == '-') &&
+             text[5] == text[2]) { /* day first: 15/03/2021, maybe with a time */
+    d = digits(text, 2), m = digits(text + 3, 2), y = digits(text + 6, 4);
+  } else {
+    return false;
+  }
+  /* What may follow: nothing, or a time after a space or a 'T'. */
+  if (n > 10 && text[10] != ' ' && text[10] != 'T') return false;
+  if (y < 1 || m < 1 || d < 1) return false;
+  char buf[16];
+  snprintf(buf, sizeof buf, "%04d-%02d-%02d", y % 10000, m % 100, d % 100);
+  if (!carnet_date_valid(buf)) return false;
+  memcpy(out, buf, 11);
+  return true;
 }

@@ -14,7 +14,7 @@
 #include "cli/files.h"
 #include "cli/progress.h"
 
-enum { O_FORMAT = CLI_O_USER, O_MAP, O_DRY_RUN, O_ON_DUP, O_REJECTS, O_BATCH };
+enum { O_FORMAT = CLI_O_USER, O_MAP, O_DRY_RUN, O_ON_DUP, O_REJECTS, O_BATCH, O_REPORT };
 
 static const cli_opt opts[] = {
     {"format", 0, required_argument, O_FORMAT, "FMT",
@@ -23,9 +23,13 @@ static const cli_opt opts[] = {
      "read COLUMN into FIELD (repeatable; FIELD 'ignore' leaves it out)"},
     {"dry-run", 'n', no_argument, O_DRY_RUN, NULL, "check and count everything, write nothing"},
     {"on-duplicate", 0, required_argument, O_ON_DUP, "MODE",
-     "a row whose customer exists: skip (default), merge (fill what it lacks) or create"},
+     "a row whose customer exists: skip (default), merge (fill what it lacks), update (take "
+     "the file's non-empty values) or create"},
     {"rejects", 0, required_argument, O_REJECTS, "FILE",
      "write the rejected rows to FILE (CSV: line, column, reason, the row)"},
+    {"report", 0, required_argument, O_REPORT, "FILE",
+     "write every row's outcome to FILE (CSV: line, outcome, the customer it went to or "
+     "matched, the fields written)"},
     {"batch", 0, required_argument, O_BATCH, "N", "rows per transaction (default 1000)"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
@@ -45,12 +49,20 @@ static const cli_usage usage = {
         "and by the names 'carnet export' writes; --map names the others. Fields: name,\n"
         "first_name, company, type, roles, emails, phones, mobile, work_phone, home_phone,\n"
         "siret, vat_id, street, street2, postcode, city, country, geo, tags, sales_rep,\n"
-        "channel, discount, conflict, notes, custom:NAME[:TYPE], id, ignore.\n"
+        "channel, discount, conflict, notes, custom:NAME[:TYPE], code, supplier,\n"
+        "client_kind, id, ignore ('COLUMN=ignore' leaves a column out without a word).\n"
+        "Dolibarr's third-party export and INFast's customer export are recognised by their\n"
+        "columns. A country may be named in French or English (Allemagne, Germany: DE);\n"
+        "dates may be written day first (15/03/2021); a file's own customer code (Code\n"
+        "client) is kept as the custom field code_client.\n"
         "Several e-mails, phones or tags go in one cell separated by '|' (or ',').\n"
         "Each row is checked like 'carnet customer add'; a bad row is rejected (counted, and\n"
         "written to --rejects FILE with its line and the reason), the others are imported.\n"
-        "A customer already there (same SIRET, e-mail or phone) is skipped, merged or created\n"
-        "again as --on-duplicate says. Importing the same file twice adds nothing.\n"
+        "A customer already there (its id, as an export writes it; same SIRET, e-mail or\n"
+        "phone) is skipped, merged, updated or created again as --on-duplicate says; each\n"
+        "such row is listed with the customer it matched (--json, --report FILE). An export\n"
+        "edited in a spreadsheet and imported with --on-duplicate update changes exactly\n"
+        "what was edited. Importing the same file twice adds nothing.\n"
         "An administrator action: refused on a member replica (carnet status shows the role).\n"
         "Exit codes: 0 imported (even with rejected rows), 1 a bad file or option, 2 an\n"
         "internal error (what was committed before it stays; rerun to finish).",
@@ -66,22 +78,64 @@ typedef struct shown {
   char *reason;
 } shown;
 
+/* A row that went to an existing customer (merged, updated, skipped). */
+typedef struct matched {
+  uint64_t line;
+  carnet_import_outcome what;
+  char id[CARNET_ID_HEX_LEN + 1];
+  char *ref, *fields;
+} matched;
+
 typedef struct job {
   cli *c;
   cli_progress progress;
   shown rejects[SHOWN_MAX];
   size_t nshown;
+  matched *matches; /* all of them: --json lists every one */
+  size_t nmatches, cap;
+  const char *report; /* --report FILE, or NULL */
+  bool update;        /* --on-duplicate update */
 } job;
 
 static void on_column(void *ctx, const carnet_import_column *col) {
   job *j = ctx;
-  if (col->field == NULL && col->header[0] && !j->c->json)
+  if (col->field == NULL && !col->ignored && col->header[0] && !j->c->json)
     fprintf(stderr, "%s: column '%s' is not imported (map it with --map '%s=FIELD')\n", j->c->cmd,
             col->header, col->header);
 }
 
+static const char *outcome_word(carnet_import_outcome what) {
+  switch (what) {
+  case CARNET_IMPORT_ROW_IMPORTED:
+    return "imported";
+  case CARNET_IMPORT_ROW_MERGED:
+    return "merged";
+  case CARNET_IMPORT_ROW_UPDATED:
+    return "updated";
+  case CARNET_IMPORT_ROW_SKIPPED:
+    return "skipped";
+  case CARNET_IMPORT_ROW_REJECTED:
+    return "rejected";
+  }
+  return "?";
+}
+
 static int on_row(void *ctx, const carnet_import_row *row) {
   job *j = ctx;
+  if (row->outcome == CARNET_IMPORT_ROW_MERGED || row->outcome == CARNET_IMPORT_ROW_UPDATED ||
+      row->outcome == CARNET_IMPORT_ROW_SKIPPED) {
+    if (j->nmatches == j->cap) {
+      j->cap = j->cap ? j->cap * 2 : 64;
+      j->matches = cli_oom(realloc(j->matches, j->cap * sizeof *j->matches));
+    }
+    matched *m = &j->matches[j->nmatches++];
+    m->line = row->line;
+    m->what = row->outcome;
+    carnet_id_format(&row->id, m->id);
+    m->ref = cli_oom(strdup(row->ref ? row->ref : ""));
+    m->fields = row->fields ? cli_oom(strdup(row->fields)) : NULL;
+    return 0;
+  }
   if (row->outcome != CARNET_IMPORT_ROW_REJECTED || j->nshown == SHOWN_MAX) return 0;
   shown *s = &j->rejects[j->nshown++];
   s->line = row->line;
@@ -111,6 +165,20 @@ static void print_rejects(const job *j, const carnet_import_report *rep) {
             j->c->cmd, (unsigned long long)(rep->rejected - n));
 }
 
+/* The first rows that went to existing customers (--report FILE has them all). */
+static void print_matches(const job *j, const char *report) {
+  size_t n = j->nmatches < 10 ? j->nmatches : 10;
+  for (size_t i = 0; i < n; i++) {
+    const matched *m = &j->matches[i];
+    printf("line %llu: %s %s%s%s%s\n", (unsigned long long)m->line, outcome_word(m->what),
+           m->ref[0] ? m->ref : m->id, m->fields ? " (" : "", m->fields ? m->fields : "",
+           m->fields ? ")" : "");
+  }
+  if (j->nmatches > n)
+    printf("... and %zu more rows matched existing customers (%s)\n", j->nmatches - n,
+           report ? "all are in the report file" : "--report FILE lists them all");
+}
+
 static int summary(const job *j, const carnet_import_report *rep, const char *file, bool dry_run,
                    const char *rejects, double seconds) {
   const char *format = rep->format == CARNET_SHEET_XLSX ? "xlsx" : "csv";
@@ -125,6 +193,8 @@ static int summary(const job *j, const carnet_import_report *rep, const char *fi
     cli_json_put(o, "rows", json_integer((json_int_t)rep->rows));
     cli_json_put(o, "imported", json_integer((json_int_t)rep->imported));
     cli_json_put(o, "merged", json_integer((json_int_t)rep->merged));
+    cli_json_put(o, "updated", json_integer((json_int_t)rep->updated));
+    cli_json_put(o, "source", cli_json_str(rep->source));
     cli_json_put(o, "skipped", json_integer((json_int_t)rep->skipped));
     cli_json_put(o, "rejected", json_integer((json_int_t)rep->rejected));
     cli_json_put(o, "dry_run", json_boolean(dry_run));
@@ -140,6 +210,18 @@ static int summary(const job *j, const carnet_import_report *rep, const char *fi
       cli_json_push(arr, e);
     }
     cli_json_put(o, "rejects", arr);
+    json_t *rows = cli_oom(json_array()); /* every row that matched a customer */
+    for (size_t i = 0; i < j->nmatches; i++) {
+      const matched *m = &j->matches[i];
+      json_t *e = cli_oom(json_object());
+      cli_json_put(e, "line", json_integer((json_int_t)m->line));
+      cli_json_put(e, "outcome", cli_json_str(outcome_word(m->what)));
+      cli_json_put(e, "id", cli_json_str(m->id));
+      cli_json_put(e, "ref", cli_json_str(m->ref[0] ? m->ref : NULL));
+      cli_json_put(e, "fields", cli_json_str(m->fields));
+      cli_json_push(rows, e);
+    }
+    cli_json_put(o, "matches", rows);
     return cli_json_print(j->c, o);
   }
   /* The encoding is never guessed silently (io/csv.h). */
@@ -153,8 +235,13 @@ static int summary(const job *j, const carnet_import_report *rep, const char *fi
            (unsigned long long)rep->bad_encoding, rep->bad_encoding == 1 ? "" : "s",
            rep->bad_encoding == 1 ? "was" : "were",
            rejects ? "in the rejects file" : "listed above");
-  printf("%s%llu imported, %llu merged, %llu skipped, %llu rejected (%llu rows in %.1f s)%s\n",
-         dry_run ? "dry run: " : "", (unsigned long long)rep->imported,
+  if (rep->source) printf("recognised a %s export by its columns\n", rep->source);
+  print_matches(j, j->report);
+  char updated[40] = ""; /* in update mode (or when it updated) */
+  if (j->update || rep->updated)
+    snprintf(updated, sizeof updated, "%llu updated, ", (unsigned long long)rep->updated);
+  printf("%s%llu imported, %s%llu merged, %llu skipped, %llu rejected (%llu rows in %.1f s)%s\n",
+         dry_run ? "dry run: " : "", (unsigned long long)rep->imported, updated,
          (unsigned long long)rep->merged, (unsigned long long)rep->skipped,
          (unsigned long long)rep->rejected, (unsigned long long)rep->rows, seconds,
          dry_run ? "; nothing was written" : "");
@@ -189,11 +276,17 @@ static int parse_args(cli *c, const cli_args *a, carnet_import_options *o, const
         o->on_duplicate = CARNET_IMPORT_DUP_MERGE;
       else if (strcmp(v, "create") == 0)
         o->on_duplicate = CARNET_IMPORT_DUP_CREATE;
+      else if (strcmp(v, "update") == 0)
+        o->on_duplicate = CARNET_IMPORT_DUP_UPDATE;
       else
-        return cli_fail(c, CLI_EUSER, "invalid --on-duplicate '%s': skip, merge or create", v);
+        return cli_fail(c, CLI_EUSER,
+                        "invalid --on-duplicate '%s': skip, merge, update or create", v);
       break;
     case O_REJECTS:
       o->rejects_path = v;
+      break;
+    case O_REPORT:
+      o->report_path = v;
       break;
     case O_BATCH:
       if (!cli_parse_u64(v, &n) || n == 0 || n > CARNET_IMPORT_BATCH_MAX)
@@ -224,6 +317,8 @@ int cli_cmd_import(cli *c, int argc, char **argv) {
   if (rc) return rc;
   const char *path = a.pos[0];
   if ((rc = parse_args(c, &a, &o, &maps))) goto done;
+  j.report = o.report_path;
+  j.update = o.on_duplicate == CARNET_IMPORT_DUP_UPDATE;
   if ((rc = cli_open(c, &r)) || (rc = cli_require_admin(c, r, "import"))) goto done;
   o.on_column = on_column;
   o.on_row = on_row;
@@ -250,6 +345,9 @@ int cli_cmd_import(cli *c, int argc, char **argv) {
 done:
   for (size_t i = 0; i < j.nshown; i++)
     free(j.rejects[i].column), free(j.rejects[i].reason);
+  for (size_t i = 0; i < j.nmatches; i++)
+    free(j.matches[i].ref), free(j.matches[i].fields);
+  free(j.matches);
   free(maps);
   carnet_replica_close(r);
   cli_args_free(&a);

@@ -51,9 +51,11 @@ void api_import(carnet_replica *r, web_req *q) {
       o.on_duplicate = CARNET_IMPORT_DUP_MERGE;
     else if (strcmp(dup, "create") == 0)
       o.on_duplicate = CARNET_IMPORT_DUP_CREATE;
+    else if (strcmp(dup, "update") == 0)
+      o.on_duplicate = CARNET_IMPORT_DUP_UPDATE;
     else {
       web_error(q, 400, CARNET_EINVAL, "on_duplicate",
-                "invalid on_duplicate '%s': skip, merge or create", dup);
+                "invalid on_duplicate '%s': skip, merge, update or create", dup);
       return;
     }
   }
@@ -90,12 +92,13 @@ void api_import(carnet_replica *r, web_req *q) {
     return;
   }
   web_ok(q, 200,
-         json_pack("{s:s,s:b,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:o}", "format",
+         json_pack("{s:s,s:b,s:b,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:s?,s:o}", "format",
                    rep.format == CARNET_SHEET_XLSX ? "xlsx" : "csv", "cp1252", rep.cp1252,
                    "dry_run", dry, "rows", (json_int_t)rep.rows, "imported",
-                   (json_int_t)rep.imported, "merged", (json_int_t)rep.merged, "skipped",
-                   (json_int_t)rep.skipped, "rejected", (json_int_t)rep.rejected, "committed",
-                   (json_int_t)rep.committed, "rejects", st.rejects));
+                   (json_int_t)rep.imported, "merged", (json_int_t)rep.merged, "updated",
+                   (json_int_t)rep.updated, "skipped", (json_int_t)rep.skipped, "rejected",
+                   (json_int_t)rep.rejected, "committed", (json_int_t)rep.committed, "source",
+                   rep.source, "rejects", st.rejects));
 }
 
 void api_export(carnet_replica *r, web_req *q) {

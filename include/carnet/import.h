@@ -18,10 +18,22 @@
  *   Prénom, Raison sociale, Téléphone, Portable, E-mail, Courriel, CP, Code
  *   postal, Ville, SIRET, TVA...; case, accents, spaces and punctuation do
  *   not matter) and by the names an export writes; `maps` names the others.
+ *   The exports of Dolibarr (third parties: "Nom du tiers", "Code client",
+ *   "Client" 0-3, "Fournisseur", "Id. prof. 2 (SIRET)", "Numéro de TVA",
+ *   "Note privée"...) and INFast (customers) are recognised by their
+ *   columns (report.source names the application); their columns Carnet
+ *   has no field for are left out on purpose (carnet_import_column.ignored).
+ * - Values: a country may be its French or English name (ICU's locale
+ *   data: "Allemagne", "United Kingdom") or its ISO code; a date custom
+ *   field may be written day first ("15/03/2021", "15/03/2021 10:42"); a
+ *   file's own customer code ("Code client", "Référence client": the field
+ *   code) is kept as the custom field code_client.
  *   Fields: name, first_name, company, type, roles, emails, phones, mobile,
  *   work_phone, home_phone, siret, vat_id, street, street2, postcode, city,
  *   country, geo, tags, sales_rep, channel, discount, conflict, notes,
- *   custom:NAME[:TYPE], id, and ignore. Several e-mails, phones or tags
+ *   custom:NAME[:TYPE], code (kept as custom:code_client), supplier (a
+ *   yes/no column: the role supplier), client_kind (Dolibarr's 0 none, 1
+ *   customer, 2 prospect, 3 both), id, and ignore. Several e-mails, phones or tags
  *   share a cell separated by '|' (or ',' ';').
  * - Rows: each value is converted as `carnet customer add` converts its
  *   flags, then the whole row is checked by the engine. A bad row is
@@ -105,6 +117,13 @@ typedef enum carnet_import_dup {
                                    phones, tags it has not; a merge that adds nothing is a
                                    skip */
   CARNET_IMPORT_DUP_CREATE = 2, /* create another customer anyway */
+  CARNET_IMPORT_DUP_UPDATE = 3, /* the file's non-empty values replace the customer's: a
+                                   scalar takes the cell's value, a set (e-mails, phones,
+                                   tags, roles) becomes the cell's elements, a custom field
+                                   its value; empty cells change nothing, and only the
+                                   values that differ are written (an export edited in a
+                                   spreadsheet changes what was edited); an update that
+                                   changes nothing is a skip */
 } carnet_import_dup;
 
 /* What became of a row. */
@@ -113,6 +132,7 @@ typedef enum carnet_import_outcome {
   CARNET_IMPORT_ROW_MERGED = 2,   /* an existing customer was filled */
   CARNET_IMPORT_ROW_SKIPPED = 3,  /* already there: nothing written */
   CARNET_IMPORT_ROW_REJECTED = 4, /* a value or the row is not valid: nothing written */
+  CARNET_IMPORT_ROW_UPDATED = 5,  /* an existing customer took the file's values */
 } carnet_import_outcome;
 
 /* One column of the file's header and where it goes, for on_column. New
@@ -124,6 +144,9 @@ typedef struct carnet_import_column {
                          "id"; "ref" for a reference code, which the importing replica
                          gives anew), or NULL when the column is not imported */
   bool mapped;        /* placed by a `maps` pair rather than recognised by its name */
+  bool ignored;       /* field NULL on purpose: a `maps` pair COLUMN=ignore, or a column of
+                         a recognised export (report.source) that has no customer field
+                         (Dolibarr's "Fax"): nothing to warn about */
 } carnet_import_column;
 
 /* One row and its outcome, for on_row. The strings and cells live until
@@ -135,9 +158,14 @@ typedef struct carnet_import_row {
                                row as a whole (no name); NULL otherwise */
   const char *reason;       /* rejected: why ("invalid email 'jean@'"); NULL otherwise */
   carnet_id id;             /* imported: the new customer; merged: the customer filled;
-                               skipped: the customer it matched; rejected: zeros */
+                               updated: the customer changed; skipped: the customer it
+                               matched; rejected: zeros */
   const char *const *cells; /* the row's cells as read, aligned with the header */
   size_t ncells;            /* the header's width */
+  const char *ref;          /* merged, updated, skipped: the matched customer's reference
+                               code ("" when it has none); NULL otherwise */
+  const char *fields;       /* merged, updated: the fields written, comma-separated
+                               ("city,phones"); NULL otherwise */
 } carnet_import_row;
 
 /* Brief: called once per header column, before the first row. */
@@ -169,6 +197,10 @@ typedef struct carnet_import_options {
                                          every few hundred rows and once at the end; `done`
                                          never decreases */
   void *ctx;                          /* passed to the callbacks */
+  const char *report_path; /* when not NULL: write every row with an outcome to this CSV
+                              file (line, outcome, customer reference, customer id, fields
+                              written, reason; the input's separator), mode 0600, under a
+                              temporary name renamed once complete; after a dry run too */
 } carnet_import_options;
 
 #define CARNET_IMPORT_OPTIONS_INIT CARNET__SIZED(carnet_import_options)
@@ -179,7 +211,7 @@ typedef struct carnet_import_report {
   bool cp1252;                /* a CSV file read as Windows-1252 (it is not UTF-8): say so
                                  to the user, accented letters are a guess */
   uint64_t rows;              /* data rows with an outcome (blank rows have none) */
-  uint64_t imported, merged, skipped, rejected; /* their outcomes */
+  uint64_t imported, merged, skipped, rejected; /* their outcomes (and `updated` below) */
   uint64_t committed;    /* rows whose outcome is durable: all of them after a
                             successful run (none in a dry run) */
   uint64_t stopped_line; /* when the call failed during the rows: the line of the row
@@ -188,6 +220,9 @@ typedef struct carnet_import_report {
                             encoding than the rest of the CSV file: the stray bytes of a
                             UTF-8 file, or UTF-8 text in a file read as Windows-1252 (a
                             file is never re-read whole for a few bytes) */
+  uint64_t updated;      /* rows whose customer took the file's values (DUP_UPDATE) */
+  const char *source;    /* the application whose export was recognised by its columns
+                            ("Dolibarr", "INFast"; static), or NULL */
 } carnet_import_report;
 
 #define CARNET_IMPORT_REPORT_INIT CARNET__SIZED(carnet_import_report)
@@ -217,7 +252,8 @@ typedef struct carnet_import_report {
  *   stored customer fails validation: run `carnet check`), or the non-zero
  *   value on_row returned;
  * - after the rows, every row imported: CARNET_ENOTFOUND, CARNET_EPERM,
- *   CARNET_ENOSPC or CARNET_EIO when the rejects file cannot be written. */
+ *   CARNET_ENOSPC or CARNET_EIO when the rejects file or the report file
+ *   cannot be written. */
 CARNET_API int carnet_import_file(carnet_replica *r, const char *path,
                                   const carnet_import_options *opts, carnet_import_report *report);
 

@@ -18,12 +18,16 @@
 /* clang-format on */
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <xlsxwriter.h>
 
 #include "bench/import_gen.h"
+#include "io/sheet.h"
+#include "io/xlsx.h"
 #include "support/proc.h"
 #include "support/testenv.h"
 
@@ -491,6 +495,267 @@ static void test_xlsx_roundtrip(void **state) {
   free(csv), free(xlsx), free(a), free(b);
 }
 
+/* --- spreadsheet round trips with update (issue 18, point 4) -------------- */
+
+/* An XLSX file as a spreadsheet program saves it: the cells of `sh`, those
+ * that read as a plain number (a postcode, a discount) stored as numbers,
+ * the others as text. */
+static void write_xlsx_like_excel(const char *p, const carnet__sheet *sh) {
+  lxw_workbook *wb = workbook_new(p);
+  assert_non_null(wb);
+  lxw_worksheet *ws = workbook_add_worksheet(wb, "Clients");
+  for (size_t r = 0; r < carnet__sheet_rows(sh); r++)
+    for (size_t c = 0; c < carnet__sheet_width(sh, 0); c++) {
+      const char *v = carnet__sheet_get(sh, r, c);
+      size_t n = strlen(v);
+      bool number = r > 0 && n > 0 && n < 10 && v[0] != '0' && strspn(v, "0123456789.") == n &&
+                    strchr(v, '.') == strrchr(v, '.') && v[n - 1] != '.';
+      if (number)
+        worksheet_write_number(ws, (lxw_row_t)r, (lxw_col_t)c, strtod(v, NULL), NULL);
+      else if (n)
+        worksheet_write_string(ws, (lxw_row_t)r, (lxw_col_t)c, v, NULL);
+    }
+  assert_int_equal(workbook_close(wb), LXW_NO_ERROR);
+}
+
+static size_t column_of(const carnet__sheet *sh, const char *name) {
+  for (size_t c = 0; c < carnet__sheet_width(sh, 0); c++)
+    if (strcmp(carnet__sheet_get(sh, 0, c), name) == 0) return c;
+  fail_msg("no column %s", name);
+  return 0;
+}
+
+/* A copy of `sh` with cell (row, col) replaced. */
+static carnet__sheet *edited(const carnet__sheet *sh, size_t row, size_t col, const char *v) {
+  carnet__sheet *t = carnet__sheet_new();
+  assert_non_null(t);
+  for (size_t r = 0; r < carnet__sheet_rows(sh); r++) {
+    assert_int_equal(carnet__sheet_row(t, (uint32_t)r + 1), 0);
+    for (size_t c = 0; c < carnet__sheet_width(sh, 0); c++) {
+      const char *s = r == row && c == col ? v : carnet__sheet_get(sh, r, c);
+      assert_int_equal(carnet__sheet_cell_at(t, c, s, strlen(s)), 0);
+    }
+  }
+  return t;
+}
+
+/* Export to XLSX, change one city and one e-mail in a spreadsheet, import
+ * with --on-duplicate update: exactly those two customers change, in
+ * exactly those fields; the rows are listed with their customers (--json
+ * and --report); the unedited file imported again updates nothing. */
+static void test_xlsx_update_roundtrip(void **state) {
+  fx *f = *state;
+  import_gen_result g;
+  char *csv = path(f, "all.csv"), *xlsx = path(f, "export.xlsx"), *ed = path(f, "edited.xlsx"),
+       *rep = path(f, "report.csv");
+  enum { ROWS = 120 };
+  char *a = path(f, "a");
+  gen_file(csv, ROWS, 0, 1, &g);
+  OK(f, "--dir", a, "init");
+  OK(f, "--dir", a, "import", csv);
+  OK(f, "--dir", a, "export", "-o", xlsx);
+  json_t *before = customers_by_id(f, a);
+
+  /* The unedited export: nothing to update. */
+  json_t *s = OK_JSON(f, "--dir", a, "import", xlsx, "--on-duplicate", "update", "--json");
+  assert_int_equal(jint(s, "updated"), 0);
+  assert_int_equal(jint(s, "imported"), 0);
+  assert_int_equal(jint(s, "rejected"), 0);
+  assert_int_equal(jint(s, "skipped"), ROWS);
+  json_decref(s);
+
+  size_t len;
+  char *bytes = read_text(xlsx, &len);
+  carnet__sheet *sh = NULL, *t1 = NULL, *t2 = NULL;
+  char why[256];
+  assert_int_equal(carnet__xlsx_decode(bytes, len, &sh, why, sizeof why), 0);
+  size_t c_id = column_of(sh, "id"), c_city = column_of(sh, "city"),
+         c_mail = column_of(sh, "emails"), c_ref = column_of(sh, "ref");
+  char id5[40], id9[40], ref5[40];
+  snprintf(id5, sizeof id5, "%s", carnet__sheet_get(sh, 5, c_id));
+  snprintf(id9, sizeof id9, "%s", carnet__sheet_get(sh, 9, c_id));
+  snprintf(ref5, sizeof ref5, "%s", carnet__sheet_get(sh, 5, c_ref));
+  t1 = edited(sh, 5, c_city, "Aix-en-Provence");
+  t2 = edited(t1, 9, c_mail, "nouvelle.adresse@exemple.fr");
+  write_xlsx_like_excel(ed, t2);
+
+  s = OK_JSON(f, "--dir", a, "import", ed, "--on-duplicate", "update", "--report", rep, "--json");
+  assert_int_equal(jint(s, "updated"), 2);
+  assert_int_equal(jint(s, "imported"), 0);
+  assert_int_equal(jint(s, "rejected"), 0);
+  assert_int_equal(jint(s, "skipped"), ROWS - 2);
+  /* Every matched row, with its customer. */
+  json_t *rows = json_object_get(s, "matches");
+  assert_int_equal(json_array_size(rows), ROWS);
+  size_t i, updated = 0;
+  json_t *r;
+  json_array_foreach(rows, i, r) {
+    const char *out = json_string_value(json_object_get(r, "outcome"));
+    assert_non_null(json_string_value(json_object_get(r, "id")));
+    if (strcmp(out, "updated") != 0) continue;
+    updated++;
+    const char *id = json_string_value(json_object_get(r, "id"));
+    const char *fields = json_string_value(json_object_get(r, "fields"));
+    if (strcmp(id, id5) == 0) {
+      assert_string_equal(fields, "city");
+      assert_string_equal(json_string_value(json_object_get(r, "ref")), ref5);
+      assert_int_equal(json_integer_value(json_object_get(r, "line")), 6);
+    } else {
+      assert_string_equal(id, id9);
+      assert_string_equal(fields, "emails");
+    }
+  }
+  assert_int_equal(updated, 2);
+  json_decref(s);
+  char *report = read_text(rep, NULL);
+  assert_non_null(strstr(report, "line;outcome;reference;id;name;fields;reason"));
+  char want[128];
+  snprintf(want, sizeof want, "6;updated;%s;%s;", ref5, id5);
+  assert_non_null(strstr(report, want));
+  free(report);
+
+  /* Exactly what was edited changed. */
+  json_t *after = customers_by_id(f, a);
+  assert_int_equal(json_object_size(after), ROWS);
+  const char *key;
+  json_t *c;
+  json_object_foreach(before, key, c) {
+    json_t *d = json_object_get(after, key);
+    assert_non_null(d);
+    if (strcmp(key, id5) == 0) {
+      assert_string_equal(
+          json_string_value(json_object_get(json_object_get(d, "address"), "city")),
+          "Aix-en-Provence");
+      json_object_set(json_object_get(d, "address"), "city",
+                      json_object_get(json_object_get(c, "address"), "city"));
+    } else if (strcmp(key, id9) == 0) {
+      json_t *em = json_object_get(d, "emails");
+      assert_int_equal(json_array_size(em), 1);
+      assert_string_equal(json_string_value(json_array_get(em, 0)),
+                          "nouvelle.adresse@exemple.fr");
+      json_object_set(d, "emails", json_object_get(c, "emails"));
+    }
+    if (!json_equal(c, d)) {
+      char *x = json_dumps(c, JSON_COMPACT), *y = json_dumps(d, JSON_COMPACT);
+      fprintf(stderr, "before: %s\nafter:  %s\n", x, y);
+      free(x), free(y);
+      fail_msg("customer %s changed", key);
+    }
+  }
+  /* Again: nothing left to update. */
+  s = OK_JSON(f, "--dir", a, "import", ed, "--on-duplicate", "update", "--json");
+  assert_int_equal(jint(s, "updated"), 0);
+  json_decref(s);
+  json_decref(before);
+  json_decref(after);
+  carnet__sheet_free(sh), carnet__sheet_free(t1), carnet__sheet_free(t2);
+  free(bytes), free(csv), free(xlsx), free(ed), free(rep), free(a);
+}
+
+/* A Dolibarr third-party export (columns and values as Dolibarr writes
+ * them with its French labels) imported without --map: names, SIRET, VAT,
+ * private note, the customer code kept, "France" and "Belgique" as ISO
+ * codes, dates day first, roles from "Client"/"Fournisseur", the columns
+ * Carnet has no field for left out without a warning. */
+static void test_dolibarr_export(void **state) {
+  fx *f = *state;
+  char *csv = path(f, "export_societe_1.csv");
+  const char *text =
+      "\xef\xbb\xbf\"Id\";\"Nom du tiers\";\"Nom alternatif\";\"État\";\"Client\";\"Fournisseur\";"
+      "\"Date création\";\"Code client\";\"Code fournisseur\";\"Adresse\";\"Code postal\";"
+      "\"Ville\";\"Pays\";\"Code pays\";\"Téléphone\";\"Fax\";\"Site web\";\"Email\";"
+      "\"Id. prof. 1 (SIREN)\";\"Id. prof. 2 (SIRET)\";\"Id. prof. 3 (NAF-APE)\";"
+      "\"Numéro de TVA\";\"Capital\";\"Note privée\";\"Note publique\";\"Type du tiers\";"
+      "\"Forme juridique\"\n"
+      "\"12\";\"Boulangerie Martin\";\"\";\"1\";\"1\";\"0\";\"15/03/2021\";\"CU2103-00012\";\"\";"
+      "\"3 rue des Lilas\";\"69003\";\"Lyon\";\"France\";\"FR\";\"04 78 00 11 22\";"
+      "\"04 78 00 11 23\";\"\";\"contact@boulangerie-martin.fr\";\"732829320\";"
+      "\"73282932000074\";\"1071C\";\"FR44732829320\";\"10000\";\"paie à 30 jours\";\"\";"
+      "\"PME/PMI\";\"SARL\"\n"
+      "\"13\";\"Brasserie du Parc\";\"\";\"1\";\"3\";\"1\";\"02/11/2023 14:05\";\"CU2311-00013\";"
+      "\"SU0001\";\"Avenue Louise 54\";\"1050\";\"Bruxelles\";\"Belgique\";\"BE\";"
+      "\"+32 2 123 45 67\";\"\";\"\";\"info@brasserie-parc.be\";\"\";\"\";\"\";\"\";\"\";\"\";"
+      "\"terrasse\";\"Grand compte\";\"\"\n";
+  write_file(csv, text, strlen(text));
+  OK(f, "init");
+  proc_result r = RUN(f, "import", csv);
+  if (r.status != 0) fprintf(stderr, "stdout: %s\nstderr: %s\n", r.out, r.err);
+  assert_int_equal(r.status, 0);
+  assert_non_null(strstr(r.out, "Dolibarr"));
+  assert_non_null(strstr(r.out, "2 imported"));
+  assert_null(strstr(r.err, "not imported")); /* Fax, Capital...: left out silently */
+  proc_result_free(&r);
+
+  json_t *l = OK_JSON(f, "customer", "list", "--search", "Boulangerie Martin", "--json");
+  assert_int_equal(json_array_size(l), 1);
+  json_t *c = json_array_get(l, 0);
+  assert_string_equal(json_string_value(json_object_get(c, "company")), "Boulangerie Martin");
+  assert_string_equal(json_string_value(json_object_get(c, "type")), "company");
+  assert_string_equal(json_string_value(json_object_get(c, "siret")), "73282932000074");
+  assert_string_equal(json_string_value(json_object_get(c, "vat_id")), "FR44732829320");
+  assert_string_equal(json_string_value(json_object_get(c, "notes")), "paie à 30 jours");
+  json_t *addr = json_object_get(c, "address");
+  assert_string_equal(json_string_value(json_object_get(addr, "country")), "FR");
+  assert_string_equal(json_string_value(json_object_get(addr, "postcode")), "69003");
+  json_t *custom = json_object_get(c, "custom");
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(custom, "code_client"), "value")),
+      "CU2103-00012");
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(custom, "date_creation"), "value")),
+      "2021-03-15");
+  json_decref(l);
+  l = OK_JSON(f, "customer", "list", "--search", "Brasserie du Parc", "--json");
+  c = json_array_get(l, 0);
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(c, "address"), "country")), "BE");
+  json_t *roles = json_object_get(c, "roles");
+  assert_int_equal(json_array_size(roles), 3); /* customer, prospect, supplier */
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(json_object_get(c, "custom"),
+                                                        "date_creation"),
+                                        "value")),
+      "2023-11-02");
+  json_decref(l);
+  free(csv);
+}
+
+/* Countries by their French or English name (ICU's data), an unknown one
+ * rejected with its name; --map COL=ignore says nothing. */
+static void test_countries_and_ignore(void **state) {
+  fx *f = *state;
+  char *csv = path(f, "pays.csv");
+  const char *text = "Nom;Pays;Fax\n"
+                     "Anna Schmidt;Allemagne;01 02 03 04 05\n"
+                     "John Smith;United Kingdom;\n"
+                     "Maria Rossi;ITALIE;\n"
+                     "Jan Kowalski;pologne;\n"
+                     "Nobody;Atlantide;\n";
+  write_file(csv, text, strlen(text));
+  OK(f, "init");
+  proc_result r = RUN(f, "import", csv, "--map", "Fax=ignore");
+  assert_int_equal(r.status, 0);
+  assert_null(strstr(r.err, "Fax"));
+  assert_non_null(strstr(r.out, "4 imported"));
+  assert_non_null(strstr(r.err, "unknown country 'Atlantide'"));
+  proc_result_free(&r);
+  static const char *const want[][2] = {
+      {"Anna Schmidt", "DE"}, {"John Smith", "GB"}, {"Maria Rossi", "IT"}, {"Jan Kowalski", "PL"}};
+  for (size_t i = 0; i < 4; i++) {
+    json_t *l = OK_JSON(f, "customer", "list", "--search", want[i][0], "--json");
+    assert_int_equal(json_array_size(l), 1);
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(json_array_get(l, 0), "address"), "country")),
+                        want[i][1]);
+    json_decref(l);
+  }
+  /* Without the map, the column is named as left out. */
+  r = RUN(f, "import", csv);
+  assert_non_null(strstr(r.err, "column 'Fax' is not imported"));
+  proc_result_free(&r);
+  free(csv);
+}
+
 /* --- roles ---------------------------------------------------------------- */
 
 static void test_member_refused(void **state) {
@@ -536,6 +801,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_erased_not_reimported, setup, teardown),
       cmocka_unit_test_setup_teardown(test_xlsx_excel_cells, setup, teardown),
       cmocka_unit_test_setup_teardown(test_xlsx_roundtrip, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_xlsx_update_roundtrip, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_dolibarr_export, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_countries_and_ignore, setup, teardown),
       cmocka_unit_test_setup_teardown(test_member_refused, setup, teardown),
       cmocka_unit_test_setup_teardown(test_help, setup, teardown),
   };
