@@ -206,6 +206,8 @@ void *cli_oom(void *p);
 
 /* cli/json.c */
 json_t *cli_json_record(const carnet_record *rec);
+/* An attachment as `carnet attachments --json` prints it (cli/cmd_attach.c). */
+json_t *cli_json_attachment(const carnet_attachment *a);
 json_t *cli_json_consents(const carnet_record *rec);
 json_t *cli_json_consent_log(const carnet_record *rec);
 json_t *cli_json_str(const char *s); /* NULL -> null; bad UTF-8 is repaired */

@@ -11,9 +11,10 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "carnet/node.h"
 
 enum { O_CAPTION = CLI_O_USER, O_NAME, O_TYPE, O_DELETED, O_OUT, O_FETCH, O_FETCH_MAX, O_MAX_SIZE,
-       O_SEND_RATE };
+       O_SEND_RATE, O_TIMEOUT, O_NO_FETCH };
 
 /* --- shared -------------------------------------------------------------------- */
 
@@ -79,7 +80,7 @@ static bool parse_size(const char *s, uint64_t *out) {
   return false;
 }
 
-static json_t *att_json(const carnet_attachment *a) {
+json_t *cli_json_attachment(const carnet_attachment *a) {
   char hex[CARNET_ID_HEX_LEN + 1], hash[65], when[32];
   json_t *o = cli_oom(json_object());
   carnet_id_format(&a->id, hex);
@@ -163,7 +164,7 @@ int cli_cmd_attach(cli *c, int argc, char **argv) {
       rc = cli_fail_rc(c, r, err, NULL);
       goto done;
     }
-    rc = cli_json_print(c, att_json(att));
+    rc = cli_json_print(c, cli_json_attachment(att));
     carnet_free(att);
   } else {
     printf("%s\n", hex);
@@ -203,7 +204,7 @@ typedef struct list_state {
 static int list_cb(const carnet_attachment *att, void *data) {
   list_state *st = data;
   if (st->arr) {
-    cli_json_push(st->arr, att_json(att));
+    cli_json_push(st->arr, cli_json_attachment(att));
     return 0;
   }
   char hex[CARNET_ID_HEX_LEN + 1], size[32], when[32];
@@ -276,9 +277,9 @@ static int run_show(cli *c, int argc, char **argv) {
     goto done;
   }
   if (c->json) {
-    rc = cli_json_print(c, att_json(att));
+    rc = cli_json_print(c, cli_json_attachment(att));
   } else {
-    json_t *o = att_json(att);
+    json_t *o = cli_json_attachment(att);
     const char *key;
     json_t *v;
     char size[32];
@@ -309,6 +310,10 @@ done:
 
 static const cli_opt get_opts[] = {
     {"output", 'o', required_argument, O_OUT, "FILE", "write the file there (required)"},
+    {"timeout", 't', required_argument, O_TIMEOUT, "DURATION",
+     "when the content is not here: give up fetching it after this long (default 120s)"},
+    {"no-fetch", 0, no_argument, O_NO_FETCH, NULL,
+     "do not sync with the peers: only ask for the content (the next sync brings it)"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -319,19 +324,84 @@ static const cli_usage get_usage = {
     .min_pos = 1,
     .max_pos = 1,
     .more = "The file is written only once its content has been checked (every chunk and the "
-            "hash), with mode 0600. Content that is not on this replica yet is asked for: the "
-            "next sync fetches it.",
+            "hash), with mode 0600. Content that is not on this replica yet is asked for, and "
+            "fetched at once from whichever known peer is reachable and has it (one sync with "
+            "every peer of 'carnet peer list' that has an address, at the same time); with "
+            "--no-fetch, or when none has it, the next sync brings it.",
 };
+
+/* Addresses of the known peers, for a fetch. */
+typedef struct peer_addrs {
+  char **addr;
+  size_t n;
+} peer_addrs;
+
+static int add_peer_addr(const carnet_peer_info *p, void *data) {
+  peer_addrs *pa = data;
+  if (p->addr[0] == '\0' || pa->n == CARNET_NODE_PEERS_MAX) return 0;
+  pa->addr[pa->n++] = cli_oom(strdup(p->addr));
+  return 0;
+}
+
+static void quiet_log(void *data, int level, const char *line) {
+  (void)data;
+  if (level <= CARNET_LOG_WARN) fprintf(stderr, "carnet attachment get: %s\n", line);
+}
+
+/* Sync once with every known peer at the same time: the sessions fetch
+ * what this replica wants (the content just asked for among it). Returns
+ * how many peers were synced with. */
+static int fetch_from_peers(cli *c, carnet_replica *r, uint64_t timeout_ms, size_t *synced) {
+  peer_addrs pa = {cli_oom(calloc(CARNET_NODE_PEERS_MAX, sizeof(char *))), 0};
+  carnet_node *node = NULL;
+  char why[CARNET_NODE_MSG_MAX];
+  int rc = CLI_OK;
+  *synced = 0;
+  int err = carnet_peer_list(r, add_peer_addr, &pa);
+  if (err) {
+    rc = cli_fail_rc(c, r, err, "reading the peers");
+    goto done;
+  }
+  if (pa.n == 0) goto done;
+  carnet_node_opts o = {.peers = (const char *const *)pa.addr,
+                        .npeers = pa.n,
+                        .once = true,
+                        .timeout_ms = timeout_ms,
+                        .signals = true,
+                        .log = quiet_log};
+  if ((err = carnet_node_new(r, &o, &node, why, sizeof why)) != 0) {
+    rc = cli_fail(c, CLI_EUSER, "cannot fetch from the peers: %s", why);
+    goto done;
+  }
+  (void)carnet_node_run(node);
+  for (size_t i = 0; i < pa.n; i++) {
+    const carnet_node_outcome *out = carnet_node_outcome_get(node, i);
+    if (out && out->synced) (*synced)++;
+  }
+done:
+  carnet_node_free(node);
+  for (size_t i = 0; i < pa.n; i++)
+    free(pa.addr[i]);
+  free(pa.addr);
+  return rc;
+}
 
 static int run_get(cli *c, int argc, char **argv) {
   carnet_replica *r = NULL;
   const char *out = NULL;
+  uint64_t timeout_ms = 120000;
+  bool fetch = true;
   carnet_id id;
   cli_args a;
   int rc = cli_parse(c, &get_usage, argc, argv, &a);
   if (rc) return rc;
   for (int i = 0; i < a.nopts; i++) {
     if (a.opts[i].id == O_OUT) out = a.opts[i].arg;
+    if (a.opts[i].id == O_NO_FETCH) fetch = false;
+    if (a.opts[i].id == O_TIMEOUT && !cli_parse_duration(a.opts[i].arg, &timeout_ms)) {
+      rc = cli_fail(c, CLI_EUSER, "invalid --timeout '%s' (e.g. 30s, 5m)", a.opts[i].arg);
+      goto done;
+    }
   }
   if (out == NULL) {
     rc = cli_fail(c, CLI_EUSER, "say where to write the file with -o FILE");
@@ -344,13 +414,22 @@ static int run_get(cli *c, int argc, char **argv) {
     bool absent = carnet_attachment_get(r, &id, &att) == 0 && !att->deleted && !att->here;
     carnet_free(att);
     if (absent) {
-      if ((err = carnet_attachment_want(r, &id)) == 0)
-        rc = cli_fail(c, CLI_EUSER,
-                      "the content is not on this replica yet: it was asked for, and comes with "
-                      "the next sync ('carnet sync PEER', or a running 'carnet serve')");
-      else
+      size_t synced = 0;
+      if ((err = carnet_attachment_want(r, &id)) != 0) {
         rc = cli_fail_rc(c, r, err, NULL);
-      goto done;
+        goto done;
+      }
+      if (fetch && (rc = fetch_from_peers(c, r, timeout_ms, &synced))) goto done;
+      err = carnet_attachment_save(r, &id, out);
+      if (err == CARNET_ENOTFOUND) {
+        rc = cli_fail(c, CLI_EUSER,
+                      "the content is not on this replica yet%s: it was asked for, and comes "
+                      "with the next sync ('carnet sync PEER', or a running 'carnet serve')",
+                      !fetch      ? ""
+                      : synced    ? " (no peer reached had it whole)"
+                                  : " (no known peer could be reached)");
+        goto done;
+      }
     }
   }
   if (err) rc = cli_fail_rc(c, r, err, NULL);

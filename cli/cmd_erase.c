@@ -13,9 +13,10 @@
 #include <unistd.h>
 
 #include "cli/crm.h"
+#include "cli/subject.h"
 #include "cli/files.h"
 
-enum { O_REASON = CLI_O_USER, O_OUTPUT, O_ONLY, O_YES };
+enum { O_REASON = CLI_O_USER, O_OUTPUT, O_ONLY, O_YES, O_ARCHIVE };
 
 /* --- erase --------------------------------------------------------------------- */
 
@@ -314,6 +315,8 @@ done:
 
 static const cli_opt export_opts[] = {
     {"output", 'o', required_argument, O_OUTPUT, "FILE", "write to FILE instead of stdout"},
+    {"archive", 0, no_argument, O_ARCHIVE, NULL,
+     "write a zip archive to FILE (-o, required): subject.json and the person's files"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -326,31 +329,46 @@ static const cli_usage export_usage = {
     .max_pos = 1,
     .more = "The customer with its consents and their dated log, its contacts, documents\n"
             "(with lines and totals), the commercial actions that concern it and its\n"
-            "reminders, deleted ones included. Nothing of other customers: an action that\n"
-            "concerns several customers lists their ids only.",
+            "reminders, deleted ones included, and the files attached to any of them\n"
+            "(their details; with --archive, their content too, in a zip archive beside\n"
+            "subject.json). Nothing of other customers: an action that concerns several\n"
+            "customers lists their ids only.",
 };
 
 typedef struct export_state {
   json_t *arr;
   json_t *(*fn)(const carnet_record *rec, json_t *labels);
+  carnet_id **owners; /* every record exported: its files are the person's */
+  size_t *nowners;
 } export_state;
 
 static int export_cb(const carnet_record *rec, void *data) {
   export_state *st = data;
   cli_json_push(st->arr, st->fn ? st->fn(rec, NULL) : cli_json_record(rec));
+  *st->owners = cli_oom(realloc(*st->owners, (*st->nowners + 1) * sizeof **st->owners));
+  (*st->owners)[(*st->nowners)++] = *carnet_record_id(rec);
   return 0;
 }
 
 static int run_export(cli *c, int argc, char **argv) {
   carnet_replica *r = NULL;
   carnet_record *cu = NULL;
-  json_t *o = NULL;
+  json_t *o = NULL, *atts = NULL;
   const char *out = NULL;
+  bool archive = false;
+  carnet_id *owners = NULL;
+  size_t nowners = 0;
   cli_args a;
   int rc = cli_parse(c, &export_usage, argc, argv, &a);
   if (rc) return rc;
-  for (int i = 0; i < a.nopts; i++)
+  for (int i = 0; i < a.nopts; i++) {
     if (a.opts[i].id == O_OUTPUT) out = a.opts[i].arg;
+    if (a.opts[i].id == O_ARCHIVE) archive = true;
+  }
+  if (archive && out == NULL) {
+    rc = cli_fail(c, CLI_EUSER, "--archive writes a zip file: say where with -o FILE");
+    goto done;
+  }
   if ((rc = crm_open(c, &r)) || (rc = cli_load(c, r, CARNET_KIND_CUSTOMER, a.pos[0], &cu)))
     goto done;
   static const struct {
@@ -367,14 +385,24 @@ static int run_export(cli *c, int argc, char **argv) {
   cli_json_put(o, "customer", cli_json_record(cu));
   cli_json_put(o, "consents", cli_json_consents(cu));
   cli_json_put(o, "consent_log", cli_json_consent_log(cu));
+  owners = cli_oom(malloc(sizeof *owners));
+  owners[nowners++] = *carnet_record_id(cu);
   for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
-    export_state st = {cli_oom(json_array()), parts[i].fn};
+    export_state st = {cli_oom(json_array()), parts[i].fn, &owners, &nowners};
     cli_json_put(o, parts[i].key, st.arr);
     int err = carnet_record_list(r, parts[i].kind, &filter, export_cb, &st);
     if (err) {
       rc = cli_fail_rc(c, r, err, parts[i].key);
       goto done;
     }
+  }
+  if ((rc = cli_subject_attachments(c, r, owners, nowners, archive, &atts))) goto done;
+  cli_json_put(o, "attachments", json_incref(atts));
+  if (archive) {
+    char *text = cli_oom(json_dumps(o, JSON_INDENT(2)));
+    rc = cli_subject_archive(c, r, out, text, atts);
+    free(text);
+    goto done;
   }
   if (out) {
     /* Personal data: a private file (0600), whole or not at all. */
@@ -396,6 +424,8 @@ static int run_export(cli *c, int argc, char **argv) {
   }
 done:
   json_decref(o);
+  json_decref(atts);
+  free(owners);
   carnet_record_free(cu);
   carnet_replica_close(r);
   cli_args_free(&a);

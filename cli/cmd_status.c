@@ -186,6 +186,11 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
     rc = cli_fail_rc(c, r, err, "reading the compaction state");
     goto done;
   }
+  carnet_attach_pending ap;
+  if ((err = carnet_attachment_pending(r, &ap))) {
+    rc = cli_fail_rc(c, r, err, "counting the attachments");
+    goto done;
+  }
   if (c->json)
     po.arr = cli_oom(json_array());
   else
@@ -216,6 +221,13 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
     cli_json_put(co, "why", cp->c.pending && cp->c.last_why[0] ? cli_json_str(cp->c.last_why)
                                                                : json_null());
     cli_json_put(o, "compaction", co);
+    json_t *at = cli_oom(json_object());
+    cli_json_put(at, "here", json_integer((json_int_t)ap.here));
+    cli_json_put(at, "pending_files", json_integer((json_int_t)ap.files));
+    cli_json_put(at, "pending_bytes", json_integer((json_int_t)ap.bytes));
+    cli_json_put(at, "received_bytes", json_integer((json_int_t)ap.received));
+    cli_json_put(at, "not_fetched", json_integer((json_int_t)ap.not_fetched));
+    cli_json_put(o, "attachments", at);
     cli_json_put(o, "peers", po.arr);
     po.arr = NULL;
     rc = cli_json_print(c, o);
@@ -259,6 +271,18 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
       carnet_id_format(&cp->ids[i], hex);
       printf("%12serased %s\n", "", hex);
     }
+  }
+  if (ap.here || ap.files || ap.not_fetched) {
+    /* Content waiting to come from the peers (carnet attachment policy). */
+    snprintf(line, sizeof line, "%llu here", (unsigned long long)ap.here);
+    if (ap.files)
+      snprintf(line + strlen(line), sizeof line - strlen(line),
+               ", %llu pending (%.1f of %.1f MB received)", (unsigned long long)ap.files,
+               (double)ap.received / 1e6, (double)ap.bytes / 1e6);
+    if (ap.not_fetched)
+      snprintf(line + strlen(line), sizeof line - strlen(line),
+               ", %llu left with the peers (policy)", (unsigned long long)ap.not_fetched);
+    cli_kv(stdout, 11, "files", line);
   }
   if (cli_table_rows(po.t) == 0) {
     printf("No peers yet ('carnet invite' here, 'carnet join' there).\n");

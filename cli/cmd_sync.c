@@ -351,6 +351,10 @@ static json_t *summary_json(const carnet_node_outcome *o) {
     cli_json_put(j, "cells_in", json_integer((json_int_t)st->cells_in));
     cli_json_put(j, "cells_out", json_integer((json_int_t)st->cells_out));
     cli_json_put(j, "cells_applied", json_integer((json_int_t)st->cells_applied));
+    cli_json_put(j, "content_in", json_integer((json_int_t)st->content_in));
+    cli_json_put(j, "content_out", json_integer((json_int_t)st->content_out));
+    cli_json_put(j, "files_in", json_integer((json_int_t)st->files_in));
+    cli_json_put(j, "files_out", json_integer((json_int_t)st->files_out));
     cli_json_put(j, "seconds", json_real((double)o->elapsed_ms / 1000.0));
     return j;
   }
@@ -377,6 +381,13 @@ static int print_summary(cli *c, const carnet_node_outcome *o, bool join) {
   printf("  sent      %llu changed field%s in %llu batch%s, %s\n",
          (unsigned long long)st->cells_out, st->cells_out == 1 ? "" : "s",
          (unsigned long long)st->batches_out, st->batches_out == 1 ? "" : "es", bout);
+  if (st->content_in || st->content_out) {
+    /* Attachments' content (resumed transfers: only what moved now). */
+    human_bytes(st->content_in, bin);
+    human_bytes(st->content_out, bout);
+    printf("  files     %llu received (%s of content), %llu sent (%s)\n",
+           (unsigned long long)st->files_in, bin, (unsigned long long)st->files_out, bout);
+  }
   return CLI_OK;
 }
 

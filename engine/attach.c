@@ -134,6 +134,14 @@ static int read_full(int fd, void *buf, size_t len) {
   return 0;
 }
 
+static void fsync_dir(const char *dir);
+static int files_dir(carnet_replica *r, char *out, size_t len);
+
+void carnet__att_fsync_dir(carnet_replica *r) {
+  char dir[4096];
+  if (files_dir(r, dir, sizeof dir) == 0) fsync_dir(dir);
+}
+
 static void fsync_dir(const char *dir) {
   int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd >= 0) {
@@ -950,6 +958,11 @@ static int ids_under(carnet__stxn *st, const carnet_id *owner, carnet_id **ids, 
   return rc == CARNET_ENOTFOUND ? 0 : rc;
 }
 
+int carnet__att_ids_under(carnet__stxn *st, const carnet_id *owner, carnet_id **ids, size_t *n) {
+  size_t cap = *n;
+  return ids_under(st, owner, ids, n, &cap);
+}
+
 /* The ids of the attachments of `owner` (its merge group's, for a
  * customer; NULL: all), sorted and unique. */
 static int list_ids(carnet__stxn *st, const carnet_id *owner, carnet_id **out, size_t *nout) {
@@ -1132,7 +1145,7 @@ void carnet__att_unlink(carnet_replica *r, const carnet_id *id) {
     if (carnet__att_path(r, id, suffixes[i], path, sizeof path) == 0) unlink(path);
 }
 
-static int want_key(const carnet_id *id, uint8_t key[sizeof CARNET__META_ATT_WANT - 1 + 16]) {
+static int want_key(const carnet_id *id, uint8_t key[CARNET__ATT_WANT_KEY_LEN]) {
   memcpy(key, CARNET__META_ATT_WANT, sizeof CARNET__META_ATT_WANT - 1);
   memcpy(key + sizeof CARNET__META_ATT_WANT - 1, id->b, 16);
   return 0;
@@ -1208,6 +1221,14 @@ int carnet_attachment_want(carnet_replica *r, const carnet_id *id) {
   return in_txn(r, want_txn, &w);
 }
 
+int carnet__att_ids(carnet__stxn *st, carnet_id **out, size_t *n) {
+  return list_ids(st, NULL, out, n);
+}
+
+int carnet__att_want_key(const carnet_id *id, uint8_t key[CARNET__ATT_WANT_KEY_LEN]) {
+  return want_key(id, key);
+}
+
 int carnet__att_fetch_wanted(carnet_replica *r, carnet__stxn *st, const carnet__att *a,
                              const carnet_attach_policy *p, bool *out) {
   char path[4096];
@@ -1273,6 +1294,13 @@ done:
 }
 
 /* --- the sweep (A2, A3) ------------------------------------------------------------ */
+
+void carnet__att_sweep_quiet(carnet_replica *r) {
+  char keep[sizeof r->err];
+  memcpy(keep, r->err, sizeof keep);
+  (void)carnet__att_sweep(r, NULL);
+  memcpy(r->err, keep, sizeof keep);
+}
 
 typedef struct candidate {
   char name[CARNET__ATT_NAME_LEN + 1];

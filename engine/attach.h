@@ -46,6 +46,8 @@
 #define CARNET__META_ATT_POLICY "att_policy" /* fetch(1) fetch_max(8) size_max(8) send_rate(8) */
 #define CARNET__META_ATT_WANT "att_want:"    /* + id(16) -> when asked (8, Unix ms) */
 
+#define CARNET__ATT_WANT_KEY_LEN (sizeof CARNET__META_ATT_WANT - 1 + 16)
+
 /* An attachment's metadata as the engine needs it (the key included). */
 typedef struct carnet__att {
   carnet_id id;
@@ -89,6 +91,11 @@ int carnet__att_verify_fd(carnet_replica *r, int fd, const carnet__att *a);
  * Errors: CARNET_EIO, CARNET_ENOMEM, CARNET_ECORRUPT. */
 int carnet__att_sweep(carnet_replica *r, uint64_t *removed);
 
+/* Brief: carnet__att_sweep after a commit that deleted or erased
+ * attachments, leaving the replica's last error as it was (the commit
+ * succeeded; a file left behind goes at the next sweep or `carnet check`). */
+void carnet__att_sweep_quiet(carnet_replica *r);
+
 /* Brief: remove the content files of attachment `id` (A3). */
 void carnet__att_unlink(carnet_replica *r, const carnet_id *id);
 
@@ -100,5 +107,95 @@ int carnet__att_policy(carnet__stxn *st, carnet_attach_policy *out);
  * deleted, not here, and the policy or a want asks for it. */
 int carnet__att_fetch_wanted(carnet_replica *r, carnet__stxn *st, const carnet__att *a,
                              const carnet_attach_policy *p, bool *out);
+
+/* Brief: every attachment id of the replica, sorted (the caller frees
+ * *out). Errors: CARNET_ENOMEM, CARNET_ECORRUPT. */
+int carnet__att_ids(carnet__stxn *st, carnet_id **out, size_t *n);
+
+/* Brief: append to *ids (an array of *n, grown with carnet__realloc) the
+ * attachments whose owner is `owner` itself (no merge group), from the
+ * 'a' index keys. Errors: CARNET_ENOMEM. */
+int carnet__att_ids_under(carnet__stxn *st, const carnet_id *owner, carnet_id **ids, size_t *n);
+
+/* Brief: the meta key of a want (CARNET__META_ATT_WANT + id). Returns 0. */
+int carnet__att_want_key(const carnet_id *id, uint8_t key[CARNET__ATT_WANT_KEY_LEN]);
+
+/* Brief: fsync DIR/files (after a rename into it). */
+void carnet__att_fsync_dir(carnet_replica *r);
+
+/* --- content transfers (engine/attach_xfer.c, for protocol/content.c) ----
+ *
+ * A content file goes over the wire as stored, in units: unit 0 is the
+ * header and the first sealed chunk, unit k > 0 the k-th sealed chunk; a
+ * unit starts at 0 or at 24 + k * (CARNET_ATTACH_CHUNK + 17). The receiver
+ * authenticates each unit as it comes (the stream state, the hash so far)
+ * and appends it to NAME.part, so a transfer cut anywhere resumes at the
+ * end of the last whole unit: NAME.part is checked again when the next
+ * transfer opens it, and only its good prefix counts.
+ *
+ * Invariant A4: one receiver at a time per attachment, across processes:
+ * NAME.part is flocked while a transfer writes it (another session, here
+ * or in another process, gets CARNET_EBUSY and leaves it to that one); the
+ * sweep skips it too (A2).
+ */
+
+/* Brief: the length of the unit at `offset` of a content file of `size`
+ * bytes of content, or 0 when `offset` starts no unit. */
+size_t carnet__att_unit_len(uint64_t size, uint64_t offset);
+
+typedef struct carnet__att_rx carnet__att_rx;
+
+/* Brief: start or resume receiving attachment `id`: *offset receives where
+ * the content file's bytes are wanted from (what NAME.part holds, checked).
+ * After the call the caller owns *out (carnet__att_rx_close).
+ * Errors: CARNET_ENOTFOUND (no such attachment, deleted, or here already),
+ * CARNET_ELIMIT (larger than size_max), CARNET_EBUSY (another transfer has
+ * NAME.part: A4), CARNET_EIO, CARNET_ENOSPC, CARNET_ENOMEM. */
+int carnet__att_rx_open(carnet_replica *r, const carnet_id *id, carnet__att_rx **out,
+                        uint64_t *offset);
+
+/* Brief: the unit at `offset` arrived. It must be the one expected, open
+ * with the key and be in its place (FINAL last); it is appended to
+ * NAME.part. After the last one the content's size and hash are checked,
+ * the file fsynced and renamed (A1), the want removed: *done is true. An
+ * attachment deleted or erased since the transfer began loses NAME.part at
+ * once; the units still coming are then only counted (A3).
+ * Errors: CARNET_EPROTO (not the unit expected, or it fails to open, or the
+ * hash differs: the peer's bytes are bad; NAME.part keeps its good
+ * prefix), CARNET_EIO, CARNET_ENOSPC. The detail is on the replica. */
+int carnet__att_rx_unit(carnet__att_rx *rx, uint64_t offset, const void *bytes, size_t len,
+                        bool *done);
+
+/* Brief: the attachment and the offset expected next. */
+const carnet_id *carnet__att_rx_id(const carnet__att_rx *rx);
+uint64_t carnet__att_rx_offset(const carnet__att_rx *rx);
+
+/* Brief: stop receiving (NAME.part stays for the next transfer, unlocked).
+ * NULL is a no-op. */
+void carnet__att_rx_close(carnet__att_rx *rx);
+
+typedef struct carnet__att_tx carnet__att_tx;
+
+/* Brief: start sending the content file of attachment `id` from `offset`.
+ * After the call the caller owns *out (carnet__att_tx_close).
+ * Errors: CARNET_ENOTFOUND (no such attachment, deleted, or its file is
+ * not here whole), CARNET_EINVAL (`offset` starts no unit), CARNET_EIO,
+ * CARNET_ENOMEM. */
+int carnet__att_tx_open(carnet_replica *r, const carnet_id *id, uint64_t offset,
+                        carnet__att_tx **out);
+
+/* Brief: read the next unit: *out points into `tx` until the next call,
+ * *offset is where it starts, *last says it is the file's last. Errors:
+ * CARNET_EIO (the file is unreadable or shorter than it was). */
+int carnet__att_tx_next(carnet__att_tx *tx, carnet_buf *out, uint64_t *offset, bool *last);
+
+/* Brief: NULL is a no-op. */
+void carnet__att_tx_close(carnet__att_tx *tx);
+
+/* Brief: the attachments this replica wants fetched now (policy and wants,
+ * not here, not deleted, not above size_max), oldest first (ids are
+ * time-ordered). The caller frees *out. Errors: CARNET_ECORRUPT,
+ * CARNET_ENOMEM, CARNET_EIO. */
+int carnet__att_fetch_list(carnet_replica *r, carnet_id **out, size_t *n);
 
 #endif

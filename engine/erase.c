@@ -30,6 +30,7 @@
 
 #include "carnet/error.h"
 #include "carnet/normalize.h"
+#include "engine/attach.h"
 #include "engine/cert.h"
 #include "engine/feed.h"
 #include "engine/group.h"
@@ -143,10 +144,16 @@ bool carnet__erase_send_whole(carnet__stxn *st, const carnet__entity *e) {
 /* Delete what is stored of `l` (row, change-index entry, index keys) and
  * remember it as erased by `owner`. The change feed hears of it here (F1:
  * an erased entity is never saved again). */
+static int drop_attachments(carnet_txn *t, const carnet_id *of, const carnet_id *owner);
+
 static int drop_entity(carnet_txn *t, carnet__loaded *l, const carnet_id *owner) {
   carnet__stxn *st = t->st;
   uint8_t seqkey[8];
   int rc;
+  /* X6: its files go with it, content, key and metadata. */
+  if (l->e.kind != CARNET_KIND_ATTACHMENT && (rc = drop_attachments(t, &l->e.id, owner)))
+    return rc;
+  if (l->e.kind == CARNET_KIND_ATTACHMENT) t->att_gone = true;
   if (l->existed) {
     if ((rc = carnet__store_del(st, CARNET__T_ENTITIES, l->e.id.b, 16)) && rc != CARNET_ENOTFOUND)
       return rc;
@@ -167,6 +174,56 @@ static int drop_entity(carnet_txn *t, carnet__loaded *l, const carnet_id *owner)
   /* V3 (engine/conflict.h): the values it lost in merges go with it. */
   if ((rc = carnet__conflict_erase(st, &l->e.id))) return rc;
   return carnet__store_put(st, CARNET__T_ERASED, l->e.id.b, 16, owner->b, 16, 0);
+}
+
+/* X6: the attachments of `of` (a customer, contact, document or action),
+ * found by the 'a' index keys, are erased by `owner`: their rows (and with
+ * them the content keys) here, their files after the commit (the sweep,
+ * engine/attach.h A3). */
+static int drop_attachments(carnet_txn *t, const carnet_id *of, const carnet_id *owner) {
+  carnet_id *ids = NULL;
+  size_t n = 0;
+  int rc = carnet__att_ids_under(t->st, of, &ids, &n);
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    carnet__loaded al;
+    if ((rc = carnet__load(t->st, &ids[i], &al)) == 0 && al.existed &&
+        al.e.kind == CARNET_KIND_ATTACHMENT)
+      rc = drop_entity(t, &al, owner);
+    carnet__loaded_free(&al); /* as erase_all: whatever the load returned */
+  }
+  carnet__free(ids);
+  return rc;
+}
+
+/* X6: the erased customer an attachment received belongs to, through its
+ * owner: an owner erased itself (`erased` maps it to its customer), or a
+ * document kept by an erasure (X2) whose customer was erased. */
+static int attachment_erased_owner(carnet__stxn *st, const carnet__entity *e, carnet_id *owner,
+                                   bool *found) {
+  const carnet__cell *o = carnet__entity_find(e, CARNET_F_OWNER, NULL, 0);
+  carnet_buf v;
+  *found = false;
+  if (o == NULL || o->vlen != 18) return 0;
+  int rc = carnet__store_get(st, CARNET__T_ERASED, o->val + 2, 16, &v);
+  if (rc == 0) {
+    if (v.len != 16) return CARNET_ECORRUPT;
+    memcpy(owner->b, v.base, 16);
+    *found = true;
+    return 0;
+  }
+  if (rc != CARNET_ENOTFOUND) return rc;
+  carnet__arena a;
+  carnet__entity doc;
+  carnet_id did;
+  bool there = false;
+  memcpy(did.b, o->val + 2, 16);
+  carnet__arena_init(&a, 1024);
+  carnet__entity_init(&doc, &a);
+  rc = carnet__load_row(st, &did, &a, &doc, &there);
+  if (rc == 0 && there && doc.kind == CARNET_KIND_DOCUMENT) rc = erased_owner(st, &doc, owner, found);
+  carnet__entity_free(&doc);
+  carnet__arena_free(&a);
+  return rc;
 }
 
 /* The opposition list: the customer's blind e-mail and phone keys (tag +
@@ -405,6 +462,9 @@ static int erase_all(carnet_txn *t, const idset *cust) {
   for (size_t i = 0; i < rl.n && rc == 0; i++) {
     if ((rc = carnet__load(t->st, &rl.ids[i], &l)) == 0)
       rc = rl.keep[i] ? reannounce(t, &l, &sb) : drop_entity(t, &l, &rl.owner[i]);
+    /* X6: a kept invoice stays, its files go (a file cannot be
+     * pseudonymised). */
+    if (rc == 0 && rl.keep[i]) rc = drop_attachments(t, &rl.ids[i], &rl.owner[i]);
     carnet__loaded_free(&l);
   }
   related_free(&rl);
@@ -536,6 +596,11 @@ int carnet__erase_filter(carnet_txn *t, carnet__loaded *l, bool *drop) {
     return l->existed ? drop_entity(t, l, &owner) : 0;
   }
   if (rc != CARNET_ENOTFOUND) return rc;
+  if (l->e.kind == CARNET_KIND_ATTACHMENT) {
+    if ((rc = attachment_erased_owner(t->st, &l->e, &owner, &found)) || !found) return rc;
+    *drop = true;
+    return drop_entity(t, l, &owner);
+  }
   if ((rc = erased_owner(t->st, &l->e, &owner, &found))) return rc;
   if (found && !kept_document(&l->e)) {
     *drop = true;

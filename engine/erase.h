@@ -27,6 +27,14 @@
  * `certseq` moves whenever a stored certificate changes, and the
  * certificate takes that value as its lseq, so a session sends what changed
  * since it last looked (carnet__certs_since).
+ * Invariant X6: the attachments (carnet/attach.h) of an erased customer,
+ * of its contacts, documents (kept invoices included: a file cannot be
+ * pseudonymised) and actions are erased with them, in the same
+ * transaction: their rows, and with them their content keys, are deleted
+ * and mapped in `erased`; their content files (whole, partial, uploads not
+ * in progress) are removed right after the commit (engine/attach.h A3). An
+ * attachment received later whose owner was erased, or is a kept document
+ * of an erased customer, is dropped the same way.
  */
 #ifndef CARNET_ENGINE_ERASE_H
 #define CARNET_ENGINE_ERASE_H

@@ -10,6 +10,7 @@
 #include "engine/erase.h"
 #include "engine/alloc.h"
 #include "engine/replica_int.h"
+#include "engine/attach.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -555,6 +556,7 @@ int carnet_txn_commit(carnet_txn *t) {
   }
   r->txn = NULL;
   if (rc == 0 && t->notes.on) carnet__feed_commit(r, &ext, &t->notes, t->seq, certseq);
+  if (rc == 0 && t->att_gone) carnet__att_sweep_quiet(r); /* A3: deleted or erased files */
   carnet__feed_notes_free(&ext);
   carnet__feed_notes_free(&t->notes);
   carnet__free(t);

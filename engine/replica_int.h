@@ -64,6 +64,8 @@ struct carnet_txn {
   carnet_hlc hlc0;
   uint64_t seq0;
   carnet__notes notes; /* the entities changed, for the change feed */
+  bool att_gone;       /* an attachment was deleted or erased: sweep its file after the
+                          commit (engine/attach.h A3) */
 };
 
 /* Brief: the ids of the records of `kind` (contact, document, action,

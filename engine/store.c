@@ -826,7 +826,15 @@ int carnet__store_commit(carnet__stxn *t) {
 
 void carnet__store_abort(carnet__stxn *t) {
   if (t == NULL) return;
-  if (t->pend) pend_reset(t->pend);
+  if (t->pend) {
+    pend_reset(t->pend);
+    /* The set of waiting keys' heads is built only when a prefix cursor
+     * meets waiting writes (rare): an aborted transaction gives it back,
+     * so a failed operation leaves no block it made behind (STYLE 17). */
+    carnet__free(t->pend->heads);
+    t->pend->heads = NULL;
+    t->pend->capheads = 0;
+  }
   mdb_txn_abort(t->txn);
   sbuf_free(&t->get);
   sodium_memzero(t->secret, sizeof t->secret);

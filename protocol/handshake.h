@@ -65,8 +65,10 @@
  * any change to the handshake or the session messages bumps it. Version 2
  * added the REVOKE message (protocol/msg.h): a version 1 peer would fail a
  * session on it as an unknown message, so the two refuse each other in the
- * handshake instead, with a message saying which side to upgrade. */
-#define CARNET_PROTOCOL_VERSION 2u
+ * handshake instead, with a message saying which side to upgrade. Version 3
+ * added the content messages FETCH, CHUNK, NOPE and IDLE (attachments'
+ * files, protocol/content.c), refused by version 2 the same way. */
+#define CARNET_PROTOCOL_VERSION 3u
 /* The whole handshake must finish within this time from carnet__hs_init. */
 #define CARNET_HANDSHAKE_TIMEOUT_MS 10000u
 /* The largest handshake frame payload. Messages (1) to (3) take under 200

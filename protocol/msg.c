@@ -7,6 +7,7 @@
  */
 #include "protocol/msg.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "carnet/error.h"
@@ -38,6 +39,14 @@ const char *carnet__msg_name(int type) {
     return "PING";
   case CARNET_MSG_REVOKE:
     return "REVOKE";
+  case CARNET_MSG_FETCH:
+    return "FETCH";
+  case CARNET_MSG_CHUNK:
+    return "CHUNK";
+  case CARNET_MSG_NOPE:
+    return "NOPE";
+  case CARNET_MSG_IDLE:
+    return "IDLE";
   default:
     return NULL;
   }
@@ -57,6 +66,7 @@ static int text_valid(carnet_buf text) {
 static size_t bytes_max(int type) {
   return type == CARNET_MSG_BATCH    ? CARNET_BATCH_BYTES_MAX
          : type == CARNET_MSG_REVOKE ? CARNET_MSG_REVOKE_BYTES_MAX
+         : type == CARNET_MSG_CHUNK  ? CARNET_MSG_CHUNK_BYTES_MAX
                                      : CARNET_MSG_CERT_BYTES_MAX;
 }
 
@@ -72,10 +82,14 @@ int carnet__msg_encode(const carnet__msg *m, carnet__obuf *out) {
   case CARNET_MSG_ACK:
   case CARNET_MSG_BYE:
   case CARNET_MSG_PING:
+  case CARNET_MSG_FETCH:
+  case CARNET_MSG_NOPE:
+  case CARNET_MSG_IDLE:
     break;
   case CARNET_MSG_BATCH:
   case CARNET_MSG_CERT:
   case CARNET_MSG_REVOKE:
+  case CARNET_MSG_CHUNK:
     if (m->bytes.len == 0 || m->bytes.len > bytes_max(m->type)) return CARNET_EMISUSE;
     break;
   case CARNET_MSG_ERROR:
@@ -97,6 +111,17 @@ int carnet__msg_encode(const carnet__msg *m, carnet__obuf *out) {
     break;
   case CARNET_MSG_ACK:
     rc |= msgpack_pack_uint64(&pk, m->upto);
+    break;
+  case CARNET_MSG_FETCH:
+  case CARNET_MSG_CHUNK:
+  case CARNET_MSG_NOPE:
+    rc |= msgpack_pack_bin(&pk, sizeof m->att.b);
+    rc |= msgpack_pack_bin_body(&pk, m->att.b, sizeof m->att.b);
+    if (m->type == CARNET_MSG_NOPE) break;
+    rc |= msgpack_pack_uint64(&pk, m->offset);
+    if (m->type == CARNET_MSG_FETCH) break;
+    rc |= msgpack_pack_bin(&pk, m->bytes.len);
+    rc |= msgpack_pack_bin_body(&pk, m->bytes.base, m->bytes.len);
     break;
   case CARNET_MSG_BATCH:
   case CARNET_MSG_CERT:
@@ -139,6 +164,31 @@ static int read_uint(carnet__msg *m, carnet__mp *mp, uint64_t *v) {
   return 0;
 }
 
+/* A canonical bin of 1 .. max bytes (exactly `max` when `exact`). */
+static int read_bin(carnet__msg *m, carnet__mp *mp, size_t max, bool exact, carnet_buf *out) {
+  msgpack_object o;
+  carnet_buf raw;
+  int rc = carnet__canon_next(mp, &o, &raw);
+  if (rc) return mp_err(m, mp, rc);
+  if (o.type != MSGPACK_OBJECT_BIN || o.via.bin.size == 0 || o.via.bin.size > max ||
+      (exact && o.via.bin.size != max) || raw.len != carnet__canon_bin(o.via.bin.size))
+    return BAD(m);
+  *out = (carnet_buf){o.via.bin.ptr, o.via.bin.size};
+  return 0;
+}
+
+/* FETCH, CHUNK, NOPE: the attachment id, then the offset and bytes. */
+static int read_content(carnet__msg *m, carnet__mp *mp) {
+  carnet_buf id;
+  int rc = read_bin(m, mp, sizeof m->att.b, true, &id);
+  if (rc) return rc;
+  memcpy(m->att.b, id.base, sizeof m->att.b);
+  if (m->type == CARNET_MSG_NOPE) return 0;
+  if ((rc = read_uint(m, mp, &m->offset))) return rc;
+  if (m->type == CARNET_MSG_FETCH) return 0;
+  return read_bin(m, mp, CARNET_MSG_CHUNK_BYTES_MAX, false, &m->bytes);
+}
+
 int carnet__msg_decode(const void *buf, size_t len, carnet__msg *m) {
   carnet__mp mp;
   msgpack_object o;
@@ -172,6 +222,11 @@ int carnet__msg_decode(const void *buf, size_t len, carnet__msg *m) {
     break;
   case CARNET_MSG_ACK:
     if ((rc = read_uint(m, &mp, &m->upto)) != 0) goto done;
+    break;
+  case CARNET_MSG_FETCH:
+  case CARNET_MSG_CHUNK:
+  case CARNET_MSG_NOPE:
+    if ((rc = read_content(m, &mp)) != 0) goto done;
     break;
   case CARNET_MSG_BATCH:
   case CARNET_MSG_CERT:
@@ -218,7 +273,7 @@ int carnet__msg_decode(const void *buf, size_t len, carnet__msg *m) {
       goto done;
     }
     break;
-  default: /* BYE, PING: the type is the whole message */
+  default: /* BYE, PING, IDLE: the type is the whole message */
     break;
   }
   if (!carnet__mp_done(&mp)) {

@@ -25,6 +25,22 @@
  *                                  verified and applied by the engine, not here
  *                                  (protocol version 2)
  *
+ * Content of attachments (protocol version 3; protocol/content.c). The
+ * bytes are those of the content file (docs/FORMATS.md), sent as stored:
+ *
+ *   FETCH  9  att bin16  offset uint   send me the content file of attachment
+ *                                      `att` from byte `offset` (0, or the
+ *                                      start of a sealed chunk: 24 + k *
+ *                                      65,553) to its end
+ *   CHUNK 10  att bin16  offset uint   the bytes of that file at `offset`:
+ *             bytes bin                the header with the first sealed chunk
+ *                                      at offset 0, else one sealed chunk; 1 ..
+ *                                      CARNET_MSG_CHUNK_BYTES_MAX bytes
+ *   NOPE  11  att bin16                I do not have that file whole: ask
+ *                                      another peer
+ *   IDLE  12                           I have nothing more to ask you now
+ *                                      (sent again after new FETCHes end)
+ *
  * Type numbers are frozen (they are on the wire): add, never renumber. The
  * ERROR encoding is frozen across protocol versions as well, since the
  * handshake uses it to tell a peer of another version why it is refused.
@@ -47,11 +63,18 @@ enum {
   CARNET_MSG_BYE = 6,
   CARNET_MSG_PING = 7,
   CARNET_MSG_REVOKE = 8,
+  CARNET_MSG_FETCH = 9,
+  CARNET_MSG_CHUNK = 10,
+  CARNET_MSG_NOPE = 11,
+  CARNET_MSG_IDLE = 12,
 };
 
 #define CARNET_MSG_CERT_BYTES_MAX 4096u
 #define CARNET_MSG_REVOKE_BYTES_MAX 256u
 #define CARNET_MSG_TEXT_BYTES_MAX 512u
+/* A CHUNK's bytes: the content file's header (24) and one sealed chunk
+ * (65,536 + 17). Frozen with the content file's format. */
+#define CARNET_MSG_CHUNK_BYTES_MAX (24u + 65536u + 17u)
 /* The largest encoded message: a BATCH (type, bin32 header, bytes). Every
  * other message is far smaller. */
 #define CARNET_MSG_BYTES_MAX (CARNET_BATCH_BYTES_MAX + 16u)
@@ -63,7 +86,9 @@ typedef struct carnet__msg {
   uint64_t since;   /* REQ: the mark's base */
   uint64_t after;   /* REQ: the mark's after (>= since) */
   uint64_t upto;    /* ACK */
-  carnet_buf bytes; /* BATCH, CERT, REVOKE: points into the decoded buffer */
+  carnet_buf bytes; /* BATCH, CERT, REVOKE, CHUNK: points into the decoded buffer */
+  carnet_id att;    /* FETCH, CHUNK, NOPE: the attachment */
+  uint64_t offset;  /* FETCH, CHUNK: a byte offset in its content file */
   int code;         /* ERROR: a negative CARNET_E* code (possibly one this
                        build does not know) */
   carnet_buf text;  /* ERROR: points into the decoded buffer, not

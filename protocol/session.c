@@ -57,6 +57,7 @@
 #include "engine/replica_int.h"
 #include "engine/revoke.h"
 #include "protocol/channel.h"
+#include "protocol/content.h"
 #include "protocol/handshake.h"
 #include "protocol/invite.h"
 #include "protocol/msg.h"
@@ -127,6 +128,7 @@ struct carnet_session {
 
   uint64_t last_rx_ms, last_tx_ms;
   carnet_session_stats st;
+  carnet__content *ct; /* attachments' content (protocol/content.c); NULL before the channel */
 };
 
 /* --- live status ----------------------------------------------------------- */
@@ -377,12 +379,45 @@ static int check_done(carnet_session *s, uint64_t now_ms) {
                 "with a replica its team trusted before (which brings the erasures made since "
                 "the backup): sync with one of them first");
   bool caught_up = s->peer_done && s->final_sent && s->inflight == 0 &&
-                   local_seq(s) <= s->from.after;
+                   local_seq(s) <= s->from.after && s->ct && carnet__content_done(s->ct);
   if (s->state == CARNET_SESSION_SYNCING || s->state == CARNET_SESSION_IDLE)
     s->state = caught_up ? CARNET_SESSION_IDLE : CARNET_SESSION_SYNCING;
   s->caught_up = caught_up;
   if (!caught_up) return 0;
   return s->o.once ? send_bye(s, now_ms) : 0;
+}
+
+/* --- attachments' content (protocol/content.c) ----------------------------------- */
+
+static int content_send(carnet_session *s, const carnet__msg *m) {
+  return send_msg(s, m, s->last_tx_ms > s->last_rx_ms ? s->last_tx_ms : s->last_rx_ms);
+}
+
+static int content_fail(carnet_session *s, int code, const char *what) {
+  const char *why = carnet_replica_errmsg(s->r);
+  if (!why[0]) why = carnet_error_message(code);
+  if (what) return fail(s, code, "%s: %s", what, why);
+  return fail(s, code, "%s", why);
+}
+
+static size_t content_queued(carnet_session *s) {
+  return s->out.len;
+}
+
+static bool content_bye_sent(carnet_session *s) {
+  return s->bye_sent;
+}
+
+static int content_start(carnet_session *s, uint64_t now_ms) {
+  carnet__content_io io = {.s = s,
+                           .r = s->r,
+                           .send = content_send,
+                           .fail = content_fail,
+                           .queued = content_queued,
+                           .bye_sent = content_bye_sent};
+  if (s->ct == NULL && (s->ct = carnet__content_new(&io)) == NULL)
+    return fail(s, CARNET_ENOMEM, "out of memory");
+  return carnet__content_start(s->ct, now_ms);
 }
 
 /* --- the handshake --------------------------------------------------------------- */
@@ -442,6 +477,7 @@ static int handshake_done(carnet_session *s, uint64_t now_ms) {
   if ((rc = carnet_changes_get_mark(s->r, s->peer_id, &mark)))
     return fail(s, rc, "cannot read the mark kept for the peer");
   if ((rc = push_revocations(s, now_ms)) || (rc = push_certs(s, now_ms))) return rc;
+  if ((rc = content_start(s, now_ms))) return rc;
   carnet__msg m = {.type = CARNET_MSG_REQ, .since = mark.base, .after = mark.after};
   return send_msg(s, &m, now_ms);
 }
@@ -471,6 +507,9 @@ static int rx_commit(carnet_session *s, uint64_t now_ms) {
   s->rx_entities = 0;
   if (s->rx_done) s->peer_done = true;
   s->rx_done = false;
+  /* C1 (protocol/content.h): what these batches brought is asked for
+   * before they are acknowledged. */
+  if (n && s->ct && (rc = carnet__content_applied(s->ct, now_ms))) return rc;
   for (unsigned i = 0; i < n && !s->bye_sent; i++) {
     /* After our BYE our direction is over: nothing to acknowledge with. */
     carnet__msg ack = {.type = CARNET_MSG_ACK, .upto = s->rx_acks[i]};
@@ -552,6 +591,12 @@ static int on_message(carnet_session *s, const carnet__msg *m, uint64_t now_ms) 
     return 0;
   case CARNET_MSG_PING:
     return 0;
+  case CARNET_MSG_FETCH:
+  case CARNET_MSG_CHUNK:
+  case CARNET_MSG_NOPE:
+  case CARNET_MSG_IDLE:
+    if (s->ct == NULL) return fail(s, CARNET_EPROTO, "unexpected message from the peer");
+    return carnet__content_on_msg(s->ct, m, now_ms);
   }
   return fail(s, CARNET_EPROTO, "unexpected message from the peer");
 }
@@ -629,6 +674,7 @@ void carnet_session_free(carnet_session *s) {
   if (s->live_on) carnet__peer_live_drop(s->r, s->peer_pk);
   if (s->hs_live) carnet__hs_free(&s->hs);
   if (s->ch_live) carnet__channel_free(&s->ch);
+  carnet__content_free(s->ct);
   sodium_memzero(&s->invite, sizeof s->invite);
   carnet__obuf_free(&s->out);
   carnet__free(s->peer_addr);
@@ -666,6 +712,8 @@ int carnet_session_input(carnet_session *s, const void *data, size_t len, uint64
   }
   if (s->err) return s->err;
   if (rx_commit(s, now_ms)) return s->err;
+  if (s->ct && s->state != CARNET_SESSION_CLOSED && carnet__content_pump(s->ct, now_ms))
+    return s->err;
   int rc = s->ch_live && s->state != CARNET_SESSION_CLOSED ? check_done(s, now_ms) : 0;
   if (rc == 0) live_progress(s, now_ms);
   return rc;
@@ -679,6 +727,9 @@ void carnet_session_sent(carnet_session *s, size_t n) {
   if (n > s->out.len) n = s->out.len;
   carnet__obuf_consume(&s->out, n);
   s->st.bytes_out += n;
+  /* Room in the output: the next units of a file being sent (their rate
+   * refills on the tick). */
+  if (s->ct && !s->err && s->state != CARNET_SESSION_CLOSED) (void)carnet__content_pump(s->ct, 0);
 }
 
 int carnet_session_tick(carnet_session *s, uint64_t now_ms) {
@@ -703,7 +754,8 @@ int carnet_session_tick(carnet_session *s, uint64_t now_ms) {
     if ((rc = send_msg(s, &m, now_ms))) return rc;
   }
   if ((rc = check_trust(s)) || (rc = push_revocations(s, now_ms)) ||
-      (rc = push_certs(s, now_ms)) || (rc = pump(s, now_ms)) || (rc = check_done(s, now_ms)))
+      (rc = push_certs(s, now_ms)) || (rc = pump(s, now_ms)) ||
+      (s->ct && (rc = carnet__content_tick(s->ct, now_ms))) || (rc = check_done(s, now_ms)))
     return rc;
   live_progress(s, now_ms);
   return 0;
@@ -756,6 +808,7 @@ bool carnet_session_joined(const carnet_session *s) {
 
 void carnet_session_get_stats(const carnet_session *s, carnet_session_stats *out) {
   *out = s->st;
+  if (s->ct) carnet__content_stats(s->ct, out);
 }
 
 void carnet__session_abort(carnet_session *s, int code, const char *fmt, ...) {

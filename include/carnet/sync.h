@@ -53,6 +53,10 @@ typedef struct carnet_session_stats {
   uint64_t cells_in, cells_out; /* cells received / sent */
   uint64_t cells_applied;       /* received cells that changed local state */
   uint64_t certs_in, certs_out; /* erasure certificates received / sent */
+  uint64_t content_in, content_out; /* bytes of attachments' content files received / sent
+                                       (carnet/attach.h; resumed transfers count only what
+                                       moved in this session) */
+  uint64_t files_in, files_out;     /* attachments' content files completed either way */
 } carnet_session_stats;
 
 #define CARNET_SESSION_IDLE_PING_MS 15000u /* a PING when nothing was sent for this long */

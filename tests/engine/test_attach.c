@@ -320,15 +320,16 @@ static void test_sweep(void **state) {
   int n = 0;
   ASSERT_OK(r, carnet_attachment_list(r, &c, false, count_cb, &n));
   assert_int_equal(n, 2);
-  /* A file whose attachment is deleted (a tombstone from a peer: here
-   * written with a patch, which leaves the file) goes at the next check. */
+  /* A file whose attachment is deleted by a tombstone that is not
+   * carnet_attachment_delete_commit (one from a peer; here written with a
+   * patch) goes with the sweep that follows the commit (A3). */
   carnet_patch *p = carnet_patch_new(CARNET_KIND_ATTACHMENT);
   ASSERT_OK(r, carnet_patch_delete(p));
   ASSERT_OK(r, carnet_record_update_commit(r, &id, p));
   carnet_patch_free(p);
-  assert_int_equal(count_files(f->dir[0]), 2);
+  assert_int_equal(count_files(f->dir[0]), 1);
   ASSERT_OK(r, carnet_replica_check(r, NULL, NULL, &rep));
-  assert_int_equal(rep.orphan_files, 1);
+  assert_int_equal(rep.orphan_files, 0);
   assert_int_equal(count_files(f->dir[0]), 1);
   /* An aborted upload leaves nothing. */
   ASSERT_OK(r, carnet_upload_begin(r, &c, &o, &up));
@@ -391,6 +392,36 @@ static void test_metadata_sync_and_merge(void **state) {
   rfx_free(f);
 }
 
+/* Erasing the person erases its files (engine/erase.h X6): the rows and
+ * content keys in the erasure's transaction, the content files right
+ * after; an attachment of the person that arrives after the erasure (made
+ * on a replica that had not heard of it) is dropped too. */
+static void test_erasure_takes_files(void **state) {
+  (void)state;
+  rfx *f = rfx_new("attach-erase", 2, 1764000000000ull, 16);
+  carnet_replica *a = f->r[0], *b = f->r[1];
+  carnet_id c = customer(a, "Effacee"), keep = customer(a, "Gardee"), id1, id2, id3;
+  uint8_t *data = content(70000, 9);
+  ASSERT_OK(a, upload(a, &c, data, 70000, "contrat.pdf", &id1));
+  ASSERT_OK(a, upload(a, &keep, data, 1000, "autre.pdf", &id3));
+  rfx_sync(a, b, 0);
+  ASSERT_OK(b, upload(b, &c, data, 5000, "offline.jpg", &id2)); /* b has not heard yet */
+  assert_int_equal(count_files(f->dir[0]), 2);
+  ASSERT_OK(a, carnet_record_erase(a, &c, "request", NULL, NULL));
+  carnet_attachment *att;
+  ASSERT_RC(a, carnet_attachment_get(a, &id1, &att), CARNET_ENOTFOUND);
+  assert_int_equal(count_files(f->dir[0]), 1); /* the other customer's file stays */
+  ASSERT_OK(a, carnet_attachment_get(a, &id3, &att));
+  carnet_free(att);
+  rfx_sync(b, a, 0);
+  ASSERT_RC(a, carnet_attachment_get(a, &id2, &att), CARNET_ENOTFOUND);
+  int n = 0;
+  ASSERT_OK(a, carnet_attachment_list(a, NULL, true, count_cb, &n));
+  assert_int_equal(n, 1);
+  free(data);
+  rfx_free(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_round_trip_every_boundary),
@@ -398,6 +429,7 @@ int main(void) {
       cmocka_unit_test(test_damaged_content),
       cmocka_unit_test(test_sweep),
       cmocka_unit_test(test_metadata_sync_and_merge),
+      cmocka_unit_test(test_erasure_takes_files),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

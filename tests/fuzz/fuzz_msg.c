@@ -26,6 +26,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   if (m.type == CARNET_MSG_CERT && (m.bytes.len == 0 || m.bytes.len > CARNET_MSG_CERT_BYTES_MAX))
     abort();
+  if (m.type == CARNET_MSG_CHUNK && (m.bytes.len == 0 || m.bytes.len > CARNET_MSG_CHUNK_BYTES_MAX))
+    abort();
+  if (m.type != CARNET_MSG_CHUNK && m.type != CARNET_MSG_FETCH && m.type != CARNET_MSG_NOPE) {
+    static const carnet_id zero;
+    if (memcmp(m.att.b, zero.b, sizeof zero.b) != 0 || m.offset != 0) abort();
+  }
   if (m.type == CARNET_MSG_ERROR && (m.code >= 0 || m.text.len > CARNET_MSG_TEXT_BYTES_MAX))
     abort();
   /* The decoded bytes point into the input. */

@@ -549,19 +549,31 @@ static void test_version_mismatch_older_initiator(void **state) {
   errmsg_has(carnet__hs_errmsg(&f->a.hs), want);
 }
 
-/* A build of protocol version 1 (no REVOKE message) and this one refuse
- * each other in the handshake, with which side to upgrade, rather than
- * failing later on a message one of them does not know. */
+/* A build of protocol version 1 (no REVOKE message) or 2 (no content
+ * messages) and this one refuse each other in the handshake, with which
+ * side to upgrade, rather than failing later on a message one of them does
+ * not know. */
 static void test_version1_peer_refused(void **state) {
   fx *f = *state;
   start(&f->a, CARNET_HS_INITIATOR, NULL, 1);
   start(&f->b, CARNET_HS_RESPONDER, NULL, 0);
   pump(f, 0);
-  assert_int_equal(CARNET_PROTOCOL_VERSION, 2);
+  assert_int_equal(CARNET_PROTOCOL_VERSION, 3);
   assert_int_equal(f->b.hs_rc, CARNET_EVERSION);
   errmsg_has(carnet__hs_errmsg(&f->b.hs), "upgrade the peer");
   assert_int_equal(f->a.hs_rc, CARNET_EVERSION);
-  errmsg_has(carnet__hs_errmsg(&f->a.hs), "protocol version 1 not supported, this replica speaks 2");
+  errmsg_has(carnet__hs_errmsg(&f->a.hs), "protocol version 1 not supported, this replica speaks 3");
+}
+
+static void test_version2_peer_refused(void **state) {
+  fx *f = *state;
+  start(&f->a, CARNET_HS_INITIATOR, NULL, 0);
+  start(&f->b, CARNET_HS_RESPONDER, NULL, 2);
+  pump(f, 0);
+  assert_int_equal(f->b.hs_rc, CARNET_EVERSION);
+  errmsg_has(carnet__hs_errmsg(&f->b.hs), "upgrade this replica");
+  assert_int_equal(f->a.hs_rc, CARNET_EVERSION);
+  errmsg_has(carnet__hs_errmsg(&f->a.hs), "protocol version 3 not supported, this replica speaks 2");
 }
 
 /* A node at its admission limits (replica/node.c A4) answers message (1)
@@ -944,6 +956,7 @@ int main(void) {
       T(test_version_mismatch),
       T(test_busy_refusal),
       T(test_version1_peer_refused),
+      T(test_version2_peer_refused),
       T(test_version_mismatch_older_initiator),
       T(test_tampered_handshake_never_agrees),
       T(test_handshake_message_over_limit),

@@ -163,7 +163,7 @@ static void expect_refused(const void *p, size_t n) {
 static void test_unknown_type(void **state) {
   (void)state;
   REFUSED(0x00);
-  REFUSED(0x09); /* 8 is REVOKE (protocol version 2) */
+  REFUSED(0x0d); /* 8 is REVOKE (protocol version 2), 9-12 content (3) */
   REFUSED(0x7f);
   REFUSED(0xcc, 0x07); /* PING, but its type not as a fixint */
   REFUSED(0xff);       /* negative */

@@ -84,6 +84,13 @@ static void gen_msg(void) {
   put_msg("bye", &(carnet__msg){.type = CARNET_MSG_BYE});
   put_msg("ping", &(carnet__msg){.type = CARNET_MSG_PING});
   put_msg("revoke", &(carnet__msg){.type = CARNET_MSG_REVOKE, .bytes = {bytes, 144}});
+  carnet_id att;
+  for (size_t i = 0; i < sizeof att.b; i++)
+    att.b[i] = (uint8_t)(0x30 + i);
+  put_msg("fetch", &(carnet__msg){.type = CARNET_MSG_FETCH, .att = att, .offset = 65577});
+  put_msg("chunk", &(carnet__msg){.type = CARNET_MSG_CHUNK, .att = att, .bytes = {bytes, 600}});
+  put_msg("nope", &(carnet__msg){.type = CARNET_MSG_NOPE, .att = att});
+  put_msg("idle", &(carnet__msg){.type = CARNET_MSG_IDLE});
 }
 
 static void gen_handshake(void) {
