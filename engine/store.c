@@ -85,6 +85,7 @@ typedef struct pendbuf {
   uint64_t *heads;
   size_t capheads;
   bool heads_live;
+  bool heads_new; /* `heads` was first allocated by the transaction under way */
 } pendbuf;
 
 static void pend_free(pendbuf *p);
@@ -629,6 +630,7 @@ static int heads_add(pendbuf *p, uint64_t h) {
     size_t cap = p->capheads ? 2 * p->capheads : 2048;
     uint64_t *set = carnet__calloc(cap, sizeof *set);
     if (set == NULL) return CARNET_ENOMEM;
+    if (p->capheads == 0) p->heads_new = true;
     for (size_t i = 0; i < p->capheads; i++)
       if (p->heads[i]) heads_put(set, cap, p->heads[i]);
     carnet__free(p->heads);
@@ -804,6 +806,7 @@ int carnet__store_commit(carnet__stxn *t) {
   carnet__store *s = t->s;
   MDB_txn *txn = t->txn;
   uint32_t new_schema = t->new_schema;
+  if (t->pend) t->pend->heads_new = false; /* committed or not, it is the store's now */
   int rc = pend_flush(t);
   sbuf_free(&t->get);
   sodium_memzero(t->secret, sizeof t->secret);
@@ -829,11 +832,15 @@ void carnet__store_abort(carnet__stxn *t) {
   if (t->pend) {
     pend_reset(t->pend);
     /* The set of waiting keys' heads is built only when a prefix cursor
-     * meets waiting writes (rare): an aborted transaction gives it back,
-     * so a failed operation leaves no block it made behind (STYLE 17). */
-    carnet__free(t->pend->heads);
-    t->pend->heads = NULL;
-    t->pend->capheads = 0;
+     * meets waiting writes (rare): an aborted transaction that made it
+     * gives it back, so a failed operation leaves no block it made behind
+     * (STYLE 17); one kept from an earlier transaction stays. */
+    if (t->pend->heads_new) {
+      carnet__free(t->pend->heads);
+      t->pend->heads = NULL;
+      t->pend->capheads = 0;
+      t->pend->heads_new = false;
+    }
   }
   mdb_txn_abort(t->txn);
   sbuf_free(&t->get);
