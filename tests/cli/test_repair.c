@@ -220,8 +220,14 @@ static void test_salvage(void **state) {
   /* Every record not copied is named, with its id. */
   json_t *nc = json_object_get(rep, "not_copied");
   long long named = 0;
-  for (size_t i = 0; i < json_array_size(nc); i++)
-    named += json_is_string(json_object_get(json_array_get(nc, i), "id"));
+  bool pair_whole = true; /* both merged records copied: they show as one customer */
+  for (size_t i = 0; i < json_array_size(nc); i++) {
+    json_t *id = json_object_get(json_array_get(nc, i), "id");
+    named += json_is_string(id);
+    if (json_is_string(id) &&
+        (strcmp(json_string_value(id), k1) == 0 || strcmp(json_string_value(id), k2) == 0))
+      pair_whole = false;
+  }
   assert_int_equal(named, lost);
   json_decref(rep);
   /* The old data file was not written. */
@@ -237,7 +243,9 @@ static void test_salvage(void **state) {
   assert_non_null(strstr(out, "ok: the replica is sound"));
   free(out);
   json_t *st = OKJ(S, "status");
-  assert_int_equal(jint(json_object_get(st, "customers"), "live"), copied - 1); /* two merged */
+  /* The damage falls on random leaves: when it took one of the merged pair, the
+     other stands alone. */
+  assert_int_equal(jint(json_object_get(st, "customers"), "live"), copied - (pair_whole ? 1 : 0));
   json_decref(st);
   assert_int_equal(RUN(S, &r, "customer", "show", gone), 1);
   proc_result_free(&r);
