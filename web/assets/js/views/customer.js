@@ -28,6 +28,7 @@ export async function render(ctx) {
     c = await get(`customers/${ref}`);
   } catch (e) {
     if (e instanceof ApiError && e.status === 404) {
+      if (!ctx.isCurrent()) return; // navigated away meanwhile (after an erasure, to its audit)
       fill(el, h('h1', {}, t('customer.gone.title')), h('p', {id: 'gone'}, t('customer.gone.text')),
         h('p', {}, h('a', {href: '#/'}, t('notfound.back'))));
       return;
