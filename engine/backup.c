@@ -41,6 +41,7 @@
 
 #include "carnet/error.h"
 #include "engine/alloc.h"
+#include "engine/check.h"
 #include "engine/file.h"
 #include "engine/replica_int.h"
 
@@ -67,16 +68,13 @@ void carnet__backup_header_encode(const carnet__backup_header *h,
   memcpy(out + CARNET__BACKUP_MAC_OFFSET, h->mac, 32);
 }
 
-/* A refused header: the line of the check that fired (STYLE 6). */
-#define BAD(line_out) ((line_out) ? (*(line_out) = __LINE__) : 0, CARNET_EPROTO)
-
 int carnet__backup_header_decode(const void *buf, size_t len, carnet__backup_header *out,
                                  int *bad_line) {
   const uint8_t *b = buf;
   memset(out, 0, sizeof *out);
   if (bad_line) *bad_line = 0;
-  if (len < CARNET__BACKUP_HEADER_BYTES) return BAD(bad_line);
-  if (memcmp(b, CARNET__BACKUP_MAGIC, 8) != 0) return BAD(bad_line);
+  if (len < CARNET__BACKUP_HEADER_BYTES) return CARNET__REFUSE(bad_line, CARNET_EPROTO);
+  if (memcmp(b, CARNET__BACKUP_MAGIC, 8) != 0) return CARNET__REFUSE(bad_line, CARNET_EPROTO);
   out->version = carnet__be32_get(b + 8);
   out->schema = carnet__be32_get(b + 12);
   out->replica_id = carnet__be64_get(b + 16);
@@ -85,16 +83,17 @@ int carnet__backup_header_decode(const void *buf, size_t len, carnet__backup_hea
   memcpy(out->key_record, b + 48, CARNET__KEY_RECORD_BYTES);
   out->data_bytes = carnet__be64_get(b + 154);
   memcpy(out->mac, b + CARNET__BACKUP_MAC_OFFSET, 32);
-  if (out->version != CARNET__BACKUP_VERSION) return BAD(bad_line);
-  if (out->schema < 2) return BAD(bad_line); /* no backup was ever made of an unencrypted one */
-  if (out->replica_id == 0 || out->made_ms == 0) return BAD(bad_line);
+  if (out->version != CARNET__BACKUP_VERSION) return CARNET__REFUSE(bad_line, CARNET_EPROTO);
+  /* No backup was ever made of an unencrypted replica (schema 1). */
+  if (out->schema < 2) return CARNET__REFUSE(bad_line, CARNET_EPROTO);
+  if (out->replica_id == 0 || out->made_ms == 0) return CARNET__REFUSE(bad_line, CARNET_EPROTO);
   /* The key record: version 1, kind passphrase, key file or key file in
    * the directory (engine/keys.c checks the rest when it unwraps it). */
   if (out->key_record[0] != 1 || out->key_record[1] < CARNET_KEY_PASSPHRASE ||
       out->key_record[1] > CARNET_KEY_FILE_IN_DIR)
-    return BAD(bad_line);
+    return CARNET__REFUSE(bad_line, CARNET_EPROTO);
   if (out->data_bytes < CARNET__BACKUP_DATA_MIN || out->data_bytes > (UINT64_MAX >> 2))
-    return BAD(bad_line);
+    return CARNET__REFUSE(bad_line, CARNET_EPROTO);
   return 0;
 }
 

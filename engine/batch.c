@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
+#include "engine/check.h"
 #include "engine/mp.h"
 #include "engine/schema.h"
 
@@ -42,6 +43,9 @@ carnet__benc_pos carnet__benc_tell(const carnet__benc *enc) {
 }
 
 void carnet__benc_rewind(carnet__benc *enc, carnet__benc_pos pos) {
+  /* Only back to a position told before: rewinding never grows a batch. */
+  CARNET_ASSERT(pos.size <= enc->body.size && pos.norigins <= enc->norigins);
+  CARNET_ASSERT(pos.nents <= enc->nents && pos.ncells <= enc->ncells);
   enc->body.size = pos.size;
   enc->norigins = pos.norigins;
   enc->prev = pos.prev;
@@ -69,6 +73,7 @@ int carnet__benc_entity(carnet__benc *enc, const carnet__entity *e, uint64_t bas
     idx[i] = j;
     nc++;
   }
+  CARNET_ASSERT(ns <= nc && nc <= e->n); /* stamps are shared, never more than cells */
   rc = 0;
   if (nc == 0) goto done;
   /* Origins this entity would declare must fit in the table. */
@@ -110,6 +115,7 @@ int carnet__benc_entity(carnet__benc *enc, const carnet__entity *e, uint64_t bas
     msgpack_sbuffer_write(&enc->body, (const char *)c->val, c->vlen);
     msgpack_pack_uint64(&enc->pk, idx[i]);
   }
+  CARNET_ASSERT(enc->norigins <= CARNET__BATCH_ORIGINS_MAX); /* checked above */
   enc->nents++;
   enc->ncells += (uint32_t)nc;
   if (enc->body.data == NULL) rc = CARNET_ENOMEM;
@@ -134,6 +140,7 @@ int carnet__benc_finish(carnet__benc *enc, const carnet_batch_info *info, carnet
   } else {
     msgpack_pack_false(&pk);
   }
+  CARNET_ASSERT(info->base <= info->after && info->after <= info->upto); /* what decode checks */
   size_t n = head.size + enc->body.size;
   char *buf = head.data ? carnet__malloc(n) : NULL;
   if (buf == NULL) {
@@ -150,20 +157,18 @@ int carnet__benc_finish(carnet__benc *enc, const carnet_batch_info *info, carnet
 
 /* --- decoding ------------------------------------------------------------- */
 
-#define BAD(m) (b->bad_line = __LINE__, (void)(m), CARNET_EPROTO)
-
 static int read_entity(carnet__mp *m, carnet__batch *b, uint64_t *origins, size_t *norigins,
                        carnet_hlc *prev, carnet__bentity *be) {
-  carnet_buf id, key, val;
+  carnet_buf id;
   uint64_t kind, ns, nc;
-  bstamp *st = NULL;
+  carnet__stamp *st = NULL;
   int rc;
   if ((rc = carnet__mp_bin(m, &id, false)) || (rc = carnet__mp_uint(m, &kind)) ||
       (rc = carnet__mp_uint(m, &ns)))
     goto done;
   if (id.len != 16 || !carnet__kind_valid((unsigned)kind) || kind > 255 ||
       ns > CARNET__ENTITY_CELLS_MAX || ns == 0) {
-    rc = BAD(m);
+    rc = CARNET__REFUSE(&b->bad_line, CARNET_EPROTO);
     goto done;
   }
   memcpy(be->id.b, id.base, 16);
@@ -177,7 +182,7 @@ static int read_entity(carnet__mp *m, carnet__batch *b, uint64_t *origins, size_
     int64_t delta;
     if ((rc = carnet__mp_uint(m, &ref))) goto done;
     if (ref > *norigins || ref >= CARNET__BATCH_ORIGINS_MAX) {
-      rc = BAD(m);
+      rc = CARNET__REFUSE(&b->bad_line, CARNET_EPROTO);
       goto done;
     }
     if (ref == *norigins) {
@@ -187,9 +192,10 @@ static int read_entity(carnet__mp *m, carnet__batch *b, uint64_t *origins, size_
     if ((rc = carnet__mp_int(m, &delta))) goto done;
     st[i].origin = origins[ref];
     st[i].hlc = *prev + (uint64_t)delta;
+    st[i].seq = 0;
     /* A stamp that wrapped around is not a stamp. */
     if ((delta < 0 && st[i].hlc > *prev) || (delta > 0 && st[i].hlc < *prev)) {
-      rc = BAD(m);
+      rc = CARNET__REFUSE(&b->bad_line, CARNET_EPROTO);
       goto done;
     }
     *prev = st[i].hlc;
@@ -197,7 +203,7 @@ static int read_entity(carnet__mp *m, carnet__batch *b, uint64_t *origins, size_
   }
   if ((rc = carnet__mp_uint(m, &nc))) goto done;
   if (nc == 0 || nc > CARNET__ENTITY_CELLS_MAX) {
-    rc = BAD(m);
+    rc = CARNET__REFUSE(&b->bad_line, CARNET_EPROTO);
     goto done;
   }
   be->cells = carnet__arena_alloc(&b->arena, nc * sizeof *be->cells);
@@ -205,31 +211,8 @@ static int read_entity(carnet__mp *m, carnet__batch *b, uint64_t *origins, size_
     rc = CARNET_ENOMEM;
     goto done;
   }
-  be->n = 0;
-  for (uint64_t i = 0; i < nc; i++) {
-    uint64_t field, si;
-    if ((rc = carnet__mp_uint(m, &field)) || (rc = carnet__mp_bin(m, &key, true)) ||
-        (rc = carnet__mp_skip(m, &val)) || (rc = carnet__mp_uint(m, &si)))
-      goto done;
-    if (field > UINT16_MAX || key.len > CARNET__KEY_MAX || si >= ns) {
-      rc = BAD(m);
-      goto done;
-    }
-    carnet__cell *c = &be->cells[be->n];
-    *c = (carnet__cell){.field = (uint16_t)field,
-                        .klen = (uint16_t)key.len,
-                        .vlen = (uint32_t)val.len,
-                        .key = key.base,
-                        .val = val.base,
-                        .hlc = st[si].hlc,
-                        .origin = st[si].origin};
-    if ((be->n > 0 && carnet__cell_key_cmp(&be->cells[be->n - 1], c) >= 0) ||
-        carnet__cell_check(be->kind, c) != 0) {
-      rc = BAD(m);
-      goto done;
-    }
-    be->n++;
-  }
+  if ((rc = carnet__cells_read(m, be->kind, st, ns, nc, be->cells))) goto done;
+  be->n = nc;
 done:
   carnet__free(st);
   return rc == CARNET_ECORRUPT ? CARNET_EPROTO : rc;
@@ -243,7 +226,8 @@ int carnet__batch_decode(const void *buf, size_t len, carnet__batch *b) {
   int rc;
   memset(b, 0, sizeof *b);
   carnet__arena_init(&b->arena, 16384);
-  if (buf == NULL || len == 0 || len > CARNET_BATCH_BYTES_MAX) return BAD(0);
+  if (buf == NULL || len == 0 || len > CARNET_BATCH_BYTES_MAX)
+    return CARNET__REFUSE(&b->bad_line, CARNET_EPROTO);
   if ((rc = carnet__mp_init(&m, buf, len))) return rc;
   if ((rc = carnet__mp_uint(&m, &version)) || (rc = carnet__mp_uint(&m, &b->info.sender)) ||
       (rc = carnet__mp_uint(&m, &b->info.base)) || (rc = carnet__mp_uint(&m, &b->info.after)) ||
@@ -251,7 +235,7 @@ int carnet__batch_decode(const void *buf, size_t len, carnet__batch *b) {
     goto done;
   if (version != CARNET__BATCH_VERSION || b->info.after < b->info.base ||
       b->info.upto < b->info.after) {
-    rc = BAD(&m);
+    rc = CARNET__REFUSE(&b->bad_line, CARNET_EPROTO);
     goto done;
   }
   origins = carnet__malloc(CARNET__BATCH_ORIGINS_MAX * sizeof *origins);
@@ -261,7 +245,7 @@ int carnet__batch_decode(const void *buf, size_t len, carnet__batch *b) {
   }
   while (!carnet__mp_done(&m)) {
     if (b->info.entities >= CARNET_BATCH_ENTITIES_MAX) {
-      rc = BAD(&m);
+      rc = CARNET__REFUSE(&b->bad_line, CARNET_EPROTO);
       goto done;
     }
     if (b->info.entities == cap) {
@@ -275,6 +259,7 @@ int carnet__batch_decode(const void *buf, size_t len, carnet__batch *b) {
     }
     carnet__bentity *be = &b->ents[b->info.entities];
     if ((rc = read_entity(&m, b, origins, &norigins, &prev, be))) goto done;
+    CARNET_ASSERT(be->n > 0 && norigins <= CARNET__BATCH_ORIGINS_MAX);
     b->info.entities++;
     b->info.cells += (uint32_t)be->n;
   }

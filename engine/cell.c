@@ -3,6 +3,8 @@
 
 #include <string.h>
 
+#include "engine/check.h"
+
 static int bytes_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
   size_t n = alen < blen ? alen : blen;
   int c = n ? memcmp(a, b, n) : 0;
@@ -11,6 +13,8 @@ static int bytes_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t ble
 }
 
 int carnet__cell_key_cmp(const carnet__cell *a, const carnet__cell *b) {
+  CARNET_ASSERT(a->key != NULL || a->klen == 0);
+  CARNET_ASSERT(b->key != NULL || b->klen == 0);
   if (a->field != b->field) return a->field < b->field ? -1 : 1;
   return bytes_cmp(a->key, a->klen, b->key, b->klen);
 }
@@ -24,5 +28,9 @@ int carnet__cell_version_cmp(const carnet__cell *a, const carnet__cell *b) {
 }
 
 const carnet__cell *carnet__cell_merge(const carnet__cell *a, const carnet__cell *b) {
+  /* C1 merges two versions of one cell, never two cells. */
+  CARNET_ASSERT(carnet__cell_key_cmp(a, b) == 0);
+  CARNET_ASSERT(a->val != NULL || a->vlen == 0);
+  CARNET_ASSERT(b->val != NULL || b->vlen == 0);
   return carnet__cell_version_cmp(a, b) >= 0 ? a : b;
 }

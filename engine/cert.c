@@ -6,6 +6,7 @@
 
 #include "carnet/error.h"
 #include "carnet/types.h"
+#include "engine/check.h"
 #include "engine/mp.h"
 #include "engine/text.h"
 
@@ -39,8 +40,6 @@ int carnet__cert_encode(const carnet_erasure *c, msgpack_sbuffer *sb) {
   return rc || sb->size == before ? CARNET_ENOMEM : 0;
 }
 
-#define BAD(line_) (bad = (line_), CARNET_EPROTO)
-
 int carnet__cert_decode(const void *buf, size_t len, carnet_erasure *out, int *bad_line) {
   carnet__mp m;
   msgpack_object o;
@@ -48,66 +47,63 @@ int carnet__cert_decode(const void *buf, size_t len, carnet_erasure *out, int *b
   uint64_t v, n;
   int bad = 0, rc;
   memset(out, 0, sizeof *out);
-  if (len == 0 || len > CARNET__CERT_BYTES_MAX) {
-    if (bad_line) *bad_line = __LINE__;
-    return CARNET_EPROTO;
-  }
+  if (len == 0 || len > CARNET__CERT_BYTES_MAX) return CARNET__REFUSE(bad_line, CARNET_EPROTO);
   if ((rc = carnet__mp_init(&m, buf, len))) return rc;
   uint64_t version;
   if (carnet__mp_uint(&m, &version) || version < 1 || version > CARNET__CERT_VERSION) {
-    rc = BAD(__LINE__);
+    rc = CARNET__REFUSE(&bad, CARNET_EPROTO);
     goto done;
   }
   if (carnet__mp_bin(&m, &b, false) || b.len != 16) {
-    rc = BAD(__LINE__);
+    rc = CARNET__REFUSE(&bad, CARNET_EPROTO);
     goto done;
   }
   memcpy(out->id.b, b.base, 16);
   if (carnet__mp_uint(&m, &v) || v != CARNET_KIND_CUSTOMER) {
-    rc = BAD(__LINE__);
+    rc = CARNET__REFUSE(&bad, CARNET_EPROTO);
     goto done;
   }
   if (carnet__mp_uint(&m, &out->at) || out->at == 0) {
-    rc = BAD(__LINE__);
+    rc = CARNET__REFUSE(&bad, CARNET_EPROTO);
     goto done;
   }
   if (carnet__mp_uint(&m, &out->origin) || out->origin == 0) {
-    rc = BAD(__LINE__);
+    rc = CARNET__REFUSE(&bad, CARNET_EPROTO);
     goto done;
   }
   out->scope = CARNET_ERASE_RECORD; /* version 1 */
   /* Version 2 writes PERSON only (the encoder's rule): anything else there
    * would encode back to other bytes. */
   if (version == 2 && (carnet__mp_uint(&m, &v) || v != CARNET_ERASE_PERSON)) {
-    rc = BAD(__LINE__);
+    rc = CARNET__REFUSE(&bad, CARNET_EPROTO);
     goto done;
   }
   if (version == 2) out->scope = CARNET_ERASE_PERSON;
   if (carnet__mp_next(&m, &o, NULL) || o.type != MSGPACK_OBJECT_STR ||
       o.via.str.size > CARNET_ERASE_REASON_MAX) {
-    rc = BAD(__LINE__);
+    rc = CARNET__REFUSE(&bad, CARNET_EPROTO);
     goto done;
   }
   if (o.via.str.size) memcpy(out->reason, o.via.str.ptr, o.via.str.size);
   out->reason[o.via.str.size] = '\0';
   if (strlen(out->reason) != o.via.str.size ||
       carnet__text_valid(out->reason, CARNET_ERASE_REASON_MAX, false)) {
-    rc = BAD(__LINE__);
+    rc = CARNET__REFUSE(&bad, CARNET_EPROTO);
     goto done;
   }
   if (carnet__mp_uint(&m, &n) || n > CARNET_ERASE_CONFIRMS_MAX) {
-    rc = BAD(__LINE__);
+    rc = CARNET__REFUSE(&bad, CARNET_EPROTO);
     goto done;
   }
   for (uint64_t i = 0; i < n; i++) {
     if (carnet__mp_uint(&m, &v) || v == 0 || (i > 0 && v <= out->confirmed[i - 1])) {
-      rc = BAD(__LINE__);
+      rc = CARNET__REFUSE(&bad, CARNET_EPROTO);
       goto done;
     }
     out->confirmed[i] = v;
   }
   out->nconfirmed = (uint32_t)n;
-  rc = carnet__mp_done(&m) ? 0 : BAD(__LINE__);
+  rc = carnet__mp_done(&m) ? 0 : CARNET__REFUSE(&bad, CARNET_EPROTO);
 done:
   carnet__mp_destroy(&m);
   if (rc) {

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
+#include "engine/check.h"
 #include "engine/mp.h"
 #include "engine/schema.h"
 
@@ -94,10 +95,7 @@ int carnet__entity_put(carnet__entity *e, const carnet__cell *c, uint64_t seq) {
 }
 
 /* Stamps shared by cells written together; see the row layout in entity.h. */
-typedef struct stamp {
-  carnet_hlc hlc;
-  uint64_t origin, seq;
-} stamp;
+typedef carnet__stamp stamp;
 
 static size_t stamp_index(stamp *st, size_t *n, const carnet__cell *c) {
   for (size_t i = *n; i-- > 0;) {
@@ -146,6 +144,33 @@ done:
   return rc;
 }
 
+int carnet__cells_read(carnet__mp *m, uint8_t kind, const carnet__stamp *st, uint64_t ns,
+                       uint64_t nc, carnet__cell *cells) {
+  int rc;
+  for (uint64_t i = 0; i < nc; i++) {
+    uint64_t field, si;
+    carnet_buf key, val;
+    if ((rc = carnet__mp_uint(m, &field)) || (rc = carnet__mp_bin(m, &key, true)) ||
+        (rc = carnet__mp_skip(m, &val)) || (rc = carnet__mp_uint(m, &si)))
+      return rc;
+    if (field > UINT16_MAX || key.len > CARNET__KEY_MAX || si >= ns)
+      return CARNET__REFUSE(&m->bad_line, CARNET_ECORRUPT);
+    carnet__cell *c = &cells[i];
+    *c = (carnet__cell){.field = (uint16_t)field,
+                        .klen = (uint16_t)key.len,
+                        .vlen = (uint32_t)val.len,
+                        .key = key.base,
+                        .val = val.base,
+                        .hlc = st[si].hlc,
+                        .origin = st[si].origin,
+                        .seq = st[si].seq};
+    /* Canonical: cells strictly sorted, each valid for its field. */
+    if ((i > 0 && carnet__cell_key_cmp(&cells[i - 1], c) >= 0) || carnet__cell_check(kind, c) != 0)
+      return CARNET__REFUSE(&m->bad_line, CARNET_ECORRUPT);
+  }
+  return 0;
+}
+
 int carnet__row_decode(const carnet_id *id, const void *buf, size_t len, carnet__entity *e) {
   carnet__mp m;
   stamp *st = NULL;
@@ -157,7 +182,7 @@ int carnet__row_decode(const carnet_id *id, const void *buf, size_t len, carnet_
       (rc = carnet__mp_uint(&m, &ns)))
     goto done;
   if (!carnet__kind_valid((unsigned)kind) || kind > 255 || ns > CARNET__ENTITY_CELLS_MAX) {
-    rc = CARNET__BAD(&m);
+    rc = CARNET__REFUSE(&m.bad_line, CARNET_ECORRUPT);
     goto done;
   }
   e->kind = (uint8_t)kind;
@@ -172,13 +197,13 @@ int carnet__row_decode(const carnet_id *id, const void *buf, size_t len, carnet_
         (rc = carnet__mp_uint(&m, &st[i].seq)))
       goto done;
     if (st[i].seq > seq) {
-      rc = CARNET__BAD(&m);
+      rc = CARNET__REFUSE(&m.bad_line, CARNET_ECORRUPT);
       goto done;
     }
   }
   if ((rc = carnet__mp_uint(&m, &nc))) goto done;
   if (nc > CARNET__ENTITY_CELLS_MAX) {
-    rc = CARNET__BAD(&m);
+    rc = CARNET__REFUSE(&m.bad_line, CARNET_ECORRUPT);
     goto done;
   }
   e->cells = carnet__malloc((nc ? nc : 1) * sizeof *e->cells);
@@ -187,35 +212,9 @@ int carnet__row_decode(const carnet_id *id, const void *buf, size_t len, carnet_
     goto done;
   }
   e->cap = nc ? nc : 1;
-  e->n = 0;
-  for (uint64_t i = 0; i < nc; i++) {
-    uint64_t field, si;
-    carnet_buf key, val;
-    if ((rc = carnet__mp_uint(&m, &field)) || (rc = carnet__mp_bin(&m, &key, true)) ||
-        (rc = carnet__mp_skip(&m, &val)) || (rc = carnet__mp_uint(&m, &si)))
-      goto done;
-    if (field > UINT16_MAX || key.len > CARNET__KEY_MAX || si >= ns) {
-      rc = CARNET__BAD(&m);
-      goto done;
-    }
-    carnet__cell *c = &e->cells[e->n];
-    *c = (carnet__cell){.field = (uint16_t)field,
-                        .klen = (uint16_t)key.len,
-                        .vlen = (uint32_t)val.len,
-                        .key = key.base,
-                        .val = val.base,
-                        .hlc = st[si].hlc,
-                        .origin = st[si].origin,
-                        .seq = st[si].seq};
-    /* Rows are canonical: cells strictly sorted, each valid for its field. */
-    if ((e->n > 0 && carnet__cell_key_cmp(&e->cells[e->n - 1], c) >= 0) ||
-        carnet__cell_check(e->kind, c) != 0) {
-      rc = CARNET__BAD(&m);
-      goto done;
-    }
-    e->n++;
-  }
-  if (!carnet__mp_done(&m)) rc = CARNET__BAD(&m);
+  if ((rc = carnet__cells_read(&m, e->kind, st, ns, nc, e->cells))) goto done;
+  e->n = nc;
+  if (!carnet__mp_done(&m)) rc = CARNET__REFUSE(&m.bad_line, CARNET_ECORRUPT);
 done:
   if (rc) carnet__entity_free(e);
   carnet__free(st);

@@ -51,6 +51,23 @@ int carnet__row_encode(const carnet__entity *e, msgpack_sbuffer *sb);
  * ends). Errors: CARNET_ECORRUPT, CARNET_ENOMEM. */
 int carnet__row_decode(const carnet_id *id, const void *buf, size_t len, carnet__entity *e);
 
+/* The stamp cells written together share, in a row or a batch (a batch
+ * carries no seq: 0). */
+typedef struct carnet__stamp {
+  carnet_hlc hlc;
+  uint64_t origin, seq;
+} carnet__stamp;
+
+struct carnet__mp;
+/* Read the `nc` cells (field key value stamp) that follow the stamps
+ * st[0..ns) in a row or a batch, into cells[0..nc), each stamped from
+ * st; the one cell-decoding loop of the engine. Checks each cell against
+ * the limits below and `kind`'s schema (carnet__cell_check), and that the
+ * cells are strictly sorted (canonical). Values point into the stream's
+ * bytes. Errors: CARNET_ECORRUPT (m->bad_line says which check). */
+int carnet__cells_read(struct carnet__mp *m, uint8_t kind, const carnet__stamp *st, uint64_t ns,
+                       uint64_t nc, carnet__cell *cells);
+
 /* Hard limits of one entity. */
 #define CARNET__ENTITY_CELLS_MAX 4096u
 #define CARNET__KEY_MAX 256u

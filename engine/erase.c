@@ -32,6 +32,7 @@
 #include "carnet/normalize.h"
 #include "engine/attach.h"
 #include "engine/cert.h"
+#include "engine/check.h"
 #include "engine/feed.h"
 #include "engine/group.h"
 #include "engine/hlc.h"
@@ -150,6 +151,7 @@ static int drop_entity(carnet_txn *t, carnet__loaded *l, const carnet_id *owner)
   carnet__stxn *st = t->st;
   uint8_t seqkey[8];
   int rc;
+  CARNET_ASSERT(st != NULL && owner != NULL); /* erasure runs in a write transaction */
   /* X6: its files go with it, content, key and metadata. */
   if (l->e.kind != CARNET_KIND_ATTACHMENT && (rc = drop_attachments(t, &l->e.id, owner)))
     return rc;
@@ -171,6 +173,7 @@ static int drop_entity(carnet_txn *t, carnet__loaded *l, const carnet_id *owner)
     l->existed = false;
     carnet__feed_note(t, &l->e.id, l->e.kind, CARNET_CHANGE_ERASED);
   }
+  CARNET_ASSERT(!l->existed); /* F1: nothing of it is saved after this */
   /* V3 (engine/conflict.h): the values it lost in merges go with it. */
   if ((rc = carnet__conflict_erase(st, &l->e.id))) return rc;
   return carnet__store_put(st, CARNET__T_ERASED, l->e.id.b, 16, owner->b, 16, 0);
@@ -491,6 +494,7 @@ static void member_cert(const carnet_erasure *of, const carnet_id *id, uint64_t 
  * to PERSON): then only the members still live are erased. */
 static int erase_person(carnet_txn *t, const carnet_erasure *c, bool stored) {
   idset who = {0};
+  CARNET_ASSERT(c->scope == CARNET_ERASE_PERSON);
   carnet_erasure *m = carnet__malloc(sizeof *m);
   int rc = m ? person_of(t->st, &c->id, &who) : CARNET_ENOMEM;
   if (rc == 0 && stored) { /* c's customer is gone already */
@@ -531,6 +535,7 @@ int carnet__cert_apply(carnet_txn *t, const carnet_erasure *c, bool *changed) {
   cur = *c;
   if (cur.scope != CARNET_ERASE_PERSON) cur.scope = CARNET_ERASE_RECORD;
   carnet__cert_confirm(&cur, t->r->id);
+  CARNET_ASSERT(cur.nconfirmed > 0); /* this replica confirms what it applies */
   t->hlc = carnet__hlc_recv(t->hlc, c->at);
   *changed = true;
   if (cur.scope == CARNET_ERASE_PERSON) return erase_person(t, &cur, false);

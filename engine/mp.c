@@ -2,6 +2,7 @@
 #include "engine/mp.h"
 
 #include "carnet/error.h"
+#include "engine/check.h"
 
 int carnet__mp_init(carnet__mp *m, const void *buf, size_t len) {
   m->buf = buf;
@@ -103,8 +104,9 @@ int carnet__mp_scan(const void *buf, size_t len, size_t *used) {
 
 int carnet__mp_next(carnet__mp *m, msgpack_object *o, carnet_buf *raw) {
   size_t used;
-  if (m->off >= m->len) return CARNET__BAD(m);
-  if (carnet__mp_scan(m->buf + m->off, m->len - m->off, &used) != 0) return CARNET__BAD(m);
+  if (m->off >= m->len) return CARNET__REFUSE(&m->bad_line, CARNET_ECORRUPT);
+  if (carnet__mp_scan(m->buf + m->off, m->len - m->off, &used) != 0)
+    return CARNET__REFUSE(&m->bad_line, CARNET_ECORRUPT);
   size_t start = m->off;
   if (!m->zone_live) {
     if (!msgpack_zone_init(&m->zone, 2048)) return CARNET_ENOMEM;
@@ -113,7 +115,8 @@ int carnet__mp_next(carnet__mp *m, msgpack_object *o, carnet_buf *raw) {
   msgpack_zone_clear(&m->zone);
   msgpack_unpack_return ret = msgpack_unpack(m->buf, m->len, &m->off, &m->zone, o);
   if (ret == MSGPACK_UNPACK_NOMEM_ERROR) return CARNET_ENOMEM;
-  if (ret != MSGPACK_UNPACK_SUCCESS && ret != MSGPACK_UNPACK_EXTRA_BYTES) return CARNET__BAD(m);
+  if (ret != MSGPACK_UNPACK_SUCCESS && ret != MSGPACK_UNPACK_EXTRA_BYTES)
+    return CARNET__REFUSE(&m->bad_line, CARNET_ECORRUPT);
   if (raw) {
     raw->base = m->buf + start;
     raw->len = m->off - start;
@@ -123,8 +126,9 @@ int carnet__mp_next(carnet__mp *m, msgpack_object *o, carnet_buf *raw) {
 
 int carnet__mp_skip(carnet__mp *m, carnet_buf *raw) {
   size_t used;
-  if (m->off >= m->len) return CARNET__BAD(m);
-  if (carnet__mp_scan(m->buf + m->off, m->len - m->off, &used) != 0) return CARNET__BAD(m);
+  if (m->off >= m->len) return CARNET__REFUSE(&m->bad_line, CARNET_ECORRUPT);
+  if (carnet__mp_scan(m->buf + m->off, m->len - m->off, &used) != 0)
+    return CARNET__REFUSE(&m->bad_line, CARNET_ECORRUPT);
   raw->base = m->buf + m->off;
   raw->len = used;
   m->off += used;
@@ -250,7 +254,8 @@ int carnet__mp_uint(carnet__mp *m, uint64_t *v) {
   msgpack_object o;
   int rc = next_scalar(m, &o);
   if (rc) return rc;
-  if (o.type != MSGPACK_OBJECT_POSITIVE_INTEGER) return CARNET__BAD(m);
+  if (o.type != MSGPACK_OBJECT_POSITIVE_INTEGER)
+    return CARNET__REFUSE(&m->bad_line, CARNET_ECORRUPT);
   *v = o.via.u64;
   return 0;
 }
@@ -264,7 +269,7 @@ int carnet__mp_int(carnet__mp *m, int64_t *v) {
   } else if (o.type == MSGPACK_OBJECT_POSITIVE_INTEGER && o.via.u64 <= INT64_MAX) {
     *v = (int64_t)o.via.u64;
   } else {
-    return CARNET__BAD(m);
+    return CARNET__REFUSE(&m->bad_line, CARNET_ECORRUPT);
   }
   return 0;
 }
@@ -273,7 +278,7 @@ int carnet__mp_bool(carnet__mp *m, bool *v) {
   msgpack_object o;
   int rc = next_scalar(m, &o);
   if (rc) return rc;
-  if (o.type != MSGPACK_OBJECT_BOOLEAN) return CARNET__BAD(m);
+  if (o.type != MSGPACK_OBJECT_BOOLEAN) return CARNET__REFUSE(&m->bad_line, CARNET_ECORRUPT);
   *v = o.via.boolean;
   return 0;
 }
@@ -287,7 +292,7 @@ int carnet__mp_bin(carnet__mp *m, carnet_buf *v, bool nil_ok) {
     v->len = 0;
     return 0;
   }
-  if (o.type != MSGPACK_OBJECT_BIN) return CARNET__BAD(m);
+  if (o.type != MSGPACK_OBJECT_BIN) return CARNET__REFUSE(&m->bad_line, CARNET_ECORRUPT);
   v->base = o.via.bin.ptr;
   v->len = o.via.bin.size;
   return 0;

@@ -22,8 +22,6 @@ typedef struct carnet__mp {
   int bad_line; /* source line of the check that rejected the input */
 } carnet__mp;
 
-#define CARNET__BAD(m) ((m)->bad_line = __LINE__, CARNET_ECORRUPT)
-
 /* Walk one object's structure without allocating: 0 and its length in
  * *used when every length and element count fits in `len` bytes, else
  * CARNET_ECORRUPT. msgpack-c allocates by the announced counts, so every

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
+#include "engine/check.h"
 #include "engine/refcode.h"
 #include "engine/replica_int.h"
 
@@ -111,6 +112,7 @@ int carnet__number_next(carnet_txn *t, carnet_doc_type type, carnet_hlc stamp,
   carnet_replica *r = t->r;
   char rule[160], key[16 + CARNET_NUMBER_MAX];
   uint64_t ms = CARNET_HLC_MS(stamp), n = 0;
+  CARNET_ASSERT(stamp != 0); /* the writer took its stamp: the number takes its month */
   if (!type_ok(type)) return carnet__fail(r, CARNET_EINVAL, "unknown document type");
   int rc = rule_get(t->st, type, rule, sizeof rule);
   if (rc == 0) rc = carnet__refcode_format(rule, ms, r->tag, 0, series, CARNET_NUMBER_MAX);
@@ -120,8 +122,12 @@ int carnet__number_next(carnet_txn *t, carnet_doc_type type, carnet_hlc stamp,
   snprintf(key, sizeof key, "%s%s", CARNET__META_NUMSEQ, series);
   rc = carnet__meta_get_u64(t->st, key, &n);
   if (rc && rc != CARNET_ENOTFOUND) return rc;
+  if (n == UINT64_MAX) return carnet__fail(r, CARNET_ELIMIT, "series %s is full", series);
   n++;
   rc = carnet__refcode_format(rule, ms, r->tag, n, number, CARNET_NUMBER_MAX);
   if (rc) return carnet__fail(r, CARNET_ELIMIT, "series %s is full", series);
+  /* A number is its series with the counter in it: no two alike (the tag
+   * keeps replicas apart, the counter only grows). */
+  CARNET_ASSERT(strlen(number) < CARNET_NUMBER_MAX && n > 0);
   return carnet__meta_put_u64(t->st, key, n);
 }

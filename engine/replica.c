@@ -24,6 +24,7 @@
 
 #include "carnet/erase.h"
 #include "carnet/error.h"
+#include "engine/check.h"
 #include "engine/hlc.h"
 #include "engine/keys.h"
 
@@ -524,11 +525,13 @@ fail:
 }
 
 carnet_hlc carnet__txn_tick(carnet_txn *t) {
+  CARNET_ASSERT(t->r->txn == t); /* stamps are taken in the handle's open write (R1) */
   t->hlc = carnet__hlc_tick(t->hlc, carnet__now_ms(t->r));
   return t->hlc;
 }
 
 uint64_t carnet__txn_next_seq(carnet_txn *t) {
+  CARNET_ASSERT(t->r->txn == t && t->seq >= t->seq0 && t->seq < UINT64_MAX);
   return ++t->seq;
 }
 

@@ -143,8 +143,9 @@ int carnet__txn_fail(carnet_txn *t, int err);
  * CARNET_ENOSPC (last error set). */
 int carnet__index_ready(carnet_replica *r);
 
-/* The replica's secret signing key (64 bytes), for the handshake, which
- * copies and wipes it. */
+/* The replica's secret signing key (64 bytes), for the engine's own
+ * signatures (carnet__sign, revocations); the caller wipes it. Nothing
+ * outside the engine gets it: the handshake signs through carnet__sign. */
 int carnet__identity_secret(carnet_replica *r, uint8_t sk[64]);
 
 /* Big-endian helpers. */

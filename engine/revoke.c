@@ -7,12 +7,11 @@
 #include <string.h>
 
 #include "carnet/error.h"
+#include "engine/check.h"
 #include "engine/mp.h"
 #include "engine/peer_int.h"
 #include "engine/replica_int.h"
 #include "engine/store.h"
-
-#define BAD(line_) (bad = (line_), CARNET_EPROTO)
 
 /* The four objects the signature covers. */
 static int pack_signed(const carnet__revocation *rv, msgpack_sbuffer *sb) {
@@ -50,45 +49,42 @@ int carnet__revoke_decode(const void *buf, size_t len, carnet__revocation *out, 
   msgpack_sbuffer sb;
   int bad = 0, rc;
   memset(out, 0, sizeof *out);
-  if (len == 0 || len > CARNET__REVOKE_BYTES_MAX) {
-    if (bad_line) *bad_line = __LINE__;
-    return CARNET_EPROTO;
-  }
+  if (len == 0 || len > CARNET__REVOKE_BYTES_MAX) return CARNET__REFUSE(bad_line, CARNET_EPROTO);
   if ((rc = carnet__mp_init(&m, buf, len))) {
-    if (bad_line) *bad_line = __LINE__;
-    return rc == CARNET_ENOMEM ? rc : CARNET_EPROTO;
+    return rc == CARNET_ENOMEM ? rc : CARNET__REFUSE(bad_line, CARNET_EPROTO);
   }
   if (carnet__mp_uint(&m, &v) || v != CARNET__REVOKE_VERSION) {
-    rc = BAD(__LINE__);
+    rc = CARNET__REFUSE(&bad, CARNET_EPROTO);
     goto done;
   }
   if (carnet__mp_bin(&m, &b, false) || b.len != CARNET_PK_BYTES) {
-    rc = BAD(__LINE__);
+    rc = CARNET__REFUSE(&bad, CARNET_EPROTO);
     goto done;
   }
   memcpy(out->pk, b.base, CARNET_PK_BYTES);
   if (carnet__mp_uint(&m, &out->at_ms) || out->at_ms == 0) {
-    rc = BAD(__LINE__);
+    rc = CARNET__REFUSE(&bad, CARNET_EPROTO);
     goto done;
   }
   if (carnet__mp_bin(&m, &b, false) || b.len != CARNET_PK_BYTES) {
-    rc = BAD(__LINE__);
+    rc = CARNET__REFUSE(&bad, CARNET_EPROTO);
     goto done;
   }
   memcpy(out->by, b.base, CARNET_PK_BYTES);
   if (carnet__mp_bin(&m, &b, false) || b.len != sizeof out->sig) {
-    rc = BAD(__LINE__);
+    rc = CARNET__REFUSE(&bad, CARNET_EPROTO);
     goto done;
   }
   memcpy(out->sig, b.base, sizeof out->sig);
   if (!carnet__mp_done(&m)) {
-    rc = BAD(__LINE__);
+    rc = CARNET__REFUSE(&bad, CARNET_EPROTO);
     goto done;
   }
   /* R1: one byte form. Encoding what was read must give the bytes back. */
   msgpack_sbuffer_init(&sb);
   rc = carnet__revoke_encode(out, &sb);
-  if (rc == 0 && (sb.size != len || memcmp(sb.data, buf, len) != 0)) rc = BAD(__LINE__);
+  if (rc == 0 && (sb.size != len || memcmp(sb.data, buf, len) != 0))
+    rc = CARNET__REFUSE(&bad, CARNET_EPROTO);
   msgpack_sbuffer_destroy(&sb);
 done:
   carnet__mp_destroy(&m);

@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "carnet/error.h"
+#include "engine/check.h"
 #include "engine/seal.h"
 
 /* Virtual address space reserved for the map; the file grows only as data
@@ -779,6 +780,9 @@ int carnet__store_begin(carnet__store *s, bool write, carnet__stxn **out) {
   }
   t->s = s;
   t->pend = write ? &s->pend : NULL;
+  /* One write transaction at a time per store: the pending index writes
+   * of the last one were flushed or dropped at its end. */
+  CARNET_ASSERT(!write || s->pend.nops == 0);
   *out = t;
   return 0;
 }
@@ -851,6 +855,7 @@ void carnet__store_abort(carnet__stxn *t) {
 int carnet__store_get(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
                       carnet_buf *val) {
   MDB_val k = {klen, (void *)key}, v;
+  CARNET_ASSERT((unsigned)tb < CARNET__T_COUNT_ && (key != NULL || klen == 0));
   int ms = tb == CARNET__T_META ? meta_secret(key, klen) : -1;
   if (ms >= 0 && t->secret[ms].ok) {
     *val = (carnet_buf){t->secret[ms].v, t->secret[ms].n};
@@ -892,6 +897,7 @@ static int put_sealed(carnet__stxn *t, carnet__table tb, const void *key, size_t
   if (ms >= 0) t->secret[ms].ok = false;
   int mrc = mdb_put(t->txn, s->dbi[tb], &k, &v, mflags | MDB_RESERVE);
   if (mrc) return fail(s, mrc, "write");
+  CARNET_ASSERT(v.mv_size == vlen + CARNET__SEAL_OVERHEAD); /* LMDB reserved what was asked */
   carnet__seal(s->key, &s->nonces, table_names[tb], key, klen, val, vlen, v.mv_data);
   return 0;
 }
@@ -899,6 +905,7 @@ static int put_sealed(carnet__stxn *t, carnet__table tb, const void *key, size_t
 int carnet__store_put(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
                       const void *val, size_t vlen, unsigned flags) {
   MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
+  CARNET_ASSERT((unsigned)tb < CARNET__T_COUNT_ && key != NULL && (val != NULL || vlen == 0));
   if (tb == CARNET__T_INDEX && vlen == 0 && !(flags & CARNET__PUT_APPEND))
     return pend_add(t, key, klen, false);
   unsigned mflags = (flags & CARNET__PUT_APPEND) ? MDB_APPEND : 0;

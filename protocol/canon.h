@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "carnet/error.h"
+#include "engine/check.h"
 #include "engine/mp.h"
 
 static inline size_t carnet__canon_uint(uint64_t v) {
@@ -54,7 +55,7 @@ static inline bool carnet__canon_container(const carnet__mp *m) {
 /* The next object, refused (CARNET_ECORRUPT, like carnet__mp_next) when it
  * is a container. */
 static inline int carnet__canon_next(carnet__mp *m, msgpack_object *o, carnet_buf *raw) {
-  if (carnet__canon_container(m)) return CARNET__BAD(m);
+  if (carnet__canon_container(m)) return CARNET__REFUSE(&m->bad_line, CARNET_ECORRUPT);
   return carnet__mp_next(m, o, raw);
 }
 

@@ -14,15 +14,13 @@
 #include "protocol/frame.h"
 #include "engine/alloc.h"
 
-#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "carnet/error.h"
-
-#define BAD(r) ((r)->bad_line = __LINE__, (r)->err = CARNET_EPROTO)
+#include "engine/check.h"
 
 /* The first allocation for a payload: most frames (handshake, ACK, REQ) fit,
  * and a large one grows by doubling towards its announced length. */
@@ -31,7 +29,7 @@
 #define RETAIN_MAX (64u * 1024u)
 
 void carnet__frame_reader_init(carnet__frame_reader *r, uint32_t max) {
-  assert(max >= 1 && max <= CARNET_FRAME_BYTES_MAX);
+  CARNET_ASSERT(max >= 1 && max <= CARNET_FRAME_BYTES_MAX);
   memset(r, 0, sizeof *r);
   r->max = max;
 }
@@ -80,7 +78,8 @@ int carnet__frame_read(carnet__frame_reader *r, const uint8_t **data, size_t *le
       if (r->hdr_have < CARNET_FRAME_HEADER_BYTES) continue;
       r->want = (uint32_t)r->hdr[0] << 24 | (uint32_t)r->hdr[1] << 16 | (uint32_t)r->hdr[2] << 8 |
                 r->hdr[3];
-      if (r->want == 0 || r->want > r->max) return BAD(r); /* F1 */
+      if (r->want == 0 || r->want > r->max)
+        return r->err = CARNET__REFUSE(&r->bad_line, CARNET_EPROTO); /* F1 */
       continue;
     }
     size_t take = r->want - r->have;
@@ -133,7 +132,7 @@ int carnet__frame_begin(carnet__obuf *out, size_t *mark) {
 }
 
 int carnet__frame_end(carnet__obuf *out, size_t mark, uint32_t max) {
-  assert(mark + CARNET_FRAME_HEADER_BYTES <= out->len);
+  CARNET_ASSERT(mark + CARNET_FRAME_HEADER_BYTES <= out->len);
   size_t len = out->len - mark - CARNET_FRAME_HEADER_BYTES;
   int rc = 0;
   if (len == 0)

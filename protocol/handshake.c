@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
+#include "engine/check.h"
 #include "engine/mp.h"
 #include "protocol/canon.h"
 
@@ -54,7 +55,6 @@ _Static_assert(TH_BYTES == 32, "the transcript hash is 32 bytes");
 _Static_assert(crypto_auth_KEYBYTES == CARNET_INVITE_SECRET_BYTES, "an invite secret is a MAC key");
 
 static void wipe_secrets(carnet__hs *hs) {
-  sodium_memzero(hs->sign_sk, sizeof hs->sign_sk);
   sodium_memzero(hs->eph_sk, sizeof hs->eph_sk);
   sodium_memzero(hs->kx_rx, sizeof hs->kx_rx);
   sodium_memzero(hs->kx_tx, sizeof hs->kx_tx);
@@ -69,10 +69,9 @@ static int fail_at(carnet__hs *hs, int line, int rc, const char *fmt, ...)
 static int fail_at(carnet__hs *hs, int line, int rc, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(hs->errmsg, sizeof hs->errmsg, fmt, ap);
+  hs->err = carnet__refuse_at(&hs->bad_line, line, rc);
+  carnet__vwhy(hs->errmsg, sizeof hs->errmsg, rc, fmt, ap);
   va_end(ap);
-  hs->bad_line = line;
-  hs->err = rc;
   hs->state = HS_FAILED;
   wipe_secrets(hs); /* H4 */
   return rc;
@@ -112,12 +111,13 @@ static void signed_msg(const char *label, const uint8_t th[TH_BYTES], uint8_t *o
   *n = l + TH_BYTES;
 }
 
-static void sign_th(carnet__hs *hs, const char *label, uint8_t sig[crypto_sign_BYTES]) {
+/* Sign label || TH through the signer (the key is not ours to hold). */
+static int sign_th(carnet__hs *hs, const char *label, uint8_t sig[crypto_sign_BYTES]) {
   uint8_t th[TH_BYTES], m[32 + TH_BYTES];
   size_t n;
   tr_hash(hs, th);
   signed_msg(label, th, m, &n);
-  crypto_sign_detached(sig, NULL, m, n, hs->sign_sk);
+  return hs->sign(hs->ctx, m, n, sig);
 }
 
 static bool verify_th(const carnet__hs *hs, const char *label, const uint8_t *sig,
@@ -139,7 +139,6 @@ static void derive_keys(carnet__hs *hs) {
   sodium_memzero(hs->kx_tx, sizeof hs->kx_tx);
   sodium_memzero(hs->kx_rx, sizeof hs->kx_rx);
   sodium_memzero(hs->eph_sk, sizeof hs->eph_sk);
-  sodium_memzero(hs->sign_sk, sizeof hs->sign_sk);
   sodium_memzero(hs->secret, sizeof hs->secret);
   sodium_memzero(hs->invite.secret, sizeof hs->invite.secret);
 }
@@ -232,7 +231,10 @@ static int send_msg2(carnet__hs *hs, carnet__obuf *out) {
   if ((rc = frame_fix_header(hs, out, mark, SIG_OBJ_BYTES)) != 0) return rc;
   prefix = out->len;
   if ((rc = tr_add(hs, out->base + mark, prefix - mark)) != 0) return rc;
-  sign_th(hs, LABEL_RESP, sig);
+  if ((rc = sign_th(hs, LABEL_RESP, sig)) != 0) {
+    out->len = mark;
+    return FAIL(hs, rc, "cannot sign the handshake: %s", carnet_error_message(rc));
+  }
   pack_bin(&pk, &prc, sig, sizeof sig);
   if (prc) return pack_failed(hs, out, mark, CARNET_ENOMEM);
   rc = carnet__frame_end(out, mark, CARNET_HANDSHAKE_MSG_BYTES_MAX);
@@ -258,7 +260,10 @@ static int send_msg3(carnet__hs *hs, carnet__obuf *out) {
   if (rc) return rc;
   prefix = out->len;
   if ((rc = tr_add(hs, out->base + mark, prefix - mark)) != 0) return rc;
-  sign_th(hs, LABEL_INIT, sig);
+  if ((rc = sign_th(hs, LABEL_INIT, sig)) != 0) {
+    out->len = mark;
+    return FAIL(hs, rc, "cannot sign the handshake: %s", carnet_error_message(rc));
+  }
   pack_bin(&pk, &prc, sig, sizeof sig);
   if (prc) return pack_failed(hs, out, mark, CARNET_ENOMEM);
   after_sig = out->len;
@@ -598,13 +603,13 @@ int carnet__hs_init(carnet__hs *hs, carnet__hs_role role, const carnet__hs_confi
   carnet__frame_reader_init(&hs->rd, CARNET_HANDSHAKE_MSG_BYTES_MAX);
   if (sodium_init() < 0) return FAIL(hs, CARNET_ENOMEM, "libsodium cannot start");
   if ((role != CARNET_HS_INITIATOR && role != CARNET_HS_RESPONDER) || cfg->sign_pk == NULL ||
-      cfg->sign_sk == NULL || (role == CARNET_HS_RESPONDER && cfg->invite != NULL))
+      cfg->sign == NULL || (role == CARNET_HS_RESPONDER && cfg->invite != NULL))
     return FAIL(hs, CARNET_EMISUSE, "handshake: bad configuration");
   hs->version = cfg->version ? cfg->version : CARNET_PROTOCOL_VERSION;
   hs->replica_id = cfg->replica_id;
   memcpy(hs->team_id, cfg->team_id, sizeof hs->team_id);
   memcpy(hs->sign_pk, cfg->sign_pk, sizeof hs->sign_pk);
-  memcpy(hs->sign_sk, cfg->sign_sk, sizeof hs->sign_sk);
+  hs->sign = cfg->sign;
   hs->trusted = cfg->trusted;
   hs->invite_secret = cfg->invite_secret;
   hs->ctx = cfg->ctx;

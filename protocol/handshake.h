@@ -108,9 +108,15 @@ typedef int (*carnet__hs_trusted_cb)(void *ctx, const uint8_t pk[32]);
 typedef int (*carnet__hs_invite_cb)(void *ctx, const uint8_t *invite_id, size_t n,
                                     uint8_t secret[32]);
 
+/* Brief: sign the `len` bytes of `msg` with our identity key (the secret
+ * half of sign_pk) into `sig` (crypto_sign_detached): 0, or an error that
+ * fails the handshake with it. The secret key stays with the signer (the
+ * engine's carnet__sign): it is never in the handshake's memory. */
+typedef int (*carnet__hs_sign_cb)(void *ctx, const void *msg, size_t len, uint8_t sig[64]);
+
 typedef struct carnet__hs_config {
-  const uint8_t *sign_pk; /* our static key pair (crypto_sign): 32 bytes */
-  const uint8_t *sign_sk; /* 64 bytes; copied, wiped at carnet__hs_free */
+  const uint8_t *sign_pk;  /* our static public key (crypto_sign): 32 bytes */
+  carnet__hs_sign_cb sign; /* required: signs with its secret half */
   uint64_t replica_id;
   uint8_t team_id[CARNET_TEAM_BYTES];
   uint32_t version;                   /* 0 = CARNET_PROTOCOL_VERSION */
@@ -148,7 +154,7 @@ typedef struct carnet__hs {
   uint64_t replica_id;
   uint8_t team_id[CARNET_TEAM_BYTES];
   uint8_t sign_pk[crypto_sign_PUBLICKEYBYTES];
-  uint8_t sign_sk[crypto_sign_SECRETKEYBYTES];
+  carnet__hs_sign_cb sign;
   uint8_t eph_pk[crypto_kx_PUBLICKEYBYTES], eph_sk[crypto_kx_SECRETKEYBYTES];
   uint8_t kx_rx[crypto_kx_SESSIONKEYBYTES], kx_tx[crypto_kx_SESSIONKEYBYTES];
   uint8_t tx_key[CARNET_HS_KEY_BYTES], rx_key[CARNET_HS_KEY_BYTES];

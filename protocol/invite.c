@@ -6,13 +6,13 @@
  */
 #include "protocol/invite.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <sodium.h>
 
 #include "carnet/error.h"
+#include "engine/check.h"
 #include "engine/mp.h"
 #include "protocol/canon.h"
 #include "protocol/obuf.h"
@@ -25,18 +25,6 @@
 
 _Static_assert(PREFIX_LEN + ((STREAM_MAX + 2) / 3) * 4 + 1 <= CARNET_INVITE_TEXT_MAX,
                "the longest token fits CARNET_INVITE_TEXT_MAX");
-
-static int fail(char *why, size_t why_len, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int fail(char *why, size_t why_len, int rc, const char *fmt, ...) {
-  if (why && why_len) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-  }
-  return rc;
-}
 
 static int is_host_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
@@ -81,13 +69,16 @@ int carnet__invite_address_valid(const char *addr) {
 /* The checks shared by encode and decode; `why` names the field. */
 static int check_fields(const carnet__invite *inv, char *why, size_t why_len) {
   if (carnet__invite_address_valid(inv->address) != 0)
-    return fail(why, why_len, CARNET_EINVAL,
-                "invite: the address is not host:port (a name or address, then a port 1-65535)");
+    return carnet__why(
+        why, why_len, CARNET_EINVAL,
+        "invite: the address is not host:port (a name or address, then a port 1-65535)");
   if (!crypto_core_ed25519_is_valid_point(inv->inviter_pk))
-    return fail(why, why_len, CARNET_EINVAL, "invite: the inviter's key is not an Ed25519 key");
+    return carnet__why(why, why_len, CARNET_EINVAL,
+                       "invite: the inviter's key is not an Ed25519 key");
   if (sodium_is_zero(inv->secret, sizeof inv->secret))
-    return fail(why, why_len, CARNET_EINVAL, "invite: the secret is empty (all zeros)");
-  if (inv->expiry_ms == 0) return fail(why, why_len, CARNET_EINVAL, "invite: no expiry date");
+    return carnet__why(why, why_len, CARNET_EINVAL, "invite: the secret is empty (all zeros)");
+  if (inv->expiry_ms == 0)
+    return carnet__why(why, why_len, CARNET_EINVAL, "invite: no expiry date");
   return 0;
 }
 
@@ -124,7 +115,7 @@ int carnet__invite_encode(const carnet__invite *inv, char *out, size_t out_len, 
   size_t need =
       PREFIX_LEN + sodium_base64_ENCODED_LEN(b.len, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   if (out_len < need) {
-    rc = fail(why, why_len, CARNET_ELIMIT, "invite: output buffer too small");
+    rc = carnet__why(why, why_len, CARNET_ELIMIT, "invite: output buffer too small");
     goto done;
   }
   memcpy(out, CARNET_INVITE_PREFIX, PREFIX_LEN);
@@ -167,7 +158,7 @@ int carnet__invite_decode(const char *text, carnet__invite *out, char *why, size
    * the text is read up to a bound, and refused when it goes past it. */
   size_t n = strnlen(text, PASTE_MAX);
   if (n == PASTE_MAX) {
-    rc = fail(why, why_len, CARNET_EINVAL, "invite too long: it is damaged");
+    rc = carnet__why(why, why_len, CARNET_EINVAL, "invite too long: it is damaged");
     goto done;
   }
   while (n && (text[0] == ' ' || text[0] == '\t' || text[0] == '\n' || text[0] == '\r'))
@@ -176,12 +167,12 @@ int carnet__invite_decode(const char *text, carnet__invite *out, char *why, size
          (text[n - 1] == ' ' || text[n - 1] == '\t' || text[n - 1] == '\n' || text[n - 1] == '\r'))
     n--;
   if (n < PREFIX_LEN || memcmp(text, CARNET_INVITE_PREFIX, PREFIX_LEN) != 0) {
-    rc = fail(why, why_len, CARNET_EINVAL,
-              "not a Carnet invite (it should start with \"" CARNET_INVITE_PREFIX "\")");
+    rc = carnet__why(why, why_len, CARNET_EINVAL,
+                     "not a Carnet invite (it should start with \"" CARNET_INVITE_PREFIX "\")");
     goto done;
   }
   if (n >= CARNET_INVITE_TEXT_MAX) {
-    rc = fail(why, why_len, CARNET_EINVAL, "invite too long: it is damaged");
+    rc = carnet__why(why, why_len, CARNET_EINVAL, "invite too long: it is damaged");
     goto done;
   }
   const char *b64 = text + PREFIX_LEN;
@@ -193,16 +184,16 @@ int carnet__invite_decode(const char *text, carnet__invite *out, char *why, size
     char c = b64[i];
     if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
           c == '_')) {
-      rc = fail(why, why_len, CARNET_EINVAL,
-                "invite damaged: not base64url (was it cut or changed when copied?)");
+      rc = carnet__why(why, why_len, CARNET_EINVAL,
+                       "invite damaged: not base64url (was it cut or changed when copied?)");
       goto done;
     }
   }
   if (sodium_base642bin(bin, sizeof bin, b64, b64_len, NULL, &bin_len, &end,
                         sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0 ||
       end != b64 + b64_len) {
-    rc = fail(why, why_len, CARNET_EINVAL,
-              "invite damaged: not base64url (was it cut or changed when copied?)");
+    rc = carnet__why(why, why_len, CARNET_EINVAL,
+                     "invite damaged: not base64url (was it cut or changed when copied?)");
     goto done;
   }
   /* From here on a failure means the base64 decoded but its content is not
@@ -214,7 +205,7 @@ int carnet__invite_decode(const char *text, carnet__invite *out, char *why, size
   if (rc || o.type != MSGPACK_OBJECT_STR || o.via.str.size == 0 ||
       o.via.str.size > CARNET_INVITE_ADDRESS_MAX || raw.len != carnet__canon_str(o.via.str.size) ||
       memchr(o.via.str.ptr, 0, o.via.str.size) != NULL) {
-    rc = fail(why, why_len, CARNET_EINVAL, "invite damaged or truncated: bad address field");
+    rc = carnet__why(why, why_len, CARNET_EINVAL, "invite damaged or truncated: bad address field");
     goto done;
   }
   memcpy(out->address, o.via.str.ptr, o.via.str.size);
@@ -222,21 +213,22 @@ int carnet__invite_decode(const char *text, carnet__invite *out, char *why, size
   if (read_bin(&m, out->inviter_pk, sizeof out->inviter_pk) != 0 ||
       read_bin(&m, out->id, sizeof out->id) != 0 ||
       read_bin(&m, out->secret, sizeof out->secret) != 0) {
-    rc = fail(why, why_len, CARNET_EINVAL, "invite damaged or truncated: bad key, id or secret");
+    rc = carnet__why(why, why_len, CARNET_EINVAL,
+                     "invite damaged or truncated: bad key, id or secret");
     goto done;
   }
   rc = carnet__canon_next(&m, &o, &raw);
   if (rc || o.type != MSGPACK_OBJECT_POSITIVE_INTEGER || !carnet__canon_is_uint(raw, o.via.u64)) {
-    rc = fail(why, why_len, CARNET_EINVAL, "invite damaged or truncated: bad expiry");
+    rc = carnet__why(why, why_len, CARNET_EINVAL, "invite damaged or truncated: bad expiry");
     goto done;
   }
   out->expiry_ms = o.via.u64;
   if (read_bin(&m, out->team_id, sizeof out->team_id) != 0) {
-    rc = fail(why, why_len, CARNET_EINVAL, "invite damaged or truncated: bad team id");
+    rc = carnet__why(why, why_len, CARNET_EINVAL, "invite damaged or truncated: bad team id");
     goto done;
   }
   if (!carnet__mp_done(&m)) {
-    rc = fail(why, why_len, CARNET_EINVAL, "invite damaged: unexpected bytes at the end");
+    rc = carnet__why(why, why_len, CARNET_EINVAL, "invite damaged: unexpected bytes at the end");
     goto done;
   }
   rc = check_fields(out, why, why_len);

@@ -11,11 +11,10 @@
 #include <string.h>
 
 #include "carnet/error.h"
+#include "engine/check.h"
 #include "engine/mp.h"
 #include "engine/text.h"
 #include "protocol/canon.h"
-
-#define BAD(m) ((m)->bad_line = __LINE__, CARNET_EPROTO)
 
 /* The smallest ERROR code accepted: a CARNET_E* code this build does not know
  * is fine (the peer may be newer), a huge one is garbage. */
@@ -159,7 +158,7 @@ static int read_uint(carnet__msg *m, carnet__mp *mp, uint64_t *v) {
   int rc = carnet__canon_next(mp, &o, &raw);
   if (rc) return mp_err(m, mp, rc);
   if (o.type != MSGPACK_OBJECT_POSITIVE_INTEGER || !carnet__canon_is_uint(raw, o.via.u64))
-    return BAD(m);
+    return CARNET__REFUSE(&m->bad_line, CARNET_EPROTO);
   *v = o.via.u64;
   return 0;
 }
@@ -206,7 +205,7 @@ int carnet__msg_decode(const void *buf, size_t len, carnet__msg *m) {
   }
   if (o.type != MSGPACK_OBJECT_POSITIVE_INTEGER || raw.len != 1 ||
       carnet__msg_name((int)o.via.u64) == NULL) {
-    rc = BAD(m);
+    rc = CARNET__REFUSE(&m->bad_line, CARNET_EPROTO);
     goto done;
   }
   m->type = (int)o.via.u64;
@@ -216,7 +215,7 @@ int carnet__msg_decode(const void *buf, size_t len, carnet__msg *m) {
     if ((rc = read_uint(m, &mp, &m->since)) != 0 || (rc = read_uint(m, &mp, &m->after)) != 0)
       goto done;
     if (m->after < m->since) {
-      rc = BAD(m);
+      rc = CARNET__REFUSE(&m->bad_line, CARNET_EPROTO);
       goto done;
     }
     break;
@@ -238,7 +237,7 @@ int carnet__msg_decode(const void *buf, size_t len, carnet__msg *m) {
     }
     if (o.type != MSGPACK_OBJECT_BIN || o.via.bin.size == 0 ||
         o.via.bin.size > bytes_max(m->type) || raw.len != carnet__canon_bin(o.via.bin.size)) {
-      rc = BAD(m);
+      rc = CARNET__REFUSE(&m->bad_line, CARNET_EPROTO);
       goto done;
     }
     m->bytes.base = o.via.bin.ptr;
@@ -252,7 +251,7 @@ int carnet__msg_decode(const void *buf, size_t len, carnet__msg *m) {
     }
     if (o.type != MSGPACK_OBJECT_NEGATIVE_INTEGER || o.via.i64 < CODE_MIN ||
         raw.len != carnet__canon_neg(o.via.i64)) {
-      rc = BAD(m);
+      rc = CARNET__REFUSE(&m->bad_line, CARNET_EPROTO);
       goto done;
     }
     m->code = (int)o.via.i64;
@@ -263,13 +262,13 @@ int carnet__msg_decode(const void *buf, size_t len, carnet__msg *m) {
     }
     if (o.type != MSGPACK_OBJECT_STR || o.via.str.size > CARNET_MSG_TEXT_BYTES_MAX ||
         raw.len != carnet__canon_str(o.via.str.size)) {
-      rc = BAD(m);
+      rc = CARNET__REFUSE(&m->bad_line, CARNET_EPROTO);
       goto done;
     }
     m->text.base = o.via.str.ptr;
     m->text.len = o.via.str.size;
     if (text_valid(m->text) != 0) {
-      rc = BAD(m);
+      rc = CARNET__REFUSE(&m->bad_line, CARNET_EPROTO);
       goto done;
     }
     break;
@@ -277,7 +276,7 @@ int carnet__msg_decode(const void *buf, size_t len, carnet__msg *m) {
     break;
   }
   if (!carnet__mp_done(&mp)) {
-    rc = BAD(m);
+    rc = CARNET__REFUSE(&m->bad_line, CARNET_EPROTO);
     goto done;
   }
   rc = 0;

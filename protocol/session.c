@@ -46,14 +46,15 @@
 #include <string.h>
 
 #include "carnet/changes.h"
-#include "engine/alloc.h"
-#include "engine/backup.h"
-#include "engine/peer_int.h"
 #include "carnet/error.h"
 #include "carnet/sync.h"
-#include "engine/changes_int.h"
+#include "engine/alloc.h"
+#include "engine/backup.h"
 #include "engine/cert.h"
+#include "engine/changes_int.h"
+#include "engine/check.h"
 #include "engine/erase.h"
+#include "engine/peer_int.h"
 #include "engine/replica_int.h"
 #include "engine/revoke.h"
 #include "protocol/channel.h"
@@ -193,6 +194,7 @@ static int fail(carnet_session *s, int code, const char *fmt, ...)
 
 static int fail(carnet_session *s, int code, const char *fmt, ...) {
   if (s->err) return s->err; /* S4: the first error stands */
+  CARNET_ASSERT(code < 0);   /* a failure is an error code, or S4 would not hold */
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(s->errmsg, sizeof s->errmsg, fmt, ap);
@@ -435,9 +437,16 @@ static int hs_invite(void *ctx, const uint8_t *id, size_t n, uint8_t secret[32])
   return rc == CARNET_EPERM ? CARNET_ENOTFOUND : rc;
 }
 
+/* The handshake signs through the engine: the identity key stays there. */
+static int hs_sign(void *ctx, const void *msg, size_t len, uint8_t sig[64]) {
+  carnet_session *s = ctx;
+  return carnet__sign(s->r, msg, len, sig);
+}
+
 static int handshake_done(carnet_session *s, uint64_t now_ms) {
   const carnet__hs_peer *p = carnet__hs_peer_info(&s->hs);
   int rc;
+  CARNET_ASSERT(s->state == CARNET_SESSION_HANDSHAKE && !s->ch_live); /* once, from HANDSHAKE */
   memcpy(s->peer_pk, p->static_pk, 32);
   s->peer_id = p->replica_id;
   s->joined = p->joined;
@@ -522,6 +531,9 @@ static int on_batch(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
   carnet_batch_info info;
   uint32_t applied = 0;
   int rc;
+  /* S1 and S4: batches only after the handshake, never after a failure;
+   * a group is committed before it fills its acknowledgements. */
+  CARNET_ASSERT(s->ch_live && s->err == 0 && s->rx_n < RX_GROUP_BATCHES);
   if (s->rx_txn == NULL && (rc = carnet_txn_begin(s->r, &s->rx_txn))) {
     s->rx_txn = NULL;
     return fail(s, rc, "cannot apply a batch from the peer: %s", carnet_replica_errmsg(s->r));
@@ -569,6 +581,7 @@ static int on_message(carnet_session *s, const carnet__msg *m, uint64_t now_ms) 
     return on_batch(s, m, now_ms);
   case CARNET_MSG_ACK:
     if (s->inflight == 0) return fail(s, CARNET_EPROTO, "the peer acknowledged a batch never sent");
+    CARNET_ASSERT(s->inflight <= s->o.window);
     s->inflight--;
     if (m->upto > s->acked) s->acked = m->upto;
     return pump(s, now_ms);
@@ -606,7 +619,7 @@ static int on_message(carnet_session *s, const carnet__msg *m, uint64_t now_ms) 
 int carnet_session_new(carnet_replica *r, const carnet_session_opts *opts, uint64_t now_ms,
                        carnet_session **out) {
   carnet_session *s = carnet__calloc(1, sizeof *s);
-  uint8_t pk[32], sk[64];
+  uint8_t pk[32];
   carnet__hs_config cfg = {0};
   char why[160];
   int rc;
@@ -627,7 +640,7 @@ int carnet_session_new(carnet_replica *r, const carnet_session_opts *opts, uint6
     rc = CARNET_ENOMEM;
     goto fail;
   }
-  if ((rc = carnet_replica_get_identity(r, pk, cfg.team_id)) || (rc = carnet__identity_secret(r, sk))) goto fail;
+  if ((rc = carnet_replica_get_identity(r, pk, cfg.team_id))) goto fail;
   if (opts->invite_token) {
     if (!opts->initiator) {
       rc = carnet__fail(r, CARNET_EMISUSE, "only the dialling side joins with an invite");
@@ -646,7 +659,7 @@ int carnet_session_new(carnet_replica *r, const carnet_session_opts *opts, uint6
     cfg.invite = &s->invite;
   }
   cfg.sign_pk = pk;
-  cfg.sign_sk = sk;
+  cfg.sign = hs_sign;
   cfg.replica_id = carnet_replica_id(r);
   cfg.trusted = hs_trusted;
   cfg.invite_secret = hs_invite;
@@ -655,13 +668,11 @@ int carnet_session_new(carnet_replica *r, const carnet_session_opts *opts, uint6
   rc = carnet__hs_init(&s->hs, opts->initiator ? CARNET_HS_INITIATOR : CARNET_HS_RESPONDER, &cfg,
                        now_ms, &s->out);
   s->hs_live = true;
-  sodium_memzero(sk, sizeof sk);
   if (rc) goto fail;
   s->st.bytes_out = 0;
   *out = s;
   return 0;
 fail:
-  sodium_memzero(sk, sizeof sk);
   carnet_session_free(s);
   return rc;
 }

@@ -1,11 +1,11 @@
 /* replica/announce.c - the LAN announcement codec (see announce.h). */
 #include "replica/announce.h"
 
-#include <assert.h>
 #include <sodium.h>
 #include <string.h>
 
 #include "carnet/error.h"
+#include "engine/check.h"
 
 _Static_assert(crypto_sign_BYTES == CARNET__ANNOUNCE_SIG_BYTES,
                "an announcement carries an Ed25519 signature");
@@ -71,7 +71,7 @@ static int reject(int code, const char *reason, carnet__announce *out, const cha
 
 int carnet__announce_decode(const void *buf, size_t len, const carnet__announce_check *chk,
                             carnet__announce *out, const char **why) {
-  assert(chk && chk->team && chk->self_pk && chk->trusted);
+  CARNET_ASSERT(chk && chk->team && chk->self_pk && chk->trusted);
   const uint8_t *p = buf;
   if (why) *why = "";
 

@@ -30,7 +30,6 @@
 #include "engine/alloc.h"
 
 #include <arpa/inet.h>
-#include <assert.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -39,6 +38,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
+#include "engine/check.h"
 #include "engine/peer_int.h"
 #include "engine/replica_int.h" /* carnet__now_ms, carnet__random, carnet__log, carnet__fail */
 #include "replica/addr.h"
@@ -115,7 +115,7 @@ static int from_uv(int uv_err) {
 
 static void on_closed(uv_handle_t *h) {
   carnet__discovery *d = h->data;
-  assert(d->open_handles > 0);
+  CARNET_ASSERT(d->open_handles > 0);
   if (--d->open_handles > 0) return;
   void (*done)(void *) = d->done;
   void *done_data = d->done_data;
@@ -131,7 +131,7 @@ static void close_all(carnet__discovery *d) {
 }
 
 void carnet__discovery_stop(carnet__discovery *d, void (*done)(void *data), void *data) {
-  assert(d && !d->stopping && "carnet__discovery_stop called twice");
+  CARNET_ASSERT(d && !d->stopping && "carnet__discovery_stop called twice");
   d->done = done;
   d->done_data = data;
   close_all(d);
@@ -371,7 +371,7 @@ fail:
 int carnet__discovery_start(uv_loop_t *loop, carnet_replica *r, uint16_t tcp_port,
                             const carnet__discovery_opts *opts, carnet__discovery_peer_cb on_peer,
                             void *data, carnet__discovery **out) {
-  assert(loop && r && on_peer && out);
+  CARNET_ASSERT(loop && r && on_peer && out);
   *out = NULL;
   carnet__discovery *d = carnet__calloc(1, sizeof *d);
   if (d == NULL) return carnet__fail(r, CARNET_ENOMEM, "discovery: out of memory");

@@ -125,6 +125,7 @@
 #include "carnet/error.h"
 #include "carnet/feed.h"
 #include "engine/alloc.h"
+#include "engine/check.h"
 #include "engine/replica_int.h" /* carnet__now_ms, carnet__random: the replica's env */
 #include "replica/discovery.h"
 #include "replica/node_int.h"
@@ -1005,18 +1006,6 @@ int carnet_node_dial(carnet_node *n, const char *hostport) {
 
 /* --- life --------------------------------------------------------------- */
 
-static int set_why(char *why, size_t why_len, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-static int set_why(char *why, size_t why_len, int rc, const char *fmt, ...) {
-  if (why && why_len) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-  }
-  return rc;
-}
-
 /* Binds and listens on opts.listen; fills n->listen_addr. */
 static int start_listening(carnet_node *n, char *why, size_t why_len) {
   carnet__hostport hp;
@@ -1037,15 +1026,15 @@ static int start_listening(carnet_node *n, char *why, size_t why_len) {
     snprintf(port, sizeof port, "%u", (unsigned)hp.port);
     rc = uv_getaddrinfo(n->loop, &req, NULL, hp.host, port, &hints);
     if (rc < 0 || req.addrinfo == NULL)
-      return set_why(why, why_len, CARNET_EINVAL, "cannot listen on %s: unknown host '%s'",
-                     n->opts.listen, hp.host);
+      return carnet__why(why, why_len, CARNET_EINVAL, "cannot listen on %s: unknown host '%s'",
+                         n->opts.listen, hp.host);
     res = req.addrinfo;
     sa = res->ai_addr;
   }
   rc = uv_tcp_init(n->loop, &n->listener);
   if (rc < 0) {
     uv_freeaddrinfo(res);
-    return set_why(why, why_len, CARNET_EIO, "cannot listen: %s", uv_strerror(rc));
+    return carnet__why(why, why_len, CARNET_EIO, "cannot listen: %s", uv_strerror(rc));
   }
   n->listener.data = n;
   n->listening = true;
@@ -1054,12 +1043,12 @@ static int start_listening(carnet_node *n, char *why, size_t why_len) {
   uv_freeaddrinfo(res);
   if (rc == 0) rc = uv_listen((uv_stream_t *)&n->listener, 128, on_connection);
   if (rc < 0)
-    return set_why(why, why_len, CARNET_EIO, "cannot listen on %s: %s", n->opts.listen,
-                   uv_strerror(rc));
+    return carnet__why(why, why_len, CARNET_EIO, "cannot listen on %s: %s", n->opts.listen,
+                       uv_strerror(rc));
   rc = uv_tcp_getsockname(&n->listener, (struct sockaddr *)&ss, &len);
   if (rc < 0)
-    return set_why(why, why_len, CARNET_EIO, "cannot listen on %s: %s", n->opts.listen,
-                   uv_strerror(rc));
+    return carnet__why(why, why_len, CARNET_EIO, "cannot listen on %s: %s", n->opts.listen,
+                       uv_strerror(rc));
   carnet__addr_format((struct sockaddr *)&ss, n->listen_addr, sizeof n->listen_addr);
   return 0;
 }
@@ -1068,12 +1057,12 @@ static int setup_dials(carnet_node *n, const char *const *peers, size_t npeers, 
                        size_t why_len) {
   carnet__dial *d;
   if (npeers > CARNET_NODE_PEERS_MAX)
-    return set_why(why, why_len, CARNET_EINVAL, "too many peers (%zu): at most %u", npeers,
-                   CARNET_NODE_PEERS_MAX);
+    return carnet__why(why, why_len, CARNET_EINVAL, "too many peers (%zu): at most %u", npeers,
+                       CARNET_NODE_PEERS_MAX);
   /* Every slot at once: peers dialled at runtime or found on the LAN are
    * added while connections point at their dial target. */
   n->dials = carnet__calloc(CARNET_NODE_PEERS_MAX, sizeof *n->dials);
-  if (n->dials == NULL) return set_why(why, why_len, CARNET_ENOMEM, "out of memory");
+  if (n->dials == NULL) return carnet__why(why, why_len, CARNET_ENOMEM, "out of memory");
   for (size_t i = 0; i < npeers; i++)
     if (dial_add(n, peers[i], &d, why, why_len) < 0) return CARNET_EINVAL;
   return 0;
@@ -1086,23 +1075,24 @@ int carnet_node_new(carnet_replica *r, const carnet_node_opts *opts, carnet_node
   if (out) *out = NULL;
   if (why && why_len) why[0] = '\0';
   if (r == NULL || opts == NULL || out == NULL)
-    return set_why(why, why_len, CARNET_EMISUSE, "a node needs a replica, options and a handle");
+    return carnet__why(why, why_len, CARNET_EMISUSE,
+                       "a node needs a replica, options and a handle");
   if ((n = carnet__calloc(1, sizeof *n)) == NULL)
-    return set_why(why, why_len, CARNET_ENOMEM, "out of memory");
+    return carnet__why(why, why_len, CARNET_ENOMEM, "out of memory");
   if (uv_mutex_init(&n->mu) < 0) {
     carnet__free(n);
-    return set_why(why, why_len, CARNET_EIO, "cannot make a mutex");
+    return carnet__why(why, why_len, CARNET_EIO, "cannot make a mutex");
   }
   if (uv_cond_init(&n->cond) < 0) {
     uv_mutex_destroy(&n->mu);
     carnet__free(n);
-    return set_why(why, why_len, CARNET_EIO, "cannot make a condition variable");
+    return carnet__why(why, why_len, CARNET_EIO, "cannot make a condition variable");
   }
   if (uv_mutex_init_recursive(&n->direct) < 0) {
     uv_cond_destroy(&n->cond);
     uv_mutex_destroy(&n->mu);
     carnet__free(n);
-    return set_why(why, why_len, CARNET_EIO, "cannot make a mutex");
+    return carnet__why(why, why_len, CARNET_EIO, "cannot make a mutex");
   }
   n->r = r;
   n->opts = *opts;
@@ -1116,7 +1106,7 @@ int carnet_node_new(carnet_replica *r, const carnet_node_opts *opts, carnet_node
   if ((opts->invite_token && (n->invite_token = carnet__strdup(opts->invite_token)) == NULL) ||
       (opts->discover_iface &&
        (n->discover_iface = carnet__strdup(opts->discover_iface)) == NULL)) {
-    rc = set_why(why, why_len, CARNET_ENOMEM, "out of memory");
+    rc = carnet__why(why, why_len, CARNET_ENOMEM, "out of memory");
     goto fail;
   }
   n->opts.discover_iface = n->discover_iface;
@@ -1126,7 +1116,8 @@ int carnet_node_new(carnet_replica *r, const carnet_node_opts *opts, carnet_node
   } else {
     rc = uv_loop_init(&n->own_loop);
     if (rc < 0) {
-      rc = set_why(why, why_len, CARNET_EIO, "cannot start the event loop: %s", uv_strerror(rc));
+      rc =
+          carnet__why(why, why_len, CARNET_EIO, "cannot start the event loop: %s", uv_strerror(rc));
       goto fail;
     }
     n->own_loop_open = true;

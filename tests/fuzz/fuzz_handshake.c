@@ -46,6 +46,12 @@ typedef struct fz_ctx {
   const fz_world *w;
 } fz_ctx;
 
+static int fz_sign(void *ctx, const void *msg, size_t len, uint8_t sig[64]) {
+  const fz_side *s = ((fz_ctx *)ctx)->side;
+  crypto_sign_detached(sig, NULL, msg, len, s->sk);
+  return 0;
+}
+
 static int fz_trusted(void *ctx, const uint8_t pk[32]) {
   const fz_side *s = ((fz_ctx *)ctx)->side;
   return s->trusted && memcmp(s->trusted, pk, 32) == 0 ? 0 : CARNET_EPERM;
@@ -105,7 +111,7 @@ static int fz_start(carnet__hs *hs, fz_world *w, int mode, bool initiator, fz_ct
   env->log = NULL;
   env->ctx = &s->rng;
   cfg.sign_pk = s->pk;
-  cfg.sign_sk = s->sk;
+  cfg.sign = fz_sign;
   cfg.replica_id = s->rid;
   memcpy(cfg.team_id, w->team, sizeof cfg.team_id);
   cfg.trusted = fz_trusted;
