@@ -1,5 +1,5 @@
 /* bench/dupes_gen.h - a seeded, French-flavoured customer base with known
- * duplicates, for measuring duplicate detection (issue 5, part 5).
+ * duplicates, for measuring duplicate detection.
  *
  * About 10 % of the originals get a second record (rarely a third) written
  * with realistic noise: one-edit typos, first and last name swapped, the

@@ -1,5 +1,5 @@
 /* bench/dupes_quality.c - carnet-dupes-quality: precision and recall of
- * duplicate detection on a generated base (issue 5, part 5).
+ * duplicate detection on a generated base.
  *
  *   carnet-dupes-quality [--n 100000] [--seed S] [--min-score X]
  *                        [--cli PATH] [--keep DIR] [--examples K] [--dump FILE]

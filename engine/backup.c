@@ -202,7 +202,7 @@ int carnet_replica_backup(carnet_replica *r, const char *file, carnet_backup_inf
     goto done;
   }
   /* Mode 0600 whatever the umask, written whole or not at all
-   * (engine/file.h: personal data, issue 19, point 5). */
+   * (engine/file.h: personal data). */
   if ((rc = carnet__tmpfile_open(r, &f, file))) goto done;
   carnet__backup_header_encode(&h, head);
   if (write_all(f.fd, head, sizeof head, 0) != 0 || lseek(f.fd, sizeof head, SEEK_SET) < 0) {

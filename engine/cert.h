@@ -11,7 +11,7 @@
  *   reason(str)  nconfirmed  (replica uint)*nconfirmed
  *
  * Version 1 has no scope: it is CARNET_ERASE_RECORD (what every build
- * before issue 19 did). The encoder writes the oldest version that holds
+ * before certificates had a scope did). The encoder writes the oldest version that holds
  * the certificate: version 1 for scope RECORD, so that a build that reads
  * only version 1 still takes them; version 2 for scope PERSON, which such a
  * build refuses (its session stops with "malformed erasure certificate":

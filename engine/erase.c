@@ -978,8 +978,8 @@ done:
 
 /* The meta value compact_pending: how many erasures await compaction
  * (8 bytes, big-endian) then the customer ids of the first
- * COMPACT_IDS_MAX of them. A value of one byte was written before issue 19
- * (a flag: an unknown number of erasures). */
+ * COMPACT_IDS_MAX of them. A value of one byte was written by builds of
+ * schema 3 and before (a flag: an unknown number of erasures). */
 #define COMPACT_IDS_MAX 256u
 
 static int ask_compaction(carnet__stxn *st, const carnet_id *ids, size_t n) {

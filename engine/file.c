@@ -88,8 +88,8 @@ int carnet__file_read(carnet_replica *r, const char *path, size_t max, char **ou
 }
 
 /* The temporary name: PATH.tmp- and 12 random hex digits, created with
- * O_EXCL and mode 0600. The file holds personal data (issue 19: exports and
- * rejects were created 0644 beside a 0700 replica directory), so it is
+ * O_EXCL and mode 0600. The file holds personal data (exports and rejects
+ * were once created 0644 beside a 0700 replica directory), so it is
  * private whatever the umask: open() can only narrow the mode, and fchmod
  * sets it exactly (a umask of 0177 or wider would otherwise leave the
  * owner unable to read back what was written). */

@@ -164,7 +164,7 @@ static bool sealed(carnet__table tb, const void *key, size_t klen) {
 }
 
 /* The schema from which the erasure certificates are sealed too: their
- * reason is typed by a person and may name one (issue 19). A schema 3 file
+ * reason is typed by a person and may name one. A schema 3 file
  * holds them in clear until its upgrade reseals them (carnet__store_reseal),
  * and a schema 3 replica on read-only media is read as it is. */
 #define CERTS_SEALED_SCHEMA 4u

@@ -15,8 +15,8 @@
  *                      the row is stale)
  *   pass 3  index      each key is one a row derives (its hash is among
  *                      those of pass 1: else a stale or damaged key) and
- *                      its value is empty (issue 19: a bit flip that made
- *                      an empty value a 4 KB blob was reported sound)
+ *                      its value is empty (a bit flip that made an empty
+ *                      value a 4 KB blob was once reported sound)
  *
  * The hashes cost 8 bytes per derived key (48 MB for a million customers
  * of six keys); they are SipHash with a key drawn for the run, so a

@@ -11,7 +11,7 @@
  * Strict where guessing would import garbage: a quote still open at the end
  * of the file, or a NUL byte, refuses the whole file.
  *
- * The encoding is never guessed silently (issue 19: one stray byte made a
+ * The encoding is never guessed silently (one stray byte once made a
  * whole UTF-8 file read as Windows-1252, "Hélène" becoming "HÃ©lÃ¨ne" in
  * every row). The decoder counts the valid UTF-8 multi-byte sequences and
  * the bytes that are not part of one:

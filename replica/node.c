@@ -56,7 +56,7 @@
  * Admission. Anyone who can reach the port can open a connection, and
  * until its handshake is done nothing says it is one of ours: a client
  * holding a few dozen idle connections used to take all 64 slots, so that
- * trusted peers were closed at once (issue 19). So connections accepted
+ * trusted peers were closed at once. So connections accepted
  * from the network go through two budgets, and a newcomer is accepted
  * into a slot of its own, into the slot of a handshake that is getting
  * nowhere, or told it is busy:

@@ -48,7 +48,7 @@ CARNET_BEGIN_DECLS
 /* What an erasure reaches. Values are stored: never renumber. */
 typedef enum carnet_erase_scope {
   /* The record named and nothing else: the customers merged with it stay
-   * (carnet_record_erase_one; every certificate made before issue 19). */
+   * (carnet_record_erase_one; every certificate of version 1). */
   CARNET_ERASE_RECORD = 1,
   /* The person as shown: every customer merged with it (its group, see
    * carnet/merge.h), and any customer found merged with one of them later,

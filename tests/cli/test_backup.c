@@ -1,6 +1,6 @@
 /* tests/cli/test_backup.c - `carnet backup` and `carnet restore`, replicas
  * on read-only media, and one `carnet serve` per replica, with the real
- * binary (issue 19, point 9). The team scenario of a restore is
+ * binary. The team scenario of a restore is
  * tests/sync/test_restore.c; the library's side is tests/engine/test_backup.c.
  *
  * Read-only media are real: the replica directory is bind-mounted read-only

@@ -1,4 +1,4 @@
-/* tests/cli/test_crypt.c - encryption at rest (issue 9, part 1): a
+/* tests/cli/test_crypt.c - encryption at rest: a
  * replica's personal data cannot be read from its files without its key.
  *
  * One replica of 10,000 customers with distinctive names, e-mails and

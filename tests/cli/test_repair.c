@@ -1,5 +1,5 @@
 /* tests/cli/test_repair.c - `carnet check --repair` and `carnet salvage`
- * (issue 19, point 7; carnet/verify.h), with the real binary.
+ * (carnet/verify.h), with the real binary.
  *
  * The damage is made through the store's internal API from this test (a
  * test hook of its own: the shipped binary has no way to write an index

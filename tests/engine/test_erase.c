@@ -420,7 +420,7 @@ static void test_bad_certificates_refused(void **state) {
   msgpack_sbuffer_destroy(&reply);
 }
 
-/* --- the person as shown (issue 19, point 3) ------------------------------------ */
+/* --- the person as shown -------------------------------------------------------- */
 
 static void merge(carnet_replica *r, const carnet_id *keep, const carnet_id *other) {
   carnet_txn *t;
@@ -512,8 +512,8 @@ static void test_concurrent_merge_out_edge(void **state) {
   assert_erased_everywhere(p, &y, carnet_replica_id(office), e.at);
 }
 
-/* Scope RECORD (carnet_record_erase_one, and every certificate of a build
- * before issue 19, version 1): a merged member stays, then and later. Two
+/* Scope RECORD (carnet_record_erase_one, and every certificate of
+ * version 1): a merged member stays, then and later. Two
  * erasures of one customer, one of them of the person: the person goes. */
 static void test_record_scope_and_widening(void **state) {
   pair *p = *state;
@@ -588,7 +588,7 @@ static void test_certificate_versions(void **state) {
   assert_int_equal(carnet__cert_decode(v2, sizeof v2, &e, &bad), CARNET_EPROTO);
 }
 
-/* --- the reason at rest (issue 19, point 4) ---------------------------------------- */
+/* --- the reason at rest ------------------------------------------------------------ */
 
 static bool file_holds(const char *dir, const char *name, const char *needle) {
   char *path = tdir_join(dir, name);
@@ -675,7 +675,7 @@ static void test_schema3_certificates_sealed_on_open(void **state) {
   carnet_txn_abort(t);
 }
 
-/* --- a compaction that fails (issue 19, point 8) ---------------------------------- */
+/* --- a compaction that fails ------------------------------------------------------ */
 
 /* The copy fails for space (the store's test hook, as on a full disk):
  * the erasure stands, the replica says why it is not compacted (not that

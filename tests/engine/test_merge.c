@@ -385,7 +385,7 @@ static void test_erase_in_a_group(void **state) {
 }
 
 /* Erasing any member erases the person as shown: every member of the
- * group, each with its certificate (issue 19, point 3). */
+ * group, each with its certificate. */
 static void test_erase_person_of_a_group(void **state) {
   fx *f = *state;
   carnet_replica *r = f->r[0];

@@ -2,8 +2,8 @@
  * (carnet/verify.h): carnet_replica_verify_progress gives the same report as
  * carnet_replica_verify, with progress calls that count the rows read
  * towards a total known from the start; carnet_replica_check finds damage
- * made to the derived tables through the store's internal API (issue 19:
- * an empty index value turned into a 4 KB blob was reported sound), both
+ * made to the derived tables through the store's internal API (an empty
+ * index value once turned into a 4 KB blob was reported sound), both
  * ways, and carnet_replica_repair rebuilds them from the rows. */
 #include <setjmp.h>
 #include <stdarg.h>

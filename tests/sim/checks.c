@@ -427,7 +427,7 @@ static int check_numbers(sim *s) {
 }
 
 /* 6. every replica is sound: rows, change index and index agree both ways
- * (carnet_replica_check; issue 19). */
+ * (carnet_replica_check). */
 static int check_sound(sim *s) {
   for (int i = 0; i < s->n; i++) {
     carnet_check_report c = CARNET_CHECK_REPORT_INIT;

@@ -1,7 +1,7 @@
 /* tests/sync/test_admission.c - admission control of `carnet serve`
  * (replica/node.c, invariants A1-A6), with real processes.
  *
- * Issue 19, point 1: a client holding 80 idle connections, reopening each
+ * A client holding 80 idle connections, reopening each
  * one the server closed, made 8 of 8 syncs of a trusted peer fail ("the
  * peer closed the connection during the handshake (is it a Carnet
  * replica?)"): the node admitted 64 connections in all, authenticated or
@@ -11,8 +11,8 @@
  * as it can, while the trusted peer syncs 20 times: all 20 must succeed,
  * and serve's memory (VmRSS, VmHWM from /proc) must stay bounded.
  *
- * With the admission code reverted (replica/node.c and conn.c as before
- * issue 19) the first sync fails: the attacker's connections hold every
+ * With the admission code reverted (replica/node.c and conn.c as they were
+ * before admission control) the first sync fails: the attacker's connections hold every
  * slot, and each new one, the trusted peer's included, is closed at once.
  */
 #define _GNU_SOURCE /* wait4 */

@@ -1,5 +1,5 @@
 /* tests/sync/test_compact.c - the compaction after an erasure on a full
- * disk, with real `carnet` processes (issue 19, point 8; carnet/erase.h).
+ * disk, with real `carnet` processes (carnet/erase.h).
  *
  * The replica lives on a small tmpfs in a private mount namespace (as root,
  * or in a user namespace of its own). A machine that allows neither fails

@@ -1,5 +1,5 @@
 /* tests/sync/test_erase.c - GDPR erasure across real `carnet` processes
- * (issue 6, carnet/erase.h).
+ * (carnet/erase.h).
  *
  * Three replicas A, B, C on 127.0.0.1: B runs `carnet serve` (the hub), A
  * and C run `carnet sync` against it. C goes offline, edits the customer
@@ -541,7 +541,7 @@ static void test_serve_compacts_after_cli_erase(void **state) {
   free(x);
 }
 
-/* --- the person as shown (issue 19, point 3) ----------------------------------------- */
+/* --- the person as shown ------------------------------------------------------------- */
 
 #define P1_NAME "Ophelie Fusionnee"
 #define P1_EMAIL "ophelie.fusion@exemple.fr"

@@ -1,5 +1,5 @@
 /* tests/sync/test_restore.c - a backup restored into a team, with real
- * `carnet` processes (issue 19, point 9; carnet/backup.h).
+ * `carnet` processes (carnet/backup.h).
  *
  * B, the office hub, runs `carnet serve`; A, a laptop, syncs with it. B is
  * backed up while it serves, then everybody keeps working: new customers

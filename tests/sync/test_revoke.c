@@ -1,4 +1,4 @@
-/* tests/sync/test_revoke.c - revocation that bites (issue 19, point 2),
+/* tests/sync/test_revoke.c - revocation that bites,
  * with real processes.
  *
  * Before: 25 s after A removed B's key, B still received A's new customers
