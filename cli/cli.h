@@ -176,8 +176,9 @@ int cli_read_passphrase(const cli *c, const char *prompt, bool twice, char *buf,
  * code after printing. */
 int cli_open(cli *c, carnet_replica **out);
 
-/* Brief: resolve what the user typed to an entity of `kind`. Returns CLI_OK
- * or an exit code after printing. */
+/* Brief: resolve what the user typed to an entity of `kind` (the one
+ * resolver of the commands; its hints name the command that lists the
+ * kind). Returns CLI_OK or an exit code after printing. */
 int cli_resolve(cli *c, carnet_replica *r, carnet_kind kind, const char *ref, carnet_id *out);
 
 /* Brief: resolve then read. After the call the caller frees *out. */

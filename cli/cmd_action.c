@@ -196,8 +196,8 @@ static int write_action(cli *c, const cli_usage *u, bool create, int argc, char 
                   "other)");
     goto done;
   }
-  if ((rc = crm_open(c, &r))) goto done;
-  if (!create && (rc = crm_resolve(c, r, CARNET_KIND_ACTION, a.pos[0], &id))) goto done;
+  if ((rc = cli_open(c, &r))) goto done;
+  if (!create && (rc = cli_resolve(c, r, CARNET_KIND_ACTION, a.pos[0], &id))) goto done;
   p = cli_oom(carnet_patch_new(CARNET_KIND_ACTION));
   if ((rc = build_patch(c, r, &a, p, &n))) goto done;
   if (!create && n == 0) {
@@ -228,7 +228,7 @@ static int run_edit(cli *c, int argc, char **argv) {
 }
 
 static int run_delete(cli *c, int argc, char **argv) {
-  return crm_delete(c, &delete_usage, CARNET_KIND_ACTION, argc, argv);
+  return cli_write_delete(c, &delete_usage, CARNET_KIND_ACTION, argc, argv);
 }
 
 static void show_action(FILE *f, const carnet_record *rec, json_t *labels) {
@@ -272,8 +272,8 @@ static int run_show(cli *c, int argc, char **argv) {
   cli_args a;
   int rc = cli_parse(c, &show_usage, argc, argv, &a);
   if (rc) return rc;
-  if ((rc = crm_open(c, &r)) || (rc = crm_customer_labels(c, r, &labels)) ||
-      (rc = crm_load(c, r, CARNET_KIND_ACTION, a.pos[0], &rec)))
+  if ((rc = cli_open(c, &r)) || (rc = crm_customer_labels(c, r, &labels)) ||
+      (rc = cli_load(c, r, CARNET_KIND_ACTION, a.pos[0], &rec)))
     goto done;
   if (c->json)
     rc = cli_json_print(c, crm_json_action(rec, labels));
@@ -342,7 +342,7 @@ static int run_list(cli *c, int argc, char **argv) {
                   st.channel);
     goto done;
   }
-  if ((rc = crm_open(c, &r))) goto done;
+  if ((rc = cli_open(c, &r))) goto done;
   if (cust) {
     if ((rc = cli_resolve(c, r, CARNET_KIND_CUSTOMER, cust, &cid))) goto done;
     filter.customer = &cid;

@@ -240,7 +240,7 @@ static const cli_usage numbering_usage = {
 /* --- Helpers --------------------------------------------------------------- */
 
 static int load_doc(cli *c, carnet_replica *r, const char *ref, carnet_record **out) {
-  int rc = crm_load(c, r, CARNET_KIND_DOCUMENT, ref, out);
+  int rc = cli_load(c, r, CARNET_KIND_DOCUMENT, ref, out);
   if (rc == CLI_OK && carnet_record_deleted(*out)) {
     carnet_record_free(*out);
     *out = NULL;
@@ -364,7 +364,7 @@ static int run_add(cli *c, int argc, char **argv) {
                   "REF");
     goto done;
   }
-  if ((rc = crm_open(c, &r))) goto done;
+  if ((rc = cli_open(c, &r))) goto done;
   p = cli_oom(carnet_patch_new(CARNET_KIND_DOCUMENT));
   if ((rc = header_patch(c, r, &a, p, &n))) goto done;
   int err = carnet_record_create_commit(r, p, &id);
@@ -390,7 +390,7 @@ static int run_edit(cli *c, int argc, char **argv) {
   char label[48], msg[96];
   int n, rc = cli_parse(c, &edit_usage, argc, argv, &a);
   if (rc) return rc;
-  if ((rc = crm_open(c, &r)) || (rc = load_doc(c, r, a.pos[0], &rec))) goto done;
+  if ((rc = cli_open(c, &r)) || (rc = load_doc(c, r, a.pos[0], &rec))) goto done;
   p = cli_oom(carnet_patch_new(CARNET_KIND_DOCUMENT));
   if ((rc = header_patch(c, r, &a, p, &n))) goto done;
   if (n == 0) {
@@ -475,7 +475,7 @@ static int run_line(cli *c, const cli_usage *u, line_cmd cmd, int argc, char **a
   cli_args a;
   int rc = cli_parse(c, u, argc, argv, &a);
   if (rc) return rc;
-  if ((rc = crm_open(c, &r)) || (rc = load_doc(c, r, a.pos[0], &rec))) goto done;
+  if ((rc = cli_open(c, &r)) || (rc = load_doc(c, r, a.pos[0], &rec))) goto done;
   if (cmd != LC_ADD && (rc = find_line(c, rec, a.pos[1], &line))) goto done;
   const char *after_ref = opt(&a, O_AFTER);
   if (after_ref) {
@@ -565,7 +565,7 @@ static int run_validate(cli *c, int argc, char **argv) {
   cli_args a;
   int rc = cli_parse(c, &validate_usage, argc, argv, &a);
   if (rc) return rc;
-  if ((rc = crm_open(c, &r)) || (rc = load_doc(c, r, a.pos[0], &rec))) goto done;
+  if ((rc = cli_open(c, &r)) || (rc = load_doc(c, r, a.pos[0], &rec))) goto done;
   int err = carnet_txn_begin(r, &t);
   if (err == 0) err = carnet_doc_validate(t, carnet_record_id(rec), number, sizeof number);
   if ((rc = t ? crm_finish(c, r, t, err) : cli_fail_rc(c, r, err, NULL))) goto done;
@@ -598,7 +598,7 @@ static int run_status(cli *c, int argc, char **argv) {
     rc = CLI_EUSER;
     goto done;
   }
-  if ((rc = crm_open(c, &r)) || (rc = load_doc(c, r, a.pos[0], &rec))) goto done;
+  if ((rc = cli_open(c, &r)) || (rc = load_doc(c, r, a.pos[0], &rec))) goto done;
   int err = carnet_txn_begin(r, &t);
   if (err == 0) err = carnet_doc_status_set(t, carnet_record_id(rec), st, date);
   if ((rc = t ? crm_finish(c, r, t, err) : cli_fail_rc(c, r, err, NULL))) goto done;
@@ -625,7 +625,7 @@ static int run_convert(cli *c, int argc, char **argv) {
     rc = cli_fail(c, CLI_EUSER, "give --to order, invoice or credit_note");
     goto done;
   }
-  if ((rc = crm_open(c, &r)) || (rc = load_doc(c, r, a.pos[0], &rec))) goto done;
+  if ((rc = cli_open(c, &r)) || (rc = load_doc(c, r, a.pos[0], &rec))) goto done;
   int err = carnet_txn_begin(r, &t);
   if (err == 0)
     err = opt(&a, O_AGAIN) ? carnet_doc_convert_again(t, carnet_record_id(rec), type, &nid)
@@ -736,7 +736,7 @@ static int run_show(cli *c, int argc, char **argv) {
   cli_args a;
   int rc = cli_parse(c, &show_usage, argc, argv, &a);
   if (rc) return rc;
-  if ((rc = crm_open(c, &r)) || (rc = crm_load(c, r, CARNET_KIND_DOCUMENT, a.pos[0], &rec)))
+  if ((rc = cli_open(c, &r)) || (rc = cli_load(c, r, CARNET_KIND_DOCUMENT, a.pos[0], &rec)))
     goto done;
   const char *cuhex = carnet_record_str(rec, CARNET_F_CUSTOMER);
   char label[300] = "";
@@ -816,7 +816,7 @@ static int run_list(cli *c, int argc, char **argv) {
     rc = CLI_EUSER;
     goto done;
   }
-  if ((rc = crm_open(c, &r))) goto done;
+  if ((rc = cli_open(c, &r))) goto done;
   if (cust) {
     if ((rc = cli_resolve(c, r, CARNET_KIND_CUSTOMER, cust, &cid))) goto done;
     filter.customer = &cid;
@@ -890,7 +890,7 @@ static int run_numbering(cli *c, int argc, char **argv) {
     rc = cli_fail(c, CLI_EUSER, "give TYPE RULE, or TYPE --default");
     goto done;
   }
-  if ((rc = crm_open(c, &r))) goto done;
+  if ((rc = cli_open(c, &r))) goto done;
   if (a.npos == 2 || reset) {
     int err = carnet_replica_set_numbering(r, type, reset ? NULL : a.pos[1]);
     if (err) {
@@ -914,7 +914,7 @@ done:
 }
 
 static int run_delete(cli *c, int argc, char **argv) {
-  return crm_delete(c, &delete_usage, CARNET_KIND_DOCUMENT, argc, argv);
+  return cli_write_delete(c, &delete_usage, CARNET_KIND_DOCUMENT, argc, argv);
 }
 
 static const cli_sub subs[] = {

@@ -369,7 +369,7 @@ static int run_export(cli *c, int argc, char **argv) {
     rc = cli_fail(c, CLI_EUSER, "--archive writes a zip file: say where with -o FILE");
     goto done;
   }
-  if ((rc = crm_open(c, &r)) || (rc = cli_load(c, r, CARNET_KIND_CUSTOMER, a.pos[0], &cu)))
+  if ((rc = cli_open(c, &r)) || (rc = cli_load(c, r, CARNET_KIND_CUSTOMER, a.pos[0], &cu)))
     goto done;
   static const struct {
     const char *key;

@@ -106,7 +106,7 @@ int cli_cmd_history(cli *c, int argc, char **argv) {
   char ref[CARNET_ID_HEX_LEN + 1];
   int rc = cli_parse(c, &history_usage, argc, argv, &a);
   if (rc) return rc;
-  if ((rc = crm_open(c, &r)) || (rc = cli_load(c, r, CARNET_KIND_CUSTOMER, a.pos[0], &cu)))
+  if ((rc = cli_open(c, &r)) || (rc = cli_load(c, r, CARNET_KIND_CUSTOMER, a.pos[0], &cu)))
     goto done;
   static const char *const headers[] = {"DATE", "WHAT", "DETAILS", "AMOUNT", "BALANCE"};
   if (c->json)
@@ -197,7 +197,7 @@ int cli_cmd_stats(cli *c, int argc, char **argv) {
     rc = cli_fail(c, CLI_EUSER, "invalid --won-rating '%s': a level from 1 to 5", won);
     goto done;
   }
-  if ((rc = crm_open(c, &r))) goto done;
+  if ((rc = cli_open(c, &r))) goto done;
   /* The current month by the replica's clock, for what is not given. */
   char first[11], last[11];
   month_of_today(r, first, last);

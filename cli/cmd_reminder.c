@@ -4,7 +4,7 @@
  *
  * A reminder in mode "day" is due on its date; in mode "week", on every day
  * of the ISO week (Monday to Sunday) of its date; until it is done. "Today"
- * is the replica's clock (crm_open; the test binary sets it, cli/testclock.c).
+ * is the replica's clock (cli_open; the test binary sets it, cli/testclock.c).
  */
 #include <getopt.h>
 #include <stdlib.h>
@@ -128,8 +128,8 @@ static int write_reminder(cli *c, const cli_usage *u, int mode, int argc, char *
     rc = cli_fail(c, CLI_EUSER, "give --customer REF");
     goto done;
   }
-  if ((rc = crm_open(c, &r))) goto done;
-  if (mode != ADD && (rc = crm_resolve(c, r, CARNET_KIND_REMINDER, a.pos[0], &id))) goto done;
+  if ((rc = cli_open(c, &r))) goto done;
+  if (mode != ADD && (rc = cli_resolve(c, r, CARNET_KIND_REMINDER, a.pos[0], &id))) goto done;
   p = cli_oom(carnet_patch_new(CARNET_KIND_REMINDER));
   for (int i = 0; i < a.nopts && err == 0; i++, n++) {
     const char *v = a.opts[i].arg;
@@ -188,7 +188,7 @@ static int run_done(cli *c, int argc, char **argv) {
   return write_reminder(c, &done_usage, 2, argc, argv);
 }
 static int run_delete(cli *c, int argc, char **argv) {
-  return crm_delete(c, &delete_usage, CARNET_KIND_REMINDER, argc, argv);
+  return cli_write_delete(c, &delete_usage, CARNET_KIND_REMINDER, argc, argv);
 }
 
 /* --- Listing -------------------------------------------------------------------- */
@@ -258,7 +258,7 @@ static int run_list(cli *c, int argc, char **argv) {
   int rc = cli_parse(c, &list_usage, argc, argv, &a);
   if (rc) return rc;
   st.all = opt(&a, O_ALL) != NULL;
-  if ((rc = crm_open(c, &r))) goto done;
+  if ((rc = cli_open(c, &r))) goto done;
   if (opt(&a, O_CUSTOMER)) {
     if ((rc = cli_resolve(c, r, CARNET_KIND_CUSTOMER, opt(&a, O_CUSTOMER), &cid))) goto done;
     filter.customer = &cid;
@@ -313,7 +313,7 @@ int cli_cmd_reminders(cli *c, int argc, char **argv) {
     rc = CLI_EUSER;
     goto done;
   }
-  if ((rc = crm_open(c, &r))) goto done;
+  if ((rc = cli_open(c, &r))) goto done;
   if (date) {
     snprintf(from, sizeof from, "%s", date);
   } else {

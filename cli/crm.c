@@ -7,10 +7,6 @@
 
 /* --- Opening ------------------------------------------------------------ */
 
-int crm_open(cli *c, carnet_replica **out) {
-  return cli_open(c, out);
-}
-
 int crm_finish(cli *c, carnet_replica *r, carnet_txn *t, int err) {
   if (err) {
     /* Keep the detail of the failed call: abort does not touch it. */
@@ -90,79 +86,6 @@ const char *crm_fmt_percent(uint32_t bp, char *out) {
 
 /* --- References ------------------------------------------------------------ */
 
-/* The command that lists a kind, for hints ("see 'carnet doc list'"). */
-static const char *list_cmd(carnet_kind kind) {
-  switch (kind) {
-  case CARNET_KIND_DOCUMENT:
-    return "doc";
-  case CARNET_KIND_ACTION:
-    return "action";
-  case CARNET_KIND_REMINDER:
-    return "reminder";
-  default:
-    return carnet_kind_name(kind);
-  }
-}
-
-int crm_resolve(cli *c, carnet_replica *r, carnet_kind kind, const char *ref, carnet_id *out) {
-  const char *kname = carnet_kind_name(kind);
-  int rc = carnet_record_resolve(r, kind, ref, out);
-  if (rc == CARNET_ENOTFOUND && strlen(ref) < 6 &&
-      strspn(ref, "0123456789abcdefABCDEF") == strlen(ref))
-    return cli_fail(c, CLI_EUSER, "no %s '%s': an id prefix needs at least 6 characters", kname,
-                    ref);
-  if (rc == CARNET_ENOTFOUND)
-    return cli_fail(c, CLI_EUSER, "no %s '%s' (see 'carnet %s list')", kname, ref, list_cmd(kind));
-  if (rc == CARNET_EAMBIGUOUS)
-    return cli_fail(c, CLI_EUSER, "'%s' matches several %ss: type more characters", ref, kname);
-  if (rc) return cli_fail_rc(c, r, rc, ref);
-  return CLI_OK;
-}
-
-int crm_load(cli *c, carnet_replica *r, carnet_kind kind, const char *ref, carnet_record **out) {
-  carnet_id id;
-  int rc = crm_resolve(c, r, kind, ref, &id);
-  if (rc) return rc;
-  rc = carnet_record_get(r, &id, out);
-  if (rc) return cli_fail_rc(c, r, rc, ref);
-  if (carnet_record_kind(*out) != kind) {
-    carnet_record_free(*out);
-    *out = NULL;
-    return cli_fail(c, CLI_EUSER, "'%s' is not a%s %s", ref, kind == CARNET_KIND_ACTION ? "n" : "",
-                    carnet_kind_name(kind));
-  }
-  return CLI_OK;
-}
-
-int crm_delete(cli *c, const cli_usage *u, carnet_kind kind, int argc, char **argv) {
-  carnet_replica *r = NULL;
-  carnet_record *rec = NULL;
-  carnet_patch *p = NULL;
-  char hex[CARNET_ID_HEX_LEN + 1];
-  cli_args a;
-  int rc = cli_parse(c, u, argc, argv, &a);
-  if (rc) return rc;
-  if ((rc = crm_open(c, &r)) || (rc = crm_load(c, r, kind, a.pos[0], &rec))) goto done;
-  carnet_id_format(carnet_record_id(rec), hex);
-  if (carnet_record_deleted(rec)) {
-    rc = cli_fail(c, CLI_EUSER, "%s %s is already deleted", carnet_kind_name(kind), hex);
-    goto done;
-  }
-  p = cli_oom(carnet_patch_new(kind));
-  int err = carnet_patch_delete(p);
-  if (err == 0) err = carnet_record_update_commit(r, carnet_record_id(rec), p);
-  if (err) {
-    rc = cli_fail_rc(c, r, err, NULL);
-    goto done;
-  }
-  printf("deleted %s\n", hex);
-done:
-  carnet_patch_free(p);
-  carnet_record_free(rec);
-  carnet_replica_close(r);
-  cli_args_free(&a);
-  return rc;
-}
 
 /* --- Customers ------------------------------------------------------------ */
 

@@ -8,12 +8,6 @@
 
 #include "cli/cli.h"
 
-/* Brief: open the replica like cli_open (the test-only binary
- * carnet-testclock reads its clock from $CARNET_TEST_NOW, cli/testclock.c;
- * the shipped `carnet` never does). Returns CLI_OK or an exit code after
- * printing. */
-int crm_open(cli *c, carnet_replica **out);
-
 /* Brief: commit `t` when `err` is 0, else abort it; report a failure (the
  * replica's detail) and return the exit code. */
 int crm_finish(cli *c, carnet_replica *r, carnet_txn *t, int err);
@@ -30,14 +24,6 @@ bool crm_date(const cli *c, const char *flag, const char *text);
 const char *crm_fmt_money(int64_t cents, char *out);
 const char *crm_fmt_qty(int64_t milli, char *out);
 const char *crm_fmt_percent(uint32_t bp, char *out);
-
-/* Brief: cli_resolve / cli_load for documents, actions and reminders (the
- * hints name the right command). */
-int crm_resolve(cli *c, carnet_replica *r, carnet_kind kind, const char *ref, carnet_id *out);
-int crm_load(cli *c, carnet_replica *r, carnet_kind kind, const char *ref, carnet_record **out);
-
-/* Brief: `... delete ID` for actions and reminders. */
-int crm_delete(cli *c, const cli_usage *u, carnet_kind kind, int argc, char **argv);
 
 /* Brief: resolve a customer reference to a live customer's hex id (33
  * bytes). Returns CLI_OK or an exit code after printing. */

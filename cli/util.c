@@ -94,6 +94,20 @@ int cli_open(cli *c, carnet_replica **out) {
   return CLI_OK;
 }
 
+/* The command that lists a kind, for hints ("see 'carnet doc list'"). */
+static const char *list_cmd(carnet_kind kind) {
+  switch (kind) {
+  case CARNET_KIND_DOCUMENT:
+    return "doc";
+  case CARNET_KIND_ACTION:
+    return "action";
+  case CARNET_KIND_REMINDER:
+    return "reminder";
+  default:
+    return carnet_kind_name(kind);
+  }
+}
+
 int cli_resolve(cli *c, carnet_replica *r, carnet_kind kind, const char *ref, carnet_id *out) {
   const char *kname = carnet_kind_name(kind);
   int rc = carnet_record_resolve(r, kind, ref, out);
@@ -102,7 +116,7 @@ int cli_resolve(cli *c, carnet_replica *r, carnet_kind kind, const char *ref, ca
     return cli_fail(c, CLI_EUSER, "no %s '%s': an id prefix needs at least 6 characters", kname,
                     ref);
   if (rc == CARNET_ENOTFOUND)
-    return cli_fail(c, CLI_EUSER, "no %s '%s' (see 'carnet %s list')", kname, ref, kname);
+    return cli_fail(c, CLI_EUSER, "no %s '%s' (see 'carnet %s list')", kname, ref, list_cmd(kind));
   if (rc == CARNET_EAMBIGUOUS)
     return cli_fail(c, CLI_EUSER, "'%s' matches several %ss: type more characters", ref, kname);
   if (rc) return cli_fail_rc(c, r, rc, ref);
@@ -118,7 +132,8 @@ int cli_load(cli *c, carnet_replica *r, carnet_kind kind, const char *ref, carne
   if (carnet_record_kind(*out) != kind) {
     carnet_record_free(*out);
     *out = NULL;
-    return cli_fail(c, CLI_EUSER, "'%s' is not a %s", ref, carnet_kind_name(kind));
+    return cli_fail(c, CLI_EUSER, "'%s' is not a%s %s", ref, kind == CARNET_KIND_ACTION ? "n" : "",
+                    carnet_kind_name(kind));
   }
   return CLI_OK;
 }

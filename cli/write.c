@@ -63,7 +63,7 @@ static int write_entity(cli *c, const cli_usage *u, carnet_kind kind, int argc, 
   cli_args a;
   int rc = cli_parse(c, u, argc, argv, &a);
   if (rc) return rc;
-  if ((rc = crm_open(c, &r))) goto done;
+  if ((rc = cli_open(c, &r))) goto done;
   if (!create && (rc = cli_resolve(c, r, kind, a.pos[0], &id))) goto done;
   p = cli_oom(carnet_patch_new(kind));
   if ((rc = cli_patch_build(c, r, kind, &a, p, &touched))) goto done;
@@ -120,7 +120,7 @@ int cli_write_delete(cli *c, const cli_usage *u, carnet_kind kind, int argc, cha
   cli_args a;
   int rc = cli_parse(c, u, argc, argv, &a);
   if (rc) return rc;
-  if ((rc = crm_open(c, &r))) goto done;
+  if ((rc = cli_open(c, &r))) goto done;
   if ((rc = cli_load(c, r, kind, a.pos[0], &rec))) goto done;
   if (carnet_record_deleted(rec)) {
     rc = cli_fail(c, CLI_EUSER, "%s %s is already deleted", carnet_kind_name(kind),
