@@ -171,7 +171,7 @@ static int read_bin(carnet__msg *m, carnet__mp *mp, size_t max, bool exact, carn
   if (rc) return mp_err(m, mp, rc);
   if (o.type != MSGPACK_OBJECT_BIN || o.via.bin.size == 0 || o.via.bin.size > max ||
       (exact && o.via.bin.size != max) || raw.len != carnet__canon_bin(o.via.bin.size))
-    return BAD(m);
+    return CARNET__REFUSE(&m->bad_line, CARNET_EPROTO);
   *out = (carnet_buf){o.via.bin.ptr, o.via.bin.size};
   return 0;
 }
