@@ -5,7 +5,7 @@ BUILD_SAN  ?= build-san
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
 
-.PHONY: all deps build build-san check test test-san demo clean format fuzz bench sim install uninstall deb
+.PHONY: all deps build build-san check lint test test-san demo clean format fuzz bench sim install uninstall deb
 
 all: build
 
@@ -31,8 +31,20 @@ test-san: build-san
 	cd $(BUILD_SAN) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 		ctest --output-on-failure -j $(JOBS)
 
-# The whole suite twice: a normal build, then AddressSanitizer + UBSan.
-check: test test-san
+# Before the suites: the C lines a change touches are formatted
+# (scripts/dev/format-check.sh: against the merge base with main on a
+# branch, the last commit on main), and the library and the commands build
+# with clang and -Werror (compile only, no tests: a minute or two).
+BUILD_CLANG ?= build-clang
+lint: deps
+	scripts/dev/format-check.sh
+	CC=clang cmake -S . -B $(BUILD_CLANG) -DCMAKE_BUILD_TYPE=Debug -DBUILD_TESTING=OFF \
+	  -DCARNET_WERROR=ON $(CMAKE_ARGS) >/dev/null
+	cmake --build $(BUILD_CLANG) -j $(JOBS)
+
+# The checks above, then the whole suite twice: a normal build, then
+# AddressSanitizer + UBSan.
+check: lint test test-san
 
 demo: build
 	@scripts/demo.sh $(BUILD)/bin/carnet
@@ -66,7 +78,7 @@ uninstall:
 	sed 's|^|$(DESTDIR)|' $(BUILD)/install_manifest.txt | xargs -d '\n' rm -f --
 
 clean:
-	rm -rf $(BUILD) $(BUILD_SAN)
+	rm -rf $(BUILD) $(BUILD_SAN) $(BUILD_CLANG)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

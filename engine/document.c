@@ -41,33 +41,21 @@
 #include "engine/replica_int.h"
 #include "engine/schema.h"
 #include "engine/text.h"
+#include "engine/totals.h"
 #include "engine/write.h"
 
-/* --- names ---------------------------------------------------------------- */
+/* --- totals ---------------------------------------------------------------- */
 
-static const char *const type_names[] = {NULL, "quote", "order", "invoice", "credit_note"};
-static const char *const status_names[] = {NULL,      "draft",    "sent", "refused",  "accepted",
-                                           "ordered", "invoiced", "paid", "cancelled"};
-
-const char *carnet_doc_type_name(carnet_doc_type t) {
-  return t >= CARNET_DOC_QUOTE && t <= CARNET_DOC_CREDIT_NOTE ? type_names[t] : NULL;
+int carnet_doc_totals(const carnet_record *rec, carnet_totals *out) {
+  memset(out, 0, sizeof *out);
+  if (carnet_record_kind(rec) != CARNET_KIND_DOCUMENT) return CARNET_EINVAL;
+  const carnet_line *lines;
+  size_t n = carnet_record_lines(rec, &lines);
+  return carnet__totals_of(lines, n, carnet_record_str(rec, CARNET_F_FROZEN_HT),
+                           carnet_record_str(rec, CARNET_F_FROZEN_TTC), out);
 }
 
-carnet_doc_type carnet_doc_type_parse(const char *name) {
-  for (int i = 1; name && i <= CARNET_DOC_CREDIT_NOTE; i++)
-    if (strcmp(type_names[i], name) == 0) return (carnet_doc_type)i;
-  return (carnet_doc_type)0;
-}
-
-const char *carnet_doc_status_name(carnet_doc_status s) {
-  return s >= CARNET_ST_DRAFT && s <= CARNET_ST_CANCELLED ? status_names[s] : NULL;
-}
-
-carnet_doc_status carnet_doc_status_parse(const char *name) {
-  for (int i = 1; name && i <= CARNET_ST_CANCELLED; i++)
-    if (strcmp(status_names[i], name) == 0) return (carnet_doc_status)i;
-  return (carnet_doc_status)0;
-}
+/* --- line ids ---------------------------------------------------------------- */
 
 void carnet_line_id_format(const carnet_line_id *id, char out[17]) {
   static const char hex[] = "0123456789abcdef";

@@ -178,11 +178,12 @@ bool carnet__index_parts_exact(const carnet__entity *e);
 int carnet__index_secret(carnet__stxn *st, carnet__blind_secret *out);
 
 /* Make the index secret when it is missing and index every stored entity
- * with it, inside write transaction `t` (called by carnet_txn_begin). */
+ * with it, inside write transaction `t` (called by carnet_txn_begin;
+ * engine/reindex.c). */
 struct carnet_txn;
 int carnet__index_secret_ensure(struct carnet_txn *t);
 
-/* Schema 2 -> 3 (engine/replica.c): delete every blind key ('p' 'e' 'h'
+/* Schema 2 -> 3 (engine/open.c; engine/reindex.c): delete every blind key ('p' 'e' 'h'
  * 's' 'S' 'n', hashed with keyed BLAKE2b up to schema 2) and derive them
  * again from the stored entities with carnet__index_hash, inside write
  * transaction `st`. The opposition list is not touched. */

@@ -41,16 +41,12 @@
 
 #include "carnet/erase.h"
 #include "engine/entity_io.h"
+#include "engine/erased.h"
 #include "engine/store.h"
 #include <msgpack.h>
 
 /* Meta keys. Frozen. */
-#define CARNET__META_CERTSEQ "certseq"         /* 8 bytes big-endian */
 #define CARNET__META_COMPACT "compact_pending" /* present: an erasure awaits compaction */
-
-/* Brief: whether entity `id` was erased (X1). For the duplicate merge: a
- * customer that is erased must not be merged into. Errors: CARNET_EIO. */
-int carnet__erased(carnet__stxn *st, const carnet_id *id, bool *out);
 
 /* Brief: apply certificate `c` in `t` (X3): on first sight erase the
  * customer and what belongs to it, then record this replica's confirmation;
@@ -93,15 +89,6 @@ int carnet__certs_seq(carnet_replica *r, uint64_t *out);
  * they were read at. Errors: CARNET_ECORRUPT, CARNET_EIO, or cb's. */
 int carnet__certs_since(carnet_replica *r, uint64_t after, uint64_t *upto,
                         int (*cb)(const void *bytes, size_t len, void *data), void *data);
-
-/* Brief: for the change feed (engine/feed.c): each customer whose
- * certificate was stored with an lseq in (after, upto] (new, or changed by
- * a confirmation: X4), cb(data, id, true), then each other entity erased by
- * one of them, cb(data, id, false). A non-zero return of `cb` stops and is
- * returned. Errors: CARNET_ECORRUPT, CARNET_EIO, CARNET_ENOMEM. */
-int carnet__erasures_between(carnet__stxn *st, uint64_t after, uint64_t upto,
-                             int (*cb)(void *data, const carnet_id *id, bool customer),
-                             void *data);
 
 /* Brief: apply a certificate received from peer `from` (its replica id,
  * for the change feed; 0: unknown), in its own transaction (CARNET_EPROTO

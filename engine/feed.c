@@ -24,7 +24,7 @@
 #include "carnet/error.h"
 #include "engine/alloc.h"
 #include "engine/entity.h"
-#include "engine/erase.h"
+#include "engine/erased.h"
 #include "engine/replica_int.h"
 
 /* --- notes ------------------------------------------------------------------- */

@@ -228,7 +228,7 @@ static int list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter
   int from_index = 1;
   if (filter && filter->customer && r->listing == 1) {
     r->listing--; /* the top-level listing itself may ask */
-    from_index = carnet__search_children(r, filter->customer, kind, &ids, &nids);
+    from_index = r->children ? r->children(r, filter->customer, kind, &ids, &nids) : 1;
     r->listing++;
     if (from_index < 0) return from_index;
   }

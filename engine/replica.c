@@ -1,16 +1,15 @@
-/* engine/replica.c - the replica handle: init/open/close, the environment
- * (clock, randomness, log), transactions and the persisted clock.
+/* engine/replica.c - the replica handle's store: init, the store part of
+ * open (engine/open.c opens with every part), transactions and the
+ * persisted clock.
  *
  * Invariant R1: the HLC and the sequence counter live in the meta table and
  * are read and written inside each write transaction, so two processes
  * writing the same directory (their writers serialised by LMDB) never hand
  * out the same stamp or sequence number.
  */
-#include "engine/entity_io.h"
-#include "engine/erase.h"
 #include "engine/alloc.h"
+#include "engine/entity_io.h"
 #include "engine/replica_int.h"
-#include "engine/attach.h"
 
 #include <errno.h>
 #include <sodium.h>
@@ -22,145 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "carnet/erase.h"
 #include "carnet/error.h"
 #include "engine/check.h"
 #include "engine/hlc.h"
 #include "engine/keys.h"
 
-/* --- byte order --------------------------------------------------------- */
-
-void carnet__be64_put(uint8_t *p, uint64_t v) {
-  for (int i = 7; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
-}
-
-uint64_t carnet__be64_get(const uint8_t *p) {
-  uint64_t v = 0;
-  for (int i = 0; i < 8; i++) v = (v << 8) | p[i];
-  return v;
-}
-
-void carnet__be32_put(uint8_t *p, uint32_t v) {
-  for (int i = 3; i >= 0; i--, v >>= 8) p[i] = (uint8_t)v;
-}
-
-uint32_t carnet__be32_get(const uint8_t *p) {
-  uint32_t v = 0;
-  for (int i = 0; i < 4; i++) v = (v << 8) | p[i];
-  return v;
-}
-
-int carnet__meta_get_u64(carnet__stxn *st, const char *key, uint64_t *out) {
-  carnet_buf v;
-  int rc = carnet__store_get(st, CARNET__T_META, key, strlen(key), &v);
-  if (rc) return rc;
-  if (v.len != 8) return CARNET_ECORRUPT;
-  *out = carnet__be64_get(v.base);
-  return 0;
-}
-
-int carnet__meta_put_u64(carnet__stxn *st, const char *key, uint64_t v) {
-  uint8_t b[8];
-  carnet__be64_put(b, v);
-  return carnet__store_put(st, CARNET__T_META, key, strlen(key), b, 8, 0);
-}
-
-/* --- environment -------------------------------------------------------- */
-
-static uint64_t real_now_ms(void *ctx) {
-  (void)ctx;
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void real_log(void *ctx, int level, const char *line) {
-  (void)ctx;
-  if (level <= CARNET_LOG_WARN) fprintf(stderr, "carnet: %s\n", line);
-}
-
-uint64_t carnet__now_ms(const carnet_replica *r) {
-  return r->env.now_ms(r->env.ctx);
-}
-
-void carnet__random(carnet_replica *r, void *buf, size_t n) {
-  if (!r->pooled_random) {
-    r->env.random(r->env.ctx, buf, n);
-    return;
-  }
-  uint8_t *out = buf;
-  while (n > 0) {
-    if (r->rnd_used == sizeof r->rnd_pool) {
-      randombytes_buf(r->rnd_pool, sizeof r->rnd_pool);
-      r->rnd_used = 0;
-    }
-    size_t k = sizeof r->rnd_pool - r->rnd_used;
-    if (k > n) k = n;
-    memcpy(out, r->rnd_pool + r->rnd_used, k);
-    sodium_memzero(r->rnd_pool + r->rnd_used, k);
-    r->rnd_used += k;
-    out += k;
-    n -= k;
-  }
-}
-
-void carnet__log(const carnet_replica *r, int level, const char *fmt, ...) {
-  char line[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(line, sizeof line, fmt, ap);
-  va_end(ap);
-  r->env.log(r->env.ctx, level, line);
-}
-
-int carnet__fail(carnet_replica *r, int code, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(r->err, sizeof r->err, fmt, ap);
-  va_end(ap);
-  return code;
-}
-
-void carnet__clear_err(carnet_replica *r) {
-  r->err[0] = '\0';
-}
-
-const char *carnet_replica_errmsg(const carnet_replica *r) {
-  return r ? r->err : "";
-}
-
 /* --- init / open / close ------------------------------------------------- */
-
-static const char crockford[] = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
-
-carnet_replica *carnet__replica_new(const char *dir, const carnet_env *env) {
-  carnet_replica *r = carnet__calloc(1, sizeof *r);
-  if (r == NULL) return NULL;
-  r->dir = carnet__strdup(dir);
-  if (r->dir == NULL) {
-    carnet__free(r);
-    return NULL;
-  }
-  if (env) r->env = *env;
-  if (r->env.now_ms == NULL) r->env.now_ms = real_now_ms;
-  r->pooled_random = r->env.random == NULL;
-  r->rnd_used = sizeof r->rnd_pool; /* empty: filled at the first draw */
-  if (r->env.log == NULL) r->env.log = real_log;
-  /* Key material is used by init/open only (carnet/types.h). */
-  r->env.key_file = NULL;
-  r->env.passphrase = NULL;
-  return r;
-}
-
-void carnet__tag_of(uint64_t id, char tag[5]) {
-  for (int i = 0; i < 4; i++) tag[i] = crockford[(id >> (59 - 5 * i)) & 31];
-  tag[4] = '\0';
-}
-
-void carnet__replica_set_id(carnet_replica *r, uint64_t id) {
-  r->id = id;
-  carnet__tag_of(id, r->tag);
-}
 
 int carnet__mkdir_p(const char *dir) {
   char path[4096];
@@ -180,8 +46,8 @@ static void copy_why(char *errbuf, size_t errbuf_len, const char *why) {
   if (errbuf && errbuf_len) snprintf(errbuf, errbuf_len, "%s", why);
 }
 
-int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica **out,
-                        char *errbuf, size_t errbuf_len) {
+int carnet__replica_init_store(const char *dir, const carnet_env *env, carnet_replica **out,
+                               char *errbuf, size_t errbuf_len) {
   carnet_replica *r = NULL;
   carnet__stxn *st = NULL;
   char why[512] = "";
@@ -258,7 +124,7 @@ int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica *
   r = NULL;
 done:
   carnet__store_abort(st);
-  if (r) carnet_replica_close(r);
+  carnet__replica_free(r); /* a fresh replica: no compaction can be pending */
   if (rc && created) {
     /* Leave nothing half made behind: a retry would find "a replica". */
     unlink(path);
@@ -270,64 +136,8 @@ done:
   return rc;
 }
 
-/* Bring a replica of an older schema (>= 2) to CARNET_SCHEMA_VERSION, in
- * one write transaction: a crash leaves it as it was, and the next open
- * upgrades it again. The schema is read again inside the transaction, as
- * another process may have upgraded it since the read of the caller.
- * 2 -> 3: the blind index keys are hashed again (carnet__index_rehash).
- * A build older than this one refuses the upgraded replica ("written by a
- * newer version"); one that has it open already keeps writing the old
- * hash until it closes it: docs/DESIGN-NOTES.md, blind indexes. */
-static int schema_upgrade(carnet_replica *r, char *why, size_t why_len) {
-  carnet__stxn *st = NULL;
-  carnet_buf v;
-  uint8_t b[4];
-  int rc = carnet__store_begin(r->store, true, &st);
-  if (rc) goto done;
-  rc = carnet__store_get(st, CARNET__T_META, CARNET__META_SCHEMA, strlen(CARNET__META_SCHEMA), &v);
-  if (rc || v.len != 4) {
-    rc = rc ? rc : CARNET_ECORRUPT;
-    goto done;
-  }
-  uint32_t schema = carnet__be32_get(v.base);
-  if (schema >= CARNET_SCHEMA_VERSION) goto done; /* upgraded meanwhile: nothing to commit */
-  if (schema < 3 && (rc = carnet__index_rehash(st))) goto done;
-  /* 4: the erasure certificates sealed (their reason may name a person);
-   * their clear copies in free pages go with the compaction it asks for. */
-  if (schema < 4 && (rc = carnet__erase_seal_certs(st))) goto done;
-  /* 5: attachments (rows of kind 6, index keys 'a', DIR/files): nothing
-   * to rewrite; the number keeps a build without them from reading their
-   * rows as damage. */
-  /* 6: the conflicts table (engine/conflict.h), created at open: nothing
-   * to rewrite; the number keeps an older build, which would erase a
-   * customer and leave the values it lost in merges, from writing. */
-  /* 7: the blind index is derived behind a mark (engine/index.c, E3); an
-   * older replica's index is whole, so the mark starts at its sequence
-   * number. An older build would neither catch up before reading nor
-   * know the mark: the number keeps it out. */
-  uint64_t seq;
-  if (schema < 7 && ((rc = carnet__meta_get_u64(st, CARNET__META_SEQ, &seq)) ||
-                     (rc = carnet__index_mark_put(st, seq))))
-    goto done;
-  carnet__be32_put(b, CARNET_SCHEMA_VERSION);
-  if ((rc = carnet__store_put(st, CARNET__T_META, CARNET__META_SCHEMA, strlen(CARNET__META_SCHEMA),
-                              b, 4, 0)))
-    goto done;
-  rc = carnet__store_commit(st);
-  st = NULL;
-  if (rc == 0)
-    carnet__log(r, CARNET_LOG_INFO, "upgraded the replica from schema %u to %u", schema,
-                CARNET_SCHEMA_VERSION);
-done:
-  carnet__store_abort(st);
-  if (rc)
-    snprintf(why, why_len, "cannot upgrade the replica in %s to schema %u (%s): %s", r->dir,
-             CARNET_SCHEMA_VERSION, carnet_error_message(rc), carnet__store_why(r->store));
-  return rc;
-}
-
-int carnet__replica_load(carnet_replica *r, const carnet_env *env, const uint8_t *dkey,
-                         char *why, size_t why_len) {
+int carnet__replica_load_store(carnet_replica *r, const carnet_env *env, const uint8_t *dkey,
+                               uint32_t *schema_out, char *why, size_t why_len) {
   carnet__stxn *st = NULL;
   const char *dir = r->dir;
   int rc;
@@ -392,44 +202,16 @@ int carnet__replica_load(carnet_replica *r, const carnet_env *env, const uint8_t
     rc = CARNET_EPERM;
     goto done;
   }
-  if (schema < CARNET_SCHEMA_VERSION && !carnet__store_readonly(r->store) &&
-      (rc = schema_upgrade(r, why, why_len)))
-    goto done;
-  /* An erasure applied while another process had the directory open left
-   * its compaction to the next process that can do it (carnet/erase.h).
-   * Read-only, it waits for a process that can write. */
-  (void)carnet_replica_compact(r, false, NULL);
-  carnet__clear_err(r);
+  *schema_out = schema;
 done:
   carnet__store_abort(st);
   return rc;
 }
 
-int carnet_replica_open(const char *dir, const carnet_env *env, carnet_replica **out,
-                        char *errbuf, size_t errbuf_len) {
-  carnet_replica *r = NULL;
-  char why[512] = "";
-  int rc;
-  *out = NULL;
-  if (sodium_init() < 0) return CARNET_ENOMEM;
-  if ((r = carnet__replica_new(dir, env)) == NULL) {
-    rc = CARNET_ENOMEM;
-    goto done;
-  }
-  if ((rc = carnet__replica_load(r, env, NULL, why, sizeof why))) goto done;
-  *out = r;
-  r = NULL;
-done:
-  if (r) carnet_replica_close(r);
-  if (rc) copy_why(errbuf, errbuf_len, why[0] ? why : carnet_error_message(rc));
-  return rc;
-}
-
-void carnet_replica_close(carnet_replica *r) {
+void carnet__replica_free(carnet_replica *r) {
   if (r == NULL) return;
   if (r->txn) carnet_txn_abort(r->txn);
   carnet__feed_close(r);
-  if (r->id) (void)carnet_replica_compact(r, false, NULL);
   carnet__store_close(r->store);
   carnet__free(r->dir);
   carnet__free(r->live);
@@ -451,20 +233,6 @@ const char *carnet_replica_tag(const carnet_replica *r) {
 
 const char *carnet_replica_dir(const carnet_replica *r) {
   return r->dir;
-}
-
-int carnet__read_begin(carnet_replica *r, carnet__stxn **st) {
-  if (r->txn) {
-    *st = r->txn->st;
-    return 0;
-  }
-  int rc = carnet__store_begin(r->store, false, st);
-  if (rc) return carnet__fail(r, rc, "cannot read the replica: %s", carnet__store_why(r->store));
-  return 0;
-}
-
-void carnet__read_end(carnet_replica *r, carnet__stxn *st) {
-  if (r->txn == NULL || r->txn->st != st) carnet__store_abort(st);
 }
 
 int carnet_replica_get_seq(carnet_replica *r, uint64_t *out) {
@@ -524,22 +292,6 @@ fail:
   return rc;
 }
 
-carnet_hlc carnet__txn_tick(carnet_txn *t) {
-  CARNET_ASSERT(t->r->txn == t); /* stamps are taken in the handle's open write (R1) */
-  t->hlc = carnet__hlc_tick(t->hlc, carnet__now_ms(t->r));
-  return t->hlc;
-}
-
-uint64_t carnet__txn_next_seq(carnet_txn *t) {
-  CARNET_ASSERT(t->r->txn == t && t->seq >= t->seq0 && t->seq < UINT64_MAX);
-  return ++t->seq;
-}
-
-int carnet__txn_fail(carnet_txn *t, int err) {
-  if (t->sticky == 0) t->sticky = err;
-  return err;
-}
-
 /* The one place commits happen (engine/feed.h F1): the change feed is
  * raised here, once the commit is durable and the handle has no
  * transaction, so a callback may read. */
@@ -559,7 +311,9 @@ int carnet_txn_commit(carnet_txn *t) {
   }
   r->txn = NULL;
   if (rc == 0 && t->notes.on) carnet__feed_commit(r, &ext, &t->notes, t->seq, certseq);
-  if (rc == 0 && t->att_gone) carnet__att_sweep_quiet(r); /* A3: deleted or erased files */
+  /* A3: deleted or erased files, swept by the attachments (engine/open.c
+   * sets the hook: the store does not call up into them). */
+  if (rc == 0 && t->att_gone && r->after_commit) r->after_commit(r);
   carnet__feed_notes_free(&ext);
   carnet__feed_notes_free(&t->notes);
   carnet__free(t);

@@ -1,13 +1,16 @@
 /* engine/replica_int.h - the replica handle and its transaction, shared by
- * the engine's modules (not API). */
+ * the engine's modules (not API). engine/handle.c implements what every
+ * part does with them; engine/replica.c opens, closes and commits. */
 #ifndef CARNET_ENGINE_REPLICA_INT_H
 #define CARNET_ENGINE_REPLICA_INT_H
 
-#include <stdbool.h>
 #include "carnet/replica.h"
+#include "engine/bytes.h"
 #include "engine/feed.h"
+#include "engine/meta.h"
 #include "engine/peer_int.h"
 #include "engine/store.h"
+#include <stdbool.h>
 
 #define CARNET__ERRMSG_MAX 512
 
@@ -26,6 +29,11 @@ struct carnet_replica {
    * counts the listings under way). */
   struct carnet_search *search;
   unsigned listing;
+  /* How carnet_record_list asks the search index (engine/read.c): set by
+   * the index attached (engine/search.c), so that reading, below the
+   * search part, does not call up into it. NULL: scan. */
+  int (*children)(carnet_replica *r, const carnet_id *customer, carnet_kind kind, carnet_id **ids,
+                  size_t *n);
   /* The default random source draws from libsodium a pool at a time: each
    * randombytes_buf call is a getrandom system call, and a created customer
    * needs a few draws (id, stamps). Drawn bytes are wiped from the pool. */
@@ -53,6 +61,10 @@ struct carnet_replica {
   } *live;
   size_t nlive, caplive;
   uint64_t live_flushed_ms; /* the last write of the notes */
+  /* Called after a commit that deleted or erased an attachment: the
+   * attachments' sweep of its file, set at open and init by engine/open.c
+   * (the store does not call up into the parts built on it). */
+  void (*after_commit)(carnet_replica *r);
 };
 
 struct carnet_txn {
@@ -70,7 +82,8 @@ struct carnet_txn {
 
 /* Brief: the ids of the records of `kind` (contact, document, action,
  * reminder) that may belong to `customer` or a member of its merged
- * group, from the handle's search index, sorted; a superset of the true
+ * group, from the handle's search index (r->children once one is
+ * attached), sorted; a superset of the true
  * ones is allowed (the caller filters each record), never a subset.
  * Returns 0 (*ids is then the caller's: carnet__free), 1 when the index
  * cannot answer (none attached, not current, a transaction open, a
@@ -78,22 +91,6 @@ struct carnet_txn {
  * engine/search.c. */
 int carnet__search_children(carnet_replica *r, const carnet_id *customer, carnet_kind kind,
                             carnet_id **ids, size_t *n);
-
-/* Meta keys (table CARNET__T_META). Frozen. */
-#define CARNET__META_REPLICA_ID "replica_id" /* 8 bytes big-endian */
-#define CARNET__META_SCHEMA "schema"         /* 4 bytes big-endian */
-#define CARNET__META_HLC "hlc"               /* 8 bytes big-endian */
-#define CARNET__META_SEQ "seq"               /* 8 bytes big-endian */
-#define CARNET__META_REFSEQ "refseq:"        /* + period: 8 bytes big-endian */
-#define CARNET__META_SIGN_PK "sign_pk"       /* 32 bytes */
-#define CARNET__META_SIGN_SK "sign_sk"       /* 64 bytes */
-#define CARNET__META_TEAM "team"             /* 16 bytes */
-#define CARNET__META_INDEX_KEY "index_key"   /* 32 bytes: blind index secret (engine/index.c) */
-#define CARNET__META_INDEXED "indexed_upto" /* 8 bytes big-endian: the blind index's mark (engine/index.c) */
-#define CARNET__META_ROLE "role"             /* 1 byte: carnet_role; absent = admin */
-#define CARNET__META_CRYPT "crypt"           /* 106 bytes: the wrapped data key (engine/keys.c) */
-/* Sealed meta values (encryption at rest): sign_sk and index_key, listed in
- * engine/store.c sealed(). */
 
 /* For init, open and restore (engine/backup.c): a handle with no store
  * yet (NULL: out of memory); the id and tag; `mkdir -p` with mode 0700. */
@@ -108,9 +105,25 @@ int carnet__mkdir_p(const char *dir);
  * its schema and id, load the data key (unwrapped with `env`, or `dkey`
  * when the caller has it already: a restore), upgrade the schema and try
  * a pending compaction: carnet_replica_open without the handle's
- * allocation. On error `why` says why; the caller closes `r`. */
+ * allocation. On error `why` says why; the caller closes `r`.
+ * engine/open.c. */
 int carnet__replica_load(carnet_replica *r, const carnet_env *env, const uint8_t *dkey,
                          char *why, size_t why_len);
+
+/* The store's part of carnet__replica_load (engine/replica.c): open the
+ * store, check the schema (`*schema` is the file's) and id, load the data
+ * key. Upgrading and compacting are the caller's. */
+int carnet__replica_load_store(carnet_replica *r, const carnet_env *env, const uint8_t *dkey,
+                               uint32_t *schema, char *why, size_t why_len);
+
+/* carnet_replica_init without the parts' hooks (engine/replica.c): make
+ * the directory, the store, the keys and the identity. */
+int carnet__replica_init_store(const char *dir, const carnet_env *env, carnet_replica **out,
+                               char *errbuf, size_t errbuf_len);
+
+/* Free the handle: abort its transaction, close its feed and store
+ * (engine/replica.c). carnet_replica_close compacts first. */
+void carnet__replica_free(carnet_replica *r);
 
 /* Record a detail for carnet_replica_errmsg and return `code`. */
 int carnet__fail(carnet_replica *r, int code, const char *fmt, ...)
@@ -147,15 +160,5 @@ int carnet__index_ready(carnet_replica *r);
  * signatures (carnet__sign, revocations); the caller wipes it. Nothing
  * outside the engine gets it: the handshake signs through carnet__sign. */
 int carnet__identity_secret(carnet_replica *r, uint8_t sk[64]);
-
-/* Big-endian helpers. */
-void carnet__be64_put(uint8_t *p, uint64_t v);
-uint64_t carnet__be64_get(const uint8_t *p);
-void carnet__be32_put(uint8_t *p, uint32_t v);
-uint32_t carnet__be32_get(const uint8_t *p);
-
-/* Meta values of 8 bytes. get returns CARNET_ENOTFOUND when absent. */
-int carnet__meta_get_u64(carnet__stxn *st, const char *key, uint64_t *out);
-int carnet__meta_put_u64(carnet__stxn *st, const char *key, uint64_t v);
 
 #endif

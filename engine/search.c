@@ -765,14 +765,20 @@ int carnet_search_new(carnet_replica *r, size_t max_bytes, carnet_search **out) 
     carnet_search_free(s);
     return rc;
   }
-  if (r->search == NULL) r->search = s; /* carnet_record_list asks it */
+  if (r->search == NULL) { /* carnet_record_list asks it */
+    r->search = s;
+    r->children = carnet__search_children;
+  }
   *out = s;
   return 0;
 }
 
 void carnet_search_free(carnet_search *s) {
   if (s == NULL) return;
-  if (s->r->search == s) s->r->search = NULL;
+  if (s->r->search == s) {
+    s->r->search = NULL;
+    s->r->children = NULL;
+  }
   if (s->sub) carnet_replica_unsubscribe(s->r, s->sub);
   clear(s);
   carnet__sbuf_free(&s->buf);

@@ -33,11 +33,9 @@ static bool fits(i128 v) {
   return v >= INT64_MIN && v <= INT64_MAX;
 }
 
-int carnet_doc_totals(const carnet_record *rec, carnet_totals *out) {
-  const carnet_line *lines;
+int carnet__totals_of(const carnet_line *lines, size_t n, const char *fht, const char *fttc,
+                      carnet_totals *out) {
   memset(out, 0, sizeof *out);
-  if (carnet_record_kind(rec) != CARNET_KIND_DOCUMENT) return CARNET_EINVAL;
-  size_t n = carnet_record_lines(rec, &lines);
   i128 ht = 0, margin = 0, mbase = 0, base[CARNET_VAT_RATES_MAX] = {0};
   for (size_t i = 0; i < n; i++) {
     const carnet_line *l = &lines[i];
@@ -78,8 +76,6 @@ int carnet_doc_totals(const carnet_record *rec, carnet_totals *out) {
   out->ttc = (int64_t)(ht + vat);
   out->margin = (int64_t)margin;
   out->margin_base = (int64_t)mbase;
-  const char *fht = carnet_record_str(rec, CARNET_F_FROZEN_HT);
-  const char *fttc = carnet_record_str(rec, CARNET_F_FROZEN_TTC);
   if (fht && fttc) {
     int64_t a, b;
     out->frozen = true;

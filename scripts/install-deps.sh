@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config clang
+  build-essential cmake pkg-config clang clang-format
   liblmdb-dev lmdb-utils libsodium-dev libuv1-dev libmsgpack-dev libcmocka-dev
   libjansson-dev libutf8proc-dev
   libmicrohttpd-dev libcurl4-openssl-dev
