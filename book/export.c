@@ -25,7 +25,7 @@
 
 #include "book/import_int.h"
 #include "engine/alloc.h"
-#include "engine/replica_int.h"
+#include "engine/handle.h"
 #include "io/csv.h"
 #include "io/xlsx.h"
 

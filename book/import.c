@@ -26,7 +26,7 @@
 
 #include "book/import_int.h"
 #include "engine/alloc.h"
-#include "engine/replica_int.h"
+#include "engine/handle.h"
 #include "io/csv.h"
 #include "io/xlsx.h"
 
@@ -515,7 +515,7 @@ static int check_start(carnet_replica *r, carnet_import_report *rep) {
                         "CARNET_IMPORT_REPORT_INIT");
   fill_report(rep, &zero);
   /* The import begins and commits transactions of its own. */
-  if (r->txn)
+  if (carnet__txn_open(r))
     return carnet__fail(r, CARNET_EMISUSE,
                         "a transaction is open on this handle: commit or "
                         "abort it before importing");

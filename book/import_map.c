@@ -11,7 +11,7 @@
 
 #include "book/import_int.h"
 #include "engine/alloc.h"
-#include "engine/replica_int.h"
+#include "engine/handle.h"
 
 static const char *const target_names[CARNET__IMP_TARGET_MAX_] = {
     [CARNET__IMP_NONE] = "ignore",

@@ -31,6 +31,7 @@
 
 #include "carnet/backup.h"
 #include "engine/keys.h"
+#include "engine/restore.h"
 
 #define CARNET__BACKUP_MAGIC "CARNETBK"
 #define CARNET__BACKUP_VERSION 1u
@@ -66,14 +67,5 @@ void carnet__backup_header_encode(const carnet__backup_header *h,
  * the line of the check that refused it. Errors: CARNET_EPROTO. */
 int carnet__backup_header_decode(const void *buf, size_t len, carnet__backup_header *out,
                                  int *bad_line);
-
-/* Brief: B2 for a session with the peer whose key is `peer_pk`. `*held`
- * receives whether this replica must still send no batch. With
- * `peer_certs_in` (the peer's REQ has arrived, so its certificates have all
- * been applied) and a peer trusted at the restore, the wait ends: the meta
- * value goes, in its own transaction, and *held is false. No transaction
- * may be open on the handle. Errors: CARNET_EIO, CARNET_ENOSPC. */
-int carnet__restore_gate(carnet_replica *r, const uint8_t peer_pk[32], bool peer_certs_in,
-                         bool *held);
 
 #endif

@@ -40,6 +40,7 @@
 #define CARNET_ENGINE_ERASE_H
 
 #include "carnet/erase.h"
+#include "engine/certs.h"
 #include "engine/entity_io.h"
 #include "engine/erased.h"
 #include "engine/store.h"
@@ -80,22 +81,5 @@ int carnet__erase_ask_compaction(carnet__stxn *st);
  * that their clear copies leave the free pages. Errors: CARNET_ENOSPC,
  * CARNET_EIO, CARNET_ENOMEM, CARNET_EMISUSE (no data key). */
 int carnet__erase_seal_certs(carnet__stxn *st);
-
-/* Brief: the current `certseq` (0 when no certificate). */
-int carnet__certs_seq(carnet_replica *r, uint64_t *out);
-
-/* Brief: call `cb` with the bytes of each certificate whose lseq is after
- * `after` (the bytes live until cb returns); `*upto` receives the certseq
- * they were read at. Errors: CARNET_ECORRUPT, CARNET_EIO, or cb's. */
-int carnet__certs_since(carnet_replica *r, uint64_t after, uint64_t *upto,
-                        int (*cb)(const void *bytes, size_t len, void *data), void *data);
-
-/* Brief: apply a certificate received from peer `from` (its replica id,
- * for the change feed; 0: unknown), in its own transaction (CARNET_EPROTO
- * when it does not decode or is dated more than 7 days ahead). When the merged
- * certificate differs from the received one (the peer lacks confirmations
- * we have), its bytes are appended to `reply`, for the peer. */
-int carnet__cert_receive(carnet_replica *r, uint64_t from, const void *bytes, size_t len,
-                         msgpack_sbuffer *reply);
 
 #endif

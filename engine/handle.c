@@ -118,6 +118,10 @@ void carnet__replica_set_id(carnet_replica *r, uint64_t id) {
 
 /* --- reads and the write transaction ------------------------------------ */
 
+bool carnet__txn_open(const carnet_replica *r) {
+  return r->txn != NULL;
+}
+
 int carnet__read_begin(carnet_replica *r, carnet__stxn **st) {
   if (r->txn) {
     *st = r->txn->st;

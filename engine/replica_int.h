@@ -7,12 +7,11 @@
 #include "carnet/replica.h"
 #include "engine/bytes.h"
 #include "engine/feed.h"
+#include "engine/handle.h"
 #include "engine/meta.h"
 #include "engine/peer_int.h"
 #include "engine/store.h"
 #include <stdbool.h>
-
-#define CARNET__ERRMSG_MAX 512
 
 struct carnet_replica {
   carnet__store *store;
@@ -124,16 +123,6 @@ int carnet__replica_init_store(const char *dir, const carnet_env *env, carnet_re
 /* Free the handle: abort its transaction, close its feed and store
  * (engine/replica.c). carnet_replica_close compacts first. */
 void carnet__replica_free(carnet_replica *r);
-
-/* Record a detail for carnet_replica_errmsg and return `code`. */
-int carnet__fail(carnet_replica *r, int code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-void carnet__clear_err(carnet_replica *r);
-
-uint64_t carnet__now_ms(const carnet_replica *r);
-void carnet__random(carnet_replica *r, void *buf, size_t n);
-void carnet__log(const carnet_replica *r, int level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
 
 /* A transaction to read in: the open write transaction when there is one
  * (so a caller sees its own writes), else a fresh read-only one, which

@@ -39,8 +39,8 @@
 
 #include "carnet/error.h"
 #include "engine/check.h"
+#include "engine/handle.h" /* carnet__now_ms, carnet__random, carnet__log, carnet__fail */
 #include "engine/peer_int.h"
-#include "engine/replica_int.h" /* carnet__now_ms, carnet__random, carnet__log, carnet__fail */
 #include "replica/addr.h"
 #include "replica/announce.h"
 

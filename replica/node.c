@@ -126,7 +126,7 @@
 #include "carnet/feed.h"
 #include "engine/alloc.h"
 #include "engine/check.h"
-#include "engine/replica_int.h" /* carnet__now_ms, carnet__random: the replica's env */
+#include "engine/handle.h" /* carnet__now_ms, carnet__random, carnet__log, carnet__fail */
 #include "replica/discovery.h"
 #include "replica/node_int.h"
 
