@@ -24,7 +24,7 @@ import re
 import subprocess
 import sys
 
-LAYERS = ["io", "engine", "protocol", "replica"]  # bottom up
+LAYERS = ["io", "engine", "protocol", "replica", "book"]  # bottom up
 # What io may use of the engine: its base part only.
 IO_MAY_USE = {"engine/base"}
 

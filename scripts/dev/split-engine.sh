@@ -53,8 +53,19 @@ done
 
 # Every tracked text file that may name an engine file.
 git ls-files -z -- '*.c' '*.h' '*.md' '*.txt' '*.py' '*.sh' '*.cmake' '*.scd' '*.js' \
-  'CMakeLists.txt' 'Makefile' ':!scripts/dev/split-engine.sh' |
+  'CMakeLists.txt' 'Makefile' ':!scripts/dev/split-engine.sh' ':!scripts/dev/split-engine.patch' |
   xargs -0 perl -pi -e "$(cat "$subs")"
+
+# The build follows the folders: each layer an object library with an
+# include root of its own (scripts/dev/split-engine.patch: CMakeLists.txt,
+# README's layout table, the probe that shows protocol/ cannot include an
+# engine internal). Applied once.
+if ! grep -q carnet_include_root CMakeLists.txt; then
+  if ! git apply --3way scripts/dev/split-engine.patch; then
+    echo "split-engine: scripts/dev/split-engine.patch did not apply: merge it by hand" >&2
+    exit 1
+  fi
+fi
 
 echo "split-engine: $n files moved into engine/<part>/ ($(cut -d: -f1 <"$parts" | grep -v '^#' | grep -c .) parts)"
 git status --short | grep -c '^R' | xargs printf 'split-engine: %s renames staged\n'
