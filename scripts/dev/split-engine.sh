@@ -61,6 +61,7 @@ git ls-files -z -- '*.c' '*.h' '*.md' '*.txt' '*.py' '*.sh' '*.cmake' '*.scd' '*
 # README's layout table, the probe that shows protocol/ cannot include an
 # engine internal). Applied once.
 if ! grep -q carnet_include_root CMakeLists.txt; then
+  git add -u # the paths rewritten above: --3way applies against the index
   if ! git apply --3way scripts/dev/split-engine.patch; then
     echo "split-engine: scripts/dev/split-engine.patch did not apply: merge it by hand" >&2
     exit 1
