@@ -15,8 +15,8 @@
 #include "carnet/attach.h"
 #include "carnet/error.h"
 #include "engine/alloc.h"
-#include "engine/attach.h"
-#include "engine/replica_int.h"
+#include "engine/attach_xfer.h"
+#include "engine/handle.h"
 
 typedef struct serve_req {
   carnet_id id;
