@@ -47,6 +47,7 @@
 typedef struct seen_key {
   uint8_t pk[CARNET_PK_BYTES];
   uint64_t reported; /* uv_now of the last on_peer call for this key */
+  uint64_t heard;    /* uv_now of the last verified announcement from it */
 } seen_key;
 
 struct carnet__discovery {
@@ -213,17 +214,26 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) {
   *buf = uv_buf_init((char *)d->rbuf, sizeof d->rbuf);
 }
 
-/* True when `pk` may be reported now (invariant 2); records the report. */
-static bool rate_ok(carnet__discovery *d, const uint8_t pk[CARNET_PK_BYTES]) {
+/* True when `pk` may be reported now (invariant 2); records the report.
+ * *newcomer is set when the key was not heard for more than two intervals
+ * (a replica that just started, or came back): its announcement is then
+ * answered at once (answer_soon) instead of at our next tick. Periodic
+ * announcements are at most 1.25 interval apart, so they never count as
+ * newcomers and the answers cannot echo back and forth. */
+static bool rate_ok(carnet__discovery *d, const uint8_t pk[CARNET_PK_BYTES], bool *newcomer) {
   uint64_t now = uv_now(d->loop);
   seen_key *slot = NULL;
+  *newcomer = false;
   for (unsigned i = 0; i < d->nseen; i++) {
     if (memcmp(d->seen[i].pk, pk, CARNET_PK_BYTES) == 0) {
+      *newcomer = now - d->seen[i].heard > 2 * (uint64_t)d->interval_ms;
+      d->seen[i].heard = now;
       if (now - d->seen[i].reported < d->interval_ms) return false;
       d->seen[i].reported = now;
       return true;
     }
   }
+  *newcomer = true;
   if (d->nseen < CARNET_DISCOVERY_KEYS_MAX) {
     slot = &d->seen[d->nseen++];
   } else {
@@ -233,7 +243,23 @@ static bool rate_ok(carnet__discovery *d, const uint8_t pk[CARNET_PK_BYTES]) {
   }
   memcpy(slot->pk, pk, CARNET_PK_BYTES);
   slot->reported = now;
+  slot->heard = now;
   return true;
+}
+
+/* A newcomer announced itself: announce ourselves within a short random
+ * delay (several replicas of a team answer one newcomer, the jitter spreads
+ * them), unless our next tick is due sooner anyway. Without it a replica
+ * that starts `carnet sync` waited for the others' next tick, up to 1.25
+ * interval (6 s by default), before it could dial anyone. */
+static void answer_soon(carnet__discovery *d) {
+  uint32_t rnd = 0;
+  carnet__random(d->r, &rnd, sizeof rnd);
+  uint64_t span = d->interval_ms / 4 < 200 ? d->interval_ms / 4 : 200;
+  uint64_t delay = ((uint64_t)rnd * (span + 1)) >> 32;
+  if (uv_timer_get_due_in(&d->timer) <= delay) return;
+  uv_timer_start(&d->timer, on_tick, delay, 0);
+  d->stats.answered++;
 }
 
 static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *from,
@@ -280,7 +306,10 @@ static void on_recv(uv_udp_t *h, ssize_t nread, const uv_buf_t *buf, const struc
     dlog(d, CARNET_LOG_DEBUG, "ignored a datagram from %s: %s", src, why);
     return;
   }
-  if (!rate_ok(d, a.pk)) {
+  bool newcomer;
+  bool report = rate_ok(d, a.pk, &newcomer);
+  if (newcomer) answer_soon(d);
+  if (!report) {
     d->stats.rate_limited++;
     return;
   }

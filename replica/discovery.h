@@ -76,6 +76,7 @@ typedef struct carnet__discovery_stats {
   uint64_t ignored;      /* datagrams refused by the decoder (own excluded) */
   uint64_t rate_limited; /* valid announcements not reported (too soon) */
   uint64_t reported;     /* on_peer calls */
+  uint64_t answered;     /* announcements brought forward to answer a newcomer */
 } carnet__discovery_stats;
 
 /* Brief: start announcing `r` (reachable on TCP `tcp_port`) on `loop` and

@@ -67,6 +67,11 @@ struct carnet__conn {
   char end_msg[CARNET_NODE_MSG_MAX];
 };
 
+typedef struct carnet__want {
+  uint8_t pk[CARNET_PK_BYTES];
+  bool synced;
+} carnet__want;
+
 struct carnet__dial {
   carnet_node *node;
   carnet__hostport hp;
@@ -118,6 +123,11 @@ struct carnet_node {
   /* Admission (A1-A6). */
   unsigned nhandshakes; /* accepted, not authenticated, not freed */
   unsigned nsessions;   /* accepted, authenticated, not freed */
+  /* N7: the trusted peers a `once` node with discovery has not synced with
+   * yet (read at start); when every one has, it stops before its window is
+   * over. nwant 0: unknown, the window runs its course. */
+  struct carnet__want *want;
+  size_t nwant, nwant_left;
   uv_timer_t accept_timer; /* takes a connection left in the backlog (A5) */
   unsigned accept_burst;   /* connections accepted since the backlog was last left */
   bool accept_deferred;    /* one waits in the backlog for accept_timer */

@@ -176,7 +176,9 @@ typedef struct carnet_node_opts {
   void *stopped_data;
 } carnet_node_opts;
 
-/* What became of a dialled peer's last attempt. A value. */
+/* What became of a dialled peer's last attempt; on a `once` node with
+ * discovery, also of each session a peer opened and ended synced (addr is
+ * then where it came from, attempts 0). A value. */
 typedef struct carnet_node_outcome {
   char addr[CARNET_NODE_ADDR_MAX]; /* as given */
   unsigned attempts;               /* connections tried */

@@ -564,6 +564,95 @@ static void test_live_three_replicas(void **state) {
   }
 }
 
+/* A newcomer is answered at once. Both replicas announce only once an hour
+ * (the longest interval), so the only way B can hear of A, which started
+ * earlier and already announced to nobody, is A answering B's first
+ * announcement; B answers A's answer once, and A does not answer that
+ * (B is no newcomer any more), so the exchange stops there. */
+typedef struct answer_run {
+  live *l;
+  uv_timer_t timer;
+  uint64_t started;
+  int phase; /* 0: A alone, waiting for its first announcement; 1: both */
+  carnet__discovery_opts o;
+  bool start_failed;
+} answer_run;
+
+static void answer_stop(answer_run *ar) {
+  uv_close((uv_handle_t *)&ar->timer, NULL);
+  for (int i = 0; i < 2; i++) {
+    node *n = &ar->l->n[i];
+    if (!n->d) continue;
+    carnet__discovery_stats_get(n->d, &n->stats);
+    carnet__discovery_stop(n->d, on_stopped, n);
+  }
+}
+
+static void answer_check(uv_timer_t *t) {
+  answer_run *ar = t->data;
+  live *l = ar->l;
+  node *a = &l->n[0], *b = &l->n[1];
+  uint64_t elapsed = uv_now(&l->loop) - ar->started;
+  if (ar->phase == 0) {
+    carnet__discovery_stats st;
+    carnet__discovery_stats_get(a->d, &st);
+    if (st.sent == 1) {
+      ar->phase = 1;
+      if (carnet__discovery_start(&l->loop, b->r, b->tcp_port, &ar->o, on_peer, b, &b->d) != 0) {
+        ar->start_failed = true;
+        answer_stop(ar);
+      }
+    } else if (elapsed >= LIVE_MAX_MS) {
+      answer_stop(ar);
+    }
+    return;
+  }
+  bool right;
+  if ((reports_of(b, a, &right) > 0 && reports_of(a, b, &right) > 0) || elapsed >= LIVE_MAX_MS)
+    answer_stop(ar);
+}
+
+static void test_newcomer_answered(void **state) {
+  live *l = *state;
+  node *a = &l->n[0], *b = &l->n[1];
+  node_open(l, a, "A", 1, 17011);
+  node_open(l, b, "B", 2, 17012);
+  assert_int_equal(carnet_replica_set_team(b->r, a->team), 0);
+  assert_int_equal(carnet_peer_trust(a->r, b->pk, "127.0.0.1:17012"), 0);
+  assert_int_equal(carnet_peer_trust(b->r, a->pk, "127.0.0.1:17011"), 0);
+
+  answer_run ar = {.l = l};
+  ar.o = (carnet__discovery_opts){.group = "239.255.42.99",
+                                  .udp_port = free_udp_port(),
+                                  .iface = "127.0.0.1",
+                                  .interval_ms = CARNET_DISCOVERY_INTERVAL_MS_MAX};
+  int rc = carnet__discovery_start(&l->loop, a->r, a->tcp_port, &ar.o, on_peer, a, &a->d);
+  if (rc) fail_msg("start A: %s: %s", carnet_error_name(rc), carnet_replica_errmsg(a->r));
+  uv_update_time(&l->loop);
+  ar.started = uv_now(&l->loop);
+  uv_timer_init(&l->loop, &ar.timer);
+  ar.timer.data = &ar;
+  uv_timer_start(&ar.timer, answer_check, 10, 10);
+  uv_run(&l->loop, UV_RUN_DEFAULT);
+  uint64_t elapsed = uv_now(&l->loop) - ar.started;
+  print_message("A: sent %" PRIu64 ", answered %" PRIu64 "; B: sent %" PRIu64 ", answered %" PRIu64
+                " (%" PRIu64 " ms)\n",
+                a->stats.sent, a->stats.answered, b->stats.sent, b->stats.answered, elapsed);
+  assert_false(ar.start_failed);
+  assert_int_equal(ar.phase, 1);
+  assert_true(a->done && b->done);
+  assert_false(a->odd || b->odd);
+  bool right;
+  assert_int_equal(reports_of(b, a, &right), 1);
+  assert_true(right);
+  assert_int_equal(reports_of(a, b, &right), 1);
+  assert_true(right);
+  assert_int_equal(a->stats.answered, 1);
+  assert_int_equal(a->stats.sent, 2); /* the first, to nobody, and the answer */
+  assert_true(b->stats.answered <= 1);
+  assert_true(elapsed < LIVE_MAX_MS);
+}
+
 /* --- Start errors --------------------------------------------------------- */
 
 static void test_start_errors(void **state) {
@@ -637,6 +726,7 @@ int main(void) {
       cmocka_unit_test(test_sign_errors),
       cmocka_unit_test_setup_teardown(test_start_errors, live_setup, live_teardown),
       cmocka_unit_test_setup_teardown(test_live_three_replicas, live_setup, live_teardown),
+      cmocka_unit_test_setup_teardown(test_newcomer_answered, live_setup, live_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
