@@ -38,7 +38,7 @@ test-san: build-san
 BUILD_CLANG ?= build-clang
 lint: deps
 	scripts/dev/format-check.sh
-	CC=clang cmake -S . -B $(BUILD_CLANG) -DCMAKE_BUILD_TYPE=Debug -DBUILD_TESTING=OFF \
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD_CLANG) -DCMAKE_BUILD_TYPE=Debug -DBUILD_TESTING=OFF \
 	  -DCARNET_WERROR=ON $(CMAKE_ARGS) >/dev/null
 	cmake --build $(BUILD_CLANG) -j $(JOBS)
 
@@ -87,7 +87,7 @@ format:
 FUZZ_SECONDS ?= 60
 BUILD_FUZZ   ?= build-fuzz
 fuzz: deps
-	CC=clang cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCARNET_SANITIZE=ON -DCARNET_LIBFUZZER=ON >/dev/null
+	CC=clang CXX=clang++ cmake -S . -B $(BUILD_FUZZ) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCARNET_SANITIZE=ON -DCARNET_LIBFUZZER=ON >/dev/null
 	cmake --build $(BUILD_FUZZ) -j $(JOBS) --target $$(cd tests/fuzz && ls fuzz_*.c | sed 's/\.c$$//' | tr '\n' ' ')
 	@for t in tests/fuzz/fuzz_*.c; do n=$$(basename $$t .c); c=$${n#fuzz_}; \
 	  mkdir -p $(BUILD_FUZZ)/corpus/$$c; \

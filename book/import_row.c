@@ -127,7 +127,11 @@ static bool has_phone(const carnet_record *rec, const char *number) {
   size_t n = carnet_record_elems(rec, CARNET_F_PHONES, &v);
   if (carnet_phone_normalize(number, e164, sizeof e164) != 0) return false;
   for (size_t i = 0; i < n; i++)
-    if (strcmp(carnet__imp_phone_split(v[i], type, sizeof type), e164) == 0) return true;
+    if (strncmp(carnet__imp_phone_split(v[i], type, sizeof type), e164, strlen(e164)) == 0) {
+      /* The same number, whatever the extension stored with it. */
+      char c = carnet__imp_phone_split(v[i], type, sizeof type)[strlen(e164)];
+      if (c == '\0' || c == ';') return true;
+    }
   return false;
 }
 

@@ -84,15 +84,23 @@ static bool stored_phone(const carnet_record *rec, const char *e164, char *type,
   return false;
 }
 
-/* Whether the file lists the phone `e164` (any type). */
+/* The stored form ("+E164" or "+E164;ext=N") of a file's phone. */
+static int stored_form(const char *value, char out[CARNET_PHONE_STORED_MAX]) {
+  carnet_phone p;
+  out[0] = '\0';
+  if (value == NULL || carnet_phone_parse(value, "FR", &p) != 0) return CARNET_EINVAL;
+  return carnet_phone_stored(&p, out, CARNET_PHONE_STORED_MAX);
+}
+
+/* Whether the file lists the phone `e164` (stored form, any type). */
 static bool file_phone(const carnet_patch *p, const char *e164) {
-  char n[CARNET_PHONE_E164_MAX];
+  char n[CARNET_PHONE_STORED_MAX];
   for (size_t i = 0; i < p->n; i++) {
     const carnet__op *op = &p->ops[i];
     if (op->field != CARNET_F_PHONES || op->value == NULL ||
         (op->op != CARNET__OP_SET && op->op != CARNET__OP_PHONE_ADD))
       continue;
-    if (carnet_phone_normalize(op->value, n, sizeof n) == 0 && strcmp(n, e164) == 0) return true;
+    if (stored_form(op->value, n) == 0 && strcmp(n, e164) == 0) return true;
   }
   return false;
 }
@@ -109,9 +117,9 @@ static int scalar(diff *d, const carnet_record *rec, const carnet__op *op) {
 }
 
 static int phone(diff *d, const carnet_record *rec, const carnet__op *op) {
-  char e164[CARNET_PHONE_E164_MAX], type[32];
+  char e164[CARNET_PHONE_STORED_MAX], type[32];
   /* A number that does not convert is left to the write, which names it. */
-  if (op->value == NULL || carnet_phone_normalize(op->value, e164, sizeof e164) != 0) {
+  if (op->value == NULL || stored_form(op->value, e164) != 0) {
     touched(d, CARNET_F_PHONES);
     return op->op == CARNET__OP_PHONE_ADD ? carnet_patch_phone(d->out, op->aux, op->value)
                                           : carnet_patch_set(d->out, CARNET_F_PHONES, op->value);

@@ -194,6 +194,9 @@ void cli_iso_time(carnet_hlc hlc, char out[32]);
 /* Brief: split a phone element "mobile:+336..." into its type and number.
  * The type is written to `type` (at most `tlen`-1 bytes). */
 const char *cli_phone_split(const char *elem, char *type, size_t tlen);
+/* A stored number ("+E164" or "+E164;ext=N") read back: its E.164 number,
+ * extension and line type; false when it does not read (shown as stored). */
+bool cli_phone_read(const char *number, carnet_phone *out);
 
 /* Brief: a malloc'd string of the elements joined by `sep` (phones shown by
  * number only when `numbers` is set). Never NULL: exits on ENOMEM. */
@@ -258,6 +261,7 @@ int cli_cmd_join(cli *c, int argc, char **argv);   /* cli/cmd_sync.c */
 int cli_cmd_invite(cli *c, int argc, char **argv); /* cli/cmd_peer.c */
 int cli_cmd_peer(cli *c, int argc, char **argv);   /* cli/cmd_peer.c */
 int cli_cmd_id(cli *c, int argc, char **argv);     /* cli/cmd_status.c */
+int cli_cmd_config(cli *c, int argc, char **argv); /* cli/cmd_config.c */
 int cli_cmd_status(cli *c, int argc, char **argv); /* cli/cmd_status.c */
 int cli_cmd_passwd(cli *c, int argc, char **argv); /* cli/cmd_passwd.c */
 int cli_cmd_conflicts(cli *c, int argc, char **argv); /* cli/cmd_conflicts.c */

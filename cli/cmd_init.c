@@ -4,13 +4,16 @@
 
 #include "cli/cli.h"
 
-enum { O_NO_PASSPHRASE = CLI_O_USER, O_ROLE };
+enum { O_NO_PASSPHRASE = CLI_O_USER, O_ROLE, O_REGION };
 
 static const cli_opt init_opts[] = {
     {"no-passphrase", 0, no_argument, O_NO_PASSPHRASE, NULL,
      "do not ask for a passphrase: a key file in the replica directory opens it"},
     {"role", 0, required_argument, O_ROLE, "ROLE",
      "admin (default: may import and export the customer base) or member"},
+    {"region", 0, required_argument, O_REGION, "CODE",
+     "the country of phone numbers written without a country code (default FR; "
+     "'carnet config region' changes it)"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -32,6 +35,7 @@ int cli_cmd_init(cli *c, int argc, char **argv) {
   cli_args a;
   char dir[4096], why[512] = "", id[17];
   carnet_role role = CARNET_ROLE_ADMIN;
+  const char *region = "FR";
   bool ask = true;
   int rc = cli_parse(c, &usage, argc, argv, &a);
   if (rc) return rc;
@@ -40,6 +44,15 @@ int cli_cmd_init(cli *c, int argc, char **argv) {
     if (a.opts[i].id == O_ROLE && (role = carnet_role_parse(a.opts[i].arg)) == 0) {
       rc = cli_fail(c, CLI_EUSER, "invalid --role '%s': admin or member", a.opts[i].arg);
       goto done;
+    }
+    if (a.opts[i].id == O_REGION) {
+      region = a.opts[i].arg;
+      if (!carnet_phone_region_valid(region)) {
+        rc = cli_fail(c, CLI_EUSER,
+                      "invalid --region '%s': an ISO 3166 country code such as FR, BE or RE",
+                      region);
+        goto done;
+      }
     }
   }
   if ((rc = cli_replica_dir(c, dir, sizeof dir))) goto done;
@@ -60,6 +73,12 @@ int cli_cmd_init(cli *c, int argc, char **argv) {
     rc = cli_fail_rc(c, r, rc, "storing the role");
     goto done;
   }
+  char stored_region[3];
+  if ((rc = carnet_replica_set_region(r, region)) ||
+      (rc = carnet_replica_get_region(r, stored_region))) {
+    rc = cli_fail_rc(c, r, rc, "storing the region");
+    goto done;
+  }
   snprintf(id, sizeof id, "%016llx", (unsigned long long)carnet_replica_id(r));
   carnet_key_info ki;
   if ((rc = carnet_replica_get_key_info(r, &ki))) {
@@ -72,6 +91,7 @@ int cli_cmd_init(cli *c, int argc, char **argv) {
     cli_json_put(o, "tag", cli_json_str(carnet_replica_tag(r)));
     cli_json_put(o, "dir", cli_json_str(carnet_replica_dir(r)));
     cli_json_put(o, "role", cli_json_str(carnet_role_name(role)));
+    cli_json_put(o, "region", cli_json_str(stored_region));
     cli_json_put(o, "encryption", cli_json_str(cli_key_kind_text(ki.kind)));
     rc = cli_json_print(c, o);
   } else {
@@ -79,6 +99,7 @@ int cli_cmd_init(cli *c, int argc, char **argv) {
     cli_kv(stdout, 10, "  id", id);
     cli_kv(stdout, 10, "  tag", carnet_replica_tag(r));
     cli_kv(stdout, 10, "  role", carnet_role_name(role));
+    cli_kv(stdout, 10, "  region", stored_region);
     cli_kv(stdout, 10, "  key", cli_key_kind_text(ki.kind));
     if (ki.kind == CARNET_KEY_FILE_IN_DIR)
       printf("Its files are encrypted with the key in %s/%s: anyone who can read that "

@@ -58,8 +58,14 @@ static json_t *phones(const carnet_record *rec) {
   for (size_t i = 0; i < n; i++) {
     const char *number = cli_phone_split(v[i], type, sizeof type);
     json_t *o = cli_oom(json_object());
+    carnet_phone p;
+    bool ok = cli_phone_read(number, &p);
     put(o, "type", cli_json_str(type));
-    put(o, "number", cli_json_str(number));
+    /* "number" is the E.164 number alone; the extension has its own key. */
+    put(o, "number", cli_json_str(ok ? p.e164 : number));
+    put(o, "extension", ok && p.ext[0] ? cli_json_str(p.ext) : json_null());
+    put(o, "line", ok ? cli_json_str(carnet_phone_type_name(p.type)) : json_null());
+    put(o, "region", ok && p.region[0] ? cli_json_str(p.region) : json_null());
     push(a, o);
   }
   return a;

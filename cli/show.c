@@ -60,14 +60,28 @@ char *cli_address_line(const carnet_record *rec) {
   return out;
 }
 
-/* "+33612345678 (mobile), +33145678901 (work)" */
+/* "+33612345678 (mobile), +33145678901 ext. 12 (work, fixed line)": the
+ * label the user gave, then the line type when it says more than it. */
 static char *phones_line(const carnet_record *rec) {
   const char *const *v;
   size_t n = carnet_record_elems(rec, CARNET_F_PHONES, &v), len = 0;
-  char *out = cli_oom(calloc(1, 1)), type[32], part[96];
+  char *out = cli_oom(calloc(1, 1)), type[32], part[160], what[64], num[64];
   for (size_t i = 0; i < n; i++) {
     const char *number = cli_phone_split(v[i], type, sizeof type);
-    snprintf(part, sizeof part, type[0] ? "%s (%s)" : "%s", number, type);
+    carnet_phone p;
+    snprintf(num, sizeof num, "%s", number);
+    snprintf(what, sizeof what, "%s", type);
+    if (cli_phone_read(number, &p)) {
+      snprintf(num, sizeof num, p.ext[0] ? "%s ext. %s" : "%s", p.e164, p.ext);
+      char line[32];
+      snprintf(line, sizeof line, "%s", carnet_phone_type_name(p.type));
+      for (char *s = line; *s; s++)
+        if (*s == '_') *s = ' ';
+      /* "mobile (mobile)" says nothing: the line type only when it differs. */
+      if (p.type != CARNET_PHONE_UNKNOWN && strcmp(line, type) != 0)
+        snprintf(what, sizeof what, type[0] ? "%s, %s" : "%s%s", type, line);
+    }
+    snprintf(part, sizeof part, what[0] ? "%s (%s)" : "%s", num, what);
     append(&out, &len, ", ", part);
   }
   return out;

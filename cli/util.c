@@ -165,6 +165,11 @@ const char *cli_phone_split(const char *elem, char *type, size_t tlen) {
   return colon + 1;
 }
 
+bool cli_phone_read(const char *number, carnet_phone *out) {
+  /* Stored numbers carry their country code: the region does not matter. */
+  return carnet_phone_parse(number, "FR", out) == 0;
+}
+
 char *cli_join(const char *const *v, size_t n, const char *sep, bool numbers) {
   size_t len = 1;
   char type[32];

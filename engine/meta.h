@@ -20,6 +20,7 @@
   "indexed_upto"                   /* 8 bytes big-endian: the blind index's mark (engine/index.c) */
 #define CARNET__META_ROLE "role"   /* 1 byte: carnet_role; absent = admin */
 #define CARNET__META_CRYPT "crypt" /* 106 bytes: the wrapped data key (engine/keys.c) */
+#define CARNET__META_REGION "region" /* 2 bytes: default phone region, "FR" when absent */
 /* Sealed meta values (encryption at rest): sign_sk and index_key, listed in
  * engine/store.c sealed(). */
 

@@ -11,6 +11,7 @@
 #include "engine/entity_io.h"
 #include "engine/replica_int.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "carnet/error.h"
+#include "carnet/normalize.h"
 #include "engine/check.h"
 #include "engine/hlc.h"
 #include "engine/keys.h"
@@ -364,6 +366,58 @@ int carnet_replica_get_role(carnet_replica *r, carnet_role *out) {
   }
   carnet__read_end(r, st);
   return rc;
+}
+
+int carnet__region_read(carnet__stxn *st, char out[3]) {
+  carnet_buf v;
+  int rc =
+      carnet__store_get(st, CARNET__T_META, CARNET__META_REGION, strlen(CARNET__META_REGION), &v);
+  if (rc == CARNET_ENOTFOUND) {
+    memcpy(out, "FR", 3);
+    return 0;
+  }
+  if (rc) return rc;
+  /* Stored bytes are outside bytes too: a region the metadata knows. */
+  if (v.len != 2) return CARNET_ECORRUPT;
+  memcpy(out, v.base, 2);
+  out[2] = '\0';
+  if (!carnet_phone_region_valid(out)) {
+    memcpy(out, "FR", 3);
+    return CARNET_ECORRUPT;
+  }
+  return 0;
+}
+
+int carnet_replica_get_region(carnet_replica *r, char out[3]) {
+  carnet__stxn *st;
+  memcpy(out, "FR", 3);
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  rc = carnet__region_read(st, out);
+  carnet__read_end(r, st);
+  if (rc == CARNET_ECORRUPT) return carnet__fail(r, rc, "the replica's phone region is damaged");
+  return rc;
+}
+
+int carnet_replica_set_region(carnet_replica *r, const char *region) {
+  carnet_txn *t = NULL;
+  char up[3];
+  if (!carnet_phone_region_valid(region))
+    return carnet__fail(r, CARNET_EINVAL,
+                        "unknown region '%s': give an ISO 3166 country code such as FR, BE, CH",
+                        region ? region : "");
+  up[0] = (char)toupper((unsigned char)region[0]);
+  up[1] = (char)toupper((unsigned char)region[1]);
+  int rc = carnet_txn_begin(r, &t);
+  if (rc) return rc;
+  rc = carnet__store_put(t->st, CARNET__T_META, CARNET__META_REGION, strlen(CARNET__META_REGION),
+                         up, 2, 0);
+  if (rc) {
+    carnet__fail(r, rc, "cannot store the region: %s", carnet__store_why(r->store));
+    carnet_txn_abort(t);
+    return rc;
+  }
+  return carnet_txn_commit(t);
 }
 
 int carnet_replica_set_role(carnet_replica *r, carnet_role role) {

@@ -128,6 +128,10 @@ void carnet__replica_free(carnet_replica *r);
  * (so a caller sees its own writes), else a fresh read-only one, which
  * carnet__read_end aborts. */
 int carnet__read_begin(carnet_replica *r, carnet__stxn **st);
+
+/* The replica's default phone region (carnet_replica_get_region) read in
+ * `st`: "FR" when none is stored. Errors: CARNET_ECORRUPT, CARNET_EIO. */
+int carnet__region_read(carnet__stxn *st, char out[3]);
 void carnet__read_end(carnet_replica *r, carnet__stxn *st);
 
 /* Take the next local stamp and sequence number inside `t`. */

@@ -193,14 +193,16 @@ int carnet__sdoc_build(const carnet_record *rec, carnet__sbuf *b, carnet__sdoc *
   size_t at = next_off(b), len0 = b->len;
   if (siret && (rc = add_value(b, siret, strlen(siret)))) return rc;
   d->siret_off = b->len > len0 ? at : b->len;
-  /* Phones read "type:+E164": only the number is searched. */
+  /* Phones read "type:+E164" or "type:+E164;ext=N": only the number is
+   * searched. */
   size_t n = carnet_record_elems(rec, CARNET_F_PHONES, &el);
   at = next_off(b);
   len0 = b->len;
   for (size_t k = 0; rc == 0 && k < n; k++) {
     const char *num = strrchr(el[k], ':');
     num = num ? num + 1 : el[k];
-    rc = add_value(b, num, strlen(num));
+    const char *ext = strchr(num, ';');
+    rc = add_value(b, num, ext ? (size_t)(ext - num) : strlen(num));
   }
   if (rc) return rc;
   d->phones_off = b->len > len0 ? at : b->len;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
+#include "carnet/normalize.h"
 
 int carnet__text_valid(const char *s, size_t max, bool multiline) {
   const unsigned char *p = (const unsigned char *)s;
@@ -126,5 +127,14 @@ const char *carnet__custom_type_name(carnet_custom_type type) {
 }
 
 const char *carnet__phone_default_type(const char *e164) {
-  return strncmp(e164, "+336", 4) == 0 || strncmp(e164, "+337", 4) == 0 ? "mobile" : "work";
+  carnet_phone p;
+  if (carnet_phone_parse(e164, "FR", &p) == 0 && p.type != CARNET_PHONE_UNKNOWN)
+    return p.type == CARNET_PHONE_MOBILE ? "mobile" : "work";
+  /* Outside the metadata's ranges: the French mobile prefixes, overseas
+   * ones included (Arcep's attribution), as before libphonenumber. */
+  static const char *const mobile[] = {"+336",    "+337",    "+262639", "+262692", "+262693",
+                                       "+590690", "+590691", "+594694", "+596696", "+596697"};
+  for (size_t i = 0; i < sizeof mobile / sizeof mobile[0]; i++)
+    if (strncmp(e164, mobile[i], strlen(mobile[i])) == 0) return "mobile";
+  return "work";
 }

@@ -14,7 +14,8 @@ int carnet__geo_valid(const char *s);
 int carnet__custom_name_valid(const char *s);
 int carnet__custom_value_valid(carnet_custom_type type, const char *v);
 const char *carnet__custom_type_name(carnet_custom_type type);
-/* "mobile" for French mobile numbers (+336, +337), else "work". */
+/* "mobile" for a mobile number (libphonenumber's line type; +336 and +337
+ * when the metadata does not know the range), else "work". */
 const char *carnet__phone_default_type(const char *e164);
 
 #endif

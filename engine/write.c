@@ -13,8 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "carnet/error.h"
 #include "carnet/document.h"
+#include "carnet/error.h"
+#include "carnet/normalize.h"
 #include "engine/attach.h"
 #include "engine/consent.h"
 #include "engine/dates.h"
@@ -397,27 +398,53 @@ static int slot_replace(wctx *w, const carnet__cell *c, const char *type, const 
   return put_phone(w, slot, a->type, a->number);
 }
 
+/* Whether the stored number `have` ("+E164" or "+E164;ext=N") is `want`:
+ * the same text, or, when `want` has no extension, the same E.164 number
+ * (removing "01 42 68 53 00" removes it whatever its extension). */
+static bool same_phone(const char *have, const char *want) {
+  if (strcmp(have, want) == 0) return true;
+  size_t n = strlen(want);
+  return strchr(want, ';') == NULL && strncmp(have, want, n) == 0 && have[n] == ';';
+}
+
 static int slot_remove(wctx *w, const carnet__cell *c, const char *type, const char *number,
                        void *arg) {
   struct phone_arg *a = arg;
   (void)type;
-  if (strcmp(number, a->number) != 0) return 0;
+  if (!same_phone(number, a->number)) return 0;
   uint8_t slot[CARNET__PHONE_SLOT_LEN];
   memcpy(slot, c->key, sizeof slot);
   a->done = true;
   return put_phone(w, slot, NULL, NULL);
 }
 
+/* The number of `op` in its stored form ("+E164" or "+E164;ext=N", at most
+ * 32 bytes as the schema allows), read with the replica's default region. */
+static int phone_value(wctx *w, const carnet__op *op, carnet_phone *p, char *number, size_t len) {
+  char region[3];
+  int rc = carnet__region_read(w->t->st, region);
+  if (rc) return carnet__fail(w->r, rc, "cannot read the replica's phone region");
+  rc = carnet_phone_parse(op->value, region, p);
+  if (rc == 0) rc = carnet_phone_stored(p, number, len);
+  if (rc == CARNET_ENOMEM) return carnet__fail(w->r, rc, "out of memory reading a phone number");
+  if (rc)
+    return carnet__fail(w->r, CARNET_EINVAL,
+                        "invalid phone number '%s' (field phones): use a number of this "
+                        "replica's region (%s) such as 06 12 34 56 78, or an international one "
+                        "such as +32 2 123 45 67; an extension may follow (poste 12, ext. 12)",
+                        op->value ? op->value : "", region);
+  return 0;
+}
+
 static int phone_op(wctx *w, const carnet__op *op) {
   const carnet_field_info *fi = carnet_field_get(CARNET_F_PHONES);
-  char number[33];
-  if (carnet_phone_normalize(op->value, number, sizeof number) != 0)
-    return carnet__fail(w->r, CARNET_EINVAL,
-                        "invalid phone number '%s' (field phones): use a French number such as "
-                        "06 12 34 56 78 or an international one such as +32 2 123 45 67",
-                        op->value ? op->value : "");
+  _Static_assert(CARNET_PHONE_STORED_MAX <= 33, "a stored phone fits the schema's 32 bytes");
+  char number[CARNET_PHONE_STORED_MAX];
+  carnet_phone p;
+  int rc = phone_value(w, op, &p, number, sizeof number);
+  if (rc) return rc;
   const char *type = op->aux;
-  if (op->op == CARNET__OP_SET) type = carnet__phone_default_type(number);
+  if (op->op == CARNET__OP_SET) type = carnet__phone_default_type(p.e164);
   if (op->op != CARNET__OP_REMOVE && !one_of(type, phone_types))
     return invalid(w, fi, type, "phone type (mobile, work or home)");
   struct phone_arg a = {type, number, false};
@@ -425,12 +452,12 @@ static int phone_op(wctx *w, const carnet__op *op) {
   case CARNET__OP_REMOVE:
     return each_slot(w, slot_remove, &a);
   case CARNET__OP_PHONE_REPLACE: {
-    int rc = each_slot(w, slot_replace, &a);
+    rc = each_slot(w, slot_replace, &a);
     if (rc || a.done) return rc;
     break;
   }
   default: {
-    int rc = each_slot(w, slot_same_number, &a);
+    rc = each_slot(w, slot_same_number, &a);
     if (rc || a.done) return rc;
   }
   }

@@ -94,6 +94,9 @@ if(EXISTS ${CMAKE_BINARY_DIR}/carnet.pc AND DPKG_QUERY_EXECUTABLE AND PKG_CONFIG
     endforeach()
   endforeach()
 endif()
+# libphonenumber has no pkg-config module: carnet.pc names it in
+# Libs.private (-lphonenumber), which a static link needs.
+string(APPEND carnet_dev_depends ", libphonenumber-dev")
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libcarnet-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "${carnet_dev_depends}")

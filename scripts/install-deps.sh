@@ -8,7 +8,7 @@ packages=(
   liblmdb-dev lmdb-utils libsodium-dev libuv1-dev libmsgpack-dev libcmocka-dev
   libjansson-dev libutf8proc-dev
   libmicrohttpd-dev libcurl4-openssl-dev
-  libxlsxwriter-dev libzip-dev libexpat1-dev libicu-dev
+  libxlsxwriter-dev libzip-dev libexpat1-dev libicu-dev libphonenumber-dev
   scdoc man-db bash-completion dpkg-dev file systemd
   python3 python3-cffi
   chromium chromium-driver python3-selenium

@@ -140,12 +140,15 @@ static bool phone_of(web_req *q, json_t *e, const char **type, const char **numb
   return true;
 }
 
-/* Whether the stored element `have` ("type:+E164") is the body's phone: the
- * same number, and the same type when the body gives one. */
+/* Whether the stored element `have` ("type:+E164[;ext=N]") is the body's
+ * phone: the same number and extension, and the same type when the body
+ * gives one. */
 static bool same_phone(const char *have, const char *type, const char *number) {
-  char e164[32], t[32];
+  char e164[CARNET_PHONE_STORED_MAX], t[32];
+  carnet_phone ph;
   const char *num = web_phone_split(have, t, sizeof t);
-  if (carnet_phone_normalize(number, e164, sizeof e164) != 0) return false;
+  if (carnet_phone_parse(number, "FR", &ph) != 0 || carnet_phone_stored(&ph, e164, sizeof e164))
+    return false;
   return strcmp(num, e164) == 0 && (type == NULL || strcmp(t, type) == 0);
 }
 

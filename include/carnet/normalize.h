@@ -47,37 +47,103 @@ CARNET_API int carnet_siret_normalize(const char *s, char out[15]);
 
 /* --- Phone numbers -------------------------------------------------------- */
 
+/* Phone numbers are read with libphonenumber (its metadata covers every
+ * country) behind a C wrapper; nothing of C++ shows in this header. */
+
 /* The longest E.164 text, with its '+' and NUL. */
 #define CARNET_PHONE_E164_MAX 17
+/* The longest extension kept (digits), with its NUL. */
+#define CARNET_PHONE_EXT_MAX 11
+/* The longest stored form, "+E164;ext=DIGITS", with its NUL. */
+#define CARNET_PHONE_STORED_MAX (CARNET_PHONE_E164_MAX + 5 + CARNET_PHONE_EXT_MAX - 1)
 
-/* Brief: normalise a phone number to E.164 ("+33612345678"), French
- * numbering by default: carnet_phone_normalize_in(s, "FR", ...).
- * Errors: as carnet_phone_normalize_in. */
-CARNET_API int carnet_phone_normalize(const char *s, char *out, size_t out_len);
+/* The kind of line a number belongs to, from libphonenumber's metadata
+ * (not the mobile / work / home label a user gives). Values are API: never
+ * renumber. */
+typedef enum carnet_phone_type {
+  CARNET_PHONE_UNKNOWN = 0, /* a possible number outside the listed ranges */
+  CARNET_PHONE_FIXED_LINE = 1,
+  CARNET_PHONE_MOBILE = 2,
+  CARNET_PHONE_FIXED_LINE_OR_MOBILE = 3, /* the plan does not tell them apart (US) */
+  CARNET_PHONE_TOLL_FREE = 4,
+  CARNET_PHONE_PREMIUM_RATE = 5,
+  CARNET_PHONE_SHARED_COST = 6,
+  CARNET_PHONE_VOIP = 7,
+  CARNET_PHONE_PERSONAL_NUMBER = 8,
+  CARNET_PHONE_PAGER = 9,
+  CARNET_PHONE_UAN = 10,
+  CARNET_PHONE_VOICEMAIL = 11,
+} carnet_phone_type;
 
-/* Brief: normalise a phone number to E.164 with `country` (ISO 3166
- * alpha-2, e.g. "FR", "BE", "US"; NULL means "FR") as the country of
+/* One number as read by carnet_phone_parse (a plain value). */
+typedef struct carnet_phone {
+  char e164[CARNET_PHONE_E164_MAX]; /* "+33142685300": the number, never its extension */
+  char ext[CARNET_PHONE_EXT_MAX];   /* "12", or "" when none */
+  char region[4];                   /* "FR", "RE"…, "001" (non-geographic), or "" */
+  carnet_phone_type type;
+  bool valid; /* in a range the metadata lists as assigned, not only the right length */
+} carnet_phone;
+
+/* Brief: read a phone number as people write it, with `region` (ISO 3166
+ * alpha-2, "FR", "BE", "US"…, any case; NULL means "FR") as the country of
  * national numbers.
  *
  * Accepted: digits separated by spaces, dots, dashes, slashes and
- * parentheses; an international form "+CC…" or "00CC…"; a trunk "(0)"
- * after a country code ("+33 (0)6 12 34 56 78", dropped) or at the start
- * ("(0)6 12 34 56 78", kept: a national number); a national number with
- * its trunk prefix ("06 12 34 56 78") or without it when it has exactly the
- * national length ("612345678", as spreadsheets leave it). With French
- * numbering the overseas departments get their own codes: 0262 0263 0269
- * 0639 0692 0693 -> +262, 0590 0690 0691 -> +590, 0594 0694 -> +594, 0596
- * 0696 0697 -> +596, 0508 -> +508 (six-digit numbers). An explicit country
- * code is never rewritten. Refused: letters, extensions ("poste 12", "x12",
- * "#12"), a wrong length for a known country code, and numbers of an
- * unknown country code outside 8..15 digits.
- * `out_len` must be at least CARNET_PHONE_E164_MAX.
- * Errors: CARNET_EINVAL (not a phone number, or unknown `country`). */
+ * parentheses; an international form "+CC…" or with the region's
+ * international prefix ("00CC…" in Europe, "011…" in the NANP); a trunk
+ * "(0)" after a country code ("+33 (0)6 12 34 56 78"); a national number
+ * with its trunk prefix or without it (spreadsheets drop the leading zero);
+ * then optionally an extension: "poste 12", "p. 12", "ext. 12", "ext 12",
+ * "extension 12", "x12", "#12" or ";ext=12" (1 to 10 digits). The number
+ * must have a possible length for its country (libphonenumber); it may lie
+ * outside the ranges listed as assigned (`valid` is then false and `type`
+ * CARNET_PHONE_UNKNOWN), as the hand-written rules accepted before.
+ *
+ * French overseas: with region FR, a national number that is not a valid
+ * metropolitan number is tried in La Réunion, Mayotte, Guadeloupe,
+ * Martinique, Guyane, Saint-Barthélemy and Saint-Martin, and takes the
+ * first region where it is valid: "0692 12 34 56" is +262 692 12 34 56,
+ * "0639…" +262 639… (Mayotte), "0690…" +590, "0696…" +596, "0694…" +594;
+ * "05 08 41 23 45" is Saint-Pierre-et-Miquelon, +508 41 23 45. An explicit
+ * country code is never rewritten ("+33 6 92…" stays +33).
+ *
+ * Refused: letters other than an extension's word (vanity numbers, "n/a"),
+ * '+' elsewhere than first, a wrong length, an unknown country code.
+ * Errors: CARNET_EINVAL (not a phone number, or unknown `region`; `*out`
+ * is zeroed), CARNET_ENOMEM. */
+CARNET_API int carnet_phone_parse(const char *s, const char *region, carnet_phone *out);
+
+/* Brief: the form a customer's phone is stored in: the E.164 number, then
+ * ";ext=" and the extension when there is one ("+33142685300;ext=12", the
+ * RFC 3966 spelling). Duplicate detection and search use the E.164 part
+ * only. Errors: CARNET_ELIMIT (`out_len` below CARNET_PHONE_STORED_MAX),
+ * CARNET_EINVAL (an empty `p`). */
+CARNET_API int carnet_phone_stored(const carnet_phone *p, char *out, size_t out_len);
+
+/* Brief: "fixed_line", "mobile", "fixed_line_or_mobile", "toll_free",
+ * "premium_rate", "shared_cost", "voip", "personal_number", "pager",
+ * "uan", "voicemail" or "unknown" (for any other value too). */
+CARNET_API const char *carnet_phone_type_name(carnet_phone_type t);
+
+/* Brief: whether `region` is an ISO 3166 alpha-2 code (any case) that the
+ * phone metadata knows, i.e. a valid replica default region. */
+CARNET_API bool carnet_phone_region_valid(const char *region);
+
+/* Brief: the E.164 number of a phone written in any form
+ * (carnet_phone_parse with region "FR"), extension dropped: the key of
+ * duplicate detection and search. Errors: as carnet_phone_normalize_in. */
+CARNET_API int carnet_phone_normalize(const char *s, char *out, size_t out_len);
+
+/* Brief: carnet_phone_parse(s, country, …) reduced to its E.164 number
+ * ("+33612345678"; an extension is accepted and dropped). `out_len` must be
+ * at least CARNET_PHONE_E164_MAX.
+ * Errors: CARNET_EINVAL (not a phone number, or unknown `country`; `out`
+ * is emptied), CARNET_ENOMEM. */
 CARNET_API int carnet_phone_normalize_in(const char *s, const char *country, char *out,
                                          size_t out_len);
 
-/* Brief: the country calling code ("33") of an ISO 3166 alpha-2 country
- * the normaliser knows, or NULL. */
+/* Brief: the country calling code ("33") of an ISO 3166 alpha-2 region
+ * (any case) the metadata knows, or NULL. The string is a constant. */
 CARNET_API const char *carnet_phone_calling_code(const char *country);
 
 /* --- Names ---------------------------------------------------------------- */

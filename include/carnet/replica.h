@@ -154,6 +154,21 @@ CARNET_API int carnet_replica_get_role(carnet_replica *r, carnet_role *out);
  * open on this handle), CARNET_EIO, CARNET_ENOSPC. */
 CARNET_API int carnet_replica_set_role(carnet_replica *r, carnet_role role);
 
+/* Brief: this replica's default phone region, the country of phone
+ * numbers written without a country code ("06 12 34 56 78"), as ISO 3166
+ * alpha-2 upper case in `out`. A local setting kept in the meta table, not
+ * synced: a laptop in Brussels and the office in Lyon may differ; numbers
+ * are stored in E.164 either way. "FR" when never set.
+ * Errors: CARNET_ECORRUPT (a stored region that is not one), CARNET_EIO. */
+CARNET_API int carnet_replica_get_region(carnet_replica *r, char out[3]);
+
+/* Brief: store this replica's default phone region (any case; one that
+ * carnet_phone_region_valid accepts), in its own write transaction. Numbers
+ * already stored do not change. Errors: CARNET_EINVAL (not a region the
+ * phone metadata knows), CARNET_EMISUSE (a transaction is open on this
+ * handle), CARNET_EIO, CARNET_ENOSPC. */
+CARNET_API int carnet_replica_set_region(carnet_replica *r, const char *region);
+
 /* Brief: start a write transaction. Every write made through it becomes
  * durable at carnet_txn_commit, all or nothing. Only one write transaction
  * exists at a time per directory (across processes): others wait.

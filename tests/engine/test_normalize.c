@@ -18,20 +18,29 @@ typedef struct {
   const char *in, *country, *want; /* want NULL: refused */
 } phone_case;
 
+/* Every case is checked and every mismatch printed before the test fails,
+ * so one run shows the whole picture. */
 static void check_phones(const phone_case *c, size_t n) {
+  size_t bad = 0;
   for (size_t i = 0; i < n; i++) {
     char out[CARNET_PHONE_E164_MAX];
     int rc = carnet_phone_normalize_in(c[i].in, c[i].country, out, sizeof out);
+    const char *country = c[i].country ? c[i].country : "FR";
     if (c[i].want == NULL) {
-      if (rc != CARNET_EINVAL)
-        fail_msg("phone \"%s\" (%s): accepted as %s, want refused", c[i].in,
-                 c[i].country ? c[i].country : "FR", out);
-      if (out[0] != '\0') fail_msg("phone \"%s\": output not emptied on error", c[i].in);
+      if (rc != CARNET_EINVAL) {
+        print_error("phone \"%s\" (%s): accepted as %s, want refused\n", c[i].in, country, out);
+        bad++;
+      } else if (out[0] != '\0') {
+        print_error("phone \"%s\": output not emptied on error\n", c[i].in);
+        bad++;
+      }
     } else if (rc != 0 || strcmp(out, c[i].want) != 0) {
-      fail_msg("phone \"%s\" (%s): rc %d \"%s\", want \"%s\"", c[i].in,
-               c[i].country ? c[i].country : "FR", rc, out, c[i].want);
+      print_error("phone \"%s\" (%s): rc %d \"%s\", want \"%s\"\n", c[i].in, country, rc, out,
+                  c[i].want);
+      bad++;
     }
   }
+  if (bad) fail_msg("%zu of %zu phone cases wrong", bad, n);
 }
 
 static void test_phone_france(void **state) {
@@ -62,12 +71,22 @@ static void test_phone_france(void **state) {
       {"08 00 12 34 56", NULL, "+33800123456"},
       {"(01) 42 68 53 00", NULL, "+33142685300"},
       {"06 12 34 56 78 ", "fr", "+33612345678"}, /* country code case-insensitive */
-      /* Refused: extensions, letters, wrong lengths. */
-      {"06 12 34 56 78 poste 12", NULL, NULL},
-      {"01 42 68 53 00 ext. 4", NULL, NULL},
-      {"01 42 68 53 00 x4", NULL, NULL},
-      {"01 42 68 53 00 #4", NULL, NULL},
+      /* An extension is read and left out of the E.164 key
+       * (test_phone_parse checks what is kept of it). */
+      {"06 12 34 56 78 poste 12", NULL, "+33612345678"},
+      {"01 42 68 53 00 ext. 4", NULL, "+33142685300"},
+      {"01 42 68 53 00 x4", NULL, "+33142685300"},
+      {"01 42 68 53 00 #4", NULL, "+33142685300"},
+      {"01\xc2\xa0"
+       "42\xc2\xa0"
+       "68\xe2\x80\xaf"
+       "53 00",
+       NULL, "+33142685300"}, /* no-break */
+      /* Refused: letters, stray separators, wrong lengths. */
       {"01 42 68 53 00;4", NULL, NULL},
+      {"01 42 68 53 00 poste", NULL, NULL},
+      {"01 42 68 53 00 poste 12 bis", NULL, NULL},
+      {"poste 12", NULL, NULL},
       {"06 12 34 56 7", NULL, NULL},
       {"06 12 34 56 78 9", NULL, NULL},
       {"+33 6 12 34 56 7", NULL, NULL},
@@ -158,7 +177,7 @@ static void test_phone_countries(void **state) {
       {"07700 900123", "GB", "+447700900123"},
       {"+44 (0)20 7946 0958", NULL, "+442079460958"},
       {"+44 20 7946 095", NULL, "+44207946095"}, /* 9-digit NSN exists (e.g. 016977) */
-      {"2079460958", "GB", NULL},                /* GB lengths vary: trunk needed */
+      {"2079460958", "GB", "+442079460958"},     /* zero dropped by a spreadsheet */
       /* United States (NANP). */
       {"(415) 555-2671", "US", "+14155552671"},
       {"415.555.2671", "US", "+14155552671"},
@@ -168,15 +187,26 @@ static void test_phone_countries(void **state) {
       {"(415) 555-267", "US", NULL},
       {"(115) 555-2671", "US", NULL},
       {"1-800-FLOWERS", "US", NULL},
-      /* Unknown country codes: E.164's own bounds. */
+      /* Countries the old hand-written table did not know. */
       {"+81 3 1234 5678", NULL, "+81312345678"},
+      {"03-1234-5678", "JP", "+81312345678"},
+      {"+212 6 12 34 56 78", NULL, "+212612345678"}, /* Morocco */
+      {"06 12 34 56 78", "MA", "+212612345678"},
+      {"+216 20 123 456", NULL, "+21620123456"}, /* Tunisia */
+      {"+49 30 123456", NULL, "+4930123456"},
+      {"+55 11 91234 5678", NULL, "+5511912345678"}, /* Brazil */
+      {"+86 138 0013 8000", NULL, "+8613800138000"}, /* China */
+      {"+999 1234 5678", NULL, NULL},                /* no such calling code */
       {"+81 3 1234", NULL, NULL},
       {"+1234567890123456", NULL, NULL},
   };
   check_phones(c, sizeof c / sizeof *c);
   assert_string_equal(carnet_phone_calling_code("FR"), "33");
   assert_string_equal(carnet_phone_calling_code("lu"), "352");
+  assert_string_equal(carnet_phone_calling_code("JP"), "81");
+  assert_string_equal(carnet_phone_calling_code("re"), "262");
   assert_null(carnet_phone_calling_code("XX"));
+  assert_null(carnet_phone_calling_code("FRA"));
   assert_null(carnet_phone_calling_code(NULL));
   char small[8];
   assert_int_equal(carnet_phone_normalize("0612345678", small, sizeof small), CARNET_EINVAL);
@@ -187,6 +217,77 @@ static void test_phone_countries(void **state) {
 typedef struct {
   const char *in, *key, *hint; /* key NULL: refused */
 } email_case;
+
+/* carnet_phone_parse: the extension, the line type, the region of the
+ * number and the stored form. */
+static void test_phone_parse(void **state) {
+  (void)state;
+  static const struct {
+    const char *in, *region, *e164, *ext, *where;
+    carnet_phone_type type;
+  } c[] = {
+      {"01 42 68 53 00 poste 12", NULL, "+33142685300", "12", "FR", CARNET_PHONE_FIXED_LINE},
+      {"01 42 68 53 00, poste 12", NULL, "+33142685300", "12", "FR", CARNET_PHONE_FIXED_LINE},
+      {"01 42 68 53 00 Poste: 12", NULL, "+33142685300", "12", "FR", CARNET_PHONE_FIXED_LINE},
+      {"01 42 68 53 00 p. 305", NULL, "+33142685300", "305", "FR", CARNET_PHONE_FIXED_LINE},
+      {"+33 1 42 68 53 00 ext. 12", NULL, "+33142685300", "12", "FR", CARNET_PHONE_FIXED_LINE},
+      {"01 42 68 53 00 EXT 12", NULL, "+33142685300", "12", "FR", CARNET_PHONE_FIXED_LINE},
+      {"01 42 68 53 00 extension 12", NULL, "+33142685300", "12", "FR", CARNET_PHONE_FIXED_LINE},
+      {"01 42 68 53 00 x12", NULL, "+33142685300", "12", "FR", CARNET_PHONE_FIXED_LINE},
+      {"01 42 68 53 00 #12", NULL, "+33142685300", "12", "FR", CARNET_PHONE_FIXED_LINE},
+      {"+33142685300;ext=12", NULL, "+33142685300", "12", "FR", CARNET_PHONE_FIXED_LINE},
+      {"06 12 34 56 78", NULL, "+33612345678", "", "FR", CARNET_PHONE_MOBILE},
+      {"08 00 12 34 56", NULL, "+33800123456", "", "FR", CARNET_PHONE_TOLL_FREE},
+      {"0692 12 34 56", NULL, "+262692123456", "", "RE", CARNET_PHONE_MOBILE},
+      {"0690 12 34 56", NULL, "+590690123456", "", "GP", CARNET_PHONE_MOBILE},
+      {"0696 12 34 56", NULL, "+596696123456", "", "MQ", CARNET_PHONE_MOBILE},
+      {"0694 20 12 34", NULL, "+594694201234", "", "GF", CARNET_PHONE_MOBILE},
+      {"0470 12 34 56", "be", "+32470123456", "", "BE", CARNET_PHONE_MOBILE},
+      {"02 555 12 34 poste 3", "BE", "+3225551234", "3", "BE", CARNET_PHONE_FIXED_LINE},
+      {"(415) 555-2671 x 20", "US", "+14155552671", "20", "US", CARNET_PHONE_FIXED_LINE_OR_MOBILE},
+      {"07 11 22 33 44", NULL, "+33711223344", "", "FR", CARNET_PHONE_UNKNOWN}, /* unassigned */
+  };
+  for (size_t i = 0; i < sizeof c / sizeof c[0]; i++) {
+    carnet_phone p;
+    int rc = carnet_phone_parse(c[i].in, c[i].region, &p);
+    if (rc != 0 || strcmp(p.e164, c[i].e164) != 0 || strcmp(p.ext, c[i].ext) != 0 ||
+        strcmp(p.region, c[i].where) != 0 || p.type != c[i].type)
+      fail_msg("\"%s\": rc %d %s ext '%s' region '%s' type %s; want %s '%s' '%s' %s", c[i].in, rc,
+               p.e164, p.ext, p.region, carnet_phone_type_name(p.type), c[i].e164, c[i].ext,
+               c[i].where, carnet_phone_type_name(c[i].type));
+    assert_int_equal(p.valid, c[i].type != CARNET_PHONE_UNKNOWN);
+  }
+  /* The stored form: E.164, then the extension in RFC 3966 spelling, and
+   * it reads back as the same number. */
+  carnet_phone p, back;
+  char stored[CARNET_PHONE_STORED_MAX], small[CARNET_PHONE_STORED_MAX - 1];
+  assert_int_equal(carnet_phone_parse("01 42 68 53 00 poste 1234567890", NULL, &p), 0);
+  assert_int_equal(carnet_phone_stored(&p, stored, sizeof stored), 0);
+  assert_string_equal(stored, "+33142685300;ext=1234567890");
+  assert_int_equal(carnet_phone_stored(&p, small, sizeof small), CARNET_ELIMIT);
+  assert_int_equal(carnet_phone_parse(stored, "US", &back), 0);
+  assert_memory_equal(&p, &back, sizeof p);
+  assert_int_equal(carnet_phone_parse("06 12 34 56 78", NULL, &p), 0);
+  assert_int_equal(carnet_phone_stored(&p, stored, sizeof stored), 0);
+  assert_string_equal(stored, "+33612345678");
+  /* Too long an extension, a wrong region: refused, output zeroed. */
+  assert_int_equal(carnet_phone_parse("01 42 68 53 00 poste 12345678901", NULL, &p), CARNET_EINVAL);
+  assert_string_equal(p.e164, "");
+  assert_int_equal(carnet_phone_parse("06 12 34 56 78", "ZZ", &p), CARNET_EINVAL);
+  assert_int_equal(carnet_phone_parse(NULL, NULL, &p), CARNET_EINVAL);
+  memset(&p, 0, sizeof p);
+  assert_int_equal(carnet_phone_stored(&p, stored, sizeof stored), CARNET_EINVAL);
+  /* Regions and type names. */
+  assert_true(carnet_phone_region_valid("FR"));
+  assert_true(carnet_phone_region_valid("be"));
+  assert_true(carnet_phone_region_valid("YT"));
+  assert_false(carnet_phone_region_valid("ZZ"));
+  assert_false(carnet_phone_region_valid("F"));
+  assert_false(carnet_phone_region_valid(NULL));
+  assert_string_equal(carnet_phone_type_name(CARNET_PHONE_MOBILE), "mobile");
+  assert_string_equal(carnet_phone_type_name(CARNET_PHONE_FIXED_LINE), "fixed_line");
+  assert_string_equal(carnet_phone_type_name((carnet_phone_type)99), "unknown");
+}
 
 static void test_email_keys(void **state) {
   (void)state;
@@ -369,8 +470,9 @@ static void test_siret_cases(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_phone_france),    cmocka_unit_test(test_phone_overseas),
-      cmocka_unit_test(test_phone_countries), cmocka_unit_test(test_email_keys),
-      cmocka_unit_test(test_name_fold),       cmocka_unit_test(test_siret_cases),
+      cmocka_unit_test(test_phone_countries), cmocka_unit_test(test_phone_parse),
+      cmocka_unit_test(test_email_keys),      cmocka_unit_test(test_name_fold),
+      cmocka_unit_test(test_siret_cases),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
