@@ -197,6 +197,12 @@ const char *cli_phone_split(const char *elem, char *type, size_t tlen);
 /* A stored number ("+E164" or "+E164;ext=N") read back: its E.164 number,
  * extension and line type; false when it does not read (shown as stored). */
 bool cli_phone_read(const char *number, carnet_phone *out);
+/* Replica names (carnet_replica_name_of): the name this replica knows for
+ * `replica_id`, else its 16-hex id, in `out`; and for --json, the name or
+ * null (the hex id has its own key). */
+#define CLI_REPLICA_LABEL (CARNET_REPLICA_NAME_MAX + 1)
+const char *cli_replica_label(carnet_replica *r, uint64_t replica_id, char out[CLI_REPLICA_LABEL]);
+json_t *cli_replica_name_json(carnet_replica *r, uint64_t replica_id);
 
 /* Brief: a malloc'd string of the elements joined by `sep` (phones shown by
  * number only when `numbers` is set). Never NULL: exits on ENOMEM. */
@@ -271,7 +277,7 @@ int cli_show_conflicts(cli *c, carnet_replica *r, const carnet_id *id, json_t *a
 /* The fields of `id` left with a value other than a conflict's loser (not
  * restored), as bits 1 << field; 0 on any error. */
 uint64_t cli_conflict_fields(carnet_replica *r, const carnet_id *id);
-json_t *cli_json_conflict(const carnet_conflict *cf, const char *record);
+json_t *cli_json_conflict(carnet_replica *r, const carnet_conflict *cf, const char *record);
 int cli_cmd_backup(cli *c, int argc, char **argv);  /* cli/cmd_backup.c */
 int cli_cmd_restore(cli *c, int argc, char **argv); /* cli/cmd_backup.c */
 /* Brief: "passphrase", "key file"... (cli/cmd_passwd.c). */

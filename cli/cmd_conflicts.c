@@ -71,7 +71,7 @@ static const char *shown(const char *v) {
   return v ? v : "(cleared)";
 }
 
-json_t *cli_json_conflict(const carnet_conflict *cf, const char *record) {
+json_t *cli_json_conflict(carnet_replica *r, const carnet_conflict *cf, const char *record) {
   char lost_at[32], won_at[32], noted[32], by[17], wby[17], hex[CARNET_ID_HEX_LEN + 1];
   json_t *o = cli_oom(json_object());
   carnet_id_format(&cf->id, hex);
@@ -87,9 +87,11 @@ json_t *cli_json_conflict(const carnet_conflict *cf, const char *record) {
   cli_json_put(o, "field", cli_json_str(carnet_field_get(cf->field)->name));
   cli_json_put(o, "lost", cli_json_str(cf->lost));
   cli_json_put(o, "lost_by", cli_json_str(by));
+  cli_json_put(o, "lost_by_name", cli_replica_name_json(r, cf->lost_by));
   cli_json_put(o, "lost_at", cli_json_str(lost_at));
   cli_json_put(o, "won", cli_json_str(cf->won));
   cli_json_put(o, "won_by", cli_json_str(wby));
+  cli_json_put(o, "won_by_name", cli_replica_name_json(r, cf->won_by));
   cli_json_put(o, "won_at", cli_json_str(won_at));
   cli_json_put(o, "merged_at", cli_json_str(noted));
   cli_json_put(o, "current", cli_json_str(cf->current));
@@ -105,7 +107,7 @@ typedef struct list_state {
 
 static int list_cb(const carnet_conflict *cf, void *data) {
   list_state *st = data;
-  char label_buf[CARNET_ID_HEX_LEN + 1], lost_at[32], by[17];
+  char label_buf[CARNET_ID_HEX_LEN + 1], lost_at[32], by[CLI_REPLICA_LABEL];
   const char *label = NULL;
   carnet_record *rec = NULL;
   if (carnet_record_get(st->r, &cf->id, &rec) == 0) label = cli_label(rec, label_buf);
@@ -114,10 +116,10 @@ static int list_cb(const carnet_conflict *cf, void *data) {
     label = label_buf;
   }
   if (st->arr) {
-    cli_json_push(st->arr, cli_json_conflict(cf, label));
+    cli_json_push(st->arr, cli_json_conflict(st->r, cf, label));
   } else {
     cli_iso_time(cf->lost_at, lost_at);
-    hex64(cf->lost_by, by);
+    cli_replica_label(st->r, cf->lost_by, by);
     const char *row[] = {cf->cid,   label,     carnet_field_get(cf->field)->name,
                          shown(cf->lost), by, lost_at, shown(cf->won),
                          cf->restored ? "restored" : "lost"};
@@ -179,7 +181,7 @@ static int run_restore(cli *c, int argc, char **argv) {
     goto done;
   }
   if (c->json) {
-    rc = cli_json_print(c, cli_json_conflict(&cf, NULL));
+    rc = cli_json_print(c, cli_json_conflict(r, &cf, NULL));
   } else {
     char hex[CARNET_ID_HEX_LEN + 1];
     carnet_id_format(&cf.id, hex);
@@ -205,6 +207,7 @@ int cli_cmd_conflicts(cli *c, int argc, char **argv) {
 /* --- in `customer show` ------------------------------------------------------- */
 
 typedef struct show_state {
+  carnet_replica *r;
   FILE *f;
   json_t *arr;
   int n;
@@ -212,14 +215,14 @@ typedef struct show_state {
 
 static int show_cb(const carnet_conflict *cf, void *data) {
   show_state *st = data;
-  char lost_at[32], by[17];
+  char lost_at[32], by[CLI_REPLICA_LABEL];
   if (st->arr) {
-    cli_json_push(st->arr, cli_json_conflict(cf, NULL));
+    cli_json_push(st->arr, cli_json_conflict(st->r, cf, NULL));
     return 0;
   }
   if (st->n++ == 0) fprintf(st->f, "conflicts:\n");
   cli_iso_time(cf->lost_at, lost_at);
-  hex64(cf->lost_by, by);
+  cli_replica_label(st->r, cf->lost_by, by);
   fprintf(st->f, "  %-10s '%s' (replica %s, %s) lost to '%s'", carnet_field_get(cf->field)->name,
           shown(cf->lost), by, lost_at, shown(cf->won));
   if (cf->restored)
@@ -231,7 +234,7 @@ static int show_cb(const carnet_conflict *cf, void *data) {
 }
 
 int cli_show_conflicts(cli *c, carnet_replica *r, const carnet_id *id, json_t *arr, FILE *f) {
-  show_state st = {.f = f, .arr = arr};
+  show_state st = {.r = r, .f = f, .arr = arr};
   int err = carnet_conflict_list(r, id, 0, show_cb, &st);
   return err ? cli_fail_rc(c, r, err, "reading the conflicts") : CLI_OK;
 }

@@ -230,6 +230,7 @@ static int team_cb(const carnet_peer_info *p, void *data) {
 }
 
 typedef struct erasures_state {
+  carnet_replica *r;
   team *team;
   json_t *arr;
   cli_table *table;
@@ -243,7 +244,7 @@ static bool confirmed_by(const carnet_erasure *e, uint64_t id) {
 
 static int erasures_cb(const carnet_erasure *e, void *data) {
   erasures_state *st = data;
-  char hex[CARNET_ID_HEX_LEN + 1], when[32], origin[17], counts[32];
+  char hex[CARNET_ID_HEX_LEN + 1], when[32], origin[17], counts[32], by[CLI_REPLICA_LABEL];
   json_t *yes = cli_oom(json_array()), *no = cli_oom(json_array());
   carnet_id_format(&e->id, hex);
   cli_iso_time(e->at, when);
@@ -257,6 +258,7 @@ static int erasures_cb(const carnet_erasure *e, void *data) {
     cli_json_put(o, "id", cli_json_str(hex));
     cli_json_put(o, "erased_at", cli_json_str(when));
     cli_json_put(o, "origin", cli_json_str(origin));
+    cli_json_put(o, "origin_name", cli_replica_name_json(st->r, e->origin));
     cli_json_put(o, "reason", cli_json_str(e->reason));
     cli_json_put(o, "scope", cli_json_str(e->scope == CARNET_ERASE_PERSON ? "person" : "record"));
     cli_json_put(o, "confirmed", yes);
@@ -266,7 +268,7 @@ static int erasures_cb(const carnet_erasure *e, void *data) {
   }
   snprintf(counts, sizeof counts, "%zu/%zu", (size_t)e->nconfirmed,
            (size_t)e->nconfirmed + json_array_size(no));
-  const char *row[] = {when, hex, origin, counts, e->reason};
+  const char *row[] = {when, hex, cli_replica_label(st->r, e->origin, by), counts, e->reason};
   cli_table_add(st->table, row);
   json_decref(yes);
   json_decref(no);
@@ -276,7 +278,7 @@ static int erasures_cb(const carnet_erasure *e, void *data) {
 static int run_erasures(cli *c, int argc, char **argv) {
   carnet_replica *r = NULL;
   team *t = cli_oom(calloc(1, sizeof *t));
-  erasures_state st = {t, NULL, NULL};
+  erasures_state st = {NULL, t, NULL, NULL};
   static const char *const headers[] = {"ERASED AT", "CUSTOMER", "BY", "CONFIRMED", "REASON"};
   cli_args a;
   int rc = cli_parse(c, &erasures_usage, argc, argv, &a);
@@ -291,6 +293,7 @@ static int run_erasures(cli *c, int argc, char **argv) {
     st.arr = cli_oom(json_array());
   else
     st.table = cli_oom(cli_table_new(5, headers));
+  st.r = r;
   if (err == 0) err = carnet_erasure_list(r, erasures_cb, &st);
   if (err) {
     rc = cli_fail_rc(c, r, err, "listing erasures");

@@ -4,13 +4,16 @@
 
 #include "cli/cli.h"
 
-enum { O_NO_PASSPHRASE = CLI_O_USER, O_ROLE, O_REGION };
+enum { O_NO_PASSPHRASE = CLI_O_USER, O_ROLE, O_REGION, O_NAME };
 
 static const cli_opt init_opts[] = {
     {"no-passphrase", 0, no_argument, O_NO_PASSPHRASE, NULL,
      "do not ask for a passphrase: a key file in the replica directory opens it"},
     {"role", 0, required_argument, O_ROLE, "ROLE",
      "admin (default: may import and export the customer base) or member"},
+    {"name", 0, required_argument, O_NAME, "NAME",
+     "name this replica (\"Portable Alice\"): shown to the team instead of its hex id; "
+     "'carnet config name' renames it"},
     {"region", 0, required_argument, O_REGION, "CODE",
      "the country of phone numbers written without a country code (default FR; "
      "'carnet config region' changes it)"},
@@ -35,7 +38,7 @@ int cli_cmd_init(cli *c, int argc, char **argv) {
   cli_args a;
   char dir[4096], why[512] = "", id[17];
   carnet_role role = CARNET_ROLE_ADMIN;
-  const char *region = "FR";
+  const char *region = "FR", *name = NULL;
   bool ask = true;
   int rc = cli_parse(c, &usage, argc, argv, &a);
   if (rc) return rc;
@@ -45,6 +48,7 @@ int cli_cmd_init(cli *c, int argc, char **argv) {
       rc = cli_fail(c, CLI_EUSER, "invalid --role '%s': admin or member", a.opts[i].arg);
       goto done;
     }
+    if (a.opts[i].id == O_NAME) name = a.opts[i].arg;
     if (a.opts[i].id == O_REGION) {
       region = a.opts[i].arg;
       if (!carnet_phone_region_valid(region)) {
@@ -54,6 +58,11 @@ int cli_cmd_init(cli *c, int argc, char **argv) {
         goto done;
       }
     }
+  }
+  if (name && (name[0] == '\0' || strlen(name) > CARNET_REPLICA_NAME_MAX)) {
+    rc =
+        cli_fail(c, CLI_EUSER, "invalid --name '%s': 1 to %d bytes", name, CARNET_REPLICA_NAME_MAX);
+    goto done;
   }
   if ((rc = cli_replica_dir(c, dir, sizeof dir))) goto done;
   carnet_env env;
@@ -79,6 +88,10 @@ int cli_cmd_init(cli *c, int argc, char **argv) {
     rc = cli_fail_rc(c, r, rc, "storing the region");
     goto done;
   }
+  if (name && (rc = carnet_replica_set_name(r, name))) {
+    rc = cli_fail_rc(c, r, rc, "naming the replica");
+    goto done;
+  }
   snprintf(id, sizeof id, "%016llx", (unsigned long long)carnet_replica_id(r));
   carnet_key_info ki;
   if ((rc = carnet_replica_get_key_info(r, &ki))) {
@@ -92,6 +105,7 @@ int cli_cmd_init(cli *c, int argc, char **argv) {
     cli_json_put(o, "dir", cli_json_str(carnet_replica_dir(r)));
     cli_json_put(o, "role", cli_json_str(carnet_role_name(role)));
     cli_json_put(o, "region", cli_json_str(stored_region));
+    cli_json_put(o, "name", name ? cli_json_str(name) : json_null());
     cli_json_put(o, "encryption", cli_json_str(cli_key_kind_text(ki.kind)));
     rc = cli_json_print(c, o);
   } else {
@@ -100,6 +114,7 @@ int cli_cmd_init(cli *c, int argc, char **argv) {
     cli_kv(stdout, 10, "  tag", carnet_replica_tag(r));
     cli_kv(stdout, 10, "  role", carnet_role_name(role));
     cli_kv(stdout, 10, "  region", stored_region);
+    if (name) cli_kv(stdout, 10, "  name", name);
     cli_kv(stdout, 10, "  key", cli_key_kind_text(ki.kind));
     if (ki.kind == CARNET_KEY_FILE_IN_DIR)
       printf("Its files are encrypted with the key in %s/%s: anyone who can read that "

@@ -291,13 +291,14 @@ done:
 }
 
 typedef struct peer_rows {
+  carnet_replica *r;
   cli_table *t;
   json_t *arr;
 } peer_rows;
 
 static int peer_row(const carnet_peer_info *p, void *data) {
   peer_rows *pr = data;
-  char key[2 * CARNET_PK_BYTES + 1], id[17] = "", added[32];
+  char key[2 * CARNET_PK_BYTES + 1], id[CLI_REPLICA_LABEL] = "", added[32];
   cli_peer_live l;
   cli_hex(p->pk, CARNET_PK_BYTES, key);
   if (p->replica_id) snprintf(id, sizeof id, "%016llx", (unsigned long long)p->replica_id);
@@ -307,12 +308,15 @@ static int peer_row(const carnet_peer_info *p, void *data) {
     json_t *o = cli_oom(json_object());
     cli_json_put(o, "key", cli_json_str(key));
     cli_json_put(o, "replica", p->replica_id ? cli_json_str(id) : json_null());
+    cli_json_put(o, "name", cli_replica_name_json(pr->r, p->replica_id));
     cli_json_put(o, "addr", p->addr[0] ? cli_json_str(p->addr) : json_null());
     cli_json_put(o, "added", added[0] ? cli_json_str(added) : json_null());
     cli_peer_live_json(o, p);
     cli_json_push(pr->arr, o);
   } else {
     /* The key last: it is never cut, so it can be copied from here. */
+    /* The name when this replica has heard it, else the hex id. */
+    if (p->replica_id) cli_replica_label(pr->r, p->replica_id, id);
     const char *cells[8] = {id[0] ? id : "-",
                             p->addr[0] ? p->addr : "-",
                             l.state,
@@ -330,7 +334,7 @@ static int run_list(cli *c, int argc, char **argv) {
   static const char *const headers[] = {"REPLICA",   "ADDRESS", "STATE",   "LAST CONTACT",
                                         "LAST SYNC", "ACKED",   "PENDING", "KEY"};
   carnet_replica *r = NULL;
-  peer_rows pr = {NULL, NULL};
+  peer_rows pr = {NULL, NULL, NULL};
   cli_args a;
   int rc = cli_parse(c, &list_usage, argc, argv, &a);
   if (rc) return rc;
@@ -339,6 +343,7 @@ static int run_list(cli *c, int argc, char **argv) {
     pr.arr = cli_oom(json_array());
   else
     pr.t = cli_table_new(8, headers);
+  pr.r = r;
   int err = carnet_peer_list(r, peer_row, &pr);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);

@@ -56,6 +56,7 @@ static int load_identity(cli *c, carnet_replica *r, identity *out) {
 static void put_identity(json_t *o, carnet_replica *r, const identity *id) {
   cli_json_put(o, "key", cli_json_str(id->key));
   cli_json_put(o, "replica", cli_json_str(id->id));
+  cli_json_put(o, "name", cli_replica_name_json(r, carnet_replica_id(r)));
   cli_json_put(o, "tag", cli_json_str(carnet_replica_tag(r)));
   cli_json_put(o, "team", cli_json_str(id->team));
 }
@@ -74,6 +75,9 @@ int cli_cmd_id(cli *c, int argc, char **argv) {
   } else {
     cli_kv(stdout, 9, "key", id.key);
     cli_kv(stdout, 9, "replica", id.id);
+    char name[CLI_REPLICA_LABEL];
+    if (carnet_replica_name_of(r, carnet_replica_id(r), name, sizeof name) == 0)
+      cli_kv(stdout, 9, "name", name);
     cli_kv(stdout, 9, "tag", carnet_replica_tag(r));
     cli_kv(stdout, 9, "team", id.team);
   }
@@ -108,24 +112,29 @@ static int count_kind(cli *c, carnet_replica *r, carnet_kind kind, counts *out) 
 }
 
 typedef struct peers_out {
+  carnet_replica *r;
   json_t *arr;
   cli_table *t;
 } peers_out;
 
 static int status_peer(const carnet_peer_info *p, void *data) {
   peers_out *po = data;
-  char key[2 * CARNET_PK_BYTES + 1];
+  char key[2 * CARNET_PK_BYTES + 1], id[17], label[CLI_REPLICA_LABEL];
   cli_peer_live l;
   cli_hex(p->pk, CARNET_PK_BYTES, key);
   cli_peer_live_text(p, &l);
+  snprintf(id, sizeof id, "%016llx", (unsigned long long)p->replica_id);
   if (po->arr) {
     json_t *o = cli_oom(json_object());
     cli_json_put(o, "key", cli_json_str(key));
+    cli_json_put(o, "replica", p->replica_id ? cli_json_str(id) : json_null());
+    cli_json_put(o, "name", cli_replica_name_json(po->r, p->replica_id));
     cli_json_put(o, "addr", p->addr[0] ? cli_json_str(p->addr) : json_null());
     cli_peer_live_json(o, p);
     cli_json_push(po->arr, o);
   } else {
-    const char *cells[6] = {p->addr[0] ? p->addr : "-",
+    const char *cells[7] = {p->replica_id ? cli_replica_label(po->r, p->replica_id, label) : "-",
+                            p->addr[0] ? p->addr : "-",
                             l.state,
                             l.last_contact[0] ? l.last_contact : "never",
                             l.last_sync[0] ? l.last_sync : "never",
@@ -144,13 +153,13 @@ static json_t *json_counts(const counts *n) {
 }
 
 int cli_cmd_status(cli *c, int argc, char **argv) {
-  static const char *const headers[] = {"PEER",      "STATE",   "LAST CONTACT",
+  static const char *const headers[] = {"REPLICA",   "PEER",    "STATE", "LAST CONTACT",
                                         "LAST SYNC", "PENDING", "KEY"};
   carnet_replica *r = NULL;
   identity id;
   counts customers, contacts;
   carnet_key_info ki;
-  peers_out po = {NULL, NULL};
+  peers_out po = {NULL, NULL, NULL};
   uint64_t seq;
   compaction_out *cp = NULL;
   json_t *o = NULL;
@@ -194,7 +203,8 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
   if (c->json)
     po.arr = cli_oom(json_array());
   else
-    po.t = cli_table_new(6, headers);
+    po.t = cli_table_new(7, headers);
+  po.r = r;
   if ((err = carnet_peer_list(r, status_peer, &po))) {
     rc = cli_fail_rc(c, r, err, "reading the peers");
     goto done;
@@ -234,6 +244,11 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
     goto done;
   }
   cli_kv(stdout, 11, "replica", id.id);
+  {
+    char name[CLI_REPLICA_LABEL];
+    if (carnet_replica_name_of(r, carnet_replica_id(r), name, sizeof name) == 0)
+      cli_kv(stdout, 11, "name", name);
+  }
   cli_kv(stdout, 11, "tag", carnet_replica_tag(r));
   cli_kv(stdout, 11, "key", id.key);
   cli_kv(stdout, 11, "dir", carnet_replica_dir(r));

@@ -26,7 +26,19 @@
 #include "cli/progress.h"
 #include "carnet/node.h"
 
-enum { O_LISTEN = CLI_O_USER, O_PEER, O_ONCE, O_TIMEOUT, O_VERBOSE, O_DISCOVER, O_DISC_IFACE, O_DISC_PORT, O_ROLE, O_HTTP };
+enum {
+  O_LISTEN = CLI_O_USER,
+  O_PEER,
+  O_ONCE,
+  O_TIMEOUT,
+  O_VERBOSE,
+  O_DISCOVER,
+  O_DISC_IFACE,
+  O_DISC_PORT,
+  O_ROLE,
+  O_HTTP,
+  O_NAME
+};
 
 #define SYNC_TIMEOUT_MS_DEFAULT 120000u
 #define DEFAULT_LISTEN "127.0.0.1:0"
@@ -269,6 +281,8 @@ static const cli_opt join_opts[] = {
     {"verbose", 'v', no_argument, O_VERBOSE, NULL, "log the session's events on stderr"},
     {"role", 0, required_argument, O_ROLE, "ROLE",
      "this replica's role once joined: member (default) or admin"},
+    {"name", 0, required_argument, O_NAME, "NAME",
+     "name this replica (\"Portable Alice\"): the team sees it instead of its hex id"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -288,6 +302,7 @@ typedef struct session_args {
   uint64_t timeout_ms;
   bool verbose;
   carnet_role role; /* join: set once joined */
+  const char *name; /* join: this replica's name, written before the session */
   const char *discover_iface; /* sync with no address */
   uint16_t discover_port;
 } session_args;
@@ -296,10 +311,12 @@ static int parse_session_args(cli *c, const cli_args *a, session_args *sa) {
   sa->timeout_ms = SYNC_TIMEOUT_MS_DEFAULT;
   sa->verbose = false;
   sa->role = CARNET_ROLE_MEMBER;
+  sa->name = NULL;
   sa->discover_iface = NULL;
   sa->discover_port = 0;
   for (int i = 0; i < a->nopts; i++) {
     if (a->opts[i].id == O_VERBOSE) sa->verbose = true;
+    if (a->opts[i].id == O_NAME) sa->name = a->opts[i].arg;
     if (a->opts[i].id == O_DISC_IFACE) sa->discover_iface = a->opts[i].arg;
     if (a->opts[i].id == O_DISC_PORT) {
       uint64_t port;
@@ -495,7 +512,13 @@ static int one_session(cli *c, const char *addr, const char *token, const sessio
   };
   int rc = cli_open(c, &r);
   if (rc) return rc;
-  int err = carnet_node_new(r, &o, &node, why, sizeof why);
+  int err;
+  /* Named before the session, so that the inviter learns the name in it. */
+  if (join && sa->name && (err = carnet_replica_set_name(r, sa->name)) != 0) {
+    rc = cli_fail_rc(c, r, err, "naming the replica");
+    goto done;
+  }
+  err = carnet_node_new(r, &o, &node, why, sizeof why);
   if (err) {
     rc = cli_fail(c, cli_exit_code(err), "%s", why[0] ? why : carnet_error_message(err));
     goto done;

@@ -72,7 +72,7 @@ static const cli_sub commands[] = {
     {"peer", cli_cmd_peer, "the replicas this one trusts"},
     {"id", cli_cmd_id, "this replica's public key, id and tag"},
     {"status", cli_cmd_status, "record counts, sequence and peers' sync state"},
-    {"config", cli_cmd_config, "this replica's settings: the default phone region"},
+    {"config", cli_cmd_config, "this replica's settings: its name, the default phone region"},
     {"check", cli_cmd_check,
      "read the whole replica and report damage; --repair rebuilds the index"},
     {"salvage", cli_cmd_salvage, "copy what can be read of a damaged replica into a new one"},

@@ -165,6 +165,19 @@ const char *cli_phone_split(const char *elem, char *type, size_t tlen) {
   return colon + 1;
 }
 
+const char *cli_replica_label(carnet_replica *r, uint64_t replica_id, char out[CLI_REPLICA_LABEL]) {
+  if (replica_id == 0 || carnet_replica_name_of(r, replica_id, out, CLI_REPLICA_LABEL) != 0)
+    snprintf(out, CLI_REPLICA_LABEL, "%016llx", (unsigned long long)replica_id);
+  return out;
+}
+
+json_t *cli_replica_name_json(carnet_replica *r, uint64_t replica_id) {
+  char name[CLI_REPLICA_LABEL];
+  if (replica_id == 0 || carnet_replica_name_of(r, replica_id, name, sizeof name) != 0)
+    return json_null();
+  return cli_json_str(name);
+}
+
 bool cli_phone_read(const char *number, carnet_phone *out) {
   /* Stored numbers carry their country code: the region does not matter. */
   return carnet_phone_parse(number, "FR", out) == 0;

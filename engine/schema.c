@@ -14,11 +14,12 @@
 #define AC (1u << CARNET_KIND_ACTION)
 #define RE (1u << CARNET_KIND_REMINDER)
 #define AT (1u << CARNET_KIND_ATTACHMENT)
+#define RP (1u << CARNET_KIND_REPLICA)
 
 static const carnet_field_info fields[] = {
     {CARNET_F_TYPE, "type", CARNET_CRDT_LWW, CARNET_V_STR, CU},
     {CARNET_F_ROLES, "roles", CARNET_CRDT_SET, CARNET_V_BOOL, CU},
-    {CARNET_F_NAME, "name", CARNET_CRDT_LWW, CARNET_V_STR, CU | CO | DO},
+    {CARNET_F_NAME, "name", CARNET_CRDT_LWW, CARNET_V_STR, CU | CO | DO | RP},
     {CARNET_F_COMPANY, "company", CARNET_CRDT_LWW, CARNET_V_STR, CU | DO},
     {CARNET_F_REFCODE, "ref", CARNET_CRDT_LWW, CARNET_V_STR, CU},
     {CARNET_F_SIRET, "siret", CARNET_CRDT_LWW, CARNET_V_STR, CU | DO},
@@ -38,7 +39,7 @@ static const carnet_field_info fields[] = {
     {CARNET_F_NOTES, "notes", CARNET_CRDT_LWW, CARNET_V_STR, CU | CO | DO},
     {CARNET_F_CUSTOM, "custom", CARNET_CRDT_MAP, CARNET_V_CUSTOM, CU},
     {CARNET_F_CONSENT, "consent", CARNET_CRDT_LOG, CARNET_V_CONSENT, CU},
-    {CARNET_F_DELETED, "deleted", CARNET_CRDT_LWW, CARNET_V_BOOL, CU | CO | DO | AC | RE | AT},
+    {CARNET_F_DELETED, "deleted", CARNET_CRDT_LWW, CARNET_V_BOOL, CU | CO | DO | AC | RE | AT | RP},
     {CARNET_F_CUSTOMER, "customer", CARNET_CRDT_LWW, CARNET_V_ID, CO | DO | RE},
     {CARNET_F_ROLE, "role", CARNET_CRDT_LWW, CARNET_V_STR, CO},
     {CARNET_F_DOC_TYPE, "type", CARNET_CRDT_LWW, CARNET_V_STR, DO},
@@ -109,12 +110,14 @@ const char *carnet_kind_name(carnet_kind kind) {
     return "reminder";
   case CARNET_KIND_ATTACHMENT:
     return "attachment";
+  case CARNET_KIND_REPLICA:
+    return "replica";
   }
   return NULL;
 }
 
 bool carnet__kind_valid(unsigned kind) {
-  return kind >= CARNET_KIND_CUSTOMER && kind <= CARNET_KIND_ATTACHMENT;
+  return kind >= CARNET_KIND_CUSTOMER && kind <= CARNET_KIND_REPLICA;
 }
 
 /* Decode exactly one object from the value bytes. */

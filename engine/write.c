@@ -670,6 +670,11 @@ int carnet__write(carnet_txn *t, const carnet_id *id, carnet_kind kind, const ca
   if (t->sticky) return t->sticky;
   if ((p == NULL && fn == NULL) || !carnet__kind_valid((unsigned)kind) || (p && p->kind != kind))
     return carnet__fail(r, CARNET_EMISUSE, "no patch, or a patch of an unknown kind");
+  /* A replica's record is written by that replica only, through
+   * carnet_replica_set_name (engine/replica_name.c). */
+  if (kind == CARNET_KIND_REPLICA && !(flags & CARNET__W_SYSTEM))
+    return carnet__fail(r, CARNET_EINVAL,
+                        "a replica's record is written by carnet_replica_set_name");
   msgpack_sbuffer_init(&w.sb);
   msgpack_packer_init(&w.pk, &w.sb, msgpack_sbuffer_write);
   w.l = &l;

@@ -169,6 +169,27 @@ CARNET_API int carnet_replica_get_region(carnet_replica *r, char out[3]);
  * handle), CARNET_EIO, CARNET_ENOSPC. */
 CARNET_API int carnet_replica_set_region(carnet_replica *r, const char *region);
 
+/* The longest replica name, in bytes, without its NUL. */
+#define CARNET_REPLICA_NAME_MAX 64
+
+/* Brief: name this replica ("Portable Alice"): 1 to CARNET_REPLICA_NAME_MAX
+ * bytes of UTF-8 text, no control characters. The name is ordinary synced
+ * data: a record of kind CARNET_KIND_REPLICA whose id is derived from the
+ * replica id, with an LWW name field, written by this replica only (other
+ * replicas learn it at their next sync; no message of its own). Renaming
+ * writes the field again. Runs in its own write transaction.
+ * Errors: CARNET_EINVAL (empty, too long, control characters), CARNET_EMISUSE
+ * (a transaction is open on this handle), CARNET_EIO, CARNET_ENOSPC. */
+CARNET_API int carnet_replica_set_name(carnet_replica *r, const char *name);
+
+/* Brief: the name of the replica `replica_id` (this one or a peer) as this
+ * replica knows it, copied to `out` (`len` >= CARNET_REPLICA_NAME_MAX + 1).
+ * Errors: CARNET_ENOTFOUND (never named, or not heard of yet: show the
+ * short hex id instead; `out` is ""), CARNET_ELIMIT (`len` too small),
+ * CARNET_ECORRUPT, CARNET_EIO. */
+CARNET_API int carnet_replica_name_of(carnet_replica *r, uint64_t replica_id, char *out,
+                                      size_t len);
+
 /* Brief: start a write transaction. Every write made through it becomes
  * durable at carnet_txn_commit, all or nothing. Only one write transaction
  * exists at a time per directory (across processes): others wait.

@@ -70,11 +70,12 @@ enum { CARNET_LOG_ERROR = 0, CARNET_LOG_WARN = 1, CARNET_LOG_INFO = 2, CARNET_LO
 typedef enum carnet_kind {
   CARNET_KIND_CUSTOMER = 1,
   CARNET_KIND_CONTACT = 2,
-  CARNET_KIND_DOCUMENT = 3, /* quote, order, invoice or credit note (carnet/document.h) */
-  CARNET_KIND_ACTION = 4,   /* commercial action: a call, a visit, an e-mail... */
-  CARNET_KIND_REMINDER = 5, /* call-back reminder */
+  CARNET_KIND_DOCUMENT = 3,   /* quote, order, invoice or credit note (carnet/document.h) */
+  CARNET_KIND_ACTION = 4,     /* commercial action: a call, a visit, an e-mail... */
+  CARNET_KIND_REMINDER = 5,   /* call-back reminder */
   CARNET_KIND_ATTACHMENT = 6, /* a file attached to a customer, contact, document or action
                                  (carnet/attach.h) */
+  CARNET_KIND_REPLICA = 7,    /* a replica's own record: its name (carnet_replica_set_name) */
 } carnet_kind;
 
 /* Fields. Numbers are stored and sent: never renumber, only append. Which

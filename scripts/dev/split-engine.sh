@@ -19,10 +19,10 @@ while IFS= read -r line; do
 done <"$parts"
 
 missing=0
-for f in engine/*.c engine/*.h; do
+for f in engine/*.c engine/*.cc engine/*.h; do
   [ -e "$f" ] || continue
   b=${f#engine/}
-  stem=${b%.?}
+  stem=${b%.*}
   stem=${stem%_int}
   if [ -z "${part_of[$stem]:-}" ]; then
     echo "split-engine: $f is in no part of $parts: add it there first" >&2
@@ -39,7 +39,7 @@ trap 'rm -f "$subs"' EXIT
 n=0
 for stem in "${!part_of[@]}"; do
   p=${part_of[$stem]}
-  for b in "$stem.c" "$stem.h" "${stem}_int.h"; do
+  for b in "$stem.c" "$stem.cc" "$stem.h" "${stem}_int.h"; do
     if [ -e "engine/$b" ]; then
       mkdir -p "engine/$p"
       git mv "engine/$b" "engine/$p/$b"
@@ -52,7 +52,7 @@ for stem in "${!part_of[@]}"; do
 done
 
 # Every tracked text file that may name an engine file.
-git ls-files -z -- '*.c' '*.h' '*.md' '*.txt' '*.py' '*.sh' '*.cmake' '*.scd' '*.js' \
+git ls-files -z -- '*.c' '*.cc' '*.h' '*.md' '*.txt' '*.py' '*.sh' '*.cmake' '*.scd' '*.js' \
   'CMakeLists.txt' 'Makefile' ':!scripts/dev/split-engine.sh' ':!scripts/dev/split-engine.patch' |
   xargs -0 perl -pi -e "$(cat "$subs")"
 
