@@ -6,7 +6,8 @@
  * shows the other's name in `peer list` and `status` (--json and tables),
  * a conflict lists the losing replica by name, a rename reaches the other
  * side at the next sync, and a replica that never named itself is shown by
- * its hex id (name null in --json).
+ * its hex id (name null in --json); `join --name` names the newcomer before
+ * the join's session.
  */
 /* clang-format off */
 #include <stdarg.h>
@@ -148,10 +149,29 @@ static void test_unnamed_shows_hex(void **state) {
   proc_result_free(&r);
 }
 
+/* join --name: the laptop names itself before the join's session, so the
+ * office knows the name as soon as the join returns. */
+static void test_join_named(void **state) {
+  (void)state;
+  const char *A = path("A"), *B = path("B");
+  char token[512];
+  OK1(A, "init", "--name", "Bureau Lyon");
+  init(B);
+  bg *s = SERVE(A, "A");
+  json_t *inv = OKJ(A, "invite");
+  jstr(inv, "token", token, sizeof token);
+  json_decref(inv);
+  OK1(B, "join", token, "--name", "Portable Alice");
+  stop(s);
+  assert_peer_name(A, "Portable Alice");
+  assert_peer_name(B, "Bureau Lyon");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_names_synced_and_shown, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_unnamed_shows_hex, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_join_named, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
