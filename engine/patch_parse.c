@@ -142,13 +142,9 @@ int carnet_patch_parse(carnet_patch *p, carnet_field f, const char *value, const
     return custom_typed(p, value, name);
   case CARNET_F_PHONES:
     if (!typed) return fail(p, CARNET_EINVAL, "missing phone number for %s", name);
-    {
-      char e164[CARNET_PHONE_E164_MAX];
-      const char *type = carnet_phone_normalize(value, e164, sizeof e164) == 0
-                             ? carnet__phone_default_type(e164)
-                             : "work";
-      return op_done(p, carnet_patch_phone(p, type, value), name, value);
-    }
+    /* Untyped: the write reads the number with the replica's default
+     * region and labels it from its line type (mobile, else work). */
+    return op_done(p, carnet_patch_set(p, CARNET_F_PHONES, value), name, value);
   case CARNET_F_DISCOUNT:
     if (typed && !discount_bp(value, bp))
       return fail(p, CARNET_EINVAL,

@@ -132,6 +132,9 @@ static void test_region(void **state) {
   assert_int_equal(json_array_size(phones), 3);
   expect_phone(phones, "+3225551234", NULL, "fixed_line", "BE");
   expect_phone(phones, "+32470123456", "4", "mobile", "BE");
+  /* Labelled from the number read in the replica's region. */
+  assert_string_equal(
+      json_string_value(json_object_get(phone_of(phones, "+32470123456", "4"), "type")), "mobile");
   expect_phone(phones, "+41446681800", NULL, "fixed_line", "CH");
   json_decref(c);
   /* Unknown regions are refused, at init and later. */
