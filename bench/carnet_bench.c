@@ -626,7 +626,7 @@ static double create_sampled(ctx *c, carnet_replica *r, uint32_t n, double *anon
 }
 
 /* The blind index's catch-up that the first duplicate check after a bulk
- * write runs (engine/index.c, E3), on its own line so that no other
+ * write runs (engine/store/index.c, E3), on its own line so that no other
  * figure hides it: one carnet_record_lookup, timed, with its CPU time and
  * disk writes, and the data file's size then. */
 static void catchup_print(carnet_replica *r, const char *after, uint32_t n) {

@@ -118,7 +118,7 @@ static int key33_cmp(const void *a, const void *b) {
   return memcmp(a, b, 33);
 }
 
-/* The floor of the blind index's catch-up (engine/index.c): `per` random
+/* The floor of the blind index's catch-up (engine/store/index.c): `per` random
  * 33-byte keys per row (tag + 16-byte hash + 16-byte id), made, sorted and
  * appended (MDB_APPEND) into an empty table in one durable transaction;
  * ms, with the sort. */

@@ -13,7 +13,7 @@
 #include <unicode/ustring.h>
 
 #include "book/import_int.h"
-#include "engine/alloc.h"
+#include "engine/base/alloc.h"
 
 typedef struct entry {
   char name[96]; /* folded */

@@ -25,8 +25,8 @@
 #include <strings.h>
 
 #include "book/import_int.h"
-#include "engine/alloc.h"
-#include "engine/handle.h"
+#include "engine/base/alloc.h"
+#include "engine/store/handle.h"
 #include "io/csv.h"
 #include "io/xlsx.h"
 

@@ -24,7 +24,7 @@
 
 #include "carnet/carnet.h"
 #include "carnet/import.h"
-#include "engine/file.h"
+#include "engine/store/file.h"
 #include "io/sheet.h"
 
 typedef enum carnet__imp_target {
@@ -207,5 +207,5 @@ const char *carnet__imp_phone_split(const char *elem, char *type, size_t tlen);
 
 /* --- files ------------------------------------------------------------------ */
 
-/* Whole-file reads and private output files (export, rejects): engine/file.h. */
+/* Whole-file reads and private output files (export, rejects): engine/store/file.h. */
 #endif

@@ -10,8 +10,8 @@
 #include <utf8proc.h>
 
 #include "book/import_int.h"
-#include "engine/alloc.h"
-#include "engine/handle.h"
+#include "engine/base/alloc.h"
+#include "engine/store/handle.h"
 
 static const char *const target_names[CARNET__IMP_TARGET_MAX_] = {
     [CARNET__IMP_NONE] = "ignore",

@@ -17,7 +17,7 @@
 #include <strings.h>
 
 #include "book/import_int.h"
-#include "engine/alloc.h"
+#include "engine/base/alloc.h"
 
 /* Spaces, tabs, line breaks and no-break spaces (U+00A0) around a value. */
 static const char *trim(const char *s, size_t *len) {

@@ -17,8 +17,8 @@
 #include <string.h>
 
 #include "book/import_int.h"
-#include "engine/alloc.h"
-#include "engine/patch.h"
+#include "engine/base/alloc.h"
+#include "engine/model/patch.h"
 
 typedef struct diff {
   carnet_patch *out;

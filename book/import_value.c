@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "book/import_int.h"
-#include "engine/alloc.h"
+#include "engine/base/alloc.h"
 
 typedef enum vop {
   VOP_PARSE,   /* carnet_patch_parse(field, value) */

@@ -20,7 +20,7 @@ int cli_tmp_open(cli *c, cli_tmpfile *f, const char *path) {
   if ((f->fd = mkstemp(f->tmp)) < 0)
     return cli_fail(c, CLI_EUSER, "cannot create %s: %s", f->tmp, strerror(errno));
   /* mkstemp makes 0600 already; say so, whatever the C library does. The
-   * library's files (CSV, XLSX, rejects) get the same mode: engine/file.h. */
+   * library's files (CSV, XLSX, rejects) get the same mode: engine/store/file.h. */
   if (fchmod(f->fd, 0600) != 0) {
     int e = errno;
     cli_tmp_discard(f);

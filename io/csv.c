@@ -1,6 +1,6 @@
 /* io/csv.c - the CSV decoder and encoder (io/csv.h). */
 #include "io/csv.h"
-#include "engine/alloc.h"
+#include "engine/base/alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* io/sheet.c - the decoded sheet: cells as offsets into one text buffer. */
 #include "io/sheet.h"
-#include "engine/alloc.h"
+#include "engine/base/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,7 @@
  * kept.
  */
 #include "io/xlsx.h"
-#include "engine/alloc.h"
+#include "engine/base/alloc.h"
 
 #include <expat.h>
 #include <math.h>

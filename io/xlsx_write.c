@@ -10,7 +10,7 @@
 #include <xlsxwriter.h>
 
 #include "carnet/error.h"
-#include "engine/alloc.h"
+#include "engine/base/alloc.h"
 
 /* Whether s starts with _xHHHH_ (any case of hex digits). */
 static bool xescape_at(const char *s) {

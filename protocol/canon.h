@@ -14,8 +14,8 @@
 #include <stdint.h>
 
 #include "carnet/error.h"
-#include "engine/check.h"
-#include "engine/mp.h"
+#include "engine/base/check.h"
+#include "engine/base/mp.h"
 
 static inline size_t carnet__canon_uint(uint64_t v) {
   return v < 128 ? 1 : v <= UINT8_MAX ? 2 : v <= UINT16_MAX ? 3 : v <= UINT32_MAX ? 5 : 9;

@@ -19,7 +19,7 @@
  *      caller may drain and send the same message again.
  */
 #include "protocol/channel.h"
-#include "engine/alloc.h"
+#include "engine/base/alloc.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -14,9 +14,9 @@
 
 #include "carnet/attach.h"
 #include "carnet/error.h"
-#include "engine/alloc.h"
-#include "engine/attach_xfer.h"
-#include "engine/handle.h"
+#include "engine/base/alloc.h"
+#include "engine/crm/attach_xfer.h"
+#include "engine/store/handle.h"
 
 typedef struct serve_req {
   carnet_id id;

@@ -1,6 +1,6 @@
 /* protocol/content.h - attachments' content over a sync session (the
  * messages FETCH, CHUNK, NOPE and IDLE of protocol/msg.h, protocol
- * version 3). Not API: protocol/session.c drives it, engine/attach.h
+ * version 3). Not API: protocol/session.c drives it, engine/crm/attach.h
  * (units, A4) reads and writes the files.
  *
  * Each side fetches what its policy wants (carnet__att_fetch_list) from
@@ -23,7 +23,7 @@
  *   C2  A CHUNK or NOPE answers a FETCH of ours; anything else is a
  *       protocol error. A FETCH after our BYE is ignored.
  *   C3  Received bytes are authenticated before they are written
- *       (engine/attach_xfer.c); a transfer cut anywhere resumes at the end
+ *       (engine/crm/attach_xfer.c); a transfer cut anywhere resumes at the end
  *       of the last good unit, in this process or the next.
  */
 #ifndef CARNET_PROTOCOL_CONTENT_H

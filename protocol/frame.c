@@ -12,7 +12,7 @@
  * received; (F3) the reader never consumes a byte past the frame it yields.
  */
 #include "protocol/frame.h"
-#include "engine/alloc.h"
+#include "engine/base/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +20,7 @@
 #include <sodium.h>
 
 #include "carnet/error.h"
-#include "engine/check.h"
+#include "engine/base/check.h"
 
 /* The first allocation for a payload: most frames (handshake, ACK, REQ) fit,
  * and a large one grows by doubling towards its announced length. */

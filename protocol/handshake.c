@@ -38,8 +38,8 @@
 #include <string.h>
 
 #include "carnet/error.h"
-#include "engine/check.h"
-#include "engine/mp.h"
+#include "engine/base/check.h"
+#include "engine/base/mp.h"
 #include "protocol/canon.h"
 
 enum { HS_WAIT1 = 1, HS_WAIT2, HS_WAIT3, HS_DONE, HS_FAILED };

@@ -12,8 +12,8 @@
 #include <sodium.h>
 
 #include "carnet/error.h"
-#include "engine/check.h"
-#include "engine/mp.h"
+#include "engine/base/check.h"
+#include "engine/base/mp.h"
 #include "protocol/canon.h"
 #include "protocol/obuf.h"
 

@@ -11,9 +11,9 @@
 #include <string.h>
 
 #include "carnet/error.h"
-#include "engine/check.h"
-#include "engine/mp.h"
-#include "engine/text.h"
+#include "engine/base/check.h"
+#include "engine/base/mp.h"
+#include "engine/base/text.h"
 #include "protocol/canon.h"
 
 /* The smallest ERROR code accepted: a CARNET_E* code this build does not know

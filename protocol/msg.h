@@ -9,10 +9,10 @@
  *   REQ    1  since uint64         send me your change stream from the mark
  *             after uint64         (since, after) (carnet_mark {base, after},
  *                                  carnet/changes.h); after >= since
- *   BATCH  2  bytes bin            one change batch (engine/batch.h), 1 ..
+ *   BATCH  2  bytes bin            one change batch (engine/model/batch.h), 1 ..
  *                                  CARNET_BATCH_BYTES_MAX bytes
  *   ACK    3  upto uint64          I applied your changes up to `upto`
- *   CERT   4  bytes bin            an erasure certificate (engine/cert.h), 1 ..
+ *   CERT   4  bytes bin            an erasure certificate (engine/model/cert.h), 1 ..
  *                                  CARNET_MSG_CERT_BYTES_MAX bytes; decoded
  *                                  and validated by the engine, not here
  *   ERROR  5  code int  text str   a CARNET_E* code (negative) and a line for
@@ -20,7 +20,7 @@
  *                                  CARNET_MSG_TEXT_BYTES_MAX bytes
  *   BYE    6                       the last message: sent with TAG_FINAL
  *   PING   7                       keep-alive; needs no answer
- *   REVOKE 8  bytes bin            a revocation record (engine/revoke.h), 1 ..
+ *   REVOKE 8  bytes bin            a revocation record (engine/store/revoke.h), 1 ..
  *                                  CARNET_MSG_REVOKE_BYTES_MAX bytes; decoded,
  *                                  verified and applied by the engine, not here
  *                                  (protocol version 2)

@@ -1,6 +1,6 @@
 /* protocol/obuf.c - growable output buffer (see obuf.h). */
 #include "protocol/obuf.h"
-#include "engine/alloc.h"
+#include "engine/base/alloc.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -17,7 +17,7 @@
  * Invariant S1: nothing is read from an untrusted peer past the handshake
  * (protocol/handshake.c stops at the key).
  * Invariant S2: a batch is applied only if it claims to come from the peer
- * the handshake authenticated (engine/changes_int.h), so a peer cannot move
+ * the handshake authenticated (engine/sync/changes_int.h), so a peer cannot move
  * the mark we keep for another replica.
  * Invariant S3: cells the peer wrote itself are not sent back to it.
  * Invariant S4: the session's error is sticky: once failed, no more input is
@@ -27,14 +27,14 @@
  * batch of ours; certificates that change later (new ones, new
  * confirmations) are sent on the tick, and a received certificate that
  * lacks confirmations we hold is answered at once with ours.
- * Invariant S7 (engine/revoke.h): revocations travel first, before the
+ * Invariant S7 (engine/store/revoke.h): revocations travel first, before the
  * certificates, and a session ends as soon as the peer's key is no longer
  * trusted here (removed by this process or another, or revoked by a record
  * from any peer): `trustseq` is read at every input call, every tick, and
  * inside the transaction of every received batch, so after the removal
  * commits nothing more the peer sends is applied and nothing more is sent
  * to it but the ERROR that says why.
- * Invariant S6 (engine/backup.h B2): a restored replica sends no batch
+ * Invariant S6 (engine/top/backup.h B2): a restored replica sends no batch
  * until the REQ of a peer its team trusted at the restore has come, since
  * that peer's certificates come before it: held, a session ends with an
  * error once it has received the peer's stream (a one-shot peer would
@@ -48,15 +48,15 @@
 #include "carnet/changes.h"
 #include "carnet/error.h"
 #include "carnet/sync.h"
-#include "engine/alloc.h"
-#include "engine/cert.h"
-#include "engine/certs.h"
-#include "engine/changes_int.h"
-#include "engine/check.h"
-#include "engine/handle.h"
-#include "engine/peer_int.h"
-#include "engine/restore.h"
-#include "engine/revoke.h"
+#include "engine/base/alloc.h"
+#include "engine/model/cert.h"
+#include "engine/erase/certs.h"
+#include "engine/sync/changes_int.h"
+#include "engine/base/check.h"
+#include "engine/store/handle.h"
+#include "engine/store/peer_int.h"
+#include "engine/top/restore.h"
+#include "engine/store/revoke.h"
 #include "protocol/channel.h"
 #include "protocol/content.h"
 #include "protocol/handshake.h"
@@ -136,7 +136,7 @@ struct carnet_session {
 
 /* What the peer list shows of the peer (carnet_peer_info: online, last
  * contact, last sync, acked), noted on the handle as the session goes and
- * written by engine/peer.c at most once a second for every session of the
+ * written by engine/store/peer.c at most once a second for every session of the
  * handle together, at once when the session starts, first catches up, or
  * ends. Progress (an
  * acknowledgement that moved, catching up) is noted when it happens; mere
@@ -273,7 +273,7 @@ static int pump(carnet_session *s, uint64_t now_ms) {
   return 0;
 }
 
-/* Erasure certificates (engine/erase.h) go before any batch: every one at
+/* Erasure certificates (engine/erase/erase.h) go before any batch: every one at
  * the start of a session, then those that changed (new ones, new
  * confirmations) on the tick. S5: a certificate is applied before any
  * later batch is, since messages are handled in order. */
@@ -321,7 +321,7 @@ static int on_cert(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
   return rc;
 }
 
-/* S7: revocation records (engine/revoke.h) go before certificates and
+/* S7: revocation records (engine/store/revoke.h) go before certificates and
  * batches: every one at the start of a session, later ones on the tick. */
 static int send_revoke(const void *bytes, size_t len, uint32_t flags, void *data) {
   cert_send *cs = data;

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
-#include "engine/check.h"
+#include "engine/base/check.h"
 
 _Static_assert(crypto_sign_BYTES == CARNET__ANNOUNCE_SIG_BYTES,
                "an announcement carries an Ed25519 signature");

@@ -35,7 +35,7 @@
 #include <stdint.h>
 
 #include "carnet/peer.h" /* CARNET_PK_BYTES, CARNET_TEAM_BYTES */
-#include "engine/peer_int.h"
+#include "engine/store/peer_int.h"
 
 #define CARNET__ANNOUNCE_MAGIC "CNA1"
 #define CARNET__ANNOUNCE_VERSION 1u

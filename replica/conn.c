@@ -36,7 +36,7 @@
 #include <sys/socket.h>
 
 #include "carnet/error.h"
-#include "engine/alloc.h"
+#include "engine/base/alloc.h"
 #include "carnet/replica.h"
 #include "protocol/handshake.h"
 #include "replica/node_int.h"

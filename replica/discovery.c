@@ -27,7 +27,7 @@
  * new team from its next tick on.
  */
 #include "replica/discovery.h"
-#include "engine/alloc.h"
+#include "engine/base/alloc.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -38,9 +38,9 @@
 #include <string.h>
 
 #include "carnet/error.h"
-#include "engine/check.h"
-#include "engine/handle.h" /* carnet__now_ms, carnet__random, carnet__log, carnet__fail */
-#include "engine/peer_int.h"
+#include "engine/base/check.h"
+#include "engine/store/handle.h" /* carnet__now_ms, carnet__random, carnet__log, carnet__fail */
+#include "engine/store/peer_int.h"
 #include "replica/addr.h"
 #include "replica/announce.h"
 

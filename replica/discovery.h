@@ -29,7 +29,7 @@
 #include <uv.h>
 
 #include "carnet/peer.h"
-#include "engine/peer_int.h"
+#include "engine/store/peer_int.h"
 #include "carnet/replica.h"
 
 #define CARNET_DISCOVERY_GROUP "239.255.42.42" /* organisation-local scope */

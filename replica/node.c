@@ -127,9 +127,9 @@
 #include "carnet/erase.h"
 #include "carnet/error.h"
 #include "carnet/feed.h"
-#include "engine/alloc.h"
-#include "engine/check.h"
-#include "engine/handle.h" /* carnet__now_ms, carnet__random, carnet__log, carnet__fail */
+#include "engine/base/alloc.h"
+#include "engine/base/check.h"
+#include "engine/store/handle.h" /* carnet__now_ms, carnet__random, carnet__log, carnet__fail */
 #include "replica/discovery.h"
 #include "replica/node_int.h"
 

@@ -15,7 +15,7 @@
  * by a key that is not trusted (or is itself revoked) where it arrives is
  * ignored there. A revoked key is never trusted again by a sync (invite,
  * join): only carnet_peer_trust_override, on each replica that wants it.
- * engine/revoke.h has the rules (R1-R5).
+ * engine/store/revoke.h has the rules (R1-R5).
  */
 #ifndef CARNET_PEER_H
 #define CARNET_PEER_H

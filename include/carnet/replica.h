@@ -24,8 +24,8 @@ typedef struct carnet_txn carnet_txn;
 
 /* The schema version this build writes and the newest it can read.
  * 2: encryption at rest (sealed values, the "crypt" key record). 3: blind
- * index keys hashed with SipHash (engine/index.c). 4: the erasure
- * certificates sealed too (engine/erase.c). 5: attachments (carnet/attach.h).
+ * index keys hashed with SipHash (engine/store/index.c). 4: the erasure
+ * certificates sealed too (engine/erase/erase.c). 5: attachments (carnet/attach.h).
  * 6: the conflicts table (carnet/conflict.h).
  * carnet_replica_open upgrades a schema 2 to 5 replica in place. This build refuses schema 1 replicas
  * (not encrypted): see carnet_replica_open. */

@@ -27,7 +27,7 @@
 #include <unistd.h>
 
 #include "carnet/replica.h"
-#include "engine/store.h"
+#include "engine/store/store.h"
 #include "support/proc.h"
 
 enum { RUN_TIMEOUT_MS = 60000 }; /* generous: sanitizer builds are slow */

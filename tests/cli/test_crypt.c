@@ -25,7 +25,7 @@
 #include <unistd.h>
 
 #include "carnet/carnet.h"
-#include "engine/seal.h"
+#include "engine/base/seal.h"
 #include "support/proc.h"
 #include "support/testenv.h"
 

@@ -1,5 +1,5 @@
 /* tests/cli/test_files.c - the files `carnet` writes with personal data are
- * private to their owner (engine/file.h, cli/files.h).
+ * private to their owner (engine/store/file.h, cli/files.h).
  *
  * With the usual umask 022, every file a command writes with personal data
  * comes out mode 0600: `export -o` (CSV, XLSX, JSON), `import --rejects`,

@@ -29,9 +29,9 @@
 #include <sys/stat.h>
 
 #include "carnet/carnet.h"
-#include "engine/entity_io.h"
-#include "engine/replica_int.h"
-#include "engine/store.h"
+#include "engine/store/entity_io.h"
+#include "engine/store/replica_int.h"
+#include "engine/store/store.h"
 #include "support/cliproc.h"
 
 /* Damage `dir` where customer `hex` is concerned: its phone key's value

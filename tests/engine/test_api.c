@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "carnet/carnet.h"
-#include "engine/store.h"
+#include "engine/store/store.h"
 #include "support/testenv.h"
 
 /* --- Fixture: one fresh replica per test --------------------------------- */

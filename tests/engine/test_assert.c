@@ -1,4 +1,4 @@
-/* tests/engine/test_assert.c - engine/check.h: assertions that stay in
+/* tests/engine/test_assert.c - engine/base/check.h: assertions that stay in
  * release builds, and the one way refusals are recorded.
  *
  * The normal suite builds with NDEBUG (RelWithDebInfo): a failed
@@ -20,8 +20,8 @@
 #include <cmocka.h>
 
 #include "carnet/error.h"
-#include "engine/check.h"
-#include "engine/hlc.h"
+#include "engine/base/check.h"
+#include "engine/model/hlc.h"
 
 /* Run `fn` in a child with stderr captured into buf; the child's status. */
 static int run_child(void (*fn)(void), char *buf, size_t len) {

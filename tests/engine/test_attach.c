@@ -1,4 +1,4 @@
-/* tests/engine/test_attach.c - attachments in one process (engine/attach.c,
+/* tests/engine/test_attach.c - attachments in one process (engine/crm/attach.c,
  * carnet/attach.h): content kept encrypted under DIR/files by a name that
  * says nothing, read back byte for byte at every chunk boundary; the size
  * limit; a damaged file refused without writing the output; A1-A3 (only
@@ -28,7 +28,7 @@
 #include <sodium.h>
 
 #include "carnet/carnet.h"
-#include "engine/attach.h"
+#include "engine/crm/attach.h"
 #include "support/replicas.h"
 
 static carnet_id customer(carnet_replica *r, const char *name) {
@@ -392,7 +392,7 @@ static void test_metadata_sync_and_merge(void **state) {
   rfx_free(f);
 }
 
-/* Erasing the person erases its files (engine/erase.h X6): the rows and
+/* Erasing the person erases its files (engine/erase/erase.h X6): the rows and
  * content keys in the erasure's transaction, the content files right
  * after; an attachment of the person that arrives after the erasure (made
  * on a replica that had not heard of it) is dropped too. */

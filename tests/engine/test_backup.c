@@ -1,5 +1,5 @@
 /* tests/engine/test_backup.c - backups and restore as a new replica, in
- * one process (engine/backup.c, carnet/backup.h): the header codec (B1),
+ * one process (engine/top/backup.c, carnet/backup.h): the header codec (B1),
  * what a restored replica keeps and what it gets new, every error the
  * header lists, the session rule that holds a restored replica's changes
  * back until a peer of its team has sent its erasures (B2, session S6), and
@@ -23,10 +23,10 @@
 #include <unistd.h>
 
 #include "carnet/carnet.h"
-#include "engine/backup.h"
-#include "engine/peer_int.h"
-#include "engine/replica_int.h"
-#include "engine/store.h"
+#include "engine/top/backup.h"
+#include "engine/store/peer_int.h"
+#include "engine/store/replica_int.h"
+#include "engine/store/store.h"
 #include "support/testenv.h"
 
 #define ASSERT_OK(r, call)                                                                         \

@@ -1,5 +1,5 @@
 /* tests/engine/test_cell.c - the laws of cell merging (invariants C1, C2 of
- * engine/cell.h) and of consent decisions (engine/consent.h).
+ * engine/model/cell.h) and of consent decisions (engine/crm/consent.h).
  *
  * Convergence of the whole engine rests on carnet__cell_merge being a max
  * under a total order: commutative, associative, idempotent. These tests
@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "engine/cell.h"
-#include "engine/consent.h"
+#include "engine/model/cell.h"
+#include "engine/crm/consent.h"
 #include "support/testenv.h"
 
 static uint64_t g_seed = 20240301;
@@ -374,7 +374,7 @@ static void test_key_cmp_order(void **state) {
 
 /* --- Consent ------------------------------------------------------------------ */
 
-/* Reference from engine/consent.h: granted iff some grant G has
+/* Reference from engine/crm/consent.h: granted iff some grant G has
  * W.hlc <= G.observed for every withdrawal W. */
 static bool ref_granted(const carnet__consent_ev *e, size_t n) {
   for (size_t i = 0; i < n; i++) {

@@ -1,4 +1,4 @@
-/* tests/engine/test_conflict.c - engine/conflict.c: which merges keep a
+/* tests/engine/test_conflict.c - engine/crm/conflict.c: which merges keep a
  * losing value (V1), the retention (V2: 16 per record, 90 days), erasure
  * (V3), and the API's errors (carnet/conflict.h). In process, with
  * injected clocks; no peer is recorded, so every own edit counts as

@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "carnet/carnet.h"
-#include "engine/fracindex.h"
+#include "engine/base/fracindex.h"
 #include "support/replicas.h"
 
 /* --- Fixture: two replicas (most tests use the first) -------------------- */

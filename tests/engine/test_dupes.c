@@ -1,5 +1,5 @@
 /* tests/engine/test_dupes.c - blind indexes and duplicate candidates
- * (engine/index.c, engine/dupes.c, carnet/dupes.h).
+ * (engine/store/index.c, engine/dupes/dupes.c, carnet/dupes.h).
  *
  * Invariant E2 for the duplicate keys: after local writes and after a
  * received batch, an index lookup finds the customer by phone, e-mail and
@@ -22,9 +22,9 @@
 #include <sodium.h>
 
 #include "carnet/carnet.h"
-#include "engine/entity_io.h"
-#include "engine/replica_int.h"
-#include "engine/store.h"
+#include "engine/store/entity_io.h"
+#include "engine/store/replica_int.h"
+#include "engine/store/store.h"
 #include "support/testenv.h"
 
 typedef struct fx {
@@ -300,7 +300,7 @@ static void test_jaro_winkler(void **state) {
 }
 
 /* Lookups inside a write transaction see its own index writes, which wait
- * in the transaction (engine/store.c) until a read of their prefix: a
+ * in the transaction (engine/store/store.c) until a read of their prefix: a
  * phone added, then replaced, among many other waiting keys. */
 static void test_lookup_inside_transaction(void **state) {
   fx *f = *state;
@@ -373,7 +373,7 @@ static void assert_index_sound(carnet_replica *r) {
     fail_msg("carnet_replica_check: %s", carnet_replica_errmsg(r));
 }
 
-/* E3 (engine/index.c): writes leave blind keys to a catch-up that the first
+/* E3 (engine/store/index.c): writes leave blind keys to a catch-up that the first
  * reader runs; a save deletes at once the old keys of the parts it
  * changes, so the index never answers with a value a customer no longer
  * has; an erased person's keys are gone whether indexed yet or not; the

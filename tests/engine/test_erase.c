@@ -1,4 +1,4 @@
-/* tests/engine/test_erase.c - erasure in the engine (engine/erase.h,
+/* tests/engine/test_erase.c - erasure in the engine (engine/erase/erase.h,
  * carnet/erase.h), two replicas in one process, synced by hand with the
  * change API and the certificate exchange a session does.
  *
@@ -27,10 +27,10 @@
 #include <unistd.h>
 
 #include "carnet/carnet.h"
-#include "engine/cert.h"
-#include "engine/entity_io.h"
-#include "engine/erase.h"
-#include "engine/replica_int.h"
+#include "engine/model/cert.h"
+#include "engine/store/entity_io.h"
+#include "engine/erase/erase.h"
+#include "engine/store/replica_int.h"
 #include "support/testenv.h"
 
 #define OK(r, expr)                                                                                \

@@ -1,4 +1,4 @@
-/* tests/engine/test_feed.c - the change feed (carnet/feed.h, engine/feed.c):
+/* tests/engine/test_feed.c - the change feed (carnet/feed.h, engine/store/feed.c):
  * an event after every commit that changed entities, with their ids, kinds
  * and what happened to them (create, update, delete, erase, merge), in one
  * transaction or in several; nothing from an aborted or failed transaction;
@@ -23,9 +23,9 @@
 #include <string.h>
 
 #include "carnet/carnet.h"
-#include "engine/cert.h"
-#include "engine/erase.h"
-#include "engine/replica_int.h"
+#include "engine/model/cert.h"
+#include "engine/erase/erase.h"
+#include "engine/store/replica_int.h"
 #include "support/proc.h"
 #include "support/replicas.h"
 

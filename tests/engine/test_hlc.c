@@ -1,4 +1,4 @@
-/* tests/engine/test_hlc.c - the hybrid logical clock (engine/hlc.h).
+/* tests/engine/test_hlc.c - the hybrid logical clock (engine/model/hlc.h).
  *
  * Properties: a local tick is strictly greater than the last stamp and never
  * behind the wall clock, even when the wall clock jumps back; receiving a
@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "engine/hlc.h"
+#include "engine/model/hlc.h"
 #include "support/testenv.h"
 
 static uint64_t g_seed = 7;

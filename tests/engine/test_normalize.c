@@ -1,5 +1,5 @@
 /* tests/engine/test_normalize.c - the normalisers of carnet/normalize.h
- * (engine/normalize.c, engine/fold.c), each on real-world inputs: the forms
+ * (engine/base/normalize.c, engine/base/fold.c), each on real-world inputs: the forms
  * people type, paste from e-mail signatures and import from spreadsheets.
  */
 #include <setjmp.h>

@@ -1,5 +1,5 @@
 /* tests/engine/test_numbering.c - offline-safe document numbering
- * (engine/numbering.h, carnet_doc_validate).
+ * (engine/crm/numbering.h, carnet_doc_validate).
  *
  * The property the law asks for, checked the way it would be audited: take
  * every number of every document on every replica after a full sync; no
@@ -24,7 +24,7 @@
 #include <cmocka.h>
 
 #include "carnet/carnet.h"
-#include "engine/replica_int.h"
+#include "engine/store/replica_int.h"
 #include "support/replicas.h"
 
 #define NREP 3

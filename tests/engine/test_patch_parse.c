@@ -1,5 +1,5 @@
 /* tests/engine/test_patch_parse.c - carnet_patch_parse and
- * carnet_patch_parse_custom (engine/patch_parse.c): what a person typed
+ * carnet_patch_parse_custom (engine/crm/patch_parse.c): what a person typed
  * for a field, converted as the command line converts its flags, and the
  * message of a refusal naming the field as the caller calls it. Every
  * error the header lists is produced here.

@@ -1,5 +1,5 @@
-/* tests/engine/test_replica_name.c - engine/replica_name.c and the replica's
- * phone region (engine/replica.c), in process: every error the headers
+/* tests/engine/test_replica_name.c - engine/crm/replica_name.c and the replica's
+ * phone region (engine/store/replica.c), in process: every error the headers
  * list for carnet_replica_set_name, carnet_replica_name_of and
  * carnet_replica_set_region, the kind refused to the record API, and a
  * phone written with the region in force.

@@ -1,6 +1,6 @@
-/* tests/engine/test_revoke.c - revocation records (engine/revoke.c) and
- * what they do to the trust list (engine/peer.c): the codec, the
- * signature, and the rules R1-R5 of engine/revoke.h, with real replicas in
+/* tests/engine/test_revoke.c - revocation records (engine/store/revoke.c) and
+ * what they do to the trust list (engine/store/peer.c): the codec, the
+ * signature, and the rules R1-R5 of engine/store/revoke.h, with real replicas in
  * one process and no network (tests/protocol/test_session.c carries the
  * records over sessions). */
 #include <setjmp.h>
@@ -14,9 +14,9 @@
 #include <sodium.h>
 
 #include "carnet/carnet.h"
-#include "engine/peer_int.h"
-#include "engine/replica_int.h"
-#include "engine/revoke.h"
+#include "engine/store/peer_int.h"
+#include "engine/store/replica_int.h"
+#include "engine/store/revoke.h"
 #include "support/testenv.h"
 
 typedef struct rep {

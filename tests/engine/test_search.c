@@ -1,5 +1,5 @@
 /* tests/engine/test_search.c - the in-memory search index (carnet/search.h,
- * engine/search.c) and the text a search matches (engine/searchtext.c),
+ * engine/crm/search.c) and the text a search matches (engine/crm/searchtext.c),
  * which carnet_record_list's `text` filter shares.
  *
  * - What matches: accents, case, ligatures, apostrophes, phones in many
@@ -33,7 +33,7 @@
 #include <string.h>
 
 #include "carnet/carnet.h"
-#include "engine/replica_int.h"
+#include "engine/store/replica_int.h"
 #include "support/proc.h"
 #include "support/replicas.h"
 

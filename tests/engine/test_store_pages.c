@@ -1,10 +1,10 @@
 /* tests/engine/test_store_pages.c - the page reader of `carnet salvage`
- * (engine/store_pages.h) against LMDB itself: on a replica of a few
+ * (engine/store/store_pages.h) against LMDB itself: on a replica of a few
  * thousand customers (trees three levels deep, rows large enough for
  * overflow pages), every table walked page by page holds exactly the
  * entries LMDB's cursor gives, in the same order; a file with damaged
  * pages is walked to the end, the damage reported, the other entries
- * whole. And carnet_replica_salvage (engine/salvage.c) on files damaged at
+ * whole. And carnet_replica_salvage (engine/top/salvage.c) on files damaged at
  * random, in any table, meta pages included: it never crashes, and when it
  * makes a replica, that replica is sound and holds only records of the
  * original. */
@@ -23,7 +23,7 @@
 
 #include "carnet/carnet.h"
 #include "carnet/error.h"
-#include "engine/store_pages.h"
+#include "engine/store/store_pages.h"
 #include "support/replicas.h"
 
 #define OK ASSERT_OK

@@ -1,6 +1,6 @@
 /* tests/engine/test_stream.c - what a stream sends back to the peer whose
- * changes were just received (engine/changes.c, the change-index entry of
- * engine/entity_io.h): nothing of an entity whose cells after the mark are
+ * changes were just received (engine/sync/changes.c, the change-index entry of
+ * engine/store/entity_io.h): nothing of an entity whose cells after the mark are
  * all the peer's own, and every entity a local or third-party cell changed.
  */
 #include <setjmp.h>
@@ -15,7 +15,7 @@
 
 #include "carnet/carnet.h"
 #include "carnet/verify.h"
-#include "engine/changes_int.h"
+#include "engine/sync/changes_int.h"
 #include "support/replicas.h"
 
 #define OK ASSERT_OK

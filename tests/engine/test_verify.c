@@ -17,10 +17,10 @@
 
 #include "carnet/carnet.h"
 #include "carnet/verify.h"
-#include "engine/entity_io.h"
-#include "engine/group.h"
-#include "engine/replica_int.h"
-#include "engine/store.h"
+#include "engine/store/entity_io.h"
+#include "engine/store/group.h"
+#include "engine/store/replica_int.h"
+#include "engine/store/store.h"
 #include "support/replicas.h"
 
 #define OK ASSERT_OK

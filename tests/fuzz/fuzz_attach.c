@@ -1,4 +1,4 @@
-/* Fuzz target: an attachment's stored metadata (engine/attach.h
+/* Fuzz target: an attachment's stored metadata (engine/crm/attach.h
  * carnet__att_decode_row: the row decoder, then the attachment's fields),
  * which a damaged data file or a peer's batch (the same cells) feeds.
  * Invariants checked: a row that decodes as an attachment has a size
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
-#include "engine/attach.h"
+#include "engine/crm/attach.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

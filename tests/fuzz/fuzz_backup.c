@@ -1,4 +1,4 @@
-/* Fuzz target: the backup header decoder (engine/backup.h), which reads the
+/* Fuzz target: the backup header decoder (engine/top/backup.h), which reads the
  * first bytes of any file given to `carnet restore`.
  * Invariants checked: bytes that decode satisfy B1 (magic, version 1, a
  * schema from 2, non-zero id and time, a key record of version 1 and a
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
-#include "engine/backup.h"
+#include "engine/top/backup.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

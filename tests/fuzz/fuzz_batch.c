@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/batch.h"
+#include "engine/model/batch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

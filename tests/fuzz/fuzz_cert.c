@@ -1,4 +1,4 @@
-/* Fuzz target: the erasure certificate decoder (engine/cert.h), which reads
+/* Fuzz target: the erasure certificate decoder (engine/model/cert.h), which reads
  * CERT messages from peers and the `certs` table.
  * Invariants checked: bytes that decode are a valid certificate (K1:
  * confirmations non-zero and strictly ascending, reason a valid line), its
@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
-#include "engine/cert.h"
+#include "engine/model/cert.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

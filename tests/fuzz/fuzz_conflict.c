@@ -1,12 +1,12 @@
-/* Fuzz target: the stored conflicts record decoder (engine/conflict.h; a
+/* Fuzz target: the stored conflicts record decoder (engine/crm/conflict.h; a
  * damaged data file). Invariant checked: a record that decodes re-encodes
  * to one that decodes to the same entries. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/alloc.h"
-#include "engine/conflict.h"
+#include "engine/base/alloc.h"
+#include "engine/crm/conflict.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

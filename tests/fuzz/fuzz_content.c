@@ -1,5 +1,5 @@
 /* Fuzz target: a unit of an attachment's content file as a peer sends it
- * in a CHUNK (engine/attach_xfer.c carnet__att_rx_unit; protocol/content.h
+ * in a CHUNK (engine/crm/attach_xfer.c carnet__att_rx_unit; protocol/content.h
  * C3). The first input byte picks which unit of a real three-unit transfer
  * the rest stands for (0 or 1: the last one would finish the file, and its
  * fsync, every run).
@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "carnet/carnet.h"
-#include "engine/attach.h"
+#include "engine/crm/attach.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,4 +1,4 @@
-/* Fuzz target: the page reader of `carnet salvage` (engine/store_pages.h),
+/* Fuzz target: the page reader of `carnet salvage` (engine/store/store_pages.h),
  * which reads a damaged LMDB data file trusting nothing.
  * Invariants: any bytes either are refused as a file (no valid meta page)
  * or walk to the end without reading outside them (ASan would say so):
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
-#include "engine/store_pages.h"
+#include "engine/store/store_pages.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -1,5 +1,5 @@
-/* Fuzz target: the phone reader (engine/normalize.c over libphonenumber,
- * engine/phone.cc), which reads numbers from imported files, the web
+/* Fuzz target: the phone reader (engine/base/normalize.c over libphonenumber,
+ * engine/base/phone.cc), which reads numbers from imported files, the web
  * console and peers' cells.
  *
  * The first byte picks the default region (a few, and one unknown); the

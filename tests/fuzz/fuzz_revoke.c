@@ -1,4 +1,4 @@
-/* Fuzz target: the revocation record decoder (engine/revoke.h), which reads
+/* Fuzz target: the revocation record decoder (engine/store/revoke.h), which reads
  * REVOKE messages from peers and the records a replica stores.
  *
  * Invariants checked: bytes that decode are a valid record (version 1,
@@ -15,7 +15,7 @@
 #include <sodium.h>
 
 #include "carnet/error.h"
-#include "engine/revoke.h"
+#include "engine/store/revoke.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

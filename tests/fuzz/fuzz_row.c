@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine/entity.h"
+#include "engine/model/entity.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

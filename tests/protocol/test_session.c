@@ -10,8 +10,8 @@
 #include <cmocka.h>
 
 #include "carnet/carnet.h"
-#include "engine/replica_int.h"
-#include "engine/store.h"
+#include "engine/store/replica_int.h"
+#include "engine/store/store.h"
 #include "support/testenv.h"
 
 typedef struct node {
@@ -536,7 +536,7 @@ static long long count_customers(node *n) {
 }
 
 /* Revocation that bites (issue 19, point 2; protocol/session.c S7,
- * engine/revoke.h): A, B and C all trust each other, with live sessions
+ * engine/store/revoke.h): A, B and C all trust each other, with live sessions
  * A-B, A-C and C-B. A removes B: A's session with B ends at its next tick
  * (or its next input, whichever comes first), B is told why, nothing B
  * sends afterwards is applied and nothing A writes afterwards reaches B;

@@ -501,7 +501,7 @@ static void test_live_three_replicas(void **state) {
   assert_int_equal(carnet_replica_set_team(b->r, a->team), 0);
   assert_int_equal(carnet_replica_set_team(s->r, a->team), 0);
   /* With an address: a peer trusted with addr NULL trips UBSan in
-   * engine/peer.c's peer_decode (memcpy from a NULL empty string), which is
+   * engine/store/peer.c's peer_decode (memcpy from a NULL empty string), which is
    * the engine's to fix. */
   assert_int_equal(carnet_peer_trust(a->r, b->pk, "127.0.0.1:17002"), 0);
   assert_int_equal(carnet_peer_trust(b->r, a->pk, "127.0.0.1:17001"), 0);

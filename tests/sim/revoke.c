@@ -1,7 +1,7 @@
 /* tests/sim/revoke.c - revocations in the simulation (--revoke): a replica
  * removes a peer now and then (carnet_peer_remove: its key is revoked for
  * the team, the record travels on every session, and every replica that
- * hears of it ends its sessions with that key: engine/revoke.h,
+ * hears of it ends its sessions with that key: engine/store/revoke.h,
  * protocol/session.c S7). Under partitions, crashes and clocks an hour
  * apart, nothing may crash or fail but the refusals a revocation asks for.
  * The heal then overrides every revocation on every replica (`peer trust

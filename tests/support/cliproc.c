@@ -422,7 +422,7 @@ void build_replica(const char *dir, unsigned n, char first_id[CARNET_ID_HEX_LEN 
     }
     assert_int_equal(carnet_txn_commit(t), 0);
   }
-  /* A lookup brings the blind index up to date (engine/index.c, E3): the
+  /* A lookup brings the blind index up to date (engine/store/index.c, E3): the
    * replica holds what a used one does. */
   carnet_id found;
   size_t nfound = 0;

@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 
 #include "carnet/carnet.h"
-#include "engine/replica_int.h"
-#include "engine/store.h"
+#include "engine/store/replica_int.h"
+#include "engine/store/store.h"
 #include "support/holds.h"
 
 /* Every value of every table of replica `dir`, decrypted with the

@@ -35,8 +35,8 @@
 #include <unistd.h>
 
 #include "carnet/carnet.h"
-#include "engine/replica_int.h"
-#include "engine/store.h"
+#include "engine/store/replica_int.h"
+#include "engine/store/store.h"
 #include "support/holds.h"
 #include "support/proc.h"
 #include "support/testenv.h"

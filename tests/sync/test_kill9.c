@@ -14,7 +14,7 @@
  *
  * The kill moments adapt to the machine's speed (kill_rounds).
  *
- * The blind index is derived behind a mark (engine/index.c, E3): `carnet
+ * The blind index is derived behind a mark (engine/store/index.c, E3): `carnet
  * dupes` after every kill checks that the catch-up of a replica killed
  * mid-write finds every customer, once. Sizes keep the test to seconds;
  * scripts/kill9-bulk.sh runs the same at 100,000. `--seed=N` replays.

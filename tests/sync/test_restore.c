@@ -36,8 +36,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine/replica_int.h"
-#include "engine/store.h"
+#include "engine/store/replica_int.h"
+#include "engine/store/store.h"
 #include "support/cliproc.h"
 #include "support/testenv.h"
 

@@ -4,7 +4,7 @@
  * Before: 25 s after A removed B's key, B still received A's new customers
  * over the session it had open, and A accepted changes from another
  * removed peer: `carnet peer remove` changed the trust list, which only
- * the next handshake read. Now (engine/revoke.h, protocol/session.c S7):
+ * the next handshake read. Now (engine/store/revoke.h, protocol/session.c S7):
  * the removal writes a signed revocation record in the same transaction;
  * every session reads `trustseq` at each input and tick, so the `carnet
  * serve` running on A's directory ends its session with B within a tick

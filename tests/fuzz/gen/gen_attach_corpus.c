@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "carnet/carnet.h"
-#include "engine/replica_int.h"
-#include "engine/store.h"
+#include "engine/store/replica_int.h"
+#include "engine/store/store.h"
 
 static void dump(carnet_replica *r, const carnet_id *id, const char *root, const char *name) {
   carnet__stxn *st;

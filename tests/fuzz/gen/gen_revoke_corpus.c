@@ -15,7 +15,7 @@
 
 #include <sodium.h>
 
-#include "engine/revoke.h"
+#include "engine/store/revoke.h"
 
 static const char *g_root;
 

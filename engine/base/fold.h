@@ -1,0 +1,14 @@
+/* engine/base/fold.h - what the engine uses of engine/base/fold.c besides the public
+ * carnet_name_fold (carnet/normalize.h). */
+#ifndef CARNET_ENGINE_FOLD_H
+#define CARNET_ENGINE_FOLD_H
+
+#include <stddef.h>
+
+/* The first legal form of a company's name, folded ("S.A.R.L. Dupont" ->
+ * "sarl", "Garage Blanc SA" -> "sa"), or "" when it names none. `out_len`
+ * at least 8. Returns 0, CARNET_EINVAL (not UTF-8), CARNET_ELIMIT,
+ * CARNET_ENOMEM. */
+int carnet__name_legal_form(const char *s, char *out, size_t out_len);
+
+#endif

@@ -1,0 +1,469 @@
+/* engine/crm/attach_xfer.c - an attachment's content file sent and received in
+ * units, for the sync session (engine/crm/attach.h: units, A4;
+ * protocol/content.c drives them).
+ *
+ * The receiver never trusts what it writes to NAME.part: every unit is
+ * opened with the content key (the secretstream state carried from the
+ * previous one) and hashed before it is appended, and a NAME.part found
+ * at the start of a transfer is read again from its first byte, so what a
+ * cut, a crash or a damaged disk left there counts only up to its last
+ * good unit. The whole file is renamed to its final name only after the
+ * FINAL unit, the size and the hash (A1).
+ */
+#include "engine/crm/attach.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "carnet/error.h"
+#include "carnet/record.h"
+#include "engine/base/alloc.h"
+#include "engine/store/file.h"
+#include "engine/store/replica_int.h"
+
+#define SEALED (CARNET_ATTACH_CHUNK + CARNET__ATT_ABYTES)
+#define UNIT_MAX (CARNET__ATT_HEADER_LEN + SEALED)
+
+/* --- units ---------------------------------------------------------------- */
+
+static uint64_t chunks_of(uint64_t size) {
+  return size == 0 ? 1 : (size + CARNET_ATTACH_CHUNK - 1) / CARNET_ATTACH_CHUNK;
+}
+
+/* The unit index at `offset`, or -1 when no unit starts there. */
+static int64_t unit_at(uint64_t size, uint64_t offset) {
+  uint64_t n = chunks_of(size);
+  if (offset == 0) return 0;
+  if (offset < CARNET__ATT_HEADER_LEN + SEALED || (offset - CARNET__ATT_HEADER_LEN) % SEALED)
+    return -1;
+  uint64_t k = (offset - CARNET__ATT_HEADER_LEN) / SEALED;
+  return k < n ? (int64_t)k : -1;
+}
+
+/* The plaintext bytes of chunk k. */
+static size_t plain_len(uint64_t size, uint64_t k) {
+  uint64_t n = chunks_of(size);
+  return k + 1 < n ? CARNET_ATTACH_CHUNK : (size_t)(size - (n - 1) * CARNET_ATTACH_CHUNK);
+}
+
+size_t carnet__att_unit_len(uint64_t size, uint64_t offset) {
+  int64_t k = unit_at(size, offset);
+  if (k < 0) return 0;
+  return (k == 0 ? CARNET__ATT_HEADER_LEN : 0) + plain_len(size, (uint64_t)k) +
+         CARNET__ATT_ABYTES;
+}
+
+static int pread_full(int fd, void *buf, size_t len, uint64_t off) {
+  uint8_t *p = buf;
+  while (len > 0) {
+    ssize_t n = pread(fd, p, len, (off_t)off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return CARNET_EIO;
+    if (n == 0) return CARNET_ECORRUPT;
+    p += n;
+    off += (uint64_t)n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off) {
+  const uint8_t *p = buf;
+  while (len > 0) {
+    ssize_t n = pwrite(fd, p, len, (off_t)off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return carnet__errno_code(errno);
+    p += n;
+    off += (uint64_t)n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* --- receiving ------------------------------------------------------------- */
+
+struct carnet__att_rx {
+  carnet_replica *r;
+  carnet__att a;
+  int fd; /* NAME.part, flocked (A4) */
+  uint64_t off; /* bytes of NAME.part checked: where the next unit goes */
+  uint64_t k;   /* the next chunk */
+  bool gone;    /* deleted or erased meanwhile: NAME.part removed, the rest skipped */
+  crypto_secretstream_xchacha20poly1305_state ss;
+  crypto_generichash_state h;
+  char part[4096], final[4096];
+  uint8_t plain[CARNET_ATTACH_CHUNK];
+};
+
+const carnet_id *carnet__att_rx_id(const carnet__att_rx *rx) {
+  return &rx->a.id;
+}
+
+uint64_t carnet__att_rx_offset(const carnet__att_rx *rx) {
+  return rx->off;
+}
+
+
+/* Open unit `b` (len bytes) at rx->off into rx->plain and the hash.
+ * 0, or CARNET_EPROTO with the reason in *why. */
+static int open_unit(carnet__att_rx *rx, const uint8_t *b, size_t len, const char **why) {
+  size_t want = carnet__att_unit_len(rx->a.size, rx->off);
+  uint64_t n = chunks_of(rx->a.size);
+  bool last = rx->k + 1 == n;
+  unsigned long long got;
+  unsigned char tag;
+  if (want == 0 || len != want) {
+    *why = "a unit of the wrong length";
+    return CARNET_EPROTO;
+  }
+  if (rx->k == 0) {
+    if (crypto_secretstream_xchacha20poly1305_init_pull(&rx->ss, b, rx->a.key) != 0) {
+      *why = "a bad stream header";
+      return CARNET_EPROTO;
+    }
+    crypto_generichash_init(&rx->h, NULL, 0, CARNET__ATT_HASH_LEN);
+    b += CARNET__ATT_HEADER_LEN;
+    len -= CARNET__ATT_HEADER_LEN;
+  }
+  /* Pull on a copy: a unit that fails leaves the state as it was. */
+  crypto_secretstream_xchacha20poly1305_state ss = rx->ss;
+  if (crypto_secretstream_xchacha20poly1305_pull(&ss, rx->plain, &got, &tag, b, len, rx->a.id.b,
+                                                 16) != 0 ||
+      got != plain_len(rx->a.size, rx->k)) {
+    *why = "a chunk fails authentication";
+    return CARNET_EPROTO;
+  }
+  if (tag != (last ? crypto_secretstream_xchacha20poly1305_TAG_FINAL
+                   : crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)) {
+    *why = "chunks out of place";
+    return CARNET_EPROTO;
+  }
+  rx->ss = ss;
+  crypto_generichash_update(&rx->h, rx->plain, (size_t)got);
+  return 0;
+}
+
+static int remove_want(carnet_replica *r, const carnet_id *id) {
+  uint8_t key[CARNET__ATT_WANT_KEY_LEN];
+  carnet_txn *t;
+  carnet__att_want_key(id, key);
+  int rc = carnet_txn_begin(r, &t);
+  if (rc) return rc;
+  rc = carnet__store_del(t->st, CARNET__T_META, key, sizeof key);
+  if (rc == CARNET_ENOTFOUND) {
+    carnet_txn_abort(t);
+    return 0;
+  }
+  if (rc) {
+    carnet_txn_abort(t);
+    return rc;
+  }
+  return carnet_txn_commit(t);
+}
+
+/* The last unit is in: size and hash, fsync, rename (A1), the want goes. */
+static int finish(carnet__att_rx *rx) {
+  uint8_t h[CARNET__ATT_HASH_LEN];
+  char hex[CARNET_ID_HEX_LEN + 1];
+  carnet_id_format(&rx->a.id, hex);
+  crypto_generichash_final(&rx->h, h, sizeof h);
+  if (sodium_memcmp(h, rx->a.hash, sizeof h) != 0) {
+    /* Every chunk opened with the key, yet the content is not the one the
+     * metadata describe: the whole file is wrong, not its end. */
+    if (ftruncate(rx->fd, 0) == 0) rx->off = rx->k = 0;
+    return carnet__fail(rx->r, CARNET_EPROTO,
+                        "the content received for attachment %s does not match its hash", hex);
+  }
+  if (ftruncate(rx->fd, (off_t)rx->off) != 0 || fsync(rx->fd) != 0) {
+    int e = errno;
+    return carnet__fail(rx->r, carnet__errno_code(e), "cannot write %s: %s", rx->part, strerror(e));
+  }
+  if (rename(rx->part, rx->final) != 0) {
+    int e = errno;
+    return carnet__fail(rx->r, carnet__errno_code(e), "cannot rename %s: %s", rx->part,
+                        strerror(e));
+  }
+  carnet__att_fsync_dir(rx->r);
+  int rc = remove_want(rx->r, &rx->a.id);
+  if (rc) carnet__fail(rx->r, rc, "cannot record that attachment %s arrived", hex);
+  return rc;
+}
+
+/* Whether the attachment is still live here: an erasure or a deletion
+ * applied during the transfer (a certificate in this very session, or
+ * another process) ends it, and its partial file goes (A3). */
+static bool still_live(carnet__att_rx *rx) {
+  carnet__stxn *st;
+  carnet__att a;
+  if (carnet__read_begin(rx->r, &st) != 0) return true; /* decided at the next unit */
+  int rc = carnet__att_load(st, &rx->a.id, &a);
+  carnet__read_end(rx->r, st);
+  bool live = rc == 0 ? !a.deleted : rc != CARNET_ENOTFOUND;
+  sodium_memzero(&a, sizeof a);
+  return live;
+}
+
+void carnet__att_rx_close(carnet__att_rx *rx) {
+  if (rx == NULL) return;
+  /* A3: a file erased or deleted while we held its lock (the sweep that
+   * followed skipped it) goes now, before the lock is let go. */
+  if (rx->fd >= 0 && !rx->gone && !still_live(rx)) unlink(rx->part);
+  if (rx->fd >= 0) close(rx->fd);
+  sodium_memzero(rx, sizeof *rx);
+  carnet__free(rx);
+}
+
+int carnet__att_rx_unit(carnet__att_rx *rx, uint64_t offset, const void *bytes, size_t len,
+                        bool *done) {
+  const char *why = NULL;
+  char hex[CARNET_ID_HEX_LEN + 1];
+  *done = false;
+  carnet_id_format(&rx->a.id, hex);
+  if (offset != rx->off)
+    return carnet__fail(rx->r, CARNET_EPROTO,
+                        "content of attachment %s at byte %" PRIu64 " where %" PRIu64 " was asked",
+                        hex, offset, rx->off);
+  if (!rx->gone && !still_live(rx)) {
+    rx->gone = true;
+    unlink(rx->part); /* still locked: nobody else writes it */
+    sodium_memzero(rx->a.key, sizeof rx->a.key);
+  }
+  if (rx->gone) {
+    /* The peer sends the rest of what was asked: counted, not kept. */
+    size_t want = carnet__att_unit_len(rx->a.size, rx->off);
+    if (want == 0 || len != want)
+      return carnet__fail(rx->r, CARNET_EPROTO, "content of attachment %s: a unit of the wrong "
+                                                "length", hex);
+    rx->off += len;
+    *done = ++rx->k == chunks_of(rx->a.size);
+    return 0;
+  }
+  int rc = open_unit(rx, bytes, len, &why);
+  if (rc) return carnet__fail(rx->r, rc, "content of attachment %s refused: %s", hex, why);
+  if ((rc = pwrite_full(rx->fd, bytes, len, rx->off)))
+    return carnet__fail(rx->r, rc, "cannot write %s: %s", rx->part, strerror(errno));
+  rx->off += len;
+  rx->k++;
+  if (rx->k < chunks_of(rx->a.size)) return 0;
+  if ((rc = finish(rx))) return rc;
+  *done = true;
+  return 0;
+}
+
+/* Check what NAME.part holds, unit by unit from its start, and keep only
+ * the good prefix: rx->off, rx->k, the stream and the hash are then those
+ * after it. A whole file found there (a crash before the rename) is
+ * finished at once: *done. */
+static int resume(carnet__att_rx *rx, bool *done) {
+  struct stat sb;
+  uint8_t *buf = carnet__malloc(UNIT_MAX);
+  int rc = 0;
+  *done = false;
+  if (buf == NULL) return CARNET_ENOMEM;
+  if (fstat(rx->fd, &sb) != 0) {
+    rc = CARNET_EIO;
+    goto done;
+  }
+  uint64_t have = (uint64_t)sb.st_size, n = chunks_of(rx->a.size);
+  while (rx->k < n) {
+    size_t len = carnet__att_unit_len(rx->a.size, rx->off);
+    const char *why;
+    if (rx->off + len > have) break;
+    if ((rc = pread_full(rx->fd, buf, len, rx->off))) break;
+    if (open_unit(rx, buf, len, &why)) break;
+    rx->off += len;
+    rx->k++;
+  }
+  if (rc == CARNET_ECORRUPT) rc = 0; /* shorter than it said: keep what was read */
+  if (rc) goto done;
+  if (rx->k == n) {
+    rc = finish(rx);
+    *done = rc == 0;
+    goto done;
+  }
+  if (have != rx->off && ftruncate(rx->fd, (off_t)rx->off) != 0) rc = carnet__errno_code(errno);
+done:
+  sodium_memzero(buf, UNIT_MAX);
+  carnet__free(buf);
+  return rc;
+}
+
+int carnet__att_rx_open(carnet_replica *r, const carnet_id *id, carnet__att_rx **out,
+                        uint64_t *offset) {
+  carnet__stxn *st = NULL;
+  carnet_attach_policy p;
+  char hex[CARNET_ID_HEX_LEN + 1];
+  bool done = false;
+  int rc;
+  *out = NULL;
+  *offset = 0;
+  carnet_id_format(id, hex);
+  carnet__att_rx *rx = carnet__calloc(1, sizeof *rx);
+  if (rx == NULL) return CARNET_ENOMEM;
+  rx->r = r;
+  rx->fd = -1;
+  if ((rc = carnet__read_begin(r, &st))) goto fail;
+  rc = carnet__att_load(st, id, &rx->a);
+  if (rc == 0) rc = carnet__att_policy(st, &p);
+  carnet__read_end(r, st);
+  if (rc == CARNET_ENOTFOUND || (rc == 0 && rx->a.deleted)) {
+    rc = carnet__fail(r, CARNET_ENOTFOUND, "no attachment %s", hex);
+    goto fail;
+  }
+  if (rc) goto fail;
+  if (rx->a.size > p.size_max) {
+    rc = carnet__fail(r, CARNET_ELIMIT,
+                      "attachment %s is %" PRIu64 " bytes, larger than the %" PRIu64
+                      " bytes this replica takes",
+                      hex, rx->a.size, p.size_max);
+    goto fail;
+  }
+  if ((rc = carnet__att_path(r, id, ".part", rx->part, sizeof rx->part)) ||
+      (rc = carnet__att_path(r, id, "", rx->final, sizeof rx->final)))
+    goto fail;
+  if (access(rx->final, F_OK) == 0) {
+    rc = carnet__fail(r, CARNET_ENOTFOUND, "attachment %s is here already", hex);
+    goto fail;
+  }
+  char dir[4096];
+  snprintf(dir, sizeof dir, "%s/%s", r->dir, CARNET__ATT_DIR);
+  if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    int e = errno;
+    rc = carnet__fail(r, carnet__errno_code(e), "cannot create %s: %s", dir, strerror(e));
+    goto fail;
+  }
+  rx->fd = open(rx->part, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, CARNET__FILE_MODE);
+  if (rx->fd < 0) {
+    int e = errno;
+    rc = carnet__fail(r, carnet__errno_code(e), "cannot open %s: %s", rx->part, strerror(e));
+    goto fail;
+  }
+  if (flock(rx->fd, LOCK_EX | LOCK_NB) != 0) { /* A4 */
+    rc = carnet__fail(r, CARNET_EBUSY, "attachment %s is being received by another session", hex);
+    goto fail;
+  }
+  /* Locked: the file may have been finished (and renamed) by the session
+   * that held it before us. */
+  if (access(rx->final, F_OK) == 0) {
+    rc = carnet__fail(r, CARNET_ENOTFOUND, "attachment %s is here already", hex);
+    goto fail;
+  }
+  if ((rc = resume(rx, &done))) goto fail;
+  if (done) {
+    rc = carnet__fail(r, CARNET_ENOTFOUND, "attachment %s is here already", hex);
+    goto fail;
+  }
+  *offset = rx->off;
+  *out = rx;
+  return 0;
+fail:
+  carnet__att_rx_close(rx);
+  return rc;
+}
+
+/* --- sending ----------------------------------------------------------------- */
+
+struct carnet__att_tx {
+  int fd;
+  uint64_t size; /* of the content */
+  uint64_t off;  /* the next unit */
+  uint8_t buf[UNIT_MAX];
+};
+
+int carnet__att_tx_open(carnet_replica *r, const carnet_id *id, uint64_t offset,
+                        carnet__att_tx **out) {
+  carnet__stxn *st;
+  carnet__att a;
+  char path[4096];
+  struct stat sb;
+  *out = NULL;
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  rc = carnet__att_load(st, id, &a);
+  carnet__read_end(r, st);
+  uint64_t size = a.size;
+  bool deleted = a.deleted;
+  sodium_memzero(&a, sizeof a);
+  if (rc == 0 && deleted) rc = CARNET_ENOTFOUND;
+  if (rc) return rc;
+  if (offset > 0 && unit_at(size, offset) < 0) return CARNET_EINVAL;
+  if ((rc = carnet__att_path(r, id, "", path, sizeof path))) return rc;
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return errno == ENOENT ? CARNET_ENOTFOUND : CARNET_EIO;
+  if (fstat(fd, &sb) != 0 || (uint64_t)sb.st_size != carnet__att_stored_size(size)) {
+    close(fd);
+    return CARNET_ENOTFOUND;
+  }
+  carnet__att_tx *tx = carnet__malloc(sizeof *tx);
+  if (tx == NULL) {
+    close(fd);
+    return CARNET_ENOMEM;
+  }
+  tx->fd = fd;
+  tx->size = size;
+  tx->off = offset;
+  *out = tx;
+  return 0;
+}
+
+int carnet__att_tx_next(carnet__att_tx *tx, carnet_buf *out, uint64_t *offset, bool *last) {
+  size_t len = carnet__att_unit_len(tx->size, tx->off);
+  if (len == 0) return CARNET_EIO;
+  int rc = pread_full(tx->fd, tx->buf, len, tx->off);
+  if (rc) return CARNET_EIO;
+  *out = (carnet_buf){tx->buf, len};
+  *offset = tx->off;
+  tx->off += len;
+  *last = tx->off == carnet__att_stored_size(tx->size);
+  return 0;
+}
+
+void carnet__att_tx_close(carnet__att_tx *tx) {
+  if (tx == NULL) return;
+  close(tx->fd);
+  carnet__free(tx);
+}
+
+/* --- what to fetch ------------------------------------------------------------ */
+
+int carnet__att_fetch_list(carnet_replica *r, carnet_id **out, size_t *nout) {
+  carnet__stxn *st;
+  carnet_id *ids = NULL;
+  size_t n = 0, k = 0;
+  carnet_attach_policy p;
+  *out = NULL;
+  *nout = 0;
+  int rc = carnet__read_begin(r, &st);
+  if (rc) return rc;
+  if ((rc = carnet__att_policy(st, &p)) || (rc = carnet__att_ids(st, &ids, &n))) goto done;
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    carnet__att a;
+    bool want = false;
+    rc = carnet__att_load(st, &ids[i], &a);
+    if (rc == CARNET_ENOTFOUND) {
+      rc = 0;
+      continue;
+    }
+    if (rc == 0) rc = carnet__att_fetch_wanted(r, st, &a, &p, &want);
+    if (rc == 0 && want) ids[k++] = ids[i];
+    sodium_memzero(&a, sizeof a);
+  }
+done:
+  carnet__read_end(r, st);
+  if (rc) {
+    carnet__free(ids);
+    return rc;
+  }
+  *out = ids;
+  *nout = k;
+  return 0;
+}

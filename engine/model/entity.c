@@ -1,0 +1,223 @@
+/* engine/model/entity.c - entity cells in memory and the stored row codec. */
+#include "engine/model/entity.h"
+#include "engine/base/alloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "carnet/error.h"
+#include "engine/base/check.h"
+#include "engine/base/mp.h"
+#include "engine/model/schema.h"
+
+void carnet__entity_init(carnet__entity *e, carnet__arena *arena) {
+  memset(e, 0, sizeof *e);
+  e->arena = arena;
+}
+
+void carnet__entity_free(carnet__entity *e) {
+  carnet__free(e->cells);
+  e->cells = NULL;
+  e->n = e->cap = 0;
+}
+
+/* Binary search: index of the cell with this identity, or where it goes. */
+static size_t lower_bound(const carnet__entity *e, const carnet__cell *probe, bool *found) {
+  size_t lo = 0, hi = e->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = carnet__cell_key_cmp(&e->cells[mid], probe);
+    if (c < 0) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  *found = lo < e->n && carnet__cell_key_cmp(&e->cells[lo], probe) == 0;
+  return lo;
+}
+
+carnet__cell *carnet__entity_find(const carnet__entity *e, uint16_t field, const void *key,
+                                  size_t klen) {
+  carnet__cell probe = {.field = field, .klen = (uint16_t)klen, .key = key};
+  bool found;
+  size_t i = lower_bound(e, &probe, &found);
+  return found ? &e->cells[i] : NULL;
+}
+
+static int copy_bytes(carnet__entity *e, carnet__cell *dst, const carnet__cell *src) {
+  *dst = *src;
+  dst->key = src->klen ? carnet__arena_dup(e->arena, src->key, src->klen) : NULL;
+  dst->val = carnet__arena_dup(e->arena, src->val, src->vlen);
+  if ((src->klen && dst->key == NULL) || dst->val == NULL) return CARNET_ENOMEM;
+  return 0;
+}
+
+/* Store `c` at position i (replacing when `found`), copying its bytes. */
+static int store_at(carnet__entity *e, size_t i, bool found, const carnet__cell *c, uint64_t seq) {
+  if (!found) {
+    if (e->n >= CARNET__ENTITY_CELLS_MAX) return CARNET_ELIMIT;
+    if (e->n == e->cap) {
+      size_t cap = e->cap ? e->cap * 2 : 16;
+      carnet__cell *cells = carnet__realloc(e->cells, cap * sizeof *cells);
+      if (cells == NULL) return CARNET_ENOMEM;
+      e->cells = cells;
+      e->cap = cap;
+    }
+  }
+  carnet__cell copy;
+  int rc = copy_bytes(e, &copy, c);
+  if (rc) return rc;
+  if (!found) {
+    memmove(&e->cells[i + 1], &e->cells[i], (e->n - i) * sizeof *e->cells);
+    e->n++;
+  }
+  copy.seq = seq;
+  e->cells[i] = copy;
+  if (seq > e->seq) e->seq = seq;
+  return 0;
+}
+
+int carnet__entity_merge(carnet__entity *e, const carnet__cell *c, uint64_t seq, bool *changed) {
+  bool found;
+  size_t i = lower_bound(e, c, &found);
+  *changed = false;
+  if (found && carnet__cell_merge(&e->cells[i], c) == &e->cells[i]) return 0;
+  int rc = store_at(e, i, found, c, seq);
+  if (rc == 0) *changed = true;
+  return rc;
+}
+
+int carnet__entity_put(carnet__entity *e, const carnet__cell *c, uint64_t seq) {
+  bool found;
+  size_t i = lower_bound(e, c, &found);
+  return store_at(e, i, found, c, seq);
+}
+
+/* Stamps shared by cells written together; see the row layout in entity.h. */
+typedef carnet__stamp stamp;
+
+static size_t stamp_index(stamp *st, size_t *n, const carnet__cell *c) {
+  for (size_t i = *n; i-- > 0;) {
+    if (st[i].hlc == c->hlc && st[i].origin == c->origin && st[i].seq == c->seq) return i;
+  }
+  st[*n] = (stamp){c->hlc, c->origin, c->seq};
+  return (*n)++;
+}
+
+int carnet__row_encode(const carnet__entity *e, msgpack_sbuffer *sb) {
+  msgpack_packer pk;
+  stamp *st = carnet__malloc((e->n ? e->n : 1) * sizeof *st);
+  size_t *idx = carnet__malloc((e->n ? e->n : 1) * sizeof *idx);
+  int rc = CARNET_ENOMEM;
+  if (st == NULL || idx == NULL) goto done;
+  size_t ns = 0;
+  for (size_t i = 0; i < e->n; i++) idx[i] = stamp_index(st, &ns, &e->cells[i]);
+
+  msgpack_sbuffer_clear(sb);
+  msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+  msgpack_pack_uint8(&pk, e->kind);
+  msgpack_pack_uint64(&pk, e->seq);
+  msgpack_pack_uint64(&pk, ns);
+  for (size_t i = 0; i < ns; i++) {
+    msgpack_pack_uint64(&pk, st[i].hlc);
+    msgpack_pack_uint64(&pk, st[i].origin);
+    msgpack_pack_uint64(&pk, st[i].seq);
+  }
+  msgpack_pack_uint64(&pk, e->n);
+  for (size_t i = 0; i < e->n; i++) {
+    const carnet__cell *c = &e->cells[i];
+    msgpack_pack_uint16(&pk, c->field);
+    if (c->klen) {
+      carnet__pack_bin(&pk, c->key, c->klen);
+    } else {
+      msgpack_pack_nil(&pk);
+    }
+    msgpack_sbuffer_write(sb, (const char *)c->val, c->vlen);
+    msgpack_pack_uint64(&pk, idx[i]);
+  }
+  /* msgpack_sbuffer_write reports ENOMEM only through a NULL data pointer. */
+  rc = sb->data != NULL ? 0 : CARNET_ENOMEM;
+done:
+  carnet__free(st);
+  carnet__free(idx);
+  return rc;
+}
+
+int carnet__cells_read(carnet__mp *m, uint8_t kind, const carnet__stamp *st, uint64_t ns,
+                       uint64_t nc, carnet__cell *cells) {
+  int rc;
+  for (uint64_t i = 0; i < nc; i++) {
+    uint64_t field, si;
+    carnet_buf key, val;
+    if ((rc = carnet__mp_uint(m, &field)) || (rc = carnet__mp_bin(m, &key, true)) ||
+        (rc = carnet__mp_skip(m, &val)) || (rc = carnet__mp_uint(m, &si)))
+      return rc;
+    if (field > UINT16_MAX || key.len > CARNET__KEY_MAX || si >= ns)
+      return CARNET__REFUSE(&m->bad_line, CARNET_ECORRUPT);
+    carnet__cell *c = &cells[i];
+    *c = (carnet__cell){.field = (uint16_t)field,
+                        .klen = (uint16_t)key.len,
+                        .vlen = (uint32_t)val.len,
+                        .key = key.base,
+                        .val = val.base,
+                        .hlc = st[si].hlc,
+                        .origin = st[si].origin,
+                        .seq = st[si].seq};
+    /* Canonical: cells strictly sorted, each valid for its field. */
+    if ((i > 0 && carnet__cell_key_cmp(&cells[i - 1], c) >= 0) || carnet__cell_check(kind, c) != 0)
+      return CARNET__REFUSE(&m->bad_line, CARNET_ECORRUPT);
+  }
+  return 0;
+}
+
+int carnet__row_decode(const carnet_id *id, const void *buf, size_t len, carnet__entity *e) {
+  carnet__mp m;
+  stamp *st = NULL;
+  uint64_t kind, seq, ns, nc;
+  int rc = carnet__mp_init(&m, buf, len);
+  if (rc) return rc;
+  e->id = *id;
+  if ((rc = carnet__mp_uint(&m, &kind)) || (rc = carnet__mp_uint(&m, &seq)) ||
+      (rc = carnet__mp_uint(&m, &ns)))
+    goto done;
+  if (!carnet__kind_valid((unsigned)kind) || kind > 255 || ns > CARNET__ENTITY_CELLS_MAX) {
+    rc = CARNET__REFUSE(&m.bad_line, CARNET_ECORRUPT);
+    goto done;
+  }
+  e->kind = (uint8_t)kind;
+  e->seq = seq;
+  st = carnet__malloc((ns ? ns : 1) * sizeof *st);
+  if (st == NULL) {
+    rc = CARNET_ENOMEM;
+    goto done;
+  }
+  for (uint64_t i = 0; i < ns; i++) {
+    if ((rc = carnet__mp_uint(&m, &st[i].hlc)) || (rc = carnet__mp_uint(&m, &st[i].origin)) ||
+        (rc = carnet__mp_uint(&m, &st[i].seq)))
+      goto done;
+    if (st[i].seq > seq) {
+      rc = CARNET__REFUSE(&m.bad_line, CARNET_ECORRUPT);
+      goto done;
+    }
+  }
+  if ((rc = carnet__mp_uint(&m, &nc))) goto done;
+  if (nc > CARNET__ENTITY_CELLS_MAX) {
+    rc = CARNET__REFUSE(&m.bad_line, CARNET_ECORRUPT);
+    goto done;
+  }
+  e->cells = carnet__malloc((nc ? nc : 1) * sizeof *e->cells);
+  if (e->cells == NULL) {
+    rc = CARNET_ENOMEM;
+    goto done;
+  }
+  e->cap = nc ? nc : 1;
+  if ((rc = carnet__cells_read(&m, e->kind, st, ns, nc, e->cells))) goto done;
+  e->n = nc;
+  if (!carnet__mp_done(&m)) rc = CARNET__REFUSE(&m.bad_line, CARNET_ECORRUPT);
+done:
+  if (rc) carnet__entity_free(e);
+  carnet__free(st);
+  carnet__mp_destroy(&m);
+  return rc;
+}

@@ -1,0 +1,255 @@
+/* engine/store/reindex.c - the index written from the stored entities, in
+ * bulk: again from every entity at the first write of a replica made
+ * before blind indexes (a new index secret) and at the upgrade to schema 3
+ * (a new hash); and the blind keys derived behind a mark (E3), caught up
+ * before they are read.
+ *
+ * Above the rows (engine/store/entity_io.c), which it loads, and the key
+ * derivation (engine/store/index.c), which the rows use: index.c itself loads
+ * nothing, so the two do not call each other.
+ */
+#include <sodium.h>
+#include <string.h>
+
+#include "carnet/error.h"
+#include "engine/base/alloc.h"
+#include "engine/store/entity_io.h"
+#include "engine/store/replica_int.h"
+
+/* The tags of the blind keys (hashed), which carnet__index_rehash derives
+ * again; 'r' 'm' 'x' 'v' are in clear and stay. */
+static const uint8_t blind_tags[] = {CARNET__IDX_PHONE, CARNET__IDX_EMAIL, CARNET__IDX_EMAIL_HINT,
+                                     CARNET__IDX_SIRET, CARNET__IDX_SIREN, CARNET__IDX_NAME};
+
+/* Index writes wait in the transaction (store.h) until the table is read:
+ * a loop over every entity applies them every so many writes, so that the
+ * waiting writes of a replica of any size stay bounded (~5 MB). */
+#define INDEX_PENDING_MAX 65536u
+
+/* Write the index keys of every stored entity (only the blind ones with
+ * `blind_only`) in write transaction `st`. */
+static int index_all(carnet__stxn *st, bool blind_only) {
+  carnet__scur *cur = NULL;
+  carnet_buf k;
+  int rc = carnet__store_cursor(st, CARNET__T_ENTITIES, &cur);
+  if (rc) return rc;
+  for (rc = carnet__store_seek(cur, NULL, 0, &k, NULL); rc == 0;
+       rc = carnet__store_next(cur, &k, NULL)) {
+    carnet_id id;
+    carnet__loaded l;
+    if (k.len != 16) {
+      rc = CARNET_ECORRUPT;
+      break;
+    }
+    memcpy(id.b, k.base, 16);
+    rc = carnet__load(st, &id, &l);
+    for (size_t i = 0; rc == 0 && i < l.old_keys.n; i++) {
+      const uint8_t *key = l.old_keys.keys[i].base;
+      if (blind_only && memchr(blind_tags, key[0], sizeof blind_tags) == NULL) continue;
+      rc = carnet__store_put(st, CARNET__T_INDEX, key, l.old_keys.keys[i].len, "", 0, 0);
+    }
+    carnet__loaded_free(&l);
+    if (rc == 0 && carnet__store_pending(st) >= INDEX_PENDING_MAX) rc = carnet__store_flush(st);
+    if (rc) break;
+  }
+  carnet__store_cursor_close(cur);
+  return rc == CARNET_ENOTFOUND ? 0 : rc;
+}
+
+int carnet__index_secret_ensure(carnet_txn *t) {
+  carnet__blind_secret secret;
+  int rc = carnet__index_secret(t->st, &secret);
+  if (rc != CARNET_ENOTFOUND) return rc;
+  carnet__random(t->r, secret.raw, sizeof secret.raw);
+  rc = carnet__store_put(t->st, CARNET__T_META, CARNET__META_INDEX_KEY,
+                         strlen(CARNET__META_INDEX_KEY), secret.raw, sizeof secret.raw, 0);
+  sodium_memzero(&secret, sizeof secret);
+  if (rc) return rc;
+  /* Index every stored entity with the new secret (see the top comment):
+   * the blind index is then whole up to the transaction's start. */
+  if ((rc = index_all(t->st, false))) return rc;
+  return t->seq ? carnet__index_mark_put(t->st, t->seq) : 0;
+}
+
+int carnet__index_rehash(carnet__stxn *st) {
+  carnet__blind_secret secret;
+  carnet__scur *cur = NULL;
+  carnet_buf k;
+  int rc = carnet__index_secret(st, &secret);
+  sodium_memzero(&secret, sizeof secret);
+  if (rc == CARNET_ENOTFOUND) return 0; /* never written to: no blind key */
+  if (rc) return rc;
+  /* 1. Delete every blind key, a tag at a time. A batch of deletes reaches
+   * the table when the next cursor opens, so each batch starts over at the
+   * tag's first remaining key. */
+  for (size_t t = 0; t < sizeof blind_tags; t++) {
+    size_t n;
+    do {
+      n = 0;
+      if ((rc = carnet__store_cursor(st, CARNET__T_INDEX, &cur))) return rc;
+      for (rc = carnet__store_seek(cur, &blind_tags[t], 1, &k, NULL);
+           rc == 0 && n < INDEX_PENDING_MAX; rc = carnet__store_next(cur, &k, NULL), n++) {
+        if (k.len == 0 || ((const uint8_t *)k.base)[0] != blind_tags[t]) break;
+        if ((rc = carnet__store_del(st, CARNET__T_INDEX, k.base, k.len))) break;
+      }
+      carnet__store_cursor_close(cur);
+      cur = NULL;
+      if (rc && rc != CARNET_ENOTFOUND) return rc;
+    } while (n == INDEX_PENDING_MAX);
+  }
+  /* 2. Derive them again from every stored entity, with the current hash
+   * (carnet__load derives all of an entity's keys; the ones in clear are
+   * in the table already). */
+  return index_all(st, true);
+}
+
+/* --- The blind index, derived in bulk (invariant E3) ----------------------
+ *
+ * Writes (carnet__save) do not insert blind keys: a customer's keys are
+ * keyed hashes, random by construction, and inserting ~7 of them per
+ * customer in every commit copied a leaf per key (most of the disk writes
+ * of a bulk load or a first sync). A save only deletes, eagerly, the old
+ * keys of the blind parts it changes, so the index never holds a key its
+ * entity no longer derives. The mark "indexed_upto" says up to which
+ * change-index entry the keys are all there; a reader of the blind keys
+ * first catches up (carnet__index_ready): the keys of every entity above
+ * the mark, collected, sorted by the store and inserted in one pass
+ * (appended when the table is empty), then the mark moves.
+ *
+ * E3: an entity whose entry is <= the mark has in the index exactly the
+ * blind keys its current cells derive; one above it has a subset of them.
+ * A save at or below the mark (the same transaction, after a catch-up)
+ * writes its keys eagerly, as before. Erasure deletes every key the
+ * current cells derive, so an erased person's keys are gone whether
+ * indexed yet or not. */
+
+int carnet__index_mark(carnet__stxn *st, uint64_t *mark) {
+  int rc = carnet__meta_get_u64(st, CARNET__META_INDEXED, mark);
+  if (rc == CARNET_ENOTFOUND) *mark = 0, rc = 0;
+  return rc;
+}
+
+int carnet__index_mark_put(carnet__stxn *st, uint64_t mark) {
+  return carnet__meta_put_u64(st, CARNET__META_INDEXED, mark);
+}
+
+/* Index writes waiting before they are applied (one sorted pass each):
+ * large enough that a 100k-customer catch-up goes in one pass (appended
+ * into an empty table), bounded so that a larger one stays ~50 MB. */
+#define CATCHUP_PENDING_MAX (1u << 20)
+
+int carnet__index_catchup(carnet__stxn *st, size_t max, bool *more, uint64_t *n) {
+  carnet__blind_secret secret;
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  uint64_t mark, last = 0, count = 0;
+  uint8_t from[8];
+  *more = false;
+  if (n) *n = 0;
+  int rc = carnet__index_mark(st, &mark);
+  if (rc) return rc;
+  rc = carnet__index_secret(st, &secret);
+  bool has_secret = rc == 0;
+  if (rc && rc != CARNET_ENOTFOUND) return rc;
+  if (mark == UINT64_MAX) goto done;
+  carnet__be64_put(from, mark + 1);
+  if ((rc = carnet__store_cursor(st, CARNET__T_CHANGES, &cur))) goto done;
+  for (rc = carnet__store_seek(cur, from, sizeof from, &k, &v); rc == 0;
+       rc = carnet__store_next(cur, &k, &v)) {
+    if (max && count == max) {
+      *more = true;
+      break;
+    }
+    if (k.len != 8 || v.len < 16) {
+      rc = CARNET_ECORRUPT;
+      break;
+    }
+    last = carnet__be64_get(k.base);
+    count++;
+    if (!has_secret) continue; /* no blind key without a secret */
+    carnet_id id;
+    carnet_buf row;
+    memcpy(id.b, v.base, 16);
+    rc = carnet__store_get(st, CARNET__T_ENTITIES, id.b, 16, &row);
+    if (rc == CARNET_ENOTFOUND) { /* the check reports it; nothing derives from it */
+      rc = 0;
+      continue;
+    }
+    if (rc) break;
+    /* Only customers have blind keys; the kind is a row's first byte. */
+    if (row.len == 0 || ((const uint8_t *)row.base)[0] != CARNET_KIND_CUSTOMER) continue;
+    carnet__arena a;
+    carnet__entity e;
+    carnet__keyset ks;
+    carnet__arena_init(&a, 2048);
+    carnet__entity_init(&e, &a);
+    void *copy = carnet__arena_dup(&a, row.base, row.len);
+    rc = copy ? carnet__row_decode(&id, copy, row.len, &e) : CARNET_ENOMEM;
+    if (rc == 0) rc = carnet__index_keys_parts(&e, &secret, &a, CARNET__IDX_PART_BLIND, &ks);
+    for (size_t i = 0; rc == 0 && i < ks.n; i++)
+      rc = carnet__store_put(st, CARNET__T_INDEX, ks.keys[i].base, ks.keys[i].len, "", 0, 0);
+    carnet__entity_free(&e);
+    carnet__arena_free(&a);
+    if (rc == 0 && carnet__store_pending(st) >= CATCHUP_PENDING_MAX) rc = carnet__store_flush(st);
+    if (rc) break;
+  }
+  if (rc == CARNET_ENOTFOUND) rc = 0;
+  if (rc == 0 && count) rc = carnet__index_mark_put(st, last);
+done:
+  carnet__store_cursor_close(cur);
+  sodium_memzero(&secret, sizeof secret);
+  if (rc == 0 && n) *n = count;
+  return rc;
+}
+
+/* Entities per catch-up transaction of carnet__index_ready: its dirty
+ * pages and waiting keys stay bounded on a replica of any size. */
+#define READY_ENTITIES_MAX 262144u
+
+/* Whether the change index holds an entry above the mark. */
+static int lagging(carnet__stxn *st, bool *lag) {
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  uint64_t mark;
+  uint8_t from[8];
+  *lag = false;
+  int rc = carnet__index_mark(st, &mark);
+  if (rc || mark == UINT64_MAX) return rc;
+  carnet__be64_put(from, mark + 1);
+  if ((rc = carnet__store_cursor(st, CARNET__T_CHANGES, &cur))) return rc;
+  rc = carnet__store_seek(cur, from, sizeof from, &k, &v);
+  carnet__store_cursor_close(cur);
+  if (rc == 0) *lag = true;
+  return rc == CARNET_ENOTFOUND ? 0 : rc;
+}
+
+int carnet__index_ready(carnet_replica *r) {
+  carnet__stxn *st = NULL;
+  bool lag = false, more = true;
+  int rc;
+  if (r->txn) { /* the caller's transaction: its own writes count too */
+    rc = carnet__index_catchup(r->txn->st, 0, &more, NULL);
+    return rc ? carnet__txn_fail(r->txn, rc) : 0;
+  }
+  /* A read-only replica cannot catch up: readers see what is indexed. A
+   * change callback may not write (carnet/feed.h). */
+  if (carnet__store_readonly(r->store) || carnet__feed_busy(r)) return 0;
+  if ((rc = carnet__store_begin(r->store, false, &st))) goto fail;
+  rc = lagging(st, &lag);
+  carnet__store_abort(st);
+  st = NULL;
+  if (rc) goto fail;
+  while (lag && more) {
+    if ((rc = carnet__store_begin(r->store, true, &st)) ||
+        (rc = carnet__index_catchup(st, READY_ENTITIES_MAX, &more, NULL)))
+      goto fail;
+    rc = carnet__store_commit(st);
+    st = NULL;
+    if (rc) goto fail;
+  }
+  return 0;
+fail:
+  carnet__store_abort(st);
+  return carnet__fail(r, rc, "cannot bring the duplicate index up to date: %s",
+                      carnet__store_why(r->store));
+}
