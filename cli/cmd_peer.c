@@ -115,7 +115,7 @@ static size_t lan_addresses(char out[][INET_ADDRSTRLEN], size_t max) {
 
 /* An address another device can dial. `carnet serve` on all interfaces
  * (0.0.0.0:PORT): this machine's LAN addresses with that port, the best in
- * `addr` and the others in `others` (issue 18, point 8). */
+ * `addr` and the others in `others`. */
 static int dialable(cli *c, char *addr, size_t len, char others[][CARNET_NODE_ADDR_MAX],
                     size_t *nothers) {
   char host[CARNET_NODE_ADDR_MAX], why[256], ips[LAN_ADDRS_MAX][INET_ADDRSTRLEN];

@@ -611,7 +611,7 @@ done:
 }
 
 /* `carnet sync` with no address: every known peer at its stored address,
- * then discovery for those not reached (issue 18, point 8). */
+ * then discovery for those not reached. */
 static int sync_all(cli *c, const session_args *sa) {
   carnet_replica *r = NULL;
   known k = {0};

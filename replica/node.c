@@ -51,7 +51,7 @@
  *      for announcements during a window of 1.5 announcement intervals,
  *      dials every trusted replica it hears in that window (whatever the
  *      ids), and stops once the window is over, every dial is done and no
- *      session or handshake is live (issue 18, point 8). The window ends
+ *      session or handshake is live. The window ends
  *      early when every trusted peer has synced with it in this run: the
  *      others answer a newcomer's announcement at once (discovery.c), so
  *      `sync` with no address takes a fraction of a second, not 7.5 s.
