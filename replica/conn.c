@@ -380,8 +380,10 @@ static void feed(carnet__conn *c) {
   if (n == 0 || c->phase != CARNET__CONN_OPEN) return;
   c->rlen = 0;
   carnet_session_input(c->s, c->rbuf, n, carnet__node_now(c->node));
-  if (c->rcap > 2 * CARNET_NODE_READ_BYTES) {
-    /* Give back a burst's room. */
+  if (c->rcap > 2 * CARNET_NODE_READ_BYTES && n <= CARNET_NODE_READ_BYTES) {
+    /* Give back a burst's room once the bursts are over (a feed of one
+     * read or less): while they go on (a bulk sync, a file's content) the
+     * room is kept, rather than faulted in again for every burst. */
     uint8_t *b = carnet__realloc(c->rbuf, CARNET_NODE_READ_BYTES);
     if (b) {
       c->rbuf = b;

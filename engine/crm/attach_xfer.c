@@ -10,6 +10,7 @@
  * good unit. The whole file is renamed to its final name only after the
  * FINAL unit, the size and the hash (A1).
  */
+#define _GNU_SOURCE /* sync_file_range (Linux) */
 #include "engine/crm/attach.h"
 
 #include <errno.h>
@@ -32,6 +33,8 @@
 
 #define SEALED (CARNET_ATTACH_CHUNK + CARNET__ATT_ABYTES)
 #define UNIT_MAX (CARNET__ATT_HEADER_LEN + SEALED)
+/* Received bytes after which their writeback is started. */
+#define RX_WRITEBACK_BYTES (4u << 20)
 
 /* --- units ---------------------------------------------------------------- */
 
@@ -97,6 +100,7 @@ struct carnet__att_rx {
   int fd; /* NAME.part, flocked (A4) */
   uint64_t off; /* bytes of NAME.part checked: where the next unit goes */
   uint64_t k;   /* the next chunk */
+  uint64_t flushed; /* bytes of NAME.part whose writeback was started */
   bool gone;    /* deleted or erased meanwhile: NAME.part removed, the rest skipped */
   crypto_secretstream_xchacha20poly1305_state ss;
   crypto_generichash_state h;
@@ -179,7 +183,7 @@ static int finish(carnet__att_rx *rx) {
   if (sodium_memcmp(h, rx->a.hash, sizeof h) != 0) {
     /* Every chunk opened with the key, yet the content is not the one the
      * metadata describe: the whole file is wrong, not its end. */
-    if (ftruncate(rx->fd, 0) == 0) rx->off = rx->k = 0;
+    if (ftruncate(rx->fd, 0) == 0) rx->off = rx->k = rx->flushed = 0;
     return carnet__fail(rx->r, CARNET_EPROTO,
                         "the content received for attachment %s does not match its hash", hex);
   }
@@ -253,6 +257,14 @@ int carnet__att_rx_unit(carnet__att_rx *rx, uint64_t offset, const void *bytes, 
     return carnet__fail(rx->r, rc, "cannot write %s: %s", rx->part, strerror(errno));
   rx->off += len;
   rx->k++;
+  /* Start the disk writes of what came so far while the rest arrives, so
+   * that the fsync of finish() has only the tail left to wait for. Only a
+   * hint: a failure is seen by that fsync. */
+  if (rx->off - rx->flushed >= RX_WRITEBACK_BYTES) {
+    (void)sync_file_range(rx->fd, (off_t)rx->flushed, (off_t)(rx->off - rx->flushed),
+                          SYNC_FILE_RANGE_WRITE);
+    rx->flushed = rx->off;
+  }
   if (rx->k < chunks_of(rx->a.size)) return 0;
   if ((rc = finish(rx))) return rc;
   *done = true;
