@@ -24,6 +24,7 @@
 
 #include "cli/cli.h"
 #include "cli/subject.h"
+#include "web/web.h"
 
 /* --- the attachments' metadata --------------------------------------------- */
 
@@ -45,22 +46,13 @@ static bool seen_add(att_walk *w, const carnet_id *id) {
   return true;
 }
 
-/* "files/ID/NAME": NAME is one path part already (carnet_upload_begin
- * keeps the last part of a path); "." and ".." are not. */
-static void archive_path(const carnet_attachment *a, char *out, size_t len) {
-  char hex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_format(&a->id, hex);
-  const char *name = strcmp(a->name, ".") == 0 || strcmp(a->name, "..") == 0 ? "file" : a->name;
-  snprintf(out, len, "files/%s/%s", hex, name);
-}
-
 static int att_cb(const carnet_attachment *a, void *data) {
   att_walk *w = data;
   if (!seen_add(w, &a->id)) return 0;
   json_t *o = cli_json_attachment(a);
   if (w->archive) {
     char p[CARNET_ATTACH_NAME_MAX + 64];
-    archive_path(a, p, sizeof p);
+    web_subject_archive_path(a, p, sizeof p);
     cli_json_put(o, "file", a->here && !a->deleted ? cli_json_str(p) : json_null());
   }
   cli_json_push(w->arr, o);
@@ -89,90 +81,6 @@ int cli_subject_attachments(cli *c, carnet_replica *r, const carnet_id *owners, 
 
 /* --- the archive -------------------------------------------------------------- */
 
-/* A zip source reading an attachment's content through carnet_download:
- * decrypted and checked as libzip reads it; a damaged file fails the
- * archive rather than put wrong bytes in it. */
-typedef struct zsrc {
-  carnet_replica *r;
-  carnet_id id;
-  uint64_t size;
-  carnet_download *d;
-  zip_error_t err;
-} zsrc;
-
-static zip_int64_t zsrc_cb(void *ud, void *data, zip_uint64_t len, zip_source_cmd_t cmd) {
-  zsrc *z = ud;
-  switch (cmd) {
-  case ZIP_SOURCE_OPEN:
-    if (carnet_download_open(z->r, &z->id, &z->d) != 0) {
-      zip_error_set(&z->err, ZIP_ER_READ, EIO);
-      return -1;
-    }
-    return 0;
-  case ZIP_SOURCE_READ: {
-    size_t got = 0;
-    if (carnet_download_read(z->d, data, (size_t)len, &got) != 0) {
-      zip_error_set(&z->err, ZIP_ER_READ, EIO);
-      return -1;
-    }
-    return (zip_int64_t)got;
-  }
-  case ZIP_SOURCE_CLOSE:
-    carnet_download_close(z->d);
-    z->d = NULL;
-    return 0;
-  case ZIP_SOURCE_STAT: {
-    zip_stat_t *st = data;
-    zip_stat_init(st);
-    st->size = z->size;
-    st->valid |= ZIP_STAT_SIZE;
-    return sizeof *st;
-  }
-  case ZIP_SOURCE_ERROR:
-    return zip_error_to_data(&z->err, data, len);
-  case ZIP_SOURCE_FREE:
-    carnet_download_close(z->d);
-    zip_error_fini(&z->err);
-    free(z);
-    return 0;
-  case ZIP_SOURCE_SUPPORTS:
-    return zip_source_make_command_bitmap(ZIP_SOURCE_OPEN, ZIP_SOURCE_READ, ZIP_SOURCE_CLOSE,
-                                          ZIP_SOURCE_STAT, ZIP_SOURCE_ERROR, ZIP_SOURCE_FREE, -1);
-  default:
-    zip_error_set(&z->err, ZIP_ER_OPNOTSUPP, 0);
-    return -1;
-  }
-}
-
-static int add_file(cli *c, carnet_replica *r, zip_t *za, const json_t *att) {
-  const char *file = json_string_value(json_object_get(att, "file"));
-  const char *idhex = json_string_value(json_object_get(att, "id"));
-  carnet_id id;
-  if (file == NULL) return CLI_OK;
-  if (idhex == NULL || carnet_id_parse(idhex, &id) != 0)
-    return cli_fail(c, CLI_EINTERNAL, "bad attachment id in the export");
-  zsrc *z = cli_oom(calloc(1, sizeof *z));
-  z->r = r;
-  z->id = id;
-  z->size = (uint64_t)json_integer_value(json_object_get(att, "size"));
-  zip_error_init(&z->err);
-  zip_source_t *src = zip_source_function(za, zsrc_cb, z);
-  if (src == NULL) {
-    zip_error_fini(&z->err);
-    free(z);
-    return cli_fail(c, CLI_EINTERNAL, "cannot add %s to the archive: %s", file,
-                    zip_strerror(za));
-  }
-  zip_int64_t idx = zip_file_add(za, file, src, ZIP_FL_ENC_UTF_8);
-  if (idx < 0) {
-    zip_source_free(src);
-    return cli_fail(c, CLI_EINTERNAL, "cannot add %s to the archive: %s", file,
-                    zip_strerror(za));
-  }
-  zip_set_file_compression(za, (zip_uint64_t)idx, ZIP_CM_STORE, 0);
-  return CLI_OK;
-}
-
 int cli_subject_archive(cli *c, carnet_replica *r, const char *out, const char *json_text,
                         const json_t *atts) {
   char tmp[4200];
@@ -187,18 +95,8 @@ int cli_subject_archive(cli *c, carnet_replica *r, const char *out, const char *
     zip_error_fini(&ze);
     return rc;
   }
-  char *copy = cli_oom(strdup(json_text));
-  zip_source_t *js = zip_source_buffer(za, copy, strlen(copy), 1);
-  if (js == NULL || zip_file_add(za, "subject.json", js, ZIP_FL_ENC_UTF_8) < 0) {
-    if (js) zip_source_free(js);
-    else free(copy);
-    rc = cli_fail(c, CLI_EINTERNAL, "cannot write the archive: %s", zip_strerror(za));
-  }
-  size_t i;
-  const json_t *att;
-  json_array_foreach(atts, i, att) {
-    if (rc == CLI_OK) rc = add_file(c, r, za, att);
-  }
+  int zrc = web_subject_zip_add(r, za, json_text, atts);
+  if (zrc) rc = cli_fail(c, CLI_EINTERNAL, "cannot write the archive: %s", zip_strerror(za));
   if (rc) {
     zip_discard(za);
     unlink(tmp);

@@ -1,6 +1,6 @@
 /* web/api_erase.c - GDPR erasure (an administrator action), the
- * certificates with which replicas confirmed them, and the subject export:
- * `carnet erase`, `carnet erasures`, `carnet subject-export` over HTTP. */
+ * certificates with which replicas confirmed them: `carnet erase` and
+ * `carnet erasures` over HTTP (the subject export is web/subject.c). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,69 +133,4 @@ void api_erasures(carnet_replica *r, web_req *q) {
   } else {
     web_ok(q, 200, json_pack("{s:o}", "items", st.items));
   }
-}
-
-typedef struct part_st {
-  json_t *arr;
-  json_t *(*fn)(const carnet_record *rec, json_t *labels);
-  bool oom;
-} part_st;
-
-static int part_cb(const carnet_record *rec, void *data) {
-  part_st *st = data;
-  if (!web_json_push(st->arr, st->fn ? st->fn(rec, NULL) : web_json_record(rec))) {
-    st->oom = true;
-    return 1;
-  }
-  return 0;
-}
-
-/* Everything held on the person, as `carnet subject-export` writes it. */
-void api_subject_export(carnet_replica *r, web_req *q) {
-  static const struct {
-    const char *key;
-    carnet_kind kind;
-    json_t *(*fn)(const carnet_record *rec, json_t *labels);
-  } parts[] = {{"contacts", CARNET_KIND_CONTACT, NULL},
-               {"documents", CARNET_KIND_DOCUMENT, web_json_doc},
-               {"actions", CARNET_KIND_ACTION, web_json_action},
-               {"reminders", CARNET_KIND_REMINDER, web_json_reminder}};
-  carnet_record *cu = NULL;
-  char hex[CARNET_ID_HEX_LEN + 1];
-  if (!web_load(q, r, CARNET_KIND_CUSTOMER, q->seg[1], &cu)) return;
-  carnet_filter filter = {.customer = carnet_record_id(cu), .include_deleted = true};
-  json_t *o = json_object();
-  bool ok = web_json_put(o, "format", web_json_str("carnet-subject-export-1"));
-  ok = web_json_put(o, "customer", web_json_record(cu)) && ok;
-  ok = web_json_put(o, "consents", web_json_consents(cu)) && ok;
-  ok = web_json_put(o, "consent_log", web_json_consent_log(cu)) && ok;
-  for (size_t i = 0; i < sizeof parts / sizeof parts[0] && ok; i++) {
-    part_st st = {json_array(), parts[i].fn, false};
-    int rc = st.arr ? carnet_record_list(r, parts[i].kind, &filter, part_cb, &st) : CARNET_ENOMEM;
-    if (st.oom) rc = CARNET_ENOMEM;
-    if (rc) {
-      json_decref(st.arr);
-      json_decref(o);
-      carnet_record_free(cu);
-      if (rc == CARNET_ENOMEM) web_oom(q);
-      else web_fail(q, r, rc, parts[i].key);
-      return;
-    }
-    ok = web_json_put(o, parts[i].key, st.arr) && ok;
-  }
-  char *text = ok ? json_dumps(o, JSON_INDENT(2)) : NULL;
-  json_decref(o);
-  if (text == NULL) {
-    carnet_record_free(cu);
-    web_oom(q);
-    return;
-  }
-  const char *ref = carnet_record_str(cu, CARNET_F_REFCODE);
-  carnet_id_format(carnet_record_id(cu), hex);
-  q->status = 200;
-  q->file = text;
-  q->file_len = strlen(text);
-  q->file_type = "application/json; charset=utf-8";
-  snprintf(q->filename, sizeof q->filename, "carnet-subject-%s.json", ref ? ref : hex);
-  carnet_record_free(cu);
 }

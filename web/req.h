@@ -40,6 +40,11 @@ typedef struct web_req {
   size_t upload_len;
   const char *upload_type; /* its Content-Type */
   web_handler handler;
+  /* An attachment's upload (WEB_R_FILE, web/api_attach.c): the library's
+   * upload, begun once the request passed every check, given the body a
+   * buffer at a time (upload, upload_len), committed at its end. */
+  carnet_upload *up;
+  uint64_t declared; /* the Content-Length, or UINT64_MAX when none was given */
   /* The answer. */
   int status;
   json_t *reply;       /* JSON body, or NULL */
@@ -48,6 +53,11 @@ typedef struct web_req {
   const char *file_type;
   char filename[160];
   char location[96];
+  /* A streamed download (an attachment's content), or NULL: read on the
+   * node's thread a block at a time, closed when the answer ends. */
+  carnet_download *dl;
+  uint64_t dl_size;
+  char disposition[CARNET_ATTACH_NAME_MAX * 4 + 128]; /* its Content-Disposition */
 } web_req;
 
 /* Brief: the value of query parameter `key`, or NULL. */

@@ -22,11 +22,15 @@ static const web_route routes[] = {
     {"GET", "customers/*/erase", api_erase_preview, 0},
     {"POST", "customers/*/erase", api_erase, WEB_R_JSON},
     {"GET", "customers/*/subject-export", api_subject_export, 0},
+    {"GET", "customers/*/attachments", api_attachments_list, 0},
+    {"POST", "customers/*/attachments", api_attachment_upload, WEB_R_FILE},
 
     {"POST", "contacts", api_contact_create, WEB_R_JSON},
     {"GET", "contacts/*", api_contact_get, 0},
     {"PATCH", "contacts/*", api_contact_edit, WEB_R_JSON},
     {"DELETE", "contacts/*", api_contact_delete, 0},
+    {"GET", "contacts/*/attachments", api_attachments_list, 0},
+    {"POST", "contacts/*/attachments", api_attachment_upload, WEB_R_FILE},
 
     {"GET", "documents", api_docs_list, 0},
     {"POST", "documents", api_doc_create, WEB_R_JSON},
@@ -40,12 +44,20 @@ static const web_route routes[] = {
     {"POST", "documents/*/validate", api_doc_validate, WEB_R_JSON},
     {"POST", "documents/*/status", api_doc_status, WEB_R_JSON},
     {"POST", "documents/*/convert", api_doc_convert, WEB_R_JSON},
+    {"GET", "documents/*/attachments", api_attachments_list, 0},
+    {"POST", "documents/*/attachments", api_attachment_upload, WEB_R_FILE},
 
     {"GET", "actions", api_actions_list, 0},
     {"POST", "actions", api_action_create, WEB_R_JSON},
     {"GET", "actions/*", api_action_get, 0},
     {"PATCH", "actions/*", api_action_edit, WEB_R_JSON},
     {"DELETE", "actions/*", api_action_delete, 0},
+    {"GET", "actions/*/attachments", api_attachments_list, 0},
+    {"POST", "actions/*/attachments", api_attachment_upload, WEB_R_FILE},
+
+    {"GET", "attachments/*", api_attachment_get, 0},
+    {"DELETE", "attachments/*", api_attachment_delete, 0},
+    {"GET", "attachments/*/content", api_attachment_content, 0},
 
     {"GET", "reminders/due", api_reminders_due, 0},
     {"GET", "reminders", api_reminders_list, 0},

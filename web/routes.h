@@ -10,6 +10,7 @@ enum {
   WEB_R_JSON = 1u << 0,   /* takes a JSON object body (may be empty) */
   WEB_R_UPLOAD = 1u << 1, /* takes a raw file body (import) */
   WEB_R_STREAM = 1u << 2, /* answers with an event stream (/api/events) */
+  WEB_R_FILE = 1u << 3,   /* takes an attachment's content, streamed (web/api_attach.c) */
 };
 
 typedef struct web_route {
@@ -97,6 +98,22 @@ void api_erase(carnet_replica *r, web_req *q);
 void api_erase_preview(carnet_replica *r, web_req *q);
 void api_erasures(carnet_replica *r, web_req *q);
 void api_subject_export(carnet_replica *r, web_req *q);
+
+/* Attachments (web/api_attach.c). An upload (WEB_R_FILE) runs in three
+ * steps, each on the node's thread: the route's handler begins it once the
+ * request passed the server's checks (q->up set, or the answer given);
+ * api_attach_upload_write takes q->upload, q->upload_len (a failure sets
+ * the answer and drops the upload); api_attach_upload_commit ends it with
+ * the answer. api_attach_upload_abort drops an upload left open (the
+ * client went away). A download sets q->dl, read by api_attach_read. */
+void api_attachments_list(carnet_replica *r, web_req *q);
+void api_attachment_upload(carnet_replica *r, web_req *q);
+void api_attach_upload_write(carnet_replica *r, web_req *q);
+void api_attach_upload_commit(carnet_replica *r, web_req *q);
+void api_attach_upload_abort(carnet_replica *r, web_req *q);
+void api_attachment_get(carnet_replica *r, web_req *q);
+void api_attachment_delete(carnet_replica *r, web_req *q);
+void api_attachment_content(carnet_replica *r, web_req *q);
 
 /* Import and export (web/api_book.c). */
 void api_import(carnet_replica *r, web_req *q);

@@ -13,6 +13,14 @@
  *   last call -----> JSON parsed (400) -> carnet_node_exec(handler) on the
  *                    node's thread -> the answer, with the security headers
  *
+ * An attachment's upload (WEB_R_FILE) is not held whole: its handler
+ * begins the library's upload on the first call, once every check passed
+ * (an answer it gives, such as 413 for a declared length past the
+ * replica's limit, ends the request there); each WEB_FILE_BUF bytes of
+ * the body are then written through it on the node's thread, and the last
+ * call commits it (web/api_attach.c). A download of an attachment's
+ * content is read the same way, a block per call, as libmicrohttpd sends.
+ *
  * Invariants:
  *  W1. A connection thread never calls the public API on the replica: only
  *      handlers do, inside carnet_node_exec.
@@ -42,6 +50,8 @@
 
 #define WEB_JSON_MAX (1u << 20)    /* a JSON body */
 #define WEB_UPLOAD_MAX (50u << 20) /* an import file */
+#define WEB_FILE_BUF (1u << 20)    /* an attachment's body, written by so many bytes */
+#define WEB_DL_BLOCK (64u << 10)   /* an attachment's content, read by so many bytes */
 #define WEB_CONNS_MAX 32u
 #define WEB_IDLE_S 30u
 
@@ -226,8 +236,100 @@ static int run_handler(carnet_replica *r, void *data) {
   return 0;
 }
 
+static int run_upload_write(carnet_replica *r, void *data) {
+  api_attach_upload_write(r, data);
+  return 0;
+}
+
+static int run_upload_commit(carnet_replica *r, void *data) {
+  api_attach_upload_commit(r, data);
+  return 0;
+}
+
+static int run_upload_abort(carnet_replica *r, void *data) {
+  api_attach_upload_abort(r, data);
+  return 0;
+}
+
+/* --- Attachments' content, streamed ------------------------------------------ */
+
+typedef struct dl_ctx {
+  web_state *st;
+  carnet_download *d;
+  uint64_t size, sent;
+  char *buf;
+  size_t max, got;
+  bool bad;
+} dl_ctx;
+
+/* One block of plaintext. With the last bytes the end is read too: the
+ * library reports it only once the content's hash matched, and
+ * libmicrohttpd asks no more once Content-Length bytes were given, so a
+ * mismatch must fail the last block rather than go unseen. */
+static int dl_read(carnet_replica *r, void *data) {
+  dl_ctx *x = data;
+  uint8_t end[1];
+  size_t n = 0;
+  (void)r;
+  x->got = 0;
+  if (carnet_download_read(x->d, x->buf, x->max, &x->got) != 0 || x->got > x->size - x->sent) {
+    x->bad = true;
+    return 0;
+  }
+  if (x->sent + x->got == x->size && (carnet_download_read(x->d, end, sizeof end, &n) != 0 || n))
+    x->bad = true;
+  return 0;
+}
+
+static int dl_close(carnet_replica *r, void *data) {
+  (void)r;
+  carnet_download_close(data);
+  return 0;
+}
+
+static ssize_t dl_reader(void *cls, uint64_t pos, char *buf, size_t max) {
+  dl_ctx *x = cls;
+  (void)pos;
+  if (x->bad) return MHD_CONTENT_READER_END_WITH_ERROR;
+  if (x->sent == x->size) return MHD_CONTENT_READER_END_OF_STREAM;
+  x->buf = buf;
+  x->max = max;
+  carnet_node_exec(x->st->node, dl_read, x);
+  /* A short or damaged file: the connection ends before Content-Length. */
+  if (x->bad || x->got == 0) return MHD_CONTENT_READER_END_WITH_ERROR;
+  x->sent += x->got;
+  return (ssize_t)x->got;
+}
+
+static void dl_free(void *cls) {
+  dl_ctx *x = cls;
+  carnet_node_exec(x->st->node, dl_close, x->d);
+  free(x);
+}
+
+static enum MHD_Result answer_download(struct MHD_Connection *c, web_req *q) {
+  dl_ctx *x = calloc(1, sizeof *x);
+  if (x == NULL) return MHD_NO;
+  *x = (dl_ctx){.st = q->st, .d = q->dl, .size = q->dl_size};
+  q->dl = NULL; /* dl_free closes it now */
+  struct MHD_Response *resp =
+      MHD_create_response_from_callback(x->size, WEB_DL_BLOCK, dl_reader, x, dl_free);
+  if (resp == NULL) {
+    dl_free(x);
+    return MHD_NO;
+  }
+  security_headers(resp, true);
+  MHD_add_response_header(resp, "Content-Type", "application/octet-stream");
+  MHD_add_response_header(resp, "Content-Disposition", q->disposition);
+  MHD_add_response_header(resp, "Content-Security-Policy", "sandbox");
+  enum MHD_Result rc = MHD_queue_response(c, (unsigned)q->status, resp);
+  MHD_destroy_response(resp);
+  return rc;
+}
+
 static enum MHD_Result answer(struct MHD_Connection *c, conn *k) {
   web_req *q = &k->q;
+  if (q->dl) return answer_download(c, q);
   if (q->file) {
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(q->file_len, q->file, MHD_RESPMEM_MUST_FREE);
@@ -245,8 +347,26 @@ static enum MHD_Result answer(struct MHD_Connection *c, conn *k) {
   return send_json(c, q->status ? q->status : 500, q->reply, NULL, q->location);
 }
 
+/* The end of an attachment's body: what is buffered is written, then the
+ * upload committed (or its failure answered). */
+static enum MHD_Result end_file(web_state *st, struct MHD_Connection *c, conn *k) {
+  web_req *q = &k->q;
+  int rc = 0;
+  if (q->up && k->len > 0) {
+    q->upload = k->body;
+    q->upload_len = k->len;
+    k->len = 0;
+    rc = carnet_node_exec(st->node, run_upload_write, q);
+  }
+  if (rc == 0 && q->up) rc = carnet_node_exec(st->node, run_upload_commit, q);
+  if (rc)
+    return send_error(c, 500, rc, NULL, "the request could not run: %s", carnet_error_message(rc));
+  return answer(c, k);
+}
+
 static enum MHD_Result run_request(web_state *st, struct MHD_Connection *c, conn *k) {
   web_req *q = &k->q;
+  if (k->rt->flags & WEB_R_FILE) return end_file(st, c, k);
   if (k->too_large)
     return send_error(c, 413, CARNET_ELIMIT, NULL, "the body is larger than %zu bytes", k->limit);
   if (k->rt->flags & WEB_R_JSON && k->len > 0) {
@@ -348,11 +468,69 @@ static void conn_free(conn *k) {
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode why) {
-  (void)cls;
+  web_state *st = cls;
+  conn *k = *con_cls;
   (void)c;
   (void)why;
-  conn_free(*con_cls);
+  /* A client gone in the middle of an upload: the temporary file goes. A
+   * download opened but never answered is closed. */
+  if (k && k->q.up) carnet_node_exec(st->node, run_upload_abort, &k->q);
+  if (k && k->q.dl) carnet_node_exec(st->node, dl_close, k->q.dl);
+  conn_free(k);
   *con_cls = NULL;
+}
+
+/* The first call of an attachment's upload, past the checks of every
+ * request: its handler begins the upload (or answers: that ends it). Any
+ * Content-Type is taken (the file's own); its size is the replica's
+ * business, within CARNET_ATTACH_SIZE_LIMIT here. */
+static enum MHD_Result first_file(web_state *st, struct MHD_Connection *c, conn *k,
+                                  const char *cl) {
+  web_req *q = &k->q;
+  q->declared = UINT64_MAX;
+  if (cl) {
+    char *end;
+    errno = 0;
+    unsigned long long n = strtoull(cl, &end, 10);
+    if (cl[0] < '0' || cl[0] > '9' || *end != '\0' || errno)
+      return send_error(c, 400, CARNET_EINVAL, NULL, "a bad Content-Length");
+    q->declared = n;
+  }
+  if (q->declared != UINT64_MAX && q->declared > CARNET_ATTACH_SIZE_LIMIT)
+    return send_error(c, 413, CARNET_ELIMIT, NULL, "the file is larger than %llu bytes",
+                      (unsigned long long)CARNET_ATTACH_SIZE_LIMIT);
+  if ((k->body = malloc(WEB_FILE_BUF)) == NULL) return MHD_NO;
+  k->cap = WEB_FILE_BUF;
+  q->st = st;
+  q->method = k->rt->method;
+  q->handler = k->rt->handler;
+  int rc = carnet_node_exec(st->node, run_handler, q);
+  if (rc)
+    return send_error(c, 500, rc, NULL, "the request could not run: %s", carnet_error_message(rc));
+  if (web_failed(q)) return answer(c, k);
+  k->answered = false;
+  return MHD_YES;
+}
+
+/* A part of an attachment's body: buffered, written each WEB_FILE_BUF
+ * bytes. After a failure (the answer is set, the upload dropped) the rest
+ * is read and dropped, and the answer given at the end. */
+static enum MHD_Result file_part(web_state *st, conn *k, const char *data, size_t n) {
+  web_req *q = &k->q;
+  while (n > 0 && q->up) {
+    size_t take = n < k->cap - k->len ? n : k->cap - k->len;
+    memcpy(k->body + k->len, data, take);
+    k->len += take;
+    data += take;
+    n -= take;
+    if (k->len == k->cap) {
+      q->upload = k->body;
+      q->upload_len = k->len;
+      k->len = 0;
+      if (carnet_node_exec(st->node, run_upload_write, q) != 0) return MHD_NO;
+    }
+  }
+  return MHD_YES;
 }
 
 /* The first call of a request: every check that needs no body (W2). An
@@ -390,8 +568,9 @@ static enum MHD_Result first_call(web_state *st, struct MHD_Connection *c, conn 
                       "too many or too long query parameters (at most %u, of %u bytes)",
                       WEB_ARGS_MAX, WEB_ARG_BYTES);
   if (k->rt->flags & WEB_R_STREAM) return open_stream(st, c);
-  k->limit = k->rt->flags & WEB_R_UPLOAD ? WEB_UPLOAD_MAX : WEB_JSON_MAX;
   const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+  if (k->rt->flags & WEB_R_FILE) return first_file(st, c, k, cl);
+  k->limit = k->rt->flags & WEB_R_UPLOAD ? WEB_UPLOAD_MAX : WEB_JSON_MAX;
   if (cl && strtoull(cl, NULL, 10) > k->limit)
     return send_error(c, 413, CARNET_ELIMIT, NULL, "the body is larger than %zu bytes", k->limit);
   const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
@@ -433,6 +612,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   if (*upload_size > 0) {
     size_t n = *upload_size;
     *upload_size = 0;
+    if (k->rt->flags & WEB_R_FILE) return file_part(st, k, upload, n);
     if (k->too_large || n > k->limit - k->len) {
       k->too_large = true;
       return MHD_YES;
@@ -631,9 +811,8 @@ int web_server_start(const web_opts *o, web_server **out, char *why, size_t why_
   s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, st, MHD_OPTION_LISTEN_SOCKET, s->lfd,
                           MHD_OPTION_CONNECTION_LIMIT, (unsigned)WEB_CONNS_MAX,
                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)WEB_IDLE_S,
-                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
-                          MHD_OPTION_EXTERNAL_LOGGER, o->quiet ? quiet_log : NULL, NULL,
-                          MHD_OPTION_END);
+                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, st, MHD_OPTION_EXTERNAL_LOGGER,
+                          o->quiet ? quiet_log : NULL, NULL, MHD_OPTION_END);
   if (s->d == NULL) {
     snprintf(why, why_len, "the HTTP server could not start");
     rc = CARNET_EIO;

@@ -27,6 +27,10 @@ bool web_json_put(json_t *o, const char *key, json_t *v);
 /* Brief: append v to array a, taking v; false as web_json_put. */
 bool web_json_push(json_t *a, json_t *v);
 
+/* Brief: an attachment as the API and `carnet attachments --json` show it
+ * (web/api_attach.c); NULL when memory ran out. */
+json_t *web_json_attachment(const carnet_attachment *a);
+
 /* Brief: ISO-8601 UTC of an HLC ("2025-03-01T09:30:00.123Z"); "" for 0. */
 void web_iso_time(carnet_hlc hlc, char out[32]);
 

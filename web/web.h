@@ -49,6 +49,23 @@ void web_server_peer_event(web_server *s, const carnet_peer_event *ev);
  * NULL is a no-op. */
 void web_server_stop(web_server *s);
 
+/* Brief: add a subject export to the zip archive `za` (libzip's zip_t):
+ * subject.json (`json_text`, copied) and, for each element of `atts` (the
+ * export's "attachments", a jansson array) that has a "file", the content
+ * of that attachment under that path, stored, decrypted and checked when
+ * libzip reads it (zip_close: a damaged file fails it). Shared by `carnet
+ * subject-export --archive` and the console (web/subject.c). Errors:
+ * CARNET_ENOMEM (or a bad element). */
+struct zip;
+struct json_t;
+
+/* Brief: "files/ID/NAME", an attachment's path in a subject export's
+ * archive (NAME is one path part already: the library keeps the last part
+ * of a path; "." and ".." become "file"). */
+void web_subject_archive_path(const carnet_attachment *a, char *out, size_t len);
+int web_subject_zip_add(carnet_replica *r, struct zip *za, const char *json_text,
+                        const struct json_t *atts);
+
 /* Brief: check a console address as web_server_start would (loopback
  * only), without listening; `why` receives the reason on error.
  * Errors: CARNET_EINVAL. */
