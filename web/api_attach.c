@@ -75,7 +75,18 @@ json_t *web_json_attachment(const carnet_attachment *a) {
  * replica's policy; on failure the answer is set and false returned. */
 static bool owner_and_policy(web_req *q, carnet_replica *r, carnet_id *owner,
                              carnet_attach_policy *p) {
-  if (!web_resolve(q, r, owner_kind(q->seg[0]), q->seg[1], NULL, owner)) return false;
+  carnet_kind kind = owner_kind(q->seg[0]);
+  carnet_record *rec = NULL;
+  /* A full id resolves whatever its kind: the path's kind is checked too,
+   * so that documents/ID never takes a customer's files. */
+  if (!web_load(q, r, kind, q->seg[1], &rec)) return false;
+  bool same = carnet_record_kind(rec) == kind;
+  *owner = *carnet_record_id(rec);
+  carnet_record_free(rec);
+  if (!same) {
+    web_error(q, 404, CARNET_ENOTFOUND, NULL, "no %s '%s'", carnet_kind_name(kind), q->seg[1]);
+    return false;
+  }
   int rc = carnet_replica_get_attach_policy(r, p);
   if (rc) web_fail(q, r, rc, "attachment policy");
   return rc == 0;

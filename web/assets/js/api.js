@@ -99,8 +99,16 @@ export async function download(path, query, fallbackName) {
   const token = currentToken();
   const res = await check(await fetch(apiUrl(path, query), {headers: authHeaders(token), cache: 'no-store', credentials: 'omit'}), token);
   const cd = res.headers.get('Content-Disposition') || '';
+  // The exact name (RFC 5987, an attachment's UTF-8 name) before the ASCII one.
+  const star = /filename\*=UTF-8''([^;]+)/i.exec(cd);
   const m = /filename="([^"]+)"/.exec(cd);
-  const name = m ? m[1] : fallbackName;
+  let name = m ? m[1] : fallbackName;
+  if (star) {
+    try {
+      name = decodeURIComponent(star[1]);
+    } catch (_) { /* keep the ASCII name */
+    }
+  }
   const blob = await res.blob();
   const url = URL.createObjectURL(blob);
   const a = document.createElement('a');

@@ -4,12 +4,14 @@
 // fails does not hide the others, and a live change reloads the data
 // without rebuilding the forms being typed in.
 
-import {get, post, patch, del, download, ApiError} from '../api.js';
+import {ApiError, del, download, get, patch, post} from '../api.js';
+import {clearErrors, field, fill, formFailed, h, table} from '../dom.js';
+import {customerName, date, money, phone, today} from '../format.js';
 import {t} from '../i18n.js';
-import {h, fill, field, table, clearErrors, formFailed} from '../dom.js';
-import {money, date, customerName, today, phone} from '../format.js';
-import {eraseForm} from './erase_form.js';
+
+import {attachmentsSection} from './attachments.js';
 import {consentsSection} from './consents.js';
+import {eraseForm} from './erase_form.js';
 
 const ACTION_CHANNELS = ['visit', 'phone', 'email', 'mail', 'sms', 'trade_fair', 'other'];
 const DOC_TYPES = ['quote', 'order', 'invoice', 'credit_note'];
@@ -72,6 +74,7 @@ export async function render(ctx) {
   });
 
   const consents = consentsSection(id);
+  const files = attachmentsSection(ctx, `customers/${id}`);
 
   const actionForm = h('form', {id: 'action-form', class: 'inline-form'},
     field('action-form-channel', t('action.channel'), h('select', {},
@@ -121,44 +124,80 @@ export async function render(ctx) {
 
   const erase = eraseForm(ctx, () => c);
 
-  fill(el,
-    head,
-    h('div', {class: 'columns'},
-      h('div', {class: 'col'},
-        section('identity', t('customer.identity'), identity, mergedBody),
-        section('contacts', t('customer.contacts'), contactsList, contactForm),
-        section('consents', t('customer.consents'), consents.body, consents.form),
-        section('reminders', t('customer.reminders'), remindersList, reminderForm)),
-      h('div', {class: 'col'},
-        section('history', t('customer.history'), historyBody),
-        section('documents', t('customer.documents'), newDoc, docsList),
-        section('actions', t('customer.actions'), actionsList, actionForm))),
-    h('details', {class: 'card danger-zone', id: 'erase',
-      ontoggle: (e) => { if (e.target.open) erase.loadGroup().catch((err) => ctx.toast(err.message)); }},
-      h('summary', {}, t('erase.title')), erase.form));
+  fill(
+      el, head,
+      h('div', {class : 'columns'},
+        h('div', {class : 'col'}, section('identity', t('customer.identity'), identity, mergedBody),
+          section('contacts', t('customer.contacts'), contactsList, contactForm),
+          section('consents', t('customer.consents'), consents.body, consents.form),
+          section('reminders', t('customer.reminders'), remindersList, reminderForm)),
+        h('div', {class : 'col'}, section('history', t('customer.history'), historyBody),
+          section('documents', t('customer.documents'), newDoc, docsList),
+          section('actions', t('customer.actions'), actionsList, actionForm),
+          section('attachments', t('customer.attachments'), files.body, files.form))),
+      h('details', {
+        class : 'card danger-zone',
+        id : 'erase',
+        ontoggle : (e) => {
+          if (e.target.open) erase.loadGroup().catch((err) => ctx.toast(err.message));
+        }
+      },
+        h('summary', {}, t('erase.title')), erase.form));
 
   // --- loaders ---------------------------------------------------------------
   function showHead() {
     fill(head,
-      h('div', {class: 'title-row'},
-        h('h1', {id: 'customer-name'}, customerName(c),
-          c.ref ? h('span', {class: 'ref', id: 'customer-ref'}, c.ref) : null),
-        h('div', {class: 'actions'},
-          h('a', {class: 'button', href: `#/customers/${id}/edit`, id: 'edit'}, t('customer.edit')),
-          h('button', {type: 'button', class: 'secondary', id: 'subject-export', onclick: () =>
-            download(`customers/${id}/subject-export`, null, `carnet-${c.ref || id}.json`).catch((e) => ctx.toast(e.message))},
-          t('customer.subject_export')),
-          c.deleted ? null : h('button', {type: 'button', class: 'secondary', id: 'delete', onclick: async () => {
-            if (!confirm(t('customer.delete.confirm', {name: customerName(c)}))) return;
-            try { c = await del(`customers/${id}`); ctx.toast(t('customer.deleted')); showHead(); } catch (e) { ctx.toast(e.message); }
-          }}, t('customer.delete')))),
-      h('p', {class: 'badges'},
-        c.deleted ? h('span', {class: 'badge bad', id: 'deleted-badge'}, t('customer.deleted.badge')) : null,
-        h('span', {class: 'badge'}, t(`type.${c.type || 'individual'}`)),
-        (c.roles || []).map((r) => h('span', {class: 'badge'}, t(`role.${r}`))),
-        (c.tags || []).map((x) => h('span', {class: 'tag'}, x)),
-        c.conflict ? h('span', {class: 'badge bad'}, t('customer.conflict')) : null,
-        c.review ? h('span', {class: 'badge warn'}, t('customer.review')) : null));
+         h('div', {class : 'title-row'},
+           h('h1', {id : 'customer-name'}, customerName(c),
+             c.ref ? h('span', {class : 'ref', id : 'customer-ref'}, c.ref) : null),
+           h('div', {class : 'actions'},
+             h('a', {class : 'button', href : `#/customers/${id}/edit`, id : 'edit'},
+               t('customer.edit')),
+             h('button', {
+               type : 'button',
+               class : 'secondary',
+               id : 'subject-export',
+               onclick : () =>
+                   download(`customers/${id}/subject-export`, null, `carnet-${c.ref || id}.json`)
+                       .catch((e) => ctx.toast(e.message))
+             },
+               t('customer.subject_export')),
+             h('button', {
+               type : 'button',
+               class : 'secondary',
+               id : 'subject-archive',
+               onclick : () => download(`customers/${id}/subject-export`, {archive : 1},
+                                        `carnet-${c.ref || id}.zip`)
+                                   .catch((e) => ctx.toast(e.message))
+             },
+               t('customer.subject_archive')),
+             c.deleted ? null
+                       : h('button', {
+                           type : 'button',
+                           class : 'secondary',
+                           id : 'delete',
+                           onclick : async () => {
+                             if (!confirm(t('customer.delete.confirm', {name : customerName(c)})))
+                               return;
+                             try {
+                               c = await del(`customers/${id}`);
+                               ctx.toast(t('customer.deleted'));
+                               showHead();
+                             } catch (e) {
+                               ctx.toast(e.message);
+                             }
+                           }
+                         },
+                           t('customer.delete')))),
+         h('p', {class : 'badges'},
+           c.deleted
+               ? h('span', {class : 'badge bad', id : 'deleted-badge'}, t('customer.deleted.badge'))
+               : null,
+           h('span', {class : 'badge'}, t(`type.${c.type || 'individual'}`)),
+           (c.roles || []).map((r) => h('span', {class : 'badge'}, t(`role.${r}`))),
+           (c.tags || []).map((x) => h('span', {class : 'tag'}, x)),
+           c.conflict ? h('span', {class : 'badge bad'}, t('customer.conflict')) : null,
+           c.review ? h('span', {class : 'badge warn'}, t('customer.review')) : null));
     const a = c.address || {};
     const row = (label, value) => ((Array.isArray(value) ? value.length : value) ? [h('dt', {}, label), h('dd', {}, value)] : null);
     fill(identity, h('dl', {class: 'facts'},
@@ -218,6 +257,7 @@ export async function render(ctx) {
   });
 
   const loadConsents = guard(consents.body, consents.load);
+  const loadFiles = guard(files.body, files.load);
 
   const loadDocs = guard(docsList, async () => {
     const r = await get('documents', {customer: id, limit: 100});
@@ -271,10 +311,16 @@ export async function render(ctx) {
   const loadHead = guard(head, loadCustomer);
   async function refresh() {
     await loadHead();
-    await Promise.all([loadContacts(), loadConsents(), loadDocs(), loadActions(), loadReminders(), loadHistory()]);
+    await Promise.all([
+      loadContacts(), loadConsents(), loadDocs(), loadActions(), loadReminders(), loadHistory(),
+      loadFiles()
+    ]);
   }
   showHead();
-  await Promise.all([loadContacts(), loadConsents(), loadDocs(), loadActions(), loadReminders(), loadHistory()]);
+  await Promise.all([
+    loadContacts(), loadConsents(), loadDocs(), loadActions(), loadReminders(), loadHistory(),
+    loadFiles()
+  ]);
 
   let timer = null;
   return {

@@ -3,10 +3,12 @@
 // document moves its status forward or converts (quote -> order ->
 // invoice -> credit note) into a new draft.
 
-import {get, post, patch, del} from '../api.js';
+import {del, get, patch, post} from '../api.js';
+import {clearErrors, field, fill, formFailed, h, table} from '../dom.js';
+import {date, decimal, money, percent, today} from '../format.js';
 import {t} from '../i18n.js';
-import {h, fill, field, table, clearErrors, formFailed} from '../dom.js';
-import {money, decimal, percent, date, today} from '../format.js';
+
+import {attachmentsSection} from './attachments.js';
 import {STATUSES} from './documents.js';
 
 const CONVERT = {quote: ['order', 'invoice'], order: ['invoice'], invoice: ['credit_note'], credit_note: []};
@@ -85,8 +87,16 @@ export async function render(ctx) {
   });
   const headerCard = h('details', {class: 'card', id: 'doc-header-edit'}, h('summary', {}, t('doc.header.edit')), headerForm);
 
-  fill(el, headBox, message, headerCard, h('section', {class: 'card'}, h('h2', {}, t('doc.lines')), linesBox, lineForm),
-    h('section', {class: 'card'}, h('h2', {}, t('doc.totals')), totalsBox), actionsBox);
+  // The document's files (a signed quote, a delivery note), as on a customer's page.
+  const files = attachmentsSection(ctx, `documents/${d.id}`);
+  const loadFiles = () =>
+      files.load().catch((e) => fill(files.body, h('p', {class : 'error'}, e.message)));
+  fill(el, headBox, message, headerCard,
+       h('section', {class : 'card'}, h('h2', {}, t('doc.lines')), linesBox, lineForm),
+       h('section', {class : 'card'}, h('h2', {}, t('doc.totals')), totalsBox), actionsBox,
+       h('section', {class : 'card', id : 'attachments'}, h('h2', {}, t('customer.attachments')),
+         files.body, files.form));
+  loadFiles();
 
   // Runs a document action; the answer is the document (or a new one).
   async function act(button, fn) {
@@ -182,14 +192,22 @@ export async function render(ctx) {
   }
   show();
 
-  let timer = null;
+  let timer = null, filesTimer = null;
   return {
     onEvent(type, data) {
+      // An attachment's change names the attachment, not the document.
+      if (type === 'reset' || type === 'change') {
+        clearTimeout(filesTimer);
+        filesTimer = setTimeout(loadFiles, 150);
+      }
       if (type === 'reset' || (type === 'change' && (data.overflow || (data.changes || []).some((c) => c.id === d.id)))) {
         clearTimeout(timer);
         timer = setTimeout(async () => { try { d = await get(`documents/${d.id}`); show(); } catch (_) { /* deleted */ } }, 150);
       }
     },
-    dispose() { clearTimeout(timer); },
+    dispose() {
+      clearTimeout(timer);
+      clearTimeout(filesTimer);
+    },
   };
 }
