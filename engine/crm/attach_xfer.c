@@ -35,6 +35,10 @@
 #define UNIT_MAX (CARNET__ATT_HEADER_LEN + SEALED)
 /* Received bytes after which their writeback is started. */
 #define RX_WRITEBACK_BYTES (4u << 20)
+/* Received bytes between two checks that the attachment is still live
+ * (one read transaction and a row decoded each); the last unit is always
+ * checked, before the rename. */
+#define RX_LIVE_BYTES (1u << 20)
 
 /* --- units ---------------------------------------------------------------- */
 
@@ -101,6 +105,7 @@ struct carnet__att_rx {
   uint64_t off; /* bytes of NAME.part checked: where the next unit goes */
   uint64_t k;   /* the next chunk */
   uint64_t flushed; /* bytes of NAME.part whose writeback was started */
+  uint64_t checked; /* rx->off at the last still_live() */
   bool gone;    /* deleted or erased meanwhile: NAME.part removed, the rest skipped */
   crypto_secretstream_xchacha20poly1305_state ss;
   crypto_generichash_state h;
@@ -236,10 +241,16 @@ int carnet__att_rx_unit(carnet__att_rx *rx, uint64_t offset, const void *bytes, 
     return carnet__fail(rx->r, CARNET_EPROTO,
                         "content of attachment %s at byte %" PRIu64 " where %" PRIu64 " was asked",
                         hex, offset, rx->off);
-  if (!rx->gone && !still_live(rx)) {
-    rx->gone = true;
-    unlink(rx->part); /* still locked: nobody else writes it */
-    sodium_memzero(rx->a.key, sizeof rx->a.key);
+  /* A3: checked every RX_LIVE_BYTES, at the first unit and at the last
+   * (nothing erased meanwhile is ever renamed into place). */
+  bool last = rx->k + 1 >= chunks_of(rx->a.size);
+  if (!rx->gone && (last || rx->off == 0 || rx->off - rx->checked >= RX_LIVE_BYTES)) {
+    rx->checked = rx->off;
+    if (!still_live(rx)) {
+      rx->gone = true;
+      unlink(rx->part); /* still locked: nobody else writes it */
+      sodium_memzero(rx->a.key, sizeof rx->a.key);
+    }
   }
   if (rx->gone) {
     /* The peer sends the rest of what was asked: counted, not kept. */

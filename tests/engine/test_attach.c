@@ -29,6 +29,7 @@
 
 #include "carnet/carnet.h"
 #include "engine/crm/attach.h"
+#include "engine/crm/attach_xfer.h"
 #include "support/replicas.h"
 
 static carnet_id customer(carnet_replica *r, const char *name) {
@@ -422,14 +423,80 @@ static void test_erasure_takes_files(void **state) {
   rfx_free(f);
 }
 
+/* A3 during a transfer: the units of a 3 MB file received on the same
+ * replica (its content file moved away first), the attachment deleted
+ * half-way. The receiver notices within RX_LIVE_BYTES (it checks every
+ * MiB, and always at the last unit): NAME.part goes, the rest is counted
+ * and dropped, and nothing is ever renamed into place. */
+static void test_deleted_during_transfer(void **state) {
+  (void)state;
+  enum { N = 3u << 20 };
+  rfx *f = rfx_new("attach-gone", 1, 1764000000000ull, 16);
+  carnet_replica *r = f->r[0];
+  carnet_id c = customer(r, "Petit"), id;
+  uint8_t *b = content(N, 9);
+  ASSERT_OK(r, upload(r, &c, b, N, "plan.pdf", &id));
+  char final[4096], saved[4200];
+  ASSERT_OK(r, carnet__att_path(r, &id, "", final, sizeof final));
+  snprintf(saved, sizeof saved, "%s.saved", final);
+  /* The units as a peer sends them, then the file moved away. */
+  carnet__att_tx *tx;
+  ASSERT_OK(r, carnet__att_tx_open(r, &id, 0, &tx));
+  size_t nunits = 0, cap = 64;
+  struct {
+    uint8_t *base;
+    size_t len;
+  } *units = calloc(cap, sizeof *units);
+  bool last = false;
+  while (!last) {
+    carnet_buf u;
+    uint64_t off;
+    ASSERT_OK(r, carnet__att_tx_next(tx, &u, &off, &last));
+    if (nunits == cap) units = realloc(units, (cap *= 2) * sizeof *units);
+    units[nunits].base = malloc(u.len);
+    memcpy(units[nunits].base, u.base, u.len);
+    units[nunits++].len = u.len;
+  }
+  carnet__att_tx_close(tx);
+  assert_int_equal(rename(final, saved), 0);
+
+  carnet__att_rx *rx;
+  uint64_t off = 0;
+  bool done = false;
+  ASSERT_OK(r, carnet__att_rx_open(r, &id, &rx, &off));
+  assert_int_equal(off, 0);
+  for (size_t i = 0; i < nunits; i++) {
+    if (i == nunits / 2) {
+      /* Deleted meanwhile (here, or a tombstone from a peer). */
+      ASSERT_OK(r, carnet_attachment_delete_commit(r, &id));
+    }
+    ASSERT_OK(r, carnet__att_rx_unit(rx, off, units[i].base, units[i].len, &done));
+    off += units[i].len;
+    assert_int_equal(done, i + 1 == nunits);
+    if (i >= nunits / 2 + 16) {
+      /* Noticed within a MiB (16 units): NAME.part is gone. */
+      char part[4096];
+      ASSERT_OK(r, carnet__att_path(r, &id, ".part", part, sizeof part));
+      assert_int_not_equal(access(part, F_OK), 0);
+    }
+  }
+  carnet__att_rx_close(rx);
+  assert_int_not_equal(access(final, F_OK), 0); /* never renamed into place */
+  (void)unlink(saved); /* the deletion may have taken it too (every file of the id) */
+  assert_int_equal(count_files(f->dir[0]), 0);
+  for (size_t i = 0; i < nunits; i++)
+    free(units[i].base);
+  free(units);
+  free(b);
+  rfx_free(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_round_trip_every_boundary),
-      cmocka_unit_test(test_limit_and_errors),
-      cmocka_unit_test(test_damaged_content),
-      cmocka_unit_test(test_sweep),
-      cmocka_unit_test(test_metadata_sync_and_merge),
-      cmocka_unit_test(test_erasure_takes_files),
+      cmocka_unit_test(test_round_trip_every_boundary), cmocka_unit_test(test_limit_and_errors),
+      cmocka_unit_test(test_damaged_content),           cmocka_unit_test(test_sweep),
+      cmocka_unit_test(test_metadata_sync_and_merge),   cmocka_unit_test(test_erasure_takes_files),
+      cmocka_unit_test(test_deleted_during_transfer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -38,6 +38,7 @@ static int group_setup(void **state) {
   OK1(DIR_, "attachment", "policy", "--max-size", "100000");
   const char *argv[] = {F->bin, "--dir", DIR_, "web", "--http", "127.0.0.1:0", NULL};
   wc_start(&W, argv, "web.log");
+  (void)wcf; /* webclient.h's, unused here */
   return 0;
 }
 
