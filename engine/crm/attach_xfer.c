@@ -9,6 +9,15 @@
  * cut, a crash or a damaged disk left there counts only up to its last
  * good unit. The whole file is renamed to its final name only after the
  * FINAL unit, the size and the hash (A1).
+ *
+ * The hash of a large file is computed on a thread of its own (one per
+ * transfer, for files of HASH_THREAD_MIN bytes or more): BLAKE2b costs as
+ * much as a decryption, and the session's thread, which decrypts the
+ * channel and the unit, writes it and runs the sync, then does not wait
+ * for it. The plaintext goes to the hasher through a ring of HASH_RING
+ * chunks, in order; finish() waits for the ring to drain before it reads
+ * the hash. Without the thread (a small file, or no memory or thread for
+ * it) the hash is computed inline, with the same result.
  */
 #define _GNU_SOURCE /* sync_file_range (Linux) */
 #include "engine/crm/attach.h"
@@ -16,6 +25,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +49,9 @@
  * (one read transaction and a row decoded each); the last unit is always
  * checked, before the rename. */
 #define RX_LIVE_BYTES (1u << 20)
+/* The hasher's ring, in chunks, and the smallest file that gets one. */
+#define HASH_RING 16u
+#define HASH_THREAD_MIN (1u << 20)
 
 /* --- units ---------------------------------------------------------------- */
 
@@ -96,6 +109,100 @@ static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off) {
   return 0;
 }
 
+/* --- the hasher ------------------------------------------------------------ */
+
+typedef struct hasher {
+  pthread_t th;
+  pthread_mutex_t mu;
+  pthread_cond_t cv; /* a chunk queued, room made, stop: broadcast */
+  uint8_t *ring;     /* HASH_RING chunks of plaintext */
+  size_t len[HASH_RING];
+  unsigned head, n; /* n: queued or being hashed */
+  bool stop;
+  crypto_generichash_state *h;
+} hasher;
+
+static void *hasher_main(void *arg) {
+  hasher *hs = arg;
+  pthread_mutex_lock(&hs->mu);
+  for (;;) {
+    while (hs->n == 0 && !hs->stop)
+      pthread_cond_wait(&hs->cv, &hs->mu);
+    if (hs->n == 0) break; /* stopped, and nothing left */
+    unsigned slot = hs->head;
+    pthread_mutex_unlock(&hs->mu);
+    crypto_generichash_update(hs->h, hs->ring + (size_t)slot * CARNET_ATTACH_CHUNK, hs->len[slot]);
+    pthread_mutex_lock(&hs->mu);
+    hs->head = (hs->head + 1) % HASH_RING;
+    hs->n--;
+    pthread_cond_broadcast(&hs->cv);
+  }
+  pthread_mutex_unlock(&hs->mu);
+  return NULL;
+}
+
+/* A hasher feeding `h`, or NULL (no memory, no thread: hash inline). */
+static hasher *hasher_start(crypto_generichash_state *h) {
+  hasher *hs = carnet__calloc(1, sizeof *hs);
+  if (hs == NULL) return NULL;
+  hs->h = h;
+  if ((hs->ring = carnet__malloc((size_t)HASH_RING * CARNET_ATTACH_CHUNK)) == NULL) goto fail_ring;
+  if (pthread_mutex_init(&hs->mu, NULL) != 0) goto fail_mu;
+  if (pthread_cond_init(&hs->cv, NULL) != 0) goto fail_cv;
+  if (pthread_create(&hs->th, NULL, hasher_main, hs) != 0) goto fail_th;
+  return hs;
+fail_th:
+  pthread_cond_destroy(&hs->cv);
+fail_cv:
+  pthread_mutex_destroy(&hs->mu);
+fail_mu:
+  carnet__free(hs->ring);
+fail_ring:
+  carnet__free(hs);
+  return NULL;
+}
+
+/* Wait until every queued chunk is hashed: the hash state is then the
+ * caller's until the next hasher_push. */
+static void hasher_drain(hasher *hs) {
+  pthread_mutex_lock(&hs->mu);
+  while (hs->n > 0)
+    pthread_cond_wait(&hs->cv, &hs->mu);
+  pthread_mutex_unlock(&hs->mu);
+}
+
+/* The next free chunk (waits for room); filled, then given by hasher_push. */
+static uint8_t *hasher_slot(hasher *hs) {
+  pthread_mutex_lock(&hs->mu);
+  while (hs->n == HASH_RING)
+    pthread_cond_wait(&hs->cv, &hs->mu);
+  unsigned slot = (hs->head + hs->n) % HASH_RING;
+  pthread_mutex_unlock(&hs->mu);
+  return hs->ring + (size_t)slot * CARNET_ATTACH_CHUNK;
+}
+
+static void hasher_push(hasher *hs, size_t len) {
+  pthread_mutex_lock(&hs->mu);
+  hs->len[(hs->head + hs->n) % HASH_RING] = len;
+  hs->n++;
+  pthread_cond_broadcast(&hs->cv);
+  pthread_mutex_unlock(&hs->mu);
+}
+
+static void hasher_stop(hasher *hs) {
+  if (hs == NULL) return;
+  pthread_mutex_lock(&hs->mu);
+  hs->stop = true;
+  pthread_cond_broadcast(&hs->cv);
+  pthread_mutex_unlock(&hs->mu);
+  pthread_join(hs->th, NULL);
+  pthread_cond_destroy(&hs->cv);
+  pthread_mutex_destroy(&hs->mu);
+  sodium_memzero(hs->ring, (size_t)HASH_RING * CARNET_ATTACH_CHUNK); /* plaintext */
+  carnet__free(hs->ring);
+  carnet__free(hs);
+}
+
 /* --- receiving ------------------------------------------------------------- */
 
 struct carnet__att_rx {
@@ -109,6 +216,7 @@ struct carnet__att_rx {
   bool gone;    /* deleted or erased meanwhile: NAME.part removed, the rest skipped */
   crypto_secretstream_xchacha20poly1305_state ss;
   crypto_generichash_state h;
+  hasher *hs; /* NULL: the hash is computed inline */
   char part[4096], final[4096];
   uint8_t plain[CARNET_ATTACH_CHUNK];
 };
@@ -139,14 +247,16 @@ static int open_unit(carnet__att_rx *rx, const uint8_t *b, size_t len, const cha
       *why = "a bad stream header";
       return CARNET_EPROTO;
     }
+    if (rx->hs) hasher_drain(rx->hs); /* a new start (after a bad hash): the state is ours */
     crypto_generichash_init(&rx->h, NULL, 0, CARNET__ATT_HASH_LEN);
     b += CARNET__ATT_HEADER_LEN;
     len -= CARNET__ATT_HEADER_LEN;
   }
   /* Pull on a copy: a unit that fails leaves the state as it was. */
   crypto_secretstream_xchacha20poly1305_state ss = rx->ss;
-  if (crypto_secretstream_xchacha20poly1305_pull(&ss, rx->plain, &got, &tag, b, len, rx->a.id.b,
-                                                 16) != 0 ||
+  uint8_t *plain = rx->hs ? hasher_slot(rx->hs) : rx->plain;
+  if (crypto_secretstream_xchacha20poly1305_pull(&ss, plain, &got, &tag, b, len, rx->a.id.b, 16) !=
+          0 ||
       got != plain_len(rx->a.size, rx->k)) {
     *why = "a chunk fails authentication";
     return CARNET_EPROTO;
@@ -157,7 +267,10 @@ static int open_unit(carnet__att_rx *rx, const uint8_t *b, size_t len, const cha
     return CARNET_EPROTO;
   }
   rx->ss = ss;
-  crypto_generichash_update(&rx->h, rx->plain, (size_t)got);
+  if (rx->hs)
+    hasher_push(rx->hs, (size_t)got);
+  else
+    crypto_generichash_update(&rx->h, plain, (size_t)got);
   return 0;
 }
 
@@ -184,6 +297,7 @@ static int finish(carnet__att_rx *rx) {
   uint8_t h[CARNET__ATT_HASH_LEN];
   char hex[CARNET_ID_HEX_LEN + 1];
   carnet_id_format(&rx->a.id, hex);
+  if (rx->hs) hasher_drain(rx->hs);
   crypto_generichash_final(&rx->h, h, sizeof h);
   if (sodium_memcmp(h, rx->a.hash, sizeof h) != 0) {
     /* Every chunk opened with the key, yet the content is not the one the
@@ -227,6 +341,7 @@ void carnet__att_rx_close(carnet__att_rx *rx) {
    * followed skipped it) goes now, before the lock is let go. */
   if (rx->fd >= 0 && !rx->gone && !still_live(rx)) unlink(rx->part);
   if (rx->fd >= 0) close(rx->fd);
+  hasher_stop(rx->hs);
   sodium_memzero(rx, sizeof *rx);
   carnet__free(rx);
 }
@@ -380,6 +495,7 @@ int carnet__att_rx_open(carnet_replica *r, const carnet_id *id, carnet__att_rx *
     rc = carnet__fail(r, CARNET_ENOTFOUND, "attachment %s is here already", hex);
     goto fail;
   }
+  if (rx->a.size >= HASH_THREAD_MIN) rx->hs = hasher_start(&rx->h);
   if ((rc = resume(rx, &done))) goto fail;
   if (done) {
     rc = carnet__fail(r, CARNET_ENOTFOUND, "attachment %s is here already", hex);
