@@ -15,8 +15,8 @@
  * much as a decryption, and the session's thread, which decrypts the
  * channel and the unit, writes it and runs the sync, then does not wait
  * for it. The plaintext goes to the hasher through a ring of HASH_RING
- * chunks, in order; finish() waits for the ring to drain before it reads
- * the hash. Without the thread (a small file, or no memory or thread for
+ * chunks, in order, woken every HASH_BATCH chunks; finish() waits for the
+ * ring to drain before it reads the hash. Without the thread (a small file, or no memory or thread for
  * it) the hash is computed inline, with the same result.
  */
 #define _GNU_SOURCE /* sync_file_range (Linux) */
@@ -51,6 +51,7 @@
 #define RX_LIVE_BYTES (1u << 20)
 /* The hasher's ring, in chunks, and the smallest file that gets one. */
 #define HASH_RING 16u
+#define HASH_BATCH 4u /* chunks queued before the hasher is woken */
 #define HASH_THREAD_MIN (1u << 20)
 
 /* --- units ---------------------------------------------------------------- */
@@ -114,28 +115,39 @@ static int pwrite_full(int fd, const void *buf, size_t len, uint64_t off) {
 typedef struct hasher {
   pthread_t th;
   pthread_mutex_t mu;
-  pthread_cond_t cv; /* a chunk queued, room made, stop: broadcast */
-  uint8_t *ring;     /* HASH_RING chunks of plaintext */
+  pthread_cond_t work; /* the hasher waits here for chunks (or stop) */
+  pthread_cond_t room; /* the session's thread waits here for room (or the drain) */
+  uint8_t *ring;       /* HASH_RING chunks of plaintext */
   size_t len[HASH_RING];
-  unsigned head, n; /* n: queued or being hashed */
-  bool stop;
+  unsigned head, n;    /* n: queued or being hashed */
+  bool stop, idle, waiting; /* idle: the hasher waits; waiting: the session's thread does */
   crypto_generichash_state *h;
 } hasher;
 
+/* The hasher takes every queued chunk at once and is woken only once
+ * HASH_BATCH are queued (or on a drain): a handoff per 64 KiB chunk cost a
+ * wake-up, a context switch and lock contention each. */
 static void *hasher_main(void *arg) {
   hasher *hs = arg;
   pthread_mutex_lock(&hs->mu);
   for (;;) {
-    while (hs->n == 0 && !hs->stop)
-      pthread_cond_wait(&hs->cv, &hs->mu);
+    while (hs->n == 0 && !hs->stop) {
+      hs->idle = true;
+      pthread_cond_wait(&hs->work, &hs->mu);
+      hs->idle = false;
+    }
     if (hs->n == 0) break; /* stopped, and nothing left */
-    unsigned slot = hs->head;
+    unsigned first = hs->head, count = hs->n;
     pthread_mutex_unlock(&hs->mu);
-    crypto_generichash_update(hs->h, hs->ring + (size_t)slot * CARNET_ATTACH_CHUNK, hs->len[slot]);
+    for (unsigned i = 0; i < count; i++) {
+      unsigned slot = (first + i) % HASH_RING;
+      crypto_generichash_update(hs->h, hs->ring + (size_t)slot * CARNET_ATTACH_CHUNK,
+                                hs->len[slot]);
+    }
     pthread_mutex_lock(&hs->mu);
-    hs->head = (hs->head + 1) % HASH_RING;
-    hs->n--;
-    pthread_cond_broadcast(&hs->cv);
+    hs->head = (hs->head + count) % HASH_RING;
+    hs->n -= count;
+    if (hs->waiting) pthread_cond_signal(&hs->room);
   }
   pthread_mutex_unlock(&hs->mu);
   return NULL;
@@ -148,12 +160,15 @@ static hasher *hasher_start(crypto_generichash_state *h) {
   hs->h = h;
   if ((hs->ring = carnet__malloc((size_t)HASH_RING * CARNET_ATTACH_CHUNK)) == NULL) goto fail_ring;
   if (pthread_mutex_init(&hs->mu, NULL) != 0) goto fail_mu;
-  if (pthread_cond_init(&hs->cv, NULL) != 0) goto fail_cv;
+  if (pthread_cond_init(&hs->work, NULL) != 0) goto fail_work;
+  if (pthread_cond_init(&hs->room, NULL) != 0) goto fail_room;
   if (pthread_create(&hs->th, NULL, hasher_main, hs) != 0) goto fail_th;
   return hs;
 fail_th:
-  pthread_cond_destroy(&hs->cv);
-fail_cv:
+  pthread_cond_destroy(&hs->room);
+fail_room:
+  pthread_cond_destroy(&hs->work);
+fail_work:
   pthread_mutex_destroy(&hs->mu);
 fail_mu:
   carnet__free(hs->ring);
@@ -162,20 +177,29 @@ fail_ring:
   return NULL;
 }
 
+/* Under the lock: wait until fewer than `max` chunks are queued, waking
+ * the hasher if it sleeps on what is queued. */
+static void wait_below(hasher *hs, unsigned max) {
+  while (hs->n >= max) {
+    if (hs->idle) pthread_cond_signal(&hs->work);
+    hs->waiting = true;
+    pthread_cond_wait(&hs->room, &hs->mu);
+    hs->waiting = false;
+  }
+}
+
 /* Wait until every queued chunk is hashed: the hash state is then the
  * caller's until the next hasher_push. */
 static void hasher_drain(hasher *hs) {
   pthread_mutex_lock(&hs->mu);
-  while (hs->n > 0)
-    pthread_cond_wait(&hs->cv, &hs->mu);
+  wait_below(hs, 1);
   pthread_mutex_unlock(&hs->mu);
 }
 
 /* The next free chunk (waits for room); filled, then given by hasher_push. */
 static uint8_t *hasher_slot(hasher *hs) {
   pthread_mutex_lock(&hs->mu);
-  while (hs->n == HASH_RING)
-    pthread_cond_wait(&hs->cv, &hs->mu);
+  wait_below(hs, HASH_RING);
   unsigned slot = (hs->head + hs->n) % HASH_RING;
   pthread_mutex_unlock(&hs->mu);
   return hs->ring + (size_t)slot * CARNET_ATTACH_CHUNK;
@@ -185,7 +209,7 @@ static void hasher_push(hasher *hs, size_t len) {
   pthread_mutex_lock(&hs->mu);
   hs->len[(hs->head + hs->n) % HASH_RING] = len;
   hs->n++;
-  pthread_cond_broadcast(&hs->cv);
+  if (hs->idle && hs->n >= HASH_BATCH) pthread_cond_signal(&hs->work);
   pthread_mutex_unlock(&hs->mu);
 }
 
@@ -193,10 +217,11 @@ static void hasher_stop(hasher *hs) {
   if (hs == NULL) return;
   pthread_mutex_lock(&hs->mu);
   hs->stop = true;
-  pthread_cond_broadcast(&hs->cv);
+  pthread_cond_signal(&hs->work);
   pthread_mutex_unlock(&hs->mu);
   pthread_join(hs->th, NULL);
-  pthread_cond_destroy(&hs->cv);
+  pthread_cond_destroy(&hs->room);
+  pthread_cond_destroy(&hs->work);
   pthread_mutex_destroy(&hs->mu);
   sodium_memzero(hs->ring, (size_t)HASH_RING * CARNET_ATTACH_CHUNK); /* plaintext */
   carnet__free(hs->ring);
