@@ -16,8 +16,8 @@
  * channel and the unit, writes it and runs the sync, then does not wait
  * for it. The plaintext goes to the hasher through a ring of HASH_RING
  * chunks, in order, woken every HASH_BATCH chunks; finish() waits for the
- * ring to drain before it reads the hash. Without the thread (a small file, or no memory or thread for
- * it) the hash is computed inline, with the same result.
+ * ring to drain before it reads the hash. Without the thread (a small file, or no memory or thread
+ * for it) the hash is computed inline, with the same result.
  */
 #define _GNU_SOURCE /* sync_file_range (Linux) */
 #include "engine/crm/attach.h"
@@ -119,7 +119,7 @@ typedef struct hasher {
   pthread_cond_t room; /* the session's thread waits here for room (or the drain) */
   uint8_t *ring;       /* HASH_RING chunks of plaintext */
   size_t len[HASH_RING];
-  unsigned head, n;    /* n: queued or being hashed */
+  unsigned head, n;         /* n: queued or being hashed */
   bool stop, idle, waiting; /* idle: the hasher waits; waiting: the session's thread does */
   crypto_generichash_state *h;
 } hasher;
