@@ -126,10 +126,9 @@ const char *carnet__custom_type_name(carnet_custom_type type) {
   return "unknown type";
 }
 
-const char *carnet__phone_default_type(const char *e164) {
-  carnet_phone p;
-  if (carnet_phone_parse(e164, "FR", &p) == 0 && p.type != CARNET_PHONE_UNKNOWN)
-    return p.type == CARNET_PHONE_MOBILE ? "mobile" : "work";
+const char *carnet__phone_default_type(const carnet_phone *p) {
+  const char *e164 = p->e164;
+  if (p->type != CARNET_PHONE_UNKNOWN) return p->type == CARNET_PHONE_MOBILE ? "mobile" : "work";
   /* Outside the metadata's ranges: the French mobile prefixes, overseas
    * ones included (Arcep's attribution), as before libphonenumber. */
   static const char *const mobile[] = {"+336",    "+337",    "+262639", "+262692", "+262693",

@@ -16,18 +16,19 @@
 #include "carnet/document.h"
 #include "carnet/error.h"
 #include "carnet/normalize.h"
+#include "engine/base/id.h"
+#include "engine/base/mp.h"
+#include "engine/base/text.h"
 #include "engine/crm/attach.h"
 #include "engine/crm/consent.h"
 #include "engine/crm/dates.h"
-#include "engine/store/entity_io.h"
-#include "engine/base/id.h"
-#include "engine/base/mp.h"
-#include "engine/model/patch.h"
 #include "engine/crm/refcode.h"
-#include "engine/store/replica_int.h"
-#include "engine/model/schema.h"
-#include "engine/base/text.h"
 #include "engine/crm/write.h"
+#include "engine/model/patch.h"
+#include "engine/model/schema.h"
+#include "engine/store/entity_io.h"
+#include "engine/store/phone_cache.h"
+#include "engine/store/replica_int.h"
 
 typedef struct carnet__writer wctx;
 
@@ -424,7 +425,7 @@ static int phone_value(wctx *w, const carnet__op *op, carnet_phone *p, char *num
   char region[3];
   int rc = carnet__region_read(w->t->st, region);
   if (rc) return carnet__fail(w->r, rc, "cannot read the replica's phone region");
-  rc = carnet_phone_parse(op->value, region, p);
+  rc = carnet__phone_parse_memo(w->r, op->value, region, p);
   if (rc == 0) rc = carnet_phone_stored(p, number, len);
   if (rc == CARNET_ENOMEM) return carnet__fail(w->r, rc, "out of memory reading a phone number");
   if (rc)
@@ -444,7 +445,7 @@ static int phone_op(wctx *w, const carnet__op *op) {
   int rc = phone_value(w, op, &p, number, sizeof number);
   if (rc) return rc;
   const char *type = op->aux;
-  if (op->op == CARNET__OP_SET) type = carnet__phone_default_type(p.e164);
+  if (op->op == CARNET__OP_SET) type = carnet__phone_default_type(&p);
   if (op->op != CARNET__OP_REMOVE && !one_of(type, phone_types))
     return invalid(w, fi, type, "phone type (mobile, work or home)");
   struct phone_arg a = {type, number, false};

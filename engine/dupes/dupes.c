@@ -31,9 +31,10 @@
 #include "carnet/normalize.h"
 #include "carnet/record.h"
 #include "engine/base/alloc.h"
-#include "engine/store/entity_io.h"
 #include "engine/base/fold.h"
 #include "engine/base/mp.h"
+#include "engine/store/entity_io.h"
+#include "engine/store/phone_cache.h"
 #include "engine/store/replica_int.h"
 
 #define REASON_BLOCK (1u << 15) /* internal: same name block, compare names */
@@ -700,7 +701,7 @@ int carnet_record_lookup(carnet_replica *r, carnet_lookup_kind kind, const char 
   switch (kind) {
   case CARNET_LOOKUP_PHONE:
     tag = CARNET__IDX_PHONE;
-    rc = carnet_phone_normalize(value, norm, sizeof norm);
+    rc = carnet__phone_key(r, value, norm, sizeof norm);
     break;
   case CARNET_LOOKUP_EMAIL:
     tag = CARNET__IDX_EMAIL;

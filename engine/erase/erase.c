@@ -21,8 +21,9 @@
  *   data file.
  */
 #include "engine/erase/erase.h"
-#include "engine/crm/conflict.h"
 #include "engine/base/alloc.h"
+#include "engine/crm/conflict.h"
+#include "engine/store/phone_cache.h"
 
 #include <stdlib.h>
 #include <sodium.h>
@@ -786,7 +787,7 @@ int carnet_erasure_check_value(carnet_replica *r, carnet_lookup_kind kind, const
     rc = carnet_email_key(value, norm, sizeof norm);
   } else if (kind == CARNET_LOOKUP_PHONE) {
     key[0] = CARNET__IDX_PHONE;
-    rc = carnet_phone_normalize(value, norm, sizeof norm);
+    rc = carnet__phone_key(r, value, norm, sizeof norm);
   } else {
     return carnet__fail(r, CARNET_EINVAL, "the opposition list holds e-mails and phones only");
   }

@@ -166,6 +166,24 @@ static void field_str(const carnet__entity *e, carnet_field f, char *out, size_t
 }
 
 /* A phone slot's number, NUL-terminated; false when the slot is cleared. */
+/* The E.164 part of a stored phone: "+" and 1-15 digits, then nothing or
+ * ";ext=" and digits. False for anything else. */
+static bool stored_e164(const char *num, char *out, size_t len) {
+  size_t n = 1;
+  if (num[0] != '+') return false;
+  while (num[n] >= '0' && num[n] <= '9')
+    n++;
+  if (n < 2 || n > 16 || n >= len) return false;
+  if (num[n] != '\0') {
+    if (strncmp(num + n, ";ext=", 5) != 0 || num[n + 5] == '\0') return false;
+    for (const char *x = num + n + 5; *x; x++)
+      if (*x < '0' || *x > '9') return false;
+  }
+  memcpy(out, num, n);
+  out[n] = '\0';
+  return true;
+}
+
 static bool phone_number(const carnet__cell *c, char out[33]) {
   msgpack_zone z;
   msgpack_object o, elems[4];
@@ -254,9 +272,12 @@ static int dup_keys(const carnet__entity *e, carnet__blind_secret *secret, carne
     if (c->field == CARNET_F_PHONES && (parts & CARNET__IDX_PART_PHONE)) {
       char num[33], e164[CARNET_PHONE_E164_MAX];
       if (!phone_number(c, num)) continue;
-      /* Stored numbers are E.164 already; a received one that is not is
-       * indexed as it is. */
-      const char *v = carnet_phone_normalize(num, e164, sizeof e164) == 0 ? e164 : num;
+      /* Stored numbers are E.164 already ("+E164" or "+E164;ext=N", as
+       * carnet_phone_stored wrote them): the key is the number without its
+       * extension, taken as it is, with no parse (a libphonenumber parse
+       * per phone was most of an import's time). Anything else received
+       * is indexed as it is. */
+      const char *v = stored_e164(num, e164, sizeof e164) ? e164 : num;
       if ((rc = add_blind(out, a, secret, hash, CARNET__IDX_PHONE, v, &e->id))) return rc;
     } else if (c->field == CARNET_F_EMAILS && (parts & CARNET__IDX_PART_EMAIL) && cell_true(c) &&
                c->klen < sizeof buf) {

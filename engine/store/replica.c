@@ -9,6 +9,7 @@
  */
 #include "engine/base/alloc.h"
 #include "engine/store/entity_io.h"
+#include "engine/store/phone_cache.h"
 #include "engine/store/replica_int.h"
 
 #include <ctype.h>
@@ -218,6 +219,7 @@ void carnet__replica_free(carnet_replica *r) {
   carnet__free(r->dir);
   carnet__free(r->live);
   sodium_memzero(r->rnd_pool, sizeof r->rnd_pool);
+  carnet__phone_memo_wipe(r);
   carnet__free(r);
 }
 
@@ -312,6 +314,7 @@ int carnet_txn_commit(carnet_txn *t) {
     if (rc) carnet__fail(r, rc, "commit failed: %s", carnet__store_why(r->store));
   }
   r->txn = NULL;
+  carnet__phone_memo_wipe(r); /* personal data: not kept past a transaction */
   if (rc == 0 && t->notes.on) carnet__feed_commit(r, &ext, &t->notes, t->seq, certseq);
   /* A3: deleted or erased files, swept by the attachments (engine/top/open.c
    * sets the hook: the store does not call up into them). */
@@ -326,6 +329,7 @@ void carnet_txn_abort(carnet_txn *t) {
   if (t == NULL) return;
   carnet__store_abort(t->st);
   t->r->txn = NULL;
+  carnet__phone_memo_wipe(t->r);
   carnet__feed_notes_free(&t->notes);
   carnet__free(t);
 }

@@ -4,6 +4,7 @@
 #ifndef CARNET_ENGINE_REPLICA_INT_H
 #define CARNET_ENGINE_REPLICA_INT_H
 
+#include "carnet/normalize.h"
 #include "carnet/replica.h"
 #include "engine/base/bytes.h"
 #include "engine/store/feed.h"
@@ -12,6 +13,9 @@
 #include "engine/store/peer_int.h"
 #include "engine/store/store.h"
 #include <stdbool.h>
+
+/* Slots of the handle's memo of phone reads (engine/store/phone_cache.c). */
+#define CARNET__PHONE_MEMO_SLOTS 16
 
 struct carnet_replica {
   carnet__store *store;
@@ -64,6 +68,15 @@ struct carnet_replica {
    * attachments' sweep of its file, set at open and init by engine/top/open.c
    * (the store does not call up into the parts built on it). */
   void (*after_commit)(carnet_replica *r);
+  /* The last phone numbers read (engine/store/phone_cache.h): wiped at
+   * every commit and abort, and at close. */
+  struct carnet__phone_memo {
+    bool used;
+    char text[96];
+    char region[3];
+    int rc;
+    carnet_phone p;
+  } phone_memo[CARNET__PHONE_MEMO_SLOTS];
 };
 
 struct carnet_txn {
