@@ -46,6 +46,8 @@ const char *carnet__msg_name(int type) {
     return "NOPE";
   case CARNET_MSG_IDLE:
     return "IDLE";
+  case CARNET_MSG_KNOW:
+    return "KNOW";
   default:
     return NULL;
   }
@@ -91,6 +93,10 @@ int carnet__msg_encode(const carnet__msg *m, carnet__obuf *out) {
   case CARNET_MSG_CHUNK:
     if (m->bytes.len == 0 || m->bytes.len > bytes_max(m->type)) return CARNET_EMISUSE;
     break;
+  case CARNET_MSG_KNOW:
+    if (m->bytes.len > CARNET__KNOW_BYTES_MAX || m->bytes.len % CARNET__KNOW_ENTRY_BYTES)
+      return CARNET_EMISUSE;
+    break;
   case CARNET_MSG_ERROR:
     if (m->code >= 0 || m->code < CODE_MIN || text_valid(m->text) != 0) return CARNET_EMISUSE;
     break;
@@ -110,6 +116,11 @@ int carnet__msg_encode(const carnet__msg *m, carnet__obuf *out) {
     break;
   case CARNET_MSG_ACK:
     rc |= msgpack_pack_uint64(&pk, m->upto);
+    break;
+  case CARNET_MSG_KNOW:
+    rc |= msgpack_pack_uint64(&pk, m->upto);
+    rc |= msgpack_pack_bin(&pk, m->bytes.len);
+    if (m->bytes.len) rc |= msgpack_pack_bin_body(&pk, m->bytes.base, m->bytes.len);
     break;
   case CARNET_MSG_FETCH:
   case CARNET_MSG_CHUNK:
@@ -221,6 +232,23 @@ int carnet__msg_decode(const void *buf, size_t len, carnet__msg *m) {
     break;
   case CARNET_MSG_ACK:
     if ((rc = read_uint(m, &mp, &m->upto)) != 0) goto done;
+    break;
+  case CARNET_MSG_KNOW:
+    if ((rc = read_uint(m, &mp, &m->upto)) != 0) goto done;
+    rc = carnet__canon_next(&mp, &o, &raw);
+    if (rc) {
+      rc = mp_err(m, &mp, rc);
+      goto done;
+    }
+    /* The vector's entries are checked by engine/know.c; its length here. */
+    if (o.type != MSGPACK_OBJECT_BIN || o.via.bin.size > CARNET__KNOW_BYTES_MAX ||
+        o.via.bin.size % CARNET__KNOW_ENTRY_BYTES != 0 ||
+        raw.len != carnet__canon_bin(o.via.bin.size)) {
+      rc = CARNET__REFUSE(&m->bad_line, CARNET_EPROTO);
+      goto done;
+    }
+    m->bytes.base = o.via.bin.size ? o.via.bin.ptr : NULL;
+    m->bytes.len = o.via.bin.size;
     break;
   case CARNET_MSG_FETCH:
   case CARNET_MSG_CHUNK:

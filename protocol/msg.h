@@ -41,6 +41,20 @@
  *   IDLE  12                           I have nothing more to ask you now
  *                                      (sent again after new FETCHes end)
  *
+ * Knowledge (protocol version 4; engine/model/know.h):
+ *
+ *   KNOW  13  upto uint64  vec bin      I hold every cell of each origin in
+ *                                       `vec` up to its stamp: a knowledge
+ *                                       vector (0 .. CARNET__KNOW_BYTES_MAX
+ *                                       bytes, engine/model/know.h), read when my
+ *                                       sequence number was `upto`. Sent
+ *                                       after the certificates, before REQ,
+ *                                       and before the last batch of each
+ *                                       stream (read in that batch's
+ *                                       snapshot); the peer leaves out what
+ *                                       it covers, and holds it as its own
+ *                                       once its mark for me reaches `upto`
+ *
  * Type numbers are frozen (they are on the wire): add, never renumber. The
  * ERROR encoding is frozen across protocol versions as well, since the
  * handshake uses it to tell a peer of another version why it is refused.
@@ -52,6 +66,7 @@
 
 #include "carnet/changes.h"
 #include "carnet/types.h"
+#include "engine/model/know.h"
 #include "protocol/obuf.h"
 
 enum {
@@ -67,6 +82,7 @@ enum {
   CARNET_MSG_CHUNK = 10,
   CARNET_MSG_NOPE = 11,
   CARNET_MSG_IDLE = 12,
+  CARNET_MSG_KNOW = 13,
 };
 
 #define CARNET_MSG_CERT_BYTES_MAX 4096u
@@ -85,8 +101,9 @@ typedef struct carnet__msg {
   int type;         /* CARNET_MSG_* */
   uint64_t since;   /* REQ: the mark's base */
   uint64_t after;   /* REQ: the mark's after (>= since) */
-  uint64_t upto;    /* ACK */
-  carnet_buf bytes; /* BATCH, CERT, REVOKE, CHUNK: points into the decoded buffer */
+  uint64_t upto;    /* ACK, KNOW */
+  carnet_buf bytes; /* BATCH, CERT, REVOKE, CHUNK, KNOW (may be empty): points into the
+                       decoded buffer */
   carnet_id att;    /* FETCH, CHUNK, NOPE: the attachment */
   uint64_t offset;  /* FETCH, CHUNK: a byte offset in its content file */
   int code;         /* ERROR: a negative CARNET_E* code (possibly one this

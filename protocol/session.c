@@ -27,6 +27,16 @@
  * batch of ours; certificates that change later (new ones, new
  * confirmations) are sent on the tick, and a received certificate that
  * lacks confirmations we hold is answered at once with ours.
+ * Invariant S8 (no echo; engine/model/know.h K1-K4): after its certificates and
+ * before its REQ, each side sends KNOW, the vector of what it holds of
+ * each origin, and again before the last batch of each stream (read in that
+ * batch's snapshot). A side leaves out of its stream every cell the peer's
+ * vectors cover, whoever wrote it (a vector is true whenever it is read,
+ * and only grows), and holds the peer's vector as its own only in the
+ * transaction where its mark for the peer reaches the vector's `upto`
+ * (the last batch of a stream, or at once if the mark is already there):
+ * a cut stream moves nothing, so a resumed one skips nothing the receiver
+ * lacks. Certificates still go first (S5): KNOW says nothing about them.
  * Invariant S7 (engine/store/revoke.h): revocations travel first, before the
  * certificates, and a session ends as soon as the peer's key is no longer
  * trusted here (removed by this process or another, or revoked by a record
@@ -57,6 +67,7 @@
 #include "engine/store/peer_int.h"
 #include "engine/top/restore.h"
 #include "engine/store/revoke.h"
+#include "engine/model/know.h"
 #include "protocol/channel.h"
 #include "protocol/content.h"
 #include "protocol/handshake.h"
@@ -110,6 +121,13 @@ struct carnet_session {
   uint64_t certs_sent; /* our certseq when we last sent certificates */
   uint64_t revs_sent;  /* our revseq when we last sent revocations (S7) */
   uint64_t trust_seen; /* the trustseq at which the peer was last found trusted (S7) */
+  /* S8: knowledge vectors (engine/model/know.h), allocated with the channel. */
+  carnet__know *peer_know; /* what the peer holds: left out of our stream */
+  carnet__know *tx_know;   /* ours, read with the last batch of a stream */
+  carnet__know *sent_know; /* the last vector we sent */
+  carnet__know *rx_know;   /* the peer's last KNOW, not yet held as ours */
+  uint64_t rx_know_upto;   /* ... its `upto` */
+  bool rx_know_set;
   /* What we receive. */
   carnet_txn *rx_txn; /* batches applied, not yet committed (this input call) */
   uint64_t rx_acks[RX_GROUP_BATCHES]; /* their `upto`, acknowledged after the commit */
@@ -244,6 +262,28 @@ static uint64_t local_seq(carnet_session *s) {
   return carnet_replica_get_seq(s->r, &seq) == 0 ? seq : 0;
 }
 
+/* S8: tell the peer what we hold (`k`, read when our sequence number was
+ * `upto`). */
+static int send_know(carnet_session *s, uint64_t upto, const carnet__know *k, uint64_t now_ms) {
+  /* The same vector again says nothing new: the peer holds the last one
+   * until its mark reaches that one's `upto`, which is below this one's. A
+   * one-field sync then costs no KNOW at the end of its stream. */
+  if (s->sent_know->n && k->n == s->sent_know->n &&
+      memcmp(k->e, s->sent_know->e, k->n * sizeof k->e[0]) == 0)
+    return 0;
+  uint8_t *buf = carnet__malloc(CARNET__KNOW_BYTES_MAX);
+  if (buf == NULL) return fail(s, CARNET_ENOMEM, "out of memory");
+  size_t n = carnet__know_encode(k, buf);
+  carnet__msg m = {.type = CARNET_MSG_KNOW, .upto = upto, .bytes = {n ? buf : NULL, n}};
+  int rc = send_msg(s, &m, now_ms);
+  carnet__free(buf);
+  if (rc == 0) {
+    s->sent_know->n = k->n;
+    memcpy(s->sent_know->e, k->e, k->n * sizeof k->e[0]);
+  }
+  return rc;
+}
+
 /* Stream batches while the window allows and there is something to send. */
 static int pump(carnet_session *s, uint64_t now_ms) {
   /* S6: another session (or process) may have ended the wait meanwhile. */
@@ -253,10 +293,13 @@ static int pump(carnet_session *s, uint64_t now_ms) {
     if (s->final_sent && local_seq(s) <= s->from.after) return 0;
     carnet_buf b = {0};
     carnet_batch_info info;
-    int rc = carnet__changes_since(s->r, &s->from, s->o.batch_bytes, s->peer_id, &b, &info);
+    int rc = carnet__changes_since(s->r, &s->from, s->o.batch_bytes, s->peer_id, s->peer_know,
+                                   s->tx_know, &b, &info);
     if (rc) return fail(s, rc, "cannot read local changes: %s", carnet_replica_errmsg(s->r));
+    /* S8: the stream's end carries what we held in its snapshot. */
+    if (!info.more) rc = send_know(s, info.upto, s->tx_know, now_ms);
     carnet__msg m = {.type = CARNET_MSG_BATCH, .bytes = b};
-    rc = send_msg(s, &m, now_ms);
+    if (rc == 0) rc = send_msg(s, &m, now_ms);
     carnet__free((void *)b.base);
     if (rc) return rc;
     s->inflight++;
@@ -453,6 +496,13 @@ static int handshake_done(carnet_session *s, uint64_t now_ms) {
   rc = carnet__channel_init_hs(&s->ch, &s->hs);
   s->ch_live = true;
   if (rc) return fail(s, rc, "cannot start the encrypted channel");
+  s->peer_know = carnet__malloc(sizeof *s->peer_know);
+  s->tx_know = carnet__malloc(sizeof *s->tx_know);
+  s->rx_know = carnet__malloc(sizeof *s->rx_know);
+  s->sent_know = carnet__malloc(sizeof *s->sent_know);
+  if (s->peer_know == NULL || s->tx_know == NULL || s->rx_know == NULL || s->sent_know == NULL)
+    return fail(s, CARNET_ENOMEM, "out of memory");
+  s->peer_know->n = s->tx_know->n = s->rx_know->n = s->sent_know->n = 0;
   if (s->joined && !s->joining) {
     /* The initiator proved it holds our invite's secret: trust it, once. */
     if ((rc = carnet__invite_consume(s->r, p->invite_id, s->peer_pk, s->peer_addr)))
@@ -487,6 +537,11 @@ static int handshake_done(carnet_session *s, uint64_t now_ms) {
     return fail(s, rc, "cannot read the mark kept for the peer");
   if ((rc = push_revocations(s, now_ms)) || (rc = push_certs(s, now_ms))) return rc;
   if ((rc = content_start(s, now_ms))) return rc;
+  /* S8: what we hold, before REQ: the peer's stream leaves it out. */
+  uint64_t seq;
+  if ((rc = carnet__know_read(s->r, &seq, s->tx_know)))
+    return fail(s, rc, "cannot read what this replica holds: %s", carnet_replica_errmsg(s->r));
+  if ((rc = send_know(s, seq, s->tx_know, now_ms))) return rc;
   carnet__msg m = {.type = CARNET_MSG_REQ, .since = mark.base, .after = mark.after};
   return send_msg(s, &m, now_ms);
 }
@@ -542,6 +597,12 @@ static int on_batch(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
   if ((rc = check_trust(s))) return rc;
   rc = carnet__changes_apply_in(s->rx_txn, m->bytes.base, m->bytes.len, s->peer_id, &info,
                                 &applied);
+  /* S8: the stream's end: what the peer held in its snapshot is ours now. */
+  if (rc == 0 && !info.more && s->rx_know_set) {
+    bool absorbed = false;
+    rc = carnet__know_absorb_in(s->rx_txn, s->peer_id, s->rx_know_upto, s->rx_know, &absorbed);
+    if (rc == 0 && absorbed) s->rx_know_set = false;
+  }
   if (rc) return fail(s, rc, "cannot apply a batch from the peer: %s", carnet_replica_errmsg(s->r));
   s->st.batches_in++;
   s->st.cells_in += info.cells;
@@ -556,9 +617,49 @@ static int on_batch(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
   return 0;
 }
 
+/* S8: the peer's KNOW. Its vector is left out of our stream at once; it
+ * becomes ours when our mark for the peer reaches `upto`: in the open
+ * group of received batches (a KNOW does not end the group: the stream's
+ * last batch follows it), else now if the mark is already there, else in
+ * the transaction of the batch that gets it there (on_batch). */
+static int on_know(carnet_session *s, const carnet__msg *m) {
+  int bad = 0, rc = 0;
+  bool absorbed = false;
+  if (carnet__know_decode(m->bytes.base, m->bytes.len, s->rx_know, &bad))
+    return fail(s, CARNET_EPROTO,
+                "the peer sent a malformed knowledge vector (check at "
+                "engine/model/know.c:%d)",
+                bad);
+  if (!carnet__know_plausible(s->r, s->rx_know))
+    return fail(s, CARNET_EPROTO,
+                  "the peer's knowledge vector carries a timestamp more than "
+                  "7 days ahead of this machine's clock; check the clocks");
+  (void)carnet__know_merge(s->peer_know, s->rx_know, 0);
+  s->rx_know_upto = m->upto;
+  s->rx_know_set = true;
+  if (s->rx_txn) {
+    rc = carnet__know_absorb_in(s->rx_txn, s->peer_id, m->upto, s->rx_know, &absorbed);
+  } else {
+    carnet_mark mark;
+    carnet_txn *t = NULL;
+    if ((rc = carnet_changes_get_mark(s->r, s->peer_id, &mark)) == 0 && mark.base >= m->upto &&
+        (rc = carnet_txn_begin(s->r, &t)) == 0 &&
+        (rc = carnet__know_absorb_in(t, s->peer_id, m->upto, s->rx_know, &absorbed)) == 0) {
+      rc = carnet_txn_commit(t);
+      t = NULL;
+    }
+    if (t) carnet_txn_abort(t);
+  }
+  if (rc) return fail(s, rc, "cannot record what the peer holds: %s", carnet_replica_errmsg(s->r));
+  if (absorbed) s->rx_know_set = false;
+  return 0;
+}
+
 static int on_message(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
-  /* Anything but another batch sees the received ones committed first. */
-  if (m->type != CARNET_MSG_BATCH && rx_commit(s, now_ms)) return s->err;
+  /* Anything but another batch (or the KNOW before a stream's last batch)
+   * sees the received ones committed first. */
+  if (m->type != CARNET_MSG_BATCH && m->type != CARNET_MSG_KNOW && rx_commit(s, now_ms))
+    return s->err;
   if (s->joining && !s->trusted_inviter && m->type != CARNET_MSG_ERROR) {
     /* The responder's first encrypted message proves it accepted our join. */
     int rc = carnet_peer_trust(s->r, s->peer_pk, s->peer_addr);
@@ -604,6 +705,8 @@ static int on_message(carnet_session *s, const carnet__msg *m, uint64_t now_ms) 
     return 0;
   case CARNET_MSG_PING:
     return 0;
+  case CARNET_MSG_KNOW:
+    return on_know(s, m);
   case CARNET_MSG_FETCH:
   case CARNET_MSG_CHUNK:
   case CARNET_MSG_NOPE:
@@ -686,6 +789,10 @@ void carnet_session_free(carnet_session *s) {
   if (s->hs_live) carnet__hs_free(&s->hs);
   if (s->ch_live) carnet__channel_free(&s->ch);
   carnet__content_free(s->ct);
+  carnet__free(s->peer_know);
+  carnet__free(s->tx_know);
+  carnet__free(s->rx_know);
+  carnet__free(s->sent_know);
   sodium_memzero(&s->invite, sizeof s->invite);
   carnet__obuf_free(&s->out);
   carnet__free(s->peer_addr);

@@ -9,6 +9,7 @@
 #include "engine/base/check.h"
 #include "engine/base/mp.h"
 #include "engine/model/schema.h"
+#include "engine/model/know.h"
 
 void carnet__benc_init(carnet__benc *enc) {
   msgpack_sbuffer_init(&enc->body);
@@ -53,8 +54,15 @@ void carnet__benc_rewind(carnet__benc *enc, carnet__benc_pos pos) {
   enc->ncells = pos.ncells;
 }
 
+/* Whether a cell goes to the peer (carnet__benc_entity). */
+static bool sent(const carnet__cell *c, uint64_t base, uint64_t skip_origin,
+                 const carnet__know *peer_know) {
+  return c->seq > base && !(skip_origin && c->origin == skip_origin) &&
+         !carnet__know_has(peer_know, c->origin, c->hlc);
+}
+
 int carnet__benc_entity(carnet__benc *enc, const carnet__entity *e, uint64_t base,
-                        uint64_t skip_origin) {
+                        uint64_t skip_origin, const carnet__know *peer_know) {
   bstamp *st = carnet__malloc((e->n ? e->n : 1) * sizeof *st);
   size_t *idx = carnet__malloc((e->n ? e->n : 1) * sizeof *idx);
   size_t ns = 0, nc = 0;
@@ -62,7 +70,7 @@ int carnet__benc_entity(carnet__benc *enc, const carnet__entity *e, uint64_t bas
   if (st == NULL || idx == NULL) goto done;
   for (size_t i = 0; i < e->n; i++) {
     const carnet__cell *c = &e->cells[i];
-    if (c->seq <= base || (skip_origin && c->origin == skip_origin)) continue;
+    if (!sent(c, base, skip_origin, peer_know)) continue;
     size_t j = ns;
     while (j-- > 0)
       if (st[j].hlc == c->hlc && st[j].origin == c->origin) break;
@@ -105,7 +113,7 @@ int carnet__benc_entity(carnet__benc *enc, const carnet__entity *e, uint64_t bas
   msgpack_pack_uint64(&enc->pk, nc);
   for (size_t i = 0; i < e->n; i++) {
     const carnet__cell *c = &e->cells[i];
-    if (c->seq <= base || (skip_origin && c->origin == skip_origin)) continue;
+    if (!sent(c, base, skip_origin, peer_know)) continue;
     msgpack_pack_uint16(&enc->pk, c->field);
     if (c->klen) {
       carnet__pack_bin(&enc->pk, c->key, c->klen);

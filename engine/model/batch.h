@@ -54,11 +54,14 @@ typedef struct carnet__benc {
 
 void carnet__benc_init(carnet__benc *enc);
 void carnet__benc_destroy(carnet__benc *enc);
-/* Append the cells of `e` whose seq > base and whose origin is not
- * `skip_origin` (0: none); nothing when none. Errors: CARNET_ENOMEM,
- * CARNET_ELIMIT (origin table full: end the batch here). */
+struct carnet__know;
+
+/* Append the cells of `e` whose seq > base, whose origin is not
+ * `skip_origin` (0: none) and that `peer_know` does not cover (NULL: none;
+ * engine/model/know.h); nothing when none. Errors: CARNET_ENOMEM, CARNET_ELIMIT
+ * (origin table full: end the batch here). */
 int carnet__benc_entity(carnet__benc *enc, const carnet__entity *e, uint64_t base,
-                        uint64_t skip_origin);
+                        uint64_t skip_origin, const struct carnet__know *peer_know);
 
 /* Where the encoder is, to take back the last entity when it overflows. */
 typedef struct carnet__benc_pos {

@@ -21,6 +21,7 @@
 #define CARNET__META_ROLE "role"   /* 1 byte: carnet_role; absent = admin */
 #define CARNET__META_CRYPT "crypt" /* 106 bytes: the wrapped data key (engine/store/keys.c) */
 #define CARNET__META_REGION "region" /* 2 bytes: default phone region, "FR" when absent */
+#define CARNET__META_KNOW "know"     /* the knowledge vector (engine/know.h), its encoding */
 /* Sealed meta values (encryption at rest): sign_sk and index_key, listed in
  * engine/store/store.c sealed(). */
 

@@ -39,6 +39,9 @@
 #include "engine/model/hlc.h"
 #include "engine/base/mp.h"
 #include "engine/store/replica_int.h"
+#include "engine/model/know.h"
+#include "engine/store/meta.h"
+#include "engine/base/check.h"
 
 /* Room kept for the batch header (version, sender, base, after, upto, more). */
 #define HEADER_BYTES_MAX 48
@@ -49,7 +52,8 @@
  * and says so; the full decode that follows otherwise reports damage. A
  * session's reverse stream after a bulk receive is mostly such rows (all
  * their cells come from the peer), and skipping them saves decoding them. */
-static bool row_has_news(const carnet_buf *row, uint64_t base, uint64_t skip_origin) {
+static bool row_has_news(const carnet_buf *row, uint64_t base, uint64_t skip_origin,
+                         const carnet__know *peer_know) {
   carnet__mp m;
   uint64_t kind, seq, ns, hlc, origin, cseq;
   bool news = true;
@@ -61,14 +65,15 @@ static bool row_has_news(const carnet_buf *row, uint64_t base, uint64_t skip_ori
     news = false;
     goto done;
   }
-  if (skip_origin == 0) goto done;
+  if (skip_origin == 0 && peer_know == NULL) goto done;
   news = false;
   for (uint64_t i = 0; i < ns && !news; i++) {
     if (carnet__mp_uint(&m, &hlc) || carnet__mp_uint(&m, &origin) || carnet__mp_uint(&m, &cseq)) {
       news = true; /* let the full decode say what is wrong */
       break;
     }
-    if (cseq > base && origin != skip_origin) news = true;
+    if (cseq > base && origin != skip_origin && !carnet__know_has(peer_know, origin, hlc))
+      news = true;
   }
 done:
   carnet__mp_destroy(&m);
@@ -77,11 +82,12 @@ done:
 
 int carnet_changes_encode(carnet_replica *r, const carnet_mark *from, size_t max_bytes,
                          carnet_buf *out, carnet_batch_info *info) {
-  return carnet__changes_since(r, from, max_bytes, 0, out, info);
+  return carnet__changes_since(r, from, max_bytes, 0, NULL, NULL, out, info);
 }
 
 int carnet__changes_since(carnet_replica *r, const carnet_mark *from, size_t max_bytes,
-                          uint64_t skip_origin, carnet_buf *out, carnet_batch_info *info) {
+                          uint64_t skip_origin, const carnet__know *peer_know,
+                          carnet__know *snap_know, carnet_buf *out, carnet_batch_info *info) {
   carnet__stxn *st = NULL;
   carnet__scur *cur = NULL;
   carnet__benc *enc = carnet__malloc(sizeof *enc);
@@ -124,7 +130,7 @@ int carnet__changes_since(carnet_replica *r, const carnet_mark *from, size_t max
         rc = carnet__fail(r, CARNET_ECORRUPT, "change index points to a missing entity");
       goto done;
     }
-    if (!row_has_news(&row, m.base, skip_origin)) {
+    if (!row_has_news(&row, m.base, skip_origin, peer_know)) {
       bi.upto = carnet__be64_get(k.base);
       continue;
     }
@@ -134,8 +140,8 @@ int carnet__changes_since(carnet_replica *r, const carnet_mark *from, size_t max
       goto done;
     }
     carnet__benc_pos pos = carnet__benc_tell(enc);
-    rc = carnet__benc_entity(enc, &e, m.base,
-                             skip_origin && carnet__erase_send_whole(st, &e) ? 0 : skip_origin);
+    bool whole = (skip_origin || peer_know) && carnet__erase_send_whole(st, &e);
+    rc = carnet__benc_entity(enc, &e, m.base, whole ? 0 : skip_origin, whole ? NULL : peer_know);
     carnet__entity_free(&e);
     /* The entity that does not fit goes first in the next batch, unless it
      * is alone: one entity larger than the limit still travels. */
@@ -165,6 +171,18 @@ int carnet__changes_since(carnet_replica *r, const carnet_mark *from, size_t max
     }
     if (rc) goto done;
     if (seq > bi.upto) bi.upto = seq;
+    /* K3: the vector of this very snapshot goes with the stream's end. */
+    if (snap_know) {
+      carnet_hlc clock = 0;
+      if (r->txn) {
+        clock = r->txn->hlc;
+      } else if ((rc = carnet__meta_get_u64(st, CARNET__META_HLC, &clock)) == CARNET_ENOTFOUND) {
+        clock = 0;
+        rc = 0;
+      }
+      if (rc == 0) rc = carnet__know_load(st, r->id, clock, snap_know);
+      if (rc) goto done;
+    }
   }
   bi.entities = enc->nents;
   bi.cells = enc->ncells;
@@ -197,7 +215,7 @@ int carnet_changes_inspect(const void *batch, size_t len, carnet_batch_info *inf
 }
 
 /* Marks are stored as base(8) after(8), big-endian, under the peer's id. */
-static int read_mark(carnet__stxn *st, uint64_t peer, carnet_mark *out) {
+int carnet__mark_read(carnet__stxn *st, uint64_t peer, carnet_mark *out) {
   uint8_t key[8];
   carnet_buf v;
   carnet__be64_put(key, peer);
@@ -223,7 +241,7 @@ int carnet_changes_get_mark(carnet_replica *r, uint64_t peer, carnet_mark *out) 
   carnet__stxn *st;
   int rc = carnet__read_begin(r, &st);
   if (rc) return rc;
-  rc = read_mark(st, peer, out);
+  rc = carnet__mark_read(st, peer, out);
   carnet__read_end(r, st);
   return rc;
 }
@@ -342,7 +360,7 @@ int carnet__changes_apply_in(carnet_txn *t, const void *batch, size_t len, uint6
   }
   t->hlc = carnet__hlc_recv(t->hlc, b.max_hlc);
   if (b.info.sender != r->id) {
-    if ((rc = read_mark(t->st, b.info.sender, &mark))) goto done;
+    if ((rc = carnet__mark_read(t->st, b.info.sender, &mark))) goto done;
     carnet_mark nm = next_mark(mark, &b.info);
     if ((nm.base != mark.base || nm.after != mark.after) &&
         (rc = write_mark(t->st, b.info.sender, nm)))
@@ -355,6 +373,101 @@ done:
   msgpack_sbuffer_destroy(&sb);
   carnet__batch_free(&b);
   return rc;
+}
+
+/* --- knowledge vectors (engine/model/know.h) ------------------------------------ */
+
+int carnet__know_load(carnet__stxn *st, uint64_t self, uint64_t self_hlc, carnet__know *out) {
+  carnet_buf v;
+  out->n = 0;
+  int rc =
+      carnet__store_get(st, CARNET__T_META, CARNET__META_KNOW, sizeof CARNET__META_KNOW - 1, &v);
+  /* A stored vector that does not decode claims nothing (K1 holds for the
+   * empty one), and the next absorb writes a good one over it: sync must
+   * not stop on it. */
+  if (rc == 0 && carnet__know_decode(v.base, v.len, out, NULL) != 0) out->n = 0;
+  if (rc == CARNET_ENOTFOUND) rc = 0;
+  if (rc) {
+    out->n = 0;
+    return rc;
+  }
+  /* K2: the own entry is the clock (none is stored: absorb leaves it out). */
+  carnet__know_drop(out, self);
+  /* K4: the own entry, the one every peer needs, always has room: the
+   * last other one goes (claiming less is always true). */
+  if (self_hlc && out->n == CARNET__KNOW_ORIGINS_MAX) out->n--;
+  (void)carnet__know_raise(out, self, self_hlc);
+  return 0;
+}
+
+int carnet__know_absorb_in(carnet_txn *t, uint64_t peer, uint64_t upto, const carnet__know *vec,
+                           bool *absorbed) {
+  carnet_mark mark;
+  carnet__know *cur = NULL;
+  uint8_t *buf = NULL;
+  carnet_buf v;
+  int rc;
+  if (absorbed) *absorbed = false;
+  if ((rc = carnet__mark_read(t->st, peer, &mark))) goto done;
+  if (mark.base < upto || vec->n == 0) goto done; /* K3 */
+  cur = carnet__malloc(sizeof *cur);
+  buf = carnet__malloc(CARNET__KNOW_BYTES_MAX + 1);
+  if (cur == NULL || buf == NULL) {
+    rc = CARNET_ENOMEM;
+    goto done;
+  }
+  cur->n = 0;
+  rc =
+      carnet__store_get(t->st, CARNET__T_META, CARNET__META_KNOW, sizeof CARNET__META_KNOW - 1, &v);
+  if (rc == CARNET_ENOTFOUND)
+    rc = 0;
+  else if (rc == 0 && carnet__know_decode(v.base, v.len, cur, NULL) != 0)
+    cur->n = 0; /* K1 */
+  if (rc) goto done;
+  if (!carnet__know_merge(cur, vec, t->r->id)) {
+    if (absorbed) *absorbed = true;
+    goto done;
+  }
+  size_t n = carnet__know_encode(cur, buf);
+  CARNET_ASSERT(n > 0); /* the merge added an entry */
+  rc = carnet__store_put(t->st, CARNET__T_META, CARNET__META_KNOW, sizeof CARNET__META_KNOW - 1,
+                         buf, n, 0);
+  if (rc == 0 && absorbed) *absorbed = true;
+done:
+  carnet__free(cur);
+  carnet__free(buf);
+  return rc;
+}
+
+bool carnet__know_plausible(carnet_replica *r, const carnet__know *k) {
+  for (size_t i = 0; i < k->n; i++)
+    if (!carnet__hlc_plausible(k->e[i].hlc, carnet__now_ms(r))) return false;
+  return true;
+}
+
+int carnet__know_read(carnet_replica *r, uint64_t *seq, carnet__know *out) {
+  carnet__stxn *st;
+  uint64_t clock = 0;
+  int rc = carnet__read_begin(r, &st);
+  *seq = 0;
+  out->n = 0;
+  if (rc) return rc;
+  if (r->txn) {
+    *seq = r->txn->seq;
+    clock = r->txn->hlc;
+  } else {
+    if ((rc = carnet__meta_get_u64(st, CARNET__META_SEQ, seq)) == CARNET_ENOTFOUND) rc = 0;
+    if (rc == 0 && (rc = carnet__meta_get_u64(st, CARNET__META_HLC, &clock)) == CARNET_ENOTFOUND)
+      rc = 0;
+  }
+  if (rc == 0) rc = carnet__know_load(st, r->id, clock, out);
+  carnet__read_end(r, st);
+  return rc;
+}
+
+int carnet__know_clear(carnet__stxn *st) {
+  int rc = carnet__store_del(st, CARNET__T_META, CARNET__META_KNOW, sizeof CARNET__META_KNOW - 1);
+  return rc == CARNET_ENOTFOUND ? 0 : rc;
 }
 
 static void hash_u64(crypto_generichash_state *h, uint64_t v) {

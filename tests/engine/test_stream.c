@@ -42,7 +42,7 @@ static uint64_t stream(carnet_replica *from, carnet_replica *to) {
   OK(to, carnet_changes_get_mark(to, carnet_replica_id(from), &m));
   do {
     carnet_buf b;
-    OK(from, carnet__changes_since(from, &m, 0, carnet_replica_id(to), &b, &info));
+    OK(from, carnet__changes_since(from, &m, 0, carnet_replica_id(to), NULL, NULL, &b, &info));
     OK(to, carnet_changes_apply(to, b.base, b.len, NULL, NULL));
     carnet_free((void *)b.base);
     n += info.entities;

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       carnet__entity e = {.id = b.ents[i].id, .kind = b.ents[i].kind, .cells = b.ents[i].cells,
                           .n = b.ents[i].n};
       for (size_t j = 0; j < e.n; j++) e.cells[j].seq = 1;
-      if (carnet__benc_entity(&enc, &e, 0, 0) != 0) abort();
+      if (carnet__benc_entity(&enc, &e, 0, 0, NULL) != 0) abort();
     }
     if (carnet__benc_finish(&enc, &b.info, &out) != 0) abort();
     if (carnet__batch_decode(out.base, out.len, &b2) != 0) abort();

@@ -566,11 +566,12 @@ static void test_version1_peer_refused(void **state) {
   start(&f->a, CARNET_HS_INITIATOR, NULL, 1);
   start(&f->b, CARNET_HS_RESPONDER, NULL, 0);
   pump(f, 0);
-  assert_int_equal(CARNET_PROTOCOL_VERSION, 3);
+  assert_int_equal(CARNET_PROTOCOL_VERSION, 4);
   assert_int_equal(f->b.hs_rc, CARNET_EVERSION);
   errmsg_has(carnet__hs_errmsg(&f->b.hs), "upgrade the peer");
   assert_int_equal(f->a.hs_rc, CARNET_EVERSION);
-  errmsg_has(carnet__hs_errmsg(&f->a.hs), "protocol version 1 not supported, this replica speaks 3");
+  errmsg_has(carnet__hs_errmsg(&f->a.hs),
+             "protocol version 1 not supported, this replica speaks 4");
 }
 
 static void test_version2_peer_refused(void **state) {
@@ -581,7 +582,23 @@ static void test_version2_peer_refused(void **state) {
   assert_int_equal(f->b.hs_rc, CARNET_EVERSION);
   errmsg_has(carnet__hs_errmsg(&f->b.hs), "upgrade this replica");
   assert_int_equal(f->a.hs_rc, CARNET_EVERSION);
-  errmsg_has(carnet__hs_errmsg(&f->a.hs), "protocol version 3 not supported, this replica speaks 2");
+  errmsg_has(carnet__hs_errmsg(&f->a.hs),
+             "protocol version 4 not supported, this replica speaks 2");
+}
+
+/* Version 3 (no KNOW message) is refused the same way, both directions:
+ * syncing with it would echo every relayed change (docs/DESIGN-NOTES.md
+ * "No echo"). */
+static void test_version3_peer_refused(void **state) {
+  fx *f = *state;
+  start(&f->a, CARNET_HS_INITIATOR, NULL, 3);
+  start(&f->b, CARNET_HS_RESPONDER, NULL, 0);
+  pump(f, 0);
+  assert_int_equal(f->b.hs_rc, CARNET_EVERSION);
+  errmsg_has(carnet__hs_errmsg(&f->b.hs), "upgrade the peer");
+  assert_int_equal(f->a.hs_rc, CARNET_EVERSION);
+  errmsg_has(carnet__hs_errmsg(&f->a.hs),
+             "protocol version 3 not supported, this replica speaks 4");
 }
 
 /* A node at its admission limits (replica/node.c A4) answers message (1)
@@ -965,6 +982,7 @@ int main(void) {
       T(test_busy_refusal),
       T(test_version1_peer_refused),
       T(test_version2_peer_refused),
+      T(test_version3_peer_refused),
       T(test_version_mismatch_older_initiator),
       T(test_tampered_handshake_never_agrees),
       T(test_handshake_message_over_limit),
