@@ -6,6 +6,11 @@
  *   per peer, online or not, last contact, acked and pending, true while
  *   sessions run (pending 0 within two seconds of the peer's
  *   acknowledgement), after a clean stop and after a kill -9.
+ * - no echo: a hub and three laptops; what one laptop writes reaches the
+ *   two others through the hub, and no cell of it comes back to the hub
+ *   (the hub's session counters in its log: "0 cells in" from the two
+ *   laptops that only relayed), while every laptop's status shows pending
+ *   0 within two seconds of the hub applying the change.
  *
  * Every wait is bounded (T() grows under sanitizers) and waits for a
  * condition, never for time.
@@ -142,9 +147,124 @@ static void test_live_status(void **state) {
   stop_all();
 }
 
+/* The cells the hub's log says it received from the peer whose key starts
+ * with `key8` (8 hex digits): the sum of its "synced, N cells in" lines, and
+ * of the "session closed: N cells in (M new)" lines in `*closed_in` and
+ * `*closed_new`. */
+static long long hub_cells_from(bg *hub, const char *key8, long long *closed_in,
+                                long long *closed_new) {
+  char *log = slurp(hub->err_path), needle[32];
+  long long synced = 0;
+  snprintf(needle, sizeof needle, "(key %.8s", key8);
+  *closed_in = *closed_new = 0;
+  for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n")) {
+    if (!strstr(line, needle)) continue;
+    const char *at;
+    long long n = 0, m = 0;
+    if ((at = strstr(line, "synced, ")) && sscanf(at, "synced, %lld cells in", &n) == 1)
+      synced += n;
+    if ((at = strstr(line, "session closed: ")) &&
+        sscanf(at, "session closed: %lld cells in (%lld new)", &n, &m) == 2) {
+      *closed_in += n;
+      *closed_new += m;
+    }
+  }
+  free(log);
+  return synced;
+}
+
+/* Poll until `dir` holds `n` customers, at most `ms`; how long, or -1. */
+static long long wait_customers(const char *dir, long long n, int ms) {
+  uint64_t t0 = now_ms();
+  for (;;) {
+    if (customer_count(dir) >= n) return (long long)(now_ms() - t0);
+    if (now_ms() - t0 >= (uint64_t)ms) return -1;
+    sleep_ms(20);
+  }
+}
+
+static void test_no_echo(void **state) {
+  (void)state;
+  const char *H = path("H"), *L[3] = {path("L0"), path("L1"), path("L2")};
+  ident h, l[3];
+  init(H);
+  for (int i = 0; i < 3; i++) {
+    init(L[i]);
+    trust_pair(H, L[i]);
+    l[i] = id_of(L[i]);
+  }
+  h = id_of(H);
+  bg *sh = SERVE(H, "H"), *sl[3];
+  for (int i = 0; i < 3; i++) {
+    char name[8];
+    snprintf(name, sizeof name, "L%d", i);
+    sl[i] = SERVE_WITH(L[i], name, "--peer", sh->addr);
+  }
+  for (int i = 0; i < 3; i++)
+    if (!wait_log(sl[i], T(10000), "synced", NULL)) {
+      dump_log(sl[i]);
+      fail_msg("laptop %d never synced with the hub", i);
+    }
+
+  /* Five customers on laptop 0 (another process than its serve). */
+  for (int i = 0; i < 5; i++) {
+    char name[32];
+    snprintf(name, sizeof name, "Relayed %d", i);
+    free(add_customer(L[0], name, "Brest"));
+  }
+  long long at_hub = wait_customers(H, 5, T(5000));
+  if (at_hub < 0) dump_log(sh);
+  assert_true(at_hub >= 0);
+  /* The hub applied them: every laptop's status is caught up with the hub
+   * within two seconds (laptop 0's changes acknowledged, the others'
+   * relayed copies applied and their empty streams acknowledged). */
+  for (int i = 0; i < 3; i++) {
+    long long ms = wait_peer(L[i], h.key, true, true, T(2000));
+    if (ms < 0) {
+      dump_log(sl[i]);
+      dump_log(sh);
+    }
+    assert_true(ms >= 0);
+    printf("# laptop %d: pending 0 on its status %lld ms after the hub applied\n", i, ms);
+  }
+  for (int i = 1; i < 3; i++) assert_true(wait_customers(L[i], 5, T(5000)) >= 0);
+  assert_true(wait_peer(H, l[1].key, true, true, T(2000)) >= 0);
+  assert_true(wait_peer(H, l[2].key, true, true, T(2000)) >= 0);
+
+  /* Clean stops, so each session logs its counters, then the hub's. */
+  for (int i = 0; i < 3; i++) stop(sl[i]);
+  for (int i = 0; i < 3; i++) {
+    char needle[32];
+    snprintf(needle, sizeof needle, "(key %.8s", l[i].key);
+    assert_true(wait_log(sh, T(5000), "session closed", needle));
+  }
+  stop(sh);
+  long long in[3], closed_in[3], closed_new[3];
+  for (int i = 0; i < 3; i++) {
+    char key8[9];
+    snprintf(key8, sizeof key8, "%.8s", l[i].key);
+    in[i] = hub_cells_from(sh, key8, &closed_in[i], &closed_new[i]);
+    printf("# hub's session with laptop %d: %lld cells in while live, %lld in (%lld new) at "
+           "its close\n",
+           i, in[i], closed_in[i], closed_new[i]);
+  }
+  /* Laptop 0 sent its changes once, every cell new to the hub. */
+  assert_true(closed_in[0] > 0);
+  assert_int_equal(closed_in[0], closed_new[0]);
+  /* The two others relayed nothing back: no cell came in from them. */
+  for (int i = 1; i < 3; i++) {
+    if (closed_in[i] != 0 || in[i] != 0) dump_log(sh);
+    assert_int_equal(closed_in[i], 0);
+    assert_int_equal(in[i], 0);
+  }
+  for (int i = 1; i < 3; i++) assert_same_digest(H, L[i]);
+  stop_all();
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_live_status, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_no_echo, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
