@@ -227,12 +227,14 @@ static void test_no_echo(void **state) {
     assert_true(ms >= 0);
     printf("# laptop %d: pending 0 on its status %lld ms after the hub applied\n", i, ms);
   }
-  for (int i = 1; i < 3; i++) assert_true(wait_customers(L[i], 5, T(5000)) >= 0);
+  for (int i = 1; i < 3; i++)
+    assert_true(wait_customers(L[i], 5, T(5000)) >= 0);
   assert_true(wait_peer(H, l[1].key, true, true, T(2000)) >= 0);
   assert_true(wait_peer(H, l[2].key, true, true, T(2000)) >= 0);
 
   /* Clean stops, so each session logs its counters, then the hub's. */
-  for (int i = 0; i < 3; i++) stop(sl[i]);
+  for (int i = 0; i < 3; i++)
+    stop(sl[i]);
   for (int i = 0; i < 3; i++) {
     char needle[32];
     snprintf(needle, sizeof needle, "(key %.8s", l[i].key);
@@ -257,7 +259,8 @@ static void test_no_echo(void **state) {
     assert_int_equal(closed_in[i], 0);
     assert_int_equal(in[i], 0);
   }
-  for (int i = 1; i < 3; i++) assert_same_digest(H, L[i]);
+  for (int i = 1; i < 3; i++)
+    assert_same_digest(H, L[i]);
   stop_all();
 }
 
