@@ -465,11 +465,6 @@ int carnet__know_read(carnet_replica *r, uint64_t *seq, carnet__know *out) {
   return rc;
 }
 
-int carnet__know_clear(carnet__stxn *st) {
-  int rc = carnet__store_del(st, CARNET__T_META, CARNET__META_KNOW, sizeof CARNET__META_KNOW - 1);
-  return rc == CARNET_ENOTFOUND ? 0 : rc;
-}
-
 static void hash_u64(crypto_generichash_state *h, uint64_t v) {
   uint8_t b[8];
   carnet__be64_put(b, v);

@@ -72,8 +72,4 @@ int carnet__know_read(carnet_replica *r, uint64_t *seq, struct carnet__know *out
 int carnet__know_absorb_in(struct carnet_txn *t, uint64_t peer, uint64_t upto,
                            const struct carnet__know *vec, bool *absorbed);
 
-/* Brief: forget the stored vector (salvage: rows may be gone). In a write
- * transaction. */
-int carnet__know_clear(struct carnet__stxn *st);
-
 #endif
