@@ -98,8 +98,9 @@ fuzz: deps
 
 # The deterministic simulation over many seeds (tests/sim/, carnet-sim):
 # SEEDS seeds from SEED_FIRST, split in two halves run in parallel (two
-# cores); SIM_ARGS adds options (--steps S, --broken...). A failing seed is
-# printed with the command line that replays it.
+# cores); SIM_ARGS adds options (--steps S, --broken, --replicas 3..50,
+# --topology star|mesh|mixed...). A failing seed is printed with the command
+# line that replays it.
 SEEDS      ?= 1000
 SEED_FIRST ?= 1
 SIM_ARGS   ?=

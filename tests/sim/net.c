@@ -35,7 +35,24 @@ static uint64_t now_of(const sim *s, int i) {
 }
 
 bool net_link_up(const sim *s, int a, int b) {
-  return s->rep[a].part == s->rep[b].part;
+  return s->rep[a].part == s->rep[b].part && !s->rep[a].off_until && !s->rep[b].off_until;
+}
+
+bool net_edge(const sim *s, int a, int b) {
+  if (a == b) return false;
+  if (a > b) {
+    int t = a;
+    a = b;
+    b = t;
+  }
+  switch (s->cfg.topo) {
+  case SIM_TOPO_STAR:
+    return a == 0;
+  case SIM_TOPO_MIXED:
+    return b <= 2 || a == 0 || (b >= 3 && (b % 2) == 0 && a == b - 1);
+  default:
+    return true;
+  }
 }
 
 int net_find(const sim *s, int a, int b) {
@@ -45,8 +62,8 @@ int net_find(const sim *s, int a, int b) {
 }
 
 int net_dial(sim *s, int a, int b, bool once) {
-  if (a == b || !s->rep[a].r || !s->rep[b].r || !net_link_up(s, a, b) || net_find(s, a, b) >= 0 ||
-      s->nconn >= SIM_MAXCONN)
+  if (a == b || !s->rep[a].r || !s->rep[b].r || !net_link_up(s, a, b) || !net_edge(s, a, b) ||
+      net_find(s, a, b) >= 0 || s->nconn >= SIM_MAXCONN)
     return 0;
   simconn *c = &s->conn[s->nconn];
   memset(c, 0, sizeof *c);
@@ -160,6 +177,7 @@ static void end_side(sim *s, simconn *c, int d) {
   carnet_session_stats st;
   carnet_session_get_stats(x, &st);
   s->st.cells_applied += st.cells_applied;
+  s->st.cells_in += st.cells_in;
   if (carnet_session_get_state(x) == CARNET_SESSION_CLOSED) s->st.session_closed++;
   carnet_session_free(x);
   *side(c, d) = NULL;
@@ -236,6 +254,20 @@ void net_drop_replica(sim *s, int i, bool rst) {
   }
 }
 
+void net_traffic(const sim *s, unsigned long long *in, unsigned long long *applied) {
+  *in = s->st.cells_in;
+  *applied = s->st.cells_applied;
+  for (int ci = 0; ci < s->nconn; ci++)
+    for (int d = 0; d < 2; d++) {
+      carnet_session *x = d ? s->conn[ci].sb : s->conn[ci].sa;
+      if (!x) continue;
+      carnet_session_stats st;
+      carnet_session_get_stats(x, &st);
+      *in += st.cells_in;
+      *applied += st.cells_applied;
+    }
+}
+
 void net_free(sim *s) {
   for (int ci = 0; ci < s->nconn; ci++) {
     carnet_session_free(s->conn[ci].sa);
@@ -257,7 +289,7 @@ static bool quiet(sim *s) {
   }
   for (int a = 0; a < s->n; a++)
     for (int b = a + 1; b < s->n; b++)
-      if (net_find(s, a, b) < 0 && net_find(s, b, a) < 0) return false;
+      if (net_edge(s, a, b) && net_find(s, a, b) < 0 && net_find(s, b, a) < 0) return false;
   return true;
 }
 
@@ -274,6 +306,7 @@ int net_heal_rounds(sim *s, unsigned max) {
   for (int i = 0; i < s->n; i++) {
     if (world_restart(s, i)) return -1;
     s->rep[i].part = 0;
+    s->rep[i].off_until = 0;
   }
   /* Half-dead connections learn it now (the restarted peer answers a RST). */
   for (int ci = 0; ci < s->nconn; ci++) {
@@ -294,7 +327,8 @@ int net_heal_rounds(sim *s, unsigned max) {
     s->st.heal_rounds++;
     for (int a = 0; a < s->n; a++)
       for (int b = a + 1; b < s->n; b++)
-        if (net_find(s, a, b) < 0 && net_find(s, b, a) < 0 && net_dial(s, a, b, false) < 0)
+        if (net_edge(s, a, b) && net_find(s, a, b) < 0 && net_find(s, b, a) < 0 &&
+            net_dial(s, a, b, false) < 0)
           return -1;
     for (int ci = 0; ci < s->nconn; ci++)
       for (int k = 0; k < 8; k++) {

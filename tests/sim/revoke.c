@@ -20,7 +20,7 @@ int op_revoke(sim *s, int ri) {
   int rc = carnet_peer_remove(s->rep[ri].r, s->rep[rj].pk);
   if (rc == CARNET_ENOTFOUND) return 0; /* not trusted here already */
   if (rc) return ops_api_fail(s, ri, "peer remove", rc);
-  s->revoked_mask |= 1u << rj;
+  s->revoked_mask |= 1ull << rj;
   s->st.revocations++;
   /* It bites: ri's live sessions with rj end at their next tick. */
   for (int ci = 0; ci < s->nconn; ci++) {
@@ -39,7 +39,7 @@ int op_revoke(sim *s, int ri) {
 }
 
 bool revoke_may_refuse(const sim *s, int a, int b) {
-  return s->cfg.revoke && (s->revoked_mask & (1u << a | 1u << b)) != 0;
+  return s->cfg.revoke && (s->revoked_mask & (1ull << a | 1ull << b)) != 0;
 }
 
 typedef struct override_arg {

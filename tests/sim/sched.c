@@ -8,6 +8,12 @@
  * (in chunks of any size), a flush of every connection, a dial, a cut, a
  * partition or its heal, a crash. Every session is ticked each step, and
  * sessions that ended are reaped.
+ *
+ * With --topology (star, mesh, mixed: a team), dials follow the topology's
+ * links, a replica redials one of its links now and then as a serve with
+ * --peer does, laptops go offline for long stretches (their connections
+ * cut, no link until they come back), and the hub (replica 0) crashes
+ * now and then. Without it, no draw of these is made: old seeds replay.
  */
 #include <stdio.h>
 
@@ -59,6 +65,54 @@ static void partition(sim *s) {
   s->st.partitions++;
 }
 
+/* A random neighbour of `a` in the topology, or -1. */
+static int random_edge(sim *s, int a) {
+  int k = 0;
+  for (int i = 0; i < s->n; i++)
+    k += net_edge(s, a, i);
+  if (!k) return -1;
+  int x = (int)trng_below(&s->g, (uint32_t)k);
+  for (int i = 0; i < s->n; i++)
+    if (net_edge(s, a, i) && x-- == 0) return i;
+  return -1;
+}
+
+/* A laptop (not the office: replica 0, and 1..2 in a mixed team) leaves for
+ * a long stretch: its connections are cut, its links down until it comes
+ * back. It still writes meanwhile. */
+static void go_offline(sim *s) {
+  int first = s->cfg.topo == SIM_TOPO_MIXED ? 3 : 1;
+  if (s->n <= first) return;
+  int i = first + (int)trng_below(&s->g, (uint32_t)(s->n - first));
+  if (s->rep[i].off_until) return;
+  for (int c = 0; c < s->nconn; c++)
+    if (s->conn[c].a == i || s->conn[c].b == i) net_cut(s, c, trng_chance(&s->g, 50));
+  s->rep[i].off_until = s->step + 40 + trng_below(&s->g, s->cfg.steps / 2 + 1);
+  s->st.offline++;
+}
+
+/* The topologies' own events (sched.c's header). */
+static int team_event(sim *s, unsigned ev) {
+  if (ev < 97) {
+    go_offline(s);
+    return 0;
+  }
+  if (ev < 98 && s->rep[0].r) {
+    s->st.hub_crashes++;
+    return world_crash(s, 0);
+  }
+  return 0;
+}
+
+/* A serve with --peer redials: one random replica dials one of its links
+ * when it has no session on it. */
+static int team_redial(sim *s) {
+  int a = random_up(s);
+  int b = a < 0 ? -1 : random_edge(s, a);
+  if (b < 0 || net_find(s, a, b) >= 0 || net_find(s, b, a) >= 0) return 0;
+  return net_dial(s, a, b, false) < 0 ? -1 : 0;
+}
+
 static int one_event(sim *s) {
   unsigned ev = trng_below(&s->g, 100);
   if (ev < 45) {
@@ -72,6 +126,12 @@ static int one_event(sim *s) {
     return net_move(s, c, d, max) < 0 ? -1 : 0;
   }
   if (ev < 80) return flush_all(s);
+  if (ev < 88 && s->cfg.topo != SIM_TOPO_ANY) {
+    int a = random_up(s);
+    int b = a < 0 ? -1 : random_edge(s, a);
+    if (b < 0 || !s->rep[b].r) return 0;
+    return net_dial(s, a, b, trng_chance(&s->g, 25)) < 0 ? -1 : 0;
+  }
   if (ev < 88) {
     int a = random_up(s), b = random_up(s);
     if (a < 0 || a == b) return 0;
@@ -86,6 +146,7 @@ static int one_event(sim *s) {
     return 0;
   }
   if (ev < 94 && up_count(s) > 2) return world_crash(s, random_up(s));
+  if (ev >= 94 && s->cfg.topo != SIM_TOPO_ANY) return team_event(s, ev);
   return 0;
 }
 
@@ -93,8 +154,11 @@ int sched_run(sim *s) {
   for (s->step = 0; s->step < s->cfg.steps; s->step++) {
     s->st.steps++;
     world_clocks(s, random_dt(s), true);
-    for (int i = 0; i < s->n; i++)
+    for (int i = 0; i < s->n; i++) {
       if (!s->rep[i].r && s->step >= s->rep[i].up_at && world_restart(s, i)) return -1;
+      if (s->rep[i].off_until && s->step >= s->rep[i].off_until) s->rep[i].off_until = 0;
+    }
+    if (s->cfg.topo != SIM_TOPO_ANY && team_redial(s)) return -1;
     if (one_event(s) || net_tick_all(s) || net_reap(s)) return -1;
     if (s->failed) return -1;
   }

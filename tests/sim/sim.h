@@ -1,6 +1,7 @@
 /* tests/sim/sim.h - the deterministic simulation (carnet-sim).
  *
- * One process drives N replicas (3..7) through the real engine and the real
+ * One process drives N replicas (3..7, or up to 50 with --replicas) through
+ * the real engine and the real
  * sync sessions (carnet/sync.h) over a simulated network, with a scheduler
  * seeded by one number: same seed, same run, same digests.
  *
@@ -38,8 +39,19 @@
 #include "carnet/merge.h"
 #include "support/testenv.h"
 
-#define SIM_MAXR 7
+#define SIM_MAXR 50                             /* --replicas; a seed draws 3..7 by itself */
 #define SIM_MAXCONN (SIM_MAXR * (SIM_MAXR - 1)) /* one per ordered pair */
+
+/* Who may connect to whom (--topology). ANY is the historical run: every
+ * pair, and no draw of the topologies' own events, so old seeds replay. */
+typedef enum sim_topo {
+  SIM_TOPO_ANY = 0,
+  SIM_TOPO_STAR = 1,  /* replica 0 is the office hub; every other is a laptop linked to it */
+  SIM_TOPO_MESH = 2,  /* every pair, with laptops offline for long stretches and hub crashes */
+  SIM_TOPO_MIXED = 3, /* replicas 0..2 an office meshed together; laptops linked to the hub
+                         (0), and laptops 2k+1 and 2k+2 (k >= 1) to each other (two
+                         devices of one person) */
+} sim_topo;
 
 typedef struct sim sim;
 
@@ -61,6 +73,7 @@ typedef struct simrep {
   uint64_t up_at;  /* crashed: step at which it restarts */
   uint64_t fwd_g;  /* global time of its clock's last step forward */
   uint8_t pk[CARNET_PK_BYTES]; /* its identity key (--revoke) */
+  uint64_t off_until;          /* a laptop offline (no link) until this step; 0: online */
   unsigned crashes, restarts, clock_back;
 } simrep;
 
@@ -96,7 +109,12 @@ void net_drop_replica(sim *s, int i, bool rst);
 /* End connections whose sessions have ended; returns 0 or a failure. */
 int net_reap(sim *s);
 bool net_link_up(const sim *s, int a, int b);
+/* Whether the topology has a link between `a` and `b` (either way). */
+bool net_edge(const sim *s, int a, int b);
 int net_find(const sim *s, int a, int b);
+/* Cells received so far by every session, ended or live, and those of them
+ * that changed the receiver's state. */
+void net_traffic(const sim *s, unsigned long long *in, unsigned long long *applied);
 /* Every replica up, every link up, every pair connected, bytes moved and
  * sessions ticked until nothing moves. */
 int net_heal_quiesce(sim *s);
@@ -208,6 +226,8 @@ typedef struct sim_stats {
       restarts, clock_jumps, session_fail, session_closed, bytes_chunks, heal_rounds, validations,
       merges, unmerges, dismisses, erases, broken_rewrites, revocations, overrides;
   unsigned long long bytes, cells_applied;
+  unsigned long long cells_in; /* cells received by sessions (applied or not) */
+  unsigned offline, hub_crashes;
 } sim_stats;
 
 typedef struct sim_cfg {
@@ -216,6 +236,7 @@ typedef struct sim_cfg {
   unsigned steps;
   bool broken;
   bool revoke; /* a revocation now and then (op_revoke) */
+  sim_topo topo;
   int verbose;
 } sim_cfg;
 
@@ -244,7 +265,7 @@ struct sim {
   uint8_t *broken_count; /* rewrites per entity */
   size_t nbroken_own;
   unsigned long long cells_seen[SIM_MAXR];
-  uint32_t revoked_mask; /* replicas revoked by some op_revoke */
+  uint64_t revoked_mask; /* replicas revoked by some op_revoke */
   /* outcome */
   bool failed;
   char why[2048];
@@ -253,6 +274,8 @@ struct sim {
 };
 
 int sim_run(const sim_cfg *cfg, sim *out);
+/* The bound on wasted traffic (sim.c), after the heal. */
+int check_waste(sim *s);
 void sim_free(sim *s);
 
 #define SIM_PICK(s, arr) (arr[trng_below(&(s)->g, (uint32_t)(sizeof(arr) / sizeof(arr[0])))])
