@@ -124,9 +124,11 @@ struct carnet_session {
   /* S8: knowledge vectors (engine/model/know.h), allocated with the channel. */
   carnet__know *peer_know; /* what the peer holds: left out of our stream */
   carnet__know *tx_know;   /* ours, read with the last batch of a stream */
-  carnet__know *sent_know; /* the last vector we sent */
-  carnet__know *rx_know;   /* the peer's last KNOW, not yet held as ours */
-  uint64_t rx_know_upto;   /* ... its `upto` */
+  carnet__know *sent_know; /* every entry we sent (the peer holds or will hold them) */
+  carnet__know *rx_know;   /* the peer's KNOWs, merged, not yet held as ours */
+  uint64_t rx_know_upto;   /* ... the greatest `upto` of them */
+  bool know_sent_once;
+  carnet__know *scratch; /* a KNOW's entries, decoded or to send */
   bool rx_know_set;
   /* What we receive. */
   carnet_txn *rx_txn; /* batches applied, not yet committed (this input call) */
@@ -265,21 +267,30 @@ static uint64_t local_seq(carnet_session *s) {
 /* S8: tell the peer what we hold (`k`, read when our sequence number was
  * `upto`). */
 static int send_know(carnet_session *s, uint64_t upto, const carnet__know *k, uint64_t now_ms) {
-  /* The same vector again says nothing new: the peer holds the last one
-   * until its mark reaches that one's `upto`, which is below this one's. A
-   * one-field sync then costs no KNOW at the end of its stream. */
-  if (s->sent_know->n && k->n == s->sent_know->n &&
-      memcmp(k->e, s->sent_know->e, k->n * sizeof k->e[0]) == 0)
-    return 0;
+  /* Only the entries that tell the peer something: above what it said it
+   * holds, and above what we told it already (it merges every KNOW of the
+   * session and holds them as its own at the stream's end, so leaving an
+   * entry out claims less, never more). When nothing is left, nothing is
+   * sent: a relayed change then costs the laptop no KNOW back, and a
+   * one-field sync none at the end of its stream. The first KNOW of a
+   * session always goes (REQ follows it, and the peer filters by it). */
+  carnet__know *d = s->scratch;
+  d->n = 0;
+  for (size_t i = 0; i < k->n; i++) {
+    uint64_t o = k->e[i].origin;
+    carnet_hlc told = carnet__know_get(s->peer_know, o), sent = carnet__know_get(s->sent_know, o);
+    if (k->e[i].hlc > (told > sent ? told : sent)) d->e[d->n++] = k->e[i];
+  }
+  if (d->n == 0 && s->know_sent_once) return 0;
   uint8_t *buf = carnet__malloc(CARNET__KNOW_BYTES_MAX);
   if (buf == NULL) return fail(s, CARNET_ENOMEM, "out of memory");
-  size_t n = carnet__know_encode(k, buf);
+  size_t n = carnet__know_encode(d, buf);
   carnet__msg m = {.type = CARNET_MSG_KNOW, .upto = upto, .bytes = {n ? buf : NULL, n}};
   int rc = send_msg(s, &m, now_ms);
   carnet__free(buf);
   if (rc == 0) {
-    s->sent_know->n = k->n;
-    memcpy(s->sent_know->e, k->e, k->n * sizeof k->e[0]);
+    (void)carnet__know_merge(s->sent_know, d, 0);
+    s->know_sent_once = true;
   }
   return rc;
 }
@@ -500,9 +511,11 @@ static int handshake_done(carnet_session *s, uint64_t now_ms) {
   s->tx_know = carnet__malloc(sizeof *s->tx_know);
   s->rx_know = carnet__malloc(sizeof *s->rx_know);
   s->sent_know = carnet__malloc(sizeof *s->sent_know);
-  if (s->peer_know == NULL || s->tx_know == NULL || s->rx_know == NULL || s->sent_know == NULL)
+  s->scratch = carnet__malloc(sizeof *s->scratch);
+  if (s->peer_know == NULL || s->tx_know == NULL || s->rx_know == NULL || s->sent_know == NULL ||
+      s->scratch == NULL)
     return fail(s, CARNET_ENOMEM, "out of memory");
-  s->peer_know->n = s->tx_know->n = s->rx_know->n = s->sent_know->n = 0;
+  s->peer_know->n = s->tx_know->n = s->rx_know->n = s->sent_know->n = s->scratch->n = 0;
   if (s->joined && !s->joining) {
     /* The initiator proved it holds our invite's secret: trust it, once. */
     if ((rc = carnet__invite_consume(s->r, p->invite_id, s->peer_pk, s->peer_addr)))
@@ -625,26 +638,33 @@ static int on_batch(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
 static int on_know(carnet_session *s, const carnet__msg *m) {
   int bad = 0, rc = 0;
   bool absorbed = false;
-  if (carnet__know_decode(m->bytes.base, m->bytes.len, s->rx_know, &bad))
+  carnet__know *k = s->scratch;
+  if (carnet__know_decode(m->bytes.base, m->bytes.len, k, &bad))
     return fail(s, CARNET_EPROTO,
-                "the peer sent a malformed knowledge vector (check at "
-                "engine/model/know.c:%d)",
+                "the peer sent a malformed knowledge vector (check at engine/model/know.c:%d)",
                 bad);
-  if (!carnet__know_plausible(s->r, s->rx_know))
+  if (!carnet__know_plausible(s->r, k))
     return fail(s, CARNET_EPROTO,
                   "the peer's knowledge vector carries a timestamp more than "
                   "7 days ahead of this machine's clock; check the clocks");
-  (void)carnet__know_merge(s->peer_know, s->rx_know, 0);
-  s->rx_know_upto = m->upto;
+  /* Each KNOW of a session says what the peer held when its sequence
+   * number was its `upto`, and the peer only gains: the merge of all of
+   * them is true at the greatest `upto` (the peer sends only the entries
+   * that are news, send_know). */
+  (void)carnet__know_merge(s->peer_know, k, 0);
+  if (!s->rx_know_set) s->rx_know->n = 0;
+  (void)carnet__know_merge(s->rx_know, k, 0);
+  if (!s->rx_know_set || m->upto > s->rx_know_upto) s->rx_know_upto = m->upto;
   s->rx_know_set = true;
   if (s->rx_txn) {
-    rc = carnet__know_absorb_in(s->rx_txn, s->peer_id, m->upto, s->rx_know, &absorbed);
+    rc = carnet__know_absorb_in(s->rx_txn, s->peer_id, s->rx_know_upto, s->rx_know, &absorbed);
   } else {
     carnet_mark mark;
     carnet_txn *t = NULL;
-    if ((rc = carnet_changes_get_mark(s->r, s->peer_id, &mark)) == 0 && mark.base >= m->upto &&
-        (rc = carnet_txn_begin(s->r, &t)) == 0 &&
-        (rc = carnet__know_absorb_in(t, s->peer_id, m->upto, s->rx_know, &absorbed)) == 0) {
+    if ((rc = carnet_changes_get_mark(s->r, s->peer_id, &mark)) == 0 &&
+        mark.base >= s->rx_know_upto && (rc = carnet_txn_begin(s->r, &t)) == 0 &&
+        (rc = carnet__know_absorb_in(t, s->peer_id, s->rx_know_upto, s->rx_know, &absorbed)) ==
+            0) {
       rc = carnet_txn_commit(t);
       t = NULL;
     }
@@ -793,6 +813,7 @@ void carnet_session_free(carnet_session *s) {
   carnet__free(s->tx_know);
   carnet__free(s->rx_know);
   carnet__free(s->sent_know);
+  carnet__free(s->scratch);
   sodium_memzero(&s->invite, sizeof s->invite);
   carnet__obuf_free(&s->out);
   carnet__free(s->peer_addr);
