@@ -663,8 +663,7 @@ static int on_know(carnet_session *s, const carnet__msg *m) {
     carnet_txn *t = NULL;
     if ((rc = carnet_changes_get_mark(s->r, s->peer_id, &mark)) == 0 &&
         mark.base >= s->rx_know_upto && (rc = carnet_txn_begin(s->r, &t)) == 0 &&
-        (rc = carnet__know_absorb_in(t, s->peer_id, s->rx_know_upto, s->rx_know, &absorbed)) ==
-            0) {
+        (rc = carnet__know_absorb_in(t, s->peer_id, s->rx_know_upto, s->rx_know, &absorbed)) == 0) {
       rc = carnet_txn_commit(t);
       t = NULL;
     }
