@@ -70,6 +70,13 @@ int carnet__erase_filter(struct carnet_txn *t, carnet__loaded *l, bool *drop);
  * error: the entity then travels as usual). */
 bool carnet__erase_send_whole(carnet__stxn *st, const carnet__entity *e);
 
+/* Brief: whether `e` is a document the law keeps (a validated invoice or
+ * credit note: X2), which an erasure keeps pseudonymised: a replica that
+ * erased it before it was validated dropped its cells, and needs them
+ * again once it is kept, so no knowledge vector may leave its cells out
+ * (engine/know.h K1). */
+bool carnet__erase_kept(const carnet__entity *e);
+
 /* Brief: mark the replica for compaction in `st`, for deletions that are
  * not an erasure's (a repair deleting the rows of erased entities:
  * engine/top/verify.c). Errors: CARNET_ENOSPC, CARNET_EIO, CARNET_ENOMEM. */

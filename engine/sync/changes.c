@@ -61,6 +61,9 @@ static bool row_has_news(const carnet_buf *row, uint64_t base, uint64_t skip_ori
   if (carnet__mp_uint(&m, &kind) || carnet__mp_uint(&m, &seq) || carnet__mp_uint(&m, &ns) ||
       ns > CARNET__ENTITY_CELLS_MAX)
     goto done;
+  /* A document may be one the law keeps (carnet__erase_kept): whether its
+   * cells may be left out is for the full decode to say. */
+  if (kind == CARNET_KIND_DOCUMENT) peer_know = NULL;
   if (seq <= base) {
     news = false;
     goto done;
@@ -140,8 +143,13 @@ int carnet__changes_since(carnet_replica *r, const carnet_mark *from, size_t max
       goto done;
     }
     carnet__benc_pos pos = carnet__benc_tell(enc);
+    /* A kept document of an erased owner goes whole (K1's exception): the
+     * peer may have dropped any of its cells, its own included, when it
+     * erased the document before it was validated, and it claims them
+     * since; so every cell goes, even those sent before (base). */
     bool whole = (skip_origin || peer_know) && carnet__erase_send_whole(st, &e);
-    rc = carnet__benc_entity(enc, &e, m.base, whole ? 0 : skip_origin, whole ? NULL : peer_know);
+    rc = carnet__benc_entity(enc, &e, whole ? 0 : m.base, whole ? 0 : skip_origin,
+                             whole ? NULL : peer_know);
     carnet__entity_free(&e);
     /* The entity that does not fit goes first in the next batch, unless it
      * is alone: one entity larger than the limit still travels. */

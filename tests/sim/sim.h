@@ -18,7 +18,8 @@
  *             (fields, sets, phones, consents, deletes)
  *   ops_doc.c merges, unmerges, dismissals, documents (ops.h: shared)
  *   model.c   what every acknowledged write must leave behind
- *   checks.c  the checks after the heal
+ *   checks.c  the checks after the heal (sim.c: the bound on wasted traffic
+ *             with --topology)
  *   erase.c   the erasure operation and what it must leave (checks 5)
  *   revoke.c  --revoke: a replica removes a peer (revoked for the team), and
  *             the heal overrides every revocation so the checks still hold
