@@ -118,10 +118,6 @@ static int erased_owner(carnet__stxn *st, const carnet__entity *e, carnet_id *ow
   return 0;
 }
 
-bool carnet__erase_kept(const carnet__entity *e) {
-  return kept_document(e);
-}
-
 bool carnet__erase_send_whole(carnet__stxn *st, const carnet__entity *e) {
   carnet_id owner;
   bool found = false;

@@ -66,16 +66,11 @@ int carnet__erase_filter(struct carnet_txn *t, carnet__loaded *l, bool *drop);
 /* Brief: whether a stream must send every cell of `e`, even those the
  * receiving peer wrote (protocol/session.c S3): a kept document of an
  * erased customer (X2), since the peer may have deleted its own cells of
- * it when it applied the certificate. Errors: none (false on a read
- * error: the entity then travels as usual). */
+ * it when it applied the certificate, and (engine/know.h K1) it may have
+ * dropped the cells of other origins too while it claims them: the stream
+ * then ignores the knowledge vector and the mark's base. Errors: none
+ * (false on a read error: the entity then travels as usual). */
 bool carnet__erase_send_whole(carnet__stxn *st, const carnet__entity *e);
-
-/* Brief: whether `e` is a document the law keeps (a validated invoice or
- * credit note: X2), which an erasure keeps pseudonymised: a replica that
- * erased it before it was validated dropped its cells, and needs them
- * again once it is kept, so no knowledge vector may leave its cells out
- * (engine/know.h K1). */
-bool carnet__erase_kept(const carnet__entity *e);
 
 /* Brief: mark the replica for compaction in `st`, for deletions that are
  * not an erasure's (a repair deleting the rows of erased entities:
