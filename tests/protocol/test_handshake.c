@@ -557,48 +557,43 @@ static void test_version_mismatch_older_initiator(void **state) {
   errmsg_has(carnet__hs_errmsg(&f->a.hs), want);
 }
 
-/* A build of protocol version 1 (no REVOKE message) or 2 (no content
- * messages) and this one refuse each other in the handshake, with which
- * side to upgrade, rather than failing later on a message one of them does
- * not know. */
-static void test_version1_peer_refused(void **state) {
-  fx *f = *state;
-  start(&f->a, CARNET_HS_INITIATOR, NULL, 1);
-  start(&f->b, CARNET_HS_RESPONDER, NULL, 0);
+/* A build of protocol version 1 (no REVOKE message), 2 (no content
+ * messages) or 3 (no KNOW: it would echo every relayed change,
+ * docs/DESIGN-NOTES.md "No echo") and this one refuse each other in the
+ * handshake, with which side to upgrade, rather than failing later on a
+ * message one of them does not know. `va` and `vb` are the initiator's and
+ * the responder's versions (0: ours); `b_says` and `a_says` what each
+ * side's error must say. */
+static void version_refused(fx *f, uint32_t va, uint32_t vb, const char *b_says,
+                            const char *a_says) {
+  start(&f->a, CARNET_HS_INITIATOR, NULL, va);
+  start(&f->b, CARNET_HS_RESPONDER, NULL, vb);
   pump(f, 0);
-  assert_int_equal(CARNET_PROTOCOL_VERSION, 4);
   assert_int_equal(f->b.hs_rc, CARNET_EVERSION);
-  errmsg_has(carnet__hs_errmsg(&f->b.hs), "upgrade the peer");
+  errmsg_has(carnet__hs_errmsg(&f->b.hs), b_says);
   assert_int_equal(f->a.hs_rc, CARNET_EVERSION);
-  errmsg_has(carnet__hs_errmsg(&f->a.hs),
-             "protocol version 1 not supported, this replica speaks 4");
+  errmsg_has(carnet__hs_errmsg(&f->a.hs), a_says);
+}
+
+static void test_version1_peer_refused(void **state) {
+  assert_int_equal(CARNET_PROTOCOL_VERSION, 4);
+  version_refused(*state, 1, 0, "upgrade the peer",
+                  "protocol version 1 not supported, this replica speaks 4");
 }
 
 static void test_version2_peer_refused(void **state) {
-  fx *f = *state;
-  start(&f->a, CARNET_HS_INITIATOR, NULL, 0);
-  start(&f->b, CARNET_HS_RESPONDER, NULL, 2);
-  pump(f, 0);
-  assert_int_equal(f->b.hs_rc, CARNET_EVERSION);
-  errmsg_has(carnet__hs_errmsg(&f->b.hs), "upgrade this replica");
-  assert_int_equal(f->a.hs_rc, CARNET_EVERSION);
-  errmsg_has(carnet__hs_errmsg(&f->a.hs),
-             "protocol version 4 not supported, this replica speaks 2");
+  version_refused(*state, 0, 2, "upgrade this replica",
+                  "protocol version 4 not supported, this replica speaks 2");
 }
 
-/* Version 3 (no KNOW message) is refused the same way, both directions:
- * syncing with it would echo every relayed change (docs/DESIGN-NOTES.md
- * "No echo"). */
 static void test_version3_peer_refused(void **state) {
-  fx *f = *state;
-  start(&f->a, CARNET_HS_INITIATOR, NULL, 3);
-  start(&f->b, CARNET_HS_RESPONDER, NULL, 0);
-  pump(f, 0);
-  assert_int_equal(f->b.hs_rc, CARNET_EVERSION);
-  errmsg_has(carnet__hs_errmsg(&f->b.hs), "upgrade the peer");
-  assert_int_equal(f->a.hs_rc, CARNET_EVERSION);
-  errmsg_has(carnet__hs_errmsg(&f->a.hs),
-             "protocol version 3 not supported, this replica speaks 4");
+  version_refused(*state, 3, 0, "upgrade the peer",
+                  "protocol version 3 not supported, this replica speaks 4");
+}
+
+static void test_version3_responder_refused(void **state) {
+  version_refused(*state, 0, 3, "upgrade this replica",
+                  "protocol version 4 not supported, this replica speaks 3");
 }
 
 /* A node at its admission limits (replica/node.c A4) answers message (1)
@@ -983,6 +978,7 @@ int main(void) {
       T(test_version1_peer_refused),
       T(test_version2_peer_refused),
       T(test_version3_peer_refused),
+      T(test_version3_responder_refused),
       T(test_version_mismatch_older_initiator),
       T(test_tampered_handshake_never_agrees),
       T(test_handshake_message_over_limit),
