@@ -240,7 +240,7 @@ int carnet__msg_decode(const void *buf, size_t len, carnet__msg *m) {
       rc = mp_err(m, &mp, rc);
       goto done;
     }
-    /* The vector's entries are checked by engine/know.c; its length here. */
+    /* The vector's entries are checked by engine/model/know.c; its length here. */
     if (o.type != MSGPACK_OBJECT_BIN || o.via.bin.size > CARNET__KNOW_BYTES_MAX ||
         o.via.bin.size % CARNET__KNOW_ENTRY_BYTES != 0 ||
         raw.len != carnet__canon_bin(o.via.bin.size)) {

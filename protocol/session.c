@@ -59,15 +59,15 @@
 #include "carnet/error.h"
 #include "carnet/sync.h"
 #include "engine/base/alloc.h"
-#include "engine/model/cert.h"
-#include "engine/erase/certs.h"
-#include "engine/sync/changes_int.h"
 #include "engine/base/check.h"
+#include "engine/erase/certs.h"
+#include "engine/model/cert.h"
+#include "engine/model/know.h"
 #include "engine/store/handle.h"
 #include "engine/store/peer_int.h"
-#include "engine/top/restore.h"
 #include "engine/store/revoke.h"
-#include "engine/model/know.h"
+#include "engine/sync/changes_int.h"
+#include "engine/top/restore.h"
 #include "protocol/channel.h"
 #include "protocol/content.h"
 #include "protocol/handshake.h"
@@ -645,8 +645,8 @@ static int on_know(carnet_session *s, const carnet__msg *m) {
                 bad);
   if (!carnet__know_plausible(s->r, k))
     return fail(s, CARNET_EPROTO,
-                  "the peer's knowledge vector carries a timestamp more than "
-                  "7 days ahead of this machine's clock; check the clocks");
+                "the peer's knowledge vector carries a timestamp more than "
+                "7 days ahead of this machine's clock; check the clocks");
   /* Each KNOW of a session says what the peer held when its sequence
    * number was its `upto`, and the peer only gains: the merge of all of
    * them is true at the greatest `upto` (the peer sends only the entries

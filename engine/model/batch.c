@@ -8,8 +8,8 @@
 #include "carnet/error.h"
 #include "engine/base/check.h"
 #include "engine/base/mp.h"
-#include "engine/model/schema.h"
 #include "engine/model/know.h"
+#include "engine/model/schema.h"
 
 void carnet__benc_init(carnet__benc *enc) {
   msgpack_sbuffer_init(&enc->body);

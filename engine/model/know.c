@@ -1,4 +1,4 @@
-/* engine/know.c - knowledge vectors (engine/know.h: invariants K1-K4).
+/* engine/model/know.c - knowledge vectors (engine/model/know.h: invariants K1-K4).
  *
  * Why a stamp per origin is enough although a stream is ordered by the
  * sender's sequence numbers, not by stamps: the vector is never advanced by

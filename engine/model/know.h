@@ -22,7 +22,7 @@
  *      the snapshot its stream reached (its mark `upto`), merged in the
  *      transaction where this replica's mark for that peer has `base >=
  *      upto`: then every cell the peer held in that snapshot is held here
- *      (the mark says so, engine/changes.c A2), hence every cell the
+ *      (the mark says so, engine/sync/changes.c A2), hence every cell the
  *      peer's vector covered. A cut stream leaves the vector where it was.
  *  K4. At most CARNET__KNOW_ORIGINS_MAX origins: an entry that does not
  *      fit is left out, which claims less (K1 still holds).

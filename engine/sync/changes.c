@@ -29,19 +29,19 @@
 #include <string.h>
 
 #include "carnet/changes.h"
-#include "engine/base/alloc.h"
 #include "carnet/error.h"
-#include "engine/model/batch.h"
-#include "engine/sync/changes_int.h"
-#include "engine/crm/conflict.h"
-#include "engine/store/entity_io.h"
-#include "engine/erase/erase.h"
-#include "engine/model/hlc.h"
-#include "engine/base/mp.h"
-#include "engine/store/replica_int.h"
-#include "engine/model/know.h"
-#include "engine/store/meta.h"
+#include "engine/base/alloc.h"
 #include "engine/base/check.h"
+#include "engine/base/mp.h"
+#include "engine/crm/conflict.h"
+#include "engine/erase/erase.h"
+#include "engine/model/batch.h"
+#include "engine/model/hlc.h"
+#include "engine/model/know.h"
+#include "engine/store/entity_io.h"
+#include "engine/store/meta.h"
+#include "engine/store/replica_int.h"
+#include "engine/sync/changes_int.h"
 
 /* Room kept for the batch header (version, sender, base, after, upto, more). */
 #define HEADER_BYTES_MAX 48

@@ -15,7 +15,7 @@ struct carnet__stxn;
  * those the peer's knowledge vector `peer_know` covers (NULL: none;
  * engine/model/know.h), whoever wrote them, so a session never echoes a change
  * back to a peer that has it. The cells of a document kept for an erased
- * owner all travel (engine/erase.h). When the batch ends the stream
+ * owner all travel (engine/erase/erase.h). When the batch ends the stream
  * (info->more false) and `snap_know` is not NULL, it receives this
  * replica's knowledge vector read in the same snapshot as the batch (K3:
  * what the peer may claim once it holds the stream up to info->upto). */

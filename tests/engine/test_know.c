@@ -1,5 +1,5 @@
-/* tests/engine/test_know.c - knowledge vectors (engine/know.c, and their
- * store side in engine/changes.c): the vector operations and K4's bound;
+/* tests/engine/test_know.c - knowledge vectors (engine/model/know.c, and their
+ * store side in engine/sync/changes.c): the vector operations and K4's bound;
  * a relay that leaves out what the receiver holds, whoever wrote it (no
  * echo); and K3: a vector is held only once the stream it came with is
  * complete, so a cut stream moves nothing.
@@ -15,8 +15,8 @@
 #include <cmocka.h>
 
 #include "carnet/carnet.h"
-#include "engine/changes_int.h"
-#include "engine/know.h"
+#include "engine/model/know.h"
+#include "engine/sync/changes_int.h"
 #include "support/replicas.h"
 
 #define OK ASSERT_OK

@@ -1,4 +1,4 @@
-/* Fuzz target: the knowledge vector decoder (engine/know.h), which reads the
+/* Fuzz target: the knowledge vector decoder (engine/model/know.h), which reads the
  * KNOW messages of peers (protocol/msg.h, type 13) and the vector a replica
  * stores in meta "know".
  *
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
-#include "engine/know.h"
+#include "engine/model/know.h"
 #include "protocol/msg.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
