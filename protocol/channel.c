@@ -17,10 +17,15 @@
  *      wiped at free.
  * (C4) A failure to queue output (ELIMIT, ENOMEM) changes nothing: the
  *      caller may drain and send the same message again.
+ * (C5) The raw frame of a SEALED is the frame right after it, and is handed
+ *      on only with it, only when its length and last 16 bytes are those
+ *      the SEALED (authenticated, in its place) announced; SEALED is
+ *      refused outright by a channel whose session has no SEALED.
  */
 #include "protocol/channel.h"
 #include "engine/base/alloc.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,6 +178,8 @@ int carnet__channel_eof(carnet__channel *ch) {
     return fail_at(ch, CARNET_EPROTO,
                    "the peer closed the connection before its first encrypted frame (it may not "
                    "trust this replica's key: join with an invite)");
+  if (ch->sealed_wait)
+    return fail_at(ch, CARNET_EPROTO, "the connection closed before a sealed unit's frame");
   if (!ch->rx_final)
     return fail_at(ch, CARNET_EPROTO, "the peer's stream ended without BYE: the session was cut");
   return 0;
@@ -188,11 +195,9 @@ int carnet__channel_send(carnet__channel *ch, const carnet__msg *m, carnet__obuf
   return rc;
 }
 
-int carnet__channel_recv(carnet__channel *ch, const uint8_t **data, size_t *len, carnet__msg *m) {
-  carnet_buf msg;
-  bool final;
-  int rc = carnet__channel_open(ch, data, len, &msg, &final);
-  if (rc <= 0) return rc;
+/* The opened message `msg` decoded into `m`. */
+static int decode(carnet__channel *ch, carnet_buf msg, bool final, carnet__msg *m) {
+  int rc;
   rc = carnet__msg_decode(msg.base, msg.len, m);
   if (rc == CARNET_ENOMEM) return fail_at(ch, rc, "out of memory");
   if (rc)
@@ -203,6 +208,94 @@ int carnet__channel_recv(carnet__channel *ch, const uint8_t **data, size_t *len,
                    final ? "the peer ended its stream with a %s instead of BYE"
                          : "the peer sent %s without ending its stream",
                    carnet__msg_name(m->type));
+  return 0;
+}
+
+int carnet__channel_send_sealed(carnet__channel *ch, const carnet__msg *m, carnet__obuf *out) {
+  if (ch->err) return ch->err;
+  if (!ch->sealed_ok || m->type != CARNET_MSG_SEALED ||
+      m->bytes.len < CARNET_MSG_SEALED_BYTES_MIN || m->bytes.len > CARNET_MSG_CHUNK_BYTES_MAX)
+    return CARNET_EMISUSE;
+  carnet__msg h = *m;
+  h.unit_len = m->bytes.len;
+  memcpy(h.mac, (const uint8_t *)m->bytes.base + m->bytes.len - sizeof h.mac, sizeof h.mac);
+  ch->scratch.len = 0;
+  int rc = carnet__msg_encode(&h, &ch->scratch);
+  if (rc) return rc;
+  /* C4: room for both frames first; the seal and the append then cannot
+   * fail for want of it. */
+  size_t head = ch->tx_started ? 0 : CARNET_CHANNEL_HEADER_BYTES;
+  rc = carnet__obuf_reserve(out, 2 * CARNET_FRAME_HEADER_BYTES + head + ch->scratch.len +
+                                     CARNET_CHANNEL_ABYTES + m->bytes.len);
+  if (rc) return rc;
+  if ((rc = carnet__channel_seal(ch, ch->scratch.base, ch->scratch.len, false, out))) return rc;
+  carnet__frame_header(out->base + out->len, (uint32_t)m->bytes.len);
+  memcpy(out->base + out->len + CARNET_FRAME_HEADER_BYTES, m->bytes.base, m->bytes.len);
+  out->len += CARNET_FRAME_HEADER_BYTES + m->bytes.len;
+  return 0;
+}
+
+/* The raw frame of the SEALED in ch->sealed (C5). In place when the whole
+ * frame is in the input (the usual case: the node feeds bursts), else
+ * gathered by the frame reader. Returns 1 with the unit, 0 (feed more), or
+ * a sticky error. */
+static int read_raw(carnet__channel *ch, const uint8_t **data, size_t *len, carnet_buf *unit) {
+  uint32_t want = (uint32_t)ch->sealed.unit_len;
+  carnet_buf f;
+  if (carnet__frame_reader_idle(&ch->rd) && *len >= CARNET_FRAME_HEADER_BYTES) {
+    const uint8_t *p = *data;
+    uint32_t n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+    if (n != want)
+      return fail_at(ch, CARNET_EPROTO, "a sealed unit's frame is %" PRIu32 " bytes, not %" PRIu32,
+                     n, want);
+    if (*len >= CARNET_FRAME_HEADER_BYTES + (size_t)want) {
+      f = (carnet_buf){p + CARNET_FRAME_HEADER_BYTES, want};
+      *data += CARNET_FRAME_HEADER_BYTES + (size_t)want;
+      *len -= CARNET_FRAME_HEADER_BYTES + (size_t)want;
+      goto got;
+    }
+  }
+  /* F1 of frame.c against the length announced, not the frame maximum. */
+  uint32_t max = ch->rd.max;
+  ch->rd.max = want;
+  int rc = carnet__frame_read(&ch->rd, data, len, &f);
+  ch->rd.max = max;
+  if (rc == CARNET_EPROTO)
+    return fail_at(ch, rc, "a sealed unit's frame is not the %" PRIu32 " bytes announced", want);
+  if (rc < 0) return fail_at(ch, rc, "out of memory");
+  if (rc == 0) return 0;
+  if (f.len != want)
+    return fail_at(ch, CARNET_EPROTO,
+                   "a sealed unit's frame is not the %" PRIu32 " bytes announced", want);
+got:
+  if (sodium_memcmp((const uint8_t *)f.base + f.len - sizeof ch->sealed.mac, ch->sealed.mac,
+                    sizeof ch->sealed.mac) != 0)
+    return fail_at(ch, CARNET_EPROTO, "a sealed unit is not the one its header announced");
+  *unit = (carnet_buf){f.base, f.len};
+  return 1;
+}
+
+int carnet__channel_recv(carnet__channel *ch, const uint8_t **data, size_t *len, carnet__msg *m) {
+  carnet_buf msg;
+  bool final;
+  int rc;
+  if (ch->err) return ch->err;
+  if (!ch->sealed_wait) {
+    rc = carnet__channel_open(ch, data, len, &msg, &final);
+    if (rc <= 0) return rc;
+    if ((rc = decode(ch, msg, final, m))) return rc;
+    if (m->type != CARNET_MSG_SEALED) return 1;
+    if (!ch->sealed_ok)
+      return fail_at(ch, CARNET_EPROTO, "the peer sent SEALED, which its protocol version lacks");
+    ch->sealed = *m;
+    ch->sealed_wait = true;
+  }
+  carnet_buf unit;
+  if (*len == 0) return 0;
+  if ((rc = read_raw(ch, data, len, &unit)) <= 0) return rc;
+  ch->sealed_wait = false;
+  *m = ch->sealed;
+  m->bytes = unit;
   return 1;
 }
 

@@ -14,6 +14,16 @@
  * that ends without a FINAL (a truncated stream) is an error: a peer cannot
  * cut a session short and have it look complete.
  *
+ * A SEALED message (protocol/msg.h, protocol version 4) is followed by one
+ * raw frame: its payload, a unit of a content file already sealed with the
+ * content key, is neither encrypted nor authenticated by the channel. The
+ * channel binds it to the (authenticated) SEALED before it, and to nothing
+ * else: the raw frame must come right after it, be exactly `len` bytes long
+ * and end with `mac`. The unit's own secretstream (content key, chained
+ * state) then authenticates its bytes and its place (protocol/content.h C3).
+ * A channel accepts SEALED only once told the session's version allows it
+ * (`sealed_ok`); a raw frame is never taken for a message, nor the reverse.
+ *
  * Like the handshake, a channel is a pure state machine: bytes in, bytes
  * appended to a carnet__obuf out, no I/O.
  */
@@ -47,6 +57,9 @@ typedef struct carnet__channel {
   uint8_t tx_key[CARNET_HS_KEY_BYTES], rx_key[CARNET_HS_KEY_BYTES]; /* wiped once used */
   bool tx_started, rx_started; /* the stream header was sent / received */
   bool tx_final, rx_final;     /* FINAL sent / received: that direction is over */
+  bool sealed_ok;              /* the session's version has SEALED (both ways) */
+  bool sealed_wait;            /* a SEALED was opened: its raw frame is next */
+  carnet__msg sealed;          /* that SEALED (no pointers into buffers) */
   int err;                     /* sticky */
   carnet__frame_reader rd;
   uint8_t *plain; /* the last opened message */
@@ -99,11 +112,23 @@ int carnet__channel_eof(carnet__channel *ch);
  * not. Errors: as carnet__msg_encode and carnet__channel_seal. */
 int carnet__channel_send(carnet__channel *ch, const carnet__msg *m, carnet__obuf *out);
 
+/* Brief: send a SEALED: `m` has the attachment, the offset and the unit
+ * in `bytes` (CARNET_MSG_SEALED_BYTES_MIN .. CARNET_MSG_CHUNK_BYTES_MAX);
+ * the message (len and mac filled here) is sealed as one frame and the
+ * unit appended as the raw frame after it. Errors: CARNET_EMISUSE (not a
+ * SEALED, a unit out of its bounds, or `sealed_ok` false), and as
+ * carnet__channel_seal; on error nothing is appended. */
+int carnet__channel_send_sealed(carnet__channel *ch, const carnet__msg *m, carnet__obuf *out);
+
 /* Brief: open the next message and decode it. Returns 1 with `*m` (its
  * bytes live until the next call on the channel), or 0 (feed more).
+ * A SEALED is returned once its raw frame is in, with `m->bytes` the unit
+ * (pointing into `*data` or into the channel, until the next call).
  * Errors, sticky: those of carnet__channel_open, and CARNET_EPROTO when the
  * message does not decode, or when FINAL does not come with BYE (a BYE
- * without FINAL or a FINAL on another message). */
+ * without FINAL or a FINAL on another message), or for a SEALED when
+ * `sealed_ok` is false or its raw frame's length or last 16 bytes differ
+ * from what it said. */
 int carnet__channel_recv(carnet__channel *ch, const uint8_t **data, size_t *len, carnet__msg *m);
 
 /* Brief: the detail of the channel's error ("" if none). */

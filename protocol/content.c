@@ -253,8 +253,14 @@ int carnet__content_pump(carnet__content *ct, uint64_t now_ms) {
     bool last;
     if ((rc = carnet__att_tx_next(ct->tx, &b, &off, &last)))
       return ct->io.fail(ct->io.s, rc, "cannot read an attachment's content");
-    carnet__msg m = {.type = CARNET_MSG_CHUNK, .att = q->id, .offset = off, .bytes = b};
-    if ((rc = send(ct, &m))) return rc;
+    /* Version 4: the unit is sealed with the content key already; the
+     * channel does not encrypt it again (protocol/channel.h). */
+    carnet__msg m = {.type = ct->io.send_sealed ? CARNET_MSG_SEALED : CARNET_MSG_CHUNK,
+                     .att = q->id,
+                     .offset = off,
+                     .bytes = b};
+    rc = ct->io.send_sealed ? ct->io.send_sealed(ct->io.s, &m) : send(ct, &m);
+    if (rc) return rc;
     ct->bytes_out += b.len;
     if (ct->rate) ct->tokens -= (int64_t)b.len;
     if (last) {
@@ -274,6 +280,7 @@ int carnet__content_on_msg(carnet__content *ct, const carnet__msg *m, uint64_t n
     return rc ? rc : carnet__content_pump(ct, now_ms);
   }
   case CARNET_MSG_CHUNK:
+  case CARNET_MSG_SEALED:
     return on_chunk(ct, m, now_ms);
   case CARNET_MSG_NOPE:
     return on_nope(ct, m);

@@ -1,7 +1,7 @@
 /* protocol/content.h - attachments' content over a sync session (the
  * messages FETCH, CHUNK, NOPE and IDLE of protocol/msg.h, protocol
- * version 3). Not API: protocol/session.c drives it, engine/crm/attach.h
- * (units, A4) reads and writes the files.
+ * version 3, and SEALED, version 4: a unit past the channel's encryption). Not API:
+ * protocol/session.c drives it, engine/crm/attach.h (units, A4) reads and writes the files.
  *
  * Each side fetches what its policy wants (carnet__att_fetch_list) from
  * the other: at most CARNET__CONTENT_FETCH_MAX transfers asked at once, one
@@ -20,8 +20,8 @@
  *       when done: the peer's FETCHes for what a batch brought arrive
  *       before its ACK of that batch (rx_commit asks first), so an ACK
  *       that completes our stream finds them queued.
- *   C2  A CHUNK or NOPE answers a FETCH of ours; anything else is a
- *       protocol error. A FETCH after our BYE is ignored.
+ *   C2  A CHUNK, SEALED or NOPE answers a FETCH of ours; anything else is
+ *       a protocol error. A FETCH after our BYE is ignored.
  *   C3  Received bytes are authenticated before they are written
  *       (engine/crm/attach_xfer.c); a transfer cut anywhere resumes at the end
  *       of the last good unit, in this process or the next.
@@ -49,6 +49,9 @@ typedef struct carnet__content_io {
   carnet_replica *r;
   /* Send `m`; returns the session's error. */
   int (*send)(carnet_session *s, const carnet__msg *m);
+  /* Send a unit as SEALED (protocol/channel.h), or NULL: the session's
+   * version lacks it, units go as CHUNK. */
+  int (*send_sealed)(carnet_session *s, const carnet__msg *m);
   /* Fail the session with `code` and the replica's errmsg after `what`. */
   int (*fail)(carnet_session *s, int code, const char *what);
   /* Bytes waiting in the session's output. */

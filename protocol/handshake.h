@@ -68,11 +68,15 @@
  * handshake instead, with a message saying which side to upgrade. Version 3
  * added the content messages FETCH, CHUNK, NOPE and IDLE (attachments'
  * files, protocol/content.c), refused by version 2 the same way. Version 4
- * added KNOW (knowledge vectors, engine/know.h: no echo of relayed
- * changes), refused by version 3 the same way: a version 3 peer would end
- * the session on it, and a version 4 peer that held back KNOW for it would
- * echo every relayed change again (docs/DESIGN-NOTES.md "No echo"). */
+ * added KNOW (knowledge vectors, engine/model/know.h: no echo of relayed
+ * changes) and SEALED (content units past the channel's encryption,
+ * protocol/channel.h), refused by version 3 the same way: a version 3 peer
+ * would end the session on KNOW and never receives a SEALED, and a version
+ * 4 peer that held back KNOW for it would echo every relayed change again
+ * (docs/DESIGN-NOTES.md "No echo", "Sealed units past the channel"). */
 #define CARNET_PROTOCOL_VERSION 4u
+/* The first version whose sessions send and accept SEALED. */
+#define CARNET_PROTOCOL_SEALED_MIN 4u
 /* The whole handshake must finish within this time from carnet__hs_init. */
 #define CARNET_HANDSHAKE_TIMEOUT_MS 10000u
 /* The largest handshake frame payload. Messages (1) to (3) take under 200

@@ -48,6 +48,8 @@ const char *carnet__msg_name(int type) {
     return "IDLE";
   case CARNET_MSG_KNOW:
     return "KNOW";
+  case CARNET_MSG_SEALED:
+    return "SEALED";
   default:
     return NULL;
   }
@@ -100,12 +102,17 @@ int carnet__msg_encode(const carnet__msg *m, carnet__obuf *out) {
   case CARNET_MSG_ERROR:
     if (m->code >= 0 || m->code < CODE_MIN || text_valid(m->text) != 0) return CARNET_EMISUSE;
     break;
+  case CARNET_MSG_SEALED:
+    if (m->unit_len < CARNET_MSG_SEALED_BYTES_MIN || m->unit_len > CARNET_MSG_CHUNK_BYTES_MAX)
+      return CARNET_EMISUSE;
+    break;
   default:
     return CARNET_EMISUSE;
   }
   /* Reserve the whole message first, so the packer cannot fail halfway for
    * want of memory; a failure below is still checked and rolled back. */
-  rc = carnet__obuf_reserve(out, 32 + m->bytes.len + m->text.len);
+  size_t body = m->type == CARNET_MSG_SEALED ? 0 : m->bytes.len; /* SEALED: a header only */
+  rc = carnet__obuf_reserve(out, 64 + body + m->text.len);
   if (rc) return rc;
   msgpack_packer_init(&pk, out, carnet__obuf_mp_write);
   rc |= msgpack_pack_uint8(&pk, (uint8_t)m->type);
@@ -132,6 +139,14 @@ int carnet__msg_encode(const carnet__msg *m, carnet__obuf *out) {
     if (m->type == CARNET_MSG_FETCH) break;
     rc |= msgpack_pack_bin(&pk, m->bytes.len);
     rc |= msgpack_pack_bin_body(&pk, m->bytes.base, m->bytes.len);
+    break;
+  case CARNET_MSG_SEALED:
+    rc |= msgpack_pack_bin(&pk, sizeof m->att.b);
+    rc |= msgpack_pack_bin_body(&pk, m->att.b, sizeof m->att.b);
+    rc |= msgpack_pack_uint64(&pk, m->offset);
+    rc |= msgpack_pack_uint64(&pk, m->unit_len);
+    rc |= msgpack_pack_bin(&pk, sizeof m->mac);
+    rc |= msgpack_pack_bin_body(&pk, m->mac, sizeof m->mac);
     break;
   case CARNET_MSG_BATCH:
   case CARNET_MSG_CERT:
@@ -199,6 +214,20 @@ static int read_content(carnet__msg *m, carnet__mp *mp) {
   return read_bin(m, mp, CARNET_MSG_CHUNK_BYTES_MAX, false, &m->bytes);
 }
 
+/* SEALED: the attachment id, the offset, the unit's length and tag. */
+static int read_sealed(carnet__msg *m, carnet__mp *mp) {
+  carnet_buf b;
+  int rc = read_bin(m, mp, sizeof m->att.b, true, &b);
+  if (rc) return rc;
+  memcpy(m->att.b, b.base, sizeof m->att.b);
+  if ((rc = read_uint(m, mp, &m->offset)) || (rc = read_uint(m, mp, &m->unit_len))) return rc;
+  if (m->unit_len < CARNET_MSG_SEALED_BYTES_MIN || m->unit_len > CARNET_MSG_CHUNK_BYTES_MAX)
+    return CARNET__REFUSE(&m->bad_line, CARNET_EPROTO);
+  if ((rc = read_bin(m, mp, sizeof m->mac, true, &b))) return rc;
+  memcpy(m->mac, b.base, sizeof m->mac);
+  return 0;
+}
+
 int carnet__msg_decode(const void *buf, size_t len, carnet__msg *m) {
   carnet__mp mp;
   msgpack_object o;
@@ -254,6 +283,9 @@ int carnet__msg_decode(const void *buf, size_t len, carnet__msg *m) {
   case CARNET_MSG_CHUNK:
   case CARNET_MSG_NOPE:
     if ((rc = read_content(m, &mp)) != 0) goto done;
+    break;
+  case CARNET_MSG_SEALED:
+    if ((rc = read_sealed(m, &mp)) != 0) goto done;
     break;
   case CARNET_MSG_BATCH:
   case CARNET_MSG_CERT:

@@ -53,7 +53,25 @@
  *                                       stream (read in that batch's
  *                                       snapshot); the peer leaves out what
  *                                       it covers, and holds it as its own
- *                                       once its mark for me reaches `upto`
+ *                                       once its mark for me reaches `upto`.
+ *
+ * Sealed units (protocol version 4; docs/DESIGN-NOTES.md, "Sealed units
+ * past the channel"). A unit of a content file is already sealed with the
+ * content key (secretstream, chained, the attachment id as its additional
+ * data), so the channel does not encrypt it a second time:
+ *
+ *   SEALED 14  att bin16  offset uint  what CHUNK says of the unit, whose
+ *              len uint  mac bin16     `len` bytes (17 .. CARNET_MSG_CHUNK_
+ *                                      BYTES_MAX) follow in the next frame,
+ *                                      as stored, outside the channel's
+ *                                      encryption; `mac` is their last 16
+ *                                      bytes (the unit's Poly1305 tag)
+ *
+ * The SEALED message itself is an ordinary encrypted frame; the frame after
+ * it is raw: its 4-byte length must be `len` and its last 16 bytes `mac`
+ * (protocol/channel.c checks both before the unit is handed on, then the
+ * content key opens it: protocol/content.h C3). Only a session whose
+ * protocol version is 4 or more sends or accepts it.
  *
  * Type numbers are frozen (they are on the wire): add, never renumber. The
  * ERROR encoding is frozen across protocol versions as well, since the
@@ -83,7 +101,13 @@ enum {
   CARNET_MSG_NOPE = 11,
   CARNET_MSG_IDLE = 12,
   CARNET_MSG_KNOW = 13,
+  CARNET_MSG_SEALED = 14,
 };
+
+/* A SEALED unit's tag: the last bytes of a secretstream message. */
+#define CARNET_MSG_SEALED_MAC_BYTES 16u
+/* The smallest unit: an empty chunk (the tag byte and the MAC). */
+#define CARNET_MSG_SEALED_BYTES_MIN 17u
 
 #define CARNET_MSG_CERT_BYTES_MAX 4096u
 #define CARNET_MSG_REVOKE_BYTES_MAX 256u
@@ -103,9 +127,12 @@ typedef struct carnet__msg {
   uint64_t after;   /* REQ: the mark's after (>= since) */
   uint64_t upto;    /* ACK, KNOW */
   carnet_buf bytes; /* BATCH, CERT, REVOKE, CHUNK, KNOW (may be empty): points into the
-                       decoded buffer */
-  carnet_id att;    /* FETCH, CHUNK, NOPE: the attachment */
-  uint64_t offset;  /* FETCH, CHUNK: a byte offset in its content file */
+                       decoded buffer; SEALED: the unit (the raw frame after the
+                       message; the codec neither reads nor writes it) */
+  carnet_id att;    /* FETCH, CHUNK, NOPE, SEALED: the attachment */
+  uint64_t offset;  /* FETCH, CHUNK, SEALED: a byte offset in its content file */
+  uint64_t unit_len;                        /* SEALED: the length of the raw frame that follows */
+  uint8_t mac[CARNET_MSG_SEALED_MAC_BYTES]; /* SEALED: its last 16 bytes */
   int code;         /* ERROR: a negative CARNET_E* code (possibly one this
                        build does not know) */
   carnet_buf text;  /* ERROR: points into the decoded buffer, not

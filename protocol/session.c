@@ -456,6 +456,16 @@ static int content_fail(carnet_session *s, int code, const char *what) {
   return fail(s, code, "%s", why);
 }
 
+static int content_send_sealed(carnet_session *s, const carnet__msg *m) {
+  int rc = carnet__channel_send_sealed(&s->ch, m, &s->out);
+  if (rc)
+    return fail(s, rc, "cannot send SEALED: %s",
+                carnet__channel_errmsg(&s->ch)[0] ? carnet__channel_errmsg(&s->ch)
+                                                  : carnet_error_message(rc));
+  s->last_tx_ms = s->last_tx_ms > s->last_rx_ms ? s->last_tx_ms : s->last_rx_ms;
+  return 0;
+}
+
 static size_t content_queued(carnet_session *s) {
   return s->out.len;
 }
@@ -468,6 +478,7 @@ static int content_start(carnet_session *s, uint64_t now_ms) {
   carnet__content_io io = {.s = s,
                            .r = s->r,
                            .send = content_send,
+                           .send_sealed = s->ch.sealed_ok ? content_send_sealed : NULL,
                            .fail = content_fail,
                            .queued = content_queued,
                            .bye_sent = content_bye_sent};
@@ -516,6 +527,8 @@ static int handshake_done(carnet_session *s, uint64_t now_ms) {
       s->scratch == NULL)
     return fail(s, CARNET_ENOMEM, "out of memory");
   s->peer_know->n = s->tx_know->n = s->rx_know->n = s->sent_know->n = s->scratch->n = 0;
+  /* Both sides speak the same version (the handshake refuses any other). */
+  s->ch.sealed_ok = s->hs.version >= CARNET_PROTOCOL_SEALED_MIN;
   if (s->joined && !s->joining) {
     /* The initiator proved it holds our invite's secret: trust it, once. */
     if ((rc = carnet__invite_consume(s->r, p->invite_id, s->peer_pk, s->peer_addr)))
@@ -730,6 +743,7 @@ static int on_message(carnet_session *s, const carnet__msg *m, uint64_t now_ms) 
   case CARNET_MSG_CHUNK:
   case CARNET_MSG_NOPE:
   case CARNET_MSG_IDLE:
+  case CARNET_MSG_SEALED: /* the channel took it only if the version has it */
     if (s->ct == NULL) return fail(s, CARNET_EPROTO, "unexpected message from the peer");
     return carnet__content_on_msg(s->ct, m, now_ms);
   }
@@ -740,6 +754,11 @@ static int on_message(carnet_session *s, const carnet__msg *m, uint64_t now_ms) 
 
 int carnet_session_new(carnet_replica *r, const carnet_session_opts *opts, uint64_t now_ms,
                        carnet_session **out) {
+  return carnet__session_new_version(r, opts, now_ms, 0, out);
+}
+
+int carnet__session_new_version(carnet_replica *r, const carnet_session_opts *opts, uint64_t now_ms,
+                                uint32_t version, carnet_session **out) {
   carnet_session *s = carnet__calloc(1, sizeof *s);
   uint8_t pk[32];
   carnet__hs_config cfg = {0};
@@ -787,6 +806,7 @@ int carnet_session_new(carnet_replica *r, const carnet_session_opts *opts, uint6
   cfg.invite_secret = hs_invite;
   cfg.ctx = s;
   cfg.env = NULL;
+  cfg.version = version;
   rc = carnet__hs_init(&s->hs, opts->initiator ? CARNET_HS_INITIATOR : CARNET_HS_RESPONDER, &cfg,
                        now_ms, &s->out);
   s->hs_live = true;

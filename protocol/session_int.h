@@ -13,4 +13,10 @@
 void carnet__session_abort(carnet_session *s, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Brief: carnet_session_new speaking protocol `version` (0: this build's,
+ * CARNET_PROTOCOL_VERSION) instead: for tests of what an older build sends
+ * (a version 3 session never sends SEALED). The peer must speak the same. */
+int carnet__session_new_version(carnet_replica *r, const carnet_session_opts *opts, uint64_t now_ms,
+                                uint32_t version, carnet_session **out);
+
 #endif

@@ -589,6 +589,7 @@ static void test_version2_peer_refused(void **state) {
 static void test_version3_peer_refused(void **state) {
   version_refused(*state, 3, 0, "upgrade the peer",
                   "protocol version 3 not supported, this replica speaks 4");
+  assert_int_equal(CARNET_PROTOCOL_SEALED_MIN, 4); /* never a SEALED to a version 3 peer */
 }
 
 static void test_version3_responder_refused(void **state) {

@@ -149,6 +149,61 @@ static void test_round_trip_error(void **state) {
   round_trip(&e);
 }
 
+/* SEALED: a header only (the unit is the raw frame after it). */
+static void test_round_trip_sealed(void **state) {
+  (void)state;
+  static const uint64_t lens[] = {CARNET_MSG_SEALED_BYTES_MIN, 127, 128, 65553,
+                                  CARNET_MSG_CHUNK_BYTES_MAX};
+  for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+    for (size_t j = 0; j < NEDGES; j++) {
+      carnet__msg m = {.type = CARNET_MSG_SEALED, .offset = edges[j], .unit_len = lens[i]};
+      memset(m.att.b, (int)i + 1, sizeof m.att.b);
+      memset(m.mac, (int)j + 3, sizeof m.mac);
+      round_trip(&m);
+      carnet__obuf o;
+      carnet__msg d;
+      carnet__obuf_init(&o);
+      assert_int_equal(carnet__msg_encode(&m, &o), 0);
+      assert_int_equal(carnet__msg_decode(o.base, o.len, &d), 0);
+      assert_int_equal(d.offset, edges[j]);
+      assert_int_equal(d.unit_len, lens[i]);
+      assert_memory_equal(d.att.b, m.att.b, 16);
+      assert_memory_equal(d.mac, m.mac, 16);
+      assert_int_equal(d.bytes.len, 0);
+      carnet__obuf_free(&o);
+    }
+  }
+  /* Lengths out of bounds: not encoded, not decoded. */
+  static const uint64_t bad[] = {0, 16, CARNET_MSG_CHUNK_BYTES_MAX + 1, UINT64_MAX};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    carnet__msg m = {.type = CARNET_MSG_SEALED, .unit_len = bad[i]};
+    carnet__obuf o;
+    carnet__obuf_init(&o);
+    assert_int_equal(carnet__msg_encode(&m, &o), CARNET_EMISUSE);
+    /* Hand-made: 0x0e, bin8 16 x 0, offset 0, len, bin8 16 x 0. */
+    uint8_t b[64] = {0x0e, 0xc4, 16};
+    size_t n = 3 + 16;
+    b[n++] = 0x00;
+    if (bad[i] <= 127) {
+      b[n++] = (uint8_t)bad[i];
+    } else if (bad[i] <= UINT32_MAX) {
+      b[n++] = 0xce;
+      for (int k = 3; k >= 0; k--)
+        b[n++] = (uint8_t)(bad[i] >> (8 * k));
+    } else {
+      b[n++] = 0xcf;
+      for (int k = 7; k >= 0; k--)
+        b[n++] = (uint8_t)(bad[i] >> (8 * k));
+    }
+    b[n++] = 0xc4;
+    b[n++] = 16;
+    n += 16;
+    carnet__msg d;
+    assert_int_equal(carnet__msg_decode(b, n, &d), CARNET_EPROTO);
+    assert_int_not_equal(d.bad_line, 0);
+  }
+}
+
 static void expect_refused(const void *p, size_t n) {
   carnet__msg d;
   assert_int_equal(carnet__msg_decode(p, n, &d), CARNET_EPROTO);
@@ -163,7 +218,8 @@ static void expect_refused(const void *p, size_t n) {
 static void test_unknown_type(void **state) {
   (void)state;
   REFUSED(0x00);
-  REFUSED(0x0d); /* 8 is REVOKE (protocol version 2), 9-12 content (3) */
+  REFUSED(0x0d); /* 8 is REVOKE (protocol version 2), 9-12 content (3), 14 SEALED (4) */
+  REFUSED(0x0f);
   REFUSED(0x7f);
   REFUSED(0xcc, 0x07); /* PING, but its type not as a fixint */
   REFUSED(0xff);       /* negative */
@@ -336,12 +392,19 @@ static void test_garbage(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_round_trip_integers), cmocka_unit_test(test_round_trip_bytes),
-      cmocka_unit_test(test_round_trip_error),    cmocka_unit_test(test_unknown_type),
-      cmocka_unit_test(test_wrong_fields),        cmocka_unit_test(test_error_code_edges),
-      cmocka_unit_test(test_error_text_checked),  cmocka_unit_test(test_lying_lengths),
-      cmocka_unit_test(test_containers_refused),  cmocka_unit_test(test_oversized_bin_refused),
-      cmocka_unit_test(test_encoder_refuses),     cmocka_unit_test(test_garbage),
+      cmocka_unit_test(test_round_trip_integers),
+      cmocka_unit_test(test_round_trip_bytes),
+      cmocka_unit_test(test_round_trip_error),
+      cmocka_unit_test(test_round_trip_sealed),
+      cmocka_unit_test(test_unknown_type),
+      cmocka_unit_test(test_wrong_fields),
+      cmocka_unit_test(test_error_code_edges),
+      cmocka_unit_test(test_error_text_checked),
+      cmocka_unit_test(test_lying_lengths),
+      cmocka_unit_test(test_containers_refused),
+      cmocka_unit_test(test_oversized_bin_refused),
+      cmocka_unit_test(test_encoder_refuses),
+      cmocka_unit_test(test_garbage),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
