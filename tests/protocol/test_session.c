@@ -1,5 +1,6 @@
 /* Sync sessions between replicas in one process, over in-memory pipes:
  * the real engine and protocol code with no network (carnet/sync.h). */
+#define _GNU_SOURCE /* memmem */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,8 +11,10 @@
 #include <cmocka.h>
 
 #include "carnet/carnet.h"
+#include "engine/crm/attach.h"
 #include "engine/store/replica_int.h"
 #include "engine/store/store.h"
+#include "protocol/session_int.h"
 #include "support/testenv.h"
 
 typedef struct node {
@@ -195,6 +198,117 @@ static void test_sync_both_ways_then_push(void **state) {
   carnet_session_free(sb);
   node_close(&a);
   node_close(&b);
+}
+
+/* --- SEALED (protocol version 4) ------------------------------------------- */
+
+/* The whole of file `path`. */
+static uint8_t *read_all(const char *path, size_t *n) {
+  FILE *f = fopen(path, "rb");
+  if (f == NULL) fail_msg("cannot open %s", path);
+  assert_int_equal(fseek(f, 0, SEEK_END), 0);
+  long len = ftell(f);
+  assert_true(len > 0);
+  rewind(f);
+  uint8_t *b = malloc((size_t)len);
+  assert_non_null(b);
+  assert_int_equal(fread(b, 1, (size_t)len, f), (size_t)len);
+  fclose(f);
+  *n = (size_t)len;
+  return b;
+}
+
+/* Keeps every byte A sent B. */
+typedef struct tap {
+  uint8_t *buf;
+  size_t len, cap;
+} tap;
+
+static void tap_bytes(uint8_t *buf, size_t len, uint64_t offset, void *arg) {
+  tap *t = arg;
+  (void)offset;
+  if (t->len + len > t->cap) {
+    t->cap = (t->len + len) * 2;
+    t->buf = realloc(t->buf, t->cap);
+    assert_non_null(t->buf);
+  }
+  memcpy(t->buf + t->len, buf, len);
+  t->len += len;
+}
+
+/* A's 200 kB attachment reaches B in a session of protocol `version` (both
+ * sides). Its content file, as stored on A, shows on the wire only when the
+ * version has SEALED: a unit past the channel's encryption is the stored
+ * unit; in version 3 every byte of it is encrypted again by the channel.
+ * Either way B ends with the same file. */
+static void transfer_at_version(uint32_t version, bool sealed) {
+  node a, b;
+  enum { SIZE = 200000 };
+  node_open(&a, "seal-a", 31);
+  node_open(&b, "seal-b", 32);
+  same_team(&a, &b);
+  trust_both(&a, &b);
+  carnet_id cu = add_customer(&a, "Client Pièce", "Rouen"), att;
+  uint8_t *plain = malloc(SIZE);
+  assert_non_null(plain);
+  for (size_t i = 0; i < SIZE; i++)
+    plain[i] = (uint8_t)(i * 31 + (i >> 9));
+  carnet_upload *up;
+  carnet_upload_opts uo = {.name = "devis.pdf"};
+  assert_int_equal(carnet_upload_begin(a.r, &cu, &uo, &up), 0);
+  assert_int_equal(carnet_upload_write(up, plain, SIZE), 0);
+  assert_int_equal(carnet_upload_commit(up, &att), 0);
+  char pa[4096], pb[4096];
+  size_t na = 0, nb = 0;
+  assert_int_equal(carnet__att_path(a.r, &att, "", pa, sizeof pa), 0);
+  assert_int_equal(carnet__att_path(b.r, &att, "", pb, sizeof pb), 0);
+  uint8_t *fa = read_all(pa, &na);
+
+  carnet_session_opts oa = {.initiator = true, .batch_bytes = 4096}, ob = {.batch_bytes = 4096};
+  carnet_session *sa, *sb;
+  assert_int_equal(carnet__session_new_version(a.r, &oa, a.env.now_ms, version, &sa), 0);
+  assert_int_equal(carnet__session_new_version(b.r, &ob, b.env.now_ms, version, &sb), 0);
+  tap t = {0};
+  run(sa, sb, &a.env, &b.env, 2000, tap_bytes, &t, NULL);
+  assert_int_equal(carnet_session_get_error(sa), 0);
+  assert_int_equal(carnet_session_get_error(sb), 0);
+  carnet_session_stats st;
+  carnet_session_get_stats(sb, &st);
+  assert_int_equal(st.files_in, 1);
+  assert_int_equal(st.content_in, na);
+  uint8_t *fb = read_all(pb, &nb);
+  assert_int_equal(na, nb);
+  assert_memory_equal(fa, fb, na);
+  /* Each unit of the stored file (its second half: past the unit's
+   * header), on the wire as stored or nowhere. */
+  for (size_t k = 0, off = 0; off < na; k++, off = 24 + k * (65536 + 17)) {
+    size_t len = carnet__att_unit_len(SIZE, off), half = len / 2;
+    assert_true(len > 64);
+    bool seen = memmem(t.buf, t.len, fa + off + half, len - half) != NULL;
+    assert_int_equal(seen, sealed);
+  }
+  print_message("version %u: %zu bytes A->B for a %zu-byte content file\n", (unsigned)version,
+                t.len, na);
+  free(t.buf);
+  free(fa);
+  free(fb);
+  free(plain);
+  carnet_session_free(sa);
+  carnet_session_free(sb);
+  node_close(&a);
+  node_close(&b);
+}
+
+static void test_sealed_units_in_version4(void **state) {
+  (void)state;
+  transfer_at_version(0, true);
+}
+
+/* Two builds that speak version 3 (as before SEALED) still move files,
+ * every unit inside the channel: a version 3 peer never gets a SEALED. */
+static void test_version3_sessions_send_chunks(void **state) {
+  (void)state;
+  transfer_at_version(3, false);
 }
 
 static void test_untrusted_refused(void **state) {
@@ -699,6 +813,8 @@ int main(void) {
       cmocka_unit_test(test_sync_both_ways_then_push),
       cmocka_unit_test(test_untrusted_refused),
       cmocka_unit_test(test_tampered_frame),
+      cmocka_unit_test(test_sealed_units_in_version4),
+      cmocka_unit_test(test_version3_sessions_send_chunks),
       cmocka_unit_test(test_join_with_invite),
       cmocka_unit_test(test_same_tag_refused),
       cmocka_unit_test(test_certificate_pushed_live),
