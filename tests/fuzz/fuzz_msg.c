@@ -28,7 +28,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     abort();
   if (m.type == CARNET_MSG_CHUNK && (m.bytes.len == 0 || m.bytes.len > CARNET_MSG_CHUNK_BYTES_MAX))
     abort();
-  if (m.type != CARNET_MSG_CHUNK && m.type != CARNET_MSG_FETCH && m.type != CARNET_MSG_NOPE) {
+  if (m.type == CARNET_MSG_SEALED && (m.unit_len < CARNET_MSG_SEALED_BYTES_MIN ||
+                                      m.unit_len > CARNET_MSG_CHUNK_BYTES_MAX || m.bytes.len != 0))
+    abort();
+  if (m.type != CARNET_MSG_SEALED && m.unit_len != 0) abort();
+  if (m.type != CARNET_MSG_CHUNK && m.type != CARNET_MSG_FETCH && m.type != CARNET_MSG_NOPE &&
+      m.type != CARNET_MSG_SEALED) {
     static const carnet_id zero;
     if (memcmp(m.att.b, zero.b, sizeof zero.b) != 0 || m.offset != 0) abort();
   }
