@@ -554,11 +554,11 @@ int carnet__att_tx_open(carnet_replica *r, const carnet_id *id, uint64_t offset,
   if (rc) return rc;
   rc = carnet__att_load(st, id, &a);
   carnet__read_end(r, st);
+  if (rc) return rc; /* `a` is not filled: an attachment erased meanwhile is not found */
   uint64_t size = a.size;
   bool deleted = a.deleted;
   sodium_memzero(&a, sizeof a);
-  if (rc == 0 && deleted) rc = CARNET_ENOTFOUND;
-  if (rc) return rc;
+  if (deleted) return CARNET_ENOTFOUND;
   if (offset > 0 && unit_at(size, offset) < 0) return CARNET_EINVAL;
   if ((rc = carnet__att_path(r, id, "", path, sizeof path))) return rc;
   int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
