@@ -5,13 +5,14 @@
 #include <string.h>
 
 #include "carnet/error.h"
-#include "engine/base/alloc.h"
 #include "carnet/record.h"
+#include "engine/base/alloc.h"
+#include "engine/crm/record.h"
+#include "engine/crm/searchsig.h"
+#include "engine/crm/searchtext.h"
 #include "engine/store/entity_io.h"
 #include "engine/store/group.h"
-#include "engine/crm/record.h"
 #include "engine/store/replica_int.h"
-#include "engine/crm/searchtext.h"
 
 /* The record of a customer's merged group (engine/store/group.h), when it has
  * several members; else builds the entity's own record. */
@@ -203,6 +204,52 @@ static int list_ids(carnet_replica *r, carnet__stxn *st, carnet_kind kind, const
 static int list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter,
                 carnet_record_cb cb, void *data);
 
+/* One row of a listing, decoded in `e`: a merged customer is listed once,
+ * as its group's survivor (`targets`: merge_targets); passes the filter
+ * to `cb`. Returns 0 to go on, or what stops the listing. */
+static int visit(carnet_replica *r, carnet__stxn *st, carnet__entity *e, carnet_kind kind,
+                 const carnet_id *targets, size_t ntargets, const carnet_filter *filter,
+                 const group_hex *gh, text_match *tm, carnet_record_cb cb, void *data) {
+  carnet__group g = {.n = 1};
+  carnet_record *rec = NULL;
+  int rc = 0;
+  if (kind == CARNET_KIND_CUSTOMER &&
+      (has_same_as(e) || (ntargets && bsearch(&e->id, targets, ntargets, sizeof *targets, id_cmp))))
+    rc = carnet__group_of(st, &e->id, &g);
+  if (rc == 0 && g.n > 1 && memcmp(g.ids[g.survivor].b, e->id.b, 16) != 0) return 0;
+  if (rc == 0) rc = build_view(st, e, &g, &rec);
+  if (rc) {
+    if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "a stored record is damaged");
+    return rc;
+  }
+  int keep = matches(rec, filter, gh, tm);
+  int stop = keep < 0 ? keep : keep ? cb(rec, data) : 0;
+  carnet_record_free(rec);
+  return stop;
+}
+
+/* The customers `ids` (sorted: carnet__ssig_candidates) listed as the
+ * scan lists them, each read by its id. */
+static int list_candidates(carnet_replica *r, carnet__stxn *st, const carnet_id *ids, size_t n,
+                           const carnet_id *targets, size_t ntargets, const carnet_filter *filter,
+                           const group_hex *gh, text_match *tm, carnet_record_cb cb, void *data) {
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < n; i++) {
+    carnet__arena a;
+    carnet__entity e;
+    bool found = false;
+    carnet__arena_init(&a, 4096);
+    carnet__entity_init(&e, &a);
+    rc = carnet__load_row(st, &ids[i], &a, &e, &found);
+    if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "a stored record is damaged");
+    if (rc == 0 && found && e.kind == CARNET_KIND_CUSTOMER)
+      rc = visit(r, st, &e, CARNET_KIND_CUSTOMER, targets, ntargets, filter, gh, tm, cb, data);
+    carnet__entity_free(&e);
+    carnet__arena_free(&a);
+  }
+  return rc;
+}
+
 int carnet_record_list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter,
                 carnet_record_cb cb, void *data) {
   /* A listing's callback that lists again is answered by the scan. */
@@ -232,6 +279,13 @@ static int list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter
     r->listing++;
     if (from_index < 0) return from_index;
   }
+  /* A text search of customers: from the search signatures
+   * (engine/crm/searchsig.h) brought up to date first, at top level and
+   * outside a transaction (a catch-up that fails leaves them behind, which
+   * G2 allows for: the listing goes on). */
+  bool text = kind == CARNET_KIND_CUSTOMER && filter && filter->text && filter->text[0];
+  if (text && r->listing == 1 && r->txn == NULL && carnet__index_ready(r) != 0)
+    carnet__clear_err(r);
   int rc = carnet__read_begin(r, &st);
   if (rc) {
     carnet__free(ids);
@@ -242,6 +296,15 @@ static int list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter
     tm.on = !tm.q.any;
   }
   if (kind == CARNET_KIND_CUSTOMER && (rc = merge_targets(st, &targets, &ntargets))) goto done;
+  if (text && tm.on) {
+    rc = carnet__ssig_candidates(r, st, &tm.q, &ids, &nids);
+    if (rc == 0) {
+      rc = list_candidates(r, st, ids, nids, targets, ntargets, filter, gh, &tm, cb, data);
+      goto done;
+    }
+    if (rc != 1) goto done;
+    rc = 0; /* the signatures cannot narrow it: scan */
+  }
   if (filter && filter->customer) {
     carnet__group g;
     if ((gh = carnet__calloc(1, sizeof *gh)) == NULL) {
@@ -260,8 +323,6 @@ static int list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter
   for (rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
        rc = carnet__store_next(cur, &k, &v)) {
     carnet__entity e;
-    carnet__group g = {.n = 1};
-    carnet_record *rec = NULL;
     carnet_id id;
     if (k.len != 16) {
       rc = carnet__fail(r, CARNET_ECORRUPT, "damaged entity key in the store");
@@ -271,30 +332,11 @@ static int list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter
     /* Only the kind is needed to skip other kinds: it is the row's first byte. */
     if (v.len == 0 || ((const uint8_t *)v.base)[0] != (uint8_t)kind) continue;
     carnet__entity_init(&e, NULL);
-    if ((rc = carnet__row_decode(&id, v.base, v.len, &e)) == 0) {
-      /* A merged customer is listed once, as its group's survivor. */
-      if (kind == CARNET_KIND_CUSTOMER &&
-          (has_same_as(&e) ||
-           (ntargets && bsearch(&id, targets, ntargets, sizeof *targets, id_cmp))))
-        rc = carnet__group_of(st, &id, &g);
-      if (rc == 0 && g.n > 1 && memcmp(g.ids[g.survivor].b, id.b, 16) != 0) {
-        carnet__entity_free(&e);
-        continue;
-      }
-      if (rc == 0) rc = build_view(st, &e, &g, &rec);
-      carnet__entity_free(&e);
-    }
-    if (rc) {
-      if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "a stored record is damaged");
-      goto done;
-    }
-    int keep = matches(rec, filter, gh, &tm);
-    int stop = keep < 0 ? keep : keep ? cb(rec, data) : 0;
-    carnet_record_free(rec);
-    if (stop) {
-      rc = stop;
-      goto done;
-    }
+    rc = carnet__row_decode(&id, v.base, v.len, &e);
+    if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "a stored record is damaged");
+    if (rc == 0) rc = visit(r, st, &e, kind, targets, ntargets, filter, gh, &tm, cb, data);
+    carnet__entity_free(&e);
+    if (rc) goto done;
   }
   if (rc == CARNET_ENOTFOUND) rc = 0;
 done:

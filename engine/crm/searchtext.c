@@ -92,21 +92,72 @@ static bool white(utf8proc_int32_t c) {
   return k == UTF8PROC_CATEGORY_ZS || k == UTF8PROC_CATEGORY_ZL || k == UTF8PROC_CATEGORY_ZP;
 }
 
+/* The letters U+00C0..U+00FF as the utf8proc path below folds them (it
+ * maps each code point on its own); NULL for x and the division sign,
+ * left to utf8proc. tests/engine/test_search.c checks every entry
+ * against utf8proc. */
+static const char *const latin1[64] = {
+    "a", "a", "a", "a", "a", "a", "ae", "c",  "e", "e", "e", "e", "i", "i", "i",  "i",
+    "d", "n", "o", "o", "o", "o", "o",  NULL, "o", "u", "u", "u", "u", "y", "th", "ss",
+    "a", "a", "a", "a", "a", "a", "ae", "c",  "e", "e", "e", "e", "i", "i", "i",  "i",
+    "d", "n", "o", "o", "o", "o", "o",  NULL, "o", "u", "u", "u", "u", "y", "th", "y"};
+
+/* The folding of the two bytes a b when they write a letter of latin1[],
+ * or OE or oe (U+0152, U+0153); NULL otherwise. */
+static const char *fast_letter(unsigned char a, unsigned char b) {
+  if (a == 0xC3 && b >= 0x80 && b <= 0xBF) return latin1[b - 0x80];
+  if (a == 0xC5 && (b == 0x92 || b == 0x93)) return "oe";
+  return NULL;
+}
+
+/* ASCII and the letters of fast_letter, folded without utf8proc: nearly
+ * every value of a French book, and a search folds every value of every
+ * customer it reads. For ASCII, NFKD, case folding, marks and ignorables
+ * only concern other code points, and LUMP leaves it as it is. Returns
+ * false, having written nothing, when `s` holds anything else. */
+static bool fold_fast(out *o, const char *s, size_t n, int *rc) {
+  for (size_t i = 0; i < n; i++) {
+    if ((unsigned char)s[i] < 0x80) continue;
+    if (i + 1 >= n || fast_letter((unsigned char)s[i], (unsigned char)s[i + 1]) == NULL)
+      return false;
+    i++;
+  }
+  /* Each byte gives one byte at most (a run of spaces one space). */
+  if ((*rc = reserve(o->b, n))) return true;
+  char *p = o->b->p;
+  size_t len = o->b->len;
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    const char *lat;
+    char ch[2] = {0, 0};
+    if (c < 0x80) {
+      if (c <= 0x20 || c == 0x7f) {
+        o->space = true;
+        continue;
+      }
+      if (c >= 'A' && c <= 'Z') c = (unsigned char)(c + ('a' - 'A'));
+      if (c == '`') c = '\'';
+      ch[0] = (char)c;
+      lat = ch;
+    } else {
+      lat = fast_letter(c, (unsigned char)s[++i]);
+    }
+    if (o->space && len > o->start) p[len++] = ' ';
+    o->space = false;
+    while (*lat)
+      p[len++] = *lat++;
+  }
+  p[len] = '\0';
+  o->b->len = len;
+  return true;
+}
+
 int carnet__sfold(carnet__sbuf *b, const char *s, size_t n) {
   out o = {.b = b, .start = b->len};
-  size_t i = 0;
   int rc = reserve(b, 0); /* b->p exists and ends in a NUL */
   if (rc) return rc;
   b->p[b->len] = '\0';
-  while (i < n && (unsigned char)s[i] < 0x80)
-    i++;
-  if (i == n) {
-    /* Pure ASCII (most values): NFKD, case folding, marks and ignorables
-     * only concern other code points; LUMP leaves ASCII as it is. */
-    for (i = 0; i < n && rc == 0; i++)
-      rc = put_byte(&o, (unsigned char)s[i]);
-    return rc;
-  }
+  if (fold_fast(&o, s, n, &rc)) return rc;
   utf8proc_uint8_t *mapped = NULL;
   utf8proc_ssize_t m =
       utf8proc_map((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, &mapped,
@@ -116,7 +167,7 @@ int carnet__sfold(carnet__sbuf *b, const char *s, size_t n) {
   if (m < 0) {
     /* Not UTF-8 (a stored value is checked on write, a query is not):
      * ASCII letters are lowered, other bytes kept, on every side alike. */
-    for (i = 0; i < n && rc == 0; i++)
+    for (size_t i = 0; i < n && rc == 0; i++)
       rc = put_byte(&o, (unsigned char)s[i]);
     return rc;
   }

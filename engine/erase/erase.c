@@ -153,6 +153,9 @@ static int drop_entity(carnet_txn *t, carnet__loaded *l, const carnet_id *owner)
       rc = carnet__store_del(st, CARNET__T_INDEX, ks.keys[i].base, ks.keys[i].len);
       if (rc && rc != CARNET_ENOTFOUND) return rc;
     }
+    /* G3 (engine/crm/searchsig.h): its search signature, written yet or not. */
+    if ((rc = carnet__store_del(st, CARNET__T_SEARCH, l->e.id.b, 16)) && rc != CARNET_ENOTFOUND)
+      return rc;
     l->existed = false;
     carnet__feed_note(t, &l->e.id, l->e.kind, CARNET_CHANGE_ERASED);
   }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "carnet/error.h"
+#include "engine/base/alloc.h"
 #include "engine/store/feed.h"
 #include "engine/store/replica_int.h"
 
@@ -160,6 +161,17 @@ int carnet__save(carnet_txn *t, carnet__loaded *l, msgpack_sbuffer *sb) {
   if ((rc = carnet__row_encode(e, sb))) return rc;
   if ((rc = carnet__store_put(st, CARNET__T_ENTITIES, e->id.b, 16, sb->data, sb->size, 0)))
     return rc;
+  /* G1 (engine/crm/searchsig.h): at or below the mark, the search signature
+   * is written with the row, as the blind keys are; above it, the
+   * catch-up writes it. */
+  if (!deferred && secret && t->r->search_sig && e->kind == CARNET_KIND_CUSTOMER) {
+    uint8_t *sig = NULL;
+    size_t len = 0;
+    rc = t->r->search_sig(e, secret, &sig, &len);
+    if (rc == 0 && sig) rc = carnet__store_put(st, CARNET__T_SEARCH, e->id.b, 16, sig, len, 0);
+    carnet__free(sig);
+    if (rc) return rc;
+  }
   if (l->existed && l->old_seq != e->seq) {
     carnet__be64_put(seqkey, l->old_seq);
     rc = carnet__store_del(st, CARNET__T_CHANGES, seqkey, 8);

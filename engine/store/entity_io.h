@@ -10,10 +10,11 @@
 #ifndef CARNET_ENGINE_ENTITY_IO_H
 #define CARNET_ENGINE_ENTITY_IO_H
 
-#include <msgpack.h>
-#include <sodium.h>
+#include "carnet/replica.h"
 #include "engine/model/entity.h"
 #include "engine/store/store.h"
+#include <msgpack.h>
+#include <sodium.h>
 
 #define CARNET__INDEX_KEYS_MAX 64
 
@@ -31,8 +32,9 @@ typedef struct carnet__keyset {
 #define CARNET__INDEX_SECRET_LEN 32
 typedef struct carnet__blind_secret {
   uint8_t raw[CARNET__INDEX_SECRET_LEN];
-  bool has_sip, has_keyed;
+  bool has_sip, has_keyed, has_tri;
   uint8_t sip[crypto_shorthash_siphashx24_KEYBYTES];
+  uint8_t tri[crypto_shorthash_siphash24_KEYBYTES]; /* carnet__gram_hash */
   crypto_generichash_state keyed;
 } carnet__blind_secret;
 
@@ -104,6 +106,13 @@ typedef int carnet__blind_hash(carnet__blind_secret *secret, uint8_t tag, const 
 carnet__blind_hash carnet__index_hash;
 carnet__blind_hash carnet__oppose_hash;
 
+/* The keyed hash of a gram of a search signature (engine/crm/searchsig.h):
+ * `tag` ('t' a trigram, 'd' five digits) and its value `v` (the 3 bytes,
+ * or the number), SipHash-2-4 with a 64-bit output keyed with a subkey of
+ * the index secret of its own, so a signature says nothing to whoever
+ * lacks the secret. */
+uint64_t carnet__gram_hash(carnet__blind_secret *secret, uint8_t tag, uint32_t v);
+
 /* The index keys of an entity (engine/store/index.c), allocated in `a`. With
  * `secret` NULL (a replica without an index secret yet) only the keys in
  * clear ('r'). */
@@ -151,11 +160,13 @@ int carnet__index_mark_put(carnet__stxn *st, uint64_t mark);
 /* Brief: bring the blind index up to the change index in write
  * transaction `st`: the blind keys of every entity with an entry above the
  * mark, sorted (they reach LMDB at commit or at the next read of the
- * table), then the mark at the last entry. At most `max` entities (0: no
+ * table), and its search signature (r->search_sig, engine/crm/searchsig.h;
+ * sorted by id, appended when they all come after the table's last),
+ * then the mark at the last entry. At most `max` entities (0: no
  * limit); *more says whether some are left. *n (may be NULL) receives how
  * many entities it read. Errors: CARNET_ENOMEM, CARNET_ECORRUPT,
  * CARNET_EIO. */
-int carnet__index_catchup(carnet__stxn *st, size_t max, bool *more, uint64_t *n);
+int carnet__index_catchup(carnet_replica *r, carnet__stxn *st, size_t max, bool *more, uint64_t *n);
 
 /* Whether the parts computed alone give the same keys as all together
  * (the keyset's cap is out of reach for this entity). */

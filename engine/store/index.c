@@ -93,6 +93,23 @@ int carnet__index_hash(carnet__blind_secret *secret, uint8_t tag, const void *v,
   return 0;
 }
 
+static const char tri_label[] = "carnet search grams siphash24 v1";
+
+uint64_t carnet__gram_hash(carnet__blind_secret *secret, uint8_t tag, uint32_t v) {
+  uint8_t in[5] = {tag, (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+  uint8_t out[crypto_shorthash_siphash24_BYTES];
+  if (!secret->has_tri) {
+    crypto_generichash(secret->tri, sizeof secret->tri, (const unsigned char *)tri_label,
+                       sizeof tri_label - 1, secret->raw, CARNET__INDEX_SECRET_LEN);
+    secret->has_tri = true;
+  }
+  crypto_shorthash_siphash24(out, in, sizeof in, secret->tri);
+  uint64_t h = 0;
+  for (int i = 0; i < 8; i++)
+    h = h << 8 | out[i];
+  return h;
+}
+
 int carnet__oppose_hash(carnet__blind_secret *secret, uint8_t tag, const void *v, size_t n,
                         uint8_t out[CARNET__INDEX_HASH_LEN]) {
   /* Frozen: the opposition list holds these hashes of persons whose data
@@ -434,6 +451,6 @@ int carnet__index_secret(carnet__stxn *st, carnet__blind_secret *out) {
   if (rc) return rc;
   if (v.len != CARNET__INDEX_SECRET_LEN) return CARNET_ECORRUPT;
   memcpy(out->raw, v.base, CARNET__INDEX_SECRET_LEN);
-  out->has_sip = out->has_keyed = false;
+  out->has_sip = out->has_keyed = out->has_tri = false;
   return 0;
 }

@@ -27,8 +27,9 @@ static const uint8_t blind_tags[] = {CARNET__IDX_PHONE, CARNET__IDX_EMAIL, CARNE
 #define INDEX_PENDING_MAX 65536u
 
 /* Write the index keys of every stored entity (only the blind ones with
- * `blind_only`) in write transaction `st`. */
-static int index_all(carnet__stxn *st, bool blind_only) {
+ * `blind_only`) in write transaction `st`, and with `r` its search
+ * signature (engine/crm/searchsig.h: behind the same mark). */
+static int index_all(carnet_replica *r, carnet__stxn *st, bool blind_only) {
   carnet__scur *cur = NULL;
   carnet_buf k;
   int rc = carnet__store_cursor(st, CARNET__T_ENTITIES, &cur);
@@ -47,6 +48,13 @@ static int index_all(carnet__stxn *st, bool blind_only) {
       const uint8_t *key = l.old_keys.keys[i].base;
       if (blind_only && memchr(blind_tags, key[0], sizeof blind_tags) == NULL) continue;
       rc = carnet__store_put(st, CARNET__T_INDEX, key, l.old_keys.keys[i].len, "", 0, 0);
+    }
+    if (rc == 0 && r && r->search_sig && l.existed && l.has_secret) {
+      uint8_t *sig = NULL;
+      size_t len = 0;
+      rc = r->search_sig(&l.e, &l.secret, &sig, &len);
+      if (rc == 0 && sig) rc = carnet__store_put(st, CARNET__T_SEARCH, id.b, 16, sig, len, 0);
+      carnet__free(sig);
     }
     carnet__loaded_free(&l);
     if (rc == 0 && carnet__store_pending(st) >= INDEX_PENDING_MAX) rc = carnet__store_flush(st);
@@ -67,7 +75,7 @@ int carnet__index_secret_ensure(carnet_txn *t) {
   if (rc) return rc;
   /* Index every stored entity with the new secret (see the top comment):
    * the blind index is then whole up to the transaction's start. */
-  if ((rc = index_all(t->st, false))) return rc;
+  if ((rc = index_all(t->r, t->st, false))) return rc;
   return t->seq ? carnet__index_mark_put(t->st, t->seq) : 0;
 }
 
@@ -100,7 +108,7 @@ int carnet__index_rehash(carnet__stxn *st) {
   /* 2. Derive them again from every stored entity, with the current hash
    * (carnet__load derives all of an entity's keys; the ones in clear are
    * in the table already). */
-  return index_all(st, true);
+  return index_all(NULL, st, true);
 }
 
 /* --- The blind index, derived in bulk (invariant E3) ----------------------
@@ -133,13 +141,79 @@ int carnet__index_mark_put(carnet__stxn *st, uint64_t mark) {
   return carnet__meta_put_u64(st, CARNET__META_INDEXED, mark);
 }
 
+/* Search signatures waiting in a catch-up (engine/crm/searchsig.h): written
+ * sorted by id, so that consecutive ones share their path and leaf (ids
+ * of a bulk load are random), appended when all come after the table's
+ * last key (a first catch-up into an empty table). Bounded in bytes. */
+#define SIGS_PENDING_MAX (32u << 20)
+
+typedef struct sig_ent {
+  carnet_id id;
+  uint8_t *sig;
+  size_t len;
+} sig_ent;
+
+typedef struct sigs {
+  sig_ent *v;
+  size_t n, cap, bytes;
+} sigs;
+
+static int sig_cmp(const void *a, const void *b) {
+  return memcmp(((const sig_ent *)a)->id.b, ((const sig_ent *)b)->id.b, 16);
+}
+
+static void sigs_free(sigs *s) {
+  for (size_t i = 0; i < s->n; i++)
+    carnet__free(s->v[i].sig);
+  carnet__free(s->v);
+  memset(s, 0, sizeof *s);
+}
+
+static int sigs_push(sigs *s, const carnet_id *id, uint8_t *sig, size_t len) {
+  if (s->n == s->cap) {
+    size_t cap = s->cap ? 2 * s->cap : 1024;
+    sig_ent *v = carnet__realloc(s->v, cap * sizeof *v);
+    if (v == NULL) {
+      carnet__free(sig);
+      return CARNET_ENOMEM;
+    }
+    s->v = v;
+    s->cap = cap;
+  }
+  s->v[s->n++] = (sig_ent){*id, sig, len};
+  s->bytes += len + sizeof(sig_ent);
+  return 0;
+}
+
+static int sigs_flush(carnet__stxn *st, sigs *s) {
+  carnet__scur *cur = NULL;
+  carnet_buf k;
+  unsigned flags = 0;
+  int rc = 0;
+  if (s->n == 0) return 0;
+  qsort(s->v, s->n, sizeof *s->v, sig_cmp);
+  if ((rc = carnet__store_cursor(st, CARNET__T_SEARCH, &cur)) == 0) {
+    rc = carnet__store_last(cur, &k, NULL);
+    if (rc == CARNET_ENOTFOUND || (rc == 0 && k.len == 16 && memcmp(k.base, s->v[0].id.b, 16) < 0))
+      flags = CARNET__PUT_APPEND;
+    rc = rc == CARNET_ENOTFOUND ? 0 : rc;
+    carnet__store_cursor_close(cur);
+  }
+  for (size_t i = 0; rc == 0 && i < s->n; i++)
+    rc = carnet__store_put(st, CARNET__T_SEARCH, s->v[i].id.b, 16, s->v[i].sig, s->v[i].len, flags);
+  sigs_free(s);
+  return rc;
+}
+
 /* Index writes waiting before they are applied (one sorted pass each):
  * large enough that a 100k-customer catch-up goes in one pass (appended
  * into an empty table), bounded so that a larger one stays ~50 MB. */
 #define CATCHUP_PENDING_MAX (1u << 20)
 
-int carnet__index_catchup(carnet__stxn *st, size_t max, bool *more, uint64_t *n) {
+int carnet__index_catchup(carnet_replica *r, carnet__stxn *st, size_t max, bool *more,
+                          uint64_t *n) {
   carnet__blind_secret secret;
+  sigs sg = {0};
   carnet__scur *cur = NULL;
   carnet_buf k, v;
   uint64_t mark, last = 0, count = 0;
@@ -188,14 +262,25 @@ int carnet__index_catchup(carnet__stxn *st, size_t max, bool *more, uint64_t *n)
     if (rc == 0) rc = carnet__index_keys_parts(&e, &secret, &a, CARNET__IDX_PART_BLIND, &ks);
     for (size_t i = 0; rc == 0 && i < ks.n; i++)
       rc = carnet__store_put(st, CARNET__T_INDEX, ks.keys[i].base, ks.keys[i].len, "", 0, 0);
+    if (rc == 0 && r && r->search_sig) {
+      uint8_t *sig = NULL;
+      size_t len = 0;
+      rc = r->search_sig(&e, &secret, &sig, &len);
+      if (rc == 0 && sig) rc = sigs_push(&sg, &id, sig, len);
+    }
     carnet__entity_free(&e);
     carnet__arena_free(&a);
     if (rc == 0 && carnet__store_pending(st) >= CATCHUP_PENDING_MAX) rc = carnet__store_flush(st);
+    if (rc == 0 && sg.bytes >= SIGS_PENDING_MAX) rc = sigs_flush(st, &sg);
     if (rc) break;
   }
   if (rc == CARNET_ENOTFOUND) rc = 0;
+  carnet__store_cursor_close(cur);
+  cur = NULL;
+  if (rc == 0) rc = sigs_flush(st, &sg);
   if (rc == 0 && count) rc = carnet__index_mark_put(st, last);
 done:
+  sigs_free(&sg);
   carnet__store_cursor_close(cur);
   sodium_memzero(&secret, sizeof secret);
   if (rc == 0 && n) *n = count;
@@ -228,7 +313,7 @@ int carnet__index_ready(carnet_replica *r) {
   bool lag = false, more = true;
   int rc;
   if (r->txn) { /* the caller's transaction: its own writes count too */
-    rc = carnet__index_catchup(r->txn->st, 0, &more, NULL);
+    rc = carnet__index_catchup(r, r->txn->st, 0, &more, NULL);
     return rc ? carnet__txn_fail(r->txn, rc) : 0;
   }
   /* A read-only replica cannot catch up: readers see what is indexed. A
@@ -241,7 +326,7 @@ int carnet__index_ready(carnet_replica *r) {
   if (rc) goto fail;
   while (lag && more) {
     if ((rc = carnet__store_begin(r->store, true, &st)) ||
-        (rc = carnet__index_catchup(st, READY_ENTITIES_MAX, &more, NULL)))
+        (rc = carnet__index_catchup(r, st, READY_ENTITIES_MAX, &more, NULL)))
       goto fail;
     rc = carnet__store_commit(st);
     st = NULL;

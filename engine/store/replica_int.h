@@ -16,6 +16,8 @@
 
 /* Slots of the handle's memo of phone reads (engine/store/phone_cache.c). */
 #define CARNET__PHONE_MEMO_SLOTS 16
+struct carnet__entity;
+struct carnet__blind_secret;
 
 struct carnet_replica {
   carnet__store *store;
@@ -77,6 +79,13 @@ struct carnet_replica {
     int rc;
     carnet_phone p;
   } phone_memo[CARNET__PHONE_MEMO_SLOTS];
+  /* The search signature of an entity (engine/crm/searchsig.h: NULL for one
+   * that has none), which the blind index's catch-up and its eager saves
+   * write beside the blind keys, behind the same mark: set at open and
+   * init by engine/top/open.c, like after_commit. NULL: none is written (and
+   * a search scans: carnet__ssig_candidates). */
+  int (*search_sig)(const struct carnet__entity *e, struct carnet__blind_secret *secret,
+                    uint8_t **sig, size_t *len);
 };
 
 struct carnet_txn {

@@ -44,8 +44,8 @@
 #endif
 
 static const char *const table_names[CARNET__T_COUNT_] = {
-    "meta", "entities", "changes", "marks", "index", "peers", "invites", "certs", "erased",
-    "oppose", "conflicts"};
+    "meta",    "entities", "changes", "marks",  "index",     "peers",
+    "invites", "certs",    "erased",  "oppose", "conflicts", "search"};
 
 /* A reusable buffer for opened (decrypted) values. */
 typedef struct sbuf {
@@ -353,8 +353,9 @@ static int env_open(carnet__store *s, bool create, char *why, size_t why_len) {
     unsigned tflags = !s->readonly && (create || i >= CARNET__T_CERTS) ? MDB_CREATE : 0;
     mrc = mdb_dbi_open(txn, table_names[i], tflags, &s->dbi[i]);
     /* A read-only replica made before the conflicts table lost nothing in
-     * a merge that this build would have kept: it reads as empty. */
-    if (mrc == MDB_NOTFOUND && s->readonly && i == CARNET__T_CONFLICTS) {
+     * a merge that this build would have kept: it reads as empty. One made
+     * before the search signatures has none: its searches scan. */
+    if (mrc == MDB_NOTFOUND && s->readonly && (i == CARNET__T_CONFLICTS || i == CARNET__T_SEARCH)) {
       s->absent[i] = true;
       continue;
     }

@@ -21,12 +21,15 @@ typedef enum carnet__table {
   CARNET__T_INDEX = 4,    /* "index": tag byte + key -> id(16) */
   CARNET__T_PEERS = 5,    /* "peers": public key(32) -> peer record */
   CARNET__T_INVITES = 6,  /* "invites": invite id(16) -> secret, expiry, used */
-  CARNET__T_CERTS = 7,    /* "certs": erased customer id(16) -> lseq + certificate (engine/model/cert.h);
-                             sealed from schema 4 */
+  CARNET__T_CERTS = 7,    /* "certs": erased customer id(16) -> lseq + certificate
+                             (engine/model/cert.h);    sealed from schema 4 */
   CARNET__T_ERASED = 8,   /* "erased": entity id(16) -> id(16) of the certificate that erased it */
   CARNET__T_OPPOSE = 9,   /* "oppose": tag + keyed hash(16) -> certificate id(16) */
-  CARNET__T_CONFLICTS = 10, /* "conflicts": entity id(16) -> the values it lost (engine/crm/conflict.h) */
-  CARNET__T_COUNT_ = 11
+  CARNET__T_CONFLICTS =
+      10, /* "conflicts": entity id(16) -> values it lost (engine/crm/conflict.h) */
+  /* "search": customer id(16) -> search signature (engine/crm/searchsig.h), from schema 8 */
+  CARNET__T_SEARCH = 11,
+  CARNET__T_COUNT_ = 12
 } carnet__table;
 
 typedef struct carnet__store carnet__store;
@@ -61,7 +64,9 @@ void carnet__store_close(carnet__store *s);
 bool carnet__store_readonly(const carnet__store *s);
 const char *carnet__store_readonly_why(const carnet__store *s);
 /* False for a table that a read-only file made before it lacks (only
- * CARNET__T_CONFLICTS may be missing): its reader treats it as empty. */
+ * CARNET__T_CONFLICTS and CARNET__T_SEARCH may be missing): its reader
+ * treats it as empty (the search signatures: as not built, so searches
+ * scan). */
 bool carnet__store_has(const carnet__stxn *t, carnet__table tb);
 
 /* Brief: begin a transaction (write or read-only). A write transaction on

@@ -13,10 +13,11 @@
 
 #include "carnet/erase.h"
 #include "carnet/error.h"
-#include "engine/crm/attach.h"
 #include "engine/base/check.h"
-#include "engine/store/entity_io.h"
+#include "engine/crm/attach.h"
+#include "engine/crm/searchsig.h"
 #include "engine/erase/erase.h"
+#include "engine/store/entity_io.h"
 #include "engine/store/replica_int.h"
 
 /* Bring a replica of an older schema (>= 2) to CARNET_SCHEMA_VERSION, in
@@ -58,6 +59,11 @@ static int schema_upgrade(carnet_replica *r, char *why, size_t why_len) {
   if (schema < 7 && ((rc = carnet__meta_get_u64(st, CARNET__META_SEQ, &seq)) ||
                      (rc = carnet__index_mark_put(st, seq))))
     goto done;
+  /* 8: the search signatures (engine/crm/searchsig.h), derived behind the
+   * same mark: every customer's, in one pass in id order (appended). An
+   * older build would write customers without them: the number keeps it
+   * out. */
+  if (schema < 8 && (rc = carnet__ssig_build_all(st))) goto done;
   carnet__be32_put(b, CARNET_SCHEMA_VERSION);
   if ((rc = carnet__store_put(st, CARNET__T_META, CARNET__META_SCHEMA, strlen(CARNET__META_SCHEMA),
                               b, 4, 0)))
@@ -78,6 +84,7 @@ done:
 /* What the parts above the store hook onto the handle. */
 static void install_hooks(carnet_replica *r) {
   r->after_commit = carnet__att_sweep_quiet;
+  r->search_sig = carnet__ssig_of;
 }
 
 int carnet_replica_init(const char *dir, const carnet_env *env, carnet_replica **out, char *errbuf,

@@ -40,12 +40,13 @@
 
 #include "carnet/error.h"
 #include "engine/base/alloc.h"
-#include "engine/crm/attach.h"
-#include "engine/store/entity_io.h"
-#include "engine/erase/erase.h"
 #include "engine/base/mp.h"
-#include "engine/store/replica_int.h"
+#include "engine/crm/attach.h"
+#include "engine/crm/searchsig.h"
+#include "engine/erase/erase.h"
 #include "engine/model/schema.h"
+#include "engine/store/entity_io.h"
+#include "engine/store/replica_int.h"
 
 #define PROGRESS_EVERY 4096u
 /* Index writes wait in the transaction (store.h); a rebuild applies them
@@ -421,7 +422,9 @@ static int rebuild(carnet_txn *t, carnet_progress_fn *fn, void *ctx) {
   carnet__free(gone);
   /* The counter never goes below a sequence number in use. */
   if (rc == 0 && max_seq > t->seq) t->seq = max_seq;
-  /* Every key is derived: the blind index is whole (E3). */
+  /* Every key is derived: the blind index is whole (E3), and so are the
+   * search signatures once written again (engine/crm/searchsig.h G1). */
+  if (rc == 0) rc = carnet__ssig_build_all(st);
   if (rc == 0) rc = carnet__index_mark_put(st, t->seq);
   if (rc == 0 && fn) fn(ctx, total, total);
   return rc;

@@ -26,10 +26,12 @@ typedef struct carnet_txn carnet_txn;
  * 2: encryption at rest (sealed values, the "crypt" key record). 3: blind
  * index keys hashed with SipHash (engine/store/index.c). 4: the erasure
  * certificates sealed too (engine/erase/erase.c). 5: attachments (carnet/attach.h).
- * 6: the conflicts table (carnet/conflict.h).
- * carnet_replica_open upgrades a schema 2 to 5 replica in place. This build refuses schema 1 replicas
- * (not encrypted): see carnet_replica_open. */
-#define CARNET_SCHEMA_VERSION 7
+ * 6: the conflicts table (carnet/conflict.h). 7: the blind index derived
+ * behind a mark. 8: the search signatures (a text search reads them
+ * instead of every customer).
+ * carnet_replica_open upgrades a schema 2 to 7 replica in place. This build refuses schema 1
+ * replicas (not encrypted): see carnet_replica_open. */
+#define CARNET_SCHEMA_VERSION 8
 
 /* Brief: create a new replica in `dir` (created if missing, must not already
  * hold a replica) with a fresh random replica id.

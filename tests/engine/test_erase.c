@@ -244,6 +244,61 @@ static void expect_opposed(carnet_replica *r, carnet_lookup_kind kind, const cha
   if (cert) assert_memory_equal(who.b, cert->b, 16);
 }
 
+static int count_cb(const carnet_record *rec, void *data) {
+  (void)rec;
+  ++*(size_t *)data;
+  return 0;
+}
+
+/* Whether `id` has a search signature (engine/crm/searchsig.h) in `r`. */
+static bool has_signature(carnet_replica *r, const carnet_id *id) {
+  carnet__stxn *st;
+  carnet_buf v;
+  OK(r, carnet__store_begin(r->store, false, &st));
+  int rc = carnet__store_get(st, CARNET__T_SEARCH, id->b, 16, &v);
+  carnet__store_abort(st);
+  assert_true(rc == 0 || rc == CARNET_ENOTFOUND);
+  return rc == 0;
+}
+
+static size_t found(carnet_replica *r, const char *text) {
+  carnet_filter f = {.text = text, .include_deleted = true};
+  size_t n = 0;
+  OK(r, carnet_record_list(r, CARNET_KIND_CUSTOMER, &f, count_cb, &n));
+  return n;
+}
+
+/* G3: an erased customer leaves no search signature, on the erasing
+ * replica and on the one the certificate reaches, whether its signature
+ * was written yet (after a search caught up) or not. */
+static void test_erased_leaves_no_signature(void **state) {
+  pair *p = *state;
+  carnet_replica *laptop = p->r[0], *office = p->r[1];
+  carnet_id a = add_customer(office, "Élise Effacée", "elise@exemple.fr");
+  carnet_id b = add_customer(office, "Bruno Gardé", "bruno@exemple.fr");
+  sync2(p);
+  assert_int_equal(found(office, "effacee"), 1); /* caught up: signatures written */
+  assert_int_equal(found(laptop, "effacee"), 1);
+  assert_true(has_signature(office, &a) && has_signature(laptop, &a));
+  bool compacted = false;
+  OK(office, carnet_record_erase(office, &a, "request", NULL, &compacted));
+  assert_false(has_signature(office, &a));
+  assert_true(has_signature(office, &b));
+  assert_int_equal(found(office, "effacee"), 0);
+  assert_int_equal(found(office, "elise@"), 0);
+  sync2(p);
+  assert_false(has_signature(laptop, &a));
+  assert_int_equal(found(laptop, "effacee"), 0);
+  assert_int_equal(found(laptop, "garde"), 1);
+  /* Erased before any search: never written, and a catch-up after the
+   * erasure writes none. */
+  carnet_id c = add_customer(office, "Chloé Oubliée", "chloe@exemple.fr");
+  assert_false(has_signature(office, &c));
+  OK(office, carnet_record_erase(office, &c, "request", NULL, &compacted));
+  assert_int_equal(found(office, "oubliee"), 0);
+  assert_false(has_signature(office, &c));
+}
+
 static void test_deleted_then_erased_is_opposed(void **state) {
   pair *p = *state;
   carnet_replica *r = p->r[0];
@@ -737,6 +792,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_late_edit_dropped_and_invoice_kept, setup, teardown),
       cmocka_unit_test_setup_teardown(test_deleted_then_erased_is_opposed, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_erased_leaves_no_signature, setup, teardown),
       cmocka_unit_test_setup_teardown(test_opposition_before_schema3_still_matches, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_compaction_waits_for_other_processes, setup, teardown),

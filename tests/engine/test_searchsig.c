@@ -1,0 +1,436 @@
+/* tests/engine/test_searchsig.c - the search signatures (engine/crm/searchsig.h)
+ * behind carnet_record_list's text filter.
+ *
+ * - Exact: on hard cases (accents, case, ligatures, apostrophes, homonyms,
+ *   phones and SIRETs in many written forms, long notes, deleted
+ *   customers, a merged group whose words come from two members), the
+ *   listing answers what the scan answers (every customer folded and
+ *   matched one by one), and the signatures did narrow it (a query of
+ *   three bytes or more), or said they cannot (shorter ones).
+ * - G2: customers written in an open transaction, or after the mark on a
+ *   handle that cannot catch up, are found all the same.
+ * - Schema 7 -> 8: a replica without signatures gets every customer's at
+ *   open, in one pass, and searches with them.
+ * - The fast folding (ASCII and Latin-1 letters) is utf8proc's, letter by
+ *   letter.
+ */
+/* cmocka.h needs these first, in this order. */
+/* clang-format off */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "carnet/carnet.h"
+#include "engine/base/alloc.h"
+#include "engine/crm/searchsig.h"
+#include "engine/crm/searchtext.h"
+#include "engine/store/replica_int.h"
+#include "support/testenv.h"
+
+#define OK(r, expr)                                                                                \
+  do {                                                                                             \
+    int rc_ = (expr);                                                                              \
+    if (rc_ != 0)                                                                                  \
+      fail_msg("%s: %s (%s)", #expr, carnet_error_name(rc_), carnet_replica_errmsg(r));            \
+  } while (0)
+
+typedef struct fx {
+  char *root, *dir;
+  tenv env;
+  carnet_replica *r;
+} fx;
+
+static void open_it(fx *f, bool init) {
+  char err[256] = "";
+  carnet_env ce;
+  tenv_fill(&f->env, &ce);
+  int rc = init ? carnet_replica_init(f->dir, &ce, &f->r, err, sizeof err)
+                : carnet_replica_open(f->dir, &ce, &f->r, err, sizeof err);
+  if (rc) fail_msg("open: %s", err);
+}
+
+static int setup(void **state) {
+  fx *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  f->root = tdir_new("searchsig");
+  f->dir = tdir_join(f->root, "r");
+  tenv_init(&f->env, TENV_EPOCH_MS, 11);
+  open_it(f, true);
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fx *f = *state;
+  carnet_replica_close(f->r);
+  tdir_remove(f->root);
+  free(f->dir);
+  free(f->root);
+  free(f);
+  return 0;
+}
+
+/* A customer from field/value pairs ("phone" adds a mobile), NULL-ended. */
+static carnet_id add_in(carnet_replica *r, carnet_txn *t, const char *first, ...) {
+  carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
+  carnet_id id;
+  va_list ap;
+  va_start(ap, first);
+  for (const char *k = first; k; k = va_arg(ap, const char *)) {
+    const char *v = va_arg(ap, const char *);
+    if (strcmp(k, "phone") == 0) {
+      OK(r, carnet_patch_phone(p, "mobile", v));
+      continue;
+    }
+    const carnet_field_info *fi = carnet_field_find(CARNET_KIND_CUSTOMER, k);
+    assert_non_null(fi);
+    OK(r, carnet_patch_set(p, fi->field, v));
+  }
+  va_end(ap);
+  if (t)
+    OK(r, carnet_record_create(t, p, NULL, &id));
+  else
+    OK(r, carnet_record_create_commit(r, p, &id));
+  carnet_patch_free(p);
+  return id;
+}
+
+#define add(r, ...) add_in(r, NULL, __VA_ARGS__)
+
+typedef struct ids {
+  carnet_id v[256];
+  size_t n;
+} ids;
+
+static int collect(const carnet_record *rec, void *data) {
+  ids *l = data;
+  assert_true(l->n < 256);
+  l->v[l->n++] = *carnet_record_id(rec);
+  return 0;
+}
+
+/* The scan, written out: every customer listed, folded and matched. */
+typedef struct scan_st {
+  carnet__squery q;
+  carnet__sbuf doc;
+  bool deleted;
+  ids out;
+} scan_st;
+
+static int scan_cb(const carnet_record *rec, void *data) {
+  scan_st *s = data;
+  carnet__sdoc d;
+  if (carnet_record_deleted(rec) && !s->deleted) return 0;
+  assert_int_equal(carnet__sdoc_build(rec, &s->doc, &d), 0);
+  if (carnet__squery_match(&s->q, s->doc.p, s->doc.len, d.siret_off, d.phones_off))
+    collect(rec, &s->out);
+  return 0;
+}
+
+static ids scanned(carnet_replica *r, const char *text, bool deleted) {
+  scan_st s = {.deleted = deleted};
+  carnet_filter all = {.include_deleted = true};
+  assert_int_equal(carnet__squery_init(&s.q, text), 0);
+  OK(r, carnet_record_list(r, CARNET_KIND_CUSTOMER, &all, scan_cb, &s));
+  carnet__squery_free(&s.q);
+  carnet__sbuf_free(&s.doc);
+  return s.out;
+}
+
+static ids listed(carnet_replica *r, const char *text, bool deleted) {
+  ids l = {.n = 0};
+  carnet_filter f = {.text = text, .include_deleted = deleted};
+  OK(r, carnet_record_list(r, CARNET_KIND_CUSTOMER, &f, collect, &l));
+  return l;
+}
+
+/* What the signatures give for `text`: 1 when they cannot narrow it. */
+static int candidates(carnet_replica *r, const char *text, size_t *n) {
+  carnet__stxn *st;
+  carnet__squery q;
+  carnet_id *v = NULL;
+  assert_int_equal(carnet__squery_init(&q, text), 0);
+  OK(r, carnet__read_begin(r, &st));
+  int rc = carnet__ssig_candidates(r, st, &q, &v, n);
+  carnet__read_end(r, st);
+  carnet__squery_free(&q);
+  carnet__free(v);
+  assert_true(rc == 0 || rc == 1);
+  return rc;
+}
+
+static size_t customers(carnet_replica *r) {
+  ids l = {.n = 0};
+  carnet_filter all = {.include_deleted = true};
+  OK(r, carnet_record_list(r, CARNET_KIND_CUSTOMER, &all, collect, &l));
+  return l.n;
+}
+
+/* The listing is the scan, for `text`, deleted ones or not; returns how
+ * many matched (live ones). */
+static size_t same(carnet_replica *r, const char *text) {
+  size_t m = 0;
+  for (int del = 0; del < 2; del++) {
+    ids a = listed(r, text, del), b = scanned(r, text, del);
+    if (a.n != b.n || memcmp(a.v, b.v, a.n * sizeof a.v[0]) != 0)
+      fail_msg("'%s' (deleted %d): the listing gives %zu, the scan %zu", text, del, a.n, b.n);
+    if (!del) m = a.n;
+  }
+  return m;
+}
+
+static const char *const hard[] = {"Électricité Générale",
+                                   "électricité",
+                                   "ELECTRICITE",
+                                   "electricite",
+                                   "Cœur",
+                                   "coeur",
+                                   "COEUR",
+                                   "bœuf",
+                                   "boeuf",
+                                   "ﬁlle",
+                                   "fille",
+                                   "Straße",
+                                   "strasse",
+                                   "l'hôte",
+                                   "l’hôte",
+                                   "L`HOTE",
+                                   "martin",
+                                   "Martin Lyon",
+                                   "lyon martin",
+                                   "Jean Martin",
+                                   "jean-pierre",
+                                   "07 82 35 61 55",
+                                   "0782356155",
+                                   "+33 7 82 35 61 55",
+                                   "0033782356155",
+                                   "782356155",
+                                   "07.82.35.61.55",
+                                   "35 61",
+                                   "3561",
+                                   "732 829 320",
+                                   "73282932000074",
+                                   "00074",
+                                   "client.3@",
+                                   "client.30",
+                                   "@exemple.fr",
+                                   "zzz",
+                                   "xyz",
+                                   "noël",
+                                   "NOEL",
+                                   "noel blanc",
+                                   "garage blanc",
+                                   "rappeler",
+                                   "lundi portable",
+                                   "13001",
+                                   "69003",
+                                   "CU",
+                                   "bl",
+                                   "é",
+                                   "06",
+                                   "a b",
+                                   "  ",
+                                   "fils et \"cie\"",
+                                   "Müller",
+                                   "muller",
+                                   "mueller",
+                                   "Ærø",
+                                   "aero"};
+
+/* Hard cases: the listing is the scan, and the signatures narrowed it. */
+static void test_exact_on_hard_cases(void **state) {
+  fx *f = *state;
+  carnet_replica *r = f->r;
+  add(r, "name", "Électricité Générale Dupont", "city", "Lyon", "phone", "07 82 35 61 55", NULL);
+  add(r, "name", "Cœur de Bœuf", "city", "Saint-Étienne", "emails", "client.3@exemple.fr", NULL);
+  add(r, "name", "Jean Martin", "city", "Lyon", "postcode", "69003", NULL);
+  add(r, "name", "Jean Martin", "city", "Lyon", "postcode", "69003", "emails",
+      "client.30@exemple.fr", "phone", "06 12 34 56 78", NULL); /* a homonym */
+  add(r, "name", "Martin Jean-Pierre", "city", "Marseille", "postcode", "13001", NULL);
+  add(r, "name", "La ﬁlle de l’Hôte", "street", "12 Straße", "notes",
+      "rappeler le lundi\nsur le portable", NULL);
+  add(r, "name", "Noël Blanc", "company", "Garage Blanc SARL", "siret", "73282932000074", NULL);
+  carnet_id cecile = add(r, "name", "Cécile Blanc", "company", "Garage Blanc SA", "phone",
+                         "+32 470 12 34 56", NULL);
+  add(r, "name", "Müller; Fils et \"Cie\"", "city", "Ærøskøbing", NULL);
+  carnet_id gone = add(r, "name", "Martin Supprimé", "city", "Lyon", NULL);
+  carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
+  OK(r, carnet_patch_delete(p));
+  OK(r, carnet_record_update_commit(r, &gone, p));
+  carnet_patch_free(p);
+  /* A merged group: notes "tableau électrique" in one member, the city
+   * "Vienne" in the other; the survivor is listed with both. */
+  carnet_id m1 = add(r, "name", "Électricien Rousseau", "notes", "tableau électrique", NULL);
+  carnet_id m2 = add(r, "name", "E. Rousseau", "city", "Vienne", NULL);
+  carnet_txn *t;
+  OK(r, carnet_txn_begin(r, &t));
+  OK(r, carnet_merge_apply(t, &m1, &m2));
+  OK(r, carnet_txn_commit(t));
+
+  size_t total = customers(r), n = 0;
+  for (size_t i = 0; i < sizeof hard / sizeof hard[0]; i++) {
+    same(r, hard[i]);
+    /* After the first listing the signatures are caught up: a query of
+     * three bytes or more (folded) is narrowed, a shorter one scans. */
+    carnet__squery q;
+    assert_int_equal(carnet__squery_init(&q, hard[i]), 0);
+    bool shortq = true;
+    for (size_t w = 0; w < q.nwords; w++)
+      if (q.words[w].len >= 3) shortq = false;
+    if (q.nwords == 0 && (q.whole.phone[0] || q.whole.siret[0])) shortq = false;
+    carnet__squery_free(&q);
+    int rc = candidates(r, hard[i], &n);
+    if (shortq) {
+      assert_int_equal(rc, 1);
+    } else {
+      assert_int_equal(rc, 0);
+      if (strcmp(hard[i], "@exemple.fr") != 0 && strcmp(hard[i], "martin") != 0 &&
+          strcmp(hard[i], "CU") != 0)
+        assert_true(n < total);
+    }
+  }
+  assert_int_equal(same(r, "tableau vienne"), 1);
+  assert_int_equal(same(r, "vienne électrique"), 1);
+  assert_int_equal(same(r, "rousseau"), 1);
+  assert_int_equal(same(r, "electricite"), 1);
+  assert_int_equal(same(r, "0782356155"), 1);
+  assert_int_equal(same(r, "martin"), 3);
+  assert_int_equal(same(r, "jean martin"), 3);
+  assert_int_equal(same(r, "732 829 320"), 1);
+  assert_int_equal(same(r, "ﬁlle hôte"), 1);
+  assert_int_equal(same(r, "zzz"), 0);
+  /* Changes after the catch-up: an edit (the old name is gone, the new one
+   * found), then a query again. */
+  p = carnet_patch_new(CARNET_KIND_CUSTOMER);
+  OK(r, carnet_patch_set(p, CARNET_F_NAME, "Renée Dubois"));
+  OK(r, carnet_record_update_commit(r, &cecile, p));
+  carnet_patch_free(p);
+  assert_int_equal(same(r, "cecile"), 0);
+  assert_int_equal(same(r, "renee garage"), 1);
+  assert_int_equal(same(r, "supprime"), 0);
+  assert_int_equal(listed(r, "supprime", true).n, 1);
+}
+
+/* G2: what the mark has not reached is a candidate whatever its signature. */
+static void test_behind_the_mark(void **state) {
+  fx *f = *state;
+  carnet_replica *r = f->r;
+  add(r, "name", "Premier Client", NULL);
+  assert_int_equal(same(r, "premier"), 1); /* caught up */
+  carnet_txn *t;
+  OK(r, carnet_txn_begin(r, &t));
+  add_in(r, t, "name", "Deuxième Client", "phone", "06 98 76 54 32", NULL);
+  /* Inside the transaction: no catch-up, its own write found. */
+  assert_int_equal(listed(r, "deuxieme", false).n, 1);
+  assert_int_equal(listed(r, "06 98 76 54 32", false).n, 1);
+  OK(r, carnet_txn_commit(t));
+  /* Committed, not caught up: above the mark, without a signature, the
+   * customer is a candidate of any query. */
+  add(r, "name", "Troisième Client", NULL);
+  size_t n = 0;
+  assert_int_equal(candidates(r, "zzzz", &n), 0);
+  assert_int_equal(n, 2);                    /* and the one of the transaction */
+  assert_int_equal(same(r, "troisieme"), 1); /* caught up */
+  assert_int_equal(candidates(r, "zzzz", &n), 0);
+  assert_int_equal(n, 0);
+  assert_int_equal(candidates(r, "troisieme", &n), 0);
+  assert_int_equal(n, 1);
+  assert_int_equal(same(r, "deuxieme client"), 1);
+  assert_int_equal(same(r, "client"), 3);
+}
+
+static size_t sig_rows(carnet_replica *r) {
+  carnet__stxn *st;
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  size_t n = 0;
+  OK(r, carnet__store_begin(r->store, false, &st));
+  OK(r, carnet__store_cursor(st, CARNET__T_SEARCH, &cur));
+  for (int rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
+       rc = carnet__store_next(cur, &k, &v))
+    n++;
+  carnet__store_cursor_close(cur);
+  carnet__store_abort(st);
+  return n;
+}
+
+/* A schema 7 replica (no signature) gets them all at open. */
+static void test_schema7_upgraded(void **state) {
+  fx *f = *state;
+  carnet_replica *r = f->r;
+  for (int i = 0; i < 40; i++) {
+    char name[64];
+    snprintf(name, sizeof name, "Client Numéro %d", 1000 + i);
+    add(r, "name", name, "city", i % 2 ? "Orléans" : "Nîmes", NULL);
+  }
+  assert_int_equal(same(r, "orleans"), 20);
+  assert_int_equal(sig_rows(r), 40);
+  /* Back to schema 7, as a build before the signatures left it. */
+  carnet__stxn *st;
+  uint8_t b[4] = {0, 0, 0, 7};
+  OK(r, carnet__store_begin(r->store, true, &st));
+  OK(r, carnet__store_clear(st, CARNET__T_SEARCH));
+  OK(r, carnet__store_put(st, CARNET__T_META, "schema", 6, b, 4, 0));
+  OK(r, carnet__store_commit(st));
+  assert_int_equal(sig_rows(r), 0);
+  carnet_replica_close(r);
+  open_it(f, false);
+  r = f->r;
+  carnet_buf v;
+  OK(r, carnet__store_begin(r->store, false, &st));
+  OK(r, carnet__store_get(st, CARNET__T_META, "schema", 6, &v));
+  assert_int_equal(((const uint8_t *)v.base)[3], CARNET_SCHEMA_VERSION);
+  carnet__store_abort(st);
+  assert_int_equal(CARNET_SCHEMA_VERSION, 8);
+  assert_int_equal(sig_rows(r), 40);
+  size_t n = 0;
+  assert_int_equal(candidates(r, "numero 1017", &n), 0);
+  assert_true(n >= 1 && n < 40);
+  assert_int_equal(same(r, "numero 1017"), 1);
+  assert_int_equal(same(r, "nimes"), 20);
+}
+
+/* The fast folding of ASCII and Latin-1 letters is utf8proc's. A value
+ * with an emoji is folded by utf8proc whole, and folds each code point on
+ * its own: its folding starts with that of the letter alone. */
+static void test_fast_fold_is_utf8proc(void **state) {
+  (void)state;
+  carnet__sbuf fast = {0}, slow = {0};
+  for (unsigned cp = 0x20; cp <= 0x17f; cp++) {
+    char in[16];
+    int n = 0;
+    if (cp < 0x80) {
+      in[n++] = (char)cp;
+    } else {
+      in[n++] = (char)(0xC0 | (cp >> 6));
+      in[n++] = (char)(0x80 | (cp & 0x3f));
+    }
+    in[n++] = 'x';
+    fast.len = slow.len = 0;
+    assert_int_equal(carnet__sfold(&fast, in, (size_t)n), 0);
+    memcpy(in + n, "\xF0\x9F\x98\x80", 4); /* U+1F600 */
+    assert_int_equal(carnet__sfold(&slow, in, (size_t)n + 4), 0);
+    if (slow.len < 4 || fast.len != slow.len - 4 || memcmp(fast.p, slow.p, fast.len) != 0)
+      fail_msg("U+%04X folds to '%.*s' fast, '%.*s' by utf8proc", cp, (int)fast.len, fast.p,
+               (int)slow.len, slow.p);
+  }
+  carnet__sbuf_free(&fast);
+  carnet__sbuf_free(&slow);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_exact_on_hard_cases, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_behind_the_mark, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_schema7_upgraded, setup, teardown),
+      cmocka_unit_test(test_fast_fold_is_utf8proc),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
