@@ -62,6 +62,7 @@ typedef struct job {
   size_t next_bad;             /* the first of csv->bad not yet reached */
   listed *list;                /* only with a report file */
   size_t nlist, list_cap;
+  char region[3]; /* the replica's default phone region (--on-duplicate update compares in it) */
 } job;
 
 static char *dup_or_null(const char *s) {
@@ -232,7 +233,8 @@ static int merge_into(job *j, size_t row, const carnet_id *id, const carnet_reco
 static int update_from(job *j, const carnet_id *id, const carnet_patch *full,
                        const carnet_record *rec, bool *changed, char *fields, size_t flen) {
   carnet_patch *q = carnet_patch_new(CARNET_KIND_CUSTOMER);
-  int err = q ? carnet__imp_update_patch(full, rec, q, fields, flen, changed) : CARNET_ENOMEM;
+  int err =
+      q ? carnet__imp_update_patch(full, rec, j->region, q, fields, flen, changed) : CARNET_ENOMEM;
   if (err == 0 && *changed) err = carnet_record_update(j->t, id, q);
   carnet_patch_free(q);
   return err;
@@ -565,6 +567,7 @@ static int import_bytes(carnet_replica *r, const char *data, size_t len, char *o
     goto done;
   }
   j.sh = sh;
+  if ((err = carnet_replica_get_region(r, j.region))) goto done;
   if (j.rep.format == CARNET_SHEET_CSV) j.csv = &info;
   if (info.nbad && info.bad[0].row == 0) {
     /* A header in another encoding would map its columns wrong, silently. */

@@ -155,9 +155,12 @@ int carnet__imp_row_patch(const carnet__imp_map *m, const carnet__sheet *sh, siz
  * customer lacks (added) or has and the file does not name (removed), a
  * phone missing or of another type, a custom field of another value. The
  * names of the fields written go to `fields` ("city,phones"). *changed
- * tells whether anything differs. Errors: CARNET_ENOMEM. */
+ * tells whether anything differs. The file's phones are read in `region`
+ * (the replica's default region, as the write reads them). Errors:
+ * CARNET_ENOMEM. */
 int carnet__imp_update_patch(const carnet_patch *full, const carnet_record *existing,
-                             carnet_patch *out, char *fields, size_t fields_len, bool *changed);
+                             const char *region, carnet_patch *out, char *fields, size_t fields_len,
+                             bool *changed);
 
 /* Brief: the names of the fields `p` writes, comma-separated, in `fields`. */
 void carnet__imp_patch_fields(const carnet_patch *p, char *fields, size_t fields_len);

@@ -21,6 +21,7 @@
 #include "engine/model/patch.h"
 
 typedef struct diff {
+  const char *region; /* the replica's default phone region */
   carnet_patch *out;
   char *fields;
   size_t fields_len;
@@ -84,23 +85,24 @@ static bool stored_phone(const carnet_record *rec, const char *e164, char *type,
   return false;
 }
 
-/* The stored form ("+E164" or "+E164;ext=N") of a file's phone. */
-static int stored_form(const char *value, char out[CARNET_PHONE_STORED_MAX]) {
+/* The stored form ("+E164" or "+E164;ext=N") of a file's phone, read in
+ * `region` as the write reads it. */
+static int stored_form(const char *value, const char *region, char out[CARNET_PHONE_STORED_MAX]) {
   carnet_phone p;
   out[0] = '\0';
-  if (value == NULL || carnet_phone_parse(value, "FR", &p) != 0) return CARNET_EINVAL;
+  if (value == NULL || carnet_phone_parse(value, region, &p) != 0) return CARNET_EINVAL;
   return carnet_phone_stored(&p, out, CARNET_PHONE_STORED_MAX);
 }
 
 /* Whether the file lists the phone `e164` (stored form, any type). */
-static bool file_phone(const carnet_patch *p, const char *e164) {
+static bool file_phone(const carnet_patch *p, const char *region, const char *e164) {
   char n[CARNET_PHONE_STORED_MAX];
   for (size_t i = 0; i < p->n; i++) {
     const carnet__op *op = &p->ops[i];
     if (op->field != CARNET_F_PHONES || op->value == NULL ||
         (op->op != CARNET__OP_SET && op->op != CARNET__OP_PHONE_ADD))
       continue;
-    if (stored_form(op->value, n) == 0 && strcmp(n, e164) == 0) return true;
+    if (stored_form(op->value, region, n) == 0 && strcmp(n, e164) == 0) return true;
   }
   return false;
 }
@@ -119,7 +121,7 @@ static int scalar(diff *d, const carnet_record *rec, const carnet__op *op) {
 static int phone(diff *d, const carnet_record *rec, const carnet__op *op) {
   char e164[CARNET_PHONE_STORED_MAX], type[32];
   /* A number that does not convert is left to the write, which names it. */
-  if (op->value == NULL || stored_form(op->value, e164) != 0) {
+  if (op->value == NULL || stored_form(op->value, d->region, e164) != 0) {
     touched(d, CARNET_F_PHONES);
     return op->op == CARNET__OP_PHONE_ADD ? carnet_patch_phone(d->out, op->aux, op->value)
                                           : carnet_patch_set(d->out, CARNET_F_PHONES, op->value);
@@ -153,7 +155,7 @@ static int removals(diff *d, const carnet_patch *full, const carnet_record *rec,
     if (f == CARNET_F_PHONES) {
       char type[32];
       const char *num = carnet__imp_phone_split(v[i], type, sizeof type);
-      if (file_phone(full, num)) continue;
+      if (file_phone(full, d->region, num)) continue;
       touched(d, f);
       rc = carnet_patch_remove(d->out, f, num);
     } else if (!file_has(full, f, v[i])) {
@@ -173,8 +175,9 @@ static bool set_later(const carnet_patch *p, size_t i) {
 }
 
 int carnet__imp_update_patch(const carnet_patch *full, const carnet_record *existing,
-                             carnet_patch *out, char *fields, size_t fields_len, bool *changed) {
-  diff d = {out, fields, fields_len, false};
+                             const char *region, carnet_patch *out, char *fields, size_t fields_len,
+                             bool *changed) {
+  diff d = {region, out, fields, fields_len, false};
   int rc = 0;
   if (fields_len) fields[0] = '\0';
   for (size_t i = 0; i < full->n && rc == 0; i++) {
@@ -200,7 +203,7 @@ int carnet__imp_update_patch(const carnet_patch *full, const carnet_record *exis
 }
 
 void carnet__imp_patch_fields(const carnet_patch *p, char *fields, size_t fields_len) {
-  diff d = {NULL, fields, fields_len, false};
+  diff d = {NULL, NULL, fields, fields_len, false};
   if (fields_len) fields[0] = '\0';
   for (size_t i = 0; i < p->n; i++)
     touched(&d, p->ops[i].field);

@@ -141,13 +141,13 @@ static bool phone_of(web_req *q, json_t *e, const char **type, const char **numb
 }
 
 /* Whether the stored element `have` ("type:+E164[;ext=N]") is the body's
- * phone: the same number and extension, and the same type when the body
- * gives one. */
-static bool same_phone(const char *have, const char *type, const char *number) {
+ * phone, read in `region` (the replica's, as the write reads it): the
+ * same number and extension, and the same type when the body gives one. */
+static bool same_phone(const char *have, const char *region, const char *type, const char *number) {
   char e164[CARNET_PHONE_STORED_MAX], t[32];
   carnet_phone ph;
   const char *num = web_phone_split(have, t, sizeof t);
-  if (carnet_phone_parse(number, "FR", &ph) != 0 || carnet_phone_stored(&ph, e164, sizeof e164))
+  if (carnet_phone_parse(number, region, &ph) != 0 || carnet_phone_stored(&ph, e164, sizeof e164))
     return false;
   return strcmp(num, e164) == 0 && (type == NULL || strcmp(t, type) == 0);
 }
@@ -157,10 +157,17 @@ static int add_phone(carnet_patch *p, const char *type, const char *number) {
               : carnet_patch_parse(p, CARNET_F_PHONES, number, "phones");
 }
 
-static bool set_phones(web_req *q, carnet_patch *p, json_t *v, const carnet_record *cur) {
+static bool set_phones(web_req *q, carnet_replica *r, carnet_patch *p, json_t *v,
+                       const carnet_record *cur) {
   size_t i;
   json_t *e;
   const char *type, *number;
+  char region[3];
+  int rc = carnet_replica_get_region(r, region);
+  if (rc) {
+    web_fail(q, r, rc, "phones");
+    return false;
+  }
   if (json_is_null(v)) v = NULL;
   else if (!json_is_array(v))
     return bad_shape(q, "phones", "an array of {\"type\", \"number\"} or of numbers");
@@ -171,7 +178,7 @@ static bool set_phones(web_req *q, carnet_patch *p, json_t *v, const carnet_reco
     bool keep = false;
     json_array_foreach(v, i, e) {
       phone_of(q, e, &type, &number);
-      keep |= same_phone(have[k], type, number);
+      keep |= same_phone(have[k], region, type, number);
     }
     char t[32];
     const char *num = web_phone_split(have[k], t, sizeof t);
@@ -181,7 +188,7 @@ static bool set_phones(web_req *q, carnet_patch *p, json_t *v, const carnet_reco
     phone_of(q, e, &type, &number);
     bool had = false;
     for (size_t k = 0; k < n && !had; k++)
-      had = same_phone(have[k], type, number);
+      had = same_phone(have[k], region, type, number);
     if (!had && !parsed(q, p, add_phone(p, type, number), "phones")) return false;
   }
   return true;
@@ -309,7 +316,7 @@ bool web_patch_build(web_req *q, carnet_replica *r, carnet_kind kind, json_t *bo
       ok = set_set(q, p, k, key->field, v, cur);
       break;
     case H_PHONES:
-      ok = set_phones(q, p, v, cur);
+      ok = set_phones(q, r, p, v, cur);
       break;
     case H_ADDRESS:
       ok = set_address(q, p, kind, v);

@@ -286,6 +286,32 @@ static void test_on_duplicate(void **state) {
   free(csv);
 }
 
+/* --on-duplicate update compares a file's phones in the replica's region,
+ * as the write reads them: a Belgian number written nationally in a BE
+ * replica is the stored one (read in FR it was another number, so the
+ * stored phone was removed and the row counted as a change). */
+static void test_update_phones_in_region(void **state) {
+  fx *f = *state;
+  char *csv = path(f, "be.csv");
+  const char *text = "Nom,Courriel,Ville,Tél\nJan Peeters,jan@peeters.be,Gent,0470 12 34 56\n";
+  write_file(csv, text, strlen(text));
+  OK(f, "init", "--region", "BE");
+  OK(f, "customer", "add", "--name", "Jan Peeters", "--email", "jan@peeters.be", "--city", "Gent",
+     "--phone", "0470 12 34 56");
+  json_t *s = OK_JSON(f, "import", csv, "--on-duplicate", "update", "--json");
+  assert_int_equal(jint(s, "updated"), 0);
+  assert_int_equal(jint(s, "skipped"), 1);
+  json_decref(s);
+  json_t *list = OK_JSON(f, "customer", "list", "--json");
+  json_t *ph = json_object_get(json_array_get(list, 0), "phones");
+  assert_int_equal(json_array_size(ph), 1);
+  char *d = json_dumps(ph, 0);
+  assert_non_null(strstr(d, "+32470123456"));
+  free(d);
+  json_decref(list);
+  free(csv);
+}
+
 /* --- malformed files: a clear error, exit 1, nothing imported ------------- */
 
 static void test_malformed_files(void **state) {
@@ -795,6 +821,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_csv_import_and_rerun, setup, teardown),
       cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
       cmocka_unit_test_setup_teardown(test_on_duplicate, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_update_phones_in_region, setup, teardown),
       cmocka_unit_test_setup_teardown(test_malformed_files, setup, teardown),
       cmocka_unit_test_setup_teardown(test_windows_1252, setup, teardown),
       cmocka_unit_test_setup_teardown(test_stray_bytes, setup, teardown),

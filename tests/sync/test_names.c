@@ -116,6 +116,20 @@ static void test_names_synced_and_shown(void **state) {
   stop(s);
   assert_peer_name(A, "Portable Alice (neuf)");
   assert_same_digest(A, B);
+
+  /* An erasure names the replica that made it, on the other one too. */
+  OK1(A, "erase", ref, "--reason", "request", "--yes");
+  s = SERVE(A, "A4");
+  sync_with(B, s);
+  stop(s);
+  json_t *er = OKJ(B, "erasures");
+  assert_int_equal(json_array_size(er), 1);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(er, 0), "origin_name")),
+                      "Bureau Lyon");
+  json_decref(er);
+  out = OK(B, "erasures");
+  assert_non_null(strstr(out, "Bureau Lyon"));
+  free(out);
 }
 
 static void test_unnamed_shows_hex(void **state) {

@@ -316,6 +316,30 @@ static void test_customers(void **state) {
   resp_free(&r);
 }
 
+/* A PATCH compares the body's phones with the stored ones in the
+ * replica's region, as the write reads them: in a BE replica the Brussels
+ * number "02 123 45 67" (not a French number) is the stored one, kept
+ * with its type, not removed and added again untyped. */
+static void test_patch_phones_in_region(void **state) {
+  (void)state;
+  char id[40], path_[256];
+  OK1(DIR_, "config", "region", "BE");
+  make_customer("{\"name\":\"Région Belge\",\"phones\":[{\"type\":\"home\",\"number\":\"02 123 45 "
+                "67\"}]}",
+                id);
+  snprintf(path_, sizeof path_, "/api/customers/%s", id);
+  resp r = wc(&W, "PATCH", path_,
+              "{\"phones\":[\"02 123 45 67\"],\"address\":{\"city\":\"Bruxelles\"}}");
+  EXPECT(r, 200);
+  json_t *ph = json_object_get(r.json, "phones");
+  assert_int_equal(json_array_size(ph), 1);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(ph, 0), "number")),
+                      "+3221234567");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(ph, 0), "type")), "home");
+  resp_free(&r);
+  OK1(DIR_, "config", "region", "FR");
+}
+
 static void test_paging(void **state) {
   (void)state;
   char id[40], seen[8][40];
@@ -1143,6 +1167,7 @@ int main(void) {
       cmocka_unit_test(test_auth_everywhere),
       cmocka_unit_test(test_routes_methods_limits),
       cmocka_unit_test(test_customers),
+      cmocka_unit_test(test_patch_phones_in_region),
       cmocka_unit_test(test_paging),
       cmocka_unit_test(test_duplicate_refused_then_forced),
       cmocka_unit_test(test_messages_name_api_keys),
