@@ -6,9 +6,10 @@
  *      opened: the upgrade writes every customer's (wall and CPU time);
  *   2. size: rows, bytes of values, leaf and overflow pages of the table;
  *   3. catch-up: the mark set back to 0, carnet__index_ready derives the
- *      blind keys of every entity again, with the signatures and without
- *      (the hook unset): what the signatures add to the bulk catch-up that
- *      W1 creation, an import or a first sync is followed by;
+ *      blind keys of every entity again, with the signatures (the table
+ *      emptied first, as after a bulk load) and without (the hook unset):
+ *      what the signatures add to the bulk catch-up that W1 creation, an
+ *      import or a first sync is followed by;
  *   4. queries: carnet_record_list with a text filter, in process, each
  *      --runs times (median), and the number of matches.
  *
@@ -66,9 +67,12 @@ static void downgrade(carnet_replica *r) {
   if (rc) die("downgrade", rc);
 }
 
-static void mark_zero(carnet_replica *r) {
+/* The mark at 0 and, with signatures, none written yet: as after a bulk
+ * load (the catch-up appends into an empty table). */
+static void mark_zero(carnet_replica *r, bool clear) {
   carnet__stxn *st;
   int rc = carnet__store_begin(r->store, true, &st);
+  if (rc == 0 && clear) rc = carnet__store_clear(st, CARNET__T_SEARCH);
   if (rc == 0) rc = carnet__index_mark_put(st, 0);
   if (rc == 0) rc = carnet__store_commit(st);
   if (rc) die("mark", rc);
@@ -100,7 +104,7 @@ static void catchup(carnet_replica *r, bool sigs) {
   int (*hook)(const struct carnet__entity *, struct carnet__blind_secret *, uint8_t **, size_t *) =
       r->search_sig;
   if (!sigs) r->search_sig = NULL;
-  mark_zero(r);
+  mark_zero(r, sigs);
   double w = now_ms(), c = cpu_ms();
   int rc = carnet__index_ready(r);
   if (rc) die("catch-up", rc);

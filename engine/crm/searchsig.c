@@ -151,6 +151,7 @@ int carnet__ssig_build_all(carnet__stxn *st) {
   rc = carnet__index_secret(st, &secret);
   if (rc == CARNET_ENOTFOUND) return 0; /* never written to: no customer */
   if (rc) return rc;
+  if ((rc = carnet__gram_cache_start(&secret))) goto done;
   /* Rows are read in id order and their signatures appended; a sealed
    * row's buffer lives until the next move of the cursor: it is decoded
    * from a copy. */
@@ -184,6 +185,7 @@ int carnet__ssig_build_all(carnet__stxn *st) {
   if (rc == CARNET_ENOTFOUND) rc = 0;
 done:
   carnet__store_cursor_close(cur);
+  carnet__gram_cache_end(&secret);
   sodium_memzero(&secret, sizeof secret);
   return rc;
 }

@@ -36,6 +36,7 @@ typedef struct carnet__blind_secret {
   uint8_t sip[crypto_shorthash_siphashx24_KEYBYTES];
   uint8_t tri[crypto_shorthash_siphash24_KEYBYTES]; /* carnet__gram_hash */
   crypto_generichash_state keyed;
+  struct carnet__gram_cache *grams; /* carnet__gram_cache_start; NULL: none */
 } carnet__blind_secret;
 
 /* An entity as loaded, remembering what saving must undo. */
@@ -112,6 +113,14 @@ carnet__blind_hash carnet__oppose_hash;
  * the index secret of its own, so a signature says nothing to whoever
  * lacks the secret. */
 uint64_t carnet__gram_hash(carnet__blind_secret *secret, uint8_t tag, uint32_t v);
+
+/* Brief: a cache of gram hashes on `secret`, for a pass over many
+ * customers (a catch-up, a rebuild): a book's grams are mostly the same
+ * few thousand, and SipHash per gram was ~40 % of a signature. End it
+ * (wiped: it holds keyed hashes) before the secret is wiped. Errors:
+ * CARNET_ENOMEM. */
+int carnet__gram_cache_start(carnet__blind_secret *secret);
+void carnet__gram_cache_end(carnet__blind_secret *secret);
 
 /* The index keys of an entity (engine/store/index.c), allocated in `a`. With
  * `secret` NULL (a replica without an index secret yet) only the keys in

@@ -95,7 +95,27 @@ int carnet__index_hash(carnet__blind_secret *secret, uint8_t tag, const void *v,
 
 static const char tri_label[] = "carnet search grams siphash24 v1";
 
-uint64_t carnet__gram_hash(carnet__blind_secret *secret, uint8_t tag, uint32_t v) {
+/* Direct-mapped: a slot holds one gram (its key, never 0) and its hash. */
+#define GRAM_CACHE_BITS 14
+
+struct carnet__gram_cache {
+  uint32_t key[1u << GRAM_CACHE_BITS];
+  uint64_t h[1u << GRAM_CACHE_BITS];
+};
+
+int carnet__gram_cache_start(carnet__blind_secret *secret) {
+  secret->grams = carnet__calloc(1, sizeof *secret->grams);
+  return secret->grams ? 0 : CARNET_ENOMEM;
+}
+
+void carnet__gram_cache_end(carnet__blind_secret *secret) {
+  if (secret->grams == NULL) return;
+  sodium_memzero(secret->grams, sizeof *secret->grams);
+  carnet__free(secret->grams);
+  secret->grams = NULL;
+}
+
+static uint64_t gram_hash(carnet__blind_secret *secret, uint8_t tag, uint32_t v) {
   uint8_t in[5] = {tag, (uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
   uint8_t out[crypto_shorthash_siphash24_BYTES];
   if (!secret->has_tri) {
@@ -108,6 +128,18 @@ uint64_t carnet__gram_hash(carnet__blind_secret *secret, uint8_t tag, uint32_t v
   for (int i = 0; i < 8; i++)
     h = h << 8 | out[i];
   return h;
+}
+
+uint64_t carnet__gram_hash(carnet__blind_secret *secret, uint8_t tag, uint32_t v) {
+  struct carnet__gram_cache *c = secret->grams;
+  if (c == NULL || v >= (1u << 24)) return gram_hash(secret, tag, v);
+  uint32_t key = v | (uint32_t)tag << 24; /* never 0: tag is a letter */
+  uint32_t at = (key * 2654435761u) >> (32 - GRAM_CACHE_BITS);
+  if (c->key[at] != key) {
+    c->h[at] = gram_hash(secret, tag, v);
+    c->key[at] = key;
+  }
+  return c->h[at];
 }
 
 int carnet__oppose_hash(carnet__blind_secret *secret, uint8_t tag, const void *v, size_t n,
@@ -452,5 +484,6 @@ int carnet__index_secret(carnet__stxn *st, carnet__blind_secret *out) {
   if (v.len != CARNET__INDEX_SECRET_LEN) return CARNET_ECORRUPT;
   memcpy(out->raw, v.base, CARNET__INDEX_SECRET_LEN);
   out->has_sip = out->has_keyed = out->has_tri = false;
+  out->grams = NULL;
   return 0;
 }
