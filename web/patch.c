@@ -162,18 +162,20 @@ static bool set_phones(web_req *q, carnet_replica *r, carnet_patch *p, json_t *v
   size_t i;
   json_t *e;
   const char *type, *number;
-  char region[3];
-  int rc = carnet_replica_get_region(r, region);
-  if (rc) {
-    web_fail(q, r, rc, "phones");
-    return false;
-  }
+  char region[3] = "FR";
   if (json_is_null(v)) v = NULL;
   else if (!json_is_array(v))
     return bad_shape(q, "phones", "an array of {\"type\", \"number\"} or of numbers");
   json_array_foreach(v, i, e) if (!phone_of(q, e, &type, &number)) return false;
   const char *const *have = NULL;
   size_t n = cur ? carnet_record_elems(cur, CARNET_F_PHONES, &have) : 0;
+  /* Stored phones are compared in the replica's region (a new record has
+   * none: no replica needed, as web_patch_build says). */
+  int rc = n ? carnet_replica_get_region(r, region) : 0;
+  if (rc) {
+    web_fail(q, r, rc, "phones");
+    return false;
+  }
   for (size_t k = 0; k < n; k++) {
     bool keep = false;
     json_array_foreach(v, i, e) {

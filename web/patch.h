@@ -15,7 +15,8 @@
  * the record being edited, or NULL for a new one. *touched receives the
  * number of fields written. Returns false with the answer set (400 and the
  * field) on a value of the wrong shape or an unknown key. Runs on the node
- * thread (a contact's customer is resolved through `r`). */
+ * thread (a contact's customer is resolved through `r`, and the stored
+ * phones of `cur` are compared in `r`'s default region). */
 bool web_patch_build(web_req *q, carnet_replica *r, carnet_kind kind, json_t *body,
                      const carnet_record *cur, carnet_patch *p, size_t *touched);
 
