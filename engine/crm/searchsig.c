@@ -73,11 +73,12 @@ static uint64_t gram_hash(carnet__blind_secret *secret, uint32_t g) {
 typedef struct gset {
   uint32_t *slot;
   size_t nslot, n;
+  unsigned shift; /* 32 - log2(nslot): a slot from the product's high bits */
 } gset;
 
 static int gset_add(void *ctx, uint32_t g) {
   gset *gs = ctx;
-  size_t at = (g * 2654435761u) & (gs->nslot - 1);
+  size_t at = (g * 2654435761u) >> gs->shift;
   while (gs->slot[at] && gs->slot[at] != g)
     at = (at + 1) & (gs->nslot - 1);
   if (gs->slot[at] == 0) {
@@ -95,7 +96,8 @@ int carnet__ssig_of(const carnet__entity *e, carnet__blind_secret *secret, uint8
   carnet__sbuf doc = {0};
   carnet__sdoc d;
   uint32_t stack[1024], *slot = stack;
-  size_t nslot = sizeof stack / sizeof stack[0], nuniq = 0;
+  size_t nslot = 32, nuniq = 0;
+  unsigned shift = 32 - 5;
   *sig = NULL;
   *len = 0;
   if (e->kind != CARNET_KIND_CUSTOMER) return 0;
@@ -106,14 +108,14 @@ int carnet__ssig_of(const carnet__entity *e, carnet__blind_secret *secret, uint8
   /* The distinct grams (each hashed once), in a set of twice as many
    * slots as the document has grams at most. */
   while (nslot < 4 * doc.len)
-    nslot *= 2;
+    nslot *= 2, shift--;
   if (nslot > sizeof stack / sizeof stack[0] &&
       (slot = carnet__malloc(nslot * sizeof *slot)) == NULL) {
     rc = CARNET_ENOMEM;
     goto done;
   }
   memset(slot, 0, nslot * sizeof *slot);
-  gset gs = {slot, nslot, 0};
+  gset gs = {slot, nslot, 0, shift};
   each_gram(doc.p, doc.len, gset_add, &gs);
   nuniq = gs.n;
   size_t words = (nuniq + 3) / 4;
