@@ -27,6 +27,7 @@
 #include "book/import_int.h"
 #include "engine/base/alloc.h"
 #include "engine/store/handle.h"
+#include "engine/sync/bulk.h"
 #include "io/csv.h"
 #include "io/xlsx.h"
 
@@ -53,7 +54,7 @@ typedef struct job {
   carnet_import_options o;
   uint8_t key[CARNET_TEAM_BYTES];
   carnet_import_report rep;
-  size_t in_batch;
+  carnet__bulk bulk;      /* the rows' transactions: by size or time, or `batch` rows */
   uint64_t rows_in_batch; /* rows with an outcome since the last commit */
   const char **cells;     /* the row handed to on_row */
   reject *rejects;        /* only with a rejects file */
@@ -346,9 +347,8 @@ done:
 #define PROGRESS_EVERY 256u
 
 static int commit(job *j) {
-  int err = carnet_txn_commit(j->t);
+  int err = carnet__bulk_commit(&j->bulk);
   j->t = NULL;
-  j->in_batch = 0;
   if (err == 0) {
     j->rep.committed += j->rows_in_batch;
     j->rows_in_batch = 0;
@@ -358,16 +358,27 @@ static int commit(job *j) {
 
 static int run_rows(job *j) {
   size_t n = carnet__sheet_rows(j->sh), stopped = n > 1 ? 1 : 0;
-  int err = carnet_txn_begin(j->r, &j->t);
+  /* A dry run is one transaction; `batch` rows per transaction when set;
+   * else by size or time (engine/sync/bulk.h): each commit of rows with
+   * random ids rewrites a large share of the tree's pages. */
+  if (j->o.dry_run || j->o.batch)
+    carnet__bulk_init(&j->bulk, j->r, SIZE_MAX, UINT32_MAX, SIZE_MAX,
+                      j->o.dry_run ? 0 : (unsigned)j->o.batch);
+  else
+    carnet__bulk_init(&j->bulk, j->r, 0, 0, 0, 0);
+  int err = carnet__bulk_txn(&j->bulk, carnet__now_ms(j->r), &j->t);
   for (size_t row = 1; err == 0 && row < n; row++) {
     stopped = row;
     if ((err = import_row(j, row))) break;
     if (j->o.on_progress && row % PROGRESS_EVERY == 0) j->o.on_progress(j->o.ctx, row, n - 1);
-    if (!j->o.dry_run && ++j->in_batch >= j->o.batch && (err = commit(j)) == 0)
-      err = carnet_txn_begin(j->r, &j->t);
+    if (j->o.dry_run) continue;
+    carnet__bulk_add(&j->bulk, 0, 1);
+    uint64_t now = carnet__now_ms(j->r);
+    if (carnet__bulk_due(&j->bulk, now) && (err = commit(j)) == 0)
+      err = carnet__bulk_txn(&j->bulk, now, &j->t);
   }
   if (j->t && (err || j->o.dry_run)) {
-    carnet_txn_abort(j->t);
+    carnet__bulk_abort(&j->bulk);
     j->t = NULL;
   } else if (j->t) {
     err = commit(j);
@@ -488,7 +499,6 @@ static int load_options(carnet_replica *r, const carnet_import_options *in,
     return carnet__fail(r, CARNET_EINVAL,
                         "unknown duplicate mode %d: skip, merge, update or create",
                         (int)o->on_duplicate);
-  if (o->batch == 0) o->batch = CARNET_IMPORT_BATCH_DEFAULT;
   if (o->batch > CARNET_IMPORT_BATCH_MAX)
     return carnet__fail(r, CARNET_EINVAL, "invalid batch %zu: 1 to %u rows", o->batch,
                         CARNET_IMPORT_BATCH_MAX);

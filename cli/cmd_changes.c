@@ -11,8 +11,9 @@
  * A file is written to FILE.tmp, fsync'd, then renamed over FILE, so a crash
  * never leaves a half-written change file under the final name. `apply`
  * checks the framing and decodes every batch before applying any, so a
- * truncated or damaged file changes nothing. Each batch is then applied in its
- * own transaction (carnet_changes_apply); applying a file twice is harmless.
+ * truncated or damaged file changes nothing. The batches are then applied in
+ * transactions grouped by size or time (carnet_bulk, carnet_changes_apply_txn);
+ * applying a file twice is harmless.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -298,15 +299,23 @@ static int check_file(cli *c, reader *rd, totals *t) {
   return rc;
 }
 
-/* Pass 2: apply each batch in its own transaction. */
+/* Pass 2: apply the batches, grouped into transactions by size or time (a
+ * bulk writer, carnet/replica.h): a crash loses at most the group in
+ * progress, and applying the file again finishes the job. */
 static int apply_file(cli *c, carnet_replica *r, reader *rd, totals *t) {
   cli_progress pr;
   uint64_t done = 0;
+  carnet_bulk *bk = NULL;
   int rc = check_magic(c, rd);
+  int err = rc == CLI_OK ? carnet_bulk_new(r, &bk) : 0;
+  if (err) rc = cli_fail_rc(c, r, err, rd->path);
   cli_progress_start(&pr, c);
   while (rc == CLI_OK && (rc = next_batch(c, rd)) == CLI_OK && rd->len > 0) {
     uint32_t applied = 0;
-    int err = carnet_changes_apply(r, rd->buf, rd->len, NULL, &applied);
+    carnet_txn *txn;
+    if ((err = carnet_bulk_txn(bk, &txn)) == 0 &&
+        (err = carnet_changes_apply_txn(txn, rd->buf, rd->len, NULL, &applied)) == 0)
+      err = carnet_bulk_step(bk, rd->len, NULL);
     if (err) {
       rc = cli_fail_rc(c, r, err, rd->path);
       break;
@@ -314,6 +323,10 @@ static int apply_file(cli *c, carnet_replica *r, reader *rd, totals *t) {
     t->applied += applied;
     cli_progress_count(&pr, "batches applied", ++done, t->batches);
   }
+  if (rc == CLI_OK && bk && (err = carnet_bulk_end(bk)) != 0)
+    rc = cli_fail_rc(c, r, err, rd->path);
+  else if (rc != CLI_OK)
+    carnet_bulk_abort(bk);
   cli_progress_end(&pr);
   return rc;
 }

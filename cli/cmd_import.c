@@ -30,7 +30,8 @@ static const cli_opt opts[] = {
     {"report", 0, required_argument, O_REPORT, "FILE",
      "write every row's outcome to FILE (CSV: line, outcome, the customer it went to or "
      "matched, the fields written)"},
-    {"batch", 0, required_argument, O_BATCH, "N", "rows per transaction (default 1000)"},
+    {"batch", 0, required_argument, O_BATCH, "N",
+     "rows per transaction (default: ~250 ms of rows a transaction)"},
     {NULL, 0, 0, 0, NULL, NULL},
 };
 
@@ -251,7 +252,7 @@ static int summary(const job *j, const carnet_import_report *rep, const char *fi
 /* --- the command ------------------------------------------------------------ */
 
 static int parse_args(cli *c, const cli_args *a, carnet_import_options *o, const char ***maps) {
-  o->batch = CARNET_IMPORT_BATCH_DEFAULT;
+  o->batch = 0; /* by size or time */
   *maps = cli_oom(calloc((size_t)a->nopts + 1, sizeof **maps));
   o->maps = *maps;
   for (int i = 0; i < a->nopts; i++) {
@@ -330,10 +331,10 @@ int cli_cmd_import(cli *c, int argc, char **argv) {
   if (err && rep.stopped_line) {
     const char *msg = carnet_replica_errmsg(r);
     rc = cli_fail(c, cli_exit_code(err),
-                  "stopped at line %llu: %s; the rows before it were imported in batches of %zu: "
+                  "stopped at line %llu: %s; %llu rows before it were imported: "
                   "run the same command again to finish (imported rows are skipped)",
                   (unsigned long long)rep.stopped_line, msg[0] ? msg : carnet_error_message(err),
-                  o.batch);
+                  (unsigned long long)rep.committed);
     goto done;
   }
   if (err) {

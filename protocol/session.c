@@ -75,14 +75,19 @@
 #include "protocol/msg.h"
 #include "protocol/session_int.h"
 
+/* Received batches are grouped by the engine's bulk writer. */
+#include "engine/sync/bulk.h"
+
 _Static_assert(CARNET__CERT_BYTES_MAX <= CARNET_MSG_CERT_BYTES_MAX,
                "a certificate fits a CERT message");
 
 #define DEFAULT_BATCH_BYTES (1024u * 1024u)
-#define DEFAULT_WINDOW 8u
-/* Received batches of one input call share a transaction up to this many
- * bytes (see on_batch). */
-#define RX_GROUP_BYTES (4u * 1024u * 1024u)
+/* 16 batches of 1 MiB in flight: the receiver groups what the window holds
+ * (see on_batch), so the window bounds a group's size. */
+#define DEFAULT_WINDOW 16u
+/* Received batches share a transaction (a bulk group, engine/sync/bulk.h)
+ * up to this many bytes or batches, or CARNET__BULK_MS (see on_batch). */
+#define RX_GROUP_BYTES CARNET__BULK_BYTES
 #define RX_GROUP_BATCHES 256u
 /* ... and up to about this many dirty pages (128 MiB; carnet_session_opts
  * rx_group_pages): in a large replica each received entity dirties a leaf
@@ -131,11 +136,9 @@ struct carnet_session {
   carnet__know *scratch; /* a KNOW's entries, decoded or to send */
   bool rx_know_set;
   /* What we receive. */
-  carnet_txn *rx_txn; /* batches applied, not yet committed (this input call) */
+  carnet__bulk rx;                    /* batches applied, not yet committed (a group) */
   uint64_t rx_acks[RX_GROUP_BATCHES]; /* their `upto`, acknowledged after the commit */
   unsigned rx_n;
-  size_t rx_bytes;
-  uint64_t rx_entities;
   bool rx_done;       /* one of them ended the peer's stream */
   bool peer_done;     /* the peer's stream reached its end at least once */
   bool bye_sent, bye_recv;
@@ -223,10 +226,8 @@ static int fail(carnet_session *s, int code, const char *fmt, ...) {
   s->state = CARNET_SESSION_FAILED;
   /* Batches applied but not committed are dropped unacknowledged: the
    * peer sends them again from the mark (which did not move either). */
-  if (s->rx_txn) carnet_txn_abort(s->rx_txn);
-  s->rx_txn = NULL;
+  carnet__bulk_abort(&s->rx);
   s->rx_n = 0;
-  s->rx_entities = 0;
   live_end(s);
   /* Tell the peer why, when the channel still carries messages and the
    * error is not the peer's bytes failing to open. */
@@ -574,27 +575,26 @@ static int handshake_done(carnet_session *s, uint64_t now_ms) {
 
 /* --- receiving ------------------------------------------------------------------- */
 
-/* Receiving is grouped: the batches that one carnet_session_input call
- * brings are applied in one write transaction, committed when the call
- * ends (or before any other message, or past RX_GROUP_BYTES), and only then
- * acknowledged, in order. So an ACK still means "durable here", a crash
- * loses only unacknowledged batches, never half of one, and a bulk stream
- * costs one commit per read of the socket rather than one per batch: each
- * commit of random keys rewrites a large share of the B-tree pages. The
- * transaction never outlives the call, so nothing else in the process (a
- * session with another peer, a reader) ever sees it open. */
+/* Receiving is grouped (engine/sync/bulk.h): received batches are applied
+ * in one write transaction, a group, committed when it is due (RX_GROUP_BYTES,
+ * the window's batches, CARNET__BULK_MS open, ~rx_group_pages dirty pages, the
+ * stream's last batch), before any other message, or when another write in
+ * the process needs the writer; only then are they acknowledged, in order.
+ * So an ACK still means "durable here", a crash loses only unacknowledged
+ * batches, never half of one, and a bulk stream costs one commit per group
+ * rather than one per batch or per read of the socket: each commit of random
+ * keys rewrites a large share of the B-tree pages. Between calls the group
+ * is parked (G2): nothing else in the process (a stream to this or another
+ * peer, a reader) sees it, and the tick commits it once due. */
 static int rx_commit(carnet_session *s, uint64_t now_ms) {
-  if (s->rx_txn == NULL) return 0;
-  int rc = carnet_txn_commit(s->rx_txn);
-  s->rx_txn = NULL;
+  if (!carnet__bulk_open(&s->rx)) return 0;
+  int rc = carnet__bulk_commit(&s->rx);
   if (rc) {
     s->rx_n = 0;
     return fail(s, rc, "cannot apply a batch from the peer: %s", carnet_replica_errmsg(s->r));
   }
   unsigned n = s->rx_n;
   s->rx_n = 0;
-  s->rx_bytes = 0;
-  s->rx_entities = 0;
   if (s->rx_done) s->peer_done = true;
   s->rx_done = false;
   /* C1 (protocol/content.h): what these batches brought is asked for
@@ -615,18 +615,16 @@ static int on_batch(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
   /* S1 and S4: batches only after the handshake, never after a failure;
    * a group is committed before it fills its acknowledgements. */
   CARNET_ASSERT(s->ch_live && s->err == 0 && s->rx_n < RX_GROUP_BATCHES);
-  if (s->rx_txn == NULL && (rc = carnet_txn_begin(s->r, &s->rx_txn))) {
-    s->rx_txn = NULL;
+  carnet_txn *t;
+  if ((rc = carnet__bulk_txn(&s->rx, now_ms, &t)))
     return fail(s, rc, "cannot apply a batch from the peer: %s", carnet_replica_errmsg(s->r));
-  }
   /* S7, read in the batch's own transaction. */
   if ((rc = check_trust(s))) return rc;
-  rc = carnet__changes_apply_in(s->rx_txn, m->bytes.base, m->bytes.len, s->peer_id, &info,
-                                &applied);
+  rc = carnet__changes_apply_in(t, m->bytes.base, m->bytes.len, s->peer_id, &info, &applied);
   /* S8: the stream's end: what the peer held in its snapshot is ours now. */
   if (rc == 0 && !info.more && s->rx_know_set) {
     bool absorbed = false;
-    rc = carnet__know_absorb_in(s->rx_txn, s->peer_id, s->rx_know_upto, s->rx_know, &absorbed);
+    rc = carnet__know_absorb_in(t, s->peer_id, s->rx_know_upto, s->rx_know, &absorbed);
     if (rc == 0 && absorbed) s->rx_know_set = false;
   }
   if (rc) return fail(s, rc, "cannot apply a batch from the peer: %s", carnet_replica_errmsg(s->r));
@@ -635,10 +633,10 @@ static int on_batch(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
   s->st.cells_applied += applied;
   if (!info.more) s->rx_done = true;
   s->rx_acks[s->rx_n++] = info.upto;
-  s->rx_bytes += m->bytes.len;
-  s->rx_entities += info.entities;
-  if (s->rx_n == RX_GROUP_BATCHES || s->rx_bytes >= RX_GROUP_BYTES ||
-      carnet__txn_dirty_estimate(s->rx_txn, s->rx_entities) >= s->o.rx_group_pages)
+  carnet__bulk_add(&s->rx, m->bytes.len, info.entities);
+  /* The stream's end, or a full window (the peer sends nothing more until
+   * acknowledged; its window is taken to be ours), need not wait. */
+  if (s->rx_done || s->rx_n >= s->o.window || carnet__bulk_due(&s->rx, now_ms))
     return rx_commit(s, now_ms);
   return 0;
 }
@@ -669,9 +667,10 @@ static int on_know(carnet_session *s, const carnet__msg *m) {
   (void)carnet__know_merge(s->rx_know, k, 0);
   if (!s->rx_know_set || m->upto > s->rx_know_upto) s->rx_know_upto = m->upto;
   s->rx_know_set = true;
-  if (s->rx_txn) {
-    rc = carnet__know_absorb_in(s->rx_txn, s->peer_id, s->rx_know_upto, s->rx_know, &absorbed);
-  } else {
+  carnet_txn *g = NULL;
+  if (carnet__bulk_open(&s->rx) && (rc = carnet__bulk_txn(&s->rx, s->last_rx_ms, &g)) == 0) {
+    rc = carnet__know_absorb_in(g, s->peer_id, s->rx_know_upto, s->rx_know, &absorbed);
+  } else if (rc == 0) {
     carnet_mark mark;
     carnet_txn *t = NULL;
     if ((rc = carnet_changes_get_mark(s->r, s->peer_id, &mark)) == 0 &&
@@ -685,6 +684,13 @@ static int on_know(carnet_session *s, const carnet__msg *m) {
   if (rc) return fail(s, rc, "cannot record what the peer holds: %s", carnet_replica_errmsg(s->r));
   if (absorbed) s->rx_know_set = false;
   return 0;
+}
+
+/* Another write of the process needs the writer while the group is parked
+ * (G2): commit it now and acknowledge it (errors are the session's). */
+static void rx_flush(void *ctx) {
+  carnet_session *s = ctx;
+  (void)rx_commit(s, s->last_rx_ms);
 }
 
 static int on_message(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
@@ -773,6 +779,8 @@ int carnet__session_new_version(carnet_replica *r, const carnet_session_opts *op
   if (s->o.batch_bytes == 0) s->o.batch_bytes = DEFAULT_BATCH_BYTES;
   if (s->o.window == 0) s->o.window = DEFAULT_WINDOW;
   if (s->o.rx_group_pages == 0) s->o.rx_group_pages = RX_GROUP_PAGES;
+  carnet__bulk_init(&s->rx, r, RX_GROUP_BYTES, 0, s->o.rx_group_pages,
+                    s->o.window < RX_GROUP_BATCHES ? s->o.window : RX_GROUP_BATCHES);
   s->state = CARNET_SESSION_HANDSHAKE;
   s->last_rx_ms = s->last_tx_ms = now_ms;
   carnet__obuf_init(&s->out);
@@ -821,7 +829,10 @@ fail:
 
 void carnet_session_free(carnet_session *s) {
   if (s == NULL) return;
-  if (s->rx_txn) carnet_txn_abort(s->rx_txn);
+  /* What was applied without error is kept (the mark moved with it), if
+   * unacknowledged; after an error the group was aborted already. */
+  if (carnet__bulk_open(&s->rx) && carnet__bulk_commit(&s->rx))
+    carnet__log(s->r, 1, "a received group could not be committed at the session's end");
   /* Freed while live (closed by force): this process no longer counts it;
    * its pid going away, or the staleness bound, ends the stored record. */
   if (s->live_on) carnet__peer_live_drop(s->r, s->peer_pk);
@@ -869,7 +880,11 @@ int carnet_session_input(carnet_session *s, const void *data, size_t len, uint64
     if (rc) return rc;
   }
   if (s->err) return s->err;
-  if (rx_commit(s, now_ms)) return s->err;
+  /* Due or not, the group is out of sight before anything else reads. */
+  if ((s->state == CARNET_SESSION_CLOSED || carnet__bulk_due(&s->rx, now_ms)) &&
+      rx_commit(s, now_ms))
+    return s->err;
+  carnet__bulk_park(&s->rx, rx_flush, s);
   if (s->ct && s->state != CARNET_SESSION_CLOSED && carnet__content_pump(s->ct, now_ms))
     return s->err;
   int rc = s->ch_live && s->state != CARNET_SESSION_CLOSED ? check_done(s, now_ms) : 0;
@@ -907,6 +922,7 @@ int carnet_session_tick(carnet_session *s, uint64_t now_ms) {
   if (now_ms - s->last_rx_ms >= CARNET_SESSION_TIMEOUT_MS)
     return fail(s, CARNET_ELIMIT, "the peer sent nothing for %u s: session ended",
                 CARNET_SESSION_TIMEOUT_MS / 1000);
+  if (carnet__bulk_due(&s->rx, now_ms) && rx_commit(s, now_ms)) return s->err;
   if (!s->bye_sent && now_ms - s->last_tx_ms >= CARNET_SESSION_IDLE_PING_MS) {
     carnet__msg m = {.type = CARNET_MSG_PING};
     if ((rc = send_msg(s, &m, now_ms))) return rc;
@@ -920,6 +936,8 @@ int carnet_session_tick(carnet_session *s, uint64_t now_ms) {
 }
 
 int carnet_session_eof(carnet_session *s) {
+  /* What was applied is kept: its mark moved with it. */
+  if (!s->err && rx_commit(s, s->last_rx_ms)) return s->err;
   if (s->err || s->state == CARNET_SESSION_CLOSED) return s->err;
   if (!s->ch_live) {
     /* The handshake's own detail says it (and why, when it knows). */
@@ -932,6 +950,7 @@ int carnet_session_eof(carnet_session *s) {
 }
 
 void carnet_session_close(carnet_session *s) {
+  if (!s->err) (void)rx_commit(s, s->last_tx_ms);
   if (s->err || !s->ch_live || s->state == CARNET_SESSION_CLOSED) return;
   send_bye(s, s->last_tx_ms);
   /* A clean stop records how far the peer got, even if its BYE never

@@ -970,6 +970,7 @@ int carnet_replica_compact(carnet_replica *r, bool force, bool *done) {
   int rc;
   if (done) *done = false;
   if (r->txn) return carnet__fail(r, CARNET_EMISUSE, "compaction with a transaction open");
+  carnet__park_flush(r); /* a bulk group between its owner's calls is committed first */
   if ((rc = carnet__store_begin(r->store, false, &st))) return rc;
   rc =
       carnet__store_get(st, CARNET__T_META, CARNET__META_COMPACT, strlen(CARNET__META_COMPACT), &v);

@@ -213,6 +213,7 @@ done:
 
 void carnet__replica_free(carnet_replica *r) {
   if (r == NULL) return;
+  carnet__park_flush(r);
   if (r->txn) carnet_txn_abort(r->txn);
   carnet__feed_close(r);
   carnet__store_close(r->store);
@@ -294,6 +295,42 @@ fail:
   carnet__store_abort(t->st);
   carnet__free(t);
   return rc;
+}
+
+/* --- parked transactions ------------------------------------------------ */
+
+static void park_hook(void *ctx) {
+  carnet__park_flush(ctx);
+}
+
+void carnet__txn_park(carnet_txn *t, void (*flush)(void *ctx), void *ctx) {
+  carnet_replica *r = t->r;
+  CARNET_ASSERT(r->txn == t && r->parked == NULL && flush != NULL);
+  r->txn = NULL;
+  r->parked = t;
+  r->park_flush = flush;
+  r->park_ctx = ctx;
+  carnet__store_before_write(r->store, park_hook, r);
+}
+
+void carnet__txn_resume(carnet_txn *t) {
+  carnet_replica *r = t->r;
+  CARNET_ASSERT(r->parked == t && r->txn == NULL);
+  r->parked = NULL;
+  r->park_flush = NULL;
+  r->park_ctx = NULL;
+  r->txn = t;
+  carnet__store_before_write(r->store, NULL, NULL);
+}
+
+void carnet__park_flush(carnet_replica *r) {
+  if (r->parked == NULL) return;
+  void (*fn)(void *) = r->park_flush;
+  void *ctx = r->park_ctx;
+  carnet__txn_resume(r->parked);
+  fn(ctx); /* the owner commits (or aborts) and keeps its own error */
+  /* The owner must not leave it open: the caller is about to write. */
+  CARNET_ASSERT(r->txn == NULL && r->parked == NULL);
 }
 
 /* The one place commits happen (engine/store/feed.h F1): the change feed is

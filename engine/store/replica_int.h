@@ -27,6 +27,13 @@ struct carnet_replica {
   char tag[5];
   char err[CARNET__ERRMSG_MAX];
   carnet_txn *txn; /* the open write transaction, if any */
+  /* A write transaction parked between the calls of its owner (a bulk
+   * group, engine/sync/bulk.h): not `txn`, so readers of the handle see the
+   * last commit, and the next write in this process has it committed first
+   * (carnet__txn_park). */
+  carnet_txn *parked;
+  void (*park_flush)(void *ctx);
+  void *park_ctx;
   carnet__feed feed; /* subscriptions to the change feed (engine/store/feed.h) */
   /* The search index attached to this handle (the first one made, until
    * it is freed): carnet_record_list asks it for a customer's records
@@ -100,6 +107,22 @@ struct carnet_txn {
   bool att_gone;       /* an attachment was deleted or erased: sweep its file after the
                           commit (engine/crm/attach.h A3) */
 };
+
+/* Brief: park `t`, the handle's open write transaction, between calls of
+ * its owner: the handle has no open transaction while it is parked (reads
+ * see the last commit: a parked transaction is nobody's to read), and the
+ * next write transaction begun in this process, through this handle or
+ * not, first calls `flush(ctx)`, which must resume and then commit or abort
+ * it. LMDB's writer lock stays held: other processes' writes wait for the
+ * owner's commit, so an owner parks only for a bounded time. */
+void carnet__txn_park(carnet_txn *t, void (*flush)(void *ctx), void *ctx);
+
+/* Brief: make the parked `t` the handle's open transaction again. */
+void carnet__txn_resume(carnet_txn *t);
+
+/* Brief: have the parked transaction, if any, committed (or aborted) by its
+ * owner now (before compaction, close, or anything that needs the writer). */
+void carnet__park_flush(carnet_replica *r);
 
 /* Brief: the ids of the records of `kind` (contact, document, action,
  * reminder) that may belong to `customer` or a member of its merged

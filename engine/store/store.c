@@ -103,6 +103,8 @@ struct carnet__store {
   unsigned fail_commit_after; /* test hook */
   int fail_compact;           /* test hook: the error of the next compactions */
   char why[256];
+  void (*before_write)(void *ctx); /* carnet__store_before_write */
+  void *before_write_ctx;
   uint8_t *key; /* the data key (sodium_malloc: guarded, locked), NULL until set */
   carnet__nonces nonces;
   pendbuf pend; /* the index writes of the write transaction (LMDB has one at a time) */
@@ -759,9 +761,19 @@ done:
   return mrc ? fail(t->s, mrc, "write") : 0;
 }
 
+void carnet__store_before_write(carnet__store *s, void (*fn)(void *ctx), void *ctx) {
+  s->before_write = fn;
+  s->before_write_ctx = ctx;
+}
+
 int carnet__store_begin(carnet__store *s, bool write, carnet__stxn **out) {
-  carnet__stxn *t = carnet__calloc(1, sizeof *t);
   *out = NULL;
+  if (write && s->before_write) {
+    void (*fn)(void *) = s->before_write;
+    s->before_write = NULL;
+    fn(s->before_write_ctx);
+  }
+  carnet__stxn *t = carnet__calloc(1, sizeof *t);
   if (t == NULL) return CARNET_ENOMEM;
   if (s->env == NULL) { /* a compaction could not reopen the file (s->why says why) */
     carnet__free(t);

@@ -73,6 +73,14 @@ bool carnet__store_has(const carnet__stxn *t, carnet__table tb);
  * a read-only store fails with CARNET_EPERM (carnet__store_why says why). */
 int carnet__store_begin(carnet__store *s, bool write, carnet__stxn **out);
 
+/* Brief: call `fn(ctx)` once, at the next carnet__store_begin of a write
+ * transaction, before LMDB's writer lock is taken (NULL: no call). A write
+ * transaction parked between the calls of its owner (engine/store/replica.c,
+ * carnet__txn_park) holds that lock: whoever begins the next write in this
+ * process has it committed first, instead of waiting on a lock its own
+ * thread holds. */
+void carnet__store_before_write(carnet__store *s, void (*fn)(void *ctx), void *ctx);
+
 /* Brief: commit; the transaction is freed whatever the result. */
 int carnet__store_commit(carnet__stxn *t);
 

@@ -328,6 +328,20 @@ int carnet__changes_apply(carnet_replica *r, const void *batch, size_t len, uint
   return rc;
 }
 
+int carnet_changes_apply_txn(carnet_txn *t, const void *batch, size_t len, carnet_batch_info *info,
+                             uint32_t *applied) {
+  carnet_batch_info bi;
+  uint32_t n = 0;
+  if (applied) *applied = 0;
+  if (t->sticky) return t->sticky;
+  carnet__clear_err(t->r);
+  int rc = carnet__changes_apply_in(t, batch, len, 0, &bi, &n);
+  if (rc) return carnet__txn_fail(t, rc);
+  if (info) *info = bi;
+  if (applied) *applied = n;
+  return 0;
+}
+
 int carnet__changes_apply_in(carnet_txn *t, const void *batch, size_t len, uint64_t expect_sender,
                              carnet_batch_info *info, uint32_t *applied) {
   carnet_replica *r = t->r;

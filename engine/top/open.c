@@ -134,6 +134,7 @@ done:
 
 void carnet_replica_close(carnet_replica *r) {
   if (r == NULL) return;
+  carnet__park_flush(r);
   if (r->txn) carnet_txn_abort(r->txn);
   carnet__feed_close(r);
   /* A compaction left to the next process that can run it (carnet/erase.h). */

@@ -82,6 +82,15 @@ CARNET_API int carnet_changes_inspect(const void *batch, size_t len, carnet_batc
 CARNET_API int carnet_changes_apply(carnet_replica *r, const void *batch, size_t len,
                                     carnet_batch_info *info, uint32_t *applied);
 
+/* Brief: carnet_changes_apply inside the caller's write transaction `t`
+ * (carnet_txn_begin, or a bulk writer's carnet_bulk_txn), so that many
+ * batches share one commit. Durable at that commit; when this call fails,
+ * the transaction is failed (sticky) and commits nothing: abort it.
+ * Errors: CARNET_EPROTO (malformed batch), CARNET_ENOSPC, CARNET_EIO, or
+ * the transaction's sticky error. */
+CARNET_API int carnet_changes_apply_txn(carnet_txn *t, const void *batch, size_t len,
+                                        carnet_batch_info *info, uint32_t *applied);
+
 /* Brief: the mark kept for `peer` ({0, 0} when never synced): what to ask
  * that peer for next. Errors: CARNET_ECORRUPT (the stored mark is damaged:
  * run `carnet check`), CARNET_EIO, CARNET_EBUSY (too many readers). */

@@ -46,7 +46,9 @@
  *   importing the same file twice adds nothing, on any replica of the team.
  * - Writes: the whole file is decoded before the first write, so a
  *   malformed file writes nothing. Rows are then written in transactions
- *   of `batch` rows; when the call fails after a commit, the committed
+ *   of `batch` rows, or by default of about a quarter of a second of rows
+ *   (fewer, larger commits write far fewer bytes); when the call fails
+ *   after a commit, the committed
  *   batches stay (report.committed counts their rows) and the same call
  *   again finishes the job (their rows are skipped). A batch at least as
  *   large as the file makes the import all or nothing.
@@ -103,7 +105,9 @@ typedef enum carnet_sheet_format {
 
 /* Limits (STYLE 11). */
 #define CARNET_IMPORT_FILE_MAX (1024ull << 20) /* bytes of a file or buffer to import */
-#define CARNET_IMPORT_BATCH_DEFAULT 1000u      /* rows per transaction */
+#define CARNET_IMPORT_BATCH_DEFAULT                                                                \
+  1000u /* rows per transaction of the former default                                              \
+           (batch 0 now groups by size or time) */
 #define CARNET_IMPORT_BATCH_MAX 100000u
 
 /* --- Import ---------------------------------------------------------------- */
@@ -186,7 +190,9 @@ typedef struct carnet_import_options {
   carnet_import_dup on_duplicate;
   bool dry_run;                       /* check and count everything, write nothing: every row
                                          in one transaction, aborted at the end */
-  size_t batch;                       /* rows per transaction; 0: CARNET_IMPORT_BATCH_DEFAULT */
+  size_t batch;                       /* rows per transaction; 0: by size or time (a
+                                         transaction of ~250 ms of rows, or ~64 MiB of
+                                         pages written, whichever first) */
   const char *rejects_path;           /* when not NULL and rows are rejected: write them to this
                                          CSV file (line, column, reason, then the row's cells;
                                          the input's separator), mode 0600, under a temporary

@@ -210,6 +210,47 @@ CARNET_API int carnet_txn_commit(carnet_txn *t);
 /* Brief: drop the transaction's writes. NULL is a no-op. */
 CARNET_API void carnet_txn_abort(carnet_txn *t);
 
+/* --- Bulk writes ------------------------------------------------------------ */
+
+/* A bulk writer groups many units of work (records created, change batches
+ * applied, rows) into write transactions by size or time rather than one
+ * transaction per unit or per fixed count: its transaction is committed
+ * once its units reach CARNET_BULK_BYTES, or it has been open
+ * CARNET_BULK_MS, or it has dirtied about 64 MiB of pages, whichever comes
+ * first. Each commit rewrites every page it touched, so a bulk load of
+ * random keys in fewer, larger commits writes far fewer bytes. A crash loses
+ * at most the transaction in progress: what carnet_bulk_step reported
+ * committed is durable. Threads: as the replica. */
+typedef struct carnet_bulk carnet_bulk;
+
+#define CARNET_BULK_BYTES (32u * 1024u * 1024u)
+#define CARNET_BULK_MS 250u
+
+/* Brief: a bulk writer on `r`, with no transaction open yet. After the call
+ * the caller owns *out (carnet_bulk_end or carnet_bulk_abort).
+ * Errors: CARNET_ENOMEM. */
+CARNET_API int carnet_bulk_new(carnet_replica *r, carnet_bulk **out);
+
+/* Brief: the writer's open transaction in *t, begun if none is open: write
+ * one unit of work through it, then call carnet_bulk_step. Do not commit or
+ * abort it yourself. Errors: those of carnet_txn_begin. */
+CARNET_API int carnet_bulk_txn(carnet_bulk *b, carnet_txn **t);
+
+/* Brief: one unit of work of `bytes` (0 when unknown) was written in the
+ * writer's transaction; the transaction is committed if it is due.
+ * *committed (may be NULL) is true when every unit so far is durable.
+ * Errors: those of carnet_txn_commit (the transaction and its units are
+ * then gone; the writer may start another). */
+CARNET_API int carnet_bulk_step(carnet_bulk *b, size_t bytes, bool *committed);
+
+/* Brief: commit what the writer holds and free it, whatever the result.
+ * Errors: those of carnet_txn_commit. */
+CARNET_API int carnet_bulk_end(carnet_bulk *b);
+
+/* Brief: drop what the writer holds uncommitted and free it. NULL is a
+ * no-op. */
+CARNET_API void carnet_bulk_abort(carnet_bulk *b);
+
 CARNET_END_DECLS
 
 #endif

@@ -41,9 +41,11 @@ typedef struct carnet_session_opts {
   const char *invite_token; /* initiator only: join the inviter's team with this token */
   const char *peer_addr;    /* where the peer is, recorded in the peer list; may be NULL */
   size_t batch_bytes;       /* 0 = 1 MiB */
-  unsigned window;          /* batches sent before waiting for an ack; 0 = 8 */
-  /* Received batches applied in one transaction until it has dirtied about
-   * this many pages (estimated from above); 0 = 32768 (128 MiB). */
+  unsigned window;          /* batches sent before waiting for an ack; 0 = 16 */
+  /* Received batches applied in one transaction (a group, committed and
+   * then acknowledged) until it holds 32 MiB or `window` batches, has been
+   * open ~250 ms, or has dirtied about this many pages (estimated from
+   * above); 0 = 32768 (128 MiB). */
   size_t rx_group_pages;
 } carnet_session_opts;
 
