@@ -1199,7 +1199,8 @@ static void usage(FILE *f) {
           "  --raw            also measure the machine's limits (LMDB, secretstream, TCP, fsync)\n"
           "  --growth         W1 over TCP at N = 10k, 100k, 1M (each in its own process)\n"
           "  --growth-max N   largest N of --growth (default 1000000)\n"
-          "  --batch B        W1 records per transaction (default 1000)\n"
+          "  --batch B        W1 records per transaction (default 1000; 0: a bulk writer, by size "
+          "or time)\n"
           "  --no-inproc      skip the in-process variant; --no-tcp skips the TCP one\n"
           "  --tmp DIR        where replicas go (default $TMPDIR or /tmp); --keep keeps them\n"
           "  --carnet PATH    the carnet binary (default: the one built with this bench)\n");

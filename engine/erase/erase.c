@@ -31,16 +31,17 @@
 
 #include "carnet/error.h"
 #include "carnet/normalize.h"
-#include "engine/crm/attach.h"
-#include "engine/model/cert.h"
 #include "engine/base/check.h"
+#include "engine/base/mp.h"
+#include "engine/base/text.h"
+#include "engine/crm/attach.h"
+#include "engine/crm/write.h"
+#include "engine/model/cert.h"
+#include "engine/model/hlc.h"
+#include "engine/store/changelog.h"
 #include "engine/store/feed.h"
 #include "engine/store/group.h"
-#include "engine/model/hlc.h"
-#include "engine/base/mp.h"
 #include "engine/store/replica_int.h"
-#include "engine/base/text.h"
-#include "engine/crm/write.h"
 
 /* --- lookups ---------------------------------------------------------------- */
 
@@ -140,6 +141,11 @@ static int drop_entity(carnet_txn *t, carnet__loaded *l, const carnet_id *owner)
     return rc;
   if (l->e.kind == CARNET_KIND_ATTACHMENT) t->att_gone = true;
   if (l->existed) {
+    /* L2 (engine/store/changelog.h): no stale entry outlives the row. */
+    uint64_t stale;
+    if ((rc = carnet__changelog_stale_count(st, &stale))) return rc;
+    if ((stale || t->stale) && (rc = carnet__changelog_purge(st, NULL))) return rc;
+    t->stale = 0;
     if ((rc = carnet__store_del(st, CARNET__T_ENTITIES, l->e.id.b, 16)) && rc != CARNET_ENOTFOUND)
       return rc;
     carnet__be64_put(seqkey, l->old_seq);

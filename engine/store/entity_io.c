@@ -172,11 +172,10 @@ int carnet__save(carnet_txn *t, carnet__loaded *l, msgpack_sbuffer *sb) {
     carnet__free(sig);
     if (rc) return rc;
   }
-  if (l->existed && l->old_seq != e->seq) {
-    carnet__be64_put(seqkey, l->old_seq);
-    rc = carnet__store_del(st, CARNET__T_CHANGES, seqkey, 8);
-    if (rc && rc != CARNET_ENOTFOUND) return rc;
-  }
+  /* The old entry stays, stale (engine/store/changelog.h L1): deleting it
+   * would copy one more random leaf per edited entity; it is purged in
+   * bulk, counted at the commit. */
+  if (l->existed && l->old_seq != e->seq) t->stale++;
   uint8_t entry[CARNET__CHANGE_ENTRY_LEN];
   carnet__change_entry(e, entry);
   carnet__be64_put(seqkey, e->seq);

@@ -13,6 +13,7 @@
 
 #include "carnet/error.h"
 #include "engine/base/alloc.h"
+#include "engine/base/mp.h"
 #include "engine/store/entity_io.h"
 #include "engine/store/replica_int.h"
 
@@ -210,6 +211,17 @@ static int sigs_flush(carnet__stxn *st, sigs *s) {
  * into an empty table), bounded so that a larger one stays ~50 MB. */
 #define CATCHUP_PENDING_MAX (1u << 20)
 
+/* Whether a stored row's sequence number (its second object) is past
+ * `seq`: the entry at `seq` is stale. False when it cannot tell. */
+static bool row_seq_past(carnet_buf row, uint64_t seq) {
+  carnet__mp m;
+  uint64_t kind, rs;
+  if (carnet__mp_init(&m, row.base, row.len)) return false;
+  bool past = carnet__mp_uint(&m, &kind) == 0 && carnet__mp_uint(&m, &rs) == 0 && rs > seq;
+  carnet__mp_destroy(&m);
+  return past;
+}
+
 int carnet__index_catchup(carnet_replica *r, carnet__stxn *st, size_t max, bool *more,
                           uint64_t *n) {
   carnet__blind_secret secret;
@@ -250,8 +262,10 @@ int carnet__index_catchup(carnet_replica *r, carnet__stxn *st, size_t max, bool 
       continue;
     }
     if (rc) break;
-    /* Only customers have blind keys; the kind is a row's first byte. */
+    /* Only customers have blind keys; the kind is a row's first byte. A
+     * stale entry's row is indexed at its live entry (changelog.h L1). */
     if (row.len == 0 || ((const uint8_t *)row.base)[0] != CARNET_KIND_CUSTOMER) continue;
+    if (row_seq_past(row, last)) continue;
     carnet__arena a;
     carnet__entity e;
     carnet__keyset ks;

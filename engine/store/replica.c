@@ -8,6 +8,7 @@
  * out the same stamp or sequence number.
  */
 #include "engine/base/alloc.h"
+#include "engine/store/changelog.h"
 #include "engine/store/entity_io.h"
 #include "engine/store/phone_cache.h"
 #include "engine/store/replica_int.h"
@@ -343,6 +344,7 @@ int carnet_txn_commit(carnet_txn *t) {
   int rc = t->sticky;
   if (rc == 0 && t->hlc != t->hlc0) rc = carnet__meta_put_u64(t->st, CARNET__META_HLC, t->hlc);
   if (rc == 0 && t->seq != t->seq0) rc = carnet__meta_put_u64(t->st, CARNET__META_SEQ, t->seq);
+  if (rc == 0 && t->stale) rc = carnet__changelog_stale(t->st, t->stale);
   if (rc == 0 && t->notes.on) carnet__feed_precommit(t, &ext, &certseq);
   if (rc) {
     carnet__store_abort(t->st);

@@ -106,6 +106,8 @@ struct carnet_txn {
   carnet__notes notes; /* the entities changed, for the change feed */
   bool att_gone;       /* an attachment was deleted or erased: sweep its file after the
                           commit (engine/crm/attach.h A3) */
+  uint64_t stale;      /* change-index entries this transaction left stale
+                          (engine/store/changelog.h), counted at commit */
 };
 
 /* Brief: park `t`, the handle's open write transaction, between calls of

@@ -48,12 +48,13 @@
 
 /* Whether a stored row holds a cell a stream from `base` sends (seq > base,
  * origin not skip_origin), read from the row's stamp table alone: every
- * stamp of a row is used by a cell. False only when the header reads well
- * and says so; the full decode that follows otherwise reports damage. A
+ * stamp of a row is used by a cell, and when the row's sequence number is
+ * past the entry's `entry` (a stale entry). False only when the header
+ * reads well and says so; the full decode that follows otherwise reports damage. A
  * session's reverse stream after a bulk receive is mostly such rows (all
  * their cells come from the peer), and skipping them saves decoding them. */
-static bool row_has_news(const carnet_buf *row, uint64_t base, uint64_t skip_origin,
-                         const carnet__know *peer_know) {
+static bool row_has_news(const carnet_buf *row, uint64_t entry, uint64_t base,
+                         uint64_t skip_origin, const carnet__know *peer_know) {
   carnet__mp m;
   uint64_t kind, seq, ns, hlc, origin, cseq;
   bool news = true;
@@ -64,7 +65,9 @@ static bool row_has_news(const carnet_buf *row, uint64_t base, uint64_t skip_ori
   /* A document may be one the law keeps (carnet__erase_kept): whether its
    * cells may be left out is for the full decode to say. */
   if (kind == CARNET_KIND_DOCUMENT) peer_know = NULL;
-  if (seq <= base) {
+  /* A stale entry (engine/store/changelog.h L1): the entity goes with its
+   * live one, further on. */
+  if (seq <= base || seq > entry) {
     news = false;
     goto done;
   }
@@ -133,7 +136,7 @@ int carnet__changes_since(carnet_replica *r, const carnet_mark *from, size_t max
         rc = carnet__fail(r, CARNET_ECORRUPT, "change index points to a missing entity");
       goto done;
     }
-    if (!row_has_news(&row, m.base, skip_origin, peer_know)) {
+    if (!row_has_news(&row, carnet__be64_get(k.base), m.base, skip_origin, peer_know)) {
       bi.upto = carnet__be64_get(k.base);
       continue;
     }

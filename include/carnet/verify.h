@@ -38,8 +38,9 @@ typedef struct carnet_check_report {
   uint64_t bad_rows;     /* rows that do not decode or fail the schema: repair leaves them,
                             carnet_replica_salvage copies the others */
   uint64_t erased_rows;  /* rows of erased entities (X1): repair deletes them */
-  uint64_t bad_changes;  /* change-index entries missing, stale, damaged or pointing at no
-                            row (E1) */
+  uint64_t bad_changes;  /* change-index entries missing, ahead of their row, damaged or
+                            pointing at no row (E1); an entry behind its row is stale, left
+                            for a bulk purge, and not counted */
   uint64_t missing_keys; /* index keys an entity derives that the index lacks (E2) */
   uint64_t extra_keys;   /* index keys no entity derives: stale or damaged (E2) */
   uint64_t bad_values;   /* index entries whose value is not empty: damaged (E2) */

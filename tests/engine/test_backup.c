@@ -144,7 +144,8 @@ static void digest_of(node *n, uint8_t d[32]) {
 /* --- in-memory sessions ---------------------------------------------------------- */
 
 static carnet_session *start(node *n, bool initiator, bool once) {
-  carnet_session_opts o = {.initiator = initiator, .once = once, .batch_bytes = 4096};
+  /* Window 8: the held session below needs more than one window. */
+  carnet_session_opts o = {.initiator = initiator, .once = once, .batch_bytes = 4096, .window = 8};
   carnet_session *s;
   int rc = carnet_session_new(n->r, &o, n->env.now_ms, &s);
   if (rc) fail_msg("session_new: %s (%s)", carnet_error_name(rc), carnet_replica_errmsg(n->r));
