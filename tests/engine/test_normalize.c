@@ -289,6 +289,55 @@ static void test_phone_parse(void **state) {
   assert_string_equal(carnet_phone_type_name((carnet_phone_type)99), "unknown");
 }
 
+/* engine/base/phone.cc reads "+33" and nine digits without libphonenumber's
+ * parser: the result must be the parser's. The national form of the same
+ * number ("0" + the nine digits, read in FR) goes through the parser; both
+ * give the same number, type and validity for every metropolitan prefix
+ * (the overseas ones are moved by the French overseas rule, on purpose). */
+static void test_phone_fr_international_form(void **state) {
+  (void)state;
+  static const char *const overseas[] = {"262", "263", "269", "639", "690", "691", "692", "693",
+                                         "694", "696", "697", "590", "594", "596", "508"};
+  uint32_t x = 12345;
+  for (int p = 100; p < 1000; p++) {
+    char pre[4];
+    snprintf(pre, sizeof pre, "%03d", p);
+    bool skip = false;
+    for (size_t i = 0; i < sizeof overseas / sizeof overseas[0]; i++)
+      skip = skip || strcmp(pre, overseas[i]) == 0;
+    if (skip) continue;
+    for (int k = 0; k < 3; k++) {
+      x = x * 1103515245u + 12345u;
+      char d[10], intl[16], spaced[24], national[16];
+      carnet_phone a, b, c;
+      snprintf(d, sizeof d, "%s%06u", pre, (x >> 8) % 1000000u);
+      snprintf(intl, sizeof intl, "+33%s", d);
+      snprintf(spaced, sizeof spaced, "+33 %c %.2s %.2s %.2s %.2s", d[0], d + 1, d + 3, d + 5,
+               d + 7);
+      snprintf(national, sizeof national, "0%s", d);
+      int ra = carnet_phone_parse(intl, "FR", &a);
+      int rb = carnet_phone_parse(spaced, "FR", &b);
+      int rc = carnet_phone_parse(national, "FR", &c);
+      if (ra != rc || rb != rc)
+        fail_msg("%s / %s / %s: %d %d %d", intl, spaced, national, ra, rb, rc);
+      if (rc) continue;
+      assert_string_equal(a.e164, c.e164);
+      assert_string_equal(b.e164, c.e164);
+      assert_int_equal(a.type, c.type);
+      assert_int_equal(b.type, c.type);
+      assert_int_equal(a.valid, c.valid);
+      assert_int_equal(b.valid, c.valid);
+    }
+  }
+  /* Not the fast form: a trunk zero after +33, a double space, a tenth digit. */
+  carnet_phone q;
+  assert_int_equal(carnet_phone_parse("+33 0 5 74 30 19 50", "FR", &q), 0);
+  assert_string_equal(q.e164, "+33574301950"); /* libphonenumber drops the zero */
+  assert_int_equal(carnet_phone_parse("+33 5  74 30 19 50", "FR", &q), 0);
+  assert_string_equal(q.e164, "+33574301950");
+  assert_int_equal(carnet_phone_parse("+33 5 74 30 19 50 1", "FR", &q), CARNET_EINVAL);
+}
+
 static void test_email_keys(void **state) {
   (void)state;
   static const email_case c[] = {
@@ -472,7 +521,7 @@ int main(void) {
       cmocka_unit_test(test_phone_france),    cmocka_unit_test(test_phone_overseas),
       cmocka_unit_test(test_phone_countries), cmocka_unit_test(test_phone_parse),
       cmocka_unit_test(test_email_keys),      cmocka_unit_test(test_name_fold),
-      cmocka_unit_test(test_siret_cases),
+      cmocka_unit_test(test_siret_cases),     cmocka_unit_test(test_phone_fr_international_form),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
