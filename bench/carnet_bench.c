@@ -1328,7 +1328,7 @@ int main(int argc, char **argv) {
       o->growth_max = parse_u32(optarg, "--growth-max");
       break;
     case O_BATCH:
-      o->batch = parse_u32(optarg, "--batch");
+      o->batch = strcmp(optarg, "0") == 0 ? 0 : parse_u32(optarg, "--batch");
       break;
     case O_NOIN:
       o->inproc = false;

@@ -7,7 +7,9 @@
  * memory sampled every 5 ms. Prints one JSON line per step, then a table.
  * Never part of `make check`; the figures go in bench/RESULTS.md.
  *
- *   build/bench/carnet-import-bench [--n 100000] [--batch 1000] [--dir TMP] [--keep]
+ *   build/bench/carnet-import-bench [--n 100000] [--batch N] [--dir TMP] [--keep]
+ *
+ * Without --batch, `carnet import` commits by size or time (its default).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +26,7 @@
 
 typedef struct step {
   const char *name;
-  double wall_s, cpu_s, maxrss_mb, anon_mb;
+  double wall_s, cpu_s, maxrss_mb, anon_mb, written_mb;
   int status;
   char out[256];
 } step;
@@ -41,21 +43,22 @@ static void run_step(step *s, const char *name, const char *const *argv) {
   s->cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
              (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
   s->maxrss_mb = (double)ru.ru_maxrss / 1024.0;
+  s->written_mb = (double)ru.ru_oublock * 512.0 / 1e6; /* 512-byte blocks */
   s->anon_mb = anon[0];
   snprintf(s->out, sizeof s->out, "%s", out ? out : "");
   for (char *p = s->out; *p; p++)
     if (*p == '\n') *p = ' ';
   free(out);
   printf("{\"bench\":\"import\",\"step\":\"%s\",\"seconds\":%.3f,\"cpu_seconds\":%.3f,"
-         "\"peak_rss_mb\":%.1f,\"peak_anon_mb\":%.1f,\"exit\":%d}\n",
-         name, s->wall_s, s->cpu_s, s->maxrss_mb, s->anon_mb, s->status);
+         "\"peak_rss_mb\":%.1f,\"peak_anon_mb\":%.1f,\"disk_write_mb\":%.1f,\"exit\":%d}\n",
+         name, s->wall_s, s->cpu_s, s->maxrss_mb, s->anon_mb, s->written_mb, s->status);
   fflush(stdout);
   if (s->status != 0) bench_die("%s failed (exit %d): %s", name, s->status, s->out);
 }
 
 int main(int argc, char **argv) {
   size_t n = 100000;
-  const char *batch = "1000", *base = NULL;
+  const char *batch = NULL, *base = NULL; /* NULL: the import's default (by size or time) */
   bool keep = false;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--n") == 0 && i + 1 < argc)
@@ -90,9 +93,11 @@ int main(int argc, char **argv) {
   const char *cli = CARNET_BENCH_CLI;
   const char *init_a[] = {cli, "--dir", a, "init", NULL};
   const char *init_b[] = {cli, "--dir", b, "init", NULL};
-  const char *imp[] = {cli, "--dir", a, "import", csv, "--batch", batch, "--json", NULL};
+  const char *imp[] = {cli,   "--dir", a, "import", csv, "--json", batch ? "--batch" : NULL,
+                       batch, NULL};
   const char *exp[] = {cli, "--dir", a, "export", "-o", xlsx, NULL};
-  const char *imp_x[] = {cli, "--dir", b, "import", xlsx, "--batch", batch, "--json", NULL};
+  const char *imp_x[] = {cli,   "--dir", b, "import", xlsx, "--json", batch ? "--batch" : NULL,
+                         batch, NULL};
   step tmp;
   run_step(&tmp, "init", init_a);
   run_step(&st[0], "import_csv", imp);
@@ -101,13 +106,14 @@ int main(int argc, char **argv) {
   run_step(&tmp, "init", init_b);
   run_step(&st[3], "import_xlsx", imp_x);
 
-  printf("\ncarnet import, %zu rows (%zu good, %zu bad), CSV of %.1f MB, batches of %s\n", n,
-         g.good, g.bad_email + g.bad_siret, (double)sb.st_size / 1e6, batch);
-  printf("%-18s %10s %10s %14s %14s\n", "step", "seconds", "cpu s", "peak RSS MB",
-         "peak anon MB");
+  printf("\ncarnet import, %zu rows (%zu good, %zu bad), CSV of %.1f MB, %s%s\n", n, g.good,
+         g.bad_email + g.bad_siret, (double)sb.st_size / 1e6,
+         batch ? "batches of " : "transactions by size or time", batch ? batch : "");
+  printf("%-18s %10s %10s %14s %14s %14s\n", "step", "seconds", "cpu s", "peak RSS MB",
+         "peak anon MB", "written MB");
   for (int i = 0; i < 4; i++)
-    printf("%-18s %10.2f %10.2f %14.1f %14.1f\n", st[i].name, st[i].wall_s, st[i].cpu_s,
-           st[i].maxrss_mb, st[i].anon_mb);
+    printf("%-18s %10.2f %10.2f %14.1f %14.1f %14.1f\n", st[i].name, st[i].wall_s, st[i].cpu_s,
+           st[i].maxrss_mb, st[i].anon_mb, st[i].written_mb);
   double load[3] = {0, 0, 0};
   FILE *la = fopen("/proc/loadavg", "r");
   if (la && fscanf(la, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3) load[0] = -1;

@@ -89,11 +89,11 @@ _Static_assert(CARNET__CERT_BYTES_MAX <= CARNET_MSG_CERT_BYTES_MAX,
  * up to this many bytes or batches, or CARNET__BULK_MS (see on_batch). */
 #define RX_GROUP_BYTES CARNET__BULK_BYTES
 #define RX_GROUP_BATCHES 256u
-/* ... and up to about this many dirty pages (128 MiB; carnet_session_opts
- * rx_group_pages): in a large replica each received entity dirties a leaf
- * per index key, and the group's memory would grow with the replica
- * instead of staying bounded. */
-#define RX_GROUP_PAGES 32768u
+/* ... and up to about this many dirty pages (40 MiB; carnet_session_opts
+ * rx_group_pages): without MDB_WRITEMAP each is a heap copy until the
+ * commit, so this bounds the receiver's private memory (W1 at 100,000:
+ * ~54 MB, and 2.6x its data file written; 32,768 pages gave ~70 MB). */
+#define RX_GROUP_PAGES 10240u
 
 struct carnet_session {
   carnet_replica *r;

@@ -45,7 +45,8 @@ typedef struct carnet_session_opts {
   /* Received batches applied in one transaction (a group, committed and
    * then acknowledged) until it holds 32 MiB or `window` batches, has been
    * open ~250 ms, or has dirtied about this many pages (estimated from
-   * above); 0 = 32768 (128 MiB). */
+   * above: each is a copy in private memory until the commit); 0 = 10240
+   * (40 MiB). */
   size_t rx_group_pages;
 } carnet_session_opts;
 
