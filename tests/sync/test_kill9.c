@@ -142,8 +142,11 @@ static void test_kill9_during_import(void **state) {
   write_csv(csv, n);
   g_csv = csv;
   init(R);
-  killer k = {"import", R, (const char *const[]){F->bin, "--dir", R, "import", csv, NULL}, n,
-              reset_import, true};
+  /* Transactions of 500 rows: by default an import commits every ~250 ms,
+   * which at this size leaves few moments between two commits for a kill
+   * to land in (scripts/kill9-bulk.sh kills the default at 100,000). */
+  const char *const args[] = {F->bin, "--dir", R, "import", csv, "--batch", "500", NULL};
+  killer k = {"import", R, args, n, reset_import, true};
   kill_rounds(&k, &g);
   long long have = customer_count(R);
   json_t *s = OKJ(R, "import", csv);
@@ -175,9 +178,9 @@ static void test_kill9_during_first_sync(void **state) {
   init(B);
   trust_pair(A, B);
   bg *sa = SERVE(A, "A");
-  /* A first sync of this size commits in one or two receive groups (of
-   * 4 MiB): kills land before, between or after; scripts/kill9-bulk.sh
-   * kills one of ~10 groups at 100,000. */
+  /* A first sync of this size commits in one receive group (a window of
+   * 16 batches, or ~250 ms): kills land before or after it;
+   * scripts/kill9-bulk.sh kills between groups at 100,000. */
   killer k = {"sync", B, (const char *const[]){F->bin, "--dir", B, "sync", sa->addr, NULL}, n,
               reset_receiver, false};
   kill_rounds(&k, &g);
