@@ -39,7 +39,7 @@
 /* Defaults of a group's bounds (0 in carnet__bulk_init). */
 #define CARNET__BULK_BYTES (32u * 1024u * 1024u)
 #define CARNET__BULK_MS 250u
-#define CARNET__BULK_PAGES 16384u /* 64 MiB of dirty pages */
+#define CARNET__BULK_PAGES 10240u /* 40 MiB of dirty pages */
 
 typedef struct carnet__bulk {
   carnet_replica *r;

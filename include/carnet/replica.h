@@ -216,7 +216,7 @@ CARNET_API void carnet_txn_abort(carnet_txn *t);
  * applied, rows) into write transactions by size or time rather than one
  * transaction per unit or per fixed count: its transaction is committed
  * once its units reach CARNET_BULK_BYTES, or it has been open
- * CARNET_BULK_MS, or it has dirtied about 64 MiB of pages, whichever comes
+ * CARNET_BULK_MS, or it has dirtied about 40 MiB of pages, whichever comes
  * first. Each commit rewrites every page it touched, so a bulk load of
  * random keys in fewer, larger commits writes far fewer bytes. A crash loses
  * at most the transaction in progress: what carnet_bulk_step reported
