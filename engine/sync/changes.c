@@ -53,8 +53,8 @@
  * reads well and says so; the full decode that follows otherwise reports damage. A
  * session's reverse stream after a bulk receive is mostly such rows (all
  * their cells come from the peer), and skipping them saves decoding them. */
-static bool row_has_news(const carnet_buf *row, uint64_t entry, uint64_t base,
-                         uint64_t skip_origin, const carnet__know *peer_know) {
+static bool row_has_news(const carnet_buf *row, uint64_t entry, uint64_t base, uint64_t skip_origin,
+                         const carnet__know *peer_know) {
   carnet__mp m;
   uint64_t kind, seq, ns, hlc, origin, cseq;
   bool news = true;
