@@ -233,18 +233,22 @@ CARNET_API int carnet_bulk_new(carnet_replica *r, carnet_bulk **out);
 
 /* Brief: the writer's open transaction in *t, begun if none is open: write
  * one unit of work through it, then call carnet_bulk_step. Do not commit or
- * abort it yourself. Errors: those of carnet_txn_begin. */
+ * abort it yourself. Errors: as carnet_txn_begin (CARNET_EMISUSE, CARNET_EPERM,
+ * CARNET_EIO, CARNET_ENOSPC). */
 CARNET_API int carnet_bulk_txn(carnet_bulk *b, carnet_txn **t);
 
 /* Brief: one unit of work of `bytes` (0 when unknown) was written in the
  * writer's transaction; the transaction is committed if it is due.
  * *committed (may be NULL) is true when every unit so far is durable.
- * Errors: those of carnet_txn_commit (the transaction and its units are
- * then gone; the writer may start another). */
+ * Errors: CARNET_EMISUSE (no transaction: call carnet_bulk_txn first), or as
+ * carnet_txn_commit (CARNET_ENOSPC, CARNET_EIO, the transaction's sticky
+ * error: the transaction and its units are then gone; the writer may start
+ * another). */
 CARNET_API int carnet_bulk_step(carnet_bulk *b, size_t bytes, bool *committed);
 
 /* Brief: commit what the writer holds and free it, whatever the result.
- * Errors: those of carnet_txn_commit. */
+ * Errors: as carnet_txn_commit (CARNET_ENOSPC, CARNET_EIO, the transaction's
+ * sticky error). */
 CARNET_API int carnet_bulk_end(carnet_bulk *b);
 
 /* Brief: drop what the writer holds uncommitted and free it. NULL is a
