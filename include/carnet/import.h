@@ -191,7 +191,7 @@ typedef struct carnet_import_options {
   bool dry_run;                       /* check and count everything, write nothing: every row
                                          in one transaction, aborted at the end */
   size_t batch;                       /* rows per transaction; 0: by size or time (a
-                                         transaction of ~250 ms of rows, or ~40 MiB of
+                                         transaction of ~250 ms of rows, or ~32 MiB of
                                          pages written, whichever first) */
   const char *rejects_path;           /* when not NULL and rows are rejected: write them to this
                                          CSV file (line, column, reason, then the row's cells;
