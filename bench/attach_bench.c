@@ -173,7 +173,8 @@ static double sync_once(const char *root, const char *addr, const char *a, int r
   json_int_t moved = json_integer_value(json_object_get(j, "content_in"));
   json_decref(j);
   free(out);
-  if ((size_t)moved < size) bench_die("run %d moved %lld bytes of %zu", run, (long long)moved, size);
+  if ((size_t)moved < size)
+    bench_die("run %d moved %lld bytes of %zu", run, (long long)moved, size);
   *secs = s;
   bench_rm_rf(b);
   return (double)moved / 1e6 / s;
@@ -247,7 +248,8 @@ int main(int argc, char **argv) {
   double mss = median(ss, runs), mlo = median(lo, runs), msy = median(sy, runs),
          msec = median(secs, runs);
   double floor = mss < mlo ? mss : mlo;
-  printf("{\"bench\":\"attach\",\"what\":\"secretstream\",\"mb_s\":%.0f,\"size_mb\":%zu}\n", mss, mb);
+  printf("{\"bench\":\"attach\",\"what\":\"secretstream\",\"mb_s\":%.0f,\"size_mb\":%zu}\n", mss,
+         mb);
   printf("{\"bench\":\"attach\",\"what\":\"loopback\",\"mb_s\":%.0f,\"size_mb\":%zu}\n", mlo, mb);
   printf("{\"bench\":\"attach\",\"what\":\"attach_sync\",\"mb_s\":%.0f,\"seconds\":%.3f,"
          "\"size_mb\":%zu,\"ratio_to_floor\":%.2f}\n",

@@ -112,7 +112,7 @@ typedef struct bench_raw {
   double lmdb_index_ms, lmdb_index_written_mb;        /* 7 random keys a row, sorted, appended */
   double lmdb_commit_med_ms, lmdb_commit_p99_ms;      /* one 300-byte put + durable commit */
   double log_batch_ms, log_batch_written_mb; /* the rows appended to a file, fdatasync per 1,000 */
-  double ss_small_ms, ss_small_mbs;                   /* secretstream push, one message per row */
+  double ss_small_ms, ss_small_mbs;          /* secretstream push, one message per row */
   double ss_small_pull_ms;
   double ss_big_mbs, ss_big_pull_mbs; /* 64 KiB chunks */
   double tcp_mbs;                     /* 127.0.0.1, sender + receiver thread */

@@ -416,12 +416,14 @@ static void check_pair(ctx *c, res *r, carnet_replica *ra, const char *dir_a, ca
   bench_check ca, cb;
   uint8_t sa[32], sb[32];
   if (ra) {
-    if (bench_replica_check(ra, e, &ca) || carnet_replica_get_digest(ra, sa)) bench_die("reading A");
+    if (bench_replica_check(ra, e, &ca) || carnet_replica_get_digest(ra, sa))
+      bench_die("reading A");
   } else if (bench_dir_check(dir_a, e, &ca, sa)) {
     bench_die("reading %s", dir_a);
   }
   if (rb) {
-    if (bench_replica_check(rb, e, &cb) || carnet_replica_get_digest(rb, sb)) bench_die("reading B");
+    if (bench_replica_check(rb, e, &cb) || carnet_replica_get_digest(rb, sb))
+      bench_die("reading B");
   } else if (bench_dir_check(dir_b, e, &cb, sb)) {
     bench_die("reading %s", dir_b);
   }
@@ -454,7 +456,8 @@ static void check_w3_values(ctx *c, res *r, carnet_replica *ra, carnet_replica *
     carnet_id id;
     carnet_record *x, *y;
     memcpy(id.b, c->ix.by_gen[c->w3[k].idx].id, 16);
-    if (carnet_record_get(ra, &id, &x) || carnet_record_get(rb, &id, &y)) bench_die("W3: a record is missing");
+    if (carnet_record_get(ra, &id, &x) || carnet_record_get(rb, &id, &y))
+      bench_die("W3: a record is missing");
     const char *nx = carnet_record_str(x, CARNET_F_NOTES),
                *ny = carnet_record_str(y, CARNET_F_NOTES);
     if (nx && ny && strcmp(nx, ny) == 0 && strcmp(nx, c->w3[k].va) == 0)
@@ -543,7 +546,8 @@ typedef struct stream {
 static double encode_all(carnet_replica *src, carnet_replica *dst, stream *s) {
   carnet_mark from;
   memset(s, 0, sizeof *s);
-  if (carnet_changes_get_mark(dst, carnet_replica_id(src), &from)) bench_die("carnet_changes_get_mark");
+  if (carnet_changes_get_mark(dst, carnet_replica_id(src), &from))
+    bench_die("carnet_changes_get_mark");
   double t0 = bench_now_ms();
   for (;;) {
     carnet_buf b;
@@ -569,7 +573,8 @@ static double apply_all(carnet_replica *dst, stream *s) {
   for (size_t i = 0; i < s->n; i++) {
     int rc = carnet_changes_apply(dst, s->b[i].base, s->b[i].len, NULL, NULL);
     if (rc)
-      bench_die("carnet_changes_apply: %s: %s", carnet_error_message(rc), carnet_replica_errmsg(dst));
+      bench_die("carnet_changes_apply: %s: %s", carnet_error_message(rc),
+                carnet_replica_errmsg(dst));
   }
   double ms = bench_now_ms() - t0;
   for (size_t i = 0; i < s->n; i++)
@@ -583,7 +588,8 @@ static double apply_all(carnet_replica *dst, stream *s) {
 static void stream_interleaved(carnet_replica *src, carnet_replica *dst, double *enc, double *app,
                                uint64_t *bytes, uint64_t *cells, uint64_t *batches) {
   carnet_mark from;
-  if (carnet_changes_get_mark(dst, carnet_replica_id(src), &from)) bench_die("carnet_changes_get_mark");
+  if (carnet_changes_get_mark(dst, carnet_replica_id(src), &from))
+    bench_die("carnet_changes_get_mark");
   *enc = *app = 0;
   *bytes = *cells = *batches = 0;
   for (;;) {
@@ -596,7 +602,8 @@ static void stream_interleaved(carnet_replica *src, carnet_replica *dst, double 
     rc = carnet_changes_apply(dst, b.base, b.len, NULL, NULL);
     double t2 = bench_now_ms();
     if (rc)
-      bench_die("carnet_changes_apply: %s: %s", carnet_error_message(rc), carnet_replica_errmsg(dst));
+      bench_die("carnet_changes_apply: %s: %s", carnet_error_message(rc),
+                carnet_replica_errmsg(dst));
     *enc += t1 - t0;
     *app += t2 - t1;
     *bytes += b.len;
@@ -646,10 +653,12 @@ static void catchup_print(carnet_replica *r, const char *after, uint32_t n) {
   if (rc) bench_die("index catch-up in %s: %s", carnet_replica_dir(r), carnet_replica_errmsg(r));
   snprintf(path, sizeof path, "%s/data.mdb", carnet_replica_dir(r));
   double data_mb = stat(path, &sb) == 0 ? (double)sb.st_size / 1e6 : 0;
-  double cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec -
-                        r0.ru_stime.tv_sec) * 1e3 +
-               (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
-                        r0.ru_stime.tv_usec) / 1e3;
+  double cpu =
+      (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) *
+          1e3 +
+      (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
+               r0.ru_stime.tv_usec) /
+          1e3;
   jline j;
   jopen(&j);
   jstr(&j, "peer", "carnet");

@@ -32,19 +32,19 @@ typedef struct dg_rec {
   char siret[24]; /* as typed, may hold spaces ("" = unset) */
   int nemail, nphone;
   char email[2][128];
-  char phone[2][32];      /* as typed, any written form */
-  char phone_type[2][8];  /* "mobile" "work" "home" */
-  uint32_t group;         /* records of one group are one customer */
-  int kind;               /* what made it: DG_ORIGINAL, DG_DUPLICATE, DG_NEG_* */
+  char phone[2][32];     /* as typed, any written form */
+  char phone_type[2][8]; /* "mobile" "work" "home" */
+  uint32_t group;        /* records of one group are one customer */
+  int kind;              /* what made it: DG_ORIGINAL, DG_DUPLICATE, DG_NEG_* */
 } dg_rec;
 
 enum {
   DG_ORIGINAL = 0,
-  DG_DUPLICATE = 1,     /* a noisy copy of an original */
-  DG_NEG_NEIGHBOUR = 2, /* same surname, same postcode, another person */
-  DG_NEG_HOMONYM_CO = 3,/* same company name, other city, other SIRET */
-  DG_NEG_FAMILY = 4,    /* same address and landline, another person */
-  DG_NEG_HOMONYM = 5,   /* same first and last name, same postcode, another person */
+  DG_DUPLICATE = 1,           /* a noisy copy of an original */
+  DG_NEG_NEIGHBOUR = 2,       /* same surname, same postcode, another person */
+  DG_NEG_HOMONYM_CO = 3,      /* same company name, other city, other SIRET */
+  DG_NEG_FAMILY = 4,          /* same address and landline, another person */
+  DG_NEG_HOMONYM = 5,         /* same first and last name, same postcode, another person */
   DG_NEG_HOMONYM_CO_HERE = 6, /* same trade name, same postcode, another firm */
   DG_NEG_ESTABLISHMENT = 7,   /* same SIREN, another SIRET: not a duplicate */
   DG_KINDS = 8,

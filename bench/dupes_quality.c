@@ -239,8 +239,8 @@ int main(int argc, char **argv) {
       fp_kind[k]++;
       if (fp_shown < examples) {
         fp_shown++;
-        fprintf(stderr, "FP score=%.3f reasons=0x%x sim=%.3f place=%d\n", d[i].score,
-                d[i].reasons, d[i].name_similarity, d[i].same_place);
+        fprintf(stderr, "FP score=%.3f reasons=0x%x sim=%.3f place=%d\n", d[i].score, d[i].reasons,
+                d[i].name_similarity, d[i].same_place);
         print_rec("a", rx);
         print_rec("b", ry);
       }

@@ -26,12 +26,12 @@ void import_gen_siret(uint64_t n, char out[15]) {
 
 static const char *const first[] = {"Zoé",    "Jérôme", "Hélène", "François", "Anaïs", "Loïc",
                                     "Cécile", "Noël",   "Agnès",  "Mathéo",   "Inès",  "Gaëlle"};
-static const char *const last[] = {"Lefèvre", "Müller",  "Dupré",   "Bénard", "Château",
-                                   "Fauré",   "Gérard",  "L'Hôte",  "Péguy",  "Cœur"};
-static const char *const cities[] = {"Paris", "Lyon", "Marseille", "Besançon", "Évry",
-                                     "Orléans", "Nîmes", "Saint-Étienne"};
-static const char *const pcs[] = {"75011", "69003", "13001", "25000", "91000", "45000", "30000",
-                                  "42000"};
+static const char *const last[] = {"Lefèvre", "Müller", "Dupré",  "Bénard", "Château",
+                                   "Fauré",   "Gérard", "L'Hôte", "Péguy",  "Cœur"};
+static const char *const cities[] = {"Paris", "Lyon",    "Marseille", "Besançon",
+                                     "Évry",  "Orléans", "Nîmes",     "Saint-Étienne"};
+static const char *const pcs[] = {"75011", "69003", "13001", "25000",
+                                  "91000", "45000", "30000", "42000"};
 
 int import_gen_csv(FILE *f, const import_gen_opts *o, import_gen_result *res) {
   uint64_t s = o->seed ? o->seed : 1;

@@ -14,16 +14,16 @@
 #include <stdio.h>
 
 typedef struct import_gen_opts {
-  size_t rows;          /* data rows */
+  size_t rows;           /* data rows */
   unsigned bad_permille; /* bad rows per thousand (10 = 1 %) */
   uint64_t seed;
-  int full;             /* every field (tags, roles, custom fields, typed phones...) */
+  int full; /* every field (tags, roles, custom fields, typed phones...) */
 } import_gen_opts;
 
 typedef struct import_gen_result {
   size_t good, bad_email, bad_siret;
-  size_t lines;        /* physical lines written, header included */
-  size_t first_bad_line; /* the line of the first bad row (0: none) */
+  size_t lines;              /* physical lines written, header included */
+  size_t first_bad_line;     /* the line of the first bad row (0: none) */
   char first_bad_reason[16]; /* "email" or "siret" */
 } import_gen_result;
 

@@ -273,8 +273,8 @@ double bench_create_w1(carnet_replica *r, uint32_t n, uint32_t batch, double *co
       rc = p ? carnet_record_create(t, p, &id, NULL) : CARNET_ENOMEM;
       carnet_patch_free(p);
       if (rc)
-        fprintf(stderr, "carnet-bench: creating %s: %s: %s\n", recs[i].idhex, carnet_error_message(rc),
-                carnet_replica_errmsg(r));
+        fprintf(stderr, "carnet-bench: creating %s: %s: %s\n", recs[i].idhex,
+                carnet_error_message(rc), carnet_replica_errmsg(r));
     }
     double t1 = bench_now_ms();
     if (rc == 0)

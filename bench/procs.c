@@ -101,8 +101,7 @@ static bool proc_rss(pid_t pid, double *anon, double *rss) {
   bool execd = true;
   while (fgets(line, sizeof line, f)) {
     long kb;
-    if (strncmp(line, "Name:", 5) == 0 && strstr(line, "carnet-bench") != NULL &&
-        pid != getpid())
+    if (strncmp(line, "Name:", 5) == 0 && strstr(line, "carnet-bench") != NULL && pid != getpid())
       execd = false;
     if (sscanf(line, "VmRSS: %ld", &kb) == 1) *rss = kb / 1024.0;
     if (sscanf(line, "RssAnon: %ld", &kb) == 1) *anon = kb / 1024.0;

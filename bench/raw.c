@@ -133,7 +133,7 @@ static double lmdb_index_append(const char *dir, const rows *r, uint32_t per, do
   double t0 = bench_now_ms();
   for (size_t i = 0; i < nk; i++) {
     uint8_t *k = keys + i * 33;
-    k[0] = (uint8_t)"SehnpsS"[i % per % 7];
+    k[0] = (uint8_t) "SehnpsS"[i % per % 7];
     randombytes_buf(k + 1, 16);
     memcpy(k + 17, r->id[i / per], 16);
   }

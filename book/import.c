@@ -255,7 +255,8 @@ static int import_row(job *j, size_t row) {
   carnet__clear_err(j->r);
   /* A row in the other encoding than the file's (io/csv.h) is not imported
    * garbled: rejected, with its line, for the user to fix. */
-  while (j->csv && j->next_bad < j->csv->nbad && j->csv->bad[j->next_bad].row < row) j->next_bad++;
+  while (j->csv && j->next_bad < j->csv->nbad && j->csv->bad[j->next_bad].row < row)
+    j->next_bad++;
   if (j->csv && j->next_bad < j->csv->nbad && j->csv->bad[j->next_bad].row == row) {
     unsigned byte = j->csv->bad[j->next_bad].byte;
     if (j->csv->cp1252)
@@ -460,8 +461,8 @@ static const char *outcome_name(carnet_import_outcome what) {
 /* Every row with an outcome and the customer it went to or matched. */
 static int write_report(job *j, const char *path, char sep) {
   carnet__iobuf b = {0};
-  static const char *const head[] = {"line",   "outcome", "reference", "id",
-                                     "name",   "fields",  "reason"};
+  static const char *const head[] = {"line", "outcome", "reference", "id",
+                                     "name", "fields",  "reason"};
   int err = carnet__csv_encode_row(&b, head, 7, sep);
   for (size_t i = 0; i < j->nlist && err == 0; i++) {
     const listed *l = &j->list[i];

@@ -56,8 +56,8 @@ typedef enum carnet__imp_target {
   CARNET__IMP_CONFLICT,
   CARNET__IMP_NOTES,
   CARNET__IMP_CUSTOM,
-  CARNET__IMP_CODE,       /* the file's own customer code: kept as the custom field
-                             CARNET__IMP_CODE_FIELD (Carnet gives its own reference) */
+  CARNET__IMP_CODE,        /* the file's own customer code: kept as the custom field
+                              CARNET__IMP_CODE_FIELD (Carnet gives its own reference) */
   CARNET__IMP_CLIENT_KIND, /* Dolibarr's "Client": 0 none, 1 customer, 2 prospect, 3 both */
   CARNET__IMP_SUPPLIER,    /* a yes/no (1/0, oui/non) column: the role supplier */
   CARNET__IMP_TARGET_MAX_
@@ -199,8 +199,8 @@ const char *carnet__imp_cell(const carnet__sheet *sh, size_t row, size_t col, ch
  * "mobile", "phone", "discount", "company", "custom", "conflict"...) to
  * `p`, converting it exactly as that flag does (both through
  * carnet_patch_parse: phone type from the number, percent to basis
- * points, NAME:TYPE=VALUE custom fields). Errors: CARNET_EINVAL (`why` says why, naming the flag as the
- * user would type it), CARNET_ENOMEM. */
+ * points, NAME:TYPE=VALUE custom fields). Errors: CARNET_EINVAL (`why` says why, naming the flag as
+ * the user would type it), CARNET_ENOMEM. */
 int carnet__imp_value(carnet_patch *p, const char *flag, const char *value, char *why,
                       size_t why_len);
 

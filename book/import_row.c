@@ -72,15 +72,28 @@ static bool word_in(const char *v, const char *const *list) {
 }
 
 static const char *type_word(const char *v) {
-  static const char *const ind[] = {"individual", "particulier",     "personne", "person",
-                                    "private",    "individu",        "individu privé",
-                                    NULL};
+  static const char *const ind[] = {"individual", "particulier", "personne",       "person",
+                                    "private",    "individu",    "individu privé", NULL};
   /* With the kinds of Dolibarr's "Type du tiers" (TPE, PME/PMI...). */
-  static const char *const co[] = {"company",      "societe",       "société",  "entreprise",
-                                   "professionnel", "pro",          "business", "organisation",
-                                   "organization", "tpe",           "pme/pmi",  "pme",
-                                   "grand compte", "administration", "revendeur", "grossiste",
-                                   "startup",      "association",   NULL};
+  static const char *const co[] = {"company",
+                                   "societe",
+                                   "société",
+                                   "entreprise",
+                                   "professionnel",
+                                   "pro",
+                                   "business",
+                                   "organisation",
+                                   "organization",
+                                   "tpe",
+                                   "pme/pmi",
+                                   "pme",
+                                   "grand compte",
+                                   "administration",
+                                   "revendeur",
+                                   "grossiste",
+                                   "startup",
+                                   "association",
+                                   NULL};
   if (word_in(v, ind)) return "individual";
   if (word_in(v, co)) return "company";
   return v; /* the engine says what is wrong */
@@ -227,8 +240,7 @@ static int split(carnet__imp_target t, const char *v, elem_fn fn, void *ctx) {
   int rc = 0;
   if (copy == NULL) return CARNET_ENOMEM;
   const char *seps = seps_of(t, v);
-  for (char *tok = strtok_r(copy, seps, &save); tok && rc == 0;
-       tok = strtok_r(NULL, seps, &save)) {
+  for (char *tok = strtok_r(copy, seps, &save); tok && rc == 0; tok = strtok_r(NULL, seps, &save)) {
     size_t n;
     const char *s = trim(tok, &n);
     if (n == 0) continue;
@@ -414,7 +426,8 @@ int carnet__imp_row_patch(const carnet__imp_map *m, const carnet__sheet *sh, siz
       break;
     }
     case CARNET__IMP_CLIENT_KIND: /* Dolibarr: 0 none, 1 customer, 2 prospect, 3 both */
-      if (strcmp(v, "1") == 0 || strcmp(v, "3") == 0) rc = elements(&x, CARNET__IMP_ROLES, "customer");
+      if (strcmp(v, "1") == 0 || strcmp(v, "3") == 0)
+        rc = elements(&x, CARNET__IMP_ROLES, "customer");
       if (rc == 0 && (strcmp(v, "2") == 0 || strcmp(v, "3") == 0))
         rc = elements(&x, CARNET__IMP_ROLES, "prospect");
       if (rc == 0 && strspn(v, "0123") != strlen(v)) rc = elements(&x, CARNET__IMP_ROLES, v);

@@ -27,10 +27,10 @@ enum {
 
 /* The invocation: where the replica is and how to print. */
 typedef struct cli {
-  const char *dir; /* --dir, or NULL: $CARNET_DIR, then ~/.local/share/carnet */
+  const char *dir;      /* --dir, or NULL: $CARNET_DIR, then ~/.local/share/carnet */
   const char *key_file; /* --key-file, or NULL: $CARNET_KEY_FILE (cli_key_env) */
-  char cmd[64];    /* "carnet customer add": the prefix of every message */
-  bool json;       /* --json */
+  char cmd[64];         /* "carnet customer add": the prefix of every message */
+  bool json;            /* --json */
 } cli;
 
 /* Appends a word to c->cmd ("carnet" -> "carnet customer"). */
@@ -261,15 +261,15 @@ int cli_cmd_attachments(cli *c, int argc, char **argv); /* cli/cmd_attach.c */
 int cli_cmd_attachment(cli *c, int argc, char **argv);  /* cli/cmd_attach.c */
 int cli_cmd_consent(cli *c, int argc, char **argv);
 int cli_cmd_changes(cli *c, int argc, char **argv);
-int cli_cmd_serve(cli *c, int argc, char **argv);  /* cli/cmd_sync.c */
-int cli_cmd_sync(cli *c, int argc, char **argv);   /* cli/cmd_sync.c */
-int cli_cmd_join(cli *c, int argc, char **argv);   /* cli/cmd_sync.c */
-int cli_cmd_invite(cli *c, int argc, char **argv); /* cli/cmd_peer.c */
-int cli_cmd_peer(cli *c, int argc, char **argv);   /* cli/cmd_peer.c */
-int cli_cmd_id(cli *c, int argc, char **argv);     /* cli/cmd_status.c */
-int cli_cmd_config(cli *c, int argc, char **argv); /* cli/cmd_config.c */
-int cli_cmd_status(cli *c, int argc, char **argv); /* cli/cmd_status.c */
-int cli_cmd_passwd(cli *c, int argc, char **argv); /* cli/cmd_passwd.c */
+int cli_cmd_serve(cli *c, int argc, char **argv);     /* cli/cmd_sync.c */
+int cli_cmd_sync(cli *c, int argc, char **argv);      /* cli/cmd_sync.c */
+int cli_cmd_join(cli *c, int argc, char **argv);      /* cli/cmd_sync.c */
+int cli_cmd_invite(cli *c, int argc, char **argv);    /* cli/cmd_peer.c */
+int cli_cmd_peer(cli *c, int argc, char **argv);      /* cli/cmd_peer.c */
+int cli_cmd_id(cli *c, int argc, char **argv);        /* cli/cmd_status.c */
+int cli_cmd_config(cli *c, int argc, char **argv);    /* cli/cmd_config.c */
+int cli_cmd_status(cli *c, int argc, char **argv);    /* cli/cmd_status.c */
+int cli_cmd_passwd(cli *c, int argc, char **argv);    /* cli/cmd_passwd.c */
 int cli_cmd_conflicts(cli *c, int argc, char **argv); /* cli/cmd_conflicts.c */
 /* The conflicts of record `id` (carnet/conflict.h) into `arr` (--json) or
  * as a "conflicts:" section on `f`; nothing when it has none. */

@@ -204,7 +204,8 @@ static int write_action(cli *c, const cli_usage *u, bool create, int argc, char 
     rc = cli_fail(c, CLI_EUSER, "nothing to change (see '%s --help')", c->cmd);
     goto done;
   }
-  int err = create ? carnet_record_create_commit(r, p, &id) : carnet_record_update_commit(r, &id, p);
+  int err =
+      create ? carnet_record_create_commit(r, p, &id) : carnet_record_update_commit(r, &id, p);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
     goto done;

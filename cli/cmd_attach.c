@@ -10,11 +10,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
 #include "carnet/node.h"
+#include "cli/cli.h"
 
-enum { O_CAPTION = CLI_O_USER, O_NAME, O_TYPE, O_DELETED, O_OUT, O_FETCH, O_FETCH_MAX, O_MAX_SIZE,
-       O_SEND_RATE, O_TIMEOUT, O_NO_FETCH };
+enum {
+  O_CAPTION = CLI_O_USER,
+  O_NAME,
+  O_TYPE,
+  O_DELETED,
+  O_OUT,
+  O_FETCH,
+  O_FETCH_MAX,
+  O_MAX_SIZE,
+  O_SEND_RATE,
+  O_TIMEOUT,
+  O_NO_FETCH
+};
 
 /* --- shared -------------------------------------------------------------------- */
 
@@ -62,13 +73,14 @@ static bool parse_size(const char *s, uint64_t *out) {
   char *end;
   double v = strtod(s, &end);
   if (end == s || v < 0) return false;
-  while (*end == ' ') end++;
+  while (*end == ' ')
+    end++;
   static const struct {
     const char *unit;
     double mul;
-  } units[] = {{"", 1},          {"B", 1},         {"K", 1e3},      {"KB", 1e3},
-               {"M", 1e6},       {"MB", 1e6},      {"G", 1e9},      {"GB", 1e9},
-               {"KiB", 1024.0},  {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
+  } units[] = {{"", 1},         {"B", 1},           {"K", 1e3},           {"KB", 1e3},
+               {"M", 1e6},      {"MB", 1e6},        {"G", 1e9},           {"GB", 1e9},
+               {"KiB", 1024.0}, {"MiB", 1048576.0}, {"GiB", 1073741824.0}};
   for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
     if (strcasecmp(end, units[i].unit) == 0) {
       double b = v * units[i].mul;
@@ -92,7 +104,8 @@ json_t *cli_json_attachment(const carnet_attachment *a) {
   cli_json_put(o, "name", cli_json_str(a->name));
   cli_json_put(o, "media_type", cli_json_str(a->media_type));
   cli_json_put(o, "size", json_integer((json_int_t)a->size));
-  for (int i = 0; i < 32; i++) snprintf(hash + 2 * i, 3, "%02x", a->hash[i]);
+  for (int i = 0; i < 32; i++)
+    snprintf(hash + 2 * i, 3, "%02x", a->hash[i]);
   cli_json_put(o, "hash", cli_json_str(hash));
   cli_json_put(o, "caption", cli_json_str(a->caption));
   snprintf(hex, sizeof hex, "%016" PRIx64, a->added_by);
@@ -212,8 +225,8 @@ static int list_cb(const carnet_attachment *att, void *data) {
   human_size(att->size, size);
   cli_iso_time((carnet_hlc)att->added_at_ms << 16, when);
   when[10] = '\0';
-  const char *row[] = {hex, att->name, size, when, state_text(att),
-                       att->caption ? att->caption : ""};
+  const char *row[] = {hex,  att->name,       size,
+                       when, state_text(att), att->caption ? att->caption : ""};
   cli_table_add(st->t, row);
   return 0;
 }
@@ -425,9 +438,9 @@ static int run_get(cli *c, int argc, char **argv) {
         rc = cli_fail(c, CLI_EUSER,
                       "the content is not on this replica yet%s: it was asked for, and comes "
                       "with the next sync ('carnet sync PEER', or a running 'carnet serve')",
-                      !fetch      ? ""
-                      : synced    ? " (no peer reached had it whole)"
-                                  : " (no known peer could be reached)");
+                      !fetch   ? ""
+                      : synced ? " (no peer reached had it whole)"
+                               : " (no known peer could be reached)");
         goto done;
       }
     }

@@ -85,8 +85,9 @@ int cli_cmd_check(cli *c, int argc, char **argv) {
   int err = carnet_replica_check(r, check_progress, &pr, &rep);
   cli_progress_end(&pr);
   if (err) {
-    rc = cli_fail_rc(c, r, err, "the data file is damaged (carnet salvage --to DIR copies what "
-                                "can be read into a new replica)");
+    rc = cli_fail_rc(c, r, err,
+                     "the data file is damaged (carnet salvage --to DIR copies what "
+                     "can be read into a new replica)");
     goto done;
   }
   snprintf(first, sizeof first, "%s", carnet_replica_errmsg(r));

@@ -120,9 +120,9 @@ static int list_cb(const carnet_conflict *cf, void *data) {
   } else {
     cli_iso_time(cf->lost_at, lost_at);
     cli_replica_label(st->r, cf->lost_by, by);
-    const char *row[] = {cf->cid,   label,     carnet_field_get(cf->field)->name,
-                         shown(cf->lost), by, lost_at, shown(cf->won),
-                         cf->restored ? "restored" : "lost"};
+    const char *row[] = {
+        cf->cid, label,          carnet_field_get(cf->field)->name, shown(cf->lost), by,
+        lost_at, shown(cf->won), cf->restored ? "restored" : "lost"};
     cli_table_add(st->table, row);
   }
   if (rec) carnet_record_free(rec);
@@ -130,8 +130,8 @@ static int list_cb(const carnet_conflict *cf, void *data) {
 }
 
 static int run_list(cli *c, int argc, char **argv) {
-  static const char *const headers[] = {"ID", "RECORD", "FIELD", "LOST VALUE", "BY",
-                                        "WRITTEN AT", "KEPT VALUE", "STATE"};
+  static const char *const headers[] = {"ID", "RECORD",     "FIELD",      "LOST VALUE",
+                                        "BY", "WRITTEN AT", "KEPT VALUE", "STATE"};
   carnet_replica *r = NULL;
   list_state st = {0};
   uint64_t since = 0;
@@ -185,8 +185,8 @@ static int run_restore(cli *c, int argc, char **argv) {
   } else {
     char hex[CARNET_ID_HEX_LEN + 1];
     carnet_id_format(&cf.id, hex);
-    printf("restored %s of %s %s\n", carnet_field_get(cf.field)->name,
-           carnet_kind_name(cf.kind), hex);
+    printf("restored %s of %s %s\n", carnet_field_get(cf.field)->name, carnet_kind_name(cf.kind),
+           hex);
   }
 done:
   carnet_replica_close(r);

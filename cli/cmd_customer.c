@@ -6,8 +6,17 @@
 
 #include "cli/cli.h"
 
-enum { O_SEARCH = CLI_O_USER, O_TAG, O_ROLE, O_SALES_REP, O_DELETED, O_SORT, O_REVERSE, O_LIMIT,
-       O_OFFSET };
+enum {
+  O_SEARCH = CLI_O_USER,
+  O_TAG,
+  O_ROLE,
+  O_SALES_REP,
+  O_DELETED,
+  O_SORT,
+  O_REVERSE,
+  O_LIMIT,
+  O_OFFSET
+};
 
 static const cli_opt add_opts[] = {
     {"force", 0, no_argument, CLI_O_FORCE, NULL,
@@ -213,11 +222,15 @@ static int collect_cb(const carnet_record *rec, void *data) {
 static int name_cmp(const char *a, const char *b) {
   while (*a && *b) {
     if (isdigit((unsigned char)*a) && isdigit((unsigned char)*b)) {
-      while (*a == '0') a++;
-      while (*b == '0') b++;
+      while (*a == '0')
+        a++;
+      while (*b == '0')
+        b++;
       size_t na = 0, nb = 0;
-      while (isdigit((unsigned char)a[na])) na++;
-      while (isdigit((unsigned char)b[nb])) nb++;
+      while (isdigit((unsigned char)a[na]))
+        na++;
+      while (isdigit((unsigned char)b[nb]))
+        nb++;
       if (na != nb) return na < nb ? -1 : 1;
       int c = memcmp(a, b, na);
       if (c) return c;
@@ -243,8 +256,8 @@ static int item_cmp(const void *x, const void *y) {
   return memcmp(a->id.b, b->id.b, sizeof a->id.b);
 }
 
-static bool filter_from(cli *c, const cli_args *a, carnet_filter *f, list_sort *sort,
-                        bool *reverse, uint64_t *limit, uint64_t *offset, int *rc) {
+static bool filter_from(cli *c, const cli_args *a, carnet_filter *f, list_sort *sort, bool *reverse,
+                        uint64_t *limit, uint64_t *offset, int *rc) {
   memset(f, 0, sizeof *f);
   *sort = SORT_CREATED;
   *reverse = false;
@@ -304,8 +317,8 @@ static void print_table(const cli_table *t, bool filtered, bool paged) {
 
 /* The page [offset, offset + limit) of the sorted items, read and shown
  * one by one. */
-static int show_page(cli *c, carnet_replica *r, const list_state *st, bool reverse,
-                     uint64_t limit, uint64_t offset, cli_table *table) {
+static int show_page(cli *c, carnet_replica *r, const list_state *st, bool reverse, uint64_t limit,
+                     uint64_t offset, cli_table *table) {
   size_t shown = 0;
   for (uint64_t k = offset; k < st->n && shown < limit; k++) {
     const list_item *it = &st->v[reverse ? st->n - 1 - k : k];

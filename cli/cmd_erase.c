@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "cli/crm.h"
-#include "cli/subject.h"
 #include "cli/files.h"
+#include "cli/subject.h"
 
 enum { O_REASON = CLI_O_USER, O_OUTPUT, O_ONLY, O_YES, O_ARCHIVE };
 
@@ -177,9 +177,8 @@ static int run_erase(cli *c, int argc, char **argv) {
     cli_json_put(o, "origin", hex64(e->origin));
     cli_json_put(o, "reason", cli_json_str(e->reason));
     cli_json_put(o, "compacted", json_boolean(compacted));
-    cli_json_put(o, "compaction_error", !compacted && cp.last_error && !busy
-                                            ? cli_json_str(cp.last_why)
-                                            : json_null());
+    cli_json_put(o, "compaction_error",
+                 !compacted && cp.last_error && !busy ? cli_json_str(cp.last_why) : json_null());
     rc = cli_json_print(c, o);
   } else {
     if (nmembers > 1)

@@ -5,9 +5,8 @@
  * for standard output): customer exports read back with `carnet import`
  * without loss. JSON stays here, built on carnet_record_list: it is the
  * shape of `list --json` (cli/json.c, cli/crm.c), written with jansson,
- * which the library does not link, one record at a time as it is read. Every output file is written under a
- * temporary name and renamed once complete, so a failed export leaves
- * nothing half written.
+ * which the library does not link, one record at a time as it is read. Every output file is written
+ * under a temporary name and renamed once complete, so a failed export leaves nothing half written.
  */
 #include <getopt.h>
 #include <stdlib.h>

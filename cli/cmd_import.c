@@ -187,9 +187,10 @@ static int summary(const job *j, const carnet_import_report *rep, const char *fi
     json_t *o = cli_oom(json_object());
     cli_json_put(o, "file", cli_json_str(file));
     cli_json_put(o, "format", cli_json_str(format));
-    cli_json_put(o, "encoding", rep->format == CARNET_SHEET_XLSX
-                                    ? json_null()
-                                    : cli_json_str(rep->cp1252 ? "windows-1252" : "utf-8"));
+    cli_json_put(o, "encoding",
+                 rep->format == CARNET_SHEET_XLSX
+                     ? json_null()
+                     : cli_json_str(rep->cp1252 ? "windows-1252" : "utf-8"));
     cli_json_put(o, "bad_encoding", json_integer((json_int_t)rep->bad_encoding));
     cli_json_put(o, "rows", json_integer((json_int_t)rep->rows));
     cli_json_put(o, "imported", json_integer((json_int_t)rep->imported));
@@ -280,8 +281,8 @@ static int parse_args(cli *c, const cli_args *a, carnet_import_options *o, const
       else if (strcmp(v, "update") == 0)
         o->on_duplicate = CARNET_IMPORT_DUP_UPDATE;
       else
-        return cli_fail(c, CLI_EUSER,
-                        "invalid --on-duplicate '%s': skip, merge, update or create", v);
+        return cli_fail(c, CLI_EUSER, "invalid --on-duplicate '%s': skip, merge, update or create",
+                        v);
       break;
     case O_REJECTS:
       o->rejects_path = v;

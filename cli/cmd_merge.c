@@ -54,8 +54,8 @@ static int print_group(cli *c, carnet_replica *r, const carnet_id *id, const cha
     carnet_record_free(rec);
     return cli_json_print(c, o);
   }
-  printf("%s; survivor %s (%s), %zu customer%s in its group\n", verb, cli_label(rec, label), hex,
-         n, n > 1 ? "s" : "");
+  printf("%s; survivor %s (%s), %zu customer%s in its group\n", verb, cli_label(rec, label), hex, n,
+         n > 1 ? "s" : "");
   carnet_record_free(rec);
   return CLI_OK;
 }

@@ -9,19 +9,19 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
-#include <sys/socket.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cli.h"
 #include "carnet/node.h"
+#include "cli/cli.h"
 
 enum { O_TTL = CLI_O_USER, O_ADDR, O_TEAM, O_OVERRIDE };
 
@@ -102,7 +102,8 @@ static size_t lan_addresses(char out[][INET_ADDRSTRLEN], size_t max) {
       }
       inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, text, sizeof text);
       bool seen = false;
-      for (size_t j = 0; j < n && !seen; j++) seen = strcmp(out[j], text) == 0;
+      for (size_t j = 0; j < n && !seen; j++)
+        seen = strcmp(out[j], text) == 0;
       if (!seen) snprintf(out[n++], INET_ADDRSTRLEN, "%s", text);
     }
     freeifaddrs(ifs);
@@ -170,7 +171,8 @@ int cli_cmd_invite(cli *c, int argc, char **argv) {
     cli_json_put(j, "token", cli_json_str(token));
     cli_json_put(j, "addr", cli_json_str(addr));
     json_t *also = cli_oom(json_array());
-    for (size_t i = 0; i < nothers; i++) cli_json_push(also, cli_json_str(others[i]));
+    for (size_t i = 0; i < nothers; i++)
+      cli_json_push(also, cli_json_str(others[i]));
     cli_json_put(j, "other_addrs", also);
     cli_json_put(j, "expires", cli_json_str(expires));
     rc = cli_json_print(c, j);
@@ -275,7 +277,8 @@ static int run_trust(cli *c, int argc, char **argv) {
   carnet_revocation rv;
   bool was_revoked = carnet_revocation_get(r, pk, &rv) == 0 && !rv.overridden;
   int err = team_hex ? carnet_replica_set_team(r, team) : 0;
-  if (err == 0) err = override ? carnet_peer_trust_override(r, pk, addr) : carnet_peer_trust(r, pk, addr);
+  if (err == 0)
+    err = override ? carnet_peer_trust_override(r, pk, addr) : carnet_peer_trust(r, pk, addr);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
     goto done;

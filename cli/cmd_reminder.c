@@ -162,7 +162,8 @@ static int write_reminder(cli *c, const cli_usage *u, int mode, int argc, char *
     rc = cli_fail(c, CLI_EUSER, "nothing to change (see '%s --help')", c->cmd);
     goto done;
   }
-  err = mode == ADD ? carnet_record_create_commit(r, p, &id) : carnet_record_update_commit(r, &id, p);
+  err =
+      mode == ADD ? carnet_record_create_commit(r, p, &id) : carnet_record_update_commit(r, &id, p);
   if (err) {
     rc = cli_fail_rc(c, r, err, NULL);
     goto done;

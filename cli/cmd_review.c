@@ -64,8 +64,8 @@ static int run_review(cli *c, int argc, char **argv) {
     char la[CARNET_ID_HEX_LEN + 1], lb[CARNET_ID_HEX_LEN + 1], ls[CARNET_ID_HEX_LEN + 1] = "";
     const char *why = it[i].why == CARNET_REVIEW_CONFLICT ? "merged+not-same" : "set aside";
     json_t *o = cli_oom(json_object());
-    cli_json_put(o, "why", cli_json_str(it[i].why == CARNET_REVIEW_CONFLICT ? "conflict"
-                                                                             : "set_aside"));
+    cli_json_put(o, "why",
+                 cli_json_str(it[i].why == CARNET_REVIEW_CONFLICT ? "conflict" : "set_aside"));
     cli_json_put(o, "a", side(r, &it[i].a, la));
     cli_json_put(o, "b", side(r, &it[i].b, lb));
     if (it[i].why == CARNET_REVIEW_CONFLICT) {

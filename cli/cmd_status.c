@@ -13,8 +13,9 @@ static const cli_usage id_usage = {
 };
 
 static const cli_usage status_usage = {
-    .summary = "Show this replica: identity, record counts, change sequence, erasures awaiting "
-               "compaction, and each peer: online or not, last contact, last sync and pending changes.",
+    .summary =
+        "Show this replica: identity, record counts, change sequence, erasures awaiting "
+        "compaction, and each peer: online or not, last contact, last sync and pending changes.",
     .json = true,
     .more = "An erasure is physical once the data file is compacted: until then its values stay\n"
             "(encrypted) in the file's free pages. 'compaction' says whether erasures wait for\n"
@@ -228,8 +229,8 @@ int cli_cmd_status(cli *c, int argc, char **argv) {
     cli_json_put(co, "state", cli_json_str(compaction_state(&cp->c)));
     cli_json_put(co, "erasures", json_integer((json_int_t)cp->c.erasures));
     cli_json_put(co, "erased", ids);
-    cli_json_put(co, "why", cp->c.pending && cp->c.last_why[0] ? cli_json_str(cp->c.last_why)
-                                                               : json_null());
+    cli_json_put(co, "why",
+                 cp->c.pending && cp->c.last_why[0] ? cli_json_str(cp->c.last_why) : json_null());
     cli_json_put(o, "compaction", co);
     json_t *at = cli_oom(json_object());
     cli_json_put(at, "here", json_integer((json_int_t)ap.here));

@@ -22,9 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "carnet/node.h"
 #include "cli/cli.h"
 #include "cli/progress.h"
-#include "carnet/node.h"
 
 enum {
   O_LISTEN = CLI_O_USER,
@@ -150,7 +150,8 @@ static int serve_lock(cli *c, carnet_replica *r, int *fd_out) {
       pid[strcspn(pid, "\n")] = '\0';
     }
     close(fd);
-    if (e != EWOULDBLOCK) return cli_fail(c, CLI_EINTERNAL, "cannot lock %s: %s", path, strerror(e));
+    if (e != EWOULDBLOCK)
+      return cli_fail(c, CLI_EINTERNAL, "cannot lock %s: %s", path, strerror(e));
     return cli_fail(c, CLI_EUSER,
                     "another carnet serve (pid %s) is already serving the replica in %s: one "
                     "serve per replica (stop that one first)",
@@ -301,8 +302,8 @@ static const cli_usage join_usage = {
 typedef struct session_args {
   uint64_t timeout_ms;
   bool verbose;
-  carnet_role role; /* join: set once joined */
-  const char *name; /* join: this replica's name, written before the session */
+  carnet_role role;           /* join: set once joined */
+  const char *name;           /* join: this replica's name, written before the session */
   const char *discover_iface; /* sync with no address */
   uint16_t discover_port;
 } session_args;
@@ -386,11 +387,11 @@ static int print_summary(cli *c, const carnet_node_outcome *o, bool join) {
   human_bytes(st->bytes_out, bout);
   if (join) printf("joined the team of %s\n", key);
   if (o->elapsed_ms < 1000)
-    printf("Synced with %s (key %s) in %llu ms\n", o->addr,
-           key_short(o->peer_pk, kshort), (unsigned long long)o->elapsed_ms);
+    printf("Synced with %s (key %s) in %llu ms\n", o->addr, key_short(o->peer_pk, kshort),
+           (unsigned long long)o->elapsed_ms);
   else
-    printf("Synced with %s (key %s) in %.1f s\n", o->addr,
-           key_short(o->peer_pk, kshort), (double)o->elapsed_ms / 1000.0);
+    printf("Synced with %s (key %s) in %.1f s\n", o->addr, key_short(o->peer_pk, kshort),
+           (double)o->elapsed_ms / 1000.0);
   printf("  received  %llu changed field%s (%llu new here) in %llu batch%s, %s\n",
          (unsigned long long)st->cells_in, st->cells_in == 1 ? "" : "s",
          (unsigned long long)st->cells_applied, (unsigned long long)st->batches_in,
@@ -426,8 +427,8 @@ static int report_failure(cli *c, const carnet_node_outcome *o, int signal_no, u
     return cli_fail(c, cli_exit_code(o->err), "%s", o->msg);
   if (o->unresolved) return cli_fail(c, CLI_EUSER, "cannot reach %s: %s", o->addr, o->msg);
   if (!o->connected)
-    return cli_fail(c, CLI_EUSER, "cannot reach %s: %s (is 'carnet serve' running there?)",
-                    o->addr, o->msg[0] ? o->msg : "no connection");
+    return cli_fail(c, CLI_EUSER, "cannot reach %s: %s (is 'carnet serve' running there?)", o->addr,
+                    o->msg[0] ? o->msg : "no connection");
   if (o->err == CARNET_EPERM || o->err == CARNET_EVERSION)
     return cli_fail(c, CLI_EUSER, "refused by %s: %s", o->addr, o->msg);
   if (o->peer_closed && o->authenticated && o->stats.batches_in == 0)
@@ -442,8 +443,7 @@ static int report_failure(cli *c, const carnet_node_outcome *o, int signal_no, u
   if (o->peer_closed)
     return cli_fail(c, CLI_EUSER, "sync with %s failed: %s", o->addr,
                     o->msg[0] ? o->msg : "connection closed by the peer");
-  if (o->err)
-    return cli_fail(c, cli_exit_code(o->err), "sync with %s failed: %s", o->addr, o->msg);
+  if (o->err) return cli_fail(c, cli_exit_code(o->err), "sync with %s failed: %s", o->addr, o->msg);
   return cli_fail(c, CLI_EUSER, "sync with %s failed: %s", o->addr,
                   o->msg[0] ? o->msg : "connection lost");
 }
@@ -470,7 +470,6 @@ static void on_peer_event(void *data, const carnet_peer_event *ev) {
   fprintf(stderr, "%s: %s: the peer is busy (too many connections): retrying\n", b->c->cmd,
           ev->addr);
 }
-
 
 /* The progress line of a sync (cli/progress.h): a first sync of a large
  * book takes seconds to minutes. */
@@ -637,7 +636,8 @@ static int sync_all(cli *c, const session_args *sa) {
   for (size_t i = 0; i < k.n; i++)
     if (k.v[i].addr[0]) addrs[naddrs++] = k.v[i].addr;
   if (naddrs && (rc = sync_round(c, r, addrs, naddrs, sa, &k, synced, arr))) goto done;
-  for (size_t i = 0; i < k.n; i++) missing += !synced[i];
+  for (size_t i = 0; i < k.n; i++)
+    missing += !synced[i];
   if (missing && (rc = sync_round(c, r, NULL, 0, sa, &k, synced, arr))) goto done;
   missing = 0;
   for (size_t i = 0; i < k.n; i++) {

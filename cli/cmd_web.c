@@ -9,10 +9,10 @@
  * processes make to the page (the change feed's poll).
  */
 #include <errno.h>
-#include <sys/stat.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -97,8 +97,8 @@ void cli_web_stop(carnet_replica *r, web_server *s) {
   url_path(r, path, sizeof path);
   FILE *f = fopen(path, "r");
   if (f) {
-    bool ours = fgets(line, sizeof line, f) && strncmp(line, web_server_url(s),
-                                                       strlen(web_server_url(s))) == 0;
+    bool ours = fgets(line, sizeof line, f) &&
+                strncmp(line, web_server_url(s), strlen(web_server_url(s))) == 0;
     fclose(f);
     if (ours) unlink(path);
   }

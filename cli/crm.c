@@ -86,7 +86,6 @@ const char *crm_fmt_percent(uint32_t bp, char *out) {
 
 /* --- References ------------------------------------------------------------ */
 
-
 /* --- Customers ------------------------------------------------------------ */
 
 int crm_customer_hex(cli *c, carnet_replica *r, const char *ref, char *hex) {

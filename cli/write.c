@@ -77,7 +77,8 @@ static int write_entity(cli *c, const cli_usage *u, carnet_kind kind, int argc, 
     for (int i = 0; i < a.nopts; i++)
       force |= a.opts[i].id == CLI_O_FORCE;
     carnet_txn *t = NULL;
-    if ((err = carnet_txn_begin(r, &t)) == 0 && (err = carnet_record_create(t, p, NULL, &id)) == 0 &&
+    if ((err = carnet_txn_begin(r, &t)) == 0 &&
+        (err = carnet_record_create(t, p, NULL, &id)) == 0 &&
         (rc = opposed_warn(c, r, &id)) == CLI_OK &&
         (rc = cli_dupes_warn(c, r, &id, force, &dupes)) == CLI_OK && (dupes == 0 || force)) {
       err = carnet_txn_commit(t);

@@ -58,7 +58,7 @@ static const unsigned short cp1252_high[32] = {
 
 /* Where the pieces of the minority encoding are in the converted text. */
 typedef struct marks {
-  size_t *at;         /* offsets in the converted text, ascending */
+  size_t *at;          /* offsets in the converted text, ascending */
   unsigned char *byte; /* the first byte of each piece */
   size_t n, cap;
 } marks;
@@ -169,9 +169,9 @@ typedef struct parser {
   unsigned long line;
   char sep;
   carnet__sheet *t;
-  carnet__iobuf field; /* a quoted field, unescaped */
-  const marks *m;      /* pieces in the minority encoding */
-  size_t next_mark;    /* the first mark not yet passed */
+  carnet__iobuf field;  /* a quoted field, unescaped */
+  const marks *m;       /* pieces in the minority encoding */
+  size_t next_mark;     /* the first mark not yet passed */
   carnet__csv_bad *bad; /* the records holding one */
   size_t nbad, capbad;
 } parser;
@@ -211,7 +211,8 @@ static int parse_field(parser *p, char *why, size_t why_len) {
     p->i++;
     for (;;) {
       size_t run = p->i;
-      while (p->i < p->len && s[p->i] != '"') p->line += s[p->i++] == '\n';
+      while (p->i < p->len && s[p->i] != '"')
+        p->line += s[p->i++] == '\n';
       if (carnet__iobuf_put(&p->field, s + run, p->i - run)) return CARNET_ENOMEM;
       if (p->i >= p->len) {
         say(why, why_len, "line %lu: a quoted field is never closed (a missing '\"')", qline);
@@ -227,11 +228,13 @@ static int parse_field(parser *p, char *why, size_t why_len) {
     }
     /* Text between the closing quote and the separator is kept. */
     size_t tail = p->i;
-    while (p->i < p->len && s[p->i] != p->sep && s[p->i] != '\n' && s[p->i] != '\r') p->i++;
+    while (p->i < p->len && s[p->i] != p->sep && s[p->i] != '\n' && s[p->i] != '\r')
+      p->i++;
     if (carnet__iobuf_put(&p->field, s + tail, p->i - tail)) return CARNET_ENOMEM;
     return carnet__sheet_cell(p->t, p->field.data ? p->field.data : "", p->field.len);
   }
-  while (p->i < p->len && s[p->i] != p->sep && s[p->i] != '\n' && s[p->i] != '\r') p->i++;
+  while (p->i < p->len && s[p->i] != p->sep && s[p->i] != '\n' && s[p->i] != '\r')
+    p->i++;
   return carnet__sheet_cell(p->t, s + start, p->i - start);
 }
 
@@ -264,8 +267,9 @@ static int parse(parser *p, char *why, size_t why_len) {
   return 0;
 limit:
   if (rc == CARNET_ELIMIT)
-    say(why, why_len, "line %lu: too big (more than 2,000,000 rows, 1024 columns or 1 MiB in a "
-                      "cell)",
+    say(why, why_len,
+        "line %lu: too big (more than 2,000,000 rows, 1024 columns or 1 MiB in a "
+        "cell)",
         p->line);
   return rc;
 }
@@ -295,7 +299,8 @@ int carnet__csv_decode(const void *buf, size_t len, carnet__sheet **out, carnet_
   const unsigned char *nul = memchr(s, 0, len);
   if (nul) {
     unsigned long line = 1;
-    for (const unsigned char *q = s; q < nul; q++) line += *q == '\n';
+    for (const unsigned char *q = s; q < nul; q++)
+      line += *q == '\n';
     say(why, why_len, "line %lu: a NUL byte: this is not a text (CSV) file", line);
     return CARNET_EINVAL;
   }
@@ -356,7 +361,8 @@ int carnet__csv_encode_row(carnet__iobuf *out, const char *const *cells, size_t 
     for (const char *q; (q = strchr(c, '"')) != NULL; c = q + 1)
       if (carnet__iobuf_put(out, c, (size_t)(q - c) + 1) || carnet__iobuf_put(out, "\"", 1))
         return CARNET_ENOMEM;
-    if (carnet__iobuf_put(out, c, strlen(c)) || carnet__iobuf_put(out, "\"", 1)) return CARNET_ENOMEM;
+    if (carnet__iobuf_put(out, c, strlen(c)) || carnet__iobuf_put(out, "\"", 1))
+      return CARNET_ENOMEM;
   }
   return carnet__iobuf_put(out, "\r\n", 2);
 }
@@ -366,7 +372,8 @@ int carnet__csv_encode(const carnet__sheet *t, char sep, bool bom, carnet__iobuf
   if (bom && carnet__iobuf_put(out, "\xef\xbb\xbf", 3)) return CARNET_ENOMEM;
   for (size_t r = 0; r < carnet__sheet_rows(t); r++) {
     size_t n = carnet__sheet_width(t, r);
-    for (size_t c = 0; c < n; c++) cells[c] = carnet__sheet_get(t, r, c);
+    for (size_t c = 0; c < n; c++)
+      cells[c] = carnet__sheet_get(t, r, c);
     int rc = carnet__csv_encode_row(out, cells, n, sep);
     if (rc) return rc;
   }

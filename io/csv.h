@@ -51,11 +51,11 @@ typedef struct carnet__csv_bad {
 
 /* What the decoder found out about the file. */
 typedef struct carnet__csv_info {
-  char sep;           /* ',' ';' or '\t' */
-  bool bom;           /* a UTF-8 byte order mark was skipped */
-  bool cp1252;        /* not UTF-8: read as Windows-1252 and converted */
-  uint64_t utf8_seqs; /* valid UTF-8 multi-byte sequences seen */
-  uint64_t strays;    /* bytes that are not part of one */
+  char sep;             /* ',' ';' or '\t' */
+  bool bom;             /* a UTF-8 byte order mark was skipped */
+  bool cp1252;          /* not UTF-8: read as Windows-1252 and converted */
+  uint64_t utf8_seqs;   /* valid UTF-8 multi-byte sequences seen */
+  uint64_t strays;      /* bytes that are not part of one */
   carnet__csv_bad *bad; /* records in the other encoding, in row order (carnet__malloc'd) */
   size_t nbad;
 } carnet__csv_info;

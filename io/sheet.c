@@ -49,7 +49,8 @@ void carnet__sheet_free(carnet__sheet *t) {
 static int grow(void **p, size_t *cap, size_t need, size_t size) {
   if (need <= *cap) return 0;
   size_t n = *cap ? *cap : 64;
-  while (n < need) n *= 2;
+  while (n < need)
+    n *= 2;
   void *q = carnet__realloc(*p, n * size);
   if (q == NULL) return CARNET_ENOMEM;
   *p = q;

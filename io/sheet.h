@@ -16,10 +16,10 @@
 
 /* Limits of a decoded table (STYLE 11). A file beyond them is refused with
  * CARNET_ELIMIT, never truncated. */
-#define CARNET__SHEET_COLS_MAX 1024u            /* cells in one row */
-#define CARNET__SHEET_ROWS_MAX 2000000u         /* rows in one file */
-#define CARNET__SHEET_CELL_MAX (1u << 20)       /* bytes in one cell */
-#define CARNET__SHEET_TEXT_MAX (1024ul << 20)   /* bytes of text in all */
+#define CARNET__SHEET_COLS_MAX 1024u          /* cells in one row */
+#define CARNET__SHEET_ROWS_MAX 2000000u       /* rows in one file */
+#define CARNET__SHEET_CELL_MAX (1u << 20)     /* bytes in one cell */
+#define CARNET__SHEET_TEXT_MAX (1024ul << 20) /* bytes of text in all */
 
 typedef struct carnet__sheet carnet__sheet;
 

@@ -3,8 +3,8 @@
  * 64 KiB chunks; only the shared strings, the date styles and the table are
  * kept.
  */
-#include "io/xlsx.h"
 #include "engine/base/alloc.h"
+#include "io/xlsx.h"
 
 #include <expat.h>
 #include <math.h>
@@ -42,7 +42,7 @@ struct ctx {
   size_t nss, ss_cap;
   /* cells */
   carnet__iobuf buf; /* character data being collected */
-  bool collect;     /* inside <t> (not in <rPh>) or <v> */
+  bool collect;      /* inside <t> (not in <rPh>) or <v> */
   int in_rph;
   bool in_si, in_cell, in_row;
   char ctype[16];
@@ -74,7 +74,8 @@ static void fail(ctx *x, int rc, const char *what) {
 static int grow(void **p, size_t *cap, size_t need, size_t size) {
   if (need <= *cap) return 0;
   size_t n = *cap ? *cap * 2 : 256;
-  while (n < need) n *= 2;
+  while (n < need)
+    n *= 2;
   void *q = carnet__realloc(*p, n * size);
   if (q == NULL) return CARNET_ENOMEM;
   *p = q;
@@ -231,13 +232,13 @@ static void styles_start(ctx *x, const char *name, const char **attrs) {
   if (strcmp(name, "xf") == 0 && x->in_cellxfs) {
     long n = id ? strtol(id, NULL, 10) : 0;
     bool date = builtin_date(n);
-    for (size_t i = 0; i < x->ncustom && !date; i++) date = x->custom_date[i] == n;
+    for (size_t i = 0; i < x->ncustom && !date; i++)
+      date = x->custom_date[i] == n;
     if (x->nxf >= 65536) {
       fail(x, CARNET_ELIMIT, "more than 65536 cell styles");
       return;
     }
-    if (grow((void **)&x->xf_date, &x->xf_cap, x->nxf + 1, sizeof *x->xf_date))
-      {
+    if (grow((void **)&x->xf_date, &x->xf_cap, x->nxf + 1, sizeof *x->xf_date)) {
       fail(x, CARNET_ENOMEM, "out of memory");
       return;
     }
@@ -253,7 +254,7 @@ static void styles_end(ctx *x, const char *name) {
 /* --- escaped characters ---------------------------------------------------- */
 
 static int hexval(char c) {
-  return c >= '0' && c <= '9' ? c - '0'
+  return c >= '0' && c <= '9'   ? c - '0'
          : c >= 'a' && c <= 'f' ? c - 'a' + 10
          : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                 : -1;
@@ -330,18 +331,16 @@ static void ss_end(ctx *x, const char *name) {
   if (strcmp(name, "si") != 0 || !x->in_si) return;
   x->in_si = false;
   if (x->buf.data) x->buf.len = xstring_decode(x->buf.data, x->buf.len);
-  if (x->nss >= CARNET__SHEET_ROWS_MAX * 8)
-    {
-      fail(x, CARNET_ELIMIT, "too many shared strings");
-      return;
-    }
+  if (x->nss >= CARNET__SHEET_ROWS_MAX * 8) {
+    fail(x, CARNET_ELIMIT, "too many shared strings");
+    return;
+  }
   if (grow((void **)&x->ss_off, &x->ss_cap, x->nss + 1, sizeof *x->ss_off) ||
       carnet__iobuf_put(&x->ss_text, x->buf.data ? x->buf.data : "", x->buf.len) ||
-      carnet__iobuf_put(&x->ss_text, "", 1))
-    {
-      fail(x, CARNET_ENOMEM, "out of memory");
-      return;
-    }
+      carnet__iobuf_put(&x->ss_text, "", 1)) {
+    fail(x, CARNET_ENOMEM, "out of memory");
+    return;
+  }
   /* obuf_put of "" with length 1 appends the NUL: each string ends with one. */
   x->ss_off[x->nss++] = x->ss_text.len - x->buf.len - 1;
 }
@@ -351,7 +350,8 @@ static void ss_end(ctx *x, const char *name) {
 /* "BC12" -> column 54 (0-based); false when not a cell reference. */
 static bool col_of(const char *ref, size_t *col) {
   size_t c = 0, n = 0;
-  for (; *ref >= 'A' && *ref <= 'Z'; ref++, n++) c = c * 26 + (size_t)(*ref - 'A' + 1);
+  for (; *ref >= 'A' && *ref <= 'Z'; ref++, n++)
+    c = c * 26 + (size_t)(*ref - 'A' + 1);
   if (n == 0 || n > 3 || *ref < '1' || *ref > '9') return false;
   *col = c - 1;
   return true;
@@ -411,8 +411,7 @@ static void cell_done(ctx *x) {
   if (strcmp(t, "s") == 0) {
     char *end;
     unsigned long i = strtoul(v, &end, 10);
-    if (end == v || *end != '\0' || i >= x->nss)
-      {
+    if (end == v || *end != '\0' || i >= x->nss) {
       fail(x, CARNET_EINVAL, "a cell refers to a shared string that does not exist");
       return;
     }
@@ -440,17 +439,17 @@ static void cell_done(ctx *x) {
   } /* e: the text as is */
   int rc = carnet__sheet_cell_at(x->t, x->ccol, v, len);
   if (rc == CARNET_EINVAL) {
-      fail(x, rc, "cells out of order in a row");
-      return;
-    }
+    fail(x, rc, "cells out of order in a row");
+    return;
+  }
   if (rc == CARNET_ELIMIT) {
-      fail(x, rc, "a row or cell is too big");
-      return;
-    }
+    fail(x, rc, "a row or cell is too big");
+    return;
+  }
   if (rc) {
-      fail(x, rc, "out of memory");
-      return;
-    }
+    fail(x, rc, "out of memory");
+    return;
+  }
   x->next_col = x->ccol + 1;
 }
 
@@ -459,8 +458,8 @@ static void sheet_start(ctx *x, const char *name, const char **attrs) {
   if (strcmp(name, "row") == 0) {
     unsigned long line = (v = attr(attrs, "r")) ? strtoul(v, NULL, 10) : 0;
     if (line == 0 || line > CARNET__SHEET_ROWS_MAX)
-      line = carnet__sheet_rows(x->t) ? carnet__sheet_line(x->t, carnet__sheet_rows(x->t) - 1) + 1
-                                      : 1;
+      line =
+          carnet__sheet_rows(x->t) ? carnet__sheet_line(x->t, carnet__sheet_rows(x->t) - 1) + 1 : 1;
     int rc = carnet__sheet_row(x->t, (uint32_t)line);
     if (rc) {
       fail(x, rc, rc == CARNET_ELIMIT ? "too many rows" : "out of memory");
@@ -472,8 +471,7 @@ static void sheet_start(ctx *x, const char *name, const char **attrs) {
     x->in_cell = true;
     x->buf.len = 0;
     x->ccol = x->next_col;
-    if ((v = attr(attrs, "r")) && !col_of(v, &x->ccol))
-      {
+    if ((v = attr(attrs, "r")) && !col_of(v, &x->ccol)) {
       fail(x, CARNET_EINVAL, "a cell reference is not like A1");
       return;
     }

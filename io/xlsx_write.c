@@ -31,7 +31,8 @@ static bool xescape_at(const char *s) {
 static const char *xstring_encode(const char *v, char **owned) {
   size_t n = 0, len = strlen(v);
   *owned = NULL;
-  for (const char *p = v; (p = strstr(p, "_x")) != NULL; p++) n += xescape_at(p);
+  for (const char *p = v; (p = strstr(p, "_x")) != NULL; p++)
+    n += xescape_at(p);
   if (n == 0) return v;
   char *out = carnet__malloc(len + n * 6 + 1), *w = out;
   if (out == NULL) return NULL;

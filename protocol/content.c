@@ -32,16 +32,16 @@ struct carnet__content {
   size_t ntodo, itodo;
   carnet_id *skip; /* the peer lacked them, or another transfer has them */
   size_t nskip, cskip;
-  uint64_t skip_ms;  /* when `skip` was last emptied */
-  uint64_t scan_ms;  /* the last scan */
-  bool idle_sent;    /* our last word was IDLE */
+  uint64_t skip_ms; /* when `skip` was last emptied */
+  uint64_t scan_ms; /* the last scan */
+  bool idle_sent;   /* our last word was IDLE */
   bool started;
   /* Sending. */
   serve_req q[CARNET__CONTENT_SERVE_MAX];
   unsigned qhead, qn;
   carnet__att_tx *tx; /* serving q[qhead] */
   bool peer_idle;
-  uint64_t rate;     /* bytes a second, 0: no limit */
+  uint64_t rate; /* bytes a second, 0: no limit */
   int64_t tokens;
   uint64_t rate_ms;
   /* Counters. */
@@ -221,8 +221,8 @@ static void refill(carnet__content *ct, uint64_t now_ms) {
   if (ct->rate == 0 || now_ms == 0) return;
   if (now_ms > ct->rate_ms) {
     uint64_t add = ct->rate * (now_ms - ct->rate_ms) / 1000;
-    int64_t cap = (int64_t)(ct->rate > CARNET_MSG_CHUNK_BYTES_MAX ? ct->rate
-                                                                   : CARNET_MSG_CHUNK_BYTES_MAX);
+    int64_t cap =
+        (int64_t)(ct->rate > CARNET_MSG_CHUNK_BYTES_MAX ? ct->rate : CARNET_MSG_CHUNK_BYTES_MAX);
     ct->tokens = ct->tokens + (int64_t)add > cap ? cap : ct->tokens + (int64_t)add;
   }
   ct->rate_ms = now_ms;
@@ -232,7 +232,8 @@ int carnet__content_pump(carnet__content *ct, uint64_t now_ms) {
   int rc;
   refill(ct, now_ms);
   while (ct->qn > 0 && !ct->io.bye_sent(ct->io.s) &&
-         ct->io.queued(ct->io.s) < CARNET__CONTENT_LOW_WATER && (ct->rate == 0 || ct->tokens >= 0)) {
+         ct->io.queued(ct->io.s) < CARNET__CONTENT_LOW_WATER &&
+         (ct->rate == 0 || ct->tokens >= 0)) {
     serve_req *q = &ct->q[ct->qhead];
     if (ct->tx == NULL) {
       rc = carnet__att_tx_open(ct->io.r, &q->id, q->offset, &ct->tx);

@@ -35,11 +35,11 @@
 #include "carnet/sync.h"
 #include "protocol/msg.h"
 
-#define CARNET__CONTENT_FETCH_MAX 4u   /* transfers we ask for at once */
-#define CARNET__CONTENT_SERVE_MAX 16u  /* FETCHes a peer may have queued here */
+#define CARNET__CONTENT_FETCH_MAX 4u             /* transfers we ask for at once */
+#define CARNET__CONTENT_SERVE_MAX 16u            /* FETCHes a peer may have queued here */
 #define CARNET__CONTENT_LOW_WATER (256u * 1024u) /* output bytes before a unit waits */
-#define CARNET__CONTENT_RESCAN_MS 2000u   /* idle: look for new wants this often */
-#define CARNET__CONTENT_RETRY_MS 30000u   /* ask again what a peer lacked */
+#define CARNET__CONTENT_RESCAN_MS 2000u          /* idle: look for new wants this often */
+#define CARNET__CONTENT_RETRY_MS 30000u          /* ask again what a peer lacked */
 
 typedef struct carnet__content carnet__content;
 

@@ -301,7 +301,8 @@ static int peer_error(carnet__hs *hs, carnet_buf f) {
   if (rc != 0 || m.type != CARNET_MSG_ERROR) return 1;
   /* A node at its admission limits (replica/node.c) says it is busy: the
    * caller retries; the peer's text is not needed to say so. */
-  if (m.code == CARNET_EBUSY) return FAIL(hs, CARNET_EBUSY, "the peer is busy (too many connections)");
+  if (m.code == CARNET_EBUSY)
+    return FAIL(hs, CARNET_EBUSY, "the peer is busy (too many connections)");
   /* Only the codes a refusal can carry keep their meaning; anything else
    * from the peer is just a protocol failure to us. */
   int code = (m.code == CARNET_EVERSION || m.code == CARNET_EPERM) ? m.code : CARNET_EPROTO;
@@ -502,9 +503,7 @@ static void seal_refusal(carnet__hs *hs, carnet__obuf *out) {
                              "with 'carnet peer trust'";
   carnet__channel ch;
   carnet__channel_init(&ch, hs->tx_key, hs->rx_key);
-  carnet__msg m = {.type = CARNET_MSG_ERROR,
-                   .code = CARNET_EPERM,
-                   .text = {text, sizeof text - 1}};
+  carnet__msg m = {.type = CARNET_MSG_ERROR, .code = CARNET_EPERM, .text = {text, sizeof text - 1}};
   (void)carnet__channel_send(&ch, &m, out);
   carnet__channel_free(&ch);
   sodium_memzero(hs->tx_key, sizeof hs->tx_key);

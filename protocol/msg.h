@@ -122,22 +122,22 @@ enum {
 #define CARNET_MSG_ERROR_BYTES_MAX (1u + 5u + 3u + CARNET_MSG_TEXT_BYTES_MAX)
 
 typedef struct carnet__msg {
-  int type;         /* CARNET_MSG_* */
-  uint64_t since;   /* REQ: the mark's base */
-  uint64_t after;   /* REQ: the mark's after (>= since) */
-  uint64_t upto;    /* ACK, KNOW */
-  carnet_buf bytes; /* BATCH, CERT, REVOKE, CHUNK, KNOW (may be empty): points into the
-                       decoded buffer; SEALED: the unit (the raw frame after the
-                       message; the codec neither reads nor writes it) */
-  carnet_id att;    /* FETCH, CHUNK, NOPE, SEALED: the attachment */
-  uint64_t offset;  /* FETCH, CHUNK, SEALED: a byte offset in its content file */
-  uint64_t unit_len;                        /* SEALED: the length of the raw frame that follows */
+  int type;          /* CARNET_MSG_* */
+  uint64_t since;    /* REQ: the mark's base */
+  uint64_t after;    /* REQ: the mark's after (>= since) */
+  uint64_t upto;     /* ACK, KNOW */
+  carnet_buf bytes;  /* BATCH, CERT, REVOKE, CHUNK, KNOW (may be empty): points into the
+                        decoded buffer; SEALED: the unit (the raw frame after the
+                        message; the codec neither reads nor writes it) */
+  carnet_id att;     /* FETCH, CHUNK, NOPE, SEALED: the attachment */
+  uint64_t offset;   /* FETCH, CHUNK, SEALED: a byte offset in its content file */
+  uint64_t unit_len; /* SEALED: the length of the raw frame that follows */
   uint8_t mac[CARNET_MSG_SEALED_MAC_BYTES]; /* SEALED: its last 16 bytes */
-  int code;         /* ERROR: a negative CARNET_E* code (possibly one this
-                       build does not know) */
-  carnet_buf text;  /* ERROR: points into the decoded buffer, not
-                       NUL-terminated */
-  int bad_line;     /* decode: the check that refused the bytes (STYLE 6) */
+  int code;                                 /* ERROR: a negative CARNET_E* code (possibly one this
+                                               build does not know) */
+  carnet_buf text;                          /* ERROR: points into the decoded buffer, not
+                                               NUL-terminated */
+  int bad_line;                             /* decode: the check that refused the bytes (STYLE 6) */
 } carnet__msg;
 
 /* Brief: encode `m` (only the fields of its type are read) and append the

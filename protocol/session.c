@@ -104,10 +104,10 @@ struct carnet_session {
   char errmsg[512];
 
   carnet__hs hs;
-  bool hs_live;       /* hs initialised: free it */
+  bool hs_live; /* hs initialised: free it */
   carnet__channel ch;
-  bool ch_live;       /* handshake done, channel up */
-  bool joining;       /* initiator with an invite */
+  bool ch_live; /* handshake done, channel up */
+  bool joining; /* initiator with an invite */
   carnet__invite invite;
   bool trusted_inviter; /* joining: the inviter's key is now trusted */
   carnet__obuf out;
@@ -117,12 +117,12 @@ struct carnet_session {
   bool joined;
 
   /* What we stream to the peer. */
-  bool stream_on;     /* the peer asked (REQ) */
-  carnet_mark from;   /* where the next batch starts */
-  bool final_sent;    /* the current stream's last batch is out */
-  bool held;          /* S6: a restored replica waiting for its team's erasures */
-  unsigned inflight;  /* batches not yet acknowledged */
-  uint64_t acked;     /* our sequence number the peer confirmed */
+  bool stream_on;      /* the peer asked (REQ) */
+  carnet_mark from;    /* where the next batch starts */
+  bool final_sent;     /* the current stream's last batch is out */
+  bool held;           /* S6: a restored replica waiting for its team's erasures */
+  unsigned inflight;   /* batches not yet acknowledged */
+  uint64_t acked;      /* our sequence number the peer confirmed */
   uint64_t certs_sent; /* our certseq when we last sent certificates */
   uint64_t revs_sent;  /* our revseq when we last sent revocations (S7) */
   uint64_t trust_seen; /* the trustseq at which the peer was last found trusted (S7) */
@@ -139,15 +139,15 @@ struct carnet_session {
   carnet__bulk rx;                    /* batches applied, not yet committed (a group) */
   uint64_t rx_acks[RX_GROUP_BATCHES]; /* their `upto`, acknowledged after the commit */
   unsigned rx_n;
-  bool rx_done;       /* one of them ended the peer's stream */
-  bool peer_done;     /* the peer's stream reached its end at least once */
+  bool rx_done;   /* one of them ended the peer's stream */
+  bool peer_done; /* the peer's stream reached its end at least once */
   bool bye_sent, bye_recv;
   /* Live status (carnet_peer_info): what was last noted of the peer. */
-  bool live_on;         /* counted live on the handle (noted +1, not yet -1) */
-  bool caught_up;       /* both sides caught up at the last check_done */
-  bool sync_noted;      /* ... and that was noted */
-  bool synced_once;     /* the session's first catching up was written */
-  uint64_t live_acked;  /* acked when last noted */
+  bool live_on;             /* counted live on the handle (noted +1, not yet -1) */
+  bool caught_up;           /* both sides caught up at the last check_done */
+  bool sync_noted;          /* ... and that was noted */
+  bool synced_once;         /* the session's first catching up was written */
+  uint64_t live_acked;      /* acked when last noted */
   uint64_t live_contact_ms; /* last_rx_ms when last noted */
 
   uint64_t last_rx_ms, last_tx_ms;
@@ -196,7 +196,8 @@ static void live_progress(carnet_session *s, uint64_t now_ms) {
     live_note(s, now_ms, 0);
     (void)carnet__peer_live_flush(s->r, now_ms, true);
   } else if (s->acked != s->live_acked || (s->caught_up && !s->sync_noted) ||
-      s->last_rx_ms >= s->live_contact_ms + LIVE_CONTACT_MS || s->last_rx_ms < s->live_contact_ms)
+             s->last_rx_ms >= s->live_contact_ms + LIVE_CONTACT_MS ||
+             s->last_rx_ms < s->live_contact_ms)
     live_note(s, now_ms, 0);
   else
     (void)carnet__peer_live_flush(s->r, now_ms, false);
@@ -245,9 +246,10 @@ static int fail(carnet_session *s, int code, const char *fmt, ...) {
 
 static int send_msg(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
   int rc = carnet__channel_send(&s->ch, m, &s->out);
-  if (rc) return fail(s, rc, "cannot send %s: %s", carnet__msg_name(m->type),
-                      carnet__channel_errmsg(&s->ch)[0] ? carnet__channel_errmsg(&s->ch)
-                                                        : carnet_error_message(rc));
+  if (rc)
+    return fail(s, rc, "cannot send %s: %s", carnet__msg_name(m->type),
+                carnet__channel_errmsg(&s->ch)[0] ? carnet__channel_errmsg(&s->ch)
+                                                  : carnet_error_message(rc));
   s->last_tx_ms = now_ms;
   return 0;
 }
@@ -366,8 +368,7 @@ static int on_cert(carnet_session *s, const carnet__msg *m, uint64_t now_ms) {
     s->st.certs_in++;
     /* The peer lacks confirmations we hold: tell it now, before BYE. After
      * our BYE nothing more can be sent: the next session carries them. */
-    if (reply.size && !s->bye_sent)
-      rc = send_cert(reply.data, reply.size, &(cert_send){s, now_ms});
+    if (reply.size && !s->bye_sent) rc = send_cert(reply.data, reply.size, &(cert_send){s, now_ms});
   } else {
     rc = fail(s, rc, "cannot apply an erasure certificate from the peer: %s",
               carnet_replica_errmsg(s->r));
@@ -536,8 +537,9 @@ static int handshake_done(carnet_session *s, uint64_t now_ms) {
       return fail(s, CARNET_EPERM, "invite refused: %s", carnet_replica_errmsg(s->r));
   }
   if (s->peer_id == carnet_replica_id(s->r))
-    return fail(s, CARNET_EPROTO, "the peer has this replica's own id (a copied replica "
-                                  "directory?): sync refused");
+    return fail(s, CARNET_EPROTO,
+                "the peer has this replica's own id (a copied replica "
+                "directory?): sync refused");
   /* Reference codes and document numbers carry the replica's tag (the top
    * 20 bits of its id): two replicas with one tag could hand out the same
    * code, so they must not join one team. */
@@ -552,9 +554,10 @@ static int handshake_done(carnet_session *s, uint64_t now_ms) {
    * committed in between (by another process) is caught here, one after
    * is by the next check_trust. */
   if (!s->joining && (rc = carnet_peer_check(s->r, s->peer_pk)) != 0)
-    return fail(s, rc, rc == CARNET_EPERM ? "the peer's key was removed or revoked here during "
-                                            "the handshake: session ended"
-                                          : "cannot read the trust list");
+    return fail(s, rc,
+                rc == CARNET_EPERM ? "the peer's key was removed or revoked here during "
+                                     "the handshake: session ended"
+                                   : "cannot read the trust list");
   s->state = CARNET_SESSION_SYNCING;
   s->last_rx_ms = now_ms;
   /* Joining: the inviter is trusted (and noted) at its first message. */
@@ -927,9 +930,9 @@ int carnet_session_tick(carnet_session *s, uint64_t now_ms) {
     carnet__msg m = {.type = CARNET_MSG_PING};
     if ((rc = send_msg(s, &m, now_ms))) return rc;
   }
-  if ((rc = check_trust(s)) || (rc = push_revocations(s, now_ms)) ||
-      (rc = push_certs(s, now_ms)) || (rc = pump(s, now_ms)) ||
-      (s->ct && (rc = carnet__content_tick(s->ct, now_ms))) || (rc = check_done(s, now_ms)))
+  if ((rc = check_trust(s)) || (rc = push_revocations(s, now_ms)) || (rc = push_certs(s, now_ms)) ||
+      (rc = pump(s, now_ms)) || (s->ct && (rc = carnet__content_tick(s->ct, now_ms))) ||
+      (rc = check_done(s, now_ms)))
     return rc;
   live_progress(s, now_ms);
   return 0;
@@ -945,8 +948,9 @@ int carnet_session_eof(carnet_session *s) {
     const char *why = carnet__hs_errmsg(&s->hs);
     return fail(s, CARNET_EPROTO, "%s", why[0] ? why : "connection closed during the handshake");
   }
-  return fail(s, CARNET_EPROTO, "connection closed by the peer before the session ended "
-                                "(what was applied stays; the next sync resumes)");
+  return fail(s, CARNET_EPROTO,
+              "connection closed by the peer before the session ended "
+              "(what was applied stays; the next sync resumes)");
 }
 
 void carnet_session_close(carnet_session *s) {
@@ -1001,21 +1005,23 @@ void carnet__session_abort(carnet_session *s, int code, const char *fmt, ...) {
 /* --- invites --------------------------------------------------------------------- */
 
 int carnet_invite_create(carnet_replica *r, const char *addr, uint64_t ttl_ms, char *out,
-                       size_t out_len) {
+                         size_t out_len) {
   carnet__invite inv = {0};
   char why[160];
   int rc;
-  if (addr == NULL || strlen(addr) > CARNET_INVITE_ADDRESS_MAX || carnet__invite_address_valid(addr))
-    return carnet__fail(r, CARNET_EINVAL, "invalid address '%s': give HOST:PORT",
-                        addr ? addr : "");
+  if (addr == NULL || strlen(addr) > CARNET_INVITE_ADDRESS_MAX ||
+      carnet__invite_address_valid(addr))
+    return carnet__fail(r, CARNET_EINVAL, "invalid address '%s': give HOST:PORT", addr ? addr : "");
   memcpy(inv.address, addr, strlen(addr) + 1);
   if ((rc = carnet_replica_get_identity(r, inv.inviter_pk, inv.team_id))) return rc;
   carnet__random(r, inv.id, sizeof inv.id);
   carnet__random(r, inv.secret, sizeof inv.secret);
   inv.expiry_ms = carnet__now_ms(r) + ttl_ms;
   rc = carnet__invite_encode(&inv, out, out_len, why, sizeof why);
-  if (rc == 0) rc = carnet__invite_add(r, inv.id, inv.secret, inv.expiry_ms);
-  else carnet__fail(r, rc, "cannot make the invite: %s", why);
+  if (rc == 0)
+    rc = carnet__invite_add(r, inv.id, inv.secret, inv.expiry_ms);
+  else
+    carnet__fail(r, rc, "cannot make the invite: %s", why);
   sodium_memzero(&inv, sizeof inv);
   return rc;
 }

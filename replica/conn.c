@@ -36,8 +36,8 @@
 #include <sys/socket.h>
 
 #include "carnet/error.h"
-#include "engine/base/alloc.h"
 #include "carnet/replica.h"
+#include "engine/base/alloc.h"
 #include "protocol/handshake.h"
 #include "replica/node_int.h"
 
@@ -551,15 +551,14 @@ void carnet__conn_tick(carnet__conn *c, uint64_t now) {
       lost(c, UV_ETIMEDOUT, "the peer has not read anything for 60 s");
       return;
     }
-    if (c->in_handshakes && !c->authenticated &&
-        now - c->started >= CARNET_NODE_HANDSHAKE_MS) {
+    if (c->in_handshakes && !c->authenticated && now - c->started >= CARNET_NODE_HANDSHAKE_MS) {
       /* A3: an accepted handshake has a deadline of its own, shorter than
        * the session's: its slot is for someone who answers. */
       if (!c->ended)
         carnet__conn_end(c, UV_ETIMEDOUT, 0, false, "no handshake within %u s",
                          CARNET_NODE_HANDSHAKE_MS / 1000);
-      carnet__node_log(c->node, CARNET_LOG_DEBUG, "closing %s: no handshake within %u s",
-                       c->addr, CARNET_NODE_HANDSHAKE_MS / 1000);
+      carnet__node_log(c->node, CARNET_LOG_DEBUG, "closing %s: no handshake within %u s", c->addr,
+                       CARNET_NODE_HANDSHAKE_MS / 1000);
       close_now(c);
       return;
     }

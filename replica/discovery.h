@@ -29,8 +29,8 @@
 #include <uv.h>
 
 #include "carnet/peer.h"
-#include "engine/store/peer_int.h"
 #include "carnet/replica.h"
+#include "engine/store/peer_int.h"
 
 #define CARNET_DISCOVERY_GROUP "239.255.42.42" /* organisation-local scope */
 #define CARNET_DISCOVERY_UDP_PORT 7427u

@@ -327,8 +327,8 @@ static bool all_dials_done(const carnet_node *n) {
  * and a half intervals, so that every replica of the team announcing on
  * the LAN is heard at least once (an interval is jittered by 25 %). */
 static uint64_t discover_window_ms(const carnet_node *n) {
-  uint32_t iv = n->opts.discover_interval_ms ? n->opts.discover_interval_ms
-                                             : CARNET_DISCOVERY_INTERVAL_MS;
+  uint32_t iv =
+      n->opts.discover_interval_ms ? n->opts.discover_interval_ms : CARNET_DISCOVERY_INTERVAL_MS;
   return (uint64_t)iv * 3u / 2u;
 }
 
@@ -426,8 +426,9 @@ static void dial_busy(carnet__dial *d) {
   carnet__random(n->r, &rnd, sizeof rnd);
   uint32_t delay = carnet__backoff_next(&d->backoff, rnd);
   d->next_ms = uv_now(n->loop) + delay;
-  carnet__node_log(n, CARNET_LOG_WARN, "%s: the peer is busy (too many connections): retrying in %.1f s",
-                   d->out.addr, delay / 1000.0);
+  carnet__node_log(n, CARNET_LOG_WARN,
+                   "%s: the peer is busy (too many connections): retrying in %.1f s", d->out.addr,
+                   delay / 1000.0);
 }
 
 void carnet__node_conn_gone(carnet_node *n, carnet__conn *c) {

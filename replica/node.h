@@ -32,7 +32,8 @@
 #define CARNET_NODE_SESSIONS_PER_KEY 4u    /* accepted sessions of one trusted key */
 #define CARNET_NODE_ACCEPT_BURST 16u       /* accepts per loop turn, then reads go first */
 #define CARNET_NODE_HS_READ_BYTES 4096u    /* one read during a handshake */
-#define CARNET_NODE_ADMISSION_LOG_MS 1000u /* refusals are summed up in one line at most this often */
+#define CARNET_NODE_ADMISSION_LOG_MS                                                               \
+  1000u /* refusals are summed up in one line at most this often */
 /* Every connection at once, whatever its phase (A1): dialled, accepted
  * handshakes, accepted sessions, and those closing in this turn. */
 #define CARNET__NODE_CONNS_HARD                                                                    \

@@ -50,16 +50,16 @@ struct carnet__conn {
   carnet_session_stats logged; /* stats at the last "synced" line */
   bool authenticated;
   /* Admission (node.c, A1-A6): accepted connections only. */
-  uint8_t src[16];      /* the peer's address: IPv4 (4 bytes) or IPv6 /64 (8) */
-  uint8_t srclen;       /* 0: unknown */
-  bool in_handshakes;   /* counted in n->nhandshakes until it is freed */
-  bool in_sessions;     /* counted in n->nsessions until it is freed */
-  bool quiet;           /* accepted, no CONNECTED event yet (no byte received): its end
-                           has no event either */
-  uint64_t rx_bytes;    /* bytes received */
-  uint64_t last_rx;     /* uv_now of the last bytes received, or of the accept */
-  bool ended; /* its end is logged and recorded (invariant 3 of conn.c) */
-  bool eof;   /* the peer closed its side */
+  uint8_t src[16];    /* the peer's address: IPv4 (4 bytes) or IPv6 /64 (8) */
+  uint8_t srclen;     /* 0: unknown */
+  bool in_handshakes; /* counted in n->nhandshakes until it is freed */
+  bool in_sessions;   /* counted in n->nsessions until it is freed */
+  bool quiet;         /* accepted, no CONNECTED event yet (no byte received): its end
+                         has no event either */
+  uint64_t rx_bytes;  /* bytes received */
+  uint64_t last_rx;   /* uv_now of the last bytes received, or of the accept */
+  bool ended;         /* its end is logged and recorded (invariant 3 of conn.c) */
+  bool eof;           /* the peer closed its side */
   /* How it ended, for the peer event of its close. */
   int end_uv;  /* the libuv error that ended it, or 0 */
   int end_err; /* the session's error, or 0 */
@@ -128,13 +128,13 @@ struct carnet_node {
    * over. nwant 0: unknown, the window runs its course. */
   struct carnet__want *want;
   size_t nwant, nwant_left;
-  uv_timer_t accept_timer; /* takes a connection left in the backlog (A5) */
-  unsigned accept_burst;   /* connections accepted since the backlog was last left */
-  bool accept_deferred;    /* one waits in the backlog for accept_timer */
+  uv_timer_t accept_timer;   /* takes a connection left in the backlog (A5) */
+  unsigned accept_burst;     /* connections accepted since the backlog was last left */
+  bool accept_deferred;      /* one waits in the backlog for accept_timer */
   unsigned refused, evicted; /* since the last summary line */
   uint64_t admission_logged; /* uv_now of that line */
-  bool accepted_one; /* `once` with no peer: a session was accepted */
-  uint64_t t0;       /* uv_now at start */
+  bool accepted_one;         /* `once` with no peer: a session was accepted */
+  uint64_t t0;               /* uv_now at start */
   bool stopping;
   uint64_t stop_deadline;
   uint64_t compact_checked; /* uv_now of the last look for a pending compaction */
@@ -163,7 +163,7 @@ struct carnet_node {
   carnet__call *calls, *calls_tail;
   uv_thread_t loop_thread; /* the thread running the loop, once known */
   bool loop_thread_set;
-  bool own_running; /* the node's own loop runs (run, thread) until uv_run returns */
+  bool own_running;   /* the node's own loop runs (run, thread) until uv_run returns */
   uv_thread_t thread; /* thread mode */
   bool threaded, thread_running, joined;
   bool begun; /* the thread has run node_begin */

@@ -27,10 +27,10 @@ static int on_row(void *ctx, const carnet_import_row *row) {
   bool ok = cells != NULL;
   for (size_t i = 0; i < row->ncells; i++)
     ok = web_json_push(cells, web_json_str(row->cells[i] ? row->cells[i] : "")) && ok;
-  json_t *o = ok ? json_pack("{s:I,s:o,s:o,s:o}", "line", (json_int_t)row->line, "column",
-                             web_json_str(row->column), "reason", web_json_str(row->reason), "row",
-                             cells)
-                 : (json_decref(cells), NULL);
+  json_t *o =
+      ok ? json_pack("{s:I,s:o,s:o,s:o}", "line", (json_int_t)row->line, "column",
+                     web_json_str(row->column), "reason", web_json_str(row->reason), "row", cells)
+         : (json_decref(cells), NULL);
   if (!web_json_push(st->rejects, o)) st->oom = true;
   return 0;
 }
@@ -63,7 +63,8 @@ void api_import(carnet_replica *r, web_req *q) {
     web_error(q, 400, CARNET_EINVAL, NULL, "the file is empty");
     return;
   }
-  if (q->upload_type && strncasecmp(q->upload_type, "text/csv", 8) == 0) o.format = CARNET_SHEET_CSV;
+  if (q->upload_type && strncasecmp(q->upload_type, "text/csv", 8) == 0)
+    o.format = CARNET_SHEET_CSV;
   if (q->upload_type && strstr(q->upload_type, "spreadsheetml")) o.format = CARNET_SHEET_XLSX;
   import_st st = {json_array(), false};
   o.dry_run = dry;
@@ -77,7 +78,8 @@ void api_import(carnet_replica *r, web_req *q) {
     web_oom(q);
     return;
   }
-  int rc = carnet_import_buffer(r, q->upload, q->upload_len, name && name[0] ? name : NULL, &o, &rep);
+  int rc =
+      carnet_import_buffer(r, q->upload, q->upload_len, name && name[0] ? name : NULL, &o, &rep);
   /* Rows committed in batches of thousands overflow the change feed's
    * list: the search index reads the book again now, in this request,
    * rather than in the next search (a failure is the next search's). */
@@ -87,8 +89,10 @@ void api_import(carnet_replica *r, web_req *q) {
   }
   if (rc || st.oom) {
     json_decref(st.rejects);
-    if (st.oom) web_oom(q);
-    else web_fail(q, r, rc, name && name[0] ? name : NULL);
+    if (st.oom)
+      web_oom(q);
+    else
+      web_fail(q, r, rc, name && name[0] ? name : NULL);
     return;
   }
   web_ok(q, 200,

@@ -20,9 +20,11 @@ static bool action_keep(const carnet_record *rec, void *data) {
   const char *at = carnet_record_str(rec, CARNET_F_AT), *v;
   if (f->from && (at == NULL || strncmp(at, f->from, 10) < 0)) return false;
   if (f->to && (at == NULL || strncmp(at, f->to, 10) > 0)) return false;
-  if (f->campaign && ((v = carnet_record_str(rec, CARNET_F_CAMPAIGN)) == NULL || strcmp(v, f->campaign)))
+  if (f->campaign &&
+      ((v = carnet_record_str(rec, CARNET_F_CAMPAIGN)) == NULL || strcmp(v, f->campaign)))
     return false;
-  if (f->channel && ((v = carnet_record_str(rec, CARNET_F_CHANNEL)) == NULL || strcmp(v, f->channel)))
+  if (f->channel &&
+      ((v = carnet_record_str(rec, CARNET_F_CHANNEL)) == NULL || strcmp(v, f->channel)))
     return false;
   return true;
 }
@@ -199,8 +201,8 @@ static void describe(const carnet_history_entry *e, char *what, size_t len) {
     carnet_id_format(carnet_record_id(e->rec), hex);
     snprintf(label, sizeof label, "draft %.8s", hex);
   }
-  snprintf(what, len, "%s %s, TTC %s", num ? num : label, carnet_record_str(e->rec, CARNET_F_STATUS),
-           ok ? web_fmt_money(t.ttc, ttc) : "?");
+  snprintf(what, len, "%s %s, TTC %s", num ? num : label,
+           carnet_record_str(e->rec, CARNET_F_STATUS), ok ? web_fmt_money(t.ttc, ttc) : "?");
 }
 
 static int hist_cb(const carnet_history_entry *e, void *data) {

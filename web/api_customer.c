@@ -226,7 +226,8 @@ done:
 }
 
 /* Shared by every kind that is deleted with a tombstone. */
-static void delete_entity(carnet_replica *r, web_req *q, carnet_kind kind, json_t *(*view)(const carnet_record *, json_t *)) {
+static void delete_entity(carnet_replica *r, web_req *q, carnet_kind kind,
+                          json_t *(*view)(const carnet_record *, json_t *)) {
   carnet_record *rec = NULL;
   carnet_patch *p = NULL;
   char hex[CARNET_ID_HEX_LEN + 1];

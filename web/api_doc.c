@@ -62,7 +62,8 @@ void api_docs_list(carnet_replica *r, web_req *q) {
     return;
   }
   if (!date_arg(q, "from", &f.from) || !date_arg(q, "to", &f.to)) return;
-  if (customer && customer[0] && !web_resolve(q, r, CARNET_KIND_CUSTOMER, customer, "customer", &cu))
+  if (customer && customer[0] &&
+      !web_resolve(q, r, CARNET_KIND_CUSTOMER, customer, "customer", &cu))
     return;
   web_page pg = {.kind = CARNET_KIND_DOCUMENT,
                  .filter = {.customer = customer && customer[0] ? &cu : NULL},
@@ -102,9 +103,9 @@ static bool line_input(web_req *q, carnet_line_input *in, bool add) {
     const char *key;
     unsigned bit;
     unsigned decimals; /* 0: text */
-  } cols[] = {{"product", CARNET_LINE_PRODUCT, 0}, {"label", CARNET_LINE_LABEL, 0},
-              {"qty", CARNET_LINE_QTY, 3},         {"unit_price", CARNET_LINE_PRICE, 2},
-              {"cost", CARNET_LINE_COST, 2},       {"vat_rate", CARNET_LINE_VAT, 2},
+  } cols[] = {{"product", CARNET_LINE_PRODUCT, 0},  {"label", CARNET_LINE_LABEL, 0},
+              {"qty", CARNET_LINE_QTY, 3},          {"unit_price", CARNET_LINE_PRICE, 2},
+              {"cost", CARNET_LINE_COST, 2},        {"vat_rate", CARNET_LINE_VAT, 2},
               {"discount", CARNET_LINE_DISCOUNT, 2}};
   memset(in, 0, sizeof *in);
   if (add) {
@@ -129,8 +130,10 @@ static bool line_input(web_req *q, carnet_line_input *in, bool add) {
         web_error(q, 400, CARNET_EINVAL, k, "invalid value for '%s': give a string", k);
         return false;
       }
-      if (cols[i].bit == CARNET_LINE_PRODUCT) in->product = json_string_value(v);
-      else in->label = json_string_value(v);
+      if (cols[i].bit == CARNET_LINE_PRODUCT)
+        in->product = json_string_value(v);
+      else
+        in->label = json_string_value(v);
     } else if (cols[i].bit == CARNET_LINE_COST && json_is_null(v)) {
       in->cost = -1; /* clears the cost price */
     } else if (!web_json_decimal(v, cols[i].decimals, &x)) {
@@ -139,16 +142,16 @@ static bool line_input(web_req *q, carnet_line_input *in, bool add) {
       web_json_typed(v, typed, sizeof typed);
       if (cols[i].bit == CARNET_LINE_QTY)
         web_error(q, 400, CARNET_EINVAL, k,
-                  "invalid quantity '%s' for %s: a number with at most 3 decimals, e.g. 2.5",
-                  typed, k);
+                  "invalid quantity '%s' for %s: a number with at most 3 decimals, e.g. 2.5", typed,
+                  k);
       else if (cols[i].bit == CARNET_LINE_VAT || cols[i].bit == CARNET_LINE_DISCOUNT)
         web_error(q, 400, CARNET_EINVAL, k,
                   "invalid percentage '%s' for %s: 0 to 100 with at most 2 decimals, e.g. 5.5",
                   typed, k);
       else
         web_error(q, 400, CARNET_EINVAL, k,
-                  "invalid amount '%s' for %s: a number with at most 2 decimals, e.g. 19.99",
-                  typed, k);
+                  "invalid amount '%s' for %s: a number with at most 2 decimals, e.g. 19.99", typed,
+                  k);
       return false;
     } else {
       switch (cols[i].bit) {
@@ -173,8 +176,10 @@ static bool line_input(web_req *q, carnet_line_input *in, bool add) {
                     web_json_typed(v, typed, sizeof typed), k);
           return false;
         }
-        if (cols[i].bit == CARNET_LINE_VAT) in->vat_bp = (uint32_t)x;
-        else in->discount_bp = (uint32_t)x;
+        if (cols[i].bit == CARNET_LINE_VAT)
+          in->vat_bp = (uint32_t)x;
+        else
+          in->discount_bp = (uint32_t)x;
       }
     }
     in->set |= cols[i].bit;

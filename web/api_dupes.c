@@ -22,7 +22,7 @@ static json_t *side(carnet_replica *r, const carnet_id *id) {
 /* The keys of a record's shape that a person needs to tell two customers
  * apart, and the address's city and postcode lifted to the top. */
 json_t *web_customer_summary(carnet_replica *r, const carnet_id *id) {
-  static const char *const keys[] = {"id",     "ref",   "name", "company", "type",
+  static const char *const keys[] = {"id",     "ref",    "name", "company", "type",
                                      "emails", "phones", "tags", "siret",   "deleted"};
   carnet_record *rec = NULL;
   char hex[CARNET_ID_HEX_LEN + 1];
@@ -51,7 +51,8 @@ static json_t *reasons(unsigned bits) {
   json_t *a = json_array();
   bool ok = a != NULL;
   for (unsigned bit = 1; bit <= CARNET_DUPE_NAME; bit <<= 1)
-    if (bits & bit) ok = web_json_push(a, web_json_str(carnet_dupes_reason_name((carnet_dupe_reason)bit))) && ok;
+    if (bits & bit)
+      ok = web_json_push(a, web_json_str(carnet_dupes_reason_name((carnet_dupe_reason)bit))) && ok;
   if (!ok) json_decref(a);
   return ok ? a : NULL;
 }
@@ -65,7 +66,8 @@ json_t *web_dupe_json(carnet_replica *r, const carnet_dupe *d, const carnet_id *
     const carnet_id *other = memcmp(d->a.b, self->b, 16) == 0 ? &d->b : &d->a;
     ok = web_json_put(o, "customer", web_customer_summary(r, other));
   } else {
-    ok = web_json_put(o, "a", web_customer_summary(r, &d->a)) && web_json_put(o, "b", web_customer_summary(r, &d->b));
+    ok = web_json_put(o, "a", web_customer_summary(r, &d->a)) &&
+         web_json_put(o, "b", web_customer_summary(r, &d->b));
   }
   if (!ok) json_decref(o);
   return ok ? o : NULL;
@@ -119,9 +121,10 @@ void api_dupes_review(carnet_replica *r, web_req *q) {
   for (size_t i = 0; i < n && ok; i++) {
     carnet_id_format(&it[i].survivor, hex);
     bool conflict = it[i].why == CARNET_REVIEW_CONFLICT;
-    ok = web_json_push(items, json_pack("{s:s,s:o,s:o,s:s?}", "why", conflict ? "conflict" : "set_aside",
-                                        "a", web_customer_summary(r, &it[i].a), "b", web_customer_summary(r, &it[i].b),
-                                        "survivor", conflict ? hex : NULL));
+    ok = web_json_push(
+        items, json_pack("{s:s,s:o,s:o,s:s?}", "why", conflict ? "conflict" : "set_aside", "a",
+                         web_customer_summary(r, &it[i].a), "b", web_customer_summary(r, &it[i].b),
+                         "survivor", conflict ? hex : NULL));
   }
   carnet_free(it);
   if (!ok) {

@@ -69,8 +69,9 @@ void api_erase(carnet_replica *r, web_req *q) {
     goto done;
   }
   web_iso_time(e.at, when);
-  web_ok(q, 200, json_pack("{s:s,s:s,s:o,s:o,s:b}", "id", hex, "erased_at", when, "origin",
-                           hex64(e.origin), "reason", web_json_str(e.reason), "compacted", compacted));
+  web_ok(q, 200,
+         json_pack("{s:s,s:s,s:o,s:o,s:b}", "id", hex, "erased_at", when, "origin", hex64(e.origin),
+                   "reason", web_json_str(e.reason), "compacted", compacted));
 done:
   carnet_record_free(rec);
 }

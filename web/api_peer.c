@@ -36,9 +36,10 @@ void api_status(carnet_replica *r, web_req *q) {
   web_ok(q, 200,
          json_pack("{s:s,s:s,s:s,s:s,s:s,s:o,s:I,s:I,s:b,s:s?,s:s}", "replica", rid, "tag",
                    carnet_replica_tag(r), "key", key, "team", tm, "role", carnet_role_name(role),
-                   "dir", web_json_str(carnet_replica_dir(r)), "seq", (json_int_t)seq,
-                   "customers", (json_int_t)customers, "node", st->sync, "listen",
-                   st->sync_listen[0] ? st->sync_listen : NULL, "version", carnet_version(NULL, NULL, NULL)));
+                   "dir", web_json_str(carnet_replica_dir(r)), "seq", (json_int_t)seq, "customers",
+                   (json_int_t)customers, "node", st->sync, "listen",
+                   st->sync_listen[0] ? st->sync_listen : NULL, "version",
+                   carnet_version(NULL, NULL, NULL)));
 }
 
 typedef struct peers_st {
@@ -70,9 +71,8 @@ static int peer_cb(const carnet_peer_info *p, void *data) {
   json_t *o = json_pack("{s:s,s:s?,s:o,s:s?,s:s?,s:I,s:I,s:b}", "key", key, "replica",
                         p->replica_id ? rid : NULL, "addr",
                         p->addr[0] ? web_json_str(p->addr) : json_null(), "last_sync",
-                        last[0] ? last : NULL, "last_contact", contact[0] ? contact : NULL,
-                        "acked", (json_int_t)p->acked, "pending", (json_int_t)p->pending,
-                        "online", online);
+                        last[0] ? last : NULL, "last_contact", contact[0] ? contact : NULL, "acked",
+                        (json_int_t)p->acked, "pending", (json_int_t)p->pending, "online", online);
   if (!web_json_push(ps->items, o)) {
     ps->oom = true;
     return 1;

@@ -31,13 +31,15 @@ bool web_crm_label_items(carnet_replica *r, json_t *items) {
     json_t *cu = json_object_get(it, "customer"), *cus = json_object_get(it, "customers");
     if (json_is_string(cu) || (cu && json_is_null(cu)))
       ok = web_json_put(it, "customer_label",
-                        cu && json_is_string(cu) ? label_of(r, json_string_value(cu)) : json_null()) &&
+                        cu && json_is_string(cu) ? label_of(r, json_string_value(cu))
+                                                 : json_null()) &&
            ok;
     if (json_is_array(cus)) {
       json_t *names = json_array(), *e;
       size_t k;
       bool ok1 = names != NULL;
-      json_array_foreach(cus, k, e) ok1 = web_json_push(names, label_of(r, json_string_value(e))) && ok1;
+      json_array_foreach(cus, k, e) ok1 =
+          web_json_push(names, label_of(r, json_string_value(e))) && ok1;
       if (!ok1) {
         json_decref(names);
         names = NULL;
@@ -83,8 +85,8 @@ void web_crm_answer(web_req *q, carnet_replica *r, const carnet_id *id, int stat
   }
   web_ok(q, status, web_crm_view(r, rec));
   if (status == 201) {
-    static const char *const paths[] = {"", "customers", "contacts", "documents", "actions",
-                                        "reminders"};
+    static const char *const paths[] = {"",          "customers", "contacts",
+                                        "documents", "actions",   "reminders"};
     carnet_id_format(id, hex);
     unsigned k = (unsigned)carnet_record_kind(rec);
     snprintf(q->location, sizeof q->location, "/api/%s/%s", k <= 5 ? paths[k] : "", hex);

@@ -10,8 +10,18 @@
 #define CU (1u << CARNET_KIND_CUSTOMER)
 #define CO (1u << CARNET_KIND_CONTACT)
 
-typedef enum how { H_STR, H_SET, H_PHONES, H_ADDRESS, H_DISCOUNT, H_BOOL, H_CUSTOM, H_CUSTOMER,
-                   H_COMPANY, H_IGNORE } how;
+typedef enum how {
+  H_STR,
+  H_SET,
+  H_PHONES,
+  H_ADDRESS,
+  H_DISCOUNT,
+  H_BOOL,
+  H_CUSTOM,
+  H_CUSTOMER,
+  H_COMPANY,
+  H_IGNORE
+} how;
 
 static const struct key {
   const char *name;
@@ -94,8 +104,8 @@ static bool set_str(web_req *q, carnet_patch *p, const char *key, carnet_field f
 static bool has_str(json_t *arr, const char *s) {
   size_t i;
   json_t *v;
-  json_array_foreach(arr, i, v) if (json_is_string(v) && strcmp(json_string_value(v), s) == 0)
-      return true;
+  json_array_foreach(arr, i,
+                     v) if (json_is_string(v) && strcmp(json_string_value(v), s) == 0) return true;
   return false;
 }
 
@@ -105,9 +115,12 @@ static bool set_set(web_req *q, carnet_patch *p, const char *key, carnet_field f
                     const carnet_record *cur) {
   size_t i;
   json_t *e;
-  if (json_is_null(v)) v = NULL;
-  else if (!json_is_array(v)) return bad_shape(q, key, "an array of strings");
-  json_array_foreach(v, i, e) if (!json_is_string(e)) return bad_shape(q, key, "an array of strings");
+  if (json_is_null(v))
+    v = NULL;
+  else if (!json_is_array(v))
+    return bad_shape(q, key, "an array of strings");
+  json_array_foreach(v, i, e) if (!json_is_string(e)) return bad_shape(q, key,
+                                                                       "an array of strings");
   const char *const *have = NULL;
   size_t n = cur ? carnet_record_elems(cur, f, &have) : 0;
   for (size_t k = 0; k < n; k++)
@@ -163,7 +176,8 @@ static bool set_phones(web_req *q, carnet_replica *r, carnet_patch *p, json_t *v
   json_t *e;
   const char *type, *number;
   char region[3] = "FR";
-  if (json_is_null(v)) v = NULL;
+  if (json_is_null(v))
+    v = NULL;
   else if (!json_is_array(v))
     return bad_shape(q, "phones", "an array of {\"type\", \"number\"} or of numbers");
   json_array_foreach(v, i, e) if (!phone_of(q, e, &type, &number)) return false;
@@ -218,7 +232,8 @@ static bool set_address(web_req *q, carnet_patch *p, carnet_kind kind, json_t *v
 static bool set_discount(web_req *q, carnet_patch *p, json_t *v) {
   char typed[64];
   int64_t bp;
-  if (json_is_null(v)) return parsed(q, p, carnet_patch_parse(p, CARNET_F_DISCOUNT, NULL, NULL), "discount");
+  if (json_is_null(v))
+    return parsed(q, p, carnet_patch_parse(p, CARNET_F_DISCOUNT, NULL, NULL), "discount");
   if (json_is_number(v) && web_json_decimal(v, 2, &bp) && bp >= 0 && bp <= 10000)
     web_fmt_percent((uint32_t)bp, typed);
   else if (json_is_number(v) || json_is_string(v))

@@ -11,8 +11,17 @@
 #define ACT (1u << CARNET_KIND_ACTION)
 #define REM (1u << CARNET_KIND_REMINDER)
 
-typedef enum how { C_STR, C_DOCTYPE, C_CUSTOMER, C_CONTACT, C_DATE, C_UINT, C_CUSTOMERS, C_BOOL,
-                   C_IGNORE } how;
+typedef enum how {
+  C_STR,
+  C_DOCTYPE,
+  C_CUSTOMER,
+  C_CONTACT,
+  C_DATE,
+  C_UINT,
+  C_CUSTOMERS,
+  C_BOOL,
+  C_IGNORE
+} how;
 
 static const struct ckey {
   const char *name;
@@ -134,7 +143,8 @@ static bool set_customers(web_req *q, carnet_replica *r, carnet_patch *p, json_t
     bool had = false;
     for (size_t k = 0; k < n && !had; k++)
       had = strcmp(have[k], json_string_value(e)) == 0;
-    if (ok && !had) ok = op(q, p, carnet_patch_set(p, CARNET_F_CUSTOMERS, json_string_value(e)), "customers");
+    if (ok && !had)
+      ok = op(q, p, carnet_patch_set(p, CARNET_F_CUSTOMERS, json_string_value(e)), "customers");
   }
   json_decref(ids);
   return ok;

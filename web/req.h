@@ -35,8 +35,8 @@ typedef struct web_req {
   size_t nseg;
   web_arg args[WEB_ARGS_MAX];
   size_t nargs;
-  json_t *body;            /* the parsed JSON body, or NULL */
-  const char *upload;      /* a raw upload (import), or NULL */
+  json_t *body;       /* the parsed JSON body, or NULL */
+  const char *upload; /* a raw upload (import), or NULL */
   size_t upload_len;
   const char *upload_type; /* its Content-Type */
   web_handler handler;
@@ -47,8 +47,8 @@ typedef struct web_req {
   uint64_t declared; /* the Content-Length, or UINT64_MAX when none was given */
   /* The answer. */
   int status;
-  json_t *reply;       /* JSON body, or NULL */
-  char *file;          /* a download (malloc'd), or NULL */
+  json_t *reply; /* JSON body, or NULL */
+  char *file;    /* a download (malloc'd), or NULL */
   size_t file_len;
   const char *file_type;
   char filename[160];

@@ -68,8 +68,8 @@ typedef struct conn {
   char *body;
   size_t len, cap, limit;
   bool too_large;
-  bool answered; /* an answer was queued on the first call */
-  char *path;    /* the URL, copied for the segments */
+  bool answered;   /* an answer was queued on the first call */
+  char *path;      /* the URL, copied for the segments */
   char ctype[160]; /* an upload's Content-Type */
 } conn;
 
@@ -101,8 +101,8 @@ static enum MHD_Result send_bytes(struct MHD_Connection *c, int status, const ch
   return rc;
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, int status, json_t *j,
-                                 const char *allow, const char *location) {
+static enum MHD_Result send_json(struct MHD_Connection *c, int status, json_t *j, const char *allow,
+                                 const char *location) {
   char *text = j ? json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
   static const char oom[] =
       "{\"error\":{\"code\":\"CARNET_ENOMEM\",\"message\":\"out of memory\",\"field\":null}}";
@@ -125,11 +125,10 @@ static enum MHD_Result send_json(struct MHD_Connection *c, int status, json_t *j
 }
 
 /* An error decided here, before any handler: the same JSON shape. */
-static enum MHD_Result send_error(struct MHD_Connection *c, int status, int code,
-                                  const char *allow, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static enum MHD_Result send_error(struct MHD_Connection *c, int status, int code,
-                                  const char *allow, const char *fmt, ...) {
+static enum MHD_Result send_error(struct MHD_Connection *c, int status, int code, const char *allow,
+                                  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static enum MHD_Result send_error(struct MHD_Connection *c, int status, int code, const char *allow,
+                                  const char *fmt, ...) {
   char msg[512];
   va_list ap;
   va_start(ap, fmt);
@@ -194,8 +193,7 @@ static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const cha
                                    const char *value) {
   args_ctx *a = cls;
   (void)kind;
-  if (a->q->nargs == WEB_ARGS_MAX || strlen(key) > 64 ||
-      (value && strlen(value) > WEB_ARG_BYTES)) {
+  if (a->q->nargs == WEB_ARGS_MAX || strlen(key) > 64 || (value && strlen(value) > WEB_ARG_BYTES)) {
     a->bad = true;
     return MHD_NO;
   }
@@ -384,7 +382,8 @@ static enum MHD_Result run_request(web_state *st, struct MHD_Connection *c, conn
   }
   q->handler = k->rt->handler;
   int rc = carnet_node_exec(st->node, run_handler, q);
-  if (rc) return send_error(c, 500, rc, NULL, "the request could not run: %s", carnet_error_message(rc));
+  if (rc)
+    return send_error(c, 500, rc, NULL, "the request could not run: %s", carnet_error_message(rc));
   return answer(c, k);
 }
 
@@ -535,8 +534,8 @@ static enum MHD_Result file_part(web_state *st, conn *k, const char *data, size_
 
 /* The first call of a request: every check that needs no body (W2). An
  * answer queued here ends the request. */
-static enum MHD_Result first_call(web_state *st, struct MHD_Connection *c, conn *k,
-                                  const char *url, const char *method) {
+static enum MHD_Result first_call(web_state *st, struct MHD_Connection *c, conn *k, const char *url,
+                                  const char *method) {
   const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
   const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
   k->answered = true;
@@ -558,9 +557,10 @@ static enum MHD_Result first_call(web_state *st, struct MHD_Connection *c, conn 
     return send_error(c, 404, CARNET_ENOTFOUND, NULL, "no API endpoint at %s", url);
   k->rt = web_route_find(method, k->q.seg, k->q.nseg, allow, sizeof allow);
   if (k->rt == NULL && allow[0])
-    return send_error(c, 405, CARNET_EINVAL, allow, "%s is not allowed on %s (allowed: %s)",
-                      method, url, allow);
-  if (k->rt == NULL) return send_error(c, 404, CARNET_ENOTFOUND, NULL, "no API endpoint at %s", url);
+    return send_error(c, 405, CARNET_EINVAL, allow, "%s is not allowed on %s (allowed: %s)", method,
+                      url, allow);
+  if (k->rt == NULL)
+    return send_error(c, 404, CARNET_ENOTFOUND, NULL, "no API endpoint at %s", url);
   args_ctx a = {&k->q, false};
   MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, &a);
   if (a.bad)
@@ -797,7 +797,8 @@ int web_server_start(const web_opts *o, web_server **out, char *why, size_t why_
   sodium_memzero(raw, sizeof raw);
   if ((rc = listen_on(&a, &s->lfd, &port, why, why_len))) goto fail;
   /* The names a browser may send in Host for this listener. */
-  const char *shown = a.v6 ? "[::1]" : (strcasecmp(a.host, "localhost") == 0 ? "127.0.0.1" : a.host);
+  const char *shown =
+      a.v6 ? "[::1]" : (strcasecmp(a.host, "localhost") == 0 ? "127.0.0.1" : a.host);
   snprintf(st->hosts[st->nhosts++], sizeof st->hosts[0], "%s:%u", shown, (unsigned)port);
   snprintf(st->hosts[st->nhosts++], sizeof st->hosts[0], "localhost:%u", (unsigned)port);
   snprintf(st->url, sizeof st->url, "http://%s:%u/#token=%s", shown, (unsigned)port, st->token);
@@ -878,8 +879,8 @@ static void online_set(web_state *st, uint64_t id, bool up) {
 }
 
 void web_server_peer_event(web_server *s, const carnet_peer_event *ev) {
-  static const char *const names[] = {"", "connected", "authenticated", "synced", "disconnected",
-                                      "failed"};
+  static const char *const names[] = {"",       "connected",    "authenticated",
+                                      "synced", "disconnected", "failed"};
   if (s == NULL || ev == NULL || ev->type < 1 || ev->type > 5) return;
   web_state *st = &s->st;
   if (ev->type == CARNET_PEER_AUTHENTICATED) online_set(st, ev->replica_id, true);
@@ -891,7 +892,8 @@ void web_server_peer_event(web_server *s, const carnet_peer_event *ev) {
   bool ok = web_json_put(o, "event", web_json_str(names[ev->type]));
   ok = web_json_put(o, "addr", web_json_str(ev->addr)) && ok;
   ok = web_json_put(o, "replica", ev->replica_id ? web_json_str(rid) : json_null()) && ok;
-  ok = web_json_put(o, "message", web_json_str(ev->message && ev->message[0] ? ev->message : NULL)) &&
+  ok = web_json_put(o, "message",
+                    web_json_str(ev->message && ev->message[0] ? ev->message : NULL)) &&
        ok;
   if (!ok) {
     json_decref(o);

@@ -399,8 +399,8 @@ json_t *web_json_doc(const carnet_record *rec, json_t *labels) {
   ok = web_json_put(o, "statuses_reached", set_field(rec, CARNET_F_STATUS)) && ok;
   ok = web_json_put(o, "customer", web_json_str(cu)) && ok;
   if (labels)
-    ok = web_json_put(o, "customer_label", web_json_str(cu ? web_label_of(labels, cu) : NULL)) &&
-         ok;
+    ok =
+        web_json_put(o, "customer_label", web_json_str(cu ? web_label_of(labels, cu) : NULL)) && ok;
   ok = web_json_put(o, "issued_to", issued_json(rec)) && ok;
   ok = web_json_put(o, "contact", str_field(rec, CARNET_F_CONTACT)) && ok;
   ok = web_json_put(o, "date", str_field(rec, CARNET_F_DATE)) && ok;
@@ -459,8 +459,8 @@ json_t *web_json_reminder(const carnet_record *rec, json_t *labels) {
   bool ok = o != NULL && common(o, rec);
   ok = web_json_put(o, "customer", web_json_str(cu)) && ok;
   if (labels)
-    ok = web_json_put(o, "customer_label", web_json_str(cu ? web_label_of(labels, cu) : NULL)) &&
-         ok;
+    ok =
+        web_json_put(o, "customer_label", web_json_str(cu ? web_label_of(labels, cu) : NULL)) && ok;
   ok = web_json_put(o, "date", str_field(rec, CARNET_F_DATE)) && ok;
   ok = web_json_put(o, "mode", str_field(rec, CARNET_F_MODE)) && ok;
   ok = web_json_put(o, "comment", str_field(rec, CARNET_F_COMMENT)) && ok;

@@ -20,11 +20,11 @@ typedef struct web_server web_server;
 #define WEB_URL_MAX 256u
 
 typedef struct web_opts {
-  const char *listen;  /* "127.0.0.1:PORT" (port 0: any free one); loopback only */
-  carnet_node *node;   /* runs the replica work (carnet_node_exec); started or not */
-  bool sync;           /* the node syncs with peers (`carnet serve`): /api/status says so */
+  const char *listen;      /* "127.0.0.1:PORT" (port 0: any free one); loopback only */
+  carnet_node *node;       /* runs the replica work (carnet_node_exec); started or not */
+  bool sync;               /* the node syncs with peers (`carnet serve`): /api/status says so */
   const char *sync_listen; /* the node's sync address, or NULL (invites default to it) */
-  bool quiet;          /* no log lines on stderr */
+  bool quiet;              /* no log lines on stderr */
 } web_opts;
 
 /* Brief: check `listen` ("host:port", loopback only), make the access

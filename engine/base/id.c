@@ -7,7 +7,8 @@
 #include "carnet/record.h"
 
 void carnet__id_make(carnet_id *id, carnet_hlc stamp, const uint8_t rnd[8]) {
-  for (int i = 7; i >= 0; i--, stamp >>= 8) id->b[i] = (uint8_t)stamp;
+  for (int i = 7; i >= 0; i--, stamp >>= 8)
+    id->b[i] = (uint8_t)stamp;
   memcpy(id->b + 8, rnd, 8);
 }
 

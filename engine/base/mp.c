@@ -20,7 +20,8 @@ void carnet__mp_destroy(carnet__mp *m) {
 
 static uint64_t be(const uint8_t *p, size_t n) {
   uint64_t v = 0;
-  for (size_t i = 0; i < n; i++) v = (v << 8) | p[i];
+  for (size_t i = 0; i < n; i++)
+    v = (v << 8) | p[i];
   return v;
 }
 
@@ -46,26 +47,77 @@ int carnet__mp_scan(const void *buf, size_t len, size_t *used) {
       skip = c & 0x1f;
     } else {
       switch (c) {
-      case 0xc4: case 0xd9: hdr = 1; break;              /* bin8, str8 */
-      case 0xc5: case 0xda: hdr = 2; break;              /* bin16, str16 */
-      case 0xc6: case 0xdb: hdr = 4; break;              /* bin32, str32 */
-      case 0xc7: hdr = 1; skip = 1; break;               /* ext8 (+type) */
-      case 0xc8: hdr = 2; skip = 1; break;
-      case 0xc9: hdr = 4; skip = 1; break;
-      case 0xca: skip = 4; break;
-      case 0xcb: skip = 8; break;
-      case 0xcc: case 0xd0: skip = 1; break;
-      case 0xcd: case 0xd1: skip = 2; break;
-      case 0xce: case 0xd2: skip = 4; break;
-      case 0xcf: case 0xd3: skip = 8; break;
-      case 0xd4: skip = 2; break;
-      case 0xd5: skip = 3; break;
-      case 0xd6: skip = 5; break;
-      case 0xd7: skip = 9; break;
-      case 0xd8: skip = 17; break;
-      case 0xdc: case 0xde: hdr = 2; break;
-      case 0xdd: case 0xdf: hdr = 4; break;
-      default: return CARNET_ECORRUPT; /* 0xc1: never used */
+      case 0xc4:
+      case 0xd9:
+        hdr = 1;
+        break; /* bin8, str8 */
+      case 0xc5:
+      case 0xda:
+        hdr = 2;
+        break; /* bin16, str16 */
+      case 0xc6:
+      case 0xdb:
+        hdr = 4;
+        break; /* bin32, str32 */
+      case 0xc7:
+        hdr = 1;
+        skip = 1;
+        break; /* ext8 (+type) */
+      case 0xc8:
+        hdr = 2;
+        skip = 1;
+        break;
+      case 0xc9:
+        hdr = 4;
+        skip = 1;
+        break;
+      case 0xca:
+        skip = 4;
+        break;
+      case 0xcb:
+        skip = 8;
+        break;
+      case 0xcc:
+      case 0xd0:
+        skip = 1;
+        break;
+      case 0xcd:
+      case 0xd1:
+        skip = 2;
+        break;
+      case 0xce:
+      case 0xd2:
+        skip = 4;
+        break;
+      case 0xcf:
+      case 0xd3:
+        skip = 8;
+        break;
+      case 0xd4:
+        skip = 2;
+        break;
+      case 0xd5:
+        skip = 3;
+        break;
+      case 0xd6:
+        skip = 5;
+        break;
+      case 0xd7:
+        skip = 9;
+        break;
+      case 0xd8:
+        skip = 17;
+        break;
+      case 0xdc:
+      case 0xde:
+        hdr = 2;
+        break;
+      case 0xdd:
+      case 0xdf:
+        hdr = 4;
+        break;
+      default:
+        return CARNET_ECORRUPT; /* 0xc1: never used */
       }
       if (hdr) {
         if (len - off < hdr) return CARNET_ECORRUPT;
@@ -96,7 +148,8 @@ int carnet__mp_scan(const void *buf, size_t len, size_t *used) {
       open[depth++] = items;
       owed += items;
     }
-    while (depth > 0 && open[depth - 1] == 0) depth--;
+    while (depth > 0 && open[depth - 1] == 0)
+      depth--;
   } while (depth > 0);
   *used = off;
   return 0;
@@ -165,7 +218,10 @@ static bool scalar1(const uint8_t *p, size_t n, msgpack_object *o, size_t *used)
     o->via.boolean = c == 0xc3;
     *used = 1;
     return true;
-  case 0xcc: case 0xcd: case 0xce: case 0xcf: {
+  case 0xcc:
+  case 0xcd:
+  case 0xce:
+  case 0xcf: {
     size_t w = (size_t)1 << (c - 0xcc);
     if (n < 1 + w) return false;
     o->type = MSGPACK_OBJECT_POSITIVE_INTEGER;
@@ -173,7 +229,10 @@ static bool scalar1(const uint8_t *p, size_t n, msgpack_object *o, size_t *used)
     *used = 1 + w;
     return true;
   }
-  case 0xd0: case 0xd1: case 0xd2: case 0xd3: {
+  case 0xd0:
+  case 0xd1:
+  case 0xd2:
+  case 0xd3: {
     size_t w = (size_t)1 << (c - 0xd0);
     if (n < 1 + w) return false;
     uint64_t u = be(p + 1, w);
@@ -191,9 +250,18 @@ static bool scalar1(const uint8_t *p, size_t n, msgpack_object *o, size_t *used)
     *used = 1 + w;
     return true;
   }
-  case 0xd9: case 0xc4: hdr = 1; break;
-  case 0xda: case 0xc5: hdr = 2; break;
-  case 0xdb: case 0xc6: hdr = 4; break;
+  case 0xd9:
+  case 0xc4:
+    hdr = 1;
+    break;
+  case 0xda:
+  case 0xc5:
+    hdr = 2;
+    break;
+  case 0xdb:
+  case 0xc6:
+    hdr = 4;
+    break;
   default:
     if (c >= 0xa0 && c <= 0xbf) {
       body = c & 0x1f;
@@ -242,8 +310,7 @@ bool carnet__mp_obj1(const void *buf, size_t len, msgpack_object *o, msgpack_obj
  * gives the reference answer and error. */
 static int next_scalar(carnet__mp *m, msgpack_object *o) {
   size_t used;
-  if (m->off < m->len &&
-      scalar1((const uint8_t *)m->buf + m->off, m->len - m->off, o, &used)) {
+  if (m->off < m->len && scalar1((const uint8_t *)m->buf + m->off, m->len - m->off, o, &used)) {
     m->off += used;
     return 0;
   }

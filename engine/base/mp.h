@@ -10,9 +10,9 @@
 #ifndef CARNET_ENGINE_MP_H
 #define CARNET_ENGINE_MP_H
 
-#include <stdbool.h>
-#include <msgpack.h>
 #include "carnet/types.h"
+#include <msgpack.h>
+#include <stdbool.h>
 
 typedef struct carnet__mp {
   const char *buf;

@@ -34,7 +34,8 @@ void carnet__nonces_init(carnet__nonces *n) {
 static void next_nonce(carnet__nonces *n, uint8_t out[CARNET__SEAL_NONCE_BYTES]) {
   memcpy(out, n->base, CARNET__SEAL_NONCE_BYTES);
   uint64_t c = n->count++;
-  for (int i = 0; i < 8; i++, c >>= 8) out[CARNET__SEAL_NONCE_BYTES - 1 - i] ^= (uint8_t)c;
+  for (int i = 0; i < 8; i++, c >>= 8)
+    out[CARNET__SEAL_NONCE_BYTES - 1 - i] ^= (uint8_t)c;
 }
 
 void carnet__seal(const uint8_t key[CARNET__SEAL_KEY_BYTES], carnet__nonces *nonces,

@@ -67,7 +67,8 @@ int carnet__geo_valid(const char *s) {
   const char *rest;
   if (parse_decimal(s, -90, 90, &rest) || *rest != ',') return CARNET_EINVAL;
   s = rest + 1;
-  while (*s == ' ') s++;
+  while (*s == ' ')
+    s++;
   if (parse_decimal(s, -180, 180, &rest) || *rest != '\0') return CARNET_EINVAL;
   return 0;
 }

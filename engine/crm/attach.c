@@ -29,14 +29,14 @@
 
 #include "carnet/error.h"
 #include "engine/base/alloc.h"
+#include "engine/base/id.h"
+#include "engine/base/mp.h"
+#include "engine/base/text.h"
+#include "engine/crm/write.h"
 #include "engine/store/entity_io.h"
 #include "engine/store/file.h"
 #include "engine/store/group.h"
-#include "engine/base/id.h"
-#include "engine/base/mp.h"
 #include "engine/store/replica_int.h"
-#include "engine/base/text.h"
-#include "engine/crm/write.h"
 
 _Static_assert(CARNET__ATT_HEADER_LEN == crypto_secretstream_xchacha20poly1305_HEADERBYTES,
                "content header");
@@ -393,7 +393,8 @@ int carnet_replica_set_attach_policy(carnet_replica *r, const carnet_attach_poli
   if (r == NULL || p == NULL) return CARNET_EMISUSE;
   carnet__clear_err(r);
   if (!carnet_fetch_name(p->fetch))
-    return carnet__fail(r, CARNET_EINVAL, "unknown fetch mode %d (all, open or up-to)", (int)p->fetch);
+    return carnet__fail(r, CARNET_EINVAL, "unknown fetch mode %d (all, open or up-to)",
+                        (int)p->fetch);
   if (p->size_max == 0 || p->size_max > CARNET_ATTACH_SIZE_LIMIT)
     return carnet__fail(r, CARNET_EINVAL, "the largest file must be 1 byte to %llu bytes",
                         (unsigned long long)CARNET_ATTACH_SIZE_LIMIT);
@@ -481,8 +482,10 @@ int carnet_upload_begin(carnet_replica *r, const carnet_id *owner, const carnet_
   if ((rc = text_check(r, "file name", name, CARNET_ATTACH_NAME_MAX, false))) return rc;
   const char *mt = opts->media_type ? opts->media_type : media_type_of(name);
   if (!carnet__media_type_valid(mt))
-    return carnet__fail(r, CARNET_EINVAL, "invalid media type '%s' (type/subtype, e.g. "
-                                          "application/pdf)", mt);
+    return carnet__fail(r, CARNET_EINVAL,
+                        "invalid media type '%s' (type/subtype, e.g. "
+                        "application/pdf)",
+                        mt);
   const char *cap = opts->caption && *opts->caption ? opts->caption : NULL;
   if (cap && (rc = text_check(r, "caption", cap, CARNET_ATTACH_CAPTION_MAX, true))) return rc;
   if ((rc = carnet__read_begin(r, &st))) return rc;
@@ -553,11 +556,11 @@ int carnet_upload_write(carnet_upload *up, const void *buf, size_t len) {
   if (up == NULL || (buf == NULL && len > 0)) return CARNET_EMISUSE;
   if (up->sticky) return up->sticky;
   if (len > up->max - up->size) {
-    return up->sticky = carnet__fail(
-               up->r, CARNET_ELIMIT,
-               "the file is too large: more than %" PRIu64 " bytes (%.1f MB), the largest this "
-               "replica takes (carnet attachment policy --max-size)",
-               up->max, (double)up->max / 1e6);
+    return up->sticky = carnet__fail(up->r, CARNET_ELIMIT,
+                                     "the file is too large: more than %" PRIu64
+                                     " bytes (%.1f MB), the largest this "
+                                     "replica takes (carnet attachment policy --max-size)",
+                                     up->max, (double)up->max / 1e6);
   }
   crypto_generichash_update(&up->h, p, len);
   up->size += len;
@@ -727,8 +730,8 @@ typedef struct reader {
   int fd;
   crypto_secretstream_xchacha20poly1305_state ss;
   crypto_generichash_state h;
-  uint64_t off;  /* plaintext bytes opened */
-  bool final;    /* the FINAL chunk was opened and checked */
+  uint64_t off; /* plaintext bytes opened */
+  bool final;   /* the FINAL chunk was opened and checked */
   uint8_t cipher[CARNET_ATTACH_CHUNK + CARNET__ATT_ABYTES];
 } reader;
 
@@ -745,7 +748,8 @@ static int reader_start(reader *rd) {
   uint8_t header[CARNET__ATT_HEADER_LEN];
   int rc = read_full(rd->fd, header, sizeof header);
   if (rc == CARNET_ECORRUPT) return damaged(rd, "too short");
-  if (rc) return carnet__fail(rd->r, rc, "cannot read an attachment's content: %s", strerror(errno));
+  if (rc)
+    return carnet__fail(rd->r, rc, "cannot read an attachment's content: %s", strerror(errno));
   if (crypto_secretstream_xchacha20poly1305_init_pull(&rd->ss, header, rd->a.key) != 0)
     return damaged(rd, "bad header");
   crypto_generichash_init(&rd->h, NULL, 0, CARNET__ATT_HASH_LEN);
@@ -766,7 +770,8 @@ static int reader_next(reader *rd, uint8_t *out, size_t *n) {
   unsigned char tag;
   int rc = read_full(rd->fd, rd->cipher, plen + CARNET__ATT_ABYTES);
   if (rc == CARNET_ECORRUPT) return damaged(rd, "cut short");
-  if (rc) return carnet__fail(rd->r, rc, "cannot read an attachment's content: %s", strerror(errno));
+  if (rc)
+    return carnet__fail(rd->r, rc, "cannot read an attachment's content: %s", strerror(errno));
   if (crypto_secretstream_xchacha20poly1305_pull(&rd->ss, out, &got, &tag, rd->cipher,
                                                  plen + CARNET__ATT_ABYTES, rd->a.id.b, 16) != 0 ||
       got != plen)
@@ -801,7 +806,8 @@ int carnet__att_verify_fd(carnet_replica *r, int fd, const carnet__att *a) {
   rd->a = *a;
   rd->fd = fd;
   rc = reader_start(rd);
-  while (rc == 0 && !rd->final) rc = reader_next(rd, plain, &n);
+  while (rc == 0 && !rd->final)
+    rc = reader_next(rd, plain, &n);
 done:
   if (rd) sodium_memzero(rd, sizeof *rd);
   carnet__free(rd);
@@ -975,7 +981,8 @@ static int list_ids(carnet__stxn *st, const carnet_id *owner, carnet_id **out, s
     carnet__group g;
     if ((rc = carnet__group_of(st, owner, &g)) == 0) {
       if (!carnet__group_has(&g, owner)) rc = ids_under(st, owner, &ids, &n, &cap);
-      for (size_t i = 0; rc == 0 && i < g.n; i++) rc = ids_under(st, &g.ids[i], &ids, &n, &cap);
+      for (size_t i = 0; rc == 0 && i < g.n; i++)
+        rc = ids_under(st, &g.ids[i], &ids, &n, &cap);
     }
   }
   if (rc) {
@@ -1316,7 +1323,7 @@ int carnet__att_sweep(carnet_replica *r, uint64_t *removed) {
   char dir[4096];
   candidate *c = NULL;
   size_t nc = 0, cap = 0;
-  char (*live)[CARNET__ATT_NAME_LEN + 1] = NULL;
+  char(*live)[CARNET__ATT_NAME_LEN + 1] = NULL;
   carnet_id *ids = NULL;
   size_t nids = 0, nlive = 0;
   uint8_t nk[32];
@@ -1381,7 +1388,8 @@ int carnet__att_sweep(carnet_replica *r, uint64_t *removed) {
 done:
   if (st) carnet__read_end(r, st);
   sodium_memzero(nk, sizeof nk);
-  for (size_t i = 0; i < nc; i++) close(c[i].fd);
+  for (size_t i = 0; i < nc; i++)
+    close(c[i].fd);
   carnet__free(c);
   carnet__free(live);
   carnet__free(ids);

@@ -79,8 +79,7 @@ static size_t plain_len(uint64_t size, uint64_t k) {
 size_t carnet__att_unit_len(uint64_t size, uint64_t offset) {
   int64_t k = unit_at(size, offset);
   if (k < 0) return 0;
-  return (k == 0 ? CARNET__ATT_HEADER_LEN : 0) + plain_len(size, (uint64_t)k) +
-         CARNET__ATT_ABYTES;
+  return (k == 0 ? CARNET__ATT_HEADER_LEN : 0) + plain_len(size, (uint64_t)k) + CARNET__ATT_ABYTES;
 }
 
 static int pread_full(int fd, void *buf, size_t len, uint64_t off) {
@@ -233,12 +232,12 @@ static void hasher_stop(hasher *hs) {
 struct carnet__att_rx {
   carnet_replica *r;
   carnet__att a;
-  int fd; /* NAME.part, flocked (A4) */
-  uint64_t off; /* bytes of NAME.part checked: where the next unit goes */
-  uint64_t k;   /* the next chunk */
+  int fd;           /* NAME.part, flocked (A4) */
+  uint64_t off;     /* bytes of NAME.part checked: where the next unit goes */
+  uint64_t k;       /* the next chunk */
   uint64_t flushed; /* bytes of NAME.part whose writeback was started */
   uint64_t checked; /* rx->off at the last still_live() */
-  bool gone;    /* deleted or erased meanwhile: NAME.part removed, the rest skipped */
+  bool gone;        /* deleted or erased meanwhile: NAME.part removed, the rest skipped */
   crypto_secretstream_xchacha20poly1305_state ss;
   crypto_generichash_state h;
   hasher *hs; /* NULL: the hash is computed inline */
@@ -253,7 +252,6 @@ const carnet_id *carnet__att_rx_id(const carnet__att_rx *rx) {
 uint64_t carnet__att_rx_offset(const carnet__att_rx *rx) {
   return rx->off;
 }
-
 
 /* Open unit `b` (len bytes) at rx->off into rx->plain and the hash.
  * 0, or CARNET_EPROTO with the reason in *why. */
@@ -396,8 +394,10 @@ int carnet__att_rx_unit(carnet__att_rx *rx, uint64_t offset, const void *bytes, 
     /* The peer sends the rest of what was asked: counted, not kept. */
     size_t want = carnet__att_unit_len(rx->a.size, rx->off);
     if (want == 0 || len != want)
-      return carnet__fail(rx->r, CARNET_EPROTO, "content of attachment %s: a unit of the wrong "
-                                                "length", hex);
+      return carnet__fail(rx->r, CARNET_EPROTO,
+                          "content of attachment %s: a unit of the wrong "
+                          "length",
+                          hex);
     rx->off += len;
     *done = ++rx->k == chunks_of(rx->a.size);
     return 0;

@@ -8,14 +8,14 @@
 #include "carnet/error.h"
 #include "engine/base/alloc.h"
 #include "engine/base/arena.h"
-#include "engine/crm/conflict.h"
-#include "engine/store/entity_io.h"
 #include "engine/base/mp.h"
-#include "engine/store/peer_int.h"
+#include "engine/crm/conflict.h"
 #include "engine/crm/record.h"
-#include "engine/store/replica_int.h"
-#include "engine/model/schema.h"
 #include "engine/crm/write.h"
+#include "engine/model/schema.h"
+#include "engine/store/entity_io.h"
+#include "engine/store/peer_int.h"
+#include "engine/store/replica_int.h"
 
 #define REC_VERSION 1u
 
@@ -51,8 +51,7 @@ static bool watched(uint8_t kind, const carnet__cell *c) {
 }
 
 /* An own edit that no peer has confirmed: known to no other replica. */
-static int unconfirmed_own(carnet_txn *t, const carnet__cell *c, carnet__conflicts *cf,
-                           bool *out) {
+static int unconfirmed_own(carnet_txn *t, const carnet__cell *c, carnet__conflicts *cf, bool *out) {
   *out = false;
   if (c->origin != t->r->id) return 0;
   if (!cf->acked_known) {
@@ -206,7 +205,8 @@ int carnet__conflict_save(carnet_txn *t, const carnet_id *id, carnet__conflicts 
     if (!expired(&old[i], now)) all[n++] = old[i];
   for (size_t i = 0; i < cf->n; i++) {
     size_t j = 0;
-    while (j < n && !same(&all[j], &cf->v[i])) j++;
+    while (j < n && !same(&all[j], &cf->v[i]))
+      j++;
     if (j == n) all[n++] = cf->v[i]; /* else the same loss met again (a batch sent twice) */
   }
   size_t first = n > CARNET__CONFLICTS_PER_ENTITY ? n - CARNET__CONFLICTS_PER_ENTITY : 0; /* V2 */

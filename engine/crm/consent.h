@@ -12,9 +12,9 @@
 #ifndef CARNET_ENGINE_CONSENT_H
 #define CARNET_ENGINE_CONSENT_H
 
+#include "carnet/types.h"
 #include <stdbool.h>
 #include <stddef.h>
-#include "carnet/types.h"
 
 typedef struct carnet__consent_ev {
   bool granted;

@@ -32,17 +32,17 @@
 #include "carnet/document.h"
 #include "carnet/error.h"
 #include "engine/base/alloc.h"
-#include "engine/crm/dates.h"
-#include "engine/store/entity_io.h"
 #include "engine/base/id.h"
 #include "engine/base/mp.h"
+#include "engine/base/text.h"
+#include "engine/crm/dates.h"
 #include "engine/crm/numbering.h"
 #include "engine/crm/record.h"
-#include "engine/store/replica_int.h"
-#include "engine/model/schema.h"
-#include "engine/base/text.h"
 #include "engine/crm/totals.h"
 #include "engine/crm/write.h"
+#include "engine/model/schema.h"
+#include "engine/store/entity_io.h"
+#include "engine/store/replica_int.h"
 
 /* --- totals ---------------------------------------------------------------- */
 

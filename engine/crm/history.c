@@ -11,8 +11,8 @@
 #include <string.h>
 
 #include "carnet/document.h"
-#include "engine/base/alloc.h"
 #include "carnet/error.h"
+#include "engine/base/alloc.h"
 #include "engine/crm/dates.h"
 #include "engine/store/replica_int.h"
 
@@ -97,8 +97,8 @@ static int due_cb(const carnet_record *rec, void *data) {
   return 0;
 }
 
-int carnet_reminder_list_due(carnet_replica *r, const char *from, const char *to, carnet_record_cb cb,
-                         void *data) {
+int carnet_reminder_list_due(carnet_replica *r, const char *from, const char *to,
+                             carnet_record_cb cb, void *data) {
   due_state st = {.from = 0};
   if (carnet__date_days(from, &st.from) != 0 || carnet__date_days(to, &st.to) != 0 ||
       st.to < st.from)
@@ -168,7 +168,8 @@ static int history_cb(const carnet_record *rec, void *data) {
   return 0;
 }
 
-int carnet_history_list(carnet_replica *r, const carnet_id *customer, carnet_history_cb cb, void *data) {
+int carnet_history_list(carnet_replica *r, const carnet_id *customer, carnet_history_cb cb,
+                        void *data) {
   carnet_record *cu = NULL;
   founds f = {0};
   carnet_filter filter = {.customer = customer};

@@ -22,8 +22,8 @@
 #include "carnet/error.h"
 #include "carnet/normalize.h"
 #include "engine/base/alloc.h"
-#include "engine/model/patch.h"
 #include "engine/base/text.h"
+#include "engine/model/patch.h"
 
 static int fail(carnet_patch *p, int rc, const char *fmt, ...) {
   va_list ap;
@@ -154,8 +154,8 @@ int carnet_patch_parse(carnet_patch *p, carnet_field f, const char *value, const
     return op_done(p, carnet_patch_set(p, f, typed ? bp : NULL), name, value);
   default:
     if (date_field(f) && typed && !carnet_date_valid(value))
-      return fail(p, CARNET_EINVAL, "invalid date '%s' for %s: YYYY-MM-DD, e.g. 2026-11-20",
-                  value, name);
+      return fail(p, CARNET_EINVAL, "invalid date '%s' for %s: YYYY-MM-DD, e.g. 2026-11-20", value,
+                  name);
     return op_done(p, carnet_patch_set(p, f, value), name, value);
   }
 }

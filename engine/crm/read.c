@@ -251,7 +251,7 @@ static int list_candidates(carnet_replica *r, carnet__stxn *st, const carnet_id 
 }
 
 int carnet_record_list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter,
-                carnet_record_cb cb, void *data) {
+                       carnet_record_cb cb, void *data) {
   /* A listing's callback that lists again is answered by the scan. */
   r->listing++;
   int rc = list(r, kind, filter, cb, data);
@@ -312,7 +312,8 @@ static int list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter
       goto done;
     }
     if ((rc = carnet__group_of(st, filter->customer, &g))) goto done;
-    for (size_t i = 0; i < g.n; i++) carnet_id_format(&g.ids[i], gh->hex[i]);
+    for (size_t i = 0; i < g.n; i++)
+      carnet_id_format(&g.ids[i], gh->hex[i]);
     gh->n = g.n;
   }
   if (from_index == 0) {
@@ -363,7 +364,8 @@ static int by_prefix(carnet__stxn *st, carnet_kind kind, const char *ref, carnet
   uint8_t lo[16] = {0};
   carnet__scur *cur = NULL;
   carnet_buf k, v;
-  for (size_t i = 0; i < n; i++) lo[i / 2] |= (uint8_t)(hexval(ref[i]) << (i % 2 ? 0 : 4));
+  for (size_t i = 0; i < n; i++)
+    lo[i / 2] |= (uint8_t)(hexval(ref[i]) << (i % 2 ? 0 : 4));
   int rc = carnet__store_cursor(st, CARNET__T_ENTITIES, &cur);
   if (rc) return rc;
   for (rc = carnet__store_seek(cur, lo, 16, &k, &v); rc == 0 && *found < 2;
@@ -389,7 +391,8 @@ static int by_refcode(carnet__stxn *st, const char *ref, carnet_id *out, int *fo
   carnet_buf k;
   if (n > 64) return 0;
   key[0] = CARNET__IDX_REFCODE;
-  for (size_t i = 0; i < n; i++) key[1 + i] = (uint8_t)toupper((unsigned char)ref[i]);
+  for (size_t i = 0; i < n; i++)
+    key[1 + i] = (uint8_t)toupper((unsigned char)ref[i]);
   int rc = carnet__store_cursor(st, CARNET__T_INDEX, &cur);
   if (rc) return rc;
   rc = carnet__store_seek(cur, key, 1 + n, &k, NULL);
@@ -407,7 +410,8 @@ int carnet_record_resolve(carnet_replica *r, carnet_kind kind, const char *ref, 
   int found = 0, rc;
   size_t n = ref ? strlen(ref) : 0;
   bool hex = n >= 6 && n <= CARNET_ID_HEX_LEN;
-  for (size_t i = 0; hex && i < n; i++) hex = hexval(ref[i]) >= 0;
+  for (size_t i = 0; hex && i < n; i++)
+    hex = hexval(ref[i]) >= 0;
   if (n == 0) return carnet__fail(r, CARNET_EINVAL, "empty reference");
   if ((rc = carnet__read_begin(r, &st))) return rc;
   rc = by_refcode(st, ref, out, &found);
@@ -415,11 +419,12 @@ int carnet_record_resolve(carnet_replica *r, carnet_kind kind, const char *ref, 
   carnet__read_end(r, st);
   if (rc) return rc;
   if (found == 0)
-    return carnet__fail(r, CARNET_ENOTFOUND, "no %s '%s' (give an id, an id prefix of 6 or more "
-                                             "characters, or a reference code)",
+    return carnet__fail(r, CARNET_ENOTFOUND,
+                        "no %s '%s' (give an id, an id prefix of 6 or more "
+                        "characters, or a reference code)",
                         carnet_kind_name(kind) ? carnet_kind_name(kind) : "entity", ref);
   if (found > 1)
-    return carnet__fail(r, CARNET_EAMBIGUOUS, "'%s' matches several %ss: type more characters",
-                        ref, carnet_kind_name(kind) ? carnet_kind_name(kind) : "entitie");
+    return carnet__fail(r, CARNET_EAMBIGUOUS, "'%s' matches several %ss: type more characters", ref,
+                        carnet_kind_name(kind) ? carnet_kind_name(kind) : "entitie");
   return 0;
 }

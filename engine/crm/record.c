@@ -8,14 +8,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "carnet/merge.h"
-#include "carnet/error.h"
 #include "carnet/document.h"
+#include "carnet/error.h"
+#include "carnet/merge.h"
 #include "carnet/record.h"
 #include "engine/crm/consent.h"
-#include "engine/store/replica_int.h"
-#include "engine/model/schema.h"
 #include "engine/crm/totals.h"
+#include "engine/model/schema.h"
+#include "engine/store/replica_int.h"
 
 struct carnet_record {
   carnet__arena arena;
@@ -106,7 +106,8 @@ static int str_cmp(const void *a, const void *b) {
 
 static int count_field(const carnet__entity *e, carnet_field f) {
   int n = 0;
-  for (size_t i = 0; i < e->n; i++) n += e->cells[i].field == f;
+  for (size_t i = 0; i < e->n; i++)
+    n += e->cells[i].field == f;
   return n;
 }
 

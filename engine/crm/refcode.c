@@ -59,8 +59,8 @@ int carnet__refcode_next(carnet_txn *t, char *out, size_t out_len) {
   uint64_t ms = carnet__now_ms(r), n = 0;
   char key[96] = CARNET__META_REFSEQ;
   size_t pre = strlen(key);
-  int rc = carnet__refcode_format(CARNET__REFRULE_CUSTOMER, ms, r->tag, 0, key + pre,
-                                  sizeof key - pre);
+  int rc =
+      carnet__refcode_format(CARNET__REFRULE_CUSTOMER, ms, r->tag, 0, key + pre, sizeof key - pre);
   if (rc) return rc;
   rc = carnet__meta_get_u64(t->st, key, &n);
   if (rc && rc != CARNET_ENOTFOUND) return rc;

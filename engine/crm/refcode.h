@@ -9,8 +9,8 @@
 #ifndef CARNET_ENGINE_REFCODE_H
 #define CARNET_ENGINE_REFCODE_H
 
-#include <stddef.h>
 #include "carnet/replica.h"
+#include <stddef.h>
 
 #define CARNET__REFRULE_CUSTOMER "CU{yy}{mm}-{tag}-{n:4}"
 

@@ -13,9 +13,9 @@
 #include "carnet/error.h"
 #include "carnet/record.h"
 #include "carnet/replica.h"
-#include "engine/store/replica_int.h"
 #include "engine/base/text.h"
 #include "engine/crm/write.h"
+#include "engine/store/replica_int.h"
 
 static void name_id(uint64_t replica_id, carnet_id *out) {
   memset(out, 0, sizeof *out);

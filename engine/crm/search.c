@@ -58,8 +58,8 @@
 #include "carnet/feed.h"
 #include "carnet/merge.h"
 #include "engine/base/alloc.h"
-#include "engine/store/replica_int.h"
 #include "engine/crm/searchtext.h"
+#include "engine/store/replica_int.h"
 
 typedef struct entry {
   carnet_id id;
@@ -381,8 +381,8 @@ static int links_cb(const carnet_record *rec, void *data) {
 }
 
 static int build_links(carnet_search *s) {
-  static const carnet_kind kinds[] = {CARNET_KIND_CONTACT, CARNET_KIND_DOCUMENT,
-                                      CARNET_KIND_ACTION, CARNET_KIND_REMINDER};
+  static const carnet_kind kinds[] = {CARNET_KIND_CONTACT, CARNET_KIND_DOCUMENT, CARNET_KIND_ACTION,
+                                      CARNET_KIND_REMINDER};
   carnet_filter all = {.include_deleted = true};
   links_buf lb = {.s = s};
   int rc = 0;
@@ -730,8 +730,8 @@ static int refresh_links(carnet_search *s) {
   if (lb.n > 1) qsort(lb.v, lb.n, sizeof *lb.v, link_cmp);
   size_t i = 0, j = 0, k = 0;
   while (i < s->nlinks || j < lb.n) {
-    if (i < s->nlinks && bsearch(&s->links[i].child, s->cpending, s->ncpending,
-                                 sizeof *s->cpending, id_cmp)) {
+    if (i < s->nlinks &&
+        bsearch(&s->links[i].child, s->cpending, s->ncpending, sizeof *s->cpending, id_cmp)) {
       i++; /* a link of a record read again: its new ones are in lb */
       continue;
     }

@@ -100,8 +100,7 @@ static int put_elem(wctx *w, carnet_field f, const char *elem, bool present) {
 }
 
 static int invalid(wctx *w, const carnet_field_info *fi, const char *v, const char *why) {
-  return carnet__fail(w->r, CARNET_EINVAL, "invalid %s '%s' (field %s)", why, v ? v : "",
-                      fi->name);
+  return carnet__fail(w->r, CARNET_EINVAL, "invalid %s '%s' (field %s)", why, v ? v : "", fi->name);
 }
 
 /* --- scalar fields ------------------------------------------------------- */
@@ -160,8 +159,9 @@ static int set_scalar(wctx *w, const carnet_field_info *fi, const char *v) {
   case CARNET_F_SOURCE:
   case CARNET_F_FROZEN_HT:
   case CARNET_F_FROZEN_TTC:
-    return carnet__fail(w->r, CARNET_EINVAL, "field %s is set by Carnet (conversion, validation) "
-                                             "and cannot be set",
+    return carnet__fail(w->r, CARNET_EINVAL,
+                        "field %s is set by Carnet (conversion, validation) "
+                        "and cannot be set",
                         fi->name);
   case CARNET_F_OWNER:
   case CARNET_F_SIZE:
@@ -169,8 +169,9 @@ static int set_scalar(wctx *w, const carnet_field_info *fi, const char *v) {
   case CARNET_F_ADDED_BY:
   case CARNET_F_ADDED_AT:
   case CARNET_F_CONTENT_KEY:
-    return carnet__fail(w->r, CARNET_EINVAL, "field %s of an attachment is set with its content "
-                                             "(carnet_upload_commit) and cannot be changed",
+    return carnet__fail(w->r, CARNET_EINVAL,
+                        "field %s of an attachment is set with its content "
+                        "(carnet_upload_commit) and cannot be changed",
                         fi->name);
   case CARNET_F_FILE_NAME:
     if (clear) return invalid(w, fi, v, "file name (it cannot be empty)");
@@ -187,19 +188,22 @@ static int set_scalar(wctx *w, const carnet_field_info *fi, const char *v) {
     return put_str(w, fi->field, v);
   case CARNET_F_AT:
     if (clear || carnet__datetime_normalize(v, buf) != 0)
-      return invalid(w, fi, v, "date and time (YYYY-MM-DD, YYYY-MM-DDTHH:MM or "
-                               "YYYY-MM-DD HH:MM:SS)");
+      return invalid(w, fi, v,
+                     "date and time (YYYY-MM-DD, YYYY-MM-DDTHH:MM or "
+                     "YYYY-MM-DD HH:MM:SS)");
     return put_str(w, fi->field, buf);
   case CARNET_F_VALID_DAYS: {
     if (clear) return put_str(w, fi->field, NULL);
     char *end;
     long days = strtol(v, &end, 10);
-    if (*end != '\0' || days < 0 || days > 3650) return invalid(w, fi, v, "number of days (0-3650)");
+    if (*end != '\0' || days < 0 || days > 3650)
+      return invalid(w, fi, v, "number of days (0-3650)");
     msgpack_pack_int64(&w->pk, days);
     return put(w, fi->field, NULL, 0);
   }
   case CARNET_F_DIRECTION:
-    if (!clear && !one_of(v, directions)) return invalid(w, fi, v, "direction (inbound or outbound)");
+    if (!clear && !one_of(v, directions))
+      return invalid(w, fi, v, "direction (inbound or outbound)");
     return put_str(w, fi->field, v);
   case CARNET_F_RATING:
     if (!clear && carnet_rating_level(v) == 0)
@@ -222,8 +226,9 @@ static int set_scalar(wctx *w, const carnet_field_info *fi, const char *v) {
     if (clear || !one_of(v, types)) return invalid(w, fi, v, "type (individual or company)");
     return put_str(w, fi->field, v);
   case CARNET_F_REFCODE:
-    return carnet__fail(w->r, CARNET_EINVAL, "the reference code is given by Carnet and cannot "
-                                             "be set");
+    return carnet__fail(w->r, CARNET_EINVAL,
+                        "the reference code is given by Carnet and cannot "
+                        "be set");
   case CARNET_F_SIRET:
     if (clear) return put_str(w, fi->field, NULL);
     if (carnet_siret_normalize(v, buf) != 0)
@@ -258,8 +263,9 @@ static int set_scalar(wctx *w, const carnet_field_info *fi, const char *v) {
     return set_ref(w, fi, v, CARNET_KIND_CUSTOMER);
   case CARNET_F_ROLE:
     if (!clear && !one_of(v, contact_roles))
-      return invalid(w, fi, v, "contact role (director, assistant, delivery, legal, billing, "
-                               "sales, other)");
+      return invalid(w, fi, v,
+                     "contact role (director, assistant, delivery, legal, billing, "
+                     "sales, other)");
     return put_str(w, fi->field, v);
   case CARNET_F_COUNTRY:
     if (!clear && !(strlen(v) == 2 && isupper((unsigned char)v[0]) && isupper((unsigned char)v[1])))
@@ -271,8 +277,8 @@ static int set_scalar(wctx *w, const carnet_field_info *fi, const char *v) {
   default:
     break;
   }
-  bool multi = fi->field == CARNET_F_NOTES || fi->field == CARNET_F_DETAILS ||
-               fi->field == CARNET_F_COMMENT;
+  bool multi =
+      fi->field == CARNET_F_NOTES || fi->field == CARNET_F_DETAILS || fi->field == CARNET_F_COMMENT;
   size_t max = multi ? 10000 : 200;
   if (!clear && carnet__text_valid(v, max, multi) != 0)
     return carnet__fail(w->r, CARNET_EINVAL,
@@ -508,8 +514,9 @@ static int consent_op(wctx *w, const carnet__op *op) {
                         "unknown consent channel (email, sms, whatsapp, viber, phone, post)");
   const char *note = op->aux ? op->aux : "";
   if (carnet__text_valid(note, 1000, false) != 0)
-    return carnet__fail(w->r, CARNET_EINVAL, "invalid consent note: one line of UTF-8, at most "
-                                             "1000 bytes");
+    return carnet__fail(w->r, CARNET_EINVAL,
+                        "invalid consent note: one line of UTF-8, at most "
+                        "1000 bytes");
   uint8_t key[CARNET__CONSENT_KEY_LEN];
   key[0] = (uint8_t)op->num;
   carnet__be64_put(key + 1, w->stamp);
@@ -531,9 +538,8 @@ static int apply_op(wctx *w, const carnet__op *op) {
   const carnet_field_info *fi = carnet_field_get(op->field);
   unsigned kind = w->l->e.kind;
   if (fi == NULL || !(fi->kinds & (1u << kind)))
-    return carnet__fail(w->r, CARNET_EINVAL, "unknown field %s%d for a %s",
-                        fi ? fi->name : "#", fi ? 0 : (int)op->field,
-                        carnet_kind_name((carnet_kind)kind));
+    return carnet__fail(w->r, CARNET_EINVAL, "unknown field %s%d for a %s", fi ? fi->name : "#",
+                        fi ? 0 : (int)op->field, carnet_kind_name((carnet_kind)kind));
   switch (op->op) {
   case CARNET__OP_DELETE:
     msgpack_pack_true(&w->pk);
@@ -551,18 +557,23 @@ static int apply_op(wctx *w, const carnet__op *op) {
   }
   if (fi->field == CARNET_F_PHONES) return phone_op(w, op);
   if (fi->field == CARNET_F_LINES)
-    return carnet__fail(w->r, CARNET_EINVAL, "document lines are written with "
-                                             "carnet_doc_line_add/edit/remove/move");
+    return carnet__fail(w->r, CARNET_EINVAL,
+                        "document lines are written with "
+                        "carnet_doc_line_add/edit/remove/move");
   if (fi->field == CARNET_F_STATUS)
-    return carnet__fail(w->r, CARNET_EINVAL, "a document's status moves with "
-                                             "carnet_doc_status_set");
+    return carnet__fail(w->r, CARNET_EINVAL,
+                        "a document's status moves with "
+                        "carnet_doc_status_set");
   if (fi->field == CARNET_F_NUMBER)
-    return carnet__fail(w->r, CARNET_EINVAL, "a document's number is given at validation "
-                                             "(carnet_doc_validate)");
+    return carnet__fail(w->r, CARNET_EINVAL,
+                        "a document's number is given at validation "
+                        "(carnet_doc_validate)");
   if (kind == CARNET_KIND_DOCUMENT && (fi->kinds & (1u << CARNET_KIND_CUSTOMER)) &&
-      fi->field != CARNET_F_SALES_REP && fi->field != CARNET_F_NOTES && fi->field != CARNET_F_DELETED)
-    return carnet__fail(w->r, CARNET_EINVAL, "field %s of a document is the customer's identity "
-                                             "as issued: Carnet copies it at validation",
+      fi->field != CARNET_F_SALES_REP && fi->field != CARNET_F_NOTES &&
+      fi->field != CARNET_F_DELETED)
+    return carnet__fail(w->r, CARNET_EINVAL,
+                        "field %s of a document is the customer's identity "
+                        "as issued: Carnet copies it at validation",
                         fi->name);
   if (fi->crdt == CARNET_CRDT_SET) return set_elem(w, fi, op->value, op->op == CARNET__OP_SET);
   if (op->op == CARNET__OP_REMOVE || fi->crdt != CARNET_CRDT_LWW || fi->field == CARNET_F_DELETED)
@@ -604,8 +615,9 @@ static int require_new(wctx *w) {
   carnet__entity *e = &w->l->e;
   if (e->kind == CARNET_KIND_CUSTOMER && !has_live(e, CARNET_F_NAME) &&
       !has_live(e, CARNET_F_COMPANY))
-    return carnet__fail(w->r, CARNET_EINVAL, "a customer needs a name or a company name "
-                                             "(--name or --company=NAME)");
+    return carnet__fail(w->r, CARNET_EINVAL,
+                        "a customer needs a name or a company name "
+                        "(--name or --company=NAME)");
   return 0;
 }
 
@@ -628,23 +640,26 @@ static int complete_new(wctx *w) {
       return carnet__fail(w->r, CARNET_EINVAL,
                           "a document needs a type (quote, order, invoice or credit_note)");
     if (!has_live(e, CARNET_F_CUSTOMER))
-      return carnet__fail(w->r, CARNET_EINVAL, "a document is addressed to a customer "
-                                               "(--customer REF)");
+      return carnet__fail(w->r, CARNET_EINVAL,
+                          "a document is addressed to a customer "
+                          "(--customer REF)");
     char today[11];
     carnet_replica_get_today(w->r, today);
     if (!has_live(e, CARNET_F_DATE)) rc = put_str(w, CARNET_F_DATE, today);
     if (rc == 0 && !has_live(e, CARNET_F_SALES_REP)) rc = inherit_sales_rep(w);
   } else if (e->kind == CARNET_KIND_ACTION) {
     if (!has_live(e, CARNET_F_CHANNEL))
-      return carnet__fail(w->r, CARNET_EINVAL, "an action needs a channel (email, phone, mail, "
-                                               "visit, trade_fair, sms or other)");
+      return carnet__fail(w->r, CARNET_EINVAL,
+                          "an action needs a channel (email, phone, mail, "
+                          "visit, trade_fair, sms or other)");
     char now[20];
     carnet__datetime_of_ms(carnet__now_ms(w->r), now);
     if (!has_live(e, CARNET_F_AT)) rc = put_str(w, CARNET_F_AT, now);
   } else if (e->kind == CARNET_KIND_ATTACHMENT) {
     if (!has_live(e, CARNET_F_CONTENT_KEY) || !has_live(e, CARNET_F_OWNER))
-      return carnet__fail(w->r, CARNET_EINVAL, "an attachment is made with its content "
-                                               "(carnet_upload_begin)");
+      return carnet__fail(w->r, CARNET_EINVAL,
+                          "an attachment is made with its content "
+                          "(carnet_upload_begin)");
   } else if (e->kind == CARNET_KIND_REMINDER) {
     if (!has_live(e, CARNET_F_CUSTOMER))
       return carnet__fail(w->r, CARNET_EINVAL, "a reminder is about a customer (--customer REF)");
@@ -720,7 +735,8 @@ int carnet__write(carnet_txn *t, const carnet_id *id, carnet_kind kind, const ca
   l.e.kind = (uint8_t)kind;
   w.stamp = carnet__txn_tick(t);
   w.seq = carnet__txn_next_seq(t);
-  for (size_t i = 0; p && i < p->n && rc == 0; i++) rc = apply_op(&w, &p->ops[i]);
+  for (size_t i = 0; p && i < p->n && rc == 0; i++)
+    rc = apply_op(&w, &p->ops[i]);
   if (rc == 0 && fn) rc = fn(&w, arg);
   if (rc == 0 && create) rc = complete_new(&w);
   if (rc) goto done;
@@ -739,7 +755,8 @@ done:
   return rc;
 }
 
-int carnet_record_create(carnet_txn *t, const carnet_patch *p, const carnet_id *id, carnet_id *out_id) {
+int carnet_record_create(carnet_txn *t, const carnet_patch *p, const carnet_id *id,
+                         carnet_id *out_id) {
   carnet_id nid;
   if (p == NULL) return carnet__fail(t->r, CARNET_EMISUSE, "no patch");
   if (id) {
@@ -773,7 +790,8 @@ int carnet_record_check(carnet_txn *t, const carnet_patch *p) {
   /* The stamp and sequence a write would take, without taking them. */
   w.stamp = t->hlc + 1;
   w.seq = t->seq + 1;
-  for (size_t i = 0; i < p->n && rc == 0; i++) rc = apply_op(&w, &p->ops[i]);
+  for (size_t i = 0; i < p->n && rc == 0; i++)
+    rc = apply_op(&w, &p->ops[i]);
   if (rc == 0) rc = require_new(&w);
 done:
   carnet__loaded_free(&l);

@@ -400,9 +400,9 @@ static int summarize(carnet__stxn *st, summary *s) {
 
 /* Ids to their index in an array: an open-addressing table. */
 typedef struct sumtab {
-  uint32_t *slot;   /* index + 1; 0 = empty */
+  uint32_t *slot;       /* index + 1; 0 = empty */
   const carnet_id *ids; /* the array indexed (set by build) */
-  size_t cap;       /* a power of two, at least twice the room of the array */
+  size_t cap;           /* a power of two, at least twice the room of the array */
 } sumtab;
 
 static uint64_t id_hash(const carnet_id *id) {
@@ -416,18 +416,21 @@ static uint64_t id_hash(const carnet_id *id) {
 static void sumtab_put(sumtab *t, const carnet_id *ids, size_t i) {
   t->ids = ids;
   size_t h = id_hash(&ids[i]) & (t->cap - 1);
-  while (t->slot[h]) h = (h + 1) & (t->cap - 1);
+  while (t->slot[h])
+    h = (h + 1) & (t->cap - 1);
   t->slot[h] = (uint32_t)i + 1;
 }
 
 /* (Re)build for the first n ids of an array with room for `room`. */
 static int sumtab_build(sumtab *t, const carnet_id *ids, size_t n, size_t room) {
   size_t cap = 16;
-  while (cap < 2 * room) cap *= 2;
+  while (cap < 2 * room)
+    cap *= 2;
   carnet__free(t->slot);
   if ((t->slot = carnet__calloc(cap, sizeof *t->slot)) == NULL) return CARNET_ENOMEM;
   t->cap = cap;
-  for (size_t i = 0; i < n; i++) sumtab_put(t, ids, i);
+  for (size_t i = 0; i < n; i++)
+    sumtab_put(t, ids, i);
   t->ids = ids;
   return 0;
 }
@@ -587,8 +590,7 @@ static int dupe_cmp(const void *x, const void *y) {
   return c ? c : memcmp(a->b.b, b->b.b, 16);
 }
 
-static int finish(carnet__stxn *st, pairset *ps, double min_score, carnet_dupe **out,
-                  size_t *n) {
+static int finish(carnet__stxn *st, pairset *ps, double min_score, carnet_dupe **out, size_t *n) {
   summary *sv = NULL;
   carnet_dupe *dv = NULL;
   carnet_id *ids = NULL;
@@ -688,8 +690,8 @@ int carnet_dupes_of(carnet_replica *r, const carnet_id *id, double min_score, ca
 
 /* --- Lookup --------------------------------------------------------------- */
 
-int carnet_record_lookup(carnet_replica *r, carnet_lookup_kind kind, const char *value, carnet_id *ids,
-                  size_t max, size_t *n) {
+int carnet_record_lookup(carnet_replica *r, carnet_lookup_kind kind, const char *value,
+                         carnet_id *ids, size_t max, size_t *n) {
   char norm[255];
   uint8_t tag, key[1 + CARNET__INDEX_HASH_LEN];
   carnet__blind_secret secret;

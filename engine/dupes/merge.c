@@ -174,8 +174,8 @@ int carnet_dupes_set_aside(carnet_txn *t, const carnet_id *a, const carnet_id *b
   return pair_decision(t, a, b, CARNET_F_REVIEW);
 }
 
-int carnet_merge_group(carnet_replica *r, const carnet_id *id, carnet_id *survivor, carnet_id *members,
-                 size_t max, size_t *n, bool *review) {
+int carnet_merge_group(carnet_replica *r, const carnet_id *id, carnet_id *survivor,
+                       carnet_id *members, size_t max, size_t *n, bool *review) {
   carnet__stxn *st;
   carnet__group g;
   int rc = carnet__read_begin(r, &st);
@@ -184,7 +184,8 @@ int carnet_merge_group(carnet_replica *r, const carnet_id *id, carnet_id *surviv
   carnet__read_end(r, st);
   if (rc) return rc;
   if (survivor) *survivor = g.ids[g.survivor];
-  for (size_t i = 0; members && i < g.n && i < max; i++) members[i] = g.ids[i];
+  for (size_t i = 0; members && i < g.n && i < max; i++)
+    members[i] = g.ids[i];
   *n = g.n;
   if (review) *review = g.review;
   return 0;
@@ -310,8 +311,7 @@ int carnet_dupes_filter(carnet_replica *r, carnet_dupe *pairs, size_t *n) {
     carnet_dupe d = pairs[i];
     carnet_id sa, sb;
     if (pair_in(&not_same, &d.a, &d.b) || pair_in(&aside, &d.a, &d.b)) continue;
-    if ((rc = survivor_of(st, &sm, &d.a, &sa)) || (rc = survivor_of(st, &sm, &d.b, &sb)))
-      goto done;
+    if ((rc = survivor_of(st, &sm, &d.a, &sa)) || (rc = survivor_of(st, &sm, &d.b, &sb))) goto done;
     if (same_id(&sa, &sb)) continue;
     if (pair_in(&not_same, &sa, &sb) || pair_in(&aside, &sa, &sb)) continue;
     d.a = id_cmp(&sa, &sb) < 0 ? sa : sb;

@@ -25,8 +25,8 @@
 #include "engine/crm/conflict.h"
 #include "engine/store/phone_cache.h"
 
-#include <stdlib.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "carnet/error.h"
@@ -137,8 +137,7 @@ static int drop_entity(carnet_txn *t, carnet__loaded *l, const carnet_id *owner)
   int rc;
   CARNET_ASSERT(st != NULL && owner != NULL); /* erasure runs in a write transaction */
   /* X6: its files go with it, content, key and metadata. */
-  if (l->e.kind != CARNET_KIND_ATTACHMENT && (rc = drop_attachments(t, &l->e.id, owner)))
-    return rc;
+  if (l->e.kind != CARNET_KIND_ATTACHMENT && (rc = drop_attachments(t, &l->e.id, owner))) return rc;
   if (l->e.kind == CARNET_KIND_ATTACHMENT) t->att_gone = true;
   if (l->existed) {
     /* L2 (engine/store/changelog.h): no stale entry outlives the row. */
@@ -215,7 +214,8 @@ static int attachment_erased_owner(carnet__stxn *st, const carnet__entity *e, ca
   carnet__arena_init(&a, 1024);
   carnet__entity_init(&doc, &a);
   rc = carnet__load_row(st, &did, &a, &doc, &there);
-  if (rc == 0 && there && doc.kind == CARNET_KIND_DOCUMENT) rc = erased_owner(st, &doc, owner, found);
+  if (rc == 0 && there && doc.kind == CARNET_KIND_DOCUMENT)
+    rc = erased_owner(st, &doc, owner, found);
   carnet__entity_free(&doc);
   carnet__arena_free(&a);
   return rc;
@@ -244,8 +244,8 @@ static int oppose_keys(carnet__stxn *st, carnet__loaded *l) {
   int rc = carnet__index_secret(st, &secret);
   if (rc == CARNET_ENOTFOUND) return 0; /* never written to: nothing to oppose */
   if (rc == 0)
-    rc = carnet__index_blind_keys(&l->e, &secret, carnet__oppose_hash, OPPOSE_PARTS, true, &l->arena,
-                                  &ks);
+    rc = carnet__index_blind_keys(&l->e, &secret, carnet__oppose_hash, OPPOSE_PARTS, true,
+                                  &l->arena, &ks);
   sodium_memzero(&secret, sizeof secret);
   for (size_t i = 0; rc == 0 && i < ks.n; i++)
     if (opposable(&ks.keys[i]))
@@ -752,7 +752,8 @@ done:
   return rc;
 }
 
-int carnet_erasure_check_record(carnet_replica *r, const carnet_id *id, bool *out, carnet_id *cert) {
+int carnet_erasure_check_record(carnet_replica *r, const carnet_id *id, bool *out,
+                                carnet_id *cert) {
   carnet__stxn *st;
   carnet__loaded l;
   carnet_buf v;
@@ -783,7 +784,7 @@ int carnet_erasure_check_record(carnet_replica *r, const carnet_id *id, bool *ou
 }
 
 int carnet_erasure_check_value(carnet_replica *r, carnet_lookup_kind kind, const char *value,
-                                  bool *out, carnet_id *cert) {
+                               bool *out, carnet_id *cert) {
   char norm[255];
   uint8_t key[1 + CARNET__INDEX_HASH_LEN];
   carnet__blind_secret secret;
@@ -874,8 +875,8 @@ int carnet__cert_receive(carnet_replica *r, uint64_t from, const void *bytes, si
     goto done;
   }
   if ((rc = carnet__cert_decode(bytes, len, in, &bad))) {
-    rc = carnet__fail(r, CARNET_EPROTO, "malformed erasure certificate (check at engine/model/cert.c:%d)",
-                      bad);
+    rc = carnet__fail(r, CARNET_EPROTO,
+                      "malformed erasure certificate (check at engine/model/cert.c:%d)", bad);
     goto done;
   }
   if (!carnet__hlc_plausible(in->at, carnet__now_ms(r))) {
@@ -963,8 +964,8 @@ static void compact_note(carnet_replica *r, int rc, const char *why) {
     r->compact_retry_ms = 0;
     return;
   }
-  unsigned shift = r->compact_fails < COMPACT_RETRY_MAX_SHIFT ? r->compact_fails
-                                                              : COMPACT_RETRY_MAX_SHIFT;
+  unsigned shift =
+      r->compact_fails < COMPACT_RETRY_MAX_SHIFT ? r->compact_fails : COMPACT_RETRY_MAX_SHIFT;
   r->compact_fails++;
   r->compact_retry_ms = carnet__now_ms(r) + ((uint64_t)COMPACT_RETRY_MS << shift);
 }
@@ -991,7 +992,8 @@ int carnet_replica_compact(carnet_replica *r, bool force, bool *done) {
   if (!force && r->compact_retry_ms && carnet__now_ms(r) < r->compact_retry_ms) return 0;
   if ((rc = carnet__store_compact(r->store, &ran))) {
     carnet__fail(r, rc, "cannot compact the replica (%s): %s",
-                 rc == CARNET_ENOSPC ? "no space left for the compacted copy" : carnet_error_name(rc),
+                 rc == CARNET_ENOSPC ? "no space left for the compacted copy"
+                                     : carnet_error_name(rc),
                  carnet__store_why(r->store));
     compact_note(r, rc, r->err);
     return rc;

@@ -15,10 +15,10 @@
 #ifndef CARNET_ENGINE_BATCH_H
 #define CARNET_ENGINE_BATCH_H
 
-#include <msgpack.h>
 #include "carnet/changes.h"
 #include "engine/base/arena.h"
 #include "engine/model/entity.h"
+#include <msgpack.h>
 
 #define CARNET__BATCH_VERSION 1
 #define CARNET__BATCH_ORIGINS_MAX 4096u

@@ -11,9 +11,9 @@
 #ifndef CARNET_ENGINE_CELL_H
 #define CARNET_ENGINE_CELL_H
 
+#include "carnet/types.h"
 #include <stdbool.h>
 #include <stdint.h>
-#include "carnet/types.h"
 
 typedef struct carnet__cell {
   uint16_t field;
@@ -22,8 +22,8 @@ typedef struct carnet__cell {
   const uint8_t *key; /* sub-key: set element, map key, consent event; may be empty */
   const uint8_t *val; /* exactly one msgpack object */
   carnet_hlc hlc;
-  uint64_t origin;    /* replica id that wrote this version */
-  uint64_t seq;       /* local change sequence (not replicated) */
+  uint64_t origin; /* replica id that wrote this version */
+  uint64_t seq;    /* local change sequence (not replicated) */
 } carnet__cell;
 
 /* Order of the cell's identity: field, then key bytes (shorter first on a

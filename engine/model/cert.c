@@ -12,8 +12,8 @@
 
 /* The scope sits in what was the struct's padding (carnet/erase.h): the
  * public layout must not move. */
-_Static_assert(offsetof(carnet_erasure, scope) == offsetof(carnet_erasure, reason) +
-                                                      CARNET_ERASE_REASON_MAX + 1,
+_Static_assert(offsetof(carnet_erasure, scope) ==
+                   offsetof(carnet_erasure, reason) + CARNET_ERASE_REASON_MAX + 1,
                "scope follows the reason");
 _Static_assert(offsetof(carnet_erasure, nconfirmed) ==
                    (offsetof(carnet_erasure, reason) + CARNET_ERASE_REASON_MAX + 1 + 3) / 4 * 4,
@@ -144,7 +144,7 @@ bool carnet__cert_merge(carnet_erasure *a, const carnet_erasure *b) {
 
 bool carnet__cert_equal(const carnet_erasure *a, const carnet_erasure *b) {
   return memcmp(a->id.b, b->id.b, 16) == 0 && a->at == b->at && a->origin == b->origin &&
-         a->scope == b->scope &&
-         strcmp(a->reason, b->reason) == 0 && a->nconfirmed == b->nconfirmed &&
+         a->scope == b->scope && strcmp(a->reason, b->reason) == 0 &&
+         a->nconfirmed == b->nconfirmed &&
          memcmp(a->confirmed, b->confirmed, a->nconfirmed * sizeof a->confirmed[0]) == 0;
 }

@@ -112,7 +112,8 @@ int carnet__row_encode(const carnet__entity *e, msgpack_sbuffer *sb) {
   int rc = CARNET_ENOMEM;
   if (st == NULL || idx == NULL) goto done;
   size_t ns = 0;
-  for (size_t i = 0; i < e->n; i++) idx[i] = stamp_index(st, &ns, &e->cells[i]);
+  for (size_t i = 0; i < e->n; i++)
+    idx[i] = stamp_index(st, &ns, &e->cells[i]);
 
   msgpack_sbuffer_clear(sb);
   msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);

@@ -12,10 +12,10 @@
 #ifndef CARNET_ENGINE_ENTITY_H
 #define CARNET_ENGINE_ENTITY_H
 
-#include <stdbool.h>
-#include <msgpack.h>
 #include "engine/base/arena.h"
 #include "engine/model/cell.h"
+#include <msgpack.h>
+#include <stdbool.h>
 
 typedef struct carnet__entity {
   carnet_id id;

@@ -76,20 +76,19 @@ int carnet_patch_custom(carnet_patch *p, const char *name, carnet_custom_type ty
 }
 
 int carnet_patch_consent(carnet_patch *p, carnet_channel ch, bool granted, const char *note) {
-  return push(p,
-              (carnet__op){.op = CARNET__OP_CONSENT,
-                           .field = CARNET_F_CONSENT,
-                           .num = (int)ch,
-                           .flag = granted},
-              NULL, note);
+  return push(
+      p,
+      (carnet__op){
+          .op = CARNET__OP_CONSENT, .field = CARNET_F_CONSENT, .num = (int)ch, .flag = granted},
+      NULL, note);
 }
 
 int carnet_patch_delete(carnet_patch *p) {
   return push(p, (carnet__op){.op = CARNET__OP_DELETE, .field = CARNET_F_DELETED}, NULL, NULL);
 }
 
-static const char *const channel_names[CARNET_CH_MAX_] = {
-    NULL, "email", "sms", "whatsapp", "viber", "phone", "post"};
+static const char *const channel_names[CARNET_CH_MAX_] = {NULL,    "email", "sms", "whatsapp",
+                                                          "viber", "phone", "post"};
 
 const char *carnet_channel_name(carnet_channel ch) {
   return ch >= 1 && ch < CARNET_CH_MAX_ ? channel_names[ch] : NULL;

@@ -5,8 +5,8 @@
 #include "carnet/record.h"
 
 typedef enum carnet__op_kind {
-  CARNET__OP_SET,           /* scalar set/clear, or set element add */
-  CARNET__OP_REMOVE,        /* set element remove; phone remove */
+  CARNET__OP_SET,    /* scalar set/clear, or set element add */
+  CARNET__OP_REMOVE, /* set element remove; phone remove */
   CARNET__OP_PHONE_ADD,
   CARNET__OP_PHONE_REPLACE,
   CARNET__OP_CUSTOM,

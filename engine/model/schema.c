@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "carnet/error.h"
-#include "engine/model/entity.h"
 #include "engine/base/mp.h"
+#include "engine/model/entity.h"
 
 #define CU (1u << CARNET_KIND_CUSTOMER)
 #define CO (1u << CARNET_KIND_CONTACT)

@@ -4,11 +4,11 @@
 #ifndef CARNET_ENGINE_SCHEMA_H
 #define CARNET_ENGINE_SCHEMA_H
 
-#include <stdbool.h>
-#include "carnet/record.h"
 #include "carnet/document.h"
-#include "engine/model/cell.h"
+#include "carnet/record.h"
 #include "engine/base/fracindex.h"
+#include "engine/model/cell.h"
+#include <stdbool.h>
 
 #define CARNET__PHONE_SLOT_LEN 8   /* random slot id of a phone */
 #define CARNET__CONSENT_KEY_LEN 17 /* channel(1) hlc(8) origin(8) */
@@ -18,15 +18,15 @@
  * stored and sent: never renumber. */
 #define CARNET__LINE_KEY_LEN 9
 enum {
-  CARNET__LC_PRODUCT = 1, /* str or nil */
-  CARNET__LC_LABEL = 2,   /* str or nil */
-  CARNET__LC_QTY = 3,     /* int, thousandths */
-  CARNET__LC_PRICE = 4,   /* int, cents */
-  CARNET__LC_COST = 5,    /* int (cents) or nil */
-  CARNET__LC_VAT = 6,     /* int, basis points */
+  CARNET__LC_PRODUCT = 1,  /* str or nil */
+  CARNET__LC_LABEL = 2,    /* str or nil */
+  CARNET__LC_QTY = 3,      /* int, thousandths */
+  CARNET__LC_PRICE = 4,    /* int, cents */
+  CARNET__LC_COST = 5,     /* int (cents) or nil */
+  CARNET__LC_VAT = 6,      /* int, basis points */
   CARNET__LC_DISCOUNT = 7, /* int, basis points */
-  CARNET__LC_POS = 8,     /* str: fractional position (engine/base/fracindex.h) */
-  CARNET__LC_DELETED = 9, /* bool */
+  CARNET__LC_POS = 8,      /* str: fractional position (engine/base/fracindex.h) */
+  CARNET__LC_DELETED = 9,  /* bool */
 };
 
 /* Document status cells: key = the status rank (carnet_doc_status), value

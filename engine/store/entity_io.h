@@ -136,7 +136,8 @@ int carnet__index_keys(const carnet__entity *e, carnet__blind_secret *secret, ca
 #define CARNET__IDX_PART_PHONE 4u /* 'p' */
 #define CARNET__IDX_PART_EMAIL 8u /* 'e' 'h' */
 #define CARNET__IDX_PART_NAME 16u /* 'n' */
-#define CARNET__IDX_PART_MERGE 32u /* 'm' 'x' 'v': merge edges and decisions (engine/store/group.h) */
+#define CARNET__IDX_PART_MERGE                                                                     \
+  32u /* 'm' 'x' 'v': merge edges and decisions (engine/store/group.h) */
 #define CARNET__IDX_PART_ATTACH 64u /* 'a': an attachment under its owner */
 #define CARNET__IDX_PART_ALL 127u
 /* The parts a field's cells feed (0: none). */
@@ -144,8 +145,8 @@ unsigned carnet__index_parts(uint16_t field);
 /* The part of a key's tag byte. */
 unsigned carnet__index_tag_part(uint8_t tag);
 /* The keys of the parts in `parts` only. */
-int carnet__index_keys_parts(const carnet__entity *e, carnet__blind_secret *secret, carnet__arena *a,
-                             unsigned parts, carnet__keyset *out);
+int carnet__index_keys_parts(const carnet__entity *e, carnet__blind_secret *secret,
+                             carnet__arena *a, unsigned parts, carnet__keyset *out);
 /* The blind keys of `parts` of a customer (deleted or not with
  * `even_deleted`) hashed with `hash`, which carnet__index_keys_parts does
  * with carnet__index_hash. With carnet__oppose_hash and the phone and
@@ -155,7 +156,7 @@ int carnet__index_blind_keys(const carnet__entity *e, carnet__blind_secret *secr
                              carnet__blind_hash *hash, unsigned parts, bool even_deleted,
                              carnet__arena *a, carnet__keyset *out);
 /* The blind parts: keys derived in bulk, behind the "indexed up to" mark. */
-#define CARNET__IDX_PART_BLIND                                                                    \
+#define CARNET__IDX_PART_BLIND                                                                     \
   (CARNET__IDX_PART_SIRET | CARNET__IDX_PART_PHONE | CARNET__IDX_PART_EMAIL | CARNET__IDX_PART_NAME)
 
 /* The blind index's mark (meta "indexed_upto", engine/store/index.c, invariant

@@ -10,8 +10,8 @@
 
 #include "carnet/error.h"
 #include "engine/base/alloc.h"
-#include "engine/store/erased.h"
 #include "engine/base/mp.h"
+#include "engine/store/erased.h"
 #include "engine/store/replica_int.h"
 
 int carnet__erased(carnet__stxn *st, const carnet_id *id, bool *out) {

@@ -178,8 +178,9 @@ int carnet__tmpfile_commit(carnet_replica *r, carnet__tmpfile *f) {
   if (dfd >= 0) {
     if (fsync(dfd) != 0 && errno != EINVAL) e = errno;
     close(dfd);
-    if (e) return carnet__fail(r, CARNET_EIO, "cannot sync the directory of %s: %s", f->final,
-                               strerror(e));
+    if (e)
+      return carnet__fail(r, CARNET_EIO, "cannot sync the directory of %s: %s", f->final,
+                          strerror(e));
   }
   return 0;
 }

@@ -194,7 +194,8 @@ int carnet__group_of(carnet__stxn *st, const carnet_id *id, carnet__group *g) {
     size_t d = 0;
     for (size_t j = 0; j < edges[i].nout; j++) {
       bool dup = false;
-      for (size_t k = 0; k < j && !dup; k++) dup = edges[i].out[k] == edges[i].out[j];
+      for (size_t k = 0; k < j && !dup; k++)
+        dup = edges[i].out[k] == edges[i].out[j];
       d += !dup;
     }
     if (d < best_out || (d == best_out && memcmp(q[i].b, q[best].b, 16) < 0)) {

@@ -35,7 +35,7 @@ typedef struct carnet__group {
   carnet_id ids[CARNET__GROUP_MAX]; /* sorted by id */
   size_t n;                         /* >= 1: the customer itself */
   size_t survivor;                  /* index into ids */
-  bool review; /* two members carry a "not the same" decision */
+  bool review;                      /* two members carry a "not the same" decision */
 } carnet__group;
 
 /* Brief: the group of customer `id` (n = 1 when it is merged with nobody,

@@ -38,12 +38,12 @@
 #include <string.h>
 
 #include "carnet/error.h"
-#include "engine/base/alloc.h"
-#include "engine/store/feed.h"
 #include "carnet/normalize.h"
-#include "engine/store/entity_io.h"
-#include "engine/store/group.h"
+#include "engine/base/alloc.h"
 #include "engine/base/mp.h"
+#include "engine/store/entity_io.h"
+#include "engine/store/feed.h"
+#include "engine/store/group.h"
 #include "engine/store/replica_int.h"
 
 static int add_key(carnet__keyset *ks, carnet__arena *a, uint8_t tag, const void *v, size_t n,
@@ -425,8 +425,8 @@ int carnet__index_keys(const carnet__entity *e, carnet__blind_secret *secret, ca
 }
 
 /* Every field read here must be mapped by carnet__index_parts. */
-int carnet__index_keys_parts(const carnet__entity *e, carnet__blind_secret *secret, carnet__arena *a,
-                             unsigned parts, carnet__keyset *out) {
+int carnet__index_keys_parts(const carnet__entity *e, carnet__blind_secret *secret,
+                             carnet__arena *a, unsigned parts, carnet__keyset *out) {
   out->n = 0;
   const carnet__cell *c = carnet__entity_find(e, CARNET_F_REFCODE, NULL, 0);
   const char *s;

@@ -384,9 +384,8 @@ int carnet__keys_load(carnet_replica *r, carnet__stxn *st, const carnet_env *env
   return rc;
 }
 
-int carnet__keys_unwrap(carnet_replica *r, const uint8_t *record, size_t len,
-                        const carnet_env *env, uint8_t dkey[32], uint8_t dir_key[32],
-                        bool *need_dir_key) {
+int carnet__keys_unwrap(carnet_replica *r, const uint8_t *record, size_t len, const carnet_env *env,
+                        uint8_t dkey[32], uint8_t dir_key[32], bool *need_dir_key) {
   key_record rec;
   char path[4200];
   int rc;

@@ -32,9 +32,8 @@ int carnet__keys_load(carnet_replica *r, carnet__stxn *st, const carnet_env *env
  * original did. Errors: CARNET_EKEY, CARNET_EPERM, CARNET_ECORRUPT (a
  * record of the wrong size or an unknown version), CARNET_EIO,
  * CARNET_ENOMEM. */
-int carnet__keys_unwrap(carnet_replica *r, const uint8_t *record, size_t len,
-                        const carnet_env *env, uint8_t dkey[32], uint8_t dir_key[32],
-                        bool *need_dir_key);
+int carnet__keys_unwrap(carnet_replica *r, const uint8_t *record, size_t len, const carnet_env *env,
+                        uint8_t dkey[32], uint8_t dir_key[32], bool *need_dir_key);
 
 /* Brief: write r->dir/carnet.key (mode 0600, never over an existing file).
  * Errors: CARNET_EIO. */

@@ -34,10 +34,10 @@
 #include <unistd.h>
 
 #include "carnet/error.h"
-#include "engine/base/alloc.h"
-#include "engine/store/peer_int.h"
 #include "carnet/peer.h"
+#include "engine/base/alloc.h"
 #include "engine/base/mp.h"
+#include "engine/store/peer_int.h"
 #include "engine/store/replica_int.h"
 #include "engine/store/revoke.h"
 
@@ -52,14 +52,15 @@ static int meta_bytes(carnet__stxn *st, const char *key, void *out, size_t n) {
 }
 
 int carnet_replica_get_identity(carnet_replica *r, uint8_t pk[CARNET_PK_BYTES],
-                    uint8_t team[CARNET_TEAM_BYTES]) {
+                                uint8_t team[CARNET_TEAM_BYTES]) {
   carnet__stxn *st;
   int rc = carnet__read_begin(r, &st);
   if (rc) return rc;
   if (pk) rc = meta_bytes(st, CARNET__META_SIGN_PK, pk, CARNET_PK_BYTES);
   if (rc == 0 && team) rc = meta_bytes(st, CARNET__META_TEAM, team, CARNET_TEAM_BYTES);
   carnet__read_end(r, st);
-  if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "the replica's identity keys are missing or damaged");
+  if (rc == CARNET_ECORRUPT)
+    carnet__fail(r, rc, "the replica's identity keys are missing or damaged");
   return rc;
 }
 
@@ -98,8 +99,8 @@ static int in_write(carnet_replica *r, int (*fn)(carnet_txn *t, void *arg), void
 }
 
 static int put_team(carnet_txn *t, void *arg) {
-  return carnet__store_put(t->st, CARNET__T_META, CARNET__META_TEAM, strlen(CARNET__META_TEAM),
-                           arg, CARNET_TEAM_BYTES, 0);
+  return carnet__store_put(t->st, CARNET__T_META, CARNET__META_TEAM, strlen(CARNET__META_TEAM), arg,
+                           CARNET_TEAM_BYTES, 0);
 }
 
 int carnet_replica_set_team(carnet_replica *r, const uint8_t team[CARNET_TEAM_BYTES]) {
@@ -252,7 +253,6 @@ int carnet_peer_trust_override(carnet_replica *r, const uint8_t pk[CARNET_PK_BYT
   return trust(r, pk, addr, true);
 }
 
-
 /* --- live status ------------------------------------------------------------ */
 
 #define LIVE_PREFIX "live:"
@@ -360,7 +360,8 @@ int carnet__peer_live_flush(carnet_replica *r, uint64_t now_ms, bool force) {
     any = r->live[i].dirty;
   if (!any) return 0;
   /* A clock stepped back (now < flushed) does not hold the notes back. */
-  if (!force && now_ms >= r->live_flushed_ms && now_ms - r->live_flushed_ms < CARNET__PEER_LIVE_NOTE_MS)
+  if (!force && now_ms >= r->live_flushed_ms &&
+      now_ms - r->live_flushed_ms < CARNET__PEER_LIVE_NOTE_MS)
     return 0;
   char saved[sizeof r->err];
   memcpy(saved, r->err, sizeof saved);
@@ -513,8 +514,8 @@ static int list_one(const void *bytes, size_t len, uint32_t flags, void *data) {
   return a->cb(&out, a->data);
 }
 
-int carnet_revocation_list(carnet_replica *r,
-                           int (*cb)(const carnet_revocation *rv, void *data), void *data) {
+int carnet_revocation_list(carnet_replica *r, int (*cb)(const carnet_revocation *rv, void *data),
+                           void *data) {
   list_arg a = {r, cb, data};
   uint64_t upto;
   if (cb == NULL) return CARNET_EMISUSE;
@@ -605,7 +606,7 @@ static int invite_add(carnet_txn *t, void *arg) {
 }
 
 int carnet__invite_add(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_BYTES],
-                      const uint8_t secret[CARNET_INVITE_SECRET_BYTES], uint64_t expiry_ms) {
+                       const uint8_t secret[CARNET_INVITE_SECRET_BYTES], uint64_t expiry_ms) {
   struct invite_arg a = {.id = id, .inv = {.expiry_ms = expiry_ms}};
   memcpy(a.inv.secret, secret, 32);
   int rc = in_write(r, invite_add, &a);
@@ -618,13 +619,14 @@ static int invite_check(carnet_replica *r, const invite *inv, int rc) {
     return carnet__fail(r, CARNET_ENOTFOUND, "unknown or already used invite");
   if (rc) return rc;
   if (carnet__now_ms(r) > inv->expiry_ms)
-    return carnet__fail(r, CARNET_EPERM, "the invite has expired: make a new one with 'carnet "
-                                         "invite'");
+    return carnet__fail(r, CARNET_EPERM,
+                        "the invite has expired: make a new one with 'carnet "
+                        "invite'");
   return 0;
 }
 
 int carnet__invite_secret(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_BYTES],
-                         uint8_t secret[CARNET_INVITE_SECRET_BYTES]) {
+                          uint8_t secret[CARNET_INVITE_SECRET_BYTES]) {
   carnet__stxn *st;
   invite inv;
   int rc = carnet__read_begin(r, &st);
@@ -652,7 +654,7 @@ static int invite_use(carnet_txn *t, void *arg) {
 }
 
 int carnet__invite_consume(carnet_replica *r, const uint8_t id[CARNET_INVITE_ID_BYTES],
-                          const uint8_t pk[CARNET_PK_BYTES], const char *addr) {
+                           const uint8_t pk[CARNET_PK_BYTES], const char *addr) {
   struct invite_arg a = {.id = id, .pk = pk, .addr = addr};
   int rc = in_write(r, invite_use, &a);
   sodium_memzero(&a.inv, sizeof a.inv);

@@ -81,7 +81,8 @@ int carnet__replica_init_store(const char *dir, const carnet_env *env, carnet_re
   if ((rc = carnet__store_open(dir, CARNET__STORE_CREATE, &r->store, why, sizeof why))) goto done;
   created = true;
   uint64_t id = 0;
-  while (id == 0) carnet__random(r, &id, sizeof id);
+  while (id == 0)
+    carnet__random(r, &id, sizeof id);
   carnet__replica_set_id(r, id);
   if ((rc = carnet__store_begin(r->store, true, &st))) {
     snprintf(why, sizeof why, "cannot write the new replica in %s: %s", dir,
@@ -101,8 +102,8 @@ int carnet__replica_init_store(const char *dir, const carnet_env *env, carnet_re
   crypto_sign_seed_keypair(pk, sk, seed);
   sodium_memzero(seed, sizeof seed);
   if ((rc = carnet__meta_put_u64(st, CARNET__META_REPLICA_ID, id)) ||
-      (rc = carnet__store_put(st, CARNET__T_META, CARNET__META_SCHEMA,
-                              strlen(CARNET__META_SCHEMA), schema, 4, 0)) ||
+      (rc = carnet__store_put(st, CARNET__T_META, CARNET__META_SCHEMA, strlen(CARNET__META_SCHEMA),
+                              schema, 4, 0)) ||
       (rc = carnet__meta_put_u64(st, CARNET__META_HLC, 0)) ||
       (rc = carnet__meta_put_u64(st, CARNET__META_SEQ, 0)) ||
       (rc = carnet__store_put(st, CARNET__T_META, CARNET__META_SIGN_PK,
@@ -149,8 +150,7 @@ int carnet__replica_load_store(carnet_replica *r, const carnet_env *env, const u
   carnet_buf v;
   if ((rc = carnet__store_open(dir, 0, &r->store, why, why_len))) goto done;
   if ((rc = carnet__store_begin(r->store, false, &st))) {
-    snprintf(why, why_len, "cannot read the replica in %s: %s", dir,
-             carnet__store_why(r->store));
+    snprintf(why, why_len, "cannot read the replica in %s: %s", dir, carnet__store_why(r->store));
     goto done;
   }
   rc = carnet__store_get(st, CARNET__T_META, CARNET__META_SCHEMA, strlen(CARNET__META_SCHEMA), &v);
@@ -258,8 +258,9 @@ int carnet_txn_begin(carnet_replica *r, carnet_txn **out) {
   *out = NULL;
   if (r->txn) return carnet__fail(r, CARNET_EMISUSE, "a transaction is already open");
   if (carnet__feed_busy(r))
-    return carnet__fail(r, CARNET_EMISUSE, "a change callback cannot write to the replica "
-                                           "(carnet/feed.h): write after the call that committed");
+    return carnet__fail(r, CARNET_EMISUSE,
+                        "a change callback cannot write to the replica "
+                        "(carnet/feed.h): write after the call that committed");
   if (carnet__store_readonly(r->store))
     return carnet__fail(r, CARNET_EPERM,
                         "the replica in %s is on read-only storage (%s): reading works, but this "
@@ -470,8 +471,8 @@ int carnet_replica_set_role(carnet_replica *r, carnet_role role) {
     return carnet__fail(r, CARNET_EINVAL, "unknown role %d (admin or member)", (int)role);
   int rc = carnet_txn_begin(r, &t);
   if (rc) return rc;
-  rc = carnet__store_put(t->st, CARNET__T_META, CARNET__META_ROLE, strlen(CARNET__META_ROLE), &b,
-                         1, 0);
+  rc = carnet__store_put(t->st, CARNET__T_META, CARNET__META_ROLE, strlen(CARNET__META_ROLE), &b, 1,
+                         0);
   if (rc) {
     carnet__fail(r, rc, "cannot store the role: %s", carnet__store_why(r->store));
     carnet_txn_abort(t);

@@ -66,11 +66,11 @@ struct carnet_replica {
    * while its count is above zero. */
   struct carnet__live_count {
     uint8_t pk[32];
-    unsigned n;   /* live sessions with it */
-    bool dirty;   /* `note` waits to be written */
+    unsigned n; /* live sessions with it */
+    bool dirty; /* `note` waits to be written */
     carnet__peer_live note;
     char addr[256];
-  } *live;
+  } * live;
   size_t nlive, caplive;
   uint64_t live_flushed_ms; /* the last write of the notes */
   /* Called after a commit that deleted or erased an attachment: the
@@ -98,9 +98,9 @@ struct carnet_replica {
 struct carnet_txn {
   carnet_replica *r;
   carnet__stxn *st;
-  int sticky;         /* first error of a write in this transaction */
-  carnet_hlc hlc;     /* the clock, loaded at begin, saved at commit */
-  uint64_t seq;       /* the last sequence number given */
+  int sticky;     /* first error of a write in this transaction */
+  carnet_hlc hlc; /* the clock, loaded at begin, saved at commit */
+  uint64_t seq;   /* the last sequence number given */
   carnet_hlc hlc0;
   uint64_t seq0;
   carnet__notes notes; /* the entities changed, for the change feed */
@@ -153,8 +153,8 @@ int carnet__mkdir_p(const char *dir);
  * a pending compaction: carnet_replica_open without the handle's
  * allocation. On error `why` says why; the caller closes `r`.
  * engine/top/open.c. */
-int carnet__replica_load(carnet_replica *r, const carnet_env *env, const uint8_t *dkey,
-                         char *why, size_t why_len);
+int carnet__replica_load(carnet_replica *r, const carnet_env *env, const uint8_t *dkey, char *why,
+                         size_t why_len);
 
 /* The store's part of carnet__replica_load (engine/store/replica.c): open the
  * store, check the schema (`*schema` is the file's) and id, load the data

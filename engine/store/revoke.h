@@ -77,7 +77,7 @@ struct carnet__stxn;
 #define CARNET__META_REVOKED "revoked:"
 #define CARNET__META_REVSEQ "revseq"     /* 8 bytes big-endian */
 #define CARNET__META_TRUSTSEQ "trustseq" /* 8 bytes big-endian */
-#define CARNET__REVOKED_OVERRIDDEN 1u   /* flags: trusted again here (R4) */
+#define CARNET__REVOKED_OVERRIDDEN 1u    /* flags: trusted again here (R4) */
 
 typedef struct carnet__revocation {
   uint8_t pk[CARNET_PK_BYTES]; /* revoked */

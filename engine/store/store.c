@@ -20,12 +20,12 @@
 #include "engine/base/alloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <lmdb.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -65,7 +65,7 @@ typedef struct pend_op {
   size_t off;    /* key bytes in `keys` */
   const uint8_t *key; /* the same, set when sorting (the buffer may move before) */
   uint32_t len;
-  uint32_t seq;  /* order of the writes to one key */
+  uint32_t seq; /* order of the writes to one key */
   bool del;
 } pend_op;
 
@@ -94,9 +94,9 @@ static void pend_free(pendbuf *p);
 struct carnet__store {
   MDB_env *env; /* NULL only inside a failed compaction */
   char *dir;
-  int lock_fd; /* DIR/carnet.lock, held shared while env is open; -1 read-only without one */
-  bool readonly; /* opened read-only (read-only media): no write transaction */
-  bool nolock;   /* read-only without LMDB's lock file (MDB_NOLOCK) */
+  int lock_fd;     /* DIR/carnet.lock, held shared while env is open; -1 read-only without one */
+  bool readonly;   /* opened read-only (read-only media): no write transaction */
+  bool nolock;     /* read-only without LMDB's lock file (MDB_NOLOCK) */
   char ro_why[96]; /* what refused write access ("Read-only file system") */
   int env_errno;   /* the error of the last failed mdb_env_open */
   MDB_dbi dbi[CARNET__T_COUNT_];
@@ -107,7 +107,7 @@ struct carnet__store {
   void *before_write_ctx;
   uint8_t *key; /* the data key (sodium_malloc: guarded, locked), NULL until set */
   carnet__nonces nonces;
-  pendbuf pend; /* the index writes of the write transaction (LMDB has one at a time) */
+  pendbuf pend;    /* the index writes of the write transaction (LMDB has one at a time) */
   uint32_t schema; /* meta "schema" as last read or committed: what is sealed (sealed_in) */
   bool absent[CARNET__T_COUNT_]; /* read-only, made before the table: read as empty */
 };
@@ -115,8 +115,8 @@ struct carnet__store {
 struct carnet__stxn {
   carnet__store *s;
   MDB_txn *txn;
-  pendbuf *pend; /* the store's, in a write transaction; NULL in a read one */
-  sbuf get; /* the value of the last sealed get */
+  pendbuf *pend;       /* the store's, in a write transaction; NULL in a read one */
+  sbuf get;            /* the value of the last sealed get */
   uint32_t new_schema; /* a schema written in this transaction: the store's at commit */
   /* The secret meta values, once opened in this transaction: carnet__load
    * reads index_key for every entity, and opening it each time would be
@@ -599,7 +599,8 @@ static int pend_cmp(const void *a, const void *b) {
 
 static uint64_t key_head(const void *key, size_t klen) {
   uint64_t head = 0;
-  for (size_t i = 0; i < 8; i++) head = (head << 8) | (i < klen ? ((const uint8_t *)key)[i] : 0);
+  for (size_t i = 0; i < 8; i++)
+    head = (head << 8) | (i < klen ? ((const uint8_t *)key)[i] : 0);
   return head ? head : 1; /* 0 marks an empty slot of the set; a stray match costs a flush */
 }
 
@@ -651,7 +652,8 @@ static int heads_build(pendbuf *p) {
   p->heads_live = true;
   p->nops = 0; /* heads_add sizes the set by the keys already in it */
   int rc = 0;
-  for (size_t i = 0; i < n && rc == 0; i++, p->nops++) rc = heads_add(p, p->ops[i].head);
+  for (size_t i = 0; i < n && rc == 0; i++, p->nops++)
+    rc = heads_add(p, p->ops[i].head);
   p->nops = n;
   if (rc) p->heads_live = false; /* a half-built set must not answer */
   return rc;
@@ -700,7 +702,8 @@ static int pend_add(carnet__stxn *t, const void *key, size_t klen, bool del) {
   }
   if (p->kcap - p->klen < klen) {
     size_t cap = p->kcap ? 2 * p->kcap : 32768;
-    while (cap - p->klen < klen) cap *= 2;
+    while (cap - p->klen < klen)
+      cap *= 2;
     uint8_t *keys = carnet__realloc(p->keys, cap);
     if (keys == NULL) return CARNET_ENOMEM;
     p->keys = keys;
@@ -723,7 +726,8 @@ static int pend_flush(carnet__stxn *t) {
   MDB_cursor *cur = NULL;
   int mrc = 0;
   if (p == NULL || p->nops == 0) return 0;
-  for (size_t i = 0; i < p->nops; i++) p->ops[i].key = p->keys + p->ops[i].off;
+  for (size_t i = 0; i < p->nops; i++)
+    p->ops[i].key = p->keys + p->ops[i].off;
   qsort(p->ops, p->nops, sizeof *p->ops, pend_cmp);
   /* Into an empty table, sorted keys append: LMDB fills each leaf and
    * starts the next instead of splitting them in half (the index catch-up
@@ -948,7 +952,8 @@ int carnet__store_reseal(carnet__stxn *t, carnet__table tb, uint64_t *n) {
     size_t need = 8 + k.mv_size + v.mv_size;
     if (cap - len < need) {
       size_t c2 = cap ? 2 * cap : 4096;
-      while (c2 - len < need) c2 *= 2;
+      while (c2 - len < need)
+        c2 *= 2;
       uint8_t *b2 = carnet__realloc(buf, c2);
       if (b2 == NULL) {
         rc = CARNET_ENOMEM;
@@ -1003,7 +1008,7 @@ int carnet__store_flush(carnet__stxn *t) {
 }
 
 int carnet__store_clear(carnet__stxn *t, carnet__table tb) {
-  if (t->pend == NULL) return CARNET_EMISUSE; /* a read transaction */
+  if (t->pend == NULL) return CARNET_EMISUSE;     /* a read transaction */
   if (tb == CARNET__T_INDEX) pend_reset(t->pend); /* what waits would land after */
   int mrc = mdb_drop(t->txn, t->s->dbi[tb], 0);
   return mrc ? fail(t->s, mrc, "clear") : 0;

@@ -7,10 +7,10 @@
 #ifndef CARNET_ENGINE_STORE_H
 #define CARNET_ENGINE_STORE_H
 
+#include "carnet/types.h"
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "carnet/types.h"
 
 /* The named tables of a replica. Names are stored in the file: frozen. */
 typedef enum carnet__table {
@@ -167,8 +167,7 @@ uint64_t carnet__store_entries(carnet__stxn *t, carnet__table tb);
 
 /* Brief: position at the first key >= `key` (klen 0: the first key) and read
  * it. Errors: CARNET_ENOTFOUND when there is none. */
-int carnet__store_seek(carnet__scur *c, const void *key, size_t klen, carnet_buf *k,
-                       carnet_buf *v);
+int carnet__store_seek(carnet__scur *c, const void *key, size_t klen, carnet_buf *k, carnet_buf *v);
 
 /* Brief: the next entry. Errors: CARNET_ENOTFOUND at the end. */
 int carnet__store_next(carnet__scur *c, carnet_buf *k, carnet_buf *v);

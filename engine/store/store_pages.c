@@ -32,11 +32,11 @@
 #define F_SUBDATA 0x02u
 #define F_DUPDATA 0x04u
 #define P_INVALID UINT64_MAX
-#define DB_RECORD 48u     /* an MDB_db */
+#define DB_RECORD 48u /* an MDB_db */
 /* Offsets in MDB_meta, which follows the meta page's header. */
-#define META_DBS 24u      /* the two table records: free pages, main */
-#define META_TXNID 128u   /* after last_pg(8) at 120 */
-#define DEPTH_MAX 32      /* LMDB's own cap is lower (CURSOR_STACK) */
+#define META_DBS 24u    /* the two table records: free pages, main */
+#define META_TXNID 128u /* after last_pg(8) at 120 */
+#define DEPTH_MAX 32    /* LMDB's own cap is lower (CURSOR_STACK) */
 
 struct carnet__pages {
   const uint8_t *base;
@@ -67,8 +67,8 @@ static uint64_t rd64(const uint8_t *p) {
 }
 
 /* A meta page at `off` when it is valid (*txnid, *psize, *root set). */
-static bool meta_ok(const uint8_t *base, size_t len, size_t off, uint32_t want_psize,
-                    uint64_t pgno, uint64_t *txnid, uint32_t *psize, uint64_t *root) {
+static bool meta_ok(const uint8_t *base, size_t len, size_t off, uint32_t want_psize, uint64_t pgno,
+                    uint64_t *txnid, uint32_t *psize, uint64_t *root) {
   if (off > len || len - off < PAGEHDRSZ + META_TXNID + 8) return false;
   const uint8_t *p = base + off, *m = p + PAGEHDRSZ;
   if (rd64(p) != pgno || !(rd16(p + 10) & P_META)) return false;
@@ -93,8 +93,9 @@ static int setup(carnet__pages *p, char *why, size_t why_len) {
       ok1 = meta_ok(p->base, p->len, ps, ps, 1, &t1, &ps1, &r1);
   }
   if (!ok0 && !ok1) {
-    snprintf(why, why_len, "no valid meta page: not an LMDB data file, or both of its meta "
-                           "pages are damaged");
+    snprintf(why, why_len,
+             "no valid meta page: not an LMDB data file, or both of its meta "
+             "pages are damaged");
     return CARNET_ECORRUPT;
   }
   bool use1 = ok1 && (!ok0 || t1 > t0);
@@ -230,8 +231,7 @@ static int walk(walker *w, uint64_t pgno, int depth) {
       continue;
     }
     const uint8_t *node = pg + off;
-    uint16_t lo = rd16(node), hi = rd16(node + 2), nflags = rd16(node + 4),
-             ksize = rd16(node + 6);
+    uint16_t lo = rd16(node), hi = rd16(node + 2), nflags = rd16(node + 4), ksize = rd16(node + 6);
     if ((size_t)off + NODESIZE + ksize > p->psize) {
       BAD("a key that runs past its page");
       continue;
@@ -261,8 +261,8 @@ static int walk(walker *w, uint64_t pgno, int depth) {
       }
       const uint8_t *op = p->base + ov * p->psize;
       uint32_t pages = rd32(op + 12);
-      if (rd64(op) != ov || !(rd16(op + 10) & P_OVERFLOW) || pages == 0 ||
-          pages > p->npages - ov || dsize > (size_t)pages * p->psize - PAGEHDRSZ) {
+      if (rd64(op) != ov || !(rd16(op + 10) & P_OVERFLOW) || pages == 0 || pages > p->npages - ov ||
+          dsize > (size_t)pages * p->psize - PAGEHDRSZ) {
         BAD("a damaged overflow page");
         continue;
       }
@@ -288,8 +288,8 @@ static int find_table(walker *w, unsigned flags, const uint8_t *k, size_t klen, 
   return 0;
 }
 
-static int table_entry(walker *w, unsigned flags, const uint8_t *k, size_t klen,
-                       const uint8_t *v, size_t vlen) {
+static int table_entry(walker *w, unsigned flags, const uint8_t *k, size_t klen, const uint8_t *v,
+                       size_t vlen) {
   (void)flags;
   return w->fn(w->ctx, k, klen, v, vlen);
 }

@@ -87,7 +87,7 @@ done:
 }
 
 int carnet_changes_encode(carnet_replica *r, const carnet_mark *from, size_t max_bytes,
-                         carnet_buf *out, carnet_batch_info *info) {
+                          carnet_buf *out, carnet_batch_info *info) {
   return carnet__changes_since(r, from, max_bytes, 0, NULL, NULL, out, info);
 }
 
@@ -110,7 +110,8 @@ int carnet__changes_since(carnet_replica *r, const carnet_mark *from, size_t max
     rc = carnet__fail(r, CARNET_EMISUSE, "a change mark with after < base");
     goto done;
   }
-  if (max_bytes == 0 || max_bytes > CARNET_BATCH_BYTES_MAX / 2) max_bytes = CARNET_BATCH_BYTES_MAX / 2;
+  if (max_bytes == 0 || max_bytes > CARNET_BATCH_BYTES_MAX / 2)
+    max_bytes = CARNET_BATCH_BYTES_MAX / 2;
   max_bytes = max_bytes > 2 * HEADER_BYTES_MAX ? max_bytes - HEADER_BYTES_MAX : HEADER_BYTES_MAX;
   if ((rc = carnet__read_begin(r, &st))) goto done;
   if ((rc = carnet__store_cursor(st, CARNET__T_CHANGES, &cur))) goto done;
@@ -356,7 +357,8 @@ int carnet__changes_apply_in(carnet_txn *t, const void *batch, size_t len, uint6
   int rc;
   msgpack_sbuffer_init(&sb);
   if ((rc = carnet__batch_decode(batch, len, &b))) {
-    carnet__fail(r, rc, "malformed change batch (check at engine/model/batch.c:%d); nothing applied",
+    carnet__fail(r, rc,
+                 "malformed change batch (check at engine/model/batch.c:%d); nothing applied",
                  b.bad_line);
     goto done;
   }
@@ -377,9 +379,10 @@ int carnet__changes_apply_in(carnet_txn *t, const void *batch, size_t len, uint6
   for (uint32_t i = 0; i < b.info.entities && rc == 0; i++)
     rc = apply_entity(t, &b.ents[i], &sb, &cf, &n);
   if (rc) {
-    carnet__fail(r, rc, rc == CARNET_EPROTO ? "change batch changes the kind of an entity; "
-                                              "nothing applied"
-                                            : "cannot apply the change batch: %s",
+    carnet__fail(r, rc,
+                 rc == CARNET_EPROTO ? "change batch changes the kind of an entity; "
+                                       "nothing applied"
+                                     : "cannot apply the change batch: %s",
                  carnet__store_why(r->store));
     goto done;
   }

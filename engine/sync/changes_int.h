@@ -39,8 +39,8 @@ int carnet__changes_apply(carnet_replica *r, const void *batch, size_t len, uint
  * transaction (a sync session applies what one read brought in one commit);
  * the caller acknowledges them only after the commit, and aborts the whole
  * transaction when any of them fails. */
-int carnet__changes_apply_in(carnet_txn *t, const void *batch, size_t len,
-                             uint64_t expect_sender, carnet_batch_info *info, uint32_t *applied);
+int carnet__changes_apply_in(carnet_txn *t, const void *batch, size_t len, uint64_t expect_sender,
+                             carnet_batch_info *info, uint32_t *applied);
 
 /* The pages an open write transaction that applied `entities` received
  * entities has dirtied, estimated from above: each entity and each waiting

@@ -168,12 +168,12 @@ static int header_from_meta(carnet_replica *r, carnet__backup_header *h) {
   rc = carnet__store_get(st, CARNET__T_META, CARNET__META_SCHEMA, strlen(CARNET__META_SCHEMA), &v);
   if (rc == 0 && v.len != 4) rc = CARNET_ECORRUPT;
   if (rc == 0) h->schema = carnet__be32_get(v.base);
-  if (rc == 0) rc = carnet__store_get(st, CARNET__T_META, CARNET__META_TEAM,
-                                      strlen(CARNET__META_TEAM), &v);
+  if (rc == 0)
+    rc = carnet__store_get(st, CARNET__T_META, CARNET__META_TEAM, strlen(CARNET__META_TEAM), &v);
   if (rc == 0 && v.len != 16) rc = CARNET_ECORRUPT;
   if (rc == 0) memcpy(h->team, v.base, 16);
-  if (rc == 0) rc = carnet__store_get(st, CARNET__T_META, CARNET__META_CRYPT,
-                                      strlen(CARNET__META_CRYPT), &v);
+  if (rc == 0)
+    rc = carnet__store_get(st, CARNET__T_META, CARNET__META_CRYPT, strlen(CARNET__META_CRYPT), &v);
   if (rc == 0 && v.len != CARNET__KEY_RECORD_BYTES) rc = CARNET_ECORRUPT;
   if (rc == 0) memcpy(h->key_record, v.base, CARNET__KEY_RECORD_BYTES);
   carnet__read_end(r, st);
@@ -224,8 +224,7 @@ int carnet_replica_backup(carnet_replica *r, const char *file, carnet_backup_inf
   /* The temporary file is open for writing only: read it back through a
    * descriptor of its own. */
   if ((rfd = open(f.tmp, O_RDONLY | O_CLOEXEC)) < 0) {
-    rc = carnet__fail(r, CARNET_EIO, "cannot read back the backup %s: %s", f.tmp,
-                      strerror(errno));
+    rc = carnet__fail(r, CARNET_EIO, "cannot read back the backup %s: %s", f.tmp, strerror(errno));
     goto done;
   }
   for (uint64_t at = 0; at < h.data_bytes;) {
@@ -314,8 +313,10 @@ static int open_backup(const char *file, int *fd, carnet__backup_header *h, uint
     if ((size_t)n < 8 || memcmp(head, CARNET__BACKUP_MAGIC, 8) != 0)
       say(errbuf, errbuf_len, "%s is not a Carnet backup (made by 'carnet backup')", file);
     else
-      say(errbuf, errbuf_len, "the header of the backup %s is damaged (check at "
-          "engine/top/backup.c:%d)", file, bad);
+      say(errbuf, errbuf_len,
+          "the header of the backup %s is damaged (check at "
+          "engine/top/backup.c:%d)",
+          file, bad);
     goto fail;
   }
   *size = (uint64_t)sb.st_size;
@@ -403,8 +404,7 @@ static int table_clear(carnet__stxn *st, carnet__table tb) {
 
 /* Give the copy in the staging store its new identity, in one
  * transaction (`r` is the restoring handle, its store the staging one). */
-static int rebirth(carnet_replica *r, const carnet__backup_header *h, char *why,
-                   size_t why_len) {
+static int rebirth(carnet_replica *r, const carnet__backup_header *h, char *why, size_t why_len) {
   carnet__stxn *st = NULL;
   peers_seen ps = {0};
   uint8_t seed[crypto_sign_SEEDBYTES], pk[crypto_sign_PUBLICKEYBYTES],
@@ -551,8 +551,7 @@ int carnet_replica_restore(const char *file, const char *dir, const carnet_env *
   }
   snprintf(data, sizeof data, "%s/data.mdb", dir);
   if (stat(data, &sb) == 0) {
-    snprintf(why, sizeof why, "a replica already exists in %s: restore into a new directory",
-             dir);
+    snprintf(why, sizeof why, "a replica already exists in %s: restore into a new directory", dir);
     rc = CARNET_EEXIST;
     goto done;
   }
@@ -612,8 +611,8 @@ int carnet_replica_restore(const char *file, const char *dir, const carnet_env *
   staged = false;
   carnet__clear_err(r);
   if ((rc = carnet__replica_load(r, env, dkey, why, sizeof why))) goto done;
-  carnet__log(r, CARNET_LOG_INFO, "restored %s (replica %016llx) into %s as replica %016llx",
-              file, (unsigned long long)h.replica_id, dir, (unsigned long long)r->id);
+  carnet__log(r, CARNET_LOG_INFO, "restored %s (replica %016llx) into %s as replica %016llx", file,
+              (unsigned long long)h.replica_id, dir, (unsigned long long)r->id);
   *out = r;
   r = NULL;
 done:

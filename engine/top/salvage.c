@@ -42,15 +42,15 @@
 #include "carnet/erase.h"
 #include "carnet/error.h"
 #include "engine/base/alloc.h"
-#include "engine/model/cert.h"
-#include "engine/store/entity_io.h"
-#include "engine/erase/erase.h"
-#include "engine/model/hlc.h"
-#include "engine/store/keys.h"
 #include "engine/base/mp.h"
-#include "engine/store/replica_int.h"
-#include "engine/model/schema.h"
 #include "engine/base/seal.h"
+#include "engine/erase/erase.h"
+#include "engine/model/cert.h"
+#include "engine/model/hlc.h"
+#include "engine/model/schema.h"
+#include "engine/store/entity_io.h"
+#include "engine/store/keys.h"
+#include "engine/store/replica_int.h"
 #include "engine/store/store_pages.h"
 
 /* Rows merged per transaction: the memory a write transaction holds stays
@@ -68,7 +68,7 @@ typedef struct salvage {
   carnet_salvage_report rep;
   uint8_t dkey[32];
   uint32_t schema;
-  carnet_txn *t;      /* the open batch */
+  carnet_txn *t; /* the open batch */
   unsigned in_batch;
   msgpack_sbuffer sb; /* scratch of carnet__save */
   carnet_id *got;     /* the ids copied or erased, sorted at the end */
@@ -85,8 +85,9 @@ static void on_bad_page(void *ctx, uint64_t pgno, const char *what, int line) {
   salvage *s = ctx;
   char why[256];
   s->rep.damaged_pages++;
-  snprintf(why, sizeof why, "page %llu is damaged (%s; engine/store/store_pages.c:%d): what it holds "
-                            "is lost",
+  snprintf(why, sizeof why,
+           "page %llu is damaged (%s; engine/store/store_pages.c:%d): what it holds "
+           "is lost",
            (unsigned long long)pgno, what, line);
   lost(s, s->table, NULL, why);
 }
@@ -190,7 +191,8 @@ static int copy_meta(salvage *s, const meta_set *m) {
            "the blind index secret does not open: the opposition list of erased persons "
            "cannot be read by the new replica");
   }
-  const meta_entry *pk = meta_find(m, CARNET__META_SIGN_PK), *sk = meta_find(m, CARNET__META_SIGN_SK);
+  const meta_entry *pk = meta_find(m, CARNET__META_SIGN_PK),
+                   *sk = meta_find(m, CARNET__META_SIGN_SK);
   long n = sk ? open_sealed(s, "meta", sk->key, strlen(sk->key), sk->v, sk->len, buf) : -1;
   if (rc == 0 && pk && pk->len == 32 && n == 64 && memcmp(buf + 32, pk->v, 32) == 0) {
     /* The identity the team trusts (an Ed25519 secret key ends with its
@@ -449,8 +451,9 @@ int carnet_replica_salvage(const char *from, const char *to, const carnet_env *e
   int lock_fd = -2, rc;
   if (errbuf && errbuf_len) errbuf[0] = '\0';
   if (from == NULL || to == NULL || (report && report->size < sizeof(size_t))) {
-    snprintf(why, sizeof why, "carnet_replica_salvage: no directory, or a report without its "
-                              "size (CARNET_SALVAGE_REPORT_INIT)");
+    snprintf(why, sizeof why,
+             "carnet_replica_salvage: no directory, or a report without its "
+             "size (CARNET_SALVAGE_REPORT_INIT)");
     rc = CARNET_EMISUSE;
     goto done;
   }
@@ -497,8 +500,8 @@ int carnet_replica_salvage(const char *from, const char *to, const carnet_env *e
     rc = CARNET_ENOMEM;
     goto done;
   }
-  if ((rc = carnet__keys_unwrap(s.src, crypt->v, crypt->len, env, s.dkey, dir_key,
-                                &need_dir_key))) {
+  if ((rc =
+           carnet__keys_unwrap(s.src, crypt->v, crypt->len, env, s.dkey, dir_key, &need_dir_key))) {
     snprintf(why, sizeof why, "%s", carnet_replica_errmsg(s.src));
     goto done;
   }

@@ -66,7 +66,8 @@ static uint64_t key_hash(const hashset *h, const void *k, size_t n) {
   uint8_t out[crypto_shorthash_BYTES];
   uint64_t v = 0;
   crypto_shorthash(out, k, n, h->key);
-  for (size_t i = 0; i < sizeof out; i++) v = v << 8 | out[i];
+  for (size_t i = 0; i < sizeof out; i++)
+    v = v << 8 | out[i];
   return v;
 }
 
@@ -167,7 +168,7 @@ static int check_entity(checker *c, const carnet_id *id) {
   carnet__be64_put(seqkey, l.e.seq);
   rc = carnet__store_get(c->st, CARNET__T_CHANGES, seqkey, 8, &v);
   if (rc == CARNET_ENOTFOUND || (rc == 0 && ((v.len != 16 && v.len != CARNET__CHANGE_ENTRY_LEN) ||
-                                              memcmp(v.base, id->b, 16) != 0))) {
+                                             memcmp(v.base, id->b, 16) != 0))) {
     o->bad_changes++;
     first(c, "an entity has no change-index entry at its sequence number (entity %s)", hex);
     rc = 0;
@@ -399,8 +400,10 @@ static int rebuild(carnet_txn *t, carnet_progress_fn *fn, void *ctx) {
       if (ngone == capgone) {
         size_t cap = capgone ? 2 * capgone : 16;
         carnet_id *p = carnet__realloc(gone, cap * sizeof *p);
-        if (p == NULL) rc = CARNET_ENOMEM;
-        else gone = p, capgone = cap;
+        if (p == NULL)
+          rc = CARNET_ENOMEM;
+        else
+          gone = p, capgone = cap;
       }
       if (rc == 0) gone[ngone++] = id;
     } else if (rc == 0 && !bad) {
@@ -410,8 +413,8 @@ static int rebuild(carnet_txn *t, carnet_progress_fn *fn, void *ctx) {
       if (l.e.seq > max_seq) max_seq = l.e.seq;
       rc = carnet__store_put(st, CARNET__T_CHANGES, seqkey, 8, entry, sizeof entry, 0);
       for (size_t i = 0; rc == 0 && i < l.old_keys.n; i++)
-        rc = carnet__store_put(st, CARNET__T_INDEX, l.old_keys.keys[i].base,
-                               l.old_keys.keys[i].len, "", 0, 0);
+        rc = carnet__store_put(st, CARNET__T_INDEX, l.old_keys.keys[i].base, l.old_keys.keys[i].len,
+                               "", 0, 0);
       if (rc == 0 && carnet__store_pending(st) >= REPAIR_PENDING_MAX) rc = carnet__store_flush(st);
     }
     carnet__loaded_free(&l);

@@ -32,7 +32,8 @@
     return s_;                                                                                     \
   }())
 #else
-#define CARNET__SIZED(type) {.size = sizeof(type)}
+#define CARNET__SIZED(type)                                                                        \
+  { .size = sizeof(type) }
 #endif
 
 #ifdef __cplusplus

@@ -56,7 +56,7 @@ CARNET_BEGIN_DECLS
  * the call that hands it out says. */
 typedef struct carnet_attachment {
   carnet_id id;
-  carnet_id owner;       /* the customer, contact, document or action */
+  carnet_id owner;        /* the customer, contact, document or action */
   carnet_kind owner_kind; /* its kind, 0 when it is not on this replica */
   const char *name;       /* file name */
   const char *media_type; /* "application/pdf" */
@@ -66,9 +66,9 @@ typedef struct carnet_attachment {
   uint64_t added_by;      /* replica id */
   uint64_t added_at_ms;   /* Unix ms */
   bool deleted;
-  bool here;              /* the content is on this replica, whole and verified */
-  uint64_t received;      /* bytes of the content file received so far (when not here) */
-  bool wanted;            /* asked for (carnet_attachment_want) and not here yet */
+  bool here;         /* the content is on this replica, whole and verified */
+  uint64_t received; /* bytes of the content file received so far (when not here) */
+  bool wanted;       /* asked for (carnet_attachment_want) and not here yet */
 } carnet_attachment;
 
 /* --- Adding a file ------------------------------------------------------ */

@@ -45,13 +45,13 @@ CARNET_BEGIN_DECLS
 
 /* What a backup file says of itself (its header; nothing of it is secret). */
 typedef struct carnet_backup_info {
-  uint64_t replica_id;            /* the replica backed up */
-  char tag[5];                    /* its tag */
-  uint64_t made_ms;               /* when, by the replica's clock (Unix ms) */
-  uint32_t schema;                /* the replica's schema (CARNET_SCHEMA_VERSION) */
-  carnet_key_kind key_kind;       /* what opens it: the replica's passphrase or key file */
+  uint64_t replica_id;             /* the replica backed up */
+  char tag[5];                     /* its tag */
+  uint64_t made_ms;                /* when, by the replica's clock (Unix ms) */
+  uint32_t schema;                 /* the replica's schema (CARNET_SCHEMA_VERSION) */
+  carnet_key_kind key_kind;        /* what opens it: the replica's passphrase or key file */
   uint8_t team[CARNET_TEAM_BYTES]; /* the team of the replica */
-  uint64_t data_bytes;            /* the size of the data file's copy */
+  uint64_t data_bytes;             /* the size of the data file's copy */
 } carnet_backup_info;
 
 /* Brief: write a backup of the replica to `file`: a consistent, compacted

@@ -51,13 +51,13 @@ CARNET_BEGIN_DECLS
 /* A conflict as read. Strings live until the callback returns. */
 typedef struct carnet_conflict {
   char cid[CARNET_CONFLICT_ID_LEN + 1];
-  carnet_id id;        /* the customer or contact */
+  carnet_id id; /* the customer or contact */
   carnet_kind kind;
   carnet_field field;
-  const char *lost;    /* the losing value as carnet_record_str shows it; NULL: it cleared */
-  carnet_hlc lost_at;  /* its stamp */
-  uint64_t lost_by;    /* the replica that wrote it */
-  const char *won;     /* the value that won, as lost */
+  const char *lost;   /* the losing value as carnet_record_str shows it; NULL: it cleared */
+  carnet_hlc lost_at; /* its stamp */
+  uint64_t lost_by;   /* the replica that wrote it */
+  const char *won;    /* the value that won, as lost */
   carnet_hlc won_at;
   uint64_t won_by;
   uint64_t noted_ms;   /* when this replica merged them (its clock, ms since the epoch) */

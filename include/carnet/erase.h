@@ -63,7 +63,7 @@ typedef struct carnet_erasure {
   carnet_hlc at;   /* when it was erased (HLC of the erasing replica) */
   uint64_t origin; /* the replica that erased it */
   char reason[CARNET_ERASE_REASON_MAX + 1];
-  uint8_t scope;   /* carnet_erase_scope (in what was padding: the layout is unchanged) */
+  uint8_t scope; /* carnet_erase_scope (in what was padding: the layout is unchanged) */
   uint32_t nconfirmed;
   uint64_t confirmed[CARNET_ERASE_CONFIRMS_MAX]; /* replica ids, ascending */
 } carnet_erasure;

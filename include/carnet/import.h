@@ -203,10 +203,10 @@ typedef struct carnet_import_options {
                                          every few hundred rows and once at the end; `done`
                                          never decreases */
   void *ctx;                          /* passed to the callbacks */
-  const char *report_path; /* when not NULL: write every row with an outcome to this CSV
-                              file (line, outcome, customer reference, customer id, fields
-                              written, reason; the input's separator), mode 0600, under a
-                              temporary name renamed once complete; after a dry run too */
+  const char *report_path;            /* when not NULL: write every row with an outcome to this CSV
+                                         file (line, outcome, customer reference, customer id, fields
+                                         written, reason; the input's separator), mode 0600, under a
+                                         temporary name renamed once complete; after a dry run too */
 } carnet_import_options;
 
 #define CARNET_IMPORT_OPTIONS_INIT CARNET__SIZED(carnet_import_options)

@@ -42,7 +42,7 @@ typedef enum carnet_vtype {
   CARNET_V_CUSTOM = 5,
   CARNET_V_CONSENT = 6,
   CARNET_V_PHONE = 7,
-  CARNET_V_LINE = 8, /* a document line's column (carnet/document.h) */
+  CARNET_V_LINE = 8,  /* a document line's column (carnet/document.h) */
   CARNET_V_BYTES = 9, /* bytes (an attachment's hash and key), read as hex */
 } carnet_vtype;
 

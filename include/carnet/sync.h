@@ -53,9 +53,9 @@ typedef struct carnet_session_opts {
 typedef struct carnet_session_stats {
   uint64_t bytes_in, bytes_out; /* on the wire, handshake included */
   uint64_t batches_in, batches_out;
-  uint64_t cells_in, cells_out; /* cells received / sent */
-  uint64_t cells_applied;       /* received cells that changed local state */
-  uint64_t certs_in, certs_out; /* erasure certificates received / sent */
+  uint64_t cells_in, cells_out;     /* cells received / sent */
+  uint64_t cells_applied;           /* received cells that changed local state */
+  uint64_t certs_in, certs_out;     /* erasure certificates received / sent */
   uint64_t content_in, content_out; /* bytes of attachments' content files received / sent
                                        (carnet/attach.h; resumed transfers count only what
                                        moved in this session) */

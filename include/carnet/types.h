@@ -144,13 +144,13 @@ typedef enum carnet_field {
   /* Attachments (carnet/attach.h). They also use DELETED. Only the
    * caption, the file name and the media type can be changed; the other
    * fields are written by carnet_upload_commit. */
-  CARNET_F_OWNER = 53,       /* the customer, contact, document or action (id) */
-  CARNET_F_FILE_NAME = 54,   /* the file's name, as shown */
-  CARNET_F_MEDIA_TYPE = 55,  /* "application/pdf", "image/jpeg"... */
-  CARNET_F_SIZE = 56,        /* bytes */
-  CARNET_F_HASH = 57,        /* BLAKE2b-256 of the content (32 bytes) */
-  CARNET_F_ADDED_BY = 58,    /* the replica that attached it (id) */
-  CARNET_F_ADDED_AT = 59,    /* when, Unix ms by that replica's clock */
+  CARNET_F_OWNER = 53,      /* the customer, contact, document or action (id) */
+  CARNET_F_FILE_NAME = 54,  /* the file's name, as shown */
+  CARNET_F_MEDIA_TYPE = 55, /* "application/pdf", "image/jpeg"... */
+  CARNET_F_SIZE = 56,       /* bytes */
+  CARNET_F_HASH = 57,       /* BLAKE2b-256 of the content (32 bytes) */
+  CARNET_F_ADDED_BY = 58,   /* the replica that attached it (id) */
+  CARNET_F_ADDED_AT = 59,   /* when, Unix ms by that replica's clock */
   CARNET_F_CAPTION = 60,
   CARNET_F_CONTENT_KEY = 61, /* the key the content is encrypted with (32 bytes; never shown) */
   CARNET_F_MAX_ = 62         /* one past the last field number */

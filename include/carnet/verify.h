@@ -94,8 +94,7 @@ typedef struct carnet_salvage_report {
 
 /* What could not be read: `table` ("entities", "certs", "meta"...), the id
  * concerned when it is known (else NULL: a damaged page), and why. */
-typedef void carnet_salvage_fn(void *ctx, const char *table, const carnet_id *id,
-                               const char *why);
+typedef void carnet_salvage_fn(void *ctx, const char *table, const carnet_id *id, const char *why);
 
 /* Brief: copy what can still be read of the replica in `from` (typically
  * one that carnet_replica_open or carnet_replica_check cannot get through)

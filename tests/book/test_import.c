@@ -265,7 +265,7 @@ static const char customers_csv[] =
     "Nom;Prénom;Raison sociale;E-mail;Téléphone;Portable;CP;Ville;SIRET;Remise;Litige;Notes;"
     "custom:taille:number;custom:couleur\n"
     /* 2 */ "Dupont;Jean;;jean.dupont@exemple.fr;01 45 67 89 10;06 12 34 56 "
-            "78;75011;Paris;;5,5;non;"
+    "78;75011;Paris;;5,5;non;"
     ";12;bleu\n"
     /* 3 */ "Dupont;Jean;;jean.dupont@autre.fr;;07 11 22 33 44;69003;Lyon;;;;;;\n"
     /* 4 */ "Lefèvre;Zoé;;zoe@lefevre.fr;;0698765432;25000;Besançon;;;;;;\n"
@@ -284,7 +284,7 @@ static const char customers_csv[] =
     /* 16 */ ";;;sans.nom@exemple.fr;;;;;;;;;;\n"
     /* 17 */ ";;;;;;;;;;;;;\n"
     /* 18 */ ";;\"Blanc; Fils et "
-             "\"\"Cie\"\"\";contact@blanc-fils.fr;;;73000;Chambéry;73282932000074;"
+    "\"\"Cie\"\"\";contact@blanc-fils.fr;;;73000;Chambéry;73282932000074;"
     ";;\"rappeler le lundi\nsur le portable\";;\n";
 
 enum {
@@ -668,7 +668,8 @@ static void test_mostly_utf8_with_stray_bytes(void **state) {
       len += (size_t)snprintf(csv + len, cap - len,
                               "Zo\xe9;Lef\xe8vre;zoe.win%d@exemple.fr;Besan\xe7on\r\n", i);
     else if (i == 97) /* line 99: one stray byte in a UTF-8 row */
-      len += (size_t)snprintf(csv + len, cap - len, "Ana\xefs;Noël;anais%d@exemple.fr;Nîmes\r\n", i);
+      len +=
+          (size_t)snprintf(csv + len, cap - len, "Ana\xefs;Noël;anais%d@exemple.fr;Nîmes\r\n", i);
     else
       len += (size_t)snprintf(csv + len, cap - len, "%s;%s;client%d@exemple.fr;%s\r\n",
                               first[i % 6], last[(i / 6) % 6], i, city[i % 5]);
@@ -689,8 +690,8 @@ static void test_mostly_utf8_with_stray_bytes(void **state) {
     if (s->rows[i].outcome != CARNET_IMPORT_ROW_REJECTED) {
       carnet_record *rec = get(r, &s->rows[i].id);
       const char *name = carnet_record_str(rec, CARNET_F_NAME);
-      if (strstr(name, "Ã") != NULL) fail_msg("line %llu read garbled: %s",
-                                              (unsigned long long)s->rows[i].line, name);
+      if (strstr(name, "Ã") != NULL)
+        fail_msg("line %llu read garbled: %s", (unsigned long long)s->rows[i].line, name);
       carnet_record_free(rec);
       continue;
     }
@@ -715,7 +716,8 @@ static void test_mostly_utf8_with_stray_bytes(void **state) {
   /* A file read as Windows-1252 but for one row saved as UTF-8: that row is
    * rejected (it would read "HÃ©lÃ¨ne"), the others are Windows-1252. */
   static const char mostly_1252[] = "Pr\xe9nom;Nom;Ville\r\n"
-                                    "Ren\xe9" "e;Lef\xe8vre;Besan\xe7on\r\n"
+                                    "Ren\xe9"
+                                    "e;Lef\xe8vre;Besan\xe7on\r\n"
                                     "Fran\xe7oise;Dupr\xe9;N\xeemes\r\n"
                                     "Hélène;Müller;Orléans\r\n"
                                     "J\xe9r\xf4me;Gar\xe7on;\xc9vry\r\n";

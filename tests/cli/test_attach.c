@@ -26,7 +26,8 @@ static void write_bytes(const char *p, size_t n, const char *marker) {
   FILE *f = fopen(p, "wb");
   assert_non_null(f);
   fputs(marker, f);
-  for (size_t i = strlen(marker); i < n; i++) fputc((int)((i * 7) ^ (i >> 8)) & 0xff, f);
+  for (size_t i = strlen(marker); i < n; i++)
+    fputc((int)((i * 7) ^ (i >> 8)) & 0xff, f);
   assert_int_equal(fclose(f), 0);
 }
 
@@ -46,7 +47,8 @@ static size_t files_in(const char *dir) {
   snprintf(p, sizeof p, "%s/files", dir);
   DIR *d = opendir(p);
   struct dirent *de;
-  while (d && (de = readdir(d)) != NULL) n += de->d_name[0] != '.';
+  while (d && (de = readdir(d)) != NULL)
+    n += de->d_name[0] != '.';
   if (d) closedir(d);
   return n;
 }

@@ -185,8 +185,8 @@ static void build_small(const char *dir, char **ref, char **inv) {
   OK1(dir, "customer", "add", "--name", "Lea Martin", "--phone", "06 11 22 33 44");
   *inv = OK(dir, "doc", "add", "--type", "invoice", "--customer", *ref);
   (*inv)[strcspn(*inv, "\n")] = '\0';
-  OK1(dir, "doc", "line", "add", *inv, "--label", "Pose", "--qty", "1", "--price", "100",
-      "--vat", "20");
+  OK1(dir, "doc", "line", "add", *inv, "--label", "Pose", "--qty", "1", "--price", "100", "--vat",
+      "20");
   char *num = OK(dir, "doc", "validate", *inv);
   free(num);
 }

@@ -498,8 +498,8 @@ static void test_search_filters(void **state) {
    * first point: the search of carnet/search.h, through
    * carnet_record_list). */
   free(OK(f, "customer", "add", "--name", "Électricité Générale", "--phone", "+33782356155"));
-  static const char *const forms[] = {"électricité", "ELECTRICITE", "electricite generale",
-                                      "07 82 35 61 55", "0782356155", "+33782356155",
+  static const char *const forms[] = {"électricité",      "ELECTRICITE", "electricite generale",
+                                      "07 82 35 61 55",   "0782356155",  "+33782356155",
                                       "+33 7 82 35 61 55"};
   for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
     l = JSON(f, "customer", "list", "--search", forms[i], "--json");
@@ -836,15 +836,17 @@ static void test_dupes(void **state) {
              "+33 (0)4 72-10-30-30");
   USER_ERROR(f, "same phone", "customer", "add", "--name", "Boulangerie Dupond", "--phone",
              "0033472103030");
-  USER_ERROR(f, "--force", "customer", "add", "--name", "boulangerie dupont", "--postcode", "69003");
+  USER_ERROR(f, "--force", "customer", "add", "--name", "boulangerie dupont", "--postcode",
+             "69003");
   free(OK(f, "customer", "add", "--name", "Pharmacie Centrale", "--postcode", "69003"));
   j = JSON(f, "customer", "list", "--json");
   assert_int_equal(J.array_size(j), 2); /* nothing created by the refusals */
   free_json(j);
 
   proc_result r;
-  const char *const force[] = {"customer", "add", "--name", "Boulangerie Dupond", "--phone",
-                               "04.72.10.30.30", "--force", NULL};
+  const char *const force[] = {
+      "customer",       "add",     "--name", "Boulangerie Dupond", "--phone",
+      "04.72.10.30.30", "--force", NULL};
   assert_int_equal(run_args(f, &r, force), 0);
   assert_int_equal(strncmp(trim(r.out), "CU", 2), 0); /* the new customer's reference */
   assert_non_null(strstr(r.err, "warning"));

@@ -37,7 +37,8 @@ enum { N = 10000, CHOSEN_EVERY = 1000, BATCH = 1000, RUN_TIMEOUT_MS = 120000 };
 #define OK(r, expr)                                                                                \
   do {                                                                                             \
     int rc_ = (expr);                                                                              \
-    if (rc_ != 0) fail_msg("%s: %s (%s)", #expr, carnet_error_name(rc_), carnet_replica_errmsg(r));  \
+    if (rc_ != 0)                                                                                  \
+      fail_msg("%s: %s (%s)", #expr, carnet_error_name(rc_), carnet_replica_errmsg(r));            \
   } while (0)
 
 /* --- the values -------------------------------------------------------------- */

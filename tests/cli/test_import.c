@@ -85,7 +85,8 @@ static proc_result run_v(const fx *f, const char *const *args) {
   size_t n = 0;
   argv[n++] = getenv("CARNET_BIN");
   if (argv[0] == NULL) fail_msg("CARNET_BIN is not set: run this test through ctest");
-  for (; *args && n < 31; args++) argv[n++] = *args;
+  for (; *args && n < 31; args++)
+    argv[n++] = *args;
   argv[n] = NULL;
   proc_opts o = {.env = f->env, .cwd = f->root, .timeout_ms = RUN_TIMEOUT_MS};
   proc_result r;
@@ -131,7 +132,8 @@ static void user_error_v(const fx *f, const char *needle, const char *const *arg
   }
   proc_result_free(&r);
 }
-#define USER_ERROR(f, needle, ...) user_error_v((f), (needle), (const char *const[]){__VA_ARGS__, NULL})
+#define USER_ERROR(f, needle, ...)                                                                 \
+  user_error_v((f), (needle), (const char *const[]){__VA_ARGS__, NULL})
 
 static json_int_t jint(const json_t *o, const char *key) {
   json_t *v = json_object_get(o, key);
@@ -200,7 +202,8 @@ static void test_csv_import_and_rerun(void **state) {
 
   /* The rejects: a header, then line, column, reason and the row. */
   char *text = read_text(rej, NULL);
-  assert_memory_equal(text, "line;column;reason;Nom;Prénom", strlen("line;column;reason;Nom;Prénom"));
+  assert_memory_equal(text, "line;column;reason;Nom;Prénom",
+                      strlen("line;column;reason;Nom;Prénom"));
   char first[64];
   snprintf(first, sizeof first, "\r\n%zu;%s;invalid ", g.first_bad_line,
            strcmp(g.first_bad_reason, "email") == 0 ? "E-mail" : "SIRET");
@@ -339,7 +342,8 @@ static void test_malformed_files(void **state) {
   /* Garbage, as a workbook and as a CSV (NUL bytes). */
   trng g2;
   trng_seed(&g2, 3);
-  for (size_t i = 0; i < len; i++) bytes[i] = (char)trng_next(&g2);
+  for (size_t i = 0; i < len; i++)
+    bytes[i] = (char)trng_next(&g2);
   bytes[0] = 'P', bytes[1] = 'K', bytes[2] = 3, bytes[3] = 4, bytes[7] = 0;
   write_file(junk, bytes, len);
   USER_ERROR(f, "not an Excel workbook", "import", junk);
@@ -389,7 +393,8 @@ static void test_stray_bytes(void **state) {
   proc_result r = RUN(f, "import", csv);
   assert_int_equal(r.status, 0);
   assert_null(strstr(r.out, "Windows-1252:"));
-  assert_non_null(strstr(r.out, "1 row in another encoding than the rest of the file was rejected"));
+  assert_non_null(
+      strstr(r.out, "1 row in another encoding than the rest of the file was rejected"));
   assert_non_null(strstr(r.out, "2 imported, 0 merged, 0 skipped, 1 rejected"));
   assert_non_null(strstr(r.err, "line 3: a byte that is not UTF-8 (0xE9)"));
   proc_result_free(&r);
@@ -649,16 +654,14 @@ static void test_xlsx_update_roundtrip(void **state) {
     json_t *d = json_object_get(after, key);
     assert_non_null(d);
     if (strcmp(key, id5) == 0) {
-      assert_string_equal(
-          json_string_value(json_object_get(json_object_get(d, "address"), "city")),
-          "Aix-en-Provence");
+      assert_string_equal(json_string_value(json_object_get(json_object_get(d, "address"), "city")),
+                          "Aix-en-Provence");
       json_object_set(json_object_get(d, "address"), "city",
                       json_object_get(json_object_get(c, "address"), "city"));
     } else if (strcmp(key, id9) == 0) {
       json_t *em = json_object_get(d, "emails");
       assert_int_equal(json_array_size(em), 1);
-      assert_string_equal(json_string_value(json_array_get(em, 0)),
-                          "nouvelle.adresse@exemple.fr");
+      assert_string_equal(json_string_value(json_array_get(em, 0)), "nouvelle.adresse@exemple.fr");
       json_object_set(d, "emails", json_object_get(c, "emails"));
     }
     if (!json_equal(c, d)) {
@@ -733,15 +736,13 @@ static void test_dolibarr_export(void **state) {
   json_decref(l);
   l = OK_JSON(f, "customer", "list", "--search", "Brasserie du Parc", "--json");
   c = json_array_get(l, 0);
-  assert_string_equal(
-      json_string_value(json_object_get(json_object_get(c, "address"), "country")), "BE");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(c, "address"), "country")),
+                      "BE");
   json_t *roles = json_object_get(c, "roles");
   assert_int_equal(json_array_size(roles), 3); /* customer, prospect, supplier */
-  assert_string_equal(
-      json_string_value(json_object_get(json_object_get(json_object_get(c, "custom"),
-                                                        "date_creation"),
-                                        "value")),
-      "2023-11-02");
+  assert_string_equal(json_string_value(json_object_get(
+                          json_object_get(json_object_get(c, "custom"), "date_creation"), "value")),
+                      "2023-11-02");
   json_decref(l);
   free(csv);
 }
@@ -793,8 +794,7 @@ static void test_member_refused(void **state) {
   assert_string_equal(json_string_value(json_object_get(st, "role")), "member");
   json_decref(st);
   USER_ERROR(f, "import is an administrator action; this replica is a member", "import", csv);
-  USER_ERROR(f, "export is an administrator action; this replica is a member", "export", "-o",
-             out);
+  USER_ERROR(f, "export is an administrator action; this replica is a member", "export", "-o", out);
   assert_int_equal(access(out, F_OK), -1);
   assert_int_equal(live_customers(f), 0);
   USER_ERROR(f, "invalid --role 'boss'", "--dir", "other", "init", "--role", "boss");

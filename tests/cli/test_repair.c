@@ -54,7 +54,8 @@ static void damage(const char *dir, const char *hex) {
     const carnet_buf *k = &l.old_keys.keys[i];
     uint8_t tag = ((const uint8_t *)k->base)[0];
     if (tag == 'p' && !phone) {
-      assert_int_equal(carnet__store_put(t->st, CARNET__T_INDEX, k->base, k->len, blob, sizeof blob, 0), 0);
+      assert_int_equal(
+          carnet__store_put(t->st, CARNET__T_INDEX, k->base, k->len, blob, sizeof blob, 0), 0);
       phone = true;
     } else if (tag == 'e' && !email) {
       assert_int_equal(carnet__store_del(t->st, CARNET__T_INDEX, k->base, k->len), 0);

@@ -113,15 +113,15 @@ static bool contains_ci(const char *hay, const char *needle) {
   do {                                                                                             \
     int rc_ = (expr);                                                                              \
     if (rc_ != (want))                                                                             \
-      fail_msg("%s: got %s (%d), want %s", #expr, carnet_error_name(rc_), rc_,                       \
-               carnet_error_name(want));                                                             \
+      fail_msg("%s: got %s (%d), want %s", #expr, carnet_error_name(rc_), rc_,                     \
+               carnet_error_name(want));                                                           \
   } while (0)
 
 #define ASSERT_OK(r, expr)                                                                         \
   do {                                                                                             \
     int rc_ = (expr);                                                                              \
     if (rc_ != 0)                                                                                  \
-      fail_msg("%s: %s (%s)", #expr, carnet_error_name(rc_), (r) ? carnet_replica_errmsg(r) : "");   \
+      fail_msg("%s: %s (%s)", #expr, carnet_error_name(rc_), (r) ? carnet_replica_errmsg(r) : ""); \
   } while (0)
 
 /* The detail of the last error names the field and the offending value. */
@@ -197,7 +197,7 @@ static void test_error_names(void **state) {
   (void)state;
 #define CHECK_ERR(name, value, msg)                                                                \
   assert_int_equal(CARNET_##name, value);                                                          \
-  assert_string_equal(carnet_error_name(CARNET_##name), "CARNET_" #name);                            \
+  assert_string_equal(carnet_error_name(CARNET_##name), "CARNET_" #name);                          \
   assert_string_equal(carnet_error_message(CARNET_##name), msg);
   CARNET_ERRNO_MAP(CHECK_ERR)
 #undef CHECK_ERR
@@ -1367,9 +1367,11 @@ static void test_resolve(void **state) {
   snprintf(prefix, sizeof prefix, "%.28s", hex);
   ASSERT_OK(f->r, carnet_record_resolve(f->r, CARNET_KIND_CUSTOMER, prefix, &out));
   assert_memory_equal(&out, &b, 16);
-  ASSERT_RC(carnet_record_resolve(f->r, CARNET_KIND_CUSTOMER, "inconnu-0000", &out), CARNET_ENOTFOUND);
+  ASSERT_RC(carnet_record_resolve(f->r, CARNET_KIND_CUSTOMER, "inconnu-0000", &out),
+            CARNET_ENOTFOUND);
   assert_true(strlen(carnet_replica_errmsg(f->r)) > 0);
-  ASSERT_RC(carnet_record_resolve(f->r, CARNET_KIND_CUSTOMER, "ffffffffffff", &out), CARNET_ENOTFOUND);
+  ASSERT_RC(carnet_record_resolve(f->r, CARNET_KIND_CUSTOMER, "ffffffffffff", &out),
+            CARNET_ENOTFOUND);
   /* Another kind does not resolve. */
   ASSERT_RC(carnet_record_resolve(f->r, CARNET_KIND_CONTACT, hex, &out), CARNET_ENOTFOUND);
 
@@ -1386,7 +1388,8 @@ static void test_resolve(void **state) {
   ASSERT_OK(f->r, carnet_record_create(t, p, &y, NULL));
   ASSERT_OK(f->r, carnet_txn_commit(t));
   carnet_patch_free(p);
-  ASSERT_RC(carnet_record_resolve(f->r, CARNET_KIND_CUSTOMER, "abcdef012345", &out), CARNET_EAMBIGUOUS);
+  ASSERT_RC(carnet_record_resolve(f->r, CARNET_KIND_CUSTOMER, "abcdef012345", &out),
+            CARNET_EAMBIGUOUS);
   ASSERT_OK(f->r, carnet_record_resolve(f->r, CARNET_KIND_CUSTOMER, "abcdef0123451", &out));
   assert_memory_equal(&out, &y, 16);
   ASSERT_OK(f->r, carnet_record_resolve(f->r, CARNET_KIND_CUSTOMER, "abcdef0123450", &out));

@@ -45,7 +45,8 @@ static carnet_id customer(carnet_replica *r, const char *name) {
 static uint8_t *content(size_t n, uint8_t seed) {
   uint8_t *b = malloc(n ? n : 1);
   assert_non_null(b);
-  for (size_t i = 0; i < n; i++) b[i] = (uint8_t)(i * 31 + seed + (i >> 9));
+  for (size_t i = 0; i < n; i++)
+    b[i] = (uint8_t)(i * 31 + seed + (i >> 9));
   if (n >= 16) memcpy(b, "MARKER-ATTACH-42", 16);
   return b;
 }
@@ -91,7 +92,8 @@ static size_t count_files(const char *dir) {
   DIR *d = opendir(path);
   if (d == NULL) return 0;
   struct dirent *de;
-  while ((de = readdir(d)) != NULL) n += de->d_name[0] != '.';
+  while ((de = readdir(d)) != NULL)
+    n += de->d_name[0] != '.';
   closedir(d);
   return n;
 }

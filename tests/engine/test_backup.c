@@ -23,16 +23,16 @@
 #include <unistd.h>
 
 #include "carnet/carnet.h"
-#include "engine/top/backup.h"
 #include "engine/store/peer_int.h"
 #include "engine/store/replica_int.h"
 #include "engine/store/store.h"
+#include "engine/top/backup.h"
 #include "support/testenv.h"
 
 #define ASSERT_OK(r, call)                                                                         \
   do {                                                                                             \
     int rc_ = (call);                                                                              \
-    if (rc_) fail_msg("%s: %s (%s)", #call, carnet_error_name(rc_), carnet_replica_errmsg(r));    \
+    if (rc_) fail_msg("%s: %s (%s)", #call, carnet_error_name(rc_), carnet_replica_errmsg(r));     \
   } while (0)
 
 typedef struct node {
@@ -185,7 +185,8 @@ static void run(carnet_session *a, node *na, carnet_session *b, node *nb, int ro
 }
 
 /* One once-session between a and b to its end; returns a's error. */
-static int sync_once(node *a, node *b, carnet_session_stats *a_stats, carnet_session_stats *b_stats) {
+static int sync_once(node *a, node *b, carnet_session_stats *a_stats,
+                     carnet_session_stats *b_stats) {
   carnet_session *sa = start(a, true, true), *sb = start(b, false, true);
   run(sa, a, sb, b, 400);
   int rc = carnet_session_get_error(sa);
@@ -208,12 +209,15 @@ static carnet__backup_header sample_header(void) {
   h.schema = CARNET_SCHEMA_VERSION;
   h.replica_id = 0x0123456789abcdefull;
   h.made_ms = TENV_EPOCH_MS;
-  for (int i = 0; i < 16; i++) h.team[i] = (uint8_t)(0xa0 + i);
+  for (int i = 0; i < 16; i++)
+    h.team[i] = (uint8_t)(0xa0 + i);
   h.key_record[0] = 1;
   h.key_record[1] = CARNET_KEY_FILE_IN_DIR;
-  for (int i = 2; i < CARNET__KEY_RECORD_BYTES; i++) h.key_record[i] = (uint8_t)i;
+  for (int i = 2; i < CARNET__KEY_RECORD_BYTES; i++)
+    h.key_record[i] = (uint8_t)i;
   h.data_bytes = 40960;
-  for (int i = 0; i < 32; i++) h.mac[i] = (uint8_t)(0x55 ^ i);
+  for (int i = 0; i < 32; i++)
+    h.mac[i] = (uint8_t)(0x55 ^ i);
   return h;
 }
 
@@ -234,11 +238,11 @@ static void test_header_codec(void **state) {
     size_t off;
     uint8_t val;
   } breaks[] = {
-      {0, 'X'},                   /* magic */
-      {11, 2},                    /* version 2 */
-      {15, 1},                    /* schema 1 */
-      {48, 2},                    /* key record version */
-      {49, 4},                    /* key record kind */
+      {0, 'X'}, /* magic */
+      {11, 2},  /* version 2 */
+      {15, 1},  /* schema 1 */
+      {48, 2},  /* key record version */
+      {49, 4},  /* key record kind */
   };
   int lines[8] = {0};
   for (size_t i = 0; i < sizeof breaks / sizeof breaks[0]; i++) {
@@ -271,7 +275,7 @@ static void test_backup_then_restore(void **state) {
   (void)state;
   node a = {0}, r = {0};
   char file[1100], key[1100], err[512] = "", num_a[CARNET_NUMBER_MAX], num_a2[CARNET_NUMBER_MAX],
-                               num_r[CARNET_NUMBER_MAX], tok[512];
+                              num_r[CARNET_NUMBER_MAX], tok[512];
   uint8_t pk_a[32], pk_r[32], team_a[16], team_r[16], da[32], dr[32];
   node_init(&a, "a", 1);
   carnet_id k = add_customer(&a, "Karine Gardee", "karine@example.org");

@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "engine/model/cell.h"
 #include "engine/crm/consent.h"
+#include "engine/model/cell.h"
 #include "support/testenv.h"
 
 static uint64_t g_seed = 20240301;

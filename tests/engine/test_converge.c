@@ -82,7 +82,7 @@ static void check_failed(int line, const char *cond, const char *fmt, ...) {
 #define MUST(rc, r, what)                                                                          \
   do {                                                                                             \
     int rc_ = (rc);                                                                                \
-    CHECK(rc_ == 0, "%s failed: %s (%s)", what, carnet_error_name(rc_),                              \
+    CHECK(rc_ == 0, "%s failed: %s (%s)", what, carnet_error_name(rc_),                            \
           (r) ? carnet_replica_errmsg(r) : "");                                                    \
   } while (0)
 
@@ -553,7 +553,8 @@ static void random_ops(world *w, int ri, carnet_patch *p, carnet_kind kind,
  * the tracked values in the ledger with the write's stamp. */
 static void acknowledge(world *w, int ri, uint32_t e, const pending *pd, carnet_hlc before) {
   carnet_record *rec = NULL;
-  MUST(carnet_record_get(w->r[ri], &w->ents[e].id, &rec), w->r[ri], "carnet_record_get after write");
+  MUST(carnet_record_get(w->r[ri], &w->ents[e].id, &rec), w->r[ri],
+       "carnet_record_get after write");
   carnet_hlc stamp = carnet_record_updated(rec);
   /* A write is stamped above everything its replica holds (the clock is
    * raised by every received stamp), so it wins locally. A patch made only
@@ -672,7 +673,8 @@ static void op_update(world *w, int ri, carnet_kind kind) {
   } else {
     random_ops(w, ri, p, kind, rec, &pd, 1 + (int)trng_below(&w->g, 3));
     carnet_hlc before = carnet_record_updated(rec);
-    MUST(carnet_record_update_commit(w->r[ri], &w->ents[e].id, p), w->r[ri], "carnet_record_update_commit");
+    MUST(carnet_record_update_commit(w->r[ri], &w->ents[e].id, p), w->r[ri],
+         "carnet_record_update_commit");
     acknowledge(w, ri, (uint32_t)e, &pd, before);
     w->updates++;
   }
@@ -693,7 +695,8 @@ static void op_delete(world *w, int ri) {
   int rc = carnet_record_update_commit(w->r[ri], &w->ents[e].id, p);
   carnet_patch_free(p);
   MUST(rc, w->r[ri], "carnet_record_update_commit(delete)");
-  MUST(carnet_record_get(w->r[ri], &w->ents[e].id, &rec), w->r[ri], "carnet_record_get after delete");
+  MUST(carnet_record_get(w->r[ri], &w->ents[e].id, &rec), w->r[ri],
+       "carnet_record_get after delete");
   CHECK(carnet_record_deleted(rec), "r%d: entity not deleted right after its delete", ri);
   CHECK(carnet_record_updated(rec) > before, "delete did not get a newer stamp");
   carnet_record_free(rec);
@@ -742,7 +745,8 @@ static void op_twin(world *w) {
       pend(&pd, CARNET_F_TAGS, true, tag);
     }
     carnet_hlc prev = carnet_record_updated(before[k]);
-    MUST(carnet_record_update_commit(w->r[ri], &w->ents[e].id, p), w->r[ri], "carnet_record_update_commit(twin)");
+    MUST(carnet_record_update_commit(w->r[ri], &w->ents[e].id, p), w->r[ri],
+         "carnet_record_update_commit(twin)");
     carnet_patch_free(p);
     acknowledge(w, ri, (uint32_t)e, &pd, prev);
     carnet_record *after = NULL;
@@ -774,14 +778,14 @@ static const char *const RATINGS[] = {"1", "2", "3", "4", "5", "red", "orange", 
   __extension__({                                                                                  \
     carnet_txn *t_ = NULL;                                                                         \
     int txrc_ = carnet_txn_begin((w)->r[ri], &t_);                                                 \
-    CHECK(txrc_ == 0, "carnet_txn_begin: %s", carnet_error_name(txrc_));                             \
+    CHECK(txrc_ == 0, "carnet_txn_begin: %s", carnet_error_name(txrc_));                           \
     carnet_txn *t = t_;                                                                            \
     txrc_ = (call);                                                                                \
     if (txrc_) {                                                                                   \
       carnet_txn_abort(t_);                                                                        \
     } else {                                                                                       \
       int crc_ = carnet_txn_commit(t_);                                                            \
-      CHECK(crc_ == 0, "carnet_txn_commit: %s (%s)", carnet_error_name(crc_),                        \
+      CHECK(crc_ == 0, "carnet_txn_commit: %s (%s)", carnet_error_name(crc_),                      \
             carnet_replica_errmsg((w)->r[ri]));                                                    \
     }                                                                                              \
     txrc_;                                                                                         \
@@ -835,7 +839,8 @@ static void op_create_document(world *w, int ri) {
   if (trng_chance(&w->g, 50))
     MUST(carnet_patch_set(p, CARNET_F_PAY_TERMS, PICK(w, TERMS)), NULL, "patch terms");
   carnet_id id;
-  MUST(carnet_record_create_commit(w->r[ri], p, &id), w->r[ri], "carnet_record_create_commit(document)");
+  MUST(carnet_record_create_commit(w->r[ri], p, &id), w->r[ri],
+       "carnet_record_create_commit(document)");
   carnet_patch_free(p);
   ent_push(w, &id, CARNET_KIND_DOCUMENT);
   uint32_t e = (uint32_t)(w->nents - 1);
@@ -979,7 +984,8 @@ static void op_document(world *w, int ri) {
       MUST(carnet_patch_set(p, CARNET_F_VALID_DAYS, trng_chance(&w->g, 50) ? "30" : "15"), NULL,
            "patch validity");
     carnet_hlc before = carnet_record_updated(rec);
-    MUST(carnet_record_update_commit(w->r[ri], id, p), w->r[ri], "carnet_record_update_commit(document)");
+    MUST(carnet_record_update_commit(w->r[ri], id, p), w->r[ri],
+         "carnet_record_update_commit(document)");
     carnet_patch_free(p);
     acknowledge(w, ri, e, &pd, before);
   } else if (dice < 94) {
@@ -1082,13 +1088,15 @@ static void op_action(world *w, int ri) {
   }
   if (e < 0) {
     carnet_id id;
-    MUST(carnet_record_create_commit(w->r[ri], p, &id), w->r[ri], "carnet_record_create_commit(action)");
+    MUST(carnet_record_create_commit(w->r[ri], p, &id), w->r[ri],
+         "carnet_record_create_commit(action)");
     ent_push(w, &id, CARNET_KIND_ACTION);
     acknowledge(w, ri, (uint32_t)(w->nents - 1), &pd, 0);
     w->actions++;
   } else if (nops > 0) {
     carnet_hlc before = carnet_record_updated(rec);
-    MUST(carnet_record_update_commit(w->r[ri], &w->ents[e].id, p), w->r[ri], "carnet_record_update_commit(action)");
+    MUST(carnet_record_update_commit(w->r[ri], &w->ents[e].id, p), w->r[ri],
+         "carnet_record_update_commit(action)");
     acknowledge(w, ri, (uint32_t)e, &pd, before);
   }
   carnet_patch_free(p);
@@ -1136,13 +1144,15 @@ static void op_reminder(world *w, int ri) {
          "patch done");
   if (e < 0) {
     carnet_id id;
-    MUST(carnet_record_create_commit(w->r[ri], p, &id), w->r[ri], "carnet_record_create_commit(reminder)");
+    MUST(carnet_record_create_commit(w->r[ri], p, &id), w->r[ri],
+         "carnet_record_create_commit(reminder)");
     ent_push(w, &id, CARNET_KIND_REMINDER);
     acknowledge(w, ri, (uint32_t)(w->nents - 1), &pd, 0);
     w->reminders++;
   } else {
     carnet_hlc before = carnet_record_updated(rec);
-    MUST(carnet_record_update_commit(w->r[ri], &w->ents[e].id, p), w->r[ri], "carnet_record_update_commit(reminder)");
+    MUST(carnet_record_update_commit(w->r[ri], &w->ents[e].id, p), w->r[ri],
+         "carnet_record_update_commit(reminder)");
     acknowledge(w, ri, (uint32_t)e, &pd, before);
   }
   carnet_patch_free(p);
@@ -1168,7 +1178,8 @@ static void apply_checked(world *w, int s, int t, const batch *b, uint32_t *appl
  * batches go too: the last batch of a stream moves the mark's base. */
 static void op_pull(world *w, int s, int t) {
   carnet_mark from = {0, 0};
-  MUST(carnet_changes_get_mark(w->r[t], carnet_replica_id(w->r[s]), &from), w->r[t], "carnet_changes_get_mark");
+  MUST(carnet_changes_get_mark(w->r[t], carnet_replica_id(w->r[s]), &from), w->r[t],
+       "carnet_changes_get_mark");
   CHECK(from.after >= from.base, "mark after %" PRIu64 " < base %" PRIu64, from.after, from.base);
   if (trng_chance(&w->g, 10)) { /* an overlapping request, as after a lost reply */
     from.base /= 2;
@@ -1439,7 +1450,8 @@ static void check_converged(world *w) {
   for (size_t e = 0; e < w->nents; e++) {
     a.n = 0;
     carnet_record *rec = NULL;
-    MUST(carnet_record_get(w->r[0], &w->ents[e].id, &rec), w->r[0], "carnet_record_get on r0 after healing");
+    MUST(carnet_record_get(w->r[0], &w->ents[e].id, &rec), w->r[0],
+         "carnet_record_get on r0 after healing");
     dump_record(rec, &a);
     carnet_record_free(rec);
     for (int i = 1; i < w->n; i++) {
@@ -1530,7 +1542,8 @@ static void check_ledger(world *w) {
   for (size_t i = 0; i < w->ndeleted; i++)
     for (int r = 0; r < w->n; r++) {
       carnet_record *rec = NULL;
-      MUST(carnet_record_get(w->r[r], &w->ents[w->deleted[i]].id, &rec), w->r[r], "carnet_record_get");
+      MUST(carnet_record_get(w->r[r], &w->ents[w->deleted[i]].id, &rec), w->r[r],
+           "carnet_record_get");
       CHECK(carnet_record_deleted(rec), "lost delete: entity %u is live on r%d", w->deleted[i], r);
       carnet_record_free(rec);
     }
@@ -1569,7 +1582,8 @@ static void check_documents(world *w) {
     for (size_t e = 0; e < w->nents; e++) {
       if (w->ents[e].kind != CARNET_KIND_DOCUMENT) continue;
       carnet_record *rec = NULL;
-      MUST(carnet_record_get(w->r[r], &w->ents[e].id, &rec), w->r[r], "carnet_record_get(document)");
+      MUST(carnet_record_get(w->r[r], &w->ents[e].id, &rec), w->r[r],
+           "carnet_record_get(document)");
       CHECK(carnet_record_status(rec) == (carnet_doc_status)w->st_max[e],
             "r%d: document %zu has status %s; the greatest acknowledged was %s", r, e,
             carnet_doc_status_name(carnet_record_status(rec)),
@@ -1580,7 +1594,8 @@ static void check_documents(world *w) {
     for (size_t i = 0; i < w->nlines; i++) {
       const lline *ll = &w->lines[i];
       carnet_record *rec = NULL;
-      MUST(carnet_record_get(w->r[r], &w->ents[ll->ent].id, &rec), w->r[r], "carnet_record_get(document)");
+      MUST(carnet_record_get(w->r[r], &w->ents[ll->ent].id, &rec), w->r[r],
+           "carnet_record_get(document)");
       const carnet_line *l;
       size_t n = carnet_record_lines(rec, &l);
       bool present = false;
@@ -1596,7 +1611,8 @@ static void check_documents(world *w) {
   }
   /* Every number once; every series 1..n. */
   numvec nv = {0};
-  MUST(carnet_record_list(w->r[0], CARNET_KIND_DOCUMENT, NULL, numbers_cb, &nv), w->r[0], "carnet_record_list");
+  MUST(carnet_record_list(w->r[0], CARNET_KIND_DOCUMENT, NULL, numbers_cb, &nv), w->r[0],
+       "carnet_record_list");
   if (nv.n > 1) qsort(nv.v, nv.n, sizeof *nv.v, numcmp);
   for (size_t i = 0; i < nv.n; i++) {
     const char *dash = strrchr(nv.v[i], '-');
@@ -1640,7 +1656,8 @@ static uint32_t final_writes(world *w) {
     char buf[64];
     snprintf(buf, sizeof buf, "final-%d", i);
     MUST(carnet_patch_set(p, CARNET_F_NOTES, buf), NULL, "patch");
-    MUST(carnet_record_update_commit(w->r[i], &w->ents[target].id, p), w->r[i], "carnet_record_update_commit(final)");
+    MUST(carnet_record_update_commit(w->r[i], &w->ents[target].id, p), w->r[i],
+         "carnet_record_update_commit(final)");
     carnet_patch_free(p);
     pending pd = {.n = 0};
     pend(&pd, CARNET_F_NOTES, true, buf);
@@ -1657,7 +1674,8 @@ static uint32_t final_writes(world *w) {
   carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
   assert_non_null(p);
   MUST(carnet_patch_set(p, CARNET_F_NOTES, "final-after-sync"), NULL, "patch");
-  MUST(carnet_record_update_commit(w->r[0], &w->ents[target].id, p), w->r[0], "carnet_record_update_commit(final)");
+  MUST(carnet_record_update_commit(w->r[0], &w->ents[target].id, p), w->r[0],
+       "carnet_record_update_commit(final)");
   carnet_patch_free(p);
   pending pd = {.n = 0};
   pend(&pd, CARNET_F_NOTES, true, "final-after-sync");

@@ -309,7 +309,8 @@ static void crash_round(int round, size_t kill_after, unsigned extra_us) {
   carnet_replica *r = NULL;
   char err[256] = "";
   int rc = carnet_replica_open(dir, &ce, &r, err, sizeof err);
-  if (rc) fail_msg("round %d: reopening after the crash: %s: %s", round, carnet_error_name(rc), err);
+  if (rc)
+    fail_msg("round %d: reopening after the crash: %s: %s", round, carnet_error_name(rc), err);
 
   for (size_t i = 0; i < a.n; i++) {
     carnet_id id;
@@ -404,7 +405,8 @@ static void crash_round(int round, size_t kill_after, unsigned extra_us) {
   carnet_id nid;
   rc = carnet_record_create_commit(r, p, &nid);
   carnet_patch_free(p);
-  if (rc) fail_msg("write after the crash: %s (%s)", carnet_error_name(rc), carnet_replica_errmsg(r));
+  if (rc)
+    fail_msg("write after the crash: %s (%s)", carnet_error_name(rc), carnet_replica_errmsg(r));
   check_fields(r, &nid, 999999);
 
   print_message("crash round %d: killed after %zu acks (%zu read in all); %zu customers on disk, "

@@ -800,7 +800,8 @@ static void test_reminders_due(void **state) {
   ASSERT_OK(r, carnet_record_update_commit(r, &day, p));
   carnet_patch_free(p);
   assert_string_equal(due(r, "2024-03-13", "2024-03-13", &d), "week");
-  assert_int_equal(carnet_reminder_list_due(r, "2024-03-13", "2024-03-12", due_cb, &d), CARNET_EINVAL);
+  assert_int_equal(carnet_reminder_list_due(r, "2024-03-13", "2024-03-12", due_cb, &d),
+                   CARNET_EINVAL);
   char out[11];
   ASSERT_OK(r, carnet_date_add("2024-02-28", 2, out));
   assert_string_equal(out, "2024-03-01");

@@ -68,7 +68,8 @@ static int fx_teardown(void **state) {
 #define OK(r, expr)                                                                                \
   do {                                                                                             \
     int rc_ = (expr);                                                                              \
-    if (rc_ != 0) fail_msg("%s: %s (%s)", #expr, carnet_error_name(rc_), carnet_replica_errmsg(r));  \
+    if (rc_ != 0)                                                                                  \
+      fail_msg("%s: %s (%s)", #expr, carnet_error_name(rc_), carnet_replica_errmsg(r));            \
   } while (0)
 
 /* A customer from field=value pairs (phones through "phone"). */
@@ -645,16 +646,11 @@ static void test_index_hash_format(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      FX_TEST(test_lookup_after_local_writes),
-      FX_TEST(test_lookup_inside_transaction),
-      FX_TEST(test_lookup_after_received_batch),
-      FX_TEST(test_index_is_blind),
-      FX_TEST(test_index_derived_in_bulk),
-      FX_TEST(test_detection),
-      FX_TEST(test_schema2_index_upgraded),
-      FX_TEST(test_schema2_unwritten_upgraded),
-      cmocka_unit_test(test_jaro_winkler),
-      cmocka_unit_test(test_index_hash_format),
+      FX_TEST(test_lookup_after_local_writes),   FX_TEST(test_lookup_inside_transaction),
+      FX_TEST(test_lookup_after_received_batch), FX_TEST(test_index_is_blind),
+      FX_TEST(test_index_derived_in_bulk),       FX_TEST(test_detection),
+      FX_TEST(test_schema2_index_upgraded),      FX_TEST(test_schema2_unwritten_upgraded),
+      cmocka_unit_test(test_jaro_winkler),       cmocka_unit_test(test_index_hash_format),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,7 +47,7 @@ static void test_generator_is_sound(void **state) {
   assert_int_equal(dg_generate(3000, 7, &a), 0);
   assert_int_equal(dg_generate(3000, 7, &b), 0);
   assert_int_equal(a.n, 3000);
-  assert_true(a.true_pairs > 150 && a.true_pairs < 600); /* ~10 % duplicated */
+  assert_true(a.true_pairs > 150 && a.true_pairs < 600);     /* ~10 % duplicated */
   assert_memory_equal(a.recs, b.recs, a.n * sizeof *a.recs); /* seeded */
   size_t kinds[DG_KINDS] = {0};
   for (size_t i = 0; i < a.n; i++) {

@@ -27,16 +27,17 @@
 #include <unistd.h>
 
 #include "carnet/carnet.h"
+#include "engine/erase/erase.h"
 #include "engine/model/cert.h"
 #include "engine/store/entity_io.h"
-#include "engine/erase/erase.h"
 #include "engine/store/replica_int.h"
 #include "support/testenv.h"
 
 #define OK(r, expr)                                                                                \
   do {                                                                                             \
     int rc_ = (expr);                                                                              \
-    if (rc_ != 0) fail_msg("%s: %s (%s)", #expr, carnet_error_name(rc_), carnet_replica_errmsg(r));  \
+    if (rc_ != 0)                                                                                  \
+      fail_msg("%s: %s (%s)", #expr, carnet_error_name(rc_), carnet_replica_errmsg(r));            \
   } while (0)
 
 typedef struct pair {
@@ -484,8 +485,7 @@ static void merge(carnet_replica *r, const carnet_id *keep, const carnet_id *oth
   OK(r, carnet_txn_commit(t));
 }
 
-static void assert_erased_everywhere(pair *p, const carnet_id *id, uint64_t origin,
-                                     carnet_hlc at) {
+static void assert_erased_everywhere(pair *p, const carnet_id *id, uint64_t origin, carnet_hlc at) {
   for (int i = 0; i < 2; i++) {
     carnet_record *rec = NULL;
     carnet_erasure e;
@@ -622,8 +622,9 @@ static void test_record_scope_and_widening(void **state) {
  * version 2 certificate with another scope than PERSON is refused. */
 static void test_certificate_versions(void **state) {
   (void)state;
-  static const uint8_t v1[] = {0x01, 0xc4, 0x10, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
-                               15, 16, 0x01, 0xcd, 0x10, 0x00, 0x2a, 0xa2, 'o', 'k', 0x01, 0x2a};
+  static const uint8_t v1[] = {0x01, 0xc4, 0x10, 1,    2,    3,   4,   5,    6,   7,
+                               8,    9,    10,   11,   12,   13,  14,  15,   16,  0x01,
+                               0xcd, 0x10, 0x00, 0x2a, 0xa2, 'o', 'k', 0x01, 0x2a};
   carnet_erasure e;
   int bad = 0;
   assert_int_equal(carnet__cert_decode(v1, sizeof v1, &e, &bad), 0);

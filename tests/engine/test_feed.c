@@ -23,8 +23,8 @@
 #include <string.h>
 
 #include "carnet/carnet.h"
-#include "engine/model/cert.h"
 #include "engine/erase/erase.h"
+#include "engine/model/cert.h"
 #include "engine/store/replica_int.h"
 #include "support/proc.h"
 #include "support/replicas.h"

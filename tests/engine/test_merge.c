@@ -73,15 +73,16 @@ static char *view(carnet_replica *r, const carnet_id *id) {
   assert_non_null(out);
   ASSERT_OK(r, carnet_record_get(r, id, &rec));
   carnet_id_format(carnet_record_id(rec), hex);
-  size_t len = (size_t)snprintf(out, 4096, "id=%s ref=%s name=%s notes=%s", hex,
-                                carnet_record_str(rec, CARNET_F_REFCODE),
-                                carnet_record_str(rec, CARNET_F_NAME) ? carnet_record_str(rec, CARNET_F_NAME) : "-",
-                                carnet_record_str(rec, CARNET_F_NOTES) ? carnet_record_str(rec, CARNET_F_NOTES) : "-");
+  size_t len = (size_t)snprintf(
+      out, 4096, "id=%s ref=%s name=%s notes=%s", hex, carnet_record_str(rec, CARNET_F_REFCODE),
+      carnet_record_str(rec, CARNET_F_NAME) ? carnet_record_str(rec, CARNET_F_NAME) : "-",
+      carnet_record_str(rec, CARNET_F_NOTES) ? carnet_record_str(rec, CARNET_F_NOTES) : "-");
   static const carnet_field sets[] = {CARNET_F_EMAILS, CARNET_F_PHONES, CARNET_F_TAGS};
   for (size_t s = 0; s < 3; s++) {
     const char *const *el;
     size_t n = carnet_record_elems(rec, sets[s], &el);
-    for (size_t i = 0; i < n; i++) len += (size_t)snprintf(out + len, 4096 - len, " %s", el[i]);
+    for (size_t i = 0; i < n; i++)
+      len += (size_t)snprintf(out + len, 4096 - len, " %s", el[i]);
   }
   const carnet_id *m;
   size_t nm = carnet_record_merged(rec, &m);
@@ -428,10 +429,14 @@ static void test_erase_person_of_a_group(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      FX_TEST(test_merge_view_and_unmerge),        FX_TEST(test_decisions_filter_dupes),
-      FX_TEST(test_opposite_directions_converge), FX_TEST(test_chain_converges),
-      FX_TEST(test_not_same_meets_merge),          FX_TEST(test_documents_follow_and_consent),
-      FX_TEST(test_erase_in_a_group),              FX_TEST(test_erase_person_of_a_group),
+      FX_TEST(test_merge_view_and_unmerge),
+      FX_TEST(test_decisions_filter_dupes),
+      FX_TEST(test_opposite_directions_converge),
+      FX_TEST(test_chain_converges),
+      FX_TEST(test_not_same_meets_merge),
+      FX_TEST(test_documents_follow_and_consent),
+      FX_TEST(test_erase_in_a_group),
+      FX_TEST(test_erase_person_of_a_group),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

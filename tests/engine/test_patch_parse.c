@@ -37,7 +37,8 @@ static const carnet_allocator failing = {t_malloc, t_realloc, t_calloc, free};
 
 /* The message of a refusal, which must contain `want`. */
 static void refused(carnet_patch *p, int rc, int code, const char *want) {
-  if (rc != code) fail_msg("rc %d (%s), want %d (want message \"%s\")", rc, carnet_patch_errmsg(p), code, want);
+  if (rc != code)
+    fail_msg("rc %d (%s), want %d (want message \"%s\")", rc, carnet_patch_errmsg(p), code, want);
   if (strstr(carnet_patch_errmsg(p), want) == NULL)
     fail_msg("message \"%s\", want \"%s\" in it", carnet_patch_errmsg(p), want);
 }
@@ -131,8 +132,9 @@ static void test_values_stored(void **state) {
   ASSERT_OK(r, carnet_record_create_commit(r, p, &id));
   ASSERT_OK(r, carnet_record_get(r, &id, &rec));
   assert_int_equal(carnet_record_elems(rec, CARNET_F_PHONES, &el), 2);
-  assert_true((strcmp(el[0], "mobile:+33612345678") == 0 && strcmp(el[1], "work:+33145678910") == 0) ||
-              (strcmp(el[1], "mobile:+33612345678") == 0 && strcmp(el[0], "work:+33145678910") == 0));
+  assert_true(
+      (strcmp(el[0], "mobile:+33612345678") == 0 && strcmp(el[1], "work:+33145678910") == 0) ||
+      (strcmp(el[1], "mobile:+33612345678") == 0 && strcmp(el[0], "work:+33145678910") == 0));
   assert_string_equal(carnet_record_str(rec, CARNET_F_DISCOUNT), "550");
   size_t n = carnet_record_customs(rec, &cu);
   assert_int_equal(n, 3);

@@ -102,8 +102,8 @@ static void test_codec_and_signature(void **state) {
   memset(&rv, 0, sizeof rv);
   crypto_sign_seed_keypair(rv.by, sk, seed);
   memset(rv.pk, 9, sizeof rv.pk);
-  const uint64_t ats[] = {1, 127, 128, 255, 256, 65535, 65536, 0xffffffffull, 1790000000000ull,
-                          UINT64_MAX};
+  const uint64_t ats[] = {
+      1, 127, 128, 255, 256, 65535, 65536, 0xffffffffull, 1790000000000ull, UINT64_MAX};
   for (size_t i = 0; i < sizeof ats / sizeof ats[0]; i++) {
     rv.at_ms = ats[i];
     assert_int_equal(carnet__revoke_sign(&rv, team, sk), 0);

@@ -261,11 +261,13 @@ static void test_words(void **state) {
    * 0612..., not "06" and "12" (both in Luc Petit's "06120"). */
   expect(r, s, "06 12", "Marie Durand");
   /* Sixteen words at most: the sixteenth holds the rest of the text. */
-  expect(r, s, "martin martin martin martin martin martin martin martin martin martin martin "
-               "martin martin martin martin lyon",
+  expect(r, s,
+         "martin martin martin martin martin martin martin martin martin martin martin "
+         "martin martin martin martin lyon",
          "Jean Martin");
-  expect(r, s, "martin martin martin martin martin martin martin martin martin martin martin "
-               "martin martin martin martin lyon martin",
+  expect(r, s,
+         "martin martin martin martin martin martin martin martin martin martin martin "
+         "martin martin martin martin lyon martin",
          "");
   carnet_search_free(s);
 }
@@ -281,8 +283,8 @@ static int collect_ids(const carnet_record *rec, void *data) {
  * current (it must answer: carnet__search_children returns 0) and without
  * it (the scan): the same records. */
 static void same_children(carnet_replica *r, const ids *cus, int round) {
-  static const carnet_kind kinds[] = {CARNET_KIND_CONTACT, CARNET_KIND_DOCUMENT,
-                                      CARNET_KIND_ACTION, CARNET_KIND_REMINDER};
+  static const carnet_kind kinds[] = {CARNET_KIND_CONTACT, CARNET_KIND_DOCUMENT, CARNET_KIND_ACTION,
+                                      CARNET_KIND_REMINDER};
   for (size_t i = 0; i < cus->n; i++) {
     for (size_t k = 0; k < 4; k++) {
       for (int del = 0; del < 2; del++) {
@@ -359,8 +361,8 @@ static void test_children(void **state) {
     carnet_id id = add(r, &(cust){.name = name});
     ids_push(&cus, &id);
   }
-  static const carnet_kind kinds[] = {CARNET_KIND_CONTACT, CARNET_KIND_DOCUMENT,
-                                      CARNET_KIND_ACTION, CARNET_KIND_REMINDER};
+  static const carnet_kind kinds[] = {CARNET_KIND_CONTACT, CARNET_KIND_DOCUMENT, CARNET_KIND_ACTION,
+                                      CARNET_KIND_REMINDER};
   for (int i = 0; i < 20; i++) { /* some before the index is built */
     carnet_id k = child(r, kinds[i % 4], &cus.v[trng_below(&g, cus.n)],
                         i % 8 == 2 ? &cus.v[trng_below(&g, cus.n)] : NULL);
@@ -378,7 +380,8 @@ static void test_children(void **state) {
     carnet_id k = kids.v[trng_below(&g, kids.n)];
     carnet_record *rec = NULL;
     if (carnet_record_get(r, &k, &rec) != 0) continue; /* erased with its customer */
-    if (carnet_record_kind(rec) == CARNET_KIND_CONTACT || carnet_record_kind(rec) == CARNET_KIND_REMINDER) {
+    if (carnet_record_kind(rec) == CARNET_KIND_CONTACT ||
+        carnet_record_kind(rec) == CARNET_KIND_REMINDER) {
       char hex[CARNET_ID_HEX_LEN + 1];
       carnet_patch *p = carnet_patch_new(carnet_record_kind(rec));
       carnet_id_format(&cus.v[1 + trng_below(&g, cus.n - 1)], hex);

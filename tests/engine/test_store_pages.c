@@ -28,8 +28,8 @@
 
 #define OK ASSERT_OK
 
-static const char *const tables[] = {"meta", "entities", "changes", "marks", "index",
-                                     "peers", "invites", "certs", "erased", "oppose"};
+static const char *const tables[] = {"meta",  "entities", "changes", "marks",  "index",
+                                     "peers", "invites",  "certs",   "erased", "oppose"};
 
 typedef struct entries {
   uint8_t **k, **v;
@@ -64,7 +64,8 @@ static void bad(void *ctx, uint64_t pgno, const char *what, int line) {
 }
 
 static void entries_free(entries *e) {
-  for (size_t i = 0; i < e->n; i++) free(e->k[i]), free(e->v[i]);
+  for (size_t i = 0; i < e->n; i++)
+    free(e->k[i]), free(e->v[i]);
   free(e->k), free(e->v), free(e->kl), free(e->vl);
   memset(e, 0, sizeof *e);
 }
@@ -194,7 +195,8 @@ static void copy_file(const char *from, const char *to) {
   assert_non_null(b);
   char buf[65536];
   size_t n;
-  while ((n = fread(buf, 1, sizeof buf, a)) > 0) assert_int_equal(fwrite(buf, 1, n, b), n);
+  while ((n = fread(buf, 1, sizeof buf, a)) > 0)
+    assert_int_equal(fwrite(buf, 1, n, b), n);
   fclose(a);
   assert_int_equal(fclose(b), 0);
 }
@@ -238,7 +240,8 @@ static void test_salvage_any_damage(void **state) {
       long pg = first + (long)(tsplitmix64(&rng) % (uint64_t)(n / 4096 - first));
       long at = pg * 4096 + (long)(tsplitmix64(&rng) % 4000);
       uint8_t junk[64];
-      for (size_t j = 0; j < sizeof junk; j++) junk[j] = (uint8_t)tsplitmix64(&rng);
+      for (size_t j = 0; j < sizeof junk; j++)
+        junk[j] = (uint8_t)tsplitmix64(&rng);
       fseek(fp, at, SEEK_SET);
       fwrite(junk, 1, sizeof junk, fp);
     }
@@ -256,8 +259,8 @@ static void test_salvage_any_damage(void **state) {
       if (carnet_replica_open(dst, &ce, &r, err, sizeof err)) fail_msg("open: %s", err);
       carnet_check_report c = CARNET_CHECK_REPORT_INIT;
       ASSERT_OK(r, carnet_replica_check(r, NULL, NULL, &c));
-      assert_int_equal(c.bad_rows + c.erased_rows + c.bad_changes + c.missing_keys +
-                           c.extra_keys + c.bad_values,
+      assert_int_equal(c.bad_rows + c.erased_rows + c.bad_changes + c.missing_keys + c.extra_keys +
+                           c.bad_values,
                        0);
       size_t live = 0;
       ASSERT_OK(r, carnet_record_list(r, CARNET_KIND_CUSTOMER, NULL, count_cb, &live));

@@ -24,8 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rc != CARNET_EPROTO || bad == 0) abort();
     return 0;
   }
-  if (size < CARNET__BACKUP_HEADER_BYTES || h.version != CARNET__BACKUP_VERSION ||
-      h.schema < 2 || h.replica_id == 0 || h.made_ms == 0 || h.key_record[0] != 1 ||
+  if (size < CARNET__BACKUP_HEADER_BYTES || h.version != CARNET__BACKUP_VERSION || h.schema < 2 ||
+      h.replica_id == 0 || h.made_ms == 0 || h.key_record[0] != 1 ||
       h.key_record[1] < CARNET_KEY_PASSPHRASE || h.key_record[1] > CARNET_KEY_FILE_IN_DIR ||
       h.data_bytes < CARNET__BACKUP_DATA_MIN)
     abort();

@@ -17,9 +17,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     carnet__benc enc;
     carnet__benc_init(&enc);
     for (uint32_t i = 0; i < b.info.entities; i++) {
-      carnet__entity e = {.id = b.ents[i].id, .kind = b.ents[i].kind, .cells = b.ents[i].cells,
-                          .n = b.ents[i].n};
-      for (size_t j = 0; j < e.n; j++) e.cells[j].seq = 1;
+      carnet__entity e = {
+          .id = b.ents[i].id, .kind = b.ents[i].kind, .cells = b.ents[i].cells, .n = b.ents[i].n};
+      for (size_t j = 0; j < e.n; j++)
+        e.cells[j].seq = 1;
       if (carnet__benc_entity(&enc, &e, 0, 0, NULL) != 0) abort();
     }
     if (carnet__benc_finish(&enc, &b.info, &out) != 0) abort();

@@ -21,8 +21,7 @@ static void roundtrip(const carnet__sheet *sh, char sep, bool bom) {
   carnet__csv_info info;
   char why[256];
   if (carnet__csv_encode(sh, sep, bom, &b) != 0) abort();
-  if (carnet__csv_decode(b.data ? b.data : "", b.len, &again, &info, why, sizeof why) != 0)
-    abort();
+  if (carnet__csv_decode(b.data ? b.data : "", b.len, &again, &info, why, sizeof why) != 0) abort();
   if (!carnet__sheet_equal(sh, again)) abort();
   if (info.cp1252 || info.bom != bom || info.nbad || info.strays) abort();
   if (carnet__sheet_rows(sh) > 0 && carnet__sheet_width(sh, 0) > 1 && info.sep != sep) abort();

@@ -35,8 +35,8 @@ static void on_bad(void *ctx, uint64_t pgno, const char *what, int line) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  static const char *const tables[] = {"meta", "entities", "changes", "marks", "index",
-                                       "peers", "invites", "certs", "erased", "oppose"};
+  static const char *const tables[] = {"meta",  "entities", "changes", "marks",  "index",
+                                       "peers", "invites",  "certs",   "erased", "oppose"};
   carnet__pages *p = NULL;
   char why[256] = "";
   /* A private copy: the reader must not need more than it is given. */

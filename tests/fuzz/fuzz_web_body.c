@@ -54,7 +54,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       assert(q.status == 400 || q.status == 500);
     json_t *v;
     const char *k;
-    json_object_foreach(body, k, v) (void)web_json_decimal(v, 3, &x);
+    json_object_foreach(body, k, v)(void) web_json_decimal(v, 3, &x);
     carnet_patch_free(p);
     json_decref(q.reply);
   }

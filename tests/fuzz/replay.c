@@ -68,7 +68,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s: no corpus in %s\n", argv[0], argv[1]);
     return 1;
   }
-  for (size_t i = 0; i < n; i++) LLVMFuzzerTestOneInput(in[i].data, in[i].len);
+  for (size_t i = 0; i < n; i++)
+    LLVMFuzzerTestOneInput(in[i].data, in[i].len);
   uint8_t *buf = malloc(1 << 16);
   for (long r = 0; r < rounds; r++) {
     input *a = &in[next() % n];
@@ -76,13 +77,15 @@ int main(int argc, char **argv) {
     memcpy(buf, a->data, len);
     switch (next() % 4) {
     case 0: /* flip bits */
-      for (int k = 0; k < 1 + (int)(next() % 4) && len; k++) buf[next() % len] ^= (uint8_t)(1u << (next() % 8));
+      for (int k = 0; k < 1 + (int)(next() % 4) && len; k++)
+        buf[next() % len] ^= (uint8_t)(1u << (next() % 8));
       break;
     case 1: /* truncate */
       len = len ? next() % len : 0;
       break;
     case 2: /* random byte values */
-      for (int k = 0; k < 1 + (int)(next() % 3) && len; k++) buf[next() % len] = (uint8_t)next();
+      for (int k = 0; k < 1 + (int)(next() % 3) && len; k++)
+        buf[next() % len] = (uint8_t)next();
       break;
     default: { /* splice with another input */
       input *b = &in[next() % n];
@@ -96,7 +99,8 @@ int main(int argc, char **argv) {
   }
   printf("%s: %zu corpus files, %ld mutations: no crash\n", argv[1], n, rounds);
   free(buf);
-  for (size_t i = 0; i < n; i++) free(in[i].data);
+  for (size_t i = 0; i < n; i++)
+    free(in[i].data);
   free(in);
   return 0;
 }

@@ -67,7 +67,7 @@ static void test_lenient(void **state) {
   carnet__sheet *sh = DECODE("a\"b,\"c\"d,e\r\rf", NULL);
   assert_string_equal(carnet__sheet_get(sh, 0, 0), "a\"b"); /* a quote inside: a character */
   assert_string_equal(carnet__sheet_get(sh, 0, 1), "cd");   /* text after the closing quote */
-  assert_int_equal(carnet__sheet_rows(sh), 2);               /* \r alone ends a line */
+  assert_int_equal(carnet__sheet_rows(sh), 2);              /* \r alone ends a line */
   assert_int_equal(carnet__sheet_line(sh, 1), 3);
   carnet__sheet_free(sh);
 }
@@ -75,7 +75,9 @@ static void test_lenient(void **state) {
 static void test_windows_1252(void **state) {
   (void)state;
   carnet__csv_info info;
-  carnet__sheet *sh = DECODE("Pr\xe9nom;Soci\xe9t\xe9\n\x80uro \x9c\x92;Fa\xe7" "ade\n", &info);
+  carnet__sheet *sh = DECODE("Pr\xe9nom;Soci\xe9t\xe9\n\x80uro \x9c\x92;Fa\xe7"
+                             "ade\n",
+                             &info);
   assert_true(info.cp1252);
   assert_string_equal(carnet__sheet_get(sh, 0, 0), "Prénom");
   assert_string_equal(carnet__sheet_get(sh, 1, 0), "€uro œ’");
@@ -115,7 +117,8 @@ static void test_mixed_encodings(void **state) {
   carnet__sheet_free(sh);
 
   /* Windows-1252 with one UTF-8 row: read as Windows-1252, the row listed. */
-  sh = DECODE("Pr\xe9nom;Ville\nRen\xe9" "e;Besan\xe7on\nHélène;Orléans\nFran\xe7oise;N\xeemes\n",
+  sh = DECODE("Pr\xe9nom;Ville\nRen\xe9"
+              "e;Besan\xe7on\nHélène;Orléans\nFran\xe7oise;N\xeemes\n",
               &info);
   assert_true(info.cp1252);
   assert_int_equal(info.nbad, 1);
@@ -145,9 +148,9 @@ static void test_errors(void **state) {
   carnet__sheet *sh = (carnet__sheet *)1;
   char why[256];
   const char unterminated[] = "a;b\n1;2\n3;\"open\nstill\n";
-  assert_int_equal(carnet__csv_decode(unterminated, sizeof unterminated - 1, &sh, NULL, why,
-                                      sizeof why),
-                   CARNET_EINVAL);
+  assert_int_equal(
+      carnet__csv_decode(unterminated, sizeof unterminated - 1, &sh, NULL, why, sizeof why),
+      CARNET_EINVAL);
   assert_null(sh);
   assert_string_equal(why, "line 3: a quoted field is never closed (a missing '\"')");
   const char nul[] = "a;b\nx\0y;z\n";
@@ -175,10 +178,13 @@ static void test_encode_roundtrip(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_semicolon_bom_quotes), cmocka_unit_test(test_separator_sniffing),
-      cmocka_unit_test(test_lenient),              cmocka_unit_test(test_windows_1252),
+      cmocka_unit_test(test_semicolon_bom_quotes),
+      cmocka_unit_test(test_separator_sniffing),
+      cmocka_unit_test(test_lenient),
+      cmocka_unit_test(test_windows_1252),
       cmocka_unit_test(test_mixed_encodings),
-      cmocka_unit_test(test_errors),               cmocka_unit_test(test_encode_roundtrip),
+      cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_encode_roundtrip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

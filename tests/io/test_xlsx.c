@@ -43,12 +43,12 @@ static void test_excel_workbook(void **state) {
   assert_int_equal(carnet__xlsx_decode(buf, len, &sh, why, sizeof why), 0);
   assert_int_equal(carnet__sheet_rows(sh), 3);
   assert_string_equal(carnet__sheet_get(sh, 0, 1), "Prénom");
-  assert_string_equal(carnet__sheet_get(sh, 1, 1), "Zoé");       /* rich text, no phonetic */
-  assert_string_equal(carnet__sheet_get(sh, 1, 2), "612345678"); /* a number */
-  assert_string_equal(carnet__sheet_get(sh, 1, 4), "Besançon");  /* an inline string */
+  assert_string_equal(carnet__sheet_get(sh, 1, 1), "Zoé");        /* rich text, no phonetic */
+  assert_string_equal(carnet__sheet_get(sh, 1, 2), "612345678");  /* a number */
+  assert_string_equal(carnet__sheet_get(sh, 1, 4), "Besançon");   /* an inline string */
   assert_string_equal(carnet__sheet_get(sh, 1, 5), "2023-03-15"); /* built-in date style 14 */
   assert_string_equal(carnet__sheet_get(sh, 1, 6), "2023-03-16"); /* custom dd/mm/yyyy */
-  assert_string_equal(carnet__sheet_get(sh, 1, 7), "12.5");      /* "0.00 d" is no date */
+  assert_string_equal(carnet__sheet_get(sh, 1, 7), "12.5");       /* "0.00 d" is no date */
   assert_int_equal(carnet__sheet_line(sh, 2), 4);                 /* row 3 is missing */
   assert_string_equal(carnet__sheet_get(sh, 2, 0), "");           /* A4 absent */
   assert_string_equal(carnet__sheet_get(sh, 2, 1), "Léa");        /* a formula's value */
@@ -90,7 +90,8 @@ static void test_write_read(void **state) {
   /* The empty cell is no cell: its row is one cell narrower. */
   assert_int_equal(carnet__sheet_rows(back), 4);
   for (int r = 0; r < 4; r++)
-    for (int c = 0; c < 3; c++) assert_string_equal(carnet__sheet_get(back, r, c), cells[r][c]);
+    for (int c = 0; c < 3; c++)
+      assert_string_equal(carnet__sheet_get(back, r, c), cells[r][c]);
   free(buf);
   carnet__sheet_free(back);
   carnet__sheet_free(sh);

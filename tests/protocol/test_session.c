@@ -123,8 +123,8 @@ static void assert_same_digest(node *a, node *b) {
 }
 
 static carnet_session *start(node *n, bool initiator, bool once, const char *token) {
-  carnet_session_opts o = {.initiator = initiator, .once = once, .invite_token = token,
-                           .batch_bytes = 4096};
+  carnet_session_opts o = {
+      .initiator = initiator, .once = once, .invite_token = token, .batch_bytes = 4096};
   carnet_session *s;
   int rc = carnet_session_new(n->r, &o, n->env.now_ms, &s);
   if (rc) fail_msg("session_new: %s (%s)", carnet_error_name(rc), carnet_replica_errmsg(n->r));
@@ -348,7 +348,8 @@ static void test_tampered_frame(void **state) {
   node_open(&b, "tamp-b", 6);
   same_team(&a, &b);
   trust_both(&a, &b);
-  for (int i = 0; i < 50; i++) add_customer(&a, "Client", "Nantes");
+  for (int i = 0; i < 50; i++)
+    add_customer(&a, "Client", "Nantes");
   uint8_t before[32], after[32];
   assert_int_equal(carnet_replica_get_digest(b.r, before), 0);
   /* Byte 400 of A's output is inside the first encrypted batch. */
@@ -420,7 +421,8 @@ static void copy_tag(node *a, node *b) {
   carnet__store *st;
   carnet__stxn *t;
   uint8_t v[8];
-  for (int i = 0; i < 8; i++) v[i] = (uint8_t)(forged >> (56 - 8 * i));
+  for (int i = 0; i < 8; i++)
+    v[i] = (uint8_t)(forged >> (56 - 8 * i));
   assert_int_equal(carnet__store_open(d, 0, &st, why, sizeof why), 0);
   assert_int_equal(carnet__store_begin(st, true, &t), 0);
   assert_int_equal(carnet__store_put(t, CARNET__T_META, "replica_id", 10, v, 8, 0), 0);

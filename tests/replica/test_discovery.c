@@ -515,7 +515,8 @@ static void test_live_three_replicas(void **state) {
   for (int i = 0; i < 3; i++) {
     node *n = &l->n[i];
     int rc = carnet__discovery_start(&l->loop, n->r, n->tcp_port, &o, on_peer, n, &n->d);
-    if (rc) fail_msg("start %s: %s: %s", n->name, carnet_error_name(rc), carnet_replica_errmsg(n->r));
+    if (rc)
+      fail_msg("start %s: %s: %s", n->name, carnet_error_name(rc), carnet_replica_errmsg(n->r));
   }
   run ru = {.l = l};
   uv_update_time(&l->loop);

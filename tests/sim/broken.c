@@ -53,7 +53,8 @@ int broken_after_apply(sim *s, int ri) {
     }
     int rc = carnet_record_update_commit(r, &s->ents[e].id, p);
     carnet_patch_free(p);
-    if (rc && rc != CARNET_ENOTFOUND) return sim_fail(s, "broken: update: %s", carnet_error_name(rc));
+    if (rc && rc != CARNET_ENOTFOUND)
+      return sim_fail(s, "broken: update: %s", carnet_error_name(rc));
     if (rc == 0) s->st.broken_rewrites++;
   }
   return 0;

@@ -15,7 +15,8 @@ int op_merge(sim *s, int ri) {
   carnet_txn *t;
   int rc = carnet_txn_begin(s->rep[ri].r, &t);
   if (rc) return ops_api_fail(s, ri, "txn_begin", rc);
-  rc = ops_finish(s, ri, t, carnet_merge_apply(t, &s->ents[a].id, &s->ents[b].id), "carnet_merge_apply");
+  rc = ops_finish(s, ri, t, carnet_merge_apply(t, &s->ents[a].id, &s->ents[b].id),
+                  "carnet_merge_apply");
   if (rc == 1) {
     s->st.merges++;
     model_merged(s, (uint32_t)a, (uint32_t)b);

@@ -259,10 +259,12 @@ int main(int argc, char **argv) {
   double secs = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   fprintf(stderr,
           "carnet-sim: %" PRIu64 " seed(s) from %" PRIu64 ", %" PRIu64 " steps each%s: %" PRIu64
-          " failed; %u ops, %u merges, %u erases, %u validations, %u crashes, %u partitions, %u sessions "
+          " failed; %u ops, %u merges, %u erases, %u validations, %u crashes, %u partitions, %u "
+          "sessions "
           "failed by the network; %.1f s\n",
           ran, o.first, o.steps, o.broken ? ", broken merge on r0" : "", failures, sum.ops_done,
-          sum.merges, sum.erases, sum.validations, sum.crashes, sum.partitions, sum.session_fail, secs);
+          sum.merges, sum.erases, sum.validations, sum.crashes, sum.partitions, sum.session_fail,
+          secs);
   if (sum.cells_in)
     fprintf(stderr,
             "carnet-sim: %llu cells received, %llu changed something: %.1f %% wasted; %u laptops "

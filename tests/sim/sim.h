@@ -69,10 +69,10 @@ typedef struct simrep {
   tenv env;
   carnet_replica *r; /* NULL while crashed */
   uint64_t id;
-  int64_t rate_pm; /* clock speed, per mille of the global time */
-  int part;        /* partition component; links join equal ones */
-  uint64_t up_at;  /* crashed: step at which it restarts */
-  uint64_t fwd_g;  /* global time of its clock's last step forward */
+  int64_t rate_pm;             /* clock speed, per mille of the global time */
+  int part;                    /* partition component; links join equal ones */
+  uint64_t up_at;              /* crashed: step at which it restarts */
+  uint64_t fwd_g;              /* global time of its clock's last step forward */
   uint8_t pk[CARNET_PK_BYTES]; /* its identity key (--revoke) */
   uint64_t off_until;          /* a laptop offline (no link) until this step; 0: online */
   unsigned crashes, restarts, clock_back;

@@ -25,7 +25,6 @@
 #include "support/cliproc.h"
 #include "support/testenv.h"
 
-
 uint64_t now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -39,8 +38,6 @@ void sleep_ms(unsigned ms) {
 }
 
 /* --- fixture: a scratch directory and the background processes --------- */
-
-
 
 fx *F; /* the running test's fixture */
 
@@ -117,7 +114,6 @@ int run_v(const char *dir, proc_result *r, const char *const *args) {
   return r->status;
 }
 
-
 /* Runs and expects exit 0; returns stdout (free it). */
 char *ok_v(const char *dir, const char *const *args) {
   proc_result r;
@@ -131,7 +127,6 @@ char *ok_v(const char *dir, const char *const *args) {
   free(r.err);
   return r.out;
 }
-
 
 json_t *parse_json(const char *text) {
   json_error_t e;
@@ -158,7 +153,6 @@ json_t *ok_json_v(const char *dir, const char *const *args) {
   return j;
 }
 
-
 long long jint(const json_t *o, const char *key) {
   json_t *v = json_object_get(o, key);
   if (!json_is_integer(v)) fail_msg("no integer '%s' in the JSON", key);
@@ -170,7 +164,6 @@ void jstr(const json_t *o, const char *key, char *out, size_t len) {
   if (!json_is_string(v)) fail_msg("no string '%s' in the JSON", key);
   snprintf(out, len, "%s", json_string_value(v));
 }
-
 
 ident id_of(const char *dir) {
   ident id;
@@ -287,7 +280,6 @@ bg *serve_v(const char *dir, const char *name, const char *const *extra) {
     fail_msg("carnet serve on %s did not say where it listens", dir);
   return b;
 }
-
 
 bool bg_alive(bg *b) {
   if (b->reaped) return false;

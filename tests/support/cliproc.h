@@ -10,11 +10,11 @@
 #ifndef CARNET_TESTS_CLIPROC_H
 #define CARNET_TESTS_CLIPROC_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <sys/types.h>
-#include <jansson.h>
 
 #include "carnet/carnet.h"
 #include "support/proc.h"

@@ -46,7 +46,6 @@ bool replica_holds(const char *dir, const char *needle) {
   return found;
 }
 
-
 char *file_holding_bytes(const char *dir, const void *needle, size_t len) {
   DIR *d = opendir(dir);
   struct dirent *de;

@@ -40,14 +40,14 @@ void rfx_assert_same_digest(carnet_replica *a, carnet_replica *b);
   do {                                                                                             \
     int rc_ = (expr);                                                                              \
     if (rc_ != 0)                                                                                  \
-      fail_msg("%s: %s (%s)", #expr, carnet_error_name(rc_), (r) ? carnet_replica_errmsg(r) : "");   \
+      fail_msg("%s: %s (%s)", #expr, carnet_error_name(rc_), (r) ? carnet_replica_errmsg(r) : ""); \
   } while (0)
 
 #define ASSERT_RC(r, expr, want)                                                                   \
   do {                                                                                             \
     int rc_ = (expr);                                                                              \
     if (rc_ != (want))                                                                             \
-      fail_msg("%s: got %s, want %s (%s)", #expr, carnet_error_name(rc_), carnet_error_name(want),     \
+      fail_msg("%s: got %s, want %s (%s)", #expr, carnet_error_name(rc_), carnet_error_name(want), \
                carnet_replica_errmsg(r));                                                          \
   } while (0)
 

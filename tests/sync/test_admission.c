@@ -173,8 +173,8 @@ static void test_idle_connections_do_not_lock_out(void **state) {
   long rss0, hwm0;
   mem_of(sa->pid, &rss0, &hwm0);
 
-  attack_stats *st = mmap(NULL, sizeof *st, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
-                          -1, 0);
+  attack_stats *st =
+      mmap(NULL, sizeof *st, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   assert_true(st != MAP_FAILED);
   memset(st, 0, sizeof *st);
   start_attack(sa->addr, st);
@@ -233,8 +233,7 @@ static void test_idle_connections_do_not_lock_out(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test_setup_teardown(test_idle_connections_do_not_lock_out, fx_setup,
-                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_idle_connections_do_not_lock_out, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

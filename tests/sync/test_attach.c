@@ -160,8 +160,8 @@ static void test_transfer_resume_and_priority(void **state) {
   json_t *j = sync_json(B, sa->addr);
   long long stored = (long long)BIG + 24 + 17 * ((BIG + 65535) / 65536);
   long long moved = jint(j, "content_in");
-  printf("# resumed: %lld bytes of NAME.part kept, %lld moved the second time (file %lld)\n",
-         part, moved, stored);
+  printf("# resumed: %lld bytes of NAME.part kept, %lld moved the second time (file %lld)\n", part,
+         moved, stored);
   assert_int_equal(jint(j, "files_in"), 1);
   assert_true(moved <= stored - part + UNIT);
   assert_true(moved >= stored - part);
@@ -287,8 +287,8 @@ static void test_erase_three_replicas(void **state) {
   trust_pair(A, B);
   trust_pair(A, C);
   trust_pair(B, C);
-  char *cust = first_line(OK(A, "customer", "add", "--name", "Zoe Effacement", "--email",
-                             "zoe@example.org"));
+  char *cust = first_line(
+      OK(A, "customer", "add", "--name", "Zoe Effacement", "--email", "zoe@example.org"));
   char *contact = first_line(OK(A, "contact", "add", "--customer", cust, "--name", "Assistant"));
   make_file(src, 2000000, ERASE_MARKER, 21);
   make_file(small, 5000, ERASE_MARKER, 22);
@@ -356,7 +356,8 @@ static void test_erase_three_replicas(void **state) {
     proc_result_free(&r);
     assert_int_not_equal(RUN(dirs[i], &r, "attachment", "show", att2), 0);
     proc_result_free(&r);
-    if (files_count(dirs[i]) != 0) fail_msg("%d files left in %s/files", files_count(dirs[i]), dirs[i]);
+    if (files_count(dirs[i]) != 0)
+      fail_msg("%d files left in %s/files", files_count(dirs[i]), dirs[i]);
     json_t *st = OKJ(dirs[i], "status");
     json_t *at = json_object_get(st, "attachments");
     assert_int_equal(jint(at, "here") + jint(at, "pending_files") + jint(at, "not_fetched"), 0);

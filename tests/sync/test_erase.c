@@ -221,7 +221,6 @@ static void assert_nowhere(const char *needle) {
   }
 }
 
-
 /* --- sealed rows ------------------------------------------------------------------ */
 
 /* Rows are sealed on disk (encryption at rest), so a plaintext search finds
@@ -256,8 +255,8 @@ static void read_rows(const char *dir, rowset *out) {
     if (k.mv_size != 16 || v.mv_size < 4 * CHUNK) continue;
     memcpy(out->id[out->n], k.mv_data, 16);
     for (int c = 0; c < 3; c++)
-      memcpy(out->chunk[out->n][c], (const uint8_t *)v.mv_data + (v.mv_size - CHUNK) * (size_t)(c + 1) / 4,
-             CHUNK);
+      memcpy(out->chunk[out->n][c],
+             (const uint8_t *)v.mv_data + (v.mv_size - CHUNK) * (size_t)(c + 1) / 4, CHUNK);
     out->n++;
   }
   mdb_cursor_close(cur);
@@ -489,7 +488,8 @@ static void test_erase_everywhere(void **state) {
   for (int i = 0; i < 3; i++)
     for (size_t r = 0; r < before[i].n; r++) {
       bool stays = false;
-      for (int j = 0; j < 3; j++) stays |= has_id(&after[j], before[i].id[r]);
+      for (int j = 0; j < 3; j++)
+        stays |= has_id(&after[j], before[i].id[r]);
       if (stays) continue;
       gone_rows++;
       for (int j = 0; j < 3; j++)
@@ -530,11 +530,12 @@ static void test_serve_compacts_after_cli_erase(void **state) {
   free(note);
   /* The sealed row goes from the files while the serve still runs. */
   for (int waited = 0; dir_holds(W->dirs[B], before.chunk[0][1], CHUNK); waited += 50) {
-    if (waited > 10000 * SCALE) fail_msg("the erased row is still in %s after 10 s of serve",
-                                         W->dirs[B]);
+    if (waited > 10000 * SCALE)
+      fail_msg("the erased row is still in %s after 10 s of serve", W->dirs[B]);
     sleep_ms(50);
   }
-  for (int c = 0; c < 3; c++) assert_false(dir_holds(W->dirs[B], before.chunk[0][c], CHUNK));
+  for (int c = 0; c < 3; c++)
+    assert_false(dir_holds(W->dirs[B], before.chunk[0][c], CHUNK));
   char *where = file_holding(W->dirs[B], X_EMAIL);
   if (where) fail_msg("'%s' is in %s", X_EMAIL, where);
   stop_b();
@@ -563,7 +564,8 @@ static void test_serve_compacts_after_cli_erase(void **state) {
 static void test_erase_person_everywhere(void **state) {
   (void)state;
   enum { A, B, C };
-  for (int i = 0; i < 3; i++) DO(i, "init");
+  for (int i = 0; i < 3; i++)
+    DO(i, "init");
   trust(A, B);
   trust(B, C);
   trust(A, C);
@@ -595,7 +597,8 @@ static void test_erase_person_everywhere(void **state) {
   assert_non_null(strstr(out, "erased 2 customers"));
   free(out);
   static rowset before[3];
-  for (int i = 0; i < 3; i++) read_rows(W->dirs[i], &before[i]);
+  for (int i = 0; i < 3; i++)
+    read_rows(W->dirs[i], &before[i]);
   /* C learns of the erasure and erases its third record with it (a
    * certificate it derives while applying A's, which leaves at C's next
    * session); A and B learn of that one; confirmations come back. */
@@ -615,7 +618,8 @@ static void test_erase_person_everywhere(void **state) {
     assert_int_equal(json_array_size(list), 1);
     assert_string_equal(jget(json_array_get(list, 0), "id"), k);
     json_decref(list);
-    for (int j = 0; j < 3; j++) assert_int_equal(CARNET(i, NULL, "customer", "show", ids[j]), 1);
+    for (int j = 0; j < 3; j++)
+      assert_int_equal(CARNET(i, NULL, "customer", "show", ids[j]), 1);
     json_t *c = JSON(i, "erasures");
     assert_int_equal(json_array_size(c), 3);
     for (size_t j = 0; j < 3; j++) {
@@ -626,8 +630,9 @@ static void test_erase_person_everywhere(void **state) {
     }
     json_decref(c);
   }
-  const char *gone[] = {P1_NAME, P1_EMAIL, P1_NOTE,    P2_NAME, P2_EMAIL, P2_PHONE, P2_E164,
-                        P2_CONTACT, "rappeler Ophelie", P3_NAME, P3_EMAIL, P3_NOTE};
+  const char *gone[] = {
+      P1_NAME,    P1_EMAIL,           P1_NOTE, P2_NAME,  P2_EMAIL, P2_PHONE, P2_E164,
+      P2_CONTACT, "rappeler Ophelie", P3_NAME, P3_EMAIL, P3_NOTE};
   for (size_t i = 0; i < sizeof gone / sizeof gone[0]; i++) {
     assert_nowhere(gone[i]);
     for (int d = 0; d < 3; d++)
@@ -638,12 +643,14 @@ static void test_erase_person_everywhere(void **state) {
   assert_true(replica_holds(W->dirs[C], K_EMAIL));
   /* No piece of the sealed rows of the erased records either. */
   static rowset after[3];
-  for (int i = 0; i < 3; i++) read_rows(W->dirs[i], &after[i]);
+  for (int i = 0; i < 3; i++)
+    read_rows(W->dirs[i], &after[i]);
   size_t gone_rows = 0;
   for (int i = 0; i < 3; i++)
     for (size_t r = 0; r < before[i].n; r++) {
       bool stays = false;
-      for (int j = 0; j < 3; j++) stays |= has_id(&after[j], before[i].id[r]);
+      for (int j = 0; j < 3; j++)
+        stays |= has_id(&after[j], before[i].id[r]);
       if (stays) continue;
       gone_rows++;
       for (int j = 0; j < 3; j++)

@@ -112,7 +112,8 @@ static void test_damaged_file_at_start(void **state) {
     if (c == 3) len = n / 2, what = "truncated";
     if (c == 4) trng_bytes(&g, buf, 8192);
     if (c == 5)
-      for (int i = 0; i < 400; i++) buf[8192 + trng_below(&g, (uint32_t)(n - 8192))] ^= 0x5a;
+      for (int i = 0; i < 400; i++)
+        buf[8192 + trng_below(&g, (uint32_t)(n - 8192))] ^= 0x5a;
     copy_dir(good, bad);
     write_file(data, buf, len);
     if (c < 5) {

@@ -53,8 +53,8 @@ static void write_csv(const char *file, unsigned n) {
   assert_non_null(f);
   fprintf(f, "Nom,Courriel,Téléphone,Ville,Code postal\n");
   for (unsigned i = 0; i < n; i++)
-    fprintf(f, "Client %05u,client%05u@exemple.fr,01 4%u %02u %02u %02u,%s,%05u\n", i, i, i / 1000000,
-            i / 10000 % 100, i / 100 % 100, i % 100, cities[i % 5], 10000 + i % 80000);
+    fprintf(f, "Client %05u,client%05u@exemple.fr,01 4%u %02u %02u %02u,%s,%05u\n", i, i,
+            i / 1000000, i / 10000 % 100, i / 100 % 100, i % 100, cities[i % 5], 10000 + i % 80000);
   fclose(f);
 }
 
@@ -92,8 +92,8 @@ static void kill_rounds(const killer *k, trng *g) {
   int kills = 0, partial = 0;
   for (int round = 0; kills < KILLS || (k->need_partial && partial == 0); round++) {
     if (round >= 10 * KILLS)
-      fail_msg("%s: %d kills mid-write in %d rounds, %d after some progress", k->what, kills,
-               round, partial);
+      fail_msg("%s: %d kills mid-write in %d rounds, %d after some progress", k->what, kills, round,
+               partial);
     char log[48];
     snprintf(log, sizeof log, "%s%d.log", k->what, round);
     bg *p = bg_spawn(k->args, log);
@@ -106,8 +106,9 @@ static void kill_rounds(const killer *k, trng *g) {
     long long now = customer_count(k->dir);
     printf("# %s round %d: killed after %u ms (%s, exit %d): %lld customers\n", k->what, round,
            wait, alive ? "mid-run" : "done already", st, now);
-    if (now < have) fail_msg("%s round %d: %lld customers after the kill, %lld before", k->what,
-                             round, now, have);
+    if (now < have)
+      fail_msg("%s round %d: %lld customers after the kill, %lld before", k->what, round, now,
+               have);
     if (now > k->n) fail_msg("%s round %d: %lld customers of %lld", k->what, round, now, k->n);
     if (round % 5 == 4) dupes_none(k->dir);
     kills += alive;
@@ -181,8 +182,9 @@ static void test_kill9_during_first_sync(void **state) {
   /* A first sync of this size commits in one receive group (a window of
    * 16 batches, or ~250 ms): kills land before or after it;
    * scripts/kill9-bulk.sh kills between groups at 100,000. */
-  killer k = {"sync", B, (const char *const[]){F->bin, "--dir", B, "sync", sa->addr, NULL}, n,
-              reset_receiver, false};
+  killer k = {
+      "sync",         B,    (const char *const[]){F->bin, "--dir", B, "sync", sa->addr, NULL}, n,
+      reset_receiver, false};
   kill_rounds(&k, &g);
   json_decref(sync_json(B, sa->addr));
   stop(sa);

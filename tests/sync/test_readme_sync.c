@@ -95,9 +95,9 @@ static void test_readme_sync(void **state) {
 
   /* serve --discover --once: syncs with what it finds, then exits. */
   OK1(office, "customer", "add", "--name", "Une fois");
-  const char *once[] = {F->bin,           "--dir",     laptop,      "serve", "--discover",
-                        "--once",         "--discover-iface", "127.0.0.1", "--discover-port",
-                        port,             NULL};
+  const char *once[] = {
+      F->bin,      "--dir",           laptop, "serve", "--discover", "--once", "--discover-iface",
+      "127.0.0.1", "--discover-port", port,   NULL};
   bg *b = bg_spawn(once, "serve-once.log");
   int st = bg_wait(b, T(30000));
   if (st != 0) dump_log(b);

@@ -168,8 +168,8 @@ static void test_restore_into_team(void **state) {
 
   /* Before the backup: K, X, Y on A, an invoice on each side. */
   char *k = ADD_ID(A, "--name", "Karine Gardee", "--email", K_EMAIL);
-  char *x = ADD_ID(A, "--name", X_NAME, "--email", X_EMAIL, "--phone", X_PHONE,
-                 "--notes", X_NOTES, "--city", "Rennes");
+  char *x = ADD_ID(A, "--name", X_NAME, "--email", X_EMAIL, "--phone", X_PHONE, "--notes", X_NOTES,
+                   "--city", "Rennes");
   char *y = ADD_ID(A, "--name", "Yves Garde", "--city", "Nantes");
   char *inv = LINE(A, "doc", "add", "--type", "invoice", "--customer", k);
   OK1(A, "doc", "line", "add", inv, "--label", "Pose", "--qty", "1", "--price", "100", "--vat",
@@ -178,8 +178,8 @@ static void test_restore_into_team(void **state) {
   json_decref(sync_json(A, sb->addr));
   char *c1 = ADD_ID(B, "--name", "Client Bureau Un");
   char *inv_b = LINE(B, "doc", "add", "--type", "invoice", "--customer", y);
-  OK1(B, "doc", "line", "add", inv_b, "--label", "Audit", "--qty", "1", "--price", "250",
-      "--vat", "20");
+  OK1(B, "doc", "line", "add", inv_b, "--label", "Audit", "--qty", "1", "--price", "250", "--vat",
+      "20");
   char *num_b1 = LINE(B, "doc", "validate", inv_b);
 
   /* The backup, while B serves; its key file kept apart. */
@@ -198,8 +198,8 @@ static void test_restore_into_team(void **state) {
    * goes on), both add customers, A erases X; then they sync. */
   char *c2 = ADD_ID(B, "--name", "Client Bureau Deux");
   char *inv_b2 = LINE(B, "doc", "add", "--type", "invoice", "--customer", k);
-  OK1(B, "doc", "line", "add", inv_b2, "--label", "Suivi", "--qty", "2", "--price", "80",
-      "--vat", "20");
+  OK1(B, "doc", "line", "add", inv_b2, "--label", "Suivi", "--qty", "2", "--price", "80", "--vat",
+      "20");
   char *num_b2 = LINE(B, "doc", "validate", inv_b2);
   char *c3 = ADD_ID(A, "--name", "Client Portable Trois");
   OK1(A, "erase", x, "--reason", "request of 2026-12-06");
@@ -252,18 +252,18 @@ static void test_restore_into_team(void **state) {
   assert_false(shows(R, x));
   OK1(R, "changes", "export", "-o", cf);
   const char *kept[] = {k, y, c1, c2, c3};
-  for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++) assert_true(shows(R, kept[i]));
+  for (size_t i = 0; i < sizeof kept / sizeof kept[0]; i++)
+    assert_true(shows(R, kept[i]));
 
   /* R works: a customer, and an invoice of its own series. */
   char *c4 = ADD_ID(R, "--name", "Client Restaure Quatre");
   char *inv_r = LINE(R, "doc", "add", "--type", "invoice", "--customer", y);
-  OK1(R, "doc", "line", "add", inv_r, "--label", "Reprise", "--qty", "1", "--price", "60",
-      "--vat", "20");
+  OK1(R, "doc", "line", "add", inv_r, "--label", "Reprise", "--qty", "1", "--price", "60", "--vat",
+      "20");
   char *num_r = LINE(R, "doc", "validate", inv_r);
   assert_non_null(strstr(num_r, r_tag));
   assert_string_not_equal(num_r, num_b2);
-  printf("# invoices: A %s, B %s and %s (after the backup), R %s\n", num_a1, num_b1, num_b2,
-         num_r);
+  printf("# invoices: A %s, B %s and %s (after the backup), R %s\n", num_a1, num_b1, num_b2, num_r);
   json_decref(sync_json(R, sa->addr));
   json_decref(sync_json(R, sn->addr));
   stop(sn);
@@ -280,11 +280,13 @@ static void test_restore_into_team(void **state) {
     size_t nn = invoice_numbers(dirs[d], nums, 8);
     assert_int_equal(nn, 4);
     for (size_t i = 0; i < nn; i++)
-      for (size_t j = i + 1; j < nn; j++) assert_string_not_equal(nums[i], nums[j]);
+      for (size_t j = i + 1; j < nn; j++)
+        assert_string_not_equal(nums[i], nums[j]);
     const char *want[] = {num_a1, num_b1, num_b2, num_r};
     for (size_t w = 0; w < 4; w++) {
       bool seen = false;
-      for (size_t i = 0; i < nn; i++) seen |= strcmp(nums[i], want[w]) == 0;
+      for (size_t i = 0; i < nn; i++)
+        seen |= strcmp(nums[i], want[w]) == 0;
       if (!seen) fail_msg("%s lacks invoice %s", dirs[d], want[w]);
     }
   }

@@ -217,8 +217,7 @@ static void test_peer_that_stays_connected_is_cut(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_remove_cuts_live_sessions, fx_setup, fx_teardown),
-      cmocka_unit_test_setup_teardown(test_peer_that_stays_connected_is_cut, fx_setup,
-                                      fx_teardown),
+      cmocka_unit_test_setup_teardown(test_peer_that_stays_connected_is_cut, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

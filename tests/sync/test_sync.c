@@ -132,9 +132,9 @@ static void test_merge_opposite_directions(void **state) {
   trust_pair(A, B);
   char *x = added_id(OK(A, "customer", "add", "--name", "Sophie Martin", "--email",
                         "sophie@martin.fr", "--city", "Lyon", "--postcode", "69003", "--json"));
-  char *y = added_id(OK(A, "customer", "add", "--name", "Sophie Martin", "--email",
-                        "s.martin@free.fr", "--city", "Lyon", "--postcode", "69003", "--force",
-                        "--json"));
+  char *y =
+      added_id(OK(A, "customer", "add", "--name", "Sophie Martin", "--email", "s.martin@free.fr",
+                  "--city", "Lyon", "--postcode", "69003", "--force", "--json"));
   bg *sa = SERVE(A, "A");
   json_decref(sync_json(B, sa->addr));
 
@@ -625,12 +625,12 @@ static void test_discovery(void **state) {
   char port[16];
   snprintf(port, sizeof port, "%u", 20000u + (unsigned)(getpid() % 20000));
   free(add_customer(A, "Found On The LAN", "Rennes"));
-  bg *sa = SERVE_WITH(A, "A", "--discover", "--discover-iface", "127.0.0.1", "--discover-port",
-                      port);
-  bg *ss = SERVE_WITH(S, "S", "--discover", "--discover-iface", "127.0.0.1", "--discover-port",
-                      port);
-  bg *sb = SERVE_WITH(B, "B", "--discover", "--discover-iface", "127.0.0.1", "--discover-port",
-                      port);
+  bg *sa =
+      SERVE_WITH(A, "A", "--discover", "--discover-iface", "127.0.0.1", "--discover-port", port);
+  bg *ss =
+      SERVE_WITH(S, "S", "--discover", "--discover-iface", "127.0.0.1", "--discover-port", port);
+  bg *sb =
+      SERVE_WITH(B, "B", "--discover", "--discover-iface", "127.0.0.1", "--discover-port", port);
   uint64_t t0 = now_ms();
   bool seen = false;
   while (!seen && now_ms() - t0 < (uint64_t)T(15000)) {

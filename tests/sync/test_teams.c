@@ -108,8 +108,8 @@ static void test_live_status(void **state) {
       dump_log(sh);
     }
     assert_true(ms >= 0);
-    printf("# change %d on A: pending %lld just after, 0 on A's status %lld ms later\n", i,
-           pending, ms);
+    printf("# change %d on A: pending %lld just after, 0 on A's status %lld ms later\n", i, pending,
+           ms);
   }
   /* And the hub's view of A: caught up too (its changes relayed back to A
    * are acknowledged by A). */

@@ -56,7 +56,8 @@ static void test_page_and_headers(void **state) {
   resp r = wc_send(&W, 0, "GET", "/", NULL, NULL, 0, NULL, NULL);
   EXPECT(r, 200);
   assert_non_null(strstr(r.body, "<html"));
-  assert_non_null(strstr(resp_header(&r, "Content-Security-Policy", v, sizeof v), "default-src 'self'"));
+  assert_non_null(
+      strstr(resp_header(&r, "Content-Security-Policy", v, sizeof v), "default-src 'self'"));
   assert_non_null(strstr(v, "frame-ancestors 'none'"));
   assert_string_equal(resp_header(&r, "X-Content-Type-Options", v, sizeof v), "nosniff");
   assert_string_equal(resp_header(&r, "Referrer-Policy", v, sizeof v), "no-referrer");
@@ -95,7 +96,8 @@ static void test_host_origin_options(void **state) {
   r = wc_send(&W, 0, "GET", "/", NULL, NULL, 0, "attacker.test", NULL);
   EXPECT(r, 403); /* DNS rebinding: the page too */
   resp_free(&r);
-  r = wc_send(&W, WC_TOKEN, "GET", "/api/status", NULL, NULL, 0, NULL, "Origin: http://evil.example");
+  r = wc_send(&W, WC_TOKEN, "GET", "/api/status", NULL, NULL, 0, NULL,
+              "Origin: http://evil.example");
   EXPECT(r, 403);
   resp_free(&r);
   char origin[160];
@@ -116,33 +118,59 @@ static void test_host_origin_options(void **state) {
 static void test_auth_everywhere(void **state) {
   (void)state;
   static const char *const calls[][2] = {
-      {"GET", "/api/status"},           {"GET", "/api/events"},
-      {"GET", "/api/customers"},        {"POST", "/api/customers"},
-      {"GET", "/api/customers/x"},      {"PATCH", "/api/customers/x"},
-      {"DELETE", "/api/customers/x"},   {"GET", "/api/customers/x/contacts"},
-      {"GET", "/api/customers/x/consents"}, {"POST", "/api/customers/x/consents"},
-      {"GET", "/api/customers/x/history"}, {"POST", "/api/customers/x/erase"},
+      {"GET", "/api/status"},
+      {"GET", "/api/events"},
+      {"GET", "/api/customers"},
+      {"POST", "/api/customers"},
+      {"GET", "/api/customers/x"},
+      {"PATCH", "/api/customers/x"},
+      {"DELETE", "/api/customers/x"},
+      {"GET", "/api/customers/x/contacts"},
+      {"GET", "/api/customers/x/consents"},
+      {"POST", "/api/customers/x/consents"},
+      {"GET", "/api/customers/x/history"},
+      {"POST", "/api/customers/x/erase"},
       {"GET", "/api/customers/x/erase"},
-      {"GET", "/api/customers/x/subject-export"}, {"POST", "/api/contacts"},
-      {"GET", "/api/contacts/x"},       {"PATCH", "/api/contacts/x"},
-      {"DELETE", "/api/contacts/x"},    {"GET", "/api/documents"},
-      {"POST", "/api/documents"},       {"GET", "/api/documents/x"},
-      {"PATCH", "/api/documents/x"},    {"DELETE", "/api/documents/x"},
-      {"POST", "/api/documents/x/lines"}, {"PATCH", "/api/documents/x/lines/y"},
-      {"DELETE", "/api/documents/x/lines/y"}, {"POST", "/api/documents/x/lines/y/move"},
-      {"POST", "/api/documents/x/validate"}, {"POST", "/api/documents/x/status"},
-      {"POST", "/api/documents/x/convert"}, {"GET", "/api/actions"},
-      {"POST", "/api/actions"},         {"GET", "/api/actions/x"},
-      {"PATCH", "/api/actions/x"},      {"DELETE", "/api/actions/x"},
-      {"GET", "/api/reminders"},        {"GET", "/api/reminders/due"},
-      {"POST", "/api/reminders"},       {"GET", "/api/reminders/x"},
-      {"PATCH", "/api/reminders/x"},    {"DELETE", "/api/reminders/x"},
-      {"GET", "/api/duplicates"},       {"GET", "/api/duplicates/review"},
-      {"POST", "/api/duplicates/dismiss"}, {"POST", "/api/duplicates/set-aside"},
-      {"POST", "/api/merge"},           {"POST", "/api/unmerge"},
-      {"POST", "/api/import"},          {"GET", "/api/export"},
-      {"GET", "/api/peers"},            {"POST", "/api/invite"},
-      {"GET", "/api/erasures"},         {"GET", "/api/nothing"},
+      {"GET", "/api/customers/x/subject-export"},
+      {"POST", "/api/contacts"},
+      {"GET", "/api/contacts/x"},
+      {"PATCH", "/api/contacts/x"},
+      {"DELETE", "/api/contacts/x"},
+      {"GET", "/api/documents"},
+      {"POST", "/api/documents"},
+      {"GET", "/api/documents/x"},
+      {"PATCH", "/api/documents/x"},
+      {"DELETE", "/api/documents/x"},
+      {"POST", "/api/documents/x/lines"},
+      {"PATCH", "/api/documents/x/lines/y"},
+      {"DELETE", "/api/documents/x/lines/y"},
+      {"POST", "/api/documents/x/lines/y/move"},
+      {"POST", "/api/documents/x/validate"},
+      {"POST", "/api/documents/x/status"},
+      {"POST", "/api/documents/x/convert"},
+      {"GET", "/api/actions"},
+      {"POST", "/api/actions"},
+      {"GET", "/api/actions/x"},
+      {"PATCH", "/api/actions/x"},
+      {"DELETE", "/api/actions/x"},
+      {"GET", "/api/reminders"},
+      {"GET", "/api/reminders/due"},
+      {"POST", "/api/reminders"},
+      {"GET", "/api/reminders/x"},
+      {"PATCH", "/api/reminders/x"},
+      {"DELETE", "/api/reminders/x"},
+      {"GET", "/api/duplicates"},
+      {"GET", "/api/duplicates/review"},
+      {"POST", "/api/duplicates/dismiss"},
+      {"POST", "/api/duplicates/set-aside"},
+      {"POST", "/api/merge"},
+      {"POST", "/api/unmerge"},
+      {"POST", "/api/import"},
+      {"GET", "/api/export"},
+      {"GET", "/api/peers"},
+      {"POST", "/api/invite"},
+      {"GET", "/api/erasures"},
+      {"GET", "/api/nothing"},
   };
   const char *body = "{\"name\":\"Intrus\",\"channel\":\"email\",\"granted\":true}";
   char *before = digest(DIR_);
@@ -181,13 +209,15 @@ static void test_routes_methods_limits(void **state) {
   r = wc(&W, "POST", "/api/customers", "{\"name\": \"Jean\",");
   EXPECT(r, 400);
   assert_string_equal(err_code(&r), "CARNET_EINVAL");
-  assert_non_null(strstr(json_string_value(json_object_get(json_object_get(r.json, "error"), "message")),
-                         "malformed JSON"));
+  assert_non_null(
+      strstr(json_string_value(json_object_get(json_object_get(r.json, "error"), "message")),
+             "malformed JSON"));
   resp_free(&r);
   r = wc(&W, "POST", "/api/customers", "[1,2]");
   EXPECT(r, 400);
   resp_free(&r);
-  r = wc_send(&W, WC_TOKEN, "POST", "/api/customers", "text/plain", "{\"name\":\"x\"}", 12, NULL, NULL);
+  r = wc_send(&W, WC_TOKEN, "POST", "/api/customers", "text/plain", "{\"name\":\"x\"}", 12, NULL,
+              NULL);
   EXPECT(r, 415);
   resp_free(&r);
   /* Over the limit: 1 MiB of JSON. */
@@ -223,15 +253,18 @@ static void test_routes_methods_limits(void **state) {
 static void test_customers(void **state) {
   (void)state;
   char id[40], path_[256];
-  make_customer("{\"name\":\"Hélène Martin\",\"phones\":[{\"type\":\"mobile\",\"number\":\"06 11 22 33 44\"}],"
-                "\"tags\":[\"vip\"],\"address\":{\"city\":\"Lyon\"},\"sales_rep\":\"anne\","
-                "\"discount\":5.5,\"custom\":{\"surface\":{\"type\":\"number\",\"value\":\"120\"}}}",
-                id);
+  make_customer(
+      "{\"name\":\"Hélène Martin\",\"phones\":[{\"type\":\"mobile\",\"number\":\"06 11 22 33 "
+      "44\"}],"
+      "\"tags\":[\"vip\"],\"address\":{\"city\":\"Lyon\"},\"sales_rep\":\"anne\","
+      "\"discount\":5.5,\"custom\":{\"surface\":{\"type\":\"number\",\"value\":\"120\"}}}",
+      id);
   snprintf(path_, sizeof path_, "/api/customers/%s", id);
   resp r = wc(&W, "GET", path_, NULL);
   EXPECT(r, 200);
   assert_string_equal(jget(&r, "name"), "Hélène Martin");
-  assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(r.json, "phones"), 0), "number")),
+  assert_string_equal(json_string_value(json_object_get(
+                          json_array_get(json_object_get(r.json, "phones"), 0), "number")),
                       "+33611223344");
   assert_true(json_real_value(json_object_get(r.json, "discount")) == 5.5);
   char ref[64];
@@ -260,9 +293,11 @@ static void test_customers(void **state) {
   resp_free(&r);
   /* Edit: a set given whole, a scalar cleared. */
   snprintf(path_, sizeof path_, "/api/customers/%s", id);
-  r = wc(&W, "PATCH", path_, "{\"tags\":[\"gold\"],\"sales_rep\":null,\"emails\":[\"h@example.fr\"]}");
+  r = wc(&W, "PATCH", path_,
+         "{\"tags\":[\"gold\"],\"sales_rep\":null,\"emails\":[\"h@example.fr\"]}");
   EXPECT(r, 200);
-  assert_string_equal(json_string_value(json_array_get(json_object_get(r.json, "tags"), 0)), "gold");
+  assert_string_equal(json_string_value(json_array_get(json_object_get(r.json, "tags"), 0)),
+                      "gold");
   assert_int_equal(json_array_size(json_object_get(r.json, "tags")), 1);
   assert_true(json_is_null(json_object_get(r.json, "sales_rep")));
   resp_free(&r);
@@ -274,8 +309,9 @@ static void test_customers(void **state) {
   r = wc(&W, "POST", "/api/customers", "{\"name\":\"Jean\",\"phones\":[\"123\"]}");
   EXPECT(r, 400);
   assert_string_equal(err_field(&r), "phones");
-  assert_non_null(strstr(json_string_value(json_object_get(json_object_get(r.json, "error"), "message")),
-                         "invalid phone number '123'"));
+  assert_non_null(
+      strstr(json_string_value(json_object_get(json_object_get(r.json, "error"), "message")),
+             "invalid phone number '123'"));
   resp_free(&r);
   r = wc(&W, "PATCH", path_, "{\"name\":\"Hélène B\",\"emails\":[\"jean@\"]}");
   EXPECT(r, 400);
@@ -345,7 +381,8 @@ static void test_paging(void **state) {
   char id[40], seen[8][40];
   for (int i = 0; i < 5; i++) {
     char body[128];
-    snprintf(body, sizeof body, "{\"name\":\"Pagination %c%c\",\"tags\":[\"page\"]}", 'a' + i, 'a' + i);
+    snprintf(body, sizeof body, "{\"name\":\"Pagination %c%c\",\"tags\":[\"page\"]}", 'a' + i,
+             'a' + i);
     make_customer(body, id);
   }
   char url[256] = "/api/customers?tag=page&limit=2";
@@ -355,7 +392,8 @@ static void test_paging(void **state) {
     EXPECT(r, 200);
     json_t *items = json_object_get(r.json, "items"), *it;
     size_t i;
-    json_array_foreach(items, i, it) snprintf(seen[n++], 40, "%s", json_string_value(json_object_get(it, "id")));
+    json_array_foreach(items, i, it)
+        snprintf(seen[n++], 40, "%s", json_string_value(json_object_get(it, "id")));
     pages++;
     const char *next = jget(&r, "next");
     if (next == NULL) {
@@ -375,7 +413,7 @@ static void test_paging(void **state) {
 /* A customer summary (docs/HTTP-API.md, "Duplicates and merges"): exactly
  * these keys. */
 static void assert_summary(json_t *o, const char *id) {
-  static const char *const keys[] = {"id",   "ref",   "name",    "company", "type",     "emails",
+  static const char *const keys[] = {"id",     "ref",  "name",  "company", "type", "emails",
                                      "phones", "tags", "siret", "deleted", "city", "postcode"};
   assert_true(json_is_object(o));
   for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
@@ -390,7 +428,8 @@ static void test_duplicate_refused_then_forced(void **state) {
   char id[40];
   make_customer("{\"name\":\"Doublon SARL\",\"emails\":[\"contact@doublon.fr\"]}", id);
   char *before = digest(DIR_);
-  resp r = wc(&W, "POST", "/api/customers", "{\"name\":\"Doublon\",\"emails\":[\"contact@doublon.fr\"]}");
+  resp r = wc(&W, "POST", "/api/customers",
+              "{\"name\":\"Doublon\",\"emails\":[\"contact@doublon.fr\"]}");
   EXPECT(r, 409);
   assert_string_equal(err_code(&r), "CARNET_EEXIST");
   json_t *dups = json_object_get(json_object_get(r.json, "error"), "duplicates");
@@ -423,7 +462,8 @@ static void test_contacts_consents(void **state) {
   (void)state;
   char cu[40], path_[256];
   make_customer("{\"name\":\"Atelier Contacts\",\"company\":\"Atelier Contacts\"}", cu);
-  resp r = wcf(&W, "POST", "/api/contacts", "{\"customer\":\"%s\",\"name\":\"Paul\",\"role\":\"director\"}", cu);
+  resp r = wcf(&W, "POST", "/api/contacts",
+               "{\"customer\":\"%s\",\"name\":\"Paul\",\"role\":\"director\"}", cu);
   EXPECT(r, 201);
   char ct[40];
   snprintf(ct, sizeof ct, "%s", jget(&r, "id"));
@@ -432,7 +472,8 @@ static void test_contacts_consents(void **state) {
   EXPECT(r, 400);
   assert_string_equal(err_field(&r), "customer");
   resp_free(&r);
-  r = wc(&W, "POST", "/api/contacts", "{\"customer\":\"ffffffffffffffffffffffffffffffff\",\"name\":\"O\"}");
+  r = wc(&W, "POST", "/api/contacts",
+         "{\"customer\":\"ffffffffffffffffffffffffffffffff\",\"name\":\"O\"}");
   EXPECT(r, 400);
   resp_free(&r);
   snprintf(path_, sizeof path_, "/api/customers/%s/contacts", cu);
@@ -454,11 +495,13 @@ static void test_contacts_consents(void **state) {
   snprintf(path_, sizeof path_, "/api/customers/%s/consents", cu);
   r = wc(&W, "GET", path_, NULL);
   EXPECT(r, 200);
-  assert_true(json_is_false(json_object_get(json_object_get(json_object_get(r.json, "consents"), "email"), "granted")));
+  assert_true(json_is_false(
+      json_object_get(json_object_get(json_object_get(r.json, "consents"), "email"), "granted")));
   resp_free(&r);
   r = wc(&W, "POST", path_, "{\"channel\":\"email\",\"granted\":true,\"note\":\"salon 2026\"}");
   EXPECT(r, 200);
-  assert_true(json_is_true(json_object_get(json_object_get(json_object_get(r.json, "consents"), "email"), "granted")));
+  assert_true(json_is_true(
+      json_object_get(json_object_get(json_object_get(r.json, "consents"), "email"), "granted")));
   assert_int_equal(json_array_size(json_object_get(r.json, "log")), 1);
   resp_free(&r);
   r = wc(&W, "POST", path_, "{\"channel\":\"fax\",\"granted\":true}");
@@ -477,7 +520,8 @@ static void test_contacts_consents(void **state) {
  * exactly. */
 static void expect_error(resp *r, const char *field, const char *msg) {
   EXPECT(*r, 400);
-  const char *got = json_string_value(json_object_get(json_object_get(r->json, "error"), "message"));
+  const char *got =
+      json_string_value(json_object_get(json_object_get(r->json, "error"), "message"));
   if (err_field(r) == NULL || strcmp(err_field(r), field) != 0)
     fail_msg("field %s, want %s (%s)", err_field(r) ? err_field(r) : "null", field, got);
   if (got == NULL || strcmp(got, msg) != 0) fail_msg("message \"%s\",\n want \"%s\"", got, msg);
@@ -508,8 +552,10 @@ static void test_messages_name_api_keys(void **state) {
   expect_error(&r, "discount",
                "invalid discount '150': give a percentage from 0 to 100 with at most 2 "
                "decimals, e.g. 5.5");
-  r = wcf(&W, "POST", "/api/documents", "{\"type\":\"quote\",\"customer\":\"%s\",\"due_date\":\"32/01/2026\"}", cu);
-  expect_error(&r, "due_date", "invalid date '32/01/2026' for due_date: YYYY-MM-DD, e.g. 2026-11-20");
+  r = wcf(&W, "POST", "/api/documents",
+          "{\"type\":\"quote\",\"customer\":\"%s\",\"due_date\":\"32/01/2026\"}", cu);
+  expect_error(&r, "due_date",
+               "invalid date '32/01/2026' for due_date: YYYY-MM-DD, e.g. 2026-11-20");
   r = wcf(&W, "POST", "/api/documents", "{\"type\":\"quote\",\"customer\":\"%s\"}", cu);
   EXPECT(r, 201);
   snprintf(doc, sizeof doc, "%s", jget(&r, "id"));
@@ -519,12 +565,15 @@ static void test_messages_name_api_keys(void **state) {
   expect_error(&r, "date", "invalid date '2026-02-30' for date: YYYY-MM-DD, e.g. 2026-11-20");
   snprintf(p, sizeof p, "/api/documents/%s/lines", doc);
   r = wc(&W, "POST", p, "{\"label\":\"Bad\",\"qty\":\"abc\"}");
-  expect_error(&r, "qty", "invalid quantity 'abc' for qty: a number with at most 3 decimals, e.g. 2.5");
+  expect_error(&r, "qty",
+               "invalid quantity 'abc' for qty: a number with at most 3 decimals, e.g. 2.5");
   r = wc(&W, "POST", p, "{\"label\":\"Bad\",\"qty\":2.5555}");
-  expect_error(&r, "qty", "invalid quantity '2.5555' for qty: a number with at most 3 decimals, e.g. 2.5");
+  expect_error(&r, "qty",
+               "invalid quantity '2.5555' for qty: a number with at most 3 decimals, e.g. 2.5");
   r = wc(&W, "POST", p, "{\"label\":\"Bad\",\"unit_price\":\"1,2,3\"}");
-  expect_error(&r, "unit_price",
-               "invalid amount '1,2,3' for unit_price: a number with at most 2 decimals, e.g. 19.99");
+  expect_error(
+      &r, "unit_price",
+      "invalid amount '1,2,3' for unit_price: a number with at most 2 decimals, e.g. 19.99");
   r = wc(&W, "POST", p, "{\"label\":\"Bad\",\"vat_rate\":150}");
   expect_error(&r, "vat_rate",
                "invalid percentage '150' for vat_rate: 0 to 100 with at most 2 decimals, e.g. 5.5");
@@ -540,7 +589,8 @@ static void test_documents(void **state) {
   (void)state;
   char cu[40], doc[40], inv[40], p[256];
   make_customer("{\"name\":\"Client Devis\"}", cu);
-  resp r = wcf(&W, "POST", "/api/documents", "{\"type\":\"quote\",\"customer\":\"%s\",\"validity_days\":30}", cu);
+  resp r = wcf(&W, "POST", "/api/documents",
+               "{\"type\":\"quote\",\"customer\":\"%s\",\"validity_days\":30}", cu);
   EXPECT(r, 201);
   snprintf(doc, sizeof doc, "%s", jget(&r, "id"));
   assert_string_equal(jget(&r, "status"), "draft");
@@ -554,11 +604,15 @@ static void test_documents(void **state) {
   EXPECT(r, 400); /* no line */
   resp_free(&r);
   snprintf(p, sizeof p, "/api/documents/%s/lines", doc);
-  r = wc(&W, "POST", p, "{\"label\":\"Table\",\"qty\":\"2\",\"unit_price\":\"100.00\",\"vat_rate\":\"20\"}");
+  r = wc(&W, "POST", p,
+         "{\"label\":\"Table\",\"qty\":\"2\",\"unit_price\":\"100.00\",\"vat_rate\":\"20\"}");
   EXPECT(r, 201);
-  assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "totals"), "ttc")), "240.00");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "totals"), "ttc")),
+                      "240.00");
   char line[20];
-  snprintf(line, sizeof line, "%s", json_string_value(json_object_get(json_array_get(json_object_get(r.json, "lines"), 0), "id")));
+  snprintf(line, sizeof line, "%s",
+           json_string_value(
+               json_object_get(json_array_get(json_object_get(r.json, "lines"), 0), "id")));
   resp_free(&r);
   r = wc(&W, "POST", p, "{\"label\":\"Bad\",\"qty\":\"2.12345\"}");
   EXPECT(r, 400);
@@ -567,7 +621,8 @@ static void test_documents(void **state) {
   snprintf(p, sizeof p, "/api/documents/%s/lines/%s", doc, line);
   r = wc(&W, "PATCH", p, "{\"unit_price\":150}");
   EXPECT(r, 200);
-  assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "totals"), "ht")), "300.00");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(r.json, "totals"), "ht")),
+                      "300.00");
   resp_free(&r);
   snprintf(p, sizeof p, "/api/documents/%s/lines/0000000000000000", doc);
   r = wc(&W, "DELETE", p, NULL);
@@ -607,7 +662,8 @@ static void test_documents(void **state) {
   r = wc(&W, "GET", p, NULL);
   EXPECT(r, 200);
   assert_int_equal(json_array_size(json_object_get(r.json, "items")), 1);
-  assert_non_null(json_object_get(json_array_get(json_object_get(r.json, "items"), 0), "customer_label"));
+  assert_non_null(
+      json_object_get(json_array_get(json_object_get(r.json, "items"), 0), "customer_label"));
   resp_free(&r);
   snprintf(p, sizeof p, "/api/customers/%s/history", cu);
   r = wc(&W, "GET", p, NULL);
@@ -624,8 +680,10 @@ static void test_actions_reminders(void **state) {
   (void)state;
   char cu[40], p[256], act[40], rem[40];
   make_customer("{\"name\":\"Client Actions\"}", cu);
-  resp r = wcf(&W, "POST", "/api/actions",
-               "{\"channel\":\"visit\",\"customers\":[\"%s\"],\"rating\":\"4\",\"details\":\"showroom\"}", cu);
+  resp r = wcf(
+      &W, "POST", "/api/actions",
+      "{\"channel\":\"visit\",\"customers\":[\"%s\"],\"rating\":\"4\",\"details\":\"showroom\"}",
+      cu);
   EXPECT(r, 201);
   snprintf(act, sizeof act, "%s", jget(&r, "id"));
   assert_int_equal(json_array_size(json_object_get(r.json, "customer_labels")), 1);
@@ -677,8 +735,10 @@ static void test_duplicates_merge(void **state) {
   (void)state;
   char a[40], b[40], c[40];
   make_customer("{\"name\":\"Boulangerie Pâques\",\"phones\":[\"01 42 00 00 01\"]}", a);
-  make_customer("{\"name\":\"Boulangerie Paques\",\"phones\":[\"01 42 00 00 01\"],\"force\":true}", b);
-  make_customer("{\"name\":\"Autre Boulangerie\",\"phones\":[\"01 42 00 00 01\"],\"force\":true}", c);
+  make_customer("{\"name\":\"Boulangerie Paques\",\"phones\":[\"01 42 00 00 01\"],\"force\":true}",
+                b);
+  make_customer("{\"name\":\"Autre Boulangerie\",\"phones\":[\"01 42 00 00 01\"],\"force\":true}",
+                c);
   resp r = wc(&W, "GET", "/api/duplicates?min_score=0.5", NULL);
   EXPECT(r, 200);
   assert_true(json_array_size(json_object_get(r.json, "items")) >= 1);
@@ -722,7 +782,9 @@ static void test_duplicates_merge(void **state) {
   assert_summary(json_object_get(json_array_get(json_object_get(r.json, "items"), 0), "a"), NULL);
   assert_summary(json_object_get(json_array_get(json_object_get(r.json, "items"), 0), "b"), NULL);
   resp_free(&r);
-  r = wc(&W, "POST", "/api/merge", "{\"keep\":\"ffffffffffffffffffffffffffffffff\",\"other\":\"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\"}");
+  r = wc(&W, "POST", "/api/merge",
+         "{\"keep\":\"ffffffffffffffffffffffffffffffff\",\"other\":"
+         "\"eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee\"}");
   EXPECT(r, 400);
   resp_free(&r);
 }
@@ -951,7 +1013,8 @@ static size_t list_ids(const char *query, char *out, size_t len) {
 static void expect_ids(const char *query, const char *want) {
   char got[2048];
   list_ids(query, got, sizeof got);
-  if (strcmp(got, want) != 0) fail_msg("GET /api/customers?%s: got [%s], want [%s]", query, got, want);
+  if (strcmp(got, want) != 0)
+    fail_msg("GET /api/customers?%s: got [%s], want [%s]", query, got, want);
 }
 
 /* Phones in any written form, homonyms, filters, a merged group listed
@@ -1115,8 +1178,8 @@ static void test_search_concurrent(void **state) {
       resp_free(&r);
     }
     if (i % 6 == 5) { /* 404 when one of them is deleted */
-      resp r = wcf(&W, "POST", "/api/merge", "{\"keep\":\"%s\",\"other\":\"%s\"}", ids[i - 1],
-                   ids[i]);
+      resp r =
+          wcf(&W, "POST", "/api/merge", "{\"keep\":\"%s\",\"other\":\"%s\"}", ids[i - 1], ids[i]);
       if (r.status != 200 && r.status != 404) fail_msg("merge: %ld %s", r.status, r.body);
       resp_free(&r);
     }

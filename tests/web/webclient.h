@@ -19,8 +19,8 @@
 
 typedef struct web {
   bg *proc;
-  char base[128];  /* "http://127.0.0.1:PORT" */
-  char host[96];   /* "127.0.0.1:PORT" */
+  char base[128]; /* "http://127.0.0.1:PORT" */
+  char host[96];  /* "127.0.0.1:PORT" */
   char token[65];
 } web;
 
@@ -154,7 +154,7 @@ static resp wcf(const web *w, const char *method, const char *path, const char *
 #define EXPECT(r, st)                                                                              \
   do {                                                                                             \
     if ((r).status != (st))                                                                        \
-      fail_msg("expected %d, got %ld: %s", (int)(st), (r).status, (r).body ? (r).body : "");     \
+      fail_msg("expected %d, got %ld: %s", (int)(st), (r).status, (r).body ? (r).body : "");       \
   } while (0)
 
 /* The error code of an error answer. */
