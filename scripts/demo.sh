@@ -143,8 +143,11 @@ fi
 
 section "6b. Both created the same bakery: found and merged once, for everyone"
 on_office dupes
-petit=$(quiet_office customer list --search "Boulangerie Petit" --json | sed -n 's/^ *"ref": "\([^"]*\)".*/\1/p' | head -1)
-other=$(quiet_office customer list --search "Petit Boulangerie" --json | sed -n 's/^ *"ref": "\([^"]*\)".*/\1/p' | head -1)
+# The pair `dupes` found (a search for either name finds both: it matches
+# words in any order).
+pair=$(quiet_office dupes --json | sed -n 's/^ *"refcode": "\([^"]*\)".*/\1/p' | head -2)
+petit=$(sed -n 1p <<<"$pair")
+other=$(sed -n 2p <<<"$pair")
 on_office merge "$petit" "$other"
 on_laptop sync "$office_addr"
 on_laptop customer list --search petit
