@@ -69,9 +69,11 @@ static uint64_t gram_hash(carnet__blind_secret *secret, uint32_t g) {
                          : carnet__gram_hash(secret, 't', g & ~GRAM_TRI);
 }
 
-/* An open-addressed set of grams (0: empty slot). */
+/* An open-addressed set of grams (0: empty slot), with its members also
+ * listed in the order added (uniq), so that they are read back without
+ * scanning the mostly empty slots. */
 typedef struct gset {
-  uint32_t *slot;
+  uint32_t *slot, *uniq;
   size_t nslot, n;
   unsigned shift; /* 32 - log2(nslot): a slot from the product's high bits */
 } gset;
@@ -83,7 +85,7 @@ static int gset_add(void *ctx, uint32_t g) {
     at = (at + 1) & (gs->nslot - 1);
   if (gs->slot[at] == 0) {
     gs->slot[at] = g;
-    gs->n++;
+    gs->uniq[gs->n++] = g;
   }
   return 0;
 }
@@ -95,7 +97,7 @@ int carnet__ssig_of(const carnet__entity *e, carnet__blind_secret *secret, uint8
   carnet_record *rec = NULL;
   carnet__sbuf doc = {0};
   carnet__sdoc d;
-  uint32_t stack[1024], *slot = stack;
+  uint32_t stack[1536], *slot = stack;
   size_t nslot = 32, nuniq = 0;
   unsigned shift = 32 - 5;
   *sig = NULL;
@@ -106,16 +108,17 @@ int carnet__ssig_of(const carnet__entity *e, carnet__blind_secret *secret, uint8
   carnet_record_free(rec);
   if (rc) goto done;
   /* The distinct grams (each hashed once), in a set of twice as many
-   * slots as the document has grams at most. */
+   * slots as the document has grams at most (two per byte: a trigram and
+   * a run of digits), followed by their list (nslot / 2 entries). */
   while (nslot < 4 * doc.len)
     nslot *= 2, shift--;
-  if (nslot > sizeof stack / sizeof stack[0] &&
-      (slot = carnet__malloc(nslot * sizeof *slot)) == NULL) {
+  if (nslot + nslot / 2 > sizeof stack / sizeof stack[0] &&
+      (slot = carnet__malloc((nslot + nslot / 2) * sizeof *slot)) == NULL) {
     rc = CARNET_ENOMEM;
     goto done;
   }
   memset(slot, 0, nslot * sizeof *slot);
-  gset gs = {slot, nslot, 0, shift};
+  gset gs = {slot, slot + nslot, nslot, 0, shift};
   each_gram(doc.p, doc.len, gset_add, &gs);
   nuniq = gs.n;
   size_t words = (nuniq + 3) / 4;
@@ -130,10 +133,8 @@ int carnet__ssig_of(const carnet__entity *e, carnet__blind_secret *secret, uint8
   out[0] = (uint8_t)(words >> 8);
   out[1] = (uint8_t)words;
   uint32_t m = (uint32_t)(64 * words);
-  for (size_t i = 0; i < nslot; i++) {
-    if (slot[i] == 0) continue;
-    set(out + CARNET__SSIG_HEAD, m, gram_hash(secret, slot[i]));
-  }
+  for (size_t i = 0; i < nuniq; i++)
+    set(out + CARNET__SSIG_HEAD, m, gram_hash(secret, gs.uniq[i]));
   *sig = out;
   *len = size;
 done:
