@@ -1,0 +1,141 @@
+/* tests/engine/test_store.c - the store's waiting index writes
+ * (engine/store/store.c, pend_flush): a transaction with more writes than
+ * the radix sort's threshold (a catch-up's) leaves the index table with
+ * exactly the keys a sequential model of its puts and deletes says, in
+ * LMDB's order, into an empty table (appended) and into a full one. The
+ * keys include long runs sharing their first 8 bytes, keys of every
+ * length from 12 to 20 bytes, and keys whose first 8 bytes are zero (whose
+ * head the store maps to 1, like a key starting 00..01). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "carnet/carnet.h"
+#include "engine/store/store.h"
+#include "support/testenv.h"
+
+#define NKEYS 6000
+
+typedef struct key {
+  uint8_t b[20];
+  size_t len;
+} key;
+
+typedef struct fx {
+  char *root;
+  carnet__store *s;
+  key keys[NKEYS];
+  bool live[NKEYS];
+  trng g;
+} fx;
+
+static int fx_setup(void **state) {
+  fx *f = calloc(1, sizeof *f);
+  assert_non_null(f);
+  f->root = tdir_new("store");
+  assert_non_null(f->root);
+  char why[256] = "";
+  int rc = carnet__store_open(f->root, CARNET__STORE_CREATE, &f->s, why, sizeof why);
+  if (rc) fail_msg("carnet__store_open: %s: %s", carnet_error_name(rc), why);
+  trng_seed(&f->g, 17);
+  for (uint32_t i = 0; i < NKEYS; i++) {
+    key *k = &f->keys[i];
+    k->len = 12 + trng_below(&f->g, 9);
+    trng_bytes(&f->g, k->b, sizeof k->b);
+    if (i % 4 == 0) memcpy(k->b, "sharedpf", 8);
+    if (i % 4 == 1) memset(k->b, 0, 8);
+    if (i % 8 == 3) memcpy(k->b, "\0\0\0\0\0\0\0\1", 8);
+    k->b[8] = (uint8_t)(i >> 24), k->b[9] = (uint8_t)(i >> 16);
+    k->b[10] = (uint8_t)(i >> 8), k->b[11] = (uint8_t)i;
+  }
+  *state = f;
+  return 0;
+}
+
+static int fx_teardown(void **state) {
+  fx *f = *state;
+  if (!f) return 0;
+  carnet__store_close(f->s);
+  tdir_remove(f->root);
+  free(f->root);
+  free(f);
+  return 0;
+}
+
+static int key_cmp(const void *a, const void *b) {
+  const key *x = *(const key *const *)a, *y = *(const key *const *)b;
+  size_t n = x->len < y->len ? x->len : y->len;
+  int c = memcmp(x->b, y->b, n);
+  if (c) return c;
+  return x->len < y->len ? -1 : x->len > y->len;
+}
+
+/* One write transaction of `nops` random puts and deletes (`del_pct` of
+ * them deletes), the model updated in the same order. */
+static void round_of(fx *f, size_t nops, unsigned del_pct) {
+  carnet__stxn *t = NULL;
+  assert_int_equal(carnet__store_begin(f->s, true, &t), 0);
+  for (size_t i = 0; i < nops; i++) {
+    uint32_t k = trng_below(&f->g, NKEYS);
+    if (trng_chance(&f->g, del_pct)) {
+      assert_int_equal(carnet__store_del(t, CARNET__T_INDEX, f->keys[k].b, f->keys[k].len), 0);
+      f->live[k] = false;
+    } else {
+      assert_int_equal(
+          carnet__store_put(t, CARNET__T_INDEX, f->keys[k].b, f->keys[k].len, "", 0, 0), 0);
+      f->live[k] = true;
+    }
+  }
+  assert_true(carnet__store_pending(t) >= nops);
+  assert_int_equal(carnet__store_commit(t), 0);
+}
+
+/* The index table holds exactly the live keys, in order. */
+static void check_table(fx *f) {
+  static const key *want[NKEYS];
+  size_t n = 0;
+  for (size_t i = 0; i < NKEYS; i++)
+    if (f->live[i]) want[n++] = &f->keys[i];
+  qsort(want, n, sizeof want[0], key_cmp);
+  carnet__stxn *t = NULL;
+  carnet__scur *c = NULL;
+  carnet_buf k;
+  assert_int_equal(carnet__store_begin(f->s, false, &t), 0);
+  assert_int_equal(carnet__store_cursor(t, CARNET__T_INDEX, &c), 0);
+  size_t got = 0;
+  int rc;
+  for (rc = carnet__store_seek(c, NULL, 0, &k, NULL); rc == 0;
+       rc = carnet__store_next(c, &k, NULL)) {
+    assert_true(got < n);
+    assert_int_equal(k.len, want[got]->len);
+    assert_memory_equal(k.base, want[got]->b, k.len);
+    got++;
+  }
+  assert_int_equal(rc, CARNET_ENOTFOUND);
+  assert_int_equal(got, n);
+  carnet__store_cursor_close(c);
+  carnet__store_abort(t);
+}
+
+static void test_pending_large_batches(void **state) {
+  fx *f = *state;
+  round_of(f, 3 * NKEYS, 25); /* into the empty table: appended */
+  check_table(f);
+  round_of(f, 2 * NKEYS, 50); /* into a full one */
+  check_table(f);
+  round_of(f, 500, 50); /* below the threshold: qsort */
+  check_table(f);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_pending_large_batches, fx_setup, fx_teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
