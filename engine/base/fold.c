@@ -50,7 +50,7 @@ static bool legal_form(const char *w, size_t n) {
 }
 
 /* Step 2: a Latin letter utf8proc leaves whole, as ASCII; NULL otherwise. */
-static const char *latin(utf8proc_int32_t c) {
+const char *carnet__fold_latin(utf8proc_int32_t c) {
   switch (c) {
   case 0x0153:
     return "oe"; /* œ */
@@ -134,7 +134,7 @@ static int split(const char *s, words *w) {
     if (k <= 0) break; /* cannot happen: utf8proc_map produced it */
     i += k;
     if (apostrophe(c)) continue;
-    const char *lat = latin(c);
+    const char *lat = carnet__fold_latin(c);
     char tmp[4];
     size_t tn = 0;
     if (lat) {

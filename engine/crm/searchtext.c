@@ -10,6 +10,7 @@
 
 #include "carnet/error.h"
 #include "engine/base/alloc.h"
+#include "engine/base/fold.h"
 
 void carnet__sbuf_free(carnet__sbuf *b) {
   carnet__free(b->p);
@@ -59,30 +60,6 @@ static int put_byte(out *o, unsigned char c) {
   if (c == '`') c = '\'';
   char ch = (char)c;
   return put(o, &ch, 1);
-}
-
-/* Letters utf8proc leaves whole, as engine/base/fold.c reads them; NULL for
- * the others. */
-static const char *latin(utf8proc_int32_t c) {
-  switch (c) {
-  case 0x0153:
-    return "oe"; /* œ */
-  case 0x00E6:
-    return "ae"; /* æ */
-  case 0x00F8:
-    return "o"; /* ø */
-  case 0x0142:
-    return "l"; /* ł */
-  case 0x0111:
-  case 0x00F0:
-    return "d"; /* đ ð */
-  case 0x00FE:
-    return "th"; /* þ */
-  case 0x0131:
-    return "i"; /* ı */
-  default:
-    return NULL;
-  }
 }
 
 static bool white(utf8proc_int32_t c) {
@@ -188,7 +165,7 @@ int carnet__sfold(carnet__sbuf *b, const char *s, size_t n) {
       rc = put(&o, "'", 1);
       continue;
     }
-    const char *lat = latin(c);
+    const char *lat = carnet__fold_latin(c);
     if (lat) {
       rc = put(&o, lat, strlen(lat));
       continue;
