@@ -25,6 +25,7 @@
 
 #include "book/import_int.h"
 #include "engine/base/alloc.h"
+#include "engine/store/file.h"
 #include "engine/store/handle.h"
 #include "io/csv.h"
 #include "io/xlsx.h"
@@ -276,26 +277,13 @@ done:
 
 /* --- writing ---------------------------------------------------------------- */
 
-/* The directory of `path`, for libxlsxwriter's temporary files: beside the
- * output, on the same file system, like the output's own temporary file. */
-static void dir_of(const char *path, char *dir, size_t len) {
-  snprintf(dir, len, "%s", path);
-  char *slash = strrchr(dir, '/');
-  if (slash == dir)
-    dir[1] = '\0';
-  else if (slash)
-    *slash = '\0';
-  else
-    snprintf(dir, len, ".");
-}
-
 /* libxlsxwriter writes to a path: the temporary file's, renamed after. */
 static int write_xlsx(carnet_replica *r, const char *path, const carnet__sheet *sh) {
   carnet__tmpfile f;
   char why[512] = "", dir[4096];
   int err = carnet__tmpfile_open(r, &f, path);
   if (err) return err;
-  dir_of(path, dir, sizeof dir);
+  carnet__dir_of(path, dir, sizeof dir); /* libxlsxwriter's temporary files go beside the output */
   /* libxlsxwriter opens the path itself; the descriptor is reopened after
    * for the fsync. */
   close(f.fd);
@@ -406,7 +394,7 @@ static int xlsx_bytes(carnet_replica *r, const carnet__sheet *sh, char **out, si
   int err = carnet__tmpfile_open(r, &f, path);
   if (err) return err;
   char dir[4096];
-  dir_of(path, dir, sizeof dir);
+  carnet__dir_of(path, dir, sizeof dir);
   close(f.fd);
   f.fd = -1;
   char why[512] = "";

@@ -125,8 +125,7 @@ int carnet__tmpfile_open(carnet_replica *r, carnet__tmpfile *f, const char *path
   return 0;
 }
 
-/* The directory of `path` ("." for a bare name), for its fsync. */
-static void dir_of(const char *path, char *dir, size_t len) {
+void carnet__dir_of(const char *path, char *dir, size_t len) {
   snprintf(dir, len, "%s", path);
   char *slash = strrchr(dir, '/');
   if (slash == dir)
@@ -173,7 +172,7 @@ int carnet__tmpfile_commit(carnet_replica *r, carnet__tmpfile *f) {
    * crash right after the command said it was written. A directory that
    * cannot be opened for reading (rare) keeps the file, not durable yet. */
   char dir[4096];
-  dir_of(f->final, dir, sizeof dir);
+  carnet__dir_of(f->final, dir, sizeof dir);
   int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     if (fsync(dfd) != 0 && errno != EINVAL) e = errno;

@@ -59,4 +59,9 @@ void carnet__tmpfile_discard(carnet__tmpfile *f);
  * EACCES: CARNET_EPERM...). */
 int carnet__errno_code(int e);
 
+/* The directory of `path` into `dir` ("/" for a file at the root, "." for a
+ * bare name): where to fsync a rename, or to put a temporary file beside
+ * it on the same file system. */
+void carnet__dir_of(const char *path, char *dir, size_t len);
+
 #endif
