@@ -172,7 +172,10 @@ int carnet__index_mark_put(carnet__stxn *st, uint64_t mark);
  * mark, sorted (they reach LMDB at commit or at the next read of the
  * table), and its search signature (r->search_sig, engine/crm/searchsig.h;
  * sorted by id, appended when they all come after the table's last),
- * then the mark at the last entry. At most `max` entities (0: no
+ * then the mark at the last entry. The rows' keys and signatures are
+ * derived on the calling thread and one worker thread it starts and joins
+ * per batch of rows (engine/store/reindex.c); LMDB is called from the
+ * calling thread only. At most `max` entities (0: no
  * limit); *more says whether some are left. *n (may be NULL) receives how
  * many entities it read. Errors: CARNET_ENOMEM, CARNET_ECORRUPT,
  * CARNET_EIO. */

@@ -8,12 +8,15 @@
  * derivation (engine/store/index.c), which the rows use: index.c itself loads
  * nothing, so the two do not call each other.
  */
+#include <pthread.h>
 #include <sodium.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "carnet/error.h"
 #include "engine/base/alloc.h"
 #include "engine/base/mp.h"
+#include "engine/base/seal.h"
 #include "engine/store/entity_io.h"
 #include "engine/store/replica_int.h"
 
@@ -211,86 +214,271 @@ static int sigs_flush(carnet__stxn *st, sigs *s) {
  * into an empty table), bounded so that a larger one stays ~50 MB. */
 #define CATCHUP_PENDING_MAX (1u << 20)
 
+/* --- The catch-up's work, on two threads ----------------------------------
+ *
+ * What a catch-up spends is CPU per customer: opening its sealed row,
+ * decoding it, deriving its blind keys (names folded, values hashed) and
+ * its search signature. None of it touches LMDB, so it runs on two threads:
+ * the calling thread reads a batch of rows in the transaction (copied out
+ * of the map: later index writes in the transaction may move pages), then
+ * it and one worker thread it starts take the batch's rows a slice at a
+ * time; once both are done, the calling thread hands each row's keys and
+ * signature to the store in the rows' order, as the one-thread loop did.
+ * So the tables written are the same bytes, and LMDB is only ever called
+ * from the calling thread. The worker is started and joined by each batch:
+ * no thread outlives the call, and nothing is shared but the batch and a
+ * slice counter. A small backlog (an import's lookups after each row) runs
+ * on the calling thread alone. Each thread has its own copy of the index
+ * secret, whose derived keys and gram cache it fills. The allocator is
+ * called from both threads (carnet/alloc.h: it must be thread-safe). */
+
+#define BATCH_ROWS 2048u  /* rows read per batch */
+#define SLICE_ROWS 32u    /* rows a thread takes at a time */
+#define PARALLEL_MIN 256u /* fewer rows in a batch: one thread */
+
+typedef struct crow {
+  carnet_id id;
+  uint64_t seq;       /* its change entry */
+  const uint8_t *raw; /* the stored value, copied (sealed or not) */
+  size_t rawlen;
+  bool sealed;
+  /* Results. */
+  int rc;
+  bool skip; /* no keys, no signature */
+  carnet_buf *keys;
+  size_t nkeys;
+  uint8_t *sig;
+  size_t siglen;
+} crow;
+
+/* One thread's state: its secret, its arena (the batch's opened rows and
+ * keys), how many signatures it made (its gram cache starts at the 64th). */
+typedef struct cwork {
+  carnet__blind_secret secret;
+  carnet__arena a;
+  size_t nsig;
+} cwork;
+
+typedef struct cbatch {
+  carnet_replica *r;
+  const uint8_t *dkey;
+  crow *rows;
+  size_t n;
+  atomic_size_t next; /* the next slice's first row */
+} cbatch;
+
 /* Whether a stored row's sequence number (its second object) is past
  * `seq`: the entry at `seq` is stale. False when it cannot tell. */
-static bool row_seq_past(carnet_buf row, uint64_t seq) {
+static bool row_seq_past(const void *row, size_t len, uint64_t seq) {
   carnet__mp m;
   uint64_t kind, rs;
-  if (carnet__mp_init(&m, row.base, row.len)) return false;
+  if (carnet__mp_init(&m, row, len)) return false;
   bool past = carnet__mp_uint(&m, &kind) == 0 && carnet__mp_uint(&m, &rs) == 0 && rs > seq;
   carnet__mp_destroy(&m);
   return past;
 }
 
+/* The keys and signature of one row. */
+static int row_work(cbatch *b, cwork *w, crow *row) {
+  const uint8_t *pt = row->raw;
+  size_t len = row->rawlen;
+  carnet__entity e;
+  carnet__keyset ks;
+  int rc = 0;
+  row->skip = true;
+  if (row->sealed) {
+    uint8_t *open;
+    if (row->rawlen < CARNET__SEAL_OVERHEAD) return CARNET_ECORRUPT;
+    len = row->rawlen - CARNET__SEAL_OVERHEAD;
+    if ((open = carnet__arena_alloc(&w->a, len + 1)) == NULL) return CARNET_ENOMEM;
+    if ((rc = carnet__store_open_raw(b->dkey, CARNET__T_ENTITIES, row->id.b, 16,
+                                     (carnet_buf){(void *)row->raw, row->rawlen}, open)))
+      return rc;
+    pt = open;
+  }
+  /* Only customers have blind keys; the kind is a row's first byte. A
+   * stale entry's row is indexed at its live entry (changelog.h L1). */
+  if (len == 0 || pt[0] != CARNET_KIND_CUSTOMER) return 0;
+  if (row_seq_past(pt, len, row->seq)) return 0;
+  row->skip = false;
+  carnet__entity_init(&e, &w->a);
+  rc = carnet__row_decode(&row->id, pt, len, &e);
+  if (rc == 0) rc = carnet__index_keys_parts(&e, &w->secret, &w->a, CARNET__IDX_PART_BLIND, &ks);
+  if (rc == 0 && ks.n) {
+    if ((row->keys = carnet__arena_alloc(&w->a, ks.n * sizeof *row->keys)) == NULL)
+      rc = CARNET_ENOMEM;
+    else
+      memcpy(row->keys, ks.keys, ks.n * sizeof *row->keys), row->nkeys = ks.n;
+  }
+  if (rc == 0 && b->r && b->r->search_sig) {
+    /* A large catch-up hashes the same grams over and over: cached from
+     * the 64th customer on (a small one, as an import's lookups run after
+     * each row, would pay more for the cache than it saves). */
+    if (w->nsig == 64 && w->secret.grams == NULL) rc = carnet__gram_cache_start(&w->secret);
+    if (rc == 0) rc = b->r->search_sig(&e, &w->secret, &row->sig, &row->siglen);
+    w->nsig++;
+  }
+  carnet__entity_free(&e);
+  return rc;
+}
+
+/* Take slices of the batch until none is left. */
+static void batch_run(cbatch *b, cwork *w) {
+  for (;;) {
+    size_t at = atomic_fetch_add_explicit(&b->next, SLICE_ROWS, memory_order_relaxed);
+    if (at >= b->n) return;
+    size_t end = at + SLICE_ROWS < b->n ? at + SLICE_ROWS : b->n;
+    for (size_t i = at; i < end; i++)
+      b->rows[i].rc = row_work(b, w, &b->rows[i]);
+  }
+}
+
+typedef struct cthread {
+  cbatch *b;
+  cwork *w;
+} cthread;
+
+static void *batch_thread(void *arg) {
+  cthread *t = arg;
+  batch_run(t->b, t->w);
+  return NULL;
+}
+
+static void cwork_init(cwork *w, const carnet__blind_secret *secret) {
+  w->secret = *secret;
+  w->secret.grams = NULL;
+  carnet__arena_init(&w->a, 64 * 1024);
+  w->nsig = 0;
+}
+
+static void cwork_end(cwork *w) {
+  carnet__gram_cache_end(&w->secret);
+  sodium_memzero(&w->secret, sizeof w->secret);
+  carnet__arena_free(&w->a);
+}
+
+/* Work out batch `b` on `nw` threads (1 or 2): the calling one with w[0]. */
+static void batch_work(cbatch *b, cwork *w, int nw) {
+  pthread_t th;
+  cthread t = {b, &w[1]};
+  atomic_init(&b->next, 0);
+  bool started = nw > 1 && pthread_create(&th, NULL, batch_thread, &t) == 0;
+  batch_run(b, &w[0]); /* without a second thread (none asked, or none could start): alone */
+  if (started) pthread_join(th, NULL);
+}
+
 int carnet__index_catchup(carnet_replica *r, carnet__stxn *st, size_t max, bool *more,
                           uint64_t *n) {
   carnet__blind_secret secret;
+  uint8_t dkey[32];
+  cwork w[2];
+  int nw = 0;
   sigs sg = {0};
   carnet__scur *cur = NULL;
+  carnet__arena raws; /* the batch's stored values, copied */
+  crow *rows = NULL;
   carnet_buf k, v;
   uint64_t mark, last = 0, count = 0;
   uint8_t from[8];
+  bool has_dkey = false;
   *more = false;
   if (n) *n = 0;
+  carnet__arena_init(&raws, 256 * 1024);
   int rc = carnet__index_mark(st, &mark);
   if (rc) return rc;
   rc = carnet__index_secret(st, &secret);
   bool has_secret = rc == 0;
   if (rc && rc != CARNET_ENOTFOUND) return rc;
+  rc = 0;
   if (mark == UINT64_MAX) goto done;
+  if (has_secret) {
+    has_dkey = carnet__store_key(r->store, dkey) == 0;
+    if ((rows = carnet__malloc(BATCH_ROWS * sizeof *rows)) == NULL) {
+      rc = CARNET_ENOMEM;
+      goto done;
+    }
+    for (; nw < 2; nw++)
+      cwork_init(&w[nw], &secret);
+  }
   carnet__be64_put(from, mark + 1);
   if ((rc = carnet__store_cursor(st, CARNET__T_CHANGES, &cur))) goto done;
-  for (rc = carnet__store_seek(cur, from, sizeof from, &k, &v); rc == 0;
-       rc = carnet__store_next(cur, &k, &v)) {
-    if (max && count == max) {
-      *more = true;
-      break;
+  rc = carnet__store_seek(cur, from, sizeof from, &k, &v);
+  while (rc == 0) {
+    /* 1. Read a batch of rows (this thread: LMDB). */
+    size_t nr = 0;
+    bool full = false;
+    for (; rc == 0; rc = carnet__store_next(cur, &k, &v)) {
+      if (max && count == max) {
+        *more = true;
+        break;
+      }
+      if (has_secret && nr == BATCH_ROWS) {
+        full = true;
+        break;
+      }
+      if (k.len != 8 || v.len < 16) {
+        rc = CARNET_ECORRUPT;
+        break;
+      }
+      last = carnet__be64_get(k.base);
+      count++;
+      if (!has_secret) continue; /* no blind key without a secret */
+      crow *row = &rows[nr];
+      carnet_buf raw;
+      memset(row, 0, sizeof *row);
+      memcpy(row->id.b, v.base, 16);
+      row->seq = last;
+      rc = carnet__store_get_raw(st, CARNET__T_ENTITIES, row->id.b, 16, &raw, &row->sealed);
+      if (rc == CARNET_ENOTFOUND) { /* the check reports it; nothing derives from it */
+        rc = 0;
+        continue;
+      }
+      if (rc) break;
+      if (row->sealed && !has_dkey) { /* carnet__store_get says why */
+        rc = carnet__store_get(st, CARNET__T_ENTITIES, row->id.b, 16, &raw);
+        rc = rc ? rc : CARNET_EMISUSE;
+        break;
+      }
+      if ((row->raw = carnet__arena_dup(&raws, raw.base, raw.len)) == NULL) {
+        rc = CARNET_ENOMEM;
+        break;
+      }
+      row->rawlen = raw.len;
+      nr++;
     }
-    if (k.len != 8 || v.len < 16) {
-      rc = CARNET_ECORRUPT;
-      break;
+    if (rc && rc != CARNET_ENOTFOUND) break;
+    rc = 0;
+    /* 2. Keys and signatures (both threads). */
+    cbatch b = {.r = r, .dkey = dkey, .rows = rows, .n = nr};
+    if (nr) batch_work(&b, w, nr >= PARALLEL_MIN ? 2 : 1);
+    /* 3. To the store, in the rows' order (this thread). */
+    for (size_t i = 0; i < nr; i++) {
+      crow *row = &rows[i];
+      if (rc == 0 && row->rc == CARNET_ECORRUPT && row->sealed) {
+        carnet_buf val; /* records why (or, had it changed, reads it as it is) */
+        rc = carnet__store_get(st, CARNET__T_ENTITIES, row->id.b, 16, &val);
+        if (rc == 0) rc = CARNET_ECORRUPT;
+      }
+      if (rc == 0) rc = row->rc;
+      for (size_t j = 0; rc == 0 && !row->skip && j < row->nkeys; j++)
+        rc = carnet__store_put(st, CARNET__T_INDEX, row->keys[j].base, row->keys[j].len, "", 0, 0);
+      if (rc == 0 && row->sig) {
+        rc = sigs_push(&sg, &row->id, row->sig, row->siglen);
+        row->sig = NULL;
+      }
+      carnet__free(row->sig);
+      row->sig = NULL;
+      if (rc == 0 && carnet__store_pending(st) >= CATCHUP_PENDING_MAX) rc = carnet__store_flush(st);
+      if (rc == 0 && sg.bytes >= SIGS_PENDING_MAX) rc = sigs_flush(st, &sg);
     }
-    last = carnet__be64_get(k.base);
-    count++;
-    if (!has_secret) continue; /* no blind key without a secret */
-    carnet_id id;
-    carnet_buf row;
-    memcpy(id.b, v.base, 16);
-    rc = carnet__store_get(st, CARNET__T_ENTITIES, id.b, 16, &row);
-    if (rc == CARNET_ENOTFOUND) { /* the check reports it; nothing derives from it */
-      rc = 0;
-      continue;
-    }
-    if (rc) break;
-    /* Only customers have blind keys; the kind is a row's first byte. A
-     * stale entry's row is indexed at its live entry (changelog.h L1). */
-    if (row.len == 0 || ((const uint8_t *)row.base)[0] != CARNET_KIND_CUSTOMER) continue;
-    if (row_seq_past(row, last)) continue;
-    carnet__arena a;
-    carnet__entity e;
-    carnet__keyset ks;
-    carnet__arena_init(&a, 2048);
-    carnet__entity_init(&e, &a);
-    void *copy = carnet__arena_dup(&a, row.base, row.len);
-    rc = copy ? carnet__row_decode(&id, copy, row.len, &e) : CARNET_ENOMEM;
-    if (rc == 0) rc = carnet__index_keys_parts(&e, &secret, &a, CARNET__IDX_PART_BLIND, &ks);
-    for (size_t i = 0; rc == 0 && i < ks.n; i++)
-      rc = carnet__store_put(st, CARNET__T_INDEX, ks.keys[i].base, ks.keys[i].len, "", 0, 0);
-    if (rc == 0 && r && r->search_sig) {
-      uint8_t *sig = NULL;
-      size_t len = 0;
-      /* A large catch-up hashes the same grams over and over: cached
-       * from the 64th customer on (a small one, as an import's lookups
-       * run after each row, would pay more for the cache than it saves). */
-      if (sg.n == 64 && secret.grams == NULL) rc = carnet__gram_cache_start(&secret);
-      if (rc == 0) rc = r->search_sig(&e, &secret, &sig, &len);
-      if (rc == 0 && sig) rc = sigs_push(&sg, &id, sig, len);
-    }
-    carnet__entity_free(&e);
-    carnet__arena_free(&a);
-    if (rc == 0 && carnet__store_pending(st) >= CATCHUP_PENDING_MAX) rc = carnet__store_flush(st);
-    if (rc == 0 && sg.bytes >= SIGS_PENDING_MAX) rc = sigs_flush(st, &sg);
-    if (rc) break;
+    for (int i = 0; i < nw; i++)
+      carnet__arena_free(&w[i].a);
+    carnet__arena_free(&raws);
+    if (rc || !full) break;
+    /* The next batch: from the entry after the last one read (the writes
+     * above may have moved the cursor's page). */
+    carnet__be64_put(from, last + 1);
+    rc = carnet__store_seek(cur, from, sizeof from, &k, &v);
   }
   if (rc == CARNET_ENOTFOUND) rc = 0;
   carnet__store_cursor_close(cur);
@@ -300,8 +488,13 @@ int carnet__index_catchup(carnet_replica *r, carnet__stxn *st, size_t max, bool 
 done:
   sigs_free(&sg);
   carnet__store_cursor_close(cur);
+  for (int i = 0; i < nw; i++)
+    cwork_end(&w[i]);
+  carnet__free(rows);
+  carnet__arena_free(&raws);
   if (has_secret) carnet__gram_cache_end(&secret);
   sodium_memzero(&secret, sizeof secret);
+  sodium_memzero(dkey, sizeof dkey);
   if (rc == 0 && n) *n = count;
   return rc;
 }

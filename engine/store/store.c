@@ -971,6 +971,30 @@ int carnet__store_get(carnet__stxn *t, carnet__table tb, const void *key, size_t
   return 0;
 }
 
+int carnet__store_get_raw(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
+                          carnet_buf *raw, bool *is_sealed) {
+  MDB_val k = {klen, (void *)key}, v;
+  CARNET_ASSERT((unsigned)tb < CARNET__T_COUNT_ && tb != CARNET__T_META &&
+                (key != NULL || klen == 0));
+  int mrc;
+  if (tb == CARNET__T_INDEX && (mrc = pend_flush(t))) return mrc;
+  mrc = mdb_get(t->txn, t->s->dbi[tb], &k, &v);
+  if (mrc == MDB_NOTFOUND) return CARNET_ENOTFOUND;
+  if (mrc) return fail(t->s, mrc, "read");
+  *is_sealed = sealed_in(t->s, tb, key, klen);
+  raw->base = v.mv_data;
+  raw->len = v.mv_size;
+  return 0;
+}
+
+int carnet__store_open_raw(const uint8_t dkey[32], carnet__table tb, const void *key, size_t klen,
+                           carnet_buf raw, uint8_t *out) {
+  CARNET_ASSERT((unsigned)tb < CARNET__T_COUNT_);
+  if (raw.len < CARNET__SEAL_OVERHEAD) return CARNET_ECORRUPT;
+  return carnet__unseal(dkey, table_names[tb], key, klen, raw.base, raw.len, out) ? CARNET_ECORRUPT
+                                                                                  : 0;
+}
+
 /* Seal `val` into table `tb` under `key`. */
 static int put_sealed(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
                       const void *val, size_t vlen, unsigned mflags) {

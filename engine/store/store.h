@@ -109,6 +109,24 @@ int carnet__store_key(const carnet__store *s, uint8_t out[32]);
 int carnet__store_get(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
                       carnet_buf *val);
 
+/* Brief: read a value as it is stored, to be opened elsewhere (another
+ * thread: carnet__store_open_raw). *raw points into the map and stays valid
+ * until the next write in the transaction or its end: copy it first.
+ * *is_sealed says whether it must be opened. Not for the meta table (its
+ * secret values are kept opened by carnet__store_get). Errors:
+ * CARNET_ENOTFOUND, CARNET_EIO. */
+int carnet__store_get_raw(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
+                          carnet_buf *raw, bool *is_sealed);
+
+/* Brief: open into `out` (raw.len - CARNET__SEAL_OVERHEAD bytes) a sealed
+ * value read by carnet__store_get_raw from table `tb` under `key`, with the
+ * data key `dkey` (carnet__store_key). It touches no store or transaction:
+ * safe on any thread. Errors: CARNET_ECORRUPT (too short or fails
+ * authentication; no detail is recorded: carnet__store_get of the same
+ * value records it). */
+int carnet__store_open_raw(const uint8_t dkey[32], carnet__table tb, const void *key, size_t klen,
+                           carnet_buf raw, uint8_t *out);
+
 enum { CARNET__PUT_APPEND = 1u << 0 /* key is greater than every key */ };
 
 /* Index table (CARNET__T_INDEX) writes of an empty value, and its deletes,

@@ -11,6 +11,9 @@
  *   handle that cannot catch up, are found all the same.
  * - Schema 7 -> 8: a replica without signatures gets every customer's at
  *   open, in one pass, and searches with them.
+ * - A large catch-up (several batches, two threads) writes each customer's
+ *   signature as derived from its row alone, the index the rows derive,
+ *   and nothing of a person erased before or after being indexed.
  * - The fast folding (ASCII and Latin-1 letters) is utf8proc's, letter by
  *   letter.
  */
@@ -397,6 +400,103 @@ static void test_schema7_upgraded(void **state) {
   assert_int_equal(same(r, "nimes"), 20);
 }
 
+/* Whether the index table holds a key of entity `id` (its last 16 bytes). */
+static bool has_key_of(carnet_replica *r, const carnet_id *id) {
+  carnet__stxn *st;
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  bool found = false;
+  OK(r, carnet__store_begin(r->store, false, &st));
+  OK(r, carnet__store_cursor(st, CARNET__T_INDEX, &cur));
+  for (int rc = carnet__store_seek(cur, NULL, 0, &k, NULL); rc == 0 && !found;
+       rc = carnet__store_next(cur, &k, NULL))
+    found = k.len > 16 && memcmp((const uint8_t *)k.base + k.len - 16, id->b, 16) == 0;
+  carnet__store_cursor_close(cur);
+  OK(r, carnet__store_cursor(st, CARNET__T_SEARCH, &cur));
+  if (carnet__store_seek(cur, id->b, 16, &k, &v) == 0 && k.len == 16 &&
+      memcmp(k.base, id->b, 16) == 0)
+    found = true;
+  carnet__store_cursor_close(cur);
+  carnet__store_abort(st);
+  return found;
+}
+
+/* A catch-up of several batches, worked on two threads
+ * (engine/store/reindex.c): the index holds exactly the keys the rows
+ * derive (carnet_replica_check), every customer's signature is the one
+ * derived from its row alone, and an erased person has nothing left
+ * whether it was erased before or after being indexed. */
+static void test_large_catchup_as_one_by_one(void **state) {
+  fx *f = *state;
+  carnet_replica *r = f->r;
+  static const char *const first[] = {"Anne", "Bérénice", "Chloé", "Δήμητρα", "Øystein", "Zoë"};
+  static const char *const cities[] = {"Orléans", "Nîmes", "Saint-Étienne", "L'Haÿ-les-Roses"};
+  carnet_id early, late;
+  size_t total = 0;
+  for (int round = 0; round < 2; round++) {
+    carnet_txn *t;
+    OK(r, carnet_txn_begin(r, &t));
+    for (int i = 0; i < 2300; i++, total++) {
+      char name[96], mail[96], phone[32], notes[128];
+      snprintf(name, sizeof name, "%s Dupont-%d SARL", first[i % 6], i % 1700);
+      snprintf(mail, sizeof mail, "client.%d@exemple%d.fr", i, round);
+      snprintf(phone, sizeof phone, "06 %02d %02d %02d %02d", round, i / 1000, i / 100 % 10,
+               i % 100);
+      snprintf(notes, sizeof notes, "Rappel n°%d : œuvre, 12345 67890, %s", i, first[i % 6]);
+      carnet_id id =
+          add_in(r, t, "name", name, "city", cities[i % 4], "notes", notes,
+                 i % 3 ? "emails" : "street", i % 3 ? mail : "1 rue de la Paix", "phone", phone,
+                 i % 5 ? "postcode" : "company", i % 5 ? "45000" : "Boulangerie Ève", NULL);
+      if (round == 0 && i == 17) early = id;
+      if (round == 1 && i == 1234) late = id;
+    }
+    OK(r, carnet_txn_commit(t));
+    if (round == 0) {
+      OK(r, carnet__index_ready(r)); /* 2,300 rows: two batches, two threads */
+      assert_true(has_key_of(r, &early));
+    }
+  }
+  OK(r, carnet_record_erase(r, &early, "request", NULL, NULL)); /* indexed */
+  OK(r, carnet_record_erase(r, &late, "request", NULL, NULL));  /* perhaps not yet */
+  OK(r, carnet__index_ready(r));
+  assert_false(has_key_of(r, &early));
+  assert_false(has_key_of(r, &late));
+  carnet_check_report c = CARNET_CHECK_REPORT_INIT;
+  OK(r, carnet_replica_check(r, NULL, NULL, &c));
+  assert_int_equal(c.missing_keys + c.extra_keys + c.bad_values + c.bad_rows + c.erased_rows, 0);
+  /* Each signature as derived from its row alone, with no gram cache. */
+  carnet__stxn *st;
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  carnet__blind_secret secret;
+  size_t rows = 0;
+  OK(r, carnet__store_begin(r->store, false, &st));
+  OK(r, carnet__index_secret(st, &secret));
+  OK(r, carnet__store_cursor(st, CARNET__T_SEARCH, &cur));
+  for (int rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
+       rc = carnet__store_next(cur, &k, &v), rows++) {
+    carnet_id id;
+    carnet__loaded l;
+    uint8_t *sig = NULL;
+    size_t len = 0;
+    uint8_t *got = malloc(v.len);
+    size_t got_len = v.len;
+    memcpy(got, v.base, v.len);
+    memcpy(id.b, k.base, 16);
+    OK(r, carnet__load(st, &id, &l));
+    assert_true(l.existed);
+    OK(r, carnet__ssig_of(&l.e, &secret, &sig, &len));
+    assert_int_equal(len, got_len);
+    assert_memory_equal(sig, got, len);
+    carnet__free(sig);
+    free(got);
+    carnet__loaded_free(&l);
+  }
+  carnet__store_cursor_close(cur);
+  carnet__store_abort(st);
+  assert_int_equal(rows, total - 2);
+}
+
 /* The fast folding of ASCII and Latin-1 letters is utf8proc's. A value
  * with an emoji is folded by utf8proc whole, and folds each code point on
  * its own: its folding starts with that of the letter alone. */
@@ -430,6 +530,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_exact_on_hard_cases, setup, teardown),
       cmocka_unit_test_setup_teardown(test_behind_the_mark, setup, teardown),
       cmocka_unit_test_setup_teardown(test_schema7_upgraded, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_large_catchup_as_one_by_one, setup, teardown),
       cmocka_unit_test(test_fast_fold_is_utf8proc),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
