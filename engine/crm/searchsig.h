@@ -70,6 +70,12 @@
 int carnet__ssig_of(const carnet__entity *e, carnet__blind_secret *secret, uint8_t **sig,
                     size_t *len);
 
+/* Brief: the search document of customer `e` (engine/crm/searchtext.h)
+ * into `b` (emptied first), the same as carnet__sdoc_build's of its
+ * record, read from the cells without building the record where it can.
+ * Errors: CARNET_ENOMEM, CARNET_ECORRUPT. */
+int carnet__ssig_doc(const carnet__entity *e, carnet__sbuf *b, carnet__sdoc *d);
+
 /* Brief: write the signature of every stored customer in write
  * transaction `st`, the table emptied first (rows come in id order: they
  * are appended). The schema 8 upgrade (engine/top/open.c) and the repair

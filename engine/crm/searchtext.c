@@ -179,9 +179,7 @@ int carnet__sfold(carnet__sbuf *b, const char *s, size_t n) {
 
 /* --- Documents ------------------------------------------------------------- */
 
-/* Appends a value after a '\n' (none before the first), or nothing when
- * it folds to nothing. */
-static int add_value(carnet__sbuf *b, const char *v, size_t n) {
+int carnet__sdoc_value(carnet__sbuf *b, const char *v, size_t n) {
   size_t len0 = b->len;
   int rc;
   if (n == 0) return 0;
@@ -209,17 +207,17 @@ int carnet__sdoc_build(const carnet_record *rec, carnet__sbuf *b, carnet__sdoc *
   b->len = 0;
   for (size_t i = 0; rc == 0 && i < sizeof scalars / sizeof scalars[0]; i++) {
     const char *v = carnet_record_str(rec, scalars[i]);
-    if (v) rc = add_value(b, v, strlen(v));
+    if (v) rc = carnet__sdoc_value(b, v, strlen(v));
   }
   for (size_t i = 0; rc == 0 && i < sizeof sets / sizeof sets[0]; i++) {
     size_t n = carnet_record_elems(rec, sets[i], &el);
     for (size_t k = 0; rc == 0 && k < n; k++)
-      rc = add_value(b, el[k], strlen(el[k]));
+      rc = carnet__sdoc_value(b, el[k], strlen(el[k]));
   }
   if (rc) return rc;
   const char *siret = carnet_record_str(rec, CARNET_F_SIRET);
   size_t at = next_off(b), len0 = b->len;
-  if (siret && (rc = add_value(b, siret, strlen(siret)))) return rc;
+  if (siret && (rc = carnet__sdoc_value(b, siret, strlen(siret)))) return rc;
   d->siret_off = b->len > len0 ? at : b->len;
   /* Phones read "type:+E164" or "type:+E164;ext=N": only the number is
    * searched. */
@@ -230,7 +228,7 @@ int carnet__sdoc_build(const carnet_record *rec, carnet__sbuf *b, carnet__sdoc *
     const char *num = strrchr(el[k], ':');
     num = num ? num + 1 : el[k];
     const char *ext = strchr(num, ';');
-    rc = add_value(b, num, ext ? (size_t)(ext - num) : strlen(num));
+    rc = carnet__sdoc_value(b, num, ext ? (size_t)(ext - num) : strlen(num));
   }
   if (rc) return rc;
   d->phones_off = b->len > len0 ? at : b->len;

@@ -79,6 +79,11 @@ typedef struct carnet__sdoc {
  * `d`. Errors: CARNET_ENOMEM. */
 int carnet__sdoc_build(const carnet_record *rec, carnet__sbuf *b, carnet__sdoc *d);
 
+/* Brief: append a value of a document: a '\n' (none before the first
+ * value), then its folding; nothing when it folds to nothing. Errors:
+ * CARNET_ENOMEM. */
+int carnet__sdoc_value(carnet__sbuf *b, const char *v, size_t n);
+
 /* The most words a query tells apart (see above). */
 #define CARNET__SQUERY_WORDS 16
 

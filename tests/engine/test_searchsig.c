@@ -14,6 +14,8 @@
  * - A large catch-up (several batches, two threads) writes each customer's
  *   signature as derived from its row alone, the index the rows derive,
  *   and nothing of a person erased before or after being indexed.
+ * - A customer's document read from its cells is its record's, odd cells
+ *   included.
  * - The fast folding (ASCII and Latin-1 letters) is utf8proc's, letter by
  *   letter.
  */
@@ -32,6 +34,7 @@
 
 #include "carnet/carnet.h"
 #include "engine/base/alloc.h"
+#include "engine/crm/record.h"
 #include "engine/crm/searchsig.h"
 #include "engine/crm/searchtext.h"
 #include "engine/store/replica_int.h"
@@ -400,6 +403,83 @@ static void test_schema7_upgraded(void **state) {
   assert_int_equal(same(r, "nimes"), 20);
 }
 
+/* A cell of a hand-made entity: field, key (klen bytes), value (msgpack). */
+static carnet__cell cell(uint16_t field, const char *key, size_t klen, const char *val,
+                         size_t vlen) {
+  return (carnet__cell){.field = field,
+                        .klen = (uint16_t)klen,
+                        .vlen = (uint32_t)vlen,
+                        .key = (const uint8_t *)key,
+                        .val = (const uint8_t *)val,
+                        .hlc = 1};
+}
+
+/* The document read from the cells is the record's, including where the
+ * cells are odd (the reading gives up and builds the record): a name
+ * holding a NUL, a value that is not a string, a cleared phone slot, one
+ * number in two slots, many phones, a set element removed. */
+static void test_doc_from_cells_is_the_records(void **state) {
+  (void)state;
+  static const char name[] = "\xb3"
+                             "Zoë Lefèvre-Noël",
+                    nul[] = "\xa5"
+                            "ab\0cd",
+                    num[] = "\x2a", nil[] = "\xc0", yes[] = "\xc3", no[] = "\xc2",
+                    city[] = "\xa4"
+                             "Caen",
+                    siret[] = "\xae"
+                              "73282932000074",
+                    ph1[] = "\x92\xa6mobile\xac+33612345678",
+                    ph2[] = "\x92\xa4work\xac+33612345678",
+                    ph3[] = "\x92\xa4home\xb3+33198765432;ext=12";
+  carnet__cell base[] = {
+      cell(CARNET_F_NAME, "", 0, name, sizeof name - 1),
+      cell(CARNET_F_CITY, "", 0, city, sizeof city - 1),
+      cell(CARNET_F_SIRET, "", 0, siret, sizeof siret - 1),
+      cell(CARNET_F_EMAILS, "a@b.fr", 6, yes, 1),
+      cell(CARNET_F_EMAILS, "gone@b.fr", 9, no, 1),
+      cell(CARNET_F_PHONES, "1", 1, ph1, sizeof ph1 - 1),
+      cell(CARNET_F_PHONES, "2", 1, ph2, sizeof ph2 - 1),
+      cell(CARNET_F_PHONES, "3", 1, nil, 1),
+      cell(CARNET_F_PHONES, "4", 1, ph3, sizeof ph3 - 1),
+      cell(CARNET_F_TAGS, "VIP", 3, yes, 1),
+  };
+  carnet__cell many[40];
+  for (size_t i = 0; i < 40; i++) {
+    static char keys[40][4];
+    snprintf(keys[i], sizeof keys[i], "%02zu", i);
+    many[i] = cell(CARNET_F_PHONES, keys[i], 2, i % 2 ? ph1 : ph3,
+                   i % 2 ? sizeof ph1 - 1 : sizeof ph3 - 1);
+  }
+  struct {
+    carnet__cell *cells;
+    size_t n;
+    int odd; /* which base cell (the name) to replace: 0 none */
+  } cases[] = {{base, 10, 0}, {base, 10, 1}, {base, 10, 2}, {base, 10, 3}, {many, 40, 0}};
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    carnet__cell cells[40];
+    memcpy(cells, cases[k].cells, cases[k].n * sizeof cells[0]);
+    if (cases[k].odd == 1) cells[0] = cell(CARNET_F_NAME, "", 0, nul, sizeof nul - 1);
+    if (cases[k].odd == 2) cells[0] = cell(CARNET_F_NAME, "", 0, num, 1);
+    if (cases[k].odd == 3) cells[0] = cell(CARNET_F_NAME, "", 0, nil, 1);
+    carnet__entity e = {.kind = CARNET_KIND_CUSTOMER, .cells = cells, .n = cases[k].n};
+    carnet_record *rec = NULL;
+    carnet__sbuf want = {0}, got = {0};
+    carnet__sdoc dw, dg;
+    if (carnet__record_build(&e, &rec)) fail_msg("case %zu", k);
+    assert_int_equal(carnet__sdoc_build(rec, &want, &dw), 0);
+    assert_int_equal(carnet__ssig_doc(&e, &got, &dg), 0);
+    assert_int_equal(got.len, want.len);
+    assert_memory_equal(got.p, want.p, want.len);
+    assert_int_equal(dg.siret_off, dw.siret_off);
+    assert_int_equal(dg.phones_off, dw.phones_off);
+    if (k == 0) assert_non_null(strstr(want.p, "zoe lefevre-noel\ncaen\na@b.fr\nvip\n7328"));
+    carnet_record_free(rec);
+    carnet__sbuf_free(&want);
+    carnet__sbuf_free(&got);
+  }
+}
+
 /* Whether the index table holds a key of entity `id` (its last 16 bytes). */
 static bool has_key_of(carnet_replica *r, const carnet_id *id) {
   carnet__stxn *st;
@@ -531,6 +611,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_behind_the_mark, setup, teardown),
       cmocka_unit_test_setup_teardown(test_schema7_upgraded, setup, teardown),
       cmocka_unit_test_setup_teardown(test_large_catchup_as_one_by_one, setup, teardown),
+      cmocka_unit_test(test_doc_from_cells_is_the_records),
       cmocka_unit_test(test_fast_fold_is_utf8proc),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
