@@ -218,19 +218,26 @@ static int sigs_flush(carnet__stxn *st, sigs *s) {
  *
  * What a catch-up spends is CPU per customer: opening its sealed row,
  * decoding it, deriving its blind keys (names folded, values hashed) and
- * its search signature. None of it touches LMDB, so it runs on two threads:
- * the calling thread reads a batch of rows in the transaction (copied out
- * of the map: later index writes in the transaction may move pages), then
- * it and one worker thread it starts take the batch's rows a slice at a
- * time; once both are done, the calling thread hands each row's keys and
- * signature to the store in the rows' order, as the one-thread loop did.
- * So the tables written are the same bytes, and LMDB is only ever called
- * from the calling thread. The worker is started and joined by each batch:
- * no thread outlives the call, and nothing is shared but the batch and a
- * slice counter. A small backlog (an import's lookups after each row) runs
- * on the calling thread alone. Each thread has its own copy of the index
- * secret, whose derived keys and gram cache it fills. The allocator is
- * called from both threads (carnet/alloc.h: it must be thread-safe). */
+ * its search signature. None of it touches LMDB, so it runs on two threads.
+ * Rows go in batches through two buffers:
+ *
+ *   calling thread:  read 0 | work 0 | merge 0, read 2, work 1 | merge 1 ...
+ *   worker:                 | work 0 | work 1                  | work 2 ...
+ *
+ * The calling thread reads a batch of rows in the transaction (copied out
+ * of the map: index writes in the transaction may move pages), and while a
+ * worker thread works on that batch it hands the previous batch's keys and
+ * signatures to the store, in the rows' order as the one-thread loop did,
+ * reads the next batch, then takes its share of the batch being worked on
+ * (a slice of rows at a time, so that a thread slowed down by the machine
+ * does less). So the tables written are the same bytes, and LMDB is only
+ * ever called from the calling thread. A worker is started and joined for
+ * each batch: no thread outlives the call, and the threads share nothing
+ * but the batch and its slice counter. A small batch (an import's lookups
+ * after each row) is worked on the calling thread alone. Each thread has
+ * its own copy of the index secret, whose derived keys and gram cache it
+ * fills. The allocator is called from both threads (carnet/alloc.h: it
+ * must be thread-safe). */
 
 #define BATCH_ROWS 2048u  /* rows read per batch */
 #define SLICE_ROWS 32u    /* rows a thread takes at a time */
@@ -251,21 +258,26 @@ typedef struct crow {
   size_t siglen;
 } crow;
 
-/* One thread's state: its secret, its arena (the batch's opened rows and
- * keys), how many signatures it made (its gram cache starts at the 64th). */
+/* A batch: its rows, their stored values (raws) and what each thread
+ * derived from them (a[thread]). */
+typedef struct cbuf {
+  crow *rows;
+  size_t n;
+  carnet__arena raws, a[2];
+  atomic_size_t next; /* the next slice's first row */
+} cbuf;
+
+/* One thread's state: its secret and how many signatures it made (its gram
+ * cache starts at the 64th). */
 typedef struct cwork {
   carnet__blind_secret secret;
-  carnet__arena a;
   size_t nsig;
 } cwork;
 
-typedef struct cbatch {
+typedef struct cctx {
   carnet_replica *r;
   const uint8_t *dkey;
-  crow *rows;
-  size_t n;
-  atomic_size_t next; /* the next slice's first row */
-} cbatch;
+} cctx;
 
 /* Whether a stored row's sequence number (its second object) is past
  * `seq`: the entry at `seq` is stale. False when it cannot tell. */
@@ -278,8 +290,8 @@ static bool row_seq_past(const void *row, size_t len, uint64_t seq) {
   return past;
 }
 
-/* The keys and signature of one row. */
-static int row_work(cbatch *b, cwork *w, crow *row) {
+/* The keys and signature of one row, allocated in `a`. */
+static int row_work(const cctx *c, cwork *w, carnet__arena *a, crow *row) {
   const uint8_t *pt = row->raw;
   size_t len = row->rawlen;
   carnet__entity e;
@@ -290,8 +302,8 @@ static int row_work(cbatch *b, cwork *w, crow *row) {
     uint8_t *open;
     if (row->rawlen < CARNET__SEAL_OVERHEAD) return CARNET_ECORRUPT;
     len = row->rawlen - CARNET__SEAL_OVERHEAD;
-    if ((open = carnet__arena_alloc(&w->a, len + 1)) == NULL) return CARNET_ENOMEM;
-    if ((rc = carnet__store_open_raw(b->dkey, CARNET__T_ENTITIES, row->id.b, 16,
+    if ((open = carnet__arena_alloc(a, len + 1)) == NULL) return CARNET_ENOMEM;
+    if ((rc = carnet__store_open_raw(c->dkey, CARNET__T_ENTITIES, row->id.b, 16,
                                      (carnet_buf){(void *)row->raw, row->rawlen}, open)))
       return rc;
     pt = open;
@@ -301,70 +313,145 @@ static int row_work(cbatch *b, cwork *w, crow *row) {
   if (len == 0 || pt[0] != CARNET_KIND_CUSTOMER) return 0;
   if (row_seq_past(pt, len, row->seq)) return 0;
   row->skip = false;
-  carnet__entity_init(&e, &w->a);
+  carnet__entity_init(&e, a);
   rc = carnet__row_decode(&row->id, pt, len, &e);
-  if (rc == 0) rc = carnet__index_keys_parts(&e, &w->secret, &w->a, CARNET__IDX_PART_BLIND, &ks);
+  if (rc == 0) rc = carnet__index_keys_parts(&e, &w->secret, a, CARNET__IDX_PART_BLIND, &ks);
   if (rc == 0 && ks.n) {
-    if ((row->keys = carnet__arena_alloc(&w->a, ks.n * sizeof *row->keys)) == NULL)
+    if ((row->keys = carnet__arena_alloc(a, ks.n * sizeof *row->keys)) == NULL)
       rc = CARNET_ENOMEM;
     else
       memcpy(row->keys, ks.keys, ks.n * sizeof *row->keys), row->nkeys = ks.n;
   }
-  if (rc == 0 && b->r && b->r->search_sig) {
+  if (rc == 0 && c->r && c->r->search_sig) {
     /* A large catch-up hashes the same grams over and over: cached from
      * the 64th customer on (a small one, as an import's lookups run after
      * each row, would pay more for the cache than it saves). */
     if (w->nsig == 64 && w->secret.grams == NULL) rc = carnet__gram_cache_start(&w->secret);
-    if (rc == 0) rc = b->r->search_sig(&e, &w->secret, &row->sig, &row->siglen);
+    if (rc == 0) rc = c->r->search_sig(&e, &w->secret, &row->sig, &row->siglen);
     w->nsig++;
   }
   carnet__entity_free(&e);
   return rc;
 }
 
-/* Take slices of the batch until none is left. */
-static void batch_run(cbatch *b, cwork *w) {
+/* Take slices of batch `b` as thread `t` until none is left. */
+static void batch_run(const cctx *c, cwork *w, cbuf *b, int t) {
   for (;;) {
     size_t at = atomic_fetch_add_explicit(&b->next, SLICE_ROWS, memory_order_relaxed);
     if (at >= b->n) return;
     size_t end = at + SLICE_ROWS < b->n ? at + SLICE_ROWS : b->n;
     for (size_t i = at; i < end; i++)
-      b->rows[i].rc = row_work(b, w, &b->rows[i]);
+      b->rows[i].rc = row_work(c, w, &b->a[t], &b->rows[i]);
   }
 }
 
 typedef struct cthread {
-  cbatch *b;
+  const cctx *c;
   cwork *w;
+  cbuf *b;
 } cthread;
 
 static void *batch_thread(void *arg) {
   cthread *t = arg;
-  batch_run(t->b, t->w);
+  batch_run(t->c, t->w, t->b, 1);
   return NULL;
 }
 
-static void cwork_init(cwork *w, const carnet__blind_secret *secret) {
-  w->secret = *secret;
-  w->secret.grams = NULL;
-  carnet__arena_init(&w->a, 64 * 1024);
-  w->nsig = 0;
+/* Frees what batch `b` holds (signatures not handed over, opened rows,
+ * keys) and empties it. */
+static void cbuf_reset(cbuf *b) {
+  for (size_t i = 0; i < b->n; i++)
+    carnet__free(b->rows[i].sig);
+  b->n = 0;
+  carnet__arena_free(&b->raws);
+  carnet__arena_free(&b->a[0]);
+  carnet__arena_free(&b->a[1]);
 }
 
-static void cwork_end(cwork *w) {
-  carnet__gram_cache_end(&w->secret);
-  sodium_memzero(&w->secret, sizeof w->secret);
-  carnet__arena_free(&w->a);
+/* The catch-up's position in the change index. */
+typedef struct cpos {
+  uint64_t last, count;
+  size_t max;
+  bool has_secret, has_dkey;
+  bool end; /* nothing left to read (or `max` reached) */
+} cpos;
+
+/* Read into `b` the next batch of rows: the entries after p->last. */
+static int batch_read(carnet__stxn *st, cpos *p, cbuf *b, bool *more) {
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  uint8_t from[8];
+  int rc;
+  carnet__be64_put(from, p->last + 1);
+  if ((rc = carnet__store_cursor(st, CARNET__T_CHANGES, &cur))) return rc;
+  p->end = true;
+  for (rc = carnet__store_seek(cur, from, sizeof from, &k, &v); rc == 0;
+       rc = carnet__store_next(cur, &k, &v)) {
+    if (p->max && p->count == p->max) {
+      *more = true;
+      break;
+    }
+    if (p->has_secret && b->n == BATCH_ROWS) {
+      p->end = false;
+      break;
+    }
+    if (k.len != 8 || v.len < 16) {
+      rc = CARNET_ECORRUPT;
+      break;
+    }
+    p->last = carnet__be64_get(k.base);
+    p->count++;
+    if (!p->has_secret) continue; /* no blind key without a secret */
+    crow *row = &b->rows[b->n];
+    carnet_buf raw;
+    memset(row, 0, sizeof *row);
+    memcpy(row->id.b, v.base, 16);
+    row->seq = p->last;
+    rc = carnet__store_get_raw(st, CARNET__T_ENTITIES, row->id.b, 16, &raw, &row->sealed);
+    if (rc == CARNET_ENOTFOUND) { /* the check reports it; nothing derives from it */
+      rc = 0;
+      continue;
+    }
+    if (rc) break;
+    if (row->sealed && !p->has_dkey) { /* carnet__store_get says why */
+      rc = carnet__store_get(st, CARNET__T_ENTITIES, row->id.b, 16, &raw);
+      rc = rc ? rc : CARNET_EMISUSE;
+      break;
+    }
+    if ((row->raw = carnet__arena_dup(&b->raws, raw.base, raw.len)) == NULL) {
+      rc = CARNET_ENOMEM;
+      break;
+    }
+    row->rawlen = raw.len;
+    b->n++;
+  }
+  carnet__store_cursor_close(cur);
+  return rc == CARNET_ENOTFOUND ? 0 : rc;
 }
 
-/* Work out batch `b` on `nw` threads (1 or 2): the calling one with w[0]. */
-static void batch_work(cbatch *b, cwork *w, int nw) {
-  pthread_t th;
-  cthread t = {b, &w[1]};
-  atomic_init(&b->next, 0);
-  bool started = nw > 1 && pthread_create(&th, NULL, batch_thread, &t) == 0;
-  batch_run(b, &w[0]); /* without a second thread (none asked, or none could start): alone */
-  if (started) pthread_join(th, NULL);
+/* Hand the keys and signatures of batch `b` to the store, in the rows'
+ * order, then empty it. */
+static int batch_merge(carnet__stxn *st, cbuf *b, sigs *sg) {
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < b->n; i++) {
+    crow *row = &b->rows[i];
+    if (row->rc == CARNET_ECORRUPT && row->sealed) {
+      carnet_buf val; /* records why (or, had it changed, reads it as it is) */
+      rc = carnet__store_get(st, CARNET__T_ENTITIES, row->id.b, 16, &val);
+      if (rc == 0) rc = CARNET_ECORRUPT;
+    }
+    if (rc == 0) rc = row->rc;
+    for (size_t j = 0; rc == 0 && !row->skip && j < row->nkeys; j++)
+      rc = carnet__store_put(st, CARNET__T_INDEX, row->keys[j].base, row->keys[j].len, "", 0, 0);
+    if (rc == 0 && row->sig) {
+      rc = sigs_push(sg, &row->id, row->sig, row->siglen); /* takes it, even on failure */
+      row->sig = NULL;
+    }
+    if (rc == 0 && carnet__store_pending(st) >= CATCHUP_PENDING_MAX) rc = carnet__store_flush(st);
+    if (rc == 0 && sg->bytes >= SIGS_PENDING_MAX) rc = sigs_flush(st, sg);
+  }
+  cbuf_reset(b);
+  return rc;
 }
 
 int carnet__index_catchup(carnet_replica *r, carnet__stxn *st, size_t max, bool *more,
@@ -373,129 +460,83 @@ int carnet__index_catchup(carnet_replica *r, carnet__stxn *st, size_t max, bool 
   uint8_t dkey[32];
   cwork w[2];
   int nw = 0;
+  cbuf bufs[2];
   sigs sg = {0};
-  carnet__scur *cur = NULL;
-  carnet__arena raws; /* the batch's stored values, copied */
-  crow *rows = NULL;
-  carnet_buf k, v;
-  uint64_t mark, last = 0, count = 0;
-  uint8_t from[8];
-  bool has_dkey = false;
+  uint64_t mark;
+  cpos p = {.max = max};
+  cctx c = {r, dkey};
   *more = false;
   if (n) *n = 0;
-  carnet__arena_init(&raws, 256 * 1024);
+  memset(bufs, 0, sizeof bufs);
+  for (int i = 0; i < 2; i++) {
+    carnet__arena_init(&bufs[i].raws, 256 * 1024);
+    carnet__arena_init(&bufs[i].a[0], 64 * 1024);
+    carnet__arena_init(&bufs[i].a[1], 64 * 1024);
+  }
   int rc = carnet__index_mark(st, &mark);
   if (rc) return rc;
   rc = carnet__index_secret(st, &secret);
-  bool has_secret = rc == 0;
+  p.has_secret = rc == 0;
   if (rc && rc != CARNET_ENOTFOUND) return rc;
   rc = 0;
   if (mark == UINT64_MAX) goto done;
-  if (has_secret) {
-    has_dkey = carnet__store_key(r->store, dkey) == 0;
-    if ((rows = carnet__malloc(BATCH_ROWS * sizeof *rows)) == NULL) {
-      rc = CARNET_ENOMEM;
-      goto done;
-    }
-    for (; nw < 2; nw++)
-      cwork_init(&w[nw], &secret);
-  }
-  carnet__be64_put(from, mark + 1);
-  if ((rc = carnet__store_cursor(st, CARNET__T_CHANGES, &cur))) goto done;
-  rc = carnet__store_seek(cur, from, sizeof from, &k, &v);
-  while (rc == 0) {
-    /* 1. Read a batch of rows (this thread: LMDB). */
-    size_t nr = 0;
-    bool full = false;
-    for (; rc == 0; rc = carnet__store_next(cur, &k, &v)) {
-      if (max && count == max) {
-        *more = true;
-        break;
-      }
-      if (has_secret && nr == BATCH_ROWS) {
-        full = true;
-        break;
-      }
-      if (k.len != 8 || v.len < 16) {
-        rc = CARNET_ECORRUPT;
-        break;
-      }
-      last = carnet__be64_get(k.base);
-      count++;
-      if (!has_secret) continue; /* no blind key without a secret */
-      crow *row = &rows[nr];
-      carnet_buf raw;
-      memset(row, 0, sizeof *row);
-      memcpy(row->id.b, v.base, 16);
-      row->seq = last;
-      rc = carnet__store_get_raw(st, CARNET__T_ENTITIES, row->id.b, 16, &raw, &row->sealed);
-      if (rc == CARNET_ENOTFOUND) { /* the check reports it; nothing derives from it */
-        rc = 0;
-        continue;
-      }
-      if (rc) break;
-      if (row->sealed && !has_dkey) { /* carnet__store_get says why */
-        rc = carnet__store_get(st, CARNET__T_ENTITIES, row->id.b, 16, &raw);
-        rc = rc ? rc : CARNET_EMISUSE;
-        break;
-      }
-      if ((row->raw = carnet__arena_dup(&raws, raw.base, raw.len)) == NULL) {
+  p.last = mark;
+  if (p.has_secret) {
+    p.has_dkey = carnet__store_key(r->store, dkey) == 0;
+    for (int i = 0; i < 2; i++)
+      if ((bufs[i].rows = carnet__malloc(BATCH_ROWS * sizeof *bufs[i].rows)) == NULL) {
         rc = CARNET_ENOMEM;
-        break;
+        goto done;
       }
-      row->rawlen = raw.len;
-      nr++;
+    for (; nw < 2; nw++) {
+      w[nw].secret = secret;
+      w[nw].secret.grams = NULL;
+      w[nw].nsig = 0;
     }
-    if (rc && rc != CARNET_ENOTFOUND) break;
-    rc = 0;
-    /* 2. Keys and signatures (both threads). */
-    cbatch b = {.r = r, .dkey = dkey, .rows = rows, .n = nr};
-    if (nr) batch_work(&b, w, nr >= PARALLEL_MIN ? 2 : 1);
-    /* 3. To the store, in the rows' order (this thread). */
-    for (size_t i = 0; i < nr; i++) {
-      crow *row = &rows[i];
-      if (rc == 0 && row->rc == CARNET_ECORRUPT && row->sealed) {
-        carnet_buf val; /* records why (or, had it changed, reads it as it is) */
-        rc = carnet__store_get(st, CARNET__T_ENTITIES, row->id.b, 16, &val);
-        if (rc == 0) rc = CARNET_ECORRUPT;
-      }
-      if (rc == 0) rc = row->rc;
-      for (size_t j = 0; rc == 0 && !row->skip && j < row->nkeys; j++)
-        rc = carnet__store_put(st, CARNET__T_INDEX, row->keys[j].base, row->keys[j].len, "", 0, 0);
-      if (rc == 0 && row->sig) {
-        rc = sigs_push(&sg, &row->id, row->sig, row->siglen);
-        row->sig = NULL;
-      }
-      carnet__free(row->sig);
-      row->sig = NULL;
-      if (rc == 0 && carnet__store_pending(st) >= CATCHUP_PENDING_MAX) rc = carnet__store_flush(st);
-      if (rc == 0 && sg.bytes >= SIGS_PENDING_MAX) rc = sigs_flush(st, &sg);
-    }
-    for (int i = 0; i < nw; i++)
-      carnet__arena_free(&w[i].a);
-    carnet__arena_free(&raws);
-    if (rc || !full) break;
-    /* The next batch: from the entry after the last one read (the writes
-     * above may have moved the cursor's page). */
-    carnet__be64_put(from, last + 1);
-    rc = carnet__store_seek(cur, from, sizeof from, &k, &v);
   }
-  if (rc == CARNET_ENOTFOUND) rc = 0;
-  carnet__store_cursor_close(cur);
-  cur = NULL;
+  /* `work`: the batch being worked on; `merge`: the one worked on before,
+   * whose results go to the store meanwhile (the diagram above). */
+  cbuf *work = &bufs[0], *merged = NULL;
+  rc = batch_read(st, &p, work, more);
+  while (rc == 0 && (work || merged)) {
+    pthread_t th;
+    cthread t = {&c, &w[1], work};
+    bool started = false;
+    if (work) {
+      atomic_init(&work->next, 0);
+      started = work->n >= PARALLEL_MIN && pthread_create(&th, NULL, batch_thread, &t) == 0;
+    }
+    if (merged) rc = batch_merge(st, merged, &sg);
+    cbuf *next = NULL;
+    if (rc == 0 && work && !p.end) {
+      next = work == &bufs[0] ? &bufs[1] : &bufs[0];
+      rc = batch_read(st, &p, next, more);
+    }
+    if (work) {
+      if (rc) atomic_store(&work->next, work->n); /* failed: no more work */
+      batch_run(&c, &w[0], work,
+                0); /* without a worker (a small batch, or none could start): alone */
+      if (started) pthread_join(th, NULL);
+    }
+    merged = work;
+    work = next;
+  }
   if (rc == 0) rc = sigs_flush(st, &sg);
-  if (rc == 0 && count) rc = carnet__index_mark_put(st, last);
+  if (rc == 0 && p.count) rc = carnet__index_mark_put(st, p.last);
 done:
   sigs_free(&sg);
-  carnet__store_cursor_close(cur);
-  for (int i = 0; i < nw; i++)
-    cwork_end(&w[i]);
-  carnet__free(rows);
-  carnet__arena_free(&raws);
-  if (has_secret) carnet__gram_cache_end(&secret);
+  for (int i = 0; i < 2; i++) {
+    cbuf_reset(&bufs[i]);
+    carnet__free(bufs[i].rows);
+  }
+  for (int i = 0; i < nw; i++) {
+    carnet__gram_cache_end(&w[i].secret);
+    sodium_memzero(&w[i].secret, sizeof w[i].secret);
+  }
+  if (p.has_secret) carnet__gram_cache_end(&secret);
   sodium_memzero(&secret, sizeof secret);
   sodium_memzero(dkey, sizeof dkey);
-  if (rc == 0 && n) *n = count;
+  if (rc == 0 && n) *n = p.count;
   return rc;
 }
 
