@@ -184,18 +184,23 @@ static int split(const char *s, words *w) {
   return 0;
 }
 
-/* Step 5 and output: words joined by one space, legal forms dropped unless
- * that would leave nothing; `order` lists the words to write. */
-static int emit(const words *w, const size_t *order, char *out, size_t out_len) {
+/* Whether each word is a legal form (step 5), read once per word. */
+static void legal_words(const words *w, bool *legal) {
+  for (size_t i = 0; i < w->count; i++)
+    legal[i] = legal_form(w->buf + w->start[i], w->n[i]);
+}
+
+/* Step 5 and output: the `n` words listed in `order` joined by one space,
+ * legal forms dropped unless that would leave nothing. */
+static int emit(const words *w, const size_t *order, size_t n, const bool *legal, char *out) {
   size_t keep = 0, len = 0;
-  for (size_t j = 0; j < w->count; j++)
-    if (!legal_form(w->buf + w->start[order[j]], w->n[order[j]])) keep++;
-  for (size_t j = 0; j < w->count; j++) {
+  for (size_t j = 0; j < n; j++)
+    if (!legal[order[j]]) keep++;
+  for (size_t j = 0; j < n; j++) {
     size_t i = order[j];
-    const char *p = w->buf + w->start[i];
-    if (keep > 0 && legal_form(p, w->n[i])) continue;
+    if (keep > 0 && legal[i]) continue;
     if (len > 0) out[len++] = ' ';
-    memcpy(out + len, p, w->n[i]);
+    memcpy(out + len, w->buf + w->start[i], w->n[i]);
     len += w->n[i];
   }
   out[len] = '\0';
@@ -205,13 +210,15 @@ static int emit(const words *w, const size_t *order, char *out, size_t out_len) 
 int carnet_name_fold(const char *s, char *out, size_t out_len) {
   words w;
   size_t order[WORDS_MAX];
+  bool legal[WORDS_MAX];
   if (out_len > 0) out[0] = '\0';
   if (out_len < CARNET_NAME_FOLD_MAX) return CARNET_ELIMIT;
   int rc = split(s, &w);
   if (rc) return rc;
   for (size_t i = 0; i < w.count; i++)
     order[i] = i;
-  return emit(&w, order, out, out_len);
+  legal_words(&w, legal);
+  return emit(&w, order, w.count, legal, out);
 }
 
 static int word_cmp(const words *w, size_t i, size_t j) {
@@ -221,29 +228,51 @@ static int word_cmp(const words *w, size_t i, size_t j) {
   return (w->n[i] > w->n[j]) - (w->n[i] < w->n[j]);
 }
 
-int carnet_name_fold_sorted(const char *s, char *out, size_t out_len) {
-  words w;
-  size_t order[WORDS_MAX], k = 0;
-  if (out_len > 0) out[0] = '\0';
-  if (out_len < CARNET_NAME_FOLD_MAX) return CARNET_ELIMIT;
-  int rc = split(s, &w);
-  if (rc) return rc;
-  /* Insertion sort (at most WORDS_MAX words), dropping repeated words. */
-  for (size_t i = 0; i < w.count; i++) {
+/* The words in sorted order, repeated ones dropped, into `order`; returns
+ * how many. Insertion sort (at most WORDS_MAX words). */
+static size_t sort_words(const words *w, size_t *order) {
+  size_t k = 0;
+  for (size_t i = 0; i < w->count; i++) {
     size_t j = k;
     bool dup = false;
     for (size_t t = 0; t < k && !dup; t++)
-      dup = word_cmp(&w, order[t], i) == 0;
+      dup = word_cmp(w, order[t], i) == 0;
     if (dup) continue;
-    while (j > 0 && word_cmp(&w, order[j - 1], i) > 0) {
+    while (j > 0 && word_cmp(w, order[j - 1], i) > 0) {
       order[j] = order[j - 1];
       j--;
     }
     order[j] = i;
     k++;
   }
-  w.count = k; /* emit reads words through `order` only */
-  return emit(&w, order, out, out_len);
+  return k;
+}
+
+int carnet_name_fold_sorted(const char *s, char *out, size_t out_len) {
+  words w;
+  size_t order[WORDS_MAX];
+  bool legal[WORDS_MAX];
+  if (out_len > 0) out[0] = '\0';
+  if (out_len < CARNET_NAME_FOLD_MAX) return CARNET_ELIMIT;
+  int rc = split(s, &w);
+  if (rc) return rc;
+  legal_words(&w, legal);
+  return emit(&w, order, sort_words(&w, order), legal, out);
+}
+
+int carnet__name_fold_both(const char *s, char *out, char *sorted, size_t out_len) {
+  words w;
+  size_t order[WORDS_MAX];
+  bool legal[WORDS_MAX];
+  if (out_len > 0) out[0] = sorted[0] = '\0';
+  if (out_len < CARNET_NAME_FOLD_MAX) return CARNET_ELIMIT;
+  int rc = split(s, &w);
+  if (rc) return rc;
+  legal_words(&w, legal);
+  for (size_t i = 0; i < w.count; i++)
+    order[i] = i;
+  emit(&w, order, w.count, legal, out);
+  return emit(&w, order, sort_words(&w, order), legal, sorted);
 }
 
 int carnet__name_legal_form(const char *s, char *out, size_t out_len) {

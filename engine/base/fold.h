@@ -12,6 +12,11 @@
  * CARNET_ENOMEM. */
 int carnet__name_legal_form(const char *s, char *out, size_t out_len);
 
+/* Brief: carnet_name_fold and carnet_name_fold_sorted of `s` at once, into
+ * `out` and `sorted` (out_len bytes each), the name split into words once:
+ * the blind index derives both of every name. Returns what either does. */
+int carnet__name_fold_both(const char *s, char *out, char *sorted, size_t out_len);
+
 /* A Latin letter utf8proc's decomposition leaves whole (œ æ ø ł đ ð þ ı),
  * as ASCII ("oe", "ae", ...); NULL for any other code point. Name folding
  * and the search text fold them alike. */

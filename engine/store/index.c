@@ -40,6 +40,7 @@
 #include "carnet/error.h"
 #include "carnet/normalize.h"
 #include "engine/base/alloc.h"
+#include "engine/base/fold.h"
 #include "engine/base/mp.h"
 #include "engine/store/entity_io.h"
 #include "engine/store/feed.h"
@@ -266,14 +267,15 @@ static bool phone_number(const carnet__cell *c, char out[33]) {
 static int name_keys(carnet__keyset *ks, carnet__arena *a, carnet__blind_secret *secret,
                      carnet__blind_hash *hash, const char *place, const char *name,
                      const carnet_id *id) {
-  char f[CARNET_NAME_FOLD_MAX], k[64 + 16];
+  char f[2][CARNET_NAME_FOLD_MAX], k[64 + 16];
   int rc;
   if (name[0] == '\0') return 0;
+  rc = carnet__name_fold_both(name, f[0], f[1], sizeof f[0]);
+  if (rc == CARNET_ENOMEM) return rc;
+  if (rc) return 0; /* not UTF-8: stored bytes are validated elsewhere */
   for (int sorted = 0; sorted < 2; sorted++) {
-    rc = sorted ? carnet_name_fold_sorted(name, f, sizeof f) : carnet_name_fold(name, f, sizeof f);
-    if (rc == CARNET_ENOMEM) return rc;
-    if (rc || f[0] == '\0') return 0; /* not UTF-8: stored bytes are validated elsewhere */
-    if ((rc = carnet__index_name_block(place, f, k, sizeof k)) ||
+    if (f[sorted][0] == '\0') return 0;
+    if ((rc = carnet__index_name_block(place, f[sorted], k, sizeof k)) ||
         (rc = add_blind(ks, a, secret, hash, CARNET__IDX_NAME, k, id)))
       return rc;
   }

@@ -13,6 +13,7 @@
 
 #include "carnet/error.h"
 #include "carnet/normalize.h"
+#include "engine/base/fold.h"
 
 typedef struct {
   const char *in, *country, *want; /* want NULL: refused */
@@ -456,7 +457,16 @@ static void test_name_fold(void **state) {
       fail_msg("name \"%s\": fold \"%s\", want \"%s\"", c[i].in, f, c[i].fold);
     if (rs || strcmp(s, c[i].sorted))
       fail_msg("name \"%s\": sorted \"%s\", want \"%s\"", c[i].in, s, c[i].sorted);
+    /* Both at once (the blind index's name keys), from one split. */
+    char bf[CARNET_NAME_FOLD_MAX], bs[CARNET_NAME_FOLD_MAX];
+    if (carnet__name_fold_both(c[i].in, bf, bs, sizeof bf) || strcmp(bf, c[i].fold) ||
+        strcmp(bs, c[i].sorted))
+      fail_msg("name \"%s\": both \"%s\" \"%s\"", c[i].in, bf, bs);
   }
+  char b1[CARNET_NAME_FOLD_MAX], b2[CARNET_NAME_FOLD_MAX];
+  assert_int_equal(carnet__name_fold_both("\xff\xfe", b1, b2, sizeof b1), CARNET_EINVAL);
+  assert_string_equal(b1, "");
+  assert_string_equal(b2, "");
   char out[CARNET_NAME_FOLD_MAX];
   assert_int_equal(carnet_name_fold("\xff\xfe", out, sizeof out), CARNET_EINVAL);
   assert_string_equal(out, "");
