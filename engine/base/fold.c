@@ -207,17 +207,24 @@ static int emit(const words *w, const size_t *order, size_t n, const bool *legal
   return 0;
 }
 
+/* Steps 1-4 of `s` into `w`, and which words are legal forms, for an
+ * output of out_len bytes (emptied first). */
+static int prepare(const char *s, char *out, size_t out_len, words *w, bool *legal) {
+  if (out_len > 0) out[0] = '\0';
+  if (out_len < CARNET_NAME_FOLD_MAX) return CARNET_ELIMIT;
+  int rc = split(s, w);
+  if (rc == 0) legal_words(w, legal);
+  return rc;
+}
+
 int carnet_name_fold(const char *s, char *out, size_t out_len) {
   words w;
   size_t order[WORDS_MAX];
   bool legal[WORDS_MAX];
-  if (out_len > 0) out[0] = '\0';
-  if (out_len < CARNET_NAME_FOLD_MAX) return CARNET_ELIMIT;
-  int rc = split(s, &w);
+  int rc = prepare(s, out, out_len, &w, legal);
   if (rc) return rc;
   for (size_t i = 0; i < w.count; i++)
     order[i] = i;
-  legal_words(&w, legal);
   return emit(&w, order, w.count, legal, out);
 }
 
@@ -252,23 +259,17 @@ int carnet_name_fold_sorted(const char *s, char *out, size_t out_len) {
   words w;
   size_t order[WORDS_MAX];
   bool legal[WORDS_MAX];
-  if (out_len > 0) out[0] = '\0';
-  if (out_len < CARNET_NAME_FOLD_MAX) return CARNET_ELIMIT;
-  int rc = split(s, &w);
-  if (rc) return rc;
-  legal_words(&w, legal);
-  return emit(&w, order, sort_words(&w, order), legal, out);
+  int rc = prepare(s, out, out_len, &w, legal);
+  return rc ? rc : emit(&w, order, sort_words(&w, order), legal, out);
 }
 
 int carnet__name_fold_both(const char *s, char *out, char *sorted, size_t out_len) {
   words w;
   size_t order[WORDS_MAX];
   bool legal[WORDS_MAX];
-  if (out_len > 0) out[0] = sorted[0] = '\0';
-  if (out_len < CARNET_NAME_FOLD_MAX) return CARNET_ELIMIT;
-  int rc = split(s, &w);
+  if (out_len > 0) sorted[0] = '\0';
+  int rc = prepare(s, out, out_len, &w, legal);
   if (rc) return rc;
-  legal_words(&w, legal);
   for (size_t i = 0; i < w.count; i++)
     order[i] = i;
   emit(&w, order, w.count, legal, out);
