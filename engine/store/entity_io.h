@@ -112,7 +112,33 @@ carnet__blind_hash carnet__oppose_hash;
  * or the number), SipHash-2-4 with a 64-bit output keyed with a subkey of
  * the index secret of its own, so a signature says nothing to whoever
  * lacks the secret. */
-uint64_t carnet__gram_hash(carnet__blind_secret *secret, uint8_t tag, uint32_t v);
+static inline uint64_t carnet__gram_hash(carnet__blind_secret *secret, uint8_t tag, uint32_t v);
+
+/* The gram cache (carnet__gram_cache_start): direct-mapped, a slot holds
+ * one gram (its key, never 0: `tag` is a letter) and its hash, side by
+ * side so that a lookup touches one cache line. A hit is read inline (a
+ * signature looks up ~100 grams); a miss, or no cache, hashes
+ * (carnet__gram_hash_slow, engine/store/index.c). */
+#define CARNET__GRAM_CACHE_BITS 14
+
+struct carnet__gram_cache {
+  struct {
+    uint64_t h;
+    uint32_t key;
+  } slot[1u << CARNET__GRAM_CACHE_BITS];
+};
+
+uint64_t carnet__gram_hash_slow(carnet__blind_secret *secret, uint8_t tag, uint32_t v);
+
+static inline uint64_t carnet__gram_hash(carnet__blind_secret *secret, uint8_t tag, uint32_t v) {
+  struct carnet__gram_cache *c = secret->grams;
+  if (c != NULL && v < (1u << 24)) {
+    uint32_t key = v | (uint32_t)tag << 24;
+    uint32_t at = (key * 2654435761u) >> (32 - CARNET__GRAM_CACHE_BITS);
+    if (c->slot[at].key == key) return c->slot[at].h;
+  }
+  return carnet__gram_hash_slow(secret, tag, v);
+}
 
 /* Brief: a cache of gram hashes on `secret`, for a pass over many
  * customers (a catch-up, a rebuild): a book's grams are mostly the same

@@ -96,17 +96,6 @@ int carnet__index_hash(carnet__blind_secret *secret, uint8_t tag, const void *v,
 
 static const char tri_label[] = "carnet search grams siphash24 v1";
 
-/* Direct-mapped: a slot holds one gram (its key, never 0) and its hash,
- * side by side so that a lookup touches one cache line. */
-#define GRAM_CACHE_BITS 14
-
-struct carnet__gram_cache {
-  struct {
-    uint64_t h;
-    uint32_t key;
-  } slot[1u << GRAM_CACHE_BITS];
-};
-
 int carnet__gram_cache_start(carnet__blind_secret *secret) {
   secret->grams = carnet__calloc(1, sizeof *secret->grams);
   return secret->grams ? 0 : CARNET_ENOMEM;
@@ -134,15 +123,13 @@ static uint64_t gram_hash(carnet__blind_secret *secret, uint8_t tag, uint32_t v)
   return h;
 }
 
-uint64_t carnet__gram_hash(carnet__blind_secret *secret, uint8_t tag, uint32_t v) {
+uint64_t carnet__gram_hash_slow(carnet__blind_secret *secret, uint8_t tag, uint32_t v) {
   struct carnet__gram_cache *c = secret->grams;
   if (c == NULL || v >= (1u << 24)) return gram_hash(secret, tag, v);
-  uint32_t key = v | (uint32_t)tag << 24; /* never 0: tag is a letter */
-  uint32_t at = (key * 2654435761u) >> (32 - GRAM_CACHE_BITS);
-  if (c->slot[at].key != key) {
-    c->slot[at].h = gram_hash(secret, tag, v);
-    c->slot[at].key = key;
-  }
+  uint32_t key = v | (uint32_t)tag << 24;
+  uint32_t at = (key * 2654435761u) >> (32 - CARNET__GRAM_CACHE_BITS);
+  c->slot[at].h = gram_hash(secret, tag, v);
+  c->slot[at].key = key;
   return c->slot[at].h;
 }
 
