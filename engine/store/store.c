@@ -794,6 +794,107 @@ done:
 static MDB_stat table_stat(carnet__stxn *t, carnet__table tb);
 
 /* Apply the waiting index writes, in key order. */
+/* Writes at least this many, into a table holding no more keys than
+ * them: the table is written again (pend_rewrite). */
+#define PEND_REWRITE_MIN 4096
+
+/* The index table written again, whole: its entries and the waiting writes
+ * (sorted, p->ops) merged in key order and appended into the emptied
+ * table. Sorted keys inserted between the keys of a table split each leaf
+ * they fill in half (LMDB splits a leaf in the middle unless it appends):
+ * the first catch-up after a bulk load (~6 blind keys a customer, among
+ * one reference code each) left its leaves half full, and wrote twice
+ * their bytes. Appended, every leaf is full. The table's content is the
+ * same as the writes made one by one: an entry already there keeps its
+ * value (as MDB_NOOVERWRITE), a delete removes it, the last write to a
+ * key counts. Returns 1, having changed nothing, when the writes are not
+ * in LMDB's key order (then they go in one by one). */
+static int pend_rewrite(carnet__stxn *t, pendbuf *p) {
+  MDB_txn *txn = t->txn;
+  MDB_dbi dbi = t->s->dbi[CARNET__T_INDEX];
+  MDB_cursor *cur = NULL;
+  MDB_val k, v;
+  typedef struct ent {
+    size_t off;
+    uint32_t klen, vlen;
+  } ent;
+  ent *ex = NULL;
+  uint8_t *bytes = NULL;
+  size_t nex = 0, capex = 0, nbytes = 0, capbytes = 0, u = 0;
+  int mrc = 0;
+  /* 1. The last write to each key, in LMDB's order (or not here). */
+  const pend_op *prev = NULL;
+  for (size_t i = 0; i < p->nops; i++) {
+    const pend_op *o = &p->ops[i];
+    if (i + 1 < p->nops && p->ops[i + 1].len == o->len &&
+        memcmp(p->ops[i + 1].key, o->key, o->len) == 0)
+      continue;
+    if (prev) {
+      MDB_val a = {prev->len, (void *)prev->key}, b = {o->len, (void *)o->key};
+      if (mdb_cmp(txn, dbi, &a, &b) >= 0) return 1;
+    }
+    prev = o;
+  }
+  for (size_t i = 0; i < p->nops; i++)
+    if (!(i + 1 < p->nops && p->ops[i + 1].len == p->ops[i].len &&
+          memcmp(p->ops[i + 1].key, p->ops[i].key, p->ops[i].len) == 0))
+      p->ops[u++] = p->ops[i];
+  p->nops = u;
+  /* 2. The table's entries, copied: emptying it frees their pages. */
+  if ((mrc = mdb_cursor_open(txn, dbi, &cur))) goto done;
+  for (mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); mrc == 0;
+       mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    if (nex == capex) {
+      size_t cap = capex ? 2 * capex : 1024;
+      ent *e = carnet__realloc(ex, cap * sizeof *e);
+      if (e == NULL) goto nomem;
+      ex = e;
+      capex = cap;
+    }
+    if (nbytes + k.mv_size + v.mv_size > capbytes) {
+      size_t cap = capbytes ? 2 * capbytes : 65536;
+      while (cap < nbytes + k.mv_size + v.mv_size)
+        cap *= 2;
+      uint8_t *b = carnet__realloc(bytes, cap);
+      if (b == NULL) goto nomem;
+      bytes = b;
+      capbytes = cap;
+    }
+    ex[nex++] = (ent){nbytes, (uint32_t)k.mv_size, (uint32_t)v.mv_size};
+    memcpy(bytes + nbytes, k.mv_data, k.mv_size);
+    memcpy(bytes + nbytes + k.mv_size, v.mv_data, v.mv_size);
+    nbytes += k.mv_size + v.mv_size;
+  }
+  if (mrc != MDB_NOTFOUND) goto done;
+  mdb_cursor_close(cur);
+  cur = NULL;
+  /* 3. Emptied, then both merged in order and appended. */
+  if ((mrc = mdb_drop(txn, dbi, 0)) || (mrc = mdb_cursor_open(txn, dbi, &cur))) goto done;
+  for (size_t i = 0, j = 0; mrc == 0 && (i < nex || j < p->nops);) {
+    MDB_val ek = {0, NULL}, ok = {0, NULL}, e0 = {0, ""};
+    if (i < nex) ek = (MDB_val){ex[i].klen, bytes + ex[i].off};
+    if (j < p->nops) ok = (MDB_val){p->ops[j].len, (void *)p->ops[j].key};
+    int c = i == nex ? 1 : j == p->nops ? -1 : mdb_cmp(txn, dbi, &ek, &ok);
+    if (c < 0 || (c == 0 && !p->ops[j].del)) { /* an entry kept as it is */
+      MDB_val ev = {ex[i].vlen, bytes + ex[i].off + ex[i].klen};
+      mrc = mdb_cursor_put(cur, &ek, &ev, MDB_APPEND);
+    } else if (c > 0 && !p->ops[j].del) { /* a new key */
+      mrc = mdb_cursor_put(cur, &ok, &e0, MDB_APPEND);
+    }
+    i += c <= 0;
+    j += c >= 0;
+  }
+  goto done;
+nomem:
+  mrc = ENOMEM;
+done:
+  if (cur) mdb_cursor_close(cur);
+  carnet__free(ex);
+  if (bytes) sodium_memzero(bytes, capbytes); /* blind keys: hashes, but keep them off the heap */
+  carnet__free(bytes);
+  return mrc;
+}
+
 static int pend_flush(carnet__stxn *t) {
   pendbuf *p = t->pend;
   MDB_cursor *cur = NULL;
@@ -804,8 +905,14 @@ static int pend_flush(carnet__stxn *t) {
   pend_sort(p);
   /* Into an empty table, sorted keys append: LMDB fills each leaf and
    * starts the next instead of splitting them in half (the index catch-up
-   * of a first sync or a bulk load, engine/store/index.c). */
-  bool empty = table_stat(t, CARNET__T_INDEX).ms_entries == 0;
+   * of a first sync or a bulk load, engine/store/index.c). Into a table
+   * holding fewer keys than the writes, the table is written again. */
+  size_t entries = table_stat(t, CARNET__T_INDEX).ms_entries;
+  bool empty = entries == 0;
+  if (!empty && p->nops >= PEND_REWRITE_MIN && entries <= p->nops &&
+      (mrc = pend_rewrite(t, p)) != 1)
+    goto done;
+  mrc = 0;
   if ((mrc = mdb_cursor_open(t->txn, t->s->dbi[CARNET__T_INDEX], &cur))) goto done;
   for (size_t i = 0; i < p->nops; i++) {
     const pend_op *o = &p->ops[i];

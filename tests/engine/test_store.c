@@ -5,7 +5,9 @@
  * LMDB's order, into an empty table (appended) and into a full one. The
  * keys include long runs sharing their first 8 bytes, keys of every
  * length from 12 to 20 bytes, and keys whose first 8 bytes are zero (whose
- * head the store maps to 1, like a key starting 00..01). */
+ * head the store maps to 1, like a key starting 00..01). A large batch
+ * into a table holding fewer keys writes it again, appended: the same
+ * keys, an entry's value kept, full leaves. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -133,9 +135,51 @@ static void test_pending_large_batches(void **state) {
   check_table(f);
 }
 
+/* A large batch of writes into a table holding fewer keys (a first
+ * catch-up among the reference codes) writes the table again, appended:
+ * the same keys as one by one, an entry already there keeps its value,
+ * and every leaf is full (inserted between existing keys, sorted keys
+ * left each leaf they filled half empty). */
+static void test_rewrite_appends(void **state) {
+  fx *f = *state;
+  for (uint32_t i = 0; i < NKEYS; i++) { /* distinct heads: LMDB's order is the sort's */
+    key *k = &f->keys[i];
+    k->len = 20;
+    trng_bytes(&f->g, k->b, sizeof k->b);
+    k->b[0] = 'k';
+    k->b[8] = (uint8_t)(i >> 24), k->b[9] = (uint8_t)(i >> 16);
+    k->b[10] = (uint8_t)(i >> 8), k->b[11] = (uint8_t)i;
+  }
+  round_of(f, 1000, 0); /* ~920 keys spread over the key space */
+  static const uint8_t special[21] = "k-with-a-value.......";
+  carnet__stxn *t = NULL;
+  carnet_buf v;
+  assert_int_equal(carnet__store_begin(f->s, true, &t), 0);
+  assert_int_equal(carnet__store_put(t, CARNET__T_INDEX, special, sizeof special, "val", 3, 0), 0);
+  assert_int_equal(carnet__store_commit(t), 0);
+  round_of(f, 3 * NKEYS, 10); /* 18,000 writes into ~920 keys: written again */
+  assert_int_equal(carnet__store_begin(f->s, false, &t), 0);
+  assert_int_equal(carnet__store_get(t, CARNET__T_INDEX, special, sizeof special, &v), 0);
+  assert_int_equal(v.len, 3);
+  assert_memory_equal(v.base, "val", 3);
+  size_t leaves = carnet__store_leaves(t, CARNET__T_INDEX), n = 1;
+  carnet__store_abort(t);
+  for (size_t i = 0; i < NKEYS; i++)
+    n += f->live[i];
+  /* A node: 8 bytes of header, the key, a 2-byte pointer; 4,080 bytes a leaf. */
+  size_t full = (n * (8 + 20 + 2) + 4079) / 4080;
+  if (leaves > full + full / 4 + 1)
+    fail_msg("%zu leaves for %zu keys (%zu when full)", leaves, n, full);
+  assert_int_equal(carnet__store_begin(f->s, true, &t), 0);
+  assert_int_equal(carnet__store_del(t, CARNET__T_INDEX, special, sizeof special), 0);
+  assert_int_equal(carnet__store_commit(t), 0);
+  check_table(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_pending_large_batches, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_rewrite_appends, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
