@@ -262,7 +262,7 @@ typedef struct crow {
  * derived from them (a[thread]). */
 typedef struct cbuf {
   crow *rows;
-  size_t n;
+  size_t n, cap; /* rows grow to BATCH_ROWS: a small catch-up allocates little */
   carnet__arena raws, a[2];
   atomic_size_t next; /* the next slice's first row */
 } cbuf;
@@ -402,6 +402,16 @@ static int batch_read(carnet__stxn *st, cpos *p, cbuf *b, bool *more) {
     p->last = carnet__be64_get(k.base);
     p->count++;
     if (!p->has_secret) continue; /* no blind key without a secret */
+    if (b->n == b->cap) {
+      size_t cap = b->cap ? 2 * b->cap : 32;
+      crow *rows = carnet__realloc(b->rows, cap * sizeof *rows);
+      if (rows == NULL) {
+        rc = CARNET_ENOMEM;
+        break;
+      }
+      b->rows = rows;
+      b->cap = cap;
+    }
     crow *row = &b->rows[b->n];
     carnet_buf raw;
     memset(row, 0, sizeof *row);
@@ -468,10 +478,10 @@ int carnet__index_catchup(carnet_replica *r, carnet__stxn *st, size_t max, bool 
   *more = false;
   if (n) *n = 0;
   memset(bufs, 0, sizeof bufs);
-  for (int i = 0; i < 2; i++) {
-    carnet__arena_init(&bufs[i].raws, 256 * 1024);
-    carnet__arena_init(&bufs[i].a[0], 64 * 1024);
-    carnet__arena_init(&bufs[i].a[1], 64 * 1024);
+  for (int i = 0; i < 2; i++) { /* chunks below malloc's threshold for mmap */
+    carnet__arena_init(&bufs[i].raws, 32 * 1024);
+    carnet__arena_init(&bufs[i].a[0], 32 * 1024);
+    carnet__arena_init(&bufs[i].a[1], 32 * 1024);
   }
   int rc = carnet__index_mark(st, &mark);
   if (rc) return rc;
@@ -483,11 +493,6 @@ int carnet__index_catchup(carnet_replica *r, carnet__stxn *st, size_t max, bool 
   p.last = mark;
   if (p.has_secret) {
     p.has_dkey = carnet__store_key(r->store, dkey) == 0;
-    for (int i = 0; i < 2; i++)
-      if ((bufs[i].rows = carnet__malloc(BATCH_ROWS * sizeof *bufs[i].rows)) == NULL) {
-        rc = CARNET_ENOMEM;
-        goto done;
-      }
     for (; nw < 2; nw++) {
       w[nw].secret = secret;
       w[nw].secret.grams = NULL;
