@@ -167,8 +167,13 @@ typedef struct sigs {
   size_t n, cap, bytes;
 } sigs;
 
+/* Ids in byte order, as two big-endian words (a call to memcmp per
+ * comparison was most of sorting 100,000 of them). */
 static int sig_cmp(const void *a, const void *b) {
-  return memcmp(((const sig_ent *)a)->id.b, ((const sig_ent *)b)->id.b, 16);
+  const uint8_t *x = ((const sig_ent *)a)->id.b, *y = ((const sig_ent *)b)->id.b;
+  uint64_t u = carnet__be64_get(x), v = carnet__be64_get(y);
+  if (u == v) u = carnet__be64_get(x + 8), v = carnet__be64_get(y + 8);
+  return (u > v) - (u < v);
 }
 
 static void sigs_free(sigs *s) {

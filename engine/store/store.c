@@ -809,12 +809,25 @@ static MDB_stat table_stat(carnet__stxn *t, carnet__table tb);
  * value (as MDB_NOOVERWRITE), a delete removes it, the last write to a
  * key counts. Returns 1, having changed nothing, when the writes are not
  * in LMDB's key order (then they go in one by one). */
+/* LMDB's order of two keys of the index table (its default comparison:
+ * bytes, then the shorter first), through their heads (key_head) when they
+ * tell: two keys whose heads differ differ in their first 8 bytes, which
+ * the zero padding orders as LMDB does, unless one head stood for zero. */
+static int index_key_cmp(uint64_t ha, const void *a, size_t al, uint64_t hb, const void *b,
+                         size_t bl) {
+  if (ha != hb && ha != 1 && hb != 1) return ha < hb ? -1 : 1;
+  int c = memcmp(a, b, al < bl ? al : bl);
+  if (c) return c;
+  return al < bl ? -1 : al > bl;
+}
+
 static int pend_rewrite(carnet__stxn *t, pendbuf *p) {
   MDB_txn *txn = t->txn;
   MDB_dbi dbi = t->s->dbi[CARNET__T_INDEX];
   MDB_cursor *cur = NULL;
   MDB_val k, v;
   typedef struct ent {
+    uint64_t head;
     size_t off;
     uint32_t klen, vlen;
   } ent;
@@ -829,10 +842,8 @@ static int pend_rewrite(carnet__stxn *t, pendbuf *p) {
     if (i + 1 < p->nops && p->ops[i + 1].len == o->len &&
         memcmp(p->ops[i + 1].key, o->key, o->len) == 0)
       continue;
-    if (prev) {
-      MDB_val a = {prev->len, (void *)prev->key}, b = {o->len, (void *)o->key};
-      if (mdb_cmp(txn, dbi, &a, &b) >= 0) return 1;
-    }
+    if (prev && index_key_cmp(prev->head, prev->key, prev->len, o->head, o->key, o->len) >= 0)
+      return 1;
     prev = o;
   }
   for (size_t i = 0; i < p->nops; i++)
@@ -860,7 +871,8 @@ static int pend_rewrite(carnet__stxn *t, pendbuf *p) {
       bytes = b;
       capbytes = cap;
     }
-    ex[nex++] = (ent){nbytes, (uint32_t)k.mv_size, (uint32_t)v.mv_size};
+    ex[nex++] =
+        (ent){key_head(k.mv_data, k.mv_size), nbytes, (uint32_t)k.mv_size, (uint32_t)v.mv_size};
     memcpy(bytes + nbytes, k.mv_data, k.mv_size);
     memcpy(bytes + nbytes + k.mv_size, v.mv_data, v.mv_size);
     nbytes += k.mv_size + v.mv_size;
@@ -874,7 +886,10 @@ static int pend_rewrite(carnet__stxn *t, pendbuf *p) {
     MDB_val ek = {0, NULL}, ok = {0, NULL}, e0 = {0, ""};
     if (i < nex) ek = (MDB_val){ex[i].klen, bytes + ex[i].off};
     if (j < p->nops) ok = (MDB_val){p->ops[j].len, (void *)p->ops[j].key};
-    int c = i == nex ? 1 : j == p->nops ? -1 : mdb_cmp(txn, dbi, &ek, &ok);
+    int c = i == nex       ? 1
+            : j == p->nops ? -1
+                           : index_key_cmp(ex[i].head, ek.mv_data, ek.mv_size, p->ops[j].head,
+                                           ok.mv_data, ok.mv_size);
     if (c < 0 || (c == 0 && !p->ops[j].del)) { /* an entry kept as it is */
       MDB_val ev = {ex[i].vlen, bytes + ex[i].off + ex[i].klen};
       mrc = mdb_cursor_put(cur, &ek, &ev, MDB_APPEND);
