@@ -474,6 +474,14 @@ static int batch_merge(carnet__stxn *st, cbuf *b, sigs *sg) {
   return rc;
 }
 
+/* Waiting index writes from which their sort has a thread of its own. */
+#define PENDING_SORT_APART 8192u
+
+static void *pending_sort_thread(void *st) {
+  carnet__store_pending_sort(st);
+  return NULL;
+}
+
 int carnet__index_catchup(carnet_replica *r, carnet__stxn *st, size_t max, bool *more,
                           uint64_t *n) {
   carnet__blind_secret secret;
@@ -536,7 +544,16 @@ int carnet__index_catchup(carnet_replica *r, carnet__stxn *st, size_t max, bool 
     merged = work;
     work = next;
   }
-  if (rc == 0) rc = sigs_flush(st, &sg);
+  if (rc == 0) {
+    /* The waiting index writes sorted by a worker while the signatures are
+     * sorted and written (no index key meanwhile: store.h): the commit
+     * then only writes them. */
+    pthread_t th;
+    bool started = carnet__store_pending(st) >= PENDING_SORT_APART &&
+                   pthread_create(&th, NULL, pending_sort_thread, st) == 0;
+    rc = sigs_flush(st, &sg);
+    if (started) pthread_join(th, NULL);
+  }
   if (rc == 0 && p.count) rc = carnet__index_mark_put(st, p.last);
 done:
   sigs_free(&sg);

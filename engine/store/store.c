@@ -87,6 +87,7 @@ typedef struct pendbuf {
   size_t capheads;
   bool heads_live;
   bool heads_new; /* `heads` was first allocated by the transaction under way */
+  bool sorted;    /* ops are sorted already (carnet__store_pending_sort) */
 } pendbuf;
 
 static void pend_free(pendbuf *p);
@@ -664,6 +665,7 @@ static int heads_build(pendbuf *p) {
  * entry belongs to a waiting key, so zeroing from each key's home slot to
  * the next empty slot clears them all, in time of the number of keys. */
 static void pend_reset(pendbuf *p) {
+  p->sorted = false;
   if (p->capops > (1u << 20)) {
     pend_free(p);
     return;
@@ -693,6 +695,7 @@ static int pend_add(carnet__stxn *t, const void *key, size_t klen, bool del) {
   pendbuf *p = t->pend;
   if (klen == 0 || klen > 511) return CARNET_EINVAL; /* LMDB's own key limit */
   if (p == NULL) return CARNET_EMISUSE;              /* a write in a read transaction */
+  p->sorted = false;
   if (p->nops == p->capops) {
     size_t cap = p->capops ? 2 * p->capops : 1024;
     pend_op *ops = carnet__realloc(p->ops, cap * sizeof *ops);
@@ -915,9 +918,11 @@ static int pend_flush(carnet__stxn *t) {
   MDB_cursor *cur = NULL;
   int mrc = 0;
   if (p == NULL || p->nops == 0) return 0;
-  for (size_t i = 0; i < p->nops; i++)
-    p->ops[i].key = p->keys + p->ops[i].off;
-  pend_sort(p);
+  if (!p->sorted) {
+    for (size_t i = 0; i < p->nops; i++)
+      p->ops[i].key = p->keys + p->ops[i].off;
+    pend_sort(p);
+  }
   /* Into an empty table, sorted keys append: LMDB fills each leaf and
    * starts the next instead of splitting them in half (the index catch-up
    * of a first sync or a bulk load, engine/store/index.c). Into a table
@@ -958,6 +963,15 @@ done:
   if (cur) mdb_cursor_close(cur);
   pend_reset(p);
   return mrc ? fail(t->s, mrc, "write") : 0;
+}
+
+void carnet__store_pending_sort(carnet__stxn *t) {
+  pendbuf *p = t->pend;
+  if (p == NULL || p->nops == 0 || p->sorted) return;
+  for (size_t i = 0; i < p->nops; i++)
+    p->ops[i].key = p->keys + p->ops[i].off;
+  pend_sort(p);
+  p->sorted = true;
 }
 
 void carnet__store_before_write(carnet__store *s, void (*fn)(void *ctx), void *ctx) {

@@ -150,6 +150,14 @@ int carnet__store_reseal(carnet__stxn *t, carnet__table tb, uint64_t *n);
  * bounds its memory so. Errors: those of a commit's writes. */
 int carnet__store_flush(carnet__stxn *t);
 
+/* Brief: sort the index writes waiting in write transaction `t` now (the
+ * next flush then writes them without sorting): the catch-up has another
+ * thread do it while it writes the search signatures. It touches nothing
+ * but the waiting writes and calls no LMDB function: until it returns,
+ * the caller writes, reads and flushes no index key in `t` (other tables
+ * may be used meanwhile). */
+void carnet__store_pending_sort(carnet__stxn *t);
+
 /* Errors: CARNET_ENOTFOUND when the key is absent (not for the index table,
  * above). */
 int carnet__store_del(carnet__stxn *t, carnet__table tb, const void *key, size_t klen);

@@ -7,7 +7,8 @@
  * length from 12 to 20 bytes, and keys whose first 8 bytes are zero (whose
  * head the store maps to 1, like a key starting 00..01). A large batch
  * into a table holding fewer keys writes it again, appended: the same
- * keys, an entry's value kept, full leaves. */
+ * keys, an entry's value kept, full leaves. Writes sorted ahead
+ * (carnet__store_pending_sort), then written to again, all land. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -79,12 +80,15 @@ static int key_cmp(const void *a, const void *b) {
 }
 
 /* One write transaction of `nops` random puts and deletes (`del_pct` of
- * them deletes), the model updated in the same order. */
-static void round_of(fx *f, size_t nops, unsigned del_pct) {
+ * them deletes), the model updated in the same order; with `sort_ahead`,
+ * the waiting writes are sorted ahead (carnet__store_pending_sort) halfway
+ * and before the commit: a write after a sort is not lost. */
+static void round_sorted(fx *f, size_t nops, unsigned del_pct, bool sort_ahead) {
   carnet__stxn *t = NULL;
   assert_int_equal(carnet__store_begin(f->s, true, &t), 0);
   for (size_t i = 0; i < nops; i++) {
     uint32_t k = trng_below(&f->g, NKEYS);
+    if (sort_ahead && i == nops / 2) carnet__store_pending_sort(t);
     if (trng_chance(&f->g, del_pct)) {
       assert_int_equal(carnet__store_del(t, CARNET__T_INDEX, f->keys[k].b, f->keys[k].len), 0);
       f->live[k] = false;
@@ -95,7 +99,12 @@ static void round_of(fx *f, size_t nops, unsigned del_pct) {
     }
   }
   assert_true(carnet__store_pending(t) >= nops);
+  if (sort_ahead) carnet__store_pending_sort(t);
   assert_int_equal(carnet__store_commit(t), 0);
+}
+
+static void round_of(fx *f, size_t nops, unsigned del_pct) {
+  round_sorted(f, nops, del_pct, false);
 }
 
 /* The index table holds exactly the live keys, in order. */
@@ -132,6 +141,8 @@ static void test_pending_large_batches(void **state) {
   round_of(f, 2 * NKEYS, 50); /* into a full one */
   check_table(f);
   round_of(f, 500, 50); /* below the threshold: qsort */
+  check_table(f);
+  round_sorted(f, 2 * NKEYS, 30, true); /* sorted by the caller first */
   check_table(f);
 }
 
