@@ -104,7 +104,7 @@ typedef struct words {
 
 /* Steps 1-4 into `w`. A name longer than the buffer is cut at a word. */
 static int split(const char *s, words *w) {
-  utf8proc_uint8_t *mapped = NULL;
+  utf8proc_uint8_t *mapped = NULL, stack[256];
   w->len = w->count = 0;
   if (s == NULL) return CARNET_EINVAL;
   utf8proc_ssize_t m = 0;
@@ -114,7 +114,9 @@ static int split(const char *s, words *w) {
     /* Pure ASCII (most names): step 1 is lower-casing A-Z; NFKD, the other
      * case foldings, marks and ignorables concern only non-ASCII code
      * points. Same result as utf8proc_map, without its allocation. */
-    mapped = malloc((size_t)m + 1); /* freed with utf8proc_map's buffers: C library */
+    /* On the stack when it fits (nearly every name), else freed with
+     * utf8proc_map's buffers: C library. */
+    mapped = (size_t)m < sizeof stack ? stack : malloc((size_t)m + 1);
     if (mapped == NULL) return CARNET_ENOMEM;
     for (utf8proc_ssize_t i = 0; i < m; i++) {
       unsigned char c = (unsigned char)s[i];
@@ -165,7 +167,7 @@ static int split(const char *s, words *w) {
     w->len += tn;
     w->n[w->count - 1] += tn;
   }
-  free(mapped); /* utf8proc allocates with the C library */
+  if (mapped != stack) free(mapped); /* utf8proc allocates with the C library */
   /* Step 4: join runs of one-letter words (one byte: ASCII after folding).
    * Words only move towards the start of the buffer, so none is overwritten
    * before it is read. */

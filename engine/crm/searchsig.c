@@ -235,6 +235,9 @@ int carnet__ssig_of(const carnet__entity *e, carnet__blind_secret *secret, uint8
   *sig = NULL;
   *len = 0;
   if (e->kind != CARNET_KIND_CUSTOMER) return 0;
+  /* Room for most documents at once: grown from 64 bytes, the buffer was
+   * reallocated four times a customer. */
+  if ((doc.p = carnet__malloc(1024)) != NULL) doc.cap = 1024;
   int rc = carnet__ssig_doc(e, &doc, &d);
   if (rc) goto done;
   /* The distinct grams (each hashed once), in a set of twice as many
