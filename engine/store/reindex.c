@@ -9,6 +9,7 @@
  * nothing, so the two do not call each other.
  */
 #include <pthread.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdatomic.h>
 #include <string.h>
@@ -474,6 +475,18 @@ static int batch_merge(carnet__stxn *st, cbuf *b, sigs *sg) {
   return rc;
 }
 
+/* Start a worker thread with every signal blocked, so that a signal meant
+ * for the application (SIGINT, a libuv handler's) is never delivered to
+ * it; false when it could not start (the caller works alone). */
+static bool worker_start(pthread_t *th, void *(*fn)(void *), void *arg) {
+  sigset_t all, old;
+  sigfillset(&all);
+  if (pthread_sigmask(SIG_SETMASK, &all, &old) != 0) return false;
+  bool ok = pthread_create(th, NULL, fn, arg) == 0;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return ok;
+}
+
 /* Waiting index writes from which their sort has a thread of its own. */
 #define PENDING_SORT_APART 8192u
 
@@ -527,7 +540,7 @@ int carnet__index_catchup(carnet_replica *r, carnet__stxn *st, size_t max, bool 
     bool started = false;
     if (work) {
       atomic_init(&work->next, 0);
-      started = work->n >= PARALLEL_MIN && pthread_create(&th, NULL, batch_thread, &t) == 0;
+      started = work->n >= PARALLEL_MIN && worker_start(&th, batch_thread, &t);
     }
     if (merged) rc = batch_merge(st, merged, &sg);
     cbuf *next = NULL;
@@ -550,7 +563,7 @@ int carnet__index_catchup(carnet_replica *r, carnet__stxn *st, size_t max, bool 
      * then only writes them. */
     pthread_t th;
     bool started = carnet__store_pending(st) >= PENDING_SORT_APART &&
-                   pthread_create(&th, NULL, pending_sort_thread, st) == 0;
+                   worker_start(&th, pending_sort_thread, st);
     rc = sigs_flush(st, &sg);
     if (started) pthread_join(th, NULL);
   }
