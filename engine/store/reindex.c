@@ -214,8 +214,12 @@ static int sigs_flush(carnet__stxn *st, sigs *s) {
     rc = rc == CARNET_ENOTFOUND ? 0 : rc;
     carnet__store_cursor_close(cur);
   }
-  for (size_t i = 0; rc == 0 && i < s->n; i++)
+  /* Each freed once written: its page holds it now (the peak is one copy). */
+  for (size_t i = 0; rc == 0 && i < s->n; i++) {
     rc = carnet__store_put(st, CARNET__T_SEARCH, s->v[i].id.b, 16, s->v[i].sig, s->v[i].len, flags);
+    carnet__free(s->v[i].sig);
+    s->v[i].sig = NULL;
+  }
   sigs_free(s);
   return rc;
 }
