@@ -6,7 +6,9 @@
 // changed afterwards: its metadata is read-only and every call below is a
 // const method. That singleton is libphonenumber's own; Carnet keeps no
 // mutable state of its own here, which is why it is acceptable under the
-// "no global mutable state" rule. Exceptions never leave this file: the
+// "no global mutable state" rule. The tables of engine/base/phone_match.cc
+// (number types without the regular expressions) are built once the same
+// way and are as immutable. Exceptions never leave this file: the
 // only one the calls can raise is std::bad_alloc, returned as ENOMEM.
 #include "engine/base/phone.h"
 
@@ -21,6 +23,7 @@
 #include <phonenumbers/phonenumberutil.h>
 
 #include "carnet/error.h"
+#include "engine/base/phone_match.h"
 
 using i18n::phonenumbers::PhoneNumber;
 using i18n::phonenumbers::PhoneNumberUtil;
@@ -103,59 +106,120 @@ bool parse_fr_e164(const char *text, PhoneNumber *n) {
   return true;
 }
 
-} // namespace
+// The national significant number of `n` as GetNationalSignificantNumber
+// writes it (Italy's leading zeros, then the national number), or 0 when it
+// would not fit `out`.
+size_t nsn_of(const PhoneNumber &n, char out[32]) {
+  char digits[24];
+  size_t nd = 0, len = 0;
+  for (uint64_t v = n.national_number(); nd == 0 || v; v /= 10)
+    digits[nd++] = static_cast<char>('0' + v % 10);
+  int zeros = n.italian_leading_zero() ? n.number_of_leading_zeros() : 0;
+  if (zeros < 0) zeros = 0;
+  if (static_cast<size_t>(zeros) + nd >= 32) return 0;
+  while (zeros-- > 0)
+    out[len++] = '0';
+  while (nd > 0)
+    out[len++] = digits[--nd];
+  out[len] = '\0';
+  return len;
+}
 
-extern "C" int carnet__lpn_parse(const char *text, const char *region, carnet__lpn *out) {
+// What libphonenumber says of a parsed number: the reference, and the path
+// of the numbers the tables of engine/base/phone_match.cc do not cover.
+void describe_lib(const PhoneNumberUtil *u, const PhoneNumber &n, carnet__lpn *out) {
+  std::string s;
+  u->GetRegionCodeForNumber(n, &s);
+  if (s != "ZZ" && s.size() < sizeof out->region) std::memcpy(out->region, s.c_str(), s.size() + 1);
+  // IsValidNumber is GetNumberType's matching once more (both find the
+  // number's region and match its national number against the region's
+  // type patterns): valid is a type other than UNKNOWN.
+  PhoneNumberUtil::PhoneNumberType t = u->GetNumberType(n);
+  out->type = type_of(t);
+  out->valid = t != PhoneNumberUtil::UNKNOWN;
+#ifndef NDEBUG
+  assert(out->valid == u->IsValidNumber(n));
+#endif
+  out->possible = u->IsPossibleNumberWithReason(n) == PhoneNumberUtil::IS_POSSIBLE;
+  // "06 12 34 56 7" in FR: libphonenumber keeps the zero when what follows
+  // it is too short, and 061234567 has a possible length. A trunk prefix
+  // is never the start of a national number (Italy's leading zero is part
+  // of valid numbers, which the caller accepts on validity).
+  std::string nsn, region_of_code, ndd;
+  u->GetNationalSignificantNumber(n, &nsn);
+  u->GetRegionCodeForCountryCode(n.country_code(), &region_of_code);
+  u->GetNddPrefixForRegion(region_of_code, true, &ndd);
+  out->trunk_start = !ndd.empty() && nsn.compare(0, ndd.size(), ndd) == 0;
+}
+
+[[maybe_unused]] bool same(const carnet__lpn &a, const carnet__lpn &b) {
+  return std::strcmp(a.e164, b.e164) == 0 && std::strcmp(a.region, b.region) == 0 &&
+         a.type == b.type && a.valid == b.valid && a.possible == b.possible &&
+         a.from_default == b.from_default && a.trunk_start == b.trunk_start;
+}
+
+// carnet__lpn_parse; `fast` takes the shortcuts (the parse of "+33" and
+// nine digits, the tables of phone_match.cc), otherwise libphonenumber
+// answers everything.
+int parse(const char *text, const char *region, bool fast, carnet__lpn *out) {
   std::memset(out, 0, sizeof *out);
   try {
     const PhoneNumberUtil *u = PhoneNumberUtil::GetInstance();
     PhoneNumber n;
-    if (parse_fr_e164(text, &n)) {
-#ifndef NDEBUG
-      PhoneNumber full;
-      assert(u->ParseAndKeepRawInput(text, region, &full) == PhoneNumberUtil::NO_PARSING_ERROR);
-      assert(full.country_code() == n.country_code() &&
-             full.national_number() == n.national_number() &&
-             full.country_code_source() == n.country_code_source() &&
-             full.italian_leading_zero() == n.italian_leading_zero() &&
-             !full.has_preferred_domestic_carrier_code());
-#endif
-    } else if (u->ParseAndKeepRawInput(text, region, &n) != PhoneNumberUtil::NO_PARSING_ERROR) {
+    if (!(fast && parse_fr_e164(text, &n)) &&
+        u->ParseAndKeepRawInput(text, region, &n) != PhoneNumberUtil::NO_PARSING_ERROR) {
       return CARNET_EINVAL;
     }
-    std::string s;
-    u->Format(n, PhoneNumberUtil::E164, &s);
-    if (s.size() >= sizeof out->e164) return CARNET_EINVAL;
-    std::memcpy(out->e164, s.c_str(), s.size() + 1);
-    s.clear();
-    u->GetRegionCodeForNumber(n, &s);
-    if (s != "ZZ" && s.size() < sizeof out->region)
-      std::memcpy(out->region, s.c_str(), s.size() + 1);
-    // IsValidNumber is GetNumberType's matching once more (both find the
-    // number's region and match its national number against the region's
-    // type patterns): valid is a type other than UNKNOWN.
-    PhoneNumberUtil::PhoneNumberType t = u->GetNumberType(n);
-    out->type = type_of(t);
-    out->valid = t != PhoneNumberUtil::UNKNOWN;
-#ifndef NDEBUG
-    assert(out->valid == u->IsValidNumber(n));
-#endif
-    out->possible = u->IsPossibleNumberWithReason(n) == PhoneNumberUtil::IS_POSSIBLE;
     out->from_default = n.country_code_source() == PhoneNumber::FROM_DEFAULT_COUNTRY;
-    // "06 12 34 56 7" in FR: libphonenumber keeps the zero when what follows
-    // it is too short, and 061234567 has a possible length. A trunk prefix
-    // is never the start of a national number (Italy's leading zero is part
-    // of valid numbers, which the caller accepts on validity).
-    std::string nsn, region_of_code, ndd;
-    u->GetNationalSignificantNumber(n, &nsn);
-    u->GetRegionCodeForCountryCode(n.country_code(), &region_of_code);
-    u->GetNddPrefixForRegion(region_of_code, true, &ndd);
-    out->trunk_start = !ndd.empty() && nsn.compare(0, ndd.size(), ndd) == 0;
+    char nsn[32];
+    size_t len = n.national_number() != 0 ? nsn_of(n, nsn) : 0;
+    carnet__phone_facts f;
+    int covered = fast && len > 0 ? carnet__phone_facts_of(n.country_code(), nsn, len, &f) : 0;
+    if (covered < 0) return covered;
+    if (covered) {
+      // Format(E164) is "+", the calling code and the national significant
+      // number (the raw input only when the national number is 0: not here).
+      const char *cc = carnet__lpn_code_text(n.country_code());
+      size_t cl = std::strlen(cc);
+      if (1 + cl + len >= sizeof out->e164) return CARNET_EINVAL;
+      out->e164[0] = '+';
+      std::memcpy(out->e164 + 1, cc, cl);
+      std::memcpy(out->e164 + 1 + cl, nsn, len + 1);
+      std::memcpy(out->region, f.region, sizeof out->region);
+      out->type = f.type;
+      out->valid = f.type != CARNET_PHONE_UNKNOWN;
+      out->possible = f.possible;
+      out->trunk_start = f.trunk_start;
+    } else {
+      std::string s;
+      u->Format(n, PhoneNumberUtil::E164, &s);
+      if (s.size() >= sizeof out->e164) return CARNET_EINVAL;
+      std::memcpy(out->e164, s.c_str(), s.size() + 1);
+      describe_lib(u, n, out);
+    }
     return 0;
   } catch (const std::bad_alloc &) {
     std::memset(out, 0, sizeof *out);
     return CARNET_ENOMEM;
   }
+}
+
+} // namespace
+
+extern "C" int carnet__lpn_parse(const char *text, const char *region, carnet__lpn *out) {
+  int rc = parse(text, region, true, out);
+#ifndef NDEBUG
+  // Debug builds check every shortcut against libphonenumber.
+  carnet__lpn ref;
+  int ref_rc = parse(text, region, false, &ref);
+  assert(rc == CARNET_ENOMEM || ref_rc == CARNET_ENOMEM ||
+         (rc == ref_rc && (rc || same(*out, ref))));
+#endif
+  return rc;
+}
+
+extern "C" int carnet__lpn_parse_ref(const char *text, const char *region, carnet__lpn *out) {
+  return parse(text, region, false, out);
 }
 
 extern "C" int carnet__lpn_country_code(const char *region) {

@@ -32,6 +32,11 @@ typedef struct carnet__lpn {
  * it) or CARNET_ENOMEM. */
 int carnet__lpn_parse(const char *text, const char *region, carnet__lpn *out);
 
+/* carnet__lpn_parse from libphonenumber alone, without the shortcuts (the
+ * parse of "+33" and nine digits, the type tables of
+ * engine/base/phone_match.h): the reference tests compare them with. */
+int carnet__lpn_parse_ref(const char *text, const char *region, carnet__lpn *out);
+
 /* The country calling code of a region libphonenumber knows ("FR" -> 33),
  * 0 for any other string. The region must be upper case. */
 int carnet__lpn_country_code(const char *region);

@@ -1,0 +1,46 @@
+/* engine/base/phone_match.h - what libphonenumber's GetNumberType,
+ * GetRegionCodeForNumber, IsPossibleNumberWithReason and GetNddPrefixForRegion
+ * say of a number, computed from libphonenumber's own metadata without its
+ * regular expressions (engine/base/phone_match.cc). Not API: engine/base/phone.cc
+ * uses it, and tests compare it with libphonenumber. */
+#ifndef CARNET_ENGINE_PHONE_MATCH_H
+#define CARNET_ENGINE_PHONE_MATCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "carnet/normalize.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* What the metadata says of a national significant number of a country. */
+typedef struct carnet__phone_facts {
+  char region[4];         /* "FR", "001" (non-geographic), "" if none matches */
+  carnet_phone_type type; /* GetNumberType */
+  bool possible;          /* IsPossibleNumberWithReason() == IS_POSSIBLE */
+  bool trunk_start;       /* the number starts with its country's trunk prefix */
+} carnet__phone_facts;
+
+/* The facts of the national significant number `nsn` (`len` ASCII digits,
+ * leading zeros included) under the calling code `cc`. Returns 1 with `out`
+ * filled, 0 when the tables do not cover that calling code (one of its
+ * regions uses a pattern outside the subset the matcher compiles: ask
+ * libphonenumber), or CARNET_ENOMEM (building the tables, on first use). */
+int carnet__phone_facts_of(int cc, const char *nsn, size_t len, carnet__phone_facts *out);
+
+/* The i-th example number of libphonenumber's metadata (every region, every
+ * number type that has one), written "+<code><national number>", and its
+ * region in `region`. Returns false when i is past the last one. For tests. */
+bool carnet__phone_example(size_t i, char text[32], char region[4]);
+
+/* How many calling codes the tables cover, and how many they leave to
+ * libphonenumber (for tests and the design note). */
+void carnet__phone_coverage(int *covered, int *left);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
