@@ -223,6 +223,15 @@ extern "C" int carnet__lpn_parse_ref(const char *text, const char *region, carne
 }
 
 extern "C" int carnet__lpn_country_code(const char *region) {
+  // Two capital letters, every phone read: a table, not the library's map
+  // of std::string (issue 17, point 5).
+  int code = carnet__phone_region_code(region);
+  if (code >= 0) {
+#ifndef NDEBUG
+    assert(code == PhoneNumberUtil::GetInstance()->GetCountryCodeForRegion(region));
+#endif
+    return code;
+  }
   try {
     return PhoneNumberUtil::GetInstance()->GetCountryCodeForRegion(region);
   } catch (const std::bad_alloc &) {

@@ -487,12 +487,22 @@ public:
                              i18n::phonenumbers::metadata_size()))
       return; /* nothing covered: libphonenumber answers everything */
     for (const PhoneMetadata &m : all_.metadata()) {
-      if (m.id() == "001") {
+      const std::string &id = m.id();
+      if (id == "001") {
         non_geo_[m.country_code()] = &m;
-      } else {
-        by_region_[m.id()] = &m;
+        continue;
       }
+      by_region_[id] = &m;
+      if (id.size() == 2 && id[0] >= 'A' && id[0] <= 'Z' && id[1] >= 'A' && id[1] <= 'Z' &&
+          m.country_code() > 0 && m.country_code() < 1000)
+        region_code_[(id[0] - 'A') * 26 + (id[1] - 'A')] = static_cast<int16_t>(m.country_code());
     }
+  }
+
+  // GetCountryCodeForRegion of two capital letters: the code of the region's
+  // metadata, 0 when the metadata has no such region, -1 without metadata.
+  int region_code(char a, char b) const {
+    return all_.metadata_size() == 0 ? -1 : region_code_[(a - 'A') * 26 + (b - 'A')];
   }
 
   // The calling code `cc` (1..999), compiled on its first use.
@@ -532,6 +542,7 @@ private:
   std::map<std::string, const PhoneMetadata *> by_region_;
   std::map<int, const PhoneMetadata *> non_geo_;
   std::unique_ptr<code[]> codes_; // [calling code]
+  int16_t region_code_[26 * 26] = {};
 };
 
 const tables &the_tables() {
@@ -577,6 +588,17 @@ extern "C" int carnet__phone_facts_of(int cc, const char *nsn, size_t len,
   out->trunk_start = !main.ndd.empty() && len >= main.ndd.size() &&
                      main.ndd.compare(0, main.ndd.size(), nsn, main.ndd.size()) == 0;
   return 1;
+}
+
+extern "C" int carnet__phone_region_code(const char *region) {
+  if (region == nullptr || region[0] < 'A' || region[0] > 'Z' || region[1] < 'A' ||
+      region[1] > 'Z' || region[2] != '\0')
+    return -1;
+  try {
+    return the_tables().region_code(region[0], region[1]);
+  } catch (const std::bad_alloc &) {
+    return -1;
+  }
 }
 
 extern "C" bool carnet__phone_example(size_t i, char text[32], char region[4]) {

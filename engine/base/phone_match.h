@@ -30,6 +30,11 @@ typedef struct carnet__phone_facts {
  * libphonenumber), or CARNET_ENOMEM (building the tables, on first use). */
 int carnet__phone_facts_of(int cc, const char *nsn, size_t len, carnet__phone_facts *out);
 
+/* GetCountryCodeForRegion for two capital letters ("FR" -> 33, 0 for a
+ * pair the metadata does not know) from a table; -1 for any other string
+ * (ask libphonenumber) or when the table cannot be built. */
+int carnet__phone_region_code(const char *region);
+
 /* The i-th example number of libphonenumber's metadata (every region, every
  * number type that has one), written "+<code><national number>", and its
  * region in `region`. Returns false when i is past the last one. For tests. */

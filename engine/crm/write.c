@@ -40,6 +40,7 @@ struct carnet__writer {
   uint64_t seq;
   msgpack_sbuffer sb; /* one value at a time */
   msgpack_packer pk;
+  char region[3]; /* the replica's phone region, read by the first phone */
 };
 
 const carnet__entity *carnet__writer_entity(const carnet__writer *w) {
@@ -428,9 +429,13 @@ static int slot_remove(wctx *w, const carnet__cell *c, const char *type, const c
 /* The number of `op` in its stored form ("+E164" or "+E164;ext=N", at most
  * 32 bytes as the schema allows), read with the replica's default region. */
 static int phone_value(wctx *w, const carnet__op *op, carnet_phone *p, char *number, size_t len) {
-  char region[3];
-  int rc = carnet__region_read(w->t->st, region);
-  if (rc) return carnet__fail(w->r, rc, "cannot read the replica's phone region");
+  /* Read once per write: a customer often has two numbers. */
+  const char *region = w->region;
+  int rc = 0;
+  if (region[0] == '\0' && (rc = carnet__region_read(w->t->st, w->region)) != 0) {
+    w->region[0] = '\0';
+    return carnet__fail(w->r, rc, "cannot read the replica's phone region");
+  }
   rc = carnet__phone_parse_memo(w->r, op->value, region, p);
   if (rc == 0) rc = carnet_phone_stored(p, number, len);
   if (rc == CARNET_ENOMEM) return carnet__fail(w->r, rc, "out of memory reading a phone number");

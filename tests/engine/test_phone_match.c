@@ -70,6 +70,12 @@ static void test_coverage(void **state) {
   print_message("phone_match: %d calling codes covered, %d left to libphonenumber\n", covered,
                 left);
   assert_true(covered >= 200);
+  assert_int_equal(carnet__lpn_country_code("FR"), 33);
+  assert_int_equal(carnet__lpn_country_code("GB"), 44);
+  assert_int_equal(carnet__lpn_country_code("ZZ"), 0);
+  assert_int_equal(carnet__lpn_country_code("QQ"), 0);
+  assert_int_equal(carnet__lpn_country_code("001"), 0);
+  assert_int_equal(carnet__lpn_country_code("fr"), 0);
   static const int codes[] = {33, 262, 590, 594, 596, 508, 687, 689, 32, 41, 49,
                               44, 1,   39,  378, 34,  352, 377, 7,   61, 81};
   for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
@@ -118,6 +124,12 @@ static void test_examples(void **state) {
   g_rng = g_seed * 0x9e3779b97f4a7c15u + 1;
   for (size_t i = 0; carnet__phone_example(i, text, region); i++, n++) {
     const char *home = strcmp(region, "001") == 0 ? "FR" : region;
+    /* The table of region codes says what the example's code says. */
+    if (strcmp(region, "001") != 0) {
+      const char *cc = carnet__lpn_code_text(carnet__lpn_country_code(region));
+      assert_non_null(cc);
+      assert_memory_equal(text + 1, cc, strlen(cc));
+    }
     bad += !agree(text, home);
     /* The national form: the digits after the calling code. */
     size_t cl = strlen(carnet__lpn_code_text(carnet__lpn_country_code(home)));
