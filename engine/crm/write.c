@@ -680,6 +680,16 @@ bool carnet__doc_validated(const carnet__entity *e) {
   return e->kind == CARNET_KIND_DOCUMENT && has_live(e, CARNET_F_NUMBER);
 }
 
+/* msgpack's first write takes 8 KiB, beyond malloc's per-thread cache, and
+ * every write of a record used to pay for it (issue 17, point 5). A row is
+ * rarely above 1 KiB: start there, msgpack doubles it when needed. The
+ * buffer is msgpack's (msgpack_sbuffer_destroy frees it with free). */
+static void sbuffer_init_small(msgpack_sbuffer *sb) {
+  msgpack_sbuffer_init(sb);
+  sb->data = malloc(1024);
+  if (sb->data) sb->alloc = 1024;
+}
+
 int carnet__write(carnet_txn *t, const carnet_id *id, carnet_kind kind, const carnet_patch *p,
                   unsigned flags, carnet__write_fn fn, void *arg) {
   carnet_replica *r = t->r;
@@ -696,20 +706,18 @@ int carnet__write(carnet_txn *t, const carnet_id *id, carnet_kind kind, const ca
   if (kind == CARNET_KIND_REPLICA && !(flags & CARNET__W_SYSTEM))
     return carnet__fail(r, CARNET_EINVAL,
                         "a replica's record is written by carnet_replica_set_name");
-  msgpack_sbuffer_init(&w.sb);
+  sbuffer_init_small(&w.sb);
   msgpack_packer_init(&w.pk, &w.sb, msgpack_sbuffer_write);
   w.l = &l;
-  if ((rc = carnet__load_lazy(t->st, id, &l))) {
+  /* A create does not look the id up: its save puts the row only where
+   * none is (CARNET_EEXIST below). */
+  if ((rc = create ? carnet__load_new(t->st, id, &l) : carnet__load_lazy(t->st, id, &l))) {
     if (rc == CARNET_ECORRUPT) carnet__fail(r, rc, "the stored record is damaged");
     goto done;
   }
-  char hex[CARNET_ID_HEX_LEN + 1];
-  carnet_id_format(id, hex);
-  if (create && l.existed) {
-    rc = carnet__fail(r, CARNET_EEXIST, "%s already exists", hex);
-    goto done;
-  }
   if (!create) {
+    char hex[CARNET_ID_HEX_LEN + 1];
+    carnet_id_format(id, hex);
     const carnet__cell *del = carnet__entity_find(&l.e, CARNET_F_DELETED, NULL, 0);
     if (!l.existed || (del && del->vlen == 1 && del->val[0] == 0xc3)) {
       rc = carnet__fail(r, CARNET_ENOTFOUND, "no %s %s%s", carnet_kind_name(kind), hex,
@@ -750,9 +758,20 @@ int carnet__write(carnet_txn *t, const carnet_id *id, carnet_kind kind, const ca
     goto done;
   }
   msgpack_sbuffer_clear(&w.sb);
-  if ((rc = carnet__save(t, &l, &w.sb)))
+  if ((rc = carnet__save(t, &l, &w.sb)) && !(create && rc == CARNET_EEXIST))
     carnet__fail(r, rc, "cannot write: %s", carnet__store_why(r->store));
 done:
+  /* A create of an id that exists fails with CARNET_EEXIST whatever else
+   * is wrong with the patch, as when the id was looked up first. */
+  if (rc && create && l.unchecked && rc != CARNET_EEXIST) {
+    carnet_buf row;
+    if (carnet__store_get(t->st, CARNET__T_ENTITIES, id->b, 16, &row) == 0) rc = CARNET_EEXIST;
+  }
+  if (rc == CARNET_EEXIST && create) {
+    char hex[CARNET_ID_HEX_LEN + 1];
+    carnet_id_format(id, hex);
+    carnet__fail(r, rc, "%s already exists", hex);
+  }
   /* W2 + STYLE 9: a failed write fails the transaction. */
   if (rc) carnet__txn_fail(t, rc);
   carnet__loaded_free(&l);

@@ -31,16 +31,18 @@ static int load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l, bool l
   carnet_buf row;
   carnet__arena_init(&l->arena, 4096);
   carnet__entity_init(&l->e, &l->arena);
-  l->e.id = *id;
+  if (id) l->e.id = *id;
   l->existed = false;
   l->old_seq = 0;
   l->old_keys.n = 0;
   l->keys_pending = false;
   l->old_row = NULL;
   l->old_row_len = 0;
+  l->unchecked = false;
   int rc = carnet__index_secret(st, &l->secret);
   if (rc && rc != CARNET_ENOTFOUND) return rc;
   l->has_secret = rc == 0;
+  if (id == NULL) return 0; /* carnet__load_new */
   rc = carnet__store_get(st, CARNET__T_ENTITIES, id->b, 16, &row);
   if (rc == CARNET_ENOTFOUND) return 0;
   if (rc) return rc;
@@ -66,6 +68,13 @@ int carnet__load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l) {
 
 int carnet__load_lazy(carnet__stxn *st, const carnet_id *id, carnet__loaded *l) {
   return load(st, id, l, true);
+}
+
+int carnet__load_new(carnet__stxn *st, const carnet_id *id, carnet__loaded *l) {
+  int rc = load(st, NULL, l, true);
+  l->e.id = *id;
+  l->unchecked = rc == 0;
+  return rc;
 }
 
 /* The keys of `parts` of the row as loaded (keys_pending), into *out. */
@@ -159,8 +168,10 @@ int carnet__save(carnet_txn *t, carnet__loaded *l, msgpack_sbuffer *sb) {
   }
 #endif
   if ((rc = carnet__row_encode(e, sb))) return rc;
-  if ((rc = carnet__store_put(st, CARNET__T_ENTITIES, e->id.b, 16, sb->data, sb->size, 0)))
+  if ((rc = carnet__store_put(st, CARNET__T_ENTITIES, e->id.b, 16, sb->data, sb->size,
+                              l->unchecked ? CARNET__PUT_NEW : 0)))
     return rc;
+  l->unchecked = false;
   /* G1 (engine/crm/searchsig.h): at or below the mark, the search signature
    * is written with the row, as the blind keys are; above it, the
    * catch-up writes it. */

@@ -55,6 +55,9 @@ typedef struct carnet__loaded {
   bool keys_pending;
   const void *old_row;
   size_t old_row_len;
+  /* carnet__load_new: the row was not looked up; the next save writes it
+   * only if it is absent (CARNET_EEXIST otherwise). */
+  bool unchecked;
 } carnet__loaded;
 
 /* Load `id` (absent: an empty entity of `kind` with existed=false; kind 0
@@ -65,6 +68,11 @@ int carnet__load(carnet__stxn *st, const carnet_id *id, carnet__loaded *l);
 /* carnet__load for a write that ends in carnet__save: old_keys is not
  * filled (keys_pending). */
 int carnet__load_lazy(carnet__stxn *st, const carnet_id *id, carnet__loaded *l);
+/* An empty entity `id` for a create, without reading the store: the
+ * existence check is the save's (the row is put only where no row is, in
+ * the same B-tree descent: CARNET_EEXIST otherwise), which saves a lookup
+ * per customer created (issue 17, point 5). Errors: as carnet__load. */
+int carnet__load_new(carnet__stxn *st, const carnet_id *id, carnet__loaded *l);
 void carnet__loaded_free(carnet__loaded *l);
 /* Every index key the row as stored derives (old_keys, or derived from the
  * row of a lazy load), allocated in the entity's arena: what deleting the

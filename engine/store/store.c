@@ -1158,7 +1158,8 @@ int carnet__store_put(carnet__stxn *t, carnet__table tb, const void *key, size_t
   CARNET_ASSERT((unsigned)tb < CARNET__T_COUNT_ && key != NULL && (val != NULL || vlen == 0));
   if (tb == CARNET__T_INDEX && vlen == 0 && !(flags & CARNET__PUT_APPEND))
     return pend_add(t, key, klen, false);
-  unsigned mflags = (flags & CARNET__PUT_APPEND) ? MDB_APPEND : 0;
+  unsigned mflags = ((flags & CARNET__PUT_APPEND) ? MDB_APPEND : 0) |
+                    ((flags & CARNET__PUT_NEW) ? MDB_NOOVERWRITE : 0);
   if (tb == CARNET__T_META && klen == strlen("schema") && memcmp(key, "schema", klen) == 0 &&
       vlen == 4) {
     const uint8_t *b = val;

@@ -127,7 +127,10 @@ int carnet__store_get_raw(carnet__stxn *t, carnet__table tb, const void *key, si
 int carnet__store_open_raw(const uint8_t dkey[32], carnet__table tb, const void *key, size_t klen,
                            carnet_buf raw, uint8_t *out);
 
-enum { CARNET__PUT_APPEND = 1u << 0 /* key is greater than every key */ };
+enum {
+  CARNET__PUT_APPEND = 1u << 0, /* key is greater than every key */
+  CARNET__PUT_NEW = 1u << 1     /* only where the key is absent: CARNET_EEXIST otherwise */
+};
 
 /* Index table (CARNET__T_INDEX) writes of an empty value, and its deletes,
  * wait in the transaction and reach LMDB sorted by key at commit, or before
