@@ -335,7 +335,15 @@ int carnet_phone_stored(const carnet_phone *p, char *out, size_t out_len) {
   if (out_len > 0) out[0] = '\0';
   if (out_len < CARNET_PHONE_STORED_MAX) return CARNET_ELIMIT;
   if (p == NULL || p->e164[0] != '+') return CARNET_EINVAL;
-  snprintf(out, out_len, p->ext[0] ? "%s;ext=%s" : "%s", p->e164, p->ext);
+  /* What snprintf(out, out_len, "%s;ext=%s", ...) writes (or "%s" without
+   * an extension), truncation included: every phone stored goes through
+   * here (issue 17, point 5). */
+  const char *parts[3] = {p->e164, p->ext[0] ? ";ext=" : "", p->ext};
+  size_t o = 0;
+  for (int i = 0; i < 3; i++)
+    for (const char *c = parts[i]; *c && o + 1 < out_len; c++)
+      out[o++] = *c;
+  out[o] = '\0';
   return 0;
 }
 

@@ -332,7 +332,25 @@ static int set_elem(wctx *w, const carnet_field_info *fi, const char *v, bool pr
 static const char *const phone_types[] = {"mobile", "work", "home", NULL};
 
 /* Decode a phone slot's value; false when cleared. */
+/* A stored string of at most 31 bytes (fixstr) copied as snprintf("%.*s")
+ * into `out` of `cap` bytes; NULL when `p` is not one. */
+static const uint8_t *fixstr_of(const uint8_t *p, const uint8_t *end, char *out, size_t cap) {
+  if (p >= end || (*p & 0xe0) != 0xa0) return NULL;
+  size_t n = *p++ & 0x1f;
+  if ((size_t)(end - p) < n) return NULL;
+  size_t k = strnlen((const char *)p, n < cap - 1 ? n : cap - 1); /* "%.*s" stops at a NUL */
+  memcpy(out, p, k);
+  out[k] = '\0';
+  return p + n;
+}
+
 static bool phone_of(const carnet__cell *c, char type[17], char number[33]) {
+  /* The usual shape, [fixstr, fixstr], read in place: msgpack's unpacker
+   * and its zone cost more than the rest of the lookup. */
+  const uint8_t *p = c->val, *end = c->val + c->vlen;
+  if (c->vlen > 0 && p[0] == 0x92 && (p = fixstr_of(p + 1, end, type, 17)) != NULL &&
+      (p = fixstr_of(p, end, number, 33)) != NULL && p == end)
+    return true;
   msgpack_zone z;
   msgpack_object o;
   size_t off = 0;
