@@ -164,10 +164,13 @@ void describe_lib(const PhoneNumberUtil *u, const PhoneNumber &n, carnet__lpn *o
 int parse(const char *text, const char *region, bool fast, carnet__lpn *out) {
   std::memset(out, 0, sizeof *out);
   try {
-    const PhoneNumberUtil *u = PhoneNumberUtil::GetInstance();
+    // libphonenumber itself is set up (its regular expressions, ~5 ms a
+    // process) only when a call needs it.
+    const PhoneNumberUtil *u = nullptr;
     PhoneNumber n;
     if (!(fast && parse_fr_e164(text, &n)) &&
-        u->ParseAndKeepRawInput(text, region, &n) != PhoneNumberUtil::NO_PARSING_ERROR) {
+        (u = PhoneNumberUtil::GetInstance())->ParseAndKeepRawInput(text, region, &n) !=
+            PhoneNumberUtil::NO_PARSING_ERROR) {
       return CARNET_EINVAL;
     }
     out->from_default = n.country_code_source() == PhoneNumber::FROM_DEFAULT_COUNTRY;
@@ -191,6 +194,7 @@ int parse(const char *text, const char *region, bool fast, carnet__lpn *out) {
       out->possible = f.possible;
       out->trunk_start = f.trunk_start;
     } else {
+      if (u == nullptr) u = PhoneNumberUtil::GetInstance();
       std::string s;
       u->Format(n, PhoneNumberUtil::E164, &s);
       if (s.size() >= sizeof out->e164) return CARNET_EINVAL;

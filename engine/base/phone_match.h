@@ -40,9 +40,10 @@ int carnet__phone_region_code(const char *region);
  * region in `region`. Returns false when i is past the last one. For tests. */
 bool carnet__phone_example(size_t i, char text[32], char region[4]);
 
-/* How many calling codes the tables cover, and how many they leave to
- * libphonenumber (for tests and the design note). */
-void carnet__phone_coverage(int *covered, int *left);
+/* How many calling codes the tables cover, how many they leave to
+ * libphonenumber, and for how many the tables' list of regions differs
+ * from libphonenumber's (0: for tests). */
+void carnet__phone_coverage(int *covered, int *left, int *misordered);
 
 #ifdef __cplusplus
 }

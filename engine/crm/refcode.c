@@ -56,9 +56,10 @@ int carnet__refcode_format(const char *rule, uint64_t ms, const char *tag, uint6
   for (const char *p = rule; *p;) {
     char piece[32];
     const char *close = *p == '{' ? strchr(p, '}') : NULL;
-    if (close == NULL) {
-      piece[0] = *p++;
-      piece[1] = '\0';
+    if (close == NULL) { /* a character of its own */
+      if (o + 2 > out_len) return CARNET_ELIMIT;
+      out[o++] = *p++;
+      continue;
     } else {
       size_t len = (size_t)(close - p - 1);
       const char *name = p + 1;

@@ -65,11 +65,12 @@ static bool agree(const char *text, const char *region) {
  * below lean on. */
 static void test_coverage(void **state) {
   (void)state;
-  int covered = 0, left = 0;
-  carnet__phone_coverage(&covered, &left);
+  int covered = 0, left = 0, misordered = 0;
+  carnet__phone_coverage(&covered, &left, &misordered);
   print_message("phone_match: %d calling codes covered, %d left to libphonenumber\n", covered,
                 left);
   assert_true(covered >= 200);
+  assert_int_equal(misordered, 0);
   assert_int_equal(carnet__lpn_country_code("FR"), 33);
   assert_int_equal(carnet__lpn_country_code("GB"), 44);
   assert_int_equal(carnet__lpn_country_code("ZZ"), 0);
