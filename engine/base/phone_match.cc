@@ -567,7 +567,7 @@ private:
   PhoneMetadataCollection all_;
   std::map<std::string, const PhoneMetadata *> by_region_;
   std::map<int, const PhoneMetadata *> non_geo_;
-  std::unique_ptr<code[]> codes_; // [calling code]
+  std::unique_ptr<code[]> codes_;             // [calling code]
   std::vector<std::string> regions_of_[1000]; // [calling code]
   int16_t region_code_[26 * 26] = {};
 };

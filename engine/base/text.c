@@ -2,8 +2,8 @@
 #include "engine/base/text.h"
 
 #include <ctype.h>
-#include <stdlib.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "carnet/error.h"
