@@ -163,7 +163,7 @@ static void test_random(void **state) {
   char text[40];
   unsigned bad = 0, n = 0;
   g_rng = g_seed * 0x2545f4914f6cdd1du + 7;
-  for (int k = 0; k < 40000 && bad <= 20; k++, n++) {
+  for (int k = 0; k < 25000 && bad <= 20; k++, n++) {
     const char *home = regions[rnd((uint32_t)nregions)];
     size_t len = 0, nd = 4 + rnd(10);
     int form = (int)rnd(4);
