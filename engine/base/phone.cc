@@ -106,6 +106,48 @@ bool parse_fr_e164(const char *text, PhoneNumber *n) {
   return true;
 }
 
+// A national number of the replica's region, "06 12 34 56 78",
+// "06.12.34.56.78" or "06-12-34-56-78": "0", a digit 1-9, then digits with
+// single spaces, dots or hyphens between them. What ParseAndKeepRawInput
+// makes of it is computed from the metadata (carnet__phone_national, for the
+// regions whose trunk prefix is "0" and international prefix "00"): such a
+// text has no phone-context, no extension, no leading or trailing junk and
+// no international prefix, so the parser's steps reduce to stripping the
+// trunk zero (engine/base/phone_match.cc says when). Debug builds compare
+// the result with the parser's, tests/engine/test_phone_match.c too.
+int parse_national(const char *text, const char *region, PhoneNumber *n) {
+  char d[24];
+  size_t nd = 0;
+  for (const char *p = text; *p; p++) {
+    if (*p == ' ' || *p == '.' || *p == '-') {
+      if (nd == 0 || p[1] < '0' || p[1] > '9') return 0; /* between two digits */
+      continue;
+    }
+    if (*p < '0' || *p > '9' || nd >= sizeof d - 1) return 0;
+    d[nd++] = *p;
+  }
+  int cc = 0;
+  char nsn[32];
+  size_t len = 0;
+  int rc = carnet__phone_national(region, d, nd, &cc, nsn, &len);
+  if (rc <= 0) return rc;
+  // SetItalianLeadingZerosForPhoneNumber, then the digits as a number.
+  if (len > 1 && nsn[0] == '0') {
+    n->set_italian_leading_zero(true);
+    int zeros = 1;
+    while (static_cast<size_t>(zeros) < len - 1 && nsn[zeros] == '0')
+      zeros++;
+    if (zeros != 1) n->set_number_of_leading_zeros(zeros);
+  }
+  uint64_t v = 0;
+  for (size_t i = 0; i < len; i++)
+    v = v * 10 + static_cast<uint64_t>(nsn[i] - '0');
+  n->set_country_code(cc);
+  n->set_national_number(v);
+  n->set_country_code_source(PhoneNumber::FROM_DEFAULT_COUNTRY);
+  return 1;
+}
+
 // The national significant number of `n` as GetNationalSignificantNumber
 // writes it (Italy's leading zeros, then the national number), or 0 when it
 // would not fit `out`.
@@ -168,9 +210,12 @@ int parse(const char *text, const char *region, bool fast, carnet__lpn *out) {
     // process) only when a call needs it.
     const PhoneNumberUtil *u = nullptr;
     PhoneNumber n;
-    if (!(fast && parse_fr_e164(text, &n)) &&
-        (u = PhoneNumberUtil::GetInstance())->ParseAndKeepRawInput(text, region, &n) !=
-            PhoneNumberUtil::NO_PARSING_ERROR) {
+    int quick = 0;
+    if (fast && !(quick = parse_fr_e164(text, &n) ? 1 : 0) &&
+        (quick = parse_national(text, region, &n)) < 0)
+      return quick;
+    if (!quick && (u = PhoneNumberUtil::GetInstance())->ParseAndKeepRawInput(text, region, &n) !=
+                      PhoneNumberUtil::NO_PARSING_ERROR) {
       return CARNET_EINVAL;
     }
     out->from_default = n.country_code_source() == PhoneNumber::FROM_DEFAULT_COUNTRY;

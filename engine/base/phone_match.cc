@@ -413,12 +413,25 @@ struct region {
   // TestNumberLength(UNKNOWN): the general desc's lists.
   bool no_length = false; // its first possible length is -1
   uint32_t possible = 0, local_only = 0;
+  // National numbers are read as ParseHelper reads them when the region's
+  // international prefix is "00", its national prefix for parsing "0" and
+  // it has no transform rule (79 regions of 8.12, France among them).
+  bool zero_trunk = false;
 
   bool matches(int k, const char *nsn, size_t len) const {
     const desc &x = d[k];
     if (x.lists_lengths && !(x.lengths >> len & 1)) return false;
     return !x.pattern.empty() && x.pattern.full(nsn, len);
   }
+  // TestNumberLength(number, metadata) (type UNKNOWN) is IS_POSSIBLE or
+  // TOO_LONG: what ParseHelper accepts after stripping a national prefix.
+  bool possible_or_too_long(size_t len) const {
+    if (no_length || possible == 0 || len > 31 || (local_only >> len & 1)) return false;
+    size_t min = static_cast<size_t>(__builtin_ctz(possible));
+    size_t max = 31 - static_cast<size_t>(__builtin_clz(possible));
+    return len > max || (len >= min && (possible >> len & 1));
+  }
+
   // GetNumberTypeHelper.
   carnet_phone_type type(const char *nsn, size_t len) const {
     if (!matches(GENERAL, nsn, len)) return CARNET_PHONE_UNKNOWN;
@@ -467,6 +480,9 @@ bool build_region(const PhoneMetadata &m, const std::string &id, region *out) {
       &m.voicemail(),    &m.fixed_line(),      &m.mobile()};
   for (int k = 0; k < kDescs; k++)
     if (!build_desc(*descs[k], &out->d[k])) return false;
+  out->zero_trunk = id != "001" && m.international_prefix() == "00" &&
+                    m.national_prefix_for_parsing() == "0" &&
+                    m.national_prefix_transform_rule().empty();
   const PhoneNumberDesc &g = m.general_desc();
   if (g.possible_length_size() == 0) return false; /* libphonenumber reads [0] */
   out->no_length = g.possible_length(0) == -1;
@@ -476,7 +492,7 @@ bool build_region(const PhoneMetadata &m, const std::string &id, region *out) {
 
 // A calling code: its regions in libphonenumber's order, the main one
 // first. Compiled on first use (std::call_once), then never changed.
-struct code {
+struct code_entry {
   std::once_flag once;
   bool covered = false;
   std::vector<region> regions;
@@ -484,7 +500,7 @@ struct code {
 
 class tables {
 public:
-  tables() : codes_(new code[1000]) {
+  tables() : codes_(new code_entry[1000]) {
     if (!all_.ParseFromArray(i18n::phonenumbers::metadata_get(),
                              i18n::phonenumbers::metadata_size()))
       return; /* nothing covered: libphonenumber answers everything */
@@ -522,8 +538,8 @@ public:
   }
 
   // The calling code `cc` (1..999), compiled on its first use.
-  const code &get(int cc) const {
-    code &c = codes_[static_cast<size_t>(cc)];
+  const code_entry &get(int cc) const {
+    code_entry &c = codes_[static_cast<size_t>(cc)];
     std::call_once(c.once, [this, cc, &c] { build(cc, &c); });
     return c;
   }
@@ -541,7 +557,7 @@ public:
   }
 
 private:
-  void build(int cc, code *c) const {
+  void build(int cc, code_entry *c) const {
     if (all_.metadata_size() == 0) return;
     const std::vector<std::string> &ids = regions_of_[static_cast<size_t>(cc)];
 #ifndef NDEBUG
@@ -567,7 +583,7 @@ private:
   PhoneMetadataCollection all_;
   std::map<std::string, const PhoneMetadata *> by_region_;
   std::map<int, const PhoneMetadata *> non_geo_;
-  std::unique_ptr<code[]> codes_;             // [calling code]
+  std::unique_ptr<code_entry[]> codes_;             // [calling code]
   std::vector<std::string> regions_of_[1000]; // [calling code]
   int16_t region_code_[26 * 26] = {};
 };
@@ -585,13 +601,13 @@ extern "C" int carnet__phone_facts_of(int cc, const char *nsn, size_t len,
   if (cc < 1 || cc > 999 || len > 31) return 0;
   for (size_t i = 0; i < len; i++)
     if (nsn[i] < '0' || nsn[i] > '9') return 0;
-  const code *cp;
+  const code_entry *cp;
   try {
     cp = &the_tables().get(cc);
   } catch (const std::bad_alloc &) {
     return CARNET_ENOMEM;
   }
-  const code &c = *cp;
+  const code_entry &c = *cp;
   if (!c.covered) return 0;
   const region *r = nullptr;
   if (c.regions.size() == 1) {
@@ -614,6 +630,43 @@ extern "C" int carnet__phone_facts_of(int cc, const char *nsn, size_t len,
       !main.no_length && !(main.local_only >> len & 1) && (main.possible >> len & 1) != 0;
   out->trunk_start = !main.ndd.empty() && len >= main.ndd.size() &&
                      main.ndd.compare(0, main.ndd.size(), nsn, main.ndd.size()) == 0;
+  return 1;
+}
+
+extern "C" int carnet__phone_national(const char *home, const char *d, size_t len, int *cc,
+                                      char nsn[32], size_t *nsn_len) {
+  int code = carnet__phone_region_code(home);
+  if (code <= 0 || len < 3 || len > 18 || d[0] != '0' || d[1] < '1' || d[1] > '9') return 0;
+  for (size_t i = 0; i < len; i++)
+    if (d[i] < '0' || d[i] > '9') return 0;
+  const code_entry *c;
+  try {
+    c = &the_tables().get(code);
+  } catch (const std::bad_alloc &) {
+    return CARNET_ENOMEM;
+  }
+  if (!c->covered) return 0;
+  const region *r = nullptr;
+  for (const region &x : c->regions)
+    if (std::strcmp(x.id, home) == 0) r = &x;
+  if (r == nullptr || !r->zero_trunk) return 0;
+  // MaybeExtractCountryCode finds no international prefix ("00": the second
+  // digit is not 0) and no calling code (none starts with 0): the number is
+  // national, its code the region's. MaybeStripNationalPrefixAndCarrierCode
+  // strips the "0" unless the whole number matches the general pattern and
+  // the rest does not (a pattern match alone: IsMatch, no length filter);
+  // ParseHelper keeps the stripped number if its length is possible or too
+  // long for the region.
+  const dfa &g = r->d[GENERAL].pattern;
+  bool viable = !g.empty() && g.full(d, len);
+  bool strip = !(viable && !g.full(d + 1, len - 1)) && r->possible_or_too_long(len - 1);
+  const char *p = strip ? d + 1 : d;
+  size_t n = strip ? len - 1 : len;
+  if (n < 2 || n > 17) return 0; /* TOO_SHORT_NSN / TOO_LONG_NSN: libphonenumber says */
+  std::memcpy(nsn, p, n);
+  nsn[n] = '\0';
+  *nsn_len = n;
+  *cc = code;
   return 1;
 }
 

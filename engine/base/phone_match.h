@@ -30,6 +30,16 @@ typedef struct carnet__phone_facts {
  * libphonenumber), or CARNET_ENOMEM (building the tables, on first use). */
 int carnet__phone_facts_of(int cc, const char *nsn, size_t len, carnet__phone_facts *out);
 
+/* ParseAndKeepRawInput of a national number, digits `d` (`len` of them,
+ * separators already removed) in `region` (two capital letters), for the
+ * regions whose trunk prefix is "0" and international prefix "00" (France
+ * and 78 others): a number "0" then a digit 1-9. Returns 1 with the calling
+ * code in `cc` and the national number as libphonenumber keeps it (trunk
+ * zero stripped or kept, Italian-style leading zeros included) in `nsn`,
+ * 0 when it does not apply (ask libphonenumber), or CARNET_ENOMEM. */
+int carnet__phone_national(const char *region, const char *d, size_t len, int *cc, char nsn[32],
+                           size_t *nsn_len);
+
 /* GetCountryCodeForRegion for two capital letters ("FR" -> 33, 0 for a
  * pair the metadata does not know) from a table; -1 for any other string
  * (ask libphonenumber) or when the table cannot be built. */

@@ -103,6 +103,15 @@ static void test_known(void **state) {
   assert_int_equal(f.type, CARNET_PHONE_UNKNOWN);
   assert_int_equal(carnet__phone_facts_of(33, "61234567", 8, &f), 1);
   assert_false(f.possible);
+  /* A national number: the trunk zero goes, the region's code comes. */
+  int cc = 0;
+  char nsn[32];
+  size_t len = 0;
+  assert_int_equal(carnet__phone_national("FR", "0612345678", 10, &cc, nsn, &len), 1);
+  assert_int_equal(cc, 33);
+  assert_string_equal(nsn, "612345678");
+  assert_int_equal(carnet__phone_national("IT", "0236618300", 10, &cc, nsn, &len), 0);
+  assert_int_equal(carnet__phone_national("FR", "0012345678", 10, &cc, nsn, &len), 0);
   /* +1: the region comes from the number (area code 416 is Canada's). */
   assert_int_equal(carnet__phone_facts_of(1, "4165550123", 10, &f), 1);
   assert_string_equal(f.region, "CA");
@@ -186,6 +195,43 @@ static void test_random(void **state) {
   assert_int_equal(bad, 0);
 }
 
+/* National numbers ("0", a digit 1-9, then digits with single spaces, dots
+ * or hyphens) in regions whose trunk prefix is "0" (read from the metadata
+ * by carnet__phone_national) and in a few others (left to libphonenumber):
+ * short, long, viable with and without the zero. */
+static void test_national(void **state) {
+  (void)state;
+  static const char *const regions[] = {"FR", "RE", "YT", "GP", "MQ", "GF", "PM", "BE", "CH",
+                                        "DE", "GB", "JE", "NL", "AT", "IE", "SE", "FI", "AX",
+                                        "RU", "KZ", "AU", "NZ", "IT", "US", "ES", "LU", "MC"};
+  static const char seps[] = {' ', '.', '-'};
+  const size_t nregions = sizeof regions / sizeof regions[0];
+  char text[64], nsn[32];
+  unsigned bad = 0, quick = 0;
+  int cc;
+  size_t len;
+  g_rng = g_seed * 0x9e3779b97f4a7c15u + 99;
+  for (int k = 0; k < 12000 && bad <= 20; k++) {
+    const char *home = regions[rnd((uint32_t)nregions)];
+    size_t o = 0, nd = 3 + rnd(16);
+    char digits[24];
+    digits[0] = '0';
+    digits[1] = (char)('1' + rnd(9));
+    for (size_t i = 2; i < nd; i++)
+      digits[i] = (char)('0' + rnd(10));
+    for (size_t i = 0; i < nd; i++) {
+      if (i > 0 && rnd(3) == 0) text[o++] = seps[rnd(3)];
+      text[o++] = digits[i];
+    }
+    text[o] = '\0';
+    bad += !agree(text, home);
+    quick += carnet__phone_national(home, digits, nd, &cc, nsn, &len) == 1;
+  }
+  print_message("phone_match: %u national numbers read from the metadata\n", quick);
+  assert_true(quick > 5000);
+  assert_int_equal(bad, 0);
+}
+
 /* The French written forms the CRM sees most, digit by digit: every
  * leading pair, mobile and fixed. */
 static void test_french(void **state) {
@@ -213,7 +259,7 @@ int main(int argc, char **argv) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_coverage), cmocka_unit_test(test_known),
       cmocka_unit_test(test_examples), cmocka_unit_test(test_random),
-      cmocka_unit_test(test_french),
+      cmocka_unit_test(test_national), cmocka_unit_test(test_french),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
