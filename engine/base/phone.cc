@@ -78,32 +78,38 @@ constexpr std::array<code_text, 1000> make_codes() {
 
 constexpr std::array<code_text, 1000> codes = make_codes();
 
-// A French number in full international form: "+33", then nine digits
-// that do not start with 0, single spaces allowed between them (how a
-// number is usually stored, exported and imported). What
-// ParseAndKeepRawInput makes of it is fixed: country code 33 from the plus
-// sign, the nine digits as the national number (France's trunk prefix is
-// "0", so there is none to strip, and no leading zero to keep). It is
-// built directly: the parser's regular expressions were most of the CPU of
-// creating a customer (issue 17, point 5). Debug builds compare it with the
-// parser's result.
-bool parse_fr_e164(const char *text, PhoneNumber *n) {
-  if (std::strncmp(text, "+33", 3) != 0) return false;
-  uint64_t v = 0;
-  int nd = 0;
-  for (const char *p = text + 3; *p; p++) {
-    if (*p == ' ') {
-      if (p[1] < '0' || p[1] > '9') return false; /* a single space between digits */
+// A number in international form: "+", then digits with single spaces,
+// dots or hyphens between them ("+33 6 12 34 56 78", how a number is
+// usually stored, exported and imported). What ParseAndKeepRawInput makes
+// of it is the calling code read from the digits and the rest as national
+// number whenever no national prefix can be stripped from it
+// (carnet__phone_international says when): the parser's regular
+// expressions were most of the CPU of creating a customer (issue 17,
+// point 5). Debug builds compare the result with the parser's.
+int parse_international(const char *text, PhoneNumber *n) {
+  if (text[0] != '+') return 0;
+  char d[24];
+  size_t nd = 0;
+  for (const char *p = text + 1; *p; p++) {
+    if (*p == ' ' || *p == '.' || *p == '-') {
+      if (nd == 0 || p[1] < '0' || p[1] > '9') return 0; /* between two digits */
       continue;
     }
-    if (*p < '0' || *p > '9' || (nd == 0 && *p == '0') || ++nd > 9) return false;
-    v = v * 10 + static_cast<uint64_t>(*p - '0');
+    if (*p < '0' || *p > '9' || nd >= sizeof d - 1) return 0;
+    d[nd++] = *p;
   }
-  if (nd != 9) return false;
-  n->set_country_code(33);
+  int cc = 0;
+  char nsn[32];
+  size_t len = 0;
+  int rc = carnet__phone_international(d, nd, &cc, nsn, &len);
+  if (rc <= 0) return rc;
+  uint64_t v = 0;
+  for (size_t i = 0; i < len; i++)
+    v = v * 10 + static_cast<uint64_t>(nsn[i] - '0');
+  n->set_country_code(cc);
   n->set_national_number(v);
   n->set_country_code_source(PhoneNumber::FROM_NUMBER_WITH_PLUS_SIGN);
-  return true;
+  return 1;
 }
 
 // A national number of the replica's region, "06 12 34 56 78",
@@ -211,8 +217,8 @@ int parse(const char *text, const char *region, bool fast, carnet__lpn *out) {
     const PhoneNumberUtil *u = nullptr;
     PhoneNumber n;
     int quick = 0;
-    if (fast && !(quick = parse_fr_e164(text, &n) ? 1 : 0) &&
-        (quick = parse_national(text, region, &n)) < 0)
+    if (fast && (quick = text[0] == '+' ? parse_international(text, &n)
+                                        : parse_national(text, region, &n)) < 0)
       return quick;
     if (!quick && (u = PhoneNumberUtil::GetInstance())->ParseAndKeepRawInput(text, region, &n) !=
                       PhoneNumberUtil::NO_PARSING_ERROR) {

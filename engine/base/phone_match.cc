@@ -417,6 +417,9 @@ struct region {
   // international prefix is "00", its national prefix for parsing "0" and
   // it has no transform rule (79 regions of 8.12, France among them).
   bool zero_trunk = false;
+  // Its national prefix for parsing is "0" or none: a national number after
+  // "+<code>" that does not start with 0 is kept whole.
+  bool plain_after_code = false;
 
   bool matches(int k, const char *nsn, size_t len) const {
     const desc &x = d[k];
@@ -483,6 +486,8 @@ bool build_region(const PhoneMetadata &m, const std::string &id, region *out) {
   out->zero_trunk = id != "001" && m.international_prefix() == "00" &&
                     m.national_prefix_for_parsing() == "0" &&
                     m.national_prefix_transform_rule().empty();
+  out->plain_after_code =
+      m.national_prefix_for_parsing().empty() || m.national_prefix_for_parsing() == "0";
   const PhoneNumberDesc &g = m.general_desc();
   if (g.possible_length_size() == 0) return false; /* libphonenumber reads [0] */
   out->no_length = g.possible_length(0) == -1;
@@ -548,6 +553,11 @@ public:
     return all_;
   }
 
+  // GetRegionCodeForCountryCode(cc) is a region: the code is known.
+  bool known_code(int cc) const {
+    return cc > 0 && cc < 1000 && !regions_of_[static_cast<size_t>(cc)].empty();
+  }
+
   // The regions of `cc` are those libphonenumber lists, in its order.
   bool same_regions(int cc) const {
     std::list<std::string> lib;
@@ -583,7 +593,7 @@ private:
   PhoneMetadataCollection all_;
   std::map<std::string, const PhoneMetadata *> by_region_;
   std::map<int, const PhoneMetadata *> non_geo_;
-  std::unique_ptr<code_entry[]> codes_;             // [calling code]
+  std::unique_ptr<code_entry[]> codes_;       // [calling code]
   std::vector<std::string> regions_of_[1000]; // [calling code]
   int16_t region_code_[26 * 26] = {};
 };
@@ -663,6 +673,49 @@ extern "C" int carnet__phone_national(const char *home, const char *d, size_t le
   const char *p = strip ? d + 1 : d;
   size_t n = strip ? len - 1 : len;
   if (n < 2 || n > 17) return 0; /* TOO_SHORT_NSN / TOO_LONG_NSN: libphonenumber says */
+  std::memcpy(nsn, p, n);
+  nsn[n] = '\0';
+  *nsn_len = n;
+  *cc = code;
+  return 1;
+}
+
+extern "C" int carnet__phone_international(const char *d, size_t len, int *cc, char nsn[32],
+                                           size_t *nsn_len) {
+  // MaybeExtractCountryCode after a "+": at least three digits, a code of
+  // one to three digits (the shortest libphonenumber knows; none starts with
+  // 0), then the national number, from which MaybeStripNationalPrefix...
+  // strips nothing when the code's main region parses no prefix or only a
+  // "0" the number does not start with.
+  if (len < 3 || len > 20 || d[0] < '1' || d[0] > '9') return 0;
+  for (size_t i = 0; i < len; i++)
+    if (d[i] < '0' || d[i] > '9') return 0;
+  const tables *t;
+  try {
+    t = &the_tables();
+  } catch (const std::bad_alloc &) {
+    return CARNET_ENOMEM;
+  }
+  int code = 0;
+  size_t k = 1;
+  for (; k <= 3 && code == 0; k++) {
+    int v = 0;
+    for (size_t i = 0; i < k; i++)
+      v = v * 10 + (d[i] - '0');
+    if (t->known_code(v)) code = v;
+  }
+  k--;
+  if (code == 0) return 0;
+  const char *p = d + k;
+  size_t n = len - k;
+  if (n < 2 || n > 17) return 0;
+  const code_entry *c;
+  try {
+    c = &t->get(code);
+  } catch (const std::bad_alloc &) {
+    return CARNET_ENOMEM;
+  }
+  if (!c->covered || !c->regions[0].plain_after_code || p[0] == '0') return 0;
   std::memcpy(nsn, p, n);
   nsn[n] = '\0';
   *nsn_len = n;

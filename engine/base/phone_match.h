@@ -40,6 +40,13 @@ int carnet__phone_facts_of(int cc, const char *nsn, size_t len, carnet__phone_fa
 int carnet__phone_national(const char *region, const char *d, size_t len, int *cc, char nsn[32],
                            size_t *nsn_len);
 
+/* ParseAndKeepRawInput of "+" then the digits `d` (`len` of them,
+ * separators removed), when libphonenumber keeps the national number whole
+ * (it does not start with 0, and the code's main region parses no national
+ * prefix or only "0"). Returns 1 with `cc` and `nsn` filled, 0 when it does
+ * not apply (ask libphonenumber), or CARNET_ENOMEM. */
+int carnet__phone_international(const char *d, size_t len, int *cc, char nsn[32], size_t *nsn_len);
+
 /* GetCountryCodeForRegion for two capital letters ("FR" -> 33, 0 for a
  * pair the metadata does not know) from a table; -1 for any other string
  * (ask libphonenumber) or when the table cannot be built. */

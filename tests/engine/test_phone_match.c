@@ -198,7 +198,8 @@ static void test_random(void **state) {
 /* National numbers ("0", a digit 1-9, then digits with single spaces, dots
  * or hyphens) in regions whose trunk prefix is "0" (read from the metadata
  * by carnet__phone_national) and in a few others (left to libphonenumber):
- * short, long, viable with and without the zero. */
+ * short, long, viable with and without the zero; and the same after "+" and
+ * the region's code (carnet__phone_international). */
 static void test_national(void **state) {
   (void)state;
   static const char *const regions[] = {"FR", "RE", "YT", "GP", "MQ", "GF", "PM", "BE", "CH",
@@ -207,7 +208,7 @@ static void test_national(void **state) {
   static const char seps[] = {' ', '.', '-'};
   const size_t nregions = sizeof regions / sizeof regions[0];
   char text[64], nsn[32];
-  unsigned bad = 0, quick = 0;
+  unsigned bad = 0, quick = 0, iquick = 0;
   int cc;
   size_t len;
   g_rng = g_seed * 0x9e3779b97f4a7c15u + 99;
@@ -219,6 +220,7 @@ static void test_national(void **state) {
     digits[1] = (char)('1' + rnd(9));
     for (size_t i = 2; i < nd; i++)
       digits[i] = (char)('0' + rnd(10));
+    digits[nd] = '\0';
     for (size_t i = 0; i < nd; i++) {
       if (i > 0 && rnd(3) == 0) text[o++] = seps[rnd(3)];
       text[o++] = digits[i];
@@ -226,9 +228,25 @@ static void test_national(void **state) {
     text[o] = '\0';
     bad += !agree(text, home);
     quick += carnet__phone_national(home, digits, nd, &cc, nsn, &len) == 1;
+    /* The same digits after "+" and the region's code (without the zero,
+     * mostly), separators anywhere between digits. */
+    const char *code = carnet__lpn_code_text(carnet__lpn_country_code(home));
+    char intl[24];
+    size_t ni = (size_t)snprintf(intl, sizeof intl, "%s%s", code, digits + (rnd(4) ? 1 : 0));
+    o = 0;
+    text[o++] = '+';
+    for (size_t i = 0; i < ni; i++) {
+      if (i > 0 && rnd(3) == 0) text[o++] = seps[rnd(3)];
+      text[o++] = intl[i];
+    }
+    text[o] = '\0';
+    bad += !agree(text, home);
+    iquick += carnet__phone_international(intl, ni, &cc, nsn, &len) == 1;
   }
-  print_message("phone_match: %u national numbers read from the metadata\n", quick);
+  print_message("phone_match: %u national and %u international numbers read from the metadata\n",
+                quick, iquick);
   assert_true(quick > 5000);
+  assert_true(iquick > 5000);
   assert_int_equal(bad, 0);
 }
 
