@@ -38,6 +38,7 @@
 #include "engine/base/phone_match.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cassert>
 #include <cstdint>
 #include <cstring>
@@ -499,6 +500,8 @@ bool build_region(const PhoneMetadata &m, const std::string &id, region *out) {
 // first. Compiled on first use (std::call_once), then never changed.
 struct code_entry {
   std::once_flag once;
+  std::atomic<bool> built{false}; // once has run: read without a call
+
   bool covered = false;
   std::vector<region> regions;
 };
@@ -545,7 +548,12 @@ public:
   // The calling code `cc` (1..999), compiled on its first use.
   const code_entry &get(int cc) const {
     code_entry &c = codes_[static_cast<size_t>(cc)];
-    std::call_once(c.once, [this, cc, &c] { build(cc, &c); });
+    if (!c.built.load(std::memory_order_acquire)) {
+      std::call_once(c.once, [this, cc, &c] {
+        build(cc, &c);
+        c.built.store(true, std::memory_order_release);
+      });
+    }
     return c;
   }
 
