@@ -226,7 +226,8 @@ static bool split_phone(const char *s, char num[PHONE_TEXT_MAX], char digits[PHO
       if (nd > 0 || *plus) return false;
       *plus = true;
       num[n++] = '+';
-    } else if (strchr(" \t.-()/", *p) != NULL) {
+    } else if (*p == ' ' || *p == '\t' || *p == '.' || *p == '-' || *p == '(' || *p == ')' ||
+               *p == '/') {
       num[n++] = (char)*p;
     } else if (p[0] == 0xC2 && p[1] == 0xA0) {
       num[n++] = ' '; /* no-break space, as French typography spaces numbers */

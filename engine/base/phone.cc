@@ -86,30 +86,37 @@ constexpr std::array<code_text, 1000> codes = make_codes();
 // (carnet__phone_international says when): the parser's regular
 // expressions were most of the CPU of creating a customer (issue 17,
 // point 5). Debug builds compare the result with the parser's.
-int parse_international(const char *text, PhoneNumber *n) {
-  if (text[0] != '+') return 0;
-  char d[24];
-  size_t nd = 0;
-  for (const char *p = text + 1; *p; p++) {
+// A number read without the parser: its calling code and its national
+// significant number (GetNationalSignificantNumber's digits, never "0").
+struct quick {
+  int cc;
+  char nsn[32];
+  size_t len;
+  bool from_default; /* country_code_source() == FROM_DEFAULT_COUNTRY */
+};
+
+// The digits of `text` (single ' ', '.' or '-' between two digits only)
+// into d (room for 24), or -1.
+int digits_of(const char *text, char d[24]) {
+  int nd = 0;
+  for (const char *p = text; *p; p++) {
     if (*p == ' ' || *p == '.' || *p == '-') {
-      if (nd == 0 || p[1] < '0' || p[1] > '9') return 0; /* between two digits */
+      if (nd == 0 || p[1] < '0' || p[1] > '9') return -1; /* between two digits */
       continue;
     }
-    if (*p < '0' || *p > '9' || nd >= sizeof d - 1) return 0;
+    if (*p < '0' || *p > '9' || nd >= 23) return -1;
     d[nd++] = *p;
   }
-  int cc = 0;
-  char nsn[32];
-  size_t len = 0;
-  int rc = carnet__phone_international(d, nd, &cc, nsn, &len);
-  if (rc <= 0) return rc;
-  uint64_t v = 0;
-  for (size_t i = 0; i < len; i++)
-    v = v * 10 + static_cast<uint64_t>(nsn[i] - '0');
-  n->set_country_code(cc);
-  n->set_national_number(v);
-  n->set_country_code_source(PhoneNumber::FROM_NUMBER_WITH_PLUS_SIGN);
-  return 1;
+  d[nd] = '\0';
+  return nd;
+}
+
+int read_international(const char *text, quick *q) {
+  char d[24];
+  int nd = text[0] == '+' ? digits_of(text + 1, d) : -1;
+  if (nd < 0) return 0;
+  q->from_default = false; /* FROM_NUMBER_WITH_PLUS_SIGN */
+  return carnet__phone_international(d, static_cast<size_t>(nd), &q->cc, q->nsn, &q->len);
 }
 
 // A national number of the replica's region, "06 12 34 56 78",
@@ -121,37 +128,15 @@ int parse_international(const char *text, PhoneNumber *n) {
 // no international prefix, so the parser's steps reduce to stripping the
 // trunk zero (engine/base/phone_match.cc says when). Debug builds compare
 // the result with the parser's, tests/engine/test_phone_match.c too.
-int parse_national(const char *text, const char *region, PhoneNumber *n) {
+int read_national(const char *text, const char *region, quick *q) {
   char d[24];
-  size_t nd = 0;
-  for (const char *p = text; *p; p++) {
-    if (*p == ' ' || *p == '.' || *p == '-') {
-      if (nd == 0 || p[1] < '0' || p[1] > '9') return 0; /* between two digits */
-      continue;
-    }
-    if (*p < '0' || *p > '9' || nd >= sizeof d - 1) return 0;
-    d[nd++] = *p;
-  }
-  int cc = 0;
-  char nsn[32];
-  size_t len = 0;
-  int rc = carnet__phone_national(region, d, nd, &cc, nsn, &len);
-  if (rc <= 0) return rc;
-  // SetItalianLeadingZerosForPhoneNumber, then the digits as a number.
-  if (len > 1 && nsn[0] == '0') {
-    n->set_italian_leading_zero(true);
-    int zeros = 1;
-    while (static_cast<size_t>(zeros) < len - 1 && nsn[zeros] == '0')
-      zeros++;
-    if (zeros != 1) n->set_number_of_leading_zeros(zeros);
-  }
-  uint64_t v = 0;
-  for (size_t i = 0; i < len; i++)
-    v = v * 10 + static_cast<uint64_t>(nsn[i] - '0');
-  n->set_country_code(cc);
-  n->set_national_number(v);
-  n->set_country_code_source(PhoneNumber::FROM_DEFAULT_COUNTRY);
-  return 1;
+  int nd = digits_of(text, d);
+  if (nd < 0) return 0;
+  q->from_default = true;
+  // The national number libphonenumber keeps is the national significant
+  // number: SetItalianLeadingZerosForPhoneNumber keeps its leading zeros,
+  // GetNationalSignificantNumber prints them back.
+  return carnet__phone_national(region, d, static_cast<size_t>(nd), &q->cc, q->nsn, &q->len);
 }
 
 // The national significant number of `n` as GetNationalSignificantNumber
@@ -214,26 +199,36 @@ int parse(const char *text, const char *region, bool fast, carnet__lpn *out) {
   try {
     // libphonenumber itself is set up (its regular expressions, ~5 ms a
     // process) only when a call needs it.
+    quick q;
+    int rc = 0;
+    if (fast && (rc = text[0] == '+' ? read_international(text, &q)
+                                     : read_national(text, region, &q)) < 0)
+      return rc;
     const PhoneNumberUtil *u = nullptr;
     PhoneNumber n;
-    int quick = 0;
-    if (fast && (quick = text[0] == '+' ? parse_international(text, &n)
-                                        : parse_national(text, region, &n)) < 0)
-      return quick;
-    if (!quick && (u = PhoneNumberUtil::GetInstance())->ParseAndKeepRawInput(text, region, &n) !=
-                      PhoneNumberUtil::NO_PARSING_ERROR) {
-      return CARNET_EINVAL;
+    if (rc == 0) {
+      if ((u = PhoneNumberUtil::GetInstance())->ParseAndKeepRawInput(text, region, &n) !=
+          PhoneNumberUtil::NO_PARSING_ERROR)
+        return CARNET_EINVAL;
+      q.cc = n.country_code();
+      q.from_default = n.country_code_source() == PhoneNumber::FROM_DEFAULT_COUNTRY;
+      q.len = n.national_number() != 0 ? nsn_of(n, q.nsn) : 0;
     }
-    out->from_default = n.country_code_source() == PhoneNumber::FROM_DEFAULT_COUNTRY;
-    char nsn[32];
-    size_t len = n.national_number() != 0 ? nsn_of(n, nsn) : 0;
+    out->from_default = q.from_default;
+    const size_t len = q.len;
+    const char *nsn = q.nsn;
     carnet__phone_facts f;
-    int covered = fast && len > 0 ? carnet__phone_facts_of(n.country_code(), nsn, len, &f) : 0;
+    int covered = fast && len > 0 ? carnet__phone_facts_of(q.cc, nsn, len, &f) : 0;
     if (covered < 0) return covered;
+    if (covered == 0 && u == nullptr) { /* read quickly, code not covered: never (the readers check) */
+      u = PhoneNumberUtil::GetInstance();
+      if (u->ParseAndKeepRawInput(text, region, &n) != PhoneNumberUtil::NO_PARSING_ERROR)
+        return CARNET_EINVAL;
+    }
     if (covered) {
       // Format(E164) is "+", the calling code and the national significant
       // number (the raw input only when the national number is 0: not here).
-      const char *cc = carnet__lpn_code_text(n.country_code());
+      const char *cc = carnet__lpn_code_text(q.cc);
       size_t cl = std::strlen(cc);
       if (1 + cl + len >= sizeof out->e164) return CARNET_EINVAL;
       out->e164[0] = '+';

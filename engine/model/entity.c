@@ -23,6 +23,12 @@ void carnet__entity_free(carnet__entity *e) {
 
 /* Binary search: index of the cell with this identity, or where it goes. */
 static size_t lower_bound(const carnet__entity *e, const carnet__cell *probe, bool *found) {
+  /* Cells often come in field order (a row decoded, a patch of a new
+   * record): past the last one, no search. */
+  if (e->n == 0 || carnet__cell_key_cmp(&e->cells[e->n - 1], probe) < 0) {
+    *found = false;
+    return e->n;
+  }
   size_t lo = 0, hi = e->n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
