@@ -102,28 +102,44 @@ int carnet__refcode_format(const char *rule, uint64_t ms, const char *tag, uint6
 
 int carnet__refcode_next(carnet_txn *t, char *out, size_t out_len) {
   carnet_replica *r = t->r;
-  uint64_t ms = carnet__now_ms(r), n = 0;
-  char key[96] = CARNET__META_REFSEQ;
-  size_t pre = strlen(key);
-  int rc =
-      carnet__refcode_format(CARNET__REFRULE_CUSTOMER, ms, r->tag, 0, key + pre, sizeof key - pre);
-  if (rc) return rc;
-  rc = carnet__meta_get_u64(t->st, key, &n);
-  if (rc && rc != CARNET_ENOTFOUND) return rc;
-  n++;
-  if ((rc = carnet__meta_put_u64(t->st, key, n))) return rc;
+  struct carnet__txn_counter *c = &t->counter;
+  uint64_t ms = carnet__now_ms(r), day = ms / 86400000;
+  const size_t pre = strlen(CARNET__META_REFSEQ);
+  int rc;
+  /* The counter's key is the rule's expansion without the counter: the
+   * same all day (the rule's finest unit is the month). The transaction
+   * keeps the counter (replica_int.h) and puts it at commit. */
+  if (!c->ok || c->day != day) {
+    char key[sizeof c->key] = CARNET__META_REFSEQ;
+    uint64_t n = 0;
+    rc = carnet__refcode_format(CARNET__REFRULE_CUSTOMER, ms, r->tag, 0, key + pre,
+                                sizeof key - pre);
+    if (rc) return rc;
+    if (!c->ok || strcmp(key, c->key) != 0) {
+      if ((rc = carnet__txn_counter_flush(t))) return rc;
+      c->ok = false;
+      rc = carnet__meta_get_u64(t->st, key, &n);
+      if (rc && rc != CARNET_ENOTFOUND) return rc;
+      memcpy(c->key, key, sizeof key);
+      c->n = n;
+      c->ok = true;
+    }
+    c->day = day;
+  }
   /* The customer rule ends with its only counter, {n:4}: the code is the
    * key's expansion, then the counter (what expanding the rule again with
    * `n` writes; debug builds check it). */
   char num[24];
-  put_uint(num, n, 4);
-  size_t kl = strlen(key + pre), nl = strlen(num);
+  put_uint(num, c->n + 1, 4);
+  size_t kl = strlen(c->key + pre), nl = strlen(num);
   if (kl + nl + 1 > out_len) return CARNET_ELIMIT;
-  memcpy(out, key + pre, kl);
+  c->n++;
+  c->dirty = true;
+  memcpy(out, c->key + pre, kl);
   memcpy(out + kl, num, nl + 1);
 #ifndef NDEBUG
   char check[96];
-  assert(carnet__refcode_format(CARNET__REFRULE_CUSTOMER, ms, r->tag, n, check, sizeof check) ==
+  assert(carnet__refcode_format(CARNET__REFRULE_CUSTOMER, ms, r->tag, c->n, check, sizeof check) ==
              0 &&
          strcmp(check, out) == 0);
 #endif

@@ -338,6 +338,13 @@ void carnet__park_flush(carnet_replica *r) {
 /* The one place commits happen (engine/store/feed.h F1): the change feed is
  * raised here, once the commit is durable and the handle has no
  * transaction, so a callback may read. */
+int carnet__txn_counter_flush(carnet_txn *t) {
+  if (!t->counter.dirty) return 0;
+  int rc = carnet__meta_put_u64(t->st, t->counter.key, t->counter.n);
+  if (rc == 0) t->counter.dirty = false;
+  return rc;
+}
+
 int carnet_txn_commit(carnet_txn *t) {
   carnet_replica *r = t->r;
   carnet__notes ext = {0};
@@ -346,6 +353,7 @@ int carnet_txn_commit(carnet_txn *t) {
   if (rc == 0 && t->hlc != t->hlc0) rc = carnet__meta_put_u64(t->st, CARNET__META_HLC, t->hlc);
   if (rc == 0 && t->seq != t->seq0) rc = carnet__meta_put_u64(t->st, CARNET__META_SEQ, t->seq);
   if (rc == 0 && t->stale) rc = carnet__changelog_stale(t->st, t->stale);
+  if (rc == 0) rc = carnet__txn_counter_flush(t);
   if (rc == 0 && t->notes.on) carnet__feed_precommit(t, &ext, &certseq);
   if (rc) {
     carnet__store_abort(t->st);

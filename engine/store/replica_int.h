@@ -108,7 +108,23 @@ struct carnet_txn {
                           commit (engine/crm/attach.h A3) */
   uint64_t stale;      /* change-index entries this transaction left stale
                           (engine/store/changelog.h), counted at commit */
+  /* A meta counter kept here from its first use and put at commit: the
+   * customer reference code's (engine/crm/refcode.c, the only reader and
+   * writer of its key), which used to be read and put for every customer
+   * created (issue 17, point 5). `day`: the UTC day (ms / 86400000) its
+   * key was expanded for; `ok`: key and n hold it; `dirty`: n waits to be
+   * put. */
+  struct carnet__txn_counter {
+    char key[64];
+    uint64_t n;
+    uint64_t day;
+    bool ok, dirty;
+  } counter;
 };
+
+/* Brief: put the counter kept in `t` (t->counter) if it waits to be, as
+ * carnet_txn_commit does; a caller about to use another key first. */
+int carnet__txn_counter_flush(carnet_txn *t);
 
 /* Brief: park `t`, the handle's open write transaction, between calls of
  * its owner: the handle has no open transaction while it is parked (reads

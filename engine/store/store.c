@@ -127,6 +127,13 @@ struct carnet__stxn {
     size_t n;
     bool ok;
   } secret[2];
+  /* Plain meta values every write reads (meta_memo_keys), once read in
+   * this transaction; dropped by a write of their key. */
+  struct {
+    uint8_t v[8];
+    uint8_t n;
+    uint8_t state; /* MEMO_UNKNOWN, MEMO_PRESENT or MEMO_ABSENT */
+  } memo[2];
 };
 
 struct carnet__scur {
@@ -146,6 +153,23 @@ static const char *const meta_secrets[] = {"index_key", "sign_sk"};
 static int meta_secret(const void *key, size_t klen) {
   for (size_t i = 0; i < sizeof meta_secrets / sizeof meta_secrets[0]; i++)
     if (klen == strlen(meta_secrets[i]) && memcmp(key, meta_secrets[i], klen) == 0) return (int)i;
+  return -1;
+}
+
+/* Plain meta values read by every write: the blind index's mark by every
+ * save (engine/store/entity_io.c) and the phone region by every write with
+ * a phone (engine/crm/write.c). Each is read from LMDB once per
+ * transaction and then kept in the transaction (issue 17, point 5). A kept
+ * value changes only when its key is written, as a value read from LMDB's
+ * map lives until the next write. */
+static const char *const meta_memo_keys[] = {"indexed_upto", "region"};
+enum { MEMO_UNKNOWN, MEMO_PRESENT, MEMO_ABSENT };
+
+/* The index of a kept meta key in meta_memo_keys, or -1. */
+static int meta_memo(const void *key, size_t klen) {
+  for (size_t i = 0; i < sizeof meta_memo_keys / sizeof meta_memo_keys[0]; i++)
+    if (klen == strlen(meta_memo_keys[i]) && memcmp(key, meta_memo_keys[i], klen) == 0)
+      return (int)i;
   return -1;
 }
 
@@ -1087,11 +1111,23 @@ int carnet__store_get(carnet__stxn *t, carnet__table tb, const void *key, size_t
     *val = (carnet_buf){t->secret[ms].v, t->secret[ms].n};
     return 0;
   }
+  int mm = tb == CARNET__T_META && ms < 0 ? meta_memo(key, klen) : -1;
+  if (mm >= 0 && t->memo[mm].state != MEMO_UNKNOWN) {
+    if (t->memo[mm].state == MEMO_ABSENT) return CARNET_ENOTFOUND;
+    *val = (carnet_buf){t->memo[mm].v, t->memo[mm].n};
+    return 0;
+  }
   int mrc;
   if (tb == CARNET__T_INDEX && (mrc = pend_flush(t))) return mrc;
   mrc = mdb_get(t->txn, t->s->dbi[tb], &k, &v);
+  if (mrc == MDB_NOTFOUND && mm >= 0) t->memo[mm].state = MEMO_ABSENT;
   if (mrc == MDB_NOTFOUND) return CARNET_ENOTFOUND;
   if (mrc) return fail(t->s, mrc, "read");
+  if (mm >= 0 && v.mv_size <= sizeof t->memo[mm].v) {
+    memcpy(t->memo[mm].v, v.mv_data, v.mv_size);
+    t->memo[mm].n = (uint8_t)v.mv_size;
+    t->memo[mm].state = MEMO_PRESENT;
+  }
   if (sealed_in(t->s, tb, key, klen)) {
     int rc = open_value(t->s, tb, &k, &v, &t->get, val);
     if (rc == 0 && ms >= 0 && val->len <= sizeof t->secret[ms].v) {
@@ -1160,6 +1196,8 @@ int carnet__store_put(carnet__stxn *t, carnet__table tb, const void *key, size_t
     return pend_add(t, key, klen, false);
   unsigned mflags = ((flags & CARNET__PUT_APPEND) ? MDB_APPEND : 0) |
                     ((flags & CARNET__PUT_NEW) ? MDB_NOOVERWRITE : 0);
+  int mm = tb == CARNET__T_META ? meta_memo(key, klen) : -1;
+  if (mm >= 0) t->memo[mm].state = MEMO_UNKNOWN;
   if (tb == CARNET__T_META && klen == strlen("schema") && memcmp(key, "schema", klen) == 0 &&
       vlen == 4) {
     const uint8_t *b = val;
@@ -1178,6 +1216,7 @@ int carnet__store_reseal(carnet__stxn *t, carnet__table tb, uint64_t *n) {
   int mrc, rc = 0;
   *n = 0;
   if (t->pend == NULL) return CARNET_EMISUSE;
+  if (tb == CARNET__T_META) memset(t->memo, 0, sizeof t->memo);
   /* Every value as stored first (the puts below would move the cursor's
    * pages): [klen(4) vlen(4) key value]... */
   if ((mrc = mdb_cursor_open(t->txn, t->s->dbi[tb], &cur))) return fail(t->s, mrc, "cursor");
@@ -1232,6 +1271,8 @@ int carnet__store_del(carnet__stxn *t, carnet__table tb, const void *key, size_t
   if (tb == CARNET__T_INDEX) return pend_add(t, key, klen, true);
   int ms = tb == CARNET__T_META ? meta_secret(key, klen) : -1;
   if (ms >= 0) t->secret[ms].ok = false;
+  int mm = tb == CARNET__T_META ? meta_memo(key, klen) : -1;
+  if (mm >= 0) t->memo[mm].state = MEMO_UNKNOWN;
   int mrc = mdb_del(t->txn, t->s->dbi[tb], &k, NULL);
   if (mrc == MDB_NOTFOUND) return CARNET_ENOTFOUND;
   return mrc ? fail(t->s, mrc, "delete") : 0;
@@ -1244,6 +1285,7 @@ int carnet__store_flush(carnet__stxn *t) {
 int carnet__store_clear(carnet__stxn *t, carnet__table tb) {
   if (t->pend == NULL) return CARNET_EMISUSE;     /* a read transaction */
   if (tb == CARNET__T_INDEX) pend_reset(t->pend); /* what waits would land after */
+  if (tb == CARNET__T_META) memset(t->memo, 0, sizeof t->memo);
   int mrc = mdb_drop(t->txn, t->s->dbi[tb], 0);
   return mrc ? fail(t->s, mrc, "clear") : 0;
 }

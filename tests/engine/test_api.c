@@ -1253,6 +1253,53 @@ static void test_refcodes_distinct(void **state) {
   free(c.v);
 }
 
+/* The reference code of customer `id`, into `out`. */
+static void refcode_of(fx *f, const carnet_id *id, char out[64]) {
+  carnet_record *rec = get_ok(f->r, id);
+  snprintf(out, 64, "%s", carnet_record_str(rec, CARNET_F_REFCODE));
+  carnet_record_free(rec);
+}
+
+/* The transaction keeps the reference code's counter and puts it at commit
+ * (engine/crm/refcode.c): it counts on across transactions, starts again
+ * when the month changes inside a transaction (both months' counters
+ * stored), and an aborted transaction hands out nothing. */
+static void test_refcode_counter(void **state) {
+  fx *f = *state;
+  char want[64], got[64];
+  const char *tag = carnet_replica_tag(f->r);
+  carnet_id ids[9];
+  carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
+  ASSERT_OK(NULL, carnet_patch_set(p, CARNET_F_NAME, "Client"));
+  tenv_set_ms(&f->env, 1711929599000ull); /* 2024-03-31T23:59:59Z */
+  carnet_txn *t = NULL;
+  ASSERT_OK(f->r, carnet_txn_begin(f->r, &t));
+  for (int i = 0; i < 5; i++) {
+    if (i == 3) tenv_advance_ms(&f->env, 2000); /* April */
+    ASSERT_OK(f->r, carnet_record_create(t, p, NULL, &ids[i]));
+  }
+  ASSERT_OK(f->r, carnet_txn_commit(t));
+  ASSERT_OK(f->r, carnet_txn_begin(f->r, &t));
+  ASSERT_OK(f->r, carnet_record_create(t, p, NULL, &ids[5]));
+  carnet_txn_abort(t);
+  ASSERT_OK(f->r, carnet_txn_begin(f->r, &t));
+  ASSERT_OK(f->r, carnet_record_create(t, p, NULL, &ids[6]));
+  ASSERT_OK(f->r, carnet_txn_commit(t));
+  ASSERT_OK(f->r, carnet_record_create_commit(f->r, p, &ids[7]));
+  tenv_set_ms(&f->env, 1711929599500ull); /* March again: its counter was stored */
+  ASSERT_OK(f->r, carnet_record_create_commit(f->r, p, &ids[8]));
+  carnet_patch_free(p);
+  static const char *const want_of[] = {"CU2403-%s-0001", "CU2403-%s-0002", "CU2403-%s-0003",
+                                        "CU2404-%s-0001", "CU2404-%s-0002", NULL,
+                                        "CU2404-%s-0003", "CU2404-%s-0004", "CU2403-%s-0004"};
+  for (int i = 0; i < 9; i++) {
+    if (want_of[i] == NULL) continue;
+    snprintf(want, sizeof want, want_of[i], tag);
+    refcode_of(f, &ids[i], got);
+    assert_string_equal(got, want);
+  }
+}
+
 /* --- Listing ------------------------------------------------------------------- */
 
 typedef struct names {
@@ -1425,6 +1472,7 @@ int main(void) {
       FX_TEST(test_changes_chain_keeps_moved_entity),
       FX_TEST(test_consent_informed_regrant),
       FX_TEST(test_refcodes_distinct),
+      FX_TEST(test_refcode_counter),
       FX_TEST(test_list_filters),
       FX_TEST(test_resolve),
   };

@@ -8,7 +8,8 @@
  * head the store maps to 1, like a key starting 00..01). A large batch
  * into a table holding fewer keys writes it again, appended: the same
  * keys, an entry's value kept, full leaves. Writes sorted ahead
- * (carnet__store_pending_sort), then written to again, all land. */
+ * (carnet__store_pending_sort), then written to again, all land. The
+ * meta values a transaction keeps once read follow its writes. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 #include <cmocka.h>
 
 #include "carnet/carnet.h"
+#include "engine/store/meta.h"
 #include "engine/store/store.h"
 #include "support/testenv.h"
 
@@ -187,10 +189,55 @@ static void test_rewrite_appends(void **state) {
   check_table(f);
 }
 
+/* The meta values a transaction keeps once read (the index mark, the
+ * region): a write, a delete or a clear of the table in the same
+ * transaction is seen by the next read, and so is a commit by the next
+ * transaction. */
+static void test_meta_kept(void **state) {
+  fx *f = *state;
+  carnet__stxn *t = NULL;
+  carnet_buf v;
+  uint64_t mark = 0;
+  assert_int_equal(carnet__store_begin(f->s, true, &t), 0);
+  assert_int_equal(carnet__store_get(t, CARNET__T_META, "region", 6, &v), CARNET_ENOTFOUND);
+  assert_int_equal(carnet__meta_get_u64(t, CARNET__META_INDEXED, &mark), CARNET_ENOTFOUND);
+  assert_int_equal(carnet__store_put(t, CARNET__T_META, "region", 6, "BE", 2, 0), 0);
+  assert_int_equal(carnet__meta_put_u64(t, CARNET__META_INDEXED, 7), 0);
+  assert_int_equal(carnet__store_get(t, CARNET__T_META, "region", 6, &v), 0);
+  assert_int_equal(v.len, 2);
+  assert_memory_equal(v.base, "BE", 2);
+  assert_int_equal(carnet__meta_get_u64(t, CARNET__META_INDEXED, &mark), 0);
+  assert_int_equal(mark, 7);
+  assert_int_equal(carnet__store_put(t, CARNET__T_META, "region", 6, "CH", 2, 0), 0);
+  assert_int_equal(carnet__meta_put_u64(t, CARNET__META_INDEXED, 9), 0);
+  assert_int_equal(carnet__store_get(t, CARNET__T_META, "region", 6, &v), 0);
+  assert_memory_equal(v.base, "CH", 2);
+  assert_int_equal(carnet__meta_get_u64(t, CARNET__META_INDEXED, &mark), 0);
+  assert_int_equal(mark, 9);
+  assert_int_equal(carnet__store_del(t, CARNET__T_META, "region", 6), 0);
+  assert_int_equal(carnet__store_get(t, CARNET__T_META, "region", 6, &v), CARNET_ENOTFOUND);
+  assert_int_equal(carnet__store_put(t, CARNET__T_META, "region", 6, "DE", 2, 0), 0);
+  assert_int_equal(carnet__store_commit(t), 0);
+  assert_int_equal(carnet__store_begin(f->s, true, &t), 0);
+  assert_int_equal(carnet__store_get(t, CARNET__T_META, "region", 6, &v), 0);
+  assert_memory_equal(v.base, "DE", 2);
+  assert_int_equal(carnet__meta_get_u64(t, CARNET__META_INDEXED, &mark), 0);
+  assert_int_equal(mark, 9);
+  assert_int_equal(carnet__store_clear(t, CARNET__T_META), 0);
+  assert_int_equal(carnet__store_get(t, CARNET__T_META, "region", 6, &v), CARNET_ENOTFOUND);
+  assert_int_equal(carnet__meta_get_u64(t, CARNET__META_INDEXED, &mark), CARNET_ENOTFOUND);
+  carnet__store_abort(t);
+  assert_int_equal(carnet__store_begin(f->s, false, &t), 0);
+  assert_int_equal(carnet__store_get(t, CARNET__T_META, "region", 6, &v), 0);
+  assert_memory_equal(v.base, "DE", 2);
+  carnet__store_abort(t);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_pending_large_batches, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_rewrite_appends, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_meta_kept, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
