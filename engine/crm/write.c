@@ -8,6 +8,7 @@
  * Invariant W2: nothing reaches the store unless every operation of the
  * patch validated: an invalid value fails the whole write.
  */
+#include <assert.h>
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -59,7 +60,9 @@ msgpack_packer *carnet__writer_packer(carnet__writer *w) {
   return &w->pk;
 }
 
-static int put(wctx *w, carnet_field f, const void *key, size_t klen) {
+/* Put the value packed in w->sb; `o` describes it when the caller packed
+ * a string, a boolean or a phone ([type, number]) itself, else NULL. */
+static int put_as(wctx *w, carnet_field f, const void *key, size_t klen, const msgpack_object *o) {
   carnet__cell c = {.field = (uint16_t)f,
                     .klen = (uint16_t)klen,
                     .vlen = (uint32_t)w->sb.size,
@@ -68,8 +71,12 @@ static int put(wctx *w, carnet_field f, const void *key, size_t klen) {
                     .hlc = w->stamp,
                     .origin = w->r->id};
   /* Local values are built by this file, but check them like any other
-   * bytes: a bug here must not store what a peer would refuse. */
-  if (carnet__cell_check(w->l->e.kind, &c) != 0)
+   * bytes: a bug here must not store what a peer would refuse. A value
+   * described by its packer is checked as described (debug builds check
+   * the bytes too, and that both agree). */
+  int bad = o ? carnet__cell_check_as(w->l->e.kind, &c, o) : carnet__cell_check(w->l->e.kind, &c);
+  assert(o == NULL || bad == carnet__cell_check(w->l->e.kind, &c));
+  if (bad != 0)
     return carnet__fail(w->r, CARNET_EINVAL, "invalid value for field %s",
                         carnet_field_get(f) ? carnet_field_get(f)->name : "?");
   int rc = carnet__entity_put(&w->l->e, &c, w->seq);
@@ -77,18 +84,36 @@ static int put(wctx *w, carnet_field f, const void *key, size_t klen) {
   return rc;
 }
 
+static int put(wctx *w, carnet_field f, const void *key, size_t klen) {
+  return put_as(w, f, key, klen, NULL);
+}
+
+/* What a value packed as `s` (nil when NULL) is. */
+static msgpack_object str_obj(const char *s, size_t len) {
+  msgpack_object o = {.type = MSGPACK_OBJECT_NIL};
+  if (s) o = (msgpack_object){.type = MSGPACK_OBJECT_STR, .via.str = {(uint32_t)len, s}};
+  return o;
+}
+
+static msgpack_object bool_obj(bool b) {
+  return (msgpack_object){.type = MSGPACK_OBJECT_BOOLEAN, .via.boolean = b};
+}
+
 int carnet__writer_put(carnet__writer *w, carnet_field f, const void *key, size_t klen) {
   return put(w, f, key, klen);
 }
 
 static int put_str(wctx *w, carnet_field f, const char *s) {
-  if (s == NULL || *s == '\0') {
+  size_t len = s ? strlen(s) : 0;
+  if (len == 0) {
+    s = NULL;
     msgpack_pack_nil(&w->pk);
   } else {
-    msgpack_pack_str(&w->pk, strlen(s));
-    msgpack_pack_str_body(&w->pk, s, strlen(s));
+    msgpack_pack_str(&w->pk, len);
+    msgpack_pack_str_body(&w->pk, s, len);
   }
-  return put(w, f, NULL, 0);
+  msgpack_object o = str_obj(s, len);
+  return put_as(w, f, NULL, 0, &o);
 }
 
 static int put_elem(wctx *w, carnet_field f, const char *elem, bool present) {
@@ -97,7 +122,8 @@ static int put_elem(wctx *w, carnet_field f, const char *elem, bool present) {
   } else {
     msgpack_pack_false(&w->pk);
   }
-  return put(w, f, elem, strlen(elem));
+  msgpack_object o = bool_obj(present);
+  return put_as(w, f, elem, strlen(elem), &o);
 }
 
 static int invalid(wctx *w, const carnet_field_info *fi, const char *v, const char *why) {
@@ -127,7 +153,8 @@ static int put_bool(wctx *w, carnet_field f, bool b) {
   } else {
     msgpack_pack_false(&w->pk);
   }
-  return put(w, f, NULL, 0);
+  msgpack_object o = bool_obj(b);
+  return put_as(w, f, NULL, 0, &o);
 }
 
 /* A reference to another entity of `kind`, which must exist. */
@@ -368,14 +395,18 @@ static bool phone_of(const carnet__cell *c, char type[17], char number[33]) {
 }
 
 static int put_phone(wctx *w, const uint8_t *slot, const char *type, const char *number) {
+  msgpack_object o = str_obj(NULL, 0), a[2];
   if (type == NULL) {
     msgpack_pack_nil(&w->pk);
   } else {
+    a[0] = str_obj(type, strlen(type));
+    a[1] = str_obj(number, strlen(number));
     msgpack_pack_array(&w->pk, 2);
-    carnet__pack_str(&w->pk, type, strlen(type));
-    carnet__pack_str(&w->pk, number, strlen(number));
+    carnet__pack_str(&w->pk, type, a[0].via.str.size);
+    carnet__pack_str(&w->pk, number, a[1].via.str.size);
+    o = (msgpack_object){.type = MSGPACK_OBJECT_ARRAY, .via.array = {2, a}};
   }
-  return put(w, CARNET_F_PHONES, slot, CARNET__PHONE_SLOT_LEN);
+  return put_as(w, CARNET_F_PHONES, slot, CARNET__PHONE_SLOT_LEN, &o);
 }
 
 /* Apply `fn` to each live phone slot; stops on a non-zero return. */

@@ -13,16 +13,15 @@
 carnet_patch *carnet_patch_new(carnet_kind kind) {
   if (!carnet__kind_valid((unsigned)kind)) return NULL;
   carnet_patch *p = carnet__calloc(1, sizeof *p);
-  if (p) p->kind = kind;
+  if (p == NULL) return NULL;
+  p->kind = kind;
+  carnet__arena_init(&p->text, 512);
   return p;
 }
 
 void carnet_patch_free(carnet_patch *p) {
   if (p == NULL) return;
-  for (size_t i = 0; i < p->n; i++) {
-    carnet__free(p->ops[i].value);
-    carnet__free(p->ops[i].aux);
-  }
+  carnet__arena_free(&p->text);
   carnet__free(p->ops);
   carnet__free(p);
 }
@@ -31,19 +30,15 @@ static int push(carnet_patch *p, carnet__op op, const char *value, const char *a
   if (p == NULL) return CARNET_EMISUSE;
   if (p->n >= CARNET__PATCH_OPS_MAX) return CARNET_ELIMIT;
   if (p->n == p->cap) {
-    size_t cap = p->cap ? p->cap * 2 : 8;
+    size_t cap = p->cap ? p->cap * 2 : 16;
     carnet__op *ops = carnet__realloc(p->ops, cap * sizeof *ops);
     if (ops == NULL) return CARNET_ENOMEM;
     p->ops = ops;
     p->cap = cap;
   }
-  op.value = value ? carnet__strdup(value) : NULL;
-  op.aux = aux ? carnet__strdup(aux) : NULL;
-  if ((value && op.value == NULL) || (aux && op.aux == NULL)) {
-    carnet__free(op.value);
-    carnet__free(op.aux);
-    return CARNET_ENOMEM;
-  }
+  op.value = value ? carnet__arena_dup(&p->text, value, strlen(value)) : NULL;
+  op.aux = aux ? carnet__arena_dup(&p->text, aux, strlen(aux)) : NULL;
+  if ((value && op.value == NULL) || (aux && op.aux == NULL)) return CARNET_ENOMEM;
   p->ops[p->n++] = op;
   return 0;
 }

@@ -228,6 +228,13 @@ static bool value_ok(const carnet_field_info *fi, const carnet__cell *c, const m
   return false;
 }
 
+int carnet__cell_check_as(unsigned kind, const carnet__cell *c, const msgpack_object *o) {
+  const carnet_field_info *fi = carnet_field_get((carnet_field)c->field);
+  if (fi == NULL || !(fi->kinds & (1u << kind))) return CARNET_ECORRUPT;
+  if (c->vlen == 0 || c->vlen > CARNET__VALUE_MAX + 16) return CARNET_ECORRUPT;
+  return value_ok(fi, c, o) ? 0 : CARNET_ECORRUPT;
+}
+
 int carnet__cell_check(unsigned kind, const carnet__cell *c) {
   const carnet_field_info *fi = carnet_field_get((carnet_field)c->field);
   if (fi == NULL || !(fi->kinds & (1u << kind))) return CARNET_ECORRUPT;

@@ -8,6 +8,7 @@
 #include "carnet/record.h"
 #include "engine/base/fracindex.h"
 #include "engine/model/cell.h"
+#include <msgpack.h>
 #include <stdbool.h>
 
 #define CARNET__PHONE_SLOT_LEN 8   /* random slot id of a phone */
@@ -39,5 +40,10 @@ bool carnet__kind_valid(unsigned kind);
 /* 0 when the cell (key and value) fits its field for `kind`, else
  * CARNET_ECORRUPT. */
 int carnet__cell_check(unsigned kind, const carnet__cell *c);
+
+/* carnet__cell_check for a value its caller packed itself and describes
+ * as `o` (engine/crm/write.c): the same checks on `o`, without decoding
+ * the bytes again. */
+int carnet__cell_check_as(unsigned kind, const carnet__cell *c, const msgpack_object *o);
 
 #endif

@@ -476,7 +476,9 @@ static void test_out_of_memory_everywhere(void **state) {
   digest_of(f.r, f.before);
   TAGALLOC_SWEEP(w_import(&f), same_digest(f.r, f.before));
   printf("# %ld allocations refused in all\n", tagalloc_failures() - refused);
-  assert_true(tagalloc_failures() - refused > 400); /* the sweeps reached deep */
+  /* The sweeps reached deep (399 when a patch's texts came to share one
+   * allocation). */
+  assert_true(tagalloc_failures() - refused > 350);
 
   carnet_replica_close(f.r);
   carnet_replica_close(f.r2);
