@@ -335,9 +335,6 @@ void carnet__park_flush(carnet_replica *r) {
   CARNET_ASSERT(r->txn == NULL && r->parked == NULL);
 }
 
-/* The one place commits happen (engine/store/feed.h F1): the change feed is
- * raised here, once the commit is durable and the handle has no
- * transaction, so a callback may read. */
 int carnet__txn_counter_flush(carnet_txn *t) {
   if (!t->counter.dirty) return 0;
   int rc = carnet__meta_put_u64(t->st, t->counter.key, t->counter.n);
@@ -345,6 +342,9 @@ int carnet__txn_counter_flush(carnet_txn *t) {
   return rc;
 }
 
+/* The one place commits happen (engine/store/feed.h F1): the change feed is
+ * raised here, once the commit is durable and the handle has no
+ * transaction, so a callback may read. */
 int carnet_txn_commit(carnet_txn *t) {
   carnet_replica *r = t->r;
   carnet__notes ext = {0};

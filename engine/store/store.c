@@ -164,6 +164,9 @@ static int meta_secret(const void *key, size_t klen) {
  * map lives until the next write. */
 static const char *const meta_memo_keys[] = {"indexed_upto", "region"};
 enum { MEMO_UNKNOWN, MEMO_PRESENT, MEMO_ABSENT };
+_Static_assert(sizeof meta_memo_keys / sizeof meta_memo_keys[0] ==
+                   sizeof((carnet__stxn *)0)->memo / sizeof((carnet__stxn *)0)->memo[0],
+               "a slot per kept meta key");
 
 /* The index of a kept meta key in meta_memo_keys, or -1. */
 static int meta_memo(const void *key, size_t klen) {
