@@ -65,6 +65,10 @@ serve() {
   local name=$1 dir=$2
   shift 2
   show_cmd "$name" serve --listen 127.0.0.1:0 "$@" "&"
+  # The background shell opens the output files when it gets to run: create
+  # them first, so that the first read below cannot find them missing.
+  : >"$name-serve.out"
+  : >"$name-serve.log"
   "$bin" --dir "$dir" serve --listen 127.0.0.1:0 "$@" >"$name-serve.out" 2>"$name-serve.log" &
   serve_pids+=($!)
   served=
