@@ -14,6 +14,23 @@
  * size. Debug builds take a fresh buffer for every read and free the old
  * one, so that AddressSanitizer catches a caller that keeps a value longer
  * than store.h says it lives.
+ *
+ * A writable map (MDB_WRITEMAP). A write transaction's dirty pages live
+ * in the file's mapping (page cache), not in heap copies, so a large bulk
+ * group costs no private memory. LMDB then sizes data.mdb to the whole map
+ * (a sparse file of CARNET__MAP_BYTES), and a store through the mapping
+ * into a hole of a full disk would kill the process (SIGBUS) instead of
+ * returning an error. So every write transaction keeps *room*: the file's
+ * blocks are allocated (fallocate) up to LMDB's next free page plus a
+ * slack that covers one write and the commit's own pages (ROOM_SLACK),
+ * before each write; a full disk fails that allocation with ENOSPC, the
+ * transaction fails with CARNET_ENOSPC and nothing is lost (invariant R1:
+ * no page at or past LMDB's next free page is written through the map
+ * unless its block is allocated). LMDB's next free page is read from its
+ * transaction (txn_next_page): a field its API does not expose, checked
+ * at open against mdb_env_info; where that check fails, where fallocate is
+ * not supported, or where the process's file-size limit is below the map,
+ * the store opens without MDB_WRITEMAP (heap copies, as before).
  */
 #define _GNU_SOURCE /* F_OFD_SETLK: open file description locks (Linux) */
 #include "engine/store/store.h"
@@ -111,6 +128,12 @@ struct carnet__store {
   pendbuf pend;    /* the index writes of the write transaction (LMDB has one at a time) */
   uint32_t schema; /* meta "schema" as last read or committed: what is sealed (sealed_in) */
   bool absent[CARNET__T_COUNT_]; /* read-only, made before the table: read as empty */
+  bool writemap;                 /* opened with MDB_WRITEMAP (see the top of this file) */
+  bool no_writemap;              /* this store may not use it (a check at open failed) */
+  int data_fd;                   /* data.mdb (LMDB's descriptor), with writemap */
+  uint32_t psize;                /* LMDB's page size */
+  uint64_t room;                 /* data.mdb's bytes from 0 known allocated (writemap) */
+  int64_t pre_size;              /* data.mdb's size before this open sized it, -1: none */
 };
 
 struct carnet__stxn {
@@ -119,6 +142,7 @@ struct carnet__stxn {
   pendbuf *pend;       /* the store's, in a write transaction; NULL in a read one */
   sbuf get;            /* the value of the last sealed get */
   uint32_t new_schema; /* a schema written in this transaction: the store's at commit */
+  int room_rc;         /* sticky: room for the map could not be made (room_ensure) */
   /* The secret meta values, once opened in this transaction: carnet__load
    * reads index_key for every entity, and opening it each time would be
    * one more pass per row. Wiped at the end of the transaction. */
@@ -323,14 +347,103 @@ void carnet__store_fail_compact(carnet__store *s, int err) {
   s->fail_compact = err;
 }
 
+/* --- room for a writable map (see the top of this file) ------------------ */
+
+/* Slack kept allocated past LMDB's next free page, for a file whose pages
+ * end at `end` bytes: 256 KiB (64 pages) holds the pages one write can
+ * take (its path copied and split: 2 x depth + 2 pages, 14 for a tree of
+ * depth 6) and the commit's own (main table); end / 256 holds the list of
+ * free pages the commit writes (8 bytes per free page: at most end / 512).
+ * An overflow value adds its length (room_ensure's `extra`). */
+#define ROOM_SLACK(end) ((256ull << 10) + (end) / 256)
+
+/* The head of LMDB's MDB_txn: the same in every release from 0.9.0 to
+ * mdb.master (mdb.c: mt_parent, mt_child, mt_next_pgno). Read only when
+ * mdb_version() says 0.9 and checked at open (env_open_once). */
+typedef struct lmdb_txn_head {
+  void *parent, *child;
+  size_t next_pgno; /* pgno_t, MDB_ID: size_t */
+} lmdb_txn_head;
+
+static uint64_t txn_next_page(MDB_txn *txn) {
+  lmdb_txn_head h;
+  memcpy(&h, txn, sizeof h);
+  return h.next_pgno;
+}
+
+/* Allocate data.mdb's blocks up to `need` bytes (and a step beyond, so
+ * that a growing file calls this rarely); a full disk fails the
+ * transaction with CARNET_ENOSPC and a sentence saying what to do. */
+static int room_grow(carnet__stxn *t, uint64_t need) {
+  carnet__store *s = t->s;
+  uint64_t step = need / 8;
+  if (step < (1ull << 20)) step = 1ull << 20;
+  if (step > (64ull << 20)) step = 64ull << 20;
+  uint64_t want[2] = {(need + step + (1ull << 20) - 1) & ~((1ull << 20) - 1), need};
+  int e = 0;
+  for (int i = 0; i < 2; i++) {
+    uint64_t to = want[i] > (uint64_t)CARNET__MAP_BYTES ? (uint64_t)CARNET__MAP_BYTES : want[i];
+    if (to <= s->room) return 0;
+    do
+      e = fallocate(s->data_fd, 0, (off_t)s->room, (off_t)(to - s->room)) ? errno : 0;
+    while (e == EINTR);
+    if (e == 0) {
+      s->room = to;
+      return 0;
+    }
+    if (e != ENOSPC && e != EDQUOT && e != EFBIG) break;
+  }
+  t->room_rc = from_mdb(e);
+  if (t->room_rc == CARNET_ENOSPC)
+    snprintf(s->why, sizeof s->why,
+             "no space left for the replica in %.100s (%s; its data file needs %.2f MB): free "
+             "disk space there, then retry; this write was not made, nothing committed is lost",
+             s->dir, strerror(e), (double)need / 1e6);
+  else
+    snprintf(s->why, sizeof s->why, "cannot allocate room in %.100s/data.mdb: %s", s->dir,
+             strerror(e));
+  return t->room_rc;
+}
+
+/* Invariant R1 before a write of `extra` bytes of value (and at commit):
+ * the blocks under LMDB's next free page and the slack are allocated. */
+static int room_ensure(carnet__stxn *t, size_t extra) {
+  carnet__store *s = t->s;
+  if (!s->writemap) return 0;
+  if (t->room_rc) return t->room_rc;
+  uint64_t end = txn_next_page(t->txn) * s->psize;
+  uint64_t need = end + extra + ROOM_SLACK(end);
+  return need <= s->room ? 0 : room_grow(t, need);
+}
+
+/* Whether this process may open the map writable: a file-size limit below
+ * the map would fail LMDB's sizing of the file (SIGXFSZ, EFBIG), and the
+ * head read by txn_next_page is known for LMDB 0.9 only. */
+static bool writemap_allowed(void) {
+  struct rlimit rl;
+  int major = 0, minor = 0;
+  mdb_version(&major, &minor, NULL);
+  if (major != 0 || minor != 9) return false;
+  if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+      rl.rlim_cur < (rlim_t)CARNET__MAP_BYTES)
+    return false;
+  return true;
+}
+
+/* env_open_once's answer when the map cannot be writable after all: open
+ * again without MDB_WRITEMAP. */
+#define ENV_NO_WRITEMAP 1
+
 /* Open the LMDB environment of s->dir and its tables (creating the tables
  * with `create`; the erasure tables, added later, are created whenever they
  * are missing, so replicas made before them open). */
-static int env_open(carnet__store *s, bool create, char *why, size_t why_len) {
+static int env_open_once(carnet__store *s, bool create, char *why, size_t why_len) {
   MDB_txn *txn = NULL;
   int rc, mrc;
   char path[4200];
   snprintf(path, sizeof path, "%s/data.mdb", s->dir);
+  s->writemap = !s->readonly && !s->no_writemap && writemap_allowed();
+  s->room = 0;
   if ((mrc = mdb_env_create(&s->env)) || (mrc = mdb_env_set_maxdbs(s->env, CARNET__T_COUNT_)) ||
       (mrc = mdb_env_set_mapsize(s->env, (size_t)CARNET__MAP_BYTES)) ||
       (mrc = mdb_env_set_maxreaders(s->env, 126))) {
@@ -338,7 +451,7 @@ static int env_open(carnet__store *s, bool create, char *why, size_t why_len) {
     snprintf(why, why_len, "cannot set up the store: %s", mdb_strerror(mrc));
     goto done;
   }
-  unsigned eflags = MDB_NOTLS | MDB_NORDAHEAD;
+  unsigned eflags = MDB_NOTLS | MDB_NORDAHEAD | (s->writemap ? MDB_WRITEMAP : 0);
   if (s->readonly) eflags |= MDB_RDONLY | (s->nolock ? MDB_NOLOCK : 0);
   s->env_errno = 0;
   if ((mrc = mdb_env_open(s->env, s->dir, eflags, 0600))) {
@@ -364,7 +477,27 @@ static int env_open(carnet__store *s, bool create, char *why, size_t why_len) {
              mrc ? mdb_strerror(mrc) : "cannot stat data.mdb");
     goto done;
   }
+  s->psize = est.ms_psize;
+  if (s->writemap) {
+    /* fallocate must work here, or a full disk could not be told apart
+     * from a hole (the two meta pages are allocated: no space is taken). */
+    int e = mdb_env_get_fd(s->env, &s->data_fd) ? EBADF : 0;
+    if (e == 0 && fallocate(s->data_fd, 0, 0, 2 * (off_t)est.ms_psize) != 0) e = errno;
+    if (e == EOPNOTSUPP || e == ENOSYS || e == EBADF) {
+      rc = ENV_NO_WRITEMAP;
+      goto done;
+    }
+  }
+  if (s->pre_size >= 0 && s->pre_size < sb.st_size) sb.st_size = (off_t)s->pre_size;
   if ((uint64_t)sb.st_size < ((uint64_t)info.me_last_pgno + 1) * est.ms_psize) {
+    /* LMDB sized it to the map: give it its cut size back, so that the
+     * next open sees the same. */
+    if (s->pre_size >= 0) {
+      int fd = -1;
+      if (mdb_env_get_fd(s->env, &fd) == 0 && ftruncate(fd, (off_t)s->pre_size) != 0) {
+        /* the report below holds whatever happens */
+      }
+    }
     snprintf(why, why_len,
              "%s is truncated (%lld bytes, its pages need %llu): restore it from a backup", path,
              (long long)sb.st_size,
@@ -378,6 +511,14 @@ static int env_open(carnet__store *s, bool create, char *why, size_t why_len) {
     rc = from_mdb(mrc);
     snprintf(why, why_len, "cannot open the replica in %s: %s", s->dir, mdb_strerror(mrc));
     goto done;
+  }
+  if (s->writemap) {
+    /* The check of txn_next_page: a write transaction begins at the page
+     * after the last one committed. */
+    if ((mrc = mdb_env_info(s->env, &info)) == 0 && txn_next_page(txn) != info.me_last_pgno + 1) {
+      rc = ENV_NO_WRITEMAP;
+      goto done;
+    }
   }
   for (int i = 0; i < CARNET__T_COUNT_; i++) {
     unsigned tflags = !s->readonly && (create || i >= CARNET__T_CERTS) ? MDB_CREATE : 0;
@@ -426,6 +567,25 @@ done:
   return rc;
 }
 
+static int env_open(carnet__store *s, bool create, char *why, size_t why_len) {
+  char path[4200];
+  struct stat sb;
+  /* The file's size before LMDB sizes it to the map (writemap): what the
+   * check for a truncated file must see. */
+  snprintf(path, sizeof path, "%s/data.mdb", s->dir);
+  s->pre_size = stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
+  int rc = env_open_once(s, create, why, why_len);
+  if (rc == ENV_NO_WRITEMAP) {
+    s->no_writemap = true;
+    rc = env_open_once(s, create, why, why_len);
+  }
+  if (rc || !s->writemap) {
+    s->writemap = false;
+    s->data_fd = -1;
+  }
+  return rc;
+}
+
 /* The directory lock is an open-file-description record lock (fcntl
  * F_OFD_*), not flock: turning a shared lock into an exclusive one is then
  * refused without losing the shared one (flock drops it first, and another
@@ -456,6 +616,7 @@ int carnet__store_open(const char *dir, unsigned flags, carnet__store **out, cha
   *out = NULL;
   if (s == NULL) return CARNET_ENOMEM;
   s->lock_fd = -1;
+  s->data_fd = -1;
   if ((s->dir = carnet__strdup(dir)) == NULL) {
     rc = CARNET_ENOMEM;
     goto done;
@@ -523,6 +684,10 @@ bool carnet__store_readonly(const carnet__store *s) {
   return s->readonly;
 }
 
+bool carnet__store_writemap(const carnet__store *s) {
+  return s->writemap;
+}
+
 bool carnet__store_has(const carnet__stxn *t, carnet__table tb) {
   return !t->s->absent[tb];
 }
@@ -531,12 +696,61 @@ const char *carnet__store_readonly_why(const carnet__store *s) {
   return s->ro_why;
 }
 
+/* The page after the last one committed in data.mdb (`fd`), from its meta
+ * pages (store_pages.h gives the layout: magic at 16, last page at 136,
+ * txnid at 144 in a page of `psize`): 0 when neither is valid. */
+static uint64_t file_pages(int fd, uint32_t psize) {
+  uint64_t best_txn = 0, pages = 0;
+  for (int i = 0; i < 2; i++) {
+    uint8_t m[152];
+    uint32_t magic;
+    uint64_t last, txnid;
+    if (pread(fd, m, sizeof m, (off_t)i * psize) != (ssize_t)sizeof m) return 0;
+    memcpy(&magic, m + 16, 4);
+    memcpy(&last, m + 136, 8);
+    memcpy(&txnid, m + 144, 8);
+    if (magic != 0xBEEFC0DEu) continue;
+    if (txnid >= best_txn) {
+      best_txn = txnid;
+      pages = last + 1;
+    }
+  }
+  return pages;
+}
+
+/* With a writable map, LMDB made data.mdb as large as the map (a sparse
+ * file) and room_grow allocated blocks past its pages. The last process
+ * to close the replica gives the file its own size back, so that at rest
+ * it is what it holds (copies, `ls`, salvage): the last one is the one
+ * that gets the directory lock exclusive, which every process that has
+ * the environment open holds shared; the size is read from the meta pages
+ * under that lock, so no commit can come in between. */
+static void trim_file(carnet__store *s) {
+  char path[4200];
+  struct stat sb;
+  if (s->psize == 0 || lock_set(s, F_WRLCK, false) != 0) return;
+  snprintf(path, sizeof path, "%s/data.mdb", s->dir);
+  int fd = open(path, O_RDWR | O_CLOEXEC);
+  if (fd >= 0) {
+    uint64_t pages = file_pages(fd, s->psize);
+    if (pages >= 2 && fstat(fd, &sb) == 0 && (uint64_t)sb.st_size > pages * s->psize &&
+        ftruncate(fd, (off_t)(pages * s->psize)) != 0) {
+      /* the file keeps its size: the next open works as well */
+    }
+    close(fd);
+  }
+  lock_set(s, F_RDLCK, false);
+}
+
 void carnet__store_close(carnet__store *s) {
   if (s == NULL) return;
   if (s->key) sodium_free(s->key); /* zeroes it */
   sodium_memzero(&s->nonces, sizeof s->nonces);
   pend_free(&s->pend);
-  if (s->env) mdb_env_close(s->env);
+  if (s->env) {
+    mdb_env_close(s->env);
+    if (!s->readonly) trim_file(s);
+  }
   if (s->lock_fd >= 0) close(s->lock_fd); /* releases the lock */
   carnet__free(s->dir);
   carnet__free(s);
@@ -943,7 +1157,7 @@ done:
 static int pend_flush(carnet__stxn *t) {
   pendbuf *p = t->pend;
   MDB_cursor *cur = NULL;
-  int mrc = 0;
+  int mrc = 0, rrc = 0;
   if (p == NULL || p->nops == 0) return 0;
   if (!p->sorted) {
     for (size_t i = 0; i < p->nops; i++)
@@ -968,6 +1182,7 @@ static int pend_flush(carnet__stxn *t) {
         memcmp(p->ops[i + 1].key, o->key, o->len) == 0)
       continue;
     MDB_val k = {o->len, (void *)o->key}, v = {0, ""};
+    if ((rrc = room_ensure(t, 0))) break;
     if (o->del) {
       mrc = mdb_cursor_get(cur, &k, &v, MDB_SET);
       if (mrc == MDB_NOTFOUND) {
@@ -989,6 +1204,7 @@ static int pend_flush(carnet__stxn *t) {
 done:
   if (cur) mdb_cursor_close(cur);
   pend_reset(p);
+  if (rrc) return rrc;
   return mrc ? fail(t->s, mrc, "write") : 0;
 }
 
@@ -1033,6 +1249,11 @@ int carnet__store_begin(carnet__store *s, bool write, carnet__stxn **out) {
   }
   t->s = s;
   t->pend = write ? &s->pend : NULL;
+  if (write && (mrc = room_ensure(t, 0))) {
+    mdb_txn_abort(t->txn);
+    carnet__free(t);
+    return mrc;
+  }
   /* One write transaction at a time per store: the pending index writes
    * of the last one were flushed or dropped at its end. */
   CARNET_ASSERT(!write || s->pend.nops == 0);
@@ -1065,6 +1286,7 @@ int carnet__store_commit(carnet__stxn *t) {
   uint32_t new_schema = t->new_schema;
   if (t->pend) t->pend->heads_new = false; /* committed or not, it is the store's now */
   int rc = pend_flush(t);
+  if (rc == 0) rc = room_ensure(t, 0); /* the commit's own pages (R1) */
   sbuf_free(&t->get);
   sodium_memzero(t->secret, sizeof t->secret);
   carnet__free(t);
@@ -1184,6 +1406,8 @@ static int put_sealed(carnet__stxn *t, carnet__table tb, const void *key, size_t
   MDB_val v = {vlen + CARNET__SEAL_OVERHEAD, NULL};
   int ms = tb == CARNET__T_META ? meta_secret(key, klen) : -1;
   if (ms >= 0) t->secret[ms].ok = false;
+  int rc = room_ensure(t, v.mv_size);
+  if (rc) return rc;
   int mrc = mdb_put(t->txn, s->dbi[tb], &k, &v, mflags | MDB_RESERVE);
   if (mrc) return fail(s, mrc, "write");
   CARNET_ASSERT(v.mv_size == vlen + CARNET__SEAL_OVERHEAD); /* LMDB reserved what was asked */
@@ -1207,7 +1431,9 @@ int carnet__store_put(carnet__stxn *t, carnet__table tb, const void *key, size_t
     t->new_schema = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
   }
   if (sealed_in(t->s, tb, key, klen)) return put_sealed(t, tb, key, klen, val, vlen, mflags);
-  int mrc = mdb_put(t->txn, t->s->dbi[tb], &k, &v, mflags);
+  int mrc = room_ensure(t, vlen);
+  if (mrc) return mrc;
+  mrc = mdb_put(t->txn, t->s->dbi[tb], &k, &v, mflags);
   return mrc ? fail(t->s, mrc, "write") : 0;
 }
 
@@ -1276,7 +1502,9 @@ int carnet__store_del(carnet__stxn *t, carnet__table tb, const void *key, size_t
   if (ms >= 0) t->secret[ms].ok = false;
   int mm = tb == CARNET__T_META ? meta_memo(key, klen) : -1;
   if (mm >= 0) t->memo[mm].state = MEMO_UNKNOWN;
-  int mrc = mdb_del(t->txn, t->s->dbi[tb], &k, NULL);
+  int mrc = room_ensure(t, 0);
+  if (mrc) return mrc;
+  mrc = mdb_del(t->txn, t->s->dbi[tb], &k, NULL);
   if (mrc == MDB_NOTFOUND) return CARNET_ENOTFOUND;
   return mrc ? fail(t->s, mrc, "delete") : 0;
 }
@@ -1289,7 +1517,9 @@ int carnet__store_clear(carnet__stxn *t, carnet__table tb) {
   if (t->pend == NULL) return CARNET_EMISUSE;     /* a read transaction */
   if (tb == CARNET__T_INDEX) pend_reset(t->pend); /* what waits would land after */
   if (tb == CARNET__T_META) memset(t->memo, 0, sizeof t->memo);
-  int mrc = mdb_drop(t->txn, t->s->dbi[tb], 0);
+  int mrc = room_ensure(t, 0);
+  if (mrc) return mrc;
+  mrc = mdb_drop(t->txn, t->s->dbi[tb], 0);
   return mrc ? fail(t->s, mrc, "clear") : 0;
 }
 

@@ -63,6 +63,11 @@ void carnet__store_close(carnet__store *s);
  * what refused the write access, "" when it was asked for). */
 bool carnet__store_readonly(const carnet__store *s);
 const char *carnet__store_readonly_why(const carnet__store *s);
+
+/* Brief: whether the map is writable (MDB_WRITEMAP, store.c): a write
+ * transaction's dirty pages are then file pages, not heap copies, so they
+ * do not count as the process's private memory. */
+bool carnet__store_writemap(const carnet__store *s);
 /* False for a table that a read-only file made before it lacks (only
  * CARNET__T_CONFLICTS and CARNET__T_SEARCH may be missing): its reader
  * treats it as empty (the search signatures: as not built, so searches
