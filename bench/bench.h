@@ -99,8 +99,12 @@ int bench_dir_check(const char *dir, const bench_expect *e, bench_check *out,
 
 /* Creates the N records of W1 in `r`, in transactions of `batch`; returns
  * the time spent in the API (generation excluded), in ms, or < 0; the part
- * of it spent in carnet_txn_commit in *commit_ms (NULL: not wanted). */
-double bench_create_w1(carnet_replica *r, uint32_t n, uint32_t batch, double *commit_ms);
+ * of it spent in carnet_txn_commit in *commit_ms (NULL: not wanted).
+ * `own_ids`: each record gets an id made by Carnet (time-ordered, so rows
+ * append) instead of W's (random): the rows then no longer match W's by
+ * id, only A against B can be checked. */
+double bench_create_w1(carnet_replica *r, uint32_t n, uint32_t batch, bool own_ids,
+                       double *commit_ms);
 
 /* --- raw limits (raw.c) ----------------------------------------------------- */
 

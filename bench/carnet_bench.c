@@ -54,6 +54,7 @@
 typedef struct opts {
   uint32_t n, m, batch, growth_max;
   bool w1, w2, w3, raw, growth, inproc, tcp, keep;
+  bool own_ids; /* --ids carnet: W1's records get ids made by Carnet (time-ordered) */
   const char *tmp, *carnet;
 } opts;
 
@@ -78,6 +79,7 @@ typedef struct res {
   double edit_med_ms, edit_p99_ms;
   bool converged;
   char digest[17];
+  bool own_ids; /* W1 with ids made by Carnet (--ids carnet) */
   uint32_t winners_a, winners_b, bad_values;
   char why[4 * W_ROW_MAX + 1024]; /* when not converged */
 } res;
@@ -156,6 +158,7 @@ static void res_print(const res *r) {
   jstr(&j, "transport", r->transport);
   jint(&j, "n", r->n);
   if (r->m) jint(&j, "m", r->m);
+  jstr(&j, "ids", r->own_ids ? "carnet" : "w");
   jnum(&j, "create_ms", r->create_ms);
   jnum(&j, "create_commit_ms", r->create_commit_ms);
   if (r->m) {
@@ -415,6 +418,10 @@ static void check_pair(ctx *c, res *r, carnet_replica *ra, const char *dir_a, ca
                        const char *dir_b, const bench_expect *e, const uint8_t *want) {
   bench_check ca, cb;
   uint8_t sa[32], sb[32];
+  /* Ids made by Carnet are not W's: the rows cannot be matched with W's by
+   * id, so A is checked against B (same state, same rows) and the count. */
+  r->own_ids = c->o.own_ids;
+  if (c->o.own_ids) e = NULL, want = NULL;
   if (ra) {
     if (bench_replica_check(ra, e, &ca) || carnet_replica_get_digest(ra, sa))
       bench_die("reading A");
@@ -432,6 +439,13 @@ static void check_pair(ctx *c, res *r, carnet_replica *ra, const char *dir_a, ca
   bool same_state = memcmp(sa, sb, 32) == 0;
   bool as_expected = want == NULL || memcmp(cb.digest, want, 32) == 0;
   r->converged = same_w && same_state && as_expected && ca.mismatch == 0 && cb.mismatch == 0;
+  if (c->o.own_ids && (ca.rows != c->o.n || cb.rows != c->o.n)) {
+    r->converged = false;
+    snprintf(r->why, sizeof r->why, "  rows A %llu, rows B %llu, expected %u",
+             (unsigned long long)ca.rows, (unsigned long long)cb.rows, c->o.n);
+    c->failed = true;
+    return;
+  }
   if (!r->converged) {
     char da[65], db[65], dw[65] = "(any)";
     w_hex(ca.digest, 32, da);
@@ -625,7 +639,7 @@ static double create_sampled(ctx *c, carnet_replica *r, uint32_t n, double *anon
   bench_sampler *sm = bench_sampler_start();
   bench_sampler_watch(sm, 0, getpid());
   getrusage(RUSAGE_SELF, &r0);
-  double ms = bench_create_w1(r, n, c->o.batch, commit_ms);
+  double ms = bench_create_w1(r, n, c->o.batch, c->o.own_ids, commit_ms);
   getrusage(RUSAGE_SELF, &r1);
   double a[2];
   bench_sampler_stop(sm, a, NULL);
@@ -867,8 +881,17 @@ static void growth_child(ctx *c, uint32_t n, int wfd) {
   bench_expect e;
   bench_check ck;
   if (bench_expect_init(&e, &ix, NULL, NULL, 0) != 0) bench_die("out of memory");
-  if (bench_dir_check(c->dir_b, &e, &ck, NULL) != 0) bench_die("reading %s", c->dir_b);
-  g.converged = ck.mismatch == 0 && memcmp(ck.digest, want, 32) == 0;
+  if (c->o.own_ids) { /* not W's ids: A against B, and the count */
+    bench_check ca;
+    uint8_t sa[32], sb[32];
+    if (bench_dir_check(c->dir_a, NULL, &ca, sa) || bench_dir_check(c->dir_b, NULL, &ck, sb))
+      bench_die("reading %s", dir);
+    g.converged = ca.rows == n && ck.rows == n && memcmp(sa, sb, 32) == 0 &&
+                  memcmp(ca.digest, ck.digest, 32) == 0;
+  } else {
+    if (bench_dir_check(c->dir_b, &e, &ck, NULL) != 0) bench_die("reading %s", c->dir_b);
+    g.converged = ck.mismatch == 0 && memcmp(ck.digest, want, 32) == 0;
+  }
   bench_expect_free(&e);
   w_index_free(&ix);
   g.ok = g.create_ms >= 0;
@@ -905,6 +928,8 @@ static void run_growth(ctx *c) {
                             batch,
                             "--carnet",
                             c->o.carnet,
+                            "--ids",
+                            c->o.own_ids ? "carnet" : "w",
                             c->o.keep ? "--keep" : NULL,
                             NULL};
       execv("/proc/self/exe", (char *const *)argv);
@@ -1201,7 +1226,7 @@ static void usage(FILE *f) {
   fprintf(f,
           "usage: carnet-bench [--n N] [--m M] [--workloads w1,w2,w3] [--raw] [--growth]\n"
           "                    [--growth-max N] [--batch B] [--no-inproc] [--no-tcp]\n"
-          "                    [--tmp DIR] [--keep] [--carnet PATH]\n"
+          "                    [--ids carnet] [--tmp DIR] [--keep] [--carnet PATH]\n"
           "Workload W (shared/WORKLOAD.md) on Carnet; JSON lines then a table on stdout.\n"
           "  --n N            records (default 100000)\n"
           "  --m M            W2/W3 updates per side (default 1000; W2 needs N > 2M)\n"
@@ -1211,6 +1236,8 @@ static void usage(FILE *f) {
           "  --growth-max N   largest N of --growth (default 1000000)\n"
           "  --batch B        W1 records per transaction (default 1000; 0: a bulk writer, by size "
           "or time)\n"
+          "  --ids carnet     W1's records get ids made by Carnet (time-ordered) instead of W's\n"
+          "                   (random); only W1, checked A against B\n"
           "  --no-inproc      skip the in-process variant; --no-tcp skips the TCP one\n"
           "  --tmp DIR        where replicas go (default $TMPDIR or /tmp); --keep keeps them\n"
           "  --carnet PATH    the carnet binary (default: the one built with this bench)\n");
@@ -1275,7 +1302,8 @@ int main(int argc, char **argv) {
     O_HELP,
     O_GONE,
     O_ROOT,
-    O_RFD
+    O_RFD,
+    O_IDS
   };
   static const struct option lo[] = {{"n", required_argument, 0, O_N},
                                      {"m", required_argument, 0, O_M},
@@ -1284,6 +1312,7 @@ int main(int argc, char **argv) {
                                      {"growth", no_argument, 0, O_GROWTH},
                                      {"growth-max", required_argument, 0, O_GMAX},
                                      {"batch", required_argument, 0, O_BATCH},
+                                     {"ids", required_argument, 0, O_IDS},
                                      {"no-inproc", no_argument, 0, O_NOIN},
                                      {"no-tcp", no_argument, 0, O_NOTCP},
                                      {"tmp", required_argument, 0, O_TMP},
@@ -1364,6 +1393,11 @@ int main(int argc, char **argv) {
     case O_ROOT:
       growth_root = optarg;
       break;
+    case O_IDS:
+      if (strcmp(optarg, "carnet") != 0 && strcmp(optarg, "w") != 0)
+        bench_die("--ids takes carnet or w");
+      o->own_ids = strcmp(optarg, "carnet") == 0;
+      break;
     case O_RFD:
       result_fd = (int)parse_u32(optarg, "--result-fd");
       break;
@@ -1384,6 +1418,7 @@ int main(int argc, char **argv) {
     snprintf(c->root, sizeof c->root, "%s", growth_root);
     growth_child(c, growth_one, result_fd);
   }
+  if (o->own_ids && (o->w2 || o->w3)) bench_die("--ids carnet runs W1 only (--workloads w1)");
   if (o->w2 || o->w3) o->w1 = true;
   if (o->w2 && o->n <= 2 * o->m) bench_die("W2 needs N > 2M (N = %u, M = %u)", o->n, o->m);
   if (o->w3 && o->m > o->n) bench_die("W3 needs M <= N");

@@ -207,8 +207,9 @@ int bench_dir_check(const char *dir, const bench_expect *e, bench_check *out,
 /* --- W1 creation ------------------------------------------------------------ */
 
 /* batch 0: a bulk writer (carnet_bulk, carnet/replica.h) groups the records
- * into transactions by size or time. */
-static double create_bulk(carnet_replica *r, uint32_t n, double *commit_ms) {
+ * into transactions by size or time. `own_ids`: Carnet makes each id (time
+ * ordered) instead of taking W's (random). */
+static double create_bulk(carnet_replica *r, uint32_t n, bool own_ids, double *commit_ms) {
   enum { CHUNK = 1000 };
   w_rng rng = w_stream(W_STREAM_W1);
   w_record *recs = malloc(CHUNK * sizeof *recs);
@@ -227,7 +228,7 @@ static double create_bulk(carnet_replica *r, uint32_t n, double *commit_ms) {
       bool committed;
       memcpy(id.b, recs[i].id, 16);
       if ((rc = carnet_bulk_txn(bk, &t)) == 0)
-        rc = p ? carnet_record_create(t, p, &id, NULL) : CARNET_ENOMEM;
+        rc = p ? carnet_record_create(t, p, own_ids ? NULL : &id, NULL) : CARNET_ENOMEM;
       carnet_patch_free(p);
       double c0 = bench_now_ms();
       if (rc == 0) rc = carnet_bulk_step(bk, 0, &committed);
@@ -253,9 +254,10 @@ static double create_bulk(carnet_replica *r, uint32_t n, double *commit_ms) {
   return rc ? -1 : spent;
 }
 
-double bench_create_w1(carnet_replica *r, uint32_t n, uint32_t batch, double *commit_ms) {
+double bench_create_w1(carnet_replica *r, uint32_t n, uint32_t batch, bool own_ids,
+                       double *commit_ms) {
   w_rng rng = w_stream(W_STREAM_W1);
-  if (batch == 0) return create_bulk(r, n, commit_ms);
+  if (batch == 0) return create_bulk(r, n, own_ids, commit_ms);
   w_record *recs = malloc((size_t)batch * sizeof *recs);
   double spent = 0, committing = 0;
   if (recs == NULL) return -1;
@@ -270,7 +272,7 @@ double bench_create_w1(carnet_replica *r, uint32_t n, uint32_t batch, double *co
       carnet_patch *p = bench_patch_of(&recs[i]);
       carnet_id id;
       memcpy(id.b, recs[i].id, 16);
-      rc = p ? carnet_record_create(t, p, &id, NULL) : CARNET_ENOMEM;
+      rc = p ? carnet_record_create(t, p, own_ids ? NULL : &id, NULL) : CARNET_ENOMEM;
       carnet_patch_free(p);
       if (rc)
         fprintf(stderr, "carnet-bench: creating %s: %s: %s\n", recs[i].idhex,

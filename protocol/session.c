@@ -89,11 +89,11 @@ _Static_assert(CARNET__CERT_BYTES_MAX <= CARNET_MSG_CERT_BYTES_MAX,
  * up to this many bytes or batches, or CARNET__BULK_MS (see on_batch). */
 #define RX_GROUP_BYTES CARNET__BULK_BYTES
 #define RX_GROUP_BATCHES 256u
-/* ... and up to about this many dirty pages (40 MiB; carnet_session_opts
- * rx_group_pages): without MDB_WRITEMAP each is a heap copy until the
- * commit, so this bounds the receiver's private memory (W1 at 100,000:
- * ~54 MB, and 2.6x its data file written; 32,768 pages gave ~70 MB). */
-#define RX_GROUP_PAGES 10240u
+/* ... and up to about this many dirty pages (carnet_session_opts
+ * rx_group_pages; 0 leaves it to the bulk writer: 40 MiB when each is a
+ * heap copy until the commit, i.e. the receiver's private memory, W1 at
+ * 100,000: ~54 MB; 256 MiB with a writable map, where they are file
+ * pages: engine/sync/bulk.h). */
 
 struct carnet_session {
   carnet_replica *r;
@@ -781,7 +781,6 @@ int carnet__session_new_version(carnet_replica *r, const carnet_session_opts *op
   s->o.peer_addr = NULL;
   if (s->o.batch_bytes == 0) s->o.batch_bytes = DEFAULT_BATCH_BYTES;
   if (s->o.window == 0) s->o.window = DEFAULT_WINDOW;
-  if (s->o.rx_group_pages == 0) s->o.rx_group_pages = RX_GROUP_PAGES;
   carnet__bulk_init(&s->rx, r, RX_GROUP_BYTES, 0, s->o.rx_group_pages,
                     s->o.window < RX_GROUP_BATCHES ? s->o.window : RX_GROUP_BATCHES);
   s->state = CARNET_SESSION_HANDSHAKE;

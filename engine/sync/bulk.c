@@ -6,6 +6,7 @@
 #include "engine/base/check.h"
 #include "engine/store/handle.h"
 #include "engine/store/replica_int.h"
+#include "engine/store/store.h"
 #include "engine/sync/changes_int.h"
 
 void carnet__bulk_init(carnet__bulk *b, carnet_replica *r, size_t max_bytes, uint32_t max_ms,
@@ -14,7 +15,9 @@ void carnet__bulk_init(carnet__bulk *b, carnet_replica *r, size_t max_bytes, uin
       .r = r,
       .max_bytes = max_bytes ? max_bytes : CARNET__BULK_BYTES,
       .max_ms = max_ms ? max_ms : CARNET__BULK_MS,
-      .max_pages = max_pages ? max_pages : CARNET__BULK_PAGES,
+      .max_pages = max_pages                          ? max_pages
+                   : carnet__store_writemap(r->store) ? CARNET__BULK_PAGES_MAP
+                                                      : CARNET__BULK_PAGES,
       .max_units = max_units,
   };
 }

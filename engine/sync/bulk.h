@@ -12,7 +12,8 @@
  *
  *   - its units reached `bytes` (tens of MiB), `units`, or about `pages`
  *     dirty pages (estimated from above: without MDB_WRITEMAP each is a heap
- *     copy until the commit, so this bounds the writer's private memory);
+ *     copy until the commit, so this bounds the writer's private memory;
+ *     with it, they are pages of the file's mapping);
  *   - or it has been open `ms` (about a quarter of a second), so that an
  *     acknowledgement waits that long at most and a crash loses at most that
  *     much work;
@@ -36,10 +37,15 @@
 
 #include "carnet/replica.h"
 
-/* Defaults of a group's bounds (0 in carnet__bulk_init). */
+/* Defaults of a group's bounds (0 in carnet__bulk_init). The dirty pages:
+ * 40 MiB when each is a heap copy (private memory); with a writable map
+ * (MDB_WRITEMAP, engine/store/store.c) they are file pages, and the bound
+ * only keeps the room a group allocates ahead and a crash's loss bounded:
+ * 256 MiB. */
 #define CARNET__BULK_BYTES (32u * 1024u * 1024u)
 #define CARNET__BULK_MS 250u
-#define CARNET__BULK_PAGES 10240u /* 40 MiB of dirty pages */
+#define CARNET__BULK_PAGES 10240u
+#define CARNET__BULK_PAGES_MAP 65536u
 
 typedef struct carnet__bulk {
   carnet_replica *r;

@@ -216,11 +216,13 @@ CARNET_API void carnet_txn_abort(carnet_txn *t);
  * applied, rows) into write transactions by size or time rather than one
  * transaction per unit or per fixed count: its transaction is committed
  * once its units reach CARNET_BULK_BYTES, or it has been open
- * CARNET_BULK_MS, or it has dirtied about 40 MiB of pages, whichever comes
- * first. Each commit rewrites every page it touched, so a bulk load of
- * random keys in fewer, larger commits writes far fewer bytes. A crash loses
- * at most the transaction in progress: what carnet_bulk_step reported
- * committed is durable. Threads: as the replica. */
+ * CARNET_BULK_MS, or it has dirtied about 256 MiB of pages (40 MiB where
+ * the store cannot map its file writable: there each dirty page is a copy
+ * in private memory), whichever comes first. Each commit rewrites every
+ * page it touched, so a bulk load of random keys in fewer, larger commits
+ * writes far fewer bytes. A crash loses at most the transaction in
+ * progress: what carnet_bulk_step reported committed is durable. Threads:
+ * as the replica. */
 typedef struct carnet_bulk carnet_bulk;
 
 #define CARNET_BULK_BYTES (32u * 1024u * 1024u)

@@ -45,8 +45,9 @@ typedef struct carnet_session_opts {
   /* Received batches applied in one transaction (a group, committed and
    * then acknowledged) until it holds 32 MiB or `window` batches, has been
    * open ~250 ms, or has dirtied about this many pages (estimated from
-   * above: each is a copy in private memory until the commit); 0 = 10240
-   * (40 MiB). */
+   * above); 0 = 65536 (256 MiB) where the store maps its file writable
+   * (dirty pages are file pages), else 10240 (40 MiB: each is a copy in
+   * private memory until the commit). */
   size_t rx_group_pages;
 } carnet_session_opts;
 
