@@ -76,9 +76,21 @@ static int open_store(const char *dir, bool create, carnet__store **s) {
   return carnet__store_set_key(*s, data_key);
 }
 
+/* Put the rows of transaction number `tx` in `t`: the first error. */
+static int put_rows(carnet__stxn *t, uint32_t tx) {
+  static uint8_t v[8192];
+  uint8_t k[16];
+  int rc = 0;
+  for (uint32_t j = 0; j < PER_TXN && rc == 0; j++) {
+    uint32_t i = tx * PER_TXN + j;
+    key_of(i, k);
+    rc = carnet__store_put(t, CARNET__T_ENTITIES, k, sizeof k, v, value_of(i, v), 0);
+  }
+  return rc;
+}
+
 /* Fill `dir` until the disk is full; *done = transactions committed. */
 static int fill(const char *dir, uint32_t *done) {
-  static uint8_t v[8192];
   uint8_t k[16];
   carnet__store *s = NULL;
   int rc = 0;
@@ -88,16 +100,10 @@ static int fill(const char *dir, uint32_t *done) {
   for (uint32_t tx = 0; tx < TXN_MAX; tx++) {
     carnet__stxn *t = NULL;
     if ((rc = carnet__store_begin(s, true, &t)) != 0) break;
-    for (uint32_t j = 0; j < PER_TXN && rc == 0; j++) {
-      uint32_t i = tx * PER_TXN + j;
-      key_of(i, k);
-      size_t n = value_of(i, v);
-      rc = carnet__store_put(t, CARNET__T_ENTITIES, k, sizeof k, v, n, 0);
-    }
-    if (rc) {
+    if ((rc = put_rows(t, tx)) != 0) {
       /* Sticky: the transaction stays failed (STYLE 9). */
       key_of(TXN_MAX * PER_TXN, k);
-      CHECK(carnet__store_put(t, CARNET__T_ENTITIES, k, sizeof k, v, 10, 0) == rc);
+      CHECK(carnet__store_put(t, CARNET__T_ENTITIES, k, sizeof k, k, sizeof k, 0) == rc);
       carnet__store_abort(t);
       break;
     }
@@ -141,17 +147,11 @@ static int verify(const char *dir, uint32_t done) {
 
 /* With room again (a larger tmpfs), the same replica takes writes. */
 static int write_again(const char *dir, uint32_t done) {
-  static uint8_t v[8192];
-  uint8_t k[16];
   carnet__store *s = NULL;
   carnet__stxn *t = NULL;
   CHECK(open_store(dir, false, &s) == 0);
   CHECK(carnet__store_begin(s, true, &t) == 0);
-  for (uint32_t j = 0; j < PER_TXN; j++) {
-    uint32_t i = done * PER_TXN + j;
-    key_of(i, k);
-    CHECK(carnet__store_put(t, CARNET__T_ENTITIES, k, sizeof k, v, value_of(i, v), 0) == 0);
-  }
+  CHECK(put_rows(t, done) == 0);
   CHECK(carnet__store_commit(t) == 0);
   carnet__store_close(s);
   return verify(dir, done + 1);
