@@ -143,6 +143,12 @@ struct carnet__stxn {
   sbuf get;            /* the value of the last sealed get */
   uint32_t new_schema; /* a schema written in this transaction: the store's at commit */
   int room_rc;         /* sticky: room for the map could not be made (room_ensure) */
+  /* The greatest key of the tables keyed by entity id (tail_of), once read
+   * in this transaction: a put above it appends. */
+  struct {
+    uint8_t k[16];
+    bool known, have;
+  } tail[2];
   /* The secret meta values, once opened in this transaction: carnet__load
    * reads index_key for every entity, and opening it each time would be
    * one more pass per row. Wiped at the end of the transaction. */
@@ -1415,14 +1421,54 @@ static int put_sealed(carnet__stxn *t, carnet__table tb, const void *key, size_t
   return 0;
 }
 
+/* Keys that append. The rows and the search signatures are keyed by entity
+ * id, and Carnet's ids are time-ordered: a new entity's key is most often
+ * above every key of its table. A put there with MDB_APPEND fills the last
+ * leaf and starts a new one, where a plain put splits the leaf in half
+ * (leaves stay half full: twice the pages, twice the bytes written). The
+ * greatest key is read once per transaction and followed; a key above it
+ * appends. (Foreign ids, such as an import's or workload W's, land anywhere
+ * in the table: those take the plain put.) */
+static int tail_slot(carnet__table tb) {
+  return tb == CARNET__T_ENTITIES ? 0 : tb == CARNET__T_SEARCH ? 1 : -1;
+}
+
+static unsigned append_flag(carnet__stxn *t, carnet__table tb, const void *key, size_t klen) {
+  int i = tail_slot(tb);
+  if (i < 0 || klen != 16) return 0;
+  if (!t->tail[i].known) {
+    MDB_cursor *cur;
+    MDB_val k, v;
+    if (mdb_cursor_open(t->txn, t->s->dbi[tb], &cur)) return 0;
+    int mrc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+    t->tail[i].have = mrc == 0 && k.mv_size == 16;
+    if (t->tail[i].have) memcpy(t->tail[i].k, k.mv_data, 16);
+    mdb_cursor_close(cur);
+    if (mrc != 0 && mrc != MDB_NOTFOUND) return 0;
+    t->tail[i].known = true;
+  }
+  return !t->tail[i].have || memcmp(key, t->tail[i].k, 16) > 0 ? MDB_APPEND : 0;
+}
+
+/* After a put of `key` into `tb`: the tail follows it. */
+static void tail_put(carnet__stxn *t, carnet__table tb, const void *key, size_t klen) {
+  int i = tail_slot(tb);
+  if (i < 0 || klen != 16 || !t->tail[i].known) return;
+  if (!t->tail[i].have || memcmp(key, t->tail[i].k, 16) > 0) {
+    memcpy(t->tail[i].k, key, 16);
+    t->tail[i].have = true;
+  }
+}
+
 int carnet__store_put(carnet__stxn *t, carnet__table tb, const void *key, size_t klen,
                       const void *val, size_t vlen, unsigned flags) {
   MDB_val k = {klen, (void *)key}, v = {vlen, (void *)val};
   CARNET_ASSERT((unsigned)tb < CARNET__T_COUNT_ && key != NULL && (val != NULL || vlen == 0));
   if (tb == CARNET__T_INDEX && vlen == 0 && !(flags & CARNET__PUT_APPEND))
     return pend_add(t, key, klen, false);
-  unsigned mflags = ((flags & CARNET__PUT_APPEND) ? MDB_APPEND : 0) |
-                    ((flags & CARNET__PUT_NEW) ? MDB_NOOVERWRITE : 0);
+  unsigned mflags =
+      ((flags & CARNET__PUT_APPEND) ? MDB_APPEND : append_flag(t, tb, key, klen)) |
+      ((flags & CARNET__PUT_NEW) ? MDB_NOOVERWRITE : 0);
   int mm = tb == CARNET__T_META ? meta_memo(key, klen) : -1;
   if (mm >= 0) t->memo[mm].state = MEMO_UNKNOWN;
   if (tb == CARNET__T_META && klen == strlen("schema") && memcmp(key, "schema", klen) == 0 &&
@@ -1430,11 +1476,15 @@ int carnet__store_put(carnet__stxn *t, carnet__table tb, const void *key, size_t
     const uint8_t *b = val;
     t->new_schema = (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
   }
-  if (sealed_in(t->s, tb, key, klen)) return put_sealed(t, tb, key, klen, val, vlen, mflags);
-  int mrc = room_ensure(t, vlen);
-  if (mrc) return mrc;
-  mrc = mdb_put(t->txn, t->s->dbi[tb], &k, &v, mflags);
-  return mrc ? fail(t->s, mrc, "write") : 0;
+  int mrc;
+  if (sealed_in(t->s, tb, key, klen)) {
+    mrc = put_sealed(t, tb, key, klen, val, vlen, mflags);
+  } else if ((mrc = room_ensure(t, vlen)) == 0) {
+    mrc = mdb_put(t->txn, t->s->dbi[tb], &k, &v, mflags);
+    mrc = mrc ? fail(t->s, mrc, "write") : 0;
+  }
+  if (mrc == 0) tail_put(t, tb, key, klen);
+  return mrc;
 }
 
 int carnet__store_reseal(carnet__stxn *t, carnet__table tb, uint64_t *n) {
