@@ -30,7 +30,11 @@
  * transaction (txn_next_page): a field its API does not expose, checked
  * at open against mdb_env_info; where that check fails, where fallocate is
  * not supported, or where the process's file-size limit is below the map,
- * the store opens without MDB_WRITEMAP (heap copies, as before).
+ * the store opens without MDB_WRITEMAP (heap copies, as before). Room is
+ * allocated with fallocate's default mode, which also extends the file:
+ * every writable open cuts the file LMDB sized to the map back to its
+ * pages, under the writer lock (env_open_once), so data.mdb is its pages
+ * and the room, never 64 GiB of holes for a copy or a crash to leave.
  */
 #define _GNU_SOURCE /* F_OFD_SETLK: open file description locks (Linux) */
 #include "engine/store/store.h"
@@ -133,7 +137,6 @@ struct carnet__store {
   int data_fd;                   /* data.mdb (LMDB's descriptor), with writemap */
   uint32_t psize;                /* LMDB's page size */
   uint64_t room;                 /* data.mdb's bytes from 0 known allocated (writemap) */
-  int64_t pre_size;              /* data.mdb's size before this open sized it, -1: none */
 };
 
 struct carnet__stxn {
@@ -422,6 +425,40 @@ static int room_ensure(carnet__stxn *t, size_t extra) {
   return need <= s->room ? 0 : room_grow(t, need);
 }
 
+/* Where data.mdb's data ends: its first hole, or its size. LMDB sizes the
+ * file to the map with MDB_WRITEMAP (in this process or another), so the
+ * size alone no longer shows a file cut short; its pages, all written,
+ * hold no hole (the room allocated ahead reads as holes until written). */
+static uint64_t data_end(int fd, uint64_t size) {
+  off_t h = lseek(fd, 0, SEEK_HOLE);
+  return h >= 0 && (uint64_t)h < size ? (uint64_t)h : size;
+}
+
+/* LMDB sized the file to the map (with MDB_WRITEMAP, in this process or
+ * another): give it back its pages' size, in a write transaction that
+ * writes nothing but holds the writer lock, so that no process writes
+ * meanwhile; each one's room is checked against the file's size when its
+ * next write begins (carnet__store_begin). So data.mdb is its pages and
+ * the room, never 64 GiB of holes for a copy or a crash to leave. Best
+ * effort: a file that keeps its size works as well. */
+static void cut_to_pages(carnet__store *s) {
+  MDB_txn *txn = NULL;
+  MDB_envinfo info;
+  struct stat fs;
+  int fd = -1;
+  if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0) return; /* damaged: it keeps the map's size */
+  if (mdb_env_info(s->env, &info) == 0 && mdb_env_get_fd(s->env, &fd) == 0 &&
+      fstat(fd, &fs) == 0) {
+    uint64_t used = ((uint64_t)info.me_last_pgno + 1) * s->psize;
+    /* A file cut short keeps its data's size (the open reports it). */
+    uint64_t end = data_end(fd, (uint64_t)fs.st_size);
+    if (end < used) used = end;
+    if ((uint64_t)fs.st_size > used && ftruncate(fd, (off_t)used) == 0) fs.st_size = (off_t)used;
+    s->room = (uint64_t)fs.st_size < used ? (uint64_t)fs.st_size : used;
+  }
+  mdb_txn_abort(txn);
+}
+
 /* Whether this process may open the map writable: a file-size limit below
  * the map would fail LMDB's sizing of the file (SIGXFSZ, EFBIG), and the
  * head read by txn_next_page is known for LMDB 0.9 only. */
@@ -447,7 +484,9 @@ static int env_open_once(carnet__store *s, bool create, char *why, size_t why_le
   MDB_txn *txn = NULL;
   int rc, mrc;
   char path[4200];
+  struct stat pre; /* only to give a file cut short its exact size back */
   snprintf(path, sizeof path, "%s/data.mdb", s->dir);
+  if (stat(path, &pre) != 0) pre.st_size = -1;
   s->writemap = !s->readonly && !s->no_writemap && writemap_allowed();
   s->room = 0;
   if ((mrc = mdb_env_create(&s->env)) || (mrc = mdb_env_set_maxdbs(s->env, CARNET__T_COUNT_)) ||
@@ -494,15 +533,15 @@ static int env_open_once(carnet__store *s, bool create, char *why, size_t why_le
       goto done;
     }
   }
-  if (s->pre_size >= 0 && s->pre_size < sb.st_size) sb.st_size = (off_t)s->pre_size;
+  int dfd = -1;
+  if (mdb_env_get_fd(s->env, &dfd) == 0) sb.st_size = (off_t)data_end(dfd, (uint64_t)sb.st_size);
   if ((uint64_t)sb.st_size < ((uint64_t)info.me_last_pgno + 1) * est.ms_psize) {
     /* LMDB sized it to the map: give it its cut size back, so that the
      * next open sees the same. */
-    if (s->pre_size >= 0) {
-      int fd = -1;
-      if (mdb_env_get_fd(s->env, &fd) == 0 && ftruncate(fd, (off_t)s->pre_size) != 0) {
-        /* the report below holds whatever happens */
-      }
+    if (pre.st_size >= 0 && pre.st_size < sb.st_size && pre.st_size + 4096 > sb.st_size)
+      sb.st_size = pre.st_size; /* the hole starts at the block after the cut */
+    if (s->writemap && dfd >= 0 && ftruncate(dfd, sb.st_size) != 0) {
+      /* the report below holds whatever happens */
     }
     snprintf(why, why_len,
              "%s is truncated (%lld bytes, its pages need %llu): restore it from a backup", path,
@@ -563,10 +602,12 @@ static int env_open_once(carnet__store *s, bool create, char *why, size_t why_le
     snprintf(why, why_len, "cannot open the replica in %s: %s", s->dir, mdb_strerror(mrc));
     goto done;
   }
+  if (!s->readonly) cut_to_pages(s);
   rc = 0;
 done:
   if (txn) mdb_txn_abort(txn);
   if (rc && s->env) {
+    if (!s->readonly && s->psize) cut_to_pages(s); /* a failed open leaves the size it found */
     mdb_env_close(s->env);
     s->env = NULL;
   }
@@ -574,12 +615,6 @@ done:
 }
 
 static int env_open(carnet__store *s, bool create, char *why, size_t why_len) {
-  char path[4200];
-  struct stat sb;
-  /* The file's size before LMDB sizes it to the map (writemap): what the
-   * check for a truncated file must see. */
-  snprintf(path, sizeof path, "%s/data.mdb", s->dir);
-  s->pre_size = stat(path, &sb) == 0 ? (int64_t)sb.st_size : -1;
   int rc = env_open_once(s, create, why, why_len);
   if (rc == ENV_NO_WRITEMAP) {
     s->no_writemap = true;
@@ -1130,9 +1165,18 @@ static int pend_rewrite(carnet__stxn *t, pendbuf *p) {
   if (mrc != MDB_NOTFOUND) goto done;
   mdb_cursor_close(cur);
   cur = NULL;
-  /* 3. Emptied, then both merged in order and appended. */
+  /* 3. Emptied, then both merged in order and appended. Room before each
+   * write (R1): a failure is the transaction's (t->room_rc). */
+  if (room_ensure(t, 0)) {
+    mrc = EIO;
+    goto done;
+  }
   if ((mrc = mdb_drop(txn, dbi, 0)) || (mrc = mdb_cursor_open(txn, dbi, &cur))) goto done;
   for (size_t i = 0, j = 0; mrc == 0 && (i < nex || j < p->nops);) {
+    if (room_ensure(t, 0)) {
+      mrc = EIO;
+      break;
+    }
     MDB_val ek = {0, NULL}, ok = {0, NULL}, e0 = {0, ""};
     if (i < nex) ek = (MDB_val){ex[i].klen, bytes + ex[i].off};
     if (j < p->nops) ok = (MDB_val){p->ops[j].len, (void *)p->ops[j].key};
@@ -1211,6 +1255,7 @@ done:
   if (cur) mdb_cursor_close(cur);
   pend_reset(p);
   if (rrc) return rrc;
+  if (t->room_rc) return t->room_rc;
   return mrc ? fail(t->s, mrc, "write") : 0;
 }
 
@@ -1255,6 +1300,11 @@ int carnet__store_begin(carnet__store *s, bool write, carnet__stxn **out) {
   }
   t->s = s;
   t->pend = write ? &s->pend : NULL;
+  /* Another process may have cut the file back to its pages (env_open_once)
+   * since this one allocated room: what lies past the end is not room. */
+  struct stat fs;
+  if (write && s->writemap && fstat(s->data_fd, &fs) == 0 && (uint64_t)fs.st_size < s->room)
+    s->room = (uint64_t)fs.st_size;
   if (write && (mrc = room_ensure(t, 0))) {
     mdb_txn_abort(t->txn);
     carnet__free(t);
