@@ -447,8 +447,7 @@ static void cut_to_pages(carnet__store *s) {
   struct stat fs;
   int fd = -1;
   if (mdb_txn_begin(s->env, NULL, 0, &txn) != 0) return; /* damaged: it keeps the map's size */
-  if (mdb_env_info(s->env, &info) == 0 && mdb_env_get_fd(s->env, &fd) == 0 &&
-      fstat(fd, &fs) == 0) {
+  if (mdb_env_info(s->env, &info) == 0 && mdb_env_get_fd(s->env, &fd) == 0 && fstat(fd, &fs) == 0) {
     uint64_t used = ((uint64_t)info.me_last_pgno + 1) * s->psize;
     /* A file cut short keeps its data's size (the open reports it). */
     uint64_t end = data_end(fd, (uint64_t)fs.st_size);
