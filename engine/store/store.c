@@ -1515,9 +1515,8 @@ int carnet__store_put(carnet__stxn *t, carnet__table tb, const void *key, size_t
   CARNET_ASSERT((unsigned)tb < CARNET__T_COUNT_ && key != NULL && (val != NULL || vlen == 0));
   if (tb == CARNET__T_INDEX && vlen == 0 && !(flags & CARNET__PUT_APPEND))
     return pend_add(t, key, klen, false);
-  unsigned mflags =
-      ((flags & CARNET__PUT_APPEND) ? MDB_APPEND : append_flag(t, tb, key, klen)) |
-      ((flags & CARNET__PUT_NEW) ? MDB_NOOVERWRITE : 0);
+  unsigned mflags = ((flags & CARNET__PUT_APPEND) ? MDB_APPEND : append_flag(t, tb, key, klen)) |
+                    ((flags & CARNET__PUT_NEW) ? MDB_NOOVERWRITE : 0);
   int mm = tb == CARNET__T_META ? meta_memo(key, klen) : -1;
   if (mm >= 0) t->memo[mm].state = MEMO_UNKNOWN;
   if (tb == CARNET__T_META && klen == strlen("schema") && memcmp(key, "schema", klen) == 0 &&
