@@ -8,7 +8,10 @@
  * Never part of `make check`; the figures go in bench/RESULTS.md.
  *
  *   build/bench/carnet-import-bench [--n 100000] [--batch N] [--dir TMP] [--keep]
+ *                                   [--cli PATH]
  *
+ * --cli runs another `carnet` (say, a copy of an earlier build, for a
+ * before/after comparison on the same generated file and machine state).
  * Without --batch, `carnet import` commits by size or time (its default).
  */
 #include <stdio.h>
@@ -60,6 +63,7 @@ int main(int argc, char **argv) {
   size_t n = 100000;
   const char *batch = NULL, *base = NULL; /* NULL: the import's default (by size or time) */
   bool keep = false;
+  const char *cli = CARNET_BENCH_CLI;
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "--n") == 0 && i + 1 < argc)
       n = (size_t)atol(argv[++i]);
@@ -69,8 +73,10 @@ int main(int argc, char **argv) {
       base = argv[++i];
     else if (strcmp(argv[i], "--keep") == 0)
       keep = true;
+    else if (strcmp(argv[i], "--cli") == 0 && i + 1 < argc)
+      cli = argv[++i];
     else
-      bench_die("usage: %s [--n ROWS] [--batch N] [--dir TMP] [--keep]", argv[0]);
+      bench_die("usage: %s [--n ROWS] [--batch N] [--dir TMP] [--keep] [--cli PATH]", argv[0]);
   }
   char dir[4096], csv[4200], a[4200], b[4200], xlsx[4200];
   snprintf(dir, sizeof dir, "%s/carnet-import-bench-%d", base ? base : "/tmp", (int)getpid());
@@ -90,7 +96,6 @@ int main(int argc, char **argv) {
   stat(csv, &sb);
 
   step st[5];
-  const char *cli = CARNET_BENCH_CLI;
   const char *init_a[] = {cli, "--dir", a, "init", NULL};
   const char *init_b[] = {cli, "--dir", b, "init", NULL};
   const char *imp[] = {cli,   "--dir", a, "import", csv, "--json", batch ? "--batch" : NULL,

@@ -55,6 +55,7 @@ typedef struct job {
   uint8_t key[CARNET_TEAM_BYTES];
   carnet_import_report rep;
   carnet__bulk bulk;      /* the rows' transactions: by size or time, or `batch` rows */
+  carnet__bulkdup *dup;   /* the duplicate checks: they see the rows written before */
   uint64_t rows_in_batch; /* rows with an outcome since the last commit */
   const char **cells;     /* the row handed to on_row */
   reject *rejects;        /* only with a rejects file */
@@ -292,7 +293,8 @@ static int import_row(job *j, size_t row) {
     carnet__clear_err(j->r);
     goto done;
   }
-  if ((err = carnet__imp_row_opposed(&j->map, j->sh, row, j->r, &match, &opposed))) goto done;
+  if ((err = carnet__imp_row_opposed(&j->map, j->sh, row, j->dup, j->t, &match, &opposed)))
+    goto done;
   if (opposed) {
     char hex[CARNET_ID_HEX_LEN + 1];
     carnet_id_format(&match, hex);
@@ -314,22 +316,33 @@ static int import_row(job *j, size_t row) {
   } else if (err == CARNET_ENOTFOUND) {
     err = 0;
     if (mode != CARNET_IMPORT_DUP_CREATE &&
-        (err = carnet__imp_row_match(&j->map, j->sh, row, j->r, &match, &found)))
+        (err = carnet__imp_row_match(&j->map, j->sh, row, j->dup, j->t, &match, &found)))
       goto done;
     if (found && (err = carnet_record_get(j->r, &match, &rec))) goto done;
   } else {
     goto done;
   }
   char fields[256] = "";
+  /* A customer written here is looked up by the rows after it (no lookup
+   * at all with --on-duplicate create). */
+  bool note = j->o.on_duplicate != CARNET_IMPORT_DUP_CREATE;
   if (!found) {
-    if ((err = carnet_record_create(j->t, p, &id, NULL)) == 0)
+    if ((err = carnet_record_create(j->t, p, &id, NULL)) == 0 && note)
+      err = carnet__bulkdup_note(j->dup, j->t, &id);
+    if (err == 0)
       err = outcome(j, row, CARNET_IMPORT_ROW_IMPORTED, SIZE_MAX, NULL, &id, NULL, NULL);
   } else if (mode == CARNET_IMPORT_DUP_MERGE) {
-    if ((err = merge_into(j, row, &match, rec, &changed, fields, sizeof fields)) == 0)
+    if ((err = merge_into(j, row, &match, rec, &changed, fields, sizeof fields)) == 0 && changed &&
+        note)
+      err = carnet__bulkdup_note(j->dup, j->t, &match);
+    if (err == 0)
       err = outcome(j, row, changed ? CARNET_IMPORT_ROW_MERGED : CARNET_IMPORT_ROW_SKIPPED,
                     SIZE_MAX, NULL, &match, rec, changed ? fields : NULL);
   } else if (mode == CARNET_IMPORT_DUP_UPDATE) {
-    if ((err = update_from(j, &match, p, rec, &changed, fields, sizeof fields)) == 0)
+    if ((err = update_from(j, &match, p, rec, &changed, fields, sizeof fields)) == 0 && changed &&
+        note)
+      err = carnet__bulkdup_note(j->dup, j->t, &match);
+    if (err == 0)
       err = outcome(j, row, changed ? CARNET_IMPORT_ROW_UPDATED : CARNET_IMPORT_ROW_SKIPPED,
                     SIZE_MAX, NULL, &match, rec, changed ? fields : NULL);
   } else {
@@ -353,6 +366,7 @@ done:
 #define IMPORT_GROUP_PAGES 8192u
 
 static int commit(job *j) {
+  if (j->t) carnet__bulkdup_commit(j->dup, j->t);
   int err = carnet__bulk_commit(&j->bulk);
   j->t = NULL;
   if (err == 0) {
@@ -606,7 +620,8 @@ static int import_bytes(carnet_replica *r, const char *data, size_t len, char *o
     carnet__fail(r, err, "reading the replica's identity: %s", detail);
     goto done;
   }
-  if ((j.cells = carnet__calloc(j.map.ncols ? j.map.ncols : 1, sizeof *j.cells)) == NULL) {
+  if ((j.cells = carnet__calloc(j.map.ncols ? j.map.ncols : 1, sizeof *j.cells)) == NULL ||
+      carnet__bulkdup_new(r, &j.dup) != 0) {
     err = carnet__fail(r, CARNET_ENOMEM, "out of memory");
     goto done;
   }
@@ -627,6 +642,7 @@ done:
   carnet__free(j.list);
   carnet__free(j.rejects);
   carnet__free(j.cells);
+  carnet__bulkdup_free(j.dup);
   carnet__imp_map_free(&j.map);
   carnet__sheet_free(sh);
   carnet__csv_info_free(&info);

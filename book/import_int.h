@@ -24,6 +24,7 @@
 
 #include "carnet/carnet.h"
 #include "carnet/import.h"
+#include "engine/dupes/bulkdup.h"
 #include "engine/store/file.h"
 #include "io/sheet.h"
 
@@ -175,18 +176,20 @@ int carnet__imp_row_id(const carnet__imp_map *m, const carnet__sheet *sh, size_t
                        const uint8_t *key, size_t key_len, carnet_id *out);
 
 /* Brief: look for a live customer that has the row's SIRET, one of its
- * e-mails or one of its phones (carnet_record_lookup: the blind indexes,
- * which see the open transaction). *found tells; the first match goes to
- * *match. Errors: CARNET_ENOMEM, or a CARNET_E* error of the replica. */
+ * e-mails or one of its phones, as carnet_record_lookup finds it, through
+ * the import's duplicate checks `d` in its open transaction `t`
+ * (engine/dupes/bulkdup.h: they see the rows written before this one).
+ * *found tells; the first match goes to *match. Errors: CARNET_ENOMEM, or
+ * a CARNET_E* error of the replica. */
 int carnet__imp_row_match(const carnet__imp_map *m, const carnet__sheet *sh, size_t row,
-                          carnet_replica *r, carnet_id *match, bool *found);
+                          carnet__bulkdup *d, carnet_txn *t, carnet_id *match, bool *found);
 
 /* Brief: whether an e-mail or phone of the row belongs to a person erased
  * at their request (the opposition list, carnet/erase.h): such a row is
  * not imported. `cert` receives the certificate's customer id.
  * Errors: CARNET_ENOMEM, or a CARNET_E* error of the replica. */
 int carnet__imp_row_opposed(const carnet__imp_map *m, const carnet__sheet *sh, size_t row,
-                            carnet_replica *r, carnet_id *cert, bool *opposed);
+                            carnet__bulkdup *d, carnet_txn *t, carnet_id *cert, bool *opposed);
 
 /* Brief: the trimmed cell (row, col) copied into buf (len bytes, cut at a
  * character boundary). */

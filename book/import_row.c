@@ -533,25 +533,23 @@ done:
 /* --- an existing customer with the same SIRET, e-mail or phone ---------------- */
 
 typedef struct finder {
-  carnet_replica *r;
+  carnet__bulkdup *d;
+  carnet_txn *t;
   carnet_id *match;
 } finder;
 
 static int find_cb(void *ctx, carnet__imp_target t, const char *e) {
   finder *f = ctx;
-  carnet_id ids[1];
-  size_t n = 0;
+  bool found = false;
   const char *number = e;
   carnet_lookup_kind k = t == CARNET__IMP_EMAILS  ? CARNET_LOOKUP_EMAIL
                          : t == CARNET__IMP_SIRET ? CARNET_LOOKUP_SIRET
                                                   : CARNET_LOOKUP_PHONE;
   if (k == CARNET_LOOKUP_PHONE && strchr(e, ':')) number = strchr(e, ':') + 1;
-  int err = carnet_record_lookup(f->r, k, number, ids, 1, &n);
+  int err = carnet__bulkdup_lookup(f->d, f->t, k, number, f->match, &found);
   if (err == CARNET_EINVAL) return 0; /* not a valid value: nothing to match */
   if (err) return err;
-  if (n == 0) return 0;
-  *f->match = ids[0];
-  return 1;
+  return found ? 1 : 0;
 }
 
 /* Calls fn for every SIRET, e-mail and phone of the row, until it returns
@@ -573,8 +571,8 @@ static int each_identifier(const carnet__imp_map *m, const carnet__sheet *sh, si
 }
 
 int carnet__imp_row_match(const carnet__imp_map *m, const carnet__sheet *sh, size_t row,
-                          carnet_replica *r, carnet_id *match, bool *found) {
-  finder f = {r, match};
+                          carnet__bulkdup *d, carnet_txn *t, carnet_id *match, bool *found) {
+  finder f = {d, t, match};
   int stop = each_identifier(m, sh, row, find_cb, &f);
   *found = stop > 0;
   return stop < 0 ? stop : 0;
@@ -588,17 +586,17 @@ static int opposed_cb(void *ctx, carnet__imp_target t, const char *e) {
   const char *number = e;
   if (t == CARNET__IMP_SIRET) return 0;
   if (t != CARNET__IMP_EMAILS && strchr(e, ':')) number = strchr(e, ':') + 1;
-  int err = carnet_erasure_check_value(
-      f->r, t == CARNET__IMP_EMAILS ? CARNET_LOOKUP_EMAIL : CARNET_LOOKUP_PHONE, number, &opposed,
-      f->match);
+  int err = carnet__bulkdup_opposed(
+      f->d, f->t, t == CARNET__IMP_EMAILS ? CARNET_LOOKUP_EMAIL : CARNET_LOOKUP_PHONE, number,
+      &opposed, f->match);
   if (err == CARNET_EINVAL) return 0; /* not a valid value: the row check says so */
   if (err) return err;
   return opposed ? 1 : 0;
 }
 
 int carnet__imp_row_opposed(const carnet__imp_map *m, const carnet__sheet *sh, size_t row,
-                            carnet_replica *r, carnet_id *cert, bool *opposed) {
-  finder f = {r, cert};
+                            carnet__bulkdup *d, carnet_txn *t, carnet_id *cert, bool *opposed) {
+  finder f = {d, t, cert};
   int stop = each_identifier(m, sh, row, opposed_cb, &f);
   *opposed = stop > 0;
   return stop < 0 ? stop : 0;

@@ -33,6 +33,7 @@
 #include "engine/base/alloc.h"
 #include "engine/base/fold.h"
 #include "engine/base/mp.h"
+#include "engine/dupes/dupes_int.h"
 #include "engine/store/entity_io.h"
 #include "engine/store/phone_cache.h"
 #include "engine/store/replica_int.h"
@@ -690,28 +691,21 @@ int carnet_dupes_of(carnet_replica *r, const carnet_id *id, double min_score, ca
 
 /* --- Lookup --------------------------------------------------------------- */
 
-int carnet_record_lookup(carnet_replica *r, carnet_lookup_kind kind, const char *value,
-                         carnet_id *ids, size_t max, size_t *n) {
-  char norm[255];
-  uint8_t tag, key[1 + CARNET__INDEX_HASH_LEN];
-  carnet__blind_secret secret;
-  carnet__stxn *st;
-  carnet__scur *cur = NULL;
-  carnet_buf k, v;
+int carnet__lookup_norm(carnet_replica *r, carnet_lookup_kind kind, const char *value, uint8_t *tag,
+                        char norm[CARNET__LOOKUP_NORM_MAX]) {
   int rc;
-  *n = 0;
   switch (kind) {
   case CARNET_LOOKUP_PHONE:
-    tag = CARNET__IDX_PHONE;
-    rc = carnet__phone_key(r, value, norm, sizeof norm);
+    *tag = CARNET__IDX_PHONE;
+    rc = carnet__phone_key(r, value, norm, CARNET__LOOKUP_NORM_MAX);
     break;
   case CARNET_LOOKUP_EMAIL:
-    tag = CARNET__IDX_EMAIL;
-    rc = carnet_email_key(value, norm, sizeof norm);
+    *tag = CARNET__IDX_EMAIL;
+    rc = carnet_email_key(value, norm, CARNET__LOOKUP_NORM_MAX);
     break;
   case CARNET_LOOKUP_SIRET:
   case CARNET_LOOKUP_SIREN:
-    tag = kind == CARNET_LOOKUP_SIRET ? CARNET__IDX_SIRET : CARNET__IDX_SIREN;
+    *tag = kind == CARNET_LOOKUP_SIRET ? CARNET__IDX_SIRET : CARNET__IDX_SIREN;
     rc = carnet_siret_normalize(value, norm);
     if (kind == CARNET_LOOKUP_SIREN) norm[9] = '\0';
     break;
@@ -719,6 +713,36 @@ int carnet_record_lookup(carnet_replica *r, carnet_lookup_kind kind, const char 
     return carnet__fail(r, CARNET_EINVAL, "unknown lookup kind %d", (int)kind);
   }
   if (rc) return carnet__fail(r, CARNET_EINVAL, "'%s' cannot be looked up: not valid", value);
+  return 0;
+}
+
+int carnet__lookup_ids(carnet__stxn *st, const uint8_t key[1 + CARNET__INDEX_HASH_LEN],
+                       carnet_id *ids, size_t max, size_t *n) {
+  carnet__scur *cur = NULL;
+  carnet_buf k, v;
+  size_t klen = 1 + CARNET__INDEX_HASH_LEN;
+  int rc = carnet__store_cursor_at(st, CARNET__T_INDEX, key, klen, &cur);
+  *n = 0;
+  if (rc) return rc;
+  for (rc = carnet__store_seek(cur, key, klen, &k, &v); rc == 0;
+       rc = carnet__store_next(cur, &k, &v)) {
+    if (k.len != CARNET__INDEX_BLIND_KEY_LEN || memcmp(k.base, key, klen) != 0) break;
+    if (*n < max) memcpy(ids[*n].b, (const uint8_t *)k.base + klen, 16);
+    (*n)++;
+  }
+  carnet__store_cursor_close(cur);
+  return rc == CARNET_ENOTFOUND ? 0 : rc;
+}
+
+int carnet_record_lookup(carnet_replica *r, carnet_lookup_kind kind, const char *value,
+                         carnet_id *ids, size_t max, size_t *n) {
+  char norm[CARNET__LOOKUP_NORM_MAX];
+  uint8_t key[1 + CARNET__INDEX_HASH_LEN];
+  carnet__blind_secret secret;
+  carnet__stxn *st;
+  *n = 0;
+  int rc = carnet__lookup_norm(r, kind, value, &key[0], norm);
+  if (rc) return rc;
   if ((rc = carnet__index_ready(r)) || (rc = carnet__read_begin(r, &st))) return rc;
   rc = carnet__index_secret(st, &secret);
   if (rc == CARNET_ENOTFOUND) { /* never written to: nothing indexed */
@@ -726,19 +750,10 @@ int carnet_record_lookup(carnet_replica *r, carnet_lookup_kind kind, const char 
     goto done;
   }
   if (rc) goto done;
-  key[0] = tag;
-  rc = carnet__index_hash(&secret, tag, norm, strlen(norm), key + 1);
+  rc = carnet__index_hash(&secret, key[0], norm, strlen(norm), key + 1);
   sodium_memzero(&secret, sizeof secret);
-  if (rc || (rc = carnet__store_cursor_at(st, CARNET__T_INDEX, key, sizeof key, &cur))) goto done;
-  for (rc = carnet__store_seek(cur, key, sizeof key, &k, &v); rc == 0;
-       rc = carnet__store_next(cur, &k, &v)) {
-    if (k.len != CARNET__INDEX_BLIND_KEY_LEN || memcmp(k.base, key, sizeof key) != 0) break;
-    if (*n < max) memcpy(ids[*n].b, (const uint8_t *)k.base + sizeof key, 16);
-    (*n)++;
-  }
-  if (rc == CARNET_ENOTFOUND) rc = 0;
+  if (rc == 0) rc = carnet__lookup_ids(st, key, ids, max, n);
 done:
-  carnet__store_cursor_close(cur);
   carnet__read_end(r, st);
   return rc;
 }
