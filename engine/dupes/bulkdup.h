@@ -71,7 +71,9 @@ int carnet__bulkdup_note(carnet__bulkdup *d, carnet_txn *t, const carnet_id *id)
 void carnet__bulkdup_commit(carnet__bulkdup *d, carnet_txn *t);
 
 /* Brief: carnet_erasure_check_value(r, kind, value, opposed, cert) in `t`,
- * with the shortcut of B2. Errors: as carnet_erasure_check_value. */
+ * with the shortcut of B2 (so that, the list being empty, a value that is
+ * no e-mail or phone is "not opposed" rather than CARNET_EINVAL: an import
+ * treats both alike). Errors: as carnet_erasure_check_value. */
 int carnet__bulkdup_opposed(carnet__bulkdup *d, carnet_txn *t, carnet_lookup_kind kind,
                             const char *value, bool *opposed, carnet_id *cert);
 

@@ -578,6 +578,75 @@ static void test_dry_run(void **state) {
   assert_int_equal(live_customers(r), 0);
 }
 
+/* The duplicate checks see the rows written before, in the same group and
+ * in the groups before (engine/dupes/bulkdup.h), including what a merge
+ * gave a customer, and answer what carnet_record_lookup answers once the
+ * index is caught up: the smallest id, when a customer typed in before and
+ * one merged by the file share a phone. Run in one group, then with a
+ * transaction per row, each on a replica of its own. */
+static void dup_chain(carnet_replica *r, size_t batch) {
+  carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
+  carnet_id x;
+  assert_non_null(p);
+  ASSERT_OK(r, carnet_patch_set(p, CARNET_F_NAME, "Typed"));
+  ASSERT_OK(r, carnet_patch_phone(p, "mobile", "0611111111"));
+  ASSERT_OK(r, carnet_record_create_commit(r, p, &x));
+  carnet_patch_free(p);
+  static const char text[] = "Nom;E-mail;Téléphone\n"
+                             /* 2 */ "A;a@x.fr;06 22 22 22 22\n"
+                             /* 3 */ "A bis;A@X.FR;\n"
+                             /* 4 */ "B;b@x.fr;+33 6 22 22 22 22\n"
+                             /* 5 */ "C;b@x.fr;\n"
+                             /* 6 */ "D;d@x.fr;0611111111\n"
+                             /* 7 */ "E;D@x.fr;\n"
+                             /* 8 */ "F;a@X.fr;06.11.11.11.11\n"
+                             /* 9 */ "G;;+33611111111\n";
+  seen *s = calloc(1, sizeof *s);
+  carnet_import_options o = options(s);
+  carnet_import_report rep = CARNET_IMPORT_REPORT_INIT;
+  o.on_duplicate = CARNET_IMPORT_DUP_MERGE;
+  o.batch = batch;
+  ASSERT_OK(r, carnet_import_buffer(r, text, sizeof text - 1, "chain.csv", &o, &rep));
+  assert_int_equal(rep.committed, 8);
+  const carnet_id a = row_at(s, 2)->id;
+  carnet_id first; /* X and A both have 06 11 11 11 11 after line 8 */
+  first = memcmp(x.b, a.b, 16) < 0 ? x : a;
+  static const struct {
+    uint64_t line;
+    carnet_import_outcome what;
+    char who; /* 'a', 'x', or 'f': the first of the two */
+  } want[] = {
+      {2, CARNET_IMPORT_ROW_IMPORTED, 'a'}, {3, CARNET_IMPORT_ROW_SKIPPED, 'a'},
+      {4, CARNET_IMPORT_ROW_MERGED, 'a'},   {5, CARNET_IMPORT_ROW_SKIPPED, 'a'},
+      {6, CARNET_IMPORT_ROW_MERGED, 'x'},   {7, CARNET_IMPORT_ROW_SKIPPED, 'x'},
+      {8, CARNET_IMPORT_ROW_MERGED, 'a'},   {9, CARNET_IMPORT_ROW_SKIPPED, 'f'},
+  };
+  assert_int_equal(s->n, sizeof want / sizeof want[0]);
+  for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
+    const seen_row *y = row_at(s, want[i].line);
+    const carnet_id *id = want[i].who == 'a' ? &a : want[i].who == 'x' ? &x : &first;
+    if (y->outcome != want[i].what || memcmp(y->id.b, id->b, 16) != 0)
+      fail_msg("batch %zu, line %llu: outcome %d, want %d (or another customer)", batch,
+               (unsigned long long)want[i].line, (int)y->outcome, (int)want[i].what);
+  }
+  carnet_id ids[2];
+  size_t n = 0;
+  ASSERT_OK(r, carnet_record_lookup(r, CARNET_LOOKUP_PHONE, "0611111111", ids, 2, &n));
+  assert_int_equal(n, 2);
+  assert_memory_equal(ids[0].b, first.b, 16);
+  ASSERT_OK(r, carnet_record_lookup(r, CARNET_LOOKUP_EMAIL, "d@x.fr", ids, 2, &n));
+  assert_int_equal(n, 1);
+  assert_memory_equal(ids[0].b, x.b, 16);
+  assert_int_equal(live_customers(r), 2);
+  free(s);
+}
+
+static void test_duplicates_in_group_and_across(void **state) {
+  fx *f = *state;
+  dup_chain(f->r[0], 0); /* one group */
+  dup_chain(f->r[1], 1); /* a group per row */
+}
+
 /* A person erased at their request is not brought back by a file. */
 static void test_erased_rejected(void **state) {
   fx *f = *state;
@@ -1177,6 +1246,7 @@ int main(void) {
       TEST(test_import_buffer_same_as_file),
       TEST(test_reimport_nothing_twice),
       TEST(test_on_duplicate),
+      TEST(test_duplicates_in_group_and_across),
       TEST(test_dry_run),
       TEST(test_erased_rejected),
       TEST(test_windows_1252_and_bad_bytes),
