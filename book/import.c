@@ -323,26 +323,15 @@ static int import_row(job *j, size_t row) {
     goto done;
   }
   char fields[256] = "";
-  /* A customer written here is looked up by the rows after it (no lookup
-   * at all with --on-duplicate create). */
-  bool note = j->o.on_duplicate != CARNET_IMPORT_DUP_CREATE;
   if (!found) {
-    if ((err = carnet_record_create(j->t, p, &id, NULL)) == 0 && note)
-      err = carnet__bulkdup_note(j->dup, j->t, &id);
-    if (err == 0)
+    if ((err = carnet_record_create(j->t, p, &id, NULL)) == 0)
       err = outcome(j, row, CARNET_IMPORT_ROW_IMPORTED, SIZE_MAX, NULL, &id, NULL, NULL);
   } else if (mode == CARNET_IMPORT_DUP_MERGE) {
-    if ((err = merge_into(j, row, &match, rec, &changed, fields, sizeof fields)) == 0 && changed &&
-        note)
-      err = carnet__bulkdup_note(j->dup, j->t, &match);
-    if (err == 0)
+    if ((err = merge_into(j, row, &match, rec, &changed, fields, sizeof fields)) == 0)
       err = outcome(j, row, changed ? CARNET_IMPORT_ROW_MERGED : CARNET_IMPORT_ROW_SKIPPED,
                     SIZE_MAX, NULL, &match, rec, changed ? fields : NULL);
   } else if (mode == CARNET_IMPORT_DUP_UPDATE) {
-    if ((err = update_from(j, &match, p, rec, &changed, fields, sizeof fields)) == 0 && changed &&
-        note)
-      err = carnet__bulkdup_note(j->dup, j->t, &match);
-    if (err == 0)
+    if ((err = update_from(j, &match, p, rec, &changed, fields, sizeof fields)) == 0)
       err = outcome(j, row, changed ? CARNET_IMPORT_ROW_UPDATED : CARNET_IMPORT_ROW_SKIPPED,
                     SIZE_MAX, NULL, &match, rec, changed ? fields : NULL);
   } else {
@@ -387,6 +376,9 @@ static int run_rows(job *j) {
   else
     carnet__bulk_init(&j->bulk, j->r, 0, 0, IMPORT_GROUP_PAGES, 0);
   int err = carnet__bulk_txn(&j->bulk, carnet__now_ms(j->r), &j->t);
+  /* The rows' customers are seen by the duplicate checks of the rows after
+   * them (engine/dupes/bulkdup.h). */
+  if (err == 0) carnet__bulkdup_watch(j->dup, j->t);
   for (size_t row = 1; err == 0 && row < n; row++) {
     stopped = row;
     if ((err = import_row(j, row))) break;
@@ -394,8 +386,9 @@ static int run_rows(job *j) {
     if (j->o.dry_run) continue;
     carnet__bulk_add(&j->bulk, 0, 1);
     uint64_t now = carnet__now_ms(j->r);
-    if (carnet__bulk_due(&j->bulk, now) && (err = commit(j)) == 0)
-      err = carnet__bulk_txn(&j->bulk, now, &j->t);
+    if (carnet__bulk_due(&j->bulk, now) && (err = commit(j)) == 0 &&
+        (err = carnet__bulk_txn(&j->bulk, now, &j->t)) == 0)
+      carnet__bulkdup_watch(j->dup, j->t);
   }
   if (j->t && (err || j->o.dry_run)) {
     carnet__bulk_abort(&j->bulk);

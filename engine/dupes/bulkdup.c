@@ -230,24 +230,22 @@ int carnet__bulkdup_lookup(carnet__bulkdup *d, carnet_txn *t, carnet_lookup_kind
   return 0;
 }
 
-int carnet__bulkdup_note(carnet__bulkdup *d, carnet_txn *t, const carnet_id *id) {
-  carnet__loaded l;
+/* The save hook (struct carnet_txn's `saved`): customer `e` as just saved
+ * in `t`. Its lookup keys replace those the table had for it. */
+static int on_saved(void *ctx, carnet_txn *t, const carnet__entity *e) {
+  carnet__bulkdup *d = ctx;
+  carnet__arena a;
   carnet__keyset ks;
   uint32_t w;
-  CARNET_ASSERT(d->r->txn == t);
   /* Before the first catch-up, or when the next lookup is to catch up
    * (another writer came between two groups), that catch-up indexes this
    * customer: the table would be emptied. */
   if (!d->ready || (d->check && t->seq0 != d->end)) return 0;
-  int rc;
-  if ((rc = carnet__load_lazy(t->st, id, &l)) == 0 && l.existed)
-    rc = carnet__index_blind_keys(&l.e, &d->secret, carnet__index_hash,
-                                  CARNET__IDX_PART_PHONE | CARNET__IDX_PART_EMAIL |
-                                      CARNET__IDX_PART_SIRET,
-                                  false, &l.arena, &ks);
-  else if (rc == 0)
-    ks.n = 0;
-  if (rc == 0) rc = who_of(d, id, &w);
+  carnet__arena_init(&a, 1024);
+  int rc = carnet__index_blind_keys(
+      e, &d->secret, carnet__index_hash,
+      CARNET__IDX_PART_PHONE | CARNET__IDX_PART_EMAIL | CARNET__IDX_PART_SIRET, false, &a, &ks);
+  if (rc == 0) rc = who_of(d, &e->id, &w);
   if (rc == 0) {
     who *x = &d->who[w];
     for (uint32_t i = x->first; i < x->first + x->n; i++)
@@ -264,8 +262,14 @@ int carnet__bulkdup_note(carnet__bulkdup *d, carnet_txn *t, const carnet_id *id)
       continue;
     if ((rc = add_ent(d, w, k)) == 0) d->who[w].n++;
   }
-  carnet__loaded_free(&l);
+  carnet__arena_free(&a);
   return rc;
+}
+
+void carnet__bulkdup_watch(carnet__bulkdup *d, carnet_txn *t) {
+  CARNET_ASSERT(t->saved == NULL || t->saved_ctx == d);
+  t->saved = on_saved;
+  t->saved_ctx = d;
 }
 
 void carnet__bulkdup_commit(carnet__bulkdup *d, carnet_txn *t) {

@@ -15,9 +15,10 @@
  *     they added no blind key, and deleted the old keys of the parts they
  *     changed, so the table holds a subset of each one's keys, E3), and
  *   - a table in memory of the lookup keys ('p' 'e' 's') of every customer
- *     this writer wrote (carnet__bulkdup_note), derived from its row as
- *     saved by the index's own function: exactly the keys a catch-up would
- *     insert for it.
+ *     this writer's transactions saved (carnet__bulkdup_watch: each save
+ *     tells, engine/store/entity_io.c), derived from the customer as saved
+ *     by the index's own function: exactly the keys a catch-up would insert
+ *     for it.
  *
  * Invariant B1: the two together hold exactly the keys a catch-up would
  * give, so a lookup answers what carnet_record_lookup answers: the first
@@ -61,10 +62,12 @@ void carnet__bulkdup_free(carnet__bulkdup *d);
 int carnet__bulkdup_lookup(carnet__bulkdup *d, carnet_txn *t, carnet_lookup_kind kind,
                            const char *value, carnet_id *first, bool *found);
 
-/* Brief: customer `id` was just written in `t` (created or changed): its
- * lookup keys, derived from its row as stored, replace those the table
- * had for it. Errors: CARNET_ENOMEM, the store's, CARNET_ECORRUPT. */
-int carnet__bulkdup_note(carnet__bulkdup *d, carnet_txn *t, const carnet_id *id);
+/* Brief: have every customer that transaction `t` saves from now on put in
+ * the table (its lookup keys, derived from it as saved, replace those the
+ * table had for it): call it on each transaction of the writer, before its
+ * first write. The table is exact for `t` only if `t` commits: after an
+ * abort, free the checks. */
+void carnet__bulkdup_watch(carnet__bulkdup *d, carnet_txn *t);
 
 /* Brief: `t` is about to be committed: the next transaction is checked
  * against where this one ends (B1). */

@@ -232,6 +232,7 @@ int carnet__save(carnet_txn *t, carnet__loaded *l, msgpack_sbuffer *sb) {
   const carnet__cell *del = carnet__entity_find(e, CARNET_F_DELETED, NULL, 0);
   bool deleted = del && del->vlen == 1 && del->val[0] == 0xc3;          /* msgpack true */
   if (deleted && e->kind == CARNET_KIND_ATTACHMENT) t->att_gone = true; /* A3 */
+  if (t->saved && e->kind == CARNET_KIND_CUSTOMER && (rc = t->saved(t->saved_ctx, t, e))) return rc;
   carnet__feed_note(t, &e->id, e->kind,
                     deleted   ? CARNET_CHANGE_DELETED
                     : created ? CARNET_CHANGE_CREATED

@@ -120,6 +120,11 @@ struct carnet_txn {
     uint64_t day;
     bool ok, dirty;
   } counter;
+  /* Told of every customer this transaction saves, as saved (a bulk
+   * writer's duplicate checks, engine/dupes/bulkdup.h); an error fails the
+   * save. NULL: nobody. */
+  int (*saved)(void *ctx, struct carnet_txn *t, const struct carnet__entity *e);
+  void *saved_ctx;
 };
 
 /* Brief: put the counter kept in `t` (t->counter) if it waits to be, as
