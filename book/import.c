@@ -242,6 +242,23 @@ static int update_from(job *j, const carnet_id *id, const carnet_patch *full,
   return err;
 }
 
+static int commit(job *j);
+
+/* Before the first duplicate lookup, and after another process wrote
+ * between two groups, the blind index is behind (engine/dupes/bulkdup.h):
+ * the group is committed and the index caught up in transactions of its
+ * own (bounded, and kept if the import dies: a rerun after a crash does
+ * not catch up again what it did), then a new group begins. A dry run,
+ * one transaction, lets the lookup catch up inside it. */
+static int index_ready(job *j) {
+  if (j->o.dry_run || !carnet__bulkdup_stale(j->dup, j->t)) return 0;
+  int err = commit(j);
+  if (err == 0) err = carnet__bulkdup_catchup(j->dup);
+  if (err == 0 && (err = carnet__bulk_txn(&j->bulk, carnet__now_ms(j->r), &j->t)) == 0)
+    carnet__bulkdup_watch(j->dup, j->t);
+  return err;
+}
+
 /* One data row; returns 0 or an error (or on_row's value) that stops the
  * import. */
 static int import_row(job *j, size_t row) {
@@ -316,7 +333,8 @@ static int import_row(job *j, size_t row) {
   } else if (err == CARNET_ENOTFOUND) {
     err = 0;
     if (mode != CARNET_IMPORT_DUP_CREATE &&
-        (err = carnet__imp_row_match(&j->map, j->sh, row, j->dup, j->t, &match, &found)))
+        ((err = index_ready(j)) ||
+         (err = carnet__imp_row_match(&j->map, j->sh, row, j->dup, j->t, &match, &found))))
       goto done;
     if (found && (err = carnet_record_get(j->r, &match, &rec))) goto done;
   } else {

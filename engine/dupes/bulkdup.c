@@ -206,6 +206,19 @@ static int ready(carnet__bulkdup *d, carnet_txn *t) {
   return 0;
 }
 
+bool carnet__bulkdup_stale(const carnet__bulkdup *d, const carnet_txn *t) {
+  return !d->ready || (d->check && t->seq0 != d->end);
+}
+
+int carnet__bulkdup_catchup(carnet__bulkdup *d) {
+  if (d->r->txn)
+    return carnet__fail(d->r, CARNET_EMISUSE, "carnet__bulkdup_catchup: a transaction is open");
+  /* The next lookup still checks its transaction (another writer may come
+   * in between) and empties the table: everything is in the index. */
+  d->ready = false;
+  return carnet__index_ready(d->r);
+}
+
 int carnet__bulkdup_lookup(carnet__bulkdup *d, carnet_txn *t, carnet_lookup_kind kind,
                            const char *value, carnet_id *first, bool *found) {
   char norm[CARNET__LOOKUP_NORM_MAX];
@@ -240,7 +253,7 @@ static int on_saved(void *ctx, carnet_txn *t, const carnet__entity *e) {
   /* Before the first catch-up, or when the next lookup is to catch up
    * (another writer came between two groups), that catch-up indexes this
    * customer: the table would be emptied. */
-  if (!d->ready || (d->check && t->seq0 != d->end)) return 0;
+  if (carnet__bulkdup_stale(d, t)) return 0;
   carnet__arena_init(&a, 1024);
   int rc = carnet__index_blind_keys(
       e, &d->secret, carnet__index_hash,

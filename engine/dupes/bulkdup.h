@@ -54,6 +54,18 @@ int carnet__bulkdup_new(carnet_replica *r, carnet__bulkdup **out);
 /* Brief: wipe and free (NULL: nothing). */
 void carnet__bulkdup_free(carnet__bulkdup *d);
 
+/* Brief: whether the next lookup in `t` would catch the index up (the
+ * first one, or after another writer, B1): the writer may rather commit
+ * its group, call carnet__bulkdup_catchup, and go on in a new one. */
+bool carnet__bulkdup_stale(const carnet__bulkdup *d, const carnet_txn *t);
+
+/* Brief: catch the blind index up in transactions of its own, bounded and
+ * committed one by one (carnet__index_ready: what they did stays done if
+ * the process dies), so that no group of the writer holds a catch-up.
+ * Needs no transaction open on the handle. Errors: those of a catch-up;
+ * CARNET_EMISUSE (a transaction is open). */
+int carnet__bulkdup_catchup(carnet__bulkdup *d);
+
 /* Brief: the first customer (the smallest id) whose `kind` key is the one
  * of `value`, as carnet_record_lookup(r, kind, value, first, 1, ...) would
  * find it, read in the writer's open transaction `t`. *found says whether
