@@ -55,7 +55,8 @@ fi
 OLD=$1 NEW=$2 FILE=$3
 shift 3
 W=$(mktemp -d "${TMPDIR:-/tmp}/import-compare.XXXXXX")
-trap 'rm -rf "$W"' EXIT
+# KEEP=1 keeps the replicas and outputs (the folder is printed).
+if [ -n "${KEEP:-}" ]; then echo "outputs in $W"; else trap 'rm -rf "$W"' EXIT; fi
 "$NEW" --dir "$W/base" init >/dev/null
 cp -a "$W/base" "$W/old"
 cp -a "$W/base" "$W/new"
