@@ -12,6 +12,7 @@
 #include "engine/dupes/bulkdup.h"
 
 #include <sodium.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "carnet/erase.h"
@@ -41,8 +42,11 @@ struct carnet__bulkdup {
   bool ready;      /* caught up once: the table and the index make B1 */
   bool check;      /* a commit ended a transaction: check the next one */
   uint64_t end;    /* the sequence number the last commit ended at */
-  bool has_secret; /* the index secret, loaded by the first lookup or note */
-  carnet__blind_secret secret;
+  bool has_secret; /* the index secret, loaded by the first lookup */
+  /* The secret holds a BLAKE2b state that wants 64-byte alignment, more
+   * than an allocator promises: it lives in `secret_block`, aligned. */
+  carnet__blind_secret *secret;
+  void *secret_block;
   carnet_txn *oppose_txn; /* the transaction `oppose_empty` was read in */
   bool oppose_empty;
   ent *ents;
@@ -56,9 +60,17 @@ struct carnet__bulkdup {
 };
 
 int carnet__bulkdup_new(carnet_replica *r, carnet__bulkdup **out) {
-  *out = carnet__calloc(1, sizeof **out);
-  if (*out == NULL) return CARNET_ENOMEM;
-  (*out)->r = r;
+  size_t align = _Alignof(carnet__blind_secret);
+  carnet__bulkdup *d = carnet__calloc(1, sizeof *d);
+  if (d && (d->secret_block = carnet__calloc(1, sizeof *d->secret + align)) == NULL) {
+    carnet__free(d);
+    d = NULL;
+  }
+  *out = d;
+  if (d == NULL) return CARNET_ENOMEM;
+  uintptr_t at = ((uintptr_t)d->secret_block + align - 1) & ~(uintptr_t)(align - 1);
+  d->secret = (carnet__blind_secret *)at;
+  d->r = r;
   return 0;
 }
 
@@ -73,7 +85,8 @@ static void clear(carnet__bulkdup *d) {
 void carnet__bulkdup_free(carnet__bulkdup *d) {
   if (d == NULL) return;
   clear(d);
-  sodium_memzero(&d->secret, sizeof d->secret);
+  sodium_memzero(d->secret, sizeof *d->secret);
+  carnet__free(d->secret_block);
   carnet__free(d);
 }
 
@@ -194,7 +207,7 @@ static int ready(carnet__bulkdup *d, carnet_txn *t) {
   if (d->ready && d->check && t->seq0 != d->end) d->ready = false;
   d->check = false;
   if (!d->has_secret) {
-    int rc = carnet__index_secret(t->st, &d->secret);
+    int rc = carnet__index_secret(t->st, d->secret);
     if (rc) return rc; /* a write transaction ensured it (carnet_txn_begin) */
     d->has_secret = true;
   }
@@ -229,7 +242,7 @@ int carnet__bulkdup_lookup(carnet__bulkdup *d, carnet_txn *t, carnet_lookup_kind
   CARNET_ASSERT(d->r->txn == t);
   int rc = carnet__lookup_norm(d->r, kind, value, &key[0], norm);
   if (rc || (rc = ready(d, t))) return rc;
-  if ((rc = carnet__index_hash(&d->secret, key[0], norm, strlen(norm), key + 1)) ||
+  if ((rc = carnet__index_hash(d->secret, key[0], norm, strlen(norm), key + 1)) ||
       (rc = carnet__lookup_ids(t->st, key, ids, 1, &n)))
     return rc;
   bool in_table = table_first(d, key, &mine);
@@ -256,7 +269,7 @@ static int on_saved(void *ctx, carnet_txn *t, const carnet__entity *e) {
   if (carnet__bulkdup_stale(d, t)) return 0;
   carnet__arena_init(&a, 1024);
   int rc = carnet__index_blind_keys(
-      e, &d->secret, carnet__index_hash,
+      e, d->secret, carnet__index_hash,
       CARNET__IDX_PART_PHONE | CARNET__IDX_PART_EMAIL | CARNET__IDX_PART_SIRET, false, &a, &ks);
   if (rc == 0) rc = who_of(d, &e->id, &w);
   if (rc == 0) {
