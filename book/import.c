@@ -368,8 +368,10 @@ done:
 #define PROGRESS_EVERY 256u
 
 /* An import holds the whole decoded file in memory besides its group's
- * dirty pages: a smaller page bound than other bulk writers keeps it under
- * 64 MB of private memory at 100,000 rows (63.6 MB; 40 MiB of pages: 70 MB). */
+ * dirty pages (and the duplicate checks' table, ~13 MB at 100,000 rows): a
+ * smaller page bound than other bulk writers keeps it under 64 MB of
+ * private memory at 100,000 rows (55-60 MB; 12,288 pages: 59 MB and 470 MB
+ * written, 16,384: 63 MB and 263-355 MB, on a loaded machine). */
 #define IMPORT_GROUP_PAGES 8192u
 
 static int commit(job *j) {
