@@ -26,16 +26,33 @@
 #define KEY_LEN (1 + CARNET__INDEX_HASH_LEN)
 #define NONE UINT32_MAX
 
+/* An entry: a key's hash, whose key it is and its tag (`who`: the customer
+ * in its low 30 bits, the tag's code in its top 2; NONE: dead, its customer
+ * was written again), and the next entry of its chain. 24 bytes: at
+ * 100,000 imported rows the table holds ~225,000. */
 typedef struct ent {
-  uint8_t key[KEY_LEN];
-  uint32_t who; /* NONE: dead (its customer was written again) */
+  uint8_t h[CARNET__INDEX_HASH_LEN];
+  uint32_t who;
   uint32_t next;
 } ent;
+
+#define WHO_BITS 30
+#define WHO_MASK ((1u << WHO_BITS) - 1)
 
 typedef struct who {
   carnet_id id;
   uint32_t first, n; /* its live entries: ents[first .. first + n) */
 } who;
+
+/* An array grown by chunks of CHUNK elements: no copy and no twice-the-size
+ * moment as it grows (the import's private memory is bounded). */
+#define CHUNK_BITS 14
+#define CHUNK (1u << CHUNK_BITS)
+
+typedef struct chunks {
+  void **c;
+  size_t n, cap; /* chunks allocated, room in `c` */
+} chunks;
 
 struct carnet__bulkdup {
   carnet_replica *r;
@@ -49,12 +66,12 @@ struct carnet__bulkdup {
   void *secret_block;
   carnet_txn *oppose_txn; /* the transaction `oppose_empty` was read in */
   bool oppose_empty;
-  ent *ents;
-  size_t nents, ents_cap;
+  chunks ents; /* ent */
+  size_t nents;
   uint32_t *heads; /* chains of `ents` by key; heads_cap a power of two */
   size_t heads_cap;
-  who *who;
-  size_t nwho, who_cap;
+  chunks who; /* who */
+  size_t nwho;
   uint32_t *slots; /* index of `who` by id, open addressing; NONE: free */
   size_t slots_cap;
 };
@@ -74,12 +91,48 @@ int carnet__bulkdup_new(carnet_replica *r, carnet__bulkdup **out) {
   return 0;
 }
 
+static void *chunk_at(const chunks *k, size_t size, size_t i) {
+  return (char *)k->c[i >> CHUNK_BITS] + (i & (CHUNK - 1)) * size;
+}
+
+/* Room for element `i`, the next one. */
+static int chunk_room(chunks *k, size_t size, size_t i) {
+  if ((i >> CHUNK_BITS) < k->n) return 0;
+  if (k->n == k->cap) {
+    size_t cap = k->cap ? 2 * k->cap : 16;
+    void **c = carnet__realloc(k->c, cap * sizeof *c);
+    if (c == NULL) return CARNET_ENOMEM;
+    k->c = c;
+    k->cap = cap;
+  }
+  if ((k->c[k->n] = carnet__malloc(CHUNK * size)) == NULL) return CARNET_ENOMEM;
+  k->n++;
+  return 0;
+}
+
+static void chunks_free(chunks *k, size_t size) {
+  for (size_t i = 0; i < k->n; i++) {
+    sodium_memzero(k->c[i], CHUNK * size);
+    carnet__free(k->c[i]);
+  }
+  carnet__free(k->c);
+  memset(k, 0, sizeof *k);
+}
+
+static ent *ent_at(const carnet__bulkdup *d, uint32_t i) {
+  return chunk_at(&d->ents, sizeof(ent), i);
+}
+
+static who *who_at(const carnet__bulkdup *d, uint32_t i) {
+  return chunk_at(&d->who, sizeof(who), i);
+}
+
 static void clear(carnet__bulkdup *d) {
-  if (d->ents) sodium_memzero(d->ents, d->ents_cap * sizeof *d->ents);
-  if (d->who) sodium_memzero(d->who, d->who_cap * sizeof *d->who);
-  carnet__free(d->ents), carnet__free(d->heads), carnet__free(d->who), carnet__free(d->slots);
-  d->ents = NULL, d->heads = NULL, d->who = NULL, d->slots = NULL;
-  d->nents = d->ents_cap = d->heads_cap = d->nwho = d->who_cap = d->slots_cap = 0;
+  chunks_free(&d->ents, sizeof(ent));
+  chunks_free(&d->who, sizeof(who));
+  carnet__free(d->heads), carnet__free(d->slots);
+  d->heads = NULL, d->slots = NULL;
+  d->nents = d->heads_cap = d->nwho = d->slots_cap = 0;
 }
 
 void carnet__bulkdup_free(carnet__bulkdup *d) {
@@ -90,10 +143,15 @@ void carnet__bulkdup_free(carnet__bulkdup *d) {
   carnet__free(d);
 }
 
-static uint32_t key_hash(const uint8_t *key) {
-  uint32_t h;
-  memcpy(&h, key + 1, sizeof h); /* keyed SipHash output */
-  return h ^ key[0];
+/* The tags the table holds, as 2 bits. */
+static uint32_t tag_code(uint8_t tag) {
+  return tag == CARNET__IDX_PHONE ? 0 : tag == CARNET__IDX_EMAIL ? 1 : 2;
+}
+
+static uint32_t key_hash(const uint8_t *h, uint32_t code) {
+  uint32_t x;
+  memcpy(&x, h, sizeof x); /* keyed SipHash output */
+  return x ^ (code * 2654435761u);
 }
 
 static uint32_t id_hash(const carnet_id *id) {
@@ -109,10 +167,11 @@ static int rechain(carnet__bulkdup *d, size_t cap) {
   uint32_t *heads = carnet__malloc(cap * sizeof *heads);
   if (heads == NULL) return CARNET_ENOMEM;
   memset(heads, 0xff, cap * sizeof *heads);
-  for (size_t i = 0; i < d->nents; i++) {
-    uint32_t at = key_hash(d->ents[i].key) & (uint32_t)(cap - 1);
-    d->ents[i].next = heads[at];
-    heads[at] = (uint32_t)i;
+  for (uint32_t i = 0; i < d->nents; i++) {
+    ent *e = ent_at(d, i);
+    uint32_t at = key_hash(e->h, e->who >> WHO_BITS) & (uint32_t)(cap - 1);
+    e->next = heads[at];
+    heads[at] = i;
   }
   carnet__free(d->heads);
   d->heads = heads;
@@ -124,11 +183,11 @@ static int reslot(carnet__bulkdup *d, size_t cap) {
   uint32_t *slots = carnet__malloc(cap * sizeof *slots);
   if (slots == NULL) return CARNET_ENOMEM;
   memset(slots, 0xff, cap * sizeof *slots);
-  for (size_t i = 0; i < d->nwho; i++) {
-    size_t at = id_hash(&d->who[i].id) & (cap - 1);
+  for (uint32_t i = 0; i < d->nwho; i++) {
+    size_t at = id_hash(&who_at(d, i)->id) & (cap - 1);
     while (slots[at] != NONE)
       at = (at + 1) & (cap - 1);
-    slots[at] = (uint32_t)i;
+    slots[at] = i;
   }
   carnet__free(d->slots);
   d->slots = slots;
@@ -138,25 +197,20 @@ static int reslot(carnet__bulkdup *d, size_t cap) {
 
 /* The customer `id` in `who`, added when absent. */
 static int who_of(carnet__bulkdup *d, const carnet_id *id, uint32_t *out) {
-  if (d->nwho >= UINT32_MAX - 1) return CARNET_ELIMIT;
+  if (d->nwho >= WHO_MASK) return CARNET_ELIMIT;
   if (2 * (d->nwho + 1) > d->slots_cap) {
     int rc = reslot(d, d->slots_cap ? 2 * d->slots_cap : 1024);
     if (rc) return rc;
   }
   size_t at = id_hash(id) & (d->slots_cap - 1);
   for (; d->slots[at] != NONE; at = (at + 1) & (d->slots_cap - 1))
-    if (memcmp(d->who[d->slots[at]].id.b, id->b, 16) == 0) {
+    if (memcmp(who_at(d, d->slots[at])->id.b, id->b, 16) == 0) {
       *out = d->slots[at];
       return 0;
     }
-  if (d->nwho == d->who_cap) {
-    size_t cap = d->who_cap ? 2 * d->who_cap : 1024;
-    who *w = carnet__realloc(d->who, cap * sizeof *w);
-    if (w == NULL) return CARNET_ENOMEM;
-    d->who = w;
-    d->who_cap = cap;
-  }
-  d->who[d->nwho] = (who){*id, 0, 0};
+  int rc = chunk_room(&d->who, sizeof(who), d->nwho);
+  if (rc) return rc;
+  *who_at(d, (uint32_t)d->nwho) = (who){*id, 0, 0};
   d->slots[at] = (uint32_t)d->nwho;
   *out = (uint32_t)d->nwho++;
   return 0;
@@ -164,21 +218,15 @@ static int who_of(carnet__bulkdup *d, const carnet_id *id, uint32_t *out) {
 
 static int add_ent(carnet__bulkdup *d, uint32_t w, const uint8_t *key) {
   if (d->nents >= UINT32_MAX - 1) return CARNET_ELIMIT;
-  if (d->nents == d->ents_cap) {
-    size_t cap = d->ents_cap ? 2 * d->ents_cap : 4096;
-    ent *e = carnet__realloc(d->ents, cap * sizeof *e);
-    if (e == NULL) return CARNET_ENOMEM;
-    d->ents = e;
-    d->ents_cap = cap;
-  }
-  if (2 * (d->nents + 1) > d->heads_cap) {
-    int rc = rechain(d, d->heads_cap ? 2 * d->heads_cap : 8192);
-    if (rc) return rc;
-  }
-  ent *e = &d->ents[d->nents];
-  uint32_t at = key_hash(key) & (uint32_t)(d->heads_cap - 1);
-  memcpy(e->key, key, KEY_LEN);
-  e->who = w;
+  int rc = chunk_room(&d->ents, sizeof(ent), d->nents);
+  if (rc) return rc;
+  if (d->nents + 1 > d->heads_cap && (rc = rechain(d, d->heads_cap ? 2 * d->heads_cap : 8192)))
+    return rc;
+  uint32_t code = tag_code(key[0]);
+  ent *e = ent_at(d, (uint32_t)d->nents);
+  uint32_t at = key_hash(key + 1, code) & (uint32_t)(d->heads_cap - 1);
+  memcpy(e->h, key + 1, sizeof e->h);
+  e->who = w | code << WHO_BITS;
   e->next = d->heads[at];
   d->heads[at] = (uint32_t)d->nents++;
   return 0;
@@ -187,12 +235,14 @@ static int add_ent(carnet__bulkdup *d, uint32_t w, const uint8_t *key) {
 /* The smallest id among the live entries of `key`. */
 static bool table_first(const carnet__bulkdup *d, const uint8_t *key, carnet_id *out) {
   bool found = false;
+  uint32_t code = tag_code(key[0]);
   if (d->heads_cap == 0) return false;
-  for (uint32_t i = d->heads[key_hash(key) & (uint32_t)(d->heads_cap - 1)]; i != NONE;
-       i = d->ents[i].next) {
-    const ent *e = &d->ents[i];
-    if (e->who == NONE || memcmp(e->key, key, KEY_LEN) != 0) continue;
-    const carnet_id *id = &d->who[e->who].id;
+  for (uint32_t i = d->heads[key_hash(key + 1, code) & (uint32_t)(d->heads_cap - 1)]; i != NONE;
+       i = ent_at(d, i)->next) {
+    const ent *e = ent_at(d, i);
+    if (e->who == NONE || e->who >> WHO_BITS != code || memcmp(e->h, key + 1, sizeof e->h) != 0)
+      continue;
+    const carnet_id *id = &who_at(d, e->who & WHO_MASK)->id;
     if (!found || memcmp(id->b, out->b, 16) < 0) *out = *id;
     found = true;
   }
@@ -273,9 +323,9 @@ static int on_saved(void *ctx, carnet_txn *t, const carnet__entity *e) {
       CARNET__IDX_PART_PHONE | CARNET__IDX_PART_EMAIL | CARNET__IDX_PART_SIRET, false, &a, &ks);
   if (rc == 0) rc = who_of(d, &e->id, &w);
   if (rc == 0) {
-    who *x = &d->who[w];
+    who *x = who_at(d, w);
     for (uint32_t i = x->first; i < x->first + x->n; i++)
-      d->ents[i].who = NONE;
+      ent_at(d, i)->who = NONE;
     x->first = (uint32_t)d->nents;
     x->n = 0;
   }
@@ -286,7 +336,7 @@ static int on_saved(void *ctx, carnet_txn *t, const carnet__entity *e) {
     if (ks.keys[i].len != CARNET__INDEX_BLIND_KEY_LEN ||
         (k[0] != CARNET__IDX_PHONE && k[0] != CARNET__IDX_EMAIL && k[0] != CARNET__IDX_SIRET))
       continue;
-    if ((rc = add_ent(d, w, k)) == 0) d->who[w].n++;
+    if ((rc = add_ent(d, w, k)) == 0) who_at(d, w)->n++;
   }
   carnet__arena_free(&a);
   return rc;
