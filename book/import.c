@@ -368,11 +368,18 @@ done:
 #define PROGRESS_EVERY 256u
 
 /* An import holds the whole decoded file in memory besides its group's
- * dirty pages (and the duplicate checks' table, ~13 MB at 100,000 rows): a
- * smaller page bound than other bulk writers keeps it under 64 MB of
- * private memory at 100,000 rows (55-60 MB; 12,288 pages: 59 MB and 470 MB
- * written, 16,384: 63 MB and 263-355 MB, on a loaded machine). */
+ * dirty pages and the duplicate checks' table (~9 MB at 100,000 rows,
+ * counted in the bound as pages): a smaller page bound than other bulk
+ * writers keeps it under 64 MB of private memory at 100,000 rows. */
 #define IMPORT_GROUP_PAGES 8192u
+#define IMPORT_GROUP_PAGES_MIN 2048u
+
+/* The page bound of the next group: IMPORT_GROUP_PAGES less the table's. */
+static size_t group_pages(const job *j) {
+  size_t table = carnet__bulkdup_bytes(j->dup) / 4096;
+  return table + IMPORT_GROUP_PAGES_MIN < IMPORT_GROUP_PAGES ? IMPORT_GROUP_PAGES - table
+                                                             : IMPORT_GROUP_PAGES_MIN;
+}
 
 static int commit(job *j) {
   if (j->t) carnet__bulkdup_commit(j->dup, j->t);
@@ -405,6 +412,7 @@ static int run_rows(job *j) {
     if (j->o.on_progress && row % PROGRESS_EVERY == 0) j->o.on_progress(j->o.ctx, row, n - 1);
     if (j->o.dry_run) continue;
     carnet__bulk_add(&j->bulk, 0, 1);
+    if (!j->o.batch) j->bulk.max_pages = group_pages(j);
     uint64_t now = carnet__now_ms(j->r);
     if (carnet__bulk_due(&j->bulk, now) && (err = commit(j)) == 0 &&
         (err = carnet__bulk_txn(&j->bulk, now, &j->t)) == 0)

@@ -348,6 +348,11 @@ void carnet__bulkdup_watch(carnet__bulkdup *d, carnet_txn *t) {
   t->saved_ctx = d;
 }
 
+size_t carnet__bulkdup_bytes(const carnet__bulkdup *d) {
+  return (d->ents.n * sizeof(ent) + d->who.n * sizeof(who)) * CHUNK +
+         (d->heads_cap + d->slots_cap) * sizeof(uint32_t);
+}
+
 void carnet__bulkdup_commit(carnet__bulkdup *d, carnet_txn *t) {
   d->end = t->seq;
   d->check = true;

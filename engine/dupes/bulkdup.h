@@ -81,6 +81,10 @@ int carnet__bulkdup_lookup(carnet__bulkdup *d, carnet_txn *t, carnet_lookup_kind
  * abort, free the checks. */
 void carnet__bulkdup_watch(carnet__bulkdup *d, carnet_txn *t);
 
+/* Brief: the bytes the table holds (its share of a writer's private memory,
+ * which a writer may count in its group's bound). */
+size_t carnet__bulkdup_bytes(const carnet__bulkdup *d);
+
 /* Brief: `t` is about to be committed: the next transaction is checked
  * against where this one ends (B1). */
 void carnet__bulkdup_commit(carnet__bulkdup *d, carnet_txn *t);
