@@ -332,6 +332,28 @@ static void cell_text(const carnet__entity *e, carnet_field f, char *out, size_t
   out[n] = '\0';
 }
 
+/* Keeps the customer's PHONES_MAX smallest phones (by number, then a
+ * mobile before a line): cells come in slot order, and slot ids are random,
+ * so "the first six" would differ between two replicas of one customer
+ * and two runs could score the same pair differently. */
+static void keep_phone(summary *s, const char *text, bool mobile) {
+  size_t at = s->nphones;
+  if (at == PHONES_MAX) {
+    /* Full: the new phone replaces the greatest one if it is smaller. */
+    at = 0;
+    for (size_t i = 1; i < PHONES_MAX; i++) {
+      int c = strcmp(s->phones[i], s->phones[at]);
+      if (c > 0 || (c == 0 && !s->mobile[i] && s->mobile[at])) at = i;
+    }
+    int c = strcmp(text, s->phones[at]);
+    if (c > 0 || (c == 0 && (!mobile || s->mobile[at]))) return;
+  } else {
+    s->nphones++;
+  }
+  s->mobile[at] = mobile;
+  memcpy(s->phones[at], text, strlen(text) + 1);
+}
+
 /* Whether the customer holds an e-mail, and its phones (E.164), from its
  * element cells: a phone is [type, number], nil once removed; an e-mail's
  * value is true while it is held. */
@@ -339,7 +361,7 @@ static void contacts(const carnet__entity *e, summary *s) {
   for (size_t i = 0; i < e->n; i++) {
     const carnet__cell *c = &e->cells[i];
     if (c->field == CARNET_F_EMAILS && c->vlen == 1 && c->val[0] == 0xc3) s->email = true;
-    if (c->field != CARNET_F_PHONES || s->nphones == PHONES_MAX) continue;
+    if (c->field != CARNET_F_PHONES) continue;
     /* A phone is a two-element array of short strings: read in place
      * (carnet__mp_obj1); anything else is no phone to compare. */
     msgpack_object o, el[4];
@@ -349,9 +371,11 @@ static void contacts(const carnet__entity *e, summary *s) {
     const msgpack_object *t = &el[0], *num = &el[1];
     if (t->type == MSGPACK_OBJECT_STR && num->type == MSGPACK_OBJECT_STR &&
         num->via.str.size < CARNET_PHONE_E164_MAX) {
-      s->mobile[s->nphones] = t->via.str.size == 6 && memcmp(t->via.str.ptr, "mobile", 6) == 0;
-      memcpy(s->phones[s->nphones], num->via.str.ptr, num->via.str.size);
-      s->phones[s->nphones++][num->via.str.size] = '\0';
+      bool mobile = t->via.str.size == 6 && memcmp(t->via.str.ptr, "mobile", 6) == 0;
+      char text[CARNET_PHONE_E164_MAX];
+      memcpy(text, num->via.str.ptr, num->via.str.size);
+      text[num->via.str.size] = '\0';
+      keep_phone(s, text, mobile);
     }
   }
 }
