@@ -652,18 +652,25 @@ static double create_sampled(ctx *c, carnet_replica *r, uint32_t n, double *anon
 /* The blind index's catch-up that the first duplicate check after a bulk
  * write runs (engine/store/index.c, E3), on its own line so that no other
  * figure hides it: one carnet_record_lookup, timed, with its CPU time and
- * disk writes, and the data file's size then. */
+ * disk writes, the data file's size then, and this process's private
+ * memory (RssAnon) before it and at its peak (sampled every 5 ms). */
 static void catchup_print(carnet_replica *r, const char *after, uint32_t n) {
   struct rusage r0, r1;
   carnet_id id;
   size_t found = 0;
   char path[1100];
   struct stat sb;
+  bench_mem m0;
+  double anon[2];
+  bench_proc_mem(getpid(), &m0);
+  bench_sampler *sm = bench_sampler_start();
+  bench_sampler_watch(sm, 0, getpid());
   getrusage(RUSAGE_SELF, &r0);
   double t0 = bench_now_ms();
   int rc = carnet_record_lookup(r, CARNET_LOOKUP_EMAIL, "nobody@example.invalid", &id, 1, &found);
   double ms = bench_now_ms() - t0;
   getrusage(RUSAGE_SELF, &r1);
+  bench_sampler_stop(sm, anon, NULL);
   if (rc) bench_die("index catch-up in %s: %s", carnet_replica_dir(r), carnet_replica_errmsg(r));
   snprintf(path, sizeof path, "%s/data.mdb", carnet_replica_dir(r));
   /* Allocated bytes: with a writable map (MDB_WRITEMAP) the apparent size is the map's. */
@@ -684,6 +691,8 @@ static void catchup_print(carnet_replica *r, const char *after, uint32_t n) {
   jnum(&j, "cpu_ms", cpu);
   jnum(&j, "disk_write_mb", (double)(r1.ru_oublock - r0.ru_oublock) * 512.0 / 1e6);
   jnum(&j, "data_file_mb", data_mb);
+  jnum(&j, "anon_before_mb", m0.anon);
+  jnum(&j, "anon_peak_mb", anon[0]);
   jclose(&j);
 }
 
