@@ -206,7 +206,9 @@ int carnet__index_mark_put(carnet__stxn *st, uint64_t mark);
  * mark, sorted (they reach LMDB at commit or at the next read of the
  * table), and its search signature (r->search_sig, engine/crm/searchsig.h;
  * sorted by id, appended when they all come after the table's last),
- * then the mark at the last entry. The rows' keys and signatures are
+ * then the mark at the last entry. A large backlog is read in id order
+ * (a cursor over the entities, skipping those indexed already) and its
+ * signatures written as they come. The rows' keys and signatures are
  * derived on the calling thread and one worker thread it starts and joins
  * per batch of rows (engine/store/reindex.c); LMDB is called from the
  * calling thread only. At most `max` entities (0: no
@@ -214,6 +216,17 @@ int carnet__index_mark_put(carnet__stxn *st, uint64_t mark);
  * many entities it read. Errors: CARNET_ENOMEM, CARNET_ECORRUPT,
  * CARNET_EIO. */
 int carnet__index_catchup(carnet_replica *r, carnet__stxn *st, size_t max, bool *more, uint64_t *n);
+
+/* How a catch-up reads its backlog: chosen by its size (AUTO), or, for the
+ * tests that compare the two, in the change index's order (ENTRIES) or in
+ * id order whenever the backlog fits in `max` (IDS; engine/store/reindex.c). */
+typedef enum carnet__walk {
+  CARNET__WALK_AUTO,
+  CARNET__WALK_ENTRIES,
+  CARNET__WALK_IDS
+} carnet__walk;
+int carnet__index_catchup_walk(carnet_replica *r, carnet__stxn *st, size_t max, bool *more,
+                               uint64_t *n, carnet__walk walk);
 
 /* Whether the parts computed alone give the same keys as all together
  * (the keyset's cap is out of reach for this entity). */

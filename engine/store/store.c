@@ -1703,6 +1703,30 @@ int carnet__store_next(carnet__scur *c, carnet_buf *k, carnet_buf *v) {
   return cursor_get(c, &mk, MDB_NEXT, k, v);
 }
 
+static int cursor_raw(carnet__scur *c, MDB_val *k, MDB_cursor_op op, carnet_buf *ko,
+                      carnet_buf *raw, bool *is_sealed) {
+  MDB_val v;
+  CARNET_ASSERT(c->tb != CARNET__T_META);
+  int mrc = mdb_cursor_get(c->cur, k, &v, op);
+  if (mrc == MDB_NOTFOUND) return CARNET_ENOTFOUND;
+  if (mrc) return from_mdb(mrc);
+  *ko = (carnet_buf){k->mv_data, k->mv_size};
+  *raw = (carnet_buf){v.mv_data, v.mv_size};
+  *is_sealed = sealed_in(c->s, c->tb, k->mv_data, k->mv_size);
+  return 0;
+}
+
+int carnet__store_seek_raw(carnet__scur *c, const void *key, size_t klen, carnet_buf *k,
+                           carnet_buf *raw, bool *is_sealed) {
+  MDB_val mk = {klen, (void *)key};
+  return cursor_raw(c, &mk, klen ? MDB_SET_RANGE : MDB_FIRST, k, raw, is_sealed);
+}
+
+int carnet__store_next_raw(carnet__scur *c, carnet_buf *k, carnet_buf *raw, bool *is_sealed) {
+  MDB_val mk;
+  return cursor_raw(c, &mk, MDB_NEXT, k, raw, is_sealed);
+}
+
 int carnet__store_last(carnet__scur *c, carnet_buf *k, carnet_buf *v) {
   MDB_val mk;
   return cursor_get(c, &mk, MDB_LAST, k, v);

@@ -206,6 +206,14 @@ int carnet__store_seek(carnet__scur *c, const void *key, size_t klen, carnet_buf
 /* Brief: the next entry. Errors: CARNET_ENOTFOUND at the end. */
 int carnet__store_next(carnet__scur *c, carnet_buf *k, carnet_buf *v);
 
+/* Brief: carnet__store_seek and carnet__store_next reading the value as it
+ * is stored (carnet__store_get_raw): *raw stays valid until the cursor's
+ * next move or a write in the transaction; *is_sealed says whether it must
+ * be opened (carnet__store_open_raw). Not for the meta table. */
+int carnet__store_seek_raw(carnet__scur *c, const void *key, size_t klen, carnet_buf *k,
+                           carnet_buf *raw, bool *is_sealed);
+int carnet__store_next_raw(carnet__scur *c, carnet_buf *k, carnet_buf *raw, bool *is_sealed);
+
 /* Brief: the last entry of the table. Errors: CARNET_ENOTFOUND if empty. */
 int carnet__store_last(carnet__scur *c, carnet_buf *k, carnet_buf *v);
 

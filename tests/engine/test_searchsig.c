@@ -14,6 +14,8 @@
  * - A large catch-up (several batches, two threads) writes each customer's
  *   signature as derived from its row alone, the index the rows derive,
  *   and nothing of a person erased before or after being indexed.
+ * - A large backlog read in id order writes the same index, signatures and
+ *   mark as one read in the change index's order.
  * - A customer's document read from its cells is its record's, odd cells
  *   included.
  * - The fast folding (ASCII and Latin-1 letters) is utf8proc's, letter by
@@ -577,6 +579,118 @@ static void test_large_catchup_as_one_by_one(void **state) {
   assert_int_equal(rows, total - 2);
 }
 
+/* The blind index, the signatures and the mark after a catch-up of the
+ * open state of `r` walking `walk`, as bytes (each entry: key length, key,
+ * value length, value); with `from_scratch`, the index and signatures
+ * deleted and the mark set to 0 first. The transaction is aborted: every
+ * call starts from the same state. */
+typedef struct bytes {
+  uint8_t *base;
+  size_t len, cap;
+} bytes;
+
+static void put_bytes(bytes *out, const void *p, size_t n) {
+  uint32_t len = (uint32_t)n;
+  if (out->cap - out->len < n + sizeof len) {
+    out->cap = 2 * (out->cap + n + sizeof len);
+    out->base = realloc(out->base, out->cap);
+    assert_non_null(out->base);
+  }
+  memcpy(out->base + out->len, &len, sizeof len);
+  memcpy(out->base + out->len + sizeof len, p, n);
+  out->len += n + sizeof len;
+}
+
+static void caught_up(carnet_replica *r, carnet__walk walk, bool from_scratch, bytes *out) {
+  static const carnet__table tables[] = {CARNET__T_INDEX, CARNET__T_SEARCH};
+  carnet__stxn *st;
+  bool more = true;
+  uint64_t n = 0, mark = 0;
+  OK(r, carnet__store_begin(r->store, true, &st));
+  if (from_scratch) {
+    OK(r, carnet__store_clear(st, CARNET__T_INDEX));
+    OK(r, carnet__store_clear(st, CARNET__T_SEARCH));
+    OK(r, carnet__index_mark_put(st, 0));
+  }
+  OK(r, carnet__index_catchup_walk(r, st, 0, &more, &n, walk));
+  assert_false(more);
+  assert_true(n > 0);
+  OK(r, carnet__index_mark(st, &mark));
+  put_bytes(out, &mark, sizeof mark);
+  for (size_t i = 0; i < 2; i++) {
+    carnet__scur *cur = NULL;
+    carnet_buf k, v;
+    OK(r, carnet__store_cursor(st, tables[i], &cur));
+    for (int rc = carnet__store_seek(cur, NULL, 0, &k, &v); rc == 0;
+         rc = carnet__store_next(cur, &k, &v)) {
+      put_bytes(out, k.base, k.len);
+      put_bytes(out, v.base, v.len);
+    }
+    carnet__store_cursor_close(cur);
+  }
+  carnet__store_abort(st);
+}
+
+/* A catch-up that reads its backlog in id order (a large one: cursor over
+ * the entities, signatures written as they come) writes the same index,
+ * signatures and mark as one in the change index's order, whether the
+ * index is empty or holds entities indexed before some were edited,
+ * deleted, erased or added (engine/store/reindex.c). */
+static void test_catchup_by_id_as_by_entry(void **state) {
+  fx *f = *state;
+  carnet_replica *r = f->r;
+  carnet_id who[900];
+  carnet_txn *t;
+  OK(r, carnet_txn_begin(r, &t));
+  for (int i = 0; i < 600; i++) {
+    char name[64], mail[64], phone[32];
+    snprintf(name, sizeof name, "Émile Martin-%d", i % 450);
+    snprintf(mail, sizeof mail, "e.martin%d@exemple.fr", i);
+    snprintf(phone, sizeof phone, "06 11 %02d %02d %02d", i / 10000, i / 100 % 100, i % 100);
+    who[i] = add_in(r, t, "name", name, "emails", mail, "phone", phone, "city", "Nîmes", NULL);
+  }
+  OK(r, carnet_txn_commit(t));
+  OK(r, carnet__index_ready(r));     /* the mark past these */
+  for (int i = 0; i < 600; i += 7) { /* indexed, then edited */
+    carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
+    char phone[32];
+    snprintf(phone, sizeof phone, "07 22 %02d %02d %02d", i / 10000, i / 100 % 100, i % 100);
+    OK(r, carnet_patch_phone(p, "mobile", phone));
+    if (i % 3 == 0) OK(r, carnet_patch_delete(p));
+    OK(r, carnet_record_update_commit(r, &who[i], p));
+    carnet_patch_free(p);
+  }
+  OK(r, carnet_txn_begin(r, &t));
+  for (int i = 600; i < 900; i++) {
+    char name[64], mail[64];
+    snprintf(name, sizeof name, "Zoé Lefèvre SARL %d", i);
+    snprintf(mail, sizeof mail, "zoe%d@exemple.fr", i % 250);
+    who[i] = add_in(r, t, "name", name, "emails", mail, "postcode", "30000", NULL);
+  }
+  OK(r, carnet_txn_commit(t));
+  OK(r, carnet_record_erase(r, &who[3], "request", NULL, NULL));   /* indexed */
+  OK(r, carnet_record_erase(r, &who[700], "request", NULL, NULL)); /* not yet */
+  bytes a = {0}, b = {0};
+  for (int scratch = 0; scratch < 2; scratch++) {
+    a.len = b.len = 0;
+    caught_up(r, CARNET__WALK_ENTRIES, scratch, &a);
+    caught_up(r, CARNET__WALK_IDS, scratch, &b);
+    assert_true(a.len > 900 * 16);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.base, b.base, a.len);
+  }
+  free(a.base);
+  free(b.base);
+  /* As the large one picks (id order: 900 above a mark of 0). */
+  OK(r, carnet__index_ready(r));
+  assert_false(has_key_of(r, &who[3]));
+  assert_false(has_key_of(r, &who[700]));
+  assert_true(has_key_of(r, &who[701]));
+  carnet_check_report c = CARNET_CHECK_REPORT_INIT;
+  OK(r, carnet_replica_check(r, NULL, NULL, &c));
+  assert_int_equal(c.missing_keys + c.extra_keys + c.bad_values + c.bad_rows + c.erased_rows, 0);
+}
+
 /* The fast folding of ASCII and Latin-1 letters is utf8proc's. A value
  * with an emoji is folded by utf8proc whole, and folds each code point on
  * its own: its folding starts with that of the letter alone. */
@@ -611,6 +725,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_behind_the_mark, setup, teardown),
       cmocka_unit_test_setup_teardown(test_schema7_upgraded, setup, teardown),
       cmocka_unit_test_setup_teardown(test_large_catchup_as_one_by_one, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_catchup_by_id_as_by_entry, setup, teardown),
       cmocka_unit_test(test_doc_from_cells_is_the_records),
       cmocka_unit_test(test_fast_fold_is_utf8proc),
   };
