@@ -83,12 +83,11 @@ typedef struct sbuf {
  * last write counts (put, or delete of a key that may be absent). */
 typedef struct pend_op {
   uint64_t head; /* the first 8 key bytes, big-endian (zero-padded): most comparisons end here */
-  size_t off;    /* key bytes in `keys` */
-  const uint8_t *key; /* the same, set when sorting (the buffer may move before) */
-  uint32_t len;
-  uint32_t seq; /* order of the writes to one key */
+  uint32_t off;  /* key bytes in `keys` (pend_key) */
+  uint32_t seq;  /* order of the writes to one key */
+  uint16_t len;
   bool del;
-} pend_op;
+} pend_op; /* 24 bytes: a first catch-up of 100,000 customers waits with ~650,000 */
 
 /* The waiting writes. Kept by the store from one write transaction to the
  * next: freeing and growing them again for each transaction cost page
@@ -869,11 +868,16 @@ relock:
   return rc;
 }
 
-static int pend_cmp(const void *a, const void *b) {
+static const uint8_t *pend_key(const pendbuf *p, const pend_op *o) {
+  return p->keys + o->off;
+}
+
+/* qsort_r's comparison; `keys` is the pendbuf's key bytes. */
+static int pend_cmp(const void *a, const void *b, void *keys) {
   const pend_op *x = a, *y = b;
   if (x->head != y->head) return x->head < y->head ? -1 : 1;
   size_t n = x->len < y->len ? x->len : y->len;
-  int c = memcmp(x->key, y->key, n);
+  int c = memcmp((const uint8_t *)keys + x->off, (const uint8_t *)keys + y->off, n);
   if (c) return c;
   if (x->len != y->len) return x->len < y->len ? -1 : 1;
   return x->seq < y->seq ? -1 : x->seq > y->seq;
@@ -972,22 +976,37 @@ static void pend_free(pendbuf *p) {
   memset(p, 0, sizeof *p);
 }
 
+/* The next capacity of a buffer: doubled while small, then by half, so
+ * that a large catch-up's waiting writes hold little unused room. */
+static size_t pend_grow(size_t cap, size_t first) {
+  if (cap == 0) return first;
+  return cap < ((size_t)8 << 20) ? 2 * cap : cap + cap / 2;
+}
+
+static int pend_flush(carnet__stxn *t);
+
 static int pend_add(carnet__stxn *t, const void *key, size_t klen, bool del) {
   pendbuf *p = t->pend;
   if (klen == 0 || klen > 511) return CARNET_EINVAL; /* LMDB's own key limit */
   if (p == NULL) return CARNET_EMISUSE;              /* a write in a read transaction */
   p->sorted = false;
+  /* Offsets and the order of writes are 32 bits: past them, what waits
+   * goes to LMDB first (as before a read of the table). */
+  if (p->nops == UINT32_MAX || p->klen + klen > UINT32_MAX) {
+    int rc = pend_flush(t);
+    if (rc) return rc;
+  }
   if (p->nops == p->capops) {
-    size_t cap = p->capops ? 2 * p->capops : 1024;
+    size_t cap = pend_grow(p->capops, 1024);
     pend_op *ops = carnet__realloc(p->ops, cap * sizeof *ops);
     if (ops == NULL) return CARNET_ENOMEM;
     p->ops = ops;
     p->capops = cap;
   }
   if (p->kcap - p->klen < klen) {
-    size_t cap = p->kcap ? 2 * p->kcap : 32768;
+    size_t cap = pend_grow(p->kcap, 32768);
     while (cap - p->klen < klen)
-      cap *= 2;
+      cap = pend_grow(cap, 32768);
     uint8_t *keys = carnet__realloc(p->keys, cap);
     if (keys == NULL) return CARNET_ENOMEM;
     p->keys = keys;
@@ -996,7 +1015,7 @@ static int pend_add(carnet__stxn *t, const void *key, size_t klen, bool del) {
   uint64_t head = key_head(key, klen);
   if (p->heads_live && heads_add(p, head)) return CARNET_ENOMEM;
   memcpy(p->keys + p->klen, key, klen);
-  p->ops[p->nops] = (pend_op){head, p->klen, NULL, (uint32_t)klen, (uint32_t)p->nops, del};
+  p->ops[p->nops] = (pend_op){head, (uint32_t)p->klen, (uint32_t)p->nops, (uint16_t)klen, del};
   p->nops++;
   p->klen += klen;
   return 0;
@@ -1007,72 +1026,51 @@ static int pend_add(carnet__stxn *t, const void *key, size_t klen, bool del) {
 
 /* Sorts the waiting writes in pend_cmp's order (a total order: `seq`
  * tells every two writes apart, so any correct sort gives the same
- * result). A large catch-up waits with ~700,000 random keys, where qsort's
+ * result). A large catch-up waits with ~650,000 random keys, where qsort's
  * comparisons and moves of whole entries were a tenth of its time: the
- * heads are sorted instead, 16 bits at a time with their entry's index
- * (LSD, so stable), the entries then moved once into that order, and only runs
- * of equal heads (keys sharing their first 8 bytes) go through pend_cmp.
- * Falls back to qsort when it cannot allocate. */
-typedef struct head_ix {
-  uint64_t head;
-  uint32_t ix;
-} head_ix;
-
+ * entries are first placed, in place, in the buckets of their heads' top
+ * 16 bits (one counting pass, then each entry moved once to its bucket:
+ * an American flag sort, with no copy of the entries), and only each
+ * bucket (~10 entries for random keys) goes through pend_cmp. Falls back
+ * to qsort when it cannot allocate the counts. */
 static void pend_sort(pendbuf *p) {
   size_t n = p->nops;
-  head_ix *a = NULL, *b = NULL;
-  size_t *count = NULL;
-  if (n < PEND_RADIX_MIN || n >= UINT32_MAX) goto fallback;
-  a = carnet__malloc(n * sizeof *a);
-  b = carnet__malloc(n * sizeof *b);
-  count = carnet__malloc(65536 * sizeof *count);
-  if (a == NULL || b == NULL || count == NULL) goto fallback;
+  size_t *start = NULL, *next = NULL;
+  if (n < PEND_RADIX_MIN) goto fallback;
+  start = carnet__malloc((65536 + 1) * sizeof *start);
+  next = carnet__malloc(65536 * sizeof *next);
+  if (start == NULL || next == NULL) goto fallback;
+  memset(start, 0, (65536 + 1) * sizeof *start);
   for (size_t i = 0; i < n; i++)
-    a[i] = (head_ix){p->ops[i].head, (uint32_t)i};
-  for (unsigned shift = 0; shift < 64; shift += 16) {
-    memset(count, 0, 65536 * sizeof *count);
-    for (size_t i = 0; i < n; i++)
-      count[(a[i].head >> shift) & 0xffff]++;
-    if (count[(a[0].head >> shift) & 0xffff] == n) continue; /* one digit: already in order */
-    size_t sum = 0;
-    for (size_t d = 0; d < 65536; d++) {
-      size_t c = count[d];
-      count[d] = sum;
-      sum += c;
+    start[(p->ops[i].head >> 48) + 1]++;
+  for (size_t d = 0; d < 65536; d++)
+    start[d + 1] += start[d];
+  memcpy(next, start, 65536 * sizeof *next);
+  for (size_t d = 0; d < 65536; d++) {
+    /* Fill bucket d: each entry found there that belongs elsewhere is
+     * swapped into its own bucket's next free place until one of d's
+     * comes back. */
+    while (next[d] < start[d + 1]) {
+      pend_op o = p->ops[next[d]];
+      size_t od = (size_t)(o.head >> 48);
+      while (od != d) {
+        pend_op t = p->ops[next[od]];
+        p->ops[next[od]++] = o;
+        o = t;
+        od = (size_t)(o.head >> 48);
+      }
+      p->ops[next[d]++] = o;
     }
-    for (size_t i = 0; i < n; i++)
-      b[count[(a[i].head >> shift) & 0xffff]++] = a[i];
-    head_ix *t = a;
-    a = b;
-    b = t;
   }
-  /* In place, cycle by cycle (entry i takes entry a[i].ix); a moved
-   * entry's index is set to UINT32_MAX. No second copy of the entries. */
-  for (size_t i = 0; i < n; i++) {
-    if (a[i].ix == UINT32_MAX) continue;
-    pend_op first = p->ops[i];
-    size_t j = i;
-    while (a[j].ix != i) {
-      size_t k = a[j].ix;
-      p->ops[j] = p->ops[k];
-      a[j].ix = UINT32_MAX;
-      j = k;
-    }
-    p->ops[j] = first;
-    a[j].ix = UINT32_MAX;
-  }
-  for (size_t i = 0, j; i < n; i = j) {
-    for (j = i + 1; j < n && p->ops[j].head == p->ops[i].head; j++)
-      ;
-    if (j - i > 1) qsort(p->ops + i, j - i, sizeof *p->ops, pend_cmp);
-  }
+  for (size_t d = 0; d < 65536; d++)
+    if (start[d + 1] - start[d] > 1)
+      qsort_r(p->ops + start[d], start[d + 1] - start[d], sizeof *p->ops, pend_cmp, p->keys);
   goto done;
 fallback:
-  qsort(p->ops, n, sizeof *p->ops, pend_cmp);
+  qsort_r(p->ops, n, sizeof *p->ops, pend_cmp, p->keys);
 done:
-  carnet__free(count);
-  carnet__free(b);
-  carnet__free(a);
+  carnet__free(next);
+  carnet__free(start);
 }
 
 static MDB_stat table_stat(carnet__stxn *t, carnet__table tb);
@@ -1124,15 +1122,16 @@ static int pend_rewrite(carnet__stxn *t, pendbuf *p) {
   for (size_t i = 0; i < p->nops; i++) {
     const pend_op *o = &p->ops[i];
     if (i + 1 < p->nops && p->ops[i + 1].len == o->len &&
-        memcmp(p->ops[i + 1].key, o->key, o->len) == 0)
+        memcmp(pend_key(p, &p->ops[i + 1]), pend_key(p, o), o->len) == 0)
       continue;
-    if (prev && index_key_cmp(prev->head, prev->key, prev->len, o->head, o->key, o->len) >= 0)
+    if (prev && index_key_cmp(prev->head, pend_key(p, prev), prev->len, o->head, pend_key(p, o),
+                              o->len) >= 0)
       return 1;
     prev = o;
   }
   for (size_t i = 0; i < p->nops; i++)
     if (!(i + 1 < p->nops && p->ops[i + 1].len == p->ops[i].len &&
-          memcmp(p->ops[i + 1].key, p->ops[i].key, p->ops[i].len) == 0))
+          memcmp(pend_key(p, &p->ops[i + 1]), pend_key(p, &p->ops[i]), p->ops[i].len) == 0))
       p->ops[u++] = p->ops[i];
   p->nops = u;
   /* 2. The table's entries, copied: emptying it frees their pages. */
@@ -1178,7 +1177,7 @@ static int pend_rewrite(carnet__stxn *t, pendbuf *p) {
     }
     MDB_val ek = {0, NULL}, ok = {0, NULL}, e0 = {0, ""};
     if (i < nex) ek = (MDB_val){ex[i].klen, bytes + ex[i].off};
-    if (j < p->nops) ok = (MDB_val){p->ops[j].len, (void *)p->ops[j].key};
+    if (j < p->nops) ok = (MDB_val){p->ops[j].len, (void *)pend_key(p, &p->ops[j])};
     int c = i == nex       ? 1
             : j == p->nops ? -1
                            : index_key_cmp(ex[i].head, ek.mv_data, ek.mv_size, p->ops[j].head,
@@ -1208,11 +1207,7 @@ static int pend_flush(carnet__stxn *t) {
   MDB_cursor *cur = NULL;
   int mrc = 0, rrc = 0;
   if (p == NULL || p->nops == 0) return 0;
-  if (!p->sorted) {
-    for (size_t i = 0; i < p->nops; i++)
-      p->ops[i].key = p->keys + p->ops[i].off;
-    pend_sort(p);
-  }
+  if (!p->sorted) pend_sort(p);
   /* Into an empty table, sorted keys append: LMDB fills each leaf and
    * starts the next instead of splitting them in half (the index catch-up
    * of a first sync or a bulk load, engine/store/index.c). Into a table
@@ -1228,9 +1223,9 @@ static int pend_flush(carnet__stxn *t) {
     const pend_op *o = &p->ops[i];
     /* Only the last write to a key counts. */
     if (i + 1 < p->nops && p->ops[i + 1].len == o->len &&
-        memcmp(p->ops[i + 1].key, o->key, o->len) == 0)
+        memcmp(pend_key(p, &p->ops[i + 1]), pend_key(p, o), o->len) == 0)
       continue;
-    MDB_val k = {o->len, (void *)o->key}, v = {0, ""};
+    MDB_val k = {o->len, (void *)pend_key(p, o)}, v = {0, ""};
     if ((rrc = room_ensure(t, 0))) break;
     if (o->del) {
       mrc = mdb_cursor_get(cur, &k, &v, MDB_SET);
@@ -1261,8 +1256,6 @@ done:
 void carnet__store_pending_sort(carnet__stxn *t) {
   pendbuf *p = t->pend;
   if (p == NULL || p->nops == 0 || p->sorted) return;
-  for (size_t i = 0; i < p->nops; i++)
-    p->ops[i].key = p->keys + p->ops[i].off;
   pend_sort(p);
   p->sorted = true;
 }
