@@ -872,6 +872,14 @@ static const uint8_t *pend_key(const pendbuf *p, const pend_op *o) {
   return p->keys + o->off;
 }
 
+/* Whether sorted write i is to the same key as the next (the next counts):
+ * keys whose heads differ differ. */
+static bool pend_same_next(const pendbuf *p, size_t i) {
+  const pend_op *o = &p->ops[i], *n = o + 1;
+  return i + 1 < p->nops && n->head == o->head && n->len == o->len &&
+         memcmp(pend_key(p, n), pend_key(p, o), o->len) == 0;
+}
+
 /* qsort_r's comparison; `keys` is the pendbuf's key bytes. */
 static int pend_cmp(const void *a, const void *b, void *keys) {
   const pend_op *x = a, *y = b;
@@ -1062,9 +1070,21 @@ static void pend_sort(pendbuf *p) {
       p->ops[next[d]++] = o;
     }
   }
-  for (size_t d = 0; d < 65536; d++)
-    if (start[d + 1] - start[d] > 1)
-      qsort_r(p->ops + start[d], start[d + 1] - start[d], sizeof *p->ops, pend_cmp, p->keys);
+  for (size_t d = 0; d < 65536; d++) {
+    pend_op *b = p->ops + start[d];
+    size_t m = start[d + 1] - start[d];
+    if (m > 32) {
+      qsort_r(b, m, sizeof *b, pend_cmp, p->keys);
+      continue;
+    }
+    for (size_t i = 1; i < m; i++) { /* a few: by insertion */
+      pend_op o = b[i];
+      size_t j = i;
+      for (; j > 0 && pend_cmp(&b[j - 1], &o, p->keys) > 0; j--)
+        b[j] = b[j - 1];
+      b[j] = o;
+    }
+  }
   goto done;
 fallback:
   qsort_r(p->ops, n, sizeof *p->ops, pend_cmp, p->keys);
@@ -1121,18 +1141,14 @@ static int pend_rewrite(carnet__stxn *t, pendbuf *p) {
   const pend_op *prev = NULL;
   for (size_t i = 0; i < p->nops; i++) {
     const pend_op *o = &p->ops[i];
-    if (i + 1 < p->nops && p->ops[i + 1].len == o->len &&
-        memcmp(pend_key(p, &p->ops[i + 1]), pend_key(p, o), o->len) == 0)
-      continue;
+    if (pend_same_next(p, i)) continue;
     if (prev && index_key_cmp(prev->head, pend_key(p, prev), prev->len, o->head, pend_key(p, o),
                               o->len) >= 0)
       return 1;
     prev = o;
   }
   for (size_t i = 0; i < p->nops; i++)
-    if (!(i + 1 < p->nops && p->ops[i + 1].len == p->ops[i].len &&
-          memcmp(pend_key(p, &p->ops[i + 1]), pend_key(p, &p->ops[i]), p->ops[i].len) == 0))
-      p->ops[u++] = p->ops[i];
+    if (!pend_same_next(p, i)) p->ops[u++] = p->ops[i];
   p->nops = u;
   /* 2. The table's entries, copied: emptying it frees their pages. */
   if ((mrc = mdb_cursor_open(txn, dbi, &cur))) goto done;
@@ -1221,10 +1237,7 @@ static int pend_flush(carnet__stxn *t) {
   if ((mrc = mdb_cursor_open(t->txn, t->s->dbi[CARNET__T_INDEX], &cur))) goto done;
   for (size_t i = 0; i < p->nops; i++) {
     const pend_op *o = &p->ops[i];
-    /* Only the last write to a key counts. */
-    if (i + 1 < p->nops && p->ops[i + 1].len == o->len &&
-        memcmp(pend_key(p, &p->ops[i + 1]), pend_key(p, o), o->len) == 0)
-      continue;
+    if (pend_same_next(p, i)) continue; /* only the last write to a key counts */
     MDB_val k = {o->len, (void *)pend_key(p, o)}, v = {0, ""};
     if ((rrc = room_ensure(t, 0))) break;
     if (o->del) {
