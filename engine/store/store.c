@@ -984,11 +984,12 @@ static void pend_free(pendbuf *p) {
   memset(p, 0, sizeof *p);
 }
 
-/* The next capacity of a buffer: doubled while small, then by half, so
- * that a large catch-up's waiting writes hold little unused room. */
-static size_t pend_grow(size_t cap, size_t first) {
+/* The next capacity of a buffer of `size`-byte elements: doubled while
+ * under 8 MB, then by half, so that a large catch-up's waiting writes
+ * hold less unused room. */
+static size_t pend_grow(size_t cap, size_t first, size_t size) {
   if (cap == 0) return first;
-  return cap < ((size_t)8 << 20) ? 2 * cap : cap + cap / 2;
+  return cap * size < ((size_t)8 << 20) ? 2 * cap : cap + cap / 2;
 }
 
 static int pend_flush(carnet__stxn *t);
@@ -1005,16 +1006,16 @@ static int pend_add(carnet__stxn *t, const void *key, size_t klen, bool del) {
     if (rc) return rc;
   }
   if (p->nops == p->capops) {
-    size_t cap = pend_grow(p->capops, 1024);
+    size_t cap = pend_grow(p->capops, 1024, sizeof *p->ops);
     pend_op *ops = carnet__realloc(p->ops, cap * sizeof *ops);
     if (ops == NULL) return CARNET_ENOMEM;
     p->ops = ops;
     p->capops = cap;
   }
   if (p->kcap - p->klen < klen) {
-    size_t cap = pend_grow(p->kcap, 32768);
+    size_t cap = pend_grow(p->kcap, 32768, 1);
     while (cap - p->klen < klen)
-      cap = pend_grow(cap, 32768);
+      cap = pend_grow(cap, 32768, 1);
     uint8_t *keys = carnet__realloc(p->keys, cap);
     if (keys == NULL) return CARNET_ENOMEM;
     p->keys = keys;
