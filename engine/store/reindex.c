@@ -569,7 +569,7 @@ static bool worker_start(pthread_t *th, void *(*fn)(void *), void *arg) {
 #define PENDING_SORT_APART 8192u
 
 static void *pending_sort_thread(void *st) {
-  carnet__store_pending_sort(st);
+  carnet__store_pending_sort_half(st, 0);
   return NULL;
 }
 
@@ -696,14 +696,25 @@ int carnet__index_catchup_walk(carnet_replica *r, carnet__stxn *st, size_t max, 
     work = next;
   }
   if (rc == 0) {
-    /* The waiting index writes sorted by a worker while the signatures are
-     * sorted and written (no index key meanwhile: store.h): the commit
-     * then only writes them. */
+    /* The waiting index writes sorted, half by a worker while the
+     * signatures waiting (if any) are sorted and written, then half by the
+     * calling thread (no index key meanwhile: store.h): the commit then
+     * only writes them. */
     pthread_t th;
-    bool started = carnet__store_pending(st) >= PENDING_SORT_APART &&
-                   worker_start(&th, pending_sort_thread, st);
+    bool apart = carnet__store_pending(st) >= PENDING_SORT_APART, started = false;
+    if (apart) {
+      carnet__store_pending_split(st); /* two halves, one on each thread */
+      started = worker_start(&th, pending_sort_thread, st);
+    }
     rc = sigs_flush(st, &sg);
-    if (started) pthread_join(th, NULL);
+    if (apart) {
+      carnet__store_pending_sort_half(st, 1);
+      if (started)
+        pthread_join(th, NULL);
+      else
+        carnet__store_pending_sort_half(st, 0);
+      carnet__store_pending_sorted(st);
+    }
   }
   if (rc == 0 && p.count) rc = carnet__index_mark_put(st, p.last);
 done:

@@ -108,6 +108,7 @@ typedef struct pendbuf {
   bool heads_live;
   bool heads_new; /* `heads` was first allocated by the transaction under way */
   bool sorted;    /* ops are sorted already (carnet__store_pending_sort) */
+  size_t split;   /* carnet__store_pending_split's: where the heads' top bit is 1 */
 } pendbuf;
 
 static void pend_free(pendbuf *p);
@@ -1042,16 +1043,15 @@ static int pend_add(carnet__stxn *t, const void *key, size_t klen, bool del) {
  * an American flag sort, with no copy of the entries), and only each
  * bucket (~10 entries for random keys) goes through pend_cmp. Falls back
  * to qsort when it cannot allocate the counts. */
-static void pend_sort(pendbuf *p) {
-  size_t n = p->nops;
-  size_t *start = NULL, *next = NULL;
-  if (n < PEND_RADIX_MIN) goto fallback;
-  start = carnet__malloc((65536 + 1) * sizeof *start);
-  next = carnet__malloc(65536 * sizeof *next);
+static void pend_sort_range(pendbuf *p, size_t lo, size_t hi) {
+  pend_op *ops = p->ops + lo;
+  size_t n = hi - lo;
+  size_t *start = carnet__malloc((65536 + 1) * sizeof *start);
+  size_t *next = carnet__malloc(65536 * sizeof *next);
   if (start == NULL || next == NULL) goto fallback;
   memset(start, 0, (65536 + 1) * sizeof *start);
   for (size_t i = 0; i < n; i++)
-    start[(p->ops[i].head >> 48) + 1]++;
+    start[(ops[i].head >> 48) + 1]++;
   for (size_t d = 0; d < 65536; d++)
     start[d + 1] += start[d];
   memcpy(next, start, 65536 * sizeof *next);
@@ -1060,19 +1060,19 @@ static void pend_sort(pendbuf *p) {
      * swapped into its own bucket's next free place until one of d's
      * comes back. */
     while (next[d] < start[d + 1]) {
-      pend_op o = p->ops[next[d]];
+      pend_op o = ops[next[d]];
       size_t od = (size_t)(o.head >> 48);
       while (od != d) {
-        pend_op t = p->ops[next[od]];
-        p->ops[next[od]++] = o;
+        pend_op t = ops[next[od]];
+        ops[next[od]++] = o;
         o = t;
         od = (size_t)(o.head >> 48);
       }
-      p->ops[next[d]++] = o;
+      ops[next[d]++] = o;
     }
   }
   for (size_t d = 0; d < 65536; d++) {
-    pend_op *b = p->ops + start[d];
+    pend_op *b = ops + start[d];
     size_t m = start[d + 1] - start[d];
     if (m > 32) {
       qsort_r(b, m, sizeof *b, pend_cmp, p->keys);
@@ -1088,10 +1088,34 @@ static void pend_sort(pendbuf *p) {
   }
   goto done;
 fallback:
-  qsort_r(p->ops, n, sizeof *p->ops, pend_cmp, p->keys);
+  qsort_r(ops, n, sizeof *ops, pend_cmp, p->keys);
 done:
   carnet__free(next);
   carnet__free(start);
+}
+
+static void pend_sort(pendbuf *p) {
+  if (p->nops < PEND_RADIX_MIN)
+    qsort_r(p->ops, p->nops, sizeof *p->ops, pend_cmp, p->keys);
+  else
+    pend_sort_range(p, 0, p->nops);
+}
+
+/* The waiting writes split in place into those whose head's top bit is 0,
+ * then 1: two ranges that sort apart (pend_sort_range). Returns where the
+ * second starts. */
+static size_t pend_split(pendbuf *p) {
+  size_t i = 0, j = p->nops;
+  for (;;) {
+    while (i < j && !(p->ops[i].head >> 63))
+      i++;
+    while (i < j && (p->ops[j - 1].head >> 63))
+      j--;
+    if (i >= j) return i;
+    pend_op t = p->ops[i];
+    p->ops[i++] = p->ops[--j];
+    p->ops[j] = t;
+  }
 }
 
 static MDB_stat table_stat(carnet__stxn *t, carnet__table tb);
@@ -1272,6 +1296,22 @@ void carnet__store_pending_sort(carnet__stxn *t) {
   if (p == NULL || p->nops == 0 || p->sorted) return;
   pend_sort(p);
   p->sorted = true;
+}
+
+void carnet__store_pending_split(carnet__stxn *t) {
+  pendbuf *p = t->pend;
+  if (p == NULL || p->sorted) return;
+  p->split = pend_split(p);
+}
+
+void carnet__store_pending_sort_half(carnet__stxn *t, int half) {
+  pendbuf *p = t->pend;
+  if (p == NULL || p->sorted) return;
+  pend_sort_range(p, half ? p->split : 0, half ? p->nops : p->split);
+}
+
+void carnet__store_pending_sorted(carnet__stxn *t) {
+  if (t->pend) t->pend->sorted = true;
 }
 
 void carnet__store_before_write(carnet__store *s, void (*fn)(void *ctx), void *ctx) {

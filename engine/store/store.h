@@ -165,6 +165,13 @@ int carnet__store_flush(carnet__stxn *t);
  * the caller writes, reads and flushes no index key in `t` (other tables
  * may be used meanwhile). */
 void carnet__store_pending_sort(carnet__stxn *t);
+/* Brief: the same on two threads: _split on the calling thread (it parts
+ * the writes in place by their first bit), then _half(t, 0) and
+ * _half(t, 1), on any two threads at once (each sorts its part), then
+ * _sorted once both have returned. The same rules as above meanwhile. */
+void carnet__store_pending_split(carnet__stxn *t);
+void carnet__store_pending_sort_half(carnet__stxn *t, int half);
+void carnet__store_pending_sorted(carnet__stxn *t);
 
 /* Errors: CARNET_ENOTFOUND when the key is absent (not for the index table,
  * above). */
