@@ -8,7 +8,8 @@
  * head the store maps to 1, like a key starting 00..01). A large batch
  * into a table holding fewer keys writes it again, appended: the same
  * keys, an entry's value kept, full leaves. Writes sorted ahead
- * (carnet__store_pending_sort), then written to again, all land. The
+ * (carnet__store_pending_sort), then written to again, all land, and so
+ * do writes split in two halves sorted apart (the catch-up's). The
  * meta values a transaction keeps once read follow its writes. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -81,11 +82,17 @@ static int key_cmp(const void *a, const void *b) {
   return x->len < y->len ? -1 : x->len > y->len;
 }
 
+/* How a round's waiting writes are sorted before its commit. */
+typedef enum ahead { AHEAD_NONE, AHEAD_SORT, AHEAD_HALVES } ahead;
+
 /* One write transaction of `nops` random puts and deletes (`del_pct` of
- * them deletes), the model updated in the same order; with `sort_ahead`,
+ * them deletes), the model updated in the same order; with AHEAD_SORT,
  * the waiting writes are sorted ahead (carnet__store_pending_sort) halfway
- * and before the commit: a write after a sort is not lost. */
-static void round_sorted(fx *f, size_t nops, unsigned del_pct, bool sort_ahead) {
+ * and before the commit: a write after a sort is not lost; with
+ * AHEAD_HALVES, split in two halves sorted apart before the commit, as the
+ * index catch-up sorts them on two threads. */
+static void round_sorted(fx *f, size_t nops, unsigned del_pct, ahead how) {
+  bool sort_ahead = how == AHEAD_SORT;
   carnet__stxn *t = NULL;
   assert_int_equal(carnet__store_begin(f->s, true, &t), 0);
   for (size_t i = 0; i < nops; i++) {
@@ -102,11 +109,17 @@ static void round_sorted(fx *f, size_t nops, unsigned del_pct, bool sort_ahead) 
   }
   assert_true(carnet__store_pending(t) >= nops);
   if (sort_ahead) carnet__store_pending_sort(t);
+  if (how == AHEAD_HALVES) {
+    carnet__store_pending_split(t);
+    carnet__store_pending_sort_half(t, 1);
+    carnet__store_pending_sort_half(t, 0);
+    carnet__store_pending_sorted(t);
+  }
   assert_int_equal(carnet__store_commit(t), 0);
 }
 
 static void round_of(fx *f, size_t nops, unsigned del_pct) {
-  round_sorted(f, nops, del_pct, false);
+  round_sorted(f, nops, del_pct, AHEAD_NONE);
 }
 
 /* The index table holds exactly the live keys, in order. */
@@ -144,7 +157,9 @@ static void test_pending_large_batches(void **state) {
   check_table(f);
   round_of(f, 500, 50); /* below the threshold: qsort */
   check_table(f);
-  round_sorted(f, 2 * NKEYS, 30, true); /* sorted by the caller first */
+  round_sorted(f, 2 * NKEYS, 30, AHEAD_SORT); /* sorted by the caller first */
+  check_table(f);
+  round_sorted(f, 3 * NKEYS, 30, AHEAD_HALVES); /* in two halves */
   check_table(f);
 }
 
