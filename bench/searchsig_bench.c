@@ -74,6 +74,7 @@ static void mark_zero(carnet_replica *r, bool clear) {
   int rc = carnet__store_begin(r->store, true, &st);
   if (rc == 0 && clear) rc = carnet__store_clear(st, CARNET__T_SEARCH);
   if (rc == 0) rc = carnet__index_mark_put(st, 0);
+  if (rc == 0) rc = carnet__sig_mark_put(st, 0);
   if (rc == 0) rc = carnet__store_commit(st);
   if (rc) die("mark", rc);
 }
@@ -106,7 +107,7 @@ static void catchup(carnet_replica *r, bool sigs) {
   if (!sigs) r->search_sig = NULL;
   mark_zero(r, sigs);
   double w = now_ms(), c = cpu_ms();
-  int rc = carnet__index_ready(r);
+  int rc = sigs ? carnet__search_ready(r) : carnet__index_ready(r);
   if (rc) die("catch-up", rc);
   printf("{\"measure\":\"catchup\",\"signatures\":%s,\"ms\":%.1f,\"cpu_ms\":%.1f}\n",
          sigs ? "true" : "false", now_ms() - w, cpu_ms() - c);

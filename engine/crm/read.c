@@ -284,7 +284,7 @@ static int list(carnet_replica *r, carnet_kind kind, const carnet_filter *filter
    * outside a transaction (a catch-up that fails leaves them behind, which
    * G2 allows for: the listing goes on). */
   bool text = kind == CARNET_KIND_CUSTOMER && filter && filter->text && filter->text[0];
-  if (text && r->listing == 1 && r->txn == NULL && carnet__index_ready(r) != 0)
+  if (text && r->listing == 1 && r->txn == NULL && carnet__search_ready(r) != 0)
     carnet__clear_err(r);
   int rc = carnet__read_begin(r, &st);
   if (rc) {

@@ -494,8 +494,8 @@ int carnet__ssig_candidates(carnet_replica *r, carnet__stxn *st, const carnet__s
   carnet__store_cursor_close(cur);
   cur = NULL;
   if (rc != CARNET_ENOTFOUND) goto done;
-  /* 2. G2: every entity changed since the catch-up. */
-  if ((rc = carnet__index_mark(st, &mark))) goto done;
+  /* 2. G2: every entity changed since the signatures' catch-up. */
+  if ((rc = carnet__sig_mark(st, &mark))) goto done;
   if (mark < UINT64_MAX) {
     carnet__be64_put(from, mark + 1);
     if ((rc = carnet__store_cursor(st, CARNET__T_CHANGES, &cur))) goto done;

@@ -35,16 +35,24 @@
  * a few ms) and tests a few bits in each, then verifies the candidates.
  *
  * Freshness (invariant E3 of the blind index, engine/store/reindex.c): the
- * signatures are derived behind the blind index's mark "indexed_upto",
- * by the same catch-up (collected, sorted, appended when they can be) and
- * by the same eager saves at or below the mark (engine/store/entity_io.c).
- *  G1. A customer whose change-index entry is at or below the mark has
- *      the signature of its current cells (none when it has no index
- *      secret, which then no customer has either).
- *  G2. A query takes every entity above the mark as a candidate, and
- *      every customer in a merged group (its listed view holds the
- *      members' values: engine/crm/read.c build_view), so a stale or missing
- *      signature costs a read, never a wrong answer.
+ * signatures are derived behind a mark of their own, "signed_upto"
+ * (carnet__sig_mark), never above the blind index's "indexed_upto", by the
+ * index's catch-up (collected, sorted, appended when they can be) and by
+ * the eager saves at or below it (engine/store/entity_io.c). A reader of
+ * the blind index (a duplicate check, a lookup: carnet__index_ready)
+ * derives them with the keys when at most SIGS_WITH_KEYS_MAX entries lag
+ * (an interactive write's); a larger backlog (a bulk load, a first sync)
+ * keeps only its keys and leaves its signatures to the first text search
+ * (carnet__search_ready), so that neither reader pays for the other's
+ * table (issue 17: the first duplicate check after a first sync of
+ * 100,000 customers spent half its time on signatures).
+ *  G1. A customer whose change-index entry is at or below the signatures'
+ *      mark has the signature of its current cells (none when it has no
+ *      index secret, which then no customer has either).
+ *  G2. A query takes every entity above the signatures' mark as a
+ *      candidate, and every customer in a merged group (its listed view
+ *      holds the members' values: engine/crm/read.c build_view), so a
+ *      stale or missing signature costs a read, never a wrong answer.
  *  G3. Erasure deletes an erased customer's signature (engine/erase/erase.c):
  *      nothing of it stays in the table.
  */

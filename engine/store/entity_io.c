@@ -172,10 +172,15 @@ int carnet__save(carnet_txn *t, carnet__loaded *l, msgpack_sbuffer *sb) {
                               l->unchecked ? CARNET__PUT_NEW : 0)))
     return rc;
   l->unchecked = false;
-  /* G1 (engine/crm/searchsig.h): at or below the mark, the search signature
-   * is written with the row, as the blind keys are; above it, the
-   * catch-up writes it. */
-  if (!deferred && secret && t->r->search_sig && e->kind == CARNET_KIND_CUSTOMER) {
+  /* G1 (engine/crm/searchsig.h): at or below the signatures' mark (never
+   * above the index's), the search signature is written with the row, as
+   * the blind keys are; above it, a catch-up writes it. */
+  uint64_t smark = 0;
+  if (!deferred && secret && t->r->search_sig && e->kind == CARNET_KIND_CUSTOMER &&
+      (rc = carnet__sig_mark(st, &smark)))
+    return rc;
+  if (!deferred && e->seq <= smark && secret && t->r->search_sig &&
+      e->kind == CARNET_KIND_CUSTOMER) {
     uint8_t *sig = NULL;
     size_t len = 0;
     rc = t->r->search_sig(e, secret, &sig, &len);

@@ -201,12 +201,31 @@ int carnet__index_blind_keys(const carnet__entity *e, carnet__blind_secret *secr
 int carnet__index_mark(carnet__stxn *st, uint64_t *mark);
 int carnet__index_mark_put(carnet__stxn *st, uint64_t mark);
 
+/* The search signatures' mark (meta "signed_upto", engine/crm/searchsig.h
+ * G1), never above the blind index's: every customer whose change-index
+ * entry is at or below it has the signature of its current cells. A
+ * large backlog's signatures are left to the first text search
+ * (CARNET__DERIVE_ALL), so that the first duplicate check after a bulk
+ * load or a first sync derives the blind keys only. Reads 0 when absent
+ * (a new replica; the upgrade to schema 9 sets it at the index's mark), and
+ * the index's mark when above it. Errors: CARNET_ECORRUPT, CARNET_EIO. */
+int carnet__sig_mark(carnet__stxn *st, uint64_t *mark);
+int carnet__sig_mark_put(carnet__stxn *st, uint64_t mark);
+
+/* What a catch-up derives: the blind keys, and the search signatures of
+ * the entries above their mark when these are few (AUTO: a reader of the
+ * blind index: a duplicate check, a lookup); both, whatever the backlog
+ * (ALL: a text search). */
+typedef enum carnet__derive { CARNET__DERIVE_AUTO, CARNET__DERIVE_ALL } carnet__derive;
+
 /* Brief: bring the blind index up to the change index in write
  * transaction `st`: the blind keys of every entity with an entry above the
  * mark, sorted (they reach LMDB at commit or at the next read of the
- * table), and its search signature (r->search_sig, engine/crm/searchsig.h;
- * sorted by id, appended when they all come after the table's last),
- * then the mark at the last entry. A large backlog is read in id order
+ * table), then the mark at the last entry; and, as `derive` says, the
+ * search signature (r->search_sig, engine/crm/searchsig.h; sorted by id,
+ * appended when they all come after the table's last) of every customer
+ * with an entry above the signatures' mark, then that mark at the last
+ * entry. A large backlog is read in id order
  * (a cursor over the entities, skipping those indexed already) and its
  * signatures written as they come. The rows' keys and signatures are
  * derived on the calling thread and one worker thread it starts and joins
@@ -215,7 +234,8 @@ int carnet__index_mark_put(carnet__stxn *st, uint64_t mark);
  * limit); *more says whether some are left. *n (may be NULL) receives how
  * many entities it read. Errors: CARNET_ENOMEM, CARNET_ECORRUPT,
  * CARNET_EIO. */
-int carnet__index_catchup(carnet_replica *r, carnet__stxn *st, size_t max, bool *more, uint64_t *n);
+int carnet__index_catchup(carnet_replica *r, carnet__stxn *st, size_t max, bool *more, uint64_t *n,
+                          carnet__derive derive);
 
 /* How a catch-up reads its backlog: chosen by its size (AUTO), or, for the
  * tests that compare the two, in the change index's order (ENTRIES) or in
@@ -226,7 +246,7 @@ typedef enum carnet__walk {
   CARNET__WALK_IDS
 } carnet__walk;
 int carnet__index_catchup_walk(carnet_replica *r, carnet__stxn *st, size_t max, bool *more,
-                               uint64_t *n, carnet__walk walk);
+                               uint64_t *n, carnet__walk walk, carnet__derive derive);
 
 /* Whether the parts computed alone give the same keys as all together
  * (the keyset's cap is out of reach for this entity). */

@@ -31,6 +31,7 @@
 #define CARNET__META_TEAM "team"
 #define CARNET__META_INDEX_KEY "index_key"
 #define CARNET__META_INDEXED "indexed_upto"
+#define CARNET__META_SIGNED "signed_upto"
 #define CARNET__META_ROLE "role"
 #define CARNET__META_CRYPT "crypt"
 #define CARNET__META_REGION "region"

@@ -217,6 +217,12 @@ int carnet__txn_fail(carnet_txn *t, int err);
  * CARNET_ENOSPC (last error set). */
 int carnet__index_ready(carnet_replica *r);
 
+/* Brief: the same, with the search signatures (CARNET__DERIVE_ALL), before a
+ * text search reads them: the signatures of a large backlog (a bulk load,
+ * a first sync) are derived here rather than by the first duplicate
+ * check. Errors: those of carnet__index_ready. */
+int carnet__search_ready(carnet_replica *r);
+
 /* The replica's secret signing key (64 bytes), for the engine's own
  * signatures (carnet__sign, revocations); the caller wipes it. Nothing
  * outside the engine gets it: the handshake signs through carnet__sign. */

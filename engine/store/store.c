@@ -91,7 +91,11 @@ typedef struct pend_op {
 
 /* The waiting writes. Kept by the store from one write transaction to the
  * next: freeing and growing them again for each transaction cost page
- * faults that were a visible share of a receiving sync. */
+ * faults that were a visible share of a receiving sync. Not past
+ * PEND_KEEP_MAX writes (a large catch-up's ~700,000 writes and their keys,
+ * ~50 MB, stayed with the open replica). */
+#define PEND_KEEP_MAX 65536u
+
 typedef struct pendbuf {
   pend_op *ops;
   size_t nops, capops;
@@ -166,7 +170,7 @@ struct carnet__stxn {
     uint8_t v[8];
     uint8_t n;
     uint8_t state; /* MEMO_UNKNOWN, MEMO_PRESENT or MEMO_ABSENT */
-  } memo[2];
+  } memo[3];
 };
 
 struct carnet__scur {
@@ -190,12 +194,13 @@ static int meta_secret(const void *key, size_t klen) {
 }
 
 /* Plain meta values read by every write: the blind index's mark by every
- * save (engine/store/entity_io.c) and the phone region by every write with
- * a phone (engine/crm/write.c). Each is read from LMDB once per
+ * save (engine/store/entity_io.c), the search signatures' mark by every
+ * save at or below it, and the phone region by every write with a phone
+ * (engine/crm/write.c). Each is read from LMDB once per
  * transaction and then kept in the transaction (issue 17, point 5). A kept
  * value changes only when its key is written, as a value read from LMDB's
  * map lives until the next write. */
-static const char *const meta_memo_keys[] = {"indexed_upto", "region"};
+static const char *const meta_memo_keys[] = {"indexed_upto", "signed_upto", "region"};
 enum { MEMO_UNKNOWN, MEMO_PRESENT, MEMO_ABSENT };
 _Static_assert(sizeof meta_memo_keys / sizeof meta_memo_keys[0] ==
                    sizeof((carnet__stxn *)0)->memo / sizeof((carnet__stxn *)0)->memo[0],
@@ -960,7 +965,7 @@ static int heads_build(pendbuf *p) {
  * the next empty slot clears them all, in time of the number of keys. */
 static void pend_reset(pendbuf *p) {
   p->sorted = false;
-  if (p->capops > (1u << 20)) {
+  if (p->capops > PEND_KEEP_MAX) {
     pend_free(p);
     return;
   }

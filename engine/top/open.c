@@ -64,6 +64,15 @@ static int schema_upgrade(carnet_replica *r, char *why, size_t why_len) {
    * older build would write customers without them: the number keeps it
    * out. */
   if (schema < 8 && (rc = carnet__ssig_build_all(st))) goto done;
+  /* 9: the search signatures behind a mark of their own ("signed_upto",
+   * engine/crm/searchsig.h G1), which the first text search brings up to
+   * date when a duplicate check left a large backlog's signatures to it.
+   * Up to now they were derived behind the index's mark: it starts there.
+   * An older build would read the index's mark for both and miss the
+   * customers whose signature is still to come: the number keeps it out. */
+  uint64_t im;
+  if (schema < 9 && ((rc = carnet__index_mark(st, &im)) || (rc = carnet__sig_mark_put(st, im))))
+    goto done;
   carnet__be32_put(b, CARNET_SCHEMA_VERSION);
   if ((rc = carnet__store_put(st, CARNET__T_META, CARNET__META_SCHEMA, strlen(CARNET__META_SCHEMA),
                               b, 4, 0)))

@@ -435,6 +435,7 @@ static int rebuild(carnet_txn *t, carnet_progress_fn *fn, void *ctx) {
    * search signatures once written again (engine/crm/searchsig.h G1). */
   if (rc == 0) rc = carnet__ssig_build_all(st);
   if (rc == 0) rc = carnet__index_mark_put(st, t->seq);
+  if (rc == 0) rc = carnet__sig_mark_put(st, t->seq);
   if (rc == 0 && fn) fn(ctx, total, total);
   return rc;
 }

@@ -28,10 +28,12 @@ typedef struct carnet_txn carnet_txn;
  * certificates sealed too (engine/erase/erase.c). 5: attachments (carnet/attach.h).
  * 6: the conflicts table (carnet/conflict.h). 7: the blind index derived
  * behind a mark. 8: the search signatures (a text search reads them
- * instead of every customer).
- * carnet_replica_open upgrades a schema 2 to 7 replica in place. This build refuses schema 1
+ * instead of every customer). 9: the search signatures behind a mark of
+ * their own (a duplicate check after a bulk load leaves them to the first
+ * search).
+ * carnet_replica_open upgrades a schema 2 to 8 replica in place. This build refuses schema 1
  * replicas (not encrypted): see carnet_replica_open. */
-#define CARNET_SCHEMA_VERSION 8
+#define CARNET_SCHEMA_VERSION 9
 
 /* Brief: create a new replica in `dir` (created if missing, must not already
  * hold a replica) with a fresh random replica id.

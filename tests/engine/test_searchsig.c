@@ -39,6 +39,7 @@
 #include "engine/crm/record.h"
 #include "engine/crm/searchsig.h"
 #include "engine/crm/searchtext.h"
+#include "engine/store/meta.h"
 #include "engine/store/replica_int.h"
 #include "support/testenv.h"
 
@@ -396,8 +397,16 @@ static void test_schema7_upgraded(void **state) {
   OK(r, carnet__store_get(st, CARNET__T_META, "schema", 6, &v));
   assert_int_equal(((const uint8_t *)v.base)[3], CARNET_SCHEMA_VERSION);
   carnet__store_abort(st);
-  assert_int_equal(CARNET_SCHEMA_VERSION, 8);
+  assert_int_equal(CARNET_SCHEMA_VERSION, 9);
   assert_int_equal(sig_rows(r), 40);
+  /* 9: the signatures' mark starts at the index's. */
+  uint64_t im = 0, sm = 1;
+  OK(r, carnet__store_begin(r->store, false, &st));
+  OK(r, carnet__index_mark(st, &im));
+  OK(r, carnet__meta_get_u64(st, CARNET__META_SIGNED, &sm));
+  carnet__store_abort(st);
+  assert_true(im > 0);
+  assert_int_equal(sm, im);
   size_t n = 0;
   assert_int_equal(candidates(r, "numero 1017", &n), 0);
   assert_true(n >= 1 && n < 40);
@@ -503,11 +512,75 @@ static bool has_key_of(carnet_replica *r, const carnet_id *id) {
   return found;
 }
 
+/* The two marks: the blind index's and the signatures'. */
+static void marks(carnet_replica *r, uint64_t *im, uint64_t *sm) {
+  carnet__stxn *st;
+  OK(r, carnet__store_begin(r->store, false, &st));
+  OK(r, carnet__index_mark(st, im));
+  OK(r, carnet__sig_mark(st, sm));
+  carnet__store_abort(st);
+}
+
+/* A reader of the blind index derives the signatures of a small backlog
+ * with its keys (an interactive write's: the next search has nothing to
+ * catch up), inside a transaction too; the writes after it are above both
+ * marks: candidates of every query (G2) until the next catch-up, which
+ * signs them as they are then. */
+static void test_small_backlog_signed_with_keys(void **state) {
+  fx *f = *state;
+  carnet_replica *r = f->r;
+  for (int i = 0; i < 30; i++) {
+    char name[64];
+    snprintf(name, sizeof name, "Société Lyonnaise %d", i);
+    add(r, "name", name, NULL);
+  }
+  uint64_t im, sm;
+  assert_int_equal(sig_rows(r), 0);
+  OK(r, carnet__index_ready(r));
+  marks(r, &im, &sm);
+  assert_true(im > 0);
+  assert_int_equal(sm, im);
+  assert_int_equal(sig_rows(r), 30);
+  carnet_txn *t;
+  OK(r, carnet_txn_begin(r, &t));
+  carnet_id first = add_in(r, t, "name", "Premier Ajout", NULL);
+  OK(r, carnet__index_ready(r)); /* in the transaction: its own entry too */
+  carnet_patch *p = carnet_patch_new(CARNET_KIND_CUSTOMER);
+  OK(r, carnet_patch_set(p, CARNET_F_CITY, "Valence"));
+  OK(r, carnet_record_update(t, &first, p));
+  carnet_patch_free(p);
+  add_in(r, t, "name", "Second Ajout", NULL);
+  OK(r, carnet_txn_commit(t));
+  assert_int_equal(sig_rows(r), 31); /* the first one's, as created */
+  uint64_t im2, sm2;
+  marks(r, &im2, &sm2);
+  assert_int_equal(im2, im + 1);
+  assert_int_equal(sm2, im2);
+  size_t cand = 0;
+  assert_int_equal(candidates(r, "qzwxqzwx", &cand), 0);
+  assert_int_equal(cand, 2); /* the update and the second one: above the marks */
+  OK(r, carnet__index_ready(r));
+  assert_int_equal(sig_rows(r), 32);
+  marks(r, &im2, &sm2);
+  assert_true(im2 > im + 1);
+  assert_int_equal(sm2, im2);
+  assert_int_equal(candidates(r, "qzwxqzwx", &cand), 0);
+  assert_int_equal(cand, 0);
+  assert_int_equal(candidates(r, "valence", &cand), 0);
+  assert_int_equal(cand, 1); /* by its signature, as updated */
+  assert_int_equal(same(r, "ajout"), 2);
+  assert_int_equal(same(r, "valence"), 1);
+}
+
 /* A catch-up of several batches, worked on two threads
  * (engine/store/reindex.c): the index holds exactly the keys the rows
  * derive (carnet_replica_check), every customer's signature is the one
  * derived from its row alone, and an erased person has nothing left
- * whether it was erased before or after being indexed. */
+ * whether it was erased before or after being indexed. A reader of the
+ * blind index (carnet__index_ready) leaves the signatures of a backlog
+ * this large to the first text search: until then none is written, and
+ * every customer is a candidate of a query (G2); the search's catch-up
+ * (carnet__search_ready) writes them all. */
 static void test_large_catchup_as_one_by_one(void **state) {
   fx *f = *state;
   carnet_replica *r = f->r;
@@ -538,6 +611,11 @@ static void test_large_catchup_as_one_by_one(void **state) {
       assert_true(has_key_of(r, &early));
     }
   }
+  uint64_t im, sm;
+  marks(r, &im, &sm);
+  assert_int_equal(sm, 0);
+  assert_true(im > 0);
+  assert_int_equal(sig_rows(r), 0);
   OK(r, carnet_record_erase(r, &early, "request", NULL, NULL)); /* indexed */
   OK(r, carnet_record_erase(r, &late, "request", NULL, NULL));  /* perhaps not yet */
   OK(r, carnet__index_ready(r));
@@ -546,6 +624,17 @@ static void test_large_catchup_as_one_by_one(void **state) {
   carnet_check_report c = CARNET_CHECK_REPORT_INIT;
   OK(r, carnet_replica_check(r, NULL, NULL, &c));
   assert_int_equal(c.missing_keys + c.extra_keys + c.bad_values + c.bad_rows + c.erased_rows, 0);
+  marks(r, &im, &sm);
+  assert_int_equal(sm, 0);
+  assert_int_equal(sig_rows(r), 0);
+  size_t cand = 0;
+  assert_int_equal(candidates(r, "qzwxqzwx", &cand), 0);
+  assert_int_equal(cand, total - 2); /* G2: none has a signature yet */
+  OK(r, carnet__search_ready(r));
+  marks(r, &im, &sm);
+  assert_int_equal(sm, im);
+  assert_int_equal(candidates(r, "qzwxqzwx", &cand), 0);
+  assert_int_equal(cand, 0);
   /* Each signature as derived from its row alone, with no gram cache. */
   carnet__stxn *st;
   carnet__scur *cur = NULL;
@@ -612,7 +701,7 @@ static void caught_up(carnet_replica *r, carnet__walk walk, bool from_scratch, b
     OK(r, carnet__store_clear(st, CARNET__T_SEARCH));
     OK(r, carnet__index_mark_put(st, 0));
   }
-  OK(r, carnet__index_catchup_walk(r, st, 0, &more, &n, walk));
+  OK(r, carnet__index_catchup_walk(r, st, 0, &more, &n, walk, CARNET__DERIVE_ALL));
   assert_false(more);
   assert_true(n > 0);
   OK(r, carnet__index_mark(st, &mark));
@@ -724,6 +813,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_exact_on_hard_cases, setup, teardown),
       cmocka_unit_test_setup_teardown(test_behind_the_mark, setup, teardown),
       cmocka_unit_test_setup_teardown(test_schema7_upgraded, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_small_backlog_signed_with_keys, setup, teardown),
       cmocka_unit_test_setup_teardown(test_large_catchup_as_one_by_one, setup, teardown),
       cmocka_unit_test_setup_teardown(test_catchup_by_id_as_by_entry, setup, teardown),
       cmocka_unit_test(test_doc_from_cells_is_the_records),
