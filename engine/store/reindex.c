@@ -163,13 +163,15 @@ int carnet__sig_mark_put(carnet__stxn *st, uint64_t mark) {
 /* Search signatures waiting in a catch-up (engine/crm/searchsig.h): written
  * sorted by id, so that consecutive ones share their path and leaf (ids
  * of a bulk load are random), appended when all come after the table's
- * last key (a first catch-up into an empty table). Bounded in bytes, at
- * a bound that holds the ~41 MB of 100,000 customers': with 32 MB, the
- * signatures past the first flush went in between the appended ones and
- * split their leaves in half (15,332 leaves instead of 10,022), and those
- * dirty pages stay in memory until the commit all the same (LMDB copies
- * each page it writes), so the smaller bound saved no memory. */
-#define SIGS_PENDING_MAX (64u << 20)
+ * last key. Bounded in bytes. A large backlog is read in id order and its
+ * signatures written as they come (sigs_direct): only a backlog read
+ * entry by entry waits here, a small one or one past the 262,144 entities
+ * of a transaction (1,000,000 customers: 64 MB waited, most of the
+ * catch-up's 81 MB of private memory). Past the first flush, signatures
+ * of random ids go in between those written before and split their leaves
+ * in half; with the writable map those dirty pages are the file's, not
+ * private memory. */
+#define SIGS_PENDING_MAX (16u << 20)
 
 typedef struct sig_ent {
   carnet_id id;
@@ -271,10 +273,18 @@ static int sigs_flush(carnet__stxn *st, sigs *s) {
   return rc;
 }
 
-/* Index writes waiting before they are applied (one sorted pass each):
- * large enough that a 100k-customer catch-up goes in one pass (appended
- * into an empty table), bounded so that a larger one stays ~50 MB. */
-#define CATCHUP_PENDING_MAX (1u << 20)
+/* Index writes waiting before they are applied (one sorted pass each, 57
+ * bytes a write with its key). A backlog read in id order (at most the
+ * 262,144 entities of a transaction) waits for up to CATCHUP_PENDING_MAX:
+ * W1's 100,000 customers (~700,000 keys, ~40 MB) go in one pass, appended
+ * into the empty table. A larger backlog, read entry by entry over
+ * several transactions, is written into a table already holding keys
+ * anyway (in place), in passes of CATCHUP_PENDING_STEP (~15 MB): with one
+ * bound of 1,048,576 writes, 1,000,000 customers' catch-up peaked at 115
+ * MB of private memory (the writes, and the table read back into memory
+ * to be written again: pend_rewrite). */
+#define CATCHUP_PENDING_MAX 786432u
+#define CATCHUP_PENDING_STEP 262144u
 
 /* --- The catch-up's work, on two threads ----------------------------------
  *
@@ -555,7 +565,7 @@ static int batch_read(carnet__stxn *st, cpos *p, cbuf *b, bool *more) {
 
 /* Hand the keys and signatures of batch `b` to the store, in the rows'
  * order, then empty it. */
-static int batch_merge(carnet__stxn *st, cbuf *b, sigs *sg) {
+static int batch_merge(carnet__stxn *st, cbuf *b, sigs *sg, size_t pending_max) {
   int rc = 0;
   for (size_t i = 0; rc == 0 && i < b->n; i++) {
     crow *row = &b->rows[i];
@@ -573,7 +583,7 @@ static int batch_merge(carnet__stxn *st, cbuf *b, sigs *sg) {
       rc = sigs_push(sg, &row->id, row->sig, row->siglen); /* takes it, even on failure */
       row->sig = NULL;
     }
-    if (rc == 0 && carnet__store_pending(st) >= CATCHUP_PENDING_MAX) rc = carnet__store_flush(st);
+    if (rc == 0 && carnet__store_pending(st) >= pending_max) rc = carnet__store_flush(st);
     if (rc == 0 && sg->bytes >= SIGS_PENDING_MAX) rc = sigs_flush(st, sg);
   }
   cbuf_reset(b);
@@ -732,7 +742,8 @@ int carnet__index_catchup_walk(carnet_replica *r, carnet__stxn *st, size_t max, 
       atomic_init(&work->next, 0);
       started = work->n >= PARALLEL_MIN && worker_start(&th, batch_thread, &t);
     }
-    if (merged) rc = batch_merge(st, merged, &sg);
+    if (merged)
+      rc = batch_merge(st, merged, &sg, c.by_id ? CATCHUP_PENDING_MAX : CATCHUP_PENDING_STEP);
     cbuf *next = NULL;
     if (rc == 0 && work && !p.end) {
       next = work == &bufs[0] ? &bufs[1] : &bufs[0];
