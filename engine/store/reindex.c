@@ -285,6 +285,10 @@ static int sigs_flush(carnet__stxn *st, sigs *s) {
  * to be written again: pend_rewrite). */
 #define CATCHUP_PENDING_MAX 786432u
 #define CATCHUP_PENDING_STEP 262144u
+/* The room taken at once for them (carnet__store_pending_reserve): W1's
+ * customers derive 7 blind keys each, of 33 bytes. */
+#define CATCHUP_KEYS_A_ROW 8u
+#define CATCHUP_KEY_BYTES 33u
 
 /* --- The catch-up's work, on two threads ----------------------------------
  *
@@ -732,6 +736,12 @@ int carnet__index_catchup_walk(carnet_replica *r, carnet__stxn *st, size_t max, 
     goto done;
   /* `work`: the batch being worked on; `merge`: the one worked on before,
    * whose results go to the store meanwhile (the diagram above). */
+  if (c.by_id) { /* a known backlog: its waiting writes' room at once */
+    uint64_t want = p.count * CATCHUP_KEYS_A_ROW;
+    size_t nops =
+        carnet__store_pending(st) + (want < CATCHUP_PENDING_MAX ? want : CATCHUP_PENDING_MAX);
+    if ((rc = carnet__store_pending_reserve(st, nops, nops * CATCHUP_KEY_BYTES))) goto done;
+  }
   cbuf *work = &bufs[0], *merged = NULL;
   rc = c.by_id ? batch_read_ids(st, &p, work) : batch_read(st, &p, work, more);
   while (rc == 0 && (work || merged)) {

@@ -1734,6 +1734,25 @@ size_t carnet__store_pending(const carnet__stxn *t) {
   return t->pend ? t->pend->nops : 0;
 }
 
+int carnet__store_pending_reserve(carnet__stxn *t, size_t nops, size_t nbytes) {
+  pendbuf *p = t->pend;
+  if (p == NULL) return CARNET_EMISUSE;
+  if (nops > UINT32_MAX || nbytes > UINT32_MAX) return CARNET_EINVAL;
+  if (nops > p->capops) {
+    pend_op *ops = carnet__realloc(p->ops, nops * sizeof *ops);
+    if (ops == NULL) return CARNET_ENOMEM;
+    p->ops = ops;
+    p->capops = nops;
+  }
+  if (nbytes > p->kcap) {
+    uint8_t *keys = carnet__realloc(p->keys, nbytes);
+    if (keys == NULL) return CARNET_ENOMEM;
+    p->keys = keys;
+    p->kcap = nbytes;
+  }
+  return 0;
+}
+
 /* The table's statistics as the transaction sees it; zeroes on an error. */
 static MDB_stat table_stat(carnet__stxn *t, carnet__table tb) {
   MDB_stat ms;

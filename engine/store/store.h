@@ -202,6 +202,14 @@ void carnet__store_cursor_close(carnet__scur *c);
  * error): what an estimate of the pages a transaction dirties needs. */
 size_t carnet__store_pending(const carnet__stxn *t);
 size_t carnet__store_leaves(carnet__stxn *t, carnet__table tb);
+/* Brief: room for `nops` waiting index writes of `nbytes` key bytes in all,
+ * taken at once: a caller that knows its writes (an index catch-up) gets
+ * one block of each, where growing by half copied up to the whole buffer
+ * and held both for a moment (a 100k catch-up peaked 15 MB higher when the
+ * C library served the growth from its heap). Only pages written count as
+ * memory. Errors: CARNET_ENOMEM (nothing changed), CARNET_EMISUSE (a read
+ * transaction). */
+int carnet__store_pending_reserve(carnet__stxn *t, size_t nops, size_t nbytes);
 /* Brief: the number of entries of table `tb` as the transaction sees it
  * (0 on an error; for the index, without the writes still waiting). */
 uint64_t carnet__store_entries(carnet__stxn *t, carnet__table tb);
