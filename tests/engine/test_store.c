@@ -204,6 +204,27 @@ static void test_rewrite_appends(void **state) {
   check_table(f);
 }
 
+/* Room reserved ahead for the waiting writes (an index catch-up's): the
+ * writes past it, and the others, all land; a read transaction has none. */
+static void test_pending_reserve(void **state) {
+  fx *f = *state;
+  carnet__stxn *t = NULL;
+  assert_int_equal(carnet__store_begin(f->s, false, &t), 0);
+  assert_int_equal(carnet__store_pending_reserve(t, 1000, 33000), CARNET_EMISUSE);
+  carnet__store_abort(t);
+  assert_int_equal(carnet__store_begin(f->s, true, &t), 0);
+  assert_int_equal(carnet__store_pending_reserve(t, 2000, 2000 * 20), 0);
+  for (uint32_t i = 0; i < NKEYS; i++) { /* three times the room */
+    assert_int_equal(carnet__store_put(t, CARNET__T_INDEX, f->keys[i].b, f->keys[i].len, "", 0, 0),
+                     0);
+    f->live[i] = true;
+    if (i == 2500) assert_int_equal(carnet__store_pending_reserve(t, 9000, 9000 * 20), 0);
+  }
+  assert_int_equal(carnet__store_pending(t), NKEYS);
+  assert_int_equal(carnet__store_commit(t), 0);
+  check_table(f);
+}
+
 /* The meta values a transaction keeps once read (the index mark, the
  * region): a write, a delete or a clear of the table in the same
  * transaction is seen by the next read, and so is a commit by the next
@@ -252,6 +273,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_pending_large_batches, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_rewrite_appends, fx_setup, fx_teardown),
+      cmocka_unit_test_setup_teardown(test_pending_reserve, fx_setup, fx_teardown),
       cmocka_unit_test_setup_teardown(test_meta_kept, fx_setup, fx_teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
