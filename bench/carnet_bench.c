@@ -245,6 +245,11 @@ typedef struct ctx {
   res t1, p1, t2, p2, t3, p3;
   bench_raw raw;
   bool have_raw;
+  /* The catch-ups after W1 over TCP: [after creation, after the sync]
+   * [the duplicate check's, the first search's], ms (catchup_print). */
+  double catchup_ms[2][2];
+  bool have_catchup;
+  double data_a_mb, data_b_mb; /* data.mdb's allocated bytes after creation, after the sync */
   growth_res g[8];
   size_t ng;
   bool failed;
@@ -664,7 +669,7 @@ static int count_record(const carnet_record *rec, void *data) {
  * text filter), whose catch-up writes the search signatures that the
  * duplicate check left to it (engine/crm/searchsig.h): measure
  * "search_catchup". */
-static void catchup_print(carnet_replica *r, const char *after, uint32_t n, bool search) {
+static double catchup_print(carnet_replica *r, const char *after, uint32_t n, bool search) {
   struct rusage r0, r1;
   carnet_id id;
   size_t found = 0;
@@ -707,6 +712,16 @@ static void catchup_print(carnet_replica *r, const char *after, uint32_t n, bool
   jnum(&j, "anon_before_mb", m0.anon);
   jnum(&j, "anon_peak_mb", anon[0]);
   jclose(&j);
+  return ms;
+}
+
+/* The allocated bytes of a replica's data file (with a writable map, its
+ * apparent size is the map's). */
+static double data_file_mb(const char *dir) {
+  char path[1200];
+  struct stat sb;
+  snprintf(path, sizeof path, "%s/data.mdb", dir);
+  return stat(path, &sb) == 0 ? (double)sb.st_blocks * 512.0 / 1e6 : 0;
 }
 
 static void run_w1_tcp(ctx *c) {
@@ -716,11 +731,13 @@ static void run_w1_tcp(ctx *c) {
   r->create_ms =
       create_sampled(c, a, c->o.n, &r->anon_create_mb, &r->written_create_mb, &r->create_commit_ms);
   carnet_replica_close(a);
+  c->data_a_mb = data_file_mb(c->dir_a);
   r->rss_create_mb = bench_self_maxrss_mb();
   carnet_replica_close(open_dir(c->dir_b, true));
   trust_pair(c, c->dir_a, c->dir_b);
   tcp_out t;
   tcp_sync(c, c->dir_a, c->dir_b, "w1", &t);
+  c->data_b_mb = data_file_mb(c->dir_b);
   fill_tcp(r, &t);
   bench_expect e;
   expect_now(c, &e, false);
@@ -729,13 +746,14 @@ static void run_w1_tcp(ctx *c) {
   res_print(r);
   /* The catch-ups the first duplicate check on either side runs. */
   a = open_dir(c->dir_a, false);
-  catchup_print(a, "w1_create", c->o.n, false);
-  catchup_print(a, "w1_create", c->o.n, true);
+  c->catchup_ms[0][0] = catchup_print(a, "w1_create", c->o.n, false);
+  c->catchup_ms[0][1] = catchup_print(a, "w1_create", c->o.n, true);
   carnet_replica_close(a);
   carnet_replica *b = open_dir(c->dir_b, false);
-  catchup_print(b, "w1_sync", c->o.n, false);
-  catchup_print(b, "w1_sync", c->o.n, true);
+  c->catchup_ms[1][0] = catchup_print(b, "w1_sync", c->o.n, false);
+  c->catchup_ms[1][1] = catchup_print(b, "w1_sync", c->o.n, true);
   carnet_replica_close(b);
+  c->have_catchup = true;
 }
 
 static void run_w1_inproc(ctx *c, bool keep_open) {
@@ -1207,6 +1225,16 @@ static void print_table(ctx *c) {
              c->t1.create_ms, c->t1.create_ms / w->lmdb_batch_ms,
              c->t1.create_ms - c->t1.create_commit_ms, c->t1.create_commit_ms);
     }
+    if (c->have_catchup) {
+      double(*m)[2] = c->catchup_ms;
+      printf("- the index catch-up of the first duplicate check, after W1 creation / after the "
+             "sync: %.0f / %.0f ms = %.1f / %.1fx its floor above\n",
+             m[0][0], m[1][0], m[0][0] / w->lmdb_index_ms, m[1][0] / w->lmdb_index_ms);
+      printf("- the first text search's catch-up (the search signatures, one row of ~400 bytes a "
+             "customer), after creation / after the sync: %.0f / %.0f ms = %.1f / %.1fx raw LMDB "
+             "insert keyed by id in one transaction\n",
+             m[0][1], m[1][1], m[0][1] / w->lmdb_1txn_ms, m[1][1] / w->lmdb_1txn_ms);
+    }
     if (c->p1.ran)
       printf("- W1 in process, encode + apply: %.0f ms = %.1fx raw LMDB insert in one "
              "transaction\n",
@@ -1241,6 +1269,32 @@ static void print_table(ctx *c) {
   if (ed)
     printf("- a single durable customer edit, median < 1 ms: median %.3f ms, p99 %.3f ms -> %s\n",
            ed->edit_med_ms, ed->edit_p99_ms, verdict(ed->edit_med_ms < 1));
+  /* Issue 17's (bench/RESULTS.md says at which N each is read). */
+  printf("\n## Targets of issue 17 (N = 100,000; figures of this run at N = %u)\n\n", c->o.n);
+  if (c->t1.ran) {
+    printf("- W1 creation through the API <= 0.75 s, disk writes <= 3x the data file: %.0f ms, "
+           "%.0f MB written for %.0f MB -> %s\n",
+           c->t1.create_ms, c->t1.written_create_mb, c->data_a_mb,
+           verdict(c->t1.create_ms <= 750 && c->t1.written_create_mb <= 3 * c->data_a_mb));
+    printf("- W1 first sync <= 1.0 s wall, receiver writes <= 3x its data file: %.0f ms, %.0f MB "
+           "written for %.0f MB -> %s\n",
+           c->t1.sync_ms, c->t1.written_b_mb, c->data_b_mb,
+           verdict(c->t1.sync_ms <= 1000 && c->t1.written_b_mb <= 3 * c->data_b_mb));
+  }
+  if (c->have_catchup)
+    printf("- the index catch-up of the first duplicate check after either <= 0.5 s: %.0f / %.0f "
+           "ms -> %s\n",
+           c->catchup_ms[0][0], c->catchup_ms[1][0],
+           verdict(c->catchup_ms[0][0] <= 500 && c->catchup_ms[1][0] <= 500));
+  if (c->p2.ran)
+    printf("- W2 applying %u changed fields <= 30 ms: %.1f / %.1f ms -> %s\n", c->o.m,
+           c->p2.apply_b_ms, c->p2.apply_a_ms,
+           verdict(c->p2.apply_b_ms <= 30 && c->p2.apply_a_ms <= 30));
+  if (ed)
+    printf("- one durable edit, median <= 1 ms: %.3f ms -> %s\n", ed->edit_med_ms,
+           verdict(ed->edit_med_ms <= 1));
+  printf("- private memory per process <= 64 MB: the `anon` figures above (RssAnon, sampled); "
+         "`carnet import`: carnet-import-bench; a catch-up alone: carnet-catchup-bench\n");
   printf("\nTargets are read off the figures; the benchmark never fails on time.\n");
 }
 
