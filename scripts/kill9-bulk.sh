@@ -4,10 +4,13 @@
 #
 #   scripts/kill9-bulk.sh [--carnet PATH] [--n N] [--kills K] [--seed S] [--tmp DIR]
 #                         [--span-import MS] [--span-sync MS]
+#                         [--from-import MS] [--from-sync MS]
 #
-# Kills land 50 ms to 50 + SPAN ms after the start (8000 and 4000 by default:
-# an import and a first sync of 100,000 on a quiet 2-core machine; give more
-# on a loaded one).
+# Kills land FROM ms to FROM + SPAN ms after the start (FROM 50; SPAN 8000 and
+# 4000 by default: an import and a first sync of 100,000 on a quiet 2-core
+# machine; give more on a loaded one). A first sync of 100,000 now runs in
+# ~0.6 s and commits its first group after ~0.45 s: --from-sync 420
+# --span-sync 250 aims the kills between its groups.
 # 1. `carnet import` of an N-row CSV, killed K times at random moments and
 #    run again: after every kill `carnet check` passes, the customers already
 #    there stay (nothing committed is lost) and never exceed N (nothing twice);
@@ -26,6 +29,8 @@ SEED=1
 TMP=${TMPDIR:-/tmp}
 SPAN_IMPORT=8000
 SPAN_SYNC=4000
+FROM_IMPORT=50
+FROM_SYNC=50
 while [ $# -gt 0 ]; do
   case "$1" in
     --carnet) CARNET=$2; shift 2 ;;
@@ -35,7 +40,9 @@ while [ $# -gt 0 ]; do
     --tmp) TMP=$2; shift 2 ;;
     --span-import) SPAN_IMPORT=$2; shift 2 ;;
     --span-sync) SPAN_SYNC=$2; shift 2 ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    --from-import) FROM_IMPORT=$2; shift 2 ;;
+    --from-sync) FROM_SYNC=$2; shift 2 ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "kill9-bulk.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -70,15 +77,15 @@ run_killed() {
   echo "$state"
 }
 
-# kill_loop WHAT DIR SPAN CMD...: KILLS runs of CMD, each killed after a
-# drawn 50..SPAN+50 ms, then `carnet check` of DIR and its customer count,
+# kill_loop WHAT DIR FROM SPAN CMD...: KILLS runs of CMD, each killed after a
+# drawn FROM..FROM+SPAN ms, then `carnet check` of DIR and its customer count,
 # which may never go down nor exceed N. Sets mid (kills that landed between
 # two commits) and t0.
 kill_loop() {
-  what=$1 dir=$2 span=$3; shift 3
+  what=$1 dir=$2 from=$3 span=$4; shift 4
   have=$(count "$dir") mid=0 t0=$(date +%s) k=0
   while [ $k -lt "$KILLS" ]; do
-    DRAW=$((DRAW + 1)); ms=$(draw 50 "$span")
+    DRAW=$((DRAW + 1)); ms=$(draw "$from" "$span")
     state=$(run_killed "$ms" "$@")
     check "$dir" "$what kill $k"
     now=$(count "$dir")
@@ -91,7 +98,7 @@ kill_loop() {
   done
 }
 
-echo "# kill9-bulk: N=$N kills=$KILLS seed=$SEED spans=$SPAN_IMPORT/$SPAN_SYNC ms carnet=$CARNET; $(uptime)"
+echo "# kill9-bulk: N=$N kills=$KILLS seed=$SEED from/spans=$FROM_IMPORT+$SPAN_IMPORT/$FROM_SYNC+$SPAN_SYNC ms carnet=$CARNET; $(uptime)"
 awk -v n="$N" 'BEGIN {
   print "Nom,Courriel,Téléphone,Ville,Code postal";
   split("Lyon Paris Nantes Lille Brest", c, " ");
@@ -103,7 +110,7 @@ awk -v n="$N" 'BEGIN {
 # 1. import
 A=$W/A
 "$CARNET" --dir "$A" init >/dev/null
-kill_loop import "$A" "$SPAN_IMPORT" "$CARNET" --dir "$A" import "$W/clients.csv"
+kill_loop import "$A" "$FROM_IMPORT" "$SPAN_IMPORT" "$CARNET" --dir "$A" import "$W/clients.csv"
 "$CARNET" --dir "$A" import "$W/clients.csv" >/dev/null
 [ "$(count "$A")" -eq "$N" ] || fail "import: $(count "$A") customers after the last run, want $N"
 check "$A" "the last import"
@@ -124,7 +131,7 @@ while ! grep -q 'listening on ' "$W/serve.out" "$W/serve.err" 2>/dev/null; do
   i=$((i + 1)); [ $i -lt 400 ] || fail "carnet serve did not start"; sleep 0.05
 done
 ADDR=$(grep -oh 'listening on [0-9.]*:[0-9]*' "$W/serve.out" "$W/serve.err" | head -1 | sed 's/listening on //')
-kill_loop sync "$B" "$SPAN_SYNC" "$CARNET" --dir "$B" sync "$ADDR"
+kill_loop sync "$B" "$FROM_SYNC" "$SPAN_SYNC" "$CARNET" --dir "$B" sync "$ADDR"
 "$CARNET" --dir "$B" sync "$ADDR" >/dev/null
 [ "$(count "$B")" -eq "$N" ] || fail "sync: $(count "$B") customers after the last sync, want $N"
 [ "$("$CARNET" --dir "$A" debug digest)" = "$("$CARNET" --dir "$B" debug digest)" ] || fail "digests differ"
