@@ -40,7 +40,7 @@
  * index's catch-up (collected, sorted, appended when they can be) and by
  * the eager saves at or below it (engine/store/entity_io.c). A reader of
  * the blind index (a duplicate check, a lookup: carnet__index_ready)
- * derives them with the keys when at most SIGS_WITH_KEYS_MAX entries lag
+ * derives them with the keys when at most SIGS_WITH_KEYS_MAX entries can lag
  * (an interactive write's); a larger backlog (a bulk load, a first sync)
  * keeps only its keys and leaves its signatures to the first text search
  * (carnet__search_ready), so that neither reader pays for the other's

@@ -175,12 +175,10 @@ int carnet__save(carnet_txn *t, carnet__loaded *l, msgpack_sbuffer *sb) {
   /* G1 (engine/crm/searchsig.h): at or below the signatures' mark (never
    * above the index's), the search signature is written with the row, as
    * the blind keys are; above it, a catch-up writes it. */
+  bool signs = !deferred && secret && t->r->search_sig && e->kind == CARNET_KIND_CUSTOMER;
   uint64_t smark = 0;
-  if (!deferred && secret && t->r->search_sig && e->kind == CARNET_KIND_CUSTOMER &&
-      (rc = carnet__sig_mark(st, &smark)))
-    return rc;
-  if (!deferred && e->seq <= smark && secret && t->r->search_sig &&
-      e->kind == CARNET_KIND_CUSTOMER) {
+  if (signs && (rc = carnet__sig_mark(st, &smark))) return rc;
+  if (signs && e->seq <= smark) {
     uint8_t *sig = NULL;
     size_t len = 0;
     rc = t->r->search_sig(e, secret, &sig, &len);

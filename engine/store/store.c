@@ -112,7 +112,7 @@ typedef struct pendbuf {
   bool heads_live;
   bool heads_new; /* `heads` was first allocated by the transaction under way */
   bool sorted;    /* ops are sorted already (carnet__store_pending_sort) */
-  size_t split;   /* carnet__store_pending_split's: where the heads' top bit is 1 */
+  size_t split;   /* carnet__store_pending_split's: where the heads at or above its pivot start */
 } pendbuf;
 
 static void pend_free(pendbuf *p);

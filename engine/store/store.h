@@ -166,7 +166,7 @@ int carnet__store_flush(carnet__stxn *t);
  * may be used meanwhile). */
 void carnet__store_pending_sort(carnet__stxn *t);
 /* Brief: the same on two threads: _split on the calling thread (it parts
- * the writes in place by their first bit), then _half(t, 0) and
+ * the writes in place at a sampled median head), then _half(t, 0) and
  * _half(t, 1), on any two threads at once (each sorts its part), then
  * _sorted once both have returned. The same rules as above meanwhile. */
 void carnet__store_pending_split(carnet__stxn *t);
