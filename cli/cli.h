@@ -233,6 +233,10 @@ int cli_json_print(const cli *c, json_t *j);
  * whole array. Releases `j`; returns text to free(). */
 char *cli_json_chunk(size_t n, json_t *j);
 const char *cli_json_chunk_end(size_t n);
+/* Brief: the same for an array `depth` levels inside the printed value (1:
+ * the value of a key of the top object); its caller closes it ("[]", or a
+ * line break, 2 depth spaces and "]"). */
+char *cli_json_chunk_at(size_t n, json_t *j, unsigned depth);
 
 /* cli/table.c */
 typedef struct cli_table cli_table;

@@ -212,27 +212,34 @@ int cli_json_print(const cli *c, json_t *j) {
   return CLI_OK;
 }
 
-/* jansson's JSON_INDENT(2) of an array indents its elements by two more
- * spaces: each line of the element's own text gets them. */
-char *cli_json_chunk(size_t n, json_t *j) {
+/* jansson's JSON_INDENT(2) of an array `depth` levels deep indents its
+ * elements by 2 (depth + 1) spaces: each line of the element's own text
+ * gets them. */
+char *cli_json_chunk_at(size_t n, json_t *j, unsigned depth) {
   char *s = cli_oom(json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(10)));
   json_decref(j);
-  size_t lines = 1, len = strlen(s);
+  size_t lines = 1, len = strlen(s), ind = 2 * ((size_t)depth + 1);
   for (const char *p = s; *p; p++)
     lines += *p == '\n';
-  char *out = cli_oom(malloc(len + 2 * lines + 3)), *o = out;
-  memcpy(o, n == 0 ? "[\n  " : ",\n  ", 4);
-  o += 4;
+  char *out = cli_oom(malloc(len + ind * lines + 3)), *o = out;
+  *o++ = n == 0 ? '[' : ',';
+  *o++ = '\n';
+  memset(o, ' ', ind);
+  o += ind;
   for (const char *p = s; *p; p++) {
     *o++ = *p;
     if (*p == '\n') {
-      *o++ = ' ';
-      *o++ = ' ';
+      memset(o, ' ', ind);
+      o += ind;
     }
   }
   *o = '\0';
   free(s);
   return out;
+}
+
+char *cli_json_chunk(size_t n, json_t *j) {
+  return cli_json_chunk_at(n, j, 0);
 }
 
 const char *cli_json_chunk_end(size_t n) {
