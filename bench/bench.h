@@ -15,6 +15,8 @@
 /* --- clocks and small helpers (procs.c) ---------------------------------- */
 
 double bench_now_ms(void); /* CLOCK_MONOTONIC, in ms */
+/* User + system time between two getrusage readings, in ms. */
+double bench_cpu_ms(const struct rusage *from, const struct rusage *to);
 double bench_self_maxrss_mb(void);
 double bench_percentile(double *v, size_t n, double p); /* sorts v */
 void bench_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));

@@ -654,6 +654,15 @@ static double create_sampled(ctx *c, carnet_replica *r, uint32_t n, double *anon
   return ms;
 }
 
+/* The allocated bytes of a replica's data file (with a writable map, its
+ * apparent size is the map's). */
+static double data_file_mb(const char *dir) {
+  char path[1200];
+  struct stat sb;
+  snprintf(path, sizeof path, "%s/data.mdb", dir);
+  return stat(path, &sb) == 0 ? (double)sb.st_blocks * 512.0 / 1e6 : 0;
+}
+
 static int count_record(const carnet_record *rec, void *data) {
   (void)rec;
   ++*(size_t *)data;
@@ -673,8 +682,6 @@ static double catchup_print(carnet_replica *r, const char *after, uint32_t n, bo
   struct rusage r0, r1;
   carnet_id id;
   size_t found = 0;
-  char path[1100];
-  struct stat sb;
   bench_mem m0;
   double anon[2];
   bench_proc_mem(getpid(), &m0);
@@ -690,15 +697,8 @@ static double catchup_print(carnet_replica *r, const char *after, uint32_t n, bo
   getrusage(RUSAGE_SELF, &r1);
   bench_sampler_stop(sm, anon, NULL);
   if (rc) bench_die("index catch-up in %s: %s", carnet_replica_dir(r), carnet_replica_errmsg(r));
-  snprintf(path, sizeof path, "%s/data.mdb", carnet_replica_dir(r));
-  /* Allocated bytes: with a writable map (MDB_WRITEMAP) the apparent size is the map's. */
-  double data_mb = stat(path, &sb) == 0 ? (double)sb.st_blocks * 512.0 / 1e6 : 0;
-  double cpu =
-      (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec - r0.ru_stime.tv_sec) *
-          1e3 +
-      (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
-               r0.ru_stime.tv_usec) /
-          1e3;
+  double data_mb = data_file_mb(carnet_replica_dir(r));
+  double cpu = bench_cpu_ms(&r0, &r1);
   jline j;
   jopen(&j);
   jstr(&j, "peer", "carnet");
@@ -713,15 +713,6 @@ static double catchup_print(carnet_replica *r, const char *after, uint32_t n, bo
   jnum(&j, "anon_peak_mb", anon[0]);
   jclose(&j);
   return ms;
-}
-
-/* The allocated bytes of a replica's data file (with a writable map, its
- * apparent size is the map's). */
-static double data_file_mb(const char *dir) {
-  char path[1200];
-  struct stat sb;
-  snprintf(path, sizeof path, "%s/data.mdb", dir);
-  return stat(path, &sb) == 0 ? (double)sb.st_blocks * 512.0 / 1e6 : 0;
 }
 
 static void run_w1_tcp(ctx *c) {

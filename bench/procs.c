@@ -23,6 +23,15 @@ double bench_now_ms(void) {
   return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+static double tv_ms(const struct timeval *tv) {
+  return (double)tv->tv_sec * 1e3 + (double)tv->tv_usec / 1e3;
+}
+
+double bench_cpu_ms(const struct rusage *from, const struct rusage *to) {
+  return tv_ms(&to->ru_utime) - tv_ms(&from->ru_utime) + tv_ms(&to->ru_stime) -
+         tv_ms(&from->ru_stime);
+}
+
 double bench_self_maxrss_mb(void) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
